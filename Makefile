@@ -1,0 +1,61 @@
+# hapair build, test and demo entry points. Every target installs what it
+# needs (Go modules; Debian packages through apt-get when missing) so a
+# newcomer on a fresh machine runs `make demo` and `make test` and nothing else.
+
+SHELL     := /bin/bash
+GO        ?= go
+PKGS_UNIT  = $(shell $(GO) list ./... | grep -v '/test/e2e')
+E2E_PKGS   = ./test/e2e/...
+FUZZTIME  ?= 10s
+
+.PHONY: all build test unit e2e lint fuzz bench demo deps-go deps-sys clean
+
+all: build
+
+deps-go:
+	$(GO) mod download
+
+# deps-sys installs the Debian packages the e2e lab, the demo and the bench
+# use, only when a command is missing, and only when apt-get exists.
+deps-sys:
+	@missing=""; \
+	command -v nft  >/dev/null 2>&1 || missing="$$missing nftables"; \
+	command -v ip   >/dev/null 2>&1 || missing="$$missing iproute2"; \
+	if [ -n "$$missing" ]; then \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else \
+	    echo "missing:$$missing (no apt-get; install them by hand)"; \
+	  fi; \
+	fi
+
+build: deps-go
+	$(GO) build -o bin/had ./cmd/had
+	$(GO) build -o bin/hactl ./cmd/hactl
+
+unit: deps-go
+	$(GO) test -race -count=1 -timeout 15m $(PKGS_UNIT)
+
+e2e: deps-go deps-sys build
+	@if [ -d test/e2e ]; then $(GO) test -race -count=1 -timeout 15m $(E2E_PKGS); else echo 'no e2e tests yet'; fi
+
+test: unit e2e
+
+lint: deps-go
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+# fuzz runs every fuzz target for FUZZTIME each; bounded, stops by itself.
+fuzz: deps-go
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
+	  for t in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | sed 's/^func //'); do \
+	    echo "fuzz $$pkg $$t"; \
+	    $(GO) test -run='^$$' -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+clean:
+	rm -rf bin
