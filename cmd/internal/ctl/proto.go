@@ -1,0 +1,51 @@
+package ctl
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// DefaultSocket is where had listens and hactl dials unless configured.
+const DefaultSocket = "/run/hapair/had.sock"
+
+// Verbs understood by had. A request names one.
+const (
+	VerbStatus      = "status"
+	VerbTakeover    = "takeover"
+	VerbStandby     = "standby"
+	VerbMaintenance = "maintenance"
+	VerbReload      = "reload"
+	VerbServices    = "services"
+	VerbReal        = "real"
+)
+
+// Request is what hactl sends. Fields not used by a verb stay empty.
+type Request struct {
+	Verb    string `json:"verb"`
+	Group   string `json:"group,omitempty"`   // takeover, standby: "" means every group
+	On      bool   `json:"on,omitempty"`      // maintenance
+	DryRun  bool   `json:"dry_run,omitempty"` // reload: report the diff only
+	Action  string `json:"action,omitempty"`  // real: "disable" | "enable"
+	Service string `json:"service,omitempty"` // real
+	Real    string `json:"real,omitempty"`    // real: "198.18.0.21:80"
+}
+
+// Response is what had answers. Error is set when the verb failed; Result
+// holds the verb's JSON payload otherwise.
+type Response struct {
+	Error  string          `json:"error,omitempty"`
+	Result json.RawMessage `json:"result,omitempty"`
+}
+
+// maxMessage bounds one request or response so a confused peer cannot make
+// either side buffer without limit. Status of a large balancer fits easily.
+const maxMessage = 8 << 20
+
+// RemoteError is a failure reported by had, as opposed to a failure to
+// reach it. hactl exits 1 for the former and 2 for the latter.
+type RemoteError struct {
+	Verb string
+	Msg  string
+}
+
+func (e *RemoteError) Error() string { return fmt.Sprintf("%s: %s", e.Verb, e.Msg) }
