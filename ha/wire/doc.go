@@ -1,0 +1,59 @@
+// Package wire encodes, seals, opens and decodes hapair heartbeat packets.
+//
+// It owns the byte layout only: it does no I/O, keeps no per-peer state
+// (replay lives in ha/replay, sockets in ha/link) and imports only the
+// standard library. Like Heartbeat's ha.cf packets and VRRP (RFC 5798) it
+// carries the sender's view of every resource group it knows, but in a fixed
+// binary layout with explicit length limits rather than Heartbeat's text
+// fields, so decoding is bounded and fuzzed.
+//
+// # Layout (version 1)
+//
+// All integers are big-endian. A sealed packet is a body followed by a
+// footer:
+//
+//	off  size  field
+//	0    4     magic "HApr" (0x48 0x41 0x70 0x72)
+//	4    1     version, 1
+//	5    1     flags: bit 0 leaving, bit 1 maintenance; other bits are
+//	           carried unchanged and ignored by this version
+//	6    4     cluster id
+//	10   8     generation (persisted, incremented at every start)
+//	18   8     sequence number (per generation, increasing)
+//	26   4     keepalive: the sender's heartbeat interval in microseconds
+//	30   1     S: sender name length, 1..64
+//	31   S     sender node name
+//	.    1     G: group count, 0..64
+//	           G times:
+//	.    1       N: group name length, 1..32
+//	.    N       group name (names are unique within a packet)
+//	.    1       priority
+//	.    1       state (opaque here; values belong to package ha)
+//	.    2     P: payload length, 0..1024
+//	.    P     payload (opaque; persistence-table sync)
+//	           footer:
+//	.    M     MAC of the body, M in 16..64 (32 for HMAC-SHA256)
+//	.    1     key id (the authkeys "auth N" key that made the MAC)
+//	.    1     M
+//
+// The body must end exactly where the footer starts: trailing bytes are
+// malformed, so every packet has exactly one encoding.
+//
+// # Why the footer is at the end
+//
+// The key id and MAC length sit in the last two bytes so Open can find and
+// check the MAC without reading any body field first. They are not covered by
+// the MAC (the signer picks the key while signing), but changing either only
+// selects another key or another split of the bytes, and the MAC then fails.
+// The footer layout is fixed for all versions, so a packet from a peer that
+// speaks another version is still authenticated before it is rejected with
+// ErrVersion.
+//
+// # Usage
+//
+//	b, err := wire.Seal(&p, keyring)   // encode, then sign with the active key
+//	p, err := wire.Open(b, keyring)    // size, MAC (constant time), then decode
+//
+// Open returns errors wrapping ErrShort, ErrBadMAC, ErrVersion or
+// ErrMalformed, so callers can count drops by reason with errors.Is.
+package wire

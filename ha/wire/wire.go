@@ -1,0 +1,238 @@
+package wire
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Magic opens every hapair packet ("HApr").
+var Magic = [4]byte{'H', 'A', 'p', 'r'}
+
+// Version is the layout this package encodes and the only one it decodes.
+const Version = 1
+
+// Limits of the layout. Decoding checks every length against them and
+// against the bytes that remain, so a packet never makes the decoder
+// allocate more than MaxPacketSize bytes.
+const (
+	MaxSender    = 64   // bytes in a node name
+	MaxGroupName = 32   // bytes in a group name
+	MaxGroups    = 64   // groups per packet
+	MaxPayload   = 1024 // bytes of opaque payload
+	MinMACSize   = 16   // shorter MACs are refused (HMAC-MD5 is 16)
+	MaxMACSize   = 64   // room for HMAC-SHA512; authkeys uses 32
+
+	// MaxKeepalive is the largest keepalive the 32-bit microsecond field holds.
+	MaxKeepalive = time.Duration(1<<32-1) * time.Microsecond
+
+	headerSize = 31 // through the sender length byte
+	footerSize = 2  // key id, MAC length
+	// MinPacketSize is the smallest sealed packet: 1-byte sender, no
+	// groups, no payload, shortest MAC.
+	MinPacketSize = headerSize + 1 + 1 + 2 + MinMACSize + footerSize
+	// MaxBodySize is the largest body: every field at its maximum.
+	MaxBodySize = headerSize + MaxSender + 1 + MaxGroups*(1+MaxGroupName+2) + 2 + MaxPayload
+	// MaxPacketSize is the largest sealed packet.
+	MaxPacketSize = MaxBodySize + MaxMACSize + footerSize
+)
+
+// Flags are per-packet flags.
+type Flags uint8
+
+const (
+	// FlagLeaving says the sender is stopping on purpose (SIGTERM, hactl
+	// standby): peers take over at once instead of waiting for deadtime,
+	// like VRRP's priority 0.
+	FlagLeaving Flags = 1 << 0
+	// FlagMaintenance says the sender has frozen its groups.
+	FlagMaintenance Flags = 1 << 1
+)
+
+// Group is the sender's view of one resource group.
+type Group struct {
+	Name     string // 1..MaxGroupName bytes, unique within a packet
+	Priority uint8
+	State    uint8 // opaque to wire; values are defined by package ha
+}
+
+// Packet is one heartbeat.
+type Packet struct {
+	ClusterID  uint32
+	Sender     string // node name, 1..MaxSender bytes
+	Generation uint64
+	Seq        uint64
+	Keepalive  time.Duration // sender's heartbeat interval; whole microseconds, 0..MaxKeepalive
+	Flags      Flags
+	Groups     []Group // at most MaxGroups
+	Payload    []byte  // opaque; at most MaxPayload bytes
+}
+
+// Sentinel errors; the errors returned by this package wrap one of them.
+var (
+	// ErrShort: fewer bytes than the smallest packet, or than the footer says.
+	ErrShort = errors.New("packet too short")
+	// ErrBadMAC: the MAC does not verify under the key id in the footer.
+	ErrBadMAC = errors.New("bad MAC")
+	// ErrVersion: an authenticated packet with a version other than Version.
+	ErrVersion = errors.New("unsupported version")
+	// ErrMalformed: an authenticated packet whose body does not decode.
+	ErrMalformed = errors.New("malformed packet")
+)
+
+// bodySize returns the encoded body length of p, or an error naming the
+// first field that does not fit the layout.
+func (p *Packet) bodySize() (int, error) {
+	if n := len(p.Sender); n < 1 || n > MaxSender {
+		return 0, fmt.Errorf("wire: encoding sender %q: length %d, want 1..%d", p.Sender, n, MaxSender)
+	}
+	if p.Keepalive < 0 || p.Keepalive > MaxKeepalive || p.Keepalive%time.Microsecond != 0 {
+		return 0, fmt.Errorf("wire: encoding keepalive %v: want whole microseconds in 0..%v", p.Keepalive, MaxKeepalive)
+	}
+	if len(p.Groups) > MaxGroups {
+		return 0, fmt.Errorf("wire: encoding %d groups: at most %d", len(p.Groups), MaxGroups)
+	}
+	if len(p.Payload) > MaxPayload {
+		return 0, fmt.Errorf("wire: encoding payload of %d bytes: at most %d", len(p.Payload), MaxPayload)
+	}
+	size := headerSize + len(p.Sender) + 1 + 2 + len(p.Payload)
+	for i, g := range p.Groups {
+		if n := len(g.Name); n < 1 || n > MaxGroupName {
+			return 0, fmt.Errorf("wire: encoding group %q: name length %d, want 1..%d", g.Name, n, MaxGroupName)
+		}
+		for _, h := range p.Groups[:i] {
+			if h.Name == g.Name {
+				return 0, fmt.Errorf("wire: encoding group %q: duplicate name", g.Name)
+			}
+		}
+		size += 1 + len(g.Name) + 2
+	}
+	return size, nil
+}
+
+// AppendBinary appends the encoded body of p to b (encoding.BinaryAppender).
+// It does not seal; see Seal.
+func (p *Packet) AppendBinary(b []byte) ([]byte, error) {
+	if _, err := p.bodySize(); err != nil {
+		return b, err
+	}
+	b = append(b, Magic[:]...)
+	b = append(b, Version, byte(p.Flags))
+	b = binary.BigEndian.AppendUint32(b, p.ClusterID)
+	b = binary.BigEndian.AppendUint64(b, p.Generation)
+	b = binary.BigEndian.AppendUint64(b, p.Seq)
+	b = binary.BigEndian.AppendUint32(b, uint32(p.Keepalive/time.Microsecond))
+	b = append(b, byte(len(p.Sender)))
+	b = append(b, p.Sender...)
+	b = append(b, byte(len(p.Groups)))
+	for _, g := range p.Groups {
+		b = append(b, byte(len(g.Name)))
+		b = append(b, g.Name...)
+		b = append(b, g.Priority, g.State)
+	}
+	b = binary.BigEndian.AppendUint16(b, uint16(len(p.Payload)))
+	b = append(b, p.Payload...)
+	return b, nil
+}
+
+// MarshalBinary returns the encoded body of p (not sealed).
+func (p *Packet) MarshalBinary() ([]byte, error) {
+	n, err := p.bodySize()
+	if err != nil {
+		return nil, err
+	}
+	return p.AppendBinary(make([]byte, 0, n))
+}
+
+// UnmarshalBinary decodes a body (no footer) into p, replacing every field.
+// It checks every length against the remaining bytes and the layout's
+// maxima before using it, and never keeps a reference to b. Errors wrap
+// ErrVersion or ErrMalformed.
+func (p *Packet) UnmarshalBinary(b []byte) error {
+	if len(b) < headerSize {
+		return fmt.Errorf("wire: decoding %d-byte body: header needs %d: %w", len(b), headerSize, ErrMalformed)
+	}
+	if [4]byte(b[0:4]) != Magic {
+		return fmt.Errorf("wire: decoding magic %q: want %q: %w", b[0:4], Magic[:], ErrMalformed)
+	}
+	if b[4] != Version {
+		return fmt.Errorf("wire: decoding version %d: want %d: %w", b[4], Version, ErrVersion)
+	}
+	var q Packet
+	q.Flags = Flags(b[5])
+	q.ClusterID = binary.BigEndian.Uint32(b[6:])
+	q.Generation = binary.BigEndian.Uint64(b[10:])
+	q.Seq = binary.BigEndian.Uint64(b[18:])
+	q.Keepalive = time.Duration(binary.BigEndian.Uint32(b[26:])) * time.Microsecond
+
+	// First pass: walk the variable part checking every length, so the
+	// second pass can slice without checks and allocate exactly once.
+	off := headerSize
+	sn := int(b[off-1])
+	if sn < 1 || sn > MaxSender {
+		return fmt.Errorf("wire: decoding sender length %d: want 1..%d: %w", sn, MaxSender, ErrMalformed)
+	}
+	if off+sn+1 > len(b) {
+		return fmt.Errorf("wire: decoding sender of %d bytes: %d remain: %w", sn, len(b)-off, ErrMalformed)
+	}
+	off += sn
+	gn := int(b[off])
+	off++
+	if gn > MaxGroups {
+		return fmt.Errorf("wire: decoding group count %d: at most %d: %w", gn, MaxGroups, ErrMalformed)
+	}
+	namesStart := off
+	for i := range gn {
+		if off >= len(b) {
+			return fmt.Errorf("wire: decoding group %d: body ends: %w", i, ErrMalformed)
+		}
+		n := int(b[off])
+		if n < 1 || n > MaxGroupName {
+			return fmt.Errorf("wire: decoding group %d name length %d: want 1..%d: %w", i, n, MaxGroupName, ErrMalformed)
+		}
+		if off+1+n+2 > len(b) {
+			return fmt.Errorf("wire: decoding group %d of %d bytes: %d remain: %w", i, 1+n+2, len(b)-off, ErrMalformed)
+		}
+		off += 1 + n + 2
+	}
+	namesEnd := off
+	if off+2 > len(b) {
+		return fmt.Errorf("wire: decoding payload length: %d bytes remain: %w", len(b)-off, ErrMalformed)
+	}
+	pn := int(binary.BigEndian.Uint16(b[off:]))
+	off += 2
+	if pn > MaxPayload {
+		return fmt.Errorf("wire: decoding payload length %d: at most %d: %w", pn, MaxPayload, ErrMalformed)
+	}
+	if off+pn != len(b) {
+		return fmt.Errorf("wire: decoding payload of %d bytes: %d remain: %w", pn, len(b)-off, ErrMalformed)
+	}
+
+	// Second pass. One string holds the sender and every group name (and
+	// the length and priority bytes between them), so decoding costs one
+	// string allocation however many groups there are.
+	s := string(b[headerSize:namesEnd])
+	q.Sender = s[:sn]
+	if gn > 0 {
+		q.Groups = make([]Group, gn)
+		off = namesStart
+		for i := range q.Groups {
+			n := int(b[off])
+			at := off + 1 - headerSize
+			g := Group{Name: s[at : at+n], Priority: b[off+1+n], State: b[off+1+n+1]}
+			for _, h := range q.Groups[:i] {
+				if h.Name == g.Name {
+					return fmt.Errorf("wire: decoding group %q: duplicate name: %w", g.Name, ErrMalformed)
+				}
+			}
+			q.Groups[i] = g
+			off += 1 + n + 2
+		}
+	}
+	if pn > 0 {
+		q.Payload = append([]byte(nil), b[len(b)-pn:]...)
+	}
+	*p = q
+	return nil
+}
