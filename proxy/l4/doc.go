@@ -1,0 +1,15 @@
+// Package l4 forwards TCP connections and UDP datagrams to real servers for
+// one virtual service, the way IPVS in NAT mode or HAProxy in "mode tcp" do,
+// but in user space.
+//
+// It owns: listeners bound with IP_FREEBIND (so a standby node binds the VIP
+// before it holds it, and a takeover costs only the address move), the TCP
+// byte path (io.Copy between two *net.TCPConn, which the runtime turns into
+// splice(2); nothing here wraps a connection), half-close, connect and idle
+// timeouts, and the UDP per-client flow table (SIP is the reference use).
+//
+// It must not decide which real gets a connection, keep health state or log
+// per packet: a Picker (package proxy) chooses reals, and connection counts
+// go back through Upstream.AddConns in ipvsadm's terms (ActiveConn,
+// InActConn).
+package l4

@@ -1,0 +1,316 @@
+package l4
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hapair/hapair/proxy/proxytest"
+)
+
+type fakeReal struct {
+	addr             netip.AddrPort
+	active, inactive atomic.Int64
+}
+
+func (r *fakeReal) Addr() netip.AddrPort   { return r.addr }
+func (r *fakeReal) AddConns(a, i int64)    { r.active.Add(a); r.inactive.Add(i) }
+func (r *fakeReal) counts() (int64, int64) { return r.active.Load(), r.inactive.Load() }
+
+// rrPicker hands out reals in order, skipping tried ones.
+type rrPicker struct {
+	mu    sync.Mutex
+	reals []*fakeReal
+	next  int
+}
+
+func newPicker(addrs ...netip.AddrPort) *rrPicker {
+	p := &rrPicker{}
+	for _, a := range addrs {
+		p.reals = append(p.reals, &fakeReal{addr: a})
+	}
+	return p
+}
+
+func (p *rrPicker) Pick(_ netip.Addr, tried []netip.AddrPort) (Upstream, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for range p.reals {
+		r := p.reals[p.next%len(p.reals)]
+		p.next++
+		if !slices.Contains(tried, r.addr) {
+			return r, true
+		}
+	}
+	return nil, false
+}
+
+// startTCP runs a TCPProxy on a loopback listener until the test ends.
+func startTCP(t *testing.T, p Picker, cfg TCPConfig) (*TCPProxy, string) {
+	t.Helper()
+	ln, err := ListenTCP(context.Background(), "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := NewTCP(p, cfg, nil)
+	tp.SetActive(true)
+	done := make(chan error, 1)
+	go func() { done <- tp.Serve(ln) }()
+	t.Cleanup(func() {
+		ln.Close()
+		if err := <-done; err != nil {
+			t.Errorf("Serve() = %v, want nil after Close", err)
+		}
+		tp.Close()
+	})
+	return tp, ln.Addr().String()
+}
+
+// waitFor polls cond every 5ms for at most 5s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for range 1000 {
+		if cond() {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+func TestTCPRoundTrip(t *testing.T) {
+	a, b := proxytest.TCP(t, "a"), proxytest.TCP(t, "b")
+	p := newPicker(a.Addr, b.Addr)
+	_, addr := startTCP(t, p, TCPConfig{})
+	var got []string
+	for i := range 4 {
+		out, err := proxytest.TCPRequest(addr, "ping")
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		got = append(got, out)
+	}
+	want := []string{"ping|a", "ping|b", "ping|a", "ping|b"}
+	if !slices.Equal(got, want) {
+		t.Errorf("replies = %q, want %q", got, want)
+	}
+	for _, r := range p.reals {
+		waitFor(t, "counters back to zero", func() bool { a, i := r.counts(); return a == 0 && i == 0 })
+	}
+}
+
+// TestTCPHalfClose holds the real's answer until the proxy reports the
+// connection inactive (client finished sending), then checks the answer
+// still reaches the client.
+func TestTCPHalfClose(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	p := newPicker(ln.Addr().(*net.TCPAddr).AddrPort())
+	_, addr := startTCP(t, p, TCPConfig{})
+	real := p.reals[0]
+	srvErr := make(chan error, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			srvErr <- err
+			return
+		}
+		defer c.Close()
+		in, err := io.ReadAll(c) // until the client's FIN comes through
+		if err != nil {
+			srvErr <- err
+			return
+		}
+		for range 1000 {
+			if a, i := real.counts(); a == 0 && i == 1 {
+				_, err = io.WriteString(c, "late answer to "+string(in))
+				srvErr <- err
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		a, i := real.counts()
+		srvErr <- errors.New("half-closed connection not counted inactive: active=" +
+			itoa(a) + " inactive=" + itoa(i))
+	}()
+	out, err := proxytest.TCPRequest(addr, "hello")
+	if err != nil {
+		t.Fatalf("request: %v", err)
+	}
+	if err := <-srvErr; err != nil {
+		t.Fatal(err)
+	}
+	if out != "late answer to hello" {
+		t.Errorf("reply = %q, want %q", out, "late answer to hello")
+	}
+	waitFor(t, "counters back to zero", func() bool { a, i := real.counts(); return a == 0 && i == 0 })
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// blackhole returns a loopback address whose SYNs are dropped: a listener
+// with backlog 0 whose accept queue is already full (the kernel drops SYNs
+// to a full accept queue), so connecting to it hangs until a timeout.
+func blackhole(t *testing.T) netip.AddrPort {
+	t.Helper()
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Listen(fd, 0); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ap := netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(sa.(*unix.SockaddrInet4).Port))
+	// Fill the queue; stop once a connect times out.
+	for range 8 {
+		c, err := net.DialTimeout("tcp", ap.String(), 200*time.Millisecond)
+		if err != nil {
+			return ap
+		}
+		t.Cleanup(func() { c.Close() })
+	}
+	t.Fatal("blackhole listener kept accepting connections")
+	return ap
+}
+
+func TestTCPConnectTimeoutTriesNext(t *testing.T) {
+	good := proxytest.TCP(t, "good")
+	p := newPicker(blackhole(t), good.Addr)
+	const timeout = 300 * time.Millisecond
+	tp, addr := startTCP(t, p, TCPConfig{ConnectTimeout: timeout})
+	start := time.Now()
+	out, err := proxytest.TCPRequest(addr, "ping")
+	if err != nil {
+		t.Fatalf("request: %v", err)
+	}
+	if out != "ping|good" {
+		t.Errorf("reply = %q, want %q", out, "ping|good")
+	}
+	if d := time.Since(start); d < timeout {
+		t.Errorf("request took %v, want at least the connect timeout %v", d, timeout)
+	}
+	if st := tp.Stats(); st.ConnectTimeouts != 1 || st.ConnectFailed != 1 {
+		t.Errorf("Stats() = %+v, want 1 connect timeout and 1 failure", st)
+	}
+}
+
+func TestTCPNoRealResets(t *testing.T) {
+	p := newPicker(blackhole(t))
+	tp, addr := startTCP(t, p, TCPConfig{ConnectTimeout: 100 * time.Millisecond})
+	if out, err := proxytest.TCPRequest(addr, "ping"); err == nil && out != "" {
+		t.Errorf("request with no reachable real = %q, nil; want an error or nothing", out)
+	}
+	if st := tp.Stats(); st.NoReal != 1 {
+		t.Errorf("Stats().NoReal = %d, want 1", st.NoReal)
+	}
+}
+
+func TestTCPInactiveRefuses(t *testing.T) {
+	a := proxytest.TCP(t, "a")
+	tp, addr := startTCP(t, newPicker(a.Addr), TCPConfig{})
+	tp.SetActive(false)
+	if out, err := proxytest.TCPRequest(addr, "ping"); err == nil && out != "" {
+		t.Errorf("request while inactive = %q, nil; want refused", out)
+	}
+	if tp.Stats().Refused != 1 || a.Served() != 0 {
+		t.Errorf("Refused = %d, backend served %d; want 1, 0", tp.Stats().Refused, a.Served())
+	}
+	tp.SetActive(true)
+	if out, err := proxytest.TCPRequest(addr, "ping"); err != nil || out != "ping|a" {
+		t.Errorf("request after SetActive(true) = %q, %v; want %q", out, err, "ping|a")
+	}
+}
+
+func TestTCPIdleTimeout(t *testing.T) {
+	a := proxytest.TCP(t, "a")
+	const idle = 200 * time.Millisecond
+	tp, addr := startTCP(t, newPicker(a.Addr), TCPConfig{IdleTimeout: idle})
+
+	t.Run("busy connection survives", func(t *testing.T) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		buf := make([]byte, 1)
+		// 12 × 50ms = 3 idle timeouts of traffic.
+		for i := range 12 {
+			if _, err := c.Write([]byte{'x'}); err != nil {
+				t.Fatalf("write %d: %v", i, err)
+			}
+			if _, err := io.ReadFull(c, buf); err != nil {
+				t.Fatalf("echo %d: %v (idle-closed %d)", i, err, tp.Stats().IdleClosed)
+			}
+			time.Sleep(50 * time.Millisecond) // the traffic pattern under test, not a wait
+		}
+	})
+	t.Run("silent connection closed", func(t *testing.T) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		start := time.Now()
+		_, err = c.Read(make([]byte, 1))
+		var ne net.Error
+		if err == nil || (errors.As(err, &ne) && ne.Timeout()) {
+			t.Fatalf("read on idle connection = %v, want closed by the proxy", err)
+		}
+		if d := time.Since(start); d < idle {
+			t.Errorf("closed after %v, want at least %v", d, idle)
+		}
+		if got := tp.Stats().IdleClosed; got != 1 {
+			t.Errorf("Stats().IdleClosed = %d, want 1", got)
+		}
+	})
+}
+
+func TestFreebind(t *testing.T) {
+	// 198.18.0.0/15 is not configured on the host; nothing is sent to it.
+	const addr = "198.18.77.77:0"
+	ln, err := ListenTCP(context.Background(), addr)
+	if err != nil {
+		t.Fatalf("ListenTCP(%q) = %v, want success with IP_FREEBIND", addr, err)
+	}
+	ln.Close()
+	pc, err := ListenUDP(context.Background(), addr)
+	if err != nil {
+		t.Fatalf("ListenUDP(%q) = %v, want success with IP_FREEBIND", addr, err)
+	}
+	pc.Close()
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_nonlocal_bind"); err == nil && strings.TrimSpace(string(b)) == "0" {
+		l, err := net.Listen("tcp", addr)
+		if err == nil {
+			l.Close()
+			t.Fatalf("net.Listen(%q) without IP_FREEBIND succeeded; the test proves nothing here", addr)
+		}
+		if !errors.Is(err, unix.EADDRNOTAVAIL) {
+			t.Errorf("net.Listen(%q) = %v, want EADDRNOTAVAIL", addr, err)
+		}
+	}
+}

@@ -1,0 +1,60 @@
+package l4
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// freebind sets IP_FREEBIND (IPV6_FREEBIND for IPv6 sockets) so bind(2)
+// succeeds for an address this host does not hold yet, like keepalived's and
+// HAProxy's "transparent"/"freebind" options. The balancer then listens on
+// the VIP on both nodes and a takeover costs only the address move.
+func freebind(network, address string, c syscall.RawConn) error {
+	var serr error
+	err := c.Control(func(fd uintptr) {
+		switch network {
+		case "tcp6", "udp6":
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_IPV6, unix.IPV6_FREEBIND, 1)
+			if errors.Is(serr, unix.ENOPROTOOPT) {
+				// Kernels before 4.15 have no IPV6_FREEBIND; IP_FREEBIND
+				// covers IPv6 sockets there.
+				serr = unix.SetsockoptInt(int(fd), unix.SOL_IP, unix.IP_FREEBIND, 1)
+			}
+		default:
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_IP, unix.IP_FREEBIND, 1)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if serr != nil {
+		return fmt.Errorf("setting IP_FREEBIND: %w", serr)
+	}
+	return nil
+}
+
+var freeListen = net.ListenConfig{Control: freebind}
+
+// ListenTCP binds a TCP listener on addr ("198.18.0.10:80") with
+// IP_FREEBIND, so the address need not be configured on the host yet.
+func ListenTCP(ctx context.Context, addr string) (*net.TCPListener, error) {
+	ln, err := freeListen.Listen(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("l4: listening on tcp %q: %w", addr, err)
+	}
+	return ln.(*net.TCPListener), nil
+}
+
+// ListenUDP binds a UDP socket on addr with IP_FREEBIND.
+func ListenUDP(ctx context.Context, addr string) (*net.UDPConn, error) {
+	pc, err := freeListen.ListenPacket(ctx, "udp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("l4: listening on udp %q: %w", addr, err)
+	}
+	return pc.(*net.UDPConn), nil
+}

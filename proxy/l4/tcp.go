@@ -1,0 +1,306 @@
+package l4
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// TCPConfig holds the per-service TCP settings. The zero value means the
+// defaults below.
+type TCPConfig struct {
+	// ConnectTimeout bounds each connect to a real (default 5s).
+	ConnectTimeout time.Duration
+	// IdleTimeout closes a connection after this long without data in
+	// either direction (default 0: never).
+	IdleTimeout time.Duration
+	// Attempts is how many distinct reals are tried when connecting fails
+	// (default 3), like HAProxy's "retries" with "option redispatch".
+	Attempts int
+}
+
+func (c TCPConfig) withDefaults() TCPConfig {
+	if c.ConnectTimeout <= 0 {
+		c.ConnectTimeout = 5 * time.Second
+	}
+	if c.Attempts <= 0 {
+		c.Attempts = 3
+	}
+	return c
+}
+
+// TCPStats are cumulative counters since the proxy was made, plus the
+// connections open now.
+type TCPStats struct {
+	Accepted        uint64 `json:"accepted"`
+	Refused         uint64 `json:"refused"`          // arrived while inactive
+	NoReal          uint64 `json:"no_real"`          // no real could be reached
+	ConnectFailed   uint64 `json:"connect_failed"`   // per attempt
+	ConnectTimeouts uint64 `json:"connect_timeouts"` // per attempt, part of ConnectFailed
+	IdleClosed      uint64 `json:"idle_closed"`
+	Open            int64  `json:"open"`
+}
+
+// TCPProxy forwards the connections accepted on a listener to reals chosen
+// by a Picker. Its methods are safe for concurrent use.
+type TCPProxy struct {
+	picker Picker
+	log    *slog.Logger
+	cfg    atomic.Pointer[TCPConfig]
+	active atomic.Bool
+
+	accepted, refused, noReal atomic.Uint64
+	connFailed, connTimeouts  atomic.Uint64
+	idleClosed                atomic.Uint64
+	open                      atomic.Int64
+
+	mu     sync.Mutex
+	conns  map[*tcpConn]struct{}
+	closed bool
+}
+
+// NewTCP returns a proxy that starts inactive: it accepts and immediately
+// resets connections until SetActive(true). A nil logger discards.
+func NewTCP(p Picker, cfg TCPConfig, log *slog.Logger) *TCPProxy {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	t := &TCPProxy{picker: p, log: log, conns: make(map[*tcpConn]struct{})}
+	t.SetConfig(cfg)
+	return t
+}
+
+// SetConfig replaces the timeouts for connections accepted from now on.
+func (t *TCPProxy) SetConfig(cfg TCPConfig) {
+	cfg = cfg.withDefaults()
+	t.cfg.Store(&cfg)
+}
+
+// SetActive turns accepting traffic on or off. Established connections are
+// not touched either way.
+func (t *TCPProxy) SetActive(on bool) { t.active.Store(on) }
+
+// Active reports whether new connections are forwarded.
+func (t *TCPProxy) Active() bool { return t.active.Load() }
+
+// Stats returns a copy of the counters.
+func (t *TCPProxy) Stats() TCPStats {
+	return TCPStats{
+		Accepted: t.accepted.Load(), Refused: t.refused.Load(), NoReal: t.noReal.Load(),
+		ConnectFailed: t.connFailed.Load(), ConnectTimeouts: t.connTimeouts.Load(),
+		IdleClosed: t.idleClosed.Load(), Open: t.open.Load(),
+	}
+}
+
+// Serve accepts connections on ln until ln is closed; it then returns nil.
+// Temporary accept errors (EMFILE) back off like net/http does.
+func (t *TCPProxy) Serve(ln *net.TCPListener) error {
+	var backoff time.Duration
+	for {
+		c, err := ln.AcceptTCP()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				return err
+			}
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			t.log.Warn("accept failed, backing off", "err", err, "backoff", backoff)
+			time.Sleep(backoff)
+			continue
+		}
+		backoff = 0
+		if !t.active.Load() {
+			t.refused.Add(1)
+			_ = c.SetLinger(0) // RST: the client retries elsewhere at once
+			_ = c.Close()
+			continue
+		}
+		t.accepted.Add(1)
+		go t.Handle(c)
+	}
+}
+
+// Close resets every connection this proxy forwards. Listeners belong to
+// the caller. Reload never calls it: it is for shutting the node down.
+func (t *TCPProxy) Close() {
+	t.mu.Lock()
+	t.closed = true
+	cs := make([]*tcpConn, 0, len(t.conns))
+	for c := range t.conns {
+		cs = append(cs, c)
+	}
+	t.mu.Unlock()
+	for _, c := range cs {
+		c.abort()
+	}
+}
+
+// tcpConn is one forwarded connection: client side and real side.
+type tcpConn struct {
+	client, real *net.TCPConn
+	up           Upstream
+	halfClosed   atomic.Bool
+	aborted      atomic.Bool
+}
+
+func (c *tcpConn) abort() {
+	if c.aborted.Swap(true) {
+		return
+	}
+	_ = c.client.SetLinger(0)
+	_ = c.real.SetLinger(0)
+	_ = c.client.Close()
+	_ = c.real.Close()
+}
+
+// Handle forwards one accepted client connection and returns when both
+// directions are done. Serve calls it in its own goroutine.
+func (t *TCPProxy) Handle(client *net.TCPConn) {
+	cfg := t.cfg.Load()
+	from := addrPortOf(client.RemoteAddr())
+	real, up := t.connect(client, from.Addr(), cfg)
+	if real == nil {
+		t.noReal.Add(1)
+		_ = client.SetLinger(0)
+		_ = client.Close()
+		return
+	}
+	c := &tcpConn{client: client, real: real, up: up}
+	if !t.track(c) {
+		c.abort()
+		return
+	}
+	t.open.Add(1)
+	up.AddConns(1, 0)
+	var idle *time.Timer
+	if cfg.IdleTimeout > 0 {
+		idle = t.watchIdle(c, cfg.IdleTimeout)
+	}
+	done := make(chan struct{})
+	go func() {
+		t.pipe(c, real, client) // client -> real
+		close(done)
+	}()
+	t.pipe(c, client, real) // real -> client
+	<-done
+	if idle != nil {
+		idle.Stop()
+	}
+	_ = client.Close()
+	_ = real.Close()
+	if c.halfClosed.Load() {
+		up.AddConns(0, -1)
+	} else {
+		up.AddConns(-1, 0)
+	}
+	t.open.Add(-1)
+	t.untrack(c)
+}
+
+// connect dials reals until one answers or Attempts reals have failed.
+func (t *TCPProxy) connect(client *net.TCPConn, from netip.Addr, cfg *TCPConfig) (*net.TCPConn, Upstream) {
+	var triedBuf [4]netip.AddrPort
+	tried := triedBuf[:0]
+	d := net.Dialer{Timeout: cfg.ConnectTimeout}
+	for range cfg.Attempts {
+		up, ok := t.picker.Pick(from, tried)
+		if !ok {
+			return nil, nil
+		}
+		addr := up.Addr()
+		nc, err := d.DialContext(context.Background(), "tcp", addr.String())
+		if err == nil {
+			return nc.(*net.TCPConn), up
+		}
+		t.connFailed.Add(1)
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			t.connTimeouts.Add(1)
+		}
+		t.log.Warn("connecting to real failed", "real", addr.String(), "client", from.String(), "err", err)
+		tried = append(tried, addr)
+	}
+	return nil, nil
+}
+
+// pipe copies src to dst. io.Copy between two *net.TCPConn reaches
+// (*TCPConn).ReadFrom, which splices in the kernel on Linux: bytes never
+// enter user space. On EOF the write side of dst is shut (half-close) and
+// the other direction carries on; on an error both sides are reset.
+func (t *TCPProxy) pipe(c *tcpConn, dst, src *net.TCPConn) {
+	_, err := io.Copy(dst, src)
+	if err != nil || c.aborted.Load() {
+		c.abort()
+		return
+	}
+	if err := dst.CloseWrite(); err != nil {
+		c.abort()
+		return
+	}
+	if !c.halfClosed.Swap(true) {
+		c.up.AddConns(-1, 1)
+	}
+}
+
+func (t *TCPProxy) track(c *tcpConn) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return false
+	}
+	t.conns[c] = struct{}{}
+	return true
+}
+
+func (t *TCPProxy) untrack(c *tcpConn) {
+	t.mu.Lock()
+	delete(t.conns, c)
+	t.mu.Unlock()
+}
+
+// watchIdle closes c once neither socket has carried data for timeout. It
+// reads the kernel's own clocks (TCP_INFO last_data_recv/last_data_sent)
+// instead of counting bytes, because counting would mean wrapping the
+// connections, and a wrapped connection loses splice. The timer fires at
+// most once per timeout per connection.
+func (t *TCPProxy) watchIdle(c *tcpConn, timeout time.Duration) *time.Timer {
+	var tm *time.Timer
+	tm = time.AfterFunc(timeout, func() {
+		if c.aborted.Load() {
+			return
+		}
+		a, errA := idleFor(c.client)
+		b, errB := idleFor(c.real)
+		if errA != nil || errB != nil {
+			return // closed under us: Handle is finishing
+		}
+		if idle := min(a, b); idle < timeout {
+			tm.Reset(timeout - idle)
+			return
+		}
+		t.idleClosed.Add(1)
+		c.abort()
+	})
+	return tm
+}
+
+func addrPortOf(a net.Addr) netip.AddrPort {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		ap := ta.AddrPort()
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	}
+	if ua, ok := a.(*net.UDPAddr); ok {
+		ap := ua.AddrPort()
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	}
+	return netip.AddrPort{}
+}

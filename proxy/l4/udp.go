@@ -1,0 +1,293 @@
+package l4
+
+import (
+	"errors"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// UDPConfig holds the per-service UDP settings; zero values mean defaults.
+type UDPConfig struct {
+	// IdleTimeout removes a flow after this long without a datagram either
+	// way (default 60s; SIP over UDP refreshes registrations well within).
+	IdleTimeout time.Duration
+	// MaxFlows bounds the flow table (default 16384). Datagrams from new
+	// clients are dropped while it is full, after an expiry sweep.
+	MaxFlows int
+	// MaxDatagram is the largest datagram forwarded (default 9216 bytes:
+	// a jumbo frame; RFC 3261 §18.1.1 moves SIP messages near the MTU to
+	// TCP). Larger replies are dropped and counted, never truncated.
+	MaxDatagram int
+}
+
+func (c UDPConfig) withDefaults() UDPConfig {
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = 60 * time.Second
+	}
+	if c.MaxFlows <= 0 {
+		c.MaxFlows = 16384
+	}
+	if c.MaxDatagram <= 0 {
+		c.MaxDatagram = 9216
+	}
+	return c
+}
+
+// UDPStats are cumulative counters plus the flows open now.
+type UDPStats struct {
+	Datagrams    uint64 `json:"datagrams"`  // client -> real, forwarded
+	Replies      uint64 `json:"replies"`    // real -> client, forwarded
+	Refused      uint64 `json:"refused"`    // arrived while inactive
+	NoReal       uint64 `json:"no_real"`    // no real available for a new flow
+	TableFull    uint64 `json:"table_full"` // new flow dropped, MaxFlows reached
+	Oversize     uint64 `json:"oversize"`   // datagram larger than MaxDatagram
+	FlowsOpened  uint64 `json:"flows_opened"`
+	FlowsExpired uint64 `json:"flows_expired"`
+	Flows        int    `json:"flows"`
+}
+
+// UDPProxy forwards datagrams with one flow per client address: each flow
+// has its own socket connected to the chosen real, so replies are read from
+// that socket and sent back to that client only, and the kernel drops
+// datagrams from anyone but the real. Safe for concurrent use.
+type UDPProxy struct {
+	picker Picker
+	log    *slog.Logger
+	cfg    atomic.Pointer[UDPConfig]
+	active atomic.Bool
+	now    atomic.Int64 // coarse clock (UnixNano), set by the sweeper
+
+	datagrams, replies, refused, noReal  atomic.Uint64
+	tableFull, oversize, opened, expired atomic.Uint64
+
+	pc atomic.Pointer[net.UDPConn]
+
+	mu    sync.Mutex
+	flows map[netip.AddrPort]*flow
+	stop  chan struct{}
+}
+
+type flow struct {
+	client netip.AddrPort
+	up     Upstream
+	conn   *net.UDPConn
+	last   atomic.Int64 // UnixNano of the last datagram either way
+	gone   atomic.Bool
+}
+
+// NewUDP returns a proxy that starts inactive (datagrams are dropped until
+// SetActive(true)). A nil logger discards.
+func NewUDP(p Picker, cfg UDPConfig, log *slog.Logger) *UDPProxy {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	u := &UDPProxy{picker: p, log: log, flows: make(map[netip.AddrPort]*flow), stop: make(chan struct{})}
+	u.SetConfig(cfg)
+	u.now.Store(time.Now().UnixNano())
+	return u
+}
+
+// SetConfig replaces the settings; the idle timeout applies to every flow
+// at the next sweep.
+func (u *UDPProxy) SetConfig(cfg UDPConfig) {
+	cfg = cfg.withDefaults()
+	u.cfg.Store(&cfg)
+}
+
+// SetActive turns forwarding of new datagrams on or off. Existing flows
+// keep forwarding replies until they expire.
+func (u *UDPProxy) SetActive(on bool) { u.active.Store(on) }
+
+// Active reports whether datagrams are forwarded.
+func (u *UDPProxy) Active() bool { return u.active.Load() }
+
+// Stats returns a copy of the counters.
+func (u *UDPProxy) Stats() UDPStats {
+	u.mu.Lock()
+	n := len(u.flows)
+	u.mu.Unlock()
+	return UDPStats{
+		Datagrams: u.datagrams.Load(), Replies: u.replies.Load(), Refused: u.refused.Load(),
+		NoReal: u.noReal.Load(), TableFull: u.tableFull.Load(), Oversize: u.oversize.Load(),
+		FlowsOpened: u.opened.Load(), FlowsExpired: u.expired.Load(), Flows: n,
+	}
+}
+
+// Serve reads client datagrams from pc until pc is closed, then closes all
+// flows and returns nil.
+func (u *UDPProxy) Serve(pc *net.UDPConn) error {
+	u.pc.Store(pc)
+	sweepDone := make(chan struct{})
+	go u.sweeper(sweepDone)
+	defer func() {
+		close(u.stop)
+		<-sweepDone
+		u.closeAll()
+	}()
+	buf := make([]byte, 65536)
+	for {
+		n, _, flags, from, err := pc.ReadMsgUDPAddrPort(buf, nil)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			u.log.Warn("reading udp datagram failed", "err", err)
+			continue
+		}
+		if !u.active.Load() {
+			u.refused.Add(1)
+			continue
+		}
+		cfg := u.cfg.Load()
+		if n > cfg.MaxDatagram || flags&unix.MSG_TRUNC != 0 {
+			u.oversize.Add(1)
+			continue
+		}
+		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+		f := u.flowFor(from, cfg)
+		if f == nil {
+			continue
+		}
+		f.last.Store(u.now.Load())
+		if _, err := f.conn.Write(buf[:n]); err != nil {
+			// ECONNREFUSED from an earlier ICMP port unreachable: the real
+			// is gone; drop the flow so the next datagram picks again.
+			u.closeFlow(f, false)
+			continue
+		}
+		u.datagrams.Add(1)
+	}
+}
+
+// flowFor returns the client's flow, making one when needed.
+func (u *UDPProxy) flowFor(from netip.AddrPort, cfg *UDPConfig) *flow {
+	u.mu.Lock()
+	f := u.flows[from]
+	full := f == nil && len(u.flows) >= cfg.MaxFlows
+	u.mu.Unlock()
+	if f != nil {
+		return f
+	}
+	if full {
+		u.sweep()
+		u.mu.Lock()
+		full = len(u.flows) >= cfg.MaxFlows
+		u.mu.Unlock()
+		if full {
+			u.tableFull.Add(1)
+			return nil
+		}
+	}
+	up, ok := u.picker.Pick(from.Addr(), nil)
+	if !ok {
+		u.noReal.Add(1)
+		return nil
+	}
+	conn, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(up.Addr()))
+	if err != nil {
+		u.noReal.Add(1)
+		u.log.Warn("opening udp flow to real failed", "real", up.Addr().String(), "err", err)
+		return nil
+	}
+	f = &flow{client: from, up: up, conn: conn}
+	f.last.Store(u.now.Load())
+	u.mu.Lock()
+	u.flows[from] = f
+	u.mu.Unlock()
+	u.opened.Add(1)
+	up.AddConns(0, 1)
+	go u.replyLoop(f, cfg.MaxDatagram)
+	return f
+}
+
+// replyLoop sends the real's datagrams back to the flow's client.
+func (u *UDPProxy) replyLoop(f *flow, max int) {
+	buf := make([]byte, max+1)
+	for {
+		n, err := f.conn.Read(buf)
+		if err != nil {
+			u.closeFlow(f, false)
+			return
+		}
+		if n > max {
+			u.oversize.Add(1)
+			continue
+		}
+		f.last.Store(u.now.Load())
+		if _, err := u.pc.Load().WriteToUDPAddrPort(buf[:n], f.client); err != nil {
+			continue
+		}
+		u.replies.Add(1)
+	}
+}
+
+func (u *UDPProxy) closeFlow(f *flow, expired bool) {
+	if f.gone.Swap(true) {
+		return
+	}
+	u.mu.Lock()
+	if u.flows[f.client] == f {
+		delete(u.flows, f.client)
+	}
+	u.mu.Unlock()
+	_ = f.conn.Close()
+	f.up.AddConns(0, -1)
+	if expired {
+		u.expired.Add(1)
+	}
+}
+
+// sweeper advances the coarse clock and expires idle flows, four times per
+// idle timeout. Flows are stamped with the coarse clock, which lags by up to
+// one sweep, so a flow is removed after between IdleTimeout and 1.5 ×
+// IdleTimeout without traffic: never early.
+func (u *UDPProxy) sweeper(done chan struct{}) {
+	defer close(done)
+	for {
+		cfg := u.cfg.Load()
+		t := time.NewTimer(max(cfg.IdleTimeout/4, 5*time.Millisecond))
+		select {
+		case <-u.stop:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		u.sweep()
+	}
+}
+
+func (u *UDPProxy) sweep() {
+	now := time.Now().UnixNano()
+	u.now.Store(now)
+	idle := int64(u.cfg.Load().IdleTimeout)
+	limit := now - idle - idle/4
+	var old []*flow
+	u.mu.Lock()
+	for _, f := range u.flows {
+		if f.last.Load() < limit {
+			old = append(old, f)
+		}
+	}
+	u.mu.Unlock()
+	for _, f := range old {
+		u.closeFlow(f, true)
+	}
+}
+
+func (u *UDPProxy) closeAll() {
+	u.mu.Lock()
+	fs := make([]*flow, 0, len(u.flows))
+	for _, f := range u.flows {
+		fs = append(fs, f)
+	}
+	u.mu.Unlock()
+	for _, f := range fs {
+		u.closeFlow(f, false)
+	}
+}

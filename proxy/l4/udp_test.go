@@ -1,0 +1,140 @@
+package l4
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/hapair/hapair/proxy/proxytest"
+)
+
+func startUDP(t *testing.T, p Picker, cfg UDPConfig) (*UDPProxy, *net.UDPAddr) {
+	t.Helper()
+	pc, err := ListenUDP(context.Background(), "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := NewUDP(p, cfg, nil)
+	up.SetActive(true)
+	done := make(chan error, 1)
+	go func() { done <- up.Serve(pc) }()
+	t.Cleanup(func() {
+		pc.Close()
+		if err := <-done; err != nil {
+			t.Errorf("Serve() = %v, want nil after Close", err)
+		}
+	})
+	return up, pc.LocalAddr().(*net.UDPAddr)
+}
+
+func udpClient(t *testing.T, to *net.UDPAddr) *net.UDPConn {
+	t.Helper()
+	c, err := net.DialUDP("udp", nil, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// exchange sends msg and returns the reply, retrying a lost datagram a few
+// times (loopback does not lose them, but the test must not hang if it does).
+func exchange(t *testing.T, c *net.UDPConn, msg string) string {
+	t.Helper()
+	buf := make([]byte, 2048)
+	for range 3 {
+		if _, err := c.Write([]byte(msg)); err != nil {
+			t.Fatalf("write %q: %v", msg, err)
+		}
+		c.SetReadDeadline(time.Now().Add(time.Second))
+		n, err := c.Read(buf)
+		if err == nil {
+			return string(buf[:n])
+		}
+	}
+	t.Fatalf("no reply to %q", msg)
+	return ""
+}
+
+func TestUDPFlows(t *testing.T) {
+	a, b := proxytest.UDP(t, "a"), proxytest.UDP(t, "b")
+	p := newPicker(a.Addr, b.Addr)
+	up, addr := startUDP(t, p, UDPConfig{})
+	c1, c2 := udpClient(t, addr), udpClient(t, addr)
+	for i := range 3 {
+		for _, tc := range []struct {
+			c    *net.UDPConn
+			msg  string
+			want string
+		}{
+			{c1, fmt.Sprintf("INVITE %d from c1", i), fmt.Sprintf("a:INVITE %d from c1", i)},
+			{c2, fmt.Sprintf("INVITE %d from c2", i), fmt.Sprintf("b:INVITE %d from c2", i)},
+		} {
+			if got := exchange(t, tc.c, tc.msg); got != tc.want {
+				t.Errorf("exchange(%q) = %q, want %q", tc.msg, got, tc.want)
+			}
+		}
+	}
+	if st := up.Stats(); st.Flows != 2 || st.FlowsOpened != 2 {
+		t.Errorf("Stats() = %+v, want 2 flows opened and open", st)
+	}
+	for _, r := range p.reals {
+		if act, inact := r.counts(); act != 0 || inact != 1 {
+			t.Errorf("real %v counts = %d active %d inactive, want 0, 1", r.addr, act, inact)
+		}
+	}
+}
+
+func TestUDPIdleExpiry(t *testing.T) {
+	a, b := proxytest.UDP(t, "a"), proxytest.UDP(t, "b")
+	p := newPicker(a.Addr, b.Addr)
+	const idle = 100 * time.Millisecond
+	up, addr := startUDP(t, p, UDPConfig{IdleTimeout: idle})
+	c1 := udpClient(t, addr)
+	if got := exchange(t, c1, "one"); got != "a:one" {
+		t.Fatalf("first exchange = %q, want %q", got, "a:one")
+	}
+	start := time.Now()
+	waitFor(t, "flow expiry", func() bool { return up.Stats().Flows == 0 })
+	if d := time.Since(start); d < idle {
+		t.Errorf("flow expired after %v, want at least %v", d, idle)
+	}
+	if act, inact := p.reals[0].counts(); act != 0 || inact != 0 {
+		t.Errorf("after expiry counts = %d, %d, want 0, 0", act, inact)
+	}
+	// The next datagram makes a new flow, scheduled afresh.
+	if got := exchange(t, c1, "two"); got != "b:two" {
+		t.Errorf("exchange after expiry = %q, want %q", got, "b:two")
+	}
+	if st := up.Stats(); st.FlowsExpired != 1 || st.FlowsOpened != 2 {
+		t.Errorf("Stats() = %+v, want 1 expired, 2 opened", st)
+	}
+}
+
+func TestUDPTableBounded(t *testing.T) {
+	a := proxytest.UDP(t, "a")
+	up, addr := startUDP(t, newPicker(a.Addr), UDPConfig{MaxFlows: 1})
+	c1, c2 := udpClient(t, addr), udpClient(t, addr)
+	if got := exchange(t, c1, "x"); got != "a:x" {
+		t.Fatalf("exchange = %q, want %q", got, "a:x")
+	}
+	c2.Write([]byte("y"))
+	waitFor(t, "table-full drop", func() bool { return up.Stats().TableFull == 1 })
+	if st := up.Stats(); st.Flows != 1 {
+		t.Errorf("Stats().Flows = %d, want 1 (MaxFlows)", st.Flows)
+	}
+}
+
+func TestUDPInactiveDrops(t *testing.T) {
+	a := proxytest.UDP(t, "a")
+	up, addr := startUDP(t, newPicker(a.Addr), UDPConfig{})
+	up.SetActive(false)
+	c1 := udpClient(t, addr)
+	c1.Write([]byte("x"))
+	waitFor(t, "refused count", func() bool { return up.Stats().Refused == 1 })
+	if a.Served() != 0 {
+		t.Errorf("backend served %d while inactive, want 0", a.Served())
+	}
+}

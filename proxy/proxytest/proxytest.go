@@ -1,0 +1,176 @@
+// Package proxytest provides counting fake backends for the balancer's
+// tests: TCP, HTTP and UDP servers on 127.0.0.1 that identify themselves in
+// every answer and count what they served.
+//
+// It must not listen on anything but loopback, and everything it starts is
+// stopped by Close or by the test's Cleanup.
+package proxytest
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// Backend is one fake real server.
+type Backend struct {
+	Name string
+	Addr netip.AddrPort
+
+	served atomic.Int64
+	mu     sync.Mutex
+	last   http.Header
+	closer func()
+	once   sync.Once
+}
+
+// Served returns how many requests (TCP connections, HTTP requests or UDP
+// datagrams) the backend has answered.
+func (b *Backend) Served() int64 { return b.served.Load() }
+
+// LastHeader returns header key of the last HTTP request served.
+func (b *Backend) LastHeader(key string) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.last.Get(key)
+}
+
+// Close stops the backend and drops its connections: a crashed real.
+func (b *Backend) Close() { b.once.Do(b.closer) }
+
+// TCP starts a TCP backend: it echoes what it reads and, when the client
+// half-closes, writes "|" + name and closes. A client that sends "ping" and
+// shuts its write side reads "ping|name" — which needs half-close to work
+// through the proxy.
+func TCP(tb testing.TB, name string) *Backend {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("proxytest: listening for %q: %v", name, err)
+	}
+	b := &Backend{Name: name, Addr: ln.Addr().(*net.TCPAddr).AddrPort()}
+	var conns sync.Map
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns.Store(c, true)
+			wg.Go(func() {
+				defer conns.Delete(c)
+				defer c.Close()
+				if _, err := io.Copy(c, c); err != nil {
+					return
+				}
+				if _, err := io.WriteString(c, "|"+name); err == nil {
+					b.served.Add(1)
+				}
+			})
+		}
+	})
+	b.closer = func() {
+		_ = ln.Close()
+		conns.Range(func(k, _ any) bool { _ = k.(net.Conn).Close(); return true })
+		wg.Wait()
+	}
+	tb.Cleanup(b.Close)
+	return b
+}
+
+// HTTP starts an HTTP backend answering every path with its name as the
+// body and an X-Backend header; /status answers "ok" (for negotiate
+// checks) and is not counted.
+func HTTP(tb testing.TB, name string) *Backend {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("proxytest: listening for %q: %v", name, err)
+	}
+	b := &Backend{Name: name, Addr: ln.Addr().(*net.TCPAddr).AddrPort()}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/status" {
+			io.WriteString(w, "ok")
+			return
+		}
+		b.mu.Lock()
+		b.last = r.Header.Clone()
+		b.mu.Unlock()
+		b.served.Add(1)
+		w.Header().Set("X-Backend", name)
+		io.WriteString(w, name)
+	})}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			tb.Errorf("proxytest: serving %q: %v", name, err)
+		}
+	}()
+	b.closer = func() {
+		_ = srv.Close()
+		<-done
+	}
+	tb.Cleanup(b.Close)
+	return b
+}
+
+// UDP starts a UDP backend answering each datagram with name + ":" + the
+// datagram.
+func UDP(tb testing.TB, name string) *Backend {
+	tb.Helper()
+	pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		tb.Fatalf("proxytest: listening for %q: %v", name, err)
+	}
+	b := &Backend{Name: name, Addr: pc.LocalAddr().(*net.UDPAddr).AddrPort()}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 65536)
+		for {
+			n, from, err := pc.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				return
+			}
+			out := fmt.Appendf(nil, "%s:%s", name, buf[:n])
+			if _, err := pc.WriteToUDPAddrPort(out, from); err == nil {
+				b.served.Add(1)
+			}
+		}
+	}()
+	b.closer = func() {
+		_ = pc.Close()
+		<-done
+	}
+	tb.Cleanup(b.Close)
+	return b
+}
+
+// TCPRequest connects to addr, sends msg, half-closes and returns all it
+// reads back. It is the request of the TCP backend's protocol. It gives up
+// after 5s.
+func TCPRequest(addr string, msg string) (string, error) {
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(c, msg); err != nil {
+		return "", err
+	}
+	if err := c.(*net.TCPConn).CloseWrite(); err != nil {
+		return "", err
+	}
+	b, err := io.ReadAll(c)
+	return string(b), err
+}
