@@ -1,0 +1,227 @@
+package persist
+
+import (
+	"net/netip"
+	"sync"
+	"time"
+)
+
+// Entry is one client's affinity: new connections from Client go to Real
+// until Expires.
+type Entry struct {
+	Client  netip.Addr
+	Real    netip.AddrPort
+	Expires time.Time
+}
+
+// DefaultMaxEntries bounds a Table: about 100 bytes each (map slot, key, real,
+// expiry), so a full table costs about 100 MiB. A full table refuses new
+// clients rather than evicting: evicting would let a flood of new (possibly
+// spoofed) source addresses push out the clients that are mid-session, while
+// refusing only means a new client gets no affinity until entries expire.
+const DefaultMaxEntries = 1 << 20
+
+// shards spreads the lock: Lookup writes (it refreshes), so one mutex
+// would serialise every new connection of a busy service.
+const shards = 16
+
+// Table maps client addresses to reals with an inactivity timeout. It is safe
+// for concurrent use. Build it with New; the zero value is not usable.
+type Table struct {
+	timeout  time.Duration
+	now      func() time.Time
+	epoch    time.Time // expiries are stored as offsets from epoch (monotonic when now is time.Now)
+	maxShard int
+
+	shard [shards]shard
+}
+
+type shard struct {
+	mu      sync.Mutex
+	m       map[netip.Addr]slot
+	refused uint64
+}
+
+type slot struct {
+	real    netip.AddrPort
+	expires time.Duration // since Table.epoch
+}
+
+// New returns an empty table whose entries expire timeout after their last
+// Lookup or Put, reading the time from now (time.Now in production).
+func New(timeout time.Duration, now func() time.Time) *Table {
+	t := &Table{timeout: timeout, now: now, epoch: now()}
+	t.SetMaxEntries(DefaultMaxEntries)
+	for i := range t.shard {
+		t.shard[i].m = make(map[netip.Addr]slot)
+	}
+	return t
+}
+
+// SetMaxEntries changes the bound (at least one entry per shard); entries
+// already held above a lowered bound stay until they expire.
+func (t *Table) SetMaxEntries(n int) { t.maxShard = max(n/shards, 1) }
+
+// Timeout returns the inactivity timeout given to New.
+func (t *Table) Timeout() time.Duration { return t.timeout }
+
+func key(a netip.Addr) netip.Addr { return a.Unmap().WithZone("") }
+
+func (t *Table) shardOf(a netip.Addr) *shard {
+	b := a.As16()
+	h := uint32(2166136261) // FNV-1a over the low 8 bytes: cheap and spreads IPv4
+	for _, x := range b[8:] {
+		h = (h ^ uint32(x)) * 16777619
+	}
+	return &t.shard[h%shards]
+}
+
+func (t *Table) offset() time.Duration { return t.now().Sub(t.epoch) }
+
+// Lookup returns client's real and refreshes its expiry, as IPVS refreshes a
+// template while the client uses it. An expired entry is dropped and not found.
+func (t *Table) Lookup(client netip.Addr) (netip.AddrPort, bool) {
+	client = key(client)
+	now := t.offset()
+	s := t.shardOf(client)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.m[client]
+	if !ok {
+		return netip.AddrPort{}, false
+	}
+	if e.expires <= now {
+		delete(s.m, client)
+		return netip.AddrPort{}, false
+	}
+	e.expires = now + t.timeout
+	s.m[client] = e
+	return e.real, true
+}
+
+// Put records that client uses real, until timeout from now. When the table is
+// full (see DefaultMaxEntries) a new client is not stored and Stats.Refused
+// counts it.
+func (t *Table) Put(client netip.Addr, real netip.AddrPort) {
+	client = key(client)
+	now := t.offset()
+	s := t.shardOf(client)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.put(client, slot{real: real, expires: now + t.timeout}, now, t.maxShard)
+}
+
+// put stores e unless the shard is full even after dropping expired entries.
+func (s *shard) put(client netip.Addr, e slot, now time.Duration, maxShard int) bool {
+	if _, ok := s.m[client]; !ok && len(s.m) >= maxShard {
+		s.expire(now)
+		if len(s.m) >= maxShard {
+			s.refused++
+			return false
+		}
+	}
+	s.m[client] = e
+	return true
+}
+
+func (s *shard) expire(now time.Duration) int {
+	n := 0
+	for c, e := range s.m {
+		if e.expires <= now {
+			delete(s.m, c)
+			n++
+		}
+	}
+	return n
+}
+
+// Forget drops every entry pointing at real, so its clients are scheduled
+// afresh; call it when a real is removed (or has failed).
+func (t *Table) Forget(real netip.AddrPort) {
+	for i := range t.shard {
+		s := &t.shard[i]
+		s.mu.Lock()
+		for c, e := range s.m {
+			if e.real == real {
+				delete(s.m, c)
+			}
+		}
+		s.mu.Unlock()
+	}
+}
+
+// Expire drops the expired entries and returns how many.
+func (t *Table) Expire() int {
+	now := t.offset()
+	n := 0
+	for i := range t.shard {
+		s := &t.shard[i]
+		s.mu.Lock()
+		n += s.expire(now)
+		s.mu.Unlock()
+	}
+	return n
+}
+
+// Export returns the live entries, in no particular order.
+func (t *Table) Export() []Entry {
+	wall := t.now()
+	now := wall.Sub(t.epoch)
+	var es []Entry
+	for i := range t.shard {
+		s := &t.shard[i]
+		s.mu.Lock()
+		for c, e := range s.m {
+			if e.expires > now {
+				es = append(es, Entry{Client: c, Real: e.real, Expires: wall.Add(e.expires - now)})
+			}
+		}
+		s.mu.Unlock()
+	}
+	return es
+}
+
+// Import merges entries from the peer. On a conflict the later expiry wins
+// (with its real); expired and invalid entries are skipped, and expiries are
+// capped at timeout from now, so a peer with a longer timeout or a bad clock
+// cannot pin a client. Entries for reals this node does not have are kept;
+// the caller drops them with Forget.
+func (t *Table) Import(es []Entry) {
+	wall := t.now()
+	now := wall.Sub(t.epoch)
+	for _, in := range es {
+		if !in.Client.IsValid() || !in.Real.IsValid() {
+			continue
+		}
+		left := min(in.Expires.Sub(wall), t.timeout)
+		if left <= 0 {
+			continue
+		}
+		client := key(in.Client)
+		s := t.shardOf(client)
+		s.mu.Lock()
+		if cur, ok := s.m[client]; !ok || cur.expires < now+left {
+			s.put(client, slot{real: in.Real, expires: now + left}, now, t.maxShard)
+		}
+		s.mu.Unlock()
+	}
+}
+
+// Stats is a snapshot of a table's counters.
+type Stats struct {
+	Entries int    // held now, including expired ones not yet dropped
+	Refused uint64 // Puts and imports refused because the table was full
+}
+
+// Stats returns the table's counters.
+func (t *Table) Stats() Stats {
+	var st Stats
+	for i := range t.shard {
+		s := &t.shard[i]
+		s.mu.Lock()
+		st.Entries += len(s.m)
+		st.Refused += s.refused
+		s.mu.Unlock()
+	}
+	return st
+}
