@@ -1,0 +1,15 @@
+// Package vip is the `vip` resource: a virtual IP address added to an
+// interface with a label (like Heartbeat's IPaddr2 and keepalived's
+// virtual_ipaddress) and announced with gratuitous ARP (RFC 5227 §3, RFC
+// 826) or, for IPv6, unsolicited neighbour advertisements (RFC 4861 §7.2.6).
+//
+// It owns one address: adding it (idempotently, taking over a stale copy),
+// announcing it on a schedule that is a pure function of (takeover time,
+// now) — see Schedule — re-announcing when asked, and removing it. It does
+// not decide who owns the address; the agent does.
+//
+// The kernel is reached only through the Kernel interface (netlink in
+// production, a text-trace fake in tests) and the wire only through Sender
+// (mdlayher/arp and x/net/ipv6 in production). Time comes from a Clock.
+// Unit tests need no root: they use the fakes and loopback UDP conns.
+package vip

@@ -1,0 +1,194 @@
+package vip
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hapair/hapair/ha/resource/resourcetest"
+)
+
+// trace records OS effects as text lines (STYLE rule 6); it is the
+// resourcetest trace so fake resources can write into the same one.
+type trace = resourcetest.Trace
+
+// fakeKernel keeps links and addresses in memory and traces changes the
+// way `ip` would print them.
+type fakeKernel struct {
+	tr     *trace
+	mu     sync.Mutex
+	links  []Link
+	addrs  []Addr
+	addErr error
+}
+
+var _ Kernel = (*fakeKernel)(nil)
+
+func newFakeKernel(tr *trace) *fakeKernel {
+	return &fakeKernel{tr: tr, links: []Link{
+		{Name: "lo", Index: 1},
+		{Name: "eth0", Index: 2, HardwareAddr: net.HardwareAddr{2, 0, 0, 0, 0, 2}},
+		{Name: "eth1", Index: 3, HardwareAddr: net.HardwareAddr{2, 0, 0, 0, 0, 3}},
+	}}
+}
+
+// with adds addresses without tracing: the state before the test.
+func (k *fakeKernel) with(dev, prefix string) *fakeKernel {
+	l, err := k.LinkByName(dev)
+	if err != nil {
+		panic(err)
+	}
+	k.addrs = append(k.addrs, Addr{Prefix: netip.MustParsePrefix(prefix), LinkIndex: l.Index})
+	return k
+}
+
+func (k *fakeKernel) LinkByName(name string) (Link, error) {
+	for _, l := range k.links {
+		if l.Name == name {
+			return l, nil
+		}
+	}
+	return Link{}, errors.New("link not found")
+}
+
+func (k *fakeKernel) LinkByIndex(index int) (Link, error) {
+	for _, l := range k.links {
+		if l.Index == index {
+			return l, nil
+		}
+	}
+	return Link{}, errors.New("link not found")
+}
+
+func (k *fakeKernel) Addrs() ([]Addr, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return append([]Addr(nil), k.addrs...), nil
+}
+
+func (k *fakeKernel) AddrAdd(l Link, a Addr) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	line := fmt.Sprintf("addr add %s dev %s", a.Prefix, l.Name)
+	if a.Label != "" {
+		line += " label " + a.Label
+	}
+	k.tr.Add(line)
+	if k.addErr != nil {
+		return k.addErr
+	}
+	for _, b := range k.addrs {
+		if b.Prefix == a.Prefix && b.LinkIndex == l.Index {
+			return errors.New("file exists")
+		}
+	}
+	a.LinkIndex = l.Index
+	k.addrs = append(k.addrs, a)
+	return nil
+}
+
+func (k *fakeKernel) AddrDel(l Link, a Addr) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.tr.Add(fmt.Sprintf("addr del %s dev %s", a.Prefix, l.Name))
+	for i, b := range k.addrs {
+		if b.Prefix == a.Prefix && b.LinkIndex == l.Index {
+			k.addrs = append(k.addrs[:i], k.addrs[i+1:]...)
+			return nil
+		}
+	}
+	return errors.New("cannot assign requested address")
+}
+
+// fakeSender traces announcements.
+type fakeSender struct{ tr *trace }
+
+func (s fakeSender) Send(ip netip.Addr, form Form) error {
+	if ip.Is6() {
+		s.tr.Add("na " + ip.String())
+		return nil
+	}
+	if form != FormReply {
+		s.tr.Add("garp " + ip.String() + " request")
+	}
+	if form != FormRequest {
+		s.tr.Add("garp " + ip.String() + " reply")
+	}
+	return nil
+}
+
+func (s fakeSender) Close() error { return nil }
+
+func fakeDialer(tr *trace, err error) Dialer {
+	return func(l Link, ip netip.Addr) (Sender, error) {
+		if err != nil {
+			return nil, err
+		}
+		return fakeSender{tr}, nil
+	}
+}
+
+// fakeClock is a manual clock; After channels fire on Advance.
+type fakeClock struct {
+	mu      sync.Mutex
+	now     time.Time
+	waiters []fakeWaiter
+}
+
+type fakeWaiter struct {
+	at time.Time
+	ch chan time.Time
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch := make(chan time.Time, 1)
+	if d <= 0 {
+		ch <- c.now
+		return ch
+	}
+	c.waiters = append(c.waiters, fakeWaiter{at: c.now.Add(d), ch: ch})
+	return ch
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	kept := c.waiters[:0]
+	for _, w := range c.waiters {
+		if w.at.After(c.now) {
+			kept = append(kept, w)
+			continue
+		}
+		w.ch <- c.now
+	}
+	c.waiters = kept
+}
+
+// waitFor polls cond until it holds or 5s pass.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

@@ -1,0 +1,372 @@
+package vip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"time"
+)
+
+// Clock is the time source of the announcement loop.
+type Clock interface {
+	Now() time.Time
+	After(d time.Duration) <-chan time.Time
+}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time                         { return time.Now() }
+func (systemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// Config describes one VIP. Address is required; everything else has a
+// default.
+type Config struct {
+	// Address is the VIP with its prefix length, e.g. 198.18.0.100/24
+	// (IPaddr2's ip and cidr_netmask).
+	Address netip.Prefix
+	// Interface to add the address to; default: the interface with an
+	// address whose subnet contains the VIP (longest prefix wins).
+	Interface string
+	// LabelSuffix makes the IPv4 label "<interface>:<suffix>", shortened to
+	// the kernel's 15 bytes (ifconfig eth0:web); usually the group name.
+	// Empty: no label.
+	LabelSuffix string
+	// Schedule of announcements after a takeover (default DefaultSchedule).
+	Schedule Schedule
+	// Form of gratuitous ARP (default FormBoth).
+	Form Form
+
+	Kernel Kernel       // required: OpenNetlink("") in production
+	Dial   Dialer       // default DialLink
+	Clock  Clock        // default the system clock
+	Logger *slog.Logger // default: discard
+}
+
+// Stats are the VIP's counters and its last takeover's timeline.
+type Stats struct {
+	Held          bool
+	Interface     string
+	TakeoverAt    time.Time // when Start added (or kept) the address
+	FirstAnnounce time.Time // when the first announcement of that takeover went out
+	Announcements uint64    // sends since New
+	SendErrors    uint64
+	LastError     string
+}
+
+// VIP is the vip resource. It is safe for concurrent use.
+type VIP struct {
+	cfg  Config
+	ip   netip.Addr
+	name string
+
+	op       sync.Mutex // serializes Start, Stop and RemoveStale
+	mu       sync.Mutex // guards the fields below
+	running  *announcer // nil when not held
+	stats    Stats
+	announce chan struct{}
+}
+
+// New validates cfg and returns the resource. It touches nothing: the
+// interface is resolved at each Start.
+func New(cfg Config) (*VIP, error) {
+	if !cfg.Address.IsValid() {
+		return nil, errors.New("vip: address is required")
+	}
+	ip := cfg.Address.Addr()
+	if ip.Is4In6() || ip.Zone() != "" || ip.IsUnspecified() || ip.IsMulticast() || ip.IsLoopback() {
+		return nil, fmt.Errorf("vip: address %s: must be a unicast, non-loopback IPv4 or IPv6 address", cfg.Address)
+	}
+	if !validLabelSuffix(cfg.LabelSuffix) {
+		return nil, fmt.Errorf("vip: label suffix %q: use letters, digits, '-', '_' and '.'", cfg.LabelSuffix)
+	}
+	if cfg.Kernel == nil {
+		return nil, fmt.Errorf("vip: %s: no kernel access configured", cfg.Address)
+	}
+	cfg.Schedule = cfg.Schedule.WithDefaults()
+	if err := cfg.Schedule.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Dial == nil {
+		cfg.Dial = DialLink
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = systemClock{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	name := "vip " + cfg.Address.String()
+	if cfg.Interface != "" {
+		name += " dev " + cfg.Interface
+	}
+	return &VIP{cfg: cfg, ip: ip, name: name, announce: make(chan struct{}, 1)}, nil
+}
+
+// Name returns "vip 198.18.0.100/24 dev eth0" (without "dev" when the
+// interface is found from the subnet).
+func (v *VIP) Name() string { return v.name }
+
+// link resolves the interface the VIP belongs on.
+func (v *VIP) link(addrs []Addr) (Link, error) {
+	if v.cfg.Interface != "" {
+		l, err := v.cfg.Kernel.LinkByName(v.cfg.Interface)
+		if err != nil {
+			return Link{}, fmt.Errorf("vip: finding interface %q for %s: %w", v.cfg.Interface, v.cfg.Address, err)
+		}
+		return l, nil
+	}
+	idx, ok := linkFor(addrs, v.ip)
+	if !ok {
+		return Link{}, fmt.Errorf("vip: no interface has a subnet containing %s; set interface", v.ip)
+	}
+	l, err := v.cfg.Kernel.LinkByIndex(idx)
+	if err != nil {
+		return Link{}, fmt.Errorf("vip: finding interface %d for %s: %w", idx, v.cfg.Address, err)
+	}
+	return l, nil
+}
+
+// Start adds the address (idempotently) and announces it at once, then
+// keeps announcing on the schedule until Stop. A copy of the address
+// already present is never trusted to be announced: Start always sends.
+// A copy on another interface is moved; one with another prefix length is
+// replaced.
+func (v *VIP) Start(ctx context.Context) error {
+	v.op.Lock()
+	defer v.op.Unlock()
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	addrs, err := v.cfg.Kernel.Addrs()
+	if err != nil {
+		return fmt.Errorf("vip: listing addresses for %s: %w", v.cfg.Address, err)
+	}
+	l, err := v.link(addrs)
+	if err != nil {
+		return err
+	}
+	want := Addr{Prefix: v.cfg.Address, LinkIndex: l.Index}
+	if v.ip.Is4() {
+		want.Label = label(l.Name, v.cfg.LabelSuffix)
+	}
+	present := false
+	for _, a := range addrs {
+		if a.Prefix.Addr() != v.ip {
+			continue
+		}
+		if a.LinkIndex == l.Index && a.Prefix.Bits() == want.Prefix.Bits() {
+			present = true
+			continue
+		}
+		if err := v.del(a); err != nil {
+			return err
+		}
+	}
+	if !present {
+		if err := v.cfg.Kernel.AddrAdd(l, want); err != nil {
+			return fmt.Errorf("vip: adding %s to %q: %w", v.cfg.Address, l.Name, err)
+		}
+	}
+	if v.running != nil && v.running.link.Index == l.Index {
+		v.announceLocked()
+		return nil
+	}
+	v.stopAnnouncer()
+	s, err := v.cfg.Dial(l, v.ip)
+	if err != nil {
+		return err
+	}
+	now := v.cfg.Clock.Now()
+	v.stats.Held, v.stats.Interface, v.stats.TakeoverAt = true, l.Name, now
+	a := &announcer{v: v, link: l, sender: s, stop: make(chan struct{}), done: make(chan struct{})}
+	v.running = a
+	// The first announcement goes out before Start returns, so "VIP bound"
+	// and "first gratuitous ARP" are one step in the takeover timeline.
+	v.sendLocked(a, now)
+	go a.run(now)
+	return nil
+}
+
+// del removes one address, naming its link in errors.
+func (v *VIP) del(a Addr) error {
+	l, err := v.cfg.Kernel.LinkByIndex(a.LinkIndex)
+	if err != nil {
+		return fmt.Errorf("vip: finding interface %d holding %s: %w", a.LinkIndex, a.Prefix, err)
+	}
+	if err := v.cfg.Kernel.AddrDel(l, a); err != nil {
+		return fmt.Errorf("vip: removing %s from %q: %w", a.Prefix, l.Name, err)
+	}
+	return nil
+}
+
+// Stop stops announcing and removes the address wherever it is. Stopping
+// a VIP that is not present succeeds.
+func (v *VIP) Stop(ctx context.Context) error {
+	v.op.Lock()
+	defer v.op.Unlock()
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.stopAnnouncer()
+	_, err := v.removeLocked()
+	return err
+}
+
+// RemoveStale removes the address if this host holds it, without
+// announcing anything. The agent calls it for groups this node does not
+// own: a VIP left behind (by a crash, or by hand) would answer ARP and
+// split the traffic. It reports whether an address was removed.
+func (v *VIP) RemoveStale(ctx context.Context) (bool, error) {
+	v.op.Lock()
+	defer v.op.Unlock()
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.running != nil {
+		return false, fmt.Errorf("vip: not removing %s as stale: it is held", v.cfg.Address)
+	}
+	return v.removeLocked()
+}
+
+func (v *VIP) removeLocked() (bool, error) {
+	addrs, err := v.cfg.Kernel.Addrs()
+	if err != nil {
+		return false, fmt.Errorf("vip: listing addresses for %s: %w", v.cfg.Address, err)
+	}
+	removed := false
+	var errs []error
+	for _, a := range addrs {
+		if a.Prefix.Addr() != v.ip {
+			continue
+		}
+		if err := v.del(a); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		removed = true
+	}
+	return removed, errors.Join(errs...)
+}
+
+// Status reports nil when the address is on its interface and announced.
+func (v *VIP) Status(ctx context.Context) error {
+	v.mu.Lock()
+	running := v.running
+	v.mu.Unlock()
+	if running == nil {
+		return fmt.Errorf("vip: %s is not started", v.cfg.Address)
+	}
+	addrs, err := v.cfg.Kernel.Addrs()
+	if err != nil {
+		return fmt.Errorf("vip: listing addresses for %s: %w", v.cfg.Address, err)
+	}
+	for _, a := range addrs {
+		if a.Prefix.Addr() == v.ip && a.LinkIndex == running.link.Index {
+			return nil
+		}
+	}
+	return fmt.Errorf("vip: %s is missing from %q", v.cfg.Address, running.link.Name)
+}
+
+// Announce restarts the announcement schedule (both bursts) from now, for
+// a rival owner heard after a partition. It does not block; it does
+// nothing when the VIP is not held.
+func (v *VIP) Announce() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.announceLocked()
+}
+
+func (v *VIP) announceLocked() {
+	if v.running == nil {
+		return
+	}
+	select {
+	case v.announce <- struct{}{}:
+	default: // one pending re-announce is enough
+	}
+}
+
+// Stats returns a snapshot of the counters.
+func (v *VIP) Stats() Stats {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.stats
+}
+
+// stopAnnouncer ends the loop and waits for it. Called with v.op and v.mu
+// held; it lets go of v.mu while waiting, since the loop takes v.mu to send.
+func (v *VIP) stopAnnouncer() {
+	a := v.running
+	if a == nil {
+		return
+	}
+	v.running = nil
+	v.stats.Held = false
+	close(a.stop)
+	v.mu.Unlock()
+	<-a.done
+	v.mu.Lock()
+	if err := a.sender.Close(); err != nil {
+		v.cfg.Logger.Warn("closing announcement socket", "vip", v.ip, "iface", a.link.Name, "err", err)
+	}
+	select {
+	case <-v.announce:
+	default:
+	}
+}
+
+func (v *VIP) sendLocked(a *announcer, now time.Time) {
+	err := a.sender.Send(v.ip, v.cfg.Form)
+	v.stats.Announcements++
+	if v.stats.FirstAnnounce.Before(v.stats.TakeoverAt) {
+		v.stats.FirstAnnounce = now
+	}
+	if err != nil {
+		v.stats.SendErrors++
+		v.stats.LastError = err.Error()
+		v.cfg.Logger.Warn("announcing vip", "vip", v.ip, "iface", a.link.Name, "err", err)
+	}
+}
+
+// announcer is the loop of one takeover.
+type announcer struct {
+	v      *VIP
+	link   Link
+	sender Sender
+	stop   chan struct{}
+	done   chan struct{}
+}
+
+func (a *announcer) run(takeover time.Time) {
+	defer close(a.done)
+	v := a.v
+	sent := 1 // Start sent the first
+	for {
+		due, next, more := v.cfg.Schedule.Due(takeover, v.cfg.Clock.Now(), sent)
+		if due > 0 {
+			v.mu.Lock()
+			select {
+			case <-a.stop:
+				v.mu.Unlock()
+				return
+			default:
+			}
+			v.sendLocked(a, v.cfg.Clock.Now())
+			v.mu.Unlock()
+			sent += due
+			continue
+		}
+		var wake <-chan time.Time
+		if more {
+			wake = v.cfg.Clock.After(next.Sub(v.cfg.Clock.Now()))
+		}
+		select {
+		case <-a.stop:
+			return
+		case <-v.announce:
+			takeover, sent = v.cfg.Clock.Now(), 0
+		case <-wake:
+		}
+	}
+}

@@ -1,0 +1,290 @@
+package vip
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hapair/hapair/ha/resource"
+	"github.com/hapair/hapair/ha/resource/resourcetest"
+)
+
+var _ resource.Resource = (*VIP)(nil)
+var _ resource.Announcer = (*VIP)(nil)
+
+// A long interval keeps the loop from sending during trace tests: only the
+// synchronous first announcement of Start shows.
+var quiet = Schedule{Count: 2, Interval: time.Hour, SecondDelay: -1}
+
+func TestStartStopTrace(t *testing.T) {
+	tests := []struct {
+		name    string
+		cfg     Config
+		before  func(k *fakeKernel)
+		op      func(ctx context.Context, v *VIP) error // after Start when startFirst
+		start   bool                                    // run Start (traced) before op
+		want    string
+		wantErr string
+	}{
+		{
+			name:  "start adds with label and announces",
+			cfg:   Config{Address: netip.MustParsePrefix("198.18.0.100/24"), Interface: "eth0", LabelSuffix: "web"},
+			start: true,
+			want:  "addr add 198.18.0.100/24 dev eth0 label eth0:web\ngarp 198.18.0.100 request\ngarp 198.18.0.100 reply",
+		},
+		{
+			name:   "interface found from subnet",
+			cfg:    Config{Address: netip.MustParsePrefix("198.18.1.100/24"), LabelSuffix: "web", Form: FormRequest},
+			before: func(k *fakeKernel) { k.with("eth0", "198.18.0.1/24").with("eth1", "198.18.1.1/24") },
+			start:  true,
+			want:   "addr add 198.18.1.100/24 dev eth1 label eth1:web\ngarp 198.18.1.100 request",
+		},
+		{
+			name:    "no interface for subnet",
+			cfg:     Config{Address: netip.MustParsePrefix("198.18.9.100/24")},
+			before:  func(k *fakeKernel) { k.with("eth0", "198.18.0.1/24") },
+			start:   true,
+			wantErr: "vip: no interface has a subnet containing 198.18.9.100; set interface",
+		},
+		{
+			name:   "address already present is kept and re-announced",
+			cfg:    Config{Address: netip.MustParsePrefix("198.18.0.100/24"), Interface: "eth0", LabelSuffix: "web", Form: FormReply},
+			before: func(k *fakeKernel) { k.with("eth0", "198.18.0.100/24") },
+			start:  true,
+			want:   "garp 198.18.0.100 reply",
+		},
+		{
+			name:   "present with another prefix length is replaced",
+			cfg:    Config{Address: netip.MustParsePrefix("198.18.0.100/24"), Interface: "eth0", Form: FormRequest},
+			before: func(k *fakeKernel) { k.with("eth0", "198.18.0.100/32") },
+			start:  true,
+			want:   "addr del 198.18.0.100/32 dev eth0\naddr add 198.18.0.100/24 dev eth0\ngarp 198.18.0.100 request",
+		},
+		{
+			name:   "present on another interface is moved",
+			cfg:    Config{Address: netip.MustParsePrefix("198.18.0.100/24"), Interface: "eth0", LabelSuffix: "web", Form: FormRequest},
+			before: func(k *fakeKernel) { k.with("eth1", "198.18.0.100/24") },
+			start:  true,
+			want:   "addr del 198.18.0.100/24 dev eth1\naddr add 198.18.0.100/24 dev eth0 label eth0:web\ngarp 198.18.0.100 request",
+		},
+		{
+			name:  "ipv6 gets no label and a neighbour advertisement",
+			cfg:   Config{Address: netip.MustParsePrefix("2001:2::100/64"), Interface: "eth0", LabelSuffix: "web"},
+			start: true,
+			want:  "addr add 2001:2::100/64 dev eth0\nna 2001:2::100",
+		},
+		{
+			name:  "stop removes",
+			cfg:   Config{Address: netip.MustParsePrefix("198.18.0.100/24"), Interface: "eth0", LabelSuffix: "web"},
+			start: true,
+			op:    func(ctx context.Context, v *VIP) error { return v.Stop(ctx) },
+			want:  "addr add 198.18.0.100/24 dev eth0 label eth0:web\ngarp 198.18.0.100 request\ngarp 198.18.0.100 reply\naddr del 198.18.0.100/24 dev eth0",
+		},
+		{
+			name: "stop when absent does nothing",
+			cfg:  Config{Address: netip.MustParsePrefix("198.18.0.100/24"), Interface: "eth0"},
+			op:   func(ctx context.Context, v *VIP) error { return v.Stop(ctx) },
+			want: "",
+		},
+		{
+			name:   "remove stale",
+			cfg:    Config{Address: netip.MustParsePrefix("198.18.0.100/24"), Interface: "eth0"},
+			before: func(k *fakeKernel) { k.with("eth0", "198.18.0.100/24") },
+			op: func(ctx context.Context, v *VIP) error {
+				removed, err := v.RemoveStale(ctx)
+				if err == nil && !removed {
+					err = errors.New("RemoveStale() removed = false, want true")
+				}
+				return err
+			},
+			want: "addr del 198.18.0.100/24 dev eth0",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tr := &trace{}
+			k := newFakeKernel(tr)
+			if tt.before != nil {
+				tt.before(k)
+			}
+			cfg := tt.cfg
+			cfg.Kernel, cfg.Dial, cfg.Clock, cfg.Schedule = k, fakeDialer(tr, nil), newFakeClock(), quiet
+			v, err := New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			if tt.start {
+				err = v.Start(ctx)
+				t.Cleanup(func() { v.Stop(ctx) })
+			}
+			if err == nil && tt.op != nil {
+				err = tt.op(ctx, v)
+			}
+			if tt.wantErr != "" {
+				if err == nil || err.Error() != tt.wantErr {
+					t.Fatalf("got error %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := tr.String(); got != tt.want {
+				t.Errorf("trace:\n%s\nwant:\n%s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestRollbackTrace(t *testing.T) {
+	tr := &trace{}
+	k := newFakeKernel(tr)
+	v, err := New(Config{Address: netip.MustParsePrefix("198.18.0.100/24"), Interface: "eth0", LabelSuffix: "web",
+		Kernel: k, Dial: fakeDialer(tr, nil), Clock: newFakeClock(), Schedule: quiet, Form: FormRequest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := &resourcetest.Fake{ResName: "script mailq", Trace: tr, StartErr: errors.New("exit status 1")}
+	g := resource.NewGroup("web", []resource.Resource{v, bad}, resource.Timeouts{})
+	err = g.Start(context.Background())
+	wantErr := "group web: start script mailq: exit status 1: rolled back 1 resource"
+	if err == nil || err.Error() != wantErr {
+		t.Errorf("Group.Start() = %v, want %q", err, wantErr)
+	}
+	want := "addr add 198.18.0.100/24 dev eth0 label eth0:web\ngarp 198.18.0.100 request\nstart script mailq\nstop script mailq\naddr del 198.18.0.100/24 dev eth0"
+	if got := tr.String(); got != want {
+		t.Errorf("trace:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func TestStartFailures(t *testing.T) {
+	tr := &trace{}
+	k := newFakeKernel(tr)
+	k.addErr = errors.New("operation not permitted")
+	v, _ := New(Config{Address: netip.MustParsePrefix("198.18.0.100/24"), Interface: "eth0", Kernel: k, Dial: fakeDialer(tr, nil), Clock: newFakeClock()})
+	err := v.Start(context.Background())
+	if want := `vip: adding 198.18.0.100/24 to "eth0": operation not permitted`; err == nil || err.Error() != want {
+		t.Errorf("Start() with add failing = %v, want %q", err, want)
+	}
+
+	k = newFakeKernel(tr)
+	v, _ = New(Config{Address: netip.MustParsePrefix("198.18.0.100/24"), Interface: "eth9", Kernel: k, Dial: fakeDialer(tr, nil), Clock: newFakeClock()})
+	err = v.Start(context.Background())
+	if want := `vip: finding interface "eth9" for 198.18.0.100/24: link not found`; err == nil || err.Error() != want {
+		t.Errorf("Start() with missing link = %v, want %q", err, want)
+	}
+
+	v, _ = New(Config{Address: netip.MustParsePrefix("198.18.0.100/24"), Interface: "eth0", Kernel: k,
+		Dial: fakeDialer(tr, errors.New(`vip: opening ARP socket on "eth0": operation not permitted`)), Clock: newFakeClock()})
+	err = v.Start(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "opening ARP socket") {
+		t.Errorf("Start() with dial failing = %v, want the dial error", err)
+	}
+	if err := v.Status(context.Background()); err == nil {
+		t.Errorf("Status() after failed start = nil, want error")
+	}
+}
+
+func TestNewRejects(t *testing.T) {
+	k := newFakeKernel(&trace{})
+	tests := []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{Kernel: k}, "vip: address is required"},
+		{Config{Address: netip.MustParsePrefix("127.0.0.2/8"), Kernel: k}, "vip: address 127.0.0.2/8: must be a unicast, non-loopback IPv4 or IPv6 address"},
+		{Config{Address: netip.MustParsePrefix("198.18.0.100/24"), LabelSuffix: "we b", Kernel: k}, `vip: label suffix "we b": use letters, digits, '-', '_' and '.'`},
+		{Config{Address: netip.MustParsePrefix("198.18.0.100/24")}, "vip: 198.18.0.100/24: no kernel access configured"},
+		{Config{Address: netip.MustParsePrefix("198.18.0.100/24"), Kernel: k, Schedule: Schedule{Count: 5, Interval: time.Second, SecondDelay: 2 * time.Second}},
+			"vip: garp second burst delay 2s: must be after the first burst ends (4s)"},
+	}
+	for _, tt := range tests {
+		_, err := New(tt.cfg)
+		if err == nil || err.Error() != tt.want {
+			t.Errorf("New(%v) = %v, want %q", tt.cfg.Address, err, tt.want)
+		}
+	}
+}
+
+func TestLabel(t *testing.T) {
+	tests := []struct{ iface, suffix, want string }{
+		{"eth0", "web", "eth0:web"},
+		{"eth0", "", ""},
+		{"enp0s31f6", "webservice", "enp0s31f6:webse"},
+		{"abcdefghijklm", "x", "abcdefghijklm:x"},
+		{"abcdefghijklmn", "x", ""},
+	}
+	for _, tt := range tests {
+		if got := label(tt.iface, tt.suffix); got != tt.want || len(got) > maxLabelLen {
+			t.Errorf("label(%q, %q) = %q, want %q", tt.iface, tt.suffix, got, tt.want)
+		}
+	}
+}
+
+// TestAnnounceLoop drives the announcement goroutine with a fake clock:
+// bursts at 0, 100ms, 200ms and 1s, 1.1s; nothing after; Announce restarts.
+func TestAnnounceLoop(t *testing.T) {
+	tr := &trace{}
+	clk := newFakeClock()
+	v, err := New(Config{Address: netip.MustParsePrefix("198.18.0.100/24"), Interface: "eth0", Form: FormRequest,
+		Kernel: newFakeKernel(tr), Dial: fakeDialer(tr, nil), Clock: clk,
+		Schedule: Schedule{Count: 3, Interval: 100 * time.Millisecond, SecondDelay: time.Second, SecondCount: 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := v.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sends := func() int { return strings.Count(tr.String(), "garp ") }
+	if got := sends(); got != 1 {
+		t.Fatalf("sends after Start = %d, want 1", got)
+	}
+	steps := []struct {
+		advance time.Duration
+		want    int
+	}{
+		{100 * time.Millisecond, 2},
+		{100 * time.Millisecond, 3},
+		{500 * time.Millisecond, 3}, // nothing due at 700ms
+		{300 * time.Millisecond, 4}, // second burst at 1s
+		{100 * time.Millisecond, 5},
+	}
+	for _, st := range steps {
+		waitFor(t, "loop to wait", func() bool { return len(clk.waiters2()) > 0 })
+		clk.Advance(st.advance)
+		waitFor(t, "send count", func() bool { return sends() == st.want })
+	}
+	clk.Advance(time.Hour)
+	if got := sends(); got != 5 {
+		t.Errorf("sends after the schedule ended = %d, want 5", got)
+	}
+	v.Announce()
+	waitFor(t, "re-announce", func() bool { return sends() == 6 })
+	if st := v.Stats(); st.Announcements != 6 || !st.Held || st.Interface != "eth0" {
+		t.Errorf("Stats() = %+v, want 6 announcements, held on eth0", st)
+	}
+	if err := v.Status(ctx); err != nil {
+		t.Errorf("Status() = %v, want nil", err)
+	}
+	if err := v.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Status(ctx); err == nil || err.Error() != "vip: 198.18.0.100/24 is not started" {
+		t.Errorf("Status() after Stop = %v, want not started", err)
+	}
+	v.Announce() // not held: no send, no panic
+	if got := sends(); got != 6 {
+		t.Errorf("sends after Stop+Announce = %d, want 6", got)
+	}
+}
+
+func (c *fakeClock) waiters2() []fakeWaiter {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]fakeWaiter(nil), c.waiters...)
+}
