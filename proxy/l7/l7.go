@@ -1,0 +1,324 @@
+package l7
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/netip"
+	"slices"
+	"sync/atomic"
+	"time"
+)
+
+// Upstream is one real server chosen by a Picker.
+type Upstream interface {
+	Addr() netip.AddrPort
+	// AddConns moves the real's connection counters. HTTP mode counts the
+	// requests in flight to the real as active; it reports no inactive ones.
+	AddConns(active, inactive int64)
+}
+
+// Picker chooses a real for each request (package proxy implements it).
+type Picker interface {
+	// Pick returns the real for a request from client, never one in tried;
+	// ok is false when no real is available.
+	Pick(client netip.Addr, tried []netip.AddrPort) (u Upstream, ok bool)
+}
+
+// Config holds the HTTP mode settings; zero values mean the defaults.
+type Config struct {
+	// Service names the virtual service in error bodies.
+	Service string
+	// ConnectTimeout bounds each connect to a real (default 5s).
+	ConnectTimeout time.Duration
+	// IdleTimeout closes keep-alive connections, client side and real side,
+	// after this long unused (default 60s).
+	IdleTimeout time.Duration
+	// Attempts is how many distinct reals a request may try when connecting
+	// fails (default 3).
+	Attempts int
+	// MaxIdleConnsPerHost is the keep-alive pool size per real (default
+	// 512; net/http's default of 2 would open a new connection for almost
+	// every request under load).
+	MaxIdleConnsPerHost int
+}
+
+func (c Config) withDefaults() Config {
+	if c.ConnectTimeout <= 0 {
+		c.ConnectTimeout = 5 * time.Second
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = 60 * time.Second
+	}
+	if c.Attempts <= 0 {
+		c.Attempts = 3
+	}
+	if c.MaxIdleConnsPerHost <= 0 {
+		c.MaxIdleConnsPerHost = 512
+	}
+	return c
+}
+
+// Stats are cumulative counters.
+type Stats struct {
+	Requests   uint64 `json:"requests"`
+	Refused    uint64 `json:"refused"`     // connections arriving while inactive
+	Retries    uint64 `json:"retries"`     // connect failures retried on another real
+	NoReal     uint64 `json:"no_real"`     // answered 503
+	BadGateway uint64 `json:"bad_gateway"` // answered 502
+	InFlight   int64  `json:"in_flight"`
+}
+
+// Proxy is an HTTP reverse proxy for one virtual service. Safe for
+// concurrent use.
+type Proxy struct {
+	picker Picker
+	log    *slog.Logger
+	cfg    Config
+	active atomic.Bool
+	tr     *http.Transport
+	rp     *httputil.ReverseProxy
+	srv    *http.Server
+
+	requests, refused, retries, noReal, badGW atomic.Uint64
+	inFlight                                  atomic.Int64
+}
+
+// errNoReal ends a request with 503.
+var errNoReal = errors.New("no real server available")
+
+// New returns a proxy that starts inactive. A nil logger discards.
+// Timeouts are fixed for the proxy's life: a reload that changes them makes
+// a new Proxy (package proxy does this; established connections stay with
+// the old one until they finish).
+func New(p Picker, cfg Config, logger *slog.Logger) *Proxy {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	cfg = cfg.withDefaults()
+	px := &Proxy{picker: p, log: logger, cfg: cfg}
+	d := &net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}
+	px.tr = &http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := d.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, &dialError{err}
+			}
+			return c, nil
+		},
+		MaxIdleConns:        0, // no global cap; the per-real cap bounds it
+		MaxIdleConnsPerHost: cfg.MaxIdleConnsPerHost,
+		IdleConnTimeout:     cfg.IdleTimeout,
+		// Pass the client's Accept-Encoding through untouched: a proxy
+		// that asked for gzip itself would have to undo it.
+		DisableCompression: true,
+	}
+	px.rp = &httputil.ReverseProxy{
+		Rewrite:      px.rewrite,
+		Transport:    roundTripper{px},
+		ErrorHandler: px.errorHandler,
+		ErrorLog:     log.New(io.Discard, "", 0),
+	}
+	px.srv = &http.Server{
+		Handler:           px,
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       cfg.IdleTimeout,
+		ErrorLog:          log.New(io.Discard, "", 0),
+	}
+	return px
+}
+
+// SetActive turns accepting new connections on or off; established
+// keep-alive connections carry on.
+func (p *Proxy) SetActive(on bool) { p.active.Store(on) }
+
+// Active reports whether new connections are accepted.
+func (p *Proxy) Active() bool { return p.active.Load() }
+
+// Stats returns a copy of the counters.
+func (p *Proxy) Stats() Stats {
+	return Stats{
+		Requests: p.requests.Load(), Refused: p.refused.Load(), Retries: p.retries.Load(),
+		NoReal: p.noReal.Load(), BadGateway: p.badGW.Load(), InFlight: p.inFlight.Load(),
+	}
+}
+
+// Serve answers HTTP on ln until ln is closed, then returns nil.
+func (p *Proxy) Serve(ln net.Listener) error {
+	err := p.srv.Serve(gateListener{ln, p})
+	if errors.Is(err, net.ErrClosed) || errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Close stops serving, closes every client connection and the idle pool.
+// It is for shutting the node down; a reload never calls it.
+func (p *Proxy) Close() {
+	_ = p.srv.Close()
+	p.tr.CloseIdleConnections()
+}
+
+// Shutdown stops accepting, lets requests in flight finish (until ctx
+// ends), and closes idle connections: what a reload does to a replaced
+// service.
+func (p *Proxy) Shutdown(ctx context.Context) error {
+	err := p.srv.Shutdown(ctx)
+	p.tr.CloseIdleConnections()
+	return err
+}
+
+// ServeHTTP proxies one request.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p.requests.Add(1)
+	p.rp.ServeHTTP(w, r)
+}
+
+func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
+	// Rewrite starts from a copy without X-Forwarded-*; keep the client's
+	// X-Forwarded-For chain and append, as HAProxy and nginx do.
+	if prior, ok := pr.In.Header["X-Forwarded-For"]; ok {
+		pr.Out.Header["X-Forwarded-For"] = slices.Clone(prior)
+	}
+	pr.SetXForwarded()
+	pr.Out.URL.Scheme = "http"
+	pr.Out.URL.Host = "real.invalid" // replaced per attempt by roundTripper
+	pr.Out.Host = pr.In.Host         // the real sees the Host the client asked for
+}
+
+func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, errNoReal) {
+		p.noReal.Add(1)
+		http.Error(w, fmt.Sprintf("hapair: service %q: no real server available", p.cfg.Service), http.StatusServiceUnavailable)
+		return
+	}
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		return // the client went away
+	}
+	p.badGW.Add(1)
+	p.log.Warn("proxying request failed", "service", p.cfg.Service, "client", r.RemoteAddr, "err", err)
+	http.Error(w, fmt.Sprintf("hapair: service %q: real server failed: %v", p.cfg.Service, err), http.StatusBadGateway)
+}
+
+// dialError marks a failure to connect: nothing of the request was sent,
+// so trying another real is safe even for POST.
+type dialError struct{ err error }
+
+func (e *dialError) Error() string { return e.err.Error() }
+func (e *dialError) Unwrap() error { return e.err }
+
+type roundTripper struct{ p *Proxy }
+
+func (rt roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
+	p := rt.p
+	var client netip.Addr
+	if ap, err := netip.ParseAddrPort(req.RemoteAddr); err == nil {
+		client = ap.Addr().Unmap()
+	}
+	body := req.Body
+	if body != nil && body != http.NoBody {
+		// The transport closes the body on any error; keep it open across
+		// attempts (a failed dial has not read it) and close it once.
+		req.Body = noClose{body}
+		defer body.Close()
+	}
+	var triedBuf [4]netip.AddrPort
+	tried := triedBuf[:0]
+	var lastErr error = errNoReal
+	for range p.cfg.Attempts {
+		up, ok := p.picker.Pick(client, tried)
+		if !ok {
+			break
+		}
+		req.URL.Host = up.Addr().String()
+		up.AddConns(1, 0)
+		p.inFlight.Add(1)
+		resp, err := p.tr.RoundTrip(req)
+		if err == nil {
+			resp.Body = newCountedBody(resp.Body, up, &p.inFlight)
+			return resp, nil
+		}
+		up.AddConns(-1, 0)
+		p.inFlight.Add(-1)
+		var de *dialError
+		if !errors.As(err, &de) {
+			return nil, err
+		}
+		p.retries.Add(1)
+		p.log.Warn("connecting to real failed, trying another", "service", p.cfg.Service, "real", req.URL.Host, "err", err)
+		tried = append(tried, up.Addr())
+		lastErr = err
+	}
+	if len(tried) > 0 {
+		return nil, fmt.Errorf("%w: %d real(s) failed to connect, last: %w", errNoReal, len(tried), lastErr)
+	}
+	return nil, errNoReal
+}
+
+type noClose struct{ io.Reader }
+
+func (noClose) Close() error { return nil }
+
+// countedBody keeps the request counted as active on its real until the
+// response body is closed (ReverseProxy closes it after copying).
+type countedBody struct {
+	io.ReadCloser
+	up   Upstream
+	inf  *atomic.Int64
+	done atomic.Bool
+}
+
+func (b *countedBody) Close() error {
+	err := b.ReadCloser.Close()
+	if !b.done.Swap(true) {
+		b.up.AddConns(-1, 0)
+		b.inf.Add(-1)
+	}
+	return err
+}
+
+// countedRWBody is countedBody for 101 Switching Protocols, whose body
+// ReverseProxy uses as the upgraded connection (it must stay writable).
+type countedRWBody struct {
+	*countedBody
+	w io.Writer
+}
+
+func (b countedRWBody) Write(p []byte) (int, error) { return b.w.Write(p) }
+
+func newCountedBody(rc io.ReadCloser, up Upstream, inf *atomic.Int64) io.ReadCloser {
+	cb := &countedBody{ReadCloser: rc, up: up, inf: inf}
+	if w, ok := rc.(io.Writer); ok {
+		return countedRWBody{cb, w}
+	}
+	return cb
+}
+
+// gateListener resets connections while the proxy is inactive.
+type gateListener struct {
+	net.Listener
+	p *Proxy
+}
+
+func (g gateListener) Accept() (net.Conn, error) {
+	for {
+		c, err := g.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		if g.p.active.Load() {
+			return c, nil
+		}
+		g.p.refused.Add(1)
+		if tc, ok := c.(*net.TCPConn); ok {
+			_ = tc.SetLinger(0)
+		}
+		_ = c.Close()
+	}
+}

@@ -1,0 +1,206 @@
+package l7
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hapair/hapair/proxy/proxytest"
+)
+
+type fakeReal struct {
+	addr   netip.AddrPort
+	active atomic.Int64
+}
+
+func (r *fakeReal) Addr() netip.AddrPort { return r.addr }
+func (r *fakeReal) AddConns(a, _ int64)  { r.active.Add(a) }
+
+type rrPicker struct {
+	mu    sync.Mutex
+	reals []*fakeReal
+	next  int
+}
+
+func newPicker(addrs ...netip.AddrPort) *rrPicker {
+	p := &rrPicker{}
+	for _, a := range addrs {
+		p.reals = append(p.reals, &fakeReal{addr: a})
+	}
+	return p
+}
+
+func (p *rrPicker) Pick(_ netip.Addr, tried []netip.AddrPort) (Upstream, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for range p.reals {
+		r := p.reals[p.next%len(p.reals)]
+		p.next++
+		if !slices.Contains(tried, r.addr) {
+			return r, true
+		}
+	}
+	return nil, false
+}
+
+func start(t *testing.T, p Picker) (*Proxy, string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	px := New(p, Config{Service: "web", ConnectTimeout: time.Second}, nil)
+	px.SetActive(true)
+	done := make(chan error, 1)
+	go func() { done <- px.Serve(ln) }()
+	t.Cleanup(func() {
+		px.Close()
+		if err := <-done; err != nil {
+			t.Errorf("Serve() = %v, want nil after Close", err)
+		}
+	})
+	return px, "http://" + ln.Addr().String()
+}
+
+// deadAddr returns a loopback port with nothing listening (connect refused).
+func deadAddr(t *testing.T) netip.AddrPort {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := ln.Addr().(*net.TCPAddr).AddrPort()
+	ln.Close()
+	return a
+}
+
+var client = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{}}
+
+func get(t *testing.T, url string, hdr map[string]string) (int, string, http.Header) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), resp.Header
+}
+
+func TestForwardedHeaders(t *testing.T) {
+	a := proxytest.HTTP(t, "a")
+	_, url := start(t, newPicker(a.Addr))
+	tests := []struct {
+		name    string
+		in      map[string]string
+		wantXFF string
+	}{
+		{"fresh", nil, "127.0.0.1"},
+		{"appends to chain", map[string]string{"X-Forwarded-For": "198.18.0.7"}, "198.18.0.7, 127.0.0.1"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, body, _ := get(t, url+"/x", tc.in)
+			if code != 200 || body != "a" {
+				t.Fatalf("GET = %d %q, want 200 %q", code, body, "a")
+			}
+			if got := a.LastHeader("X-Forwarded-For"); got != tc.wantXFF {
+				t.Errorf("X-Forwarded-For = %q, want %q", got, tc.wantXFF)
+			}
+			if got := a.LastHeader("X-Forwarded-Proto"); got != "http" {
+				t.Errorf("X-Forwarded-Proto = %q, want %q", got, "http")
+			}
+			if got, want := a.LastHeader("X-Forwarded-Host"), strings.TrimPrefix(url, "http://"); got != want {
+				t.Errorf("X-Forwarded-Host = %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+func TestRetryOnDeadReal(t *testing.T) {
+	a := proxytest.HTTP(t, "a")
+	p := newPicker(deadAddr(t), a.Addr)
+	px, url := start(t, p)
+	for i := range 6 {
+		code, body, _ := get(t, url, nil)
+		if code != 200 || body != "a" {
+			t.Fatalf("request %d = %d %q, want 200 %q", i, code, body, "a")
+		}
+	}
+	if st := px.Stats(); st.Retries != 6 || st.BadGateway != 0 {
+		t.Errorf("Stats() = %+v, want 6 retries (the rr picker offers the dead real first each time), 0 bad gateway", st)
+	}
+	for _, r := range p.reals {
+		if n := r.active.Load(); n != 0 {
+			t.Errorf("real %v active = %d after all requests, want 0", r.addr, n)
+		}
+	}
+}
+
+func TestRetryKeepsBody(t *testing.T) {
+	var got atomic.Value
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got.Store(string(b))
+	})}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Close()
+	_, url := start(t, newPicker(deadAddr(t), ln.Addr().(*net.TCPAddr).AddrPort()))
+	resp, err := client.Post(url, "text/plain", strings.NewReader("payload"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || got.Load() != "payload" {
+		t.Errorf("POST after a dead real = %d, body seen %q; want 200, %q", resp.StatusCode, got.Load(), "payload")
+	}
+}
+
+func TestNoRealIs503(t *testing.T) {
+	tests := []struct {
+		name  string
+		reals []netip.AddrPort
+		body  string
+	}{
+		{"empty pool", nil, `hapair: service "web": no real server available`},
+		{"all dead", []netip.AddrPort{deadAddr(t), deadAddr(t)}, `hapair: service "web": no real server available`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, url := start(t, newPicker(tc.reals...))
+			code, body, _ := get(t, url, nil)
+			if code != 503 || !strings.HasPrefix(body, tc.body) {
+				t.Errorf("GET = %d %q, want 503 starting %q", code, body, tc.body)
+			}
+		})
+	}
+}
+
+func TestInactiveRefuses(t *testing.T) {
+	a := proxytest.HTTP(t, "a")
+	px, url := start(t, newPicker(a.Addr))
+	px.SetActive(false)
+	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	if resp, err := c.Get(url); err == nil {
+		resp.Body.Close()
+		t.Fatalf("GET while inactive = %d, want a refused connection", resp.StatusCode)
+	}
+	if px.Stats().Refused == 0 || a.Served() != 0 {
+		t.Errorf("Refused = %d, served %d; want >0, 0", px.Stats().Refused, a.Served())
+	}
+}
