@@ -1,0 +1,42 @@
+package authkeys
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+// FuzzParse feeds arbitrary files to Parse: it must never panic, and any
+// keyring it accepts must sign and verify its own messages with a MAC no
+// longer than MaxMACSize.
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(heartbeatSample))
+	f.Add([]byte(goodFile))
+	f.Add([]byte("auth 2\n1 md5 a b c\n2 sha256 x\n"))
+	f.Add([]byte("auth 1\n1 crc\n"))
+	f.Add([]byte("auth 255\n255 SHA1 \t s \n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		kr, warns, err := Parse(bytes.NewReader(data), "fuzz")
+		if err != nil {
+			if kr != nil {
+				t.Fatalf("Parse() = %v, %v; want nil keyring with error", kr, err)
+			}
+			if !strings.HasPrefix(err.Error(), "authkeys: ") {
+				t.Fatalf("Parse() error = %q, want prefix %q", err, "authkeys: ")
+			}
+			return
+		}
+		for _, w := range warns {
+			if !strings.HasPrefix(w, "authkeys: fuzz:") {
+				t.Fatalf("warning %q, want prefix %q", w, "authkeys: fuzz:")
+			}
+		}
+		id, mac := kr.Sign(data)
+		if id == 0 || len(mac) == 0 || len(mac) > MaxMACSize || len(mac) != kr.MACSize(id) {
+			t.Fatalf("Sign() = %d, %d-byte MAC; want id 1..255 and MACSize(%d)=%d <= %d", id, len(mac), id, kr.MACSize(id), MaxMACSize)
+		}
+		if !kr.Verify(id, data, mac) {
+			t.Fatalf("Verify(Sign(data)) = false, want true")
+		}
+	})
+}

@@ -1,0 +1,49 @@
+package authkeys
+
+import (
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"syscall"
+)
+
+// maxFileSize bounds what Load reads; 255 keys with long secrets fit easily.
+const maxFileSize = 1 << 20
+
+// Load reads an authkeys file, refusing group/other-readable modes and bad owners.
+//
+// The permission checks run on the opened file (fstat), so the file checked is
+// the file read. Like Heartbeat, any group or other permission bit is refused.
+func Load(path string) (*Keyring, []string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("authkeys: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, nil, fmt.Errorf("authkeys: %w", err)
+	}
+	if err := checkFile(path, fi, os.Getuid()); err != nil {
+		return nil, nil, err
+	}
+	return Parse(io.LimitReader(f, maxFileSize), path)
+}
+
+// checkFile applies the file policy to fi; uid is the running user.
+func checkFile(path string, fi fs.FileInfo, uid int) error {
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("authkeys: %s: not a regular file (mode %s)", path, fi.Mode())
+	}
+	if fi.Size() > maxFileSize {
+		return fmt.Errorf("authkeys: %s: %d bytes, larger than the %d-byte limit", path, fi.Size(), maxFileSize)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return fmt.Errorf("authkeys: %s: mode %04o gives group or others access to the keys, want 0600 (fix: chmod 600 %s)", path, perm, path)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Uid != 0 && int(st.Uid) != uid {
+		return fmt.Errorf("authkeys: %s: owned by uid %d, want root or the running user (uid %d) (fix: chown root %s)", path, st.Uid, uid, path)
+	}
+	return nil
+}
