@@ -1,0 +1,257 @@
+package ha
+
+import (
+	"fmt"
+	"time"
+)
+
+// pick returns the groups a command names: all of them for "".
+func (m *Machine) pick(verb, name string) []*group {
+	if name == "" {
+		return m.groups
+	}
+	if g := m.byName[name]; g != nil {
+		return []*group{g}
+	}
+	m.log(LevelWarn, "", fmt.Sprintf("%s: unknown group %q", verb, name))
+	return nil
+}
+
+func (m *Machine) refuseInMaintenance(verb string) bool {
+	if m.maint {
+		m.log(LevelWarn, "", fmt.Sprintf("%s refused: node is in maintenance (resources frozen)", verb))
+	}
+	return m.maint || m.leaving
+}
+
+func (m *Machine) onTakeover(name string) {
+	if m.refuseInMaintenance("takeover") {
+		return
+	}
+	for _, g := range m.pick("takeover", name) {
+		g.takeoverPin, g.standbyPin = true, false
+		if g.state == StateFailed {
+			g.retryAt = m.now // the operator overrides the failure backoff
+		}
+		m.dirty = true
+		m.log(LevelInfo, "", fmt.Sprintf("takeover of %s requested: advertising priority %d", g.cfg.Name, PriorityTakeover))
+	}
+}
+
+func (m *Machine) onStandby(name string) {
+	if m.refuseInMaintenance("standby") {
+		return
+	}
+	for _, g := range m.pick("standby", name) {
+		if taker := m.someoneElseCanHold(g); taker == "" {
+			m.log(LevelWarn, "", fmt.Sprintf("standby of %s refused: no live peer can hold it", g.cfg.Name))
+			continue
+		}
+		g.standbyPin, g.takeoverPin = true, false
+		m.dirty = true
+		m.log(LevelInfo, "", fmt.Sprintf("standby of %s requested: advertising priority %d until a takeover here", g.cfg.Name, PriorityStandby))
+	}
+}
+
+func (m *Machine) someoneElseCanHold(g *group) string {
+	for _, n := range m.peerNames {
+		p := m.peers[n]
+		if pg, ok := p.groups[g.cfg.Name]; ok && p.alive && !p.maint && pg.prio > 0 {
+			return n
+		}
+	}
+	return ""
+}
+
+func (m *Machine) onMaintenance(on bool) {
+	if m.maint == on || m.leaving {
+		return
+	}
+	m.maint, m.dirty = on, true
+	if on {
+		m.log(LevelInfo, "", "maintenance on: not reacting to peers or checks, resources left as they are")
+	} else {
+		m.log(LevelInfo, "", "maintenance off: reacting to peers and checks again")
+	}
+}
+
+func (m *Machine) onLeave() {
+	if m.leaving {
+		return
+	}
+	if m.maint {
+		m.log(LevelInfo, "", "leaving in maintenance: resources left as they are, peers not told")
+		m.leaving = true
+		return
+	}
+	m.leaving, m.dirty = true, true
+	m.log(LevelInfo, "", "leaving: telling peers (priority 0) and stopping every group")
+	// Send first so peers start while we stop.
+	m.maybeSend()
+	for _, g := range m.groups {
+		if g.state == StateMaster {
+			m.stop(g, "node leaving")
+		}
+	}
+}
+
+func (m *Machine) stop(g *group, reason string) {
+	m.setState(g, StateStopping, reason)
+	m.out = append(m.out, Action{Kind: ActionStop, Group: g.cfg.Name, Reason: reason})
+}
+
+func (m *Machine) onCheck(name string, ok bool, reason string) {
+	c := m.checks[name]
+	if c == nil {
+		m.log(LevelWarn, "", fmt.Sprintf("result for unknown check %q ignored", name))
+		return
+	}
+	if c.failed == !ok {
+		return
+	}
+	c.failed, c.reason = !ok, reason
+	if ok {
+		m.log(LevelInfo, "", fmt.Sprintf("check %s ok again: priority +%d", name, c.weight))
+	} else {
+		m.log(LevelWarn, "", fmt.Sprintf("check %s failed (%s): priority -%d", name, reason, c.weight))
+	}
+}
+
+func (m *Machine) onStarted(name string, ok bool, reason string) {
+	g := m.byName[name]
+	if g == nil || g.state != StateStarting {
+		return // a result for a start we no longer wait for
+	}
+	if ok {
+		g.failures = 0
+		m.setState(g, StateMaster, "resources started")
+		if m.leaving {
+			m.stop(g, "node leaving")
+		}
+		return
+	}
+	m.fail(g, "start failed: "+reason)
+}
+
+func (m *Machine) onStopped(name string, ok bool, reason string) {
+	g := m.byName[name]
+	if g == nil || g.state != StateStopping {
+		return
+	}
+	if ok {
+		m.setState(g, StateStandby, "resources stopped")
+		return
+	}
+	m.fail(g, "stop failed: "+reason)
+}
+
+// fail gives g up here: priority 0 so a peer takes it, and no retry before
+// a backoff that doubles with every consecutive failure (up to 16×), so a
+// broken resource does not flap the group between nodes.
+func (m *Machine) fail(g *group, reason string) {
+	g.failures++
+	backoff := m.cfg.FailBackoff << min(g.failures-1, 4)
+	g.retryAt = m.now.Add(backoff)
+	g.takeoverPin = false
+	m.setState(g, StateFailed, fmt.Sprintf("%s; priority 0, no retry for %v", reason, backoff))
+}
+
+// Status is a snapshot for `hactl status`.
+type Status struct {
+	Node        string
+	Generation  uint64
+	Started     time.Time
+	Maintenance bool
+	Leaving     bool
+	Initdead    bool // still waiting for unheard peers
+	Groups      []GroupStatus
+	Peers       []PeerStatus
+	Checks      []CheckStatus
+}
+
+// GroupStatus is one group as this node sees it.
+type GroupStatus struct {
+	Name     string
+	State    State     // this node's state
+	Owner    string    // who holds it as far as we know ("" = nobody)
+	Priority uint8     // what we advertise
+	Reason   string    // why we are in State
+	Waiting  string    // why we are not moving, if anything
+	Since    time.Time // when we entered State
+	Failures int       // consecutive resource failures here
+	RetryAt  time.Time // Failed: when we may hold it again
+}
+
+// PeerStatus is one peer as this node sees it.
+type PeerStatus struct {
+	Name        string
+	Alive       bool
+	Leaving     bool
+	Maintenance bool
+	LastHeard   time.Time // zero if never
+	AliveSince  time.Time
+	Generation  uint64
+	Reason      string
+}
+
+// CheckStatus is one ping node or track check.
+type CheckStatus struct {
+	Name   string
+	OK     bool
+	Weight uint8
+	Reason string
+}
+
+// Status returns a snapshot of the machine.
+func (m *Machine) Status() Status {
+	st := Status{Node: m.cfg.Self, Generation: m.cfg.Generation, Started: m.startAt,
+		Maintenance: m.maint, Leaving: m.leaving}
+	if ok, _ := m.allPeersHeard(); m.started && !m.initdeadOver && !ok {
+		st.Initdead = true
+	}
+	for _, g := range m.groups {
+		gs := GroupStatus{Name: g.cfg.Name, State: g.state, Priority: m.selfPrio(g), Reason: g.reason,
+			Waiting: g.waiting, Since: g.since, Failures: g.failures}
+		if g.state == StateFailed {
+			gs.RetryAt = g.retryAt
+		}
+		gs.Owner = m.Owner(g.cfg.Name)
+		st.Groups = append(st.Groups, gs)
+	}
+	for _, n := range m.peerNames {
+		p := m.peers[n]
+		st.Peers = append(st.Peers, PeerStatus{Name: n, Alive: p.alive, Leaving: p.leaving, Maintenance: p.maint,
+			LastHeard: p.lastHeard, AliveSince: p.aliveSince, Generation: p.gen, Reason: p.reason})
+	}
+	for _, c := range m.cfg.Checks {
+		ch := m.checks[c.Name]
+		st.Checks = append(st.Checks, CheckStatus{Name: c.Name, OK: !ch.failed, Weight: ch.weight, Reason: ch.reason})
+	}
+	return st
+}
+
+// State returns this node's state for group (StateUnknown if no such group).
+func (m *Machine) State(group string) State {
+	if g := m.byName[group]; g != nil {
+		return g.state
+	}
+	return StateUnknown
+}
+
+// Owner returns who holds group as this node sees it: this node if it owns
+// it, else the first live peer that says it does, else "".
+func (m *Machine) Owner(group string) string {
+	g := m.byName[group]
+	if g == nil {
+		return ""
+	}
+	if g.state.Owns() {
+		return m.cfg.Self
+	}
+	for _, n := range m.peerNames {
+		if m.claims(n, g) {
+			return n
+		}
+	}
+	return ""
+}

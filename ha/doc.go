@@ -1,0 +1,41 @@
+// Package ha is the pure per-group ownership state machine of hapair: it
+// decides, for every resource group, which node of the cluster should hold it,
+// following the rules of Heartbeat (haresources, auto_failback, initdead,
+// warntime, deadtime, hb_takeover/hb_standby) and VRRP (RFC 9568: a node that
+// stops on purpose advertises priority 0 so its peer takes over at once).
+//
+// The Machine owns no goroutine, socket, timer, logger or random source and
+// never reads the clock: time arrives as Event.Now, and every side effect
+// leaves as an Action carrying a human reason ("peer lb1 dead: silent for
+// 412ms >= deadtime 400ms"). That keeps it deterministic, so the scenario
+// scripts in testdata/ and the simulation in ha/sim drive it with a fake clock.
+//
+// # Usage
+//
+// The caller (ha/agent) owns one Machine and, from a single goroutine:
+//
+//  1. builds it with New(Config) and feeds Event{Kind: EventStart, Now: now};
+//  2. feeds every received heartbeat as EventMessage, command as
+//     EventTakeover/EventStandby/EventMaintenance/EventLeave, check result as
+//     EventCheck, and resource completion as EventStarted/EventStopped;
+//  3. executes the returned actions in order: ActionSend broadcasts a Message,
+//     ActionStart/ActionStop run a group (off the goroutine) and report back,
+//     ActionAnnounce re-sends gratuitous ARP, ActionArmTimer asks for an
+//     EventTick at Action.At (replacing any earlier request), ActionNotify and
+//     ActionLog are transitions and remarks to log and hook.
+//
+// # Rules
+//
+// Per group, among the nodes that are alive and not leaving, the highest
+// effective priority wins, ties going to the lower node name. Base priorities
+// come from Config (the preferred node gets PriorityPreferred, others
+// PriorityDefault); failed checks subtract their weight. With AutoFailback
+// false an owner keeps its group until it fails, releases it or its effective
+// priority drops below its base and a peer outranks it; with AutoFailback true
+// a better node takes the group once it has been stable for FailbackHold.
+// A node whose resources fail advertises priority 0 for that group and backs
+// off before it may try again. Two owners (split brain) resolve to the better
+// ranked one, which re-announces. An owner releases only once its successor
+// claims the group (state Starting or Master), so a planned move costs one
+// message, not deadtime.
+package ha

@@ -1,0 +1,303 @@
+// Package sim runs several ha.Machines against each other on a simulated
+// clock and an in-memory network with delay, loss, partitions, crashes and
+// restarts. Everything is driven by one event queue and a seeded RNG, so a
+// run is a pure function of its inputs and a failing seed replays exactly.
+//
+// It serves the scenario scripts of package ha (ha/testdata) and the
+// randomized invariant tests in this package. It does no I/O and never reads
+// the wall clock.
+package sim
+
+import (
+	"container/heap"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/hapair/hapair/ha"
+)
+
+// Options shape a simulated cluster.
+type Options struct {
+	Config     ha.Config     // template: Self and Generation are set per node
+	Start      time.Time     // simulated time zero
+	DelayMin   time.Duration // one-way message delay range
+	DelayMax   time.Duration
+	StartDelay time.Duration // how long a group takes to start
+	StopDelay  time.Duration // how long a group takes to stop
+	Rand       *rand.Rand    // loss and delay jitter (nil: a fixed seed)
+}
+
+// Cluster is the simulated world. It is not safe for concurrent use.
+type Cluster struct {
+	Now   time.Time
+	opts  Options
+	names []string
+	nodes map[string]*Node
+	queue eventQueue
+	seq   uint64
+	cut   map[[2]string]bool // from, to
+	loss  float64
+	rng   *rand.Rand
+
+	// Observe, if set, sees every action a machine returns, in order.
+	Observe func(at time.Time, node string, a ha.Action)
+	// AfterEvent, if set, runs after each event is processed.
+	AfterEvent func()
+}
+
+// Node is one simulated host.
+type Node struct {
+	Name     string
+	M        *ha.Machine // nil while down
+	Up       bool
+	Gen      uint64
+	UpSince  time.Time
+	Running  map[string]bool   // groups whose resources are up on this host
+	failNext map[string]string // group -> reason its next start fails
+	inc      int               // incarnation: events of older ones are dropped
+	timerTok uint64
+	shutdown bool // leaving: goes down once every group is stopped
+}
+
+type simEvent struct {
+	at   time.Time
+	seq  uint64
+	node string
+	inc  int
+	tok  uint64 // timer token, 0 if not a timer
+	ev   ha.Event
+}
+
+type eventQueue []*simEvent
+
+func (q eventQueue) Len() int { return len(q) }
+func (q eventQueue) Less(i, j int) bool {
+	if !q[i].at.Equal(q[j].at) {
+		return q[i].at.Before(q[j].at)
+	}
+	return q[i].seq < q[j].seq
+}
+func (q eventQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
+func (q *eventQueue) Push(x any)   { *q = append(*q, x.(*simEvent)) }
+func (q *eventQueue) Pop() any {
+	old := *q
+	e := old[len(old)-1]
+	*q = old[:len(old)-1]
+	return e
+}
+
+// New builds a cluster of opts.Config.Nodes, all down.
+func New(opts Options) *Cluster {
+	if opts.Rand == nil {
+		opts.Rand = rand.New(rand.NewPCG(1, 2))
+	}
+	if opts.Start.IsZero() {
+		opts.Start = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	}
+	c := &Cluster{Now: opts.Start, opts: opts, nodes: map[string]*Node{}, cut: map[[2]string]bool{}, rng: opts.Rand}
+	for _, n := range opts.Config.Nodes {
+		c.names = append(c.names, n)
+		c.nodes[n] = &Node{Name: n, Running: map[string]bool{}, failNext: map[string]string{}}
+	}
+	slices.Sort(c.names)
+	return c
+}
+
+// Names returns the node names, sorted.
+func (c *Cluster) Names() []string { return c.names }
+
+// Node returns the named node (nil if unknown).
+func (c *Cluster) Node(name string) *Node { return c.nodes[name] }
+
+// Elapsed is the simulated time since the start.
+func (c *Cluster) Elapsed() time.Duration { return c.Now.Sub(c.opts.Start) }
+
+// Boot starts (or restarts after Kill) a node with the next generation.
+func (c *Cluster) Boot(name string) error {
+	n := c.nodes[name]
+	if n == nil {
+		return fmt.Errorf("sim: unknown node %q", name)
+	}
+	if n.Up {
+		return fmt.Errorf("sim: node %q is already up", name)
+	}
+	cfg := c.opts.Config
+	cfg.Self = name
+	n.Gen++
+	cfg.Generation = n.Gen
+	m, err := ha.New(cfg)
+	if err != nil {
+		return err
+	}
+	n.M, n.Up, n.UpSince, n.shutdown = m, true, c.Now, false
+	n.inc++
+	n.Running = map[string]bool{} // a fresh host: nothing runs
+	c.step(n, ha.Event{Kind: ha.EventStart, Now: c.Now})
+	return nil
+}
+
+// Kill crashes a node: no goodbye, its resources vanish with it.
+func (c *Cluster) Kill(name string) {
+	n := c.nodes[name]
+	if n == nil || !n.Up {
+		return
+	}
+	n.Up, n.M = false, nil
+	n.inc++
+	n.Running = map[string]bool{}
+}
+
+// Leave stops a node on purpose: it says so, stops its groups and goes down.
+func (c *Cluster) Leave(name string) {
+	n := c.nodes[name]
+	if n == nil || !n.Up {
+		return
+	}
+	n.shutdown = true
+	c.step(n, ha.Event{Kind: ha.EventLeave, Now: c.Now})
+	c.maybeDown(n)
+}
+
+// Inject feeds an event (command, check result) to a running node now.
+func (c *Cluster) Inject(name string, ev ha.Event) {
+	n := c.nodes[name]
+	if n == nil || !n.Up {
+		return
+	}
+	ev.Now = c.Now
+	c.step(n, ev)
+}
+
+// FailNextStart makes the node's next start of group fail with reason.
+func (c *Cluster) FailNextStart(name, group, reason string) {
+	if n := c.nodes[name]; n != nil {
+		n.failNext[group] = reason
+	}
+}
+
+// Cut drops messages from a to b (one direction).
+func (c *Cluster) Cut(a, b string) { c.cut[[2]string{a, b}] = true }
+
+// Partition cuts both directions between a and b.
+func (c *Cluster) Partition(a, b string) { c.Cut(a, b); c.Cut(b, a) }
+
+// Isolate cuts a from every other node.
+func (c *Cluster) Isolate(a string) {
+	for _, b := range c.names {
+		if b != a {
+			c.Partition(a, b)
+		}
+	}
+}
+
+// Heal removes every cut.
+func (c *Cluster) Heal() { c.cut = map[[2]string]bool{} }
+
+// Connected reports whether no cut is in place.
+func (c *Cluster) Connected() bool { return len(c.cut) == 0 }
+
+// SetLoss sets the probability that any one message is lost.
+func (c *Cluster) SetLoss(p float64) { c.loss = p }
+
+// Run processes events until d of simulated time has passed.
+func (c *Cluster) Run(d time.Duration) {
+	end := c.Now.Add(d)
+	for c.queue.Len() > 0 && !c.queue[0].at.After(end) {
+		e := heap.Pop(&c.queue).(*simEvent)
+		c.Now = e.at
+		n := c.nodes[e.node]
+		if !n.Up || e.inc != n.inc || (e.tok != 0 && e.tok != n.timerTok) {
+			continue
+		}
+		e.ev.Now = c.Now
+		c.apply(n, e.ev)
+		if c.AfterEvent != nil {
+			c.AfterEvent()
+		}
+	}
+	c.Now = end
+}
+
+func (c *Cluster) schedule(at time.Time, n *Node, tok uint64, ev ha.Event) {
+	c.seq++
+	heap.Push(&c.queue, &simEvent{at: at, seq: c.seq, node: n.Name, inc: n.inc, tok: tok, ev: ev})
+}
+
+func (c *Cluster) apply(n *Node, ev ha.Event) {
+	switch ev.Kind {
+	case ha.EventStarted:
+		if ev.OK {
+			n.Running[ev.Group] = true
+		}
+	case ha.EventStopped:
+		delete(n.Running, ev.Group)
+	}
+	c.step(n, ev)
+	c.maybeDown(n)
+}
+
+func (c *Cluster) maybeDown(n *Node) {
+	if !n.shutdown || !n.Up {
+		return
+	}
+	for _, g := range c.opts.Config.Groups {
+		if s := n.M.State(g.Name); s == ha.StateStarting || s == ha.StateMaster || s == ha.StateStopping {
+			return
+		}
+	}
+	n.Up, n.M = false, nil
+	n.inc++
+}
+
+func (c *Cluster) step(n *Node, ev ha.Event) {
+	for _, a := range n.M.Step(ev) {
+		if c.Observe != nil {
+			c.Observe(c.Now, n.Name, a)
+		}
+		switch a.Kind {
+		case ha.ActionSend:
+			c.send(n.Name, a.Msg)
+		case ha.ActionStart:
+			if reason, ok := n.failNext[a.Group]; ok {
+				delete(n.failNext, a.Group)
+				c.schedule(c.Now.Add(c.opts.StartDelay), n, 0, ha.Event{Kind: ha.EventStarted, Group: a.Group, Reason: reason})
+			} else {
+				c.schedule(c.Now.Add(c.opts.StartDelay), n, 0, ha.Event{Kind: ha.EventStarted, Group: a.Group, OK: true})
+			}
+		case ha.ActionStop:
+			c.schedule(c.Now.Add(c.opts.StopDelay), n, 0, ha.Event{Kind: ha.EventStopped, Group: a.Group, OK: true})
+		case ha.ActionArmTimer:
+			n.timerTok++
+			c.schedule(a.At, n, n.timerTok, ha.Event{Kind: ha.EventTick})
+		}
+	}
+}
+
+func (c *Cluster) send(from string, msg *ha.Message) {
+	for _, to := range c.names {
+		if to == from || c.cut[[2]string{from, to}] {
+			continue
+		}
+		if c.loss > 0 && c.rng.Float64() < c.loss {
+			continue
+		}
+		d := c.opts.DelayMin
+		if span := c.opts.DelayMax - c.opts.DelayMin; span > 0 {
+			d += time.Duration(c.rng.Int64N(int64(span) + 1))
+		}
+		c.schedule(c.Now.Add(d), c.nodes[to], 0, ha.Event{Kind: ha.EventMessage, Msg: msg})
+	}
+}
+
+// Owners returns the up nodes that own group (state Starting or Master).
+func (c *Cluster) Owners(group string) []string {
+	var out []string
+	for _, name := range c.names {
+		if n := c.nodes[name]; n.Up && n.M.State(group).Owns() {
+			out = append(out, name)
+		}
+	}
+	return out
+}
