@@ -1,0 +1,236 @@
+package link
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/net/ipv4"
+
+	"github.com/hapair/hapair/ha/wire"
+)
+
+// testKeys is an HMAC-SHA256 keyring standing in for *authkeys.Keyring.
+type testKeys struct {
+	active uint8
+	keys   map[uint8][]byte
+}
+
+func (k *testKeys) Sign(msg []byte) (uint8, []byte) {
+	m := hmac.New(sha256.New, k.keys[k.active])
+	m.Write(msg)
+	return k.active, m.Sum(nil)
+}
+
+func (k *testKeys) Verify(id uint8, msg, mac []byte) bool {
+	key, ok := k.keys[id]
+	if !ok {
+		return false
+	}
+	m := hmac.New(sha256.New, key)
+	m.Write(msg)
+	return hmac.Equal(m.Sum(nil), mac)
+}
+
+var _ Keyring = (*testKeys)(nil)
+
+func clusterKeys() *testKeys { return &testKeys{1, map[uint8][]byte{1: []byte("cluster-secret")}} }
+func forgerKeys() *testKeys  { return &testKeys{1, map[uint8][]byte{1: []byte("guessed-secret")}} }
+
+const testCluster = 4242
+
+var (
+	addr1 = netip.MustParseAddr("127.0.0.1")
+	addr2 = netip.MustParseAddr("127.0.0.2")
+	addr3 = netip.MustParseAddr("127.0.0.3") // the attacker
+)
+
+// freePort returns a UDP port that was free on 127.0.0.1 and 127.0.0.2.
+func freePort(t *testing.T) uint16 {
+	t.Helper()
+	for range 20 {
+		c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := c.LocalAddr().(*net.UDPAddr).Port
+		c2, err := net.ListenPacket("udp4", net.JoinHostPort("127.0.0.2", strconv.Itoa(port)))
+		c.Close()
+		if err == nil {
+			c2.Close()
+			return uint16(port)
+		}
+	}
+	t.Fatal("no free UDP port on 127.0.0.1 and 127.0.0.2")
+	return 0
+}
+
+func ucastSpec(name string, port uint16) Spec {
+	return Spec{Name: name, Kind: "ucast", Port: port, Peers: map[string]netip.Addr{"lb1": addr1, "lb2": addr2}}
+}
+
+// fakeClock is a settable clock for last-heard times and log limits.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// syncBuffer collects log output from link goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// node is one Set under test with what it delivered.
+type node struct {
+	*Set
+	got   chan delivery
+	clock *fakeClock
+	logs  *syncBuffer
+}
+
+type delivery struct {
+	p    *wire.Packet
+	link string
+}
+
+// openNode opens a Set for self over real loopback sockets and closes it,
+// checking for leaked goroutines, when the test ends.
+func openNode(t *testing.T, self string, links ...Spec) *node {
+	t.Helper()
+	n := &node{got: make(chan delivery, 100), clock: newFakeClock(), logs: &syncBuffer{}}
+	cfg := Config{
+		ClusterID: testCluster,
+		Self:      self,
+		Nodes:     []string{"lb1", "lb2"},
+		Keyring:   clusterKeys(),
+		Links:     links,
+		Logger:    slog.New(slog.NewTextHandler(n.logs, nil)),
+		Now:       n.clock.Now,
+	}
+	s, err := Open(cfg, func(p *wire.Packet, link string) { n.got <- delivery{p, link} })
+	if err != nil {
+		t.Fatalf("Open(%s) error: %v", self, err)
+	}
+	n.Set = s
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close() error: %v", err)
+		}
+		checkNoReceivers(t, s)
+	})
+	return n
+}
+
+// checkNoReceivers fails if any goroutine of s outlived Close.
+func checkNoReceivers(t *testing.T, s *Set) {
+	t.Helper()
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	if strings.Contains(string(buf), fmt.Sprintf("ha/link.(*Set).receive(%p", s)) {
+		t.Errorf("link goroutine still running after Close:\n%s", buf)
+	}
+}
+
+// waitFor polls cond until it holds or 5 s pass.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func (n *node) drops(i int, r DropReason) uint64 { return n.Stats().Links[i].Drops[r] }
+
+// expectNoDelivery fails if anything was delivered.
+func (n *node) expectNoDelivery(t *testing.T) {
+	t.Helper()
+	select {
+	case d := <-n.got:
+		t.Errorf("delivered %+v on %s, want nothing", d.p, d.link)
+	default:
+	}
+}
+
+// rawSender sends arbitrary datagrams from 127.0.0.3 with a chosen TTL.
+type rawSender struct {
+	t  *testing.T
+	c  *net.UDPConn
+	to *net.UDPAddr
+}
+
+func newRawSender(t *testing.T, ttl int, to netip.AddrPort) *rawSender {
+	t.Helper()
+	c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(addr3, 0)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if err := ipv4.NewConn(c).SetTTL(ttl); err != nil {
+		t.Fatal(err)
+	}
+	return &rawSender{t, c, net.UDPAddrFromAddrPort(to)}
+}
+
+func (r *rawSender) send(b []byte) {
+	r.t.Helper()
+	if _, err := r.c.WriteToUDP(b, r.to); err != nil {
+		r.t.Fatalf("sending %d bytes to %v: %v", len(b), r.to, err)
+	}
+}
+
+// sealed returns p sealed with keys, with test defaults filled in.
+func sealed(t *testing.T, p wire.Packet, keys wire.Signer) []byte {
+	t.Helper()
+	if p.ClusterID == 0 {
+		p.ClusterID = testCluster
+	}
+	if p.Sender == "" {
+		p.Sender = "lb1"
+	}
+	b, err := wire.Seal(&p, keys)
+	if err != nil {
+		t.Fatalf("Seal(%+v) error: %v", p, err)
+	}
+	return b
+}

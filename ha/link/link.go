@@ -1,0 +1,300 @@
+package link
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
+	"sync"
+	"time"
+
+	"golang.org/x/net/ipv4"
+
+	"github.com/hapair/hapair/ha/replay"
+	"github.com/hapair/hapair/ha/wire"
+)
+
+// DefaultPort is Heartbeat's IANA port, ha-cluster.
+const DefaultPort = 694
+
+// gtsmTTL is the TTL we send with and the only one we accept (RFC 5082):
+// a packet that crossed a router arrives with less.
+const gtsmTTL = 255
+
+// Spec describes one link.
+type Spec struct {
+	Name      string                // e.g. "mcast0", "ucast1"; used in stats and logs
+	Kind      string                // "mcast" | "ucast"
+	Interface string                // mcast: interface to join on and send from; ucast: optional bind device
+	Group     netip.Addr            // mcast group (IPv4)
+	Port      uint16                // UDP port (default 694)
+	Peers     map[string]netip.Addr // ucast: node name -> address; the own entry is the bind address
+}
+
+// Keyring signs and verifies packets; *authkeys.Keyring satisfies it.
+type Keyring interface {
+	wire.Signer
+	wire.Verifier
+}
+
+// Config configures a Set.
+type Config struct {
+	ClusterID uint32
+	Self      string   // this node's name
+	Nodes     []string // every node of the cluster, Self included
+	Keyring   Keyring
+	Links     []Spec
+	Logger    *slog.Logger     // nil: discard
+	Now       func() time.Time // clock for last-heard times and log rate limits (default time.Now)
+}
+
+func (c *Config) validate() error {
+	if c.Self == "" {
+		return errors.New("link: config: self node name is empty")
+	}
+	if !slices.Contains(c.Nodes, c.Self) {
+		return fmt.Errorf("link: config: self %q is not among nodes %q", c.Self, c.Nodes)
+	}
+	if c.Keyring == nil {
+		return errors.New("link: config: no keyring")
+	}
+	if len(c.Links) == 0 {
+		return errors.New("link: config: no links")
+	}
+	seen := map[string]bool{}
+	for i := range c.Links {
+		s := &c.Links[i]
+		if s.Name == "" || seen[s.Name] {
+			return fmt.Errorf("link: config: link %d: name %q is empty or repeated", i, s.Name)
+		}
+		seen[s.Name] = true
+		switch s.Kind {
+		case "mcast":
+			if !s.Group.Is4() || !s.Group.IsMulticast() {
+				return fmt.Errorf("link: config: link %q: group %v is not an IPv4 multicast address", s.Name, s.Group)
+			}
+			if s.Interface == "" {
+				return fmt.Errorf("link: config: link %q: multicast needs an interface", s.Name)
+			}
+		case "ucast":
+			if _, ok := s.Peers[c.Self]; !ok {
+				return fmt.Errorf("link: config: link %q: no address for self %q among peers", s.Name, c.Self)
+			}
+			for name, a := range s.Peers {
+				if !a.Is4() {
+					return fmt.Errorf("link: config: link %q: peer %q address %v is not IPv4", s.Name, name, a)
+				}
+				if !slices.Contains(c.Nodes, name) {
+					return fmt.Errorf("link: config: link %q: peer %q is not among nodes %q", s.Name, name, c.Nodes)
+				}
+			}
+		default:
+			return fmt.Errorf("link: config: link %q: kind %q, want mcast or ucast", s.Name, s.Kind)
+		}
+	}
+	return nil
+}
+
+func (s *Spec) port() uint16 {
+	if s.Port == 0 {
+		return DefaultPort
+	}
+	return s.Port
+}
+
+// Set is a group of links that send every packet on every link and deliver
+// each fresh authenticated packet once.
+type Set struct {
+	cfg     Config
+	deliver func(*wire.Packet, string)
+	links   []*link
+	limit   *limiter
+	nodes   map[string]bool
+	wg      sync.WaitGroup
+	done    chan struct{}
+
+	sendMu  sync.Mutex
+	sendBuf []byte
+
+	// recvMu orders replay checks and deliveries across links, so deliver
+	// sees each peer's packets in increasing (generation, seq) order and is
+	// never called concurrently.
+	recvMu  sync.Mutex
+	filters map[string]*replay.Filter
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New runs a Set over conns the caller opened: conns[i] carries
+// cfg.Links[i]. New sets the unicast and multicast TTL to 255 and turns on
+// TTL control messages (IP_RECVTTL); it fails if the conn cannot do that,
+// since the TTL check is not optional. Multicast membership is the caller's
+// job (Open does it). The Set owns the conns and closes them in Close.
+//
+// deliver is called for every packet that passed every check, with the
+// name of the link it arrived on; calls never overlap. deliver must not
+// call Close.
+func New(cfg Config, conns []net.PacketConn, deliver func(p *wire.Packet, link string)) (*Set, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if len(conns) != len(cfg.Links) {
+		return nil, fmt.Errorf("link: %d conns for %d links", len(conns), len(cfg.Links))
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	s := &Set{
+		cfg:     cfg,
+		deliver: deliver,
+		limit:   &limiter{now: cfg.Now, entries: map[limiterKey]*limiterEntry{}},
+		nodes:   map[string]bool{},
+		done:    make(chan struct{}),
+		sendBuf: make([]byte, 0, wire.MaxPacketSize),
+		filters: map[string]*replay.Filter{},
+	}
+	for _, n := range cfg.Nodes {
+		s.nodes[n] = true
+		if n != cfg.Self {
+			s.filters[n] = new(replay.Filter)
+		}
+	}
+	for i, c := range conns {
+		l, err := newLink(cfg.Links[i], c, cfg.Self)
+		if err != nil {
+			for _, c := range conns {
+				c.Close()
+			}
+			return nil, err
+		}
+		s.links = append(s.links, l)
+	}
+	for _, l := range s.links {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.receive(l)
+		}()
+	}
+	return s, nil
+}
+
+// Send seals p once and writes it on every link, to the multicast group or
+// to every unicast peer but ourselves. An empty Sender or zero ClusterID is
+// filled from the Config; other values are an error. Send returns an error
+// only when no link could send; single failures are counted and logged.
+func (s *Set) Send(p *wire.Packet) error {
+	q := *p
+	if q.Sender == "" {
+		q.Sender = s.cfg.Self
+	}
+	if q.ClusterID == 0 {
+		q.ClusterID = s.cfg.ClusterID
+	}
+	if q.Sender != s.cfg.Self || q.ClusterID != s.cfg.ClusterID {
+		return fmt.Errorf("link: sending packet from %q in cluster %d: this node is %q in cluster %d",
+			q.Sender, q.ClusterID, s.cfg.Self, s.cfg.ClusterID)
+	}
+	s.sendMu.Lock()
+	defer s.sendMu.Unlock()
+	b, err := wire.AppendSeal(s.sendBuf[:0], &q, s.cfg.Keyring)
+	if err != nil {
+		return fmt.Errorf("link: sending: %w", err)
+	}
+	var errs []error
+	sent := false
+	for _, l := range s.links {
+		ok, fails := l.send(b)
+		sent = sent || ok
+		for _, f := range fails {
+			errs = append(errs, f.err)
+			s.logLimited("heartbeat send failed", "send", l.spec.Name, f.dest.String(), f.err)
+		}
+	}
+	if !sent {
+		return fmt.Errorf("link: sending on every link failed: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// Close stops every link, closes its socket and waits for its goroutine.
+func (s *Set) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.done)
+		var errs []error
+		for _, l := range s.links {
+			if err := l.conn.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("link: closing %q: %w", l.spec.Name, err))
+			}
+		}
+		s.wg.Wait()
+		s.closeErr = errors.Join(errs...)
+	})
+	return s.closeErr
+}
+
+// link is one Spec's socket, destinations and counters.
+type link struct {
+	spec  Spec
+	conn  net.PacketConn
+	pc    *ipv4.PacketConn
+	dests []net.Addr
+	stats linkStats
+}
+
+func newLink(spec Spec, c net.PacketConn, self string) (*link, error) {
+	l := &link{spec: spec, conn: c, pc: ipv4.NewPacketConn(c)}
+	l.stats.lastHeard = map[string]time.Time{}
+	port := int(spec.port())
+	switch spec.Kind {
+	case "mcast":
+		l.dests = []net.Addr{&net.UDPAddr{IP: spec.Group.AsSlice(), Port: port}}
+		if err := l.pc.SetMulticastTTL(gtsmTTL); err != nil {
+			return nil, fmt.Errorf("link: %q: setting multicast TTL %d: %w", spec.Name, gtsmTTL, err)
+		}
+	case "ucast":
+		names := make([]string, 0, len(spec.Peers))
+		for name := range spec.Peers {
+			if name != self {
+				names = append(names, name)
+			}
+		}
+		slices.Sort(names) // deterministic send order
+		for _, name := range names {
+			l.dests = append(l.dests, &net.UDPAddr{IP: spec.Peers[name].AsSlice(), Port: port})
+		}
+	}
+	if err := l.pc.SetTTL(gtsmTTL); err != nil {
+		return nil, fmt.Errorf("link: %q: setting TTL %d: %w", spec.Name, gtsmTTL, err)
+	}
+	if err := l.pc.SetControlMessage(ipv4.FlagTTL, true); err != nil {
+		return nil, fmt.Errorf("link: %q: enabling TTL control messages: %w", spec.Name, err)
+	}
+	return l, nil
+}
+
+type sendFailure struct {
+	dest net.Addr
+	err  error
+}
+
+// send writes b to every destination of l. It reports whether any write
+// succeeded, and the failures.
+func (l *link) send(b []byte) (ok bool, fails []sendFailure) {
+	for _, d := range l.dests {
+		if _, err := l.pc.WriteTo(b, nil, d); err != nil {
+			l.stats.sendErrors.Add(1)
+			fails = append(fails, sendFailure{d, fmt.Errorf("link: %q: sending to %v: %w", l.spec.Name, d, err)})
+			continue
+		}
+		l.stats.sent.Add(1)
+		ok = true
+	}
+	return ok, fails
+}

@@ -1,0 +1,314 @@
+package link
+
+import (
+	"errors"
+	"log/slog"
+	"net"
+	"net/netip"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hapair/hapair/ha/wire"
+)
+
+func TestExchange(t *testing.T) {
+	port := freePort(t)
+	lb1 := openNode(t, "lb1", ucastSpec("ucast0", port))
+	lb2 := openNode(t, "lb2", ucastSpec("ucast0", port))
+
+	want := wire.Packet{Generation: 3, Seq: 1, Keepalive: 200 * time.Millisecond,
+		Groups: []wire.Group{{Name: "web", Priority: 100, State: 2}}, Payload: []byte("sync")}
+	if err := lb1.Send(&want); err != nil {
+		t.Fatalf("lb1.Send() error: %v", err)
+	}
+	d := <-lb2.got
+	want.Sender, want.ClusterID = "lb1", testCluster // filled in by Send
+	if !reflect.DeepEqual(*d.p, want) || d.link != "ucast0" {
+		t.Errorf("lb2 delivered %+v on %q, want %+v on ucast0", *d.p, d.link, want)
+	}
+	if err := lb2.Send(&wire.Packet{Generation: 9, Seq: 1}); err != nil {
+		t.Fatalf("lb2.Send() error: %v", err)
+	}
+	if d := <-lb1.got; d.p.Sender != "lb2" || d.p.Generation != 9 {
+		t.Errorf("lb1 delivered %+v, want generation 9 from lb2", *d.p)
+	}
+
+	st := lb2.Stats().Links[0]
+	wantStats := LinkStats{Name: "ucast0", Kind: "ucast", Sent: 1, Received: 1, Delivered: 1,
+		Drops: map[DropReason]uint64{}, LastHeard: map[string]time.Time{"lb1": lb2.clock.Now()}}
+	if !reflect.DeepEqual(st, wantStats) {
+		t.Errorf("lb2.Stats() = %+v, want %+v", st, wantStats)
+	}
+}
+
+// TestDrops sends one bad datagram per case to lb2 and checks it is counted
+// under its own reason only, and nothing is delivered.
+func TestDrops(t *testing.T) {
+	tests := []struct {
+		name    string
+		ttl     int
+		packets func(t *testing.T) [][]byte // all but the last are accepted setup
+		want    DropReason
+		wantLog string
+	}{
+		{"forged with wrong key", 255, func(t *testing.T) [][]byte {
+			return [][]byte{sealed(t, wire.Packet{Seq: 1}, forgerKeys())}
+		}, DropBadMAC, "opening packet with key 1: bad MAC"},
+		{"truncated", 255, func(t *testing.T) [][]byte {
+			return [][]byte{sealed(t, wire.Packet{Seq: 1}, clusterKeys())[:40]}
+		}, DropShort, "opening 40-byte packet"},
+		{"tail cut", 255, func(t *testing.T) [][]byte {
+			b := sealed(t, wire.Packet{Seq: 1}, clusterKeys())
+			return [][]byte{b[:len(b)-1]}
+		}, DropMalformed, "MAC length"},
+		{"oversized", 255, func(t *testing.T) [][]byte {
+			return [][]byte{make([]byte, wire.MaxPacketSize+100)}
+		}, DropMalformed, "at most"},
+		{"wrong cluster", 255, func(t *testing.T) [][]byte {
+			return [][]byte{sealed(t, wire.Packet{ClusterID: 7, Seq: 1}, clusterKeys())}
+		}, DropWrongCluster, `cluster id 7 from \"lb1\", want 4242`},
+		{"unknown sender", 255, func(t *testing.T) [][]byte {
+			return [][]byte{sealed(t, wire.Packet{Sender: "lb9", Seq: 1}, clusterKeys())}
+		}, DropUnknownSender, `sender \"lb9\" is not one of nodes`},
+		{"own name", 255, func(t *testing.T) [][]byte {
+			return [][]byte{sealed(t, wire.Packet{Sender: "lb2", Seq: 1}, clusterKeys())}
+		}, DropSelf, `sender \"lb2\" is this node`},
+		{"replayed old seq", 255, func(t *testing.T) [][]byte {
+			return [][]byte{sealed(t, wire.Packet{Generation: 5, Seq: 10}, clusterKeys()),
+				sealed(t, wire.Packet{Generation: 5, Seq: 9}, clusterKeys())}
+		}, DropReplay, "old-seq from \\\"lb1\\\": generation 5 seq 9, last accepted generation 5 seq 10"},
+		{"replayed old generation", 255, func(t *testing.T) [][]byte {
+			return [][]byte{sealed(t, wire.Packet{Generation: 5, Seq: 10}, clusterKeys()),
+				sealed(t, wire.Packet{Generation: 4, Seq: 99}, clusterKeys())}
+		}, DropReplay, "old-generation"},
+		{"duplicate", 255, func(t *testing.T) [][]byte {
+			b := sealed(t, wire.Packet{Generation: 5, Seq: 10}, clusterKeys())
+			return [][]byte{b, b}
+		}, DropDuplicate, ""},
+		{"off-link TTL", 64, func(t *testing.T) [][]byte {
+			return [][]byte{sealed(t, wire.Packet{Seq: 1}, clusterKeys())}
+		}, DropTTL, "received TTL 64, want 255"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			port := freePort(t)
+			lb2 := openNode(t, "lb2", ucastSpec("ucast0", port))
+			to := netip.AddrPortFrom(addr2, port)
+			pkts := tt.packets(t)
+			good := newRawSender(t, 255, to)
+			for _, b := range pkts[:len(pkts)-1] {
+				good.send(b)
+				if d := <-lb2.got; d.p == nil {
+					t.Fatal("setup packet not delivered")
+				}
+			}
+			newRawSender(t, tt.ttl, to).send(pkts[len(pkts)-1])
+			waitFor(t, tt.want.String()+" drop", func() bool { return lb2.drops(0, tt.want) == 1 })
+
+			st := lb2.Stats().Links[0]
+			wantDrops := map[DropReason]uint64{tt.want: 1}
+			if !reflect.DeepEqual(st.Drops, wantDrops) {
+				t.Errorf("Drops = %v, want %v", st.Drops, wantDrops)
+			}
+			if st.Received != uint64(len(pkts)) || st.Delivered != uint64(len(pkts)-1) {
+				t.Errorf("Received, Delivered = %d, %d, want %d, %d", st.Received, st.Delivered, len(pkts), len(pkts)-1)
+			}
+			lb2.expectNoDelivery(t)
+			logs := lb2.logs.String()
+			if tt.wantLog == "" {
+				if logs != "" {
+					t.Errorf("logged %q, want nothing", logs)
+				}
+				return
+			}
+			for _, want := range []string{"heartbeat dropped", "link=ucast0", "peer=127.0.0.3:", "reason=" + tt.want.String(), tt.wantLog} {
+				if !strings.Contains(logs, want) {
+					t.Errorf("log %q does not contain %q", logs, want)
+				}
+			}
+			if tt.want != DropReplay && tt.want != DropDuplicate && len(st.LastHeard) != 0 {
+				t.Errorf("LastHeard = %v after a dropped packet, want empty", st.LastHeard)
+			}
+		})
+	}
+}
+
+func TestDropLogRateLimit(t *testing.T) {
+	port := freePort(t)
+	lb2 := openNode(t, "lb2", ucastSpec("ucast0", port))
+	forger := newRawSender(t, 255, netip.AddrPortFrom(addr2, port))
+	forged := sealed(t, wire.Packet{Seq: 1}, forgerKeys())
+	for i := 1; i <= 5; i++ {
+		forger.send(forged)
+		waitFor(t, "bad-mac drop", func() bool { return lb2.drops(0, DropBadMAC) == uint64(i) })
+	}
+	if n := strings.Count(lb2.logs.String(), "heartbeat dropped"); n != 1 {
+		t.Fatalf("5 drops within 10s logged %d lines, want 1:\n%s", n, lb2.logs)
+	}
+	lb2.clock.Advance(logEvery)
+	forger.send(forged)
+	waitFor(t, "bad-mac drop", func() bool { return lb2.drops(0, DropBadMAC) == 6 })
+	logs := lb2.logs.String()
+	if n := strings.Count(logs, "heartbeat dropped"); n != 2 || !strings.Contains(logs, "suppressed=4") {
+		t.Errorf("after 10s: %d lines, want 2 with suppressed=4:\n%s", n, logs)
+	}
+}
+
+func TestLimiterBoundsSources(t *testing.T) {
+	clock := newFakeClock()
+	lim := &limiter{now: clock.Now, entries: map[limiterKey]*limiterEntry{}}
+	for i := range maxLimiterKeys {
+		if ok, _, _ := lim.allow("bad-mac", "10.0.0."+strings.Repeat("x", i)); !ok {
+			t.Fatalf("allow(source %d) = false, want true", i)
+		}
+	}
+	ok, addr, _ := lim.allow("bad-mac", "another")
+	if !ok || addr != "* (too many sources)" {
+		t.Errorf("allow(source past the bound) = %v, %q, want true, shared placeholder", ok, addr)
+	}
+	if ok, _, _ := lim.allow("bad-mac", "yet another"); ok {
+		t.Errorf("second source past the bound allowed, want it to share the placeholder's limit")
+	}
+	if len(lim.entries) != maxLimiterKeys+1 {
+		t.Errorf("limiter holds %d keys, want %d", len(lim.entries), maxLimiterKeys+1)
+	}
+	clock.Advance(logEvery)
+	if ok, addr, _ := lim.allow("bad-mac", "fresh"); !ok || addr != "fresh" {
+		t.Errorf("after 10s allow(fresh) = %v, %q, want true, fresh (old keys swept)", ok, addr)
+	}
+}
+
+// TestSeveralLinks sends one packet over two links: it is delivered once,
+// the copy is a duplicate, and both links count the peer as heard.
+func TestSeveralLinks(t *testing.T) {
+	p0, p1 := freePort(t), freePort(t)
+	lb1 := openNode(t, "lb1", ucastSpec("ucast0", p0), ucastSpec("ucast1", p1))
+	lb2 := openNode(t, "lb2", ucastSpec("ucast0", p0), ucastSpec("ucast1", p1))
+	if err := lb1.Send(&wire.Packet{Generation: 1, Seq: 1}); err != nil {
+		t.Fatal(err)
+	}
+	<-lb2.got
+	waitFor(t, "second copy", func() bool {
+		st := lb2.Stats()
+		return st.Links[0].Received+st.Links[1].Received == 2
+	})
+	st := lb2.Stats()
+	var delivered, dups uint64
+	for _, l := range st.Links {
+		delivered += l.Delivered
+		dups += l.Drops[DropDuplicate]
+		if _, ok := l.LastHeard["lb1"]; !ok {
+			t.Errorf("link %s LastHeard = %v, want lb1 heard", l.Name, l.LastHeard)
+		}
+	}
+	if delivered != 1 || dups != 1 {
+		t.Errorf("delivered %d, duplicates %d, want 1, 1", delivered, dups)
+	}
+	if s := lb1.Stats(); s.Links[0].Sent != 1 || s.Links[1].Sent != 1 {
+		t.Errorf("lb1 sent %d, %d, want 1 on each link", s.Links[0].Sent, s.Links[1].Sent)
+	}
+	lb2.expectNoDelivery(t)
+}
+
+func TestSendErrors(t *testing.T) {
+	port := freePort(t)
+	lb1 := openNode(t, "lb1", ucastSpec("ucast0", port))
+	err := lb1.Send(&wire.Packet{Sender: "lb2"})
+	if err == nil || !strings.Contains(err.Error(), `sending packet from "lb2" in cluster 4242: this node is "lb1"`) {
+		t.Errorf("Send(from lb2) error = %v, want node mismatch", err)
+	}
+	err = lb1.Send(&wire.Packet{Groups: []wire.Group{{}}})
+	if err == nil || !strings.Contains(err.Error(), "link: sending: wire: encoding group") {
+		t.Errorf("Send(bad group) error = %v, want encoding error", err)
+	}
+	lb1.Close()
+	err = lb1.Send(&wire.Packet{})
+	if err == nil || !strings.Contains(err.Error(), "sending on every link failed") || !errors.Is(err, net.ErrClosed) {
+		t.Errorf("Send after Close error = %v, want every link failed with net.ErrClosed", err)
+	}
+	if st := lb1.Stats().Links[0]; st.SendErrors != 1 || st.Sent != 0 {
+		t.Errorf("SendErrors, Sent = %d, %d, want 1, 0", st.SendErrors, st.Sent)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	good := func() Config {
+		return Config{ClusterID: 1, Self: "lb1", Nodes: []string{"lb1", "lb2"}, Keyring: clusterKeys(),
+			Links: []Spec{ucastSpec("u0", 1)}}
+	}
+	tests := []struct {
+		name string
+		edit func(c *Config)
+		want string
+	}{
+		{"no self", func(c *Config) { c.Self = "" }, "self node name is empty"},
+		{"self not a node", func(c *Config) { c.Self = "lb3" }, `self "lb3" is not among nodes`},
+		{"no keyring", func(c *Config) { c.Keyring = nil }, "no keyring"},
+		{"no links", func(c *Config) { c.Links = nil }, "no links"},
+		{"repeated name", func(c *Config) { c.Links = append(c.Links, ucastSpec("u0", 2)) }, `link 1: name "u0" is empty or repeated`},
+		{"bad kind", func(c *Config) { c.Links[0].Kind = "bcast" }, `kind "bcast", want mcast or ucast`},
+		{"ucast without self", func(c *Config) { delete(c.Links[0].Peers, "lb1") }, `no address for self "lb1"`},
+		{"ucast IPv6", func(c *Config) { c.Links[0].Peers["lb2"] = netip.MustParseAddr("::1") }, `peer "lb2" address ::1 is not IPv4`},
+		{"ucast stranger", func(c *Config) { c.Links[0].Peers["lb7"] = addr3 }, `peer "lb7" is not among nodes`},
+		{"mcast unicast group", func(c *Config) {
+			c.Links[0] = Spec{Name: "m0", Kind: "mcast", Interface: "lo", Group: addr1}
+		}, "group 127.0.0.1 is not an IPv4 multicast address"},
+		{"mcast no interface", func(c *Config) {
+			c.Links[0] = Spec{Name: "m0", Kind: "mcast", Group: netip.MustParseAddr("239.1.2.3")}
+		}, `link "m0": multicast needs an interface`},
+		{"mcast missing interface", func(c *Config) {
+			c.Links[0] = Spec{Name: "m0", Kind: "mcast", Interface: "nonexistent0", Group: netip.MustParseAddr("239.1.2.3")}
+		}, `link: "m0": finding interface "nonexistent0"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := good()
+			c.Links[0].Peers = map[string]netip.Addr{"lb1": addr1, "lb2": addr2}
+			tt.edit(&c)
+			s, err := Open(c, func(*wire.Packet, string) {})
+			if err == nil {
+				s.Close()
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Open(%s) error = %v, want containing %q", tt.name, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestNewRequiresTTLControl: New refuses a conn that cannot report the TTL
+// instead of silently skipping the GTSM check.
+func TestNewRequiresTTLControl(t *testing.T) {
+	c, err := net.ListenPacket("unixgram", "")
+	if err != nil {
+		t.Skipf("skipping: no unixgram socket: %v", err)
+	}
+	cfg := Config{Self: "lb1", Nodes: []string{"lb1", "lb2"}, Keyring: clusterKeys(), Links: []Spec{ucastSpec("u0", 1)},
+		Logger: slog.New(slog.DiscardHandler)}
+	s, err := New(cfg, []net.PacketConn{c}, func(*wire.Packet, string) {})
+	if err == nil {
+		s.Close()
+		t.Fatal("New(unixgram conn) error = nil, want a TTL option error")
+	}
+	if !strings.Contains(err.Error(), `link: "u0": setting TTL 255`) {
+		t.Errorf("New(unixgram conn) error = %v, want setting TTL 255 error", err)
+	}
+}
+
+func TestDropReasonString(t *testing.T) {
+	want := []string{"ttl", "short", "bad-mac", "malformed", "version", "wrong-cluster", "unknown-sender", "self", "replay", "duplicate"}
+	for r := range numDropReasons {
+		if got := r.String(); got != want[r] {
+			t.Errorf("DropReason(%d).String() = %q, want %q", r, got, want[r])
+		}
+	}
+	if got := DropReason(200).String(); got != "DropReason(200)" {
+		t.Errorf("DropReason(200).String() = %q, want DropReason(200)", got)
+	}
+	b, _ := DropBadMAC.MarshalText()
+	if string(b) != "bad-mac" {
+		t.Errorf("DropBadMAC.MarshalText() = %q, want bad-mac", b)
+	}
+}

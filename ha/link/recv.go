@@ -1,0 +1,130 @@
+package link
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"golang.org/x/net/ipv4"
+
+	"github.com/hapair/hapair/ha/replay"
+	"github.com/hapair/hapair/ha/wire"
+)
+
+// readErrorPause keeps a socket that keeps failing (not closed) from
+// spinning a core; 10 ms is short against any keepalive.
+const readErrorPause = 10 * time.Millisecond
+
+// receive reads l's socket until Close.
+func (s *Set) receive(l *link) {
+	// One byte more than the largest packet, so an oversized datagram is
+	// seen as such instead of silently truncated to a valid length.
+	buf := make([]byte, wire.MaxPacketSize+1)
+	for {
+		n, cm, src, err := l.pc.ReadFrom(buf)
+		if err != nil {
+			select {
+			case <-s.done:
+				return
+			default:
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			l.stats.readErrors.Add(1)
+			s.logLimited("heartbeat read failed", "read", l.spec.Name, "", err)
+			t := time.NewTimer(readErrorPause)
+			select {
+			case <-s.done:
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			continue
+		}
+		s.handle(l, buf[:n], cm, addrString(src))
+	}
+}
+
+func addrString(a net.Addr) string {
+	if a == nil {
+		return "unknown"
+	}
+	return a.String()
+}
+
+// handle runs one datagram through the pipeline: TTL, size and MAC, cluster,
+// sender, replay, deliver.
+func (s *Set) handle(l *link, b []byte, cm *ipv4.ControlMessage, addr string) {
+	l.stats.received.Add(1)
+	if cm == nil || cm.TTL != gtsmTTL {
+		ttl := -1
+		if cm != nil {
+			ttl = cm.TTL
+		}
+		s.drop(l, DropTTL, addr, fmt.Errorf("received TTL %d, want %d", ttl, gtsmTTL))
+		return
+	}
+	p, err := wire.Open(b, s.cfg.Keyring)
+	if err != nil {
+		s.drop(l, openReason(err), addr, err)
+		return
+	}
+	if p.ClusterID != s.cfg.ClusterID {
+		s.drop(l, DropWrongCluster, addr, fmt.Errorf("cluster id %d from %q, want %d", p.ClusterID, p.Sender, s.cfg.ClusterID))
+		return
+	}
+	if p.Sender == s.cfg.Self {
+		s.drop(l, DropSelf, addr, fmt.Errorf("sender %q is this node: another node uses our name, or our packets loop back", p.Sender))
+		return
+	}
+	f := s.filters[p.Sender] // read-only after New
+	if f == nil {
+		s.drop(l, DropUnknownSender, addr, fmt.Errorf("sender %q is not one of nodes %q", p.Sender, s.cfg.Nodes))
+		return
+	}
+
+	s.recvMu.Lock()
+	defer s.recvMu.Unlock()
+	lastGen, lastSeq, _ := f.Last()
+	v := f.Check(p.Generation, p.Seq)
+	if v.Accepted() || v == replay.DropDuplicate {
+		// A duplicate is the copy of a packet another link delivered
+		// first: it still proves this link works.
+		l.stats.heard(p.Sender, s.cfg.Now())
+	}
+	switch {
+	case v == replay.DropDuplicate:
+		s.drop(l, DropDuplicate, addr, nil)
+		return
+	case !v.Accepted():
+		s.drop(l, DropReplay, addr, fmt.Errorf("%s from %q: generation %d seq %d, last accepted generation %d seq %d",
+			v, p.Sender, p.Generation, p.Seq, lastGen, lastSeq))
+		return
+	}
+	l.stats.delivered.Add(1)
+	s.deliver(p, l.spec.Name)
+}
+
+// openReason maps a wire.Open error to its drop reason.
+func openReason(err error) DropReason {
+	switch {
+	case errors.Is(err, wire.ErrShort):
+		return DropShort
+	case errors.Is(err, wire.ErrBadMAC):
+		return DropBadMAC
+	case errors.Is(err, wire.ErrVersion):
+		return DropVersion
+	default:
+		return DropMalformed
+	}
+}
+
+func (s *Set) drop(l *link, r DropReason, addr string, err error) {
+	l.stats.drops[r].Add(1)
+	if r == DropDuplicate {
+		return // expected with several links
+	}
+	s.logLimited("heartbeat dropped", r.String(), l.spec.Name, addr, err, "reason", r.String())
+}

@@ -1,0 +1,71 @@
+package link
+
+import (
+	"maps"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Stats is a snapshot of every link's counters, safe to keep and encode
+// (for hactl status and metrics); it shares nothing with the Set.
+type Stats struct {
+	Links []LinkStats
+}
+
+// LinkStats are one link's counters. Received = Delivered + the sum of Drops.
+type LinkStats struct {
+	Name       string
+	Kind       string // "mcast" | "ucast"
+	Sent       uint64 // datagrams written (one per destination)
+	SendErrors uint64
+	Received   uint64 // datagrams read
+	Delivered  uint64 // passed every check and handed to the agent
+	ReadErrors uint64
+	Drops      map[DropReason]uint64 // non-zero reasons only
+	// LastHeard is when each peer node was last heard on this link with
+	// a packet that passed every check (duplicates included). A peer is
+	// absent until first heard.
+	LastHeard map[string]time.Time
+}
+
+type linkStats struct {
+	sent, sendErrors, received, delivered, readErrors atomic.Uint64
+	drops                                             [numDropReasons]atomic.Uint64
+
+	mu        sync.Mutex
+	lastHeard map[string]time.Time
+}
+
+func (st *linkStats) heard(peer string, now time.Time) {
+	st.mu.Lock()
+	st.lastHeard[peer] = now
+	st.mu.Unlock()
+}
+
+// Stats returns a snapshot of every link's counters, in Config.Links order.
+func (s *Set) Stats() Stats {
+	out := Stats{Links: make([]LinkStats, len(s.links))}
+	for i, l := range s.links {
+		ls := LinkStats{
+			Name:       l.spec.Name,
+			Kind:       l.spec.Kind,
+			Sent:       l.stats.sent.Load(),
+			SendErrors: l.stats.sendErrors.Load(),
+			Received:   l.stats.received.Load(),
+			Delivered:  l.stats.delivered.Load(),
+			ReadErrors: l.stats.readErrors.Load(),
+			Drops:      map[DropReason]uint64{},
+		}
+		for r := range numDropReasons {
+			if n := l.stats.drops[r].Load(); n > 0 {
+				ls.Drops[r] = n
+			}
+		}
+		l.stats.mu.Lock()
+		ls.LastHeard = maps.Clone(l.stats.lastHeard)
+		l.stats.mu.Unlock()
+		out.Links[i] = ls
+	}
+	return out
+}
