@@ -1,0 +1,256 @@
+package lab
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Faults are nftables rules inside the hosts' namespaces, in tables named
+// hapair_lab (the kernel has no netem). Each change rewrites the affected
+// hosts' tables atomically in one `nft -f`; Heal and cleanup delete them.
+//
+//   - a cut (Partition*) drops, at ingress of the cut host's interfaces
+//     (netdev family), every frame whose source MAC is the other host's:
+//     IP, ARP, multicast alike, in both directions because both sides get
+//     the rule;
+//   - a heartbeat cut drops UDP to port 694 from/to the other host's addresses;
+//   - loss drops a random share of the host's IP packets in and out (inet
+//     family, `numgen random mod 100 < N`), loopback excepted.
+
+const table = "hapair_lab"
+
+type cut struct {
+	a, b       string
+	iface      string // "" = every interface
+	heartbeats bool   // only UDP/694
+}
+
+type loss struct {
+	percent    int
+	heartbeats bool
+}
+
+// Partition cuts all traffic between hosts a and b, on every interface.
+func (l *Lab) Partition(a, b string) { l.t.Helper(); l.addCut(cut{a: a, b: b}) }
+
+// PartitionLink cuts all traffic between a and b on one interface only
+// ("eth0" or "eth1"), for tests with two heartbeat links.
+func (l *Lab) PartitionLink(a, b, iface string) {
+	l.t.Helper()
+	l.addCut(cut{a: a, b: b, iface: iface})
+}
+
+// PartitionHeartbeats drops only heartbeats (UDP port 694) between a and b,
+// on every interface; everything else, ARP included, still flows.
+func (l *Lab) PartitionHeartbeats(a, b string) {
+	l.t.Helper()
+	l.addCut(cut{a: a, b: b, heartbeats: true})
+}
+
+// Isolate cuts host from every other host (as if its cables were cut,
+// but its links stay up).
+func (l *Lab) Isolate(host string) {
+	l.t.Helper()
+	for _, o := range l.hosts {
+		if o.Name != host {
+			l.addCut(cut{a: host, b: o.Name})
+		}
+	}
+}
+
+// Loss drops percent (0..100) of the IP packets host sends or receives,
+// at random; 0 removes the loss.
+func (l *Lab) Loss(host string, percent int) { l.t.Helper(); l.setLoss(host, loss{percent: percent}) }
+
+// LossHeartbeats is Loss for heartbeats (UDP port 694) only.
+func (l *Lab) LossHeartbeats(host string, percent int) {
+	l.t.Helper()
+	l.setLoss(host, loss{percent: percent, heartbeats: true})
+}
+
+// Heal removes every cut and loss.
+func (l *Lab) Heal() {
+	l.t.Helper()
+	l.mu.Lock()
+	l.cuts, l.loss = nil, map[string]loss{}
+	var hosts []string
+	for name := range l.touched {
+		hosts = append(hosts, name)
+	}
+	l.mu.Unlock()
+	l.apply(hosts...)
+}
+
+func (l *Lab) addCut(c cut) {
+	l.t.Helper()
+	a, b := l.Host(c.a), l.Host(c.b)
+	if a == b {
+		l.t.Fatalf("lab: cutting %s from itself", a.Name)
+	}
+	if c.iface != "" && (a.macs[c.iface] == nil || b.macs[c.iface] == nil) {
+		l.t.Fatalf("lab: cutting %s from %s on %q: not an interface of both", a.Name, b.Name, c.iface)
+	}
+	l.mu.Lock()
+	if !slices.Contains(l.cuts, c) {
+		l.cuts = append(l.cuts, c)
+	}
+	l.mu.Unlock()
+	l.apply(a.Name, b.Name)
+}
+
+func (l *Lab) setLoss(host string, ls loss) {
+	l.t.Helper()
+	l.Host(host)
+	if ls.percent < 0 || ls.percent > 100 {
+		l.t.Fatalf("lab: loss %d%% on %s: want 0..100", ls.percent, host)
+	}
+	l.mu.Lock()
+	if ls.percent == 0 {
+		delete(l.loss, host)
+	} else {
+		l.loss[host] = ls
+	}
+	l.mu.Unlock()
+	l.apply(host)
+}
+
+// apply rewrites the named hosts' tables from the current cuts and losses.
+func (l *Lab) apply(hosts ...string) {
+	l.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), defaultRunTimeout)
+	defer cancel()
+	for _, name := range hosts {
+		h := l.Host(name)
+		l.mu.Lock()
+		script := l.rulesFor(h)
+		l.touched[name] = true
+		l.mu.Unlock()
+		if err := h.nft(ctx, script); err != nil {
+			l.t.Fatal(err)
+		}
+	}
+}
+
+// deleteTables removes both lab tables whether they exist or not: declaring a
+// table is a no-op when it exists, so the delete that follows always has one.
+const deleteTables = "table netdev " + table + "\ndelete table netdev " + table + "\n" +
+	"table inet " + table + "\ndelete table inet " + table + "\n"
+
+// rulesFor renders host h's whole ruleset as one nft script; l.mu is held.
+func (l *Lab) rulesFor(h *Host) string {
+	var b strings.Builder
+	b.WriteString(deleteTables)
+
+	// netdev: full cuts, by source MAC, per interface.
+	drops := map[string][]string{} // iface -> MACs to drop
+	var hbAddrs []string
+	for _, c := range l.cuts {
+		var other *Host
+		switch h.Name {
+		case c.a:
+			other = l.byName[c.b]
+		case c.b:
+			other = l.byName[c.a]
+		default:
+			continue
+		}
+		if c.heartbeats {
+			hbAddrs = append(hbAddrs, other.Addr.String())
+			if other.HBAddr.IsValid() {
+				hbAddrs = append(hbAddrs, other.HBAddr.String())
+			}
+			continue
+		}
+		for _, ifc := range h.Ifaces() {
+			if (c.iface == "" || c.iface == ifc) && other.macs[ifc] != nil {
+				drops[ifc] = append(drops[ifc], other.macs[ifc].String())
+			}
+		}
+	}
+	if len(drops) > 0 {
+		fmt.Fprintf(&b, "table netdev %s {\n", table)
+		for _, ifc := range h.Ifaces() {
+			if len(drops[ifc]) == 0 {
+				continue
+			}
+			fmt.Fprintf(&b, "\tchain in_%s {\n\t\ttype filter hook ingress device %q priority -500; policy accept;\n", ifc, ifc)
+			fmt.Fprintf(&b, "\t\tether saddr { %s } counter drop\n\t}\n", strings.Join(uniq(drops[ifc]), ", "))
+		}
+		b.WriteString("}\n")
+	}
+
+	// inet: heartbeat cuts and loss.
+	ls, lossy := l.loss[h.Name]
+	if len(hbAddrs) == 0 && !lossy {
+		return b.String()
+	}
+	hbAddrs = uniq(hbAddrs)
+	fmt.Fprintf(&b, "table inet %s {\n", table)
+	for _, dir := range []struct{ chain, hook, lo, addr string }{
+		{"input", "input", "iif", "saddr"},
+		{"output", "output", "oif", "daddr"},
+	} {
+		fmt.Fprintf(&b, "\tchain %s {\n\t\ttype filter hook %s priority -300; policy accept;\n", dir.chain, dir.hook)
+		fmt.Fprintf(&b, "\t\t%s \"lo\" accept\n", dir.lo)
+		if len(hbAddrs) > 0 {
+			fmt.Fprintf(&b, "\t\tip %s { %s } udp dport %d counter drop\n", dir.addr, strings.Join(hbAddrs, ", "), HeartbeatPort)
+		}
+		if lossy {
+			match := ""
+			if ls.heartbeats {
+				match = fmt.Sprintf("udp dport %d ", HeartbeatPort)
+			}
+			if ls.percent < 100 { // numgen mod 100 yields 0..99: "< 100" does not parse
+				match += fmt.Sprintf("numgen random mod 100 < %d ", ls.percent)
+			}
+			fmt.Fprintf(&b, "\t\t%scounter drop\n", match)
+		}
+		b.WriteString("\t}\n")
+	}
+	b.WriteString("}\n")
+	return b.String()
+}
+
+func uniq(s []string) []string {
+	slices.Sort(s)
+	return slices.Compact(s)
+}
+
+// nft runs an nft script in the host's namespace.
+func (h *Host) nft(ctx context.Context, script string) error {
+	_, err := run(ctx, strings.NewReader(script), "ip", "netns", "exec", h.Netns, "nft", "-f", "-")
+	if err != nil {
+		return fmt.Errorf("%w\nscript:\n%s", err, script)
+	}
+	return nil
+}
+
+// Unplug sets the switch ports of host's interfaces down (all of them when
+// ifaces is empty): the host sees carrier loss, as with a pulled cable.
+func (l *Lab) Unplug(host string, ifaces ...string) { l.t.Helper(); l.plug(host, "down", ifaces) }
+
+// Plug undoes Unplug.
+func (l *Lab) Plug(host string, ifaces ...string) { l.t.Helper(); l.plug(host, "up", ifaces) }
+
+func (l *Lab) plug(host, state string, ifaces []string) {
+	l.t.Helper()
+	h := l.Host(host)
+	if len(ifaces) == 0 {
+		ifaces = h.Ifaces()
+	}
+	var b strings.Builder
+	for _, ifc := range ifaces {
+		p, ok := h.port[ifc]
+		if !ok {
+			l.t.Fatalf("lab: %s has no interface %q", host, ifc)
+		}
+		fmt.Fprintf(&b, "link set %s %s\n", p, state)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), defaultRunTimeout)
+	defer cancel()
+	if err := ipBatch(ctx, l.sw, b.String()); err != nil {
+		l.t.Fatal(err)
+	}
+}
