@@ -13,7 +13,9 @@ type Stats struct {
 	Links []LinkStats
 }
 
-// LinkStats are one link's counters. Received = Delivered + the sum of Drops.
+// LinkStats are one link's counters. Once the link is idle, Received equals
+// Delivered plus the sum of Drops (a datagram is counted as received before
+// it is judged).
 type LinkStats struct {
 	Name       string
 	Kind       string // "mcast" | "ucast"
