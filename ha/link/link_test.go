@@ -312,3 +312,23 @@ func TestDropReasonString(t *testing.T) {
 		t.Errorf("DropBadMAC.MarshalText() = %q, want bad-mac", b)
 	}
 }
+
+func TestLinkStatsUp(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	ls := LinkStats{LastHeard: map[string]time.Time{"lb1": at}}
+	tests := []struct {
+		peer string
+		now  time.Time
+		want bool
+	}{
+		{"lb1", at, true},
+		{"lb1", at.Add(2 * time.Second), true},
+		{"lb1", at.Add(2*time.Second + 1), false},
+		{"lb2", at, false},
+	}
+	for _, tt := range tests {
+		if got := ls.Up(tt.peer, tt.now, 2*time.Second); got != tt.want {
+			t.Errorf("Up(%q, %v, 2s) = %v, want %v", tt.peer, tt.now.Sub(at), got, tt.want)
+		}
+	}
+}

@@ -71,3 +71,11 @@ func (s *Set) Stats() Stats {
 	}
 	return out
 }
+
+// Up reports whether peer was heard on this link within deadtime before
+// now: the per-link up/down state for status output (the agent decides
+// peer liveness across all links itself).
+func (ls LinkStats) Up(peer string, now time.Time, deadtime time.Duration) bool {
+	t, ok := ls.LastHeard[peer]
+	return ok && now.Sub(t) <= deadtime
+}
