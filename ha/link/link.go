@@ -135,8 +135,10 @@ type Set struct {
 // job (Open does it). The Set owns the conns and closes them in Close.
 //
 // deliver is called for every packet that passed every check, with the
-// name of the link it arrived on; calls never overlap. deliver must not
-// call Close.
+// name of the link it arrived on; calls never overlap and come in
+// increasing (generation, seq) order per peer. deliver must return soon
+// (hand the packet to a channel): while it runs, every link waits. It must
+// not call Close, which waits for the link goroutines.
 func New(cfg Config, conns []net.PacketConn, deliver func(p *wire.Packet, link string)) (*Set, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err

@@ -190,9 +190,9 @@ func TestSeveralLinks(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-lb2.got
-	waitFor(t, "second copy", func() bool {
+	waitFor(t, "second copy judged", func() bool {
 		st := lb2.Stats()
-		return st.Links[0].Received+st.Links[1].Received == 2
+		return st.Links[0].Drops[DropDuplicate]+st.Links[1].Drops[DropDuplicate] == 1
 	})
 	st := lb2.Stats()
 	var delivered, dups uint64

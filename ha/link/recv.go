@@ -121,10 +121,11 @@ func openReason(err error) DropReason {
 	}
 }
 
+// drop logs (rate-limited) and then counts, so a counter that moved means
+// the drop is fully handled.
 func (s *Set) drop(l *link, r DropReason, addr string, err error) {
-	l.stats.drops[r].Add(1)
-	if r == DropDuplicate {
-		return // expected with several links
+	if r != DropDuplicate { // duplicates are expected with several links
+		s.logLimited("heartbeat dropped", r.String(), l.spec.Name, addr, err, "reason", r.String())
 	}
-	s.logLimited("heartbeat dropped", r.String(), l.spec.Name, addr, err, "reason", r.String())
+	l.stats.drops[r].Add(1)
 }
