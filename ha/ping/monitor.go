@@ -1,0 +1,133 @@
+package ping
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/hapair/hapair/ha/script"
+)
+
+// Probe runs one check; nil means healthy. It must return by ctx's deadline.
+type Probe func(ctx context.Context) error
+
+// Clock is the monitor's time source.
+type Clock interface {
+	After(d time.Duration) <-chan time.Time
+}
+
+type systemClock struct{}
+
+func (systemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// Defaults for Spec.
+const (
+	DefaultInterval = time.Second
+	DefaultTimeout  = time.Second
+	DefaultFall     = 3 // one lost echo is noise, three are an outage
+	DefaultRise     = 1
+	// jitterFraction spreads probes by ±10% of the interval so checks
+	// started together (and two nodes pinging one gateway) drift apart.
+	jitterFraction = 0.1
+)
+
+// Spec describes one check.
+type Spec struct {
+	Name     string        // for reports, e.g. "ping 198.18.0.1"
+	Probe    Probe         // required
+	Interval time.Duration // between probes (default 1s), jittered ±10%
+	Timeout  time.Duration // per probe (default 1s)
+	Fall     int           // failures in a row to report down (default 3)
+	Rise     int           // successes in a row to report up (default 1)
+
+	Clock Clock      // default the system clock
+	Rand  *rand.Rand // jitter source (default seeded from the clock); not shared
+}
+
+// Monitor runs one check until its context ends.
+type Monitor struct {
+	spec    Spec
+	tracker *Tracker
+}
+
+// NewMonitor validates spec and fills defaults.
+func NewMonitor(spec Spec) (*Monitor, error) {
+	if spec.Probe == nil {
+		return nil, fmt.Errorf("ping: check %q: no probe", spec.Name)
+	}
+	if spec.Interval < 0 || spec.Timeout < 0 || spec.Fall < 0 || spec.Rise < 0 {
+		return nil, fmt.Errorf("ping: check %q: interval, timeout, fall and rise must not be negative", spec.Name)
+	}
+	if spec.Interval == 0 {
+		spec.Interval = DefaultInterval
+	}
+	if spec.Timeout == 0 {
+		spec.Timeout = DefaultTimeout
+	}
+	if spec.Fall == 0 {
+		spec.Fall = DefaultFall
+	}
+	if spec.Rise == 0 {
+		spec.Rise = DefaultRise
+	}
+	if spec.Clock == nil {
+		spec.Clock = systemClock{}
+	}
+	if spec.Rand == nil {
+		spec.Rand = rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0))
+	}
+	return &Monitor{spec: spec, tracker: NewTracker(spec.Name, spec.Rise, spec.Fall)}, nil
+}
+
+// Run probes every interval until ctx ends and calls report on every
+// transition (the first one when the state first becomes known). report
+// runs on Run's goroutine and should not block.
+func (m *Monitor) Run(ctx context.Context, report func(name string, ok bool, reason string)) {
+	for {
+		pctx, cancel := context.WithTimeout(ctx, m.spec.Timeout)
+		err := m.spec.Probe(pctx)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		if changed, ok, reason := m.tracker.Observe(err); changed {
+			report(m.spec.Name, ok, reason)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-m.spec.Clock.After(m.jittered()):
+		}
+	}
+}
+
+func (m *Monitor) jittered() time.Duration {
+	j := (m.spec.Rand.Float64()*2 - 1) * jitterFraction * float64(m.spec.Interval)
+	return m.spec.Interval + time.Duration(j)
+}
+
+// TrackProbe runs a track script: exit status 0 is healthy. The probe's
+// context deadline is the script's timeout; on timeout its whole process
+// group is killed.
+func TrackProbe(path string, args []string) Probe {
+	return func(ctx context.Context) error {
+		res, err := script.Run(ctx, script.Command{Path: path, Args: args, KillGrace: 100 * time.Millisecond})
+		if err != nil {
+			if errors.Is(err, context.DeadlineExceeded) {
+				return fmt.Errorf("%s: timed out", path)
+			}
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		if res.ExitCode != 0 {
+			out := strings.TrimSpace(res.Output)
+			if len(out) > 200 {
+				out = "..." + out[len(out)-200:]
+			}
+			return fmt.Errorf("%s: exit status %d: output %q", path, res.ExitCode, out)
+		}
+		return nil
+	}
+}

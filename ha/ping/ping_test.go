@@ -1,0 +1,205 @@
+package ping
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestTracker(t *testing.T) {
+	e := errors.New("no reply after 1s")
+	tests := []struct {
+		name       string
+		rise, fall int
+		results    []error
+		want       []string // reported transitions
+	}{
+		{"first success reports up", 1, 3, []error{nil, nil}, []string{"up: ping a: ok"}},
+		{"down needs fall failures", 1, 3, []error{nil, e, e, nil, e, e, e, e},
+			[]string{"up: ping a: ok", "down: ping a: failed 3 times in a row, last: no reply after 1s"}},
+		{"initial failures report down", 1, 2, []error{e, e, e}, []string{"down: ping a: failed 2 times in a row, last: no reply after 1s"}},
+		{"fall 1", 1, 1, []error{nil, e, nil}, []string{"up: ping a: ok", "down: ping a: failed: no reply after 1s", "up: ping a: ok"}},
+		{"rise 2 needs two in a row", 2, 1, []error{e, nil, e, nil, nil, nil},
+			[]string{"down: ping a: failed: no reply after 1s", "up: ping a: ok 2 times in a row"}},
+		{"flapping under fall reports nothing", 1, 3, []error{nil, e, e, nil, e, e, nil}, []string{"up: ping a: ok"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tr := NewTracker("ping a", tt.rise, tt.fall)
+			var got []string
+			for _, r := range tt.results {
+				if changed, ok, reason := tr.Observe(r); changed {
+					state := "down"
+					if ok {
+						state = "up"
+					}
+					got = append(got, state+": "+reason)
+				}
+			}
+			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
+				t.Errorf("transitions:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
+	}
+}
+
+// stepClock hands each wait to the test, which fires it.
+type stepClock struct{ waits chan time.Duration }
+
+func (c stepClock) After(d time.Duration) <-chan time.Time {
+	c.waits <- d
+	ch := make(chan time.Time, 1)
+	ch <- time.Time{} // fires at once; the test paced us by receiving d
+	return ch
+}
+
+// fakePinger answers from a script of results.
+type fakePinger struct{ results chan error }
+
+func (p fakePinger) Ping(ctx context.Context, addr netip.Addr) error {
+	select {
+	case err := <-p.results:
+		if err != nil {
+			return fmt.Errorf("ping %s: %w", addr, err)
+		}
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func TestMonitorReportsTransitions(t *testing.T) {
+	addr := netip.MustParseAddr("198.18.0.1")
+	p := fakePinger{results: make(chan error, 10)}
+	clk := stepClock{waits: make(chan time.Duration)}
+	m, err := NewMonitor(Spec{Name: "ping 198.18.0.1", Probe: PingProbe(p, addr), Interval: time.Second, Fall: 2,
+		Clock: clk, Rand: rand.New(rand.NewPCG(1, 2))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lost := errors.New("no reply after 1s")
+	for _, r := range []error{nil, lost, nil, lost, lost, nil} {
+		p.results <- r
+	}
+	type report struct {
+		ok     bool
+		reason string
+	}
+	reports := make(chan report, 10)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		m.Run(ctx, func(name string, ok bool, reason string) { reports <- report{ok, reason} })
+		close(done)
+	}()
+	for i := range 6 {
+		d := <-clk.waits // one wait per probe
+		if d < 900*time.Millisecond || d > 1100*time.Millisecond {
+			t.Errorf("wait %d = %v, want 1s ±10%%", i, d)
+		}
+	}
+	cancel()
+	<-done
+	close(reports)
+	var got []string
+	for r := range reports {
+		got = append(got, fmt.Sprint(r.ok, " ", r.reason))
+	}
+	want := []string{
+		"true ping 198.18.0.1: ok",
+		"false ping 198.18.0.1: failed 2 times in a row, last: ping 198.18.0.1: no reply after 1s",
+		"true ping 198.18.0.1: ok",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("reports:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestNewMonitorErrors(t *testing.T) {
+	if _, err := NewMonitor(Spec{Name: "x"}); err == nil || err.Error() != `ping: check "x": no probe` {
+		t.Errorf("NewMonitor(no probe) = %v", err)
+	}
+	probe := func(context.Context) error { return nil }
+	if _, err := NewMonitor(Spec{Name: "x", Probe: probe, Fall: -1}); err == nil || !strings.Contains(err.Error(), "must not be negative") {
+		t.Errorf("NewMonitor(fall -1) = %v", err)
+	}
+}
+
+func TestICMPLoopback(t *testing.T) {
+	p := NewICMP(0)
+	for _, a := range []string{"127.0.0.1", "::1"} {
+		addr := netip.MustParseAddr(a)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		err := p.Ping(ctx, addr)
+		cancel()
+		if errors.Is(err, os.ErrPermission) {
+			t.Skipf("skipping, permission denied: needs net.ipv4.ping_group_range or CAP_NET_RAW: %v", err)
+		}
+		if err != nil && addr.Is6() && strings.Contains(err.Error(), "address family not supported") {
+			t.Logf("no IPv6 on this host: %v", err)
+			continue
+		}
+		if err != nil {
+			t.Errorf("Ping(%s) = %v, want nil", a, err)
+		}
+	}
+}
+
+func TestICMPCancelled(t *testing.T) {
+	p := NewICMP(0)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := p.Ping(ctx, netip.MustParseAddr("127.0.0.1"))
+	if errors.Is(err, os.ErrPermission) {
+		t.Skipf("skipping, permission denied: %v", err)
+	}
+	// Either the reply beat the cancellation check or it did not; the
+	// call must return promptly either way, and name the address on error.
+	if err != nil && !strings.Contains(err.Error(), "ping 127.0.0.1") {
+		t.Errorf("Ping(cancelled) = %v, want an error naming 127.0.0.1", err)
+	}
+}
+
+func TestTrackProbe(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("#!/bin/sh\n"+body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	ok := write("ok", `[ "$1" = "db" ] || exit 9; exit 0`)
+	bad := write("bad", "echo 'replication lag 40s'; exit 1\n")
+	hang := write("hang", "sleep 30\n")
+	tests := []struct {
+		path    string
+		args    []string
+		timeout time.Duration
+		want    string // "" = healthy
+	}{
+		{ok, []string{"db"}, 5 * time.Second, ""},
+		{ok, nil, 5 * time.Second, ok + ": exit status 9: output \"\""},
+		{bad, nil, 5 * time.Second, bad + `: exit status 1: output "replication lag 40s"`},
+		{hang, nil, 200 * time.Millisecond, hang + ": timed out"},
+	}
+	for _, tt := range tests {
+		ctx, cancel := context.WithTimeout(context.Background(), tt.timeout)
+		err := TrackProbe(tt.path, tt.args)(ctx)
+		cancel()
+		got := ""
+		if err != nil {
+			got = err.Error()
+		}
+		if got != tt.want {
+			t.Errorf("TrackProbe(%s %v) = %q, want %q", filepath.Base(tt.path), tt.args, got, tt.want)
+		}
+	}
+}
