@@ -1,0 +1,263 @@
+package check
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+func addrOf(t testing.TB, a net.Addr) netip.AddrPort {
+	t.Helper()
+	ap, err := netip.ParseAddrPort(a.String())
+	if err != nil {
+		t.Fatalf("ParseAddrPort(%v): %v", a, err)
+	}
+	return ap
+}
+
+// closedPort returns a loopback TCP address nobody listens on.
+func closedPort(t *testing.T) netip.AddrPort {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := addrOf(t, l.Addr())
+	l.Close()
+	return a
+}
+
+// rawServer accepts on loopback and runs handle for each connection.
+func rawServer(t *testing.T, handle func(net.Conn)) netip.AddrPort {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	t.Cleanup(func() { l.Close(); <-done })
+	go func() {
+		defer close(done)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() { defer c.Close(); handle(c) }()
+		}
+	}()
+	return addrOf(t, l.Addr())
+}
+
+func mustNewChecker(t *testing.T, s Spec) Checker {
+	t.Helper()
+	c, err := New(s)
+	if err != nil {
+		t.Fatalf("New(%+v) error: %v", s, err)
+	}
+	return c
+}
+
+// wantErr checks err against want: "" means nil, else a substring.
+func wantErr(t *testing.T, what string, err error, want string) {
+	t.Helper()
+	switch {
+	case want == "" && err != nil:
+		t.Errorf("%s = %v, want nil", what, err)
+	case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+		t.Errorf("%s = %v, want error containing %q", what, err, want)
+	}
+}
+
+func TestSpecValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		spec Spec
+		want string
+	}{
+		{"connect", Spec{Type: "connect"}, ""},
+		{"N", Spec{Type: "3", Receive: regexp.MustCompile("ok")}, ""},
+		{"zero N", Spec{Type: "0"}, `unknown type "0"`},
+		{"unknown", Spec{Type: "ping"}, `check: unknown type "ping", want connect, negotiate, http, sip, external or a positive number`},
+		{"http receive", Spec{Type: "http", Receive: regexp.MustCompile("ok")}, `receive "ok" needs type negotiate`},
+		{"external no program", Spec{Type: "external"}, "external check needs a program"},
+		{"bad status", Spec{Type: "http", Status: 1000}, "status 1000 is not an HTTP status"},
+		{"bad path", Spec{Type: "negotiate", Request: "status"}, `request "status" must be a path`},
+		{"negative rise", Spec{Type: "connect", Rise: -1}, "rise -1 and fall 3 must be at least 1"},
+		{"negative timeout", Spec{Type: "connect", Timeout: -time.Second}, "timeout -1s is negative"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := New(tt.spec)
+			wantErr(t, fmt.Sprintf("New(%+v)", tt.spec), err, tt.want)
+		})
+	}
+	d := Spec{}.WithDefaults()
+	if d.Interval != 2*time.Second || d.Timeout != time.Second || d.Rise != 2 || d.Fall != 3 || d.Status != 200 || d.Request != "/" {
+		t.Errorf("Spec{}.WithDefaults() = %+v, want interval 2s timeout 1s rise 2 fall 3 status 200 request /", d)
+	}
+}
+
+func TestConnect(t *testing.T) {
+	up := rawServer(t, func(net.Conn) {})
+	down := closedPort(t)
+	c := mustNewChecker(t, Spec{Type: "connect", Timeout: time.Second})
+	wantErr(t, "Check(up)", c.Check(context.Background(), up), "")
+	wantErr(t, "Check(down)", c.Check(context.Background(), down), fmt.Sprintf("connect %v: connection refused", down))
+	short := mustNewChecker(t, Spec{Type: "connect", Timeout: time.Nanosecond})
+	wantErr(t, "Check(1ns timeout)", short.Check(context.Background(), up), fmt.Sprintf("connect %v: timeout after 1ns", up))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	wantErr(t, "Check(cancelled)", c.Check(ctx, up), fmt.Sprintf("connect %v: canceled", up))
+}
+
+func TestHTTP(t *testing.T) {
+	var gotHost, gotPath string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gotHost, gotPath = r.Host, r.URL.RequestURI()
+		switch r.URL.Path {
+		case "/ok":
+			io.WriteString(w, "all ok here")
+		case "/bad":
+			io.WriteString(w, "degraded")
+		case "/503":
+			w.WriteHeader(503)
+		case "/moved":
+			http.Redirect(w, r, "/ok", http.StatusMovedPermanently)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	good := addrOf(t, srv.Listener.Addr())
+	garbage := rawServer(t, func(c net.Conn) { c.Write([]byte("\x00\x01 not http at all\r\n\r\n")) })
+	silent := rawServer(t, func(c net.Conn) { io.Copy(io.Discard, c) })
+	hangup := rawServer(t, func(c net.Conn) { c.Read(make([]byte, 512)) })
+	truncated := rawServer(t, func(c net.Conn) {
+		c.Read(make([]byte, 512))
+		c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nall o"))
+	})
+	down := closedPort(t)
+	ok := regexp.MustCompile("ok")
+	tests := []struct {
+		name   string
+		spec   Spec
+		target netip.AddrPort
+		want   string
+	}{
+		{"negotiate ok", Spec{Type: "negotiate", Request: "/ok", Receive: ok}, good, ""},
+		{"negotiate no match", Spec{Type: "negotiate", Request: "/bad", Receive: ok}, good, `negotiate: body does not match "ok"`},
+		{"negotiate status", Spec{Type: "negotiate", Request: "/503", Receive: ok}, good, "negotiate: status 503, want 200"},
+		{"http status only", Spec{Type: "http", Request: "/bad"}, good, ""},
+		{"http wanted 503", Spec{Type: "http", Request: "/503", Status: 503}, good, ""},
+		{"redirect not followed", Spec{Type: "http", Request: "/moved"}, good, "http: status 301, want 200"},
+		{"refused", Spec{Type: "negotiate", Receive: ok}, down, fmt.Sprintf("negotiate: connect %v: connection refused", down)},
+		{"garbage", Spec{Type: "negotiate", Receive: ok}, garbage, "negotiate: malformed HTTP response"},
+		{"silent", Spec{Type: "negotiate", Receive: ok, Timeout: 200 * time.Millisecond}, silent, "negotiate: timeout after 200ms"},
+		{"hang up", Spec{Type: "http"}, hangup, "http: connection closed before a full response"},
+		{"truncated body", Spec{Type: "negotiate", Receive: ok}, truncated, "negotiate: reading body: unexpected EOF"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := mustNewChecker(t, tt.spec)
+			wantErr(t, fmt.Sprintf("Check(%s %s)", tt.spec.Type, tt.spec.Request), c.Check(context.Background(), tt.target), tt.want)
+		})
+	}
+	t.Run("host and path", func(t *testing.T) {
+		c := mustNewChecker(t, Spec{Type: "negotiate", Request: "/ok?probe=1", Host: "www.example.org", Receive: ok})
+		wantErr(t, "Check", c.Check(context.Background(), good), "")
+		if gotHost != "www.example.org" || gotPath != "/ok?probe=1" {
+			t.Errorf("server saw Host %q path %q, want www.example.org /ok?probe=1", gotHost, gotPath)
+		}
+		c = mustNewChecker(t, Spec{Type: "http"})
+		c.Check(context.Background(), good)
+		if gotHost != good.String() {
+			t.Errorf("default Host = %q, want %q", gotHost, good)
+		}
+	})
+}
+
+// writeScript writes an executable shell script into dir.
+func writeScript(t *testing.T, dir, name, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestExternal(t *testing.T) {
+	dir := t.TempDir()
+	argsFile := filepath.Join(dir, "args")
+	target := netip.MustParseAddrPort("127.0.0.1:8080")
+	tests := []struct {
+		name string
+		body string
+		want string
+	}{
+		{"exit 0", "exit 0", ""},
+		{"OK output", "echo OK", ""},
+		{"exit 1", "echo backend down; exit 1", "exit status 1: backend down"},
+		{"FAIL with exit 0", "echo FAIL disk full", "FAIL disk full"},
+		{"timeout", "sleep 30", "timeout after 300ms"},
+		{"timeout with child", "sleep 30 & wait", "timeout after 300ms"},
+		{"args and env", `echo "$@ $HAPAIR_RIP:$HAPAIR_RPORT" > ` + argsFile, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			prog := writeScript(t, dir, strings.ReplaceAll(tt.name, " ", "_"), tt.body)
+			c := mustNewChecker(t, Spec{Type: "external", Program: prog, Args: []string{"-x"}, Virtual: netip.MustParseAddrPort("198.18.0.100:80"), Timeout: 300 * time.Millisecond})
+			start := time.Now()
+			err := c.Check(context.Background(), target)
+			wantErr(t, "Check("+tt.name+")", err, tt.want)
+			if el := time.Since(start); el > 5*time.Second {
+				t.Errorf("Check(%s) took %v, want the timeout to kill it", tt.name, el)
+			}
+		})
+	}
+	b, err := os.ReadFile(argsFile)
+	if got, want := strings.TrimSpace(string(b)), "-x 198.18.0.100 80 127.0.0.1 8080 127.0.0.1:8080"; err != nil || got != want {
+		t.Errorf("script saw %q (%v), want %q", got, err, want)
+	}
+	c := mustNewChecker(t, Spec{Type: "external", Program: filepath.Join(dir, "missing")})
+	wantErr(t, "Check(missing)", c.Check(context.Background(), target), "no such file or directory")
+}
+
+// countingChecker records which checks ran.
+type recordingChecker struct {
+	name string
+	log  *[]string
+}
+
+func (r recordingChecker) Check(context.Context, netip.AddrPort) error {
+	*r.log = append(*r.log, r.name)
+	return nil
+}
+
+func TestMixed(t *testing.T) {
+	var log []string
+	m := &MixedChecker{N: 3, Connect: recordingChecker{"c", &log}, Negotiate: recordingChecker{"n", &log}}
+	a, b := netip.MustParseAddrPort("127.0.0.1:1"), netip.MustParseAddrPort("127.0.0.1:2")
+	for range 7 {
+		m.Check(context.Background(), a)
+	}
+	m.Check(context.Background(), b)
+	m.Forget(a)
+	m.Check(context.Background(), a)
+	if got, want := strings.Join(log, ""), "nccnccn"+"n"+"n"; got != want {
+		t.Errorf("N=3 sequence = %q, want %q (negotiate first, then every 3rd; per target; Forget restarts)", got, want)
+	}
+	c := mustNewChecker(t, Spec{Type: "2"})
+	if mc, ok := c.(*MixedChecker); !ok || mc.N != 2 {
+		t.Errorf("New(Type 2) = %T %+v, want *MixedChecker with N 2", c, c)
+	}
+}

@@ -1,0 +1,172 @@
+package check
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+)
+
+// MonitorResult is the outcome of one monitor run.
+type MonitorResult int
+
+const (
+	MonitorOK      MonitorResult = iota // printed OK
+	MonitorFail                         // printed FAIL
+	MonitorError                        // could not run, exited non-zero, or printed neither
+	MonitorTimeout                      // still running at the timeout (killed)
+)
+
+func (r MonitorResult) String() string {
+	switch r {
+	case MonitorOK:
+		return "OK"
+	case MonitorFail:
+		return "FAIL"
+	case MonitorError:
+		return "error"
+	case MonitorTimeout:
+		return "timeout"
+	}
+	return "MonitorResult(?)"
+}
+
+// Monitor is a Zeus service-monitor program: run every Interval, it "must
+// simply output OK if everything is well, or FAIL if there is a problem".
+type Monitor struct {
+	Program string
+	Args    []string // e.g. SERVER=database-server, passed as given
+	// Interval between runs (default 5s, Zeus's example TIMEPERIOD).
+	Interval time.Duration
+	// Timeout bounds one run (default Interval); the process group is killed.
+	Timeout time.Duration
+}
+
+func (m Monitor) withDefaults() Monitor {
+	if m.Interval <= 0 {
+		m.Interval = 5 * time.Second
+	}
+	if m.Timeout <= 0 {
+		m.Timeout = m.Interval
+	}
+	return m
+}
+
+// Run runs the program once. detail is the program's first output line for
+// OK and FAIL, and the cause for error and timeout.
+func (m Monitor) Run(ctx context.Context) (res MonitorResult, detail string) {
+	m = m.withDefaults()
+	r := runProgram(ctx, m.Program, m.Args, nil, m.Timeout)
+	switch {
+	case r.timedOut:
+		return MonitorTimeout, fmt.Sprintf("timeout after %v", m.Timeout)
+	case r.startErr != nil:
+		return MonitorError, r.startErr.Error()
+	case strings.HasPrefix(r.firstLine, "FAIL"):
+		return MonitorFail, r.firstLine
+	case r.exitErr != nil:
+		return MonitorError, strings.TrimSpace(r.exitErr.Error() + ": " + r.firstLine)
+	case strings.HasPrefix(r.firstLine, "OK"):
+		return MonitorOK, r.firstLine
+	}
+	return MonitorError, fmt.Sprintf("printed %q, want OK or FAIL", r.firstLine)
+}
+
+// MonitorSet runs several monitors and chooses the pool: the backup pool while
+// any monitor's latest run is not OK (FAIL, error or timeout: a monitor that
+// cannot answer is not trusted), the primary pool when every one is OK again.
+// It starts on the primary pool, as Zeus uses its masters "when everything is
+// running normally", and switches on the first bad result.
+type MonitorSet struct {
+	monitors []Monitor
+	onSwitch func(usingBackup bool, reason string)
+
+	mu          sync.Mutex // guards the fields below and orders onSwitch calls
+	bad         []string   // per monitor: "" if its latest run was OK (or none yet), else why
+	usingBackup bool
+}
+
+// NewMonitorSet returns a set; onSwitch is called on each change of pool, in
+// order, with the reason ("monitor /usr/local/bin/check-db: FAIL db down",
+// "all monitors OK"), and must not call back into the set.
+func NewMonitorSet(monitors []Monitor, onSwitch func(usingBackup bool, reason string)) *MonitorSet {
+	ms := make([]Monitor, len(monitors))
+	for i, m := range monitors {
+		ms[i] = m.withDefaults()
+	}
+	return &MonitorSet{monitors: ms, onSwitch: onSwitch, bad: make([]string, len(ms))}
+}
+
+// UsingBackup reports the current pool choice and, when on the backup pool,
+// the first reason.
+func (s *MonitorSet) UsingBackup() (bool, string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, b := range s.bad {
+		if b != "" {
+			return s.usingBackup, b
+		}
+	}
+	return s.usingBackup, ""
+}
+
+// Observe records monitor i's result and calls onSwitch if the pool changes.
+// Run calls it; it is exported so a caller can drive the set without programs.
+func (s *MonitorSet) Observe(i int, res MonitorResult, detail string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if i < 0 || i >= len(s.bad) {
+		return
+	}
+	if detail == "" {
+		detail = res.String()
+	}
+	switch res {
+	case MonitorOK:
+		s.bad[i] = ""
+	case MonitorError:
+		s.bad[i] = fmt.Sprintf("monitor %s: error: %s", s.monitors[i].Program, detail)
+	default: // FAIL output starts with FAIL; a timeout's detail says timeout
+		s.bad[i] = fmt.Sprintf("monitor %s: %s", s.monitors[i].Program, detail)
+	}
+	reason := "all monitors OK"
+	backup := false
+	for _, b := range s.bad {
+		if b != "" {
+			backup, reason = true, b
+			break
+		}
+	}
+	if backup != s.usingBackup {
+		s.usingBackup = backup
+		if s.onSwitch != nil {
+			s.onSwitch(backup, reason)
+		}
+	}
+}
+
+// Run runs every monitor at once and then every Interval until ctx ends,
+// and returns when all runs have finished.
+func (s *MonitorSet) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for i, m := range s.monitors {
+		wg.Go(func() {
+			t := time.NewTicker(m.Interval)
+			defer t.Stop()
+			for {
+				res, detail := m.Run(ctx)
+				if ctx.Err() != nil {
+					return // a run cut short by shutdown says nothing
+				}
+				s.Observe(i, res, detail)
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+				}
+			}
+		})
+	}
+	wg.Wait()
+}

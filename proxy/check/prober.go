@@ -1,0 +1,268 @@
+package check
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"sync"
+	"time"
+)
+
+// Job is one target to probe.
+type Job struct {
+	// ID is the caller's key for the job (e.g. "http 198.18.1.11:80"),
+	// passed back to OnChange. One real in two services is two jobs.
+	ID      string
+	Target  netip.AddrPort
+	Checker Checker
+	// Spec gives Interval, Rise, Fall and Initial (defaults applied).
+	Spec Spec
+}
+
+// ProberConfig configures a Prober.
+type ProberConfig struct {
+	// MaxInFlight bounds concurrent checks (default 64). When all are busy,
+	// due checks wait: they are delayed, never dropped or overlapped.
+	MaxInFlight int
+	// Rand spreads start times: each job's first check is at a random point
+	// of its first interval, and each later one moves by up to ±1/16 of the
+	// interval, so a thousand reals added together do not fire together.
+	// nil means a fixed seed.
+	Rand *rand.Rand
+	// OnChange is called when a job's health changes, with the reason from
+	// Tracker.Reason ("" on recovery). It runs on a probe goroutine, never
+	// twice at once for one job, and must not block for long.
+	OnChange func(id string, healthy bool, reason string)
+}
+
+// Status is a job's health as the Prober sees it.
+type Status struct {
+	Healthy bool
+	Reason  string // see Tracker.Reason
+	Checks  uint64 // checks completed
+}
+
+// Prober runs each job's check every interval with bounded concurrency and
+// feeds the results to a Tracker per job. It is safe for concurrent use.
+type Prober struct {
+	cfg    ProberConfig
+	ctx    context.Context
+	cancel context.CancelFunc
+	sem    chan struct{}
+	wake   chan struct{}
+	wg     sync.WaitGroup // scheduler and probes
+
+	mu   sync.Mutex
+	rng  *rand.Rand
+	jobs map[string]*job
+	due  jobHeap
+}
+
+type job struct {
+	Job
+	tracker *Tracker
+	checks  uint64
+	next    time.Time
+	index   int // in due; -1 while running or removed
+	removed bool
+}
+
+// NewProber starts a prober with no jobs.
+func NewProber(cfg ProberConfig) *Prober {
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = 64
+	}
+	rng := cfg.Rand
+	if rng == nil {
+		rng = rand.New(rand.NewPCG(1, 2))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &Prober{
+		cfg: cfg, ctx: ctx, cancel: cancel,
+		sem:  make(chan struct{}, cfg.MaxInFlight),
+		wake: make(chan struct{}, 1),
+		rng:  rng,
+		jobs: make(map[string]*job),
+	}
+	p.wg.Add(1)
+	go p.schedule()
+	return p
+}
+
+// ErrStopped is returned by Add after Stop.
+var ErrStopped = errors.New("check: prober stopped")
+
+// Add starts probing j, or updates the job with the same ID. An update that
+// keeps the target keeps the health and counts (a reload does not reset
+// them); a new target starts afresh from Spec.Initial.
+func (p *Prober) Add(j Job) error {
+	if j.Checker == nil {
+		return fmt.Errorf("check: job %q has no checker", j.ID)
+	}
+	j.Spec = j.Spec.WithDefaults()
+	if j.Spec.Interval <= 0 {
+		return fmt.Errorf("check: job %q: interval %v must be positive", j.ID, j.Spec.Interval)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ctx.Err() != nil {
+		return ErrStopped
+	}
+	if old, ok := p.jobs[j.ID]; ok && old.Target == j.Target {
+		old.Job = j
+		old.tracker.SetThresholds(j.Spec.Rise, j.Spec.Fall)
+		return nil
+	}
+	p.removeLocked(j.ID)
+	nj := &job{Job: j, tracker: NewTracker(j.Spec.Rise, j.Spec.Fall, j.Spec.Initial), index: -1}
+	nj.next = time.Now().Add(time.Duration(p.rng.Int64N(int64(j.Spec.Interval))))
+	p.jobs[j.ID] = nj
+	heap.Push(&p.due, nj)
+	p.poke()
+	return nil
+}
+
+// Remove stops probing id; a check in flight finishes and its result is
+// dropped. Removing an unknown id does nothing.
+func (p *Prober) Remove(id string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.removeLocked(id)
+}
+
+func (p *Prober) removeLocked(id string) {
+	j, ok := p.jobs[id]
+	if !ok {
+		return
+	}
+	delete(p.jobs, id)
+	j.removed = true
+	if j.index >= 0 {
+		heap.Remove(&p.due, j.index)
+	}
+	if m, ok := j.Checker.(interface{ Forget(netip.AddrPort) }); ok {
+		m.Forget(j.Target)
+	}
+}
+
+// Status returns id's health, and false if there is no such job.
+func (p *Prober) Status(id string) (Status, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	j, ok := p.jobs[id]
+	if !ok {
+		return Status{}, false
+	}
+	return Status{Healthy: j.tracker.Healthy(), Reason: j.tracker.Reason(), Checks: j.checks}, true
+}
+
+// Stop cancels every check in flight and waits until all have returned.
+// OnChange is not called after Stop returns.
+func (p *Prober) Stop() {
+	p.cancel()
+	p.wg.Wait()
+}
+
+func (p *Prober) poke() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// schedule starts due jobs in order of their next time.
+func (p *Prober) schedule() {
+	defer p.wg.Done()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		p.mu.Lock()
+		var j *job
+		var c Checker
+		var target netip.AddrPort
+		wait := time.Hour
+		if len(p.due) > 0 {
+			if d := time.Until(p.due[0].next); d <= 0 {
+				j = heap.Pop(&p.due).(*job)
+				c, target = j.Checker, j.Target // Add may update j while it runs
+			} else {
+				wait = d
+			}
+		}
+		p.mu.Unlock()
+		if j == nil {
+			timer.Reset(wait)
+			select {
+			case <-p.ctx.Done():
+				return
+			case <-p.wake:
+			case <-timer.C:
+			}
+			continue
+		}
+		select { // bounded concurrency: wait for a free slot
+		case p.sem <- struct{}{}:
+		case <-p.ctx.Done():
+			return
+		}
+		p.wg.Add(1)
+		go p.probe(j, c, target)
+	}
+}
+
+// probe runs one check of j, then records it and schedules the next.
+func (p *Prober) probe(j *job, c Checker, target netip.AddrPort) {
+	defer p.wg.Done()
+	start := time.Now()
+	err := c.Check(p.ctx, target)
+	<-p.sem
+	if p.ctx.Err() != nil {
+		return // stopping: a cancelled check says nothing about the real
+	}
+	p.mu.Lock()
+	if j.removed {
+		p.mu.Unlock()
+		return
+	}
+	j.checks++
+	changed := j.tracker.Observe(err)
+	healthy, reason := j.tracker.Healthy(), j.tracker.Reason()
+	iv := j.Spec.Interval
+	jitter := time.Duration(p.rng.Int64N(int64(iv/8)+1)) - iv/16
+	j.next = start.Add(iv + jitter)
+	if now := time.Now(); j.next.Before(now) { // the check took longer than the interval
+		j.next = now
+	}
+	heap.Push(&p.due, j)
+	p.poke()
+	p.mu.Unlock()
+	if changed && p.cfg.OnChange != nil {
+		p.cfg.OnChange(j.ID, healthy, reason)
+	}
+}
+
+// jobHeap orders jobs by next check time.
+type jobHeap []*job
+
+func (h jobHeap) Len() int           { return len(h) }
+func (h jobHeap) Less(i, k int) bool { return h[i].next.Before(h[k].next) }
+func (h jobHeap) Swap(i, k int) {
+	h[i], h[k] = h[k], h[i]
+	h[i].index, h[k].index = i, k
+}
+func (h *jobHeap) Push(x any) {
+	j := x.(*job)
+	j.index = len(*h)
+	*h = append(*h, j)
+}
+func (h *jobHeap) Pop() any {
+	old := *h
+	j := old[len(old)-1]
+	old[len(old)-1] = nil
+	j.index = -1
+	*h = old[:len(old)-1]
+	return j
+}
