@@ -26,6 +26,14 @@ type Announcer interface {
 	Announce()
 }
 
+// StaleRemover is implemented by resources that can remove what an earlier
+// owner left behind without a full stop, like a VIP still bound on a node
+// that does not own its group (a stale VIP answers ARP and splits the
+// traffic). It reports whether anything was removed.
+type StaleRemover interface {
+	RemoveStale(ctx context.Context) (bool, error)
+}
+
 // Default per-resource timeouts, Pacemaker's default operation timeout.
 const (
 	DefaultStartTimeout = 20 * time.Second
@@ -141,6 +149,37 @@ func (g *Group) Announce() {
 			a.Announce()
 		}
 	}
+}
+
+// RemoveStale calls RemoveStale on every resource that implements
+// StaleRemover, for a group this node does not own, and returns the names
+// of the resources that had leftovers removed. Other resources are not
+// touched: stopping a script on a node that never started it could stop a
+// service shared by both nodes.
+func (g *Group) RemoveStale(ctx context.Context) ([]string, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var removed []string
+	var errs []error
+	for _, r := range g.rs {
+		sr, ok := r.(StaleRemover)
+		if !ok {
+			continue
+		}
+		var did bool
+		err := call(ctx, g.timeouts.Stop, func(ctx context.Context) error {
+			var err error
+			did, err = sr.RemoveStale(ctx)
+			return err
+		})
+		switch {
+		case err != nil:
+			errs = append(errs, &Error{Group: g.name, Op: "remove stale", Resource: r.Name(), Err: err})
+		case did:
+			removed = append(removed, r.Name())
+		}
+	}
+	return removed, joinErrors(g.name, "remove stale", errs)
 }
 
 // call runs fn under a timeout. A resource that ignores its context does not

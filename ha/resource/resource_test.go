@@ -12,8 +12,9 @@ import (
 )
 
 var (
-	_ resource.Resource  = (*resourcetest.Fake)(nil)
-	_ resource.Announcer = (*resourcetest.Fake)(nil)
+	_ resource.Resource     = (*resourcetest.Fake)(nil)
+	_ resource.Announcer    = (*resourcetest.Fake)(nil)
+	_ resource.StaleRemover = (*resourcetest.Fake)(nil)
 )
 
 var errBoom = errors.New("boom")
@@ -241,5 +242,22 @@ func TestGroupStatusAndAnnounce(t *testing.T) {
 	}
 	if got, want := strings.Join(g.Resources(), ","), "a,b"; got != want {
 		t.Errorf("Resources() = %q, want %q", got, want)
+	}
+}
+
+func TestGroupRemoveStale(t *testing.T) {
+	tr := &resourcetest.Trace{}
+	rs := fakes(tr, 3, func(i int, f *resourcetest.Fake) { f.Stale = i == 1 })
+	g := resource.NewGroup("web", rs, resource.Timeouts{})
+	removed, err := g.RemoveStale(context.Background())
+	if err != nil || strings.Join(removed, ",") != "b" {
+		t.Errorf("RemoveStale() = %q, %v; want [b], nil", removed, err)
+	}
+	if got, want := tr.String(), "remove stale a\nremove stale b\nremove stale c"; got != want {
+		t.Errorf("trace = %q, want %q", got, want)
+	}
+	removed, err = g.RemoveStale(context.Background())
+	if err != nil || len(removed) != 0 {
+		t.Errorf("second RemoveStale() = %q, %v; want none", removed, err)
 	}
 }

@@ -48,6 +48,7 @@ type Fake struct {
 
 	StartErr, StopErr, StatusErr error
 	BlockStart, BlockStop        bool
+	Stale                        bool          // RemoveStale finds (and clears) leftovers
 	IgnoreCtx                    bool          // with Block*: wait for Release, not ctx
 	Release                      chan struct{} // closed by the test to free an IgnoreCtx call
 
@@ -102,6 +103,16 @@ func (f *Fake) Status(ctx context.Context) error {
 		return errStopped
 	}
 	return nil
+}
+
+// RemoveStale records "remove stale NAME" and reports (and clears) Stale.
+func (f *Fake) RemoveStale(ctx context.Context) (bool, error) {
+	f.Trace.Add("remove stale " + f.ResName)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	had := f.Stale
+	f.Stale = false
+	return had, nil
 }
 
 // Announce records "announce NAME".
