@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -120,9 +121,27 @@ func New(t testing.TB, opts Options) *Lab {
 		t.Fatal(err)
 	}
 	sweepStale(t)
+	l := plan(t, o, fmt.Sprintf("hp-%d-%04x", os.Getpid(), labSeq.Add(1)&0xffff), t.TempDir())
+
+	t.Cleanup(func() { l.teardown() })
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := l.build(ctx); err != nil {
+		if errors.Is(err, errNoPermission) {
+			skipOrFatal(t, err.Error())
+		}
+		t.Fatal(err)
+	}
+	t.Logf("lab %s: %d hosts up in %v", l.ID, len(l.hosts), time.Since(start).Round(time.Millisecond))
+	return l
+}
+
+// plan lays out the lab's hosts, addresses and MACs without creating anything.
+func plan(t testing.TB, o Options, id, dir string) *Lab {
 	l := &Lab{
-		ID:      fmt.Sprintf("hp-%d-%04x", os.Getpid(), rand.N(0x10000)),
-		Dir:     t.TempDir(),
+		ID:      id,
+		Dir:     dir,
 		t:       t,
 		opts:    o,
 		byName:  map[string]*Host{},
@@ -142,18 +161,6 @@ func New(t testing.TB, opts Options) *Lab {
 		l.addHost(fmt.Sprintf("backend%d", i), 20+i)
 	}
 	l.addHost("client", 50)
-
-	t.Cleanup(func() { l.teardown() })
-	start := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	if err := l.build(ctx); err != nil {
-		if errors.Is(err, errNoPermission) {
-			skipOrFatal(t, err.Error())
-		}
-		t.Fatal(err)
-	}
-	t.Logf("lab %s: %d hosts up in %v", l.ID, len(l.hosts), time.Since(start).Round(time.Millisecond))
 	return l
 }
 
@@ -177,6 +184,13 @@ func (l *Lab) addHost(name string, octet int) *Host {
 func mac(lan, octet int) net.HardwareAddr {
 	return net.HardwareAddr{0x02, 0x68, 0x70, 0x00, byte(lan), byte(octet)}
 }
+
+// labSeq numbers labs within the process from a random start: unique among
+// concurrent labs of one test binary, unlikely to meet a stale lab of an
+// earlier process that had the same PID.
+var labSeq atomic.Uint32
+
+func init() { labSeq.Store(rand.Uint32()) }
 
 var errNoPermission = errors.New("permission to create network namespaces")
 
@@ -213,7 +227,7 @@ func (l *Lab) build(ctx context.Context) error {
 	b.Reset()
 	for _, h := range l.hosts {
 		for _, ifc := range h.Ifaces() {
-			fmt.Fprintf(&b, "link add %s netns %s address %s type veth peer name %s netns %s\n",
+			fmt.Fprintf(&b, "link add name %s netns %s address %s type veth peer name %s netns %s\n",
 				ifc, h.Netns, h.macs[ifc], h.port[ifc], l.sw)
 		}
 	}
@@ -223,9 +237,9 @@ func (l *Lab) build(ctx context.Context) error {
 
 	b.Reset()
 	for _, h := range l.hosts {
-		fmt.Fprintf(&b, "link set %s master br0 up\n", h.port["eth0"])
+		fmt.Fprintf(&b, "link set dev %s master br0 up\n", h.port["eth0"])
 		if p, ok := h.port["eth1"]; ok {
-			fmt.Fprintf(&b, "link set %s master br1 up\n", p)
+			fmt.Fprintf(&b, "link set dev %s master br1 up\n", p)
 		}
 	}
 	if err := ipBatch(ctx, l.sw, b.String()); err != nil {
@@ -234,9 +248,9 @@ func (l *Lab) build(ctx context.Context) error {
 
 	for _, h := range l.hosts {
 		b.Reset()
-		fmt.Fprintf(&b, "link set lo up\naddr add %s/%d dev eth0\nlink set eth0 up\n", h.Addr, LAN.Bits())
+		fmt.Fprintf(&b, "link set dev lo up\naddr add %s/%d dev eth0\nlink set dev eth0 up\n", h.Addr, LAN.Bits())
 		if h.HBAddr.IsValid() {
-			fmt.Fprintf(&b, "addr add %s/%d dev eth1\nlink set eth1 up\n", h.HBAddr, HeartbeatLAN.Bits())
+			fmt.Fprintf(&b, "addr add %s/%d dev eth1\nlink set dev eth1 up\n", h.HBAddr, HeartbeatLAN.Bits())
 		}
 		if err := ipBatch(ctx, h.Netns, b.String()); err != nil {
 			return err

@@ -21,10 +21,9 @@ func TestMain(m *testing.M) { os.Exit(Main(m)) }
 // connectivity, every fault and its healing, in one lab (a lab costs
 // processes; each step restores what it changed).
 func TestLab(t *testing.T) {
-	bins := Binaries{}
-	p := Build(t, PkgLabsrv, PkgLabprobe)
-	bins.Labsrv, bins.Labprobe = p[0], p[1]
 	l := New(t, Options{HeartbeatLAN: true})
+	p := Build(t, PkgLabsrv, PkgLabprobe)
+	bins := Binaries{Labsrv: p[0], Labprobe: p[1]}
 
 	// Every host answers on LAN; lb nodes on the heartbeat LAN too.
 	var srvs []*Proc
@@ -135,9 +134,9 @@ func TestLab(t *testing.T) {
 // TestHeartbeatRules checks PartitionHeartbeats and LossHeartbeats with UDP
 // to port 694: dropped, while UDP to other ports passes.
 func TestHeartbeatRules(t *testing.T) {
+	l := New(t, Options{Backends: -1})
 	p := Build(t, PkgLabsrv, PkgLabprobe)
 	bins := Binaries{Labsrv: p[0], Labprobe: p[1]}
-	l := New(t, Options{Backends: -1})
 	lb1 := l.Host("lb1")
 	lb1.Start([]string{bins.Labsrv, "-name", "lb1", "-http", "0", "-tcp", "0", "-udp", fmt.Sprint(HeartbeatPort)})
 	lb1.Start([]string{bins.Labsrv, "-name", "lb1", "-http", "0", "-tcp", "0", "-udp", fmt.Sprint(LabsrvUDPPort)})

@@ -70,7 +70,10 @@ func (l *Lab) LossHeartbeats(host string, percent int) {
 	l.setLoss(host, loss{percent: percent, heartbeats: true})
 }
 
-// Heal removes every cut and loss.
+// Heal removes every cut and loss. It also flushes the unresolved (INCOMPLETE,
+// FAILED) neighbour entries that ARP attempts during the cut left on those
+// hosts: otherwise the first packet after Heal waits up to retrans_time (1s)
+// for the kernel's next ARP retry. Resolved entries are kept.
 func (l *Lab) Heal() {
 	l.t.Helper()
 	l.mu.Lock()
@@ -80,7 +83,15 @@ func (l *Lab) Heal() {
 		hosts = append(hosts, name)
 	}
 	l.mu.Unlock()
+	slices.Sort(hosts)
 	l.apply(hosts...)
+	ctx, cancel := context.WithTimeout(context.Background(), defaultRunTimeout)
+	defer cancel()
+	for _, name := range hosts {
+		if err := ipBatch(ctx, l.byName[name].Netns, "neigh flush nud incomplete nud failed\n"); err != nil {
+			l.t.Fatal(err)
+		}
+	}
 }
 
 func (l *Lab) addCut(c cut) {
@@ -246,7 +257,7 @@ func (l *Lab) plug(host, state string, ifaces []string) {
 		if !ok {
 			l.t.Fatalf("lab: %s has no interface %q", host, ifc)
 		}
-		fmt.Fprintf(&b, "link set %s %s\n", p, state)
+		fmt.Fprintf(&b, "link set dev %s %s\n", p, state)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), defaultRunTimeout)
 	defer cancel()
