@@ -1,0 +1,237 @@
+package check
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// fakeChecker fails while fail is set, counts checks and the most that ran
+// at once, and can block until released.
+type fakeChecker struct {
+	fail     atomic.Bool
+	block    chan struct{} // nil: return at once
+	calls    atomic.Int64
+	inFlight atomic.Int64
+	maxSeen  atomic.Int64
+}
+
+func (f *fakeChecker) Check(ctx context.Context, target netip.AddrPort) error {
+	f.calls.Add(1)
+	n := f.inFlight.Add(1)
+	defer f.inFlight.Add(-1)
+	for {
+		m := f.maxSeen.Load()
+		if n <= m || f.maxSeen.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	if f.block != nil {
+		select {
+		case <-f.block:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if f.fail.Load() {
+		return fmt.Errorf("connect %v: connection refused", target)
+	}
+	return nil
+}
+
+type change struct {
+	id      string
+	healthy bool
+	reason  string
+}
+
+func newTestProber(t *testing.T, maxInFlight int) (*Prober, <-chan change) {
+	t.Helper()
+	ch := make(chan change, 64)
+	p := NewProber(ProberConfig{
+		MaxInFlight: maxInFlight,
+		Rand:        rand.New(rand.NewPCG(3, 4)),
+		OnChange:    func(id string, h bool, r string) { ch <- change{id, h, r} },
+	})
+	t.Cleanup(p.Stop)
+	return p, ch
+}
+
+func await(t *testing.T, ch <-chan change) change {
+	t.Helper()
+	select {
+	case c := <-ch:
+		return c
+	case <-time.After(10 * time.Second):
+		t.Fatal("no health change within 10s")
+	}
+	return change{}
+}
+
+var target1 = netip.MustParseAddrPort("127.0.0.1:9")
+
+func TestProberTransitions(t *testing.T) {
+	p, ch := newTestProber(t, 4)
+	f := &fakeChecker{}
+	spec := Spec{Interval: 5 * time.Millisecond, Rise: 2, Fall: 2}
+	if err := p.Add(Job{ID: "web 1", Target: target1, Checker: f, Spec: spec}); err != nil {
+		t.Fatal(err)
+	}
+	if c := await(t, ch); c != (change{"web 1", true, ""}) {
+		t.Fatalf("first change = %+v, want healthy after the first pass", c)
+	}
+	f.fail.Store(true)
+	want := change{"web 1", false, "connect 127.0.0.1:9: connection refused"}
+	if c := await(t, ch); c != want {
+		t.Fatalf("change after failures = %+v, want %+v", c, want)
+	}
+	st, ok := p.Status("web 1")
+	if !ok || st.Healthy || st.Reason != want.reason || st.Checks < 3 {
+		t.Errorf("Status = %+v, %v, want unhealthy with the reason after at least 3 checks", st, ok)
+	}
+	// A reload with the same target keeps the state; a different one resets it.
+	spec.Fall = 5
+	p.Add(Job{ID: "web 1", Target: target1, Checker: f, Spec: spec})
+	if st, _ := p.Status("web 1"); st.Healthy || st.Checks == 0 {
+		t.Errorf("Status after same-target update = %+v, want health and counts kept", st)
+	}
+	f.fail.Store(false)
+	if c := await(t, ch); !c.healthy {
+		t.Fatalf("change after recovery = %+v, want healthy", c)
+	}
+	p.Add(Job{ID: "web 1", Target: netip.MustParseAddrPort("127.0.0.1:10"), Checker: f, Spec: spec})
+	if st, _ := p.Status("web 1"); st.Healthy || st.Checks != 0 || st.Reason != "not checked yet" {
+		t.Errorf("Status after new target = %+v, want a fresh tracker", st)
+	}
+	p.Remove("web 1")
+	if _, ok := p.Status("web 1"); ok {
+		t.Errorf("Status after Remove found the job")
+	}
+}
+
+func TestProberRemoveStopsChecks(t *testing.T) {
+	p, ch := newTestProber(t, 4)
+	f := &fakeChecker{}
+	p.Add(Job{ID: "a", Target: target1, Checker: f, Spec: Spec{Interval: 2 * time.Millisecond, Rise: 1, Fall: 1}})
+	await(t, ch)
+	p.Remove("a")
+	// Any check in flight at Remove may still finish; after that, none start.
+	deadline := time.Now().Add(5 * time.Second)
+	for f.inFlight.Load() != 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	n := f.calls.Load()
+	time.Sleep(50 * time.Millisecond) // 25 intervals: would be ~25 more checks if still scheduled
+	if got := f.calls.Load(); got != n {
+		t.Errorf("checks after Remove: %d more, want 0", got-n)
+	}
+}
+
+func TestProberBoundedConcurrency(t *testing.T) {
+	p, _ := newTestProber(t, 3)
+	f := &fakeChecker{block: make(chan struct{})}
+	for i := range 20 {
+		p.Add(Job{ID: fmt.Sprint(i), Target: target1, Checker: f, Spec: Spec{Interval: time.Millisecond}})
+	}
+	// Wait until the bound is reached, then let checks go through for a while.
+	deadline := time.Now().Add(10 * time.Second)
+	for f.inFlight.Load() < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("in flight = %d, want 3 checks started", f.inFlight.Load())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	for range 200 {
+		f.block <- struct{}{}
+	}
+	if m := f.maxSeen.Load(); m != 3 {
+		t.Errorf("most checks at once = %d, want exactly MaxInFlight 3", m)
+	}
+}
+
+func TestProberStopWaits(t *testing.T) {
+	ch := make(chan change, 1)
+	p := NewProber(ProberConfig{OnChange: func(id string, h bool, r string) { ch <- change{id, h, r} }})
+	f := &fakeChecker{block: make(chan struct{})} // blocks until ctx is cancelled
+	p.Add(Job{ID: "a", Target: target1, Checker: f, Spec: Spec{Interval: time.Millisecond}})
+	deadline := time.Now().Add(10 * time.Second)
+	for f.inFlight.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no check started")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	p.Stop()
+	if n := f.inFlight.Load(); n != 0 {
+		t.Errorf("checks in flight after Stop = %d, want 0 (Stop waits)", n)
+	}
+	select {
+	case c := <-ch:
+		t.Errorf("OnChange(%+v) for a check cancelled by Stop, want none", c)
+	default:
+	}
+	if err := p.Add(Job{ID: "b", Target: target1, Checker: f}); !errors.Is(err, ErrStopped) {
+		t.Errorf("Add after Stop = %v, want ErrStopped", err)
+	}
+}
+
+func TestProberAddErrors(t *testing.T) {
+	p, _ := newTestProber(t, 1)
+	if err := p.Add(Job{ID: "x"}); err == nil || err.Error() != `check: job "x" has no checker` {
+		t.Errorf("Add(no checker) = %v, want the job named", err)
+	}
+	if err := p.Add(Job{ID: "y", Checker: &fakeChecker{}, Spec: Spec{Interval: -1}}); err == nil || err.Error() != `check: job "y": interval -1ns must be positive` {
+		t.Errorf("Add(negative interval) = %v", err)
+	}
+}
+
+func TestProberSpreadsFirstChecks(t *testing.T) {
+	var mu sync.Mutex
+	var first []time.Time
+	seen := map[netip.AddrPort]bool{}
+	done := make(chan struct{})
+	c := checkerFunc(func(_ context.Context, tg netip.AddrPort) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if !seen[tg] {
+			seen[tg] = true
+			first = append(first, time.Now())
+			if len(first) == 50 {
+				close(done)
+			}
+		}
+		return nil
+	})
+	p, _ := newTestProber(t, 64)
+	start := time.Now()
+	for i := range 50 {
+		p.Add(Job{ID: fmt.Sprint(i), Target: netip.AddrPortFrom(target1.Addr(), uint16(i+1)), Checker: c, Spec: Spec{Interval: 400 * time.Millisecond}})
+	}
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("not every job was checked within 10s")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	early := 0
+	for _, f := range first {
+		if f.Sub(start) < 200*time.Millisecond {
+			early++
+		}
+	}
+	// Uniform over the 400ms interval: about half in the first 200ms.
+	if early < 10 || early > 40 {
+		t.Errorf("%d of 50 first checks in the first half interval, want them spread (about 25)", early)
+	}
+}
+
+type checkerFunc func(context.Context, netip.AddrPort) error
+
+func (f checkerFunc) Check(ctx context.Context, t netip.AddrPort) error { return f(ctx, t) }
