@@ -1,0 +1,569 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hapair/hapair/proxy/proxytest"
+)
+
+// connectCheck is a TCP connect probe (what proxy/check's "connect" does).
+type connectCheck struct{}
+
+func (connectCheck) Check(ctx context.Context, target netip.AddrPort) error {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", target.String())
+	if err != nil {
+		return err
+	}
+	return c.Close()
+}
+
+// scriptMonitor runs a shell script and fails on non-zero exit or a FAIL
+// line, the Zeus monitor contract.
+type scriptMonitor struct{ path string }
+
+func (m scriptMonitor) Run(ctx context.Context) (string, error) {
+	out, err := exec.CommandContext(ctx, "/bin/sh", m.path).Output()
+	o := strings.TrimSpace(string(out))
+	if err != nil {
+		return o, err
+	}
+	if strings.Contains(o, "FAIL") {
+		return o, errors.New("monitor said FAIL")
+	}
+	return o, nil
+}
+
+func newBalancer(t *testing.T, cfg Config) *Balancer {
+	t.Helper()
+	b, err := New(cfg, Options{})
+	if err != nil {
+		t.Fatalf("New() = %v", err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+// freePort returns a loopback address nothing listens on.
+func freePort(t *testing.T) netip.AddrPort {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := ln.Addr().(*net.TCPAddr).AddrPort()
+	ln.Close()
+	return a
+}
+
+func reals(bs ...*proxytest.Backend) []RealConfig {
+	var rs []RealConfig
+	for _, b := range bs {
+		rs = append(rs, RealConfig{Address: b.Addr, Weight: 1})
+	}
+	return rs
+}
+
+var httpClient = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+
+// httpGet returns the body of a 200 answer, or an error.
+func httpGet(addr netip.AddrPort) (string, error) {
+	resp, err := httpClient.Get("http://" + addr.String() + "/")
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		return string(b), fmt.Errorf("status %d: %s", resp.StatusCode, b)
+	}
+	return string(b), err
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for range 1000 {
+		if cond() {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("timed out after 5s waiting for %s", what)
+}
+
+func svcStatus(t *testing.T, b *Balancer, name string) ServiceStatus {
+	t.Helper()
+	for _, s := range b.Snapshot().Services {
+		if s.Name == name {
+			return s
+		}
+	}
+	t.Fatalf("service %q not in snapshot", name)
+	return ServiceStatus{}
+}
+
+func TestActivateAndRoundRobin(t *testing.T) {
+	a, c := proxytest.TCP(t, "a"), proxytest.TCP(t, "c")
+	listen := freePort(t)
+	b := newBalancer(t, Config{Services: []ServiceConfig{{
+		Name: "tcp", Listen: listen, Scheduler: "rr", Reals: reals(a, c),
+	}}})
+	if out, err := proxytest.TCPRequest(listen.String(), "x"); err == nil && out != "" {
+		t.Fatalf("request before Activate = %q, want refused", out)
+	}
+	if err := b.Activate("tcp", "nosuch"); err == nil || !strings.Contains(err.Error(), `unknown service(s) ["nosuch"]`) {
+		t.Errorf("Activate(tcp, nosuch) = %v, want unknown service error naming nosuch", err)
+	}
+	seen := map[string]int{}
+	for i := range 10 {
+		out, err := proxytest.TCPRequest(listen.String(), "x")
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		seen[out]++
+	}
+	if seen["x|a"] != 5 || seen["x|c"] != 5 {
+		t.Errorf("rr spread = %v, want 5 each", seen)
+	}
+	if err := b.Deactivate("tcp"); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := proxytest.TCPRequest(listen.String(), "x"); err == nil && out != "" {
+		t.Errorf("request after Deactivate = %q, want refused", out)
+	}
+}
+
+// TestKillReal: after fall×interval+timeout the dead real is out, and no
+// request fails at any point (connect failures are retried meanwhile).
+func TestKillReal(t *testing.T) {
+	a, c := proxytest.HTTP(t, "a"), proxytest.HTTP(t, "c")
+	listen := freePort(t)
+	const interval, timeout, fall = 50 * time.Millisecond, 50 * time.Millisecond, 2
+	b := newBalancer(t, Config{Services: []ServiceConfig{{
+		Name: "web", Listen: listen, Mode: "http", Scheduler: "rr", Reals: reals(a, c),
+		Check: CheckConfig{Checker: connectCheck{}, Desc: "connect", Interval: interval, Timeout: timeout, Fall: fall},
+	}}})
+	b.Activate("web")
+	c.Close()
+	killed := time.Now()
+	var failed []error
+	for range 40 {
+		if _, err := httpGet(listen); err != nil {
+			failed = append(failed, err)
+		}
+	}
+	waitFor(t, "real c marked down", func() bool { return !svcStatus(t, b, "web").Reals[1].Healthy })
+	if d, bound := time.Since(killed), fall*interval+timeout+time.Second; d > bound {
+		t.Errorf("real marked down after %v, want within %v", d, bound)
+	}
+	for i := range 20 {
+		if body, err := httpGet(listen); err != nil || body != "a" {
+			failed = append(failed, fmt.Errorf("request %d after detection = %q, %v", i, body, err))
+		}
+	}
+	if len(failed) > 0 {
+		t.Errorf("%d requests failed, want 0: %v", len(failed), failed)
+	}
+	r := svcStatus(t, b, "web").Reals[1]
+	if r.Reason == "" || !strings.Contains(r.Reason, "refused") || !r.Removed {
+		t.Errorf("dead real status = %+v, want removed with a connection-refused reason", r)
+	}
+}
+
+func TestFallbackWhenAllDown(t *testing.T) {
+	a, sorry := proxytest.HTTP(t, "a"), proxytest.HTTP(t, "sorry")
+	listen := freePort(t)
+	b := newBalancer(t, Config{Services: []ServiceConfig{{
+		Name: "web", Listen: listen, Mode: "http", Reals: reals(a), Fallback: sorry.Addr,
+		Check: CheckConfig{Checker: connectCheck{}, Interval: 20 * time.Millisecond},
+	}}})
+	b.Activate("web")
+	if body, err := httpGet(listen); err != nil || body != "a" {
+		t.Fatalf("GET with a up = %q, %v; want %q", body, err, "a")
+	}
+	a.Close()
+	waitFor(t, "pool fallback", func() bool { return svcStatus(t, b, "web").Pool == "fallback" })
+	for i := range 5 {
+		if body, err := httpGet(listen); err != nil || body != "sorry" {
+			t.Errorf("GET %d with every real down = %q, %v; want %q", i, body, err, "sorry")
+		}
+	}
+}
+
+func TestNoRealNoFallback503(t *testing.T) {
+	listen := freePort(t)
+	b := newBalancer(t, Config{Services: []ServiceConfig{{
+		Name: "web", Listen: listen, Mode: "http", Reals: []RealConfig{{Address: freePort(t), Weight: 1}},
+		Check: CheckConfig{Checker: connectCheck{}, Interval: 20 * time.Millisecond},
+	}}})
+	b.Activate("web")
+	waitFor(t, "pool none", func() bool { return svcStatus(t, b, "web").Pool == "none" })
+	body, err := httpGet(listen)
+	if err == nil || !strings.Contains(body, `hapair: service "web": no real server available`) {
+		t.Errorf("GET = %q, %v; want 503 naming the service", body, err)
+	}
+}
+
+func TestMonitorSwitchesPools(t *testing.T) {
+	a, bk := proxytest.HTTP(t, "primary"), proxytest.HTTP(t, "backup")
+	script := filepath.Join(t.TempDir(), "check-db")
+	setScript := func(word string) {
+		t.Helper()
+		// Write then rename: the monitor must never run a half-written script.
+		tmp := script + ".tmp"
+		if err := os.WriteFile(tmp, []byte("echo "+word+"\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, script); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setScript("OK")
+	listen := freePort(t)
+	b := newBalancer(t, Config{Services: []ServiceConfig{{
+		Name: "web", Listen: listen, Mode: "http", Reals: reals(a), Backups: reals(bk),
+		Monitors: []MonitorConfig{{Name: "check-db", Runner: scriptMonitor{script}, Interval: 20 * time.Millisecond}},
+	}}})
+	b.Activate("web")
+	steps := []struct {
+		word, pool, body string
+	}{
+		{"OK", "primary", "primary"},
+		{"FAIL", "backup", "backup"},
+		{"OK", "primary", "primary"},
+	}
+	for _, st := range steps {
+		setScript(st.word)
+		waitFor(t, "pool "+st.pool, func() bool { return svcStatus(t, b, "web").Pool == st.pool })
+		if st.pool == "backup" {
+			if r := svcStatus(t, b, "web").PoolReason; !strings.Contains(r, "check-db") || !strings.Contains(r, "FAIL") {
+				t.Errorf("pool reason = %q, want the monitor and its output", r)
+			}
+		}
+		for range 3 {
+			if body, err := httpGet(listen); err != nil || body != st.body {
+				t.Errorf("monitor %s: GET = %q, %v; want %q", st.word, body, err, st.body)
+			}
+		}
+	}
+}
+
+func TestStickyClient(t *testing.T) {
+	a, c := proxytest.TCP(t, "a"), proxytest.TCP(t, "c")
+	listen := freePort(t)
+	b := newBalancer(t, Config{Services: []ServiceConfig{{
+		Name: "tcp", Listen: listen, Scheduler: "rr", Persistent: time.Minute, Reals: reals(a, c),
+	}}})
+	b.Activate("tcp")
+	for _, src := range []string{"127.0.0.1", "127.0.0.2", "127.0.0.3"} {
+		var got []string
+		for range 6 {
+			out, err := requestFrom(src, listen.String(), "x")
+			if err != nil {
+				t.Fatalf("request from %s: %v", src, err)
+			}
+			got = append(got, out)
+		}
+		for _, g := range got[1:] {
+			if g != got[0] {
+				t.Errorf("client %s replies = %q, want all from one real", src, got)
+				break
+			}
+		}
+	}
+	exp := b.ExportPersistence()["tcp"]
+	if len(exp) != 3 {
+		t.Errorf("ExportPersistence()[tcp] has %d entries, want 3: %v", len(exp), exp)
+	}
+}
+
+// requestFrom is proxytest.TCPRequest from a chosen loopback source.
+func requestFrom(src, addr, msg string) (string, error) {
+	d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(c, msg)
+	c.(*net.TCPConn).CloseWrite()
+	b, err := io.ReadAll(c)
+	return string(b), err
+}
+
+// onReal returns the index of the one real with an active connection.
+func onReal(t *testing.T, b *Balancer, name string) int {
+	t.Helper()
+	for i, r := range svcStatus(t, b, name).Reals {
+		if r.ActiveConn == 1 {
+			return i
+		}
+	}
+	t.Fatalf("no real of %s has the established connection: %+v", name, svcStatus(t, b, name).Reals)
+	return -1
+}
+
+// echoConn opens a connection through the balancer and checks it echoes.
+func echoConn(t *testing.T, addr netip.AddrPort) net.Conn {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr.String(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	checkEcho(t, c, "hello")
+	return c
+}
+
+func checkEcho(t *testing.T, c net.Conn, msg string) {
+	t.Helper()
+	if _, err := io.WriteString(c, msg); err != nil {
+		t.Fatalf("write on established connection: %v", err)
+	}
+	buf := make([]byte, len(msg))
+	if _, err := io.ReadFull(c, buf); err != nil || string(buf) != msg {
+		t.Fatalf("echo on established connection = %q, %v; want %q", buf, err, msg)
+	}
+}
+
+func TestDrain(t *testing.T) {
+	a, c := proxytest.TCP(t, "a"), proxytest.TCP(t, "c")
+	listen := freePort(t)
+	b := newBalancer(t, Config{Services: []ServiceConfig{{
+		Name: "tcp", Listen: listen, Scheduler: "rr", Reals: reals(a, c),
+	}}})
+	b.Activate("tcp")
+	est := echoConn(t, listen)
+	// rr starts at a random offset: find the real est went to.
+	i := onReal(t, b, "tcp")
+	if i == 1 {
+		a, c = c, a
+	}
+	if err := b.DisableReal("tcp", a.Addr); err != nil {
+		t.Fatal(err)
+	}
+	want := "x|" + c.Name
+	for i := range 6 {
+		if out, err := proxytest.TCPRequest(listen.String(), "x"); err != nil || out != want {
+			t.Errorf("request %d while %s drains = %q, %v; want %q", i, a.Name, out, err, want)
+		}
+	}
+	checkEcho(t, est, "still here")
+	ra := svcStatus(t, b, "tcp").Reals[i]
+	if !ra.Draining || ra.ActiveConn != 1 || ra.Effective != 0 {
+		t.Errorf("drained real = %+v, want draining, 1 active conn, effective weight 0", ra)
+	}
+	if err := b.DisableReal("tcp", netip.MustParseAddrPort("127.0.0.1:1")); err == nil || !strings.Contains(err.Error(), `service "tcp" has no real 127.0.0.1:1`) {
+		t.Errorf("DisableReal(unknown real) = %v, want error naming it", err)
+	}
+	b.EnableReal("tcp", a.Addr)
+	seen := map[string]bool{}
+	for range 4 {
+		out, _ := proxytest.TCPRequest(listen.String(), "x")
+		seen[out] = true
+	}
+	if !seen["x|"+a.Name] {
+		t.Errorf("after EnableReal replies = %v, want %s back in rotation", seen, a.Name)
+	}
+}
+
+// TestReloadUnderLoad reloads (add, re-weight, remove reals, change the
+// scheduler) while a bounded load loop runs: no request may fail, and a
+// connection established to a real that the reload removes keeps working.
+func TestReloadUnderLoad(t *testing.T) {
+	a, c, d := proxytest.TCP(t, "a"), proxytest.TCP(t, "c"), proxytest.TCP(t, "d")
+	listen := freePort(t)
+	cfg := func(sch string, rs ...RealConfig) Config {
+		return Config{Services: []ServiceConfig{{Name: "tcp", Listen: listen, Scheduler: sch, Reals: rs}}}
+	}
+	b := newBalancer(t, cfg("rr", reals(a, c)...))
+	b.Activate("tcp")
+	est := echoConn(t, listen)
+	if onReal(t, b, "tcp") == 1 {
+		a, c = c, a // make a the real est is on: the reload removes it
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var failed []error
+	stop := make(chan struct{})
+	wg.Go(func() {
+		for i := range 2000 { // bounded; stopped earlier by the test
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if out, err := proxytest.TCPRequest(listen.String(), "x"); err != nil || !strings.HasPrefix(out, "x|") {
+				mu.Lock()
+				failed = append(failed, fmt.Errorf("request %d = %q, %v", i, out, err))
+				mu.Unlock()
+			}
+		}
+	})
+	steps := []Config{
+		cfg("rr", RealConfig{a.Addr, 1}, RealConfig{c.Addr, 1}, RealConfig{d.Addr, 1}),
+		cfg("wrr", RealConfig{a.Addr, 3}, RealConfig{c.Addr, 1}, RealConfig{d.Addr, 2}),
+		cfg("wlc", RealConfig{c.Addr, 1}, RealConfig{d.Addr, 1}), // a removed
+	}
+	for _, st := range steps {
+		before := d.Served() + c.Served() + a.Served()
+		if err := b.Reload(st); err != nil {
+			t.Fatalf("Reload() = %v", err)
+		}
+		waitFor(t, "traffic after reload", func() bool { return d.Served()+c.Served()+a.Served() > before+20 })
+	}
+	close(stop)
+	wg.Wait()
+	if len(failed) > 0 {
+		t.Errorf("%d requests failed during reloads, want 0; first: %v", len(failed), failed[0])
+	}
+	checkEcho(t, est, "survived")
+	if s := svcStatus(t, b, "tcp"); s.Scheduler != "wlc" || len(s.Reals) != 2 {
+		t.Errorf("after reload: scheduler %s with %d reals, want wlc with 2", s.Scheduler, len(s.Reals))
+	}
+	aBefore := a.Served()
+	for range 5 {
+		proxytest.TCPRequest(listen.String(), "x")
+	}
+	if a.Served() != aBefore {
+		t.Errorf("removed real a served %d new requests, want 0", a.Served()-aBefore)
+	}
+}
+
+func TestReloadAddsAndRemovesServices(t *testing.T) {
+	a := proxytest.TCP(t, "a")
+	l1, l2 := freePort(t), freePort(t)
+	one := ServiceConfig{Name: "one", Listen: l1, Reals: reals(a)}
+	b := newBalancer(t, Config{Services: []ServiceConfig{one}})
+	b.Activate("one", "two") // two does not exist yet: remembered
+	two := ServiceConfig{Name: "two", Listen: l2, Reals: reals(a)}
+	if err := b.Reload(Config{Services: []ServiceConfig{one, two}}); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := proxytest.TCPRequest(l2.String(), "x"); err != nil || out != "x|a" {
+		t.Errorf("added service = %q, %v; want active and serving", out, err)
+	}
+	est := echoConn(t, l1)
+	if err := b.Reload(Config{Services: []ServiceConfig{two}}); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := proxytest.TCPRequest(l1.String(), "x"); err == nil && out != "" {
+		t.Errorf("removed service still answers %q", out)
+	}
+	checkEcho(t, est, "removed service, established connection")
+	// Mode change on the same address: replaced in place.
+	two.Mode = "http"
+	web := proxytest.HTTP(t, "web")
+	two.Reals = reals(web)
+	if err := b.Reload(Config{Services: []ServiceConfig{two}}); err != nil {
+		t.Fatal(err)
+	}
+	if body, err := httpGet(l2); err != nil || body != "web" {
+		t.Errorf("service switched to http = %q, %v; want %q", body, err, "web")
+	}
+}
+
+func TestUDPService(t *testing.T) {
+	s1 := proxytest.UDP(t, "sip1")
+	listen := freePort(t)
+	b := newBalancer(t, Config{Services: []ServiceConfig{{
+		Name: "sip", Listen: listen, Protocol: "udp", Reals: reals(s1),
+	}}})
+	b.Activate("sip")
+	c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(listen))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte("OPTIONS sip:lb SIP/2.0"))
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 1500)
+	n, err := c.Read(buf)
+	if err != nil || string(buf[:n]) != "sip1:OPTIONS sip:lb SIP/2.0" {
+		t.Errorf("SIP round trip = %q, %v", buf[:n], err)
+	}
+	if r := svcStatus(t, b, "sip").Reals[0]; r.InActConn != 1 {
+		t.Errorf("UDP flow counted %d inactive, want 1", r.InActConn)
+	}
+}
+
+func TestFreebindServices(t *testing.T) {
+	// 198.18.0.0/15 is not on the host: binding works only with
+	// IP_FREEBIND. No traffic is sent there.
+	listen := netip.MustParseAddrPort("198.18.77.78:5060")
+	b := newBalancer(t, Config{Services: []ServiceConfig{
+		{Name: "sip-udp", Listen: listen, Protocol: "udp", Reals: []RealConfig{{Address: listen, Weight: 1}}},
+		{Name: "sip-tcp", Listen: listen, Protocol: "tcp", Reals: []RealConfig{{Address: listen, Weight: 1}}},
+	}})
+	if n := len(b.Snapshot().Services); n != 2 {
+		t.Errorf("Snapshot() has %d services, want 2", n)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	l := netip.MustParseAddrPort("127.0.0.1:1")
+	r := []RealConfig{{Address: netip.MustParseAddrPort("127.0.0.1:2"), Weight: 1}}
+	tests := []struct {
+		name string
+		svc  []ServiceConfig
+		want string
+	}{
+		{"no name", []ServiceConfig{{Listen: l}}, "proxy: service with no name"},
+		{"no port", []ServiceConfig{{Name: "x", Listen: netip.AddrPortFrom(l.Addr(), 0)}}, `service "x": listen address "127.0.0.1:0" needs an IP and a port`},
+		{"protocol", []ServiceConfig{{Name: "x", Listen: l, Protocol: "sctp"}}, `service "x": protocol "sctp", want tcp or udp`},
+		{"http over udp", []ServiceConfig{{Name: "x", Listen: l, Protocol: "udp", Mode: "http"}}, `mode http needs protocol tcp, not "udp"`},
+		{"scheduler", []ServiceConfig{{Name: "x", Listen: l, Scheduler: "fair"}}, `unknown scheduler "fair"`},
+		{"weight", []ServiceConfig{{Name: "x", Listen: l, Reals: []RealConfig{{Address: r[0].Address, Weight: 70000}}}}, "weight 70000 out of range 0..65535"},
+		{"twice", []ServiceConfig{{Name: "x", Listen: l, Reals: append(r, r...)}}, "real 127.0.0.1:2 listed twice"},
+		{"duplicate service", []ServiceConfig{{Name: "x", Listen: l}, {Name: "x", Listen: l}}, `service "x" defined twice`},
+		{"same listen", []ServiceConfig{{Name: "x", Listen: l}, {Name: "y", Listen: l}}, `service "y": tcp 127.0.0.1:1 already used by service "x"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := New(Config{Services: tc.svc}, Options{})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("New() = %v, want error containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestWriteTable(t *testing.T) {
+	snap := Snapshot{Services: []ServiceStatus{{
+		Name: "web", Protocol: "tcp", Listen: "198.18.0.10:80", Mode: "http", Scheduler: "wrr",
+		Persistent: "5m0s", Check: "connect", Active: true, Pool: "primary", PoolReason: "all monitors ok, primaries usable",
+		Reals: []RealStatus{
+			{Address: "198.18.1.1:80", Pool: "primary", Weight: 2, Effective: 2, Healthy: true, Reason: "ok", ActiveConn: 3, InActConn: 1},
+			{Address: "198.18.1.2:80", Pool: "primary", Weight: 1, Healthy: false, Removed: true, Reason: "connect: connection refused"},
+		},
+	}}}
+	var buf bytes.Buffer
+	if err := snap.WriteTable(&buf); err != nil {
+		t.Fatal(err)
+	}
+	want := `Prot LocalAddress:Port Scheduler Flags
+  -> RemoteAddress:Port           Pool     Weight ActiveConn InActConn  Health
+TCP 198.18.0.10:80 wrr persistent 300 (web: mode http, check connect, active, pool primary: all monitors ok, primaries usable)
+  -> 198.18.1.1:80                primary  2      3          1          up (ok)
+  -> 198.18.1.2:80                primary  0      0          0          down, removed (connect: connection refused)
+`
+	if got := buf.String(); got != want {
+		t.Errorf("WriteTable() =\n%s\nwant\n%s", got, want)
+	}
+}

@@ -1,0 +1,101 @@
+package proxy
+
+import (
+	"net/netip"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/hapair/hapair/proxy/l4"
+	"github.com/hapair/hapair/proxy/l7"
+	"github.com/hapair/hapair/proxy/persist"
+	"github.com/hapair/hapair/proxy/sched"
+)
+
+// pools is the immutable scheduling view of a service; Reload swaps it
+// whole, so Pick never takes a lock.
+type pools struct {
+	cfg       *ServiceConfig
+	primaries []*real
+	backups   []*real
+	fallback  *real // nil without one
+	sched     sched.Scheduler
+	sticky    *persist.Table // nil without persistence
+}
+
+// picker is the per-service scheduling entry point shared by l4 and l7.
+type picker struct {
+	pools      atomic.Pointer[pools]
+	useBackups atomic.Bool // set by the pool-selection logic in health.go
+}
+
+var candPool = sync.Pool{New: func() any { s := make([]sched.Candidate, 0, 16); return &s }}
+
+// pick chooses a real for a new connection from client. Order: the
+// client's sticky real if still usable, then the scheduler over the pool in
+// use, then the fallback.
+func (p *picker) pick(client netip.Addr, tried []netip.AddrPort) (*real, bool) {
+	ps := p.pools.Load()
+	pool := ps.primaries
+	if p.useBackups.Load() {
+		pool = ps.backups
+	}
+	if ps.sticky != nil && client.IsValid() {
+		if addr, ok := ps.sticky.Lookup(client); ok && !slices.Contains(tried, addr) {
+			for _, r := range pool {
+				if r.addr == addr && r.usable() {
+					return r, true
+				}
+			}
+		}
+	}
+	cp := candPool.Get().(*[]sched.Candidate)
+	cands := (*cp)[:0]
+	for _, r := range pool {
+		w := 0
+		if r.usable() && !slices.Contains(tried, r.addr) {
+			w = int(r.weight.Load())
+		}
+		cands = append(cands, sched.Candidate{Weight: w, Active: r.active.Load()})
+	}
+	i := ps.sched.Pick(cands, client)
+	*cp = cands
+	candPool.Put(cp)
+	if i >= 0 && i < len(pool) {
+		r := pool[i]
+		if ps.sticky != nil && client.IsValid() {
+			ps.sticky.Put(client, r.addr)
+		}
+		return r, true
+	}
+	if f := ps.fallback; f != nil && !slices.Contains(tried, f.addr) {
+		return f, true
+	}
+	return nil, false
+}
+
+// l4Picker and l7Picker adapt picker to each adapter's Picker interface.
+type l4Picker struct{ *picker }
+
+func (p l4Picker) Pick(client netip.Addr, tried []netip.AddrPort) (l4.Upstream, bool) {
+	r, ok := p.pick(client, tried)
+	if !ok {
+		return nil, false
+	}
+	return r, true
+}
+
+type l7Picker struct{ *picker }
+
+func (p l7Picker) Pick(client netip.Addr, tried []netip.AddrPort) (l7.Upstream, bool) {
+	r, ok := p.pick(client, tried)
+	if !ok {
+		return nil, false
+	}
+	return r, true
+}
+
+var (
+	_ l4.Picker = l4Picker{}
+	_ l7.Picker = l7Picker{}
+)
