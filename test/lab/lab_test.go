@@ -298,3 +298,35 @@ func TestExitCode(t *testing.T) {
 		}
 	}
 }
+
+// TestProbeAcrossOutage measures a cut of known length with a background
+// probe, the way e2e tests measure a failover.
+func TestProbeAcrossOutage(t *testing.T) {
+	l := New(t, Options{Nodes: 1, Backends: 1})
+	p := Build(t, PkgLabsrv, PkgLabprobe)
+	bins := Binaries{Labsrv: p[0], Labprobe: p[1]}
+	l.StartLabsrv(bins)
+	target := fmt.Sprintf("%s:%d", l.Host("backend1").Addr, LabsrvTCPPort)
+	pr := l.StartProbe(bins, "client", target, probe.Options{Count: 100, Interval: 10 * time.Millisecond, Timeout: 100 * time.Millisecond})
+
+	// The cut's length is what is measured, so here sleeping is the point.
+	time.Sleep(300 * time.Millisecond)
+	l.Partition("client", "backend1")
+	time.Sleep(300 * time.Millisecond)
+	l.Heal()
+
+	res, err := pr.Result(10 * time.Second)
+	if res == nil {
+		t.Fatalf("probe: %v", err)
+	}
+	t.Logf("probe: %s", res.Summary())
+	if len(res.Outages) != 1 || res.Outages[0].Open {
+		t.Fatalf("outages = %+v, want one closed outage", res.Outages)
+	}
+	if res.Longest < 200*time.Millisecond || res.Longest > time.Second {
+		t.Errorf("longest outage = %v, want about 300ms (200ms..1s)", res.Longest)
+	}
+	if res.Backends["backend1"] != res.OK || res.OK < 40 {
+		t.Errorf("backends = %v with %d ok, want backend1 only, at least 40", res.Backends, res.OK)
+	}
+}
