@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hapair/hapair/proxy/check"
 	"github.com/hapair/hapair/proxy/l4"
 	"github.com/hapair/hapair/proxy/l7"
 	"github.com/hapair/hapair/proxy/persist"
@@ -31,7 +32,10 @@ type Options struct {
 type Balancer struct {
 	log    *slog.Logger
 	now    func() time.Time
-	probes chan struct{}
+	prober *check.Prober
+
+	jobsMu sync.Mutex
+	jobs   map[string]jobRef // prober job id -> real
 
 	mu         sync.Mutex
 	rng        *rand.Rand
@@ -57,12 +61,15 @@ type service struct {
 	pc     *net.UDPConn
 	served chan struct{}
 
+	checker check.Checker // nil: no health checks
+
 	mu         sync.Mutex
 	reals      map[netip.AddrPort]*real // primaries, backups and fallback
-	dropped    []*real                  // removed by the last reload; probes to stop
+	monSpec    []check.Monitor
 	monStop    context.CancelFunc
-	monFail    map[string]string // failing monitor -> detail
-	pool       string            // "primary", "backup", "fallback", "none"
+	monBackup  bool   // the MonitorSet's verdict
+	monReason  string // and its reason, with the monitor's output
+	pool       string // "primary", "backup", "fallback", "none"
 	poolReason string
 }
 
@@ -82,10 +89,13 @@ func New(cfg Config, opts Options) (*Balancer, error) {
 	}
 	b := &Balancer{
 		log: opts.Logger, now: opts.Now, rng: opts.Rand,
-		probes:     make(chan struct{}, maxProbes),
 		services:   make(map[string]*service),
 		wantActive: make(map[string]bool),
 	}
+	b.prober = check.NewProber(check.ProberConfig{
+		Rand:     rand.New(rand.NewPCG(opts.Rand.Uint64(), opts.Rand.Uint64())),
+		OnChange: b.onHealth,
+	})
 	if err := b.Reload(cfg); err != nil {
 		b.Close()
 		return nil, err
@@ -267,6 +277,7 @@ func (b *Balancer) Reload(cfg Config) error {
 	for _, sc := range cfg.Services {
 		b.order = append(b.order, sc.Name)
 	}
+	b.syncJobs()
 	return errors.Join(errs...)
 }
 
@@ -284,18 +295,19 @@ func sameDataPath(a, b *ServiceConfig) bool {
 func (b *Balancer) newService(sc ServiceConfig, prev *service) (*service, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &service{b: b, name: sc.Name, picker: &picker{}, ctx: ctx, cancel: cancel,
-		reals: make(map[netip.AddrPort]*real), monFail: make(map[string]string)}
+		reals: make(map[netip.AddrPort]*real)}
 	var prevPools *pools
 	if prev != nil {
 		prev.mu.Lock()
 		for a, r := range prev.reals {
 			s.reals[a] = r
 		}
-		for n, d := range prev.monFail {
-			s.monFail[n] = d
-		}
 		prev.mu.Unlock()
 		prevPools = prev.picker.pools.Load()
+	}
+	if err := s.setChecker(sc); err != nil {
+		cancel()
+		return nil, err
 	}
 	ps, err := b.buildPools(s, sc, prevPools)
 	if err != nil {
@@ -370,11 +382,10 @@ func (b *Balancer) buildPools(s *service, sc ServiceConfig, prev *pools) (*pools
 		ps.fallback = take(RealConfig{Address: sc.Fallback, Weight: 1})
 		ps.fallback.healthy.Store(true) // the sorry server is not checked
 	}
-	for a, r := range s.reals {
+	for a := range s.reals {
 		if !keep[a] {
-			// Its probe is stopped when the new pools take effect (serve
-			// or updateService); its open connections keep counting on r.
-			s.dropped = append(s.dropped, r)
+			// Its probe is removed by syncJobs; its open connections keep
+			// counting on the real.
 			delete(s.reals, a)
 			if ps.sticky != nil {
 				ps.sticky.Forget(a)
@@ -402,18 +413,25 @@ func (b *Balancer) updateService(s *service, sc ServiceConfig) {
 	default:
 		s.web.SetConfig(l7Config(sc))
 	}
-	s.stopDropped()
-	s.startChecks(ps)
+	if err := s.setChecker(sc); err != nil { // validated in prepare; cannot happen
+		b.log.Error("reloading health check failed", "service", s.name, "err", err)
+	}
 	s.startMonitors(sc.Monitors)
 	b.log.Info("service reloaded", "service", s.name, "reals", len(sc.Reals), "backups", len(sc.Backups))
 }
 
-// startChecks (re)starts the probes of every checked real of ps. Health
-// state is kept; only the probing restarts with the new settings.
-func (s *service) startChecks(ps *pools) {
-	for _, r := range slices.Concat(ps.primaries, ps.backups) {
-		s.startProbe(r, ps.cfg.Check)
+// setChecker builds the service's checker from its spec.
+func (s *service) setChecker(sc ServiceConfig) error {
+	s.checker = nil
+	if sc.Check.Type == "" {
+		return nil
 	}
+	c, err := check.New(sc.Check)
+	if err != nil {
+		return fmt.Errorf("proxy: service %q: %w", sc.Name, err)
+	}
+	s.checker = c
+	return nil
 }
 
 func (s *service) bind() error {
@@ -449,19 +467,7 @@ func (s *service) serve() {
 			s.b.log.Error("service stopped serving", "service", s.name, "err", err)
 		}
 	}()
-	s.stopDropped()
-	s.startChecks(ps)
 	s.startMonitors(ps.cfg.Monitors)
-}
-
-func (s *service) stopDropped() {
-	s.mu.Lock()
-	d := s.dropped
-	s.dropped = nil
-	s.mu.Unlock()
-	for _, r := range d {
-		stopProbe(r)
-	}
 }
 
 func (s *service) closeListener() {
@@ -494,6 +500,7 @@ func (s *service) stop() {
 // Close stops every service and resets every connection: the node is
 // shutting down.
 func (b *Balancer) Close() error {
+	b.prober.Stop() // first: its OnChange must not wait for b.mu
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.closed = true

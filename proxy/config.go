@@ -1,12 +1,12 @@
 package proxy
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/netip"
 	"time"
 
+	"github.com/hapair/hapair/proxy/check"
 	"github.com/hapair/hapair/proxy/sched"
 )
 
@@ -35,49 +35,18 @@ type ServiceConfig struct {
 	// IdleTimeout closes connections (TCP), flows (UDP) or keep-alive
 	// connections (HTTP) idle this long (default: TCP none, UDP 60s, HTTP 60s).
 	IdleTimeout time.Duration
-	Check       CheckConfig
-	Reals       []RealConfig
-	Backups     []RealConfig // Zeus "slaves": used while a monitor says FAIL
-	Monitors    []MonitorConfig
+	// Check is the health check of every real (proxy/check); Type ""
+	// means none: reals are always up. Virtual defaults to Listen.
+	Check    check.Spec
+	Reals    []RealConfig
+	Backups  []RealConfig // Zeus "slaves": used while a monitor says FAIL
+	Monitors []check.Monitor
 }
 
 // RealConfig is one real server.
 type RealConfig struct {
 	Address netip.AddrPort
 	Weight  int // 0..65535; 0 takes no new connections (ipvsadm -w 0)
-}
-
-// Checker probes one real once; nil means healthy. Its error text is the
-// reason shown in `hactl services`. proxy/check's checkers satisfy it.
-type Checker interface {
-	Check(ctx context.Context, target netip.AddrPort) error
-}
-
-// CheckConfig says how reals are health-checked.
-type CheckConfig struct {
-	// Checker runs one probe; nil means no checks (reals always up).
-	Checker Checker
-	// Desc describes the check for the table, e.g. "negotiate /status".
-	Desc     string
-	Interval time.Duration // default 1s
-	Timeout  time.Duration // default Interval
-	Rise     int           // successes to come up (default 1)
-	Fall     int           // failures to go down (default 1)
-}
-
-// MonitorRunner runs a Zeus-style monitor once: a nil error means OK. The
-// output is logged with every pool switch. proxy/check's monitor programs
-// satisfy it.
-type MonitorRunner interface {
-	Run(ctx context.Context) (output string, err error)
-}
-
-// MonitorConfig is one pool monitor.
-type MonitorConfig struct {
-	Name     string // for logs and the table, e.g. the script path
-	Runner   MonitorRunner
-	Interval time.Duration // default 5s
-	Timeout  time.Duration // default Interval
 }
 
 func (c *ServiceConfig) setDefaults() {
@@ -93,28 +62,10 @@ func (c *ServiceConfig) setDefaults() {
 	if c.ConnectTimeout <= 0 {
 		c.ConnectTimeout = 5 * time.Second
 	}
-	ck := &c.Check
-	if ck.Interval <= 0 {
-		ck.Interval = time.Second
-	}
-	if ck.Timeout <= 0 {
-		ck.Timeout = ck.Interval
-	}
-	ck.Rise = max(ck.Rise, 1)
-	ck.Fall = max(ck.Fall, 1)
-	if ck.Desc == "" {
-		ck.Desc = "none"
-		if ck.Checker != nil {
-			ck.Desc = "custom"
-		}
-	}
-	for i := range c.Monitors {
-		m := &c.Monitors[i]
-		if m.Interval <= 0 {
-			m.Interval = 5 * time.Second
-		}
-		if m.Timeout <= 0 {
-			m.Timeout = m.Interval
+	if c.Check.Type != "" {
+		c.Check = c.Check.WithDefaults()
+		if !c.Check.Virtual.IsValid() {
+			c.Check.Virtual = c.Listen
 		}
 	}
 }
@@ -162,9 +113,14 @@ func (c *ServiceConfig) validate() error {
 			seen[r.Address] = true
 		}
 	}
-	for _, m := range c.Monitors {
-		if m.Runner == nil {
-			return bad("monitor %q has no runner", m.Name)
+	if c.Check.Type != "" {
+		if err := c.Check.Validate(); err != nil {
+			return bad("%v", err)
+		}
+	}
+	for i, m := range c.Monitors {
+		if m.Program == "" {
+			return bad("monitor %d has no program", i+1)
 		}
 	}
 	return nil

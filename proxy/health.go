@@ -2,78 +2,93 @@ package proxy
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"maps"
 	"slices"
-	"time"
+	"strings"
+
+	"github.com/hapair/hapair/proxy/check"
 )
 
-// maxProbes bounds the health probes in flight across the balancer, so
-// 1,000 reals with short intervals cannot open 1,000 sockets at once.
-const maxProbes = 64
-
-// startProbe runs r's health checks until ctx ends or r is stopped. The
-// first probe runs at once, so a warm node knows its reals within one
-// timeout of starting.
-func (s *service) startProbe(r *real, ck CheckConfig) {
-	if ck.Checker == nil {
-		return
-	}
-	ctx, cancel := context.WithCancel(s.ctx)
-	r.mu.Lock()
-	if r.stop != nil {
-		r.stop()
-	}
-	r.stop = cancel
-	r.mu.Unlock()
-	go func() {
-		t := time.NewTicker(ck.Interval)
-		defer t.Stop()
-		for {
-			select {
-			case s.b.probes <- struct{}{}:
-			case <-ctx.Done():
-				return
-			}
-			pctx, pcancel := context.WithTimeout(ctx, ck.Timeout)
-			err := ck.Checker.Check(pctx, r.addr)
-			if err == nil && pctx.Err() != nil {
-				err = fmt.Errorf("check timed out after %v", ck.Timeout)
-			} else if err != nil && errors.Is(err, context.DeadlineExceeded) {
-				err = fmt.Errorf("check timed out after %v: %w", ck.Timeout, err)
-			}
-			pcancel()
-			<-s.b.probes
-			if ctx.Err() != nil {
-				return
-			}
-			if changed, healthy, reason := r.observe(err, ck.Rise, ck.Fall); changed {
-				s.healthChanged(r, healthy, reason)
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-		}
-	}()
+// jobRef ties a prober job to the real it decides.
+type jobRef struct {
+	s *service
+	r *real
 }
 
-func stopProbe(r *real) {
-	r.mu.Lock()
-	if r.stop != nil {
-		r.stop()
-		r.stop = nil
+func jobID(service string, r *real) string { return service + " " + r.addr.String() }
+
+// syncJobs makes the prober's jobs match the services: one job per checked
+// real (primaries and backups; the fallback is never checked). Jobs whose
+// real stays keep their health: Prober.Add updates them in place. Called
+// with b.mu held, at the end of every Reload.
+func (b *Balancer) syncJobs() {
+	want := make(map[string]jobRef)
+	for name, s := range b.services {
+		ps := s.picker.pools.Load()
+		for _, r := range slices.Concat(ps.primaries, ps.backups) {
+			if s.checker == nil {
+				r.healthy.Store(true)
+				continue
+			}
+			id := jobID(name, r)
+			want[id] = jobRef{s, r}
+			err := b.prober.Add(check.Job{ID: id, Target: r.addr, Checker: s.checker, Spec: ps.cfg.Check})
+			if err != nil {
+				b.log.Error("adding health check failed", "service", name, "real", r.addr.String(), "err", err)
+				continue
+			}
+			if st, ok := b.prober.Status(id); ok {
+				r.healthy.Store(st.Healthy)
+			}
+		}
 	}
-	r.mu.Unlock()
+	b.jobsMu.Lock()
+	old := b.jobs
+	b.jobs = want
+	b.jobsMu.Unlock()
+	for id := range old {
+		if _, ok := want[id]; !ok {
+			b.prober.Remove(id)
+		}
+	}
+	for _, s := range b.services {
+		s.updatePool()
+	}
+}
+
+// onHealth is the prober's OnChange: one line per transition, then the
+// pools are re-evaluated.
+func (b *Balancer) onHealth(id string, healthy bool, reason string) {
+	b.jobsMu.Lock()
+	ref, ok := b.jobs[id]
+	b.jobsMu.Unlock()
+	if !ok {
+		return
+	}
+	ref.r.healthy.Store(healthy)
+	ref.s.healthChanged(ref.r, healthy, reason)
+}
+
+// healthReason is the table's health detail for r.
+func (b *Balancer) healthReason(s *service, r *real) string {
+	if s.checker == nil {
+		return "not checked"
+	}
+	st, ok := b.prober.Status(jobID(s.name, r))
+	switch {
+	case !ok:
+		return "not checked yet"
+	case st.Reason == "":
+		return "ok"
+	}
+	return st.Reason
 }
 
 // healthChanged logs a real's transition and re-evaluates the pools.
 func (s *service) healthChanged(r *real, healthy bool, reason string) {
 	ps := s.picker.pools.Load()
 	if healthy {
-		s.b.log.Info("real up", "service", s.name, "real", r.addr.String(), "reason", reason)
+		s.b.log.Info("real up", "service", s.name, "real", r.addr.String())
 	} else {
 		s.b.log.Warn("real down", "service", s.name, "real", r.addr.String(), "reason", reason,
 			"quiescent", ps.cfg.Quiescent)
@@ -86,71 +101,48 @@ func (s *service) healthChanged(r *real, healthy bool, reason string) {
 	s.updatePool()
 }
 
-// startMonitors runs each monitor every interval until the service's
-// monitor context ends.
-func (s *service) startMonitors(ms []MonitorConfig) {
+// startMonitors runs the service's Zeus monitors through a
+// check.MonitorSet. A reload that leaves the monitors as they were keeps
+// the running set, and with it the current verdict.
+func (s *service) startMonitors(ms []check.Monitor) {
 	s.mu.Lock()
+	if s.monStop != nil && equalMonitors(s.monSpec, ms) {
+		s.mu.Unlock()
+		return
+	}
 	if s.monStop != nil {
 		s.monStop()
+		s.monStop = nil
 	}
-	ctx, cancel := context.WithCancel(s.ctx)
-	s.monStop = cancel
-	// Keep the verdicts of monitors that survive a reload until they
-	// report again; forget the others.
-	keep := make(map[string]string)
-	for _, m := range ms {
-		if out, ok := s.monFail[m.Name]; ok {
-			keep[m.Name] = out
-		}
+	s.monSpec = ms
+	s.monBackup, s.monReason = false, ""
+	if len(ms) > 0 {
+		ctx, cancel := context.WithCancel(s.ctx)
+		s.monStop = cancel
+		set := check.NewMonitorSet(ms, s.monitorSwitch)
+		go set.Run(ctx)
 	}
-	s.monFail = keep
 	s.mu.Unlock()
 	s.updatePool()
-	for _, m := range ms {
-		go func() {
-			t := time.NewTicker(m.Interval)
-			defer t.Stop()
-			for {
-				mctx, mcancel := context.WithTimeout(ctx, m.Timeout)
-				out, err := m.Runner.Run(mctx)
-				if err == nil && mctx.Err() != nil {
-					err = fmt.Errorf("monitor timed out after %v", m.Timeout)
-				}
-				mcancel()
-				if ctx.Err() != nil {
-					return
-				}
-				s.monitorResult(m.Name, out, err)
-				select {
-				case <-ctx.Done():
-					return
-				case <-t.C:
-				}
-			}
-		}()
-	}
 }
 
-// monitorResult records one monitor run (Zeus: any FAIL, error or timeout
-// means the backup pool) and re-evaluates the pools.
-func (s *service) monitorResult(name, out string, err error) {
+func equalMonitors(a, b []check.Monitor) bool {
+	return slices.EqualFunc(a, b, func(x, y check.Monitor) bool {
+		return x.Program == y.Program && slices.Equal(x.Args, y.Args) &&
+			x.Interval == y.Interval && x.Timeout == y.Timeout
+	})
+}
+
+// monitorSwitch is the MonitorSet's onSwitch: reason carries the monitor
+// and its output ("monitor /usr/local/bin/check-db: FAIL db down").
+func (s *service) monitorSwitch(backup bool, reason string) {
 	s.mu.Lock()
-	_, wasFailing := s.monFail[name]
-	if err != nil {
-		detail := err.Error()
-		if out != "" {
-			detail += ": " + out
-		}
-		s.monFail[name] = detail
-	} else {
-		delete(s.monFail, name)
-	}
+	s.monBackup, s.monReason = backup, reason
 	s.mu.Unlock()
-	switch {
-	case err != nil && !wasFailing:
-		s.b.log.Warn("monitor failing", "service", s.name, "monitor", name, "reason", err.Error(), "output", out)
-	case err == nil && wasFailing:
-		s.b.log.Info("monitor ok", "service", s.name, "monitor", name, "output", out)
+	if backup {
+		s.b.log.Warn("monitors failing", "service", s.name, "reason", reason)
+	} else {
+		s.b.log.Info("monitors ok", "service", s.name, "reason", reason)
 	}
 	s.updatePool()
 }
@@ -164,11 +156,11 @@ func (s *service) updatePool() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var reason string
-	if len(s.monFail) > 0 {
-		name := slices.Min(slices.Collect(maps.Keys(s.monFail)))
-		reason = fmt.Sprintf("monitor %s failing: %s", name, s.monFail[name])
+	if s.monBackup {
+		reason = s.monReason
 	}
-	if reason == "" && !anyUsable(ps.primaries) {
+	primaryOK := anyUsable(ps.primaries)
+	if reason == "" && !primaryOK {
 		reason = "no primary real usable"
 	}
 	use := reason != "" && anyUsable(ps.backups)
@@ -176,20 +168,22 @@ func (s *service) updatePool() {
 	switch {
 	case use:
 		pool = "backup"
-	case !anyUsable(ps.primaries) && ps.fallback != nil:
-		pool = "fallback"
-		reason = "no real usable"
-	case !anyUsable(ps.primaries):
-		pool = "none"
-		reason = "no real usable and no fallback"
+	case !primaryOK && ps.fallback != nil:
+		pool, reason = "fallback", "no real usable"
+	case !primaryOK:
+		pool, reason = "none", "no real usable and no fallback"
 	case reason != "":
 		reason += "; no backup usable, staying on primaries"
+	case len(s.monSpec) > 0:
+		reason = "all monitors ok"
 	default:
-		reason = "all monitors ok, primaries usable"
+		reason = "primaries usable"
 	}
 	s.picker.useBackups.Store(use)
 	if pool != s.pool {
-		s.b.log.Warn("pool switched", "service", s.name, "from", s.pool, "to", pool, "reason", reason)
+		if s.pool != "" {
+			s.b.log.Warn("pool switched", "service", s.name, "from", s.pool, "to", pool, "reason", reason)
+		}
 		s.pool = pool
 	}
 	s.poolReason = reason
@@ -202,4 +196,17 @@ func anyUsable(rs []*real) bool {
 		}
 	}
 	return false
+}
+
+// checkDesc describes a check spec for the table.
+func checkDesc(c check.Spec) string {
+	switch c.Type {
+	case "":
+		return "none"
+	case "negotiate", "http":
+		return fmt.Sprintf("%s %s every %v", c.Type, c.Request, c.Interval)
+	case "external":
+		return strings.TrimSpace(fmt.Sprintf("external %s %s every %v", c.Program, strings.Join(c.Args, " "), c.Interval))
+	}
+	return fmt.Sprintf("%s every %v", c.Type, c.Interval)
 }

@@ -2,51 +2,21 @@ package proxy
 
 import (
 	"bytes"
-	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/hapair/hapair/proxy/check"
 	"github.com/hapair/hapair/proxy/proxytest"
 )
-
-// connectCheck is a TCP connect probe (what proxy/check's "connect" does).
-type connectCheck struct{}
-
-func (connectCheck) Check(ctx context.Context, target netip.AddrPort) error {
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "tcp", target.String())
-	if err != nil {
-		return err
-	}
-	return c.Close()
-}
-
-// scriptMonitor runs a shell script and fails on non-zero exit or a FAIL
-// line, the Zeus monitor contract.
-type scriptMonitor struct{ path string }
-
-func (m scriptMonitor) Run(ctx context.Context) (string, error) {
-	out, err := exec.CommandContext(ctx, "/bin/sh", m.path).Output()
-	o := strings.TrimSpace(string(out))
-	if err != nil {
-		return o, err
-	}
-	if strings.Contains(o, "FAIL") {
-		return o, errors.New("monitor said FAIL")
-	}
-	return o, nil
-}
 
 func newBalancer(t *testing.T, cfg Config) *Balancer {
 	t.Helper()
@@ -105,6 +75,20 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Fatalf("timed out after 5s waiting for %s", what)
 }
 
+// waitHealthy waits until every real of the service is healthy (checked
+// reals start down until their first check passes).
+func waitHealthy(t *testing.T, b *Balancer, name string) {
+	t.Helper()
+	waitFor(t, name+" reals healthy", func() bool {
+		for _, r := range svcStatus(t, b, name).Reals {
+			if !r.Healthy {
+				return false
+			}
+		}
+		return true
+	})
+}
+
 func svcStatus(t *testing.T, b *Balancer, name string) ServiceStatus {
 	t.Helper()
 	for _, s := range b.Snapshot().Services {
@@ -155,9 +139,10 @@ func TestKillReal(t *testing.T) {
 	const interval, timeout, fall = 50 * time.Millisecond, 50 * time.Millisecond, 2
 	b := newBalancer(t, Config{Services: []ServiceConfig{{
 		Name: "web", Listen: listen, Mode: "http", Scheduler: "rr", Reals: reals(a, c),
-		Check: CheckConfig{Checker: connectCheck{}, Desc: "connect", Interval: interval, Timeout: timeout, Fall: fall},
+		Check: check.Spec{Type: "connect", Interval: interval, Timeout: timeout, Fall: fall},
 	}}})
 	b.Activate("web")
+	waitHealthy(t, b, "web")
 	c.Close()
 	killed := time.Now()
 	var failed []error
@@ -189,9 +174,10 @@ func TestFallbackWhenAllDown(t *testing.T) {
 	listen := freePort(t)
 	b := newBalancer(t, Config{Services: []ServiceConfig{{
 		Name: "web", Listen: listen, Mode: "http", Reals: reals(a), Fallback: sorry.Addr,
-		Check: CheckConfig{Checker: connectCheck{}, Interval: 20 * time.Millisecond},
+		Check: check.Spec{Type: "connect", Interval: 20 * time.Millisecond},
 	}}})
 	b.Activate("web")
+	waitHealthy(t, b, "web")
 	if body, err := httpGet(listen); err != nil || body != "a" {
 		t.Fatalf("GET with a up = %q, %v; want %q", body, err, "a")
 	}
@@ -208,7 +194,7 @@ func TestNoRealNoFallback503(t *testing.T) {
 	listen := freePort(t)
 	b := newBalancer(t, Config{Services: []ServiceConfig{{
 		Name: "web", Listen: listen, Mode: "http", Reals: []RealConfig{{Address: freePort(t), Weight: 1}},
-		Check: CheckConfig{Checker: connectCheck{}, Interval: 20 * time.Millisecond},
+		Check: check.Spec{Type: "connect", Interval: 20 * time.Millisecond},
 	}}})
 	b.Activate("web")
 	waitFor(t, "pool none", func() bool { return svcStatus(t, b, "web").Pool == "none" })
@@ -225,7 +211,7 @@ func TestMonitorSwitchesPools(t *testing.T) {
 		t.Helper()
 		// Write then rename: the monitor must never run a half-written script.
 		tmp := script + ".tmp"
-		if err := os.WriteFile(tmp, []byte("echo "+word+"\n"), 0o755); err != nil {
+		if err := os.WriteFile(tmp, []byte("#!/bin/sh\necho "+word+" from test\n"), 0o755); err != nil {
 			t.Fatal(err)
 		}
 		if err := os.Rename(tmp, script); err != nil {
@@ -236,7 +222,7 @@ func TestMonitorSwitchesPools(t *testing.T) {
 	listen := freePort(t)
 	b := newBalancer(t, Config{Services: []ServiceConfig{{
 		Name: "web", Listen: listen, Mode: "http", Reals: reals(a), Backups: reals(bk),
-		Monitors: []MonitorConfig{{Name: "check-db", Runner: scriptMonitor{script}, Interval: 20 * time.Millisecond}},
+		Monitors: []check.Monitor{{Program: script, Interval: 20 * time.Millisecond}},
 	}}})
 	b.Activate("web")
 	steps := []struct {

@@ -1,9 +1,7 @@
 package proxy
 
 import (
-	"context"
 	"net/netip"
-	"sync"
 	"sync/atomic"
 
 	"github.com/hapair/hapair/proxy/l4"
@@ -21,18 +19,12 @@ type real struct {
 	draining atomic.Bool
 	active   atomic.Int64
 	inactive atomic.Int64
-
-	mu     sync.Mutex
-	reason string // last check result, "" before the first probe
-	rise   int    // consecutive successes while down
-	fall   int    // consecutive failures while up
-	stop   context.CancelFunc
 }
 
 func newReal(addr netip.AddrPort, weight int) *real {
 	r := &real{addr: addr}
 	r.weight.Store(int32(weight))
-	r.healthy.Store(true) // up until checks say otherwise, like keepalived
+	r.healthy.Store(true) // syncJobs sets it from the prober for checked services
 	return r
 }
 
@@ -52,43 +44,6 @@ func (r *real) AddConns(active, inactive int64) {
 // usable reports whether the real may take a new connection.
 func (r *real) usable() bool {
 	return r.healthy.Load() && !r.draining.Load() && r.weight.Load() > 0
-}
-
-// observe feeds one probe result through rise/fall and reports whether the
-// health changed.
-func (r *real) observe(err error, rise, fall int) (changed, healthy bool, reason string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if err == nil {
-		r.reason = "ok"
-		r.fall = 0
-		if !r.healthy.Load() {
-			r.rise++
-			if r.rise >= rise {
-				r.rise = 0
-				r.healthy.Store(true)
-				return true, true, r.reason
-			}
-		}
-		return false, r.healthy.Load(), r.reason
-	}
-	r.reason = err.Error()
-	r.rise = 0
-	if r.healthy.Load() {
-		r.fall++
-		if r.fall >= fall {
-			r.fall = 0
-			r.healthy.Store(false)
-			return true, false, r.reason
-		}
-	}
-	return false, r.healthy.Load(), r.reason
-}
-
-func (r *real) lastReason() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.reason
 }
 
 // Interface guards: package proxy's reals are what l4 and l7 forward to.

@@ -108,7 +108,7 @@ func (s *service) status() ServiceStatus {
 	c := ps.cfg
 	st := ServiceStatus{
 		Name: s.name, Protocol: c.Protocol, Listen: c.Listen.String(), Mode: c.Mode,
-		Scheduler: c.Scheduler, Quiescent: c.Quiescent, Check: c.Check.Desc,
+		Scheduler: c.Scheduler, Quiescent: c.Quiescent, Check: checkDesc(c.Check),
 		Active: s.isActive(), Stats: s.stats(),
 	}
 	if c.Persistent > 0 {
@@ -120,18 +120,16 @@ func (s *service) status() ServiceStatus {
 	real := func(r *real, pool string) RealStatus {
 		rs := RealStatus{
 			Address: r.addr.String(), Pool: pool, Weight: int(r.weight.Load()),
-			Healthy: r.healthy.Load(), Reason: r.lastReason(), Draining: r.draining.Load(),
+			Healthy: r.healthy.Load(), Draining: r.draining.Load(),
 			ActiveConn: r.active.Load(), InActConn: r.inactive.Load(),
 		}
 		if r.usable() {
 			rs.Effective = rs.Weight
 		}
 		rs.Removed = !rs.Healthy && !c.Quiescent
-		if rs.Reason == "" {
-			rs.Reason = "not checked yet"
-			if c.Check.Checker == nil || pool == "fallback" {
-				rs.Reason = "not checked"
-			}
+		rs.Reason = "not checked"
+		if pool != "fallback" {
+			rs.Reason = s.b.healthReason(s, r)
 		}
 		return rs
 	}
