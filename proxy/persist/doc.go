@@ -19,6 +19,7 @@
 //     scheduler pick and t.Put(client, real).
 //  3. When a real is removed (or fails, if clients should move), t.Forget(real).
 //  4. Every second or so, t.Expire(). On the active node, send
-//     MarshalEntries(t.Export(), now, 1024) chunks; on the standby,
-//     t.Import(UnmarshalEntries(chunk, now)).
+//     MarshalEntries(service, t.Export(), now, 1024) chunks; on the standby,
+//     name, es, err := UnmarshalEntries(chunk, now), then that service's
+//     table's Import(es).
 package persist

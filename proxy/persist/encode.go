@@ -11,14 +11,16 @@ import (
 // The sync encoding carries entries inside the heartbeat's opaque payload
 // (at most 1024 bytes), so it is compact and each chunk stands alone:
 //
-//	chunk  = version(1) entry*
+//	chunk  = version(1) nameLen(1) name(nameLen) entry*
 //	entry  = flags(1) client(4|16) realIP(4|16) realPort(2, big endian) ttlMillis(uvarint)
 //	flags  = bit 0: client is IPv6, bit 1: real is IPv6; other bits zero
 //
 // Expiry travels as time left (ttl) rather than as a wall-clock time, so the
 // two nodes' clocks need not agree: the receiver adds the ttl to its own now.
-// An IPv4 entry takes 14 bytes with a ttl under 35 minutes, so a 1024-byte
-// payload holds 73 of them. Zones are not carried.
+// name is the service the entries belong to (persistence is per service), so
+// each chunk can travel alone in any heartbeat. An IPv4 entry takes 14 bytes
+// with a ttl under 35 minutes, so a 1024-byte payload holds 72 of them with a
+// short service name. Zones are not carried.
 const (
 	encVersion = 1
 
@@ -26,6 +28,9 @@ const (
 	flagReal6   = 1 << 1
 
 	maxEntrySize = 1 + 16 + 16 + 2 + binary.MaxVarintLen64
+
+	// MaxServiceName bounds the service name a chunk carries.
+	MaxServiceName = 64
 
 	// MaxTTL bounds a decoded ttl; anything longer is malformed (IPVS caps
 	// persistence at 2^31 seconds, nobody configures more than a week).
@@ -35,13 +40,17 @@ const (
 // ErrMalformed is wrapped by every UnmarshalEntries error.
 var ErrMalformed = errors.New("malformed persistence entries")
 
-// MarshalEntries encodes es into chunks of at most maxChunk bytes, each
-// decodable on its own, with each expiry as time left after now (an already
-// expired entry is skipped). maxChunk must leave room for one IPv6 entry
-// (46 bytes); the heartbeat payload limit is 1024.
-func MarshalEntries(es []Entry, now time.Time, maxChunk int) ([][]byte, error) {
-	if maxChunk < 1+maxEntrySize {
-		return nil, fmt.Errorf("persist: chunk size %d too small for one entry, want at least %d", maxChunk, 1+maxEntrySize)
+// MarshalEntries encodes service's entries es into chunks of at most maxChunk
+// bytes, each decodable on its own, with each expiry as time left after now
+// (an already expired entry is skipped). maxChunk must leave room for the
+// name and one IPv6 entry; the heartbeat payload limit is 1024.
+func MarshalEntries(service string, es []Entry, now time.Time, maxChunk int) ([][]byte, error) {
+	if len(service) > MaxServiceName {
+		return nil, fmt.Errorf("persist: service name %q longer than %d bytes", service, MaxServiceName)
+	}
+	head := 2 + len(service)
+	if maxChunk < head+maxEntrySize {
+		return nil, fmt.Errorf("persist: chunk size %d too small for one entry of service %q, want at least %d", maxChunk, service, head+maxEntrySize)
 	}
 	var chunks [][]byte
 	var cur []byte
@@ -57,7 +66,8 @@ func MarshalEntries(es []Entry, now time.Time, maxChunk int) ([][]byte, error) {
 			cur = nil
 		}
 		if cur == nil {
-			cur = append(make([]byte, 0, maxChunk), encVersion)
+			cur = append(make([]byte, 0, maxChunk), encVersion, byte(len(service)))
+			cur = append(cur, service...)
 		}
 		cur = append(cur, b...)
 	}
@@ -92,25 +102,30 @@ func appendAddr(b []byte, a netip.Addr) []byte {
 	return append(b, v[:]...)
 }
 
-// UnmarshalEntries decodes one chunk made by MarshalEntries, turning each ttl
-// into an expiry after now. Errors wrap ErrMalformed and give the offset.
-func UnmarshalEntries(b []byte, now time.Time) ([]Entry, error) {
-	if len(b) == 0 {
-		return nil, fmt.Errorf("persist: empty chunk: %w", ErrMalformed)
+// UnmarshalEntries decodes one chunk made by MarshalEntries into its service
+// name and entries, turning each ttl into an expiry after now. Errors wrap
+// ErrMalformed and give the offset.
+func UnmarshalEntries(b []byte, now time.Time) (service string, es []Entry, err error) {
+	if len(b) < 2 {
+		return "", nil, fmt.Errorf("persist: chunk of %d bytes, want at least 2: %w", len(b), ErrMalformed)
 	}
 	if b[0] != encVersion {
-		return nil, fmt.Errorf("persist: chunk version %d, want %d: %w", b[0], encVersion, ErrMalformed)
+		return "", nil, fmt.Errorf("persist: chunk version %d, want %d: %w", b[0], encVersion, ErrMalformed)
 	}
-	var es []Entry
-	for off := 1; off < len(b); {
-		e, n, err := decodeEntry(b[off:], now)
+	n := int(b[1])
+	if n > MaxServiceName || len(b) < 2+n {
+		return "", nil, fmt.Errorf("persist: service name of %d bytes in a %d-byte chunk: %w", n, len(b), ErrMalformed)
+	}
+	service = string(b[2 : 2+n])
+	for off := 2 + n; off < len(b); {
+		e, k, err := decodeEntry(b[off:], now)
 		if err != nil {
-			return nil, fmt.Errorf("persist: entry at offset %d: %w: %w", off, err, ErrMalformed)
+			return "", nil, fmt.Errorf("persist: service %q: entry at offset %d: %w: %w", service, off, err, ErrMalformed)
 		}
 		es = append(es, e)
-		off += n
+		off += k
 	}
-	return es, nil
+	return service, es, nil
 }
 
 func decodeEntry(b []byte, now time.Time) (Entry, int, error) {

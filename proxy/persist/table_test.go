@@ -126,12 +126,12 @@ func TestExportImport(t *testing.T) {
 	dst.Put(clientB, real1)
 	peerClk.Advance(10 * time.Second) // dst's clientB has 290s left, src's 300s: src's wins
 
-	chunks, err := MarshalEntries(src.Export(), clk.Now(), 1024)
+	chunks, err := MarshalEntries("web", src.Export(), clk.Now(), 1024)
 	if err != nil {
 		t.Fatalf("MarshalEntries error: %v", err)
 	}
 	for _, c := range chunks {
-		es, err := UnmarshalEntries(c, peerClk.Now())
+		_, es, err := UnmarshalEntries(c, peerClk.Now())
 		if err != nil {
 			t.Fatalf("UnmarshalEntries error: %v", err)
 		}
