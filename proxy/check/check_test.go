@@ -138,7 +138,14 @@ func TestHTTP(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	good := addrOf(t, srv.Listener.Addr())
-	garbage := rawServer(t, func(c net.Conn) { c.Write([]byte("\x00\x01 not http at all\r\n\r\n")) })
+	garbage := rawServer(t, func(c net.Conn) {
+		c.Read(make([]byte, 512))
+		c.Write([]byte("\x00\x01 not http at all\r\n\r\n"))
+	})
+	eager := rawServer(t, func(c net.Conn) { // speaks first, then drains so close sends no RST
+		c.Write([]byte("\x00\x01 not http at all\r\n\r\n"))
+		io.Copy(io.Discard, c)
+	})
 	silent := rawServer(t, func(c net.Conn) { io.Copy(io.Discard, c) })
 	hangup := rawServer(t, func(c net.Conn) { c.Read(make([]byte, 512)) })
 	truncated := rawServer(t, func(c net.Conn) {
@@ -161,6 +168,7 @@ func TestHTTP(t *testing.T) {
 		{"redirect not followed", Spec{Type: "http", Request: "/moved"}, good, "http: status 301, want 200"},
 		{"refused", Spec{Type: "negotiate", Receive: ok}, down, fmt.Sprintf("negotiate: connect %v: connection refused", down)},
 		{"garbage", Spec{Type: "negotiate", Receive: ok}, garbage, "negotiate: malformed HTTP response"},
+		{"garbage before request", Spec{Type: "negotiate", Receive: ok}, eager, "negotiate: malformed HTTP response"},
 		{"silent", Spec{Type: "negotiate", Receive: ok, Timeout: 200 * time.Millisecond}, silent, "negotiate: timeout after 200ms"},
 		{"hang up", Spec{Type: "http"}, hangup, "http: connection closed before a full response"},
 		{"truncated body", Spec{Type: "negotiate", Receive: ok}, truncated, "negotiate: reading body: unexpected EOF"},

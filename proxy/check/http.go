@@ -115,6 +115,9 @@ func (c *HTTPChecker) reason(target netip.AddrPort, err error) error {
 		return reason(c.Kind+": connect "+target.String(), de.err, c.Timeout)
 	case strings.Contains(err.Error(), "malformed HTTP"):
 		return fmt.Errorf("%s: malformed HTTP response", c.Kind)
+	case strings.Contains(err.Error(), "readLoopPeekFailLocked"):
+		// net/http's wording when the server spoke before the request was sent.
+		return fmt.Errorf("%s: malformed HTTP response (sent before the request)", c.Kind)
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return fmt.Errorf("%s: connection closed before a full response", c.Kind)
 	}
