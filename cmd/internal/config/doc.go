@@ -1,0 +1,27 @@
+// Package config reads had.toml: the TOML schema, its defaults and its
+// validation, with every error placed at FILE:LINE:COL and named by key path.
+//
+// It is the only package that imports go-toml. It turns the file into a plain
+// typed Config (net/netip, time.Duration, compiled regexps) that cmd/had maps
+// onto ha, link, resource and proxy settings; it starts nothing and opens no
+// socket.
+//
+// Loading runs in three steps, all errors of all steps reported together:
+//
+//  1. an index of every key's position, from go-toml's unstable parser
+//     (which also finds syntax errors);
+//  2. a strict decode (DisallowUnknownFields) into raw structs whose leaves are
+//     TOML strings, integers and booleans, so that no bad value stops the
+//     decode: each StrictMissingError entry becomes one "unknown key" error;
+//  3. conversion and validation of every value and cross-field rule (timing
+//     order, node names, VIPs, service references), positioned through the
+//     index.
+//
+// Values are converted after decoding rather than in UnmarshalText methods
+// because go-toml stops at the first failing UnmarshalText and would hide
+// every later error. A value of the wrong TOML type (a string where an
+// integer belongs) still stops the decode and is reported alone.
+//
+// The keys follow Heartbeat's ha.cf and haresources, ldirectord.cf and
+// keepalived's garp_* settings where those exist; see DESIGN.md.
+package config

@@ -1,0 +1,272 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+// svc is a valid group + service pair to build error cases on.
+const svc = `
+[[group]]
+name = "web"
+preferred = "lb1"
+resources = [
+  { kind = "vip", address = "198.18.0.100/24", interface = "eth0" },
+  { kind = "balancer", services = ["http"] },
+]
+
+[[service]]
+name = "http"
+listen = "198.18.0.100:80"
+reals = [ { address = "198.18.1.11:80" } ]
+`
+
+func TestParseErrors(t *testing.T) {
+	base := minimal + svc
+	tests := []struct {
+		desc string
+		in   string
+		want []string // every line must appear in the error, in this order
+	}{
+		{
+			desc: "syntax error",
+			in:   "[cluster\nname = 1\n",
+			want: []string{"t.toml:1:9: syntax error: "},
+		},
+		{
+			desc: "wrong TOML type stops the decode",
+			in:   strings.Replace(minimal, "id = 7", `id = "7"`, 1),
+			want: []string{"t.toml:3:6: cluster.id: "},
+		},
+		{
+			desc: "misspelled key and short deadtime, both reported",
+			in:   strings.Replace(minimal, "id = 7", "id = 7\nkeepalive = \"100ms\"\nwarntime = \"150ms\"\ndeadtime = \"180ms\"\nnods = 2", 1),
+			want: []string{
+				`t.toml:6:12: cluster.deadtime: 180ms is shorter than 2×keepalive (200ms): a single lost heartbeat would declare the peer dead`,
+				`t.toml:7:1: cluster.nods: unknown key "nods" (did you mean "nodes"?)`,
+			},
+		},
+		{
+			desc: "required cluster keys",
+			in:   "[cluster]\n[[link]]\nkind = \"mcast\"\ninterface = \"e\"\ngroup = \"239.1.1.1\"\n",
+			want: []string{"t.toml:1:2: cluster.name: required", "t.toml:1:2: cluster.id: required", "t.toml:1:2: cluster.nodes: required"},
+		},
+		{
+			desc: "timer order",
+			in:   strings.Replace(minimal, "id = 7", "id = 7\nkeepalive = \"1s\"\nwarntime = \"1s\"\ndeadtime = \"900ms\"\ninitdead = \"500ms\"", 1),
+			want: []string{
+				"t.toml:5:12: cluster.warntime: 1s must be longer than keepalive 1s",
+				"t.toml:6:12: cluster.deadtime: 900ms must be longer than warntime 1s",
+				"t.toml:6:12: cluster.deadtime: 900ms is shorter than 2×keepalive (2s)",
+				"t.toml:7:12: cluster.initdead: 500ms is shorter than deadtime 900ms",
+			},
+		},
+		{
+			desc: "bad durations",
+			in:   strings.Replace(minimal, "id = 7", "id = 7\nkeepalive = \"100\"\ndeadtime = \"-1s\"", 1),
+			want: []string{
+				`t.toml:4:13: cluster.keepalive: "100" is not a duration (want e.g. "250ms", "2s", "5m")`,
+				"t.toml:5:12: cluster.deadtime: -1s: want a positive duration",
+			},
+		},
+		{
+			desc: "nodes",
+			in:   strings.Replace(minimal, `nodes = ["lb1", "lb2"]`, `nodes = ["lb1", "lb 2", "lb1"]`, 1),
+			want: []string{
+				`t.toml:4:17: cluster.nodes[1]: "lb 2": want 1..64 characters`,
+				`t.toml:4:25: cluster.nodes[2]: node name "lb1" used again (first at t.toml:4:10)`,
+			},
+		},
+		{
+			desc: "one node",
+			in:   strings.Replace(minimal, `nodes = ["lb1", "lb2"]`, `nodes = ["lb1"]`, 1),
+			want: []string{"t.toml:4:1: cluster.nodes: want at least 2 nodes, found 1"},
+		},
+		{
+			desc: "links",
+			in: minimal + `
+[[link]]
+kind = "bcast"
+[[link]]
+kind = "mcast"
+group = "198.18.0.1"
+peers = { lb1 = "198.18.0.11" }
+[[link]]
+kind = "ucast"
+group = "239.1.1.1"
+peers = { lb1 = "198.18.0.11", lb3 = "198.18.0.13", lb2 = "nope" }
+`,
+			want: []string{
+				"t.toml:12:8: link[1].kind: \"bcast\" is not one of mcast, ucast",
+				"t.toml:13:3: link[2].interface: required",
+				"t.toml:15:9: link[2].group: 198.18.0.1 is not a multicast address (want e.g. 239.255.0.94 or ff02::1:94)",
+				"t.toml:16:1: link[2].peers: peers is for ucast links; an mcast link reaches every node through its group",
+				"t.toml:19:9: link[3].group: group is for mcast links; a ucast link sends to peers",
+				"t.toml:20:32: link[3].peers.lb3: \"lb3\" is not a node in cluster.nodes",
+				"t.toml:20:59: link[3].peers.lb2: \"nope\" is not an IP address",
+			},
+		},
+		{
+			desc: "ucast without every node",
+			in:   strings.Replace(minimal, "kind = \"mcast\"\ninterface = \"eth0\"\ngroup = \"239.255.0.94\"", "kind = \"ucast\"\npeers = { lb1 = \"198.18.0.11\" }", 1),
+			want: []string{"t.toml:8:1: link[0].peers: no address for node \"lb2\": every node needs one"},
+		},
+		{
+			desc: "no link",
+			in:   "[cluster]\nname = \"w\"\nid = 1\nnodes = [\"a\", \"b\"]\n",
+			want: []string{"t.toml:1:1: link: at least one [[link]] is required"},
+		},
+		{
+			desc: "group checks",
+			in: base + `
+[[group]]
+name = "web"
+preferred = "lb9"
+priorities = { lb1 = 255, lb7 = 10 }
+auto_failback = true
+resources = [
+  { kind = "vip", address = "198.18.0.100/24", label = "web" },
+  { kind = "balancer", services = ["http", "smtp"], role = "master" },
+  { kind = "script", path = "rel/x", timeout = "0s" },
+  { kind = "ipvs-sync", role = "primary" },
+  { kind = "vip", address = "198.18.0.101/24", interface = "eth0", label = "eth1:web" },
+  { address = "198.18.0.102/24" },
+]
+`,
+			want: []string{
+				"t.toml:25:8: group[1].name: group name \"web\" used again (first at t.toml:12:8)",
+				"t.toml:26:13: group[1].preferred: \"lb9\" is not a node in cluster.nodes [\"lb1\" \"lb2\"]",
+				"t.toml:27:22: group[1].priorities.lb1: 255 is out of range 1..254",
+				"t.toml:27:27: group[1].priorities.lb7: \"lb7\" is not a node in cluster.nodes",
+				"t.toml:30:29: group[1].resources[0].address: VIP 198.18.0.100 is already a resource at t.toml:15:29: two groups would fight over it",
+				"t.toml:30:56: group[1].resources[0].label: label \"web\" needs interface: the kernel wants labels to start with the device name",
+				"t.toml:31:36: group[1].resources[1].services[0]: service \"http\" is already activated by the balancer at t.toml:16:36",
+				"t.toml:31:44: group[1].resources[1].services[1]: no [[service]] named \"smtp\"",
+				"t.toml:31:53: group[1].resources[1].role: role is not a balancer key (balancer takes services)",
+				"t.toml:32:29: group[1].resources[2].path: \"rel/x\": want an absolute path or a name in /etc/hapair/resource.d",
+				"t.toml:32:48: group[1].resources[2].timeout: 0s: want a positive duration",
+				"t.toml:33:3: group[1].resources[3].interface: required",
+				"t.toml:33:32: group[1].resources[3].role: \"primary\" is not one of master, backup",
+				"t.toml:34:76: group[1].resources[4].label: \"eth1:web\" must start with interface \"eth0\" and be at most 15 bytes (e.g. \"eth0:vip\")",
+				"t.toml:35:3: group[1].resources[5].kind: required",
+			},
+		},
+		{
+			desc: "service checks",
+			in: base + `
+[[service]]
+name = "http"
+listen = "198.18.0.200:80"
+protocol = "udp"
+mode = "http"
+scheduler = "fastest"
+fallback = "nope"
+check = { type = "0", request = "status", receive = "(", interval = "1s", timeout = "2s", status = 700, rise = 0 }
+reals = [ { address = "198.18.1.1:80", weight = -1 }, { address = "198.18.1.1:80" }, { address = "198.18.1.2:0" } ]
+monitors = [ { interval = "1s" } ]
+
+[[service]]
+name = "dns"
+listen = "127.0.0.1"
+protocol = "udp"
+check = { type = "http" }
+
+[[service]]
+name = "ext"
+listen = "0.0.0.0:25"
+check = { type = "external" }
+reals = [ { address = "198.18.1.3:25" } ]
+
+[[service]]
+name = "neg"
+listen = "[::]:8080"
+check = { type = "negotiate" }
+reals = [ { address = "[2001:db8::1]:80" } ]
+`,
+			want: []string{
+				"t.toml:25:8: service[1].name: service name \"http\" used again (first at t.toml:20:8)",
+				"t.toml:26:10: service[1].listen: 198.18.0.200 is not a VIP of any group; listen on a group's vip address, a loopback or 0.0.0.0/[::]",
+				"t.toml:28:8: service[1].mode: http mode needs protocol \"tcp\"; udp services are l4",
+				"t.toml:29:13: service[1].scheduler: \"fastest\" is not one of rr, wrr, lc, wlc, sh",
+				"t.toml:30:12: service[1].fallback: \"nope\" is not an address, want \"IP\" or \"IP:PORT\"",
+				"t.toml:31:18: service[1].check.type: \"0\": N must be a positive integer (connect every interval, negotiate every Nth)",
+				"t.toml:31:18: service[1].check.type: \"0\" cannot probe a udp service; use sip or external",
+				"t.toml:31:33: service[1].check.request: \"status\": want an HTTP path starting with /",
+				"t.toml:31:53: service[1].check.receive: compiling regular expression \"(\": error parsing regexp: missing closing ): `(`",
+				"t.toml:31:85: service[1].check.timeout: 2s is longer than interval 1s: probes would overlap",
+				"t.toml:31:100: service[1].check.status: 700 is out of range 100..599",
+				"t.toml:31:112: service[1].check.rise: 0 is out of range 1..100",
+				"t.toml:32:49: service[1].reals[0].weight: -1 is out of range 0..65535",
+				"t.toml:32:67: service[1].reals[1].address: 198.18.1.1:80 is listed again (first at t.toml:32:23)",
+				"t.toml:32:98: service[1].reals[2].address: \"198.18.1.2:0\": port 0 is not a port",
+				"t.toml:33:14: service[1].monitors[0].script: required",
+				"t.toml:35:3: service[2].reals: want at least one real (or a fallback)",
+				"t.toml:37:10: service[2].listen: \"127.0.0.1\" is not an address, want \"IP:PORT\", e.g. \"198.18.0.10:80\" or \"[2001:db8::1]:80\"",
+				"t.toml:39:18: service[2].check.type: \"http\" cannot probe a udp service; use sip or external",
+				"t.toml:44:1: service[3].check.program: required for check type \"external\"",
+				"t.toml:50:1: service[4].check.receive: required for check type \"negotiate\": a regexp the response must match",
+			},
+		},
+		{
+			desc: "same listen address twice",
+			in:   base + "\n[[service]]\nname = \"http2\"\nlisten = \"198.18.0.100:80\"\nreals = [ { address = \"198.18.1.12:80\" } ]\n",
+			want: []string{"t.toml:26:10: service[1].listen: tcp 198.18.0.100:80 is already the listen address at t.toml:21:10"},
+		},
+		{
+			desc: "udp needs a check type",
+			in:   base + "\n[[service]]\nname = \"sip\"\nlisten = \"198.18.0.100:5060\"\nprotocol = \"udp\"\nreals = [ { address = \"198.18.1.21\" } ]\n",
+			want: []string{"t.toml:24:3: service[1].check.type: required for udp services: sip or external (a UDP connect probes nothing)"},
+		},
+		{
+			desc: "garp",
+			in:   base + "\n[garp]\ncount = 0\nform = \"arp\"\ninterval = \"x\"\n",
+			want: []string{
+				"t.toml:25:9: garp.count: 0 is out of range 1..100",
+				`t.toml:26:8: garp.form: "arp" is not one of both, request, reply`,
+				`t.toml:27:12: garp.interval: "x" is not a duration`,
+			},
+		},
+		{
+			desc: "unknown table and nested keys",
+			in:   base + "\n[clustr]\nname = 1\n[[service]]\nname = \"x\"\nlisten = \"127.0.0.1:1\"\nreals = [{ address = \"127.0.0.2:1\", wieght = 1 }]\ncheck = { tipe = \"connect\" }\n",
+			want: []string{
+				`t.toml:24:2: clustr: unknown key "clustr" (did you mean "cluster"?)`,
+				`t.toml:29:37: service[1].reals[0].wieght: unknown key "wieght" (did you mean "weight"?)`,
+				`t.toml:30:11: service[1].check.tipe: unknown key "tipe" (did you mean "type"?)`,
+			},
+		},
+		{
+			desc: "pings and tracks",
+			in:   base + "\n[[ping]]\ntimeout = \"2s\"\ninterval = \"1s\"\nweight = 300\n[[track]]\nname = \"db\"\n[[track]]\nname = \"db\"\nscript = \"/bin/true\"\n",
+			want: []string{
+				"t.toml:24:3: ping[0].address: required",
+				"t.toml:25:11: ping[0].timeout: 2s is longer than interval 1s",
+				"t.toml:27:10: ping[0].weight: 300 is out of range 0..254",
+				"t.toml:28:3: track[0].script: required",
+				`t.toml:31:8: track[1].name: track name "db" used again (first at t.toml:29:8)`,
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			cfg, err := Parse([]byte(tt.in), "t.toml")
+			if err == nil {
+				t.Fatalf("Parse() = %+v, nil; want errors %q", cfg, tt.want)
+			}
+			got := err.Error()
+			for _, w := range tt.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("Parse() errors:\n%s\nwant a line containing\n%s", got, w)
+				}
+			}
+		})
+	}
+}
+
+// TestValidBase guards the error table: its base must itself be valid, so
+// each case fails only for what it adds.
+func TestValidBase(t *testing.T) {
+	if _, err := Parse([]byte(minimal+svc), "t.toml"); err != nil {
+		t.Fatalf("Parse(minimal+svc) error:\n%v", err)
+	}
+}

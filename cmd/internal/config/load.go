@@ -1,0 +1,167 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"strings"
+
+	"github.com/pelletier/go-toml/v2"
+)
+
+// maxFileSize bounds what Load reads; a real had.toml is a few KiB.
+const maxFileSize = 4 << 20
+
+// Load reads and validates the config file at path. When the file is
+// invalid the error is an Errors holding every problem.
+func Load(path string) (*Config, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if fi.Size() > maxFileSize {
+		return nil, fmt.Errorf("config: %s: %d bytes, larger than the %d-byte limit", path, fi.Size(), maxFileSize)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return Parse(data, path)
+}
+
+// Parse validates data, a had.toml read from filename (used in positions).
+// When data is invalid the error is an Errors holding every problem, sorted
+// by position.
+func Parse(data []byte, filename string) (*Config, error) {
+	ix, serr := buildIndex(data, filename)
+	if serr != nil {
+		return nil, Errors{serr}
+	}
+	var raw rawFile
+	dec := toml.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var errs Errors
+	if err := dec.Decode(&raw); err != nil {
+		var strict *toml.StrictMissingError
+		var de *toml.DecodeError
+		switch {
+		case errors.As(err, &strict):
+			// Strict errors do not stop the decode: raw is complete, so
+			// validation below still runs and reports its own errors.
+			for i := range strict.Errors {
+				errs = append(errs, unknownKey(ix, filename, &strict.Errors[i]))
+			}
+		case errors.As(err, &de):
+			line, col := de.Position()
+			return nil, Errors{{Pos: Pos{File: filename, Line: line, Col: col}, Path: strings.Join(de.Key(), "."), Msg: strings.TrimPrefix(de.Error(), "toml: ")}}
+		default:
+			return nil, Errors{{Pos: Pos{File: filename, Line: 1, Col: 1}, Msg: err.Error()}}
+		}
+	}
+	c := conv{ix: ix}
+	cfg := c.config(&raw, filename)
+	errs = append(errs, c.errs...)
+	if len(errs) > 0 {
+		errs.sort()
+		return nil, errs
+	}
+	return cfg, nil
+}
+
+// unknownKey turns one StrictMissingError entry into an Error with the full
+// key path (array elements numbered) and a spelling suggestion.
+func unknownKey(ix *index, file string, de *toml.DecodeError) *Error {
+	line, col := de.Position()
+	path, ok := ix.byPos[[2]int{line, col}]
+	if !ok {
+		path = strings.Join(de.Key(), ".")
+	}
+	key := path
+	if i := strings.LastIndexByte(key, '.'); i >= 0 {
+		key = key[i+1:]
+	}
+	msg := fmt.Sprintf("unknown key %q", key)
+	if s := suggest(key, keysAt(parent(path))); s != "" {
+		msg += fmt.Sprintf(" (did you mean %q?)", s)
+	}
+	return &Error{Pos: Pos{File: file, Line: line, Col: col}, Path: path, Msg: msg}
+}
+
+// keysAt lists the keys the schema allows in the table at path, from the
+// raw structs' toml tags.
+func keysAt(path string) []string {
+	t := reflect.TypeOf(rawFile{})
+	if path != "" {
+		for _, seg := range strings.Split(path, ".") {
+			if i := strings.IndexByte(seg, '['); i >= 0 {
+				seg = seg[:i]
+			}
+			f, ok := fieldByTag(t, seg)
+			if !ok {
+				return nil
+			}
+			t = f.Type
+			for t.Kind() == reflect.Slice {
+				t = t.Elem()
+			}
+			if t.Kind() != reflect.Struct {
+				return nil
+			}
+		}
+	}
+	var keys []string
+	for i := 0; i < t.NumField(); i++ {
+		keys = append(keys, t.Field(i).Tag.Get("toml"))
+	}
+	return keys
+}
+
+func fieldByTag(t reflect.Type, tag string) (reflect.StructField, bool) {
+	if t.Kind() != reflect.Struct {
+		return reflect.StructField{}, false
+	}
+	for i := 0; i < t.NumField(); i++ {
+		if t.Field(i).Tag.Get("toml") == tag {
+			return t.Field(i), true
+		}
+	}
+	return reflect.StructField{}, false
+}
+
+// suggest returns the known key closest to key, if it is a likely typo
+// (edit distance at most 2).
+func suggest(key string, known []string) string {
+	best, bestD := "", 3
+	for _, k := range known {
+		if d := editDistance(key, k); d < bestD {
+			best, bestD = k, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance, bounded to short keys.
+func editDistance(a, b string) int {
+	if len(a) > 64 || len(b) > 64 {
+		return 64
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

@@ -1,0 +1,137 @@
+package config
+
+// The raw structs mirror the file one to one. Leaves are plain TOML types
+// (strings for durations and addresses) so the decode never stops on a bad
+// value; convert.go turns them into Config. Whether a key was written at all
+// is asked of the index, not of zero values.
+
+type rawFile struct {
+	Cluster rawCluster   `toml:"cluster"`
+	GARP    rawGARP      `toml:"garp"`
+	Link    []rawLink    `toml:"link"`
+	Ping    []rawPing    `toml:"ping"`
+	Track   []rawTrack   `toml:"track"`
+	Group   []rawGroup   `toml:"group"`
+	Service []rawService `toml:"service"`
+}
+
+type rawCluster struct {
+	Name         string   `toml:"name"`
+	ID           int64    `toml:"id"`
+	Nodes        []string `toml:"nodes"`
+	Authkeys     string   `toml:"authkeys"`
+	Keepalive    string   `toml:"keepalive"`
+	Warntime     string   `toml:"warntime"`
+	Deadtime     string   `toml:"deadtime"`
+	Initdead     string   `toml:"initdead"`
+	AutoFailback bool     `toml:"auto_failback"`
+	FailbackHold string   `toml:"failback_hold"`
+	StateDir     string   `toml:"state_dir"`
+	Socket       string   `toml:"socket"`
+	Notify       string   `toml:"notify"`
+	Port         int64    `toml:"port"`
+}
+
+type rawGARP struct {
+	Count       int64  `toml:"count"`
+	Interval    string `toml:"interval"`
+	SecondBurst string `toml:"second_burst"`
+	Refresh     string `toml:"refresh"`
+	Form        string `toml:"form"`
+}
+
+type rawLink struct {
+	Name      string            `toml:"name"`
+	Kind      string            `toml:"kind"`
+	Interface string            `toml:"interface"`
+	Group     string            `toml:"group"`
+	Port      int64             `toml:"port"`
+	Peers     map[string]string `toml:"peers"`
+}
+
+type rawPing struct {
+	Address  string `toml:"address"`
+	Interval string `toml:"interval"`
+	Timeout  string `toml:"timeout"`
+	Weight   int64  `toml:"weight"`
+}
+
+type rawTrack struct {
+	Name     string   `toml:"name"`
+	Script   string   `toml:"script"`
+	Args     []string `toml:"args"`
+	Interval string   `toml:"interval"`
+	Timeout  string   `toml:"timeout"`
+	Weight   int64    `toml:"weight"`
+}
+
+type rawGroup struct {
+	Name         string           `toml:"name"`
+	Preferred    string           `toml:"preferred"`
+	Priorities   map[string]int64 `toml:"priorities"`
+	AutoFailback bool             `toml:"auto_failback"`
+	Notify       string           `toml:"notify"`
+	Resources    []rawResource    `toml:"resources"`
+}
+
+// rawResource holds the keys of every resource kind; convert.go rejects the
+// ones that do not belong to the element's kind.
+type rawResource struct {
+	Kind string `toml:"kind"`
+	// vip
+	Address   string  `toml:"address"`
+	Interface string  `toml:"interface"`
+	Label     string  `toml:"label"`
+	GARP      rawGARP `toml:"garp"`
+	// balancer
+	Services []string `toml:"services"`
+	// ipvs-sync (interface shared with vip)
+	Role   string `toml:"role"`
+	SyncID int64  `toml:"sync_id"`
+	// script
+	Path    string `toml:"path"`
+	Timeout string `toml:"timeout"`
+}
+
+type rawService struct {
+	Name           string       `toml:"name"`
+	Listen         string       `toml:"listen"`
+	Protocol       string       `toml:"protocol"`
+	Mode           string       `toml:"mode"`
+	Scheduler      string       `toml:"scheduler"`
+	Persistent     string       `toml:"persistent"`
+	Quiescent      bool         `toml:"quiescent"`
+	Fallback       string       `toml:"fallback"`
+	ConnectTimeout string       `toml:"connect_timeout"`
+	IdleTimeout    string       `toml:"idle_timeout"`
+	Check          rawCheck     `toml:"check"`
+	Reals          []rawReal    `toml:"reals"`
+	Backups        []rawReal    `toml:"backups"`
+	Monitors       []rawMonitor `toml:"monitors"`
+}
+
+type rawCheck struct {
+	Type     string   `toml:"type"`
+	Request  string   `toml:"request"`
+	Host     string   `toml:"host"`
+	Receive  string   `toml:"receive"`
+	Status   int64    `toml:"status"`
+	Program  string   `toml:"program"`
+	Args     []string `toml:"args"`
+	Interval string   `toml:"interval"`
+	Timeout  string   `toml:"timeout"`
+	Rise     int64    `toml:"rise"`
+	Fall     int64    `toml:"fall"`
+}
+
+type rawReal struct {
+	Address string `toml:"address"`
+	Weight  int64  `toml:"weight"`
+}
+
+type rawMonitor struct {
+	Script   string   `toml:"script"`
+	Args     []string `toml:"args"`
+	Interval string   `toml:"interval"`
+	Timeout  string   `toml:"timeout"`
+}
