@@ -211,7 +211,7 @@ func (m *Machine) Status() Status {
 	}
 	for _, g := range m.groups {
 		gs := GroupStatus{Name: g.cfg.Name, State: g.state, Priority: m.selfPrio(g), Reason: g.reason,
-			Waiting: g.waiting, Since: g.since, Failures: g.failures}
+			Waiting: m.waiting(g), Since: g.since, Failures: g.failures}
 		if g.state == StateFailed {
 			gs.RetryAt = g.retryAt
 		}
@@ -252,6 +252,21 @@ func (m *Machine) Owner(group string) string {
 		if m.claims(n, g) {
 			return n
 		}
+	}
+	return ""
+}
+
+// waiting explains why g is not moving, for status.
+func (m *Machine) waiting(g *group) string {
+	if g.waiting != "" || !m.started || m.leaving {
+		return g.waiting
+	}
+	dec := m.desired(g)
+	switch {
+	case g.state == StateStandby && dec.winner != m.cfg.Self:
+		return "standby: " + dec.String()
+	case g.state == StateMaster && dec.winner != m.cfg.Self && dec.winner != "":
+		return fmt.Sprintf("holding until %s takes it: %s", dec.winner, dec)
 	}
 	return ""
 }

@@ -75,7 +75,7 @@ func best(cs []candidate) (candidate, bool) {
 
 func (m *Machine) candidates(g *group) []candidate {
 	hold := m.cfg.FailbackHold
-	var cs []candidate
+	cs := m.cbuf[:0] // reused: desired runs on every event; callers use the result at once
 	if p := m.selfPrio(g); p > 0 {
 		since := later(m.startAt, g.prioSince)
 		cs = append(cs, candidate{name: m.cfg.Self, prio: p, state: g.state, stable: m.now.Sub(since) >= hold})
@@ -93,6 +93,7 @@ func (m *Machine) candidates(g *group) []candidate {
 		cs = append(cs, candidate{name: n, prio: pg.prio, state: pg.state, frozen: p.maint,
 			stable: m.now.Sub(since) >= hold})
 	}
+	m.cbuf = cs
 	return cs
 }
 
@@ -103,61 +104,117 @@ func later(a, b time.Time) time.Time {
 	return b
 }
 
-// desired picks the node that should hold g, with the reason. It is a pure
-// function of the candidates: every node that sees the same heartbeats picks
-// the same node.
-func (m *Machine) desired(g *group) (string, string) {
-	cs := m.candidates(g)
-	if len(cs) == 0 {
-		return "", "no node can hold it"
+// decision is the outcome of desired, with what is needed to explain it.
+// Its reason is formatted only when it is shown: desired runs on every event.
+type decision struct {
+	kind   decisionKind
+	winner string
+	top    candidate // best ranked candidate
+	owner  candidate // best ranked current owner
+	base   uint8     // owner's base priority
+	list   []candidate
+	hold   time.Duration
+}
+
+type decisionKind uint8
+
+const (
+	decNone decisionKind = iota
+	decFrozen
+	decTakeover
+	decNoOwner
+	decSticky
+	decStillFirst
+	decDegraded
+	decNotStable
+	decBothHold
+	decFailback
+)
+
+func (d decision) String() string {
+	list := joinCandidates(d.list)
+	switch d.kind {
+	case decNone:
+		return "no node can hold it"
+	case decFrozen:
+		return fmt.Sprintf("%s holds it in maintenance", d.winner)
+	case decTakeover:
+		return fmt.Sprintf("takeover requested on %s (%s)", d.winner, list)
+	case decNoOwner:
+		return fmt.Sprintf("no owner, %s ranks first (%s)", d.winner, list)
+	case decSticky:
+		return fmt.Sprintf("%s holds it (auto_failback off; %s)", d.winner, list)
+	case decStillFirst:
+		return fmt.Sprintf("%s holds it and ranks first (%s)", d.winner, list)
+	case decDegraded:
+		return fmt.Sprintf("owner %s priority %d below its base %d, %s ranks first (%s)", d.owner.name, d.owner.prio, d.base, d.winner, list)
+	case decNotStable:
+		return fmt.Sprintf("%s holds it, %s not stable for %v yet (%s)", d.winner, d.top.name, d.hold, list)
+	case decBothHold:
+		return fmt.Sprintf("%s and %s both hold it, %s ranks first (%s)", d.winner, d.owner.name, d.winner, list)
+	default:
+		return fmt.Sprintf("auto_failback: %s stable for %v outranks owner %s (%s)", d.winner, d.hold, d.owner.name, list)
 	}
-	list := joinCandidates(cs)
+}
+
+// desired picks the node that should hold g. It is a pure function of the
+// candidates: every node that sees the same heartbeats picks the same node.
+func (m *Machine) desired(g *group) decision {
+	cs := m.candidates(g)
+	d := decision{list: cs, hold: m.cfg.FailbackHold}
+	if len(cs) == 0 {
+		return d
+	}
 	for _, c := range cs {
 		if c.frozen {
-			return c.name, fmt.Sprintf("%s holds it in maintenance", c.name)
+			d.kind, d.winner = decFrozen, c.name
+			return d
 		}
 	}
-	top, _ := best(cs)
-	var owners []candidate
+	d.top, _ = best(cs)
+	var owned bool
 	for _, c := range cs {
-		if c.state.Owns() {
-			owners = append(owners, c)
+		if c.state.Owns() && (!owned || c.outranks(d.owner)) {
+			d.owner, owned = c, true
 		}
 	}
-	o, owned := best(owners)
-	if top.prio == PriorityTakeover {
-		return top.name, fmt.Sprintf("takeover requested on %s (%s)", top.name, list)
+	win := func(k decisionKind, c candidate) decision {
+		d.kind, d.winner = k, c.name
+		return d
+	}
+	if d.top.prio == PriorityTakeover {
+		return win(decTakeover, d.top)
 	}
 	if !owned {
-		return top.name, fmt.Sprintf("no owner, %s ranks first (%s)", top.name, list)
+		return win(decNoOwner, d.top)
 	}
+	o := d.owner
 	if !m.cfg.AutoFailback {
-		base := basePriority(&g.cfg, o.name)
-		if o.prio >= base {
-			return o.name, fmt.Sprintf("%s holds it (auto_failback off; %s)", o.name, list)
+		d.base = basePriority(&g.cfg, o.name)
+		switch {
+		case o.prio >= d.base:
+			return win(decSticky, o)
+		case d.top.name == o.name:
+			return win(decStillFirst, o)
 		}
-		if top.name == o.name {
-			return o.name, fmt.Sprintf("%s holds it, still ranks first (%s)", o.name, list)
-		}
-		return top.name, fmt.Sprintf("owner %s priority %d below its base %d, %s ranks first (%s)", o.name, o.prio, base, top.name, list)
+		return win(decDegraded, d.top)
 	}
-	var eligible []candidate
+	var e candidate
+	found := false
 	for _, c := range cs {
-		if c.state.Owns() || c.stable {
-			eligible = append(eligible, c)
+		if (c.state.Owns() || c.stable) && (!found || c.outranks(e)) {
+			e, found = c, true
 		}
 	}
-	e, _ := best(eligible)
-	if e.name == o.name {
-		if top.name != o.name {
-			return o.name, fmt.Sprintf("%s holds it, %s not stable for %v yet (%s)", o.name, top.name, m.cfg.FailbackHold, list)
-		}
-		return o.name, fmt.Sprintf("%s holds it and ranks first (%s)", o.name, list)
+	switch {
+	case e.name == o.name && d.top.name != o.name:
+		return win(decNotStable, o)
+	case e.name == o.name:
+		return win(decStillFirst, o)
+	case e.state.Owns():
+		return win(decBothHold, e)
 	}
-	if e.state.Owns() {
-		return e.name, fmt.Sprintf("%s and %s both hold it, %s ranks first (%s)", e.name, o.name, e.name, list)
-	}
-	return e.name, fmt.Sprintf("auto_failback: %s stable for %v outranks owner %s (%s)", e.name, m.cfg.FailbackHold, o.name, list)
+	return win(decFailback, e)
 }
 
 func joinCandidates(cs []candidate) string {
@@ -189,6 +246,7 @@ func (m *Machine) allPeersHeard() (bool, string) {
 
 // evaluate moves g toward its desired owner.
 func (m *Machine) evaluate(g *group) {
+	g.waiting = ""
 	if m.maint {
 		g.waiting = "maintenance: frozen"
 		return
@@ -209,67 +267,62 @@ func (m *Machine) evaluate(g *group) {
 	m.watchRivals(g)
 	if g.state == StateStandby && !m.initdeadOver {
 		if ok, missing := m.allPeersHeard(); !ok {
-			m.wait(g, fmt.Sprintf("initdead: waiting up to %v for %s", m.cfg.Initdead, missing))
+			g.waiting = fmt.Sprintf("initdead: waiting up to %v for %s", m.cfg.Initdead, missing)
 			return
 		}
 	}
-	d, why := m.desired(g)
+	dec := m.desired(g)
+	d := dec.winner
 	switch g.state {
 	case StateStandby:
 		if d == m.cfg.Self {
+			why := dec.String()
 			m.setState(g, StateStarting, "taking over: "+why)
 			m.out = append(m.out, Action{Kind: ActionStart, Group: g.cfg.Name, Reason: why})
-			return
 		}
-		m.wait(g, "standby: "+why)
 	case StateMaster:
-		if d == m.cfg.Self || d == "" {
+		if d == m.cfg.Self || d == "" || !m.claims(d, g) {
 			return
 		}
-		if !m.claims(d, g) {
-			m.wait(g, fmt.Sprintf("holding until %s takes it: %s", d, why))
-			return
-		}
-		reason := fmt.Sprintf("releasing to %s: %s", d, why)
+		reason := fmt.Sprintf("releasing to %s: %s", d, dec)
 		m.setState(g, StateStopping, reason)
 		m.out = append(m.out, Action{Kind: ActionStop, Group: g.cfg.Name, Reason: reason})
 	}
 }
 
-// wait records why g is left as it is, once per distinct reason.
-func (m *Machine) wait(g *group, reason string) {
-	g.waiting = reason
-}
-
 // watchRivals spots split brain: a peer holding a group we hold (both
-// master), or one we find releasing it (we never saw it master: it lost the
-// race to our heartbeat). The winner re-announces once per episode so
-// switches and clients that followed the rival's gratuitous ARP come back;
-// the loser is released by evaluate. A peer merely starting is a handover.
+// master), or releasing it (it lost). The winner announces when it first sees
+// the rival master and again when the rival starts releasing, so switches and
+// clients that followed the rival's gratuitous ARP come back even if the
+// rival refreshed them meanwhile; the loser is released by evaluate. A peer
+// merely starting is a handover in progress, not a rival.
 func (m *Machine) watchRivals(g *group) {
 	for _, n := range m.peerNames {
 		p := m.peers[n]
 		st := p.groups[g.cfg.Name].state
 		held := g.state == StateMaster && p.alive && (st == StateMaster || st == StateStopping)
-		switch {
-		case held && !g.rivals[n]:
-			g.rivals[n] = true
-			d, _ := m.desired(g)
-			if st == StateMaster {
-				m.log(LevelWarn, n, fmt.Sprintf("split brain: %s also holds %s", n, g.cfg.Name))
-			}
-			if d == m.cfg.Self {
-				why := fmt.Sprintf("split brain with %s resolved in our favour: re-announcing", n)
-				if st == StateStopping {
-					why = fmt.Sprintf("%s held %s until now (stopping): re-announcing", n, g.cfg.Name)
+		prev, seen := g.rivals[n]
+		if !held {
+			if seen {
+				delete(g.rivals, n)
+				if g.state == StateMaster {
+					m.log(LevelInfo, n, fmt.Sprintf("%s no longer holds %s", n, g.cfg.Name))
 				}
-				m.out = append(m.out, Action{Kind: ActionAnnounce, Group: g.cfg.Name, Reason: why})
 			}
-		case !held && g.rivals[n]:
-			delete(g.rivals, n)
-			if g.state == StateMaster {
-				m.log(LevelInfo, n, fmt.Sprintf("%s no longer holds %s", n, g.cfg.Name))
-			}
+			continue
 		}
+		g.rivals[n] = st
+		if st == prev {
+			continue
+		}
+		why := fmt.Sprintf("%s released %s to us: re-announcing", n, g.cfg.Name)
+		if st == StateMaster {
+			m.log(LevelWarn, n, fmt.Sprintf("split brain: %s also holds %s", n, g.cfg.Name))
+			if m.desired(g).winner != m.cfg.Self {
+				continue
+			}
+			why = fmt.Sprintf("split brain with %s, we keep %s: re-announcing", n, g.cfg.Name)
+		}
+		m.out = append(m.out, Action{Kind: ActionAnnounce, Group: g.cfg.Name, Reason: why})
 	}
 }

@@ -26,6 +26,7 @@ type Machine struct {
 	groups       []*group
 	byName       map[string]*group
 	out          []Action
+	cbuf         []candidate
 }
 
 type check struct {
@@ -67,7 +68,7 @@ type group struct {
 	retryAt     time.Time
 	natural     uint8 // priority without pins, to spot changes
 	prioSince   time.Time
-	rivals      map[string]bool // peers seen owning while we are master
+	rivals      map[string]State // peers seen master or stopping while we are master
 	waiting     string          // last reason for not acting, said once
 }
 
@@ -91,7 +92,7 @@ func New(cfg Config) (*Machine, error) {
 	}
 	slices.Sort(m.peerNames)
 	for _, gc := range cfg.Groups {
-		g := &group{cfg: gc, state: StateStandby, reason: "not started", rivals: map[string]bool{}}
+		g := &group{cfg: gc, state: StateStandby, reason: "not started", rivals: map[string]State{}}
 		m.groups = append(m.groups, g)
 		m.byName[gc.Name] = g
 	}
@@ -181,7 +182,11 @@ func (m *Machine) onMessage(msg *Message) {
 		m.log(LevelInfo, p.name, fmt.Sprintf("peer %s heard again after %v", p.name, m.now.Sub(p.lastHeard)))
 	}
 	p.lastHeard, p.warned = m.now, false
-	groups := make(map[string]peerGroup, len(msg.Groups))
+	for name := range p.groups {
+		if !slices.ContainsFunc(msg.Groups, func(gs GroupState) bool { return gs.Name == name }) {
+			delete(p.groups, name)
+		}
+	}
 	for _, gs := range msg.Groups {
 		if _, ok := m.byName[gs.Name]; !ok || !gs.State.Valid() {
 			continue
@@ -194,9 +199,8 @@ func (m *Machine) onMessage(msg *Message) {
 		if old, ok := p.groups[gs.Name]; ok && old.prio == gs.Priority {
 			pg.prioSince = old.prioSince
 		}
-		groups[gs.Name] = pg
+		p.groups[gs.Name] = pg
 	}
-	p.groups = groups
 	if msg.Leaving {
 		if !p.leaving {
 			p.alive, p.leaving = false, true

@@ -1,0 +1,316 @@
+package sim
+
+import (
+	"fmt"
+	"sync/atomic"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hapair/hapair/ha"
+)
+
+// checker watches a simulated cluster and records the first violation of
+// these invariants. "Owns" means state Starting or Master (resources started
+// or starting, not yet being released). "Clean" means no cut and no loss.
+// Every boot, crash, leave, partition, heal, loss change, command and check
+// change is a disturbance; the cluster is "settled" from D+2K after the
+// latest disturbance (initdead+K after a boot, the wait DESIGN.md prescribes
+// for a node that may find itself alone), K = keepalive, D = deadtime.
+//
+//  1. Clean and settled: every group has at least one owner, and any
+//     interval with two owners is shorter than K (a planned handover: the new
+//     owner starts while the old one stops).
+//  2. When the sole owner crashes in a clean, settled cluster with a survivor
+//     up, a survivor owns the group within D+K (unless disturbed again first).
+//  3. auto_failback=false: in a network clean for D+2K, no node starts a
+//     group while another node is master of it, unless a command was given
+//     for the group or the master's check failed. auto_failback=true: a node
+//     that preempts a master has been up, and at its priority, for the hold
+//     time; and the preferred node, once back, owns its group within hold+K.
+//  4. When the sole owner leaves on purpose (clean, settled), a survivor owns
+//     the group within K.
+//  5. When a partition heals with two owners of a group and a clean network,
+//     within 2K exactly one owner is left and it has announced the group
+//     (ActionAnnounce, or ActionStart, whose VIP start sends gratuitous ARP).
+type checker struct {
+	c     *Cluster
+	cfg   ha.Config
+	err   error
+	trace *strings.Builder
+
+	settleAt   time.Time
+	cleanSince time.Time
+	commanded  map[string]bool      // group -> a takeover/standby was given
+	failedChk  map[string]bool      // node -> its ping check is failed
+	chkChanged map[string]time.Time // node -> last check change
+	dualSince  map[string]time.Time
+	announced  map[string][]stamp // group -> who announced or started it, when
+	pending    []expectation
+	stats      *stats
+	owners     []string // scratch
+}
+
+// stats count how often each invariant was actually exercised, so a run
+// that checks nothing shows up in the log.
+type stats struct {
+	settled  atomic.Int64 // settled (1) checks
+	expected [6]atomic.Int64
+	met      [6]atomic.Int64
+	starts   atomic.Int64 // (3) start decisions examined against a master
+}
+
+type stamp struct {
+	node string
+	at   time.Time
+}
+
+type expectation struct {
+	inv      int
+	what     string
+	deadline time.Time
+	ok       func() bool
+}
+
+func newChecker(c *Cluster, cfg ha.Config, st *stats) *checker {
+	k := &checker{c: c, cfg: cfg, stats: st, cleanSince: c.Now, commanded: map[string]bool{}, failedChk: map[string]bool{},
+		chkChanged: map[string]time.Time{}, dualSince: map[string]time.Time{}, announced: map[string][]stamp{}}
+	c.Observe = k.observe
+	c.AfterEvent = k.afterEvent
+	return k
+}
+
+func (k *checker) fail(format string, args ...any) {
+	if k.err == nil {
+		k.err = fmt.Errorf("at %v: %s", k.c.Elapsed(), fmt.Sprintf(format, args...))
+	}
+}
+
+func (k *checker) tracef(format string, args ...any) {
+	if k.trace != nil {
+		fmt.Fprintf(k.trace, "%6dms ", k.c.Elapsed().Milliseconds())
+		fmt.Fprintf(k.trace, format+"\n", args...)
+	}
+}
+
+func (k *checker) clean() bool { return k.c.Connected() && k.c.loss == 0 }
+
+func (k *checker) settled() bool { return k.clean() && !k.c.Now.Before(k.settleAt) }
+
+// disturb records a disturbance and drops expectations it invalidates.
+func (k *checker) disturb(what string) {
+	k.tracef("--- %s", what)
+	k.settleAt = later(k.settleAt, k.c.Now.Add(deadtime+2*keepalive))
+	k.pending = nil
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func (k *checker) expect(inv int, what string, within time.Duration, ok func() bool) {
+	k.tracef("expect within %v: %s", within, what)
+	k.stats.expected[inv].Add(1)
+	k.pending = append(k.pending, expectation{inv: inv, what: what, deadline: k.c.Now.Add(within), ok: ok})
+}
+
+func (k *checker) run(d time.Duration) {
+	if k.err == nil {
+		k.c.Run(d)
+		k.afterEvent()
+	}
+}
+
+func (k *checker) survivorOwns(g, gone string) func() bool {
+	return func() bool {
+		for _, o := range k.c.Owners(g) {
+			if o != gone {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+func (k *checker) soleOwnerWithSurvivor(n string) []string {
+	if !k.settled() {
+		return nil
+	}
+	survivor := false
+	for _, m := range k.c.Names() {
+		survivor = survivor || (m != n && k.c.Node(m).Up && !k.c.Node(m).shutdown)
+	}
+	var gs []string
+	for _, g := range k.cfg.Groups {
+		if o := k.c.Owners(g.Name); survivor && len(o) == 1 && o[0] == n {
+			gs = append(gs, g.Name)
+		}
+	}
+	return gs
+}
+
+func (k *checker) crash(n string) {
+	gs := k.soleOwnerWithSurvivor(n)
+	k.disturb("crash " + n)
+	k.c.Kill(n)
+	for _, g := range gs {
+		k.expect(2, fmt.Sprintf("(2) a survivor owns %s after its owner %s crashed", g, n), deadtime+keepalive, k.survivorOwns(g, n))
+	}
+}
+
+func (k *checker) leave(n string) {
+	gs := k.soleOwnerWithSurvivor(n)
+	k.disturb("leave " + n)
+	k.c.Leave(n)
+	for _, g := range gs {
+		k.expect(4, fmt.Sprintf("(4) a survivor owns %s after its owner %s left", g, n), keepalive, k.survivorOwns(g, n))
+	}
+}
+
+func (k *checker) boot(n string) {
+	k.disturb("boot " + n)
+	k.settleAt = later(k.settleAt, k.c.Now.Add(initdead+keepalive))
+	k.failedChk[n] = false
+	k.chkChanged[n] = time.Time{}
+	if err := k.c.Boot(n); err != nil {
+		k.fail("boot %s: %v", n, err)
+		return
+	}
+	if !k.cfg.AutoFailback || !k.clean() {
+		return
+	}
+	for _, g := range k.cfg.Groups {
+		if g.Preferred == n && !k.commanded[g.Name] {
+			name := g.Name
+			k.expect(3, fmt.Sprintf("(3) auto_failback: preferred %s owns %s after the hold", n, name), hold+keepalive,
+				func() bool { return k.c.Node(n).Up && k.c.Node(n).M.State(name).Owns() })
+		}
+	}
+}
+
+func (k *checker) heal() {
+	var duals []string
+	if k.c.loss == 0 {
+		for _, g := range k.cfg.Groups {
+			if len(k.c.Owners(g.Name)) >= 2 {
+				duals = append(duals, g.Name)
+			}
+		}
+	}
+	k.disturb("heal")
+	k.c.Heal()
+	k.cleanSince = k.c.Now
+	healAt := k.c.Now
+	for _, g := range duals {
+		k.expect(5, fmt.Sprintf("(5) one owner of %s left after the heal, and it announced", g), 2*keepalive, func() bool {
+			o := k.c.Owners(g)
+			if len(o) != 1 {
+				return false
+			}
+			return slices.ContainsFunc(k.announced[g], func(s stamp) bool { return s.node == o[0] && !s.at.Before(healAt) })
+		})
+	}
+}
+
+func (k *checker) command(n string, ev ha.Event) {
+	k.disturb(fmt.Sprintf("%s %s on %s", ev.Kind, ev.Group, n))
+	k.commanded[ev.Group] = true
+	k.c.Inject(n, ev)
+}
+
+func (k *checker) check(n string, ok bool) {
+	k.disturb(fmt.Sprintf("check ping on %s ok=%v", n, ok))
+	if k.failedChk[n] != !ok {
+		k.chkChanged[n] = k.c.Now
+	}
+	k.failedChk[n] = !ok
+	k.c.Inject(n, ha.Event{Kind: ha.EventCheck, Check: "ping", OK: ok, Reason: "simulated"})
+}
+
+// observe sees every action as it is returned: invariant 3 is about the
+// moment a node decides to start.
+func (k *checker) observe(at time.Time, node string, a ha.Action) {
+	switch a.Kind {
+	case ha.ActionSend, ha.ActionArmTimer:
+		return
+	case ha.ActionAnnounce, ha.ActionStart:
+		k.announced[a.Group] = append(k.announced[a.Group], stamp{node, at})
+	}
+	k.tracef("%s %s", node, a)
+	if a.Kind != ha.ActionNotify || a.State != ha.StateStarting || k.commanded[a.Group] {
+		return
+	}
+	cleanFor := at.Sub(k.cleanSince)
+	if !k.clean() {
+		return
+	}
+	for _, y := range k.c.Names() {
+		ny := k.c.Node(y)
+		if y == node || !ny.Up || ny.M.State(a.Group) != ha.StateMaster {
+			continue
+		}
+		x := k.c.Node(node)
+		k.stats.starts.Add(1)
+		if !k.cfg.AutoFailback && cleanFor >= deadtime+2*keepalive && !k.failedChk[y] {
+			k.fail("(3) auto_failback off: %s starts %s while %s is master (not degraded, no command): %s", node, a.Group, y, a.Reason)
+		}
+		if k.cfg.AutoFailback && !k.cleanSince.After(x.UpSince) {
+			if up := at.Sub(x.UpSince); up < hold {
+				k.fail("(3) auto_failback: %s preempts %s for %s after only %v up (hold %v): %s", node, y, a.Group, up, hold, a.Reason)
+			}
+			if ch := at.Sub(k.chkChanged[node]); !k.chkChanged[node].IsZero() && ch < hold {
+				k.fail("(3) auto_failback: %s preempts %s for %s %v after its priority changed (hold %v): %s", node, y, a.Group, ch, hold, a.Reason)
+			}
+		}
+	}
+}
+
+func (k *checker) afterEvent() {
+	now := k.c.Now
+	if !k.clean() {
+		k.cleanSince = now
+	}
+	anyUp := false
+	for _, n := range k.c.Names() {
+		anyUp = anyUp || (k.c.Node(n).Up && !k.c.Node(n).shutdown)
+	}
+	for _, g := range k.cfg.Groups {
+		o := k.owners[:0]
+		for _, n := range k.c.names {
+			if nd := k.c.nodes[n]; nd.Up && nd.M.State(g.Name).Owns() {
+				o = append(o, n)
+			}
+		}
+		k.owners = o
+		if len(o) < 2 {
+			delete(k.dualSince, g.Name)
+		} else if _, ok := k.dualSince[g.Name]; !ok {
+			k.dualSince[g.Name] = now
+		}
+		if !k.settled() || !anyUp {
+			continue
+		}
+		k.stats.settled.Add(1)
+		if len(o) == 0 {
+			k.fail("(1) settled and clean, but group %s has no owner", g.Name)
+		}
+		if d, ok := k.dualSince[g.Name]; ok && now.Sub(d) >= keepalive {
+			k.fail("(1) settled and clean, but group %s has owners %v for %v", g.Name, o, now.Sub(d))
+		}
+	}
+	kept := k.pending[:0]
+	for _, e := range k.pending {
+		switch {
+		case e.ok():
+			k.stats.met[e.inv].Add(1)
+		case now.After(e.deadline):
+			k.fail("%s: not true by its deadline %v", e.what, e.deadline.Sub(k.c.opts.Start))
+		default:
+			kept = append(kept, e)
+		}
+	}
+	k.pending = kept
+}

@@ -1,0 +1,218 @@
+package sim
+
+import (
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hapair/hapair/ha"
+)
+
+var (
+	seedFlag  = flag.Int64("seed", -1, "replay one random schedule and print its trace")
+	schedules = flag.Int("schedules", 10000, "how many random schedules TestRandom runs")
+)
+
+// Timing of every random schedule (Heartbeat-like ratios).
+const (
+	keepalive = 100 * time.Millisecond
+	deadtime  = 400 * time.Millisecond
+	initdead  = time.Second
+	hold      = time.Second
+)
+
+// TestRandom runs seeded random schedules of crashes, restarts, graceful
+// stops, partitions, loss, commands and check failures against 2 and 3
+// machines, and checks the invariants of DESIGN.md "Ownership rules" (see
+// checker). A failure prints the seed; -seed=N replays it with a trace.
+func TestRandom(t *testing.T) {
+	if *seedFlag >= 0 {
+		var trace strings.Builder
+		err := runSchedule(uint64(*seedFlag), &trace, &stats{})
+		t.Logf("trace of seed %d:\n%s", *seedFlag, trace.String())
+		if err != nil {
+			t.Fatalf("seed %d: %v", *seedFlag, err)
+		}
+		return
+	}
+	n := *schedules
+	workers := max(runtime.GOMAXPROCS(0), 1)
+	var st stats
+	var mu sync.Mutex
+	var failed []string
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for s := w; s < n; s += workers {
+				if err := runSchedule(uint64(s), nil, &st); err != nil {
+					mu.Lock()
+					failed = append(failed, fmt.Sprintf("seed %d: %v\n  replay: go test ./ha/sim -run TestRandom -seed=%d -v", s, err, s))
+					mu.Unlock()
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	t.Logf("%d schedules: %d settled checks (1); %d start decisions against a master (3); expectations met/set: "+
+		"crash (2) %d/%d, failback (3) %d/%d, leave (4) %d/%d, heal (5) %d/%d", n, st.settled.Load(), st.starts.Load(),
+		st.met[2].Load(), st.expected[2].Load(), st.met[3].Load(), st.expected[3].Load(),
+		st.met[4].Load(), st.expected[4].Load(), st.met[5].Load(), st.expected[5].Load())
+	if len(failed) > 0 {
+		slices.Sort(failed)
+		t.Fatalf("%d worker(s) failed:\n%s", len(failed), strings.Join(failed, "\n"))
+	}
+}
+
+// runSchedule builds a random cluster from seed, plays a random schedule and
+// returns the first invariant violation. trace, if not nil, gets every action.
+func runSchedule(seed uint64, trace *strings.Builder, st *stats) error {
+	rng := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
+	nodes := []string{"lb1", "lb2"}
+	if rng.IntN(2) == 0 {
+		nodes = append(nodes, "lb3")
+	}
+	var groups []ha.GroupConfig
+	for i := range 1 + rng.IntN(2) {
+		g := ha.GroupConfig{Name: fmt.Sprintf("g%d", i)}
+		if rng.IntN(4) != 0 {
+			g.Preferred = nodes[rng.IntN(len(nodes))]
+		}
+		groups = append(groups, g)
+	}
+	cfg := ha.Config{Nodes: nodes, Keepalive: keepalive, Warntime: 250 * time.Millisecond, Deadtime: deadtime,
+		Initdead: initdead, AutoFailback: rng.IntN(2) == 0, FailbackHold: hold, FailBackoff: time.Second,
+		Groups: groups, Checks: []ha.CheckConfig{{Name: "ping", Weight: 150}}}
+	c := New(Options{Config: cfg, Rand: rng,
+		DelayMin: 0, DelayMax: time.Duration(1+rng.IntN(5)) * time.Millisecond,
+		StartDelay: time.Duration(1+rng.IntN(20)) * time.Millisecond,
+		StopDelay:  time.Duration(1+rng.IntN(20)) * time.Millisecond})
+	k := newChecker(c, cfg, st)
+	if trace != nil {
+		fmt.Fprintf(trace, "nodes=%v groups=%+v failback=%v\n", nodes, groups, cfg.AutoFailback)
+		k.trace = trace
+	}
+	for _, n := range nodes {
+		k.disturb("boot " + n)
+		if err := c.Boot(n); err != nil {
+			return err
+		}
+		c.Run(time.Duration(rng.IntN(300)) * time.Millisecond)
+	}
+	k.run(1500 * time.Millisecond)
+	for range 6 {
+		if k.err != nil {
+			break
+		}
+		k.randomStep(rng)
+	}
+	// Finally bring everything back and let it settle: one owner per group.
+	k.disturb("heal, loss 0, boot all")
+	c.Heal()
+	c.SetLoss(0)
+	for _, n := range nodes {
+		if !c.Node(n).Up {
+			c.Boot(n)
+		}
+	}
+	k.run(initdead + hold + time.Second)
+	if k.err == nil {
+		for _, g := range groups {
+			if o := c.Owners(g.Name); len(o) != 1 {
+				k.fail("at the end, group %s has owners %v, want exactly one", g.Name, o)
+			}
+		}
+	}
+	return k.err
+}
+
+func (k *checker) randomStep(rng *rand.Rand) {
+	c := k.c
+	pick := func(up bool) string {
+		var ns []string
+		for _, n := range c.Names() {
+			if c.Node(n).Up == up && !c.Node(n).shutdown {
+				ns = append(ns, n)
+			}
+		}
+		if len(ns) == 0 {
+			return ""
+		}
+		return ns[rng.IntN(len(ns))]
+	}
+	dur := func(lo, hi time.Duration) time.Duration { return lo + time.Duration(rng.Int64N(int64(hi-lo))) }
+	group := k.cfg.Groups[rng.IntN(len(k.cfg.Groups))].Name
+	switch rng.IntN(9) {
+	case 0: // quiet
+		k.run(dur(200*time.Millisecond, 3*time.Second))
+	case 1:
+		if n := pick(true); n != "" {
+			k.crash(n)
+		}
+		k.run(dur(100*time.Millisecond, 2*time.Second))
+	case 2:
+		if n := pick(false); n != "" {
+			k.boot(n)
+		}
+		k.run(dur(100*time.Millisecond, 3*time.Second))
+	case 3:
+		if n := pick(true); n != "" {
+			k.leave(n)
+		}
+		k.run(dur(100*time.Millisecond, 2*time.Second))
+	case 4:
+		names := c.Names()
+		a := names[rng.IntN(len(names))]
+		if rng.IntN(2) == 0 {
+			k.disturb("isolate " + a)
+			c.Isolate(a)
+		} else {
+			b := names[rng.IntN(len(names))]
+			if a == b {
+				return
+			}
+			k.disturb("partition " + a + " " + b)
+			c.Partition(a, b)
+		}
+		k.run(dur(100*time.Millisecond, 2*time.Second))
+		k.heal()
+		k.run(dur(100*time.Millisecond, 2*time.Second))
+	case 5:
+		p := float64(1+rng.IntN(30)) / 100
+		k.disturb(fmt.Sprintf("loss %.2f", p))
+		c.SetLoss(p)
+		k.run(dur(200*time.Millisecond, 2*time.Second))
+		k.disturb("loss 0")
+		c.SetLoss(0)
+		k.run(dur(100*time.Millisecond, time.Second))
+	case 6:
+		if n := pick(true); n != "" {
+			kind := ha.EventStandby
+			if rng.IntN(2) == 0 {
+				kind = ha.EventTakeover
+			}
+			k.command(n, ha.Event{Kind: kind, Group: group})
+		}
+		k.run(dur(100*time.Millisecond, 2*time.Second))
+	case 7:
+		if n := pick(true); n != "" {
+			k.check(n, rng.IntN(2) == 0)
+		}
+		k.run(dur(100*time.Millisecond, 2*time.Second))
+	case 8: // crash and come back quickly: an unstable node
+		if n := pick(true); n != "" {
+			k.crash(n)
+			k.run(dur(0, 500*time.Millisecond))
+			k.boot(n)
+		}
+		k.run(dur(100*time.Millisecond, 2*time.Second))
+	}
+}
