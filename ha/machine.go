@@ -69,7 +69,7 @@ type group struct {
 	natural     uint8 // priority without pins, to spot changes
 	prioSince   time.Time
 	rivals      map[string]State // peers seen master or stopping while we are master
-	waiting     string          // last reason for not acting, said once
+	waiting     string           // last reason for not acting, said once
 }
 
 // New validates cfg, fills its defaults and returns a Machine that does

@@ -2,9 +2,9 @@ package sim
 
 import (
 	"fmt"
-	"sync/atomic"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hapair/hapair/ha"
