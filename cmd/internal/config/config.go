@@ -41,7 +41,8 @@ type Cluster struct {
 	// Nodes are the node names, as `uname -n` or --node gives them
 	// (required, at least 2, unique, 1..64 bytes of [A-Za-z0-9._-]).
 	Nodes []string
-	// Authkeys is the authkeys file path (default /etc/hapair/authkeys).
+	// Authkeys is the authkeys file path (default /etc/hapair/authkeys); a
+	// relative path is taken from the config file's directory.
 	Authkeys string
 	// Keepalive is the heartbeat interval (default 200ms).
 	Keepalive time.Duration

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/netip"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -207,6 +208,9 @@ func (c *conv) cluster(r *rawCluster) Cluster {
 		cl.Nodes = r.Nodes
 	}
 	cl.Authkeys = c.str("cluster.authkeys", r.Authkeys, DefaultAuthkeys)
+	if !filepath.IsAbs(cl.Authkeys) {
+		cl.Authkeys = filepath.Join(filepath.Dir(c.ix.file), cl.Authkeys)
+	}
 	cl.StateDir = c.str("cluster.state_dir", r.StateDir, DefaultStateDir)
 	cl.Socket = c.str("cluster.socket", r.Socket, DefaultSocket)
 	cl.Notify = c.str("cluster.notify", r.Notify, "")

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// setup writes a valid config whose authkeys (relative, so it lands next to
+// the config) has the given mode, and returns the config and authkeys paths.
+func setup(t *testing.T, mode os.FileMode) (cfgPath, keyPath string) {
+	t.Helper()
+	example, err := os.ReadFile("../../deploy/web-pair.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfg := strings.Replace(string(example), `authkeys = "/etc/hapair/authkeys"`, `authkeys = "authkeys"`, 1)
+	if cfg == string(example) {
+		t.Fatal("deploy/web-pair.toml no longer sets authkeys = \"/etc/hapair/authkeys\"; update this test")
+	}
+	cfgPath, keyPath = filepath.Join(dir, "had.toml"), filepath.Join(dir, "authkeys")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyPath, []byte("auth 2\n1 md5 old-secret-from-heartbeat\n2 sha256 0123456789abcdef0123456789abcdef\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(keyPath, mode); err != nil {
+		t.Fatal(err)
+	}
+	return cfgPath, keyPath
+}
+
+func TestLoadAll(t *testing.T) {
+	cfgPath, keyPath := setup(t, 0o600)
+	cfg, kr, warns, err := loadAll(cfgPath, "lb2")
+	if err != nil {
+		t.Fatalf("loadAll(%s, lb2) error = %v", cfgPath, err)
+	}
+	if cfg.Cluster.Authkeys != keyPath || kr.SignKeyID() != 2 {
+		t.Errorf("loadAll() authkeys %s sign key %d, want %s and 2", cfg.Cluster.Authkeys, kr.SignKeyID(), keyPath)
+	}
+	if len(warns) != 1 || !strings.Contains(warns[0], "key 1 uses md5") {
+		t.Errorf("loadAll() warnings = %q, want one about md5", warns)
+	}
+}
+
+func TestLoadAllErrors(t *testing.T) {
+	cfgPath, keyPath := setup(t, 0o644)
+	bad := filepath.Join(t.TempDir(), "bad.toml")
+	if err := os.WriteFile(bad, []byte("[cluster]\nnmae = 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		desc, path, node string
+		want             []string
+	}{
+		{"authkeys 0644", cfgPath, "lb1", []string{"authkeys: " + keyPath + ": mode 0644", "want 0600", "chmod 600 " + keyPath}},
+		{"unknown node", cfgPath, "lb9", []string{`node "lb9" (from --node) is not in cluster.nodes`}},
+		{"config errors", bad, "lb1", []string{bad + `:2:1: cluster.nmae: unknown key "nmae" (did you mean "name"?)`, bad + ":1:2: cluster.id: required"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			_, _, _, err := loadAll(tt.path, tt.node)
+			if err == nil {
+				t.Fatalf("loadAll(%s, %s) error = nil, want %q", tt.path, tt.node, tt.want)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("loadAll(%s, %s) error = %q, want it to contain %q", tt.path, tt.node, err, w)
+				}
+			}
+		})
+	}
+}
+
+// TestHadBinaryRefusesOpenAuthkeys runs the real had binary on a config
+// whose authkeys is 0644: it must exit non-zero naming file, mode and fix.
+func TestHadBinaryRefusesOpenAuthkeys(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a binary; skipped with -short")
+	}
+	bin := filepath.Join(t.TempDir(), "had")
+	build := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build had: %v\n%s", err, out)
+	}
+	cfgPath, keyPath := setup(t, 0o644)
+	cmd := exec.Command(bin, "-c", cfgPath, "--node", "lb1")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() == 0 {
+		t.Fatalf("had -c %s: err = %v, want a non-zero exit", cfgPath, err)
+	}
+	for _, w := range []string{keyPath, "mode 0644", "chmod 600 " + keyPath} {
+		if !strings.Contains(stderr.String(), w) {
+			t.Errorf("had stderr = %q, want it to contain %q", stderr.String(), w)
+		}
+	}
+
+	if err := os.Chmod(keyPath, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(bin, "-c", cfgPath, "--node", "lb1").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), `config ok: node lb1 in cluster "web" id 7`) {
+		t.Errorf("had -c %s with 0600 authkeys = %v, %q; want exit 0 and config ok", cfgPath, err, out)
+	}
+}
