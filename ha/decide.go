@@ -317,7 +317,7 @@ func (m *Machine) watchRivals(g *group) {
 		}
 		why := fmt.Sprintf("%s released %s to us: re-announcing", n, g.cfg.Name)
 		if st == StateMaster {
-			m.log(LevelWarn, n, fmt.Sprintf("split brain: %s also holds %s", n, g.cfg.Name))
+			m.logTopic(LevelWarn, n, "split-brain", fmt.Sprintf("split brain: %s also holds %s", n, g.cfg.Name))
 			if m.desired(g).winner != m.cfg.Self {
 				continue
 			}

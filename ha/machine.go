@@ -154,8 +154,10 @@ func (m *Machine) Step(ev Event) []Action {
 	return m.out
 }
 
-func (m *Machine) log(l Level, peer, reason string) {
-	m.out = append(m.out, Action{Kind: ActionLog, Level: l, Peer: peer, Reason: reason})
+func (m *Machine) log(l Level, peer, reason string) { m.logTopic(l, peer, "", reason) }
+
+func (m *Machine) logTopic(l Level, peer, topic, reason string) {
+	m.out = append(m.out, Action{Kind: ActionLog, Level: l, Peer: peer, Topic: topic, Reason: reason})
 }
 
 func (m *Machine) setState(g *group, s State, reason string) {
@@ -205,7 +207,7 @@ func (m *Machine) onMessage(msg *Message) {
 		if !p.leaving {
 			p.alive, p.leaving = false, true
 			p.reason = fmt.Sprintf("peer %s leaving: it said it stops on purpose", p.name)
-			m.log(LevelInfo, p.name, p.reason)
+			m.logTopic(LevelInfo, p.name, "leaving", p.reason)
 		}
 		return
 	}
@@ -213,7 +215,7 @@ func (m *Machine) onMessage(msg *Message) {
 		p.alive, p.leaving, p.aliveSince = true, false, m.now
 		m.dirty = true // answer at once so the newcomer learns our state in one round trip
 		p.reason = fmt.Sprintf("peer %s alive (generation %d)", p.name, p.gen)
-		m.log(LevelInfo, p.name, p.reason)
+		m.logTopic(LevelInfo, p.name, "alive", p.reason)
 	}
 	if msg.Maintenance != p.maint {
 		p.maint = msg.Maintenance
@@ -249,10 +251,10 @@ func (m *Machine) expirePeers() {
 		case silence >= m.cfg.Deadtime:
 			p.alive = false
 			p.reason = fmt.Sprintf("peer %s dead: silent for %v >= deadtime %v", n, silence, m.cfg.Deadtime)
-			m.log(LevelWarn, n, p.reason)
+			m.logTopic(LevelWarn, n, "dead", p.reason)
 		case silence >= m.cfg.Warntime && !p.warned:
 			p.warned = true
-			m.log(LevelWarn, n, fmt.Sprintf("peer %s late: silent for %v >= warntime %v", n, silence, m.cfg.Warntime))
+			m.logTopic(LevelWarn, n, "late", fmt.Sprintf("peer %s late: silent for %v >= warntime %v", n, silence, m.cfg.Warntime))
 		}
 	}
 }

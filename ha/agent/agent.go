@@ -1,0 +1,282 @@
+// Package agent is the I/O shell around the pure ha.Machine: one goroutine
+// owns the machine and turns heartbeats, timers, operator commands, check
+// results and resource completions into events, and the machine's actions
+// into packets, group starts and stops, gratuitous ARP re-announcements,
+// notify hooks and log lines. It is hapair's counterpart of Heartbeat's
+// heartbeat daemon loop, wrapping the machine the way etcd-raft's node.run
+// wraps RawNode.
+//
+// The clock, the transport (ha/link), the group runner (ha/resource via
+// cmd/had) and the announcer (ha/vip) are injected as small interfaces, so
+// tests run it on a fake clock with in-memory transports. It must not decide
+// anything itself: every decision and its reason comes from package ha.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/hapair/hapair/ha"
+	"github.com/hapair/hapair/ha/wire"
+)
+
+// Clock is the time source. StdClock is the real one; agenttest.Clock is a
+// fake for tests.
+type Clock interface {
+	Now() time.Time
+	// AfterFunc calls f in its own goroutine (or the fake's Advance) after d.
+	AfterFunc(d time.Duration, f func()) Timer
+}
+
+// Timer is a timer returned by Clock.AfterFunc.
+type Timer interface{ Stop() bool }
+
+// StdClock is the wall clock.
+type StdClock struct{}
+
+func (StdClock) Now() time.Time { return time.Now() }
+
+func (StdClock) AfterFunc(d time.Duration, f func()) Timer { return time.AfterFunc(d, f) }
+
+// Transport sends a heartbeat on every link; *link.Set satisfies it.
+type Transport interface {
+	Send(p *wire.Packet) error
+}
+
+// GroupRunner starts and stops resource groups. Start must roll back what it
+// started when it fails. The agent never runs two operations on one group at
+// once; calls for different groups may overlap.
+type GroupRunner interface {
+	Start(ctx context.Context, group string) error
+	Stop(ctx context.Context, group string) error
+}
+
+// Announcer re-sends gratuitous ARP for a group's addresses (optional).
+type Announcer interface {
+	Announce(group string)
+}
+
+// Notifier is told of every group transition, like keepalived's
+// notify_master/backup/fault scripts (optional). It runs on the agent
+// goroutine: it must not block.
+type Notifier interface {
+	Notify(group string, state ha.State, reason string)
+}
+
+// Config assembles an Agent.
+type Config struct {
+	Machine   ha.Config   // Self, Nodes, Generation (from ha/generation), timing, groups, checks
+	ClusterID uint32      // stamped on every packet
+	Transport Transport   // required
+	Groups    GroupRunner // required
+	Announcer Announcer   // optional
+	Notifier  Notifier    // optional
+	Clock     Clock       // default StdClock{}
+	Logger    *slog.Logger
+	// LateLogEvery limits "peer late" (warntime) lines to one per peer per
+	// interval (default 10s); the rest are counted in the next line.
+	LateLogEvery time.Duration
+}
+
+// Agent runs one ha.Machine. Its methods are safe for concurrent use.
+type Agent struct {
+	cfg    Config
+	m      *ha.Machine
+	log    *slog.Logger
+	events chan ha.Event
+	tick   chan struct{}
+	calls  chan func()
+	done   chan struct{}
+	wg     sync.WaitGroup
+	ctx    context.Context // for group operations; canceled by Run's end
+	cancel context.CancelFunc
+
+	// owned by the loop goroutine
+	seq        uint64
+	timer      Timer
+	lateLogged map[string]time.Time
+	lateHidden map[string]int
+	sendFailed  bool
+	idleWaiters []chan struct{}
+
+	mu      sync.Mutex
+	status  ha.Status
+	dropped uint64 // heartbeats dropped because the event queue was full
+}
+
+// ErrClosed is returned by calls made after Run has ended.
+var ErrClosed = errors.New("agent: closed")
+
+// New checks cfg and builds an Agent; Run starts it.
+func New(cfg Config) (*Agent, error) {
+	if cfg.Transport == nil || cfg.Groups == nil {
+		return nil, errors.New("agent: transport and group runner are required")
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = StdClock{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.LateLogEvery == 0 {
+		cfg.LateLogEvery = 10 * time.Second
+	}
+	m, err := ha.New(cfg.Machine)
+	if err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	a := &Agent{cfg: cfg, m: m, log: cfg.Logger,
+		events: make(chan ha.Event, 256), tick: make(chan struct{}, 1), calls: make(chan func()),
+		done: make(chan struct{}), lateLogged: map[string]time.Time{}, lateHidden: map[string]int{}}
+	a.ctx, a.cancel = context.WithCancel(context.Background())
+	a.status = m.Status()
+	return a, nil
+}
+
+// Run owns the machine until ctx ends, then waits for group operations in
+// flight (their context is canceled) and returns. It does not say goodbye:
+// call Leave first for a clean stop.
+func (a *Agent) Run(ctx context.Context) error {
+	defer close(a.done)
+	defer a.wg.Wait()
+	defer a.cancel()
+	a.step(ha.Event{Kind: ha.EventStart})
+	for {
+		select {
+		case <-ctx.Done():
+			if a.timer != nil {
+				a.timer.Stop()
+			}
+			return nil
+		case <-a.tick:
+			a.step(ha.Event{Kind: ha.EventTick})
+		case ev := <-a.events:
+			a.step(ev)
+		case f := <-a.calls:
+			a.drain()
+			f()
+		}
+	}
+}
+
+// drain handles every queued event, so a call sees their effect.
+func (a *Agent) drain() {
+	for {
+		select {
+		case <-a.tick:
+			a.step(ha.Event{Kind: ha.EventTick})
+		case ev := <-a.events:
+			a.step(ev)
+		default:
+			return
+		}
+	}
+}
+
+// do runs f on the agent goroutine after the queued events.
+func (a *Agent) do(ctx context.Context, f func()) error {
+	ran := make(chan struct{})
+	select {
+	case a.calls <- func() { f(); close(ran) }:
+	case <-a.done:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-ran:
+		return nil
+	case <-a.done:
+		return ErrClosed
+	}
+}
+
+// inject queues an event, waiting for room (commands, results).
+func (a *Agent) inject(ctx context.Context, ev ha.Event) error {
+	select {
+	case a.events <- ev:
+		return nil
+	case <-a.done:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Deliver hands the agent a heartbeat that passed ha/link's checks. It never
+// blocks: when the queue is full the packet is dropped and counted, as a
+// lost heartbeat would be.
+func (a *Agent) Deliver(p *wire.Packet, link string) {
+	msg := &ha.Message{From: p.Sender, Generation: p.Generation, Keepalive: p.Keepalive,
+		Leaving: p.Flags&wire.FlagLeaving != 0, Maintenance: p.Flags&wire.FlagMaintenance != 0,
+		Groups: make([]ha.GroupState, len(p.Groups))}
+	for i, g := range p.Groups {
+		msg.Groups[i] = ha.GroupState{Name: g.Name, Priority: g.Priority, State: ha.State(g.State)}
+	}
+	select {
+	case a.events <- ha.Event{Kind: ha.EventMessage, Msg: msg}:
+	default:
+		a.mu.Lock()
+		a.dropped++
+		a.mu.Unlock()
+	}
+}
+
+// Takeover moves group ("" = all) here now (hb_takeover).
+func (a *Agent) Takeover(ctx context.Context, group string) error {
+	return a.inject(ctx, ha.Event{Kind: ha.EventTakeover, Group: group})
+}
+
+// Standby hands group ("" = all) to a peer now (hb_standby).
+func (a *Agent) Standby(ctx context.Context, group string) error {
+	return a.inject(ctx, ha.Event{Kind: ha.EventStandby, Group: group})
+}
+
+// Maintenance freezes (on) or thaws the node.
+func (a *Agent) Maintenance(ctx context.Context, on bool) error {
+	return a.inject(ctx, ha.Event{Kind: ha.EventMaintenance, On: on})
+}
+
+// CheckResult reports a ping node or track check; it fits ha/ping's callback.
+func (a *Agent) CheckResult(name string, ok bool, reason string) {
+	a.inject(a.ctx, ha.Event{Kind: ha.EventCheck, Check: name, OK: ok, Reason: reason})
+}
+
+// Leave tells peers this node stops on purpose and stops every group, then
+// waits until no group is held or being released, or ctx ends.
+func (a *Agent) Leave(ctx context.Context) error {
+	idle := make(chan struct{})
+	if err := a.do(ctx, func() {
+		a.step(ha.Event{Kind: ha.EventLeave})
+		a.idleWaiters = append(a.idleWaiters, idle)
+		a.checkIdle()
+	}); err != nil {
+		return err
+	}
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("agent: leaving: groups still held: %w", ctx.Err())
+	case <-a.done:
+		return ErrClosed
+	}
+}
+
+// Status returns the latest snapshot (safe from any goroutine).
+func (a *Agent) Status() ha.Status {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.status
+}
+
+// Dropped counts heartbeats dropped because the agent fell behind.
+func (a *Agent) Dropped() uint64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.dropped
+}

@@ -1,0 +1,334 @@
+package agent_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hapair/hapair/ha"
+	"github.com/hapair/hapair/ha/agent"
+	"github.com/hapair/hapair/ha/agent/agenttest"
+	"github.com/hapair/hapair/ha/wire"
+)
+
+// fakeNet connects agents: every Send is delivered to every other
+// connected agent, synchronously (Deliver never blocks).
+type fakeNet struct {
+	mu     sync.Mutex
+	agents map[string]*agent.Agent
+	cut    map[string]bool
+	sent   []*wire.Packet
+}
+
+type fakeTransport struct {
+	n    *fakeNet
+	from string
+}
+
+func (t fakeTransport) Send(p *wire.Packet) error {
+	t.n.mu.Lock()
+	defer t.n.mu.Unlock()
+	t.n.sent = append(t.n.sent, p)
+	if t.n.cut[t.from] {
+		return nil
+	}
+	for name, a := range t.n.agents {
+		if name != t.from && !t.n.cut[name] {
+			q := *p
+			q.Groups = slices.Clone(p.Groups)
+			a.Deliver(&q, "fake0")
+		}
+	}
+	return nil
+}
+
+// fakeGroups records operations and fails starts on demand.
+type fakeGroups struct {
+	mu      sync.Mutex
+	ops     []string
+	failing map[string]error
+}
+
+func (g *fakeGroups) Start(ctx context.Context, group string) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.ops = append(g.ops, "start "+group)
+	return g.failing[group]
+}
+
+func (g *fakeGroups) Stop(ctx context.Context, group string) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.ops = append(g.ops, "stop "+group)
+	return nil
+}
+
+func (g *fakeGroups) Ops() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return slices.Clone(g.ops)
+}
+
+type lockedBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+type node struct {
+	a      *agent.Agent
+	groups *fakeGroups
+	logs   *lockedBuf
+	stop   context.CancelFunc
+	done   chan error
+}
+
+type harness struct {
+	t     *testing.T
+	clock *agenttest.Clock
+	net   *fakeNet
+	nodes map[string]*node
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	before := runtime.NumGoroutine()
+	h := &harness{t: t, clock: agenttest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)),
+		net: &fakeNet{agents: map[string]*agent.Agent{}, cut: map[string]bool{}}, nodes: map[string]*node{}}
+	t.Cleanup(func() {
+		for name := range h.nodes {
+			h.crash(name)
+		}
+		// Goroutine leak check: poll (bounded) until the count is back.
+		deadline := time.Now().Add(5 * time.Second)
+		for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+			runtime.Gosched()
+			time.Sleep(time.Millisecond)
+		}
+		if n := runtime.NumGoroutine(); n > before {
+			buf := make([]byte, 1<<16)
+			t.Errorf("goroutines leaked: %d, want %d\n%s", n, before, buf[:runtime.Stack(buf, true)])
+		}
+	})
+	return h
+}
+
+func (h *harness) start(name string, gen uint64, failing map[string]error) *node {
+	h.t.Helper()
+	n := &node{groups: &fakeGroups{failing: failing}, logs: &lockedBuf{}, done: make(chan error, 1)}
+	a, err := agent.New(agent.Config{
+		Machine: ha.Config{Self: name, Nodes: []string{"lb1", "lb2"}, Generation: gen,
+			Keepalive: 100 * time.Millisecond, Deadtime: 400 * time.Millisecond, Initdead: time.Second,
+			FailBackoff: time.Second, Groups: []ha.GroupConfig{{Name: "web", Preferred: "lb1"}}},
+		ClusterID: 7, Transport: fakeTransport{h.net, name}, Groups: n.groups, Clock: h.clock,
+		Logger: slog.New(slog.NewTextHandler(n.logs, nil)),
+	})
+	if err != nil {
+		h.t.Fatalf("agent.New(%s) = %v", name, err)
+	}
+	n.a = a
+	ctx, cancel := context.WithCancel(context.Background())
+	n.stop = cancel
+	h.net.mu.Lock()
+	h.net.agents[name] = a
+	delete(h.net.cut, name)
+	h.net.mu.Unlock()
+	go func() { n.done <- a.Run(ctx) }()
+	h.nodes[name] = n
+	return n
+}
+
+// crash ends a node's agent without a goodbye and cuts it off.
+func (h *harness) crash(name string) {
+	n := h.nodes[name]
+	if n == nil {
+		return
+	}
+	h.net.mu.Lock()
+	h.net.cut[name] = true
+	delete(h.net.agents, name)
+	h.net.mu.Unlock()
+	n.stop()
+	if err := <-n.done; err != nil {
+		h.t.Errorf("Run(%s) = %v, want nil", name, err)
+	}
+	delete(h.nodes, name)
+}
+
+// advance moves the fake clock in 10ms steps, letting every agent catch up.
+func (h *harness) advance(d time.Duration) {
+	h.t.Helper()
+	for step := time.Duration(0); step < d; step += 10 * time.Millisecond {
+		h.clock.Advance(10 * time.Millisecond)
+		h.sync()
+	}
+}
+
+// sync waits (bounded) until every agent has handled what is queued and
+// group operations in flight have reported back.
+func (h *harness) sync() {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for range 3 { // results of group operations arrive through a goroutine
+		for name, n := range h.nodes {
+			if err := n.a.Sync(ctx); err != nil {
+				h.t.Fatalf("Sync(%s) = %v", name, err)
+			}
+		}
+		runtime.Gosched()
+	}
+}
+
+// waitState polls (bounded by a wall-clock deadline) for a group state.
+func (h *harness) waitState(name, group string, want ha.State) {
+	h.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		h.sync()
+		if got := groupStatus(h.nodes[name].a, group); got.State == want {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+	h.t.Fatalf("%s: group %s state = %v, want %v (reason %q)", name, group, groupStatus(h.nodes[name].a, group).State, want,
+		groupStatus(h.nodes[name].a, group).Reason)
+}
+
+func groupStatus(a *agent.Agent, group string) ha.GroupStatus {
+	for _, g := range a.Status().Groups {
+		if g.Name == group {
+			return g
+		}
+	}
+	return ha.GroupStatus{}
+}
+
+func TestFailoverAndSwitchover(t *testing.T) {
+	h := newHarness(t)
+	lb1 := h.start("lb1", 1, nil)
+	lb2 := h.start("lb2", 1, nil)
+	h.advance(50 * time.Millisecond)
+	h.waitState("lb1", "web", ha.StateMaster)
+	h.waitState("lb2", "web", ha.StateStandby)
+
+	// Crash the owner: lb2 takes over after deadtime (400ms), not before.
+	h.crash("lb1")
+	h.advance(300 * time.Millisecond)
+	if got := groupStatus(lb2.a, "web").State; got != ha.StateStandby {
+		t.Fatalf("lb2 web state 300ms after the crash = %v, want standby (deadtime 400ms)", got)
+	}
+	h.advance(200 * time.Millisecond)
+	h.waitState("lb2", "web", ha.StateMaster)
+	if got := groupStatus(lb2.a, "web").Reason; !strings.Contains(got, "resources started") {
+		t.Errorf("lb2 web reason = %q, want it to contain %q", got, "resources started")
+	}
+	if logs := lb2.logs.String(); !strings.Contains(logs, "peer lb1 dead: silent for") || !strings.Contains(logs, "group=web") {
+		t.Errorf("lb2 logs lack the dead-peer line with its reason or the group key:\n%s", logs)
+	}
+
+	// lb1 returns with a new generation: auto_failback off, lb2 keeps web.
+	lb1 = h.start("lb1", 2, nil)
+	h.advance(500 * time.Millisecond)
+	h.waitState("lb1", "web", ha.StateStandby)
+	h.waitState("lb2", "web", ha.StateMaster)
+
+	// Planned switchover: hactl standby on lb2 moves web within a keepalive.
+	ctx := context.Background()
+	if err := lb2.a.Standby(ctx, "web"); err != nil {
+		t.Fatalf("Standby(web) = %v", err)
+	}
+	h.advance(10 * time.Millisecond)
+	h.waitState("lb1", "web", ha.StateMaster)
+	h.waitState("lb2", "web", ha.StateStandby)
+	if got, want := lb2.groups.Ops(), []string{"start web", "stop web"}; !slices.Equal(got, want) {
+		t.Errorf("lb2 group ops = %v, want %v", got, want)
+	}
+
+	// Clean stop of the owner: lb1 leaves, lb2 takes web at once.
+	leaveDone := make(chan error, 1)
+	go func() { leaveDone <- lb1.a.Leave(ctx) }()
+	var leaveErr error
+	for waited := 0; ; waited++ {
+		h.sync()
+		select {
+		case leaveErr = <-leaveDone:
+		default:
+			if waited > 5000 {
+				t.Fatal("Leave did not return")
+			}
+			time.Sleep(time.Millisecond)
+			continue
+		}
+		break
+	}
+	if leaveErr != nil {
+		t.Fatalf("Leave() = %v", leaveErr)
+	}
+	h.waitState("lb2", "web", ha.StateMaster)
+	h.net.mu.Lock()
+	var leaving, seqOK = false, true
+	last := map[string]uint64{}
+	for _, p := range h.net.sent {
+		leaving = leaving || (p.Sender == "lb1" && p.Generation == 2 && p.Flags&wire.FlagLeaving != 0)
+		key := fmt.Sprintf("%s/%d", p.Sender, p.Generation)
+		if p.Seq <= last[key] || p.ClusterID != 7 {
+			seqOK = false
+		}
+		last[key] = p.Seq
+	}
+	h.net.mu.Unlock()
+	if !leaving {
+		t.Error("lb1 sent no packet with FlagLeaving")
+	}
+	if !seqOK {
+		t.Error("sequence numbers not increasing per sender generation, or cluster id not 7")
+	}
+}
+
+func TestStartFailureReported(t *testing.T) {
+	h := newHarness(t)
+	h.start("lb1", 1, map[string]error{"web": errors.New("vip 198.18.0.100/24: address in use")})
+	lb2 := h.start("lb2", 1, nil)
+	h.advance(50 * time.Millisecond)
+	h.waitState("lb1", "web", ha.StateFailed)
+	h.waitState("lb2", "web", ha.StateMaster)
+	got := groupStatus(h.nodes["lb1"].a, "web").Reason
+	if !strings.Contains(got, "address in use") {
+		t.Errorf("lb1 web reason = %q, want it to name the failed resource", got)
+	}
+	if st := groupStatus(lb2.a, "web"); st.Owner != "lb2" {
+		t.Errorf("lb2 web owner = %q, want lb2", st.Owner)
+	}
+}
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	_, err := agent.New(agent.Config{Machine: ha.Config{Self: "lb1", Nodes: []string{"lb1"}},
+		Transport: fakeTransport{}, Groups: &fakeGroups{}})
+	if err == nil || !strings.Contains(err.Error(), "at least 2 nodes") {
+		t.Errorf("New(one node) = %v, want an error about at least 2 nodes", err)
+	}
+	_, err = agent.New(agent.Config{})
+	if err == nil || !strings.Contains(err.Error(), "transport and group runner are required") {
+		t.Errorf("New(empty) = %v, want an error naming the missing transport", err)
+	}
+}

@@ -1,0 +1,140 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/hapair/hapair/ha"
+	"github.com/hapair/hapair/ha/wire"
+)
+
+// step feeds one event to the machine and carries out its actions. Only the
+// Run goroutine calls it.
+func (a *Agent) step(ev ha.Event) {
+	ev.Now = a.cfg.Clock.Now()
+	for _, act := range a.m.Step(ev) {
+		a.execute(act)
+	}
+	st := a.m.Status()
+	a.mu.Lock()
+	a.status = st
+	a.mu.Unlock()
+	a.checkIdle()
+}
+
+func (a *Agent) checkIdle() {
+	if len(a.idleWaiters) == 0 {
+		return
+	}
+	for _, g := range a.m.Status().Groups {
+		if g.State == ha.StateStarting || g.State == ha.StateMaster || g.State == ha.StateStopping {
+			return
+		}
+	}
+	for _, w := range a.idleWaiters {
+		close(w)
+	}
+	a.idleWaiters = nil
+}
+
+func (a *Agent) execute(act ha.Action) {
+	switch act.Kind {
+	case ha.ActionSend:
+		a.send(act.Msg)
+	case ha.ActionStart:
+		a.run(act.Group, ha.EventStarted, a.cfg.Groups.Start)
+	case ha.ActionStop:
+		a.run(act.Group, ha.EventStopped, a.cfg.Groups.Stop)
+	case ha.ActionAnnounce:
+		a.log.Info("re-announcing", "group", act.Group, "reason", act.Reason)
+		if an := a.cfg.Announcer; an != nil {
+			a.wg.Add(1)
+			go func() {
+				defer a.wg.Done()
+				an.Announce(act.Group)
+			}()
+		}
+	case ha.ActionArmTimer:
+		if a.timer != nil {
+			a.timer.Stop()
+		}
+		a.timer = a.cfg.Clock.AfterFunc(act.At.Sub(a.cfg.Clock.Now()), func() {
+			select {
+			case a.tick <- struct{}{}:
+			default: // a tick is already queued
+			}
+		})
+	case ha.ActionNotify:
+		a.log.Info("group "+act.State.String(), "group", act.Group, "state", act.State.String(), "reason", act.Reason)
+		if n := a.cfg.Notifier; n != nil {
+			n.Notify(act.Group, act.State, act.Reason)
+		}
+	case ha.ActionLog:
+		a.logRemark(act)
+	}
+}
+
+// logRemark logs a machine remark; warntime lines are limited per peer.
+func (a *Agent) logRemark(act ha.Action) {
+	level := slog.LevelInfo
+	if act.Level == ha.LevelWarn {
+		level = slog.LevelWarn
+	}
+	args := []any{"reason", act.Reason}
+	if act.Peer != "" {
+		args = append(args, "peer", act.Peer)
+	}
+	if act.Topic == "late" {
+		now := a.cfg.Clock.Now()
+		if last, ok := a.lateLogged[act.Peer]; ok && now.Sub(last) < a.cfg.LateLogEvery {
+			a.lateHidden[act.Peer]++
+			return
+		}
+		a.lateLogged[act.Peer] = now
+		if n := a.lateHidden[act.Peer]; n > 0 {
+			args = append(args, "suppressed", n)
+			a.lateHidden[act.Peer] = 0
+		}
+	}
+	a.log.Log(context.Background(), level, "ha: "+act.Reason, args...)
+}
+
+// run starts or stops a group off the loop and feeds the result back.
+func (a *Agent) run(group string, done ha.EventKind, op func(context.Context, string) error) {
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		err := op(a.ctx, group)
+		ev := ha.Event{Kind: done, Group: group, OK: err == nil}
+		if err != nil {
+			ev.Reason = err.Error()
+			a.log.Warn("group operation failed", "group", group, "op", done.String(), "err", err)
+		}
+		a.inject(a.ctx, ev)
+	}()
+}
+
+func (a *Agent) send(msg *ha.Message) {
+	a.seq++
+	p := &wire.Packet{ClusterID: a.cfg.ClusterID, Sender: msg.From, Generation: msg.Generation, Seq: a.seq,
+		Keepalive: msg.Keepalive, Groups: make([]wire.Group, len(msg.Groups))}
+	if msg.Leaving {
+		p.Flags |= wire.FlagLeaving
+	}
+	if msg.Maintenance {
+		p.Flags |= wire.FlagMaintenance
+	}
+	for i, g := range msg.Groups {
+		p.Groups[i] = wire.Group{Name: g.Name, Priority: g.Priority, State: uint8(g.State)}
+	}
+	err := a.cfg.Transport.Send(p)
+	switch {
+	case err != nil && !a.sendFailed:
+		a.sendFailed = true
+		a.log.Error("sending heartbeat failed on every link", "err", fmt.Errorf("agent: sending seq %d: %w", a.seq, err))
+	case err == nil && a.sendFailed:
+		a.sendFailed = false
+		a.log.Info("sending heartbeats again")
+	}
+}
