@@ -96,10 +96,10 @@ type Agent struct {
 	cancel context.CancelFunc
 
 	// owned by the loop goroutine
-	seq        uint64
-	timer      Timer
-	lateLogged map[string]time.Time
-	lateHidden map[string]int
+	seq         uint64
+	timer       Timer
+	lateLogged  map[string]time.Time
+	lateHidden  map[string]int
 	sendFailed  bool
 	idleWaiters []chan struct{}
 
