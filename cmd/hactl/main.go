@@ -23,6 +23,14 @@ type verb struct {
 // verbs is every subcommand, in usage order. Add a verb here and put its run
 // function in a file named after it.
 var verbs = []verb{
+	{"status", "[-o json]", "node, peers, links, groups and their owners", cmdStatus},
+	{"is-master", "[GROUP]", "exit 0 and print 'master running' if this node holds GROUP (all groups)", cmdIsMaster},
+	{"takeover", "[GROUP]", "move GROUP (all groups) to this node now", moveVerb("takeover")},
+	{"standby", "[GROUP]", "move GROUP (all groups) to the peer now", moveVerb("standby")},
+	{"maintenance", "on|off", "freeze: stop reacting to peers and checks, keep resources", cmdMaintenance},
+	{"reload", "[--dry-run]", "re-read the config without moving unchanged groups", cmdReload},
+	{"services", "[-o json]", "the balancer table, like ipvsadm -Ln", cmdServices},
+	{"real", "disable|enable SERVICE REAL", "drain a real server or put it back", cmdReal},
 	{"check-config", "[FILE]", "validate a config file (default " + defaultConfig + ")", runCheckConfig},
 }
 
@@ -38,6 +46,16 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	// -s SOCKET and -c CONFIG may also come before the verb, as in
+	// `hactl -c /etc/hapair/had.toml status`; they are handed to the verb.
+	var global []string
+	for len(args) >= 2 && (args[0] == "-s" || args[0] == "-c") {
+		global = append(global, args[0], args[1])
+		args = args[2:]
+	}
+	if len(global) > 0 && len(args) > 0 {
+		args = append([]string{args[0]}, append(global, args[1:]...)...)
+	}
 	if len(args) == 0 {
 		usage(stderr)
 		return exitUsage
@@ -58,7 +76,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: hactl COMMAND [ARGS]")
+	fmt.Fprintln(w, "usage: hactl COMMAND [-s SOCKET | -c CONFIG] [ARGS]")
 	fmt.Fprintln(w, "\ncommands:")
 	for _, v := range verbs {
 		fmt.Fprintf(w, "  %-28s %s\n", v.name+" "+v.args, v.short)

@@ -1,0 +1,353 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/hapair/hapair/cmd/internal/config"
+	"github.com/hapair/hapair/cmd/internal/ctl"
+)
+
+// callTimeout bounds one exchange with had; a standby waits for resources
+// to stop, which the daemon bounds by the resource timeouts.
+const callTimeout = 60 * time.Second
+
+// socketFlags adds the flags every daemon verb takes to find had: -s names
+// the socket, -c a config file whose cluster.socket to use. The returned
+// func resolves them after parsing.
+func socketFlags(fs *flag.FlagSet) func() (string, error) {
+	def := os.Getenv("HAPAIR_SOCKET")
+	if def == "" {
+		def = ctl.DefaultSocket
+	}
+	socket := fs.String("s", def, "control `socket` of had (env HAPAIR_SOCKET)")
+	cfgPath := fs.String("c", "", "take the socket from this config `file`'s cluster.socket")
+	return func() (string, error) {
+		if *cfgPath == "" {
+			return *socket, nil
+		}
+		cfg, err := config.Load(*cfgPath)
+		if err != nil {
+			return "", err
+		}
+		return cfg.Cluster.Socket, nil
+	}
+}
+
+// parseDaemonFlags parses args and resolves the socket, reporting problems
+// on stderr. ok is false when the verb should exit with exitUsage.
+func parseDaemonFlags(fs *flag.FlagSet, args []string, resolve func() (string, error), maxArgs int, stderr io.Writer) (socket string, ok bool) {
+	if err := fs.Parse(args); err != nil {
+		return "", false
+	}
+	if fs.NArg() > maxArgs {
+		fmt.Fprintf(stderr, "hactl: %s: unexpected argument %q\n", fs.Name(), fs.Arg(maxArgs))
+		fs.Usage()
+		return "", false
+	}
+	socket, err := resolve()
+	if err != nil {
+		fmt.Fprintf(stderr, "hactl: %s: %v\n", fs.Name(), err)
+		return "", false
+	}
+	return socket, true
+}
+
+// call sends req and reports failures on stderr the way every verb should:
+// one line, exit 2 when had is unreachable, 1 when had refused.
+func call(stderr io.Writer, socket string, req ctl.Request, out any) int {
+	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	defer cancel()
+	err := ctl.Call(ctx, socket, req, out)
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "hactl: %v\n", err)
+	var ue *ctl.UnreachableError
+	if errors.As(err, &ue) {
+		return exitUsage
+	}
+	return exitFail
+}
+
+func newFlags(name string, stderr io.Writer, usage string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: hactl %s\n", usage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+func cmdStatus(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("status", stderr, "status [-o json] [-s SOCKET | -c CONFIG]")
+	resolve := socketFlags(fs)
+	output := fs.String("o", "text", "output `format`: text or json")
+	socket, ok := parseDaemonFlags(fs, args, resolve, 0, stderr)
+	if !ok {
+		return exitUsage
+	}
+	var st ctl.Status
+	if code := call(stderr, socket, ctl.Request{Verb: ctl.VerbStatus}, &st); code != exitOK {
+		return code
+	}
+	switch *output {
+	case "json":
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(&st)
+	case "text":
+		printStatus(stdout, &st, time.Now())
+	default:
+		fmt.Fprintf(stderr, "hactl: status: unknown output format %q, want text or json\n", *output)
+		return exitUsage
+	}
+	return exitOK
+}
+
+func printStatus(w io.Writer, st *ctl.Status, now time.Time) {
+	mode := ""
+	if st.Maintenance {
+		mode = "  MAINTENANCE (frozen: not reacting to peers or checks)"
+	}
+	fmt.Fprintf(w, "node %s  cluster %s (id %d)  generation %d%s\n", st.Node, st.Cluster, st.ClusterID, st.Generation, mode)
+
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "\nGROUP\tOWNER\tSTATE\tPRIORITY\tPREFERRED\tSINCE\tREASON")
+	for _, g := range st.Groups {
+		owner := g.Owner
+		if owner == "" {
+			owner = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", g.Name, owner, g.State, g.Priority, g.Preferred, ago(now, g.Since), g.Reason)
+	}
+	tw.Flush()
+
+	fmt.Fprintln(tw, "\nPEER\tALIVE\tLAST HEARD\tGENERATION\tLINKS")
+	for _, p := range st.Peers {
+		alive := "no"
+		if p.Alive {
+			alive = "yes"
+		}
+		if p.Leaving {
+			alive += " (leaving)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", p.Name, alive, ago(now, p.LastHeard), p.Generation, linkHealth(p.Links))
+	}
+	tw.Flush()
+
+	fmt.Fprintln(tw, "\nLINK\tKIND\tSENT\tRECEIVED\tDROPPED")
+	for _, l := range st.Links {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\n", l.Name, l.Kind, l.Sent, l.Received, drops(l.Drops))
+	}
+	tw.Flush()
+
+	if b := st.Balancer; b != nil {
+		fmt.Fprintf(w, "\nbalancer: %d services (%d active here), reals %d/%d up\n", b.Services, b.Active, b.RealsUp, b.RealsTotal)
+	}
+}
+
+func ago(now, t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return now.Sub(t).Round(time.Millisecond).String() + " ago"
+}
+
+func linkHealth(links map[string]bool) string {
+	if len(links) == 0 {
+		return "-"
+	}
+	names := make([]string, 0, len(links))
+	for n := range links {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	parts := make([]string, len(names))
+	for i, n := range names {
+		state := "down"
+		if links[n] {
+			state = "up"
+		}
+		parts[i] = n + ":" + state
+	}
+	return strings.Join(parts, " ")
+}
+
+func drops(m map[string]uint64) string {
+	if len(m) == 0 {
+		return "0"
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s=%d", k, m[k])
+	}
+	return strings.Join(parts, " ")
+}
+
+// cmdIsMaster answers like LVSSyncDaemonSwap's status: "master running"
+// with exit 0 when this node holds the group (every group when none is
+// named), "master stopped" with exit 1 when not, exit 2 when it cannot tell.
+func cmdIsMaster(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("is-master", stderr, "is-master [-s SOCKET | -c CONFIG] [GROUP]")
+	resolve := socketFlags(fs)
+	socket, ok := parseDaemonFlags(fs, args, resolve, 1, stderr)
+	if !ok {
+		return exitUsage
+	}
+	group := fs.Arg(0)
+	var st ctl.Status
+	if code := call(stderr, socket, ctl.Request{Verb: ctl.VerbStatus}, &st); code != exitOK {
+		return exitUsage
+	}
+	master, found := st.Master(group)
+	if !found {
+		if group == "" {
+			fmt.Fprintln(stderr, "hactl: is-master: no groups are configured")
+		} else {
+			fmt.Fprintf(stderr, "hactl: is-master: group %q is not configured\n", group)
+		}
+		return exitUsage
+	}
+	if master {
+		fmt.Fprintln(stdout, "master running")
+		return exitOK
+	}
+	fmt.Fprintln(stdout, "master stopped")
+	return exitFail
+}
+
+// moveVerb builds takeover and standby: both name an optional group.
+func moveVerb(verb string) func(args []string, stdout, stderr io.Writer) int {
+	return func(args []string, stdout, stderr io.Writer) int {
+		fs := newFlags(verb, stderr, verb+" [-s SOCKET | -c CONFIG] [GROUP]")
+		resolve := socketFlags(fs)
+		socket, ok := parseDaemonFlags(fs, args, resolve, 1, stderr)
+		if !ok {
+			return exitUsage
+		}
+		var msg string
+		if code := call(stderr, socket, ctl.Request{Verb: verb, Group: fs.Arg(0)}, &msg); code != exitOK {
+			return code
+		}
+		fmt.Fprintln(stdout, msg)
+		return exitOK
+	}
+}
+
+func cmdMaintenance(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("maintenance", stderr, "maintenance [-s SOCKET | -c CONFIG] on|off")
+	resolve := socketFlags(fs)
+	socket, ok := parseDaemonFlags(fs, args, resolve, 1, stderr)
+	if !ok {
+		return exitUsage
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return exitUsage
+	}
+	var on bool
+	switch fs.Arg(0) {
+	case "on":
+		on = true
+	case "off":
+	default:
+		fmt.Fprintf(stderr, "hactl: maintenance: %q is not on or off\n", fs.Arg(0))
+		return exitUsage
+	}
+	var msg string
+	if code := call(stderr, socket, ctl.Request{Verb: ctl.VerbMaintenance, On: on}, &msg); code != exitOK {
+		return code
+	}
+	fmt.Fprintln(stdout, msg)
+	return exitOK
+}
+
+func cmdReload(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("reload", stderr, "reload [-s SOCKET | -c CONFIG] [--dry-run]")
+	resolve := socketFlags(fs)
+	dry := fs.Bool("dry-run", false, "print what a reload would change, change nothing")
+	socket, ok := parseDaemonFlags(fs, args, resolve, 0, stderr)
+	if !ok {
+		return exitUsage
+	}
+	var lines []string
+	if code := call(stderr, socket, ctl.Request{Verb: ctl.VerbReload, DryRun: *dry}, &lines); code != exitOK {
+		return code
+	}
+	if len(lines) == 0 {
+		fmt.Fprintln(stdout, "no changes")
+	}
+	for _, l := range lines {
+		fmt.Fprintln(stdout, l)
+	}
+	return exitOK
+}
+
+// servicesResult is had's answer to VerbServices: the balancer table
+// rendered like `ipvsadm -Ln` and the same data for scripts.
+type servicesResult struct {
+	Text     string          `json:"text"`
+	Services json.RawMessage `json:"services"`
+}
+
+func cmdServices(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("services", stderr, "services [-o json] [-s SOCKET | -c CONFIG]")
+	resolve := socketFlags(fs)
+	output := fs.String("o", "text", "output `format`: text or json")
+	socket, ok := parseDaemonFlags(fs, args, resolve, 0, stderr)
+	if !ok {
+		return exitUsage
+	}
+	var res servicesResult
+	if code := call(stderr, socket, ctl.Request{Verb: ctl.VerbServices}, &res); code != exitOK {
+		return code
+	}
+	switch *output {
+	case "json":
+		stdout.Write(res.Services)
+		fmt.Fprintln(stdout)
+	case "text":
+		io.WriteString(stdout, res.Text)
+	default:
+		fmt.Fprintf(stderr, "hactl: services: unknown output format %q, want text or json\n", *output)
+		return exitUsage
+	}
+	return exitOK
+}
+
+// cmdReal drains or restores one real: `hactl real disable http 198.18.0.21:80`.
+func cmdReal(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("real", stderr, "real [-s SOCKET | -c CONFIG] disable|enable SERVICE REAL")
+	resolve := socketFlags(fs)
+	socket, ok := parseDaemonFlags(fs, args, resolve, 3, stderr)
+	if !ok {
+		return exitUsage
+	}
+	if fs.NArg() != 3 || (fs.Arg(0) != "disable" && fs.Arg(0) != "enable") {
+		fs.Usage()
+		return exitUsage
+	}
+	var msg string
+	req := ctl.Request{Verb: ctl.VerbReal, Action: fs.Arg(0), Service: fs.Arg(1), Real: fs.Arg(2)}
+	if code := call(stderr, socket, req, &msg); code != exitOK {
+		return code
+	}
+	fmt.Fprintln(stdout, msg)
+	return exitOK
+}

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hapair/hapair/cmd/internal/ctl"
+)
+
+// fakeDaemon serves the control protocol with a fixed status and records
+// the requests it saw.
+func fakeDaemon(t *testing.T, st ctl.Status) (socket string, seen *[]ctl.Request) {
+	t.Helper()
+	socket = filepath.Join(t.TempDir(), "had.sock")
+	ln, err := ctl.Listen(socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reqs []ctl.Request
+	srv := ctl.Serve(ln, func(_ context.Context, req ctl.Request) (any, error) {
+		reqs = append(reqs, req)
+		switch req.Verb {
+		case ctl.VerbStatus:
+			return st, nil
+		case ctl.VerbTakeover:
+			if req.Group == "nope" {
+				return nil, errors.New(`group "nope" is not configured`)
+			}
+			return "takeover of web requested", nil
+		}
+		return nil, errors.New("unexpected verb " + req.Verb)
+	}, nil)
+	t.Cleanup(func() { srv.Close() })
+	return socket, &reqs
+}
+
+func runHactl(args ...string) (code int, stdout, stderr string) {
+	var out, errb bytes.Buffer
+	code = run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func pairStatus(node, owner string) ctl.Status {
+	state := "standby"
+	if owner == node {
+		state = "master"
+	}
+	return ctl.Status{
+		Node: node, Cluster: "web", ClusterID: 7, Generation: 3,
+		Groups: []ctl.GroupStatus{{Name: "web", Owner: owner, State: state, Preferred: "lb1", Priority: 200, Reason: "peer lb2 dead"}},
+		Peers:  []ctl.PeerStatus{{Name: "lb2", Alive: true, LastHeard: time.Now(), Links: map[string]bool{"mcast0": true, "ucast1": false}}},
+		Links:  []ctl.LinkStatus{{Name: "mcast0", Kind: "mcast", Sent: 10, Received: 9, Drops: map[string]uint64{"bad-mac": 2}}},
+	}
+}
+
+func TestIsMasterExitCodes(t *testing.T) {
+	master, _ := fakeDaemon(t, pairStatus("lb1", "lb1"))
+	backup, _ := fakeDaemon(t, pairStatus("lb2", "lb1"))
+	missing := filepath.Join(t.TempDir(), "gone.sock")
+	for _, tc := range []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantOut  string
+		wantErr  string
+	}{
+		{"owner", []string{"is-master", "-s", master, "web"}, 0, "master running", ""},
+		{"owner all groups", []string{"is-master", "-s", master}, 0, "master running", ""},
+		{"standby", []string{"-s", backup, "is-master", "web"}, 1, "master stopped", ""},
+		{"unknown group", []string{"is-master", "-s", master, "db"}, 2, "", `group "db" is not configured`},
+		{"no daemon", []string{"is-master", "-s", missing}, 2, "", missing},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := runHactl(tc.args...)
+			if code != tc.wantCode || !strings.Contains(out, tc.wantOut) || !strings.Contains(errOut, tc.wantErr) {
+				t.Errorf("hactl %v = %d, %q, %q; want %d, %q, %q", tc.args, code, out, errOut, tc.wantCode, tc.wantOut, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestStatusTextAndJSON(t *testing.T) {
+	socket, _ := fakeDaemon(t, pairStatus("lb1", "lb1"))
+	code, out, errOut := runHactl("status", "-s", socket)
+	if code != 0 {
+		t.Fatalf("status = %d, stderr %q", code, errOut)
+	}
+	for _, want := range []string{"node lb1", "web", "master", "peer lb2 dead", "mcast0:up ucast1:down", "bad-mac=2"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status output lacks %q:\n%s", want, out)
+		}
+	}
+	code, out, _ = runHactl("status", "-s", socket, "-o", "json")
+	var st ctl.Status
+	if code != 0 || json.Unmarshal([]byte(out), &st) != nil || st.Groups[0].Owner != "lb1" {
+		t.Errorf("status -o json = %d, %q; want JSON naming owner lb1", code, out)
+	}
+}
+
+func TestMoveVerbs(t *testing.T) {
+	socket, seen := fakeDaemon(t, pairStatus("lb1", "lb1"))
+	code, out, _ := runHactl("takeover", "-s", socket, "web")
+	if code != 0 || !strings.Contains(out, "takeover of web requested") {
+		t.Errorf("takeover web = %d, %q", code, out)
+	}
+	if got := (*seen)[0]; got.Verb != ctl.VerbTakeover || got.Group != "web" {
+		t.Errorf("daemon saw %+v, want takeover of web", got)
+	}
+	code, _, errOut := runHactl("takeover", "-s", socket, "nope")
+	if code != 1 || !strings.Contains(errOut, `group "nope" is not configured`) {
+		t.Errorf("takeover nope = %d, %q; want exit 1 with had's reason", code, errOut)
+	}
+}
+
+func TestUnreachableIsOneLineExit2(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "had.sock")
+	for _, verb := range []string{"status", "takeover", "standby", "reload", "services"} {
+		code, _, errOut := runHactl(verb, "-s", missing)
+		if code != 2 || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, missing) {
+			t.Errorf("hactl %s without had = %d, %q; want exit 2 and one line naming %s", verb, code, errOut, missing)
+		}
+	}
+}

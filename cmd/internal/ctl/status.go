@@ -1,0 +1,84 @@
+package ctl
+
+import "time"
+
+// Status is the answer to VerbStatus: what `hactl status` prints and what
+// scripts read with `-o json`. had fills it from the agent's, the links'
+// and the balancer's snapshots.
+type Status struct {
+	Node        string        `json:"node"`
+	Cluster     string        `json:"cluster"`
+	ClusterID   uint32        `json:"cluster_id"`
+	Generation  uint64        `json:"generation"`
+	Maintenance bool          `json:"maintenance"`
+	Started     time.Time     `json:"started"`
+	Peers       []PeerStatus  `json:"peers"`
+	Groups      []GroupStatus `json:"groups"`
+	Links       []LinkStatus  `json:"links"`
+	Balancer    *Balancer     `json:"balancer,omitempty"`
+}
+
+// PeerStatus is one other node as this node sees it.
+type PeerStatus struct {
+	Name       string    `json:"name"`
+	Alive      bool      `json:"alive"`
+	LastHeard  time.Time `json:"last_heard,omitzero"`
+	Generation uint64    `json:"generation,omitempty"`
+	Leaving    bool      `json:"leaving,omitempty"`
+	// Links maps a link name to whether this peer was heard on it recently.
+	Links map[string]bool `json:"links,omitempty"`
+}
+
+// GroupStatus is one resource group.
+type GroupStatus struct {
+	Name      string    `json:"name"`
+	Owner     string    `json:"owner"` // "" when nobody owns it
+	State     string    `json:"state"` // this node's state: master, standby, starting, stopping, failed
+	Preferred string    `json:"preferred"`
+	Priority  int       `json:"priority"` // this node's effective priority
+	Reason    string    `json:"reason"`   // why the last transition happened
+	Since     time.Time `json:"since,omitzero"`
+	// LastTakeover is the timeline of the last time this node took the group.
+	LastTakeover *Timeline `json:"last_takeover,omitempty"`
+}
+
+// Timeline records how long a takeover took, step by step.
+type Timeline struct {
+	PeerLost time.Time `json:"peer_lost,omitzero"`
+	Started  time.Time `json:"started,omitzero"`
+	Running  time.Time `json:"running,omitzero"`
+	Reason   string    `json:"reason"`
+}
+
+// LinkStatus is one heartbeat link with its counters.
+type LinkStatus struct {
+	Name     string            `json:"name"`
+	Kind     string            `json:"kind"`
+	Sent     uint64            `json:"sent"`
+	Received uint64            `json:"received"`
+	Drops    map[string]uint64 `json:"drops,omitempty"`
+}
+
+// Balancer summarises the embedded load balancer for `hactl status`.
+type Balancer struct {
+	Services   int `json:"services"`
+	Active     int `json:"active"` // services accepting traffic on this node
+	RealsUp    int `json:"reals_up"`
+	RealsTotal int `json:"reals_total"`
+}
+
+// Master reports whether node holds group according to s, and whether the
+// group exists. With group "" it reports whether node holds every group.
+func (s *Status) Master(group string) (master, found bool) {
+	master = true
+	for _, g := range s.Groups {
+		if group != "" && g.Name != group {
+			continue
+		}
+		found = true
+		if g.Owner != s.Node || g.State != "master" {
+			master = false
+		}
+	}
+	return master && found, found
+}
