@@ -109,7 +109,7 @@ func TestHadBinaryRefusesOpenAuthkeys(t *testing.T) {
 	if err := os.Chmod(keyPath, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(bin, "-c", cfgPath, "--node", "lb1").CombinedOutput()
+	out, err := exec.Command(bin, "-check", "-c", cfgPath, "--node", "lb1").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), `config ok: node lb1 in cluster "web" id 7`) {
 		t.Errorf("had -c %s with 0600 authkeys = %v, %q; want exit 0 and config ok", cfgPath, err, out)
 	}

@@ -1,29 +1,44 @@
-// Command had is the hapair daemon, one per node (DESIGN.md "Binaries").
+// Command had is the hapair daemon, one per node (DESIGN.md "Binaries"):
+// it exchanges authenticated heartbeats with its peers, runs the ownership
+// machine, starts and stops resource groups (VIPs with gratuitous ARP, the
+// embedded balancer, scripts), and answers hactl on its control socket.
 //
-// For now it only loads and checks its config and authkeys (loadAll), the
-// way it will at every start, and reports what it found; running the agent,
-// links and balancer comes next.
+// SIGTERM and SIGINT hand every group to a peer with a "leaving" packet and
+// exit; SIGHUP reloads the config. Under systemd (Type=notify) it reports
+// READY once serving and pings the watchdog while its loop is alive.
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
+	"os/signal"
+	"syscall"
+	"time"
 
 	"github.com/hapair/hapair/cmd/internal/config"
+	"github.com/hapair/hapair/cmd/internal/ctl"
 )
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// leaveTimeout bounds the goodbye on SIGTERM: resources are stopped in
+// reverse order within it, and whatever is left is abandoned to exit.
+const leaveTimeout = 30 * time.Second
+
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("had", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("c", config.DefaultPath, "config `file`")
 	node := fs.String("node", "", "this node's `name` in cluster.nodes (default the host name)")
+	level := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
+	checkOnly := fs.Bool("check", false, "load config and authkeys, report, and exit")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -32,9 +47,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	cfg, _, warns, err := loadAll(*path, *node)
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
+		fmt.Fprintf(stderr, "had: -log-level %q: want debug, info, warn or error\n", *level)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+
+	cfg, kr, warns, err := loadAll(*path, *node)
 	for _, w := range warns {
-		fmt.Fprintf(stderr, "had: warning: %s\n", w)
+		log.Warn(w)
 	}
 	if err != nil {
 		var errs config.Errors
@@ -50,6 +72,81 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	self, _ := cfg.Self(*node) // checked by loadAll
-	fmt.Fprintf(stdout, "had: config ok: node %s in cluster %q id %d; daemon not yet implemented\n", self, cfg.Cluster.Name, cfg.Cluster.ID)
-	return 0
+	if *checkOnly {
+		fmt.Fprintf(stdout, "had: config ok: node %s in cluster %q id %d\n", self, cfg.Cluster.Name, cfg.Cluster.ID)
+		return 0
+	}
+	log = log.With("node", self)
+
+	d, err := start(*path, *node, cfg, kr, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "had: %v\n", err)
+		return 1
+	}
+	return d.serve(cfg.Cluster.Socket)
+}
+
+// serve runs the daemon until a terminating signal, then leaves cleanly.
+func (d *daemon) serve(socket string) int {
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+
+	runCtx, stopRun := context.WithCancel(context.Background())
+	defer stopRun()
+	runDone := make(chan error, 1)
+	go func() { runDone <- d.agent.Run(runCtx) }()
+
+	ln, err := ctl.Listen(socket)
+	if err != nil {
+		stopRun()
+		<-runDone
+		d.close()
+		fmt.Fprintf(os.Stderr, "had: %v\n", err)
+		return 1
+	}
+	d.ctl = ctl.Serve(ln, d.handle, d.log.With("component", "ctl"))
+	if err := d.runChecks(d.cfg); err != nil {
+		d.log.Error("starting checks failed", "err", err)
+	}
+	d.log.Info("had running", "generation", d.gen, "socket", socket,
+		"groups", len(d.cfg.Groups), "services", len(d.cfg.Services))
+	sdNotify(d.log, "READY=1")
+	stopWatchdog := startWatchdog(d)
+	defer stopWatchdog()
+
+	for {
+		select {
+		case err := <-runDone:
+			// The agent loop ended on its own: that is a bug, not a stop.
+			d.log.Error("agent stopped unexpectedly", "err", err)
+			d.close()
+			return 1
+		case sig := <-sigs:
+			if sig == syscall.SIGHUP {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				lines, err := d.reload(ctx, false)
+				cancel()
+				if err != nil {
+					d.log.Error("reload failed", "err", err)
+				}
+				for _, l := range lines {
+					d.log.Info("reload", "change", l)
+				}
+				continue
+			}
+			d.log.Info("stopping: handing groups to peers", "signal", sig.String())
+			sdNotify(d.log, "STOPPING=1")
+			ctx, cancel := context.WithTimeout(context.Background(), leaveTimeout)
+			if err := d.agent.Leave(ctx); err != nil {
+				d.log.Error("leaving did not finish cleanly", "err", err)
+			}
+			cancel()
+			stopRun()
+			<-runDone
+			d.close()
+			d.log.Info("stopped")
+			return 0
+		}
+	}
 }

@@ -195,6 +195,10 @@ func (a *Agent) do(ctx context.Context, f func()) error {
 	}
 }
 
+// Ping returns once the agent goroutine has handled everything queued
+// before it: a liveness probe for the systemd watchdog.
+func (a *Agent) Ping(ctx context.Context) error { return a.do(ctx, func() {}) }
+
 // inject queues an event, waiting for room (commands, results).
 func (a *Agent) inject(ctx context.Context, ev ha.Event) error {
 	select {

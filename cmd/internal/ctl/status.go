@@ -42,12 +42,15 @@ type GroupStatus struct {
 	LastTakeover *Timeline `json:"last_takeover,omitempty"`
 }
 
-// Timeline records how long a takeover took, step by step.
+// Timeline records how the last takeover went, step by step: when the
+// previous owner was last heard (the outage began no earlier), when this
+// node began starting the group, when its resources ran (VIP bound), and
+// when the first gratuitous ARP left.
 type Timeline struct {
-	PeerLost time.Time `json:"peer_lost,omitzero"`
-	Started  time.Time `json:"started,omitzero"`
-	Running  time.Time `json:"running,omitzero"`
-	Reason   string    `json:"reason"`
+	PeerLastHeard time.Time `json:"peer_last_heard,omitzero"`
+	Started       time.Time `json:"started,omitzero"`
+	Running       time.Time `json:"running,omitzero"`
+	FirstARP      time.Time `json:"first_arp,omitzero"`
 }
 
 // LinkStatus is one heartbeat link with its counters.

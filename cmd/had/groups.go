@@ -1,0 +1,169 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hapair/hapair/ha/resource"
+	"github.com/hapair/hapair/ha/vip"
+	"github.com/hapair/hapair/proxy"
+)
+
+// groupSet is the agent's GroupRunner and Announcer: it maps group names to
+// resource groups, and lets a reload swap a group's resources. It records
+// when each group last started, for the takeover timeline in status.
+type groupSet struct {
+	mu     sync.Mutex
+	groups map[string]*managedGroup
+}
+
+type managedGroup struct {
+	// op serializes start, stop and reload swaps of one group; the agent
+	// never overlaps operations on a group, but a reload may come at any time.
+	op      sync.Mutex
+	res     *resource.Group
+	vips    []*vip.VIP
+	held    bool
+	started time.Time // last Start call
+	running time.Time // last successful Start
+}
+
+func newGroupSet() *groupSet { return &groupSet{groups: map[string]*managedGroup{}} }
+
+func (s *groupSet) add(name string, g *resource.Group, vips []*vip.VIP) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.groups[name] = &managedGroup{res: g, vips: vips}
+}
+
+func (s *groupSet) get(name string) (*managedGroup, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g, ok := s.groups[name]
+	if !ok {
+		return nil, fmt.Errorf("group %q is not configured", name)
+	}
+	return g, nil
+}
+
+func (s *groupSet) Start(ctx context.Context, name string) error {
+	g, err := s.get(name)
+	if err != nil {
+		return err
+	}
+	g.op.Lock()
+	defer g.op.Unlock()
+	g.started = time.Now()
+	if err := g.res.Start(ctx); err != nil {
+		return err
+	}
+	g.held = true
+	g.running = time.Now()
+	return nil
+}
+
+func (s *groupSet) Stop(ctx context.Context, name string) error {
+	g, err := s.get(name)
+	if err != nil {
+		return err
+	}
+	g.op.Lock()
+	defer g.op.Unlock()
+	g.held = false
+	return g.res.Stop(ctx)
+}
+
+// Announce re-sends gratuitous ARP for a group (a rival owner was heard).
+func (s *groupSet) Announce(name string) {
+	if g, err := s.get(name); err == nil {
+		g.res.Announce()
+	}
+}
+
+// removeStale drops VIPs left on this node by an earlier run: at start the
+// node owns nothing, and a stale VIP would blackhole clients (Heartbeat 3
+// keeps it silently). Groups are re-acquired through the machine.
+func (s *groupSet) removeStale(ctx context.Context) map[string][]string {
+	s.mu.Lock()
+	names := make([]string, 0, len(s.groups))
+	for n := range s.groups {
+		names = append(names, n)
+	}
+	s.mu.Unlock()
+	removed := map[string][]string{}
+	for _, n := range names {
+		g, _ := s.get(n)
+		g.op.Lock()
+		if gone, _ := g.res.RemoveStale(ctx); len(gone) > 0 {
+			removed[n] = gone
+		}
+		g.op.Unlock()
+	}
+	return removed
+}
+
+// replace swaps the resources of group name (reload). A held group is
+// stopped with its old resources and started with the new ones, so a
+// changed definition takes effect; other groups are never touched.
+func (s *groupSet) replace(ctx context.Context, name string, res *resource.Group, vips []*vip.VIP) error {
+	s.mu.Lock()
+	g, ok := s.groups[name]
+	if !ok {
+		s.groups[name] = &managedGroup{res: res, vips: vips}
+		s.mu.Unlock()
+		return nil
+	}
+	s.mu.Unlock()
+	g.op.Lock()
+	defer g.op.Unlock()
+	old := g.res
+	g.res, g.vips = res, vips
+	if !g.held {
+		return nil
+	}
+	stopErr := old.Stop(ctx)
+	if err := res.Start(ctx); err != nil {
+		g.held = false
+		return fmt.Errorf("restarting group %q with its new resources: %w", name, err)
+	}
+	if stopErr != nil {
+		return fmt.Errorf("stopping group %q's old resources: %w", name, stopErr)
+	}
+	return nil
+}
+
+// timeline returns the last start times of group name.
+func (s *groupSet) timeline(name string) (started, running, firstARP time.Time) {
+	g, err := s.get(name)
+	if err != nil {
+		return
+	}
+	g.op.Lock()
+	defer g.op.Unlock()
+	for _, v := range g.vips {
+		if st := v.Stats(); !st.FirstAnnounce.IsZero() && (firstARP.IsZero() || st.FirstAnnounce.Before(firstARP)) {
+			firstARP = st.FirstAnnounce
+		}
+	}
+	return g.started, g.running, firstARP
+}
+
+// balancerResource is the `balancer` resource: it lets the named services
+// take traffic on the owner. Listeners and health checks run on every node
+// (warm standby), so a takeover costs only the VIP move.
+type balancerResource struct {
+	b        *proxy.Balancer
+	services []string
+}
+
+func (r *balancerResource) Name() string { return fmt.Sprintf("balancer %v", r.services) }
+
+func (r *balancerResource) Start(context.Context) error { return r.b.Activate(r.services...) }
+
+func (r *balancerResource) Stop(context.Context) error { return r.b.Deactivate(r.services...) }
+
+func (r *balancerResource) Status(context.Context) error { return nil }
+
+var _ resource.Resource = (*balancerResource)(nil)

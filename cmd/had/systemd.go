@@ -1,0 +1,52 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	sd "github.com/coreos/go-systemd/v22/daemon"
+)
+
+// sdNotify tells systemd about a state change; outside systemd it does
+// nothing (NOTIFY_SOCKET unset).
+func sdNotify(log *slog.Logger, state string) {
+	if _, err := sd.SdNotify(false, state); err != nil {
+		log.Warn("sd_notify failed", "state", state, "err", err)
+	}
+}
+
+// startWatchdog pings systemd's watchdog at half its interval, but only
+// while the agent loop answers: a wedged loop must get the daemon
+// restarted, not kept alive by a healthy side goroutine.
+func startWatchdog(d *daemon) (stop func()) {
+	interval, err := sd.SdWatchdogEnabled(false)
+	if err != nil || interval == 0 {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(interval / 2)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if d.agentAlive(interval / 2) {
+					sdNotify(d.log, "WATCHDOG=1")
+				} else {
+					d.log.Error("agent loop not answering; withholding watchdog ping")
+				}
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
+// agentAlive reports whether the agent loop answers within d.
+func (d *daemon) agentAlive(timeout time.Duration) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return d.agent.Ping(ctx) == nil
+}
