@@ -17,8 +17,8 @@ import (
 //
 // A ucast link binds its own address (Peers[Self]) and port, on
 // Spec.Interface when set (SO_BINDTODEVICE). An mcast link binds the group
-// address and port on Spec.Interface (SO_REUSEADDR, so several links and
-// tests may share a group), joins the group there, sends from that
+// address and port on Spec.Interface (Go binds multicast listeners to the
+// wildcard address; SO_REUSEADDR on both kinds lets them share the port), joins the group there, sends from that
 // interface, and turns multicast loopback off so it never hears itself.
 func Open(cfg Config, deliver func(p *wire.Packet, link string)) (*Set, error) {
 	if err := cfg.validate(); err != nil {
@@ -43,7 +43,9 @@ func listen(spec Spec, self string) (net.PacketConn, error) {
 	switch spec.Kind {
 	case "ucast":
 		laddr := netip.AddrPortFrom(spec.Peers[self], spec.port())
-		lc := net.ListenConfig{Control: sockopts(spec.Interface, false)}
+		// SO_REUSEADDR: Go binds an mcast link to the wildcard address on
+		// the same port, which would otherwise refuse this bind.
+		lc := net.ListenConfig{Control: sockopts(spec.Interface, true)}
 		c, err := lc.ListenPacket(ctx, "udp4", laddr.String())
 		if err != nil {
 			return nil, fmt.Errorf("link: %q: listening on %v: %w", spec.Name, laddr, err)
