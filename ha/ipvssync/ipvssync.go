@@ -1,0 +1,244 @@
+package ipvssync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"syscall"
+)
+
+// Config describes one ipvs-sync resource.
+type Config struct {
+	// Role is the daemon state on the group's owner: "master" (the usual
+	// case) or "backup" (LVSSyncDaemonSwap::backup, mirrored: the owner
+	// receives and the standby sends). Required.
+	Role string
+	// Interface carries the sync multicast (ipvsadm --mcast-interface).
+	// Required, at most 15 bytes.
+	Interface string
+	// SyncID tags this cluster's sync messages (ipvsadm --syncid, 0..255,
+	// default 0); backups ignore messages with another id.
+	SyncID uint8
+
+	Kernel Kernel       // required: OpenNetlink("") in production
+	Logger *slog.Logger // default: discard
+}
+
+// Resource is the ipvs-sync resource. Start, Stop, Status and RemoveStale
+// are safe for concurrent use; Start, Stop and RemoveStale are serialized.
+type Resource struct {
+	k       Kernel
+	log     *slog.Logger
+	owner   Daemon // the daemon the group's owner runs
+	standby Daemon // the daemon every other node runs
+	name    string
+
+	mu sync.Mutex
+}
+
+// New validates cfg and returns the resource. It touches nothing: the
+// kernel is asked only by Start, Stop, Status and RemoveStale (use Check
+// at startup to learn early that the kernel has no IPVS).
+func New(cfg Config) (*Resource, error) {
+	var own State
+	switch cfg.Role {
+	case "master":
+		own = StateMaster
+	case "backup":
+		own = StateBackup
+	default:
+		return nil, fmt.Errorf("ipvs-sync: role %q: want \"master\" or \"backup\"", cfg.Role)
+	}
+	if err := validIfname(cfg.Interface); err != nil {
+		return nil, err
+	}
+	if cfg.Kernel == nil {
+		return nil, fmt.Errorf("ipvs-sync: %s on %q: no kernel access configured", cfg.Role, cfg.Interface)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	id := uint32(cfg.SyncID)
+	return &Resource{
+		k:       cfg.Kernel,
+		log:     cfg.Logger,
+		owner:   Daemon{State: own, Interface: cfg.Interface, SyncID: id},
+		standby: Daemon{State: own.other(), Interface: cfg.Interface, SyncID: id},
+		name:    fmt.Sprintf("ipvs-sync %s %s syncid %d", cfg.Role, cfg.Interface, id),
+	}, nil
+}
+
+func validIfname(s string) error {
+	switch {
+	case s == "":
+		return errors.New("ipvs-sync: interface is required")
+	case len(s) > maxIfnameLen:
+		return fmt.Errorf("ipvs-sync: interface %q: longer than %d bytes", s, maxIfnameLen)
+	case strings.ContainsAny(s, "\x00/ \t\n"):
+		return fmt.Errorf("ipvs-sync: interface %q: not a valid interface name", s)
+	}
+	return nil
+}
+
+// Name returns "ipvs-sync master eth0 syncid 1".
+func (r *Resource) Name() string { return r.name }
+
+// Start makes this node the sender (for role master): it stops the standby
+// daemon first, so the node never takes in sync messages while it sends
+// them, then starts the owner daemon. A daemon already running as wanted is
+// kept; one of the right state on another interface or sync id is
+// restarted.
+func (r *Resource) Start(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	ds, err := r.daemons()
+	if err != nil {
+		return err
+	}
+	if _, ok := find(ds, r.standby.State); ok {
+		if err := r.stop(r.standby.State); err != nil {
+			return err
+		}
+	}
+	return r.ensure(ds, r.owner)
+}
+
+// Stop gives the group up: it stops the owner daemon, then starts the
+// standby daemon so this node receives the new owner's updates. Only a
+// failure to stop the owner daemon fails Stop: the group is released
+// either way, and failing it would bar this node from taking the group
+// back; a standby daemon that does not start is logged and retried by
+// RemoveStale. With no IPVS in the kernel there is nothing to stop.
+func (r *Resource) Stop(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	ds, err := r.daemons()
+	if errors.Is(err, ErrNoIPVS) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if _, ok := find(ds, r.owner.State); ok {
+		if err := r.stop(r.owner.State); err != nil {
+			return err
+		}
+	}
+	if err := r.ensure(ds, r.standby); err != nil {
+		r.log.Warn("sync daemon not started after release", "iface", r.standby.Interface,
+			"reason", "connection updates from the new owner are not received", "err", err)
+	}
+	return nil
+}
+
+// RemoveStale puts a node that does not own the group in the standby role:
+// it stops an owner daemon left running (reporting true) and starts the
+// standby daemon if it is not running. Without it a node that starts as
+// standby would never run the backup daemon, since Stop runs only on a node
+// that held the group.
+func (r *Resource) RemoveStale(ctx context.Context) (bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	ds, err := r.daemons()
+	if errors.Is(err, ErrNoIPVS) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	removed := false
+	if _, ok := find(ds, r.owner.State); ok {
+		if err := r.stop(r.owner.State); err != nil {
+			return false, err
+		}
+		removed = true
+	}
+	return removed, r.ensure(ds, r.standby)
+}
+
+// Status reports nil when the owner daemon runs with this resource's
+// interface and sync id.
+func (r *Resource) Status(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	ds, err := r.daemons()
+	if err != nil {
+		return err
+	}
+	d, ok := find(ds, r.owner.State)
+	switch {
+	case !ok:
+		return fmt.Errorf("ipvs-sync: %s sync daemon not running", r.owner.State)
+	case d != r.owner:
+		return fmt.Errorf("ipvs-sync: %s sync daemon runs on %q syncid %d, want %q syncid %d",
+			d.State, d.Interface, d.SyncID, r.owner.Interface, r.owner.SyncID)
+	}
+	return nil
+}
+
+func (r *Resource) daemons() ([]Daemon, error) {
+	ds, err := r.k.Daemons()
+	if err != nil && !errors.Is(err, ErrNoIPVS) {
+		return nil, fmt.Errorf("ipvs-sync: listing sync daemons: %w", err)
+	}
+	return ds, err
+}
+
+// ensure makes want run, given the daemons ds running before: a daemon of
+// the same state with another interface or sync id is stopped first.
+func (r *Resource) ensure(ds []Daemon, want Daemon) error {
+	if d, ok := find(ds, want.State); ok {
+		if d == want {
+			return nil
+		}
+		r.log.Info("restarting sync daemon with new settings", "iface", want.Interface,
+			"reason", fmt.Sprintf("running %s, want %s", d, want))
+		if err := r.stop(want.State); err != nil {
+			return err
+		}
+	}
+	err := r.k.StartDaemon(want)
+	switch {
+	case err == nil, errors.Is(err, syscall.EEXIST):
+		// EEXIST: started by someone else since the listing; Status
+		// tells whether its settings match.
+		return nil
+	case errors.Is(err, ErrNoIPVS):
+		return err
+	}
+	return fmt.Errorf("ipvs-sync: starting %s sync daemon on %q syncid %d: %w", want.State, want.Interface, want.SyncID, err)
+}
+
+// stop stops the daemon of state s; one already gone (ESRCH) is fine.
+func (r *Resource) stop(s State) error {
+	err := r.k.StopDaemon(s)
+	switch {
+	case err == nil, errors.Is(err, syscall.ESRCH):
+		return nil
+	case errors.Is(err, ErrNoIPVS):
+		return err
+	}
+	return fmt.Errorf("ipvs-sync: stopping %s sync daemon: %w", s, err)
+}
+
+func find(ds []Daemon, s State) (Daemon, bool) {
+	for _, d := range ds {
+		if d.State == s {
+			return d, true
+		}
+	}
+	return Daemon{}, false
+}
