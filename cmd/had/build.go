@@ -8,6 +8,7 @@ import (
 
 	"github.com/hapair/hapair/cmd/internal/config"
 	"github.com/hapair/hapair/ha"
+	"github.com/hapair/hapair/ha/ipvssync"
 	"github.com/hapair/hapair/ha/link"
 	"github.com/hapair/hapair/ha/resource"
 	"github.com/hapair/hapair/ha/script"
@@ -75,8 +76,8 @@ func linkSpecs(cfg *config.Config) []link.Spec {
 // resourceDeps are the shared handles resources are built with.
 type resourceDeps struct {
 	kernel   vip.Kernel
-	balancer *proxy.Balancer // nil when no service is configured
-	ipvs     any             // ipvssync kernel handle, nil until a group needs it
+	balancer *proxy.Balancer   // nil when no service is configured
+	ipvs     *ipvssync.Netlink // nil unless a group has an ipvs-sync resource
 	log      *slog.Logger
 }
 

@@ -95,7 +95,7 @@ scheduler = "rr"
 check = { type = "connect", interval = "200ms", timeout = "100ms", rise = 1, fall = 2 }
 reals = [ { address = "198.18.0.21:9000" }, { address = "198.18.0.22:9000" } ]
 `, o.ExtraGroup)
-	return b.String()
+	return strings.ReplaceAll(b.String(), "HOSTDIR", h.Dir)
 }
 
 // pair is a running lab with had on lb1 and lb2.
@@ -184,16 +184,15 @@ func (p *pair) isMaster(node string) (int, string) {
 	return lab.ExitCode(err), strings.TrimSpace(string(out))
 }
 
-// probeOnce checks that the client reaches the balanced service on the VIP.
-func (p *pair) probeOnce() error {
-	res, err := p.lab.Probe(p.bins, "client", vipTCP.String(), probeOpts(5, 50*time.Millisecond))
-	if err != nil {
+// waitServed waits until five probes in a row from the client reach the
+// balanced service on the VIP (reals become usable after their first
+// health check passes).
+func (p *pair) waitServed(timeout time.Duration) time.Duration {
+	p.t.Helper()
+	return lab.Eventually(p.t, timeout, "the client reaches the service on the VIP", func() error {
+		_, err := p.lab.Probe(p.bins, "client", vipTCP.String(), probeOpts(5, 20*time.Millisecond))
 		return err
-	}
-	if res.OK == 0 {
-		return fmt.Errorf("no probe of %s answered: %s", vipTCP, res.Summary())
-	}
-	return nil
+	})
 }
 
 func probeOpts(count int, interval time.Duration) probe.Options {

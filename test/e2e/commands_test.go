@@ -1,0 +1,87 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// Test 4: hactl takeover and standby move the group both ways; is-master
+// answers right on both nodes; status -o json names the owner.
+func TestTakeoverStandbyAndIsMaster(t *testing.T) {
+	p := newPair(t, pairOptions{})
+	p.start("lb1")
+	p.start("lb2")
+	p.waitOwner("lb1", 10*time.Second)
+
+	check := func(master, other string) {
+		t.Helper()
+		if code, out := p.isMaster(master); code != 0 || out != "master running" {
+			t.Errorf("%s: is-master web = %d %q, want 0 \"master running\"", master, code, out)
+		}
+		if code, out := p.isMaster(other); code != 1 || out != "master stopped" {
+			t.Errorf("%s: is-master web = %d %q, want 1 \"master stopped\"", other, code, out)
+		}
+		for _, n := range []string{master, other} {
+			st, err := p.status(n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := st.owner("web"); got != master {
+				t.Errorf("%s: status -o json owner of web = %q, want %q", n, got, master)
+			}
+		}
+	}
+	check("lb1", "lb2")
+
+	if out, err := p.lab.Host("lb2").Hactl(p.bins, "takeover", "web"); err != nil {
+		t.Fatalf("hactl takeover web on lb2: %v: %s", err, out)
+	}
+	took := p.waitOwner("lb2", 5*time.Second)
+	t.Logf("hactl takeover: lb2 alone holds the VIP after %v", took.Round(time.Millisecond))
+	check("lb2", "lb1")
+
+	if out, err := p.lab.Host("lb2").Hactl(p.bins, "standby"); err != nil {
+		t.Fatalf("hactl standby on lb2: %v: %s", err, out)
+	}
+	took = p.waitOwner("lb1", 5*time.Second)
+	t.Logf("hactl standby: lb1 alone holds the VIP after %v", took.Round(time.Millisecond))
+	check("lb1", "lb2")
+
+	out, err := p.lab.Host("lb1").Hactl(p.bins, "takeover", "nope")
+	if err == nil || !strings.Contains(string(out)+err.Error(), "nope") {
+		t.Errorf("hactl takeover nope = %v %q, want an error naming the group", err, out)
+	}
+}
+
+// Test 9: with maintenance on, a dead peer does not move the group; off,
+// normal behaviour resumes.
+func TestMaintenanceFreezes(t *testing.T) {
+	p := newPair(t, pairOptions{})
+	p.start("lb1")
+	p.start("lb2")
+	p.waitOwner("lb1", 10*time.Second)
+
+	if out, err := p.lab.Host("lb2").Hactl(p.bins, "maintenance", "on"); err != nil {
+		t.Fatalf("hactl maintenance on: %v: %s", err, out)
+	}
+	st, err := p.status("lb2")
+	if err != nil || !st.Maintenance {
+		t.Fatalf("lb2 status after maintenance on: %+v, %v; want maintenance shown", st, err)
+	}
+	p.crashOwner("lb1")
+	// Frozen: lb2 must not take the group however long the peer is gone.
+	// Wait for three deadtimes, by which an unfrozen node takes over.
+	deadline := time.Now().Add(3 * deadtime)
+	for time.Now().Before(deadline) {
+		if ok, _ := p.lab.HasAddr("lb2", vip); ok {
+			t.Fatal("lb2 took the VIP while in maintenance")
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval of a negative check
+	}
+	if out, err := p.lab.Host("lb2").Hactl(p.bins, "maintenance", "off"); err != nil {
+		t.Fatalf("hactl maintenance off: %v: %s", err, out)
+	}
+	took := p.waitHolds("lb2", 5*time.Second)
+	t.Logf("maintenance off: lb2 took over from the dead lb1 after %v", took.Round(time.Millisecond))
+}

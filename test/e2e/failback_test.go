@@ -1,0 +1,49 @@
+package e2e
+
+import (
+	"testing"
+	"time"
+)
+
+// Test 5: auto_failback=false keeps the group on the survivor when the
+// preferred node returns; true moves it back after the hold time.
+func TestFailback(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		failback bool
+	}{{"off", false}, {"on", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			hold := 1500 * time.Millisecond
+			p := newPair(t, pairOptions{AutoFailback: tc.failback, FailbackHold: hold, Initdead: deadtime})
+			p.start("lb1")
+			p.start("lb2")
+			p.waitOwner("lb1", 10*time.Second)
+			p.crashOwner("lb1")
+			p.waitHolds("lb2", 5*time.Second)
+
+			// lb1 comes back: plugged in, had restarted. It finds its stale
+			// VIP from before the crash and must remove it.
+			p.lab.Plug("lb1")
+			back := time.Now()
+			p.start("lb1")
+			if !tc.failback {
+				// Twice the hold time: by then a failback would have happened.
+				p.waitOwner("lb2", 5*time.Second)
+				deadline := time.Now().Add(2 * hold)
+				for time.Now().Before(deadline) {
+					if hs := p.holders(); len(hs) != 1 || hs[0] != "lb2" {
+						t.Fatalf("auto_failback=false: VIP holders %v after lb1 returned, want lb2 only", hs)
+					}
+					time.Sleep(50 * time.Millisecond) // polling interval of a negative check
+				}
+				return
+			}
+			p.waitOwner("lb1", 10*time.Second)
+			since := time.Since(back)
+			t.Logf("auto_failback=true: lb1 took its group back %v after returning (hold %v)", since.Round(time.Millisecond), hold)
+			if since < hold {
+				t.Errorf("failback after %v, before the hold time %v", since, hold)
+			}
+		})
+	}
+}
