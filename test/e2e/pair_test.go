@@ -241,3 +241,5 @@ func (s *status) drops(reason string) uint64 {
 	}
 	return n
 }
+
+func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }

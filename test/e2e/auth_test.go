@@ -1,0 +1,62 @@
+package e2e
+
+import (
+	"testing"
+	"time"
+
+	"github.com/hapair/hapair/test/lab"
+)
+
+// Test 7: forged heartbeats (wrong key) and replayed real ones, injected
+// from the client on the heartbeat multicast group, are dropped, counted
+// per reason in status, and move nothing.
+func TestForgedAndReplayedPacketsDropped(t *testing.T) {
+	p := newPair(t, pairOptions{})
+	inject := lab.Build(t, "./test/cmd/labinject")[0]
+	p.start("lb1")
+	p.start("lb2")
+	p.waitOwner("lb1", 10*time.Second)
+
+	before, err := p.status("lb1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 20
+	client := p.lab.Host("client")
+	// The forged packets claim to be lb2, holding the group at priority 255.
+	if out, err := client.RunFor(30*time.Second, inject, "-mode", "forge", "-group", "239.255.0.94:694",
+		"-iface", "eth0", "-cluster", "42", "-sender", "lb2", "-count", "20"); err != nil {
+		t.Fatalf("labinject forge: %v: %s", err, out)
+	}
+	if out, err := client.RunFor(30*time.Second, inject, "-mode", "replay", "-group", "239.255.0.94:694",
+		"-iface", "eth0", "-count", "20"); err != nil {
+		t.Fatalf("labinject replay: %v: %s", err, out)
+	}
+	lab.Eventually(t, 5*time.Second, "lb1 counted every forged and replayed packet", func() error {
+		st, err := p.status("lb1")
+		if err != nil {
+			return err
+		}
+		forged := st.drops("bad-mac") - before.drops("bad-mac")
+		replayed := st.drops("replay") - before.drops("replay")
+		if forged < n || replayed < n/2 {
+			return errorf("drops on lb1: bad-mac +%d, replay +%d; want +%d and at least +%d", forged, replayed, n, n/2)
+		}
+		t.Logf("lb1 dropped %d forged (bad-mac) and %d replayed packets", forged, replayed)
+		return nil
+	})
+	// The capture heard both nodes; replays of lb1's own packets count as
+	// "self" on lb1, lb2's as "replay". Nothing may change hands.
+	if hs := p.holders(); len(hs) != 1 || hs[0] != "lb1" {
+		t.Errorf("VIP holders after the attack = %v, want [lb1]", hs)
+	}
+	for _, n := range []string{"lb1", "lb2"} {
+		st, err := p.status(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := st.owner("web"); got != "lb1" {
+			t.Errorf("%s: owner of web after the attack = %q, want lb1", n, got)
+		}
+	}
+}
