@@ -1,0 +1,94 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+)
+
+// The three configs below give each proxy the same cores (2 threads or
+// worker processes; Go uses GOMAXPROCS = cores), round robin over the same
+// two backends, keep-alive to the backends in HTTP mode, X-Forwarded-For,
+// and no health checks (hapair's side runs none either).
+
+func nginxBackendConf(dir, b1, b2 string) string {
+	return fmt.Sprintf(`worker_processes 2;
+pid %[1]s;
+error_log %[2]s warn;
+events { worker_connections 16384; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  client_body_temp_path %[5]s;
+  proxy_temp_path %[5]s;
+  fastcgi_temp_path %[5]s;
+  uwsgi_temp_path %[5]s;
+  scgi_temp_path %[5]s;
+  server { listen %[3]s; location / { return 200 "hello from b1\n"; } }
+  server { listen %[4]s; location / { return 200 "hello from b2\n"; } }
+}
+`, filepath.Join(dir, "backend.pid"), filepath.Join(dir, "backend.err"), b1, b2, filepath.Join(dir, "backend-tmp"))
+}
+
+func nginxProxyConf(dir, l4, web, b1, b2 string) string {
+	return fmt.Sprintf(`load_module /usr/lib/nginx/modules/ngx_stream_module.so;
+worker_processes 2;
+pid %[1]s;
+error_log %[2]s warn;
+events { worker_connections 16384; }
+stream {
+  upstream l4b { server %[5]s; server %[6]s; }
+  server { listen %[3]s; proxy_pass l4b; proxy_connect_timeout 5s; }
+}
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  client_body_temp_path %[7]s;
+  proxy_temp_path %[7]s;
+  fastcgi_temp_path %[7]s;
+  uwsgi_temp_path %[7]s;
+  scgi_temp_path %[7]s;
+  upstream webb { server %[5]s; server %[6]s; keepalive 256; }
+  server {
+    listen %[4]s;
+    location / {
+      proxy_pass http://webb;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+    }
+  }
+}
+`, filepath.Join(dir, "nginx-proxy.pid"), filepath.Join(dir, "nginx-proxy.err"), l4, web, b1, b2, filepath.Join(dir, "proxy-tmp"))
+}
+
+func haproxyConf(l4, web, b1, b2 string) string {
+	return fmt.Sprintf(`global
+  nbthread 2
+  maxconn 4000
+defaults
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+  maxconn 4000
+frontend l4
+  mode tcp
+  bind %[1]s
+  default_backend l4b
+backend l4b
+  mode tcp
+  balance roundrobin
+  server b1 %[3]s
+  server b2 %[4]s
+frontend web
+  mode http
+  bind %[2]s
+  option forwardfor
+  default_backend webb
+backend webb
+  mode http
+  balance roundrobin
+  server b1 %[3]s
+  server b2 %[4]s
+`, l4, web, b1, b2)
+}

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/signal"
+	"runtime/pprof"
+	"strings"
+	"syscall"
+
+	"github.com/hapair/hapair/proxy"
+)
+
+// serveHapair runs a proxy.Balancer with an L4 and an HTTP service over
+// the given reals until SIGTERM: the same code path had runs, without had.
+func serveHapair() error {
+	var reals []proxy.RealConfig
+	for _, a := range strings.Split(*realsFlag, ",") {
+		ap, err := netip.ParseAddrPort(a)
+		if err != nil {
+			return fmt.Errorf("parsing real %q: %w", a, err)
+		}
+		reals = append(reals, proxy.RealConfig{Address: ap, Weight: 1})
+	}
+	l4, err := netip.ParseAddrPort(*l4Listen)
+	if err != nil {
+		return err
+	}
+	web, err := netip.ParseAddrPort(*httpListen)
+	if err != nil {
+		return err
+	}
+	cfg := proxy.Config{Services: []proxy.ServiceConfig{
+		{Name: "l4", Listen: l4, Mode: "l4", Scheduler: "rr", Reals: reals},
+		{Name: "http", Listen: web, Mode: "http", Scheduler: "rr", Reals: reals},
+	}}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	b, err := proxy.New(cfg, proxy.Options{Logger: log})
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	if err := b.Activate("l4", "http"); err != nil {
+		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	<-sig
+	return nil
+}
