@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/hapair/hapair/test/lab/probe"
@@ -39,7 +38,7 @@ var builds struct {
 
 // BuildBinaries builds had, hactl, labsrv and labprobe (once per process) and
 // returns their paths. Call Main from TestMain to remove them at exit.
-func BuildBinaries(t testing.TB) Binaries {
+func BuildBinaries(t T) Binaries {
 	t.Helper()
 	p := Build(t, PkgHad, PkgHactl, PkgLabsrv, PkgLabprobe)
 	return Binaries{Had: p[0], Hactl: p[1], Labsrv: p[2], Labprobe: p[3]}
@@ -48,7 +47,7 @@ func BuildBinaries(t testing.TB) Binaries {
 // Build builds the given main packages of this module (e.g. "./test/cmd/labsrv")
 // with one `go build`, each at most once per process, and returns their paths
 // in order. A build failure fails t.
-func Build(t testing.TB, pkgs ...string) []string {
+func Build(t T, pkgs ...string) []string {
 	t.Helper()
 	builds.Lock()
 	defer builds.Unlock()
@@ -95,16 +94,24 @@ func Build(t testing.TB, pkgs ...string) []string {
 //
 //	func TestMain(m *testing.M) { os.Exit(lab.Main(m)) }
 //
-// Without it they stay in $TMPDIR until a later lab sweeps them.
-func Main(m *testing.M) int {
+// Without it they stay in $TMPDIR until a later lab sweeps them. m is a
+// *testing.M; any Run() int will do.
+func Main(m interface{ Run() int }) int {
 	code := m.Run()
+	RemoveBinaries()
+	return code
+}
+
+// RemoveBinaries removes the binaries Build made; a later Build makes them
+// again. Programs that use the lab (the demo) call it at exit, as Main does
+// for tests.
+func RemoveBinaries() {
 	builds.Lock()
 	defer builds.Unlock()
 	if builds.dir != "" {
 		os.RemoveAll(builds.dir)
-		builds.dir = ""
+		builds.dir, builds.bins = "", nil
 	}
-	return code
 }
 
 var staleBinDir = regexp.MustCompile(`^hapair-lab-bin-([0-9]+)-`)

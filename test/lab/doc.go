@@ -36,6 +36,10 @@
 //		res, err := pr.Result(10 * time.Second)   // res.Longest is the outage
 //	}
 //
+// Every function that takes a test takes a T: *testing.T and *testing.B
+// satisfy it, and test/demo (a program, `make demo`) has its own, whose Fatal
+// runs the cleanups and exits.
+//
 // Faults: Partition, PartitionLink, PartitionHeartbeats, Isolate, Loss,
 // LossHeartbeats (nftables table hapair_lab inside the hosts), Unplug/Plug
 // (switch port down), Heal.

@@ -17,7 +17,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
-	"testing"
 	"time"
 )
 
@@ -81,7 +80,7 @@ type Lab struct {
 	ID  string // prefix of every namespace name, "hp-<pid>-<4 hex>"
 	Dir string // per-lab temp dir; each host has a subdirectory
 
-	t      testing.TB
+	t      T
 	opts   Options
 	hosts  []*Host
 	byName map[string]*Host
@@ -113,7 +112,7 @@ type Host struct {
 // tables, namespaces with their links and bridges) with t.Cleanup before it
 // creates anything. Without root, ip or nft it skips t, or fails it under
 // HAPAIR_E2E=1.
-func New(t testing.TB, opts Options) *Lab {
+func New(t T, opts Options) *Lab {
 	t.Helper()
 	Require(t)
 	o, err := opts.withDefaults()
@@ -138,7 +137,7 @@ func New(t testing.TB, opts Options) *Lab {
 }
 
 // plan lays out the lab's hosts, addresses and MACs without creating anything.
-func plan(t testing.TB, o Options, id, dir string) *Lab {
+func plan(t T, o Options, id, dir string) *Lab {
 	l := &Lab{
 		ID:      id,
 		Dir:     dir,
@@ -417,7 +416,7 @@ var staleName = regexp.MustCompile(`^hp-([0-9]+)-[0-9a-f]{4}-`)
 // (a test binary killed by -timeout runs no cleanup). Only names of our own
 // pattern whose process no longer exists are touched; the processes inside
 // died with their parent (Pdeathsig), so this frees the namespaces.
-func sweepStale(t testing.TB) {
+func sweepStale(t T) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

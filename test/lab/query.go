@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"testing"
 	"time"
 )
 
@@ -177,7 +176,7 @@ func WaitFor(timeout time.Duration, cond func() error) (time.Duration, error) {
 
 // Eventually is WaitFor that fails t with what as the subject:
 // "lb2 holds the VIP: after 2s: lb2 does not have 198.18.0.100".
-func Eventually(t testing.TB, timeout time.Duration, what string, cond func() error) time.Duration {
+func Eventually(t T, timeout time.Duration, what string, cond func() error) time.Duration {
 	t.Helper()
 	took, err := WaitFor(timeout, cond)
 	if err != nil {

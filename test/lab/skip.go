@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"testing"
 )
 
 // E2EEnv is the environment variable that turns a missing capability (root,
@@ -27,6 +26,11 @@ func missing(euid int, lookPath func(string) (string, error)) string {
 	return strings.Join(miss, ", ")
 }
 
+// Missing names what the lab needs and this process does not have (root,
+// ip and nft in PATH), e.g. "root (network namespaces), nft in PATH"; ""
+// when the lab can run. Programs use it to refuse early with a clear message.
+func Missing() string { return missing(os.Geteuid(), exec.LookPath) }
+
 // verdict turns a missing capability into a message and says whether it is a
 // failure (e2e is the value of HAPAIR_E2E) or a skip.
 func verdict(what, e2e string) (fatal bool, msg string) {
@@ -38,14 +42,14 @@ func verdict(what, e2e string) (fatal bool, msg string) {
 
 // Require skips t, or fails it under HAPAIR_E2E=1, when the lab cannot run
 // here. New calls it; tests that need only root and ip may call it early.
-func Require(t testing.TB) {
+func Require(t T) {
 	t.Helper()
-	if what := missing(os.Geteuid(), exec.LookPath); what != "" {
+	if what := Missing(); what != "" {
 		skipOrFatal(t, what)
 	}
 }
 
-func skipOrFatal(t testing.TB, what string) {
+func skipOrFatal(t T, what string) {
 	t.Helper()
 	fatal, msg := verdict(what, os.Getenv(E2EEnv))
 	if fatal {
