@@ -217,9 +217,9 @@ func (t *TCPProxy) connect(client *net.TCPConn, from netip.Addr, cfg *TCPConfig)
 			return nil, nil
 		}
 		addr := up.Addr()
-		nc, err := d.DialContext(context.Background(), "tcp", addr.String())
+		nc, err := d.DialTCP(context.Background(), "tcp", netip.AddrPort{}, addr)
 		if err == nil {
-			return nc.(*net.TCPConn), up
+			return nc, up
 		}
 		t.connFailed.Add(1)
 		var ne net.Error

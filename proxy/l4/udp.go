@@ -1,6 +1,7 @@
 package l4
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net"
@@ -189,7 +190,8 @@ func (u *UDPProxy) flowFor(from netip.AddrPort, cfg *UDPConfig) *flow {
 		u.noReal.Add(1)
 		return nil
 	}
-	conn, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(up.Addr()))
+	var d net.Dialer
+	conn, err := d.DialUDP(context.Background(), "udp", netip.AddrPort{}, up.Addr())
 	if err != nil {
 		u.noReal.Add(1)
 		u.log.Warn("opening udp flow to real failed", "real", up.Addr().String(), "err", err)

@@ -12,6 +12,7 @@ import (
 	"net/http/httputil"
 	"net/netip"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -80,9 +81,9 @@ type Stats struct {
 type Proxy struct {
 	picker Picker
 	log    *slog.Logger
-	cfg    Config
+	cfg    atomic.Pointer[Config]
 	active atomic.Bool
-	tr     *http.Transport
+	tr     atomic.Pointer[http.Transport]
 	rp     *httputil.ReverseProxy
 	srv    *http.Server
 
@@ -94,19 +95,54 @@ type Proxy struct {
 var errNoReal = errors.New("no real server available")
 
 // New returns a proxy that starts inactive. A nil logger discards.
-// Timeouts are fixed for the proxy's life: a reload that changes them makes
-// a new Proxy (package proxy does this; established connections stay with
-// the old one until they finish).
 func New(p Picker, cfg Config, logger *slog.Logger) *Proxy {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	cfg = cfg.withDefaults()
-	px := &Proxy{picker: p, log: logger, cfg: cfg}
+	px := &Proxy{picker: p, log: logger}
+	px.cfg.Store(&cfg)
+	px.tr.Store(newTransport(cfg))
+	px.rp = &httputil.ReverseProxy{
+		Rewrite:      px.rewrite,
+		Transport:    roundTripper{px},
+		ErrorHandler: px.errorHandler,
+		ErrorLog:     log.New(io.Discard, "", 0),
+		// Without a pool ReverseProxy allocates a 32 KiB copy buffer per
+		// response, which made GC the largest cost in the bench.
+		BufferPool: bufferPool{},
+	}
+	px.srv = &http.Server{
+		Handler:           px,
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       cfg.IdleTimeout,
+		ErrorLog:          log.New(io.Discard, "", 0),
+	}
+	return px
+}
+
+// SetConfig applies new settings to requests from now on: a fresh pool to
+// the reals replaces the old one, whose idle connections are closed (busy
+// ones finish their request). The client-side idle timeout stays as it was
+// at New.
+func (p *Proxy) SetConfig(cfg Config) {
+	cfg = cfg.withDefaults()
+	p.cfg.Store(&cfg)
+	old := p.tr.Swap(newTransport(cfg))
+	old.CloseIdleConnections()
+}
+
+func newTransport(cfg Config) *http.Transport {
 	d := &net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}
-	px.tr = &http.Transport{
+	return &http.Transport{
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			c, err := d.DialContext(ctx, network, addr)
+			// addr is always a real's ip:port (set by roundTripper), so
+			// skip the resolver.
+			ap, err := netip.ParseAddrPort(addr)
+			if err != nil {
+				return nil, &dialError{fmt.Errorf("parsing real address %q: %w", addr, err)}
+			}
+			c, err := d.DialTCP(ctx, network, netip.AddrPort{}, ap)
 			if err != nil {
 				return nil, &dialError{err}
 			}
@@ -119,19 +155,6 @@ func New(p Picker, cfg Config, logger *slog.Logger) *Proxy {
 		// that asked for gzip itself would have to undo it.
 		DisableCompression: true,
 	}
-	px.rp = &httputil.ReverseProxy{
-		Rewrite:      px.rewrite,
-		Transport:    roundTripper{px},
-		ErrorHandler: px.errorHandler,
-		ErrorLog:     log.New(io.Discard, "", 0),
-	}
-	px.srv = &http.Server{
-		Handler:           px,
-		ReadHeaderTimeout: 30 * time.Second,
-		IdleTimeout:       cfg.IdleTimeout,
-		ErrorLog:          log.New(io.Discard, "", 0),
-	}
-	return px
 }
 
 // SetActive turns accepting new connections on or off; established
@@ -162,7 +185,7 @@ func (p *Proxy) Serve(ln net.Listener) error {
 // It is for shutting the node down; a reload never calls it.
 func (p *Proxy) Close() {
 	_ = p.srv.Close()
-	p.tr.CloseIdleConnections()
+	p.tr.Load().CloseIdleConnections()
 }
 
 // Shutdown stops accepting, lets requests in flight finish (until ctx
@@ -170,7 +193,7 @@ func (p *Proxy) Close() {
 // service.
 func (p *Proxy) Shutdown(ctx context.Context) error {
 	err := p.srv.Shutdown(ctx)
-	p.tr.CloseIdleConnections()
+	p.tr.Load().CloseIdleConnections()
 	return err
 }
 
@@ -195,15 +218,15 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, errNoReal) {
 		p.noReal.Add(1)
-		http.Error(w, fmt.Sprintf("hapair: service %q: no real server available", p.cfg.Service), http.StatusServiceUnavailable)
+		http.Error(w, fmt.Sprintf("hapair: service %q: no real server available", p.cfg.Load().Service), http.StatusServiceUnavailable)
 		return
 	}
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 		return // the client went away
 	}
 	p.badGW.Add(1)
-	p.log.Warn("proxying request failed", "service", p.cfg.Service, "client", r.RemoteAddr, "err", err)
-	http.Error(w, fmt.Sprintf("hapair: service %q: real server failed: %v", p.cfg.Service, err), http.StatusBadGateway)
+	p.log.Warn("proxying request failed", "service", p.cfg.Load().Service, "client", r.RemoteAddr, "err", err)
+	http.Error(w, fmt.Sprintf("hapair: service %q: real server failed: %v", p.cfg.Load().Service, err), http.StatusBadGateway)
 }
 
 // dialError marks a failure to connect: nothing of the request was sent,
@@ -231,7 +254,8 @@ func (rt roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 	var triedBuf [4]netip.AddrPort
 	tried := triedBuf[:0]
 	var lastErr error = errNoReal
-	for range p.cfg.Attempts {
+	cfg, tr := p.cfg.Load(), p.tr.Load()
+	for range cfg.Attempts {
 		up, ok := p.picker.Pick(client, tried)
 		if !ok {
 			break
@@ -239,7 +263,7 @@ func (rt roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 		req.URL.Host = up.Addr().String()
 		up.AddConns(1, 0)
 		p.inFlight.Add(1)
-		resp, err := p.tr.RoundTrip(req)
+		resp, err := tr.RoundTrip(req)
 		if err == nil {
 			resp.Body = newCountedBody(resp.Body, up, &p.inFlight)
 			return resp, nil
@@ -251,7 +275,7 @@ func (rt roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 		p.retries.Add(1)
-		p.log.Warn("connecting to real failed, trying another", "service", p.cfg.Service, "real", req.URL.Host, "err", err)
+		p.log.Warn("connecting to real failed, trying another", "service", cfg.Service, "real", req.URL.Host, "err", err)
 		tried = append(tried, up.Addr())
 		lastErr = err
 	}
@@ -322,3 +346,11 @@ func (g gateListener) Accept() (net.Conn, error) {
 		_ = c.Close()
 	}
 }
+
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32*1024); return &b }}
+
+// bufferPool implements httputil.BufferPool over a sync.Pool.
+type bufferPool struct{}
+
+func (bufferPool) Get() []byte  { return *copyBufs.Get().(*[]byte) }
+func (bufferPool) Put(b []byte) { copyBufs.Put(&b) }
