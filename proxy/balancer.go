@@ -37,6 +37,8 @@ type Balancer struct {
 	jobsMu sync.Mutex
 	jobs   map[string]jobRef // prober job id -> real
 
+	janitorStop, janitorDone chan struct{} // persistence expiry loop
+
 	mu         sync.Mutex
 	rng        *rand.Rand
 	services   map[string]*service
@@ -100,7 +102,28 @@ func New(cfg Config, opts Options) (*Balancer, error) {
 		b.Close()
 		return nil, err
 	}
+	b.janitorStop = make(chan struct{})
+	b.janitorDone = make(chan struct{})
+	go b.janitor()
 	return b, nil
+}
+
+// persistSweep is how often expired affinity entries are dropped. Lookups
+// already ignore expired entries; the sweep only bounds memory.
+const persistSweep = 10 * time.Second
+
+func (b *Balancer) janitor() {
+	defer close(b.janitorDone)
+	t := time.NewTicker(persistSweep)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.janitorStop:
+			return
+		case <-t.C:
+			b.ExpirePersistence()
+		}
+	}
 }
 
 // Activate makes the named services accept traffic (the `balancer`
@@ -501,6 +524,11 @@ func (s *service) stop() {
 // shutting down.
 func (b *Balancer) Close() error {
 	b.prober.Stop() // first: its OnChange must not wait for b.mu
+	if b.janitorStop != nil {
+		close(b.janitorStop)
+		<-b.janitorDone
+		b.janitorStop = nil
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.closed = true
@@ -590,7 +618,7 @@ func (b *Balancer) ImportPersistence(es map[string][]persist.Entry) error {
 }
 
 // ExpirePersistence drops expired affinity entries of every service and
-// returns how many; the caller runs it periodically (e.g. every 10s).
+// returns how many. The balancer runs it every 10s by itself.
 func (b *Balancer) ExpirePersistence() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()

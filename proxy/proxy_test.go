@@ -553,3 +553,36 @@ TCP 198.18.0.10:80 wrr persistent 300 (web: mode http, check connect, active, po
 		t.Errorf("WriteTable() =\n%s\nwant\n%s", got, want)
 	}
 }
+
+// TestQuiescentVsRemoval: a failed real in a quiescent service keeps its
+// clients' affinity (they return when it recovers) and shows weight 0; in a
+// non-quiescent service it is removed and its affinity forgotten.
+func TestQuiescentVsRemoval(t *testing.T) {
+	for _, quiescent := range []bool{true, false} {
+		t.Run(fmt.Sprintf("quiescent=%v", quiescent), func(t *testing.T) {
+			a := proxytest.TCP(t, "a")
+			listen := freePort(t)
+			b := newBalancer(t, Config{Services: []ServiceConfig{{
+				Name: "tcp", Listen: listen, Persistent: time.Minute, Quiescent: quiescent, Reals: reals(a),
+				Check: check.Spec{Type: "connect", Interval: 20 * time.Millisecond, Fall: 1},
+			}}})
+			b.Activate("tcp")
+			waitHealthy(t, b, "tcp")
+			if out, err := proxytest.TCPRequest(listen.String(), "x"); err != nil || out != "x|a" {
+				t.Fatalf("request = %q, %v", out, err)
+			}
+			a.Close()
+			waitFor(t, "real down", func() bool { return !svcStatus(t, b, "tcp").Reals[0].Healthy })
+			r := svcStatus(t, b, "tcp").Reals[0]
+			entries := len(b.ExportPersistence()["tcp"])
+			wantEntries := 0
+			if quiescent {
+				wantEntries = 1
+			}
+			if r.Removed == quiescent || r.Effective != 0 || entries != wantEntries {
+				t.Errorf("down real: removed=%v effective=%d, %d affinity entries; want removed=%v, 0, %d",
+					r.Removed, r.Effective, entries, !quiescent, wantEntries)
+			}
+		})
+	}
+}
