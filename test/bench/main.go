@@ -44,6 +44,7 @@ var (
 	realsFlag  = flag.String("reals", "", "internal: comma-separated real addresses")
 	cpuProfile = flag.String("cpuprofile", "", "internal: write the hapair child's CPU profile here")
 	profileFor = flag.String("profile", "", "write hapair's CPU profile (whole run) to this file")
+	gogc       = flag.String("gogc", "", "GOGC for the hapair process (default: the Go runtime's, 100)")
 )
 
 func main() {
@@ -78,6 +79,9 @@ func start(name string, dir string, args ...string) (*proc, error) {
 	}
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stdout, cmd.Stderr = logf, logf
+	if name == "hapair" && *gogc != "" {
+		cmd.Env = append(os.Environ(), "GOGC="+*gogc)
+	}
 	// Own process group, so stop reaches workers; Pdeathsig, so nothing
 	// outlives this program even if it is killed.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
