@@ -68,7 +68,7 @@ func (p *picker) pick(client netip.Addr, tried []netip.AddrPort) (*real, bool) {
 		}
 		return r, true
 	}
-	if f := ps.fallback; f != nil && !slices.Contains(tried, f.addr) {
+	if f := ps.fallback; f != nil && !f.draining.Load() && !slices.Contains(tried, f.addr) {
 		return f, true
 	}
 	return nil, false
