@@ -57,5 +57,13 @@ fuzz: deps-go
 	  done; \
 	done
 
+# bench: heartbeat packet cost, scheduler and health-check cost, then the
+# balancer side by side with HAProxy and nginx (installs them and wrk).
+# Figures are reported as ratios against the anchors measured in the run.
+bench: deps-go
+	$(GO) test -run '^$$' -bench . -benchmem ./ha/wire ./proxy/sched ./proxy/persist
+	$(GO) test -run '^$$' -bench 'Prober1000' -benchtime 1x ./proxy/check
+	bash test/bench/run.sh
+
 clean:
 	rm -rf bin
