@@ -1,0 +1,81 @@
+package main
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/hapair/hapair/test/lab"
+)
+
+// The pair's timing: DESIGN.md's crash-failover numbers are stated for
+// keepalive 50ms / deadtime 200ms.
+const (
+	keepalive = 50 * time.Millisecond
+	deadtime  = 200 * time.Millisecond
+	initdead  = 2 * time.Second
+)
+
+// The service the client probes: the balancer in HTTP mode on the VIP,
+// forwarding to labsrv on both backends.
+var (
+	vip     = lab.VIP
+	service = netip.AddrPortFrom(vip, lab.LabsrvHTTPPort)
+)
+
+const group = "web"
+
+const authkeys = "auth 1\n1 sha256 hapair-demo-secret-not-for-production\n"
+
+// config is node h's had.toml: the same on both nodes but for the socket
+// and state directory, which live in the host's own directory. Two
+// heartbeat links: multicast on the LAN and unicast on the heartbeat LAN.
+func config(l *lab.Lab, h *lab.Host) string {
+	b1, b2 := l.Host("backend1").Addr, l.Host("backend2").Addr
+	lb1, lb2 := l.Host("lb1").HBAddr, l.Host("lb2").HBAddr
+	return fmt.Sprintf(`[cluster]
+name = "demo"
+id = 7
+nodes = ["lb1", "lb2"]
+authkeys = "authkeys"
+keepalive = "%s"
+warntime = "%s"
+deadtime = "%s"
+initdead = "%s"
+auto_failback = false
+state_dir = "%s/state"
+socket = "%s"
+
+[garp]
+count = 3
+interval = "50ms"
+second_burst = "1s"
+
+[[link]]
+kind = "mcast"
+interface = "eth0"
+group = "239.255.0.94"
+
+[[link]]
+kind = "ucast"
+peers = { lb1 = "%s", lb2 = "%s" }
+
+[[group]]
+name = "%s"
+preferred = "lb1"
+resources = [
+  { kind = "balancer", services = ["http"] },
+  { kind = "vip", address = "%s/24", interface = "eth0" },
+]
+
+[[service]]
+name = "http"
+listen = "%s"
+protocol = "tcp"
+mode = "http"
+scheduler = "rr"
+check = { type = "negotiate", request = "/status", receive = "^ok", interval = "200ms", timeout = "100ms", rise = 1, fall = 2 }
+reals = [ { address = "%s:%d" }, { address = "%s:%d" } ]
+`, keepalive, (keepalive+deadtime)/2, deadtime, initdead, h.Dir, h.HadSocket(),
+		lb1, lb2, group, vip, service, b1, lab.LabsrvHTTPPort, b2, lab.LabsrvHTTPPort)
+}
