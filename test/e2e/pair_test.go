@@ -29,6 +29,11 @@ type pairOptions struct {
 	Ping         string        // ping node address, "" = none
 	ExtraGroup   string        // extra TOML appended to the group's resources
 	Links        string        // "" = mcast on eth0 + ucast on eth1
+	Backends     int           // lab backends running labsrv (default 2)
+	// Services replaces the default [[service]] "tcp"; BalancerServices
+	// names the services the group's balancer resource activates.
+	Services         string
+	BalancerServices []string
 }
 
 // pairConfig is the config of node h: identical on both nodes but for the
@@ -80,23 +85,29 @@ peers = { lb1 = "198.18.1.11", lb2 = "198.18.1.12" }
 	if o.Ping != "" {
 		fmt.Fprintf(&b, "[[ping]]\naddress = %q\ninterval = \"100ms\"\ntimeout = \"100ms\"\n\n", o.Ping)
 	}
+	services, names := o.Services, o.BalancerServices
+	if services == "" {
+		services, names = defaultService, []string{"tcp"}
+	}
 	fmt.Fprintf(&b, `[[group]]
 name = "web"
 preferred = "lb1"
 resources = [
   { kind = "vip", address = "198.18.0.100/24", interface = "eth0" },
-  { kind = "balancer", services = ["tcp"] },
+  { kind = "balancer", services = %q },
 %s]
 
-[[service]]
+%s`, names, o.ExtraGroup, services)
+	return strings.ReplaceAll(b.String(), "HOSTDIR", h.Dir)
+}
+
+const defaultService = `[[service]]
 name = "tcp"
 listen = "198.18.0.100:9000"
 scheduler = "rr"
 check = { type = "connect", interval = "200ms", timeout = "100ms", rise = 1, fall = 2 }
 reals = [ { address = "198.18.0.21:9000" }, { address = "198.18.0.22:9000" } ]
-`, o.ExtraGroup)
-	return strings.ReplaceAll(b.String(), "HOSTDIR", h.Dir)
-}
+`
 
 // pair is a running lab with had on lb1 and lb2.
 type pair struct {
@@ -105,6 +116,8 @@ type pair struct {
 	bins lab.Binaries
 	opts pairOptions
 	had  map[string]*lab.Proc
+	// backends are the labsrv processes, backend1 first.
+	backends []*lab.Proc
 }
 
 var vip = netip.MustParseAddr("198.18.0.100")
@@ -115,10 +128,9 @@ var vipTCP = netip.AddrPortFrom(vip, lab.LabsrvTCPPort)
 func newPair(t *testing.T, o pairOptions) *pair {
 	t.Helper()
 	bins := lab.BuildBinaries(t)
-	l := lab.New(t, lab.Options{HeartbeatLAN: true})
-	l.StartLabsrv(bins)
-	p := &pair{t: t, lab: l, bins: bins, opts: o, had: map[string]*lab.Proc{}}
-	return p
+	l := lab.New(t, lab.Options{HeartbeatLAN: true, Backends: o.Backends})
+	backends := l.StartLabsrv(bins)
+	return &pair{t: t, lab: l, bins: bins, opts: o, had: map[string]*lab.Proc{}, backends: backends}
 }
 
 func (p *pair) start(node string) *lab.Proc {
