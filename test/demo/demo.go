@@ -272,14 +272,20 @@ func (d *demo) waitAlone(node string, timeout time.Duration) {
 }
 
 // waitServed waits until ten probes in a row reach the service on the VIP
-// (a real is used once its first health check passed) and returns the
-// backends that answered.
+// and both backends answered some (a real is used once its first health
+// check passed), and returns the backends' names.
 func (d *demo) waitServed() []string {
 	var res *probe.Result
 	_, err := lab.WaitFor(startBound, func() error {
 		var err error
 		res, err = d.lab.Probe(d.bins, "client", service.String(), probe.Options{Proto: "http", Interval: 10 * time.Millisecond, Count: 10})
-		return err
+		if err != nil {
+			return err
+		}
+		if len(res.Backends) != len(d.lab.Backends()) {
+			return fmt.Errorf("answers per backend %v, want every backend (a real serves once its first check passed)", res.Backends)
+		}
+		return nil
 	})
 	if err != nil {
 		d.t.Fatalf("the client does not reach %s: %v", service, err)
