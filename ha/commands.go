@@ -34,6 +34,10 @@ func (m *Machine) onTakeover(name string) {
 			g.retryAt = m.now // the operator overrides the failure backoff
 		}
 		m.dirty = true
+		if m.iso {
+			m.log(LevelWarn, "", fmt.Sprintf("takeover of %s requested, but waits: %s", g.cfg.Name, m.isoWhy))
+			continue
+		}
 		m.log(LevelInfo, "", fmt.Sprintf("takeover of %s requested: advertising priority %d", g.cfg.Name, PriorityTakeover))
 	}
 }
@@ -110,6 +114,14 @@ func (m *Machine) onCheck(name string, ok bool, reason string) {
 		return
 	}
 	c.failed, c.reason = !ok, reason
+	sign := 1
+	if ok {
+		sign = -1
+	}
+	m.penalty += sign * int(c.weight)
+	if c.ping {
+		m.pingsFailed += sign
+	}
 	if ok {
 		m.log(LevelInfo, "", fmt.Sprintf("check %s ok again: priority +%d", name, c.weight))
 	} else {
@@ -163,7 +175,8 @@ type Status struct {
 	Started     time.Time
 	Maintenance bool
 	Leaving     bool
-	Initdead    bool // still waiting for unheard peers
+	Initdead    bool   // still waiting for unheard peers
+	Isolated    string // why this node holds nothing: no peer and no ping node ("" = not isolated)
 	Groups      []GroupStatus
 	Peers       []PeerStatus
 	Checks      []CheckStatus
@@ -197,7 +210,8 @@ type PeerStatus struct {
 // CheckStatus is one ping node or track check.
 type CheckStatus struct {
 	Name   string
-	OK     bool
+	OK     bool // not failed: also true before the first result ("not checked yet")
+	Ping   bool // a ping node (counts toward isolation)
 	Weight uint8
 	Reason string
 }
@@ -205,7 +219,7 @@ type CheckStatus struct {
 // Status returns a snapshot of the machine.
 func (m *Machine) Status() Status {
 	st := Status{Node: m.cfg.Self, Generation: m.cfg.Generation, Started: m.startAt,
-		Maintenance: m.maint, Leaving: m.leaving}
+		Maintenance: m.maint, Leaving: m.leaving, Isolated: m.isoWhy}
 	if ok, _ := m.allPeersHeard(); m.started && !m.initdeadOver && !ok {
 		st.Initdead = true
 	}
@@ -223,9 +237,8 @@ func (m *Machine) Status() Status {
 		st.Peers = append(st.Peers, PeerStatus{Name: n, Alive: p.alive, Leaving: p.leaving, Maintenance: p.maint,
 			LastHeard: p.lastHeard, AliveSince: p.aliveSince, Generation: p.gen, Reason: p.reason})
 	}
-	for _, c := range m.cfg.Checks {
-		ch := m.checks[c.Name]
-		st.Checks = append(st.Checks, CheckStatus{Name: c.Name, OK: !ch.failed, Weight: ch.weight, Reason: ch.reason})
+	for _, ch := range m.checkList {
+		st.Checks = append(st.Checks, CheckStatus{Name: ch.name, OK: !ch.failed, Ping: ch.ping, Weight: ch.weight, Reason: ch.reason})
 	}
 	return st
 }

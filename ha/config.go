@@ -3,6 +3,7 @@ package ha
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 )
@@ -29,7 +30,7 @@ type Config struct {
 	Deadtime  time.Duration // declare a silent peer dead (default 4 × keepalive)
 	Initdead  time.Duration // at start, wait this long for unheard peers (default 2 × deadtime)
 
-	AutoFailback bool          // true: a better node takes its group back once stable
+	AutoFailback bool          // true: a better node takes its group back once stable (GroupConfig may override)
 	FailbackHold time.Duration // how long a node must be stable first (default 2 × deadtime)
 	FailBackoff  time.Duration // pause after a resource failure, doubled per repeat up to 16× (default 10 × keepalive)
 
@@ -39,16 +40,23 @@ type Config struct {
 
 // GroupConfig is one resource group.
 type GroupConfig struct {
-	Name       string
-	Preferred  string           // node with the higher base priority ("" = none)
-	Priorities map[string]uint8 // optional explicit base priority per node (1..254)
+	Name         string
+	Preferred    string           // node with the higher base priority ("" = none)
+	Priorities   map[string]uint8 // optional explicit base priority per node (1..254)
+	AutoFailback *bool            // overrides Config.AutoFailback for this group (nil = cluster default)
 }
 
 // CheckConfig is a ping node or track check. While it fails, every group's
 // effective priority on this node drops by Weight (never below 1).
+//
+// Ping marks a ping node (Heartbeat ping/ping_group, ipfail): a node that
+// has ping nodes, hears no live peer and reaches none of its ping nodes is
+// isolated, and holds no group (see the package doc). Track checks (Ping
+// false) only lower the priority.
 type CheckConfig struct {
 	Name   string
 	Weight uint8
+	Ping   bool
 }
 
 func (c *Config) setDefaults() {
@@ -155,9 +163,27 @@ func basePriority(g *GroupConfig, node string) uint8 {
 	return PriorityDefault
 }
 
+// failback is g's auto_failback: its own override, else the cluster's.
+func (c *Config) failback(g *GroupConfig) bool {
+	if g.AutoFailback != nil {
+		return *g.AutoFailback
+	}
+	return c.AutoFailback
+}
+
+// cloneConfig copies c deeply enough that the caller's later edits (maps,
+// pointers) cannot reach into a running Machine.
 func cloneConfig(c Config) Config {
 	c.Nodes = slices.Clone(c.Nodes)
 	c.Groups = slices.Clone(c.Groups)
+	for i := range c.Groups {
+		g := &c.Groups[i]
+		g.Priorities = maps.Clone(g.Priorities)
+		if g.AutoFailback != nil {
+			v := *g.AutoFailback
+			g.AutoFailback = &v
+		}
+	}
 	c.Checks = slices.Clone(c.Checks)
 	return c
 }

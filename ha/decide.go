@@ -7,26 +7,22 @@ import (
 )
 
 // naturalPrio is this node's priority for g before operator pins: 0 when its
-// resources failed here, else the base minus failed checks (at least 1, so a
-// degraded node still serves when it is the only one left).
+// resources failed here or the node is isolated, else the base minus failed
+// checks (at least 1, so a degraded node still serves when it is the only one
+// left and can still reach a ping node).
 func (m *Machine) naturalPrio(g *group) uint8 {
-	if g.state == StateFailed {
+	if g.state == StateFailed || m.iso {
 		return 0
 	}
-	p := int(basePriority(&g.cfg, m.cfg.Self))
-	for _, c := range m.checks {
-		if c.failed {
-			p -= int(c.weight)
-		}
-	}
+	p := int(basePriority(&g.cfg, m.cfg.Self)) - m.penalty
 	return uint8(max(p, 1))
 }
 
 // selfPrio is the priority this node advertises for g.
 func (m *Machine) selfPrio(g *group) uint8 {
 	switch {
-	case m.leaving || g.state == StateFailed:
-		return 0
+	case m.leaving || g.state == StateFailed || m.iso:
+		return 0 // isolation beats an operator's pin: an unreachable node must not grab a group
 	case g.takeoverPin:
 		return PriorityTakeover
 	case g.standbyPin:
@@ -189,7 +185,7 @@ func (m *Machine) desired(g *group) decision {
 		return win(decNoOwner, d.top)
 	}
 	o := d.owner
-	if !m.cfg.AutoFailback {
+	if !g.failback {
 		d.base = basePriority(&g.cfg, o.name)
 		switch {
 		case o.prio >= d.base:
@@ -265,6 +261,13 @@ func (m *Machine) evaluate(g *group) {
 		m.trackPriority(g)
 	}
 	m.watchRivals(g)
+	if m.iso {
+		g.waiting = m.isoWhy
+		if g.state == StateMaster {
+			m.stop(g, m.isoWhy)
+		}
+		return
+	}
 	if g.state == StateStandby && !m.initdeadOver {
 		if ok, missing := m.allPeersHeard(); !ok {
 			g.waiting = fmt.Sprintf("initdead: waiting up to %v for %s", m.cfg.Initdead, missing)

@@ -33,6 +33,13 @@
 // false an owner keeps its group until it fails, releases it or its effective
 // priority drops below its base and a peer outranks it; with AutoFailback true
 // a better node takes the group once it has been stable for FailbackHold.
+// A group may override the cluster's AutoFailback (GroupConfig.AutoFailback).
+// A node that has ping nodes, hears no live peer and reaches none of its ping
+// nodes is isolated (Heartbeat ipfail, keepalived track FAULT): it advertises
+// priority 0, acquires nothing and releases what it holds, so in a partition
+// only the side that still reaches a ping node holds the groups. Nodes that
+// hear each other are never isolated; a ping node not yet probed counts as
+// reachable.
 // A node whose resources fail advertises priority 0 for that group and backs
 // off before it may try again. Two owners (split brain) resolve to the better
 // ranked one, which re-announces. An owner releases only once its successor

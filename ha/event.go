@@ -105,7 +105,7 @@ type Action struct {
 	State  State     // notify: the new state
 	Peer   string    // log: the peer it is about, if any
 	Level  Level     // log
-	Topic  string    // log: stable tag for rate limits and counters: late, dead, alive, leaving, split-brain
+	Topic  string    // log: stable tag for rate limits and counters: late, dead, alive, leaving, split-brain, isolated
 	At     time.Time // arm-timer
 	Msg    *Message  // send
 	Reason string

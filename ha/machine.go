@@ -20,7 +20,14 @@ type Machine struct {
 	armed    time.Time
 
 	initdeadOver bool
+	anyFailback  bool   // some group has auto_failback on
+	iso          bool   // isolated: no peer alive and every ping node failed
+	isoWhy       string // why, while iso
 	checks       map[string]*check
+	checkList    []*check // the same, in configuration order
+	penalty      int      // sum of the weights of the failed checks
+	pings        int      // how many checks are ping nodes
+	pingsFailed  int      // how many of those have failed
 	peers        map[string]*peer
 	peerNames    []string // sorted
 	groups       []*group
@@ -32,7 +39,8 @@ type Machine struct {
 type check struct {
 	name   string
 	weight uint8
-	failed bool
+	ping   bool // a ping node: counts toward isolation
+	failed bool // a failure was reported (unknown, before the first result, is not failed)
 	reason string
 }
 
@@ -59,6 +67,7 @@ type peerGroup struct {
 
 type group struct {
 	cfg         GroupConfig
+	failback    bool // auto_failback for this group (its override or the cluster's)
 	state       State
 	since       time.Time
 	reason      string
@@ -82,7 +91,12 @@ func New(cfg Config) (*Machine, error) {
 	}
 	m := &Machine{cfg: cfg, checks: map[string]*check{}, peers: map[string]*peer{}, byName: map[string]*group{}}
 	for _, c := range cfg.Checks {
-		m.checks[c.Name] = &check{name: c.Name, weight: c.Weight}
+		ch := &check{name: c.Name, weight: c.Weight, ping: c.Ping, reason: "not checked yet"}
+		m.checks[c.Name] = ch
+		m.checkList = append(m.checkList, ch)
+		if c.Ping {
+			m.pings++
+		}
 	}
 	for _, n := range cfg.Nodes {
 		if n != cfg.Self {
@@ -92,8 +106,9 @@ func New(cfg Config) (*Machine, error) {
 	}
 	slices.Sort(m.peerNames)
 	for _, gc := range cfg.Groups {
-		g := &group{cfg: gc, state: StateStandby, reason: "not started", rivals: map[string]State{}}
+		g := &group{cfg: gc, failback: cfg.failback(&gc), state: StateStandby, reason: "not started", rivals: map[string]State{}}
 		m.groups = append(m.groups, g)
+		m.anyFailback = m.anyFailback || g.failback
 		m.byName[gc.Name] = g
 	}
 	return m, nil
@@ -145,6 +160,7 @@ func (m *Machine) Step(ev Event) []Action {
 		m.log(LevelWarn, "", fmt.Sprintf("ignoring unknown event kind %d", ev.Kind))
 	}
 	m.expirePeers()
+	m.updateIsolation()
 	for _, g := range m.groups {
 		m.trackPriority(g)
 		m.evaluate(g)
@@ -297,9 +313,12 @@ func (m *Machine) arm() {
 			earliest(p.lastHeard.Add(m.cfg.Warntime))
 		}
 		earliest(p.lastHeard.Add(m.cfg.Deadtime))
-		if m.cfg.AutoFailback {
-			earliest(p.aliveSince.Add(m.cfg.FailbackHold))
-			for _, pg := range p.groups {
+		if !m.anyFailback {
+			continue
+		}
+		for name, pg := range p.groups {
+			if m.byName[name].failback {
+				earliest(p.aliveSince.Add(m.cfg.FailbackHold))
 				earliest(pg.prioSince.Add(m.cfg.FailbackHold))
 			}
 		}
@@ -308,7 +327,7 @@ func (m *Machine) arm() {
 		if g.state == StateFailed {
 			earliest(g.retryAt)
 		}
-		if m.cfg.AutoFailback {
+		if g.failback {
 			earliest(m.startAt.Add(m.cfg.FailbackHold))
 			earliest(g.prioSince.Add(m.cfg.FailbackHold))
 		}

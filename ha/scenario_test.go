@@ -220,7 +220,8 @@ func (r *runner) command(args []string) {
 
 // cluster lb1 lb2 [key=value...]: groups=web,db preferred=lb1 | preferred=web:lb1,db:lb2
 // prio=lb1:150,lb2:150 keepalive= warntime= deadtime= initdead= failback=true hold= backoff=
-// checks=ping1:50 delay=1ms resdelay=10ms
+// group-failback=web:false (per-group override) checks=track1:50 (track checks)
+// pings=gw:50 (ping nodes) delay=1ms resdelay=10ms
 func (r *runner) cluster(args []string) {
 	cfg := ha.Config{Keepalive: 100 * time.Millisecond, Warntime: 250 * time.Millisecond,
 		Deadtime: 400 * time.Millisecond, Initdead: time.Second}
@@ -229,6 +230,7 @@ func (r *runner) cluster(args []string) {
 	groups := []string{"web"}
 	preferred := map[string]string{}
 	prios := map[string]uint8{}
+	failback := map[string]bool{}
 	for _, a := range args {
 		k, v, ok := strings.Cut(a, "=")
 		if !ok {
@@ -255,11 +257,19 @@ func (r *runner) cluster(args []string) {
 				}
 				prios[n] = uint8(x)
 			}
-		case "checks":
+		case "checks", "pings":
 			for _, p := range strings.Split(v, ",") {
 				n, w, _ := strings.Cut(p, ":")
-				x, _ := strconv.Atoi(w)
-				cfg.Checks = append(cfg.Checks, ha.CheckConfig{Name: n, Weight: uint8(x)})
+				x, err := strconv.Atoi(w)
+				if err != nil {
+					r.fatalf("bad check %q", p)
+				}
+				cfg.Checks = append(cfg.Checks, ha.CheckConfig{Name: n, Weight: uint8(x), Ping: k == "pings"})
+			}
+		case "group-failback":
+			for _, p := range strings.Split(v, ",") {
+				g, b, _ := strings.Cut(p, ":")
+				failback[g] = b == "true"
 			}
 		case "keepalive":
 			cfg.Keepalive = r.duration(v)
@@ -291,6 +301,9 @@ func (r *runner) cluster(args []string) {
 		if len(prios) > 0 {
 			gc.Priorities = prios
 		}
+		if b, ok := failback[g]; ok {
+			gc.AutoFailback = &b
+		}
 		cfg.Groups = append(cfg.Groups, gc)
 	}
 	opts.Config = cfg
@@ -317,6 +330,9 @@ func (r *runner) status() {
 		}
 		if st.Initdead {
 			flags += " initdead"
+		}
+		if st.Isolated != "" {
+			flags += " isolated"
 		}
 		fmt.Fprintf(&r.out, "%s: gen=%d%s\n", name, st.Generation, flags)
 		for _, g := range st.Groups {

@@ -18,21 +18,31 @@ import (
 // latest disturbance (initdead+K after a boot, the wait DESIGN.md prescribes
 // for a node that may find itself alone), K = keepalive, D = deadtime.
 //
-//  1. Clean and settled: every group has at least one owner, and any
-//     interval with two owners is shorter than K (a planned handover: the new
-//     owner starts while the old one stops).
+// The ping check is a ping node: a node whose ping failed and that has heard
+// no peer for D "may be isolated" (the checker's own view, from the
+// simulated network, not the machine's).
+//
+//  1. Clean and settled: every group has at least one owner (unless every up
+//     node may be isolated), and any interval with two owners is shorter
+//     than K (a planned handover: the new owner starts while the old one
+//     stops).
 //  2. When the sole owner crashes in a clean, settled cluster with a survivor
-//     up, a survivor owns the group within D+K (unless disturbed again first).
-//  3. auto_failback=false: in a network clean for D+2K, no node starts a
-//     group while another node is master of it, unless a command was given
-//     for the group or the master's check failed. auto_failback=true: a node
+//     up, a survivor owns the group within D+K (unless disturbed again first,
+//     or the only survivor has lost its ping node: it is isolated).
+//  3. auto_failback=false (the group's own, else the cluster's): in a
+//     network clean for D+2K, no node starts a group while another node is
+//     master of it, unless a command was given for the group or the
+//     master's check failed. auto_failback=true: a node
 //     that preempts a master has been up, and at its priority, for the hold
 //     time; and the preferred node, once back, owns its group within hold+K.
 //  4. When the sole owner leaves on purpose (clean, settled), a survivor owns
-//     the group within K.
+//     the group within K (same exception as 2).
 //  5. When a partition heals with two owners of a group and a clean network,
 //     within 2K exactly one owner is left and it has announced the group
 //     (ActionAnnounce, or ActionStart, whose VIP start sends gratuitous ARP).
+//  6. Isolation (Heartbeat ipfail): a node that has lost its ping node and
+//     heard no peer for D owns no group K later (time to finish a start it
+//     began before and release), in any network.
 type checker struct {
 	c     *Cluster
 	cfg   ha.Config
@@ -43,6 +53,7 @@ type checker struct {
 	cleanSince time.Time
 	commanded  map[string]bool      // group -> a takeover/standby was given
 	failedChk  map[string]bool      // node -> its ping check is failed
+	failedAt   map[string]time.Time // node -> when its ping check last failed
 	chkChanged map[string]time.Time // node -> last check change
 	dualSince  map[string]time.Time
 	announced  map[string][]stamp // group -> who announced or started it, when
@@ -55,6 +66,7 @@ type checker struct {
 // that checks nothing shows up in the log.
 type stats struct {
 	settled  atomic.Int64 // settled (1) checks
+	isolated atomic.Int64 // (6) checks of a node that may be isolated
 	expected [6]atomic.Int64
 	met      [6]atomic.Int64
 	starts   atomic.Int64 // (3) start decisions examined against a master
@@ -74,7 +86,7 @@ type expectation struct {
 
 func newChecker(c *Cluster, cfg ha.Config, st *stats) *checker {
 	k := &checker{c: c, cfg: cfg, stats: st, cleanSince: c.Now, commanded: map[string]bool{}, failedChk: map[string]bool{},
-		chkChanged: map[string]time.Time{}, dualSince: map[string]time.Time{}, announced: map[string][]stamp{}}
+		failedAt: map[string]time.Time{}, chkChanged: map[string]time.Time{}, dualSince: map[string]time.Time{}, announced: map[string][]stamp{}}
 	c.Observe = k.observe
 	c.AfterEvent = k.afterEvent
 	return k
@@ -135,14 +147,45 @@ func (k *checker) survivorOwns(g, gone string) func() bool {
 	}
 }
 
+// failback is the group's auto_failback: its override or the cluster's.
+func (k *checker) failback(group string) bool {
+	for _, g := range k.cfg.Groups {
+		if g.Name == group && g.AutoFailback != nil {
+			return *g.AutoFailback
+		}
+	}
+	return k.cfg.AutoFailback
+}
+
+// isolatedSince returns since when node n may be isolated: its ping failed
+// and no peer's heartbeat reached it for deadtime. ok is false if it is not.
+func (k *checker) isolatedSince(nd *Node) (time.Time, bool) {
+	n := nd.Name
+	if !nd.Up || !k.failedChk[n] {
+		return time.Time{}, false
+	}
+	deaf := nd.Heard.Add(deadtime)
+	if k.c.Now.Before(deaf) {
+		return time.Time{}, false
+	}
+	return later(deaf, k.failedAt[n]), true
+}
+
+// soleOwnerWithSurvivor lists the groups n alone owns, in a settled cluster
+// where a survivor will take them: two or more survivors (they hear each
+// other) or one whose ping node answers (it will not be isolated).
 func (k *checker) soleOwnerWithSurvivor(n string) []string {
 	if !k.settled() {
 		return nil
 	}
-	survivor := false
+	survivors, pingOK := 0, false
 	for _, m := range k.c.Names() {
-		survivor = survivor || (m != n && k.c.Node(m).Up && !k.c.Node(m).shutdown)
+		if m != n && k.c.Node(m).Up && !k.c.Node(m).shutdown {
+			survivors++
+			pingOK = pingOK || !k.failedChk[m]
+		}
 	}
+	survivor := survivors >= 2 || pingOK
 	var gs []string
 	for _, g := range k.cfg.Groups {
 		if o := k.c.Owners(g.Name); survivor && len(o) == 1 && o[0] == n {
@@ -179,11 +222,11 @@ func (k *checker) boot(n string) {
 		k.fail("boot %s: %v", n, err)
 		return
 	}
-	if !k.cfg.AutoFailback || !k.clean() {
+	if !k.clean() {
 		return
 	}
 	for _, g := range k.cfg.Groups {
-		if g.Preferred == n && !k.commanded[g.Name] {
+		if g.Preferred == n && !k.commanded[g.Name] && k.failback(g.Name) {
 			name := g.Name
 			k.expect(3, fmt.Sprintf("(3) auto_failback: preferred %s owns %s after the hold", n, name), hold+keepalive,
 				func() bool { return k.c.Node(n).Up && k.c.Node(n).M.State(name).Owns() })
@@ -225,6 +268,9 @@ func (k *checker) check(n string, ok bool) {
 	k.disturb(fmt.Sprintf("check ping on %s ok=%v", n, ok))
 	if k.failedChk[n] != !ok {
 		k.chkChanged[n] = k.c.Now
+		if !ok {
+			k.failedAt[n] = k.c.Now
+		}
 	}
 	k.failedChk[n] = !ok
 	k.c.Inject(n, ha.Event{Kind: ha.EventCheck, Check: "ping", OK: ok, Reason: "simulated"})
@@ -254,10 +300,10 @@ func (k *checker) observe(at time.Time, node string, a ha.Action) {
 		}
 		x := k.c.Node(node)
 		k.stats.starts.Add(1)
-		if !k.cfg.AutoFailback && cleanFor >= deadtime+2*keepalive && !k.failedChk[y] {
+		if !k.failback(a.Group) && cleanFor >= deadtime+2*keepalive && !k.failedChk[y] {
 			k.fail("(3) auto_failback off: %s starts %s while %s is master (not degraded, no command): %s", node, a.Group, y, a.Reason)
 		}
-		if k.cfg.AutoFailback && !k.cleanSince.After(x.UpSince) {
+		if k.failback(a.Group) && !k.cleanSince.After(x.UpSince) {
 			if up := at.Sub(x.UpSince); up < hold {
 				k.fail("(3) auto_failback: %s preempts %s for %s after only %v up (hold %v): %s", node, y, a.Group, up, hold, a.Reason)
 			}
@@ -273,9 +319,26 @@ func (k *checker) afterEvent() {
 	if !k.clean() {
 		k.cleanSince = now
 	}
-	anyUp := false
-	for _, n := range k.c.Names() {
-		anyUp = anyUp || (k.c.Node(n).Up && !k.c.Node(n).shutdown)
+	anyUp, allIsolated := false, true
+	for _, n := range k.c.names {
+		nd := k.c.nodes[n]
+		if !nd.Up {
+			continue
+		}
+		since, iso := k.isolatedSince(nd)
+		if !nd.shutdown {
+			anyUp, allIsolated = true, allIsolated && iso
+		}
+		if !iso || now.Sub(since) < keepalive {
+			continue
+		}
+		k.stats.isolated.Add(1)
+		for _, g := range k.cfg.Groups {
+			if s := nd.M.State(g.Name); s.Owns() {
+				k.fail("(6) %s lost its ping node at %v and heard no peer since %v, but is %s of %s", n,
+					k.failedAt[n].Sub(k.c.opts.Start), nd.Heard.Sub(k.c.opts.Start), s, g.Name)
+			}
+		}
 	}
 	for _, g := range k.cfg.Groups {
 		o := k.owners[:0]
@@ -294,7 +357,7 @@ func (k *checker) afterEvent() {
 			continue
 		}
 		k.stats.settled.Add(1)
-		if len(o) == 0 {
+		if len(o) == 0 && !allIsolated {
 			k.fail("(1) settled and clean, but group %s has no owner", g.Name)
 		}
 		if d, ok := k.dualSince[g.Name]; ok && now.Sub(d) >= keepalive {

@@ -62,8 +62,9 @@ func TestRandom(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	t.Logf("%d schedules: %d settled checks (1); %d start decisions against a master (3); expectations met/set: "+
-		"crash (2) %d/%d, failback (3) %d/%d, leave (4) %d/%d, heal (5) %d/%d", n, st.settled.Load(), st.starts.Load(),
+	t.Logf("%d schedules: %d settled checks (1); %d start decisions against a master (3); %d isolated-node checks (6); "+
+		"expectations met/set: crash (2) %d/%d, failback (3) %d/%d, leave (4) %d/%d, heal (5) %d/%d",
+		n, st.settled.Load(), st.starts.Load(), st.isolated.Load(),
 		st.met[2].Load(), st.expected[2].Load(), st.met[3].Load(), st.expected[3].Load(),
 		st.met[4].Load(), st.expected[4].Load(), st.met[5].Load(), st.expected[5].Load())
 	if len(failed) > 0 {
@@ -86,18 +87,22 @@ func runSchedule(seed uint64, trace *strings.Builder, st *stats) error {
 		if rng.IntN(4) != 0 {
 			g.Preferred = nodes[rng.IntN(len(nodes))]
 		}
+		if rng.IntN(3) == 0 {
+			fb := rng.IntN(2) == 0
+			g.AutoFailback = &fb
+		}
 		groups = append(groups, g)
 	}
 	cfg := ha.Config{Nodes: nodes, Keepalive: keepalive, Warntime: 250 * time.Millisecond, Deadtime: deadtime,
 		Initdead: initdead, AutoFailback: rng.IntN(2) == 0, FailbackHold: hold, FailBackoff: time.Second,
-		Groups: groups, Checks: []ha.CheckConfig{{Name: "ping", Weight: 150}}}
+		Groups: groups, Checks: []ha.CheckConfig{{Name: "ping", Weight: 150, Ping: true}}}
 	c := New(Options{Config: cfg, Rand: rng,
 		DelayMin: 0, DelayMax: time.Duration(1+rng.IntN(5)) * time.Millisecond,
 		StartDelay: time.Duration(1+rng.IntN(20)) * time.Millisecond,
 		StopDelay:  time.Duration(1+rng.IntN(20)) * time.Millisecond})
 	k := newChecker(c, cfg, st)
 	if trace != nil {
-		fmt.Fprintf(trace, "nodes=%v groups=%+v failback=%v\n", nodes, groups, cfg.AutoFailback)
+		fmt.Fprintf(trace, "nodes=%v groups=%v failback=%v\n", nodes, groupString(groups), cfg.AutoFailback)
 		k.trace = trace
 	}
 	for _, n := range nodes {
@@ -215,4 +220,17 @@ func (k *checker) randomStep(rng *rand.Rand) {
 		}
 		k.run(dur(100*time.Millisecond, 2*time.Second))
 	}
+}
+
+// groupString shows the groups of a schedule, with any auto_failback override.
+func groupString(gs []ha.GroupConfig) string {
+	var parts []string
+	for _, g := range gs {
+		p := fmt.Sprintf("%s(preferred=%q", g.Name, g.Preferred)
+		if g.AutoFailback != nil {
+			p += fmt.Sprintf(" failback=%v", *g.AutoFailback)
+		}
+		parts = append(parts, p+")")
+	}
+	return strings.Join(parts, " ")
 }

@@ -54,6 +54,7 @@ type Node struct {
 	Up       bool
 	Gen      uint64
 	UpSince  time.Time
+	Heard    time.Time         // last heartbeat delivered from any peer since boot (zero: none)
 	Running  map[string]bool   // groups whose resources are up on this host
 	failNext map[string]string // group -> reason its next start fails
 	inc      int               // incarnation: events of older ones are dropped
@@ -131,7 +132,7 @@ func (c *Cluster) Boot(name string) error {
 	if err != nil {
 		return err
 	}
-	n.M, n.Up, n.UpSince, n.shutdown = m, true, c.Now, false
+	n.M, n.Up, n.UpSince, n.Heard, n.shutdown = m, true, c.Now, time.Time{}, false
 	n.inc++
 	n.Running = map[string]bool{} // a fresh host: nothing runs
 	c.step(n, ha.Event{Kind: ha.EventStart, Now: c.Now})
@@ -233,6 +234,8 @@ func (c *Cluster) apply(n *Node, ev ha.Event) {
 		}
 	case ha.EventStopped:
 		delete(n.Running, ev.Group)
+	case ha.EventMessage:
+		n.Heard = c.Now
 	}
 	c.step(n, ev)
 	c.maybeDown(n)
