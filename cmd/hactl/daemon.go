@@ -146,14 +146,22 @@ func printStatus(w io.Writer, st *ctl.Status, now time.Time) {
 	}
 	tw.Flush()
 
-	fmt.Fprintln(tw, "\nLINK\tKIND\tSENT\tRECEIVED\tDROPPED")
+	// Every link carries every packet, so copies already heard on another
+	// link are normal: they get their own column, not the drop list.
+	fmt.Fprintln(tw, "\nLINK\tKIND\tSENT\tRECEIVED\tSEEN ON OTHER LINK\tDROPPED")
 	for _, l := range st.Links {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\n", l.Name, l.Kind, l.Sent, l.Received, drops(l.Drops))
+		rest := map[string]uint64{}
+		for k, v := range l.Drops {
+			if k != "duplicate" {
+				rest[k] = v
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\n", l.Name, l.Kind, l.Sent, l.Received, l.Drops["duplicate"], drops(rest))
 	}
 	tw.Flush()
 
 	if b := st.Balancer; b != nil {
-		fmt.Fprintf(w, "\nbalancer: %d services (%d active here), reals %d/%d up\n", b.Services, b.Active, b.RealsUp, b.RealsTotal)
+		fmt.Fprintf(w, "\nbalancer: %s (%d active here), reals %d/%d up\n", plural(b.Services, "service"), b.Active, b.RealsUp, b.RealsTotal)
 	}
 }
 

@@ -36,10 +36,11 @@ func machineConfig(cfg *config.Config, self string, generation uint64) ha.Config
 		FailbackHold: c.FailbackHold,
 	}
 	for _, g := range cfg.Groups {
-		mc.Groups = append(mc.Groups, ha.GroupConfig{Name: g.Name, Preferred: g.Preferred, Priorities: g.Priorities})
+		failback := g.AutoFailback
+		mc.Groups = append(mc.Groups, ha.GroupConfig{Name: g.Name, Preferred: g.Preferred, Priorities: g.Priorities, AutoFailback: &failback})
 	}
 	for _, p := range cfg.Pings {
-		mc.Checks = append(mc.Checks, ha.CheckConfig{Name: pingName(p.Address), Weight: clampWeight(p.Weight)})
+		mc.Checks = append(mc.Checks, ha.CheckConfig{Name: pingName(p.Address), Weight: clampWeight(p.Weight), Ping: true})
 	}
 	for _, t := range cfg.Tracks {
 		mc.Checks = append(mc.Checks, ha.CheckConfig{Name: trackName(t.Name), Weight: clampWeight(t.Weight)})

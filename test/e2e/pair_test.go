@@ -83,7 +83,9 @@ peers = { lb1 = "198.18.1.11", lb2 = "198.18.1.12" }
 `)
 	}
 	if o.Ping != "" {
-		fmt.Fprintf(&b, "[[ping]]\naddress = %q\ninterval = \"100ms\"\ntimeout = \"100ms\"\n\n", o.Ping)
+		// Weight 1: losing the ping node barely lowers the priority, so
+		// what the tests see is the isolation rule, not a priority change.
+		fmt.Fprintf(&b, "[[ping]]\naddress = %q\ninterval = \"100ms\"\ntimeout = \"100ms\"\nweight = 1\n\n", o.Ping)
 	}
 	services, names := o.Services, o.BalancerServices
 	if services == "" {
