@@ -123,6 +123,7 @@ type Set struct {
 	// never called concurrently.
 	recvMu  sync.Mutex
 	filters map[string]*replay.Filter
+	recent  map[string]*recentAccepted // guarded by recvMu
 
 	closeOnce sync.Once
 	closeErr  error
@@ -160,11 +161,13 @@ func New(cfg Config, conns []net.PacketConn, deliver func(p *wire.Packet, link s
 		done:    make(chan struct{}),
 		sendBuf: make([]byte, 0, wire.MaxPacketSize),
 		filters: map[string]*replay.Filter{},
+		recent:  map[string]*recentAccepted{},
 	}
 	for _, n := range cfg.Nodes {
 		s.nodes[n] = true
 		if n != cfg.Self {
 			s.filters[n] = new(replay.Filter)
+			s.recent[n] = new(recentAccepted)
 		}
 	}
 	for i, c := range conns {

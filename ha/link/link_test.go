@@ -332,3 +332,28 @@ func TestLinkStatsUp(t *testing.T) {
 		}
 	}
 }
+
+// A copy of an accepted packet that arrives after a newer one (it took a
+// slower link) is a duplicate within a keepalive, and a replay after that.
+func TestLateCopyIsDuplicateThenReplay(t *testing.T) {
+	port := freePort(t)
+	lb2 := openNode(t, "lb2", ucastSpec("ucast0", port))
+	snd := newRawSender(t, 255, netip.AddrPortFrom(addr2, port))
+	keepalive := 100 * time.Millisecond
+	seq9 := sealed(t, wire.Packet{Generation: 5, Seq: 9, Keepalive: keepalive}, clusterKeys())
+	for _, b := range [][]byte{seq9, sealed(t, wire.Packet{Generation: 5, Seq: 10, Keepalive: keepalive}, clusterKeys())} {
+		snd.send(b)
+		if d := <-lb2.got; d.p == nil {
+			t.Fatal("setup packet not delivered")
+		}
+	}
+	snd.send(seq9)
+	waitFor(t, "late copy counted as duplicate", func() bool { return lb2.drops(0, DropDuplicate) == 1 })
+	if n := lb2.drops(0, DropReplay); n != 0 {
+		t.Errorf("late copy within a keepalive: %d replay drops, want 0", n)
+	}
+	lb2.clock.Advance(keepalive)
+	snd.send(seq9)
+	waitFor(t, "copy a keepalive later counted as replay", func() bool { return lb2.drops(0, DropReplay) == 1 })
+	lb2.expectNoDelivery(t)
+}

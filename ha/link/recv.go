@@ -88,11 +88,22 @@ func (s *Set) handle(l *link, b []byte, cm *ipv4.ControlMessage, addr string) {
 	s.recvMu.Lock()
 	defer s.recvMu.Unlock()
 	lastGen, lastSeq, _ := f.Last()
+	now := s.cfg.Now()
 	v := f.Check(p.Generation, p.Seq)
+	if v == replay.DropOldSeq && s.recent[p.Sender].copyOf(p.Generation, p.Seq, now, p.Keepalive) {
+		// Every link carries every packet, and links differ in latency: a
+		// copy that arrives after a newer packet won the race on another
+		// link is a duplicate, not a replay, as long as it comes within a
+		// keepalive of the original. A replay comes later than that.
+		v = replay.DropDuplicate
+	}
+	if v.Accepted() {
+		s.recent[p.Sender].add(p.Generation, p.Seq, now)
+	}
 	if v.Accepted() || v == replay.DropDuplicate {
 		// A duplicate is the copy of a packet another link delivered
 		// first: it still proves this link works.
-		l.stats.heard(p.Sender, s.cfg.Now())
+		l.stats.heard(p.Sender, now)
 	}
 	switch {
 	case v == replay.DropDuplicate:
@@ -128,4 +139,30 @@ func (s *Set) drop(l *link, r DropReason, addr string, err error) {
 		s.logLimited("heartbeat dropped", r.String(), l.spec.Name, addr, err, "reason", r.String())
 	}
 	l.stats.drops[r].Add(1)
+}
+
+// recentAccepted remembers when the last few packets of one peer were
+// accepted, to tell a late copy from another link from a replay.
+type recentAccepted struct {
+	next    int
+	entries [8]struct {
+		gen, seq uint64
+		at       time.Time
+	}
+}
+
+func (r *recentAccepted) add(gen, seq uint64, at time.Time) {
+	e := &r.entries[r.next%len(r.entries)]
+	e.gen, e.seq, e.at = gen, seq, at
+	r.next++
+}
+
+// copyOf reports whether (gen, seq) was accepted less than window ago.
+func (r *recentAccepted) copyOf(gen, seq uint64, now time.Time, window time.Duration) bool {
+	for _, e := range r.entries {
+		if !e.at.IsZero() && e.gen == gen && e.seq == seq && now.Sub(e.at) < window {
+			return true
+		}
+	}
+	return false
 }
