@@ -7,8 +7,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -173,37 +174,27 @@ func ago(now, t time.Time) string {
 }
 
 func linkHealth(links map[string]bool) string {
-	if len(links) == 0 {
-		return "-"
-	}
-	names := make([]string, 0, len(links))
-	for n := range links {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	parts := make([]string, len(names))
-	for i, n := range names {
-		state := "down"
-		if links[n] {
-			state = "up"
+	return joinSorted(links, "-", func(name string, up bool) string {
+		if up {
+			return name + ":up"
 		}
-		parts[i] = n + ":" + state
-	}
-	return strings.Join(parts, " ")
+		return name + ":down"
+	})
 }
 
 func drops(m map[string]uint64) string {
+	return joinSorted(m, "0", func(reason string, n uint64) string { return fmt.Sprintf("%s=%d", reason, n) })
+}
+
+// joinSorted formats every entry of m in key order, space-separated, or
+// returns empty when m has none.
+func joinSorted[V any](m map[string]V, empty string, format func(string, V) string) string {
 	if len(m) == 0 {
-		return "0"
+		return empty
 	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = fmt.Sprintf("%s=%d", k, m[k])
+	parts := make([]string, 0, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, format(k, m[k]))
 	}
 	return strings.Join(parts, " ")
 }
