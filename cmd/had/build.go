@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"strconv"
 
 	"github.com/hapair/hapair/cmd/internal/config"
 	"github.com/hapair/hapair/ha"
@@ -198,5 +197,3 @@ func groupNotify(cfg *config.Config) map[string]string {
 	}
 	return m
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }

@@ -81,7 +81,11 @@ func (a *Agent) logRemark(act ha.Action) {
 	if act.Level == ha.LevelWarn {
 		level = slog.LevelWarn
 	}
-	args := []any{"reason", act.Reason}
+	// The reason is the message; the topic keys it for log searches.
+	var args []any
+	if act.Topic != "" {
+		args = append(args, "topic", act.Topic)
+	}
 	if act.Peer != "" {
 		args = append(args, "peer", act.Peer)
 	}
@@ -97,7 +101,7 @@ func (a *Agent) logRemark(act ha.Action) {
 			a.lateHidden[act.Peer] = 0
 		}
 	}
-	a.log.Log(context.Background(), level, "ha: "+act.Reason, args...)
+	a.log.Log(context.Background(), level, act.Reason, args...)
 }
 
 // run starts or stops a group off the loop and feeds the result back.
