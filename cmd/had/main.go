@@ -112,7 +112,7 @@ func (d *daemon) serve(socket string) int {
 	d.log.Info("had running", "generation", d.gen, "socket", socket,
 		"groups", len(d.cfg.Groups), "services", len(d.cfg.Services))
 	sdNotify(d.log, "READY=1")
-	stopWatchdog := startWatchdog(d)
+	stopWatchdog := startWatchdog(d.log, d.agentAlive)
 	defer stopWatchdog()
 
 	for {

@@ -19,7 +19,7 @@ func sdNotify(log *slog.Logger, state string) {
 // startWatchdog pings systemd's watchdog at half its interval, but only
 // while the agent loop answers: a wedged loop must get the daemon
 // restarted, not kept alive by a healthy side goroutine.
-func startWatchdog(d *daemon) (stop func()) {
+func startWatchdog(log *slog.Logger, alive func(timeout time.Duration) bool) (stop func()) {
 	interval, err := sd.SdWatchdogEnabled(false)
 	if err != nil || interval == 0 {
 		return func() {}
@@ -33,10 +33,10 @@ func startWatchdog(d *daemon) (stop func()) {
 			case <-done:
 				return
 			case <-t.C:
-				if d.agentAlive(interval / 2) {
-					sdNotify(d.log, "WATCHDOG=1")
+				if alive(interval / 2) {
+					sdNotify(log, "WATCHDOG=1")
 				} else {
-					d.log.Error("agent loop not answering; withholding watchdog ping")
+					log.Error("agent loop not answering; withholding watchdog ping")
 				}
 			}
 		}
