@@ -1,15 +1,20 @@
 package e2e
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hapair/hapair/test/lab"
 )
 
 // Test 4: hactl takeover and standby move the group both ways; is-master
 // answers right on both nodes; status -o json names the owner.
 func TestTakeoverStandbyAndIsMaster(t *testing.T) {
-	p := newPair(t, pairOptions{})
+	p := newPair(t, pairOptions{Notify: true})
 	p.start("lb1")
 	p.start("lb2")
 	p.waitOwner("lb1", 10*time.Second)
@@ -40,6 +45,19 @@ func TestTakeoverStandbyAndIsMaster(t *testing.T) {
 	took := p.waitOwner("lb2", 5*time.Second)
 	t.Logf("hactl takeover: lb2 alone holds the VIP after %v", took.Round(time.Millisecond))
 	check("lb2", "lb1")
+	// The notify hook ran on lb2's transition, with keepalived's arguments
+	// and hapair's environment.
+	notifyLog := filepath.Join(p.lab.Host("lb2").Dir, "notify.log")
+	lab.Eventually(t, 5*time.Second, "lb2's notify hook logged its master transition", func() error {
+		b, err := os.ReadFile(notifyLog)
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(string(b), "web master lb2 args=GROUP web master reason=") {
+			return fmt.Errorf("notify.log:\n%s", b)
+		}
+		return nil
+	})
 
 	if out, err := p.lab.Host("lb2").Hactl(p.bins, "standby"); err != nil {
 		t.Fatalf("hactl standby on lb2: %v: %s", err, out)

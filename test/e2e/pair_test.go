@@ -29,6 +29,7 @@ type pairOptions struct {
 	Ping         string        // ping node address, "" = none
 	ExtraGroup   string        // extra TOML appended to the group's resources
 	Links        string        // "" = mcast on eth0 + ucast on eth1
+	Notify       bool          // run HOSTDIR/notify.sh on every transition (writes notify.log)
 	Backends     int           // lab backends running labsrv (default 2)
 	// Services replaces the default [[service]] "tcp"; BalancerServices
 	// names the services the group's balancer resource activates.
@@ -61,13 +62,13 @@ auto_failback = %v
 failback_hold = "%s"
 state_dir = "%s/state"
 socket = "%s"
-
+%s
 [garp]
 count = 3
 interval = "50ms"
 second_burst = "1s"
 
-`, keepalive, (keepalive+deadtime)/2, deadtime, initdead, o.AutoFailback, hold, h.Dir, h.HadSocket())
+`, keepalive, (keepalive+deadtime)/2, deadtime, initdead, o.AutoFailback, hold, h.Dir, h.HadSocket(), notifyLine(o))
 	if o.Links != "" {
 		b.WriteString(o.Links)
 	} else {
@@ -135,9 +136,24 @@ func newPair(t *testing.T, o pairOptions) *pair {
 	return &pair{t: t, lab: l, bins: bins, opts: o, had: map[string]*lab.Proc{}, backends: backends}
 }
 
+func notifyLine(o pairOptions) string {
+	if !o.Notify {
+		return ""
+	}
+	return "notify = \"HOSTDIR/notify.sh\"\n"
+}
+
+// notifyScript logs keepalived-style arguments and hapair's environment.
+const notifyScript = `#!/bin/sh
+echo "$HAPAIR_GROUP $HAPAIR_STATE $HAPAIR_NODE args=$* reason=$HAPAIR_REASON" >> "$(dirname "$0")/notify.log"
+`
+
 func (p *pair) start(node string) *lab.Proc {
 	p.t.Helper()
 	h := p.lab.Host(node)
+	if p.opts.Notify {
+		h.WriteFile("notify.sh", notifyScript, 0o755)
+	}
 	proc := h.StartHad(p.bins, pairConfig(h, p.opts), testAuthkeys)
 	p.had[node] = proc
 	lab.Eventually(p.t, 10*time.Second, node+" answers hactl status", func() error {
