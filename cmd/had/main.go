@@ -92,22 +92,25 @@ func (d *daemon) serve(socket string) int {
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer signal.Stop(sigs)
 
+	// Take the socket before the first heartbeat: a second daemon on the
+	// same socket must fail before it speaks to peers.
+	ln, err := ctl.Listen(socket)
+	if err != nil {
+		d.close()
+		fmt.Fprintf(os.Stderr, "had: %v\n", err)
+		return 1
+	}
 	runCtx, stopRun := context.WithCancel(context.Background())
 	defer stopRun()
 	runDone := make(chan error, 1)
 	go func() { runDone <- d.agent.Run(runCtx) }()
-
-	ln, err := ctl.Listen(socket)
-	if err != nil {
+	d.ctl = ctl.Serve(ln, d.handle, d.log.With("component", "ctl"))
+	if err := d.runChecks(d.cfg); err != nil {
 		stopRun()
 		<-runDone
 		d.close()
 		fmt.Fprintf(os.Stderr, "had: %v\n", err)
 		return 1
-	}
-	d.ctl = ctl.Serve(ln, d.handle, d.log.With("component", "ctl"))
-	if err := d.runChecks(d.cfg); err != nil {
-		d.log.Error("starting checks failed", "err", err)
 	}
 	d.log.Info("had running", "generation", d.gen, "socket", socket,
 		"groups", len(d.cfg.Groups), "services", len(d.cfg.Services))
