@@ -6,6 +6,7 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"hash"
+	"sync"
 )
 
 // MaxMACSize is the largest MAC any supported method produces (32, sha256).
@@ -35,6 +36,9 @@ var refused = map[string]string{
 type key struct {
 	m      method
 	secret []byte
+	// macs holds idle HMAC states keyed with secret: building one costs
+	// several allocations, and every heartbeat sent or received needs one.
+	macs sync.Pool
 }
 
 // Keyring holds the keys of one authkeys file: the one that signs and every
@@ -103,7 +107,14 @@ func (k *Keyring) Method(keyID uint8) string {
 }
 
 func (kk *key) mac(msg []byte) []byte {
-	h := hmac.New(kk.m.hash, kk.secret)
+	h, ok := kk.macs.Get().(hash.Hash)
+	if ok {
+		h.Reset()
+	} else {
+		h = hmac.New(kk.m.hash, kk.secret)
+	}
 	h.Write(msg)
-	return h.Sum(nil)
+	sum := h.Sum(nil)
+	kk.macs.Put(h)
+	return sum
 }
