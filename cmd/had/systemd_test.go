@@ -37,7 +37,6 @@ func fakeSystemd(t *testing.T, watchdog time.Duration) <-chan string {
 	return got
 }
 
-
 func TestSdNotifyReady(t *testing.T) {
 	got := fakeSystemd(t, 0)
 	sdNotify(slog.New(slog.DiscardHandler), "READY=1")
