@@ -229,3 +229,21 @@ func TestHAAndProxyApart(t *testing.T) {
 		}
 	}
 }
+
+// TestSingleImporters keeps each heavy dependency behind the one package
+// that owns it, so its types never leak into the rest of the tree.
+func TestSingleImporters(t *testing.T) {
+	owners := map[string]string{
+		"github.com/pelletier/go-toml/v2": "cmd/internal/config", // the schema lives in one place (STYLE.md §3)
+	}
+	for _, p := range goList(t, "./...") {
+		rel := strings.TrimPrefix(p.ImportPath, module+"/")
+		for _, im := range p.Imports {
+			for dep, owner := range owners {
+				if (im == dep || strings.HasPrefix(im, dep+"/")) && rel != owner {
+					t.Errorf("%s imports %s: only %s may", rel, im, owner)
+				}
+			}
+		}
+	}
+}
