@@ -68,12 +68,15 @@ func (c Config) withDefaults() Config {
 
 // Stats are cumulative counters.
 type Stats struct {
-	Requests   uint64 `json:"requests"`
-	Refused    uint64 `json:"refused"`     // connections arriving while inactive
-	Retries    uint64 `json:"retries"`     // connect failures retried on another real
-	NoReal     uint64 `json:"no_real"`     // answered 503
-	BadGateway uint64 `json:"bad_gateway"` // answered 502
-	InFlight   int64  `json:"in_flight"`
+	Requests uint64 `json:"requests"`
+	Refused  uint64 `json:"refused"` // connections arriving while inactive
+	Retries  uint64 `json:"retries"` // connect failures retried on another real
+	// StaleRetries counts requests sent again on a fresh connection because
+	// the real had closed the kept-alive one before answering.
+	StaleRetries uint64 `json:"stale_retries"`
+	NoReal       uint64 `json:"no_real"`     // answered 503
+	BadGateway   uint64 `json:"bad_gateway"` // answered 502
+	InFlight     int64  `json:"in_flight"`
 }
 
 // Proxy is an HTTP reverse proxy for one virtual service. Safe for
@@ -83,11 +86,12 @@ type Proxy struct {
 	log    *slog.Logger
 	cfg    atomic.Pointer[Config]
 	active atomic.Bool
-	tr     atomic.Pointer[http.Transport]
+	pool   atomic.Pointer[connPool]
 	rp     *httputil.ReverseProxy
 	srv    *http.Server
 
 	requests, refused, retries, noReal, badGW atomic.Uint64
+	staleRetries                              atomic.Uint64
 	inFlight                                  atomic.Int64
 }
 
@@ -102,7 +106,7 @@ func New(p Picker, cfg Config, logger *slog.Logger) *Proxy {
 	cfg = cfg.withDefaults()
 	px := &Proxy{picker: p, log: logger}
 	px.cfg.Store(&cfg)
-	px.tr.Store(newTransport(cfg))
+	px.pool.Store(newConnPool(cfg))
 	px.rp = &httputil.ReverseProxy{
 		Rewrite:      px.rewrite,
 		Transport:    roundTripper{px},
@@ -128,33 +132,8 @@ func New(p Picker, cfg Config, logger *slog.Logger) *Proxy {
 func (p *Proxy) SetConfig(cfg Config) {
 	cfg = cfg.withDefaults()
 	p.cfg.Store(&cfg)
-	old := p.tr.Swap(newTransport(cfg))
-	old.CloseIdleConnections()
-}
-
-func newTransport(cfg Config) *http.Transport {
-	d := &net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}
-	return &http.Transport{
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			// addr is always a real's ip:port (set by roundTripper), so
-			// skip the resolver.
-			ap, err := netip.ParseAddrPort(addr)
-			if err != nil {
-				return nil, &dialError{fmt.Errorf("parsing real address %q: %w", addr, err)}
-			}
-			c, err := d.DialTCP(ctx, network, netip.AddrPort{}, ap)
-			if err != nil {
-				return nil, &dialError{err}
-			}
-			return c, nil
-		},
-		MaxIdleConns:        0, // no global cap; the per-real cap bounds it
-		MaxIdleConnsPerHost: cfg.MaxIdleConnsPerHost,
-		IdleConnTimeout:     cfg.IdleTimeout,
-		// Pass the client's Accept-Encoding through untouched: a proxy
-		// that asked for gzip itself would have to undo it.
-		DisableCompression: true,
-	}
+	old := p.pool.Swap(newConnPool(cfg))
+	old.closeIdle(true)
 }
 
 // SetActive turns accepting new connections on or off; established
@@ -167,7 +146,7 @@ func (p *Proxy) Active() bool { return p.active.Load() }
 // Stats returns a copy of the counters.
 func (p *Proxy) Stats() Stats {
 	return Stats{
-		Requests: p.requests.Load(), Refused: p.refused.Load(), Retries: p.retries.Load(),
+		Requests: p.requests.Load(), Refused: p.refused.Load(), Retries: p.retries.Load(), StaleRetries: p.staleRetries.Load(),
 		NoReal: p.noReal.Load(), BadGateway: p.badGW.Load(), InFlight: p.inFlight.Load(),
 	}
 }
@@ -185,7 +164,7 @@ func (p *Proxy) Serve(ln net.Listener) error {
 // It is for shutting the node down; a reload never calls it.
 func (p *Proxy) Close() {
 	_ = p.srv.Close()
-	p.tr.Load().CloseIdleConnections()
+	p.pool.Load().closeIdle(true)
 }
 
 // Shutdown stops accepting, lets requests in flight finish (until ctx
@@ -193,7 +172,7 @@ func (p *Proxy) Close() {
 // service.
 func (p *Proxy) Shutdown(ctx context.Context) error {
 	err := p.srv.Shutdown(ctx)
-	p.tr.Load().CloseIdleConnections()
+	p.pool.Load().closeIdle(true)
 	return err
 }
 
@@ -211,7 +190,7 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	}
 	pr.SetXForwarded()
 	pr.Out.URL.Scheme = "http"
-	pr.Out.URL.Host = "real.invalid" // replaced per attempt by roundTripper
+	pr.Out.URL.Host = "real.invalid" // never dialled: send connects to the picked real
 	pr.Out.Host = pr.In.Host         // the real sees the Host the client asked for
 }
 
@@ -254,16 +233,15 @@ func (rt roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 	var triedBuf [4]netip.AddrPort
 	tried := triedBuf[:0]
 	var lastErr error = errNoReal
-	cfg, tr := p.cfg.Load(), p.tr.Load()
+	cfg, pool := p.cfg.Load(), p.pool.Load()
 	for range cfg.Attempts {
 		up, ok := p.picker.Pick(client, tried)
 		if !ok {
 			break
 		}
-		req.URL.Host = up.Addr().String()
 		up.AddConns(1, 0)
 		p.inFlight.Add(1)
-		resp, err := tr.RoundTrip(req)
+		resp, err := p.send(req, up, pool)
 		if err == nil {
 			resp.Body = newCountedBody(resp.Body, up, &p.inFlight)
 			return resp, nil
@@ -275,7 +253,7 @@ func (rt roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 		p.retries.Add(1)
-		p.log.Warn("connecting to real failed, trying another", "service", cfg.Service, "real", req.URL.Host, "err", err)
+		p.log.Warn("connecting to real failed, trying another", "service", cfg.Service, "real", up.Addr().String(), "err", err)
 		tried = append(tried, up.Addr())
 		lastErr = err
 	}

@@ -38,6 +38,8 @@ var (
 	conns      = flag.Int("c", 50, "wrk connections")
 	threads    = flag.Int("t", 2, "wrk threads")
 	only       = flag.String("only", "", "run only targets whose name contains this (e.g. hapair)")
+	modeFlag   = flag.String("mode", "", "run only this mode (l4 or http)")
+	connFlag   = flag.String("conn", "", "run only this connection kind (keep-alive or close)")
 	serve      = flag.Bool("serve-hapair", false, "internal: run the hapair balancer (child mode)")
 	l4Listen   = flag.String("l4", "", "internal: hapair L4 listen address")
 	httpListen = flag.String("http", "", "internal: hapair HTTP listen address")
@@ -238,7 +240,13 @@ func run(ctx context.Context) error {
 
 	var results []result
 	for _, ka := range []bool{true, false} {
+		if *connFlag != "" && *connFlag != connLabel(ka) {
+			continue
+		}
 		for _, mode := range []string{"l4", "http"} {
+			if *modeFlag != "" && *modeFlag != mode {
+				continue
+			}
 			targets := []target{{"direct", mode, ports["b1"]}}
 			for _, n := range []string{"hapair", "haproxy", "nginx"} {
 				targets = append(targets, target{n, mode, ports[n+"-"+mode]})

@@ -1,0 +1,502 @@
+package l7
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// countingServer is an httptest server on 127.0.0.1 that counts the
+// connections it accepted.
+type countingServer struct {
+	*httptest.Server
+	conns atomic.Int64
+	addr  netip.AddrPort
+}
+
+func newCountingServer(t *testing.T, h http.HandlerFunc) *countingServer {
+	t.Helper()
+	cs := &countingServer{Server: httptest.NewUnstartedServer(h)}
+	cs.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			cs.conns.Add(1)
+		}
+	}
+	cs.Start()
+	t.Cleanup(cs.Close)
+	cs.addr = cs.Listener.Addr().(*net.TCPAddr).AddrPort()
+	return cs
+}
+
+// rawServer answers each connection with fn, which reads requests itself:
+// for real servers that misbehave on purpose.
+func rawServer(t *testing.T, fn func(c net.Conn, br *bufio.Reader, connIndex int)) netip.AddrPort {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var conns sync.Map
+	wg.Go(func() {
+		for i := 0; ; i++ {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns.Store(c, true)
+			wg.Go(func() {
+				defer c.Close()
+				fn(c, bufio.NewReader(c), i)
+			})
+		}
+	})
+	t.Cleanup(func() {
+		ln.Close()
+		conns.Range(func(k, _ any) bool { k.(net.Conn).Close(); return true })
+		wg.Wait()
+	})
+	return ln.Addr().(*net.TCPAddr).AddrPort()
+}
+
+func newTestProxy(t *testing.T, cfg Config, addrs ...netip.AddrPort) *Proxy {
+	t.Helper()
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = time.Second
+	}
+	px := New(newPicker(addrs...), cfg, nil)
+	t.Cleanup(px.Close)
+	return px
+}
+
+// roundTrip sends one request through the proxy's transport side, as
+// ReverseProxy would, and returns the status and the body read to the end.
+func roundTrip(t *testing.T, px *Proxy, method, body string) (int, string, error) {
+	t.Helper()
+	var rb io.Reader
+	if body != "" {
+		rb = strings.NewReader(body)
+	}
+	req := httptest.NewRequest(method, "http://svc.example/p", rb)
+	req.RequestURI = ""
+	req.RemoteAddr = "127.0.0.1:40000"
+	resp, err := roundTripper{px}.RoundTrip(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
+}
+
+func TestPoolReusesConnections(t *testing.T) {
+	tests := []struct {
+		name      string
+		handler   http.HandlerFunc
+		method    string
+		wantBody  string
+		wantConns int64
+		wantIdle  int
+	}{
+		{"content-length", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hi") }, "GET", "hi", 1, 1},
+		{"chunked", func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, "a")
+			w.(http.Flusher).Flush()
+			io.WriteString(w, "b")
+		}, "GET", "ab", 1, 1},
+		{"HEAD", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Length", "5")
+		}, "HEAD", "", 1, 1},
+		{"204", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) }, "GET", "", 1, 1},
+		{"304", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(304) }, "GET", "", 1, 1},
+		{"POST", func(w http.ResponseWriter, r *http.Request) { io.Copy(w, r.Body) }, "POST", "data", 1, 1},
+		{"Connection: close", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Connection", "close")
+			io.WriteString(w, "bye")
+		}, "GET", "bye", 5, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newCountingServer(t, tc.handler)
+			px := newTestProxy(t, Config{}, srv.addr)
+			body := ""
+			if tc.method == "POST" {
+				body = tc.wantBody
+			}
+			for i := range 5 {
+				code, got, err := roundTrip(t, px, tc.method, body)
+				if err != nil || got != tc.wantBody {
+					t.Fatalf("request %d = %d %q, %v; want %q, nil", i, code, got, err, tc.wantBody)
+				}
+			}
+			if n := srv.conns.Load(); n != tc.wantConns {
+				t.Errorf("real saw %d connections for 5 requests, want %d", n, tc.wantConns)
+			}
+			if n := px.pool.Load().idleCount(); n != tc.wantIdle {
+				t.Errorf("idleCount() = %d, want %d", n, tc.wantIdle)
+			}
+		})
+	}
+}
+
+func TestPoolHTTP10RealNotReused(t *testing.T) {
+	addr := rawServer(t, func(c net.Conn, br *bufio.Reader, _ int) {
+		if _, err := http.ReadRequest(br); err != nil {
+			return
+		}
+		io.WriteString(c, "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	})
+	px := newTestProxy(t, Config{}, addr)
+	for i := range 3 {
+		if code, body, err := roundTrip(t, px, "GET", ""); err != nil || code != 200 || body != "ok" {
+			t.Fatalf("request %d = %d %q, %v; want 200 %q", i, code, body, err, "ok")
+		}
+	}
+	if n := px.pool.Load().idleCount(); n != 0 {
+		t.Errorf("idleCount() = %d after HTTP/1.0 responses, want 0", n)
+	}
+}
+
+func TestPoolDropsUnreadBody(t *testing.T) {
+	big := strings.Repeat("x", 1<<20)
+	srv := newCountingServer(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, big) })
+	px := newTestProxy(t, Config{}, srv.addr)
+	req := httptest.NewRequest("GET", "http://svc.example/", nil)
+	req.RequestURI, req.RemoteAddr = "", "127.0.0.1:40000"
+	resp, err := roundTripper{px}.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 10)
+	io.ReadFull(resp.Body, buf)
+	done := make(chan struct{})
+	go func() { resp.Body.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Body.Close() did not return within 5s: it drains instead of closing")
+	}
+	if n := px.pool.Load().idleCount(); n != 0 {
+		t.Errorf("idleCount() = %d after closing a half-read body, want 0", n)
+	}
+	if code, body, err := roundTrip(t, px, "GET", ""); err != nil || code != 200 || len(body) != len(big) {
+		t.Fatalf("next request = %d, %d bytes, %v; want 200, %d bytes", code, len(body), err, len(big))
+	}
+	if n := srv.conns.Load(); n != 2 {
+		t.Errorf("real saw %d connections, want 2 (the half-read one must not be reused)", n)
+	}
+}
+
+// staleServer answers the first request on each connection and then
+// reads the next request and closes without answering: a real that closed
+// a kept-alive connection just as the proxy reused it.
+func staleServer(t *testing.T) netip.AddrPort {
+	return rawServer(t, func(c net.Conn, br *bufio.Reader, _ int) {
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return
+		}
+		io.Copy(io.Discard, req.Body)
+		resp := "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfresh"
+		if req.Method == "HEAD" {
+			resp = strings.TrimSuffix(resp, "fresh")
+		}
+		io.WriteString(c, resp)
+		if req, err = http.ReadRequest(br); err == nil {
+			io.Copy(io.Discard, req.Body)
+		}
+	})
+}
+
+func TestPoolStaleConnection(t *testing.T) {
+	tests := []struct {
+		method    string
+		body      string
+		wantErr   string // "" = the second request succeeds
+		wantStale uint64
+	}{
+		{"GET", "", "", 1},
+		{"HEAD", "", "", 1},
+		{"POST", "data", "reading response from real", 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.method, func(t *testing.T) {
+			px := newTestProxy(t, Config{}, staleServer(t))
+			if code, _, err := roundTrip(t, px, tc.method, tc.body); err != nil || code != 200 {
+				t.Fatalf("first %s = %d, %v; want 200", tc.method, code, err)
+			}
+			code, _, err := roundTrip(t, px, tc.method, tc.body)
+			if tc.wantErr == "" && (err != nil || code != 200) {
+				t.Errorf("second %s = %d, %v; want 200 on a fresh connection", tc.method, code, err)
+			}
+			if tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Errorf("second %s error = %v, want one containing %q (a POST is never sent twice)", tc.method, err, tc.wantErr)
+			}
+			if got := px.Stats().StaleRetries; got != tc.wantStale {
+				t.Errorf("StaleRetries = %d, want %d", got, tc.wantStale)
+			}
+		})
+	}
+}
+
+func TestPoolSkipsConnectionClosedWhileIdle(t *testing.T) {
+	// The real closes right after each response; a POST must notice before
+	// writing and use a fresh connection rather than fail.
+	addr := rawServer(t, func(c net.Conn, br *bufio.Reader, _ int) {
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return
+		}
+		io.Copy(io.Discard, req.Body)
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	})
+	px := newTestProxy(t, Config{}, addr)
+	for i := range 3 {
+		if i > 0 {
+			waitFor(t, "the real's FIN to reach the idle connection", func() bool {
+				bc := px.pool.Load().get(addr)
+				if bc == nil {
+					return true
+				}
+				alive := bc.alive()
+				px.pool.Load().put(bc)
+				return !alive
+			})
+		}
+		if code, body, err := roundTrip(t, px, "POST", "data"); err != nil || code != 200 || body != "ok" {
+			t.Fatalf("POST %d = %d %q, %v; want 200 %q", i, code, body, err, "ok")
+		}
+	}
+	if got := px.Stats().StaleRetries; got != 0 {
+		t.Errorf("StaleRetries = %d, want 0 (the closed connection is seen before writing)", got)
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up after 5s waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestPoolInformationalResponses(t *testing.T) {
+	addr := rawServer(t, func(c net.Conn, br *bufio.Reader, _ int) {
+		for {
+			if _, err := http.ReadRequest(br); err != nil {
+				return
+			}
+			io.WriteString(c, "HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		}
+	})
+	px := newTestProxy(t, Config{}, addr)
+	for i := range 2 {
+		if code, body, err := roundTrip(t, px, "GET", ""); err != nil || code != 200 || body != "ok" {
+			t.Fatalf("GET %d = %d %q, %v; want 200 %q after a 103", i, code, body, err, "ok")
+		}
+	}
+	if n := px.pool.Load().idleCount(); n != 1 {
+		t.Errorf("idleCount() = %d, want 1", n)
+	}
+
+	// Through ReverseProxy the 103 reaches the client.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	px.SetActive(true)
+	go px.Serve(ln)
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: svc\r\n\r\n")
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil || line != "HTTP/1.1 103 Early Hints\r\n" {
+		t.Errorf("client's first line = %q, %v; want the 103", line, err)
+	}
+}
+
+func TestPoolTooManyInformational(t *testing.T) {
+	addr := rawServer(t, func(c net.Conn, br *bufio.Reader, _ int) {
+		if _, err := http.ReadRequest(br); err != nil {
+			return
+		}
+		for range 10 {
+			io.WriteString(c, "HTTP/1.1 102 Processing\r\n\r\n")
+		}
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+	})
+	px := newTestProxy(t, Config{}, addr)
+	_, _, err := roundTrip(t, px, "GET", "")
+	if err == nil || !strings.Contains(err.Error(), "more than 5 1xx responses") {
+		t.Errorf("RoundTrip error = %v, want one about more than 5 1xx responses", err)
+	}
+}
+
+func TestPoolHeaderLimit(t *testing.T) {
+	addr := rawServer(t, func(c net.Conn, br *bufio.Reader, _ int) {
+		if _, err := http.ReadRequest(br); err != nil {
+			return
+		}
+		io.WriteString(c, "HTTP/1.1 200 OK\r\n")
+		line := "X-Big: " + strings.Repeat("y", 1000) + "\r\n"
+		for range maxResponseHeaderBytes/len(line) + 2 {
+			if _, err := io.WriteString(c, line); err != nil {
+				return
+			}
+		}
+	})
+	px := newTestProxy(t, Config{}, addr)
+	_, _, err := roundTrip(t, px, "GET", "")
+	if err == nil || !strings.Contains(err.Error(), "response header larger than") {
+		t.Errorf("RoundTrip error = %v, want one about the response header size", err)
+	}
+}
+
+func TestPoolIdleExpiry(t *testing.T) {
+	srv := newCountingServer(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hi") })
+	px := newTestProxy(t, Config{IdleTimeout: 30 * time.Millisecond}, srv.addr)
+	if _, _, err := roundTrip(t, px, "GET", ""); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the idle connection to expire", func() bool { return px.pool.Load().idleCount() == 0 })
+	if _, _, err := roundTrip(t, px, "GET", ""); err != nil {
+		t.Fatal(err)
+	}
+	if n := srv.conns.Load(); n != 2 {
+		t.Errorf("real saw %d connections, want 2 (the first expired)", n)
+	}
+}
+
+func TestPoolIdleBound(t *testing.T) {
+	release := make(chan struct{})
+	var started sync.WaitGroup
+	srv := newCountingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		started.Done()
+		<-release
+		io.WriteString(w, "hi")
+	})
+	px := newTestProxy(t, Config{MaxIdleConnsPerHost: 2}, srv.addr)
+	const n = 5
+	started.Add(n)
+	errs := make(chan error, n)
+	for range n {
+		go func() { _, _, err := roundTrip(t, px, "GET", ""); errs <- err }()
+	}
+	started.Wait() // five requests on five connections at once
+	close(release)
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := px.pool.Load().idleCount(); got != 2 {
+		t.Errorf("idleCount() = %d after %d parallel requests, want the bound 2", got, n)
+	}
+}
+
+func TestPoolClientCancel(t *testing.T) {
+	hung := make(chan struct{})
+	srv := newCountingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-hung:
+		case <-r.Context().Done():
+		}
+	})
+	defer close(hung)
+	px := newTestProxy(t, Config{}, srv.addr)
+	ctx, cancel := context.WithCancel(context.Background())
+	req := httptest.NewRequest("GET", "http://svc.example/", nil).WithContext(ctx)
+	req.RequestURI, req.RemoteAddr = "", "127.0.0.1:40000"
+	time.AfterFunc(50*time.Millisecond, cancel)
+	start := time.Now()
+	_, err := roundTripper{px}.RoundTrip(req)
+	if err == nil || !strings.Contains(err.Error(), "context canceled") {
+		t.Errorf("RoundTrip error = %v, want one containing %q", err, "context canceled")
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("RoundTrip returned after %v, want promptly after the cancel", d)
+	}
+	if n := px.pool.Load().idleCount(); n != 0 {
+		t.Errorf("idleCount() = %d after a cancelled request, want 0", n)
+	}
+}
+
+func TestPoolConcurrent(t *testing.T) {
+	a := newCountingServer(t, func(w http.ResponseWriter, r *http.Request) { fmt.Fprintf(w, "a%s", r.URL.Query().Get("i")) })
+	b := newCountingServer(t, func(w http.ResponseWriter, r *http.Request) { fmt.Fprintf(w, "b%s", r.URL.Query().Get("i")) })
+	_, url := start(t, newPicker(a.addr, b.addr))
+	var wg sync.WaitGroup
+	errs := make(chan error, 20*25)
+	for g := range 20 {
+		wg.Go(func() {
+			for i := range 25 {
+				id := fmt.Sprint(g*100 + i)
+				resp, err := client.Get(url + "/?i=" + id)
+				if err != nil {
+					errs <- err
+					return
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if s := string(body); resp.StatusCode != 200 || (s != "a"+id && s != "b"+id) {
+					errs <- fmt.Errorf("GET ?i=%s = %d %q, want 200 a%s or b%s", id, resp.StatusCode, s, id, id)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if n := a.conns.Load() + b.conns.Load(); n > 40 {
+		t.Errorf("reals saw %d connections for 500 requests from 20 clients, want at most 40 (keep-alive)", n)
+	}
+}
+
+func TestUpgradeThroughProxy(t *testing.T) {
+	addr := rawServer(t, func(c net.Conn, br *bufio.Reader, _ int) {
+		req, err := http.ReadRequest(br)
+		if err != nil || req.Header.Get("Upgrade") != "echo" {
+			io.WriteString(c, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+			return
+		}
+		io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+		io.Copy(c, br)
+	})
+	_, url := start(t, newPicker(addr))
+	c, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: svc\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != 101 {
+		t.Fatalf("upgrade response = %v, %v; want 101", resp, err)
+	}
+	io.WriteString(c, "ping")
+	buf := make([]byte, 4)
+	if _, err := io.ReadFull(br, buf); err != nil || string(buf) != "ping" {
+		t.Errorf("echo over the upgraded connection = %q, %v; want %q", buf, err, "ping")
+	}
+}

@@ -1,0 +1,243 @@
+package l7
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// maxResponseHeaderBytes bounds a real's response head (status line and
+// headers, each 1xx included), so a broken real cannot make the proxy
+// buffer without end. net/http's Transport allows 10 MB; HAProxy's whole
+// default buffer is 16 KiB.
+const maxResponseHeaderBytes = 1 << 20
+
+var errHeaderTooBig = fmt.Errorf("response header larger than %d bytes", maxResponseHeaderBytes)
+
+// backendConn is one persistent connection to a real. It is used by one
+// request at a time; between requests it sits in its real's idle stack.
+type backendConn struct {
+	tc     *net.TCPConn
+	rc     syscall.RawConn
+	lr     budgetReader
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	addr   netip.AddrPort
+	idleAt time.Time // when it was last put back
+	reused bool      // it has carried a request before this one
+}
+
+// budgetReader reads the connection with a byte budget (the header limit
+// while a response head is parsed) and counts what arrived since reset, so
+// a failure can tell "the real closed before answering" from "it answered
+// badly".
+type budgetReader struct {
+	c    *net.TCPConn
+	left int64
+	got  int64
+}
+
+func (r *budgetReader) Read(p []byte) (int, error) {
+	if r.left <= 0 {
+		return 0, errHeaderTooBig
+	}
+	if int64(len(p)) > r.left {
+		p = p[:r.left]
+	}
+	n, err := r.c.Read(p)
+	r.left -= int64(n)
+	r.got += int64(n)
+	return n, err
+}
+
+func (bc *backendConn) close() { _ = bc.tc.Close() }
+
+// alive reports whether an idle connection can carry a request: the real
+// has neither closed it nor sent anything unasked. It peeks without
+// blocking, one cheap syscall, so a request that cannot be replayed (a
+// POST) is not written into a connection the real already closed.
+func (bc *backendConn) alive() bool {
+	var buf [1]byte
+	ok := false
+	err := bc.rc.Read(func(fd uintptr) bool {
+		n, _, err := unix.Recvfrom(int(fd), buf[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+		ok = n < 0 && (err == unix.EAGAIN || err == unix.EWOULDBLOCK)
+		return true
+	})
+	return err == nil && ok
+}
+
+// connPool keeps idle keep-alive connections per real, newest on top (a
+// stack: the most recently used connection is the least likely to have
+// been closed by the real, and the oldest ones age out at the bottom).
+type connPool struct {
+	dialer  net.Dialer
+	max     int           // idle connections kept per real
+	timeout time.Duration // idle connections older than this are closed
+
+	mu     sync.Mutex
+	idle   map[netip.AddrPort][]*backendConn
+	sweep  *time.Timer // armed while any connection is idle
+	closed bool
+}
+
+func newConnPool(cfg Config) *connPool {
+	return &connPool{
+		dialer:  net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second},
+		max:     cfg.MaxIdleConnsPerHost,
+		timeout: cfg.IdleTimeout,
+		idle:    make(map[netip.AddrPort][]*backendConn),
+	}
+}
+
+// get returns an idle connection to addr, or nil when there is none that
+// is fresh enough.
+func (p *connPool) get(addr netip.AddrPort) *backendConn {
+	now := time.Now()
+	p.mu.Lock()
+	s := p.idle[addr]
+	if len(s) == 0 {
+		p.mu.Unlock()
+		return nil
+	}
+	bc := s[len(s)-1]
+	s[len(s)-1] = nil
+	if now.Sub(bc.idleAt) < p.timeout {
+		p.idle[addr] = s[:len(s)-1]
+		p.mu.Unlock()
+		return bc
+	}
+	// The newest is stale, so every one below it is too.
+	stale := append([]*backendConn{bc}, s[:len(s)-1]...)
+	delete(p.idle, addr)
+	p.mu.Unlock()
+	for _, c := range stale {
+		c.close()
+	}
+	return nil
+}
+
+// dial connects to addr. Its errors are *dialError: nothing was sent.
+func (p *connPool) dial(ctx context.Context, addr netip.AddrPort) (*backendConn, error) {
+	tc, err := p.dialer.DialTCP(ctx, "tcp", netip.AddrPort{}, addr)
+	if err != nil {
+		return nil, &dialError{err}
+	}
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		_ = tc.Close()
+		return nil, &dialError{err}
+	}
+	bc := &backendConn{tc: tc, rc: rc, addr: addr}
+	bc.lr.c = tc
+	bc.br = bufio.NewReaderSize(&bc.lr, 4096)
+	bc.bw = bufio.NewWriterSize(tc, 4096)
+	return bc, nil
+}
+
+// put returns a connection that finished a request cleanly (its response
+// read to the end, nothing buffered beyond it) to the idle stack, or
+// closes it when the stack is full or the pool closed.
+func (p *connPool) put(bc *backendConn) {
+	if bc.br.Buffered() > 0 { // the real sent more than one response
+		bc.close()
+		return
+	}
+	bc.reused = true
+	bc.idleAt = time.Now()
+	p.mu.Lock()
+	s := p.idle[bc.addr]
+	if p.closed || len(s) >= p.max {
+		p.mu.Unlock()
+		bc.close()
+		return
+	}
+	p.idle[bc.addr] = append(s, bc)
+	if p.sweep == nil {
+		p.sweep = time.AfterFunc(p.timeout, p.expire)
+	}
+	p.mu.Unlock()
+}
+
+// expire closes the connections idle for longer than the timeout and
+// re-arms itself for the oldest remaining one.
+func (p *connPool) expire() {
+	now := time.Now()
+	var stale []*backendConn
+	var next time.Duration
+	p.mu.Lock()
+	for addr, s := range p.idle {
+		i := 0
+		for i < len(s) && now.Sub(s[i].idleAt) >= p.timeout {
+			i++
+		}
+		stale = append(stale, s[:i]...)
+		if i == len(s) {
+			delete(p.idle, addr)
+			continue
+		}
+		if i > 0 {
+			p.idle[addr] = append(s[:0:0], s[i:]...)
+		}
+		if left := p.timeout - now.Sub(s[i].idleAt); next == 0 || left < next {
+			next = left
+		}
+	}
+	if next > 0 && !p.closed {
+		p.sweep.Reset(next)
+	} else {
+		p.sweep = nil
+	}
+	p.mu.Unlock()
+	for _, c := range stale {
+		c.close()
+	}
+}
+
+// closeIdle closes every idle connection; with final, connections still
+// busy are closed when they come back instead of being kept.
+func (p *connPool) closeIdle(final bool) {
+	p.mu.Lock()
+	var all []*backendConn
+	for _, s := range p.idle {
+		all = append(all, s...)
+	}
+	clear(p.idle)
+	if final {
+		p.closed = true
+		if p.sweep != nil {
+			p.sweep.Stop()
+			p.sweep = nil
+		}
+	}
+	p.mu.Unlock()
+	for _, c := range all {
+		c.close()
+	}
+}
+
+// idleCount returns how many connections are idle (for tests).
+func (p *connPool) idleCount() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, s := range p.idle {
+		n += len(s)
+	}
+	return n
+}
+
+// isClosedConn reports whether err says the real closed or reset the
+// connection.
+func isClosedConn(err error) bool {
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, net.ErrClosed)
+}
