@@ -46,6 +46,7 @@ var (
 	realsFlag  = flag.String("reals", "", "internal: comma-separated real addresses")
 	cpuProfile = flag.String("cpuprofile", "", "internal: write the hapair child's CPU profile here")
 	profileFor = flag.String("profile", "", "write hapair's CPU profile (whole run) to this file")
+	memProfile = flag.String("memprofile", "", "write hapair's allocation profile (whole run) to this file")
 	gogc       = flag.String("gogc", "", "GOGC for the hapair process (default: the Go runtime's, 100)")
 )
 
@@ -151,6 +152,7 @@ type target struct {
 	name string // direct, hapair, haproxy, nginx
 	mode string // l4, http
 	addr string
+	pgid int // the proxy's process group (0 for direct), for CPU accounting
 }
 
 type result struct {
@@ -159,6 +161,9 @@ type result struct {
 	rps            float64
 	p50, p99       time.Duration
 	errors, non2xx int
+	// CPU time used during the run, per request: by the proxy, by the
+	// backends and by wrk.
+	proxyCPU, backendCPU, wrkCPU time.Duration
 }
 
 func run(ctx context.Context) error {
@@ -182,6 +187,7 @@ func run(ctx context.Context) error {
 		}
 	}
 	var procs []*proc
+	pgids := map[string]int{} // process group of each started program, by short name
 	defer func() {
 		for i := len(procs) - 1; i >= 0; i-- {
 			procs[i].stop()
@@ -193,6 +199,7 @@ func run(ctx context.Context) error {
 			return err
 		}
 		procs = append(procs, p)
+		pgids[strings.TrimSuffix(name, "-proxy")] = p.cmd.Process.Pid
 		if err := waitHTTP(readyAddr, p); err != nil {
 			log, _ := os.ReadFile(filepath.Join(dir, name+".log"))
 			return fmt.Errorf("%w\n%s", err, log)
@@ -219,6 +226,9 @@ func run(ctx context.Context) error {
 	hargs := []string{self, "-serve-hapair", "-l4", ports["hapair-l4"], "-http", ports["hapair-http"], "-reals", reals}
 	if *profileFor != "" {
 		hargs = append(hargs, "-cpuprofile", *profileFor)
+	}
+	if *memProfile != "" {
+		hargs = append(hargs, "-memprofile", *memProfile)
 	}
 	if err := launch("hapair", ports["hapair-http"], hargs...); err != nil {
 		return err
@@ -247,9 +257,9 @@ func run(ctx context.Context) error {
 			if *modeFlag != "" && *modeFlag != mode {
 				continue
 			}
-			targets := []target{{"direct", mode, ports["b1"]}}
+			targets := []target{{"direct", mode, ports["b1"], 0}}
 			for _, n := range []string{"hapair", "haproxy", "nginx"} {
-				targets = append(targets, target{n, mode, ports[n+"-"+mode]})
+				targets = append(targets, target{n, mode, ports[n+"-"+mode], pgids[n]})
 			}
 			for _, tg := range targets {
 				if *only != "" && tg.name != "direct" && !strings.Contains(tg.name, *only) {
@@ -258,11 +268,19 @@ func run(ctx context.Context) error {
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
+				p0, b0 := groupCPU(tg.pgid), groupCPU(pgids["backend"])
 				r, err := runWrk(ctx, tg, ka)
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(os.Stderr, "%-7s %-4s %-10s %10.0f req/s  p50 %-9v p99 %v\n", tg.name, mode, connLabel(ka), r.rps, r.p50, r.p99)
+				if n := r.rps * duration.Seconds(); n > 0 {
+					if tg.pgid != 0 {
+						r.proxyCPU = time.Duration(float64(groupCPU(tg.pgid)-p0) / n)
+					}
+					r.backendCPU = time.Duration(float64(groupCPU(pgids["backend"])-b0) / n)
+					r.wrkCPU = time.Duration(float64(r.wrkCPU) / n)
+				}
+				fmt.Fprintf(os.Stderr, "%-7s %-4s %-10s %10.0f req/s  p50 %-9v p99 %-9v cpu/req proxy %v backend %v wrk %v\n", tg.name, mode, connLabel(ka), r.rps, r.p50, r.p99, r.proxyCPU, r.backendCPU, r.wrkCPU)
 				results = append(results, r)
 			}
 		}
@@ -293,11 +311,14 @@ func runWrk(ctx context.Context, tg target, keepAlive bool) (result, error) {
 	args = append(args, "http://"+tg.addr+"/")
 	wctx, cancel := context.WithTimeout(ctx, *duration+30*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(wctx, "wrk", args...).CombinedOutput()
+	cmd := exec.CommandContext(wctx, "wrk", args...)
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return result{}, fmt.Errorf("wrk %s %s: %w\n%s", tg.name, tg.mode, err, out)
 	}
-	return parseWrk(tg, keepAlive, string(out))
+	r, err := parseWrk(tg, keepAlive, string(out))
+	r.wrkCPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime() // total; run divides
+	return r, err
 }
 
 func parseWrk(tg target, keepAlive bool, out string) (result, error) {
@@ -332,7 +353,7 @@ func parseWrk(tg target, keepAlive bool, out string) (result, error) {
 func printTable(w io.Writer, rs []result) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "\nwrk -t%d -c%d -d%v, loopback, backends: nginx (2 ports)\n", *threads, *conns, *duration)
-	fmt.Fprintln(tw, "mode\tconnection\ttarget\treq/s\tp50\tp99\tvs direct\terrors\t")
+	fmt.Fprintln(tw, "mode\tconnection\ttarget\treq/s\tp50\tp99\tvs direct\terrors\tCPU µs/req: proxy\tbackends\twrk\t")
 	find := func(name, mode string, ka bool) *result {
 		for i := range rs {
 			if rs[i].name == name && rs[i].mode == mode && rs[i].keepAlive == ka {
@@ -346,7 +367,12 @@ func printTable(w io.Writer, rs []result) {
 		if d := find("direct", r.mode, r.keepAlive); d != nil && d.rps > 0 {
 			vs = fmt.Sprintf("%.2f", r.rps/d.rps)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%.0f\t%v\t%v\t%s\t%d\t\n", r.mode, connLabel(r.keepAlive), r.name, r.rps, r.p50, r.p99, vs, r.errors+r.non2xx)
+		us := func(d time.Duration) string { return fmt.Sprintf("%.1f", float64(d)/float64(time.Microsecond)) }
+		pcpu := "-"
+		if r.name != "direct" {
+			pcpu = us(r.proxyCPU)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.0f\t%v\t%v\t%s\t%d\t%s\t%s\t%s\t\n", r.mode, connLabel(r.keepAlive), r.name, r.rps, r.p50, r.p99, vs, r.errors+r.non2xx, pcpu, us(r.backendCPU), us(r.wrkCPU))
 	}
 	fmt.Fprintln(tw, "\nmode\tconnection\thapair/HAProxy req/s\thapair/nginx req/s\thapair/HAProxy p99\thapair/nginx p99\t")
 	for _, ka := range []bool{true, false} {

@@ -1,0 +1,47 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// clockTick is USER_HZ, the unit of utime/stime in /proc/PID/stat (100 on
+// every Linux architecture Go supports).
+const clockTick = 10 * time.Millisecond
+
+// groupCPU returns the CPU time (user + system) used so far by every
+// process in process group pgid: nginx's and HAProxy's workers as well as
+// the master, all threads of each. Time spent in softirq on a process's
+// behalf is not in these counters on kernels with IRQ time accounting, for
+// every proxy alike.
+func groupCPU(pgid int) time.Duration {
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	var ticks int64
+	for _, p := range stats {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue // exited meanwhile
+		}
+		// The command name (field 2) may hold spaces; fields after the
+		// last ')' are fixed: state(3) ppid(4) pgrp(5) ... utime(14) stime(15).
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(s[i+1:])
+		if len(f) < 13 {
+			continue
+		}
+		if g, _ := strconv.Atoi(f[2]); g != pgid {
+			continue
+		}
+		u, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		ticks += u + st
+	}
+	return time.Duration(ticks) * clockTick
+}
