@@ -3,15 +3,17 @@ package main
 import (
 	"fmt"
 	"path/filepath"
+	"runtime"
 )
 
-// The three configs below give each proxy the same cores (2 threads or
-// worker processes; Go uses GOMAXPROCS = cores), round robin over the same
+// The three configs below give each proxy the same cores (as many threads
+// or worker processes as the machine has cores, runtime.NumCPU; Go's
+// GOMAXPROCS defaults to the same), round robin over the same
 // two backends, keep-alive to the backends in HTTP mode, X-Forwarded-For,
 // and no health checks (hapair's side runs none either).
 
 func nginxBackendConf(dir, b1, b2 string) string {
-	return fmt.Sprintf(`worker_processes 2;
+	return fmt.Sprintf(`worker_processes %[6]d;
 pid %[1]s;
 error_log %[2]s warn;
 events { worker_connections 16384; }
@@ -26,12 +28,12 @@ http {
   server { listen %[3]s; location / { return 200 "hello from b1\n"; } }
   server { listen %[4]s; location / { return 200 "hello from b2\n"; } }
 }
-`, filepath.Join(dir, "backend.pid"), filepath.Join(dir, "backend.err"), b1, b2, filepath.Join(dir, "backend-tmp"))
+`, filepath.Join(dir, "backend.pid"), filepath.Join(dir, "backend.err"), b1, b2, filepath.Join(dir, "backend-tmp"), runtime.NumCPU())
 }
 
 func nginxProxyConf(dir, l4, web, b1, b2 string) string {
 	return fmt.Sprintf(`load_module /usr/lib/nginx/modules/ngx_stream_module.so;
-worker_processes 2;
+worker_processes %[8]d;
 pid %[1]s;
 error_log %[2]s warn;
 events { worker_connections 16384; }
@@ -59,12 +61,12 @@ http {
     }
   }
 }
-`, filepath.Join(dir, "nginx-proxy.pid"), filepath.Join(dir, "nginx-proxy.err"), l4, web, b1, b2, filepath.Join(dir, "proxy-tmp"))
+`, filepath.Join(dir, "nginx-proxy.pid"), filepath.Join(dir, "nginx-proxy.err"), l4, web, b1, b2, filepath.Join(dir, "proxy-tmp"), runtime.NumCPU())
 }
 
 func haproxyConf(l4, web, b1, b2 string) string {
 	return fmt.Sprintf(`global
-  nbthread 2
+  nbthread %[5]d
   maxconn 4000
 defaults
   timeout connect 5s
@@ -90,5 +92,5 @@ backend webb
   balance roundrobin
   server b1 %[3]s
   server b2 %[4]s
-`, l4, web, b1, b2)
+`, l4, web, b1, b2, runtime.NumCPU())
 }

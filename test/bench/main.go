@@ -26,6 +26,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -352,7 +353,8 @@ func parseWrk(tg target, keepAlive bool, out string) (result, error) {
 
 func printTable(w io.Writer, rs []result) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "\nwrk -t%d -c%d -d%v, loopback, backends: nginx (2 ports)\n", *threads, *conns, *duration)
+	fmt.Fprintf(tw, "\nwrk -t%d -c%d -d%v, loopback, backends: nginx (2 ports, %[4]d workers); %[4]d cores: hapair GOMAXPROCS=%[5]d, HAProxy nbthread %[4]d, nginx worker_processes %[4]d\n",
+		*threads, *conns, *duration, runtime.NumCPU(), hapairProcs())
 	fmt.Fprintln(tw, "mode\tconnection\ttarget\treq/s\tp50\tp99\tvs direct\terrors\tCPU µs/req: proxy\tbackends\twrk\t")
 	find := func(name, mode string, ka bool) *result {
 		for i := range rs {
@@ -394,4 +396,13 @@ func printTable(w io.Writer, rs []result) {
 		}
 	}
 	tw.Flush()
+}
+
+// hapairProcs is the GOMAXPROCS the hapair child runs with: it inherits
+// this program's environment.
+func hapairProcs() int {
+	if n, err := strconv.Atoi(os.Getenv("GOMAXPROCS")); err == nil && n > 0 {
+		return n
+	}
+	return runtime.NumCPU()
 }
