@@ -67,7 +67,7 @@ func (p *Proxy) send(req *http.Request, up Upstream, pool *connPool) (*http.Resp
 			return nil, err
 		}
 	}
-	resp, err, stale := p.exchange(req, bc, pool)
+	resp, err, stale := p.exchange(req, bc, pool, up)
 	if err == nil || !stale || !canReplay || req.Context().Err() != nil {
 		return resp, err
 	}
@@ -75,7 +75,7 @@ func (p *Proxy) send(req *http.Request, up Upstream, pool *connPool) (*http.Resp
 	if bc, err = pool.dial(req.Context(), addr); err != nil {
 		return nil, err
 	}
-	resp, err, _ = p.exchange(req, bc, pool)
+	resp, err, _ = p.exchange(req, bc, pool, up)
 	return resp, err
 }
 
@@ -84,7 +84,7 @@ func (p *Proxy) send(req *http.Request, up Upstream, pool *connPool) (*http.Resp
 // read to its end and both sides allow keep-alive, and is closed in every
 // other case. On failure bc is closed; stale reports that bc was reused
 // and the real closed it before answering anything.
-func (p *Proxy) exchange(req *http.Request, bc *backendConn, pool *connPool) (_ *http.Response, _ error, stale bool) {
+func (p *Proxy) exchange(req *http.Request, bc *backendConn, pool *connPool, up Upstream) (_ *http.Response, _ error, stale bool) {
 	ctx := req.Context()
 	// A client that goes away cancels ctx; the deadline wakes whatever
 	// this request is blocked on, here or in the body.
@@ -127,7 +127,7 @@ func (p *Proxy) exchange(req *http.Request, bc *backendConn, pool *connPool) (_ 
 		}
 	}
 	bc.lr.left = math.MaxInt64
-	rb := &respBody{body: resp.Body, bc: bc, pool: pool, stop: stop,
+	rb := &respBody{body: resp.Body, bc: bc, pool: pool, stop: stop, up: up, inFlight: &p.inFlight,
 		keep: !resp.Close && !req.Close && resp.ProtoAtLeast(1, 1)}
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		// ReverseProxy uses the body as the upgraded connection.
@@ -145,14 +145,17 @@ func (p *Proxy) exchange(req *http.Request, bc *backendConn, pool *connPool) (_ 
 
 // respBody is a real's response body; it decides the connection's fate
 // once: back to the pool after a clean end, closed otherwise (a body not
-// read to its end leaves the connection mid-response).
+// read to its end leaves the connection mid-response). Until then the
+// request counts as active on its real.
 type respBody struct {
-	body io.ReadCloser
-	bc   *backendConn
-	pool *connPool
-	stop func() bool
-	keep bool
-	done atomic.Bool
+	body     io.ReadCloser
+	bc       *backendConn
+	pool     *connPool
+	stop     func() bool
+	up       Upstream
+	inFlight *atomic.Int64
+	keep     bool
+	done     atomic.Bool
 }
 
 func (b *respBody) Read(p []byte) (int, error) {
@@ -177,6 +180,8 @@ func (b *respBody) finish(eof bool) {
 	if b.done.Swap(true) {
 		return
 	}
+	b.up.AddConns(-1, 0)
+	b.inFlight.Add(-1)
 	// stop is false when the request was cancelled: the deadline may be
 	// set, so the connection cannot be reused.
 	if b.stop() && eof && b.keep {

@@ -243,8 +243,7 @@ func (rt roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 		p.inFlight.Add(1)
 		resp, err := p.send(req, up, pool)
 		if err == nil {
-			resp.Body = newCountedBody(resp.Body, up, &p.inFlight)
-			return resp, nil
+			return resp, nil // the body uncounts the request when it ends
 		}
 		up.AddConns(-1, 0)
 		p.inFlight.Add(-1)
@@ -266,41 +265,6 @@ func (rt roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 type noClose struct{ io.Reader }
 
 func (noClose) Close() error { return nil }
-
-// countedBody keeps the request counted as active on its real until the
-// response body is closed (ReverseProxy closes it after copying).
-type countedBody struct {
-	io.ReadCloser
-	up   Upstream
-	inf  *atomic.Int64
-	done atomic.Bool
-}
-
-func (b *countedBody) Close() error {
-	err := b.ReadCloser.Close()
-	if !b.done.Swap(true) {
-		b.up.AddConns(-1, 0)
-		b.inf.Add(-1)
-	}
-	return err
-}
-
-// countedRWBody is countedBody for 101 Switching Protocols, whose body
-// ReverseProxy uses as the upgraded connection (it must stay writable).
-type countedRWBody struct {
-	*countedBody
-	w io.Writer
-}
-
-func (b countedRWBody) Write(p []byte) (int, error) { return b.w.Write(p) }
-
-func newCountedBody(rc io.ReadCloser, up Upstream, inf *atomic.Int64) io.ReadCloser {
-	cb := &countedBody{ReadCloser: rc, up: up, inf: inf}
-	if w, ok := rc.(io.Writer); ok {
-		return countedRWBody{cb, w}
-	}
-	return cb
-}
 
 // gateListener resets connections while the proxy is inactive.
 type gateListener struct {
