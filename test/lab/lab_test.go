@@ -307,7 +307,7 @@ func TestProbeAcrossOutage(t *testing.T) {
 	bins := Binaries{Labsrv: p[0], Labprobe: p[1]}
 	l.StartLabsrv(bins)
 	target := fmt.Sprintf("%s:%d", l.Host("backend1").Addr, LabsrvTCPPort)
-	pr := l.StartProbe(bins, "client", target, probe.Options{Count: 100, Interval: 10 * time.Millisecond, Timeout: 100 * time.Millisecond})
+	pr := l.StartProbe(bins, "client", target, probe.Options{Count: 100, Interval: 10 * time.Millisecond, Timeout: 200 * time.Millisecond})
 
 	// The cut's length is what is measured, so here sleeping is the point.
 	time.Sleep(300 * time.Millisecond)
@@ -320,8 +320,21 @@ func TestProbeAcrossOutage(t *testing.T) {
 		t.Fatalf("probe: %v", err)
 	}
 	t.Logf("probe: %s", res.Summary())
-	if len(res.Outages) != 1 || res.Outages[0].Open {
-		t.Fatalf("outages = %+v, want one closed outage", res.Outages)
+	// One outage is the cut. On a loaded machine a single probe may also
+	// time out elsewhere; more than one failed probe outside the cut may not.
+	cuts := 0
+	for _, o := range res.Outages {
+		if o.Open {
+			t.Fatalf("outages = %+v, want every outage closed", res.Outages)
+		}
+		if o.Length >= 200*time.Millisecond {
+			cuts++
+		} else if o.Failed > 1 {
+			t.Errorf("outage %+v outside the cut, want at most one failed probe there", o)
+		}
+	}
+	if cuts != 1 {
+		t.Fatalf("outages = %+v, want exactly one for the cut", res.Outages)
 	}
 	if res.Longest < 200*time.Millisecond || res.Longest > time.Second {
 		t.Errorf("longest outage = %v, want about 300ms (200ms..1s)", res.Longest)
