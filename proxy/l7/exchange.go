@@ -57,7 +57,11 @@ func (p *Proxy) send(req *http.Request, up Upstream, pool *connPool) (*http.Resp
 	}
 	bc := pool.get(addr)
 	canReplay := replayable(req)
-	if bc != nil && !canReplay && !bc.alive() {
+	// Check every reused connection, not only for requests that cannot be
+	// replayed: bytes the real sent while the connection sat idle (a
+	// second response to one request: a desync) must never be read as
+	// the answer to the next client's request.
+	if bc != nil && !bc.alive() {
 		bc.close()
 		bc = nil
 	}

@@ -500,3 +500,37 @@ func TestUpgradeThroughProxy(t *testing.T) {
 		t.Errorf("echo over the upgraded connection = %q, %v; want %q", buf, err, "ping")
 	}
 }
+
+func TestPoolDropsConnectionWithUnsolicitedBytes(t *testing.T) {
+	// The real answers each request twice, the second time after a pause:
+	// the stray response arrives while the connection is idle and must
+	// not be read as the answer to the next request.
+	var n atomic.Int64
+	addr := rawServer(t, func(c net.Conn, br *bufio.Reader, _ int) {
+		for {
+			if _, err := http.ReadRequest(br); err != nil {
+				return
+			}
+			body := fmt.Sprint(n.Add(1))
+			fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+			time.Sleep(20 * time.Millisecond) // stands in for a broken real's delay, not for a wait on a condition
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstray")
+		}
+	})
+	px := newTestProxy(t, Config{}, addr)
+	for i := range 3 {
+		_, body, err := roundTrip(t, px, "GET", "")
+		if err != nil || body == "stray" {
+			t.Fatalf("GET %d = %q, %v; want a fresh answer, never the stray response", i, body, err)
+		}
+		waitFor(t, "the stray response to reach the idle connection", func() bool {
+			bc := px.pool.Load().get(addr)
+			if bc == nil {
+				return true
+			}
+			alive := bc.alive()
+			px.pool.Load().put(bc)
+			return !alive
+		})
+	}
+}

@@ -62,8 +62,9 @@ func (bc *backendConn) close() { _ = bc.tc.Close() }
 
 // alive reports whether an idle connection can carry a request: the real
 // has neither closed it nor sent anything unasked. It peeks without
-// blocking, one cheap syscall, so a request that cannot be replayed (a
-// POST) is not written into a connection the real already closed.
+// blocking, one cheap syscall (what net/http's Transport learns from its
+// idle readLoop), so a POST is not written into a connection the real
+// already closed and stray bytes are never taken for the next response.
 func (bc *backendConn) alive() bool {
 	var buf [1]byte
 	ok := false
