@@ -90,6 +90,10 @@ frontend web
 backend webb
   mode http
   balance roundrobin
+  # Share idle server connections between clients, as nginx's upstream
+  # keepalive pool and hapair's per-real pool do; HAProxy's default
+  # ("safe") opens a new server connection for each client's first request.
+  http-reuse always
   server b1 %[3]s
   server b2 %[4]s
 `, l4, web, b1, b2, runtime.NumCPU())
