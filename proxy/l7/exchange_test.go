@@ -534,3 +534,44 @@ func TestPoolDropsConnectionWithUnsolicitedBytes(t *testing.T) {
 		})
 	}
 }
+
+func TestSetConfigRetiresOldPool(t *testing.T) {
+	release := make(chan struct{})
+	srv := newCountingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("slow") != "" {
+			<-release
+		}
+		io.WriteString(w, "hi")
+	})
+	px := newTestProxy(t, Config{}, srv.addr)
+	if _, _, err := roundTrip(t, px, "GET", ""); err != nil {
+		t.Fatal(err)
+	}
+	old := px.pool.Load()
+	req := httptest.NewRequest("GET", "http://svc.example/?slow=1", nil)
+	req.RequestURI, req.RemoteAddr = "", "127.0.0.1:40000"
+	done := make(chan error, 1)
+	go func() {
+		resp, err := roundTripper{px}.RoundTrip(req) // takes the idle connection
+		if err == nil {
+			_, err = io.ReadAll(resp.Body)
+			resp.Body.Close()
+		}
+		done <- err
+	}()
+	waitFor(t, "the slow request to take the idle connection", func() bool { return old.idleCount() == 0 })
+	px.SetConfig(Config{MaxIdleConnsPerHost: 4})
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatalf("request in flight across SetConfig: %v", err)
+	}
+	if n := old.idleCount(); n != 0 {
+		t.Errorf("old pool idleCount() = %d after its request finished, want 0 (retired pools keep nothing)", n)
+	}
+	if _, _, err := roundTrip(t, px, "GET", ""); err != nil {
+		t.Fatal(err)
+	}
+	if n := px.pool.Load().idleCount(); n != 1 {
+		t.Errorf("new pool idleCount() = %d, want 1", n)
+	}
+}
