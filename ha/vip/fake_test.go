@@ -36,14 +36,36 @@ func newFakeKernel(tr *trace) *fakeKernel {
 	}}
 }
 
-// with adds addresses without tracing: the state before the test.
+// with adds addresses without tracing: the state before the test. They
+// carry no protocol, like the host's own addresses.
 func (k *fakeKernel) with(dev, prefix string) *fakeKernel {
+	return k.withProto(dev, prefix, 0)
+}
+
+// withOurs adds an address that hapair added (a stale VIP from a crash).
+func (k *fakeKernel) withOurs(dev, prefix string) *fakeKernel {
+	return k.withProto(dev, prefix, Proto)
+}
+
+func (k *fakeKernel) withProto(dev, prefix string, proto uint8) *fakeKernel {
 	l, err := k.LinkByName(dev)
 	if err != nil {
 		panic(err)
 	}
-	k.addrs = append(k.addrs, Addr{Prefix: netip.MustParsePrefix(prefix), LinkIndex: l.Index})
+	k.addrs = append(k.addrs, Addr{Prefix: netip.MustParsePrefix(prefix), LinkIndex: l.Index, Proto: proto})
 	return k
+}
+
+// drop removes an address without tracing: someone else's doing.
+func (k *fakeKernel) drop(prefix string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for i, a := range k.addrs {
+		if a.Prefix == netip.MustParsePrefix(prefix) {
+			k.addrs = append(k.addrs[:i], k.addrs[i+1:]...)
+			return
+		}
+	}
 }
 
 func (k *fakeKernel) LinkByName(name string) (Link, error) {
@@ -73,20 +95,32 @@ func (k *fakeKernel) Addrs() ([]Addr, error) {
 func (k *fakeKernel) AddrAdd(l Link, a Addr) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	line := fmt.Sprintf("addr add %s dev %s", a.Prefix, l.Name)
+	verb := "add"
+	at := -1
+	for i, b := range k.addrs {
+		if b.Prefix == a.Prefix && b.LinkIndex == l.Index {
+			verb, at = "replace", i
+		}
+	}
+	line := fmt.Sprintf("addr %s %s dev %s", verb, a.Prefix, l.Name)
 	if a.Label != "" {
 		line += " label " + a.Label
+	}
+	if a.Proto != 0 {
+		line += fmt.Sprintf(" proto %d", a.Proto)
+	}
+	if a.Lifetime != 0 {
+		line += fmt.Sprintf(" lft %v", a.Lifetime)
 	}
 	k.tr.Add(line)
 	if k.addErr != nil {
 		return k.addErr
 	}
-	for _, b := range k.addrs {
-		if b.Prefix == a.Prefix && b.LinkIndex == l.Index {
-			return errors.New("file exists")
-		}
-	}
 	a.LinkIndex = l.Index
+	if at >= 0 {
+		k.addrs[at] = a
+		return nil
+	}
 	k.addrs = append(k.addrs, a)
 	return nil
 }

@@ -38,12 +38,31 @@ type Config struct {
 	Schedule Schedule
 	// Form of gratuitous ARP (default FormBoth).
 	Form Form
+	// Lifetime is the kernel lifetime (valid_lft and preferred_lft) the
+	// address is added with, in whole seconds, at least 2s (default
+	// DefaultLifetime). While the VIP is held it is refreshed every
+	// Lifetime/4, so the address outlives a dead daemon (SIGKILL, OOM)
+	// by at most Lifetime + 1s (the kernel checks lifetimes at whole
+	// seconds) instead of answering ARP next to the new owner until the
+	// daemon returns (as Heartbeat's and keepalived's VIPs do).
+	Lifetime time.Duration
 
 	Kernel Kernel       // required: OpenNetlink("") in production
 	Dial   Dialer       // default DialLink
 	Clock  Clock        // default the system clock
 	Logger *slog.Logger // default: discard
 }
+
+// DefaultLifetime is the default Config.Lifetime: refreshed every second,
+// it rides out three missed refreshes, and a dead daemon's address is
+// gone within 5s.
+const DefaultLifetime = 4 * time.Second
+
+// ErrNotOwned is returned (wrapped) by Start when the address is already on
+// the host but hapair did not add it: it carries no IFA_PROTO Proto mark.
+// Such an address (the host's own, a link's source address, a copy added
+// by hand or by another tool) is never taken over or removed.
+var ErrNotOwned = errors.New("address not added by hapair")
 
 // Stats are the VIP's counters and its last takeover's timeline.
 type Stats struct {
@@ -53,7 +72,10 @@ type Stats struct {
 	FirstAnnounce time.Time // when the first announcement of that takeover went out
 	Announcements uint64    // sends since New
 	SendErrors    uint64
-	LastError     string
+	// Repairs counts refreshes that found the address gone while held
+	// (removed by hand, by a link reset, or expired) and added it back.
+	Repairs   uint64
+	LastError string
 }
 
 // VIP is the vip resource. It is safe for concurrent use.
@@ -84,6 +106,12 @@ func New(cfg Config) (*VIP, error) {
 	}
 	if cfg.Kernel == nil {
 		return nil, fmt.Errorf("vip: %s: no kernel access configured", cfg.Address)
+	}
+	if cfg.Lifetime == 0 {
+		cfg.Lifetime = DefaultLifetime
+	}
+	if cfg.Lifetime < 2*time.Second || cfg.Lifetime%time.Second != 0 {
+		return nil, fmt.Errorf("vip: %s: lifetime %v: want whole seconds, at least 2s", cfg.Address, cfg.Lifetime)
 	}
 	cfg.Schedule = cfg.Schedule.WithDefaults()
 	if err := cfg.Schedule.Validate(); err != nil {
@@ -129,11 +157,13 @@ func (v *VIP) link(addrs []Addr) (Link, error) {
 	return l, nil
 }
 
-// Start adds the address (idempotently) and announces it at once, then
-// keeps announcing on the schedule until Stop. A copy of the address
-// already present is never trusted to be announced: Start always sends.
-// A copy on another interface is moved; one with another prefix length is
-// replaced.
+// Start adds the address (idempotently) with the Proto mark and a finite
+// Lifetime and announces it at once, then keeps announcing on the schedule
+// and refreshing the lifetime until Stop. A copy of the address already
+// present is never trusted to be announced: Start always sends. A copy
+// that hapair added on another interface is moved, one with another prefix
+// length replaced; a copy it did not add makes Start fail with ErrNotOwned
+// and is left alone.
 func (v *VIP) Start(ctx context.Context) error {
 	v.op.Lock()
 	defer v.op.Unlock()
@@ -147,27 +177,22 @@ func (v *VIP) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	want := Addr{Prefix: v.cfg.Address, LinkIndex: l.Index}
-	if v.ip.Is4() {
-		want.Label = label(l.Name, v.cfg.LabelSuffix)
-	}
-	present := false
 	for _, a := range addrs {
-		if a.Prefix.Addr() != v.ip {
-			continue
-		}
-		if a.LinkIndex == l.Index && a.Prefix.Bits() == want.Prefix.Bits() {
-			present = true
-			continue
-		}
-		if err := v.del(a); err != nil {
-			return err
+		if a.Prefix.Addr() == v.ip && a.Proto != Proto {
+			return v.notOwned(a)
 		}
 	}
-	if !present {
-		if err := v.cfg.Kernel.AddrAdd(l, want); err != nil {
-			return fmt.Errorf("vip: adding %s to %q: %w", v.cfg.Address, l.Name, err)
+	for _, a := range addrs {
+		if a.Prefix.Addr() == v.ip && (a.LinkIndex != l.Index || a.Prefix.Bits() != v.cfg.Address.Bits()) {
+			if err := v.del(a); err != nil {
+				return err
+			}
 		}
+	}
+	// Added or, when present, refreshed: either way it ends with the mark
+	// and a full lifetime.
+	if err := v.cfg.Kernel.AddrAdd(l, v.want(l)); err != nil {
+		return fmt.Errorf("vip: adding %s to %q: %w", v.cfg.Address, l.Name, err)
 	}
 	if v.running != nil && v.running.link.Index == l.Index {
 		v.announceLocked()
@@ -180,13 +205,33 @@ func (v *VIP) Start(ctx context.Context) error {
 	}
 	now := v.cfg.Clock.Now()
 	v.stats.Held, v.stats.Interface, v.stats.TakeoverAt = true, l.Name, now
-	a := &announcer{v: v, link: l, sender: s, stop: make(chan struct{}), done: make(chan struct{})}
+	a := &announcer{v: v, link: l, sender: s, stop: make(chan struct{}), done: make(chan struct{}), kept: make(chan struct{})}
 	v.running = a
 	// The first announcement goes out before Start returns, so "VIP bound"
 	// and "first gratuitous ARP" are one step in the takeover timeline.
 	v.sendLocked(a, now)
 	go a.run(now)
+	go a.keep()
 	return nil
+}
+
+// want is the address as Start adds it on l.
+func (v *VIP) want(l Link) Addr {
+	a := Addr{Prefix: v.cfg.Address, LinkIndex: l.Index, Proto: Proto, Lifetime: v.cfg.Lifetime}
+	if v.ip.Is4() {
+		a.Label = label(l.Name, v.cfg.LabelSuffix)
+	}
+	return a
+}
+
+// notOwned names an address hapair must leave alone.
+func (v *VIP) notOwned(a Addr) error {
+	dev := fmt.Sprintf("interface %d", a.LinkIndex)
+	if l, err := v.cfg.Kernel.LinkByIndex(a.LinkIndex); err == nil {
+		dev = fmt.Sprintf("%q", l.Name)
+	}
+	return fmt.Errorf("vip: %s is already on %s with protocol %d, not %d: %w; it is the host's or another tool's, so hapair neither takes it over nor removes it",
+		a.Prefix, dev, a.Proto, Proto, ErrNotOwned)
 }
 
 // del removes one address, naming its link in errors.
@@ -213,10 +258,11 @@ func (v *VIP) Stop(ctx context.Context) error {
 	return err
 }
 
-// RemoveStale removes the address if this host holds it, without
-// announcing anything. The agent calls it for groups this node does not
-// own: a VIP left behind (by a crash, or by hand) would answer ARP and
-// split the traffic. It reports whether an address was removed.
+// RemoveStale removes the address if this host holds a copy hapair added
+// (one with the Proto mark), without announcing anything. The agent calls
+// it for groups this node does not own: a VIP left behind by a crash would
+// answer ARP and split the traffic. A copy without the mark is logged and
+// left alone. It reports whether an address was removed.
 func (v *VIP) RemoveStale(ctx context.Context) (bool, error) {
 	v.op.Lock()
 	defer v.op.Unlock()
@@ -237,6 +283,10 @@ func (v *VIP) removeLocked() (bool, error) {
 	var errs []error
 	for _, a := range addrs {
 		if a.Prefix.Addr() != v.ip {
+			continue
+		}
+		if a.Proto != Proto {
+			v.cfg.Logger.Warn("not removing address", "vip", v.cfg.Address, "reason", v.notOwned(a).Error())
 			continue
 		}
 		if err := v.del(a); err != nil {
@@ -306,6 +356,7 @@ func (v *VIP) stopAnnouncer() {
 	close(a.stop)
 	v.mu.Unlock()
 	<-a.done
+	<-a.kept
 	v.mu.Lock()
 	if err := a.sender.Close(); err != nil {
 		v.cfg.Logger.Warn("closing announcement socket", "vip", v.ip, "iface", a.link.Name, "err", err)
@@ -335,7 +386,56 @@ type announcer struct {
 	link   Link
 	sender Sender
 	stop   chan struct{}
-	done   chan struct{}
+	done   chan struct{} // closed when run returns
+	kept   chan struct{} // closed when keep returns
+}
+
+// keep refreshes the address's lifetime every Lifetime/4 while held, and
+// adds it back when it is gone (a repair, logged and counted).
+func (a *announcer) keep() {
+	defer close(a.kept)
+	v := a.v
+	every := v.cfg.Lifetime / 4
+	for {
+		select {
+		case <-a.stop:
+			return
+		case <-v.cfg.Clock.After(every):
+		}
+		v.mu.Lock()
+		select {
+		case <-a.stop:
+			v.mu.Unlock()
+			return
+		default:
+		}
+		v.refreshLocked(a.link)
+		v.mu.Unlock()
+	}
+}
+
+func (v *VIP) refreshLocked(l Link) {
+	addrs, err := v.cfg.Kernel.Addrs()
+	if err != nil {
+		v.stats.LastError = err.Error()
+		v.cfg.Logger.Warn("refreshing vip", "vip", v.cfg.Address, "iface", l.Name, "err", err)
+		return
+	}
+	present := false
+	for _, a := range addrs {
+		if a.Prefix == v.cfg.Address && a.LinkIndex == l.Index {
+			present = true
+		}
+	}
+	if err := v.cfg.Kernel.AddrAdd(l, v.want(l)); err != nil {
+		v.stats.LastError = err.Error()
+		v.cfg.Logger.Warn("refreshing vip", "vip", v.cfg.Address, "iface", l.Name, "err", err)
+		return
+	}
+	if !present {
+		v.stats.Repairs++
+		v.cfg.Logger.Warn("vip repaired", "vip", v.cfg.Address, "iface", l.Name, "reason", "address was gone while held; added it back")
+	}
 }
 
 func (a *announcer) run(takeover time.Time) {

@@ -33,14 +33,14 @@ func TestStartStopTrace(t *testing.T) {
 			name:  "start adds with label and announces",
 			cfg:   Config{Address: netip.MustParsePrefix("198.18.0.100/24"), Interface: "eth0", LabelSuffix: "web"},
 			start: true,
-			want:  "addr add 198.18.0.100/24 dev eth0 label eth0:web\ngarp 198.18.0.100 request\ngarp 198.18.0.100 reply",
+			want:  "addr add 198.18.0.100/24 dev eth0 label eth0:web proto 94 lft 4s\ngarp 198.18.0.100 request\ngarp 198.18.0.100 reply",
 		},
 		{
 			name:   "interface found from subnet",
 			cfg:    Config{Address: netip.MustParsePrefix("198.18.1.100/24"), LabelSuffix: "web", Form: FormRequest},
 			before: func(k *fakeKernel) { k.with("eth0", "198.18.0.1/24").with("eth1", "198.18.1.1/24") },
 			start:  true,
-			want:   "addr add 198.18.1.100/24 dev eth1 label eth1:web\ngarp 198.18.1.100 request",
+			want:   "addr add 198.18.1.100/24 dev eth1 label eth1:web proto 94 lft 4s\ngarp 198.18.1.100 request",
 		},
 		{
 			name:    "no interface for subnet",
@@ -50,38 +50,73 @@ func TestStartStopTrace(t *testing.T) {
 			wantErr: "vip: no interface has a subnet containing 198.18.9.100; set interface",
 		},
 		{
-			name:   "address already present is kept and re-announced",
+			name:   "our address already present is refreshed and re-announced",
 			cfg:    Config{Address: netip.MustParsePrefix("198.18.0.100/24"), Interface: "eth0", LabelSuffix: "web", Form: FormReply},
-			before: func(k *fakeKernel) { k.with("eth0", "198.18.0.100/24") },
+			before: func(k *fakeKernel) { k.withOurs("eth0", "198.18.0.100/24") },
 			start:  true,
-			want:   "garp 198.18.0.100 reply",
+			want:   "addr replace 198.18.0.100/24 dev eth0 label eth0:web proto 94 lft 4s\ngarp 198.18.0.100 reply",
 		},
 		{
-			name:   "present with another prefix length is replaced",
+			name:   "ours with another prefix length is replaced",
 			cfg:    Config{Address: netip.MustParsePrefix("198.18.0.100/24"), Interface: "eth0", Form: FormRequest},
-			before: func(k *fakeKernel) { k.with("eth0", "198.18.0.100/32") },
+			before: func(k *fakeKernel) { k.withOurs("eth0", "198.18.0.100/32") },
 			start:  true,
-			want:   "addr del 198.18.0.100/32 dev eth0\naddr add 198.18.0.100/24 dev eth0\ngarp 198.18.0.100 request",
+			want:   "addr del 198.18.0.100/32 dev eth0\naddr add 198.18.0.100/24 dev eth0 proto 94 lft 4s\ngarp 198.18.0.100 request",
 		},
 		{
-			name:   "present on another interface is moved",
+			name:   "ours on another interface is moved",
 			cfg:    Config{Address: netip.MustParsePrefix("198.18.0.100/24"), Interface: "eth0", LabelSuffix: "web", Form: FormRequest},
-			before: func(k *fakeKernel) { k.with("eth1", "198.18.0.100/24") },
+			before: func(k *fakeKernel) { k.withOurs("eth1", "198.18.0.100/24") },
 			start:  true,
-			want:   "addr del 198.18.0.100/24 dev eth1\naddr add 198.18.0.100/24 dev eth0 label eth0:web\ngarp 198.18.0.100 request",
+			want:   "addr del 198.18.0.100/24 dev eth1\naddr add 198.18.0.100/24 dev eth0 label eth0:web proto 94 lft 4s\ngarp 198.18.0.100 request",
+		},
+		{
+			// Issue 9 case 3: a VIP equal to the host's own address.
+			name:    "the host's own address is neither taken nor removed",
+			cfg:     Config{Address: netip.MustParsePrefix("198.18.0.1/24"), Interface: "eth0"},
+			before:  func(k *fakeKernel) { k.with("eth0", "198.18.0.1/24") },
+			start:   true,
+			wantErr: `vip: 198.18.0.1/24 is already on "eth0" with protocol 0, not 94: address not added by hapair; it is the host's or another tool's, so hapair neither takes it over nor removes it`,
+		},
+		{
+			name:    "an unmarked copy elsewhere blocks the start too",
+			cfg:     Config{Address: netip.MustParsePrefix("198.18.0.100/24"), Interface: "eth0"},
+			before:  func(k *fakeKernel) { k.with("eth1", "198.18.0.100/32") },
+			start:   true,
+			wantErr: `vip: 198.18.0.100/32 is already on "eth1" with protocol 0, not 94: address not added by hapair; it is the host's or another tool's, so hapair neither takes it over nor removes it`,
+		},
+		{
+			name:   "remove stale leaves the host's address",
+			cfg:    Config{Address: netip.MustParsePrefix("198.18.0.1/24"), Interface: "eth0"},
+			before: func(k *fakeKernel) { k.with("eth0", "198.18.0.1/24") },
+			op: func(ctx context.Context, v *VIP) error {
+				removed, err := v.RemoveStale(ctx)
+				if err == nil && removed {
+					err = errors.New("RemoveStale() removed = true, want false")
+				}
+				return err
+			},
+			want: "",
+		},
+		{
+			name:   "stop leaves the host's address",
+			cfg:    Config{Address: netip.MustParsePrefix("198.18.0.1/24"), Interface: "eth0"},
+			before: func(k *fakeKernel) { k.with("eth0", "198.18.0.1/24") },
+			op:     func(ctx context.Context, v *VIP) error { return v.Stop(ctx) },
+			want:   "",
 		},
 		{
 			name:  "ipv6 gets no label and a neighbour advertisement",
 			cfg:   Config{Address: netip.MustParsePrefix("2001:2::100/64"), Interface: "eth0", LabelSuffix: "web"},
 			start: true,
-			want:  "addr add 2001:2::100/64 dev eth0\nna 2001:2::100",
+			want:  "addr add 2001:2::100/64 dev eth0 proto 94 lft 4s\nna 2001:2::100",
 		},
 		{
 			name:  "stop removes",
 			cfg:   Config{Address: netip.MustParsePrefix("198.18.0.100/24"), Interface: "eth0", LabelSuffix: "web"},
 			start: true,
 			op:    func(ctx context.Context, v *VIP) error { return v.Stop(ctx) },
-			want:  "addr add 198.18.0.100/24 dev eth0 label eth0:web\ngarp 198.18.0.100 request\ngarp 198.18.0.100 reply\naddr del 198.18.0.100/24 dev eth0",
+			want:  "addr add 198.18.0.100/24 dev eth0 label eth0:web proto 94 lft 4s\ngarp 198.18.0.100 request\ngarp 198.18.0.100 reply\naddr del 198.18.0.100/24 dev eth0",
 		},
 		{
 			name: "stop when absent does nothing",
@@ -92,7 +127,7 @@ func TestStartStopTrace(t *testing.T) {
 		{
 			name:   "remove stale",
 			cfg:    Config{Address: netip.MustParsePrefix("198.18.0.100/24"), Interface: "eth0"},
-			before: func(k *fakeKernel) { k.with("eth0", "198.18.0.100/24") },
+			before: func(k *fakeKernel) { k.withOurs("eth0", "198.18.0.100/24") },
 			op: func(ctx context.Context, v *VIP) error {
 				removed, err := v.RemoveStale(ctx)
 				if err == nil && !removed {
@@ -155,9 +190,46 @@ func TestRollbackTrace(t *testing.T) {
 	if err == nil || err.Error() != wantErr {
 		t.Errorf("Group.Start() = %v, want %q", err, wantErr)
 	}
-	want := "addr add 198.18.0.100/24 dev eth0 label eth0:web\ngarp 198.18.0.100 request\nstart script mailq\nstop script mailq\naddr del 198.18.0.100/24 dev eth0"
+	want := "addr add 198.18.0.100/24 dev eth0 label eth0:web proto 94 lft 4s\ngarp 198.18.0.100 request\nstart script mailq\nstop script mailq\naddr del 198.18.0.100/24 dev eth0"
 	if got := tr.String(); got != want {
 		t.Errorf("trace:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestKeepRefreshesAndRepairs: while held, the lifetime is refreshed every
+// Lifetime/4, and an address removed behind hapair's back is added again
+// (issue 9 cases 1 and 15).
+func TestKeepRefreshesAndRepairs(t *testing.T) {
+	tr := &trace{}
+	clk := newFakeClock()
+	k := newFakeKernel(tr)
+	v, err := New(Config{Address: netip.MustParsePrefix("198.18.0.100/24"), Interface: "eth0", Lifetime: 8 * time.Second,
+		Kernel: k, Dial: fakeDialer(&trace{}, nil), Clock: clk, Schedule: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := v.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer v.Stop(ctx)
+	lines := func() int { return strings.Count(tr.String(), "\n") + 1 }
+	// The announcer waits an hour (quiet); the keeper waits 2s.
+	waitFor(t, "keeper to wait", func() bool { return len(clk.waiters2()) == 2 })
+	clk.Advance(2 * time.Second)
+	waitFor(t, "refresh", func() bool { return lines() == 2 })
+	k.drop("198.18.0.100/24")
+	waitFor(t, "keeper to wait again", func() bool { return len(clk.waiters2()) == 2 })
+	clk.Advance(2 * time.Second)
+	waitFor(t, "repair", func() bool { return lines() == 3 })
+	want := "addr add 198.18.0.100/24 dev eth0 proto 94 lft 8s\n" +
+		"addr replace 198.18.0.100/24 dev eth0 proto 94 lft 8s\n" +
+		"addr add 198.18.0.100/24 dev eth0 proto 94 lft 8s"
+	if got := tr.String(); got != want {
+		t.Errorf("trace:\n%s\nwant:\n%s", got, want)
+	}
+	if st := v.Stats(); st.Repairs != 1 {
+		t.Errorf("Stats().Repairs = %d, want 1", st.Repairs)
 	}
 }
 
@@ -201,6 +273,8 @@ func TestNewRejects(t *testing.T) {
 		{Config{Address: netip.MustParsePrefix("198.18.0.100/24")}, "vip: 198.18.0.100/24: no kernel access configured"},
 		{Config{Address: netip.MustParsePrefix("198.18.0.100/24"), Kernel: k, Schedule: Schedule{Count: 5, Interval: time.Second, SecondDelay: 2 * time.Second}},
 			"vip: garp second burst delay 2s: must be after the first burst ends (4s)"},
+		{Config{Address: netip.MustParsePrefix("198.18.0.100/24"), Kernel: k, Lifetime: 1500 * time.Millisecond},
+			"vip: 198.18.0.100/24: lifetime 1.5s: want whole seconds, at least 2s"},
 	}
 	for _, tt := range tests {
 		_, err := New(tt.cfg)
