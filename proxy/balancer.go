@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hapair/hapair/internal/clock"
 	"github.com/hapair/hapair/proxy/check"
 	"github.com/hapair/hapair/proxy/l4"
 	"github.com/hapair/hapair/proxy/l7"
@@ -22,16 +23,16 @@ import (
 
 // Options are the balancer's collaborators; the zero value is usable.
 type Options struct {
-	Logger *slog.Logger     // nil discards
-	Now    func() time.Time // clock for persistence (default time.Now)
-	Rand   *rand.Rand       // seeds schedulers (default: seeded from the clock)
+	Logger *slog.Logger // nil discards
+	Clock  clock.Clock  // persistence, health-check pacing (default clock.Real{})
+	Rand   *rand.Rand   // seeds schedulers (default: seeded from the clock)
 }
 
 // Balancer owns a node's virtual services. Its methods are safe for
 // concurrent use.
 type Balancer struct {
 	log    *slog.Logger
-	now    func() time.Time
+	clock  clock.Clock
 	prober *check.Prober
 
 	jobsMu sync.Mutex
@@ -82,20 +83,19 @@ func New(cfg Config, opts Options) (*Balancer, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
+	opts.Clock = clock.Or(opts.Clock)
 	if opts.Rand == nil {
-		seed := uint64(opts.Now().UnixNano())
+		seed := uint64(opts.Clock.Now().UnixNano())
 		opts.Rand = rand.New(rand.NewPCG(seed, seed>>32|1))
 	}
 	b := &Balancer{
-		log: opts.Logger, now: opts.Now, rng: opts.Rand,
+		log: opts.Logger, clock: opts.Clock, rng: opts.Rand,
 		services:   make(map[string]*service),
 		wantActive: make(map[string]bool),
 	}
 	b.prober = check.NewProber(check.ProberConfig{
 		Rand:     rand.New(rand.NewPCG(opts.Rand.Uint64(), opts.Rand.Uint64())),
+		Clock:    opts.Clock,
 		OnChange: b.onHealth,
 	})
 	if err := b.Reload(cfg); err != nil {
@@ -114,13 +114,13 @@ const persistSweep = 10 * time.Second
 
 func (b *Balancer) janitor() {
 	defer close(b.janitorDone)
-	t := time.NewTicker(persistSweep)
+	t := b.clock.NewTicker(persistSweep)
 	defer t.Stop()
 	for {
 		select {
 		case <-b.janitorStop:
 			return
-		case <-t.C:
+		case <-t.C():
 			b.ExpirePersistence()
 		}
 	}
@@ -376,7 +376,7 @@ func (b *Balancer) buildPools(s *service, sc ServiceConfig, prev *pools) (*pools
 		if prev != nil && prev.sticky != nil && prev.cfg.Persistent == sc.Persistent {
 			ps.sticky = prev.sticky
 		} else {
-			ps.sticky = persist.New(sc.Persistent, b.now)
+			ps.sticky = persist.New(sc.Persistent, b.clock.Now)
 			if prev != nil && prev.sticky != nil {
 				ps.sticky.Import(prev.sticky.Export())
 			}

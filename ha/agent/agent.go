@@ -22,25 +22,8 @@ import (
 
 	"github.com/hapair/hapair/ha"
 	"github.com/hapair/hapair/ha/wire"
+	"github.com/hapair/hapair/internal/clock"
 )
-
-// Clock is the time source. StdClock is the real one; agenttest.Clock is a
-// fake for tests.
-type Clock interface {
-	Now() time.Time
-	// AfterFunc calls f in its own goroutine (or the fake's Advance) after d.
-	AfterFunc(d time.Duration, f func()) Timer
-}
-
-// Timer is a timer returned by Clock.AfterFunc.
-type Timer interface{ Stop() bool }
-
-// StdClock is the wall clock.
-type StdClock struct{}
-
-func (StdClock) Now() time.Time { return time.Now() }
-
-func (StdClock) AfterFunc(d time.Duration, f func()) Timer { return time.AfterFunc(d, f) }
 
 // Transport sends a heartbeat on every link; *link.Set satisfies it.
 type Transport interface {
@@ -75,7 +58,7 @@ type Config struct {
 	Groups    GroupRunner // required
 	Announcer Announcer   // optional
 	Notifier  Notifier    // optional
-	Clock     Clock       // default StdClock{}
+	Clock     clock.Clock // default clock.Real{}; tests use clocktest
 	Logger    *slog.Logger
 	// LateLogEvery limits "peer late" (warntime) lines to one per peer per
 	// interval (default 10s); the rest are counted in the next line.
@@ -97,7 +80,7 @@ type Agent struct {
 
 	// owned by the loop goroutine
 	seq         uint64
-	timer       Timer
+	timer       clock.Timer
 	lateLogged  map[string]time.Time
 	lateHidden  map[string]int
 	sendFailed  bool
@@ -116,9 +99,7 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.Transport == nil || cfg.Groups == nil {
 		return nil, errors.New("agent: transport and group runner are required")
 	}
-	if cfg.Clock == nil {
-		cfg.Clock = StdClock{}
-	}
+	cfg.Clock = clock.Or(cfg.Clock)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -15,8 +15,8 @@ import (
 
 	"github.com/hapair/hapair/ha"
 	"github.com/hapair/hapair/ha/agent"
-	"github.com/hapair/hapair/ha/agent/agenttest"
 	"github.com/hapair/hapair/ha/wire"
+	"github.com/hapair/hapair/internal/clock/clocktest"
 )
 
 // fakeNet connects agents: every Send is delivered to every other
@@ -104,7 +104,7 @@ type node struct {
 
 type harness struct {
 	t     *testing.T
-	clock *agenttest.Clock
+	clock *clocktest.Clock
 	net   *fakeNet
 	nodes map[string]*node
 }
@@ -112,7 +112,7 @@ type harness struct {
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	before := runtime.NumGoroutine()
-	h := &harness{t: t, clock: agenttest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)),
+	h := &harness{t: t, clock: clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)),
 		net: &fakeNet{agents: map[string]*agent.Agent{}, cut: map[string]bool{}}, nodes: map[string]*node{}}
 	t.Cleanup(func() {
 		for name := range h.nodes {

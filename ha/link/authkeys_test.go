@@ -4,9 +4,11 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hapair/hapair/authkeys"
 	"github.com/hapair/hapair/ha/wire"
+	"github.com/hapair/hapair/internal/clock/clocktest"
 )
 
 var _ Keyring = (*authkeys.Keyring)(nil)
@@ -26,9 +28,9 @@ func TestAuthkeysRotation(t *testing.T) {
 	const keys = "1 sha256 old secret\n2 sha256 new secret\n"
 	port := freePort(t)
 	open := func(self string, k *authkeys.Keyring) *node {
-		n := &node{got: make(chan delivery, 10), clock: newFakeClock(), logs: &syncBuffer{}}
+		n := &node{got: make(chan delivery, 10), clock: clocktest.New(time.Time{}), logs: &syncBuffer{}}
 		s, err := Open(Config{ClusterID: testCluster, Self: self, Nodes: []string{"lb1", "lb2"}, Keyring: k,
-			Links: []Spec{ucastSpec("ucast0", port)}, Logger: slog.New(slog.NewTextHandler(n.logs, nil)), Now: n.clock.Now},
+			Links: []Spec{ucastSpec("ucast0", port)}, Logger: slog.New(slog.NewTextHandler(n.logs, nil)), Clock: n.clock},
 			func(p *wire.Packet, link string) { n.got <- delivery{p, link} })
 		if err != nil {
 			t.Fatalf("Open(%s) error: %v", self, err)

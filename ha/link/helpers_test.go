@@ -18,6 +18,7 @@ import (
 	"golang.org/x/net/ipv4"
 
 	"github.com/hapair/hapair/ha/wire"
+	"github.com/hapair/hapair/internal/clock/clocktest"
 )
 
 // testKeys is an HMAC-SHA256 keyring standing in for *authkeys.Keyring.
@@ -79,26 +80,6 @@ func ucastSpec(name string, port uint16) Spec {
 	return Spec{Name: name, Kind: "ucast", Port: port, Peers: map[string]netip.Addr{"lb1": addr1, "lb2": addr2}}
 }
 
-// fakeClock is a settable clock for last-heard times and log limits.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // syncBuffer collects log output from link goroutines.
 type syncBuffer struct {
 	mu sync.Mutex
@@ -121,7 +102,7 @@ func (s *syncBuffer) String() string {
 type node struct {
 	*Set
 	got   chan delivery
-	clock *fakeClock
+	clock *clocktest.Clock
 	logs  *syncBuffer
 }
 
@@ -134,7 +115,7 @@ type delivery struct {
 // checking for leaked goroutines, when the test ends.
 func openNode(t *testing.T, self string, links ...Spec) *node {
 	t.Helper()
-	n := &node{got: make(chan delivery, 100), clock: newFakeClock(), logs: &syncBuffer{}}
+	n := &node{got: make(chan delivery, 100), clock: clocktest.New(time.Time{}), logs: &syncBuffer{}}
 	cfg := Config{
 		ClusterID: testCluster,
 		Self:      self,
@@ -142,7 +123,7 @@ func openNode(t *testing.T, self string, links ...Spec) *node {
 		Keyring:   clusterKeys(),
 		Links:     links,
 		Logger:    slog.New(slog.NewTextHandler(n.logs, nil)),
-		Now:       n.clock.Now,
+		Clock:     n.clock,
 	}
 	s, err := Open(cfg, func(p *wire.Packet, link string) { n.got <- delivery{p, link} })
 	if err != nil {

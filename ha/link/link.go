@@ -14,6 +14,7 @@ import (
 
 	"github.com/hapair/hapair/ha/replay"
 	"github.com/hapair/hapair/ha/wire"
+	"github.com/hapair/hapair/internal/clock"
 )
 
 // DefaultPort is Heartbeat's IANA port, ha-cluster.
@@ -46,8 +47,8 @@ type Config struct {
 	Nodes     []string // every node of the cluster, Self included
 	Keyring   Keyring
 	Links     []Spec
-	Logger    *slog.Logger     // nil: discard
-	Now       func() time.Time // clock for last-heard times and log rate limits (default time.Now)
+	Logger    *slog.Logger // nil: discard
+	Clock     clock.Clock  // last-heard times, log rate limits, read-error pauses (default clock.Real{})
 }
 
 func (c *Config) validate() error {
@@ -150,13 +151,11 @@ func New(cfg Config, conns []net.PacketConn, deliver func(p *wire.Packet, link s
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
+	cfg.Clock = clock.Or(cfg.Clock)
 	s := &Set{
 		cfg:     cfg,
 		deliver: deliver,
-		limit:   &limiter{now: cfg.Now, entries: map[limiterKey]*limiterEntry{}},
+		limit:   &limiter{now: cfg.Clock.Now, entries: map[limiterKey]*limiterEntry{}},
 		nodes:   map[string]bool{},
 		done:    make(chan struct{}),
 		sendBuf: make([]byte, 0, wire.MaxPacketSize),

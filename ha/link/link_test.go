@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hapair/hapair/ha/wire"
+	"github.com/hapair/hapair/internal/clock/clocktest"
 )
 
 func TestExchange(t *testing.T) {
@@ -157,7 +158,7 @@ func TestDropLogRateLimit(t *testing.T) {
 }
 
 func TestLimiterBoundsSources(t *testing.T) {
-	clock := newFakeClock()
+	clock := clocktest.New(time.Time{})
 	lim := &limiter{now: clock.Now, entries: map[limiterKey]*limiterEntry{}}
 	for i := range maxLimiterKeys {
 		if ok, _, _ := lim.allow("bad-mac", "10.0.0."+strings.Repeat("x", i)); !ok {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hapair/hapair/ha/wire"
+	"github.com/hapair/hapair/internal/clock/clocktest"
 )
 
 // testGroup is an administratively scoped group (RFC 2365), used on lo only.
@@ -50,9 +51,9 @@ func TestMulticastLoopback(t *testing.T) {
 
 func tryOpenMcast(t *testing.T, self string, spec Spec) (*node, error) {
 	t.Helper()
-	n := &node{got: make(chan delivery, 10), clock: newFakeClock(), logs: &syncBuffer{}}
+	n := &node{got: make(chan delivery, 10), clock: clocktest.New(time.Time{}), logs: &syncBuffer{}}
 	s, err := Open(Config{ClusterID: testCluster, Self: self, Nodes: []string{"lb1", "lb2"},
-		Keyring: clusterKeys(), Links: []Spec{spec}, Now: n.clock.Now},
+		Keyring: clusterKeys(), Links: []Spec{spec}, Clock: n.clock},
 		func(p *wire.Packet, link string) { n.got <- delivery{p, link} })
 	if err != nil {
 		return nil, err

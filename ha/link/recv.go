@@ -34,12 +34,12 @@ func (s *Set) receive(l *link) {
 			}
 			l.stats.readErrors.Add(1)
 			s.logLimited("heartbeat read failed", "read", l.spec.Name, "", err)
-			t := time.NewTimer(readErrorPause)
+			t := s.cfg.Clock.NewTimer(readErrorPause)
 			select {
 			case <-s.done:
 				t.Stop()
 				return
-			case <-t.C:
+			case <-t.C():
 			}
 			continue
 		}
@@ -88,7 +88,7 @@ func (s *Set) handle(l *link, b []byte, cm *ipv4.ControlMessage, addr string) {
 	s.recvMu.Lock()
 	defer s.recvMu.Unlock()
 	lastGen, lastSeq, _ := f.Last()
-	now := s.cfg.Now()
+	now := s.cfg.Clock.Now()
 	v := f.Check(p.Generation, p.Seq)
 	if v == replay.DropOldSeq && s.recent[p.Sender].copyOf(p.Generation, p.Seq, now, p.Keepalive) {
 		// Every link carries every packet, and links differ in latency: a

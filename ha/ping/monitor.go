@@ -9,19 +9,11 @@ import (
 	"time"
 
 	"github.com/hapair/hapair/ha/script"
+	"github.com/hapair/hapair/internal/clock"
 )
 
 // Probe runs one check; nil means healthy. It must return by ctx's deadline.
 type Probe func(ctx context.Context) error
-
-// Clock is the monitor's time source.
-type Clock interface {
-	After(d time.Duration) <-chan time.Time
-}
-
-type systemClock struct{}
-
-func (systemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
 // Defaults for Spec.
 const (
@@ -43,8 +35,8 @@ type Spec struct {
 	Fall     int           // failures in a row to report down (default 3)
 	Rise     int           // successes in a row to report up (default 1)
 
-	Clock Clock      // default the system clock
-	Rand  *rand.Rand // jitter source (default seeded from the clock); not shared
+	Clock clock.Clock // paces probes (default clock.Real{})
+	Rand  *rand.Rand  // jitter source (default seeded from the clock); not shared
 }
 
 // Monitor runs one check until its context ends.
@@ -73,11 +65,9 @@ func NewMonitor(spec Spec) (*Monitor, error) {
 	if spec.Rise == 0 {
 		spec.Rise = DefaultRise
 	}
-	if spec.Clock == nil {
-		spec.Clock = systemClock{}
-	}
+	spec.Clock = clock.Or(spec.Clock)
 	if spec.Rand == nil {
-		spec.Rand = rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0))
+		spec.Rand = rand.New(rand.NewPCG(uint64(spec.Clock.Now().UnixNano()), 0))
 	}
 	return &Monitor{spec: spec, tracker: NewTracker(spec.Name, spec.Rise, spec.Fall)}, nil
 }

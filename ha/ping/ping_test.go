@@ -11,6 +11,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hapair/hapair/internal/clock/clocktest"
+	"github.com/hapair/hapair/internal/testkit"
 )
 
 func TestTracker(t *testing.T) {
@@ -50,16 +53,6 @@ func TestTracker(t *testing.T) {
 	}
 }
 
-// stepClock hands each wait to the test, which fires it.
-type stepClock struct{ waits chan time.Duration }
-
-func (c stepClock) After(d time.Duration) <-chan time.Time {
-	c.waits <- d
-	ch := make(chan time.Time, 1)
-	ch <- time.Time{} // fires at once; the test paced us by receiving d
-	return ch
-}
-
 // fakePinger answers from a script of results.
 type fakePinger struct{ results chan error }
 
@@ -78,7 +71,7 @@ func (p fakePinger) Ping(ctx context.Context, addr netip.Addr) error {
 func TestMonitorReportsTransitions(t *testing.T) {
 	addr := netip.MustParseAddr("198.18.0.1")
 	p := fakePinger{results: make(chan error, 10)}
-	clk := stepClock{waits: make(chan time.Duration)}
+	clk := clocktest.New(time.Time{})
 	m, err := NewMonitor(Spec{Name: "ping 198.18.0.1", Probe: PingProbe(p, addr), Interval: time.Second, Fall: 2,
 		Clock: clk, Rand: rand.New(rand.NewPCG(1, 2))})
 	if err != nil {
@@ -100,10 +93,14 @@ func TestMonitorReportsTransitions(t *testing.T) {
 		close(done)
 	}()
 	for i := range 6 {
-		d := <-clk.waits // one wait per probe
-		if d < 900*time.Millisecond || d > 1100*time.Millisecond {
-			t.Errorf("wait %d = %v, want 1s ±10%%", i, d)
+		// Each probe is followed by one wait of 1s ±10%: the next probe
+		// comes after 1.1s and not before 0.9s.
+		testkit.WaitFor(t, fmt.Sprintf("probe %d and its wait", i+1), func() bool { return len(p.results) == 5-i && clk.Waiting() == 1 })
+		clk.Advance(900 * time.Millisecond)
+		if n := len(p.results); n != 5-i {
+			t.Fatalf("probe %d ran less than 0.9s after probe %d", i+2, i+1)
 		}
+		clk.Advance(200 * time.Millisecond)
 	}
 	cancel()
 	<-done

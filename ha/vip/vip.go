@@ -8,18 +8,9 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/hapair/hapair/internal/clock"
 )
-
-// Clock is the time source of the announcement loop.
-type Clock interface {
-	Now() time.Time
-	After(d time.Duration) <-chan time.Time
-}
-
-type systemClock struct{}
-
-func (systemClock) Now() time.Time                         { return time.Now() }
-func (systemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
 // Config describes one VIP. Address is required; everything else has a
 // default.
@@ -49,7 +40,7 @@ type Config struct {
 
 	Kernel Kernel       // required: OpenNetlink("") in production
 	Dial   Dialer       // default DialLink
-	Clock  Clock        // default the system clock
+	Clock  clock.Clock  // time of the announcement loop (default clock.Real{})
 	Logger *slog.Logger // default: discard
 }
 
@@ -120,9 +111,7 @@ func New(cfg Config) (*VIP, error) {
 	if cfg.Dial == nil {
 		cfg.Dial = DialLink
 	}
-	if cfg.Clock == nil {
-		cfg.Clock = systemClock{}
-	}
+	cfg.Clock = clock.Or(cfg.Clock)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hapair/hapair/ha/resource"
 	"github.com/hapair/hapair/ha/resource/resourcetest"
+	"github.com/hapair/hapair/internal/clock/clocktest"
 )
 
 var _ resource.Resource = (*VIP)(nil)
@@ -146,7 +147,7 @@ func TestStartStopTrace(t *testing.T) {
 				tt.before(k)
 			}
 			cfg := tt.cfg
-			cfg.Kernel, cfg.Dial, cfg.Clock, cfg.Schedule = k, fakeDialer(tr, nil), newFakeClock(), quiet
+			cfg.Kernel, cfg.Dial, cfg.Clock, cfg.Schedule = k, fakeDialer(tr, nil), clocktest.New(time.Time{}), quiet
 			v, err := New(cfg)
 			if err != nil {
 				t.Fatal(err)
@@ -179,7 +180,7 @@ func TestRollbackTrace(t *testing.T) {
 	tr := &trace{}
 	k := newFakeKernel(tr)
 	v, err := New(Config{Address: netip.MustParsePrefix("198.18.0.100/24"), Interface: "eth0", LabelSuffix: "web",
-		Kernel: k, Dial: fakeDialer(tr, nil), Clock: newFakeClock(), Schedule: quiet, Form: FormRequest})
+		Kernel: k, Dial: fakeDialer(tr, nil), Clock: clocktest.New(time.Time{}), Schedule: quiet, Form: FormRequest})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,21 +238,21 @@ func TestStartFailures(t *testing.T) {
 	tr := &trace{}
 	k := newFakeKernel(tr)
 	k.addErr = errors.New("operation not permitted")
-	v, _ := New(Config{Address: netip.MustParsePrefix("198.18.0.100/24"), Interface: "eth0", Kernel: k, Dial: fakeDialer(tr, nil), Clock: newFakeClock()})
+	v, _ := New(Config{Address: netip.MustParsePrefix("198.18.0.100/24"), Interface: "eth0", Kernel: k, Dial: fakeDialer(tr, nil), Clock: clocktest.New(time.Time{})})
 	err := v.Start(context.Background())
 	if want := `vip: adding 198.18.0.100/24 to "eth0": operation not permitted`; err == nil || err.Error() != want {
 		t.Errorf("Start() with add failing = %v, want %q", err, want)
 	}
 
 	k = newFakeKernel(tr)
-	v, _ = New(Config{Address: netip.MustParsePrefix("198.18.0.100/24"), Interface: "eth9", Kernel: k, Dial: fakeDialer(tr, nil), Clock: newFakeClock()})
+	v, _ = New(Config{Address: netip.MustParsePrefix("198.18.0.100/24"), Interface: "eth9", Kernel: k, Dial: fakeDialer(tr, nil), Clock: clocktest.New(time.Time{})})
 	err = v.Start(context.Background())
 	if want := `vip: finding interface "eth9" for 198.18.0.100/24: link not found`; err == nil || err.Error() != want {
 		t.Errorf("Start() with missing link = %v, want %q", err, want)
 	}
 
 	v, _ = New(Config{Address: netip.MustParsePrefix("198.18.0.100/24"), Interface: "eth0", Kernel: k,
-		Dial: fakeDialer(tr, errors.New(`vip: opening ARP socket on "eth0": operation not permitted`)), Clock: newFakeClock()})
+		Dial: fakeDialer(tr, errors.New(`vip: opening ARP socket on "eth0": operation not permitted`)), Clock: clocktest.New(time.Time{})})
 	err = v.Start(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "opening ARP socket") {
 		t.Errorf("Start() with dial failing = %v, want the dial error", err)
@@ -303,7 +304,7 @@ func TestLabel(t *testing.T) {
 // bursts at 0, 100ms, 200ms and 1s, 1.1s; nothing after; Announce restarts.
 func TestAnnounceLoop(t *testing.T) {
 	tr := &trace{}
-	clk := newFakeClock()
+	clk := clocktest.New(time.Time{})
 	v, err := New(Config{Address: netip.MustParsePrefix("198.18.0.100/24"), Interface: "eth0", Form: FormRequest,
 		Kernel: newFakeKernel(tr), Dial: fakeDialer(tr, nil), Clock: clk,
 		Schedule: Schedule{Count: 3, Interval: 100 * time.Millisecond, SecondDelay: time.Second, SecondCount: 2}})
@@ -329,7 +330,7 @@ func TestAnnounceLoop(t *testing.T) {
 		{100 * time.Millisecond, 5},
 	}
 	for _, st := range steps {
-		waitFor(t, "loop to wait", func() bool { return len(clk.waiters2()) > 0 })
+		waitFor(t, "loop to wait", func() bool { return clk.Waiting() > 0 })
 		clk.Advance(st.advance)
 		waitFor(t, "send count", func() bool { return sends() == st.want })
 	}
@@ -355,10 +356,4 @@ func TestAnnounceLoop(t *testing.T) {
 	if got := sends(); got != 6 {
 		t.Errorf("sends after Stop+Announce = %d, want 6", got)
 	}
-}
-
-func (c *fakeClock) waiters2() []fakeWaiter {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]fakeWaiter(nil), c.waiters...)
 }

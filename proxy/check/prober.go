@@ -9,6 +9,8 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/hapair/hapair/internal/clock"
 )
 
 // Job is one target to probe.
@@ -32,6 +34,9 @@ type ProberConfig struct {
 	// interval, so a thousand reals added together do not fire together.
 	// nil means a fixed seed.
 	Rand *rand.Rand
+	// Clock paces the checks (default clock.Real{}). Check timeouts are
+	// context deadlines on the real clock: they bound real socket I/O.
+	Clock clock.Clock
 	// OnChange is called when a job's health changes, with the reason from
 	// Tracker.Reason ("" on recovery). It runs on a probe goroutine, never
 	// twice at once for one job, and must not block for long.
@@ -75,6 +80,7 @@ func NewProber(cfg ProberConfig) *Prober {
 	if cfg.MaxInFlight <= 0 {
 		cfg.MaxInFlight = 64
 	}
+	cfg.Clock = clock.Or(cfg.Clock)
 	rng := cfg.Rand
 	if rng == nil {
 		rng = rand.New(rand.NewPCG(1, 2))
@@ -118,7 +124,7 @@ func (p *Prober) Add(j Job) error {
 	}
 	p.removeLocked(j.ID)
 	nj := &job{Job: j, tracker: NewTracker(j.Spec.Rise, j.Spec.Fall, j.Spec.Initial), index: -1}
-	nj.next = time.Now().Add(time.Duration(p.rng.Int64N(int64(j.Spec.Interval))))
+	nj.next = p.cfg.Clock.Now().Add(time.Duration(p.rng.Int64N(int64(j.Spec.Interval))))
 	p.jobs[j.ID] = nj
 	heap.Push(&p.due, nj)
 	p.poke()
@@ -184,7 +190,7 @@ const coalesce = 10 * time.Millisecond
 // schedule starts due jobs in order of their next time.
 func (p *Prober) schedule() {
 	defer p.wg.Done()
-	timer := time.NewTimer(time.Hour)
+	timer := p.cfg.Clock.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
 		p.mu.Lock()
@@ -194,7 +200,7 @@ func (p *Prober) schedule() {
 		wait := time.Hour
 		if len(p.due) > 0 {
 			window := min(coalesce, p.due[0].Spec.Interval/16)
-			if d := time.Until(p.due[0].next); d <= window {
+			if d := -p.cfg.Clock.Since(p.due[0].next); d <= window {
 				j = heap.Pop(&p.due).(*job)
 				c, target = j.Checker, j.Target // Add may update j while it runs
 			} else {
@@ -208,7 +214,7 @@ func (p *Prober) schedule() {
 			case <-p.ctx.Done():
 				return
 			case <-p.wake:
-			case <-timer.C:
+			case <-timer.C():
 			}
 			continue
 		}
@@ -225,7 +231,7 @@ func (p *Prober) schedule() {
 // probe runs one check of j, then records it and schedules the next.
 func (p *Prober) probe(j *job, c Checker, target netip.AddrPort) {
 	defer p.wg.Done()
-	start := time.Now()
+	start := p.cfg.Clock.Now()
 	err := c.Check(p.ctx, target)
 	<-p.sem
 	if p.ctx.Err() != nil {
@@ -242,7 +248,7 @@ func (p *Prober) probe(j *job, c Checker, target netip.AddrPort) {
 	iv := j.Spec.Interval
 	jitter := time.Duration(p.rng.Int64N(int64(iv/8)+1)) - iv/16
 	j.next = start.Add(iv + jitter)
-	if now := time.Now(); j.next.Before(now) { // the check took longer than the interval
+	if now := p.cfg.Clock.Now(); j.next.Before(now) { // the check took longer than the interval
 		j.next = now
 	}
 	heap.Push(&p.due, j)

@@ -10,6 +10,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/hapair/hapair/internal/clock/clocktest"
+	"github.com/hapair/hapair/internal/testkit"
 )
 
 // fakeChecker fails while fail is set, counts checks and the most that ran
@@ -51,44 +54,58 @@ type change struct {
 	reason  string
 }
 
-func newTestProber(t *testing.T, maxInFlight int) (*Prober, <-chan change) {
-	t.Helper()
-	ch := make(chan change, 64)
-	p := NewProber(ProberConfig{
-		MaxInFlight: maxInFlight,
-		Rand:        rand.New(rand.NewPCG(3, 4)),
-		OnChange:    func(id string, h bool, r string) { ch <- change{id, h, r} },
-	})
-	t.Cleanup(p.Stop)
-	return p, ch
+// proberHarness is a Prober on a fake clock with its health changes.
+type proberHarness struct {
+	*Prober
+	clk     *clocktest.Clock
+	changes chan change
 }
 
-func await(t *testing.T, ch <-chan change) change {
+func newTestProber(t *testing.T, maxInFlight int) *proberHarness {
 	t.Helper()
-	select {
-	case c := <-ch:
-		return c
-	case <-time.After(10 * time.Second):
-		t.Fatal("no health change within 10s")
-	}
-	return change{}
+	h := &proberHarness{clk: clocktest.New(time.Time{}), changes: make(chan change, 64)}
+	h.Prober = NewProber(ProberConfig{
+		MaxInFlight: maxInFlight,
+		Rand:        rand.New(rand.NewPCG(3, 4)),
+		Clock:       h.clk,
+		OnChange:    func(id string, ok bool, r string) { h.changes <- change{id, ok, r} },
+	})
+	t.Cleanup(h.Stop)
+	return h
+}
+
+// await advances the clock a millisecond at a time until a health change
+// arrives.
+func (h *proberHarness) await(t *testing.T) change {
+	t.Helper()
+	var c change
+	testkit.WaitFor(t, "a health change", func() bool {
+		select {
+		case c = <-h.changes:
+			return true
+		default:
+			h.clk.Advance(time.Millisecond)
+			return false
+		}
+	})
+	return c
 }
 
 var target1 = netip.MustParseAddrPort("127.0.0.1:9")
 
 func TestProberTransitions(t *testing.T) {
-	p, ch := newTestProber(t, 4)
+	p := newTestProber(t, 4)
 	f := &fakeChecker{}
 	spec := Spec{Interval: 5 * time.Millisecond, Rise: 2, Fall: 2}
 	if err := p.Add(Job{ID: "web 1", Target: target1, Checker: f, Spec: spec}); err != nil {
 		t.Fatal(err)
 	}
-	if c := await(t, ch); c != (change{"web 1", true, ""}) {
+	if c := p.await(t); c != (change{"web 1", true, ""}) {
 		t.Fatalf("first change = %+v, want healthy after the first pass", c)
 	}
 	f.fail.Store(true)
 	want := change{"web 1", false, "connect 127.0.0.1:9: connection refused"}
-	if c := await(t, ch); c != want {
+	if c := p.await(t); c != want {
 		t.Fatalf("change after failures = %+v, want %+v", c, want)
 	}
 	st, ok := p.Status("web 1")
@@ -102,7 +119,7 @@ func TestProberTransitions(t *testing.T) {
 		t.Errorf("Status after same-target update = %+v, want health and counts kept", st)
 	}
 	f.fail.Store(false)
-	if c := await(t, ch); !c.healthy {
+	if c := p.await(t); !c.healthy {
 		t.Fatalf("change after recovery = %+v, want healthy", c)
 	}
 	p.Add(Job{ID: "web 1", Target: netip.MustParseAddrPort("127.0.0.1:10"), Checker: f, Spec: spec})
@@ -116,39 +133,41 @@ func TestProberTransitions(t *testing.T) {
 }
 
 func TestProberRemoveStopsChecks(t *testing.T) {
-	p, ch := newTestProber(t, 4)
+	p := newTestProber(t, 4)
 	f := &fakeChecker{}
 	p.Add(Job{ID: "a", Target: target1, Checker: f, Spec: Spec{Interval: 2 * time.Millisecond, Rise: 1, Fall: 1}})
-	await(t, ch)
+	p.await(t)
 	p.Remove("a")
-	// Any check in flight at Remove may still finish; after that, none start.
-	deadline := time.Now().Add(5 * time.Second)
-	for f.inFlight.Load() != 0 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
+	// Any check in flight at Remove may still finish; after that, none is
+	// scheduled, so no amount of time starts one.
+	testkit.WaitFor(t, "the check in flight to finish", func() bool { return f.inFlight.Load() == 0 })
 	n := f.calls.Load()
-	time.Sleep(50 * time.Millisecond) // 25 intervals: would be ~25 more checks if still scheduled
-	if got := f.calls.Load(); got != n {
-		t.Errorf("checks after Remove: %d more, want 0", got-n)
+	for range 25 {
+		p.clk.Advance(2 * time.Millisecond)
+	}
+	p.mu.Lock()
+	due := p.due.Len()
+	p.mu.Unlock()
+	if got := f.calls.Load(); got != n || due != 0 {
+		t.Errorf("after Remove and 25 intervals: %d more checks, %d scheduled, want 0 and 0", got-n, due)
 	}
 }
 
 func TestProberBoundedConcurrency(t *testing.T) {
-	p, _ := newTestProber(t, 3)
+	p := newTestProber(t, 3)
 	f := &fakeChecker{block: make(chan struct{})}
 	for i := range 20 {
 		p.Add(Job{ID: fmt.Sprint(i), Target: target1, Checker: f, Spec: Spec{Interval: time.Millisecond}})
 	}
 	// Wait until the bound is reached, then let checks go through for a while.
-	deadline := time.Now().Add(10 * time.Second)
-	for f.inFlight.Load() < 3 {
-		if time.Now().After(deadline) {
-			t.Fatalf("in flight = %d, want 3 checks started", f.inFlight.Load())
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testkit.WaitFor(t, "3 checks in flight", func() bool { p.clk.Advance(time.Millisecond); return f.inFlight.Load() >= 3 })
 	for range 200 {
-		f.block <- struct{}{}
+		select {
+		case f.block <- struct{}{}:
+		case <-time.After(testkit.WaitTimeout):
+			t.Fatal("no check to release")
+		}
+		p.clk.Advance(time.Millisecond)
 	}
 	if m := f.maxSeen.Load(); m != 3 {
 		t.Errorf("most checks at once = %d, want exactly MaxInFlight 3", m)
@@ -156,17 +175,11 @@ func TestProberBoundedConcurrency(t *testing.T) {
 }
 
 func TestProberStopWaits(t *testing.T) {
-	ch := make(chan change, 1)
-	p := NewProber(ProberConfig{OnChange: func(id string, h bool, r string) { ch <- change{id, h, r} }})
+	p := newTestProber(t, 4)
+	ch := p.changes
 	f := &fakeChecker{block: make(chan struct{})} // blocks until ctx is cancelled
 	p.Add(Job{ID: "a", Target: target1, Checker: f, Spec: Spec{Interval: time.Millisecond}})
-	deadline := time.Now().Add(10 * time.Second)
-	for f.inFlight.Load() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("no check started")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testkit.WaitFor(t, "a check to start", func() bool { p.clk.Advance(time.Millisecond); return f.inFlight.Load() > 0 })
 	p.Stop()
 	if n := f.inFlight.Load(); n != 0 {
 		t.Errorf("checks in flight after Stop = %d, want 0 (Stop waits)", n)
@@ -182,7 +195,7 @@ func TestProberStopWaits(t *testing.T) {
 }
 
 func TestProberAddErrors(t *testing.T) {
-	p, _ := newTestProber(t, 1)
+	p := newTestProber(t, 1)
 	if err := p.Add(Job{ID: "x"}); err == nil || err.Error() != `check: job "x" has no checker` {
 		t.Errorf("Add(no checker) = %v, want the job named", err)
 	}
@@ -196,28 +209,34 @@ func TestProberSpreadsFirstChecks(t *testing.T) {
 	var first []time.Time
 	seen := map[netip.AddrPort]bool{}
 	done := make(chan struct{})
+	var clk *clocktest.Clock // set before the first check
 	c := checkerFunc(func(_ context.Context, tg netip.AddrPort) error {
 		mu.Lock()
 		defer mu.Unlock()
 		if !seen[tg] {
 			seen[tg] = true
-			first = append(first, time.Now())
+			first = append(first, clk.Now())
 			if len(first) == 50 {
 				close(done)
 			}
 		}
 		return nil
 	})
-	p, _ := newTestProber(t, 64)
-	start := time.Now()
+	p := newTestProber(t, 64)
+	clk = p.clk
+	start := clk.Now()
 	for i := range 50 {
 		p.Add(Job{ID: fmt.Sprint(i), Target: netip.AddrPortFrom(target1.Addr(), uint16(i+1)), Checker: c, Spec: Spec{Interval: 400 * time.Millisecond}})
 	}
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("not every job was checked within 10s")
-	}
+	testkit.WaitFor(t, "every job's first check", func() bool {
+		select {
+		case <-done:
+			return true
+		default:
+			clk.Advance(time.Millisecond)
+			return false
+		}
+	})
 	mu.Lock()
 	defer mu.Unlock()
 	early := 0

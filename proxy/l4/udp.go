@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hapair/hapair/internal/clock"
 )
 
 // UDPConfig holds the per-service UDP settings; zero values mean defaults.
@@ -25,6 +27,10 @@ type UDPConfig struct {
 	// a jumbo frame; RFC 3261 §18.1.1 moves SIP messages near the MTU to
 	// TCP). Larger replies are dropped and counted, never truncated.
 	MaxDatagram int
+	// Clock ages flows (default clock.Real{}). NewUDP reads it once;
+	// SetConfig ignores it. Ages are monotonic: a wall-clock step neither
+	// expires every flow nor keeps them forever.
+	Clock clock.Clock
 }
 
 func (c UDPConfig) withDefaults() UDPConfig {
@@ -62,7 +68,9 @@ type UDPProxy struct {
 	log    *slog.Logger
 	cfg    atomic.Pointer[UDPConfig]
 	active atomic.Bool
-	now    atomic.Int64 // coarse clock (UnixNano), set by the sweeper
+	clock  clock.Clock
+	epoch  time.Time    // from clock, at NewUDP
+	now    atomic.Int64 // coarse monotonic clock (ns since epoch), set by the sweeper
 
 	datagrams, replies, refused, noReal  atomic.Uint64
 	tableFull, oversize, opened, expired atomic.Uint64
@@ -78,7 +86,7 @@ type flow struct {
 	client netip.AddrPort
 	up     Upstream
 	conn   *net.UDPConn
-	last   atomic.Int64 // UnixNano of the last datagram either way
+	last   atomic.Int64 // coarse clock at the last datagram either way
 	gone   atomic.Bool
 }
 
@@ -89,8 +97,9 @@ func NewUDP(p Picker, cfg UDPConfig, log *slog.Logger) *UDPProxy {
 		log = slog.New(slog.DiscardHandler)
 	}
 	u := &UDPProxy{picker: p, log: log, flows: make(map[netip.AddrPort]*flow), stop: make(chan struct{})}
+	u.clock = clock.Or(cfg.Clock)
+	u.epoch = u.clock.Now()
 	u.SetConfig(cfg)
-	u.now.Store(time.Now().UnixNano())
 	return u
 }
 
@@ -253,19 +262,19 @@ func (u *UDPProxy) sweeper(done chan struct{}) {
 	defer close(done)
 	for {
 		cfg := u.cfg.Load()
-		t := time.NewTimer(max(cfg.IdleTimeout/4, 5*time.Millisecond))
+		t := u.clock.NewTimer(max(cfg.IdleTimeout/4, 5*time.Millisecond))
 		select {
 		case <-u.stop:
 			t.Stop()
 			return
-		case <-t.C:
+		case <-t.C():
 		}
 		u.sweep()
 	}
 }
 
 func (u *UDPProxy) sweep() {
-	now := time.Now().UnixNano()
+	now := int64(u.clock.Since(u.epoch))
 	u.now.Store(now)
 	idle := int64(u.cfg.Load().IdleTimeout)
 	limit := now - idle - idle/4

@@ -5,25 +5,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hapair/hapair/internal/clock/clocktest"
 )
-
-// fakeClock is a settable now function.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *fakeClock { return &fakeClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)} }
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 var (
 	clientA = netip.MustParseAddr("198.18.1.1")
@@ -42,7 +26,7 @@ func wantLookup(t *testing.T, tb *Table, c netip.Addr, want netip.AddrPort, want
 }
 
 func TestExpiryAndRefresh(t *testing.T) {
-	clk := newClock()
+	clk := clocktest.New(time.Time{})
 	tb := New(300*time.Second, clk.Now)
 	wantLookup(t, tb, clientA, netip.AddrPort{}, false)
 	tb.Put(clientA, real1)
@@ -58,7 +42,7 @@ func TestExpiryAndRefresh(t *testing.T) {
 }
 
 func TestPutOverwritesAndMappedAddr(t *testing.T) {
-	clk := newClock()
+	clk := clocktest.New(time.Time{})
 	tb := New(time.Minute, clk.Now)
 	tb.Put(clientA, real1)
 	tb.Put(netip.AddrFrom16(clientA.As16()), real2) // ::ffff:198.18.1.1 is the same client
@@ -68,7 +52,7 @@ func TestPutOverwritesAndMappedAddr(t *testing.T) {
 }
 
 func TestExpire(t *testing.T) {
-	clk := newClock()
+	clk := clocktest.New(time.Time{})
 	tb := New(10*time.Second, clk.Now)
 	tb.Put(clientA, real1)
 	clk.Advance(5 * time.Second)
@@ -84,7 +68,7 @@ func TestExpire(t *testing.T) {
 }
 
 func TestForget(t *testing.T) {
-	clk := newClock()
+	clk := clocktest.New(time.Time{})
 	tb := New(time.Minute, clk.Now)
 	tb.Put(clientA, real1)
 	tb.Put(clientB, real2)
@@ -96,7 +80,7 @@ func TestForget(t *testing.T) {
 }
 
 func TestBoundRefusesNewClients(t *testing.T) {
-	clk := newClock()
+	clk := clocktest.New(time.Time{})
 	tb := New(time.Minute, clk.Now)
 	tb.SetMaxEntries(shards) // one entry per shard
 	for i := range 200 {
@@ -113,7 +97,7 @@ func TestBoundRefusesNewClients(t *testing.T) {
 }
 
 func TestExportImport(t *testing.T) {
-	clk := newClock()
+	clk := clocktest.New(time.Time{})
 	src := New(300*time.Second, clk.Now)
 	src.Put(clientA, real1)
 	clk.Advance(100 * time.Second)
@@ -121,7 +105,7 @@ func TestExportImport(t *testing.T) {
 	src.Put(client6, real2)
 
 	// The peer's clock is 1h ahead in wall time; expiries travel as ttl.
-	peerClk := &fakeClock{t: clk.Now().Add(time.Hour)}
+	peerClk := clocktest.New(clk.Now().Add(time.Hour))
 	dst := New(300*time.Second, peerClk.Now)
 	dst.Put(clientB, real1)
 	peerClk.Advance(10 * time.Second) // dst's clientB has 290s left, src's 300s: src's wins
@@ -154,7 +138,7 @@ func TestExportImport(t *testing.T) {
 }
 
 func TestImportConflicts(t *testing.T) {
-	clk := newClock()
+	clk := clocktest.New(time.Time{})
 	tb := New(100*time.Second, clk.Now)
 	tb.Put(clientA, real1)
 	tb.Put(clientB, real1)
@@ -182,7 +166,7 @@ func TestImportConflicts(t *testing.T) {
 }
 
 func TestConcurrentUse(t *testing.T) {
-	clk := newClock()
+	clk := clocktest.New(time.Time{})
 	tb := New(time.Minute, clk.Now)
 	var wg sync.WaitGroup
 	for g := range 4 {
@@ -206,7 +190,7 @@ func TestConcurrentUse(t *testing.T) {
 }
 
 func BenchmarkLookup(b *testing.B) {
-	clk := newClock()
+	clk := clocktest.New(time.Time{})
 	tb := New(time.Minute, clk.Now)
 	for i := range 1 << 16 {
 		tb.Put(netip.AddrFrom4([4]byte{198, 18, byte(i >> 8), byte(i)}), real1)

@@ -1,0 +1,64 @@
+// Package testkit holds the helpers hapair's tests share: a bounded
+// wait-for, an HMAC-SHA256 test keyring, and fake pickers for the
+// balancer's data paths. Tests advance a clocktest.Clock instead of
+// sleeping; WaitFor is for conditions another goroutine makes true.
+//
+// It is imported by _test.go files only; it must not import ha/ or proxy/
+// packages, so that their tests can use it without import cycles.
+package testkit
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"testing"
+	"time"
+)
+
+// WaitTimeout bounds every WaitFor. It is generous because the race detector
+// and a loaded machine slow goroutines down; a passing test waits far less.
+const WaitTimeout = 10 * time.Second
+
+// WaitFor polls cond until it reports true and fails t, naming what it
+// awaited, if that takes longer than WaitTimeout. cond runs on the calling
+// goroutine.
+func WaitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(WaitTimeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", WaitTimeout, what)
+		}
+		time.Sleep(time.Millisecond) // the polling period, not a stand-in for the condition
+	}
+}
+
+// Keys is an HMAC-SHA256 keyring standing in for *authkeys.Keyring (it has
+// the same Sign and Verify), so packages below authkeys test without it.
+// The zero value signs with key 0 and verifies nothing.
+type Keys struct {
+	Active uint8            // the key id Sign uses (authkeys' "auth N")
+	Keys   map[uint8][]byte // secrets by key id
+}
+
+// Keyring returns keys holding secret as key 1, the active one.
+func Keyring(secret string) *Keys {
+	return &Keys{Active: 1, Keys: map[uint8][]byte{1: []byte(secret)}}
+}
+
+// Sign returns the active key id and the HMAC-SHA256 of msg.
+func (k *Keys) Sign(msg []byte) (uint8, []byte) {
+	m := hmac.New(sha256.New, k.Keys[k.Active])
+	m.Write(msg)
+	return k.Active, m.Sum(nil)
+}
+
+// Verify reports whether mac is msg's HMAC-SHA256 under key id.
+func (k *Keys) Verify(id uint8, msg, mac []byte) bool {
+	key, ok := k.Keys[id]
+	if !ok {
+		return false
+	}
+	m := hmac.New(sha256.New, key)
+	m.Write(msg)
+	return hmac.Equal(m.Sum(nil), mac)
+}
