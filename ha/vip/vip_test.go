@@ -202,7 +202,7 @@ func TestRollbackTrace(t *testing.T) {
 // (issue 9 cases 1 and 15).
 func TestKeepRefreshesAndRepairs(t *testing.T) {
 	tr := &trace{}
-	clk := newFakeClock()
+	clk := clocktest.New(time.Time{})
 	k := newFakeKernel(tr)
 	v, err := New(Config{Address: netip.MustParsePrefix("198.18.0.100/24"), Interface: "eth0", Lifetime: 8 * time.Second,
 		Kernel: k, Dial: fakeDialer(&trace{}, nil), Clock: clk, Schedule: quiet})
@@ -216,11 +216,11 @@ func TestKeepRefreshesAndRepairs(t *testing.T) {
 	defer v.Stop(ctx)
 	lines := func() int { return strings.Count(tr.String(), "\n") + 1 }
 	// The announcer waits an hour (quiet); the keeper waits 2s.
-	waitFor(t, "keeper to wait", func() bool { return len(clk.waiters2()) == 2 })
+	waitFor(t, "keeper to wait", func() bool { return clk.Waiting() == 2 })
 	clk.Advance(2 * time.Second)
 	waitFor(t, "refresh", func() bool { return lines() == 2 })
 	k.drop("198.18.0.100/24")
-	waitFor(t, "keeper to wait again", func() bool { return len(clk.waiters2()) == 2 })
+	waitFor(t, "keeper to wait again", func() bool { return clk.Waiting() == 2 })
 	clk.Advance(2 * time.Second)
 	waitFor(t, "repair", func() bool { return lines() == 3 })
 	want := "addr add 198.18.0.100/24 dev eth0 proto 94 lft 8s\n" +
