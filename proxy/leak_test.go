@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hapair/hapair/internal/testkit"
 	"github.com/hapair/hapair/proxy/check"
 	"github.com/hapair/hapair/proxy/proxytest"
 )
@@ -50,15 +51,7 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer est.Close()
-	waitFor(t, "established connection counted", func() bool { return svcStatus(t, b, "tcp").Reals[0].ActiveConn == 1 })
+	testkit.WaitFor(t, "established connection counted", func() bool { return svcStatus(t, b, "tcp").Reals[0].ActiveConn == 1 })
 	b.Close()
-	var n int
-	for range 200 {
-		if n = runtime.NumGoroutine(); n <= before {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	buf := make([]byte, 1<<20)
-	t.Errorf("after Close: %d goroutines, want at most %d:\n%s", n, before, buf[:runtime.Stack(buf, true)])
+	testkit.AwaitGoroutines(t, before)
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hapair/hapair/internal/testkit"
 	"github.com/hapair/hapair/proxy/check"
 	"github.com/hapair/hapair/proxy/proxytest"
 )
@@ -64,22 +65,11 @@ func httpGet(addr netip.AddrPort) (string, error) {
 	return string(b), err
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for range 1000 {
-		if cond() {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatalf("timed out after 5s waiting for %s", what)
-}
-
 // waitHealthy waits until every real of the service is healthy (checked
 // reals start down until their first check passes).
 func waitHealthy(t *testing.T, b *Balancer, name string) {
 	t.Helper()
-	waitFor(t, name+" reals healthy", func() bool {
+	testkit.WaitFor(t, name+" reals healthy", func() bool {
 		for _, r := range svcStatus(t, b, name).Reals {
 			if !r.Healthy {
 				return false
@@ -151,7 +141,7 @@ func TestKillReal(t *testing.T) {
 			failed = append(failed, err)
 		}
 	}
-	waitFor(t, "real c marked down", func() bool { return !svcStatus(t, b, "web").Reals[1].Healthy })
+	testkit.WaitFor(t, "real c marked down", func() bool { return !svcStatus(t, b, "web").Reals[1].Healthy })
 	if d, bound := time.Since(killed), fall*interval+timeout+time.Second; d > bound {
 		t.Errorf("real marked down after %v, want within %v", d, bound)
 	}
@@ -182,7 +172,7 @@ func TestFallbackWhenAllDown(t *testing.T) {
 		t.Fatalf("GET with a up = %q, %v; want %q", body, err, "a")
 	}
 	a.Close()
-	waitFor(t, "pool fallback", func() bool { return svcStatus(t, b, "web").Pool == "fallback" })
+	testkit.WaitFor(t, "pool fallback", func() bool { return svcStatus(t, b, "web").Pool == "fallback" })
 	for i := range 5 {
 		if body, err := httpGet(listen); err != nil || body != "sorry" {
 			t.Errorf("GET %d with every real down = %q, %v; want %q", i, body, err, "sorry")
@@ -197,7 +187,7 @@ func TestNoRealNoFallback503(t *testing.T) {
 		Check: check.Spec{Type: "connect", Interval: 20 * time.Millisecond},
 	}}})
 	b.Activate("web")
-	waitFor(t, "pool none", func() bool { return svcStatus(t, b, "web").Pool == "none" })
+	testkit.WaitFor(t, "pool none", func() bool { return svcStatus(t, b, "web").Pool == "none" })
 	body, err := httpGet(listen)
 	if err == nil || !strings.Contains(body, `hapair: service "web": no real server available`) {
 		t.Errorf("GET = %q, %v; want 503 naming the service", body, err)
@@ -234,7 +224,7 @@ func TestMonitorSwitchesPools(t *testing.T) {
 	}
 	for _, st := range steps {
 		setScript(st.word)
-		waitFor(t, "pool "+st.pool, func() bool { return svcStatus(t, b, "web").Pool == st.pool })
+		testkit.WaitFor(t, "pool "+st.pool, func() bool { return svcStatus(t, b, "web").Pool == st.pool })
 		if st.pool == "backup" {
 			if r := svcStatus(t, b, "web").PoolReason; !strings.Contains(r, "check-db") || !strings.Contains(r, "FAIL") {
 				t.Errorf("pool reason = %q, want the monitor and its output", r)
@@ -412,7 +402,7 @@ func TestReloadUnderLoad(t *testing.T) {
 		if err := b.Reload(st); err != nil {
 			t.Fatalf("Reload() = %v", err)
 		}
-		waitFor(t, "traffic after reload", func() bool { return d.Served()+c.Served()+a.Served() > before+20 })
+		testkit.WaitFor(t, "traffic after reload", func() bool { return d.Served()+c.Served()+a.Served() > before+20 })
 	}
 	close(stop)
 	wg.Wait()
@@ -572,7 +562,7 @@ func TestQuiescentVsRemoval(t *testing.T) {
 				t.Fatalf("request = %q, %v", out, err)
 			}
 			a.Close()
-			waitFor(t, "real down", func() bool { return !svcStatus(t, b, "tcp").Reals[0].Healthy })
+			testkit.WaitFor(t, "real down", func() bool { return !svcStatus(t, b, "tcp").Reals[0].Healthy })
 			r := svcStatus(t, b, "tcp").Reals[0]
 			entries := len(b.ExportPersistence()["tcp"])
 			wantEntries := 0

@@ -17,6 +17,7 @@ import (
 	"github.com/hapair/hapair/ha/agent"
 	"github.com/hapair/hapair/ha/wire"
 	"github.com/hapair/hapair/internal/clock/clocktest"
+	"github.com/hapair/hapair/internal/testkit"
 )
 
 // fakeNet connects agents: every Send is delivered to every other
@@ -118,16 +119,7 @@ func newHarness(t *testing.T) *harness {
 		for name := range h.nodes {
 			h.crash(name)
 		}
-		// Goroutine leak check: poll (bounded) until the count is back.
-		deadline := time.Now().Add(5 * time.Second)
-		for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
-			runtime.Gosched()
-			time.Sleep(time.Millisecond)
-		}
-		if n := runtime.NumGoroutine(); n > before {
-			buf := make([]byte, 1<<16)
-			t.Errorf("goroutines leaked: %d, want %d\n%s", n, before, buf[:runtime.Stack(buf, true)])
-		}
+		testkit.AwaitGoroutines(t, before)
 	})
 	return h
 }
@@ -202,13 +194,8 @@ func (h *harness) sync() {
 // waitState polls (bounded by a wall-clock deadline) for a group state.
 func (h *harness) waitState(name, group string, want ha.State) {
 	h.t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		h.sync()
-		if got := groupStatus(h.nodes[name].a, group); got.State == want {
-			return
-		}
-		time.Sleep(time.Millisecond)
+	if testkit.Poll(func() bool { h.sync(); return groupStatus(h.nodes[name].a, group).State == want }) {
+		return
 	}
 	h.t.Fatalf("%s: group %s state = %v, want %v (reason %q)", name, group, groupStatus(h.nodes[name].a, group).State, want,
 		groupStatus(h.nodes[name].a, group).Reason)
@@ -268,19 +255,15 @@ func TestFailoverAndSwitchover(t *testing.T) {
 	leaveDone := make(chan error, 1)
 	go func() { leaveDone <- lb1.a.Leave(ctx) }()
 	var leaveErr error
-	for waited := 0; ; waited++ {
+	testkit.WaitFor(t, "Leave to return", func() bool {
 		h.sync()
 		select {
 		case leaveErr = <-leaveDone:
+			return true
 		default:
-			if waited > 5000 {
-				t.Fatal("Leave did not return")
-			}
-			time.Sleep(time.Millisecond)
-			continue
+			return false
 		}
-		break
-	}
+	})
 	if leaveErr != nil {
 		t.Fatalf("Leave() = %v", leaveErr)
 	}

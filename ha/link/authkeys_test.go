@@ -9,6 +9,7 @@ import (
 	"github.com/hapair/hapair/authkeys"
 	"github.com/hapair/hapair/ha/wire"
 	"github.com/hapair/hapair/internal/clock/clocktest"
+	"github.com/hapair/hapair/internal/testkit"
 )
 
 var _ Keyring = (*authkeys.Keyring)(nil)
@@ -60,7 +61,7 @@ func TestAuthkeysRotation(t *testing.T) {
 	if err := lb1.Send(&wire.Packet{Generation: 1, Seq: 2}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "bad-mac drop", func() bool { return lb2.drops(0, DropBadMAC) == 1 })
+	testkit.WaitFor(t, "bad-mac drop", func() bool { return lb2.drops(0, DropBadMAC) == 1 })
 	lb2.expectNoDelivery(t)
 	if logs := lb2.logs.String(); !strings.Contains(logs, "opening packet with key 2: bad MAC") {
 		t.Errorf("log %q does not name key 2", logs)

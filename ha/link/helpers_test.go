@@ -2,8 +2,6 @@ package link
 
 import (
 	"bytes"
-	"crypto/hmac"
-	"crypto/sha256"
 	"fmt"
 	"log/slog"
 	"net"
@@ -19,34 +17,13 @@ import (
 
 	"github.com/hapair/hapair/ha/wire"
 	"github.com/hapair/hapair/internal/clock/clocktest"
+	"github.com/hapair/hapair/internal/testkit"
 )
 
-// testKeys is an HMAC-SHA256 keyring standing in for *authkeys.Keyring.
-type testKeys struct {
-	active uint8
-	keys   map[uint8][]byte
-}
+var _ Keyring = (*testkit.Keys)(nil)
 
-func (k *testKeys) Sign(msg []byte) (uint8, []byte) {
-	m := hmac.New(sha256.New, k.keys[k.active])
-	m.Write(msg)
-	return k.active, m.Sum(nil)
-}
-
-func (k *testKeys) Verify(id uint8, msg, mac []byte) bool {
-	key, ok := k.keys[id]
-	if !ok {
-		return false
-	}
-	m := hmac.New(sha256.New, key)
-	m.Write(msg)
-	return hmac.Equal(m.Sum(nil), mac)
-}
-
-var _ Keyring = (*testKeys)(nil)
-
-func clusterKeys() *testKeys { return &testKeys{1, map[uint8][]byte{1: []byte("cluster-secret")}} }
-func forgerKeys() *testKeys  { return &testKeys{1, map[uint8][]byte{1: []byte("guessed-secret")}} }
+func clusterKeys() *testkit.Keys { return testkit.Keyring("cluster-secret") }
+func forgerKeys() *testkit.Keys  { return testkit.Keyring("guessed-secret") }
 
 const testCluster = 4242
 
@@ -146,18 +123,6 @@ func checkNoReceivers(t *testing.T, s *Set) {
 	buf = buf[:runtime.Stack(buf, true)]
 	if strings.Contains(string(buf), fmt.Sprintf("ha/link.(*Set).receive(%p", s)) {
 		t.Errorf("link goroutine still running after Close:\n%s", buf)
-	}
-}
-
-// waitFor polls cond until it holds or 5 s pass.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hapair/hapair/ha/wire"
 	"github.com/hapair/hapair/internal/clock/clocktest"
+	"github.com/hapair/hapair/internal/testkit"
 )
 
 func TestExchange(t *testing.T) {
@@ -106,7 +107,7 @@ func TestDrops(t *testing.T) {
 				}
 			}
 			newRawSender(t, tt.ttl, to).send(pkts[len(pkts)-1])
-			waitFor(t, tt.want.String()+" drop", func() bool { return lb2.drops(0, tt.want) == 1 })
+			testkit.WaitFor(t, tt.want.String()+" drop", func() bool { return lb2.drops(0, tt.want) == 1 })
 
 			st := lb2.Stats().Links[0]
 			wantDrops := map[DropReason]uint64{tt.want: 1}
@@ -143,14 +144,14 @@ func TestDropLogRateLimit(t *testing.T) {
 	forged := sealed(t, wire.Packet{Seq: 1}, forgerKeys())
 	for i := 1; i <= 5; i++ {
 		forger.send(forged)
-		waitFor(t, "bad-mac drop", func() bool { return lb2.drops(0, DropBadMAC) == uint64(i) })
+		testkit.WaitFor(t, "bad-mac drop", func() bool { return lb2.drops(0, DropBadMAC) == uint64(i) })
 	}
 	if n := strings.Count(lb2.logs.String(), "heartbeat dropped"); n != 1 {
 		t.Fatalf("5 drops within 10s logged %d lines, want 1:\n%s", n, lb2.logs)
 	}
 	lb2.clock.Advance(logEvery)
 	forger.send(forged)
-	waitFor(t, "bad-mac drop", func() bool { return lb2.drops(0, DropBadMAC) == 6 })
+	testkit.WaitFor(t, "bad-mac drop", func() bool { return lb2.drops(0, DropBadMAC) == 6 })
 	logs := lb2.logs.String()
 	if n := strings.Count(logs, "heartbeat dropped"); n != 2 || !strings.Contains(logs, "suppressed=4") {
 		t.Errorf("after 10s: %d lines, want 2 with suppressed=4:\n%s", n, logs)
@@ -191,7 +192,7 @@ func TestSeveralLinks(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-lb2.got
-	waitFor(t, "second copy judged", func() bool {
+	testkit.WaitFor(t, "second copy judged", func() bool {
 		st := lb2.Stats()
 		return st.Links[0].Drops[DropDuplicate]+st.Links[1].Drops[DropDuplicate] == 1
 	})
@@ -349,12 +350,12 @@ func TestLateCopyIsDuplicateThenReplay(t *testing.T) {
 		}
 	}
 	snd.send(seq9)
-	waitFor(t, "late copy counted as duplicate", func() bool { return lb2.drops(0, DropDuplicate) == 1 })
+	testkit.WaitFor(t, "late copy counted as duplicate", func() bool { return lb2.drops(0, DropDuplicate) == 1 })
 	if n := lb2.drops(0, DropReplay); n != 0 {
 		t.Errorf("late copy within a keepalive: %d replay drops, want 0", n)
 	}
 	lb2.clock.Advance(keepalive)
 	snd.send(seq9)
-	waitFor(t, "copy a keepalive later counted as replay", func() bool { return lb2.drops(0, DropReplay) == 1 })
+	testkit.WaitFor(t, "copy a keepalive later counted as replay", func() bool { return lb2.drops(0, DropReplay) == 1 })
 	lb2.expectNoDelivery(t)
 }

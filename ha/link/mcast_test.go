@@ -10,6 +10,7 @@ import (
 
 	"github.com/hapair/hapair/ha/wire"
 	"github.com/hapair/hapair/internal/clock/clocktest"
+	"github.com/hapair/hapair/internal/testkit"
 )
 
 // testGroup is an administratively scoped group (RFC 2365), used on lo only.
@@ -39,7 +40,7 @@ func TestMulticastLoopback(t *testing.T) {
 	if d.p.Sender != "lb1" || d.link != "mcast0" {
 		t.Errorf("lb2 delivered %+v on %q, want lb1's packet on mcast0", d.p, d.link)
 	}
-	waitFor(t, "lb1 dropping its own packet", func() bool { return lb1.drops(0, DropSelf) == 1 })
+	testkit.WaitFor(t, "lb1 dropping its own packet", func() bool { return lb1.drops(0, DropSelf) == 1 })
 	st := lb1.Stats().Links[0]
 	want := LinkStats{Name: "mcast0", Kind: "mcast", Sent: 1, Received: 1,
 		Drops: map[DropReason]uint64{DropSelf: 1}, LastHeard: map[string]time.Time{}}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hapair/hapair/ha/resource"
 	"github.com/hapair/hapair/ha/resource/resourcetest"
+	"github.com/hapair/hapair/internal/testkit"
 )
 
 var (
@@ -208,10 +209,8 @@ func TestGroupRollbackDespiteCancelledContext(t *testing.T) {
 	}), resource.Timeouts{})
 	go func() {
 		// Cancel once b has begun to start.
-		for !strings.Contains(tr.String(), "start b") {
-			time.Sleep(time.Millisecond) // polling a condition, bounded by the test timeout
-		}
-		cancel()
+		testkit.Poll(func() bool { return strings.Contains(tr.String(), "start b") })
+		cancel() // also after a timeout: Start then fails the test below
 	}()
 	err := g.Start(ctx)
 	if !errors.Is(err, context.Canceled) {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hapair/hapair/ha/resource"
+	"github.com/hapair/hapair/internal/testkit"
 )
 
 var _ resource.Resource = (*Script)(nil)
@@ -145,13 +146,9 @@ wait`)
 		t.Fatalf("child never wrote its pid: %v", err)
 	}
 	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	deadline := time.Now().Add(5 * time.Second)
-	for alive(pid) {
-		if time.Now().After(deadline) {
-			syscall.Kill(pid, syscall.SIGKILL) // our own child: clean up by PID
-			t.Fatalf("child %d still alive after the group was killed", pid)
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !testkit.Poll(func() bool { return !alive(pid) }) {
+		syscall.Kill(pid, syscall.SIGKILL) // our own child: clean up by PID
+		t.Fatalf("child %d still alive after the group was killed", pid)
 	}
 }
 

@@ -6,8 +6,6 @@ import (
 	"net"
 	"net/netip"
 	"sync"
-	"testing"
-	"time"
 
 	"github.com/hapair/hapair/ha/resource/resourcetest"
 )
@@ -163,17 +161,5 @@ func fakeDialer(tr *trace, err error) Dialer {
 			return nil, err
 		}
 		return fakeSender{tr}, nil
-	}
-}
-
-// waitFor polls cond until it holds or 5s pass.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
 	}
 }

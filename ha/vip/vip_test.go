@@ -11,6 +11,7 @@ import (
 	"github.com/hapair/hapair/ha/resource"
 	"github.com/hapair/hapair/ha/resource/resourcetest"
 	"github.com/hapair/hapair/internal/clock/clocktest"
+	"github.com/hapair/hapair/internal/testkit"
 )
 
 var _ resource.Resource = (*VIP)(nil)
@@ -216,13 +217,13 @@ func TestKeepRefreshesAndRepairs(t *testing.T) {
 	defer v.Stop(ctx)
 	lines := func() int { return strings.Count(tr.String(), "\n") + 1 }
 	// The announcer waits an hour (quiet); the keeper waits 2s.
-	waitFor(t, "keeper to wait", func() bool { return clk.Waiting() == 2 })
+	testkit.WaitFor(t, "keeper to wait", func() bool { return clk.Waiting() == 2 })
 	clk.Advance(2 * time.Second)
-	waitFor(t, "refresh", func() bool { return lines() == 2 })
+	testkit.WaitFor(t, "refresh", func() bool { return lines() == 2 })
 	k.drop("198.18.0.100/24")
-	waitFor(t, "keeper to wait again", func() bool { return clk.Waiting() == 2 })
+	testkit.WaitFor(t, "keeper to wait again", func() bool { return clk.Waiting() == 2 })
 	clk.Advance(2 * time.Second)
-	waitFor(t, "repair", func() bool { return lines() == 3 })
+	testkit.WaitFor(t, "repair", func() bool { return lines() == 3 })
 	want := "addr add 198.18.0.100/24 dev eth0 proto 94 lft 8s\n" +
 		"addr replace 198.18.0.100/24 dev eth0 proto 94 lft 8s\n" +
 		"addr add 198.18.0.100/24 dev eth0 proto 94 lft 8s"
@@ -330,16 +331,16 @@ func TestAnnounceLoop(t *testing.T) {
 		{100 * time.Millisecond, 5},
 	}
 	for _, st := range steps {
-		waitFor(t, "loop to wait", func() bool { return clk.Waiting() > 0 })
+		testkit.WaitFor(t, "loop to wait", func() bool { return clk.Waiting() > 0 })
 		clk.Advance(st.advance)
-		waitFor(t, "send count", func() bool { return sends() == st.want })
+		testkit.WaitFor(t, "send count", func() bool { return sends() == st.want })
 	}
 	clk.Advance(time.Hour)
 	if got := sends(); got != 5 {
 		t.Errorf("sends after the schedule ended = %d, want 5", got)
 	}
 	v.Announce()
-	waitFor(t, "re-announce", func() bool { return sends() == 6 })
+	testkit.WaitFor(t, "re-announce", func() bool { return sends() == 6 })
 	if st := v.Stats(); st.Announcements != 6 || !st.Held || st.Interface != "eth0" {
 		t.Errorf("Stats() = %+v, want 6 announcements, held on eth0", st)
 	}

@@ -2,8 +2,6 @@ package wire
 
 import (
 	"bytes"
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"flag"
@@ -13,41 +11,20 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hapair/hapair/internal/testkit"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata golden files")
 
-// testKeys is an HMAC-SHA256 keyring standing in for *authkeys.Keyring, so
-// this package's tests do not depend on it.
-type testKeys struct {
-	active uint8
-	keys   map[uint8][]byte
-}
-
-func (k *testKeys) Sign(msg []byte) (uint8, []byte) {
-	m := hmac.New(sha256.New, k.keys[k.active])
-	m.Write(msg)
-	return k.active, m.Sum(nil)
-}
-
-func (k *testKeys) Verify(id uint8, msg, mac []byte) bool {
-	key, ok := k.keys[id]
-	if !ok {
-		return false
-	}
-	m := hmac.New(sha256.New, key)
-	m.Write(msg)
-	return hmac.Equal(m.Sum(nil), mac)
-}
-
 var (
-	_ Signer   = (*testKeys)(nil)
-	_ Verifier = (*testKeys)(nil)
+	_ Signer   = (*testkit.Keys)(nil)
+	_ Verifier = (*testkit.Keys)(nil)
 )
 
 // goldenKeys signs the golden vectors: key 1 is "hapair-test-key".
-func goldenKeys() *testKeys {
-	return &testKeys{active: 1, keys: map[uint8][]byte{1: []byte("hapair-test-key"), 2: []byte("other-key")}}
+func goldenKeys() *testkit.Keys {
+	return &testkit.Keys{Active: 1, Keys: map[uint8][]byte{1: []byte("hapair-test-key"), 2: []byte("other-key")}}
 }
 
 // goldenPacket is the packet in testdata/golden.hex.

@@ -10,6 +10,7 @@ package testkit
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -23,13 +24,36 @@ const WaitTimeout = 10 * time.Second
 // goroutine.
 func WaitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
+	if !Poll(cond) {
+		t.Fatalf("timed out after %v waiting for %s", WaitTimeout, what)
+	}
+}
+
+// Poll polls cond every millisecond until it reports true or WaitTimeout
+// passes, and reports whether it did: for goroutines that cannot call
+// t.Fatal, and for callers that print their own failure.
+func Poll(cond func() bool) bool {
 	deadline := time.Now().Add(WaitTimeout)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", WaitTimeout, what)
+			return false
 		}
 		time.Sleep(time.Millisecond) // the polling period, not a stand-in for the condition
 	}
+	return true
+}
+
+// AwaitGoroutines waits until at most n goroutines run (n from
+// runtime.NumGoroutine before the code under test started) and fails t with
+// every goroutine's stack if they do not end within WaitTimeout: the leak
+// check of shells that start goroutines.
+func AwaitGoroutines(t testing.TB, n int) {
+	t.Helper()
+	if Poll(func() bool { return runtime.NumGoroutine() <= n }) {
+		return
+	}
+	buf := make([]byte, 1<<20)
+	t.Errorf("goroutines leaked: %d running, want at most %d:\n%s", runtime.NumGoroutine(), n, buf[:runtime.Stack(buf, true)])
 }
 
 // Keys is an HMAC-SHA256 keyring standing in for *authkeys.Keyring (it has

@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/hapair/hapair/internal/testkit"
 	"github.com/hapair/hapair/proxy/proxytest"
 )
 
@@ -78,18 +79,6 @@ func startTCP(t *testing.T, p Picker, cfg TCPConfig) (*TCPProxy, string) {
 	return tp, ln.Addr().String()
 }
 
-// waitFor polls cond every 5ms for at most 5s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for range 1000 {
-		if cond() {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s", what)
-}
-
 func TestTCPRoundTrip(t *testing.T) {
 	a, b := proxytest.TCP(t, "a"), proxytest.TCP(t, "b")
 	p := newPicker(a.Addr, b.Addr)
@@ -107,7 +96,7 @@ func TestTCPRoundTrip(t *testing.T) {
 		t.Errorf("replies = %q, want %q", got, want)
 	}
 	for _, r := range p.reals {
-		waitFor(t, "counters back to zero", func() bool { a, i := r.counts(); return a == 0 && i == 0 })
+		testkit.WaitFor(t, "counters back to zero", func() bool { a, i := r.counts(); return a == 0 && i == 0 })
 	}
 }
 
@@ -136,13 +125,10 @@ func TestTCPHalfClose(t *testing.T) {
 			srvErr <- err
 			return
 		}
-		for range 1000 {
-			if a, i := real.counts(); a == 0 && i == 1 {
-				_, err = io.WriteString(c, "late answer to "+string(in))
-				srvErr <- err
-				return
-			}
-			time.Sleep(5 * time.Millisecond)
+		if testkit.Poll(func() bool { a, i := real.counts(); return a == 0 && i == 1 }) {
+			_, err = io.WriteString(c, "late answer to "+string(in))
+			srvErr <- err
+			return
 		}
 		a, i := real.counts()
 		srvErr <- errors.New("half-closed connection not counted inactive: active=" +
@@ -158,7 +144,7 @@ func TestTCPHalfClose(t *testing.T) {
 	if out != "late answer to hello" {
 		t.Errorf("reply = %q, want %q", out, "late answer to hello")
 	}
-	waitFor(t, "counters back to zero", func() bool { a, i := real.counts(); return a == 0 && i == 0 })
+	testkit.WaitFor(t, "counters back to zero", func() bool { a, i := real.counts(); return a == 0 && i == 0 })
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hapair/hapair/internal/testkit"
 	"github.com/hapair/hapair/proxy/proxytest"
 )
 
@@ -97,7 +98,7 @@ func TestUDPIdleExpiry(t *testing.T) {
 		t.Fatalf("first exchange = %q, want %q", got, "a:one")
 	}
 	start := time.Now()
-	waitFor(t, "flow expiry", func() bool { return up.Stats().Flows == 0 })
+	testkit.WaitFor(t, "flow expiry", func() bool { return up.Stats().Flows == 0 })
 	if d := time.Since(start); d < idle {
 		t.Errorf("flow expired after %v, want at least %v", d, idle)
 	}
@@ -121,7 +122,7 @@ func TestUDPTableBounded(t *testing.T) {
 		t.Fatalf("exchange = %q, want %q", got, "a:x")
 	}
 	c2.Write([]byte("y"))
-	waitFor(t, "table-full drop", func() bool { return up.Stats().TableFull == 1 })
+	testkit.WaitFor(t, "table-full drop", func() bool { return up.Stats().TableFull == 1 })
 	if st := up.Stats(); st.Flows != 1 {
 		t.Errorf("Stats().Flows = %d, want 1 (MaxFlows)", st.Flows)
 	}
@@ -133,7 +134,7 @@ func TestUDPInactiveDrops(t *testing.T) {
 	up.SetActive(false)
 	c1 := udpClient(t, addr)
 	c1.Write([]byte("x"))
-	waitFor(t, "refused count", func() bool { return up.Stats().Refused == 1 })
+	testkit.WaitFor(t, "refused count", func() bool { return up.Stats().Refused == 1 })
 	if a.Served() != 0 {
 		t.Errorf("backend served %d while inactive, want 0", a.Served())
 	}

@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/hapair/hapair/internal/testkit"
 )
 
 // countingServer is an httptest server on 127.0.0.1 that counts the
@@ -263,7 +265,7 @@ func TestPoolSkipsConnectionClosedWhileIdle(t *testing.T) {
 	px := newTestProxy(t, Config{}, addr)
 	for i := range 3 {
 		if i > 0 {
-			waitFor(t, "the real's FIN to reach the idle connection", func() bool {
+			testkit.WaitFor(t, "the real's FIN to reach the idle connection", func() bool {
 				bc := px.pool.Load().get(addr)
 				if bc == nil {
 					return true
@@ -279,17 +281,6 @@ func TestPoolSkipsConnectionClosedWhileIdle(t *testing.T) {
 	}
 	if got := px.Stats().StaleRetries; got != 0 {
 		t.Errorf("StaleRetries = %d, want 0 (the closed connection is seen before writing)", got)
-	}
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up after 5s waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -375,7 +366,7 @@ func TestPoolIdleExpiry(t *testing.T) {
 	if _, _, err := roundTrip(t, px, "GET", ""); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the idle connection to expire", func() bool { return px.pool.Load().idleCount() == 0 })
+	testkit.WaitFor(t, "the idle connection to expire", func() bool { return px.pool.Load().idleCount() == 0 })
 	if _, _, err := roundTrip(t, px, "GET", ""); err != nil {
 		t.Fatal(err)
 	}
@@ -523,7 +514,7 @@ func TestPoolDropsConnectionWithUnsolicitedBytes(t *testing.T) {
 		if err != nil || body == "stray" {
 			t.Fatalf("GET %d = %q, %v; want a fresh answer, never the stray response", i, body, err)
 		}
-		waitFor(t, "the stray response to reach the idle connection", func() bool {
+		testkit.WaitFor(t, "the stray response to reach the idle connection", func() bool {
 			bc := px.pool.Load().get(addr)
 			if bc == nil {
 				return true
@@ -559,7 +550,7 @@ func TestSetConfigRetiresOldPool(t *testing.T) {
 		}
 		done <- err
 	}()
-	waitFor(t, "the slow request to take the idle connection", func() bool { return old.idleCount() == 0 })
+	testkit.WaitFor(t, "the slow request to take the idle connection", func() bool { return old.idleCount() == 0 })
 	px.SetConfig(Config{MaxIdleConnsPerHost: 4})
 	close(release)
 	if err := <-done; err != nil {
