@@ -2,9 +2,11 @@ package link
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"syscall"
 
 	"golang.org/x/net/ipv4"
@@ -16,10 +18,15 @@ import (
 // Open opens a socket for every link in cfg and starts the Set (see New).
 //
 // A ucast link binds its own address (Peers[Self]) and port, on
-// Spec.Interface when set (SO_BINDTODEVICE). An mcast link binds the group
-// address and port on Spec.Interface (Go binds multicast listeners to the
-// wildcard address; SO_REUSEADDR on both kinds lets them share the port), joins the group there, sends from that
-// interface, and turns multicast loopback off so it never hears itself.
+// Spec.Interface when set (SO_BINDTODEVICE), exclusively: without
+// SO_REUSEADDR, so no other socket (a local user's, on a port >= 1024) can
+// bind the port on that address or the wildcard and receive the heartbeats
+// instead; a port already taken fails with ErrPortTaken. An mcast link
+// binds the group address itself (not the wildcard, as Go's ListenPacket
+// would) and port on Spec.Interface with SO_REUSEADDR, since several
+// receivers of one group is what multicast is, joins the group there,
+// sends from that interface, and turns multicast loopback off so it never
+// hears itself.
 func Open(cfg Config, deliver func(p *wire.Packet, link string)) (*Set, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -43,10 +50,11 @@ func listen(spec Spec, self string) (net.PacketConn, error) {
 	switch spec.Kind {
 	case "ucast":
 		laddr := netip.AddrPortFrom(spec.Peers[self], spec.port())
-		// SO_REUSEADDR: Go binds an mcast link to the wildcard address on
-		// the same port, which would otherwise refuse this bind.
-		lc := net.ListenConfig{Control: sockopts(spec.Interface, true)}
+		lc := net.ListenConfig{Control: sockopts(spec.Interface, false)}
 		c, err := lc.ListenPacket(ctx, "udp4", laddr.String())
+		if errors.Is(err, unix.EADDRINUSE) {
+			return nil, fmt.Errorf("link: %q: listening on %v: %w (another had, or another program, has it; heartbeats must reach only this daemon)", spec.Name, laddr, ErrPortTaken)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("link: %q: listening on %v: %w", spec.Name, laddr, err)
 		}
@@ -57,8 +65,7 @@ func listen(spec Spec, self string) (net.PacketConn, error) {
 			return nil, fmt.Errorf("link: %q: finding interface %q: %w", spec.Name, spec.Interface, err)
 		}
 		laddr := netip.AddrPortFrom(spec.Group, spec.port())
-		lc := net.ListenConfig{Control: sockopts(spec.Interface, true)}
-		c, err := lc.ListenPacket(ctx, "udp4", laddr.String())
+		c, err := listenGroup(laddr, spec.Interface)
 		if err != nil {
 			return nil, fmt.Errorf("link: %q: listening on %v: %w", spec.Name, laddr, err)
 		}
@@ -69,6 +76,33 @@ func listen(spec Spec, self string) (net.PacketConn, error) {
 		return c, nil
 	}
 	return nil, fmt.Errorf("link: %q: kind %q, want mcast or ucast", spec.Name, spec.Kind)
+}
+
+// ErrPortTaken is returned (wrapped) by Open when a ucast link's address
+// and port are bound by another socket.
+var ErrPortTaken = errors.New("port already in use")
+
+// listenGroup binds a UDP socket to the multicast group address and port:
+// it receives only datagrams sent to the group, so it never overlaps a
+// ucast link's exclusive bind of a unicast address on the same port.
+func listenGroup(laddr netip.AddrPort, iface string) (net.PacketConn, error) {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, unix.IPPROTO_UDP)
+	if err != nil {
+		return nil, fmt.Errorf("opening socket: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), "mcast "+laddr.String())
+	defer f.Close() // FilePacketConn dups it
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	if err := sockopts(iface, true)("udp4", laddr.String(), rc); err != nil {
+		return nil, err
+	}
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Port: int(laddr.Port()), Addr: laddr.Addr().As4()}); err != nil {
+		return nil, fmt.Errorf("bind: %w", err)
+	}
+	return net.FilePacketConn(f)
 }
 
 func joinMulticast(pc *ipv4.PacketConn, ifi *net.Interface, spec Spec) error {
@@ -86,7 +120,8 @@ func joinMulticast(pc *ipv4.PacketConn, ifi *net.Interface, spec Spec) error {
 }
 
 // sockopts returns a ListenConfig.Control that binds the socket to iface
-// (when set) and, for multicast, allows several sockets on one group:port.
+// (when set) and, with reuse (multicast only), allows several sockets on
+// one group:port.
 func sockopts(iface string, reuse bool) func(string, string, syscall.RawConn) error {
 	return func(_, _ string, rc syscall.RawConn) error {
 		var serr error
