@@ -86,7 +86,7 @@ func TestDrops(t *testing.T) {
 				sealed(t, wire.Packet{Generation: 4, Seq: 99}, clusterKeys())}
 		}, DropReplay, "old-generation"},
 		{"duplicate", 255, func(t *testing.T) [][]byte {
-			b := sealed(t, wire.Packet{Generation: 5, Seq: 10}, clusterKeys())
+			b := sealed(t, wire.Packet{Generation: 5, Seq: 10, Keepalive: time.Second}, clusterKeys())
 			return [][]byte{b, b}
 		}, DropDuplicate, ""},
 		{"off-link TTL", 64, func(t *testing.T) [][]byte {
@@ -188,7 +188,7 @@ func TestSeveralLinks(t *testing.T) {
 	p0, p1 := freePort(t), freePort(t)
 	lb1 := openNode(t, "lb1", ucastSpec("ucast0", p0), ucastSpec("ucast1", p1))
 	lb2 := openNode(t, "lb2", ucastSpec("ucast0", p0), ucastSpec("ucast1", p1))
-	if err := lb1.Send(&wire.Packet{Generation: 1, Seq: 1}); err != nil {
+	if err := lb1.Send(&wire.Packet{Generation: 1, Seq: 1, Keepalive: time.Second}); err != nil {
 		t.Fatal(err)
 	}
 	<-lb2.got
@@ -357,5 +357,30 @@ func TestLateCopyIsDuplicateThenReplay(t *testing.T) {
 	lb2.clock.Advance(keepalive)
 	snd.send(seq9)
 	testkit.WaitFor(t, "copy a keepalive later counted as replay", func() bool { return lb2.drops(0, DropReplay) == 1 })
+	lb2.expectNoDelivery(t)
+}
+
+// A copy of the last accepted packet is a duplicate only within the
+// duplicate window (the sender's keepalive); later it is a replay and does
+// not make the link look alive (issue 9 case 14).
+func TestStaleCopyOfLastIsReplay(t *testing.T) {
+	port := freePort(t)
+	lb2 := openNode(t, "lb2", ucastSpec("ucast0", port))
+	snd := newRawSender(t, 255, netip.AddrPortFrom(addr2, port))
+	keepalive := 100 * time.Millisecond
+	last := sealed(t, wire.Packet{Generation: 5, Seq: 9, Keepalive: keepalive}, clusterKeys())
+	snd.send(last)
+	if d := <-lb2.got; d.p == nil {
+		t.Fatal("setup packet not delivered")
+	}
+	heard := lb2.Stats().Links[0].LastHeard["lb1"]
+	snd.send(last)
+	waitFor(t, "copy within the window counted as duplicate", func() bool { return lb2.drops(0, DropDuplicate) == 1 })
+	lb2.clock.Advance(keepalive)
+	snd.send(last)
+	waitFor(t, "copy a keepalive later counted as replay", func() bool { return lb2.drops(0, DropReplay) == 1 })
+	if got := lb2.Stats().Links[0].LastHeard["lb1"]; !got.Equal(heard) {
+		t.Errorf("last heard after a stale copy = %v, want %v (unchanged)", got, heard)
+	}
 	lb2.expectNoDelivery(t)
 }

@@ -90,12 +90,20 @@ func (s *Set) handle(l *link, b []byte, cm *ipv4.ControlMessage, addr string) {
 	lastGen, lastSeq, _ := f.Last()
 	now := s.cfg.Clock.Now()
 	v := f.Check(p.Generation, p.Seq)
-	if v == replay.DropOldSeq && s.recent[p.Sender].copyOf(p.Generation, p.Seq, now, p.Keepalive) {
+	stale := false
+	if v == replay.DropOldSeq || v == replay.DropDuplicate {
 		// Every link carries every packet, and links differ in latency: a
-		// copy that arrives after a newer packet won the race on another
-		// link is a duplicate, not a replay, as long as it comes within a
-		// keepalive of the original. A replay comes later than that.
-		v = replay.DropDuplicate
+		// copy that arrives after the original (or after a newer packet
+		// that won the race on another link) is a duplicate, not a
+		// replay, as long as it comes within a keepalive of the original.
+		// A replay comes later than that, even a copy of the very last
+		// packet, which must not keep a dead link or peer looking alive.
+		if s.recent[p.Sender].copyOf(p.Generation, p.Seq, now, p.Keepalive) {
+			v = replay.DropDuplicate
+		} else {
+			stale = v == replay.DropDuplicate
+			v = replay.DropOldSeq
+		}
 	}
 	if v.Accepted() {
 		s.recent[p.Sender].add(p.Generation, p.Seq, now)
@@ -108,6 +116,10 @@ func (s *Set) handle(l *link, b []byte, cm *ipv4.ControlMessage, addr string) {
 	switch {
 	case v == replay.DropDuplicate:
 		s.drop(l, DropDuplicate, addr, nil)
+		return
+	case stale:
+		s.drop(l, DropReplay, addr, fmt.Errorf("copy of the last accepted packet from %q (generation %d seq %d) older than the duplicate window (keepalive %v)",
+			p.Sender, p.Generation, p.Seq, p.Keepalive))
 		return
 	case !v.Accepted():
 		s.drop(l, DropReplay, addr, fmt.Errorf("%s from %q: generation %d seq %d, last accepted generation %d seq %d",

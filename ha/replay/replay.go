@@ -28,7 +28,10 @@ const (
 	// DropDuplicate: the same (generation, seq) as the last accepted packet.
 	// Expected when several links carry every packet, so callers should
 	// count it but not treat it as an attack, and may count it as a sign
-	// of life of the link it arrived on.
+	// of life of the link it arrived on, but only within a duplicate
+	// window: the filter has no clock, so a copy replayed at any later
+	// time gets this verdict too, and the caller must judge it a replay
+	// (ha/link uses the sender's keepalive as the window).
 	DropDuplicate
 	// DropOldSeq: same generation, lower sequence number: a replay, or a
 	// packet that a slower link delivered after a newer one.
