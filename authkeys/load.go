@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"syscall"
+
+	"github.com/hapair/hapair/internal/regfile"
 )
 
 // maxFileSize bounds what Load reads; 255 keys with long secrets fit easily.
@@ -14,17 +16,14 @@ const maxFileSize = 1 << 20
 // Load reads an authkeys file, refusing group/other-readable modes and bad owners.
 //
 // The permission checks run on the opened file (fstat), so the file checked is
-// the file read. Like Heartbeat, any group or other permission bit is refused.
+// the file read. Anything but a regular file (a FIFO, which a plain open would
+// wait on forever, a directory, a device) is refused, naming what it is. Like Heartbeat, any group or other permission bit is refused.
 func Load(path string) (*Keyring, []string, error) {
-	f, err := os.Open(path)
+	f, fi, err := regfile.Open(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("authkeys: %w", err)
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, nil, fmt.Errorf("authkeys: %w", err)
-	}
 	if err := checkFile(path, fi, os.Getuid()); err != nil {
 		return nil, nil, err
 	}
@@ -34,7 +33,7 @@ func Load(path string) (*Keyring, []string, error) {
 // checkFile applies the file policy to fi; uid is the running user.
 func checkFile(path string, fi fs.FileInfo, uid int) error {
 	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("authkeys: %s: not a regular file (mode %s)", path, fi.Mode())
+		return fmt.Errorf("authkeys: %s: %w", path, regfile.NotRegular(fi.Mode()))
 	}
 	if fi.Size() > maxFileSize {
 		return fmt.Errorf("authkeys: %s: %d bytes, larger than the %d-byte limit", path, fi.Size(), maxFileSize)

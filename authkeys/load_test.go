@@ -88,7 +88,7 @@ func TestCheckFileOwner(t *testing.T) {
 		{"root file, user daemon", fakeInfo{0o600, 0}, 1000, ""},
 		{"own file, user daemon", fakeInfo{0o600, 1000}, 1000, ""},
 		{"other user's file", fakeInfo{0o600, 1001}, 0, "authkeys: /k: owned by uid 1001, want root or the running user (uid 0) (fix: chown root /k)"},
-		{"directory", fakeInfo{fs.ModeDir | 0o700, 0}, 0, "authkeys: /k: not a regular file"},
+		{"directory", fakeInfo{fs.ModeDir | 0o700, 0}, 0, "authkeys: /k: is a directory, want a regular file"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
@@ -100,5 +100,25 @@ func TestCheckFileOwner(t *testing.T) {
 				t.Errorf("checkFile(%v, uid %d) = %v, want %q", tt.fi, tt.running, err, tt.want)
 			}
 		})
+	}
+}
+
+// TestLoadFIFO: a FIFO at the authkeys path is refused at once, naming the
+// path and what it is, instead of hanging until a writer comes (issue 9
+// case 11).
+func TestLoadFIFO(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "authkeys")
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, _, err := Load(path); done <- err }()
+	select {
+	case err := <-done:
+		if want := "authkeys: " + path + ": is a named pipe (FIFO), want a regular file"; err == nil || err.Error() != want {
+			t.Errorf("Load(fifo) = %v, want %q", err, want)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Load(fifo) still blocked after 5s")
 	}
 }

@@ -18,6 +18,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/hapair/hapair/internal/regfile"
 )
 
 // FileName is the file in the state directory that holds the generation.
@@ -26,16 +29,28 @@ const FileName = "generation"
 // maxFileSize bounds the read: a uint64 in decimal and a newline fit in 21.
 const maxFileSize = 64
 
-// Next reads the generation stored in dir (0 when the file does not exist),
-// increments it, stores it durably and returns the new value. It creates dir
-// (mode 0700) when missing.
+// Next is NextAt(dir, time.Now()).
+func Next(dir string) (uint64, error) { return NextAt(dir, time.Now()) }
+
+// NextAt reads the generation stored in dir (0 when the file does not
+// exist), and stores and returns the larger of that plus one and now in
+// Unix seconds, durably. It creates dir (mode 0700) when missing.
 //
-// A corrupt file is an error naming the path and its content, never a silent
-// reset: restarting from a lower number would make every peer drop this
-// node's packets as replays (they remember the higher generation), which
-// looks like a dead node and invites split brain. The operator repairs it
-// by writing a number above any generation used before, as the error says.
-func Next(dir string) (uint64, error) {
+// Seeding from the clock is Heartbeat's hbgenmethod time: a node whose
+// state directory was lost (reinstalled, wiped, a tmpfs) still starts
+// with a generation above any it used before, as long as its clock did
+// not go back, so peers do not drop its packets as replays. The file keeps
+// the number rising when the clock does go back or several starts fall in
+// one second.
+//
+// A corrupt file, or anything but a regular file at the path (a FIFO
+// would block the read forever), is an error naming the path and what it
+// found, never a silent reset: restarting from a lower number would make
+// every peer drop this node's packets as replays (they remember the
+// higher generation), which looks like a dead node and invites split
+// brain. The operator repairs it by writing a number above any generation
+// used before, as the error says.
+func NextAt(dir string, now time.Time) (uint64, error) {
 	path := filepath.Join(dir, FileName)
 	cur, err := read(path)
 	if err != nil {
@@ -45,6 +60,9 @@ func Next(dir string) (uint64, error) {
 		return 0, fmt.Errorf("generation: incrementing %s: %d is the largest generation", path, cur)
 	}
 	next := cur + 1
+	if sec := now.Unix(); sec > 0 && uint64(sec) > next {
+		next = uint64(sec)
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return 0, fmt.Errorf("generation: creating state directory %q: %w", dir, err)
 	}
@@ -56,12 +74,12 @@ func Next(dir string) (uint64, error) {
 
 // read returns the stored generation, 0 if there is none.
 func read(path string) (uint64, error) {
-	f, err := os.Open(path)
+	f, _, err := regfile.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return 0, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("generation: reading %s: %w", path, err)
+		return 0, fmt.Errorf("generation: reading: %w", err)
 	}
 	defer f.Close()
 	raw, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))

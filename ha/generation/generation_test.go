@@ -5,7 +5,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func TestNext(t *testing.T) {
@@ -36,7 +38,7 @@ func TestNext(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			got, err := Next(dir)
+			got, err := NextAt(dir, epoch)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), path) {
 					t.Fatalf("Next(%q) = %d, %v, want error naming %s containing %q", dir, got, err, path, tt.wantErr)
@@ -62,10 +64,65 @@ func TestNext(t *testing.T) {
 	}
 }
 
+// epoch is a clock reading that never exceeds a stored generation, so the
+// tests see plain counting.
+var epoch = time.Unix(0, 0)
+
+// TestNextSeededFromClock: a node whose state directory was lost starts
+// above every generation it used before (Heartbeat's hbgenmethod time), and
+// the file keeps the number rising when the clock goes back or several
+// starts fall in one second (issue 9 case 4).
+func TestNextSeededFromClock(t *testing.T) {
+	t0 := time.Date(2026, 11, 30, 14, 0, 0, 0, time.UTC)
+	dir := t.TempDir()
+	steps := []struct {
+		now  time.Time
+		want uint64
+	}{
+		{t0, uint64(t0.Unix())},
+		{t0, uint64(t0.Unix()) + 1},                   // same second
+		{t0.Add(-time.Hour), uint64(t0.Unix()) + 2},   // clock stepped back
+		{t0.Add(time.Minute), uint64(t0.Unix()) + 60}, // later start
+	}
+	for i, st := range steps {
+		got, err := NextAt(dir, st.now)
+		if err != nil || got != st.want {
+			t.Fatalf("start %d: NextAt(%v) = %d, %v, want %d", i, st.now, got, err, st.want)
+		}
+	}
+	// The state directory is lost: the clock alone still beats every
+	// generation used before.
+	lost := t.TempDir()
+	got, err := NextAt(lost, t0.Add(2*time.Minute))
+	if err != nil || got <= uint64(t0.Unix())+60 {
+		t.Errorf("after losing the state directory: NextAt = %d, %v, want above %d", got, err, uint64(t0.Unix())+60)
+	}
+}
+
+// TestNextRefusesFIFO: a FIFO at the generation file is refused at once,
+// naming the path and what it is (issue 9 case 11).
+func TestNextRefusesFIFO(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, FileName)
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := NextAt(dir, epoch); done <- err }()
+	select {
+	case err := <-done:
+		if want := "generation: reading: " + path + ": is a named pipe (FIFO), want a regular file"; err == nil || err.Error() != want {
+			t.Errorf("NextAt(fifo) = %v, want %q", err, want)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("NextAt(fifo) still blocked after 5s")
+	}
+}
+
 func TestNextIncrementsEveryStart(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "state", "hapair") // created by Next
 	for want := uint64(1); want <= 5; want++ {
-		got, err := Next(dir)
+		got, err := NextAt(dir, epoch)
 		if err != nil || got != want {
 			t.Fatalf("Next() call %d = %d, %v, want %d", want, got, err, want)
 		}

@@ -125,6 +125,10 @@ type Set struct {
 	recvMu  sync.Mutex
 	filters map[string]*replay.Filter
 	recent  map[string]*recentAccepted // guarded by recvMu
+	// dropping holds, per peer whose packets are being dropped as
+	// replays, the cause ("generation 1 < 3"); cleared when one of its
+	// packets is accepted. Guarded by recvMu.
+	dropping map[string]string
 
 	closeOnce sync.Once
 	closeErr  error
@@ -153,14 +157,15 @@ func New(cfg Config, conns []net.PacketConn, deliver func(p *wire.Packet, link s
 	}
 	cfg.Clock = clock.Or(cfg.Clock)
 	s := &Set{
-		cfg:     cfg,
-		deliver: deliver,
-		limit:   &limiter{now: cfg.Clock.Now, entries: map[limiterKey]*limiterEntry{}},
-		nodes:   map[string]bool{},
-		done:    make(chan struct{}),
-		sendBuf: make([]byte, 0, wire.MaxPacketSize),
-		filters: map[string]*replay.Filter{},
-		recent:  map[string]*recentAccepted{},
+		cfg:      cfg,
+		deliver:  deliver,
+		limit:    &limiter{now: cfg.Clock.Now, entries: map[limiterKey]*limiterEntry{}},
+		nodes:    map[string]bool{},
+		done:     make(chan struct{}),
+		sendBuf:  make([]byte, 0, wire.MaxPacketSize),
+		filters:  map[string]*replay.Filter{},
+		recent:   map[string]*recentAccepted{},
+		dropping: map[string]string{},
 	}
 	for _, n := range cfg.Nodes {
 		s.nodes[n] = true

@@ -384,3 +384,35 @@ func TestStaleCopyOfLastIsReplay(t *testing.T) {
 	}
 	lb2.expectNoDelivery(t)
 }
+
+// A peer whose generation went back (its state directory was lost) is
+// dropped as a replay with the cause in Stats.Dropping, until the operator
+// resets its replay state (issue 9 case 4).
+func TestDroppingCauseAndResetPeer(t *testing.T) {
+	port := freePort(t)
+	lb2 := openNode(t, "lb2", ucastSpec("ucast0", port))
+	snd := newRawSender(t, 255, netip.AddrPortFrom(addr2, port))
+	snd.send(sealed(t, wire.Packet{Generation: 3, Seq: 7, Keepalive: time.Second}, clusterKeys()))
+	if d := <-lb2.got; d.p == nil {
+		t.Fatal("setup packet not delivered")
+	}
+	wiped := sealed(t, wire.Packet{Generation: 1, Seq: 1, Keepalive: time.Second}, clusterKeys())
+	snd.send(wiped)
+	waitFor(t, "replay drop", func() bool { return lb2.drops(0, DropReplay) == 1 })
+	if got, want := lb2.Stats().Dropping, map[string]string{"lb1": "generation 1 < 3"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Stats().Dropping = %v, want %v", got, want)
+	}
+	if err := lb2.ResetPeer("lb9"); err == nil {
+		t.Error("ResetPeer(lb9) = nil, want an error for an unknown node")
+	}
+	if err := lb2.ResetPeer("lb1"); err != nil {
+		t.Fatal(err)
+	}
+	snd.send(wiped)
+	if d := <-lb2.got; d.p == nil || d.p.Generation != 1 {
+		t.Fatalf("after ResetPeer got %+v, want the generation 1 packet", d.p)
+	}
+	if got := lb2.Stats().Dropping; len(got) != 0 {
+		t.Errorf("Stats().Dropping after an accepted packet = %v, want empty", got)
+	}
+}

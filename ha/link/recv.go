@@ -107,6 +107,7 @@ func (s *Set) handle(l *link, b []byte, cm *ipv4.ControlMessage, addr string) {
 	}
 	if v.Accepted() {
 		s.recent[p.Sender].add(p.Generation, p.Seq, now)
+		delete(s.dropping, p.Sender)
 	}
 	if v.Accepted() || v == replay.DropDuplicate {
 		// A duplicate is the copy of a packet another link delivered
@@ -122,6 +123,11 @@ func (s *Set) handle(l *link, b []byte, cm *ipv4.ControlMessage, addr string) {
 			p.Sender, p.Generation, p.Seq, p.Keepalive))
 		return
 	case !v.Accepted():
+		if v == replay.DropOldGeneration {
+			s.dropping[p.Sender] = fmt.Sprintf("generation %d < %d", p.Generation, lastGen)
+		} else {
+			s.dropping[p.Sender] = fmt.Sprintf("generation %d seq %d <= seq %d", p.Generation, p.Seq, lastSeq)
+		}
 		s.drop(l, DropReplay, addr, fmt.Errorf("%s from %q: generation %d seq %d, last accepted generation %d seq %d",
 			v, p.Sender, p.Generation, p.Seq, lastGen, lastSeq))
 		return

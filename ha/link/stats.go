@@ -1,6 +1,7 @@
 package link
 
 import (
+	"fmt"
 	"maps"
 	"sync"
 	"sync/atomic"
@@ -11,6 +12,13 @@ import (
 // (for hactl status and metrics); it shares nothing with the Set.
 type Stats struct {
 	Links []LinkStats
+	// Dropping maps each peer whose latest packets were all dropped as
+	// replays to the cause, e.g. "generation 1 < 3" (a peer that lost its
+	// state directory, or an attacker replaying recordings); a peer
+	// leaves it with its next accepted packet. Status shows it as
+	// "dropping lb2: generation 1 < 3"; `hactl peer reset` is the remedy
+	// for a peer whose generation went back.
+	Dropping map[string]string
 }
 
 // LinkStats are one link's counters. Once the link is idle, Received equals
@@ -69,7 +77,28 @@ func (s *Set) Stats() Stats {
 		l.stats.mu.Unlock()
 		out.Links[i] = ls
 	}
+	s.recvMu.Lock()
+	out.Dropping = maps.Clone(s.dropping)
+	s.recvMu.Unlock()
 	return out
+}
+
+// ResetPeer forgets peer's replay state, so its next packet is accepted
+// whatever its (generation, seq): the operator's remedy (`hactl peer
+// reset`) for a peer whose state directory was lost while its clock was
+// behind. Only an operator may decide it (see replay.Filter.Reset). It
+// returns an error for a peer that is not one of Config.Nodes.
+func (s *Set) ResetPeer(peer string) error {
+	f := s.filters[peer]
+	if f == nil {
+		return fmt.Errorf("link: resetting replay state of %q: not one of nodes %q", peer, s.cfg.Nodes)
+	}
+	s.recvMu.Lock()
+	defer s.recvMu.Unlock()
+	f.Reset()
+	*s.recent[peer] = recentAccepted{}
+	delete(s.dropping, peer)
+	return nil
 }
 
 // Up reports whether peer was heard on this link within deadtime before

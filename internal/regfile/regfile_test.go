@@ -1,0 +1,58 @@
+package regfile
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// TestOpenRefusesWithoutBlocking: a FIFO, a directory and a socket are
+// refused at once with the path and what they are; a regular file and a
+// link to one open.
+func TestOpenRefusesWithoutBlocking(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, "sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	reg := filepath.Join(dir, "reg")
+	if err := os.WriteFile(reg, []byte("1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(reg, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ path, want string }{
+		{fifo, fifo + ": is a named pipe (FIFO), want a regular file"},
+		{dir, dir + ": is a directory, want a regular file"},
+		{reg, ""},
+		{link, ""},
+	} {
+		f, _, err := Open(tt.path)
+		if tt.want == "" {
+			if err != nil {
+				t.Errorf("Open(%s) = %v, want nil", tt.path, err)
+			} else {
+				f.Close()
+			}
+			continue
+		}
+		if err == nil || err.Error() != tt.want {
+			t.Errorf("Open(%s) = %v, want %q", tt.path, err, tt.want)
+		}
+	}
+	// A socket cannot be opened at all (ENXIO); the error names the path.
+	if _, _, err := Open(sock); err == nil || !strings.Contains(err.Error(), sock) {
+		t.Errorf("Open(socket) = %v, want an error naming %s", err, sock)
+	}
+}
