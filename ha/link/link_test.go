@@ -375,10 +375,10 @@ func TestStaleCopyOfLastIsReplay(t *testing.T) {
 	}
 	heard := lb2.Stats().Links[0].LastHeard["lb1"]
 	snd.send(last)
-	waitFor(t, "copy within the window counted as duplicate", func() bool { return lb2.drops(0, DropDuplicate) == 1 })
+	testkit.WaitFor(t, "copy within the window counted as duplicate", func() bool { return lb2.drops(0, DropDuplicate) == 1 })
 	lb2.clock.Advance(keepalive)
 	snd.send(last)
-	waitFor(t, "copy a keepalive later counted as replay", func() bool { return lb2.drops(0, DropReplay) == 1 })
+	testkit.WaitFor(t, "copy a keepalive later counted as replay", func() bool { return lb2.drops(0, DropReplay) == 1 })
 	if got := lb2.Stats().Links[0].LastHeard["lb1"]; !got.Equal(heard) {
 		t.Errorf("last heard after a stale copy = %v, want %v (unchanged)", got, heard)
 	}
@@ -398,7 +398,7 @@ func TestDroppingCauseAndResetPeer(t *testing.T) {
 	}
 	wiped := sealed(t, wire.Packet{Generation: 1, Seq: 1, Keepalive: time.Second}, clusterKeys())
 	snd.send(wiped)
-	waitFor(t, "replay drop", func() bool { return lb2.drops(0, DropReplay) == 1 })
+	testkit.WaitFor(t, "replay drop", func() bool { return lb2.drops(0, DropReplay) == 1 })
 	if got, want := lb2.Stats().Dropping, map[string]string{"lb1": "generation 1 < 3"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("Stats().Dropping = %v, want %v", got, want)
 	}
