@@ -341,11 +341,11 @@ func (b *Balancer) newService(sc ServiceConfig, prev *service) (*service, error)
 	log := b.log.With("service", sc.Name)
 	switch {
 	case sc.Protocol == "udp":
-		s.udp = l4.NewUDP(l4Picker{s.picker}, l4.UDPConfig{IdleTimeout: sc.IdleTimeout}, log)
+		s.udp = l4.NewUDP(s.picker, l4.UDPConfig{IdleTimeout: sc.IdleTimeout}, log)
 	case sc.Mode == "http":
-		s.web = l7.New(l7Picker{s.picker}, l7Config(sc), log)
+		s.web = l7.New(s.picker, l7Config(sc), log)
 	default:
-		s.tcp = l4.NewTCP(l4Picker{s.picker}, tcpConfig(sc), log)
+		s.tcp = l4.NewTCP(s.picker, tcpConfig(sc), log)
 	}
 	return s, nil
 }

@@ -4,8 +4,7 @@ import (
 	"net/netip"
 	"sync/atomic"
 
-	"github.com/hapair/hapair/proxy/l4"
-	"github.com/hapair/hapair/proxy/l7"
+	"github.com/hapair/hapair/proxy/upstream"
 )
 
 // real is one real server of a service. It outlives reloads that keep its
@@ -28,10 +27,10 @@ func newReal(addr netip.AddrPort, weight int) *real {
 	return r
 }
 
-// Addr implements l4.Upstream and l7.Upstream.
+// Addr implements upstream.Upstream.
 func (r *real) Addr() netip.AddrPort { return r.addr }
 
-// AddConns implements l4.Upstream and l7.Upstream.
+// AddConns implements upstream.Upstream.
 func (r *real) AddConns(active, inactive int64) {
 	if active != 0 {
 		r.active.Add(active)
@@ -47,7 +46,4 @@ func (r *real) usable() bool {
 }
 
 // Interface guards: package proxy's reals are what l4 and l7 forward to.
-var (
-	_ l4.Upstream = (*real)(nil)
-	_ l7.Upstream = (*real)(nil)
-)
+var _ upstream.Upstream = (*real)(nil)

@@ -6,10 +6,9 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/hapair/hapair/proxy/l4"
-	"github.com/hapair/hapair/proxy/l7"
 	"github.com/hapair/hapair/proxy/persist"
 	"github.com/hapair/hapair/proxy/sched"
+	"github.com/hapair/hapair/proxy/upstream"
 )
 
 // pools is the immutable scheduling view of a service; Reload swaps it
@@ -74,28 +73,13 @@ func (p *picker) pick(client netip.Addr, tried []netip.AddrPort) (*real, bool) {
 	return nil, false
 }
 
-// l4Picker and l7Picker adapt picker to each adapter's Picker interface.
-type l4Picker struct{ *picker }
-
-func (p l4Picker) Pick(client netip.Addr, tried []netip.AddrPort) (l4.Upstream, bool) {
+// Pick implements upstream.Picker for the data paths (l4 and l7).
+func (p *picker) Pick(client netip.Addr, tried []netip.AddrPort) (upstream.Upstream, bool) {
 	r, ok := p.pick(client, tried)
 	if !ok {
-		return nil, false
+		return nil, false // not a typed nil *real
 	}
 	return r, true
 }
 
-type l7Picker struct{ *picker }
-
-func (p l7Picker) Pick(client netip.Addr, tried []netip.AddrPort) (l7.Upstream, bool) {
-	r, ok := p.pick(client, tried)
-	if !ok {
-		return nil, false
-	}
-	return r, true
-}
-
-var (
-	_ l4.Picker = l4Picker{}
-	_ l7.Picker = l7Picker{}
-)
+var _ upstream.Picker = (*picker)(nil)

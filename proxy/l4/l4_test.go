@@ -10,8 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,47 +17,12 @@ import (
 
 	"github.com/hapair/hapair/internal/testkit"
 	"github.com/hapair/hapair/proxy/proxytest"
+	"github.com/hapair/hapair/proxy/upstream"
+	"github.com/hapair/hapair/proxy/upstream/upstreamtest"
 )
 
-type fakeReal struct {
-	addr             netip.AddrPort
-	active, inactive atomic.Int64
-}
-
-func (r *fakeReal) Addr() netip.AddrPort   { return r.addr }
-func (r *fakeReal) AddConns(a, i int64)    { r.active.Add(a); r.inactive.Add(i) }
-func (r *fakeReal) counts() (int64, int64) { return r.active.Load(), r.inactive.Load() }
-
-// rrPicker hands out reals in order, skipping tried ones.
-type rrPicker struct {
-	mu    sync.Mutex
-	reals []*fakeReal
-	next  int
-}
-
-func newPicker(addrs ...netip.AddrPort) *rrPicker {
-	p := &rrPicker{}
-	for _, a := range addrs {
-		p.reals = append(p.reals, &fakeReal{addr: a})
-	}
-	return p
-}
-
-func (p *rrPicker) Pick(_ netip.Addr, tried []netip.AddrPort) (Upstream, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for range p.reals {
-		r := p.reals[p.next%len(p.reals)]
-		p.next++
-		if !slices.Contains(tried, r.addr) {
-			return r, true
-		}
-	}
-	return nil, false
-}
-
 // startTCP runs a TCPProxy on a loopback listener until the test ends.
-func startTCP(t *testing.T, p Picker, cfg TCPConfig) (*TCPProxy, string) {
+func startTCP(t *testing.T, p upstream.Picker, cfg TCPConfig) (*TCPProxy, string) {
 	t.Helper()
 	ln, err := ListenTCP(context.Background(), "127.0.0.1:0")
 	if err != nil {
@@ -81,7 +44,7 @@ func startTCP(t *testing.T, p Picker, cfg TCPConfig) (*TCPProxy, string) {
 
 func TestTCPRoundTrip(t *testing.T) {
 	a, b := proxytest.TCP(t, "a"), proxytest.TCP(t, "b")
-	p := newPicker(a.Addr, b.Addr)
+	p := upstreamtest.NewPicker(a.Addr, b.Addr)
 	_, addr := startTCP(t, p, TCPConfig{})
 	var got []string
 	for i := range 4 {
@@ -95,8 +58,8 @@ func TestTCPRoundTrip(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("replies = %q, want %q", got, want)
 	}
-	for _, r := range p.reals {
-		testkit.WaitFor(t, "counters back to zero", func() bool { a, i := r.counts(); return a == 0 && i == 0 })
+	for _, r := range p.Reals {
+		testkit.WaitFor(t, "counters back to zero", func() bool { a, i := r.Counts(); return a == 0 && i == 0 })
 	}
 }
 
@@ -109,9 +72,9 @@ func TestTCPHalfClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	p := newPicker(ln.Addr().(*net.TCPAddr).AddrPort())
+	p := upstreamtest.NewPicker(ln.Addr().(*net.TCPAddr).AddrPort())
 	_, addr := startTCP(t, p, TCPConfig{})
-	real := p.reals[0]
+	real := p.Reals[0]
 	srvErr := make(chan error, 1)
 	go func() {
 		c, err := ln.Accept()
@@ -125,12 +88,12 @@ func TestTCPHalfClose(t *testing.T) {
 			srvErr <- err
 			return
 		}
-		if testkit.Poll(func() bool { a, i := real.counts(); return a == 0 && i == 1 }) {
+		if testkit.Poll(func() bool { a, i := real.Counts(); return a == 0 && i == 1 }) {
 			_, err = io.WriteString(c, "late answer to "+string(in))
 			srvErr <- err
 			return
 		}
-		a, i := real.counts()
+		a, i := real.Counts()
 		srvErr <- errors.New("half-closed connection not counted inactive: active=" +
 			itoa(a) + " inactive=" + itoa(i))
 	}()
@@ -144,7 +107,7 @@ func TestTCPHalfClose(t *testing.T) {
 	if out != "late answer to hello" {
 		t.Errorf("reply = %q, want %q", out, "late answer to hello")
 	}
-	testkit.WaitFor(t, "counters back to zero", func() bool { a, i := real.counts(); return a == 0 && i == 0 })
+	testkit.WaitFor(t, "counters back to zero", func() bool { a, i := real.Counts(); return a == 0 && i == 0 })
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
@@ -184,7 +147,7 @@ func blackhole(t *testing.T) netip.AddrPort {
 
 func TestTCPConnectTimeoutTriesNext(t *testing.T) {
 	good := proxytest.TCP(t, "good")
-	p := newPicker(blackhole(t), good.Addr)
+	p := upstreamtest.NewPicker(blackhole(t), good.Addr)
 	const timeout = 300 * time.Millisecond
 	tp, addr := startTCP(t, p, TCPConfig{ConnectTimeout: timeout})
 	start := time.Now()
@@ -204,7 +167,7 @@ func TestTCPConnectTimeoutTriesNext(t *testing.T) {
 }
 
 func TestTCPNoRealResets(t *testing.T) {
-	p := newPicker(blackhole(t))
+	p := upstreamtest.NewPicker(blackhole(t))
 	tp, addr := startTCP(t, p, TCPConfig{ConnectTimeout: 100 * time.Millisecond})
 	if out, err := proxytest.TCPRequest(addr, "ping"); err == nil && out != "" {
 		t.Errorf("request with no reachable real = %q, nil; want an error or nothing", out)
@@ -216,7 +179,7 @@ func TestTCPNoRealResets(t *testing.T) {
 
 func TestTCPInactiveRefuses(t *testing.T) {
 	a := proxytest.TCP(t, "a")
-	tp, addr := startTCP(t, newPicker(a.Addr), TCPConfig{})
+	tp, addr := startTCP(t, upstreamtest.NewPicker(a.Addr), TCPConfig{})
 	tp.SetActive(false)
 	if out, err := proxytest.TCPRequest(addr, "ping"); err == nil && out != "" {
 		t.Errorf("request while inactive = %q, nil; want refused", out)
@@ -233,7 +196,7 @@ func TestTCPInactiveRefuses(t *testing.T) {
 func TestTCPIdleTimeout(t *testing.T) {
 	a := proxytest.TCP(t, "a")
 	const idle = 200 * time.Millisecond
-	tp, addr := startTCP(t, newPicker(a.Addr), TCPConfig{IdleTimeout: idle})
+	tp, addr := startTCP(t, upstreamtest.NewPicker(a.Addr), TCPConfig{IdleTimeout: idle})
 
 	t.Run("busy connection survives", func(t *testing.T) {
 		c, err := net.Dial("tcp", addr)

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/hapair/hapair/proxy/upstream"
 )
 
 // TCPConfig holds the per-service TCP settings. The zero value means the
@@ -50,7 +52,7 @@ type TCPStats struct {
 // TCPProxy forwards the connections accepted on a listener to reals chosen
 // by a Picker. Its methods are safe for concurrent use.
 type TCPProxy struct {
-	picker Picker
+	picker upstream.Picker
 	log    *slog.Logger
 	cfg    atomic.Pointer[TCPConfig]
 	active atomic.Bool
@@ -67,7 +69,7 @@ type TCPProxy struct {
 
 // NewTCP returns a proxy that starts inactive: it accepts and immediately
 // resets connections until SetActive(true). A nil logger discards.
-func NewTCP(p Picker, cfg TCPConfig, log *slog.Logger) *TCPProxy {
+func NewTCP(p upstream.Picker, cfg TCPConfig, log *slog.Logger) *TCPProxy {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -147,7 +149,7 @@ func (t *TCPProxy) Close() {
 // tcpConn is one forwarded connection: client side and real side.
 type tcpConn struct {
 	client, real *net.TCPConn
-	up           Upstream
+	up           upstream.Upstream
 	halfClosed   atomic.Bool
 	aborted      atomic.Bool
 }
@@ -207,7 +209,7 @@ func (t *TCPProxy) Handle(client *net.TCPConn) {
 }
 
 // connect dials reals until one answers or Attempts reals have failed.
-func (t *TCPProxy) connect(client *net.TCPConn, from netip.Addr, cfg *TCPConfig) (*net.TCPConn, Upstream) {
+func (t *TCPProxy) connect(client *net.TCPConn, from netip.Addr, cfg *TCPConfig) (*net.TCPConn, upstream.Upstream) {
 	var triedBuf [4]netip.AddrPort
 	tried := triedBuf[:0]
 	d := net.Dialer{Timeout: cfg.ConnectTimeout}

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hapair/hapair/internal/clock"
+	"github.com/hapair/hapair/proxy/upstream"
 )
 
 // UDPConfig holds the per-service UDP settings; zero values mean defaults.
@@ -64,7 +65,7 @@ type UDPStats struct {
 // that socket and sent back to that client only, and the kernel drops
 // datagrams from anyone but the real. Safe for concurrent use.
 type UDPProxy struct {
-	picker Picker
+	picker upstream.Picker
 	log    *slog.Logger
 	cfg    atomic.Pointer[UDPConfig]
 	active atomic.Bool
@@ -84,7 +85,7 @@ type UDPProxy struct {
 
 type flow struct {
 	client netip.AddrPort
-	up     Upstream
+	up     upstream.Upstream
 	conn   *net.UDPConn
 	last   atomic.Int64 // coarse clock at the last datagram either way
 	gone   atomic.Bool
@@ -92,7 +93,7 @@ type flow struct {
 
 // NewUDP returns a proxy that starts inactive (datagrams are dropped until
 // SetActive(true)). A nil logger discards.
-func NewUDP(p Picker, cfg UDPConfig, log *slog.Logger) *UDPProxy {
+func NewUDP(p upstream.Picker, cfg UDPConfig, log *slog.Logger) *UDPProxy {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}

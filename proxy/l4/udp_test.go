@@ -9,9 +9,11 @@ import (
 
 	"github.com/hapair/hapair/internal/testkit"
 	"github.com/hapair/hapair/proxy/proxytest"
+	"github.com/hapair/hapair/proxy/upstream"
+	"github.com/hapair/hapair/proxy/upstream/upstreamtest"
 )
 
-func startUDP(t *testing.T, p Picker, cfg UDPConfig) (*UDPProxy, *net.UDPAddr) {
+func startUDP(t *testing.T, p upstream.Picker, cfg UDPConfig) (*UDPProxy, *net.UDPAddr) {
 	t.Helper()
 	pc, err := ListenUDP(context.Background(), "127.0.0.1:0")
 	if err != nil {
@@ -61,7 +63,7 @@ func exchange(t *testing.T, c *net.UDPConn, msg string) string {
 
 func TestUDPFlows(t *testing.T) {
 	a, b := proxytest.UDP(t, "a"), proxytest.UDP(t, "b")
-	p := newPicker(a.Addr, b.Addr)
+	p := upstreamtest.NewPicker(a.Addr, b.Addr)
 	up, addr := startUDP(t, p, UDPConfig{})
 	c1, c2 := udpClient(t, addr), udpClient(t, addr)
 	for i := range 3 {
@@ -81,16 +83,16 @@ func TestUDPFlows(t *testing.T) {
 	if st := up.Stats(); st.Flows != 2 || st.FlowsOpened != 2 {
 		t.Errorf("Stats() = %+v, want 2 flows opened and open", st)
 	}
-	for _, r := range p.reals {
-		if act, inact := r.counts(); act != 0 || inact != 1 {
-			t.Errorf("real %v counts = %d active %d inactive, want 0, 1", r.addr, act, inact)
+	for _, r := range p.Reals {
+		if act, inact := r.Counts(); act != 0 || inact != 1 {
+			t.Errorf("real %v counts = %d active %d inactive, want 0, 1", r.Addr(), act, inact)
 		}
 	}
 }
 
 func TestUDPIdleExpiry(t *testing.T) {
 	a, b := proxytest.UDP(t, "a"), proxytest.UDP(t, "b")
-	p := newPicker(a.Addr, b.Addr)
+	p := upstreamtest.NewPicker(a.Addr, b.Addr)
 	const idle = 100 * time.Millisecond
 	up, addr := startUDP(t, p, UDPConfig{IdleTimeout: idle})
 	c1 := udpClient(t, addr)
@@ -102,7 +104,7 @@ func TestUDPIdleExpiry(t *testing.T) {
 	if d := time.Since(start); d < idle {
 		t.Errorf("flow expired after %v, want at least %v", d, idle)
 	}
-	if act, inact := p.reals[0].counts(); act != 0 || inact != 0 {
+	if act, inact := p.Reals[0].Counts(); act != 0 || inact != 0 {
 		t.Errorf("after expiry counts = %d, %d, want 0, 0", act, inact)
 	}
 	// The next datagram makes a new flow, scheduled afresh.
@@ -116,7 +118,7 @@ func TestUDPIdleExpiry(t *testing.T) {
 
 func TestUDPTableBounded(t *testing.T) {
 	a := proxytest.UDP(t, "a")
-	up, addr := startUDP(t, newPicker(a.Addr), UDPConfig{MaxFlows: 1})
+	up, addr := startUDP(t, upstreamtest.NewPicker(a.Addr), UDPConfig{MaxFlows: 1})
 	c1, c2 := udpClient(t, addr), udpClient(t, addr)
 	if got := exchange(t, c1, "x"); got != "a:x" {
 		t.Fatalf("exchange = %q, want %q", got, "a:x")
@@ -130,7 +132,7 @@ func TestUDPTableBounded(t *testing.T) {
 
 func TestUDPInactiveDrops(t *testing.T) {
 	a := proxytest.UDP(t, "a")
-	up, addr := startUDP(t, newPicker(a.Addr), UDPConfig{})
+	up, addr := startUDP(t, upstreamtest.NewPicker(a.Addr), UDPConfig{})
 	up.SetActive(false)
 	c1 := udpClient(t, addr)
 	c1.Write([]byte("x"))

@@ -11,6 +11,8 @@ import (
 	"net/textproto"
 	"sync/atomic"
 	"time"
+
+	"github.com/hapair/hapair/proxy/upstream"
 )
 
 // This file is the proxy's own HTTP/1.1 client side. net/http's Transport
@@ -50,7 +52,7 @@ func replayable(req *http.Request) bool {
 // one. A reused connection that the real had closed is retried once on a
 // fresh connection when req is replayable. Errors from connecting are
 // *dialError (nothing was sent; another real may be tried).
-func (p *Proxy) send(req *http.Request, up Upstream, pool *connPool) (*http.Response, error) {
+func (p *Proxy) send(req *http.Request, up upstream.Upstream, pool *connPool) (*http.Response, error) {
 	addr := up.Addr()
 	if req.Host == "" { // an HTTP/1.0 client sent none; name the real, as net/http's Transport would
 		req.Host = addr.String()
@@ -88,7 +90,7 @@ func (p *Proxy) send(req *http.Request, up Upstream, pool *connPool) (*http.Resp
 // read to its end and both sides allow keep-alive, and is closed in every
 // other case. On failure bc is closed; stale reports that bc was reused
 // and the real closed it before answering anything.
-func (p *Proxy) exchange(req *http.Request, bc *backendConn, pool *connPool, up Upstream) (_ *http.Response, _ error, stale bool) {
+func (p *Proxy) exchange(req *http.Request, bc *backendConn, pool *connPool, up upstream.Upstream) (_ *http.Response, _ error, stale bool) {
 	ctx := req.Context()
 	// A client that goes away cancels ctx; the deadline wakes whatever
 	// this request is blocked on, here or in the body.
@@ -156,7 +158,7 @@ type respBody struct {
 	bc       *backendConn
 	pool     *connPool
 	stop     func() bool
-	up       Upstream
+	up       upstream.Upstream
 	inFlight *atomic.Int64
 	keep     bool
 	done     atomic.Bool

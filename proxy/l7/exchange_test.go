@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hapair/hapair/internal/testkit"
+	"github.com/hapair/hapair/proxy/upstream/upstreamtest"
 )
 
 // countingServer is an httptest server on 127.0.0.1 that counts the
@@ -76,7 +77,7 @@ func newTestProxy(t *testing.T, cfg Config, addrs ...netip.AddrPort) *Proxy {
 	if cfg.ConnectTimeout == 0 {
 		cfg.ConnectTimeout = time.Second
 	}
-	px := New(newPicker(addrs...), cfg, nil)
+	px := New(upstreamtest.NewPicker(addrs...), cfg, nil)
 	t.Cleanup(px.Close)
 	return px
 }
@@ -432,7 +433,7 @@ func TestPoolClientCancel(t *testing.T) {
 func TestPoolConcurrent(t *testing.T) {
 	a := newCountingServer(t, func(w http.ResponseWriter, r *http.Request) { fmt.Fprintf(w, "a%s", r.URL.Query().Get("i")) })
 	b := newCountingServer(t, func(w http.ResponseWriter, r *http.Request) { fmt.Fprintf(w, "b%s", r.URL.Query().Get("i")) })
-	_, url := start(t, newPicker(a.addr, b.addr))
+	_, url := start(t, upstreamtest.NewPicker(a.addr, b.addr))
 	var wg sync.WaitGroup
 	errs := make(chan error, 20*25)
 	for g := range 20 {
@@ -472,7 +473,7 @@ func TestUpgradeThroughProxy(t *testing.T) {
 		io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
 		io.Copy(c, br)
 	})
-	_, url := start(t, newPicker(addr))
+	_, url := start(t, upstreamtest.NewPicker(addr))
 	c, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
 	if err != nil {
 		t.Fatal(err)

@@ -15,22 +15,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/hapair/hapair/proxy/upstream"
 )
-
-// Upstream is one real server chosen by a Picker.
-type Upstream interface {
-	Addr() netip.AddrPort
-	// AddConns moves the real's connection counters. HTTP mode counts the
-	// requests in flight to the real as active; it reports no inactive ones.
-	AddConns(active, inactive int64)
-}
-
-// Picker chooses a real for each request (package proxy implements it).
-type Picker interface {
-	// Pick returns the real for a request from client, never one in tried;
-	// ok is false when no real is available.
-	Pick(client netip.Addr, tried []netip.AddrPort) (u Upstream, ok bool)
-}
 
 // Config holds the HTTP mode settings; zero values mean the defaults.
 type Config struct {
@@ -82,7 +69,7 @@ type Stats struct {
 // Proxy is an HTTP reverse proxy for one virtual service. Safe for
 // concurrent use.
 type Proxy struct {
-	picker Picker
+	picker upstream.Picker
 	log    *slog.Logger
 	cfg    atomic.Pointer[Config]
 	active atomic.Bool
@@ -99,7 +86,7 @@ type Proxy struct {
 var errNoReal = errors.New("no real server available")
 
 // New returns a proxy that starts inactive. A nil logger discards.
-func New(p Picker, cfg Config, logger *slog.Logger) *Proxy {
+func New(p upstream.Picker, cfg Config, logger *slog.Logger) *Proxy {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}

@@ -5,52 +5,17 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/hapair/hapair/proxy/proxytest"
+	"github.com/hapair/hapair/proxy/upstream"
+	"github.com/hapair/hapair/proxy/upstream/upstreamtest"
 )
 
-type fakeReal struct {
-	addr   netip.AddrPort
-	active atomic.Int64
-}
-
-func (r *fakeReal) Addr() netip.AddrPort { return r.addr }
-func (r *fakeReal) AddConns(a, _ int64)  { r.active.Add(a) }
-
-type rrPicker struct {
-	mu    sync.Mutex
-	reals []*fakeReal
-	next  int
-}
-
-func newPicker(addrs ...netip.AddrPort) *rrPicker {
-	p := &rrPicker{}
-	for _, a := range addrs {
-		p.reals = append(p.reals, &fakeReal{addr: a})
-	}
-	return p
-}
-
-func (p *rrPicker) Pick(_ netip.Addr, tried []netip.AddrPort) (Upstream, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for range p.reals {
-		r := p.reals[p.next%len(p.reals)]
-		p.next++
-		if !slices.Contains(tried, r.addr) {
-			return r, true
-		}
-	}
-	return nil, false
-}
-
-func start(t *testing.T, p Picker) (*Proxy, string) {
+func start(t *testing.T, p upstream.Picker) (*Proxy, string) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -100,7 +65,7 @@ func get(t *testing.T, url string, hdr map[string]string) (int, string, http.Hea
 
 func TestForwardedHeaders(t *testing.T) {
 	a := proxytest.HTTP(t, "a")
-	_, url := start(t, newPicker(a.Addr))
+	_, url := start(t, upstreamtest.NewPicker(a.Addr))
 	tests := []struct {
 		name    string
 		in      map[string]string
@@ -130,7 +95,7 @@ func TestForwardedHeaders(t *testing.T) {
 
 func TestRetryOnDeadReal(t *testing.T) {
 	a := proxytest.HTTP(t, "a")
-	p := newPicker(deadAddr(t), a.Addr)
+	p := upstreamtest.NewPicker(deadAddr(t), a.Addr)
 	px, url := start(t, p)
 	for i := range 6 {
 		code, body, _ := get(t, url, nil)
@@ -141,9 +106,9 @@ func TestRetryOnDeadReal(t *testing.T) {
 	if st := px.Stats(); st.Retries != 6 || st.BadGateway != 0 {
 		t.Errorf("Stats() = %+v, want 6 retries (the rr picker offers the dead real first each time), 0 bad gateway", st)
 	}
-	for _, r := range p.reals {
-		if n := r.active.Load(); n != 0 {
-			t.Errorf("real %v active = %d after all requests, want 0", r.addr, n)
+	for _, r := range p.Reals {
+		if n, _ := r.Counts(); n != 0 {
+			t.Errorf("real %v active = %d after all requests, want 0", r.Addr(), n)
 		}
 	}
 }
@@ -160,7 +125,7 @@ func TestRetryKeepsBody(t *testing.T) {
 	}
 	go srv.Serve(ln)
 	defer srv.Close()
-	_, url := start(t, newPicker(deadAddr(t), ln.Addr().(*net.TCPAddr).AddrPort()))
+	_, url := start(t, upstreamtest.NewPicker(deadAddr(t), ln.Addr().(*net.TCPAddr).AddrPort()))
 	resp, err := client.Post(url, "text/plain", strings.NewReader("payload"))
 	if err != nil {
 		t.Fatal(err)
@@ -182,7 +147,7 @@ func TestNoRealIs503(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, url := start(t, newPicker(tc.reals...))
+			_, url := start(t, upstreamtest.NewPicker(tc.reals...))
 			code, body, _ := get(t, url, nil)
 			if code != 503 || !strings.HasPrefix(body, tc.body) {
 				t.Errorf("GET = %d %q, want 503 starting %q", code, body, tc.body)
@@ -193,7 +158,7 @@ func TestNoRealIs503(t *testing.T) {
 
 func TestInactiveRefuses(t *testing.T) {
 	a := proxytest.HTTP(t, "a")
-	px, url := start(t, newPicker(a.Addr))
+	px, url := start(t, upstreamtest.NewPicker(a.Addr))
 	px.SetActive(false)
 	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	if resp, err := c.Get(url); err == nil {
