@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hapair/hapair/ha/script"
 	"github.com/hapair/hapair/internal/clock"
+	"github.com/hapair/hapair/internal/runner"
 )
 
 // Probe runs one check; nil means healthy. It must return by ctx's deadline.
@@ -104,7 +104,7 @@ func (m *Monitor) jittered() time.Duration {
 // group is killed.
 func TrackProbe(path string, args []string) Probe {
 	return func(ctx context.Context) error {
-		res, err := script.Run(ctx, script.Command{Path: path, Args: args, KillGrace: 100 * time.Millisecond})
+		res, err := runner.Run(ctx, runner.Command{Path: path, Args: args, KillGrace: runner.ProbeKillGrace})
 		if err != nil {
 			if errors.Is(err, context.DeadlineExceeded) {
 				return fmt.Errorf("%s: timed out", path)
@@ -113,10 +113,10 @@ func TrackProbe(path string, args []string) Probe {
 		}
 		if res.ExitCode != 0 {
 			out := strings.TrimSpace(res.Output)
-			if len(out) > 200 {
+			if len(out) > 200 { // a reason is one log line: its tail says what went wrong
 				out = "..." + out[len(out)-200:]
 			}
-			return fmt.Errorf("%s: exit status %d: output %q", path, res.ExitCode, out)
+			return fmt.Errorf("%s: %s: output %q", path, res.Status, out)
 		}
 		return nil
 	}

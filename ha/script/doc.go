@@ -3,8 +3,8 @@
 // `prog arg... start|stop|status`) and notify hooks run on every group
 // transition (like keepalived's notify_master/backup/fault).
 //
-// It owns process handling: programs run in their own process group with a
-// timeout, and on timeout the whole group is sent SIGTERM and then SIGKILL,
-// so a hung script cannot leave children behind; output is captured, bounded
-// and quoted in errors. It does not decide when to run anything.
+// Programs run through internal/runner, the one process policy of the tree:
+// their own process group with a timeout, SIGTERM then SIGKILL to the whole
+// group, so a hung script cannot leave children behind; output is captured,
+// bounded and quoted in errors. It does not decide when to run anything.
 package script

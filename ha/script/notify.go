@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/hapair/hapair/internal/runner"
 )
 
 // Notifier defaults.
@@ -138,7 +140,7 @@ func (n *Notifier) drain(q *groupQueue) {
 
 func (n *Notifier) run(ev notifyEvent) {
 	args := append(append([]string(nil), n.spec.Args...), "GROUP", ev.group, ev.state)
-	res, err := Run(context.Background(), Command{
+	res, err := runner.Run(context.Background(), runner.Command{
 		Path:    n.spec.Program,
 		Args:    args,
 		Timeout: n.spec.Timeout,
@@ -154,7 +156,7 @@ func (n *Notifier) run(ev notifyEvent) {
 		n.spec.Logger.Warn("notify hook failed", "group", ev.group, "state", ev.state, "err", err)
 	case res.ExitCode != 0:
 		n.spec.Logger.Warn("notify hook failed", "group", ev.group, "state", ev.state,
-			"err", fmt.Sprintf("exit status %d%s", res.ExitCode, quoteOutput(res.Output)))
+			"err", fmt.Sprintf("exit status %d%s", res.ExitCode, runner.QuoteOutput(res.Output)))
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/hapair/hapair/internal/runner"
 )
 
 // DefaultDirs are searched, in order, for a resource given by bare name:
@@ -36,7 +38,7 @@ type Spec struct {
 	// Timeouts per operation (default DefaultTimeout each).
 	StartTimeout, StopTimeout, StatusTimeout time.Duration
 	// KillGrace is the time between SIGTERM and SIGKILL after a timeout
-	// (default DefaultKillGrace).
+	// (default runner.DefaultKillGrace).
 	KillGrace time.Duration
 	// LegacyStatus selects Heartbeat's old status rule: the resource runs
 	// when the status output contains "running" or "OK", whatever the exit
@@ -131,8 +133,8 @@ func (s *Script) Name() string { return "script " + s.name }
 // Path returns the resolved program.
 func (s *Script) Path() string { return s.path }
 
-func (s *Script) run(ctx context.Context, op string, timeout time.Duration) (Result, error) {
-	res, err := Run(ctx, Command{
+func (s *Script) run(ctx context.Context, op string, timeout time.Duration) (runner.Result, error) {
+	res, err := runner.Run(ctx, runner.Command{
 		Path:      s.path,
 		Args:      append(append([]string(nil), s.args...), op),
 		Env:       s.spec.Env,
@@ -145,8 +147,8 @@ func (s *Script) run(ctx context.Context, op string, timeout time.Duration) (Res
 	return res, nil
 }
 
-func (s *Script) exitErr(op string, res Result) error {
-	return fmt.Errorf("script: %s %s: exit status %d%s", s.name, op, res.ExitCode, quoteOutput(res.Output))
+func (s *Script) exitErr(op string, res runner.Result) error {
+	return fmt.Errorf("script: %s %s: exit status %d%s", s.name, op, res.ExitCode, runner.QuoteOutput(res.Output))
 }
 
 // Start runs `prog args... start`; exit status 0 is success.
@@ -179,7 +181,7 @@ func (s *Script) Status(ctx context.Context) error {
 		if strings.Contains(strings.ToLower(res.Output), "running") || strings.Contains(res.Output, "OK") {
 			return nil
 		}
-		return fmt.Errorf("script: %s status: %w%s", s.name, ErrStopped, quoteOutput(res.Output))
+		return fmt.Errorf("script: %s status: %w%s", s.name, ErrStopped, runner.QuoteOutput(res.Output))
 	}
 	switch res.ExitCode {
 	case 0:

@@ -1,20 +1,16 @@
 package check
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net/netip"
-	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
-)
 
-// maxOutput bounds what is kept of a program's output.
-const maxOutput = 4 << 10
+	"github.com/hapair/hapair/internal/runner"
+)
 
 // ExternalChecker is a check that runs a program and passes when it exits 0
 // and its output does not start with FAIL (ldirectord checktype=external).
@@ -22,7 +18,8 @@ const maxOutput = 4 << 10
 // The program runs as `Program Args... VIP VPORT RIP RPORT`, ldirectord's
 // checkcommand argument order, so existing ldirectord check scripts work
 // unchanged; the same values are in HAPAIR_VIP, HAPAIR_VPORT, HAPAIR_RIP and
-// HAPAIR_RPORT. It runs in its own process group, killed whole at Timeout.
+// HAPAIR_RPORT. It runs through internal/runner: its own process group,
+// SIGTERM then SIGKILL to the whole group at Timeout, bounded output.
 type ExternalChecker struct {
 	Program string
 	Args    []string
@@ -39,70 +36,20 @@ func (c *ExternalChecker) Check(ctx context.Context, target netip.AddrPort) erro
 	rip, rport := target.Addr().String(), strconv.Itoa(int(target.Port()))
 	args := append(append([]string(nil), c.Args...), vip, vport, rip, rport)
 	env := []string{"HAPAIR_VIP=" + vip, "HAPAIR_VPORT=" + vport, "HAPAIR_RIP=" + rip, "HAPAIR_RPORT=" + rport}
-	res := runProgram(ctx, c.Program, args, env, c.Timeout)
+	res, err := runner.Run(ctx, runner.Command{Path: c.Program, Args: args, Env: env, Timeout: c.Timeout, KillGrace: runner.ProbeKillGrace})
 	what := "external " + c.Program
+	line := res.FirstLine()
 	switch {
-	case res.timedOut:
+	case errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("%s: timeout after %v", what, c.Timeout)
-	case res.startErr != nil:
-		return fmt.Errorf("%s: %w", what, res.startErr)
-	case strings.HasPrefix(res.firstLine, "FAIL"):
-		return fmt.Errorf("%s: %s", what, res.firstLine)
-	case res.exitErr != nil:
-		if res.firstLine != "" {
-			return fmt.Errorf("%s: %v: %s", what, res.exitErr, res.firstLine)
-		}
-		return fmt.Errorf("%s: %v", what, res.exitErr)
+	case err != nil:
+		return fmt.Errorf("%s: %w", what, err)
+	case strings.HasPrefix(line, "FAIL"):
+		return fmt.Errorf("%s: %s", what, line)
+	case res.ExitCode != 0 && line != "":
+		return fmt.Errorf("%s: %s: %s", what, res.Status, line)
+	case res.ExitCode != 0:
+		return fmt.Errorf("%s: %s", what, res.Status)
 	}
 	return nil
-}
-
-// result is what running a program produced.
-type result struct {
-	output    string // stdout and stderr, at most maxOutput bytes, trimmed
-	firstLine string
-	timedOut  bool
-	startErr  error // could not start (not found, not executable)
-	exitErr   error // ran but failed (exit status N, signal)
-}
-
-// runProgram runs prog with a timeout, killing its whole process group when
-// the time is up or ctx ends, and collecting its combined output.
-func runProgram(ctx context.Context, prog string, args, env []string, timeout time.Duration) result {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, prog, args...)
-	cmd.Env = append(cmd.Environ(), env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	// A grandchild that keeps our pipe open must not hold Wait past the kill.
-	cmd.WaitDelay = 100 * time.Millisecond
-	var out limitedBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	r := result{output: strings.TrimSpace(out.String())}
-	r.firstLine, _, _ = strings.Cut(r.output, "\n")
-	r.firstLine = strings.TrimSpace(r.firstLine)
-	var ee *exec.ExitError
-	switch {
-	case ctx.Err() == context.DeadlineExceeded:
-		r.timedOut = true
-	case err == nil:
-	case errors.As(err, &ee):
-		r.exitErr = err
-	case errors.Is(err, exec.ErrWaitDelay):
-	default:
-		r.startErr = err
-	}
-	return r
-}
-
-// limitedBuffer keeps the first maxOutput bytes written and drops the rest.
-type limitedBuffer struct{ bytes.Buffer }
-
-func (b *limitedBuffer) Write(p []byte) (int, error) {
-	if room := maxOutput - b.Len(); room > 0 {
-		b.Buffer.Write(p[:min(len(p), room)])
-	}
-	return len(p), nil
 }

@@ -2,10 +2,13 @@ package check
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/hapair/hapair/internal/runner"
 )
 
 // MonitorResult is the outcome of one monitor run.
@@ -57,20 +60,21 @@ func (m Monitor) withDefaults() Monitor {
 // OK and FAIL, and the cause for error and timeout.
 func (m Monitor) Run(ctx context.Context) (res MonitorResult, detail string) {
 	m = m.withDefaults()
-	r := runProgram(ctx, m.Program, m.Args, nil, m.Timeout)
+	r, err := runner.Run(ctx, runner.Command{Path: m.Program, Args: m.Args, Timeout: m.Timeout, KillGrace: runner.ProbeKillGrace})
+	line := r.FirstLine()
 	switch {
-	case r.timedOut:
+	case errors.Is(err, context.DeadlineExceeded):
 		return MonitorTimeout, fmt.Sprintf("timeout after %v", m.Timeout)
-	case r.startErr != nil:
-		return MonitorError, r.startErr.Error()
-	case strings.HasPrefix(r.firstLine, "FAIL"):
-		return MonitorFail, r.firstLine
-	case r.exitErr != nil:
-		return MonitorError, strings.TrimSpace(r.exitErr.Error() + ": " + r.firstLine)
-	case strings.HasPrefix(r.firstLine, "OK"):
-		return MonitorOK, r.firstLine
+	case err != nil:
+		return MonitorError, err.Error()
+	case strings.HasPrefix(line, "FAIL"):
+		return MonitorFail, line
+	case r.ExitCode != 0:
+		return MonitorError, strings.TrimSpace(r.Status + ": " + line)
+	case strings.HasPrefix(line, "OK"):
+		return MonitorOK, line
 	}
-	return MonitorError, fmt.Sprintf("printed %q, want OK or FAIL", r.firstLine)
+	return MonitorError, fmt.Sprintf("printed %q, want OK or FAIL", line)
 }
 
 // MonitorSet runs several monitors and chooses the pool: the backup pool while

@@ -23,7 +23,7 @@ var pure = []string{"ha", "ha/wire", "ha/replay", "ha/resource", "authkeys", "pr
 var badDeps = map[string]string{
 	"net":           "pure packages do no network I/O; ha/link and proxy/l4 do",
 	"net/http":      "pure packages do no network I/O",
-	"os/exec":       "running programs belongs to ha/script and proxy/check",
+	"os/exec":       "running programs belongs to internal/runner",
 	"log":           "pure packages return reasons; the shells log",
 	"log/slog":      "pure packages return reasons; the shells log",
 	"golang.org/x/": "pure packages import only the standard library",
