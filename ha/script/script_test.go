@@ -105,4 +105,3 @@ func TestResolveErrors(t *testing.T) {
 		}
 	}
 }
-
