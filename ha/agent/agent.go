@@ -7,7 +7,7 @@
 // wraps RawNode.
 //
 // The clock, the transport (ha/link), the group runner (ha/resource via
-// cmd/had) and the announcer (ha/vip) are injected as small interfaces, so
+// package node) and the announcer (ha/vip) are injected as small interfaces, so
 // tests run it on a fake clock with in-memory transports. It must not decide
 // anything itself: every decision and its reason comes from package ha.
 package agent
@@ -25,9 +25,17 @@ import (
 	"github.com/hapair/hapair/internal/clock"
 )
 
-// Transport sends a heartbeat on every link; *link.Set satisfies it.
+// Transport carries heartbeats on every link; *link.Set satisfies it. It
+// is opened before the agent and owns the packet header's cluster id and
+// sequence number: Send stamps them, and Received yields only packets that
+// passed its checks (MAC, cluster, sender, replay).
 type Transport interface {
+	// Send seals p (ClusterID and Seq left zero) and sends it on every link.
 	Send(p *wire.Packet) error
+	// Received is where accepted packets come out; the agent's loop pulls
+	// from it, the way wireguard-go's device pulls from its Bind. It is
+	// never closed.
+	Received() <-chan *wire.Packet
 }
 
 // GroupRunner starts and stops resource groups. Start must roll back what it
@@ -53,7 +61,6 @@ type Notifier interface {
 // Config assembles an Agent.
 type Config struct {
 	Machine   ha.Config   // Self, Nodes, Generation (from ha/generation), timing, groups, checks
-	ClusterID uint32      // stamped on every packet
 	Transport Transport   // required
 	Groups    GroupRunner // required
 	Announcer Announcer   // optional
@@ -79,16 +86,14 @@ type Agent struct {
 	cancel context.CancelFunc
 
 	// owned by the loop goroutine
-	seq         uint64
 	timer       clock.Timer
 	lateLogged  map[string]time.Time
 	lateHidden  map[string]int
 	sendFailed  bool
 	idleWaiters []chan struct{}
 
-	mu      sync.Mutex
-	status  ha.Status
-	dropped uint64 // heartbeats dropped because the event queue was full
+	mu     sync.Mutex
+	status ha.Status
 }
 
 // ErrClosed is returned by calls made after Run has ended.
@@ -125,6 +130,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer close(a.done)
 	defer a.wg.Wait()
 	defer a.cancel()
+	in := a.cfg.Transport.Received()
 	a.step(ha.Event{Kind: ha.EventStart})
 	for {
 		select {
@@ -135,6 +141,8 @@ func (a *Agent) Run(ctx context.Context) error {
 			return nil
 		case <-a.tick:
 			a.step(ha.Event{Kind: ha.EventTick})
+		case p := <-in:
+			a.step(messageEvent(p))
 		case ev := <-a.events:
 			a.step(ev)
 		case f := <-a.calls:
@@ -144,12 +152,16 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 }
 
-// drain handles every queued event, so a call sees their effect.
+// drain handles every queued event and received packet, so a call sees
+// their effect.
 func (a *Agent) drain() {
+	in := a.cfg.Transport.Received()
 	for {
 		select {
 		case <-a.tick:
 			a.step(ha.Event{Kind: ha.EventTick})
+		case p := <-in:
+			a.step(messageEvent(p))
 		case ev := <-a.events:
 			a.step(ev)
 		default:
@@ -192,23 +204,16 @@ func (a *Agent) inject(ctx context.Context, ev ha.Event) error {
 	}
 }
 
-// Deliver hands the agent a heartbeat that passed ha/link's checks. It never
-// blocks: when the queue is full the packet is dropped and counted, as a
-// lost heartbeat would be.
-func (a *Agent) Deliver(p *wire.Packet, link string) {
+// messageEvent turns a heartbeat that passed the transport's checks into
+// the machine's event.
+func messageEvent(p *wire.Packet) ha.Event {
 	msg := &ha.Message{From: p.Sender, Generation: p.Generation, Keepalive: p.Keepalive,
 		Leaving: p.Flags&wire.FlagLeaving != 0, Maintenance: p.Flags&wire.FlagMaintenance != 0,
 		Groups: make([]ha.GroupState, len(p.Groups))}
 	for i, g := range p.Groups {
 		msg.Groups[i] = ha.GroupState{Name: g.Name, Priority: g.Priority, State: ha.State(g.State)}
 	}
-	select {
-	case a.events <- ha.Event{Kind: ha.EventMessage, Msg: msg}:
-	default:
-		a.mu.Lock()
-		a.dropped++
-		a.mu.Unlock()
-	}
+	return ha.Event{Kind: ha.EventMessage, Msg: msg}
 }
 
 // Takeover moves group ("" = all) here now (hb_takeover).
@@ -257,11 +262,4 @@ func (a *Agent) Status() ha.Status {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.status
-}
-
-// Dropped counts heartbeats dropped because the agent fell behind.
-func (a *Agent) Dropped() uint64 {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.dropped
 }

@@ -120,9 +120,7 @@ func (a *Agent) run(group string, done ha.EventKind, op func(context.Context, st
 }
 
 func (a *Agent) send(msg *ha.Message) {
-	a.seq++
-	p := &wire.Packet{ClusterID: a.cfg.ClusterID, Sender: msg.From, Generation: msg.Generation, Seq: a.seq,
-		Keepalive: msg.Keepalive, Groups: make([]wire.Group, len(msg.Groups))}
+	p := &wire.Packet{Sender: msg.From, Generation: msg.Generation, Keepalive: msg.Keepalive, Groups: make([]wire.Group, len(msg.Groups))}
 	if msg.Leaving {
 		p.Flags |= wire.FlagLeaving
 	}
@@ -136,7 +134,7 @@ func (a *Agent) send(msg *ha.Message) {
 	switch {
 	case err != nil && !a.sendFailed:
 		a.sendFailed = true
-		a.log.Error("sending heartbeat failed on every link", "err", fmt.Errorf("agent: sending seq %d: %w", a.seq, err))
+		a.log.Error("sending heartbeat failed on every link", "err", fmt.Errorf("agent: sending heartbeat of generation %d: %w", msg.Generation, err))
 	case err == nil && a.sendFailed:
 		a.sendFailed = false
 		a.log.Info("sending heartbeats again")

@@ -29,36 +29,36 @@ func TestAuthkeysRotation(t *testing.T) {
 	const keys = "1 sha256 old secret\n2 sha256 new secret\n"
 	port := freePort(t)
 	open := func(self string, k *authkeys.Keyring) *node {
-		n := &node{got: make(chan delivery, 10), clock: clocktest.New(time.Time{}), logs: &syncBuffer{}}
+		n := &node{clock: clocktest.New(time.Time{}), logs: &syncBuffer{}}
 		s, err := Open(Config{ClusterID: testCluster, Self: self, Nodes: []string{"lb1", "lb2"}, Keyring: k,
-			Links: []Spec{ucastSpec("ucast0", port)}, Logger: slog.New(slog.NewTextHandler(n.logs, nil)), Clock: n.clock},
-			func(p *wire.Packet, link string) { n.got <- delivery{p, link} })
+			Links: []Spec{ucastSpec("ucast0", port)}, Logger: slog.New(slog.NewTextHandler(n.logs, nil)), Clock: n.clock})
 		if err != nil {
 			t.Fatalf("Open(%s) error: %v", self, err)
 		}
 		n.Set = s
+		n.got = s.Received()
 		t.Cleanup(func() { s.Close(); checkNoReceivers(t, s) })
 		return n
 	}
 	lb1 := open("lb1", keyring("auth 2\n"+keys))
 	lb2 := open("lb2", keyring("auth 1\n"+keys))
-	if err := lb1.Send(&wire.Packet{Generation: 1, Seq: 1}); err != nil {
+	if err := lb1.Send(&wire.Packet{Generation: 1}); err != nil {
 		t.Fatal(err)
 	}
-	if d := <-lb2.got; d.p.Sender != "lb1" {
-		t.Errorf("lb2 delivered %+v, want lb1's packet", d.p)
+	if d := <-lb2.got; d.Sender != "lb1" {
+		t.Errorf("lb2 delivered %+v, want lb1's packet", d)
 	}
-	if err := lb2.Send(&wire.Packet{Generation: 1, Seq: 1}); err != nil {
+	if err := lb2.Send(&wire.Packet{Generation: 1}); err != nil {
 		t.Fatal(err)
 	}
-	if d := <-lb1.got; d.p.Sender != "lb2" {
-		t.Errorf("lb1 delivered %+v, want lb2's packet", d.p)
+	if d := <-lb1.got; d.Sender != "lb2" {
+		t.Errorf("lb1 delivered %+v, want lb2's packet", d)
 	}
 
 	// lb2 restarts knowing only the old key: lb1's key-2 packets fail.
 	lb2.Close()
 	lb2 = open("lb2", keyring("auth 1\n1 sha256 old secret\n"))
-	if err := lb1.Send(&wire.Packet{Generation: 1, Seq: 2}); err != nil {
+	if err := lb1.Send(&wire.Packet{Generation: 1}); err != nil {
 		t.Fatal(err)
 	}
 	testkit.WaitFor(t, "bad-mac drop", func() bool { return lb2.drops(0, DropBadMAC) == 1 })

@@ -20,6 +20,7 @@ const (
 	DropSelf                            // sender is our own name: a node with our name, or a loop
 	DropReplay                          // (generation, seq) older than the last accepted
 	DropDuplicate                       // same (generation, seq) as the last accepted: already heard on another link; expected, not logged
+	DropBacklog                         // accepted, but the agent fell behind: Received is full
 	numDropReasons
 )
 
@@ -34,6 +35,7 @@ var dropNames = [numDropReasons]string{
 	DropSelf:          "self",
 	DropReplay:        "replay",
 	DropDuplicate:     "duplicate",
+	DropBacklog:       "backlog",
 }
 
 func (r DropReason) String() string {

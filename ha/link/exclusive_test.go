@@ -11,7 +11,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/hapair/hapair/ha/wire"
 )
 
 // listenReuse binds addr the way a local user trying to steal heartbeats
@@ -54,7 +53,7 @@ func TestUcastPortTaken(t *testing.T) {
 	}
 	defer thief.Close()
 	_, err = Open(Config{ClusterID: testCluster, Self: "lb1", Nodes: []string{"lb1", "lb2"}, Keyring: clusterKeys(),
-		Links: []Spec{ucastSpec("eth1", port)}}, func(*wire.Packet, string) {})
+		Links: []Spec{ucastSpec("eth1", port)}})
 	if !errors.Is(err, ErrPortTaken) {
 		t.Fatalf("Open() with the port taken = %v, want ErrPortTaken", err)
 	}

@@ -78,21 +78,16 @@ func (s *syncBuffer) String() string {
 // node is one Set under test with what it delivered.
 type node struct {
 	*Set
-	got   chan delivery
+	got   <-chan *wire.Packet // s.Received()
 	clock *clocktest.Clock
 	logs  *syncBuffer
-}
-
-type delivery struct {
-	p    *wire.Packet
-	link string
 }
 
 // openNode opens a Set for self over real loopback sockets and closes it,
 // checking for leaked goroutines, when the test ends.
 func openNode(t *testing.T, self string, links ...Spec) *node {
 	t.Helper()
-	n := &node{got: make(chan delivery, 100), clock: clocktest.New(time.Time{}), logs: &syncBuffer{}}
+	n := &node{clock: clocktest.New(time.Time{}), logs: &syncBuffer{}}
 	cfg := Config{
 		ClusterID: testCluster,
 		Self:      self,
@@ -102,11 +97,12 @@ func openNode(t *testing.T, self string, links ...Spec) *node {
 		Logger:    slog.New(slog.NewTextHandler(n.logs, nil)),
 		Clock:     n.clock,
 	}
-	s, err := Open(cfg, func(p *wire.Packet, link string) { n.got <- delivery{p, link} })
+	s, err := Open(cfg)
 	if err != nil {
 		t.Fatalf("Open(%s) error: %v", self, err)
 	}
 	n.Set = s
+	n.got = s.Received()
 	t.Cleanup(func() {
 		if err := s.Close(); err != nil {
 			t.Errorf("Close() error: %v", err)
@@ -133,7 +129,7 @@ func (n *node) expectNoDelivery(t *testing.T) {
 	t.Helper()
 	select {
 	case d := <-n.got:
-		t.Errorf("delivered %+v on %s, want nothing", d.p, d.link)
+		t.Errorf("delivered %+v, want nothing", d)
 	default:
 	}
 }

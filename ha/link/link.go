@@ -51,7 +51,10 @@ type Config struct {
 	Clock     clock.Clock  // last-heard times, log rate limits, read-error pauses (default clock.Real{})
 }
 
-func (c *Config) validate() error {
+// Validate reports whether c describes a Set that Open could start, naming
+// the link and field at fault; it touches nothing on the system (had --check
+// calls it).
+func (c *Config) Validate() error {
 	if c.Self == "" {
 		return errors.New("link: config: self node name is empty")
 	}
@@ -108,16 +111,17 @@ func (s *Spec) port() uint16 {
 // Set is a group of links that send every packet on every link and deliver
 // each fresh authenticated packet once.
 type Set struct {
-	cfg     Config
-	deliver func(*wire.Packet, string)
-	links   []*link
-	limit   *limiter
-	nodes   map[string]bool
-	wg      sync.WaitGroup
-	done    chan struct{}
+	cfg   Config
+	in    chan *wire.Packet // accepted packets, for Received
+	links []*link
+	limit *limiter
+	nodes map[string]bool
+	wg    sync.WaitGroup
+	done  chan struct{}
 
 	sendMu  sync.Mutex
 	sendBuf []byte
+	seq     uint64 // last sequence number sent; guarded by sendMu
 
 	// recvMu orders replay checks and deliveries across links, so deliver
 	// sees each peer's packets in increasing (generation, seq) order and is
@@ -140,13 +144,9 @@ type Set struct {
 // since the TTL check is not optional. Multicast membership is the caller's
 // job (Open does it). The Set owns the conns and closes them in Close.
 //
-// deliver is called for every packet that passed every check, with the
-// name of the link it arrived on; calls never overlap and come in
-// increasing (generation, seq) order per peer. deliver must return soon
-// (hand the packet to a channel): while it runs, every link waits. It must
-// not call Close, which waits for the link goroutines.
-func New(cfg Config, conns []net.PacketConn, deliver func(p *wire.Packet, link string)) (*Set, error) {
-	if err := cfg.validate(); err != nil {
+// Every packet that passes every check comes out of Received, once.
+func New(cfg Config, conns []net.PacketConn) (*Set, error) {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if len(conns) != len(cfg.Links) {
@@ -158,7 +158,7 @@ func New(cfg Config, conns []net.PacketConn, deliver func(p *wire.Packet, link s
 	cfg.Clock = clock.Or(cfg.Clock)
 	s := &Set{
 		cfg:      cfg,
-		deliver:  deliver,
+		in:       make(chan *wire.Packet, receiveBacklog),
 		limit:    &limiter{now: cfg.Clock.Now, entries: map[limiterKey]*limiterEntry{}},
 		nodes:    map[string]bool{},
 		done:     make(chan struct{}),
@@ -194,28 +194,45 @@ func New(cfg Config, conns []net.PacketConn, deliver func(p *wire.Packet, link s
 	return s, nil
 }
 
+// receiveBacklog is how many accepted packets wait for the reader of
+// Received: several keepalives of every peer, so only a reader stuck far
+// longer than a deadtime loses any (counted as DropBacklog).
+const receiveBacklog = 256
+
+// Received returns the channel every packet that passed every check comes
+// out of, once, in increasing (generation, seq) order per peer. The reader
+// (the agent) pulls from it, as wireguard-go's device pulls from the
+// receive functions its Bind opened; the Set never waits for it. The
+// channel is never closed.
+func (s *Set) Received() <-chan *wire.Packet { return s.in }
+
 // Send seals p once and writes it on every link, to the multicast group or
-// to every unicast peer but ourselves. An empty Sender or zero ClusterID is
-// filled from the Config; other values are an error. Send returns an error
-// only when no link could send; single failures are counted and logged.
+// to every unicast peer but ourselves. The Set owns two header fields and
+// stamps them: ClusterID (from the Config) and Seq (one counter per Set,
+// from 1; with the generation it makes each packet fresh for ha/replay).
+// p must leave them zero. An empty Sender is filled from the Config; another
+// node's name is an error. Send returns an error only when no link could
+// send; single failures are counted and logged.
 func (s *Set) Send(p *wire.Packet) error {
 	q := *p
 	if q.Sender == "" {
 		q.Sender = s.cfg.Self
 	}
-	if q.ClusterID == 0 {
-		q.ClusterID = s.cfg.ClusterID
+	if q.Sender != s.cfg.Self {
+		return fmt.Errorf("link: sending packet from %q: this node is %q", q.Sender, s.cfg.Self)
 	}
-	if q.Sender != s.cfg.Self || q.ClusterID != s.cfg.ClusterID {
-		return fmt.Errorf("link: sending packet from %q in cluster %d: this node is %q in cluster %d",
-			q.Sender, q.ClusterID, s.cfg.Self, s.cfg.ClusterID)
+	if q.ClusterID != 0 || q.Seq != 0 {
+		return fmt.Errorf("link: sending packet with cluster id %d and seq %d: the link set stamps both, leave them zero", q.ClusterID, q.Seq)
 	}
 	s.sendMu.Lock()
 	defer s.sendMu.Unlock()
+	q.ClusterID = s.cfg.ClusterID
+	q.Seq = s.seq + 1
 	b, err := wire.AppendSeal(s.sendBuf[:0], &q, s.cfg.Keyring)
 	if err != nil {
 		return fmt.Errorf("link: sending: %w", err)
 	}
+	s.seq = q.Seq // a packet that could not be sealed used no number
 	var errs []error
 	sent := false
 	for _, l := range s.links {

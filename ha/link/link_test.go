@@ -20,21 +20,21 @@ func TestExchange(t *testing.T) {
 	lb1 := openNode(t, "lb1", ucastSpec("ucast0", port))
 	lb2 := openNode(t, "lb2", ucastSpec("ucast0", port))
 
-	want := wire.Packet{Generation: 3, Seq: 1, Keepalive: 200 * time.Millisecond,
+	want := wire.Packet{Generation: 3, Keepalive: 200 * time.Millisecond,
 		Groups: []wire.Group{{Name: "web", Priority: 100, State: 2}}, Payload: []byte("sync")}
 	if err := lb1.Send(&want); err != nil {
 		t.Fatalf("lb1.Send() error: %v", err)
 	}
 	d := <-lb2.got
-	want.Sender, want.ClusterID = "lb1", testCluster // filled in by Send
-	if !reflect.DeepEqual(*d.p, want) || d.link != "ucast0" {
-		t.Errorf("lb2 delivered %+v on %q, want %+v on ucast0", *d.p, d.link, want)
+	want.Sender, want.ClusterID, want.Seq = "lb1", testCluster, 1 // stamped by Send
+	if !reflect.DeepEqual(*d, want) {
+		t.Errorf("lb2 delivered %+v, want %+v", *d, want)
 	}
-	if err := lb2.Send(&wire.Packet{Generation: 9, Seq: 1}); err != nil {
+	if err := lb2.Send(&wire.Packet{Generation: 9}); err != nil {
 		t.Fatalf("lb2.Send() error: %v", err)
 	}
-	if d := <-lb1.got; d.p.Sender != "lb2" || d.p.Generation != 9 {
-		t.Errorf("lb1 delivered %+v, want generation 9 from lb2", *d.p)
+	if d := <-lb1.got; d.Sender != "lb2" || d.Generation != 9 {
+		t.Errorf("lb1 delivered %+v, want generation 9 from lb2", *d)
 	}
 
 	st := lb2.Stats().Links[0]
@@ -102,7 +102,7 @@ func TestDrops(t *testing.T) {
 			good := newRawSender(t, 255, to)
 			for _, b := range pkts[:len(pkts)-1] {
 				good.send(b)
-				if d := <-lb2.got; d.p == nil {
+				if d := <-lb2.got; d == nil {
 					t.Fatal("setup packet not delivered")
 				}
 			}
@@ -188,7 +188,7 @@ func TestSeveralLinks(t *testing.T) {
 	p0, p1 := freePort(t), freePort(t)
 	lb1 := openNode(t, "lb1", ucastSpec("ucast0", p0), ucastSpec("ucast1", p1))
 	lb2 := openNode(t, "lb2", ucastSpec("ucast0", p0), ucastSpec("ucast1", p1))
-	if err := lb1.Send(&wire.Packet{Generation: 1, Seq: 1, Keepalive: time.Second}); err != nil {
+	if err := lb1.Send(&wire.Packet{Generation: 1, Keepalive: time.Second}); err != nil {
 		t.Fatal(err)
 	}
 	<-lb2.got
@@ -218,8 +218,14 @@ func TestSendErrors(t *testing.T) {
 	port := freePort(t)
 	lb1 := openNode(t, "lb1", ucastSpec("ucast0", port))
 	err := lb1.Send(&wire.Packet{Sender: "lb2"})
-	if err == nil || !strings.Contains(err.Error(), `sending packet from "lb2" in cluster 4242: this node is "lb1"`) {
+	if err == nil || !strings.Contains(err.Error(), `sending packet from "lb2": this node is "lb1"`) {
 		t.Errorf("Send(from lb2) error = %v, want node mismatch", err)
+	}
+	for _, p := range []wire.Packet{{Seq: 5}, {ClusterID: testCluster}} {
+		err = lb1.Send(&p)
+		if err == nil || !strings.Contains(err.Error(), "the link set stamps both, leave them zero") {
+			t.Errorf("Send(%+v) error = %v, want the header fields refused", p, err)
+		}
 	}
 	err = lb1.Send(&wire.Packet{Groups: []wire.Group{{}}})
 	if err == nil || !strings.Contains(err.Error(), "link: sending: wire: encoding group") {
@@ -269,7 +275,7 @@ func TestConfigErrors(t *testing.T) {
 			c := good()
 			c.Links[0].Peers = map[string]netip.Addr{"lb1": addr1, "lb2": addr2}
 			tt.edit(&c)
-			s, err := Open(c, func(*wire.Packet, string) {})
+			s, err := Open(c)
 			if err == nil {
 				s.Close()
 			}
@@ -289,7 +295,7 @@ func TestNewRequiresTTLControl(t *testing.T) {
 	}
 	cfg := Config{Self: "lb1", Nodes: []string{"lb1", "lb2"}, Keyring: clusterKeys(), Links: []Spec{ucastSpec("u0", 1)},
 		Logger: slog.New(slog.DiscardHandler)}
-	s, err := New(cfg, []net.PacketConn{c}, func(*wire.Packet, string) {})
+	s, err := New(cfg, []net.PacketConn{c})
 	if err == nil {
 		s.Close()
 		t.Fatal("New(unixgram conn) error = nil, want a TTL option error")
@@ -300,7 +306,7 @@ func TestNewRequiresTTLControl(t *testing.T) {
 }
 
 func TestDropReasonString(t *testing.T) {
-	want := []string{"ttl", "short", "bad-mac", "malformed", "version", "wrong-cluster", "unknown-sender", "self", "replay", "duplicate"}
+	want := []string{"ttl", "short", "bad-mac", "malformed", "version", "wrong-cluster", "unknown-sender", "self", "replay", "duplicate", "backlog"}
 	for r := range numDropReasons {
 		if got := r.String(); got != want[r] {
 			t.Errorf("DropReason(%d).String() = %q, want %q", r, got, want[r])
@@ -345,7 +351,7 @@ func TestLateCopyIsDuplicateThenReplay(t *testing.T) {
 	seq9 := sealed(t, wire.Packet{Generation: 5, Seq: 9, Keepalive: keepalive}, clusterKeys())
 	for _, b := range [][]byte{seq9, sealed(t, wire.Packet{Generation: 5, Seq: 10, Keepalive: keepalive}, clusterKeys())} {
 		snd.send(b)
-		if d := <-lb2.got; d.p == nil {
+		if d := <-lb2.got; d == nil {
 			t.Fatal("setup packet not delivered")
 		}
 	}
@@ -370,7 +376,7 @@ func TestStaleCopyOfLastIsReplay(t *testing.T) {
 	keepalive := 100 * time.Millisecond
 	last := sealed(t, wire.Packet{Generation: 5, Seq: 9, Keepalive: keepalive}, clusterKeys())
 	snd.send(last)
-	if d := <-lb2.got; d.p == nil {
+	if d := <-lb2.got; d == nil {
 		t.Fatal("setup packet not delivered")
 	}
 	heard := lb2.Stats().Links[0].LastHeard["lb1"]
@@ -393,7 +399,7 @@ func TestDroppingCauseAndResetPeer(t *testing.T) {
 	lb2 := openNode(t, "lb2", ucastSpec("ucast0", port))
 	snd := newRawSender(t, 255, netip.AddrPortFrom(addr2, port))
 	snd.send(sealed(t, wire.Packet{Generation: 3, Seq: 7, Keepalive: time.Second}, clusterKeys()))
-	if d := <-lb2.got; d.p == nil {
+	if d := <-lb2.got; d == nil {
 		t.Fatal("setup packet not delivered")
 	}
 	wiped := sealed(t, wire.Packet{Generation: 1, Seq: 1, Keepalive: time.Second}, clusterKeys())
@@ -409,10 +415,48 @@ func TestDroppingCauseAndResetPeer(t *testing.T) {
 		t.Fatal(err)
 	}
 	snd.send(wiped)
-	if d := <-lb2.got; d.p == nil || d.p.Generation != 1 {
-		t.Fatalf("after ResetPeer got %+v, want the generation 1 packet", d.p)
+	if d := <-lb2.got; d == nil || d.Generation != 1 {
+		t.Fatalf("after ResetPeer got %+v, want the generation 1 packet", d)
 	}
 	if got := lb2.Stats().Dropping; len(got) != 0 {
 		t.Errorf("Stats().Dropping after an accepted packet = %v, want empty", got)
+	}
+}
+
+// TestSendStampsHeader checks the Set is the one owner of the cluster id
+// and the sequence: each Send gets the next number, from 1.
+func TestSendStampsHeader(t *testing.T) {
+	port := freePort(t)
+	lb1 := openNode(t, "lb1", ucastSpec("ucast0", port))
+	lb2 := openNode(t, "lb2", ucastSpec("ucast0", port))
+	for want := uint64(1); want <= 3; want++ {
+		if err := lb1.Send(&wire.Packet{Generation: 1}); err != nil {
+			t.Fatal(err)
+		}
+		if d := <-lb2.got; d.Seq != want || d.ClusterID != testCluster {
+			t.Errorf("packet %d: seq %d cluster %d, want seq %d cluster %d", want, d.Seq, d.ClusterID, want, testCluster)
+		}
+	}
+}
+
+// TestBacklog fills Received without reading it: the packet past the
+// backlog is dropped and counted, and the link goes on reading.
+func TestBacklog(t *testing.T) {
+	port := freePort(t)
+	lb1 := openNode(t, "lb1", ucastSpec("ucast0", port))
+	lb2 := openNode(t, "lb2", ucastSpec("ucast0", port))
+	for i := range uint64(receiveBacklog + 1) {
+		if err := lb1.Send(&wire.Packet{Generation: 1}); err != nil {
+			t.Fatal(err)
+		}
+		// One packet in flight at a time, so the socket buffer never drops.
+		testkit.WaitFor(t, "packet judged", func() bool {
+			st := lb2.Stats().Links[0]
+			return st.Delivered+st.Drops[DropBacklog] == i+1
+		})
+	}
+	st := lb2.Stats().Links[0]
+	if st.Delivered != receiveBacklog || st.Drops[DropBacklog] != 1 {
+		t.Errorf("delivered %d, backlog drops %d, want %d and 1", st.Delivered, st.Drops[DropBacklog], receiveBacklog)
 	}
 }

@@ -11,8 +11,6 @@ import (
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/sys/unix"
-
-	"github.com/hapair/hapair/ha/wire"
 )
 
 // Open opens a socket for every link in cfg and starts the Set (see New).
@@ -27,8 +25,8 @@ import (
 // receivers of one group is what multicast is, joins the group there,
 // sends from that interface, and turns multicast loopback off so it never
 // hears itself.
-func Open(cfg Config, deliver func(p *wire.Packet, link string)) (*Set, error) {
-	if err := cfg.validate(); err != nil {
+func Open(cfg Config) (*Set, error) {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	conns := make([]net.PacketConn, 0, len(cfg.Links))
@@ -42,7 +40,7 @@ func Open(cfg Config, deliver func(p *wire.Packet, link string)) (*Set, error) {
 		}
 		conns = append(conns, c)
 	}
-	return New(cfg, conns, deliver)
+	return New(cfg, conns)
 }
 
 func listen(spec Spec, self string) (net.PacketConn, error) {

@@ -132,8 +132,12 @@ func (s *Set) handle(l *link, b []byte, cm *ipv4.ControlMessage, addr string) {
 			v, p.Sender, p.Generation, p.Seq, lastGen, lastSeq))
 		return
 	}
-	l.stats.delivered.Add(1)
-	s.deliver(p, l.spec.Name)
+	select {
+	case s.in <- p:
+		l.stats.delivered.Add(1)
+	default:
+		s.drop(l, DropBacklog, addr, fmt.Errorf("%d accepted packets are waiting for the agent", receiveBacklog))
+	}
 }
 
 // openReason maps a wire.Open error to its drop reason.
