@@ -23,6 +23,6 @@
 //   - Reload changes services and reals in place; established connections
 //     are never closed by it.
 //
-// It must not import ha/... or parse configuration files (cmd/internal/config
+// It must not import ha/... or parse configuration files (internal/config
 // builds Config), and it logs only transitions, never per connection.
 package proxy

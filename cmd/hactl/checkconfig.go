@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/hapair/hapair/cmd/internal/config"
+	"github.com/hapair/hapair/internal/config"
 )
 
 const defaultConfig = config.DefaultPath

@@ -14,8 +14,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/hapair/hapair/cmd/internal/config"
-	"github.com/hapair/hapair/cmd/internal/ctl"
+	"github.com/hapair/hapair/internal/config"
+	"github.com/hapair/hapair/internal/ctl"
 )
 
 // callTimeout bounds one exchange with had; a standby waits for resources

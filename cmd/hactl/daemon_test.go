@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hapair/hapair/cmd/internal/ctl"
+	"github.com/hapair/hapair/internal/ctl"
 )
 
 // fakeDaemon serves the control protocol with a fixed status and records

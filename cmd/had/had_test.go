@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/hapair/hapair/node"
 )
 
 // setup writes a valid config whose authkeys (relative, so it lands next to
@@ -37,21 +39,21 @@ func setup(t *testing.T, mode os.FileMode) (cfgPath, keyPath string) {
 	return cfgPath, keyPath
 }
 
-func TestLoadAll(t *testing.T) {
+func TestLoad(t *testing.T) {
 	cfgPath, keyPath := setup(t, 0o600)
-	cfg, kr, warns, err := loadAll(cfgPath, "lb2")
+	cfg, kr, warns, err := node.Load(cfgPath, "lb2")
 	if err != nil {
-		t.Fatalf("loadAll(%s, lb2) error = %v", cfgPath, err)
+		t.Fatalf("node.Load(%s, lb2) error = %v", cfgPath, err)
 	}
 	if cfg.Cluster.Authkeys != keyPath || kr.SignKeyID() != 2 {
-		t.Errorf("loadAll() authkeys %s sign key %d, want %s and 2", cfg.Cluster.Authkeys, kr.SignKeyID(), keyPath)
+		t.Errorf("node.Load() authkeys %s sign key %d, want %s and 2", cfg.Cluster.Authkeys, kr.SignKeyID(), keyPath)
 	}
 	if len(warns) != 1 || !strings.Contains(warns[0], "key 1 uses md5") {
-		t.Errorf("loadAll() warnings = %q, want one about md5", warns)
+		t.Errorf("node.Load() warnings = %q, want one about md5", warns)
 	}
 }
 
-func TestLoadAllErrors(t *testing.T) {
+func TestLoadErrors(t *testing.T) {
 	cfgPath, keyPath := setup(t, 0o644)
 	bad := filepath.Join(t.TempDir(), "bad.toml")
 	if err := os.WriteFile(bad, []byte("[cluster]\nnmae = 1\n"), 0o600); err != nil {
@@ -67,13 +69,13 @@ func TestLoadAllErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
-			_, _, _, err := loadAll(tt.path, tt.node)
+			_, _, _, err := node.Load(tt.path, tt.node)
 			if err == nil {
-				t.Fatalf("loadAll(%s, %s) error = nil, want %q", tt.path, tt.node, tt.want)
+				t.Fatalf("node.Load(%s, %s) error = nil, want %q", tt.path, tt.node, tt.want)
 			}
 			for _, w := range tt.want {
 				if !strings.Contains(err.Error(), w) {
-					t.Errorf("loadAll(%s, %s) error = %q, want it to contain %q", tt.path, tt.node, err, w)
+					t.Errorf("node.Load(%s, %s) error = %q, want it to contain %q", tt.path, tt.node, err, w)
 				}
 			}
 		})

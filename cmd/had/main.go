@@ -20,8 +20,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/hapair/hapair/cmd/internal/config"
-	"github.com/hapair/hapair/cmd/internal/ctl"
+	"github.com/hapair/hapair/internal/config"
+	"github.com/hapair/hapair/internal/ctl"
+	"github.com/hapair/hapair/node"
 )
 
 func main() {
@@ -36,7 +37,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("had", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("c", config.DefaultPath, "config `file`")
-	node := fs.String("node", "", "this node's `name` in cluster.nodes (default the host name)")
+	nodeName := fs.String("node", "", "this node's `name` in cluster.nodes (default the host name)")
 	level := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
 	checkOnly := fs.Bool("check", false, "load config and authkeys, report, and exit")
 	if err := fs.Parse(args); err != nil {
@@ -54,7 +55,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
 
-	cfg, kr, warns, err := loadAll(*path, *node)
+	cfg, kr, warns, err := node.Load(*path, *nodeName)
 	for _, w := range warns {
 		log.Warn(w)
 	}
@@ -71,84 +72,77 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 1
 	}
-	self, _ := cfg.Self(*node) // checked by loadAll
+	self, _ := cfg.Self(*nodeName) // checked by node.Load
 	if *checkOnly {
 		fmt.Fprintf(stdout, "had: config ok: node %s in cluster %q id %d\n", self, cfg.Cluster.Name, cfg.Cluster.ID)
 		return 0
 	}
 	log = log.With("node", self)
 
-	d, err := start(*path, *node, cfg, kr, log)
+	n, err := node.Build(cfg, node.Options{Path: *path, Node: *nodeName, Keyring: kr, Logger: log})
 	if err != nil {
 		fmt.Fprintf(stderr, "had: %v\n", err)
 		return 1
 	}
-	return d.serve(cfg.Cluster.Socket)
+	return serve(n, cfg, log, stderr)
 }
 
-// serve runs the daemon until a terminating signal, then leaves cleanly.
-func (d *daemon) serve(socket string) int {
+// serve runs the node until a terminating signal, then leaves cleanly.
+func serve(n *node.Node, cfg *config.Config, log *slog.Logger, stderr io.Writer) int {
+	defer n.Close()
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer signal.Stop(sigs)
 
 	// Take the socket before the first heartbeat: a second daemon on the
 	// same socket must fail before it speaks to peers.
-	ln, err := ctl.Listen(socket)
+	ln, err := ctl.Listen(cfg.Cluster.Socket)
 	if err != nil {
-		d.close()
-		fmt.Fprintf(os.Stderr, "had: %v\n", err)
+		fmt.Fprintf(stderr, "had: %v\n", err)
 		return 1
 	}
-	runCtx, stopRun := context.WithCancel(context.Background())
-	defer stopRun()
-	runDone := make(chan error, 1)
-	go func() { runDone <- d.agent.Run(runCtx) }()
-	d.ctl = ctl.Serve(ln, d.handle, d.log.With("component", "ctl"))
-	if err := d.runChecks(d.cfg); err != nil {
-		stopRun()
-		<-runDone
-		d.close()
-		fmt.Fprintf(os.Stderr, "had: %v\n", err)
+	if err := n.Start(); err != nil {
+		ln.Close()
+		fmt.Fprintf(stderr, "had: %v\n", err)
 		return 1
 	}
-	d.log.Info("had running", "generation", d.gen, "socket", socket,
-		"groups", len(d.cfg.Groups), "services", len(d.cfg.Services))
-	sdNotify(d.log, "READY=1")
-	stopWatchdog := startWatchdog(d.log, d.agentAlive)
+	srv := ctl.Serve(ln, n.Handle, log.With("component", "ctl"))
+	defer srv.Close()
+	log.Info("had running", "generation", n.Generation(), "socket", cfg.Cluster.Socket,
+		"groups", len(cfg.Groups), "services", len(cfg.Services))
+	sdNotify(log, "READY=1")
+	stopWatchdog := startWatchdog(log, n.Alive)
 	defer stopWatchdog()
 
 	for {
 		select {
-		case err := <-runDone:
+		case <-n.Done():
 			// The agent loop ended on its own: that is a bug, not a stop.
-			d.log.Error("agent stopped unexpectedly", "err", err)
-			d.close()
+			log.Error("agent stopped unexpectedly", "err", n.Err())
 			return 1
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
 				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-				lines, err := d.reload(ctx, false)
+				lines, err := n.Reload(ctx, false)
 				cancel()
 				if err != nil {
-					d.log.Error("reload failed", "err", err)
+					log.Error("reload failed", "err", err)
 				}
 				for _, l := range lines {
-					d.log.Info("reload", "change", l)
+					log.Info("reload", "change", l)
 				}
 				continue
 			}
-			d.log.Info("stopping: handing groups to peers", "signal", sig.String())
-			sdNotify(d.log, "STOPPING=1")
+			log.Info("stopping: handing groups to peers", "signal", sig.String())
+			sdNotify(log, "STOPPING=1")
 			ctx, cancel := context.WithTimeout(context.Background(), leaveTimeout)
-			if err := d.agent.Leave(ctx); err != nil {
-				d.log.Error("leaving did not finish cleanly", "err", err)
+			if err := n.Leave(ctx); err != nil {
+				log.Error("leaving did not finish cleanly", "err", err)
 			}
 			cancel()
-			stopRun()
-			<-runDone
-			d.close()
-			d.log.Info("stopped")
+			srv.Close()
+			n.Close()
+			log.Info("stopped")
 			return 0
 		}
 	}

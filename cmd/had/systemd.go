@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"log/slog"
 	"time"
 
@@ -42,11 +41,4 @@ func startWatchdog(log *slog.Logger, alive func(timeout time.Duration) bool) (st
 		}
 	}()
 	return func() { close(done) }
-}
-
-// agentAlive reports whether the agent loop answers within d.
-func (d *daemon) agentAlive(timeout time.Duration) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	return d.agent.Ping(ctx) == nil
 }

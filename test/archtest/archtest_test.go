@@ -231,9 +231,34 @@ func TestHAAndProxyApart(t *testing.T) {
 			for _, im := range p.Imports {
 				other := strings.TrimPrefix(im, module+"/")
 				if other == pair[1] || strings.HasPrefix(other, pair[1]+"/") {
-					t.Errorf("%s imports %s: %s/... and %s/... never import each other; cmd/had bridges them", rel, other, pair[0], pair[1])
+					t.Errorf("%s imports %s: %s/... and %s/... never import each other; package node bridges them", rel, other, pair[0], pair[1])
 				}
 			}
+		}
+	}
+}
+
+// TestOnlyNodeBridges keeps the bridge between the ownership side and the
+// balancer in one package: node is the only one importing both ha/... and
+// proxy/... (STYLE.md §5), so wiring never spreads back into cmd/had.
+func TestOnlyNodeBridges(t *testing.T) {
+	under := func(im, root string) bool {
+		rel := strings.TrimPrefix(im, module+"/")
+		return rel != im && (rel == root || strings.HasPrefix(rel, root+"/"))
+	}
+	for _, p := range goList(t, "./...") {
+		rel := strings.TrimPrefix(p.ImportPath, module+"/")
+		var ha, proxy string
+		for _, im := range p.Imports {
+			if under(im, "ha") {
+				ha = im
+			}
+			if under(im, "proxy") {
+				proxy = im
+			}
+		}
+		if ha != "" && proxy != "" && rel != "node" {
+			t.Errorf("%s imports %s and %s: only package node imports both ha/... and proxy/...", rel, ha, proxy)
 		}
 	}
 }
@@ -242,7 +267,7 @@ func TestHAAndProxyApart(t *testing.T) {
 // that owns it, so its types never leak into the rest of the tree.
 func TestSingleImporters(t *testing.T) {
 	owners := map[string]string{
-		"github.com/pelletier/go-toml/v2": "cmd/internal/config", // the schema lives in one place (STYLE.md §3)
+		"github.com/pelletier/go-toml/v2": "internal/config", // the schema lives in one place (STYLE.md §3)
 	}
 	for _, p := range goList(t, "./...") {
 		rel := strings.TrimPrefix(p.ImportPath, module+"/")

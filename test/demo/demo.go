@@ -330,7 +330,7 @@ func (d *demo) waitStandby(node, owner string) {
 func (d *demo) host(name string) *lab.Host { return d.lab.Host(name) }
 
 // status is the part of `hactl status -o json` the demo reads (the schema
-// lives in cmd/internal/ctl, which only cmd/ may import).
+// lives in internal/ctl, which only cmd/ may import).
 type status struct {
 	Node     string        `json:"node"`
 	Groups   []groupStatus `json:"groups"`

@@ -230,7 +230,7 @@ func probeOpts(count int, interval time.Duration) probe.Options {
 }
 
 // status is the part of `hactl status -o json` the tests read (the schema
-// lives in cmd/internal/ctl, which tests outside cmd cannot import).
+// lives in internal/ctl, which tests outside cmd cannot import).
 type status struct {
 	Node        string `json:"node"`
 	Maintenance bool   `json:"maintenance"`

@@ -12,7 +12,7 @@ import (
 func FuzzLoad(f *testing.F) {
 	f.Add([]byte(minimal))
 	f.Add([]byte(minimal + svc))
-	for _, name := range []string{"../../../deploy/web-pair.toml", "../../../deploy/sip-pair.toml", "testdata/ultramonkey.toml"} {
+	for _, name := range []string{"../../deploy/web-pair.toml", "../../deploy/sip-pair.toml", "testdata/ultramonkey.toml"} {
 		if b, err := os.ReadFile(name); err == nil {
 			f.Add(b)
 		}

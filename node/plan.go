@@ -1,65 +1,33 @@
-package main
+package node
 
 import (
-	"context"
 	"fmt"
 	"reflect"
 	"slices"
 	"sort"
 
-	"github.com/hapair/hapair/cmd/internal/config"
+	"github.com/hapair/hapair/internal/config"
 )
 
-// reload re-reads the config file and applies what changed: balancer
-// services and reals (without closing established connections) and the
-// resources of changed groups. A group whose definition did not change is
-// not touched. Changes the running machine cannot take (cluster timing,
-// nodes, links, checks, the set of groups) are refused with what to do,
-// and nothing is changed. dry reports the diff only.
-func (d *daemon) reload(ctx context.Context, dry bool) ([]string, error) {
-	next, err := config.Load(d.path)
-	if err != nil {
-		return nil, fmt.Errorf("reload: %w", err)
-	}
-	if self, err := next.Self(d.node); err != nil || self != d.self {
-		return nil, fmt.Errorf("reload: this node %q is no longer in cluster.nodes of %s", d.self, d.path)
-	}
-	d.mu.Lock()
-	prev := d.cfg
-	d.mu.Unlock()
+// plan is what a reload from one config to the next would do.
+type plan struct {
+	lines         []string        // the changes, one line each (hactl reload prints them)
+	restart       []string        // changes that need a restart of had, each a sentence
+	changedGroups map[string]bool // groups whose resources are rebuilt
+}
 
-	lines, restart, changedGroups := diffConfigs(prev, next)
-	if (d.balancer == nil) != (len(next.Services) == 0) {
+// planReload compares the config in force, a, with the next one, b.
+func planReload(a, b *config.Config) plan {
+	lines, restart, changed := diffConfigs(a, b)
+	if (len(a.Services) == 0) != (len(b.Services) == 0) {
 		restart = append(restart, "services added to or removed from a config without any")
 	}
-	if len(restart) > 0 {
-		return nil, fmt.Errorf("reload refused, nothing changed: %v %s; restart had to apply it", restart, verbPlural(len(restart)))
-	}
-	if dry || len(lines) == 0 {
-		return lines, nil
-	}
-	if d.balancer != nil {
-		if err := d.balancer.Reload(balancerConfig(next)); err != nil {
-			return nil, fmt.Errorf("reload: balancer: %w", err)
-		}
-	}
-	for _, g := range next.Groups {
-		if !changedGroups[g.Name] {
-			continue
-		}
-		res, vips, err := buildGroup(g, d.deps)
-		if err != nil {
-			return lines, fmt.Errorf("reload: %w", err)
-		}
-		if err := d.groups.replace(ctx, g.Name, res, vips); err != nil {
-			return lines, fmt.Errorf("reload: %w", err)
-		}
-	}
-	d.mu.Lock()
-	d.cfg = next
-	d.mu.Unlock()
-	d.log.Info("config reloaded", "changes", len(lines))
-	return lines, nil
+	return plan{lines: lines, restart: restart, changedGroups: changed}
+}
+
+// refusal is the error of a reload that needs a restart.
+func (p plan) refusal() error {
+	return fmt.Errorf("reload refused, nothing changed: %v %s; restart had to apply it", p.restart, verbPlural(len(p.restart)))
 }
 
 func verbPlural(n int) string {

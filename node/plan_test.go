@@ -1,18 +1,18 @@
-package main
+package node
 
 import (
 	"os"
 	"strings"
 	"testing"
 
-	"github.com/hapair/hapair/cmd/internal/config"
+	"github.com/hapair/hapair/internal/config"
 )
 
 // parseExample loads deploy/web-pair.toml with edits applied, each an
 // old/new pair replaced once (the edit must apply).
 func parseExample(t *testing.T, edits ...string) *config.Config {
 	t.Helper()
-	data, err := os.ReadFile("../../deploy/web-pair.toml")
+	data, err := os.ReadFile("../deploy/web-pair.toml")
 	if err != nil {
 		t.Fatal(err)
 	}

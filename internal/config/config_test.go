@@ -88,7 +88,7 @@ func TestParseFiles(t *testing.T) {
 				t.Errorf("sip = %+v, want persistent 1s, idle 60s, real 198.18.0.146:7072", sip)
 			}
 		}},
-		{"../../../deploy/web-pair.toml", func(t *testing.T, c *Config) {
+		{"../../deploy/web-pair.toml", func(t *testing.T, c *Config) {
 			s := c.Groups[0].Resources[3].Script
 			if s == nil || s.Path != "/etc/hapair/resource.d/mailq" || len(s.Args) != 1 || s.Args[0] != "flush" {
 				t.Errorf("script resource = %+v, want /etc/hapair/resource.d/mailq [flush]", s)
@@ -114,7 +114,7 @@ func TestParseFiles(t *testing.T) {
 
 // TestDeployExamples parses every example shipped in deploy/.
 func TestDeployExamples(t *testing.T) {
-	files, err := filepath.Glob("../../../deploy/*.toml")
+	files, err := filepath.Glob("../../deploy/*.toml")
 	if err != nil || len(files) < 2 {
 		t.Fatalf("Glob(deploy/*.toml) = %v, %v; want at least 2 examples", files, err)
 	}

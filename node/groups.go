@@ -1,4 +1,4 @@
-package main
+package node
 
 import (
 	"context"
@@ -8,7 +8,6 @@ import (
 
 	"github.com/hapair/hapair/ha/resource"
 	"github.com/hapair/hapair/ha/vip"
-	"github.com/hapair/hapair/proxy"
 )
 
 // groupSet is the agent's GroupRunner and Announcer: it maps group names to
@@ -149,21 +148,3 @@ func (s *groupSet) timeline(name string) (started, running, firstARP time.Time) 
 	}
 	return g.started, g.running, firstARP
 }
-
-// balancerResource is the `balancer` resource: it lets the named services
-// take traffic on the owner. Listeners and health checks run on every node
-// (warm standby), so a takeover costs only the VIP move.
-type balancerResource struct {
-	b        *proxy.Balancer
-	services []string
-}
-
-func (r *balancerResource) Name() string { return fmt.Sprintf("balancer %v", r.services) }
-
-func (r *balancerResource) Start(context.Context) error { return r.b.Activate(r.services...) }
-
-func (r *balancerResource) Stop(context.Context) error { return r.b.Deactivate(r.services...) }
-
-func (r *balancerResource) Status(context.Context) error { return nil }
-
-var _ resource.Resource = (*balancerResource)(nil)

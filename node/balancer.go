@@ -1,0 +1,83 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/hapair/hapair/ha/resource"
+	"github.com/hapair/hapair/internal/config"
+	"github.com/hapair/hapair/proxy"
+	"github.com/hapair/hapair/proxy/check"
+)
+
+// balancerResource is the `balancer` resource: the bridge from the
+// ownership side (ha/resource) to the embedded balancer (proxy). It lets
+// the named services take traffic on the owner. Listeners and health checks
+// run on every node (warm standby), so a takeover costs only the VIP move.
+type balancerResource struct {
+	b        *proxy.Balancer // nil in a dry run: never started
+	services []string
+}
+
+var _ resource.Resource = (*balancerResource)(nil)
+
+func newBalancerResource(_ string, r config.Resource, e *env) (resource.Resource, error) {
+	for _, s := range r.Balancer.Services {
+		if !e.services[s] {
+			return nil, fmt.Errorf("service %q is not configured", s)
+		}
+	}
+	return &balancerResource{b: e.balancer, services: r.Balancer.Services}, nil
+}
+
+func (r *balancerResource) Name() string { return fmt.Sprintf("balancer %v", r.services) }
+
+func (r *balancerResource) Start(context.Context) error {
+	if r.b == nil {
+		return errDryRun
+	}
+	return r.b.Activate(r.services...)
+}
+
+func (r *balancerResource) Stop(context.Context) error {
+	if r.b == nil {
+		return errDryRun
+	}
+	return r.b.Deactivate(r.services...)
+}
+
+func (r *balancerResource) Status(context.Context) error { return nil }
+
+// errDryRun is what every system call of a dry-run node returns.
+var errDryRun = errors.New("node: dry run: nothing on the system is touched")
+
+// balancerConfig maps every [[service]] to the embedded balancer.
+func balancerConfig(cfg *config.Config) proxy.Config {
+	var pc proxy.Config
+	for _, s := range cfg.Services {
+		sc := proxy.ServiceConfig{
+			Name: s.Name, Listen: s.Listen, Protocol: s.Protocol, Mode: s.Mode,
+			Scheduler: s.Scheduler, Persistent: s.Persistent, Quiescent: s.Quiescent,
+			Fallback: s.Fallback, ConnectTimeout: s.ConnectTimeout, IdleTimeout: s.IdleTimeout,
+			Check: check.Spec{
+				Type: s.Check.Type, Request: s.Check.Request, Host: s.Check.Host,
+				Receive: s.Check.Receive, Status: s.Check.Status,
+				Program: s.Check.Program, Args: s.Check.Args, Virtual: s.Listen,
+				Interval: s.Check.Interval, Timeout: s.Check.Timeout,
+				Rise: s.Check.Rise, Fall: s.Check.Fall,
+			},
+		}
+		for _, r := range s.Reals {
+			sc.Reals = append(sc.Reals, proxy.RealConfig{Address: r.Address, Weight: r.Weight})
+		}
+		for _, r := range s.Backups {
+			sc.Backups = append(sc.Backups, proxy.RealConfig{Address: r.Address, Weight: r.Weight})
+		}
+		for _, m := range s.Monitors {
+			sc.Monitors = append(sc.Monitors, check.Monitor{Program: m.Script, Args: m.Args, Interval: m.Interval, Timeout: m.Timeout})
+		}
+		pc.Services = append(pc.Services, sc)
+	}
+	return pc
+}

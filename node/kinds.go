@@ -1,0 +1,117 @@
+package node
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/hapair/hapair/ha/ipvssync"
+	"github.com/hapair/hapair/ha/resource"
+	"github.com/hapair/hapair/ha/script"
+	"github.com/hapair/hapair/ha/vip"
+	"github.com/hapair/hapair/internal/config"
+	"github.com/hapair/hapair/proxy"
+)
+
+// kinds is the table of resource kinds, one row each: the name a config
+// gives in `kind = "..."` and the constructor. Adding a kind is one row
+// (and its config section in internal/config).
+var kinds = map[string]func(group string, r config.Resource, e *env) (resource.Resource, error){
+	"vip":       newVIP,
+	"balancer":  newBalancerResource,
+	"script":    newScript,
+	"ipvs-sync": newIPVSSync,
+}
+
+// env holds the shared handles resources are built with. In a dry run the
+// kernels are inert (every call fails with errDryRun) and balancer is nil.
+type env struct {
+	vipKernel  vip.Kernel
+	ipvsKernel ipvssync.Kernel // nil unless a group has an ipvs-sync resource
+	balancer   *proxy.Balancer // nil when no service is configured, or dry
+	services   map[string]bool // names of the configured services
+	log        *slog.Logger
+}
+
+// buildGroup makes the resource group of g, in start order, and returns
+// its VIPs too (their first gratuitous ARP goes into the takeover timeline).
+func buildGroup(g config.Group, e *env) (*resource.Group, []*vip.VIP, error) {
+	var rs []resource.Resource
+	var vips []*vip.VIP
+	for i, r := range g.Resources {
+		newKind, ok := kinds[r.Kind]
+		if !ok {
+			return nil, nil, fmt.Errorf("group %q resource %d: unknown resource kind %q", g.Name, i, r.Kind)
+		}
+		res, err := newKind(g.Name, r, e)
+		if err != nil {
+			return nil, nil, fmt.Errorf("group %q resource %d (%s): %w", g.Name, i, r.Kind, err)
+		}
+		rs = append(rs, res)
+		if v, ok := res.(*vip.VIP); ok {
+			vips = append(vips, v)
+		}
+	}
+	return resource.NewGroup(g.Name, rs, resource.Timeouts{}), vips, nil
+}
+
+// usesKind reports whether any group of cfg has a resource of kind.
+func usesKind(cfg *config.Config, kind string) bool {
+	for _, g := range cfg.Groups {
+		for _, r := range g.Resources {
+			if r.Kind == kind {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func newVIP(group string, r config.Resource, e *env) (resource.Resource, error) {
+	c := r.VIP
+	form, err := vip.ParseForm(c.GARP.Form)
+	if err != nil {
+		return nil, err
+	}
+	second := c.GARP.SecondBurst
+	if second == 0 {
+		second = -1 // config: 0 disables; vip: negative disables
+	}
+	suffix := group
+	iface := c.Interface
+	if c.Label != "" && iface != "" && len(c.Label) > len(iface)+1 {
+		suffix = c.Label[len(iface)+1:]
+	}
+	count := c.GARP.Count
+	return vip.New(vip.Config{
+		Address:     c.Prefix,
+		Interface:   iface,
+		LabelSuffix: suffix,
+		Schedule: vip.Schedule{
+			Count: count, Interval: c.GARP.Interval,
+			SecondDelay: second, SecondCount: count,
+			Refresh: c.GARP.Refresh,
+		},
+		Form:   form,
+		Kernel: e.vipKernel,
+		Logger: e.log.With("group", group),
+	})
+}
+
+func newScript(_ string, r config.Resource, _ *env) (resource.Resource, error) {
+	c := r.Script
+	return script.New(script.Spec{
+		Resource:      c.Path,
+		Args:          c.Args,
+		StartTimeout:  c.Timeout,
+		StopTimeout:   c.Timeout,
+		StatusTimeout: c.Timeout,
+	})
+}
+
+func newIPVSSync(_ string, r config.Resource, e *env) (resource.Resource, error) {
+	c := r.IPVSSync
+	return ipvssync.New(ipvssync.Config{
+		Role: c.Role, Interface: c.Interface, SyncID: c.SyncID,
+		Kernel: e.ipvsKernel, Logger: e.log,
+	})
+}

@@ -1,0 +1,283 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/hapair/hapair/authkeys"
+	"github.com/hapair/hapair/ha"
+	"github.com/hapair/hapair/ha/agent"
+	"github.com/hapair/hapair/ha/generation"
+	"github.com/hapair/hapair/ha/ipvssync"
+	"github.com/hapair/hapair/ha/link"
+	"github.com/hapair/hapair/ha/ping"
+	"github.com/hapair/hapair/ha/script"
+	"github.com/hapair/hapair/ha/vip"
+	"github.com/hapair/hapair/ha/wire"
+	"github.com/hapair/hapair/internal/config"
+	"github.com/hapair/hapair/proxy"
+)
+
+// Options says how to build a Node.
+type Options struct {
+	Path    string            // the config file, re-read by Reload
+	Node    string            // this node's name, overriding the host name ("" = host name)
+	Keyring *authkeys.Keyring // signs and verifies heartbeats; required unless DryRun
+	Logger  *slog.Logger      // nil: discard
+	// DryRun builds every part with the same constructors and checks but
+	// touches nothing on the system: no state directory, generation file,
+	// addresses, sockets, processes or netlink. The Node cannot Start.
+	DryRun bool
+}
+
+// Node is one running had: the agent and everything it drives. Its methods
+// are safe for concurrent use.
+type Node struct {
+	opts    Options
+	self    string
+	log     *slog.Logger
+	started time.Time
+
+	mu  sync.Mutex // guards cfg across reloads
+	cfg *config.Config
+
+	gen      uint64
+	lock     *os.File // flock on the state directory
+	env      *env
+	agent    *agent.Agent
+	links    *link.Set // nil in a dry run
+	groups   *groupSet
+	balancer *proxy.Balancer // nil without services, or dry
+	notify   map[string]*script.Notifier
+	checks   []*ping.Monitor
+
+	stopRun   context.CancelFunc
+	runDone   chan struct{} // closed when the agent loop ends
+	runErr    error         // its error; read after runDone
+	checkWG   sync.WaitGroup
+	closeOnce sync.Once
+}
+
+// Build builds the node cfg describes for this node. Unless opts.DryRun, it
+// takes the state directory (flock; a second had fails here), bumps the
+// generation, binds the balancer's listeners, opens netlink and the links,
+// and removes VIPs a previous run left behind; on error it undoes what it
+// did. Start runs it.
+func Build(cfg *config.Config, opts Options) (_ *Node, err error) {
+	self, err := cfg.Self(opts.Node)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	log := opts.Logger
+	n := &Node{opts: opts, self: self, cfg: cfg, log: log, started: time.Now(), groups: newGroupSet()}
+	defer func() {
+		if err != nil {
+			n.Close()
+		}
+	}()
+
+	n.gen = 1 // a dry run's machine needs one; a real one comes from the state directory
+	if !opts.DryRun {
+		if n.lock, err = lockStateDir(cfg.Cluster.StateDir); err != nil {
+			return nil, err
+		}
+		if n.gen, err = generation.Next(cfg.Cluster.StateDir); err != nil {
+			return nil, err
+		}
+	}
+	if n.env, err = n.openEnv(cfg); err != nil {
+		return nil, err
+	}
+	for _, g := range cfg.Groups {
+		res, vips, err := buildGroup(g, n.env)
+		if err != nil {
+			return nil, err
+		}
+		n.groups.add(g.Name, res, vips)
+	}
+	if n.notify, err = buildNotifiers(cfg, self, log); err != nil {
+		return nil, err
+	}
+	if n.checks, err = buildChecks(cfg); err != nil {
+		return nil, err
+	}
+
+	lc := linkConfig(cfg, self, opts.Keyring)
+	var transport agent.Transport = dryTransport{}
+	if opts.DryRun {
+		if opts.Keyring == nil {
+			lc.Keyring = dryKeyring{}
+		}
+		if err := lc.Validate(); err != nil {
+			return nil, err
+		}
+	} else {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		for g, addrs := range n.groups.removeStale(ctx) {
+			log.Warn("removed stale addresses left by an earlier run", "group", g, "addrs", addrs)
+		}
+		cancel()
+		if opts.Keyring == nil {
+			return nil, errors.New("node: no keyring to sign heartbeats with")
+		}
+		if n.links, err = link.Open(lc); err != nil {
+			return nil, err
+		}
+		transport = n.links
+	}
+	n.agent, err = agent.New(agent.Config{
+		Machine:   machineConfig(cfg, self, n.gen),
+		Transport: transport,
+		Groups:    n.groups,
+		Announcer: n.groups,
+		Notifier:  notifierFunc(n.notifyTransition),
+		Logger:    log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// openEnv opens the kernel handles and the balancer resources are built
+// with, or in a dry run validates the balancer config and uses inert ones.
+func (n *Node) openEnv(cfg *config.Config) (*env, error) {
+	e := &env{log: n.log, services: map[string]bool{}}
+	for _, s := range cfg.Services {
+		e.services[s.Name] = true
+	}
+	pc := balancerConfig(cfg)
+	if n.opts.DryRun {
+		e.vipKernel, e.ipvsKernel = dryVIPKernel{}, dryIPVSKernel{}
+		if err := pc.Validate(); err != nil {
+			return nil, fmt.Errorf("balancer: %w", err)
+		}
+		return e, nil
+	}
+	if len(cfg.Services) > 0 {
+		b, err := proxy.New(pc, proxy.Options{Logger: n.log.With("component", "balancer")})
+		if err != nil {
+			return nil, fmt.Errorf("starting balancer: %w", err)
+		}
+		n.balancer, e.balancer = b, b
+	}
+	kernel, err := vip.OpenNetlink("")
+	if err != nil {
+		return nil, fmt.Errorf("opening netlink for VIPs: %w", err)
+	}
+	e.vipKernel = kernel
+	if usesKind(cfg, "ipvs-sync") {
+		// Check before any group needs it, so a config with ipvs-sync fails
+		// at start with the reason, not at takeover.
+		if err := ipvssync.Check(); err != nil {
+			return nil, err
+		}
+		k, err := ipvssync.OpenNetlink("")
+		if err != nil {
+			return nil, err
+		}
+		e.ipvsKernel = k
+	}
+	return e, nil
+}
+
+// Self is this node's name.
+func (n *Node) Self() string { return n.self }
+
+// Generation is this run's generation (ha/generation); 1 in a dry run.
+func (n *Node) Generation() uint64 { return n.gen }
+
+// Start runs the agent loop and the ping-node and track checks. Call it
+// once, after taking the control socket (so a second had fails before it
+// speaks to peers).
+func (n *Node) Start() error {
+	if n.opts.DryRun {
+		return errDryRun
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	n.stopRun = cancel
+	n.runDone = make(chan struct{})
+	go func() {
+		defer close(n.runDone)
+		n.runErr = n.agent.Run(ctx)
+	}()
+	for _, m := range n.checks {
+		n.checkWG.Add(1)
+		go func() {
+			defer n.checkWG.Done()
+			m.Run(ctx, n.agent.CheckResult)
+		}()
+	}
+	return nil
+}
+
+// Done is closed when the agent loop ends; before Close that is a bug, not
+// a stop, and Err says why.
+func (n *Node) Done() <-chan struct{} { return n.runDone }
+
+// Err is the agent loop's error, once Done is closed.
+func (n *Node) Err() error { return n.runErr }
+
+// Leave tells peers this node stops on purpose and stops every group in
+// reverse resource order, waiting at most until ctx ends.
+func (n *Node) Leave(ctx context.Context) error { return n.agent.Leave(ctx) }
+
+// Alive reports whether the agent loop answers within timeout (for the
+// systemd watchdog).
+func (n *Node) Alive(timeout time.Duration) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return n.agent.Ping(ctx) == nil
+}
+
+// Close stops the loop and the checks and releases what Build acquired, in
+// reverse. It does not say goodbye to peers: Leave does that first. Calls
+// after the first do nothing.
+func (n *Node) Close() { n.closeOnce.Do(n.close) }
+
+func (n *Node) close() {
+	if n.stopRun != nil {
+		n.stopRun()
+		n.checkWG.Wait()
+		<-n.runDone
+	}
+	if n.links != nil {
+		n.links.Close()
+	}
+	if n.balancer != nil {
+		n.balancer.Close()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	closeNotifiers(ctx, n.notify)
+	if n.lock != nil {
+		n.lock.Close()
+	}
+}
+
+func (n *Node) notifyTransition(group string, state ha.State, reason string) {
+	if h := n.notify[group]; h != nil {
+		h.Notify(group, state.String(), reason)
+	}
+}
+
+// config returns the config in force.
+func (n *Node) config() *config.Config {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.cfg
+}
+
+// dryTransport stands in for the link set in a dry run.
+type dryTransport struct{}
+
+func (dryTransport) Send(*wire.Packet) error       { return errDryRun }
+func (dryTransport) Received() <-chan *wire.Packet { return nil }

@@ -1,0 +1,57 @@
+package node
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/hapair/hapair/internal/config"
+)
+
+// Reload re-reads the config file and applies what changed: balancer
+// services and reals (without closing established connections) and the
+// resources of changed groups. A group whose definition did not change is
+// not touched. Changes the running machine cannot take (cluster timing,
+// nodes, links, checks, the set of groups) are refused with what to do,
+// and nothing is changed. dry reports the planned changes only.
+func (n *Node) Reload(ctx context.Context, dry bool) ([]string, error) {
+	next, err := config.Load(n.opts.Path)
+	if err != nil {
+		return nil, fmt.Errorf("reload: %w", err)
+	}
+	if self, err := next.Self(n.opts.Node); err != nil || self != n.self {
+		return nil, fmt.Errorf("reload: this node %q is no longer in cluster.nodes of %s", n.self, n.opts.Path)
+	}
+	p := planReload(n.config(), next)
+	if len(p.restart) > 0 {
+		return nil, p.refusal()
+	}
+	if dry || len(p.lines) == 0 {
+		return p.lines, nil
+	}
+	if n.balancer != nil {
+		if err := n.balancer.Reload(balancerConfig(next)); err != nil {
+			return nil, fmt.Errorf("reload: balancer: %w", err)
+		}
+	}
+	n.env.services = map[string]bool{}
+	for _, s := range next.Services {
+		n.env.services[s.Name] = true
+	}
+	for _, g := range next.Groups {
+		if !p.changedGroups[g.Name] {
+			continue
+		}
+		res, vips, err := buildGroup(g, n.env)
+		if err != nil {
+			return p.lines, fmt.Errorf("reload: %w", err)
+		}
+		if err := n.groups.replace(ctx, g.Name, res, vips); err != nil {
+			return p.lines, fmt.Errorf("reload: %w", err)
+		}
+	}
+	n.mu.Lock()
+	n.cfg = next
+	n.mu.Unlock()
+	n.log.Info("config reloaded", "changes", len(p.lines))
+	return p.lines, nil
+}

@@ -1,0 +1,126 @@
+package node
+
+import (
+	"strings"
+	"time"
+
+	"github.com/hapair/hapair/ha"
+	"github.com/hapair/hapair/ha/link"
+	"github.com/hapair/hapair/internal/config"
+	"github.com/hapair/hapair/internal/ctl"
+	"github.com/hapair/hapair/proxy"
+)
+
+// Status assembles `hactl status` from the agent, the links, the groups'
+// takeover timelines and the balancer.
+func (n *Node) Status() ctl.Status {
+	in := statusInput{
+		cfg: n.config(), self: n.self, gen: n.gen, started: n.started, now: time.Now(),
+		machine: n.agent.Status(), timeline: n.groups.timeline,
+	}
+	if n.links != nil {
+		in.links = n.links.Stats()
+	}
+	if n.balancer != nil {
+		snap := n.balancer.Snapshot()
+		in.balancer = &snap
+	}
+	return assembleStatus(in)
+}
+
+// statusInput is everything status is made of, so assembling it is a pure
+// function (tested without a running node).
+type statusInput struct {
+	cfg      *config.Config
+	self     string
+	gen      uint64
+	started  time.Time
+	now      time.Time
+	machine  ha.Status
+	links    link.Stats
+	timeline func(group string) (started, running, firstARP time.Time)
+	balancer *proxy.Snapshot // nil without services
+}
+
+func assembleStatus(in statusInput) ctl.Status {
+	cfg := in.cfg
+	st := ctl.Status{
+		Node: in.self, Cluster: cfg.Cluster.Name, ClusterID: cfg.Cluster.ID,
+		Generation: in.gen, Maintenance: in.machine.Maintenance, Started: in.started,
+	}
+	preferred := map[string]string{}
+	for _, g := range cfg.Groups {
+		preferred[g.Name] = g.Preferred
+	}
+	lastHeard := map[string]time.Time{}
+	for _, p := range in.machine.Peers {
+		lastHeard[p.Name] = p.LastHeard
+		ps := ctl.PeerStatus{
+			Name: p.Name, Alive: p.Alive, LastHeard: p.LastHeard,
+			Generation: p.Generation, Leaving: p.Leaving, Links: map[string]bool{},
+		}
+		for _, l := range in.links.Links {
+			ps.Links[l.Name] = l.Up(p.Name, in.now, cfg.Cluster.Deadtime)
+		}
+		st.Peers = append(st.Peers, ps)
+	}
+	for _, g := range in.machine.Groups {
+		gs := ctl.GroupStatus{
+			Name: g.Name, Owner: g.Owner, State: g.State.String(), Preferred: preferred[g.Name],
+			Priority: int(g.Priority), Reason: g.Reason, Since: g.Since,
+		}
+		if g.Waiting != "" {
+			gs.Reason = strings.TrimSpace(gs.Reason + "; " + g.Waiting)
+		}
+		if started, running, arp := in.timeline(g.Name); !started.IsZero() {
+			gs.LastTakeover = takeoverTimeline(started, running, arp, lastHeard)
+		}
+		st.Groups = append(st.Groups, gs)
+	}
+	for _, l := range in.links.Links {
+		drops := map[string]uint64{}
+		for r, n := range l.Drops {
+			drops[r.String()] = n
+		}
+		st.Links = append(st.Links, ctl.LinkStatus{Name: l.Name, Kind: l.Kind, Sent: l.Sent, Received: l.Received, Drops: drops})
+	}
+	if in.balancer != nil {
+		st.Balancer = balancerSummary(in.balancer)
+	}
+	return st
+}
+
+// takeoverTimeline is a group's last start: when the peer was last heard
+// before it (the previous owner was last heard no later than the start, so
+// the latest peer heard before it bounds when the outage began), the start,
+// the resources running, and the first gratuitous ARP.
+func takeoverTimeline(started, running, firstARP time.Time, lastHeard map[string]time.Time) *ctl.Timeline {
+	tl := &ctl.Timeline{Started: started, Running: running, FirstARP: firstARP}
+	for _, t := range lastHeard {
+		if t.Before(started) && t.After(tl.PeerLastHeard) {
+			tl.PeerLastHeard = t
+		}
+	}
+	return tl
+}
+
+// balancerSummary counts services and primary reals for the status line.
+func balancerSummary(snap *proxy.Snapshot) *ctl.Balancer {
+	b := &ctl.Balancer{}
+	for _, s := range snap.Services {
+		b.Services++
+		if s.Active {
+			b.Active++
+		}
+		for _, r := range s.Reals {
+			if r.Pool != "primary" {
+				continue
+			}
+			b.RealsTotal++
+			if r.Healthy {
+				b.RealsUp++
+			}
+		}
+	}
+	return b
+}
