@@ -132,12 +132,15 @@ func (s *Set) handle(l *link, b []byte, cm *ipv4.ControlMessage, addr string) {
 			v, p.Sender, p.Generation, p.Seq, lastGen, lastSeq))
 		return
 	}
-	select {
-	case s.in <- p:
-		l.stats.delivered.Add(1)
-	default:
+	// recvMu makes this the only sender on s.in, so room seen here is room
+	// at the send; counting first means a reader that got the packet sees
+	// it counted.
+	if len(s.in) == cap(s.in) {
 		s.drop(l, DropBacklog, addr, fmt.Errorf("%d accepted packets are waiting for the agent", receiveBacklog))
+		return
 	}
+	l.stats.delivered.Add(1)
+	s.in <- p
 }
 
 // openReason maps a wire.Open error to its drop reason.
