@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
-
 )
 
 // listenReuse binds addr the way a local user trying to steal heartbeats
