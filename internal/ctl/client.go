@@ -3,9 +3,14 @@ package ctl
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
+	"os"
+	"path/filepath"
+	"syscall"
 )
 
 // UnreachableError means had could not be reached at all: not running,
@@ -24,7 +29,14 @@ func (e *UnreachableError) Unwrap() error { return e.Err }
 // Call sends req to the daemon listening on socket and decodes the result
 // into out (which may be nil). A failure reported by had is a
 // *RemoteError; a failure to reach it is an *UnreachableError.
+//
+// Before connecting it checks, as Listen does, that nobody but root and
+// this user could have replaced the socket (CheckDir), so root's hactl
+// never talks to an impostor.
 func Call(ctx context.Context, socket string, req Request, out any) error {
+	if err := checkSocket(socket, os.Geteuid()); err != nil {
+		return &UnreachableError{Socket: socket, Err: err}
+	}
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "unix", socket)
 	if err != nil {
@@ -50,4 +62,21 @@ func Call(ctx context.Context, socket string, req Request, out any) error {
 		}
 	}
 	return nil
+}
+
+// checkSocket refuses a socket in a directory others can write, or one
+// owned by someone but root and uid. A missing socket is left to the dial,
+// which names it.
+func checkSocket(socket string, uid int) error {
+	fi, err := os.Lstat(socket)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Uid != 0 && int(st.Uid) != uid {
+		return fmt.Errorf("ctl: %s is owned by uid %d, want root or uid %d: not talking to it", socket, st.Uid, uid)
+	}
+	return CheckDir(filepath.Dir(socket), uid)
 }

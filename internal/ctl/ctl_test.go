@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -121,5 +122,127 @@ func TestBadRequestAnswered(t *testing.T) {
 	n, _ := c.Read(buf)
 	if !strings.Contains(string(buf[:n]), "bad request") {
 		t.Errorf("reply to garbage = %q, want a 'bad request' error", buf[:n])
+	}
+}
+
+// TestListenRefusesWritableDir: a socket directory others can write is
+// refused with its path, owner and mode (issue 9 case 10); a missing one is
+// created private.
+func TestListenRefusesWritableDir(t *testing.T) {
+	base := t.TempDir()
+	open := filepath.Join(base, "open")
+	if err := os.Mkdir(open, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(open, 0o777); err != nil { // Mkdir's mode is masked by umask
+		t.Fatal(err)
+	}
+	_, err := Listen(filepath.Join(open, "had.sock"))
+	want := "ctl: socket directory " + open + ": " + open + " has mode 0777 (owner uid " + strconv.Itoa(os.Geteuid()) + "): group or others can write it"
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("Listen in a 0777 directory = %v, want prefix %q", err, want)
+	}
+	if _, err := os.Lstat(filepath.Join(open, "had.sock")); err == nil {
+		t.Error("Listen created the socket in a refused directory")
+	}
+	// Sticky and world-writable above the socket's directory is fine (/tmp).
+	if err := os.Chmod(open, 0o777|os.ModeSticky); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(open, "private", "had.sock")
+	ln, err := Listen(path)
+	if err != nil {
+		t.Fatalf("Listen under a sticky directory = %v", err)
+	}
+	ln.Close()
+	if fi, err := os.Stat(filepath.Dir(path)); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("created socket directory mode = %v, %v, want 0700", fi.Mode().Perm(), err)
+	}
+}
+
+// TestCloseDropsIdleClient: an idle client on the socket does not delay
+// Close (it took up to 30 s before; issue 9 case 13), and a request in
+// flight past CloseGrace has its context canceled.
+func TestCloseDropsIdleClient(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "had.sock")
+	ln, err := Listen(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan struct{})
+	s := Serve(ln, func(ctx context.Context, req Request) (any, error) {
+		close(started)
+		<-ctx.Done() // a handler that only ends when told
+		return nil, ctx.Err()
+	}, nil)
+	idle, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	busy, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	if _, err := busy.Write([]byte(`{"verb":"status"}` + "\n")); err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	begin := time.Now()
+	s.Close()
+	if took := time.Since(begin); took > CloseGrace+500*time.Millisecond {
+		t.Errorf("Close with an idle client and a stuck request took %v, want about CloseGrace = %v", took, CloseGrace)
+	}
+	idle.SetReadDeadline(time.Now().Add(time.Second))
+	if n, err := idle.Read(make([]byte, 1)); err == nil {
+		t.Errorf("idle client read %d bytes after Close, want the connection closed", n)
+	}
+}
+
+func TestCloseIdleOnlyIsQuick(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "had.sock")
+	ln, err := Listen(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := Serve(ln, func(ctx context.Context, req Request) (any, error) { return nil, nil }, nil)
+	idle, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	// The server has accepted it once a request from another client is
+	// answered (accepts are served in order).
+	if err := Call(ctxT(t), path, Request{Verb: VerbStatus}, nil); err != nil {
+		t.Fatal(err)
+	}
+	begin := time.Now()
+	s.Close()
+	if took := time.Since(begin); took >= CloseGrace {
+		t.Errorf("Close with only an idle client took %v, want well under CloseGrace", took)
+	}
+}
+
+// TestCallRefusesSocketOthersCouldReplace: hactl does not talk to a socket
+// in a directory others can write (issue 9 case 10).
+func TestCallRefusesSocketOthersCouldReplace(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "open")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "had.sock")
+	ln, err := net.Listen("unix", path) // an impostor's
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	err = Call(ctxT(t), path, Request{Verb: VerbStatus}, nil)
+	var ue *UnreachableError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "has mode 0777") {
+		t.Errorf("Call to a socket in a 0777 directory = %v, want an UnreachableError naming the mode", err)
 	}
 }

@@ -11,34 +11,61 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
+
+	"github.com/hapair/hapair/internal/pacer"
 )
 
 // Handler answers one request. The result is encoded as JSON; an error is
 // sent back as Response.Error.
 type Handler func(ctx context.Context, req Request) (any, error)
 
-// Server serves the control socket. Close stops accepting and waits for
-// requests in flight.
+// Server serves the control socket. Close stops accepting, drops idle
+// clients and gives requests in flight CloseGrace to finish.
 type Server struct {
 	ln      net.Listener
 	handle  Handler
 	log     *slog.Logger
+	pace    *pacer.Pacer
 	wg      sync.WaitGroup
 	closing chan struct{}
 	once    sync.Once
+	ctx     context.Context // canceled when CloseGrace runs out
+	cancel  context.CancelFunc
+
+	mu    sync.Mutex
+	conns map[net.Conn]bool // true once its request is read (in flight)
 }
 
 // requestTimeout bounds one exchange, so a client that connects and never
 // writes cannot hold a goroutine forever.
 const requestTimeout = 30 * time.Second
 
+// CloseGrace is how long Close lets requests in flight finish before it
+// cancels their contexts and closes their connections. A client that has
+// sent nothing yet is dropped at once, so an idle hactl (or anything else
+// holding the socket open) never delays had's exit by more than this.
+const CloseGrace = time.Second
+
 // Listen creates the socket at path with mode 0600 (root only, like
 // HAProxy's stats socket with "mode 600"). A leftover socket from a crashed
 // daemon is removed, but a live one is an error: two daemons must not run.
+//
+// The socket's directory is created private (0700) when missing. An
+// existing one, and every directory above it, must be owned by root or the
+// running user, and the socket's own directory must not be writable by
+// group or others (above it, only with the sticky bit, like /tmp), as
+// OpenSSH's StrictModes checks paths: otherwise another user could replace
+// the socket and root's `hactl takeover` would talk to an impostor. Such a
+// directory is refused with its path, owner and mode.
 func Listen(path string) (net.Listener, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("ctl: creating socket directory for %q: %w", path, err)
+	}
+	if err := CheckDir(dir, os.Geteuid()); err != nil {
+		return nil, err
 	}
 	if fi, err := os.Lstat(path); err == nil {
 		if fi.Mode()&os.ModeSocket == 0 {
@@ -63,13 +90,55 @@ func Listen(path string) (net.Listener, error) {
 	return ln, nil
 }
 
+// CheckDir reports an error unless dir (symbolic links resolved) and every
+// directory above it are owned by root or uid, dir is not writable by
+// group or others, and its ancestors are not either unless sticky. hactl
+// runs it too before trusting a socket.
+func CheckDir(dir string, uid int) error {
+	real, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return fmt.Errorf("ctl: checking socket directory %s: %w", dir, err)
+	}
+	for d, self := real, true; ; d, self = filepath.Dir(d), false {
+		fi, err := os.Lstat(d)
+		if err != nil {
+			return fmt.Errorf("ctl: checking socket directory %s: %w", dir, err)
+		}
+		owner := -1
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			owner = int(st.Uid)
+		}
+		perm := fi.Mode().Perm()
+		sticky := fi.Mode()&os.ModeSticky != 0
+		switch {
+		case !fi.IsDir():
+			return fmt.Errorf("ctl: socket directory %s: %s is not a directory (mode %v)", dir, d, fi.Mode())
+		case owner != 0 && owner != uid:
+			return fmt.Errorf("ctl: socket directory %s: %s is owned by uid %d, want root or uid %d (mode %04o): its owner could replace the control socket",
+				dir, d, owner, uid, perm)
+		case perm&0o022 != 0 && (self || !sticky):
+			return fmt.Errorf("ctl: socket directory %s: %s has mode %04o (owner uid %d): group or others can write it and replace the control socket; "+
+				"fix: chmod go-w %s, or use a private directory such as /run/hapair", dir, d, perm, owner, d)
+		}
+		if d == filepath.Dir(d) {
+			return nil
+		}
+	}
+}
+
 // Serve answers requests on ln with h until Close. It returns at once; the
-// accept loop runs in its own goroutine.
+// accept loop runs in its own goroutine. Accept errors (EMFILE when the
+// process is out of descriptors) back off from 5ms to 1s and are logged
+// at most once per 10s (internal/pacer), so a shortage costs neither a
+// core nor the log, and hactl is served again as soon as a descriptor is
+// free.
 func Serve(ln net.Listener, h Handler, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{ln: ln, handle: h, log: log, closing: make(chan struct{})}
+	s := &Server{ln: ln, handle: h, log: log, closing: make(chan struct{}), conns: map[net.Conn]bool{},
+		pace: pacer.New(log, "control socket accept failed", nil)}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.wg.Add(1)
 	go s.acceptLoop()
 	return s
@@ -88,13 +157,29 @@ func (s *Server) acceptLoop() {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
-			s.log.Warn("control socket accept failed", "err", err)
+			if !s.pace.Wait(err, s.closing) {
+				return
+			}
 			continue
 		}
+		s.pace.OK()
+		s.mu.Lock()
+		select {
+		case <-s.closing:
+			s.mu.Unlock()
+			c.Close()
+			return
+		default:
+		}
+		s.conns[c] = false
+		s.mu.Unlock()
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
 			s.serveConn(c)
+			s.mu.Lock()
+			delete(s.conns, c)
+			s.mu.Unlock()
 		}()
 	}
 }
@@ -105,10 +190,20 @@ func (s *Server) serveConn(c net.Conn) {
 	var req Request
 	dec := json.NewDecoder(io.LimitReader(c, maxMessage))
 	var resp Response
-	if err := dec.Decode(&req); err != nil {
+	err := dec.Decode(&req)
+	s.mu.Lock()
+	s.conns[c] = true
+	s.mu.Unlock()
+	select {
+	case <-s.closing:
+		// Close dropped this client before it sent a whole request.
+		return
+	default:
+	}
+	if err != nil {
 		resp.Error = fmt.Sprintf("bad request: %v", err)
 	} else {
-		ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+		ctx, cancel := context.WithTimeout(s.ctx, requestTimeout)
 		result, err := s.handle(ctx, req)
 		cancel()
 		switch {
@@ -128,14 +223,38 @@ func (s *Server) serveConn(c net.Conn) {
 	}
 }
 
-// Close stops accepting, removes nothing from disk (the caller owns the
-// path) and waits for requests in flight.
+// Close stops accepting, drops clients that have not sent a request,
+// gives requests in flight CloseGrace to finish, then cancels their
+// contexts and closes their connections, and waits for every goroutine.
+// It removes nothing from disk (the caller owns the path).
 func (s *Server) Close() error {
 	var err error
 	s.once.Do(func() {
+		s.mu.Lock()
 		close(s.closing)
 		err = s.ln.Close()
+		for c, busy := range s.conns {
+			if !busy {
+				c.SetReadDeadline(time.Now()) // unblocks the pending Decode
+			}
+		}
+		s.mu.Unlock()
+		done := make(chan struct{})
+		go func() { s.wg.Wait(); close(done) }()
+		t := time.NewTimer(CloseGrace)
+		defer t.Stop()
+		select {
+		case <-done:
+		case <-t.C:
+			s.cancel()
+			s.mu.Lock()
+			for c := range s.conns {
+				c.Close()
+			}
+			s.mu.Unlock()
+		}
 	})
 	s.wg.Wait()
+	s.cancel()
 	return err
 }
