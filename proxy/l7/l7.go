@@ -11,11 +11,13 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/netip"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/hapair/hapair/internal/pacer"
 	"github.com/hapair/hapair/proxy/upstream"
 )
 
@@ -35,7 +37,25 @@ type Config struct {
 	// 512; net/http's default of 2 would open a new connection for almost
 	// every request under load).
 	MaxIdleConnsPerHost int
+	// RequestTimeout bounds the wait for a complete request head once its
+	// first byte may arrive (HAProxy's "timeout http-request"; default
+	// DefaultRequestTimeout). Fixed at New, like IdleTimeout.
+	RequestTimeout time.Duration
+	// BodyTimeout bounds the wait for the whole request body once the head
+	// is in (default DefaultBodyTimeout), so a client trickling a POST
+	// (slowloris, R.U.D.Y.) cannot hold a client and a real connection
+	// as long as it likes; it gets 408.
+	BodyTimeout time.Duration
 }
+
+const (
+	// DefaultRequestTimeout is the "timeout http-request 10s" of HAProxy's
+	// documentation and most of its sample configurations.
+	DefaultRequestTimeout = 10 * time.Second
+	// DefaultBodyTimeout is the "timeout client 30s" of HAProxy's sample
+	// configurations, applied to the request body as a whole.
+	DefaultBodyTimeout = 30 * time.Second
+)
 
 func (c Config) withDefaults() Config {
 	if c.ConnectTimeout <= 0 {
@@ -50,6 +70,12 @@ func (c Config) withDefaults() Config {
 	if c.MaxIdleConnsPerHost <= 0 {
 		c.MaxIdleConnsPerHost = 512
 	}
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = DefaultRequestTimeout
+	}
+	if c.BodyTimeout <= 0 {
+		c.BodyTimeout = DefaultBodyTimeout
+	}
 	return c
 }
 
@@ -63,6 +89,9 @@ type Stats struct {
 	StaleRetries uint64 `json:"stale_retries"`
 	NoReal       uint64 `json:"no_real"`     // answered 503
 	BadGateway   uint64 `json:"bad_gateway"` // answered 502
+	// BodyTimeouts counts requests whose body did not arrive within
+	// BodyTimeout (answered 408).
+	BodyTimeouts uint64 `json:"body_timeouts"`
 	InFlight     int64  `json:"in_flight"`
 }
 
@@ -78,7 +107,8 @@ type Proxy struct {
 	srv    *http.Server
 
 	requests, refused, retries, noReal, badGW atomic.Uint64
-	staleRetries                              atomic.Uint64
+	staleRetries, bodyTimeouts                atomic.Uint64
+	pace                                      *pacer.Pacer
 	inFlight                                  atomic.Int64
 }
 
@@ -91,7 +121,7 @@ func New(p upstream.Picker, cfg Config, logger *slog.Logger) *Proxy {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	cfg = cfg.withDefaults()
-	px := &Proxy{picker: p, log: logger}
+	px := &Proxy{picker: p, log: logger, pace: pacer.New(logger, "accept failed, backing off", nil)}
 	px.cfg.Store(&cfg)
 	px.pool.Store(newConnPool(cfg))
 	px.rp = &httputil.ReverseProxy{
@@ -105,7 +135,7 @@ func New(p upstream.Picker, cfg Config, logger *slog.Logger) *Proxy {
 	}
 	px.srv = &http.Server{
 		Handler:           px,
-		ReadHeaderTimeout: 30 * time.Second,
+		ReadHeaderTimeout: cfg.RequestTimeout,
 		IdleTimeout:       cfg.IdleTimeout,
 		ErrorLog:          log.New(io.Discard, "", 0),
 	}
@@ -135,6 +165,7 @@ func (p *Proxy) Stats() Stats {
 	return Stats{
 		Requests: p.requests.Load(), Refused: p.refused.Load(), Retries: p.retries.Load(), StaleRetries: p.staleRetries.Load(),
 		NoReal: p.noReal.Load(), BadGateway: p.badGW.Load(), InFlight: p.inFlight.Load(),
+		BodyTimeouts: p.bodyTimeouts.Load(),
 	}
 }
 
@@ -166,7 +197,33 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 // ServeHTTP proxies one request.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.requests.Add(1)
+	if r.Body != nil && r.Body != http.NoBody {
+		// The head is in; the body gets BodyTimeout as a whole. The server
+		// sets the next request's deadlines itself.
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(p.cfg.Load().BodyTimeout))
+		tb := &timedBody{ReadCloser: r.Body}
+		r.Body = tb
+		// A read error cancels the request's context, so errorHandler
+		// cannot tell a timeout from a client that left but by this.
+		r = r.WithContext(context.WithValue(r.Context(), timedBodyKey{}, tb))
+	}
 	p.rp.ServeHTTP(w, r)
+}
+
+// timedBody notes that reading the client's body hit the read deadline.
+type timedBody struct {
+	io.ReadCloser
+	timedOut atomic.Bool
+}
+
+type timedBodyKey struct{}
+
+func (b *timedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		b.timedOut.Store(true)
+	}
+	return n, err
 }
 
 func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
@@ -185,6 +242,13 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	if errors.Is(err, errNoReal) {
 		p.noReal.Add(1)
 		http.Error(w, fmt.Sprintf("hapair: service %q: no real server available", p.cfg.Load().Service), http.StatusServiceUnavailable)
+		return
+	}
+	if tb, ok := r.Context().Value(timedBodyKey{}).(*timedBody); ok && tb.timedOut.Load() {
+		p.bodyTimeouts.Add(1)
+		p.log.Info("request body timeout", "service", p.cfg.Load().Service, "client", r.RemoteAddr, "err", err)
+		w.Header().Set("Connection", "close")
+		http.Error(w, fmt.Sprintf("hapair: service %q: request body not received within %v", p.cfg.Load().Service, p.cfg.Load().BodyTimeout), http.StatusRequestTimeout)
 		return
 	}
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
@@ -263,8 +327,16 @@ func (g gateListener) Accept() (net.Conn, error) {
 	for {
 		c, err := g.Listener.Accept()
 		if err != nil {
-			return nil, err
+			if errors.Is(err, net.ErrClosed) {
+				return nil, err
+			}
+			// Out of descriptors (EMFILE) and the like: pause and log
+			// rate-limited here, since net/http's own backoff logs every
+			// retry (to a discarded log).
+			g.p.pace.Wait(err, nil)
+			continue
 		}
+		g.p.pace.OK()
 		if g.p.active.Load() {
 			return c, nil
 		}

@@ -1,0 +1,118 @@
+package l7
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hapair/hapair/proxy/upstream/upstreamtest"
+)
+
+// startWith is start with a config of the test's own.
+func startWith(t *testing.T, real net.Listener, cfg Config) (*Proxy, string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	px := New(upstreamtest.NewPicker(real.Addr().(*net.TCPAddr).AddrPort()), cfg, nil)
+	px.SetActive(true)
+	done := make(chan error, 1)
+	go func() { done <- px.Serve(ln) }()
+	t.Cleanup(func() {
+		px.Close()
+		<-done
+	})
+	return px, ln.Addr().String()
+}
+
+// TestSlowBodyGets408: a POST that trickles its body is answered 408 once
+// BodyTimeout has passed since its head, and the real's connection is let
+// go (issue 9 case 8: before, it held both for as long as the client
+// liked).
+func TestSlowBodyGets408(t *testing.T) {
+	realLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	realDone := make(chan struct{})
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		close(realDone)
+	})}
+	go srv.Serve(realLn)
+	defer srv.Close()
+	const body = 200 * time.Millisecond
+	px, addr := startWith(t, realLn, Config{Service: "web", BodyTimeout: body, RequestTimeout: time.Second})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nx"); err != nil {
+		t.Fatal(err)
+	}
+	begin := time.Now()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("reading the answer to a trickled POST: %v", err)
+	}
+	took := time.Since(begin)
+	if resp.StatusCode != http.StatusRequestTimeout {
+		t.Errorf("trickled POST = %d, want 408", resp.StatusCode)
+	}
+	if took < body || took > body+2*time.Second {
+		t.Errorf("408 after %v, want about BodyTimeout = %v", took, body)
+	}
+	select {
+	case <-realDone: // the real saw its request end (connection closed)
+	case <-time.After(5 * time.Second):
+		t.Error("the real's handler still reading 5s after the 408")
+	}
+	if st := px.Stats(); st.BodyTimeouts != 1 {
+		t.Errorf("Stats().BodyTimeouts = %d, want 1", st.BodyTimeouts)
+	}
+}
+
+// TestSlowHeadIsCut: a request head not complete within RequestTimeout
+// ends the connection (HAProxy's timeout http-request).
+func TestSlowHeadIsCut(t *testing.T) {
+	realLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer realLn.Close()
+	const head = 200 * time.Millisecond
+	_, addr := startWith(t, realLn, Config{Service: "web", RequestTimeout: head})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n")
+	begin := time.Now()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	b, err := io.ReadAll(c)
+	took := time.Since(begin)
+	if err != nil {
+		t.Fatalf("reading after a stalled head: %v (got %q)", err, b)
+	}
+	if took > head+2*time.Second {
+		t.Errorf("connection with a stalled head closed after %v, want about RequestTimeout = %v", took, head)
+	}
+	if len(b) > 0 && !strings.HasPrefix(string(b), "HTTP/1.1 408") {
+		t.Errorf("answer to a stalled head = %q, want nothing or 408", b)
+	}
+}
+
+func TestTimeoutDefaults(t *testing.T) {
+	c := Config{}.withDefaults()
+	if c.RequestTimeout != 10*time.Second || c.BodyTimeout != 30*time.Second {
+		t.Errorf("defaults = %v, %v, want HAProxy's 10s http-request and 30s client", c.RequestTimeout, c.BodyTimeout)
+	}
+}
