@@ -1,0 +1,62 @@
+package nft
+
+import (
+	"net/netip"
+
+	"github.com/hapair/hapair/proxy/sched"
+)
+
+// wrrSlots returns the scheduler's slot table: slot i of the numgen (rr,
+// wrr) or jhash (sh) result goes to reals[wrrSlots[i]]. Only schedulable
+// reals get slots. wrr and sh give each real weight/gcd slots, interleaved
+// in proxy/sched's smooth wrr order, so a run of new connections is spread
+// rather than sent in blocks (IPVS's wrr sends bursts to the heaviest real;
+// the shares are the same); IPVS's sh also weights its buckets. rr ignores weights above 0, as IPVS's rr does.
+func wrrSlots(reals []Real) []int {
+	var idx []int
+	var cands []sched.Candidate
+	g := 0
+	for i, r := range reals {
+		if r.schedulable() {
+			idx = append(idx, i)
+			cands = append(cands, sched.Candidate{Weight: r.Weight})
+			g = gcd(g, r.Weight)
+		}
+	}
+	if len(idx) == 0 {
+		return nil
+	}
+	total := 0
+	for i := range cands {
+		cands[i].Weight /= g
+		total += cands[i].Weight
+	}
+	if total > MaxSlots {
+		return make([]int, total) // only the length is read: Validate rejects it
+	}
+	// A fresh scheduler: the order is a pure function of the weights, so
+	// an Apply with unchanged weights rewrites the same map.
+	var s sched.WeightedRoundRobin
+	out := make([]int, 0, total)
+	for range total {
+		out = append(out, idx[s.Pick(cands, netip.Addr{})])
+	}
+	return out
+}
+
+func rrSlots(reals []Real) []int {
+	var out []int
+	for i, r := range reals {
+		if r.schedulable() {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}

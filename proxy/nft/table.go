@@ -1,0 +1,178 @@
+package nft
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/google/nftables"
+)
+
+// ErrNotOurs is returned when a table named TableName exists without
+// hapair's marker: another program owns it, and hapair leaves it alone.
+var ErrNotOurs = errors.New("exists without hapair's marker (another program's table); not touching it")
+
+// Tables programs hapair's two tables. Apply and Remove are serialized;
+// Tables is safe for concurrent use.
+type Tables struct {
+	conn Conn
+
+	mu       sync.Mutex
+	replaced map[nftables.TableFamily]bool // stale tables already dealt with
+}
+
+// New returns Tables over conn. It touches nothing until Apply.
+func New(conn Conn) *Tables {
+	return &Tables{conn: conn, replaced: map[nftables.TableFamily]bool{}}
+}
+
+var families = []nftables.TableFamily{nftables.TableFamilyIPv4, nftables.TableFamilyNetdev}
+
+func familyName(f nftables.TableFamily) string {
+	if f == nftables.TableFamilyNetdev {
+		return "netdev"
+	}
+	return "ip"
+}
+
+// Apply makes the kernel's tables match svcs, each family in one atomic
+// batch. The first Apply of a Tables replaces a marked table left by an
+// earlier run (a crash); later ones keep the persistence and flow maps
+// of services that stay. A family no service uses has its table removed.
+// svcs are validated first; nothing is changed when one is invalid.
+func (t *Tables) Apply(svcs []Service) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	names := map[string]bool{}
+	for i := range svcs {
+		if err := svcs[i].Validate(); err != nil {
+			return err
+		}
+		if names[svcs[i].Name] {
+			return fmt.Errorf("nft: service %q: listed twice", svcs[i].Name)
+		}
+		names[svcs[i].Name] = true
+	}
+	ip, netdev, err := build(svcs)
+	if err != nil {
+		return err
+	}
+	for _, f := range families {
+		want := ip
+		if f == nftables.TableFamilyNetdev {
+			want = netdev
+		}
+		if err := t.apply(f, want); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *Tables) apply(fam nftables.TableFamily, want *tableSpec) error {
+	have, err := t.conn.Table(fam)
+	if err != nil {
+		return fmt.Errorf("nft: reading table %s %s: %w", familyName(fam), TableName, err)
+	}
+	if have != nil && !have.Marked {
+		return fmt.Errorf("nft: table %s %s %w", familyName(fam), TableName, ErrNotOurs)
+	}
+	tbl := &nftables.Table{Name: TableName, Family: fam}
+	var ops []Op
+	if have != nil && (!t.replaced[fam] || want == nil) {
+		ops = append(ops, Op{Kind: OpDelTable, Table: tbl})
+		have = nil
+	}
+	if want != nil {
+		ops = append(ops, update(have, want)...)
+	}
+	if len(ops) == 0 {
+		t.replaced[fam] = true
+		return nil
+	}
+	if err := t.conn.Run(ops); err != nil {
+		return fmt.Errorf("nft: updating table %s %s: %w", familyName(fam), TableName, err)
+	}
+	t.replaced[fam] = true
+	return nil
+}
+
+// update returns the batch turning have (nil: no table) into want. Order
+// matters inside the batch: rules go first (flushing the chains drops
+// their references to sets and chains), then static maps are emptied
+// (their elements reference chains), then what is no longer wanted is
+// deleted, and the new state is added.
+func update(have *TableState, want *tableSpec) []Op {
+	tbl := want.table
+	ops := []Op{{Kind: OpAddTable, Table: tbl}}
+	wantSets := map[string]*setSpec{}
+	for _, s := range want.sets {
+		wantSets[s.set.Name] = s
+	}
+	wantChains := map[string]bool{}
+	for _, c := range want.chains {
+		wantChains[c.chain.Name] = true
+	}
+	kept := map[string]bool{} // sets that stay with their contents
+	if have != nil {
+		for _, c := range have.Chains {
+			ops = append(ops, Op{Kind: OpFlushChain, Table: tbl, Chain: &nftables.Chain{Name: c, Table: tbl}})
+		}
+		for _, name := range have.Sets {
+			s := &nftables.Set{Name: name, Table: tbl}
+			w, ok := wantSets[name]
+			switch {
+			case ok && w.keep:
+				kept[name] = true
+			case ok:
+				ops = append(ops, Op{Kind: OpFlushSet, Table: tbl, Set: s})
+			default:
+				ops = append(ops, Op{Kind: OpFlushSet, Table: tbl, Set: s}, Op{Kind: OpDelSet, Table: tbl, Set: s})
+			}
+		}
+		for _, c := range have.Chains {
+			if !wantChains[c] {
+				ops = append(ops, Op{Kind: OpDelChain, Table: tbl, Chain: &nftables.Chain{Name: c, Table: tbl}})
+			}
+		}
+	}
+	for _, c := range want.chains {
+		// An existing chain is kept (flushed above); a base chain's hook
+		// never changes under one name (the ingress device is in it).
+		if have == nil || !slices.Contains(have.Chains, c.chain.Name) {
+			ops = append(ops, Op{Kind: OpAddChain, Table: tbl, Chain: c.chain})
+		}
+	}
+	for _, s := range want.sets {
+		if kept[s.set.Name] {
+			continue
+		}
+		if have == nil || !slices.Contains(have.Sets, s.set.Name) {
+			ops = append(ops, Op{Kind: OpAddSet, Table: tbl, Set: s.set})
+		}
+		if len(s.elems) > 0 {
+			ops = append(ops, Op{Kind: OpAddElements, Table: tbl, Set: s.set, Elems: s.elems})
+		}
+	}
+	for _, c := range want.chains {
+		for _, r := range c.rules {
+			ops = append(ops, Op{Kind: OpAddRule, Table: tbl, Chain: c.chain, Rule: &nftables.Rule{Table: tbl, Chain: c.chain, Exprs: r}})
+		}
+	}
+	return ops
+}
+
+// Remove deletes hapair's tables (at stop); tables that are absent are
+// fine, tables without the marker are left alone and reported.
+func (t *Tables) Remove() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var errs []error
+	for _, f := range families {
+		if err := t.apply(f, nil); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
