@@ -1,0 +1,99 @@
+package kernel
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hapair/hapair/proxy/nft"
+	"github.com/hapair/hapair/test/lab"
+)
+
+// newDR builds direct routing: the VIP on lb1's eth0, and on each real's
+// loopback with arp_ignore=1 and arp_announce=2 (so the reals never answer
+// ARP for it), servers bound to the VIP so replies leave from it.
+func newDR(t *testing.T) *setup {
+	l := lab.New(t, lab.Options{Nodes: 1, Backends: 3})
+	sh(t, l.Host("lb1"), `ip addr add `+vip+`/24 dev eth0`)
+	s := &setup{l: l, b: newBalancer(t, l.Host("lb1")), client: newDialer(t, l.Client()), clientA: l.Client().Addr,
+		names: map[netip.AddrPort]string{}}
+	for _, h := range l.Backends() {
+		sh(t, h, `sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 net.ipv4.conf.eth0.arp_ignore=1 net.ipv4.conf.eth0.arp_announce=2
+ip addr add `+vip+`/32 dev lo`)
+		startServer(t, h, vip+":80")
+		a := netip.AddrPortFrom(h.Addr, 80)
+		s.reals = append(s.reals, nft.Real{Addr: a, Weight: 1})
+		s.names[a] = h.Name
+	}
+	return s
+}
+
+func (s *setup) drSvc(proto, sched string) nft.Service {
+	return nft.Service{Name: "gate", Method: nft.MethodDR, Protocol: proto, VIP: netip.MustParseAddrPort(vip + ":80"),
+		Scheduler: sched, Ingress: "eth0", Reals: append([]nft.Real(nil), s.reals...)}
+}
+
+func TestDRWeightedRoundRobin(t *testing.T) {
+	s := newDR(t)
+	svc := s.drSvc("tcp", "wrr")
+	for i := range svc.Reals {
+		svc.Reals[i].Weight = 3 - i
+	}
+	s.b.apply(svc)
+	const n = 3000
+	got := s.connect(t, vip+":80", n)
+	checkShares(t, got, map[string]int{"backend1": 3, "backend2": 2, "backend3": 1}, n)
+}
+
+// A UDP flow (a SIP-like dialogue from one client port) keeps its real
+// under rr, across a health change of another real, and a drained real
+// keeps its flows while taking no new ones.
+func TestDRUDPFlowKeepsItsReal(t *testing.T) {
+	s := newDR(t)
+	svc := s.drSvc("udp", "rr")
+	s.b.apply(svc)
+	c, err := s.client.dial("udp4", vip+":80", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ask := func(i int) (string, error) {
+		c.SetDeadline(time.Now().Add(2 * time.Second))
+		if _, err := fmt.Fprintf(c, "OPTIONS %d", i); err != nil {
+			return "", err
+		}
+		buf := make([]byte, 512)
+		n, err := c.Read(buf)
+		if err != nil {
+			return "", err
+		}
+		f := strings.Fields(string(buf[:n]))
+		if len(f) < 2 || f[1] != s.clientA.String() {
+			return "", fmt.Errorf("reply %q: want the real to see client %s", buf[:n], s.clientA)
+		}
+		return f[0], nil
+	}
+	first, err := ask(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 20; i++ {
+		if i == 10 {
+			for j, r := range svc.Reals {
+				if s.names[r.Addr] == first {
+					svc.Reals[j].Down = true // drained: its flow continues
+				}
+			}
+			s.b.apply(svc)
+		}
+		got, err := ask(i)
+		if err != nil {
+			t.Fatalf("datagram %d: %v", i, err)
+		}
+		if got != first {
+			t.Fatalf("datagram %d went to %s, want %s (the flow's real)", i, got, first)
+		}
+	}
+}

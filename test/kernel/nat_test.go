@@ -1,0 +1,267 @@
+package kernel
+
+import (
+	"bufio"
+	"fmt"
+	"math"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hapair/hapair/proxy/nft"
+	"github.com/hapair/hapair/test/lab"
+)
+
+const vip = "198.18.0.100"
+
+type setup struct {
+	l       *lab.Lab
+	b       *balancer
+	client  *dialer
+	clientA netip.Addr
+	reals   []nft.Real
+	names   map[netip.AddrPort]string
+}
+
+// newNAT builds lb1 as the reals' gateway (the VIP, forwarding, no ICMP
+// redirects: LVS-NAT needs the replies through the balancer) and three
+// reals whose default route and route to the client go through the VIP.
+func newNAT(t *testing.T) *setup {
+	l := lab.New(t, lab.Options{Nodes: 1, Backends: 3})
+	sh(t, l.Host("lb1"), `sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.send_redirects=0 net.ipv4.conf.default.send_redirects=0 net.ipv4.conf.eth0.send_redirects=0
+ip addr add `+vip+`/24 dev eth0`)
+	s := &setup{l: l, b: newBalancer(t, l.Host("lb1")), client: newDialer(t, l.Client()), clientA: l.Client().Addr,
+		names: map[netip.AddrPort]string{}}
+	for _, h := range l.Backends() {
+		sh(t, h, fmt.Sprintf(`sysctl -qw net.ipv4.conf.all.accept_redirects=0 net.ipv4.conf.eth0.accept_redirects=0
+ip route replace default via %s
+ip route add %s/32 via %s`, vip, l.Client().Addr, vip))
+		startServer(t, h, "0.0.0.0:8080")
+		a := netip.AddrPortFrom(h.Addr, 8080)
+		s.reals = append(s.reals, nft.Real{Addr: a, Weight: 1})
+		s.names[a] = h.Name
+	}
+	return s
+}
+
+func (s *setup) svc(sched string) nft.Service {
+	return nft.Service{Name: "web", Method: nft.MethodNAT, Protocol: "tcp", VIP: netip.MustParseAddrPort(vip + ":80"),
+		Scheduler: sched, Reals: append([]nft.Real(nil), s.reals...)}
+}
+
+// connect opens n new connections one after another (bounded by 90s)
+// and counts them per real; every real must see the client's address.
+func (s *setup) connect(t *testing.T, addr string, n int) map[string]int {
+	t.Helper()
+	got := map[string]int{}
+	deadline := time.Now().Add(90 * time.Second)
+	for i := range n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d connections in 90s", i, n)
+		}
+		name, seen, c, err := s.client.hello(addr)
+		if err != nil {
+			t.Fatalf("connection %d to %s: %v", i, addr, err)
+		}
+		c.Close()
+		if seen != s.clientA {
+			t.Fatalf("connection %d: %s saw client %s, want %s (the client's own address)", i, name, seen, s.clientA)
+		}
+		got[name]++
+	}
+	return got
+}
+
+// checkShares fails t unless each real's share is within 2% of its weight's.
+func checkShares(t *testing.T, got map[string]int, weights map[string]int, n int) {
+	t.Helper()
+	sum := 0
+	for _, w := range weights {
+		sum += w
+	}
+	for name, w := range weights {
+		want := float64(n) * float64(w) / float64(sum)
+		if d := math.Abs(float64(got[name]) - want); d > 0.02*want {
+			t.Errorf("%s took %d of %d connections, want %.0f ±2%% (weight %d of %d); all: %v", name, got[name], n, want, w, sum, got)
+		}
+	}
+	t.Logf("shares over %d connections: %v (weights %v)", n, got, weights)
+}
+
+func TestNATWeightedRoundRobin(t *testing.T) {
+	s := newNAT(t)
+	svc := s.svc("wrr")
+	for i := range svc.Reals {
+		svc.Reals[i].Weight = i + 1
+	}
+	s.b.apply(svc)
+	const n = 10000
+	got := s.connect(t, vip+":80", n)
+	checkShares(t, got, map[string]int{"backend1": 1, "backend2": 2, "backend3": 3}, n)
+}
+
+func TestNATRoundRobin(t *testing.T) {
+	s := newNAT(t)
+	svc := s.svc("rr")
+	svc.Reals[2].Weight = 5 // rr ignores weights above 0, as IPVS's rr does
+	s.b.apply(svc)
+	const n = 10000
+	got := s.connect(t, vip+":80", n)
+	checkShares(t, got, map[string]int{"backend1": 1, "backend2": 1, "backend3": 1}, n)
+}
+
+func only(got map[string]int) string {
+	if len(got) != 1 {
+		return ""
+	}
+	for k := range got {
+		return k
+	}
+	return ""
+}
+
+func TestNATSourceHashAndPersistence(t *testing.T) {
+	s := newNAT(t)
+	s.b.apply(s.svc("sh"))
+	if got := s.connect(t, vip+":80", 30); only(got) == "" {
+		t.Errorf("sh: one client went to %v, want one real", got)
+	}
+	svc := s.svc("rr")
+	svc.Persistent = 30 * time.Second
+	s.b.apply(svc)
+	got := s.connect(t, vip+":80", 30)
+	first := only(got)
+	if first == "" {
+		t.Fatalf("persistent rr: one client went to %v, want one real", got)
+	}
+	// Its real goes down: the client moves, and stays on its new real.
+	for i, r := range svc.Reals {
+		if s.names[r.Addr] == first {
+			svc.Reals[i].Down = true
+		}
+	}
+	s.b.apply(svc)
+	got = s.connect(t, vip+":80", 30)
+	if second := only(got); second == "" || second == first {
+		t.Errorf("after %s went down, the client went to %v, want one other real", first, got)
+	}
+}
+
+// echo checks that c (greeting already read) still echoes a line.
+func echo(c net.Conn, line string) error {
+	c.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := fmt.Fprintf(c, "%s\n", line); err != nil {
+		return err
+	}
+	l, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if l != line+"\n" {
+		return fmt.Errorf("echo %q, want %q", l, line)
+	}
+	return nil
+}
+
+func TestNATQuiescentDrainFallback(t *testing.T) {
+	s := newNAT(t)
+	svc := s.svc("rr")
+	svc.Reals = svc.Reals[:2]
+	svc.Fallback = &s.reals[2]
+	s.b.apply(svc)
+	name, _, c, err := s.client.hello(vip + ":80")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var idx int
+	for i, r := range svc.Reals {
+		if s.names[r.Addr] == name {
+			idx = i
+		}
+	}
+	// Quiescent (weight 0): no new connections, the open one continues.
+	svc.Reals[idx].Weight = 0
+	s.b.apply(svc)
+	if err := echo(c, "after quiescent"); err != nil {
+		t.Fatalf("open connection to quiescent %s: %v", name, err)
+	}
+	if got := s.connect(t, vip+":80", 20); got[name] != 0 {
+		t.Errorf("quiescent %s took new connections: %v", name, got)
+	}
+	// Drained (down): the same.
+	svc.Reals[idx].Weight, svc.Reals[idx].Down = 1, true
+	s.b.apply(svc)
+	if err := echo(c, "after drain"); err != nil {
+		t.Fatalf("open connection to drained %s: %v", name, err)
+	}
+	// Every real down: the fallback serves; the open connection continues.
+	for i := range svc.Reals {
+		svc.Reals[i].Down = true
+	}
+	s.b.apply(svc)
+	if got := s.connect(t, vip+":80", 10); got["backend3"] != 10 {
+		t.Errorf("with every real down, connections went to %v, want the fallback backend3", got)
+	}
+	if err := echo(c, "after fallback"); err != nil {
+		t.Fatalf("open connection after all reals went down: %v", err)
+	}
+}
+
+// A health change under load: reals flap between up, quiescent and down
+// while a bounded loop opens connections; none fails (every real stays
+// alive, so no connection may be lost to the change itself).
+func TestNATHealthChangeUnderLoad(t *testing.T) {
+	s := newNAT(t)
+	svc := s.svc("wrr")
+	s.b.apply(svc)
+	var ok, failed atomic.Int64
+	var firstErr atomic.Value
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		deadline := time.Now().Add(60 * time.Second)
+		for i := 0; i < 20000 && time.Now().Before(deadline); i++ { // bounded; stopped after the last change
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			_, _, c, err := s.client.hello(vip + ":80")
+			if err != nil {
+				failed.Add(1)
+				firstErr.CompareAndSwap(nil, err)
+				continue
+			}
+			c.Close()
+			ok.Add(1)
+		}
+	})
+	for i := range 30 {
+		for j := range svc.Reals {
+			svc.Reals[j].Down, svc.Reals[j].Weight = false, 1+(i+j)%3
+		}
+		if i%2 == 0 {
+			svc.Reals[i%3].Down = true // failed check
+		}
+		if i%3 == 0 {
+			svc.Reals[(i+1)%3].Weight = 0 // quiescent; one real always stays up
+		}
+		s.b.apply(svc)
+		lab.Eventually(t, 10*time.Second, "load progress", func() error {
+			if ok.Load() < int64(20*(i+1)) {
+				return fmt.Errorf("%d connections so far", ok.Load())
+			}
+			return nil
+		})
+	}
+	close(stop)
+	wg.Wait()
+	if failed.Load() != 0 {
+		t.Errorf("%d of %d new connections failed during health changes; first: %v", failed.Load(), ok.Load()+failed.Load(), firstErr.Load())
+	}
+	t.Logf("%d connections across 30 atomic health changes, %d failed", ok.Load(), failed.Load())
+}
