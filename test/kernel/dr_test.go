@@ -79,6 +79,11 @@ func TestDRUDPFlowKeepsItsReal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	for _, r := range svc.Reals {
+		if c := s.b.connections(svc)["gate"][r.Addr]; (s.names[r.Addr] == first) != (c.Active == 1) {
+			t.Errorf("flow counts of %s: %+v (the flow went to %s)", s.names[r.Addr], c, first)
+		}
+	}
 	for i := 1; i <= 20; i++ {
 		if i == 10 {
 			for j, r := range svc.Reals {

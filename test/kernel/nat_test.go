@@ -183,6 +183,9 @@ func TestNATQuiescentDrainFallback(t *testing.T) {
 			idx = i
 		}
 	}
+	if c := s.b.connections(svc)["web"][svc.Reals[idx].Addr]; c.Active != 1 {
+		t.Errorf("counts of %s with one open connection: %+v, want 1 active", name, c)
+	}
 	// Quiescent (weight 0): no new connections, the open one continues.
 	svc.Reals[idx].Weight = 0
 	s.b.apply(svc)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hapair/hapair/proxy/nft"
 	"github.com/hapair/hapair/test/lab"
+	"github.com/ti-mo/conntrack"
 	"github.com/vishvananda/netns"
 )
 
@@ -237,6 +238,25 @@ func newBalancer(t *testing.T, h *lab.Host) *balancer {
 		}
 	})
 	return b
+}
+
+// connections reads per-real counts the way `hactl services` does.
+func (b *balancer) connections(svcs ...nft.Service) map[string]map[netip.AddrPort]nft.Counts {
+	b.t.Helper()
+	var got map[string]map[netip.AddrPort]nft.Counts
+	err := inNetns(b.ns, func() error {
+		ct, err := conntrack.Dial(nil)
+		if err != nil {
+			return err
+		}
+		defer ct.Close()
+		got, err = b.tb.Connections(ct, svcs)
+		return err
+	})
+	if err != nil {
+		b.t.Fatalf("reading connection counts: %v", err)
+	}
+	return got
 }
 
 // apply resolves dr services (in the balancer's namespace) and applies.
