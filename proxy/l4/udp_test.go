@@ -116,20 +116,6 @@ func TestUDPIdleExpiry(t *testing.T) {
 	}
 }
 
-func TestUDPTableBounded(t *testing.T) {
-	a := proxytest.UDP(t, "a")
-	up, addr := startUDP(t, upstreamtest.NewPicker(a.Addr), UDPConfig{MaxFlows: 1})
-	c1, c2 := udpClient(t, addr), udpClient(t, addr)
-	if got := exchange(t, c1, "x"); got != "a:x" {
-		t.Fatalf("exchange = %q, want %q", got, "a:x")
-	}
-	c2.Write([]byte("y"))
-	testkit.WaitFor(t, "table-full drop", func() bool { return up.Stats().TableFull == 1 })
-	if st := up.Stats(); st.Flows != 1 {
-		t.Errorf("Stats().Flows = %d, want 1 (MaxFlows)", st.Flows)
-	}
-}
-
 func TestUDPInactiveDrops(t *testing.T) {
 	a := proxytest.UDP(t, "a")
 	up, addr := startUDP(t, upstreamtest.NewPicker(a.Addr), UDPConfig{})
