@@ -84,7 +84,7 @@ type UDPProxy struct {
 	cfg    atomic.Pointer[UDPConfig]
 	active atomic.Bool
 	clock  clock.Clock
-	epoch  time.Time    // from clock, at NewUDP
+	epoch  time.Time // from clock, at NewUDP
 
 	datagrams, replies, refused, noReal  atomic.Uint64
 	tableFull, oversize, opened, expired atomic.Uint64
