@@ -63,9 +63,9 @@ type notifierFunc func(group string, state ha.State, reason string)
 
 func (f notifierFunc) Notify(group string, state ha.State, reason string) { f(group, state, reason) }
 
-// buildChecks makes the ping-node and track monitors. ping.NewICMP opens
+// buildChecks makes the ping-node and track checks. ping.NewICMP opens
 // no socket until the first probe, so a dry run builds them too.
-func buildChecks(cfg *config.Config) ([]*ping.Monitor, error) {
+func buildChecks(cfg *config.Config) ([]*ping.Check, error) {
 	var specs []ping.Spec
 	if len(cfg.Pings) > 0 {
 		pinger := ping.NewICMP(0)
@@ -76,9 +76,9 @@ func buildChecks(cfg *config.Config) ([]*ping.Monitor, error) {
 	for _, t := range cfg.Tracks {
 		specs = append(specs, ping.Spec{Name: trackName(t.Name), Probe: ping.TrackProbe(t.Script, t.Args), Interval: t.Interval, Timeout: t.Timeout})
 	}
-	var ms []*ping.Monitor
+	var ms []*ping.Check
 	for _, s := range specs {
-		m, err := ping.NewMonitor(s)
+		m, err := ping.NewCheck(s)
 		if err != nil {
 			return nil, fmt.Errorf("check %s: %w", s.Name, err)
 		}

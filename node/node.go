@@ -54,7 +54,7 @@ type Node struct {
 	groups   *groupSet
 	balancer *proxy.Balancer // nil without services, or dry
 	notify   map[string]*script.Notifier
-	checks   []*ping.Monitor
+	checks   []*ping.Check
 
 	stopRun   context.CancelFunc
 	runDone   chan struct{} // closed when the agent loop ends

@@ -120,7 +120,7 @@ func (s *service) startMonitors(ms []check.Monitor) {
 		ctx, cancel := context.WithCancel(s.ctx)
 		s.monStop = cancel
 		set := check.NewMonitorSet(ms, s.monitorSwitch)
-		go set.Run(ctx)
+		go set.Run(ctx, s.b.clock)
 	}
 	s.mu.Unlock()
 	s.updatePool()

@@ -13,10 +13,11 @@ import (
 	"time"
 
 	"github.com/hapair/hapair/internal/clock/clocktest"
+	"github.com/hapair/hapair/internal/probe"
 	"github.com/hapair/hapair/internal/testkit"
 )
 
-func TestTracker(t *testing.T) {
+func TestTransitions(t *testing.T) {
 	e := errors.New("no reply after 1s")
 	tests := []struct {
 		name       string
@@ -35,15 +36,15 @@ func TestTracker(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tr := NewTracker("ping a", tt.rise, tt.fall)
+			tr := probe.NewTracker(tt.rise, tt.fall, probe.StartUnknown)
 			var got []string
 			for _, r := range tt.results {
-				if changed, ok, reason := tr.Observe(r); changed {
+				if tr.Observe(r) {
 					state := "down"
-					if ok {
+					if tr.Healthy() {
 						state = "up"
 					}
-					got = append(got, state+": "+reason)
+					got = append(got, state+": "+transition("ping a", tr, r))
 				}
 			}
 			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
@@ -68,11 +69,11 @@ func (p fakePinger) Ping(ctx context.Context, addr netip.Addr) error {
 	}
 }
 
-func TestMonitorReportsTransitions(t *testing.T) {
+func TestCheckReportsTransitions(t *testing.T) {
 	addr := netip.MustParseAddr("198.18.0.1")
 	p := fakePinger{results: make(chan error, 10)}
 	clk := clocktest.New(time.Time{})
-	m, err := NewMonitor(Spec{Name: "ping 198.18.0.1", Probe: PingProbe(p, addr), Interval: time.Second, Fall: 2,
+	m, err := NewCheck(Spec{Name: "ping 198.18.0.1", Probe: PingProbe(p, addr), Interval: time.Second, Fall: 2,
 		Clock: clk, Rand: rand.New(rand.NewPCG(1, 2))})
 	if err != nil {
 		t.Fatal(err)
@@ -119,13 +120,13 @@ func TestMonitorReportsTransitions(t *testing.T) {
 	}
 }
 
-func TestNewMonitorErrors(t *testing.T) {
-	if _, err := NewMonitor(Spec{Name: "x"}); err == nil || err.Error() != `ping: check "x": no probe` {
-		t.Errorf("NewMonitor(no probe) = %v", err)
+func TestNewCheckErrors(t *testing.T) {
+	if _, err := NewCheck(Spec{Name: "x"}); err == nil || err.Error() != `ping: check "x": no probe` {
+		t.Errorf("NewCheck(no probe) = %v", err)
 	}
 	probe := func(context.Context) error { return nil }
-	if _, err := NewMonitor(Spec{Name: "x", Probe: probe, Fall: -1}); err == nil || !strings.Contains(err.Error(), "must not be negative") {
-		t.Errorf("NewMonitor(fall -1) = %v", err)
+	if _, err := NewCheck(Spec{Name: "x", Probe: probe, Fall: -1}); err == nil || !strings.Contains(err.Error(), "must not be negative") {
+		t.Errorf("NewCheck(fall -1) = %v", err)
 	}
 }
 

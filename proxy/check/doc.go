@@ -1,8 +1,10 @@
 // Package check decides whether real servers and monitored conditions are
 // healthy: one-shot Checkers (connect, negotiate, http, sip, external and
-// ldirectord's mixed "N"), a pure rise/fall Tracker, a bounded Prober loop
-// that runs checks for many reals, and Zeus-style Monitor programs combined
-// by a MonitorSet that chooses the primary or the backup pool.
+// ldirectord's mixed "N"), a bounded Prober loop that runs checks for many
+// reals through internal/probe's rise/fall tracker, and Zeus-style Monitor
+// programs combined by a MonitorSet that chooses the primary or the backup
+// pool. "Monitor" means only that here and in the whole tree (the config key
+// is monitors); ha/ping's ping nodes and track scripts are checks.
 //
 // It follows ldirectord's checktype= semantics (connect, negotiate, external,
 // a number N for "N connects then a negotiate"), HAProxy's rise/fall health
@@ -23,5 +25,5 @@
 //  2. p := NewProber(ProberConfig{OnChange: ...}); p.Add(Job{ID, Target,
 //     Checker: c, Spec: spec}) per real; p.Remove(id) when a real goes;
 //     p.Stop() at shutdown (it waits for every probe).
-//  3. For Zeus pools: NewMonitorSet(monitors, onSwitch), Run(ctx).
+//  3. For Zeus pools: NewMonitorSet(monitors, onSwitch), Run(ctx, clock).
 package check

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hapair/hapair/internal/clock"
+	"github.com/hapair/hapair/internal/probe"
 	"github.com/hapair/hapair/internal/runner"
 )
 
@@ -150,26 +152,19 @@ func (s *MonitorSet) Observe(i int, res MonitorResult, detail string) {
 	}
 }
 
-// Run runs every monitor at once and then every Interval until ctx ends,
-// and returns when all runs have finished.
-func (s *MonitorSet) Run(ctx context.Context) {
+// Run runs every monitor at once and then every Interval (on clk; nil means
+// clock.Real{}) until ctx ends, and returns when all runs have finished.
+func (s *MonitorSet) Run(ctx context.Context, clk clock.Clock) {
 	var wg sync.WaitGroup
 	for i, m := range s.monitors {
 		wg.Go(func() {
-			t := time.NewTicker(m.Interval)
-			defer t.Stop()
-			for {
+			probe.Loop{Interval: m.Interval, Clock: clk}.Run(ctx, func(ctx context.Context) {
 				res, detail := m.Run(ctx)
 				if ctx.Err() != nil {
 					return // a run cut short by shutdown says nothing
 				}
 				s.Observe(i, res, detail)
-				select {
-				case <-ctx.Done():
-					return
-				case <-t.C:
-				}
-			}
+			})
 		})
 	}
 	wg.Wait()

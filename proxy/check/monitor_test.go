@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hapair/hapair/internal/clock/clocktest"
+	"github.com/hapair/hapair/internal/testkit"
 )
 
 func TestMonitorRun(t *testing.T) {
@@ -109,18 +112,23 @@ func TestMonitorSetRun(t *testing.T) {
 	}, func(b bool, r string) { events <- switchEvent{b, r} })
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { s.Run(ctx); close(done) }()
+	clk := clocktest.New(time.Time{})
+	go func() { s.Run(ctx, clk); close(done) }()
 	defer func() { cancel(); <-done }()
 
 	next := func() switchEvent {
 		t.Helper()
-		select {
-		case e := <-events:
-			return e
-		case <-time.After(10 * time.Second):
-			t.Fatal("no pool switch within 10s")
-		}
-		return switchEvent{}
+		var e switchEvent
+		testkit.WaitFor(t, "a pool switch", func() bool {
+			select {
+			case e = <-events:
+				return true
+			default:
+				clk.Advance(10 * time.Millisecond) // one interval
+				return false
+			}
+		})
+		return e
 	}
 	setState("FAIL master db down")
 	if e := next(); e != (switchEvent{true, "monitor " + prog + ": FAIL master db down"}) {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hapair/hapair/internal/clock"
+	"github.com/hapair/hapair/internal/probe"
 )
 
 // Job is one target to probe.
@@ -38,7 +39,7 @@ type ProberConfig struct {
 	// context deadlines on the real clock: they bound real socket I/O.
 	Clock clock.Clock
 	// OnChange is called when a job's health changes, with the reason from
-	// Tracker.Reason ("" on recovery). It runs on a probe goroutine, never
+	// probe.Tracker.Reason ("" on recovery). It runs on a probe goroutine, never
 	// twice at once for one job, and must not block for long.
 	OnChange func(id string, healthy bool, reason string)
 }
@@ -46,12 +47,12 @@ type ProberConfig struct {
 // Status is a job's health as the Prober sees it.
 type Status struct {
 	Healthy bool
-	Reason  string // see Tracker.Reason
+	Reason  string // see probe.Tracker.Reason
 	Checks  uint64 // checks completed
 }
 
 // Prober runs each job's check every interval with bounded concurrency and
-// feeds the results to a Tracker per job. It is safe for concurrent use.
+// feeds the results to a probe.Tracker per job. It is safe for concurrent use.
 type Prober struct {
 	cfg    ProberConfig
 	ctx    context.Context
@@ -68,7 +69,7 @@ type Prober struct {
 
 type job struct {
 	Job
-	tracker *Tracker
+	tracker *probe.Tracker
 	checks  uint64
 	next    time.Time
 	index   int // in due; -1 while running or removed
@@ -123,7 +124,7 @@ func (p *Prober) Add(j Job) error {
 		return nil
 	}
 	p.removeLocked(j.ID)
-	nj := &job{Job: j, tracker: NewTracker(j.Spec.Rise, j.Spec.Fall, j.Spec.Initial), index: -1}
+	nj := &job{Job: j, tracker: probe.NewTracker(j.Spec.Rise, j.Spec.Fall, j.Spec.Initial), index: -1}
 	nj.next = p.cfg.Clock.Now().Add(time.Duration(p.rng.Int64N(int64(j.Spec.Interval))))
 	p.jobs[j.ID] = nj
 	heap.Push(&p.due, nj)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hapair/hapair/internal/clock"
+	"github.com/hapair/hapair/internal/probe"
 	"github.com/hapair/hapair/internal/runner"
 )
 
@@ -39,14 +40,14 @@ type Spec struct {
 	Rand  *rand.Rand  // jitter source (default seeded from the clock); not shared
 }
 
-// Monitor runs one check until its context ends.
-type Monitor struct {
+// Check runs one ping or track check until its context ends.
+type Check struct {
 	spec    Spec
-	tracker *Tracker
+	tracker *probe.Tracker
 }
 
-// NewMonitor validates spec and fills defaults.
-func NewMonitor(spec Spec) (*Monitor, error) {
+// NewCheck validates spec and fills defaults.
+func NewCheck(spec Spec) (*Check, error) {
 	if spec.Probe == nil {
 		return nil, fmt.Errorf("ping: check %q: no probe", spec.Name)
 	}
@@ -69,34 +70,41 @@ func NewMonitor(spec Spec) (*Monitor, error) {
 	if spec.Rand == nil {
 		spec.Rand = rand.New(rand.NewPCG(uint64(spec.Clock.Now().UnixNano()), 0))
 	}
-	return &Monitor{spec: spec, tracker: NewTracker(spec.Name, spec.Rise, spec.Fall)}, nil
+	return &Check{spec: spec, tracker: probe.NewTracker(spec.Rise, spec.Fall, probe.StartUnknown)}, nil
 }
 
 // Run probes every interval until ctx ends and calls report on every
 // transition (the first one when the state first becomes known). report
 // runs on Run's goroutine and should not block.
-func (m *Monitor) Run(ctx context.Context, report func(name string, ok bool, reason string)) {
-	for {
-		pctx, cancel := context.WithTimeout(ctx, m.spec.Timeout)
-		err := m.spec.Probe(pctx)
+func (c *Check) Run(ctx context.Context, report func(name string, ok bool, reason string)) {
+	loop := probe.Loop{Interval: c.spec.Interval, Jitter: jitterFraction, Clock: c.spec.Clock, Rand: c.spec.Rand}
+	loop.Run(ctx, func(ctx context.Context) {
+		pctx, cancel := context.WithTimeout(ctx, c.spec.Timeout)
+		err := c.spec.Probe(pctx)
 		cancel()
 		if ctx.Err() != nil {
 			return
 		}
-		if changed, ok, reason := m.tracker.Observe(err); changed {
-			report(m.spec.Name, ok, reason)
+		if c.tracker.Observe(err) {
+			report(c.spec.Name, c.tracker.Healthy(), transition(c.spec.Name, c.tracker, err))
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-m.spec.Clock.After(m.jittered()):
-		}
-	}
+	})
 }
 
-func (m *Monitor) jittered() time.Duration {
-	j := (m.spec.Rand.Float64()*2 - 1) * jitterFraction * float64(m.spec.Interval)
-	return m.spec.Interval + time.Duration(j)
+// transition words a change of tr for logs and status, as Heartbeat's
+// ipfail and keepalived's track scripts are read: "ping 198.18.0.1: ok",
+// "ping 198.18.0.1: failed 3 times in a row, last: no reply after 1s".
+func transition(name string, tr *probe.Tracker, err error) string {
+	n := tr.Streak()
+	switch {
+	case tr.Healthy() && n == 1:
+		return name + ": ok"
+	case tr.Healthy():
+		return fmt.Sprintf("%s: ok %d times in a row", name, n)
+	case n == 1:
+		return fmt.Sprintf("%s: failed: %v", name, err)
+	}
+	return fmt.Sprintf("%s: failed %d times in a row, last: %v", name, n, err)
 }
 
 // TrackProbe runs a track script: exit status 0 is healthy. The probe's

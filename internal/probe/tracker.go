@@ -1,6 +1,6 @@
-package check
+package probe
 
-// InitialState is a real's health before its checks have decided.
+// InitialState is a target's health before its checks have decided.
 type InitialState int
 
 const (
@@ -17,6 +17,11 @@ const (
 	StartUp
 	// StartFullyDown: unhealthy until Rise checks pass in a row.
 	StartFullyDown
+	// StartUnknown: neither healthy nor unhealthy until Rise passes or Fall
+	// failures in a row decide, and that first decision is a change either
+	// way (Heartbeat's ping nodes and keepalived's track scripts report
+	// their first state). Healthy is false until then; see Known.
+	StartUnknown
 )
 
 // String returns the config spelling: down, up, fully-down.
@@ -28,18 +33,22 @@ func (s InitialState) String() string {
 		return "up"
 	case StartFullyDown:
 		return "fully-down"
+	case StartUnknown:
+		return "unknown"
 	}
 	return "InitialState(?)"
 }
 
 // Tracker counts check results into health with rise/fall hysteresis: Rise
 // passes in a row make an unhealthy target healthy, Fall failures in a row
-// make a healthy one unhealthy (HAProxy's rise/fall). It is pure: no clock,
-// no I/O. It is not safe for concurrent use; the Prober serialises it.
+// make a healthy one unhealthy (HAProxy's rise/fall, keepalived's
+// rise/fall for track scripts). It is pure: no clock, no I/O. It is not
+// safe for concurrent use; its loop serialises it.
 type Tracker struct {
 	rise, fall int
 	healthy    bool
 	decided    bool // a check has passed or failed enough to decide once
+	known      bool // false only while StartUnknown is undecided
 	initial    InitialState
 	streak     int    // consecutive results agreeing with the last one
 	lastOK     bool   // the last result
@@ -49,11 +58,12 @@ type Tracker struct {
 
 // NewTracker returns a tracker; rise and fall below 1 count as 1.
 func NewTracker(rise, fall int, initial InitialState) *Tracker {
-	return &Tracker{rise: max(rise, 1), fall: max(fall, 1), initial: initial, healthy: initial == StartUp, reason: "not checked yet"}
+	return &Tracker{rise: max(rise, 1), fall: max(fall, 1), initial: initial, healthy: initial == StartUp,
+		known: initial != StartUnknown, reason: "not checked yet"}
 }
 
 // Observe records one check result (nil = passed) and reports whether
-// health changed.
+// health changed (or, from StartUnknown, was first decided).
 func (t *Tracker) Observe(err error) (changed bool) {
 	ok := err == nil
 	if t.checks == 0 || ok != t.lastOK {
@@ -85,8 +95,19 @@ func (t *Tracker) Observe(err error) (changed bool) {
 		// A first failure decides too: from now on, recovery needs Rise.
 		t.decided = true
 	}
+	if !t.known && (t.healthy || t.streak >= t.fall) {
+		t.known, t.decided = true, true
+		return true
+	}
 	return t.healthy != was
 }
+
+// Known reports whether health is decided: always, except from
+// StartUnknown before the first decision.
+func (t *Tracker) Known() bool { return t.known }
+
+// Streak returns how many results in a row agree with the last one.
+func (t *Tracker) Streak() int { return t.streak }
 
 // Healthy reports whether the target should get traffic.
 func (t *Tracker) Healthy() bool { return t.healthy }

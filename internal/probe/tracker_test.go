@@ -1,4 +1,4 @@
-package check
+package probe
 
 import (
 	"errors"
@@ -26,6 +26,8 @@ func TestTracker(t *testing.T) {
 		{"fully-down: needs rise", 3, 1, StartFullyDown, "++-+++", "DDDDDU", ".....!"},
 		{"rise 1 fall 1", 1, 1, StartUp, "-+-+", "DUDU", "!!!!"},
 		{"zero thresholds act as 1", 0, 0, StartUp, "-+", "DU", "!!"},
+		{"unknown: first down is a change", 1, 3, StartUnknown, "---+", "DDDU", "..!!"},
+		{"unknown: first up is a change", 2, 3, StartUnknown, "+-++--", "DDDUUU", "...!.."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
