@@ -1,0 +1,278 @@
+package conntracksync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/hapair/hapair/internal/runner"
+)
+
+// DefaultBinary is where Debian's conntrackd package installs it.
+const DefaultBinary = "/usr/sbin/conntrackd"
+
+// ErrNoConntrackd is wrapped by Check and New when the binary is missing.
+var ErrNoConntrackd = errors.New("conntrackd not found (Debian: apt-get install conntrackd)")
+
+// Config describes one conntrack-sync resource.
+type Config struct {
+	Interface   string     // the sync link (a heartbeat link); required
+	Local, Peer netip.Addr // this node's and the peer's IPv4 address on it; required
+	Port        uint16     // UDP port (default DefaultPort)
+	// Dir holds the generated config, the lock file and the control
+	// socket; created 0700. Required (e.g. /run/hapair/conntrackd).
+	Dir string
+	// Binary is conntrackd (default DefaultBinary).
+	Binary string
+	// CommandTimeout bounds each client command (-c, -f, ...) (default 5s).
+	CommandTimeout time.Duration
+	// ReadyTimeout bounds the wait for a new daemon's control socket
+	// (default 5s).
+	ReadyTimeout time.Duration
+	Logger       *slog.Logger // default: discard
+}
+
+// Check reports whether the conntrackd binary is there, for the config
+// check: a conntrack-sync resource without it is refused before start.
+func Check(binary string) error {
+	if binary == "" {
+		binary = DefaultBinary
+	}
+	if _, err := exec.LookPath(binary); err != nil {
+		return fmt.Errorf("conntrack-sync: %s: %w", binary, ErrNoConntrackd)
+	}
+	return nil
+}
+
+// Resource is the conntrack-sync resource. Its methods are serialized and
+// safe for concurrent use.
+type Resource struct {
+	cfg  Config
+	conf string // path of the generated config
+	log  *slog.Logger
+	name string
+
+	mu     sync.Mutex
+	daemon *daemon // nil until started
+}
+
+type daemon struct {
+	cancel context.CancelFunc
+	done   chan struct{} // closed when it has exited
+	res    runner.Result
+	err    error
+}
+
+func (d *daemon) exited() bool {
+	select {
+	case <-d.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func (d *daemon) reason() string {
+	if d.err != nil {
+		return d.err.Error()
+	}
+	return d.res.Status + runner.QuoteOutput(d.res.Output)
+}
+
+// New validates cfg and returns the resource. It starts nothing.
+func New(cfg Config) (*Resource, error) {
+	if err := validIface(cfg.Interface); err != nil {
+		return nil, err
+	}
+	if err := validAddrs(cfg.Local, cfg.Peer); err != nil {
+		return nil, err
+	}
+	if cfg.Dir == "" || !filepath.IsAbs(cfg.Dir) {
+		return nil, fmt.Errorf("conntrack-sync: dir %q: want an absolute path", cfg.Dir)
+	}
+	if cfg.Port == 0 {
+		cfg.Port = DefaultPort
+	}
+	if cfg.Binary == "" {
+		cfg.Binary = DefaultBinary
+	}
+	if err := Check(cfg.Binary); err != nil {
+		return nil, err
+	}
+	if cfg.CommandTimeout <= 0 {
+		cfg.CommandTimeout = 5 * time.Second
+	}
+	if cfg.ReadyTimeout <= 0 {
+		cfg.ReadyTimeout = 5 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Resource{cfg: cfg, conf: filepath.Join(cfg.Dir, "conntrackd.conf"), log: cfg.Logger,
+		name: fmt.Sprintf("conntrack-sync %s %s->%s:%d", cfg.Interface, cfg.Local, cfg.Peer, cfg.Port)}, nil
+}
+
+// Name returns "conntrack-sync eth1 198.18.1.11->198.18.1.12:3780".
+func (r *Resource) Name() string { return r.name }
+
+// Start takes the primary role (primary-backup.sh primary): commit the
+// external cache, flush the caches, resync with the kernel table, bulk
+// send. The daemon not running or the commit failing fails Start (the
+// peer's connections would not survive); the later steps are logged.
+func (r *Resource) Start(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.ensure(ctx); err != nil {
+		return err
+	}
+	if err := r.client(ctx, "-c"); err != nil {
+		return fmt.Errorf("conntrack-sync: committing the external cache: %w", err)
+	}
+	for _, op := range []string{"-f", "-R", "-B"} {
+		if err := r.client(ctx, op); err != nil {
+			r.log.Warn("conntrackd step failed after takeover", "op", op, "iface", r.cfg.Interface, "err", err)
+		}
+	}
+	return nil
+}
+
+// Stop takes the backup role (primary-backup.sh backup): the daemon keeps
+// running, the kernel's timers are shortened (-t) and a resync from the new
+// owner is requested (-n). Failures are logged: the release goes on.
+func (r *Resource) Stop(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.ensure(ctx); err != nil {
+		r.log.Warn("conntrackd not running after release", "iface", r.cfg.Interface,
+			"reason", "this node will not receive the new owner's connections", "err", err)
+		return nil
+	}
+	for _, op := range []string{"-t", "-n"} {
+		if err := r.client(ctx, op); err != nil {
+			r.log.Warn("conntrackd step failed after release", "op", op, "iface", r.cfg.Interface, "err", err)
+		}
+	}
+	return nil
+}
+
+// RemoveStale puts a node that does not own the group in the backup role
+// at start: the daemon runs and requests a resync. It reports false: it
+// removes nothing of the host's.
+func (r *Resource) RemoveStale(ctx context.Context) (bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.ensure(ctx); err != nil {
+		return false, err
+	}
+	if err := r.client(ctx, "-n"); err != nil {
+		r.log.Warn("conntrackd resync request failed", "iface", r.cfg.Interface, "err", err)
+	}
+	return false, nil
+}
+
+// Status reports nil while the daemon hapair started runs.
+func (r *Resource) Status(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch d := r.daemon; {
+	case d == nil:
+		return errors.New("conntrack-sync: conntrackd not started")
+	case d.exited():
+		return fmt.Errorf("conntrack-sync: conntrackd exited: %s", d.reason())
+	}
+	return nil
+}
+
+// Close stops the daemon (SIGTERM to its process group, SIGKILL after
+// the grace) and removes the generated files, at had's exit.
+func (r *Resource) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if d := r.daemon; d != nil {
+		d.cancel()
+		<-d.done
+		r.daemon = nil
+	}
+	var errs []error
+	for _, f := range []string{r.conf, filepath.Join(r.cfg.Dir, "lock"), filepath.Join(r.cfg.Dir, "ctl")} {
+		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ensure starts the daemon unless the one this Resource started runs.
+func (r *Resource) ensure(ctx context.Context) error {
+	if d := r.daemon; d != nil {
+		if !d.exited() {
+			return nil
+		}
+		r.log.Warn("restarting conntrackd", "iface", r.cfg.Interface, "reason", "exited: "+d.reason())
+		r.daemon = nil
+	}
+	if err := os.MkdirAll(r.cfg.Dir, 0o700); err != nil {
+		return fmt.Errorf("conntrack-sync: %w", err)
+	}
+	if err := os.WriteFile(r.conf, []byte(conf(r.cfg)), 0o600); err != nil {
+		return fmt.Errorf("conntrack-sync: writing config: %w", err)
+	}
+	// A daemon left by an earlier run of had listens on our socket: ask
+	// it to exit (-k), then clear its lock file, which would refuse ours.
+	if r.client(ctx, "-k") == nil {
+		r.log.Info("stopped conntrackd of an earlier run", "iface", r.cfg.Interface)
+	}
+	lock := filepath.Join(r.cfg.Dir, "lock")
+	if err := os.Remove(lock); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("conntrack-sync: removing stale lock: %w", err)
+	}
+	dctx, cancel := context.WithCancel(context.Background())
+	d := &daemon{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(d.done)
+		d.res, d.err = runner.Run(dctx, runner.Command{Path: r.cfg.Binary, Args: []string{"-C", r.conf}})
+	}()
+	r.daemon = d
+	// Ready when its control socket answers statistics (-s).
+	deadline := time.Now().Add(r.cfg.ReadyTimeout)
+	for {
+		if d.exited() {
+			return fmt.Errorf("conntrack-sync: conntrackd exited at start: %s", d.reason())
+		}
+		if r.client(ctx, "-s") == nil {
+			r.log.Info("conntrackd running", "iface", r.cfg.Interface, "peer", r.cfg.Peer.String())
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			cancel()
+			<-d.done
+			r.daemon = nil
+			return fmt.Errorf("conntrack-sync: conntrackd not answering on its control socket after %v: %s", r.cfg.ReadyTimeout, d.reason())
+		}
+		select {
+		case <-ctx.Done():
+		case <-d.done:
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// client runs one conntrackd client command against our daemon.
+func (r *Resource) client(ctx context.Context, op string) error {
+	res, err := runner.Run(ctx, runner.Command{Path: r.cfg.Binary, Args: []string{"-C", r.conf, op},
+		Timeout: r.cfg.CommandTimeout, KillGrace: runner.ProbeKillGrace})
+	if err != nil {
+		return err
+	}
+	if res.ExitCode != 0 {
+		return fmt.Errorf("conntrackd %s: %s%s", op, res.Status, runner.QuoteOutput(res.Output))
+	}
+	return nil
+}

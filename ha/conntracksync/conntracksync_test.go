@@ -1,0 +1,185 @@
+package conntracksync
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// fakeConntrackd stands in for conntrackd: run as a daemon (-C conf only)
+// it marks itself running until SIGTERM; as a client it records the
+// command in trace and answers -s/-k only while a daemon runs. Files in
+// dir steer failures: fail<op> makes that command fail, die makes the
+// daemon exit 3 saying "boom".
+const fakeConntrackd = `#!/bin/sh
+d=$(dirname "$2")/fake
+mkdir -p "$d"
+case "$3" in
+"")
+	echo daemon >> "$d/trace"
+	trap 'rm -f "$d/running"; echo term >> "$d/trace"; exit 0' TERM
+	touch "$d/running"
+	i=0
+	while [ $i -lt 1200 ]; do
+		if [ -f "$d/die" ]; then rm -f "$d/running"; echo boom; exit 3; fi
+		sleep 0.05; i=$((i+1))
+	done
+	exit 0;;
+-s) [ -f "$d/running" ] || exit 1;;
+-k) [ -f "$d/running" ] || exit 1; printf "%s\n" "$3" >> "$d/trace";;
+*)
+	printf "%s\n" "$3" >> "$d/trace"
+	[ -f "$d/fail$3" ] && { echo "failed $3"; exit 1; }
+	;;
+esac
+exit 0
+`
+
+func newFake(t *testing.T) (*Resource, string) {
+	t.Helper()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "conntrackd")
+	if err := os.WriteFile(bin, []byte(fakeConntrackd), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r, err := New(Config{Interface: "eth1", Local: netip.MustParseAddr("198.18.1.11"),
+		Peer: netip.MustParseAddr("198.18.1.12"), Dir: filepath.Join(dir, "run"), Binary: bin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r, filepath.Join(dir, "run", "fake")
+}
+
+// trace returns and clears the commands the fake recorded.
+func trace(t *testing.T, fake string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(fake, "trace"))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(fake, "trace"))
+	return strings.Join(strings.Fields(string(b)), " ")
+}
+
+func TestRoleSwitches(t *testing.T) {
+	r, fake := newFake(t)
+	ctx := context.Background()
+	if err := r.Status(ctx); err == nil {
+		t.Error("Status before start = nil, want not started")
+	}
+	if _, err := r.RemoveStale(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := trace(t, fake), "daemon -n"; got != want {
+		t.Errorf("standby at start: %q, want %q", got, want)
+	}
+	if err := r.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := trace(t, fake), "-c -f -R -B"; got != want {
+		t.Errorf("takeover: %q, want %q (primary-backup.sh primary)", got, want)
+	}
+	if err := r.Status(ctx); err != nil {
+		t.Errorf("Status while running = %v", err)
+	}
+	if err := r.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := trace(t, fake), "-t -n"; got != want {
+		t.Errorf("release: %q, want %q (primary-backup.sh backup)", got, want)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := trace(t, fake), "term"; got != want {
+		t.Errorf("close: %q, want %q", got, want)
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(fake), "conntrackd.conf")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("generated config left after Close: %v", err)
+	}
+}
+
+func TestCommitFailureFailsTakeover(t *testing.T) {
+	r, fake := newFake(t)
+	os.MkdirAll(fake, 0o700)
+	os.WriteFile(filepath.Join(fake, "fail-c"), nil, 0o600)
+	err := r.Start(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "committing the external cache") || !strings.Contains(err.Error(), "failed -c") {
+		t.Fatalf("Start = %v, want the commit failure with conntrackd's output", err)
+	}
+	os.WriteFile(filepath.Join(fake, "fail-n"), nil, 0o600)
+	if err := r.Stop(context.Background()); err != nil {
+		t.Errorf("Stop with a failing -n = %v, want nil (the release goes on)", err)
+	}
+}
+
+func TestDaemonExitIsResourceFailure(t *testing.T) {
+	r, fake := newFake(t)
+	ctx := context.Background()
+	if err := r.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(fake, "die"), nil, 0o600)
+	deadline := time.Now().Add(5 * time.Second)
+	var err error
+	for err = r.Status(ctx); err == nil && time.Now().Before(deadline); err = r.Status(ctx) {
+		time.Sleep(20 * time.Millisecond) // polling a real child process's exit
+	}
+	if err == nil || !strings.Contains(err.Error(), "exit status 3") || !strings.Contains(err.Error(), "boom") {
+		t.Fatalf("Status after the daemon died = %v, want its exit status and output", err)
+	}
+	os.Remove(filepath.Join(fake, "die"))
+	if err := r.Start(ctx); err != nil {
+		t.Fatalf("Start after a crash = %v, want a restarted daemon", err)
+	}
+	if got := trace(t, fake); !strings.Contains(got, "daemon -c") {
+		t.Errorf("trace after restart: %q, want a new daemon then -c", got)
+	}
+}
+
+func TestNewValidates(t *testing.T) {
+	ok := Config{Interface: "eth1", Local: netip.MustParseAddr("198.18.1.11"), Peer: netip.MustParseAddr("198.18.1.12"),
+		Dir: "/run/x", Binary: "/bin/sh"}
+	tests := []struct {
+		name string
+		edit func(*Config)
+		want string
+	}{
+		{"hex iface", func(c *Config) { c.Interface = "d0" }, "reads it as a number"},
+		{"space", func(c *Config) { c.Interface = "eth 1" }, "cannot name it"},
+		{"no iface", func(c *Config) { c.Interface = "" }, "interface is required"},
+		{"ipv6", func(c *Config) { c.Peer = netip.MustParseAddr("2001:db8::1") }, "want IPv4"},
+		{"same", func(c *Config) { c.Peer = c.Local }, "both"},
+		{"dir", func(c *Config) { c.Dir = "run" }, "absolute"},
+		{"binary", func(c *Config) { c.Binary = "/nonexistent/conntrackd" }, "apt-get install conntrackd"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := ok
+			tt.edit(&c)
+			if _, err := New(c); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("New = %v, want an error with %q", err, tt.want)
+			}
+		})
+	}
+	if _, err := New(Config{Interface: "eth1", Local: ok.Local, Peer: ok.Peer, Dir: "/run/x", Binary: "/nonexistent"}); !errors.Is(err, ErrNoConntrackd) {
+		t.Errorf("missing binary: %v, want ErrNoConntrackd", err)
+	}
+}
+
+func TestConf(t *testing.T) {
+	c := conf(Config{Interface: "eth1", Local: netip.MustParseAddr("198.18.1.11"), Peer: netip.MustParseAddr("198.18.1.12"),
+		Port: 3780, Dir: "/run/hapair/ct"})
+	for _, want := range []string{"Mode FTFW", "DisableExternalCache Off", "IPv4_address 198.18.1.11", "IPv4_Destination_Address 198.18.1.12",
+		"Port 3780", "Interface eth1", "LockFile /run/hapair/ct/lock", "Path /run/hapair/ct/ctl"} {
+		if !strings.Contains(c, want) {
+			t.Errorf("config lacks %q:\n%s", want, c)
+		}
+	}
+}
