@@ -32,6 +32,7 @@ var verbs = []verb{
 	{"services", "[-o json]", "the balancer table, like ipvsadm -Ln", cmdServices},
 	{"real", "disable|enable SERVICE REAL", "drain a real server or put it back", cmdReal},
 	{"check-config", "[FILE]", "validate a config file (default " + defaultConfig + ")", runCheckConfig},
+	{"import", "FORMAT SOURCE [-o FILE]", "convert heartbeat DIR, ldirectord FILE, ipvsadm FILE|-, zeus FILE to had.toml", runImport},
 }
 
 // Exit statuses shared by all verbs (is-master uses 0/1/2 the same way).

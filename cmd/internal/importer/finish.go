@@ -1,0 +1,249 @@
+package importer
+
+import (
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Template values for what a source without a cluster (ldirectord.cf,
+// ipvsadm rules, monitor.cfg) does not say.
+var (
+	templateNodes = []string{"lb1", "lb2"}
+	templateIface = "eth0"
+)
+
+// finish makes the model a valid had.toml: the format parsers convert what
+// the source says; finish fills what hapair requires and the source lacks
+// (with a placeholder and a warning) and drops what cannot stand (with a
+// refusal), so that the output always loads.
+func (im *importer) finish() {
+	im.finishServices()
+	if im.m.template {
+		im.template()
+	}
+	im.finishCluster()
+	im.finishGroups()
+}
+
+func (im *importer) finishServices() {
+	m := &im.m
+	names := map[string]bool{}
+	listens := map[string]src{}
+	var keep []*service
+	for _, s := range m.services {
+		key := firstNonEmpty(s.protocol, "tcp") + " " + s.listen
+		if first, dup := listens[key]; dup {
+			im.refusef(s.at, "%s %s is already the virtual service at %s; this one is not imported", firstNonEmpty(s.protocol, "tcp"), s.listen, first)
+			s.name = ""
+			continue
+		}
+		s.reals = im.uniqueReals(s.reals, "real")
+		s.backups = im.uniqueReals(s.backups, "backup")
+		if len(s.reals) == 0 && s.fallback == "" {
+			im.refusef(s.at, "virtual service %s has no real server that could be imported (and no fallback); service not imported", s.listen)
+			s.name = ""
+			continue
+		}
+		listens[key] = s.at
+		base := s.name
+		for i := 2; names[s.name]; i++ {
+			s.name = base + "-" + strconv.Itoa(i)
+		}
+		names[s.name] = true
+		keep = append(keep, s)
+	}
+	m.services = keep
+}
+
+func (im *importer) uniqueReals(rs []*real, what string) []*real {
+	seen := map[string]src{}
+	var out []*real
+	for _, r := range rs {
+		if first, dup := seen[r.address]; dup {
+			im.warnf(r.at, "%s %s listed again (first at %s); ignored", what, r.address, first)
+			continue
+		}
+		seen[r.address] = r.at
+		out = append(out, r)
+	}
+	return out
+}
+
+// template wraps the services of a source that has no cluster in a
+// two-node cluster, one heartbeat link and one group holding their virtual
+// addresses and a balancer.
+func (im *importer) template() {
+	m := &im.m
+	file := m.cluster.at.file
+	c := &m.cluster
+	c.name = firstNonEmpty(c.name, "imported")
+	c.id = 1
+	c.nodes = append([]string(nil), templateNodes...)
+	c.notes = append(c.notes,
+		"TEMPLATE: "+file+" describes services only. This [cluster], the [[link]] and the [[group]] are a",
+		"template: set the node names (uname -n), the cluster id (unique on the LAN), the heartbeat",
+		"link and the VIPs' prefix and interface, and write /etc/hapair/authkeys (mode 0600).")
+	im.warnf(src{file, 0}, "no cluster in this file: the [cluster] (nodes %s), [[link]] (mcast on %s) and [[group]] written around its services are a template to edit",
+		strings.Join(templateNodes, ", "), templateIface)
+	m.links = []*link{{kind: "mcast", iface: templateIface, group: bcastGroup, notes: []string{"TEMPLATE heartbeat link: use the interface(s) the two nodes share"}}}
+	g := &group{name: c.name, preferred: templateNodes[0], notes: []string{"TEMPLATE group: the VIPs the services listen on, then the balancer"}}
+	seen := map[netip.Addr]bool{}
+	var names []string
+	for _, s := range m.services {
+		names = append(names, s.name)
+		ap, err := netip.ParseAddrPort(s.listen)
+		if err != nil || ap.Addr().IsUnspecified() || ap.Addr().IsLoopback() || seen[ap.Addr()] {
+			continue
+		}
+		seen[ap.Addr()] = true
+		g.resources = append(g.resources, &resource{at: s.at, kind: "vip", address: netip.PrefixFrom(ap.Addr(), ap.Addr().BitLen()).String(),
+			note: "virtual address of " + s.name + "; set its prefix and interface"})
+	}
+	if m.sync != nil {
+		g.resources = append([]*resource{m.sync}, g.resources...)
+	}
+	if len(names) > 0 {
+		g.resources = append(g.resources, &resource{kind: "balancer", services: names})
+	}
+	if len(g.resources) > 0 {
+		m.groups = []*group{g}
+	}
+}
+
+func (im *importer) finishCluster() {
+	c := &im.m.cluster
+	for len(c.nodes) < 2 {
+		n := "node" + strconv.Itoa(len(c.nodes)+1)
+		for containsStr(c.nodes, n) {
+			n += "x"
+		}
+		im.refusef(src{c.at.file, 0}, "hapair needs at least two nodes and %s names %d: %q added as a placeholder", c.at.file, len(c.nodes), n)
+		c.notes = append(c.notes, "PLACEHOLDER node "+n+": name the second node")
+		c.nodes = append(c.nodes, n)
+	}
+	if len(im.m.links) == 0 {
+		im.refusef(src{c.at.file, 0}, "no heartbeat link (bcast, mcast or ucast line): a template mcast link on %s stands in", templateIface)
+		im.m.links = []*link{{kind: "mcast", iface: templateIface, group: bcastGroup, notes: []string{"PLACEHOLDER heartbeat link: the source named none"}}}
+	}
+	im.fixTiming()
+}
+
+// fixTiming keeps Heartbeat's timers where hapair accepts them and repairs
+// the orders it refuses (keepalive < warntime < deadtime, deadtime at least
+// 2×keepalive, initdead at least deadtime), with a warning. The defaults are
+// cmd/internal/config's: deadtime 5×keepalive, warntime halfway, initdead
+// the larger of 2×deadtime and 5s.
+func (im *importer) fixTiming() {
+	c := &im.m.cluster
+	at := func(k string) src {
+		if a, ok := c.timingAt[k]; ok {
+			return a
+		}
+		return src{c.at.file, 0}
+	}
+	k := c.keepalive
+	if k == 0 {
+		k = 200 * time.Millisecond
+	}
+	if c.deadtime != 0 && c.deadtime < 2*k {
+		im.warnf(at("deadtime"), "deadtime %s is shorter than 2×keepalive (%s): one lost heartbeat would kill the peer; %s used", c.deadtime, k, 2*k)
+		c.deadtime = 2 * k
+	}
+	d := c.deadtime
+	if d == 0 {
+		d = 5 * k
+	}
+	if w := c.warntime; w != 0 && (w <= k || w >= d) {
+		c.warntime = (k + d) / 2
+		im.warnf(at("warntime"), "warntime %s must lie between keepalive %s and deadtime %s; %s used", w, k, d, c.warntime)
+	}
+	if c.initdead != 0 && c.initdead < d {
+		im.warnf(at("initdead"), "initdead %s is shorter than deadtime %s: a starting node would take groups before it could hear its peer; %s used", c.initdead, d, d)
+		c.initdead = d
+	}
+}
+
+func (im *importer) finishGroups() {
+	m := &im.m
+	svc := map[string]*service{}
+	for _, s := range m.services {
+		svc[s.name] = s
+	}
+	vips := map[netip.Addr]src{}
+	var keep []*group
+	for _, g := range m.groups {
+		var res []*resource
+		for _, r := range g.resources {
+			switch r.kind {
+			case "balancer":
+				var names []string
+				for _, n := range r.services {
+					if svc[n] != nil {
+						names = append(names, n)
+					}
+				}
+				if len(names) == 0 {
+					continue
+				}
+				r.services = names
+			case "vip":
+				a := netip.MustParsePrefix(r.address).Addr()
+				if first, dup := vips[a]; dup {
+					im.warnf(r.at, "VIP %s is already a resource at %s; not added twice", a, first)
+					continue
+				}
+				vips[a] = r.at
+			}
+			res = append(res, r)
+		}
+		g.resources = res
+	}
+	// A service's virtual address must be held by the group whose balancer
+	// activates it.
+	for _, g := range m.groups {
+		for _, r := range g.resources {
+			if r.kind != "balancer" {
+				continue
+			}
+			for _, n := range r.services {
+				ap, err := netip.ParseAddrPort(svc[n].listen)
+				if err != nil || ap.Addr().IsUnspecified() || ap.Addr().IsLoopback() {
+					continue
+				}
+				if _, ok := vips[ap.Addr()]; ok {
+					continue
+				}
+				p := netip.PrefixFrom(ap.Addr(), ap.Addr().BitLen())
+				vips[ap.Addr()] = svc[n].at
+				g.resources = append(g.resources, &resource{at: svc[n].at, kind: "vip", address: p.String(),
+					note: "virtual address of service " + n + ", not an address resource of this group in the source; added"})
+				im.warnf(svc[n].at, "virtual address %s of service %s is not an address resource of its group; added to group %s as %s (check the prefix and interface)", ap.Addr(), n, g.name, p)
+			}
+		}
+	}
+	for _, g := range m.groups {
+		if len(g.resources) == 0 {
+			im.refusef(g.at, "group %s has no resource left; not imported", g.name)
+			continue
+		}
+		keep = append(keep, g)
+	}
+	m.groups = keep
+	// Services no balancer activates would never run: a template group
+	// activates them, or they are reported.
+	active := map[string]bool{}
+	for _, g := range m.groups {
+		for _, r := range g.resources {
+			for _, n := range r.services {
+				active[n] = true
+			}
+		}
+	}
+	for _, s := range m.services {
+		if !active[s.name] {
+			im.warnf(s.at, "service %s is activated by no group's balancer", s.name)
+		}
+	}
+}

@@ -1,0 +1,211 @@
+package importer
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+const (
+	baseHACF = "node lb1 lb2\nmcast eth0 239.255.0.94 694 1 0\n"
+	baseHR   = "lb1 198.18.0.10/24/eth0\n"
+	baseAK   = "auth 1\n1 sha256 0123456789abcdef0123456789abcdef\n"
+)
+
+// heartbeatCase runs one Heartbeat import of files laid over a minimal,
+// valid directory (two nodes, one mcast link, one VIP, a sha256 key).
+func heartbeatCase(t *testing.T, files map[string]string, w want) {
+	t.Helper()
+	all := map[string]string{"ha.cf": baseHACF, "haresources": baseHR, "authkeys": baseAK}
+	for k, v := range files {
+		all[k] = v
+	}
+	for k, v := range all {
+		if v == "" {
+			delete(all, k)
+		}
+	}
+	dir := writeDir(t, all)
+	res, err := Heartbeat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.check(t, res)
+}
+
+func TestHACF(t *testing.T) {
+	tests := []struct {
+		name  string
+		hacf  string
+		want  want
+		files map[string]string
+	}{
+		{name: "timers in seconds, milliseconds and microseconds", hacf: baseHACF + "keepalive 500ms\nwarntime 1\ndeadtime 2s\ninitdead 10sec\n",
+			want: want{complete: true, toml: []string{`keepalive = "500ms"`, `warntime = "1s"`, `deadtime = "2s"`, `initdead = "10s"`}}},
+		{name: "fractional seconds and usec", hacf: baseHACF + "keepalive 0.25\ndeadtime 1500000usec\n",
+			want: want{complete: true, toml: []string{`keepalive = "250ms"`, `deadtime = "1500ms"`}}},
+		{name: "timers in an order hapair refuses are repaired", hacf: baseHACF + "keepalive 2\ndeadtime 3\nwarntime 10\ninitdead 1\n",
+			want: want{complete: true, toml: []string{`deadtime = "4s"`, `warntime = "3s"`, `initdead = "4s"`},
+				warns: []string{"ha.cf:4: deadtime 3s is shorter than 2×keepalive", "ha.cf:5: warntime 10s must lie between", "ha.cf:6: initdead 1s is shorter than deadtime"}}},
+		{name: "bad timer value", hacf: baseHACF + "keepalive fast\nkeepalive 1\n",
+			want: want{complete: true, toml: []string{`keepalive = "1s"`}, warns: []string{`ha.cf:3: keepalive "fast" is not a time`, "ha.cf:4: keepalive set again"}}},
+		{name: "auto_failback on", hacf: baseHACF + "auto_failback on\n", want: want{complete: true, toml: []string{"auto_failback = true"}}},
+		{name: "auto_failback off", hacf: baseHACF + "auto_failback off\n", want: want{complete: true, toml: []string{"auto_failback = false"}}},
+		{name: "auto_failback legacy", hacf: baseHACF + "auto_failback legacy\n",
+			want: want{complete: true, toml: []string{"auto_failback = true"}, warns: []string{"ha.cf:3: auto_failback legacy: mapped to true"}}},
+		{name: "auto_failback nonsense", hacf: baseHACF + "auto_failback maybe\n",
+			want: want{complete: true, notTOML: []string{"auto_failback ="}, warns: []string{`auto_failback "maybe"`}}},
+		{name: "nice_failback on is auto_failback off", hacf: baseHACF + "nice_failback on\n", want: want{complete: true, toml: []string{"auto_failback = false"}}},
+		{name: "bcast on two interfaces", hacf: "node lb1 lb2\nbcast eth0 eth1\n",
+			want: want{complete: true, toml: []string{"kind = \"mcast\"\ninterface = \"eth0\"\ngroup = \"239.255.0.94\"", "interface = \"eth1\"\ngroup = \"239.255.0.94\""},
+				warns: []string{"ha.cf:2: bcast eth0 eth1: hapair has no broadcast links"}}},
+		{name: "mcast with ttl and loop", hacf: "node lb1 lb2\nmcast eth0 225.0.0.1 694 3 1\n",
+			want: want{complete: true, toml: []string{`group = "225.0.0.1"`, "port = 694"}, warns: []string{"ha.cf:2: mcast ttl 3", "ha.cf:2: mcast loop 1"}}},
+		{name: "mcast6", hacf: "node lb1 lb2\nmcast6 eth0 ff02::1:94 694 1 0\n",
+			want: want{complete: true, toml: []string{`group = "ff02::1:94"`}}},
+		{name: "mcast with a unicast group", hacf: "node lb1 lb2\nmcast eth0 198.18.0.1 694 1 0\nbcast eth1\n",
+			want: want{warns: []string{`ha.cf:2: not converted: mcast group "198.18.0.1"`}}},
+		{name: "ucast for every node", hacf: "node lb1 lb2\nucast eth1 198.18.1.1\nucast eth1 198.18.1.2\n",
+			want: want{complete: true, toml: []string{`kind = "ucast"`, `peers = { "lb1" = "198.18.1.1", "lb2" = "198.18.1.2" }`},
+				warns: []string{"ha.cf:2: ucast eth1: Heartbeat's ucast lines name addresses, not nodes; assigned in order (lb1=198.18.1.1, lb2=198.18.1.2)"}}},
+		{name: "ucast naming only the peer (one node's ha.cf)", hacf: "node lb1 lb2\nucast eth1 198.18.1.2\n",
+			want: want{toml: []string{`peers = { "lb1" = "198.18.1.2", "lb2" = "192.0.2.1" }`, "PLACEHOLDER: no ucast address for lb2"},
+				warns: []string{"ha.cf:2: not converted: ucast eth1: no address for node lb2"}}},
+		{name: "ucast over IPv6", hacf: "node lb1 lb2\nucast eth1 2001:db8::1\nucast eth1 2001:db8::2\n",
+			want: want{complete: true, toml: []string{`"lb2" = "2001:db8::2"`}}},
+		{name: "ucast with a host name", hacf: "node lb1 lb2\nucast eth1 lb2.example\nbcast eth0\n",
+			want: want{warns: []string{`ha.cf:2: not converted: ucast peer "lb2.example" is not a unicast IP address`}}},
+		{name: "udpport after a link keeps the earlier link on 694", hacf: "node lb1 lb2\nbcast eth0\nudpport 695\nbcast eth1\n",
+			want: want{complete: true, toml: []string{"port = 695", "interface = \"eth0\"\ngroup = \"239.255.0.94\"\nport = 694"}}},
+		{name: "udpport out of range", hacf: baseHACF + "udpport 70000\n", want: want{complete: true, warns: []string{`ha.cf:3: udpport "70000" is not a port`}}},
+		{name: "ping nodes, ping_group and ipfail", hacf: baseHACF + "ping 198.18.0.1 198.18.0.2\nping_group gw 198.18.0.3 198.18.0.4\nrespawn hacluster /usr/lib/heartbeat/ipfail\napiauth ipfail gid=haclient uid=hacluster\n",
+			want: want{complete: true, toml: []string{`address = "198.18.0.1"`, `address = "198.18.0.4"`, "ipfail (", "member of Heartbeat ping_group gw"},
+				warns: []string{"ha.cf:4: ping_group gw: hapair has no ping group", "ha.cf:6: apiauth: not carried over"}}},
+		{name: "ipfail without ping nodes", hacf: baseHACF + "respawn hacluster /usr/lib64/heartbeat/ipfail\n",
+			want: want{complete: true, warns: []string{"ha.cf:3: ipfail without ping nodes decides nothing"}}},
+		{name: "respawn of another program", hacf: baseHACF + "respawn root /usr/local/bin/watcher\n",
+			want: want{complete: true, warns: []string{"ha.cf:3: respawn root /usr/local/bin/watcher: not carried over"}}},
+		{name: "ping with a host name", hacf: baseHACF + "ping router\n", want: want{complete: true, warns: []string{`ping node "router" is not an IP address`}}},
+		{name: "directives not carried over, comments, tabs and odd spacing",
+			hacf: "# ha.cf\n\tdebugfile /var/log/ha-debug\nlogfile\t/var/log/ha-log   # trailing comment\nlogfacility     local0\nuse_logd yes\n" +
+				"serial /dev/ttyS0\nbaud 19200\nstonith_host * null lb1\nwatchdog /dev/watchdog\ncrm on\nautojoin any\ndeadping 30\n" +
+				"compression bz2\nconn_logd_time 60\nfrobnicate yes\n   node   lb1\t lb2  \n  mcast eth0 239.255.0.94 694 1 0\n",
+			files: map[string]string{"haresources": ""},
+			want: want{complete: true, toml: []string{`nodes = ["lb1", "lb2"]`},
+				warns: []string{"ha.cf:2: debugfile: not carried over", "ha.cf:3: logfile: not carried over", "ha.cf:4: logfacility", "ha.cf:5: use_logd",
+					"ha.cf:6: serial: not carried over", "ha.cf:7: baud", "ha.cf:8: stonith_host: not carried over: hapair has no STONITH",
+					"ha.cf:9: watchdog", "ha.cf:10: crm on: a CRM/Pacemaker configuration (the CIB) is not read", "ha.cf:11: autojoin",
+					"ha.cf:12: deadping", "ha.cf:13: compression", "ha.cf:14: conn_logd_time", `ha.cf:15: unknown ha.cf directive "frobnicate"`}}},
+		{name: "crm off is fine", hacf: baseHACF + "crm off\n", want: want{complete: true}},
+		{name: "node names: repeated, several per line, invalid", hacf: "node lb1\nnode lb2 lb1\nnode bad/name\nbcast eth0\n",
+			want: want{toml: []string{`nodes = ["lb1", "lb2"]`}, warns: []string{"ha.cf:2: node lb1 listed again", `ha.cf:3: not converted: node "bad/name"`}}},
+		{name: "no link at all", hacf: "node lb1 lb2\n",
+			want: want{toml: []string{"PLACEHOLDER heartbeat link"}, warns: []string{"not converted: no heartbeat link"}}},
+		{name: "a single node", hacf: "node lb1\nbcast eth0\n",
+			want: want{toml: []string{`nodes = ["lb1", "node2"]`}, warns: []string{"not converted: hapair needs at least two nodes"}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			files := map[string]string{"ha.cf": tc.hacf}
+			for k, v := range tc.files {
+				files[k] = v
+			}
+			if tc.name == "directives not carried over, comments, tabs and odd spacing" {
+				files["haresources"] = "" // crm on: Heartbeat ignores haresources
+			}
+			heartbeatCase(t, files, tc.want)
+		})
+	}
+}
+
+func TestHaresources(t *testing.T) {
+	const ld = "virtual=198.18.0.20:80\n\treal=198.18.1.1:80 masq 2\n\tservice=http\n\trequest=\"/\"\n\treceive=\"ok\"\n"
+	tests := []struct {
+		name  string
+		files map[string]string
+		want  want
+	}{
+		{name: "IPaddr forms", files: map[string]string{"haresources": "# groups\nlb1 198.18.0.10\t198.18.0.11/24 IPaddr::198.18.0.12/255.255.255.0/eth0 \\\n" +
+			"   IPaddr2::198.18.0.13/25/eth0/198.18.0.127 IPaddr2::198.18.0.14/24/eth0:web IPaddr::198.18.0.15/24/eth1/198.18.0.99\n"},
+			want: want{complete: true, toml: []string{`{ kind = "vip", address = "198.18.0.10/32" }`, `address = "198.18.0.11/24"`,
+				`{ kind = "vip", address = "198.18.0.12/24", interface = "eth0" }`, `address = "198.18.0.13/25", interface = "eth0" }`,
+				`address = "198.18.0.14/24", interface = "eth0", label = "eth0:web"`, `name = "vip-198.18.0.10"`, `haresources:2`},
+				warns: []string{"haresources:2: IPaddr::198.18.0.10: no netmask", "haresources:2: IPaddr::198.18.0.15/24/eth1/198.18.0.99: broadcast 198.18.0.99 is not carried over"}}},
+		{name: "IPv6addr", files: map[string]string{"haresources": "lb1 IPv6addr::2001:db8::10/64/eth0\n"},
+			want: want{complete: true, toml: []string{`address = "2001:db8::10/64", interface = "eth0"`}}},
+		{name: "bad netmask and address", files: map[string]string{"haresources": "lb1 IPaddr::198.18.0.10/255.0.255.0 IPaddr2::nowhere/24 198.18.0.11/24\n"},
+			want: want{warns: []string{`haresources:1: not converted: IPaddr::198.18.0.10/255.0.255.0: "255.0.255.0" is neither`, `not converted: IPaddr2::nowhere/24: "nowhere" is not an IP address`}}},
+		{name: "script resources with arguments", files: map[string]string{"haresources": "lb1 198.18.0.10/24 drbddisk::r0 Filesystem::/dev/drbd0::/data::ext3 httpd MailTo::root@example.com\n"},
+			want: want{complete: true, toml: []string{`{ kind = "script", path = "drbddisk::r0" }`, `{ kind = "script", path = "Filesystem::/dev/drbd0::/data::ext3" }`, `{ kind = "script", path = "httpd" }`},
+				warns: []string{"haresources:1: httpd: imported as a script resource; the script itself is not carried over"}}},
+		{name: "two groups and a node not in ha.cf", files: map[string]string{"haresources": "lb1 198.18.0.10/24\nlb2 198.18.0.20/24\nlb3 198.18.0.30/24\n"},
+			want: want{complete: true, toml: []string{`nodes = ["lb1", "lb2", "lb3"]`, `preferred = "lb2"`},
+				warns: []string{"haresources:3: node lb3 is not a node line in ha.cf; added"}}},
+		{name: "the same VIP in two groups", files: map[string]string{"haresources": "lb1 198.18.0.10/24 httpd\nlb2 198.18.0.10/24 squid\n"},
+			want: want{complete: true, warns: []string{"haresources:2: VIP 198.18.0.10 is already a resource at"}}},
+		{name: "LVSSyncDaemonSwap and ldirectord", files: map[string]string{"haresources": "lb1 LVSSyncDaemonSwap::master ldirectord::ldirectord.cf 198.18.0.20/24/eth0\n", "ldirectord.cf": ld},
+			want: want{complete: true, toml: []string{`{ kind = "ipvs-sync", role = "master", interface = "eth0" }`, `{ kind = "balancer", services = ["http-80"] }`,
+				`listen = "198.18.0.20:80"`}, notTOML: []string{`address = "198.18.0.20/32"`}}},
+		{name: "ldirectord with the default file name, in conf/", files: map[string]string{"haresources": "lb1 198.18.0.20/24 ldirectord\n", "conf/ldirectord.cf": ld},
+			want: want{complete: true, toml: []string{`services = ["http-80"]`}}},
+		{name: "ldirectord with an absolute /etc/ha.d path", files: map[string]string{"haresources": "lb1 198.18.0.20/24 ldirectord::/etc/ha.d/web.cf\n", "web.cf": ld},
+			want: want{complete: true, toml: []string{`services = ["http-80"]`}}},
+		{name: "ldirectord file missing", files: map[string]string{"haresources": "lb1 198.18.0.20/24 ldirectord::nope.cf\n"},
+			want: want{warns: []string{"haresources:1: not converted: ldirectord::nope.cf: cannot read"}}},
+		{name: "ldirectord file named twice", files: map[string]string{"haresources": "lb1 198.18.0.20/24 ldirectord\nlb2 198.18.0.21/24 ldirectord\n", "ldirectord.cf": ld},
+			want: want{warns: []string{"haresources:2: not converted: ldirectord::ldirectord.cf already imported"}}},
+		{name: "virtual address not among the group's addresses", files: map[string]string{"haresources": "lb1 ldirectord 198.18.0.154/25/eth0\n", "ldirectord.cf": ld},
+			want: want{complete: true, toml: []string{`{ kind = "vip", address = "198.18.0.20/32" }`}, warns: []string{"virtual address 198.18.0.20 of service http-80 is not an address resource of its group"}}},
+		{name: "a line with a node only", files: map[string]string{"haresources": "lb1\nlb1 198.18.0.10/24\n"},
+			want: want{warns: []string{"haresources:1: not converted: lb1 has no resources"}}},
+		{name: "haresources missing", files: map[string]string{"haresources": ""},
+			want: want{warns: []string{"haresources: not converted: cannot read haresources"}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { heartbeatCase(t, tc.files, tc.want) })
+	}
+}
+
+func TestAuthkeys(t *testing.T) {
+	tests := []struct {
+		name string
+		ak   string
+		want want
+	}{
+		{name: "sha256 with comments", ak: "# keys\n\nauth 2\n1 sha1 old-secret-kept-for-rotation\n2 sha256 0123456789abcdef0123456789abcdef\n",
+			want: want{complete: true, toml: []string{`authkeys = "/`}, warns: []string{"authkeys:4: key 1 uses sha1", "rotate without downtime"}}},
+		{name: "md5 as the HAProxy + Heartbeat 2 article wrote it", ak: "auth 3\n3 md5 $randomString\n",
+			want: want{complete: true, warns: []string{"authkeys:2: key 3 uses md5", "move `auth` to N on both", "authkeys:2: key 3: secret is only 13 bytes"}}},
+		{name: "crc is refused", ak: "auth 1\n1 crc\n",
+			want: want{toml: []string{"PLACEHOLDER"}, notTOML: []string{`authkeys = "`}, warns: []string{"authkeys:2: not converted: key 1: method crc refused"}}},
+		{name: "syntax errors", ak: "auth one\n1 sha256\n",
+			want: want{warns: []string{`authkeys:1: not converted: auth "one"`, "authkeys:2: not converted: key 1: sha256 needs a secret"}}},
+		{name: "missing", ak: "",
+			want: want{toml: []string{"PLACEHOLDER"}, warns: []string{"authkeys: not converted: cannot read authkeys"}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { heartbeatCase(t, map[string]string{"authkeys": tc.ak}, tc.want) })
+	}
+}
+
+func TestAuthkeysMode(t *testing.T) {
+	dir := writeDir(t, map[string]string{"ha.cf": baseHACF, "haresources": baseHR, "authkeys": baseAK})
+	if err := os.Chmod(filepath.Join(dir, "authkeys"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Heartbeat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The import warns; after the chmod it asks for, had would load the file.
+	if err := os.Chmod(filepath.Join(dir, "authkeys"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	want{complete: true, warns: []string{"authkeys: mode 0644 gives group or others access", "chmod 600"}}.check(t, res)
+}
+
+func TestHeartbeatNoHACF(t *testing.T) {
+	if _, err := Heartbeat(t.TempDir()); err == nil {
+		t.Fatal("Heartbeat(empty dir) = nil error, want one naming ha.cf")
+	}
+}

@@ -1,0 +1,96 @@
+package importer
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hapair/hapair/authkeys"
+	"github.com/hapair/hapair/cmd/internal/config"
+)
+
+// checkConfig loads res's TOML exactly as `hactl check-config` does
+// (config.Load on a file) and, when the result is complete, loads the
+// authkeys file it names as had does. It returns the loaded config.
+func checkConfig(t *testing.T, res *Result) *config.Config {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "had.toml")
+	if err := os.WriteFile(path, res.TOML, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		var errs config.Errors
+		if errors.As(err, &errs) {
+			t.Fatalf("imported TOML does not pass check-config:\n%v\n--- TOML:\n%s", err, res.TOML)
+		}
+		t.Fatalf("check-config: %v", err)
+	}
+	if res.Complete() && cfg.Cluster.Authkeys != config.DefaultAuthkeys {
+		if _, _, err := authkeys.Load(cfg.Cluster.Authkeys); err != nil {
+			t.Fatalf("complete import names authkeys %s, which does not load: %v", cfg.Cluster.Authkeys, err)
+		}
+	}
+	return cfg
+}
+
+// want is what a table case expects of an import.
+type want struct {
+	toml     []string // substrings of the TOML, each present
+	notTOML  []string // substrings that must not be present
+	warns    []string // substrings, each matching at least one warning
+	complete bool
+}
+
+func (w want) check(t *testing.T, res *Result) {
+	t.Helper()
+	text := string(res.TOML)
+	for _, s := range w.toml {
+		if !strings.Contains(text, s) {
+			t.Errorf("TOML lacks %q\n--- TOML:\n%s", s, text)
+		}
+	}
+	for _, s := range w.notTOML {
+		if strings.Contains(text, s) {
+			t.Errorf("TOML has %q, want it absent\n--- TOML:\n%s", s, text)
+		}
+	}
+	var ws []string
+	for _, x := range res.Warnings {
+		ws = append(ws, x.String())
+	}
+	for _, s := range w.warns {
+		found := false
+		for _, x := range ws {
+			if strings.Contains(x, s) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("no warning contains %q; warnings:\n%s", s, strings.Join(ws, "\n"))
+		}
+	}
+	if res.Complete() != w.complete {
+		t.Errorf("Complete() = %v, want %v; warnings:\n%s", res.Complete(), w.complete, strings.Join(ws, "\n"))
+	}
+	checkConfig(t, res)
+}
+
+// writeDir writes files into a new temporary directory; authkeys gets mode
+// 0600 as Heartbeat and had require.
+func writeDir(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, body := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}

@@ -1,0 +1,203 @@
+package importer
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+)
+
+// src is where a block or a value came from: a file and a 1-based line (0
+// when it concerns the whole file or nothing in it).
+type src struct {
+	file string
+	line int
+}
+
+func (s src) String() string {
+	if s.line == 0 {
+		return s.file
+	}
+	return fmt.Sprintf("%s:%d", s.file, s.line)
+}
+
+// Warning is one directive that was not carried over (Refused false) or
+// something essential that could not be converted (Refused true).
+type Warning struct {
+	File    string
+	Line    int // 0: the whole file
+	Refused bool
+	Msg     string
+}
+
+// String formats w as FILE:LINE: message, with "not converted: " before the
+// message of a refusal.
+func (w Warning) String() string {
+	at := src{w.File, w.Line}.String()
+	if w.Refused {
+		return at + ": not converted: " + w.Msg
+	}
+	return at + ": " + w.Msg
+}
+
+// Result is one import: the had.toml text and every warning, in the order
+// the source was read.
+type Result struct {
+	TOML     []byte
+	Warnings []Warning
+}
+
+// Complete reports whether everything essential was converted (no warning is
+// a refusal). An incomplete result still loads, with placeholders where
+// things are missing.
+func (r *Result) Complete() bool {
+	for _, w := range r.Warnings {
+		if w.Refused {
+			return false
+		}
+	}
+	return true
+}
+
+// The model mirrors the had.toml schema (cmd/internal/config) for the keys an
+// import writes. Zero values mean "not written": the emitter leaves them out
+// and hapair's default applies. Strings stay as text because the emitter
+// writes them back out; the final load through cmd/internal/config is what
+// checks them.
+type model struct {
+	header   []string // comment lines at the top of the file
+	cluster  cluster
+	links    []*link
+	pings    []*ping
+	groups   []*group
+	services []*service
+	sync     *resource // an ipvs-sync resource for the template group
+	template bool      // the cluster, link and group are a template (no cluster in the source)
+}
+
+type cluster struct {
+	at           src
+	notes        []string
+	name         string
+	id           int
+	nodes        []string
+	authkeys     string
+	keepalive    time.Duration
+	warntime     time.Duration
+	deadtime     time.Duration
+	initdead     time.Duration
+	autoFailback bool
+	failbackSet  bool
+	port         int
+	timingAt     map[string]src // where each timer was set
+}
+
+type link struct {
+	at    src
+	notes []string
+	kind  string // mcast | ucast
+	iface string
+	group string
+	port  int
+	peers map[string]string // ucast: node -> address
+}
+
+type ping struct {
+	at    src
+	notes []string
+	addr  string
+}
+
+type group struct {
+	at        src
+	notes     []string
+	name      string
+	preferred string
+	resources []*resource
+}
+
+type resource struct {
+	at       src
+	note     string
+	kind     string // vip | balancer | ipvs-sync | script
+	address  string // vip: "ADDR/LEN"
+	iface    string // vip, ipvs-sync
+	label    string // vip
+	services []string
+	role     string // ipvs-sync
+	syncID   int    // ipvs-sync; 0 is left out (the default)
+	path     string // script: "name::arg::arg" or an absolute path
+}
+
+type service struct {
+	at         src
+	notes      []string
+	name       string
+	listen     string // "ADDR:PORT"
+	protocol   string // "" = tcp
+	scheduler  string
+	method     string // what the source used: "nat", "dr", "tun" or "" (proxy)
+	persistent time.Duration
+	quiescent  *bool
+	fallback   string
+	check      check
+	reals      []*real
+	backups    []*real
+	monitors   []*monitor
+}
+
+type check struct {
+	typ      string
+	request  string
+	receive  string
+	host     string
+	program  string
+	args     []string
+	interval time.Duration
+	timeout  time.Duration
+	rise     int
+	fall     int
+}
+
+type real struct {
+	at      src
+	note    string
+	address string // "ADDR:PORT", "ADDR" or "[V6]:PORT"
+	weight  int
+	wset    bool
+}
+
+type monitor struct {
+	at       src
+	script   string
+	args     []string
+	interval time.Duration
+}
+
+// importer collects the model and the warnings of one import.
+type importer struct {
+	m      model
+	warns  []Warning
+	nPlace int // placeholder addresses handed out
+}
+
+// placeholder returns the next stand-in address for one a source does not
+// give: 192.0.2.0/24 is TEST-NET-1 (RFC 5737), reserved for documentation,
+// so it can never be a real peer.
+func (im *importer) placeholder() string {
+	im.nPlace++
+	return netip.AddrFrom4([4]byte{192, 0, 2, byte(im.nPlace % 250)}).String()
+}
+
+func (im *importer) warnf(at src, format string, args ...any) {
+	im.warns = append(im.warns, Warning{File: at.file, Line: at.line, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (im *importer) refusef(at src, format string, args ...any) {
+	im.warns = append(im.warns, Warning{File: at.file, Line: at.line, Refused: true, Msg: fmt.Sprintf(format, args...)})
+}
+
+// result finishes the model (finish.go), writes it and returns the Result.
+func (im *importer) result() *Result {
+	im.finish()
+	return &Result{TOML: im.m.render(), Warnings: im.warns}
+}

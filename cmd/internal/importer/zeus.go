@@ -1,0 +1,138 @@
+package importer
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// DefaultZeusListen is the service address a monitor.cfg import uses when
+// none is given: monitor.cfg names pools and monitors, not the service they
+// belong to (that lived in the Zeus Admin Server).
+const DefaultZeusListen = "0.0.0.0:80"
+
+// Zeus imports a Zeus Load Balancer monitor.cfg: MASTERS become the
+// service's reals, SLAVES its backups, each SCRIPT a monitor run every
+// TIMEPERIOD seconds; traffic moves to the backups while any monitor prints
+// FAIL, as Zeus's service-monitor did. listen is the service's ADDR:PORT
+// ("" for DefaultZeusListen, with a warning). The error is non-nil only when
+// the file cannot be read or listen is not an address and port.
+func Zeus(path, listen string) (*Result, error) {
+	if listen != "" {
+		if _, err := netip.ParseAddrPort(listen); err != nil {
+			return nil, fmt.Errorf("importer: zeus listen address %q: want IP:PORT", listen)
+		}
+	}
+	data, err := readDisk(path)
+	if err != nil {
+		return nil, fmt.Errorf("importer: reading Zeus monitor.cfg: %w", err)
+	}
+	return zeus(path, data, listen), nil
+}
+
+func zeus(file string, data []byte, listen string) *Result {
+	im := &importer{}
+	im.m.header = []string{
+		"had.toml imported by `hactl import zeus` from " + file + ".",
+		"Each block names the file and line it came from; review every NOTE and PLACEHOLDER.",
+	}
+	im.m.cluster.at = src{file, 0}
+	im.m.cluster.name = "zeus"
+	s := &service{at: src{file, 0}, name: "zeus", check: check{typ: "connect"}}
+	if listen == "" {
+		listen = DefaultZeusListen
+		im.warnf(src{file, 0}, "monitor.cfg does not say which service its pools serve: listen = %q stands in (give the service's address with -listen)", listen)
+		s.notes = append(s.notes, "PLACEHOLDER listen: the Zeus service's address and port (hactl import zeus -listen ADDR:PORT)")
+	}
+	s.listen = netip.MustParseAddrPort(listen).String()
+	port := int(netip.MustParseAddrPort(listen).Port())
+	var period time.Duration
+	var periodAt src
+	seen := map[string]src{}
+	for _, l := range splitLines(data, false) {
+		text := strings.TrimSpace(cutComment(l.text, false))
+		if text == "" {
+			continue
+		}
+		at := src{file, l.n}
+		key, val := zeusKV(text)
+		switch key {
+		case "MASTERS", "SLAVES":
+			if first, dup := seen[key]; dup {
+				im.warnf(at, "%s set again (first at line %d): both lists are used", key, first.line)
+			}
+			seen[key] = at
+			for _, h := range strings.Fields(val) {
+				r := im.zeusNode(at, key, h, port)
+				if r == nil {
+					continue
+				}
+				if key == "MASTERS" {
+					s.reals = append(s.reals, r)
+				} else {
+					s.backups = append(s.backups, r)
+				}
+			}
+			if strings.TrimSpace(val) == "" {
+				im.warnf(at, "%s is empty", key)
+			}
+		case "SCRIPT":
+			words, ok := shellWords(val)
+			if !ok || len(words) == 0 {
+				im.refusef(at, "SCRIPT %q: want a program and its arguments; monitor not imported", val)
+				continue
+			}
+			s.monitors = append(s.monitors, &monitor{at: at, script: words[0], args: words[1:]})
+		case "TIMEPERIOD":
+			n, err := strconv.Atoi(strings.TrimSpace(val))
+			if err != nil || n < 1 || n > 86400 {
+				im.warnf(at, "TIMEPERIOD %q is not a number of seconds 1..86400; hapair's monitor interval (5s) used", val)
+				continue
+			}
+			if first, dup := seen[key]; dup {
+				im.warnf(at, "TIMEPERIOD set again (first at line %d); the last one is used", first.line)
+			}
+			seen[key] = at
+			period, periodAt = time.Duration(n)*time.Second, at
+		default:
+			im.warnf(at, "unknown monitor.cfg setting %q; ignored (monitor.cfg has MASTERS, SLAVES, SCRIPT and TIMEPERIOD)", key)
+		}
+	}
+	for _, mo := range s.monitors {
+		mo.interval = period
+	}
+	if period > 0 && len(s.monitors) == 0 {
+		im.warnf(periodAt, "TIMEPERIOD without any SCRIPT: nothing to run")
+	}
+	if len(s.backups) > 0 && len(s.monitors) == 0 {
+		im.warnf(s.at, "SLAVES without any SCRIPT: the backups serve only while every master is down")
+	}
+	s.notes = append(s.notes, "Zeus master/slave pools: reals are MASTERS, backups are SLAVES; traffic moves to the backups while a monitor prints FAIL (or every master is down)")
+	im.m.services = append(im.m.services, s)
+	im.m.template = true
+	return im.result()
+}
+
+// zeusKV splits "KEY = value" (or "KEY value").
+func zeusKV(s string) (string, string) {
+	if k, v, ok := strings.Cut(s, "="); ok && !strings.ContainsAny(strings.TrimSpace(k), " \t") {
+		return strings.TrimSpace(k), strings.TrimSpace(v)
+	}
+	f := strings.Fields(s)
+	return f[0], strings.TrimSpace(strings.TrimPrefix(s, f[0]))
+}
+
+func (im *importer) zeusNode(at src, key, h string, port int) *real {
+	hp, err := parseHostPort(h, port)
+	if err != nil {
+		im.refusef(at, "%s entry %q: %v; not imported", key, h, err)
+		return nil
+	}
+	if hp.host != "" && !hostNames {
+		im.refusef(at, "%s entry %q is a host name: write the address; not imported", key, h)
+		return nil
+	}
+	return &real{at: at, address: hp.String()}
+}
