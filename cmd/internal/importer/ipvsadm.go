@@ -110,7 +110,12 @@ func (st *ipvsState) line(at src, text string) {
 	for _, cmd := range splitShell(text) {
 		expanded, unknown := st.expand(cmd)
 		words, ok := shellWords(expanded)
-		if !ok || len(words) == 0 {
+		if !ok {
+			st.im.warnf(at, "%q: unterminated quote; line skipped", strings.TrimSpace(cmd))
+			ran = true
+			continue
+		}
+		if len(words) == 0 {
 			continue
 		}
 		var args []string
@@ -248,6 +253,14 @@ func (st *ipvsState) command(at src, args []string) {
 			}
 			if hasVal {
 				c.put(k, val)
+				continue
+			}
+			if k == "-p" {
+				c.put(k, "")
+				if i+1 < len(args) && isDigits(args[i+1]) {
+					i++
+					c.opts[k] = args[i]
+				}
 				continue
 			}
 			if k == "--set" {

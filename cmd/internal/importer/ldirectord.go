@@ -509,6 +509,10 @@ func (im *importer) ldCheck(s *service, v *ldVirtual, get func(string) (ldValue,
 	if x, ok := get("checktype"); ok {
 		ct = ldValue{x.at, strings.ToLower(unquote(x.val))}
 	}
+	svcAt := ct.at // where a warning about the service type points
+	if x, ok := v.opts["service"]; ok {
+		svcAt = x.at
+	}
 	c := &s.check
 	kind := ct.val
 	if n, err := strconv.Atoi(kind); err == nil {
@@ -527,12 +531,12 @@ func (im *importer) ldCheck(s *service, v *ldVirtual, get func(string) (ldValue,
 		case svcType == "sip" && proto == "udp":
 			c.typ = "sip"
 		case svcType == "sip":
-			im.warnf(ct.at, "service=sip over tcp: hapair's SIP check is UDP only; connect used")
+			im.warnf(svcAt, "service=sip over tcp: hapair's SIP check is UDP only; connect used")
 			c.typ = "connect"
 		case svcType == "none" || svcType == "":
 			c.typ = "connect"
 		default:
-			im.warnf(ct.at, "service=%s: hapair has no %s negotiate check; connect used", svcType, svcType)
+			im.warnf(svcAt, "service=%s: hapair has no %s negotiate check; connect used", svcType, svcType)
 			c.typ = "connect"
 		}
 	case "connect":

@@ -1,0 +1,64 @@
+package importer
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestIPVSAdm(t *testing.T) {
+	tests := []struct {
+		name  string
+		rules string
+		want  want
+	}{
+		{name: "ipvsadm-save -n", rules: "-A -t 198.18.0.20:80 -s rr -p 300\n-a -t 198.18.0.20:80 -r 198.18.1.1:80 -m -w 1\n-a -t 198.18.0.20:80 -r 198.18.1.2:80 -m -w 3\n" +
+			"-A -u 198.18.0.20:5060 -s sh\n-a -u 198.18.0.20:5060 -r 198.18.1.1:5060 -g -w 1\n",
+			want: want{toml: []string{`name = "tcp-80"`, `scheduler = "rr"`, `persistent = "300s"`, `{ address = "198.18.1.2:80", weight = 3 }`, "ipvsadm forwarded with masq (LVS-NAT)",
+				`protocol = "udp"`, "PLACEHOLDER: /bin/true"},
+				warns: []string{"ipvsadm.cf:1: ipvsadm rules have no health check: hapair always checks reals; connect used", "ipvsadm.cf:4: not converted: ipvsadm rules have no health check on a udp service"}}},
+		{name: "defaults: wlc, gatewaying, weight 1, -p alone is 300s", rules: "-A -t 198.18.0.20:443 -p\n-a -t 198.18.0.20:443 -r 198.18.1.1\n",
+			want: want{complete: true, toml: []string{`scheduler = "wlc"`, `persistent = "300s"`, `{ address = "198.18.1.1:443", weight = 1 }`, "gate (LVS-DR)"}}},
+		{name: "long options, = values, bundled and attached short options", rules: "ipvsadm --add-service --tcp-service=198.18.0.20:80 --scheduler wrr --persistent 60\n" +
+			"ipvsadm --add-server -t198.18.0.20:80 --real-server 198.18.1.1:8080 --masquerading --weight=5\n",
+			want: want{complete: true, toml: []string{`scheduler = "wrr"`, `persistent = "60s"`, `{ address = "198.18.1.1:8080", weight = 5 }`}}},
+		{name: "a script: variables, comments, continuation, && chains, unknown variables", rules: "#!/bin/sh\n# RapidScale style lvs-init\nVIP=198.18.0.20\nexport SCHED=\"wlc\"\nIPVSADM=/sbin/ipvsadm\n" +
+			"$IPVSADM -C\n/sbin/ipvsadm -A -t $VIP:80 \\\n   -p 300 -s $SCHED   # web\n" +
+			"check 198.18.1.1 && /sbin/ipvsadm -a -t ${VIP}:80 -r 198.18.1.1 -g && logger added\n" +
+			"for i in `cat /cluster/http_nodes`; do\n  /sbin/ipvsadm -a -t $VIP:80 -r $i -g\ndone\necho done\n",
+			want: want{complete: true, toml: []string{`listen = "198.18.0.20:80"`, `scheduler = "wlc"`, `"198.18.1.1:80"`, "rapid.sh:7"},
+				warns: []string{"rapid.sh:6: ipvsadm -C: clears every service", "rapid.sh:11: ipvsadm -a -t 198.18.0.20:80 -r $i -g: shell variable $i is not set", "rapid.sh:10: 3 shell line(s) that run no ipvsadm command"}}},
+		{name: "edit and delete", rules: "-A -t 198.18.0.20:80 -s rr\n-a -t 198.18.0.20:80 -r 198.18.1.1:80 -w 1\n-a -t 198.18.0.20:80 -r 198.18.1.2:80 -w 1\n" +
+			"-E -t 198.18.0.20:80 -s lc\n-e -t 198.18.0.20:80 -r 198.18.1.1:80 -w 7\n-d -t 198.18.0.20:80 -r 198.18.1.2:80\n-A -t 198.18.0.21:80\n-D -t 198.18.0.21:80\n" +
+			"-d -t 198.18.0.20:80 -r 198.18.9.9:80\n-a -t 198.18.0.99:80 -r 198.18.1.1:80\n",
+			want: want{complete: true, toml: []string{`scheduler = "lc"`, `{ address = "198.18.1.1:80", weight = 7 }`}, notTOML: []string{"198.18.1.2", "198.18.0.21"},
+				warns: []string{"ipvsadm.cf:9: ipvsadm -d -t 198.18.0.20:80 -r 198.18.9.9:80: no such real server", "ipvsadm.cf:10: ipvsadm -a -t 198.18.0.99:80 -r 198.18.1.1:80: no service tcp 198.18.0.99:80"}}},
+		{name: "not carried over: fwmark, sctp, netmask, flags, thresholds, timeouts, ipip", rules: "-A -f 1 -s rr\n-A --sctp-service 198.18.0.20:80\n-A -t 198.18.0.20:80 -s sed -p 60 -M 255.255.255.0 -b sh-port --pe sip\n" +
+			"-a -t 198.18.0.20:80 -r 198.18.1.1:80 -i -x 100 -y 10\n--set 900 120 300\n-L -n\n-Z\n",
+			want: want{toml: []string{`scheduler = "wlc"`},
+				warns: []string{"ipvsadm.cf:1: not converted: ipvsadm -A -f 1 -s rr: firewall-mark", "ipvsadm.cf:2: not converted:", "ipvsadm.cf:3: ipvsadm -A -t 198.18.0.20:80 -s sed -p 60 -M 255.255.255.0 -b sh-port --pe sip: -M 255.255.255.0: not carried over",
+					"-b sh-port: not carried over", "--pe sip: not carried over", "ipvsadm.cf:3: -s sed: hapair has no sed scheduler", "ipvsadm.cf:4: ipip: hapair has no ipip",
+					"-x 100: connection thresholds", "ipvsadm.cf:5: ipvsadm --set 900 120 300: IPVS connection timeouts"}}},
+		{name: "sync daemon becomes an ipvs-sync resource", rules: "ipvsadm --start-daemon master --mcast-interface eth1 --syncid 3\n-A -t 198.18.0.20:80\n-a -t 198.18.0.20:80 -r 198.18.1.1\n",
+			want: want{complete: true, toml: []string{`{ kind = "ipvs-sync", role = "master", interface = "eth1", sync_id = 3 }`}}},
+		{name: "host names and service names", rules: "-A -t www.example.com:http -s wlc\n-A -t 198.18.0.20:http\n-a -t 198.18.0.20:http -r web1:http -g\n-a -t 198.18.0.20:80 -r 198.18.1.1:www -g\n",
+			want: want{toml: []string{`listen = "198.18.0.20:80"`, `"198.18.1.1:80"`}, warns: []string{`ipvsadm.cf:1: not converted: ipvsadm -A -t www.example.com:http -s wlc: virtual address "www.example.com" is a host name`, `ipvsadm.cf:3: not converted: ipvsadm -a -t 198.18.0.20:http -r web1:http -g: real server "web1" is a host name`}}},
+		{name: "IPv6", rules: "-A -t [2001:db8::20]:80 -s rr\n-a -t [2001:db8::20]:80 -r [2001:db8::1]:80 -m -w 1\n",
+			want: want{complete: true, toml: []string{`listen = "[2001:db8::20]:80"`, `"[2001:db8::1]:80"`}}},
+		{name: "broken lines", rules: "-A -t\n-A -t 198.18.0.20:0\n-A -t 198.18.0.20:80 'unterminated\n-a -t 198.18.0.20:80\nipvsadm -X\n",
+			want: want{warns: []string{"ipvsadm.cf:1: ipvsadm -A -t: -t wants a value", `ipvsadm.cf:2: not converted: ipvsadm -A -t 198.18.0.20:0: -t "0" is not a port`,
+				"ipvsadm.cf:3: \"-A -t 198.18.0.20:80 'unterminated\": unterminated quote", "ipvsadm.cf:5: ipvsadm -X: not an ipvsadm command"}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			name := "ipvsadm.cf"
+			if strings.HasPrefix(tc.rules, "#!") {
+				name = "rapid.sh"
+			}
+			res, err := IPVSAdm(name, strings.NewReader(tc.rules))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.want.check(t, res)
+		})
+	}
+}

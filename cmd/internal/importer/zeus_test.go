@@ -1,0 +1,31 @@
+package importer
+
+import "testing"
+
+func TestZeus(t *testing.T) {
+	tests := []struct {
+		name   string
+		cfg    string
+		listen string
+		want   want
+	}{
+		{name: "every setting", listen: "198.18.0.20:80",
+			cfg: "# monitor.cfg\nMASTERS = 198.18.1.1 198.18.1.2\t198.18.1.3:9080\nSLAVES=198.18.2.1:9080   198.18.2.2:9080\n" +
+				"SCRIPT = /usr/local/bin/check-db SERVER=database-server\nSCRIPT = /usr/local/bin/check-nfs 'export dir'\nTIMEPERIOD = 5\n",
+			want: want{complete: true, toml: []string{`listen = "198.18.0.20:80"`, `{ address = "198.18.1.1:80" }`, `{ address = "198.18.1.3:9080" }`,
+				"backups = [", `{ address = "198.18.2.2:9080" }`, `{ script = "/usr/local/bin/check-db", args = ["SERVER=database-server"], interval = "5s" }`,
+				`args = ["export dir"]`, `{ kind = "vip", address = "198.18.0.20/32" }`, "monitor.cfg:4"}}},
+		{name: "default listen is a placeholder", cfg: "MASTERS 198.18.1.1\n",
+			want: want{complete: true, toml: []string{`listen = "0.0.0.0:80"`, "PLACEHOLDER listen"}, warns: []string{"monitor.cfg: monitor.cfg does not say which service"}}},
+		{name: "host names", listen: "198.18.0.20:80", cfg: "MASTERS = webserver1 198.18.1.2\nSLAVES = backup2:9080\n",
+			want: want{warns: []string{`monitor.cfg:1: not converted: MASTERS entry "webserver1" is a host name`, `monitor.cfg:2: not converted: SLAVES entry "backup2:9080"`}}},
+		{name: "no masters at all", listen: "198.18.0.20:80", cfg: "SLAVES = 198.18.2.1\n",
+			want: want{warns: []string{"not converted: virtual service 198.18.0.20:80 has no real server"}}},
+		{name: "bad values and unknown settings", listen: "198.18.0.20:80", cfg: "MASTERS = 198.18.1.1 198.18.1.1\nTIMEPERIOD = soon\nTIMEPERIOD = 9\nLOGFILE = /tmp/x\nSCRIPT = \"unterminated\nMASTERS =\n",
+			want: want{toml: []string{`{ address = "198.18.1.1:80" }`}, warns: []string{"monitor.cfg:1: real 198.18.1.1:80 listed again", `monitor.cfg:2: TIMEPERIOD "soon"`,
+				"monitor.cfg:3: TIMEPERIOD without any SCRIPT", `monitor.cfg:4: unknown monitor.cfg setting "LOGFILE"`, "monitor.cfg:5: not converted: SCRIPT", "monitor.cfg:6: MASTERS set again", "monitor.cfg:6: MASTERS is empty"}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { tc.want.check(t, zeus("monitor.cfg", []byte(tc.cfg), tc.listen)) })
+	}
+}
