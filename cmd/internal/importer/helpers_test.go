@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/hapair/hapair/authkeys"
-	"github.com/hapair/hapair/cmd/internal/config"
+	"github.com/hapair/hapair/internal/config"
 )
 
 // checkConfig loads res's TOML exactly as `hactl check-config` does
