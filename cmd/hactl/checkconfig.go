@@ -7,13 +7,17 @@ import (
 	"io"
 
 	"github.com/hapair/hapair/internal/config"
+	"github.com/hapair/hapair/node"
 )
 
 const defaultConfig = config.DefaultPath
 
-// runCheckConfig is `hactl check-config [FILE]`: every problem is printed as
+// runCheckConfig is `hactl check-config [FILE]`: it runs the check had runs
+// (node.Check: the config, the authkeys file it names, and the node built
+// dry for every node of cluster.nodes). Every config problem is printed as
 // FILE:LINE:COL: key.path: message on stderr and the status is 1; a valid
-// file gets a one-line summary on stdout and status 0.
+// file gets a one-line summary on stdout, naming the authkeys file checked,
+// and status 0.
 func runCheckConfig(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("check-config", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -29,7 +33,10 @@ func runCheckConfig(args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() == 1 {
 		path = fs.Arg(0)
 	}
-	cfg, err := config.Load(path)
+	rep, err := node.Check(path)
+	for _, w := range rep.Warnings {
+		fmt.Fprintf(stderr, "hactl: check-config: warning: %s\n", w)
+	}
 	var errs config.Errors
 	switch {
 	case errors.As(err, &errs):
@@ -42,8 +49,7 @@ func runCheckConfig(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "hactl: check-config: %v\n", err)
 		return exitFail
 	}
-	fmt.Fprintf(stdout, "%s: ok: cluster %q id %d, %s, %s, %s\n", path, cfg.Cluster.Name, cfg.Cluster.ID,
-		plural(len(cfg.Cluster.Nodes), "node"), plural(len(cfg.Groups), "group"), plural(len(cfg.Services), "service"))
+	fmt.Fprintf(stdout, "%s: %s\n", path, rep.Summary())
 	return exitOK
 }
 

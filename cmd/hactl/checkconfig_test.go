@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/hapair/hapair/node/nodetest"
 )
 
 // badConfig has a misspelled key (deadtme) and a deadtime shorter than
@@ -44,6 +46,8 @@ func writeFile(t *testing.T, name, body string) string {
 
 func TestCheckConfig(t *testing.T) {
 	bad := writeFile(t, "bad.toml", badConfig)
+	web, webKeys := nodetest.Example(t, "web-pair.toml", 0o600)
+	sip, _ := nodetest.Example(t, "sip-pair.toml", 0o600)
 	tests := []struct {
 		desc       string
 		args       []string
@@ -51,10 +55,11 @@ func TestCheckConfig(t *testing.T) {
 		wantStdout []string
 		wantStderr []string
 	}{
-		{"valid example", []string{"check-config", "../../deploy/web-pair.toml"}, 0,
-			[]string{`../../deploy/web-pair.toml: ok: cluster "web" id 7, 2 nodes, 1 group, 2 services` + "\n"}, nil},
-		{"second example", []string{"check-config", "../../deploy/sip-pair.toml"}, 0,
-			[]string{`ok: cluster "sip" id 12, 2 nodes, 2 groups, 3 services`}, nil},
+		{"valid example", []string{"check-config", web}, 0,
+			[]string{web + `: config ok: nodes lb1 and lb2 in cluster "web" id 7, 1 group, 2 services; authkeys ` + webKeys + " ok (2 keys, signing with 2)\n"}, nil},
+		{"second example", []string{"check-config", sip}, 0,
+			[]string{`config ok: nodes sip-lb-a and sip-lb-b in cluster "sip" id 12, 2 groups, 3 services; authkeys `}, nil},
+		{"version", []string{"--version"}, 0, []string{"hactl "}, nil},
 		{"misspelled key and short deadtime", []string{"check-config", bad}, 1,
 			nil, []string{bad + badWant[0], bad + badWant[1], bad + ": 2 errors"}},
 		{"missing file", []string{"check-config", bad + ".nope"}, 1,
@@ -107,5 +112,32 @@ func TestCheckConfigBinary(t *testing.T) {
 		if !strings.Contains(stderr.String(), bad+w) {
 			t.Errorf("hactl check-config stderr = %q, want it to contain %q", stderr.String(), bad+w)
 		}
+	}
+}
+
+// TestCheckConfigAuthkeys is issue 8 case 7: check-config used to say ok
+// with the authkeys file missing or readable by others, and had then
+// refused to start. It now checks the file as had does.
+func TestCheckConfigAuthkeys(t *testing.T) {
+	cfg, keys := nodetest.Example(t, "web-pair.toml", 0o644)
+	cases := []struct {
+		desc  string
+		setup func()
+		want  string
+	}{
+		{"mode 0644", func() {}, "hactl: check-config: authkeys: " + keys + ": mode 0644 gives group or others access to the keys, want 0600 (fix: chmod 600 " + keys + ") (cluster.authkeys in " + cfg + ")\n"},
+		{"missing", func() { os.Remove(keys) }, "hactl: check-config: authkeys: open " + keys + ": no such file or directory (cluster.authkeys in " + cfg + ")\n"},
+	}
+	for _, c := range cases {
+		t.Run(c.desc, func(t *testing.T) {
+			c.setup()
+			var stdout, stderr bytes.Buffer
+			if code := run([]string{"check-config", cfg}, &stdout, &stderr); code != exitFail {
+				t.Errorf("check-config = %d, want %d", code, exitFail)
+			}
+			if stderr.String() != c.want || stdout.Len() != 0 {
+				t.Errorf("check-config stdout %q stderr %q,\nwant stderr %q", stdout.String(), stderr.String(), c.want)
+			}
+		})
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/hapair/hapair/internal/version"
 )
 
 // verb is one hactl subcommand.
@@ -65,6 +67,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "-h", "-help", "--help", "help":
 		usage(stdout)
 		return exitOK
+	case "-version", "--version", "version":
+		fmt.Fprintln(stdout, version.String("hactl"))
+		return exitOK
 	}
 	for _, v := range verbs {
 		if v.name == args[0] {
@@ -77,7 +82,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: hactl COMMAND [-s SOCKET | -c CONFIG] [ARGS]")
+	fmt.Fprintln(w, "usage: hactl COMMAND [-s SOCKET | -c CONFIG] [ARGS]  (hactl --version: the build)")
 	fmt.Fprintln(w, "\ncommands:")
 	for _, v := range verbs {
 		fmt.Fprintf(w, "  %-28s %s\n", v.name+" "+v.args, v.short)

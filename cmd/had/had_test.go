@@ -11,25 +11,16 @@ import (
 	"testing"
 
 	"github.com/hapair/hapair/node"
+	"github.com/hapair/hapair/node/nodetest"
 )
 
-// setup writes a valid config whose authkeys (relative, so it lands next to
-// the config) has the given mode, and returns the config and authkeys paths.
+// setup writes the web-pair example where a test can build it
+// (nodetest.Sandbox), with an authkeys file holding a legacy md5 key 1 and
+// signing with sha256 key 2, of the given mode; it returns the config and
+// authkeys paths.
 func setup(t *testing.T, mode os.FileMode) (cfgPath, keyPath string) {
 	t.Helper()
-	example, err := os.ReadFile("../../deploy/web-pair.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	cfg := strings.Replace(string(example), `authkeys = "/etc/hapair/authkeys"`, `authkeys = "authkeys"`, 1)
-	if cfg == string(example) {
-		t.Fatal("deploy/web-pair.toml no longer sets authkeys = \"/etc/hapair/authkeys\"; update this test")
-	}
-	cfgPath, keyPath = filepath.Join(dir, "had.toml"), filepath.Join(dir, "authkeys")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfgPath, keyPath = nodetest.Example(t, "web-pair.toml", 0o600)
 	if err := os.WriteFile(keyPath, []byte("auth 2\n1 md5 old-secret-from-heartbeat\n2 sha256 0123456789abcdef0123456789abcdef\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +103,13 @@ func TestHadBinaryRefusesOpenAuthkeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, err := exec.Command(bin, "-check", "-c", cfgPath, "--node", "lb1").CombinedOutput()
-	if err != nil || !strings.Contains(string(out), `config ok: node lb1 in cluster "web" id 7`) {
-		t.Errorf("had -c %s with 0600 authkeys = %v, %q; want exit 0 and config ok", cfgPath, err, out)
+	want := `had: config ok: node lb1 in cluster "web" id 7, 1 group, 2 services; authkeys ` + keyPath + " ok (2 keys, signing with 2)\n"
+	if err != nil || !strings.HasSuffix(string(out), want) {
+		t.Errorf("had -check -c %s with 0600 authkeys = %v, %q; want exit 0 and %q", cfgPath, err, out, want)
+	}
+
+	out, err = exec.Command(bin, "--version").Output()
+	if err != nil || !strings.HasPrefix(string(out), "had ") {
+		t.Errorf("had --version = %v, %q; want the build on one line", err, out)
 	}
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/hapair/hapair/internal/config"
 	"github.com/hapair/hapair/internal/ctl"
+	"github.com/hapair/hapair/internal/version"
 	"github.com/hapair/hapair/node"
 )
 
@@ -39,9 +40,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	path := fs.String("c", config.DefaultPath, "config `file`")
 	nodeName := fs.String("node", "", "this node's `name` in cluster.nodes (default the host name)")
 	level := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
-	checkOnly := fs.Bool("check", false, "load config and authkeys, report, and exit")
+	showVersion := fs.Bool("version", false, "print the build (module version and VCS revision) and exit")
+	checkOnly := fs.Bool("check", false, "check config and authkeys as a start would, touching nothing, report, and exit")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *showVersion {
+		fmt.Fprintln(stdout, version.String("had"))
+		return 0
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "had: unexpected argument %q\n", fs.Arg(0))
@@ -55,28 +61,25 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
 
+	if *checkOnly {
+		rep, err := node.Check(*path, *nodeName)
+		for _, w := range rep.Warnings {
+			log.Warn(w)
+		}
+		if err != nil {
+			return failed(stderr, *path, err)
+		}
+		fmt.Fprintf(stdout, "had: %s\n", rep.Summary())
+		return 0
+	}
 	cfg, kr, warns, err := node.Load(*path, *nodeName)
 	for _, w := range warns {
 		log.Warn(w)
 	}
 	if err != nil {
-		var errs config.Errors
-		if errors.As(err, &errs) {
-			// One FILE:LINE:COL line each, as hactl check-config prints them.
-			for _, e := range errs {
-				fmt.Fprintln(stderr, e)
-			}
-			fmt.Fprintf(stderr, "had: %s: %d errors, not starting\n", *path, len(errs))
-		} else {
-			fmt.Fprintf(stderr, "had: %v\n", err)
-		}
-		return 1
+		return failed(stderr, *path, err)
 	}
 	self, _ := cfg.Self(*nodeName) // checked by node.Load
-	if *checkOnly {
-		fmt.Fprintf(stdout, "had: config ok: node %s in cluster %q id %d\n", self, cfg.Cluster.Name, cfg.Cluster.ID)
-		return 0
-	}
 	log = log.With("node", self)
 
 	n, err := node.Build(cfg, node.Options{Path: *path, Node: *nodeName, Keyring: kr, Logger: log})
@@ -85,6 +88,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return serve(n, cfg, log, stderr)
+}
+
+// failed prints why the config at path does not start and returns the
+// exit status: config errors one FILE:LINE:COL line each, as hactl
+// check-config prints them.
+func failed(stderr io.Writer, path string, err error) int {
+	var errs config.Errors
+	if !errors.As(err, &errs) {
+		fmt.Fprintf(stderr, "had: %v\n", err)
+		return 1
+	}
+	for _, e := range errs {
+		fmt.Fprintln(stderr, e)
+	}
+	fmt.Fprintf(stderr, "had: %s: %d errors, not starting\n", path, len(errs))
+	return 1
 }
 
 // serve runs the node until a terminating signal, then leaves cleanly.

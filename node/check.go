@@ -1,0 +1,81 @@
+package node
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/hapair/hapair/authkeys"
+	"github.com/hapair/hapair/internal/config"
+)
+
+// Report is what Check found in a config that had would start with.
+type Report struct {
+	Path     string
+	Config   *config.Config
+	Nodes    []string          // the nodes built dry
+	Keyring  *authkeys.Keyring // from cluster.authkeys
+	Warnings []string          // from authkeys: legacy methods, short secrets
+}
+
+// Check does everything had does before it touches the system, and
+// nothing more: it loads the config at path (config.Load), loads the
+// authkeys file it names exactly as had does (authkeys.Load: a regular
+// file, owned by root or the caller, mode 0600, Heartbeat's format), and
+// builds the node dry (Build with DryRun) for each of nodes, or for every
+// node of cluster.nodes when nodes is empty. `had --check` passes its own
+// name, `hactl check-config` none, since the file is identical on every
+// node. A config error is a config.Errors; the first other failure is
+// returned as is, naming the node it was built for.
+func Check(path string, nodes ...string) (Report, error) {
+	r := Report{Path: path}
+	cfg, err := config.Load(path)
+	if err != nil {
+		return r, err
+	}
+	r.Config = cfg
+	if len(nodes) == 0 {
+		nodes = cfg.Cluster.Nodes
+	}
+	for _, name := range nodes {
+		self, err := cfg.Self(name) // "" is the host name
+		if err != nil {
+			return r, err
+		}
+		r.Nodes = append(r.Nodes, self)
+	}
+	kr, warns, err := authkeys.Load(cfg.Cluster.Authkeys)
+	r.Warnings = warns
+	if err != nil {
+		return r, fmt.Errorf("%w (cluster.authkeys in %s)", err, path)
+	}
+	r.Keyring = kr
+	for _, name := range r.Nodes {
+		n, err := Build(cfg, Options{Path: path, Node: name, Keyring: kr, DryRun: true})
+		if err != nil {
+			return r, fmt.Errorf("building node %s: %w", name, err)
+		}
+		n.Close()
+	}
+	return r, nil
+}
+
+// Summary is the line a passed check prints, e.g.
+//
+//	config ok: node lb1 in cluster "web" id 7, 1 group, 2 services; authkeys /etc/hapair/authkeys ok (2 keys, signing with 2)
+func (r Report) Summary() string {
+	c := r.Config
+	who := "nodes " + strings.Join(r.Nodes, " and ")
+	if len(r.Nodes) == 1 {
+		who = "node " + r.Nodes[0]
+	}
+	return fmt.Sprintf("config ok: %s in cluster %q id %d, %s, %s; authkeys %s ok (%s, signing with %d)",
+		who, c.Cluster.Name, c.Cluster.ID, plural(len(c.Groups), "group"), plural(len(c.Services), "service"),
+		c.Cluster.Authkeys, plural(len(r.Keyring.KeyIDs()), "key"), r.Keyring.SignKeyID())
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
