@@ -3,8 +3,8 @@ package node
 import (
 	"fmt"
 	"reflect"
-	"slices"
 	"sort"
+	"strings"
 
 	"github.com/hapair/hapair/internal/config"
 )
@@ -18,51 +18,28 @@ type plan struct {
 
 // planReload compares the config in force, a, with the next one, b.
 func planReload(a, b *config.Config) plan {
-	lines, restart, changed := diffConfigs(a, b)
-	if (len(a.Services) == 0) != (len(b.Services) == 0) {
-		restart = append(restart, "services added to or removed from a config without any")
-	}
-	return plan{lines: lines, restart: restart, changedGroups: changed}
+	lines, changed := diffConfigs(a, b)
+	return plan{lines: lines, restart: restartReasons(a, b), changedGroups: changed}
 }
 
-// refusal is the error of a reload that needs a restart.
+// refusal is the error of a reload that needs a restart: every change that
+// needs one, as a sentence, e.g. "reload refused, nothing changed:
+// cluster.keepalive changed from 100ms to 200ms, which needs a restart of
+// had (the heartbeat timing is fixed at start)".
 func (p plan) refusal() error {
-	return fmt.Errorf("reload refused, nothing changed: %v %s; restart had to apply it", p.restart, verbPlural(len(p.restart)))
+	return fmt.Errorf("reload refused, nothing changed: %s", strings.Join(p.restart, "; "))
 }
 
-func verbPlural(n int) string {
-	if n == 1 {
-		return "needs"
-	}
-	return "need"
-}
-
-// diffConfigs lists what a reload from a to b would change, what it cannot
-// change without a restart, and which groups' resources changed.
-func diffConfigs(a, b *config.Config) (lines, restart []string, changedGroups map[string]bool) {
-	if !reflect.DeepEqual(a.Cluster, b.Cluster) {
-		restart = append(restart, "[cluster]")
-	}
-	if !reflect.DeepEqual(a.Links, b.Links) {
-		restart = append(restart, "[[link]]")
-	}
-	if !reflect.DeepEqual(a.Pings, b.Pings) || !reflect.DeepEqual(a.Tracks, b.Tracks) {
-		restart = append(restart, "[[ping]]/[[track]]")
-	}
+// diffConfigs lists what a reload from a to b would change live, and which
+// groups' resources changed (restartReasons says what it cannot change).
+func diffConfigs(a, b *config.Config) (lines []string, changedGroups map[string]bool) {
 	changedGroups = map[string]bool{}
 	ga, gb := groupsByName(a), groupsByName(b)
-	if !slices.Equal(sortedKeys(ga), sortedKeys(gb)) {
-		restart = append(restart, "the set of groups")
-	}
 	for _, name := range sortedKeys(gb) {
 		og, ok := ga[name]
 		ng := gb[name]
 		if !ok {
 			continue
-		}
-		if og.Preferred != ng.Preferred || !reflect.DeepEqual(og.Priorities, ng.Priorities) ||
-			og.AutoFailback != ng.AutoFailback || og.Notify != ng.Notify {
-			restart = append(restart, fmt.Sprintf("group %s ownership settings or notify hook", name))
 		}
 		if !reflect.DeepEqual(og.Resources, ng.Resources) {
 			changedGroups[name] = true
@@ -81,7 +58,7 @@ func diffConfigs(a, b *config.Config) (lines, restart []string, changedGroups ma
 		}
 	}
 	lines = append(lines, diffServices(a.Services, b.Services)...)
-	return lines, restart, changedGroups
+	return lines, changedGroups
 }
 
 func diffServices(a, b []config.Service) []string {

@@ -31,7 +31,9 @@ func parseExample(t *testing.T, edits ...string) *config.Config {
 	return cfg
 }
 
-func TestDiffConfigs(t *testing.T) {
+// TestPlanReload checks what a reload applies live (lines, rebuilt groups)
+// and what it refuses, with the sentence the operator reads.
+func TestPlanReload(t *testing.T) {
 	base := parseExample(t)
 	tests := []struct {
 		name        string
@@ -59,33 +61,42 @@ func TestDiffConfigs(t *testing.T) {
 		},
 		{
 			name:        "timing needs a restart",
-			edits:       []string{`keepalive = "100ms"`, `keepalive = "50ms"`},
-			wantRestart: "[cluster]",
+			edits:       []string{`keepalive = "100ms"`, `keepalive = "200ms"`},
+			wantRestart: "reload refused, nothing changed: cluster.keepalive changed from 100ms to 200ms, which needs a restart of had (the heartbeat timing is fixed at start)",
 		},
 		{
 			name:        "preferred node needs a restart",
 			edits:       []string{`preferred = "lb1"`, `preferred = "lb2"`},
-			wantRestart: "group web",
+			wantRestart: `reload refused, nothing changed: group web: preferred changed from "lb1" to "lb2", which needs a restart of had (a group's ownership rules are fixed at start); ` +
+				`group web: priorities changed from { lb1 = 200, lb2 = 100 } to { lb1 = 100, lb2 = 200 }, which needs a restart of had (a group's ownership rules are fixed at start)`,
+		},
+		{
+			name:        "nodes and authkeys",
+			edits:       []string{`authkeys = "/etc/hapair/authkeys"`, `authkeys = "/etc/hapair/authkeys.new"`},
+			wantRestart: `reload refused, nothing changed: cluster.authkeys changed from "/etc/hapair/authkeys" to "/etc/hapair/authkeys.new", which needs a restart of had (the authkeys file is read at start)`,
 		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			next := parseExample(t, tc.edits...)
-			lines, restart, changed := diffConfigs(base, next)
-			got := strings.Join(lines, "\n")
+			p := planReload(base, next)
+			got := strings.Join(p.lines, "\n")
 			for _, w := range tc.wantLines {
 				if !strings.Contains(got, w) {
-					t.Errorf("diff lines = %q, want %q", lines, w)
+					t.Errorf("plan lines = %q, want %q", p.lines, w)
 				}
 			}
-			if len(tc.wantLines) == 0 && len(lines) != 0 {
-				t.Errorf("diff lines = %q, want none", lines)
+			if len(tc.wantLines) == 0 && len(p.lines) != 0 {
+				t.Errorf("plan lines = %q, want none", p.lines)
 			}
-			if r := strings.Join(restart, ";"); (tc.wantRestart == "") != (r == "") || !strings.Contains(r, tc.wantRestart) {
-				t.Errorf("restart reasons = %q, want %q", restart, tc.wantRestart)
+			switch {
+			case tc.wantRestart == "" && len(p.restart) > 0:
+				t.Errorf("plan refuses: %v, want it applied live", p.refusal())
+			case tc.wantRestart != "" && (len(p.restart) == 0 || p.refusal().Error() != tc.wantRestart):
+				t.Errorf("refusal = %v,\nwant %s", p.restart, tc.wantRestart)
 			}
-			if changed["web"] != tc.wantGroup {
-				t.Errorf("group web changed = %v, want %v", changed["web"], tc.wantGroup)
+			if p.changedGroups["web"] != tc.wantGroup {
+				t.Errorf("group web changed = %v, want %v", p.changedGroups["web"], tc.wantGroup)
 			}
 		})
 	}
