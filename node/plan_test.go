@@ -65,8 +65,8 @@ func TestPlanReload(t *testing.T) {
 			wantRestart: "reload refused, nothing changed: cluster.keepalive changed from 100ms to 200ms, which needs a restart of had (the heartbeat timing is fixed at start)",
 		},
 		{
-			name:        "preferred node needs a restart",
-			edits:       []string{`preferred = "lb1"`, `preferred = "lb2"`},
+			name:  "preferred node needs a restart",
+			edits: []string{`preferred = "lb1"`, `preferred = "lb2"`},
 			wantRestart: `reload refused, nothing changed: group web: preferred changed from "lb1" to "lb2", which needs a restart of had (a group's ownership rules are fixed at start); ` +
 				`group web: priorities changed from { lb1 = 200, lb2 = 100 } to { lb1 = 100, lb2 = 200 }, which needs a restart of had (a group's ownership rules are fixed at start)`,
 		},
