@@ -23,6 +23,14 @@
 //   - Reload changes services and reals in place; established connections
 //     are never closed by it.
 //
+// # Files
+//
+// One concern each: balancer.go the lifecycle (New, Activate, Deactivate,
+// Close, drain), reload.go reload planning, service.go one service's
+// listener and data path, pools.go the pools and the upstream.Picker,
+// health.go checks, monitors and the pool choice, persistence.go affinity
+// export, import and expiry, snapshot.go the status view.
+//
 // It must not import ha/... or parse configuration files (internal/config
 // builds Config), and it logs only transitions, never per connection.
 package proxy

@@ -1,85 +1,194 @@
 package proxy
 
 import (
+	"context"
+	"fmt"
+	"net"
 	"net/netip"
-	"slices"
 	"sync"
-	"sync/atomic"
+	"time"
 
-	"github.com/hapair/hapair/proxy/persist"
-	"github.com/hapair/hapair/proxy/sched"
-	"github.com/hapair/hapair/proxy/upstream"
+	"github.com/hapair/hapair/proxy/check"
+	"github.com/hapair/hapair/proxy/l4"
+	"github.com/hapair/hapair/proxy/l7"
 )
 
-// pools is the immutable scheduling view of a service; Reload swaps it
-// whole, so Pick never takes a lock.
-type pools struct {
-	cfg       *ServiceConfig
-	primaries []*real
-	backups   []*real
-	fallback  *real // nil without one
-	sched     sched.Scheduler
-	sticky    *persist.Table // nil without persistence
+// service is one virtual service: its scheduling state, checks and data path.
+type service struct {
+	b      *Balancer
+	name   string
+	picker *picker
+	ctx    context.Context // ends when the service is removed
+	cancel context.CancelFunc
+
+	// Data path: exactly one of tcp, udp, web is set.
+	tcp    *l4.TCPProxy
+	udp    *l4.UDPProxy
+	web    *l7.Proxy
+	ln     *net.TCPListener
+	pc     *net.UDPConn
+	served chan struct{}
+
+	checker check.Checker // nil: no health checks
+
+	mu         sync.Mutex
+	reals      map[netip.AddrPort]*real // primaries, backups and fallback
+	monSpec    []check.Monitor
+	monStop    context.CancelFunc
+	monBackup  bool   // the MonitorSet's verdict
+	monReason  string // and its reason, with the monitor's output
+	pool       string // "primary", "backup", "fallback", "none"
+	poolReason string
 }
 
-// picker is the per-service scheduling entry point shared by l4 and l7.
-type picker struct {
-	pools      atomic.Pointer[pools]
-	useBackups atomic.Bool // set by the pool-selection logic in health.go
-}
-
-var candPool = sync.Pool{New: func() any { s := make([]sched.Candidate, 0, 16); return &s }}
-
-// pick chooses a real for a new connection from client. Order: the
-// client's sticky real if still usable, then the scheduler over the pool in
-// use, then the fallback.
-func (p *picker) pick(client netip.Addr, tried []netip.AddrPort) (*real, bool) {
-	ps := p.pools.Load()
-	pool := ps.primaries
-	if p.useBackups.Load() {
-		pool = ps.backups
+// setActive reports whether the state changed.
+func (s *service) setActive(on bool) bool {
+	switch {
+	case s.tcp != nil:
+		was := s.tcp.Active()
+		s.tcp.SetActive(on)
+		return was != on
+	case s.udp != nil:
+		was := s.udp.Active()
+		s.udp.SetActive(on)
+		return was != on
+	default:
+		was := s.web.Active()
+		s.web.SetActive(on)
+		return was != on
 	}
-	if ps.sticky != nil && client.IsValid() {
-		if addr, ok := ps.sticky.Lookup(client); ok && !slices.Contains(tried, addr) {
-			for _, r := range pool {
-				if r.addr == addr && r.usable() {
-					return r, true
-				}
-			}
+}
+
+func (s *service) isActive() bool {
+	switch {
+	case s.tcp != nil:
+		return s.tcp.Active()
+	case s.udp != nil:
+		return s.udp.Active()
+	default:
+		return s.web.Active()
+	}
+}
+
+// newService builds a service (not yet bound or serving). With prev, reals
+// of the same address are carried over with their health, drain state and
+// connection counts, and so is the persistence table.
+func (b *Balancer) newService(sc ServiceConfig, prev *service) (*service, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &service{b: b, name: sc.Name, picker: &picker{}, ctx: ctx, cancel: cancel,
+		reals: make(map[netip.AddrPort]*real)}
+	var prevPools *pools
+	if prev != nil {
+		prev.mu.Lock()
+		for a, r := range prev.reals {
+			s.reals[a] = r
 		}
+		prev.mu.Unlock()
+		prevPools = prev.picker.pools.Load()
 	}
-	cp := candPool.Get().(*[]sched.Candidate)
-	cands := (*cp)[:0]
-	for _, r := range pool {
-		w := 0
-		if r.usable() && !slices.Contains(tried, r.addr) {
-			w = int(r.weight.Load())
-		}
-		cands = append(cands, sched.Candidate{Weight: w, Active: r.active.Load()})
+	if err := s.setChecker(sc); err != nil {
+		cancel()
+		return nil, err
 	}
-	i := ps.sched.Pick(cands, client)
-	*cp = cands
-	candPool.Put(cp)
-	if i >= 0 && i < len(pool) {
-		r := pool[i]
-		if ps.sticky != nil && client.IsValid() {
-			ps.sticky.Put(client, r.addr)
-		}
-		return r, true
+	ps, err := b.buildPools(s, sc, prevPools)
+	if err != nil {
+		cancel()
+		return nil, err
 	}
-	if f := ps.fallback; f != nil && !f.draining.Load() && !slices.Contains(tried, f.addr) {
-		return f, true
+	s.picker.pools.Store(ps)
+	log := b.log.With("service", sc.Name)
+	switch {
+	case sc.Protocol == "udp":
+		s.udp = l4.NewUDP(s.picker, l4.UDPConfig{IdleTimeout: sc.IdleTimeout}, log)
+	case sc.Mode == "http":
+		s.web = l7.New(s.picker, l7Config(sc), log)
+	default:
+		s.tcp = l4.NewTCP(s.picker, tcpConfig(sc), log)
 	}
-	return nil, false
+	return s, nil
 }
 
-// Pick implements upstream.Picker for the data paths (l4 and l7).
-func (p *picker) Pick(client netip.Addr, tried []netip.AddrPort) (upstream.Upstream, bool) {
-	r, ok := p.pick(client, tried)
-	if !ok {
-		return nil, false // not a typed nil *real
-	}
-	return r, true
+func tcpConfig(sc ServiceConfig) l4.TCPConfig {
+	return l4.TCPConfig{ConnectTimeout: sc.ConnectTimeout, IdleTimeout: sc.IdleTimeout}
 }
 
-var _ upstream.Picker = (*picker)(nil)
+func l7Config(sc ServiceConfig) l7.Config {
+	return l7.Config{Service: sc.Name, ConnectTimeout: sc.ConnectTimeout, IdleTimeout: sc.IdleTimeout}
+}
+
+// setChecker builds the service's checker from its spec.
+func (s *service) setChecker(sc ServiceConfig) error {
+	s.checker = nil
+	if sc.Check.Type == "" {
+		return nil
+	}
+	c, err := check.New(sc.Check)
+	if err != nil {
+		return fmt.Errorf("proxy: service %q: %w", sc.Name, err)
+	}
+	s.checker = c
+	return nil
+}
+
+func (s *service) bind() error {
+	cfg := s.picker.pools.Load().cfg
+	var err error
+	if cfg.Protocol == "udp" {
+		s.pc, err = l4.ListenUDP(context.Background(), cfg.Listen.String())
+	} else {
+		s.ln, err = l4.ListenTCP(context.Background(), cfg.Listen.String())
+	}
+	if err != nil {
+		return fmt.Errorf("proxy: service %q: %w", s.name, err)
+	}
+	return nil
+}
+
+// serve starts the data path, checks and monitors of a bound service.
+func (s *service) serve() {
+	ps := s.picker.pools.Load()
+	s.served = make(chan struct{})
+	go func() {
+		defer close(s.served)
+		var err error
+		switch {
+		case s.tcp != nil:
+			err = s.tcp.Serve(s.ln)
+		case s.udp != nil:
+			err = s.udp.Serve(s.pc)
+		default:
+			err = s.web.Serve(s.ln)
+		}
+		if err != nil {
+			s.b.log.Error("service stopped serving", "service", s.name, "err", err)
+		}
+	}()
+	s.startMonitors(ps.cfg.Monitors)
+}
+
+func (s *service) closeListener() {
+	if s.ln != nil {
+		_ = s.ln.Close()
+	}
+	if s.pc != nil {
+		_ = s.pc.Close()
+	}
+}
+
+// stop ends a removed or replaced service: no new connections, checks and
+// monitors stopped, established connections left to finish (HTTP requests
+// in flight get up to 5 minutes).
+func (s *service) stop() {
+	s.cancel()
+	if s.web != nil {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			_ = s.web.Shutdown(ctx)
+		}()
+	}
+	s.closeListener()
+	if s.served != nil {
+		<-s.served
+	}
+}

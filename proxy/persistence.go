@@ -1,0 +1,78 @@
+package proxy
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hapair/hapair/proxy/persist"
+)
+
+// persistSweep is how often expired affinity entries are dropped. Lookups
+// already ignore expired entries; the sweep only bounds memory.
+const persistSweep = 10 * time.Second
+
+func (b *Balancer) janitor() {
+	defer close(b.janitorDone)
+	t := b.clock.NewTicker(persistSweep)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.janitorStop:
+			return
+		case <-t.C():
+			b.ExpirePersistence()
+		}
+	}
+}
+
+// ExportPersistence returns every persistent service's affinity entries,
+// by service name, for syncing to the peer.
+func (b *Balancer) ExportPersistence() map[string][]persist.Entry {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make(map[string][]persist.Entry)
+	for name, s := range b.services {
+		if t := s.picker.pools.Load().sticky; t != nil {
+			out[name] = t.Export()
+		}
+	}
+	return out
+}
+
+// ImportPersistence merges entries received from the peer. Entries for
+// services that are unknown or not persistent here are ignored and named in
+// the error.
+func (b *Balancer) ImportPersistence(es map[string][]persist.Entry) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var skipped []string
+	for name, list := range es {
+		s, ok := b.services[name]
+		if !ok || s.picker.pools.Load().sticky == nil {
+			skipped = append(skipped, name)
+			continue
+		}
+		s.picker.pools.Load().sticky.Import(list)
+	}
+	if len(skipped) > 0 {
+		slices.Sort(skipped)
+		return fmt.Errorf("proxy: persistence entries for unknown or non-persistent service(s) %s ignored", strings.Join(skipped, ", "))
+	}
+	return nil
+}
+
+// ExpirePersistence drops expired affinity entries of every service and
+// returns how many. The balancer runs it every 10s by itself.
+func (b *Balancer) ExpirePersistence() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := 0
+	for _, s := range b.services {
+		if t := s.picker.pools.Load().sticky; t != nil {
+			n += t.Expire()
+		}
+	}
+	return n
+}
