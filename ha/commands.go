@@ -205,6 +205,10 @@ type PeerStatus struct {
 	AliveSince  time.Time
 	Generation  uint64
 	Reason      string
+	// Deaf says the peer is alive but does not hear us (one-way loss),
+	// e.g. "lb2 has not heard us for 1.2s on any link"; "" if it hears us
+	// or does not say (a wire version-1 peer).
+	Deaf string
 }
 
 // CheckStatus is one ping node or track check.
@@ -235,7 +239,7 @@ func (m *Machine) Status() Status {
 	for _, n := range m.peerNames {
 		p := m.peers[n]
 		st.Peers = append(st.Peers, PeerStatus{Name: n, Alive: p.alive, Leaving: p.leaving, Maintenance: p.maint,
-			LastHeard: p.lastHeard, AliveSince: p.aliveSince, Generation: p.gen, Reason: p.reason})
+			LastHeard: p.lastHeard, AliveSince: p.aliveSince, Generation: p.gen, Reason: p.reason, Deaf: m.deafWhy(p)})
 	}
 	for _, ch := range m.checkList {
 		st.Checks = append(st.Checks, CheckStatus{Name: ch.name, OK: !ch.failed, Ping: ch.ping, Weight: ch.weight, Reason: ch.reason})
@@ -273,6 +277,9 @@ func (m *Machine) Owner(group string) string {
 func (m *Machine) waiting(g *group) string {
 	if g.waiting != "" || !m.started || m.leaving {
 		return g.waiting
+	}
+	if why := m.deafFor(g); why != "" && g.state == StateStandby {
+		return "standby: one-way loss, " + why
 	}
 	dec := m.desired(g)
 	switch {

@@ -11,7 +11,7 @@ import (
 // checks (at least 1, so a degraded node still serves when it is the only one
 // left and can still reach a ping node).
 func (m *Machine) naturalPrio(g *group) uint8 {
-	if g.state == StateFailed || m.iso {
+	if g.state == StateFailed || m.iso || m.deafFor(g) != "" {
 		return 0
 	}
 	p := int(basePriority(&g.cfg, m.cfg.Self)) - m.penalty
@@ -21,8 +21,8 @@ func (m *Machine) naturalPrio(g *group) uint8 {
 // selfPrio is the priority this node advertises for g.
 func (m *Machine) selfPrio(g *group) uint8 {
 	switch {
-	case m.leaving || g.state == StateFailed || m.iso:
-		return 0 // isolation beats an operator's pin: an unreachable node must not grab a group
+	case m.leaving || g.state == StateFailed || m.iso || m.deafFor(g) != "":
+		return 0 // isolation and one-way loss beat an operator's pin: a node its peer cannot hear must not grab a group
 	case g.takeoverPin:
 		return PriorityTakeover
 	case g.standbyPin:
@@ -288,6 +288,9 @@ func (m *Machine) evaluate(g *group) {
 			return
 		}
 		reason := fmt.Sprintf("releasing to %s: %s", d, dec)
+		if why := m.deafFor(g); why != "" {
+			reason = fmt.Sprintf("releasing to %s: one-way loss, %s", d, why)
+		}
 		m.setState(g, StateStopping, reason)
 		m.out = append(m.out, Action{Kind: ActionStop, Group: g.cfg.Name, Reason: reason})
 	}

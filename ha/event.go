@@ -52,6 +52,19 @@ type Message struct {
 	Leaving     bool // the sender stops on purpose: take over now
 	Maintenance bool // the sender is frozen
 	Groups      []GroupState
+	// Hears is what the sender hears of the other nodes. nil means the
+	// sender does not say (a wire version-1 peer): it is then never judged
+	// deaf to us. A non-nil list without an entry for us means the same.
+	Hears []Hearing
+}
+
+// Hearing is what a node hears of one other node, as carried in its
+// heartbeats (wire.Heard).
+type Hearing struct {
+	Node       string
+	Generation uint64        // generation last heard from Node; 0 = never
+	Age        time.Duration // since the sender last heard Node (meaningless when Generation is 0)
+	Alive      bool          // the sender counts Node alive
 }
 
 // GroupState is a node's advertised priority and state for one group.
@@ -105,7 +118,7 @@ type Action struct {
 	State  State     // notify: the new state
 	Peer   string    // log: the peer it is about, if any
 	Level  Level     // log
-	Topic  string    // log: stable tag for rate limits and counters: late, dead, alive, leaving, split-brain, isolated
+	Topic  string    // log: stable tag for rate limits and counters: late, dead, alive, leaving, split-brain, isolated, one-way
 	At     time.Time // arm-timer
 	Msg    *Message  // send
 	Reason string

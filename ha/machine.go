@@ -57,6 +57,9 @@ type peer struct {
 	keepalive  time.Duration
 	reason     string // why alive/dead, for status
 	groups     map[string]peerGroup
+	report     *Hearing  // what its last heartbeat said it hears of us (nil: nothing)
+	reportAt   time.Time // when that heartbeat arrived
+	deaf       string    // alive but does not hear us: why ("" = it hears us or cannot say)
 }
 
 type peerGroup struct {
@@ -160,6 +163,7 @@ func (m *Machine) Step(ev Event) []Action {
 		m.log(LevelWarn, "", fmt.Sprintf("ignoring unknown event kind %d", ev.Kind))
 	}
 	m.expirePeers()
+	m.updateDeafness()
 	m.updateIsolation()
 	for _, g := range m.groups {
 		m.trackPriority(g)
@@ -200,6 +204,7 @@ func (m *Machine) onMessage(msg *Message) {
 		m.log(LevelInfo, p.name, fmt.Sprintf("peer %s heard again after %v", p.name, m.now.Sub(p.lastHeard)))
 	}
 	p.lastHeard, p.warned = m.now, false
+	m.onHears(p, msg.Hears)
 	for name := range p.groups {
 		if !slices.ContainsFunc(msg.Groups, func(gs GroupState) bool { return gs.Name == name }) {
 			delete(p.groups, name)
@@ -286,7 +291,7 @@ func (m *Machine) maybeSend() {
 
 func (m *Machine) message() *Message {
 	msg := &Message{From: m.cfg.Self, Generation: m.cfg.Generation, Keepalive: m.cfg.Keepalive,
-		Leaving: m.leaving, Maintenance: m.maint, Groups: make([]GroupState, 0, len(m.groups))}
+		Leaving: m.leaving, Maintenance: m.maint, Groups: make([]GroupState, 0, len(m.groups)), Hears: m.hearing()}
 	for _, g := range m.groups {
 		msg.Groups = append(msg.Groups, GroupState{Name: g.cfg.Name, Priority: m.selfPrio(g), State: g.state})
 	}

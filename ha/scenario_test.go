@@ -171,6 +171,12 @@ func (r *runner) exec(cmd string) string {
 		r.c.Partition(args[0], args[1])
 	case "cut":
 		r.c.Cut(args[0], args[1])
+	case "cut-link":
+		l, err := strconv.Atoi(args[0])
+		if err != nil {
+			r.fatalf("%s: bad link %q", cmd, args[0])
+		}
+		r.c.CutLink(l, args[1], args[2])
 	case "isolate":
 		r.c.Isolate(args[0])
 	case "heal":
@@ -238,6 +244,12 @@ func (r *runner) cluster(args []string) {
 			continue
 		}
 		switch k {
+		case "links":
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				r.fatalf("bad links %q", v)
+			}
+			opts.Links = n
 		case "groups":
 			groups = strings.Split(v, ",")
 		case "preferred":
@@ -352,7 +364,11 @@ func (r *runner) status() {
 			if p.Alive {
 				s = "alive"
 			}
-			peers = append(peers, fmt.Sprintf("%s=%s/gen%d", p.Name, s, p.Generation))
+			s = fmt.Sprintf("%s=%s/gen%d", p.Name, s, p.Generation)
+			if p.Deaf != "" {
+				s += fmt.Sprintf(" (deaf: %s)", p.Deaf)
+			}
+			peers = append(peers, s)
 		}
 		slices.Sort(peers)
 		fmt.Fprintf(&r.out, "  peers %s\n", strings.Join(peers, " "))

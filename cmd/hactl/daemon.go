@@ -146,6 +146,11 @@ func printStatus(w io.Writer, st *ctl.Status, now time.Time) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", p.Name, alive, ago(now, p.LastHeard), p.Generation, linkHealth(p.Links))
 	}
 	tw.Flush()
+	for _, p := range st.Peers {
+		if p.OneWay != "" {
+			fmt.Fprintf(w, "ONE-WAY LOSS: %s (we hear it; holding nothing it can take)\n", p.OneWay)
+		}
+	}
 
 	// Every link carries every packet, so copies already heard on another
 	// link are normal: they get their own column, not the drop list.

@@ -91,6 +91,7 @@ type Agent struct {
 	lateHidden  map[string]int
 	sendFailed  bool
 	idleWaiters []chan struct{}
+	v1Peers     map[string]bool // peers last heard speaking wire version 1
 
 	mu     sync.Mutex
 	status ha.Status
@@ -117,7 +118,8 @@ func New(cfg Config) (*Agent, error) {
 	}
 	a := &Agent{cfg: cfg, m: m, log: cfg.Logger,
 		events: make(chan ha.Event, 256), tick: make(chan struct{}, 1), calls: make(chan func()),
-		done: make(chan struct{}), lateLogged: map[string]time.Time{}, lateHidden: map[string]int{}}
+		done: make(chan struct{}), lateLogged: map[string]time.Time{}, lateHidden: map[string]int{},
+		v1Peers: map[string]bool{}}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	a.status = m.Status()
 	return a, nil
@@ -212,6 +214,12 @@ func messageEvent(p *wire.Packet) ha.Event {
 		Groups: make([]ha.GroupState, len(p.Groups))}
 	for i, g := range p.Groups {
 		msg.Groups[i] = ha.GroupState{Name: g.Name, Priority: g.Priority, State: ha.State(g.State)}
+	}
+	if !p.Version1 { // a version-1 peer says nothing of what it hears: Hears stays nil
+		msg.Hears = make([]ha.Hearing, len(p.Heard))
+		for i, h := range p.Heard {
+			msg.Hears[i] = ha.Hearing{Node: h.Node, Generation: h.Generation, Age: h.Age, Alive: h.Flags&wire.HeardAlive != 0}
+		}
 	}
 	return ha.Event{Kind: ha.EventMessage, Msg: msg}
 }

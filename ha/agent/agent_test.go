@@ -322,3 +322,59 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		t.Errorf("New(empty) = %v, want an error naming the missing transport", err)
 	}
 }
+
+// TestWireVersions: heartbeats carry what the node hears of its peers
+// (wire version 2); a peer heard speaking version 1 makes the agent speak
+// version 1 (no heard list) until it speaks version 2 again; and a peer
+// whose heard list says it does not hear us shows up as deaf in status.
+func TestWireVersions(t *testing.T) {
+	h := newHarness(t)
+	lb1 := h.start("lb1", 1, nil)
+	from := func(v1 bool, alive bool) {
+		p := &wire.Packet{ClusterID: 7, Sender: "lb2", Generation: 3, Keepalive: 100 * time.Millisecond,
+			Groups: []wire.Group{{Name: "web", Priority: 100, State: uint8(ha.StateStandby)}}, Version1: v1}
+		if !v1 {
+			hd := wire.Heard{Node: "lb1", Generation: 1, Age: 900 * time.Millisecond}
+			if alive {
+				hd.Flags, hd.Age = wire.HeardAlive, 5*time.Millisecond
+			}
+			p.Heard = []wire.Heard{hd}
+		}
+		h.net.inbox["lb1"] <- p
+	}
+	last := func() *wire.Packet {
+		h.net.mu.Lock()
+		defer h.net.mu.Unlock()
+		return h.net.sent[len(h.net.sent)-1]
+	}
+	for range 3 {
+		from(true, false)
+		h.advance(100 * time.Millisecond)
+	}
+	if p := last(); !p.Version1 || p.Heard != nil {
+		t.Errorf("lb1 sends after hearing a version-1 peer: Version1=%v Heard=%v, want version 1 without heard list", p.Version1, p.Heard)
+	}
+	if logs := lb1.logs.String(); !strings.Contains(logs, "wire version 1") {
+		t.Errorf("lb1 did not log the version-1 peer:\n%s", logs)
+	}
+	for range 6 {
+		from(false, true)
+		h.advance(100 * time.Millisecond)
+	}
+	p := last()
+	if p.Version1 || len(p.Heard) != 1 || p.Heard[0].Node != "lb2" || p.Heard[0].Generation != 3 || p.Heard[0].Flags != wire.HeardAlive {
+		t.Errorf("lb1 sends after hearing a version-2 peer: %+v, want version 2 hearing lb2 gen 3 alive", p)
+	}
+	for _, ps := range lb1.a.Status().Peers {
+		if ps.Deaf != "" {
+			t.Errorf("peer %s deaf = %q while it hears us", ps.Name, ps.Deaf)
+		}
+	}
+	for range 3 {
+		from(false, false)
+		h.advance(100 * time.Millisecond)
+	}
+	if ps := lb1.a.Status().Peers[0]; !strings.Contains(ps.Deaf, "lb2 has not heard us for") {
+		t.Errorf("peer lb2 deaf = %q, want it to say lb2 has not heard us", ps.Deaf)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/hapair/hapair/ha"
 	"github.com/hapair/hapair/ha/wire"
@@ -13,6 +14,9 @@ import (
 // Run goroutine calls it.
 func (a *Agent) step(ev ha.Event) {
 	ev.Now = a.cfg.Clock.Now()
+	if ev.Kind == ha.EventMessage && ev.Msg != nil {
+		a.noteVersion(ev.Msg)
+	}
 	for _, act := range a.m.Step(ev) {
 		a.execute(act)
 	}
@@ -75,6 +79,23 @@ func (a *Agent) execute(act ha.Action) {
 	}
 }
 
+// noteVersion tracks which peers speak wire version 1 (no heard list), so
+// heartbeats fall back to version 1 while one of them is around, and says
+// so once: a mixed-version pair works, without one-way loss detection.
+func (a *Agent) noteVersion(msg *ha.Message) {
+	old := msg.Hears == nil
+	if old == a.v1Peers[msg.From] {
+		return
+	}
+	if old {
+		a.v1Peers[msg.From] = true
+		a.log.Warn("peer speaks heartbeat wire version 1: sending version 1 (no one-way loss detection) until it is upgraded", "peer", msg.From)
+		return
+	}
+	delete(a.v1Peers, msg.From)
+	a.log.Info("peer speaks heartbeat wire version 2 again", "peer", msg.From)
+}
+
 // logRemark logs a machine remark; warntime lines are limited per peer.
 func (a *Agent) logRemark(act ha.Action) {
 	level := slog.LevelInfo
@@ -129,6 +150,18 @@ func (a *Agent) send(msg *ha.Message) {
 	}
 	for i, g := range msg.Groups {
 		p.Groups[i] = wire.Group{Name: g.Name, Priority: g.Priority, State: uint8(g.State)}
+	}
+	if len(a.v1Peers) > 0 {
+		p.Version1 = true // every link carries every packet: speak what the oldest peer understands
+	} else {
+		p.Heard = make([]wire.Heard, len(msg.Hears))
+		for i, h := range msg.Hears {
+			wh := wire.Heard{Node: h.Node, Generation: h.Generation, Age: min(h.Age.Truncate(time.Microsecond), wire.MaxAge)}
+			if h.Alive {
+				wh.Flags = wire.HeardAlive
+			}
+			p.Heard[i] = wh
+		}
 	}
 	err := a.cfg.Transport.Send(p)
 	switch {

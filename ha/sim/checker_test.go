@@ -43,6 +43,13 @@ import (
 //  6. Isolation (Heartbeat ipfail): a node that has lost its ping node and
 //     heard no peer for D owns no group K later (time to finish a start it
 //     began before and release), in any network.
+//  7. One-way loss: when, in a settled cluster, a's messages stop reaching
+//     b on every link while everything else still flows, every group has
+//     exactly one owner from D+2K after the cut for as long as it lasts (b
+//     takes a's groups, a learns from b's heartbeats that b does not hear
+//     it and steps aside). A cut on some links only leaves the cluster
+//     connected ("clean"), so 1-5 apply to it unchanged. (Both a and b up
+//     at the cut; not checked while every up node may be isolated.)
 type checker struct {
 	c     *Cluster
 	cfg   ha.Config
@@ -57,6 +64,8 @@ type checker struct {
 	chkChanged map[string]time.Time // node -> last check change
 	dualSince  map[string]time.Time
 	announced  map[string][]stamp // group -> who announced or started it, when
+	oneWay     string             // "a->b" while a one-way cut made in a settled cluster lasts
+	oneWayAt   time.Time
 	pending    []expectation
 	stats      *stats
 	owners     []string // scratch
@@ -67,8 +76,9 @@ type checker struct {
 type stats struct {
 	settled  atomic.Int64 // settled (1) checks
 	isolated atomic.Int64 // (6) checks of a node that may be isolated
-	expected [6]atomic.Int64
-	met      [6]atomic.Int64
+	oneWay   atomic.Int64 // (7) checks during a one-way cut
+	expected [8]atomic.Int64
+	met      [8]atomic.Int64
 	starts   atomic.Int64 // (3) start decisions examined against a master
 }
 
@@ -114,6 +124,23 @@ func (k *checker) disturb(what string) {
 	k.tracef("--- %s", what)
 	k.settleAt = later(k.settleAt, k.c.Now.Add(deadtime+2*keepalive))
 	k.pending = nil
+	k.oneWay = ""
+}
+
+// cutOneWay drops a's messages to b on every link (all) or on one random
+// link; (7) watches a full one-way cut made in a settled cluster.
+func (k *checker) cutOneWay(a, b string, all bool, link int) {
+	settled := k.settled()
+	if all {
+		k.disturb(fmt.Sprintf("one-way %s->%s on every link", a, b))
+		k.c.Cut(a, b)
+	} else {
+		k.disturb(fmt.Sprintf("one-way %s->%s on link %d", a, b, link))
+		k.c.CutLink(link, a, b)
+	}
+	if all && settled && k.c.loss == 0 && k.c.Node(a).Up && k.c.Node(b).Up {
+		k.oneWay, k.oneWayAt = a+"->"+b, k.c.Now
+	}
 }
 
 func later(a, b time.Time) time.Time {
@@ -362,6 +389,14 @@ func (k *checker) afterEvent() {
 		}
 		if d, ok := k.dualSince[g.Name]; ok && now.Sub(d) >= keepalive {
 			k.fail("(1) settled and clean, but group %s has owners %v for %v", g.Name, o, now.Sub(d))
+		}
+	}
+	if k.oneWay != "" && now.Sub(k.oneWayAt) >= deadtime+2*keepalive && !allIsolated {
+		k.stats.oneWay.Add(1)
+		for _, g := range k.cfg.Groups {
+			if o := k.c.Owners(g.Name); len(o) != 1 {
+				k.fail("(7) one-way %s since %v: group %s has owners %v, want exactly one", k.oneWay, k.oneWayAt.Sub(k.c.opts.Start), g.Name, o)
+			}
 		}
 	}
 	kept := k.pending[:0]

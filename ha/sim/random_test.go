@@ -62,9 +62,9 @@ func TestRandom(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	t.Logf("%d schedules: %d settled checks (1); %d start decisions against a master (3); %d isolated-node checks (6); "+
+	t.Logf("%d schedules: %d settled checks (1); %d start decisions against a master (3); %d isolated-node checks (6); %d one-way checks (7); "+
 		"expectations met/set: crash (2) %d/%d, failback (3) %d/%d, leave (4) %d/%d, heal (5) %d/%d",
-		n, st.settled.Load(), st.starts.Load(), st.isolated.Load(),
+		n, st.settled.Load(), st.starts.Load(), st.isolated.Load(), st.oneWay.Load(),
 		st.met[2].Load(), st.expected[2].Load(), st.met[3].Load(), st.expected[3].Load(),
 		st.met[4].Load(), st.expected[4].Load(), st.met[5].Load(), st.expected[5].Load())
 	if len(failed) > 0 {
@@ -99,10 +99,11 @@ func runSchedule(seed uint64, trace *strings.Builder, st *stats) error {
 	c := New(Options{Config: cfg, Rand: rng,
 		DelayMin: 0, DelayMax: time.Duration(1+rng.IntN(5)) * time.Millisecond,
 		StartDelay: time.Duration(1+rng.IntN(20)) * time.Millisecond,
-		StopDelay:  time.Duration(1+rng.IntN(20)) * time.Millisecond})
+		StopDelay:  time.Duration(1+rng.IntN(20)) * time.Millisecond,
+		Links:      1 + rng.IntN(2)})
 	k := newChecker(c, cfg, st)
 	if trace != nil {
-		fmt.Fprintf(trace, "nodes=%v groups=%v failback=%v\n", nodes, groupString(groups), cfg.AutoFailback)
+		fmt.Fprintf(trace, "nodes=%v groups=%v failback=%v links=%d\n", nodes, groupString(groups), cfg.AutoFailback, c.Links())
 		k.trace = trace
 	}
 	for _, n := range nodes {
@@ -155,7 +156,7 @@ func (k *checker) randomStep(rng *rand.Rand) {
 	}
 	dur := func(lo, hi time.Duration) time.Duration { return lo + time.Duration(rng.Int64N(int64(hi-lo))) }
 	group := k.cfg.Groups[rng.IntN(len(k.cfg.Groups))].Name
-	switch rng.IntN(9) {
+	switch rng.IntN(10) {
 	case 0: // quiet
 		k.run(dur(200*time.Millisecond, 3*time.Second))
 	case 1:
@@ -211,6 +212,16 @@ func (k *checker) randomStep(rng *rand.Rand) {
 		if n := pick(true); n != "" {
 			k.check(n, rng.IntN(2) == 0)
 		}
+		k.run(dur(100*time.Millisecond, 2*time.Second))
+	case 9: // one-way loss: a's heartbeats stop reaching b, on every link or on one
+		names := c.Names()
+		a, b := names[rng.IntN(len(names))], names[rng.IntN(len(names))]
+		if a == b {
+			return
+		}
+		k.cutOneWay(a, b, rng.IntN(3) != 0, rng.IntN(c.Links()))
+		k.run(dur(100*time.Millisecond, 4*time.Second))
+		k.heal()
 		k.run(dur(100*time.Millisecond, 2*time.Second))
 	case 8: // crash and come back quickly: an unstable node
 		if n := pick(true); n != "" {

@@ -1,6 +1,7 @@
 // Package sim runs several ha.Machines against each other on a simulated
 // clock and an in-memory network with delay, loss, partitions, crashes and
-// restarts. Everything is driven by one event queue and a seeded RNG, so a
+// restarts, on one or more heartbeat links whose directions can be cut
+// separately (one-way loss). Everything is driven by one event queue and a seeded RNG, so a
 // run is a pure function of its inputs and a failing seed replays exactly.
 //
 // It serves the scenario scripts of package ha (ha/testdata) and the
@@ -26,7 +27,14 @@ type Options struct {
 	DelayMax   time.Duration
 	StartDelay time.Duration // how long a group takes to start
 	StopDelay  time.Duration // how long a group takes to stop
+	Links      int           // heartbeat links; every message goes on each (0: 1)
 	Rand       *rand.Rand    // loss and delay jitter (nil: a fixed seed)
+}
+
+// cutKey is one cut direction: on one link, or on every link (link -1).
+type cutKey struct {
+	link     int
+	from, to string
 }
 
 // Cluster is the simulated world. It is not safe for concurrent use.
@@ -37,8 +45,8 @@ type Cluster struct {
 	nodes map[string]*Node
 	queue eventQueue
 	seq   uint64
-	cut   map[[2]string]bool // from, to
-	loss  float64
+	cut   map[cutKey]bool
+	loss  float64 // per message and link
 	rng   *rand.Rand
 
 	// Observe, if set, sees every action a machine returns, in order.
@@ -94,10 +102,13 @@ func New(opts Options) *Cluster {
 	if opts.Rand == nil {
 		opts.Rand = rand.New(rand.NewPCG(1, 2))
 	}
+	if opts.Links < 1 {
+		opts.Links = 1
+	}
 	if opts.Start.IsZero() {
 		opts.Start = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	}
-	c := &Cluster{Now: opts.Start, opts: opts, nodes: map[string]*Node{}, cut: map[[2]string]bool{}, rng: opts.Rand}
+	c := &Cluster{Now: opts.Start, opts: opts, nodes: map[string]*Node{}, cut: map[cutKey]bool{}, rng: opts.Rand}
 	for _, n := range opts.Config.Nodes {
 		c.names = append(c.names, n)
 		c.nodes[n] = &Node{Name: n, Running: map[string]bool{}, failNext: map[string]string{}}
@@ -178,8 +189,28 @@ func (c *Cluster) FailNextStart(name, group, reason string) {
 	}
 }
 
-// Cut drops messages from a to b (one direction).
-func (c *Cluster) Cut(a, b string) { c.cut[[2]string{a, b}] = true }
+// Cut drops messages from a to b (one direction) on every link.
+func (c *Cluster) Cut(a, b string) { c.cut[cutKey{-1, a, b}] = true }
+
+// CutLink drops messages from a to b (one direction) on link (0-based).
+func (c *Cluster) CutLink(link int, a, b string) { c.cut[cutKey{link, a, b}] = true }
+
+// Links returns how many heartbeat links the cluster has.
+func (c *Cluster) Links() int { return c.opts.Links }
+
+// Reaches reports whether some link carries messages from a to b.
+func (c *Cluster) Reaches(a, b string) bool {
+	for l := range c.opts.Links {
+		if c.open(l, a, b) {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *Cluster) open(link int, a, b string) bool {
+	return !c.cut[cutKey{-1, a, b}] && !c.cut[cutKey{link, a, b}]
+}
 
 // Partition cuts both directions between a and b.
 func (c *Cluster) Partition(a, b string) { c.Cut(a, b); c.Cut(b, a) }
@@ -194,12 +225,23 @@ func (c *Cluster) Isolate(a string) {
 }
 
 // Heal removes every cut.
-func (c *Cluster) Heal() { c.cut = map[[2]string]bool{} }
+func (c *Cluster) Heal() { c.cut = map[cutKey]bool{} }
 
-// Connected reports whether no cut is in place.
-func (c *Cluster) Connected() bool { return len(c.cut) == 0 }
+// Connected reports whether every node reaches every other on some link
+// (cuts on some links only leave the cluster connected).
+func (c *Cluster) Connected() bool {
+	for _, a := range c.names {
+		for _, b := range c.names {
+			if a != b && !c.Reaches(a, b) {
+				return false
+			}
+		}
+	}
+	return true
+}
 
-// SetLoss sets the probability that any one message is lost.
+// SetLoss sets the probability that any one message is lost on any one
+// link (links lose independently).
 func (c *Cluster) SetLoss(p float64) { c.loss = p }
 
 // Run processes events until d of simulated time has passed.
@@ -278,19 +320,29 @@ func (c *Cluster) step(n *Node, ev ha.Event) {
 	}
 }
 
+// send puts msg on every link to every other node. The receiver gets the
+// first copy to arrive; later copies are duplicates that ha/link drops.
 func (c *Cluster) send(from string, msg *ha.Message) {
 	for _, to := range c.names {
-		if to == from || c.cut[[2]string{from, to}] {
+		if to == from {
 			continue
 		}
-		if c.loss > 0 && c.rng.Float64() < c.loss {
-			continue
+		first := time.Duration(-1)
+		for l := range c.opts.Links {
+			if !c.open(l, from, to) || (c.loss > 0 && c.rng.Float64() < c.loss) {
+				continue
+			}
+			d := c.opts.DelayMin
+			if span := c.opts.DelayMax - c.opts.DelayMin; span > 0 {
+				d += time.Duration(c.rng.Int64N(int64(span) + 1))
+			}
+			if first < 0 || d < first {
+				first = d
+			}
 		}
-		d := c.opts.DelayMin
-		if span := c.opts.DelayMax - c.opts.DelayMin; span > 0 {
-			d += time.Duration(c.rng.Int64N(int64(span) + 1))
+		if first >= 0 {
+			c.schedule(c.Now.Add(first), c.nodes[to], 0, ha.Event{Kind: ha.EventMessage, Msg: msg})
 		}
-		c.schedule(c.Now.Add(d), c.nodes[to], 0, ha.Event{Kind: ha.EventMessage, Msg: msg})
 	}
 }
 

@@ -7,14 +7,14 @@
 // binary layout with explicit length limits rather than Heartbeat's text
 // fields, so decoding is bounded and fuzzed.
 //
-// # Layout (version 1)
+// # Layout (version 2)
 //
 // All integers are big-endian. A sealed packet is a body followed by a
 // footer:
 //
 //	off  size  field
 //	0    4     magic "HApr" (0x48 0x41 0x70 0x72)
-//	4    1     version, 1
+//	4    1     version, 2 (1 is also decoded; see Versions)
 //	5    1     flags: bit 0 leaving, bit 1 maintenance; other bits are
 //	           carried unchanged and ignored by this version
 //	6    4     cluster id
@@ -29,6 +29,15 @@
 //	.    N       group name (names are unique within a packet)
 //	.    1       priority
 //	.    1       state (opaque here; values belong to package ha)
+//	.    1     H: heard count, 0..32 (absent in version 1)
+//	           H times, one per other node the sender knows:
+//	.    1       N: node name length, 1..64
+//	.    N       node name (names are unique within a packet)
+//	.    8       generation last heard from that node (0: never heard)
+//	.    4       age: microseconds since the sender last heard it
+//	             (clamped to 2^32-1, about 71 minutes)
+//	.    1       flags: bit 0 alive (the sender counts it alive); other
+//	             bits are carried unchanged and ignored
 //	.    2     P: payload length, 0..1024
 //	.    P     payload (opaque; persistence-table sync)
 //	           footer:
@@ -38,6 +47,26 @@
 //
 // The body must end exactly where the footer starts: trailing bytes are
 // malformed, so every packet has exactly one encoding.
+//
+// # Why a heard list
+//
+// A heartbeat that only says "I am here" cannot show one-way loss: when
+// lb1's packets stop reaching lb2 while lb2's still reach lb1, lb2 declares
+// lb1 dead and takes its groups, and lb1, hearing lb2 fine, keeps them too.
+// The heard list tells lb1 that lb2 has not heard it, so package ha can
+// step aside (see ha's package doc, "One-way loss"). VRRP (RFC 9568) and
+// Heartbeat have no such field; it follows the "what I hear of you" echo of
+// BFD (RFC 5880, section 6.8.6: the remote state in every control packet).
+//
+// # Versions
+//
+// Version 2 added the heard list between the groups and the payload; the
+// rest is as in version 1. This package decodes both (a version-1 packet
+// sets Packet.Version1 and has no heard list) and encodes version 2 unless
+// Packet.Version1 is set. A version-1 node drops version-2 packets with
+// ErrVersion, so a mixed pair works only if the newer node speaks version 1
+// to it: ha/agent does so while any peer was last heard speaking version 1,
+// and a peer that sends no heard list is never judged one-way.
 //
 // # Why the footer is at the end
 //

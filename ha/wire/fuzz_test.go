@@ -26,8 +26,16 @@ func unmarshalSeeds(t testing.TB) map[string][]byte {
 	groupOverflow[34] = 0xff
 	payloadOverflow := bytes.Clone(body)
 	payloadOverflow[len(body)-6] = 0xff
+	v1, err := goldenV1Packet().MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	heardOverflow := bytes.Clone(body)
+	heardOverflow[48] = 0xff // heard count of the golden packet
 	return map[string][]byte{
 		"valid":            body,
+		"valid-v1":         v1,
+		"heard-overflow":   heardOverflow,
 		"sender-overflow":  senderOverflow,
 		"group-overflow":   groupOverflow,
 		"payload-overflow": payloadOverflow,
@@ -43,15 +51,17 @@ type roundTripSeed struct {
 	keepalive uint32 // microseconds
 	flags     byte
 	groups    string // comma-separated names
+	heard     string // comma-separated node names
 	payload   []byte
 }
 
 func roundTripSeeds() map[string]roundTripSeed {
 	return map[string]roundTripSeed{
-		"golden":    {0x0a0b0c0d, "lb1", 7, 42, 200000, 1, "web,mail", []byte{0xde, 0xad, 0xbe, 0xef}},
-		"minimal":   {0, "a", 0, 0, 0, 0, "", nil},
-		"too-long":  {1, strings.Repeat("x", 65), 1, 1, 1, 0, strings.Repeat("g", 40), make([]byte, 1025)},
-		"duplicate": {1, "lb2", 1, 1, 1000, 2, "web,web", nil},
+		"golden":          {0x0a0b0c0d, "lb1", 7, 42, 200000, 1, "web,mail", "lb2,lb3", []byte{0xde, 0xad, 0xbe, 0xef}},
+		"minimal":         {0, "a", 0, 0, 0, 0, "", "", nil},
+		"too-long":        {1, strings.Repeat("x", 65), 1, 1, 1, 0, strings.Repeat("g", 40), strings.Repeat("h", 65), make([]byte, 1025)},
+		"duplicate":       {1, "lb2", 1, 1, 1000, 2, "web,web", "", nil},
+		"duplicate-heard": {1, "lb2", 1, 1, 1000, 2, "web", "lb1,lb1", nil},
 	}
 }
 
@@ -96,15 +106,21 @@ func FuzzUnmarshal(f *testing.F) {
 // Open returns exactly what was sealed.
 func FuzzRoundTrip(f *testing.F) {
 	for _, s := range roundTripSeeds() {
-		f.Add(s.cluster, s.sender, s.gen, s.seq, s.keepalive, s.flags, s.groups, s.payload)
+		f.Add(s.cluster, s.sender, s.gen, s.seq, s.keepalive, s.flags, s.groups, s.heard, s.payload)
 	}
 	keys := goldenKeys()
-	f.Fuzz(func(t *testing.T, cluster uint32, sender string, gen, seq uint64, keepalive uint32, flags byte, groups string, payload []byte) {
+	f.Fuzz(func(t *testing.T, cluster uint32, sender string, gen, seq uint64, keepalive uint32, flags byte, groups, heard string, payload []byte) {
 		p := Packet{ClusterID: cluster, Sender: sender, Generation: gen, Seq: seq,
 			Keepalive: time.Duration(keepalive) * time.Microsecond, Flags: Flags(flags)}
 		if groups != "" {
 			for i, name := range strings.Split(groups, ",") {
 				p.Groups = append(p.Groups, Group{Name: name, Priority: uint8(i), State: uint8(len(name))})
+			}
+		}
+		if heard != "" {
+			for i, name := range strings.Split(heard, ",") {
+				p.Heard = append(p.Heard, Heard{Node: name, Generation: gen + uint64(i),
+					Age: time.Duration(keepalive>>uint(i%32)) * time.Microsecond, Flags: HeardFlags(flags >> 1)})
 			}
 		}
 		if len(payload) > 0 {
@@ -132,7 +148,7 @@ func TestSeedCorpus(t *testing.T) {
 		files[filepath.Join("FuzzUnmarshal", name)] = corpusFile(b)
 	}
 	for name, s := range roundTripSeeds() {
-		files[filepath.Join("FuzzRoundTrip", name)] = corpusFile(s.cluster, s.sender, s.gen, s.seq, s.keepalive, s.flags, s.groups, s.payload)
+		files[filepath.Join("FuzzRoundTrip", name)] = corpusFile(s.cluster, s.sender, s.gen, s.seq, s.keepalive, s.flags, s.groups, s.heard, s.payload)
 	}
 	for name, want := range files {
 		path := filepath.Join("testdata", "fuzz", name)

@@ -10,8 +10,13 @@ import (
 // Magic opens every hapair packet ("HApr").
 var Magic = [4]byte{'H', 'A', 'p', 'r'}
 
-// Version is the layout this package encodes and the only one it decodes.
-const Version = 1
+// Version is the layout this package encodes by default. It also decodes
+// Version1, and encodes it for a Packet with Version1 set (see the package
+// doc, "Versions").
+const Version = 2
+
+// Version1 is the previous layout: no heard list.
+const Version1 = 1
 
 // Limits of the layout. Decoding checks every length against them and
 // against the bytes that remain, so a packet never makes the decoder
@@ -21,19 +26,27 @@ const (
 	MaxGroupName = 32   // bytes in a group name
 	MaxGroups    = 64   // groups per packet
 	MaxPayload   = 1024 // bytes of opaque payload
+	MaxHeard     = 32   // heard entries per packet (version 2)
 	MinMACSize   = 16   // shorter MACs are refused (HMAC-MD5 is 16)
 	MaxMACSize   = 64   // room for HMAC-SHA512; authkeys uses 32
 
 	// MaxKeepalive is the largest keepalive the 32-bit microsecond field holds.
 	MaxKeepalive = time.Duration(1<<32-1) * time.Microsecond
+	// MaxAge is the largest heard age the 32-bit microsecond field holds
+	// (about 71 minutes); senders clamp longer silences to it.
+	MaxAge = MaxKeepalive
 
 	headerSize = 31 // through the sender length byte
 	footerSize = 2  // key id, MAC length
 	// MinPacketSize is the smallest sealed packet: 1-byte sender, no
 	// groups, no payload, shortest MAC.
 	MinPacketSize = headerSize + 1 + 1 + 2 + MinMACSize + footerSize
+	// heardEntrySize is one heard entry without its name: name length,
+	// generation, age, flags.
+	heardEntrySize = 1 + 8 + 4 + 1
 	// MaxBodySize is the largest body: every field at its maximum.
-	MaxBodySize = headerSize + MaxSender + 1 + MaxGroups*(1+MaxGroupName+2) + 2 + MaxPayload
+	MaxBodySize = headerSize + MaxSender + 1 + MaxGroups*(1+MaxGroupName+2) +
+		1 + MaxHeard*(heardEntrySize+MaxSender) + 2 + MaxPayload
 	// MaxPacketSize is the largest sealed packet.
 	MaxPacketSize = MaxBodySize + MaxMACSize + footerSize
 )
@@ -49,6 +62,23 @@ const (
 	// FlagMaintenance says the sender has frozen its groups.
 	FlagMaintenance Flags = 1 << 1
 )
+
+// HeardFlags are per-entry flags of the heard list.
+type HeardFlags uint8
+
+// HeardAlive says the sender counts the node alive (heard within its
+// deadtime, not leaving). Other bits are carried unchanged and ignored.
+const HeardAlive HeardFlags = 1 << 0
+
+// Heard is what the sender hears of one other node (version 2): it lets a
+// node that is heard by nobody while it hears its peers (one-way loss) find
+// out, which a heartbeat that only says "I am here" cannot.
+type Heard struct {
+	Node       string        // 1..MaxSender bytes, unique within a packet
+	Generation uint64        // the generation last heard from Node; 0 = never heard
+	Age        time.Duration // since the sender last heard Node; whole microseconds, 0..MaxAge
+	Flags      HeardFlags
+}
 
 // Group is the sender's view of one resource group.
 type Group struct {
@@ -66,7 +96,13 @@ type Packet struct {
 	Keepalive  time.Duration // sender's heartbeat interval; whole microseconds, 0..MaxKeepalive
 	Flags      Flags
 	Groups     []Group // at most MaxGroups
+	Heard      []Heard // at most MaxHeard; version 2 only
 	Payload    []byte  // opaque; at most MaxPayload bytes
+
+	// Version1 encodes the packet in the version-1 layout (no heard list),
+	// for a peer that speaks only version 1; UnmarshalBinary sets it for a
+	// version-1 packet. The zero value is the current Version.
+	Version1 bool
 }
 
 // Sentinel errors; the errors returned by this package wrap one of them.
@@ -75,7 +111,8 @@ var (
 	ErrShort = errors.New("packet too short")
 	// ErrBadMAC: the MAC does not verify under the key id in the footer.
 	ErrBadMAC = errors.New("bad MAC")
-	// ErrVersion: an authenticated packet with a version other than Version.
+	// ErrVersion: an authenticated packet with a version other than
+	// Version and Version1.
 	ErrVersion = errors.New("unsupported version")
 	// ErrMalformed: an authenticated packet whose body does not decode.
 	ErrMalformed = errors.New("malformed packet")
@@ -108,6 +145,30 @@ func (p *Packet) bodySize() (int, error) {
 		}
 		size += 1 + len(g.Name) + 2
 	}
+	if p.Version1 {
+		if len(p.Heard) > 0 {
+			return 0, fmt.Errorf("wire: encoding %d heard entries: version 1 has no heard list", len(p.Heard))
+		}
+		return size, nil
+	}
+	if len(p.Heard) > MaxHeard {
+		return 0, fmt.Errorf("wire: encoding %d heard entries: at most %d", len(p.Heard), MaxHeard)
+	}
+	size++
+	for i, h := range p.Heard {
+		if n := len(h.Node); n < 1 || n > MaxSender {
+			return 0, fmt.Errorf("wire: encoding heard node %q: name length %d, want 1..%d", h.Node, n, MaxSender)
+		}
+		if h.Age < 0 || h.Age > MaxAge || h.Age%time.Microsecond != 0 {
+			return 0, fmt.Errorf("wire: encoding heard node %q age %v: want whole microseconds in 0..%v", h.Node, h.Age, MaxAge)
+		}
+		for _, o := range p.Heard[:i] {
+			if o.Node == h.Node {
+				return 0, fmt.Errorf("wire: encoding heard node %q: duplicate name", h.Node)
+			}
+		}
+		size += heardEntrySize + len(h.Node)
+	}
 	return size, nil
 }
 
@@ -117,8 +178,12 @@ func (p *Packet) AppendBinary(b []byte) ([]byte, error) {
 	if _, err := p.bodySize(); err != nil {
 		return b, err
 	}
+	v := byte(Version)
+	if p.Version1 {
+		v = Version1
+	}
 	b = append(b, Magic[:]...)
-	b = append(b, Version, byte(p.Flags))
+	b = append(b, v, byte(p.Flags))
 	b = binary.BigEndian.AppendUint32(b, p.ClusterID)
 	b = binary.BigEndian.AppendUint64(b, p.Generation)
 	b = binary.BigEndian.AppendUint64(b, p.Seq)
@@ -130,6 +195,16 @@ func (p *Packet) AppendBinary(b []byte) ([]byte, error) {
 		b = append(b, byte(len(g.Name)))
 		b = append(b, g.Name...)
 		b = append(b, g.Priority, g.State)
+	}
+	if !p.Version1 {
+		b = append(b, byte(len(p.Heard)))
+		for _, h := range p.Heard {
+			b = append(b, byte(len(h.Node)))
+			b = append(b, h.Node...)
+			b = binary.BigEndian.AppendUint64(b, h.Generation)
+			b = binary.BigEndian.AppendUint32(b, uint32(h.Age/time.Microsecond))
+			b = append(b, byte(h.Flags))
+		}
 	}
 	b = binary.BigEndian.AppendUint16(b, uint16(len(p.Payload)))
 	b = append(b, p.Payload...)
@@ -156,10 +231,11 @@ func (p *Packet) UnmarshalBinary(b []byte) error {
 	if [4]byte(b[0:4]) != Magic {
 		return fmt.Errorf("wire: decoding magic %q: want %q: %w", b[0:4], Magic[:], ErrMalformed)
 	}
-	if b[4] != Version {
-		return fmt.Errorf("wire: decoding version %d: want %d: %w", b[4], Version, ErrVersion)
+	if b[4] != Version && b[4] != Version1 {
+		return fmt.Errorf("wire: decoding version %d: want %d or %d: %w", b[4], Version1, Version, ErrVersion)
 	}
 	var q Packet
+	q.Version1 = b[4] == Version1
 	q.Flags = Flags(b[5])
 	q.ClusterID = binary.BigEndian.Uint32(b[6:])
 	q.Generation = binary.BigEndian.Uint64(b[10:])
@@ -197,6 +273,30 @@ func (p *Packet) UnmarshalBinary(b []byte) error {
 		off += 1 + n + 2
 	}
 	namesEnd := off
+	heardStart, hn := off, 0
+	if !q.Version1 {
+		if off >= len(b) {
+			return fmt.Errorf("wire: decoding heard count: body ends: %w", ErrMalformed)
+		}
+		hn = int(b[off])
+		off++
+		if hn > MaxHeard {
+			return fmt.Errorf("wire: decoding heard count %d: at most %d: %w", hn, MaxHeard, ErrMalformed)
+		}
+		for i := range hn {
+			if off >= len(b) {
+				return fmt.Errorf("wire: decoding heard entry %d: body ends: %w", i, ErrMalformed)
+			}
+			n := int(b[off])
+			if n < 1 || n > MaxSender {
+				return fmt.Errorf("wire: decoding heard entry %d name length %d: want 1..%d: %w", i, n, MaxSender, ErrMalformed)
+			}
+			if off+heardEntrySize+n > len(b) {
+				return fmt.Errorf("wire: decoding heard entry %d of %d bytes: %d remain: %w", i, heardEntrySize+n, len(b)-off, ErrMalformed)
+			}
+			off += heardEntrySize + n
+		}
+	}
 	if off+2 > len(b) {
 		return fmt.Errorf("wire: decoding payload length: %d bytes remain: %w", len(b)-off, ErrMalformed)
 	}
@@ -228,6 +328,25 @@ func (p *Packet) UnmarshalBinary(b []byte) error {
 			}
 			q.Groups[i] = g
 			off += 1 + n + 2
+		}
+	}
+	if hn > 0 {
+		q.Heard = make([]Heard, hn)
+		off = heardStart + 1
+		for i := range q.Heard {
+			n := int(b[off])
+			h := Heard{Node: string(b[off+1 : off+1+n])}
+			off += 1 + n
+			h.Generation = binary.BigEndian.Uint64(b[off:])
+			h.Age = time.Duration(binary.BigEndian.Uint32(b[off+8:])) * time.Microsecond
+			h.Flags = HeardFlags(b[off+12])
+			off += 13
+			for _, o := range q.Heard[:i] {
+				if o.Node == h.Node {
+					return fmt.Errorf("wire: decoding heard node %q: duplicate name: %w", h.Node, ErrMalformed)
+				}
+			}
+			q.Heard[i] = h
 		}
 	}
 	if pn > 0 {

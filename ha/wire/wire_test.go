@@ -2,6 +2,7 @@ package wire
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"flag"
@@ -40,7 +41,48 @@ func goldenPacket() *Packet {
 			{Name: "web", Priority: 100, State: 2},
 			{Name: "mail", Priority: 50, State: 1},
 		},
+		Heard: []Heard{
+			{Node: "lb2", Generation: 3, Age: 1200 * time.Millisecond},
+			{Node: "lb3", Generation: 9, Age: 40 * time.Millisecond, Flags: HeardAlive},
+		},
 		Payload: []byte{0xde, 0xad, 0xbe, 0xef},
+	}
+}
+
+// goldenV1Packet is the packet in testdata/golden_v1.hex, sealed by the
+// version-1 encoder before version 2 existed: it must still decode.
+func goldenV1Packet() *Packet {
+	p := goldenPacket()
+	p.Heard, p.Version1 = nil, true
+	return p
+}
+
+// TestGoldenV1 decodes bytes made by the version-1 encoder and encodes
+// them back: a version-2 node still understands a version-1 peer, and
+// speaks version 1 to it byte for byte.
+func TestGoldenV1(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("testdata", "golden_v1.hex"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := hex.DecodeString(strings.TrimSpace(string(raw)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Open(want, goldenKeys())
+	if err != nil {
+		t.Fatalf("Open(golden v1) error: %v", err)
+	}
+	if !reflect.DeepEqual(p, goldenV1Packet()) {
+		t.Errorf("Open(golden v1) = %+v, want %+v", p, goldenV1Packet())
+	}
+	got, err := Seal(goldenV1Packet(), goldenKeys())
+	if err != nil || !bytes.Equal(got, want) {
+		t.Errorf("Seal(golden v1) = %x, %v, want %x", got, err, want)
+	}
+	if _, err := Seal(&Packet{Sender: "a", Version1: true, Heard: []Heard{{Node: "b"}}}, goldenKeys()); err == nil ||
+		!strings.Contains(err.Error(), "version 1 has no heard list") {
+		t.Errorf("Seal(version 1 with heard list) error = %v, want version 1 has no heard list", err)
 	}
 }
 
@@ -75,8 +117,15 @@ func TestGolden(t *testing.T) {
 	}
 	// Pin the layout itself, not just our own round trip: the header
 	// fields sit where the package doc says.
-	if string(want[0:4]) != "HApr" || want[4] != 1 || want[5] != 1 || want[30] != 3 || string(want[31:34]) != "lb1" {
-		t.Errorf("golden header = %x, want magic HApr, version 1, flags 1, sender len 3 \"lb1\"", want[:34])
+	if string(want[0:4]) != "HApr" || want[4] != 2 || want[5] != 1 || want[30] != 3 || string(want[31:34]) != "lb1" {
+		t.Errorf("golden header = %x, want magic HApr, version 2, flags 1, sender len 3 \"lb1\"", want[:34])
+	}
+	// The heard list follows the groups: count, then "lb2", generation 3,
+	// age 1.2s in microseconds, flags 0.
+	heard := 34 + 1 + (1 + 3 + 2) + (1 + 4 + 2)
+	if want[heard] != 2 || string(want[heard+2:heard+5]) != "lb2" || want[heard+12] != 3 ||
+		binary.BigEndian.Uint32(want[heard+13:]) != 1200000 || want[heard+17] != 0 {
+		t.Errorf("golden heard list = %x, want 2 entries, lb2 gen 3 age 1200000us flags 0", want[heard:heard+18])
 	}
 	if id, m := want[len(want)-2], want[len(want)-1]; id != 1 || m != 32 {
 		t.Errorf("golden footer = key %d, MAC length %d, want key 1, length 32", id, m)
@@ -88,6 +137,11 @@ func TestRoundTrip(t *testing.T) {
 	for i := range maxNames {
 		maxNames[i] = Group{Name: strings.Repeat("g", MaxGroupName-2) + string(rune('A'+i/26)) + string(rune('a'+i%26)), Priority: uint8(i), State: uint8(255 - i)}
 	}
+	maxHeard := make([]Heard, MaxHeard)
+	for i := range maxHeard {
+		maxHeard[i] = Heard{Node: strings.Repeat("h", MaxSender-2) + string(rune('A'+i/26)) + string(rune('a'+i%26)),
+			Generation: ^uint64(0), Age: MaxAge, Flags: 0xff}
+	}
 	tests := []struct {
 		name string
 		p    Packet
@@ -95,9 +149,11 @@ func TestRoundTrip(t *testing.T) {
 		{"minimal", Packet{Sender: "a"}},
 		{"golden", *goldenPacket()},
 		{"unknown flags carried", Packet{Sender: "lb2", Flags: 0xfc}},
+		{"version 1", *goldenV1Packet()},
+		{"unknown heard flags carried", Packet{Sender: "lb2", Heard: []Heard{{Node: "lb1", Flags: 0xfe}}}},
 		{"max everything", Packet{
 			ClusterID: ^uint32(0), Sender: strings.Repeat("n", MaxSender), Generation: ^uint64(0), Seq: ^uint64(0),
-			Keepalive: MaxKeepalive, Flags: 0xff, Groups: maxNames, Payload: bytes.Repeat([]byte{0xab}, MaxPayload),
+			Keepalive: MaxKeepalive, Flags: 0xff, Groups: maxNames, Heard: maxHeard, Payload: bytes.Repeat([]byte{0xab}, MaxPayload),
 		}},
 	}
 	for _, tt := range tests {
@@ -119,7 +175,7 @@ func TestRoundTrip(t *testing.T) {
 		})
 	}
 	t.Run("max size", func(t *testing.T) {
-		b, _ := Seal(&tests[3].p, goldenKeys())
+		b, _ := Seal(&tests[len(tests)-1].p, goldenKeys())
 		if len(b) != MaxBodySize+32+footerSize {
 			t.Errorf("len(Seal(max)) = %d, want %d", len(b), MaxBodySize+32+footerSize)
 		}
@@ -143,6 +199,11 @@ func TestSealRejects(t *testing.T) {
 		{"long group name", Packet{Sender: "a", Groups: []Group{{Name: strings.Repeat("g", 33)}}}, "name length 33, want 1..32"},
 		{"duplicate group", Packet{Sender: "a", Groups: dup}, `encoding group "web": duplicate name`},
 		{"big payload", Packet{Sender: "a", Payload: make([]byte, 1025)}, "encoding payload of 1025 bytes: at most 1024"},
+		{"too many heard", Packet{Sender: "a", Heard: make([]Heard, 33)}, "encoding 33 heard entries: at most 32"},
+		{"empty heard node", Packet{Sender: "a", Heard: []Heard{{}}}, `encoding heard node "": name length 0, want 1..64`},
+		{"negative age", Packet{Sender: "a", Heard: []Heard{{Node: "b", Age: -1}}}, `encoding heard node "b" age -1ns`},
+		{"huge age", Packet{Sender: "a", Heard: []Heard{{Node: "b", Age: MaxAge + time.Microsecond}}}, "want whole microseconds in 0..1h11m"},
+		{"duplicate heard", Packet{Sender: "a", Heard: []Heard{{Node: "b"}, {Node: "b"}}}, `encoding heard node "b": duplicate name`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -186,8 +247,9 @@ func TestOpenRejects(t *testing.T) {
 		return b
 	}
 	const (
-		sn     = 30 // sender length offset
-		groups = 34 // group count offset ("lb1" is 3 bytes)
+		sn     = 30                                     // sender length offset
+		groups = 34                                     // group count offset ("lb1" is 3 bytes)
+		heard  = groups + 1 + (1 + 3 + 2) + (1 + 4 + 2) // heard count offset (after "web" and "mail")
 	)
 	tests := []struct {
 		name    string
@@ -207,12 +269,19 @@ func TestOpenRejects(t *testing.T) {
 		{"unknown key id", func() []byte { b := bytes.Clone(good); b[len(b)-2] = 9; return b }(), ErrBadMAC, "key 9"},
 		{"MAC length shifted", func() []byte { b := bytes.Clone(good); b[len(b)-1] = 31; return b }(), ErrBadMAC, "bad MAC"},
 		{"wrong magic", reseal(t, func(b []byte) []byte { b[0] = 'X'; return b }), ErrMalformed, `magic "XApr"`},
-		{"version 2", reseal(t, func(b []byte) []byte { b[4] = 2; return b }), ErrVersion, "version 2: want 1"},
+		{"version 3", reseal(t, func(b []byte) []byte { b[4] = 3; return b }), ErrVersion, "version 3: want 1 or 2"},
+		{"version 1 with heard list", reseal(t, func(b []byte) []byte { b[4] = 1; return b }), ErrMalformed, "payload"},
+		{"heard count over max", reseal(t, func(b []byte) []byte { b[heard] = 33; return b }), ErrMalformed, "heard count 33: at most 32"},
+		{"heard count overflow", reseal(t, func(b []byte) []byte { b[heard] = 9; return b }), ErrMalformed, "decoding heard entry"},
+		{"heard name empty", reseal(t, func(b []byte) []byte { b[heard+1] = 0; return b }), ErrMalformed, "heard entry 0 name length 0"},
+		{"heard name overflow", reseal(t, func(b []byte) []byte { b[heard+1] = 64; return b }), ErrMalformed, "heard entry 0 of 78 bytes"},
+		{"duplicate heard", reseal(t, func(b []byte) []byte { b[heard+21] = '2'; return b }), ErrMalformed, `heard node "lb2": duplicate name`},
+		{"body cut in heard list", reseal(t, func(b []byte) []byte { return b[:heard+1] }), ErrMalformed, "heard entry 0: body ends"},
 		{"sender length zero", reseal(t, func(b []byte) []byte { b[sn] = 0; return b }), ErrMalformed, "sender length 0"},
 		{"sender length overflow", reseal(t, func(b []byte) []byte { b[sn] = 64; return b }), ErrMalformed, "sender of 64 bytes"},
 		{"group count over max", reseal(t, func(b []byte) []byte { b[groups] = 65; return b }), ErrMalformed, "group count 65: at most 64"},
 		{"group count overflow", reseal(t, func(b []byte) []byte { b[groups] = 9; return b }), ErrMalformed, "decoding group"},
-		{"group name length overflow", reseal(t, func(b []byte) []byte { b[groups+1] = 32; return b }), ErrMalformed, "group 0 of 35 bytes"},
+		{"group name length overflow", reseal(t, func(b []byte) []byte { b[groups+1] = 32; return b }), ErrMalformed, "decoding group"},
 		{"group name empty", reseal(t, func(b []byte) []byte { b[groups+1] = 0; return b }), ErrMalformed, "group 0 name length 0"},
 		{"duplicate group", resealPacket(t, &Packet{Sender: "a", Groups: []Group{{Name: "web"}, {Name: "wab"}}},
 			func(b []byte) []byte { b[41] = 'e'; return b }), ErrMalformed, `group "web": duplicate name`},

@@ -27,6 +27,9 @@ type PeerStatus struct {
 	Leaving    bool      `json:"leaving,omitempty"`
 	// Links maps a link name to whether this peer was heard on it recently.
 	Links map[string]bool `json:"links,omitempty"`
+	// OneWay says the peer is alive but does not hear us, e.g. "lb2 has
+	// not heard us for 1.2s on any link" (one-way loss; "" otherwise).
+	OneWay string `json:"one_way,omitempty"`
 }
 
 // GroupStatus is one resource group.

@@ -89,6 +89,7 @@ type Lab struct {
 	mu      sync.Mutex
 	cuts    []cut
 	loss    map[string]loss
+	mute    map[string]bool // hosts whose outgoing heartbeats are dropped
 	touched map[string]bool // hosts that ever had nft tables
 	procs   []*Proc
 	closed  bool
@@ -145,6 +146,7 @@ func plan(t T, o Options, id, dir string) *Lab {
 		opts:    o,
 		byName:  map[string]*Host{},
 		loss:    map[string]loss{},
+		mute:    map[string]bool{},
 		touched: map[string]bool{},
 	}
 	l.sw = l.ID + "-sw"

@@ -17,7 +17,10 @@ import (
 //     the rule;
 //   - a heartbeat cut drops UDP to port 694 from/to the other host's addresses;
 //   - loss drops a random share of the host's IP packets in and out (inet
-//     family, `numgen random mod 100 < N`), loopback excepted.
+//     family, `numgen random mod 100 < N`), loopback excepted, optionally
+//     only those an nft match selects (heartbeats, VRRP);
+//   - a mute (MuteHeartbeats) drops every heartbeat the host sends, on every
+//     interface, in its output chain: one-way loss, it still hears its peers.
 
 const table = "hapair_lab"
 
@@ -30,6 +33,7 @@ type cut struct {
 type loss struct {
 	percent    int
 	heartbeats bool
+	match      string // nft match expression selecting the packets ("" = all, or heartbeats)
 }
 
 // Partition cuts all traffic between hosts a and b, on every interface.
@@ -70,14 +74,33 @@ func (l *Lab) LossHeartbeats(host string, percent int) {
 	l.setLoss(host, loss{percent: percent, heartbeats: true})
 }
 
-// Heal removes every cut and loss. It also flushes the unresolved (INCOMPLETE,
+// LossMatching is Loss for the packets an nft match expression selects,
+// e.g. "ip protocol vrrp" for keepalived's adverts.
+func (l *Lab) LossMatching(host string, percent int, match string) {
+	l.t.Helper()
+	l.setLoss(host, loss{percent: percent, match: match})
+}
+
+// MuteHeartbeats drops every heartbeat (UDP port 694) host sends, on every
+// interface (nftables output chain), while it still receives its peers':
+// one-way loss. Heal undoes it.
+func (l *Lab) MuteHeartbeats(host string) {
+	l.t.Helper()
+	l.Host(host)
+	l.mu.Lock()
+	l.mute[host] = true
+	l.mu.Unlock()
+	l.apply(host)
+}
+
+// Heal removes every cut, loss and mute. It also flushes the unresolved (INCOMPLETE,
 // FAILED) neighbour entries that ARP attempts during the cut left on those
 // hosts: otherwise the first packet after Heal waits up to retrans_time (1s)
 // for the kernel's next ARP retry. Resolved entries are kept.
 func (l *Lab) Heal() {
 	l.t.Helper()
 	l.mu.Lock()
-	l.cuts, l.loss = nil, map[string]loss{}
+	l.cuts, l.loss, l.mute = nil, map[string]loss{}, map[string]bool{}
 	var hosts []string
 	for name := range l.touched {
 		hosts = append(hosts, name)
@@ -194,7 +217,8 @@ func (l *Lab) rulesFor(h *Host) string {
 
 	// inet: heartbeat cuts and loss.
 	ls, lossy := l.loss[h.Name]
-	if len(hbAddrs) == 0 && !lossy {
+	muted := l.mute[h.Name]
+	if len(hbAddrs) == 0 && !lossy && !muted {
 		return b.String()
 	}
 	hbAddrs = uniq(hbAddrs)
@@ -208,10 +232,16 @@ func (l *Lab) rulesFor(h *Host) string {
 		if len(hbAddrs) > 0 {
 			fmt.Fprintf(&b, "\t\tip %s { %s } udp dport %d counter drop\n", dir.addr, strings.Join(hbAddrs, ", "), HeartbeatPort)
 		}
+		if muted && dir.chain == "output" {
+			fmt.Fprintf(&b, "\t\tudp dport %d counter drop\n", HeartbeatPort)
+		}
 		if lossy {
 			match := ""
-			if ls.heartbeats {
+			switch {
+			case ls.heartbeats:
 				match = fmt.Sprintf("udp dport %d ", HeartbeatPort)
+			case ls.match != "":
+				match = ls.match + " "
 			}
 			if ls.percent < 100 { // numgen mod 100 yields 0..99: "< 100" does not parse
 				match += fmt.Sprintf("numgen random mod 100 < %d ", ls.percent)

@@ -17,6 +17,7 @@ func TestRulesFor(t *testing.T) {
 		name string
 		cuts []cut
 		loss map[string]loss
+		mute map[string]bool
 		host string
 		want string
 	}{
@@ -84,6 +85,25 @@ func TestRulesFor(t *testing.T) {
 `,
 		},
 		{
+			name: "mute and VRRP loss", host: "lb1",
+			mute: map[string]bool{"lb1": true},
+			loss: map[string]loss{"lb1": {percent: 5, match: "ip protocol vrrp"}},
+			want: del + `table inet hapair_lab {
+	chain input {
+		type filter hook input priority -300; policy accept;
+		iif "lo" accept
+		ip protocol vrrp numgen random mod 100 < 5 counter drop
+	}
+	chain output {
+		type filter hook output priority -300; policy accept;
+		oif "lo" accept
+		udp dport 694 counter drop
+		ip protocol vrrp numgen random mod 100 < 5 counter drop
+	}
+}
+`,
+		},
+		{
 			name: "total loss", host: "client",
 			loss: map[string]loss{"client": {percent: 100}},
 			want: del + `table inet hapair_lab {
@@ -105,6 +125,9 @@ func TestRulesFor(t *testing.T) {
 		l.cuts = tc.cuts
 		if tc.loss != nil {
 			l.loss = tc.loss
+		}
+		if tc.mute != nil {
+			l.mute = tc.mute
 		}
 		if got := l.rulesFor(l.byName[tc.host]); got != tc.want {
 			t.Errorf("%s: rulesFor(%s) =\n%s\nwant\n%s", tc.name, tc.host, got, tc.want)
