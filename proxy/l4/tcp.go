@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hapair/hapair/internal/pacer"
+	"github.com/hapair/hapair/proxy/connlimit"
 	"github.com/hapair/hapair/proxy/upstream"
 )
 
@@ -65,6 +67,10 @@ type TCPProxy struct {
 	mu     sync.Mutex
 	conns  map[*tcpConn]struct{}
 	closed bool
+
+	gate     *connlimit.Gate // nil: no limit; set before Serve
+	gateDone <-chan struct{}
+	pace     *pacer.Pacer
 }
 
 // NewTCP returns a proxy that starts inactive: it accepts and immediately
@@ -73,7 +79,7 @@ func NewTCP(p upstream.Picker, cfg TCPConfig, log *slog.Logger) *TCPProxy {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	t := &TCPProxy{picker: p, log: log, conns: make(map[*tcpConn]struct{})}
+	t := &TCPProxy{picker: p, log: log, conns: make(map[*tcpConn]struct{}), pace: pacer.New(log, "accept failed, backing off", nil)}
 	t.SetConfig(cfg)
 	return t
 }
@@ -100,13 +106,25 @@ func (t *TCPProxy) Stats() TCPStats {
 	}
 }
 
+// SetGate makes Serve take a slot of g (the service's and the balancer's
+// maxconn) before each accept and give it back when the connection ends;
+// while g is full, new connections wait in the listen backlog. done ends a
+// wait (the service is being removed). Call it before Serve.
+func (t *TCPProxy) SetGate(g *connlimit.Gate, done <-chan struct{}) {
+	t.gate, t.gateDone = g, done
+}
+
 // Serve accepts connections on ln until ln is closed; it then returns nil.
-// Temporary accept errors (EMFILE) back off like net/http does.
+// Accept errors (EMFILE) back off from 5ms to 1s and are logged at most
+// once per 10s (internal/pacer).
 func (t *TCPProxy) Serve(ln *net.TCPListener) error {
-	var backoff time.Duration
 	for {
+		if !t.gate.Acquire(t.gateDone) {
+			return nil
+		}
 		c, err := ln.AcceptTCP()
 		if err != nil {
+			t.gate.Release()
 			if errors.Is(err, net.ErrClosed) {
 				return nil
 			}
@@ -114,20 +132,22 @@ func (t *TCPProxy) Serve(ln *net.TCPListener) error {
 			if errors.As(err, &ne) && ne.Timeout() {
 				return err
 			}
-			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			t.log.Warn("accept failed, backing off", "err", err, "backoff", backoff)
-			time.Sleep(backoff)
+			t.pace.Wait(err, nil)
 			continue
 		}
-		backoff = 0
+		t.pace.OK()
 		if !t.active.Load() {
+			t.gate.Release()
 			t.refused.Add(1)
 			_ = c.SetLinger(0) // RST: the client retries elsewhere at once
 			_ = c.Close()
 			continue
 		}
 		t.accepted.Add(1)
-		go t.Handle(c)
+		go func() {
+			defer t.gate.Release()
+			t.Handle(c)
+		}()
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/hapair/hapair/internal/pacer"
+	"github.com/hapair/hapair/proxy/connlimit"
 	"github.com/hapair/hapair/proxy/upstream"
 )
 
@@ -109,6 +110,8 @@ type Proxy struct {
 	requests, refused, retries, noReal, badGW atomic.Uint64
 	staleRetries, bodyTimeouts                atomic.Uint64
 	pace                                      *pacer.Pacer
+	gate                                      *connlimit.Gate // nil: no limit; set before Serve
+	gateDone                                  <-chan struct{}
 	inFlight                                  atomic.Int64
 }
 
@@ -167,6 +170,14 @@ func (p *Proxy) Stats() Stats {
 		NoReal: p.noReal.Load(), BadGateway: p.badGW.Load(), InFlight: p.inFlight.Load(),
 		BodyTimeouts: p.bodyTimeouts.Load(),
 	}
+}
+
+// SetGate makes Serve take a slot of g (the service's and the balancer's
+// maxconn) before each accept and give it back when the client connection
+// closes; while g is full, new connections wait in the listen backlog.
+// done ends a wait (the service is being removed). Call it before Serve.
+func (p *Proxy) SetGate(g *connlimit.Gate, done <-chan struct{}) {
+	p.gate, p.gateDone = g, done
 }
 
 // Serve answers HTTP on ln until ln is closed, then returns nil.
@@ -325,8 +336,12 @@ type gateListener struct {
 
 func (g gateListener) Accept() (net.Conn, error) {
 	for {
+		if !g.p.gate.Acquire(g.p.gateDone) {
+			return nil, net.ErrClosed
+		}
 		c, err := g.Listener.Accept()
 		if err != nil {
+			g.p.gate.Release()
 			if errors.Is(err, net.ErrClosed) {
 				return nil, err
 			}
@@ -338,14 +353,31 @@ func (g gateListener) Accept() (net.Conn, error) {
 		}
 		g.p.pace.OK()
 		if g.p.active.Load() {
-			return c, nil
+			if g.p.gate == nil {
+				return c, nil
+			}
+			return &gatedConn{Conn: c, gate: g.p.gate}, nil
 		}
+		g.p.gate.Release()
 		g.p.refused.Add(1)
 		if tc, ok := c.(*net.TCPConn); ok {
 			_ = tc.SetLinger(0)
 		}
 		_ = c.Close()
 	}
+}
+
+// gatedConn gives its gate slot back once, when net/http closes it.
+type gatedConn struct {
+	net.Conn
+	gate *connlimit.Gate
+	once sync.Once
+}
+
+func (c *gatedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.gate.Release)
+	return err
 }
 
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32*1024); return &b }}

@@ -1,0 +1,160 @@
+// Package connlimit bounds concurrent client connections the way HAProxy's
+// maxconn does, per service and for the whole balancer, so that clients
+// alone can never use up the process's file descriptors (each proxied TCP
+// connection holds two: the client's and the real's). At the limit the
+// accept loop stops accepting and new connections wait in the kernel's
+// listen backlog, as with HAProxy, instead of being accepted and dropped.
+//
+// It owns counting only; the accept loops in proxy/l4 and proxy/l7 call
+// Gate.Acquire before accepting and Gate.Release when a connection ends.
+package connlimit
+
+import (
+	"sync"
+	"sync/atomic"
+	"syscall"
+)
+
+// Limit is a counting semaphore with an adjustable maximum. The zero value
+// has no maximum. It is safe for concurrent use.
+type Limit struct {
+	mu    sync.Mutex
+	max   int // <= 0: none
+	n     int
+	freed chan struct{} // closed (and replaced) when a slot frees or max grows
+	waits atomic.Uint64
+}
+
+// New returns a Limit of max connections (<= 0: none).
+func New(max int) *Limit { return &Limit{max: max, freed: make(chan struct{})} }
+
+// SetMax changes the maximum (a reload); connections above a lowered
+// maximum are not closed, new ones wait until the count is below it.
+func (l *Limit) SetMax(max int) {
+	l.mu.Lock()
+	l.max = max
+	l.wakeLocked()
+	l.mu.Unlock()
+}
+
+func (l *Limit) wakeLocked() {
+	if l.freed != nil {
+		close(l.freed)
+	}
+	l.freed = make(chan struct{})
+}
+
+// acquire takes a slot, waiting while the limit is reached; it returns
+// false when done closes first.
+func (l *Limit) acquire(done <-chan struct{}) bool {
+	counted := false
+	for {
+		l.mu.Lock()
+		if l.max <= 0 || l.n < l.max {
+			l.n++
+			l.mu.Unlock()
+			return true
+		}
+		if l.freed == nil {
+			l.freed = make(chan struct{})
+		}
+		ch := l.freed
+		l.mu.Unlock()
+		if !counted {
+			l.waits.Add(1)
+			counted = true
+		}
+		select {
+		case <-ch:
+		case <-done:
+			return false
+		}
+	}
+}
+
+func (l *Limit) release() {
+	l.mu.Lock()
+	l.n--
+	l.wakeLocked()
+	l.mu.Unlock()
+}
+
+// Stats are a Limit's state: slots held (connections, plus one per accept
+// loop waiting for its next client, since a slot is taken before accepting),
+// the maximum (0: none), and how many times an accept loop had to wait.
+type Stats struct {
+	InUse int    `json:"in_use"`
+	Max   int    `json:"max"`
+	Waits uint64 `json:"waits"`
+}
+
+// Stats returns the current state.
+func (l *Limit) Stats() Stats {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return Stats{InUse: l.n, Max: max(l.max, 0), Waits: l.waits.Load()}
+}
+
+// Gate admits one connection through several Limits (a service's and the
+// balancer's), taken in order and given back together. A nil *Gate admits
+// everything.
+type Gate struct {
+	limits []*Limit
+}
+
+// NewGate returns a gate through limits; nil entries are skipped.
+func NewGate(limits ...*Limit) *Gate {
+	g := &Gate{}
+	for _, l := range limits {
+		if l != nil {
+			g.limits = append(g.limits, l)
+		}
+	}
+	return g
+}
+
+// Acquire waits until every limit has room and takes a slot in each; it
+// returns false, holding nothing, when done closes first.
+func (g *Gate) Acquire(done <-chan struct{}) bool {
+	if g == nil {
+		return true
+	}
+	for i, l := range g.limits {
+		if !l.acquire(done) {
+			for _, h := range g.limits[:i] {
+				h.release()
+			}
+			return false
+		}
+	}
+	return true
+}
+
+// Release gives back the slots one Acquire took.
+func (g *Gate) Release() {
+	if g == nil {
+		return
+	}
+	for _, l := range g.limits {
+		l.release()
+	}
+}
+
+// Reserve is how many descriptors DefaultMax leaves for everything but
+// client connections (heartbeat and control sockets, netlink, health
+// checks, UDP flows): a quarter of the limit, at most 1024.
+func Reserve(nofile int) int { return min(nofile/4, 1024) }
+
+// DefaultMax is the balancer-wide maxconn derived from the process's
+// descriptor limit, as HAProxy derives its default maxconn from ulimit -n:
+// (RLIMIT_NOFILE - Reserve) / 2, since each proxied connection holds two
+// descriptors. It returns 0 (no limit) when the limit cannot be read or is
+// unlimited.
+func DefaultMax() int {
+	var r syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r); err != nil || r.Cur == ^uint64(0) || r.Cur > 1<<30 {
+		return 0
+	}
+	n := int(r.Cur)
+	return max((n-Reserve(n))/2, 1)
+}

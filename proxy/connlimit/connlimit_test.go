@@ -1,0 +1,56 @@
+package connlimit
+
+import (
+	"testing"
+
+	"github.com/hapair/hapair/internal/testkit"
+)
+
+// TestGateWaitsAtLimit: at the limit Acquire waits, a Release lets one
+// waiter in, and closing done ends the wait holding nothing.
+func TestGateWaitsAtLimit(t *testing.T) {
+	svc, global := New(2), New(3)
+	g := NewGate(svc, global)
+	other := NewGate(New(0), global)
+	for range 2 {
+		if !g.Acquire(nil) {
+			t.Fatal("Acquire below the limit = false")
+		}
+	}
+	got := make(chan bool, 1)
+	go func() { got <- g.Acquire(nil) }()
+	testkit.WaitFor(t, "a waiter at the service limit", func() bool { return svc.Stats().Waits == 1 })
+	if !other.Acquire(nil) { // the global limit still has room for another service
+		t.Fatal("another service's Acquire under the global limit = false")
+	}
+	g.Release()
+	if !<-got {
+		t.Fatal("waiter not admitted after Release")
+	}
+	if st := global.Stats(); st.InUse != 3 || st.Max != 3 {
+		t.Errorf("global Stats() = %+v, want 3 in use of 3", st)
+	}
+	done := make(chan struct{})
+	go func() { got <- other.Acquire(done) }()
+	testkit.WaitFor(t, "a waiter at the global limit", func() bool { return global.Stats().Waits == 1 })
+	close(done)
+	if <-got {
+		t.Fatal("Acquire with done closed = true")
+	}
+	if st := global.Stats(); st.InUse != 3 {
+		t.Errorf("after a canceled Acquire global in use = %d, want 3 (nothing held)", st.InUse)
+	}
+	svc.SetMax(0) // no service limit: only the global one counts
+	if st := svc.Stats(); st.Max != 0 {
+		t.Errorf("Stats().Max after SetMax(0) = %d, want 0", st.Max)
+	}
+}
+
+func TestDefaultMaxBelowDescriptorLimit(t *testing.T) {
+	if got, want := Reserve(300), 75; got != want {
+		t.Errorf("Reserve(300) = %d, want %d", got, want)
+	}
+	if m := DefaultMax(); m < 0 {
+		t.Errorf("DefaultMax() = %d, want >= 0", m)
+	}
+}
