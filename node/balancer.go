@@ -60,6 +60,7 @@ func balancerConfig(cfg *config.Config) proxy.Config {
 			Name: s.Name, Listen: s.Listen, Protocol: s.Protocol, Mode: s.Mode,
 			Scheduler: s.Scheduler, Persistent: s.Persistent, Quiescent: s.Quiescent,
 			Fallback: s.Fallback, ConnectTimeout: s.ConnectTimeout, IdleTimeout: s.IdleTimeout,
+			RequestTimeout: s.RequestTimeout, BodyTimeout: s.BodyTimeout, MaxConn: s.MaxConn, MaxFlows: s.MaxFlows,
 			Check: check.Spec{
 				Type: s.Check.Type, Request: s.Check.Request, Host: s.Check.Host,
 				Receive: s.Check.Receive, Status: s.Check.Status,

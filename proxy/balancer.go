@@ -9,6 +9,7 @@ import (
 
 	"github.com/hapair/hapair/internal/clock"
 	"github.com/hapair/hapair/proxy/check"
+	"github.com/hapair/hapair/proxy/connlimit"
 )
 
 // Options are the balancer's collaborators; the zero value is usable.
@@ -29,6 +30,8 @@ type Balancer struct {
 	jobs   map[string]jobRef // prober job id -> real
 
 	janitorStop, janitorDone chan struct{} // persistence expiry loop
+
+	maxConn *connlimit.Limit // balancer-wide maxconn
 
 	mu         sync.Mutex
 	rng        *rand.Rand
@@ -54,6 +57,7 @@ func New(cfg Config, opts Options) (*Balancer, error) {
 		log: opts.Logger, clock: opts.Clock, rng: opts.Rand,
 		services:   make(map[string]*service),
 		wantActive: make(map[string]bool),
+		maxConn:    connlimit.New(0),
 	}
 	b.prober = check.NewProber(check.ProberConfig{
 		Rand:     rand.New(rand.NewPCG(opts.Rand.Uint64(), opts.Rand.Uint64())),

@@ -7,12 +7,18 @@ import (
 	"time"
 
 	"github.com/hapair/hapair/proxy/check"
+	"github.com/hapair/hapair/proxy/connlimit"
 	"github.com/hapair/hapair/proxy/sched"
 )
 
 // Config is the balancer's whole configuration: its services.
 type Config struct {
 	Services []ServiceConfig
+	// MaxConn bounds client connections across every TCP service, like
+	// HAProxy's global maxconn (default connlimit.DefaultMax(): half of
+	// the descriptor limit left after a reserve, since each proxied
+	// connection holds two descriptors).
+	MaxConn int
 }
 
 // ServiceConfig is one virtual service (one ldirectord virtual= block).
@@ -35,6 +41,15 @@ type ServiceConfig struct {
 	// IdleTimeout closes connections (TCP), flows (UDP) or keep-alive
 	// connections (HTTP) idle this long (default: TCP none, UDP 60s, HTTP 60s).
 	IdleTimeout time.Duration
+	// MaxConn bounds this service's client connections (TCP and HTTP),
+	// like HAProxy's per-frontend maxconn (default 0: only Config.MaxConn).
+	MaxConn int
+	// MaxFlows bounds a UDP service's flow table (default
+	// l4.DefaultMaxFlows); when full, the longest-idle flows are evicted.
+	MaxFlows int
+	// RequestTimeout and BodyTimeout bound an HTTP request's head and body
+	// (defaults l7.DefaultRequestTimeout, l7.DefaultBodyTimeout).
+	RequestTimeout, BodyTimeout time.Duration
 	// Check is the health check of every real (proxy/check); Type ""
 	// means none: reals are always up. Virtual defaults to Listen.
 	Check    check.Spec
@@ -98,6 +113,9 @@ func (c *ServiceConfig) validate() error {
 	if _, err := sched.New(c.Scheduler, nil); err != nil {
 		return bad("%v", err)
 	}
+	if c.MaxConn < 0 || c.MaxFlows < 0 {
+		return bad("maxconn %d, max_flows %d: want 0 (the default) or more", c.MaxConn, c.MaxFlows)
+	}
 	seen := make(map[netip.AddrPort]bool)
 	for _, pool := range [][]RealConfig{c.Reals, c.Backups} {
 		for _, r := range pool {
@@ -129,7 +147,13 @@ func (c *ServiceConfig) validate() error {
 // prepare fills defaults and validates every service of cfg, returning a
 // copy.
 func prepare(cfg Config) (Config, error) {
-	out := Config{Services: make([]ServiceConfig, len(cfg.Services))}
+	out := Config{Services: make([]ServiceConfig, len(cfg.Services)), MaxConn: cfg.MaxConn}
+	if out.MaxConn < 0 {
+		return Config{}, fmt.Errorf("proxy: maxconn %d: want 0 (the default) or more", out.MaxConn)
+	}
+	if out.MaxConn == 0 {
+		out.MaxConn = connlimit.DefaultMax()
+	}
 	names := make(map[string]bool)
 	listens := make(map[string]string)
 	for i, s := range cfg.Services {

@@ -22,6 +22,7 @@ func (b *Balancer) Reload(cfg Config) error {
 	if b.closed {
 		return errors.New("proxy: balancer closed")
 	}
+	b.maxConn.SetMax(cfg.MaxConn)
 	// Phase 1: bind what needs binding, without touching running services.
 	held := make(map[string]*service) // listen key -> running service
 	for _, s := range b.services {
@@ -140,11 +141,12 @@ func (b *Balancer) updateService(s *service, sc ServiceConfig) {
 		return
 	}
 	s.picker.pools.Store(ps)
+	s.limit.SetMax(sc.MaxConn)
 	switch {
 	case s.tcp != nil:
 		s.tcp.SetConfig(tcpConfig(sc))
 	case s.udp != nil:
-		s.udp.SetConfig(l4.UDPConfig{IdleTimeout: sc.IdleTimeout})
+		s.udp.SetConfig(udpConfig(sc))
 	default:
 		s.web.SetConfig(l7Config(sc))
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hapair/hapair/proxy/check"
+	"github.com/hapair/hapair/proxy/connlimit"
 	"github.com/hapair/hapair/proxy/l4"
 	"github.com/hapair/hapair/proxy/l7"
 )
@@ -20,6 +21,7 @@ type service struct {
 	picker *picker
 	ctx    context.Context // ends when the service is removed
 	cancel context.CancelFunc
+	limit  *connlimit.Limit // the service's maxconn
 
 	// Data path: exactly one of tcp, udp, web is set.
 	tcp    *l4.TCPProxy
@@ -97,13 +99,17 @@ func (b *Balancer) newService(sc ServiceConfig, prev *service) (*service, error)
 	}
 	s.picker.pools.Store(ps)
 	log := b.log.With("service", sc.Name)
+	s.limit = connlimit.New(sc.MaxConn)
+	gate := connlimit.NewGate(s.limit, b.maxConn)
 	switch {
 	case sc.Protocol == "udp":
-		s.udp = l4.NewUDP(s.picker, l4.UDPConfig{IdleTimeout: sc.IdleTimeout}, log)
+		s.udp = l4.NewUDP(s.picker, udpConfig(sc), log)
 	case sc.Mode == "http":
 		s.web = l7.New(s.picker, l7Config(sc), log)
+		s.web.SetGate(gate, ctx.Done())
 	default:
 		s.tcp = l4.NewTCP(s.picker, tcpConfig(sc), log)
+		s.tcp.SetGate(gate, ctx.Done())
 	}
 	return s, nil
 }
@@ -112,8 +118,13 @@ func tcpConfig(sc ServiceConfig) l4.TCPConfig {
 	return l4.TCPConfig{ConnectTimeout: sc.ConnectTimeout, IdleTimeout: sc.IdleTimeout}
 }
 
+func udpConfig(sc ServiceConfig) l4.UDPConfig {
+	return l4.UDPConfig{IdleTimeout: sc.IdleTimeout, MaxFlows: sc.MaxFlows}
+}
+
 func l7Config(sc ServiceConfig) l7.Config {
-	return l7.Config{Service: sc.Name, ConnectTimeout: sc.ConnectTimeout, IdleTimeout: sc.IdleTimeout}
+	return l7.Config{Service: sc.Name, ConnectTimeout: sc.ConnectTimeout, IdleTimeout: sc.IdleTimeout,
+		RequestTimeout: sc.RequestTimeout, BodyTimeout: sc.BodyTimeout}
 }
 
 // setChecker builds the service's checker from its spec.

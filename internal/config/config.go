@@ -237,10 +237,22 @@ type Service struct {
 	// IdleTimeout closes idle connections or UDP flows (default 10m for tcp,
 	// 60s for udp: a SIP dialog refreshes well within that).
 	IdleTimeout time.Duration
-	Check       Check
-	Reals       []Real    // primaries (at least one, unless Fallback is set)
-	Backups     []Real    // used while a monitor fails or every real is down
-	Monitors    []Monitor // Zeus-style monitors that switch to Backups
+	// RequestTimeout and BodyTimeout bound an HTTP request's head and body
+	// (http mode only; 0: l7.DefaultRequestTimeout 10s and
+	// l7.DefaultBodyTimeout 30s, HAProxy's usual timeout http-request and
+	// timeout client).
+	RequestTimeout, BodyTimeout time.Duration
+	// MaxConn bounds the service's client connections, like HAProxy's
+	// maxconn (tcp only; 0: no per-service bound, the balancer-wide one
+	// derived from the descriptor limit still applies).
+	MaxConn int
+	// MaxFlows bounds a udp service's flow table (0: l4.DefaultMaxFlows,
+	// 16384); when full, the longest-idle flows are evicted.
+	MaxFlows int
+	Check    Check
+	Reals    []Real    // primaries (at least one, unless Fallback is set)
+	Backups  []Real    // used while a monitor fails or every real is down
+	Monitors []Monitor // Zeus-style monitors that switch to Backups
 }
 
 // Check is how every real of a service is probed.

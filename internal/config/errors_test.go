@@ -29,6 +29,15 @@ func TestParseErrors(t *testing.T) {
 		want []string // every line must appear in the error, in this order
 	}{
 		{
+			desc: "limits and timeouts on the wrong kind of service",
+			in:   strings.Replace(base, `listen = "198.18.0.100:80"`, "listen = \"198.18.0.100:80\"\nbody_timeout = \"5s\"\nmax_flows = 10\nmaxconn = 0", 1),
+			want: []string{
+				`service[0].body_timeout: only for mode "http"`,
+				`service[0].max_flows: only for protocol "udp"`,
+				`service[0].maxconn: 0 is out of range 1..16777216`,
+			},
+		},
+		{
 			desc: "syntax error",
 			in:   "[cluster\nname = 1\n",
 			want: []string{"t.toml:1:9: syntax error: "},

@@ -104,6 +104,10 @@ type rawService struct {
 	Fallback       string       `toml:"fallback"`
 	ConnectTimeout string       `toml:"connect_timeout"`
 	IdleTimeout    string       `toml:"idle_timeout"`
+	RequestTimeout string       `toml:"request_timeout"`
+	BodyTimeout    string       `toml:"body_timeout"`
+	MaxConn        int64        `toml:"maxconn"`
+	MaxFlows       int64        `toml:"max_flows"`
 	Check          rawCheck     `toml:"check"`
 	Reals          []rawReal    `toml:"reals"`
 	Backups        []rawReal    `toml:"backups"`

@@ -48,6 +48,21 @@ func (c *conv) service(path string, r *rawService) Service {
 		idle = time.Minute
 	}
 	s.IdleTimeout = c.duration(path+".idle_timeout", r.IdleTimeout, idle, false)
+	s.RequestTimeout = c.duration(path+".request_timeout", r.RequestTimeout, 0, false)
+	s.BodyTimeout = c.duration(path+".body_timeout", r.BodyTimeout, 0, false)
+	s.MaxConn = int(c.integer(path+".maxconn", r.MaxConn, 0, 1, 1<<24))
+	s.MaxFlows = int(c.integer(path+".max_flows", r.MaxFlows, 0, 1, 1<<24))
+	for _, k := range []string{"request_timeout", "body_timeout"} {
+		if c.ix.has(path+"."+k) && s.Mode != "http" {
+			c.errorf(path+"."+k, `only for mode "http"`)
+		}
+	}
+	if c.ix.has(path+".maxconn") && s.Protocol != "tcp" {
+		c.errorf(path+".maxconn", `only for protocol "tcp"; udp services are bounded by max_flows`)
+	}
+	if c.ix.has(path+".max_flows") && s.Protocol != "udp" {
+		c.errorf(path+".max_flows", `only for protocol "udp"`)
+	}
 	if s.Protocol == "udp" && s.Mode == "http" {
 		c.errorf(path+".mode", `http mode needs protocol "tcp"; udp services are l4`)
 	}
