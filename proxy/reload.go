@@ -3,7 +3,6 @@ package proxy
 import (
 	"errors"
 
-	"github.com/hapair/hapair/proxy/l4"
 )
 
 // Reload applies cfg: services and reals are added, removed and
