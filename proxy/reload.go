@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"errors"
-
 )
 
 // Reload applies cfg: services and reals are added, removed and
