@@ -277,6 +277,7 @@ type link struct {
 func newLink(spec Spec, c net.PacketConn, self string) (*link, error) {
 	l := &link{spec: spec, conn: c, pc: ipv4.NewPacketConn(c)}
 	l.stats.lastHeard = map[string]time.Time{}
+	l.stats.heardN = map[string]uint64{}
 	port := int(spec.port())
 	switch spec.Kind {
 	case "mcast":

@@ -39,7 +39,8 @@ func TestExchange(t *testing.T) {
 
 	st := lb2.Stats().Links[0]
 	wantStats := LinkStats{Name: "ucast0", Kind: "ucast", Sent: 1, Received: 1, Delivered: 1,
-		Drops: map[DropReason]uint64{}, LastHeard: map[string]time.Time{"lb1": lb2.clock.Now()}}
+		Drops: map[DropReason]uint64{}, LastHeard: map[string]time.Time{"lb1": lb2.clock.Now()},
+		Heard: map[string]uint64{"lb1": 1}}
 	if !reflect.DeepEqual(st, wantStats) {
 		t.Errorf("lb2.Stats() = %+v, want %+v", st, wantStats)
 	}
@@ -203,6 +204,9 @@ func TestSeveralLinks(t *testing.T) {
 		dups += l.Drops[DropDuplicate]
 		if _, ok := l.LastHeard["lb1"]; !ok {
 			t.Errorf("link %s LastHeard = %v, want lb1 heard", l.Name, l.LastHeard)
+		}
+		if l.Heard["lb1"] != 1 {
+			t.Errorf("link %s Heard = %v, want lb1: 1 (the duplicate counts on its link)", l.Name, l.Heard)
 		}
 	}
 	if delivered != 1 || dups != 1 {

@@ -37,6 +37,10 @@ type LinkStats struct {
 	// a packet that passed every check (duplicates included). A peer is
 	// absent until first heard.
 	LastHeard map[string]time.Time
+	// Heard counts, per peer node, the packets that passed every check on
+	// this link, duplicates of packets another link delivered first
+	// included: heartbeats received per link and peer.
+	Heard map[string]uint64
 }
 
 type linkStats struct {
@@ -45,11 +49,13 @@ type linkStats struct {
 
 	mu        sync.Mutex
 	lastHeard map[string]time.Time
+	heardN    map[string]uint64
 }
 
 func (st *linkStats) heard(peer string, now time.Time) {
 	st.mu.Lock()
 	st.lastHeard[peer] = now
+	st.heardN[peer]++
 	st.mu.Unlock()
 }
 
@@ -74,6 +80,7 @@ func (s *Set) Stats() Stats {
 		}
 		l.stats.mu.Lock()
 		ls.LastHeard = maps.Clone(l.stats.lastHeard)
+		ls.Heard = maps.Clone(l.stats.heardN)
 		l.stats.mu.Unlock()
 		out.Links[i] = ls
 	}
