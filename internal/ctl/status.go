@@ -1,11 +1,21 @@
 package ctl
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
+
+// SchemaVersion is the version of the JSON documents `hactl status -o json`
+// and `hactl services -o json` print and the admin listener serves at
+// /api/v1/status and /api/v1/services. It changes when a field changes
+// meaning or goes away; new fields keep it.
+const SchemaVersion = 1
 
 // Status is the answer to VerbStatus: what `hactl status` prints and what
 // scripts read with `-o json`. had fills it from the agent's, the links'
 // and the balancer's snapshots.
 type Status struct {
+	Version     int           `json:"version"` // SchemaVersion
 	Node        string        `json:"node"`
 	Cluster     string        `json:"cluster"`
 	ClusterID   uint32        `json:"cluster_id"`
@@ -16,6 +26,26 @@ type Status struct {
 	Groups      []GroupStatus `json:"groups"`
 	Links       []LinkStatus  `json:"links"`
 	Balancer    *Balancer     `json:"balancer,omitempty"`
+	// Recent are this node's last group transitions, oldest first.
+	Recent []Transition `json:"recent,omitempty"`
+}
+
+// Transition is one change of a group's state on this node, with the
+// machine's reason (what keepalived's notify scripts and Heartbeat's logs
+// show).
+type Transition struct {
+	Time   time.Time `json:"time"`
+	Group  string    `json:"group"`
+	State  string    `json:"state"`
+	Reason string    `json:"reason"`
+}
+
+// Services is the answer to VerbServices as scripts read it: `hactl
+// services -o json` and the admin listener's /api/v1/services. Services
+// holds proxy.Snapshot's service list ([] without services).
+type Services struct {
+	Version  int             `json:"version"` // SchemaVersion
+	Services json.RawMessage `json:"services"`
 }
 
 // PeerStatus is one other node as this node sees it.
@@ -41,6 +71,8 @@ type GroupStatus struct {
 	Priority  int       `json:"priority"` // this node's effective priority
 	Reason    string    `json:"reason"`   // why the last transition happened
 	Since     time.Time `json:"since,omitzero"`
+	// VIPs are the group's virtual addresses (CIDR), in config order.
+	VIPs []string `json:"vips,omitempty"`
 	// LastTakeover is the timeline of the last time this node took the group.
 	LastTakeover *Timeline `json:"last_takeover,omitempty"`
 }
