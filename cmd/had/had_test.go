@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -111,5 +112,26 @@ func TestHadBinaryRefusesOpenAuthkeys(t *testing.T) {
 	out, err = exec.Command(bin, "--version").Output()
 	if err != nil || !strings.HasPrefix(string(out), "had ") {
 		t.Errorf("had --version = %v, %q; want the build on one line", err, out)
+	}
+}
+
+// TestLogFormat checks that --log-format picks slog's JSON or text
+// handler: the md5 warning of the sample authkeys comes out in that form.
+func TestLogFormat(t *testing.T) {
+	cfgPath, _ := setup(t, 0o600)
+	for _, tc := range []struct{ format, want string }{
+		{"json", `{"time":`},
+		{"text", `time=`},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run([]string{"-check", "-c", cfgPath, "--node", "lb1", "--log-format", tc.format}, &stdout, &stderr)
+		line, _, _ := strings.Cut(stderr.String(), "\n")
+		if code != 0 || !strings.HasPrefix(line, tc.want) || !strings.Contains(line, "md5") {
+			t.Errorf("had --log-format %s = exit %d, first log line %q; want exit 0 and a line starting %q about md5", tc.format, code, line, tc.want)
+		}
+	}
+	var stderr bytes.Buffer
+	if code := run([]string{"-check", "-c", cfgPath, "--log-format", "xml"}, io.Discard, &stderr); code != 2 || !strings.Contains(stderr.String(), `-log-format "xml": want text or json`) {
+		t.Errorf("had --log-format xml = exit %d, %q; want 2 and an error naming the flag", code, stderr.String())
 	}
 }

@@ -40,6 +40,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	path := fs.String("c", config.DefaultPath, "config `file`")
 	nodeName := fs.String("node", "", "this node's `name` in cluster.nodes (default the host name)")
 	level := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
+	format := fs.String("log-format", "text", "log `format`: text (logfmt key=value) or json (one object a line)")
 	showVersion := fs.Bool("version", false, "print the build (module version and VCS revision) and exit")
 	checkOnly := fs.Bool("check", false, "check config and authkeys as a start would, touching nothing, report, and exit")
 	if err := fs.Parse(args); err != nil {
@@ -59,7 +60,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "had: -log-level %q: want debug, info, warn or error\n", *level)
 		return 2
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+	log, err := newLogger(stderr, *format, lvl)
+	if err != nil {
+		fmt.Fprintf(stderr, "had: %v\n", err)
+		return 2
+	}
 
 	if *checkOnly {
 		rep, err := node.Check(*path, *nodeName)
@@ -104,6 +109,20 @@ func failed(stderr io.Writer, path string, err error) int {
 	}
 	fmt.Fprintf(stderr, "had: %s: %d errors, not starting\n", path, len(errs))
 	return 1
+}
+
+// newLogger builds had's logger: slog's text handler (logfmt, what
+// journald shows) or its JSON handler (one object a line, for log
+// shippers), like node_exporter's --log.format.
+func newLogger(w io.Writer, format string, level slog.Level) (*slog.Logger, error) {
+	opts := &slog.HandlerOptions{Level: level}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("-log-format %q: want text or json", format)
 }
 
 // serve runs the node until a terminating signal, then leaves cleanly.
