@@ -29,6 +29,19 @@ type Config struct {
 	Tracks   []Track   // [[track]]
 	Groups   []Group   // [[group]]
 	Services []Service // [[service]]
+	Admin    Admin     // [admin]
+}
+
+// Admin is the [admin] table: the optional HTTP listener with Prometheus
+// /metrics, the read-only status page and /api/v1 (cmd/internal/admin).
+type Admin struct {
+	// Listen is the listener's IP:PORT, like "127.0.0.1:9694"; invalid
+	// (the zero value) when not configured: the listener is off.
+	Listen netip.AddrPort
+	// AllowRemote lets Listen be a non-loopback address. The listener has
+	// no authentication, so serving it beyond the host is an explicit
+	// choice (default false).
+	AllowRemote bool
 }
 
 // Cluster is the [cluster] table: who is in the cluster and its timing, the

@@ -119,6 +119,20 @@ func (c *conv) addrPort(path, v string, defPort uint16) netip.AddrPort {
 	return netip.AddrPort{}
 }
 
+// admin checks the [admin] listener: off unless listen is set, loopback
+// unless allow_remote says otherwise (it has no authentication).
+func (c *conv) admin(r *rawAdmin) Admin {
+	a := Admin{AllowRemote: r.AllowRemote}
+	if !c.ix.has("admin.listen") {
+		return a
+	}
+	a.Listen = c.addrPort("admin.listen", r.Listen, 0)
+	if a.Listen.IsValid() && !a.Listen.Addr().IsLoopback() && !a.AllowRemote {
+		c.errorf("admin.listen", "%q is not a loopback address: the admin listener has no authentication; set admin.allow_remote = true to serve it beyond this host", r.Listen)
+	}
+	return a
+}
+
 // timeoutWithin checks a probe timeout against its interval: a probe that
 // outlives its interval would overlap the next one.
 func (c *conv) timeoutWithin(path string, timeout, interval time.Duration) {
@@ -172,6 +186,7 @@ func (c *conv) config(r *rawFile, file string) *Config {
 	cfg.Services = c.services(r.Service)
 	cfg.Groups = c.groups(r.Group, cfg)
 	c.listenAddrs(cfg)
+	cfg.Admin = c.admin(&r.Admin)
 	return cfg
 }
 

@@ -13,6 +13,12 @@ type rawFile struct {
 	Track   []rawTrack   `toml:"track"`
 	Group   []rawGroup   `toml:"group"`
 	Service []rawService `toml:"service"`
+	Admin   rawAdmin     `toml:"admin"`
+}
+
+type rawAdmin struct {
+	Listen      string `toml:"listen"`
+	AllowRemote bool   `toml:"allow_remote"`
 }
 
 type rawCluster struct {

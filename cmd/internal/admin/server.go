@@ -19,27 +19,15 @@ import (
 	"github.com/hapair/hapair/internal/ctl"
 )
 
-// DefaultListen is the address DESIGN.md suggests for the admin listener:
-// loopback, on port 9694 (Heartbeat's 694 with a Prometheus-style 9 prefix).
-const DefaultListen = "127.0.0.1:9694"
-
-// CheckListen validates an admin listen address: HOST:PORT with a literal
-// IP (a name could resolve to anything), loopback unless allowRemote. The
-// listener has no authentication, so exposing it is an explicit choice.
-func CheckListen(listen string, allowRemote bool) error {
-	ap, err := netip.ParseAddrPort(listen)
-	if err != nil {
-		return fmt.Errorf("listen %q: want IP:PORT, like %q: %v", listen, DefaultListen, err)
-	}
-	if !ap.Addr().IsLoopback() && !allowRemote {
-		return fmt.Errorf("listen %q is not a loopback address: the admin listener has no authentication; set allow_remote = true to serve it beyond this host", listen)
-	}
-	return nil
-}
+// ErrRemote is returned by Listen for a non-loopback address without
+// Config.AllowRemote: the listener has no authentication.
+var ErrRemote = errors.New("not a loopback address: the admin listener has no authentication; set admin.allow_remote = true to serve it beyond this host")
 
 // Config assembles a Server.
 type Config struct {
-	Listen      string // IP:PORT, checked by CheckListen
+	// Listen is the address to bind, like 127.0.0.1:9694 (config's
+	// admin.listen); a non-loopback one needs AllowRemote.
+	Listen      netip.AddrPort
 	AllowRemote bool
 	Source      Source // required
 	Logger      *slog.Logger
@@ -152,14 +140,14 @@ func (s *Server) serveServices(w http.ResponseWriter, _ *http.Request) {
 
 // Listen checks cfg, binds cfg.Listen and serves until Close.
 func Listen(cfg Config) (*Server, error) {
-	if err := CheckListen(cfg.Listen, cfg.AllowRemote); err != nil {
-		return nil, fmt.Errorf("admin: %w", err)
+	if !cfg.Listen.Addr().IsLoopback() && !cfg.AllowRemote {
+		return nil, fmt.Errorf("admin: listen %s: %w", cfg.Listen, ErrRemote)
 	}
 	s, err := New(cfg)
 	if err != nil {
 		return nil, err
 	}
-	if s.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+	if s.ln, err = net.Listen("tcp", cfg.Listen.String()); err != nil {
 		return nil, fmt.Errorf("admin: listening on %s: %w", cfg.Listen, err)
 	}
 	s.http = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second,
