@@ -27,7 +27,7 @@ func (n *Node) Handle(ctx context.Context, req ctl.Request) (any, error) {
 	case ctl.VerbReload:
 		return n.Reload(ctx, req.DryRun)
 	case ctl.VerbServices:
-		return n.services()
+		return n.servicesReply()
 	case ctl.VerbReal:
 		return n.real(req)
 	}
@@ -55,17 +55,18 @@ func (n *Node) move(ctx context.Context, req ctl.Request) (any, error) {
 	return fmt.Sprintf("%s of %s requested", req.Verb, what), nil
 }
 
-// services is `hactl services`: the balancer table, like ipvsadm -Ln.
-func (n *Node) services() (any, error) {
+// servicesReply is `hactl services`: the balancer table, like ipvsadm -Ln,
+// and the versioned document of `hactl services -o json`.
+func (n *Node) servicesReply() (any, error) {
 	if n.balancer == nil {
-		return map[string]any{"text": "no services configured\n", "services": []any{}}, nil
+		return map[string]any{"version": ctl.SchemaVersion, "text": "no services configured\n", "services": []any{}}, nil
 	}
 	snap := n.balancer.Snapshot()
 	var buf bytes.Buffer
 	if err := snap.WriteTable(&buf); err != nil {
 		return nil, err
 	}
-	return map[string]any{"text": buf.String(), "services": snap.Services}, nil
+	return map[string]any{"version": ctl.SchemaVersion, "text": buf.String(), "services": snap.Services}, nil
 }
 
 // real is `hactl real disable|enable SERVICE REAL`.

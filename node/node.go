@@ -20,6 +20,7 @@ import (
 	"github.com/hapair/hapair/ha/vip"
 	"github.com/hapair/hapair/ha/wire"
 	"github.com/hapair/hapair/internal/config"
+	"github.com/hapair/hapair/internal/ctl"
 	"github.com/hapair/hapair/proxy"
 )
 
@@ -61,6 +62,10 @@ type Node struct {
 	runErr    error         // its error; read after runDone
 	checkWG   sync.WaitGroup
 	closeOnce sync.Once
+
+	recent    transitions
+	reloadsMu sync.Mutex
+	reloads   map[string]uint64 // by result: ok, failed
 }
 
 // Build builds the node cfg describes for this node. Unless opts.DryRun, it
@@ -264,6 +269,7 @@ func (n *Node) close() {
 }
 
 func (n *Node) notifyTransition(group string, state ha.State, reason string) {
+	n.recent.add(ctl.Transition{Time: time.Now(), Group: group, State: state.String(), Reason: reason})
 	if h := n.notify[group]; h != nil {
 		h.Notify(group, state.String(), reason)
 	}

@@ -14,6 +14,14 @@ import (
 // nodes, links, checks, the set of groups) are refused with what to do,
 // and nothing is changed. dry reports the planned changes only.
 func (n *Node) Reload(ctx context.Context, dry bool) ([]string, error) {
+	lines, err := n.reload(ctx, dry)
+	if !dry {
+		n.countReload(err)
+	}
+	return lines, err
+}
+
+func (n *Node) reload(ctx context.Context, dry bool) ([]string, error) {
 	next, err := config.Load(n.opts.Path)
 	if err != nil {
 		return nil, fmt.Errorf("reload: %w", err)

@@ -89,6 +89,9 @@ func restartReasons(a, b *config.Config) []string {
 			}
 		}
 	}
+	if a.Admin != b.Admin {
+		need(fmt.Sprintf("admin changed from %s to %s", adminDesc(a.Admin), adminDesc(b.Admin)), "the admin listener is bound at start")
+	}
 	switch {
 	case len(a.Services) == 0 && len(b.Services) > 0:
 		need("services added to a config that had none", "the balancer is started at start, only when services are configured")
@@ -169,4 +172,15 @@ func show(v any) string {
 		return "{ " + strings.Join(kv, ", ") + " }"
 	}
 	return fmt.Sprint(v)
+}
+
+// adminDesc describes an [admin] table for a reload refusal.
+func adminDesc(a config.Admin) string {
+	if !a.Listen.IsValid() {
+		return "off"
+	}
+	if a.AllowRemote {
+		return fmt.Sprintf("listen %s (allow_remote)", a.Listen)
+	}
+	return "listen " + a.Listen.String()
 }

@@ -16,7 +16,7 @@ import (
 func (n *Node) Status() ctl.Status {
 	in := statusInput{
 		cfg: n.config(), self: n.self, gen: n.gen, started: n.started, now: time.Now(),
-		machine: n.agent.Status(), timeline: n.groups.timeline,
+		machine: n.agent.Status(), timeline: n.groups.timeline, recent: n.recent.list(),
 	}
 	if n.links != nil {
 		in.links = n.links.Stats()
@@ -40,17 +40,25 @@ type statusInput struct {
 	links    link.Stats
 	timeline func(group string) (started, running, firstARP time.Time)
 	balancer *proxy.Snapshot // nil without services
+	recent   []ctl.Transition
 }
 
 func assembleStatus(in statusInput) ctl.Status {
 	cfg := in.cfg
 	st := ctl.Status{
+		Version: ctl.SchemaVersion, Recent: in.recent,
 		Node: in.self, Cluster: cfg.Cluster.Name, ClusterID: cfg.Cluster.ID,
 		Generation: in.gen, Maintenance: in.machine.Maintenance, Started: in.started,
 	}
 	preferred := map[string]string{}
+	vips := map[string][]string{}
 	for _, g := range cfg.Groups {
 		preferred[g.Name] = g.Preferred
+		for _, r := range g.Resources {
+			if r.VIP != nil {
+				vips[g.Name] = append(vips[g.Name], r.VIP.Prefix.String())
+			}
+		}
 	}
 	lastHeard := map[string]time.Time{}
 	for _, p := range in.machine.Peers {
@@ -67,7 +75,7 @@ func assembleStatus(in statusInput) ctl.Status {
 	for _, g := range in.machine.Groups {
 		gs := ctl.GroupStatus{
 			Name: g.Name, Owner: g.Owner, State: g.State.String(), Preferred: preferred[g.Name],
-			Priority: int(g.Priority), Reason: g.Reason, Since: g.Since,
+			Priority: int(g.Priority), Reason: g.Reason, Since: g.Since, VIPs: vips[g.Name],
 		}
 		if g.Waiting != "" {
 			gs.Reason = strings.TrimSpace(gs.Reason + "; " + g.Waiting)
@@ -82,7 +90,8 @@ func assembleStatus(in statusInput) ctl.Status {
 		for r, n := range l.Drops {
 			drops[r.String()] = n
 		}
-		st.Links = append(st.Links, ctl.LinkStatus{Name: l.Name, Kind: l.Kind, Sent: l.Sent, Received: l.Received, Drops: drops})
+		st.Links = append(st.Links, ctl.LinkStatus{Name: l.Name, Kind: l.Kind, Sent: l.Sent, SendErrors: l.SendErrors,
+			Received: l.Received, Drops: drops, Heard: l.Heard})
 	}
 	if in.balancer != nil {
 		st.Balancer = balancerSummary(in.balancer)

@@ -306,6 +306,7 @@ func cmdReload(args []string, stdout, stderr io.Writer) int {
 // servicesResult is had's answer to VerbServices: the balancer table
 // rendered like `ipvsadm -Ln` and the same data for scripts.
 type servicesResult struct {
+	Version  int             `json:"version"`
 	Text     string          `json:"text"`
 	Services json.RawMessage `json:"services"`
 }
@@ -324,8 +325,10 @@ func cmdServices(args []string, stdout, stderr io.Writer) int {
 	}
 	switch *output {
 	case "json":
-		stdout.Write(res.Services)
-		fmt.Fprintln(stdout)
+		// The document /api/v1/services serves too: one schema, versioned.
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(ctl.Services{Version: res.Version, Services: res.Services})
 	case "text":
 		io.WriteString(stdout, res.Text)
 	default:

@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hapair/hapair/cmd/internal/admin"
 	"github.com/hapair/hapair/internal/config"
 	"github.com/hapair/hapair/internal/ctl"
 	"github.com/hapair/hapair/internal/version"
@@ -139,6 +140,19 @@ func serve(n *node.Node, cfg *config.Config, log *slog.Logger, stderr io.Writer)
 		fmt.Fprintf(stderr, "had: %v\n", err)
 		return 1
 	}
+	// The admin listener binds before the first heartbeat too, so a taken
+	// port stops had before it speaks to peers.
+	if a := cfg.Admin; a.Listen.IsValid() {
+		adm, err := admin.Listen(admin.Config{Listen: a.Listen, AllowRemote: a.AllowRemote,
+			Source: n, Logger: log.With("component", "admin")})
+		if err != nil {
+			ln.Close()
+			fmt.Fprintf(stderr, "had: %v\n", err)
+			return 1
+		}
+		defer adm.Close()
+		log.Info("admin listener serving /metrics, /api/v1/status and the status page", "listen", adm.Addr().String())
+	}
 	if err := n.Start(); err != nil {
 		ln.Close()
 		fmt.Fprintf(stderr, "had: %v\n", err)
@@ -185,3 +199,6 @@ func serve(n *node.Node, cfg *config.Config, log *slog.Logger, stderr io.Writer)
 		}
 	}
 }
+
+// The node is the admin listener's source of snapshots.
+var _ admin.Source = (*node.Node)(nil)

@@ -5,6 +5,10 @@ import (
 	"time"
 )
 
+// GroupStates are the values of GroupStatus.State, ha.State's names in
+// order (a node test keeps them equal).
+var GroupStates = []string{"standby", "starting", "master", "stopping", "failed"}
+
 // SchemaVersion is the version of the JSON documents `hactl status -o json`
 // and `hactl services -o json` print and the admin listener serves at
 // /api/v1/status and /api/v1/services. It changes when a field changes
@@ -66,7 +70,7 @@ type PeerStatus struct {
 type GroupStatus struct {
 	Name      string    `json:"name"`
 	Owner     string    `json:"owner"` // "" when nobody owns it
-	State     string    `json:"state"` // this node's state: master, standby, starting, stopping, failed
+	State     string    `json:"state"` // this node's state: one of GroupStates
 	Preferred string    `json:"preferred"`
 	Priority  int       `json:"priority"` // this node's effective priority
 	Reason    string    `json:"reason"`   // why the last transition happened
@@ -90,11 +94,13 @@ type Timeline struct {
 
 // LinkStatus is one heartbeat link with its counters.
 type LinkStatus struct {
-	Name     string            `json:"name"`
-	Kind     string            `json:"kind"`
-	Sent     uint64            `json:"sent"`
-	Received uint64            `json:"received"`
-	Drops    map[string]uint64 `json:"drops,omitempty"`
+	Name       string            `json:"name"`
+	Kind       string            `json:"kind"`
+	Sent       uint64            `json:"sent"`
+	SendErrors uint64            `json:"send_errors,omitempty"`
+	Received   uint64            `json:"received"`        // datagrams read, before any check
+	Drops      map[string]uint64 `json:"drops,omitempty"` // by reason (ha/link's DropReason names)
+	Heard      map[string]uint64 `json:"heard,omitempty"` // packets per peer that passed every check
 }
 
 // Balancer summarises the embedded load balancer for `hactl status`.

@@ -79,12 +79,15 @@ func (p *pair) services(node string) (map[string]serviceState, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hactl services on %s: %v: %s", node, err, out)
 	}
-	var ss []serviceState
-	if err := json.Unmarshal(out, &ss); err != nil {
-		return nil, fmt.Errorf("hactl services -o json: %v: %s", err, out)
+	var doc struct {
+		Version  int            `json:"version"`
+		Services []serviceState `json:"services"`
+	}
+	if err := json.Unmarshal(out, &doc); err != nil || doc.Version != 1 {
+		return nil, fmt.Errorf("hactl services -o json: version %d, %v: %s", doc.Version, err, out)
 	}
 	m := map[string]serviceState{}
-	for _, s := range ss {
+	for _, s := range doc.Services {
 		m[s.Name] = s
 	}
 	return m, nil

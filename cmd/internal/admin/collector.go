@@ -5,7 +5,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/hapair/hapair/ha"
+	"github.com/hapair/hapair/internal/ctl"
 )
 
 // namespace prefixes every metric, as node_exporter's "node_" does.
@@ -46,8 +46,6 @@ var (
 	descRealInactive = desc("real_inactive_connections", "A real's inactive connections, like ipvsadm's InActConn.", "service", "real", "pool")
 )
 
-var groupStates = []ha.State{ha.StateStandby, ha.StateStarting, ha.StateMaster, ha.StateStopping, ha.StateFailed}
-
 var servicePools = []string{"primary", "backup", "fallback", "none"}
 
 // collector is a prometheus.Collector over the Source's snapshots: every
@@ -85,7 +83,7 @@ func bool01(b bool) float64 {
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	st := c.src.Status()
 	c.takeovers.observe(st)
-	cnt := c.src.Counters()
+	reloads := c.src.Reloads()
 
 	gauge(ch, descBuildInfo, 1, Version(), runtime.Version())
 	if !st.Started.IsZero() {
@@ -93,7 +91,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	gauge(ch, descMaintenance, bool01(st.Maintenance))
 
-	for _, l := range cnt.Links.Links {
+	for _, l := range st.Links {
 		counter(ch, descSent, l.Sent, l.Name)
 		counter(ch, descSendErrors, l.SendErrors, l.Name)
 		counter(ch, descDatagrams, l.Received, l.Name)
@@ -101,7 +99,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			counter(ch, descHeard, n, l.Name, peer)
 		}
 		for r, n := range l.Drops {
-			counter(ch, descDrops, n, l.Name, r.String())
+			counter(ch, descDrops, n, l.Name, r)
 		}
 	}
 	for _, p := range st.Peers {
@@ -114,8 +112,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	for _, g := range st.Groups {
-		for _, s := range groupStates {
-			gauge(ch, descGroupState, bool01(g.State == s.String()), g.Name, s.String())
+		for _, s := range ctl.GroupStates {
+			gauge(ch, descGroupState, bool01(g.State == s), g.Name, s)
 		}
 		gauge(ch, descGroupOwner, 1, g.Name, g.Owner)
 		if !g.Since.IsZero() {
@@ -126,7 +124,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstHistogram(descTakeover, h.count, h.sum, h.cumulative(), k.group, k.kind, k.phase)
 	}
 	for _, result := range []string{"ok", "failed"} {
-		counter(ch, descReloads, cnt.Reloads[result], result)
+		counter(ch, descReloads, reloads[result], result)
 	}
 	if snap := c.src.Services(); snap != nil {
 		for _, s := range snap.Services {
