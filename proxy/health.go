@@ -75,13 +75,17 @@ func (b *Balancer) healthReason(s *service, r *real) string {
 		return "not checked"
 	}
 	st, ok := b.prober.Status(jobID(s.name, r))
+	reason := st.Reason
 	switch {
 	case !ok:
 		return "not checked yet"
 	case st.Reason == "":
-		return "ok"
+		reason = "ok"
 	}
-	return st.Reason
+	if st.LocalError != "" {
+		reason += "; local error, not counted against the real: " + st.LocalError
+	}
+	return reason
 }
 
 // healthChanged logs a real's transition and re-evaluates the pools.

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/hapair/hapair/internal/clock"
@@ -49,6 +50,12 @@ type Status struct {
 	Healthy bool
 	Reason  string // see probe.Tracker.Reason
 	Checks  uint64 // checks completed
+	// LocalError is the last check that failed for a reason on this host
+	// (see IsLocal), until a check completes again; LocalErrors counts
+	// them. Such a failure is not evidence against the real: it leaves
+	// Healthy and the rise/fall count as they were.
+	LocalError  string
+	LocalErrors uint64
 }
 
 // Prober runs each job's check every interval with bounded concurrency and
@@ -71,6 +78,8 @@ type job struct {
 	Job
 	tracker *probe.Tracker
 	checks  uint64
+	local   string // last local error, "" once a check completes
+	locals  uint64
 	next    time.Time
 	index   int // in due; -1 while running or removed
 	removed bool
@@ -163,7 +172,8 @@ func (p *Prober) Status(id string) (Status, bool) {
 	if !ok {
 		return Status{}, false
 	}
-	return Status{Healthy: j.tracker.Healthy(), Reason: j.tracker.Reason(), Checks: j.checks}, true
+	return Status{Healthy: j.tracker.Healthy(), Reason: j.tracker.Reason(), Checks: j.checks,
+		LocalError: j.local, LocalErrors: j.locals}, true
 }
 
 // Stop cancels every check in flight and waits until all have returned.
@@ -243,8 +253,18 @@ func (p *Prober) probe(j *job, c Checker, target netip.AddrPort) {
 		p.mu.Unlock()
 		return
 	}
-	j.checks++
-	changed := j.tracker.Observe(err)
+	changed := false
+	if IsLocal(err) {
+		// Out of descriptors or buffers here: the check never reached the
+		// real, so it proves nothing about it. A local shortage must not
+		// take every real down at once and turn into an outage.
+		j.local = err.Error()
+		j.locals++
+	} else {
+		j.checks++
+		j.local = ""
+		changed = j.tracker.Observe(err)
+	}
 	healthy, reason := j.tracker.Healthy(), j.tracker.Reason()
 	iv := j.Spec.Interval
 	jitter := time.Duration(p.rng.Int64N(int64(iv/8)+1)) - iv/16
@@ -281,4 +301,21 @@ func (h *jobHeap) Pop() any {
 	j.index = -1
 	*h = old[:len(old)-1]
 	return j
+}
+
+// IsLocal reports whether err is a shortage on this host rather than an
+// answer (or silence) from the real: out of file descriptors (EMFILE,
+// ENFILE), buffer space (ENOBUFS) or memory (ENOMEM), or no local port
+// left (EADDRNOTAVAIL). A check failing with one is shown as a local error
+// and not counted against the real.
+func IsLocal(err error) bool {
+	if err == nil {
+		return false
+	}
+	for _, e := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM, syscall.EADDRNOTAVAIL} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -254,3 +256,71 @@ func TestProberSpreadsFirstChecks(t *testing.T) {
 type checkerFunc func(context.Context, netip.AddrPort) error
 
 func (f checkerFunc) Check(ctx context.Context, t netip.AddrPort) error { return f(ctx, t) }
+
+// localChecker fails with a local shortage while set.
+type localChecker struct {
+	fakeChecker
+	local atomic.Bool
+}
+
+func (f *localChecker) Check(ctx context.Context, target netip.AddrPort) error {
+	if f.local.Load() {
+		f.calls.Add(1)
+		return fmt.Errorf("connect %v: socket: %w", target, syscall.EMFILE)
+	}
+	return f.fakeChecker.Check(ctx, target)
+}
+
+// TestProberLocalErrorIsNotEvidence: checks failing with EMFILE on this
+// host leave a healthy real healthy and show as a local error (issue 9:
+// a local shortage must not become a global outage).
+func TestProberLocalErrorIsNotEvidence(t *testing.T) {
+	p := newTestProber(t, 4)
+	f := &localChecker{}
+	spec := Spec{Interval: 5 * time.Millisecond, Rise: 1, Fall: 1}
+	if err := p.Add(Job{ID: "web 1", Target: target1, Checker: f, Spec: spec}); err != nil {
+		t.Fatal(err)
+	}
+	if c := p.await(t); !c.healthy {
+		t.Fatalf("first change = %+v, want healthy", c)
+	}
+	f.local.Store(true)
+	before := f.calls.Load()
+	testkit.WaitFor(t, "5 checks failing locally", func() bool {
+		p.clk.Advance(time.Millisecond)
+		return f.calls.Load() >= before+5
+	})
+	st, _ := p.Status("web 1")
+	if !st.Healthy || st.LocalErrors < 5 || !strings.Contains(st.LocalError, "too many open files") {
+		t.Errorf("Status after EMFILE checks = %+v, want healthy with the local error shown", st)
+	}
+	select {
+	case c := <-p.changes:
+		t.Errorf("health change %+v on local errors, want none", c)
+	default:
+	}
+	f.local.Store(false)
+	f.fail.Store(true) // a real failure still counts
+	if c := p.await(t); c.healthy {
+		t.Fatalf("change after a real failure = %+v, want down", c)
+	}
+	if st, _ := p.Status("web 1"); st.LocalError != "" {
+		t.Errorf("LocalError after a completed check = %q, want cleared", st.LocalError)
+	}
+}
+
+func TestIsLocal(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		want bool
+	}{
+		{fmt.Errorf("dial: %w", syscall.EMFILE), true},
+		{fmt.Errorf("write: %w", syscall.ENOBUFS), true},
+		{fmt.Errorf("dial: %w", syscall.ECONNREFUSED), false},
+		{nil, false},
+	} {
+		if got := IsLocal(tt.err); got != tt.want {
+			t.Errorf("IsLocal(%v) = %v, want %v", tt.err, got, tt.want)
+		}
+	}
+}
