@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -88,7 +89,7 @@ func TestParse(t *testing.T) {
 			if got := kr.SignKeyID(); got != tt.signID {
 				t.Errorf("SignKeyID() = %d, want %d", got, tt.signID)
 			}
-			if got := kr.KeyIDs(); !equalIDs(got, tt.ids) {
+			if got := kr.KeyIDs(); !slices.Equal(got, tt.ids) {
 				t.Errorf("KeyIDs() = %v, want %v", got, tt.ids)
 			}
 			for id, m := range tt.methods {
@@ -273,16 +274,4 @@ func TestZeroKeyring(t *testing.T) {
 			t.Errorf("zero Keyring MACSize(1) = %d, want 0", n)
 		}
 	}
-}
-
-func equalIDs(a, b []uint8) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -122,23 +123,11 @@ func TestTrace(t *testing.T) {
 				t.Errorf("%s trace:\n%s\nwant:\n%s", tt.op, got, tt.want)
 			}
 			ds, _ := f.k.Daemons()
-			if !equal(ds, tt.after) {
+			if !slices.Equal(ds, tt.after) {
 				t.Errorf("Daemons() after %s = %v, want %v", tt.op, ds, tt.after)
 			}
 		})
 	}
-}
-
-func equal(a, b []ipvssync.Daemon) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestTakeoverAndBack runs a group's ipvs-sync through start, stop, start

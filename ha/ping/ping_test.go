@@ -47,9 +47,7 @@ func TestTransitions(t *testing.T) {
 					got = append(got, state+": "+transition("ping a", tr, r))
 				}
 			}
-			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
-				t.Errorf("transitions:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
-			}
+			testkit.EqualLines(t, "transitions", got, tt.want)
 		})
 	}
 }
@@ -115,9 +113,7 @@ func TestCheckReportsTransitions(t *testing.T) {
 		"false ping 198.18.0.1: failed 2 times in a row, last: ping 198.18.0.1: no reply after 1s",
 		"true ping 198.18.0.1: ok",
 	}
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("reports:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
+	testkit.EqualLines(t, "reports", got, want)
 }
 
 func TestNewCheckErrors(t *testing.T) {
@@ -167,13 +163,7 @@ func TestICMPCancelled(t *testing.T) {
 
 func TestTrackProbe(t *testing.T) {
 	dir := t.TempDir()
-	write := func(name, body string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte("#!/bin/sh\n"+body), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := func(name, body string) string { return testkit.WriteScript(t, dir, name, body) }
 	ok := write("ok", `[ "$1" = "db" ] || exit 9; exit 0`)
 	bad := write("bad", "echo 'replication lag 40s'; exit 1\n")
 	hang := write("hang", "sleep 30\n")

@@ -7,12 +7,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hapair/hapair/internal/testkit"
 )
 
 func TestNotifier(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out")
-	hook := writeScript(t, dir, "hook", `echo "$HAPAIR_GROUP|$HAPAIR_STATE|$HAPAIR_NODE|$HAPAIR_REASON|$*" >> `+out+"\n")
+	hook := testkit.WriteScript(t, dir, "hook", `echo "$HAPAIR_GROUP|$HAPAIR_STATE|$HAPAIR_NODE|$HAPAIR_REASON|$*" >> `+out+"\n")
 	n, err := NewNotifier(NotifySpec{Program: hook, Args: []string{"-v"}, Node: "lb1", Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -41,9 +43,7 @@ func TestNotifier(t *testing.T) {
 		"web|BACKUP|lb1|hactl standby|-v GROUP web BACKUP",
 		"web|MASTER|lb1|hactl takeover|-v GROUP web MASTER",
 	}
-	if strings.Join(web, "\n") != strings.Join(wantWeb, "\n") {
-		t.Errorf("web hooks, in order:\n%s\nwant:\n%s", strings.Join(web, "\n"), strings.Join(wantWeb, "\n"))
-	}
+	testkit.EqualLines(t, "web hooks, in order", web, wantWeb)
 	if want := "db|BACKUP|lb1|initdead|-v GROUP db BACKUP"; len(db) != 1 || db[0] != want {
 		t.Errorf("db hooks = %q, want [%q]", db, want)
 	}
@@ -51,7 +51,7 @@ func TestNotifier(t *testing.T) {
 
 func TestNotifierNeverBlocks(t *testing.T) {
 	dir := t.TempDir()
-	hook := writeScript(t, dir, "slow", "sleep 30\n")
+	hook := testkit.WriteScript(t, dir, "slow", "sleep 30\n")
 	n, err := NewNotifier(NotifySpec{Program: hook, Timeout: 200 * time.Millisecond, Queue: 2})
 	if err != nil {
 		t.Fatal(err)

@@ -9,33 +9,24 @@ import (
 	"testing"
 
 	"github.com/hapair/hapair/ha/resource"
+	"github.com/hapair/hapair/internal/testkit"
 )
 
 var _ resource.Resource = (*Script)(nil)
 
-// writeScript writes an executable shell script into dir.
-func writeScript(t *testing.T, dir, name, body string) string {
-	t.Helper()
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, []byte("#!/bin/sh\n"+body), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 func TestScriptOps(t *testing.T) {
 	dir := t.TempDir()
 	// Records its arguments, then acts on the operation (the last one).
-	writeScript(t, dir, "svc", `echo "$@" >> "$(dirname "$0")/calls"
+	testkit.WriteScript(t, dir, "svc", `echo "$@" >> "$(dirname "$0")/calls"
 for op; do :; done
 case "$op" in
 start) echo started; exit 0 ;;
 stop) exit 0 ;;
 status) echo "svc is stopped" >&2; exit 3 ;;
 esac`)
-	writeScript(t, dir, "broken", `echo "cannot bind 198.18.0.100:80" >&2; exit 1`)
-	writeScript(t, dir, "legacy", `echo "svc running"; exit 0`)
-	writeScript(t, dir, "legacydown", `echo "svc stopped"; exit 0`)
+	testkit.WriteScript(t, dir, "broken", `echo "cannot bind 198.18.0.100:80" >&2; exit 1`)
+	testkit.WriteScript(t, dir, "legacy", `echo "svc running"; exit 0`)
+	testkit.WriteScript(t, dir, "legacydown", `echo "svc stopped"; exit 0`)
 	ctx := context.Background()
 
 	s, err := New(Spec{Resource: "svc::a1::a 2", Dirs: []string{filepath.Join(dir, "missing"), dir}})

@@ -14,16 +14,6 @@ import (
 	"github.com/hapair/hapair/internal/testkit"
 )
 
-// writeScript writes an executable shell script into dir.
-func writeScript(t *testing.T, dir, name, body string) string {
-	t.Helper()
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, []byte("#!/bin/sh\n"+body), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 // alive reports whether pid is a live, non-zombie process.
 func alive(pid int) bool {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
@@ -40,7 +30,7 @@ func TestRunTimeoutKillsProcessGroup(t *testing.T) {
 	dir := t.TempDir()
 	pidFile := filepath.Join(dir, "child.pid")
 	// The child ignores SIGTERM, so only the SIGKILL to the group ends it.
-	p := writeScript(t, dir, "hang", `trap '' TERM
+	p := testkit.WriteScript(t, dir, "hang", `trap '' TERM
 sh -c 'trap "" TERM; echo $$ > `+pidFile+`; while :; do sleep 1; done' &
 echo working
 wait`)
@@ -71,7 +61,7 @@ func TestRunDaemonHoldingStdout(t *testing.T) {
 	// Start: the exit status counts, the pipe wait is bounded.
 	dir := t.TempDir()
 	pidFile := filepath.Join(dir, "daemon.pid")
-	p := writeScript(t, dir, "daemon", `sleep 30 &
+	p := testkit.WriteScript(t, dir, "daemon", `sleep 30 &
 echo $! > `+pidFile+`
 echo started; exit 0`)
 	t.Cleanup(func() {
@@ -92,7 +82,7 @@ echo started; exit 0`)
 
 func TestOutputBounded(t *testing.T) {
 	dir := t.TempDir()
-	p := writeScript(t, dir, "loud", `i=0; while [ $i -lt 2000 ]; do echo "line $i"; i=$((i+1)); done; echo LAST; exit 2`)
+	p := testkit.WriteScript(t, dir, "loud", `i=0; while [ $i -lt 2000 ]; do echo "line $i"; i=$((i+1)); done; echo LAST; exit 2`)
 	res, err := Run(context.Background(), Command{Path: p, Timeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -117,7 +107,7 @@ func TestRunStartError(t *testing.T) {
 }
 
 func TestRunCancelled(t *testing.T) {
-	p := writeScript(t, t.TempDir(), "slow", "echo begun; exec sleep 30")
+	p := testkit.WriteScript(t, t.TempDir(), "slow", "echo begun; exec sleep 30")
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(200*time.Millisecond, cancel) // the cancellation under test, not a wait
 	_, err := Run(ctx, Command{Path: p, KillGrace: 100 * time.Millisecond})

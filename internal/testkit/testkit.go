@@ -10,7 +10,11 @@ package testkit
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"os"
+	"path/filepath"
 	"runtime"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -85,4 +89,27 @@ func (k *Keys) Verify(id uint8, msg, mac []byte) bool {
 	m := hmac.New(sha256.New, key)
 	m.Write(msg)
 	return hmac.Equal(m.Sum(nil), mac)
+}
+
+// EqualLines fails t unless got and want hold the same lines in the same
+// order, printing both, one item a line.
+func EqualLines(t testing.TB, what string, got, want []string) {
+	t.Helper()
+	if !slices.Equal(got, want) {
+		t.Errorf("%s:\n%s\nwant:\n%s", what, strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// WriteScript writes an executable shell script (#!/bin/sh, then body
+// ending in a newline) named name into dir and returns its path.
+func WriteScript(t testing.TB, dir, name, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if !strings.HasSuffix(body, "\n") {
+		body += "\n"
+	}
+	if err := os.WriteFile(p, []byte("#!/bin/sh\n"+body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

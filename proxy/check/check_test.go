@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hapair/hapair/internal/testkit"
 )
 
 func addrOf(t testing.TB, a net.Addr) netip.AddrPort {
@@ -193,16 +195,6 @@ func TestHTTP(t *testing.T) {
 	})
 }
 
-// writeScript writes an executable shell script into dir.
-func writeScript(t *testing.T, dir, name, body string) string {
-	t.Helper()
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 func TestExternal(t *testing.T) {
 	dir := t.TempDir()
 	argsFile := filepath.Join(dir, "args")
@@ -222,7 +214,7 @@ func TestExternal(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			prog := writeScript(t, dir, strings.ReplaceAll(tt.name, " ", "_"), tt.body)
+			prog := testkit.WriteScript(t, dir, strings.ReplaceAll(tt.name, " ", "_"), tt.body)
 			c := mustNewChecker(t, Spec{Type: "external", Program: prog, Args: []string{"-x"}, Virtual: netip.MustParseAddrPort("198.18.0.100:80"), Timeout: 300 * time.Millisecond})
 			start := time.Now()
 			err := c.Check(context.Background(), target)

@@ -32,7 +32,7 @@ func TestMonitorRun(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m := Monitor{Program: writeScript(t, dir, strings.ReplaceAll(tt.name, " ", "_"), tt.body), Args: []string{"SERVER=db"}, Interval: time.Second, Timeout: 300 * time.Millisecond}
+			m := Monitor{Program: testkit.WriteScript(t, dir, strings.ReplaceAll(tt.name, " ", "_"), tt.body), Args: []string{"SERVER=db"}, Interval: time.Second, Timeout: 300 * time.Millisecond}
 			res, detail := m.Run(context.Background())
 			if res != tt.res || detail != tt.detail {
 				t.Errorf("Run() = %v, %q, want %v, %q", res, detail, tt.res, tt.detail)
@@ -103,8 +103,8 @@ func TestMonitorSetRun(t *testing.T) {
 		}
 	}
 	setState("OK")
-	prog := writeScript(t, dir, "mon", "cat "+state)
-	always := writeScript(t, dir, "always", "echo OK")
+	prog := testkit.WriteScript(t, dir, "mon", "cat "+state)
+	always := testkit.WriteScript(t, dir, "always", "echo OK")
 	events := make(chan switchEvent, 8)
 	s := NewMonitorSet([]Monitor{
 		{Program: prog, Interval: 10 * time.Millisecond, Timeout: 2 * time.Second},
