@@ -18,7 +18,7 @@ import (
 func TestCloseLeavesNoGoroutines(t *testing.T) {
 	tcpB, webB, udpB := proxytest.TCP(t, "t"), proxytest.HTTP(t, "w"), proxytest.UDP(t, "u")
 	before := runtime.NumGoroutine()
-	lt, lw, lu := freePort(t), freePort(t), freePort(t)
+	lt, lw, lu := proxytest.ClosedPort(t), proxytest.ClosedPort(t), proxytest.ClosedPort(t)
 	b, err := New(Config{Services: []ServiceConfig{
 		{Name: "tcp", Listen: lt, Reals: reals(tcpB), Check: check.Spec{Type: "connect", Interval: 20 * time.Millisecond}},
 		{Name: "web", Listen: lw, Mode: "http", Reals: reals(webB), Persistent: time.Minute,
@@ -36,14 +36,7 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 	if body, err := httpGet(lw); err != nil || body != "w" {
 		t.Errorf("http request = %q, %v", body, err)
 	}
-	c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(lu))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.Write([]byte("ping"))
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if _, err := c.Read(make([]byte, 64)); err != nil {
+	if _, err := proxytest.UDPRequest(lu, "ping"); err != nil {
 		t.Errorf("udp exchange: %v", err)
 	}
 	est, err := net.Dial("tcp", lt.String()) // left open: Close must reset it

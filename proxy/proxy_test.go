@@ -29,18 +29,6 @@ func newBalancer(t *testing.T, cfg Config) *Balancer {
 	return b
 }
 
-// freePort returns a loopback address nothing listens on.
-func freePort(t *testing.T) netip.AddrPort {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := ln.Addr().(*net.TCPAddr).AddrPort()
-	ln.Close()
-	return a
-}
-
 func reals(bs ...*proxytest.Backend) []RealConfig {
 	var rs []RealConfig
 	for _, b := range bs {
@@ -92,7 +80,7 @@ func svcStatus(t *testing.T, b *Balancer, name string) ServiceStatus {
 
 func TestActivateAndRoundRobin(t *testing.T) {
 	a, c := proxytest.TCP(t, "a"), proxytest.TCP(t, "c")
-	listen := freePort(t)
+	listen := proxytest.ClosedPort(t)
 	b := newBalancer(t, Config{Services: []ServiceConfig{{
 		Name: "tcp", Listen: listen, Scheduler: "rr", Reals: reals(a, c),
 	}}})
@@ -125,7 +113,7 @@ func TestActivateAndRoundRobin(t *testing.T) {
 // request fails at any point (connect failures are retried meanwhile).
 func TestKillReal(t *testing.T) {
 	a, c := proxytest.HTTP(t, "a"), proxytest.HTTP(t, "c")
-	listen := freePort(t)
+	listen := proxytest.ClosedPort(t)
 	const interval, timeout, fall = 50 * time.Millisecond, 50 * time.Millisecond, 2
 	b := newBalancer(t, Config{Services: []ServiceConfig{{
 		Name: "web", Listen: listen, Mode: "http", Scheduler: "rr", Reals: reals(a, c),
@@ -161,7 +149,7 @@ func TestKillReal(t *testing.T) {
 
 func TestFallbackWhenAllDown(t *testing.T) {
 	a, sorry := proxytest.HTTP(t, "a"), proxytest.HTTP(t, "sorry")
-	listen := freePort(t)
+	listen := proxytest.ClosedPort(t)
 	b := newBalancer(t, Config{Services: []ServiceConfig{{
 		Name: "web", Listen: listen, Mode: "http", Reals: reals(a), Fallback: sorry.Addr,
 		Check: check.Spec{Type: "connect", Interval: 20 * time.Millisecond},
@@ -181,9 +169,9 @@ func TestFallbackWhenAllDown(t *testing.T) {
 }
 
 func TestNoRealNoFallback503(t *testing.T) {
-	listen := freePort(t)
+	listen := proxytest.ClosedPort(t)
 	b := newBalancer(t, Config{Services: []ServiceConfig{{
-		Name: "web", Listen: listen, Mode: "http", Reals: []RealConfig{{Address: freePort(t), Weight: 1}},
+		Name: "web", Listen: listen, Mode: "http", Reals: []RealConfig{{Address: proxytest.ClosedPort(t), Weight: 1}},
 		Check: check.Spec{Type: "connect", Interval: 20 * time.Millisecond},
 	}}})
 	b.Activate("web")
@@ -209,7 +197,7 @@ func TestMonitorSwitchesPools(t *testing.T) {
 		}
 	}
 	setScript("OK")
-	listen := freePort(t)
+	listen := proxytest.ClosedPort(t)
 	b := newBalancer(t, Config{Services: []ServiceConfig{{
 		Name: "web", Listen: listen, Mode: "http", Reals: reals(a), Backups: reals(bk),
 		Monitors: []check.Monitor{{Program: script, Interval: 20 * time.Millisecond}},
@@ -240,7 +228,7 @@ func TestMonitorSwitchesPools(t *testing.T) {
 
 func TestStickyClient(t *testing.T) {
 	a, c := proxytest.TCP(t, "a"), proxytest.TCP(t, "c")
-	listen := freePort(t)
+	listen := proxytest.ClosedPort(t)
 	b := newBalancer(t, Config{Services: []ServiceConfig{{
 		Name: "tcp", Listen: listen, Scheduler: "rr", Persistent: time.Minute, Reals: reals(a, c),
 	}}})
@@ -320,7 +308,7 @@ func checkEcho(t *testing.T, c net.Conn, msg string) {
 
 func TestDrain(t *testing.T) {
 	a, c := proxytest.TCP(t, "a"), proxytest.TCP(t, "c")
-	listen := freePort(t)
+	listen := proxytest.ClosedPort(t)
 	b := newBalancer(t, Config{Services: []ServiceConfig{{
 		Name: "tcp", Listen: listen, Scheduler: "rr", Reals: reals(a, c),
 	}}})
@@ -364,7 +352,7 @@ func TestDrain(t *testing.T) {
 // connection established to a real that the reload removes keeps working.
 func TestReloadUnderLoad(t *testing.T) {
 	a, c, d := proxytest.TCP(t, "a"), proxytest.TCP(t, "c"), proxytest.TCP(t, "d")
-	listen := freePort(t)
+	listen := proxytest.ClosedPort(t)
 	cfg := func(sch string, rs ...RealConfig) Config {
 		return Config{Services: []ServiceConfig{{Name: "tcp", Listen: listen, Scheduler: sch, Reals: rs}}}
 	}
@@ -424,7 +412,7 @@ func TestReloadUnderLoad(t *testing.T) {
 
 func TestReloadAddsAndRemovesServices(t *testing.T) {
 	a := proxytest.TCP(t, "a")
-	l1, l2 := freePort(t), freePort(t)
+	l1, l2 := proxytest.ClosedPort(t), proxytest.ClosedPort(t)
 	one := ServiceConfig{Name: "one", Listen: l1, Reals: reals(a)}
 	b := newBalancer(t, Config{Services: []ServiceConfig{one}})
 	b.Activate("one", "two") // two does not exist yet: remembered
@@ -457,22 +445,13 @@ func TestReloadAddsAndRemovesServices(t *testing.T) {
 
 func TestUDPService(t *testing.T) {
 	s1 := proxytest.UDP(t, "sip1")
-	listen := freePort(t)
+	listen := proxytest.ClosedPort(t)
 	b := newBalancer(t, Config{Services: []ServiceConfig{{
 		Name: "sip", Listen: listen, Protocol: "udp", Reals: reals(s1),
 	}}})
 	b.Activate("sip")
-	c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(listen))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.Write([]byte("OPTIONS sip:lb SIP/2.0"))
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	buf := make([]byte, 1500)
-	n, err := c.Read(buf)
-	if err != nil || string(buf[:n]) != "sip1:OPTIONS sip:lb SIP/2.0" {
-		t.Errorf("SIP round trip = %q, %v", buf[:n], err)
+	if out, err := proxytest.UDPRequest(listen, "OPTIONS sip:lb SIP/2.0"); err != nil || out != "sip1:OPTIONS sip:lb SIP/2.0" {
+		t.Errorf("SIP round trip = %q, %v", out, err)
 	}
 	if r := svcStatus(t, b, "sip").Reals[0]; r.InActConn != 1 {
 		t.Errorf("UDP flow counted %d inactive, want 1", r.InActConn)
@@ -551,7 +530,7 @@ func TestQuiescentVsRemoval(t *testing.T) {
 	for _, quiescent := range []bool{true, false} {
 		t.Run(fmt.Sprintf("quiescent=%v", quiescent), func(t *testing.T) {
 			a := proxytest.TCP(t, "a")
-			listen := freePort(t)
+			listen := proxytest.ClosedPort(t)
 			b := newBalancer(t, Config{Services: []ServiceConfig{{
 				Name: "tcp", Listen: listen, Persistent: time.Minute, Quiescent: quiescent, Reals: reals(a),
 				Check: check.Spec{Type: "connect", Interval: 20 * time.Millisecond, Fall: 1},

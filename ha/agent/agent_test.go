@@ -1,7 +1,6 @@
 package agent_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -87,27 +86,10 @@ func (g *fakeGroups) Ops() []string {
 	return slices.Clone(g.ops)
 }
 
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 type node struct {
 	a      *agent.Agent
 	groups *fakeGroups
-	logs   *lockedBuf
+	logs   *testkit.Buffer
 	stop   context.CancelFunc
 	done   chan error
 }
@@ -135,7 +117,7 @@ func newHarness(t *testing.T) *harness {
 
 func (h *harness) start(name string, gen uint64, failing map[string]error) *node {
 	h.t.Helper()
-	n := &node{groups: &fakeGroups{failing: failing}, logs: &lockedBuf{}, done: make(chan error, 1)}
+	n := &node{groups: &fakeGroups{failing: failing}, logs: &testkit.Buffer{}, done: make(chan error, 1)}
 	in := make(chan *wire.Packet, 256)
 	a, err := agent.New(agent.Config{
 		Machine: ha.Config{Self: name, Nodes: []string{"lb1", "lb2"}, Generation: gen,

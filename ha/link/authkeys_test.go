@@ -29,7 +29,7 @@ func TestAuthkeysRotation(t *testing.T) {
 	const keys = "1 sha256 old secret\n2 sha256 new secret\n"
 	port := freePort(t)
 	open := func(self string, k *authkeys.Keyring) *node {
-		n := &node{clock: clocktest.New(time.Time{}), logs: &syncBuffer{}}
+		n := &node{clock: clocktest.New(time.Time{}), logs: &testkit.Buffer{}}
 		s, err := Open(Config{ClusterID: testCluster, Self: self, Nodes: []string{"lb1", "lb2"}, Keyring: k,
 			Links: []Spec{ucastSpec("ucast0", port)}, Logger: slog.New(slog.NewTextHandler(n.logs, nil)), Clock: n.clock})
 		if err != nil {

@@ -1,7 +1,6 @@
 package link
 
 import (
-	"bytes"
 	"fmt"
 	"log/slog"
 	"net"
@@ -9,7 +8,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -57,37 +55,19 @@ func ucastSpec(name string, port uint16) Spec {
 	return Spec{Name: name, Kind: "ucast", Port: port, Peers: map[string]netip.Addr{"lb1": addr1, "lb2": addr2}}
 }
 
-// syncBuffer collects log output from link goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // node is one Set under test with what it delivered.
 type node struct {
 	*Set
 	got   <-chan *wire.Packet // s.Received()
 	clock *clocktest.Clock
-	logs  *syncBuffer
+	logs  *testkit.Buffer
 }
 
 // openNode opens a Set for self over real loopback sockets and closes it,
 // checking for leaked goroutines, when the test ends.
 func openNode(t *testing.T, self string, links ...Spec) *node {
 	t.Helper()
-	n := &node{clock: clocktest.New(time.Time{}), logs: &syncBuffer{}}
+	n := &node{clock: clocktest.New(time.Time{}), logs: &testkit.Buffer{}}
 	cfg := Config{
 		ClusterID: testCluster,
 		Self:      self,

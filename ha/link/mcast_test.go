@@ -52,7 +52,7 @@ func TestMulticastLoopback(t *testing.T) {
 
 func tryOpenMcast(t *testing.T, self string, spec Spec) (*node, error) {
 	t.Helper()
-	n := &node{clock: clocktest.New(time.Time{}), logs: &syncBuffer{}}
+	n := &node{clock: clocktest.New(time.Time{}), logs: &testkit.Buffer{}}
 	s, err := Open(Config{ClusterID: testCluster, Self: self, Nodes: []string{"lb1", "lb2"},
 		Keyring: clusterKeys(), Links: []Spec{spec}, Clock: n.clock})
 	if err != nil {

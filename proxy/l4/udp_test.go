@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hapair/hapair/internal/clock/clocktest"
 	"github.com/hapair/hapair/internal/testkit"
 	"github.com/hapair/hapair/proxy/proxytest"
 	"github.com/hapair/hapair/proxy/upstream"
@@ -94,15 +95,22 @@ func TestUDPIdleExpiry(t *testing.T) {
 	a, b := proxytest.UDP(t, "a"), proxytest.UDP(t, "b")
 	p := upstreamtest.NewPicker(a.Addr, b.Addr)
 	const idle = 100 * time.Millisecond
-	up, addr := startUDP(t, p, UDPConfig{IdleTimeout: idle})
+	clk := clocktest.New(time.Time{})
+	up, addr := startUDP(t, p, UDPConfig{IdleTimeout: idle, Clock: clk})
 	c1 := udpClient(t, addr)
 	if got := exchange(t, c1, "one"); got != "a:one" {
 		t.Fatalf("first exchange = %q, want %q", got, "a:one")
 	}
-	start := time.Now()
-	testkit.WaitFor(t, "flow expiry", func() bool { return up.Stats().Flows == 0 })
-	if d := time.Since(start); d < idle {
-		t.Errorf("flow expired after %v, want at least %v", d, idle)
+	// The sweeper runs every idle/4: a silent flow goes after between idle
+	// and 1.25 × idle, never early. Here: kept through the 100ms sweep,
+	// gone at the 125ms one.
+	for step := 1; step <= 5; step++ {
+		testkit.WaitFor(t, "the sweeper to wait", func() bool { return clk.Waiting() == 1 })
+		clk.Advance(idle / 4)
+		testkit.WaitFor(t, "the sweep to finish", func() bool { return clk.Waiting() == 1 })
+		if n, want := up.Stats().Flows, map[bool]int{true: 1, false: 0}[step < 5]; n != want {
+			t.Fatalf("flows %v after the last datagram = %d, want %d", time.Duration(step)*idle/4, n, want)
+		}
 	}
 	if act, inact := p.Reals[0].Counts(); act != 0 || inact != 0 {
 		t.Errorf("after expiry counts = %d, %d, want 0, 0", act, inact)

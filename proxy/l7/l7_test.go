@@ -34,18 +34,6 @@ func start(t *testing.T, p upstream.Picker) (*Proxy, string) {
 	return px, "http://" + ln.Addr().String()
 }
 
-// deadAddr returns a loopback port with nothing listening (connect refused).
-func deadAddr(t *testing.T) netip.AddrPort {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := ln.Addr().(*net.TCPAddr).AddrPort()
-	ln.Close()
-	return a
-}
-
 var client = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{}}
 
 func get(t *testing.T, url string, hdr map[string]string) (int, string, http.Header) {
@@ -95,7 +83,7 @@ func TestForwardedHeaders(t *testing.T) {
 
 func TestRetryOnDeadReal(t *testing.T) {
 	a := proxytest.HTTP(t, "a")
-	p := upstreamtest.NewPicker(deadAddr(t), a.Addr)
+	p := upstreamtest.NewPicker(proxytest.ClosedPort(t), a.Addr)
 	px, url := start(t, p)
 	for i := range 6 {
 		code, body, _ := get(t, url, nil)
@@ -125,7 +113,7 @@ func TestRetryKeepsBody(t *testing.T) {
 	}
 	go srv.Serve(ln)
 	defer srv.Close()
-	_, url := start(t, upstreamtest.NewPicker(deadAddr(t), ln.Addr().(*net.TCPAddr).AddrPort()))
+	_, url := start(t, upstreamtest.NewPicker(proxytest.ClosedPort(t), ln.Addr().(*net.TCPAddr).AddrPort()))
 	resp, err := client.Post(url, "text/plain", strings.NewReader("payload"))
 	if err != nil {
 		t.Fatal(err)
@@ -143,7 +131,7 @@ func TestNoRealIs503(t *testing.T) {
 		body  string
 	}{
 		{"empty pool", nil, `hapair: service "web": no real server available`},
-		{"all dead", []netip.AddrPort{deadAddr(t), deadAddr(t)}, `hapair: service "web": no real server available`},
+		{"all dead", []netip.AddrPort{proxytest.ClosedPort(t), proxytest.ClosedPort(t)}, `hapair: service "web": no real server available`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

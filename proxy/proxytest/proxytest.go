@@ -51,11 +51,7 @@ func (b *Backend) Close() { b.once.Do(b.closer) }
 // through the proxy.
 func TCP(tb testing.TB, name string) *Backend {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatalf("proxytest: listening for %q: %v", name, err)
-	}
-	b := &Backend{Name: name, Addr: ln.Addr().(*net.TCPAddr).AddrPort()}
+	ln, b := listen(tb, name)
 	var conns sync.Map
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -91,11 +87,7 @@ func TCP(tb testing.TB, name string) *Backend {
 // checks) and is not counted.
 func HTTP(tb testing.TB, name string) *Backend {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatalf("proxytest: listening for %q: %v", name, err)
-	}
-	b := &Backend{Name: name, Addr: ln.Addr().(*net.TCPAddr).AddrPort()}
+	ln, b := listen(tb, name)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/status" {
 			io.WriteString(w, "ok")
@@ -153,6 +145,44 @@ func UDP(tb testing.TB, name string) *Backend {
 	}
 	tb.Cleanup(b.Close)
 	return b
+}
+
+// listen opens a loopback TCP listener for the backend called name.
+func listen(tb testing.TB, name string) (net.Listener, *Backend) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("proxytest: listening for %q: %v", name, err)
+	}
+	return ln, &Backend{Name: name, Addr: ln.Addr().(*net.TCPAddr).AddrPort()}
+}
+
+// ClosedPort returns a loopback TCP address nothing listens on (a connect
+// is refused): a dead real, or a free port for a service to bind.
+func ClosedPort(tb testing.TB) netip.AddrPort {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("proxytest: finding a free port: %v", err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).AddrPort()
+}
+
+// UDPRequest sends msg to addr in one datagram and returns the first
+// datagram that comes back. It gives up after 5s.
+func UDPRequest(addr netip.AddrPort, msg string) (string, error) {
+	c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(addr))
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Write([]byte(msg)); err != nil {
+		return "", err
+	}
+	buf := make([]byte, 65536)
+	n, err := c.Read(buf)
+	return string(buf[:n]), err
 }
 
 // TCPRequest connects to addr, sends msg, half-closes and returns all it
