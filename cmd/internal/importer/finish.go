@@ -127,6 +127,22 @@ func (im *importer) finishCluster() {
 		im.refusef(src{c.at.file, 0}, "no heartbeat link (bcast, mcast or ucast line): a template mcast link on %s stands in", templateIface)
 		im.m.links = []*link{{kind: "mcast", iface: templateIface, group: bcastGroup, notes: []string{"PLACEHOLDER heartbeat link: the source named none"}}}
 	}
+	for _, l := range im.m.links {
+		if l.kind != "ucast" {
+			continue
+		}
+		var missing []string
+		for _, n := range c.nodes {
+			if _, ok := l.peers[n]; !ok {
+				l.peers[n] = im.placeholder()
+				missing = append(missing, n)
+			}
+		}
+		if len(missing) > 0 {
+			l.notes = append(l.notes, "PLACEHOLDER: no ucast address for "+strings.Join(missing, ", ")+" (192.0.2.0/24 is a documentation range): write the node's address on "+l.iface)
+			im.refusef(l.at, "ucast %s: no address for node %s (each node's ha.cf names only its peer); a 192.0.2.x placeholder stands in: write the real address in the [[link]] peers", l.iface, strings.Join(missing, ", "))
+		}
+	}
 	im.fixTiming()
 }
 

@@ -314,34 +314,25 @@ func (h *hacf) ucastLine(at src, args []string) {
 // finishUcast builds one ucast link per interface. Heartbeat's ucast lines
 // name addresses, not nodes (and ignore the node's own address), while a
 // hapair ucast link maps every node to its address: addresses are given to
-// the nodes in the order both were written, and a node without one gets a
-// placeholder.
+// the nodes in the order both were written (finishCluster gives a node
+// without one a placeholder).
 func (h *hacf) finishUcast() {
 	for _, ifc := range h.ucastOrder {
 		addrs := h.ucast[ifc]
 		l := &link{at: addrs[0].at, kind: "ucast", iface: ifc, peers: map[string]string{}}
-		nodes := h.nodes
-		var pairs, missing []string
-		for i, n := range nodes {
+		var pairs []string
+		for i, n := range h.nodes {
 			if i < len(addrs) {
 				l.peers[n] = addrs[i].addr.String()
 				pairs = append(pairs, n+"="+addrs[i].addr.String())
-				continue
 			}
-			p := h.im.placeholder()
-			l.peers[n] = p
-			missing = append(missing, n)
 		}
-		for _, a := range addrs[min(len(addrs), len(nodes)):] {
+		for _, a := range addrs[min(len(addrs), len(h.nodes)):] {
 			h.im.warnf(a.at, "ucast %s %s: more addresses than nodes; this one is not used", ifc, a.addr)
 		}
 		if len(pairs) > 0 {
 			l.notes = append(l.notes, "ucast addresses given to nodes in the order written: "+strings.Join(pairs, ", ")+"; check")
 			h.im.warnf(addrs[0].at, "ucast %s: Heartbeat's ucast lines name addresses, not nodes; assigned in order (%s): check the mapping", ifc, strings.Join(pairs, ", "))
-		}
-		if len(missing) > 0 {
-			l.notes = append(l.notes, "PLACEHOLDER: no ucast address for "+strings.Join(missing, ", ")+" (192.0.2.0/24 is a documentation range): write the node's address on "+ifc)
-			h.im.refusef(addrs[0].at, "ucast %s: no address for node %s (each node's ha.cf names only its peer); a 192.0.2.x placeholder stands in: write the real address in the [[link]] peers", ifc, strings.Join(missing, ", "))
 		}
 		h.im.m.links = append(h.im.m.links, l)
 	}

@@ -256,7 +256,7 @@ func (im *importer) haresource(at src, g *group, tok string, usedLD map[string]s
 		g.resources = append(g.resources, &resource{at: at, kind: "ipvs-sync", role: role, iface: "eth0",
 			note: "LVSSyncDaemonSwap::" + role + ": ipvsadm --start-daemon used the kernel's default sync interface eth0 and syncid 0; check"})
 	default:
-		if agent == "" || strings.ContainsAny(agent, "\"'") {
+		if agent == "" || strings.ContainsAny(agent, "\"'") || strings.Contains(agent, "/") && !filepath.IsAbs(agent) {
 			im.refusef(at, "%q is not a resource name", tok)
 			return
 		}

@@ -27,6 +27,8 @@ func ldirectord(path string, data []byte) *Result {
 		"had.toml imported by `hactl import ldirectord` from " + path + ".",
 		"Each block names the file and line it came from; review every NOTE and PLACEHOLDER.",
 	}
+	im.m.cluster.at = src{path, 0}
+	im.m.cluster.name = "ldirectord"
 	im.parseLdirectord(path, data)
 	im.m.template = true
 	return im.result()
@@ -381,6 +383,9 @@ func (h hostPort) String() string {
 // defPort fills a missing port.
 func parseHostPort(s string, defPort int) (hostPort, error) {
 	if a, err := netip.ParseAddr(s); err == nil && a.Zone() == "" {
+		if defPort == 0 {
+			return hostPort{}, fmt.Errorf("%q has no port", s)
+		}
 		return hostPort{addr: a.Unmap(), port: defPort}, nil
 	}
 	h, p, err := splitHostPort(s)

@@ -80,7 +80,7 @@ func zeus(file string, data []byte, listen string) *Result {
 			}
 		case "SCRIPT":
 			words, ok := shellWords(val)
-			if !ok || len(words) == 0 {
+			if !ok || len(words) == 0 || words[0] == "" {
 				im.refusef(at, "SCRIPT %q: want a program and its arguments; monitor not imported", val)
 				continue
 			}

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hapair/hapair/internal/config"
+)
+
+// copyDir copies an importer seed directory, authkeys at mode 0600.
+func copyDir(t *testing.T, from string) string {
+	t.Helper()
+	dir := t.TempDir()
+	files, _ := filepath.Glob(filepath.Join(from, "*"))
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+const seeds = "../internal/importer/testdata/seeds/"
+
+func TestImport(t *testing.T) {
+	um := copyDir(t, seeds+"ultramonkey")
+	hb2 := copyDir(t, seeds+"haproxy-heartbeat2")
+	out := filepath.Join(t.TempDir(), "had.toml")
+	tests := []struct {
+		desc       string
+		args       []string
+		stdin      string
+		wantCode   int
+		wantStdout []string
+		wantStderr []string
+		wantFile   string // -o target that must then pass check-config
+	}{
+		{"Ultra Monkey to stdout", []string{"import", "heartbeat", um}, "", 0,
+			[]string{"[cluster]  # from " + um + "/ha.cf", `services = ["http-9072", "sip-7072"]`}, []string{um + "/ldirectord.cf:8: autoreload: not carried over"}, ""},
+		{"Ultra Monkey to a file", []string{"import", "heartbeat", um, "-o", out}, "", 0, nil, nil, out},
+		{"-o before the source", []string{"import", "ldirectord", "-o", out, um + "/ldirectord.cf"}, "", 0, nil, []string{"no cluster in this file"}, out},
+		{"incomplete: exit 1 and still valid TOML", []string{"import", "heartbeat", "-o", out, hb2}, "", 1, nil,
+			[]string{hb2 + "/ha.cf:15: not converted: ucast eth1: no address for node lb2", "hactl: import: incomplete"}, out},
+		{"ipvsadm from stdin", []string{"import", "ipvsadm", "-"}, "-A -t 198.18.0.20:80 -s rr\n-a -t 198.18.0.20:80 -r 198.18.1.1 -m\n", 0,
+			[]string{`listen = "198.18.0.20:80"`}, []string{"stdin:2: masq"}, ""},
+		{"zeus with -listen", []string{"import", "zeus", "-listen", "198.18.0.20:80", seeds + "zeus/monitor.cfg"}, "", 1,
+			nil, []string{`monitor.cfg:4: not converted: MASTERS entry "webserver1" is a host name`}, ""},
+		{"zeus with a bad -listen", []string{"import", "zeus", "-listen", "nowhere", seeds + "zeus/monitor.cfg"}, "", 2, nil, []string{`zeus listen address "nowhere"`}, ""},
+		{"missing directory", []string{"import", "heartbeat", um + "/nope"}, "", 2, nil, []string{"hactl: import: importer: reading ha.cf"}, ""},
+		{"unknown format", []string{"import", "keepalived", "x"}, "", 2, nil, []string{`unknown format "keepalived"`}, ""},
+		{"no source", []string{"import", "heartbeat"}, "", 2, nil, []string{"usage: hactl import"}, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			if tc.stdin != "" {
+				f := filepath.Join(t.TempDir(), "stdin")
+				if err := os.WriteFile(f, []byte(tc.stdin), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				in, err := os.Open(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer in.Close()
+				old := os.Stdin
+				os.Stdin = in
+				defer func() { os.Stdin = old }()
+			}
+			var stdout, stderr bytes.Buffer
+			if code := run(tc.args, &stdout, &stderr); code != tc.wantCode {
+				t.Errorf("exit %d, want %d; stderr:\n%s", code, tc.wantCode, stderr.String())
+			}
+			for _, s := range tc.wantStdout {
+				if !strings.Contains(stdout.String(), s) {
+					t.Errorf("stdout lacks %q:\n%s", s, stdout.String())
+				}
+			}
+			for _, s := range tc.wantStderr {
+				if !strings.Contains(stderr.String(), s) {
+					t.Errorf("stderr lacks %q:\n%s", s, stderr.String())
+				}
+			}
+			if tc.wantFile != "" {
+				if stdout.Len() != 0 {
+					t.Errorf("with -o, stdout = %q, want nothing", stdout.String())
+				}
+				var co, ce bytes.Buffer
+				if code := run([]string{"check-config", tc.wantFile}, &co, &ce); code != 0 {
+					t.Errorf("check-config of the import: exit %d\n%s", code, ce.String())
+				}
+				if _, err := config.Load(tc.wantFile); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,68 @@
+package importer
+
+import (
+	"bytes"
+	"errors"
+	"io/fs"
+	"testing"
+
+	"github.com/hapair/hapair/internal/config"
+)
+
+// Every fuzz target checks the package's promises on any input: no panic,
+// the same output twice, and TOML that loads through internal/config.
+
+func fuzzCheck(t *testing.T, imp func() *Result) {
+	a := imp()
+	b := imp()
+	if !bytes.Equal(a.TOML, b.TOML) {
+		t.Fatalf("two imports of the same input differ:\n%s\n---\n%s", a.TOML, b.TOML)
+	}
+	if _, err := config.Parse(a.TOML, "had.toml"); err != nil {
+		t.Fatalf("import does not load: %v\n--- TOML:\n%s", err, a.TOML)
+	}
+}
+
+func FuzzHeartbeat(f *testing.F) {
+	f.Add([]byte(baseHACF), []byte(baseHR), []byte(baseAK), []byte(""))
+	f.Add([]byte("node a b\nucast eth1 198.18.1.2\nkeepalive 2\ndeadtime 3\n"), []byte("a ldirectord 198.18.0.1/24/eth0:x\n"), []byte("auth 1\n1 crc\n"),
+		[]byte("virtual=198.18.0.1:80\n\treal=198.18.1.1:80 masq\n"))
+	f.Fuzz(func(t *testing.T, hacf, hr, ak, ld []byte) {
+		files := map[string][]byte{"d/ha.cf": hacf, "d/haresources": hr, "d/authkeys": ak, "d/ldirectord.cf": ld}
+		read := func(name string) ([]byte, error) {
+			if b, ok := files[name]; ok {
+				return b, nil
+			}
+			return nil, fs.ErrNotExist
+		}
+		stat := func(string) (fs.FileInfo, error) { return nil, errors.ErrUnsupported }
+		fuzzCheck(t, func() *Result {
+			res, err := heartbeat("d", "/d", read, stat)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return res
+		})
+	})
+}
+
+func FuzzLdirectord(f *testing.F) {
+	f.Add([]byte("checktimeout=3\nvirtual=198.18.0.20:80\n\treal=198.18.1.1->198.18.1.3:80 gate 2 \"/x\", \"y\"\n\tservice=http\n\treceive=\"ok\"\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fuzzCheck(t, func() *Result { return ldirectord("ldirectord.cf", data) })
+	})
+}
+
+func FuzzIPVSAdm(f *testing.F) {
+	f.Add([]byte("VIP=198.18.0.20\n/sbin/ipvsadm -A -t $VIP:80 -p\n-a -t 198.18.0.20:80 -r 198.18.1.1 -m -w 2\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fuzzCheck(t, func() *Result { return ipvsadm("rules", data) })
+	})
+}
+
+func FuzzZeus(f *testing.F) {
+	f.Add([]byte("MASTERS = 198.18.1.1 198.18.1.2:81\nSLAVES = 198.18.2.1\nSCRIPT = /bin/check a 'b c'\nTIMEPERIOD = 5\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fuzzCheck(t, func() *Result { return zeus("monitor.cfg", data, "") })
+	})
+}
