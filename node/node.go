@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"sync"
 	"time"
@@ -48,7 +49,8 @@ type Node struct {
 	cfg *config.Config
 
 	gen      uint64
-	lock     *os.File // flock on the state directory
+	nodeLock *net.UnixListener // the node-wide lock (lockNode)
+	lock     *os.File          // flock on the state directory
 	env      *env
 	agent    *agent.Agent
 	links    *link.Set // nil in a dry run
@@ -91,6 +93,10 @@ func Build(cfg *config.Config, opts Options) (_ *Node, err error) {
 
 	n.gen = 1 // a dry run's machine needs one; a real one comes from the state directory
 	if !opts.DryRun {
+		// First of all: a second had on this node stops here.
+		if n.nodeLock, err = lockNode(cfg.Cluster.Name, int(cfg.Cluster.ID)); err != nil {
+			return nil, err
+		}
 		if n.lock, err = lockStateDir(cfg.Cluster.StateDir); err != nil {
 			return nil, err
 		}
@@ -265,6 +271,9 @@ func (n *Node) close() {
 	closeNotifiers(ctx, n.notify)
 	if n.lock != nil {
 		n.lock.Close()
+	}
+	if n.nodeLock != nil {
+		n.nodeLock.Close() // last: the node is let go only when all is released
 	}
 }
 

@@ -1,7 +1,9 @@
 package node
 
 import (
+	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -23,4 +25,24 @@ func lockStateDir(dir string) (*os.File, error) {
 		return nil, fmt.Errorf("state directory %s is in use by another had (flock %s: %w)", dir, path, err)
 	}
 	return f, nil
+}
+
+// lockNode takes the node-wide lock: an abstract Unix socket named after
+// the cluster, "@hapair/NAME/ID". Abstract sockets belong to the network
+// namespace, which is what a node is to hapair (its addresses, links and
+// listeners), and the kernel releases the name when the process dies, even
+// by SIGKILL, so a crash never leaves a stale lock. Build takes it before
+// anything touches the host: a second had for the same cluster on this
+// node fails here and has removed no address and bound no socket.
+func lockNode(cluster string, id int) (*net.UnixListener, error) {
+	name := fmt.Sprintf("@hapair/%s/%d", cluster, id)
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: name, Net: "unix"})
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, fmt.Errorf("another had for cluster %q (id %d) runs on this node (abstract socket %s is bound); "+
+			"refusing to start before touching anything", cluster, id, name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("taking the node lock %s: %w", name, err)
+	}
+	return l, nil
 }

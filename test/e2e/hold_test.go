@@ -1,0 +1,124 @@
+package e2e
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hapair/hapair/test/lab"
+)
+
+// vipBound is how long a VIP may outlive a killed had: the vip resource's
+// kernel lifetime (ha/vip DefaultLifetime, 4s) plus the kernel's one-second
+// granularity in expiring addresses.
+const vipBound = 5 * time.Second
+
+// Issue 9 case 2: a second had on the node that holds the VIP refuses
+// before it touches anything (the node lock is taken first), and the VIP
+// stays where it is.
+func TestSecondHadRefusesAndVIPStays(t *testing.T) {
+	p := newPair(t, pairOptions{})
+	p.start("lb1")
+	p.start("lb2")
+	p.waitOwner("lb1", 10*time.Second)
+
+	h := p.lab.Host("lb1")
+	cfg := pairConfig(h, p.opts)
+	cfg = strings.Replace(cfg, h.Dir+"/state", h.Dir+"/state2", 1)
+	cfg = strings.Replace(cfg, h.HadSocket(), h.Dir+"/had2.sock", 1)
+	path := h.WriteFile("had2.toml", cfg, 0o600)
+	second := h.Start([]string{p.bins.Had, "-c", path, "--node", "lb1"})
+	err := second.Wait(10 * time.Second)
+	if err == nil {
+		t.Fatalf("second had on lb1 exited 0, want a refusal; output:\n%s", second.Output())
+	}
+	if out := second.Output(); !strings.Contains(out, `another had for cluster "e2e" (id 42) runs on this node`) {
+		t.Errorf("second had's output does not name the running one:\n%s", out)
+	}
+	if hs := p.holders(); len(hs) != 1 || hs[0] != "lb1" {
+		t.Fatalf("VIP holders after the second had refused = %v, want [lb1]", hs)
+	}
+	st, err := p.status("lb1")
+	if err != nil || !st.master("web") {
+		t.Fatalf("lb1 after the second had refused: %+v, %v, want master", st, err)
+	}
+}
+
+// Issue 9 case 3: a VIP equal to the host's own address is neither taken
+// over nor removed: lb1 keeps its address (and its links) at start, and
+// when the group fails to start there, it names the reason.
+func TestHostAddressNeverRemoved(t *testing.T) {
+	own := netip.MustParseAddr("198.18.0.11") // lb1's eth0
+	p := newPair(t, pairOptions{ExtraGroup: `  { kind = "vip", address = "198.18.0.11/24", interface = "eth0" },` + "\n"})
+	p.start("lb1")
+	p.start("lb2")
+	// lb1 prefers the group, fails to take its own address as a VIP,
+	// rolls back and hands the group to lb2.
+	lab.Eventually(t, 15*time.Second, "lb2 owns the group after lb1 refused the host's address", func() error {
+		st, err := p.status("lb2")
+		if err != nil {
+			return err
+		}
+		if !st.master("web") {
+			return fmt.Errorf("lb2 groups: %+v", st.Groups)
+		}
+		return nil
+	})
+	ok, err := p.lab.HasAddr("lb1", own)
+	if err != nil || !ok {
+		t.Fatalf("lb1's own address %v after start: present %v, %v; want kept", own, ok, err)
+	}
+	if p.had["lb1"].Exited() {
+		t.Fatalf("had on lb1 exited:\n%s", p.had["lb1"].Output())
+	}
+	if out := p.had["lb1"].Output(); !strings.Contains(out, "not added by hapair") {
+		t.Errorf("lb1's log does not say why it left the address alone:\n%s", out)
+	}
+	// lb1's links still work: it sees lb2 alive.
+	lab.Eventually(t, 5*time.Second, "lb1 hears lb2", func() error {
+		st, err := p.status("lb1")
+		if err != nil {
+			return err
+		}
+		if st.owner("web") != "lb2" {
+			return fmt.Errorf("lb1 sees owner %q", st.owner("web"))
+		}
+		return nil
+	})
+}
+
+// Issue 9 case 15: had alone is killed on the owner (the node stays up and
+// plugged in): lb2 takes over, and the VIP leaves lb1 by itself within the
+// documented bound, so the two do not answer ARP for it side by side.
+func TestKilledOwnersVIPExpires(t *testing.T) {
+	p := newPair(t, pairOptions{})
+	p.start("lb1")
+	p.start("lb2")
+	p.waitOwner("lb1", 10*time.Second)
+	killed := time.Now()
+	if err := p.had["lb1"].Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	p.waitHolds("lb2", 5*time.Second)
+	gone := lab.Eventually(t, vipBound+2*time.Second, "the VIP leaves lb1", func() error {
+		ok, err := p.lab.HasAddr("lb1", vip)
+		if err != nil {
+			return err
+		}
+		if ok {
+			return fmt.Errorf("lb1 still holds %v", vip)
+		}
+		return nil
+	})
+	after := time.Since(killed)
+	t.Logf("VIP left lb1 %v after SIGKILL (%v after the wait began; bound %v)", after.Round(time.Millisecond), gone.Round(time.Millisecond), vipBound)
+	if after > vipBound+time.Second {
+		t.Errorf("VIP left lb1 %v after SIGKILL, want within %v (+1s for the test's polling)", after, vipBound)
+	}
+	if hs := p.holders(); len(hs) != 1 || hs[0] != "lb2" {
+		t.Errorf("VIP holders = %v, want [lb2]", hs)
+	}
+}
