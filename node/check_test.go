@@ -1,10 +1,13 @@
 package node_test
 
 import (
+	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/hapair/hapair/internal/config"
 	"github.com/hapair/hapair/node"
 	"github.com/hapair/hapair/node/nodetest"
 )
@@ -42,5 +45,28 @@ func TestCheckAuthkeys(t *testing.T) {
 	want = "authkeys: open " + keys + ": no such file or directory (cluster.authkeys in " + cfg + ")"
 	if err == nil || err.Error() != want {
 		t.Errorf("Check(no authkeys) = %v,\nwant %s", err, want)
+	}
+}
+
+// TestDryBuildTouchesNothing builds the web-pair example dry with a state
+// directory that does not exist: Build must not create it (no lock, no
+// generation file), and the node refuses to start.
+func TestDryBuildTouchesNothing(t *testing.T) {
+	path, _ := nodetest.Example(t, "web-pair.toml", 0o600)
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Cluster.StateDir = filepath.Join(t.TempDir(), "state")
+	n, err := node.Build(cfg, node.Options{Node: "lb1", DryRun: true})
+	if err != nil {
+		t.Fatalf("Build(dry) = %v", err)
+	}
+	defer n.Close()
+	if _, err := os.Stat(cfg.Cluster.StateDir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("state directory after a dry build: stat = %v, want it absent", err)
+	}
+	if err := n.Start(); err == nil {
+		t.Error("Start() of a dry-run node = nil, want an error")
 	}
 }
