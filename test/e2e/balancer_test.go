@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hapair/hapair/test/e2e/scenario"
 	"github.com/hapair/hapair/test/lab"
 	"github.com/hapair/hapair/test/lab/probe"
 )
@@ -17,32 +18,21 @@ import (
 // labsrv backends (backend1 198.18.0.21, backend2 .22, backend3 .23).
 
 const (
-	checkInterval = 200 * time.Millisecond
-	checkTimeout  = 100 * time.Millisecond
-	checkFall     = 2
+	checkInterval = scenario.CheckInterval
+	checkTimeout  = scenario.CheckTimeout
+	checkFall     = scenario.CheckFall
 )
 
 var vipHTTP = netip.AddrPortFrom(vip, lab.LabsrvHTTPPort)
 
-// httpService is an HTTP-mode service checked like ldirectord's
-// negotiate: GET /status must answer 200 with "ok" in the body.
-func httpService(extra string) string {
-	return fmt.Sprintf(`[[service]]
-name = "http"
-listen = "198.18.0.100:80"
-mode = "http"
-scheduler = "rr"
-check = { type = "negotiate", request = "/status", receive = "ok", interval = "%s", timeout = "%s", rise = 1, fall = %d }
-reals = [ { address = "198.18.0.21:80" }, { address = "198.18.0.22:80" } ]
-%s
-`, checkInterval, checkTimeout, checkFall, extra)
-}
+// httpService is an HTTP-mode service checked like ldirectord's negotiate.
+var httpService = scenario.HTTPService
 
 // balancerPair starts a pair serving services and waits until lb1 owns
 // the VIP and the client is served on target.
 func balancerPair(t *testing.T, backends int, services string, names []string, target netip.AddrPort, proto string) *pair {
 	t.Helper()
-	p := newPair(t, pairOptions{Backends: backends, Services: services, BalancerServices: names})
+	p := newPair(t, scenario.Balancer(backends, services, names...))
 	p.start("lb1")
 	p.start("lb2")
 	p.waitOwner("lb1", 10*time.Second)
@@ -177,9 +167,7 @@ func TestBalancerFallback(t *testing.T) {
 // backup pool, OK brings it back to the primaries.
 func TestBalancerBackupPool(t *testing.T) {
 	var state []string
-	monitor := `backups = [ { address = "198.18.0.23:80" } ]
-monitors = [ { script = "HOSTDIR/monitor.sh", interval = "100ms", timeout = "100ms" } ]`
-	p := newPair(t, pairOptions{Backends: 3, Services: httpService(monitor), BalancerServices: []string{"http"}})
+	p := newPair(t, scenario.Balancer(3, httpService(scenario.BackupPool), "http"))
 	for _, n := range []string{"lb1", "lb2"} {
 		h := p.lab.Host(n)
 		h.WriteFile("monitor.sh", "#!/bin/sh\ncat "+h.Dir+"/monitor.state\n", 0o755)
@@ -221,9 +209,7 @@ func TestBalancerReloadUnderLoad(t *testing.T) {
 	pr := p.lab.StartProbe(p.bins, "client", vipHTTP.String(), probe.Options{Proto: "http", Interval: 10 * time.Millisecond, Timeout: 500 * time.Millisecond, Count: 200})
 
 	lb1 := p.lab.Host("lb1")
-	next := strings.Replace(pairConfig(lb1, p.opts),
-		`reals = [ { address = "198.18.0.21:80" }, { address = "198.18.0.22:80" } ]`,
-		`reals = [ { address = "198.18.0.21:80", weight = 2 }, { address = "198.18.0.22:80" }, { address = "198.18.0.23:80" } ]`, 1)
+	next := scenario.Reweighted(pairConfig(lb1, p.opts))
 	lb1.WriteFile("had.toml", next, 0o600)
 	out, err := lb1.Hactl(p.bins, "reload")
 	if err != nil {
@@ -255,14 +241,7 @@ func TestBalancerReloadUnderLoad(t *testing.T) {
 // A SIP-like UDP round trip through the balancer, checked with SIP OPTIONS.
 func TestBalancerUDPSIP(t *testing.T) {
 	vipSIP := netip.AddrPortFrom(vip, lab.LabsrvUDPPort)
-	sip := fmt.Sprintf(`[[service]]
-name = "sip"
-listen = "198.18.0.100:5060"
-protocol = "udp"
-scheduler = "rr"
-check = { type = "sip", interval = "%s", timeout = "%s", rise = 1, fall = %d }
-reals = [ { address = "198.18.0.21:5060" }, { address = "198.18.0.22:5060" } ]
-`, checkInterval, checkTimeout, checkFall)
+	sip := scenario.SIPService
 	p := balancerPair(t, 2, sip, []string{"sip"}, vipSIP, "udp")
 	res, err := p.probe(vipSIP, "udp", 40)
 	if err != nil {

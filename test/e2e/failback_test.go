@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hapair/hapair/test/e2e/scenario"
 	"github.com/hapair/hapair/test/lab/probe"
 )
 
@@ -15,7 +16,7 @@ func TestFailback(t *testing.T) {
 		failback bool
 	}{{"off", false}, {"on", true}} {
 		t.Run(tc.name, func(t *testing.T) {
-			hold := 1500 * time.Millisecond
+			hold := scenario.FailbackHold
 			p := newPair(t, pairOptions{AutoFailback: tc.failback, FailbackHold: hold, Initdead: deadtime})
 			p.start("lb1")
 			p.start("lb2")

@@ -8,109 +8,25 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hapair/hapair/test/e2e/scenario"
 	"github.com/hapair/hapair/test/lab"
 	"github.com/hapair/hapair/test/lab/probe"
 )
 
-// Timing of the pair in every e2e test: fast enough that tests are short,
-// slow enough for -race binaries on a loaded 2-core machine.
+// The generated configs live in package scenario, so a unit test checks
+// every one of them without a lab.
 const (
-	keepalive = 100 * time.Millisecond
-	deadtime  = 500 * time.Millisecond
+	keepalive    = scenario.Keepalive
+	deadtime     = scenario.Deadtime
+	testAuthkeys = scenario.Authkeys
 )
 
-const testAuthkeys = "auth 1\n1 sha256 e2e-test-secret-that-is-long-enough\n"
+type pairOptions = scenario.Options
 
-// pairOptions vary the generated config.
-type pairOptions struct {
-	AutoFailback bool
-	FailbackHold time.Duration
-	Initdead     time.Duration // default 2s
-	Ping         string        // ping node address, "" = none
-	ExtraGroup   string        // extra TOML appended to the group's resources
-	Links        string        // "" = mcast on eth0 + ucast on eth1
-	Notify       bool          // run HOSTDIR/notify.sh on every transition (writes notify.log)
-	Backends     int           // lab backends running labsrv (default 2)
-	// Services replaces the default [[service]] "tcp"; BalancerServices
-	// names the services the group's balancer resource activates.
-	Services         string
-	BalancerServices []string
-}
-
-// pairConfig is the config of node h: identical on both nodes but for the
-// socket and state directory, which live in the host's own directory.
+// pairConfig is the config of node h (scenario.Config in h's directory).
 func pairConfig(h *lab.Host, o pairOptions) string {
-	initdead := o.Initdead
-	if initdead == 0 {
-		initdead = 2 * time.Second
-	}
-	hold := o.FailbackHold
-	if hold == 0 {
-		hold = 2 * deadtime
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, `[cluster]
-name = "e2e"
-id = 42
-nodes = ["lb1", "lb2"]
-authkeys = "authkeys"
-keepalive = "%s"
-warntime = "%s"
-deadtime = "%s"
-initdead = "%s"
-auto_failback = %v
-failback_hold = "%s"
-state_dir = "%s/state"
-socket = "%s"
-%s
-[garp]
-count = 3
-interval = "50ms"
-second_burst = "1s"
-
-`, keepalive, (keepalive+deadtime)/2, deadtime, initdead, o.AutoFailback, hold, h.Dir, h.HadSocket(), notifyLine(o))
-	if o.Links != "" {
-		b.WriteString(o.Links)
-	} else {
-		b.WriteString(`[[link]]
-kind = "mcast"
-interface = "eth0"
-group = "239.255.0.94"
-
-[[link]]
-kind = "ucast"
-peers = { lb1 = "198.18.1.11", lb2 = "198.18.1.12" }
-
-`)
-	}
-	if o.Ping != "" {
-		// Weight 1: losing the ping node barely lowers the priority, so
-		// what the tests see is the isolation rule, not a priority change.
-		fmt.Fprintf(&b, "[[ping]]\naddress = %q\ninterval = \"100ms\"\ntimeout = \"100ms\"\nweight = 1\n\n", o.Ping)
-	}
-	services, names := o.Services, o.BalancerServices
-	if services == "" {
-		services, names = defaultService, []string{"tcp"}
-	}
-	fmt.Fprintf(&b, `[[group]]
-name = "web"
-preferred = "lb1"
-resources = [
-  { kind = "vip", address = "198.18.0.100/24", interface = "eth0" },
-  { kind = "balancer", services = %q },
-%s]
-
-%s`, names, o.ExtraGroup, services)
-	return strings.ReplaceAll(b.String(), "HOSTDIR", h.Dir)
+	return scenario.Config(h.Dir, h.HadSocket(), o)
 }
-
-const defaultService = `[[service]]
-name = "tcp"
-listen = "198.18.0.100:9000"
-scheduler = "rr"
-check = { type = "connect", interval = "200ms", timeout = "100ms", rise = 1, fall = 2 }
-reals = [ { address = "198.18.0.21:9000" }, { address = "198.18.0.22:9000" } ]
-`
 
 // pair is a running lab with had on lb1 and lb2.
 type pair struct {
@@ -136,13 +52,6 @@ func newPair(t *testing.T, o pairOptions) *pair {
 	return &pair{t: t, lab: l, bins: bins, opts: o, had: map[string]*lab.Proc{}, backends: backends}
 }
 
-func notifyLine(o pairOptions) string {
-	if !o.Notify {
-		return ""
-	}
-	return "notify = \"HOSTDIR/notify.sh\"\n"
-}
-
 // notifyScript logs keepalived-style arguments and hapair's environment.
 const notifyScript = `#!/bin/sh
 echo "$HAPAIR_GROUP $HAPAIR_STATE $HAPAIR_NODE args=$* reason=$HAPAIR_REASON" >> "$(dirname "$0")/notify.log"
@@ -151,6 +60,9 @@ echo "$HAPAIR_GROUP $HAPAIR_STATE $HAPAIR_NODE args=$* reason=$HAPAIR_REASON" >>
 func (p *pair) start(node string) *lab.Proc {
 	p.t.Helper()
 	h := p.lab.Host(node)
+	if !scenario.Known(p.opts) {
+		p.t.Fatalf("pair options %+v are not in scenario.All: add them there, so the unit test checks this config", p.opts)
+	}
 	if p.opts.Notify {
 		h.WriteFile("notify.sh", notifyScript, 0o755)
 	}

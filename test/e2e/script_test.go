@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hapair/hapair/test/e2e/scenario"
 )
 
 // Test 8: a script resource whose start fails on lb1 rolls the group back
@@ -19,7 +21,7 @@ func TestFailedStartRollsBack(t *testing.T) {
 		h.WriteFile("app.sh", body, 0o755)
 	}
 	// Each node's config names the script in its own host directory.
-	p.opts.ExtraGroup = "  { kind = \"script\", path = \"HOSTDIR/app.sh\" },\n"
+	p.opts.ExtraGroup = scenario.ScriptResource
 	p.start("lb1")
 	p.start("lb2")
 	took := p.waitOwner("lb2", 15*time.Second)

@@ -1,0 +1,220 @@
+// Package scenario is the catalogue of configs the e2e tests run had with:
+// Config generates a pair's config from Options, and All lists every
+// Options (and every edit of a generated config) the tests use. The e2e
+// tests refuse a config that is not in the catalogue, so a unit test
+// (node's TestConfigsCheckAndBuild) checks every one without root or a lab.
+package scenario
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"time"
+)
+
+// Timing of the pair in every e2e test: fast enough that tests are short,
+// slow enough for -race binaries on a loaded 2-core machine.
+const (
+	Keepalive = 100 * time.Millisecond
+	Deadtime  = 500 * time.Millisecond
+)
+
+// Authkeys is the authkeys file every e2e node gets.
+const Authkeys = "auth 1\n1 sha256 e2e-test-secret-that-is-long-enough\n"
+
+// Options vary the generated config.
+type Options struct {
+	AutoFailback bool
+	FailbackHold time.Duration
+	Initdead     time.Duration // default 2s
+	Ping         string        // ping node address, "" = none
+	ExtraGroup   string        // extra TOML appended to the group's resources
+	Links        string        // "" = mcast on eth0 + ucast on eth1
+	Notify       bool          // run HOSTDIR/notify.sh on every transition (writes notify.log)
+	Backends     int           // lab backends running labsrv (default 2)
+	// Services replaces the default [[service]] "tcp"; BalancerServices
+	// names the services the group's balancer resource activates.
+	Services         string
+	BalancerServices []string
+}
+
+// Config is the config of a node whose own directory is dir and control
+// socket is socket: identical on both nodes but for the socket and state
+// directory. HOSTDIR in options (a script path) becomes dir.
+func Config(dir, socket string, o Options) string {
+	initdead := o.Initdead
+	if initdead == 0 {
+		initdead = 2 * time.Second
+	}
+	hold := o.FailbackHold
+	if hold == 0 {
+		hold = 2 * Deadtime
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, `[cluster]
+name = "e2e"
+id = 42
+nodes = ["lb1", "lb2"]
+authkeys = "authkeys"
+keepalive = "%s"
+warntime = "%s"
+deadtime = "%s"
+initdead = "%s"
+auto_failback = %v
+failback_hold = "%s"
+state_dir = "%s/state"
+socket = "%s"
+%s
+[garp]
+count = 3
+interval = "50ms"
+second_burst = "1s"
+
+`, Keepalive, (Keepalive+Deadtime)/2, Deadtime, initdead, o.AutoFailback, hold, dir, socket, notifyLine(o))
+	if o.Links != "" {
+		b.WriteString(o.Links)
+	} else {
+		b.WriteString(`[[link]]
+kind = "mcast"
+interface = "eth0"
+group = "239.255.0.94"
+
+[[link]]
+kind = "ucast"
+peers = { lb1 = "198.18.1.11", lb2 = "198.18.1.12" }
+
+`)
+	}
+	if o.Ping != "" {
+		// Weight 1: losing the ping node barely lowers the priority, so
+		// what the tests see is the isolation rule, not a priority change.
+		fmt.Fprintf(&b, "[[ping]]\naddress = %q\ninterval = \"100ms\"\ntimeout = \"100ms\"\nweight = 1\n\n", o.Ping)
+	}
+	services, names := o.Services, o.BalancerServices
+	if services == "" {
+		services, names = DefaultService, []string{"tcp"}
+	}
+	fmt.Fprintf(&b, `[[group]]
+name = "web"
+preferred = "lb1"
+resources = [
+  { kind = "vip", address = "198.18.0.100/24", interface = "eth0" },
+  { kind = "balancer", services = %q },
+%s]
+
+%s`, names, o.ExtraGroup, services)
+	return strings.ReplaceAll(b.String(), "HOSTDIR", dir)
+}
+
+// DefaultService is the TCP service of a pair without Options.Services.
+const DefaultService = `[[service]]
+name = "tcp"
+listen = "198.18.0.100:9000"
+scheduler = "rr"
+check = { type = "connect", interval = "200ms", timeout = "100ms", rise = 1, fall = 2 }
+reals = [ { address = "198.18.0.21:9000" }, { address = "198.18.0.22:9000" } ]
+`
+
+func notifyLine(o Options) string {
+	if !o.Notify {
+		return ""
+	}
+	return "notify = \"HOSTDIR/notify.sh\"\n"
+}
+
+// Balancer health checks in the balancer tests.
+const (
+	CheckInterval = 200 * time.Millisecond
+	CheckTimeout  = 100 * time.Millisecond
+	CheckFall     = 2
+)
+
+// HTTPService is an HTTP-mode service checked like ldirectord's
+// negotiate: GET /status must answer 200 with "ok" in the body. extra is
+// appended to the [[service]] table.
+func HTTPService(extra string) string {
+	return fmt.Sprintf(`[[service]]
+name = "http"
+listen = "198.18.0.100:80"
+mode = "http"
+scheduler = "rr"
+check = { type = "negotiate", request = "/status", receive = "ok", interval = "%s", timeout = "%s", rise = 1, fall = %d }
+reals = [ { address = "198.18.0.21:80" }, { address = "198.18.0.22:80" } ]
+%s
+`, CheckInterval, CheckTimeout, CheckFall, extra)
+}
+
+// SIPService is a UDP service checked with SIP OPTIONS.
+var SIPService = fmt.Sprintf(`[[service]]
+name = "sip"
+listen = "198.18.0.100:5060"
+protocol = "udp"
+scheduler = "rr"
+check = { type = "sip", interval = "%s", timeout = "%s", rise = 1, fall = %d }
+reals = [ { address = "198.18.0.21:5060" }, { address = "198.18.0.22:5060" } ]
+`, CheckInterval, CheckTimeout, CheckFall)
+
+// BackupPool is the Zeus-style backup pool with a monitor script.
+const BackupPool = `backups = [ { address = "198.18.0.23:80" } ]
+monitors = [ { script = "HOSTDIR/monitor.sh", interval = "100ms", timeout = "100ms" } ]`
+
+// ScriptResource is the script resource of the failed-start test.
+const ScriptResource = "  { kind = \"script\", path = \"HOSTDIR/app.sh\" },\n"
+
+// FailbackHold is the hold of the failback tests.
+const FailbackHold = 1500 * time.Millisecond
+
+// Reweighted is the reload-under-load edit: reals re-weighted and added.
+func Reweighted(config string) string {
+	return strings.Replace(config,
+		`reals = [ { address = "198.18.0.21:80" }, { address = "198.18.0.22:80" } ]`,
+		`reals = [ { address = "198.18.0.21:80", weight = 2 }, { address = "198.18.0.22:80" }, { address = "198.18.0.23:80" } ]`, 1)
+}
+
+// Balancer is the Options of a balancer test: backends labsrv backends
+// and services activated by the group's balancer resource.
+func Balancer(backends int, services string, names ...string) Options {
+	return Options{Backends: backends, Services: services, BalancerServices: names}
+}
+
+// All is every Options the e2e tests run with, by a name for messages.
+func All() map[string]Options {
+	http := []string{"http"}
+	return map[string]Options{
+		"pair":             {},
+		"notify":           {Notify: true},
+		"ping":             {Ping: "198.18.0.21"},
+		"failback off":     {AutoFailback: false, FailbackHold: FailbackHold, Initdead: Deadtime},
+		"failback on":      {AutoFailback: true, FailbackHold: FailbackHold, Initdead: Deadtime},
+		"script":           {ExtraGroup: ScriptResource},
+		"http":             Balancer(2, HTTPService(""), http...),
+		"http 3 backends":  Balancer(3, HTTPService(""), http...),
+		"http fallback":    Balancer(3, HTTPService(`fallback = "198.18.0.23:80"`), http...),
+		"http backup pool": Balancer(3, HTTPService(BackupPool), http...),
+		"http persistent":  Balancer(2, HTTPService(`persistent = "60s"`), http...),
+		"sip":              Balancer(2, SIPService, "sip"),
+	}
+}
+
+// Edit is a change a test makes to the generated config of a scenario of
+// All (for a reload).
+type Edit struct {
+	Scenario string // key in All
+	Apply    func(config string) string
+}
+
+// Edits are the edits the tests make, by name.
+func Edits() map[string]Edit {
+	return map[string]Edit{"reweighted": {"http 3 backends", Reweighted}}
+}
+
+// Known reports whether o is in All: the e2e tests run only catalogued
+// configs, so the unit test that checks All covers them.
+func Known(o Options) bool {
+	for _, k := range All() {
+		if reflect.DeepEqual(k, o) {
+			return true
+		}
+	}
+	return false
+}
