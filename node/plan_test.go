@@ -71,6 +71,11 @@ func TestPlanReload(t *testing.T) {
 				`group web: priorities changed from { lb1 = 200, lb2 = 100 } to { lb1 = 100, lb2 = 200 }, which needs a restart of had (a group's ownership rules are fixed at start)`,
 		},
 		{
+			name:        "admin listener needs a restart",
+			edits:       []string{`listen = "127.0.0.1:9694"`, `listen = "127.0.0.1:9695"`},
+			wantRestart: "reload refused, nothing changed: admin changed from listen 127.0.0.1:9694 to listen 127.0.0.1:9695, which needs a restart of had (the admin listener is bound at start)",
+		},
+		{
 			name:        "nodes and authkeys",
 			edits:       []string{`authkeys = "/etc/hapair/authkeys"`, `authkeys = "/etc/hapair/authkeys.new"`},
 			wantRestart: `reload refused, nothing changed: cluster.authkeys changed from "/etc/hapair/authkeys" to "/etc/hapair/authkeys.new", which needs a restart of had (the authkeys file is read at start)`,
