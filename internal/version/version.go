@@ -45,3 +45,33 @@ func format(prog string, info *debug.BuildInfo) string {
 	}
 	return strings.Join(parts, " ") + fmt.Sprintf(" (%s)", info.GoVersion)
 }
+
+// Build returns the module version ("(devel)" from a checkout) and the VCS
+// revision, 12 hex digits with "+modified" for a modified tree ("" when
+// unknown), for labels such as hapair_build_info's.
+func Build() (version, revision string) {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(unknown)", ""
+	}
+	version = info.Main.Version
+	if version == "" {
+		version = "(unknown)"
+	}
+	modified := false
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			revision = s.Value
+		case "vcs.modified":
+			modified = s.Value == "true"
+		}
+	}
+	if len(revision) > 12 {
+		revision = revision[:12]
+	}
+	if revision != "" && modified {
+		revision += "+modified"
+	}
+	return version, revision
+}

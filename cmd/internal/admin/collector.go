@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hapair/hapair/internal/ctl"
+	"github.com/hapair/hapair/internal/version"
 )
 
 // namespace prefixes every metric, as node_exporter's "node_" does.
@@ -18,7 +19,7 @@ func desc(name, help string, labels ...string) *prometheus.Desc {
 // The metrics, one Desc each. Labels name the field's standard terms:
 // link and peer as in ha.cf, service and real as in ldirectord.cf.
 var (
-	descBuildInfo    = desc("build_info", "Always 1; the labels say which hapair build runs.", "version", "goversion")
+	descBuildInfo    = desc("build_info", "Always 1; the labels say which hapair build runs.", "version", "revision", "goversion")
 	descStartTime    = desc("start_time_seconds", "When had started, in seconds since the Unix epoch.")
 	descMaintenance  = desc("maintenance", "1 while this node is in maintenance (frozen), else 0.")
 	descSent         = desc("heartbeats_sent_total", "Heartbeat datagrams written on a link (one per destination).", "link")
@@ -85,7 +86,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	c.takeovers.observe(st)
 	reloads := c.src.Reloads()
 
-	gauge(ch, descBuildInfo, 1, Version(), runtime.Version())
+	ver, rev := version.Build()
+	gauge(ch, descBuildInfo, 1, ver, rev, runtime.Version())
 	if !st.Started.IsZero() {
 		gauge(ch, descStartTime, float64(st.Started.UnixNano())/1e9)
 	}

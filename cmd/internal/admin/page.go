@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hapair/hapair/internal/ctl"
+	"github.com/hapair/hapair/internal/version"
 	"github.com/hapair/hapair/proxy"
 )
 
@@ -34,7 +35,7 @@ type pageData struct {
 }
 
 func (s *Server) servePage(w http.ResponseWriter, _ *http.Request) {
-	d := pageData{Status: s.status(), Now: time.Now(), Refresh: int(s.cfg.Refresh / time.Second), Version: Version()}
+	d := pageData{Status: s.status(), Now: time.Now(), Refresh: int(s.cfg.Refresh / time.Second), Version: version.String("had")}
 	if snap := s.cfg.Source.Services(); snap != nil {
 		d.Services = snap.Services
 	}
