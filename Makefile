@@ -8,7 +8,7 @@ PKGS_UNIT  = $(shell $(GO) list ./... | grep -v '/test/e2e')
 E2E_PKGS   = ./test/e2e/...
 FUZZTIME  ?= 10s
 
-.PHONY: all build test unit e2e lint fuzz bench demo deps-go deps-sys clean
+.PHONY: all build test unit e2e lint fuzz bench demo deps-go deps-sys clean deb package-test
 
 all: build
 
@@ -70,5 +70,29 @@ bench: deps-go
 demo: deps-go deps-sys build
 	$(GO) run ./test/demo
 
+# deb builds dist/hapair_<version>_<arch>.deb with nfpm (deploy/nfpm.yaml):
+# had and hactl in /usr/sbin, the systemd unit with those paths, examples
+# under /usr/share/doc/hapair, /etc/hapair mode 0700. The version is the
+# latest vX.Y.Z tag (git describe), else 0.0~git<commit time>.<revision>.
+NFPM        ?= github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2
+DEB_ARCH    ?= $(shell dpkg --print-architecture 2>/dev/null || $(GO) env GOARCH)
+DEB_VERSION ?= $(shell v=$$(git describe --tags --match 'v[0-9]*' 2>/dev/null | sed 's/^v//; s/-/+/; s/-/./'); \
+	if [ -n "$$v" ]; then echo "$$v"; else \
+	echo "0.0~git$$(git log -1 --format=%cd --date=format:%Y%m%d%H%M%S 2>/dev/null || echo 0).$$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)"; fi)
+DEB         := dist/hapair_$(DEB_VERSION)_$(DEB_ARCH).deb
+
+deb: deps-go
+	rm -rf dist/stage && mkdir -p dist/stage
+	$(GO) build -trimpath -buildvcs=auto -ldflags='-s -w' -o dist/stage/had ./cmd/had
+	$(GO) build -trimpath -buildvcs=auto -ldflags='-s -w' -o dist/stage/hactl ./cmd/hactl
+	sed 's#/usr/local/bin/#/usr/sbin/#g; s#hapair/DESIGN.md#hapair/README.md#; s#^\# had.service: .*#\# had.service: the hapair daemon, installed by the hapair package.#' deploy/had.service > dist/stage/had.service
+	VERSION='$(DEB_VERSION)' ARCH='$(DEB_ARCH)' $(GO) run $(NFPM) pkg -f deploy/nfpm.yaml -p deb -t $(DEB)
+	@echo "built $(DEB)"
+
+# package-test installs the package on this machine (root), checks it and
+# removes it again, leaving the machine as it found it.
+package-test: deb
+	bash test/package/run.sh $(DEB)
+
 clean:
-	rm -rf bin
+	rm -rf bin dist
