@@ -45,8 +45,9 @@ type Node struct {
 	log     *slog.Logger
 	started time.Time
 
-	mu  sync.Mutex // guards cfg across reloads
-	cfg *config.Config
+	mu       sync.Mutex // guards cfg across reloads
+	cfg      *config.Config
+	reloadMu sync.Mutex // one reload at a time (SIGHUP and hactl may overlap)
 
 	gen      uint64
 	nodeLock *net.UnixListener // the node-wide lock (lockNode)

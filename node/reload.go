@@ -14,6 +14,8 @@ import (
 // nodes, links, checks, the set of groups) are refused with what to do,
 // and nothing is changed. dry reports the planned changes only.
 func (n *Node) Reload(ctx context.Context, dry bool) ([]string, error) {
+	n.reloadMu.Lock()
+	defer n.reloadMu.Unlock()
 	lines, err := n.reload(ctx, dry)
 	if !dry {
 		n.countReload(err)

@@ -4,7 +4,7 @@
 // replay filters (ha/replay) accept the restarted node and reject packets
 // recorded from its earlier runs.
 //
-// It owns one file and does no locking: the caller (cmd/had) must make sure
+// It owns one file and does no locking: the caller (package node) must make sure
 // only one daemon uses a state directory.
 package generation
 

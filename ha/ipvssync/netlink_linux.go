@@ -65,7 +65,7 @@ func OpenNetlink(nsPath string) (*Netlink, error) {
 
 // Check reports whether this host's kernel (in had's own network
 // namespace) has IPVS: nil, ErrNoIPVS, or the error that kept it from
-// asking. cmd/had calls it at startup when the config has an ipvs-sync
+// asking. Package node calls it at startup when the config has an ipvs-sync
 // resource.
 func Check() error {
 	n, err := OpenNetlink("")

@@ -2,7 +2,7 @@
 // validation, with every error placed at FILE:LINE:COL and named by key path.
 //
 // It is the only package that imports go-toml. It turns the file into a plain
-// typed Config (net/netip, time.Duration, compiled regexps) that cmd/had maps
+// typed Config (net/netip, time.Duration, compiled regexps) that package node maps
 // onto ha, link, resource and proxy settings; it starts nothing and opens no
 // socket.
 //

@@ -171,6 +171,12 @@ func Reweighted(config string) string {
 		`reals = [ { address = "198.18.0.21:80", weight = 2 }, { address = "198.18.0.22:80" }, { address = "198.18.0.23:80" } ]`, 1)
 }
 
+// SlowerHeartbeat doubles the keepalive: a change a running had cannot
+// take, so its reload is refused.
+func SlowerHeartbeat(config string) string {
+	return strings.Replace(config, fmt.Sprintf("keepalive = %q", Keepalive.String()), fmt.Sprintf("keepalive = %q", (2*Keepalive).String()), 1)
+}
+
 // Balancer is the Options of a balancer test: backends labsrv backends
 // and services activated by the group's balancer resource.
 func Balancer(backends int, services string, names ...string) Options {
@@ -205,7 +211,10 @@ type Edit struct {
 
 // Edits are the edits the tests make, by name.
 func Edits() map[string]Edit {
-	return map[string]Edit{"reweighted": {"http 3 backends", Reweighted}}
+	return map[string]Edit{
+		"reweighted":       {"http 3 backends", Reweighted},
+		"slower heartbeat": {"pair", SlowerHeartbeat},
+	}
 }
 
 // Known reports whether o is in All: the e2e tests run only catalogued
