@@ -117,13 +117,29 @@ func joinMulticast(pc *ipv4.PacketConn, ifi *net.Interface, spec Spec) error {
 	return nil
 }
 
-// sockopts returns a ListenConfig.Control that binds the socket to iface
-// (when set) and, with reuse (multicast only), allows several sockets on
-// one group:port.
+// RecvBuffer is the receive buffer every link socket asks for. A flood of
+// forged packets (10,000/s in the chaos suite) queues one skb of about
+// 1 KiB truesize per datagram; the default (net.core.rmem_default, about
+// 208 KiB) overflowed when the reading goroutine was descheduled on a busy
+// machine, and the kernel dropped real heartbeats with the forged ones.
+// 4 MiB holds about 0.4 s of such a flood. had has CAP_NET_ADMIN, so it
+// sets it with SO_RCVBUFFORCE past net.core.rmem_max; without the
+// capability it falls back to SO_RCVBUF (capped at rmem_max).
+const RecvBuffer = 4 << 20
+
+// sockopts returns a ListenConfig.Control that sizes the receive buffer,
+// binds the socket to iface (when set) and, with reuse (multicast only),
+// allows several sockets on one group:port.
 func sockopts(iface string, reuse bool) func(string, string, syscall.RawConn) error {
 	return func(_, _ string, rc syscall.RawConn) error {
 		var serr error
 		err := rc.Control(func(fd uintptr) {
+			if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, RecvBuffer) != nil {
+				if serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, RecvBuffer); serr != nil {
+					serr = fmt.Errorf("setting SO_RCVBUF to %d: %w", RecvBuffer, serr)
+					return
+				}
+			}
 			if reuse {
 				if serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); serr != nil {
 					serr = fmt.Errorf("setting SO_REUSEADDR: %w", serr)
