@@ -8,7 +8,7 @@ PKGS_UNIT  = $(shell $(GO) list ./... | grep -v '/test/e2e')
 E2E_PKGS   = ./test/e2e/...
 FUZZTIME  ?= 10s
 
-.PHONY: all build test unit e2e lint fuzz bench demo deps-go deps-sys clean deb package-test
+.PHONY: all build test unit e2e lint fuzz bench demo chaos chaos-short deps-go deps-sys deps-chaos clean deb package-test
 
 all: build
 
@@ -56,6 +56,38 @@ fuzz: deps-go
 	    $(GO) test -run='^$$' -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) $$pkg; \
 	  done; \
 	done
+
+# chaos-short: every chaos scenario of test/chaos scaled down (under 3
+# minutes), with keepalived as the anchor; CI runs it after `make test`.
+# chaos: the full suite (loss soaks of 10 minutes, 100 crash cycles, 50
+# partitions, 60 s flood, 100 reloads) plus `make fuzz` over every target,
+# about an hour. Both print a Markdown table and write it, with the raw logs
+# beside it, to CHAOS_OUT.
+CHAOS_OUT      ?= $(CURDIR)/chaos-out
+CHAOS_FUZZTIME ?= 2m
+
+# deps-chaos installs Debian's keepalived (the anchor) when missing.
+deps-chaos: deps-sys
+	@if ! command -v keepalived >/dev/null 2>&1; then \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing: keepalived"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq keepalived; \
+	  else \
+	    echo "missing: keepalived (no apt-get; install it by hand)"; exit 1; \
+	  fi; \
+	fi
+
+chaos-short: deps-go deps-chaos build
+	@mkdir -p $(CHAOS_OUT)
+	HAPAIR_E2E=1 HAPAIR_CHAOS=short HAPAIR_CHAOS_OUT=$(CHAOS_OUT) $(GO) test -count=1 -timeout 10m -v ./test/chaos 2>&1 | tee $(CHAOS_OUT)/chaos-test.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok )|^    [a-z_]+_test.go:'; exit $${PIPESTATUS[0]}
+	@cat $(CHAOS_OUT)/chaos.md
+
+chaos: deps-go deps-chaos build
+	@mkdir -p $(CHAOS_OUT)
+	HAPAIR_E2E=1 HAPAIR_CHAOS=full HAPAIR_CHAOS_OUT=$(CHAOS_OUT) $(GO) test -count=1 -timeout 3h -v ./test/chaos 2>&1 | tee $(CHAOS_OUT)/chaos-test.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok )|^    [a-z_]+_test.go:'; rc=$${PIPESTATUS[0]}; \
+	$(MAKE) --no-print-directory fuzz FUZZTIME=$(CHAOS_FUZZTIME) > $(CHAOS_OUT)/fuzz.log 2>&1; frc=$$?; \
+	bash test/chaos/fuzzsummary.sh $(CHAOS_OUT)/fuzz.log $(CHAOS_FUZZTIME) >> $(CHAOS_OUT)/chaos.md; \
+	cat $(CHAOS_OUT)/chaos.md; [ $$rc -eq 0 ] && [ $$frc -eq 0 ]
 
 # bench: heartbeat packet cost, scheduler and health-check cost, then the
 # balancer side by side with HAProxy and nginx (installs them and wrk).

@@ -1,0 +1,92 @@
+package chaos
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hapair/hapair/test/lab"
+	"github.com/hapair/hapair/test/lab/probe"
+)
+
+func summary(res *probe.Result) string {
+	if res == nil {
+		return "no probe result"
+	}
+	return res.Summary()
+}
+
+// TestCrashLoop: SIGKILL had on the owner and unplug it, then reboot it
+// (its stale VIP removed as a reboot would, plugged back, had started),
+// alternating nodes. Each cycle ends with exactly one owner; reported: the
+// takeover distribution and the client-visible outage.
+func TestCrashLoop(t *testing.T) {
+	sc, r := setup(t)
+	o := pairOpts{keepalive: 50 * time.Millisecond}
+	p := newPair(t, o)
+	var takeovers, outages []time.Duration
+	bad := 0
+	var trace strings.Builder
+	for i := range sc.crashes {
+		victim, err := p.owner()
+		if err != nil {
+			t.Fatalf("cycle %d: %v", i, err)
+		}
+		survivor := map[string]string{"lb1": "lb2", "lb2": "lb1"}[victim]
+		pr := p.probe(3 * time.Second)
+		if _, err := lab.WaitFor(2*time.Second, func() error {
+			got, err := p.lab.NeighMAC("client", vip)
+			if err != nil || got.String() != p.lab.Host(victim).MAC("eth0").String() {
+				return fmt.Errorf("client neighbour entry %v (%v)", got, err)
+			}
+			return nil
+		}); err != nil {
+			t.Logf("cycle %d: client not yet pointing at %s: %v", i, victim, err)
+		}
+		p.kill(victim)
+		p.lab.Unplug(victim)
+		took, err := lab.WaitFor(5*time.Second, func() error {
+			ok, err := p.lab.HasAddr(survivor, vip)
+			if err != nil || !ok {
+				return fmt.Errorf("VIP on %s: %v %v", survivor, ok, err)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("cycle %d: %s did not take over: %v", i, survivor, err)
+		}
+		takeovers = append(takeovers, took)
+		res, err := pr.Result(10 * time.Second)
+		if res != nil {
+			outages = append(outages, res.Longest)
+		} else {
+			t.Errorf("cycle %d: probe: %v", i, err)
+		}
+		// Reboot: a rebooted host has lost its addresses; plug it back in
+		// and start had.
+		if out, err := p.lab.Host(victim).RunFor(5*time.Second, "ip", "addr", "del", "198.18.0.100/24", "dev", "eth0"); err != nil &&
+			!strings.Contains(string(out), "Cannot assign") {
+			t.Fatalf("cycle %d: removing the stale VIP on %s: %v: %s", i, victim, err, out)
+		}
+		p.lab.Plug(victim)
+		p.start(victim)
+		if _, err := lab.WaitFor(10*time.Second, func() error {
+			if err := bothAlive(p); err != nil {
+				return err
+			}
+			return p.sole(survivor)
+		}); err != nil {
+			bad++
+			t.Errorf("cycle %d: after %s rebooted: %v", i, victim, err)
+		}
+		fmt.Fprintf(&trace, "cycle %d: killed %s, %s held the VIP after %v, client: %s\n", i, victim, survivor, took, summary(res))
+	}
+	setting := fmt.Sprintf("%d cycles, keepalive %v, deadtime %v", sc.crashes, o.keepalive, o.deadtime())
+	r.row("crash loop", "hapair", setting, "cycles not ending with exactly one owner", fmt.Sprint(bad), verdict(bad == 0))
+	r.row("crash loop", "hapair", setting, "takeover (SIGKILL to VIP on survivor, polled)", quantiles(takeovers), "-")
+	r.row("crash loop", "hapair", setting, "client-visible outage (probe every 10ms)", quantiles(outages), "-")
+	r.log(t, "crash.txt", trace.String())
+	r.log(t, "crash-lb1.log", p.output("lb1"))
+	r.log(t, "crash-lb2.log", p.output("lb2"))
+}

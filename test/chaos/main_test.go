@@ -1,0 +1,123 @@
+package chaos
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hapair/hapair/test/lab"
+)
+
+func TestMain(m *testing.M) { os.Exit(lab.Main(m)) }
+
+// scale is how long and how often each scenario runs.
+type scale struct {
+	name       string
+	soak       time.Duration // per loss soak phase
+	crashes    int           // crash cycles
+	partitions int           // partition/heal cycles (half with a ping node)
+	oneWay     time.Duration // how long the one-way loss lasts
+	flood      time.Duration // hostile traffic
+	reloads    int           // churn: reloads and real disable/enable cycles each
+}
+
+var scales = map[string]scale{
+	"short": {name: "short", soak: 6 * time.Second, crashes: 4, partitions: 6, oneWay: 4 * time.Second, flood: 5 * time.Second, reloads: 5},
+	"full":  {name: "full", soak: 10 * time.Minute, crashes: 100, partitions: 50, oneWay: time.Minute, flood: time.Minute, reloads: 100},
+}
+
+// setup returns the scale and the report, or skips.
+func setup(t *testing.T) (scale, *report) {
+	t.Helper()
+	mode := os.Getenv("HAPAIR_CHAOS")
+	sc, ok := scales[mode]
+	if !ok {
+		t.Skipf("chaos suite: set HAPAIR_CHAOS=short or full to run it (got %q); `make chaos-short`, `make chaos`", mode)
+	}
+	return sc, theReport(t, sc)
+}
+
+// report collects one table row per figure and writes chaos.md.
+type report struct {
+	mu   sync.Mutex
+	dir  string
+	mode string
+	rows [][]string
+}
+
+var (
+	reportOnce sync.Once
+	rep        *report
+)
+
+func theReport(t *testing.T, sc scale) *report {
+	reportOnce.Do(func() {
+		dir := os.Getenv("HAPAIR_CHAOS_OUT")
+		if dir == "" {
+			d, err := os.MkdirTemp("", "hapair-chaos-")
+			if err != nil {
+				t.Fatalf("chaos: making output dir: %v", err)
+			}
+			dir = d
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatalf("chaos: making output dir %s: %v", dir, err)
+		}
+		rep = &report{dir: dir, mode: sc.name}
+	})
+	return rep
+}
+
+// row adds a table row: scenario, system, setting, figure, value, verdict.
+func (r *report) row(cells ...string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.rows = append(r.rows, cells)
+	r.writeLocked()
+}
+
+// log writes a raw log file beside the table.
+func (r *report) log(t *testing.T, name, content string) {
+	t.Helper()
+	path := filepath.Join(r.dir, name)
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Errorf("chaos: writing %s: %v", path, err)
+	}
+}
+
+func (r *report) table() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "| scenario | system | setting | figure | value | verdict |\n|---|---|---|---|---|---|\n")
+	for _, row := range r.rows {
+		b.WriteString("| " + strings.Join(row, " | ") + " |\n")
+	}
+	return b.String()
+}
+
+func (r *report) writeLocked() {
+	head := fmt.Sprintf("# hapair chaos (%s run, %s)\n\nRaw logs beside this file in %s.\n\n", r.mode, time.Now().UTC().Format(time.RFC3339), r.dir)
+	os.WriteFile(filepath.Join(r.dir, "chaos.md"), []byte(head+r.table()), 0o644)
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "ok"
+	}
+	return "FAIL"
+}
+
+func quantiles(ds []time.Duration) string {
+	if len(ds) == 0 {
+		return "-"
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	q := func(p float64) time.Duration { return s[min(len(s)-1, int(p*float64(len(s))))] }
+	r := func(d time.Duration) string { return d.Round(time.Millisecond).String() }
+	return fmt.Sprintf("min %s / median %s / p99 %s / max %s (n=%d)", r(s[0]), r(q(0.5)), r(q(0.99)), r(s[len(s)-1]), len(s))
+}

@@ -1,0 +1,242 @@
+package chaos
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hapair/hapair/test/lab"
+	"github.com/hapair/hapair/test/lab/probe"
+)
+
+const authkeys = "auth 1\n1 sha256 chaos-test-secret-that-is-long-enough\n"
+
+var (
+	vip    = lab.VIP
+	vipTCP = netip.AddrPortFrom(vip, lab.LabsrvTCPPort)
+)
+
+// pairOpts vary the generated config.
+type pairOpts struct {
+	keepalive time.Duration // deadtime is 4× (DESIGN.md's loss figure)
+	ping      string        // ping node address, "" = none
+}
+
+func (o pairOpts) deadtime() time.Duration { return 4 * o.keepalive }
+
+// config is node h's had.toml: two links (multicast on eth0, unicast on
+// the heartbeat LAN), a VIP and a balanced TCP service on the backends.
+func config(h *lab.Host, o pairOpts) string {
+	ping := ""
+	if o.ping != "" {
+		ping = fmt.Sprintf("[[ping]]\naddress = %q\ninterval = \"100ms\"\ntimeout = \"100ms\"\nweight = 1\n\n", o.ping)
+	}
+	return fmt.Sprintf(`[cluster]
+name = "chaos"
+id = 15
+nodes = ["lb1", "lb2"]
+authkeys = "authkeys"
+keepalive = "%s"
+deadtime = "%s"
+initdead = "1s"
+state_dir = "%s/state"
+socket = "%s"
+
+[garp]
+count = 3
+interval = "50ms"
+second_burst = "1s"
+
+[[link]]
+kind = "mcast"
+interface = "eth0"
+group = "239.255.0.94"
+
+[[link]]
+kind = "ucast"
+peers = { lb1 = "198.18.1.11", lb2 = "198.18.1.12" }
+
+%s[[group]]
+name = "web"
+preferred = "lb1"
+resources = [
+  { kind = "vip", address = "198.18.0.100/24", interface = "eth0" },
+  { kind = "balancer", services = ["tcp"] },
+]
+
+[[service]]
+name = "tcp"
+listen = "198.18.0.100:9000"
+scheduler = "rr"
+check = { type = "connect", interval = "200ms", timeout = "100ms", rise = 1, fall = 2 }
+reals = [ { address = "198.18.0.21:9000" }, { address = "198.18.0.22:9000" } ]
+`, o.keepalive, o.deadtime(), h.Dir, h.HadSocket(), ping)
+}
+
+// pair is a lab with had on lb1 and lb2.
+type pair struct {
+	t    *testing.T
+	lab  *lab.Lab
+	bins lab.Binaries
+	o    pairOpts
+	had  map[string]*lab.Proc
+	logs map[string]string // output of earlier had processes per node (restarts)
+}
+
+func newPair(t *testing.T, o pairOpts) *pair {
+	t.Helper()
+	bins := lab.BuildBinaries(t)
+	l := lab.New(t, lab.Options{HeartbeatLAN: true})
+	l.StartLabsrv(bins)
+	p := &pair{t: t, lab: l, bins: bins, o: o, had: map[string]*lab.Proc{}, logs: map[string]string{}}
+	p.start("lb1")
+	p.start("lb2")
+	p.waitSole("lb1", 15*time.Second)
+	return p
+}
+
+func (p *pair) start(node string) {
+	p.t.Helper()
+	if old := p.had[node]; old != nil {
+		p.logs[node] += old.Output()
+	}
+	h := p.lab.Host(node)
+	p.had[node] = h.StartHad(p.bins, config(h, p.o), authkeys)
+	lab.Eventually(p.t, 10*time.Second, node+" answers hactl status", func() error {
+		_, err := p.status(node)
+		return err
+	})
+}
+
+// output is everything had wrote on node, across restarts.
+func (p *pair) output(node string) string { return p.logs[node] + p.had[node].Output() }
+
+type status struct {
+	Node   string `json:"node"`
+	Groups []struct {
+		Name  string `json:"name"`
+		Owner string `json:"owner"`
+		State string `json:"state"`
+	} `json:"groups"`
+	Peers []struct {
+		Name   string `json:"name"`
+		Alive  bool   `json:"alive"`
+		OneWay string `json:"one_way"`
+	} `json:"peers"`
+	Links []linkStatus `json:"links"`
+}
+
+type linkStatus struct {
+	Name     string            `json:"name"`
+	Kind     string            `json:"kind"`
+	Sent     uint64            `json:"sent"`
+	Received uint64            `json:"received"`
+	Drops    map[string]uint64 `json:"drops"`
+}
+
+// link returns the status of the link of kind ("mcast", "ucast").
+func (s *status) link(kind string) linkStatus {
+	for _, l := range s.Links {
+		if l.Kind == kind {
+			return l
+		}
+	}
+	return linkStatus{}
+}
+
+func (p *pair) status(node string) (*status, error) {
+	out, err := p.lab.Host(node).Hactl(p.bins, "status", "-o", "json")
+	if err != nil {
+		return nil, fmt.Errorf("hactl status on %s: %v: %s", node, err, out)
+	}
+	var st status
+	if err := json.Unmarshal(out, &st); err != nil {
+		return nil, fmt.Errorf("hactl status -o json on %s: %v: %s", node, err, out)
+	}
+	return &st, nil
+}
+
+func (p *pair) holders() []string {
+	p.t.Helper()
+	hs, err := p.lab.Holders(vip)
+	if err != nil {
+		p.t.Fatalf("reading VIP holders: %v", err)
+	}
+	return hs
+}
+
+// waitSole waits until node alone holds the VIP and says it is master.
+func (p *pair) waitSole(node string, timeout time.Duration) time.Duration {
+	p.t.Helper()
+	d, err := lab.WaitFor(timeout, func() error { return p.sole(node) })
+	if err != nil {
+		p.t.Fatalf("%s alone holds the VIP within %v: %v", node, timeout, err)
+	}
+	return d
+}
+
+func (p *pair) sole(node string) error {
+	hs, err := p.lab.Holders(vip)
+	if err != nil {
+		return err
+	}
+	if len(hs) != 1 || hs[0] != node {
+		return fmt.Errorf("VIP held by %v", hs)
+	}
+	st, err := p.status(node)
+	if err != nil {
+		return err
+	}
+	for _, g := range st.Groups {
+		if g.Name == "web" && g.State == "master" {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s status: %+v", node, st.Groups)
+}
+
+// owner is the one node holding the VIP, or "" with an error.
+func (p *pair) owner() (string, error) {
+	hs, err := p.lab.Holders(vip)
+	if err != nil {
+		return "", err
+	}
+	if len(hs) != 1 {
+		return "", fmt.Errorf("VIP held by %v", hs)
+	}
+	return hs[0], nil
+}
+
+// probe starts the client probing the VIP every 10 ms for at most d.
+func (p *pair) probe(d time.Duration) *lab.ProbeProc {
+	n := int(d/(10*time.Millisecond)) + 1
+	return p.lab.StartProbe(p.bins, "client", vipTCP.String(),
+		probe.Options{Proto: "tcp", Interval: 10 * time.Millisecond, Timeout: 100 * time.Millisecond, Count: n, Duration: d})
+}
+
+func (p *pair) kill(node string) {
+	p.t.Helper()
+	if err := p.had[node].Signal(syscall.SIGKILL); err != nil {
+		p.t.Fatalf("SIGKILL had on %s: %v", node, err)
+	}
+	p.had[node].Wait(5 * time.Second)
+}
+
+// count counts log lines containing every one of subs.
+func count(log string, subs ...string) int {
+	n := 0
+	for _, line := range strings.Split(log, "\n") {
+		ok := true
+		for _, s := range subs {
+			ok = ok && strings.Contains(line, s)
+		}
+		if ok {
+			n++
+		}
+	}
+	return n
+}
