@@ -324,8 +324,8 @@ func (m *Machine) watchRivals(g *group) {
 		why := fmt.Sprintf("%s released %s to us: re-announcing", n, g.cfg.Name)
 		if st == StateMaster {
 			m.logTopic(LevelWarn, n, "split-brain", fmt.Sprintf("split brain: %s also holds %s", n, g.cfg.Name))
-			if m.desired(g).winner != m.cfg.Self {
-				continue
+			if m.desired(g).winner != m.cfg.Self || p.notHearingUs() {
+				continue // a rival that does not hear us keeps the group: announcing only pulls clients back and forth
 			}
 			why = fmt.Sprintf("split brain with %s, we keep %s: re-announcing", n, g.cfg.Name)
 		}

@@ -59,6 +59,7 @@ type peer struct {
 	groups     map[string]peerGroup
 	report     *Hearing  // what its last heartbeat said it hears of us (nil: nothing)
 	reportAt   time.Time // when that heartbeat arrived
+	deafSince  time.Time // first of its unbroken run of reports saying it does not hear us (zero: none)
 	deaf       string    // alive but does not hear us: why ("" = it hears us or cannot say)
 }
 

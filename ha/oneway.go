@@ -21,6 +21,15 @@ import (
 // When the peer hears us again our priority comes back and the ownership
 // rules apply as usual (with auto_failback off the peer keeps the group).
 //
+// The peer must say so for at least three quarters of its keepalive (two
+// of its regular heartbeats, not one burst): a peer that merely missed us
+// for a moment (a scheduling stall, a burst of loss) declares us dead,
+// starts, hears us again and releases at once, and if we had stepped aside
+// on its first report both of us would have released. Likewise, while a
+// peer that holds our group reports it does not hear us, we do not
+// re-announce on seeing it (our announcement would only pull clients back
+// to us, until we step aside); we still re-announce if it releases to us.
+//
 // A peer whose heartbeats carry no heard list (wire version 1) is never
 // judged deaf; nor is one in maintenance (frozen, it takes nothing). A peer
 // we have heard for less than deadtime is not judged either: after a
@@ -34,10 +43,20 @@ func (m *Machine) onHears(p *peer, hears []Hearing) {
 		if hears[i].Node == m.cfg.Self {
 			h := hears[i]
 			p.report = &h
-			return
+			break
 		}
 	}
+	switch {
+	case !p.notHearingUs():
+		p.deafSince = time.Time{}
+	case p.deafSince.IsZero():
+		p.deafSince = m.now
+	}
 }
+
+// notHearingUs reports whether p's latest heartbeat said it does not count
+// us alive.
+func (p *peer) notHearingUs() bool { return p.report != nil && !p.report.Alive }
 
 // updateDeafness recomputes which live peers do not hear us and says when
 // that changes.
@@ -61,8 +80,15 @@ func (m *Machine) updateDeafness() {
 // cannot say).
 func (m *Machine) deafWhy(p *peer) string {
 	r := p.report
-	if !p.alive || p.maint || r == nil || r.Alive || m.leaving || m.now.Sub(p.aliveSince) < m.cfg.Deadtime {
+	if !p.alive || p.maint || !p.notHearingUs() || m.leaving || m.now.Sub(p.aliveSince) < m.cfg.Deadtime {
 		return ""
+	}
+	ka := p.keepalive
+	if ka <= 0 {
+		ka = m.cfg.Keepalive
+	}
+	if p.reportAt.Sub(p.deafSince) < ka*3/4 {
+		return "" // one report, or one burst of them: wait for the next regular heartbeat
 	}
 	if r.Generation == m.cfg.Generation {
 		silent := (r.Age + m.now.Sub(p.reportAt)).Round(time.Millisecond)
