@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hapair/hapair/test/lab"
 )
 
 // TestOneWayLoss: lb1's outgoing heartbeats are dropped on both links
@@ -55,10 +57,19 @@ func TestOneWayLoss(t *testing.T) {
 	if !strings.Contains(said1, "lb2 has not heard us for") {
 		t.Errorf("lb1 status does not name the one-way link: %+v", st1.Peers)
 	}
-	if _, err := p.owner(); err != nil {
+	// After the heal both hear each other again; with auto_failback off lb2
+	// keeps the group: nothing moves.
+	off1 := len(p.output("lb1"))
+	if _, err := lab.WaitFor(5*time.Second, func() error { return bothAlive(p) }); err != nil {
 		t.Errorf("after the heal: %v", err)
 	}
-	r.row("one-way loss", "hapair", setting, "false failovers after heal", strconv.Itoa(0), "ok")
+	time.Sleep(4 * o.keepalive) // an observation window after the heal, not a wait for a condition
+	moves := count(p.output("lb1")[off1:], "group starting")
+	owner, err := p.owner()
+	if err != nil || owner != "lb2" || moves > 0 {
+		t.Errorf("after the heal: owner %q (%v), lb1 started the group %d times; want lb2 to keep it", owner, err, moves)
+	}
+	r.row("one-way loss", "hapair", setting, "group moves after the heal (auto_failback off)", strconv.Itoa(moves), verdict(moves == 0 && owner == "lb2"))
 	r.log(t, "oneway-lb1.log", p.output("lb1"))
 	r.log(t, "oneway-lb2.log", p.output("lb2"))
 }

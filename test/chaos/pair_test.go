@@ -24,6 +24,7 @@ var (
 type pairOpts struct {
 	keepalive time.Duration // deadtime is 4× (DESIGN.md's loss figure)
 	ping      string        // ping node address, "" = none
+	weight    int           // weight of the second real (0 = 1)
 }
 
 func (o pairOpts) deadtime() time.Duration { return 4 * o.keepalive }
@@ -73,8 +74,8 @@ name = "tcp"
 listen = "198.18.0.100:9000"
 scheduler = "rr"
 check = { type = "connect", interval = "200ms", timeout = "100ms", rise = 1, fall = 2 }
-reals = [ { address = "198.18.0.21:9000" }, { address = "198.18.0.22:9000" } ]
-`, o.keepalive, o.deadtime(), h.Dir, h.HadSocket(), ping)
+reals = [ { address = "198.18.0.21:9000" }, { address = "198.18.0.22:9000", weight = %d } ]
+`, o.keepalive, o.deadtime(), h.Dir, h.HadSocket(), ping, max(o.weight, 1))
 }
 
 // pair is a lab with had on lb1 and lb2.

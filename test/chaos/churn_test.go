@@ -1,0 +1,63 @@
+package chaos
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestChurn: reloads (the second real's weight toggled between 1 and 2 on
+// both nodes) and `hactl real disable/enable` cycles on the owner, while
+// the client connects to the VIP every 10 ms: 0 failed requests, and the
+// group does not move.
+func TestChurn(t *testing.T) {
+	sc, r := setup(t)
+	o := pairOpts{keepalive: 100 * time.Millisecond}
+	p := newPair(t, o)
+	const window = 3 * time.Second // one probe run; ops fit in its first 2.5 s
+	reloads, drains := 0, 0
+	failed, sent := 0, 0
+	var longest time.Duration
+	var trace strings.Builder
+	for reloads < sc.reloads || drains < sc.reloads {
+		pr := p.probe(window)
+		end := time.Now().Add(window - 500*time.Millisecond)
+		for time.Now().Before(end) && (reloads < sc.reloads || drains < sc.reloads) {
+			if reloads < sc.reloads {
+				o.weight = 1 + (reloads+1)%2
+				for _, n := range []string{"lb1", "lb2"} {
+					h := p.lab.Host(n)
+					h.WriteFile("had.toml", config(h, o), 0o600)
+					if out, err := h.Hactl(p.bins, "reload"); err != nil {
+						t.Fatalf("reload %d on %s: %v: %s", reloads, n, err, out)
+					}
+				}
+				reloads++
+			}
+			if drains < sc.reloads {
+				for _, verb := range []string{"disable", "enable"} {
+					if out, err := p.lab.Host("lb1").Hactl(p.bins, "real", verb, "tcp", "198.18.0.21:9000"); err != nil {
+						t.Fatalf("real %s %d: %v: %s", verb, drains, err, out)
+					}
+				}
+				drains++
+			}
+		}
+		res, err := pr.Result(window + 30*time.Second)
+		if res == nil {
+			t.Fatalf("probe: %v", err)
+		}
+		failed, sent, longest = failed+res.Failed, sent+res.Sent, max(longest, res.Longest)
+		fmt.Fprintf(&trace, "after %d reloads, %d disable/enable: %s\n", reloads, drains, res.Summary())
+	}
+	ff := count(p.output("lb2"), "group starting")
+	setting := fmt.Sprintf("%d reloads + %d real disable/enable, client every 10ms", reloads, drains)
+	r.row("churn under load", "hapair", setting, "failed requests (longest outage)", fmt.Sprintf("%d of %d (%v)", failed, sent, longest.Round(time.Millisecond)), verdict(failed == 0))
+	r.row("churn under load", "hapair", setting, "group moves", fmt.Sprint(ff), verdict(ff == 0))
+	r.log(t, "churn.txt", trace.String())
+	r.log(t, "churn-lb1.log", p.output("lb1"))
+	if failed > 0 || ff > 0 {
+		t.Errorf("churn: %d of %d requests failed (longest outage %v), %d group moves; want 0 and 0", failed, sent, longest, ff)
+	}
+}
