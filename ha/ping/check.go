@@ -1,6 +1,7 @@
 package ping
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -54,18 +55,10 @@ func NewCheck(spec Spec) (*Check, error) {
 	if spec.Interval < 0 || spec.Timeout < 0 || spec.Fall < 0 || spec.Rise < 0 {
 		return nil, fmt.Errorf("ping: check %q: interval, timeout, fall and rise must not be negative", spec.Name)
 	}
-	if spec.Interval == 0 {
-		spec.Interval = DefaultInterval
-	}
-	if spec.Timeout == 0 {
-		spec.Timeout = DefaultTimeout
-	}
-	if spec.Fall == 0 {
-		spec.Fall = DefaultFall
-	}
-	if spec.Rise == 0 {
-		spec.Rise = DefaultRise
-	}
+	spec.Interval = cmp.Or(spec.Interval, DefaultInterval)
+	spec.Timeout = cmp.Or(spec.Timeout, DefaultTimeout)
+	spec.Fall = cmp.Or(spec.Fall, DefaultFall)
+	spec.Rise = cmp.Or(spec.Rise, DefaultRise)
 	spec.Clock = clock.Or(spec.Clock)
 	if spec.Rand == nil {
 		spec.Rand = rand.New(rand.NewPCG(uint64(spec.Clock.Now().UnixNano()), 0))

@@ -30,15 +30,8 @@ func startTCP(t *testing.T, p upstream.Picker, cfg TCPConfig) (*TCPProxy, string
 	}
 	tp := NewTCP(p, cfg, nil)
 	tp.SetActive(true)
-	done := make(chan error, 1)
-	go func() { done <- tp.Serve(ln) }()
-	t.Cleanup(func() {
-		ln.Close()
-		if err := <-done; err != nil {
-			t.Errorf("Serve() = %v, want nil after Close", err)
-		}
-		tp.Close()
-	})
+	t.Cleanup(func() { tp.Close() }) // after Serve returned: cleanups run last first
+	proxytest.Serve(t, func() error { return tp.Serve(ln) }, func() { ln.Close() })
 	return tp, ln.Addr().String()
 }
 

@@ -22,14 +22,7 @@ func startUDP(t *testing.T, p upstream.Picker, cfg UDPConfig) (*UDPProxy, *net.U
 	}
 	up := NewUDP(p, cfg, nil)
 	up.SetActive(true)
-	done := make(chan error, 1)
-	go func() { done <- up.Serve(pc) }()
-	t.Cleanup(func() {
-		pc.Close()
-		if err := <-done; err != nil {
-			t.Errorf("Serve() = %v, want nil after Close", err)
-		}
-	})
+	proxytest.Serve(t, func() error { return up.Serve(pc) }, func() { pc.Close() })
 	return up, pc.LocalAddr().(*net.UDPAddr)
 }
 

@@ -102,6 +102,16 @@ func roundTrip(t *testing.T, px *Proxy, method, body string) (int, string, error
 	return resp.StatusCode, string(b), err
 }
 
+// getOK sends n GETs through px and fails t unless each answers 200 "ok".
+func getOK(t *testing.T, px *Proxy, n int, why string) {
+	t.Helper()
+	for i := range n {
+		if code, body, err := roundTrip(t, px, "GET", ""); err != nil || code != 200 || body != "ok" {
+			t.Fatalf("GET %d = %d %q, %v; want 200 %q%s", i, code, body, err, "ok", why)
+		}
+	}
+}
+
 func TestPoolReusesConnections(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -160,11 +170,7 @@ func TestPoolHTTP10RealNotReused(t *testing.T) {
 		io.WriteString(c, "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok")
 	})
 	px := newTestProxy(t, Config{}, addr)
-	for i := range 3 {
-		if code, body, err := roundTrip(t, px, "GET", ""); err != nil || code != 200 || body != "ok" {
-			t.Fatalf("request %d = %d %q, %v; want 200 %q", i, code, body, err, "ok")
-		}
-	}
+	getOK(t, px, 3, "")
 	if n := px.pool.Load().idleCount(); n != 0 {
 		t.Errorf("idleCount() = %d after HTTP/1.0 responses, want 0", n)
 	}
@@ -295,11 +301,7 @@ func TestPoolInformationalResponses(t *testing.T) {
 		}
 	})
 	px := newTestProxy(t, Config{}, addr)
-	for i := range 2 {
-		if code, body, err := roundTrip(t, px, "GET", ""); err != nil || code != 200 || body != "ok" {
-			t.Fatalf("GET %d = %d %q, %v; want 200 %q after a 103", i, code, body, err, "ok")
-		}
-	}
+	getOK(t, px, 2, " after a 103")
 	if n := px.pool.Load().idleCount(); n != 1 {
 		t.Errorf("idleCount() = %d, want 1", n)
 	}

@@ -23,14 +23,7 @@ func start(t *testing.T, p upstream.Picker) (*Proxy, string) {
 	}
 	px := New(p, Config{Service: "web", ConnectTimeout: time.Second}, nil)
 	px.SetActive(true)
-	done := make(chan error, 1)
-	go func() { done <- px.Serve(ln) }()
-	t.Cleanup(func() {
-		px.Close()
-		if err := <-done; err != nil {
-			t.Errorf("Serve() = %v, want nil after Close", err)
-		}
-	})
+	proxytest.Serve(t, func() error { return px.Serve(ln) }, func() { px.Close() })
 	return px, "http://" + ln.Addr().String()
 }
 

@@ -147,6 +147,20 @@ func UDP(tb testing.TB, name string) *Backend {
 	return b
 }
 
+// Serve runs serve (a data path's Serve loop) in a goroutine until the test
+// ends; then it calls stop (closing the listener or the proxy) and fails tb
+// unless serve returned nil.
+func Serve(tb testing.TB, serve func() error, stop func()) {
+	done := make(chan error, 1)
+	go func() { done <- serve() }()
+	tb.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			tb.Errorf("Serve() = %v, want nil after Close", err)
+		}
+	})
+}
+
 // listen opens a loopback TCP listener for the backend called name.
 func listen(tb testing.TB, name string) (net.Listener, *Backend) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -1,0 +1,48 @@
+package testkit
+
+import (
+	"runtime"
+	"testing"
+	"time"
+)
+
+// WaitTimeout bounds every WaitFor. It is generous because the race detector
+// and a loaded machine slow goroutines down; a passing test waits far less.
+const WaitTimeout = 10 * time.Second
+
+// WaitFor polls cond until it reports true and fails t, naming what it
+// awaited, if that takes longer than WaitTimeout. cond runs on the calling
+// goroutine.
+func WaitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	if !Poll(cond) {
+		t.Fatalf("timed out after %v waiting for %s", WaitTimeout, what)
+	}
+}
+
+// Poll polls cond every millisecond until it reports true or WaitTimeout
+// passes, and reports whether it did: for goroutines that cannot call
+// t.Fatal, and for callers that print their own failure.
+func Poll(cond func() bool) bool {
+	deadline := time.Now().Add(WaitTimeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(time.Millisecond) // the polling period, not a stand-in for the condition
+	}
+	return true
+}
+
+// AwaitGoroutines waits until at most n goroutines run (n from
+// runtime.NumGoroutine before the code under test started) and fails t with
+// every goroutine's stack if they do not end within WaitTimeout: the leak
+// check of shells that start goroutines.
+func AwaitGoroutines(t testing.TB, n int) {
+	t.Helper()
+	if Poll(func() bool { return runtime.NumGoroutine() <= n }) {
+		return
+	}
+	buf := make([]byte, 1<<20)
+	t.Errorf("goroutines leaked: %d running, want at most %d:\n%s", runtime.NumGoroutine(), n, buf[:runtime.Stack(buf, true)])
+}
