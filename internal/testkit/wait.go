@@ -46,3 +46,36 @@ func AwaitGoroutines(t testing.TB, n int) {
 	buf := make([]byte, 1<<20)
 	t.Errorf("goroutines leaked: %d running, want at most %d:\n%s", runtime.NumGoroutine(), n, buf[:runtime.Stack(buf, true)])
 }
+
+// Advancer is a fake clock (clocktest.Clock).
+type Advancer interface{ Advance(d time.Duration) }
+
+// AdvanceUntil advances clk by step at every poll until cond holds, and
+// fails t, naming what it awaited, after WaitTimeout of real time: for code
+// that waits on the fake clock in another goroutine.
+func AdvanceUntil(t testing.TB, clk Advancer, step time.Duration, what string, cond func() bool) {
+	t.Helper()
+	WaitFor(t, what, func() bool {
+		if cond() {
+			return true
+		}
+		clk.Advance(step)
+		return false
+	})
+}
+
+// Receive returns the next value from ch, advancing clk by step at every
+// poll while none is there (see AdvanceUntil).
+func Receive[T any](t testing.TB, clk Advancer, step time.Duration, what string, ch <-chan T) T {
+	t.Helper()
+	var v T
+	AdvanceUntil(t, clk, step, what, func() bool {
+		select {
+		case v = <-ch:
+			return true
+		default:
+			return false
+		}
+	})
+	return v
+}

@@ -118,17 +118,7 @@ func TestMonitorSetRun(t *testing.T) {
 
 	next := func() switchEvent {
 		t.Helper()
-		var e switchEvent
-		testkit.WaitFor(t, "a pool switch", func() bool {
-			select {
-			case e = <-events:
-				return true
-			default:
-				clk.Advance(10 * time.Millisecond) // one interval
-				return false
-			}
-		})
-		return e
+		return testkit.Receive(t, clk, 10*time.Millisecond, "a pool switch", events) // one interval a poll
 	}
 	setState("FAIL master db down")
 	if e := next(); e != (switchEvent{true, "monitor " + prog + ": FAIL master db down"}) {

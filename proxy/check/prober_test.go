@@ -80,17 +80,7 @@ func newTestProber(t *testing.T, maxInFlight int) *proberHarness {
 // arrives.
 func (h *proberHarness) await(t *testing.T) change {
 	t.Helper()
-	var c change
-	testkit.WaitFor(t, "a health change", func() bool {
-		select {
-		case c = <-h.changes:
-			return true
-		default:
-			h.clk.Advance(time.Millisecond)
-			return false
-		}
-	})
-	return c
+	return testkit.Receive(t, h.clk, time.Millisecond, "a health change", h.changes)
 }
 
 var target1 = netip.MustParseAddrPort("127.0.0.1:9")
@@ -162,7 +152,7 @@ func TestProberBoundedConcurrency(t *testing.T) {
 		p.Add(Job{ID: fmt.Sprint(i), Target: target1, Checker: f, Spec: Spec{Interval: time.Millisecond}})
 	}
 	// Wait until the bound is reached, then let checks go through for a while.
-	testkit.WaitFor(t, "3 checks in flight", func() bool { p.clk.Advance(time.Millisecond); return f.inFlight.Load() >= 3 })
+	testkit.AdvanceUntil(t, p.clk, time.Millisecond, "3 checks in flight", func() bool { return f.inFlight.Load() >= 3 })
 	for range 200 {
 		select {
 		case f.block <- struct{}{}:
@@ -181,7 +171,7 @@ func TestProberStopWaits(t *testing.T) {
 	ch := p.changes
 	f := &fakeChecker{block: make(chan struct{})} // blocks until ctx is cancelled
 	p.Add(Job{ID: "a", Target: target1, Checker: f, Spec: Spec{Interval: time.Millisecond}})
-	testkit.WaitFor(t, "a check to start", func() bool { p.clk.Advance(time.Millisecond); return f.inFlight.Load() > 0 })
+	testkit.AdvanceUntil(t, p.clk, time.Millisecond, "a check to start", func() bool { return f.inFlight.Load() > 0 })
 	p.Stop()
 	if n := f.inFlight.Load(); n != 0 {
 		t.Errorf("checks in flight after Stop = %d, want 0 (Stop waits)", n)
@@ -230,15 +220,7 @@ func TestProberSpreadsFirstChecks(t *testing.T) {
 	for i := range 50 {
 		p.Add(Job{ID: fmt.Sprint(i), Target: netip.AddrPortFrom(target1.Addr(), uint16(i+1)), Checker: c, Spec: Spec{Interval: 400 * time.Millisecond}})
 	}
-	testkit.WaitFor(t, "every job's first check", func() bool {
-		select {
-		case <-done:
-			return true
-		default:
-			clk.Advance(time.Millisecond)
-			return false
-		}
-	})
+	testkit.Receive(t, clk, time.Millisecond, "every job's first check", done)
 	mu.Lock()
 	defer mu.Unlock()
 	early := 0
@@ -286,10 +268,7 @@ func TestProberLocalErrorIsNotEvidence(t *testing.T) {
 	}
 	f.local.Store(true)
 	before := f.calls.Load()
-	testkit.WaitFor(t, "5 checks failing locally", func() bool {
-		p.clk.Advance(time.Millisecond)
-		return f.calls.Load() >= before+5
-	})
+	testkit.AdvanceUntil(t, p.clk, time.Millisecond, "5 checks failing locally", func() bool { return f.calls.Load() >= before+5 })
 	st, _ := p.Status("web 1")
 	if !st.Healthy || st.LocalErrors < 5 || !strings.Contains(st.LocalError, "too many open files") {
 		t.Errorf("Status after EMFILE checks = %+v, want healthy with the local error shown", st)

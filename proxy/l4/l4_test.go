@@ -192,12 +192,7 @@ func TestTCPIdleTimeout(t *testing.T) {
 	tp, addr := startTCP(t, upstreamtest.NewPicker(a.Addr), TCPConfig{IdleTimeout: idle})
 
 	t.Run("busy connection survives", func(t *testing.T) {
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(5 * time.Second))
+		c := proxytest.Dial(t, addr)
 		buf := make([]byte, 1)
 		// 12 × 50ms = 3 idle timeouts of traffic.
 		for i := range 12 {
@@ -211,14 +206,9 @@ func TestTCPIdleTimeout(t *testing.T) {
 		}
 	})
 	t.Run("silent connection closed", func(t *testing.T) {
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(5 * time.Second))
+		c := proxytest.Dial(t, addr)
 		start := time.Now()
-		_, err = c.Read(make([]byte, 1))
+		_, err := c.Read(make([]byte, 1))
 		var ne net.Error
 		if err == nil || (errors.As(err, &ne) && ne.Timeout()) {
 			t.Fatalf("read on idle connection = %v, want closed by the proxy", err)

@@ -182,6 +182,19 @@ func ClosedPort(tb testing.TB) netip.AddrPort {
 	return ln.Addr().(*net.TCPAddr).AddrPort()
 }
 
+// Dial connects to addr over TCP with a 5s deadline for the whole exchange
+// and closes the connection when the test ends.
+func Dial(tb testing.TB, addr string) *net.TCPConn {
+	tb.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		tb.Fatalf("proxytest: dialing %s: %v", addr, err)
+	}
+	tb.Cleanup(func() { c.Close() })
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	return c.(*net.TCPConn)
+}
+
 // UDPRequest sends msg to addr in one datagram and returns the first
 // datagram that comes back. It gives up after 5s.
 func UDPRequest(addr netip.AddrPort, msg string) (string, error) {
