@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/hapair/hapair/internal/config"
+	"github.com/hapair/hapair/node/nodetest"
 )
 
 // copyDir copies an importer seed directory, authkeys at mode 0600.
@@ -91,8 +92,15 @@ func TestImport(t *testing.T) {
 				if stdout.Len() != 0 {
 					t.Errorf("with -o, stdout = %q, want nothing", stdout.String())
 				}
+				// check-config builds the node as had would: its authkeys
+				// and programs must exist, so check a sandboxed copy.
+				imported, err := os.ReadFile(tc.wantFile)
+				if err != nil {
+					t.Fatal(err)
+				}
+				sandboxed, _ := nodetest.Sandbox(t, string(imported), 0o600)
 				var co, ce bytes.Buffer
-				if code := run([]string{"check-config", tc.wantFile}, &co, &ce); code != 0 {
+				if code := run([]string{"check-config", sandboxed}, &co, &ce); code != 0 {
 					t.Errorf("check-config of the import: exit %d\n%s", code, ce.String())
 				}
 				if _, err := config.Load(tc.wantFile); err != nil {

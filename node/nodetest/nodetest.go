@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"testing"
 )
 
@@ -33,11 +32,12 @@ func Sandbox(t testing.TB, config string, keyMode os.FileMode) (cfgPath, keyPath
 	// A script named without '/' is looked up in /etc/hapair/resource.d.
 	config = regexp.MustCompile(`(kind = "script", path = ")([^"/]+")`).ReplaceAllString(config, `${1}/etc/hapair/resource.d/$2`)
 	config = absPath.ReplaceAllString(config, `"`+dir+`$1`)
-	switch {
-	case strings.Contains(config, "\nauthkeys ="):
-		config = regexp.MustCompile(`\nauthkeys = "[^"]*"`).ReplaceAllString(config, "\nauthkeys = \""+keyPath+"\"")
-	default:
-		config = strings.Replace(config, "[cluster]\n", "[cluster]\nauthkeys = \""+keyPath+"\"\n", 1)
+	if key := regexp.MustCompile(`(?m)^authkeys\s*=\s*"[^"]*"`); key.MatchString(config) {
+		config = key.ReplaceAllString(config, "authkeys = \""+keyPath+"\"")
+	} else {
+		config = regexp.MustCompile(`(?m)^\[cluster\][^\n]*\n`).ReplaceAllStringFunc(config, func(table string) string {
+			return table + "authkeys = \"" + keyPath + "\"\n"
+		})
 	}
 	programs := regexp.MustCompile(`\b(?:path|notify|script|program) = "(` + regexp.QuoteMeta(dir) + `/[^":]+)`)
 	for _, m := range programs.FindAllStringSubmatch(config, -1) {
