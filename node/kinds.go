@@ -16,10 +16,10 @@ import (
 // gives in `kind = "..."` and the constructor. Adding a kind is one row
 // (and its config section in internal/config).
 var kinds = map[string]func(group string, r config.Resource, e *env) (resource.Resource, error){
-	"vip":       newVIP,
-	"balancer":  newBalancerResource,
-	"script":    newScript,
-	"ipvs-sync": newIPVSSync,
+	config.KindVIP:      newVIP,
+	config.KindBalancer: newBalancerResource,
+	config.KindScript:   newScript,
+	config.KindIPVSSync: newIPVSSync,
 }
 
 // env holds the shared handles resources are built with. In a dry run the

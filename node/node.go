@@ -81,6 +81,9 @@ func Build(cfg *config.Config, opts Options) (_ *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.Keyring == nil && !opts.DryRun {
+		return nil, errors.New("node: no keyring to sign heartbeats with")
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -137,9 +140,6 @@ func Build(cfg *config.Config, opts Options) (_ *Node, err error) {
 			log.Warn("removed stale addresses left by an earlier run", "group", g, "addrs", addrs)
 		}
 		cancel()
-		if opts.Keyring == nil {
-			return nil, errors.New("node: no keyring to sign heartbeats with")
-		}
 		if n.links, err = link.Open(lc); err != nil {
 			return nil, err
 		}
@@ -186,7 +186,7 @@ func (n *Node) openEnv(cfg *config.Config) (*env, error) {
 		return nil, fmt.Errorf("opening netlink for VIPs: %w", err)
 	}
 	e.vipKernel = kernel
-	if usesKind(cfg, "ipvs-sync") {
+	if usesKind(cfg, config.KindIPVSSync) {
 		// Check before any group needs it, so a config with ipvs-sync fails
 		// at start with the reason, not at takeover.
 		if err := ipvssync.Check(); err != nil {
