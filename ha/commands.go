@@ -150,11 +150,37 @@ func (m *Machine) onStopped(name string, ok bool, reason string) {
 	if g == nil || g.state != StateStopping {
 		return
 	}
-	if ok {
+	failing := g.failing
+	g.failing = ""
+	switch {
+	case !ok:
+		m.fail(g, "stop failed: "+reason)
+	case failing != "":
+		m.fail(g, "resource failed: "+failing)
+	default:
 		m.setState(g, StateStandby, "resources stopped")
+	}
+}
+
+// onFailed handles a resource of a held group failing at run time (the
+// owner watches what it holds): the group is stopped here and then given up
+// as after a failed start, priority 0 with a backoff, so a peer that can
+// serve takes it. A failure while the group is not held is only logged.
+func (m *Machine) onFailed(name, reason string) {
+	g := m.byName[name]
+	if g == nil {
+		m.log(LevelWarn, "", fmt.Sprintf("failure of unknown group %q ignored: %s", name, reason))
 		return
 	}
-	m.fail(g, "stop failed: "+reason)
+	switch g.state {
+	case StateMaster:
+		g.failing = reason
+		m.stop(g, "resource failed: "+reason)
+	case StateStopping:
+		g.failing = reason
+	default:
+		m.log(LevelInfo, "", fmt.Sprintf("group %s not held here (%s); resource failure noted: %s", name, g.state, reason))
+	}
 }
 
 // fail gives g up here: priority 0 so a peer takes it, and no retry before

@@ -19,9 +19,13 @@ const (
 	EventCheck                            // a ping node or track check result (Check, OK, Reason)
 	EventStarted                          // resources of Group started (OK) or failed (Reason)
 	EventStopped                          // resources of Group stopped (OK) or failed (Reason)
+	// EventFailed: a resource of Group failed while held (an interface
+	// it uses went down, an address could not be repaired): the group is
+	// stopped here and given up like a failed start (Reason).
+	EventFailed
 )
 
-var eventNames = [...]string{"", "start", "tick", "message", "takeover", "standby", "maintenance", "leave", "check", "started", "stopped"}
+var eventNames = [...]string{"", "start", "tick", "message", "takeover", "standby", "maintenance", "leave", "check", "started", "stopped", "failed"}
 
 func (k EventKind) String() string {
 	if int(k) < len(eventNames) && k != 0 {
@@ -36,7 +40,7 @@ type Event struct {
 	Kind   EventKind
 	Now    time.Time
 	Msg    *Message // EventMessage
-	Group  string   // commands ("" = every group), EventStarted, EventStopped
+	Group  string   // commands ("" = every group), EventStarted, EventStopped, EventFailed
 	Check  string   // EventCheck
 	On     bool     // EventMaintenance
 	OK     bool     // EventCheck, EventStarted, EventStopped

@@ -75,9 +75,10 @@ type group struct {
 	state       State
 	since       time.Time
 	reason      string
-	standbyPin  bool // operator said standby: advertise PriorityStandby
-	takeoverPin bool // operator said takeover: advertise PriorityTakeover
-	failures    int  // consecutive resource failures
+	standbyPin  bool   // operator said standby: advertise PriorityStandby
+	takeoverPin bool   // operator said takeover: advertise PriorityTakeover
+	failures    int    // consecutive resource failures
+	failing     string // a held resource failed (EventFailed): give the group up once stopped
 	retryAt     time.Time
 	natural     uint8 // priority without pins, to spot changes
 	prioSince   time.Time
@@ -160,6 +161,8 @@ func (m *Machine) Step(ev Event) []Action {
 		m.onStarted(ev.Group, ev.OK, ev.Reason)
 	case EventStopped:
 		m.onStopped(ev.Group, ev.OK, ev.Reason)
+	case EventFailed:
+		m.onFailed(ev.Group, ev.Reason)
 	default:
 		m.log(LevelWarn, "", fmt.Sprintf("ignoring unknown event kind %d", ev.Kind))
 	}

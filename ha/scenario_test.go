@@ -188,6 +188,8 @@ func (r *runner) exec(cmd string) string {
 	case "check":
 		reason := strings.Join(args[3:], " ")
 		r.c.Inject(args[0], ha.Event{Kind: ha.EventCheck, Check: args[1], OK: args[2] == "ok", Reason: reason})
+	case "fail":
+		r.c.Inject(args[0], ha.Event{Kind: ha.EventFailed, Group: args[1], Reason: strings.Join(args[2:], " ")})
 	case "fail-start":
 		r.c.FailNextStart(args[0], args[1], strings.Join(args[2:], " "))
 	case "status":

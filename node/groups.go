@@ -118,7 +118,9 @@ func (s *groupSet) replace(ctx context.Context, name string, res *resource.Group
 	g.op.Lock()
 	defer g.op.Unlock()
 	old := g.res
+	s.mu.Lock() // vips is read under s.mu by the watcher (vipsByGroup)
 	g.res, g.vips = res, vips
+	s.mu.Unlock()
 	if !g.held {
 		return nil
 	}
@@ -131,6 +133,18 @@ func (s *groupSet) replace(ctx context.Context, name string, res *resource.Group
 		return fmt.Errorf("stopping group %q's old resources: %w", name, stopErr)
 	}
 	return nil
+}
+
+// vipsByGroup returns each group's VIPs, for the watcher: it must not wait
+// for a group's start or stop, so it reads under s.mu only.
+func (s *groupSet) vipsByGroup() map[string][]*vip.VIP {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string][]*vip.VIP, len(s.groups))
+	for n, g := range s.groups {
+		out[n] = g.vips
+	}
+	return out
 }
 
 // timeline returns the last start times of group name.

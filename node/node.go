@@ -215,6 +215,10 @@ func (n *Node) Start() error {
 		return errDryRun
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	if err := n.watch(ctx); err != nil {
+		cancel()
+		return err
+	}
 	n.stopRun = cancel
 	n.runDone = make(chan struct{})
 	go func() {

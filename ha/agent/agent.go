@@ -244,6 +244,13 @@ func (a *Agent) CheckResult(name string, ok bool, reason string) {
 	a.inject(a.ctx, ha.Event{Kind: ha.EventCheck, Check: name, OK: ok, Reason: reason})
 }
 
+// ResourceFailed reports that a resource of a held group failed at run
+// time (an interface it uses went down); the machine stops the group here
+// and gives it up to a peer. It waits only for room in the event queue.
+func (a *Agent) ResourceFailed(group, reason string) {
+	a.inject(a.ctx, ha.Event{Kind: ha.EventFailed, Group: group, Reason: reason})
+}
+
 // Leave tells peers this node stops on purpose and stops every group, then
 // waits until no group is held or being released, or ctx ends.
 func (a *Agent) Leave(ctx context.Context) error {

@@ -28,9 +28,9 @@ var _ Kernel = (*fakeKernel)(nil)
 
 func newFakeKernel(tr *trace) *fakeKernel {
 	return &fakeKernel{tr: tr, links: []Link{
-		{Name: "lo", Index: 1},
-		{Name: "eth0", Index: 2, HardwareAddr: net.HardwareAddr{2, 0, 0, 0, 0, 2}},
-		{Name: "eth1", Index: 3, HardwareAddr: net.HardwareAddr{2, 0, 0, 0, 0, 3}},
+		{Name: "lo", Index: 1, Up: true},
+		{Name: "eth0", Index: 2, HardwareAddr: net.HardwareAddr{2, 0, 0, 0, 0, 2}, Up: true},
+		{Name: "eth1", Index: 3, HardwareAddr: net.HardwareAddr{2, 0, 0, 0, 0, 3}, Up: true},
 	}}
 }
 

@@ -11,6 +11,11 @@ type Link struct {
 	Name         string
 	Index        int
 	HardwareAddr net.HardwareAddr
+	// Up is true when the link is administratively up (IFF_UP) and has
+	// carrier (IFF_LOWER_UP): it can carry the VIP's traffic.
+	Up bool
+	// Gone is true in a watch event for a link that was deleted.
+	Gone bool
 }
 
 // Addr is an address on a link.

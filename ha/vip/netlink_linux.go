@@ -1,6 +1,7 @@
 package vip
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"net/netip"
@@ -22,9 +23,10 @@ const ifaProto = 11
 // listing and adding go through raw requests on sock, since the library
 // neither sends nor parses IFA_PROTO.
 type Netlink struct {
-	h    *netlink.Handle
-	mu   sync.Mutex // one request at a time on sock
-	sock map[int]*nl.SocketHandle
+	nsPath string // "" = this process's namespace
+	h      *netlink.Handle
+	mu     sync.Mutex // one request at a time on sock
+	sock   map[int]*nl.SocketHandle
 }
 
 var _ Kernel = (*Netlink)(nil)
@@ -51,7 +53,7 @@ func OpenNetlink(nsPath string) (*Netlink, error) {
 		h.Close()
 		return nil, fmt.Errorf("vip: opening netlink in %s: %w", where, err)
 	}
-	return &Netlink{h: h, sock: map[int]*nl.SocketHandle{unix.NETLINK_ROUTE: {Socket: s}}}, nil
+	return &Netlink{nsPath: nsPath, h: h, sock: map[int]*nl.SocketHandle{unix.NETLINK_ROUTE: {Socket: s}}}, nil
 }
 
 // Close releases the handle and the socket.
@@ -70,7 +72,68 @@ func (n *Netlink) request(typ, flags int) *nl.NetlinkRequest {
 
 func toLink(l netlink.Link) Link {
 	a := l.Attrs()
-	return Link{Name: a.Name, Index: a.Index, HardwareAddr: a.HardwareAddr}
+	return Link{Name: a.Name, Index: a.Index, HardwareAddr: a.HardwareAddr,
+		Up: a.RawFlags&unix.IFF_UP != 0 && a.RawFlags&unix.IFF_LOWER_UP != 0}
+}
+
+// Watch reports link changes (admin state, carrier, deletion) to onLink and
+// removed addresses to onAddrGone, from the rtnetlink multicast groups
+// RTNLGRP_LINK and RTNLGRP_IPV4_IFADDR/RTNLGRP_IPV6_IFADDR (what `ip
+// monitor link address` shows), until ctx ends. Callbacks run on Watch's
+// goroutines and must not block for long. It returns once both
+// subscriptions are open, or an error naming the one that failed.
+func (n *Netlink) Watch(ctx context.Context, onLink func(Link), onAddrGone func(Addr)) error {
+	var ns *netns.NsHandle
+	if n.nsPath != "" {
+		h, err := netns.GetFromPath(n.nsPath)
+		if err != nil {
+			return fmt.Errorf("vip: watching links in %q: %w", n.nsPath, err)
+		}
+		defer h.Close()
+		ns = &h
+	}
+	links := make(chan netlink.LinkUpdate, 64)
+	addrs := make(chan netlink.AddrUpdate, 64)
+	done := make(chan struct{})
+	errs := func(err error) {} // the channel closes on error; the loop below ends then
+	if err := netlink.LinkSubscribeWithOptions(links, done, netlink.LinkSubscribeOptions{Namespace: ns, ErrorCallback: errs}); err != nil {
+		close(done)
+		return fmt.Errorf("vip: subscribing to link events: %w", err)
+	}
+	if err := netlink.AddrSubscribeWithOptions(addrs, done, netlink.AddrSubscribeOptions{Namespace: ns, ErrorCallback: errs}); err != nil {
+		close(done)
+		return fmt.Errorf("vip: subscribing to address events: %w", err)
+	}
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case u, ok := <-links:
+				if !ok {
+					return
+				}
+				l := toLink(u.Link)
+				l.Gone = u.Header.Type == unix.RTM_DELLINK
+				onLink(l)
+			case u, ok := <-addrs:
+				if !ok {
+					return
+				}
+				if u.NewAddr {
+					continue
+				}
+				ip, ok := netip.AddrFromSlice(u.LinkAddress.IP)
+				if !ok {
+					continue
+				}
+				bits, _ := u.LinkAddress.Mask.Size()
+				onAddrGone(Addr{Prefix: netip.PrefixFrom(ip.Unmap(), bits), LinkIndex: u.LinkIndex})
+			}
+		}
+	}()
+	return nil
 }
 
 // LinkByName returns the link called name.

@@ -80,6 +80,7 @@ type VIP struct {
 	running  *announcer // nil when not held
 	stats    Stats
 	announce chan struct{}
+	repair   chan struct{} // wakes the keeper at once (AddrRemoved)
 }
 
 // New validates cfg and returns the resource. It touches nothing: the
@@ -119,7 +120,7 @@ func New(cfg Config) (*VIP, error) {
 	if cfg.Interface != "" {
 		name += " dev " + cfg.Interface
 	}
-	return &VIP{cfg: cfg, ip: ip, name: name, announce: make(chan struct{}, 1)}, nil
+	return &VIP{cfg: cfg, ip: ip, name: name, announce: make(chan struct{}, 1), repair: make(chan struct{}, 1)}, nil
 }
 
 // Name returns "vip 198.18.0.100/24 dev eth0" (without "dev" when the
@@ -165,6 +166,11 @@ func (v *VIP) Start(ctx context.Context) error {
 	l, err := v.link(addrs)
 	if err != nil {
 		return err
+	}
+	if !l.Up {
+		// The address would be added but carry nothing; the peer, whose
+		// interface works, should hold the group instead.
+		return fmt.Errorf("vip: %s: interface %s down (admin down or no carrier)", v.cfg.Address, l.Name)
 	}
 	for _, a := range addrs {
 		if a.Prefix.Addr() == v.ip && a.Proto != Proto {
@@ -326,6 +332,41 @@ func (v *VIP) announceLocked() {
 	}
 }
 
+// LinkChanged is told of every link change (from Netlink.Watch). It
+// returns why the VIP can no longer be served when the link it is held on
+// went down or away ("interface eth0 down"), and "" otherwise: the owner
+// then gives the group up, since re-adding cannot help.
+func (v *VIP) LinkChanged(l Link) string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.running == nil || l.Index != v.running.link.Index {
+		return ""
+	}
+	switch {
+	case l.Gone:
+		return fmt.Sprintf("interface %s removed", v.running.link.Name)
+	case !l.Up:
+		return fmt.Sprintf("interface %s down", v.running.link.Name)
+	}
+	return ""
+}
+
+// AddrRemoved is told of every removed address (from Netlink.Watch); when
+// it is this held VIP, the keeper adds it back at once instead of at its
+// next refresh. It reports whether it was this VIP.
+func (v *VIP) AddrRemoved(a Addr) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.running == nil || a.Prefix.Addr() != v.ip || a.LinkIndex != v.running.link.Index {
+		return false
+	}
+	select {
+	case v.repair <- struct{}{}:
+	default:
+	}
+	return true
+}
+
 // Stats returns a snapshot of the counters.
 func (v *VIP) Stats() Stats {
 	v.mu.Lock()
@@ -390,6 +431,7 @@ func (a *announcer) keep() {
 		case <-a.stop:
 			return
 		case <-v.cfg.Clock.After(every):
+		case <-v.repair:
 		}
 		v.mu.Lock()
 		select {

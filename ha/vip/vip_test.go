@@ -358,3 +358,56 @@ func TestAnnounceLoop(t *testing.T) {
 		t.Errorf("sends after Stop+Announce = %d, want 6", got)
 	}
 }
+
+// TestWatchedLink: a held VIP reports its interface going down or away
+// (the owner then gives the group up: issue 9 case 1), ignores other
+// links, and refuses to start on a down interface.
+func TestWatchedLink(t *testing.T) {
+	tr := &trace{}
+	k := newFakeKernel(tr)
+	v, err := New(Config{Address: netip.MustParsePrefix("198.18.0.100/24"), Interface: "eth0",
+		Kernel: k, Dial: fakeDialer(tr, nil), Clock: clocktest.New(time.Time{}), Schedule: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eth0, eth1 := k.links[1], k.links[2]
+	down := eth0
+	down.Up = false
+	if got := v.LinkChanged(down); got != "" {
+		t.Errorf("LinkChanged(eth0 down) before Start = %q, want \"\"", got)
+	}
+	ctx := context.Background()
+	if err := v.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer v.Stop(ctx)
+	eth1.Up = false
+	gone := eth0
+	gone.Gone = true
+	for _, tt := range []struct {
+		l    Link
+		want string
+	}{
+		{eth0, ""},
+		{eth1, ""},
+		{down, "interface eth0 down"},
+		{gone, "interface eth0 removed"},
+	} {
+		if got := v.LinkChanged(tt.l); got != tt.want {
+			t.Errorf("LinkChanged(%+v) = %q, want %q", tt.l, got, tt.want)
+		}
+	}
+	if !v.AddrRemoved(Addr{Prefix: netip.MustParsePrefix("198.18.0.100/24"), LinkIndex: eth0.Index}) {
+		t.Error("AddrRemoved(the VIP) = false, want true")
+	}
+	if v.AddrRemoved(Addr{Prefix: netip.MustParsePrefix("198.18.0.1/24"), LinkIndex: eth0.Index}) {
+		t.Error("AddrRemoved(another address) = true, want false")
+	}
+
+	k.links[1].Up = false
+	w, _ := New(Config{Address: netip.MustParsePrefix("198.18.0.101/24"), Interface: "eth0",
+		Kernel: k, Dial: fakeDialer(tr, nil), Clock: clocktest.New(time.Time{}), Schedule: quiet})
+	if err := w.Start(ctx); err == nil || !strings.Contains(err.Error(), "interface eth0 down") {
+		t.Errorf("Start on a down interface = %v, want an error naming it", err)
+	}
+}

@@ -122,3 +122,57 @@ func TestKilledOwnersVIPExpires(t *testing.T) {
 		t.Errorf("VIP holders = %v, want [lb2]", hs)
 	}
 }
+
+// Issue 9 case 1: the owner's VIP interface goes down while the heartbeat
+// link on eth1 stays up: lb1 sees it (rtnetlink link event), gives the
+// group up, lb2 owns it within deadtime + 1s, and lb1's status names the
+// reason.
+func TestInterfaceDownHandsOver(t *testing.T) {
+	p := newPair(t, pairOptions{})
+	p.start("lb1")
+	p.start("lb2")
+	p.waitOwner("lb1", 10*time.Second)
+	down := time.Now()
+	if out, err := p.lab.Host("lb1").RunFor(10*time.Second, "ip", "link", "set", "eth0", "down"); err != nil {
+		t.Fatalf("ip link set eth0 down on lb1: %v: %s", err, out)
+	}
+	p.waitHolds("lb2", deadtime+time.Second)
+	t.Logf("lb2 held the group %v after lb1's eth0 went down (deadtime %v)", time.Since(down).Round(time.Millisecond), deadtime)
+	st, err := p.status("lb1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range st.Groups {
+		if g.Name == "web" && !strings.Contains(g.Reason, "interface eth0 down") {
+			t.Errorf("lb1's status for web: %q, want the reason %q", g.Reason, "interface eth0 down")
+		}
+	}
+}
+
+// The owner repairs what it can: a held VIP deleted by hand comes back at
+// once (address event, not the next refresh), logged and in the timeline.
+func TestRemovedVIPIsRepaired(t *testing.T) {
+	p := newPair(t, pairOptions{})
+	p.start("lb1")
+	p.start("lb2")
+	p.waitOwner("lb1", 10*time.Second)
+	if out, err := p.lab.Host("lb1").RunFor(10*time.Second, "ip", "addr", "del", "198.18.0.100/24", "dev", "eth0"); err != nil {
+		t.Fatalf("ip addr del on lb1: %v: %s", err, out)
+	}
+	deleted := time.Now()
+	lab.Eventually(t, 2*time.Second, "the VIP back on lb1", func() error {
+		ok, err := p.lab.HasAddr("lb1", vip)
+		if err != nil || !ok {
+			return fmt.Errorf("VIP on lb1: %v, %v", ok, err)
+		}
+		return nil
+	})
+	t.Logf("VIP back on lb1 %v after it was deleted", time.Since(deleted).Round(time.Millisecond))
+	out, err := p.lab.Host("lb1").Hactl(p.bins, "status", "-o", "json")
+	if err != nil || !strings.Contains(string(out), "removed while held; adding it back") {
+		t.Errorf("lb1's status timeline has no repair entry (%v):\n%s", err, out)
+	}
+	if st, err := p.status("lb1"); err != nil || !st.master("web") {
+		t.Errorf("lb1 after the repair: %+v, %v; want still master", st, err)
+	}
+}
