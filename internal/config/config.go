@@ -181,6 +181,8 @@ const (
 	KindBalancer = "balancer"
 	KindIPVSSync = "ipvs-sync"
 	KindScript   = "script"
+	// KindConntrackSync runs conntrackd for the nat and dr services.
+	KindConntrackSync = "conntrack-sync"
 )
 
 // Resource is one element of a group's resources: exactly one of the pointers
@@ -191,6 +193,19 @@ type Resource struct {
 	Balancer *Balancer
 	IPVSSync *IPVSSync
 	Script   *Script
+	// ConntrackSync is set for KindConntrackSync.
+	ConntrackSync *ConntrackSync
+}
+
+// ConntrackSync replicates kernel connection state with conntrackd (FTFW
+// over UDP) between the two nodes, for nat and dr services.
+type ConntrackSync struct {
+	Interface string // the sync link, usually a heartbeat link's (required)
+	// Addresses maps each node to its IPv4 address on Interface, given as
+	// `addresses = [...]` in [cluster].nodes order (required; two nodes:
+	// conntrackd's FTFW UDP has one destination).
+	Addresses map[string]netip.Addr
+	Port      uint16 // UDP port (default 3780, conntrackd's customary one)
 }
 
 // VIP is a virtual address, IPaddr2 style.
@@ -230,6 +245,14 @@ type Script struct {
 // Service is one [[service]]: an ldirectord virtual= block.
 type Service struct {
 	Name string // unique (required)
+	// Method is the forwarding method, named as ipvsadm names them: proxy
+	// (default: hapair's userspace l4/http balancer), nat (LVS-NAT "masq":
+	// kernel DNAT; the reals route replies through a gateway VIP of the
+	// group) or dr (direct routing "gate": MAC rewrite at ingress; each
+	// real holds the VIP on a loopback with arp_ignore=1, arp_announce=2).
+	Method string
+	// Interface is where the VIP's packets arrive, for dr (required there).
+	Interface string
 	// Listen is the virtual address and port (required). The IP must be a VIP
 	// of some group, a loopback or an unspecified address.
 	Listen   netip.AddrPort

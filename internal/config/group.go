@@ -16,6 +16,8 @@ var resourceKeys = map[string][]string{
 	KindBalancer: {"kind", "services"},
 	KindIPVSSync: {"kind", "role", "interface", "sync_id"},
 	KindScript:   {"kind", "path", "timeout"},
+	// conntrack-sync
+	KindConntrackSync: {"kind", "interface", "addresses", "port"},
 }
 
 func (c *conv) groups(rs []rawGroup, cfg *Config) []Group {
@@ -92,7 +94,7 @@ func (c *conv) resource(path string, r *rawResource, cfg *Config) Resource {
 	if !c.required(path + ".kind") {
 		return Resource{}
 	}
-	kind := c.oneOf(path+".kind", r.Kind, "", KindVIP, KindBalancer, KindIPVSSync, KindScript)
+	kind := c.oneOf(path+".kind", r.Kind, "", KindVIP, KindBalancer, KindIPVSSync, KindScript, KindConntrackSync)
 	allowed, ok := resourceKeys[kind]
 	if !ok {
 		return Resource{}
@@ -131,8 +133,34 @@ func (c *conv) resource(path string, r *rawResource, cfg *Config) Resource {
 		}
 	case KindScript:
 		res.Script = c.script(path, r)
+	case KindConntrackSync:
+		res.ConntrackSync = c.conntrackSync(path, r, cfg)
 	}
 	return res
+}
+
+func (c *conv) conntrackSync(path string, r *rawResource, cfg *Config) *ConntrackSync {
+	cs := &ConntrackSync{Port: uint16(c.integer(path+".port", r.Port, 3780, 1, 65535)), Addresses: map[string]netip.Addr{}}
+	if c.required(path + ".interface") {
+		cs.Interface = c.str(path+".interface", r.Interface, "")
+	}
+	if !c.required(path + ".addresses") {
+		return cs
+	}
+	if len(cfg.Cluster.Nodes) != 2 || len(r.Addresses) != len(cfg.Cluster.Nodes) {
+		c.errorf(path+".addresses", "want one IPv4 address per node of [cluster].nodes, and two nodes (conntrackd's FTFW over UDP has one peer); got %d for %d nodes",
+			len(r.Addresses), len(cfg.Cluster.Nodes))
+		return cs
+	}
+	for i, a := range r.Addresses {
+		ip, err := netip.ParseAddr(a)
+		if err != nil || !ip.Is4() {
+			c.errorf(idx(path+".addresses", i), "%q is not an IPv4 address", a)
+			continue
+		}
+		cs.Addresses[cfg.Cluster.Nodes[i]] = ip
+	}
+	return cs
 }
 
 // maxLabel is the kernel's limit on an address label (IFNAMSIZ - 1).

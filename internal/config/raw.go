@@ -94,6 +94,9 @@ type rawResource struct {
 	// ipvs-sync (interface shared with vip)
 	Role   string `toml:"role"`
 	SyncID int64  `toml:"sync_id"`
+	// conntrack-sync (interface shared with vip)
+	Addresses []string `toml:"addresses"`
+	Port      int64    `toml:"port"`
 	// script
 	Path    string `toml:"path"`
 	Timeout string `toml:"timeout"`
@@ -118,6 +121,8 @@ type rawService struct {
 	Reals          []rawReal    `toml:"reals"`
 	Backups        []rawReal    `toml:"backups"`
 	Monitors       []rawMonitor `toml:"monitors"`
+	Method         string       `toml:"method"`
+	Interface      string       `toml:"interface"`
 }
 
 type rawCheck struct {

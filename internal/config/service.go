@@ -72,9 +72,11 @@ func (c *conv) service(path string, r *rawService) Service {
 	if c.ix.has(path + ".fallback") {
 		s.Fallback = c.addrPort(path+".fallback", r.Fallback, s.Listen.Port())
 	}
+	s.Method = c.oneOf(path+".method", r.Method, "proxy", "proxy", "nat", "dr")
 	s.Check = c.check(path+".check", &r.Check, s.Protocol)
 	s.Reals = c.reals(path+".reals", r.Reals, s.Listen.Port())
 	s.Backups = c.reals(path+".backups", r.Backups, s.Listen.Port())
+	c.kernelService(path, r, &s)
 	if len(s.Reals) == 0 && !s.Fallback.IsValid() && c.ix.has(path+".listen") {
 		c.errorf(path+".reals", "want at least one real (or a fallback)")
 	}
@@ -82,6 +84,47 @@ func (c *conv) service(path string, r *rawService) Service {
 		s.Monitors = append(s.Monitors, c.monitor(idx(path+".monitors", j), &r.Monitors[j]))
 	}
 	return s
+}
+
+// kernelService checks what the kernel methods (nat, dr) cannot do, with
+// the reason, and what dr needs.
+func (c *conv) kernelService(path string, r *rawService, s *Service) {
+	if s.Method == "proxy" {
+		if c.ix.has(path + ".interface") {
+			c.errorf(path+".interface", "only dr services take an interface")
+		}
+		return
+	}
+	if s.Mode == "http" {
+		c.errorf(path+".mode", "method %q forwards packets in the kernel; http mode needs method \"proxy\"", s.Method)
+	}
+	if s.Scheduler == "lc" || s.Scheduler == "wlc" {
+		c.errorf(path+".scheduler", "%q with method %q: the kernel rule path cannot count a real's connections (that takes a conntrack walk per new connection); use rr, wrr or sh, or method \"proxy\"", s.Scheduler, s.Method)
+	}
+	if len(r.Backups) > 0 || len(r.Monitors) > 0 {
+		c.errorf(path+".method", "backups and monitors need method \"proxy\"")
+	}
+	if s.Listen.IsValid() && !s.Listen.Addr().Is4() {
+		c.errorf(path+".listen", "method %q is IPv4 only", s.Method)
+	}
+	if s.Fallback.IsValid() && s.Fallback.Addr().IsLoopback() {
+		c.errorf(path+".fallback", "%s: a loopback fallback cannot take forwarded packets with method %q; give a server on the reals' network", s.Fallback, s.Method)
+	}
+	if s.Method == "dr" {
+		// What each real must have is in the error text and Config docs:
+		// the VIP on a loopback, arp_ignore=1 and arp_announce=2, the same
+		// port, and the same L2 segment as the balancer.
+		if c.required(path + ".interface") {
+			s.Interface = c.str(path+".interface", r.Interface, "")
+		}
+		for i, rr := range s.Reals {
+			if rr.Address.Port() != s.Listen.Port() {
+				c.errorf(idx(path+".reals", i), "%s: dr forwards frames unchanged, so each real serves the virtual port %d itself, holds the VIP on a loopback with arp_ignore=1 and arp_announce=2, and sits on the balancer's segment", rr.Address, s.Listen.Port())
+			}
+		}
+	} else if c.ix.has(path + ".interface") {
+		c.errorf(path+".interface", "only dr services take an interface")
+	}
 }
 
 func (c *conv) check(path string, r *rawCheck, protocol string) Check {

@@ -1,0 +1,78 @@
+package config
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+)
+
+func TestKernelMethods(t *testing.T) {
+	ok := minimal + `
+[[group]]
+name = "web"
+preferred = "lb1"
+resources = [
+  { kind = "conntrack-sync", interface = "eth1", addresses = ["198.18.1.11", "198.18.1.12"] },
+  { kind = "balancer", services = ["nat", "dr"] },
+  { kind = "vip", address = "198.18.0.100/24", interface = "eth0" },
+]
+
+[[service]]
+name = "nat"
+method = "nat"
+listen = "198.18.0.100:80"
+scheduler = "rr"
+reals = [ { address = "198.18.0.21:8080" } ]
+
+[[service]]
+name = "dr"
+method = "dr"
+interface = "eth0"
+listen = "198.18.0.100:443"
+reals = [ { address = "198.18.0.21:443" } ]
+`
+	cfg, err := Parse([]byte(ok), "t.toml")
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	if got := []string{cfg.Services[0].Method, cfg.Services[1].Method}; got[0] != "nat" || got[1] != "dr" {
+		t.Errorf("methods = %v, want nat dr", got)
+	}
+	if cfg.Services[1].Interface != "eth0" {
+		t.Errorf("dr interface = %q", cfg.Services[1].Interface)
+	}
+	cs := cfg.Groups[0].Resources[0].ConntrackSync
+	if cs == nil || cs.Interface != "eth1" || cs.Port != 3780 || cs.Addresses["lb2"] != netip.MustParseAddr("198.18.1.12") {
+		t.Errorf("conntrack-sync = %+v", cs)
+	}
+	def, err := Parse([]byte(minimal+svc), "t.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := def.Services[0].Method; m != "proxy" {
+		t.Errorf("default method = %q, want proxy", m)
+	}
+
+	tests := []struct{ desc, from, to, want string }{
+		{"lc rejected with the reason", `scheduler = "rr"`, `scheduler = "wlc"`, `service[0].scheduler: "wlc" with method "nat": the kernel rule path cannot count`},
+		{"unknown method", `method = "nat"`, `method = "tun"`, `service[0].method`},
+		{"http mode", `scheduler = "rr"`, `mode = "http"`, `http mode needs method "proxy"`},
+		{"dr port", `"198.18.0.21:443"`, `"198.18.0.21:8443"`, `holds the VIP on a loopback with arp_ignore=1 and arp_announce=2`},
+		{"dr interface", `interface = "eth0"` + "\n" + `listen = "198.18.0.100:443"`, `listen = "198.18.0.100:443"`, `service[1].interface: required`},
+		{"loopback fallback", `scheduler = "rr"`, `fallback = "127.0.0.1:80"`, `a loopback fallback cannot take forwarded packets`},
+		{"three addresses", `["198.18.1.11", "198.18.1.12"]`, `["198.18.1.11", "198.18.1.12", "198.18.1.13"]`, `two nodes`},
+		{"bad address", `"198.18.1.12"]`, `"lb2"]`, `resources[0].addresses[1]: "lb2" is not an IPv4 address`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			in := strings.Replace(ok, tt.from, tt.to, 1)
+			if in == ok {
+				t.Fatalf("replacement %q not found", tt.from)
+			}
+			_, err := Parse([]byte(in), "t.toml")
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Parse = %v\nwant an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
