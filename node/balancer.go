@@ -17,6 +17,8 @@ import (
 // run on every node (warm standby), so a takeover costs only the VIP move.
 type balancerResource struct {
 	b        *proxy.Balancer // nil in a dry run: never started
+	k        *kernelServices // nil in a dry run, or without nat/dr services
+	kernel   map[string]bool // services with method nat or dr
 	services []string
 }
 
@@ -28,23 +30,54 @@ func newBalancerResource(_ string, r config.Resource, e *env) (resource.Resource
 			return nil, fmt.Errorf("service %q is not configured", s)
 		}
 	}
-	return &balancerResource{b: e.balancer, services: r.Balancer.Services}, nil
+	return &balancerResource{b: e.balancer, k: e.kernel, kernel: e.kernelNames, services: r.Balancer.Services}, nil
 }
 
 func (r *balancerResource) Name() string { return fmt.Sprintf("balancer %v", r.services) }
 
 func (r *balancerResource) Start(context.Context) error {
-	if r.b == nil {
+	proxied, kernel := r.split()
+	if r.b == nil && len(proxied) > 0 || r.k == nil && len(kernel) > 0 {
 		return errDryRun
 	}
-	return r.b.Activate(r.services...)
+	if len(kernel) > 0 {
+		if err := r.k.setActive(kernel, true); err != nil {
+			return fmt.Errorf("activating %v in the kernel: %w", kernel, err)
+		}
+	}
+	if len(proxied) > 0 {
+		return r.b.Activate(proxied...)
+	}
+	return nil
 }
 
 func (r *balancerResource) Stop(context.Context) error {
-	if r.b == nil {
+	proxied, kernel := r.split()
+	if r.b == nil && len(proxied) > 0 || r.k == nil && len(kernel) > 0 {
 		return errDryRun
 	}
-	return r.b.Deactivate(r.services...)
+	var err error
+	if len(proxied) > 0 {
+		err = r.b.Deactivate(proxied...)
+	}
+	if len(kernel) > 0 {
+		if kerr := r.k.setActive(kernel, false); kerr != nil {
+			err = errors.Join(err, fmt.Errorf("deactivating %v in the kernel: %w", kernel, kerr))
+		}
+	}
+	return err
+}
+
+// split parts the services into the balancer's and the kernel's.
+func (r *balancerResource) split() (proxied, kernel []string) {
+	for _, s := range r.services {
+		if r.kernel[s] {
+			kernel = append(kernel, s)
+		} else {
+			proxied = append(proxied, s)
+		}
+	}
+	return proxied, kernel
 }
 
 func (r *balancerResource) Status(context.Context) error { return nil }
@@ -56,6 +89,9 @@ var errDryRun = errors.New("node: dry run: nothing on the system is touched")
 func balancerConfig(cfg *config.Config) proxy.Config {
 	var pc proxy.Config
 	for _, s := range cfg.Services {
+		if isKernel(s) {
+			continue // the kernel forwards it (kernel.go)
+		}
 		sc := proxy.ServiceConfig{
 			Name: s.Name, Listen: s.Listen, Protocol: s.Protocol, Mode: s.Mode,
 			Scheduler: s.Scheduler, Persistent: s.Persistent, Quiescent: s.Quiescent,

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 
 	"github.com/hapair/hapair/internal/ctl"
+	"github.com/hapair/hapair/proxy"
 )
 
 // Handle answers one hactl request (a ctl.Handler).
@@ -58,10 +59,10 @@ func (n *Node) move(ctx context.Context, req ctl.Request) (any, error) {
 // servicesReply is `hactl services`: the balancer table, like ipvsadm -Ln,
 // and the versioned document of `hactl services -o json`.
 func (n *Node) servicesReply() (any, error) {
-	if n.balancer == nil {
+	snap := n.snapshot()
+	if snap == nil {
 		return map[string]any{"version": ctl.SchemaVersion, "text": "no services configured\n", "services": []any{}}, nil
 	}
-	snap := n.balancer.Snapshot()
 	var buf bytes.Buffer
 	if err := snap.WriteTable(&buf); err != nil {
 		return nil, err
@@ -69,22 +70,41 @@ func (n *Node) servicesReply() (any, error) {
 	return map[string]any{"version": ctl.SchemaVersion, "text": buf.String(), "services": snap.Services}, nil
 }
 
+// snapshot is the balancer's services then the kernel's, nil without any.
+func (n *Node) snapshot() *proxy.Snapshot {
+	if n.balancer == nil && n.kernel == nil {
+		return nil
+	}
+	var snap proxy.Snapshot
+	if n.balancer != nil {
+		snap = n.balancer.Snapshot()
+	}
+	if n.kernel != nil {
+		snap.Services = append(snap.Services, n.kernel.snapshot()...)
+	}
+	return &snap
+}
+
 // real is `hactl real disable|enable SERVICE REAL`.
 func (n *Node) real(req ctl.Request) (any, error) {
-	if n.balancer == nil {
+	if n.balancer == nil && n.kernel == nil {
 		return nil, fmt.Errorf("no services configured")
 	}
 	real, err := netip.ParseAddrPort(req.Real)
 	if err != nil {
 		return nil, fmt.Errorf("real %q: want ADDRESS:PORT: %v", req.Real, err)
 	}
-	switch req.Action {
-	case "disable":
-		err = n.balancer.DisableReal(req.Service, real)
-	case "enable":
-		err = n.balancer.EnableReal(req.Service, real)
-	default:
+	switch {
+	case req.Action != "disable" && req.Action != "enable":
 		return nil, fmt.Errorf("real: action %q is not disable or enable", req.Action)
+	case n.kernel.has(req.Service):
+		err = n.kernel.setDraining(req.Service, real, req.Action == "disable")
+	case n.balancer == nil:
+		err = fmt.Errorf("proxy: unknown service %q", req.Service)
+	case req.Action == "disable":
+		err = n.balancer.DisableReal(req.Service, real)
+	default:
+		err = n.balancer.EnableReal(req.Service, real)
 	}
 	if err != nil {
 		return nil, err

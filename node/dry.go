@@ -1,6 +1,8 @@
 package node
 
 import (
+	"context"
+
 	"github.com/hapair/hapair/ha/ipvssync"
 	"github.com/hapair/hapair/ha/vip"
 )
@@ -33,3 +35,11 @@ type dryKeyring struct{}
 
 func (dryKeyring) Sign([]byte) (uint8, []byte)       { return 0, nil }
 func (dryKeyring) Verify(uint8, []byte, []byte) bool { return false }
+
+// dryResource stands in for a resource that would start a process.
+type dryResource struct{ name string }
+
+func (d dryResource) Name() string                 { return d.name }
+func (d dryResource) Start(context.Context) error  { return errDryRun }
+func (d dryResource) Stop(context.Context) error   { return errDryRun }
+func (d dryResource) Status(context.Context) error { return errDryRun }

@@ -3,7 +3,10 @@ package node
 import (
 	"fmt"
 	"log/slog"
+	"net/netip"
+	"path/filepath"
 
+	"github.com/hapair/hapair/ha/conntracksync"
 	"github.com/hapair/hapair/ha/ipvssync"
 	"github.com/hapair/hapair/ha/resource"
 	"github.com/hapair/hapair/ha/script"
@@ -16,20 +19,27 @@ import (
 // gives in `kind = "..."` and the constructor. Adding a kind is one row
 // (and its config section in internal/config).
 var kinds = map[string]func(group string, r config.Resource, e *env) (resource.Resource, error){
-	config.KindVIP:      newVIP,
-	config.KindBalancer: newBalancerResource,
-	config.KindScript:   newScript,
-	config.KindIPVSSync: newIPVSSync,
+	config.KindVIP:           newVIP,
+	config.KindBalancer:      newBalancerResource,
+	config.KindScript:        newScript,
+	config.KindIPVSSync:      newIPVSSync,
+	config.KindConntrackSync: newConntrackSync,
 }
 
 // env holds the shared handles resources are built with. In a dry run the
 // kernels are inert (every call fails with errDryRun) and balancer is nil.
 type env struct {
-	vipKernel  vip.Kernel
-	ipvsKernel ipvssync.Kernel // nil unless a group has an ipvs-sync resource
-	balancer   *proxy.Balancer // nil when no service is configured, or dry
-	services   map[string]bool // names of the configured services
-	log        *slog.Logger
+	vipKernel   vip.Kernel
+	ipvsKernel  ipvssync.Kernel // nil unless a group has an ipvs-sync resource
+	balancer    *proxy.Balancer // nil when no proxy service is configured, or dry
+	kernel      *kernelServices // nil when no nat or dr service is configured, or dry
+	services    map[string]bool // names of the configured services
+	kernelNames map[string]bool // those with method nat or dr
+	log         *slog.Logger
+	self        string
+	stateDir    string
+	dry         bool
+	closers     []func() error // run by Node.Close (child processes resources own)
 }
 
 // buildGroup makes the resource group of g, in start order, and returns
@@ -106,6 +116,30 @@ func newScript(_ string, r config.Resource, _ *env) (resource.Resource, error) {
 		StopTimeout:   c.Timeout,
 		StatusTimeout: c.Timeout,
 	})
+}
+
+func newConntrackSync(group string, r config.Resource, e *env) (resource.Resource, error) {
+	c := r.ConntrackSync
+	local := c.Addresses[e.self]
+	var peer netip.Addr
+	for n, a := range c.Addresses {
+		if n != e.self {
+			peer = a
+		}
+	}
+	res, err := conntracksync.New(conntracksync.Config{
+		Interface: c.Interface, Local: local, Peer: peer, Port: c.Port,
+		Dir:    filepath.Join(e.stateDir, "conntrackd-"+group),
+		Logger: e.log.With("group", group),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if e.dry {
+		return dryResource{res.Name()}, nil
+	}
+	e.closers = append(e.closers, res.Close)
+	return res, nil
 }
 
 func newIPVSSync(_ string, r config.Resource, e *env) (resource.Resource, error) {

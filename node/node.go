@@ -56,7 +56,8 @@ type Node struct {
 	agent    *agent.Agent
 	links    *link.Set // nil in a dry run
 	groups   *groupSet
-	balancer *proxy.Balancer // nil without services, or dry
+	balancer *proxy.Balancer // nil without proxy services, or dry
+	kernel   *kernelServices // nil without nat or dr services, or dry
 	notify   map[string]*script.Notifier
 	checks   []*ping.Check
 
@@ -162,9 +163,16 @@ func Build(cfg *config.Config, opts Options) (_ *Node, err error) {
 // openEnv opens the kernel handles and the balancer resources are built
 // with, or in a dry run validates the balancer config and uses inert ones.
 func (n *Node) openEnv(cfg *config.Config) (*env, error) {
-	e := &env{log: n.log, services: map[string]bool{}}
+	e := &env{log: n.log, services: map[string]bool{}, kernelNames: map[string]bool{},
+		self: n.self, stateDir: cfg.Cluster.StateDir, dry: n.opts.DryRun}
+	proxied := 0
 	for _, s := range cfg.Services {
 		e.services[s.Name] = true
+		if isKernel(s) {
+			e.kernelNames[s.Name] = true
+		} else {
+			proxied++
+		}
 	}
 	pc := balancerConfig(cfg)
 	if n.opts.DryRun {
@@ -172,14 +180,28 @@ func (n *Node) openEnv(cfg *config.Config) (*env, error) {
 		if err := pc.Validate(); err != nil {
 			return nil, fmt.Errorf("balancer: %w", err)
 		}
+		for _, s := range cfg.Services {
+			if sp := kernelSpec(s, nil); isKernel(s) {
+				if err := sp.Validate(); err != nil {
+					return nil, err
+				}
+			}
+		}
 		return e, nil
 	}
-	if len(cfg.Services) > 0 {
+	if proxied > 0 {
 		b, err := proxy.New(pc, proxy.Options{Logger: n.log.With("component", "balancer")})
 		if err != nil {
 			return nil, fmt.Errorf("starting balancer: %w", err)
 		}
 		n.balancer, e.balancer = b, b
+	}
+	if len(e.kernelNames) > 0 {
+		k, err := newKernelServices(cfg, n.log.With("component", "kernel"))
+		if err != nil {
+			return nil, fmt.Errorf("kernel services: %w", err)
+		}
+		n.kernel, e.kernel = k, k
 	}
 	kernel, err := vip.OpenNetlink("")
 	if err != nil {
@@ -270,6 +292,16 @@ func (n *Node) close() {
 	}
 	if n.balancer != nil {
 		n.balancer.Close()
+	}
+	if err := n.kernel.close(); err != nil {
+		n.log.Error("removing hapair's nftables tables failed", "err", err)
+	}
+	if n.env != nil {
+		for _, c := range n.env.closers {
+			if err := c(); err != nil {
+				n.log.Error("closing a resource failed", "err", err)
+			}
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

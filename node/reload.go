@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/hapair/hapair/internal/config"
 )
@@ -35,6 +36,9 @@ func (n *Node) reload(ctx context.Context, dry bool) ([]string, error) {
 	if len(p.restart) > 0 {
 		return nil, p.refusal()
 	}
+	if why := kernelReload(n.config(), next); why != "" {
+		return nil, fmt.Errorf("reload: %s: restart had to apply it (a reload does not yet rewrite nat and dr services)", why)
+	}
 	if dry || len(p.lines) == 0 {
 		return p.lines, nil
 	}
@@ -64,4 +68,28 @@ func (n *Node) reload(ctx context.Context, dry bool) ([]string, error) {
 	n.mu.Unlock()
 	n.log.Info("config reloaded", "changes", len(p.lines))
 	return p.lines, nil
+}
+
+// kernelReload names the first change Reload cannot apply to the kernel
+// services (nat, dr) or to which services the balancer runs, "" if none.
+func kernelReload(a, b *config.Config) string {
+	kernel := func(c *config.Config) (ks []string, proxied int) {
+		for _, s := range c.Services {
+			if isKernel(s) {
+				ks = append(ks, fmt.Sprintf("%+v", s))
+			} else {
+				proxied++
+			}
+		}
+		return ks, proxied
+	}
+	ka, pa := kernel(a)
+	kb, pb := kernel(b)
+	switch {
+	case !slices.Equal(ka, kb):
+		return "nat or dr services changed"
+	case (pa == 0) != (pb == 0):
+		return "the balancer gains or loses all its proxy services"
+	}
+	return ""
 }

@@ -21,10 +21,7 @@ func (n *Node) Status() ctl.Status {
 	if n.links != nil {
 		in.links = n.links.Stats()
 	}
-	if n.balancer != nil {
-		snap := n.balancer.Snapshot()
-		in.balancer = &snap
-	}
+	in.balancer = n.snapshot()
 	return assembleStatus(in)
 }
 

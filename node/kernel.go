@@ -1,0 +1,284 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/hapair/hapair/internal/config"
+	"github.com/hapair/hapair/proxy"
+	"github.com/hapair/hapair/proxy/check"
+	"github.com/hapair/hapair/proxy/nft"
+	"github.com/ti-mo/conntrack"
+)
+
+// kernelServices runs the nat and dr services: their health checks run on
+// every node (warm, as the balancer's do), and the nftables tables
+// (proxy/nft) hold the services active on this node. Every change (a
+// balancer resource starting or stopping, a real's health, a drain) is one
+// Apply: one atomic batch per table. Its methods are safe for concurrent
+// use.
+type kernelServices struct {
+	log    *slog.Logger
+	tables *nft.Tables
+	prober *check.Prober
+
+	mu    sync.Mutex
+	order []string
+	svcs  map[string]*kernelService
+}
+
+type kernelService struct {
+	cfg     config.Service
+	spec    check.Spec
+	active  bool
+	healthy map[netip.AddrPort]bool
+	reason  map[netip.AddrPort]string
+	drain   map[netip.AddrPort]bool
+}
+
+func isKernel(s config.Service) bool { return s.Method == "nat" || s.Method == "dr" }
+
+// newKernelServices returns nil when cfg has no nat or dr service.
+func newKernelServices(cfg *config.Config, log *slog.Logger) (*kernelServices, error) {
+	k := &kernelServices{log: log, svcs: map[string]*kernelService{}}
+	for _, s := range cfg.Services {
+		if !isKernel(s) {
+			continue
+		}
+		sp := kernelSpec(s, nil)
+		if err := sp.Validate(); err != nil {
+			return nil, err
+		}
+		k.order = append(k.order, s.Name)
+		k.svcs[s.Name] = &kernelService{cfg: s, spec: checkSpec(s), healthy: map[netip.AddrPort]bool{},
+			reason: map[netip.AddrPort]string{}, drain: map[netip.AddrPort]bool{}}
+	}
+	if len(k.order) == 0 {
+		return nil, nil
+	}
+	conn, err := nft.OpenNetlink()
+	if err != nil {
+		return nil, err
+	}
+	k.tables = nft.New(conn)
+	k.prober = check.NewProber(check.ProberConfig{OnChange: k.onHealth})
+	for _, name := range k.order {
+		s := k.svcs[name]
+		if s.spec.Type == "" {
+			continue
+		}
+		c, err := check.New(s.spec)
+		if err != nil {
+			k.prober.Stop()
+			return nil, fmt.Errorf("service %q: %w", name, err)
+		}
+		for _, r := range s.cfg.Reals {
+			if err := k.prober.Add(check.Job{ID: name + " " + r.Address.String(), Target: r.Address, Checker: c, Spec: s.spec}); err != nil {
+				k.prober.Stop()
+				return nil, err
+			}
+			if st, ok := k.prober.Status(name + " " + r.Address.String()); ok {
+				s.healthy[r.Address], s.reason[r.Address] = st.Healthy, st.Reason
+			}
+		}
+	}
+	return k, nil
+}
+
+func checkSpec(s config.Service) check.Spec {
+	return check.Spec{
+		Type: s.Check.Type, Request: s.Check.Request, Host: s.Check.Host,
+		Receive: s.Check.Receive, Status: s.Check.Status,
+		Program: s.Check.Program, Args: s.Check.Args, Virtual: s.Listen,
+		Interval: s.Check.Interval, Timeout: s.Check.Timeout,
+		Rise: s.Check.Rise, Fall: s.Check.Fall,
+	}
+}
+
+// kernelSpec maps a service and its reals' state (nil: all up) to
+// proxy/nft, with ldirectord's semantics: a failed real is removed, or
+// given weight 0 when the service is quiescent; a drained real takes no
+// new connections; the fallback serves while no real can.
+func kernelSpec(s config.Service, ks *kernelService) nft.Service {
+	out := nft.Service{Name: s.Name, Method: s.Method, Protocol: s.Protocol, VIP: s.Listen,
+		Scheduler: s.Scheduler, Persistent: s.Persistent, Ingress: s.Interface}
+	for _, r := range s.Reals {
+		nr := nft.Real{Addr: r.Address, Weight: r.Weight}
+		if ks != nil {
+			up := ks.healthy[r.Address] || ks.spec.Type == ""
+			switch {
+			case ks.drain[r.Address]:
+				nr.Down = true
+			case !up && s.Quiescent:
+				nr.Weight = 0
+			case !up:
+				nr.Down = true
+			}
+		}
+		out.Reals = append(out.Reals, nr)
+	}
+	if s.Fallback.IsValid() {
+		out.Fallback = &nft.Real{Addr: s.Fallback, Weight: 1}
+	}
+	return out
+}
+
+func (k *kernelServices) onHealth(id string, healthy bool, reason string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for name, s := range k.svcs {
+		for _, r := range s.cfg.Reals {
+			if name+" "+r.Address.String() != id {
+				continue
+			}
+			s.healthy[r.Address], s.reason[r.Address] = healthy, reason
+			if healthy {
+				k.log.Info("real up", "service", name, "real", r.Address.String())
+			} else {
+				k.log.Warn("real down", "service", name, "real", r.Address.String(), "reason", reason, "quiescent", s.cfg.Quiescent)
+			}
+			if s.active {
+				if err := k.applyLocked(); err != nil {
+					k.log.Error("applying a health change to the kernel failed", "service", name, "err", err)
+				}
+			}
+		}
+	}
+}
+
+// setActive activates or deactivates the named kernel services; names
+// that are not kernel services are ignored (the balancer has them).
+func (k *kernelServices) setActive(names []string, on bool) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	changed := false
+	for _, n := range names {
+		if s, ok := k.svcs[n]; ok && s.active != on {
+			s.active, changed = on, true
+		}
+	}
+	if !changed {
+		return nil
+	}
+	return k.applyLocked()
+}
+
+func (k *kernelServices) applyLocked() error {
+	var svcs []nft.Service
+	for _, name := range k.order {
+		s := k.svcs[name]
+		if !s.active {
+			continue
+		}
+		ns := kernelSpec(s.cfg, s)
+		if ns.Method == nft.MethodDR {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			err := nft.ResolveDR(ctx, &ns)
+			cancel()
+			if err != nil {
+				return err
+			}
+		}
+		svcs = append(svcs, ns)
+	}
+	return k.tables.Apply(svcs)
+}
+
+// has reports whether name is a kernel service.
+func (k *kernelServices) has(name string) bool {
+	if k == nil {
+		return false
+	}
+	_, ok := k.svcs[name]
+	return ok
+}
+
+// setDraining is `hactl real disable|enable` for a kernel service.
+func (k *kernelServices) setDraining(name string, real netip.AddrPort, on bool) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	s := k.svcs[name]
+	if !slices.ContainsFunc(s.cfg.Reals, func(r config.Real) bool { return r.Address == real }) {
+		return fmt.Errorf("service %q has no real %s", name, real)
+	}
+	s.drain[real] = on
+	if !s.active {
+		return nil
+	}
+	return k.applyLocked()
+}
+
+// snapshot returns the kernel services as `hactl services` rows, with
+// connection counts from conntrack (nat) or the flow sets (dr).
+func (k *kernelServices) snapshot() []proxy.ServiceStatus {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var active []nft.Service
+	for _, name := range k.order {
+		if s := k.svcs[name]; s.active {
+			active = append(active, kernelSpec(s.cfg, s))
+		}
+	}
+	var counts map[string]map[netip.AddrPort]nft.Counts
+	if len(active) > 0 {
+		ct, err := conntrack.Dial(nil)
+		if err == nil {
+			counts, err = k.tables.Connections(ct, active)
+			ct.Close()
+		}
+		if err != nil {
+			k.log.Warn("reading connection counts failed", "err", err)
+		}
+	}
+	var out []proxy.ServiceStatus
+	for _, name := range k.order {
+		s := k.svcs[name]
+		spec := kernelSpec(s.cfg, s)
+		st := proxy.ServiceStatus{Name: name, Protocol: s.cfg.Protocol, Listen: s.cfg.Listen.String(), Mode: s.cfg.Method,
+			Scheduler: s.cfg.Scheduler, Quiescent: s.cfg.Quiescent, Check: s.spec.Type, Active: s.active, Pool: "primary",
+			PoolReason: "kernel (" + s.cfg.Method + ")"}
+		if st.Check == "" {
+			st.Check = "none"
+		}
+		if s.cfg.Persistent > 0 {
+			st.Persistent = s.cfg.Persistent.String()
+		}
+		for i, r := range spec.Reals {
+			up := s.healthy[r.Addr] || s.spec.Type == ""
+			rs := proxy.RealStatus{Address: r.Addr.String(), Pool: "primary", Weight: s.cfg.Reals[i].Weight,
+				Healthy: up, Removed: !up && !s.cfg.Quiescent, Reason: s.reason[r.Addr], Draining: s.drain[r.Addr]}
+			if !r.Down {
+				rs.Effective = r.Weight
+			}
+			if rs.Reason == "" {
+				rs.Reason = "ok"
+			}
+			c := counts[name][r.Addr]
+			rs.ActiveConn, rs.InActConn = int64(c.Active), int64(c.Inactive)
+			st.Reals = append(st.Reals, rs)
+		}
+		if spec.Fallback != nil {
+			c := counts[name][spec.Fallback.Addr]
+			st.Fallback = &proxy.RealStatus{Address: spec.Fallback.Addr.String(), Pool: "fallback", Weight: 1, Effective: 1,
+				Healthy: true, Reason: "fallback", ActiveConn: int64(c.Active), InActConn: int64(c.Inactive)}
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// close removes hapair's tables and stops the checks, at had's exit.
+func (k *kernelServices) close() error {
+	if k == nil {
+		return nil
+	}
+	k.prober.Stop()
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.tables.Remove()
+}
