@@ -21,6 +21,7 @@ deps-sys:
 	@missing=""; \
 	command -v nft  >/dev/null 2>&1 || missing="$$missing nftables"; \
 	command -v ip   >/dev/null 2>&1 || missing="$$missing iproute2"; \
+	command -v conntrackd >/dev/null 2>&1 || [ -x /usr/sbin/conntrackd ] || missing="$$missing conntrackd"; \
 	if [ -n "$$missing" ]; then \
 	  if command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing:$$missing"; \

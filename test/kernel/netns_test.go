@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -15,40 +14,9 @@ import (
 	"github.com/hapair/hapair/proxy/nft"
 	"github.com/hapair/hapair/test/lab"
 	"github.com/ti-mo/conntrack"
-	"github.com/vishvananda/netns"
 )
 
-// inNetns runs fn on a thread moved into the namespace name; sockets fn
-// creates stay in that namespace. The thread returns to its namespace
-// after fn; if it cannot, it is left locked and dies with the goroutine.
-func inNetns(name string, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		ns, err := netns.GetFromName(name)
-		if err != nil {
-			errc <- fmt.Errorf("netns %s: %w", name, err)
-			return
-		}
-		defer ns.Close()
-		if err := netns.Set(ns); err != nil {
-			errc <- err
-			return
-		}
-		err = fn()
-		if netns.Set(orig) == nil {
-			runtime.UnlockOSThread()
-		}
-		errc <- err
-	}()
-	return <-errc
-}
+func inNetns(name string, fn func() error) error { return lab.InNetns(name, fn) }
 
 // sh runs a shell script in host's namespace, failing t on error.
 func sh(t *testing.T, h *lab.Host, script string) {

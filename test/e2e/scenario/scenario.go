@@ -36,6 +36,9 @@ type Options struct {
 	// names the services the group's balancer resource activates.
 	Services         string
 	BalancerServices []string
+	// Resources, when set, replaces the group's whole resource list
+	// (TOML array elements), for tests whose start order matters.
+	Resources string
 }
 
 // Config is the config of a node whose own directory is dir and control
@@ -94,15 +97,19 @@ peers = { lb1 = "198.18.1.11", lb2 = "198.18.1.12" }
 	if services == "" {
 		services, names = DefaultService, []string{"tcp"}
 	}
+	resources := fmt.Sprintf(`  { kind = "vip", address = "198.18.0.100/24", interface = "eth0" },
+  { kind = "balancer", services = %q },
+%s`, names, o.ExtraGroup)
+	if o.Resources != "" {
+		resources = o.Resources
+	}
 	fmt.Fprintf(&b, `[[group]]
 name = "web"
 preferred = "lb1"
 resources = [
-  { kind = "vip", address = "198.18.0.100/24", interface = "eth0" },
-  { kind = "balancer", services = %q },
 %s]
 
-%s`, names, o.ExtraGroup, services)
+%s`, resources, services)
 	return strings.ReplaceAll(b.String(), "HOSTDIR", dir)
 }
 
@@ -199,6 +206,7 @@ func All() map[string]Options {
 		"http backup pool": Balancer(3, HTTPService(BackupPool), http...),
 		"http persistent":  Balancer(2, HTTPService(`persistent = "60s"`), http...),
 		"sip":              Balancer(2, SIPService, "sip"),
+		"kernel nat":       {Services: KernelServices, Resources: KernelResources},
 	}
 }
 
@@ -227,3 +235,31 @@ func Known(o Options) bool {
 	}
 	return false
 }
+
+// KernelServices are LVS-NAT services (method "nat"): TCP to labsrv's
+// echo port and UDP to its SIP port, forwarded by the kernel.
+const KernelServices = `[[service]]
+name = "nat"
+method = "nat"
+listen = "198.18.0.100:9000"
+scheduler = "rr"
+check = { type = "connect", interval = "200ms", timeout = "100ms", rise = 1, fall = 2 }
+reals = [ { address = "198.18.0.21:9000" }, { address = "198.18.0.22:9000" } ]
+
+[[service]]
+name = "sip"
+method = "nat"
+protocol = "udp"
+listen = "198.18.0.100:5060"
+scheduler = "rr"
+check = { type = "sip", interval = "200ms", timeout = "100ms", rise = 1, fall = 2 }
+reals = [ { address = "198.18.0.21:5060" }, { address = "198.18.0.22:5060" } ]
+`
+
+// KernelResources start conntrack-sync first (commit the peer's
+// connections), then program the kernel, then move the VIP; release runs
+// them backwards.
+const KernelResources = `  { kind = "conntrack-sync", interface = "eth1", addresses = ["198.18.1.11", "198.18.1.12"] },
+  { kind = "balancer", services = ["nat", "sip"] },
+  { kind = "vip", address = "198.18.0.100/24", interface = "eth0" },
+`
