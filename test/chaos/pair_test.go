@@ -29,9 +29,13 @@ type pairOpts struct {
 
 func (o pairOpts) deadtime() time.Duration { return 4 * o.keepalive }
 
-// config is node h's had.toml: two links (multicast on eth0, unicast on
-// the heartbeat LAN), a VIP and a balanced TCP service on the backends.
-func config(h *lab.Host, o pairOpts) string {
+// config is node h's had.toml.
+func config(h *lab.Host, o pairOpts) string { return configText(h.Dir, h.HadSocket(), o) }
+
+// configText is the config of a node whose directory is dir and control
+// socket is socket: two links (multicast on eth0, unicast on the heartbeat
+// LAN), a VIP and a balanced TCP service on the backends.
+func configText(dir, socket string, o pairOpts) string {
 	ping := ""
 	if o.ping != "" {
 		ping = fmt.Sprintf("[[ping]]\naddress = %q\ninterval = \"100ms\"\ntimeout = \"100ms\"\nweight = 1\n\n", o.ping)
@@ -75,7 +79,7 @@ listen = "198.18.0.100:9000"
 scheduler = "rr"
 check = { type = "connect", interval = "200ms", timeout = "100ms", rise = 1, fall = 2 }
 reals = [ { address = "198.18.0.21:9000" }, { address = "198.18.0.22:9000", weight = %d } ]
-`, o.keepalive, o.deadtime(), h.Dir, h.HadSocket(), ping, max(o.weight, 1))
+`, o.keepalive, o.deadtime(), dir, socket, ping, max(o.weight, 1))
 }
 
 // pair is a lab with had on lb1 and lb2.
@@ -181,12 +185,8 @@ func (p *pair) waitSole(node string, timeout time.Duration) time.Duration {
 }
 
 func (p *pair) sole(node string) error {
-	hs, err := p.lab.Holders(vip)
-	if err != nil {
-		return err
-	}
-	if len(hs) != 1 || hs[0] != node {
-		return fmt.Errorf("VIP held by %v", hs)
+	if h, err := p.lab.SoleHolder(vip); err != nil || h != node {
+		return fmt.Errorf("want %s alone: %v %v", node, h, err)
 	}
 	st, err := p.status(node)
 	if err != nil {
@@ -201,16 +201,7 @@ func (p *pair) sole(node string) error {
 }
 
 // owner is the one node holding the VIP, or "" with an error.
-func (p *pair) owner() (string, error) {
-	hs, err := p.lab.Holders(vip)
-	if err != nil {
-		return "", err
-	}
-	if len(hs) != 1 {
-		return "", fmt.Errorf("VIP held by %v", hs)
-	}
-	return hs[0], nil
-}
+func (p *pair) owner() (string, error) { return p.lab.SoleHolder(vip) }
 
 // probe starts the client probing the VIP every 10 ms for at most d.
 func (p *pair) probe(d time.Duration) *lab.ProbeProc {

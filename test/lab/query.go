@@ -110,6 +110,19 @@ func (l *Lab) Holders(ip netip.Addr) ([]string, error) {
 	return names, nil
 }
 
+// SoleHolder returns the one lb node that has ip assigned, or an error
+// naming the holders when none or several have it (a split brain).
+func (l *Lab) SoleHolder(ip netip.Addr) (string, error) {
+	hs, err := l.Holders(ip)
+	if err != nil {
+		return "", err
+	}
+	if len(hs) != 1 {
+		return "", fmt.Errorf("%v held by %v, want exactly one node", ip, hs)
+	}
+	return hs[0], nil
+}
+
 // State returns a readable dump of every host's addresses, neighbours and lab
 // nftables rules, for failure messages (New's cleanup logs it when the test
 // failed).
