@@ -40,6 +40,11 @@
 // only the side that still reaches a ping node holds the groups. Nodes that
 // hear each other are never isolated; a ping node not yet probed counts as
 // reachable.
+// One-way loss (see oneway.go): heartbeats say what the sender hears of
+// every other node; a node that a live peer reports not hearing, for at
+// least three quarters of that peer's keepalive, advertises priority 0 for
+// every group the peer can hold and releases what it holds once the peer
+// claims it, so the peer, which decides without it, is the one owner.
 // A node whose resources fail advertises priority 0 for that group and backs
 // off before it may try again. Two owners (split brain) resolve to the better
 // ranked one, which re-announces. An owner releases only once its successor
