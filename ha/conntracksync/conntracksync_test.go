@@ -8,7 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/hapair/hapair/internal/testkit"
 )
 
 // fakeConntrackd stands in for conntrackd: run as a daemon (-C conf only)
@@ -126,11 +127,8 @@ func TestDaemonExitIsResourceFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(fake, "die"), nil, 0o600)
-	deadline := time.Now().Add(5 * time.Second)
 	var err error
-	for err = r.Status(ctx); err == nil && time.Now().Before(deadline); err = r.Status(ctx) {
-		time.Sleep(20 * time.Millisecond) // polling a real child process's exit
-	}
+	testkit.Poll(func() bool { err = r.Status(ctx); return err != nil }) // a real child process's exit
 	if err == nil || !strings.Contains(err.Error(), "exit status 3") || !strings.Contains(err.Error(), "boom") {
 		t.Fatalf("Status after the daemon died = %v, want its exit status and output", err)
 	}
