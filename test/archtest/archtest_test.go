@@ -281,3 +281,28 @@ func TestSingleImporters(t *testing.T) {
 		}
 	}
 }
+
+// isTestHelper reports whether rel is a package that exists for tests: a
+// fake or kit named *test (clocktest, proxytest, upstreamtest...),
+// internal/testkit, or anything under test/.
+func isTestHelper(rel string) bool {
+	return strings.HasSuffix(rel, "test") || rel == "internal/testkit" || rel == "test" || strings.HasPrefix(rel, "test/")
+}
+
+// TestTestHelpersStayInTests keeps fakes, fake clocks and the test kit out
+// of the daemon (tailscale's deptest: "do not use testing package in
+// production code"): only test files and other test helpers import them.
+func TestTestHelpersStayInTests(t *testing.T) {
+	for _, p := range goList(t, "./...") {
+		rel := strings.TrimPrefix(p.ImportPath, module+"/")
+		if isTestHelper(rel) {
+			continue
+		}
+		for _, im := range p.Imports {
+			other, ours := strings.CutPrefix(im, module+"/")
+			if im == "testing" || (ours && isTestHelper(other)) {
+				t.Errorf("%s imports %s: test helpers belong in _test.go files", rel, im)
+			}
+		}
+	}
+}

@@ -2,6 +2,7 @@
 // tailscale's deptest and pkgdoc tests): the pure packages (ha, ha/wire,
 // ha/replay, ha/resource, authkeys, proxy/sched, proxy/persist) import
 // nothing that does I/O and never read the clock or the global RNG; every
-// package has a doc comment; ha/... and proxy/... never import each other.
+// package has a doc comment; ha/... and proxy/... never import each other;
+// fakes and the test kit (*test packages, internal/testkit) stay in tests.
 // It holds only tests, needs no root and touches no network.
 package archtest
