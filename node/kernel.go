@@ -65,6 +65,15 @@ func newKernelServices(cfg *config.Config, log *slog.Logger) (*kernelServices, e
 	if err != nil {
 		return nil, err
 	}
+	dr := false
+	for _, s := range k.svcs {
+		dr = dr || s.cfg.Method == "dr"
+	}
+	// Refuse to start without what the services need, naming the piece,
+	// rather than fail at the first takeover.
+	if err := nft.Check(conn, dr); err != nil {
+		return nil, err
+	}
 	k.tables = nft.New(conn)
 	k.prober = check.NewProber(check.ProberConfig{OnChange: k.onHealth})
 	for _, name := range k.order {

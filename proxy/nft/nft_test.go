@@ -268,3 +268,28 @@ func TestUnresolvedDR(t *testing.T) {
 		t.Fatalf("Apply = %v, want an unresolved-real error", err)
 	}
 }
+
+func TestCheckLeavesNothing(t *testing.T) {
+	f := &nfttest.Fake{}
+	if err := nft.Check(f, true); err != nil {
+		t.Fatal(err)
+	}
+	want := `add table ip hapair_probe
+add chain ip hapair_probe probe { type nat hook prerouting priority -100 }
+delete table ip hapair_probe
+commit
+add table netdev hapair_probe
+add chain netdev hapair_probe probe { type filter hook ingress device lo priority 0 }
+delete table netdev hapair_probe
+commit`
+	if got := f.Trace(); got != want {
+		t.Errorf("Check trace:\n%s\nwant:\n%s", got, want)
+	}
+	if f.Has(nftables.TableFamilyIPv4) || f.Has(nftables.TableFamilyNetdev) {
+		t.Error("Check left a table")
+	}
+	f.Fail = errors.New("operation not supported")
+	if err := nft.Check(f, false); err == nil || !strings.Contains(err.Error(), "nat chain") {
+		t.Errorf("Check on a kernel without nat = %v, want the missing piece named", err)
+	}
+}

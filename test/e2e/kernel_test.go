@@ -172,6 +172,21 @@ func (f *sipFlow) ask(i int) (string, error) {
 	return "", fmt.Errorf("datagram %d: no answer in 20 tries", i)
 }
 
+// waitSynced waits until the standby's conntrackd holds the owner's
+// connections in its external cache, asked through lb2's conntrackd
+// itself (-e), so a failover test starts from a synced pair.
+func waitSynced(t *testing.T, p *pair) {
+	t.Helper()
+	conf := p.lab.Host("lb2").Dir + "/state/conntrackd-web/conntrackd.conf"
+	lab.Eventually(t, 5*time.Second, "lb2's conntrackd holds lb1's connections", func() error {
+		out, err := p.lab.Host("lb2").RunFor(2*time.Second, "conntrackd", "-C", conf, "-e")
+		if err != nil || !strings.Contains(string(out), "dport=9000") {
+			return fmt.Errorf("external cache: %v: %.300s", err, out)
+		}
+		return nil
+	})
+}
+
 func TestKernelNATSurvivesCrashFailover(t *testing.T) {
 	p := kernelPair(t)
 	s := dialStream(t, p)
@@ -183,16 +198,7 @@ func TestKernelNATSurvivesCrashFailover(t *testing.T) {
 	if err := s.run(100); err != nil {
 		t.Fatalf("before the crash: %v", err)
 	}
-	// The standby's conntrackd has the connections in its external cache
-	// before the crash: give the sync a moment, checked through lb2's
-	// conntrackd itself.
-	lab.Eventually(t, 5*time.Second, "lb2's conntrackd holds lb1's connections", func() error {
-		out, err := p.lab.Host("lb2").RunFor(2*time.Second, "conntrackd", "-C", p.lab.Host("lb2").Dir+"/state/conntrackd-web/conntrackd.conf", "-e")
-		if err != nil || !strings.Contains(string(out), "dport=9000") {
-			return fmt.Errorf("external cache: %v: %.300s", err, out)
-		}
-		return nil
-	})
+	waitSynced(t, p)
 	s.maxStall = 0
 	crashed := time.Now()
 	p.crashOwner("lb1")
@@ -239,13 +245,7 @@ func TestKernelNATSurvivesSwitchover(t *testing.T) {
 	if err := s.run(100); err != nil {
 		t.Fatalf("before the switchover: %v", err)
 	}
-	lab.Eventually(t, 5*time.Second, "lb2's conntrackd holds lb1's connections", func() error {
-		out, err := p.lab.Host("lb2").RunFor(2*time.Second, "conntrackd", "-C", p.lab.Host("lb2").Dir+"/state/conntrackd-web/conntrackd.conf", "-e")
-		if err != nil || !strings.Contains(string(out), "dport=9000") {
-			return fmt.Errorf("external cache: %v: %.300s", err, out)
-		}
-		return nil
-	})
+	waitSynced(t, p)
 	s.maxStall = 0
 	done := make(chan error, 1)
 	go func() { done <- s.run(200) }()

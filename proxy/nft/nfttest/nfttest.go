@@ -18,7 +18,7 @@ import (
 // concurrent use.
 type Fake struct {
 	mu     sync.Mutex
-	tables map[nftables.TableFamily]*nft.TableState
+	tables map[key]*nft.TableState
 	trace  []string
 	// Fail, when set, makes the next Run fail with it, changing nothing.
 	Fail error
@@ -28,22 +28,27 @@ type Fake struct {
 
 var _ nft.Conn = (*Fake)(nil)
 
+type key struct {
+	fam  nftables.TableFamily
+	name string
+}
+
 // Seed puts a table in place as if an earlier run (or another program,
 // with marked false) had left it.
 func (f *Fake) Seed(fam nftables.TableFamily, marked bool, chains, sets []string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.tables == nil {
-		f.tables = map[nftables.TableFamily]*nft.TableState{}
+		f.tables = map[key]*nft.TableState{}
 	}
-	f.tables[fam] = &nft.TableState{Marked: marked, Chains: chains, Sets: sets}
+	f.tables[key{fam, nft.TableName}] = &nft.TableState{Marked: marked, Chains: chains, Sets: sets}
 }
 
 // Table implements nft.Conn.
 func (f *Fake) Table(fam nftables.TableFamily) (*nft.TableState, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	t := f.tables[fam]
+	t := f.tables[key{fam, nft.TableName}]
 	if t == nil {
 		return nil, nil
 	}
@@ -62,21 +67,21 @@ func (f *Fake) Run(ops []nft.Op) error {
 		return err
 	}
 	if f.tables == nil {
-		f.tables = map[nftables.TableFamily]*nft.TableState{}
+		f.tables = map[key]*nft.TableState{}
 	}
 	for _, o := range ops {
 		f.trace = append(f.trace, o.String())
-		fam := o.Table.Family
-		t := f.tables[fam]
+		k := key{o.Table.Family, o.Table.Name}
+		t := f.tables[k]
 		if t == nil && o.Kind != nft.OpAddTable && o.Kind != nft.OpDelTable {
 			return fmt.Errorf("nfttest: %s: no such table", o)
 		}
 		switch o.Kind {
 		case nft.OpDelTable:
-			delete(f.tables, fam)
+			delete(f.tables, k)
 		case nft.OpAddTable:
 			if t == nil {
-				f.tables[fam] = &nft.TableState{}
+				f.tables[k] = &nft.TableState{}
 			}
 		case nft.OpAddChain:
 			t.Chains = append(t.Chains, o.Chain.Name)
@@ -115,9 +120,14 @@ func (f *Fake) Trace() string {
 	return out
 }
 
-// Has reports whether the fake holds a table of family fam.
+// Has reports whether the fake holds a table of family fam (any name).
 func (f *Fake) Has(fam nftables.TableFamily) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.tables[fam] != nil
+	for k := range f.tables {
+		if k.fam == fam {
+			return true
+		}
+	}
+	return false
 }
