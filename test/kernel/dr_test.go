@@ -42,9 +42,45 @@ func TestDRWeightedRoundRobin(t *testing.T) {
 		svc.Reals[i].Weight = 3 - i
 	}
 	s.b.apply(svc)
-	const n = 3000
+	const n = 10000
 	got := s.connect(t, vip+":80", n)
 	checkShares(t, got, map[string]int{"backend1": 3, "backend2": 2, "backend3": 1}, n)
+}
+
+func TestDRSourceHashAndPersistence(t *testing.T) {
+	s := newDR(t)
+	s.b.apply(s.drSvc("tcp", "sh"))
+	if got := s.connect(t, vip+":80", 30); only(got) == "" {
+		t.Errorf("sh: one client went to %v, want one real", got)
+	}
+	svc := s.drSvc("tcp", "rr")
+	svc.Persistent = 30 * time.Second
+	s.b.apply(svc)
+	got := s.connect(t, vip+":80", 30)
+	first := only(got)
+	if first == "" {
+		t.Fatalf("persistent rr: one client went to %v, want one real", got)
+	}
+	// Open a connection, then take its real down: the connection goes on
+	// (its flow is pinned), new ones move to one other real.
+	name, _, c, err := s.client.hello(vip + ":80")
+	if err != nil || name != first {
+		t.Fatalf("persistent connection went to %s (%v), want %s", name, err, first)
+	}
+	defer c.Close()
+	for i, r := range svc.Reals {
+		if s.names[r.Addr] == first {
+			svc.Reals[i].Down = true
+		}
+	}
+	s.b.apply(svc)
+	if err := echo(c, "after down"); err != nil {
+		t.Fatalf("open dr connection to the downed real: %v", err)
+	}
+	got = s.connect(t, vip+":80", 30)
+	if second := only(got); second == "" || second == first {
+		t.Errorf("after %s went down, the client went to %v, want one other real", first, got)
+	}
 }
 
 // A UDP flow (a SIP-like dialogue from one client port) keeps its real
