@@ -38,7 +38,7 @@ type Spec struct {
 	Rise     int           // successes in a row to report up (default 1)
 
 	Clock clock.Clock // paces probes (default clock.Real{})
-	Rand  *rand.Rand  // jitter source (default seeded from the clock); not shared
+	Rand  *rand.Rand  // jitter source (default: probe.Loop seeds one from the clock); not shared
 }
 
 // Check runs one ping or track check until its context ends.
@@ -60,9 +60,6 @@ func NewCheck(spec Spec) (*Check, error) {
 	spec.Fall = cmp.Or(spec.Fall, DefaultFall)
 	spec.Rise = cmp.Or(spec.Rise, DefaultRise)
 	spec.Clock = clock.Or(spec.Clock)
-	if spec.Rand == nil {
-		spec.Rand = rand.New(rand.NewPCG(uint64(spec.Clock.Now().UnixNano()), 0))
-	}
 	return &Check{spec: spec, tracker: probe.NewTracker(spec.Rise, spec.Fall, probe.StartUnknown)}, nil
 }
 

@@ -16,14 +16,21 @@ type Loop struct {
 	Interval time.Duration // between run starts; must be positive
 	Jitter   float64       // fraction of Interval, 0 to 0.5 (0: none)
 	Clock    clock.Clock   // default clock.Real{}
-	Rand     *rand.Rand    // jitter source; required when Jitter > 0; not shared
+	Rand     *rand.Rand    // jitter source (default seeded from the clock); not shared
 }
 
 // Run calls run at once and then every period until ctx ends, and returns
 // after the last call has returned. run gets ctx and should return by its
 // own timeout.
 func (l Loop) Run(ctx context.Context, run func(ctx context.Context)) {
+	if l.Interval <= 0 {
+		panic("probe: Loop.Interval must be positive") // a caller's bug, as for time.NewTicker
+	}
 	clk := clock.Or(l.Clock)
+	if l.Rand == nil {
+		seed := uint64(clk.Now().UnixNano())
+		l.Rand = rand.New(rand.NewPCG(seed, seed>>32|1))
+	}
 	t := clk.NewTimer(time.Hour)
 	defer t.Stop()
 	for {
