@@ -24,3 +24,10 @@ bin=$(mktemp -d /tmp/hapair-bench-bin.XXXXXX)
 trap 'rm -rf "$bin"' EXIT
 go build -o "$bin/bench" ./test/bench
 "$bin/bench" "$@"
+# The kernel nat method in lab namespaces (needs root), beside HAProxy tcp
+# mode and nginx stream.
+if [ "$(id -u)" = 0 ]; then
+  HAPAIR_KBENCH=1 go test -count=1 -run '^TestBenchNAT$' -v ./test/kernel | grep -v '^=== RUN'
+else
+  echo "kernel nat bench skipped: needs root for lab namespaces"
+fi
