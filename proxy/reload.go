@@ -144,9 +144,9 @@ func (b *Balancer) updateService(s *service, sc ServiceConfig) {
 	case s.tcp != nil:
 		s.tcp.SetConfig(tcpConfig(sc))
 	case s.udp != nil:
-		s.udp.SetConfig(udpConfig(sc))
+		s.udp.SetConfig(udpConfig(sc, s.b.clock))
 	default:
-		s.web.SetConfig(l7Config(sc))
+		s.web.SetConfig(l7Config(sc, s.b.clock))
 	}
 	if err := s.setChecker(sc); err != nil { // validated in prepare; cannot happen
 		b.log.Error("reloading health check failed", "service", s.name, "err", err)

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hapair/hapair/internal/clock"
 	"github.com/hapair/hapair/proxy/check"
 	"github.com/hapair/hapair/proxy/connlimit"
 	"github.com/hapair/hapair/proxy/l4"
@@ -103,9 +104,9 @@ func (b *Balancer) newService(sc ServiceConfig, prev *service) (*service, error)
 	gate := connlimit.NewGate(s.limit, b.maxConn)
 	switch {
 	case sc.Protocol == "udp":
-		s.udp = l4.NewUDP(s.picker, udpConfig(sc), log)
+		s.udp = l4.NewUDP(s.picker, udpConfig(sc, s.b.clock), log)
 	case sc.Mode == "http":
-		s.web = l7.New(s.picker, l7Config(sc), log)
+		s.web = l7.New(s.picker, l7Config(sc, s.b.clock), log)
 		s.web.SetGate(gate, ctx.Done())
 	default:
 		s.tcp = l4.NewTCP(s.picker, tcpConfig(sc), log)
@@ -118,13 +119,13 @@ func tcpConfig(sc ServiceConfig) l4.TCPConfig {
 	return l4.TCPConfig{ConnectTimeout: sc.ConnectTimeout, IdleTimeout: sc.IdleTimeout}
 }
 
-func udpConfig(sc ServiceConfig) l4.UDPConfig {
-	return l4.UDPConfig{IdleTimeout: sc.IdleTimeout, MaxFlows: sc.MaxFlows}
+func udpConfig(sc ServiceConfig, clk clock.Clock) l4.UDPConfig {
+	return l4.UDPConfig{IdleTimeout: sc.IdleTimeout, MaxFlows: sc.MaxFlows, Clock: clk}
 }
 
-func l7Config(sc ServiceConfig) l7.Config {
+func l7Config(sc ServiceConfig, clk clock.Clock) l7.Config {
 	return l7.Config{Service: sc.Name, ConnectTimeout: sc.ConnectTimeout, IdleTimeout: sc.IdleTimeout,
-		RequestTimeout: sc.RequestTimeout, BodyTimeout: sc.BodyTimeout}
+		RequestTimeout: sc.RequestTimeout, BodyTimeout: sc.BodyTimeout, Clock: clk}
 }
 
 // setChecker builds the service's checker from its spec.

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hapair/hapair/internal/clock/clocktest"
 	"github.com/hapair/hapair/internal/testkit"
 	"github.com/hapair/hapair/proxy/upstream/upstreamtest"
 )
@@ -365,11 +366,20 @@ func TestPoolHeaderLimit(t *testing.T) {
 
 func TestPoolIdleExpiry(t *testing.T) {
 	srv := newCountingServer(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hi") })
-	px := newTestProxy(t, Config{IdleTimeout: 30 * time.Millisecond}, srv.addr)
+	clk := clocktest.New(time.Time{})
+	px := newTestProxy(t, Config{IdleTimeout: 30 * time.Millisecond, Clock: clk}, srv.addr)
 	if _, _, err := roundTrip(t, px, "GET", ""); err != nil {
 		t.Fatal(err)
 	}
-	testkit.WaitFor(t, "the idle connection to expire", func() bool { return px.pool.Load().idleCount() == 0 })
+	testkit.WaitFor(t, "the connection back in the pool", func() bool { return px.pool.Load().idleCount() == 1 })
+	clk.Advance(29 * time.Millisecond)
+	if n := px.pool.Load().idleCount(); n != 1 {
+		t.Fatalf("idleCount() = %d after 29ms idle, want 1 (timeout 30ms)", n)
+	}
+	clk.Advance(time.Millisecond) // the sweep runs in Advance
+	if n := px.pool.Load().idleCount(); n != 0 {
+		t.Fatalf("idleCount() = %d after 30ms idle, want 0", n)
+	}
 	if _, _, err := roundTrip(t, px, "GET", ""); err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hapair/hapair/internal/clock"
 	"github.com/hapair/hapair/internal/pacer"
 	"github.com/hapair/hapair/proxy/connlimit"
 	"github.com/hapair/hapair/proxy/upstream"
@@ -47,6 +48,10 @@ type Config struct {
 	// (slowloris, R.U.D.Y.) cannot hold a client and a real connection
 	// as long as it likes; it gets 408.
 	BodyTimeout time.Duration
+	// Clock ages idle real-side connections and paces accept-error
+	// back-off (default clock.Real{}). Fixed at New; SetConfig ignores it.
+	// Socket deadlines stay on the real clock: the kernel keeps them.
+	Clock clock.Clock
 }
 
 const (
@@ -101,6 +106,7 @@ type Stats struct {
 type Proxy struct {
 	picker upstream.Picker
 	log    *slog.Logger
+	clock  clock.Clock
 	cfg    atomic.Pointer[Config]
 	active atomic.Bool
 	pool   atomic.Pointer[connPool]
@@ -124,9 +130,10 @@ func New(p upstream.Picker, cfg Config, logger *slog.Logger) *Proxy {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	cfg = cfg.withDefaults()
-	px := &Proxy{picker: p, log: logger, pace: pacer.New(logger, "accept failed, backing off", nil)}
+	clk := clock.Or(cfg.Clock)
+	px := &Proxy{picker: p, log: logger, clock: clk, pace: pacer.New(logger, "accept failed, backing off", clk)}
 	px.cfg.Store(&cfg)
-	px.pool.Store(newConnPool(cfg))
+	px.pool.Store(newConnPool(cfg, clk))
 	px.rp = &httputil.ReverseProxy{
 		Rewrite:      px.rewrite,
 		Transport:    roundTripper{px},
@@ -152,7 +159,7 @@ func New(p upstream.Picker, cfg Config, logger *slog.Logger) *Proxy {
 func (p *Proxy) SetConfig(cfg Config) {
 	cfg = cfg.withDefaults()
 	p.cfg.Store(&cfg)
-	old := p.pool.Swap(newConnPool(cfg))
+	old := p.pool.Swap(newConnPool(cfg, p.clock))
 	old.closeIdle(true)
 }
 

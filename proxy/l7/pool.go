@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hapair/hapair/internal/clock"
 )
 
 // maxResponseHeaderBytes bounds a real's response head (status line and
@@ -83,15 +85,17 @@ type connPool struct {
 	dialer  net.Dialer
 	max     int           // idle connections kept per real
 	timeout time.Duration // idle connections older than this are closed
+	clock   clock.Clock
 
 	mu     sync.Mutex
 	idle   map[netip.AddrPort][]*backendConn
-	sweep  *time.Timer // armed while any connection is idle
+	sweep  clock.Timer // armed while any connection is idle
 	closed bool
 }
 
-func newConnPool(cfg Config) *connPool {
+func newConnPool(cfg Config, clk clock.Clock) *connPool {
 	return &connPool{
+		clock:   clk,
 		dialer:  net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second},
 		max:     cfg.MaxIdleConnsPerHost,
 		timeout: cfg.IdleTimeout,
@@ -102,7 +106,7 @@ func newConnPool(cfg Config) *connPool {
 // get returns an idle connection to addr, or nil when there is none that
 // is fresh enough.
 func (p *connPool) get(addr netip.AddrPort) *backendConn {
-	now := time.Now()
+	now := p.clock.Now()
 	p.mu.Lock()
 	s := p.idle[addr]
 	if len(s) == 0 {
@@ -153,7 +157,7 @@ func (p *connPool) put(bc *backendConn) {
 		return
 	}
 	bc.reused = true
-	bc.idleAt = time.Now()
+	bc.idleAt = p.clock.Now()
 	p.mu.Lock()
 	s := p.idle[bc.addr]
 	if p.closed || len(s) >= p.max {
@@ -163,7 +167,7 @@ func (p *connPool) put(bc *backendConn) {
 	}
 	p.idle[bc.addr] = append(s, bc)
 	if p.sweep == nil {
-		p.sweep = time.AfterFunc(p.timeout, p.expire)
+		p.sweep = p.clock.AfterFunc(p.timeout, p.expire)
 	}
 	p.mu.Unlock()
 }
@@ -171,7 +175,7 @@ func (p *connPool) put(bc *backendConn) {
 // expire closes the connections idle for longer than the timeout and
 // re-arms itself for the oldest remaining one.
 func (p *connPool) expire() {
-	now := time.Now()
+	now := p.clock.Now()
 	var stale []*backendConn
 	var next time.Duration
 	p.mu.Lock()
