@@ -15,13 +15,15 @@ all: build
 deps-go:
 	$(GO) mod download
 
-# deps-sys installs the Debian packages the e2e lab, the demo and the bench
-# use, only when a command is missing, and only when apt-get exists.
+# deps-sys installs the Debian packages the e2e lab (chromium for the status
+# page test), the demo and the bench use, only when a command is missing,
+# and only when apt-get exists.
 deps-sys:
 	@missing=""; \
 	command -v nft  >/dev/null 2>&1 || missing="$$missing nftables"; \
 	command -v ip   >/dev/null 2>&1 || missing="$$missing iproute2"; \
 	command -v conntrackd >/dev/null 2>&1 || [ -x /usr/sbin/conntrackd ] || missing="$$missing conntrackd"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  if command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing:$$missing"; \
@@ -39,7 +41,9 @@ unit: deps-go
 	$(GO) test -race -count=1 -timeout 15m $(PKGS_UNIT)
 
 e2e: deps-go deps-sys build
+	@rm -f artifacts/*.png
 	@if [ -d test/e2e ]; then $(GO) test -race -count=1 -timeout 15m $(E2E_PKGS); else echo 'no e2e tests yet'; fi
+	@for f in artifacts/*.png; do [ -f "$$f" ] && echo "e2e artifact: $$PWD/$$f"; done; true
 
 test: unit e2e
 
@@ -129,4 +133,4 @@ package-test: deb
 	bash test/package/run.sh $(DEB)
 
 clean:
-	rm -rf bin dist
+	rm -rf bin dist artifacts

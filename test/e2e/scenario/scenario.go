@@ -39,7 +39,13 @@ type Options struct {
 	// Resources, when set, replaces the group's whole resource list
 	// (TOML array elements), for tests whose start order matters.
 	Resources string
+	// Admin serves the admin listener on every address of the node, port
+	// AdminPort (allow_remote), so the client reaches it on the VIP.
+	Admin bool
 }
+
+// AdminPort is the admin listener's port with Options.Admin.
+const AdminPort = 9694
 
 // Config is the config of a node whose own directory is dir and control
 // socket is socket: identical on both nodes but for the socket and state
@@ -110,6 +116,9 @@ resources = [
 %s]
 
 %s`, resources, services)
+	if o.Admin {
+		fmt.Fprintf(&b, "\n[admin]\nlisten = \"0.0.0.0:%d\"\nallow_remote = true\n", AdminPort)
+	}
 	return strings.ReplaceAll(b.String(), "HOSTDIR", dir)
 }
 
@@ -207,6 +216,7 @@ func All() map[string]Options {
 		"http persistent":  Balancer(2, HTTPService(`persistent = "60s"`), http...),
 		"sip":              Balancer(2, SIPService, "sip"),
 		"kernel nat":       {Services: KernelServices, Resources: KernelResources},
+		"admin":            {Admin: true},
 	}
 }
 
