@@ -13,13 +13,23 @@ func (m *Machine) pick(verb, name string) []*group {
 	if g := m.byName[name]; g != nil {
 		return []*group{g}
 	}
-	m.log(LevelWarn, "", fmt.Sprintf("%s: unknown group %q", verb, name))
+	m.refuse(fmt.Sprintf("%s refused: unknown group %q", verb, name))
 	return nil
 }
 
+// TopicRefused tags the ActionLog of an operator command the machine
+// refused (its Reason says why), so the shell can answer the operator
+// with it instead of a success (hactl exits non-zero).
+const TopicRefused = "refused"
+
+func (m *Machine) refuse(reason string) { m.logTopic(LevelWarn, "", TopicRefused, reason) }
+
 func (m *Machine) refuseInMaintenance(verb string) bool {
-	if m.maint {
-		m.log(LevelWarn, "", fmt.Sprintf("%s refused: node is in maintenance (resources frozen)", verb))
+	switch {
+	case m.leaving:
+		m.refuse(fmt.Sprintf("%s refused: node is leaving", verb))
+	case m.maint:
+		m.refuse(fmt.Sprintf("%s refused: node is in maintenance (resources frozen)", verb))
 	}
 	return m.maint || m.leaving
 }
@@ -48,7 +58,7 @@ func (m *Machine) onStandby(name string) {
 	}
 	for _, g := range m.pick("standby", name) {
 		if taker := m.someoneElseCanHold(g); taker == "" {
-			m.log(LevelWarn, "", fmt.Sprintf("standby of %s refused: no live peer can hold it", g.cfg.Name))
+			m.refuse(fmt.Sprintf("standby of %s refused: no live peer can hold it", g.cfg.Name))
 			continue
 		}
 		g.standbyPin, g.takeoverPin = true, false
@@ -67,8 +77,24 @@ func (m *Machine) someoneElseCanHold(g *group) string {
 	return ""
 }
 
+// onResetPeer forgets name's generation (an operator decision, logged): its
+// next heartbeat is accepted as a restart whatever its generation.
+func (m *Machine) onResetPeer(name string) {
+	p := m.peers[name]
+	if p == nil {
+		m.refuse(fmt.Sprintf("peer reset refused: %q is not a peer of this node", name))
+		return
+	}
+	m.log(LevelWarn, name, fmt.Sprintf("operator reset the replay state of peer %s (was generation %d): its next heartbeat is accepted whatever its generation", name, p.gen))
+	p.gen, p.heard = 0, false
+}
+
 func (m *Machine) onMaintenance(on bool) {
-	if m.maint == on || m.leaving {
+	if m.leaving {
+		m.refuse("maintenance refused: node is leaving")
+		return
+	}
+	if m.maint == on {
 		return
 	}
 	m.maint, m.dirty = on, true

@@ -23,9 +23,13 @@ const (
 	// it uses went down, an address could not be repaired): the group is
 	// stopped here and given up like a failed start (Reason).
 	EventFailed
+	// EventResetPeer: operator (`hactl peer reset PEER`): forget Peer's
+	// generation, so its next heartbeat is taken whatever its generation
+	// (after its state directory was lost).
+	EventResetPeer
 )
 
-var eventNames = [...]string{"", "start", "tick", "message", "takeover", "standby", "maintenance", "leave", "check", "started", "stopped", "failed"}
+var eventNames = [...]string{"", "start", "tick", "message", "takeover", "standby", "maintenance", "leave", "check", "started", "stopped", "failed", "reset-peer"}
 
 func (k EventKind) String() string {
 	if int(k) < len(eventNames) && k != 0 {
@@ -45,6 +49,7 @@ type Event struct {
 	On     bool     // EventMaintenance
 	OK     bool     // EventCheck, EventStarted, EventStopped
 	Reason string   // why a check or resource failed
+	Peer   string   // EventResetPeer
 }
 
 // Message is one heartbeat, as package ha sees it. ha/agent maps it to and

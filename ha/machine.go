@@ -163,6 +163,8 @@ func (m *Machine) Step(ev Event) []Action {
 		m.onStopped(ev.Group, ev.OK, ev.Reason)
 	case EventFailed:
 		m.onFailed(ev.Group, ev.Reason)
+	case EventResetPeer:
+		m.onResetPeer(ev.Peer)
 	default:
 		m.log(LevelWarn, "", fmt.Sprintf("ignoring unknown event kind %d", ev.Kind))
 	}

@@ -5,6 +5,10 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/hapair/hapair/ha"
 
 	"github.com/hapair/hapair/internal/ctl"
 	"github.com/hapair/hapair/proxy"
@@ -31,6 +35,8 @@ func (n *Node) Handle(ctx context.Context, req ctl.Request) (any, error) {
 		return n.servicesReply()
 	case ctl.VerbReal:
 		return n.real(req)
+	case ctl.VerbPeer:
+		return n.peerReset(ctx, req)
 	}
 	return nil, fmt.Errorf("unknown verb %q", req.Verb)
 }
@@ -49,11 +55,57 @@ func (n *Node) move(ctx context.Context, req ctl.Request) (any, error) {
 	if err := move(ctx, req.Group); err != nil {
 		return nil, err
 	}
-	what := "every group"
-	if req.Group != "" {
-		what = "group " + req.Group
+	return n.awaitMove(ctx, req.Verb, req.Group)
+}
+
+// moveWait bounds how long a takeover or standby waits for its outcome
+// (resources started here, or stopped here); hactl's own timeout is longer.
+const moveWait = 20 * time.Second
+
+// awaitMove waits until the groups a takeover or standby named reached
+// their outcome: master here (takeover), or no longer held here (standby).
+// A group that failed meanwhile, or that is still not there at the
+// deadline, is an error with its reason, so hactl exits non-zero.
+func (n *Node) awaitMove(ctx context.Context, verb, group string) (any, error) {
+	ctx, cancel := context.WithTimeout(ctx, moveWait)
+	defer cancel()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		var pending []string
+		for _, g := range n.agent.Status().Groups {
+			if group != "" && g.Name != group {
+				continue
+			}
+			switch {
+			case g.State == ha.StateFailed:
+				return nil, fmt.Errorf("%s of %s failed: %s", verb, g.Name, g.Reason)
+			case verb == ctl.VerbTakeover && g.State == ha.StateMaster,
+				verb == ctl.VerbStandby && g.State == ha.StateStandby:
+			default:
+				why := g.State.String()
+				if g.Waiting != "" {
+					why += ": " + g.Waiting
+				}
+				pending = append(pending, g.Name+" "+why)
+			}
+		}
+		if len(pending) == 0 {
+			what := "every group"
+			if group != "" {
+				what = "group " + group
+			}
+			if verb == ctl.VerbTakeover {
+				return fmt.Sprintf("%s: %s held here", verb, what), nil
+			}
+			return fmt.Sprintf("%s: %s released to the peer", verb, what), nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%s not done after %v: %s", verb, moveWait, strings.Join(pending, "; "))
+		case <-tick.C:
+		}
 	}
-	return fmt.Sprintf("%s of %s requested", req.Verb, what), nil
 }
 
 // servicesReply is `hactl services`: the balancer table, like ipvsadm -Ln,
@@ -110,4 +162,26 @@ func (n *Node) real(req ctl.Request) (any, error) {
 		return nil, err
 	}
 	return fmt.Sprintf("real %s of service %s %sd", real, req.Service, req.Action), nil
+}
+
+// peerReset is `hactl peer reset PEER`: forget the peer's replay state in
+// the links (ha/link) and its generation in the machine, logged as an
+// operator decision and put in the status timeline.
+func (n *Node) peerReset(ctx context.Context, req ctl.Request) (any, error) {
+	if req.Action != "reset" {
+		return nil, fmt.Errorf("peer: action %q is not reset", req.Action)
+	}
+	if n.links == nil {
+		return nil, fmt.Errorf("peer reset %s: no links", req.Peer)
+	}
+	if err := n.links.ResetPeer(req.Peer); err != nil {
+		return nil, err
+	}
+	if err := n.agent.ResetPeer(ctx, req.Peer); err != nil {
+		return nil, err
+	}
+	reason := "operator reset the replay state of peer " + req.Peer
+	n.log.Warn(reason, "peer", req.Peer)
+	n.recent.add(ctl.Transition{Time: time.Now(), State: "peer-reset", Reason: reason})
+	return fmt.Sprintf("peer %s: replay state reset; its next heartbeat is accepted whatever its generation", req.Peer), nil
 }

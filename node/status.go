@@ -63,6 +63,7 @@ func assembleStatus(in statusInput) ctl.Status {
 		ps := ctl.PeerStatus{
 			Name: p.Name, Alive: p.Alive, LastHeard: p.LastHeard,
 			Generation: p.Generation, Leaving: p.Leaving, Links: map[string]bool{}, OneWay: p.Deaf,
+			Dropping: in.links.Dropping[p.Name],
 		}
 		for _, l := range in.links.Links {
 			ps.Links[l.Name] = l.Up(p.Name, in.now, cfg.Cluster.Deadtime)

@@ -150,6 +150,9 @@ func printStatus(w io.Writer, st *ctl.Status, now time.Time) {
 		if p.OneWay != "" {
 			fmt.Fprintf(w, "ONE-WAY LOSS: %s (we hear it; holding nothing it can take)\n", p.OneWay)
 		}
+		if p.Dropping != "" {
+			fmt.Fprintf(w, "dropping %s: %s (replays; if its state directory was lost: hactl peer reset %s)\n", p.Name, p.Dropping, p.Name)
+		}
 	}
 
 	// Every link carries every packet, so copies already heard on another
@@ -353,6 +356,27 @@ func cmdReal(args []string, stdout, stderr io.Writer) int {
 	var msg string
 	req := ctl.Request{Verb: ctl.VerbReal, Action: fs.Arg(0), Service: fs.Arg(1), Real: fs.Arg(2)}
 	if code := call(stderr, socket, req, &msg); code != exitOK {
+		return code
+	}
+	fmt.Fprintln(stdout, msg)
+	return exitOK
+}
+
+// cmdPeer is `hactl peer reset PEER`: the operator's decision to accept a
+// peer whose generation went back (its state directory was lost).
+func cmdPeer(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("peer", stderr, "peer [-s SOCKET | -c CONFIG] reset PEER")
+	resolve := socketFlags(fs)
+	socket, ok := parseDaemonFlags(fs, args, resolve, 2, stderr)
+	if !ok {
+		return exitUsage
+	}
+	if fs.NArg() != 2 || fs.Arg(0) != "reset" {
+		fs.Usage()
+		return exitUsage
+	}
+	var msg string
+	if code := call(stderr, socket, ctl.Request{Verb: ctl.VerbPeer, Action: "reset", Peer: fs.Arg(1)}, &msg); code != exitOK {
 		return code
 	}
 	fmt.Fprintln(stdout, msg)

@@ -127,3 +127,44 @@ func TestUnreachableIsOneLineExit2(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusNamesDropCause: a peer dropped as a replay is shown with the
+// cause and the remedy (issue 9 case 4).
+func TestStatusNamesDropCause(t *testing.T) {
+	st := pairStatus("lb1", "lb1")
+	st.Peers[0].Dropping = "generation 1 < 3"
+	var buf bytes.Buffer
+	printStatus(&buf, &st, time.Now())
+	if want := "dropping lb2: generation 1 < 3 (replays; if its state directory was lost: hactl peer reset lb2)"; !strings.Contains(buf.String(), want) {
+		t.Errorf("status:\n%s\nwant a line %q", buf.String(), want)
+	}
+}
+
+// TestPeerResetVerb: `hactl peer reset lb2` sends the request; a refusal
+// exits 1 with the daemon's reason.
+func TestPeerResetVerb(t *testing.T) {
+	socket := filepath.Join(t.TempDir(), "had.sock")
+	ln, err := ctl.Listen(socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := ctl.Serve(ln, func(_ context.Context, req ctl.Request) (any, error) {
+		if req.Verb != ctl.VerbPeer || req.Action != "reset" {
+			return nil, errors.New("unexpected request")
+		}
+		if req.Peer != "lb2" {
+			return nil, errors.New(`peer reset refused: "` + req.Peer + `" is not a peer of this node`)
+		}
+		return "peer lb2: replay state reset", nil
+	}, nil)
+	defer srv.Close()
+	if code, out, errs := runHactl("peer", "-s", socket, "reset", "lb2"); code != 0 || !strings.Contains(out, "replay state reset") {
+		t.Errorf("hactl peer reset lb2 = %d %q %q, want 0 and the daemon's answer", code, out, errs)
+	}
+	if code, _, errs := runHactl("peer", "-s", socket, "reset", "lb9"); code != 1 || !strings.Contains(errs, "is not a peer of this node") {
+		t.Errorf("hactl peer reset lb9 = %d %q, want 1 and the refusal", code, errs)
+	}
+	if code, _, _ := runHactl("peer", "-s", socket, "forget", "lb2"); code != 2 {
+		t.Errorf("hactl peer forget = %d, want 2 (usage)", code)
+	}
+}

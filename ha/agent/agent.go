@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -224,19 +225,54 @@ func messageEvent(p *wire.Packet) ha.Event {
 	return ha.Event{Kind: ha.EventMessage, Msg: msg}
 }
 
-// Takeover moves group ("" = all) here now (hb_takeover).
+// Takeover moves group ("" = all) here now (hb_takeover). It returns a
+// *RefusedError when the machine refused the command (maintenance, leaving,
+// unknown group); the move itself then proceeds on the loop.
 func (a *Agent) Takeover(ctx context.Context, group string) error {
-	return a.inject(ctx, ha.Event{Kind: ha.EventTakeover, Group: group})
+	return a.command(ctx, ha.Event{Kind: ha.EventTakeover, Group: group})
 }
 
-// Standby hands group ("" = all) to a peer now (hb_standby).
+// Standby hands group ("" = all) to a peer now (hb_standby); a
+// *RefusedError says why not (no live peer can hold it, maintenance).
 func (a *Agent) Standby(ctx context.Context, group string) error {
-	return a.inject(ctx, ha.Event{Kind: ha.EventStandby, Group: group})
+	return a.command(ctx, ha.Event{Kind: ha.EventStandby, Group: group})
 }
 
-// Maintenance freezes (on) or thaws the node.
+// Maintenance freezes (on) or thaws the node; a *RefusedError says why
+// not (leaving).
 func (a *Agent) Maintenance(ctx context.Context, on bool) error {
-	return a.inject(ctx, ha.Event{Kind: ha.EventMaintenance, On: on})
+	return a.command(ctx, ha.Event{Kind: ha.EventMaintenance, On: on})
+}
+
+// ResetPeer forgets peer's generation in the machine (the operator's
+// `hactl peer reset`); the transport's replay filter is reset by the caller.
+func (a *Agent) ResetPeer(ctx context.Context, peer string) error {
+	return a.command(ctx, ha.Event{Kind: ha.EventResetPeer, Peer: peer})
+}
+
+// RefusedError is an operator command the machine refused, with its
+// reasons (one per group refused).
+type RefusedError struct{ Reasons []string }
+
+func (e *RefusedError) Error() string { return strings.Join(e.Reasons, "; ") }
+
+// command steps ev on the loop and returns the machine's refusal, if any.
+func (a *Agent) command(ctx context.Context, ev ha.Event) error {
+	var refused []string
+	err := a.do(ctx, func() {
+		for _, act := range a.step(ev) {
+			if act.Kind == ha.ActionLog && act.Topic == ha.TopicRefused {
+				refused = append(refused, act.Reason)
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if len(refused) > 0 {
+		return &RefusedError{Reasons: refused}
+	}
+	return nil
 }
 
 // CheckResult reports a ping node or track check; it fits ha/ping's callback.

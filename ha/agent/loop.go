@@ -10,14 +10,15 @@ import (
 	"github.com/hapair/hapair/ha/wire"
 )
 
-// step feeds one event to the machine and carries out its actions. Only the
-// Run goroutine calls it.
-func (a *Agent) step(ev ha.Event) {
+// step feeds one event to the machine and carries out its actions, which
+// it returns. Only the Run goroutine calls it.
+func (a *Agent) step(ev ha.Event) []ha.Action {
 	ev.Now = a.cfg.Clock.Now()
 	if ev.Kind == ha.EventMessage && ev.Msg != nil {
 		a.noteVersion(ev.Msg)
 	}
-	for _, act := range a.m.Step(ev) {
+	acts := a.m.Step(ev)
+	for _, act := range acts {
 		a.execute(act)
 	}
 	st := a.m.Status()
@@ -25,6 +26,7 @@ func (a *Agent) step(ev ha.Event) {
 	a.status = st
 	a.mu.Unlock()
 	a.checkIdle()
+	return acts
 }
 
 func (a *Agent) checkIdle() {

@@ -17,6 +17,7 @@ const (
 	VerbReload      = "reload"
 	VerbServices    = "services"
 	VerbReal        = "real"
+	VerbPeer        = "peer"
 )
 
 // Request is what hactl sends. Fields not used by a verb stay empty.
@@ -28,6 +29,7 @@ type Request struct {
 	Action  string `json:"action,omitempty"`  // real: "disable" | "enable"
 	Service string `json:"service,omitempty"` // real
 	Real    string `json:"real,omitempty"`    // real: "198.18.0.21:80"
+	Peer    string `json:"peer,omitempty"`    // peer: the node whose replay state to reset (Action "reset")
 }
 
 // Response is what had answers. Error is set when the verb failed; Result

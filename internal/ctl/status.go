@@ -64,6 +64,10 @@ type PeerStatus struct {
 	// OneWay says the peer is alive but does not hear us, e.g. "lb2 has
 	// not heard us for 1.2s on any link" (one-way loss; "" otherwise).
 	OneWay string `json:"one_way,omitempty"`
+	// Dropping is set while every recent packet of the peer was dropped as
+	// a replay, with the cause: "generation 1 < 3" (its state directory
+	// was lost; `hactl peer reset PEER` is the remedy).
+	Dropping string `json:"dropping,omitempty"`
 }
 
 // GroupStatus is one resource group.

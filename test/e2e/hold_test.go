@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -174,5 +175,101 @@ func TestRemovedVIPIsRepaired(t *testing.T) {
 	}
 	if st, err := p.status("lb1"); err != nil || !st.master("web") {
 		t.Errorf("lb1 after the repair: %+v, %v; want still master", st, err)
+	}
+}
+
+// Issue 9 case 5: every verb waits for the daemon's outcome. A takeover
+// returns once the group is held here; a standby no peer can take, or a
+// takeover in maintenance, exits non-zero with the daemon's reason.
+func TestVerbsReportOutcome(t *testing.T) {
+	p := newPair(t, pairOptions{})
+	p.start("lb1")
+	p.start("lb2")
+	p.waitOwner("lb1", 10*time.Second)
+	lb2 := p.lab.Host("lb2")
+
+	out, err := lb2.Hactl(p.bins, "takeover", "web")
+	if err != nil || !strings.Contains(string(out), "held here") {
+		t.Fatalf("hactl takeover web on lb2 = %v: %s, want success once held", err, out)
+	}
+	// No waiting here: hactl returned after the outcome.
+	if st, err := p.status("lb2"); err != nil || !st.master("web") {
+		t.Fatalf("lb2 right after hactl takeover returned: %+v, %v; want master", st, err)
+	}
+
+	if err := p.had["lb1"].Stop(10 * time.Second); err != nil {
+		t.Fatalf("stopping had on lb1: %v", err)
+	}
+	out, err = lb2.Hactl(p.bins, "standby")
+	if code := lab.ExitCode(err); code != 1 || !strings.Contains(string(out)+fmt.Sprint(err), "no live peer can hold it") {
+		t.Errorf("hactl standby with no live peer = exit %d (%v): %s; want 1 and the reason", code, err, out)
+	}
+	if out, err := lb2.Hactl(p.bins, "maintenance", "on"); err != nil {
+		t.Fatalf("hactl maintenance on: %v: %s", err, out)
+	}
+	out, err = lb2.Hactl(p.bins, "takeover")
+	if code := lab.ExitCode(err); code != 1 || !strings.Contains(string(out)+fmt.Sprint(err), "maintenance") {
+		t.Errorf("hactl takeover in maintenance = exit %d (%v): %s; want 1 and the reason", code, err, out)
+	}
+}
+
+// Issue 9 case 4: lb2's state directory is lost while lb1 remembers a
+// higher generation. lb1's status names the cause ("dropping lb2:
+// generation X < Y") and, after `hactl peer reset lb2`, hears lb2 again.
+func TestPeerResetAfterLostStateDir(t *testing.T) {
+	p := newPair(t, pairOptions{})
+	lb2 := p.lab.Host("lb2")
+	// A generation far above the clock's, as if lb2 had once run with a
+	// clock years ahead; losing the directory then sends it back.
+	if out, err := lb2.RunFor(10*time.Second, "install", "-d", "-m", "0700", lb2.Dir+"/state"); err != nil {
+		t.Fatalf("making lb2's state directory: %v: %s", err, out)
+	}
+	lb2.WriteFile("state/generation", "99999999999\n", 0o600)
+	p.start("lb1")
+	p.start("lb2")
+	p.waitOwner("lb1", 10*time.Second)
+	if err := p.had["lb2"].Stop(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := lb2.RunFor(10*time.Second, "rm", "-rf", lb2.Dir+"/state"); err != nil {
+		t.Fatalf("wiping lb2's state directory: %v: %s", err, out)
+	}
+	p.start("lb2")
+	lb1 := p.lab.Host("lb1")
+	lab.Eventually(t, 5*time.Second, "lb1's status names the drop cause", func() error {
+		out, err := lb1.Hactl(p.bins, "status")
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(string(out), "dropping lb2: generation ") || !strings.Contains(string(out), " < 100000000000") {
+			return fmt.Errorf("status:\n%s", out)
+		}
+		return nil
+	})
+	if out, err := lb1.Hactl(p.bins, "peer", "reset", "lb2"); err != nil {
+		t.Fatalf("hactl peer reset lb2: %v: %s", err, out)
+	}
+	lab.Eventually(t, 5*time.Second, "lb1 hears lb2 again", func() error {
+		out, err := lb1.Hactl(p.bins, "status", "-o", "json")
+		if err != nil {
+			return err
+		}
+		var st struct {
+			Peers []struct {
+				Name     string `json:"name"`
+				Alive    bool   `json:"alive"`
+				Dropping string `json:"dropping"`
+			} `json:"peers"`
+		}
+		if err := json.Unmarshal(out, &st); err != nil {
+			return err
+		}
+		if len(st.Peers) != 1 || !st.Peers[0].Alive || st.Peers[0].Dropping != "" {
+			return fmt.Errorf("peers: %+v", st.Peers)
+		}
+		return nil
+	})
+	if out := p.had["lb1"].Output(); !strings.Contains(out, "operator reset the replay state of peer lb2") {
+		t.Errorf("lb1's log has no line for the operator's reset")
 	}
 }
