@@ -91,8 +91,11 @@ func (s *service) render(w *tomlWriter) {
 	if s.protocol != "" {
 		w.kv("protocol", q(s.protocol))
 	}
-	if kernelMethods && (s.method == "nat" || s.method == "dr") {
+	if s.kernel {
 		w.kv("method", q(s.method))
+		if s.iface != "" {
+			w.kv("interface", q(s.iface))
+		}
 	}
 	if s.scheduler != "" {
 		w.kv("scheduler", q(s.scheduler))

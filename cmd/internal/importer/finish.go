@@ -25,6 +25,7 @@ func (im *importer) finish() {
 	}
 	im.finishCluster()
 	im.finishGroups()
+	im.finishMethods()
 }
 
 func (im *importer) finishServices() {

@@ -49,6 +49,9 @@ func heartbeat(dir, abs string, read readFunc, stat func(string) (fs.FileInfo, e
 		"id must differ from every other hapair cluster on the same LAN, like a VRRP VRID.",
 	}, c.notes...)
 	c.nodes = h.nodes
+	if c.keepalive == 0 && c.deadtime == 0 {
+		c.notes = append(c.notes, "ha.cf sets no keepalive or deadtime: hapair's defaults apply (keepalive 200ms, deadtime 5×keepalive), far shorter than Heartbeat's")
+	}
 	im.authkeys(name("authkeys"), filepath.Join(abs, "authkeys"), read, stat)
 
 	hr, err := read(name("haresources"))

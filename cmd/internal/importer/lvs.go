@@ -2,6 +2,8 @@ package importer
 
 import (
 	"fmt"
+	"net/netip"
+	"strings"
 )
 
 // methodAt is one real's LVS forwarding method, as ldirectord and ipvsadm
@@ -17,10 +19,10 @@ var lvsMethod = map[string]string{"gate": "dr", "masq": "nat", "ipip": "tun"}
 
 var lvsMethodLong = map[string]string{"gate": "gate (LVS-DR)", "masq": "masq (LVS-NAT)", "ipip": "ipip (LVS-TUN)"}
 
-// forwarding sets the service's method from its reals'. hapair forwards per
-// service, LVS per real: a mix is warned about and the first real's wins.
-// Where hapair has no kernel data plane for the method, the service uses the
-// userspace balancer and a note says which method the source used.
+// forwarding records the service's method from its reals'. hapair
+// forwards per service, LVS per real: a mix is warned about and the first
+// real's wins. finishMethods decides, once the groups are known, whether
+// hapair's kernel method can take it.
 func (im *importer) forwarding(s *service, methods []methodAt, tool string) {
 	if len(methods) == 0 {
 		return
@@ -32,17 +34,84 @@ func (im *importer) forwarding(s *service, methods []methodAt, tool string) {
 			break
 		}
 	}
-	s.method = lvsMethod[first.method]
-	switch {
-	case kernelMethods && (s.method == "nat" || s.method == "dr"):
-		s.notes = append(s.notes, fmt.Sprintf("%s forwarded with %s: hapair's kernel %q method", tool, lvsMethodLong[first.method], s.method))
-	case s.method == "tun":
-		s.notes = append(s.notes, fmt.Sprintf("%s forwarded with %s; hapair has no tunnel method: the userspace balancer (proxy) forwards this service", tool, lvsMethodLong[first.method]))
-		im.warnf(first.at, "%s: hapair has no ipip (LVS-TUN) forwarding; the userspace balancer forwards this service (reals see connections from the balancer, not the client)", first.method)
-	default:
-		s.notes = append(s.notes, fmt.Sprintf("%s forwarded with %s; it maps to hapair's %q method, which this build does not have yet: the userspace balancer (proxy) forwards this service for now", tool, lvsMethodLong[first.method], s.method))
-		im.warnf(first.at, "%s: forwarded by hapair's userspace balancer until its kernel %q method exists (reals see connections from the balancer, not the client)", first.method, s.method)
+	s.method, s.methodAt, s.methodTool, s.methodSrc = lvsMethod[first.method], first.at, tool, first.method
+}
+
+// finishMethods maps each service's LVS method onto hapair's: nat and dr
+// run in the kernel where had.toml has them and the service fits their
+// rules (internal/config: no lc/wlc, no backups or monitors, IPv4, no
+// loopback fallback; dr needs the VIP's interface and reals on the virtual
+// port); everything else is forwarded by the userspace balancer, with a
+// note saying which method the source used.
+func (im *importer) finishMethods() {
+	vipIface := map[string]string{} // VIP address -> interface
+	for _, g := range im.m.groups {
+		for _, r := range g.resources {
+			if r.kind == "vip" && r.iface != "" {
+				vipIface[strings.SplitN(r.address, "/", 2)[0]] = r.iface
+			}
+		}
 	}
+	for _, s := range im.m.services {
+		if s.method == "" {
+			continue
+		}
+		long := lvsMethodLong[s.methodSrc]
+		if s.method == "tun" {
+			s.notes = append(s.notes, fmt.Sprintf("%s forwarded with %s; hapair has no tunnel method: the userspace balancer (proxy) forwards this service", s.methodTool, long))
+			im.warnf(s.methodAt, "%s: hapair has no ipip (LVS-TUN) forwarding; the userspace balancer forwards this service (reals see connections from the balancer, not the client)", s.methodSrc)
+			continue
+		}
+		if !kernelMethods {
+			s.notes = append(s.notes, fmt.Sprintf("%s forwarded with %s; it maps to hapair's %q method, which this build does not have yet: the userspace balancer (proxy) forwards this service for now", s.methodTool, long, s.method))
+			im.warnf(s.methodAt, "%s: forwarded by hapair's userspace balancer until its kernel %q method exists (reals see connections from the balancer, not the client)", s.methodSrc, s.method)
+			continue
+		}
+		ap, _ := netip.ParseAddrPort(s.listen)
+		why := ""
+		switch {
+		case s.scheduler == "lc" || s.scheduler == "wlc":
+			why = fmt.Sprintf("scheduler %s needs per-real connection counts, which hapair's kernel methods do not keep", s.scheduler)
+		case len(s.backups) > 0 || len(s.monitors) > 0:
+			why = "backups and monitors need the userspace balancer"
+		case !ap.Addr().Is4():
+			why = "hapair's kernel methods are IPv4 only"
+		case s.fallback != "" && isLoopback(s.fallback):
+			why = "a loopback fallback cannot take forwarded packets"
+		case s.method == "dr" && vipIface[ap.Addr().String()] == "":
+			why = "dr needs the interface the VIP's packets arrive on, and the source does not say"
+		case s.method == "dr" && !realsOnPort(s.reals, ap.Port()):
+			why = "dr forwards frames unchanged, so every real must serve the virtual port"
+		}
+		if why != "" {
+			s.notes = append(s.notes, fmt.Sprintf("%s forwarded with %s, which maps to hapair's kernel %q method, but %s: the userspace balancer (proxy) forwards this service", s.methodTool, long, s.method, why))
+			im.warnf(s.methodAt, "%s: not forwarded by hapair's kernel %q method: %s; the userspace balancer forwards this service (reals see connections from the balancer, not the client)", s.methodSrc, s.method, why)
+			continue
+		}
+		s.kernel = true
+		if s.method == "dr" {
+			s.iface = vipIface[ap.Addr().String()]
+			s.notes = append(s.notes, "dr: each real must hold the VIP on a loopback with arp_ignore=1 and arp_announce=2, as with LVS-DR")
+		} else {
+			s.notes = append(s.notes, "nat: the reals must route their replies through the group's VIP, as with LVS-NAT")
+		}
+		s.notes = append(s.notes, fmt.Sprintf("%s forwarded with %s: hapair's kernel %q method", s.methodTool, long, s.method))
+	}
+}
+
+func isLoopback(hostport string) bool {
+	ap, err := netip.ParseAddrPort(hostport)
+	return err == nil && ap.Addr().IsLoopback()
+}
+
+func realsOnPort(rs []*real, port uint16) bool {
+	for _, r := range rs {
+		ap, err := netip.ParseAddrPort(r.address)
+		if err != nil || ap.Port() != port {
+			return false
+		}
+	}
+	return true
 }
 
 // lvsSchedulers maps the IPVS schedulers (ipvsadm(8)) onto hapair's rr, wrr,

@@ -136,6 +136,11 @@ type service struct {
 	protocol   string // "" = tcp
 	scheduler  string
 	method     string // what the source used: "nat", "dr", "tun" or "" (proxy)
+	methodAt   src    // the first real's line
+	methodTool string // "ldirectord", "ipvsadm"
+	methodSrc  string // the source's name: gate, masq, ipip
+	kernel     bool   // method is written: hapair forwards in the kernel
+	iface      string // dr: the interface the VIP's packets arrive on
 	persistent time.Duration
 	quiescent  *bool
 	fallback   string
