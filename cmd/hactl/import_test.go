@@ -6,9 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/hapair/hapair/internal/config"
-	"github.com/hapair/hapair/node/nodetest"
 )
 
 // copyDir copies an importer seed directory, authkeys at mode 0600.
@@ -34,6 +31,11 @@ func TestImport(t *testing.T) {
 	um := copyDir(t, seeds+"ultramonkey")
 	hb2 := copyDir(t, seeds+"haproxy-heartbeat2")
 	out := filepath.Join(t.TempDir(), "had.toml")
+	// Imports without Heartbeat's authkeys name "authkeys" next to
+	// had.toml, for the operator to write; here it is written.
+	if err := os.WriteFile(filepath.Join(filepath.Dir(out), "authkeys"), []byte("auth 1\n1 sha256 0123456789abcdef0123456789abcdef\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		desc       string
 		args       []string
@@ -92,19 +94,9 @@ func TestImport(t *testing.T) {
 				if stdout.Len() != 0 {
 					t.Errorf("with -o, stdout = %q, want nothing", stdout.String())
 				}
-				// check-config builds the node as had would: its authkeys
-				// and programs must exist, so check a sandboxed copy.
-				imported, err := os.ReadFile(tc.wantFile)
-				if err != nil {
-					t.Fatal(err)
-				}
-				sandboxed, _ := nodetest.Sandbox(t, string(imported), 0o600)
 				var co, ce bytes.Buffer
-				if code := run([]string{"check-config", sandboxed}, &co, &ce); code != 0 {
+				if code := run([]string{"check-config", tc.wantFile}, &co, &ce); code != 0 {
 					t.Errorf("check-config of the import: exit %d\n%s", code, ce.String())
-				}
-				if _, err := config.Load(tc.wantFile); err != nil {
-					t.Error(err)
 				}
 			}
 		})

@@ -9,13 +9,15 @@
 // about (not carried over, with the file, line and reason) or refused
 // (something essential that could not be converted: the Result is then not
 // Complete). The output names the source file and line of each block in a
-// TOML comment, is the same for the same input, and always loads through
-// cmd/internal/config: where the source lacks something hapair requires (a
-// cluster around a bare ldirectord.cf, a netmask, a second node's address)
-// the output holds a marked placeholder and a warning says so.
+// TOML comment, is the same for the same input, and always passes `hactl
+// check-config` (given the authkeys file it names): where the source lacks
+// something hapair requires (a cluster around a bare ldirectord.cf, a
+// netmask, a second node's address) the output holds a marked placeholder
+// and a warning says so, and what cannot stand (an IPv6 heartbeat link, a
+// resource script that is not there) is left out with a refusal.
 //
 // The package only reads the files it is given; it never resolves names,
 // never touches the network and never writes a file. It writes its TOML
 // itself (a small emitter in emit.go) because go-toml stays inside
-// cmd/internal/config.
+// internal/config.
 package importer

@@ -82,18 +82,17 @@ func (im *importer) template() {
 	c.name = firstNonEmpty(c.name, "imported")
 	c.id = 1
 	c.nodes = append([]string(nil), templateNodes...)
+	c.authkeys = "authkeys" // next to had.toml: /etc/hapair/authkeys where had looks by default
 	c.notes = append(c.notes,
 		"TEMPLATE: "+file+" describes services only. This [cluster], the [[link]] and the [[group]] are a",
 		"template: set the node names (uname -n), the cluster id (unique on the LAN), the heartbeat",
-		"link and the VIPs' prefix and interface, and write /etc/hapair/authkeys (mode 0600).")
+		"link and the VIPs' prefix and interface, and write authkeys next to this file (mode 0600).")
 	im.warnf(src{file, 0}, "no cluster in this file: the [cluster] (nodes %s), [[link]] (mcast on %s) and [[group]] written around its services are a template to edit",
 		strings.Join(templateNodes, ", "), templateIface)
 	m.links = []*link{{kind: "mcast", iface: templateIface, group: bcastGroup, notes: []string{"TEMPLATE heartbeat link: use the interface(s) the two nodes share"}}}
 	g := &group{name: c.name, preferred: templateNodes[0], notes: []string{"TEMPLATE group: the VIPs the services listen on, then the balancer"}}
 	seen := map[netip.Addr]bool{}
-	var names []string
 	for _, s := range m.services {
-		names = append(names, s.name)
 		ap, err := netip.ParseAddrPort(s.listen)
 		if err != nil || ap.Addr().IsUnspecified() || ap.Addr().IsLoopback() || seen[ap.Addr()] {
 			continue
@@ -105,8 +104,8 @@ func (im *importer) template() {
 	if m.sync != nil {
 		g.resources = append([]*resource{m.sync}, g.resources...)
 	}
-	if len(names) > 0 {
-		g.resources = append(g.resources, &resource{kind: "balancer", services: names})
+	if len(m.services) > 0 {
+		g.resources = append(g.resources, &resource{kind: "balancer", svcs: m.services})
 	}
 	if len(g.resources) > 0 {
 		m.groups = []*group{g}
@@ -150,7 +149,7 @@ func (im *importer) finishCluster() {
 // fixTiming keeps Heartbeat's timers where hapair accepts them and repairs
 // the orders it refuses (keepalive < warntime < deadtime, deadtime at least
 // 2×keepalive, initdead at least deadtime), with a warning. The defaults are
-// cmd/internal/config's: deadtime 5×keepalive, warntime halfway, initdead
+// internal/config's: deadtime 5×keepalive, warntime halfway, initdead
 // the larger of 2×deadtime and 5s.
 func (im *importer) fixTiming() {
 	c := &im.m.cluster
@@ -185,8 +184,10 @@ func (im *importer) fixTiming() {
 func (im *importer) finishGroups() {
 	m := &im.m
 	svc := map[string]*service{}
+	kept := map[*service]bool{}
 	for _, s := range m.services {
 		svc[s.name] = s
+		kept[s] = true
 	}
 	vips := map[netip.Addr]src{}
 	var keep []*group
@@ -196,9 +197,9 @@ func (im *importer) finishGroups() {
 			switch r.kind {
 			case "balancer":
 				var names []string
-				for _, n := range r.services {
-					if svc[n] != nil {
-						names = append(names, n)
+				for _, s := range r.svcs {
+					if kept[s] {
+						names = append(names, s.name)
 					}
 				}
 				if len(names) == 0 {
@@ -248,6 +249,15 @@ func (im *importer) finishGroups() {
 		keep = append(keep, g)
 	}
 	m.groups = keep
+	if len(m.groups) == 0 {
+		// had refuses a cluster with nothing to hold; a marked stand-in
+		// keeps the output loadable while the import is incomplete.
+		file := m.cluster.at.file
+		im.refusef(src{file, 0}, "no resource group could be imported: a placeholder group with a 192.0.2.x VIP stands in")
+		m.groups = []*group{{name: "placeholder", preferred: m.cluster.nodes[0],
+			notes:     []string{"PLACEHOLDER group: nothing could be imported; write the group's resources"},
+			resources: []*resource{{kind: "vip", address: im.placeholder() + "/32", note: "PLACEHOLDER: 192.0.2.0/24 is a documentation range"}}}}
+	}
 	// Services no balancer activates would never run: a template group
 	// activates them, or they are reported.
 	active := map[string]bool{}

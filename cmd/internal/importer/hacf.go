@@ -266,6 +266,10 @@ func (h *hacf) mcast(at src, dir string, args []string) {
 		return
 	}
 	g, err := netip.ParseAddr(args[1])
+	if err == nil && g.Is6() && g.IsMulticast() {
+		h.im.refusef(at, "%s %s: hapair's heartbeat links are IPv4 only; use an IPv4 mcast or ucast link", dir, strings.Join(args, " "))
+		return
+	}
 	if err != nil || !g.IsMulticast() || (dir == "mcast6") != g.Is6() {
 		h.im.refusef(at, "%s group %q is not a multicast IPv%s address", dir, args[1], map[bool]string{true: "6", false: "4"}[dir == "mcast6"])
 		return
@@ -302,6 +306,10 @@ func (h *hacf) ucastLine(at src, args []string) {
 		a, err := netip.ParseAddr(s)
 		if err != nil || a.IsMulticast() || a.IsUnspecified() {
 			h.im.refusef(at, "ucast peer %q is not a unicast IP address (a host name would be resolved by Heartbeat at start; write the address)", s)
+			continue
+		}
+		if !a.Unmap().Is4() {
+			h.im.refusef(at, "ucast %s %s: hapair's heartbeat links are IPv4 only", args[0], s)
 			continue
 		}
 		if _, ok := h.ucast[args[0]]; !ok {

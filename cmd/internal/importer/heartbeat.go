@@ -31,6 +31,20 @@ func Heartbeat(dir string) (*Result, error) {
 // into.
 func heartbeat(dir, abs string, read readFunc, stat func(string) (fs.FileInfo, error)) (*Result, error) {
 	im := &importer{}
+	im.findScript = func(name string) (string, bool) {
+		// Heartbeat ran NAME from /etc/ha.d/resource.d or /etc/init.d; the
+		// imported directory stands for /etc/ha.d.
+		cands := []string{filepath.Join(abs, "resource.d", name), filepath.Join(filepath.Dir(abs), "init.d", name)}
+		if filepath.IsAbs(name) {
+			cands = []string{name}
+		}
+		for _, p := range cands {
+			if fi, err := stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0 {
+				return p, true
+			}
+		}
+		return "", false
+	}
 	name := func(f string) string { return filepath.Join(dir, f) }
 	data, err := read(name("ha.cf"))
 	if err != nil {
@@ -104,8 +118,9 @@ func (im *importer) authkeys(display, abs string, read readFunc, stat func(strin
 	at := src{display, 0}
 	data, err := read(display)
 	if err != nil {
-		im.refusef(at, "cannot read authkeys (%v): hapair needs Heartbeat's authkeys file; write one with a sha256 key at /etc/hapair/authkeys", unwrapPath(err))
-		c.notes = append(c.notes, "PLACEHOLDER: "+display+" could not be read: write /etc/hapair/authkeys (auth 1 / 1 sha256 SECRET, mode 0600)")
+		im.refusef(at, "cannot read authkeys (%v): hapair needs Heartbeat's authkeys file; write one with a sha256 key next to had.toml", unwrapPath(err))
+		c.authkeys = "authkeys"
+		c.notes = append(c.notes, "PLACEHOLDER: "+display+" could not be read: write authkeys next to this file (auth 1 / 1 sha256 SECRET, mode 0600)")
 		return
 	}
 	_, warns, perr := authkeys.Parse(bytes.NewReader(data), display)
@@ -121,7 +136,8 @@ func (im *importer) authkeys(display, abs string, read readFunc, stat func(strin
 			line, msg := authkeysPos(e, display)
 			im.refusef(src{display, line}, "%s", msg)
 		}
-		c.notes = append(c.notes, "PLACEHOLDER: "+display+" was refused (see the warnings): write /etc/hapair/authkeys with a sha256 key, mode 0600")
+		c.authkeys = "authkeys"
+		c.notes = append(c.notes, "PLACEHOLDER: "+display+" was refused (see the warnings): write authkeys next to this file with a sha256 key, mode 0600")
 		return
 	}
 	if fi, err := stat(display); err == nil && fi.Mode().Perm()&0o077 != 0 {
@@ -246,9 +262,7 @@ func (im *importer) haresource(at src, g *group, tok string, usedLD map[string]s
 			return
 		}
 		r := &resource{at: at, kind: "balancer", note: "ldirectord::" + f + ": the services imported from " + path}
-		for _, s := range svcs {
-			r.services = append(r.services, s.name)
-		}
+		r.svcs = svcs
 		g.resources = append(g.resources, r)
 	case "LVSSyncDaemonSwap":
 		role := strings.SplitN(argStr, "::", 2)[0]
@@ -263,9 +277,18 @@ func (im *importer) haresource(at src, g *group, tok string, usedLD map[string]s
 			im.refusef(at, "%q is not a resource name", tok)
 			return
 		}
-		g.resources = append(g.resources, &resource{at: at, kind: "script", path: tok,
-			note: agent + ": copy the script from /etc/ha.d/resource.d or /etc/init.d to /etc/hapair/resource.d"})
-		im.warnf(at, "%s: imported as a script resource; the script itself is not carried over: copy it from /etc/ha.d/resource.d (or /etc/init.d) to /etc/hapair/resource.d/%s", tok, filepath.Base(agent))
+		path, ok := im.findScript(agent)
+		if !ok {
+			im.refusef(at, "%s: no executable script %s in the directory's resource.d or in ../init.d (where Heartbeat looked); group imported without it", tok, agent)
+			return
+		}
+		arg := ""
+		if argStr != "" {
+			arg = "::" + argStr
+		}
+		g.resources = append(g.resources, &resource{at: at, kind: "script", path: path + arg,
+			note: agent + ": Heartbeat's script, used where it is; copy it to /etc/hapair/resource.d and write its bare name"})
+		im.warnf(at, "%s: imported as a script resource running %s; copy the script to /etc/hapair/resource.d and write its bare name", tok, path)
 	}
 }
 

@@ -25,8 +25,12 @@ func heartbeatCase(t *testing.T, files map[string]string, w want) {
 			delete(all, k)
 		}
 	}
-	dir := writeDir(t, all)
-	res, err := Heartbeat(dir)
+	// The directory stands for /etc/ha.d, so ../init.d is /etc/init.d.
+	named := map[string]string{}
+	for k, v := range all {
+		named["ha.d/"+k] = v
+	}
+	res, err := Heartbeat(filepath.Join(writeDir(t, named), "ha.d"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,8 +65,8 @@ func TestHACF(t *testing.T) {
 				warns: []string{"ha.cf:2: bcast eth0 eth1: hapair has no broadcast links"}}},
 		{name: "mcast with ttl and loop", hacf: "node lb1 lb2\nmcast eth0 225.0.0.1 694 3 1\n",
 			want: want{complete: true, toml: []string{`group = "225.0.0.1"`, "port = 694"}, warns: []string{"ha.cf:2: mcast ttl 3", "ha.cf:2: mcast loop 1"}}},
-		{name: "mcast6", hacf: "node lb1 lb2\nmcast6 eth0 ff02::1:94 694 1 0\n",
-			want: want{complete: true, toml: []string{`group = "ff02::1:94"`}}},
+		{name: "mcast6", hacf: "node lb1 lb2\nmcast6 eth0 ff02::1:94 694 1 0\nbcast eth1\n",
+			want: want{notTOML: []string{"ff02::1:94"}, warns: []string{"ha.cf:2: not converted: mcast6 eth0 ff02::1:94 694 1 0: hapair's heartbeat links are IPv4 only"}}},
 		{name: "mcast with a unicast group", hacf: "node lb1 lb2\nmcast eth0 198.18.0.1 694 1 0\nbcast eth1\n",
 			want: want{warns: []string{`ha.cf:2: not converted: mcast group "198.18.0.1"`}}},
 		{name: "ucast for every node", hacf: "node lb1 lb2\nucast eth1 198.18.1.1\nucast eth1 198.18.1.2\n",
@@ -71,8 +75,8 @@ func TestHACF(t *testing.T) {
 		{name: "ucast naming only the peer (one node's ha.cf)", hacf: "node lb1 lb2\nucast eth1 198.18.1.2\n",
 			want: want{toml: []string{`peers = { "lb1" = "198.18.1.2", "lb2" = "192.0.2.1" }`, "PLACEHOLDER: no ucast address for lb2"},
 				warns: []string{"ha.cf:2: not converted: ucast eth1: no address for node lb2"}}},
-		{name: "ucast over IPv6", hacf: "node lb1 lb2\nucast eth1 2001:db8::1\nucast eth1 2001:db8::2\n",
-			want: want{complete: true, toml: []string{`"lb2" = "2001:db8::2"`}}},
+		{name: "ucast over IPv6", hacf: "node lb1 lb2\nucast eth1 2001:db8::1\nucast eth1 2001:db8::2\nbcast eth0\n",
+			want: want{warns: []string{"ha.cf:2: not converted: ucast eth1 2001:db8::1: hapair's heartbeat links are IPv4 only"}}},
 		{name: "ucast with a host name", hacf: "node lb1 lb2\nucast eth1 lb2.example\nbcast eth0\n",
 			want: want{warns: []string{`ha.cf:2: not converted: ucast peer "lb2.example" is not a unicast IP address`}}},
 		{name: "udpport after a link keeps the earlier link on 694", hacf: "node lb1 lb2\nbcast eth0\nudpport 695\nbcast eth1\n",
@@ -91,8 +95,8 @@ func TestHACF(t *testing.T) {
 				"serial /dev/ttyS0\nbaud 19200\nstonith_host * null lb1\nwatchdog /dev/watchdog\ncrm on\nautojoin any\ndeadping 30\n" +
 				"compression bz2\nconn_logd_time 60\nfrobnicate yes\n   node   lb1\t lb2  \n  mcast eth0 239.255.0.94 694 1 0\n",
 			files: map[string]string{"haresources": ""},
-			want: want{complete: true, toml: []string{`nodes = ["lb1", "lb2"]`},
-				warns: []string{"ha.cf:2: debugfile: not carried over", "ha.cf:3: logfile: not carried over", "ha.cf:4: logfacility", "ha.cf:5: use_logd",
+			want: want{toml: []string{`nodes = ["lb1", "lb2"]`},
+				warns: []string{"not converted: no resource group could be imported", "ha.cf:2: debugfile: not carried over", "ha.cf:3: logfile: not carried over", "ha.cf:4: logfacility", "ha.cf:5: use_logd",
 					"ha.cf:6: serial: not carried over", "ha.cf:7: baud", "ha.cf:8: stonith_host: not carried over: hapair has no STONITH",
 					"ha.cf:9: watchdog", "ha.cf:10: crm on: a CRM/Pacemaker configuration (the CIB) is not read", "ha.cf:11: autojoin",
 					"ha.cf:12: deadping", "ha.cf:13: compression", "ha.cf:14: conn_logd_time", `ha.cf:15: unknown ha.cf directive "frobnicate"`}}},
@@ -135,13 +139,17 @@ func TestHaresources(t *testing.T) {
 			want: want{complete: true, toml: []string{`address = "2001:db8::10/64", interface = "eth0"`}}},
 		{name: "bad netmask and address", files: map[string]string{"haresources": "lb1 IPaddr::198.18.0.10/255.0.255.0 IPaddr2::nowhere/24 198.18.0.11/24\n"},
 			want: want{warns: []string{`haresources:1: not converted: IPaddr::198.18.0.10/255.0.255.0: "255.0.255.0" is neither`, `not converted: IPaddr2::nowhere/24: "nowhere" is not an IP address`}}},
-		{name: "script resources with arguments", files: map[string]string{"haresources": "lb1 198.18.0.10/24 drbddisk::r0 Filesystem::/dev/drbd0::/data::ext3 httpd MailTo::root@example.com\n"},
-			want: want{complete: true, toml: []string{`{ kind = "script", path = "drbddisk::r0" }`, `{ kind = "script", path = "Filesystem::/dev/drbd0::/data::ext3" }`, `{ kind = "script", path = "httpd" }`},
-				warns: []string{"haresources:1: httpd: imported as a script resource; the script itself is not carried over"}}},
+		{name: "script resources with arguments", files: map[string]string{"haresources": "lb1 198.18.0.10/24 drbddisk::r0 Filesystem::/dev/drbd0::/data::ext3 httpd\n",
+			"resource.d/drbddisk": "#!/bin/sh\n", "resource.d/Filesystem": "#!/bin/sh\n", "../init.d/httpd": "#!/bin/sh\n"},
+			want: want{complete: true, toml: []string{`/ha.d/resource.d/drbddisk::r0" }`, `/ha.d/resource.d/Filesystem::/dev/drbd0::/data::ext3" }`, `/init.d/httpd" }`},
+				warns: []string{"haresources:1: httpd: imported as a script resource running /", "copy the script to /etc/hapair/resource.d"}}},
+		{name: "a script that is not there", files: map[string]string{"haresources": "lb1 198.18.0.10/24 MailTo::root@example.com\n"},
+			want: want{warns: []string{"haresources:1: not converted: MailTo::root@example.com: no executable script MailTo"}}},
 		{name: "two groups and a node not in ha.cf", files: map[string]string{"haresources": "lb1 198.18.0.10/24\nlb2 198.18.0.20/24\nlb3 198.18.0.30/24\n"},
 			want: want{complete: true, toml: []string{`nodes = ["lb1", "lb2", "lb3"]`, `preferred = "lb2"`},
 				warns: []string{"haresources:3: node lb3 is not a node line in ha.cf; added"}}},
-		{name: "the same VIP in two groups", files: map[string]string{"haresources": "lb1 198.18.0.10/24 httpd\nlb2 198.18.0.10/24 squid\n"},
+		{name: "the same VIP in two groups", files: map[string]string{"haresources": "lb1 198.18.0.10/24 httpd\nlb2 198.18.0.10/24 squid\n",
+			"../init.d/httpd": "#!/bin/sh\n", "../init.d/squid": "#!/bin/sh\n"},
 			want: want{complete: true, warns: []string{"haresources:2: VIP 198.18.0.10 is already a resource at"}}},
 		{name: "LVSSyncDaemonSwap and ldirectord", files: map[string]string{"haresources": "lb1 LVSSyncDaemonSwap::master ldirectord::ldirectord.cf 198.18.0.20/24/eth0\n", "ldirectord.cf": ld},
 			want: want{complete: true, toml: []string{`{ kind = "ipvs-sync", role = "master", interface = "eth0" }`, `{ kind = "balancer", services = ["http-80"] }`,
@@ -159,7 +167,7 @@ func TestHaresources(t *testing.T) {
 		{name: "a line with a node only", files: map[string]string{"haresources": "lb1\nlb1 198.18.0.10/24\n"},
 			want: want{warns: []string{"haresources:1: not converted: lb1 has no resources"}}},
 		{name: "haresources missing", files: map[string]string{"haresources": ""},
-			want: want{warns: []string{"haresources: not converted: cannot read haresources"}}},
+			want: want{warns: []string{"haresources: not converted: cannot read haresources", "not converted: no resource group could be imported"}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { heartbeatCase(t, tc.files, tc.want) })
@@ -177,7 +185,7 @@ func TestAuthkeys(t *testing.T) {
 		{name: "md5 as the HAProxy + Heartbeat 2 article wrote it", ak: "auth 3\n3 md5 $randomString\n",
 			want: want{complete: true, warns: []string{"authkeys:2: key 3 uses md5", "move `auth` to N on both", "authkeys:2: key 3: secret is only 13 bytes"}}},
 		{name: "crc is refused", ak: "auth 1\n1 crc\n",
-			want: want{toml: []string{"PLACEHOLDER"}, notTOML: []string{`authkeys = "`}, warns: []string{"authkeys:2: not converted: key 1: method crc refused"}}},
+			want: want{toml: []string{"PLACEHOLDER", `authkeys = "authkeys"`}, warns: []string{"authkeys:2: not converted: key 1: method crc refused"}}},
 		{name: "syntax errors", ak: "auth one\n1 sha256\n",
 			want: want{warns: []string{`authkeys:1: not converted: auth "one"`, "authkeys:2: not converted: key 1: sha256 needs a secret"}}},
 		{name: "missing", ak: "",

@@ -7,33 +7,34 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hapair/hapair/authkeys"
 	"github.com/hapair/hapair/internal/config"
+	"github.com/hapair/hapair/node"
 )
 
-// checkConfig loads res's TOML exactly as `hactl check-config` does
-// (config.Load on a file) and, when the result is complete, loads the
-// authkeys file it names as had does. It returns the loaded config.
+// checkConfig checks res's TOML exactly as `hactl check-config` does
+// (node.Check: the config, the authkeys file it names, a dry build of every
+// node). An authkeys file next to had.toml stands in for the one an import
+// without Heartbeat's asks the operator to write; an import of a Heartbeat
+// directory names the source's own file, which must then load.
 func checkConfig(t *testing.T, res *Result) *config.Config {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "had.toml")
+	dir := t.TempDir()
+	path := filepath.Join(dir, "had.toml")
 	if err := os.WriteFile(path, res.TOML, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Load(path)
+	if err := os.WriteFile(filepath.Join(dir, "authkeys"), []byte(baseAK), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := node.Check(path)
 	if err != nil {
 		var errs config.Errors
 		if errors.As(err, &errs) {
 			t.Fatalf("imported TOML does not pass check-config:\n%v\n--- TOML:\n%s", err, res.TOML)
 		}
-		t.Fatalf("check-config: %v", err)
+		t.Fatalf("check-config: %v\n--- TOML:\n%s", err, res.TOML)
 	}
-	if res.Complete() && cfg.Cluster.Authkeys != config.DefaultAuthkeys {
-		if _, _, err := authkeys.Load(cfg.Cluster.Authkeys); err != nil {
-			t.Fatalf("complete import names authkeys %s, which does not load: %v", cfg.Cluster.Authkeys, err)
-		}
-	}
-	return cfg
+	return rep.Config
 }
 
 // want is what a table case expects of an import.
@@ -79,7 +80,7 @@ func (w want) check(t *testing.T, res *Result) {
 }
 
 // writeDir writes files into a new temporary directory; authkeys gets mode
-// 0600 as Heartbeat and had require.
+// 0600 as Heartbeat and had require, scripts in resource.d and init.d 0755.
 func writeDir(t *testing.T, files map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -88,7 +89,11 @@ func writeDir(t *testing.T, files map[string]string) string {
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		mode := os.FileMode(0o600)
+		if strings.Contains(name, "resource.d/") || strings.Contains(name, "init.d/") {
+			mode = 0o755 // Heartbeat resource scripts
+		}
+		if err := os.WriteFile(p, []byte(body), mode); err != nil {
 			t.Fatal(err)
 		}
 	}

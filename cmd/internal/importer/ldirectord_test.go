@@ -88,7 +88,7 @@ func TestLdirectord(t *testing.T) {
 			want: want{complete: true, warns: []string{"ldirectord.cf:1: execute", "ldirectord.cf:2: fork", "ldirectord.cf:3: supervised", "ldirectord.cf:4: maintenancedir",
 				"ldirectord.cf:5: readdquiescent", "ldirectord.cf:6: cleanstop", "ldirectord.cf:7: smtp", "ldirectord.cf:8: emailalertfrom"}}},
 		{name: "empty file", cf: "",
-			want: want{complete: true}},
+			want: want{warns: []string{"not converted: no resource group could be imported"}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { ldCase(t, tc.cf, tc.want) })

@@ -58,10 +58,10 @@ func (r *Result) Complete() bool {
 	return true
 }
 
-// The model mirrors the had.toml schema (cmd/internal/config) for the keys an
+// The model mirrors the had.toml schema (internal/config) for the keys an
 // import writes. Zero values mean "not written": the emitter leaves them out
 // and hapair's default applies. Strings stay as text because the emitter
-// writes them back out; the final load through cmd/internal/config is what
+// writes them back out; the final load through internal/config is what
 // checks them.
 type model struct {
 	header   []string // comment lines at the top of the file
@@ -118,14 +118,15 @@ type group struct {
 type resource struct {
 	at       src
 	note     string
-	kind     string // vip | balancer | ipvs-sync | script
-	address  string // vip: "ADDR/LEN"
-	iface    string // vip, ipvs-sync
-	label    string // vip
-	services []string
-	role     string // ipvs-sync
-	syncID   int    // ipvs-sync; 0 is left out (the default)
-	path     string // script: "name::arg::arg" or an absolute path
+	kind     string     // vip | balancer | ipvs-sync | script
+	address  string     // vip: "ADDR/LEN"
+	iface    string     // vip, ipvs-sync
+	label    string     // vip
+	services []string   // balancer: filled from svcs by finishGroups
+	svcs     []*service // balancer: the services it activates
+	role     string     // ipvs-sync
+	syncID   int        // ipvs-sync; 0 is left out (the default)
+	path     string     // script: "name::arg::arg" or an absolute path
 }
 
 type service struct {
@@ -183,6 +184,9 @@ type importer struct {
 	m      model
 	warns  []Warning
 	nPlace int // placeholder addresses handed out
+	// findScript finds a Heartbeat resource script's program (Heartbeat
+	// imports only).
+	findScript func(name string) (string, bool)
 }
 
 // placeholder returns the next stand-in address for one a source does not
