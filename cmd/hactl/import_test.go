@@ -52,7 +52,7 @@ func TestImport(t *testing.T) {
 		{"incomplete: exit 1 and still valid TOML", []string{"import", "heartbeat", "-o", out, hb2}, "", 1, nil,
 			[]string{hb2 + "/ha.cf:15: not converted: ucast eth1: no address for node lb2", "hactl: import: incomplete"}, out},
 		{"ipvsadm from stdin", []string{"import", "ipvsadm", "-"}, "-A -t 198.18.0.20:80 -s rr\n-a -t 198.18.0.20:80 -r 198.18.1.1 -m\n", 0,
-			[]string{`listen = "198.18.0.20:80"`}, []string{"stdin:2: masq"}, ""},
+			[]string{`listen = "198.18.0.20:80"`, `method = "nat"`}, []string{"stdin:1: ipvsadm rules have no health check"}, ""},
 		{"zeus with -listen", []string{"import", "zeus", "-listen", "198.18.0.20:80", seeds + "zeus/monitor.cfg"}, "", 1,
 			nil, []string{`monitor.cfg:4: not converted: MASTERS entry "webserver1" is a host name`}, ""},
 		{"zeus with a bad -listen", []string{"import", "zeus", "-listen", "nowhere", seeds + "zeus/monitor.cfg"}, "", 2, nil, []string{`zeus listen address "nowhere"`}, ""},

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -55,10 +56,27 @@ virtual=198.18.0.100:5060
 }
 
 // Test: `hactl import heartbeat` turns the Ultra Monkey files into a
-// had.toml that runs as a pair: lb1 serves HTTP and SIP on the VIP, and
-// when lb1 crashes lb2 takes the VIP and serves both.
+// had.toml that runs as a pair: lb1 serves HTTP and SIP on the VIP (masq
+// became hapair's kernel nat), and when lb1 crashes lb2 takes the VIP and
+// serves both.
 func TestImportedUltraMonkeyFailsOver(t *testing.T) {
 	p := newPair(t, pairOptions{})
+	// As the article says: the directors forward, and "the application
+	// nodes need to have their default gateway stated as ... the virtual
+	// IP" (LVS-NAT reals answer through the director).
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, n := range []string{"lb1", "lb2"} {
+		if out, err := p.lab.Host(n).Run(ctx, "sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv4.conf.all.send_redirects=0", "net.ipv4.conf.eth0.send_redirects=0"); err != nil {
+			t.Fatalf("%s: %v: %s", n, err, out)
+		}
+	}
+	for _, h := range p.lab.Backends() {
+		script := fmt.Sprintf("sysctl -qw net.ipv4.conf.all.accept_redirects=0 net.ipv4.conf.eth0.accept_redirects=0\nip route replace default via %s\nip route add %s/32 via %s", vip, p.lab.Client().Addr, vip)
+		if out, err := h.Run(ctx, "sh", "-ec", script); err != nil {
+			t.Fatalf("%s: %v: %s", h.Name, err, out)
+		}
+	}
 	dir := t.TempDir()
 	for name, body := range ultraMonkey {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
@@ -141,6 +159,9 @@ func labConfig(t *testing.T, imported string, h *lab.Host) string {
 	}
 	if !sawSync {
 		t.Fatalf("the import has no ipvs-sync resource for LVSSyncDaemonSwap::master:\n%s", imported)
+	}
+	if strings.Count(imported, `method = "nat"`) != 2 {
+		t.Fatalf("the import does not forward both masq services with method nat:\n%s", imported)
 	}
 	return b.String()
 }

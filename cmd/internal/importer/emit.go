@@ -12,7 +12,7 @@ import (
 // kernelMethods says whether had.toml has a per-service `method` key (the
 // kernel nat/dr data plane). Until it does, a service whose source forwarded
 // with masq or gate gets the userspace balancer and a comment saying so.
-const kernelMethods = false
+const kernelMethods = true
 
 // render writes m as had.toml. Blocks come in the schema's order (cluster,
 // links, pings, groups, services) and each opens with a comment naming its
@@ -167,6 +167,9 @@ func (r *resource) inline() string {
 		}
 	case "script":
 		add("path", r.path)
+	case "conntrack-sync":
+		add("interface", r.iface)
+		f = append(f, "addresses = "+strs(r.addrs))
 	}
 	return "{ " + strings.Join(f, ", ") + " }"
 }

@@ -139,6 +139,7 @@ func (im *importer) finishCluster() {
 			}
 		}
 		if len(missing) > 0 {
+			l.stand = true
 			l.notes = append(l.notes, "PLACEHOLDER: no ucast address for "+strings.Join(missing, ", ")+" (192.0.2.0/24 is a documentation range): write the node's address on "+l.iface)
 			im.refusef(l.at, "ucast %s: no address for node %s (each node's ha.cf names only its peer); a 192.0.2.x placeholder stands in: write the real address in the [[link]] peers", l.iface, strings.Join(missing, ", "))
 		}

@@ -60,6 +60,15 @@ func TestLdirectord(t *testing.T) {
 			"virtual=198.18.0.21:80\n\treal=198.18.1.1:80 ipip\n\tchecktype=connect\n",
 			want: want{complete: true, toml: []string{"ldirectord forwarded with gate (LVS-DR)", "ldirectord forwarded with ipip (LVS-TUN); hapair has no tunnel method"},
 				warns: []string{"ldirectord.cf:3: real forwarded with masq while the first real of this service used gate", "ldirectord.cf:6: ipip: hapair has no ipip"}}},
+		{name: "kernel nat where the service fits, userspace balancer where it does not", cf: "virtual=198.18.0.20:80\n\treal=198.18.1.1:80 masq\n\tchecktype=connect\n\tscheduler=rr\n" +
+			"virtual=198.18.0.20:81\n\treal=198.18.1.1:81 masq\n\tchecktype=connect\n\tscheduler=wlc\n" +
+			"virtual=198.18.0.20:82\n\treal=198.18.1.1:82 masq\n\tchecktype=connect\n\tscheduler=rr\n\tfallback=127.0.0.1:80\n" +
+			"virtual=[2001:db8::20]:80\n\treal=[2001:db8::1]:80 masq\n\tchecktype=connect\n\tscheduler=rr\n" +
+			"virtual=198.18.0.21:80\n\treal=198.18.1.1:80 gate\n\tchecktype=connect\n\tscheduler=rr\n",
+			want: want{complete: true, toml: []string{"listen = \"198.18.0.20:80\"\nmethod = \"nat\"", "nat: the reals must route their replies through the group's VIP"},
+				warns: []string{`ldirectord.cf:6: masq: not forwarded by hapair's kernel "nat" method: scheduler wlc needs per-real connection counts`,
+					`ldirectord.cf:10: masq: not forwarded by hapair's kernel "nat" method: a loopback fallback`, `ldirectord.cf:15: masq: not forwarded by hapair's kernel "nat" method: hapair's kernel methods are IPv4 only`,
+					`ldirectord.cf:19: gate: not forwarded by hapair's kernel "dr" method: dr needs the interface`}}},
 		{name: "real ranges, per-real request and receive, weights", cf: "virtual=198.18.0.20:80\n\treal=198.18.1.1->198.18.1.3:8080 gate 2 \".healthcheck.html\", \"OKAY\"\n\tchecktype=connect\n",
 			want: want{complete: true, toml: []string{`"198.18.1.1:8080", weight = 2`, `"198.18.1.3:8080", weight = 2`},
 				warns: []string{`ldirectord.cf:2: real=198.18.1.1->198.18.1.3:8080: per-real request/receive ".healthcheck.html, OKAY" not carried over`}}},

@@ -3,6 +3,7 @@ package importer
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 )
 
@@ -97,6 +98,47 @@ func (im *importer) finishMethods() {
 		}
 		s.notes = append(s.notes, fmt.Sprintf("%s forwarded with %s: hapair's kernel %q method", s.methodTool, long, s.method))
 	}
+	for _, g := range im.m.groups {
+		im.connSync(g)
+	}
+}
+
+// connSync adds conntrack-sync to a group whose source synced connections
+// (LVSSyncDaemonSwap, ipvsadm --start-daemon) and whose balancer forwards
+// in the kernel: hapair's nat and dr run on nftables, so conntrackd, not
+// IPVS's sync daemon, carries their connections across a failover. It
+// needs each node's address on one link, which only a complete ucast link
+// gives; otherwise a warning says what to add.
+func (im *importer) connSync(g *group) {
+	var sync *resource
+	kernel := false
+	for _, r := range g.resources {
+		if r.kind == "ipvs-sync" && sync == nil {
+			sync = r
+		}
+		for _, s := range r.svcs {
+			kernel = kernel || s.kernel
+		}
+	}
+	if sync == nil || !kernel {
+		return
+	}
+	nodes := im.m.cluster.nodes
+	for _, l := range im.m.links {
+		if l.kind != "ucast" || l.stand || l.iface == "" || len(nodes) != 2 {
+			continue
+		}
+		cs := &resource{at: sync.at, kind: "conntrack-sync", iface: l.iface,
+			note: "conntrack-sync: carries the nat/dr connections across a failover (conntrackd), over the ucast link on " + l.iface}
+		for _, n := range nodes {
+			cs.addrs = append(cs.addrs, l.peers[n])
+		}
+		i := slices.Index(g.resources, sync)
+		g.resources = slices.Insert(g.resources, i+1, cs)
+		return
+	}
+	im.warnf(sync.at, "connection sync: the group's nat/dr services run on nftables, whose connections hapair's conntrack-sync resource carries across a failover (the ipvs-sync resource syncs IPVS only); add { kind = \"conntrack-sync\", interface = IF, addresses = [one IPv4 address per node] } to group %s", g.name)
+	sync.note += "; for the nat/dr services add a conntrack-sync resource (interface, each node's address)"
 }
 
 func isLoopback(hostport string) bool {

@@ -99,6 +99,7 @@ type link struct {
 	group string
 	port  int
 	peers map[string]string // ucast: node -> address
+	stand bool              // ucast: some address is a placeholder
 }
 
 type ping struct {
@@ -118,7 +119,7 @@ type group struct {
 type resource struct {
 	at       src
 	note     string
-	kind     string     // vip | balancer | ipvs-sync | script
+	kind     string     // vip | balancer | ipvs-sync | conntrack-sync | script
 	address  string     // vip: "ADDR/LEN"
 	iface    string     // vip, ipvs-sync
 	label    string     // vip
@@ -127,6 +128,7 @@ type resource struct {
 	role     string     // ipvs-sync
 	syncID   int        // ipvs-sync; 0 is left out (the default)
 	path     string     // script: "name::arg::arg" or an absolute path
+	addrs    []string   // conntrack-sync: each node's address, in cluster.nodes order
 }
 
 type service struct {

@@ -18,7 +18,7 @@ var seedImports = []struct {
 	warns    []string
 }{
 	{"ultramonkey", "Ultra Monkey (Heartbeat + ldirectord + LVSSyncDaemonSwap)", func(dir string) (*Result, error) { return Heartbeat(dir) }, true,
-		[]string{"authkeys:3: key 1 uses sha1", "ldirectord.cf:18: masq: forwarded by hapair's userspace balancer", "virtual address 10.0.0.150 of service http-9072"}},
+		[]string{"authkeys:3: key 1 uses sha1", "virtual address 10.0.0.150 of service http-9072", "haresources:1: connection sync: the group's nat/dr services run on nftables"}},
 	// lb1's ha.cf names only lb2's address (line 15, the one line that
 	// differs between the nodes), so lb1's own address is a placeholder.
 	{"haproxy-heartbeat2", "HAProxy + Heartbeat 2", func(dir string) (*Result, error) { return Heartbeat(dir) }, false,
@@ -28,7 +28,7 @@ var seedImports = []struct {
 	{"", "RapidScale lvs-init", func(string) (*Result, error) { return IPVSAdmFile("testdata/seeds/rapidscale/lvs-init") }, false,
 		[]string{"lvs-init:15: ipvsadm -a -t 10.0.0.150:80 -r $i -g: shell variable $i is not set", "lvs-init:11: not converted: virtual service 10.0.0.150:80 has no real server"}},
 	{"", "RapidScale ipvsadm-save", func(string) (*Result, error) { return IPVSAdmFile("testdata/seeds/rapidscale/ipvsadm-save") }, true,
-		[]string{"ipvsadm-save:4: gate: forwarded by hapair's userspace balancer"}},
+		[]string{`ipvsadm-save:4: gate: not forwarded by hapair's kernel "dr" method: scheduler wlc needs per-real connection counts`}},
 	{"", "Zeus monitor.cfg", func(string) (*Result, error) { return Zeus("testdata/seeds/zeus/monitor.cfg", "10.0.0.150:80") }, hostNames,
 		nil},
 }
