@@ -142,7 +142,7 @@ func exprString(e expr.Any) string {
 	case *expr.Numgen:
 		return fmt.Sprintf("numgen reg %d = inc mod %d", e.Register, e.Modulus)
 	case *expr.Hash:
-		return fmt.Sprintf("hash reg %d = jhash(reg %d, %d) %% mod %d", e.DestRegister, e.SourceRegister, e.Length, e.Modulus)
+		return fmt.Sprintf("hash reg %d = jhash(reg %d, %d, seed 0x%x) %% mod %d", e.DestRegister, e.SourceRegister, e.Length, e.Seed, e.Modulus)
 	case *expr.NAT:
 		return fmt.Sprintf("nat dnat ip addr_min reg %d proto_min reg %d", e.RegAddrMin, e.RegProtoMin)
 	case *expr.Dup:

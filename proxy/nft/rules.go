@@ -42,6 +42,12 @@ const (
 	prioIngress = 0
 )
 
+// shSeed is sh's jhash seed. It must be fixed: without one the kernel
+// draws a random seed per rule, so every Apply, and each node of the
+// pair, would send a client to a different real (IPVS's sh hash, too,
+// is a fixed function of the address).
+const shSeed = 0x68617072
+
 // maxEntries sizes the dynamic sets (the kernel's default is 65535): a
 // full dr flow set would leave new flows unrecorded, and their next packet
 // rescheduled. Memory is spent per entry, not per slot.
@@ -233,7 +239,7 @@ func schedule(t *tableSpec, s *Service) []expr.Any {
 	var pick []expr.Any
 	if s.Scheduler == "sh" {
 		pick = []expr.Any{loadSaddr(reg1),
-			&expr.Hash{SourceRegister: reg1, DestRegister: reg1, Length: 4, Modulus: n, Type: expr.HashTypeJenkins}}
+			&expr.Hash{SourceRegister: reg1, DestRegister: reg1, Length: 4, Modulus: n, Seed: shSeed, Type: expr.HashTypeJenkins}}
 	} else {
 		pick = []expr.Any{&expr.Numgen{Register: reg1, Modulus: n, Type: unix.NFT_NG_INCREMENTAL}}
 	}

@@ -268,3 +268,60 @@ func TestKernelNATSurvivesSwitchover(t *testing.T) {
 	}
 	t.Logf("hactl services on lb2:\n%s", out)
 }
+
+// TestKernelDRCrashFailover: direct routing through had. The reals hold
+// the VIP on their loopback (arp_ignore=1, arp_announce=2) and answer the
+// client directly; they see the client's own address. With sh both nodes
+// send a client to the same real, so a long-lived connection survives
+// the owner's crash.
+func TestKernelDRCrashFailover(t *testing.T) {
+	p := newPair(t, pairOptions{Services: scenario.KernelDRService, Resources: scenario.KernelDRResources})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, h := range p.lab.Backends() {
+		script := fmt.Sprintf(`sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 net.ipv4.conf.eth0.arp_ignore=1 net.ipv4.conf.eth0.arp_announce=2
+ip addr add %s/32 dev lo`, vip)
+		if out, err := h.Run(ctx, "sh", "-ec", script); err != nil {
+			t.Fatalf("%s: %v: %s", h.Name, err, out)
+		}
+	}
+	p.start("lb1")
+	p.start("lb2")
+	p.waitOwner("lb1", 10*time.Second)
+	lab.Eventually(t, 10*time.Second, "lb1's dr service has every real up", func() error {
+		svcs, err := p.services("lb1")
+		if err != nil {
+			return err
+		}
+		for _, r := range svcs["gate"].Reals {
+			if !r.Healthy {
+				return fmt.Errorf("real %s: %s", r.Address, r.Reason)
+			}
+		}
+		if len(svcs["gate"].Reals) != 2 {
+			return fmt.Errorf("gate: %+v", svcs["gate"])
+		}
+		return nil
+	})
+	s := dialStream(t, p)
+	if err := s.run(50); err != nil {
+		t.Fatalf("before the crash: %v", err)
+	}
+	s.maxStall = 0
+	crashed := time.Now()
+	p.crashOwner("lb1")
+	done := make(chan error, 1)
+	go func() { done <- s.run(200) }()
+	p.waitHolds("lb2", 5*time.Second)
+	took := time.Since(crashed)
+	if err := <-done; err != nil {
+		t.Fatalf("the dr connection broke across the crash failover (takeover %v): %v", took.Round(time.Millisecond), err)
+	}
+	t.Logf("dr crash failover: lb2 holds the VIP %v after the crash; the connection to %s kept every byte in order, longest stall %v",
+		took.Round(time.Millisecond), s.real, s.maxStall.Round(time.Millisecond))
+	out, err := p.lab.Host("lb2").Hactl(p.bins, "services")
+	if err != nil || !strings.Contains(string(out), "mode dr") {
+		t.Errorf("hactl services on lb2: %v\n%s", err, out)
+	}
+	t.Logf("hactl services on lb2:\n%s", out)
+}

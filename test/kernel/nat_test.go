@@ -126,13 +126,21 @@ func only(got map[string]int) string {
 func TestNATSourceHashAndPersistence(t *testing.T) {
 	s := newNAT(t)
 	s.b.apply(s.svc("sh"))
-	if got := s.connect(t, vip+":80", 30); only(got) == "" {
+	got := s.connect(t, vip+":80", 30)
+	shReal := only(got)
+	if shReal == "" {
 		t.Errorf("sh: one client went to %v, want one real", got)
+	}
+	// A new batch (as any health change or a peer's takeover makes) hashes
+	// the client to the same real: the jhash seed is fixed.
+	s.b.apply(s.svc("sh"))
+	if got := s.connect(t, vip+":80", 10); only(got) != shReal {
+		t.Errorf("sh after a new batch: the client went to %v, want %s", got, shReal)
 	}
 	svc := s.svc("rr")
 	svc.Persistent = 30 * time.Second
 	s.b.apply(svc)
-	got := s.connect(t, vip+":80", 30)
+	got = s.connect(t, vip+":80", 30)
 	first := only(got)
 	if first == "" {
 		t.Fatalf("persistent rr: one client went to %v, want one real", got)

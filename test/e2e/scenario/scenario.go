@@ -217,6 +217,7 @@ func All() map[string]Options {
 		"sip":              Balancer(2, SIPService, "sip"),
 		"kernel nat":       {Services: KernelServices, Resources: KernelResources},
 		"admin":            {Admin: true},
+		"kernel dr":        {Services: KernelDRService, Resources: KernelDRResources},
 	}
 }
 
@@ -271,5 +272,24 @@ reals = [ { address = "198.18.0.21:5060" }, { address = "198.18.0.22:5060" } ]
 // them backwards.
 const KernelResources = `  { kind = "conntrack-sync", interface = "eth1", addresses = ["198.18.1.11", "198.18.1.12"] },
   { kind = "balancer", services = ["nat", "sip"] },
+  { kind = "vip", address = "198.18.0.100/24", interface = "eth0" },
+`
+
+// KernelDRService is direct routing (method "dr") with the source-hash
+// scheduler: both nodes map a client to the same real, so a dr
+// connection (which the ingress path keeps no shared state for) goes on
+// to its real after a failover.
+const KernelDRService = `[[service]]
+name = "gate"
+method = "dr"
+interface = "eth0"
+listen = "198.18.0.100:9000"
+scheduler = "sh"
+check = { type = "connect", interval = "200ms", timeout = "100ms", rise = 1, fall = 2 }
+reals = [ { address = "198.18.0.21:9000" }, { address = "198.18.0.22:9000" } ]
+`
+
+// KernelDRResources program the kernel, then move the VIP.
+const KernelDRResources = `  { kind = "balancer", services = ["gate"] },
   { kind = "vip", address = "198.18.0.100/24", interface = "eth0" },
 `
