@@ -30,6 +30,7 @@ type kernelServices struct {
 	mu    sync.Mutex
 	order []string
 	svcs  map[string]*kernelService
+	jobs  map[string]bool // prober job ids
 }
 
 type kernelService struct {
@@ -76,6 +77,18 @@ func newKernelServices(cfg *config.Config, log *slog.Logger) (*kernelServices, e
 	}
 	k.tables = nft.New(conn)
 	k.prober = check.NewProber(check.ProberConfig{OnChange: k.onHealth})
+	k.jobs = map[string]bool{}
+	if err := k.syncJobs(); err != nil {
+		k.prober.Stop()
+		return nil, err
+	}
+	return k, nil
+}
+
+// syncJobs makes the prober's jobs match the services' reals: a job whose
+// real stays keeps its health (Prober.Add updates in place).
+func (k *kernelServices) syncJobs() error {
+	want := map[string]bool{}
 	for _, name := range k.order {
 		s := k.svcs[name]
 		if s.spec.Type == "" {
@@ -83,20 +96,64 @@ func newKernelServices(cfg *config.Config, log *slog.Logger) (*kernelServices, e
 		}
 		c, err := check.New(s.spec)
 		if err != nil {
-			k.prober.Stop()
-			return nil, fmt.Errorf("service %q: %w", name, err)
+			return fmt.Errorf("service %q: %w", name, err)
 		}
 		for _, r := range s.cfg.Reals {
-			if err := k.prober.Add(check.Job{ID: name + " " + r.Address.String(), Target: r.Address, Checker: c, Spec: s.spec}); err != nil {
-				k.prober.Stop()
-				return nil, err
+			id := name + " " + r.Address.String()
+			want[id] = true
+			if err := k.prober.Add(check.Job{ID: id, Target: r.Address, Checker: c, Spec: s.spec}); err != nil {
+				return err
 			}
-			if st, ok := k.prober.Status(name + " " + r.Address.String()); ok {
+			if st, ok := k.prober.Status(id); ok {
 				s.healthy[r.Address], s.reason[r.Address] = st.Healthy, st.Reason
 			}
 		}
 	}
-	return k, nil
+	for id := range k.jobs {
+		if !want[id] {
+			k.prober.Remove(id)
+		}
+	}
+	k.jobs = want
+	return nil
+}
+
+// reload takes cfg's kernel services: a service or real that stays keeps
+// its activation, health and drain; one that goes is dropped; the tables
+// are rewritten in one batch per family, so established connections stay
+// (conntrack and the flow sets pin them; dynamic sets of kept reals stay).
+// On an invalid service nothing changes.
+func (k *kernelServices) reload(cfg *config.Config) error {
+	next := map[string]*kernelService{}
+	var order []string
+	for _, s := range cfg.Services {
+		if !isKernel(s) {
+			continue
+		}
+		sp := kernelSpec(s, nil)
+		if err := sp.Validate(); err != nil {
+			return err
+		}
+		ks := &kernelService{cfg: s, spec: checkSpec(s), healthy: map[netip.AddrPort]bool{},
+			reason: map[netip.AddrPort]string{}, drain: map[netip.AddrPort]bool{}}
+		k.mu.Lock()
+		if old, ok := k.svcs[s.Name]; ok {
+			ks.active = old.active
+			for _, r := range s.Reals {
+				ks.healthy[r.Address], ks.reason[r.Address], ks.drain[r.Address] = old.healthy[r.Address], old.reason[r.Address], old.drain[r.Address]
+			}
+		}
+		k.mu.Unlock()
+		next[s.Name] = ks
+		order = append(order, s.Name)
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.svcs, k.order = next, order
+	if err := k.syncJobs(); err != nil {
+		return err
+	}
+	return k.applyLocked()
 }
 
 func checkSpec(s config.Service) check.Spec {

@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	"github.com/hapair/hapair/internal/config"
 )
@@ -36,8 +35,8 @@ func (n *Node) reload(ctx context.Context, dry bool) ([]string, error) {
 	if len(p.restart) > 0 {
 		return nil, p.refusal()
 	}
-	if why := kernelReload(n.config(), next); why != "" {
-		return nil, fmt.Errorf("reload: %s: restart had to apply it (a reload does not yet rewrite nat and dr services)", why)
+	if why := kernelReload(n.config(), next, n.kernel != nil); why != "" {
+		return nil, fmt.Errorf("reload: %s: restart had to apply it", why)
 	}
 	if dry || len(p.lines) == 0 {
 		return p.lines, nil
@@ -45,6 +44,11 @@ func (n *Node) reload(ctx context.Context, dry bool) ([]string, error) {
 	if n.balancer != nil {
 		if err := n.balancer.Reload(balancerConfig(next)); err != nil {
 			return nil, fmt.Errorf("reload: balancer: %w", err)
+		}
+	}
+	if n.kernel != nil {
+		if err := n.kernel.reload(next); err != nil {
+			return nil, fmt.Errorf("reload: kernel services: %w", err)
 		}
 	}
 	n.env.services = map[string]bool{}
@@ -70,24 +74,26 @@ func (n *Node) reload(ctx context.Context, dry bool) ([]string, error) {
 	return p.lines, nil
 }
 
-// kernelReload names the first change Reload cannot apply to the kernel
-// services (nat, dr) or to which services the balancer runs, "" if none.
-func kernelReload(a, b *config.Config) string {
-	kernel := func(c *config.Config) (ks []string, proxied int) {
+// kernelReload names the first change Reload cannot apply: kernel
+// services (nat, dr) appearing in a had that runs none (the kernel side
+// is built at start), or the balancer gaining or losing all its proxy
+// services. "" if none.
+func kernelReload(a, b *config.Config, haveKernel bool) string {
+	count := func(c *config.Config) (kernel, proxied int) {
 		for _, s := range c.Services {
 			if isKernel(s) {
-				ks = append(ks, fmt.Sprintf("%+v", s))
+				kernel++
 			} else {
 				proxied++
 			}
 		}
-		return ks, proxied
+		return kernel, proxied
 	}
-	ka, pa := kernel(a)
-	kb, pb := kernel(b)
+	_, pa := count(a)
+	kb, pb := count(b)
 	switch {
-	case !slices.Equal(ka, kb):
-		return "nat or dr services changed"
+	case kb > 0 && !haveKernel:
+		return "nat or dr services appear"
 	case (pa == 0) != (pb == 0):
 		return "the balancer gains or loses all its proxy services"
 	}

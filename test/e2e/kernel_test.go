@@ -325,3 +325,36 @@ ip addr add %s/32 dev lo`, vip)
 	}
 	t.Logf("hactl services on lb2:\n%s", out)
 }
+
+// A reload rewrites the kernel services in one batch per table: the open
+// connection to a real made quiescent keeps going, new ones avoid it.
+func TestKernelNATReload(t *testing.T) {
+	p := kernelPair(t)
+	var s *stream
+	for range 4 { // rr: within a few connections one reaches backend1
+		s = dialStream(t, p)
+		if s.real == "backend1" {
+			break
+		}
+	}
+	if s.real != "backend1" {
+		t.Fatalf("no connection reached backend1 under rr")
+	}
+	lb1 := p.lab.Host("lb1")
+	lb1.WriteFile("had.toml", scenario.KernelReweighted(pairConfig(lb1, p.opts)), 0o600)
+	out, err := lb1.Hactl(p.bins, "reload")
+	if err != nil {
+		t.Fatalf("hactl reload: %v: %s", err, out)
+	}
+	t.Logf("hactl reload:\n%s", out)
+	if err := s.run(50); err != nil {
+		t.Fatalf("the open connection to the quiescent real after the reload: %v", err)
+	}
+	for i := range 10 {
+		n := dialStream(t, p)
+		if n.real != "backend2" {
+			t.Fatalf("new connection %d went to %s after backend1 became quiescent", i, n.real)
+		}
+		n.c.Close()
+	}
+}

@@ -187,6 +187,19 @@ func Reweighted(config string) string {
 		`reals = [ { address = "198.18.0.21:80", weight = 2 }, { address = "198.18.0.22:80" }, { address = "198.18.0.23:80" } ]`, 1)
 }
 
+// KernelReweighted gives the nat service's first real weight 0
+// (quiescent) and moves it to wrr: new connections go to the second real,
+// established ones stay.
+func KernelReweighted(config string) string {
+	return strings.Replace(config,
+		`scheduler = "rr"
+check = { type = "connect", interval = "200ms", timeout = "100ms", rise = 1, fall = 2 }
+reals = [ { address = "198.18.0.21:9000" }, { address = "198.18.0.22:9000" } ]`,
+		`scheduler = "wrr"
+check = { type = "connect", interval = "200ms", timeout = "100ms", rise = 1, fall = 2 }
+reals = [ { address = "198.18.0.21:9000", weight = 0 }, { address = "198.18.0.22:9000" } ]`, 1)
+}
+
 // SlowerHeartbeat doubles the keepalive: a change a running had cannot
 // take, so its reload is refused.
 func SlowerHeartbeat(config string) string {
@@ -231,8 +244,9 @@ type Edit struct {
 // Edits are the edits the tests make, by name.
 func Edits() map[string]Edit {
 	return map[string]Edit{
-		"reweighted":       {"http 3 backends", Reweighted},
-		"slower heartbeat": {"pair", SlowerHeartbeat},
+		"reweighted":        {"http 3 backends", Reweighted},
+		"slower heartbeat":  {"pair", SlowerHeartbeat},
+		"kernel reweighted": {"kernel nat", KernelReweighted},
 	}
 }
 
