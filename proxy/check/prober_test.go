@@ -83,18 +83,25 @@ func (h *proberHarness) await(t *testing.T) change {
 	return testkit.Receive(t, h.clk, time.Millisecond, "a health change", h.changes)
 }
 
+// addHealthy adds j and waits for its first change: healthy after the first
+// pass (StartDown, the default).
+func (h *proberHarness) addHealthy(t *testing.T, j Job) {
+	t.Helper()
+	if err := h.Add(j); err != nil {
+		t.Fatal(err)
+	}
+	if c := h.await(t); c != (change{j.ID, true, ""}) {
+		t.Fatalf("first change = %+v, want %q healthy after the first pass", c, j.ID)
+	}
+}
+
 var target1 = netip.MustParseAddrPort("127.0.0.1:9")
 
 func TestProberTransitions(t *testing.T) {
 	p := newTestProber(t, 4)
 	f := &fakeChecker{}
 	spec := Spec{Interval: 5 * time.Millisecond, Rise: 2, Fall: 2}
-	if err := p.Add(Job{ID: "web 1", Target: target1, Checker: f, Spec: spec}); err != nil {
-		t.Fatal(err)
-	}
-	if c := p.await(t); c != (change{"web 1", true, ""}) {
-		t.Fatalf("first change = %+v, want healthy after the first pass", c)
-	}
+	p.addHealthy(t, Job{ID: "web 1", Target: target1, Checker: f, Spec: spec})
 	f.fail.Store(true)
 	want := change{"web 1", false, "connect 127.0.0.1:9: connection refused"}
 	if c := p.await(t); c != want {
@@ -260,12 +267,7 @@ func TestProberLocalErrorIsNotEvidence(t *testing.T) {
 	p := newTestProber(t, 4)
 	f := &localChecker{}
 	spec := Spec{Interval: 5 * time.Millisecond, Rise: 1, Fall: 1}
-	if err := p.Add(Job{ID: "web 1", Target: target1, Checker: f, Spec: spec}); err != nil {
-		t.Fatal(err)
-	}
-	if c := p.await(t); !c.healthy {
-		t.Fatalf("first change = %+v, want healthy", c)
-	}
+	p.addHealthy(t, Job{ID: "web 1", Target: target1, Checker: f, Spec: spec})
 	f.local.Store(true)
 	before := f.calls.Load()
 	testkit.AdvanceUntil(t, p.clk, time.Millisecond, "5 checks failing locally", func() bool { return f.calls.Load() >= before+5 })
