@@ -37,7 +37,9 @@ build: deps-go
 	$(GO) build -o bin/had ./cmd/had
 	$(GO) build -o bin/hactl ./cmd/hactl
 
-unit: deps-go
+# unit needs deps-sys too: test/kernel and test/lab run in namespaces
+# (nft, ip), and configs with conntrack-sync build only where conntrackd is.
+unit: deps-go deps-sys
 	$(GO) test -race -count=1 -timeout 15m $(PKGS_UNIT)
 
 e2e: deps-go deps-sys build
