@@ -63,7 +63,7 @@ func TestCheckConfig(t *testing.T) {
 		{"misspelled key and short deadtime", []string{"check-config", bad}, 1,
 			nil, []string{bad + badWant[0], bad + badWant[1], bad + ": 2 errors"}},
 		{"missing file", []string{"check-config", bad + ".nope"}, 1,
-			nil, []string{"hactl: check-config: config: stat " + bad + ".nope: no such file"}},
+			nil, []string{"hactl: check-config: config: open " + bad + ".nope: no such file"}},
 		{"too many args", []string{"check-config", "a", "b"}, 2, nil, []string{"usage: hactl check-config [FILE]"}},
 		{"unknown verb", []string{"frobnicate"}, 2, nil, []string{`hactl: unknown command "frobnicate"`, "check-config [FILE]"}},
 		{"no verb", nil, 2, nil, []string{"usage: hactl COMMAND"}},

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -154,8 +155,27 @@ func TestSelf(t *testing.T) {
 func TestLoadMissing(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "nope.toml")
 	_, err := Load(path)
-	if err == nil || !strings.Contains(err.Error(), "config: stat "+path+": no such file") {
+	if err == nil || !strings.Contains(err.Error(), "config: open "+path+": no such file") {
 		t.Errorf("Load(%s) error = %v, want it to name the file and 'no such file'", path, err)
+	}
+}
+
+// TestLoadFIFO: a FIFO at the config path is refused at once with the path
+// and what it is, never read (issue 9 case 11: had --check hung on one).
+func TestLoadFIFO(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "had.toml")
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := Load(path); done <- err }()
+	select {
+	case err := <-done:
+		if want := "config: " + path + ": is a named pipe (FIFO), want a regular file"; err == nil || err.Error() != want {
+			t.Errorf("Load(fifo) = %v, want %q", err, want)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Load(fifo) still blocked after 5s")
 	}
 }
 

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"os"
+	"io"
 	"reflect"
 	"strings"
 
 	"github.com/pelletier/go-toml/v2"
+
+	"github.com/hapair/hapair/internal/regfile"
 )
 
 // maxFileSize bounds what Load reads; a real had.toml is a few KiB.
@@ -17,16 +19,19 @@ const maxFileSize = 4 << 20
 // Load reads and validates the config file at path. When the file is
 // invalid the error is an Errors holding every problem.
 func Load(path string) (*Config, error) {
-	fi, err := os.Stat(path)
+	// A FIFO or device at the path would block or never end: regular
+	// files only, checked on the opened file.
+	f, fi, err := regfile.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
+	defer f.Close()
 	if fi.Size() > maxFileSize {
 		return nil, fmt.Errorf("config: %s: %d bytes, larger than the %d-byte limit", path, fi.Size(), maxFileSize)
 	}
-	data, err := os.ReadFile(path)
+	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+		return nil, fmt.Errorf("config: %s: %w", path, err)
 	}
 	return Parse(data, path)
 }
