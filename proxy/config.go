@@ -15,9 +15,9 @@ import (
 type Config struct {
 	Services []ServiceConfig
 	// MaxConn bounds client connections across every TCP service, like
-	// HAProxy's global maxconn (default connlimit.DefaultMax(): half of
-	// the descriptor limit left after a reserve, since each proxied
-	// connection holds two descriptors).
+	// HAProxy's global maxconn (default connlimit.DefaultMax(): the
+	// descriptor limit less a reserve, divided by the up to 6 descriptors
+	// a proxied connection holds).
 	MaxConn int
 }
 

@@ -1,7 +1,7 @@
 // Package connlimit bounds concurrent client connections the way HAProxy's
 // maxconn does, per service and for the whole balancer, so that clients
 // alone can never use up the process's file descriptors (each proxied TCP
-// connection holds two: the client's and the real's). At the limit the
+// connection holds up to FDsPerConn). At the limit the
 // accept loop stops accepting and new connections wait in the kernel's
 // listen backlog, as with HAProxy, instead of being accepted and dropped.
 //
@@ -145,16 +145,21 @@ func (g *Gate) Release() {
 // checks, UDP flows): a quarter of the limit, at most 1024.
 func Reserve(nofile int) int { return min(nofile/4, 1024) }
 
+// FDsPerConn is what one proxied TCP connection may hold in descriptors:
+// the client's socket, the real's, and, while data is copied with
+// splice(2) (proxy/l4), a pipe pair per direction. HAProxy counts pipes
+// apart (maxpipes); here they come with the connection.
+const FDsPerConn = 6
+
 // DefaultMax is the balancer-wide maxconn derived from the process's
 // descriptor limit, as HAProxy derives its default maxconn from ulimit -n:
-// (RLIMIT_NOFILE - Reserve) / 2, since each proxied connection holds two
-// descriptors. It returns 0 (no limit) when the limit cannot be read or is
-// unlimited.
+// (RLIMIT_NOFILE - Reserve) / FDsPerConn. It returns 0 (no limit) when the
+// limit cannot be read or is unlimited.
 func DefaultMax() int {
 	var r syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r); err != nil || r.Cur == ^uint64(0) || r.Cur > 1<<30 {
 		return 0
 	}
 	n := int(r.Cur)
-	return max((n-Reserve(n))/2, 1)
+	return max((n-Reserve(n))/FDsPerConn, 1)
 }

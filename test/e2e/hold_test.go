@@ -273,3 +273,47 @@ func TestPeerResetAfterLostStateDir(t *testing.T) {
 		t.Errorf("lb1's log has no line for the operator's reset")
 	}
 }
+
+// Issue 9 case 6: had runs with 300 descriptors and a client holds 400
+// idle connections to the balanced service. The balancer-wide maxconn
+// (derived from the descriptor limit, like HAProxy's) keeps clients from
+// using them all, so hactl still answers at once and accept errors, if
+// any, are paced and logged a few times, not a million.
+func TestDescriptorShortage(t *testing.T) {
+	p := newPair(t, pairOptions{})
+	h := p.lab.Host("lb1")
+	h.WriteFile("authkeys", testAuthkeys, 0o600)
+	cfg := h.WriteFile("had.toml", pairConfig(h, p.opts), 0o600)
+	p.had["lb1"] = h.Start([]string{"prlimit", "--nofile=300:300", "--", p.bins.Had, "-c", cfg, "--node", "lb1"})
+	lab.Eventually(t, 10*time.Second, "lb1 answers hactl status", func() error {
+		_, err := p.status("lb1")
+		return err
+	})
+	p.start("lb2")
+	p.waitOwner("lb1", 10*time.Second)
+	p.waitServed(10 * time.Second)
+
+	holder := p.lab.Host("client").Start([]string{p.bins.Labprobe, "-target", vipTCP.String(), "-hold", "400", "-timeout", "2s", "-duration", "20s"})
+	lab.Eventually(t, 15*time.Second, "the client holds 400 connections", func() error {
+		if !strings.Contains(holder.Output(), "held 400") {
+			return fmt.Errorf("labprobe: %s", holder.Output())
+		}
+		return nil
+	})
+	for i := range 5 {
+		begin := time.Now()
+		st, err := p.status("lb1")
+		took := time.Since(begin)
+		if err != nil || !st.master("web") {
+			t.Fatalf("hactl status on lb1 under 400 held connections: %v, %+v", err, st)
+		}
+		if took > 2*time.Second {
+			t.Errorf("hactl status %d took %v, want under 2s", i, took)
+		}
+	}
+	out := p.had["lb1"].Output()
+	if n := strings.Count(out, "accept failed"); n > 5 {
+		t.Errorf("lb1 logged %d accept failures, want a rate-limited few", n)
+	}
+	t.Logf("lb1 under 400 held connections with 300 descriptors: hactl answers, %d accept-failure lines logged", strings.Count(out, "accept failed"))
+}

@@ -7,6 +7,10 @@
 // It stops by itself after -count attempts or -duration, or on SIGTERM/SIGINT
 // (reporting what it has). Exit status: 0 when every attempt succeeded, 1
 // when some failed, 2 on bad flags.
+//
+// With -hold N it instead opens N TCP connections to the target, sends
+// nothing (half-open requests, as a slow client would leave them), prints
+// "held N" once they are open, and keeps them until -duration or a signal.
 package main
 
 import (
@@ -14,6 +18,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -31,6 +36,7 @@ func main() {
 	flag.IntVar(&o.Count, "count", 0, "attempts at most (default 100)")
 	flag.DurationVar(&o.Duration, "duration", 0, "wall time at most (default count*interval+timeout)")
 	asJSON := flag.Bool("json", false, "print the result as JSON on stdout")
+	hold := flag.Int("hold", 0, "open this many idle TCP connections and keep them for -duration (at most 5000)")
 	flag.Parse()
 	ap, err := netip.ParseAddrPort(*target)
 	if err != nil {
@@ -44,6 +50,9 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	if *hold > 0 {
+		os.Exit(holdConns(ctx, o, *hold))
+	}
 	res, err := probe.Run(ctx, o)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "labprobe: %v\n", err)
@@ -64,4 +73,34 @@ func main() {
 	if res.Failed > 0 {
 		os.Exit(1)
 	}
+}
+
+// holdConns opens n idle connections to o.Target (connected by the kernel,
+// whether or not the far side accepted them yet) and keeps them for
+// o.Duration or until ctx ends.
+func holdConns(ctx context.Context, o probe.Options, n int) int {
+	if n > 5000 || o.Duration <= 0 {
+		fmt.Fprintln(os.Stderr, "labprobe: -hold wants at most 5000 connections and a -duration")
+		return 2
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.Duration)
+	defer cancel()
+	d := net.Dialer{Timeout: o.Timeout}
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for range n {
+		c, err := d.DialContext(ctx, "tcp", o.Target.String())
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "labprobe: hold: %d open, then %v\n", len(conns), err)
+			return 1
+		}
+		conns = append(conns, c)
+	}
+	fmt.Printf("held %d\n", len(conns))
+	<-ctx.Done()
+	return 0
 }
