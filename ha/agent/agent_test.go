@@ -277,6 +277,30 @@ func TestFailoverAndSwitchover(t *testing.T) {
 	}
 }
 
+// TestWallClockStepChangesNothing: the agent and the machine measure
+// keepalive, deadtime and their timers on the monotonic clock, so NTP or
+// date -s stepping the wall clock an hour either way moves no group.
+func TestWallClockStepChangesNothing(t *testing.T) {
+	h := newHarness(t)
+	lb1 := h.start("lb1", 1, nil)
+	lb2 := h.start("lb2", 1, nil)
+	h.advance(50 * time.Millisecond)
+	h.waitState("lb1", "web", ha.StateMaster)
+	h.waitState("lb2", "web", ha.StateStandby)
+	for _, step := range []time.Duration{time.Hour, -2 * time.Hour} {
+		h.clock.StepWall(step)
+		h.advance(time.Second) // more than deadtime (400ms)
+		if a, b := groupStatus(lb1.a, "web").State, groupStatus(lb2.a, "web").State; a != ha.StateMaster || b != ha.StateStandby {
+			t.Fatalf("after a wall-clock step of %v: lb1 %v, lb2 %v; want master and standby", step, a, b)
+		}
+	}
+	for name, n := range map[string]*node{"lb1": lb1, "lb2": lb2} {
+		if logs := n.logs.String(); strings.Contains(logs, " dead:") {
+			t.Errorf("%s logged a dead peer after wall-clock steps:\n%s", name, logs)
+		}
+	}
+}
+
 func TestStartFailureReported(t *testing.T) {
 	h := newHarness(t)
 	h.start("lb1", 1, map[string]error{"web": errors.New("vip 198.18.0.100/24: address in use")})
