@@ -18,6 +18,11 @@ const (
 	PriorityMax       uint8 = 254 // highest configurable base priority
 )
 
+// MaxNodes is the largest cluster: a heartbeat says what its sender hears
+// of every other node, and the wire layout holds 32 such entries
+// (wire.MaxHeard).
+const MaxNodes = 33
+
 // Config is everything the Machine needs; it must be identical on every node
 // except Self and Generation.
 type Config struct {
@@ -86,6 +91,9 @@ func (c *Config) validate() error {
 	}
 	if len(c.Nodes) < 2 {
 		return fmt.Errorf("ha: cluster needs at least 2 nodes, got %d", len(c.Nodes))
+	}
+	if len(c.Nodes) > MaxNodes {
+		return fmt.Errorf("ha: %d nodes, at most %d fit a heartbeat (it lists what the sender hears of every other node)", len(c.Nodes), MaxNodes)
 	}
 	seen := map[string]bool{}
 	for _, n := range c.Nodes {
