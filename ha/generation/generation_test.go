@@ -5,9 +5,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hapair/hapair/internal/testkit"
 )
 
 func TestNext(t *testing.T) {
@@ -103,19 +104,10 @@ func TestNextSeededFromClock(t *testing.T) {
 // naming the path and what it is (issue 9 case 11).
 func TestNextRefusesFIFO(t *testing.T) {
 	dir := t.TempDir()
-	path := filepath.Join(dir, FileName)
-	if err := syscall.Mkfifo(path, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { _, err := NextAt(dir, epoch); done <- err }()
-	select {
-	case err := <-done:
-		if want := "generation: reading: " + path + ": is a named pipe (FIFO), want a regular file"; err == nil || err.Error() != want {
-			t.Errorf("NextAt(fifo) = %v, want %q", err, want)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("NextAt(fifo) still blocked after 5s")
+	path := testkit.Mkfifo(t, dir, FileName)
+	err := testkit.Returns(t, "NextAt(fifo)", func() error { _, err := NextAt(dir, epoch); return err })
+	if want := "generation: reading: " + path + ": is a named pipe (FIFO), want a regular file"; err == nil || err.Error() != want {
+		t.Errorf("NextAt(fifo) = %v, want %q", err, want)
 	}
 }
 

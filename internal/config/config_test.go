@@ -5,9 +5,10 @@ import (
 	"net/netip"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hapair/hapair/internal/testkit"
 )
 
 // minimal is the smallest valid file; tests append to it or replace lines.
@@ -163,19 +164,10 @@ func TestLoadMissing(t *testing.T) {
 // TestLoadFIFO: a FIFO at the config path is refused at once with the path
 // and what it is, never read (issue 9 case 11: had --check hung on one).
 func TestLoadFIFO(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "had.toml")
-	if err := syscall.Mkfifo(path, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { _, err := Load(path); done <- err }()
-	select {
-	case err := <-done:
-		if want := "config: " + path + ": is a named pipe (FIFO), want a regular file"; err == nil || err.Error() != want {
-			t.Errorf("Load(fifo) = %v, want %q", err, want)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Load(fifo) still blocked after 5s")
+	path := testkit.Mkfifo(t, t.TempDir(), "had.toml")
+	err := testkit.Returns(t, "Load(fifo)", func() error { _, err := Load(path); return err })
+	if want := "config: " + path + ": is a named pipe (FIFO), want a regular file"; err == nil || err.Error() != want {
+		t.Errorf("Load(fifo) = %v, want %q", err, want)
 	}
 }
 

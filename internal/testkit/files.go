@@ -4,8 +4,20 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
+
+// Mkfifo makes a named pipe at dir/name and returns its path: what a
+// reader that does not check file types would wait on forever.
+func Mkfifo(t testing.TB, dir, name string) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Fatalf("mkfifo %s: %v", path, err)
+	}
+	return path
+}
 
 // WriteScript writes an executable shell script (#!/bin/sh, then body
 // ending in a newline) named name into dir and returns its path.

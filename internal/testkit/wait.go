@@ -79,3 +79,19 @@ func Receive[T any](t testing.TB, clk Advancer, step time.Duration, what string,
 	})
 	return v
 }
+
+// Returns runs f on its own goroutine and returns its error, failing t if
+// f has not returned within WaitTimeout: for calls that must not block
+// (opening a FIFO).
+func Returns(t testing.TB, what string, f func() error) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- f() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(WaitTimeout):
+		t.Fatalf("%s still blocked after %v", what, WaitTimeout)
+		return nil
+	}
+}
