@@ -115,3 +115,21 @@ func TestRunCancelled(t *testing.T) {
 		t.Errorf("Run() after cancel = %v, want cancelled, killed", err)
 	}
 }
+
+// TestRunTimeoutSendsTERMFirst: a program that handles SIGTERM gets to
+// clean up and exits well before the grace period ends.
+func TestRunTimeoutSendsTERMFirst(t *testing.T) {
+	p := testkit.WriteScript(t, t.TempDir(), "polite", `trap 'echo got TERM; exit 0' TERM
+echo started
+while :; do sleep 0.05; done`)
+	res, err := Run(context.Background(), Command{Path: p, Timeout: 300 * time.Millisecond, KillGrace: 30 * time.Second})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Run() = %v, want a timeout", err)
+	}
+	if !strings.Contains(res.Output, "got TERM") {
+		t.Errorf("output %q, want the program's TERM handler to have run", res.Output)
+	}
+	if res.Duration > 10*time.Second {
+		t.Errorf("Run() took %v, want the TERM handler's exit, not the 30s grace", res.Duration)
+	}
+}
