@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/netip"
 	"strings"
 	"syscall"
@@ -316,4 +317,36 @@ func TestDescriptorShortage(t *testing.T) {
 		t.Errorf("lb1 logged %d accept failures, want a rate-limited few", n)
 	}
 	t.Logf("lb1 under 400 held connections with 300 descriptors: hactl answers, %d accept-failure lines logged", strings.Count(out, "accept failed"))
+}
+
+// Issue 9 case 13: an idle client on the control socket does not delay
+// had's exit after SIGTERM (it took up to 30 s): had exits within a second
+// of handing its groups over.
+func TestIdleControlClientDoesNotDelayExit(t *testing.T) {
+	p := newPair(t, pairOptions{})
+	p.start("lb1")
+	p.start("lb2")
+	p.waitOwner("lb1", 10*time.Second)
+	idle, err := net.Dial("unix", p.lab.Host("lb1").HadSocket())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	// Accepts are served in order: once this answers, the idle client is
+	// accepted and being read from.
+	if _, err := p.status("lb1"); err != nil {
+		t.Fatal(err)
+	}
+	begin := time.Now()
+	if err := p.had["lb1"].Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.had["lb1"].Wait(10 * time.Second); err != nil {
+		t.Fatalf("had on lb1 after SIGTERM: %v", err)
+	}
+	took := time.Since(begin)
+	t.Logf("had on lb1 exited %v after SIGTERM with an idle control client", took.Round(time.Millisecond))
+	if took > 2*time.Second {
+		t.Errorf("exit took %v with an idle control client, want the handover plus at most 1s", took)
+	}
 }
