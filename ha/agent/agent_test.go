@@ -159,6 +159,16 @@ func (h *harness) crash(name string) {
 	delete(h.nodes, name)
 }
 
+// startPair starts lb1 and lb2 and waits until lb1 (preferred) holds web.
+func (h *harness) startPair() (lb1, lb2 *node) {
+	h.t.Helper()
+	lb1, lb2 = h.start("lb1", 1, nil), h.start("lb2", 1, nil)
+	h.advance(50 * time.Millisecond)
+	h.waitState("lb1", "web", ha.StateMaster)
+	h.waitState("lb2", "web", ha.StateStandby)
+	return lb1, lb2
+}
+
 // advance moves the fake clock in 10ms steps, letting every agent catch up.
 func (h *harness) advance(d time.Duration) {
 	h.t.Helper()
@@ -205,11 +215,7 @@ func groupStatus(a *agent.Agent, group string) ha.GroupStatus {
 
 func TestFailoverAndSwitchover(t *testing.T) {
 	h := newHarness(t)
-	lb1 := h.start("lb1", 1, nil)
-	lb2 := h.start("lb2", 1, nil)
-	h.advance(50 * time.Millisecond)
-	h.waitState("lb1", "web", ha.StateMaster)
-	h.waitState("lb2", "web", ha.StateStandby)
+	lb1, lb2 := h.startPair()
 
 	// Crash the owner: lb2 takes over after deadtime (400ms), not before.
 	h.crash("lb1")
@@ -282,11 +288,7 @@ func TestFailoverAndSwitchover(t *testing.T) {
 // date -s stepping the wall clock an hour either way moves no group.
 func TestWallClockStepChangesNothing(t *testing.T) {
 	h := newHarness(t)
-	lb1 := h.start("lb1", 1, nil)
-	lb2 := h.start("lb2", 1, nil)
-	h.advance(50 * time.Millisecond)
-	h.waitState("lb1", "web", ha.StateMaster)
-	h.waitState("lb2", "web", ha.StateStandby)
+	lb1, lb2 := h.startPair()
 	for _, step := range []time.Duration{time.Hour, -2 * time.Hour} {
 		h.clock.StepWall(step)
 		h.advance(time.Second) // more than deadtime (400ms)
