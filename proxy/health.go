@@ -88,6 +88,17 @@ func (b *Balancer) healthReason(s *service, r *real) string {
 	return reason
 }
 
+// checkCounts fills rs's health-check counters from the prober.
+func (b *Balancer) checkCounts(s *service, r *real, rs *RealStatus) {
+	if s.checker == nil {
+		return
+	}
+	if st, ok := b.prober.Status(jobID(s.name, r)); ok {
+		rs.Checks, rs.CheckFailures = st.Checks, st.Failures
+		rs.LastCheckSeconds, rs.CheckSeconds = st.LastDuration.Seconds(), st.TotalDuration.Seconds()
+	}
+}
+
 // healthChanged logs a real's transition and re-evaluates the pools.
 func (s *service) healthChanged(r *real, healthy bool, reason string) {
 	ps := s.picker.pools.Load()

@@ -50,6 +50,13 @@ type RealStatus struct {
 	Draining   bool   `json:"draining"`
 	ActiveConn int64  `json:"active_conns"`
 	InActConn  int64  `json:"inactive_conns"`
+	// Checks and CheckFailures count the completed health checks and the
+	// failed ones; LastCheckSeconds is how long the last one took and
+	// CheckSeconds the sum over Checks (0 without checks).
+	Checks           uint64  `json:"checks"`
+	CheckFailures    uint64  `json:"check_failures"`
+	LastCheckSeconds float64 `json:"last_check_seconds"`
+	CheckSeconds     float64 `json:"check_seconds"`
 }
 
 // ServiceStats are a service's data-path counters; one of the three is
@@ -130,6 +137,7 @@ func (s *service) status() ServiceStatus {
 		rs.Reason = "not checked"
 		if pool != "fallback" {
 			rs.Reason = s.b.healthReason(s, r)
+			s.b.checkCounts(s, r, &rs)
 		}
 		return rs
 	}

@@ -50,6 +50,12 @@ type Status struct {
 	Healthy bool
 	Reason  string // see probe.Tracker.Reason
 	Checks  uint64 // checks completed
+	// Failures counts the completed checks that failed (part of Checks).
+	Failures uint64
+	// LastDuration is how long the last completed check took, and
+	// TotalDuration the sum over Checks (on the Prober's clock), for the
+	// per-real check latency in metrics.
+	LastDuration, TotalDuration time.Duration
 	// LocalError is the last check that failed for a reason on this host
 	// (see IsLocal), until a check completes again; LocalErrors counts
 	// them. Such a failure is not evidence against the real: it leaves
@@ -78,7 +84,10 @@ type job struct {
 	Job
 	tracker *probe.Tracker
 	checks  uint64
-	local   string // last local error, "" once a check completes
+	fails   uint64
+	last    time.Duration // duration of the last completed check
+	total   time.Duration // sum over checks
+	local   string        // last local error, "" once a check completes
 	locals  uint64
 	next    time.Time
 	index   int // in due; -1 while running or removed
@@ -173,6 +182,7 @@ func (p *Prober) Status(id string) (Status, bool) {
 		return Status{}, false
 	}
 	return Status{Healthy: j.tracker.Healthy(), Reason: j.tracker.Reason(), Checks: j.checks,
+		Failures: j.fails, LastDuration: j.last, TotalDuration: j.total,
 		LocalError: j.local, LocalErrors: j.locals}, true
 }
 
@@ -244,6 +254,7 @@ func (p *Prober) probe(j *job, c Checker, target netip.AddrPort) {
 	defer p.wg.Done()
 	start := p.cfg.Clock.Now()
 	err := c.Check(p.ctx, target)
+	took := p.cfg.Clock.Now().Sub(start)
 	<-p.sem
 	if p.ctx.Err() != nil {
 		return // stopping: a cancelled check says nothing about the real
@@ -262,6 +273,10 @@ func (p *Prober) probe(j *job, c Checker, target netip.AddrPort) {
 		j.locals++
 	} else {
 		j.checks++
+		if err != nil {
+			j.fails++
+		}
+		j.last, j.total = took, j.total+took
 		j.local = ""
 		changed = j.tracker.Observe(err)
 	}

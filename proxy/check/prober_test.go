@@ -111,6 +111,10 @@ func TestProberTransitions(t *testing.T) {
 	if !ok || st.Healthy || st.Reason != want.reason || st.Checks < 3 {
 		t.Errorf("Status = %+v, %v, want unhealthy with the reason after at least 3 checks", st, ok)
 	}
+	// One check passed, then at least Fall failed: both are counted.
+	if st.Failures < 2 || st.Failures >= st.Checks {
+		t.Errorf("Status = %+v, want at least 2 failures among more checks", st)
+	}
 	// A reload with the same target keeps the state; a different one resets it.
 	spec.Fall = 5
 	p.Add(Job{ID: "web 1", Target: target1, Checker: f, Spec: spec})

@@ -91,6 +91,9 @@ func TestAdminMetricsAcrossFailover(t *testing.T) {
 			if !m.has("hapair_build_info") || m.sum("hapair_real_up", `service="tcp"`) != 2 {
 				return fmt.Errorf("%s: no build info, or not both reals up", node)
 			}
+			if m.sum("hapair_real_checks_total", `service="tcp"`, `result="ok"`) < 2 || m.sum("hapair_real_check_duration_seconds_total", `service="tcp"`) <= 0 {
+				return fmt.Errorf("%s: no passed health checks or no check time counted", node)
+			}
 		}
 		return nil
 	})

@@ -75,7 +75,8 @@ func pairSource() *fakeSource {
 			Persistent: "5m0s", Active: true, Pool: "primary", PoolReason: "primaries up",
 			Reals: []proxy.RealStatus{
 				{Address: "198.18.1.1:80", Pool: "primary", Weight: 1, Effective: 1, Healthy: true, Reason: "ok", ActiveConn: 3},
-				{Address: "198.18.1.2:80", Pool: "primary", Weight: 2, Healthy: false, Removed: true, Reason: "connect: connection refused"},
+				{Address: "198.18.1.2:80", Pool: "primary", Weight: 2, Healthy: false, Removed: true, Reason: "connect: connection refused",
+					Checks: 10, CheckFailures: 4, LastCheckSeconds: 0.002, CheckSeconds: 0.015},
 			},
 			Stats: proxy.ServiceStats{TCP: &l4.TCPStats{Accepted: 17, Open: 3}},
 		}}},
@@ -123,6 +124,16 @@ hapair_group_owner{group="web",owner="lb2"} 1
 # TYPE hapair_real_up gauge
 hapair_real_up{pool="primary",real="198.18.1.1:80",service="http"} 1
 hapair_real_up{pool="primary",real="198.18.1.2:80",service="http"} 0
+# HELP hapair_real_checks_total Completed health checks of a real, by result (ok, failed).
+# TYPE hapair_real_checks_total counter
+hapair_real_checks_total{pool="primary",real="198.18.1.1:80",result="failed",service="http"} 0
+hapair_real_checks_total{pool="primary",real="198.18.1.1:80",result="ok",service="http"} 0
+hapair_real_checks_total{pool="primary",real="198.18.1.2:80",result="failed",service="http"} 4
+hapair_real_checks_total{pool="primary",real="198.18.1.2:80",result="ok",service="http"} 6
+# HELP hapair_real_check_duration_seconds_total Time spent in a real's completed health checks; divided by real_checks_total, the mean check latency.
+# TYPE hapair_real_check_duration_seconds_total counter
+hapair_real_check_duration_seconds_total{pool="primary",real="198.18.1.1:80",service="http"} 0
+hapair_real_check_duration_seconds_total{pool="primary",real="198.18.1.2:80",service="http"} 0.015
 # HELP hapair_service_connections_total Client connections (tcp), flows (udp) or requests (http) a virtual service took.
 # TYPE hapair_service_connections_total counter
 hapair_service_connections_total{service="http"} 17
@@ -133,7 +144,8 @@ hapair_reloads_total{result="ok"} 2
 `
 	if err := testutil.GatherAndCompare(s.reg, strings.NewReader(want),
 		"hapair_heartbeat_drops_total", "hapair_heartbeats_received_total", "hapair_peer_up",
-		"hapair_group_owner", "hapair_real_up", "hapair_service_connections_total", "hapair_reloads_total"); err != nil {
+		"hapair_group_owner", "hapair_real_up", "hapair_service_connections_total", "hapair_reloads_total",
+		"hapair_real_checks_total", "hapair_real_check_duration_seconds_total"); err != nil {
 		t.Error(err)
 	}
 	// Exactly one state is 1 per group.

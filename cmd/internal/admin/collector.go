@@ -45,6 +45,9 @@ var (
 	descRealWeight   = desc("real_weight", "A real's effective weight: its configured weight, 0 while down (quiescent) or draining.", "service", "real", "pool")
 	descRealActive   = desc("real_active_connections", "A real's active connections, like ipvsadm's ActiveConn.", "service", "real", "pool")
 	descRealInactive = desc("real_inactive_connections", "A real's inactive connections, like ipvsadm's InActConn.", "service", "real", "pool")
+	descRealChecks   = desc("real_checks_total", "Completed health checks of a real, by result (ok, failed).", "service", "real", "pool", "result")
+	descRealCheckDur = desc("real_check_duration_seconds_total", "Time spent in a real's completed health checks; divided by real_checks_total, the mean check latency.", "service", "real", "pool")
+	descRealLastChk  = desc("real_last_check_duration_seconds", "How long a real's last completed health check took.", "service", "real", "pool")
 )
 
 var servicePools = []string{"primary", "backup", "fallback", "none"}
@@ -61,7 +64,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		descDatagrams, descHeard, descDrops, descPeerUp, descPeerLinkUp, descPeerHeard, descGroupState,
 		descGroupOwner, descGroupSince, descTakeover, descReloads, descServiceUp, descServicePool,
 		descServiceConns, descServiceOpen, descServiceRef, descServiceNoRl, descRealUp, descRealWeight,
-		descRealActive, descRealInactive} {
+		descRealActive, descRealInactive, descRealChecks, descRealCheckDur, descRealLastChk} {
 		ch <- d
 	}
 }

@@ -34,5 +34,12 @@ func (c *collector) collectService(ch chan<- prometheus.Metric, s proxy.ServiceS
 		gauge(ch, descRealWeight, float64(r.Effective), s.Name, r.Address, r.Pool)
 		gauge(ch, descRealActive, float64(r.ActiveConn), s.Name, r.Address, r.Pool)
 		gauge(ch, descRealInactive, float64(r.InActConn), s.Name, r.Address, r.Pool)
+		if r.Pool == "fallback" {
+			continue // never checked
+		}
+		counter(ch, descRealChecks, r.Checks-r.CheckFailures, s.Name, r.Address, r.Pool, "ok")
+		counter(ch, descRealChecks, r.CheckFailures, s.Name, r.Address, r.Pool, "failed")
+		ch <- prometheus.MustNewConstMetric(descRealCheckDur, prometheus.CounterValue, r.CheckSeconds, s.Name, r.Address, r.Pool)
+		gauge(ch, descRealLastChk, r.LastCheckSeconds, s.Name, r.Address, r.Pool)
 	}
 }
