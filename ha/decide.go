@@ -311,9 +311,19 @@ func (m *Machine) watchRivals(g *group) {
 		if !held {
 			if seen {
 				delete(g.rivals, n)
-				if g.state == StateMaster {
+				switch {
+				case g.splits[n] && p.alive:
+					// Both still hear each other and only one holds the
+					// group: the split brain is over (a counter in metrics).
+					how := n + " no longer holds it"
+					if g.state != StateMaster {
+						how = "we released it"
+					}
+					m.logTopic(LevelInfo, n, "split-brain-resolved", fmt.Sprintf("split brain with %s over %s resolved: %s", n, g.cfg.Name, how))
+				case g.state == StateMaster:
 					m.log(LevelInfo, n, fmt.Sprintf("%s no longer holds %s", n, g.cfg.Name))
 				}
+				delete(g.splits, n)
 			}
 			continue
 		}
@@ -324,6 +334,7 @@ func (m *Machine) watchRivals(g *group) {
 		why := fmt.Sprintf("%s released %s to us: re-announcing", n, g.cfg.Name)
 		if st == StateMaster {
 			m.logTopic(LevelWarn, n, "split-brain", fmt.Sprintf("split brain: %s also holds %s", n, g.cfg.Name))
+			g.splits[n] = true
 			if m.desired(g).winner != m.cfg.Self || p.notHearingUs() {
 				continue // a rival that does not hear us keeps the group: announcing only pulls clients back and forth
 			}

@@ -127,7 +127,7 @@ type Action struct {
 	State  State     // notify: the new state
 	Peer   string    // log: the peer it is about, if any
 	Level  Level     // log
-	Topic  string    // log: stable tag for rate limits and counters: late, dead, alive, leaving, split-brain, isolated, one-way
+	Topic  string    // log: stable tag for rate limits and counters: late, dead, alive, leaving, split-brain, split-brain-resolved, isolated, one-way
 	At     time.Time // arm-timer
 	Msg    *Message  // send
 	Reason string

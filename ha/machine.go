@@ -83,6 +83,7 @@ type group struct {
 	natural     uint8 // priority without pins, to spot changes
 	prioSince   time.Time
 	rivals      map[string]State // peers seen master or stopping while we are master
+	splits      map[string]bool  // rivals seen master with us: a split brain not resolved yet
 	waiting     string           // last reason for not acting, said once
 }
 
@@ -111,7 +112,7 @@ func New(cfg Config) (*Machine, error) {
 	}
 	slices.Sort(m.peerNames)
 	for _, gc := range cfg.Groups {
-		g := &group{cfg: gc, failback: cfg.failback(&gc), state: StateStandby, reason: "not started", rivals: map[string]State{}}
+		g := &group{cfg: gc, failback: cfg.failback(&gc), state: StateStandby, reason: "not started", rivals: map[string]State{}, splits: map[string]bool{}}
 		m.groups = append(m.groups, g)
 		m.anyFailback = m.anyFailback || g.failback
 		m.byName[gc.Name] = g

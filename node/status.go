@@ -17,6 +17,7 @@ func (n *Node) Status() ctl.Status {
 	in := statusInput{
 		cfg: n.config(), self: n.self, gen: n.gen, started: n.started, now: time.Now(),
 		machine: n.agent.Status(), timeline: n.groups.timeline, recent: n.recent.list(),
+		events: n.agent.Topics(),
 	}
 	if n.links != nil {
 		in.links = n.links.Stats()
@@ -38,12 +39,13 @@ type statusInput struct {
 	timeline func(group string) (started, running, firstARP time.Time)
 	balancer *proxy.Snapshot // nil without services
 	recent   []ctl.Transition
+	events   map[string]uint64
 }
 
 func assembleStatus(in statusInput) ctl.Status {
 	cfg := in.cfg
 	st := ctl.Status{
-		Version: ctl.SchemaVersion, Recent: in.recent,
+		Version: ctl.SchemaVersion, Recent: in.recent, Events: in.events,
 		Node: in.self, Cluster: cfg.Cluster.Name, ClusterID: cfg.Cluster.ID,
 		Generation: in.gen, Maintenance: in.machine.Maintenance, Started: in.started,
 	}

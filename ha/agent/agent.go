@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"strings"
 	"sync"
 	"time"
@@ -96,6 +97,7 @@ type Agent struct {
 
 	mu     sync.Mutex
 	status ha.Status
+	topics map[string]uint64 // machine remarks counted by topic
 }
 
 // ErrClosed is returned by calls made after Run has ended.
@@ -306,6 +308,16 @@ func (a *Agent) Leave(ctx context.Context) error {
 	case <-a.done:
 		return ErrClosed
 	}
+}
+
+// Topics counts the machine's remarks by topic since start (split-brain,
+// split-brain-resolved, dead, alive, leaving, ...; see ha.Action.Topic),
+// every one counted even when its log line is rate-limited. The map is a
+// copy.
+func (a *Agent) Topics() map[string]uint64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return maps.Clone(a.topics)
 }
 
 // Status returns the latest snapshot (safe from any goroutine).

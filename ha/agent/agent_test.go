@@ -231,6 +231,9 @@ func TestFailoverAndSwitchover(t *testing.T) {
 	if logs := lb2.logs.String(); !strings.Contains(logs, "peer lb1 dead: silent for") || !strings.Contains(logs, "group=web") {
 		t.Errorf("lb2 logs lack the dead-peer line with its reason or the group key:\n%s", logs)
 	}
+	if got := lb2.a.Topics()["dead"]; got != 1 {
+		t.Errorf("lb2 Topics()[dead] = %d, want 1 (lb1 died once): %v", got, lb2.a.Topics())
+	}
 
 	// lb1 returns with a new generation: auto_failback off, lb2 keeps web.
 	lb1 = h.start("lb1", 2, nil)

@@ -108,6 +108,12 @@ func (a *Agent) logRemark(act ha.Action) {
 	var args []any
 	if act.Topic != "" {
 		args = append(args, "topic", act.Topic)
+		a.mu.Lock()
+		if a.topics == nil {
+			a.topics = map[string]uint64{}
+		}
+		a.topics[act.Topic]++
+		a.mu.Unlock()
 	}
 	if act.Peer != "" {
 		args = append(args, "peer", act.Peer)

@@ -30,6 +30,10 @@ type Status struct {
 	Groups      []GroupStatus `json:"groups"`
 	Links       []LinkStatus  `json:"links"`
 	Balancer    *Balancer     `json:"balancer,omitempty"`
+	// Events counts the ownership machine's remarks by topic since start:
+	// split-brain (seen), split-brain-resolved, dead, alive, leaving, late,
+	// isolated, one-way.
+	Events map[string]uint64 `json:"events,omitempty"`
 	// Recent are this node's last group transitions, oldest first.
 	Recent []Transition `json:"recent,omitempty"`
 }

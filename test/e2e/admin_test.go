@@ -187,6 +187,9 @@ func TestAdminMetricsAcrossFailover(t *testing.T) {
 		}
 		t.Logf("lb2 takeover phase %-10s histogram %.1f ms, status timeline %.1f ms", phase, sum*1000, float64(want.Microseconds())/1000)
 	}
+	if got := after.sum("hapair_peer_deaths_total"); got != 1 {
+		t.Errorf("lb2 hapair_peer_deaths_total = %v, want 1 (lb1 crashed once)", got)
+	}
 	if got := after.sum("hapair_takeover_duration_seconds_count", `kind="switchover"`); got != 0 {
 		t.Errorf("lb2 counted %v switchovers, want 0 (lb1 crashed)", got)
 	}

@@ -68,6 +68,7 @@ func pairSource() *fakeSource {
 			}},
 			Links: []ctl.LinkStatus{{Name: "mcast0", Kind: "mcast", Sent: 40, Received: 38,
 				Drops: map[string]uint64{"bad-mac": 2, "replay": 1}, Heard: map[string]uint64{"lb1": 35}}},
+			Events: map[string]uint64{"split-brain": 2, "split-brain-resolved": 1, "dead": 1},
 			Recent: []ctl.Transition{{Time: t0.Add(200 * time.Millisecond), Group: "web", State: "starting", Reason: "taking over: no owner"}},
 		},
 		services: &proxy.Snapshot{Services: []proxy.ServiceStatus{{
@@ -137,6 +138,12 @@ hapair_real_check_duration_seconds_total{pool="primary",real="198.18.1.2:80",ser
 # HELP hapair_service_connections_total Client connections (tcp), flows (udp) or requests (http) a virtual service took.
 # TYPE hapair_service_connections_total counter
 hapair_service_connections_total{service="http"} 17
+# HELP hapair_split_brain_seen_total Times a peer was seen holding a group this node holds (split brain).
+# TYPE hapair_split_brain_seen_total counter
+hapair_split_brain_seen_total 2
+# HELP hapair_split_brain_resolved_total Split brains resolved: of two holders, one released the group while both heard each other.
+# TYPE hapair_split_brain_resolved_total counter
+hapair_split_brain_resolved_total 1
 # HELP hapair_reloads_total Config reloads by result (ok, failed).
 # TYPE hapair_reloads_total counter
 hapair_reloads_total{result="failed"} 0
@@ -145,7 +152,8 @@ hapair_reloads_total{result="ok"} 2
 	if err := testutil.GatherAndCompare(s.reg, strings.NewReader(want),
 		"hapair_heartbeat_drops_total", "hapair_heartbeats_received_total", "hapair_peer_up",
 		"hapair_group_owner", "hapair_real_up", "hapair_service_connections_total", "hapair_reloads_total",
-		"hapair_real_checks_total", "hapair_real_check_duration_seconds_total"); err != nil {
+		"hapair_real_checks_total", "hapair_real_check_duration_seconds_total",
+		"hapair_split_brain_seen_total", "hapair_split_brain_resolved_total"); err != nil {
 		t.Error(err)
 	}
 	// Exactly one state is 1 per group.

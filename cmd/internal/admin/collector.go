@@ -34,6 +34,9 @@ var (
 	descGroupOwner   = desc("group_owner", "1 for the node that owns a group as this node sees it (owner \"\" when none).", "group", "owner")
 	descGroupSince   = desc("group_state_since_timestamp_seconds", "When a group entered its current state on this node, in seconds since the Unix epoch.", "group")
 	descTakeover     = desc("takeover_duration_seconds", "Takeover (kind=takeover: a peer was lost) and switchover (kind=switchover: planned) timelines: each phase measured from the moment this node began to take the group (detection: from the previous owner's last heartbeat to that moment).", "group", "kind", "phase")
+	descSplitSeen    = desc("split_brain_seen_total", "Times a peer was seen holding a group this node holds (split brain).")
+	descSplitResolv  = desc("split_brain_resolved_total", "Split brains resolved: of two holders, one released the group while both heard each other.")
+	descPeerDeaths   = desc("peer_deaths_total", "Times a peer was declared dead (silent for deadtime on every link).")
 	descReloads      = desc("reloads_total", "Config reloads by result (ok, failed).", "result")
 	descServiceUp    = desc("service_active", "1 while a virtual service accepts traffic on this node, else 0.", "service")
 	descServicePool  = desc("service_pool", "1 for the pool a virtual service sends new connections to (primary, backup, fallback, none), 0 for the others.", "service", "pool")
@@ -62,7 +65,7 @@ type collector struct {
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descBuildInfo, descStartTime, descMaintenance, descSent, descSendErrors,
 		descDatagrams, descHeard, descDrops, descPeerUp, descPeerLinkUp, descPeerHeard, descGroupState,
-		descGroupOwner, descGroupSince, descTakeover, descReloads, descServiceUp, descServicePool,
+		descGroupOwner, descGroupSince, descTakeover, descSplitSeen, descSplitResolv, descPeerDeaths, descReloads, descServiceUp, descServicePool,
 		descServiceConns, descServiceOpen, descServiceRef, descServiceNoRl, descRealUp, descRealWeight,
 		descRealActive, descRealInactive, descRealChecks, descRealCheckDur, descRealLastChk} {
 		ch <- d
@@ -128,6 +131,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	for k, h := range c.takeovers.snapshot() {
 		ch <- prometheus.MustNewConstHistogram(descTakeover, h.count, h.sum, h.cumulative(), k.group, k.kind, k.phase)
 	}
+	counter(ch, descSplitSeen, st.Events["split-brain"])
+	counter(ch, descSplitResolv, st.Events["split-brain-resolved"])
+	counter(ch, descPeerDeaths, st.Events["dead"])
 	for _, result := range []string{"ok", "failed"} {
 		counter(ch, descReloads, reloads[result], result)
 	}
