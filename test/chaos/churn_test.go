@@ -50,6 +50,11 @@ func TestChurn(t *testing.T) {
 		}
 		failed, sent, longest = failed+res.Failed, sent+res.Sent, max(longest, res.Longest)
 		fmt.Fprintf(&trace, "after %d reloads, %d disable/enable: %s\n", reloads, drains, res.Summary())
+		for _, a := range res.Attempts {
+			if !a.OK {
+				fmt.Fprintf(&trace, "  failed attempt %d at %s after %v: %s\n", a.Seq, a.Start.Format("15:04:05.000"), a.Took, a.Err)
+			}
+		}
 	}
 	ff := count(p.output("lb2"), "group starting")
 	setting := fmt.Sprintf("%d reloads + %d real disable/enable, client every 10ms", reloads, drains)

@@ -101,6 +101,15 @@ func newPair(t *testing.T, o pairOpts) *pair {
 	p.start("lb1")
 	p.start("lb2")
 	p.waitSole("lb1", 15*time.Second)
+	// Scenarios count failed requests from here on: wait until the reals
+	// passed their first health check and five probes in a row succeed.
+	if _, err := lab.WaitFor(15*time.Second, func() error {
+		_, err := p.lab.Probe(bins, "client", vipTCP.String(),
+			probe.Options{Proto: "tcp", Interval: 20 * time.Millisecond, Timeout: 200 * time.Millisecond, Count: 5})
+		return err
+	}); err != nil {
+		t.Fatalf("the client is not served through the VIP: %v", err)
+	}
 	return p
 }
 
