@@ -6,6 +6,9 @@ import (
 	"maps"
 	"slices"
 	"time"
+
+	"github.com/hapair/hapair/ha/wire"
+	"github.com/hapair/hapair/internal/field"
 )
 
 // Priorities. A node advertises one per group; 0 means "do not give me this
@@ -30,10 +33,11 @@ type Config struct {
 	Nodes      []string // every node of the cluster, Self included (>= 2)
 	Generation uint64   // incremented at every start (ha/generation)
 
+	// Timers; zero takes the default of WithDefaults.
 	Keepalive time.Duration // heartbeat interval (default 100ms)
-	Warntime  time.Duration // log a late heartbeat after this silence (default 2.5 × keepalive)
+	Warntime  time.Duration // log a late heartbeat after this silence (default halfway to deadtime)
 	Deadtime  time.Duration // declare a silent peer dead (default 4 × keepalive)
-	Initdead  time.Duration // at start, wait this long for unheard peers (default 2 × deadtime)
+	Initdead  time.Duration // at start, wait this long for unheard peers (default max(2 × deadtime, 3s))
 
 	AutoFailback bool          // true: a better node takes its group back once stable (GroupConfig may override)
 	FailbackHold time.Duration // how long a node must be stable first (default 2 × deadtime)
@@ -64,18 +68,47 @@ type CheckConfig struct {
 	Ping   bool
 }
 
-func (c *Config) setDefaults() {
+// Timing defaults, as DESIGN.md gives them: a 100ms heartbeat, a peer dead
+// after 4 heartbeats lost on every link (the loss rate DESIGN.md's 5% test
+// survives), a warning halfway there.
+const (
+	DefaultKeepalive = 100 * time.Millisecond
+	// DefaultDeadtimeBeats is deadtime in keepalives when deadtime is unset.
+	DefaultDeadtimeBeats = 4
+	// MinInitdead is the floor of the default initdead: Heartbeat advises
+	// twice deadtime, and a node that just booted needs a few seconds more
+	// for its switch port and links to come up before it hears anyone.
+	MinInitdead = 3 * time.Second
+	// DefaultCheckWeight is a ping node's or track check's penalty: more
+	// than the 100 between PriorityPreferred and PriorityDefault, so a node
+	// that lost its ping node yields even its preferred groups to a healthy
+	// peer.
+	DefaultCheckWeight uint8 = 150
+)
+
+// WithDefaults returns c with every unset (zero) timer at its default:
+//
+//	Keepalive    100ms
+//	Deadtime     4 × Keepalive
+//	Warntime     halfway between Keepalive and Deadtime
+//	Initdead     the larger of 2 × Deadtime and MinInitdead (3s)
+//	FailbackHold 2 × Deadtime
+//	FailBackoff  10 × Keepalive
+//
+// Unset timers derive from the ones set, so setting Keepalive alone gives a
+// consistent set.
+func (c Config) WithDefaults() Config {
 	if c.Keepalive == 0 {
-		c.Keepalive = 100 * time.Millisecond
+		c.Keepalive = DefaultKeepalive
 	}
 	if c.Deadtime == 0 {
-		c.Deadtime = 4 * c.Keepalive
+		c.Deadtime = DefaultDeadtimeBeats * c.Keepalive
 	}
 	if c.Warntime == 0 {
-		c.Warntime = min(c.Keepalive*5/2, c.Deadtime)
+		c.Warntime = (c.Keepalive + c.Deadtime) / 2
 	}
 	if c.Initdead == 0 {
-		c.Initdead = 2 * c.Deadtime
+		c.Initdead = max(2*c.Deadtime, MinInitdead)
 	}
 	if c.FailbackHold == 0 {
 		c.FailbackHold = 2 * c.Deadtime
@@ -83,81 +116,125 @@ func (c *Config) setDefaults() {
 	if c.FailBackoff == 0 {
 		c.FailBackoff = 10 * c.Keepalive
 	}
+	return c
 }
 
-func (c *Config) validate() error {
-	if c.Self == "" {
-		return errors.New("ha: self node name is empty")
-	}
+// Validate reports every problem in c that holds on all nodes alike (Self
+// and Generation are New's to check), after WithDefaults. Each problem is a
+// *field.Error naming the setting in Heartbeat's terms: "keepalive",
+// "deadtime", "nodes[1]", "groups[0].priorities.lb2", "checks[2]". The rules
+// are Heartbeat's ha.cf ones, strict: keepalive < warntime < deadtime,
+// deadtime >= 2 × keepalive, initdead >= deadtime; and what a heartbeat
+// packet carries (ha/wire): keepalive in whole microseconds up to
+// wire.MaxKeepalive, at most wire.MaxGroups groups, names within
+// wire.MaxSender and wire.MaxGroupName bytes.
+func (c Config) Validate() error {
+	c = c.WithDefaults()
+	var errs []error
+	bad := func(path, format string, args ...any) { errs = append(errs, field.Errorf(path, format, args...)) }
 	if len(c.Nodes) < 2 {
-		return fmt.Errorf("ha: cluster needs at least 2 nodes, got %d", len(c.Nodes))
+		bad("nodes", "want at least 2 nodes, found %d", len(c.Nodes))
 	}
 	if len(c.Nodes) > MaxNodes {
 		return fmt.Errorf("ha: %d nodes, at most %d fit a heartbeat (it lists what the sender hears of every other node)", len(c.Nodes), MaxNodes)
 	}
 	seen := map[string]bool{}
-	for _, n := range c.Nodes {
-		if n == "" || len(n) > 64 {
-			return fmt.Errorf("ha: node name %q must be 1..64 bytes", n)
-		}
-		if seen[n] {
-			return fmt.Errorf("ha: node %q listed twice", n)
+	for i, n := range c.Nodes {
+		if msg := checkName(n, wire.MaxSender); msg != "" {
+			bad(field.Index("nodes", i), "%s", msg)
+		} else if seen[n] {
+			bad(field.Index("nodes", i), "node %q is listed twice", n)
 		}
 		seen[n] = true
 	}
-	if !seen[c.Self] {
-		return fmt.Errorf("ha: self %q is not in nodes %v", c.Self, c.Nodes)
-	}
-	if c.Keepalive <= 0 {
-		return fmt.Errorf("ha: keepalive %v must be positive", c.Keepalive)
-	}
-	if c.Warntime < c.Keepalive {
-		return fmt.Errorf("ha: warntime %v must be at least keepalive %v", c.Warntime, c.Keepalive)
-	}
-	if c.Deadtime <= c.Keepalive {
-		return fmt.Errorf("ha: deadtime %v must be greater than keepalive %v", c.Deadtime, c.Keepalive)
-	}
-	if c.Deadtime < c.Warntime {
-		return fmt.Errorf("ha: deadtime %v must be at least warntime %v", c.Deadtime, c.Warntime)
-	}
-	if c.Initdead < 0 || c.FailbackHold < 0 || c.FailBackoff < 0 {
-		return errors.New("ha: initdead, failback hold and fail backoff must not be negative")
-	}
+	c.validateTiming(bad)
 	if len(c.Groups) == 0 {
-		return errors.New("ha: no groups")
+		bad("groups", "want at least one group: a node with none has nothing to hold")
 	}
-	if len(c.Groups) > 64 {
-		return fmt.Errorf("ha: %d groups, at most 64 fit a heartbeat", len(c.Groups))
+	if len(c.Groups) > wire.MaxGroups {
+		bad("groups", "%d groups, but a heartbeat packet carries at most %d (ha/wire)", len(c.Groups), wire.MaxGroups)
 	}
 	gseen := map[string]bool{}
-	for _, g := range c.Groups {
-		if g.Name == "" || len(g.Name) > 32 {
-			return fmt.Errorf("ha: group name %q must be 1..32 bytes", g.Name)
-		}
-		if gseen[g.Name] {
-			return fmt.Errorf("ha: group %q listed twice", g.Name)
+	for i, g := range c.Groups {
+		path := field.Index("groups", i)
+		if msg := checkName(g.Name, wire.MaxGroupName); msg != "" {
+			bad(path+".name", "%s", msg)
+		} else if gseen[g.Name] {
+			bad(path+".name", "group %q is listed twice", g.Name)
 		}
 		gseen[g.Name] = true
 		if g.Preferred != "" && !seen[g.Preferred] {
-			return fmt.Errorf("ha: group %q: preferred node %q is not in nodes", g.Name, g.Preferred)
+			bad(path+".preferred", "%q is not a node in nodes %q", g.Preferred, c.Nodes)
 		}
-		for n, p := range g.Priorities {
-			if !seen[n] {
-				return fmt.Errorf("ha: group %q: priority for unknown node %q", g.Name, n)
-			}
-			if p < 1 || p > PriorityMax {
-				return fmt.Errorf("ha: group %q: priority %d for node %q out of range 1..%d", g.Name, p, n, PriorityMax)
+		for _, n := range slices.Sorted(maps.Keys(g.Priorities)) {
+			switch p := g.Priorities[n]; {
+			case !seen[n]:
+				bad(path+".priorities."+n, "%q is not a node in nodes %q", n, c.Nodes)
+			case p < 1 || p > PriorityMax:
+				bad(path+".priorities."+n, "%d is out of range 1..%d", p, PriorityMax)
 			}
 		}
 	}
 	cseen := map[string]bool{}
-	for _, ch := range c.Checks {
+	for i, ch := range c.Checks {
 		if ch.Name == "" || cseen[ch.Name] {
-			return fmt.Errorf("ha: check name %q empty or listed twice", ch.Name)
+			bad(field.Index("checks", i), "check name %q is empty or listed twice", ch.Name)
 		}
 		cseen[ch.Name] = true
+		if ch.Weight > PriorityMax {
+			bad(field.Index("checks", i)+".weight", "%d is out of range 0..%d", ch.Weight, PriorityMax)
+		}
 	}
-	return nil
+	return errors.Join(errs...)
+}
+
+// validateTiming checks the timers after defaults.
+func (c *Config) validateTiming(bad func(path, format string, args ...any)) {
+	for _, t := range []struct {
+		name string
+		d    time.Duration
+	}{{"keepalive", c.Keepalive}, {"warntime", c.Warntime}, {"deadtime", c.Deadtime},
+		{"initdead", c.Initdead}, {"failback_hold", c.FailbackHold}, {"fail_backoff", c.FailBackoff}} {
+		if t.d < 0 {
+			bad(t.name, "%v: want a positive duration", t.d)
+		}
+	}
+	switch k := c.Keepalive; {
+	case k <= 0:
+		return
+	case k%time.Microsecond != 0:
+		bad("keepalive", "%v is not a whole number of microseconds, the unit a heartbeat packet carries (ha/wire)", k)
+	case k > wire.MaxKeepalive:
+		bad("keepalive", "%v is longer than %v, the most a heartbeat packet carries (ha/wire)", k, wire.MaxKeepalive)
+	}
+	if c.Warntime <= c.Keepalive {
+		bad("warntime", "%v must be longer than keepalive %v", c.Warntime, c.Keepalive)
+	}
+	if c.Deadtime <= c.Warntime {
+		bad("deadtime", "%v must be longer than warntime %v", c.Deadtime, c.Warntime)
+	}
+	if c.Deadtime < 2*c.Keepalive {
+		bad("deadtime", "%v is shorter than 2×keepalive (%v): a single lost heartbeat would declare the peer dead", c.Deadtime, 2*c.Keepalive)
+	}
+	if c.Initdead < c.Deadtime {
+		bad("initdead", "%v is shorter than deadtime %v: a starting node would take groups before it could hear its peers", c.Initdead, c.Deadtime)
+	}
+}
+
+// checkName returns why name is not a valid node or group name ("" when it
+// is): 1..max bytes of [A-Za-z0-9._-], since names go into packets, logs,
+// file names and address labels.
+func checkName(name string, max int) string {
+	if name == "" || len(name) > max {
+		return fmt.Sprintf("%q: want 1..%d characters of A-Z a-z 0-9 . _ -", name, max)
+	}
+	for i := 0; i < len(name); i++ {
+		b := name[i]
+		if !(b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '.' || b == '_' || b == '-') {
+			return fmt.Sprintf("%q: want 1..%d characters of A-Z a-z 0-9 . _ -", name, max)
+		}
+	}
+	return ""
 }
 
 // basePriority is node's configured priority for g, before checks.

@@ -90,11 +90,14 @@ type group struct {
 // New validates cfg, fills its defaults and returns a Machine that does
 // nothing until it is given EventStart.
 func New(cfg Config) (*Machine, error) {
-	cfg = cloneConfig(cfg)
-	cfg.setDefaults()
-	if err := cfg.validate(); err != nil {
-		return nil, err
+	cfg = cloneConfig(cfg).WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("ha: %w", err)
 	}
+	if !slices.Contains(cfg.Nodes, cfg.Self) {
+		return nil, fmt.Errorf("ha: self %q is not in nodes %q", cfg.Self, cfg.Nodes)
+	}
+
 	m := &Machine{cfg: cfg, checks: map[string]*check{}, peers: map[string]*peer{}, byName: map[string]*group{}}
 	for _, c := range cfg.Checks {
 		ch := &check{name: c.Name, weight: c.Weight, ping: c.Ping, reason: "not checked yet"}

@@ -82,23 +82,14 @@ func newVIP(group string, r config.Resource, e *env) (resource.Resource, error) 
 	if err != nil {
 		return nil, err
 	}
-	second := c.GARP.SecondBurst
-	if second == 0 {
-		second = -1 // config: 0 disables; vip: negative disables
-	}
-	suffix := group
-	iface := c.Interface
-	if c.Label != "" && iface != "" && len(c.Label) > len(iface)+1 {
-		suffix = c.Label[len(iface)+1:]
-	}
 	count := c.GARP.Count
 	return vip.New(vip.Config{
-		Address:     c.Prefix,
-		Interface:   iface,
-		LabelSuffix: suffix,
+		Address:   c.Prefix,
+		Interface: c.Interface,
+		Label:     c.Label,
 		Schedule: vip.Schedule{
 			Count: count, Interval: c.GARP.Interval,
-			SecondDelay: second, SecondCount: count,
+			SecondDelay: c.GARP.SecondBurst, SecondCount: count,
 			Refresh: c.GARP.Refresh,
 		},
 		Form:   form,

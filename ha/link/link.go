@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/netip"
 	"slices"
@@ -15,6 +16,7 @@ import (
 	"github.com/hapair/hapair/ha/replay"
 	"github.com/hapair/hapair/ha/wire"
 	"github.com/hapair/hapair/internal/clock"
+	"github.com/hapair/hapair/internal/field"
 )
 
 // DefaultPort is Heartbeat's IANA port, ha-cluster.
@@ -74,31 +76,63 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("link: config: link %d: name %q is empty or repeated", i, s.Name)
 		}
 		seen[s.Name] = true
-		switch s.Kind {
-		case "mcast":
-			if !s.Group.Is4() || !s.Group.IsMulticast() {
-				return fmt.Errorf("link: config: link %q: group %v is not an IPv4 multicast address", s.Name, s.Group)
-			}
-			if s.Interface == "" {
-				return fmt.Errorf("link: config: link %q: multicast needs an interface", s.Name)
-			}
-		case "ucast":
-			if _, ok := s.Peers[c.Self]; !ok {
-				return fmt.Errorf("link: config: link %q: no address for self %q among peers", s.Name, c.Self)
-			}
-			for name, a := range s.Peers {
-				if !a.Is4() {
-					return fmt.Errorf("link: config: link %q: peer %q address %v is not IPv4", s.Name, name, a)
-				}
-				if !slices.Contains(c.Nodes, name) {
-					return fmt.Errorf("link: config: link %q: peer %q is not among nodes %q", s.Name, name, c.Nodes)
-				}
-			}
-		default:
-			return fmt.Errorf("link: config: link %q: kind %q, want mcast or ucast", s.Name, s.Kind)
+		if err := s.Validate(c.Nodes); err != nil {
+			return fmt.Errorf("link: config: link %q: %w", s.Name, err)
+		}
+		if _, ok := s.Peers[c.Self]; s.Kind == KindUcast && !ok {
+			return fmt.Errorf("link: config: link %q: no address for self %q among peers", s.Name, c.Self)
 		}
 	}
 	return nil
+}
+
+// Link kinds.
+const (
+	KindMcast = "mcast" // one multicast group reaches every node (Heartbeat's mcast)
+	KindUcast = "ucast" // one datagram per peer address (Heartbeat's ucast)
+)
+
+// Validate reports every problem in s for a cluster of nodes, as
+// *field.Error values naming "kind", "interface", "group", "port" or
+// "peers.NODE". Links carry IPv4 only: the off-link guard (GTSM, RFC 5082)
+// reads the received TTL from IPv4 control messages, and IPv6 would need
+// its hop-limit twin on a second socket family.
+func (s *Spec) Validate(nodes []string) error {
+	var errs []error
+	bad := func(path, format string, args ...any) { errs = append(errs, field.Errorf(path, format, args...)) }
+	switch s.Kind {
+	case KindMcast:
+		switch {
+		case !s.Group.IsValid():
+			bad("group", "required for mcast links")
+		case !s.Group.IsMulticast():
+			bad("group", "%s is not a multicast address (want e.g. 239.255.0.94)", s.Group)
+		case !s.Group.Is4():
+			bad("group", "%s is IPv6; links carry IPv4 only (the TTL-255 guard reads IPv4 control messages)", s.Group)
+		}
+		if s.Interface == "" {
+			bad("interface", "required for mcast links: the group is joined on it")
+		}
+	case KindUcast:
+		for _, name := range slices.Sorted(maps.Keys(s.Peers)) {
+			switch a := s.Peers[name]; {
+			case !slices.Contains(nodes, name):
+				bad("peers."+name, "%q is not a node in %q", name, nodes)
+			case !a.Is4() || a.Is4In6():
+				bad("peers."+name, "%s is not an IPv4 address; links carry IPv4 only (the TTL-255 guard reads IPv4 control messages)", a)
+			case a.IsUnspecified() || a.IsMulticast():
+				bad("peers."+name, "%s cannot be a node's unicast address", a)
+			}
+		}
+		for _, n := range nodes {
+			if _, ok := s.Peers[n]; !ok {
+				bad("peers", "no address for node %q: every node needs one", n)
+			}
+		}
+	default:
+		bad("kind", "%q is not one of %s, %s", s.Kind, KindMcast, KindUcast)
+	}
+	return errors.Join(errs...)
 }
 
 func (s *Spec) port() uint16 {

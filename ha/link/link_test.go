@@ -260,16 +260,16 @@ func TestConfigErrors(t *testing.T) {
 		{"no keyring", func(c *Config) { c.Keyring = nil }, "no keyring"},
 		{"no links", func(c *Config) { c.Links = nil }, "no links"},
 		{"repeated name", func(c *Config) { c.Links = append(c.Links, ucastSpec("u0", 2)) }, `link 1: name "u0" is empty or repeated`},
-		{"bad kind", func(c *Config) { c.Links[0].Kind = "bcast" }, `kind "bcast", want mcast or ucast`},
-		{"ucast without self", func(c *Config) { delete(c.Links[0].Peers, "lb1") }, `no address for self "lb1"`},
-		{"ucast IPv6", func(c *Config) { c.Links[0].Peers["lb2"] = netip.MustParseAddr("::1") }, `peer "lb2" address ::1 is not IPv4`},
-		{"ucast stranger", func(c *Config) { c.Links[0].Peers["lb7"] = addr3 }, `peer "lb7" is not among nodes`},
+		{"bad kind", func(c *Config) { c.Links[0].Kind = "bcast" }, `link "u0": kind: "bcast" is not one of mcast, ucast`},
+		{"ucast without self", func(c *Config) { delete(c.Links[0].Peers, "lb1") }, `peers: no address for node "lb1": every node needs one`},
+		{"ucast IPv6", func(c *Config) { c.Links[0].Peers["lb2"] = netip.MustParseAddr("::1") }, `peers.lb2: ::1 is not an IPv4 address; links carry IPv4 only`},
+		{"ucast stranger", func(c *Config) { c.Links[0].Peers["lb7"] = addr3 }, `peers.lb7: "lb7" is not a node in ["lb1" "lb2"]`},
 		{"mcast unicast group", func(c *Config) {
 			c.Links[0] = Spec{Name: "m0", Kind: "mcast", Interface: "lo", Group: addr1}
-		}, "group 127.0.0.1 is not an IPv4 multicast address"},
+		}, "group: 127.0.0.1 is not a multicast address"},
 		{"mcast no interface", func(c *Config) {
 			c.Links[0] = Spec{Name: "m0", Kind: "mcast", Group: netip.MustParseAddr("239.1.2.3")}
-		}, `link "m0": multicast needs an interface`},
+		}, `link "m0": interface: required for mcast links`},
 		{"mcast missing interface", func(c *Config) {
 			c.Links[0] = Spec{Name: "m0", Kind: "mcast", Interface: "nonexistent0", Group: netip.MustParseAddr("239.1.2.3")}
 		}, `link: "m0": finding interface "nonexistent0"`},

@@ -51,40 +51,6 @@ type Kernel interface {
 	AddrDel(l Link, a Addr) error
 }
 
-// maxLabelLen is the kernel's limit for an address label: IFNAMSIZ (16)
-// less the terminating NUL.
-const maxLabelLen = 15
-
-// label returns "<iface>:<suffix>" cut to the kernel's 15 bytes by
-// shortening the suffix; it returns "" (no label) when the suffix is empty
-// or the interface name leaves no room for ":" and one byte. Labels are
-// cosmetic (ifconfig eth0:web), so a shortened one is better than a failed
-// start.
-func label(iface, suffix string) string {
-	if suffix == "" || len(iface)+2 > maxLabelLen {
-		return ""
-	}
-	l := iface + ":" + suffix
-	if len(l) > maxLabelLen {
-		l = l[:maxLabelLen]
-	}
-	return l
-}
-
-// validLabelSuffix reports whether s is safe as a label suffix: ASCII
-// letters, digits, '-', '_' and '.'.
-func validLabelSuffix(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_', c == '.':
-		default:
-			return false
-		}
-	}
-	return true
-}
-
 // linkFor picks the link whose subnet contains ip, as Heartbeat's findif
 // does: the longest prefix among the addresses other than ip itself.
 func linkFor(addrs []Addr, ip netip.Addr) (index int, ok bool) {

@@ -2,47 +2,53 @@ package vip
 
 import (
 	"errors"
-	"fmt"
 	"time"
+
+	"github.com/hapair/hapair/internal/field"
 )
 
 // Schedule says when a VIP is announced after a takeover. Every send time
 // is an offset from the takeover, so the whole plan is a pure function of
-// (takeover time, now): see Due. Zero fields take the defaults.
+// (takeover time, now): see Due. The zero Schedule means DefaultSchedule;
+// otherwise every field is taken as written (0 is "none" or "back to back").
 type Schedule struct {
 	// Count is the number of announcements in the first burst (default 5,
-	// Heartbeat send_arp's -r 5). The first is sent at the takeover itself.
+	// Heartbeat send_arp's -r 5 and IPaddr2's ARP_REPEAT: one lost frame must
+	// not leave a switch pointing at the old owner). The first is sent at the
+	// takeover itself. 1..MaxBurst.
 	Count int
 	// Interval separates announcements within a burst (default 200ms,
 	// Heartbeat send_arp's -i 200: spread enough to survive a lost frame,
-	// short enough to finish before a client's first retransmit).
+	// short enough to finish before a client's first retransmit); 0 sends
+	// the burst back to back.
 	Interval time.Duration
 	// SecondDelay is the time from the takeover to a second burst (default
 	// 5s, keepalived's vrrp_garp_master_delay), for switches and hosts that
-	// missed the first one, e.g. a port still in STP learning. Negative
-	// disables the second burst.
+	// missed the first one, e.g. a port still in STP learning. 0: no second
+	// burst.
 	SecondDelay time.Duration
-	// SecondCount is the size of the second burst (default Count).
+	// SecondCount is the size of the second burst (0: Count).
 	SecondCount int
 	// Refresh, when positive, repeats one announcement this often after the
 	// bursts for as long as the VIP is held (keepalived's
-	// vrrp_garp_master_refresh); default 0, off.
+	// vrrp_garp_master_refresh); default 0, off. At least MinRefresh.
 	Refresh time.Duration
 }
 
 // DefaultSchedule is the schedule used for the zero Schedule.
 var DefaultSchedule = Schedule{Count: 5, Interval: 200 * time.Millisecond, SecondDelay: 5 * time.Second, SecondCount: 5}
 
-// WithDefaults fills zero fields from DefaultSchedule.
+// Limits of a Schedule.
+const (
+	MaxBurst   = 100                    // announcements per burst: more floods the LAN
+	MinRefresh = 100 * time.Millisecond // a faster refresh is a flood, not a reminder
+)
+
+// WithDefaults returns DefaultSchedule for the zero Schedule, and s with
+// SecondCount set to Count when it is 0 otherwise.
 func (s Schedule) WithDefaults() Schedule {
-	if s.Count == 0 {
-		s.Count = DefaultSchedule.Count
-	}
-	if s.Interval == 0 {
-		s.Interval = DefaultSchedule.Interval
-	}
-	if s.SecondDelay == 0 {
-		s.SecondDelay = DefaultSchedule.SecondDelay
+	if s == (Schedule{}) {
+		return DefaultSchedule
 	}
 	if s.SecondCount == 0 {
 		s.SecondCount = s.Count
@@ -50,24 +56,32 @@ func (s Schedule) WithDefaults() Schedule {
 	return s
 }
 
-// Validate rejects schedules that cannot be followed. Call it on a schedule
-// with defaults filled in.
+// Validate reports every problem in s (after WithDefaults) as *field.Error
+// values naming keepalived-style keys: "count", "interval", "second_burst",
+// "refresh".
 func (s Schedule) Validate() error {
-	switch {
-	case s.Count < 1:
-		return fmt.Errorf("vip: garp count %d: must be at least 1", s.Count)
-	case s.Count > 100 || s.SecondCount > 100:
-		return fmt.Errorf("vip: garp count %d/%d: more than 100 per burst floods the LAN", s.Count, s.SecondCount)
-	case s.Interval < 0:
-		return fmt.Errorf("vip: garp interval %v: must not be negative", s.Interval)
-	case s.Refresh < 0:
-		return fmt.Errorf("vip: garp refresh %v: must not be negative", s.Refresh)
-	case s.Refresh > 0 && s.Refresh < 100*time.Millisecond:
-		return errors.New("vip: garp refresh " + s.Refresh.String() + ": must be at least 100ms")
-	case s.secondBurst() && s.SecondDelay <= time.Duration(s.Count-1)*s.Interval:
-		return fmt.Errorf("vip: garp second burst delay %v: must be after the first burst ends (%v)", s.SecondDelay, time.Duration(s.Count-1)*s.Interval)
+	s = s.WithDefaults()
+	var errs []error
+	bad := func(path, format string, args ...any) { errs = append(errs, field.Errorf(path, format, args...)) }
+	if s.Count < 1 || s.Count > MaxBurst || s.SecondCount < 0 || s.SecondCount > MaxBurst {
+		bad("count", "%d is out of range 1..%d: more than %d per burst floods the LAN", s.Count, MaxBurst, MaxBurst)
 	}
-	return nil
+	if s.Interval < 0 {
+		bad("interval", "%v: must not be negative", s.Interval)
+	}
+	switch {
+	case s.Refresh < 0:
+		bad("refresh", "%v: must not be negative", s.Refresh)
+	case s.Refresh > 0 && s.Refresh < MinRefresh:
+		bad("refresh", "%v: must be 0 (off) or at least %v", s.Refresh, MinRefresh)
+	}
+	switch end := time.Duration(s.Count-1) * s.Interval; {
+	case s.SecondDelay < 0:
+		bad("second_burst", "%v: must not be negative (0 turns the second burst off)", s.SecondDelay)
+	case s.secondBurst() && s.SecondDelay <= end:
+		bad("second_burst", "%v must be after the first burst ends (%v)", s.SecondDelay, end)
+	}
+	return errors.Join(errs...)
 }
 
 func (s Schedule) secondBurst() bool { return s.SecondDelay > 0 && s.SecondCount > 0 }

@@ -31,7 +31,7 @@ func TestScheduleDue(t *testing.T) {
 		{"refresh after bursts", refresh, 15800 * ms, 10, 1, 25800 * ms},
 		{"refresh stall skips periods", refresh, 100 * time.Second, 10, 9, 105800 * ms},
 		{"refresh from a stall in burst", refresh, 16 * time.Second, 1, 10, 25800 * ms},
-		{"one burst only", Schedule{Count: 3, Interval: ms, SecondDelay: -1}.WithDefaults(), 2 * ms, 0, 3, none},
+		{"one burst only", Schedule{Count: 3, Interval: ms}.WithDefaults(), 2 * ms, 0, 3, none},
 	}
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	for _, tt := range tests {
@@ -55,11 +55,12 @@ func TestScheduleValidate(t *testing.T) {
 		want string // "" = valid
 	}{
 		{DefaultSchedule, ""},
-		{Schedule{Count: 0}, "vip: garp count 0: must be at least 1"},
-		{Schedule{Count: 101, SecondCount: 1}, "more than 100 per burst"},
-		{Schedule{Count: 1, Interval: -time.Second}, "interval -1s: must not be negative"},
-		{Schedule{Count: 1, Refresh: time.Millisecond}, "refresh 1ms: must be at least 100ms"},
-		{Schedule{Count: 3, Interval: time.Second, SecondDelay: 2 * time.Second, SecondCount: 1}, "second burst delay 2s: must be after the first burst ends (2s)"},
+		{Schedule{Interval: time.Second}, "count: 0 is out of range 1..100"},
+		{Schedule{Count: 101, SecondCount: 1}, "more than 100 per burst floods the LAN"},
+		{Schedule{Count: 1, Interval: -time.Second}, "interval: -1s: must not be negative"},
+		{Schedule{Count: 1, Refresh: time.Millisecond}, "refresh: 1ms: must be 0 (off) or at least 100ms"},
+		{Schedule{Count: 1, SecondDelay: -time.Second}, "second_burst: -1s: must not be negative"},
+		{Schedule{Count: 3, Interval: time.Second, SecondDelay: 2 * time.Second, SecondCount: 1}, "second_burst: 2s must be after the first burst ends (2s)"},
 	}
 	for _, tt := range tests {
 		err := tt.s.Validate()

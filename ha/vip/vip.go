@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/hapair/hapair/internal/clock"
+	"github.com/hapair/hapair/internal/field"
 )
 
 // Config describes one VIP. Address is required; everything else has a
@@ -21,10 +23,10 @@ type Config struct {
 	// Interface to add the address to; default: the interface with an
 	// address whose subnet contains the VIP (longest prefix wins).
 	Interface string
-	// LabelSuffix makes the IPv4 label "<interface>:<suffix>", shortened to
-	// the kernel's 15 bytes (ifconfig eth0:web); usually the group name.
-	// Empty: no label.
-	LabelSuffix string
+	// Label is the IPv4 address label, as `ip addr add ... label eth0:web`
+	// (ip-address(8)): Interface itself or Interface + ":" + a suffix, at
+	// most MaxLabel bytes. Empty: no label, IPaddr2's default.
+	Label string
 	// Schedule of announcements after a takeover (default DefaultSchedule).
 	Schedule Schedule
 	// Form of gratuitous ARP (default FormBoth).
@@ -86,16 +88,13 @@ type VIP struct {
 // New validates cfg and returns the resource. It touches nothing: the
 // interface is resolved at each Start.
 func New(cfg Config) (*VIP, error) {
-	if !cfg.Address.IsValid() {
-		return nil, errors.New("vip: address is required")
+	if err := cfg.Validate(); err != nil {
+		if !cfg.Address.IsValid() {
+			return nil, fmt.Errorf("vip: %w", err)
+		}
+		return nil, fmt.Errorf("vip: %s: %w", cfg.Address, err)
 	}
 	ip := cfg.Address.Addr()
-	if ip.Is4In6() || ip.Zone() != "" || ip.IsUnspecified() || ip.IsMulticast() || ip.IsLoopback() {
-		return nil, fmt.Errorf("vip: address %s: must be a unicast, non-loopback IPv4 or IPv6 address", cfg.Address)
-	}
-	if !validLabelSuffix(cfg.LabelSuffix) {
-		return nil, fmt.Errorf("vip: label suffix %q: use letters, digits, '-', '_' and '.'", cfg.LabelSuffix)
-	}
 	if cfg.Kernel == nil {
 		return nil, fmt.Errorf("vip: %s: no kernel access configured", cfg.Address)
 	}
@@ -106,9 +105,6 @@ func New(cfg Config) (*VIP, error) {
 		return nil, fmt.Errorf("vip: %s: lifetime %v: want whole seconds, at least 2s", cfg.Address, cfg.Lifetime)
 	}
 	cfg.Schedule = cfg.Schedule.WithDefaults()
-	if err := cfg.Schedule.Validate(); err != nil {
-		return nil, err
-	}
 	if cfg.Dial == nil {
 		cfg.Dial = DialLink
 	}
@@ -121,6 +117,39 @@ func New(cfg Config) (*VIP, error) {
 		name += " dev " + cfg.Interface
 	}
 	return &VIP{cfg: cfg, ip: ip, name: name, announce: make(chan struct{}, 1), repair: make(chan struct{}, 1)}, nil
+}
+
+// MaxLabel is the kernel's limit for an address label: IFNAMSIZ (16) less
+// the terminating NUL.
+const MaxLabel = 15
+
+// Validate reports every problem in c's address, label and schedule (not
+// its handles: Kernel, Dial, Clock, Logger) as *field.Error values naming
+// "address", "label" or "garp.KEY".
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(path, format string, args ...any) { errs = append(errs, field.Errorf(path, format, args...)) }
+	ip := c.Address.Addr()
+	switch {
+	case !c.Address.IsValid():
+		bad("address", "required")
+	case ip.Is4In6() || ip.Zone() != "" || ip.IsUnspecified() || ip.IsMulticast() || ip.IsLoopback():
+		bad("address", "%s cannot be a virtual address: want a unicast, non-loopback IPv4 or IPv6 address", c.Address)
+	}
+	if c.Label != "" {
+		switch {
+		case ip.Is6():
+			bad("label", "%q: IPv6 addresses carry no label", c.Label)
+		case c.Interface == "":
+			bad("label", "%q needs interface: the kernel wants a label to start with the device name", c.Label)
+		case c.Label != c.Interface && !strings.HasPrefix(c.Label, c.Interface+":") || len(c.Label) > MaxLabel:
+			bad("label", "%q must be %q or start with %q, at most %d bytes (e.g. %q)", c.Label, c.Interface, c.Interface+":", MaxLabel, c.Interface+":vip")
+		}
+	}
+	if err := c.Schedule.Validate(); err != nil {
+		errs = append(errs, field.In("garp", err))
+	}
+	return errors.Join(errs...)
 }
 
 // Name returns "vip 198.18.0.100/24 dev eth0" (without "dev" when the
@@ -214,7 +243,7 @@ func (v *VIP) Start(ctx context.Context) error {
 func (v *VIP) want(l Link) Addr {
 	a := Addr{Prefix: v.cfg.Address, LinkIndex: l.Index, Proto: Proto, Lifetime: v.cfg.Lifetime}
 	if v.ip.Is4() {
-		a.Label = label(l.Name, v.cfg.LabelSuffix)
+		a.Label = v.cfg.Label
 	}
 	return a
 }

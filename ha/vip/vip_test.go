@@ -19,7 +19,7 @@ var _ resource.Announcer = (*VIP)(nil)
 
 // A long interval keeps the loop from sending during trace tests: only the
 // synchronous first announcement of Start shows.
-var quiet = Schedule{Count: 2, Interval: time.Hour, SecondDelay: -1}
+var quiet = Schedule{Count: 2, Interval: time.Hour}
 
 func TestStartStopTrace(t *testing.T) {
 	tests := []struct {
@@ -33,16 +33,16 @@ func TestStartStopTrace(t *testing.T) {
 	}{
 		{
 			name:  "start adds with label and announces",
-			cfg:   Config{Address: netip.MustParsePrefix("198.18.0.100/24"), Interface: "eth0", LabelSuffix: "web"},
+			cfg:   Config{Address: netip.MustParsePrefix("198.18.0.100/24"), Interface: "eth0", Label: "eth0:web"},
 			start: true,
 			want:  "addr add 198.18.0.100/24 dev eth0 label eth0:web proto 94 lft 4s\ngarp 198.18.0.100 request\ngarp 198.18.0.100 reply",
 		},
 		{
 			name:   "interface found from subnet",
-			cfg:    Config{Address: netip.MustParsePrefix("198.18.1.100/24"), LabelSuffix: "web", Form: FormRequest},
+			cfg:    Config{Address: netip.MustParsePrefix("198.18.1.100/24"), Form: FormRequest},
 			before: func(k *fakeKernel) { k.with("eth0", "198.18.0.1/24").with("eth1", "198.18.1.1/24") },
 			start:  true,
-			want:   "addr add 198.18.1.100/24 dev eth1 label eth1:web proto 94 lft 4s\ngarp 198.18.1.100 request",
+			want:   "addr add 198.18.1.100/24 dev eth1 proto 94 lft 4s\ngarp 198.18.1.100 request",
 		},
 		{
 			name:    "no interface for subnet",
@@ -53,7 +53,7 @@ func TestStartStopTrace(t *testing.T) {
 		},
 		{
 			name:   "our address already present is refreshed and re-announced",
-			cfg:    Config{Address: netip.MustParsePrefix("198.18.0.100/24"), Interface: "eth0", LabelSuffix: "web", Form: FormReply},
+			cfg:    Config{Address: netip.MustParsePrefix("198.18.0.100/24"), Interface: "eth0", Label: "eth0:web", Form: FormReply},
 			before: func(k *fakeKernel) { k.withOurs("eth0", "198.18.0.100/24") },
 			start:  true,
 			want:   "addr replace 198.18.0.100/24 dev eth0 label eth0:web proto 94 lft 4s\ngarp 198.18.0.100 reply",
@@ -67,7 +67,7 @@ func TestStartStopTrace(t *testing.T) {
 		},
 		{
 			name:   "ours on another interface is moved",
-			cfg:    Config{Address: netip.MustParsePrefix("198.18.0.100/24"), Interface: "eth0", LabelSuffix: "web", Form: FormRequest},
+			cfg:    Config{Address: netip.MustParsePrefix("198.18.0.100/24"), Interface: "eth0", Label: "eth0:web", Form: FormRequest},
 			before: func(k *fakeKernel) { k.withOurs("eth1", "198.18.0.100/24") },
 			start:  true,
 			want:   "addr del 198.18.0.100/24 dev eth1\naddr add 198.18.0.100/24 dev eth0 label eth0:web proto 94 lft 4s\ngarp 198.18.0.100 request",
@@ -109,13 +109,13 @@ func TestStartStopTrace(t *testing.T) {
 		},
 		{
 			name:  "ipv6 gets no label and a neighbour advertisement",
-			cfg:   Config{Address: netip.MustParsePrefix("2001:2::100/64"), Interface: "eth0", LabelSuffix: "web"},
+			cfg:   Config{Address: netip.MustParsePrefix("2001:2::100/64"), Interface: "eth0"},
 			start: true,
 			want:  "addr add 2001:2::100/64 dev eth0 proto 94 lft 4s\nna 2001:2::100",
 		},
 		{
 			name:  "stop removes",
-			cfg:   Config{Address: netip.MustParsePrefix("198.18.0.100/24"), Interface: "eth0", LabelSuffix: "web"},
+			cfg:   Config{Address: netip.MustParsePrefix("198.18.0.100/24"), Interface: "eth0", Label: "eth0:web"},
 			start: true,
 			op:    func(ctx context.Context, v *VIP) error { return v.Stop(ctx) },
 			want:  "addr add 198.18.0.100/24 dev eth0 label eth0:web proto 94 lft 4s\ngarp 198.18.0.100 request\ngarp 198.18.0.100 reply\naddr del 198.18.0.100/24 dev eth0",
@@ -180,7 +180,7 @@ func TestStartStopTrace(t *testing.T) {
 func TestRollbackTrace(t *testing.T) {
 	tr := &trace{}
 	k := newFakeKernel(tr)
-	v, err := New(Config{Address: netip.MustParsePrefix("198.18.0.100/24"), Interface: "eth0", LabelSuffix: "web",
+	v, err := New(Config{Address: netip.MustParsePrefix("198.18.0.100/24"), Interface: "eth0", Label: "eth0:web",
 		Kernel: k, Dial: fakeDialer(tr, nil), Clock: clocktest.New(time.Time{}), Schedule: quiet, Form: FormRequest})
 	if err != nil {
 		t.Fatal(err)
@@ -269,12 +269,14 @@ func TestNewRejects(t *testing.T) {
 		cfg  Config
 		want string
 	}{
-		{Config{Kernel: k}, "vip: address is required"},
-		{Config{Address: netip.MustParsePrefix("127.0.0.2/8"), Kernel: k}, "vip: address 127.0.0.2/8: must be a unicast, non-loopback IPv4 or IPv6 address"},
-		{Config{Address: netip.MustParsePrefix("198.18.0.100/24"), LabelSuffix: "we b", Kernel: k}, `vip: label suffix "we b": use letters, digits, '-', '_' and '.'`},
+		{Config{Kernel: k}, "vip: address: required"},
+		{Config{Address: netip.MustParsePrefix("127.0.0.2/8"), Kernel: k}, "vip: 127.0.0.2/8: address: 127.0.0.2/8 cannot be a virtual address: want a unicast, non-loopback IPv4 or IPv6 address"},
+		{Config{Address: netip.MustParsePrefix("198.18.0.100/24"), Interface: "eth0", Label: "eth1:web", Kernel: k}, `vip: 198.18.0.100/24: label: "eth1:web" must be "eth0" or start with "eth0:", at most 15 bytes (e.g. "eth0:vip")`},
+		{Config{Address: netip.MustParsePrefix("198.18.0.100/24"), Label: "eth0:web", Kernel: k}, `vip: 198.18.0.100/24: label: "eth0:web" needs interface: the kernel wants a label to start with the device name`},
+		{Config{Address: netip.MustParsePrefix("2001:db8::1/64"), Interface: "eth0", Label: "eth0:web", Kernel: k}, `vip: 2001:db8::1/64: label: "eth0:web": IPv6 addresses carry no label`},
 		{Config{Address: netip.MustParsePrefix("198.18.0.100/24")}, "vip: 198.18.0.100/24: no kernel access configured"},
 		{Config{Address: netip.MustParsePrefix("198.18.0.100/24"), Kernel: k, Schedule: Schedule{Count: 5, Interval: time.Second, SecondDelay: 2 * time.Second}},
-			"vip: garp second burst delay 2s: must be after the first burst ends (4s)"},
+			"vip: 198.18.0.100/24: garp.second_burst: 2s must be after the first burst ends (4s)"},
 		{Config{Address: netip.MustParsePrefix("198.18.0.100/24"), Kernel: k, Lifetime: 1500 * time.Millisecond},
 			"vip: 198.18.0.100/24: lifetime 1.5s: want whole seconds, at least 2s"},
 	}
@@ -282,21 +284,6 @@ func TestNewRejects(t *testing.T) {
 		_, err := New(tt.cfg)
 		if err == nil || err.Error() != tt.want {
 			t.Errorf("New(%v) = %v, want %q", tt.cfg.Address, err, tt.want)
-		}
-	}
-}
-
-func TestLabel(t *testing.T) {
-	tests := []struct{ iface, suffix, want string }{
-		{"eth0", "web", "eth0:web"},
-		{"eth0", "", ""},
-		{"enp0s31f6", "webservice", "enp0s31f6:webse"},
-		{"abcdefghijklm", "x", "abcdefghijklm:x"},
-		{"abcdefghijklmn", "x", ""},
-	}
-	for _, tt := range tests {
-		if got := label(tt.iface, tt.suffix); got != tt.want || len(got) > maxLabelLen {
-			t.Errorf("label(%q, %q) = %q, want %q", tt.iface, tt.suffix, got, tt.want)
 		}
 	}
 }

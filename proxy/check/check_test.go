@@ -89,14 +89,17 @@ func TestSpecValidate(t *testing.T) {
 	}{
 		{"connect", Spec{Type: "connect"}, ""},
 		{"N", Spec{Type: "3", Receive: regexp.MustCompile("ok")}, ""},
-		{"zero N", Spec{Type: "0"}, `unknown type "0"`},
-		{"unknown", Spec{Type: "ping"}, `check: unknown type "ping", want connect, negotiate, http, sip, external or a positive number`},
-		{"http receive", Spec{Type: "http", Receive: regexp.MustCompile("ok")}, `receive "ok" needs type negotiate`},
-		{"external no program", Spec{Type: "external"}, "external check needs a program"},
-		{"bad status", Spec{Type: "http", Status: 1000}, "status 1000 is not an HTTP status"},
-		{"bad path", Spec{Type: "negotiate", Request: "status"}, `request "status" must be a path`},
-		{"negative rise", Spec{Type: "connect", Rise: -1}, "rise -1 and fall 3 must be at least 1"},
-		{"negative timeout", Spec{Type: "connect", Timeout: -time.Second}, "timeout -1s is negative"},
+		{"zero N", Spec{Type: "0"}, `type: "0": N must be a positive integer`},
+		{"unknown", Spec{Type: "ping"}, `check: type: "ping" is not one of connect, negotiate, http, sip, external, N (N a positive integer)`},
+		{"http receive", Spec{Type: "http", Receive: regexp.MustCompile("ok")}, `receive: key "receive" is not used by check type "http" (only by negotiate, N)`},
+		{"external no program", Spec{Type: "external"}, `program: required for check type "external"`},
+		{"bad status", Spec{Type: "http", Status: 1000}, "status: 1000 is not an HTTP status"},
+		{"bad path", Spec{Type: "negotiate", Request: "status"}, `request: "status": want an HTTP path starting with /`},
+		{"negative rise", Spec{Type: "connect", Rise: -1}, "rise: -1 is out of range 1..100"},
+		{"connect request", Spec{Type: "connect", Request: "/x", Status: 200}, `request: key "request" is not used by check type "connect" (only by negotiate, http, N)`},
+		{"relative program", Spec{Type: "external", Program: "check.sh"}, `program: "check.sh": want an absolute path`},
+		{"timeout over interval", Spec{Type: "connect", Interval: time.Second, Timeout: 2 * time.Second}, "timeout: 2s is longer than interval 1s: probes would overlap"},
+		{"negative timeout", Spec{Type: "connect", Timeout: -time.Second}, "timeout: -1s: want a positive duration"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -104,7 +107,7 @@ func TestSpecValidate(t *testing.T) {
 			wantErr(t, fmt.Sprintf("New(%+v)", tt.spec), err, tt.want)
 		})
 	}
-	d := Spec{}.WithDefaults()
+	d := Spec{Type: "http"}.WithDefaults()
 	if d.Interval != 2*time.Second || d.Timeout != time.Second || d.Rise != 2 || d.Fall != 3 || d.Status != 200 || d.Request != "/" {
 		t.Errorf("Spec{}.WithDefaults() = %+v, want interval 2s timeout 1s rise 2 fall 3 status 200 request /", d)
 	}
@@ -256,7 +259,7 @@ func TestMixed(t *testing.T) {
 	if got, want := strings.Join(log, ""), "nccnccn"+"n"+"n"; got != want {
 		t.Errorf("N=3 sequence = %q, want %q (negotiate first, then every 3rd; per target; Forget restarts)", got, want)
 	}
-	c := mustNewChecker(t, Spec{Type: "2"})
+	c := mustNewChecker(t, Spec{Type: "2", Receive: regexp.MustCompile("ok")})
 	if mc, ok := c.(*MixedChecker); !ok || mc.N != 2 {
 		t.Errorf("New(Type 2) = %T %+v, want *MixedChecker with N 2", c, c)
 	}

@@ -147,7 +147,7 @@ func TestSIPIDsDiffer(t *testing.T) {
 
 func TestSIPCancel(t *testing.T) {
 	silent, _ := sipResponder(t, func(string) []string { return nil })
-	c := mustNewChecker(t, Spec{Type: "sip", Timeout: time.Minute})
+	c := mustNewChecker(t, Spec{Type: "sip", Interval: time.Minute, Timeout: time.Minute})
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() { errc <- c.Check(ctx, silent) }()

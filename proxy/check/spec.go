@@ -2,13 +2,15 @@ package check
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hapair/hapair/internal/field"
 )
 
 // Spec describes the health check of a service's reals.
@@ -51,27 +53,36 @@ type Checker interface {
 	Check(ctx context.Context, target netip.AddrPort) error
 }
 
-// Defaults.
+// Defaults, HAProxy's where it has one (inter 2s, rise 2, fall 3).
 const (
+	DefaultType     = "connect" // for tcp services that name no type (ldirectord's connect)
 	DefaultInterval = 2 * time.Second
-	DefaultTimeout  = time.Second
+	DefaultTimeout  = time.Second // or Interval when shorter
 	DefaultRise     = 2
 	DefaultFall     = 3
+	DefaultRequest  = "/" // for types that send an HTTP request
+	DefaultStatus   = 200 // for types that check an HTTP status
+	// MaxRiseFall bounds rise and fall: a real that needs more than 100
+	// checks in a row to change state is never going to.
+	MaxRiseFall = 100
 )
 
-// WithDefaults returns s with every unset field at its default.
+// WithDefaults returns s with every unset field its type uses at its
+// default; fields the type does not use stay as they are, so Validate can
+// report them.
 func (s Spec) WithDefaults() Spec {
-	if s.Request == "" {
-		s.Request = "/"
+	t, _ := Lookup(s.Type)
+	if s.Request == "" && t.uses("request") {
+		s.Request = DefaultRequest
 	}
-	if s.Status == 0 {
-		s.Status = 200
+	if s.Status == 0 && t.uses("status") {
+		s.Status = DefaultStatus
 	}
 	if s.Interval == 0 {
 		s.Interval = DefaultInterval
 	}
 	if s.Timeout == 0 {
-		s.Timeout = DefaultTimeout
+		s.Timeout = min(DefaultTimeout, s.Interval)
 	}
 	if s.Rise == 0 {
 		s.Rise = DefaultRise
@@ -82,63 +93,67 @@ func (s Spec) WithDefaults() Spec {
 	return s
 }
 
-// Validate reports the first problem in s (after defaults).
+// Validate reports every problem in s (after defaults) as *field.Error
+// values named by config keys: "type", "interval", "timeout", "rise",
+// "fall", and the type's own keys. A setting the type does not use is an
+// error (a check that silently ignores its request is worse than none).
 func (s Spec) Validate() error {
 	s = s.WithDefaults()
+	var errs []error
+	bad := func(path, format string, args ...any) { errs = append(errs, field.Errorf(path, format, args...)) }
 	switch {
 	case s.Interval < 0:
-		return fmt.Errorf("check: interval %v is negative", s.Interval)
+		bad("interval", "%v: want a positive duration", s.Interval)
 	case s.Timeout < 0:
-		return fmt.Errorf("check: timeout %v is negative", s.Timeout)
-	case s.Rise < 0 || s.Fall < 0:
-		return fmt.Errorf("check: rise %d and fall %d must be at least 1", s.Rise, s.Fall)
-	case s.Status < 100 || s.Status > 599:
-		return fmt.Errorf("check: status %d is not an HTTP status (100..599)", s.Status)
-	case !strings.HasPrefix(s.Request, "/"):
-		return fmt.Errorf("check: request %q must be a path starting with /", s.Request)
-	case s.Initial < StartDown || s.Initial > StartFullyDown:
-		return fmt.Errorf("check: initial state %d unknown", s.Initial)
+		bad("timeout", "%v: want a positive duration", s.Timeout)
+	case s.Timeout > s.Interval:
+		bad("timeout", "%v is longer than interval %v: probes would overlap", s.Timeout, s.Interval)
 	}
-	switch s.Type {
-	case "connect", "sip":
-	case "negotiate":
-	case "http":
-		if s.Receive != nil {
-			return fmt.Errorf("check: receive %q needs type negotiate (or N), not http", s.Receive)
-		}
-	case "external":
-		if s.Program == "" {
-			return fmt.Errorf("check: external check needs a program")
-		}
-	default:
-		n, err := strconv.Atoi(s.Type)
-		if err != nil || n < 1 {
-			return fmt.Errorf("check: unknown type %q, want connect, negotiate, http, sip, external or a positive number", s.Type)
+	if s.Rise < 1 || s.Rise > MaxRiseFall {
+		bad("rise", "%d is out of range 1..%d", s.Rise, MaxRiseFall)
+	}
+	if s.Fall < 1 || s.Fall > MaxRiseFall {
+		bad("fall", "%d is out of range 1..%d", s.Fall, MaxRiseFall)
+	}
+	if s.Initial < StartDown || s.Initial > StartFullyDown {
+		bad("", "initial state %d unknown", s.Initial)
+	}
+	t, err := Lookup(s.Type)
+	if err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	for _, k := range keys {
+		if k.set(&s) && !t.uses(k.name) {
+			var users []string
+			for _, u := range types {
+				if u.uses(k.name) {
+					users = append(users, u.Name)
+				}
+			}
+			bad(k.name, "key %q is not used by check type %q (only by %s)", k.name, s.Type, strings.Join(users, ", "))
 		}
 	}
-	return nil
+	if t.uses("status") && (s.Status < 100 || s.Status > 599) {
+		bad("status", "%d is not an HTTP status (100..599)", s.Status)
+	}
+	if t.uses("request") && !strings.HasPrefix(s.Request, "/") {
+		bad("request", "%q: want an HTTP path starting with /", s.Request)
+	}
+	if t.validate != nil {
+		errs = append(errs, t.validate(s))
+	}
+	return errors.Join(errs...)
 }
 
-// New returns the Checker for spec (defaults applied).
+// New returns the Checker for spec (defaults applied); the error holds
+// every problem Validate finds.
 func New(spec Spec) (Checker, error) {
 	if err := spec.Validate(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("check: %w", err)
 	}
 	s := spec.WithDefaults()
-	switch s.Type {
-	case "connect":
-		return &ConnectChecker{Timeout: s.Timeout}, nil
-	case "negotiate", "http":
-		return newHTTPChecker(s), nil
-	case "sip":
-		return newSIPChecker(s), nil
-	case "external":
-		return &ExternalChecker{Program: s.Program, Args: s.Args, Virtual: s.Virtual, Timeout: s.Timeout}, nil
-	}
-	n, _ := strconv.Atoi(s.Type)
-	neg := s
-	neg.Type = "negotiate"
-	return &MixedChecker{N: n, Connect: &ConnectChecker{Timeout: s.Timeout}, Negotiate: newHTTPChecker(neg)}, nil
+	t, _ := Lookup(s.Type)
+	return t.build(s), nil
 }
 
 // Interface guards.

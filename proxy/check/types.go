@@ -1,0 +1,117 @@
+package check
+
+import (
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/hapair/hapair/internal/field"
+)
+
+// Type is one check type: the settings it uses, its own validation and its
+// constructor. Adding a check type costs its Checker's file and one row in
+// types.
+type Type struct {
+	Name string // as written in type = "..."; "N" stands for any positive integer
+	// Keys are the Spec settings the type uses besides the common ones
+	// (type, interval, timeout, rise, fall), by their config key names.
+	Keys []string
+	// UDP reports whether the type can probe a UDP service (a UDP connect
+	// probes nothing).
+	UDP bool
+
+	validate func(s Spec) error // type-specific rules, after defaults; nil: none
+	build    func(s Spec) Checker
+}
+
+// types is the table of check types, in the order DESIGN.md lists them.
+var types = []*Type{
+	{Name: "connect", build: func(s Spec) Checker { return &ConnectChecker{Timeout: s.Timeout} }},
+	{Name: "negotiate", Keys: []string{"request", "host", "receive", "status"}, validate: needReceive,
+		build: func(s Spec) Checker { return newHTTPChecker(s) }},
+	{Name: "http", Keys: []string{"request", "host", "status"}, build: func(s Spec) Checker { return newHTTPChecker(s) }},
+	{Name: "sip", UDP: true, build: func(s Spec) Checker { return newSIPChecker(s) }},
+	{Name: "external", Keys: []string{"program", "args"}, UDP: true, validate: needProgram,
+		build: func(s Spec) Checker {
+			return &ExternalChecker{Program: s.Program, Args: s.Args, Virtual: s.Virtual, Timeout: s.Timeout}
+		}},
+	{Name: "N", Keys: []string{"request", "host", "receive", "status"}, validate: needReceive, build: newMixed},
+}
+
+// keys are the type-specific settings of a Spec and whether each is set.
+var keys = []struct {
+	name string
+	set  func(s *Spec) bool
+}{
+	{"request", func(s *Spec) bool { return s.Request != "" }},
+	{"host", func(s *Spec) bool { return s.Host != "" }},
+	{"receive", func(s *Spec) bool { return s.Receive != nil }},
+	{"status", func(s *Spec) bool { return s.Status != 0 }},
+	{"program", func(s *Spec) bool { return s.Program != "" }},
+	{"args", func(s *Spec) bool { return s.Args != nil }},
+}
+
+// CommonKeys are the settings every check type takes.
+var CommonKeys = []string{"type", "interval", "timeout", "rise", "fall"}
+
+// Types returns the check type names, "N" standing for a positive integer.
+func Types() []string {
+	names := make([]string, len(types))
+	for i, t := range types {
+		names[i] = t.Name
+	}
+	return names
+}
+
+// Lookup returns the Type called name; a positive integer is type "N"
+// (connect every interval, negotiate every Nth, as ldirectord's
+// checktype=N). The error is a *field.Error for "type".
+func Lookup(name string) (*Type, error) {
+	if n, err := strconv.Atoi(name); err == nil {
+		if n < 1 {
+			return nil, field.Errorf("type", "%q: N must be a positive integer (connect every interval, negotiate every Nth)", name)
+		}
+		name = "N"
+	}
+	for _, t := range types {
+		if t.Name == name {
+			return t, nil
+		}
+	}
+	if name == "" {
+		return nil, field.Errorf("type", "required: one of %s (N a positive integer)", strings.Join(Types(), ", "))
+	}
+	return nil, field.Errorf("type", "%q is not one of %s (N a positive integer)", name, strings.Join(Types(), ", "))
+}
+
+// uses reports whether t takes the setting key; a nil t uses nothing.
+func (t *Type) uses(key string) bool { return t != nil && slices.Contains(t.Keys, key) }
+
+func needReceive(s Spec) error {
+	if s.Receive == nil {
+		return field.Errorf("receive", "required for check type %q: a regexp the response must match", s.Type)
+	}
+	return nil
+}
+
+// needProgram wants an absolute program path: had runs it with no shell
+// and no PATH search, so a relative name would depend on had's working
+// directory.
+func needProgram(s Spec) error {
+	switch {
+	case s.Program == "":
+		return field.Errorf("program", "required for check type %q", s.Type)
+	case !filepath.IsAbs(s.Program):
+		return field.Errorf("program", "%q: want an absolute path", s.Program)
+	}
+	return nil
+}
+
+func newMixed(s Spec) Checker {
+	n, _ := strconv.Atoi(s.Type)
+	neg := s
+	neg.Type = "negotiate"
+	return &MixedChecker{N: n, Connect: &ConnectChecker{Timeout: s.Timeout}, Negotiate: newHTTPChecker(neg)}
+}
+
