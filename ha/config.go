@@ -143,7 +143,7 @@ func (c Config) Validate() error {
 		if msg := checkName(n, wire.MaxSender); msg != "" {
 			bad(field.Index("nodes", i), "%s", msg)
 		} else if seen[n] {
-			bad(field.Index("nodes", i), "node %q is listed twice", n)
+			errs = append(errs, field.Repeated(field.Index("nodes", i), field.Index("nodes", slices.Index(c.Nodes, n)), "node %q is listed again", n))
 		}
 		seen[n] = true
 	}
@@ -152,24 +152,24 @@ func (c Config) Validate() error {
 		bad("groups", "want at least one group: a node with none has nothing to hold")
 	}
 	if len(c.Groups) > wire.MaxGroups {
-		bad("groups", "%d groups, but a heartbeat packet carries at most %d (ha/wire)", len(c.Groups), wire.MaxGroups)
+		bad(field.Index("groups", wire.MaxGroups), "group %d of %d: a heartbeat packet carries at most %d groups (ha/wire)", wire.MaxGroups+1, len(c.Groups), wire.MaxGroups)
 	}
-	gseen := map[string]bool{}
+	gseen := map[string]int{}
 	for i, g := range c.Groups {
 		path := field.Index("groups", i)
 		if msg := checkName(g.Name, wire.MaxGroupName); msg != "" {
 			bad(path+".name", "%s", msg)
-		} else if gseen[g.Name] {
-			bad(path+".name", "group %q is listed twice", g.Name)
+		} else if j, dup := gseen[g.Name]; dup {
+			errs = append(errs, field.Repeated(path+".name", field.Index("groups", j)+".name", "group name %q is used again", g.Name))
 		}
-		gseen[g.Name] = true
+		gseen[g.Name] = i
 		if g.Preferred != "" && !seen[g.Preferred] {
 			bad(path+".preferred", "%q is not a node in nodes %q", g.Preferred, c.Nodes)
 		}
 		for _, n := range slices.Sorted(maps.Keys(g.Priorities)) {
 			switch p := g.Priorities[n]; {
 			case !seen[n]:
-				bad(path+".priorities."+n, "%q is not a node in nodes %q", n, c.Nodes)
+				errs = append(errs, field.KeyErrorf(path+".priorities."+n, "%q is not a node in nodes %q", n, c.Nodes))
 			case p < 1 || p > PriorityMax:
 				bad(path+".priorities."+n, "%d is out of range 1..%d", p, PriorityMax)
 			}

@@ -4,10 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
+	"strings"
 	"time"
 
+	"github.com/hapair/hapair/internal/field"
 	"github.com/hapair/hapair/proxy/check"
 	"github.com/hapair/hapair/proxy/connlimit"
+	"github.com/hapair/hapair/proxy/l4"
+	"github.com/hapair/hapair/proxy/l7"
 	"github.com/hapair/hapair/proxy/sched"
 )
 
@@ -39,7 +44,8 @@ type ServiceConfig struct {
 	// ConnectTimeout bounds connects to reals (default 5s).
 	ConnectTimeout time.Duration
 	// IdleTimeout closes connections (TCP), flows (UDP) or keep-alive
-	// connections (HTTP) idle this long (default: TCP none, UDP 60s, HTTP 60s).
+	// connections (HTTP) idle this long (default: TCP 15m, UDP 60s, HTTP
+	// 60s; see DefaultTCPIdle).
 	IdleTimeout time.Duration
 	// MaxConn bounds this service's client connections (TCP and HTTP),
 	// like HAProxy's per-frontend maxconn (default 0: only Config.MaxConn).
@@ -61,21 +67,50 @@ type ServiceConfig struct {
 // RealConfig is one real server.
 type RealConfig struct {
 	Address netip.AddrPort
-	Weight  int // 0..65535; 0 takes no new connections (ipvsadm -w 0)
+	Weight  int // 0..65535; 0 takes no new connections (ipvsadm -w 0); the config's default is DefaultRealWeight
 }
 
-func (c *ServiceConfig) setDefaults() {
+// Service defaults. ConnectTimeout is l4's (HAProxy's usual "timeout
+// connect 5s"). A TCP connection idle for 15 minutes is closed, IPVS's
+// default TCP timeout (ipvsadm --set 900 ...) that ldirectord users have
+// run with: without any, every client that vanished without a FIN (a
+// crashed laptop, a NAT that forgot it) holds two sockets forever. UDP
+// flows and HTTP keep-alive connections keep l4's and l7's own defaults.
+const (
+	DefaultProtocol   = "tcp"
+	DefaultMode       = "l4"
+	DefaultScheduler  = "wrr" // ldirectord's default scheduler
+	DefaultTCPIdle    = 15 * time.Minute
+	DefaultRealWeight = 1 // ldirectord's and ipvsadm's
+)
+
+// WithDefaults returns c with every unset field at its default: protocol
+// tcp, mode l4, scheduler wrr, ConnectTimeout l4.DefaultConnectTimeout,
+// IdleTimeout DefaultTCPIdle (tcp l4), l4.DefaultUDPIdle (udp) or
+// l7.DefaultIdleTimeout (http); the check's own defaults (proxy/check) with
+// Virtual set to Listen.
+func (c ServiceConfig) WithDefaults() ServiceConfig {
 	if c.Protocol == "" {
-		c.Protocol = "tcp"
+		c.Protocol = DefaultProtocol
 	}
 	if c.Mode == "" {
-		c.Mode = "l4"
+		c.Mode = DefaultMode
 	}
 	if c.Scheduler == "" {
-		c.Scheduler = "wrr"
+		c.Scheduler = DefaultScheduler
 	}
-	if c.ConnectTimeout <= 0 {
-		c.ConnectTimeout = 5 * time.Second
+	if c.ConnectTimeout == 0 {
+		c.ConnectTimeout = l4.DefaultConnectTimeout
+	}
+	if c.IdleTimeout == 0 {
+		switch {
+		case c.Protocol == "udp":
+			c.IdleTimeout = l4.DefaultUDPIdle
+		case c.Mode == "http":
+			c.IdleTimeout = l7.DefaultIdleTimeout
+		default:
+			c.IdleTimeout = DefaultTCPIdle
+		}
 	}
 	if c.Check.Type != "" {
 		c.Check = c.Check.WithDefaults()
@@ -83,94 +118,184 @@ func (c *ServiceConfig) setDefaults() {
 			c.Check.Virtual = c.Listen
 		}
 	}
+	return c
 }
 
-// validate checks one service after defaults; errors name the service.
-func (c *ServiceConfig) validate() error {
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("proxy: service %q: %s", c.Name, fmt.Sprintf(format, args...))
-	}
+// Validate reports every problem in one service (after defaults) as
+// *field.Error values named by config keys ("listen", "check.receive",
+// "reals[1].weight", "monitors[0].script").
+func (c ServiceConfig) Validate() error {
+	c = c.WithDefaults()
+	var errs []error
+	bad := func(path, format string, args ...any) { errs = append(errs, field.Errorf(path, format, args...)) }
 	if c.Name == "" {
-		return errors.New("proxy: service with no name")
+		bad("name", "required")
 	}
 	if !c.Listen.IsValid() || c.Listen.Port() == 0 {
-		return bad("listen address %q needs an IP and a port", c.Listen)
+		bad("listen", "%q needs an IP and a port", c.Listen)
 	}
 	switch c.Protocol {
 	case "tcp", "udp":
 	default:
-		return bad("protocol %q, want tcp or udp", c.Protocol)
+		bad("protocol", "%q is not one of tcp, udp", c.Protocol)
 	}
 	switch c.Mode {
 	case "l4":
 	case "http":
 		if c.Protocol != "tcp" {
-			return bad("mode http needs protocol tcp, not %q", c.Protocol)
+			bad("mode", `http mode needs protocol "tcp"; %s services are l4`, c.Protocol)
 		}
 	default:
-		return bad("mode %q, want l4 or http", c.Mode)
+		bad("mode", "%q is not one of l4, http", c.Mode)
 	}
-	if _, err := sched.New(c.Scheduler, nil); err != nil {
-		return bad("%v", err)
+	if !slices.Contains(sched.Names(), c.Scheduler) {
+		bad("scheduler", "%q is not one of %s", c.Scheduler, strings.Join(sched.Names(), ", "))
 	}
-	if c.MaxConn < 0 || c.MaxFlows < 0 {
-		return bad("maxconn %d, max_flows %d: want 0 (the default) or more", c.MaxConn, c.MaxFlows)
-	}
-	seen := make(map[netip.AddrPort]bool)
-	for _, pool := range [][]RealConfig{c.Reals, c.Backups} {
-		for _, r := range pool {
-			if !r.Address.IsValid() || r.Address.Port() == 0 {
-				return bad("real %q needs an IP and a port", r.Address)
-			}
-			if r.Weight < 0 || r.Weight > sched.MaxWeight {
-				return bad("real %s: weight %d out of range 0..%d", r.Address, r.Weight, sched.MaxWeight)
-			}
-			if seen[r.Address] {
-				return bad("real %s listed twice", r.Address)
-			}
-			seen[r.Address] = true
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{{"persistent", c.Persistent}, {"connect_timeout", c.ConnectTimeout}, {"idle_timeout", c.IdleTimeout},
+		{"request_timeout", c.RequestTimeout}, {"body_timeout", c.BodyTimeout}} {
+		if d.v < 0 {
+			bad(d.key, "%v: want a positive duration", d.v)
 		}
 	}
-	if c.Check.Type != "" {
-		if err := c.Check.Validate(); err != nil {
-			return bad("%v", err)
-		}
+	if c.MaxConn < 0 {
+		bad("maxconn", "%d: want 0 (the default) or more", c.MaxConn)
+	}
+	if c.MaxFlows < 0 {
+		bad("max_flows", "%d: want 0 (the default) or more", c.MaxFlows)
+	}
+	c.validatePools(&errs, bad)
+	switch t, err := check.Lookup(c.Check.Type); {
+	case c.Check.Type == "": // no check: reals are always up
+	case err == nil && c.Protocol == "udp" && !t.UDP:
+		bad("check.type", "%q cannot probe a udp service; use %s", c.Check.Type, strings.Join(UDPChecks(), " or "))
+	default:
+		errs = append(errs, field.In("check", c.Check.Validate()))
 	}
 	for i, m := range c.Monitors {
-		if m.Program == "" {
-			return bad("monitor %d has no program", i+1)
+		errs = append(errs, field.In(field.Index("monitors", i), m.Validate()))
+	}
+	return errors.Join(errs...)
+}
+
+// validatePools checks the reals, backups and fallback: ranges, repeats,
+// and a real that is the service itself, which would make every health
+// check and client connection open another one to the service until the
+// file descriptors run out.
+func (c *ServiceConfig) validatePools(errs *[]error, bad func(path, format string, args ...any)) {
+	seen := make(map[netip.AddrPort]string)
+	for _, pool := range []struct {
+		key   string
+		reals []RealConfig
+	}{{"reals", c.Reals}, {"backups", c.Backups}} {
+		for i, r := range pool.reals {
+			path := field.Index(pool.key, i)
+			switch {
+			case !r.Address.IsValid() || r.Address.Port() == 0:
+				bad(path+".address", "%q needs an IP and a port", r.Address)
+			case c.isSelf(r.Address):
+				bad(path+".address", "%s is the service's own listen address %s: it would forward to itself", r.Address, c.Listen)
+			case seen[r.Address] != "":
+				*errs = append(*errs, field.Repeated(path+".address", seen[r.Address]+".address", "%s is listed again", r.Address))
+			default:
+				seen[r.Address] = path
+			}
+			if r.Weight < 0 || r.Weight > sched.MaxWeight {
+				bad(path+".weight", "%d is out of range 0..%d", r.Weight, sched.MaxWeight)
+			}
 		}
 	}
-	return nil
+	if c.Fallback.IsValid() && c.isSelf(c.Fallback) {
+		bad("fallback", "%s is the service's own listen address %s: it would forward to itself", c.Fallback, c.Listen)
+	}
+}
+
+// isSelf reports whether a is where the service itself listens: its listen
+// address, or, for a wildcard listen, a loopback or wildcard address on
+// the same port.
+func (c *ServiceConfig) isSelf(a netip.AddrPort) bool {
+	if a == c.Listen {
+		return true
+	}
+	l := c.Listen.Addr()
+	return a.Port() == c.Listen.Port() && l.IsUnspecified() && (a.Addr().IsLoopback() || a.Addr().IsUnspecified())
+}
+
+// UDPChecks returns the check types that can probe a udp service.
+func UDPChecks() []string {
+	var names []string
+	for _, n := range check.Types() {
+		if t, err := check.Lookup(n); err == nil && t.UDP {
+			names = append(names, n)
+		}
+	}
+	return names
+}
+
+// Validate reports every problem in cfg: each service's (under
+// "services[i]") and the ones between services: names used twice and
+// listen addresses that collide (the same address, or a wildcard and an
+// address on the same port and protocol, which the kernel refuses to bind
+// both of).
+func (cfg Config) Validate() error {
+	var errs []error
+	if cfg.MaxConn < 0 {
+		errs = append(errs, field.Errorf("maxconn", "%d: want 0 (the default) or more", cfg.MaxConn))
+	}
+	names := make(map[string]int)
+	for i, s := range cfg.Services {
+		path := field.Index("services", i)
+		errs = append(errs, field.In(path, s.Validate()))
+		s = s.WithDefaults()
+		if j, dup := names[s.Name]; dup && s.Name != "" {
+			errs = append(errs, field.Repeated(path+".name", field.Index("services", j)+".name", "service name %q is used again", s.Name))
+		} else {
+			names[s.Name] = i
+		}
+		for j, o := range cfg.Services[:i] {
+			o = o.WithDefaults()
+			if o.Protocol == s.Protocol && Overlap(o.Listen, s.Listen) {
+				errs = append(errs, field.Repeated(path+".listen", field.Index("services", j)+".listen", "%s %s collides with %s %s of service %q", s.Protocol, s.Listen, o.Protocol, o.Listen, o.Name))
+				break
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Overlap reports whether two listen addresses cannot both be bound: the
+// same port, and the same address or one of them a wildcard of the same
+// family (or of either family for [::], which Go binds dual-stack).
+func Overlap(a, b netip.AddrPort) bool {
+	if a.Port() != b.Port() {
+		return false
+	}
+	x, y := a.Addr(), b.Addr()
+	switch {
+	case x == y:
+		return true
+	case x.IsUnspecified() && (x.Is6() || y.Is4()):
+		return true
+	case y.IsUnspecified() && (y.Is6() || x.Is4()):
+		return true
+	}
+	return false
 }
 
 // prepare fills defaults and validates every service of cfg, returning a
 // copy.
 func prepare(cfg Config) (Config, error) {
-	out := Config{Services: make([]ServiceConfig, len(cfg.Services)), MaxConn: cfg.MaxConn}
-	if out.MaxConn < 0 {
-		return Config{}, fmt.Errorf("proxy: maxconn %d: want 0 (the default) or more", out.MaxConn)
+	if err := cfg.Validate(); err != nil {
+		return Config{}, fmt.Errorf("proxy: %w", err)
 	}
+	out := Config{Services: make([]ServiceConfig, len(cfg.Services)), MaxConn: cfg.MaxConn}
 	if out.MaxConn == 0 {
 		out.MaxConn = connlimit.DefaultMax()
 	}
-	names := make(map[string]bool)
-	listens := make(map[string]string)
 	for i, s := range cfg.Services {
-		s.setDefaults()
-		if err := s.validate(); err != nil {
-			return Config{}, err
-		}
-		if names[s.Name] {
-			return Config{}, fmt.Errorf("proxy: service %q defined twice", s.Name)
-		}
-		names[s.Name] = true
-		key := s.Protocol + " " + s.Listen.String()
-		if other, ok := listens[key]; ok {
-			return Config{}, fmt.Errorf("proxy: service %q: %s already used by service %q", s.Name, key, other)
-		}
-		listens[key] = s.Name
-		out.Services[i] = s
+		out.Services[i] = s.WithDefaults()
 	}
 	return out, nil
 }

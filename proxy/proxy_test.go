@@ -462,9 +462,10 @@ func TestFreebindServices(t *testing.T) {
 	// 198.18.0.0/15 is not on the host: binding works only with
 	// IP_FREEBIND. No traffic is sent there.
 	listen := netip.MustParseAddrPort("198.18.77.78:5060")
+	real := netip.MustParseAddrPort("198.18.77.79:5060")
 	b := newBalancer(t, Config{Services: []ServiceConfig{
-		{Name: "sip-udp", Listen: listen, Protocol: "udp", Reals: []RealConfig{{Address: listen, Weight: 1}}},
-		{Name: "sip-tcp", Listen: listen, Protocol: "tcp", Reals: []RealConfig{{Address: listen, Weight: 1}}},
+		{Name: "sip-udp", Listen: listen, Protocol: "udp", Reals: []RealConfig{{Address: real, Weight: 1}}},
+		{Name: "sip-tcp", Listen: listen, Protocol: "tcp", Reals: []RealConfig{{Address: real, Weight: 1}}},
 	}})
 	if n := len(b.Snapshot().Services); n != 2 {
 		t.Errorf("Snapshot() has %d services, want 2", n)
@@ -479,15 +480,19 @@ func TestConfigErrors(t *testing.T) {
 		svc  []ServiceConfig
 		want string
 	}{
-		{"no name", []ServiceConfig{{Listen: l}}, "proxy: service with no name"},
-		{"no port", []ServiceConfig{{Name: "x", Listen: netip.AddrPortFrom(l.Addr(), 0)}}, `service "x": listen address "127.0.0.1:0" needs an IP and a port`},
-		{"protocol", []ServiceConfig{{Name: "x", Listen: l, Protocol: "sctp"}}, `service "x": protocol "sctp", want tcp or udp`},
-		{"http over udp", []ServiceConfig{{Name: "x", Listen: l, Protocol: "udp", Mode: "http"}}, `mode http needs protocol tcp, not "udp"`},
-		{"scheduler", []ServiceConfig{{Name: "x", Listen: l, Scheduler: "fair"}}, `unknown scheduler "fair"`},
-		{"weight", []ServiceConfig{{Name: "x", Listen: l, Reals: []RealConfig{{Address: r[0].Address, Weight: 70000}}}}, "weight 70000 out of range 0..65535"},
-		{"twice", []ServiceConfig{{Name: "x", Listen: l, Reals: append(r, r...)}}, "real 127.0.0.1:2 listed twice"},
-		{"duplicate service", []ServiceConfig{{Name: "x", Listen: l}, {Name: "x", Listen: l}}, `service "x" defined twice`},
-		{"same listen", []ServiceConfig{{Name: "x", Listen: l}, {Name: "y", Listen: l}}, `service "y": tcp 127.0.0.1:1 already used by service "x"`},
+		{"no name", []ServiceConfig{{Listen: l}}, "proxy: services[0].name: required"},
+		{"no port", []ServiceConfig{{Name: "x", Listen: netip.AddrPortFrom(l.Addr(), 0)}}, `services[0].listen: "127.0.0.1:0" needs an IP and a port`},
+		{"protocol", []ServiceConfig{{Name: "x", Listen: l, Protocol: "sctp"}}, `services[0].protocol: "sctp" is not one of tcp, udp`},
+		{"http over udp", []ServiceConfig{{Name: "x", Listen: l, Protocol: "udp", Mode: "http"}}, `services[0].mode: http mode needs protocol "tcp"; udp services are l4`},
+		{"scheduler", []ServiceConfig{{Name: "x", Listen: l, Scheduler: "fair"}}, `services[0].scheduler: "fair" is not one of rr, wrr, lc, wlc, sh`},
+		{"weight", []ServiceConfig{{Name: "x", Listen: l, Reals: []RealConfig{{Address: r[0].Address, Weight: 70000}}}}, "services[0].reals[0].weight: 70000 is out of range 0..65535"},
+		{"twice", []ServiceConfig{{Name: "x", Listen: l, Reals: append(r, r...)}}, "services[0].reals[1].address: 127.0.0.1:2 is listed again (first at services[0].reals[0].address)"},
+		{"duplicate service", []ServiceConfig{{Name: "x", Listen: l}, {Name: "x", Listen: l}}, `services[1].name: service name "x" is used again (first at services[0].name)`},
+		{"real is listen", []ServiceConfig{{Name: "x", Listen: l, Reals: []RealConfig{{Address: l}}}}, "services[0].reals[0].address: 127.0.0.1:1 is the service's own listen address 127.0.0.1:1: it would forward to itself"},
+		{"wildcard and loopback real", []ServiceConfig{{Name: "x", Listen: netip.MustParseAddrPort("0.0.0.0:1"), Fallback: l}}, "services[0].fallback: 127.0.0.1:1 is the service's own listen address 0.0.0.0:1: it would forward to itself"},
+		{"wildcard overlap", []ServiceConfig{{Name: "x", Listen: l}, {Name: "y", Listen: netip.MustParseAddrPort("0.0.0.0:1")}}, `services[1].listen: tcp 0.0.0.0:1 collides with tcp 127.0.0.1:1 of service "x"`},
+		{"udp connect", []ServiceConfig{{Name: "x", Listen: l, Protocol: "udp", Check: check.Spec{Type: "connect"}}}, `services[0].check.type: "connect" cannot probe a udp service; use sip or external`},
+		{"same listen", []ServiceConfig{{Name: "x", Listen: l}, {Name: "y", Listen: l}}, `services[1].listen: tcp 127.0.0.1:1 collides with tcp 127.0.0.1:1 of service "x"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -28,6 +28,11 @@ deadtme = "400ms"
 kind = "mcast"
 interface = "eth0"
 group = "239.255.0.94"
+
+[[group]]
+name = "mail"
+preferred = "lb1"
+resources = [ { kind = "script", path = "mailq" } ]
 `
 
 var badWant = []string{

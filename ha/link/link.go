@@ -117,7 +117,7 @@ func (s *Spec) Validate(nodes []string) error {
 		for _, name := range slices.Sorted(maps.Keys(s.Peers)) {
 			switch a := s.Peers[name]; {
 			case !slices.Contains(nodes, name):
-				bad("peers."+name, "%q is not a node in %q", name, nodes)
+				errs = append(errs, field.KeyErrorf("peers."+name, "%q is not a node in %q", name, nodes))
 			case !a.Is4() || a.Is4In6():
 				bad("peers."+name, "%s is not an IPv4 address; links carry IPv4 only (the TTL-255 guard reads IPv4 control messages)", a)
 			case a.IsUnspecified() || a.IsMulticast():

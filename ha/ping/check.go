@@ -33,7 +33,7 @@ type Spec struct {
 	Name     string        // for reports, e.g. "ping 198.18.0.1"
 	Probe    Probe         // required
 	Interval time.Duration // between probes (default 1s), jittered ±10%
-	Timeout  time.Duration // per probe (default 1s)
+	Timeout  time.Duration // per probe (default 1s, or Interval when shorter)
 	Fall     int           // failures in a row to report down (default 3)
 	Rise     int           // successes in a row to report up (default 1)
 
@@ -56,7 +56,7 @@ func NewCheck(spec Spec) (*Check, error) {
 		return nil, fmt.Errorf("ping: check %q: interval, timeout, fall and rise must not be negative", spec.Name)
 	}
 	spec.Interval = cmp.Or(spec.Interval, DefaultInterval)
-	spec.Timeout = cmp.Or(spec.Timeout, DefaultTimeout)
+	spec.Timeout = cmp.Or(spec.Timeout, TimeoutFor(spec.Interval))
 	spec.Fall = cmp.Or(spec.Fall, DefaultFall)
 	spec.Rise = cmp.Or(spec.Rise, DefaultRise)
 	spec.Clock = clock.Or(spec.Clock)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -60,11 +59,8 @@ type groupQueue struct {
 
 // NewNotifier checks that the hook exists and is executable.
 func NewNotifier(spec NotifySpec) (*Notifier, error) {
-	if spec.Program == "" {
-		return nil, fmt.Errorf("script: notify: program is required")
-	}
-	if !filepath.IsAbs(spec.Program) {
-		return nil, fmt.Errorf("script: notify: program %q: must be an absolute path", spec.Program)
+	if err := CheckProgram(spec.Program); err != nil {
+		return nil, fmt.Errorf("script: notify: program: %w", err)
 	}
 	path, err := Resolve(spec.Program, nil)
 	if err != nil {

@@ -76,10 +76,10 @@ func TestNotifierNeverBlocks(t *testing.T) {
 }
 
 func TestNewNotifierErrors(t *testing.T) {
-	if _, err := NewNotifier(NotifySpec{}); err == nil || err.Error() != "script: notify: program is required" {
+	if _, err := NewNotifier(NotifySpec{}); err == nil || err.Error() != "script: notify: program: want a program path" {
 		t.Errorf("NewNotifier(empty) = %v", err)
 	}
-	if _, err := NewNotifier(NotifySpec{Program: "notify.sh"}); err == nil || err.Error() != `script: notify: program "notify.sh": must be an absolute path` {
+	if _, err := NewNotifier(NotifySpec{Program: "notify.sh"}); err == nil || err.Error() != `script: notify: program: "notify.sh": want an absolute path` {
 		t.Errorf("NewNotifier(relative) = %v", err)
 	}
 }

@@ -60,6 +60,34 @@ func ParseResource(s string) (name string, args []string, err error) {
 	return name, parts[1:], nil
 }
 
+// CheckProgram reports why path cannot name a program had runs by itself
+// (a notify hook, a track script), or nil: it must be an absolute path,
+// since it runs with no shell and no PATH search, and had's working
+// directory is not the config file's.
+func CheckProgram(path string) error {
+	switch {
+	case path == "":
+		return errors.New("want a program path")
+	case !filepath.IsAbs(path):
+		return fmt.Errorf("%q: want an absolute path", path)
+	}
+	return nil
+}
+
+// CheckResource reports why a haresources entry `name::arg1::arg2` cannot
+// name a resource script, or nil. It only reads the text: Resolve looks
+// for the file.
+func CheckResource(s string) error {
+	name, _, err := ParseResource(s)
+	if err != nil {
+		return err
+	}
+	if !filepath.IsAbs(name) && (strings.ContainsRune(name, '/') || name == "." || name == "..") {
+		return fmt.Errorf("%q: want a bare name (looked up in %s) or an absolute path", name, strings.Join(DefaultDirs, ", "))
+	}
+	return nil
+}
+
 // Resolve finds the program for name: an absolute path as is, a bare name
 // in the first of dirs holding an executable file of that name. Relative
 // paths are refused: they would depend on the daemon's working directory.

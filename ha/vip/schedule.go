@@ -63,8 +63,11 @@ func (s Schedule) Validate() error {
 	s = s.WithDefaults()
 	var errs []error
 	bad := func(path, format string, args ...any) { errs = append(errs, field.Errorf(path, format, args...)) }
-	if s.Count < 1 || s.Count > MaxBurst || s.SecondCount < 0 || s.SecondCount > MaxBurst {
-		bad("count", "%d is out of range 1..%d: more than %d per burst floods the LAN", s.Count, MaxBurst, MaxBurst)
+	switch {
+	case s.Count < 1 || s.SecondCount < 0:
+		bad("count", "%d is out of range 1..%d: a burst needs at least one announcement", s.Count, MaxBurst)
+	case s.Count > MaxBurst || s.SecondCount > MaxBurst:
+		bad("count", "%d is out of range 1..%d: more per burst floods the LAN", max(s.Count, s.SecondCount), MaxBurst)
 	}
 	if s.Interval < 0 {
 		bad("interval", "%v: must not be negative", s.Interval)

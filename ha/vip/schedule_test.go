@@ -56,7 +56,7 @@ func TestScheduleValidate(t *testing.T) {
 	}{
 		{DefaultSchedule, ""},
 		{Schedule{Interval: time.Second}, "count: 0 is out of range 1..100"},
-		{Schedule{Count: 101, SecondCount: 1}, "more than 100 per burst floods the LAN"},
+		{Schedule{Count: 101, SecondCount: 1}, "count: 101 is out of range 1..100: more per burst floods the LAN"},
 		{Schedule{Count: 1, Interval: -time.Second}, "interval: -1s: must not be negative"},
 		{Schedule{Count: 1, Refresh: time.Millisecond}, "refresh: 1ms: must be 0 (off) or at least 100ms"},
 		{Schedule{Count: 1, SecondDelay: -time.Second}, "second_burst: -1s: must not be negative"},

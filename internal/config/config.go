@@ -6,20 +6,19 @@ import (
 	"time"
 )
 
-// Defaults that are not derived from other keys. Each one's reason is on the
-// field it fills.
+// Defaults of the files had reads and writes. Every other default belongs
+// to the package that owns the setting (ha, ha/link, ha/vip, ha/ping,
+// ha/script, proxy, proxy/check, internal/ctl); this package reads it
+// from there and never repeats it.
 const (
-	DefaultPath      = "/etc/hapair/had.toml"
-	DefaultAuthkeys  = "/etc/hapair/authkeys"
-	DefaultStateDir  = "/var/lib/hapair"
-	DefaultSocket    = "/run/hapair/had.sock"
-	DefaultPort      = 694 // IANA ha-cluster, Heartbeat's udpport
-	DefaultKeepalive = 200 * time.Millisecond
-	DefaultScriptDir = "/etc/hapair/resource.d"
+	DefaultPath     = "/etc/hapair/had.toml"
+	DefaultAuthkeys = "/etc/hapair/authkeys"
+	DefaultStateDir = "/var/lib/hapair"
 )
 
 // Config is a validated had.toml. Every field is filled: defaults are
-// applied, durations are positive, addresses parsed, names cross-checked.
+// applied (from their owning packages), durations are positive, addresses
+// parsed, names cross-checked.
 type Config struct {
 	File     string    // path the config was read from, for messages
 	Cluster  Cluster   // [cluster]
@@ -52,64 +51,50 @@ type Cluster struct {
 	// another id are dropped (required, 1..255).
 	ID uint32
 	// Nodes are the node names, as `uname -n` or --node gives them
-	// (required, at least 2, unique, 1..64 bytes of [A-Za-z0-9._-]).
+	// (required, at least 2, unique, 1..64 bytes of [A-Za-z0-9._-]; rules of
+	// ha.Config.Validate).
 	Nodes []string
 	// Authkeys is the authkeys file path (default /etc/hapair/authkeys); a
 	// relative path is taken from the config file's directory.
 	Authkeys string
-	// Keepalive is the heartbeat interval (default 200ms).
+	// The timers and their rules are ha.Config's (see ha.Config.WithDefaults
+	// and Validate): keepalive 100ms, deadtime 4×keepalive, warntime halfway,
+	// initdead max(2×deadtime, 3s), failback hold 2×deadtime;
+	// keepalive < warntime < deadtime, deadtime >= 2×keepalive,
+	// initdead >= deadtime, keepalive in whole microseconds.
 	Keepalive time.Duration
-	// Warntime is when a late heartbeat is logged (default halfway between
-	// keepalive and deadtime). keepalive < warntime < deadtime.
-	Warntime time.Duration
-	// Deadtime is how long a silent peer lives on (default 5×keepalive, so a
-	// peer is declared dead only after 5 heartbeats in a row are lost on every
-	// link). Must be at least 2×keepalive: one lost packet must never kill.
-	Deadtime time.Duration
-	// Initdead is how long a starting node waits for peers before taking any
-	// group (default the larger of 2×deadtime and 5s: Heartbeat's advice, and
-	// time for a switch port to come up after boot). At least deadtime.
-	Initdead time.Duration
+	Warntime  time.Duration
+	Deadtime  time.Duration
+	Initdead  time.Duration
 	// AutoFailback: true makes groups return to their preferred node once it
 	// has been back for FailbackHold (default false, Heartbeat's
 	// "auto_failback off": a failover is rare and worth a look first).
 	AutoFailback bool
-	// FailbackHold is how long a returning preferred node must stay up before
-	// it takes its groups back (default 2×deadtime, so a node that flaps
-	// within two deadtimes never pulls the VIP back and forth).
 	FailbackHold time.Duration
 	// StateDir keeps the generation counter (default /var/lib/hapair).
 	StateDir string
-	// Socket is the hactl control socket (default /run/hapair/had.sock).
+	// Socket is the hactl control socket (default ctl.DefaultSocket).
 	Socket string
 	// Notify is a program run on every transition with the group, the new
-	// state and the reason as arguments, like keepalived's notify (optional).
+	// state and the reason as arguments, like keepalived's notify (optional;
+	// an absolute path).
 	Notify string
-	// Port is the heartbeat UDP port for links that set none (default 694).
+	// Port is the heartbeat UDP port for links that set none (default
+	// link.DefaultPort, 694).
 	Port uint16
 }
 
 // GARP is the gratuitous ARP (and IPv6 unsolicited NA) schedule for a VIP,
 // modelled on keepalived's garp_master_* settings and IPaddr2's send_arp.
+// Defaults, meanings and rules are ha/vip's (vip.DefaultSchedule,
+// vip.Schedule): 0 means none everywhere (no gap, no second burst, no
+// refresh).
 type GARP struct {
-	// Count is the packets in each burst (default 5, IPaddr2's ARP_REPEAT:
-	// one lost packet must not leave a switch pointing at the old owner).
-	Count int
-	// Interval is the gap between packets of a burst (default 200ms,
-	// IPaddr2's ARP_INTERVAL_MS; 0 sends the burst back to back).
-	Interval time.Duration
-	// SecondBurst is when a second burst follows the first, for switches
-	// and hosts that ignored the first while a link renegotiated (default 5s,
-	// keepalived's garp_master_delay; 0 disables).
-	SecondBurst time.Duration
-	// Refresh re-announces while the VIP is held (default 0 = off, as
-	// keepalived's garp_master_refresh; set it where switches age out
-	// entries of silent hosts).
-	Refresh time.Duration
-	// Form is "both" (default), "request" or "reply": hosts differ in which
-	// gratuitous ARP form they honour (RFC 5227 §3 prefers requests; some
-	// switches learn only from replies), so both is the safe default.
-	Form string
+	Count       int           // packets in each burst (default 5)
+	Interval    time.Duration // gap between packets of a burst (default 200ms)
+	SecondBurst time.Duration // from takeover to a second burst (default 5s; 0: none)
+	Refresh     time.Duration // re-announce period while held (default 0: off)
+	Form        string        // "both" (default), "request" or "reply" (vip.Form)
 }
 
 // Link is one [[link]]: a heartbeat path. Every packet goes on every link.
@@ -121,10 +106,11 @@ type Link struct {
 	// Interface is where an mcast link joins its group and sends (required
 	// for mcast); for ucast it optionally binds the socket to a device.
 	Interface string
-	Group     netip.Addr // mcast group (required for mcast, a multicast address)
+	Group     netip.Addr // mcast group (required for mcast, an IPv4 multicast address)
 	Port      uint16     // UDP port (default cluster.port)
-	// Peers maps every cluster node to its address on this link (ucast,
-	// required; the own entry is the bind address).
+	// Peers maps every cluster node to its IPv4 address on this link
+	// (ucast, required; the own entry is the bind address). Rules of
+	// link.Spec.Validate.
 	Peers map[string]netip.Addr
 }
 
@@ -132,12 +118,10 @@ type Link struct {
 // directive with ipfail. A node that cannot reach it loses Weight priority.
 type Ping struct {
 	Address  netip.Addr    // address probed with ICMP echo (required)
-	Interval time.Duration // between probes (default 1s)
-	Timeout  time.Duration // per probe, at most Interval (default 1s or Interval if shorter)
+	Interval time.Duration // between probes (default ping.DefaultInterval, 1s)
+	Timeout  time.Duration // per probe, at most Interval (default ping.TimeoutFor(Interval))
 	// Weight is subtracted from every group's priority while the ping node
-	// is unreachable (default 150: more than the 100 between a preferred
-	// node's default 200 and another node's 100, so a node that lost its
-	// ping node yields even its preferred groups to a healthy peer).
+	// is unreachable, 0..254 (default ha.DefaultCheckWeight, 150).
 	Weight int
 }
 
@@ -145,19 +129,12 @@ type Ping struct {
 // healthy.
 type Track struct {
 	Name     string        // for logs and status (required, unique)
-	Script   string        // program path (required)
+	Script   string        // program, an absolute path (required)
 	Args     []string      // its arguments
-	Interval time.Duration // between runs (default 2s)
-	Timeout  time.Duration // per run, at most Interval (default 1s or Interval if shorter)
-	Weight   int           // priority penalty while failing (default 150, see Ping.Weight)
+	Interval time.Duration // between runs (default ping.DefaultInterval, 1s)
+	Timeout  time.Duration // per run, at most Interval (default ping.TimeoutFor(Interval))
+	Weight   int           // priority penalty while failing (default ha.DefaultCheckWeight, see Ping.Weight)
 }
-
-// Priority defaults: the preferred node of a group outranks the others by
-// 100, and a failed ping or track (weight 150) outweighs that.
-const (
-	DefaultPreferredPriority = 200
-	DefaultOtherPriority     = 100
-)
 
 // Group is one [[group]]: a haresources line. Resources start in order and
 // stop in reverse.
@@ -165,8 +142,8 @@ type Group struct {
 	Name      string // 1..32 bytes of [A-Za-z0-9._-], unique (required)
 	Preferred string // node that owns the group when all is well (required)
 	// Priorities is the base priority of every cluster node for this group,
-	// 1..254 (default 200 for the preferred node and 100 for the others;
-	// the file may set some or all).
+	// 1..254 (default ha.PriorityPreferred, 200, for the preferred node and
+	// ha.PriorityDefault, 100, for the others; the file may set some or all).
 	Priorities map[string]uint8
 	// AutoFailback overrides cluster.auto_failback for this group.
 	AutoFailback bool
@@ -214,8 +191,9 @@ type VIP struct {
 	// Interface is the device to add it to (optional: default the device of
 	// the route to the address, found when the resource starts).
 	Interface string
-	// Label is the address label, "eth0:web" (optional; must start with the
-	// interface name and fit the kernel's 15 bytes).
+	// Label is the full address label, "eth0:web", as ip-address(8) takes
+	// it (optional, IPv4 only; needs Interface; vip.MaxLabel bytes). No
+	// label by default, as IPaddr2.
 	Label string
 	GARP  GARP // [garp] with this resource's garp = { ... } overrides applied
 }
@@ -234,12 +212,13 @@ type IPVSSync struct {
 
 // Script is a Heartbeat/LSB resource script run with start, stop or status.
 type Script struct {
-	// Path is the program; a name without '/' is looked up in
-	// /etc/hapair/resource.d, as Heartbeat looked in resource.d. Written
-	// Heartbeat style, "name::arg1::arg2", it carries arguments.
+	// Path is the program as written: an absolute path, or a bare name
+	// looked up in script.DefaultDirs when the resource is built, as
+	// Heartbeat looked in resource.d. Written Heartbeat style,
+	// "name::arg1::arg2", the file's value also carries Args.
 	Path    string
 	Args    []string
-	Timeout time.Duration // per start/stop/status run (default 20s)
+	Timeout time.Duration // per start/stop/status run (default script.DefaultTimeout, 20s)
 }
 
 // Service is one [[service]]: an ldirectord virtual= block.
@@ -255,11 +234,12 @@ type Service struct {
 	Interface string
 	// Listen is the virtual address and port (required). The IP must be a VIP
 	// of some group, a loopback or an unspecified address.
-	Listen   netip.AddrPort
-	Protocol string // "tcp" (default) or "udp"
-	Mode     string // "l4" (default) or "http" (tcp only)
-	// Scheduler is rr, wrr (default, ldirectord's), lc, wlc or sh.
-	Scheduler string
+	Listen netip.AddrPort
+	// Protocol, Mode, Scheduler, ConnectTimeout, IdleTimeout and the reals'
+	// weight take proxy.ServiceConfig's defaults (WithDefaults) and rules.
+	Protocol  string // "tcp" (default) or "udp"
+	Mode      string // "l4" (default) or "http" (tcp only)
+	Scheduler string // one of sched.Names(); default wrr (ldirectord's)
 	// Persistent is the client-IP affinity timeout, like ipvsadm -p (default
 	// 0 = off).
 	Persistent time.Duration
@@ -267,11 +247,10 @@ type Service struct {
 	// persistent clients keep their real until it is back (default false).
 	Quiescent bool
 	// Fallback is the sorry server used when every real is down (optional).
-	Fallback netip.AddrPort
-	// ConnectTimeout bounds a connection to a real (default 3s).
-	ConnectTimeout time.Duration
-	// IdleTimeout closes idle connections or UDP flows (default 10m for tcp,
-	// 60s for udp: a SIP dialog refreshes well within that).
+	Fallback       netip.AddrPort
+	ConnectTimeout time.Duration // default 5s (l4.DefaultConnectTimeout)
+	// IdleTimeout closes idle connections or UDP flows (default 15m for tcp
+	// l4, 60s for udp and for http keep-alive; see proxy.DefaultTCPIdle).
 	IdleTimeout time.Duration
 	// RequestTimeout and BodyTimeout bound an HTTP request's head and body
 	// (http mode only; 0: l7.DefaultRequestTimeout 10s and
@@ -291,39 +270,37 @@ type Service struct {
 	Monitors []Monitor // Zeus-style monitors that switch to Backups
 }
 
-// Check is how every real of a service is probed.
+// Check is how every real of a service is probed. Types, the keys each
+// uses, defaults and rules are proxy/check's (check.Types, check.Spec):
+// a key the type does not use is an error.
 type Check struct {
-	// Type is connect (default for tcp), negotiate, http, sip, external, or a
-	// positive integer N as a string: connect every interval and negotiate
-	// every Nth, as ldirectord's checktype=N. udp services need sip or
-	// external.
-	Type    string
-	Request string         // HTTP path for negotiate, http and N (default "/")
-	Host    string         // HTTP Host header (default the real's address)
-	Receive *regexp.Regexp // negotiate and N: must match the response (required there)
-	Status  int            // http: expected status (default 200)
-	Program string         // external: program to run (required there)
-	Args    []string       // external: its arguments
-	// Interval is between probes of one real (default 2s).
-	Interval time.Duration
-	// Timeout bounds one probe, at most Interval (default 1s or Interval if
-	// shorter).
-	Timeout time.Duration
-	Rise    int // successes in a row to become healthy (default 2, HAProxy's)
-	Fall    int // failures in a row to become unhealthy (default 3, HAProxy's)
+	// Type is one of check.Types(), N being a positive integer; default
+	// check.DefaultType (connect) for tcp; udp services must name one that
+	// probes UDP (sip or external).
+	Type     string
+	Request  string         // HTTP path (default "/")
+	Host     string         // HTTP Host header (default the real's address)
+	Receive  *regexp.Regexp // regexp the response must match
+	Status   int            // expected HTTP status (default 200)
+	Program  string         // program to run, an absolute path
+	Args     []string       // its arguments
+	Interval time.Duration  // between probes of one real (default 2s)
+	Timeout  time.Duration  // one probe, at most Interval (default 1s or Interval if shorter)
+	Rise     int            // successes in a row to become healthy (default 2, HAProxy's)
+	Fall     int            // failures in a row to become unhealthy (default 3, HAProxy's)
 }
 
 // Real is one backend.
 type Real struct {
 	Address netip.AddrPort // "198.18.1.10:80"; the port defaults to the service's
-	Weight  int            // 0..65535; 0 = quiescent (default 1)
+	Weight  int            // 0..65535; 0 = quiescent (default proxy.DefaultRealWeight, 1)
 }
 
 // Monitor is a Zeus-style monitor program: exit status non-zero or FAIL on
 // stdout moves traffic to the service's backups.
 type Monitor struct {
-	Script   string        // program (required)
+	Script   string        // program, an absolute path (required)
 	Args     []string      // its arguments
-	Interval time.Duration // between runs (default 5s)
-	Timeout  time.Duration // per run, at most Interval (default 2s or Interval if shorter)
+	Interval time.Duration // between runs (default check.DefaultMonitorInterval, 5s)
+	Timeout  time.Duration // per run, at most Interval (default Interval)
 }

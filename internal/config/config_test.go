@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hapair/hapair/internal/ctl"
 	"github.com/hapair/hapair/internal/testkit"
 )
 
@@ -24,7 +25,7 @@ group = "239.255.0.94"
 `
 
 func TestDefaults(t *testing.T) {
-	cfg, err := Parse([]byte(minimal), "min.toml")
+	cfg, err := Parse([]byte(minimal+svc), "min.toml")
 	if err != nil {
 		t.Fatalf("Parse(minimal) error = %v", err)
 	}
@@ -33,14 +34,14 @@ func TestDefaults(t *testing.T) {
 		name      string
 		got, want any
 	}{
-		{"keepalive", cl.Keepalive, 200 * time.Millisecond},
-		{"deadtime", cl.Deadtime, time.Second},
-		{"warntime", cl.Warntime, 600 * time.Millisecond},
-		{"initdead", cl.Initdead, 5 * time.Second},
-		{"failback_hold", cl.FailbackHold, 2 * time.Second},
+		{"keepalive", cl.Keepalive, 100 * time.Millisecond},
+		{"deadtime", cl.Deadtime, 400 * time.Millisecond},
+		{"warntime", cl.Warntime, 250 * time.Millisecond},
+		{"initdead", cl.Initdead, 3 * time.Second},
+		{"failback_hold", cl.FailbackHold, 800 * time.Millisecond},
 		{"authkeys", cl.Authkeys, DefaultAuthkeys},
 		{"state_dir", cl.StateDir, DefaultStateDir},
-		{"socket", cl.Socket, DefaultSocket},
+		{"socket", cl.Socket, ctl.DefaultSocket},
 		{"port", cl.Port, uint16(694)},
 		{"link name", cfg.Links[0].Name, "mcast0"},
 		{"link port", cfg.Links[0].Port, uint16(694)},
@@ -55,13 +56,13 @@ func TestDefaults(t *testing.T) {
 
 // TestDerivedTiming: setting keepalive alone gives a consistent set.
 func TestDerivedTiming(t *testing.T) {
-	cfg, err := Parse([]byte(strings.Replace(minimal, "id = 7", "id = 7\nkeepalive = \"2s\"", 1)), "t.toml")
+	cfg, err := Parse([]byte(strings.Replace(minimal+svc, "id = 7", "id = 7\nkeepalive = \"2s\"", 1)), "t.toml")
 	if err != nil {
 		t.Fatalf("Parse(keepalive 2s) error = %v", err)
 	}
 	cl := cfg.Cluster
-	if cl.Deadtime != 10*time.Second || cl.Warntime != 6*time.Second || cl.Initdead != 20*time.Second {
-		t.Errorf("Parse(keepalive 2s) dead/warn/initdead = %s/%s/%s, want 10s/6s/20s", cl.Deadtime, cl.Warntime, cl.Initdead)
+	if cl.Deadtime != 8*time.Second || cl.Warntime != 5*time.Second || cl.Initdead != 16*time.Second {
+		t.Errorf("Parse(keepalive 2s) dead/warn/initdead = %s/%s/%s, want 8s/5s/16s", cl.Deadtime, cl.Warntime, cl.Initdead)
 	}
 }
 
@@ -92,8 +93,8 @@ func TestParseFiles(t *testing.T) {
 		}},
 		{"../../deploy/web-pair.toml", func(t *testing.T, c *Config) {
 			s := c.Groups[0].Resources[3].Script
-			if s == nil || s.Path != "/etc/hapair/resource.d/mailq" || len(s.Args) != 1 || s.Args[0] != "flush" {
-				t.Errorf("script resource = %+v, want /etc/hapair/resource.d/mailq [flush]", s)
+			if s == nil || s.Path != "mailq" || len(s.Args) != 1 || s.Args[0] != "flush" {
+				t.Errorf("script resource = %+v, want mailq [flush] (looked up in script.DefaultDirs when built)", s)
 			}
 			if got := c.Services[1].Reals[0].Address; got != netip.MustParseAddrPort("198.18.1.21:5060") {
 				t.Errorf("sip real without port = %s, want the listen port 198.18.1.21:5060", got)

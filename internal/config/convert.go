@@ -2,12 +2,20 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"net/netip"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hapair/hapair/ha"
+	"github.com/hapair/hapair/ha/link"
+	"github.com/hapair/hapair/ha/ping"
+	"github.com/hapair/hapair/ha/script"
+	"github.com/hapair/hapair/ha/vip"
+	"github.com/hapair/hapair/internal/ctl"
 )
 
 // conv turns raw values into Config values, collecting every error with the
@@ -15,10 +23,19 @@ import (
 type conv struct {
 	ix   *index
 	errs Errors
+	read map[string]bool // keys found wrong while reading them
 }
 
 func (c *conv) errorf(path, format string, args ...any) {
+	c.mark(path)
 	c.errs = append(c.errs, &Error{Pos: c.ix.at(path), Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (c *conv) mark(path string) {
+	if c.read == nil {
+		c.read = map[string]bool{}
+	}
+	c.read[path] = true
 }
 
 // keyErrorf reports a problem with the key itself (an unknown node name used
@@ -28,6 +45,7 @@ func (c *conv) keyErrorf(path, format string, args ...any) {
 	if !ok {
 		pos = c.ix.at(path)
 	}
+	c.mark(path)
 	c.errs = append(c.errs, &Error{Pos: pos, Path: path, Msg: fmt.Sprintf(format, args...)})
 }
 
@@ -171,7 +189,7 @@ func idx(path string, i int) string { return path + "[" + strconv.Itoa(i) + "]" 
 func (c *conv) config(r *rawFile, file string) *Config {
 	cfg := &Config{File: file}
 	cfg.Cluster = c.cluster(&r.Cluster)
-	cfg.GARP = c.garp("garp", &r.GARP, defaultGARP)
+	cfg.GARP = c.garp("garp", &r.GARP, GARP{})
 	cfg.Links = c.links(r.Link, &cfg.Cluster)
 	for i := range r.Ping {
 		cfg.Pings = append(cfg.Pings, c.ping(idx("ping", i), &r.Ping[i]))
@@ -185,7 +203,8 @@ func (c *conv) config(r *rawFile, file string) *Config {
 	}
 	cfg.Services = c.services(r.Service)
 	cfg.Groups = c.groups(r.Group, cfg)
-	c.listenAddrs(cfg)
+	c.machine(cfg)
+	c.crossChecks(cfg)
 	cfg.Admin = c.admin(&r.Admin)
 	return cfg
 }
@@ -208,66 +227,76 @@ func (c *conv) cluster(r *rawCluster) Cluster {
 		cl.ID = uint32(c.integer("cluster.id", r.ID, 0, 1, 255))
 	}
 	if c.required("cluster.nodes") {
-		seen := map[string]string{}
-		for i, n := range r.Nodes {
-			path := idx("cluster.nodes", i)
-			if !validName(n, 64) {
-				c.errorf(path, "%q: want 1..64 characters of A-Z a-z 0-9 . _ -", n)
-				continue
-			}
-			c.unique(seen, path, n, "node")
-		}
-		if len(r.Nodes) < 2 {
-			c.errorf("cluster.nodes", "want at least 2 nodes, found %d", len(r.Nodes))
-		}
-		cl.Nodes = r.Nodes
+		cl.Nodes = r.Nodes // ha validates them (machine)
 	}
 	cl.Authkeys = c.str("cluster.authkeys", r.Authkeys, DefaultAuthkeys)
 	if !filepath.IsAbs(cl.Authkeys) {
 		cl.Authkeys = filepath.Join(filepath.Dir(c.ix.file), cl.Authkeys)
 	}
 	cl.StateDir = c.str("cluster.state_dir", r.StateDir, DefaultStateDir)
-	cl.Socket = c.str("cluster.socket", r.Socket, DefaultSocket)
-	cl.Notify = c.str("cluster.notify", r.Notify, "")
-	cl.Port = uint16(c.integer("cluster.port", r.Port, DefaultPort, 1, 65535))
+	cl.Socket = c.str("cluster.socket", r.Socket, ctl.DefaultSocket)
+	cl.Notify = c.program("cluster.notify", r.Notify)
+	cl.Port = uint16(c.integer("cluster.port", r.Port, link.DefaultPort, 1, 65535))
 	cl.AutoFailback = r.AutoFailback
-	c.timing(r, &cl)
+	// Timers are read as written (0 = unset); machine fills the defaults
+	// from ha.Config.WithDefaults and checks their order there.
+	cl.Keepalive = c.duration("cluster.keepalive", r.Keepalive, 0, false)
+	cl.Deadtime = c.duration("cluster.deadtime", r.Deadtime, 0, false)
+	cl.Warntime = c.duration("cluster.warntime", r.Warntime, 0, false)
+	cl.Initdead = c.duration("cluster.initdead", r.Initdead, 0, false)
+	cl.FailbackHold = c.duration("cluster.failback_hold", r.FailbackHold, 0, false)
 	return cl
 }
 
-// timing fills and checks the heartbeat timers. Unset timers derive from the
-// ones set, so that setting keepalive alone gives a consistent set.
-func (c *conv) timing(r *rawCluster, cl *Cluster) {
-	cl.Keepalive = c.duration("cluster.keepalive", r.Keepalive, DefaultKeepalive, false)
-	cl.Deadtime = c.duration("cluster.deadtime", r.Deadtime, 5*cl.Keepalive, false)
-	cl.Warntime = c.duration("cluster.warntime", r.Warntime, (cl.Keepalive+cl.Deadtime)/2, false)
-	cl.Initdead = c.duration("cluster.initdead", r.Initdead, max(2*cl.Deadtime, 5*time.Second), false)
-	cl.FailbackHold = c.duration("cluster.failback_hold", r.FailbackHold, 2*cl.Deadtime, true)
-
-	if cl.Warntime <= cl.Keepalive {
-		c.errorf("cluster.warntime", "%s must be longer than keepalive %s", cl.Warntime, cl.Keepalive)
+// program reads an optional program path that had runs by itself (a notify
+// hook, a track script): ha/script's rule, an absolute path.
+func (c *conv) program(path, v string) string {
+	if !c.ix.has(path) {
+		return ""
 	}
-	if cl.Deadtime <= cl.Warntime {
-		c.errorf("cluster.deadtime", "%s must be longer than warntime %s", cl.Deadtime, cl.Warntime)
+	if err := script.CheckProgram(v); err != nil {
+		c.errorf(path, "%v", err)
 	}
-	if cl.Deadtime < 2*cl.Keepalive {
-		c.errorf("cluster.deadtime", "%s is shorter than 2×keepalive (%s): a single lost heartbeat would declare the peer dead", cl.Deadtime, 2*cl.Keepalive)
-	}
-	if cl.Initdead < cl.Deadtime {
-		c.errorf("cluster.initdead", "%s is shorter than deadtime %s: a starting node would take groups before it could hear its peers", cl.Initdead, cl.Deadtime)
-	}
+	return v
 }
 
-var defaultGARP = GARP{Count: 5, Interval: 200 * time.Millisecond, SecondBurst: 5 * time.Second, Form: "both"}
-
+// garp reads a [garp] table over def; the zero def means vip's defaults.
+// vip.Schedule.Validate checks it: the [garp] table here, each vip's
+// merged schedule in its resource.
 func (c *conv) garp(path string, r *rawGARP, def GARP) GARP {
-	return GARP{
-		Count:       int(c.integer(path+".count", r.Count, int64(def.Count), 1, 100)),
+	if def == (GARP{}) {
+		d := vip.DefaultSchedule
+		def = GARP{Count: d.Count, Interval: d.Interval, SecondBurst: d.SecondDelay, Refresh: d.Refresh, Form: vip.FormBoth.String()}
+	}
+	g := GARP{
+		Count:       int(c.integer(path+".count", r.Count, int64(def.Count), math.MinInt32, math.MaxInt32)),
 		Interval:    c.duration(path+".interval", r.Interval, def.Interval, true),
 		SecondBurst: c.duration(path+".second_burst", r.SecondBurst, def.SecondBurst, true),
 		Refresh:     c.duration(path+".refresh", r.Refresh, def.Refresh, true),
-		Form:        c.oneOf(path+".form", r.Form, def.Form, "both", "request", "reply"),
+		Form:        def.Form,
 	}
+	if c.ix.has(path + ".form") {
+		if f, err := vip.ParseForm(r.Form); err != nil {
+			c.errorf(path+".form", "%q is not one of both, request, reply", r.Form)
+		} else {
+			g.Form = f.String()
+		}
+	}
+	if path == "garp" {
+		c.domain(g.schedule().Validate(), func(p string) string { return "garp." + p })
+	}
+	return g
+}
+
+// schedule is g as vip takes it; the second burst repeats the first.
+func (g GARP) schedule() vip.Schedule {
+	return vip.Schedule{Count: g.Count, Interval: g.Interval, SecondDelay: g.SecondBurst, SecondCount: g.Count, Refresh: g.Refresh}
+}
+
+// linkKeys are the keys each link kind takes.
+var linkKeys = map[string][]string{
+	link.KindMcast: {"name", "kind", "interface", "group", "port"},
+	link.KindUcast: {"name", "kind", "interface", "port", "peers"},
 }
 
 func (c *conv) links(rs []rawLink, cl *Cluster) []Link {
@@ -282,7 +311,8 @@ func (c *conv) links(rs []rawLink, cl *Cluster) []Link {
 		r, path := &rs[i], idx("link", i)
 		l := Link{Interface: r.Interface}
 		if c.required(path + ".kind") {
-			l.Kind = c.oneOf(path+".kind", r.Kind, "", "mcast", "ucast")
+			l.Kind = r.Kind
+			c.kindKeys(path, "link", r.Kind, linkKeys)
 		}
 		l.Name = l.Kind + strconv.Itoa(perKind[l.Kind])
 		perKind[l.Kind]++
@@ -291,49 +321,40 @@ func (c *conv) links(rs []rawLink, cl *Cluster) []Link {
 		}
 		c.unique(names, path+".name", l.Name, "link")
 		l.Port = uint16(c.integer(path+".port", r.Port, int64(cl.Port), 1, 65535))
-		switch l.Kind {
-		case "mcast":
-			if c.required(path+".interface") && r.Interface == "" {
-				c.errorf(path+".interface", "must not be empty")
-			}
-			if c.required(path + ".group") {
-				if l.Group = c.addr(path+".group", r.Group); l.Group.IsValid() && !l.Group.IsMulticast() {
-					c.errorf(path+".group", "%s is not a multicast address (want e.g. 239.255.0.94 or ff02::1:94)", l.Group)
+		if c.ix.has(path + ".group") {
+			l.Group = c.addr(path+".group", r.Group)
+		}
+		if c.ix.has(path + ".peers") {
+			l.Peers = map[string]netip.Addr{}
+			for _, k := range sortedKeys(r.Peers) {
+				if a := c.addr(path+".peers."+k, r.Peers[k]); a.IsValid() {
+					l.Peers[k] = a
 				}
 			}
-			if c.ix.has(path + ".peers") {
-				c.errorf(path+".peers", "peers is for ucast links; an mcast link reaches every node through its group")
-			}
-		case "ucast":
-			if c.ix.has(path + ".group") {
-				c.errorf(path+".group", "group is for mcast links; a ucast link sends to peers")
-			}
-			if c.required(path + ".peers") {
-				l.Peers = c.peers(path+".peers", r.Peers, cl.Nodes)
-			}
+		}
+		if _, ok := linkKeys[l.Kind]; ok {
+			spec := link.Spec{Name: l.Name, Kind: l.Kind, Interface: l.Interface, Group: l.Group, Port: l.Port, Peers: l.Peers}
+			c.domain(spec.Validate(cl.Nodes), func(p string) string { return path + "." + p })
 		}
 		links = append(links, l)
 	}
 	return links
 }
 
-func (c *conv) peers(path string, r map[string]string, nodes []string) map[string]netip.Addr {
-	peers := map[string]netip.Addr{}
-	for _, k := range sortedKeys(r) {
-		if !slices.Contains(nodes, k) {
-			c.keyErrorf(path+"."+k, "%q is not a node in cluster.nodes", k)
-			continue
-		}
-		if a := c.addr(path+"."+k, r[k]); a.IsValid() {
-			peers[k] = a
+// kindKeys checks kind against the table and reports every key written
+// under path that the kind does not use, naming the key and the kind.
+func (c *conv) kindKeys(path, what, kind string, table map[string][]string) bool {
+	allowed, ok := table[kind]
+	if !ok {
+		c.errorf(path+".kind", "%q is not one of %s", kind, strings.Join(sortedKeys(table), ", "))
+		return false
+	}
+	for _, k := range c.ix.childKeys(path) {
+		if !slices.Contains(allowed, k) {
+			c.keyErrorf(path+"."+k, "key %q is not used by %s kind %q", k, what, kind)
 		}
 	}
-	for _, n := range nodes {
-		if _, ok := r[n]; !ok {
-			c.errorf(path, "no address for node %q: every node needs one", n)
-		}
-	}
-	return peers
+	return true
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -345,17 +366,17 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-// defaultWeight is the ping/track penalty; see Ping.Weight.
-const defaultWeight = 150
-
 func (c *conv) ping(path string, r *rawPing) Ping {
 	p := Ping{
-		Interval: c.duration(path+".interval", r.Interval, time.Second, false),
-		Weight:   int(c.integer(path+".weight", r.Weight, defaultWeight, 0, 254)),
+		Interval: c.duration(path+".interval", r.Interval, ping.DefaultInterval, false),
+		Weight:   int(c.integer(path+".weight", r.Weight, int64(ha.DefaultCheckWeight), 0, int64(ha.PriorityMax))),
 	}
-	p.Timeout = c.duration(path+".timeout", r.Timeout, min(time.Second, p.Interval), false)
+	p.Timeout = c.duration(path+".timeout", r.Timeout, ping.TimeoutFor(p.Interval), false)
 	if c.required(path + ".address") {
 		p.Address = c.addr(path+".address", r.Address)
+		if a := p.Address; a.IsValid() && (a.IsUnspecified() || a.IsMulticast()) {
+			c.errorf(path+".address", "%s cannot answer an ICMP echo: want a unicast address (e.g. the gateway)", a)
+		}
 	}
 	c.timeoutWithin(path, p.Timeout, p.Interval)
 	return p
@@ -365,12 +386,12 @@ func (c *conv) track(path string, r *rawTrack) Track {
 	t := Track{
 		Name:     c.name(path+".name", r.Name, 64),
 		Args:     r.Args,
-		Interval: c.duration(path+".interval", r.Interval, 2*time.Second, false),
-		Weight:   int(c.integer(path+".weight", r.Weight, defaultWeight, 0, 254)),
+		Interval: c.duration(path+".interval", r.Interval, ping.DefaultInterval, false),
+		Weight:   int(c.integer(path+".weight", r.Weight, int64(ha.DefaultCheckWeight), 0, int64(ha.PriorityMax))),
 	}
-	t.Timeout = c.duration(path+".timeout", r.Timeout, min(time.Second, t.Interval), false)
+	t.Timeout = c.duration(path+".timeout", r.Timeout, ping.TimeoutFor(t.Interval), false)
 	if c.required(path + ".script") {
-		t.Script = c.str(path+".script", r.Script, "")
+		t.Script = c.program(path+".script", r.Script)
 	}
 	c.timeoutWithin(path, t.Timeout, t.Interval)
 	return t

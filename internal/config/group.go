@@ -2,15 +2,19 @@ package config
 
 import (
 	"net/netip"
-	"path/filepath"
 	"slices"
 	"strings"
-	"time"
+
+	"github.com/hapair/hapair/ha"
+	"github.com/hapair/hapair/ha/conntracksync"
+	"github.com/hapair/hapair/ha/script"
+	"github.com/hapair/hapair/ha/vip"
 )
 
 // resourceKeys are the keys each resource kind takes; any other key written
-// in the element is an error (the decode alone cannot tell, since all kinds
-// share one struct).
+// in the element is an error naming the key and the kind (the decode alone
+// cannot tell, since all kinds share one struct). The runtime table of
+// resource constructors lives with the node; this is the config side.
 var resourceKeys = map[string][]string{
 	KindVIP:      {"kind", "address", "interface", "label", "garp"},
 	KindBalancer: {"kind", "services"},
@@ -22,24 +26,23 @@ var resourceKeys = map[string][]string{
 
 func (c *conv) groups(rs []rawGroup, cfg *Config) []Group {
 	var groups []Group
-	names := map[string]string{}
-	vips := map[netip.Addr]string{} // VIP -> path of its first use
-	owners := map[string]string{}   // service -> path of the balancer naming it
+	owners := map[string]string{} // service -> path of the balancer naming it
 	for i := range rs {
 		r, path := &rs[i], idx("group", i)
 		g := Group{
-			Name:         c.name(path+".name", r.Name, 32),
+			Name:         r.Name, // ha validates it (machine)
+			Preferred:    r.Preferred,
 			AutoFailback: cfg.Cluster.AutoFailback,
-			Notify:       c.str(path+".notify", r.Notify, cfg.Cluster.Notify),
+			Notify:       cfg.Cluster.Notify,
 		}
-		c.unique(names, path+".name", g.Name, "group")
+		c.required(path + ".name")
+		if c.ix.has(path + ".notify") {
+			g.Notify = c.program(path+".notify", r.Notify)
+		}
 		if c.ix.has(path + ".auto_failback") {
 			g.AutoFailback = r.AutoFailback
 		}
-		if c.required(path+".preferred") && !slices.Contains(cfg.Cluster.Nodes, r.Preferred) {
-			c.errorf(path+".preferred", "%q is not a node in cluster.nodes %q", r.Preferred, cfg.Cluster.Nodes)
-		}
-		g.Preferred = r.Preferred
+		c.required(path + ".preferred")
 		g.Priorities = c.priorities(path+".priorities", r, cfg.Cluster.Nodes)
 		if c.required(path+".resources") && len(r.Resources) == 0 {
 			c.errorf(path+".resources", "want at least one resource")
@@ -47,14 +50,6 @@ func (c *conv) groups(rs []rawGroup, cfg *Config) []Group {
 		for j := range r.Resources {
 			rpath := idx(path+".resources", j)
 			res := c.resource(rpath, &r.Resources[j], cfg)
-			if res.VIP != nil {
-				a := res.VIP.Prefix.Addr()
-				if first, dup := vips[a]; dup {
-					c.errorf(rpath+".address", "VIP %s is already a resource at %s: two groups would fight over it", a, c.ix.at(first))
-				} else {
-					vips[a] = rpath + ".address"
-				}
-			}
 			if res.Balancer != nil {
 				for k, s := range res.Balancer.Services {
 					if first, dup := owners[s]; dup {
@@ -71,12 +66,14 @@ func (c *conv) groups(rs []rawGroup, cfg *Config) []Group {
 	return groups
 }
 
+// priorities fills every node's base priority: the ones written, else ha's
+// defaults for the preferred node and the others.
 func (c *conv) priorities(path string, r *rawGroup, nodes []string) map[string]uint8 {
 	prio := map[string]uint8{}
 	for _, n := range nodes {
-		prio[n] = DefaultOtherPriority
+		prio[n] = ha.PriorityDefault
 		if n == r.Preferred {
-			prio[n] = DefaultPreferredPriority
+			prio[n] = ha.PriorityPreferred
 		}
 	}
 	for _, k := range sortedKeys(r.Priorities) {
@@ -85,27 +82,17 @@ func (c *conv) priorities(path string, r *rawGroup, nodes []string) map[string]u
 			c.keyErrorf(kpath, "%q is not a node in cluster.nodes", k)
 			continue
 		}
-		prio[k] = uint8(c.integer(kpath, r.Priorities[k], int64(prio[k]), 1, 254))
+		prio[k] = uint8(c.integer(kpath, r.Priorities[k], int64(prio[k]), 1, int64(ha.PriorityMax)))
 	}
 	return prio
 }
 
 func (c *conv) resource(path string, r *rawResource, cfg *Config) Resource {
-	if !c.required(path + ".kind") {
+	if !c.required(path+".kind") || !c.kindKeys(path, "resource", r.Kind, resourceKeys) {
 		return Resource{}
 	}
-	kind := c.oneOf(path+".kind", r.Kind, "", KindVIP, KindBalancer, KindIPVSSync, KindScript, KindConntrackSync)
-	allowed, ok := resourceKeys[kind]
-	if !ok {
-		return Resource{}
-	}
-	for _, k := range c.ix.childKeys(path) {
-		if !slices.Contains(allowed, k) {
-			c.keyErrorf(path+"."+k, "%s is not a %s key (%s takes %s)", k, kind, kind, strings.Join(allowed[1:], ", "))
-		}
-	}
-	res := Resource{Kind: kind}
-	switch kind {
+	res := Resource{Kind: r.Kind}
+	switch r.Kind {
 	case KindVIP:
 		res.VIP = c.vip(path, r, cfg)
 	case KindBalancer:
@@ -140,7 +127,7 @@ func (c *conv) resource(path string, r *rawResource, cfg *Config) Resource {
 }
 
 func (c *conv) conntrackSync(path string, r *rawResource, cfg *Config) *ConntrackSync {
-	cs := &ConntrackSync{Port: uint16(c.integer(path+".port", r.Port, 3780, 1, 65535)), Addresses: map[string]netip.Addr{}}
+	cs := &ConntrackSync{Port: uint16(c.integer(path+".port", r.Port, conntracksync.DefaultPort, 1, 65535)), Addresses: map[string]netip.Addr{}}
 	if c.required(path + ".interface") {
 		cs.Interface = c.str(path+".interface", r.Interface, "")
 	}
@@ -163,73 +150,44 @@ func (c *conv) conntrackSync(path string, r *rawResource, cfg *Config) *Conntrac
 	return cs
 }
 
-// maxLabel is the kernel's limit on an address label (IFNAMSIZ - 1).
-const maxLabel = 15
-
 func (c *conv) vip(path string, r *rawResource, cfg *Config) *VIP {
 	v := &VIP{
 		Interface: c.str(path+".interface", r.Interface, ""),
 		GARP:      c.garp(path+".garp", &r.GARP, cfg.GARP),
 	}
-	if c.required(path + ".address") {
-		p, err := netip.ParsePrefix(r.Address)
-		switch {
-		case err != nil:
-			c.errorf(path+".address", "%q is not an address with prefix length (want e.g. \"198.18.0.100/24\")", r.Address)
-		case p.Addr().IsUnspecified() || p.Addr().IsMulticast() || p.Addr().IsLoopback():
-			c.errorf(path+".address", "%s cannot be a virtual address", p.Addr())
-		default:
-			v.Prefix = p
-		}
-	}
 	if c.ix.has(path + ".label") {
 		v.Label = r.Label
-		switch {
-		case v.Interface == "":
-			c.errorf(path+".label", "label %q needs interface: the kernel wants labels to start with the device name", r.Label)
-		case !strings.HasPrefix(r.Label, v.Interface) || len(r.Label) > maxLabel:
-			c.errorf(path+".label", "%q must start with interface %q and be at most %d bytes (e.g. %q)", r.Label, v.Interface, maxLabel, v.Interface+":vip")
-		}
 	}
+	if c.required(path + ".address") {
+		p, err := netip.ParsePrefix(r.Address)
+		if err != nil {
+			c.errorf(path+".address", "%q is not an address with prefix length (want e.g. \"198.18.0.100/24\")", r.Address)
+			return v
+		}
+		v.Prefix = p
+	}
+	form, _ := vip.ParseForm(v.GARP.Form)
+	vc := vip.Config{Address: v.Prefix, Interface: v.Interface, Label: v.Label, Schedule: v.GARP.schedule(), Form: form}
+	c.domain(vc.Validate(), func(p string) string {
+		// A garp key not written here came from [garp], reported there.
+		if k, ok := strings.CutPrefix(p, "garp."); ok && !c.ix.has(path+".garp."+k) && c.ix.has("garp."+k) {
+			return "garp." + k
+		}
+		return path + "." + p
+	})
 	return v
 }
 
 func (c *conv) script(path string, r *rawResource) *Script {
-	s := &Script{Timeout: c.duration(path+".timeout", r.Timeout, 20*time.Second, false)}
+	s := &Script{Timeout: c.duration(path+".timeout", r.Timeout, script.DefaultTimeout, false)}
 	if !c.required(path + ".path") {
 		return s
 	}
-	// Heartbeat's haresources form: name::arg1::arg2.
-	parts := strings.Split(r.Path, "::")
-	if parts[0] == "" {
-		c.errorf(path+".path", "%q: want a program path or name, optionally with ::arguments", r.Path)
+	if err := script.CheckResource(r.Path); err != nil {
+		c.errorf(path+".path", "%v", err)
 		return s
 	}
-	s.Path, s.Args = parts[0], parts[1:]
-	if !strings.ContainsRune(s.Path, '/') {
-		s.Path = filepath.Join(DefaultScriptDir, s.Path)
-	} else if !filepath.IsAbs(s.Path) {
-		c.errorf(path+".path", "%q: want an absolute path or a name in %s", s.Path, DefaultScriptDir)
-	}
+	// Heartbeat's haresources form: name::arg1::arg2.
+	s.Path, s.Args, _ = script.ParseResource(r.Path)
 	return s
-}
-
-// listenAddrs checks that each service listens where the owner of some
-// group can receive: one of the groups' VIPs, or a wildcard or loopback.
-func (c *conv) listenAddrs(cfg *Config) {
-	vips := map[netip.Addr]bool{}
-	for _, g := range cfg.Groups {
-		for _, r := range g.Resources {
-			if r.VIP != nil {
-				vips[r.VIP.Prefix.Addr()] = true
-			}
-		}
-	}
-	for i, s := range cfg.Services {
-		a := s.Listen.Addr()
-		if !a.IsValid() || vips[a] || a.IsUnspecified() || a.IsLoopback() {
-			continue
-		}
-		c.errorf(idx("service", i)+".listen", "%s is not a VIP of any group; listen on a group's vip address, a loopback or 0.0.0.0/[::]", a)
-	}
 }

@@ -1,70 +1,70 @@
 package config
 
 import (
-	"net/netip"
+	"math"
 	"regexp"
-	"slices"
-	"strconv"
 	"strings"
-	"time"
+
+	"github.com/hapair/hapair/internal/field"
+	"github.com/hapair/hapair/proxy"
+	"github.com/hapair/hapair/proxy/check"
+	"github.com/hapair/hapair/proxy/nft"
 )
 
-// Check types; a positive integer string is also a type (see Check.Type).
-var checkTypes = []string{"connect", "negotiate", "http", "sip", "external"}
-
+// services reads every [[service]] as written, takes the defaults from
+// proxy.ServiceConfig.WithDefaults and the rules from proxy.Config.Validate
+// (which also compares services with each other).
 func (c *conv) services(rs []rawService) []Service {
 	var svcs []Service
-	names := map[string]string{}
-	listens := map[string]string{} // "tcp 198.18.0.100:80" -> path of first use
+	var pc proxy.Config
 	for i := range rs {
 		path := idx("service", i)
-		s := c.service(path, &rs[i])
-		c.unique(names, path+".name", s.Name, "service")
-		if s.Listen.IsValid() {
-			key := s.Protocol + " " + s.Listen.String()
-			if first, dup := listens[key]; dup {
-				c.errorf(path+".listen", "%s %s is already the listen address at %s", s.Protocol, s.Listen, c.ix.at(first))
-			} else {
-				listens[key] = path + ".listen"
-			}
-		}
+		sc := c.service(path, &rs[i])
+		pc.Services = append(pc.Services, sc)
+		s := fromProxy(sc.WithDefaults())
+		s.Method = c.oneOf(path+".method", rs[i].Method, "proxy", "proxy", nft.MethodNAT, nft.MethodDR)
+		c.kernelService(path, &rs[i], &s)
 		svcs = append(svcs, s)
+		if len(sc.Reals) == 0 && !sc.Fallback.IsValid() && c.ix.has(path+".listen") {
+			c.errorf(path+".reals", "want at least one real (or a fallback): there is nothing to forward to")
+		}
 	}
+	c.domain(pc.Validate(), func(p string) string {
+		if rest, ok := strings.CutPrefix(p, "services"); ok {
+			return "service" + rest
+		}
+		return p
+	})
 	return svcs
 }
 
-func (c *conv) service(path string, r *rawService) Service {
-	s := Service{
+// service reads one [[service]]: unset keys stay zero for proxy's defaults.
+func (c *conv) service(path string, r *rawService) proxy.ServiceConfig {
+	s := proxy.ServiceConfig{
 		Name:           c.name(path+".name", r.Name, 64),
-		Protocol:       c.oneOf(path+".protocol", r.Protocol, "tcp", "tcp", "udp"),
-		Mode:           c.oneOf(path+".mode", r.Mode, "l4", "l4", "http"),
-		Scheduler:      c.oneOf(path+".scheduler", r.Scheduler, "wrr", "rr", "wrr", "lc", "wlc", "sh"),
+		Protocol:       c.str(path+".protocol", r.Protocol, ""),
+		Mode:           c.str(path+".mode", r.Mode, ""),
+		Scheduler:      c.str(path+".scheduler", r.Scheduler, ""),
 		Persistent:     c.duration(path+".persistent", r.Persistent, 0, true),
 		Quiescent:      r.Quiescent,
-		ConnectTimeout: c.duration(path+".connect_timeout", r.ConnectTimeout, 3*time.Second, false),
+		ConnectTimeout: c.duration(path+".connect_timeout", r.ConnectTimeout, 0, false),
+		IdleTimeout:    c.duration(path+".idle_timeout", r.IdleTimeout, 0, false),
+		RequestTimeout: c.duration(path+".request_timeout", r.RequestTimeout, 0, false),
+		BodyTimeout:    c.duration(path+".body_timeout", r.BodyTimeout, 0, false),
+		MaxConn:        int(c.integer(path+".maxconn", r.MaxConn, 0, 1, 1<<24)),
+		MaxFlows:       int(c.integer(path+".max_flows", r.MaxFlows, 0, 1, 1<<24)),
 	}
-	idle := 10 * time.Minute
-	if s.Protocol == "udp" {
-		idle = time.Minute
-	}
-	s.IdleTimeout = c.duration(path+".idle_timeout", r.IdleTimeout, idle, false)
-	s.RequestTimeout = c.duration(path+".request_timeout", r.RequestTimeout, 0, false)
-	s.BodyTimeout = c.duration(path+".body_timeout", r.BodyTimeout, 0, false)
-	s.MaxConn = int(c.integer(path+".maxconn", r.MaxConn, 0, 1, 1<<24))
-	s.MaxFlows = int(c.integer(path+".max_flows", r.MaxFlows, 0, 1, 1<<24))
+	eff := s.WithDefaults()
 	for _, k := range []string{"request_timeout", "body_timeout"} {
-		if c.ix.has(path+"."+k) && s.Mode != "http" {
+		if c.ix.has(path+"."+k) && eff.Mode != "http" {
 			c.errorf(path+"."+k, `only for mode "http"`)
 		}
 	}
-	if c.ix.has(path+".maxconn") && s.Protocol != "tcp" {
+	if c.ix.has(path+".maxconn") && eff.Protocol != "tcp" {
 		c.errorf(path+".maxconn", `only for protocol "tcp"; udp services are bounded by max_flows`)
 	}
-	if c.ix.has(path+".max_flows") && s.Protocol != "udp" {
+	if c.ix.has(path+".max_flows") && eff.Protocol != "udp" {
 		c.errorf(path+".max_flows", `only for protocol "udp"`)
-	}
-	if s.Protocol == "udp" && s.Mode == "http" {
-		c.errorf(path+".mode", `http mode needs protocol "tcp"; udp services are l4`)
 	}
 	if c.required(path + ".listen") {
 		s.Listen = c.addrPort(path+".listen", r.Listen, 0)
@@ -72,16 +72,20 @@ func (c *conv) service(path string, r *rawService) Service {
 	if c.ix.has(path + ".fallback") {
 		s.Fallback = c.addrPort(path+".fallback", r.Fallback, s.Listen.Port())
 	}
-	s.Method = c.oneOf(path+".method", r.Method, "proxy", "proxy", "nat", "dr")
-	s.Check = c.check(path+".check", &r.Check, s.Protocol)
+	s.Check = c.check(path+".check", &r.Check, s.WithDefaults().Protocol)
 	s.Reals = c.reals(path+".reals", r.Reals, s.Listen.Port())
 	s.Backups = c.reals(path+".backups", r.Backups, s.Listen.Port())
-	c.kernelService(path, r, &s)
-	if len(s.Reals) == 0 && !s.Fallback.IsValid() && c.ix.has(path+".listen") {
-		c.errorf(path+".reals", "want at least one real (or a fallback)")
-	}
 	for j := range r.Monitors {
-		s.Monitors = append(s.Monitors, c.monitor(idx(path+".monitors", j), &r.Monitors[j]))
+		mpath := idx(path+".monitors", j)
+		m := check.Monitor{
+			Args:     r.Monitors[j].Args,
+			Interval: c.duration(mpath+".interval", r.Monitors[j].Interval, 0, false),
+			Timeout:  c.duration(mpath+".timeout", r.Monitors[j].Timeout, 0, false),
+		}
+		if c.required(mpath + ".script") {
+			m.Program = r.Monitors[j].Script
+		}
+		s.Monitors = append(s.Monitors, m)
 	}
 	return s
 }
@@ -127,92 +131,87 @@ func (c *conv) kernelService(path string, r *rawService, s *Service) {
 	}
 }
 
-func (c *conv) check(path string, r *rawCheck, protocol string) Check {
-	ck := Check{
-		Request:  c.str(path+".request", r.Request, "/"),
+// check reads a service's check table. A tcp service with no type gets
+// check.DefaultType; a udp one must name a type that probes UDP. Every
+// key the type does not use is an error at that key.
+func (c *conv) check(path string, r *rawCheck, protocol string) check.Spec {
+	s := check.Spec{
+		Type:     c.str(path+".type", r.Type, ""),
+		Request:  c.str(path+".request", r.Request, ""),
 		Host:     c.str(path+".host", r.Host, ""),
-		Status:   int(c.integer(path+".status", r.Status, 200, 100, 599)),
+		Status:   int(c.integer(path+".status", r.Status, 0, 100, 599)),
 		Program:  r.Program,
-		Args:     r.Args,
-		Interval: c.duration(path+".interval", r.Interval, 2*time.Second, false),
-		Rise:     int(c.integer(path+".rise", r.Rise, 2, 1, 100)),
-		Fall:     int(c.integer(path+".fall", r.Fall, 3, 1, 100)),
+		Interval: c.duration(path+".interval", r.Interval, 0, false),
+		Timeout:  c.duration(path+".timeout", r.Timeout, 0, false),
+		Rise:     int(c.integer(path+".rise", r.Rise, 0, 1, check.MaxRiseFall)),
+		Fall:     int(c.integer(path+".fall", r.Fall, 0, 1, check.MaxRiseFall)),
 	}
-	ck.Timeout = c.duration(path+".timeout", r.Timeout, min(time.Second, ck.Interval), false)
-	c.timeoutWithin(path, ck.Timeout, ck.Interval)
-	if !strings.HasPrefix(ck.Request, "/") {
-		c.errorf(path+".request", "%q: want an HTTP path starting with /", ck.Request)
+	if c.ix.has(path + ".args") {
+		s.Args = append([]string{}, r.Args...)
 	}
-
-	tpath := path + ".type"
-	switch {
-	case c.ix.has(tpath):
-		ck.Type = r.Type
-		if n, err := strconv.Atoi(r.Type); err == nil {
-			if n < 1 {
-				c.errorf(tpath, "%q: N must be a positive integer (connect every interval, negotiate every Nth)", r.Type)
-			}
-		} else if !slices.Contains(checkTypes, r.Type) {
-			c.errorf(tpath, "%q is not one of %s, or a positive integer N", r.Type, strings.Join(checkTypes, ", "))
-		}
-	case protocol == "udp":
-		c.errorf(tpath, "required for udp services: sip or external (a UDP connect probes nothing)")
-	default:
-		ck.Type = "connect"
-	}
-	if protocol == "udp" && ck.Type != "" && ck.Type != "sip" && ck.Type != "external" {
-		c.errorf(tpath, "%q cannot probe a udp service; use sip or external", ck.Type)
-	}
-
-	_, isN := strconv.Atoi(ck.Type)
-	if ck.Type == "negotiate" || isN == nil {
-		if !c.ix.has(path + ".receive") {
-			c.errorf(path+".receive", "required for check type %q: a regexp the response must match", ck.Type)
-		}
+	if c.ix.has(path + ".program") {
+		s.Program = c.str(path+".program", r.Program, "")
 	}
 	if c.ix.has(path + ".receive") {
 		re, err := regexp.Compile(r.Receive)
 		if err != nil {
 			c.errorf(path+".receive", "compiling regular expression %q: %v", r.Receive, err)
+			re = regexp.MustCompile("")
 		}
-		ck.Receive = re
+		s.Receive = re
 	}
-	if ck.Type == "external" && !c.ix.has(path+".program") {
-		c.errorf(path+".program", `required for check type "external"`)
+	if s.Type == "" {
+		if protocol == "udp" {
+			c.errorf(path+".type", "required for udp services: a UDP connect probes nothing (want %s)", strings.Join(proxy.UDPChecks(), " or "))
+			return s
+		}
+		s.Type = check.DefaultType
 	}
-	return ck
+	if t, err := check.Lookup(s.Type); err == nil {
+		for _, k := range c.ix.childKeys(path) {
+			if !t.Uses(k) {
+				c.keyErrorf(path+"."+k, "%s", field.All(check.UnusedKey(s.Type, k))[0].Msg)
+			}
+		}
+	}
+	return s
 }
 
-func (c *conv) reals(path string, rs []rawReal, port uint16) []Real {
-	var reals []Real
-	seen := map[netip.AddrPort]string{}
+func (c *conv) reals(path string, rs []rawReal, port uint16) []proxy.RealConfig {
+	var reals []proxy.RealConfig
 	for i := range rs {
 		rpath := idx(path, i)
-		r := Real{Weight: int(c.integer(rpath+".weight", rs[i].Weight, 1, 0, 65535))}
+		r := proxy.RealConfig{Weight: int(c.integer(rpath+".weight", rs[i].Weight, proxy.DefaultRealWeight, math.MinInt32, math.MaxInt32))}
 		if c.required(rpath + ".address") {
 			r.Address = c.addrPort(rpath+".address", rs[i].Address, port)
-		}
-		if r.Address.IsValid() {
-			if first, dup := seen[r.Address]; dup {
-				c.errorf(rpath+".address", "%s is listed again (first at %s)", r.Address, c.ix.at(first))
-			} else {
-				seen[r.Address] = rpath + ".address"
-			}
 		}
 		reals = append(reals, r)
 	}
 	return reals
 }
 
-func (c *conv) monitor(path string, r *rawMonitor) Monitor {
-	m := Monitor{
-		Args:     r.Args,
-		Interval: c.duration(path+".interval", r.Interval, 5*time.Second, false),
+// fromProxy is the effective service, defaults filled.
+func fromProxy(sc proxy.ServiceConfig) Service {
+	ck := sc.Check
+	s := Service{
+		Name: sc.Name, Listen: sc.Listen, Protocol: sc.Protocol, Mode: sc.Mode, Scheduler: sc.Scheduler,
+		Persistent: sc.Persistent, Quiescent: sc.Quiescent, Fallback: sc.Fallback,
+		ConnectTimeout: sc.ConnectTimeout, IdleTimeout: sc.IdleTimeout,
+		RequestTimeout: sc.RequestTimeout, BodyTimeout: sc.BodyTimeout, MaxConn: sc.MaxConn, MaxFlows: sc.MaxFlows,
+		Check: Check{
+			Type: ck.Type, Request: ck.Request, Host: ck.Host, Receive: ck.Receive, Status: ck.Status,
+			Program: ck.Program, Args: ck.Args, Interval: ck.Interval, Timeout: ck.Timeout, Rise: ck.Rise, Fall: ck.Fall,
+		},
 	}
-	m.Timeout = c.duration(path+".timeout", r.Timeout, min(2*time.Second, m.Interval), false)
-	if c.required(path + ".script") {
-		m.Script = c.str(path+".script", r.Script, "")
+	for _, r := range sc.Reals {
+		s.Reals = append(s.Reals, Real{Address: r.Address, Weight: r.Weight})
 	}
-	c.timeoutWithin(path, m.Timeout, m.Interval)
-	return m
+	for _, r := range sc.Backups {
+		s.Backups = append(s.Backups, Real{Address: r.Address, Weight: r.Weight})
+	}
+	for _, m := range sc.Monitors {
+		m = m.WithDefaults()
+		s.Monitors = append(s.Monitors, Monitor{Script: m.Program, Args: m.Args, Interval: m.Interval, Timeout: m.Timeout})
+	}
+	return s
 }

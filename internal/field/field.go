@@ -4,7 +4,7 @@
 //
 // A domain package (ha, ha/link, ha/vip, proxy, proxy/check) returns
 // field.Errorf("deadtime", "...") or wraps the errors of a nested value with
-// field.In("check", err); cmd/internal/config walks the result with All and
+// field.In("check", err); internal/config walks the result with All and
 // maps each Path onto a key path and a file position. Paths use the names of
 // the config keys ("keepalive", "reals[1].weight") because those are the
 // field's standard terms (Heartbeat, ldirectord, keepalived).
@@ -25,19 +25,43 @@ type Error struct {
 	Path string
 	// Msg says what is wrong, lowercase, without the setting's name.
 	Msg string
+	// First is the path of an earlier setting this one repeats (a name or
+	// address used twice); "" when none. Error appends "(first at First)";
+	// the config package appends the file position instead.
+	First string
+	// Key is true when the key itself is wrong (a node name used as a map
+	// key that is no node), so the problem is placed at the key, not at
+	// its value.
+	Key bool
 }
 
-// Error returns "path: msg" ("msg" when Path is empty).
+// Error returns "path: msg" ("msg" when Path is empty), with "(first at
+// FIRST)" when First is set.
 func (e *Error) Error() string {
-	if e.Path == "" {
-		return e.Msg
+	msg := e.Msg
+	if e.First != "" {
+		msg += " (first at " + e.First + ")"
 	}
-	return e.Path + ": " + e.Msg
+	if e.Path == "" {
+		return msg
+	}
+	return e.Path + ": " + msg
 }
 
 // Errorf returns an *Error for the setting at path.
 func Errorf(path, format string, args ...any) error {
 	return &Error{Path: path, Msg: fmt.Sprintf(format, args...)}
+}
+
+// KeyErrorf returns an *Error for the key at path itself.
+func KeyErrorf(path, format string, args ...any) error {
+	return &Error{Path: path, Msg: fmt.Sprintf(format, args...), Key: true}
+}
+
+// Repeated returns an *Error for the setting at path repeating the one at
+// first.
+func Repeated(path, first, format string, args ...any) error {
+	return &Error{Path: path, Msg: fmt.Sprintf(format, args...), First: first}
 }
 
 // In returns err with every *Error in it (see All) moved under prefix:
@@ -50,7 +74,11 @@ func In(prefix string, err error) error {
 	all := All(err)
 	out := make([]error, len(all))
 	for i, e := range all {
-		out[i] = &Error{Path: join(prefix, e.Path), Msg: e.Msg}
+		first := e.First
+		if first != "" {
+			first = join(prefix, first)
+		}
+		out[i] = &Error{Path: join(prefix, e.Path), Msg: e.Msg, First: first, Key: e.Key}
 	}
 	return errors.Join(out...)
 }

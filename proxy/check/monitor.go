@@ -50,7 +50,7 @@ type Monitor struct {
 
 func (m Monitor) withDefaults() Monitor {
 	if m.Interval <= 0 {
-		m.Interval = 5 * time.Second
+		m.Interval = DefaultMonitorInterval
 	}
 	if m.Timeout <= 0 {
 		m.Timeout = m.Interval

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -124,13 +125,7 @@ func (s Spec) Validate() error {
 	}
 	for _, k := range keys {
 		if k.set(&s) && !t.uses(k.name) {
-			var users []string
-			for _, u := range types {
-				if u.uses(k.name) {
-					users = append(users, u.Name)
-				}
-			}
-			bad(k.name, "key %q is not used by check type %q (only by %s)", k.name, s.Type, strings.Join(users, ", "))
+			errs = append(errs, UnusedKey(s.Type, k.name))
 		}
 	}
 	if t.uses("status") && (s.Status < 100 || s.Status > 599) {
@@ -164,3 +159,36 @@ var (
 	_ Checker = (*ExternalChecker)(nil)
 	_ Checker = (*MixedChecker)(nil)
 )
+
+// DefaultMonitorInterval is a Monitor's default Interval, Zeus's example
+// TIMEPERIOD; its Timeout defaults to the Interval (a run must end before
+// the next one is due).
+const DefaultMonitorInterval = 5 * time.Second
+
+// Validate reports every problem in m as *field.Error values named by
+// config keys: "script" (required, an absolute path: it runs with no PATH
+// search), "interval", "timeout" (at most interval).
+func (m Monitor) Validate() error {
+	var errs []error
+	bad := func(path, format string, args ...any) { errs = append(errs, field.Errorf(path, format, args...)) }
+	switch {
+	case m.Program == "":
+		bad("script", "required")
+	case !filepath.IsAbs(m.Program):
+		bad("script", "%q: want an absolute path", m.Program)
+	}
+	m = m.withDefaults()
+	switch {
+	case m.Interval < 0:
+		bad("interval", "%v: want a positive duration", m.Interval)
+	case m.Timeout < 0:
+		bad("timeout", "%v: want a positive duration", m.Timeout)
+	case m.Timeout > m.Interval:
+		bad("timeout", "%v is longer than interval %v: runs would overlap", m.Timeout, m.Interval)
+	}
+	return errors.Join(errs...)
+}
+
+// WithDefaults returns m with Interval and Timeout at their defaults when
+// unset (see DefaultMonitorInterval).
+func (m Monitor) WithDefaults() Monitor { return m.withDefaults() }

@@ -85,6 +85,25 @@ func Lookup(name string) (*Type, error) {
 	return nil, field.Errorf("type", "%q is not one of %s (N a positive integer)", name, strings.Join(Types(), ", "))
 }
 
+// UnusedKey returns the *field.Error for a setting key written for a check
+// of type typ that does not use it.
+func UnusedKey(typ, key string) error {
+	var users []string
+	for _, u := range types {
+		if u.uses(key) {
+			users = append(users, u.Name)
+		}
+	}
+	if len(users) == 0 {
+		return field.Errorf(key, "key %q is not used by check type %q", key, typ)
+	}
+	return field.Errorf(key, "key %q is not used by check type %q (only by %s)", key, typ, strings.Join(users, ", "))
+}
+
+// Uses reports whether t takes the setting key: one of CommonKeys or of
+// t.Keys.
+func (t *Type) Uses(key string) bool { return slices.Contains(CommonKeys, key) || t.uses(key) }
+
 // uses reports whether t takes the setting key; a nil t uses nothing.
 func (t *Type) uses(key string) bool { return t != nil && slices.Contains(t.Keys, key) }
 
@@ -114,4 +133,3 @@ func newMixed(s Spec) Checker {
 	neg.Type = "negotiate"
 	return &MixedChecker{N: n, Connect: &ConnectChecker{Timeout: s.Timeout}, Negotiate: newHTTPChecker(neg)}
 }
-

@@ -16,6 +16,16 @@ import (
 	"github.com/hapair/hapair/proxy/upstream"
 )
 
+// Defaults of TCPConfig and UDPConfig. DefaultConnectTimeout is HAProxy's
+// usual "timeout connect 5s": long enough for two SYN retransmissions
+// (sent after 1s and 3s), short enough that a client's retry is not
+// already underway.
+const (
+	DefaultConnectTimeout = 5 * time.Second
+	DefaultAttempts       = 3
+	DefaultUDPIdle        = 60 * time.Second // a SIP dialog refreshes well within it
+)
+
 // TCPConfig holds the per-service TCP settings. The zero value means the
 // defaults below.
 type TCPConfig struct {
@@ -31,10 +41,10 @@ type TCPConfig struct {
 
 func (c TCPConfig) withDefaults() TCPConfig {
 	if c.ConnectTimeout <= 0 {
-		c.ConnectTimeout = 5 * time.Second
+		c.ConnectTimeout = DefaultConnectTimeout
 	}
 	if c.Attempts <= 0 {
-		c.Attempts = 3
+		c.Attempts = DefaultAttempts
 	}
 	return c
 }

@@ -49,7 +49,7 @@ const DefaultMaxFlows = 16384
 
 func (c UDPConfig) withDefaults() UDPConfig {
 	if c.IdleTimeout <= 0 {
-		c.IdleTimeout = 60 * time.Second
+		c.IdleTimeout = DefaultUDPIdle
 	}
 	if c.MaxFlows <= 0 {
 		c.MaxFlows = DefaultMaxFlows

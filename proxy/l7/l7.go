@@ -20,8 +20,14 @@ import (
 	"github.com/hapair/hapair/internal/clock"
 	"github.com/hapair/hapair/internal/pacer"
 	"github.com/hapair/hapair/proxy/connlimit"
+	"github.com/hapair/hapair/proxy/l4"
 	"github.com/hapair/hapair/proxy/upstream"
 )
+
+// DefaultIdleTimeout closes keep-alive connections unused this long, on
+// both sides: HAProxy's usual "timeout http-keep-alive" order of magnitude,
+// and longer than a browser keeps an idle connection.
+const DefaultIdleTimeout = 60 * time.Second
 
 // Config holds the HTTP mode settings; zero values mean the defaults.
 type Config struct {
@@ -65,13 +71,13 @@ const (
 
 func (c Config) withDefaults() Config {
 	if c.ConnectTimeout <= 0 {
-		c.ConnectTimeout = 5 * time.Second
+		c.ConnectTimeout = l4.DefaultConnectTimeout
 	}
 	if c.IdleTimeout <= 0 {
-		c.IdleTimeout = 60 * time.Second
+		c.IdleTimeout = DefaultIdleTimeout
 	}
 	if c.Attempts <= 0 {
-		c.Attempts = 3
+		c.Attempts = l4.DefaultAttempts
 	}
 	if c.MaxIdleConnsPerHost <= 0 {
 		c.MaxIdleConnsPerHost = 512

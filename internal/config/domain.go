@@ -1,0 +1,183 @@
+package config
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/hapair/hapair/ha"
+	"github.com/hapair/hapair/internal/field"
+	"github.com/hapair/hapair/proxy"
+)
+
+// domain reports the field errors of a domain package's Validate at the
+// key paths keyPath maps their paths to. A key this package already found
+// wrong while reading it (a value that did not parse, a key the kind does
+// not use) is not reported again.
+func (c *conv) domain(err error, keyPath func(string) string) {
+	for _, fe := range field.All(err) {
+		path := keyPath(fe.Path)
+		if c.read[path] {
+			continue
+		}
+		msg := fe.Msg
+		if fe.First != "" {
+			msg += " (first at " + c.ix.at(keyPath(fe.First)).String() + ")"
+		}
+		pos := c.ix.at(path)
+		if p, ok := c.ix.key[path]; ok && fe.Key {
+			pos = p
+		}
+		c.errs = append(c.errs, &Error{Pos: pos, Path: path, Msg: msg})
+	}
+}
+
+// machine checks the cluster, groups, ping nodes and track checks with
+// ha.Config.Validate, and fills the timers from ha.Config.WithDefaults.
+func (c *conv) machine(cfg *Config) {
+	cl := &cfg.Cluster
+	hc := ha.Config{
+		Nodes: cl.Nodes, Keepalive: cl.Keepalive, Warntime: cl.Warntime, Deadtime: cl.Deadtime,
+		Initdead: cl.Initdead, AutoFailback: cl.AutoFailback, FailbackHold: cl.FailbackHold,
+	}
+	for _, g := range cfg.Groups {
+		hc.Groups = append(hc.Groups, ha.GroupConfig{Name: g.Name, Preferred: g.Preferred, Priorities: g.Priorities})
+	}
+	for _, p := range cfg.Pings {
+		hc.Checks = append(hc.Checks, ha.CheckConfig{Name: "ping " + p.Address.String(), Weight: uint8(p.Weight), Ping: true})
+	}
+	for _, t := range cfg.Tracks {
+		hc.Checks = append(hc.Checks, ha.CheckConfig{Name: "track " + t.Name, Weight: uint8(t.Weight)})
+	}
+	if c.ix.has("cluster.nodes") {
+		c.domain(hc.Validate(), func(p string) string { return haKey(p, len(cfg.Pings)) })
+	}
+	hc = hc.WithDefaults()
+	cl.Keepalive, cl.Warntime, cl.Deadtime = hc.Keepalive, hc.Warntime, hc.Deadtime
+	cl.Initdead, cl.FailbackHold = hc.Initdead, hc.FailbackHold
+}
+
+// haKey maps an ha.Config field path to its key: "nodes[1]" is
+// "cluster.nodes[1]", "groups[0].name" is "group[0].name", "checks[i]" is
+// the i-th of the pings, then of the tracks.
+func haKey(p string, pings int) string {
+	if rest, ok := strings.CutPrefix(p, "groups"); ok {
+		return "group" + rest
+	}
+	if rest, ok := strings.CutPrefix(p, "checks["); ok {
+		i, tail, _ := strings.Cut(rest, "]")
+		n, _ := strconv.Atoi(i)
+		if n < pings {
+			return idx("ping", n) + tail
+		}
+		return idx("track", n-pings) + tail
+	}
+	return "cluster." + p
+}
+
+// addrUse is where an address is used, for messages.
+type addrUse struct {
+	path string // key path
+	what string // "VIP", "node lb2's heartbeat address on link ucast0"
+}
+
+// crossChecks compares sections with each other: VIPs with VIPs and with
+// the nodes' heartbeat addresses, service listen addresses with VIPs, reals
+// with the service itself, ping nodes with the cluster's own addresses, and
+// heartbeat ports with udp services.
+func (c *conv) crossChecks(cfg *Config) {
+	nodeAddrs := map[netip.Addr]addrUse{}
+	for i, l := range cfg.Links {
+		for _, n := range sortedKeys(l.Peers) {
+			nodeAddrs[l.Peers[n]] = addrUse{idx("link", i) + ".peers." + n, fmt.Sprintf("node %s's heartbeat address on link %s", n, l.Name)}
+		}
+	}
+	vips := map[netip.Addr]addrUse{}
+	for i, g := range cfg.Groups {
+		for j, r := range g.Resources {
+			if r.VIP == nil || !r.VIP.Prefix.IsValid() {
+				continue
+			}
+			a, path := r.VIP.Prefix.Addr(), idx(idx("group", i)+".resources", j)+".address"
+			if u, ok := nodeAddrs[a]; ok {
+				c.errorf(path, "VIP %s is %s (%s): the group's owner would take it from that node and cut its heartbeat", a, u.what, c.ix.at(u.path))
+			}
+			if u, dup := vips[a]; dup {
+				c.errorf(path, "VIP %s is already a resource at %s: two owners would fight over it", a, c.ix.at(u.path))
+				continue
+			}
+			vips[a] = addrUse{path, "VIP"}
+		}
+	}
+	for i, p := range cfg.Pings {
+		for _, m := range []map[netip.Addr]addrUse{vips, nodeAddrs} {
+			if u, ok := m[p.Address]; ok {
+				c.errorf(idx("ping", i)+".address", "%s is a %s (%s): it answers for the cluster itself, so it breaks no tie", p.Address, u.what, c.ix.at(u.path))
+			}
+		}
+	}
+	for i, s := range cfg.Services {
+		path := idx("service", i)
+		a := s.Listen.Addr()
+		if !a.IsValid() {
+			continue
+		}
+		if _, ok := vips[a]; !ok && !a.IsUnspecified() && !a.IsLoopback() {
+			c.errorf(path+".listen", "%s is not a VIP of any group; listen on a group's vip address, a loopback or 0.0.0.0/[::]", a)
+		}
+		if a.IsUnspecified() {
+			c.wildcardSelf(path, s, vips, nodeAddrs)
+		}
+		if s.Protocol == "udp" {
+			c.heartbeatPorts(path, s, cfg.Links)
+		}
+	}
+}
+
+// wildcardSelf reports reals, backups and a fallback that reach a service
+// listening on the wildcard address through one of the cluster's own
+// addresses (a VIP or a node's heartbeat address) on the same port:
+// proxy.ServiceConfig.Validate catches loopback ones, only the config
+// knows the rest.
+func (c *conv) wildcardSelf(path string, s Service, own ...map[netip.Addr]addrUse) {
+	self := func(key string, ap netip.AddrPort) {
+		if ap.Port() != s.Listen.Port() {
+			return
+		}
+		for _, m := range own {
+			if u, ok := m[ap.Addr()]; ok {
+				c.errorf(key, "%s is the service itself: it listens on %s, which includes %s (%s); it would forward to itself", ap, s.Listen, u.what, c.ix.at(u.path))
+				return
+			}
+		}
+	}
+	for j, r := range s.Reals {
+		self(idx(path+".reals", j)+".address", r.Address)
+	}
+	for j, r := range s.Backups {
+		self(idx(path+".backups", j)+".address", r.Address)
+	}
+	if s.Fallback.IsValid() {
+		self(path+".fallback", s.Fallback)
+	}
+}
+
+// heartbeatPorts reports a udp service that would bind a heartbeat link's
+// port: an mcast link binds the wildcard address, a ucast one each node's
+// own address.
+func (c *conv) heartbeatPorts(path string, s Service, links []Link) {
+	for i, l := range links {
+		if l.Port != s.Listen.Port() {
+			continue
+		}
+		clash := l.Kind == "mcast"
+		for _, a := range l.Peers {
+			clash = clash || proxy.Overlap(s.Listen, netip.AddrPortFrom(a, l.Port))
+		}
+		if clash {
+			c.errorf(path+".listen", "udp %s takes port %d of heartbeat link %s (%s): pick another port for one of them", s.Listen, l.Port, l.Name, c.ix.at(idx("link", i)))
+			return
+		}
+	}
+}
