@@ -87,7 +87,8 @@ const (
 // WithDefaults returns c with every unset field at its default: protocol
 // tcp, mode l4, scheduler wrr, ConnectTimeout l4.DefaultConnectTimeout,
 // IdleTimeout DefaultTCPIdle (tcp l4), l4.DefaultUDPIdle (udp) or
-// l7.DefaultIdleTimeout (http); the check's own defaults (proxy/check) with
+// l7.DefaultIdleTimeout (http); for http RequestTimeout and BodyTimeout
+// l7's, for udp MaxFlows l4.DefaultMaxFlows; the check's own defaults (proxy/check) with
 // Virtual set to Listen.
 func (c ServiceConfig) WithDefaults() ServiceConfig {
 	if c.Protocol == "" {
@@ -110,6 +111,17 @@ func (c ServiceConfig) WithDefaults() ServiceConfig {
 			c.IdleTimeout = l7.DefaultIdleTimeout
 		default:
 			c.IdleTimeout = DefaultTCPIdle
+		}
+	}
+	switch {
+	case c.Protocol == "udp" && c.MaxFlows == 0:
+		c.MaxFlows = l4.DefaultMaxFlows
+	case c.Mode == "http":
+		if c.RequestTimeout == 0 {
+			c.RequestTimeout = l7.DefaultRequestTimeout
+		}
+		if c.BodyTimeout == 0 {
+			c.BodyTimeout = l7.DefaultBodyTimeout
 		}
 	}
 	if c.Check.Type != "" {

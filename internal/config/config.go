@@ -253,7 +253,7 @@ type Service struct {
 	// l4, 60s for udp and for http keep-alive; see proxy.DefaultTCPIdle).
 	IdleTimeout time.Duration
 	// RequestTimeout and BodyTimeout bound an HTTP request's head and body
-	// (http mode only; 0: l7.DefaultRequestTimeout 10s and
+	// (http mode only; default l7.DefaultRequestTimeout 10s and
 	// l7.DefaultBodyTimeout 30s, HAProxy's usual timeout http-request and
 	// timeout client).
 	RequestTimeout, BodyTimeout time.Duration
@@ -261,8 +261,9 @@ type Service struct {
 	// maxconn (tcp only; 0: no per-service bound, the balancer-wide one
 	// derived from the descriptor limit still applies).
 	MaxConn int
-	// MaxFlows bounds a udp service's flow table (0: l4.DefaultMaxFlows,
-	// 16384); when full, the longest-idle flows are evicted.
+	// MaxFlows bounds a udp service's flow table (udp only; default
+	// l4.DefaultMaxFlows, 16384); when full, the longest-idle flows are
+	// evicted.
 	MaxFlows int
 	Check    Check
 	Reals    []Real    // primaries (at least one, unless Fallback is set)

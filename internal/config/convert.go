@@ -350,11 +350,22 @@ func (c *conv) kindKeys(path, what, kind string, table map[string][]string) bool
 		return false
 	}
 	for _, k := range c.ix.childKeys(path) {
-		if !slices.Contains(allowed, k) {
+		if !slices.Contains(allowed, k) && known(table, k) {
 			c.keyErrorf(path+"."+k, "key %q is not used by %s kind %q", k, what, kind)
 		}
 	}
 	return true
+}
+
+// known reports whether some kind in table takes key; keys none takes are
+// unknown keys, which the strict decode reports.
+func known(table map[string][]string, key string) bool {
+	for _, keys := range table {
+		if slices.Contains(keys, key) {
+			return true
+		}
+	}
+	return false
 }
 
 func sortedKeys[V any](m map[string]V) []string {

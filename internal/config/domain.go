@@ -29,8 +29,21 @@ func (c *conv) domain(err error, keyPath func(string) string) {
 		if p, ok := c.ix.key[path]; ok && fe.Key {
 			pos = p
 		}
-		c.errs = append(c.errs, &Error{Pos: pos, Path: path, Msg: msg})
+		if !c.has(path, msg) {
+			c.errs = append(c.errs, &Error{Pos: pos, Path: path, Msg: msg})
+		}
 	}
+}
+
+// has reports whether the same problem was already reported at path (a
+// [garp] default found wrong there and again in each vip inheriting it).
+func (c *conv) has(path, msg string) bool {
+	for _, e := range c.errs {
+		if e.Path == path && e.Msg == msg {
+			return true
+		}
+	}
+	return false
 }
 
 // machine checks the cluster, groups, ping nodes and track checks with
@@ -107,13 +120,13 @@ func (c *conv) crossChecks(cfg *Config) {
 				c.errorf(path, "VIP %s is already a resource at %s: two owners would fight over it", a, c.ix.at(u.path))
 				continue
 			}
-			vips[a] = addrUse{path, "VIP"}
+			vips[a] = addrUse{path, fmt.Sprintf("a VIP of group %q", g.Name)}
 		}
 	}
 	for i, p := range cfg.Pings {
 		for _, m := range []map[netip.Addr]addrUse{vips, nodeAddrs} {
 			if u, ok := m[p.Address]; ok {
-				c.errorf(idx("ping", i)+".address", "%s is a %s (%s): it answers for the cluster itself, so it breaks no tie", p.Address, u.what, c.ix.at(u.path))
+				c.errorf(idx("ping", i)+".address", "%s is %s (%s): it answers for the cluster itself, so it breaks no tie", p.Address, u.what, c.ix.at(u.path))
 			}
 		}
 	}
@@ -147,7 +160,7 @@ func (c *conv) wildcardSelf(path string, s Service, own ...map[netip.Addr]addrUs
 		}
 		for _, m := range own {
 			if u, ok := m[ap.Addr()]; ok {
-				c.errorf(key, "%s is the service itself: it listens on %s, which includes %s (%s); it would forward to itself", ap, s.Listen, u.what, c.ix.at(u.path))
+				c.errorf(key, "%s is the service itself: it listens on %s, and %s is %s (%s); it would forward to itself", ap, s.Listen, ap.Addr(), u.what, c.ix.at(u.path))
 				return
 			}
 		}

@@ -141,9 +141,13 @@ func (ix *index) pos(p *unstable.Parser, file string, n *unstable.Node) Pos {
 	return Pos{File: file, Line: sh.Start.Line, Col: sh.Start.Column}
 }
 
-// has reports whether path was written in the file.
+// has reports whether path was written in the file, as a key or as an
+// array of tables ([[group.resources]] writes group[0].resources[0]).
 func (ix *index) has(path string) bool {
-	_, ok := ix.key[path]
+	if _, ok := ix.key[path]; ok {
+		return true
+	}
+	_, ok := ix.key[path+"[0]"]
 	return ok
 }
 

@@ -2,6 +2,7 @@ package config
 
 import (
 	"math"
+	"slices"
 	"regexp"
 	"strings"
 
@@ -169,7 +170,7 @@ func (c *conv) check(path string, r *rawCheck, protocol string) check.Spec {
 	}
 	if t, err := check.Lookup(s.Type); err == nil {
 		for _, k := range c.ix.childKeys(path) {
-			if !t.Uses(k) {
+			if !t.Uses(k) && slices.Contains(check.AllKeys(), k) {
 				c.keyErrorf(path+"."+k, "%s", field.All(check.UnusedKey(s.Type, k))[0].Msg)
 			}
 		}

@@ -55,6 +55,16 @@ var keys = []struct {
 // CommonKeys are the settings every check type takes.
 var CommonKeys = []string{"type", "interval", "timeout", "rise", "fall"}
 
+// AllKeys returns every setting some check type takes: CommonKeys and
+// each type's Keys.
+func AllKeys() []string {
+	all := slices.Clone(CommonKeys)
+	for _, k := range keys {
+		all = append(all, k.name)
+	}
+	return all
+}
+
 // Types returns the check type names, "N" standing for a positive integer.
 func Types() []string {
 	names := make([]string, len(types))

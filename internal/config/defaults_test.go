@@ -1,0 +1,202 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+const examplePath = "../../deploy/had.example.toml"
+
+// defaultLine matches a line of the example that sets a key to its default.
+var defaultLine = regexp.MustCompile(`^\s*[a-z_]+\s*=.*#\s*default\b`)
+
+// TestExampleDefaults proves that every value the example marks "# default"
+// is the one had uses: the example with those lines removed must give the
+// same Config as the example itself. The defaults come from their owning
+// packages, so this compares the documentation with them.
+func TestExampleDefaults(t *testing.T) {
+	data, err := os.ReadFile(examplePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := Parse(data, "example.toml")
+	if err != nil {
+		t.Fatalf("Parse(%s):\n%v", examplePath, err)
+	}
+	var kept []string
+	removed := 0
+	for _, line := range strings.Split(string(data), "\n") {
+		if defaultLine.MatchString(line) {
+			removed++
+			continue
+		}
+		if strings.Contains(line, "# default") && !strings.HasPrefix(line, "#") {
+			t.Errorf("line %q is marked default but sets no key", line)
+		}
+		kept = append(kept, line)
+	}
+	bare, err := Parse([]byte(strings.Join(kept, "\n")), "example.toml")
+	if err != nil {
+		t.Fatalf("Parse(example without its defaults):\n%v", err)
+	}
+	if removed < 50 {
+		t.Errorf("example marks %d keys default, want every key with a default (50 or more)", removed)
+	}
+	for i := range full.Services {
+		f, b := &full.Services[i].Check, &bare.Services[i].Check
+		if fmt.Sprint(f.Receive) != fmt.Sprint(b.Receive) {
+			t.Errorf("service[%d].check.receive = %v without the defaults, %v with them", i, b.Receive, f.Receive)
+		}
+		f.Receive, b.Receive = nil, nil
+	}
+	if !reflect.DeepEqual(bare, full) {
+		t.Errorf("example without its defaults gives\n%s\nwant (with them written)\n%s", dump(bare), dump(full))
+	}
+}
+
+// dump prints c with the pointers of its resources followed.
+func dump(c *Config) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%+v\n", *c)
+	for _, g := range c.Groups {
+		for _, r := range g.Resources {
+			fmt.Fprintf(&b, "%s: %+v %+v %+v %+v\n", r.Kind, r.VIP, r.Balancer, r.IPVSSync, r.Script)
+		}
+	}
+	return b.String()
+}
+
+// TestExampleHasEveryKey: the example lists every key of the schema.
+func TestExampleHasEveryKey(t *testing.T) {
+	data, err := os.ReadFile(examplePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix, perr := buildIndex(data, "example.toml")
+	if perr != nil {
+		t.Fatal(perr)
+	}
+	written := map[string]bool{}
+	strip := regexp.MustCompile(`\[\d+\]`)
+	for k := range ix.key {
+		written[strip.ReplaceAllString(k, "")] = true
+	}
+	var missing []string
+	var walk func(prefix string, t reflect.Type)
+	walk = func(prefix string, typ reflect.Type) {
+		for i := 0; i < typ.NumField(); i++ {
+			f := typ.Field(i)
+			path := join(prefix, f.Tag.Get("toml"))
+			if !written[path] {
+				missing = append(missing, path)
+			}
+			ft := f.Type
+			for ft.Kind() == reflect.Slice {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct {
+				walk(path, ft)
+			}
+		}
+	}
+	walk("", reflect.TypeOf(rawFile{}))
+	// [service.check] keys of types the example does not use are named in
+	// its closing comment instead.
+	missing = slices.DeleteFunc(missing, func(k string) bool { return k == "service.check.program" || k == "service.check.args" })
+	if len(missing) > 0 {
+		t.Errorf("deploy/had.example.toml does not list %q", missing)
+	}
+}
+
+// readmeRow is a row of README's defaults table: | `key` | `value` | why |.
+var readmeRow = regexp.MustCompile("^\\| `([a-z_.]+)(?: \\(([a-z-]+)\\))?` \\| `([^`]+)` \\|")
+
+// arrays are the keys that hold arrays of tables: README names their first
+// element (or the first of a resource kind) without an index.
+var arrays = []string{"link", "ping", "track", "group", "resources", "service", "reals", "backups", "monitors"}
+
+// TestREADMEDefaults: every default in README's table is written the same
+// in the example (whose defaults TestExampleDefaults checks against had).
+func TestREADMEDefaults(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(examplePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix, perr := buildIndex(data, "example.toml")
+	if perr != nil {
+		t.Fatal(perr)
+	}
+	lines := strings.Split(string(data), "\n")
+	rows := 0
+	for _, line := range strings.Split(string(readme), "\n") {
+		m := readmeRow.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		rows++
+		key, kind, want := m[1], m[2], m[3]
+		path := examplePathOf(ix, lines, key, kind)
+		pos, ok := ix.key[path]
+		if !ok {
+			t.Errorf("README default %s: the example has no %s", key, path)
+			continue
+		}
+		_, val, _ := strings.Cut(lines[pos.Line-1][pos.Col-1:], "=")
+		if got := valueText(strings.TrimSpace(val)); got != want {
+			t.Errorf("README says %s defaults to %s; the example (%s) says %s", key, want, pos, got)
+		}
+	}
+	if rows < 30 {
+		t.Errorf("README's defaults table has %d rows, want 30 or more", rows)
+	}
+}
+
+// examplePathOf turns a README key ("service.check.rise", "group.resources.timeout"
+// with kind "script") into the example's key path.
+func examplePathOf(ix *index, lines []string, key, kind string) string {
+	path := ""
+	for _, seg := range strings.Split(key, ".") {
+		path = join(path, seg)
+		if !slices.Contains(arrays, seg) {
+			continue
+		}
+		i := 0
+		if seg == "resources" && kind != "" {
+			for ; ix.has(idx(path, i)); i++ {
+				if p, ok := ix.val[idx(path, i)+".kind"]; ok && valueText(lines[p.Line-1][p.Col-1:]) == `"`+kind+`"` {
+					break
+				}
+			}
+		}
+		path = idx(path, i)
+	}
+	return path
+}
+
+// valueText returns the TOML value at the start of s: a string, an inline
+// table, or a bare word.
+func valueText(s string) string {
+	switch {
+	case strings.HasPrefix(s, `"`):
+		if i := strings.IndexByte(s[1:], '"'); i >= 0 {
+			return s[:i+2]
+		}
+	case strings.HasPrefix(s, "{"):
+		if i := strings.IndexByte(s, '}'); i >= 0 {
+			return s[:i+1]
+		}
+	}
+	if i := strings.IndexAny(s, " \t,}#"); i >= 0 {
+		return s[:i]
+	}
+	return s
+}

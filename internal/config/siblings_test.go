@@ -1,0 +1,90 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestSiblings covers the kin of issue 8's cases: settings had would refuse
+// or misread at start, each reported alone with its exact message.
+func TestSiblings(t *testing.T) {
+	base := minimal + svc
+	edit := func(old, new string) string {
+		if !strings.Contains(base, old) {
+			t.Fatalf("base has no %q", old)
+		}
+		return strings.Replace(base, old, new, 1)
+	}
+	tests := []struct {
+		desc, in, want string
+	}{
+		{"backup equal to listen",
+			edit(`reals = [ { address = "198.18.1.11:80" } ]`, `reals = [ { address = "198.18.1.11:80" } ]`+"\nbackups = [ { address = \"198.18.0.100\" } ]"),
+			`t.toml:23:25: service[0].backups[0].address: 198.18.0.100:80 is the service's own listen address 198.18.0.100:80: it would forward to itself`},
+		{"monitor with a relative path",
+			base + `monitors = [ { script = "check-db" } ]` + "\n",
+			`t.toml:23:25: service[0].monitors[0].script: "check-db": want an absolute path`},
+		{"monitor timeout over interval",
+			base + `monitors = [ { script = "/bin/true", interval = "1s", timeout = "2s" } ]` + "\n",
+			`t.toml:23:65: service[0].monitors[0].timeout: 2s is longer than interval 1s: runs would overlap`},
+		{"external check with a relative program",
+			edit(`listen = "198.18.0.100:80"`, `listen = "198.18.0.100:80"`+"\ncheck = { type = \"external\", program = \"check.sh\" }"),
+			`t.toml:22:40: service[0].check.program: "check.sh": want an absolute path`},
+		{"udp service with a connect check",
+			edit(`listen = "198.18.0.100:80"`, `listen = "198.18.0.100:5060"`+"\nprotocol = \"udp\"\ncheck = { type = \"connect\" }"),
+			`t.toml:23:18: service[0].check.type: "connect" cannot probe a udp service; use sip or external`},
+		{"track with a relative script",
+			base + "\n[[track]]\nname = \"db\"\nscript = \"check-db\"\n",
+			`t.toml:26:10: track[0].script: "check-db": want an absolute path`},
+		{"group notify relative",
+			edit(`preferred = "lb1"`, `preferred = "lb1"`+"\nnotify = \"notify.sh\""),
+			`t.toml:14:10: group[0].notify: "notify.sh": want an absolute path`},
+		{"ping weight out of range",
+			base + "\n[[ping]]\naddress = \"198.18.0.1\"\nweight = 255\n",
+			`t.toml:26:10: ping[0].weight: 255 is out of range 0..254`},
+		{"ping node that is a VIP",
+			base + "\n[[ping]]\naddress = \"198.18.0.100\"\n",
+			`t.toml:25:11: ping[0].address: 198.18.0.100 is a VIP of group "web" (t.toml:15:29): it answers for the cluster itself, so it breaks no tie`},
+		{"two pings on one address",
+			base + "\n[[ping]]\naddress = \"198.18.0.1\"\n[[ping]]\naddress = \"198.18.0.1\"\n",
+			`t.toml:26:3: ping[1]: check name "ping 198.18.0.1" is empty or listed twice`},
+		{"ping timeout over interval",
+			base + "\n[[ping]]\naddress = \"198.18.0.1\"\ninterval = \"500ms\"\ntimeout = \"1s\"\n",
+			`t.toml:27:11: ping[0].timeout: 1s is longer than interval 500ms: probes would overlap`},
+		{"check timeout over interval",
+			edit(`listen = "198.18.0.100:80"`, `listen = "198.18.0.100:80"`+"\ncheck = { interval = \"1s\", timeout = \"3s\" }"),
+			`t.toml:22:38: service[0].check.timeout: 3s is longer than interval 1s: probes would overlap`},
+		{"wildcard listen overlapping a VIP listen",
+			base + "\n[[service]]\nname = \"any\"\nlisten = \"0.0.0.0:80\"\nreals = [ { address = \"198.18.1.12:80\" } ]\n",
+			`t.toml:26:10: service[1].listen: tcp 0.0.0.0:80 collides with tcp 198.18.0.100:80 of service "http" (first at t.toml:21:10)`},
+		{"udp service on the heartbeat port",
+			base + "\n[[service]]\nname = \"syslog\"\nlisten = \"0.0.0.0:694\"\nprotocol = \"udp\"\ncheck = { type = \"sip\" }\nreals = [ { address = \"198.18.1.12:694\" } ]\n",
+			`t.toml:26:10: service[1].listen: udp 0.0.0.0:694 takes port 694 of heartbeat link mcast0 (t.toml:6:3): pick another port for one of them`},
+		{"IPv6 multicast link group",
+			strings.Replace(base, `group = "239.255.0.94"`, `group = "ff02::1:94"`, 1),
+			`t.toml:9:9: link[0].group: ff02::1:94 is IPv6; links carry IPv4 only (the TTL-255 guard reads IPv4 control messages)`},
+		{"label on an IPv6 VIP",
+			edit(`{ kind = "vip", address = "198.18.0.100/24", interface = "eth0" }`, `{ kind = "vip", address = "2001:db8::100/64", interface = "eth0", label = "eth0:web" }, { kind = "vip", address = "198.18.0.100/24" }`),
+			`t.toml:15:77: group[0].resources[0].label: "eth0:web": IPv6 addresses carry no label`},
+		{"zero failback hold",
+			strings.Replace(base, "id = 7", "id = 7\nfailback_hold = \"0s\"", 1),
+			`t.toml:4:17: cluster.failback_hold: 0s: want a positive duration`},
+		{"garp second burst inside the first",
+			base + "\n[garp]\ncount = 5\ninterval = \"1s\"\nsecond_burst = \"2s\"\n",
+			`t.toml:27:16: garp.second_burst: 2s must be after the first burst ends (4s)`},
+		{"check key of another type in a table",
+			base + "\n[service.check]\ntype = \"sip\"\nhost = \"x\"\n",
+			`t.toml:26:1: service[0].check.host: key "host" is not used by check type "sip" (only by negotiate, http, N)`},
+		{"no group",
+			minimal,
+			`t.toml:1:1: group: want at least one group: a node with none has nothing to hold`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			_, err := Parse([]byte(tt.in), "t.toml")
+			if err == nil || err.Error() != tt.want {
+				t.Errorf("Parse() error:\n%v\nwant exactly:\n%s", err, tt.want)
+			}
+		})
+	}
+}
