@@ -2,8 +2,8 @@ package config
 
 import (
 	"math"
-	"slices"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/hapair/hapair/internal/field"
