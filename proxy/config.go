@@ -224,15 +224,18 @@ func (c *ServiceConfig) validatePools(errs *[]error, bad func(path, format strin
 	}
 }
 
-// isSelf reports whether a is where the service itself listens: its listen
-// address, or, for a wildcard listen, a loopback or wildcard address on
-// the same port.
-func (c *ServiceConfig) isSelf(a netip.AddrPort) bool {
-	if a == c.Listen {
+func (c *ServiceConfig) isSelf(a netip.AddrPort) bool { return ForwardsToItself(c.Listen, a) }
+
+// ForwardsToItself reports whether a real at a is where a service on
+// listen itself listens: the listen address, or, for a wildcard listen, a
+// loopback or wildcard address on the same port. Every connection to such
+// a real opens another one to the service, until descriptors run out.
+func ForwardsToItself(listen, a netip.AddrPort) bool {
+	if a == listen {
 		return true
 	}
-	l := c.Listen.Addr()
-	return a.Port() == c.Listen.Port() && l.IsUnspecified() && (a.Addr().IsLoopback() || a.Addr().IsUnspecified())
+	l := listen.Addr()
+	return a.Port() == listen.Port() && l.IsUnspecified() && (a.Addr().IsLoopback() || a.Addr().IsUnspecified())
 }
 
 // UDPChecks returns the check types that can probe a udp service.

@@ -215,13 +215,16 @@ func anyUsable(rs []*real) bool {
 
 // checkDesc describes a check spec for the table.
 func checkDesc(c check.Spec) string {
-	switch c.Type {
-	case "":
+	if c.Type == "" {
 		return "none"
-	case "negotiate", "http":
+	}
+	t, err := check.Lookup(c.Type)
+	switch {
+	case err != nil:
+	case slices.Contains(t.Keys, "request"):
 		return fmt.Sprintf("%s %s every %v", c.Type, c.Request, c.Interval)
-	case "external":
-		return strings.TrimSpace(fmt.Sprintf("external %s %s every %v", c.Program, strings.Join(c.Args, " "), c.Interval))
+	case slices.Contains(t.Keys, "program"):
+		return strings.TrimSpace(fmt.Sprintf("%s %s %s every %v", c.Type, c.Program, strings.Join(c.Args, " "), c.Interval))
 	}
 	return fmt.Sprintf("%s every %v", c.Type, c.Interval)
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"github.com/hapair/hapair/internal/field"
 )
 
 // Config describes one ipvs-sync resource.
@@ -43,17 +45,12 @@ type Resource struct {
 // kernel is asked only by Start, Stop, Status and RemoveStale (use Check
 // at startup to learn early that the kernel has no IPVS).
 func New(cfg Config) (*Resource, error) {
-	var own State
-	switch cfg.Role {
-	case "master":
-		own = StateMaster
-	case "backup":
-		own = StateBackup
-	default:
-		return nil, fmt.Errorf("ipvs-sync: role %q: want \"master\" or \"backup\"", cfg.Role)
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("ipvs-sync: %w", err)
 	}
-	if err := validIfname(cfg.Interface); err != nil {
-		return nil, err
+	own := StateMaster
+	if cfg.Role == RoleBackup {
+		own = StateBackup
 	}
 	if cfg.Kernel == nil {
 		return nil, fmt.Errorf("ipvs-sync: %s on %q: no kernel access configured", cfg.Role, cfg.Interface)
@@ -71,16 +68,32 @@ func New(cfg Config) (*Resource, error) {
 	}, nil
 }
 
-func validIfname(s string) error {
-	switch {
-	case s == "":
-		return errors.New("ipvs-sync: interface is required")
-	case len(s) > maxIfnameLen:
-		return fmt.Errorf("ipvs-sync: interface %q: longer than %d bytes", s, maxIfnameLen)
-	case strings.ContainsAny(s, "\x00/ \t\n"):
-		return fmt.Errorf("ipvs-sync: interface %q: not a valid interface name", s)
+// Roles, as LVSSyncDaemonSwap names them.
+const (
+	RoleMaster = "master"
+	RoleBackup = "backup"
+)
+
+// Validate reports every problem in c's role and interface (not its
+// handles) as *field.Error values naming "role" and "interface".
+func (c *Config) Validate() error {
+	var errs []error
+	switch c.Role {
+	case RoleMaster, RoleBackup:
+	case "":
+		errs = append(errs, field.Errorf("role", "required: %s or %s", RoleMaster, RoleBackup))
+	default:
+		errs = append(errs, field.Errorf("role", "%q is not one of %s, %s", c.Role, RoleMaster, RoleBackup))
 	}
-	return nil
+	switch s := c.Interface; {
+	case s == "":
+		errs = append(errs, field.Errorf("interface", "required"))
+	case len(s) > maxIfnameLen:
+		errs = append(errs, field.Errorf("interface", "%q: longer than %d bytes", s, maxIfnameLen))
+	case strings.ContainsAny(s, "\x00/ \t\n"):
+		errs = append(errs, field.Errorf("interface", "%q: not a valid interface name", s))
+	}
+	return errors.Join(errs...)
 }
 
 // Name returns "ipvs-sync master eth0 syncid 1".

@@ -7,6 +7,7 @@ import (
 
 	"github.com/hapair/hapair/ha"
 	"github.com/hapair/hapair/ha/conntracksync"
+	"github.com/hapair/hapair/ha/ipvssync"
 	"github.com/hapair/hapair/ha/script"
 	"github.com/hapair/hapair/ha/vip"
 )
@@ -111,13 +112,9 @@ func (c *conv) resource(path string, r *rawResource, cfg *Config) Resource {
 		}
 		res.Balancer.Services = r.Services
 	case KindIPVSSync:
-		res.IPVSSync = &IPVSSync{SyncID: uint8(c.integer(path+".sync_id", r.SyncID, 0, 0, 255))}
-		if c.required(path + ".role") {
-			res.IPVSSync.Role = c.oneOf(path+".role", r.Role, "", "master", "backup")
-		}
-		if c.required(path + ".interface") {
-			res.IPVSSync.Interface = c.str(path+".interface", r.Interface, "")
-		}
+		res.IPVSSync = &IPVSSync{SyncID: uint8(c.integer(path+".sync_id", r.SyncID, 0, 0, 255)), Role: r.Role, Interface: r.Interface}
+		ic := ipvssync.Config{Role: r.Role, Interface: r.Interface}
+		c.domain(ic.Validate(), func(p string) string { return path + "." + p })
 	case KindScript:
 		res.Script = c.script(path, r)
 	case KindConntrackSync:

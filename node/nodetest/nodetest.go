@@ -29,8 +29,9 @@ func Sandbox(t testing.TB, config string, keyMode os.FileMode) (cfgPath, keyPath
 	t.Helper()
 	dir := t.TempDir()
 	keyPath = filepath.Join(dir, "authkeys")
-	// A script named without '/' is looked up in /etc/hapair/resource.d.
-	config = regexp.MustCompile(`(kind = "script", path = ")([^"/]+")`).ReplaceAllString(config, `${1}/etc/hapair/resource.d/$2`)
+	// A script named without '/' is looked up in /etc/hapair/resource.d
+	// (inline tables, or [[group.resources]] tables with path next).
+	config = regexp.MustCompile(`(kind = "script"(?:, |\s*(?:#[^\n]*)?\n)path = ")([^"/]+")`).ReplaceAllString(config, `${1}/etc/hapair/resource.d/$2`)
 	config = absPath.ReplaceAllString(config, `"`+dir+`$1`)
 	if key := regexp.MustCompile(`(?m)^authkeys\s*=\s*"[^"]*"`); key.MatchString(config) {
 		config = key.ReplaceAllString(config, "authkeys = \""+keyPath+"\"")

@@ -4,7 +4,9 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"time"
+
+	"github.com/hapair/hapair/ha"
+	"github.com/hapair/hapair/proxy"
 )
 
 // Template values for what a source without a cluster (ldirectord.cf,
@@ -40,8 +42,8 @@ func (im *importer) finishServices() {
 			s.name = ""
 			continue
 		}
-		s.reals = im.uniqueReals(s.reals, "real")
-		s.backups = im.uniqueReals(s.backups, "backup")
+		s.reals = im.uniqueReals(s.reals, "real", s.listen)
+		s.backups = im.uniqueReals(s.backups, "backup", s.listen)
 		if len(s.reals) == 0 && s.fallback == "" {
 			im.refusef(s.at, "virtual service %s has no real server that could be imported (and no fallback); service not imported", s.listen)
 			s.name = ""
@@ -58,10 +60,19 @@ func (im *importer) finishServices() {
 	m.services = keep
 }
 
-func (im *importer) uniqueReals(rs []*real, what string) []*real {
+func (im *importer) uniqueReals(rs []*real, what, listen string) []*real {
 	seen := map[string]src{}
 	var out []*real
+	vs, _ := netip.ParseAddrPort(listen)
 	for _, r := range rs {
+		ap, err := netip.ParseAddrPort(r.address)
+		if a, aerr := netip.ParseAddr(r.address); err != nil && aerr == nil {
+			ap, err = netip.AddrPortFrom(a, vs.Port()), nil
+		}
+		if err == nil && vs.IsValid() && proxy.ForwardsToItself(vs, ap) {
+			im.refusef(r.at, "%s %s is the virtual service %s itself: it would forward to itself; not imported", what, r.address, listen)
+			continue
+		}
 		if first, dup := seen[r.address]; dup {
 			im.warnf(r.at, "%s %s listed again (first at %s); ignored", what, r.address, first)
 			continue
@@ -149,9 +160,8 @@ func (im *importer) finishCluster() {
 
 // fixTiming keeps Heartbeat's timers where hapair accepts them and repairs
 // the orders it refuses (keepalive < warntime < deadtime, deadtime at least
-// 2×keepalive, initdead at least deadtime), with a warning. The defaults are
-// internal/config's: deadtime 5×keepalive, warntime halfway, initdead
-// the larger of 2×deadtime and 5s.
+// 2×keepalive, initdead at least deadtime), with a warning. Unset timers
+// take ha.Config's defaults.
 func (im *importer) fixTiming() {
 	c := &im.m.cluster
 	at := func(k string) src {
@@ -160,18 +170,12 @@ func (im *importer) fixTiming() {
 		}
 		return src{c.at.file, 0}
 	}
-	k := c.keepalive
-	if k == 0 {
-		k = 200 * time.Millisecond
-	}
+	k := ha.Config{Keepalive: c.keepalive}.WithDefaults().Keepalive
 	if c.deadtime != 0 && c.deadtime < 2*k {
 		im.warnf(at("deadtime"), "deadtime %s is shorter than 2×keepalive (%s): one lost heartbeat would kill the peer; %s used", c.deadtime, k, 2*k)
 		c.deadtime = 2 * k
 	}
-	d := c.deadtime
-	if d == 0 {
-		d = 5 * k
-	}
+	d := ha.Config{Keepalive: k, Deadtime: c.deadtime}.WithDefaults().Deadtime
 	if w := c.warntime; w != 0 && (w <= k || w >= d) {
 		c.warntime = (k + d) / 2
 		im.warnf(at("warntime"), "warntime %s must lie between keepalive %s and deadtime %s; %s used", w, k, d, c.warntime)
