@@ -151,11 +151,12 @@ func (c *conv) admin(r *rawAdmin) Admin {
 	return a
 }
 
-// timeoutWithin checks a probe timeout against its interval: a probe that
-// outlives its interval would overlap the next one.
+// timeoutWithin checks a probe timeout against its interval: runs never
+// overlap (internal/probe), so a probe that outlives its interval would
+// stretch the interval itself.
 func (c *conv) timeoutWithin(path string, timeout, interval time.Duration) {
 	if timeout > interval {
-		c.errorf(path+".timeout", "%s is longer than interval %s: probes would overlap", timeout, interval)
+		c.errorf(path+".timeout", "%s is longer than interval %s: a hung target would be probed once per timeout, so fall × interval would not bound detection", timeout, interval)
 	}
 }
 

@@ -200,7 +200,7 @@ reals = [ { address = "[2001:db8::1]:80" } ]
 				"t.toml:30:12: service[1].fallback: \"nope\" is not an address, want \"IP\" or \"IP:PORT\"",
 				"t.toml:31:18: service[1].check.type: \"0\": N must be a positive integer (connect every interval, negotiate every Nth)",
 				"t.toml:31:53: service[1].check.receive: compiling regular expression \"(\": error parsing regexp: missing closing ): `(`",
-				"t.toml:31:85: service[1].check.timeout: 2s is longer than interval 1s: probes would overlap",
+				"t.toml:31:85: service[1].check.timeout: 2s is longer than interval 1s: a hung real would be probed once per timeout, so fall × interval would not bound detection",
 				"t.toml:31:100: service[1].check.status: 700 is out of range 100..599",
 				"t.toml:31:112: service[1].check.rise: 0 is out of range 1..100",
 				"t.toml:32:49: service[1].reals[0].weight: -1 is out of range 0..65535",

@@ -98,7 +98,7 @@ func TestSpecValidate(t *testing.T) {
 		{"negative rise", Spec{Type: "connect", Rise: -1}, "rise: -1 is out of range 1..100"},
 		{"connect request", Spec{Type: "connect", Request: "/x", Status: 200}, `request: key "request" is not used by check type "connect" (only by negotiate, http, N)`},
 		{"relative program", Spec{Type: "external", Program: "check.sh"}, `program: "check.sh": want an absolute path`},
-		{"timeout over interval", Spec{Type: "connect", Interval: time.Second, Timeout: 2 * time.Second}, "timeout: 2s is longer than interval 1s: probes would overlap"},
+		{"timeout over interval", Spec{Type: "connect", Interval: time.Second, Timeout: 2 * time.Second}, "timeout: 2s is longer than interval 1s: a hung real would be probed once per timeout, so fall × interval would not bound detection"},
 		{"negative timeout", Spec{Type: "connect", Timeout: -time.Second}, "timeout: -1s: want a positive duration"},
 	}
 	for _, tt := range tests {

@@ -108,7 +108,7 @@ func (s Spec) Validate() error {
 	case s.Timeout < 0:
 		bad("timeout", "%v: want a positive duration", s.Timeout)
 	case s.Timeout > s.Interval:
-		bad("timeout", "%v is longer than interval %v: probes would overlap", s.Timeout, s.Interval)
+		bad("timeout", "%v is longer than interval %v: a hung real would be probed once per timeout, so fall × interval would not bound detection", s.Timeout, s.Interval)
 	}
 	if s.Rise < 1 || s.Rise > MaxRiseFall {
 		bad("rise", "%d is out of range 1..%d", s.Rise, MaxRiseFall)
@@ -167,7 +167,8 @@ const DefaultMonitorInterval = 5 * time.Second
 
 // Validate reports every problem in m as *field.Error values named by
 // config keys: "script" (required, an absolute path: it runs with no PATH
-// search), "interval", "timeout" (at most interval).
+// search), "interval", "timeout" (at most interval: runs never overlap, so
+// a longer one would stretch the interval while a monitor hangs).
 func (m Monitor) Validate() error {
 	var errs []error
 	bad := func(path, format string, args ...any) { errs = append(errs, field.Errorf(path, format, args...)) }
@@ -184,7 +185,7 @@ func (m Monitor) Validate() error {
 	case m.Timeout < 0:
 		bad("timeout", "%v: want a positive duration", m.Timeout)
 	case m.Timeout > m.Interval:
-		bad("timeout", "%v is longer than interval %v: runs would overlap", m.Timeout, m.Interval)
+		bad("timeout", "%v is longer than interval %v: a hung monitor would run once per timeout, not once per interval", m.Timeout, m.Interval)
 	}
 	return errors.Join(errs...)
 }
