@@ -136,7 +136,7 @@ func (c Config) Validate() error {
 		bad("nodes", "want at least 2 nodes, found %d", len(c.Nodes))
 	}
 	if len(c.Nodes) > MaxNodes {
-		return fmt.Errorf("ha: %d nodes, at most %d fit a heartbeat (it lists what the sender hears of every other node)", len(c.Nodes), MaxNodes)
+		bad("nodes", "%d nodes, at most %d fit a heartbeat (it lists what the sender hears of every other node)", len(c.Nodes), MaxNodes)
 	}
 	seen := map[string]bool{}
 	for i, n := range c.Nodes {
