@@ -231,6 +231,8 @@ func All() map[string]Options {
 		"kernel nat":       {Services: KernelServices, Resources: KernelResources},
 		"admin":            {Admin: true},
 		"kernel dr":        {Services: KernelDRService, Resources: KernelDRResources},
+		// lb1's own eth0 address as a VIP (hold_test: never taken over nor removed).
+		"vip on a host address": {ExtraGroup: `  { kind = "vip", address = "198.18.0.11/24", interface = "eth0" },` + "\n"},
 	}
 }
 
