@@ -1,6 +1,7 @@
 package node
 
 import (
+	"slices"
 	"strings"
 	"time"
 
@@ -51,11 +52,15 @@ func assembleStatus(in statusInput) ctl.Status {
 	}
 	preferred := map[string]string{}
 	vips := map[string][]string{}
+	services := map[string][]string{}
 	for _, g := range cfg.Groups {
 		preferred[g.Name] = g.Preferred
 		for _, r := range g.Resources {
 			if r.VIP != nil {
 				vips[g.Name] = append(vips[g.Name], r.VIP.Prefix.String())
+			}
+			if r.Balancer != nil {
+				services[g.Name] = append(services[g.Name], r.Balancer.Services...)
 			}
 		}
 	}
@@ -82,6 +87,7 @@ func assembleStatus(in statusInput) ctl.Status {
 		}
 		if started, running, arp := in.timeline(g.Name); !started.IsZero() {
 			gs.LastTakeover = takeoverTimeline(started, running, arp, lastHeard)
+			gs.LastTakeover.FirstConnection = firstConnection(in.balancer, services[g.Name], started)
 		}
 		st.Groups = append(st.Groups, gs)
 	}
@@ -111,6 +117,25 @@ func takeoverTimeline(started, running, firstARP time.Time, lastHeard map[string
 		}
 	}
 	return tl
+}
+
+// firstConnection is the earliest first connection of the named services
+// at or after started: the first client served after a takeover.
+func firstConnection(snap *proxy.Snapshot, names []string, started time.Time) time.Time {
+	var first time.Time
+	if snap == nil {
+		return first
+	}
+	for _, s := range snap.Services {
+		t := s.FirstConnection
+		if !slices.Contains(names, s.Name) || t.IsZero() || t.Before(started) {
+			continue
+		}
+		if first.IsZero() || t.Before(first) {
+			first = t
+		}
+	}
+	return first
 }
 
 // balancerSummary counts services and primary reals for the status line.

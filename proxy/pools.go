@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/hapair/hapair/proxy/persist"
 	"github.com/hapair/hapair/proxy/sched"
@@ -27,6 +28,11 @@ type pools struct {
 type picker struct {
 	pools      atomic.Pointer[pools]
 	useBackups atomic.Bool // set by the pool-selection logic in health.go
+	now        func() time.Time
+	// first is when the first connection, flow or request was scheduled
+	// since the service was last activated (Unix ns, 0 = none yet): the
+	// "first client connection" of a takeover's timeline.
+	first atomic.Int64
 }
 
 var candPool = sync.Pool{New: func() any { s := make([]sched.Candidate, 0, 16); return &s }}
@@ -79,6 +85,10 @@ func (p *picker) Pick(client netip.Addr, tried []netip.AddrPort) (upstream.Upstr
 	r, ok := p.pick(client, tried)
 	if !ok {
 		return nil, false // not a typed nil *real
+	}
+	r.scheduled.Add(1)
+	if p.first.Load() == 0 {
+		p.first.CompareAndSwap(0, p.now().UnixNano())
 	}
 	return r, true
 }

@@ -101,11 +101,23 @@ func TestActivateAndRoundRobin(t *testing.T) {
 	if seen["x|a"] != 5 || seen["x|c"] != 5 {
 		t.Errorf("rr spread = %v, want 5 each", seen)
 	}
+	st := svcStatus(t, b, "tcp")
+	if st.FirstConnection.IsZero() || st.Reals[0].Scheduled != 5 || st.Reals[1].Scheduled != 5 {
+		t.Errorf("status = first connection %v, scheduled %d and %d; want a first connection and 5 each",
+			st.FirstConnection, st.Reals[0].Scheduled, st.Reals[1].Scheduled)
+	}
 	if err := b.Deactivate("tcp"); err != nil {
 		t.Fatal(err)
 	}
 	if out, err := proxytest.TCPRequest(listen.String(), "x"); err == nil && out != "" {
 		t.Errorf("request after Deactivate = %q, want refused", out)
+	}
+	// A new activation (a takeover) waits for its own first connection.
+	if err := b.Activate("tcp"); err != nil {
+		t.Fatal(err)
+	}
+	if st := svcStatus(t, b, "tcp"); !st.FirstConnection.IsZero() {
+		t.Errorf("first connection right after a new Activate = %v, want none yet", st.FirstConnection)
 	}
 }
 

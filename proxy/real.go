@@ -18,6 +18,10 @@ type real struct {
 	draining atomic.Bool
 	active   atomic.Int64
 	inactive atomic.Int64
+	// scheduled counts the connections, flows and requests sent to the
+	// real (ipvsadm --stats' Conns), connect attempts retried elsewhere
+	// included.
+	scheduled atomic.Uint64
 }
 
 func newReal(addr netip.AddrPort, weight int) *real {

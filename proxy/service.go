@@ -46,6 +46,9 @@ type service struct {
 
 // setActive reports whether the state changed.
 func (s *service) setActive(on bool) bool {
+	if on && !s.isActive() {
+		s.picker.first.Store(0) // a new activation: its first connection is still to come
+	}
 	switch {
 	case s.tcp != nil:
 		was := s.tcp.Active()
@@ -78,7 +81,7 @@ func (s *service) isActive() bool {
 // connection counts, and so is the persistence table.
 func (b *Balancer) newService(sc ServiceConfig, prev *service) (*service, error) {
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &service{b: b, name: sc.Name, picker: &picker{}, ctx: ctx, cancel: cancel,
+	s := &service{b: b, name: sc.Name, picker: &picker{now: b.clock.Now}, ctx: ctx, cancel: cancel,
 		reals: make(map[netip.AddrPort]*real)}
 	var prevPools *pools
 	if prev != nil {

@@ -28,6 +28,10 @@ type ServiceStatus struct {
 	Quiescent  bool   `json:"quiescent"`
 	Check      string `json:"check"`
 	Active     bool   `json:"active"` // accepting traffic on this node
+	// FirstConnection is when the first connection, flow or request was
+	// scheduled since the service was last activated here (zero: none
+	// yet): the last step of a takeover's timeline.
+	FirstConnection time.Time `json:"first_connection,omitzero"`
 	// Pool is where new connections go: primary, backup, fallback or none.
 	Pool       string       `json:"pool"`
 	PoolReason string       `json:"pool_reason"`
@@ -53,6 +57,9 @@ type RealStatus struct {
 	// Checks and CheckFailures count the completed health checks and the
 	// failed ones; LastCheckSeconds is how long the last one took and
 	// CheckSeconds the sum over Checks (0 without checks).
+	// Scheduled counts the connections, flows and requests sent to the
+	// real, like ipvsadm --stats' Conns.
+	Scheduled        uint64  `json:"scheduled"`
 	Checks           uint64  `json:"checks"`
 	CheckFailures    uint64  `json:"check_failures"`
 	LastCheckSeconds float64 `json:"last_check_seconds"`
@@ -118,6 +125,9 @@ func (s *service) status() ServiceStatus {
 		Scheduler: c.Scheduler, Quiescent: c.Quiescent, Check: checkDesc(c.Check),
 		Active: s.isActive(), Stats: s.stats(),
 	}
+	if ns := s.picker.first.Load(); ns != 0 {
+		st.FirstConnection = time.Unix(0, ns)
+	}
 	if c.Persistent > 0 {
 		st.Persistent = c.Persistent.String()
 	}
@@ -128,7 +138,7 @@ func (s *service) status() ServiceStatus {
 		rs := RealStatus{
 			Address: r.addr.String(), Pool: pool, Weight: int(r.weight.Load()),
 			Healthy: r.healthy.Load(), Draining: r.draining.Load(),
-			ActiveConn: r.active.Load(), InActConn: r.inactive.Load(),
+			ActiveConn: r.active.Load(), InActConn: r.inactive.Load(), Scheduled: r.scheduled.Load(),
 		}
 		if r.usable() {
 			rs.Effective = rs.Weight

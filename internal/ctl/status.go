@@ -91,13 +91,18 @@ type GroupStatus struct {
 
 // Timeline records how the last takeover went, step by step: when the
 // previous owner was last heard (the outage began no earlier), when this
-// node began starting the group, when its resources ran (VIP bound), and
-// when the first gratuitous ARP left.
+// node began starting the group, when its resources ran (VIP bound), when
+// the first gratuitous ARP left, and when the first client connection was
+// scheduled.
 type Timeline struct {
 	PeerLastHeard time.Time `json:"peer_last_heard,omitzero"`
 	Started       time.Time `json:"started,omitzero"`
 	Running       time.Time `json:"running,omitzero"`
 	FirstARP      time.Time `json:"first_arp,omitzero"`
+	// FirstConnection is when the group's balancer first scheduled a
+	// client connection after the start (zero until one comes, or
+	// without a balancer resource).
+	FirstConnection time.Time `json:"first_connection,omitzero"`
 }
 
 // LinkStatus is one heartbeat link with its counters.

@@ -25,10 +25,11 @@ type adminStatus struct {
 		State        string   `json:"state"`
 		VIPs         []string `json:"vips"`
 		LastTakeover *struct {
-			PeerLastHeard time.Time `json:"peer_last_heard"`
-			Started       time.Time `json:"started"`
-			Running       time.Time `json:"running"`
-			FirstARP      time.Time `json:"first_arp"`
+			PeerLastHeard   time.Time `json:"peer_last_heard"`
+			Started         time.Time `json:"started"`
+			Running         time.Time `json:"running"`
+			FirstARP        time.Time `json:"first_arp"`
+			FirstConnection time.Time `json:"first_connection"`
 		} `json:"last_takeover"`
 	} `json:"groups"`
 }
@@ -151,6 +152,7 @@ func TestAdminMetricsAcrossFailover(t *testing.T) {
 	// status timeline.
 	p.crashOwner("lb1")
 	p.waitHolds("lb2", 5*time.Second)
+	p.waitServed(5 * time.Second) // the first client connection after the takeover
 	var st *adminStatus
 	var after metrics
 	lab.Eventually(t, 5*time.Second, "lb2's timeline has its first gratuitous ARP and /metrics its takeover", func() error {
@@ -158,22 +160,24 @@ func TestAdminMetricsAcrossFailover(t *testing.T) {
 		if st, err = apiStatus(lb2); err != nil {
 			return err
 		}
-		if len(st.Groups) != 1 || st.Groups[0].LastTakeover == nil || st.Groups[0].LastTakeover.FirstARP.IsZero() {
+		if len(st.Groups) != 1 || st.Groups[0].LastTakeover == nil || st.Groups[0].LastTakeover.FirstARP.IsZero() ||
+			st.Groups[0].LastTakeover.FirstConnection.IsZero() {
 			return fmt.Errorf("lb2 status groups: %+v", st.Groups)
 		}
 		if after, err = scrape(lb2); err != nil {
 			return err
 		}
-		if !after.has("hapair_takeover_duration_seconds_count", `phase="first_garp"`) {
-			return fmt.Errorf("no first_garp phase in lb2's histogram yet")
+		if !after.has("hapair_takeover_duration_seconds_count", `phase="first_connection"`) {
+			return fmt.Errorf("no first_connection phase in lb2's histogram yet")
 		}
 		return nil
 	})
 	tl := st.Groups[0].LastTakeover
 	phases := map[string]time.Duration{
-		"detection":  tl.Started.Sub(tl.PeerLastHeard),
-		"vip_bound":  tl.Running.Sub(tl.Started),
-		"first_garp": tl.FirstARP.Sub(tl.Started),
+		"detection":        tl.Started.Sub(tl.PeerLastHeard),
+		"vip_bound":        tl.Running.Sub(tl.Started),
+		"first_garp":       tl.FirstARP.Sub(tl.Started),
+		"first_connection": tl.FirstConnection.Sub(tl.Started),
 	}
 	for phase, want := range phases {
 		lbl := []string{`group="web"`, `kind="takeover"`, `phase="` + phase + `"`}
@@ -185,7 +189,7 @@ func TestAdminMetricsAcrossFailover(t *testing.T) {
 		if d := math.Abs(sum - want.Seconds()); d > 0.010 {
 			t.Errorf("lb2 takeover phase %s: histogram sum %.4fs, status timeline %.4fs: differ by %.4fs > 10ms", phase, sum, want.Seconds(), d)
 		}
-		t.Logf("lb2 takeover phase %-10s histogram %.1f ms, status timeline %.1f ms", phase, sum*1000, float64(want.Microseconds())/1000)
+		t.Logf("lb2 takeover phase %-16s histogram %.1f ms, status timeline %.1f ms", phase, sum*1000, float64(want.Microseconds())/1000)
 	}
 	if got := after.sum("hapair_peer_deaths_total"); got != 1 {
 		t.Errorf("lb2 hapair_peer_deaths_total = %v, want 1 (lb1 crashed once)", got)

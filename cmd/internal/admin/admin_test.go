@@ -64,7 +64,8 @@ func pairSource() *fakeSource {
 				Reason: "taking over: no owner, lb2 ranks first (lb2:100)", Since: t0.Add(250 * time.Millisecond),
 				VIPs: []string{"198.18.0.10/24"},
 				LastTakeover: &ctl.Timeline{PeerLastHeard: t0, Started: t0.Add(200 * time.Millisecond),
-					Running: t0.Add(212 * time.Millisecond), FirstARP: t0.Add(215 * time.Millisecond)},
+					Running: t0.Add(212 * time.Millisecond), FirstARP: t0.Add(215 * time.Millisecond),
+					FirstConnection: t0.Add(230 * time.Millisecond)},
 			}},
 			Links: []ctl.LinkStatus{{Name: "mcast0", Kind: "mcast", Sent: 40, Received: 38,
 				Drops: map[string]uint64{"bad-mac": 2, "replay": 1}, Heard: map[string]uint64{"lb1": 35}}},
@@ -188,6 +189,7 @@ func TestTakeoverHistogram(t *testing.T) {
 		`hapair_takeover_duration_seconds_bucket{group="web",kind="takeover",phase="first_garp",le="0.01"} 0`,
 		`hapair_takeover_duration_seconds_bucket{group="web",kind="takeover",phase="first_garp",le="0.02"} 1`,
 		`hapair_takeover_duration_seconds_count{group="web",kind="takeover",phase="first_garp"} 1`,
+		`hapair_takeover_duration_seconds_sum{group="web",kind="takeover",phase="first_connection"} 0.03`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)

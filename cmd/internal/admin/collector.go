@@ -33,7 +33,7 @@ var (
 	descGroupState   = desc("group_state", "1 for the state this node's copy of a group is in (master, standby, starting, stopping, failed), 0 for the others.", "group", "state")
 	descGroupOwner   = desc("group_owner", "1 for the node that owns a group as this node sees it (owner \"\" when none).", "group", "owner")
 	descGroupSince   = desc("group_state_since_timestamp_seconds", "When a group entered its current state on this node, in seconds since the Unix epoch.", "group")
-	descTakeover     = desc("takeover_duration_seconds", "Takeover (kind=takeover: a peer was lost) and switchover (kind=switchover: planned) timelines: each phase measured from the moment this node began to take the group (detection: from the previous owner's last heartbeat to that moment).", "group", "kind", "phase")
+	descTakeover     = desc("takeover_duration_seconds", "Takeover (kind=takeover: a peer was lost) and switchover (kind=switchover: planned) timelines: each phase (vip_bound, first_garp, first_connection) measured from the moment this node began to take the group; detection: from the previous owner's last heartbeat to that moment.", "group", "kind", "phase")
 	descSplitSeen    = desc("split_brain_seen_total", "Times a peer was seen holding a group this node holds (split brain).")
 	descSplitResolv  = desc("split_brain_resolved_total", "Split brains resolved: of two holders, one released the group while both heard each other.")
 	descPeerDeaths   = desc("peer_deaths_total", "Times a peer was declared dead (silent for deadtime on every link).")
@@ -50,6 +50,7 @@ var (
 	descRealInactive = desc("real_inactive_connections", "A real's inactive connections, like ipvsadm's InActConn.", "service", "real", "pool")
 	descRealChecks   = desc("real_checks_total", "Completed health checks of a real, by result (ok, failed).", "service", "real", "pool", "result")
 	descRealCheckDur = desc("real_check_duration_seconds_total", "Time spent in a real's completed health checks; divided by real_checks_total, the mean check latency.", "service", "real", "pool")
+	descRealSched    = desc("real_connections_total", "Connections, flows or requests scheduled to a real, like ipvsadm --stats' Conns (connect attempts retried elsewhere included).", "service", "real", "pool")
 	descRealLastChk  = desc("real_last_check_duration_seconds", "How long a real's last completed health check took.", "service", "real", "pool")
 )
 
@@ -67,7 +68,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		descDatagrams, descHeard, descDrops, descPeerUp, descPeerLinkUp, descPeerHeard, descGroupState,
 		descGroupOwner, descGroupSince, descTakeover, descSplitSeen, descSplitResolv, descPeerDeaths, descReloads, descServiceUp, descServicePool,
 		descServiceConns, descServiceOpen, descServiceRef, descServiceNoRl, descRealUp, descRealWeight,
-		descRealActive, descRealInactive, descRealChecks, descRealCheckDur, descRealLastChk} {
+		descRealActive, descRealInactive, descRealChecks, descRealCheckDur, descRealLastChk, descRealSched} {
 		ch <- d
 	}
 }

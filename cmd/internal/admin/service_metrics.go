@@ -34,6 +34,7 @@ func (c *collector) collectService(ch chan<- prometheus.Metric, s proxy.ServiceS
 		gauge(ch, descRealWeight, float64(r.Effective), s.Name, r.Address, r.Pool)
 		gauge(ch, descRealActive, float64(r.ActiveConn), s.Name, r.Address, r.Pool)
 		gauge(ch, descRealInactive, float64(r.InActConn), s.Name, r.Address, r.Pool)
+		counter(ch, descRealSched, r.Scheduled, s.Name, r.Address, r.Pool)
 		if r.Pool == "fallback" {
 			continue // never checked
 		}

@@ -17,13 +17,16 @@ const (
 
 // Takeover phases, each measured from the moment this node began to take
 // the group (the peer was declared lost, or the command or the leaving
-// packet arrived), as DESIGN.md's timeline names them. PhaseDetection is
+// packet arrived), as DESIGN.md's timeline names them; PhaseVIPBound is
+// when every resource of the group (its VIPs among them) had started, and
+// PhaseFirstConn when the group's balancer scheduled its first client. PhaseDetection is
 // the time before that moment: from the previous owner's last heartbeat to
 // the decision (takeovers only).
 const (
 	PhaseDetection = "detection"
 	PhaseVIPBound  = "vip_bound"
 	PhaseFirstGARP = "first_garp"
+	PhaseFirstConn = "first_connection"
 )
 
 // takeoverBuckets are the histogram's upper bounds in seconds, from the
@@ -108,6 +111,9 @@ func (t *takeovers) observe(st ctl.Status) {
 		}
 		if !tl.FirstARP.IsZero() {
 			t.record(g.Name, s, PhaseFirstGARP, tl.FirstARP.Sub(tl.Started))
+		}
+		if !tl.FirstConnection.IsZero() {
+			t.record(g.Name, s, PhaseFirstConn, tl.FirstConnection.Sub(tl.Started))
 		}
 	}
 }
