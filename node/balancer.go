@@ -8,7 +8,6 @@ import (
 	"github.com/hapair/hapair/ha/resource"
 	"github.com/hapair/hapair/internal/config"
 	"github.com/hapair/hapair/proxy"
-	"github.com/hapair/hapair/proxy/check"
 )
 
 // balancerResource is the `balancer` resource: the bridge from the
@@ -92,28 +91,7 @@ func balancerConfig(cfg *config.Config) proxy.Config {
 		if isKernel(s) {
 			continue // the kernel forwards it (kernel.go)
 		}
-		sc := proxy.ServiceConfig{
-			Name: s.Name, Listen: s.Listen, Protocol: s.Protocol, Mode: s.Mode,
-			Scheduler: s.Scheduler, Persistent: s.Persistent, Quiescent: s.Quiescent,
-			Fallback: s.Fallback, ConnectTimeout: s.ConnectTimeout, IdleTimeout: s.IdleTimeout,
-			RequestTimeout: s.RequestTimeout, BodyTimeout: s.BodyTimeout, MaxConn: s.MaxConn, MaxFlows: s.MaxFlows,
-			Check: check.Spec{
-				Type: s.Check.Type, Request: s.Check.Request, Host: s.Check.Host,
-				Receive: s.Check.Receive, Status: s.Check.Status,
-				Program: s.Check.Program, Args: s.Check.Args, Virtual: s.Listen,
-				Interval: s.Check.Interval, Timeout: s.Check.Timeout,
-				Rise: s.Check.Rise, Fall: s.Check.Fall,
-			},
-		}
-		for _, r := range s.Reals {
-			sc.Reals = append(sc.Reals, proxy.RealConfig{Address: r.Address, Weight: r.Weight})
-		}
-		for _, r := range s.Backups {
-			sc.Backups = append(sc.Backups, proxy.RealConfig{Address: r.Address, Weight: r.Weight})
-		}
-		for _, m := range s.Monitors {
-			sc.Monitors = append(sc.Monitors, check.Monitor{Program: m.Script, Args: m.Args, Interval: m.Interval, Timeout: m.Timeout})
-		}
+		sc := s.Spec()
 		pc.Services = append(pc.Services, sc)
 	}
 	return pc

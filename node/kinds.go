@@ -77,25 +77,10 @@ func usesKind(cfg *config.Config, kind string) bool {
 }
 
 func newVIP(group string, r config.Resource, e *env) (resource.Resource, error) {
-	c := r.VIP
-	form, err := vip.ParseForm(c.GARP.Form)
-	if err != nil {
-		return nil, err
-	}
-	count := c.GARP.Count
-	return vip.New(vip.Config{
-		Address:   c.Prefix,
-		Interface: c.Interface,
-		Label:     c.Label,
-		Schedule: vip.Schedule{
-			Count: count, Interval: c.GARP.Interval,
-			SecondDelay: c.GARP.SecondBurst, SecondCount: count,
-			Refresh: c.GARP.Refresh,
-		},
-		Form:   form,
-		Kernel: e.vipKernel,
-		Logger: e.log.With("group", group),
-	})
+	vc := r.VIP.Spec()
+	vc.Kernel = e.vipKernel
+	vc.Logger = e.log.With("group", group)
+	return vip.New(vc)
 }
 
 func newScript(_ string, r config.Resource, _ *env) (resource.Resource, error) {

@@ -20,10 +20,7 @@ var defaultLine = regexp.MustCompile(`^\s*[a-z_]+\s*=.*#\s*default\b`)
 // same Config as the example itself. The defaults come from their owning
 // packages, so this compares the documentation with them.
 func TestExampleDefaults(t *testing.T) {
-	data, err := os.ReadFile(examplePath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	data, _ := readExample(t)
 	full, err := Parse(data, "example.toml")
 	if err != nil {
 		t.Fatalf("Parse(%s):\n%v", examplePath, err)
@@ -59,6 +56,20 @@ func TestExampleDefaults(t *testing.T) {
 	}
 }
 
+// readExample returns deploy/had.example.toml and its key index.
+func readExample(t *testing.T) ([]byte, *index) {
+	t.Helper()
+	data, err := os.ReadFile(examplePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix, perr := buildIndex(data, "example.toml")
+	if perr != nil {
+		t.Fatal(perr)
+	}
+	return data, ix
+}
+
 // dump prints c with the pointers of its resources followed.
 func dump(c *Config) string {
 	var b strings.Builder
@@ -73,14 +84,7 @@ func dump(c *Config) string {
 
 // TestExampleHasEveryKey: the example lists every key of the schema.
 func TestExampleHasEveryKey(t *testing.T) {
-	data, err := os.ReadFile(examplePath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ix, perr := buildIndex(data, "example.toml")
-	if perr != nil {
-		t.Fatal(perr)
-	}
+	_, ix := readExample(t)
 	written := map[string]bool{}
 	strip := regexp.MustCompile(`\[\d+\]`)
 	for k := range ix.key {
@@ -127,14 +131,7 @@ func TestREADMEDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, err := os.ReadFile(examplePath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ix, perr := buildIndex(data, "example.toml")
-	if perr != nil {
-		t.Fatal(perr)
-	}
+	data, ix := readExample(t)
 	lines := strings.Split(string(data), "\n")
 	rows := 0
 	for _, line := range strings.Split(string(readme), "\n") {

@@ -163,8 +163,7 @@ func (c *conv) vip(path string, r *rawResource, cfg *Config) *VIP {
 		}
 		v.Prefix = p
 	}
-	form, _ := vip.ParseForm(v.GARP.Form)
-	vc := vip.Config{Address: v.Prefix, Interface: v.Interface, Label: v.Label, Schedule: v.GARP.schedule(), Form: form}
+	vc := v.Spec()
 	c.domain(vc.Validate(), func(p string) string {
 		// A garp key not written here came from [garp], reported there.
 		if k, ok := strings.CutPrefix(p, "garp."); ok && !c.ix.has(path+".garp."+k) && c.ix.has("garp."+k) {
@@ -173,6 +172,13 @@ func (c *conv) vip(path string, r *rawResource, cfg *Config) *VIP {
 		return path + "." + p
 	})
 	return v
+}
+
+// Spec is v as ha/vip takes it, without the handles (Kernel, Logger) the
+// node adds.
+func (v *VIP) Spec() vip.Config {
+	form, _ := vip.ParseForm(v.GARP.Form) // checked when read
+	return vip.Config{Address: v.Prefix, Interface: v.Interface, Label: v.Label, Schedule: v.GARP.schedule(), Form: form}
 }
 
 func (c *conv) script(path string, r *rawResource) *Script {

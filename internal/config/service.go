@@ -191,6 +191,33 @@ func (c *conv) reals(path string, rs []rawReal, port uint16) []proxy.RealConfig 
 	return reals
 }
 
+// Spec is s as proxy takes it (the inverse of fromProxy); the check's
+// Virtual is the listen address.
+func (s Service) Spec() proxy.ServiceConfig {
+	ck := s.Check
+	sc := proxy.ServiceConfig{
+		Name: s.Name, Listen: s.Listen, Protocol: s.Protocol, Mode: s.Mode, Scheduler: s.Scheduler,
+		Persistent: s.Persistent, Quiescent: s.Quiescent, Fallback: s.Fallback,
+		ConnectTimeout: s.ConnectTimeout, IdleTimeout: s.IdleTimeout,
+		RequestTimeout: s.RequestTimeout, BodyTimeout: s.BodyTimeout, MaxConn: s.MaxConn, MaxFlows: s.MaxFlows,
+		Check: check.Spec{
+			Type: ck.Type, Request: ck.Request, Host: ck.Host, Receive: ck.Receive, Status: ck.Status,
+			Program: ck.Program, Args: ck.Args, Virtual: s.Listen,
+			Interval: ck.Interval, Timeout: ck.Timeout, Rise: ck.Rise, Fall: ck.Fall,
+		},
+	}
+	for _, r := range s.Reals {
+		sc.Reals = append(sc.Reals, proxy.RealConfig{Address: r.Address, Weight: r.Weight})
+	}
+	for _, r := range s.Backups {
+		sc.Backups = append(sc.Backups, proxy.RealConfig{Address: r.Address, Weight: r.Weight})
+	}
+	for _, m := range s.Monitors {
+		sc.Monitors = append(sc.Monitors, check.Monitor{Program: m.Script, Args: m.Args, Interval: m.Interval, Timeout: m.Timeout})
+	}
+	return sc
+}
+
 // fromProxy is the effective service, defaults filled.
 func fromProxy(sc proxy.ServiceConfig) Service {
 	ck := sc.Check

@@ -102,14 +102,7 @@ func (s Spec) Validate() error {
 	s = s.WithDefaults()
 	var errs []error
 	bad := func(path, format string, args ...any) { errs = append(errs, field.Errorf(path, format, args...)) }
-	switch {
-	case s.Interval < 0:
-		bad("interval", "%v: want a positive duration", s.Interval)
-	case s.Timeout < 0:
-		bad("timeout", "%v: want a positive duration", s.Timeout)
-	case s.Timeout > s.Interval:
-		bad("timeout", "%v is longer than interval %v: a hung real would be probed once per timeout, so fall × interval would not bound detection", s.Timeout, s.Interval)
-	}
+	timing(bad, s.Interval, s.Timeout, "a hung real would be probed once per timeout, so fall × interval would not bound detection")
 	if s.Rise < 1 || s.Rise > MaxRiseFall {
 		bad("rise", "%d is out of range 1..%d", s.Rise, MaxRiseFall)
 	}
@@ -179,15 +172,22 @@ func (m Monitor) Validate() error {
 		bad("script", "%q: want an absolute path", m.Program)
 	}
 	m = m.withDefaults()
-	switch {
-	case m.Interval < 0:
-		bad("interval", "%v: want a positive duration", m.Interval)
-	case m.Timeout < 0:
-		bad("timeout", "%v: want a positive duration", m.Timeout)
-	case m.Timeout > m.Interval:
-		bad("timeout", "%v is longer than interval %v: a hung monitor would run once per timeout, not once per interval", m.Timeout, m.Interval)
-	}
+	timing(bad, m.Interval, m.Timeout, "a hung monitor would run once per timeout, not once per interval")
 	return errors.Join(errs...)
+}
+
+// timing checks an interval and a timeout (after defaults): both positive,
+// the timeout within the interval. Runs never overlap (internal/probe), so
+// a longer timeout would stretch the interval; why says what that costs.
+func timing(bad func(path, format string, args ...any), interval, timeout time.Duration, why string) {
+	switch {
+	case interval < 0:
+		bad("interval", "%v: want a positive duration", interval)
+	case timeout < 0:
+		bad("timeout", "%v: want a positive duration", timeout)
+	case timeout > interval:
+		bad("timeout", "%v is longer than interval %v: %s", timeout, interval, why)
+	}
 }
 
 // WithDefaults returns m with Interval and Timeout at their defaults when
