@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/hapair/hapair/ha"
+	"github.com/hapair/hapair/ha/link"
 	"github.com/hapair/hapair/internal/field"
 	"github.com/hapair/hapair/proxy"
 )
@@ -106,6 +107,7 @@ func (c *conv) crossChecks(cfg *Config) {
 			nodeAddrs[l.Peers[n]] = addrUse{idx("link", i) + ".peers." + n, fmt.Sprintf("node %s's heartbeat address on link %s", n, l.Name)}
 		}
 	}
+	c.linkBinds(cfg.Links)
 	vips := map[netip.Addr]addrUse{}
 	for i, g := range cfg.Groups {
 		for j, r := range g.Resources {
@@ -177,20 +179,41 @@ func (c *conv) wildcardSelf(path string, s Service, own ...map[netip.Addr]addrUs
 }
 
 // heartbeatPorts reports a udp service that would bind a heartbeat link's
-// port: an mcast link binds the wildcard address, a ucast one each node's
-// own address.
+// address and port: an mcast link binds its group address, a ucast one
+// each node's own address (ha/link's Open); a wildcard listen takes them
+// all.
 func (c *conv) heartbeatPorts(path string, s Service, links []Link) {
 	for i, l := range links {
 		if l.Port != s.Listen.Port() {
 			continue
 		}
-		clash := l.Kind == "mcast"
+		clash := l.Kind == link.KindMcast && proxy.Overlap(s.Listen, netip.AddrPortFrom(l.Group, l.Port))
 		for _, a := range l.Peers {
 			clash = clash || proxy.Overlap(s.Listen, netip.AddrPortFrom(a, l.Port))
 		}
 		if clash {
 			c.errorf(path+".listen", "udp %s takes port %d of heartbeat link %s (%s): pick another port for one of them", s.Listen, l.Port, l.Name, c.ix.at(idx("link", i)))
 			return
+		}
+	}
+}
+
+// linkBinds reports two ucast links that would bind the same node address
+// and port: ha/link binds ucast sockets exclusively, so the second would
+// fail at start.
+func (c *conv) linkBinds(links []Link) {
+	first := map[netip.AddrPort]string{}
+	for i, l := range links {
+		if l.Kind != link.KindUcast {
+			continue
+		}
+		for _, n := range sortedKeys(l.Peers) {
+			ap, path := netip.AddrPortFrom(l.Peers[n], l.Port), idx("link", i)+".peers."+n
+			if f, dup := first[ap]; dup {
+				c.errorf(path, "%s is already bound by the link at %s: two ucast links cannot share an address and port; give one another port", ap, c.ix.at(f))
+				continue
+			}
+			first[ap] = path
 		}
 	}
 }

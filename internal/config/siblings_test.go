@@ -60,6 +60,12 @@ func TestSiblings(t *testing.T) {
 		{"udp service on the heartbeat port",
 			base + "\n[[service]]\nname = \"syslog\"\nlisten = \"0.0.0.0:694\"\nprotocol = \"udp\"\ncheck = { type = \"sip\" }\nreals = [ { address = \"198.18.1.12:694\" } ]\n",
 			`t.toml:26:10: service[1].listen: udp 0.0.0.0:694 takes port 694 of heartbeat link mcast0 (t.toml:6:3): pick another port for one of them`},
+		{"udp service on a VIP does not take the mcast link's port",
+			base + "\n[[service]]\nname = \"syslog\"\nlisten = \"198.18.0.100:694\"\nprotocol = \"udp\"\ncheck = { type = \"sip\" }\nreals = [ { address = \"198.18.1.12:694\" } ]\n",
+			``},
+		{"two ucast links on one address and port",
+			base + "\n[[link]]\nkind = \"ucast\"\npeers = { lb1 = \"198.18.1.11\", lb2 = \"198.18.1.12\" }\n[[link]]\nkind = \"ucast\"\npeers = { lb1 = \"198.18.1.11\", lb2 = \"198.18.1.13\" }\n",
+			`t.toml:29:17: link[2].peers.lb1: 198.18.1.11:694 is already bound by the link at t.toml:26:17: two ucast links cannot share an address and port; give one another port`},
 		{"IPv6 multicast link group",
 			strings.Replace(base, `group = "239.255.0.94"`, `group = "ff02::1:94"`, 1),
 			`t.toml:9:9: link[0].group: ff02::1:94 is IPv6; links carry IPv4 only (the TTL-255 guard reads IPv4 control messages)`},
@@ -82,6 +88,12 @@ func TestSiblings(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
 			_, err := Parse([]byte(tt.in), "t.toml")
+			if tt.want == "" {
+				if err != nil {
+					t.Errorf("Parse() error:\n%v\nwant none", err)
+				}
+				return
+			}
 			if err == nil || err.Error() != tt.want {
 				t.Errorf("Parse() error:\n%v\nwant exactly:\n%s", err, tt.want)
 			}
