@@ -67,6 +67,8 @@ func hookName(fam nftables.TableFamily, h nftables.ChainHook) string {
 		return "prerouting"
 	case *nftables.ChainHookPostrouting:
 		return "postrouting"
+	case *nftables.ChainHookOutput:
+		return "output"
 	}
 	return fmt.Sprintf("hook%d", h)
 }

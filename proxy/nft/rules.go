@@ -123,6 +123,11 @@ func build(svcs []Service) (ip, netdev *tableSpec, err error) {
 				ip = newTableSpec(nftables.TableFamilyIPv4)
 				ip.addChain(&nftables.Chain{Name: "prerouting", Type: nftables.ChainTypeNAT,
 					Hooknum: nftables.ChainHookPrerouting, Priority: nftables.ChainPriorityRef(prioDstNAT)})
+				// Connections the balancer host opens itself to the VIP
+				// (monitoring, local clients) are scheduled too, as IPVS
+				// does at LOCAL_OUT.
+				ip.addChain(&nftables.Chain{Name: "output", Type: nftables.ChainTypeNAT,
+					Hooknum: nftables.ChainHookOutput, Priority: nftables.ChainPriorityRef(prioDstNAT)})
 				ip.addChain(&nftables.Chain{Name: "refresh", Type: nftables.ChainTypeFilter,
 					Hooknum: nftables.ChainHookPrerouting, Priority: nftables.ChainPriorityRef(prioMangle)})
 			}
@@ -247,7 +252,9 @@ func schedule(t *tableSpec, s *Service) []expr.Any {
 }
 
 func buildNAT(t *tableSpec, s *Service) {
-	chainNamed(t, "prerouting").add(append(match(s, t.table.Family), &expr.Verdict{Kind: expr.VerdictJump, Chain: svcChain(s)})...)
+	for _, hook := range []string{"prerouting", "output"} {
+		chainNamed(t, hook).add(append(match(s, t.table.Family), &expr.Verdict{Kind: expr.VerdictJump, Chain: svcChain(s)})...)
+	}
 	svc := t.addChain(&nftables.Chain{Name: svcChain(s)})
 	if s.Persistent > 0 {
 		persistSets(t, s)

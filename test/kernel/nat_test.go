@@ -103,6 +103,26 @@ func TestNATWeightedRoundRobin(t *testing.T) {
 	checkShares(t, got, map[string]int{"backend1": 1, "backend2": 2, "backend3": 3}, n)
 }
 
+// The balancer host's own connections to the VIP are scheduled too (the
+// output hook), as IPVS schedules LOCAL_OUT ones.
+func TestNATLocalClient(t *testing.T) {
+	s := newNAT(t)
+	s.b.apply(s.svc("rr"))
+	local := newDialer(t, s.l.Host("lb1"))
+	got := map[string]int{}
+	for i := range 6 {
+		name, _, c, err := local.hello(vip + ":80")
+		if err != nil {
+			t.Fatalf("connection %d from lb1 itself: %v", i, err)
+		}
+		c.Close()
+		got[name]++
+	}
+	if len(got) != 3 {
+		t.Errorf("lb1's own connections went to %v, want all three reals in turn", got)
+	}
+}
+
 func TestNATRoundRobin(t *testing.T) {
 	s := newNAT(t)
 	svc := s.svc("rr")
