@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -76,6 +77,11 @@ func newKernelServices(cfg *config.Config, log *slog.Logger) (*kernelServices, e
 		return nil, err
 	}
 	k.tables = nft.New(conn)
+	// Nothing is active before this node takes a group: a table a crashed
+	// run left (marked as hapair's) goes now, not at the first takeover.
+	if err := k.tables.Apply(nil); err != nil {
+		return nil, err
+	}
 	k.prober = check.NewProber(check.ProberConfig{OnChange: k.onHealth})
 	k.jobs = map[string]bool{}
 	if err := k.syncJobs(); err != nil {
@@ -347,4 +353,19 @@ func (k *kernelServices) close() error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	return k.tables.Remove()
+}
+
+// removeStaleTables removes the tables an earlier run left when this run
+// has no kernel services; a host without nftables has none to remove.
+func removeStaleTables(log *slog.Logger) {
+	conn, err := nft.OpenNetlink()
+	if err != nil {
+		return
+	}
+	switch err := nft.New(conn).Remove(); {
+	case errors.Is(err, nft.ErrNotOurs):
+		log.Warn("leaving a table named hapair alone", "reason", "it has no hapair marker", "err", err)
+	case err != nil:
+		log.Debug("no stale nftables tables removed", "err", err)
+	}
 }

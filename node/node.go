@@ -202,6 +202,8 @@ func (n *Node) openEnv(cfg *config.Config) (*env, error) {
 			return nil, fmt.Errorf("kernel services: %w", err)
 		}
 		n.kernel, e.kernel = k, k
+	} else {
+		removeStaleTables(n.log)
 	}
 	kernel, err := vip.OpenNetlink("")
 	if err != nil {
