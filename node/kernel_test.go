@@ -1,0 +1,84 @@
+package node
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/hapair/hapair/internal/config"
+	"github.com/hapair/hapair/proxy/nft"
+)
+
+// kernelSpec follows ldirectord: a failed real is removed, or set to
+// weight 0 in a quiescent service; a drained real takes no new
+// connections; a service without a check keeps every real up.
+func TestKernelSpec(t *testing.T) {
+	a, b := netip.MustParseAddrPort("198.18.0.21:80"), netip.MustParseAddrPort("198.18.0.22:80")
+	svc := func(quiescent bool, check string) config.Service {
+		return config.Service{Name: "web", Method: "nat", Protocol: "tcp", Listen: netip.MustParseAddrPort("198.18.0.100:80"),
+			Scheduler: "wrr", Persistent: time.Minute, Quiescent: quiescent, Fallback: netip.MustParseAddrPort("198.18.0.30:80"),
+			Check: config.Check{Type: check}, Reals: []config.Real{{Address: a, Weight: 2}, {Address: b, Weight: 3}}}
+	}
+	state := func(c config.Service, healthyA bool, drainB bool) *kernelService {
+		return &kernelService{cfg: c, spec: checkSpec(c), healthy: map[netip.AddrPort]bool{a: healthyA, b: true},
+			drain: map[netip.AddrPort]bool{b: drainB}}
+	}
+	tests := []struct {
+		name string
+		c    config.Service
+		ks   func(config.Service) *kernelService
+		want []nft.Real // Addr, Weight, Down
+	}{
+		{"all up", svc(false, "connect"), func(c config.Service) *kernelService { return state(c, true, false) },
+			[]nft.Real{{Addr: a, Weight: 2}, {Addr: b, Weight: 3}}},
+		{"failed, removed", svc(false, "connect"), func(c config.Service) *kernelService { return state(c, false, false) },
+			[]nft.Real{{Addr: a, Weight: 2, Down: true}, {Addr: b, Weight: 3}}},
+		{"failed, quiescent", svc(true, "connect"), func(c config.Service) *kernelService { return state(c, false, false) },
+			[]nft.Real{{Addr: a, Weight: 0}, {Addr: b, Weight: 3}}},
+		{"drained", svc(false, "connect"), func(c config.Service) *kernelService { return state(c, true, true) },
+			[]nft.Real{{Addr: a, Weight: 2}, {Addr: b, Weight: 3, Down: true}}},
+		{"no check: up", svc(false, ""), func(c config.Service) *kernelService { return state(c, false, false) },
+			[]nft.Real{{Addr: a, Weight: 2}, {Addr: b, Weight: 3}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := kernelSpec(tt.c, tt.ks(tt.c))
+			if len(got.Reals) != len(tt.want) {
+				t.Fatalf("reals = %+v, want %+v", got.Reals, tt.want)
+			}
+			for i, w := range tt.want {
+				g := got.Reals[i]
+				if g.Addr != w.Addr || g.Weight != w.Weight || g.Down != w.Down {
+					t.Errorf("real %d = %+v, want %+v", i, g, w)
+				}
+			}
+			if got.Fallback == nil || got.Fallback.Addr.Port() != 80 || got.Persistent != time.Minute || got.Scheduler != "wrr" {
+				t.Errorf("service = %+v", got)
+			}
+			if err := got.Validate(); err != nil {
+				t.Errorf("Validate = %v", err)
+			}
+		})
+	}
+}
+
+func TestKernelReloadRefusals(t *testing.T) {
+	proxy := config.Service{Name: "p", Method: "proxy"}
+	kern := config.Service{Name: "k", Method: "nat"}
+	cfg := func(s ...config.Service) *config.Config { return &config.Config{Services: s} }
+	tests := []struct {
+		name       string
+		a, b       *config.Config
+		haveKernel bool
+		refused    bool
+	}{
+		{"kernel services change", cfg(proxy, kern), cfg(proxy, kern, config.Service{Name: "k2", Method: "dr"}), true, false},
+		{"kernel services appear in a had without them", cfg(proxy), cfg(proxy, kern), false, true},
+		{"last proxy service goes", cfg(proxy, kern), cfg(kern), true, true},
+	}
+	for _, tt := range tests {
+		if got := kernelReload(tt.a, tt.b, tt.haveKernel); (got != "") != tt.refused {
+			t.Errorf("%s: kernelReload = %q, want refused %v", tt.name, got, tt.refused)
+		}
+	}
+}
