@@ -340,7 +340,11 @@ func (h *hacf) finishUcast() {
 		}
 		if len(pairs) > 0 {
 			l.notes = append(l.notes, "ucast addresses given to nodes in the order written: "+strings.Join(pairs, ", ")+"; check")
-			h.im.warnf(addrs[0].at, "ucast %s: Heartbeat's ucast lines name addresses, not nodes; assigned in order (%s): check the mapping", ifc, strings.Join(pairs, ", "))
+			why := "assigned in order"
+			if len(addrs) < len(h.nodes) {
+				why = "a node's own ha.cf usually names only its peers, so the address may belong to another node; assigned in order"
+			}
+			h.im.warnf(addrs[0].at, "ucast %s: Heartbeat's ucast lines name addresses, not nodes; %s (%s): check the mapping", ifc, why, strings.Join(pairs, ", "))
 		}
 		h.im.m.links = append(h.im.m.links, l)
 	}
