@@ -24,7 +24,9 @@ func (n *Node) Reload(ctx context.Context, dry bool) ([]string, error) {
 }
 
 func (n *Node) reload(ctx context.Context, dry bool) ([]string, error) {
-	next, err := config.Load(n.opts.Path)
+	// Host names are looked up again; one that stopped resolving keeps
+	// its last address (lastKnown).
+	next, err := config.LoadWith(n.opts.Path, lastKnown{prev: n.config(), log: n.log})
 	if err != nil {
 		return nil, fmt.Errorf("reload: %w", err)
 	}

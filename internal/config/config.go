@@ -247,7 +247,10 @@ type Service struct {
 	// persistent clients keep their real until it is back (default false).
 	Quiescent bool
 	// Fallback is the sorry server used when every real is down (optional).
-	Fallback       netip.AddrPort
+	Fallback netip.AddrPort
+	// FallbackHost is the host name the fallback was written with ("" for
+	// an address); see Real.Host.
+	FallbackHost   string
 	ConnectTimeout time.Duration // default 5s (l4.DefaultConnectTimeout)
 	// IdleTimeout closes idle connections or UDP flows (default 15m for tcp
 	// l4, 60s for udp and for http keep-alive; see proxy.DefaultTCPIdle).
@@ -277,9 +280,10 @@ type Service struct {
 type Check struct {
 	// Type is one of check.Types(), N being a positive integer; default
 	// check.DefaultType (connect) for tcp; udp services must name one that
-	// probes UDP (sip or external).
+	// probes UDP (sip or external). "" when the file says type = "off":
+	// no checks, every real up (ldirectord's checktype=off).
 	Type     string
-	Request  string         // HTTP path (default "/")
+	Request  string         // HTTP path (default "/"; "index.html" is "/index.html", as ldirectord)
 	Host     string         // HTTP Host header (default the real's address)
 	Receive  *regexp.Regexp // regexp the response must match
 	Status   int            // expected HTTP status (default 200)
@@ -293,8 +297,16 @@ type Check struct {
 
 // Real is one backend.
 type Real struct {
-	Address netip.AddrPort // "198.18.1.10:80"; the port defaults to the service's
-	Weight  int            // 0..65535; 0 = quiescent (default proxy.DefaultRealWeight, 1)
+	// Address is where the real is: "198.18.1.10:80", the port defaulting
+	// to the service's. Written as a host name ("web1", "web1:8080", as
+	// ldirectord and Zeus take them), it is the name's address when the
+	// file was loaded: names are resolved at start and at every reload
+	// (first IPv4 address, else the first); a name that does not resolve
+	// is an error at check and start, and at a reload keeps its last
+	// address (node.Reload logs a warning).
+	Address netip.AddrPort
+	Host    string // the host name written, "" for an address
+	Weight  int    // 0..65535; 0 = quiescent (default proxy.DefaultRealWeight, 1)
 }
 
 // Monitor is a Zeus-style monitor program: exit status non-zero or FAIL on

@@ -21,9 +21,11 @@ import (
 // conv turns raw values into Config values, collecting every error with the
 // position of the key it concerns.
 type conv struct {
-	ix   *index
-	errs Errors
-	read map[string]bool // keys found wrong while reading them
+	ix       *index
+	errs     Errors
+	read     map[string]bool   // keys found wrong while reading them
+	resolver Resolver          // for host names (nil: DefaultResolver)
+	hosts    map[string]string // key path of an address -> the host name written there
 }
 
 func (c *conv) errorf(path, format string, args ...any) {

@@ -197,7 +197,7 @@ reals = [ { address = "[2001:db8::1]:80" } ]
 				"t.toml:26:10: service[1].listen: 198.18.0.200 is not a VIP of any group; listen on a group's vip address, a loopback or 0.0.0.0/[::]",
 				"t.toml:28:8: service[1].mode: http mode needs protocol \"tcp\"; udp services are l4",
 				"t.toml:29:13: service[1].scheduler: \"fastest\" is not one of rr, wrr, lc, wlc, sh",
-				"t.toml:30:12: service[1].fallback: \"nope\" is not an address, want \"IP\" or \"IP:PORT\"",
+				"t.toml:30:12: service[1].fallback: host name \"nope\" does not resolve: lookup nope: no such host (names are resolved when had starts and at every reload)",
 				"t.toml:31:18: service[1].check.type: \"0\": N must be a positive integer (connect every interval, negotiate every Nth)",
 				"t.toml:31:53: service[1].check.receive: compiling regular expression \"(\": error parsing regexp: missing closing ): `(`",
 				"t.toml:31:85: service[1].check.timeout: 2s is longer than interval 1s: a hung real would be probed once per timeout, so fall × interval would not bound detection",

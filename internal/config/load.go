@@ -17,8 +17,14 @@ import (
 const maxFileSize = 4 << 20
 
 // Load reads and validates the config file at path. When the file is
-// invalid the error is an Errors holding every problem.
-func Load(path string) (*Config, error) {
+// invalid the error is an Errors holding every problem. Host names are
+// resolved with DefaultResolver.
+func Load(path string) (*Config, error) { return LoadWith(path, nil) }
+
+// LoadWith is Load resolving host names with r (nil: DefaultResolver); a
+// reload passes one that keeps a name's last address when it stops
+// resolving.
+func LoadWith(path string, r Resolver) (*Config, error) {
 	// A FIFO or device at the path would block or never end: regular
 	// files only, checked on the opened file.
 	f, fi, err := regfile.Open(path)
@@ -33,13 +39,18 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config: %s: %w", path, err)
 	}
-	return Parse(data, path)
+	return ParseWith(data, path, r)
 }
 
 // Parse validates data, a had.toml read from filename (used in positions).
 // When data is invalid the error is an Errors holding every problem, sorted
-// by position.
+// by position. Host names are resolved with DefaultResolver.
 func Parse(data []byte, filename string) (*Config, error) {
+	return ParseWith(data, filename, nil)
+}
+
+// ParseWith is Parse resolving host names with r (nil: DefaultResolver).
+func ParseWith(data []byte, filename string, r Resolver) (*Config, error) {
 	ix, serr := buildIndex(data, filename)
 	if serr != nil {
 		return nil, Errors{serr}
@@ -65,7 +76,7 @@ func Parse(data []byte, filename string) (*Config, error) {
 			return nil, Errors{{Pos: Pos{File: filename, Line: 1, Col: 1}, Msg: err.Error()}}
 		}
 	}
-	c := conv{ix: ix}
+	c := conv{ix: ix, resolver: r, hosts: map[string]string{}}
 	cfg := c.config(&raw, filename)
 	errs = append(errs, c.errs...)
 	if len(errs) > 0 {

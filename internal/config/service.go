@@ -23,6 +23,13 @@ func (c *conv) services(rs []rawService) []Service {
 		sc := c.service(path, &rs[i])
 		pc.Services = append(pc.Services, sc)
 		s := fromProxy(sc.WithDefaults())
+		s.FallbackHost = c.hosts[path+".fallback"]
+		for j := range s.Reals {
+			s.Reals[j].Host = c.hosts[idx(path+".reals", j)+".address"]
+		}
+		for j := range s.Backups {
+			s.Backups[j].Host = c.hosts[idx(path+".backups", j)+".address"]
+		}
 		s.Method = c.oneOf(path+".method", rs[i].Method, "proxy", "proxy", nft.MethodNAT, nft.MethodDR)
 		c.kernelService(path, &rs[i], &s)
 		svcs = append(svcs, s)
@@ -71,7 +78,7 @@ func (c *conv) service(path string, r *rawService) proxy.ServiceConfig {
 		s.Listen = c.addrPort(path+".listen", r.Listen, 0)
 	}
 	if c.ix.has(path + ".fallback") {
-		s.Fallback = c.addrPort(path+".fallback", r.Fallback, s.Listen.Port())
+		s.Fallback, c.hosts[path+".fallback"] = c.hostPort(path+".fallback", r.Fallback, s.Listen.Port())
 	}
 	s.Check = c.check(path+".check", &r.Check, s.WithDefaults().Protocol)
 	s.Reals = c.reals(path+".reals", r.Reals, s.Listen.Port())
@@ -133,8 +140,9 @@ func (c *conv) kernelService(path string, r *rawService, s *Service) {
 }
 
 // check reads a service's check table. A tcp service with no type gets
-// check.DefaultType; a udp one must name a type that probes UDP. Every
-// key the type does not use is an error at that key.
+// check.DefaultType; a udp one must name a type that probes UDP. Type
+// "off" (check.Off) is no check: the Spec's Type is "" and every real is
+// up. Every key the type does not use is an error at that key.
 func (c *conv) check(path string, r *rawCheck, protocol string) check.Spec {
 	s := check.Spec{
 		Type:     c.str(path+".type", r.Type, ""),
@@ -161,6 +169,16 @@ func (c *conv) check(path string, r *rawCheck, protocol string) check.Spec {
 		}
 		s.Receive = re
 	}
+	if s.Type == check.Off {
+		// No check: every real counts as up (ldirectord's checktype=off).
+		// Any other key would configure a check that never runs.
+		for _, k := range c.ix.childKeys(path) {
+			if k != "type" {
+				c.keyErrorf(path+"."+k, "key %q is not used by check type %q (no checks run)", k, check.Off)
+			}
+		}
+		return check.Spec{}
+	}
 	if s.Type == "" {
 		if protocol == "udp" {
 			c.errorf(path+".type", "required for udp services: a UDP connect probes nothing (want %s)", strings.Join(proxy.UDPChecks(), " or "))
@@ -184,7 +202,7 @@ func (c *conv) reals(path string, rs []rawReal, port uint16) []proxy.RealConfig 
 		rpath := idx(path, i)
 		r := proxy.RealConfig{Weight: int(c.integer(rpath+".weight", rs[i].Weight, proxy.DefaultRealWeight, math.MinInt32, math.MaxInt32))}
 		if c.required(rpath + ".address") {
-			r.Address = c.addrPort(rpath+".address", rs[i].Address, port)
+			r.Address, c.hosts[rpath+".address"] = c.hostPort(rpath+".address", rs[i].Address, port)
 		}
 		reals = append(reals, r)
 	}

@@ -90,11 +90,11 @@ func TestSpecValidate(t *testing.T) {
 		{"connect", Spec{Type: "connect"}, ""},
 		{"N", Spec{Type: "3", Receive: regexp.MustCompile("ok")}, ""},
 		{"zero N", Spec{Type: "0"}, `type: "0": N must be a positive integer`},
-		{"unknown", Spec{Type: "ping"}, `check: type: "ping" is not one of connect, negotiate, http, sip, external, N (N a positive integer)`},
+		{"unknown", Spec{Type: "ping"}, `check: type: "ping" is not one of connect, negotiate, http, sip, external, N (N a positive integer), or off`},
 		{"http receive", Spec{Type: "http", Receive: regexp.MustCompile("ok")}, `receive: key "receive" is not used by check type "http" (only by negotiate, N)`},
 		{"external no program", Spec{Type: "external"}, `program: required for check type "external"`},
 		{"bad status", Spec{Type: "http", Status: 1000}, "status: 1000 is not an HTTP status"},
-		{"bad path", Spec{Type: "negotiate", Request: "status"}, `request: "status": want an HTTP path starting with /`},
+		{"bad path", Spec{Type: "http", Request: "http://x/status"}, `request: "http://x/status": want an HTTP path starting with /`},
 		{"negative rise", Spec{Type: "connect", Rise: -1}, "rise: -1 is out of range 1..100"},
 		{"connect request", Spec{Type: "connect", Request: "/x", Status: 200}, `request: key "request" is not used by check type "connect" (only by negotiate, http, N)`},
 		{"relative program", Spec{Type: "external", Program: "check.sh"}, `program: "check.sh": want an absolute path`},
@@ -262,5 +262,18 @@ func TestMixed(t *testing.T) {
 	c := mustNewChecker(t, Spec{Type: "2", Receive: regexp.MustCompile("ok")})
 	if mc, ok := c.(*MixedChecker); !ok || mc.N != 2 {
 		t.Errorf("New(Type 2) = %T %+v, want *MixedChecker with N 2", c, c)
+	}
+}
+
+// A request written without its leading "/" gets one, as ldirectord's
+// request="index.html" does.
+func TestNormalizeRequest(t *testing.T) {
+	for in, want := range map[string]string{"index.html": "/index.html", "/status": "/status", "": "", "a/b?c": "/a/b?c", "http://x/y": "http://x/y"} {
+		if got := NormalizeRequest(in); got != want {
+			t.Errorf("NormalizeRequest(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if got := (Spec{Type: "http", Request: "index.html"}).WithDefaults().Request; got != "/index.html" {
+		t.Errorf("WithDefaults().Request = %q, want /index.html", got)
 	}
 }

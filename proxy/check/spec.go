@@ -18,8 +18,11 @@ import (
 type Spec struct {
 	// Type is connect, negotiate, http, sip, external, or a positive integer
 	// N: connect at every interval and negotiate at every Nth (ldirectord).
+	// "" means no check: every real counts as up (had.toml's type = "off",
+	// ldirectord's checktype=off).
 	Type string
-	// Request is the HTTP path for negotiate, http and N (default "/").
+	// Request is the HTTP path for negotiate, http and N (default "/";
+	// "index.html" means "/index.html", see NormalizeRequest).
 	Request string
 	// Host is the HTTP Host header (default: the real's address).
 	Host string
@@ -68,14 +71,26 @@ const (
 	MaxRiseFall = 100
 )
 
+// NormalizeRequest puts a leading "/" on a request path written without
+// one, as ldirectord does (it requests http://HOST:PORT/ followed by the
+// request; its own example is request="index.html"). "" stays "".
+func NormalizeRequest(r string) string {
+	if r != "" && !strings.HasPrefix(r, "/") && !strings.Contains(r, "://") {
+		return "/" + r
+	}
+	return r
+}
+
 // WithDefaults returns s with every unset field its type uses at its
-// default; fields the type does not use stay as they are, so Validate can
-// report them.
+// default, and a request path without a leading "/" given one
+// (NormalizeRequest); fields the type does not use stay as they are, so
+// Validate can report them.
 func (s Spec) WithDefaults() Spec {
 	t, _ := Lookup(s.Type)
 	if s.Request == "" && t.uses("request") {
 		s.Request = DefaultRequest
 	}
+	s.Request = NormalizeRequest(s.Request)
 	if s.Status == 0 && t.uses("status") {
 		s.Status = DefaultStatus
 	}

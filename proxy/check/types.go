@@ -52,6 +52,11 @@ var keys = []struct {
 	{"args", func(s *Spec) bool { return s.Args != nil }},
 }
 
+// Off is the type name for no check at all: every real counts as up, as
+// with ldirectord's checktype=off. It is not a row of the table: a
+// service whose check is off has Spec.Type "" (see Spec.Type).
+const Off = "off"
+
 // CommonKeys are the settings every check type takes.
 var CommonKeys = []string{"type", "interval", "timeout", "rise", "fall"}
 
@@ -90,9 +95,9 @@ func Lookup(name string) (*Type, error) {
 		}
 	}
 	if name == "" {
-		return nil, field.Errorf("type", "required: one of %s (N a positive integer)", strings.Join(Types(), ", "))
+		return nil, field.Errorf("type", "required: one of %s (N a positive integer), or %s", strings.Join(Types(), ", "), Off)
 	}
-	return nil, field.Errorf("type", "%q is not one of %s (N a positive integer)", name, strings.Join(Types(), ", "))
+	return nil, field.Errorf("type", "%q is not one of %s (N a positive integer), or %s", name, strings.Join(Types(), ", "), Off)
 }
 
 // UnusedKey returns the *field.Error for a setting key written for a check

@@ -491,10 +491,6 @@ func (st *ipvsState) addReal(at src, line string, c *ipvsCmd) {
 		st.im.refusef(at, "%s: -r %v; real not imported", line, err)
 		return
 	}
-	if addr.host != "" && !hostNames {
-		st.im.refusef(at, "%s: real server %q is a host name: write the address; real not imported", line, addr.host)
-		return
-	}
 	var r *ipvsReal
 	for _, x := range s.reals {
 		if x.addr == addr {

@@ -13,9 +13,9 @@ func TestIPVSAdm(t *testing.T) {
 	}{
 		{name: "ipvsadm-save -n", rules: "-A -t 198.18.0.20:80 -s rr -p 300\n-a -t 198.18.0.20:80 -r 198.18.1.1:80 -m -w 1\n-a -t 198.18.0.20:80 -r 198.18.1.2:80 -m -w 3\n" +
 			"-A -u 198.18.0.20:5060 -s sh\n-a -u 198.18.0.20:5060 -r 198.18.1.1:5060 -g -w 1\n",
-			want: want{toml: []string{`name = "tcp-80"`, `scheduler = "rr"`, `persistent = "300s"`, `{ address = "198.18.1.2:80", weight = 3 }`, "ipvsadm forwarded with masq (LVS-NAT)",
-				`protocol = "udp"`, "PLACEHOLDER: /bin/true"},
-				warns: []string{"ipvsadm.cf:1: ipvsadm rules have no health check: hapair always checks reals; connect used", "ipvsadm.cf:4: not converted: ipvsadm rules have no health check on a udp service"}}},
+			want: want{complete: true, toml: []string{`name = "tcp-80"`, `scheduler = "rr"`, `persistent = "300s"`, `{ address = "198.18.1.2:80", weight = 3 }`, "ipvsadm forwarded with masq (LVS-NAT)",
+				`protocol = "udp"`, `check = { type = "off" }`},
+				warns: []string{"ipvsadm.cf:1: ipvsadm rules have no health check: check type off, every real counts as up", "ipvsadm.cf:4: ipvsadm rules have no health check: check type off"}}},
 		{name: "defaults: wlc, gatewaying, weight 1, -p alone is 300s", rules: "-A -t 198.18.0.20:443 -p\n-a -t 198.18.0.20:443 -r 198.18.1.1\n",
 			want: want{complete: true, toml: []string{`scheduler = "wlc"`, `persistent = "300s"`, `{ address = "198.18.1.1:443", weight = 1 }`, "gate (LVS-DR)"}}},
 		{name: "long options, = values, bundled and attached short options", rules: "ipvsadm --add-service --tcp-service=198.18.0.20:80 --scheduler wrr --persistent 60\n" +
@@ -41,7 +41,7 @@ func TestIPVSAdm(t *testing.T) {
 		{name: "sync daemon becomes an ipvs-sync resource", rules: "ipvsadm --start-daemon master --mcast-interface eth1 --syncid 3\n-A -t 198.18.0.20:80\n-a -t 198.18.0.20:80 -r 198.18.1.1\n",
 			want: want{complete: true, toml: []string{`{ kind = "ipvs-sync", role = "master", interface = "eth1", sync_id = 3 }`}}},
 		{name: "host names and service names", rules: "-A -t www.example.com:http -s wlc\n-A -t 198.18.0.20:http\n-a -t 198.18.0.20:http -r web1:http -g\n-a -t 198.18.0.20:80 -r 198.18.1.1:www -g\n",
-			want: want{toml: []string{`listen = "198.18.0.20:80"`, `"198.18.1.1:80"`}, warns: []string{`ipvsadm.cf:1: not converted: ipvsadm -A -t www.example.com:http -s wlc: virtual address "www.example.com" is a host name`, `ipvsadm.cf:3: not converted: ipvsadm -a -t 198.18.0.20:http -r web1:http -g: real server "web1" is a host name`}}},
+			want: want{toml: []string{`listen = "198.18.0.20:80"`, `"198.18.1.1:80"`, `{ address = "web1:80", weight = 1 }`}, warns: []string{`ipvsadm.cf:1: not converted: ipvsadm -A -t www.example.com:http -s wlc: virtual address "www.example.com" is a host name`}}},
 		{name: "IPv6", rules: "-A -t [2001:db8::20]:80 -s rr\n-a -t [2001:db8::20]:80 -r [2001:db8::1]:80 -m -w 1\n",
 			want: want{complete: true, toml: []string{`listen = "[2001:db8::20]:80"`, `"[2001:db8::1]:80"`}}},
 		{name: "broken lines", rules: "-A -t\n-A -t 198.18.0.20:0\n-A -t 198.18.0.20:80 'unterminated\n-a -t 198.18.0.20:80\nipvsadm -X\n",

@@ -300,8 +300,8 @@ func (im *importer) ldFallback(s *service, fb ldValue, port int) {
 		return
 	}
 	ap, err := parseHostPort(f[0], port)
-	if err != nil || ap.host != "" && !hostNames {
-		im.warnf(fb.at, "fallback=%s: want IP[:PORT]; no fallback imported", fb.val)
+	if err != nil {
+		im.warnf(fb.at, "fallback=%s: want IP[:PORT] or HOST[:PORT]; no fallback imported", fb.val)
 		return
 	}
 	s.fallback = ap.String()
@@ -343,20 +343,12 @@ func (im *importer) ldReals(s *service, v *ldVirtual, port int) []methodAt {
 			im.warnf(r.at, "real=%s: per-real request/receive %q not carried over: hapair checks every real of a service the same way", words[0], strings.Join(rest, ", "))
 		}
 		for _, a := range addrs {
-			if a.host != "" && !hostNames {
-				im.refusef(r.at, "real=%s: host name %q: write the address; real not imported", words[0], a.host)
-				continue
-			}
 			s.reals = append(s.reals, &real{at: r.at, address: a.String(), weight: weight, wset: wset})
 			methods = append(methods, methodAt{r.at, method})
 		}
 	}
 	return methods
 }
-
-// hostNames says whether had.toml accepts host names for reals, backups,
-// fallback and monitors.
-const hostNames = false
 
 type hostPort struct {
 	addr netip.Addr
@@ -435,9 +427,11 @@ func splitHostPort(s string) (host, port string, err error) {
 	return host, port, nil
 }
 
-// validHost reports whether s is a DNS host name (RFC 1123 labels).
+// validHost reports whether s is a DNS host name (RFC 1123 labels) with a
+// letter in it, as internal/config takes them (a mistyped address such as
+// "10.0.1" is not a name).
 func validHost(s string) bool {
-	if s == "" || len(s) > 253 {
+	if s == "" || len(s) > 253 || !strings.ContainsAny(strings.ToLower(s), "abcdefghijklmnopqrstuvwxyz") {
 		return false
 	}
 	for _, label := range strings.Split(strings.TrimSuffix(s, "."), ".") {
@@ -572,7 +566,9 @@ func (im *importer) ldCheck(s *service, v *ldVirtual, get func(string) (ldValue,
 		c.typ = "connect"
 	}
 	if proto == "udp" && c.typ != "sip" && c.typ != "external" && c.typ != "off" {
-		im.ldOff(s, ct)
+		im.warnf(svcAt, "service=%s over udp: hapair checks udp reals with sip or external only; check type off used (every real counts as up): write an external check", firstNonEmpty(svcType, "none"))
+		s.check = check{typ: "off"}
+		s.notes = append(s.notes, "check type off: ldirectord's "+ct.val+" check of this udp service has no hapair counterpart; write an external check")
 	}
 	if c.typ != "negotiate" && !isDigits(c.typ) && c.typ != "http" {
 		for _, k := range []string{"request", "receive", "httpmethod", "virtualhost"} {

@@ -37,7 +37,7 @@ func TestLdirectord(t *testing.T) {
 		{name: "checktype N", cf: "virtual=198.18.0.20:80\n\treal=198.18.1.1:80 gate\n\tservice=http\n\tchecktype=5\n\treceive=\"ok\"\n",
 			want: want{complete: true, toml: []string{`type = "5", receive = "ok"`}}},
 		{name: "checktype off on tcp", cf: "virtual=198.18.0.20:80\n\treal=198.18.1.1:80 gate\n\tchecktype=off\n",
-			want: want{complete: true, toml: []string{`type = "connect"`}, warns: []string{"ldirectord.cf:3: checktype=off: hapair always checks reals"}}},
+			want: want{complete: true, toml: []string{`check = { type = "off" }`}, warns: []string{"ldirectord.cf:3: checktype=off: check type off, every real counts as up"}}},
 		{name: "checktype ping", cf: "virtual=198.18.0.20:80\n\treal=198.18.1.1:80 gate\n\tchecktype=ping\n",
 			want: want{complete: true, toml: []string{`type = "connect"`}, warns: []string{"ldirectord.cf:3: checktype=ping: hapair has no ICMP check"}}},
 		{name: "checktype external", cf: "virtual=198.18.0.20:3306\n\treal=198.18.1.1 gate\n\tchecktype=external\n\tcheckcommand=\"/usr/local/bin/check-mysql --quick\"\n",
@@ -53,7 +53,7 @@ func TestLdirectord(t *testing.T) {
 			want: want{complete: true, toml: []string{`protocol = "udp"`, `type = "sip"`, `scheduler = "sh"`, `persistent = "600s"`},
 				warns: []string{"ldirectord.cf:7: netmask=255.255.255.0: not carried over"}}},
 		{name: "udp service hapair cannot check", cf: "virtual=198.18.0.20:53\n\treal=198.18.1.1 gate\n\tprotocol=udp\n\tservice=dns\n",
-			want: want{toml: []string{"PLACEHOLDER: /bin/true"}, warns: []string{"not converted: checktype=negotiate on a udp service"}}},
+			want: want{complete: true, toml: []string{`check = { type = "off" }`}, warns: []string{"ldirectord.cf:4: service=dns over udp: hapair checks udp reals with sip or external only; check type off used"}}},
 		{name: "schedulers hapair lacks", cf: "virtual=198.18.0.20:80\n\treal=198.18.1.1:80 gate\n\tchecktype=connect\n\tscheduler=lblc\nvirtual=198.18.0.20:81\n\treal=198.18.1.1:81 gate\n\tchecktype=connect\n\tscheduler=bogus\n",
 			want: want{complete: true, toml: []string{`scheduler = "wlc"`}, warns: []string{"ldirectord.cf:4: scheduler=lblc: hapair has no lblc scheduler", "ldirectord.cf:8: scheduler=bogus: unknown scheduler"}}},
 		{name: "forwarding methods gate, masq, ipip, mixed", cf: "virtual=198.18.0.20:80\n\treal=198.18.1.1:80 gate\n\treal=198.18.1.2:80 masq\n\tchecktype=connect\n" +
@@ -76,9 +76,10 @@ func TestLdirectord(t *testing.T) {
 			want: want{complete: true, toml: []string{`listen = "[2001:db8::20]:80"`, `"[2001:db8::1]:80"`, `address = "2001:db8::20/128"`}}},
 		{name: "service names as ports", cf: "virtual=198.18.0.20:http\n\treal=198.18.1.1:www gate\n\tchecktype=connect\n",
 			want: want{complete: true, toml: []string{`listen = "198.18.0.20:80"`, `"198.18.1.1:80"`}}},
-		{name: "fwmark and host names are refused", cf: "virtual=1\n\treal=198.18.1.1:80 gate\nvirtual=www.example.com:80\n\treal=198.18.1.1:80 gate\n" +
-			"virtual=198.18.0.20:80\n\treal=web1:80 gate\n\treal=198.18.1.1:80 gate\n\tchecktype=connect\n",
-			want: want{warns: []string{"ldirectord.cf:1: not converted: virtual=1: firewall-mark", "ldirectord.cf:3: not converted: virtual=www.example.com:80", `ldirectord.cf:6: not converted: real=web1:80: host name "web1"`}}},
+		{name: "fwmark and host-name virtuals are refused, host-name reals and fallback kept", cf: "virtual=1\n\treal=198.18.1.1:80 gate\nvirtual=www.example.com:80\n\treal=198.18.1.1:80 gate\n" +
+			"virtual=198.18.0.20:80\n\treal=web1:80 gate\n\treal=Web2 gate\n\tchecktype=connect\n\tfallback=web1:8080\n",
+			want: want{toml: []string{`{ address = "web1:80" }`, `{ address = "web2:80" }`, `fallback = "web1:8080"`},
+				warns: []string{"ldirectord.cf:1: not converted: virtual=1: firewall-mark", "ldirectord.cf:3: not converted: virtual=www.example.com:80"}}},
 		{name: "protocol fwm refused", cf: "virtual=198.18.0.20:80\n\treal=198.18.1.1:80 gate\n\tprotocol=fwm\n",
 			want: want{warns: []string{"ldirectord.cf:3: not converted: protocol=fwm"}}},
 		{name: "a virtual with no real", cf: "virtual=198.18.0.20:80\n\tchecktype=connect\n",

@@ -185,25 +185,11 @@ func (im *importer) scheduler(at src, what, name string) string {
 	return m.to
 }
 
-// checkOff says whether had.toml has check type "off" (no checks, reals
-// always up, as ldirectord's checktype=off).
-const checkOff = false
-
 // noCheck sets the check of a service whose source did not check its reals
-// (why says which directive or format).
+// (why says which directive or format): check type "off", every real up,
+// as ldirectord's checktype=off and bare ipvsadm rules behave.
 func (im *importer) noCheck(s *service, at src, why string) {
-	s.check = check{}
-	if checkOff {
-		s.check.typ = "off"
-		s.notes = append(s.notes, why+": no checks, every real counts as up; consider a real check")
-		return
-	}
-	if s.protocol != "udp" {
-		im.warnf(at, "%s: hapair always checks reals; connect used (a real that refuses connections is taken out, which the source did not do)", why)
-		s.check.typ = "connect"
-		return
-	}
-	im.refusef(at, "%s on a udp service: hapair checks udp reals with sip or external only; write an external check for this service", why)
-	s.check.typ, s.check.program = "external", "/bin/true"
-	s.notes = append(s.notes, "PLACEHOLDER: /bin/true marks every real up ("+why+"); write a real check")
+	s.check = check{typ: "off"}
+	s.notes = append(s.notes, why+": check type off, every real counts as up; consider a real check")
+	im.warnf(at, "%s: check type off, every real counts as up (as before); a failed real keeps receiving traffic until a check is added", why)
 }

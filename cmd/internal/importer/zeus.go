@@ -130,9 +130,5 @@ func (im *importer) zeusNode(at src, key, h string, port int) *real {
 		im.refusef(at, "%s entry %q: %v; not imported", key, h, err)
 		return nil
 	}
-	if hp.host != "" && !hostNames {
-		im.refusef(at, "%s entry %q is a host name: write the address; not imported", key, h)
-		return nil
-	}
 	return &real{at: at, address: hp.String()}
 }

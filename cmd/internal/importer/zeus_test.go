@@ -18,7 +18,7 @@ func TestZeus(t *testing.T) {
 		{name: "default listen is a placeholder", cfg: "MASTERS 198.18.1.1\n",
 			want: want{complete: true, toml: []string{`listen = "0.0.0.0:80"`, "PLACEHOLDER listen"}, warns: []string{"monitor.cfg: monitor.cfg does not say which service"}}},
 		{name: "host names", listen: "198.18.0.20:80", cfg: "MASTERS = webserver1 198.18.1.2\nSLAVES = backup2:9080\n",
-			want: want{warns: []string{`monitor.cfg:1: not converted: MASTERS entry "webserver1" is a host name`, `monitor.cfg:2: not converted: SLAVES entry "backup2:9080"`}}},
+			want: want{complete: true, toml: []string{`{ address = "webserver1:80" }`, `{ address = "backup2:9080" }`}, warns: []string{"SLAVES without any SCRIPT"}}},
 		{name: "no masters at all", listen: "198.18.0.20:80", cfg: "SLAVES = 198.18.2.1\n",
 			want: want{warns: []string{"not converted: virtual service 198.18.0.20:80 has no real server"}}},
 		{name: "bad values and unknown settings", listen: "198.18.0.20:80", cfg: "MASTERS = 198.18.1.1 198.18.1.1\nTIMEPERIOD = soon\nTIMEPERIOD = 9\nLOGFILE = /tmp/x\nSCRIPT = \"unterminated\nMASTERS =\n",
