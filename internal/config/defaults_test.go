@@ -155,28 +155,63 @@ func TestREADMEDefaults(t *testing.T) {
 	if rows < 30 {
 		t.Errorf("README's defaults table has %d rows, want 30 or more", rows)
 	}
-}
-
-// examplePathOf turns a README key ("service.check.rise", "group.resources.timeout"
-// with kind "script") into the example's key path.
-func examplePathOf(ix *index, lines []string, key, kind string) string {
-	path := ""
-	for _, seg := range strings.Split(key, ".") {
-		path = join(path, seg)
-		if !slices.Contains(arrays, seg) {
+	// The per-service limits table says its defaults again, unquoted.
+	limits := 0
+	for _, line := range strings.Split(string(readme), "\n") {
+		m := limitRow.FindStringSubmatch(line)
+		if m == nil {
 			continue
 		}
-		i := 0
-		if seg == "resources" && kind != "" {
-			for ; ix.has(idx(path, i)); i++ {
-				if p, ok := ix.val[idx(path, i)+".kind"]; ok && valueText(lines[p.Line-1][p.Col-1:]) == `"`+kind+`"` {
-					break
+		limits++
+		path := examplePathOf(ix, lines, "service."+m[1], "")
+		pos, ok := ix.key[path]
+		if !ok {
+			t.Errorf("README limit %s: the example has no %s", m[1], path)
+			continue
+		}
+		_, val, _ := strings.Cut(lines[pos.Line-1][pos.Col-1:], "=")
+		if got := strings.Trim(valueText(strings.TrimSpace(val)), `"`); got != m[2] {
+			t.Errorf("README's limits say %s defaults to %s; the example (%s) says %s", m[1], m[2], pos, got)
+		}
+	}
+	if limits < 3 {
+		t.Errorf("README's limits table has %d rows with a default, want 3 or more", limits)
+	}
+}
+
+// limitRow is a row of README's per-service limits table with a plain
+// default: | `key` | applies to | default | what |.
+var limitRow = regexp.MustCompile("^\\| `([a-z_]+)` \\| [^|]+ \\| ([0-9][0-9a-z.]*) \\|")
+
+// examplePathOf turns a README key ("service.check.rise", "group.resources.timeout"
+// with kind "script") into the example's key path: in each array of
+// tables, the first element where the key is written (and, for resources,
+// whose kind is kind).
+func examplePathOf(ix *index, lines []string, key, kind string) string {
+	var walk func(path string, segs []string) (string, bool)
+	walk = func(path string, segs []string) (string, bool) {
+		if len(segs) == 0 {
+			return path, ix.has(path)
+		}
+		path = join(path, segs[0])
+		if !slices.Contains(arrays, segs[0]) {
+			return walk(path, segs[1:])
+		}
+		for i := 0; ix.has(idx(path, i)); i++ {
+			if segs[0] == "resources" && kind != "" {
+				p, ok := ix.val[idx(path, i)+".kind"]
+				if !ok || valueText(lines[p.Line-1][p.Col-1:]) != `"`+kind+`"` {
+					continue
 				}
 			}
+			if found, ok := walk(idx(path, i), segs[1:]); ok {
+				return found, true
+			}
 		}
-		path = idx(path, i)
+		return path, false
 	}
-	return path
+	found, _ := walk("", strings.Split(key, "."))
+	return found
 }
 
 // valueText returns the TOML value at the start of s: a string, an inline
