@@ -101,6 +101,13 @@ func TestActivateAndRoundRobin(t *testing.T) {
 	if seen["x|a"] != 5 || seen["x|c"] != 5 {
 		t.Errorf("rr spread = %v, want 5 each", seen)
 	}
+	// Each request sends "x" and gets "x|a" or "x|c" back; each direction
+	// is counted when it ends, just after the client has its answer.
+	testkit.WaitFor(t, "bytes counted", func() bool {
+		st := svcStatus(t, b, "tcp")
+		return st.Stats.TCP.BytesIn == 10 && st.Stats.TCP.BytesOut == 30 &&
+			st.Reals[0].BytesIn == 5 && st.Reals[1].BytesOut == 15
+	})
 	st := svcStatus(t, b, "tcp")
 	if st.FirstConnection.IsZero() || st.Reals[0].Scheduled != 5 || st.Reals[1].Scheduled != 5 {
 		t.Errorf("status = first connection %v, scheduled %d and %d; want a first connection and 5 each",

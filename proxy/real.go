@@ -22,7 +22,22 @@ type real struct {
 	// real (ipvsadm --stats' Conns), connect attempts retried elsewhere
 	// included.
 	scheduled atomic.Uint64
+	// bytesIn (client to real) and bytesOut (real to client): ipvsadm
+	// --stats' InBytes and OutBytes, counted by the L4 data paths.
+	bytesIn, bytesOut atomic.Uint64
 }
+
+// AddBytes implements upstream.ByteCounter.
+func (r *real) AddBytes(in, out uint64) {
+	if in != 0 {
+		r.bytesIn.Add(in)
+	}
+	if out != 0 {
+		r.bytesOut.Add(out)
+	}
+}
+
+var _ upstream.ByteCounter = (*real)(nil)
 
 func newReal(addr netip.AddrPort, weight int) *real {
 	r := &real{addr: addr}

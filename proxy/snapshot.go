@@ -59,7 +59,11 @@ type RealStatus struct {
 	// CheckSeconds the sum over Checks (0 without checks).
 	// Scheduled counts the connections, flows and requests sent to the
 	// real, like ipvsadm --stats' Conns.
-	Scheduled        uint64  `json:"scheduled"`
+	Scheduled uint64 `json:"scheduled"`
+	// BytesIn (client to real) and BytesOut (real to client) relayed by
+	// the L4 data paths, like ipvsadm --stats (HTTP mode does not count).
+	BytesIn          uint64  `json:"bytes_in"`
+	BytesOut         uint64  `json:"bytes_out"`
 	Checks           uint64  `json:"checks"`
 	CheckFailures    uint64  `json:"check_failures"`
 	LastCheckSeconds float64 `json:"last_check_seconds"`
@@ -139,6 +143,7 @@ func (s *service) status() ServiceStatus {
 			Address: r.addr.String(), Pool: pool, Weight: int(r.weight.Load()),
 			Healthy: r.healthy.Load(), Draining: r.draining.Load(),
 			ActiveConn: r.active.Load(), InActConn: r.inactive.Load(), Scheduled: r.scheduled.Load(),
+			BytesIn: r.bytesIn.Load(), BytesOut: r.bytesOut.Load(),
 		}
 		if r.usable() {
 			rs.Effective = rs.Weight

@@ -52,7 +52,12 @@ func (c TCPConfig) withDefaults() TCPConfig {
 // TCPStats are cumulative counters since the proxy was made, plus the
 // connections open now.
 type TCPStats struct {
-	Accepted        uint64 `json:"accepted"`
+	Accepted uint64 `json:"accepted"`
+	// BytesIn (client to real) and BytesOut (real to client) count what
+	// was relayed, each direction added when it ends (the kernel splices
+	// the bytes; nothing counts them on the way).
+	BytesIn         uint64 `json:"bytes_in"`
+	BytesOut        uint64 `json:"bytes_out"`
 	Refused         uint64 `json:"refused"`          // arrived while inactive
 	NoReal          uint64 `json:"no_real"`          // no real could be reached
 	ConnectFailed   uint64 `json:"connect_failed"`   // per attempt
@@ -70,6 +75,7 @@ type TCPProxy struct {
 	active atomic.Bool
 
 	accepted, refused, noReal atomic.Uint64
+	bytesIn, bytesOut         atomic.Uint64
 	connFailed, connTimeouts  atomic.Uint64
 	idleClosed                atomic.Uint64
 	open                      atomic.Int64
@@ -113,6 +119,7 @@ func (t *TCPProxy) Stats() TCPStats {
 		Accepted: t.accepted.Load(), Refused: t.refused.Load(), NoReal: t.noReal.Load(),
 		ConnectFailed: t.connFailed.Load(), ConnectTimeouts: t.connTimeouts.Load(),
 		IdleClosed: t.idleClosed.Load(), Open: t.open.Load(),
+		BytesIn: t.bytesIn.Load(), BytesOut: t.bytesOut.Load(),
 	}
 }
 
@@ -269,7 +276,8 @@ func (t *TCPProxy) connect(client *net.TCPConn, from netip.Addr, cfg *TCPConfig)
 // enter user space. On EOF the write side of dst is shut (half-close) and
 // the other direction carries on; on an error both sides are reset.
 func (t *TCPProxy) pipe(c *tcpConn, dst, src *net.TCPConn) {
-	_, err := io.Copy(dst, src)
+	n, err := io.Copy(dst, src)
+	t.countBytes(c, src == c.client, uint64(n))
 	if err != nil || c.aborted.Load() {
 		c.abort()
 		return
@@ -280,6 +288,23 @@ func (t *TCPProxy) pipe(c *tcpConn, dst, src *net.TCPConn) {
 	}
 	if !c.halfClosed.Swap(true) {
 		c.up.AddConns(-1, 1)
+	}
+}
+
+// countBytes adds n bytes relayed in one direction to the proxy's and the
+// real's counters.
+func (t *TCPProxy) countBytes(c *tcpConn, fromClient bool, n uint64) {
+	bc, _ := c.up.(upstream.ByteCounter)
+	if fromClient {
+		t.bytesIn.Add(n)
+		if bc != nil {
+			bc.AddBytes(n, 0)
+		}
+		return
+	}
+	t.bytesOut.Add(n)
+	if bc != nil {
+		bc.AddBytes(0, n)
 	}
 }
 

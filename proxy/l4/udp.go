@@ -63,6 +63,8 @@ func (c UDPConfig) withDefaults() UDPConfig {
 // UDPStats are cumulative counters plus the flows open now.
 type UDPStats struct {
 	Datagrams    uint64 `json:"datagrams"`  // client -> real, forwarded
+	BytesIn      uint64 `json:"bytes_in"`   // client -> real, payload bytes forwarded
+	BytesOut     uint64 `json:"bytes_out"`  // real -> client, payload bytes forwarded
 	Replies      uint64 `json:"replies"`    // real -> client, forwarded
 	Refused      uint64 `json:"refused"`    // arrived while inactive
 	NoReal       uint64 `json:"no_real"`    // no real available for a new flow
@@ -87,6 +89,7 @@ type UDPProxy struct {
 	epoch  time.Time // from clock, at NewUDP
 
 	datagrams, replies, refused, noReal  atomic.Uint64
+	bytesIn, bytesOut                    atomic.Uint64
 	tableFull, oversize, opened, expired atomic.Uint64
 	evicted                              atomic.Uint64
 
@@ -139,6 +142,7 @@ func (u *UDPProxy) Stats() UDPStats {
 	u.mu.Unlock()
 	return UDPStats{
 		Datagrams: u.datagrams.Load(), Replies: u.replies.Load(), Refused: u.refused.Load(),
+		BytesIn: u.bytesIn.Load(), BytesOut: u.bytesOut.Load(),
 		NoReal: u.noReal.Load(), TableFull: u.tableFull.Load(), Oversize: u.oversize.Load(),
 		FlowsOpened: u.opened.Load(), FlowsExpired: u.expired.Load(), Flows: n, Evicted: u.evicted.Load(),
 	}
@@ -187,6 +191,10 @@ func (u *UDPProxy) Serve(pc *net.UDPConn) error {
 			continue
 		}
 		u.datagrams.Add(1)
+		u.bytesIn.Add(uint64(n))
+		if bc, ok := f.up.(upstream.ByteCounter); ok {
+			bc.AddBytes(uint64(n), 0)
+		}
 	}
 }
 
@@ -312,6 +320,10 @@ func (u *UDPProxy) replyLoop(f *flow, maxLen int) {
 		replyBufs.Put(bp)
 		if werr == nil {
 			u.replies.Add(1)
+			u.bytesOut.Add(uint64(n))
+			if bc, ok := f.up.(upstream.ByteCounter); ok {
+				bc.AddBytes(0, uint64(n))
+			}
 		}
 	}
 }

@@ -19,6 +19,14 @@ type Upstream interface {
 	AddConns(active, inactive int64)
 }
 
+// ByteCounter is an Upstream that also counts the bytes relayed to and
+// from it, like ipvsadm --stats' InBytes (client to real) and OutBytes
+// (real to client). It is optional: data paths count only when the
+// Upstream has it.
+type ByteCounter interface {
+	AddBytes(in, out uint64)
+}
+
 // Picker chooses a real for each new connection, flow or request.
 type Picker interface {
 	// Pick returns the real for client, never one in tried (earlier failed

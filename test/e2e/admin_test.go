@@ -170,6 +170,12 @@ func TestAdminMetricsAcrossFailover(t *testing.T) {
 		if !after.has("hapair_takeover_duration_seconds_count", `phase="first_connection"`) {
 			return fmt.Errorf("no first_connection phase in lb2's histogram yet")
 		}
+		// The probes after the takeover went through lb2's balancer (bytes
+		// are counted as each connection's directions end).
+		if after.sum("hapair_real_connections_total", `service="tcp"`) == 0 || after.sum("hapair_service_bytes_total", `service="tcp"`, `direction="out"`) == 0 {
+			return fmt.Errorf("real_connections_total %v, service_bytes_total{out} %v; want both > 0",
+				after.sum("hapair_real_connections_total", `service="tcp"`), after.sum("hapair_service_bytes_total", `service="tcp"`, `direction="out"`))
+		}
 		return nil
 	})
 	tl := st.Groups[0].LastTakeover

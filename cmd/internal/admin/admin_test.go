@@ -80,7 +80,7 @@ func pairSource() *fakeSource {
 				{Address: "198.18.1.2:80", Pool: "primary", Weight: 2, Healthy: false, Removed: true, Reason: "connect: connection refused",
 					Checks: 10, CheckFailures: 4, LastCheckSeconds: 0.002, CheckSeconds: 0.015},
 			},
-			Stats: proxy.ServiceStats{TCP: &l4.TCPStats{Accepted: 17, Open: 3}},
+			Stats: proxy.ServiceStats{TCP: &l4.TCPStats{Accepted: 17, Open: 3, BytesIn: 1000, BytesOut: 50000}},
 		}}},
 		reloads: map[string]uint64{"ok": 2},
 	}
@@ -136,6 +136,10 @@ hapair_real_checks_total{pool="primary",real="198.18.1.2:80",result="ok",service
 # TYPE hapair_real_check_duration_seconds_total counter
 hapair_real_check_duration_seconds_total{pool="primary",real="198.18.1.1:80",service="http"} 0
 hapair_real_check_duration_seconds_total{pool="primary",real="198.18.1.2:80",service="http"} 0.015
+# HELP hapair_service_bytes_total Bytes a virtual service relayed, by direction: in (client to real) and out (real to client), like ipvsadm --stats; tcp and udp services only, each TCP direction added when it ends.
+# TYPE hapair_service_bytes_total counter
+hapair_service_bytes_total{direction="in",service="http"} 1000
+hapair_service_bytes_total{direction="out",service="http"} 50000
 # HELP hapair_service_connections_total Client connections (tcp), flows (udp) or requests (http) a virtual service took.
 # TYPE hapair_service_connections_total counter
 hapair_service_connections_total{service="http"} 17
@@ -154,7 +158,7 @@ hapair_reloads_total{result="ok"} 2
 		"hapair_heartbeat_drops_total", "hapair_heartbeats_received_total", "hapair_peer_up",
 		"hapair_group_owner", "hapair_real_up", "hapair_service_connections_total", "hapair_reloads_total",
 		"hapair_real_checks_total", "hapair_real_check_duration_seconds_total",
-		"hapair_split_brain_seen_total", "hapair_split_brain_resolved_total"); err != nil {
+		"hapair_split_brain_seen_total", "hapair_split_brain_resolved_total", "hapair_service_bytes_total"); err != nil {
 		t.Error(err)
 	}
 	// Exactly one state is 1 per group.

@@ -50,6 +50,8 @@ var (
 	descRealInactive = desc("real_inactive_connections", "A real's inactive connections, like ipvsadm's InActConn.", "service", "real", "pool")
 	descRealChecks   = desc("real_checks_total", "Completed health checks of a real, by result (ok, failed).", "service", "real", "pool", "result")
 	descRealCheckDur = desc("real_check_duration_seconds_total", "Time spent in a real's completed health checks; divided by real_checks_total, the mean check latency.", "service", "real", "pool")
+	descServiceBytes = desc("service_bytes_total", "Bytes a virtual service relayed, by direction: in (client to real) and out (real to client), like ipvsadm --stats; tcp and udp services only, each TCP direction added when it ends.", "service", "direction")
+	descRealBytes    = desc("real_bytes_total", "Bytes relayed to (in) and from (out) a real, like ipvsadm --stats' InBytes and OutBytes; tcp and udp services only.", "service", "real", "pool", "direction")
 	descRealSched    = desc("real_connections_total", "Connections, flows or requests scheduled to a real, like ipvsadm --stats' Conns (connect attempts retried elsewhere included).", "service", "real", "pool")
 	descRealLastChk  = desc("real_last_check_duration_seconds", "How long a real's last completed health check took.", "service", "real", "pool")
 )
@@ -68,7 +70,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		descDatagrams, descHeard, descDrops, descPeerUp, descPeerLinkUp, descPeerHeard, descGroupState,
 		descGroupOwner, descGroupSince, descTakeover, descSplitSeen, descSplitResolv, descPeerDeaths, descReloads, descServiceUp, descServicePool,
 		descServiceConns, descServiceOpen, descServiceRef, descServiceNoRl, descRealUp, descRealWeight,
-		descRealActive, descRealInactive, descRealChecks, descRealCheckDur, descRealLastChk, descRealSched} {
+		descRealActive, descRealInactive, descRealChecks, descRealCheckDur, descRealLastChk, descRealSched, descServiceBytes, descRealBytes} {
 		ch <- d
 	}
 }
