@@ -237,6 +237,17 @@ func checkName(name string, max int) string {
 	return ""
 }
 
+// PreferencePriority is the base priority of the node at rank (0-based) of
+// a group's ordered preference list: PriorityPreferred for the first, one
+// less for each next one, so every listed node ranks above the unlisted
+// ones (PriorityDefault) and a group moves down the list as nodes fail,
+// like keepalived's descending VRRP priorities. Ranks past the list's room
+// (MaxNodes) stay above PriorityDefault.
+func PreferencePriority(rank int) uint8 {
+	rank = min(max(rank, 0), MaxNodes)
+	return PriorityPreferred - uint8(rank)
+}
+
 // basePriority is node's configured priority for g, before checks.
 func basePriority(g *GroupConfig, node string) uint8 {
 	if p, ok := g.Priorities[node]; ok {

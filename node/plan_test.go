@@ -67,7 +67,7 @@ func TestPlanReload(t *testing.T) {
 		{
 			name:  "preferred node needs a restart",
 			edits: []string{`preferred = "lb1"`, `preferred = "lb2"`},
-			wantRestart: `reload refused, nothing changed: group web: preferred changed from "lb1" to "lb2", which needs a restart of had (a group's ownership rules are fixed at start); ` +
+			wantRestart: `reload refused, nothing changed: group web: preferred changed from ["lb1"] to ["lb2"], which needs a restart of had (a group's ownership rules are fixed at start); ` +
 				`group web: priorities changed from { lb1 = 200, lb2 = 100 } to { lb1 = 100, lb2 = 200 }, which needs a restart of had (a group's ownership rules are fixed at start)`,
 		},
 		{

@@ -79,7 +79,7 @@ func restartReasons(a, b *config.Config) []string {
 			old, new any
 			why      string
 		}{
-			{"preferred", og.Preferred, ng.Preferred, "a group's ownership rules are fixed at start"},
+			{"preferred", og.Preference, ng.Preference, "a group's ownership rules are fixed at start"},
 			{"priorities", og.Priorities, ng.Priorities, "a group's ownership rules are fixed at start"},
 			{"auto_failback", og.AutoFailback, ng.AutoFailback, "a group's ownership rules are fixed at start"},
 			{"notify", og.Notify, ng.Notify, "notify hooks are set up at start"},

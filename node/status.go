@@ -50,11 +50,11 @@ func assembleStatus(in statusInput) ctl.Status {
 		Node: in.self, Cluster: cfg.Cluster.Name, ClusterID: cfg.Cluster.ID,
 		Generation: in.gen, Maintenance: in.machine.Maintenance, Started: in.started,
 	}
-	preferred := map[string]string{}
+	groups := map[string]*config.Group{}
 	vips := map[string][]string{}
 	services := map[string][]string{}
 	for _, g := range cfg.Groups {
-		preferred[g.Name] = g.Preferred
+		groups[g.Name] = &g
 		for _, r := range g.Resources {
 			if r.VIP != nil {
 				vips[g.Name] = append(vips[g.Name], r.VIP.Prefix.String())
@@ -79,8 +79,12 @@ func assembleStatus(in statusInput) ctl.Status {
 	}
 	for _, g := range in.machine.Groups {
 		gs := ctl.GroupStatus{
-			Name: g.Name, Owner: g.Owner, State: g.State.String(), Preferred: preferred[g.Name],
+			Name: g.Name, Owner: g.Owner, State: g.State.String(),
 			Priority: int(g.Priority), Reason: g.Reason, Since: g.Since, VIPs: vips[g.Name],
+		}
+		if cg := groups[g.Name]; cg != nil {
+			gs.Preferred, gs.Preference = cg.Preferred(), cg.Preference
+			gs.Priorities = basePriorities(cg, cfg.Cluster.Nodes)
 		}
 		if g.Waiting != "" {
 			gs.Reason = strings.TrimSpace(gs.Reason + "; " + g.Waiting)
@@ -157,4 +161,19 @@ func balancerSummary(snap *proxy.Snapshot) *ctl.Balancer {
 		}
 	}
 	return b
+}
+
+// basePriorities lists every node's configured priority for g, in the
+// group's preference order, then the unlisted nodes in cluster order.
+func basePriorities(g *config.Group, nodes []string) []ctl.NodePriority {
+	var out []ctl.NodePriority
+	for _, n := range g.Preference {
+		out = append(out, ctl.NodePriority{Node: n, Priority: int(g.Priorities[n])})
+	}
+	for _, n := range nodes {
+		if !slices.Contains(g.Preference, n) {
+			out = append(out, ctl.NodePriority{Node: n, Priority: int(g.Priorities[n])})
+		}
+	}
+	return out
 }

@@ -24,8 +24,8 @@ func TestAssembleStatus(t *testing.T) {
 	cfg := &config.Config{
 		Cluster: config.Cluster{Name: "web", ID: 7, Nodes: []string{"lb1", "lb2"}, Deadtime: 500 * time.Millisecond},
 		Groups: []config.Group{
-			{Name: "web", Preferred: "lb1", Resources: []config.Resource{{Kind: "vip", VIP: &config.VIP{Prefix: netip.MustParsePrefix("198.18.0.100/24")}}}},
-			{Name: "db", Preferred: "lb2"},
+			{Name: "web", Preference: []string{"lb1"}, Priorities: map[string]uint8{"lb1": 200, "lb2": 100}, Resources: []config.Resource{{Kind: "vip", VIP: &config.VIP{Prefix: netip.MustParsePrefix("198.18.0.100/24")}}}},
+			{Name: "db", Preference: []string{"lb2", "lb1"}, Priorities: map[string]uint8{"lb1": 199, "lb2": 200}},
 		},
 	}
 	in := statusInput{
@@ -62,9 +62,11 @@ func TestAssembleStatus(t *testing.T) {
 		Peers: []ctl.PeerStatus{{Name: "lb1", Alive: false, LastHeard: at(1000), Generation: 4,
 			Links: map[string]bool{"mcast0": false, "ucast0": true}}},
 		Groups: []ctl.GroupStatus{
-			{Name: "web", Owner: "lb2", State: "master", Preferred: "lb1", Priority: 100, Reason: "peer lb1 dead", Since: at(1500),
+			{Name: "web", Owner: "lb2", State: "master", Preferred: "lb1", Priority: 100,
+				Preference: []string{"lb1"}, Priorities: []ctl.NodePriority{{Node: "lb1", Priority: 200}, {Node: "lb2", Priority: 100}}, Reason: "peer lb1 dead", Since: at(1500),
 				VIPs: []string{"198.18.0.100/24"}, LastTakeover: &ctl.Timeline{PeerLastHeard: at(1000), Started: at(1500), Running: at(1520), FirstARP: at(1530)}},
-			{Name: "db", State: "standby", Preferred: "lb2", Priority: 200, Reason: "starting; initdead: waiting 3s for peers"},
+			{Name: "db", State: "standby", Preferred: "lb2", Priority: 200,
+				Preference: []string{"lb2", "lb1"}, Priorities: []ctl.NodePriority{{Node: "lb2", Priority: 200}, {Node: "lb1", Priority: 199}}, Reason: "starting; initdead: waiting 3s for peers"},
 		},
 		Links: []ctl.LinkStatus{
 			{Name: "mcast0", Kind: "mcast", Sent: 20, Received: 10, Drops: map[string]uint64{"bad-mac": 2}, Heard: map[string]uint64{"lb1": 8}},

@@ -124,13 +124,13 @@ func printStatus(w io.Writer, st *ctl.Status, now time.Time) {
 	fmt.Fprintf(w, "node %s  cluster %s (id %d)  generation %d%s\n", st.Node, st.Cluster, st.ClusterID, st.Generation, mode)
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "\nGROUP\tOWNER\tSTATE\tPRIORITY\tPREFERRED\tSINCE\tREASON")
+	fmt.Fprintln(tw, "\nGROUP\tOWNER\tSTATE\tPRIORITY\tPREFERENCE\tSINCE\tREASON")
 	for _, g := range st.Groups {
 		owner := g.Owner
 		if owner == "" {
 			owner = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", g.Name, owner, g.State, g.Priority, g.Preferred, ago(now, g.Since), g.Reason)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", g.Name, owner, g.State, g.Priority, preference(&g), ago(now, g.Since), g.Reason)
 	}
 	tw.Flush()
 
@@ -381,4 +381,18 @@ func cmdPeer(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stdout, msg)
 	return exitOK
+}
+
+// preference shows a group's nodes with their base priorities, best
+// first ("lb1=200>lb2=199>lb3=100"), or the preferred node alone when the
+// daemon did not send them.
+func preference(g *ctl.GroupStatus) string {
+	if len(g.Priorities) == 0 {
+		return g.Preferred
+	}
+	parts := make([]string, len(g.Priorities))
+	for i, p := range g.Priorities {
+		parts[i] = fmt.Sprintf("%s=%d", p.Node, p.Priority)
+	}
+	return strings.Join(parts, ">")
 }

@@ -139,11 +139,14 @@ type Track struct {
 // Group is one [[group]]: a haresources line. Resources start in order and
 // stop in reverse.
 type Group struct {
-	Name      string // 1..32 bytes of [A-Za-z0-9._-], unique (required)
-	Preferred string // node that owns the group when all is well (required)
+	Name string // 1..32 bytes of [A-Za-z0-9._-], unique (required)
+	// Preference is the ordered list of nodes that should own the group,
+	// best first (required; `preferred = "lb1"` is a one-element list).
+	Preference []string
 	// Priorities is the base priority of every cluster node for this group,
-	// 1..254 (default ha.PriorityPreferred, 200, for the preferred node and
-	// ha.PriorityDefault, 100, for the others; the file may set some or all).
+	// 1..254 (default ha.PreferencePriority of its rank in Preference: 200
+	// for the first, 199 for the second, ...; ha.PriorityDefault, 100, for
+	// the nodes not listed; the file may set some or all).
 	Priorities map[string]uint8
 	// AutoFailback overrides cluster.auto_failback for this group.
 	AutoFailback bool
@@ -316,4 +319,12 @@ type Monitor struct {
 	Args     []string      // its arguments
 	Interval time.Duration // between runs (default check.DefaultMonitorInterval, 5s)
 	Timeout  time.Duration // per run, at most Interval (default Interval)
+}
+
+// Preferred is the first node of g's preference list ("" when none).
+func (g *Group) Preferred() string {
+	if len(g.Preference) == 0 {
+		return ""
+	}
+	return g.Preference[0]
 }

@@ -56,7 +56,7 @@ func (c *conv) machine(cfg *Config) {
 		Initdead: cl.Initdead, AutoFailback: cl.AutoFailback, FailbackHold: cl.FailbackHold,
 	}
 	for _, g := range cfg.Groups {
-		hc.Groups = append(hc.Groups, ha.GroupConfig{Name: g.Name, Preferred: g.Preferred, Priorities: g.Priorities})
+		hc.Groups = append(hc.Groups, ha.GroupConfig{Name: g.Name, Preferred: g.Preferred(), Priorities: g.Priorities})
 	}
 	for _, p := range cfg.Pings {
 		hc.Checks = append(hc.Checks, ha.CheckConfig{Name: "ping " + p.Address.String(), Weight: uint8(p.Weight), Ping: true})

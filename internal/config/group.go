@@ -32,7 +32,6 @@ func (c *conv) groups(rs []rawGroup, cfg *Config) []Group {
 		r, path := &rs[i], idx("group", i)
 		g := Group{
 			Name:         r.Name, // ha validates it (machine)
-			Preferred:    r.Preferred,
 			AutoFailback: cfg.Cluster.AutoFailback,
 			Notify:       cfg.Cluster.Notify,
 		}
@@ -43,8 +42,10 @@ func (c *conv) groups(rs []rawGroup, cfg *Config) []Group {
 		if c.ix.has(path + ".auto_failback") {
 			g.AutoFailback = r.AutoFailback
 		}
-		c.required(path + ".preferred")
-		g.Priorities = c.priorities(path+".priorities", r, cfg.Cluster.Nodes)
+		if c.required(path + ".preferred") {
+			g.Preference = c.preference(path+".preferred", r.Preferred, cfg.Cluster.Nodes)
+		}
+		g.Priorities = c.priorities(path+".priorities", r, g.Preference, cfg.Cluster.Nodes)
 		if c.required(path+".resources") && len(r.Resources) == 0 {
 			c.errorf(path+".resources", "want at least one resource")
 		}
@@ -67,14 +68,55 @@ func (c *conv) groups(rs []rawGroup, cfg *Config) []Group {
 	return groups
 }
 
+// preference reads `preferred`: one node name, or an ordered list of
+// distinct node names, best first.
+func (c *conv) preference(path string, v any, nodes []string) []string {
+	var list []string
+	switch v := v.(type) {
+	case string:
+		list = []string{v}
+	case []any:
+		if len(v) == 0 {
+			c.errorf(path, "want a node name or a non-empty list of node names")
+			return nil
+		}
+		for i, e := range v {
+			s, ok := e.(string)
+			if !ok {
+				c.errorf(idx(path, i), "%v is not a node name", e)
+				return nil
+			}
+			list = append(list, s)
+		}
+	default:
+		c.errorf(path, "%v is not a node name or a list of node names", v)
+		return nil
+	}
+	for i, n := range list {
+		p := path
+		if _, isList := v.([]any); isList {
+			p = idx(path, i)
+		}
+		switch {
+		case !slices.Contains(nodes, n):
+			c.errorf(p, "%q is not a node in nodes %q", n, nodes)
+			return nil
+		case slices.Index(list, n) < i:
+			c.errorf(p, "node %q is listed twice", n)
+			return nil
+		}
+	}
+	return list
+}
+
 // priorities fills every node's base priority: the ones written, else ha's
-// defaults for the preferred node and the others.
-func (c *conv) priorities(path string, r *rawGroup, nodes []string) map[string]uint8 {
+// defaults for the rank in the preference list and for unlisted nodes.
+func (c *conv) priorities(path string, r *rawGroup, preference, nodes []string) map[string]uint8 {
 	prio := map[string]uint8{}
 	for _, n := range nodes {
 		prio[n] = ha.PriorityDefault
-		if n == r.Preferred {
-			prio[n] = ha.PriorityPreferred
+		if rank := slices.Index(preference, n); rank >= 0 {
+			prio[n] = ha.PreferencePriority(rank)
 		}
 	}
 	for _, k := range sortedKeys(r.Priorities) {

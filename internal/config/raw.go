@@ -73,7 +73,7 @@ type rawTrack struct {
 
 type rawGroup struct {
 	Name         string           `toml:"name"`
-	Preferred    string           `toml:"preferred"`
+	Preferred    any              `toml:"preferred"` // a node name or an ordered list of them
 	Priorities   map[string]int64 `toml:"priorities"`
 	AutoFailback bool             `toml:"auto_failback"`
 	Notify       string           `toml:"notify"`

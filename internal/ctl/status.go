@@ -76,17 +76,28 @@ type PeerStatus struct {
 
 // GroupStatus is one resource group.
 type GroupStatus struct {
-	Name      string    `json:"name"`
-	Owner     string    `json:"owner"` // "" when nobody owns it
-	State     string    `json:"state"` // this node's state: one of GroupStates
-	Preferred string    `json:"preferred"`
-	Priority  int       `json:"priority"` // this node's effective priority
-	Reason    string    `json:"reason"`   // why the last transition happened
-	Since     time.Time `json:"since,omitzero"`
+	Name      string `json:"name"`
+	Owner     string `json:"owner"`     // "" when nobody owns it
+	State     string `json:"state"`     // this node's state: one of GroupStates
+	Preferred string `json:"preferred"` // first node of Preference
+	// Preference is the ordered list of nodes that should own the group.
+	Preference []string `json:"preference,omitempty"`
+	// Priorities is every node's base priority for the group (before
+	// ping and track penalties), preference order first.
+	Priorities []NodePriority `json:"priorities,omitempty"`
+	Priority   int            `json:"priority"` // this node's effective priority
+	Reason     string         `json:"reason"`   // why the last transition happened
+	Since      time.Time      `json:"since,omitzero"`
 	// VIPs are the group's virtual addresses (CIDR), in config order.
 	VIPs []string `json:"vips,omitempty"`
 	// LastTakeover is the timeline of the last time this node took the group.
 	LastTakeover *Timeline `json:"last_takeover,omitempty"`
+}
+
+// NodePriority is one node's base priority for a group (1..254).
+type NodePriority struct {
+	Node     string `json:"node"`
+	Priority int    `json:"priority"`
 }
 
 // Timeline records how the last takeover went, step by step: when the
