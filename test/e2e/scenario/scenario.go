@@ -42,6 +42,10 @@ type Options struct {
 	// Admin serves the admin listener on every address of the node, port
 	// AdminPort (allow_remote), so the client reaches it on the VIP.
 	Admin bool
+	// Nodes is the cluster size, lb1..lbN (default 2).
+	Nodes int
+	// Preferred is the group's `preferred` value as TOML (default "lb1").
+	Preferred string
 }
 
 // AdminPort is the admin listener's port with Options.Admin.
@@ -59,11 +63,16 @@ func Config(dir, socket string, o Options) string {
 	if hold == 0 {
 		hold = 2 * Deadtime
 	}
+	nodes, peers := nodeNames(o.Nodes)
+	preferred := o.Preferred
+	if preferred == "" {
+		preferred = `"lb1"`
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, `[cluster]
 name = "e2e"
 id = 42
-nodes = ["lb1", "lb2"]
+nodes = %s
 authkeys = "authkeys"
 keepalive = "%s"
 warntime = "%s"
@@ -79,20 +88,20 @@ count = 3
 interval = "50ms"
 second_burst = "1s"
 
-`, Keepalive, (Keepalive+Deadtime)/2, Deadtime, initdead, o.AutoFailback, hold, dir, socket, notifyLine(o))
+`, nodes, Keepalive, (Keepalive+Deadtime)/2, Deadtime, initdead, o.AutoFailback, hold, dir, socket, notifyLine(o))
 	if o.Links != "" {
 		b.WriteString(o.Links)
 	} else {
-		b.WriteString(`[[link]]
+		fmt.Fprintf(&b, `[[link]]
 kind = "mcast"
 interface = "eth0"
 group = "239.255.0.94"
 
 [[link]]
 kind = "ucast"
-peers = { lb1 = "198.18.1.11", lb2 = "198.18.1.12" }
+peers = { %s }
 
-`)
+`, peers)
 	}
 	if o.Ping != "" {
 		// Weight 1: losing the ping node barely lowers the priority, so
@@ -111,16 +120,34 @@ peers = { lb1 = "198.18.1.11", lb2 = "198.18.1.12" }
 	}
 	fmt.Fprintf(&b, `[[group]]
 name = "web"
-preferred = "lb1"
+preferred = %s
 resources = [
 %s]
 
-%s`, resources, services)
+%s`, preferred, resources, services)
 	if o.Admin {
 		fmt.Fprintf(&b, "\n[admin]\nlisten = \"0.0.0.0:%d\"\nallow_remote = true\n", AdminPort)
 	}
 	return strings.ReplaceAll(b.String(), "HOSTDIR", dir)
 }
+
+// nodeNames returns the TOML list of lb1..lbN (n 0 = 2) and the ucast
+// peers table's body, each node at its lab heartbeat address 198.18.1.10+i.
+func nodeNames(n int) (nodes, peers string) {
+	if n == 0 {
+		n = 2
+	}
+	var ns, ps []string
+	for i := 1; i <= n; i++ {
+		ns = append(ns, fmt.Sprintf("%q", fmt.Sprintf("lb%d", i)))
+		ps = append(ps, fmt.Sprintf("lb%d = \"198.18.1.%d\"", i, 10+i))
+	}
+	return "[" + strings.Join(ns, ", ") + "]", strings.Join(ps, ", ")
+}
+
+// ThreeNodes is the three-node active/passive scenario: the group prefers
+// lb1, then lb2, then lb3, and fails back up the list.
+var ThreeNodes = Options{Nodes: 3, Preferred: `["lb1", "lb2", "lb3"]`, AutoFailback: true, FailbackHold: FailbackHold, Initdead: Deadtime}
 
 // DefaultService is the TCP service of a pair without Options.Services.
 const DefaultService = `[[service]]
@@ -217,6 +244,7 @@ func All() map[string]Options {
 	http := []string{"http"}
 	return map[string]Options{
 		"pair":             {},
+		"three nodes":      ThreeNodes,
 		"notify":           {Notify: true},
 		"ping":             {Ping: "198.18.0.21"},
 		"failback off":     {AutoFailback: false, FailbackHold: FailbackHold, Initdead: Deadtime},
