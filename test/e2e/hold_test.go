@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hapair/hapair/test/e2e/scenario"
 	"github.com/hapair/hapair/test/lab"
 )
 
@@ -54,7 +55,7 @@ func TestSecondHadRefusesAndVIPStays(t *testing.T) {
 // when the group fails to start there, it names the reason.
 func TestHostAddressNeverRemoved(t *testing.T) {
 	own := netip.MustParseAddr("198.18.0.11") // lb1's eth0
-	p := newPair(t, pairOptions{ExtraGroup: `  { kind = "vip", address = "198.18.0.11/24", interface = "eth0" },` + "\n"})
+	p := newPair(t, pairOptions{ExtraGroup: scenario.HostAddressVIP})
 	p.start("lb1")
 	p.start("lb2")
 	// lb1 prefers the group, fails to take its own address as a VIP,

@@ -233,6 +233,11 @@ func SlowerHeartbeat(config string) string {
 	return strings.Replace(config, fmt.Sprintf("keepalive = %q", Keepalive.String()), fmt.Sprintf("keepalive = %q", (2*Keepalive).String()), 1)
 }
 
+// HostAddressVIP is a second VIP equal to lb1's own eth0 address: had
+// must neither take it over nor remove it (issue 9 case 3).
+const HostAddressVIP = `  { kind = "vip", address = "198.18.0.11/24", interface = "eth0" },
+`
+
 // Balancer is the Options of a balancer test: backends labsrv backends
 // and services activated by the group's balancer resource.
 func Balancer(backends int, services string, names ...string) Options {
@@ -250,6 +255,7 @@ func All() map[string]Options {
 		"failback off":     {AutoFailback: false, FailbackHold: FailbackHold, Initdead: Deadtime},
 		"failback on":      {AutoFailback: true, FailbackHold: FailbackHold, Initdead: Deadtime},
 		"script":           {ExtraGroup: ScriptResource},
+		"host address vip": {ExtraGroup: HostAddressVIP},
 		"http":             Balancer(2, HTTPService(""), http...),
 		"http 3 backends":  Balancer(3, HTTPService(""), http...),
 		"http fallback":    Balancer(3, HTTPService(`fallback = "198.18.0.23:80"`), http...),
