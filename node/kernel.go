@@ -107,7 +107,21 @@ func (k *kernelServices) syncJobs() error {
 		for _, r := range s.cfg.Reals {
 			id := name + " " + r.Address.String()
 			want[id] = true
-			if err := k.prober.Add(check.Job{ID: id, Target: r.Address, Checker: c, Spec: s.spec}); err != nil {
+			rc, spec := c, s.spec
+			if r.Request != "" || r.Receive != nil {
+				// The real's own request and receive (ldirectord's
+				// per-real strings).
+				if r.Request != "" {
+					spec.Request = check.NormalizeRequest(r.Request)
+				}
+				if r.Receive != nil {
+					spec.Receive = r.Receive
+				}
+				if rc, err = check.New(spec); err != nil {
+					return fmt.Errorf("service %q real %s: %w", name, r.Address, err)
+				}
+			}
+			if err := k.prober.Add(check.Job{ID: id, Target: r.Address, Checker: rc, Spec: spec}); err != nil {
 				return err
 			}
 			if st, ok := k.prober.Status(id); ok {

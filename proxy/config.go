@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -68,7 +69,28 @@ type ServiceConfig struct {
 type RealConfig struct {
 	Address netip.AddrPort
 	Weight  int // 0..65535; 0 takes no new connections (ipvsadm -w 0); the config's default is DefaultRealWeight
+	// Request and Receive override the service check's for this real
+	// (optional), as ldirectord's real=ADDR gate 1 "request", "receive":
+	// only for check types that use them.
+	Request string
+	Receive *regexp.Regexp
 }
+
+// RealCheck is the check spec of real rc of service c: the service's, with
+// rc's request and receive overrides.
+func (c ServiceConfig) RealCheck(rc RealConfig) check.Spec {
+	spec := c.Check
+	if rc.Request != "" {
+		spec.Request = check.NormalizeRequest(rc.Request)
+	}
+	if rc.Receive != nil {
+		spec.Receive = rc.Receive
+	}
+	return spec
+}
+
+// overridesCheck reports whether rc has its own request or receive.
+func (rc RealConfig) overridesCheck() bool { return rc.Request != "" || rc.Receive != nil }
 
 // Service defaults. ConnectTimeout is l4's (HAProxy's usual "timeout
 // connect 5s"). A TCP connection idle for 15 minutes is closed, IPVS's
@@ -217,10 +239,31 @@ func (c *ServiceConfig) validatePools(errs *[]error, bad func(path, format strin
 			if r.Weight < 0 || r.Weight > sched.MaxWeight {
 				bad(path+".weight", "%d is out of range 0..%d", r.Weight, sched.MaxWeight)
 			}
+			c.validateRealCheck(path, r, bad)
 		}
 	}
 	if c.Fallback.IsValid() && c.isSelf(c.Fallback) {
 		bad("fallback", "%s is the service's own listen address %s: it would forward to itself", c.Fallback, c.Listen)
+	}
+}
+
+// validateRealCheck checks a real's request and receive overrides: the
+// service's check type must use them.
+func (c *ServiceConfig) validateRealCheck(path string, r RealConfig, bad func(path, format string, args ...any)) {
+	for _, o := range []struct {
+		key string
+		set bool
+	}{{"request", r.Request != ""}, {"receive", r.Receive != nil}} {
+		if !o.set {
+			continue
+		}
+		t, err := check.Lookup(c.Check.Type)
+		switch {
+		case c.Check.Type == "":
+			bad(path+"."+o.key, "the service has no check (type off), so no %s is sent", o.key)
+		case err == nil && !t.Uses(o.key):
+			bad(path+"."+o.key, "key %q is not used by the service's check type %q", o.key, c.Check.Type)
+		}
 	}
 }
 

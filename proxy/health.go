@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 
@@ -25,6 +26,12 @@ func (b *Balancer) syncJobs() {
 	want := make(map[string]jobRef)
 	for name, s := range b.services {
 		ps := s.picker.pools.Load()
+		own := make(map[netip.AddrPort]RealConfig) // reals with their own request/receive
+		for _, rc := range slices.Concat(ps.cfg.Reals, ps.cfg.Backups) {
+			if rc.overridesCheck() {
+				own[rc.Address] = rc
+			}
+		}
 		for _, r := range slices.Concat(ps.primaries, ps.backups) {
 			if s.checker == nil {
 				r.healthy.Store(true)
@@ -32,7 +39,17 @@ func (b *Balancer) syncJobs() {
 			}
 			id := jobID(name, r)
 			want[id] = jobRef{s, r}
-			err := b.prober.Add(check.Job{ID: id, Target: r.addr, Checker: s.checker, Spec: ps.cfg.Check})
+			checker, spec := s.checker, ps.cfg.Check
+			if rc, ok := own[r.addr]; ok {
+				spec = ps.cfg.RealCheck(rc)
+				c, err := check.New(spec)
+				if err != nil {
+					b.log.Error("building a real's own health check failed", "service", name, "real", r.addr.String(), "err", err)
+					continue
+				}
+				checker = c
+			}
+			err := b.prober.Add(check.Job{ID: id, Target: r.addr, Checker: checker, Spec: spec})
 			if err != nil {
 				b.log.Error("adding health check failed", "service", name, "real", r.addr.String(), "err", err)
 				continue

@@ -404,9 +404,9 @@ func TestReloadUnderLoad(t *testing.T) {
 		}
 	})
 	steps := []Config{
-		cfg("rr", RealConfig{a.Addr, 1}, RealConfig{c.Addr, 1}, RealConfig{d.Addr, 1}),
-		cfg("wrr", RealConfig{a.Addr, 3}, RealConfig{c.Addr, 1}, RealConfig{d.Addr, 2}),
-		cfg("wlc", RealConfig{c.Addr, 1}, RealConfig{d.Addr, 1}), // a removed
+		cfg("rr", RealConfig{Address: a.Addr, Weight: 1}, RealConfig{Address: c.Addr, Weight: 1}, RealConfig{Address: d.Addr, Weight: 1}),
+		cfg("wrr", RealConfig{Address: a.Addr, Weight: 3}, RealConfig{Address: c.Addr, Weight: 1}, RealConfig{Address: d.Addr, Weight: 2}),
+		cfg("wlc", RealConfig{Address: c.Addr, Weight: 1}, RealConfig{Address: d.Addr, Weight: 1}), // a removed
 	}
 	for _, st := range steps {
 		before := d.Served() + c.Served() + a.Served()

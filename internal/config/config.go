@@ -310,6 +310,11 @@ type Real struct {
 	Address netip.AddrPort
 	Host    string // the host name written, "" for an address
 	Weight  int    // 0..65535; 0 = quiescent (default proxy.DefaultRealWeight, 1)
+	// Request and Receive override the service check's for this real, as
+	// ldirectord's per-real "request", "receive" (optional; only for check
+	// types that use them; Request normalised like the service's).
+	Request string
+	Receive *regexp.Regexp
 }
 
 // Monitor is a Zeus-style monitor program: exit status non-zero or FAIL on

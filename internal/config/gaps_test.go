@@ -48,7 +48,8 @@ reals = [ { address = "198.18.1.11:80" } ]`, check: func(t *testing.T, s Service
 		{desc: "host names", service: `fallback = "sorry"
 reals = [ { address = "web1" }, { address = "web2:8080", weight = 2 }, { address = "198.18.1.30" } ]
 backups = [ { address = "localhost:9080" } ]`, check: func(t *testing.T, s Service) {
-			want := []Real{{netip.MustParseAddrPort("198.18.1.21:80"), "web1", 1}, {netip.MustParseAddrPort("198.18.1.22:8080"), "web2", 2}, {netip.MustParseAddrPort("198.18.1.30:80"), "", 1}}
+			want := []Real{{Address: netip.MustParseAddrPort("198.18.1.21:80"), Host: "web1", Weight: 1},
+				{Address: netip.MustParseAddrPort("198.18.1.22:8080"), Host: "web2", Weight: 2}, {Address: netip.MustParseAddrPort("198.18.1.30:80"), Weight: 1}}
 			for i, r := range want {
 				if i >= len(s.Reals) || s.Reals[i] != r {
 					t.Errorf("Reals = %+v, want %+v", s.Reals, want)
@@ -62,6 +63,25 @@ backups = [ { address = "localhost:9080" } ]`, check: func(t *testing.T, s Servi
 				t.Errorf("Fallback = %v (%q), want sorry's address", s.Fallback, s.FallbackHost)
 			}
 		}},
+		{desc: "per-real request and receive", service: `check = { type = "negotiate", request = "/status", receive = "ok" }
+reals = [ { address = "198.18.1.11:80", request = "health.html", receive = "OKAY" }, { address = "198.18.1.12:80" } ]`, check: func(t *testing.T, s Service) {
+			r := s.Reals[0]
+			if r.Request != "/health.html" || r.Receive == nil || r.Receive.String() != "OKAY" {
+				t.Errorf("Reals[0] = %+v, want its own request /health.html and receive OKAY", r)
+			}
+			if s.Reals[1].Request != "" || s.Reals[1].Receive != nil {
+				t.Errorf("Reals[1] = %+v, want the service's check", s.Reals[1])
+			}
+			spec := s.Spec()
+			if got := spec.RealCheck(spec.Reals[0]); got.Request != "/health.html" || got.Receive.String() != "OKAY" {
+				t.Errorf("RealCheck(reals[0]) = %+v", got)
+			}
+		}},
+		{desc: "per-real receive on a connect check", service: `reals = [ { address = "198.18.1.11:80", receive = "OKAY" } ]`,
+			wantErr: `service[0].reals[0].receive: key "receive" is not used by the service's check type "connect"`},
+		{desc: "per-real request with check type off", service: `check = { type = "off" }
+reals = [ { address = "198.18.1.11:80", request = "/x" } ]`,
+			wantErr: `service[0].reals[0].request: the service has no check (type off), so no request is sent`},
 		{desc: "a name that does not resolve", service: `reals = [ { address = "web9:80" } ]`,
 			wantErr: `t.toml:22:23: service[0].reals[0].address: host name "web9" does not resolve: lookup web9: no such host`},
 		{desc: "a mistyped address is not looked up", service: `reals = [ { address = "198.18.1" } ]`,

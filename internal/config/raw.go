@@ -142,6 +142,8 @@ type rawCheck struct {
 type rawReal struct {
 	Address string `toml:"address"`
 	Weight  int64  `toml:"weight"`
+	Request string `toml:"request"`
+	Receive string `toml:"receive"`
 }
 
 type rawMonitor struct {

@@ -204,6 +204,15 @@ func (c *conv) reals(path string, rs []rawReal, port uint16) []proxy.RealConfig 
 		if c.required(rpath + ".address") {
 			r.Address, c.hosts[rpath+".address"] = c.hostPort(rpath+".address", rs[i].Address, port)
 		}
+		r.Request = c.str(rpath+".request", rs[i].Request, "")
+		if c.ix.has(rpath + ".receive") {
+			re, err := regexp.Compile(rs[i].Receive)
+			if err != nil {
+				c.errorf(rpath+".receive", "compiling regular expression %q: %v", rs[i].Receive, err)
+				re = regexp.MustCompile("")
+			}
+			r.Receive = re
+		}
 		reals = append(reals, r)
 	}
 	return reals
@@ -225,10 +234,10 @@ func (s Service) Spec() proxy.ServiceConfig {
 		},
 	}
 	for _, r := range s.Reals {
-		sc.Reals = append(sc.Reals, proxy.RealConfig{Address: r.Address, Weight: r.Weight})
+		sc.Reals = append(sc.Reals, proxy.RealConfig{Address: r.Address, Weight: r.Weight, Request: r.Request, Receive: r.Receive})
 	}
 	for _, r := range s.Backups {
-		sc.Backups = append(sc.Backups, proxy.RealConfig{Address: r.Address, Weight: r.Weight})
+		sc.Backups = append(sc.Backups, proxy.RealConfig{Address: r.Address, Weight: r.Weight, Request: r.Request, Receive: r.Receive})
 	}
 	for _, m := range s.Monitors {
 		sc.Monitors = append(sc.Monitors, check.Monitor{Program: m.Script, Args: m.Args, Interval: m.Interval, Timeout: m.Timeout})
@@ -250,10 +259,10 @@ func fromProxy(sc proxy.ServiceConfig) Service {
 		},
 	}
 	for _, r := range sc.Reals {
-		s.Reals = append(s.Reals, Real{Address: r.Address, Weight: r.Weight})
+		s.Reals = append(s.Reals, Real{Address: r.Address, Weight: r.Weight, Request: check.NormalizeRequest(r.Request), Receive: r.Receive})
 	}
 	for _, r := range sc.Backups {
-		s.Backups = append(s.Backups, Real{Address: r.Address, Weight: r.Weight})
+		s.Backups = append(s.Backups, Real{Address: r.Address, Weight: r.Weight, Request: check.NormalizeRequest(r.Request), Receive: r.Receive})
 	}
 	for _, m := range sc.Monitors {
 		m = m.WithDefaults()

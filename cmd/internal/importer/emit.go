@@ -125,6 +125,12 @@ func (s *service) render(w *tomlWriter) {
 			if r.wset {
 				f = append(f, "weight = "+strconv.Itoa(r.weight))
 			}
+			if r.request != "" {
+				f = append(f, "request = "+q(r.request))
+			}
+			if r.receive != "" {
+				f = append(f, "receive = "+q(r.receive))
+			}
 			w.element("{ "+strings.Join(f, ", ")+" }", r.at, r.note)
 		}
 		w.line("]")

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	pcheck "github.com/hapair/hapair/proxy/check"
 )
 
 // Ldirectord imports an ldirectord.cf (ldirectord(8)). ldirectord run on its
@@ -251,6 +253,7 @@ func (im *importer) ldService(v *ldVirtual, globals map[string]ldValue) *service
 	}
 	methods := im.ldReals(s, v, ap.port)
 	im.ldCheck(s, v, get, svcType, proto)
+	im.ldRealChecks(s)
 	im.forwarding(s, methods, "ldirectord")
 	for _, k := range sortedKeys(v.opts) {
 		if used[k] {
@@ -267,6 +270,35 @@ func (im *importer) ldService(v *ldVirtual, globals map[string]ldValue) *service
 		}
 	}
 	return s
+}
+
+// ldRealChecks keeps a real's own request and receive where the service's
+// check sends a request (negotiate, N; http takes a request only) and
+// warns where it does not.
+func (im *importer) ldRealChecks(s *service) {
+	c := &s.check
+	negotiates := c.typ == "negotiate" || isDigits(c.typ)
+	for _, r := range s.reals {
+		if r.request != "" {
+			if negotiates || c.typ == "http" {
+				r.request = pcheck.NormalizeRequest(r.request)
+			} else {
+				im.warnf(r.at, "real %s: its request %q is not carried over: the service's check (%s) sends none", r.address, r.request, firstNonEmpty(c.typ, "off"))
+				r.request = ""
+			}
+		}
+		if r.receive != "" {
+			_, err := regexp.Compile(r.receive)
+			switch {
+			case !negotiates:
+				im.warnf(r.at, "real %s: its receive %q is not carried over: the service's check (%s) matches no body", r.address, r.receive, firstNonEmpty(c.typ, "off"))
+				r.receive = ""
+			case err != nil:
+				im.warnf(r.at, "real %s: its receive %q is not an RE2 regexp (%v); the service's is used", r.address, r.receive, err)
+				r.receive = ""
+			}
+		}
+	}
 }
 
 func firstNonEmpty(ss ...string) string {
@@ -339,11 +371,20 @@ func (im *importer) ldReals(s *service, v *ldVirtual, port int) []methodAt {
 				rest = rest[1:]
 			}
 		}
-		if len(rest) > 0 {
-			im.warnf(r.at, "real=%s: per-real request/receive %q not carried over: hapair checks every real of a service the same way", words[0], strings.Join(rest, ", "))
+		var request, receive string
+		switch len(rest) {
+		case 0:
+		case 1, 2:
+			request = rest[0]
+			if len(rest) == 2 {
+				receive = rest[1]
+			}
+		default:
+			im.warnf(r.at, "real=%s: extra fields %q ignored (want [gate|masq|ipip] [weight] [\"request\", \"receive\"])", words[0], strings.Join(rest[2:], " "))
+			request, receive = rest[0], rest[1]
 		}
 		for _, a := range addrs {
-			s.reals = append(s.reals, &real{at: r.at, address: a.String(), weight: weight, wset: wset})
+			s.reals = append(s.reals, &real{at: r.at, address: a.String(), weight: weight, wset: wset, request: request, receive: receive})
 			methods = append(methods, methodAt{r.at, method})
 		}
 	}
@@ -596,10 +637,8 @@ func (im *importer) ldHTTP(s *service, v *ldVirtual, get func(string) (ldValue, 
 		if c.request == "" {
 			c.request = "/"
 		}
-		if !strings.HasPrefix(c.request, "/") {
-			// ldirectord puts the request after "http://HOST:PORT/".
-			c.request = "/" + c.request
-		}
+		// ldirectord puts the request after "http://HOST:PORT/".
+		c.request = pcheck.NormalizeRequest(c.request)
 	}
 	if h, ok := get("virtualhost"); ok {
 		c.host = unquote(h.val)

@@ -71,7 +71,12 @@ func TestLdirectord(t *testing.T) {
 					`ldirectord.cf:19: gate: not forwarded by hapair's kernel "dr" method: dr needs the interface`}}},
 		{name: "real ranges, per-real request and receive, weights", cf: "virtual=198.18.0.20:80\n\treal=198.18.1.1->198.18.1.3:8080 gate 2 \".healthcheck.html\", \"OKAY\"\n\tchecktype=connect\n",
 			want: want{complete: true, toml: []string{`"198.18.1.1:8080", weight = 2`, `"198.18.1.3:8080", weight = 2`},
-				warns: []string{`ldirectord.cf:2: real=198.18.1.1->198.18.1.3:8080: per-real request/receive ".healthcheck.html, OKAY" not carried over`}}},
+				warns: []string{`ldirectord.cf:2: real 198.18.1.1:8080: its request ".healthcheck.html" is not carried over: the service's check (connect) sends none`,
+					`ldirectord.cf:2: real 198.18.1.3:8080: its receive "OKAY" is not carried over`}}},
+		{name: "per-real request and receive with a negotiate check", cf: "virtual=198.18.0.20:80\n\treal=198.18.1.1:80 gate 1 \".healthcheck.html\", \"OKAY\"\n\treal=198.18.1.2:80 gate\n" +
+			"\treal=198.18.1.3:80 gate 1 \"/x\", \"(?=a)\"\n\tservice=http\n\trequest=\"/status\"\n\treceive=\"ok\"\n",
+			want: want{complete: true, toml: []string{`{ address = "198.18.1.1:80", weight = 1, request = "/.healthcheck.html", receive = "OKAY" }`, `{ address = "198.18.1.2:80" }`,
+				`{ address = "198.18.1.3:80", weight = 1, request = "/x" }`}, warns: []string{`ldirectord.cf:4: real 198.18.1.3:80: its receive "(?=a)" is not an RE2 regexp`}}},
 		{name: "IPv6 virtual and real", cf: "virtual=[2001:db8::20]:80\n\treal=[2001:db8::1]:80 gate\n\tchecktype=connect\n",
 			want: want{complete: true, toml: []string{`listen = "[2001:db8::20]:80"`, `"[2001:db8::1]:80"`, `address = "2001:db8::20/128"`}}},
 		{name: "service names as ports", cf: "virtual=198.18.0.20:http\n\treal=198.18.1.1:www gate\n\tchecktype=connect\n",

@@ -172,6 +172,8 @@ type real struct {
 	address string // "ADDR:PORT", "ADDR" or "[V6]:PORT"
 	weight  int
 	wset    bool
+	request string // the real's own check request and receive (ldirectord)
+	receive string
 }
 
 type monitor struct {
