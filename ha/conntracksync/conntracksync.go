@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"time"
 
@@ -237,7 +238,11 @@ func (r *Resource) ensure(ctx context.Context) error {
 	d := &daemon{cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(d.done)
-		d.res, d.err = runner.Run(dctx, runner.Command{Path: r.cfg.Binary, Args: []string{"-C", r.conf}})
+		// The daemon dies with had (even SIGKILLed): PR_SET_PDEATHSIG
+		// follows the thread that forks it, kept for the daemon's life.
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		d.res, d.err = runner.Run(dctx, runner.Command{Path: r.cfg.Binary, Args: []string{"-C", r.conf}, DieWithParent: true})
 	}()
 	r.daemon = d
 	// Ready when its control socket answers statistics (-s).

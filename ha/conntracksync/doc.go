@@ -16,10 +16,11 @@
 //
 // conntrackd is a child of had, in its own process group, stopped with
 // SIGTERM then SIGKILL (internal/runner's kill policy) by Close when had
-// exits. A daemon of an earlier run is told to exit through its own
-// control socket (conntrackd -k), never by name. The daemon exiting is a
-// resource failure whose reason (exit status and last output) Status
-// reports.
+// exits, and killed by the kernel (PR_SET_PDEATHSIG) if had dies without
+// closing it. A daemon an earlier run left anyway is told to exit through
+// its own control socket (conntrackd -k), never by name. The daemon
+// exiting is a resource failure whose reason (exit status and last
+// output) Status reports.
 //
 // It owns the files in its Dir (config, lock file, control socket) and
 // the conntrackd process it started; it does not own the kernel's

@@ -50,6 +50,11 @@ type Command struct {
 	Env       []string      // "KEY=value" added to the daemon's environment
 	Timeout   time.Duration // 0: only ctx bounds the run
 	KillGrace time.Duration // SIGTERM to SIGKILL (default DefaultKillGrace)
+	// DieWithParent has the kernel SIGKILL the program when the OS thread
+	// that started it exits (prctl PR_SET_PDEATHSIG), so a daemon had runs
+	// cannot outlive a had that was SIGKILLed. The caller keeps that thread
+	// alive for the whole Run with runtime.LockOSThread.
+	DieWithParent bool
 }
 
 // Result is the outcome of a run.
@@ -85,6 +90,9 @@ func Run(ctx context.Context, c Command) (Result, error) {
 	cmd.Env = append(os.Environ(), c.Env...)
 	cmd.Stdout, cmd.Stderr = out, out // one pipe: keeps the interleaving
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if c.DieWithParent {
+		cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+	}
 	cmd.WaitDelay = waitDelay
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
