@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hapair/hapair/authkeys"
@@ -61,6 +62,7 @@ type Node struct {
 	notify   map[string]*script.Notifier
 	checks   []*ping.Check
 
+	running   atomic.Bool // set by Start, after Build wrote every field
 	stopRun   context.CancelFunc
 	runDone   chan struct{} // closed when the agent loop ends
 	runErr    error         // its error; read after runDone
@@ -190,7 +192,7 @@ func (n *Node) openEnv(cfg *config.Config) (*env, error) {
 		return e, nil
 	}
 	if proxied > 0 {
-		b, err := proxy.New(pc, proxy.Options{Logger: n.log.With("component", "balancer")})
+		b, err := proxy.New(pc, proxy.Options{Logger: n.log.With("component", "balancer"), OnFailure: n.serviceFailed})
 		if err != nil {
 			return nil, fmt.Errorf("starting balancer: %w", err)
 		}
@@ -244,6 +246,7 @@ func (n *Node) Start() error {
 		return err
 	}
 	n.stopRun = cancel
+	n.running.Store(true)
 	n.runDone = make(chan struct{})
 	go func() {
 		defer close(n.runDone)

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -75,6 +76,24 @@ func (w *watcher) addrGone(a vip.Addr) {
 				w.n.log.Warn("vip removed behind hapair's back", "group", group, "vip", v.Name(), "reason", reason)
 				w.n.recent.add(ctl.Transition{Time: time.Now(), Group: group, State: "repair", Reason: reason})
 			}
+		}
+	}
+}
+
+// serviceFailed is the balancer's OnFailure: a service whose listener
+// failed fails every group whose balancer resource activates it.
+func (n *Node) serviceFailed(service, reason string) {
+	if !n.running.Load() { // not started: no group is held, and n.agent may still be being set
+		return
+	}
+	for _, g := range n.config().Groups {
+		for _, r := range g.Resources {
+			if r.Balancer == nil || !slices.Contains(r.Balancer.Services, service) {
+				continue
+			}
+			n.log.Warn("resource failed: handing the group over", "group", g.Name, "service", service, "reason", reason)
+			n.recent.add(ctl.Transition{Time: time.Now(), Group: g.Name, State: "resource-failed", Reason: reason})
+			n.agent.ResourceFailed(g.Name, reason)
 		}
 	}
 }

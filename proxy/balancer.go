@@ -17,14 +17,20 @@ type Options struct {
 	Logger *slog.Logger // nil discards
 	Clock  clock.Clock  // persistence, health-check pacing (default clock.Real{})
 	Rand   *rand.Rand   // seeds schedulers (default: seeded from the clock)
+	// OnFailure is called (on its own goroutine) when a service stops
+	// serving on its own, its listener having failed, with the service
+	// and the reason: the node hands the group that activates it over.
+	// nil: logged only.
+	OnFailure func(service, reason string)
 }
 
 // Balancer owns a node's virtual services. Its methods are safe for
 // concurrent use.
 type Balancer struct {
-	log    *slog.Logger
-	clock  clock.Clock
-	prober *check.Prober
+	log       *slog.Logger
+	clock     clock.Clock
+	prober    *check.Prober
+	onFailure func(service, reason string)
 
 	jobsMu sync.Mutex
 	jobs   map[string]jobRef // prober job id -> real
@@ -54,7 +60,7 @@ func New(cfg Config, opts Options) (*Balancer, error) {
 		opts.Rand = rand.New(rand.NewPCG(seed, seed>>32|1))
 	}
 	b := &Balancer{
-		log: opts.Logger, clock: opts.Clock, rng: opts.Rand,
+		log: opts.Logger, clock: opts.Clock, rng: opts.Rand, onFailure: opts.OnFailure,
 		services:   make(map[string]*service),
 		wantActive: make(map[string]bool),
 		maxConn:    connlimit.New(0),

@@ -174,8 +174,15 @@ func (s *service) serve() {
 		default:
 			err = s.web.Serve(s.ln)
 		}
-		if err != nil {
+		if err != nil && s.ctx.Err() == nil {
+			// Not a removal or a shutdown: the listener failed under a
+			// service that may be active. The owner must not keep saying
+			// "master" over a dead service.
+			reason := fmt.Sprintf("service %s stopped serving: %v", s.name, err)
 			s.b.log.Error("service stopped serving", "service", s.name, "err", err)
+			if f := s.b.onFailure; f != nil {
+				go f(s.name, reason)
+			}
 		}
 	}()
 	s.startMonitors(ps.cfg.Monitors)
