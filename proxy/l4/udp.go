@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hapair/hapair/internal/clock"
+	"github.com/hapair/hapair/internal/pacer"
 	"github.com/hapair/hapair/proxy/upstream"
 )
 
@@ -98,6 +99,7 @@ type UDPProxy struct {
 	mu    sync.Mutex
 	flows map[netip.AddrPort]*flow
 	stop  chan struct{}
+	pace  *pacer.Pacer
 }
 
 type flow struct {
@@ -114,7 +116,8 @@ func NewUDP(p upstream.Picker, cfg UDPConfig, log *slog.Logger) *UDPProxy {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	u := &UDPProxy{picker: p, log: log, flows: make(map[netip.AddrPort]*flow), stop: make(chan struct{})}
+	u := &UDPProxy{picker: p, log: log, flows: make(map[netip.AddrPort]*flow), stop: make(chan struct{}),
+		pace: pacer.New(log, "reading udp datagram failed, backing off", nil)}
 	u.clock = clock.Or(cfg.Clock)
 	u.epoch = u.clock.Now()
 	u.SetConfig(cfg)
@@ -166,9 +169,11 @@ func (u *UDPProxy) Serve(pc *net.UDPConn) error {
 			if errors.Is(err, net.ErrClosed) {
 				return nil
 			}
-			u.log.Warn("reading udp datagram failed", "err", err)
+			// ENOBUFS and the like: pause, and log once per 10s.
+			u.pace.Wait(err, u.stop)
 			continue
 		}
+		u.pace.OK()
 		if !u.active.Load() {
 			u.refused.Add(1)
 			continue
