@@ -14,7 +14,10 @@ type Report struct {
 	Config   *config.Config
 	Nodes    []string          // the nodes built dry
 	Keyring  *authkeys.Keyring // from cluster.authkeys
-	Warnings []string          // from authkeys: legacy methods, short secrets
+	// Warnings are from authkeys (legacy methods, short secrets) and, per
+	// nat or dr service, what its reals and the balancer must have set up
+	// outside hapair (the check cannot see the reals).
+	Warnings []string
 }
 
 // Check does everything had does before it touches the system, and
@@ -49,6 +52,7 @@ func Check(path string, nodes ...string) (Report, error) {
 		return r, fmt.Errorf("%w (cluster.authkeys in %s)", err, path)
 	}
 	r.Keyring = kr
+	r.Warnings = append(r.Warnings, kernelNeeds(cfg)...)
 	for _, name := range r.Nodes {
 		n, err := Build(cfg, Options{Path: path, Node: name, Keyring: kr, DryRun: true})
 		if err != nil {
@@ -57,6 +61,23 @@ func Check(path string, nodes ...string) (Report, error) {
 		n.Close()
 	}
 	return r, nil
+}
+
+// kernelNeeds says, per nat or dr service, what hapair relies on but
+// cannot set or see: the reals' routing and ARP settings (LVS-HOWTO's
+// requirements for LVS-NAT and LVS-DR) and the balancer's forwarding.
+func kernelNeeds(cfg *config.Config) []string {
+	var out []string
+	for _, s := range cfg.Services {
+		switch s.Method {
+		case "nat":
+			out = append(out, fmt.Sprintf("service %q (nat): each real must route its replies through a VIP of the group (its default gateway), and the balancers need net.ipv4.ip_forward=1 and send_redirects=0", s.Name))
+		case "dr":
+			out = append(out, fmt.Sprintf("service %q (dr): each real must serve port %d itself, hold %s on a loopback with net.ipv4.conf.all.arp_ignore=1 and arp_announce=2, and share the segment of %s with the balancers",
+				s.Name, s.Listen.Port(), s.Listen.Addr(), s.Interface))
+		}
+	}
+	return out
 }
 
 // Summary is the line a passed check prints, e.g.

@@ -2,6 +2,7 @@ package node
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,5 +81,25 @@ func TestKernelReloadRefusals(t *testing.T) {
 		if got := kernelReload(tt.a, tt.b, tt.haveKernel); (got != "") != tt.refused {
 			t.Errorf("%s: kernelReload = %q, want refused %v", tt.name, got, tt.refused)
 		}
+	}
+}
+
+func TestKernelNeeds(t *testing.T) {
+	cfg := &config.Config{Services: []config.Service{
+		{Name: "p", Method: "proxy"},
+		{Name: "gate", Method: "dr", Interface: "eth0", Listen: netip.MustParseAddrPort("198.18.0.100:80")},
+		{Name: "masq", Method: "nat"},
+	}}
+	got := kernelNeeds(cfg)
+	if len(got) != 2 {
+		t.Fatalf("kernelNeeds = %q, want one line per kernel service", got)
+	}
+	for _, want := range []string{"serve port 80 itself", "hold 198.18.0.100 on a loopback", "arp_ignore=1", "arp_announce=2", "segment of eth0"} {
+		if !strings.Contains(got[0], want) {
+			t.Errorf("dr line %q lacks %q", got[0], want)
+		}
+	}
+	if !strings.Contains(got[1], "default gateway") || !strings.Contains(got[1], "ip_forward=1") {
+		t.Errorf("nat line %q", got[1])
 	}
 }
