@@ -10,10 +10,10 @@ import (
 
 // Report is what Check found in a config that had would start with.
 type Report struct {
-	Path     string
-	Config   *config.Config
-	Nodes    []string          // the nodes built dry
-	Keyring  *authkeys.Keyring // from cluster.authkeys
+	Path    string
+	Config  *config.Config
+	Nodes   []string          // the nodes built dry
+	Keyring *authkeys.Keyring // from cluster.authkeys
 	// Warnings are from authkeys (legacy methods, short secrets) and, per
 	// nat or dr service, what its reals and the balancer must have set up
 	// outside hapair (the check cannot see the reals).
