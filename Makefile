@@ -16,7 +16,8 @@ deps-go:
 	$(GO) mod download
 
 # deps-sys installs the Debian packages the e2e lab (chromium for the status
-# page test), the demo and the bench use, only when a command is missing,
+# page test, bird2 for the BGP router and the bgp resource), the demo and
+# the bench use, only when a command is missing,
 # and only when apt-get exists.
 deps-sys:
 	@missing=""; \
@@ -24,6 +25,7 @@ deps-sys:
 	command -v ip   >/dev/null 2>&1 || missing="$$missing iproute2"; \
 	command -v conntrackd >/dev/null 2>&1 || [ -x /usr/sbin/conntrackd ] || missing="$$missing conntrackd"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v bird >/dev/null 2>&1 || [ -x /usr/sbin/bird ] || missing="$$missing bird2"; \
 	if [ -n "$$missing" ]; then \
 	  if command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing:$$missing"; \

@@ -27,6 +27,10 @@ type managedGroup struct {
 	held    bool
 	started time.Time // last Start call
 	running time.Time // last successful Start
+	// local: an active-active group, held by every healthy node at once;
+	// the node starts and stops it (startLocal, stopLocal), and the
+	// machine's start and stop for it change nothing.
+	local bool
 }
 
 func newGroupSet() *groupSet { return &groupSet{groups: map[string]*managedGroup{}} }
@@ -47,7 +51,35 @@ func (s *groupSet) get(name string) (*managedGroup, error) {
 	return g, nil
 }
 
+// setLocal marks group name active-active.
+func (s *groupSet) setLocal(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.groups[name].local = true
+}
+
+// local returns the active-active groups' names.
+func (s *groupSet) locals() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for n, g := range s.groups {
+		if g.local {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 func (s *groupSet) Start(ctx context.Context, name string) error {
+	if g, err := s.get(name); err == nil && g.local {
+		return nil
+	}
+	return s.startLocal(ctx, name)
+}
+
+// startLocal starts group name's resources.
+func (s *groupSet) startLocal(ctx context.Context, name string) error {
 	g, err := s.get(name)
 	if err != nil {
 		return err
@@ -64,6 +96,14 @@ func (s *groupSet) Start(ctx context.Context, name string) error {
 }
 
 func (s *groupSet) Stop(ctx context.Context, name string) error {
+	if g, err := s.get(name); err == nil && g.local {
+		return nil
+	}
+	return s.stopLocal(ctx, name)
+}
+
+// stopLocal stops group name's resources.
+func (s *groupSet) stopLocal(ctx context.Context, name string) error {
 	g, err := s.get(name)
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@ package node
 
 import (
 	"fmt"
+	"github.com/hapair/hapair/ha/bgp"
 	"log/slog"
 	"net/netip"
 	"path/filepath"
@@ -24,6 +25,7 @@ var kinds = map[string]func(group string, r config.Resource, e *env) (resource.R
 	config.KindScript:        newScript,
 	config.KindIPVSSync:      newIPVSSync,
 	config.KindConntrackSync: newConntrackSync,
+	config.KindBGP:           newBGP,
 }
 
 // env holds the shared handles resources are built with. In a dry run the
@@ -40,6 +42,11 @@ type env struct {
 	stateDir    string
 	dry         bool
 	closers     []func() error // run by Node.Close (child processes resources own)
+	speaker     *bgp.Speaker   // nil unless a group has a bgp resource, or dry
+	// groupServices names the services each group's balancer activates
+	// (the bgp health gate); snapshot reads their state.
+	groupServices map[string][]string
+	snapshot      func() *proxy.Snapshot
 }
 
 // buildGroup makes the resource group of g, in start order, and returns

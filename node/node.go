@@ -120,6 +120,9 @@ func Build(cfg *config.Config, opts Options) (_ *Node, err error) {
 			return nil, err
 		}
 		n.groups.add(g.Name, res, vips)
+		if g.ActiveActive {
+			n.groups.setLocal(g.Name)
+		}
 	}
 	if n.notify, err = buildNotifiers(cfg, self, log); err != nil {
 		return nil, err
@@ -166,7 +169,18 @@ func Build(cfg *config.Config, opts Options) (_ *Node, err error) {
 // with, or in a dry run validates the balancer config and uses inert ones.
 func (n *Node) openEnv(cfg *config.Config) (*env, error) {
 	e := &env{log: n.log, services: map[string]bool{}, kernelNames: map[string]bool{},
-		self: n.self, stateDir: cfg.Cluster.StateDir, dry: n.opts.DryRun}
+		self: n.self, stateDir: cfg.Cluster.StateDir, dry: n.opts.DryRun,
+		groupServices: map[string][]string{}, snapshot: n.snapshot}
+	for _, g := range cfg.Groups {
+		for _, r := range g.Resources {
+			if r.Balancer != nil {
+				e.groupServices[g.Name] = append(e.groupServices[g.Name], r.Balancer.Services...)
+			}
+		}
+	}
+	if err := e.openSpeaker(cfg); err != nil {
+		return nil, err
+	}
 	proxied := 0
 	for _, s := range cfg.Services {
 		e.services[s.Name] = true
@@ -252,6 +266,7 @@ func (n *Node) Start() error {
 		defer close(n.runDone)
 		n.runErr = n.agent.Run(ctx)
 	}()
+	n.startLocal(ctx)
 	for _, m := range n.checks {
 		n.checkWG.Add(1)
 		go func() {
@@ -271,7 +286,44 @@ func (n *Node) Err() error { return n.runErr }
 
 // Leave tells peers this node stops on purpose and stops every group in
 // reverse resource order, waiting at most until ctx ends.
-func (n *Node) Leave(ctx context.Context) error { return n.agent.Leave(ctx) }
+// Active-active groups go first: their routes are withdrawn while this
+// node still serves, so routers move new flows away before it stops.
+func (n *Node) Leave(ctx context.Context) error {
+	var errs []error
+	for _, g := range n.groups.locals() {
+		if err := n.groups.stopLocal(ctx, g); err != nil {
+			errs = append(errs, fmt.Errorf("stopping active-active group %q: %w", g, err))
+		}
+	}
+	return errors.Join(append(errs, n.agent.Leave(ctx))...)
+}
+
+// startLocal starts the active-active groups (every node holds them; the
+// bgp resource's health gate decides whether this node is announced).
+// A group that fails to start is retried after a pause, until ctx ends.
+func (n *Node) startLocal(ctx context.Context) {
+	for _, g := range n.groups.locals() {
+		n.checkWG.Add(1)
+		go func() {
+			defer n.checkWG.Done()
+			for attempt := 0; ; attempt++ {
+				sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+				err := n.groups.startLocal(sctx, g)
+				cancel()
+				if err == nil {
+					n.log.Info("active-active group started", "group", g)
+					return
+				}
+				n.log.Error("starting active-active group failed", "group", g, "err", err)
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(time.Second): // retry pause, like fail_backoff
+				}
+			}
+		}()
+	}
+}
 
 // Alive reports whether the agent loop answers within timeout (for the
 // systemd watchdog).

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"github.com/hapair/hapair/ha/bgp"
 	"net/netip"
 	"regexp"
 	"time"
@@ -29,6 +30,20 @@ type Config struct {
 	Groups   []Group   // [[group]]
 	Services []Service // [[service]]
 	Admin    Admin     // [admin]
+	BGP      *BGP      // [bgp]; nil when absent
+}
+
+// BGP is the [bgp] table: this cluster's BGP speaker settings (ha/bgp,
+// run by a local BIRD 2), used by the groups' bgp resources.
+type BGP struct {
+	ASN uint32 // the nodes' AS number, 1..4294967295 but 23456 (required)
+	// Nodes is each node's address on the neighbours' network, with its
+	// prefix length (required for every node): the BGP router id and the
+	// network every neighbour must be on (BFD single hop).
+	Nodes     map[string]netip.Prefix
+	Neighbors []bgp.Neighbor // at least one
+	HoldTime  time.Duration  // BGP hold time (default bgp.DefaultHoldTime, 3s)
+	BFD       bool           // BFD on every session (default true)
 }
 
 // Admin is the [admin] table: the optional HTTP listener with Prometheus
@@ -151,8 +166,13 @@ type Group struct {
 	// AutoFailback overrides cluster.auto_failback for this group.
 	AutoFailback bool
 	// Notify overrides cluster.notify for this group (optional).
-	Notify    string
-	Resources []Resource // in start order
+	Notify string
+	// ActiveActive (mode = "active-active"): every healthy node holds
+	// the group at once (routers spread flows over them with ECMP); the
+	// group needs a bgp resource and is not in the ownership machine.
+	// The default, "active-passive", is one owner at a time.
+	ActiveActive bool
+	Resources    []Resource // in start order
 }
 
 // Resource kinds.
@@ -163,6 +183,8 @@ const (
 	KindScript   = "script"
 	// KindConntrackSync runs conntrackd for the nat and dr services.
 	KindConntrackSync = "conntrack-sync"
+	// KindBGP announces addresses to BGP neighbours (ha/bgp).
+	KindBGP = "bgp"
 )
 
 // Resource is one element of a group's resources: exactly one of the pointers
@@ -175,6 +197,14 @@ type Resource struct {
 	Script   *Script
 	// ConntrackSync is set for KindConntrackSync.
 	ConntrackSync *ConntrackSync
+	// BGP is set for KindBGP.
+	BGP *BGPResource
+}
+
+// BGPResource is a bgp resource: the addresses it binds on lo and
+// announces as host routes to [bgp]'s neighbours.
+type BGPResource struct {
+	Addresses []netip.Addr
 }
 
 // ConntrackSync replicates kernel connection state with conntrackd (FTFW

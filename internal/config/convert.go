@@ -205,7 +205,9 @@ func (c *conv) config(r *rawFile, file string) *Config {
 		cfg.Tracks = append(cfg.Tracks, t)
 	}
 	cfg.Services = c.services(r.Service)
+	cfg.BGP = c.bgp(&r.BGP, cfg.Cluster.Nodes)
 	cfg.Groups = c.groups(r.Group, cfg)
+	c.bgpChecks(cfg)
 	c.machine(cfg)
 	c.crossChecks(cfg)
 	cfg.Admin = c.admin(&r.Admin)

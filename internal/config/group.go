@@ -23,6 +23,7 @@ var resourceKeys = map[string][]string{
 	KindScript:   {"kind", "path", "timeout"},
 	// conntrack-sync
 	KindConntrackSync: {"kind", "interface", "addresses", "port"},
+	KindBGP:           {"kind", "addresses"},
 }
 
 func (c *conv) groups(rs []rawGroup, cfg *Config) []Group {
@@ -39,6 +40,7 @@ func (c *conv) groups(rs []rawGroup, cfg *Config) []Group {
 		if c.ix.has(path + ".notify") {
 			g.Notify = c.program(path+".notify", r.Notify)
 		}
+		g.ActiveActive = c.oneOf(path+".mode", r.Mode, "active-passive", "active-passive", "active-active") == "active-active"
 		if c.ix.has(path + ".auto_failback") {
 			g.AutoFailback = r.AutoFailback
 		}
@@ -161,6 +163,8 @@ func (c *conv) resource(path string, r *rawResource, cfg *Config) Resource {
 		res.Script = c.script(path, r)
 	case KindConntrackSync:
 		res.ConntrackSync = c.conntrackSync(path, r, cfg)
+	case KindBGP:
+		res.BGP = c.bgpResource(path, r)
 	}
 	return res
 }

@@ -14,6 +14,20 @@ type rawFile struct {
 	Group   []rawGroup   `toml:"group"`
 	Service []rawService `toml:"service"`
 	Admin   rawAdmin     `toml:"admin"`
+	BGP     rawBGP       `toml:"bgp"`
+}
+
+type rawBGP struct {
+	ASN       int64             `toml:"asn"`
+	Nodes     map[string]string `toml:"nodes"`
+	Neighbors []rawNeighbor     `toml:"neighbors"`
+	HoldTime  string            `toml:"hold_time"`
+	BFD       bool              `toml:"bfd"`
+}
+
+type rawNeighbor struct {
+	Address string `toml:"address"`
+	ASN     int64  `toml:"asn"`
 }
 
 type rawAdmin struct {
@@ -77,6 +91,7 @@ type rawGroup struct {
 	Priorities   map[string]int64 `toml:"priorities"`
 	AutoFailback bool             `toml:"auto_failback"`
 	Notify       string           `toml:"notify"`
+	Mode         string           `toml:"mode"`
 	Resources    []rawResource    `toml:"resources"`
 }
 

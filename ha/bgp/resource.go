@@ -1,0 +1,206 @@
+package bgp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Loopback binds the announced addresses on this node (on lo: the node
+// accepts traffic routed to them and never answers ARP for them on the
+// LAN). AddrAdd reports whether it added the address (false: it was
+// there already, and is not this resource's to remove).
+type Loopback interface {
+	AddrAdd(p netip.Prefix) (added bool, err error)
+	AddrDel(p netip.Prefix) error
+}
+
+// ResourceConfig is one group's bgp resource.
+type ResourceConfig struct {
+	Group     string
+	Addresses []netip.Addr // announced as /32 and /128
+	// Healthy is the health gate, polled every GateInterval while the
+	// group is held: routes are withdrawn while it reports false (nil =
+	// always healthy).
+	Healthy      func() bool
+	GateInterval time.Duration // default 100ms
+	Loopback     Loopback
+	Logger       *slog.Logger
+}
+
+// Resource announces one group's addresses while started.
+type Resource struct {
+	s      *Speaker
+	cfg    ResourceConfig
+	protos []string
+	log    *slog.Logger
+
+	mu      sync.Mutex
+	added   []netip.Prefix     // addresses this resource put on lo
+	stop    context.CancelFunc // ends the gate loop; nil when stopped
+	gone    chan struct{}      // closed when the gate loop has ended
+	healthy bool               // last gate verdict while started
+}
+
+// Resource registers group's addresses with s and returns its resource.
+// Call it before the first Start of any of s's resources.
+func (s *Speaker) Resource(cfg ResourceConfig) (*Resource, error) {
+	if len(cfg.Addresses) == 0 {
+		return nil, fmt.Errorf("bgp: group %q: no address to announce", cfg.Group)
+	}
+	if cfg.Loopback == nil {
+		return nil, fmt.Errorf("bgp: group %q: no loopback", cfg.Group)
+	}
+	if cfg.GateInterval <= 0 {
+		cfg.GateInterval = 100 * time.Millisecond
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = s.log
+	}
+	var prefixes []netip.Prefix
+	var v4, v6 bool
+	for _, a := range cfg.Addresses {
+		prefixes = append(prefixes, netip.PrefixFrom(a, a.BitLen()))
+		v4, v6 = v4 || a.Is4(), v6 || a.Is6()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, dup := s.groups[cfg.Group]; dup {
+		return nil, fmt.Errorf("bgp: group %q has two bgp resources", cfg.Group)
+	}
+	s.groups[cfg.Group] = prefixes
+	r := &Resource{s: s, cfg: cfg, log: cfg.Logger}
+	if v4 {
+		r.protos = append(r.protos, protocolName(cfg.Group))
+	}
+	if v6 {
+		r.protos = append(r.protos, protocolName(cfg.Group)+"_6")
+	}
+	return r, nil
+}
+
+// Name returns "bgp 198.18.2.100 via 1 neighbour(s)".
+func (r *Resource) Name() string {
+	as := make([]string, len(r.cfg.Addresses))
+	for i, a := range r.cfg.Addresses {
+		as[i] = a.String()
+	}
+	return fmt.Sprintf("bgp %s via %d neighbour(s)", strings.Join(as, ","), len(r.s.opts.Neighbors))
+}
+
+// Start binds the addresses on lo, starts BIRD if needed and announces
+// the routes when the health gate passes; then keeps polling the gate.
+func (r *Resource) Start(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stop != nil {
+		return nil
+	}
+	for _, a := range r.cfg.Addresses {
+		p := netip.PrefixFrom(a, a.BitLen())
+		added, err := r.cfg.Loopback.AddrAdd(p)
+		if err != nil {
+			return fmt.Errorf("bgp: binding %s on lo: %w", p, err)
+		}
+		if added {
+			r.added = append(r.added, p)
+		}
+	}
+	if err := r.s.ensure(ctx); err != nil {
+		return err
+	}
+	r.healthy = r.gate()
+	if err := r.set(ctx, r.healthy, "group held here"); err != nil {
+		return err
+	}
+	gctx, cancel := context.WithCancel(context.Background())
+	r.stop, r.gone = cancel, make(chan struct{})
+	go r.loop(gctx, r.gone)
+	return nil
+}
+
+func (r *Resource) gate() bool { return r.cfg.Healthy == nil || r.cfg.Healthy() }
+
+// loop polls the health gate and announces or withdraws on a change.
+func (r *Resource) loop(ctx context.Context, gone chan struct{}) {
+	defer close(gone)
+	t := time.NewTicker(r.cfg.GateInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		ok := r.gate()
+		r.mu.Lock()
+		if ctx.Err() == nil && ok != r.healthy {
+			why := "health gate passes again"
+			if !ok {
+				why = "health gate failed: no healthy real"
+			}
+			if err := r.set(ctx, ok, why); err != nil {
+				r.log.Warn("bgp: changing the announcement failed", "group", r.cfg.Group, "err", err)
+			} else {
+				r.healthy = ok
+			}
+		}
+		r.mu.Unlock()
+	}
+}
+
+// set announces (on) or withdraws the group's routes.
+func (r *Resource) set(ctx context.Context, on bool, why string) error {
+	verb := "disable"
+	if on {
+		verb = "enable"
+	}
+	var errs []error
+	for _, p := range r.protos {
+		errs = append(errs, r.s.command(ctx, verb+" "+p))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	what := "withdrew"
+	if on {
+		what = "announced"
+	}
+	r.log.Info("bgp: "+what+" routes", "group", r.cfg.Group, "reason", why)
+	return nil
+}
+
+// Stop withdraws the routes and removes the addresses it bound.
+func (r *Resource) Stop(ctx context.Context) error {
+	r.mu.Lock()
+	stop, gone := r.stop, r.gone
+	r.stop = nil
+	r.mu.Unlock()
+	if stop != nil {
+		stop()
+		<-gone
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var errs []error
+	if r.s.Running() == nil {
+		if err := r.set(ctx, false, "group released"); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, p := range r.added {
+		if err := r.cfg.Loopback.AddrDel(p); err != nil {
+			errs = append(errs, fmt.Errorf("bgp: removing %s from lo: %w", p, err))
+		}
+	}
+	r.added = nil
+	return errors.Join(errs...)
+}
+
+// Status reports nil while BIRD runs.
+func (r *Resource) Status(context.Context) error { return r.s.Running() }

@@ -1,0 +1,222 @@
+package bgp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// DefaultBinary is where Debian's bird2 package installs BIRD.
+const DefaultBinary = "/usr/sbin/bird"
+
+// ErrNoBIRD is wrapped by Check and NewSpeaker when BIRD is missing.
+var ErrNoBIRD = errors.New("BIRD 2 not found (Debian: apt-get install bird2)")
+
+// Check reports whether the BIRD binary is there, for the config check.
+func Check(binary string) error {
+	if binary == "" {
+		binary = DefaultBinary
+	}
+	if _, err := exec.LookPath(binary); err != nil {
+		return fmt.Errorf("bgp: %s: %w", binary, ErrNoBIRD)
+	}
+	return nil
+}
+
+// commandTimeout bounds one control-socket command; readyTimeout the wait
+// for a new BIRD's control socket.
+const (
+	commandTimeout = 5 * time.Second
+	readyTimeout   = 5 * time.Second
+	stopTimeout    = 5 * time.Second
+)
+
+// Speaker is this node's BIRD: one process for every group's routes. Its
+// methods are safe for concurrent use. Register every group (Resource)
+// before the first Start: the config BIRD runs is written then.
+type Speaker struct {
+	opts   Options
+	dir    string
+	binary string
+	log    *slog.Logger
+
+	mu     sync.Mutex
+	groups map[string][]netip.Prefix
+	proc   *process // nil until started
+}
+
+type process struct {
+	pid  int
+	done chan struct{} // closed at exit
+	err  error         // Wait's result, after done
+}
+
+func (p *process) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// NewSpeaker validates o and returns the node's speaker; dir (absolute)
+// holds BIRD's config, control socket and log. It starts nothing.
+func NewSpeaker(o Options, dir, binary string, log *slog.Logger) (*Speaker, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	if !filepath.IsAbs(dir) {
+		return nil, fmt.Errorf("bgp: dir %q: want an absolute path", dir)
+	}
+	if binary == "" {
+		binary = DefaultBinary
+	}
+	if err := Check(binary); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Speaker{opts: o.withDefaults(), dir: dir, binary: binary, log: log, groups: map[string][]netip.Prefix{}}, nil
+}
+
+func (s *Speaker) socket() string { return filepath.Join(s.dir, "bird.ctl") }
+
+// ensure starts BIRD unless the one this Speaker started runs.
+func (s *Speaker) ensure(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p := s.proc; p != nil {
+		if !p.exited() {
+			return nil
+		}
+		s.log.Warn("restarting BIRD", "reason", fmt.Sprintf("exited: %v", p.err))
+		s.proc = nil
+	}
+	if err := os.MkdirAll(s.dir, 0o700); err != nil {
+		return fmt.Errorf("bgp: %w", err)
+	}
+	conf := filepath.Join(s.dir, "bird.conf")
+	if err := os.WriteFile(conf, []byte(birdConf(s.opts, s.groups)), 0o600); err != nil {
+		return fmt.Errorf("bgp: writing BIRD's config: %w", err)
+	}
+	// A socket left by a BIRD of an earlier run: that BIRD died with its
+	// had (parent-death signal), so the file is stale.
+	if err := os.Remove(s.socket()); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("bgp: removing stale control socket: %w", err)
+	}
+	logf, err := os.OpenFile(filepath.Join(s.dir, "bird.log"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("bgp: %w", err)
+	}
+	p, err := start(s.binary, []string{"-f", "-c", conf, "-s", s.socket(), "-P", filepath.Join(s.dir, "bird.pid")}, logf)
+	logf.Close()
+	if err != nil {
+		return err
+	}
+	s.proc = p
+	deadline := time.Now().Add(readyTimeout)
+	for {
+		if p.exited() {
+			s.proc = nil
+			return fmt.Errorf("bgp: BIRD exited at start (%v); its log: %s", p.err, filepath.Join(s.dir, "bird.log"))
+		}
+		if _, err := birdc(ctx, s.socket(), "show status", commandTimeout); err == nil {
+			s.log.Info("BIRD running", "pid", p.pid, "neighbors", len(s.opts.Neighbors))
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			syscall.Kill(p.pid, syscall.SIGKILL)
+			<-p.done
+			s.proc = nil
+			return fmt.Errorf("bgp: BIRD not answering on %s after %v", s.socket(), readyTimeout)
+		}
+		select {
+		case <-ctx.Done():
+		case <-p.done:
+		case <-time.After(20 * time.Millisecond): // polling the new socket
+		}
+	}
+}
+
+// start runs BIRD on a goroutine locked to its OS thread for BIRD's whole
+// life: the parent-death signal fires when the thread that forked exits,
+// and a locked thread that stays blocked in Wait exits only with had.
+func start(binary string, args []string, out *os.File) (*process, error) {
+	p := &process{done: make(chan struct{})}
+	started := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+		cmd := exec.Command(binary, args...)
+		cmd.Stdout, cmd.Stderr = out, out
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+		if err := cmd.Start(); err != nil {
+			started <- fmt.Errorf("bgp: starting %s: %w", binary, err)
+			close(p.done)
+			return
+		}
+		p.pid = cmd.Process.Pid
+		started <- nil
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	if err := <-started; err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// command runs cmd on the running BIRD.
+func (s *Speaker) command(ctx context.Context, cmd string) error {
+	_, err := birdc(ctx, s.socket(), cmd, commandTimeout)
+	return err
+}
+
+// Running reports nil while the BIRD this Speaker started runs.
+func (s *Speaker) Running() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch p := s.proc; {
+	case p == nil:
+		return errors.New("bgp: BIRD not started")
+	case p.exited():
+		return fmt.Errorf("bgp: BIRD exited: %v", p.err)
+	}
+	return nil
+}
+
+// Close withdraws every route and stops BIRD: `down` ends each session
+// with a Cease NOTIFICATION, so routers drop the routes at once; SIGKILL
+// after stopTimeout.
+func (s *Speaker) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.proc
+	if p == nil || p.exited() {
+		s.proc = nil
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+	defer cancel()
+	err := s.command(ctx, "down")
+	select {
+	case <-p.done:
+		err = nil // BIRD may close the socket before its reply: the exit is the answer
+	case <-ctx.Done():
+		syscall.Kill(p.pid, syscall.SIGKILL)
+		<-p.done
+		err = errors.Join(err, fmt.Errorf("bgp: BIRD did not exit within %v of down; killed", stopTimeout))
+	}
+	s.proc = nil
+	return err
+}

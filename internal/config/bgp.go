@@ -1,0 +1,142 @@
+package config
+
+import (
+	"net/netip"
+
+	"github.com/hapair/hapair/ha/bgp"
+)
+
+// bgp reads [bgp] (nil when absent).
+func (c *conv) bgp(r *rawBGP, nodes []string) *BGP {
+	if !c.ix.has("bgp") {
+		return nil
+	}
+	b := &BGP{Nodes: map[string]netip.Prefix{}, BFD: true}
+	if c.required("bgp.asn") {
+		if msg := bgp.CheckASN(r.ASN); msg != "" {
+			c.errorf("bgp.asn", "%s", msg)
+		} else {
+			b.ASN = uint32(r.ASN)
+		}
+	}
+	if c.ix.has("bgp.bfd") {
+		b.BFD = r.BFD
+	}
+	b.HoldTime = c.duration("bgp.hold_time", r.HoldTime, bgp.DefaultHoldTime, false)
+	if b.HoldTime < bgp.MinHold {
+		c.errorf("bgp.hold_time", "%v is under %v, the least RFC 4271 (section 4.2) allows", b.HoldTime, bgp.MinHold)
+	}
+	if c.required("bgp.nodes") {
+		for _, n := range sortedKeys(r.Nodes) {
+			path := "bgp.nodes." + n
+			p, err := netip.ParsePrefix(r.Nodes[n])
+			switch {
+			case !contains(nodes, n):
+				c.keyErrorf(path, "%q is not a node in cluster.nodes", n)
+			case err != nil || !p.Addr().Is4():
+				c.errorf(path, "%q is not an IPv4 address with prefix length (want e.g. \"198.18.0.11/24\")", r.Nodes[n])
+			default:
+				b.Nodes[n] = p
+			}
+		}
+		for _, n := range nodes {
+			if _, ok := r.Nodes[n]; !ok {
+				c.errorf("bgp.nodes", "node %q has no address: want one per node of cluster.nodes", n)
+			}
+		}
+	}
+	if c.required("bgp.neighbors") && len(r.Neighbors) == 0 {
+		c.errorf("bgp.neighbors", "want at least one neighbour")
+	}
+	for i, rn := range r.Neighbors {
+		path := idx("bgp.neighbors", i)
+		var n bgp.Neighbor
+		if c.required(path + ".address") {
+			n.Address = c.addr(path+".address", rn.Address)
+			for _, node := range sortedKeys(b.Nodes) {
+				if p := b.Nodes[node]; n.Address.IsValid() && !p.Masked().Contains(n.Address) {
+					c.errorf(path+".address", "%s is outside node %s's network %s (bgp.nodes.%s): BGP and BFD here are single hop", n.Address, node, p.Masked(), node)
+					break
+				}
+			}
+		}
+		if c.required(path + ".asn") {
+			if msg := bgp.CheckASN(rn.ASN); msg != "" {
+				c.errorf(path+".asn", "%s", msg)
+			} else {
+				n.ASN = uint32(rn.ASN)
+			}
+		}
+		b.Neighbors = append(b.Neighbors, n)
+	}
+	return b
+}
+
+// bgpResource reads a bgp resource's addresses.
+func (c *conv) bgpResource(path string, r *rawResource) *BGPResource {
+	b := &BGPResource{}
+	if !c.required(path+".addresses") || len(r.Addresses) == 0 {
+		if c.ix.has(path + ".addresses") {
+			c.errorf(path+".addresses", "want at least one address")
+		}
+		return b
+	}
+	for i, s := range r.Addresses {
+		a, err := netip.ParseAddr(s)
+		if err != nil || a.IsUnspecified() || a.IsLoopback() || a.IsMulticast() || a.Zone() != "" {
+			c.errorf(idx(path+".addresses", i), "%q is not a unicast address (announced as /32 or /128)", s)
+			continue
+		}
+		b.Addresses = append(b.Addresses, a)
+	}
+	return b
+}
+
+// bgpChecks refuses what cannot work: a bgp resource without [bgp], BGP
+// and ARP announcing one address (the LAN's switches and the routers
+// would steer its traffic two ways), an active-active group without a bgp
+// resource (nothing would spread flows), and one with a vip resource.
+func (c *conv) bgpChecks(cfg *Config) {
+	for i, g := range cfg.Groups {
+		gpath := idx("group", i)
+		hasBGP := false
+		for j, r := range g.Resources {
+			if r.VIP != nil && r.VIP.Prefix.IsValid() {
+				if g.ActiveActive {
+					c.errorf(idx(gpath+".resources", j)+".kind", "a vip resource in an active-active group: every node would answer ARP for %s; announce it with the bgp resource alone", r.VIP.Prefix.Addr())
+				}
+			}
+		}
+		for j, r := range g.Resources {
+			if r.BGP == nil {
+				continue
+			}
+			hasBGP = true
+			rpath := idx(gpath+".resources", j)
+			if cfg.BGP == nil {
+				c.errorf(rpath+".kind", "a bgp resource needs a [bgp] table (asn, nodes, neighbors)")
+			}
+			for k, a := range r.BGP.Addresses {
+				for _, gg := range cfg.Groups {
+					for _, rr := range gg.Resources {
+						if rr.VIP != nil && rr.VIP.Prefix.Addr() == a {
+							c.errorf(idx(rpath+".addresses", k), "%s is also a vip resource (announced by ARP on %s): one address is announced by BGP or by ARP, not both", a, rr.VIP.Interface)
+						}
+					}
+				}
+			}
+		}
+		if g.ActiveActive && !hasBGP {
+			c.errorf(gpath+".mode", "active-active needs a bgp resource in the group: routers spread the flows over the nodes announcing it")
+		}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,68 @@
+package node
+
+import (
+	"path/filepath"
+	"slices"
+
+	"github.com/hapair/hapair/ha/bgp"
+	"github.com/hapair/hapair/ha/resource"
+	"github.com/hapair/hapair/internal/config"
+	"github.com/hapair/hapair/proxy"
+)
+
+// bgpOptions is ha/bgp's view of [bgp] for node self.
+func bgpOptions(b *config.BGP, self string) bgp.Options {
+	return bgp.Options{ASN: b.ASN, RouterID: b.Nodes[self].Addr(), Neighbors: b.Neighbors, HoldTime: b.HoldTime, BFD: b.BFD}
+}
+
+// openSpeaker makes the node's BGP speaker (BIRD) when a group has a bgp
+// resource; it starts with the first announcement.
+func (e *env) openSpeaker(cfg *config.Config) error {
+	if cfg.BGP == nil || !usesKind(cfg, config.KindBGP) {
+		return nil
+	}
+	o := bgpOptions(cfg.BGP, e.self)
+	if e.dry {
+		return o.Validate()
+	}
+	s, err := bgp.NewSpeaker(o, filepath.Join(e.stateDir, "bird"), "", e.log.With("component", "bgp"))
+	if err != nil {
+		return err
+	}
+	e.speaker = s
+	e.closers = append(e.closers, s.Close)
+	return nil
+}
+
+func newBGP(group string, r config.Resource, e *env) (resource.Resource, error) {
+	if e.dry {
+		return dryResource{"bgp"}, bgp.Check("")
+	}
+	services := e.groupServices[group]
+	return e.speaker.Resource(bgp.ResourceConfig{
+		Group: group, Addresses: r.BGP.Addresses, Loopback: bgp.Lo{},
+		Healthy: func() bool { return servicesHealthy(e.snapshot(), services) },
+		Logger:  e.log.With("group", group),
+	})
+}
+
+// servicesHealthy is the bgp health gate: every named service has a
+// healthy primary real (the node can serve what it would announce).
+func servicesHealthy(snap *proxy.Snapshot, services []string) bool {
+	if snap == nil {
+		return len(services) == 0
+	}
+	for _, s := range snap.Services {
+		if !slices.Contains(services, s.Name) {
+			continue
+		}
+		ok := false
+		for _, r := range s.Reals {
+			ok = ok || (r.Pool == "primary" && r.Healthy && !r.Draining)
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
