@@ -42,8 +42,9 @@ func (im *importer) finishServices() {
 			s.name = ""
 			continue
 		}
-		s.reals = im.uniqueReals(s.reals, "real", s.listen)
-		s.backups = im.uniqueReals(s.backups, "backup", s.listen)
+		seen := map[string]src{} // across both pools, as had.toml wants
+		s.reals = im.uniqueReals(s.reals, "real", s.listen, seen)
+		s.backups = im.uniqueReals(s.backups, "backup", s.listen, seen)
 		if len(s.reals) == 0 && s.fallback == "" {
 			im.refusef(s.at, "virtual service %s has no real server that could be imported (and no fallback); service not imported", s.listen)
 			s.name = ""
@@ -60,8 +61,7 @@ func (im *importer) finishServices() {
 	m.services = keep
 }
 
-func (im *importer) uniqueReals(rs []*real, what, listen string) []*real {
-	seen := map[string]src{}
+func (im *importer) uniqueReals(rs []*real, what, listen string, seen map[string]src) []*real {
 	var out []*real
 	vs, _ := netip.ParseAddrPort(listen)
 	for _, r := range rs {

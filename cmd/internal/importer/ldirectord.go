@@ -3,6 +3,7 @@ package importer
 import (
 	"fmt"
 	"net/netip"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -595,6 +596,11 @@ func (im *importer) ldCheck(s *service, v *ldVirtual, get func(string) (ldValue,
 		words, wok := shellWords(unquote(cmd.val))
 		if !ok || !wok || len(words) == 0 {
 			im.warnf(ct.at, "checktype=%s without checkcommand=; connect used", ct.val)
+			c.typ = "connect"
+			break
+		}
+		if !filepath.IsAbs(words[0]) {
+			im.warnf(cmd.at, "checkcommand=%s: want the program's absolute path (had runs it with no shell and no PATH search); connect used", words[0])
 			c.typ = "connect"
 			break
 		}

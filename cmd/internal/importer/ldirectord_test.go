@@ -42,6 +42,8 @@ func TestLdirectord(t *testing.T) {
 			want: want{complete: true, toml: []string{`type = "connect"`}, warns: []string{"ldirectord.cf:3: checktype=ping: hapair has no ICMP check"}}},
 		{name: "checktype external", cf: "virtual=198.18.0.20:3306\n\treal=198.18.1.1 gate\n\tchecktype=external\n\tcheckcommand=\"/usr/local/bin/check-mysql --quick\"\n",
 			want: want{complete: true, toml: []string{`type = "external", program = "/usr/local/bin/check-mysql", args = ["--quick"]`}}},
+		{name: "checkcommand without a path", cf: "virtual=198.18.0.20:3306\n\treal=198.18.1.1 gate\n\tchecktype=external\n\tcheckcommand=check-mysql\n",
+			want: want{complete: true, toml: []string{`type = "connect"`}, warns: []string{"ldirectord.cf:4: checkcommand=check-mysql: want the program's absolute path"}}},
 		{name: "checktype external-perl", cf: "virtual=198.18.0.20:3306\n\treal=198.18.1.1 gate\n\tchecktype=external-perl\n\tcheckcommand=/etc/ha.d/check.pl\n",
 			want: want{complete: true, toml: []string{`type = "external", program = "/etc/ha.d/check.pl"`}, warns: []string{"checktype=external-perl"}}},
 		{name: "services hapair does not negotiate", cf: "virtual=198.18.0.20:25\n\treal=198.18.1.1 gate\n\tservice=smtp\n\tlogin=\"u\"\n\tpasswd=\"p\"\n\tcheckport=2525\n" +

@@ -3,6 +3,7 @@ package importer
 import (
 	"fmt"
 	"net/netip"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -82,6 +83,10 @@ func zeus(file string, data []byte, listen string) *Result {
 			words, ok := shellWords(val)
 			if !ok || len(words) == 0 || words[0] == "" {
 				im.refusef(at, "SCRIPT %q: want a program and its arguments; monitor not imported", val)
+				continue
+			}
+			if !filepath.IsAbs(words[0]) {
+				im.refusef(at, "SCRIPT %s: want the program's absolute path (had runs it with no shell and no PATH search); monitor not imported", words[0])
 				continue
 			}
 			s.monitors = append(s.monitors, &monitor{at: at, script: words[0], args: words[1:]})

@@ -21,9 +21,9 @@ func TestZeus(t *testing.T) {
 			want: want{complete: true, toml: []string{`{ address = "webserver1:80" }`, `{ address = "backup2:9080" }`}, warns: []string{"SLAVES without any SCRIPT"}}},
 		{name: "no masters at all", listen: "198.18.0.20:80", cfg: "SLAVES = 198.18.2.1\n",
 			want: want{warns: []string{"not converted: virtual service 198.18.0.20:80 has no real server"}}},
-		{name: "bad values and unknown settings", listen: "198.18.0.20:80", cfg: "MASTERS = 198.18.1.1 198.18.1.1\nTIMEPERIOD = soon\nTIMEPERIOD = 9\nLOGFILE = /tmp/x\nSCRIPT = \"unterminated\nMASTERS =\n",
+		{name: "bad values and unknown settings", listen: "198.18.0.20:80", cfg: "MASTERS = 198.18.1.1 198.18.1.1\nTIMEPERIOD = soon\nTIMEPERIOD = 9\nLOGFILE = /tmp/x\nSCRIPT = \"unterminated\nMASTERS =\nSCRIPT = check-db\n",
 			want: want{toml: []string{`{ address = "198.18.1.1:80" }`}, warns: []string{"monitor.cfg:1: real 198.18.1.1:80 listed again", `monitor.cfg:2: TIMEPERIOD "soon"`,
-				"monitor.cfg:3: TIMEPERIOD without any SCRIPT", `monitor.cfg:4: unknown monitor.cfg setting "LOGFILE"`, "monitor.cfg:5: not converted: SCRIPT", "monitor.cfg:6: MASTERS set again", "monitor.cfg:6: MASTERS is empty"}}},
+				"monitor.cfg:3: TIMEPERIOD without any SCRIPT", `monitor.cfg:4: unknown monitor.cfg setting "LOGFILE"`, "monitor.cfg:5: not converted: SCRIPT", "monitor.cfg:6: MASTERS set again", "monitor.cfg:6: MASTERS is empty", "monitor.cfg:7: not converted: SCRIPT check-db: want the program's absolute path"}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.want.check(t, zeus("monitor.cfg", []byte(tc.cfg), tc.listen)) })
