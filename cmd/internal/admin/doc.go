@@ -4,7 +4,7 @@
 // /api/v1/services, and a read-only HTML status page at /.
 //
 // It only reads: every request takes fresh snapshots from a Source (plain
-// structs from ha/link, proxy and cmd/internal/ctl) and nothing it serves
+// structs from internal/ctl and proxy) and nothing it serves
 // changes the node. It is the only package that imports
 // github.com/prometheus/client_golang (test/archtest enforces it), so the
 // rest of the tree keeps plain Stats structs. Metric names follow the
