@@ -76,3 +76,38 @@ func (b *Balancer) ExpirePersistence() int {
 	}
 	return n
 }
+
+// PersistenceChanges returns, by service name, up to max affinity entries
+// in all that are new or refreshed since the last call (persist.Table
+// Changes), for the persistence sync to send to the peer.
+func (b *Balancer) PersistenceChanges(max int) map[string][]persist.Entry {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make(map[string][]persist.Entry)
+	for name, s := range b.services {
+		if max <= 0 {
+			break
+		}
+		if t := s.picker.pools.Load().sticky; t != nil {
+			if es := t.Changes(max); len(es) > 0 {
+				out[name] = es
+				max -= len(es)
+			}
+		}
+	}
+	return out
+}
+
+// PersistenceEntries returns how many affinity entries every persistent
+// service holds together (expired ones not yet swept included).
+func (b *Balancer) PersistenceEntries() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := 0
+	for _, s := range b.services {
+		if t := s.picker.pools.Load().sticky; t != nil {
+			n += t.Stats().Entries
+		}
+	}
+	return n
+}

@@ -40,12 +40,28 @@ type shard struct {
 	mu      sync.Mutex
 	m       map[netip.Addr]slot
 	refused uint64
+	// changed holds the clients whose entry is new or was refreshed
+	// enough to matter since the last Changes: what the peer lacks. It
+	// holds only keys of m (deleting from m deletes here), so the table's
+	// bound bounds it even when nobody calls Changes.
+	changed map[netip.Addr]struct{}
 }
 
 type slot struct {
 	real    netip.AddrPort
 	expires time.Duration // since Table.epoch
+	// told is the expiry last marked as changed (or imported): a refresh
+	// is worth sending only once it moves the expiry by refreshStep.
+	told time.Duration
 }
+
+// refreshStep is how far a refresh must move an entry's expiry before it
+// counts as a change for Changes, as a fraction of the timeout. Every
+// Lookup refreshes; sending each one would cost a datagram share per
+// connection, so the peer's copy may expire up to timeout/8 before the
+// owner's (IPVS's sync daemon likewise resends a connection only every
+// sync_refresh_period, not on every packet).
+const refreshStep = 8
 
 // New returns an empty table whose entries expire timeout after their last
 // Lookup or Put, reading the time from now (time.Now in production).
@@ -54,6 +70,7 @@ func New(timeout time.Duration, now func() time.Time) *Table {
 	t.SetMaxEntries(DefaultMaxEntries)
 	for i := range t.shard {
 		t.shard[i].m = make(map[netip.Addr]slot)
+		t.shard[i].changed = make(map[netip.Addr]struct{})
 	}
 	return t
 }
@@ -92,9 +109,14 @@ func (t *Table) Lookup(client netip.Addr) (netip.AddrPort, bool) {
 	}
 	if e.expires <= now {
 		delete(s.m, client)
+		delete(s.changed, client)
 		return netip.AddrPort{}, false
 	}
 	e.expires = now + t.timeout
+	if e.expires-e.told >= t.timeout/refreshStep {
+		e.told = e.expires
+		s.changed[client] = struct{}{}
+	}
 	s.m[client] = e
 	return e.real, true
 }
@@ -108,7 +130,9 @@ func (t *Table) Put(client netip.Addr, real netip.AddrPort) {
 	s := t.shardOf(client)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.put(client, slot{real: real, expires: now + t.timeout}, now, t.maxShard)
+	if s.put(client, slot{real: real, expires: now + t.timeout, told: now + t.timeout}, now, t.maxShard) {
+		s.changed[client] = struct{}{}
+	}
 }
 
 // put stores e unless the shard is full even after dropping expired entries.
@@ -129,6 +153,7 @@ func (s *shard) expire(now time.Duration) int {
 	for c, e := range s.m {
 		if e.expires <= now {
 			delete(s.m, c)
+			delete(s.changed, c)
 			n++
 		}
 	}
@@ -144,6 +169,7 @@ func (t *Table) Forget(real netip.AddrPort) {
 		for c, e := range s.m {
 			if e.real == real {
 				delete(s.m, c)
+				delete(s.changed, c)
 			}
 		}
 		s.mu.Unlock()
@@ -201,10 +227,52 @@ func (t *Table) Import(es []Entry) {
 		s := t.shardOf(client)
 		s.mu.Lock()
 		if cur, ok := s.m[client]; !ok || cur.expires < now+left {
-			s.put(client, slot{real: in.Real, expires: now + left}, now, t.maxShard)
+			s.put(client, slot{real: in.Real, expires: now + left, told: now + left}, now, t.maxShard)
 		}
 		s.mu.Unlock()
 	}
+}
+
+// Changes returns up to max entries that are new or were refreshed by at
+// least timeout/8 since they were last returned (by Put or Lookup here, not
+// by Import, so a peer's entries are not echoed back), and forgets them as
+// changes. Entries that expired or were forgotten meanwhile are not
+// returned: the peer's copy expires by itself at the expiry it was sent.
+// Changes left over stay for the next call.
+func (t *Table) Changes(max int) []Entry {
+	wall := t.now()
+	now := wall.Sub(t.epoch)
+	var es []Entry
+	for i := range t.shard {
+		s := &t.shard[i]
+		s.mu.Lock()
+		for c := range s.changed {
+			if len(es) >= max {
+				break
+			}
+			delete(s.changed, c)
+			if e, ok := s.m[c]; ok && e.expires > now {
+				es = append(es, Entry{Client: c, Real: e.real, Expires: wall.Add(e.expires - now)})
+			}
+		}
+		s.mu.Unlock()
+		if len(es) >= max {
+			break
+		}
+	}
+	return es
+}
+
+// Pending returns how many changes wait for Changes.
+func (t *Table) Pending() int {
+	n := 0
+	for i := range t.shard {
+		s := &t.shard[i]
+		s.mu.Lock()
+		n += len(s.changed)
+		s.mu.Unlock()
+	}
+	return n
 }
 
 // Stats is a snapshot of a table's counters.
