@@ -21,8 +21,8 @@ func TestInResync(t *testing.T) {
 		{1, Message{Type: Part, N: 6, Epoch: 1}, true, false},
 		{1, Message{Type: End, N: 7, Epoch: 1, Parts: 2}, false, true},
 		{1, Message{Type: Delta, N: 8}, true, true},
-		{1, Message{Type: Delta, N: 8}, false, true},   // not newer: ignored
-		{1, Message{Type: Delta, N: 10}, true, false},  // 9 was lost
+		{1, Message{Type: Delta, N: 8}, false, true},  // not newer: ignored
+		{1, Message{Type: Delta, N: 10}, true, false}, // 9 was lost
 		{1, Message{Type: Begin, N: 11, Epoch: 2}, false, false},
 		{1, Message{Type: Part, N: 12, Epoch: 2}, true, false},
 		{1, Message{Type: End, N: 13, Epoch: 2, Parts: 2}, false, false}, // a Part missing though no n was
@@ -31,7 +31,7 @@ func TestInResync(t *testing.T) {
 		{1, Message{Type: End, N: 17, Epoch: 3, Parts: 1}, false, false},
 		{1, Message{Type: Begin, N: 18, Epoch: 4}, false, false},
 		{1, Message{Type: End, N: 19, Epoch: 4}, false, true}, // an empty table
-		{2, Message{Type: Delta, N: 1}, true, false},           // the sender restarted
+		{2, Message{Type: Delta, N: 1}, true, false},          // the sender restarted
 	}
 	for i, s := range steps {
 		imp := in.Receive(s.gen, &s.m)
