@@ -56,6 +56,8 @@ type Node struct {
 	env      *env
 	agent    *agent.Agent
 	links    *link.Set // nil in a dry run
+	sync     *syncer   // persistence sync; nil without persistent services, or dry
+	syncSet  *link.Set // its sockets (heartbeat ports + 1)
 	groups   *groupSet
 	balancer *proxy.Balancer // nil without proxy services, or dry
 	kernel   *kernelServices // nil without nat or dr services, or dry
@@ -150,6 +152,11 @@ func Build(cfg *config.Config, opts Options) (_ *Node, err error) {
 			return nil, err
 		}
 		transport = n.links
+		if n.balancer != nil && hasPersistence(cfg) {
+			if err := n.openSync(lc, cfg); err != nil {
+				return nil, err
+			}
+		}
 	}
 	n.agent, err = agent.New(agent.Config{
 		Machine:   machineConfig(cfg, self, n.gen),
@@ -267,6 +274,13 @@ func (n *Node) Start() error {
 		n.runErr = n.agent.Run(ctx)
 	}()
 	n.startLocal(ctx)
+	if n.sync != nil {
+		n.checkWG.Add(1)
+		go func() {
+			defer n.checkWG.Done()
+			n.sync.run(ctx)
+		}()
+	}
 	for _, m := range n.checks {
 		n.checkWG.Add(1)
 		go func() {
@@ -346,6 +360,9 @@ func (n *Node) close() {
 	}
 	if n.links != nil {
 		n.links.Close()
+	}
+	if n.syncSet != nil {
+		n.syncSet.Close()
 	}
 	if n.balancer != nil {
 		n.balancer.Close()

@@ -24,7 +24,9 @@ func (n *Node) Status() ctl.Status {
 		in.links = n.links.Stats()
 	}
 	in.balancer = n.snapshot()
-	return assembleStatus(in)
+	st := assembleStatus(in)
+	st.Sync = n.syncStatus(in.cfg)
+	return st
 }
 
 // statusInput is everything status is made of, so assembling it is a pure
@@ -95,14 +97,7 @@ func assembleStatus(in statusInput) ctl.Status {
 		}
 		st.Groups = append(st.Groups, gs)
 	}
-	for _, l := range in.links.Links {
-		drops := map[string]uint64{}
-		for r, n := range l.Drops {
-			drops[r.String()] = n
-		}
-		st.Links = append(st.Links, ctl.LinkStatus{Name: l.Name, Kind: l.Kind, Sent: l.Sent, SendErrors: l.SendErrors,
-			Received: l.Received, Drops: drops, Heard: l.Heard})
-	}
+	st.Links = linkStatuses(in.links)
 	if in.balancer != nil {
 		st.Balancer = balancerSummary(in.balancer)
 	}
@@ -174,6 +169,20 @@ func basePriorities(g *config.Group, nodes []string) []ctl.NodePriority {
 		if !slices.Contains(g.Preference, n) {
 			out = append(out, ctl.NodePriority{Node: n, Priority: int(g.Priorities[n])})
 		}
+	}
+	return out
+}
+
+// linkStatuses are a link set's counters as status shows them.
+func linkStatuses(ls link.Stats) []ctl.LinkStatus {
+	var out []ctl.LinkStatus
+	for _, l := range ls.Links {
+		drops := map[string]uint64{}
+		for r, n := range l.Drops {
+			drops[r.String()] = n
+		}
+		out = append(out, ctl.LinkStatus{Name: l.Name, Kind: l.Kind, Sent: l.Sent, SendErrors: l.SendErrors,
+			Received: l.Received, Drops: drops, Heard: l.Heard})
 	}
 	return out
 }

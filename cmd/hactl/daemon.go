@@ -172,6 +172,36 @@ func printStatus(w io.Writer, st *ctl.Status, now time.Time) {
 	if b := st.Balancer; b != nil {
 		fmt.Fprintf(w, "\nbalancer: %s (%d active here), reals %d/%d up\n", plural(b.Services, "service"), b.Active, b.RealsUp, b.RealsTotal)
 	}
+	if sy := st.Sync; sy != nil {
+		printSync(w, tw, sy, now)
+	}
+}
+
+// printSync shows the persistence sync: its links (heartbeat ports + 1),
+// whether each side holds the other's table, and its totals.
+func printSync(w io.Writer, tw *tabwriter.Writer, sy *ctl.Sync, now time.Time) {
+	fmt.Fprintf(w, "\npersistence sync: %d entries here, %d sent, %d received, %d full resyncs sent, %d messages (%d bytes)",
+		sy.Entries, sy.EntriesSent, sy.EntriesReceived, sy.ResyncsSent, sy.Messages, sy.PayloadBytes)
+	if sy.Malformed > 0 {
+		fmt.Fprintf(w, ", %d malformed", sy.Malformed)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(tw, "SYNC PEER\tLAST HEARD\tHAS OUR TABLE\tWE HAVE ITS TABLE\tLOST")
+	for _, p := range sy.Peers {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", p.Name, ago(now, p.LastHeard), yesNo(p.HaveOurs), yesNo(p.HaveTheirs), p.Lost)
+	}
+	fmt.Fprintln(tw, "SYNC LINK\tKIND\tSENT\tRECEIVED\tDROPPED")
+	for _, l := range sy.Links {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\n", l.Name, l.Kind, l.Sent, l.Received, drops(l.Drops))
+	}
+	tw.Flush()
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
 }
 
 func ago(now, t time.Time) string {

@@ -30,6 +30,8 @@ type Status struct {
 	Groups      []GroupStatus `json:"groups"`
 	Links       []LinkStatus  `json:"links"`
 	Balancer    *Balancer     `json:"balancer,omitempty"`
+	// Sync is the persistence sync: absent when no service has persistence.
+	Sync *Sync `json:"sync,omitempty"`
 	// Events counts the ownership machine's remarks by topic since start:
 	// split-brain (seen), split-brain-resolved, dead, alive, leaving, late,
 	// isolated, one-way.
@@ -125,6 +127,32 @@ type LinkStatus struct {
 	Received   uint64            `json:"received"`        // datagrams read, before any check
 	Drops      map[string]uint64 `json:"drops,omitempty"` // by reason (ha/link's DropReason names)
 	Heard      map[string]uint64 `json:"heard,omitempty"` // packets per peer that passed every check
+}
+
+// Sync is the persistence sync (the balancer's client-IP affinity
+// entries sent to peers) with its links and its view of each peer.
+type Sync struct {
+	Links           []LinkStatus `json:"links"` // the sync sockets, heartbeat ports + 1
+	Peers           []SyncPeer   `json:"peers"`
+	Entries         int          `json:"entries"` // affinity entries held here
+	Messages        uint64       `json:"messages"`
+	PayloadBytes    uint64       `json:"payload_bytes"` // message bytes sent, without packet header and MAC
+	EntriesSent     uint64       `json:"entries_sent"`
+	EntriesReceived uint64       `json:"entries_received"`
+	ResyncsSent     uint64       `json:"resyncs_sent"`
+	Malformed       uint64       `json:"malformed,omitempty"` // authenticated messages that did not decode
+}
+
+// SyncPeer is one peer's persistence sync state.
+type SyncPeer struct {
+	Name      string    `json:"name"`
+	LastHeard time.Time `json:"last_heard,omitzero"`
+	// HaveTheirs: this node holds the peer's whole table (a full resync
+	// arrived complete and nothing was lost since).
+	HaveTheirs bool `json:"have_theirs"`
+	// HaveOurs: the peer's last hello said it holds this node's table.
+	HaveOurs bool   `json:"have_ours"`
+	Lost     uint64 `json:"lost,omitempty"` // messages from the peer lost (each costs a resync)
 }
 
 // Balancer summarises the embedded load balancer for `hactl status`.
