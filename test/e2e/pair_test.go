@@ -76,15 +76,23 @@ func (p *pair) start(node string) *lab.Proc {
 }
 
 func (p *pair) status(node string) (*status, error) {
-	out, err := p.lab.Host(node).Hactl(p.bins, "status", "-o", "json")
-	if err != nil {
-		return nil, fmt.Errorf("hactl status on %s: %v: %s", node, err, out)
-	}
 	var st status
-	if err := json.Unmarshal(out, &st); err != nil {
-		return nil, fmt.Errorf("hactl status -o json on %s: %v: %s", node, err, out)
+	if err := p.statusInto(node, &st); err != nil {
+		return nil, err
 	}
 	return &st, nil
+}
+
+// statusInto decodes node's `hactl status -o json` into v.
+func (p *pair) statusInto(node string, v any) error {
+	out, err := p.lab.Host(node).Hactl(p.bins, "status", "-o", "json")
+	if err != nil {
+		return fmt.Errorf("hactl status on %s: %v: %s", node, err, out)
+	}
+	if err := json.Unmarshal(out, v); err != nil {
+		return fmt.Errorf("hactl status -o json on %s: %v: %s", node, err, out)
+	}
+	return nil
 }
 
 // holders returns the nodes holding the VIP.

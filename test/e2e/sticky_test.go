@@ -1,0 +1,91 @@
+package e2e
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/hapair/hapair/test/e2e/scenario"
+	"github.com/hapair/hapair/test/lab"
+)
+
+// syncStatus is the persistence sync part of `hactl status -o json`.
+type syncStatus struct {
+	Sync *struct {
+		Entries int `json:"entries"`
+		Peers   []struct {
+			Name       string `json:"name"`
+			HaveTheirs bool   `json:"have_theirs"`
+			HaveOurs   bool   `json:"have_ours"`
+		} `json:"peers"`
+	} `json:"sync"`
+}
+
+// waitSynced waits until node says it holds peer's whole persistence
+// table with at least one entry.
+func (p *pair) waitSynced(node, peer string) {
+	p.t.Helper()
+	lab.Eventually(p.t, 10*time.Second, node+" holds "+peer+"'s persistence table", func() error {
+		var st syncStatus
+		if err := p.statusInto(node, &st); err != nil {
+			return err
+		}
+		if st.Sync == nil {
+			return fmt.Errorf("%s status has no sync section", node)
+		}
+		for _, sp := range st.Sync.Peers {
+			if sp.Name == peer && sp.HaveTheirs && st.Sync.Entries > 0 {
+				return nil
+			}
+		}
+		return fmt.Errorf("%s sync status: %+v", node, *st.Sync)
+	})
+}
+
+// stickyBackend probes the persistent service 20 times and returns the
+// one backend that answered; more than one fails the test.
+func (p *pair) stickyBackend(when string) string {
+	p.t.Helper()
+	res, err := p.probe(vipHTTP, "http", 20)
+	if err != nil {
+		p.t.Fatalf("%s: %v", when, err)
+	}
+	if len(res.Backends) != 1 {
+		p.t.Fatalf("%s: the sticky client was answered by %v, want one backend", when, res.Backends)
+	}
+	for b := range res.Backends {
+		return b
+	}
+	return ""
+}
+
+// A sticky client (persistent = "60s", two reals) keeps its real across a
+// crash failover (lb2 imported lb1's table as it changed) and, after the
+// crashed node returns with an empty table and gets a full resync, across
+// a planned switchover back to it.
+func TestStickyClientAcrossFailover(t *testing.T) {
+	p := balancerPair(t, 2, scenario.HTTPService(`persistent = "60s"`), []string{"http"}, vipHTTP, "http")
+	first := p.stickyBackend("before any move")
+	p.waitSynced("lb2", "lb1")
+
+	p.crashOwner("lb1")
+	p.waitHolds("lb2", 5*time.Second)
+	lab.Eventually(t, 5*time.Second, "the client is served through lb2", func() error {
+		_, err := p.probe(vipHTTP, "http", 3)
+		return err
+	})
+	if got := p.stickyBackend("after the crash failover"); got != first {
+		t.Errorf("after the crash failover the client went to %s, want its real %s", got, first)
+	}
+
+	p.lab.Plug("lb1")
+	p.start("lb1")
+	p.waitSynced("lb1", "lb2") // a restarted node gets the whole table
+	if out, err := p.lab.Host("lb1").Hactl(p.bins, "takeover", "web"); err != nil {
+		t.Fatalf("hactl takeover web on lb1: %v: %s", err, out)
+	}
+	p.waitOwner("lb1", 5*time.Second)
+	if got := p.stickyBackend("after the planned switchover"); got != first {
+		t.Errorf("after the planned switchover the client went to %s, want its real %s", got, first)
+	}
+}
