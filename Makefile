@@ -99,12 +99,14 @@ chaos: deps-go deps-chaos build
 	bash test/chaos/fuzzsummary.sh $(CHAOS_OUT)/fuzz.log $(CHAOS_FUZZTIME) >> $(CHAOS_OUT)/chaos.md; \
 	cat $(CHAOS_OUT)/chaos.md; [ $$rc -eq 0 ] && [ $$frc -eq 0 ]
 
-# bench: heartbeat packet cost, scheduler and health-check cost, then the
+# bench: heartbeat packet cost, scheduler and health-check cost, persistence
+# sync (1M-entry resync, 10k entries/s, heartbeat jitter during a resync), then the
 # balancer side by side with HAProxy and nginx (installs them and wrk).
 # Figures are reported as ratios against the anchors measured in the run.
 bench: deps-go
 	$(GO) test -run '^$$' -bench . -benchmem ./ha/wire ./proxy/sched ./proxy/persist
 	$(GO) test -run '^$$' -bench 'Prober1000' -benchtime 1x ./proxy/check
+	$(GO) test -run '^$$' -bench 'Sync|HeartbeatJitter' -benchtime 1x ./node
 	bash test/bench/run.sh
 
 # demo: a two-node lab in network namespaces, a crash and a planned

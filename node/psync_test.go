@@ -76,7 +76,7 @@ var syncAddrs = map[string]netip.Addr{
 	"lb3": netip.MustParseAddr("127.0.0.3"), // the test's raw sender
 }
 
-func freeSyncPort(t *testing.T) uint16 {
+func freeSyncPort(t testing.TB) uint16 {
 	t.Helper()
 	for range 20 {
 		c, err := net.ListenPacket("udp4", "127.0.0.1:0")
@@ -104,7 +104,7 @@ type syncNode struct {
 
 // startSyncer runs self's syncer over real loopback sockets until stop
 // (or the test's end).
-func startSyncer(t *testing.T, self string, gen uint64, port uint16, tab *tables, linkClock clock.Clock) *syncNode {
+func startSyncer(t testing.TB, self string, gen uint64, port uint16, tab *tables, linkClock clock.Clock) *syncNode {
 	t.Helper()
 	set, err := link.Open(link.Config{
 		ClusterID: syncCluster, Self: self, Nodes: []string{"lb1", "lb2", "lb3"},
