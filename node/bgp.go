@@ -3,6 +3,7 @@ package node
 import (
 	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/hapair/hapair/ha/bgp"
 	"github.com/hapair/hapair/ha/resource"
@@ -41,9 +42,23 @@ func newBGP(group string, r config.Resource, e *env) (resource.Resource, error) 
 	services := e.groupServices[group]
 	return e.speaker.Resource(bgp.ResourceConfig{
 		Group: group, Addresses: r.BGP.Addresses, Loopback: bgp.Lo{},
-		Healthy: func() bool { return servicesHealthy(e.snapshot(), services) },
-		Logger:  e.log.With("group", group),
+		Healthy:      func() bool { return servicesHealthy(e.snapshot(), services) },
+		GateInterval: gateInterval(e.checkIntervals, services),
+		Logger:       e.log.With("group", group),
 	})
+}
+
+// gateInterval polls the health gate at an eighth of the shortest check
+// interval of the group's services (20ms..100ms), so a failed check is
+// acted on well within the next check.
+func gateInterval(intervals map[string]time.Duration, services []string) time.Duration {
+	d := 100 * time.Millisecond
+	for _, s := range services {
+		if iv, ok := intervals[s]; ok && iv > 0 {
+			d = min(d, iv/8)
+		}
+	}
+	return max(d, 20*time.Millisecond)
 }
 
 // servicesHealthy is the bgp health gate: every named service has a

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"path/filepath"
+	"time"
 
 	"github.com/hapair/hapair/ha/conntracksync"
 	"github.com/hapair/hapair/ha/ipvssync"
@@ -45,8 +46,9 @@ type env struct {
 	speaker     *bgp.Speaker   // nil unless a group has a bgp resource, or dry
 	// groupServices names the services each group's balancer activates
 	// (the bgp health gate); snapshot reads their state.
-	groupServices map[string][]string
-	snapshot      func() *proxy.Snapshot
+	groupServices  map[string][]string
+	checkIntervals map[string]time.Duration // by service name
+	snapshot       func() *proxy.Snapshot
 }
 
 // buildGroup makes the resource group of g, in start order, and returns

@@ -177,7 +177,10 @@ func Build(cfg *config.Config, opts Options) (_ *Node, err error) {
 func (n *Node) openEnv(cfg *config.Config) (*env, error) {
 	e := &env{log: n.log, services: map[string]bool{}, kernelNames: map[string]bool{},
 		self: n.self, stateDir: cfg.Cluster.StateDir, dry: n.opts.DryRun,
-		groupServices: map[string][]string{}, snapshot: n.snapshot}
+		groupServices: map[string][]string{}, checkIntervals: map[string]time.Duration{}, snapshot: n.snapshot}
+	for _, s := range cfg.Services {
+		e.checkIntervals[s.Name] = s.Check.Interval
+	}
 	for _, g := range cfg.Groups {
 		for _, r := range g.Resources {
 			if r.Balancer != nil {

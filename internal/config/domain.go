@@ -125,6 +125,20 @@ func (c *conv) crossChecks(cfg *Config) {
 			vips[a] = addrUse{path, fmt.Sprintf("a VIP of group %q", g.Name)}
 		}
 	}
+	// Addresses a bgp resource binds on lo are VIPs too (bgpChecks
+	// refuses one that is also a vip resource).
+	for i, g := range cfg.Groups {
+		for j, r := range g.Resources {
+			if r.BGP == nil {
+				continue
+			}
+			for k, a := range r.BGP.Addresses {
+				if _, ok := vips[a]; !ok {
+					vips[a] = addrUse{idx(idx(idx("group", i)+".resources", j)+".addresses", k), fmt.Sprintf("a VIP of group %q (bgp)", g.Name)}
+				}
+			}
+		}
+	}
 	for i, p := range cfg.Pings {
 		for _, m := range []map[netip.Addr]addrUse{vips, nodeAddrs} {
 			if u, ok := m[p.Address]; ok {

@@ -56,11 +56,12 @@ type serviceState struct {
 	Name  string `json:"name"`
 	Pool  string `json:"pool"`
 	Reals []struct {
-		Address string `json:"address"`
-		Pool    string `json:"pool"`
-		Healthy bool   `json:"healthy"`
-		Reason  string `json:"reason"`
-		Weight  int    `json:"weight"`
+		Address   string `json:"address"`
+		Pool      string `json:"pool"`
+		Healthy   bool   `json:"healthy"`
+		Reason    string `json:"reason"`
+		Weight    int    `json:"weight"`
+		Scheduled uint64 `json:"scheduled"`
 	} `json:"reals"`
 }
 

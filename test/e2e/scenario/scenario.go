@@ -46,6 +46,10 @@ type Options struct {
 	Nodes int
 	// Preferred is the group's `preferred` value as TOML (default "lb1").
 	Preferred string
+	// Mode is the group's mode ("" = the default, active-passive).
+	Mode string
+	// Tables is TOML appended at the end (e.g. a [bgp] table).
+	Tables string
 }
 
 // AdminPort is the admin listener's port with Options.Admin.
@@ -118,13 +122,17 @@ peers = { %s }
 	if o.Resources != "" {
 		resources = o.Resources
 	}
+	mode := ""
+	if o.Mode != "" {
+		mode = fmt.Sprintf("mode = %q\n", o.Mode)
+	}
 	fmt.Fprintf(&b, `[[group]]
 name = "web"
 preferred = %s
-resources = [
+%sresources = [
 %s]
 
-%s`, preferred, resources, services)
+%s%s`, preferred, mode, resources, services, o.Tables)
 	if o.Admin {
 		fmt.Fprintf(&b, "\n[admin]\nlisten = \"0.0.0.0:%d\"\nallow_remote = true\n", AdminPort)
 	}
@@ -148,6 +156,30 @@ func nodeNames(n int) (nodes, peers string) {
 // ThreeNodes is the three-node active/passive scenario: the group prefers
 // lb1, then lb2, then lb3, and fails back up the list.
 var ThreeNodes = Options{Nodes: 3, Preferred: `["lb1", "lb2", "lb3"]`, AutoFailback: true, FailbackHold: FailbackHold, Initdead: Deadtime}
+
+// ECMP is the active/active scenario of the BGP tests: three nodes
+// announce 198.18.2.100 to the router (BIRD on the client, AS 65000) and
+// balance it with the source-hash scheduler, so every node picks the same
+// real for a client.
+var ECMP = Options{
+	Nodes: 3, Mode: "active-active", Initdead: Deadtime,
+	Resources: `  { kind = "bgp", addresses = ["198.18.2.100"] },
+  { kind = "balancer", services = ["anycast"] },
+`,
+	Services: `[[service]]
+name = "anycast"
+listen = "198.18.2.100:9000"
+scheduler = "sh"
+check = { type = "connect", interval = "200ms", timeout = "50ms", rise = 1, fall = 1 }
+reals = [ { address = "198.18.0.21:9000" }, { address = "198.18.0.22:9000" } ]
+`,
+	Tables: `
+[bgp]
+asn = 65001
+nodes = { lb1 = "198.18.0.11/24", lb2 = "198.18.0.12/24", lb3 = "198.18.0.13/24" }
+neighbors = [ { address = "198.18.0.50", asn = 65000 } ]
+`,
+}
 
 // DefaultService is the TCP service of a pair without Options.Services.
 const DefaultService = `[[service]]
@@ -250,6 +282,7 @@ func All() map[string]Options {
 	return map[string]Options{
 		"pair":             {},
 		"three nodes":      ThreeNodes,
+		"ecmp":             ECMP,
 		"notify":           {Notify: true},
 		"ping":             {Ping: "198.18.0.21"},
 		"failback off":     {AutoFailback: false, FailbackHold: FailbackHold, Initdead: Deadtime},

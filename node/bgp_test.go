@@ -1,0 +1,52 @@
+package node
+
+import (
+	"testing"
+	"time"
+
+	"github.com/hapair/hapair/proxy"
+)
+
+func TestServicesHealthy(t *testing.T) {
+	up := proxy.RealStatus{Pool: "primary", Healthy: true}
+	down := proxy.RealStatus{Pool: "primary"}
+	backup := proxy.RealStatus{Pool: "backup", Healthy: true}
+	drained := proxy.RealStatus{Pool: "primary", Healthy: true, Draining: true}
+	snap := &proxy.Snapshot{Services: []proxy.ServiceStatus{
+		{Name: "a", Reals: []proxy.RealStatus{down, up}},
+		{Name: "b", Reals: []proxy.RealStatus{down, backup, drained}},
+	}}
+	for _, tt := range []struct {
+		services []string
+		want     bool
+	}{
+		{[]string{"a"}, true},
+		{[]string{"b"}, false}, // only a backup and a drained real: not serving the primary pool
+		{[]string{"a", "b"}, false},
+		{nil, true},
+	} {
+		if got := servicesHealthy(snap, tt.services); got != tt.want {
+			t.Errorf("servicesHealthy(%v) = %v, want %v", tt.services, got, tt.want)
+		}
+	}
+	if servicesHealthy(nil, []string{"a"}) {
+		t.Error("servicesHealthy(no balancer, [a]) = true, want false")
+	}
+}
+
+func TestGateInterval(t *testing.T) {
+	iv := map[string]time.Duration{"fast": 200 * time.Millisecond, "slow": 2 * time.Second, "tiny": 50 * time.Millisecond}
+	for _, tt := range []struct {
+		services []string
+		want     time.Duration
+	}{
+		{nil, 100 * time.Millisecond},
+		{[]string{"slow"}, 100 * time.Millisecond},
+		{[]string{"slow", "fast"}, 25 * time.Millisecond},
+		{[]string{"tiny"}, 20 * time.Millisecond},
+	} {
+		if got := gateInterval(iv, tt.services); got != tt.want {
+			t.Errorf("gateInterval(%v) = %v, want %v", tt.services, got, tt.want)
+		}
+	}
+}

@@ -1,0 +1,222 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hapair/hapair/test/e2e/scenario"
+	"github.com/hapair/hapair/test/lab"
+	"github.com/hapair/hapair/test/lab/probe"
+)
+
+// anycast is the active/active service's VIP, announced by BGP.
+const anycast = "198.18.2.100"
+
+// routerConf is BIRD 2 on the client acting as the upstream router: a
+// BGP session with BFD to each lb node, ECMP (merge paths) into its kernel.
+const routerConf = `router id 198.18.0.50;
+log stderr { warning, error, fatal };
+protocol device { scan time 10; }
+protocol bfd { interface "*" { min rx interval 100 ms; min tx interval 100 ms; multiplier 3; }; }
+protocol kernel { ipv4 { import none; export all; }; merge paths on; }
+`
+
+// TestBGPActiveActive: three nodes announce the VIP; the router's kernel
+// has one next hop per healthy node; 200 client connections spread over
+// the nodes; a crashed node's next hop leaves within 1 s; a graceful stop
+// withdraws before had exits with no failed request.
+func TestBGPActiveActive(t *testing.T) {
+	p := newPair(t, scenario.ECMP)
+	client := p.lab.Host("client")
+	if out, err := client.RunFor(5*time.Second, "sysctl", "-w", "net.ipv4.fib_multipath_hash_policy=1"); err != nil {
+		t.Fatalf("L4 multipath hash on the router: %v: %s", err, out)
+	}
+	var conf strings.Builder
+	conf.WriteString(routerConf)
+	for i := 1; i <= 3; i++ {
+		fmt.Fprintf(&conf, "protocol bgp lb%d { local as 65000; neighbor 198.18.0.%d as 65001; hold time 3; connect retry time 1; bfd on; ipv4 { import all; export none; }; }\n", i, 10+i)
+	}
+	cf := client.WriteFile("bird.conf", conf.String(), 0o600)
+	client.Start([]string{"/usr/sbin/bird", "-f", "-c", cf, "-s", client.Dir + "/bird.ctl", "-P", client.Dir + "/bird.pid"})
+	for _, n := range []string{"lb1", "lb2", "lb3"} {
+		p.start(n)
+	}
+	waitHops := func(timeout time.Duration, want ...string) time.Duration {
+		t.Helper()
+		return lab.Eventually(t, timeout, fmt.Sprintf("the router's route to %s has next hops %v", anycast, want), func() error {
+			got, err := nextHops(client)
+			if err != nil {
+				return err
+			}
+			if strings.Join(got, ",") != strings.Join(want, ",") {
+				return fmt.Errorf("next hops %v", got)
+			}
+			return nil
+		})
+	}
+	waitHops(15*time.Second, "198.18.0.11", "198.18.0.12", "198.18.0.13")
+
+	// Spread: 200 new connections, each from its own source port.
+	before := scheduled(t, p)
+	res, err := p.lab.Probe(p.bins, "client", anycast+":9000", probe.Options{Proto: "tcp", Interval: 5 * time.Millisecond, Timeout: 500 * time.Millisecond, Count: 200})
+	if err != nil {
+		t.Fatalf("200 connections to %s: %v", anycast, err)
+	}
+	after := scheduled(t, p)
+	var counts []int
+	for _, n := range []string{"lb1", "lb2", "lb3"} {
+		counts = append(counts, after[n]-before[n])
+	}
+	// Even is a third each. The bound is 15 percentage points of the
+	// total either side of it (37..96 connections): the router's hash is
+	// a per-flow hash, so each count is binomial (σ ≈ 6.7 connections),
+	// and 15% of a third (±10) would be 1.5σ, failing about one run in
+	// three with a healthy router.
+	var worst float64
+	for _, c := range counts {
+		worst = max(worst, math.Abs(float64(c)-200.0/3)/(200.0/3))
+	}
+	t.Logf("spread of 200 connections over lb1, lb2, lb3: %v, worst %.0f%% off even (%s)", counts, 100*worst, res.Summary())
+	for i, c := range counts {
+		if share := float64(c) / 200; math.Abs(share-1.0/3) > 0.15 {
+			t.Errorf("lb%d served %d of 200 connections (%.0f%%), want 33%% ± 15 points", i+1, c, 100*share)
+		}
+	}
+	if res.Failed > 0 {
+		t.Errorf("%d of 200 connections failed", res.Failed)
+	}
+
+	// Health gate: lb1 loses its reals (fall 1); its route goes within
+	// two check intervals, and comes back when they answer again.
+	p.lab.Partition("lb1", "backend1")
+	p.lab.Partition("lb1", "backend2")
+	cut := time.Now()
+	waitHops(5*time.Second, "198.18.0.12", "198.18.0.13")
+	gate := time.Since(cut)
+	t.Logf("lb1's reals failed: its next hop left after %v (check interval %v, polling included)", gate.Round(time.Millisecond), scenario.CheckInterval)
+	if gate > 2*scenario.CheckInterval {
+		t.Errorf("failed health gate withdrew after %v, want within 2 check intervals (%v)", gate, 2*scenario.CheckInterval)
+	}
+	p.lab.Heal()
+	waitHops(5*time.Second, "198.18.0.11", "198.18.0.12", "198.18.0.13")
+
+	// Crash lb3: unplug and SIGKILL had; BFD drops its next hop.
+	pr := p.lab.StartProbe(p.bins, "client", anycast+":9000", probe.Options{Proto: "tcp", Interval: 10 * time.Millisecond, Timeout: 200 * time.Millisecond, Count: 300})
+	// Unplugged first: the host is gone, so no FIN or Cease reaches the
+	// router and only BFD can tell (had's BIRD dies with had either way).
+	p.lab.Unplug("lb3")
+	crashed := time.Now()
+	if err := p.had["lb3"].Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitHops(5*time.Second, "198.18.0.11", "198.18.0.12")
+	gone := time.Since(crashed)
+	t.Logf("lb3 crashed: its next hop left the router's route after %v (polling included)", gone.Round(time.Millisecond))
+	if gone > time.Second {
+		t.Errorf("crashed node's next hop left after %v, want within 1s", gone)
+	}
+	if res, err := pr.Result(20 * time.Second); res != nil {
+		t.Logf("client across lb3's crash (flows hashed to lb3 see the outage): %s", res.Summary())
+	} else {
+		t.Logf("client across lb3's crash: %v", err)
+	}
+	if _, err := p.lab.Probe(p.bins, "client", anycast+":9000", probeOpts(20, 10*time.Millisecond)); err != nil {
+		t.Errorf("new connections after lb3's crash: %v", err)
+	}
+
+	// Graceful stop of lb2: its route is withdrawn before had exits, and
+	// no request fails.
+	pr = p.lab.StartProbe(p.bins, "client", anycast+":9000", probe.Options{Proto: "tcp", Interval: 10 * time.Millisecond, Timeout: 500 * time.Millisecond, Count: 150})
+	base := scheduled(t, p)
+	lab.Eventually(t, 5*time.Second, "the probe reaches lb2 before its stop", func() error {
+		if n := scheduled(t, p)["lb2"] - base["lb2"]; n < 3 {
+			return fmt.Errorf("lb2 scheduled %d", n)
+		}
+		return nil
+	})
+	if err := p.had["lb2"].Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	withdrawn := false
+	lab.Eventually(t, 10*time.Second, "lb2's had exits", func() error {
+		if !withdrawn {
+			hops, err := nextHops(client)
+			withdrawn = err == nil && !contains(hops, "198.18.0.12")
+		}
+		if !p.had["lb2"].Exited() {
+			return fmt.Errorf("running")
+		}
+		return nil
+	})
+	if !withdrawn {
+		t.Errorf("lb2's next hop was still in the router's route when its had exited")
+	}
+	waitHops(2*time.Second, "198.18.0.11")
+	res, err = pr.Result(20 * time.Second)
+	if err != nil || res == nil || res.Failed > 0 {
+		t.Errorf("client across lb2's graceful stop: %v %+v, want no failed request", err, res)
+	} else {
+		t.Logf("client across lb2's graceful stop: %s", res.Summary())
+	}
+}
+
+// nextHops returns the gateways of the router's route to the VIP, sorted
+// as ip prints them.
+func nextHops(client *lab.Host) ([]string, error) {
+	out, err := client.RunFor(5*time.Second, "ip", "-j", "route", "show", anycast)
+	if err != nil {
+		return nil, fmt.Errorf("ip route: %v: %s", err, out)
+	}
+	var routes []struct {
+		Gateway  string `json:"gateway"`
+		Nexthops []struct {
+			Gateway string `json:"gateway"`
+		} `json:"nexthops"`
+	}
+	if err := json.Unmarshal(out, &routes); err != nil {
+		return nil, err
+	}
+	var hops []string
+	for _, r := range routes {
+		if r.Gateway != "" {
+			hops = append(hops, r.Gateway)
+		}
+		for _, h := range r.Nexthops {
+			hops = append(hops, h.Gateway)
+		}
+	}
+	return hops, nil
+}
+
+// scheduled returns the connections each live node's balancer scheduled.
+func scheduled(t *testing.T, p *pair) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	for _, n := range []string{"lb1", "lb2", "lb3"} {
+		if p.had[n].Exited() {
+			continue
+		}
+		svcs, err := p.services(n)
+		if err != nil {
+			t.Fatalf("hactl services on %s: %v", n, err)
+		}
+		for _, r := range svcs["anycast"].Reals {
+			out[n] += int(r.Scheduled)
+		}
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
