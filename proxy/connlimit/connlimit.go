@@ -130,13 +130,14 @@ func (g *Gate) Acquire(done <-chan struct{}) bool {
 	return true
 }
 
-// Release gives back the slots one Acquire took.
+// Release gives back the slots one Acquire took, in reverse order, so a
+// waiter woken by the first limit finds room in the later ones.
 func (g *Gate) Release() {
 	if g == nil {
 		return
 	}
-	for _, l := range g.limits {
-		l.release()
+	for i := len(g.limits) - 1; i >= 0; i-- {
+		g.limits[i].release()
 	}
 }
 
