@@ -105,8 +105,12 @@ func TestUDPFlowMemory(t *testing.T) {
 	runtime.ReadMemStats(&after)
 	per := (int64(after.HeapInuse+after.StackInuse) - int64(before.HeapInuse+before.StackInuse)) / n
 	t.Logf("idle flow: %d bytes of heap and stack, 1 descriptor", per)
-	if per > 8<<10 {
-		t.Errorf("idle flow costs %d bytes, want under 8 KiB (the MaxFlows doc says about 3 KiB)", per)
+	limit := int64(6 << 10) // 3.3 KiB measured; a held 9 KiB reply buffer (the old cost) fails this
+	if raceEnabled {
+		limit *= 2
+	}
+	if per > limit {
+		t.Errorf("idle flow costs %d bytes, want under %d (the MaxFlows doc says about 3.3 KiB)", per, limit)
 	}
 }
 
