@@ -23,7 +23,7 @@ type real struct {
 	// included.
 	scheduled atomic.Uint64
 	// bytesIn (client to real) and bytesOut (real to client): ipvsadm
-	// --stats' InBytes and OutBytes, counted by the L4 data paths.
+	// --stats' InBytes and OutBytes, counted by the data paths.
 	bytesIn, bytesOut atomic.Uint64
 }
 

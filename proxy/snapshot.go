@@ -60,8 +60,8 @@ type RealStatus struct {
 	// Scheduled counts the connections, flows and requests sent to the
 	// real, like ipvsadm --stats' Conns.
 	Scheduled uint64 `json:"scheduled"`
-	// BytesIn (client to real) and BytesOut (real to client) relayed by
-	// the L4 data paths, like ipvsadm --stats (HTTP mode does not count).
+	// BytesIn (client to real) and BytesOut (real to client) relayed,
+	// like ipvsadm --stats (HTTP mode counts request and response bodies).
 	BytesIn          uint64  `json:"bytes_in"`
 	BytesOut         uint64  `json:"bytes_out"`
 	Checks           uint64  `json:"checks"`

@@ -133,7 +133,7 @@ func (p *Proxy) exchange(req *http.Request, bc *backendConn, pool *connPool, up 
 		}
 	}
 	bc.lr.left = math.MaxInt64
-	rb := &respBody{body: resp.Body, bc: bc, pool: pool, stop: stop, up: up, inFlight: &p.inFlight,
+	rb := &respBody{body: resp.Body, bc: bc, pool: pool, stop: stop, up: up, inFlight: &p.inFlight, bytesOut: &p.bytesOut,
 		keep: !resp.Close && !req.Close && resp.ProtoAtLeast(1, 1)}
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		// ReverseProxy uses the body as the upgraded connection.
@@ -160,6 +160,7 @@ type respBody struct {
 	stop     func() bool
 	up       upstream.Upstream
 	inFlight *atomic.Int64
+	bytesOut *atomic.Uint64
 	keep     bool
 	done     atomic.Bool
 }
@@ -168,6 +169,12 @@ func (b *respBody) Read(p []byte) (int, error) {
 	// After a clean end the connection may already carry another request,
 	// but net/http's body remembers its EOF and reads nothing more.
 	n, err := b.body.Read(p)
+	if n > 0 {
+		b.bytesOut.Add(uint64(n))
+		if bc, ok := b.up.(upstream.ByteCounter); ok {
+			bc.AddBytes(0, uint64(n))
+		}
+	}
 	if err == io.EOF {
 		b.finish(true)
 	}

@@ -105,6 +105,10 @@ type Stats struct {
 	// BodyTimeout (answered 408).
 	BodyTimeouts uint64 `json:"body_timeouts"`
 	InFlight     int64  `json:"in_flight"`
+	// BytesIn and BytesOut count request bodies sent to reals and
+	// response bodies read from them (headers not included).
+	BytesIn  uint64 `json:"bytes_in"`
+	BytesOut uint64 `json:"bytes_out"`
 }
 
 // Proxy is an HTTP reverse proxy for one virtual service. Safe for
@@ -120,6 +124,7 @@ type Proxy struct {
 	srv    *http.Server
 
 	requests, refused, retries, noReal, badGW atomic.Uint64
+	bytesIn, bytesOut                         atomic.Uint64
 	staleRetries, bodyTimeouts                atomic.Uint64
 	pace                                      *pacer.Pacer
 	gate                                      *connlimit.Gate // nil: no limit; set before Serve
@@ -181,6 +186,7 @@ func (p *Proxy) Stats() Stats {
 	return Stats{
 		Requests: p.requests.Load(), Refused: p.refused.Load(), Retries: p.retries.Load(), StaleRetries: p.staleRetries.Load(),
 		NoReal: p.noReal.Load(), BadGateway: p.badGW.Load(), InFlight: p.inFlight.Load(),
+		BytesIn: p.bytesIn.Load(), BytesOut: p.bytesOut.Load(),
 		BodyTimeouts: p.bodyTimeouts.Load(),
 	}
 }
@@ -299,10 +305,12 @@ func (rt roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 		client = ap.Addr().Unmap()
 	}
 	body := req.Body
+	var counted *countedBody
 	if body != nil && body != http.NoBody {
 		// The transport closes the body on any error; keep it open across
 		// attempts (a failed dial has not read it) and close it once.
-		req.Body = noClose{body}
+		counted = &countedBody{r: body, total: &p.bytesIn}
+		req.Body = noClose{counted}
 		defer body.Close()
 	}
 	var triedBuf [4]netip.AddrPort
@@ -316,6 +324,9 @@ func (rt roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		up.AddConns(1, 0)
 		p.inFlight.Add(1)
+		if counted != nil {
+			counted.up, _ = up.(upstream.ByteCounter) // set before the transport reads
+		}
 		resp, err := p.send(req, up, pool)
 		if err == nil {
 			return resp, nil // the body uncounts the request when it ends
@@ -335,6 +346,25 @@ func (rt roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, fmt.Errorf("%w: %d real(s) failed to connect, last: %w", errNoReal, len(tried), lastErr)
 	}
 	return nil, errNoReal
+}
+
+// countedBody counts a request body as the transport reads it, for the
+// proxy and the real it goes to.
+type countedBody struct {
+	r     io.Reader
+	total *atomic.Uint64
+	up    upstream.ByteCounter // nil when the real does not count
+}
+
+func (b *countedBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if n > 0 {
+		b.total.Add(uint64(n))
+		if b.up != nil {
+			b.up.AddBytes(uint64(n), 0)
+		}
+	}
+	return n, err
 }
 
 type noClose struct{ io.Reader }

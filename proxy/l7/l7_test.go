@@ -99,6 +99,7 @@ func TestRetryKeepsBody(t *testing.T) {
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		got.Store(string(b))
+		io.WriteString(w, "answer")
 	})}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -106,14 +107,19 @@ func TestRetryKeepsBody(t *testing.T) {
 	}
 	go srv.Serve(ln)
 	defer srv.Close()
-	_, url := start(t, upstreamtest.NewPicker(proxytest.ClosedPort(t), ln.Addr().(*net.TCPAddr).AddrPort()))
+	px, url := start(t, upstreamtest.NewPicker(proxytest.ClosedPort(t), ln.Addr().(*net.TCPAddr).AddrPort()))
 	resp, err := client.Post(url, "text/plain", strings.NewReader("payload"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	answer, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || got.Load() != "payload" {
-		t.Errorf("POST after a dead real = %d, body seen %q; want 200, %q", resp.StatusCode, got.Load(), "payload")
+	if resp.StatusCode != 200 || got.Load() != "payload" || string(answer) != "answer" {
+		t.Errorf("POST after a dead real = %d %q, body seen %q; want 200 \"answer\", %q", resp.StatusCode, answer, got.Load(), "payload")
+	}
+	// The body is counted once, on the attempt that sent it.
+	if st := px.Stats(); st.BytesIn != 7 || st.BytesOut != 6 {
+		t.Errorf("Stats() bytes in %d, out %d; want 7 (the request body) and 6 (the response body)", st.BytesIn, st.BytesOut)
 	}
 }
 

@@ -136,7 +136,7 @@ hapair_real_checks_total{pool="primary",real="198.18.1.2:80",result="ok",service
 # TYPE hapair_real_check_duration_seconds_total counter
 hapair_real_check_duration_seconds_total{pool="primary",real="198.18.1.1:80",service="http"} 0
 hapair_real_check_duration_seconds_total{pool="primary",real="198.18.1.2:80",service="http"} 0.015
-# HELP hapair_service_bytes_total Bytes a virtual service relayed, by direction: in (client to real) and out (real to client), like ipvsadm --stats; tcp and udp services only, each TCP direction added when it ends.
+# HELP hapair_service_bytes_total Bytes a virtual service relayed, by direction: in (client to real) and out (real to client), like ipvsadm --stats (HTTP mode: request and response bodies; TCP: each direction added when it ends).
 # TYPE hapair_service_bytes_total counter
 hapair_service_bytes_total{direction="in",service="http"} 1000
 hapair_service_bytes_total{direction="out",service="http"} 50000

@@ -13,7 +13,6 @@ func (c *collector) collectService(ch chan<- prometheus.Metric, s proxy.ServiceS
 	}
 	var took, refused, noReal uint64
 	var open int64
-	l4 := true
 	switch st := s.Stats; {
 	case st.TCP != nil:
 		took, refused, noReal, open = st.TCP.Accepted, st.TCP.Refused, st.TCP.NoReal, st.TCP.Open
@@ -25,7 +24,8 @@ func (c *collector) collectService(ch chan<- prometheus.Metric, s proxy.ServiceS
 		counter(ch, descServiceBytes, st.UDP.BytesOut, s.Name, "out")
 	case st.HTTP != nil:
 		took, refused, noReal, open = st.HTTP.Requests, st.HTTP.Refused, st.HTTP.NoReal, st.HTTP.InFlight
-		l4 = false
+		counter(ch, descServiceBytes, st.HTTP.BytesIn, s.Name, "in")
+		counter(ch, descServiceBytes, st.HTTP.BytesOut, s.Name, "out")
 	}
 	counter(ch, descServiceConns, took, s.Name)
 	counter(ch, descServiceRef, refused, s.Name)
@@ -41,10 +41,8 @@ func (c *collector) collectService(ch chan<- prometheus.Metric, s proxy.ServiceS
 		gauge(ch, descRealActive, float64(r.ActiveConn), s.Name, r.Address, r.Pool)
 		gauge(ch, descRealInactive, float64(r.InActConn), s.Name, r.Address, r.Pool)
 		counter(ch, descRealSched, r.Scheduled, s.Name, r.Address, r.Pool)
-		if l4 {
-			counter(ch, descRealBytes, r.BytesIn, s.Name, r.Address, r.Pool, "in")
-			counter(ch, descRealBytes, r.BytesOut, s.Name, r.Address, r.Pool, "out")
-		}
+		counter(ch, descRealBytes, r.BytesIn, s.Name, r.Address, r.Pool, "in")
+		counter(ch, descRealBytes, r.BytesOut, s.Name, r.Address, r.Pool, "out")
 		if r.Pool == "fallback" {
 			continue // never checked
 		}
