@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hapair/hapair/ha"
+	"github.com/hapair/hapair/internal/config"
 	"github.com/hapair/hapair/proxy"
 )
 
@@ -47,6 +49,27 @@ func TestGateInterval(t *testing.T) {
 	} {
 		if got := gateInterval(iv, tt.services); got != tt.want {
 			t.Errorf("gateInterval(%v) = %v, want %v", tt.services, got, tt.want)
+		}
+	}
+}
+
+// TestStatusActiveActive: an active-active group shows this node as its
+// owner, master, while its resources run here, whatever the machine says.
+func TestStatusActiveActive(t *testing.T) {
+	cfg := &config.Config{
+		Cluster: config.Cluster{Name: "web", ID: 7, Nodes: []string{"lb1", "lb2"}},
+		Groups:  []config.Group{{Name: "edge", Preference: []string{"lb1"}, ActiveActive: true}},
+	}
+	for _, held := range []bool{true, false} {
+		in := statusInput{cfg: cfg, self: "lb2", held: func(string) bool { return held }, timeline: func(string) (a, b, c time.Time) { return },
+			machine: ha.Status{Groups: []ha.GroupStatus{{Name: "edge", Owner: "lb1", State: ha.StateStandby}}}}
+		g := assembleStatus(in).Groups[0]
+		wantOwner, wantState := "", "standby"
+		if held {
+			wantOwner, wantState = "lb2", "master"
+		}
+		if g.Mode != "active-active" || g.Owner != wantOwner || g.State != wantState {
+			t.Errorf("held %v: group status = mode %q owner %q state %q, want active-active %q %q", held, g.Mode, g.Owner, g.State, wantOwner, wantState)
 		}
 	}
 }

@@ -187,6 +187,17 @@ func (s *groupSet) vipsByGroup() map[string][]*vip.VIP {
 	return out
 }
 
+// held reports whether group name's resources run here.
+func (s *groupSet) held(name string) bool {
+	g, err := s.get(name)
+	if err != nil {
+		return false
+	}
+	g.op.Lock()
+	defer g.op.Unlock()
+	return g.held
+}
+
 // timeline returns the last start times of group name.
 func (s *groupSet) timeline(name string) (started, running, firstARP time.Time) {
 	g, err := s.get(name)

@@ -17,7 +17,7 @@ import (
 func (n *Node) Status() ctl.Status {
 	in := statusInput{
 		cfg: n.config(), self: n.self, gen: n.gen, started: n.started, now: time.Now(),
-		machine: n.agent.Status(), timeline: n.groups.timeline, recent: n.recent.list(),
+		machine: n.agent.Status(), timeline: n.groups.timeline, held: n.groups.held, recent: n.recent.list(),
 		events: n.agent.Topics(),
 	}
 	if n.links != nil {
@@ -40,7 +40,8 @@ type statusInput struct {
 	machine  ha.Status
 	links    link.Stats
 	timeline func(group string) (started, running, firstARP time.Time)
-	balancer *proxy.Snapshot // nil without services
+	held     func(group string) bool // whether this node runs the group's resources
+	balancer *proxy.Snapshot         // nil without services
 	recent   []ctl.Transition
 	events   map[string]uint64
 }
@@ -87,6 +88,9 @@ func assembleStatus(in statusInput) ctl.Status {
 		if cg := groups[g.Name]; cg != nil {
 			gs.Preferred, gs.Preference = cg.Preferred(), cg.Preference
 			gs.Priorities = basePriorities(cg, cfg.Cluster.Nodes)
+			if cg.ActiveActive {
+				activeActive(&gs, in)
+			}
 		}
 		if g.Waiting != "" {
 			gs.Reason = strings.TrimSpace(gs.Reason + "; " + g.Waiting)
@@ -185,4 +189,16 @@ func linkStatuses(ls link.Stats) []ctl.LinkStatus {
 			Received: l.Received, Drops: drops, Heard: l.Heard})
 	}
 	return out
+}
+
+// activeActive shows an active-active group as this node runs it: every
+// healthy node holds it at once, so the machine's single owner does not
+// apply; master here while its resources run (its bgp resource's health
+// gate says whether it is announced).
+func activeActive(gs *ctl.GroupStatus, in statusInput) {
+	gs.Mode = "active-active"
+	gs.Owner, gs.State, gs.Reason = "", "standby", "active-active: not started here"
+	if in.held != nil && in.held(gs.Name) {
+		gs.Owner, gs.State, gs.Reason = in.self, "master", "active-active: held by every healthy node"
+	}
 }

@@ -38,8 +38,44 @@ func (Lo) AddrAdd(p netip.Prefix) (bool, error) {
 	}
 	if err := netlink.AddrAdd(lo, loAddr(p)); err != nil {
 		if errors.Is(err, syscall.EEXIST) {
-			return false, nil
+			// Ours when it carries our label: left by a run that crashed.
+			return ours(lo, p)
 		}
+		return false, err
+	}
+	return true, nil
+}
+
+// ours reports whether p is on lo with hapair's label (IPv4 only: the
+// kernel keeps no label on IPv6 addresses, so those are never ours once
+// the run that added them is gone).
+func ours(lo netlink.Link, p netip.Prefix) (bool, error) {
+	if !p.Addr().Is4() {
+		return false, nil
+	}
+	addrs, err := netlink.AddrList(lo, netlink.FAMILY_V4)
+	if err != nil {
+		return false, fmt.Errorf("listing lo's addresses: %w", err)
+	}
+	for _, a := range addrs {
+		if ip, ok := netip.AddrFromSlice(a.IP); ok && ip.Unmap() == p.Addr() && a.Label == loLabel {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// RemoveOwned removes p from lo when it carries hapair's label (a stale
+// address of a crashed run); it reports whether it did.
+func (Lo) RemoveOwned(p netip.Prefix) (bool, error) {
+	lo, err := netlink.LinkByName("lo")
+	if err != nil {
+		return false, fmt.Errorf("finding lo: %w", err)
+	}
+	if ok, err := ours(lo, p); err != nil || !ok {
+		return false, err
+	}
+	if err := netlink.AddrDel(lo, loAddr(p)); err != nil && !errors.Is(err, syscall.EADDRNOTAVAIL) {
 		return false, err
 	}
 	return true, nil

@@ -13,11 +13,13 @@ import (
 
 // Loopback binds the announced addresses on this node (on lo: the node
 // accepts traffic routed to them and never answers ARP for them on the
-// LAN). AddrAdd reports whether it added the address (false: it was
-// there already, and is not this resource's to remove).
+// LAN). AddrAdd reports whether the address is this resource's to remove
+// (false: it was there already, put there by someone else). RemoveOwned
+// removes an address a crashed run of had left (it carries had's mark).
 type Loopback interface {
-	AddrAdd(p netip.Prefix) (added bool, err error)
+	AddrAdd(p netip.Prefix) (ours bool, err error)
 	AddrDel(p netip.Prefix) error
+	RemoveOwned(p netip.Prefix) (removed bool, err error)
 }
 
 // ResourceConfig is one group's bgp resource.
@@ -200,6 +202,24 @@ func (r *Resource) Stop(ctx context.Context) error {
 	}
 	r.added = nil
 	return errors.Join(errs...)
+}
+
+// RemoveStale removes the addresses a crashed run left on lo, on a node
+// that does not hold the group at start (BIRD is not running yet, so
+// nothing is announced).
+func (r *Resource) RemoveStale(context.Context) (bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	any := false
+	var errs []error
+	for _, a := range r.cfg.Addresses {
+		did, err := r.cfg.Loopback.RemoveOwned(netip.PrefixFrom(a, a.BitLen()))
+		any = any || did
+		if err != nil {
+			errs = append(errs, fmt.Errorf("bgp: removing stale %s from lo: %w", a, err))
+		}
+	}
+	return any, errors.Join(errs...)
 }
 
 // Status reports nil while BIRD runs.

@@ -88,8 +88,11 @@ type GroupStatus struct {
 	// ping and track penalties), preference order first.
 	Priorities []NodePriority `json:"priorities,omitempty"`
 	Priority   int            `json:"priority"` // this node's effective priority
-	Reason     string         `json:"reason"`   // why the last transition happened
-	Since      time.Time      `json:"since,omitzero"`
+	// Mode is "active-active" for a group every healthy node holds at
+	// once (Owner is then this node while it holds it); "" otherwise.
+	Mode   string    `json:"mode,omitempty"`
+	Reason string    `json:"reason"` // why the last transition happened
+	Since  time.Time `json:"since,omitzero"`
 	// VIPs are the group's virtual addresses (CIDR), in config order.
 	VIPs []string `json:"vips,omitempty"`
 	// LastTakeover is the timeline of the last time this node took the group.

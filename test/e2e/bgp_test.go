@@ -60,6 +60,15 @@ func TestBGPActiveActive(t *testing.T) {
 		})
 	}
 	waitHops(15*time.Second, "198.18.0.11", "198.18.0.12", "198.18.0.13")
+	for _, n := range []string{"lb1", "lb2", "lb3"} {
+		if code, out := p.isMaster(n); code != 0 {
+			t.Errorf("hactl is-master web on %s = %d %q, want 0: every healthy node holds an active-active group", n, code, out)
+		}
+		out, err := p.lab.Host(n).RunFor(5*time.Second, "ip", "-4", "addr", "show", "dev", "lo")
+		if err != nil || !strings.Contains(string(out), anycast+"/32") || !strings.Contains(string(out), "lo:hapair") {
+			t.Errorf("%s's lo: %v\n%s\nwant %s/32 labelled lo:hapair", n, err, out, anycast)
+		}
+	}
 
 	// Spread: 200 new connections, each from its own source port.
 	before := scheduled(t, p)

@@ -1,0 +1,150 @@
+package bgp
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestMain lets the test binary stand in for BIRD: with HAPAIR_FAKE_BIRD
+// set to a log path it serves the control socket given by -s, answers
+// every command like BIRD, appends each to the log, and exits on "down".
+func TestMain(m *testing.M) {
+	if logPath := os.Getenv("HAPAIR_FAKE_BIRD"); logPath != "" {
+		os.Exit(fakeBird(logPath, os.Args[1:]))
+	}
+	os.Exit(m.Run())
+}
+
+func fakeBird(logPath string, args []string) int {
+	i := slices.Index(args, "-s")
+	if i < 0 || i+1 >= len(args) {
+		fmt.Fprintln(os.Stderr, "fake bird: no -s")
+		return 2
+	}
+	ln, err := net.Listen("unix", args[i+1])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return 1
+		}
+		c.Write([]byte("0001 BIRD 2.0.12 ready.\n"))
+		line, _ := bufio.NewReader(c).ReadString('\n')
+		cmd := strings.TrimSpace(line)
+		if f, err := os.OpenFile(logPath, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600); err == nil {
+			fmt.Fprintln(f, cmd)
+			f.Close()
+		}
+		switch {
+		case cmd == "down":
+			c.Write([]byte("0013 Shutdown requested\n"))
+			c.Close()
+			return 0
+		case strings.HasPrefix(cmd, "enable "):
+			c.Write([]byte("0011 " + strings.TrimPrefix(cmd, "enable ") + ": enabled\n"))
+		case strings.HasPrefix(cmd, "disable "):
+			c.Write([]byte("0009 " + strings.TrimPrefix(cmd, "disable ") + ": disabled\n"))
+		default:
+			c.Write([]byte("0013 Daemon is up and running\n"))
+		}
+		c.Close()
+	}
+}
+
+// fakeLo records loopback changes.
+type fakeLo struct {
+	mu    sync.Mutex
+	trace []string
+}
+
+func (l *fakeLo) add(s string) { l.mu.Lock(); l.trace = append(l.trace, s); l.mu.Unlock() }
+func (l *fakeLo) AddrAdd(p netip.Prefix) (bool, error) {
+	l.add("add " + p.String())
+	return true, nil
+}
+func (l *fakeLo) AddrDel(p netip.Prefix) error { l.add("del " + p.String()); return nil }
+func (l *fakeLo) RemoveOwned(p netip.Prefix) (bool, error) {
+	l.add("remove-owned " + p.String())
+	return false, nil
+}
+
+// TestResource: Start binds on lo and announces; a failing gate
+// withdraws, a passing one announces again; Stop withdraws and unbinds;
+// Close stops BIRD with down.
+func TestResource(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "commands")
+	t.Setenv("HAPAIR_FAKE_BIRD", logPath)
+	s, err := NewSpeaker(testOpts, filepath.Join(dir, "bird"), exe, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var healthy atomic.Bool
+	healthy.Store(true)
+	lo := &fakeLo{}
+	r, err := s.Resource(ResourceConfig{Group: "web", Addresses: []netip.Addr{netip.MustParseAddr("198.18.2.100")},
+		Healthy: healthy.Load, GateInterval: 5 * time.Millisecond, Loopback: lo})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := r.Start(ctx); err != nil {
+		t.Fatalf("Start() = %v", err)
+	}
+	if err := r.Status(ctx); err != nil {
+		t.Errorf("Status() = %v after Start", err)
+	}
+	proto := protocolName("web")
+	commands := func() string {
+		b, _ := os.ReadFile(logPath)
+		return strings.ReplaceAll(strings.TrimSpace(string(b)), "\n", "; ")
+	}
+	waitFor := func(want string) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			if strings.HasSuffix(commands(), want) {
+				return
+			}
+		}
+		t.Fatalf("commands = %q, want them to end with %q", commands(), want)
+	}
+	waitFor("enable " + proto)
+	healthy.Store(false)
+	waitFor("enable " + proto + "; disable " + proto)
+	healthy.Store(true)
+	waitFor("disable " + proto + "; enable " + proto)
+	if err := r.Stop(ctx); err != nil {
+		t.Fatalf("Stop() = %v", err)
+	}
+	waitFor("enable " + proto + "; disable " + proto)
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close() = %v", err)
+	}
+	if got := commands(); !strings.HasPrefix(got, "show status") || !strings.HasSuffix(got, "disable "+proto+"; down") {
+		t.Errorf("commands = %q, want show status ... disable, down", got)
+	}
+	if err := s.Running(); err == nil {
+		t.Error("Running() = nil after Close")
+	}
+	if got, want := strings.Join(lo.trace, "; "), "add 198.18.2.100/32; del 198.18.2.100/32"; got != want {
+		t.Errorf("loopback trace = %q, want %q", got, want)
+	}
+}
