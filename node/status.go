@@ -186,7 +186,7 @@ func linkStatuses(ls link.Stats) []ctl.LinkStatus {
 			drops[r.String()] = n
 		}
 		out = append(out, ctl.LinkStatus{Name: l.Name, Kind: l.Kind, Sent: l.Sent, SendErrors: l.SendErrors,
-			Received: l.Received, Drops: drops, Heard: l.Heard})
+			Received: l.Received, Drops: drops, Heard: l.Heard, SentTo: l.SentTo})
 	}
 	return out
 }

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/net/ipv4"
@@ -209,7 +210,7 @@ func New(cfg Config, conns []net.PacketConn) (*Set, error) {
 		}
 	}
 	for i, c := range conns {
-		l, err := newLink(cfg.Links[i], c, cfg.Self)
+		l, err := newLink(cfg.Links[i], c, cfg.Self, cfg.Nodes)
 		if err != nil {
 			for _, c := range conns {
 				c.Close()
@@ -305,17 +306,27 @@ type link struct {
 	conn  net.PacketConn
 	pc    *ipv4.PacketConn
 	dests []net.Addr
+	// to names the peers each destination reaches: one peer per unicast
+	// address, every other node for the multicast group.
+	to    [][]string
 	stats linkStats
 }
 
-func newLink(spec Spec, c net.PacketConn, self string) (*link, error) {
+func newLink(spec Spec, c net.PacketConn, self string, nodes []string) (*link, error) {
 	l := &link{spec: spec, conn: c, pc: ipv4.NewPacketConn(c)}
 	l.stats.lastHeard = map[string]time.Time{}
 	l.stats.heardN = map[string]uint64{}
+	l.stats.sentTo = map[string]*atomic.Uint64{}
+	for _, n := range nodes {
+		if n != self {
+			l.stats.sentTo[n] = new(atomic.Uint64) // fixed from here on: read without a lock
+		}
+	}
 	port := int(spec.port())
 	switch spec.Kind {
 	case "mcast":
 		l.dests = []net.Addr{&net.UDPAddr{IP: spec.Group.AsSlice(), Port: port}}
+		l.to = [][]string{slices.Sorted(maps.Keys(l.stats.sentTo))}
 		if err := l.pc.SetMulticastTTL(gtsmTTL); err != nil {
 			return nil, fmt.Errorf("link: %q: setting multicast TTL %d: %w", spec.Name, gtsmTTL, err)
 		}
@@ -329,6 +340,7 @@ func newLink(spec Spec, c net.PacketConn, self string) (*link, error) {
 		slices.Sort(names) // deterministic send order
 		for _, name := range names {
 			l.dests = append(l.dests, &net.UDPAddr{IP: spec.Peers[name].AsSlice(), Port: port})
+			l.to = append(l.to, []string{name})
 		}
 	}
 	if err := l.pc.SetTTL(gtsmTTL); err != nil {
@@ -348,13 +360,18 @@ type sendFailure struct {
 // send writes b to every destination of l. It reports whether any write
 // succeeded, and the failures.
 func (l *link) send(b []byte) (ok bool, fails []sendFailure) {
-	for _, d := range l.dests {
+	for i, d := range l.dests {
 		if _, err := l.pc.WriteTo(b, nil, d); err != nil {
 			l.stats.sendErrors.Add(1)
 			fails = append(fails, sendFailure{d, fmt.Errorf("link: %q: sending to %v: %w", l.spec.Name, d, err)})
 			continue
 		}
 		l.stats.sent.Add(1)
+		for _, peer := range l.to[i] {
+			if n := l.stats.sentTo[peer]; n != nil {
+				n.Add(1)
+			}
+		}
 		ok = true
 	}
 	return ok, fails

@@ -40,7 +40,7 @@ func TestExchange(t *testing.T) {
 	st := lb2.Stats().Links[0]
 	wantStats := LinkStats{Name: "ucast0", Kind: "ucast", Sent: 1, Received: 1, Delivered: 1,
 		Drops: map[DropReason]uint64{}, LastHeard: map[string]time.Time{"lb1": lb2.clock.Now()},
-		Heard: map[string]uint64{"lb1": 1}}
+		Heard: map[string]uint64{"lb1": 1}, SentTo: map[string]uint64{"lb1": 1}}
 	if !reflect.DeepEqual(st, wantStats) {
 		t.Errorf("lb2.Stats() = %+v, want %+v", st, wantStats)
 	}

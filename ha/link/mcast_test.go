@@ -43,7 +43,8 @@ func TestMulticastLoopback(t *testing.T) {
 	testkit.WaitFor(t, "lb1 dropping its own packet", func() bool { return lb1.drops(0, DropSelf) == 1 })
 	st := lb1.Stats().Links[0]
 	want := LinkStats{Name: "mcast0", Kind: "mcast", Sent: 1, Received: 1,
-		Drops: map[DropReason]uint64{DropSelf: 1}, LastHeard: map[string]time.Time{}, Heard: map[string]uint64{}}
+		Drops: map[DropReason]uint64{DropSelf: 1}, LastHeard: map[string]time.Time{}, Heard: map[string]uint64{},
+		SentTo: map[string]uint64{"lb2": 1}}
 	if !reflect.DeepEqual(st, want) {
 		t.Errorf("lb1.Stats() = %+v, want %+v", st, want)
 	}

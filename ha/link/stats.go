@@ -41,6 +41,10 @@ type LinkStats struct {
 	// this link, duplicates of packets another link delivered first
 	// included: heartbeats received per link and peer.
 	Heard map[string]uint64
+	// SentTo counts, per peer node, the heartbeats written that address
+	// it: one per unicast datagram to its address, and every multicast
+	// datagram for every peer (so the sum can exceed Sent).
+	SentTo map[string]uint64
 }
 
 type linkStats struct {
@@ -50,6 +54,7 @@ type linkStats struct {
 	mu        sync.Mutex
 	lastHeard map[string]time.Time
 	heardN    map[string]uint64
+	sentTo    map[string]*atomic.Uint64 // set at open, never changed
 }
 
 func (st *linkStats) heard(peer string, now time.Time) {
@@ -81,6 +86,10 @@ func (s *Set) Stats() Stats {
 		l.stats.mu.Lock()
 		ls.LastHeard = maps.Clone(l.stats.lastHeard)
 		ls.Heard = maps.Clone(l.stats.heardN)
+		ls.SentTo = make(map[string]uint64, len(l.stats.sentTo))
+		for peer, n := range l.stats.sentTo {
+			ls.SentTo[peer] = n.Load()
+		}
 		l.stats.mu.Unlock()
 		out.Links[i] = ls
 	}

@@ -130,6 +130,9 @@ type LinkStatus struct {
 	Received   uint64            `json:"received"`        // datagrams read, before any check
 	Drops      map[string]uint64 `json:"drops,omitempty"` // by reason (ha/link's DropReason names)
 	Heard      map[string]uint64 `json:"heard,omitempty"` // packets per peer that passed every check
+	// SentTo counts heartbeats addressed to each peer (a multicast one
+	// counts for every peer).
+	SentTo map[string]uint64 `json:"sent_to,omitempty"`
 }
 
 // Sync is the persistence sync (the balancer's client-IP affinity

@@ -85,7 +85,7 @@ func TestAdminMetricsAcrossFailover(t *testing.T) {
 			}
 			for _, link := range []string{"mcast0", "ucast0"} {
 				if m.sum("hapair_heartbeats_received_total", `link="`+link+`"`, `peer="`+peer+`"`) == 0 ||
-					m.sum("hapair_heartbeats_sent_total", `link="`+link+`"`) == 0 {
+					m.sum("hapair_heartbeats_sent_total", `link="`+link+`"`, `peer="`+peer+`"`) == 0 {
 					return fmt.Errorf("%s: no heartbeats sent or received on %s", node, link)
 				}
 			}

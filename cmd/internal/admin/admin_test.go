@@ -68,7 +68,7 @@ func pairSource() *fakeSource {
 					FirstConnection: t0.Add(230 * time.Millisecond)},
 			}},
 			Links: []ctl.LinkStatus{{Name: "mcast0", Kind: "mcast", Sent: 40, Received: 38,
-				Drops: map[string]uint64{"bad-mac": 2, "replay": 1}, Heard: map[string]uint64{"lb1": 35}}},
+				Drops: map[string]uint64{"bad-mac": 2, "replay": 1}, Heard: map[string]uint64{"lb1": 35}, SentTo: map[string]uint64{"lb1": 40}}},
 			Events: map[string]uint64{"split-brain": 2, "split-brain-resolved": 1, "dead": 1},
 			Recent: []ctl.Transition{{Time: t0.Add(200 * time.Millisecond), Group: "web", State: "starting", Reason: "taking over: no owner"}},
 		},
@@ -116,6 +116,9 @@ hapair_heartbeat_drops_total{link="mcast0",reason="replay"} 1
 # HELP hapair_heartbeats_received_total Heartbeats from a peer that passed every check on a link (duplicates of another link's copy included).
 # TYPE hapair_heartbeats_received_total counter
 hapair_heartbeats_received_total{link="mcast0",peer="lb1"} 35
+# HELP hapair_heartbeats_sent_total Heartbeats sent to a peer on a link (a multicast datagram counts for every peer).
+# TYPE hapair_heartbeats_sent_total counter
+hapair_heartbeats_sent_total{link="mcast0",peer="lb1"} 40
 # HELP hapair_peer_up 1 while a peer is alive (heard on any link within deadtime), else 0.
 # TYPE hapair_peer_up gauge
 hapair_peer_up{peer="lb1"} 0
@@ -155,7 +158,7 @@ hapair_reloads_total{result="failed"} 0
 hapair_reloads_total{result="ok"} 2
 `
 	if err := testutil.GatherAndCompare(s.reg, strings.NewReader(want),
-		"hapair_heartbeat_drops_total", "hapair_heartbeats_received_total", "hapair_peer_up",
+		"hapair_heartbeat_drops_total", "hapair_heartbeats_received_total", "hapair_heartbeats_sent_total", "hapair_peer_up",
 		"hapair_group_owner", "hapair_real_up", "hapair_service_connections_total", "hapair_reloads_total",
 		"hapair_real_checks_total", "hapair_real_check_duration_seconds_total",
 		"hapair_split_brain_seen_total", "hapair_split_brain_resolved_total", "hapair_service_bytes_total"); err != nil {

@@ -22,7 +22,8 @@ var (
 	descBuildInfo    = desc("build_info", "Always 1; the labels say which hapair build runs.", "version", "revision", "goversion")
 	descStartTime    = desc("start_time_seconds", "When had started, in seconds since the Unix epoch.")
 	descMaintenance  = desc("maintenance", "1 while this node is in maintenance (frozen), else 0.")
-	descSent         = desc("heartbeats_sent_total", "Heartbeat datagrams written on a link (one per destination).", "link")
+	descSent         = desc("heartbeat_datagrams_sent_total", "Heartbeat datagrams written on a link (one per destination).", "link")
+	descSentTo       = desc("heartbeats_sent_total", "Heartbeats sent to a peer on a link (a multicast datagram counts for every peer).", "link", "peer")
 	descSendErrors   = desc("heartbeat_send_errors_total", "Heartbeat datagrams that failed to send on a link.", "link")
 	descDatagrams    = desc("heartbeat_datagrams_received_total", "Datagrams read on a heartbeat link, before any check.", "link")
 	descHeard        = desc("heartbeats_received_total", "Heartbeats from a peer that passed every check on a link (duplicates of another link's copy included).", "link", "peer")
@@ -66,7 +67,7 @@ type collector struct {
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descBuildInfo, descStartTime, descMaintenance, descSent, descSendErrors,
+	for _, d := range []*prometheus.Desc{descBuildInfo, descStartTime, descMaintenance, descSent, descSentTo, descSendErrors,
 		descDatagrams, descHeard, descDrops, descPeerUp, descPeerLinkUp, descPeerHeard, descGroupState,
 		descGroupOwner, descGroupSince, descTakeover, descSplitSeen, descSplitResolv, descPeerDeaths, descReloads, descServiceUp, descServicePool,
 		descServiceConns, descServiceOpen, descServiceRef, descServiceNoRl, descRealUp, descRealWeight,
@@ -104,6 +105,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 
 	for _, l := range st.Links {
 		counter(ch, descSent, l.Sent, l.Name)
+		for peer, n := range l.SentTo {
+			counter(ch, descSentTo, n, l.Name, peer)
+		}
 		counter(ch, descSendErrors, l.SendErrors, l.Name)
 		counter(ch, descDatagrams, l.Received, l.Name)
 		for peer, n := range l.Heard {
