@@ -2,6 +2,7 @@ package config
 
 import (
 	"net/netip"
+	"slices"
 
 	"github.com/hapair/hapair/ha/bgp"
 )
@@ -31,7 +32,7 @@ func (c *conv) bgp(r *rawBGP, nodes []string) *BGP {
 			path := "bgp.nodes." + n
 			p, err := netip.ParsePrefix(r.Nodes[n])
 			switch {
-			case !contains(nodes, n):
+			case !slices.Contains(nodes, n):
 				c.keyErrorf(path, "%q is not a node in cluster.nodes", n)
 			case err != nil || !p.Addr().Is4():
 				c.errorf(path, "%q is not an IPv4 address with prefix length (want e.g. \"198.18.0.11/24\")", r.Nodes[n])
@@ -130,13 +131,4 @@ func (c *conv) bgpChecks(cfg *Config) {
 			c.errorf(gpath+".mode", "active-active needs a bgp resource in the group: routers spread the flows over the nodes announcing it")
 		}
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -155,7 +156,7 @@ func TestBGPActiveActive(t *testing.T) {
 	lab.Eventually(t, 10*time.Second, "lb2's had exits", func() error {
 		if !withdrawn {
 			hops, err := nextHops(client)
-			withdrawn = err == nil && !contains(hops, "198.18.0.12")
+			withdrawn = err == nil && !slices.Contains(hops, "198.18.0.12")
 		}
 		if !p.had["lb2"].Exited() {
 			return fmt.Errorf("running")
@@ -219,13 +220,4 @@ func scheduled(t *testing.T, p *pair) map[string]int {
 		}
 	}
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
