@@ -75,6 +75,12 @@ func (c *Check) Run(ctx context.Context, report func(name string, ok bool, reaso
 		if ctx.Err() != nil {
 			return
 		}
+		if probe.IsLocal(err) {
+			// No descriptor or buffer here: the ping never left, so it
+			// says nothing of the ping node; do not lower the priority
+			// for it (a local shortage must not cause a failover).
+			return
+		}
 		if c.tracker.Observe(err) {
 			report(c.spec.Name, c.tracker.Healthy(), transition(c.spec.Name, c.tracker, err))
 		}

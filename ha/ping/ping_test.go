@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -190,4 +191,41 @@ func TestTrackProbe(t *testing.T) {
 			t.Errorf("TrackProbe(%s %v) = %q, want %q", filepath.Base(tt.path), tt.args, got, tt.want)
 		}
 	}
+}
+
+// TestLocalErrorsAreNotFailures: pings that cannot leave this host (out of
+// descriptors or buffers) do not count against the ping node, so a local
+// shortage does not lower the priority and cause a failover.
+func TestLocalErrorsAreNotFailures(t *testing.T) {
+	addr := netip.MustParseAddr("198.18.0.1")
+	p := fakePinger{results: make(chan error, 10)}
+	clk := clocktest.New(time.Time{})
+	m, err := NewCheck(Spec{Name: "ping 198.18.0.1", Probe: PingProbe(p, addr), Interval: time.Second, Fall: 1,
+		Clock: clk, Rand: rand.New(rand.NewPCG(1, 2))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	results := []error{nil, syscall.ENOBUFS, syscall.EMFILE, nil}
+	for _, r := range results {
+		p.results <- r
+	}
+	reports := make(chan string, 10)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		m.Run(ctx, func(name string, ok bool, reason string) { reports <- fmt.Sprint(ok, " ", reason) })
+		close(done)
+	}()
+	for i := range results {
+		testkit.WaitFor(t, fmt.Sprintf("probe %d and its wait", i+1), func() bool { return len(p.results) == len(results)-1-i && clk.Waiting() == 1 })
+		clk.Advance(1100 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	close(reports)
+	var got []string
+	for r := range reports {
+		got = append(got, r)
+	}
+	testkit.EqualLines(t, "reports", got, []string{"true ping 198.18.0.1: ok"})
 }

@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/hapair/hapair/internal/clock"
@@ -57,7 +56,7 @@ type Status struct {
 	// per-real check latency in metrics.
 	LastDuration, TotalDuration time.Duration
 	// LocalError is the last check that failed for a reason on this host
-	// (see IsLocal), until a check completes again; LocalErrors counts
+	// (see probe.IsLocal), until a check completes again; LocalErrors counts
 	// them. Such a failure is not evidence against the real: it leaves
 	// Healthy and the rise/fall count as they were.
 	LocalError  string
@@ -265,7 +264,7 @@ func (p *Prober) probe(j *job, c Checker, target netip.AddrPort) {
 		return
 	}
 	changed := false
-	if IsLocal(err) {
+	if probe.IsLocal(err) {
 		// Out of descriptors or buffers here: the check never reached the
 		// real, so it proves nothing about it. A local shortage must not
 		// take every real down at once and turn into an outage.
@@ -316,21 +315,4 @@ func (h *jobHeap) Pop() any {
 	j.index = -1
 	*h = old[:len(old)-1]
 	return j
-}
-
-// IsLocal reports whether err is a shortage on this host rather than an
-// answer (or silence) from the real: out of file descriptors (EMFILE,
-// ENFILE), buffer space (ENOBUFS) or memory (ENOMEM), or no local port
-// left (EADDRNOTAVAIL). A check failing with one is shown as a local error
-// and not counted against the real.
-func IsLocal(err error) bool {
-	if err == nil {
-		return false
-	}
-	for _, e := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM, syscall.EADDRNOTAVAIL} {
-		if errors.Is(err, e) {
-			return true
-		}
-	}
-	return false
 }

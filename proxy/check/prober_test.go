@@ -293,19 +293,3 @@ func TestProberLocalErrorIsNotEvidence(t *testing.T) {
 		t.Errorf("LocalError after a completed check = %q, want cleared", st.LocalError)
 	}
 }
-
-func TestIsLocal(t *testing.T) {
-	for _, tt := range []struct {
-		err  error
-		want bool
-	}{
-		{fmt.Errorf("dial: %w", syscall.EMFILE), true},
-		{fmt.Errorf("write: %w", syscall.ENOBUFS), true},
-		{fmt.Errorf("dial: %w", syscall.ECONNREFUSED), false},
-		{nil, false},
-	} {
-		if got := IsLocal(tt.err); got != tt.want {
-			t.Errorf("IsLocal(%v) = %v, want %v", tt.err, got, tt.want)
-		}
-	}
-}
