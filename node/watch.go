@@ -31,7 +31,9 @@ func (n *Node) watch(ctx context.Context) error {
 		return nil
 	}
 	w := &watcher{n: n, reported: map[string]string{}}
-	return k.Watch(ctx, w.link, w.addrGone)
+	return k.Watch(ctx, w.link, w.addrGone, func(err error) {
+		n.log.Error("watching what this node holds stopped; VIPs are still refreshed and repaired every second", "err", err)
+	})
 }
 
 func (w *watcher) link(l vip.Link) {

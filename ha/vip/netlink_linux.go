@@ -81,8 +81,10 @@ func toLink(l netlink.Link) Link {
 // RTNLGRP_LINK and RTNLGRP_IPV4_IFADDR/RTNLGRP_IPV6_IFADDR (what `ip
 // monitor link address` shows), until ctx ends. Callbacks run on Watch's
 // goroutines and must not block for long. It returns once both
-// subscriptions are open, or an error naming the one that failed.
-func (n *Netlink) Watch(ctx context.Context, onLink func(Link), onAddrGone func(Addr)) error {
+// subscriptions are open, or an error naming the one that failed; a
+// subscription that fails later (ENOBUFS after an event storm) ends the
+// watch and is reported once to onErr.
+func (n *Netlink) Watch(ctx context.Context, onLink func(Link), onAddrGone func(Addr), onErr func(error)) error {
 	var ns *netns.NsHandle
 	if n.nsPath != "" {
 		h, err := netns.GetFromPath(n.nsPath)
@@ -95,7 +97,10 @@ func (n *Netlink) Watch(ctx context.Context, onLink func(Link), onAddrGone func(
 	links := make(chan netlink.LinkUpdate, 64)
 	addrs := make(chan netlink.AddrUpdate, 64)
 	done := make(chan struct{})
-	errs := func(err error) {} // the channel closes on error; the loop below ends then
+	var once sync.Once
+	errs := func(err error) { // the library closes the channel after this; the loop below ends then
+		once.Do(func() { onErr(fmt.Errorf("vip: watching links and addresses: %w", err)) })
+	}
 	if err := netlink.LinkSubscribeWithOptions(links, done, netlink.LinkSubscribeOptions{Namespace: ns, ErrorCallback: errs}); err != nil {
 		close(done)
 		return fmt.Errorf("vip: subscribing to link events: %w", err)
