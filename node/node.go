@@ -276,6 +276,14 @@ func (n *Node) Start() error {
 		defer close(n.runDone)
 		n.runErr = n.agent.Run(ctx)
 	}()
+	if s := n.env.speaker; s != nil {
+		sctx, scancel := context.WithTimeout(ctx, 10*time.Second)
+		if err := s.Start(sctx); err != nil {
+			// The bgp resources retry when they start.
+			n.log.Error("starting BIRD for the bgp resources failed", "err", err)
+		}
+		scancel()
+	}
 	n.startLocal(ctx)
 	if n.sync != nil {
 		n.checkWG.Add(1)

@@ -92,6 +92,12 @@ func NewSpeaker(o Options, dir, binary string, log *slog.Logger) (*Speaker, erro
 
 func (s *Speaker) socket() string { return filepath.Join(s.dir, "bird.ctl") }
 
+// Start runs BIRD now, before any group is held, so its sessions are
+// established when a group's routes are first announced (a session takes
+// seconds to come up; an announcement on an established one, milliseconds).
+// Resources start BIRD themselves when it is not running.
+func (s *Speaker) Start(ctx context.Context) error { return s.ensure(ctx) }
+
 // ensure starts BIRD unless the one this Speaker started runs.
 func (s *Speaker) ensure(ctx context.Context) error {
 	s.mu.Lock()

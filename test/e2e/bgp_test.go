@@ -33,32 +33,13 @@ protocol kernel { ipv4 { import none; export all; }; merge paths on; }
 // withdraws before had exits with no failed request.
 func TestBGPActiveActive(t *testing.T) {
 	p := newPair(t, scenario.ECMP)
-	client := p.lab.Host("client")
-	if out, err := client.RunFor(5*time.Second, "sysctl", "-w", "net.ipv4.fib_multipath_hash_policy=1"); err != nil {
-		t.Fatalf("L4 multipath hash on the router: %v: %s", err, out)
-	}
-	var conf strings.Builder
-	conf.WriteString(routerConf)
-	for i := 1; i <= 3; i++ {
-		fmt.Fprintf(&conf, "protocol bgp lb%d { local as 65000; neighbor 198.18.0.%d as 65001; hold time 3; connect retry time 1; bfd on; ipv4 { import all; export none; }; }\n", i, 10+i)
-	}
-	cf := client.WriteFile("bird.conf", conf.String(), 0o600)
-	client.Start([]string{"/usr/sbin/bird", "-f", "-c", cf, "-s", client.Dir + "/bird.ctl", "-P", client.Dir + "/bird.pid"})
+	client := startRouter(t, p)
 	for _, n := range []string{"lb1", "lb2", "lb3"} {
 		p.start(n)
 	}
 	waitHops := func(timeout time.Duration, want ...string) time.Duration {
 		t.Helper()
-		return lab.Eventually(t, timeout, fmt.Sprintf("the router's route to %s has next hops %v", anycast, want), func() error {
-			got, err := nextHops(client)
-			if err != nil {
-				return err
-			}
-			if strings.Join(got, ",") != strings.Join(want, ",") {
-				return fmt.Errorf("next hops %v", got)
-			}
-			return nil
-		})
+		return waitNextHops(t, client, timeout, want...)
 	}
 	waitHops(15*time.Second, "198.18.0.11", "198.18.0.12", "198.18.0.13")
 	for _, n := range []string{"lb1", "lb2", "lb3"} {
@@ -220,4 +201,66 @@ func scheduled(t *testing.T, p *pair) map[string]int {
 		}
 	}
 	return out
+}
+
+// startRouter runs BIRD on the client as the upstream router of lb1..lb3
+// (sessions with BFD, ECMP into the client's kernel, an L4 flow hash) and
+// returns the client.
+func startRouter(t *testing.T, p *pair) *lab.Host {
+	t.Helper()
+	client := p.lab.Host("client")
+	if out, err := client.RunFor(5*time.Second, "sysctl", "-w", "net.ipv4.fib_multipath_hash_policy=1"); err != nil {
+		t.Fatalf("L4 multipath hash on the router: %v: %s", err, out)
+	}
+	var conf strings.Builder
+	conf.WriteString(routerConf)
+	for i := 1; i <= 3; i++ {
+		fmt.Fprintf(&conf, "protocol bgp lb%d { local as 65000; neighbor 198.18.0.%d as 65001; hold time 3; connect retry time 1; error wait time 1, 5; bfd on; ipv4 { import all; export none; }; }\n", i, 10+i)
+	}
+	cf := client.WriteFile("bird.conf", conf.String(), 0o600)
+	client.Start([]string{"/usr/sbin/bird", "-f", "-c", cf, "-s", client.Dir + "/bird.ctl", "-P", client.Dir + "/bird.pid"})
+	return client
+}
+
+// waitNextHops waits until the router's route to the VIP has exactly the
+// next hops want (in ip's order).
+func waitNextHops(t *testing.T, client *lab.Host, timeout time.Duration, want ...string) time.Duration {
+	t.Helper()
+	return lab.Eventually(t, timeout, fmt.Sprintf("the router's route to %s has next hops %v", anycast, want), func() error {
+		got, err := nextHops(client)
+		if err != nil {
+			return err
+		}
+		if strings.Join(got, ",") != strings.Join(want, ",") {
+			return fmt.Errorf("next hops %v", got)
+		}
+		return nil
+	})
+}
+
+// TestBGPActivePassive: three nodes, one owner at a time announces the
+// VIP; the router's next hop moves down the preference list on each crash
+// and back up with auto_failback.
+func TestBGPActivePassive(t *testing.T) {
+	p := newPair(t, scenario.BGPThreeNodes)
+	client := startRouter(t, p)
+	for _, n := range []string{"lb1", "lb2", "lb3"} {
+		p.start(n)
+	}
+	waitNextHops(t, client, 15*time.Second, "198.18.0.11")
+	for _, c := range []struct{ crash, next string }{{"lb1", "198.18.0.12"}, {"lb2", "198.18.0.13"}} {
+		p.lab.Unplug(c.crash)
+		if err := p.had[c.crash].Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s crashed: the route moved to %s after %v", c.crash, c.next, waitNextHops(t, client, 5*time.Second, c.next).Round(time.Millisecond))
+	}
+	for _, c := range []struct{ back, hop string }{{"lb2", "198.18.0.12"}, {"lb1", "198.18.0.11"}} {
+		p.lab.Plug(c.back)
+		p.start(c.back)
+		t.Logf("%s back: the route returned to it after %v", c.back, waitNextHops(t, client, 10*time.Second, c.hop).Round(time.Millisecond))
+	}
+	if _, err := p.lab.Probe(p.bins, "client", anycast+":9000", probeOpts(10, 10*time.Millisecond)); err != nil {
+		t.Errorf("client through lb1 after the failbacks: %v", err)
+	}
 }

@@ -163,8 +163,10 @@ var ThreeNodes = Options{Nodes: 3, Preferred: `["lb1", "lb2", "lb3"]`, AutoFailb
 // real for a client.
 var ECMP = Options{
 	Nodes: 3, Mode: "active-active", Initdead: Deadtime,
-	Resources: `  { kind = "bgp", addresses = ["198.18.2.100"] },
-  { kind = "balancer", services = ["anycast"] },
+	// Balancer first, announcement last: started in order and stopped in
+	// reverse, so the route is withdrawn before the service stops.
+	Resources: `  { kind = "balancer", services = ["anycast"] },
+  { kind = "bgp", addresses = ["198.18.2.100"] },
 `,
 	Services: `[[service]]
 name = "anycast"
@@ -180,6 +182,16 @@ nodes = { lb1 = "198.18.0.11/24", lb2 = "198.18.0.12/24", lb3 = "198.18.0.13/24"
 neighbors = [ { address = "198.18.0.50", asn = 65000 } ]
 `,
 }
+
+// BGPThreeNodes is ECMP's cluster active/passive: one owner at a time
+// announces the VIP, moving down the preference list on each crash and back
+// up with auto_failback.
+var BGPThreeNodes = func() Options {
+	o := ECMP
+	o.Mode = ""
+	o.Preferred, o.AutoFailback, o.FailbackHold = ThreeNodes.Preferred, true, FailbackHold
+	return o
+}()
 
 // DefaultService is the TCP service of a pair without Options.Services.
 const DefaultService = `[[service]]
@@ -283,6 +295,7 @@ func All() map[string]Options {
 		"pair":             {},
 		"three nodes":      ThreeNodes,
 		"ecmp":             ECMP,
+		"bgp three nodes":  BGPThreeNodes,
 		"notify":           {Notify: true},
 		"ping":             {Ping: "198.18.0.21"},
 		"failback off":     {AutoFailback: false, FailbackHold: FailbackHold, Initdead: Deadtime},
