@@ -44,20 +44,34 @@ func socketFlags(fs *flag.FlagSet) func() (string, error) {
 	}
 }
 
-// parseDaemonFlags parses args and resolves the socket, reporting problems
-// on stderr. ok is false when the verb should exit with exitUsage.
-func parseDaemonFlags(fs *flag.FlagSet, args []string, resolve func() (string, error), maxArgs int, stderr io.Writer) (socket string, ok bool) {
-	if err := fs.Parse(args); err != nil {
+// daemonFlags is the flag set of a verb that talks to had: -s and -c find
+// the socket (socketFlags); a verb adds its own flags before parse.
+type daemonFlags struct {
+	*flag.FlagSet
+	resolve func() (string, error)
+	stderr  io.Writer
+}
+
+func newDaemonFlags(name, usage string, stderr io.Writer) *daemonFlags {
+	fs := newFlags(name, stderr, usage)
+	return &daemonFlags{FlagSet: fs, resolve: socketFlags(fs), stderr: stderr}
+}
+
+// parse parses args, allowing at most maxArgs positional ones, and
+// resolves the socket, reporting problems on stderr. ok is false when the
+// verb should exit with exitUsage.
+func (d *daemonFlags) parse(args []string, maxArgs int) (socket string, ok bool) {
+	if err := d.Parse(args); err != nil {
 		return "", false
 	}
-	if fs.NArg() > maxArgs {
-		fmt.Fprintf(stderr, "hactl: %s: unexpected argument %q\n", fs.Name(), fs.Arg(maxArgs))
-		fs.Usage()
+	if d.NArg() > maxArgs {
+		fmt.Fprintf(d.stderr, "hactl: %s: unexpected argument %q\n", d.Name(), d.Arg(maxArgs))
+		d.Usage()
 		return "", false
 	}
-	socket, err := resolve()
+	socket, err := d.resolve()
 	if err != nil {
-		fmt.Fprintf(stderr, "hactl: %s: %v\n", fs.Name(), err)
+		fmt.Fprintf(d.stderr, "hactl: %s: %v\n", d.Name(), err)
 		return "", false
 	}
 	return socket, true
@@ -80,6 +94,33 @@ func call(stderr io.Writer, socket string, req ctl.Request, out any) int {
 	return exitFail
 }
 
+// callPrint sends req and prints had's one-line answer.
+func callPrint(stdout, stderr io.Writer, socket string, req ctl.Request) int {
+	var msg string
+	if code := call(stderr, socket, req, &msg); code != exitOK {
+		return code
+	}
+	fmt.Fprintln(stdout, msg)
+	return exitOK
+}
+
+// printAs writes doc as indented JSON when format is "json" and calls text
+// when it is "text"; any other format is a usage error of verb.
+func printAs(stdout, stderr io.Writer, verb, format string, doc any, text func()) int {
+	switch format {
+	case "json":
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(doc)
+	case "text":
+		text()
+	default:
+		fmt.Fprintf(stderr, "hactl: %s: unknown output format %q, want text or json\n", verb, format)
+		return exitUsage
+	}
+	return exitOK
+}
+
 func newFlags(name string, stderr io.Writer, usage string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -91,10 +132,9 @@ func newFlags(name string, stderr io.Writer, usage string) *flag.FlagSet {
 }
 
 func cmdStatus(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("status", stderr, "status [-o json] [-s SOCKET | -c CONFIG]")
-	resolve := socketFlags(fs)
+	fs := newDaemonFlags("status", "status [-o json] [-s SOCKET | -c CONFIG]", stderr)
 	output := fs.String("o", "text", "output `format`: text or json")
-	socket, ok := parseDaemonFlags(fs, args, resolve, 0, stderr)
+	socket, ok := fs.parse(args, 0)
 	if !ok {
 		return exitUsage
 	}
@@ -102,18 +142,7 @@ func cmdStatus(args []string, stdout, stderr io.Writer) int {
 	if code := call(stderr, socket, ctl.Request{Verb: ctl.VerbStatus}, &st); code != exitOK {
 		return code
 	}
-	switch *output {
-	case "json":
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		enc.Encode(&st)
-	case "text":
-		printStatus(stdout, &st, time.Now())
-	default:
-		fmt.Fprintf(stderr, "hactl: status: unknown output format %q, want text or json\n", *output)
-		return exitUsage
-	}
-	return exitOK
+	return printAs(stdout, stderr, "status", *output, &st, func() { printStatus(stdout, &st, time.Now()) })
 }
 
 func printStatus(w io.Writer, st *ctl.Status, now time.Time) {
@@ -241,9 +270,8 @@ func joinSorted[V any](m map[string]V, empty string, format func(string, V) stri
 // with exit 0 when this node holds the group (every group when none is
 // named), "master stopped" with exit 1 when not, exit 2 when it cannot tell.
 func cmdIsMaster(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("is-master", stderr, "is-master [-s SOCKET | -c CONFIG] [GROUP]")
-	resolve := socketFlags(fs)
-	socket, ok := parseDaemonFlags(fs, args, resolve, 1, stderr)
+	fs := newDaemonFlags("is-master", "is-master [-s SOCKET | -c CONFIG] [GROUP]", stderr)
+	socket, ok := fs.parse(args, 1)
 	if !ok {
 		return exitUsage
 	}
@@ -272,25 +300,18 @@ func cmdIsMaster(args []string, stdout, stderr io.Writer) int {
 // moveVerb builds takeover and standby: both name an optional group.
 func moveVerb(verb string) func(args []string, stdout, stderr io.Writer) int {
 	return func(args []string, stdout, stderr io.Writer) int {
-		fs := newFlags(verb, stderr, verb+" [-s SOCKET | -c CONFIG] [GROUP]")
-		resolve := socketFlags(fs)
-		socket, ok := parseDaemonFlags(fs, args, resolve, 1, stderr)
+		fs := newDaemonFlags(verb, verb+" [-s SOCKET | -c CONFIG] [GROUP]", stderr)
+		socket, ok := fs.parse(args, 1)
 		if !ok {
 			return exitUsage
 		}
-		var msg string
-		if code := call(stderr, socket, ctl.Request{Verb: verb, Group: fs.Arg(0)}, &msg); code != exitOK {
-			return code
-		}
-		fmt.Fprintln(stdout, msg)
-		return exitOK
+		return callPrint(stdout, stderr, socket, ctl.Request{Verb: verb, Group: fs.Arg(0)})
 	}
 }
 
 func cmdMaintenance(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("maintenance", stderr, "maintenance [-s SOCKET | -c CONFIG] on|off")
-	resolve := socketFlags(fs)
-	socket, ok := parseDaemonFlags(fs, args, resolve, 1, stderr)
+	fs := newDaemonFlags("maintenance", "maintenance [-s SOCKET | -c CONFIG] on|off", stderr)
+	socket, ok := fs.parse(args, 1)
 	if !ok {
 		return exitUsage
 	}
@@ -307,19 +328,13 @@ func cmdMaintenance(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "hactl: maintenance: %q is not on or off\n", fs.Arg(0))
 		return exitUsage
 	}
-	var msg string
-	if code := call(stderr, socket, ctl.Request{Verb: ctl.VerbMaintenance, On: on}, &msg); code != exitOK {
-		return code
-	}
-	fmt.Fprintln(stdout, msg)
-	return exitOK
+	return callPrint(stdout, stderr, socket, ctl.Request{Verb: ctl.VerbMaintenance, On: on})
 }
 
 func cmdReload(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("reload", stderr, "reload [-s SOCKET | -c CONFIG] [--dry-run]")
-	resolve := socketFlags(fs)
+	fs := newDaemonFlags("reload", "reload [-s SOCKET | -c CONFIG] [--dry-run]", stderr)
 	dry := fs.Bool("dry-run", false, "print what a reload would change, change nothing")
-	socket, ok := parseDaemonFlags(fs, args, resolve, 0, stderr)
+	socket, ok := fs.parse(args, 0)
 	if !ok {
 		return exitUsage
 	}
@@ -345,10 +360,9 @@ type servicesResult struct {
 }
 
 func cmdServices(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("services", stderr, "services [-o json] [-s SOCKET | -c CONFIG]")
-	resolve := socketFlags(fs)
+	fs := newDaemonFlags("services", "services [-o json] [-s SOCKET | -c CONFIG]", stderr)
 	output := fs.String("o", "text", "output `format`: text or json")
-	socket, ok := parseDaemonFlags(fs, args, resolve, 0, stderr)
+	socket, ok := fs.parse(args, 0)
 	if !ok {
 		return exitUsage
 	}
@@ -356,26 +370,15 @@ func cmdServices(args []string, stdout, stderr io.Writer) int {
 	if code := call(stderr, socket, ctl.Request{Verb: ctl.VerbServices}, &res); code != exitOK {
 		return code
 	}
-	switch *output {
-	case "json":
-		// The document /api/v1/services serves too: one schema, versioned.
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		enc.Encode(ctl.Services{Version: res.Version, Services: res.Services})
-	case "text":
-		io.WriteString(stdout, res.Text)
-	default:
-		fmt.Fprintf(stderr, "hactl: services: unknown output format %q, want text or json\n", *output)
-		return exitUsage
-	}
-	return exitOK
+	// The JSON is the document /api/v1/services serves too: one schema, versioned.
+	doc := ctl.Services{Version: res.Version, Services: res.Services}
+	return printAs(stdout, stderr, "services", *output, doc, func() { io.WriteString(stdout, res.Text) })
 }
 
 // cmdReal drains or restores one real: `hactl real disable http 198.18.0.21:80`.
 func cmdReal(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("real", stderr, "real [-s SOCKET | -c CONFIG] disable|enable SERVICE REAL")
-	resolve := socketFlags(fs)
-	socket, ok := parseDaemonFlags(fs, args, resolve, 3, stderr)
+	fs := newDaemonFlags("real", "real [-s SOCKET | -c CONFIG] disable|enable SERVICE REAL", stderr)
+	socket, ok := fs.parse(args, 3)
 	if !ok {
 		return exitUsage
 	}
@@ -383,21 +386,14 @@ func cmdReal(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return exitUsage
 	}
-	var msg string
-	req := ctl.Request{Verb: ctl.VerbReal, Action: fs.Arg(0), Service: fs.Arg(1), Real: fs.Arg(2)}
-	if code := call(stderr, socket, req, &msg); code != exitOK {
-		return code
-	}
-	fmt.Fprintln(stdout, msg)
-	return exitOK
+	return callPrint(stdout, stderr, socket, ctl.Request{Verb: ctl.VerbReal, Action: fs.Arg(0), Service: fs.Arg(1), Real: fs.Arg(2)})
 }
 
 // cmdPeer is `hactl peer reset PEER`: the operator's decision to accept a
 // peer whose generation went back (its state directory was lost).
 func cmdPeer(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("peer", stderr, "peer [-s SOCKET | -c CONFIG] reset PEER")
-	resolve := socketFlags(fs)
-	socket, ok := parseDaemonFlags(fs, args, resolve, 2, stderr)
+	fs := newDaemonFlags("peer", "peer [-s SOCKET | -c CONFIG] reset PEER", stderr)
+	socket, ok := fs.parse(args, 2)
 	if !ok {
 		return exitUsage
 	}
@@ -405,12 +401,7 @@ func cmdPeer(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return exitUsage
 	}
-	var msg string
-	if code := call(stderr, socket, ctl.Request{Verb: ctl.VerbPeer, Action: "reset", Peer: fs.Arg(1)}, &msg); code != exitOK {
-		return code
-	}
-	fmt.Fprintln(stdout, msg)
-	return exitOK
+	return callPrint(stdout, stderr, socket, ctl.Request{Verb: ctl.VerbPeer, Action: "reset", Peer: fs.Arg(1)})
 }
 
 // preference shows a group's nodes with their base priorities, best
