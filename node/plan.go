@@ -2,8 +2,9 @@ package node
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/hapair/hapair/internal/config"
@@ -35,7 +36,7 @@ func (p plan) refusal() error {
 func diffConfigs(a, b *config.Config) (lines []string, changedGroups map[string]bool) {
 	changedGroups = map[string]bool{}
 	ga, gb := groupsByName(a), groupsByName(b)
-	for _, name := range sortedKeys(gb) {
+	for _, name := range slices.Sorted(maps.Keys(gb)) {
 		og, ok := ga[name]
 		ng := gb[name]
 		if !ok {
@@ -45,12 +46,12 @@ func diffConfigs(a, b *config.Config) (lines []string, changedGroups map[string]
 			changedGroups[name] = true
 			lines = append(lines, fmt.Sprintf("group %s: resources changed (restarted where held)", name))
 			va, vb := vipSet(og), vipSet(ng)
-			for _, v := range sortedKeys(vb) {
+			for _, v := range slices.Sorted(maps.Keys(vb)) {
 				if !va[v] {
 					lines = append(lines, fmt.Sprintf("  vip + %s", v))
 				}
 			}
-			for _, v := range sortedKeys(va) {
+			for _, v := range slices.Sorted(maps.Keys(va)) {
 				if !vb[v] {
 					lines = append(lines, fmt.Sprintf("  vip - %s", v))
 				}
@@ -70,7 +71,7 @@ func diffServices(a, b []config.Service) []string {
 	for _, s := range b {
 		sb[s.Name] = s
 	}
-	for _, name := range sortedKeys(sb) {
+	for _, name := range slices.Sorted(maps.Keys(sb)) {
 		ns := sb[name]
 		os, ok := sa[name]
 		if !ok {
@@ -83,7 +84,7 @@ func diffServices(a, b []config.Service) []string {
 		lines = append(lines, diffReals(name, "real", os.Reals, ns.Reals)...)
 		lines = append(lines, diffReals(name, "backup", os.Backups, ns.Backups)...)
 	}
-	for _, name := range sortedKeys(sa) {
+	for _, name := range slices.Sorted(maps.Keys(sa)) {
 		if _, ok := sb[name]; !ok {
 			lines = append(lines, fmt.Sprintf("service - %s %s/%s", name, sa[name].Listen, sa[name].Protocol))
 		}
@@ -113,7 +114,7 @@ func diffReals(service, kind string, a, b []config.Real) []string {
 	for _, r := range b {
 		wb[r.Address.String()] = r.Weight
 	}
-	for _, addr := range sortedKeys(wb) {
+	for _, addr := range slices.Sorted(maps.Keys(wb)) {
 		ow, ok := wa[addr]
 		switch {
 		case !ok:
@@ -122,7 +123,7 @@ func diffReals(service, kind string, a, b []config.Real) []string {
 			lines = append(lines, fmt.Sprintf("service %s: %s %s weight %d -> %d", service, kind, addr, ow, wb[addr]))
 		}
 	}
-	for _, addr := range sortedKeys(wa) {
+	for _, addr := range slices.Sorted(maps.Keys(wa)) {
 		if _, ok := wb[addr]; !ok {
 			lines = append(lines, fmt.Sprintf("service %s: %s - %s", service, kind, addr))
 		}
@@ -146,13 +147,4 @@ func vipSet(g config.Group) map[string]bool {
 		}
 	}
 	return m
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

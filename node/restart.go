@@ -2,6 +2,7 @@ package node
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strconv"
@@ -62,12 +63,12 @@ func restartReasons(a, b *config.Config) []string {
 		need("track "+c, "check weights are part of the priorities, fixed at start")
 	}
 	ga, gb := groupsByName(a), groupsByName(b)
-	for _, name := range sortedKeys(ga) {
+	for _, name := range slices.Sorted(maps.Keys(ga)) {
 		if _, ok := gb[name]; !ok {
 			need("group "+name+" removed", "every heartbeat carries the set of groups, fixed at start")
 		}
 	}
-	for _, name := range sortedKeys(gb) {
+	for _, name := range slices.Sorted(maps.Keys(gb)) {
 		og, ok := ga[name]
 		ng := gb[name]
 		if !ok {

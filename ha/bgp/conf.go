@@ -2,6 +2,7 @@ package bgp
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -120,7 +121,7 @@ func birdConf(o Options, groups map[string][]netip.Prefix) string {
 		fmt.Fprintf(&b, "protocol bfd { interface \"*\" { min rx interval %d ms; min tx interval %d ms; idle tx interval %d ms; multiplier %d; }; }\n",
 			ms, ms, max(ms, 1000), BFDMultiplier)
 	}
-	for _, g := range sortedKeys(groups) {
+	for _, g := range slices.Sorted(maps.Keys(groups)) {
 		for _, fam := range []string{"ipv4", "ipv6"} {
 			var routes []string
 			for _, p := range groups[g] {
@@ -155,13 +156,4 @@ func suffix(fam string) string {
 		return "_6"
 	}
 	return ""
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

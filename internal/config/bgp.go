@@ -1,6 +1,7 @@
 package config
 
 import (
+	"maps"
 	"net/netip"
 	"slices"
 
@@ -28,7 +29,7 @@ func (c *conv) bgp(r *rawBGP, nodes []string) *BGP {
 		c.errorf("bgp.hold_time", "%v is under %v, the least RFC 4271 (section 4.2) allows", b.HoldTime, bgp.MinHold)
 	}
 	if c.required("bgp.nodes") {
-		for _, n := range sortedKeys(r.Nodes) {
+		for _, n := range slices.Sorted(maps.Keys(r.Nodes)) {
 			path := "bgp.nodes." + n
 			p, err := netip.ParsePrefix(r.Nodes[n])
 			switch {
@@ -54,7 +55,7 @@ func (c *conv) bgp(r *rawBGP, nodes []string) *BGP {
 		var n bgp.Neighbor
 		if c.required(path + ".address") {
 			n.Address = c.addr(path+".address", rn.Address)
-			for _, node := range sortedKeys(b.Nodes) {
+			for _, node := range slices.Sorted(maps.Keys(b.Nodes)) {
 				if p := b.Nodes[node]; n.Address.IsValid() && !p.Masked().Contains(n.Address) {
 					c.errorf(path+".address", "%s is outside node %s's network %s (bgp.nodes.%s): BGP and BFD here are single hop", n.Address, node, p.Masked(), node)
 					break

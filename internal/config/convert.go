@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"net/netip"
 	"path/filepath"
@@ -331,7 +332,7 @@ func (c *conv) links(rs []rawLink, cl *Cluster) []Link {
 		}
 		if c.ix.has(path + ".peers") {
 			l.Peers = map[string]netip.Addr{}
-			for _, k := range sortedKeys(r.Peers) {
+			for _, k := range slices.Sorted(maps.Keys(r.Peers)) {
 				if a := c.addr(path+".peers."+k, r.Peers[k]); a.IsValid() {
 					l.Peers[k] = a
 				}
@@ -351,7 +352,7 @@ func (c *conv) links(rs []rawLink, cl *Cluster) []Link {
 func (c *conv) kindKeys(path, what, kind string, table map[string][]string) bool {
 	allowed, ok := table[kind]
 	if !ok {
-		c.errorf(path+".kind", "%q is not one of %s", kind, strings.Join(sortedKeys(table), ", "))
+		c.errorf(path+".kind", "%q is not one of %s", kind, strings.Join(slices.Sorted(maps.Keys(table)), ", "))
 		return false
 	}
 	for _, k := range c.ix.childKeys(path) {
@@ -371,15 +372,6 @@ func known(table map[string][]string, key string) bool {
 		}
 	}
 	return false
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 func (c *conv) ping(path string, r *rawPing) Ping {

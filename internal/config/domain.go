@@ -2,7 +2,9 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -103,7 +105,7 @@ type addrUse struct {
 func (c *conv) crossChecks(cfg *Config) {
 	nodeAddrs := map[netip.Addr]addrUse{}
 	for i, l := range cfg.Links {
-		for _, n := range sortedKeys(l.Peers) {
+		for _, n := range slices.Sorted(maps.Keys(l.Peers)) {
 			nodeAddrs[l.Peers[n]] = addrUse{idx("link", i) + ".peers." + n, fmt.Sprintf("node %s's heartbeat address on link %s", n, l.Name)}
 		}
 	}
@@ -221,7 +223,7 @@ func (c *conv) linkBinds(links []Link) {
 		if l.Kind != link.KindUcast {
 			continue
 		}
-		for _, n := range sortedKeys(l.Peers) {
+		for _, n := range slices.Sorted(maps.Keys(l.Peers)) {
 			ap, path := netip.AddrPortFrom(l.Peers[n], l.Port), idx("link", i)+".peers."+n
 			if f, dup := first[ap]; dup {
 				c.errorf(path, "%s is already bound by the link at %s: two ucast links cannot share an address and port; give one another port", ap, c.ix.at(f))

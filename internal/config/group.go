@@ -1,6 +1,7 @@
 package config
 
 import (
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -121,7 +122,7 @@ func (c *conv) priorities(path string, r *rawGroup, preference, nodes []string) 
 			prio[n] = ha.PreferencePriority(rank)
 		}
 	}
-	for _, k := range sortedKeys(r.Priorities) {
+	for _, k := range slices.Sorted(maps.Keys(r.Priorities)) {
 		kpath := path + "." + k
 		if !slices.Contains(nodes, k) {
 			c.keyErrorf(kpath, "%q is not a node in cluster.nodes", k)

@@ -2,6 +2,7 @@ package importer
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -58,7 +59,7 @@ func (m *model) render() []byte {
 		}
 		if len(l.peers) > 0 {
 			var kvs []string
-			for _, n := range sortedKeys(l.peers) {
+			for _, n := range slices.Sorted(maps.Keys(l.peers)) {
 				kvs = append(kvs, q(n)+" = "+q(l.peers[n]))
 			}
 			w.kv("peers", "{ "+strings.Join(kvs, ", ")+" }")
@@ -322,13 +323,4 @@ func dur(d time.Duration) string {
 		return q(strconv.FormatInt(int64(d/time.Microsecond), 10) + "us")
 	}
 	return q(d.String())
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -2,6 +2,8 @@ package importer
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -144,7 +146,7 @@ func (im *importer) parseLdirectord(file string, data []byte) []*service {
 		}
 		cur.opts[key] = ldValue{at, val}
 	}
-	for _, k := range sortedKeys(globals) {
+	for _, k := range slices.Sorted(maps.Keys(globals)) {
 		v := globals[k]
 		if ldSettable[k] {
 			continue
@@ -251,7 +253,7 @@ func (im *importer) ldService(v *ldVirtual, globals map[string]ldValue) *service
 	im.ldCheck(s, v, get, svcType, proto)
 	im.ldRealChecks(s)
 	im.forwarding(s, methods, "ldirectord")
-	for _, k := range sortedKeys(v.opts) {
+	for _, k := range slices.Sorted(maps.Keys(v.opts)) {
 		if used[k] {
 			continue
 		}
