@@ -32,6 +32,7 @@ protocol kernel { ipv4 { import none; export all; }; merge paths on; }
 // the nodes; a crashed node's next hop leaves within 1 s; a graceful stop
 // withdraws before had exits with no failed request.
 func TestBGPActiveActive(t *testing.T) {
+	lab.RequireProgram(t, "/usr/sbin/bird", "bird2")
 	p := newPair(t, scenario.ECMP)
 	client := startRouter(t, p)
 	for _, n := range []string{"lb1", "lb2", "lb3"} {
@@ -242,6 +243,7 @@ func waitNextHops(t *testing.T, client *lab.Host, timeout time.Duration, want ..
 // VIP; the router's next hop moves down the preference list on each crash
 // and back up with auto_failback.
 func TestBGPActivePassive(t *testing.T) {
+	lab.RequireProgram(t, "/usr/sbin/bird", "bird2")
 	p := newPair(t, scenario.BGPThreeNodes)
 	client := startRouter(t, p)
 	for _, n := range []string{"lb1", "lb2", "lb3"} {

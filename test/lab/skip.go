@@ -57,3 +57,13 @@ func skipOrFatal(t T, what string) {
 	}
 	t.Skip(msg)
 }
+
+// RequireProgram skips t, or fails it under HAPAIR_E2E=1, when the program
+// at path (e.g. /usr/sbin/bird) is missing; pkg names the Debian package
+// that has it (`make deps-sys` installs it).
+func RequireProgram(t T, path, pkg string) {
+	t.Helper()
+	if _, err := exec.LookPath(path); err != nil {
+		skipOrFatal(t, fmt.Sprintf("%s (Debian package %s)", path, pkg))
+	}
+}
