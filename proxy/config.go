@@ -209,7 +209,15 @@ func (c ServiceConfig) Validate() error {
 		errs = append(errs, field.In("check", c.Check.Validate()))
 	}
 	for i, m := range c.Monitors {
-		errs = append(errs, field.In(field.Index("monitors", i), m.Validate()))
+		path := field.Index("monitors", i)
+		errs = append(errs, field.In(path, m.Validate()))
+		// The same program with the same arguments gives the same verdict:
+		// a second copy only doubles the runs (Zeus lists a monitor once).
+		if j := slices.IndexFunc(c.Monitors[:i], func(o check.Monitor) bool {
+			return o.Program == m.Program && slices.Equal(o.Args, m.Args)
+		}); j >= 0 && m.Program != "" {
+			errs = append(errs, field.Repeated(path+".script", field.Index("monitors", j)+".script", "%q with the same args is listed again", m.Program))
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -242,8 +250,15 @@ func (c *ServiceConfig) validatePools(errs *[]error, bad func(path, format strin
 			c.validateRealCheck(path, r, bad)
 		}
 	}
-	if c.Fallback.IsValid() && c.isSelf(c.Fallback) {
+	switch {
+	case !c.Fallback.IsValid():
+	case c.isSelf(c.Fallback):
 		bad("fallback", "%s is the service's own listen address %s: it would forward to itself", c.Fallback, c.Listen)
+	case seen[c.Fallback] != "":
+		// The kernel methods refuse it outright (one id per server); for
+		// every method it is a server in two roles that cannot both hold.
+		*errs = append(*errs, field.Repeated("fallback", seen[c.Fallback]+".address",
+			"%s is already listed as a real or backup: the fallback serves only when every one of them is down, so it would be down too", c.Fallback))
 	}
 }
 

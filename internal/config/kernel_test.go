@@ -62,6 +62,14 @@ reals = [ { address = "198.18.0.21:443" } ]
 		{"loopback fallback", `scheduler = "rr"`, `fallback = "127.0.0.1:80"`, `a loopback fallback cannot take forwarded packets`},
 		{"three addresses", `["198.18.1.11", "198.18.1.12"]`, `["198.18.1.11", "198.18.1.12", "198.18.1.13"]`, `two nodes`},
 		{"bad address", `"198.18.1.12"]`, `"lb2"]`, `resources[0].addresses[1]: "lb2" is not an IPv4 address`},
+		// What proxy/nft refuses at start, positioned by the check.
+		{"loopback real", `"198.18.0.21:8080"`, `"127.0.0.1:8080"`, `t.toml:25:23: service[0].reals[0].address: 127.0.0.1:8080: a loopback real cannot take forwarded packets with method "nat"; give a server on the reals' network`},
+		{"fallback equal to a real", `scheduler = "rr"`, `fallback = "198.18.0.21:8080"`, `t.toml:24:12: service[0].fallback: 198.18.0.21:8080 is already listed as a real or backup: the fallback serves only when every one of them is down, so it would be down too (first at t.toml:25:23)`},
+		{"the same real twice", `reals = [ { address = "198.18.0.21:8080" } ]`, `reals = [ { address = "198.18.0.21:8080" }, { address = "198.18.0.21:8080" } ]`, `t.toml:25:57: service[0].reals[1].address: 198.18.0.21:8080 is listed again (first at t.toml:25:23)`},
+		{"sub-second persistence", `scheduler = "rr"`, `persistent = "500ms"`, `t.toml:24:14: service[0].persistent: 500ms: method "nat" takes 0 (off) or at least 1s, as ipvsadm -p counts whole seconds`},
+		{"wrr slot map too large", `scheduler = "rr"` + "\n" + `reals = [ { address = "198.18.0.21:8080" } ]`, `scheduler = "wrr"` + "\n" + `reals = [ { address = "198.18.0.21:8080", weight = 4000 }, { address = "198.18.0.22:8080", weight = 97 } ]`, `t.toml:25:1: service[0].reals: wrr weights need 4097 slots in the kernel's slot map, more than 4096: use smaller weights with a common divisor`},
+		{"sh slot map too large", `listen = "198.18.0.100:443"` + "\n" + `reals = [ { address = "198.18.0.21:443" } ]`, `listen = "198.18.0.100:443"` + "\n" + `scheduler = "sh"` + "\n" + `reals = [ { address = "198.18.0.21:443", weight = 4095 }, { address = "198.18.0.22:443", weight = 2 } ]`, `t.toml:33:1: service[1].reals: sh weights need 4097 slots in the kernel's slot map, more than 4096: use smaller weights with a common divisor`},
+		{"name nftables cannot carry", `name = "nat"` + "\n" + `method = "nat"`, `name = "nat.v2"` + "\n" + `method = "nat"`, `t.toml:21:8: service[0].name: "nat.v2": method "nat" names its nftables chains and maps after the service: want only A-Z a-z 0-9 _ -`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {

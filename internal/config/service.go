@@ -122,6 +122,7 @@ func (c *conv) kernelService(path string, r *rawService, s *Service) {
 	if s.Fallback.IsValid() && s.Fallback.Addr().IsLoopback() {
 		c.errorf(path+".fallback", "%s: a loopback fallback cannot take forwarded packets with method %q; give a server on the reals' network", s.Fallback, s.Method)
 	}
+	c.kernelLimits(path, s)
 	if s.Method == "dr" {
 		// What each real must have is in the error text and Config docs:
 		// the VIP on a loopback, arp_ignore=1 and arp_announce=2, the same
@@ -136,6 +137,28 @@ func (c *conv) kernelService(path string, r *rawService, s *Service) {
 		}
 	} else if c.ix.has(path + ".interface") {
 		c.errorf(path+".interface", "only dr services take an interface")
+	}
+}
+
+// kernelLimits positions what proxy/nft's Validate refuses in a nat or
+// dr service that the proxy method takes: the names nftables objects can
+// carry, loopback reals, sub-second persistence and the slot table's size.
+func (c *conv) kernelLimits(path string, s *Service) {
+	if s.Name != "" && nft.ValidName(s.Name) != nil {
+		c.errorf(path+".name", "%q: method %q names its nftables chains and maps after the service: want only A-Z a-z 0-9 _ -", s.Name, s.Method)
+	}
+	var weights []int
+	for i, r := range s.Reals {
+		if r.Address.Addr().IsLoopback() {
+			c.errorf(idx(path+".reals", i)+".address", "%s: a loopback real cannot take forwarded packets with method %q; give a server on the reals' network", r.Address, s.Method)
+		}
+		weights = append(weights, r.Weight)
+	}
+	if s.Persistent > 0 && s.Persistent < nft.MinPersistent {
+		c.errorf(path+".persistent", "%v: method %q takes 0 (off) or at least %v, as ipvsadm -p counts whole seconds", s.Persistent, s.Method, nft.MinPersistent)
+	}
+	if n := nft.WRRSlotCount(weights); s.Scheduler != "rr" && n > nft.MaxSlots {
+		c.errorf(path+".reals", "%s weights need %d slots in the kernel's slot map, more than %d: use smaller weights with a common divisor", s.Scheduler, n, nft.MaxSlots)
 	}
 }
 

@@ -236,7 +236,11 @@ func TestValidate(t *testing.T) {
 		{"duplicate real", func(s *nft.Service) { s.Reals = append(s.Reals, s.Reals[0]) }, "listed twice"},
 		{"weight", func(s *nft.Service) { s.Reals[0].Weight = 70000 }, "weight 70000"},
 		{"persistent", func(s *nft.Service) { s.Persistent = time.Millisecond }, "persistent 1ms"},
-		{"wrr slots", func(s *nft.Service) { s.Reals[0].Weight, s.Reals[1].Weight = 4999, 5000 }, "slots"},
+		{"wrr slots", func(s *nft.Service) { s.Scheduler = "wrr"; s.Reals[0].Weight, s.Reals[1].Weight = 4999, 5000 }, "wrr weights need 9999 slots"},
+		// sh builds its hash buckets from the same table; an oversized one
+		// used to come back all zeros (every client to the first real).
+		{"sh slots", func(s *nft.Service) { s.Scheduler = "sh"; s.Reals[0].Weight, s.Reals[1].Weight = 4999, 5000 }, "sh weights need 9999 slots"},
+		{"rr ignores weights", func(s *nft.Service) { s.Scheduler = "rr"; s.Reals[0].Weight, s.Reals[1].Weight = 4999, 5000 }, ""},
 		{"dr port", func(s *nft.Service) { *s = drService(); s.Reals[0].Addr = ap("198.18.0.21:5061") }, "must be the virtual port"},
 		{"dr ingress", func(s *nft.Service) { *s = drService(); s.Ingress = "" }, "ingress interface"},
 	}
@@ -291,5 +295,22 @@ commit`
 	f.Fail = errors.New("operation not supported")
 	if err := nft.Check(f, false); err == nil || !strings.Contains(err.Error(), "nat chain") {
 		t.Errorf("Check on a kernel without nat = %v, want the missing piece named", err)
+	}
+}
+
+func TestWRRSlotCount(t *testing.T) {
+	for _, tt := range []struct {
+		weights []int
+		want    int
+	}{
+		{nil, 0},
+		{[]int{0, 0}, 0},
+		{[]int{4, 6, 0}, 5},
+		{[]int{3}, 1},
+		{[]int{4999, 5000}, 9999},
+	} {
+		if got := nft.WRRSlotCount(tt.weights); got != tt.want {
+			t.Errorf("WRRSlotCount(%v) = %d, want %d", tt.weights, got, tt.want)
+		}
 	}
 }

@@ -29,6 +29,10 @@ const (
 // common divisor must add up to at most this many slots.
 const MaxSlots = 4096
 
+// MinPersistent is the shortest persistence timeout Validate takes:
+// ipvsadm -p counts whole seconds.
+const MinPersistent = time.Second
+
 // ErrUnsupportedScheduler is wrapped by Validate for lc and wlc: the rule
 // path cannot count a real's connections (that takes a conntrack walk per
 // new connection, which nftables cannot express).
@@ -97,7 +101,7 @@ func (r Real) id() uint32 {
 // Validate checks s without touching the kernel: the errors name the
 // service and the field.
 func (s *Service) Validate() error {
-	if err := validName(s.Name); err != nil {
+	if err := ValidName(s.Name); err != nil {
 		return err
 	}
 	where := fmt.Sprintf("nft: service %q", s.Name)
@@ -119,7 +123,7 @@ func (s *Service) Validate() error {
 	default:
 		return fmt.Errorf("%s: scheduler %q: want rr, wrr or sh", where, s.Scheduler)
 	}
-	if s.Persistent < 0 || (s.Persistent > 0 && s.Persistent < time.Second) {
+	if s.Persistent < 0 || (s.Persistent > 0 && s.Persistent < MinPersistent) {
 		return fmt.Errorf("%s: persistent %s: want 0 (off) or at least 1s", where, s.Persistent)
 	}
 	if s.Method == MethodDR && s.Ingress == "" {
@@ -152,9 +156,10 @@ func (s *Service) Validate() error {
 		}
 		seen[r.id()] = r.Addr
 	}
-	if s.Scheduler == "wrr" {
+	// sh weights its hash buckets from the same slot table as wrr.
+	if s.Scheduler != "rr" {
 		if n := len(wrrSlots(s.Reals)); n > MaxSlots {
-			return fmt.Errorf("%s: wrr weights need %d slots, more than %d: use smaller weights with a common divisor", where, n, MaxSlots)
+			return fmt.Errorf("%s: %s weights need %d slots, more than %d: use smaller weights with a common divisor", where, s.Scheduler, n, MaxSlots)
 		}
 	}
 	return nil
@@ -168,7 +173,9 @@ func (r Real) resolved() error {
 	return nil
 }
 
-func validName(n string) error {
+// ValidName reports whether n can name a service's chains, sets and
+// maps: 1..64 letters, digits, '_' and '-'.
+func ValidName(n string) error {
 	if n == "" || len(n) > 64 {
 		return fmt.Errorf("nft: service name %q: want 1..64 bytes", n)
 	}

@@ -44,6 +44,24 @@ func wrrSlots(reals []Real) []int {
 	return out
 }
 
+// WRRSlotCount is how many slots wrr needs for reals of these weights
+// with every real up: the positive weights' sum over their greatest
+// common divisor. Any subset of them (reals down) needs no more, so a
+// service within MaxSlots here stays within it under every health state.
+func WRRSlotCount(weights []int) int {
+	g, total := 0, 0
+	for _, w := range weights {
+		if w > 0 {
+			g = gcd(g, w)
+			total += w
+		}
+	}
+	if g == 0 {
+		return 0
+	}
+	return total / g
+}
+
 func rrSlots(reals []Real) []int {
 	var out []int
 	for i, r := range reals {
