@@ -1,6 +1,8 @@
 package node
 
 import (
+	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,5 +73,32 @@ func TestStatusActiveActive(t *testing.T) {
 		if g.Mode != "active-active" || g.Owner != wantOwner || g.State != wantState {
 			t.Errorf("held %v: group status = mode %q owner %q state %q, want active-active %q %q", held, g.Mode, g.Owner, g.State, wantOwner, wantState)
 		}
+	}
+}
+
+// TestRestartReasonsBGP: BGP sessions, a group's mode and its announced
+// addresses are fixed at start; a reload that changes them is refused.
+func TestRestartReasonsBGP(t *testing.T) {
+	group := func(aa bool, addr string) config.Group {
+		return config.Group{Name: "edge", ActiveActive: aa, Resources: []config.Resource{
+			{Kind: config.KindBGP, BGP: &config.BGPResource{Addresses: []netip.Addr{netip.MustParseAddr(addr)}}}}}
+	}
+	base := &config.Config{BGP: &config.BGP{ASN: 65001}, Groups: []config.Group{group(true, "198.18.2.100")}}
+	for _, tt := range []struct {
+		name string
+		next *config.Config
+		want string
+	}{
+		{"asn", &config.Config{BGP: &config.BGP{ASN: 65002}, Groups: base.Groups}, "bgp changed, which needs a restart of had (BIRD's sessions are configured at start)"},
+		{"mode", &config.Config{BGP: base.BGP, Groups: []config.Group{group(false, "198.18.2.100")}}, "group edge: mode changed from true to false"},
+		{"addresses", &config.Config{BGP: base.BGP, Groups: []config.Group{group(true, "198.18.2.101")}}, `group edge: bgp addresses changed from ["198.18.2.100"] to ["198.18.2.101"], which needs a restart of had (BIRD's config, with every group's routes, is written at start)`},
+	} {
+		got := strings.Join(restartReasons(base, tt.next), "; ")
+		if !strings.Contains(got, tt.want) {
+			t.Errorf("%s: restartReasons = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+	if got := restartReasons(base, base); len(got) != 0 {
+		t.Errorf("restartReasons(same) = %q, want none", got)
 	}
 }

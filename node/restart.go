@@ -84,11 +84,16 @@ func restartReasons(a, b *config.Config) []string {
 			{"priorities", og.Priorities, ng.Priorities, "a group's ownership rules are fixed at start"},
 			{"auto_failback", og.AutoFailback, ng.AutoFailback, "a group's ownership rules are fixed at start"},
 			{"notify", og.Notify, ng.Notify, "notify hooks are set up at start"},
+			{"mode", og.ActiveActive, ng.ActiveActive, "a group's ownership rules are fixed at start"},
+			{"bgp addresses", bgpAddresses(og), bgpAddresses(ng), "BIRD's config, with every group's routes, is written at start"},
 		} {
 			if !reflect.DeepEqual(f.old, f.new) {
 				need(fmt.Sprintf("group %s: %s changed from %s to %s", name, f.key, show(f.old), show(f.new)), f.why)
 			}
 		}
+	}
+	if !reflect.DeepEqual(a.BGP, b.BGP) {
+		need("bgp changed", "BIRD's sessions are configured at start")
 	}
 	if a.Admin != b.Admin {
 		need(fmt.Sprintf("admin changed from %s to %s", adminDesc(a.Admin), adminDesc(b.Admin)), "the admin listener is bound at start")
@@ -184,4 +189,17 @@ func adminDesc(a config.Admin) string {
 		return fmt.Sprintf("listen %s (allow_remote)", a.Listen)
 	}
 	return "listen " + a.Listen.String()
+}
+
+// bgpAddresses lists the addresses g's bgp resources announce.
+func bgpAddresses(g config.Group) []string {
+	var out []string
+	for _, r := range g.Resources {
+		if r.BGP != nil {
+			for _, a := range r.BGP.Addresses {
+				out = append(out, a.String())
+			}
+		}
+	}
+	return out
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -72,8 +73,10 @@ func (s *Speaker) Resource(cfg ResourceConfig) (*Resource, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, dup := s.groups[cfg.Group]; dup {
-		return nil, fmt.Errorf("bgp: group %q has two bgp resources", cfg.Group)
+	// A group registers again when a reload rebuilds it; BIRD's config
+	// holds its routes since start, so they must be the same.
+	if old, dup := s.groups[cfg.Group]; dup && !slices.Equal(old, prefixes) {
+		return nil, fmt.Errorf("bgp: group %q: routes %v, BIRD runs with %v (a group has one bgp resource; changing its addresses needs a restart)", cfg.Group, prefixes, old)
 	}
 	s.groups[cfg.Group] = prefixes
 	r := &Resource{s: s, cfg: cfg, log: cfg.Logger}

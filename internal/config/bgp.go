@@ -113,8 +113,11 @@ func (c *conv) bgpChecks(cfg *Config) {
 			if r.BGP == nil {
 				continue
 			}
-			hasBGP = true
 			rpath := idx(gpath+".resources", j)
+			if hasBGP {
+				c.errorf(rpath+".kind", "a second bgp resource in group %q: list every address in one", g.Name)
+			}
+			hasBGP = true
 			if cfg.BGP == nil {
 				c.errorf(rpath+".kind", "a bgp resource needs a [bgp] table (asn, nodes, neighbors)")
 			}

@@ -51,6 +51,8 @@ func TestBGPErrors(t *testing.T) {
 			"t.toml:32:8: group[1].mode: active-active needs a bgp resource in the group"},
 		{"bgp without [bgp]", "[bgp]\nasn = 65001\nnodes = { lb1 = \"198.18.0.11/24\", lb2 = \"198.18.0.12/24\" }\nneighbors = [ { address = \"198.18.0.1\", asn = 65000 } ]\n", "",
 			"group[1].resources[0].kind: a bgp resource needs a [bgp] table"},
+		{"two bgp resources", `resources = [ { kind = "bgp", addresses = ["198.18.2.100"] } ]`, `resources = [ { kind = "bgp", addresses = ["198.18.2.100"] }, { kind = "bgp", addresses = ["198.18.2.101"] } ]`,
+			`group[1].resources[1].kind: a second bgp resource in group "edge": list every address in one`},
 		{"hold time under 3s", "asn = 65001", "asn = 65001\nhold_time = \"1s\"", "t.toml:26:13: bgp.hold_time: 1s is under 3s"},
 	}
 	for _, tt := range tests {
