@@ -74,12 +74,7 @@ func (im *importer) parseHACF(file string, data []byte) *hacf {
 	c := &im.m.cluster
 	c.at = src{file, 0}
 	set := map[string]src{}
-	for _, l := range splitLines(data, false) {
-		f := strings.Fields(cutComment(l.text, false))
-		if len(f) == 0 {
-			continue
-		}
-		at := src{file, l.n}
+	for at, f := range fieldLines(file, data, false) {
 		dir, args := strings.ToLower(f[0]), f[1:]
 		once := func() {
 			if first, dup := set[dir]; dup {

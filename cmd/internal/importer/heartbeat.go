@@ -172,12 +172,7 @@ type ldReader func(name string) (path string, data []byte, err error)
 func (im *importer) parseHaresources(file string, data []byte, h *hacf, readLD ldReader) {
 	usedLD := map[string]src{}
 	names := map[string]bool{}
-	for _, l := range splitLines(data, true) {
-		f := strings.Fields(cutComment(l.text, false))
-		if len(f) == 0 {
-			continue
-		}
-		at := src{file, l.n}
+	for at, f := range fieldLines(file, data, true) {
 		node := f[0]
 		if !validName(node, 64) {
 			im.refusef(at, "node %q: hapair node names are 1..64 characters of A-Z a-z 0-9 . _ -; group not imported", node)

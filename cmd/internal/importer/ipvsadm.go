@@ -67,13 +67,7 @@ type ipvsState struct {
 var assignRE = regexp.MustCompile(`^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$`)
 
 func ipvsadm(file string, data []byte) *Result {
-	im := &importer{}
-	im.m.header = []string{
-		"had.toml imported by `hactl import ipvsadm` from " + file + ".",
-		"Each block names the file and line it came from; review every NOTE and PLACEHOLDER.",
-	}
-	im.m.cluster.at = src{file, 0}
-	im.m.cluster.name = "ipvsadm"
+	im := newImporter("ipvsadm", file)
 	st := &ipvsState{im: im, file: file, vars: map[string]string{}}
 	for _, l := range splitLines(data, true) {
 		st.line(src{file, l.n}, l.text)
@@ -256,11 +250,7 @@ func (st *ipvsState) command(at src, args []string) {
 				continue
 			}
 			if k == "-p" {
-				c.put(k, "")
-				if i+1 < len(args) && isDigits(args[i+1]) {
-					i++
-					c.opts[k] = args[i]
-				}
+				i = c.persistent(args, i)
 				continue
 			}
 			if k == "--set" {
@@ -288,11 +278,7 @@ func (st *ipvsState) command(at src, args []string) {
 		for j := 1; j < len(a); j++ {
 			k := "-" + string(a[j])
 			if k == "-p" {
-				c.put(k, "")
-				if i+1 < len(args) && isDigits(args[i+1]) {
-					i++
-					c.opts[k] = args[i]
-				}
+				i = c.persistent(args, i)
 				continue
 			}
 			if ipvsTakesArg[k] {
@@ -316,6 +302,18 @@ func (st *ipvsState) command(at src, args []string) {
 var ipvsCommands = map[string]bool{"-A": true, "-E": true, "-D": true, "-C": true, "-R": true, "-S": true, "-a": true,
 	"-e": true, "-d": true, "-L": true, "-l": true, "-Z": true, "-h": true, "-v": true, "--set": true,
 	"--start-daemon": true, "--stop-daemon": true}
+
+// persistent records -p, whose timeout is optional (ipvsadm(8): "-p
+// [timeout]"): it takes args[i+1] only when that is a number, and returns
+// the index of the last word it used.
+func (c *ipvsCmd) persistent(args []string, i int) int {
+	c.put("-p", "")
+	if i+1 < len(args) && isDigits(args[i+1]) {
+		i++
+		c.opts["-p"] = args[i]
+	}
+	return i
+}
 
 func (c *ipvsCmd) put(k, v string) {
 	if ipvsCommands[k] && c.cmd == "" {

@@ -22,13 +22,7 @@ func Ldirectord(path string) (*Result, error) {
 }
 
 func ldirectord(path string, data []byte) *Result {
-	im := &importer{}
-	im.m.header = []string{
-		"had.toml imported by `hactl import ldirectord` from " + path + ".",
-		"Each block names the file and line it came from; review every NOTE and PLACEHOLDER.",
-	}
-	im.m.cluster.at = src{path, 0}
-	im.m.cluster.name = "ldirectord"
+	im := newImporter("ldirectord", path)
 	im.parseLdirectord(path, data)
 	im.m.template = true
 	return im.result()

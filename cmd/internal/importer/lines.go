@@ -3,6 +3,7 @@ package importer
 import (
 	"bytes"
 	"fmt"
+	"iter"
 	"os"
 	"strings"
 )
@@ -60,6 +61,20 @@ func splitLines(data []byte, cont bool) []srcLine {
 		out = append(out, srcLine{start, pending.String()})
 	}
 	return out
+}
+
+// fieldLines yields the words of each line of file (split as splitLines
+// does) that has any once its '#' comment is cut, with the line's place:
+// the shape of ha.cf and haresources.
+func fieldLines(file string, data []byte, cont bool) iter.Seq2[src, []string] {
+	return func(yield func(src, []string) bool) {
+		for _, l := range splitLines(data, cont) {
+			f := strings.Fields(cutComment(l.text, false))
+			if len(f) > 0 && !yield(src{file, l.n}, f) {
+				return
+			}
+		}
+	}
 }
 
 // cutComment removes a '#' comment. With quotes, a '#' inside double quotes

@@ -193,6 +193,20 @@ type importer struct {
 	findScript func(name string) (string, bool)
 }
 
+// newImporter starts the import of file by `hactl import tool` of a
+// balancer-only setup: the header says where the config came from, and the
+// cluster is named after the tool.
+func newImporter(tool, file string) *importer {
+	im := &importer{}
+	im.m.header = []string{
+		"had.toml imported by `hactl import " + tool + "` from " + file + ".",
+		"Each block names the file and line it came from; review every NOTE and PLACEHOLDER.",
+	}
+	im.m.cluster.at = src{file, 0}
+	im.m.cluster.name = tool
+	return im
+}
+
 // placeholder returns the next stand-in address for one a source does not
 // give: 192.0.2.0/24 is TEST-NET-1 (RFC 5737), reserved for documentation,
 // so it can never be a real peer.

@@ -34,13 +34,7 @@ func Zeus(path, listen string) (*Result, error) {
 }
 
 func zeus(file string, data []byte, listen string) *Result {
-	im := &importer{}
-	im.m.header = []string{
-		"had.toml imported by `hactl import zeus` from " + file + ".",
-		"Each block names the file and line it came from; review every NOTE and PLACEHOLDER.",
-	}
-	im.m.cluster.at = src{file, 0}
-	im.m.cluster.name = "zeus"
+	im := newImporter("zeus", file)
 	s := &service{at: src{file, 0}, name: "zeus", check: check{typ: "connect"}}
 	if listen == "" {
 		listen = DefaultZeusListen
