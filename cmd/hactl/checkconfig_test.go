@@ -6,10 +6,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
+	"github.com/hapair/hapair/internal/testkit"
 	"github.com/hapair/hapair/node/nodetest"
 )
 
@@ -96,14 +96,7 @@ func TestCheckConfig(t *testing.T) {
 
 // TestCheckConfigBinary runs the real hactl binary, as an operator would.
 func TestCheckConfigBinary(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds a binary; skipped with -short")
-	}
-	bin := filepath.Join(t.TempDir(), "hactl")
-	build := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build hactl: %v\n%s", err, out)
-	}
+	bin := testkit.BuildBinary(t, "hactl")
 	bad := writeFile(t, "had.toml", badConfig)
 	cmd := exec.Command(bin, "check-config", bad)
 	var stderr bytes.Buffer

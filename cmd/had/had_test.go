@@ -7,10 +7,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
+	"github.com/hapair/hapair/internal/testkit"
 	"github.com/hapair/hapair/node"
 	"github.com/hapair/hapair/node/nodetest"
 )
@@ -77,14 +77,7 @@ func TestLoadErrors(t *testing.T) {
 // TestHadBinaryRefusesOpenAuthkeys runs the real had binary on a config
 // whose authkeys is 0644: it must exit non-zero naming file, mode and fix.
 func TestHadBinaryRefusesOpenAuthkeys(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds a binary; skipped with -short")
-	}
-	bin := filepath.Join(t.TempDir(), "had")
-	build := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build had: %v\n%s", err, out)
-	}
+	bin := testkit.BuildBinary(t, "had")
 	cfgPath, keyPath := setup(t, 0o644)
 	cmd := exec.Command(bin, "-c", cfgPath, "--node", "lb1")
 	var stderr bytes.Buffer
