@@ -198,6 +198,24 @@ func (s *groupSet) held(name string) bool {
 	return g.held
 }
 
+// firstPacket returns when the first packet for any of group name's VIPs
+// arrived after its last takeover (zero until one did).
+func (s *groupSet) firstPacket(name string) time.Time {
+	g, err := s.get(name)
+	if err != nil {
+		return time.Time{}
+	}
+	g.op.Lock()
+	defer g.op.Unlock()
+	var first time.Time
+	for _, v := range g.vips {
+		if st := v.Stats(); !st.FirstPacket.IsZero() && (first.IsZero() || st.FirstPacket.Before(first)) {
+			first = st.FirstPacket
+		}
+	}
+	return first
+}
+
 // timeline returns the last start times of group name.
 func (s *groupSet) timeline(name string) (started, running, firstARP time.Time) {
 	g, err := s.get(name)

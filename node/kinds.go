@@ -89,6 +89,9 @@ func newVIP(group string, r config.Resource, e *env) (resource.Resource, error) 
 	vc := r.VIP.Spec()
 	vc.Kernel = e.vipKernel
 	vc.Logger = e.log.With("group", group)
+	if !e.dry {
+		vc.Confirm = vip.ListenTraffic // DESIGN: after a takeover, re-announce until traffic arrives
+	}
 	return vip.New(vc)
 }
 

@@ -17,7 +17,7 @@ import (
 func (n *Node) Status() ctl.Status {
 	in := statusInput{
 		cfg: n.config(), self: n.self, gen: n.gen, started: n.started, now: time.Now(),
-		machine: n.agent.Status(), timeline: n.groups.timeline, held: n.groups.held, recent: n.recent.list(),
+		machine: n.agent.Status(), timeline: n.groups.timeline, held: n.groups.held, firstPacket: n.groups.firstPacket, recent: n.recent.list(),
 		events: n.agent.Topics(),
 	}
 	if n.links != nil {
@@ -41,9 +41,12 @@ type statusInput struct {
 	links    link.Stats
 	timeline func(group string) (started, running, firstARP time.Time)
 	held     func(group string) bool // whether this node runs the group's resources
-	balancer *proxy.Snapshot         // nil without services
-	recent   []ctl.Transition
-	events   map[string]uint64
+	// firstPacket is when the first packet for a group's VIPs arrived
+	// after its last takeover; nil in tests that do not care.
+	firstPacket func(group string) time.Time
+	balancer    *proxy.Snapshot // nil without services
+	recent      []ctl.Transition
+	events      map[string]uint64
 }
 
 func assembleStatus(in statusInput) ctl.Status {
@@ -98,6 +101,9 @@ func assembleStatus(in statusInput) ctl.Status {
 		if started, running, arp := in.timeline(g.Name); !started.IsZero() {
 			gs.LastTakeover = takeoverTimeline(started, running, arp, lastHeard)
 			gs.LastTakeover.FirstConnection = firstConnection(in.balancer, services[g.Name], started)
+			if in.firstPacket != nil {
+				gs.LastTakeover.FirstPacket = in.firstPacket(g.Name)
+			}
 		}
 		st.Groups = append(st.Groups, gs)
 	}

@@ -40,6 +40,12 @@ type Config struct {
 	// daemon returns (as Heartbeat's and keepalived's VIPs do).
 	Lifetime time.Duration
 
+	// Confirm, when set, checks after each takeover that traffic for the
+	// (IPv4) VIP arrives, re-announcing with backoff until it does (see
+	// ConfirmFirst), for at most ConfirmFor (default DefaultConfirmFor).
+	Confirm    Confirmer
+	ConfirmFor time.Duration
+
 	Kernel Kernel       // required: OpenNetlink("") in production
 	Dial   Dialer       // default DialLink
 	Clock  clock.Clock  // time of the announcement loop (default clock.Real{})
@@ -63,7 +69,13 @@ type Stats struct {
 	Interface     string
 	TakeoverAt    time.Time // when Start added (or kept) the address
 	FirstAnnounce time.Time // when the first announcement of that takeover went out
-	Announcements uint64    // sends since New
+	// FirstPacket is when the first packet for the VIP arrived after that
+	// takeover (zero until then, and without Config.Confirm).
+	FirstPacket time.Time
+	// Reannounced counts announcements the confirmation loop added
+	// because no packet for the VIP had arrived yet.
+	Reannounced   uint64
+	Announcements uint64 // sends since New
 	SendErrors    uint64
 	// Repairs counts refreshes that found the address gone while held
 	// (removed by hand, by a link reset, or expired) and added it back.
@@ -107,6 +119,9 @@ func New(cfg Config) (*VIP, error) {
 	cfg.Schedule = cfg.Schedule.WithDefaults()
 	if cfg.Dial == nil {
 		cfg.Dial = DialLink
+	}
+	if cfg.ConfirmFor <= 0 {
+		cfg.ConfirmFor = DefaultConfirmFor
 	}
 	cfg.Clock = clock.Or(cfg.Clock)
 	if cfg.Logger == nil {
@@ -228,14 +243,20 @@ func (v *VIP) Start(ctx context.Context) error {
 		return err
 	}
 	now := v.cfg.Clock.Now()
-	v.stats.Held, v.stats.Interface, v.stats.TakeoverAt = true, l.Name, now
-	a := &announcer{v: v, link: l, sender: s, stop: make(chan struct{}), done: make(chan struct{}), kept: make(chan struct{})}
+	v.stats.Held, v.stats.Interface, v.stats.TakeoverAt, v.stats.FirstPacket = true, l.Name, now, time.Time{}
+	a := &announcer{v: v, link: l, sender: s, stop: make(chan struct{}), done: make(chan struct{}), kept: make(chan struct{}),
+		confirmed: make(chan struct{})}
 	v.running = a
 	// The first announcement goes out before Start returns, so "VIP bound"
 	// and "first gratuitous ARP" are one step in the takeover timeline.
 	v.sendLocked(a, now)
 	go a.run(now)
 	go a.keep()
+	if v.cfg.Confirm != nil && v.ip.Is4() {
+		go a.confirm(now)
+	} else {
+		close(a.confirmed)
+	}
 	return nil
 }
 
@@ -416,6 +437,7 @@ func (v *VIP) stopAnnouncer() {
 	v.mu.Unlock()
 	<-a.done
 	<-a.kept
+	<-a.confirmed
 	v.mu.Lock()
 	if err := a.sender.Close(); err != nil {
 		v.cfg.Logger.Warn("closing announcement socket", "vip", v.ip, "iface", a.link.Name, "err", err)
@@ -447,6 +469,9 @@ type announcer struct {
 	stop   chan struct{}
 	done   chan struct{} // closed when run returns
 	kept   chan struct{} // closed when keep returns
+	// confirmed is closed when the confirmation loop returns (at once
+	// without Config.Confirm).
+	confirmed chan struct{}
 }
 
 // keep refreshes the address's lifetime every Lifetime/4 while held, and

@@ -115,6 +115,10 @@ type Timeline struct {
 	Started       time.Time `json:"started,omitzero"`
 	Running       time.Time `json:"running,omitzero"`
 	FirstARP      time.Time `json:"first_arp,omitzero"`
+	// FirstPacket is when the first packet for the group's VIPs arrived
+	// after the takeover: until then the owner re-announces them with
+	// backoff (traffic confirmation).
+	FirstPacket time.Time `json:"first_packet,omitzero"`
 	// FirstConnection is when the group's balancer first scheduled a
 	// client connection after the start (zero until one comes, or
 	// without a balancer resource).

@@ -65,7 +65,7 @@ func pairSource() *fakeSource {
 				VIPs: []string{"198.18.0.10/24"},
 				LastTakeover: &ctl.Timeline{PeerLastHeard: t0, Started: t0.Add(200 * time.Millisecond),
 					Running: t0.Add(212 * time.Millisecond), FirstARP: t0.Add(215 * time.Millisecond),
-					FirstConnection: t0.Add(230 * time.Millisecond)},
+					FirstPacket: t0.Add(225 * time.Millisecond), FirstConnection: t0.Add(230 * time.Millisecond)},
 			}},
 			Links: []ctl.LinkStatus{{Name: "mcast0", Kind: "mcast", Sent: 40, Received: 38,
 				Drops: map[string]uint64{"bad-mac": 2, "replay": 1}, Heard: map[string]uint64{"lb1": 35}, SentTo: map[string]uint64{"lb1": 40}}},
@@ -196,6 +196,7 @@ func TestTakeoverHistogram(t *testing.T) {
 		`hapair_takeover_duration_seconds_bucket{group="web",kind="takeover",phase="first_garp",le="0.01"} 0`,
 		`hapair_takeover_duration_seconds_bucket{group="web",kind="takeover",phase="first_garp",le="0.02"} 1`,
 		`hapair_takeover_duration_seconds_count{group="web",kind="takeover",phase="first_garp"} 1`,
+		`hapair_takeover_duration_seconds_sum{group="web",kind="takeover",phase="first_packet"} 0.025`,
 		`hapair_takeover_duration_seconds_sum{group="web",kind="takeover",phase="first_connection"} 0.03`,
 	} {
 		if !strings.Contains(body, want) {

@@ -34,7 +34,7 @@ var (
 	descGroupState   = desc("group_state", "1 for the state this node's copy of a group is in (master, standby, starting, stopping, failed), 0 for the others.", "group", "state")
 	descGroupOwner   = desc("group_owner", "1 for the node that owns a group as this node sees it (owner \"\" when none).", "group", "owner")
 	descGroupSince   = desc("group_state_since_timestamp_seconds", "When a group entered its current state on this node, in seconds since the Unix epoch.", "group")
-	descTakeover     = desc("takeover_duration_seconds", "Takeover (kind=takeover: a peer was lost) and switchover (kind=switchover: planned) timelines: each phase (vip_bound, first_garp, first_connection) measured from the moment this node began to take the group; detection: from the previous owner's last heartbeat to that moment.", "group", "kind", "phase")
+	descTakeover     = desc("takeover_duration_seconds", "Takeover (kind=takeover: a peer was lost) and switchover (kind=switchover: planned) timelines: each phase (vip_bound, first_garp, first_packet, first_connection) measured from the moment this node began to take the group; detection: from the previous owner's last heartbeat to that moment.", "group", "kind", "phase")
 	descSplitSeen    = desc("split_brain_seen_total", "Times a peer was seen holding a group this node holds (split brain).")
 	descSplitResolv  = desc("split_brain_resolved_total", "Split brains resolved: of two holders, one released the group while both heard each other.")
 	descPeerDeaths   = desc("peer_deaths_total", "Times a peer was declared dead (silent for deadtime on every link).")

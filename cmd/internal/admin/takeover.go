@@ -27,6 +27,9 @@ const (
 	PhaseVIPBound  = "vip_bound"
 	PhaseFirstGARP = "first_garp"
 	PhaseFirstConn = "first_connection"
+	// PhaseFirstPacket is when the first packet for the group's VIPs
+	// arrived (traffic confirmation: clients and routers use the new owner).
+	PhaseFirstPacket = "first_packet"
 )
 
 // takeoverBuckets are the histogram's upper bounds in seconds, from the
@@ -114,6 +117,9 @@ func (t *takeovers) observe(st ctl.Status) {
 		}
 		if !tl.FirstConnection.IsZero() {
 			t.record(g.Name, s, PhaseFirstConn, tl.FirstConnection.Sub(tl.Started))
+		}
+		if !tl.FirstPacket.IsZero() {
+			t.record(g.Name, s, PhaseFirstPacket, tl.FirstPacket.Sub(tl.Started))
 		}
 	}
 }
