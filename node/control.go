@@ -44,8 +44,12 @@ func (n *Node) Handle(ctx context.Context, req ctl.Request) (any, error) {
 // move hands group ("" = all) here or to the peer (hb_takeover, hb_standby).
 func (n *Node) move(ctx context.Context, req ctl.Request) (any, error) {
 	if req.Group != "" {
-		if _, err := n.groups.get(req.Group); err != nil {
+		g, err := n.groups.get(req.Group)
+		if err != nil {
 			return nil, err
+		}
+		if g.local {
+			return nil, fmt.Errorf("group %q is active-active: every healthy node holds it, so there is nothing to move (stopping had, or a failed health gate, withdraws this node)", req.Group)
 		}
 	}
 	move := n.agent.Takeover

@@ -319,6 +319,7 @@ func (n *Node) Leave(ctx context.Context) error {
 		if err := n.groups.stopLocal(ctx, g); err != nil {
 			errs = append(errs, fmt.Errorf("stopping active-active group %q: %w", g, err))
 		}
+		n.transition(g, ha.StateStandby, "active-active: node leaving")
 	}
 	return errors.Join(append(errs, n.agent.Leave(ctx))...)
 }
@@ -337,6 +338,7 @@ func (n *Node) startLocal(ctx context.Context) {
 				cancel()
 				if err == nil {
 					n.log.Info("active-active group started", "group", g)
+					n.transition(g, ha.StateMaster, "active-active: started here")
 					return
 				}
 				n.log.Error("starting active-active group failed", "group", g, "err", err)
@@ -400,6 +402,14 @@ func (n *Node) close() {
 }
 
 func (n *Node) notifyTransition(group string, state ha.State, reason string) {
+	if g, err := n.groups.get(group); err == nil && g.local {
+		return // the machine's owner of an active-active group means nothing; see startLocal
+	}
+	n.transition(group, state, reason)
+}
+
+// transition records a group's transition and runs its notify hook.
+func (n *Node) transition(group string, state ha.State, reason string) {
 	n.recent.add(ctl.Transition{Time: time.Now(), Group: group, State: state.String(), Reason: reason})
 	if h := n.notify[group]; h != nil {
 		h.Notify(group, state.String(), reason)

@@ -53,6 +53,10 @@ func TestBGPActiveActive(t *testing.T) {
 		}
 	}
 
+	if out, err := p.lab.Host("lb1").Hactl(p.bins, "standby", "web"); err == nil || !strings.Contains(err.Error()+string(out), "is active-active") {
+		t.Errorf("hactl standby web on an active-active group = %v %q, want refused naming active-active", err, out)
+	}
+
 	// Spread: 200 new connections, each from its own source port.
 	before := scheduled(t, p)
 	res, err := p.lab.Probe(p.bins, "client", anycast+":9000", probe.Options{Proto: "tcp", Interval: 5 * time.Millisecond, Timeout: 500 * time.Millisecond, Count: 200})
