@@ -14,7 +14,7 @@ import (
 // period to the first real; here ties rotate: the scan starts one index later
 // on each Pick, from an offset drawn from New's rng. The zero value starts at 0.
 type LeastConn struct {
-	start atomic.Uint64
+	rotation
 }
 
 func newLeastConn(off uint64) *LeastConn {
@@ -28,25 +28,7 @@ func (s *LeastConn) Validate(cands []Candidate) error { return validateWeights("
 
 // Pick returns the candidate with the fewest active connections, or -1.
 func (s *LeastConn) Pick(cands []Candidate, _ netip.Addr) int {
-	n := uint64(len(cands))
-	if n == 0 {
-		return -1
-	}
-	i := int(s.start.Add(1) % n)
-	best, least := -1, int64(0)
-	for range n {
-		if i++; i == int(n) { // scan i+1, i+2, ... wrapping once
-			i = 0
-		}
-		c := cands[i]
-		if c.Weight <= 0 {
-			continue
-		}
-		if a := max(c.Active, 0); best < 0 || a < least {
-			best, least = i, a
-		}
-	}
-	return best
+	return s.pickLeast(cands, func(x, y Candidate) bool { return max(x.Active, 0) < max(y.Active, 0) })
 }
 
 // WeightedLeastConn is a policy that picks the candidate with the lowest
@@ -57,7 +39,7 @@ func (s *LeastConn) Pick(cands []Candidate, _ netip.Addr) int {
 // Active. Like IPVS it compares by cross-multiplication (a1*w2 < a2*w1), here
 // in 128 bits so no count can overflow. Ties rotate as in LeastConn.
 type WeightedLeastConn struct {
-	start atomic.Uint64
+	rotation
 }
 
 func newWeightedLeastConn(off uint64) *WeightedLeastConn {
@@ -73,24 +55,34 @@ func (s *WeightedLeastConn) Validate(cands []Candidate) error {
 
 // Pick returns the candidate with the lowest Active/Weight, or -1.
 func (s *WeightedLeastConn) Pick(cands []Candidate, _ netip.Addr) int {
+	return s.pickLeast(cands, func(x, y Candidate) bool {
+		return less128(uint64(max(x.Active, 0)), uint64(y.Weight), uint64(max(y.Active, 0)), uint64(x.Weight))
+	})
+}
+
+// rotation is the tie-breaking of lc and wlc: each Pick scans from one
+// index later than the last, from an offset drawn from New's rng. The zero
+// value starts at 0.
+type rotation struct {
+	start atomic.Uint64
+}
+
+// pickLeast returns the candidate with a positive weight that less orders
+// first, scanning i+1, i+2, ... wrapping once so that ties rotate, or -1
+// when no weight is positive.
+func (r *rotation) pickLeast(cands []Candidate, less func(x, y Candidate) bool) int {
 	n := uint64(len(cands))
 	if n == 0 {
 		return -1
 	}
-	i := int(s.start.Add(1) % n)
+	i := int(r.start.Add(1) % n)
 	best := -1
-	var la, lw uint64 // best's active and weight
 	for range n {
 		if i++; i == int(n) {
 			i = 0
 		}
-		c := cands[i]
-		if c.Weight <= 0 {
-			continue
-		}
-		a, w := uint64(max(c.Active, 0)), uint64(c.Weight)
-		if best < 0 || less128(a, lw, la, w) {
-			best, la, lw = i, a, w
+		if cands[i].Weight > 0 && (best < 0 || less(cands[i], cands[best])) {
+			best = i
 		}
 	}
 	return best
