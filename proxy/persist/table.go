@@ -1,6 +1,7 @@
 package persist
 
 import (
+	"iter"
 	"net/netip"
 	"sync"
 	"time"
@@ -93,6 +94,22 @@ func (t *Table) shardOf(a netip.Addr) *shard {
 	return &t.shard[h%shards]
 }
 
+// lockedShards yields each shard with its mutex held, unlocking it when
+// the loop body ends (also on break).
+func (t *Table) lockedShards() iter.Seq[*shard] {
+	return func(yield func(*shard) bool) {
+		for i := range t.shard {
+			s := &t.shard[i]
+			s.mu.Lock()
+			more := yield(s)
+			s.mu.Unlock()
+			if !more {
+				return
+			}
+		}
+	}
+}
+
 func (t *Table) offset() time.Duration { return t.now().Sub(t.epoch) }
 
 // Lookup returns client's real and refreshes its expiry, as IPVS refreshes a
@@ -163,16 +180,13 @@ func (s *shard) expire(now time.Duration) int {
 // Forget drops every entry pointing at real, so its clients are scheduled
 // afresh; call it when a real is removed (or has failed).
 func (t *Table) Forget(real netip.AddrPort) {
-	for i := range t.shard {
-		s := &t.shard[i]
-		s.mu.Lock()
+	for s := range t.lockedShards() {
 		for c, e := range s.m {
 			if e.real == real {
 				delete(s.m, c)
 				delete(s.changed, c)
 			}
 		}
-		s.mu.Unlock()
 	}
 }
 
@@ -180,11 +194,8 @@ func (t *Table) Forget(real netip.AddrPort) {
 func (t *Table) Expire() int {
 	now := t.offset()
 	n := 0
-	for i := range t.shard {
-		s := &t.shard[i]
-		s.mu.Lock()
+	for s := range t.lockedShards() {
 		n += s.expire(now)
-		s.mu.Unlock()
 	}
 	return n
 }
@@ -194,15 +205,12 @@ func (t *Table) Export() []Entry {
 	wall := t.now()
 	now := wall.Sub(t.epoch)
 	var es []Entry
-	for i := range t.shard {
-		s := &t.shard[i]
-		s.mu.Lock()
+	for s := range t.lockedShards() {
 		for c, e := range s.m {
 			if e.expires > now {
 				es = append(es, Entry{Client: c, Real: e.real, Expires: wall.Add(e.expires - now)})
 			}
 		}
-		s.mu.Unlock()
 	}
 	return es
 }
@@ -243,9 +251,7 @@ func (t *Table) Changes(max int) []Entry {
 	wall := t.now()
 	now := wall.Sub(t.epoch)
 	var es []Entry
-	for i := range t.shard {
-		s := &t.shard[i]
-		s.mu.Lock()
+	for s := range t.lockedShards() {
 		for c := range s.changed {
 			if len(es) >= max {
 				break
@@ -255,7 +261,6 @@ func (t *Table) Changes(max int) []Entry {
 				es = append(es, Entry{Client: c, Real: e.real, Expires: wall.Add(e.expires - now)})
 			}
 		}
-		s.mu.Unlock()
 		if len(es) >= max {
 			break
 		}
@@ -266,11 +271,8 @@ func (t *Table) Changes(max int) []Entry {
 // Pending returns how many changes wait for Changes.
 func (t *Table) Pending() int {
 	n := 0
-	for i := range t.shard {
-		s := &t.shard[i]
-		s.mu.Lock()
+	for s := range t.lockedShards() {
 		n += len(s.changed)
-		s.mu.Unlock()
 	}
 	return n
 }
@@ -284,12 +286,9 @@ type Stats struct {
 // Stats returns the table's counters.
 func (t *Table) Stats() Stats {
 	var st Stats
-	for i := range t.shard {
-		s := &t.shard[i]
-		s.mu.Lock()
+	for s := range t.lockedShards() {
 		st.Entries += len(s.m)
 		st.Refused += s.refused
-		s.mu.Unlock()
 	}
 	return st
 }
