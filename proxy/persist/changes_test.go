@@ -3,13 +3,10 @@ package persist
 import (
 	"testing"
 	"time"
-
-	"github.com/hapair/hapair/internal/clock/clocktest"
 )
 
 func TestChanges(t *testing.T) {
-	clk := clocktest.New(time.Time{})
-	tb := New(80*time.Second, clk.Now)
+	tb, clk := newTable(80 * time.Second)
 	tb.Put(clientA, real1)
 	tb.Put(clientB, real2)
 	if got := tb.Pending(); got != 2 {

@@ -17,6 +17,13 @@ var (
 	real2   = netip.MustParseAddrPort("198.18.2.2:80")
 )
 
+// newTable returns an empty table with the given timeout on a fake clock
+// that starts at the zero time.
+func newTable(timeout time.Duration) (*Table, *clocktest.Clock) {
+	clk := clocktest.New(time.Time{})
+	return New(timeout, clk.Now), clk
+}
+
 func wantLookup(t *testing.T, tb *Table, c netip.Addr, want netip.AddrPort, wantOK bool) {
 	t.Helper()
 	got, ok := tb.Lookup(c)
@@ -26,8 +33,7 @@ func wantLookup(t *testing.T, tb *Table, c netip.Addr, want netip.AddrPort, want
 }
 
 func TestExpiryAndRefresh(t *testing.T) {
-	clk := clocktest.New(time.Time{})
-	tb := New(300*time.Second, clk.Now)
+	tb, clk := newTable(300*time.Second)
 	wantLookup(t, tb, clientA, netip.AddrPort{}, false)
 	tb.Put(clientA, real1)
 	clk.Advance(299 * time.Second)
@@ -42,8 +48,7 @@ func TestExpiryAndRefresh(t *testing.T) {
 }
 
 func TestPutOverwritesAndMappedAddr(t *testing.T) {
-	clk := clocktest.New(time.Time{})
-	tb := New(time.Minute, clk.Now)
+	tb, _ := newTable(time.Minute)
 	tb.Put(clientA, real1)
 	tb.Put(netip.AddrFrom16(clientA.As16()), real2) // ::ffff:198.18.1.1 is the same client
 	wantLookup(t, tb, clientA, real2, true)
@@ -52,8 +57,7 @@ func TestPutOverwritesAndMappedAddr(t *testing.T) {
 }
 
 func TestExpire(t *testing.T) {
-	clk := clocktest.New(time.Time{})
-	tb := New(10*time.Second, clk.Now)
+	tb, clk := newTable(10*time.Second)
 	tb.Put(clientA, real1)
 	clk.Advance(5 * time.Second)
 	tb.Put(clientB, real2)
@@ -68,8 +72,7 @@ func TestExpire(t *testing.T) {
 }
 
 func TestForget(t *testing.T) {
-	clk := clocktest.New(time.Time{})
-	tb := New(time.Minute, clk.Now)
+	tb, _ := newTable(time.Minute)
 	tb.Put(clientA, real1)
 	tb.Put(clientB, real2)
 	tb.Put(client6, real1)
@@ -80,8 +83,7 @@ func TestForget(t *testing.T) {
 }
 
 func TestBoundRefusesNewClients(t *testing.T) {
-	clk := clocktest.New(time.Time{})
-	tb := New(time.Minute, clk.Now)
+	tb, clk := newTable(time.Minute)
 	tb.SetMaxEntries(shards) // one entry per shard
 	for i := range 200 {
 		tb.Put(netip.AddrFrom4([4]byte{198, 18, 3, byte(i)}), real1)
@@ -97,8 +99,7 @@ func TestBoundRefusesNewClients(t *testing.T) {
 }
 
 func TestExportImport(t *testing.T) {
-	clk := clocktest.New(time.Time{})
-	src := New(300*time.Second, clk.Now)
+	src, clk := newTable(300*time.Second)
 	src.Put(clientA, real1)
 	clk.Advance(100 * time.Second)
 	src.Put(clientB, real2)
@@ -138,8 +139,7 @@ func TestExportImport(t *testing.T) {
 }
 
 func TestImportConflicts(t *testing.T) {
-	clk := clocktest.New(time.Time{})
-	tb := New(100*time.Second, clk.Now)
+	tb, clk := newTable(100*time.Second)
 	tb.Put(clientA, real1)
 	tb.Put(clientB, real1)
 	clk.Advance(10 * time.Second) // both have 90s left
@@ -166,8 +166,7 @@ func TestImportConflicts(t *testing.T) {
 }
 
 func TestConcurrentUse(t *testing.T) {
-	clk := clocktest.New(time.Time{})
-	tb := New(time.Minute, clk.Now)
+	tb, _ := newTable(time.Minute)
 	var wg sync.WaitGroup
 	for g := range 4 {
 		wg.Go(func() {
@@ -190,8 +189,7 @@ func TestConcurrentUse(t *testing.T) {
 }
 
 func BenchmarkLookup(b *testing.B) {
-	clk := clocktest.New(time.Time{})
-	tb := New(time.Minute, clk.Now)
+	tb, _ := newTable(time.Minute)
 	for i := range 1 << 16 {
 		tb.Put(netip.AddrFrom4([4]byte{198, 18, byte(i >> 8), byte(i)}), real1)
 	}
