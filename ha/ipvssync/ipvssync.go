@@ -223,28 +223,27 @@ func (r *Resource) ensure(ds []Daemon, want Daemon) error {
 			return err
 		}
 	}
-	err := r.k.StartDaemon(want)
-	switch {
-	case err == nil, errors.Is(err, syscall.EEXIST):
-		// EEXIST: started by someone else since the listing; Status
-		// tells whether its settings match.
-		return nil
-	case errors.Is(err, ErrNoIPVS):
-		return err
-	}
-	return fmt.Errorf("ipvs-sync: starting %s sync daemon on %q syncid %d: %w", want.State, want.Interface, want.SyncID, err)
+	// EEXIST: started by someone else since the listing; Status tells
+	// whether its settings match.
+	return daemonErrf(r.k.StartDaemon(want), syscall.EEXIST, "starting %s sync daemon on %q syncid %d", want.State, want.Interface, want.SyncID)
 }
 
 // stop stops the daemon of state s; one already gone (ESRCH) is fine.
 func (r *Resource) stop(s State) error {
-	err := r.k.StopDaemon(s)
+	return daemonErrf(r.k.StopDaemon(s), syscall.ESRCH, "stopping %s sync daemon", s)
+}
+
+// daemonErrf maps the error of a daemon start or stop: nil, or done
+// (the daemon was already in the wanted state), is nil; ErrNoIPVS is
+// returned as is; anything else is wrapped, saying what was being done.
+func daemonErrf(err error, done syscall.Errno, format string, args ...any) error {
 	switch {
-	case err == nil, errors.Is(err, syscall.ESRCH):
+	case err == nil, errors.Is(err, done):
 		return nil
 	case errors.Is(err, ErrNoIPVS):
 		return err
 	}
-	return fmt.Errorf("ipvs-sync: stopping %s sync daemon: %w", s, err)
+	return fmt.Errorf("ipvs-sync: %s: %w", fmt.Sprintf(format, args...), err)
 }
 
 func find(ds []Daemon, s State) (Daemon, bool) {

@@ -58,38 +58,40 @@ func (k *Kernel) Available() error {
 
 // StartDaemon traces "daemon start STATE mcast_ifn=IF syncid=N".
 func (k *Kernel) StartDaemon(d ipvssync.Daemon) error {
-	if k.NoIPVS {
-		return ipvssync.ErrNoIPVS
-	}
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	k.Trace.Add("daemon start " + d.String())
-	if err := k.StartErr[d.State]; err != nil {
-		return err
-	}
-	if _, ok := k.daemons[d.State]; ok {
-		return syscall.EEXIST
-	}
-	k.daemons[d.State] = d
-	return nil
+	return k.daemonCall("daemon start "+d.String(), k.StartErr[d.State], func() error {
+		if _, ok := k.daemons[d.State]; ok {
+			return syscall.EEXIST
+		}
+		k.daemons[d.State] = d
+		return nil
+	})
 }
 
 // StopDaemon traces "daemon stop STATE".
 func (k *Kernel) StopDaemon(s ipvssync.State) error {
+	return k.daemonCall("daemon stop "+s.String(), k.StopErr[s], func() error {
+		if _, ok := k.daemons[s]; !ok {
+			return syscall.ESRCH
+		}
+		delete(k.daemons, s)
+		return nil
+	})
+}
+
+// daemonCall is a daemon start or stop: ErrNoIPVS when NoIPVS is set,
+// else it traces line and returns injected when set, or what apply (run
+// with the lock held) returns.
+func (k *Kernel) daemonCall(line string, injected error, apply func() error) error {
 	if k.NoIPVS {
 		return ipvssync.ErrNoIPVS
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.Trace.Add("daemon stop " + s.String())
-	if err := k.StopErr[s]; err != nil {
-		return err
+	k.Trace.Add(line)
+	if injected != nil {
+		return injected
 	}
-	if _, ok := k.daemons[s]; !ok {
-		return syscall.ESRCH
-	}
-	delete(k.daemons, s)
-	return nil
+	return apply()
 }
 
 // Daemons lists the running daemons, master first, as the kernel does.
