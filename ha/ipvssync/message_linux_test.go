@@ -37,6 +37,10 @@ func nlmsg(typ, flags uint16, seq uint32, body []byte) []byte {
 func TestDaemonRequestBytes(t *testing.T) {
 	const fam, seq = 0x1d, 42
 	nested := uint16(cmdAttrDaemon | unix.NLA_F_NESTED)
+	// request is the acked request cmd with the daemon nest holding attrs.
+	request := func(cmd byte, attrs ...[]byte) []byte {
+		return nlmsg(fam, unix.NLM_F_REQUEST|unix.NLM_F_ACK, seq, cat([]byte{cmd, 1, 0, 0}, attr(nested, cat(attrs...))))
+	}
 	tests := []struct {
 		desc string
 		cmd  uint8
@@ -44,26 +48,11 @@ func TestDaemonRequestBytes(t *testing.T) {
 		want []byte
 	}{
 		{"start master", cmdNewDaemon, Daemon{State: StateMaster, Interface: "eth0", SyncID: 1},
-			nlmsg(fam, unix.NLM_F_REQUEST|unix.NLM_F_ACK, seq, cat(
-				[]byte{9, 1, 0, 0},
-				attr(nested, cat(
-					attr(1, le32(1)),
-					attr(2, []byte("eth0\x00")),
-					attr(3, le32(1)),
-				))))},
+			request(9, attr(1, le32(1)), attr(2, []byte("eth0\x00")), attr(3, le32(1)))},
 		{"start backup, long name, syncid 255", cmdNewDaemon, Daemon{State: StateBackup, Interface: "bond0.1234", SyncID: 255},
-			nlmsg(fam, unix.NLM_F_REQUEST|unix.NLM_F_ACK, seq, cat(
-				[]byte{9, 1, 0, 0},
-				attr(nested, cat(
-					attr(1, le32(2)),
-					attr(2, []byte("bond0.1234\x00")),
-					attr(3, le32(255)),
-				))))},
+			request(9, attr(1, le32(2)), attr(2, []byte("bond0.1234\x00")), attr(3, le32(255)))},
 		{"stop backup sends only the state", cmdDelDaemon, Daemon{State: StateBackup, Interface: "eth0", SyncID: 1},
-			nlmsg(fam, unix.NLM_F_REQUEST|unix.NLM_F_ACK, seq, cat(
-				[]byte{10, 1, 0, 0},
-				attr(nested, attr(1, le32(2))),
-			))},
+			request(10, attr(1, le32(2)))},
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
