@@ -33,6 +33,15 @@ func fakes(tr *resourcetest.Trace, n int, mod func(i int, f *resourcetest.Fake))
 	return rs
 }
 
+// at returns a table's mod that changes the fake of index n only.
+func at(n int, set func(*resourcetest.Fake)) func(int, *resourcetest.Fake) {
+	return func(i int, f *resourcetest.Fake) {
+		if i == n {
+			set(f)
+		}
+	}
+}
+
 func TestGroup(t *testing.T) {
 	short := resource.Timeouts{Start: 20 * time.Millisecond, Stop: 20 * time.Millisecond}
 	tests := []struct {
@@ -55,22 +64,14 @@ func TestGroup(t *testing.T) {
 		},
 		{
 			name: "failure in the middle rolls back in reverse", n: 4, op: "start",
-			mod: func(i int, f *resourcetest.Fake) {
-				if i == 2 {
-					f.StartErr = errBoom
-				}
-			},
+			mod:     at(2, func(f *resourcetest.Fake) { f.StartErr = errBoom }),
 			trace:   "start a\nstart b\nstart c\nstop c\nstop b\nstop a",
 			errSubs: []string{"group web: start c: boom: rolled back 2 resources"},
 			isErr:   errBoom,
 		},
 		{
 			name: "first resource fails: nothing to roll back but itself", n: 2, op: "start",
-			mod: func(i int, f *resourcetest.Fake) {
-				if i == 0 {
-					f.StartErr = errBoom
-				}
-			},
+			mod:     at(0, func(f *resourcetest.Fake) { f.StartErr = errBoom }),
 			trace:   "start a\nstop a",
 			errSubs: []string{"group web: start a: boom: rolled back 0 resources"},
 		},
@@ -99,22 +100,14 @@ func TestGroup(t *testing.T) {
 		},
 		{
 			name: "one stop failure", n: 2, op: "stop",
-			mod: func(i int, f *resourcetest.Fake) {
-				if i == 0 {
-					f.StopErr = errBoom
-				}
-			},
+			mod:     at(0, func(f *resourcetest.Fake) { f.StopErr = errBoom }),
 			trace:   "stop b\nstop a",
 			errSubs: []string{"group web: stop a: boom"},
 			isErr:   errBoom,
 		},
 		{
 			name: "start timeout rolls back", n: 3, op: "start", timeouts: short,
-			mod: func(i int, f *resourcetest.Fake) {
-				if i == 1 {
-					f.BlockStart = true
-				}
-			},
+			mod:     at(1, func(f *resourcetest.Fake) { f.BlockStart = true }),
 			trace:   "start a\nstart b\nstop b\nstop a",
 			errSubs: []string{"group web: start b: timed out after 20ms", "rolled back 1 resource"},
 			isErr:   context.DeadlineExceeded,
@@ -133,11 +126,7 @@ func TestGroup(t *testing.T) {
 		},
 		{
 			name: "stop timeout, others still stopped", n: 3, op: "stop", timeouts: short,
-			mod: func(i int, f *resourcetest.Fake) {
-				if i == 1 {
-					f.BlockStop = true
-				}
-			},
+			mod:     at(1, func(f *resourcetest.Fake) { f.BlockStop = true }),
 			trace:   "stop c\nstop b\nstop a",
 			errSubs: []string{"group web: stop b: timed out after 20ms"},
 			isErr:   context.DeadlineExceeded,

@@ -62,34 +62,28 @@ func (f *Fake) Name() string { return f.ResName }
 
 // Start records "start NAME" and fails with StartErr when set.
 func (f *Fake) Start(ctx context.Context) error {
-	f.Trace.Add("start " + f.ResName)
-	if f.BlockStart {
-		if err := f.block(ctx); err != nil {
-			return err
-		}
-	}
-	if f.StartErr != nil {
-		return f.StartErr
-	}
-	f.mu.Lock()
-	f.running = true
-	f.mu.Unlock()
-	return nil
+	return f.step(ctx, "start", f.BlockStart, f.StartErr, true)
 }
 
 // Stop records "stop NAME" and fails with StopErr when set.
 func (f *Fake) Stop(ctx context.Context) error {
-	f.Trace.Add("stop " + f.ResName)
-	if f.BlockStop {
+	return f.step(ctx, "stop", f.BlockStop, f.StopErr, false)
+}
+
+// step records "VERB NAME", blocks when block is set, then returns err or
+// sets running.
+func (f *Fake) step(ctx context.Context, verb string, block bool, err error, running bool) error {
+	f.Trace.Add(verb + " " + f.ResName)
+	if block {
 		if err := f.block(ctx); err != nil {
 			return err
 		}
 	}
-	if f.StopErr != nil {
-		return f.StopErr
+	if err != nil {
+		return err
 	}
 	f.mu.Lock()
-	f.running = false
+	f.running = running
 	f.mu.Unlock()
 	return nil
 }
