@@ -33,7 +33,7 @@ func wantLookup(t *testing.T, tb *Table, c netip.Addr, want netip.AddrPort, want
 }
 
 func TestExpiryAndRefresh(t *testing.T) {
-	tb, clk := newTable(300*time.Second)
+	tb, clk := newTable(300 * time.Second)
 	wantLookup(t, tb, clientA, netip.AddrPort{}, false)
 	tb.Put(clientA, real1)
 	clk.Advance(299 * time.Second)
@@ -57,7 +57,7 @@ func TestPutOverwritesAndMappedAddr(t *testing.T) {
 }
 
 func TestExpire(t *testing.T) {
-	tb, clk := newTable(10*time.Second)
+	tb, clk := newTable(10 * time.Second)
 	tb.Put(clientA, real1)
 	clk.Advance(5 * time.Second)
 	tb.Put(clientB, real2)
@@ -99,7 +99,7 @@ func TestBoundRefusesNewClients(t *testing.T) {
 }
 
 func TestExportImport(t *testing.T) {
-	src, clk := newTable(300*time.Second)
+	src, clk := newTable(300 * time.Second)
 	src.Put(clientA, real1)
 	clk.Advance(100 * time.Second)
 	src.Put(clientB, real2)
@@ -139,7 +139,7 @@ func TestExportImport(t *testing.T) {
 }
 
 func TestImportConflicts(t *testing.T) {
-	tb, clk := newTable(100*time.Second)
+	tb, clk := newTable(100 * time.Second)
 	tb.Put(clientA, real1)
 	tb.Put(clientB, real1)
 	clk.Advance(10 * time.Second) // both have 90s left
