@@ -3,12 +3,11 @@ package main
 import (
 	"fmt"
 	"path/filepath"
-	"runtime"
 )
 
 // The three configs below give each proxy the same cores (as many threads
-// or worker processes as the machine has cores, runtime.NumCPU; Go's
-// GOMAXPROCS defaults to the same), round robin over the same
+// or worker processes as it may use, proxyCPUs: 1 when pinned; Go's
+// GOMAXPROCS follows the CPU affinity), round robin over the same
 // two backends, keep-alive to the backends in HTTP mode, X-Forwarded-For,
 // and no health checks (hapair's side runs none either).
 
@@ -28,10 +27,10 @@ http {
   server { listen %[3]s; location / { return 200 "hello from b1\n"; } }
   server { listen %[4]s; location / { return 200 "hello from b2\n"; } }
 }
-`, filepath.Join(dir, "backend.pid"), filepath.Join(dir, "backend.err"), b1, b2, filepath.Join(dir, "backend-tmp"), runtime.NumCPU())
+`, filepath.Join(dir, "backend.pid"), filepath.Join(dir, "backend.err"), b1, b2, filepath.Join(dir, "backend-tmp"), proxyCPUs())
 }
 
-func nginxProxyConf(dir, l4, web, b1, b2 string) string {
+func nginxProxyConf(dir, l4, web, udp, b1, b2, u1, u2 string) string {
 	return fmt.Sprintf(`load_module /usr/lib/nginx/modules/ngx_stream_module.so;
 worker_processes %[8]d;
 pid %[1]s;
@@ -40,6 +39,8 @@ events { worker_connections 16384; }
 stream {
   upstream l4b { server %[5]s; server %[6]s; }
   server { listen %[3]s; proxy_pass l4b; proxy_connect_timeout 5s; }
+  upstream udpb { server %[9]s; server %[10]s; }
+  server { listen %[11]s udp; proxy_pass udpb; proxy_timeout 60s; }
 }
 http {
   access_log off;
@@ -61,7 +62,7 @@ http {
     }
   }
 }
-`, filepath.Join(dir, "nginx-proxy.pid"), filepath.Join(dir, "nginx-proxy.err"), l4, web, b1, b2, filepath.Join(dir, "proxy-tmp"), runtime.NumCPU())
+`, filepath.Join(dir, "nginx-proxy.pid"), filepath.Join(dir, "nginx-proxy.err"), l4, web, b1, b2, filepath.Join(dir, "proxy-tmp"), proxyCPUs(), u1, u2, udp)
 }
 
 func haproxyConf(l4, web, b1, b2 string) string {
@@ -96,5 +97,5 @@ backend webb
   http-reuse always
   server b1 %[3]s
   server b2 %[4]s
-`, l4, web, b1, b2, runtime.NumCPU())
+`, l4, web, b1, b2, proxyCPUs())
 }

@@ -45,3 +45,55 @@ func groupCPU(pgid int) time.Duration {
 	}
 	return time.Duration(ticks) * clockTick
 }
+
+// groupRSS returns the resident set (VmRSS) summed over every process in
+// process group pgid, in bytes.
+func groupRSS(pgid int) int64 {
+	if pgid == 0 {
+		return 0
+	}
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	var total int64
+	for _, p := range stats {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(s[i+1:])
+		if len(f) < 22 {
+			continue
+		}
+		if g, _ := strconv.Atoi(f[2]); g != pgid {
+			continue
+		}
+		// rss (field 24) is in pages.
+		pages, _ := strconv.ParseInt(f[21], 10, 64)
+		total += pages * int64(os.Getpagesize())
+	}
+	return total
+}
+
+// peakRSS samples groupRSS every 500ms until stop closes and returns the
+// largest value seen.
+func peakRSS(pgid int, stop <-chan struct{}) int64 {
+	if pgid == 0 {
+		<-stop
+		return 0
+	}
+	peak := groupRSS(pgid)
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return max(peak, groupRSS(pgid))
+		case <-t.C:
+			peak = max(peak, groupRSS(pgid))
+		}
+	}
+}

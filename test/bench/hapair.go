@@ -13,7 +13,7 @@ import (
 	"github.com/hapair/hapair/proxy"
 )
 
-// serveHapair runs a proxy.Balancer with an L4 and an HTTP service over
+// serveHapair runs a proxy.Balancer with an L4, an HTTP and a UDP service over
 // the given reals until SIGTERM: the same code path had runs, without had.
 func serveHapair() error {
 	var reals []proxy.RealConfig
@@ -32,9 +32,22 @@ func serveHapair() error {
 	if err != nil {
 		return err
 	}
+	var ureals []proxy.RealConfig
+	for _, a := range strings.Split(*udpReals, ",") {
+		ap, err := netip.ParseAddrPort(a)
+		if err != nil {
+			return fmt.Errorf("parsing udp real %q: %w", a, err)
+		}
+		ureals = append(ureals, proxy.RealConfig{Address: ap, Weight: 1})
+	}
+	udp, err := netip.ParseAddrPort(*udpListen)
+	if err != nil {
+		return err
+	}
 	cfg := proxy.Config{Services: []proxy.ServiceConfig{
 		{Name: "l4", Listen: l4, Mode: "l4", Scheduler: "rr", Reals: reals},
 		{Name: "http", Listen: web, Mode: "http", Scheduler: "rr", Reals: reals},
+		{Name: "udp", Listen: udp, Protocol: "udp", Scheduler: "rr", Reals: ureals},
 	}}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	b, err := proxy.New(cfg, proxy.Options{Logger: log})
@@ -42,7 +55,7 @@ func serveHapair() error {
 		return err
 	}
 	defer b.Close()
-	if err := b.Activate("l4", "http"); err != nil {
+	if err := b.Activate("l4", "http", "udp"); err != nil {
 		return err
 	}
 	if *cpuProfile != "" {

@@ -3,16 +3,25 @@
 // asks: the same two backends (one nginx process serving a fixed body on
 // two ports), the same load (wrk, fixed threads, connections and
 // duration), L4 and HTTP mode, with keep-alive and with a new connection
-// per request, plus direct-to-backend as the reference. It prints
-// requests/s, p50 and p99 latency, and the ratios hapair/HAProxy and
-// hapair/nginx.
+// per request, plus direct-to-backend as the reference; a UDP cell
+// (datagrams/s through a service with -flows active flows, hapair vs nginx
+// stream udp; HAProxy has no UDP proxying); the idle daemon's CPU; and
+// health checks of 1,000 reals.
+//
+// By default it pins the load generator to CPU 0 and every proxy and
+// backend to CPU 1 (taskset), so the proxies compete for one core the same
+// way whatever else the machine runs; -pin=false leaves scheduling to the
+// kernel. Each target runs -rounds times, interleaved (round 1 of every
+// target, then round 2, ...), so a change in background load falls on all
+// of them alike; the table gives medians and min–max per cell.
 //
 // It owns only its temp directory and the processes it starts (stopped by
-// PID); it listens and connects on 127.0.0.1 only. Run it through run.sh
-// (`make bench`), which installs haproxy, nginx and wrk when missing.
+// PID); it listens and connects on 127.0.0.1 and 127.0.0.2 only. Run it
+// through run.sh (`make bench`), which installs haproxy, nginx and wrk when
+// missing.
 //
 // The hapair side runs as a child process of this same binary
-// (-serve-hapair), so each proxy is a separate process with the same cores.
+// (-serve-hapair), so each proxy is a separate process.
 package main
 
 import (
@@ -20,52 +29,98 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
-	"text/tabwriter"
 	"time"
 )
 
 var (
-	duration   = flag.Duration("d", 5*time.Second, "wrk duration per run")
-	conns      = flag.Int("c", 50, "wrk connections")
+	duration   = flag.Duration("d", 5*time.Second, "load duration per run")
+	rounds     = flag.Int("rounds", 3, "interleaved rounds per target")
+	conns      = flag.Int("c", 64, "wrk connections")
 	threads    = flag.Int("t", 2, "wrk threads")
+	pin        = flag.Bool("pin", true, "pin the load generator to CPU 0 and proxies and backends to CPU 1 (taskset)")
 	only       = flag.String("only", "", "run only targets whose name contains this (e.g. hapair)")
-	modeFlag   = flag.String("mode", "", "run only this mode (l4 or http)")
+	modeFlag   = flag.String("mode", "", "run only this mode (l4, http or udp)")
 	connFlag   = flag.String("conn", "", "run only this connection kind (keep-alive or close)")
+	flows      = flag.Int("flows", 1000, "active UDP flows (client sockets) in the udp cell")
+	idleFor    = flag.Duration("idle", 30*time.Second, "how long to measure the idle daemon (0 skips it)")
+	hadBin     = flag.String("had", "", "the had binary for the idle measurement (run.sh builds it)")
 	serve      = flag.Bool("serve-hapair", false, "internal: run the hapair balancer (child mode)")
+	serveEcho  = flag.String("serve-udp-echo", "", "internal: comma-separated UDP addresses to echo on (child mode)")
 	l4Listen   = flag.String("l4", "", "internal: hapair L4 listen address")
 	httpListen = flag.String("http", "", "internal: hapair HTTP listen address")
+	udpListen  = flag.String("udp", "", "internal: hapair UDP listen address")
 	realsFlag  = flag.String("reals", "", "internal: comma-separated real addresses")
+	udpReals   = flag.String("udp-reals", "", "internal: comma-separated UDP real addresses")
 	cpuProfile = flag.String("cpuprofile", "", "internal: write the hapair child's CPU profile here")
 	profileFor = flag.String("profile", "", "write hapair's CPU profile (whole run) to this file")
 	memProfile = flag.String("memprofile", "", "write hapair's allocation profile (whole run) to this file")
-	gogc       = flag.String("gogc", "", "GOGC for the hapair process (default: the Go runtime's, 100)")
+	gogc       = flag.String("gogc", "", "GOGC for the hapair process (default: hapair's own setting)")
 )
 
 func main() {
 	flag.Parse()
-	if *serve {
-		if err := serveHapair(); err != nil {
-			fmt.Fprintln(os.Stderr, "bench: hapair:", err)
-			os.Exit(1)
+	var err error
+	switch {
+	case *serve:
+		err = serveHapair()
+	case *serveEcho != "":
+		err = serveUDPEcho(strings.Split(*serveEcho, ","))
+	default:
+		if *pin && !pinned() && runtime.NumCPU() >= 2 {
+			// Re-run this program on CPU 0: every Go thread, wrk and the UDP
+			// load generator then stay off the proxies' core.
+			err = reexecPinned()
+			break
 		}
-		return
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+		defer cancel()
+		err = run(ctx)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	if err := run(ctx); err != nil {
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
+}
+
+func reexecPinned() error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command("taskset", append([]string{"-c", "0", self}, os.Args[1:]...)...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.Env = append(os.Environ(), "HAPAIR_BENCH_PINNED=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	return cmd.Run()
+}
+
+// pinned reports whether this program was re-run on CPU 0 and so runs the
+// proxies pinned to CPU 1. (Inside, runtime.NumCPU is 1: it follows the
+// affinity.)
+func pinned() bool { return *pin && os.Getenv("HAPAIR_BENCH_PINNED") != "" }
+
+// proxyCPUs is how many cores each proxy may use: 1 pinned, else all.
+func proxyCPUs() int {
+	if pinned() {
+		return 1
+	}
+	return runtime.NumCPU()
+}
+
+// onProxyCPU prefixes a command line with taskset so it runs on CPU 1.
+func onProxyCPU(args []string) []string {
+	if !pinned() {
+		return args
+	}
+	return append([]string{"taskset", "-c", "1"}, args...)
 }
 
 // proc is a started child process, stopped by PID.
@@ -76,16 +131,14 @@ type proc struct {
 	err  error         // Wait's result, set before done closes
 }
 
-func start(name string, dir string, args ...string) (*proc, error) {
+func start(name string, dir string, env []string, args ...string) (*proc, error) {
 	logf, err := os.Create(filepath.Join(dir, name+".log"))
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	if name == "hapair" && *gogc != "" {
-		cmd.Env = append(os.Environ(), "GOGC="+*gogc)
-	}
+	cmd.Env = append(os.Environ(), env...)
 	// Own process group, so stop reaches workers; Pdeathsig, so nothing
 	// outlives this program even if it is killed.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -115,8 +168,16 @@ func (p *proc) stop() {
 	}
 }
 
-// freePort returns a currently free 127.0.0.1 port.
-func freePort() (string, error) {
+// freePort returns a currently free 127.0.0.1 port (TCP or UDP).
+func freePort(network string) (string, error) {
+	if network == "udp" {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			return "", err
+		}
+		defer pc.Close()
+		return pc.LocalAddr().String(), nil
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err
@@ -149,22 +210,59 @@ func waitHTTP(addr string, p *proc) error {
 	return fmt.Errorf("%s: %s did not answer within 10s", p.name, addr)
 }
 
-type target struct {
-	name string // direct, hapair, haproxy, nginx
-	mode string // l4, http
-	addr string
-	pgid int // the proxy's process group (0 for direct), for CPU accounting
+// waitUDP polls addr until it echoes a datagram (bounded: 10s).
+func waitUDP(addr string, p *proc) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-p.done:
+			return fmt.Errorf("%s exited before answering: %v", p.name, p.err)
+		default:
+		}
+		c, err := net.Dial("udp", addr)
+		if err == nil {
+			c.SetDeadline(time.Now().Add(200 * time.Millisecond))
+			buf := make([]byte, 64)
+			_, err = c.Write([]byte("ping"))
+			if err == nil {
+				_, err = c.Read(buf)
+			}
+			c.Close()
+			if err == nil {
+				return nil
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("%s: udp %s did not echo within 10s", p.name, addr)
 }
 
-type result struct {
-	target
-	keepAlive      bool
-	rps            float64
-	p50, p99       time.Duration
-	errors, non2xx int
-	// CPU time used during the run, per request: by the proxy, by the
-	// backends and by wrk.
-	proxyCPU, backendCPU, wrkCPU time.Duration
+// target is one thing put under load in one cell.
+type target struct {
+	name string // direct, hapair, haproxy, nginx
+	mode string // l4, http, udp
+	addr string
+	pgid int // the proxy's process group (0 for direct), for CPU and RSS
+}
+
+// cell names one row group of the table.
+type cell struct {
+	mode      string
+	keepAlive bool
+}
+
+func (c cell) String() string {
+	if c.mode == "udp" {
+		return fmt.Sprintf("udp, %d flows", *flows)
+	}
+	return c.mode + ", " + connLabel(c.keepAlive)
+}
+
+func connLabel(ka bool) string {
+	if ka {
+		return "keep-alive"
+	}
+	return "close"
 }
 
 func run(ctx context.Context) error {
@@ -183,7 +281,12 @@ func run(ctx context.Context) error {
 	}
 	ports := map[string]string{}
 	for _, k := range []string{"b1", "b2", "hapair-l4", "hapair-http", "haproxy-l4", "haproxy-http", "nginx-l4", "nginx-http"} {
-		if ports[k], err = freePort(); err != nil {
+		if ports[k], err = freePort("tcp"); err != nil {
+			return err
+		}
+	}
+	for _, k := range []string{"u1", "u2", "hapair-udp", "nginx-udp"} {
+		if ports[k], err = freePort("udp"); err != nil {
 			return err
 		}
 	}
@@ -194,215 +297,192 @@ func run(ctx context.Context) error {
 			procs[i].stop()
 		}
 	}()
-	launch := func(name string, readyAddr string, args ...string) error {
-		p, err := start(name, dir, args...)
+	launch := func(name string, env []string, readyAddr string, args ...string) (*proc, error) {
+		p, err := start(name, dir, env, onProxyCPU(args)...)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		procs = append(procs, p)
 		pgids[strings.TrimSuffix(name, "-proxy")] = p.cmd.Process.Pid
 		if err := waitHTTP(readyAddr, p); err != nil {
 			log, _ := os.ReadFile(filepath.Join(dir, name+".log"))
-			return fmt.Errorf("%w\n%s", err, log)
+			return nil, fmt.Errorf("%w\n%s", err, log)
 		}
-		return nil
+		return p, nil
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
 	}
 
 	backendConf := filepath.Join(dir, "backend.conf")
 	if err := os.WriteFile(backendConf, []byte(nginxBackendConf(dir, ports["b1"], ports["b2"])), 0o644); err != nil {
 		return err
 	}
-	if err := launch("backend", ports["b1"], "nginx", "-c", backendConf, "-p", dir, "-g", "daemon off;"); err != nil {
-		return err
-	}
-	if err := waitHTTP(ports["b2"], procs[0]); err != nil {
-		return err
-	}
-	reals := ports["b1"] + "," + ports["b2"]
-
-	self, err := os.Executable()
+	bp, err := launch("backend", nil, ports["b1"], "nginx", "-c", backendConf, "-p", dir, "-g", "daemon off;")
 	if err != nil {
 		return err
 	}
-	hargs := []string{self, "-serve-hapair", "-l4", ports["hapair-l4"], "-http", ports["hapair-http"], "-reals", reals}
+	if err := waitHTTP(ports["b2"], bp); err != nil {
+		return err
+	}
+	ep, err := start("udp-echo", dir, nil, onProxyCPU([]string{self, "-serve-udp-echo", ports["u1"] + "," + ports["u2"]})...)
+	if err != nil {
+		return err
+	}
+	procs = append(procs, ep)
+	if err := waitUDP(ports["u1"], ep); err != nil {
+		return err
+	}
+
+	hargs := []string{self, "-serve-hapair", "-l4", ports["hapair-l4"], "-http", ports["hapair-http"], "-udp", ports["hapair-udp"],
+		"-reals", ports["b1"] + "," + ports["b2"], "-udp-reals", ports["u1"] + "," + ports["u2"]}
 	if *profileFor != "" {
 		hargs = append(hargs, "-cpuprofile", *profileFor)
 	}
 	if *memProfile != "" {
 		hargs = append(hargs, "-memprofile", *memProfile)
 	}
-	if err := launch("hapair", ports["hapair-http"], hargs...); err != nil {
+	var henv []string
+	if *gogc != "" {
+		henv = append(henv, "GOGC="+*gogc)
+	}
+	hp, err := launch("hapair", henv, ports["hapair-http"], hargs...)
+	if err != nil {
+		return err
+	}
+	if err := waitUDP(ports["hapair-udp"], hp); err != nil {
 		return err
 	}
 	haCfg := filepath.Join(dir, "haproxy.cfg")
 	if err := os.WriteFile(haCfg, []byte(haproxyConf(ports["haproxy-l4"], ports["haproxy-http"], ports["b1"], ports["b2"])), 0o644); err != nil {
 		return err
 	}
-	if err := launch("haproxy", ports["haproxy-http"], "haproxy", "-f", haCfg, "-db"); err != nil {
+	if _, err := launch("haproxy", nil, ports["haproxy-http"], "haproxy", "-f", haCfg, "-db"); err != nil {
 		return err
 	}
 	ngCfg := filepath.Join(dir, "nginx-proxy.conf")
-	if err := os.WriteFile(ngCfg, []byte(nginxProxyConf(dir, ports["nginx-l4"], ports["nginx-http"], ports["b1"], ports["b2"])), 0o644); err != nil {
+	ngConf := nginxProxyConf(dir, ports["nginx-l4"], ports["nginx-http"], ports["nginx-udp"], ports["b1"], ports["b2"], ports["u1"], ports["u2"])
+	if err := os.WriteFile(ngCfg, []byte(ngConf), 0o644); err != nil {
 		return err
 	}
-	if err := launch("nginx-proxy", ports["nginx-http"], "nginx", "-c", ngCfg, "-p", dir, "-g", "daemon off;"); err != nil {
+	np, err := launch("nginx-proxy", nil, ports["nginx-http"], "nginx", "-c", ngCfg, "-p", dir, "-g", "daemon off;")
+	if err != nil {
+		return err
+	}
+	if err := waitUDP(ports["nginx-udp"], np); err != nil {
 		return err
 	}
 
-	var results []result
+	var cells []cell
 	for _, ka := range []bool{true, false} {
-		if *connFlag != "" && *connFlag != connLabel(ka) {
-			continue
-		}
 		for _, mode := range []string{"l4", "http"} {
-			if *modeFlag != "" && *modeFlag != mode {
+			if (*connFlag == "" || *connFlag == connLabel(ka)) && (*modeFlag == "" || *modeFlag == mode) {
+				cells = append(cells, cell{mode, ka})
+			}
+		}
+	}
+	if (*modeFlag == "" || *modeFlag == "udp") && *connFlag == "" {
+		cells = append(cells, cell{"udp", true})
+	}
+	targetsOf := func(c cell) []target {
+		var ts []target
+		if c.mode != "udp" {
+			ts = append(ts, target{"direct", c.mode, ports["b1"], 0})
+		} else {
+			ts = append(ts, target{"direct", c.mode, ports["u1"], 0})
+		}
+		for _, n := range []string{"hapair", "haproxy", "nginx"} {
+			if c.mode == "udp" && n == "haproxy" {
+				continue // HAProxy (community) does not proxy UDP
+			}
+			if *only != "" && !strings.Contains(n, *only) {
 				continue
 			}
-			targets := []target{{"direct", mode, ports["b1"], 0}}
-			for _, n := range []string{"hapair", "haproxy", "nginx"} {
-				targets = append(targets, target{n, mode, ports[n+"-"+mode], pgids[n]})
-			}
-			for _, tg := range targets {
-				if *only != "" && tg.name != "direct" && !strings.Contains(tg.name, *only) {
-					continue
-				}
+			ts = append(ts, target{n, c.mode, ports[n+"-"+c.mode], pgids[n]})
+		}
+		return ts
+	}
+	fmt.Fprintf(os.Stderr, "load before the runs: %s\n", loadAvg())
+	res := map[cell]map[string][]sample{}
+	for round := range *rounds {
+		for _, c := range cells {
+			ts := targetsOf(c)
+			// Rotate the order each round, so no target always runs right
+			// after the same neighbour.
+			for i := range ts {
+				tg := ts[(i+round)%len(ts)]
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
-				p0, b0 := groupCPU(tg.pgid), groupCPU(pgids["backend"])
-				r, err := runWrk(ctx, tg, ka)
+				s, err := measure(ctx, tg, c, pgids["backend"])
 				if err != nil {
 					return err
 				}
-				if n := r.rps * duration.Seconds(); n > 0 {
-					if tg.pgid != 0 {
-						r.proxyCPU = time.Duration(float64(groupCPU(tg.pgid)-p0) / n)
-					}
-					r.backendCPU = time.Duration(float64(groupCPU(pgids["backend"])-b0) / n)
-					r.wrkCPU = time.Duration(float64(r.wrkCPU) / n)
+				if res[c] == nil {
+					res[c] = map[string][]sample{}
 				}
-				fmt.Fprintf(os.Stderr, "%-7s %-4s %-10s %10.0f req/s  p50 %-9v p99 %-9v cpu/req proxy %v backend %v wrk %v\n", tg.name, mode, connLabel(ka), r.rps, r.p50, r.p99, r.proxyCPU, r.backendCPU, r.wrkCPU)
-				results = append(results, r)
+				res[c][tg.name] = append(res[c][tg.name], s)
+				fmt.Fprintf(os.Stderr, "round %d  %-16s %-7s %9.0f /s  p50 %-9v p99 %-9v proxy cpu %5.1f%% %6.1fµs/req rss %s\n",
+					round+1, c, tg.name, s.rate, s.p50, s.p99, s.cpuPct(), s.cpuPerOp(), mib(s.rss))
 			}
 		}
 	}
-	printTable(os.Stdout, results)
+	fmt.Fprintf(os.Stderr, "load after the runs: %s\n", loadAvg())
+	printTable(os.Stdout, cells, res)
+
+	if *idleFor > 0 && *modeFlag == "" && *only == "" {
+		if err := idleDaemon(ctx, dir, ports["b1"], ports["b2"]); err != nil {
+			fmt.Fprintf(os.Stdout, "\nidle daemon: not measured: %v\n", err)
+		}
+	}
 	return nil
 }
 
-func connLabel(ka bool) string {
-	if ka {
-		return "keep-alive"
+// measure puts tg under load once and reads the proxy's CPU and RSS.
+func measure(ctx context.Context, tg target, c cell, backendPG int) (sample, error) {
+	p0, b0 := groupCPU(tg.pgid), groupCPU(backendPG)
+	rssDone := make(chan int64)
+	stopRSS := make(chan struct{})
+	go func() { rssDone <- peakRSS(tg.pgid, stopRSS) }()
+	t0 := time.Now()
+	var s sample
+	var err error
+	if c.mode == "udp" {
+		s, err = runUDPLoad(ctx, tg.addr, *flows, *duration)
+	} else {
+		s, err = runWrk(ctx, tg, c.keepAlive)
 	}
-	return "close"
-}
-
-var (
-	reqsRe    = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
-	latRe     = regexp.MustCompile(`(?m)^\s+(50|99)(?:\.000)?%\s+([0-9.]+)(us|ms|s)\s*$`)
-	sockErrRe = regexp.MustCompile(`Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)`)
-	non2xxRe  = regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)`)
-)
-
-func runWrk(ctx context.Context, tg target, keepAlive bool) (result, error) {
-	args := []string{"-t", strconv.Itoa(*threads), "-c", strconv.Itoa(*conns), "-d", duration.String(), "--latency"}
-	if !keepAlive {
-		args = append(args, "-H", "Connection: close")
-	}
-	args = append(args, "http://"+tg.addr+"/")
-	wctx, cancel := context.WithTimeout(ctx, *duration+30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(wctx, "wrk", args...)
-	out, err := cmd.CombinedOutput()
+	wall := time.Since(t0)
+	close(stopRSS)
+	s.rss = <-rssDone
 	if err != nil {
-		return result{}, fmt.Errorf("wrk %s %s: %w\n%s", tg.name, tg.mode, err, out)
+		return s, err
 	}
-	r, err := parseWrk(tg, keepAlive, string(out))
-	r.wrkCPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime() // total; run divides
-	return r, err
+	s.wall = wall
+	if tg.pgid != 0 {
+		s.proxyCPU = groupCPU(tg.pgid) - p0
+	}
+	s.backendCPU = groupCPU(backendPG) - b0
+	return s, nil
 }
 
-func parseWrk(tg target, keepAlive bool, out string) (result, error) {
-	r := result{target: tg, keepAlive: keepAlive}
-	m := reqsRe.FindStringSubmatch(out)
-	if m == nil {
-		return r, fmt.Errorf("wrk output for %s %s has no Requests/sec:\n%s", tg.name, tg.mode, out)
+// loadAvg returns /proc/loadavg's three load averages.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
 	}
-	r.rps, _ = strconv.ParseFloat(m[1], 64)
-	for _, lm := range latRe.FindAllStringSubmatch(out, -1) {
-		v, _ := strconv.ParseFloat(lm[2], 64)
-		unit := map[string]time.Duration{"us": time.Microsecond, "ms": time.Millisecond, "s": time.Second}[lm[3]]
-		d := time.Duration(v * float64(unit)).Round(time.Microsecond)
-		if lm[1] == "50" {
-			r.p50 = d
-		} else {
-			r.p99 = d
-		}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
 	}
-	if m := sockErrRe.FindStringSubmatch(out); m != nil {
-		for _, s := range m[1:] {
-			n, _ := strconv.Atoi(s)
-			r.errors += n
-		}
-	}
-	if m := non2xxRe.FindStringSubmatch(out); m != nil {
-		r.non2xx, _ = strconv.Atoi(m[1])
-	}
-	return r, nil
+	return strings.Join(f[:3], " ")
 }
 
-func printTable(w io.Writer, rs []result) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "\nwrk -t%d -c%d -d%v, loopback, backends: nginx (2 ports, %[4]d workers); %[4]d cores: hapair GOMAXPROCS=%[5]d, HAProxy nbthread %[4]d, nginx worker_processes %[4]d\n",
-		*threads, *conns, *duration, runtime.NumCPU(), hapairProcs())
-	fmt.Fprintln(tw, "mode\tconnection\ttarget\treq/s\tp50\tp99\tvs direct\terrors\tCPU µs/req: proxy\tbackends\twrk\t")
-	find := func(name, mode string, ka bool) *result {
-		for i := range rs {
-			if rs[i].name == name && rs[i].mode == mode && rs[i].keepAlive == ka {
-				return &rs[i]
-			}
-		}
-		return nil
+func mib(b int64) string {
+	if b <= 0 {
+		return "-"
 	}
-	for _, r := range rs {
-		vs := ""
-		if d := find("direct", r.mode, r.keepAlive); d != nil && d.rps > 0 {
-			vs = fmt.Sprintf("%.2f", r.rps/d.rps)
-		}
-		us := func(d time.Duration) string { return fmt.Sprintf("%.1f", float64(d)/float64(time.Microsecond)) }
-		pcpu := "-"
-		if r.name != "direct" {
-			pcpu = us(r.proxyCPU)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%.0f\t%v\t%v\t%s\t%d\t%s\t%s\t%s\t\n", r.mode, connLabel(r.keepAlive), r.name, r.rps, r.p50, r.p99, vs, r.errors+r.non2xx, pcpu, us(r.backendCPU), us(r.wrkCPU))
-	}
-	fmt.Fprintln(tw, "\nmode\tconnection\thapair/HAProxy req/s\thapair/nginx req/s\thapair/HAProxy p99\thapair/nginx p99\t")
-	for _, ka := range []bool{true, false} {
-		for _, mode := range []string{"l4", "http"} {
-			h := find("hapair", mode, ka)
-			if h == nil {
-				continue
-			}
-			ratio := func(o *result, f func(*result) float64) string {
-				if o == nil || f(o) == 0 {
-					return "-"
-				}
-				return fmt.Sprintf("%.2f", f(h)/f(o))
-			}
-			rps := func(r *result) float64 { return r.rps }
-			p99 := func(r *result) float64 { return float64(r.p99) }
-			ha, ng := find("haproxy", mode, ka), find("nginx", mode, ka)
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t\n", mode, connLabel(ka), ratio(ha, rps), ratio(ng, rps), ratio(ha, p99), ratio(ng, p99))
-		}
-	}
-	tw.Flush()
-}
-
-// hapairProcs is the GOMAXPROCS the hapair child runs with: it inherits
-// this program's environment.
-func hapairProcs() int {
-	if n, err := strconv.Atoi(os.Getenv("GOMAXPROCS")); err == nil && n > 0 {
-		return n
-	}
-	return runtime.NumCPU()
+	return strconv.FormatFloat(float64(b)/(1<<20), 'f', 1, 64) + " MiB"
 }

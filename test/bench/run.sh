@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # make bench: the balancer side by side with HAProxy and nginx on loopback.
 # Installs haproxy, nginx (+ stream module) and wrk with apt-get when
-# missing, builds the bench program, runs it (about 90 s with the default
-# 5 s per run) and prints the table. Extra arguments go to the program
-# (e.g. -d 10s, -c 100, -only hapair, -profile /tmp/hapair.pprof).
+# missing, builds the bench program and had, runs them (about 6 minutes
+# with the defaults: 3 interleaved rounds of 5 s per target, pinned, and
+# 30 s of the idle daemon) and prints the tables. Extra arguments go to the
+# program (e.g. -d 10s, -rounds 5, -pin=false, -mode http, -conn close,
+# -only hapair, -profile /tmp/hapair.pprof, -idle 0).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 missing=""
 command -v wrk     >/dev/null 2>&1 || missing="$missing wrk"
 command -v haproxy >/dev/null 2>&1 || missing="$missing haproxy"
 command -v nginx   >/dev/null 2>&1 || missing="$missing nginx"
+command -v taskset >/dev/null 2>&1 || missing="$missing util-linux"
 [ -e /usr/lib/nginx/modules/ngx_stream_module.so ] || missing="$missing libnginx-mod-stream"
 if [ -n "$missing" ]; then
   if command -v apt-get >/dev/null 2>&1; then
@@ -23,7 +26,9 @@ fi
 bin=$(mktemp -d /tmp/hapair-bench-bin.XXXXXX)
 trap 'rm -rf "$bin"' EXIT
 go build -o "$bin/bench" ./test/bench
-"$bin/bench" "$@"
+go build -o "$bin/had" ./cmd/had
+echo "machine load before the bench: $(cut -d' ' -f1-3 /proc/loadavg)"
+"$bin/bench" -had "$bin/had" "$@"
 # The kernel nat method in lab namespaces (needs root), beside HAProxy tcp
 # mode and nginx stream.
 if [ "$(id -u)" = 0 ]; then
