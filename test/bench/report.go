@@ -38,12 +38,12 @@ func (s sample) cpuPerOp() float64 {
 
 // summary is the medians of a target's samples in one cell.
 type summary struct {
-	n                  int
-	rate, lo, hi       float64
-	p50, p99           time.Duration
-	cpuPct, cpuPerOp   float64
-	rss                int64
-	errors             int
+	n                int
+	rate, lo, hi     float64
+	p50, p99         time.Duration
+	cpuPct, cpuPerOp float64
+	rss              int64
+	errors           int
 }
 
 func median[T int64 | float64 | time.Duration](xs []T) T {
