@@ -249,7 +249,10 @@ func (t *TCPProxy) Handle(client *net.TCPConn) {
 func (t *TCPProxy) connect(client *net.TCPConn, from netip.Addr, cfg *TCPConfig) (*net.TCPConn, upstream.Upstream) {
 	var triedBuf [4]netip.AddrPort
 	tried := triedBuf[:0]
-	d := net.Dialer{Timeout: cfg.ConnectTimeout}
+	// No TCP keep-alive probes to the real (HAProxy's default, without
+	// "option srvtcpka"): the idle timeout closes both sides, and Go's
+	// default would cost four setsockopt calls per connection.
+	d := net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: -1}
 	for range cfg.Attempts {
 		up, ok := t.picker.Pick(from, tried)
 		if !ok {
