@@ -16,13 +16,9 @@ import (
 // serveHapair runs a proxy.Balancer with an L4, an HTTP and a UDP service over
 // the given reals until SIGTERM: the same code path had runs, without had.
 func serveHapair() error {
-	var reals []proxy.RealConfig
-	for _, a := range strings.Split(*realsFlag, ",") {
-		ap, err := netip.ParseAddrPort(a)
-		if err != nil {
-			return fmt.Errorf("parsing real %q: %w", a, err)
-		}
-		reals = append(reals, proxy.RealConfig{Address: ap, Weight: 1})
+	reals, err := parseReals(*realsFlag)
+	if err != nil {
+		return err
 	}
 	l4, err := netip.ParseAddrPort(*l4Listen)
 	if err != nil {
@@ -32,13 +28,9 @@ func serveHapair() error {
 	if err != nil {
 		return err
 	}
-	var ureals []proxy.RealConfig
-	for _, a := range strings.Split(*udpReals, ",") {
-		ap, err := netip.ParseAddrPort(a)
-		if err != nil {
-			return fmt.Errorf("parsing udp real %q: %w", a, err)
-		}
-		ureals = append(ureals, proxy.RealConfig{Address: ap, Weight: 1})
+	ureals, err := parseReals(*udpReals)
+	if err != nil {
+		return err
 	}
 	udp, err := netip.ParseAddrPort(*udpListen)
 	if err != nil {
@@ -81,4 +73,17 @@ func serveHapair() error {
 		return pprof.Lookup("allocs").WriteTo(f, 0)
 	}
 	return nil
+}
+
+// parseReals reads a comma-separated list of addresses, each weight 1.
+func parseReals(list string) ([]proxy.RealConfig, error) {
+	var reals []proxy.RealConfig
+	for _, a := range strings.Split(list, ",") {
+		ap, err := netip.ParseAddrPort(a)
+		if err != nil {
+			return nil, fmt.Errorf("parsing real %q: %w", a, err)
+		}
+		reals = append(reals, proxy.RealConfig{Address: ap, Weight: 1})
+	}
+	return reals, nil
 }

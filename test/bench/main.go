@@ -188,30 +188,39 @@ func freePort(network string) (string, error) {
 
 // waitHTTP polls addr until it answers an HTTP request (bounded: 10s).
 func waitHTTP(addr string, p *proc) error {
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-p.done:
-			return fmt.Errorf("%s exited before answering: %v", p.name, p.err)
-		default:
-		}
+	return waitReady(p, "tcp "+addr, func() bool {
 		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err == nil {
-			c.SetDeadline(time.Now().Add(time.Second))
-			fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
-			line, err := bufio.NewReader(c).ReadString('\n')
-			c.Close()
-			if err == nil && strings.HasPrefix(line, "HTTP/1.1 200") {
-				return nil
-			}
+		if err != nil {
+			return false
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return fmt.Errorf("%s: %s did not answer within 10s", p.name, addr)
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(time.Second))
+		fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
+		line, err := bufio.NewReader(c).ReadString('\n')
+		return err == nil && strings.HasPrefix(line, "HTTP/1.1 200")
+	})
 }
 
 // waitUDP polls addr until it echoes a datagram (bounded: 10s).
 func waitUDP(addr string, p *proc) error {
+	return waitReady(p, "udp "+addr, func() bool {
+		c, err := net.Dial("udp", addr)
+		if err != nil {
+			return false
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(200 * time.Millisecond))
+		if _, err := c.Write([]byte("ping")); err != nil {
+			return false
+		}
+		_, err = c.Read(make([]byte, 64))
+		return err == nil
+	})
+}
+
+// waitReady polls ready every 50ms for up to 10s, failing early when p
+// exits.
+func waitReady(p *proc, what string, ready func() bool) error {
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
@@ -219,22 +228,12 @@ func waitUDP(addr string, p *proc) error {
 			return fmt.Errorf("%s exited before answering: %v", p.name, p.err)
 		default:
 		}
-		c, err := net.Dial("udp", addr)
-		if err == nil {
-			c.SetDeadline(time.Now().Add(200 * time.Millisecond))
-			buf := make([]byte, 64)
-			_, err = c.Write([]byte("ping"))
-			if err == nil {
-				_, err = c.Read(buf)
-			}
-			c.Close()
-			if err == nil {
-				return nil
-			}
+		if ready() {
+			return nil
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return fmt.Errorf("%s: udp %s did not echo within 10s", p.name, addr)
+	return fmt.Errorf("%s: %s did not answer within 10s", p.name, what)
 }
 
 // target is one thing put under load in one cell.
