@@ -5,8 +5,25 @@ import (
 	"strings"
 
 	"github.com/hapair/hapair/authkeys"
+	"github.com/hapair/hapair/ha/bgp"
+	"github.com/hapair/hapair/ha/conntracksync"
+	"github.com/hapair/hapair/ha/ipvssync"
 	"github.com/hapair/hapair/internal/config"
 )
+
+// host is what Check asks this host, reading only: whether the kernel
+// has IPVS (ipvssync.Present reads procfs and the modules lists, where
+// resolving the IPVS generic netlink family, as had does at start, may
+// load ip_vs), and whether conntrackd and BIRD are in PATH (as
+// conntracksync.New and bgp.NewSpeaker look at start). Tests replace it.
+// nat and dr services are not asked here: the only exact probe of
+// nftables NAT and netdev ingress support creates a table (nft.Check),
+// so had makes it at start, naming the missing piece.
+var host = config.Host{
+	IPVS:       ipvssync.Present,
+	Conntrackd: func() error { return conntracksync.Check("") },
+	BIRD:       func() error { return bgp.Check("") },
+}
 
 // Report is what Check found in a config that had would start with.
 type Report struct {
@@ -21,7 +38,8 @@ type Report struct {
 }
 
 // Check does everything had does before it touches the system, and
-// nothing more: it loads the config at path (config.Load), loads the
+// nothing more: it loads the config at path and asks this host, read-only,
+// for what its resources need (config.LoadOnHost with host), loads the
 // authkeys file it names exactly as had does (authkeys.Load: a regular
 // file, owned by root or the caller, mode 0600, Heartbeat's format), and
 // builds the node dry (Build with DryRun) for each of nodes, or for every
@@ -31,7 +49,7 @@ type Report struct {
 // returned as is, naming the node it was built for.
 func Check(path string, nodes ...string) (Report, error) {
 	r := Report{Path: path}
-	cfg, err := config.Load(path)
+	cfg, err := config.LoadOnHost(path, host)
 	if err != nil {
 		return r, err
 	}

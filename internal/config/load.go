@@ -24,7 +24,9 @@ func Load(path string) (*Config, error) { return LoadWith(path, nil) }
 // LoadWith is Load resolving host names with r (nil: DefaultResolver); a
 // reload passes one that keeps a name's last address when it stops
 // resolving.
-func LoadWith(path string, r Resolver) (*Config, error) {
+func LoadWith(path string, r Resolver) (*Config, error) { return loadWith(path, r, nil) }
+
+func loadWith(path string, r Resolver, h *Host) (*Config, error) {
 	// A FIFO or device at the path would block or never end: regular
 	// files only, checked on the opened file.
 	f, fi, err := regfile.Open(path)
@@ -39,7 +41,7 @@ func LoadWith(path string, r Resolver) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config: %s: %w", path, err)
 	}
-	return ParseWith(data, path, r)
+	return parse(data, path, r, h)
 }
 
 // Parse validates data, a had.toml read from filename (used in positions).
@@ -51,6 +53,12 @@ func Parse(data []byte, filename string) (*Config, error) {
 
 // ParseWith is Parse resolving host names with r (nil: DefaultResolver).
 func ParseWith(data []byte, filename string, r Resolver) (*Config, error) {
+	return parse(data, filename, r, nil)
+}
+
+// parse is ParseWith asking h (nil: nothing) about the host once the
+// config is otherwise valid, so a probe never runs for a broken file.
+func parse(data []byte, filename string, r Resolver, h *Host) (*Config, error) {
 	ix, serr := buildIndex(data, filename)
 	if serr != nil {
 		return nil, Errors{serr}
@@ -78,6 +86,9 @@ func ParseWith(data []byte, filename string, r Resolver) (*Config, error) {
 	}
 	c := conv{ix: ix, resolver: r, hosts: map[string]string{}}
 	cfg := c.config(&raw, filename)
+	if h != nil && len(errs) == 0 && len(c.errs) == 0 {
+		c.probeHost(cfg, h)
+	}
 	errs = append(errs, c.errs...)
 	if len(errs) > 0 {
 		errs.sort()

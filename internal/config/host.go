@@ -1,0 +1,54 @@
+package config
+
+import "fmt"
+
+// Host answers whether this host has the pieces a config relies on but
+// cannot carry itself, for the config check (node.Check: `hactl
+// check-config`, `had --check`). Each func must only read (a netlink
+// query, a PATH lookup), return nil when the piece is there and an error
+// naming it when not; a nil func is not asked. Parse and Load ask nothing.
+type Host struct {
+	IPVS       func() error // the kernel's IPVS, for ipvs-sync resources
+	Conntrackd func() error // the conntrackd binary, for conntrack-sync resources
+	BIRD       func() error // the BIRD 2 binary, for bgp resources
+}
+
+// LoadOnHost is Load, then asks h about every resource kind the config
+// uses, once per kind, and reports a missing piece at the first resource
+// of that kind ("FILE:LINE:COL: group[0].resources[2].kind: ..."), the
+// way had would refuse it at start or at its first takeover.
+func LoadOnHost(path string, h Host) (*Config, error) {
+	return loadWith(path, nil, &h)
+}
+
+// probeHost asks h for what cfg's resources need.
+func (c *conv) probeHost(cfg *Config, h *Host) {
+	needs := []struct {
+		kind  string
+		probe func() error
+	}{{KindIPVSSync, h.IPVS}, {KindConntrackSync, h.Conntrackd}, {KindBGP, h.BIRD}}
+	for _, n := range needs {
+		if n.probe == nil {
+			continue
+		}
+		path, ok := firstOfKind(cfg, n.kind)
+		if !ok {
+			continue
+		}
+		if err := n.probe(); err != nil {
+			c.errorf(path, "%q cannot run on this host: %v", n.kind, err)
+		}
+	}
+}
+
+// firstOfKind is the key path of the kind of the first resource of kind.
+func firstOfKind(cfg *Config, kind string) (string, bool) {
+	for i, g := range cfg.Groups {
+		for j, r := range g.Resources {
+			if r.Kind == kind {
+				return fmt.Sprintf("group[%d].resources[%d].kind", i, j), true
+			}
+		}
+	}
+	return "", false
+}
