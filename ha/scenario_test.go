@@ -239,6 +239,8 @@ func (r *runner) cluster(args []string) {
 	preferred := map[string]string{}
 	prios := map[string]uint8{}
 	failback := map[string]bool{}
+	durations := map[string]*time.Duration{"keepalive": &cfg.Keepalive, "warntime": &cfg.Warntime, "deadtime": &cfg.Deadtime,
+		"initdead": &cfg.Initdead, "hold": &cfg.FailbackHold, "backoff": &cfg.FailBackoff}
 	for _, a := range args {
 		k, v, ok := strings.Cut(a, "=")
 		if !ok {
@@ -285,18 +287,8 @@ func (r *runner) cluster(args []string) {
 				g, b, _ := strings.Cut(p, ":")
 				failback[g] = b == "true"
 			}
-		case "keepalive":
-			cfg.Keepalive = r.duration(v)
-		case "warntime":
-			cfg.Warntime = r.duration(v)
-		case "deadtime":
-			cfg.Deadtime = r.duration(v)
-		case "initdead":
-			cfg.Initdead = r.duration(v)
-		case "hold":
-			cfg.FailbackHold = r.duration(v)
-		case "backoff":
-			cfg.FailBackoff = r.duration(v)
+		case "keepalive", "warntime", "deadtime", "initdead", "hold", "backoff":
+			*durations[k] = r.duration(v)
 		case "failback":
 			cfg.AutoFailback = v == "true"
 		case "delay":
