@@ -194,13 +194,38 @@ var BGPThreeNodes = func() Options {
 }()
 
 // DefaultService is the TCP service of a pair without Options.Services.
-const DefaultService = `[[service]]
-name = "tcp"
-listen = "198.18.0.100:9000"
-scheduler = "rr"
-check = { type = "connect", interval = "200ms", timeout = "100ms", rise = 1, fall = 2 }
-reals = [ { address = "198.18.0.21:9000" }, { address = "198.18.0.22:9000" } ]
-`
+var DefaultService = Service{Name: "tcp", Port: 9000, Check: `type = "connect"`}.String()
+
+// Service is one [[service]] table on the lab: it listens on the VIP
+// 198.18.0.100 at Port and balances to backend1 and backend2 at the same
+// port (or Reals), checked every CheckInterval like every balancer test.
+type Service struct {
+	Name      string
+	Keys      string // more keys, one TOML line each (method, protocol, mode)
+	Port      int
+	Scheduler string // default "rr"
+	Check     string // the check's type and its own keys: `type = "connect"`
+	Reals     string // the reals array's elements (default both backends at Port)
+}
+
+// String is the service's [[service]] table.
+func (s Service) String() string {
+	sched := s.Scheduler
+	if sched == "" {
+		sched = "rr"
+	}
+	reals := s.Reals
+	if reals == "" {
+		reals = fmt.Sprintf(`{ address = "198.18.0.21:%d" }, { address = "198.18.0.22:%d" }`, s.Port, s.Port)
+	}
+	return fmt.Sprintf(`[[service]]
+name = %q
+%slisten = "198.18.0.100:%d"
+scheduler = %q
+check = { %s, interval = "%s", timeout = "%s", rise = 1, fall = %d }
+reals = [ %s ]
+`, s.Name, s.Keys, s.Port, sched, s.Check, CheckInterval, CheckTimeout, CheckFall, reals)
+}
 
 func notifyLine(o Options) string {
 	if !o.Notify {
@@ -220,26 +245,11 @@ const (
 // negotiate: GET /status must answer 200 with "ok" in the body. extra is
 // appended to the [[service]] table.
 func HTTPService(extra string) string {
-	return fmt.Sprintf(`[[service]]
-name = "http"
-listen = "198.18.0.100:80"
-mode = "http"
-scheduler = "rr"
-check = { type = "negotiate", request = "/status", receive = "ok", interval = "%s", timeout = "%s", rise = 1, fall = %d }
-reals = [ { address = "198.18.0.21:80" }, { address = "198.18.0.22:80" } ]
-%s
-`, CheckInterval, CheckTimeout, CheckFall, extra)
+	return Service{Name: "http", Keys: "mode = \"http\"\n", Port: 80, Check: `type = "negotiate", request = "/status", receive = "ok"`}.String() + extra + "\n"
 }
 
 // SIPService is a UDP service checked with SIP OPTIONS.
-var SIPService = fmt.Sprintf(`[[service]]
-name = "sip"
-listen = "198.18.0.100:5060"
-protocol = "udp"
-scheduler = "rr"
-check = { type = "sip", interval = "%s", timeout = "%s", rise = 1, fall = %d }
-reals = [ { address = "198.18.0.21:5060" }, { address = "198.18.0.22:5060" } ]
-`, CheckInterval, CheckTimeout, CheckFall)
+var SIPService = Service{Name: "sip", Keys: "protocol = \"udp\"\n", Port: 5060, Check: `type = "sip"`}.String()
 
 // BackupPool is the Zeus-style backup pool with a monitor script.
 const BackupPool = `backups = [ { address = "198.18.0.23:80" } ]
@@ -262,13 +272,9 @@ func Reweighted(config string) string {
 // (quiescent) and moves it to wrr: new connections go to the second real,
 // established ones stay.
 func KernelReweighted(config string) string {
-	return strings.Replace(config,
-		`scheduler = "rr"
-check = { type = "connect", interval = "200ms", timeout = "100ms", rise = 1, fall = 2 }
-reals = [ { address = "198.18.0.21:9000" }, { address = "198.18.0.22:9000" } ]`,
-		`scheduler = "wrr"
-check = { type = "connect", interval = "200ms", timeout = "100ms", rise = 1, fall = 2 }
-reals = [ { address = "198.18.0.21:9000", weight = 0 }, { address = "198.18.0.22:9000" } ]`, 1)
+	rw := kernelNAT
+	rw.Scheduler, rw.Reals = "wrr", `{ address = "198.18.0.21:9000", weight = 0 }, { address = "198.18.0.22:9000" }`
+	return strings.Replace(config, kernelNAT.String(), rw.String(), 1)
 }
 
 // SlowerHeartbeat doubles the keepalive: a change a running had cannot
@@ -345,23 +351,10 @@ func Known(o Options) bool {
 
 // KernelServices are LVS-NAT services (method "nat"): TCP to labsrv's
 // echo port and UDP to its SIP port, forwarded by the kernel.
-const KernelServices = `[[service]]
-name = "nat"
-method = "nat"
-listen = "198.18.0.100:9000"
-scheduler = "rr"
-check = { type = "connect", interval = "200ms", timeout = "100ms", rise = 1, fall = 2 }
-reals = [ { address = "198.18.0.21:9000" }, { address = "198.18.0.22:9000" } ]
+var KernelServices = kernelNAT.String() + "\n" +
+	Service{Name: "sip", Keys: "method = \"nat\"\nprotocol = \"udp\"\n", Port: 5060, Check: `type = "sip"`}.String()
 
-[[service]]
-name = "sip"
-method = "nat"
-protocol = "udp"
-listen = "198.18.0.100:5060"
-scheduler = "rr"
-check = { type = "sip", interval = "200ms", timeout = "100ms", rise = 1, fall = 2 }
-reals = [ { address = "198.18.0.21:5060" }, { address = "198.18.0.22:5060" } ]
-`
+var kernelNAT = Service{Name: "nat", Keys: "method = \"nat\"\n", Port: 9000, Check: `type = "connect"`}
 
 // KernelResources start conntrack-sync first (commit the peer's
 // connections), then program the kernel, then move the VIP; release runs
@@ -375,15 +368,7 @@ const KernelResources = `  { kind = "conntrack-sync", interface = "eth1", addres
 // scheduler: both nodes map a client to the same real, so a dr
 // connection (which the ingress path keeps no shared state for) goes on
 // to its real after a failover.
-const KernelDRService = `[[service]]
-name = "gate"
-method = "dr"
-interface = "eth0"
-listen = "198.18.0.100:9000"
-scheduler = "sh"
-check = { type = "connect", interval = "200ms", timeout = "100ms", rise = 1, fall = 2 }
-reals = [ { address = "198.18.0.21:9000" }, { address = "198.18.0.22:9000" } ]
-`
+var KernelDRService = Service{Name: "gate", Keys: "method = \"dr\"\ninterface = \"eth0\"\n", Port: 9000, Scheduler: "sh", Check: `type = "connect"`}.String()
 
 // KernelDRResources program the kernel, then move the VIP.
 const KernelDRResources = `  { kind = "balancer", services = ["gate"] },
