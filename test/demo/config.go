@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/hapair/hapair/test/e2e/scenario"
 	"github.com/hapair/hapair/test/lab"
 )
 
@@ -31,7 +32,6 @@ const authkeys = "auth 1\n1 sha256 hapair-demo-secret-not-for-production\n"
 // and state directory, which live in the host's own directory. Two
 // heartbeat links: multicast on the LAN and unicast on the heartbeat LAN.
 func config(l *lab.Lab, h *lab.Host) string {
-	b1, b2 := l.Host("backend1").Addr, l.Host("backend2").Addr
 	lb1, lb2 := l.Host("lb1").HBAddr, l.Host("lb2").HBAddr
 	return fmt.Sprintf(`[cluster]
 name = "demo"
@@ -46,21 +46,8 @@ auto_failback = false
 state_dir = "%s/state"
 socket = "%s"
 
-[garp]
-count = 3
-interval = "50ms"
-second_burst = "1s"
-
-[[link]]
-kind = "mcast"
-interface = "eth0"
-group = "239.255.0.94"
-
-[[link]]
-kind = "ucast"
-peers = { lb1 = "%s", lb2 = "%s" }
-
-[[group]]
+%s
+%s[[group]]
 name = "%s"
 preferred = "lb1"
 resources = [
@@ -68,14 +55,11 @@ resources = [
   { kind = "vip", address = "%s/24", interface = "eth0" },
 ]
 
-[[service]]
-name = "http"
-listen = "%s"
-protocol = "tcp"
-mode = "http"
-scheduler = "rr"
-check = { type = "negotiate", request = "/status", receive = "^ok", interval = "200ms", timeout = "100ms", rise = 1, fall = 2 }
-reals = [ { address = "%s:%d" }, { address = "%s:%d" } ]
-`, keepalive, (keepalive+deadtime)/2, deadtime, initdead, h.Dir, h.HadSocket(),
-		lb1, lb2, group, vip, service, b1, lab.LabsrvHTTPPort, b2, lab.LabsrvHTTPPort)
+%s`, keepalive, (keepalive+deadtime)/2, deadtime, initdead, h.Dir, h.HadSocket(),
+		scenario.GARP, scenario.Links(fmt.Sprintf("lb1 = %q, lb2 = %q", lb1, lb2)), group, vip, httpService)
 }
+
+// httpService is the balancer in HTTP mode on the VIP, forwarding to
+// labsrv on both backends, checked like ldirectord's negotiate.
+var httpService = scenario.Service{Name: "http", Keys: "protocol = \"tcp\"\nmode = \"http\"\n", Port: lab.LabsrvHTTPPort,
+	Check: `type = "negotiate", request = "/status", receive = "^ok"`}.String()

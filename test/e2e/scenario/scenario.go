@@ -87,25 +87,12 @@ failback_hold = "%s"
 state_dir = "%s/state"
 socket = "%s"
 %s
-[garp]
-count = 3
-interval = "50ms"
-second_burst = "1s"
-
-`, nodes, Keepalive, (Keepalive+Deadtime)/2, Deadtime, initdead, o.AutoFailback, hold, dir, socket, notifyLine(o))
+%s
+`, nodes, Keepalive, (Keepalive+Deadtime)/2, Deadtime, initdead, o.AutoFailback, hold, dir, socket, notifyLine(o), GARP)
 	if o.Links != "" {
 		b.WriteString(o.Links)
 	} else {
-		fmt.Fprintf(&b, `[[link]]
-kind = "mcast"
-interface = "eth0"
-group = "239.255.0.94"
-
-[[link]]
-kind = "ucast"
-peers = { %s }
-
-`, peers)
+		b.WriteString(Links(peers))
 	}
 	if o.Ping != "" {
 		// Weight 1: losing the ping node barely lowers the priority, so
@@ -137,6 +124,31 @@ preferred = %s
 		fmt.Fprintf(&b, "\n[admin]\nlisten = \"0.0.0.0:%d\"\nallow_remote = true\n", AdminPort)
 	}
 	return strings.ReplaceAll(b.String(), "HOSTDIR", dir)
+}
+
+// GARP is the [garp] table of every lab node: three announcements 50ms
+// apart and a second burst after 1s, so a takeover is seen within the
+// short waits of the tests.
+const GARP = `[garp]
+count = 3
+interval = "50ms"
+second_burst = "1s"
+`
+
+// Links is the two heartbeat links of a lab node: multicast on eth0 (the
+// LAN) and unicast to peers (the body of a TOML table of node = address)
+// on the heartbeat LAN.
+func Links(peers string) string {
+	return fmt.Sprintf(`[[link]]
+kind = "mcast"
+interface = "eth0"
+group = "239.255.0.94"
+
+[[link]]
+kind = "ucast"
+peers = { %s }
+
+`, peers)
 }
 
 // nodeNames returns the TOML list of lb1..lbN (n 0 = 2) and the ucast
