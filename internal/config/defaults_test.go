@@ -141,14 +141,8 @@ func TestREADMEDefaults(t *testing.T) {
 		}
 		rows++
 		key, kind, want := m[1], m[2], m[3]
-		path := examplePathOf(ix, lines, key, kind)
-		pos, ok := ix.key[path]
-		if !ok {
-			t.Errorf("README default %s: the example has no %s", key, path)
-			continue
-		}
-		_, val, _ := strings.Cut(lines[pos.Line-1][pos.Col-1:], "=")
-		if got := valueText(strings.TrimSpace(val)); got != want {
+		got, pos, ok := exampleValue(t, ix, lines, "README default", key, kind)
+		if ok && got != want {
 			t.Errorf("README says %s defaults to %s; the example (%s) says %s", key, want, pos, got)
 		}
 	}
@@ -163,20 +157,29 @@ func TestREADMEDefaults(t *testing.T) {
 			continue
 		}
 		limits++
-		path := examplePathOf(ix, lines, "service."+m[1], "")
-		pos, ok := ix.key[path]
-		if !ok {
-			t.Errorf("README limit %s: the example has no %s", m[1], path)
-			continue
-		}
-		_, val, _ := strings.Cut(lines[pos.Line-1][pos.Col-1:], "=")
-		if got := strings.Trim(valueText(strings.TrimSpace(val)), `"`); got != m[2] {
+		got, pos, ok := exampleValue(t, ix, lines, "README limit", "service."+m[1], "")
+		if got = strings.Trim(got, `"`); ok && got != m[2] {
 			t.Errorf("README's limits say %s defaults to %s; the example (%s) says %s", m[1], m[2], pos, got)
 		}
 	}
 	if limits < 3 {
 		t.Errorf("README's limits table has %d rows with a default, want 3 or more", limits)
 	}
+}
+
+// exampleValue returns the value the example writes for the README key
+// (and, for resources, kind) and where; it reports what (the README table)
+// and returns !ok when the example does not write the key.
+func exampleValue(t *testing.T, ix *index, lines []string, what, key, kind string) (string, Pos, bool) {
+	t.Helper()
+	path := examplePathOf(ix, lines, key, kind)
+	pos, ok := ix.key[path]
+	if !ok {
+		t.Errorf("%s %s: the example has no %s", what, key, path)
+		return "", pos, false
+	}
+	_, val, _ := strings.Cut(lines[pos.Line-1][pos.Col-1:], "=")
+	return valueText(strings.TrimSpace(val)), pos, true
 }
 
 // limitRow is a row of README's per-service limits table with a plain
