@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -67,26 +68,6 @@ ip route add %s/32 via %s rto_min %s`, vip, p.lab.Client().Addr, vip, thinRTOMin
 	return p
 }
 
-// thinStreams sets up the two ends of every stream, the client's and
-// the reals' namespaces, as interactive traffic (SIP, games) is set up:
-// Linux's thin-stream linear timeouts (net.ipv4.tcp_thin_linear_timeouts,
-// tcp(7)), so a stream with fewer than four segments in flight
-// retransmits every RTO (srtt + rto_min, see thinRTOMin) for its first six
-// retransmissions instead of backing off (0.2, 0.4, 0.8, 1.6 s). The
-// stream below is stop-and-wait, so it is thin; without this, when it
-// resumes after a failover depends on where TCP's backoff happens to be,
-// not on the balancer. With it, the longest stall measures the balancer:
-// the takeover plus at most one RTO. The routes' rto_min is lowered to
-// thinRTOMin (the client's to the VIP here, the reals' to the client
-// beside their other routes).
-//
-// The congestion control is reno: the kernel counts a stream as thin
-// only once it has left its initial slow start (tcp_stream_is_thin),
-// and BBR, the default here, never sets a slow-start threshold, so under
-// BBR no stream is ever thin. Both sysctls are per network namespace
-// (checked on this 6.18 kernel: set in one namespace, unchanged in
-// another) and read when a socket is accepted or its timer fires, so
-// they apply to the connections labsrv accepts after this.
 // thinRTOMin is the rto_min (ip-route(8)) of the routes between the
 // client and the VIP, both ways. With the default 200 ms, one RTO is
 // srtt + 200 ms, and the stream's last echo comes up to one 10 ms step
@@ -96,11 +77,32 @@ ip route add %s/32 via %s rto_min %s`, vip, p.lab.Client().Addr, vip, thinRTOMin
 // 100 ms a resend follows the takeover within ~100 ms.
 const thinRTOMin = "100ms"
 
+// thinStreams sets up the two ends of every stream, the client's and
+// the reals' namespaces, as interactive traffic (SIP, games) is set up:
+// Linux's thin-stream linear timeouts (net.ipv4.tcp_thin_linear_timeouts,
+// tcp(7)), so a stream with fewer than four segments in flight
+// retransmits every RTO (srtt + rto_min, see thinRTOMin) for its first six
+// retransmissions instead of backing off (0.2, 0.4, 0.8, 1.6 s). The
+// stream below is stop-and-wait, so it is thin; without this, when it
+// resumes after a failover depends on where TCP's backoff happens to be,
+// not on the balancer. With it, the longest stall measures the balancer:
+// the takeover plus at most one RTO. It also gives the client's route to
+// the VIP rto_min thinRTOMin; each test gives the reals' routes to the
+// client the same, beside the routes its method needs.
+//
+// The congestion control is reno: the kernel counts a stream as thin
+// only once it has left its initial slow start (tcp_stream_is_thin),
+// and BBR, the default here, never sets a slow-start threshold, so under
+// BBR no stream is ever thin. Both sysctls are per network namespace
+// (checked on this 6.18 kernel: set in one namespace, unchanged in
+// another) and read when a socket is accepted or its timer fires, so
+// they apply to the connections labsrv accepts after this.
 func thinStreams(t *testing.T, p *pair) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	for _, h := range append(p.lab.Backends(), p.lab.Client()) {
+	// A new slice: appending to Backends() would write into the lab's own.
+	for _, h := range append(slices.Clone(p.lab.Backends()), p.lab.Client()) {
 		if out, err := h.Run(ctx, "sysctl", "-qw", "net.ipv4.tcp_thin_linear_timeouts=1", "net.ipv4.tcp_congestion_control=reno"); err != nil {
 			t.Fatalf("%s: thin-stream linear timeouts and reno: %v: %s", h.Name, err, out)
 		}
