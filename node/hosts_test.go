@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/netip"
 	"strings"
@@ -11,15 +10,6 @@ import (
 	"github.com/hapair/hapair/internal/config"
 	"github.com/hapair/hapair/internal/testkit"
 )
-
-type fakeResolver map[string][]netip.Addr
-
-func (f fakeResolver) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
-	if a, ok := f[host]; ok {
-		return a, nil
-	}
-	return nil, errors.New("lookup " + host + ": no such host")
-}
 
 // A reload keeps the last address of a name that stopped resolving, logs
 // it, takes a new address when the name resolves, and fails for a name it
@@ -32,14 +22,14 @@ func TestLastKnownAddress(t *testing.T) {
 		FallbackHost: "sorry",
 	}}}
 	var logs testkit.Buffer
-	l := lastKnown{prev: prev, next: fakeResolver{"web2": {netip.MustParseAddr("198.18.1.22")}, "web1": {netip.MustParseAddr("198.18.1.41")}}, log: slog.New(slog.NewTextHandler(&logs, nil))}
+	l := lastKnown{prev: prev, next: testkit.Resolver{"web2": {netip.MustParseAddr("198.18.1.22")}, "web1": {netip.MustParseAddr("198.18.1.41")}}, log: slog.New(slog.NewTextHandler(&logs, nil))}
 	ctx := context.Background()
 	for host, want := range map[string]string{"web1": "198.18.1.41", "web2": "198.18.1.22"} {
 		if a, err := l.LookupNetIP(ctx, "ip", host); err != nil || len(a) != 1 || a[0].String() != want {
 			t.Errorf("LookupNetIP(%q) = %v, %v, want %s (it resolves)", host, a, err, want)
 		}
 	}
-	l.next = fakeResolver{}
+	l.next = testkit.Resolver{}
 	for host, want := range map[string]string{"web1": "198.18.1.21", "spare": "198.18.1.31", "sorry": "198.18.1.99"} {
 		if a, err := l.LookupNetIP(ctx, "ip", host); err != nil || len(a) != 1 || a[0].String() != want {
 			t.Errorf("LookupNetIP(%q) = %v, %v, want the last address %s", host, a, err, want)
