@@ -29,14 +29,7 @@ func (p *pair) waitHolds(node string, timeout time.Duration) time.Duration {
 		if err != nil || !ok {
 			return fmt.Errorf("VIP on %s: %v %v", node, ok, err)
 		}
-		st, err := p.status(node)
-		if err != nil {
-			return err
-		}
-		if !st.master("web") {
-			return fmt.Errorf("%s status: %+v", node, st.Groups)
-		}
-		return nil
+		return p.master(node, "web")
 	})
 }
 
@@ -51,29 +44,10 @@ func TestCrashFailover(t *testing.T) {
 
 	pr := p.lab.StartProbe(p.bins, "client", vipTCP.String(), probe.Options{Proto: "tcp", Interval: 10 * time.Millisecond, Timeout: 100 * time.Millisecond, Count: 300})
 	// Let the client resolve the VIP to lb1 before the crash.
-	lab.Eventually(t, 5*time.Second, "client has a neighbour entry for the VIP on lb1", func() error {
-		mac, err := p.lab.NeighMAC("client", vip)
-		if err != nil {
-			return err
-		}
-		if mac.String() != p.lab.Host("lb1").MAC("eth0").String() {
-			return fmt.Errorf("client has %v for the VIP", mac)
-		}
-		return nil
-	})
+	p.clientNeighIs("lb1", 5*time.Second)
 	p.crashOwner("lb1")
 	took := p.waitHolds("lb2", 5*time.Second)
-	lb2MAC := p.lab.Host("lb2").MAC("eth0").String()
-	lab.Eventually(t, 2*time.Second, "client's neighbour entry for the VIP names lb2", func() error {
-		mac, err := p.lab.NeighMAC("client", vip)
-		if err != nil {
-			return err
-		}
-		if mac.String() != lb2MAC {
-			return fmt.Errorf("client has %v, want lb2's %s", mac, lb2MAC)
-		}
-		return nil
-	})
+	p.clientNeighIs("lb2", 2*time.Second)
 	res, _ := pr.Result(30 * time.Second)
 	if res == nil {
 		t.Fatal("probe gave no result")

@@ -104,23 +104,7 @@ func TestImportedUltraMonkeyFailsOver(t *testing.T) {
 	}
 	const group = "vip-198.18.0.100"
 	waitMaster := func(node string) {
-		lab.Eventually(t, 15*time.Second, node+" alone holds the VIP and is master of "+group, func() error {
-			hs, err := p.lab.Holders(vip)
-			if err != nil {
-				return err
-			}
-			if len(hs) != 1 || hs[0] != node {
-				return fmt.Errorf("VIP held by %v", hs)
-			}
-			st, err := p.status(node)
-			if err != nil {
-				return err
-			}
-			if !st.master(group) {
-				return fmt.Errorf("%s status: %+v", node, st.Groups)
-			}
-			return nil
-		})
+		lab.Eventually(t, 15*time.Second, node+" alone holds the VIP and is master of "+group, func() error { return p.soleMaster(node, group) })
 	}
 	served := func(when string) {
 		for _, target := range []struct{ addr, proto string }{{vipHTTP.String(), "http"}, {vip.String() + ":5060", "udp"}} {

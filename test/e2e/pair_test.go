@@ -108,20 +108,46 @@ func (p *pair) holders() []string {
 // waitOwner waits until exactly node holds the VIP and says it is master.
 func (p *pair) waitOwner(node string, timeout time.Duration) time.Duration {
 	p.t.Helper()
-	return lab.Eventually(p.t, timeout, node+" alone holds the VIP and is master", func() error {
-		hs, err := p.lab.Holders(vip)
+	return lab.Eventually(p.t, timeout, node+" alone holds the VIP and is master", func() error { return p.soleMaster(node, "web") })
+}
+
+// soleMaster is nil when node alone holds the VIP and says it is master
+// of group.
+func (p *pair) soleMaster(node, group string) error {
+	hs, err := p.lab.Holders(vip)
+	if err != nil {
+		return err
+	}
+	if len(hs) != 1 || hs[0] != node {
+		return fmt.Errorf("VIP held by %v", hs)
+	}
+	return p.master(node, group)
+}
+
+// master is nil when node says it is master of group.
+func (p *pair) master(node, group string) error {
+	st, err := p.status(node)
+	if err != nil {
+		return err
+	}
+	if !st.master(group) {
+		return fmt.Errorf("%s status: %+v", node, st.Groups)
+	}
+	return nil
+}
+
+// clientNeighIs waits until the client's neighbour entry for the VIP
+// names node's eth0 MAC: node answered ARP or sent gratuitous ARP.
+func (p *pair) clientNeighIs(node string, timeout time.Duration) {
+	p.t.Helper()
+	want := p.lab.Host(node).MAC("eth0").String()
+	lab.Eventually(p.t, timeout, "the client's neighbour entry for the VIP names "+node, func() error {
+		mac, err := p.lab.NeighMAC("client", vip)
 		if err != nil {
 			return err
 		}
-		if len(hs) != 1 || hs[0] != node {
-			return fmt.Errorf("VIP held by %v", hs)
-		}
-		st, err := p.status(node)
-		if err != nil {
-			return err
-		}
-		if !st.master("web") {
-			return fmt.Errorf("%s status: %+v", node, st.Groups)
+		if mac.String() != want {
+			return fmt.Errorf("client has %v, want %s's %s", mac, node, want)
 		}
 		return nil
 	})

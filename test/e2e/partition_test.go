@@ -41,15 +41,5 @@ func TestPartitionAndHeal(t *testing.T) {
 	if limit := 2*keepalive + 300*time.Millisecond; took > limit {
 		t.Errorf("dual ownership lasted %v after the heal, want under %v", took, limit)
 	}
-	lb1MAC := p.lab.Host("lb1").MAC("eth0").String()
-	lab.Eventually(t, 2*time.Second, "the client's neighbour entry names the winner lb1", func() error {
-		mac, err := p.lab.NeighMAC("client", vip)
-		if err != nil {
-			return err
-		}
-		if mac.String() != lb1MAC {
-			return fmt.Errorf("client has %v, want lb1's %s", mac, lb1MAC)
-		}
-		return nil
-	})
+	p.clientNeighIs("lb1", 2*time.Second) // the winner
 }
