@@ -43,7 +43,7 @@ type syncTransport interface {
 // (*proxy.Balancer satisfies it).
 type syncTable interface {
 	PersistenceChanges(max int) map[string][]persist.Entry
-	ExportPersistence() map[string][]persist.Entry
+	ExportPersistenceShard(i int) map[string][]persist.Entry
 	ImportPersistence(map[string][]persist.Entry) error
 }
 
@@ -64,7 +64,8 @@ type syncer struct {
 	helloDue  bool
 	lastHello time.Time
 	deltas    [][]byte // encoded changes not sent yet
-	parts     [][]byte // the running resync's parts not sent yet
+	parts     [][]byte // the running resync's encoded parts not sent yet
+	nextShard int      // the next table part (persist.Shards) to encode
 	partsSent uint64
 	epoch     uint64
 	st        syncCounters
@@ -141,16 +142,22 @@ func (s *syncer) batch(now time.Time) []psync.Message {
 		budget--
 	}
 	if s.out.WantResync(now) {
-		s.epoch = s.out.StartResync(now)
-		s.parts, s.partsSent = s.encode(s.tab.ExportPersistence(), now), 0
+		s.epoch = s.out.StartResync()
+		s.parts, s.nextShard, s.partsSent = nil, 0, 0
 		s.st.ResyncsSent++
 		ms = append(ms, psync.Message{Type: psync.Begin, N: s.out.Next(), Epoch: s.epoch})
 	}
 	for s.out.Resyncing() && budget > 0 {
+		// One table part at a time (a sixteenth): a big table is never
+		// copied whole, and a tick's work stays small.
+		for len(s.parts) == 0 && s.nextShard < persist.Shards {
+			s.parts = s.encode(s.tab.ExportPersistenceShard(s.nextShard), now)
+			s.nextShard++
+		}
 		if len(s.parts) == 0 {
 			n := s.out.Next()
 			ms = append(ms, psync.Message{Type: psync.End, N: n, Epoch: s.epoch, Parts: s.partsSent})
-			s.out.EndResync(n)
+			s.out.EndResync(n, now)
 			break
 		}
 		ms = append(ms, psync.Message{Type: psync.Part, N: s.out.Next(), Epoch: s.epoch, Chunk: s.parts[0]})

@@ -47,10 +47,10 @@ func (t *tables) PersistenceChanges(max int) map[string][]persist.Entry {
 	return out
 }
 
-func (t *tables) ExportPersistence() map[string][]persist.Entry {
+func (t *tables) ExportPersistenceShard(i int) map[string][]persist.Entry {
 	out := map[string][]persist.Entry{}
 	for name, tb := range t.m {
-		out[name] = tb.Export()
+		out[name] = tb.ExportShard(i)
 	}
 	return out
 }

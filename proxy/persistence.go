@@ -41,6 +41,20 @@ func (b *Balancer) ExportPersistence() map[string][]persist.Entry {
 	return out
 }
 
+// ExportPersistenceShard is ExportPersistence of part i (0 <= i <
+// persist.Shards) of every table, for a full resync a part at a time.
+func (b *Balancer) ExportPersistenceShard(i int) map[string][]persist.Entry {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make(map[string][]persist.Entry)
+	for name, s := range b.services {
+		if t := s.picker.pools.Load().sticky; t != nil {
+			out[name] = t.ExportShard(i)
+		}
+	}
+	return out
+}
+
 // ImportPersistence merges entries received from the peer. Entries for
 // services that are unknown or not persistent here are ignored and named in
 // the error.

@@ -79,8 +79,8 @@ type Out struct {
 	n         uint64
 	epoch     uint64
 	resyncing bool
-	endN      uint64 // n of the last End sent
-	started   time.Time
+	endN      uint64    // n of the last End sent
+	ended     time.Time // when it was sent
 	acks      map[string]Ack // peer -> what it last said about us
 }
 
@@ -108,7 +108,8 @@ func (o *Out) Heard(peer string, h *Message) {
 // running, and a peer's last Hello says it lacks this node's table (it
 // does not know this generation, or is not synced) and either it has
 // received everything up to the last resync's End (so that one did not
-// serve it) or the last resync started at least Holdoff ago.
+// serve it) or the last resync ended at least Holdoff ago (its End or
+// the peer's Hello since was lost).
 func (o *Out) WantResync(now time.Time) bool {
 	if o.resyncing {
 		return false
@@ -117,22 +118,22 @@ func (o *Out) WantResync(now time.Time) bool {
 		if a.Generation == o.Gen && a.Synced {
 			continue
 		}
-		if (a.Generation == o.Gen && a.N >= o.endN) || o.started.IsZero() || now.Sub(o.started) >= o.Holdoff {
+		if (a.Generation == o.Gen && a.N >= o.endN) || o.ended.IsZero() || now.Sub(o.ended) >= o.Holdoff {
 			return true
 		}
 	}
 	return false
 }
 
-// StartResync marks a full resync as started at now and returns its epoch.
-func (o *Out) StartResync(now time.Time) uint64 {
+// StartResync marks a full resync as started and returns its epoch.
+func (o *Out) StartResync() uint64 {
 	o.epoch++
-	o.resyncing, o.started = true, now
+	o.resyncing = true
 	return o.epoch
 }
 
-// EndResync marks the running resync as ended by the End numbered n.
-func (o *Out) EndResync(n uint64) { o.resyncing, o.endN = false, n }
+// EndResync marks the running resync as ended at now by the End numbered n.
+func (o *Out) EndResync(n uint64, now time.Time) { o.resyncing, o.endN, o.ended = false, n, now }
 
 // Resyncing reports whether a full resync is running.
 func (o *Out) Resyncing() bool { return o.resyncing }

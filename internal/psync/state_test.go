@@ -57,11 +57,11 @@ func TestOutWantResync(t *testing.T) {
 	if !o.WantResync(t0) {
 		t.Fatal("WantResync() for a peer without our table = false")
 	}
-	o.StartResync(t0)
-	if o.WantResync(t0) {
+	o.StartResync()
+	if o.WantResync(t0.Add(time.Hour)) {
 		t.Fatal("WantResync() while resyncing = true")
 	}
-	o.EndResync(40)
+	o.EndResync(40, t0)
 	// A Hello written before our End arrived must not start another...
 	o.Heard("lb2", &Message{Type: Hello, Acks: []Ack{{Name: "lb1", Generation: 5, N: 30}}})
 	if o.WantResync(t0.Add(time.Second)) {

@@ -1,6 +1,7 @@
 package persist
 
 import (
+	"net/netip"
 	"testing"
 	"time"
 )
@@ -51,5 +52,19 @@ func TestChanges(t *testing.T) {
 	tb.Expire()
 	if got := tb.Pending(); got != 0 {
 		t.Fatalf("Pending() after Forget and Expire = %d, want 0", got)
+	}
+}
+
+func TestExportShardsMakeExport(t *testing.T) {
+	tb, _ := newTable(time.Minute)
+	for i := range 200 {
+		tb.Put(netip.AddrFrom4([4]byte{198, 18, 3, byte(i)}), real1)
+	}
+	n := 0
+	for i := range Shards {
+		n += len(tb.ExportShard(i))
+	}
+	if all := len(tb.Export()); n != 200 || all != 200 {
+		t.Errorf("ExportShard over every part = %d entries, Export = %d, want 200 each", n, all)
 	}
 }

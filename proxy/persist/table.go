@@ -26,6 +26,9 @@ const DefaultMaxEntries = 1 << 20
 // would serialise every new connection of a busy service.
 const shards = 16
 
+// Shards is how many parts ExportShard splits a table into.
+const Shards = shards
+
 // Table maps client addresses to reals with an inactivity timeout. It is safe
 // for concurrent use. Build it with New; the zero value is not usable.
 type Table struct {
@@ -206,10 +209,28 @@ func (t *Table) Export() []Entry {
 	now := wall.Sub(t.epoch)
 	var es []Entry
 	for s := range t.lockedShards() {
-		for c, e := range s.m {
-			if e.expires > now {
-				es = append(es, Entry{Client: c, Real: e.real, Expires: wall.Add(e.expires - now)})
-			}
+		es = s.appendLive(es, wall, now)
+	}
+	return es
+}
+
+// ExportShard returns the live entries of part i (0 <= i < Shards) of the
+// table: Export a part at a time, so a full resync of a big table need not
+// copy it whole at once.
+func (t *Table) ExportShard(i int) []Entry {
+	wall := t.now()
+	s := &t.shard[i]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.appendLive(nil, wall, wall.Sub(t.epoch))
+}
+
+// appendLive appends the shard's entries still live at now (since the
+// table's epoch; wall is the same instant), with s.mu held.
+func (s *shard) appendLive(es []Entry, wall time.Time, now time.Duration) []Entry {
+	for c, e := range s.m {
+		if e.expires > now {
+			es = append(es, Entry{Client: c, Real: e.real, Expires: wall.Add(e.expires - now)})
 		}
 	}
 	return es
