@@ -79,8 +79,8 @@ type Out struct {
 	n         uint64
 	epoch     uint64
 	resyncing bool
-	endN      uint64    // n of the last End sent
-	ended     time.Time // when it was sent
+	endN      uint64         // n of the last End sent
+	ended     time.Time      // when it was sent
 	acks      map[string]Ack // peer -> what it last said about us
 }
 
