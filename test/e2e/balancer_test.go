@@ -32,10 +32,7 @@ var httpService = scenario.HTTPService
 // the VIP and the client is served on target.
 func balancerPair(t *testing.T, backends int, services string, names []string, target netip.AddrPort, proto string) *pair {
 	t.Helper()
-	p := newPair(t, scenario.Balancer(backends, services, names...))
-	p.start("lb1")
-	p.start("lb2")
-	p.waitOwner("lb1", 10*time.Second)
+	p := runningPair(t, scenario.Balancer(backends, services, names...))
 	lab.Eventually(t, 10*time.Second, "the client is served on "+target.String(), func() error {
 		_, err := p.probe(target, proto, 5)
 		return err

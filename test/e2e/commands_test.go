@@ -14,10 +14,7 @@ import (
 // Test 4: hactl takeover and standby move the group both ways; is-master
 // answers right on both nodes; status -o json names the owner.
 func TestTakeoverStandbyAndIsMaster(t *testing.T) {
-	p := newPair(t, pairOptions{Notify: true})
-	p.start("lb1")
-	p.start("lb2")
-	p.waitOwner("lb1", 10*time.Second)
+	p := runningPair(t, pairOptions{Notify: true})
 
 	check := func(master, other string) {
 		t.Helper()
@@ -75,10 +72,7 @@ func TestTakeoverStandbyAndIsMaster(t *testing.T) {
 // Test 9: with maintenance on, a dead peer does not move the group; off,
 // normal behaviour resumes.
 func TestMaintenanceFreezes(t *testing.T) {
-	p := newPair(t, pairOptions{})
-	p.start("lb1")
-	p.start("lb2")
-	p.waitOwner("lb1", 10*time.Second)
+	p := runningPair(t, pairOptions{})
 
 	if out, err := p.lab.Host("lb2").Hactl(p.bins, "maintenance", "on"); err != nil {
 		t.Fatalf("hactl maintenance on: %v: %s", err, out)

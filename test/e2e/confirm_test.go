@@ -32,10 +32,7 @@ type confirmStatus struct {
 // re-announcement, which goes out with the burst's last (both at 100 ms),
 // so only the confirmation loop's second one (300 ms) can get through.
 func TestTrafficConfirmationAfterLostGARP(t *testing.T) {
-	p := newPair(t, pairOptions{})
-	p.start("lb1")
-	p.start("lb2")
-	p.waitOwner("lb1", 10*time.Second)
+	p := runningPair(t, pairOptions{})
 	p.waitServed(10 * time.Second)
 
 	client := p.lab.Host("client")

@@ -17,10 +17,7 @@ func TestFailback(t *testing.T) {
 	}{{"off", false}, {"on", true}} {
 		t.Run(tc.name, func(t *testing.T) {
 			hold := scenario.FailbackHold
-			p := newPair(t, pairOptions{AutoFailback: tc.failback, FailbackHold: hold, Initdead: deadtime})
-			p.start("lb1")
-			p.start("lb2")
-			p.waitOwner("lb1", 10*time.Second)
+			p := runningPair(t, pairOptions{AutoFailback: tc.failback, FailbackHold: hold, Initdead: deadtime})
 			p.crashOwner("lb1")
 			p.waitHolds("lb2", 5*time.Second)
 

@@ -37,10 +37,7 @@ func (p *pair) waitHolds(node string, timeout time.Duration) time.Duration {
 // neighbour entry moves to the new owner's MAC (gratuitous ARP), and the
 // client's probes succeed again.
 func TestCrashFailover(t *testing.T) {
-	p := newPair(t, pairOptions{})
-	p.start("lb1")
-	p.start("lb2")
-	p.waitOwner("lb1", 10*time.Second)
+	p := runningPair(t, pairOptions{})
 
 	pr := p.lab.StartProbe(p.bins, "client", vipTCP.String(), probe.Options{Proto: "tcp", Interval: 10 * time.Millisecond, Timeout: 100 * time.Millisecond, Count: 300})
 	// Let the client resolve the VIP to lb1 before the crash.
@@ -65,10 +62,7 @@ func TestCrashFailover(t *testing.T) {
 // Test 3: SIGTERM the owner: it says goodbye and the peer takes over in
 // under 5 keepalives.
 func TestCleanStopHandover(t *testing.T) {
-	p := newPair(t, pairOptions{})
-	p.start("lb1")
-	p.start("lb2")
-	p.waitOwner("lb1", 10*time.Second)
+	p := runningPair(t, pairOptions{})
 
 	pr := p.lab.StartProbe(p.bins, "client", vipTCP.String(), probe.Options{Proto: "tcp", Interval: 10 * time.Millisecond, Timeout: 200 * time.Millisecond, Count: 200})
 	lab.Eventually(t, 5*time.Second, "client reaches the VIP", func() error {

@@ -16,10 +16,7 @@ import (
 // as the loss lasts, and lb1's status names the one-way link. Before the
 // heard list, both held the VIP for as long as the loss lasted.
 func TestOneWayLoss(t *testing.T) {
-	p := newPair(t, pairOptions{})
-	p.start("lb1")
-	p.start("lb2")
-	p.waitOwner("lb1", 10*time.Second)
+	p := runningPair(t, pairOptions{})
 
 	p.lab.MuteHeartbeats("lb1")
 	muted := time.Now()

@@ -105,6 +105,17 @@ func (p *pair) holders() []string {
 	return hs
 }
 
+// runningPair is newPair with had started on lb1 and lb2 and lb1, the
+// preferred node, holding the VIP: where most tests begin.
+func runningPair(t *testing.T, o pairOptions) *pair {
+	t.Helper()
+	p := newPair(t, o)
+	p.start("lb1")
+	p.start("lb2")
+	p.waitOwner("lb1", 10*time.Second)
+	return p
+}
+
 // waitOwner waits until exactly node holds the VIP and says it is master.
 func (p *pair) waitOwner(node string, timeout time.Duration) time.Duration {
 	p.t.Helper()

@@ -9,10 +9,7 @@ import (
 // heartbeat partition: lb1, hearing neither its peer nor its ping node,
 // knows it is the one cut off.
 func TestPartitionWithPingNode(t *testing.T) {
-	p := newPair(t, pairOptions{Ping: "198.18.0.21"})
-	p.start("lb1")
-	p.start("lb2")
-	p.waitOwner("lb1", 10*time.Second)
+	p := runningPair(t, pairOptions{Ping: "198.18.0.21"})
 
 	p.lab.Partition("lb1", "backend1") // lb1 loses its ping node
 	// With weight 1, losing it alone moves nothing: lb1 (199) still

@@ -13,10 +13,7 @@ import (
 // heal one owner remains within two keepalives, and the client sees the
 // winner's gratuitous ARP.
 func TestPartitionAndHeal(t *testing.T) {
-	p := newPair(t, pairOptions{})
-	p.start("lb1")
-	p.start("lb2")
-	p.waitOwner("lb1", 10*time.Second)
+	p := runningPair(t, pairOptions{})
 
 	p.lab.PartitionHeartbeats("lb1", "lb2")
 	lab.Eventually(t, 5*time.Second, "both nodes hold the VIP during the partition", func() error {
