@@ -230,12 +230,7 @@ func (e *Error) Error() string {
 	if e.Op == "start" {
 		fmt.Fprintf(&b, ": rolled back %d resource%s", e.RolledBack, plural(e.RolledBack))
 		for _, re := range e.RollbackErrs {
-			var se *Error
-			if errors.As(re, &se) {
-				fmt.Fprintf(&b, "; rollback: %s %s: %v", se.Op, se.Resource, se.Err)
-			} else {
-				fmt.Fprintf(&b, "; rollback: %v", re)
-			}
+			fmt.Fprintf(&b, "; rollback: %s", brief(re))
 		}
 	}
 	return b.String()
@@ -257,14 +252,19 @@ func (m *multiError) Error() string {
 		fmt.Fprintf(&b, "group %s: %d resources failed to %s", m.group, len(m.errs), m.op)
 	}
 	for _, err := range m.errs {
-		var e *Error
-		if errors.As(err, &e) {
-			fmt.Fprintf(&b, "; %s %s: %v", e.Op, e.Resource, e.Err)
-		} else {
-			fmt.Fprintf(&b, "; %v", err)
-		}
+		fmt.Fprintf(&b, "; %s", brief(err))
 	}
 	return b.String()
+}
+
+// brief is err without its group, for a line that names the group once:
+// "OP RESOURCE: ERR" for an *Error.
+func brief(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return fmt.Sprintf("%s %s: %v", e.Op, e.Resource, e.Err)
+	}
+	return err.Error()
 }
 
 func (m *multiError) Unwrap() []error { return m.errs }
