@@ -68,15 +68,22 @@ func (p fakePinger) Ping(ctx context.Context, addr netip.Addr) error {
 	}
 }
 
-func TestCheckReportsTransitions(t *testing.T) {
-	addr := netip.MustParseAddr("198.18.0.1")
+// newPingCheck is a check of 198.18.0.1 every second on a fake pinger
+// (results queued on p.results) and a fake clock.
+func newPingCheck(t *testing.T, fall int) (*Check, fakePinger, *clocktest.Clock) {
+	t.Helper()
 	p := fakePinger{results: make(chan error, 10)}
 	clk := clocktest.New(time.Time{})
-	m, err := NewCheck(Spec{Name: "ping 198.18.0.1", Probe: PingProbe(p, addr), Interval: time.Second, Fall: 2,
+	m, err := NewCheck(Spec{Name: "ping 198.18.0.1", Probe: PingProbe(p, netip.MustParseAddr("198.18.0.1")), Interval: time.Second, Fall: fall,
 		Clock: clk, Rand: rand.New(rand.NewPCG(1, 2))})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return m, p, clk
+}
+
+func TestCheckReportsTransitions(t *testing.T) {
+	m, p, clk := newPingCheck(t, 2)
 	lost := errors.New("no reply after 1s")
 	for _, r := range []error{nil, lost, nil, lost, lost, nil} {
 		p.results <- r
@@ -197,14 +204,7 @@ func TestTrackProbe(t *testing.T) {
 // descriptors or buffers) do not count against the ping node, so a local
 // shortage does not lower the priority and cause a failover.
 func TestLocalErrorsAreNotFailures(t *testing.T) {
-	addr := netip.MustParseAddr("198.18.0.1")
-	p := fakePinger{results: make(chan error, 10)}
-	clk := clocktest.New(time.Time{})
-	m, err := NewCheck(Spec{Name: "ping 198.18.0.1", Probe: PingProbe(p, addr), Interval: time.Second, Fall: 1,
-		Clock: clk, Rand: rand.New(rand.NewPCG(1, 2))})
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, p, clk := newPingCheck(t, 1)
 	results := []error{nil, syscall.ENOBUFS, syscall.EMFILE, nil}
 	for _, r := range results {
 		p.results <- r
