@@ -40,13 +40,20 @@ func fakeSystemd(t *testing.T, watchdog time.Duration) <-chan string {
 func TestSdNotifyReady(t *testing.T) {
 	got := fakeSystemd(t, 0)
 	sdNotify(slog.New(slog.DiscardHandler), "READY=1")
+	wantNotify(t, got, "READY=1", "no notification reached NOTIFY_SOCKET")
+}
+
+// wantNotify waits up to 5s for the fake systemd's next message and fails
+// the test, saying missing, when none comes or it is not want.
+func wantNotify(t *testing.T, got <-chan string, want, missing string) {
+	t.Helper()
 	select {
 	case msg := <-got:
-		if msg != "READY=1" {
-			t.Errorf("systemd got %q, want READY=1", msg)
+		if msg != want {
+			t.Fatalf("systemd got %q, want %s", msg, want)
 		}
 	case <-time.After(5 * time.Second):
-		t.Fatal("no notification reached NOTIFY_SOCKET")
+		t.Fatal(missing)
 	}
 }
 
@@ -63,14 +70,7 @@ func TestWatchdogPingsOnlyWhileAlive(t *testing.T) {
 		return answer
 	})
 	defer stop()
-	select {
-	case msg := <-got:
-		if msg != "WATCHDOG=1" {
-			t.Fatalf("systemd got %q, want WATCHDOG=1", msg)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("no watchdog ping while the agent answers")
-	}
+	wantNotify(t, got, "WATCHDOG=1", "no watchdog ping while the agent answers")
 	alive <- false
 	// Drain pings already on their way, then none may come: a wedged loop
 	// must let systemd restart the daemon. Three watchdog periods suffice.
