@@ -75,6 +75,15 @@ func (s *setup) connect(t *testing.T, addr string, n int) map[string]int {
 	return got
 }
 
+// applyAndCheckShares applies svc, makes 10000 connections to the VIP's
+// port 80 and checks them with checkShares.
+func (s *setup) applyAndCheckShares(t *testing.T, svc nft.Service, weights map[string]int) {
+	t.Helper()
+	s.b.apply(svc)
+	const n = 10000
+	checkShares(t, s.connect(t, vip+":80", n), weights, n)
+}
+
 // checkShares fails t unless each real's share is within 2% of its weight's.
 func checkShares(t *testing.T, got map[string]int, weights map[string]int, n int) {
 	t.Helper()
@@ -97,10 +106,7 @@ func TestNATWeightedRoundRobin(t *testing.T) {
 	for i := range svc.Reals {
 		svc.Reals[i].Weight = i + 1
 	}
-	s.b.apply(svc)
-	const n = 10000
-	got := s.connect(t, vip+":80", n)
-	checkShares(t, got, map[string]int{"backend1": 1, "backend2": 2, "backend3": 3}, n)
+	s.applyAndCheckShares(t, svc, map[string]int{"backend1": 1, "backend2": 2, "backend3": 3})
 }
 
 // The balancer host's own connections to the VIP are scheduled too (the
@@ -127,10 +133,7 @@ func TestNATRoundRobin(t *testing.T) {
 	s := newNAT(t)
 	svc := s.svc("rr")
 	svc.Reals[2].Weight = 5 // rr ignores weights above 0, as IPVS's rr does
-	s.b.apply(svc)
-	const n = 10000
-	got := s.connect(t, vip+":80", n)
-	checkShares(t, got, map[string]int{"backend1": 1, "backend2": 1, "backend3": 1}, n)
+	s.applyAndCheckShares(t, svc, map[string]int{"backend1": 1, "backend2": 1, "backend3": 1})
 }
 
 func only(got map[string]int) string {
