@@ -219,7 +219,8 @@ func printSync(w io.Writer, tw *tabwriter.Writer, sy *ctl.Sync, now time.Time) {
 	for _, p := range sy.Peers {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", p.Name, ago(now, p.LastHeard), yesNo(p.HaveOurs), yesNo(p.HaveTheirs), p.Lost)
 	}
-	fmt.Fprintln(tw, "SYNC LINK\tKIND\tSENT\tRECEIVED\tDROPPED")
+	tw.Flush()
+	fmt.Fprintln(tw, "\nSYNC LINK\tKIND\tSENT\tRECEIVED\tDROPPED")
 	for _, l := range sy.Links {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\n", l.Name, l.Kind, l.Sent, l.Received, drops(l.Drops))
 	}

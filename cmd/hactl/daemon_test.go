@@ -168,3 +168,27 @@ func TestPeerResetVerb(t *testing.T) {
 		t.Errorf("hactl peer forget = %d, want 2 (usage)", code)
 	}
 }
+
+// TestStatusShowsSync: the persistence sync section names each peer's
+// table state and the sync links' drops.
+func TestStatusShowsSync(t *testing.T) {
+	st := pairStatus("lb1", "lb1")
+	now := time.Now()
+	st.Sync = &ctl.Sync{
+		Links: []ctl.LinkStatus{{Name: "sync-mcast0", Kind: "mcast", Sent: 10, Received: 9,
+			Drops: map[string]uint64{"bad-mac": 1, "replay": 2}}},
+		Peers:   []ctl.SyncPeer{{Name: "lb2", LastHeard: now.Add(-300 * time.Millisecond), HaveOurs: true, Lost: 1}},
+		Entries: 42, EntriesSent: 40, ResyncsSent: 1, Messages: 10, PayloadBytes: 800,
+	}
+	var buf bytes.Buffer
+	printStatus(&buf, &st, now)
+	for _, want := range []string{
+		"persistence sync: 42 entries here, 40 sent, 0 received, 1 full resyncs sent, 10 messages (800 bytes)",
+		"lb2        300ms ago   yes            no                 1\n",
+		"sync-mcast0  mcast  10    9         bad-mac=1 replay=2\n",
+	} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("status:\n%s\nwant a line with %q", buf.String(), want)
+		}
+	}
+}
