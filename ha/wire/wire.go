@@ -41,6 +41,9 @@ const (
 	// MinPacketSize is the smallest sealed packet: 1-byte sender, no
 	// groups, no payload, shortest MAC.
 	MinPacketSize = headerSize + 1 + 1 + 2 + MinMACSize + footerSize
+	// groupEntrySize is one group entry without its name: name length,
+	// priority, state.
+	groupEntrySize = 1 + 1 + 1
 	// heardEntrySize is one heard entry without its name: name length,
 	// generation, age, flags.
 	heardEntrySize = 1 + 8 + 4 + 1
@@ -260,17 +263,10 @@ func (p *Packet) UnmarshalBinary(b []byte) error {
 	}
 	namesStart := off
 	for i := range gn {
-		if off >= len(b) {
-			return fmt.Errorf("wire: decoding group %d: body ends: %w", i, ErrMalformed)
+		var err error
+		if off, err = entryEnd(b, off, "group", i, MaxGroupName, groupEntrySize); err != nil {
+			return err
 		}
-		n := int(b[off])
-		if n < 1 || n > MaxGroupName {
-			return fmt.Errorf("wire: decoding group %d name length %d: want 1..%d: %w", i, n, MaxGroupName, ErrMalformed)
-		}
-		if off+1+n+2 > len(b) {
-			return fmt.Errorf("wire: decoding group %d of %d bytes: %d remain: %w", i, 1+n+2, len(b)-off, ErrMalformed)
-		}
-		off += 1 + n + 2
 	}
 	namesEnd := off
 	heardStart, hn := off, 0
@@ -284,17 +280,10 @@ func (p *Packet) UnmarshalBinary(b []byte) error {
 			return fmt.Errorf("wire: decoding heard count %d: at most %d: %w", hn, MaxHeard, ErrMalformed)
 		}
 		for i := range hn {
-			if off >= len(b) {
-				return fmt.Errorf("wire: decoding heard entry %d: body ends: %w", i, ErrMalformed)
+			var err error
+			if off, err = entryEnd(b, off, "heard entry", i, MaxSender, heardEntrySize); err != nil {
+				return err
 			}
-			n := int(b[off])
-			if n < 1 || n > MaxSender {
-				return fmt.Errorf("wire: decoding heard entry %d name length %d: want 1..%d: %w", i, n, MaxSender, ErrMalformed)
-			}
-			if off+heardEntrySize+n > len(b) {
-				return fmt.Errorf("wire: decoding heard entry %d of %d bytes: %d remain: %w", i, heardEntrySize+n, len(b)-off, ErrMalformed)
-			}
-			off += heardEntrySize + n
 		}
 	}
 	if off+2 > len(b) {
@@ -327,7 +316,7 @@ func (p *Packet) UnmarshalBinary(b []byte) error {
 				}
 			}
 			q.Groups[i] = g
-			off += 1 + n + 2
+			off += groupEntrySize + n
 		}
 	}
 	if hn > 0 {
@@ -354,4 +343,22 @@ func (p *Packet) UnmarshalBinary(b []byte) error {
 	}
 	*p = q
 	return nil
+}
+
+// entryEnd checks entry i of a list of what at b[off:]: a name length in
+// 1..maxName, then the name and the entry's other bytes, fixed in all
+// (the length byte included) besides the name. It returns the offset
+// after the entry.
+func entryEnd(b []byte, off int, what string, i, maxName, fixed int) (int, error) {
+	if off >= len(b) {
+		return 0, fmt.Errorf("wire: decoding %s %d: body ends: %w", what, i, ErrMalformed)
+	}
+	n := int(b[off])
+	if n < 1 || n > maxName {
+		return 0, fmt.Errorf("wire: decoding %s %d name length %d: want 1..%d: %w", what, i, n, maxName, ErrMalformed)
+	}
+	if off+fixed+n > len(b) {
+		return 0, fmt.Errorf("wire: decoding %s %d of %d bytes: %d remain: %w", what, i, fixed+n, len(b)-off, ErrMalformed)
+	}
+	return off + fixed + n, nil
 }
