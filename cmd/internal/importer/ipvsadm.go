@@ -3,6 +3,7 @@ package importer
 import (
 	"fmt"
 	"io"
+	"iter"
 	"regexp"
 	"strconv"
 	"strings"
@@ -145,21 +146,8 @@ func (st *ipvsState) line(at src, text string) {
 // cutShellComment removes a shell comment: '#' starting a word, outside
 // quotes.
 func cutShellComment(s string) string {
-	var quote byte
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case quote != 0:
-			if c == quote {
-				quote = 0
-			} else if c == '\\' && quote == '"' {
-				i++
-			}
-		case c == '\'' || c == '"':
-			quote = c
-		case c == '\\':
-			i++
-		case c == '#' && (i == 0 || s[i-1] == ' ' || s[i-1] == '\t'):
+	for i := range unquoted(s) {
+		if s[i] == '#' && (i == 0 || s[i-1] == ' ' || s[i-1] == '\t') {
 			return s[:i]
 		}
 	}
@@ -169,26 +157,44 @@ func cutShellComment(s string) string {
 // splitShell splits a command line at ; && || and | outside quotes.
 func splitShell(s string) []string {
 	var out []string
-	var quote byte
 	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case quote != 0:
-			if c == quote {
-				quote = 0
-			}
-		case c == '\'' || c == '"':
-			quote = c
-		case c == ';' || c == '&' || c == '|':
+	for i := range unquoted(s) {
+		if c := s[i]; i >= start && (c == ';' || c == '&' || c == '|') {
 			out = append(out, s[start:i])
-			for i+1 < len(s) && (s[i+1] == '&' || s[i+1] == '|') {
-				i++
+			// The next command starts past the rest of && or ||.
+			for start = i + 1; start < len(s) && (s[start] == '&' || s[start] == '|'); start++ {
 			}
-			start = i + 1
 		}
 	}
 	return append(out, s[start:])
+}
+
+// unquoted yields the index of each byte of the shell line s that stands
+// outside quotes and is not escaped by a backslash, as sh(1) reads them:
+// quotes and backslashes themselves are not yielded.
+func unquoted(s string) iter.Seq[int] {
+	return func(yield func(int) bool) {
+		var quote byte
+		for i := 0; i < len(s); i++ {
+			c := s[i]
+			switch {
+			case quote != 0:
+				if c == quote {
+					quote = 0
+				} else if c == '\\' && quote == '"' {
+					i++
+				}
+			case c == '\'' || c == '"':
+				quote = c
+			case c == '\\':
+				i++
+			default:
+				if !yield(i) {
+					return
+				}
+			}
+		}
+	}
 }
 
 var varRE = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)|\$\(|` + "`")
