@@ -49,6 +49,23 @@ func newFixture(t *testing.T, role string, running ...ipvssync.Daemon) *fixture 
 	return f
 }
 
+// do runs the resource's operation op: start, stop, status or
+// remove-stale.
+func (f *fixture) do(ctx context.Context, op string) error {
+	switch op {
+	case "start":
+		return f.r.Start(ctx)
+	case "stop":
+		return f.r.Stop(ctx)
+	case "status":
+		return f.r.Status(ctx)
+	case "remove-stale":
+		_, err := f.r.RemoveStale(ctx)
+		return err
+	}
+	return errors.New("ipvssync test: unknown op " + op)
+}
+
 // The trace tests follow LVSSyncDaemonSwap: the owner stops its backup
 // daemon before starting the master; a node releasing the group stops the
 // master before starting the backup.
@@ -107,16 +124,7 @@ func TestTrace(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
 			f := newFixture(t, tt.role, tt.running...)
-			var err error
-			switch tt.op {
-			case "start":
-				err = f.r.Start(ctx)
-			case "stop":
-				err = f.r.Stop(ctx)
-			case "remove-stale":
-				_, err = f.r.RemoveStale(ctx)
-			}
-			if err != nil {
+			if err := f.do(ctx, tt.op); err != nil {
 				t.Fatalf("%s: %v", tt.op, err)
 			}
 			if got := f.tr.String(); got != tt.want {
@@ -145,14 +153,9 @@ func TestTakeoverAndBack(t *testing.T) {
 		{"start", ""},
 	}
 	for _, s := range steps {
-		switch s.op {
-		case "start":
-			if err := f.r.Start(ctx); err != nil {
-				t.Fatalf("Start: %v", err)
-			}
-		case "stop":
-			if err := f.r.Stop(ctx); err != nil {
-				t.Fatalf("Stop: %v", err)
+		if s.op != "status" {
+			if err := f.do(ctx, s.op); err != nil {
+				t.Fatalf("%s: %v", s.op, err)
 			}
 		}
 		err := f.r.Status(ctx)
@@ -270,17 +273,7 @@ func TestErrors(t *testing.T) {
 				cancel()
 				ctx = c
 			}
-			var err error
-			switch tt.op {
-			case "start":
-				err = f.r.Start(ctx)
-			case "stop":
-				err = f.r.Stop(ctx)
-			case "status":
-				err = f.r.Status(ctx)
-			case "remove-stale":
-				_, err = f.r.RemoveStale(ctx)
-			}
+			err := f.do(ctx, tt.op)
 			if got := errString(err); got != tt.want {
 				t.Errorf("%s() = %q, want %q", tt.op, got, tt.want)
 			}
