@@ -71,8 +71,10 @@ func (s *groupSet) locals() []string {
 	return out
 }
 
+// Start starts group name's resources unless the group is active-active
+// (started by startLocal).
 func (s *groupSet) Start(ctx context.Context, name string) error {
-	if g, err := s.get(name); err == nil && g.local {
+	if s.isLocal(name) {
 		return nil
 	}
 	return s.startLocal(ctx, name)
@@ -80,23 +82,20 @@ func (s *groupSet) Start(ctx context.Context, name string) error {
 
 // startLocal starts group name's resources.
 func (s *groupSet) startLocal(ctx context.Context, name string) error {
-	g, err := s.get(name)
-	if err != nil {
-		return err
-	}
-	g.op.Lock()
-	defer g.op.Unlock()
-	g.started = time.Now()
-	if err := g.res.Start(ctx); err != nil {
-		return err
-	}
-	g.held = true
-	g.running = time.Now()
-	return nil
+	return s.locked(name, func(g *managedGroup) error {
+		g.started = time.Now()
+		if err := g.res.Start(ctx); err != nil {
+			return err
+		}
+		g.held = true
+		g.running = time.Now()
+		return nil
+	})
 }
 
+// Stop stops group name's resources unless the group is active-active.
 func (s *groupSet) Stop(ctx context.Context, name string) error {
-	if g, err := s.get(name); err == nil && g.local {
+	if s.isLocal(name) {
 		return nil
 	}
 	return s.stopLocal(ctx, name)
@@ -104,14 +103,27 @@ func (s *groupSet) Stop(ctx context.Context, name string) error {
 
 // stopLocal stops group name's resources.
 func (s *groupSet) stopLocal(ctx context.Context, name string) error {
+	return s.locked(name, func(g *managedGroup) error {
+		g.held = false
+		return g.res.Stop(ctx)
+	})
+}
+
+func (s *groupSet) isLocal(name string) bool {
+	g, err := s.get(name)
+	return err == nil && g.local
+}
+
+// locked runs f on group name holding the group's op lock, so that it
+// sees no start or stop half done.
+func (s *groupSet) locked(name string, f func(g *managedGroup) error) error {
 	g, err := s.get(name)
 	if err != nil {
 		return err
 	}
 	g.op.Lock()
 	defer g.op.Unlock()
-	g.held = false
-	return g.res.Stop(ctx)
+	return f(g)
 }
 
 // Announce re-sends gratuitous ARP for a group (a rival owner was heard).
@@ -188,46 +200,39 @@ func (s *groupSet) vipsByGroup() map[string][]*vip.VIP {
 }
 
 // held reports whether group name's resources run here.
-func (s *groupSet) held(name string) bool {
-	g, err := s.get(name)
-	if err != nil {
-		return false
-	}
-	g.op.Lock()
-	defer g.op.Unlock()
-	return g.held
+func (s *groupSet) held(name string) (held bool) {
+	s.locked(name, func(g *managedGroup) error { held = g.held; return nil })
+	return held
 }
 
 // firstPacket returns when the first packet for any of group name's VIPs
 // arrived after its last takeover (zero until one did).
-func (s *groupSet) firstPacket(name string) time.Time {
-	g, err := s.get(name)
-	if err != nil {
-		return time.Time{}
-	}
-	g.op.Lock()
-	defer g.op.Unlock()
-	var first time.Time
-	for _, v := range g.vips {
-		if st := v.Stats(); !st.FirstPacket.IsZero() && (first.IsZero() || st.FirstPacket.Before(first)) {
-			first = st.FirstPacket
-		}
-	}
+func (s *groupSet) firstPacket(name string) (first time.Time) {
+	s.locked(name, func(g *managedGroup) error {
+		first = earliest(g.vips, func(st vip.Stats) time.Time { return st.FirstPacket })
+		return nil
+	})
 	return first
 }
 
 // timeline returns the last start times of group name.
 func (s *groupSet) timeline(name string) (started, running, firstARP time.Time) {
-	g, err := s.get(name)
-	if err != nil {
-		return
-	}
-	g.op.Lock()
-	defer g.op.Unlock()
-	for _, v := range g.vips {
-		if st := v.Stats(); !st.FirstAnnounce.IsZero() && (firstARP.IsZero() || st.FirstAnnounce.Before(firstARP)) {
-			firstARP = st.FirstAnnounce
+	s.locked(name, func(g *managedGroup) error {
+		started, running = g.started, g.running
+		firstARP = earliest(g.vips, func(st vip.Stats) time.Time { return st.FirstAnnounce })
+		return nil
+	})
+	return started, running, firstARP
+}
+
+// earliest returns the earliest non-zero time that at reads from the
+// VIPs' stats, or zero when none has one.
+func earliest(vips []*vip.VIP, at func(vip.Stats) time.Time) time.Time {
+	var first time.Time
+	for _, v := range vips {
+		if t := at(v.Stats()); !t.IsZero() && (first.IsZero() || t.Before(first)) {
+			first = t
 		}
 	}
-	return g.started, g.running, firstARP
+	return first
 }
