@@ -66,7 +66,7 @@ func waitSyncedBench(b *testing.B, n *syncNode, from string) time.Duration {
 func BenchmarkSyncResync1M(b *testing.B) {
 	for range b.N {
 		b.StopTimer()
-		port := freeSyncPort(b)
+		port := testkit.FreeUDPPair(b)
 		lb1 := startSyncer(b, "lb1", 1, port, fullOwner(), nil)
 		b.StartTimer()
 		lb2 := startSyncer(b, "lb2", 1, port, newTables("http"), nil)
@@ -83,7 +83,7 @@ func BenchmarkSyncResync1M(b *testing.B) {
 
 func BenchmarkSyncSteady10kPerSecond(b *testing.B) {
 	for range b.N {
-		port := freeSyncPort(b)
+		port := testkit.FreeUDPPair(b)
 		owner := newTables("http")
 		lb1 := startSyncer(b, "lb1", 1, port, owner, nil)
 		lb2 := startSyncer(b, "lb2", 1, port, newTables("http"), nil)
@@ -124,7 +124,7 @@ func BenchmarkHeartbeatJitter(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			for range b.N {
-				hbPort := freeSyncPort(b)
+				hbPort := testkit.FreeUDPPair(b)
 				hb := func(self string) *link.Set {
 					s, err := link.Open(link.Config{ClusterID: syncCluster, Self: self, Nodes: []string{"lb1", "lb2", "lb3"},
 						Keyring: testkit.Keyring("cluster-secret"),
@@ -138,7 +138,7 @@ func BenchmarkHeartbeatJitter(b *testing.B) {
 				tx, rx := hb("lb1"), hb("lb2")
 				var lb1, lb2 *syncNode
 				if withSync {
-					port := freeSyncPort(b)
+					port := testkit.FreeUDPPair(b)
 					lb1 = startSyncer(b, "lb1", 1, port, fullOwner(), nil)
 					lb2 = startSyncer(b, "lb2", 1, port, newTables("http"), nil)
 				}

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -76,25 +75,6 @@ var syncAddrs = map[string]netip.Addr{
 	"lb3": netip.MustParseAddr("127.0.0.3"), // the test's raw sender
 }
 
-func freeSyncPort(t testing.TB) uint16 {
-	t.Helper()
-	for range 20 {
-		c, err := net.ListenPacket("udp4", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := c.LocalAddr().(*net.UDPAddr).Port
-		c2, err := net.ListenPacket("udp4", net.JoinHostPort("127.0.0.2", strconv.Itoa(port)))
-		c.Close()
-		if err == nil {
-			c2.Close()
-			return uint16(port)
-		}
-	}
-	t.Fatal("no free UDP port on 127.0.0.1 and 127.0.0.2")
-	return 0
-}
-
 type syncNode struct {
 	*syncer
 	set  *link.Set
@@ -142,7 +122,7 @@ var syncReal = netip.MustParseAddrPort("198.18.200.1:80")
 // table, then its changes; restarted (a new generation, an empty table)
 // it gets the whole table again.
 func TestSyncResyncAndDeltas(t *testing.T) {
-	port := freeSyncPort(t)
+	port := testkit.FreeUDPPair(t)
 	owner := newTables("http")
 	for i := range 3000 { // 3000 IPv4 entries: about 42 parts
 		owner.m["http"].Put(client(i), syncReal)
@@ -180,7 +160,7 @@ func TestSyncResyncAndDeltas(t *testing.T) {
 // reason; neither changes the table. A genuine message whose payload does
 // not decode is counted as malformed.
 func TestSyncDropsForgedAndReplayed(t *testing.T) {
-	port := freeSyncPort(t)
+	port := testkit.FreeUDPPair(t)
 	clk := clocktest.New(time.Now())
 	lb2 := startSyncer(t, "lb2", 1, port, newTables("http"), clk)
 	to := net.UDPAddrFromAddrPort(netip.AddrPortFrom(syncAddrs["lb2"], port))

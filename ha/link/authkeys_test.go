@@ -27,7 +27,7 @@ func TestAuthkeysRotation(t *testing.T) {
 		return k
 	}
 	const keys = "1 sha256 old secret\n2 sha256 new secret\n"
-	port := freePort(t)
+	port := testkit.FreeUDPPair(t)
 	open := func(self string, k *authkeys.Keyring) *node {
 		n := &node{clock: clocktest.New(time.Time{}), logs: &testkit.Buffer{}}
 		s, err := Open(Config{ClusterID: testCluster, Self: self, Nodes: []string{"lb1", "lb2"}, Keyring: k,

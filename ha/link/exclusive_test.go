@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/hapair/hapair/internal/testkit"
 	"golang.org/x/sys/unix"
 )
 
@@ -32,7 +33,7 @@ func listenReuse(addr string) (net.PacketConn, error) {
 // bind its port on its address or on the wildcard, even with SO_REUSEADDR
 // (issue 9 case 9).
 func TestUcastBindIsExclusive(t *testing.T) {
-	port := freePort(t)
+	port := testkit.FreeUDPPair(t)
 	openNode(t, "lb1", ucastSpec("eth1", port))
 	for _, addr := range []string{netip.AddrPortFrom(addr1, port).String(), netip.AddrPortFrom(netip.IPv4Unspecified(), port).String()} {
 		if c, err := listenReuse(addr); err == nil {
@@ -45,7 +46,7 @@ func TestUcastBindIsExclusive(t *testing.T) {
 // TestUcastPortTaken: a port someone else holds fails Open with
 // ErrPortTaken, naming the link and address.
 func TestUcastPortTaken(t *testing.T) {
-	port := freePort(t)
+	port := testkit.FreeUDPPair(t)
 	thief, err := listenReuse(netip.AddrPortFrom(addr1, port).String())
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +66,7 @@ func TestUcastPortTaken(t *testing.T) {
 // Heartbeat's default setup has them on 694 (the mcast socket binds the
 // group, not the wildcard).
 func TestUcastBesideMcast(t *testing.T) {
-	port := freePort(t)
+	port := testkit.FreeUDPPair(t)
 	mc := Spec{Name: "mcast0", Kind: "mcast", Interface: "lo", Group: testGroup, Port: port}
 	if _, err := tryOpenMcast(t, "lb1", mc); err != nil {
 		skipOrFail(t, err)

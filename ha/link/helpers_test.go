@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -30,26 +29,6 @@ var (
 	addr2 = netip.MustParseAddr("127.0.0.2")
 	addr3 = netip.MustParseAddr("127.0.0.3") // the attacker
 )
-
-// freePort returns a UDP port that was free on 127.0.0.1 and 127.0.0.2.
-func freePort(t *testing.T) uint16 {
-	t.Helper()
-	for range 20 {
-		c, err := net.ListenPacket("udp4", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := c.LocalAddr().(*net.UDPAddr).Port
-		c2, err := net.ListenPacket("udp4", net.JoinHostPort("127.0.0.2", strconv.Itoa(port)))
-		c.Close()
-		if err == nil {
-			c2.Close()
-			return uint16(port)
-		}
-	}
-	t.Fatal("no free UDP port on 127.0.0.1 and 127.0.0.2")
-	return 0
-}
 
 func ucastSpec(name string, port uint16) Spec {
 	return Spec{Name: name, Kind: "ucast", Port: port, Peers: map[string]netip.Addr{"lb1": addr1, "lb2": addr2}}

@@ -16,7 +16,7 @@ import (
 )
 
 func TestExchange(t *testing.T) {
-	port := freePort(t)
+	port := testkit.FreeUDPPair(t)
 	lb1 := openNode(t, "lb1", ucastSpec("ucast0", port))
 	lb2 := openNode(t, "lb2", ucastSpec("ucast0", port))
 
@@ -96,7 +96,7 @@ func TestDrops(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			port := freePort(t)
+			port := testkit.FreeUDPPair(t)
 			lb2 := openNode(t, "lb2", ucastSpec("ucast0", port))
 			to := netip.AddrPortFrom(addr2, port)
 			pkts := tt.packets(t)
@@ -139,7 +139,7 @@ func TestDrops(t *testing.T) {
 }
 
 func TestDropLogRateLimit(t *testing.T) {
-	port := freePort(t)
+	port := testkit.FreeUDPPair(t)
 	lb2 := openNode(t, "lb2", ucastSpec("ucast0", port))
 	forger := newRawSender(t, 255, netip.AddrPortFrom(addr2, port))
 	forged := sealed(t, wire.Packet{Seq: 1}, forgerKeys())
@@ -186,7 +186,7 @@ func TestLimiterBoundsSources(t *testing.T) {
 // TestSeveralLinks sends one packet over two links: it is delivered once,
 // the copy is a duplicate, and both links count the peer as heard.
 func TestSeveralLinks(t *testing.T) {
-	p0, p1 := freePort(t), freePort(t)
+	p0, p1 := testkit.FreeUDPPair(t), testkit.FreeUDPPair(t)
 	lb1 := openNode(t, "lb1", ucastSpec("ucast0", p0), ucastSpec("ucast1", p1))
 	lb2 := openNode(t, "lb2", ucastSpec("ucast0", p0), ucastSpec("ucast1", p1))
 	if err := lb1.Send(&wire.Packet{Generation: 1, Keepalive: time.Second}); err != nil {
@@ -219,7 +219,7 @@ func TestSeveralLinks(t *testing.T) {
 }
 
 func TestSendErrors(t *testing.T) {
-	port := freePort(t)
+	port := testkit.FreeUDPPair(t)
 	lb1 := openNode(t, "lb1", ucastSpec("ucast0", port))
 	err := lb1.Send(&wire.Packet{Sender: "lb2"})
 	if err == nil || !strings.Contains(err.Error(), `sending packet from "lb2": this node is "lb1"`) {
@@ -348,7 +348,7 @@ func TestLinkStatsUp(t *testing.T) {
 // A copy of an accepted packet that arrives after a newer one (it took a
 // slower link) is a duplicate within a keepalive, and a replay after that.
 func TestLateCopyIsDuplicateThenReplay(t *testing.T) {
-	port := freePort(t)
+	port := testkit.FreeUDPPair(t)
 	lb2 := openNode(t, "lb2", ucastSpec("ucast0", port))
 	snd := newRawSender(t, 255, netip.AddrPortFrom(addr2, port))
 	keepalive := 100 * time.Millisecond
@@ -374,7 +374,7 @@ func TestLateCopyIsDuplicateThenReplay(t *testing.T) {
 // duplicate window (the sender's keepalive); later it is a replay and does
 // not make the link look alive (issue 9 case 14).
 func TestStaleCopyOfLastIsReplay(t *testing.T) {
-	port := freePort(t)
+	port := testkit.FreeUDPPair(t)
 	lb2 := openNode(t, "lb2", ucastSpec("ucast0", port))
 	snd := newRawSender(t, 255, netip.AddrPortFrom(addr2, port))
 	keepalive := 100 * time.Millisecond
@@ -399,7 +399,7 @@ func TestStaleCopyOfLastIsReplay(t *testing.T) {
 // dropped as a replay with the cause in Stats.Dropping, until the operator
 // resets its replay state (issue 9 case 4).
 func TestDroppingCauseAndResetPeer(t *testing.T) {
-	port := freePort(t)
+	port := testkit.FreeUDPPair(t)
 	lb2 := openNode(t, "lb2", ucastSpec("ucast0", port))
 	snd := newRawSender(t, 255, netip.AddrPortFrom(addr2, port))
 	snd.send(sealed(t, wire.Packet{Generation: 3, Seq: 7, Keepalive: time.Second}, clusterKeys()))
@@ -430,7 +430,7 @@ func TestDroppingCauseAndResetPeer(t *testing.T) {
 // TestSendStampsHeader checks the Set is the one owner of the cluster id
 // and the sequence: each Send gets the next number, from 1.
 func TestSendStampsHeader(t *testing.T) {
-	port := freePort(t)
+	port := testkit.FreeUDPPair(t)
 	lb1 := openNode(t, "lb1", ucastSpec("ucast0", port))
 	lb2 := openNode(t, "lb2", ucastSpec("ucast0", port))
 	for want := uint64(1); want <= 3; want++ {
@@ -446,7 +446,7 @@ func TestSendStampsHeader(t *testing.T) {
 // TestBacklog fills Received without reading it: the packet past the
 // backlog is dropped and counted, and the link goes on reading.
 func TestBacklog(t *testing.T) {
-	port := freePort(t)
+	port := testkit.FreeUDPPair(t)
 	lb1 := openNode(t, "lb1", ucastSpec("ucast0", port))
 	lb2 := openNode(t, "lb2", ucastSpec("ucast0", port))
 	for i := range uint64(receiveBacklog + 1) {

@@ -23,7 +23,7 @@ var testGroup = netip.MustParseAddr("239.255.69.4")
 // netns lab). So here the sender also hears itself, which exercises
 // DropSelf through a real multicast socket.
 func TestMulticastLoopback(t *testing.T) {
-	port := freePort(t)
+	port := testkit.FreeUDPPair(t)
 	spec := Spec{Name: "mcast0", Kind: "mcast", Interface: "lo", Group: testGroup, Port: port}
 	lb1, err := tryOpenMcast(t, "lb1", spec)
 	if err != nil {
