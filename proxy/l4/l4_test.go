@@ -206,8 +206,11 @@ func TestTCPIdleTimeout(t *testing.T) {
 		}
 	})
 	t.Run("silent connection closed", func(t *testing.T) {
-		c := proxytest.Dial(t, addr)
+		// start is read before the dial: the proxy's idle timer starts when
+		// it accepts, which can run before this goroutine is scheduled again
+		// after Dial returns on a loaded machine.
 		start := time.Now()
+		c := proxytest.Dial(t, addr)
 		_, err := c.Read(make([]byte, 1))
 		var ne net.Error
 		if err == nil || (errors.As(err, &ne) && ne.Timeout()) {
