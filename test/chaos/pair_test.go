@@ -1,7 +1,6 @@
 package chaos
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -163,13 +162,9 @@ func (s *status) link(kind string) linkStatus {
 }
 
 func (p *pair) status(node string) (*status, error) {
-	out, err := p.lab.Host(node).Hactl(p.bins, "status", "-o", "json")
-	if err != nil {
-		return nil, fmt.Errorf("hactl status on %s: %v: %s", node, err, out)
-	}
 	var st status
-	if err := json.Unmarshal(out, &st); err != nil {
-		return nil, fmt.Errorf("hactl status -o json on %s: %v: %s", node, err, out)
+	if err := p.lab.Host(node).Status(p.bins, &st); err != nil {
+		return nil, err
 	}
 	return &st, nil
 }

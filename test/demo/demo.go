@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -360,13 +359,9 @@ func (s *status) group(name string) *groupStatus {
 }
 
 func (d *demo) status(node string) (*status, error) {
-	out, err := d.host(node).Hactl(d.bins, "status", "-o", "json")
-	if err != nil {
-		return nil, fmt.Errorf("hactl status on %s: %v: %s", node, err, out)
-	}
 	var st status
-	if err := json.Unmarshal(out, &st); err != nil {
-		return nil, fmt.Errorf("hactl status -o json on %s: %v: %s", node, err, out)
+	if err := d.host(node).Status(d.bins, &st); err != nil {
+		return nil, err
 	}
 	return &st, nil
 }

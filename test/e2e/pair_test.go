@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -84,16 +83,7 @@ func (p *pair) status(node string) (*status, error) {
 }
 
 // statusInto decodes node's `hactl status -o json` into v.
-func (p *pair) statusInto(node string, v any) error {
-	out, err := p.lab.Host(node).Hactl(p.bins, "status", "-o", "json")
-	if err != nil {
-		return fmt.Errorf("hactl status on %s: %v: %s", node, err, out)
-	}
-	if err := json.Unmarshal(out, v); err != nil {
-		return fmt.Errorf("hactl status -o json on %s: %v: %s", node, err, out)
-	}
-	return nil
-}
+func (p *pair) statusInto(node string, v any) error { return p.lab.Host(node).Status(p.bins, v) }
 
 // holders returns the nodes holding the VIP.
 func (p *pair) holders() []string {
