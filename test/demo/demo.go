@@ -249,12 +249,8 @@ func (d *demo) startHad(node string) {
 // waitAlone waits until node alone holds the VIP and says it is master.
 func (d *demo) waitAlone(node string, timeout time.Duration) {
 	_, err := lab.WaitFor(timeout, func() error {
-		hs, err := d.lab.Holders(vip)
-		if err != nil {
+		if err := d.lab.HeldBy(vip, node); err != nil {
 			return err
-		}
-		if len(hs) != 1 || hs[0] != node {
-			return fmt.Errorf("VIP held by %v", hs)
 		}
 		st, err := d.status(node)
 		if err != nil {
@@ -302,12 +298,8 @@ func (d *demo) waitServed() []string {
 // switchover).
 func (d *demo) waitStandby(node, owner string) {
 	_, err := lab.WaitFor(startBound, func() error {
-		hs, err := d.lab.Holders(vip)
-		if err != nil {
+		if err := d.lab.HeldBy(vip, owner); err != nil {
 			return err
-		}
-		if len(hs) != 1 || hs[0] != owner {
-			return fmt.Errorf("VIP held by %v", hs)
 		}
 		st, err := d.status(node)
 		if err != nil {

@@ -115,12 +115,8 @@ func (p *pair) waitOwner(node string, timeout time.Duration) time.Duration {
 // soleMaster is nil when node alone holds the VIP and says it is master
 // of group.
 func (p *pair) soleMaster(node, group string) error {
-	hs, err := p.lab.Holders(vip)
-	if err != nil {
+	if err := p.lab.HeldBy(vip, node); err != nil {
 		return err
-	}
-	if len(hs) != 1 || hs[0] != node {
-		return fmt.Errorf("VIP held by %v", hs)
 	}
 	return p.master(node, group)
 }

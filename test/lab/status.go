@@ -3,6 +3,7 @@ package lab
 import (
 	"encoding/json"
 	"fmt"
+	"net/netip"
 )
 
 // Status decodes `hactl status -o json` run on h into v (each test
@@ -14,6 +15,18 @@ func (h *Host) Status(bins Binaries, v any) error {
 	}
 	if err := json.Unmarshal(out, v); err != nil {
 		return fmt.Errorf("hactl status -o json on %s: %v: %s", h.Name, err, out)
+	}
+	return nil
+}
+
+// HeldBy is nil when node alone holds ip, and else says who holds it.
+func (l *Lab) HeldBy(ip netip.Addr, node string) error {
+	h, err := l.SoleHolder(ip)
+	if err != nil {
+		return err
+	}
+	if h != node {
+		return fmt.Errorf("%v held by %s, want %s", ip, h, node)
 	}
 	return nil
 }
