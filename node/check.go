@@ -1,7 +1,9 @@
 package node
 
 import (
+	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/hapair/hapair/authkeys"
@@ -9,6 +11,7 @@ import (
 	"github.com/hapair/hapair/ha/conntracksync"
 	"github.com/hapair/hapair/ha/ipvssync"
 	"github.com/hapair/hapair/internal/config"
+	"github.com/hapair/hapair/proxy/nft"
 )
 
 // host is what Check asks this host, reading only: whether the kernel
@@ -16,13 +19,31 @@ import (
 // resolving the IPVS generic netlink family, as had does at start, may
 // load ip_vs), and whether conntrackd and BIRD are in PATH (as
 // conntracksync.New and bgp.NewSpeaker look at start). Tests replace it.
-// nat and dr services are not asked here: the only exact probe of
-// nftables NAT and netdev ingress support creates a table (nft.Check),
-// so had makes it at start, naming the missing piece.
+// For nat and dr services it runs nft.Check, had's own start probe: each
+// probe is one nftables batch that adds a table with the chain and deletes
+// it again, which the kernel validates and commits atomically, so nothing
+// is ever visible or left behind (the kernel offers no read-only way to ask
+// whether a chain type exists: this kernel may have no modules at all).
 var host = config.Host{
 	IPVS:       ipvssync.Present,
 	Conntrackd: func() error { return conntracksync.Check("") },
 	BIRD:       func() error { return bgp.Check("") },
+	Kernel:     kernelPresent,
+}
+
+// kernelPresent is nft.Check over a fresh netlink connection. Without
+// CAP_NET_ADMIN the kernel answers EPERM to any nftables change, which says
+// nothing about what it supports: the check then cannot ask, and had asks
+// again at start, where it runs as root.
+func kernelPresent(dr bool) error {
+	conn, err := nft.OpenNetlink()
+	if err == nil {
+		err = nft.Check(conn, dr)
+	}
+	if errors.Is(err, os.ErrPermission) {
+		return nil
+	}
+	return err
 }
 
 // Report is what Check found in a config that had would start with.

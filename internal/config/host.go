@@ -11,6 +11,10 @@ type Host struct {
 	IPVS       func() error // the kernel's IPVS, for ipvs-sync resources
 	Conntrackd func() error // the conntrackd binary, for conntrack-sync resources
 	BIRD       func() error // the BIRD 2 binary, for bgp resources
+	// Kernel asks for the nftables pieces of the kernel forwarding
+	// methods: a nat chain (method nat) and, when dr is set, a netdev
+	// ingress chain (method dr).
+	Kernel func(dr bool) error
 }
 
 // LoadOnHost is Load, then asks h about every resource kind the config
@@ -38,6 +42,30 @@ func (c *conv) probeHost(cfg *Config, h *Host) {
 		if err := n.probe(); err != nil {
 			c.errorf(path, "%q cannot run on this host: %v", n.kind, err)
 		}
+	}
+}
+
+// probeKernel asks h.Kernel once for the services with method nat or dr,
+// and reports a missing piece at the first such service's method key.
+func (c *conv) probeKernel(cfg *Config, h *Host) {
+	if h.Kernel == nil {
+		return
+	}
+	first, dr := "", false
+	for i, s := range cfg.Services {
+		if s.Method != "nat" && s.Method != "dr" {
+			continue
+		}
+		if first == "" {
+			first = fmt.Sprintf("service[%d].method", i)
+		}
+		dr = dr || s.Method == "dr"
+	}
+	if first == "" {
+		return
+	}
+	if err := h.Kernel(dr); err != nil {
+		c.errorf(first, "kernel forwarding cannot run on this host: %v", err)
 	}
 }
 

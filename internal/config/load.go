@@ -88,6 +88,7 @@ func parse(data []byte, filename string, r Resolver, h *Host) (*Config, error) {
 	cfg := c.config(&raw, filename)
 	if h != nil && len(errs) == 0 && len(c.errs) == 0 {
 		c.probeHost(cfg, h)
+		c.probeKernel(cfg, h)
 	}
 	errs = append(errs, c.errs...)
 	if len(errs) > 0 {
