@@ -68,54 +68,55 @@ func (p fakePinger) Ping(ctx context.Context, addr netip.Addr) error {
 	}
 }
 
-// newPingCheck is a check of 198.18.0.1 every second on a fake pinger
-// (results queued on p.results) and a fake clock.
-func newPingCheck(t *testing.T, fall int) (*Check, fakePinger, *clocktest.Clock) {
+// runCheck runs a ping check of 198.18.0.1 every second (fall as given)
+// on a fake pinger answering results in turn and a fake clock. After each
+// probe, once the check waits, it calls step to move the clock on. It
+// returns the check's reports as "OK REASON" lines.
+func runCheck(t *testing.T, fall int, results []error, step func(i int, p fakePinger, clk *clocktest.Clock)) []string {
 	t.Helper()
-	p := fakePinger{results: make(chan error, 10)}
+	p := fakePinger{results: make(chan error, len(results))}
 	clk := clocktest.New(time.Time{})
 	m, err := NewCheck(Spec{Name: "ping 198.18.0.1", Probe: PingProbe(p, netip.MustParseAddr("198.18.0.1")), Interval: time.Second, Fall: fall,
 		Clock: clk, Rand: rand.New(rand.NewPCG(1, 2))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return m, p, clk
-}
-
-func TestCheckReportsTransitions(t *testing.T) {
-	m, p, clk := newPingCheck(t, 2)
-	lost := errors.New("no reply after 1s")
-	for _, r := range []error{nil, lost, nil, lost, lost, nil} {
+	for _, r := range results {
 		p.results <- r
 	}
-	type report struct {
-		ok     bool
-		reason string
-	}
-	reports := make(chan report, 10)
+	reports := make(chan string, 10)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
-		m.Run(ctx, func(name string, ok bool, reason string) { reports <- report{ok, reason} })
+		m.Run(ctx, func(_ string, ok bool, reason string) { reports <- fmt.Sprint(ok, " ", reason) })
 		close(done)
 	}()
-	for i := range 6 {
-		// Each probe is followed by one wait of 1s ±10%: the next probe
-		// comes after 1.1s and not before 0.9s.
-		testkit.WaitFor(t, fmt.Sprintf("probe %d and its wait", i+1), func() bool { return len(p.results) == 5-i && clk.Waiting() == 1 })
-		clk.Advance(900 * time.Millisecond)
-		if n := len(p.results); n != 5-i {
-			t.Fatalf("probe %d ran less than 0.9s after probe %d", i+2, i+1)
-		}
-		clk.Advance(200 * time.Millisecond)
+	for i := range results {
+		testkit.WaitFor(t, fmt.Sprintf("probe %d and its wait", i+1), func() bool { return len(p.results) == len(results)-1-i && clk.Waiting() == 1 })
+		step(i, p, clk)
 	}
 	cancel()
 	<-done
 	close(reports)
 	var got []string
 	for r := range reports {
-		got = append(got, fmt.Sprint(r.ok, " ", r.reason))
+		got = append(got, r)
 	}
+	return got
+}
+
+func TestCheckReportsTransitions(t *testing.T) {
+	lost := errors.New("no reply after 1s")
+	results := []error{nil, lost, nil, lost, lost, nil}
+	got := runCheck(t, 2, results, func(i int, p fakePinger, clk *clocktest.Clock) {
+		// Each probe is followed by one wait of 1s ±10%: the next probe
+		// comes after 1.1s and not before 0.9s.
+		clk.Advance(900 * time.Millisecond)
+		if n := len(p.results); n != len(results)-1-i {
+			t.Fatalf("probe %d ran less than 0.9s after probe %d", i+2, i+1)
+		}
+		clk.Advance(200 * time.Millisecond)
+	})
 	want := []string{
 		"true ping 198.18.0.1: ok",
 		"false ping 198.18.0.1: failed 2 times in a row, last: ping 198.18.0.1: no reply after 1s",
@@ -204,28 +205,7 @@ func TestTrackProbe(t *testing.T) {
 // descriptors or buffers) do not count against the ping node, so a local
 // shortage does not lower the priority and cause a failover.
 func TestLocalErrorsAreNotFailures(t *testing.T) {
-	m, p, clk := newPingCheck(t, 1)
 	results := []error{nil, syscall.ENOBUFS, syscall.EMFILE, nil}
-	for _, r := range results {
-		p.results <- r
-	}
-	reports := make(chan string, 10)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		m.Run(ctx, func(name string, ok bool, reason string) { reports <- fmt.Sprint(ok, " ", reason) })
-		close(done)
-	}()
-	for i := range results {
-		testkit.WaitFor(t, fmt.Sprintf("probe %d and its wait", i+1), func() bool { return len(p.results) == len(results)-1-i && clk.Waiting() == 1 })
-		clk.Advance(1100 * time.Millisecond)
-	}
-	cancel()
-	<-done
-	close(reports)
-	var got []string
-	for r := range reports {
-		got = append(got, r)
-	}
+	got := runCheck(t, 1, results, func(_ int, _ fakePinger, clk *clocktest.Clock) { clk.Advance(1100 * time.Millisecond) })
 	testkit.EqualLines(t, "reports", got, []string{"true ping 198.18.0.1: ok"})
 }
