@@ -1,6 +1,7 @@
 package bgp
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"net/netip"
@@ -80,12 +81,8 @@ func (o *Options) Validate() error {
 
 // withDefaults fills the zero fields.
 func (o Options) withDefaults() Options {
-	if o.HoldTime == 0 {
-		o.HoldTime = DefaultHoldTime
-	}
-	if o.BFDInterval == 0 {
-		o.BFDInterval = DefaultBFDInterval
-	}
+	o.HoldTime = cmp.Or(o.HoldTime, DefaultHoldTime)
+	o.BFDInterval = cmp.Or(o.BFDInterval, DefaultBFDInterval)
 	return o
 }
 

@@ -1,6 +1,7 @@
 package resource
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -48,12 +49,8 @@ type Timeouts struct {
 }
 
 func (t Timeouts) withDefaults() Timeouts {
-	if t.Start == 0 {
-		t.Start = DefaultStartTimeout
-	}
-	if t.Stop == 0 {
-		t.Stop = DefaultStopTimeout
-	}
+	t.Start = cmp.Or(t.Start, DefaultStartTimeout)
+	t.Stop = cmp.Or(t.Stop, DefaultStopTimeout)
 	return t
 }
 
