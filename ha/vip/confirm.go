@@ -77,16 +77,12 @@ func (a *announcer) confirm(takeover time.Time) {
 			if wait > left {
 				continue
 			}
-			v.mu.Lock()
-			select {
-			case <-a.stop:
-				v.mu.Unlock()
+			if !a.whileHeld(func() {
+				v.sendLocked(a, v.cfg.Clock.Now())
+				v.stats.Reannounced++
+			}) {
 				return
-			default:
 			}
-			v.sendLocked(a, v.cfg.Clock.Now())
-			v.stats.Reannounced++
-			v.mu.Unlock()
 			resent++
 			wait *= 2
 		}

@@ -487,16 +487,25 @@ func (a *announcer) keep() {
 		case <-v.cfg.Clock.After(every):
 		case <-v.repair:
 		}
-		v.mu.Lock()
-		select {
-		case <-a.stop:
-			v.mu.Unlock()
+		if !a.whileHeld(func() { v.refreshLocked(a.link) }) {
 			return
-		default:
 		}
-		v.refreshLocked(a.link)
-		v.mu.Unlock()
 	}
+}
+
+// whileHeld runs f with v.mu held unless the announcer was stopped (the
+// group released: nothing may be sent or added for it any more), and
+// reports whether it ran.
+func (a *announcer) whileHeld(f func()) bool {
+	a.v.mu.Lock()
+	defer a.v.mu.Unlock()
+	select {
+	case <-a.stop:
+		return false
+	default:
+	}
+	f()
+	return true
 }
 
 func (v *VIP) refreshLocked(l Link) {
@@ -530,15 +539,9 @@ func (a *announcer) run(takeover time.Time) {
 	for {
 		due, next, more := v.cfg.Schedule.Due(takeover, v.cfg.Clock.Now(), sent)
 		if due > 0 {
-			v.mu.Lock()
-			select {
-			case <-a.stop:
-				v.mu.Unlock()
+			if !a.whileHeld(func() { v.sendLocked(a, v.cfg.Clock.Now()) }) {
 				return
-			default:
 			}
-			v.sendLocked(a, v.cfg.Clock.Now())
-			v.mu.Unlock()
 			sent += due
 			continue
 		}
