@@ -171,11 +171,7 @@ func (p *pair) status(node string) (*status, error) {
 
 func (p *pair) holders() []string {
 	p.t.Helper()
-	hs, err := p.lab.Holders(vip)
-	if err != nil {
-		p.t.Fatalf("reading VIP holders: %v", err)
-	}
-	return hs
+	return p.lab.MustHolders(p.t, vip)
 }
 
 // waitSole waits until node alone holds the VIP and says it is master.

@@ -88,11 +88,7 @@ func (p *pair) statusInto(node string, v any) error { return p.lab.Host(node).St
 // holders returns the nodes holding the VIP.
 func (p *pair) holders() []string {
 	p.t.Helper()
-	hs, err := p.lab.Holders(vip)
-	if err != nil {
-		p.t.Fatalf("reading VIP holders: %v", err)
-	}
-	return hs
+	return p.lab.MustHolders(p.t, vip)
 }
 
 // runningPair is newPair with had started on lb1 and lb2 and lb1, the

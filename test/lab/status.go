@@ -30,3 +30,14 @@ func (l *Lab) HeldBy(ip netip.Addr, node string) error {
 	}
 	return nil
 }
+
+// MustHolders is Holders for a test: it fails t when the holders cannot
+// be read.
+func (l *Lab) MustHolders(t T, ip netip.Addr) []string {
+	t.Helper()
+	hs, err := l.Holders(ip)
+	if err != nil {
+		t.Fatalf("reading the holders of %v: %v", ip, err)
+	}
+	return hs
+}
