@@ -120,7 +120,11 @@ func (r *Resource) Start(ctx context.Context) error {
 		return err
 	}
 	r.healthy = r.gate()
-	if err := r.set(ctx, r.healthy, "group held here"); err != nil {
+	why := "group held here"
+	if !r.healthy {
+		why = "group held here, but the health gate does not pass yet"
+	}
+	if err := r.set(ctx, r.healthy, why); err != nil {
 		return err
 	}
 	gctx, cancel := context.WithCancel(context.Background())

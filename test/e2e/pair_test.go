@@ -46,7 +46,7 @@ var vipTCP = netip.AddrPortFrom(vip, lab.LabsrvTCPPort)
 func newPair(t *testing.T, o pairOptions) *pair {
 	t.Helper()
 	bins := lab.BuildBinaries(t)
-	l := lab.New(t, lab.Options{HeartbeatLAN: true, Backends: o.Backends, Nodes: o.Nodes})
+	l := lab.New(t, lab.Options{HeartbeatLAN: true, Backends: o.Backends, Nodes: o.Nodes, Router: o.Router})
 	backends := l.StartLabsrv(bins)
 	return &pair{t: t, lab: l, bins: bins, opts: o, had: map[string]*lab.Proc{}, backends: backends}
 }

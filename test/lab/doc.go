@@ -13,6 +13,11 @@
 //
 //	lbN is .10+N (Options.Nodes), backendN .20+N (Options.Backends).
 //
+//	With Options.Router: router eth0 198.18.0.1 on LAN, eth1 198.18.4.1 on
+//	br2 (ClientLAN 198.18.4.0/24), forwarding; the client moves behind it
+//	(eth0 198.18.4.50 on br2, default route via the router), and every
+//	other host routes 198.18.4.0/24 via 198.18.0.1.
+//
 // Each host is a namespace named hp-<test pid>-<4 hex>-<host>, with lo up,
 // eth0 on LAN (and eth1 on the heartbeat LAN for lb nodes), a fixed MAC
 // 02:68:70:00:<lan>:<last octet> so failure messages name hosts, and IPv6 off

@@ -26,6 +26,10 @@ var (
 	LAN          = netip.MustParsePrefix("198.18.0.0/24") // eth0 of every host
 	HeartbeatLAN = netip.MustParsePrefix("198.18.1.0/24") // eth1 of lb nodes, with Options.HeartbeatLAN
 	VIP          = netip.MustParseAddr("198.18.0.100")    // free on LAN, for hapair's virtual IP
+	// ClientLAN is the client's network behind the router (Options.Router);
+	// RouterAddr is the router's address on LAN, the lb nodes' gateway to it.
+	ClientLAN  = netip.MustParsePrefix("198.18.4.0/24")
+	RouterAddr = netip.MustParseAddr("198.18.0.1")
 )
 
 // HeartbeatPort is the UDP port the *Heartbeats rules match (IANA ha-cluster).
@@ -41,11 +45,16 @@ const (
 // Options shapes a lab. The zero value is lb1, lb2, backend1, backend2 and a
 // client on one LAN, IPv6 off.
 type Options struct {
-	Nodes        int           // lb nodes lb1..lbN (default 2, at most MaxNodes)
-	Backends     int           // backend1..N (default 2, at most MaxBackends; negative = none)
-	HeartbeatLAN bool          // a second switch, 198.18.1.0/24, on eth1 of every lb node
-	IPv6         bool          // keep IPv6 (link-local only); off by default so tests see no RA/MLD/DAD noise
-	StopTimeout  time.Duration // cleanup's SIGTERM-to-SIGKILL grace per process (default 5s)
+	Nodes        int  // lb nodes lb1..lbN (default 2, at most MaxNodes)
+	Backends     int  // backend1..N (default 2, at most MaxBackends; negative = none)
+	HeartbeatLAN bool // a second switch, 198.18.1.0/24, on eth1 of every lb node
+	// Router adds host "router" (eth0 198.18.0.1 on LAN, eth1 198.18.4.1,
+	// forwarding) and puts the client behind it on ClientLAN (198.18.4.50,
+	// default route via the router); every other host routes ClientLAN via
+	// the router. The router runs nothing: tests start BIRD or the like.
+	Router      bool
+	IPv6        bool          // keep IPv6 (link-local only); off by default so tests see no RA/MLD/DAD noise
+	StopTimeout time.Duration // cleanup's SIGTERM-to-SIGKILL grace per process (default 5s)
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -102,7 +111,11 @@ type Host struct {
 	Netns  string     // "hp-1234-9f3a-lb1", for ip -n / ip netns exec
 	Addr   netip.Addr // eth0 address on LAN
 	HBAddr netip.Addr // eth1 address on HeartbeatLAN; invalid without it
-	Dir    string     // per-host temp dir for configs, sockets, logs
+	// eth1 is the router's eth1 address on ClientLAN (invalid elsewhere).
+	eth1 netip.Addr
+	// bridge is the switch bridge each interface is plugged into.
+	bridge map[string]string
+	Dir    string // per-host temp dir for configs, sockets, logs
 
 	lab  *Lab
 	macs map[string]net.HardwareAddr
@@ -161,19 +174,32 @@ func plan(t T, o Options, id, dir string) *Lab {
 	for i := 1; i <= o.Backends; i++ {
 		l.addHost(fmt.Sprintf("backend%d", i), 20+i)
 	}
-	l.addHost("client", 50)
+	if o.Router {
+		r := l.addHost("router", 1)
+		r.eth1 = netip.AddrFrom4([4]byte{198, 18, 4, 1})
+		r.macs["eth1"] = mac(4, 1)
+		r.port["eth1"] = "router-cl"
+		r.bridge["eth1"] = "br2"
+	}
+	c := l.addHost("client", 50)
+	if o.Router {
+		c.Addr = netip.AddrFrom4([4]byte{198, 18, 4, 50})
+		c.macs["eth0"] = mac(4, 50)
+		c.bridge["eth0"] = "br2"
+	}
 	return l
 }
 
 func (l *Lab) addHost(name string, octet int) *Host {
 	h := &Host{
-		Name:  name,
-		Netns: l.ID + "-" + name,
-		Addr:  netip.AddrFrom4([4]byte{198, 18, 0, byte(octet)}),
-		Dir:   filepath.Join(l.Dir, name),
-		lab:   l,
-		macs:  map[string]net.HardwareAddr{"eth0": mac(0, octet)},
-		port:  map[string]string{"eth0": name},
+		Name:   name,
+		Netns:  l.ID + "-" + name,
+		Addr:   netip.AddrFrom4([4]byte{198, 18, 0, byte(octet)}),
+		Dir:    filepath.Join(l.Dir, name),
+		lab:    l,
+		macs:   map[string]net.HardwareAddr{"eth0": mac(0, octet)},
+		port:   map[string]string{"eth0": name},
+		bridge: map[string]string{"eth0": "br0", "eth1": "br1"},
 	}
 	l.hosts = append(l.hosts, h)
 	l.byName[name] = h
@@ -221,6 +247,9 @@ func (l *Lab) build(ctx context.Context) error {
 	if l.opts.HeartbeatLAN {
 		b.WriteString("link add br1 type bridge mcast_snooping 0\nlink set br1 up\n")
 	}
+	if l.opts.Router {
+		b.WriteString("link add br2 type bridge mcast_snooping 0\nlink set br2 up\n")
+	}
 	if err := ipBatch(ctx, l.sw, b.String()); err != nil {
 		return err
 	}
@@ -238,9 +267,8 @@ func (l *Lab) build(ctx context.Context) error {
 
 	b.Reset()
 	for _, h := range l.hosts {
-		fmt.Fprintf(&b, "link set dev %s master br0 up\n", h.port["eth0"])
-		if p, ok := h.port["eth1"]; ok {
-			fmt.Fprintf(&b, "link set dev %s master br1 up\n", p)
+		for _, ifc := range h.Ifaces() {
+			fmt.Fprintf(&b, "link set dev %s master %s up\n", h.port[ifc], h.bridge[ifc])
 		}
 	}
 	if err := ipBatch(ctx, l.sw, b.String()); err != nil {
@@ -253,11 +281,35 @@ func (l *Lab) build(ctx context.Context) error {
 		if h.HBAddr.IsValid() {
 			fmt.Fprintf(&b, "addr add %s/%d dev eth1\nlink set dev eth1 up\n", h.HBAddr, HeartbeatLAN.Bits())
 		}
+		if h.eth1.IsValid() {
+			fmt.Fprintf(&b, "addr add %s/%d dev eth1\nlink set dev eth1 up\n", h.eth1, ClientLAN.Bits())
+		}
+		if l.opts.Router {
+			b.WriteString(routeLine(h))
+		}
 		if err := ipBatch(ctx, h.Netns, b.String()); err != nil {
 			return err
 		}
 	}
+	if l.opts.Router {
+		if _, err := run(ctx, nil, "ip", "netns", "exec", l.Host("router").Netns, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1"); err != nil {
+			return fmt.Errorf("lab: forwarding on the router: %w", err)
+		}
+	}
 	return nil
+}
+
+// routeLine is h's route to the other side of the router: the client's
+// default route, everyone else's route to ClientLAN ("" for the router).
+func routeLine(h *Host) string {
+	switch {
+	case h.Name == "router":
+		return ""
+	case h.Name == "client":
+		return fmt.Sprintf("route add default via %s\n", netip.AddrFrom4([4]byte{198, 18, 4, 1}))
+	default:
+		return fmt.Sprintf("route add %s via %s\n", ClientLAN, RouterAddr)
+	}
 }
 
 // sysctls turns IPv6 off (before any link exists, through "default") unless
@@ -319,9 +371,9 @@ func (l *Lab) Backends() []*Host { return l.hosts[l.opts.Nodes : l.opts.Nodes+l.
 func (l *Lab) Client() *Host { return l.hosts[len(l.hosts)-1] }
 
 // Ifaces returns the host's lab interfaces: "eth0", and "eth1" on lb nodes
-// with Options.HeartbeatLAN.
+// with Options.HeartbeatLAN and on the router.
 func (h *Host) Ifaces() []string {
-	if h.HBAddr.IsValid() {
+	if h.HBAddr.IsValid() || h.eth1.IsValid() {
 		return []string{"eth0", "eth1"}
 	}
 	return []string{"eth0"}

@@ -50,6 +50,8 @@ type Options struct {
 	Mode string
 	// Tables is TOML appended at the end (e.g. a [bgp] table).
 	Tables string
+	// Router puts a router (198.18.0.1) between the LAN and the client.
+	Router bool
 }
 
 // AdminPort is the admin listener's port with Options.Admin.
@@ -170,11 +172,11 @@ func nodeNames(n int) (nodes, peers string) {
 var ThreeNodes = Options{Nodes: 3, Preferred: `["lb1", "lb2", "lb3"]`, AutoFailback: true, FailbackHold: FailbackHold, Initdead: Deadtime}
 
 // ECMP is the active/active scenario of the BGP tests: three nodes
-// announce 198.18.2.100 to the router (BIRD on the client, AS 65000) and
+// announce 198.18.2.100 to the router (BIRD, AS 65000, the client behind it) and
 // balance it with the source-hash scheduler, so every node picks the same
 // real for a client.
 var ECMP = Options{
-	Nodes: 3, Mode: "active-active", Initdead: Deadtime,
+	Nodes: 3, Mode: "active-active", Initdead: Deadtime, Router: true,
 	// Balancer first, announcement last: started in order and stopped in
 	// reverse, so the route is withdrawn before the service stops.
 	Resources: `  { kind = "balancer", services = ["anycast"] },
@@ -184,14 +186,14 @@ var ECMP = Options{
 name = "anycast"
 listen = "198.18.2.100:9000"
 scheduler = "sh"
-check = { type = "connect", interval = "200ms", timeout = "50ms", rise = 1, fall = 1 }
+check = { type = "connect", interval = "500ms", timeout = "100ms", rise = 1, fall = 1 }
 reals = [ { address = "198.18.0.21:9000" }, { address = "198.18.0.22:9000" } ]
 `,
 	Tables: `
 [bgp]
 asn = 65001
 nodes = { lb1 = "198.18.0.11/24", lb2 = "198.18.0.12/24", lb3 = "198.18.0.13/24" }
-neighbors = [ { address = "198.18.0.50", asn = 65000 } ]
+neighbors = [ { address = "198.18.0.1", asn = 65000 } ]
 `,
 }
 
@@ -204,6 +206,10 @@ var BGPThreeNodes = func() Options {
 	o.Preferred, o.AutoFailback, o.FailbackHold = ThreeNodes.Preferred, true, FailbackHold
 	return o
 }()
+
+// ECMPCheckInterval is the anycast service's check interval: a failed
+// health gate must withdraw within two of them.
+const ECMPCheckInterval = 500 * time.Millisecond
 
 // DefaultService is the TCP service of a pair without Options.Services.
 var DefaultService = Service{Name: "tcp", Port: 9000, Check: `type = "connect"`}.String()
