@@ -74,21 +74,41 @@ func runUDPLoad(ctx context.Context, addr string, nflows int, d time.Duration) (
 		socks = append(socks, c)
 	}
 	payload := []byte("OPTIONS sip:bench SIP/2.0\r\nVia: SIP/2.0/UDP bench\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n")
-	// Warm up: one answered datagram per flow, bounded in time.
-	warm := time.Now().Add(10 * time.Second)
-	for i, c := range socks {
-		buf := make([]byte, 2048)
-		for {
-			if time.Now().After(warm) || ctx.Err() != nil {
-				return s, fmt.Errorf("udp load: flow %d got no echo from %s while warming up", i, addr)
+	// Warm up: one answered datagram per flow, the workers' flows in
+	// parallel, bounded in time.
+	workers := min(*conns, len(socks))
+	warmErr := make(chan error, workers)
+	warmBy := time.Now().Add(30 * time.Second)
+	for w := range workers {
+		go func() {
+			buf := make([]byte, 2048)
+			for i := w; i < len(socks); i += workers {
+				c := socks[i]
+				for {
+					if time.Now().After(warmBy) || ctx.Err() != nil {
+						warmErr <- fmt.Errorf("udp load: flow %d got no echo from %s within 30s of warming up", i, addr)
+						return
+					}
+					c.SetDeadline(time.Now().Add(udpReplyTimeout))
+					_, err := c.Write(payload)
+					if err == nil {
+						_, err = c.Read(buf)
+					}
+					if err == nil {
+						break
+					}
+					if errors.Is(err, net.ErrClosed) { // another worker failed: runUDPLoad returned
+						warmErr <- err
+						return
+					}
+				}
 			}
-			c.SetDeadline(time.Now().Add(udpReplyTimeout))
-			if _, err := c.Write(payload); err != nil {
-				continue
-			}
-			if _, err := c.Read(buf); err == nil {
-				break
-			}
+			warmErr <- nil
+		}()
+	}
+	for range workers {
+		if err := <-warmErr; err != nil {
+			return s, err
 		}
 	}
 	var (
@@ -99,7 +119,6 @@ func runUDPLoad(ctx context.Context, addr string, nflows int, d time.Duration) (
 		start = time.Now()
 		end   = start.Add(d)
 	)
-	workers := min(*conns, len(socks))
 	for w := range workers {
 		wg.Add(1)
 		go func() {
