@@ -101,13 +101,16 @@ chaos: deps-go deps-chaos build
 
 # bench: heartbeat packet cost, scheduler and health-check cost, persistence
 # sync (1M-entry resync, 10k entries/s, heartbeat jitter during a resync), then the
-# balancer side by side with HAProxy and nginx (installs them and wrk).
-# Figures are reported as ratios against the anchors measured in the run.
+# balancer side by side with HAProxy and nginx (installs them and wrk):
+# pinned (wrk on CPU 0, proxies and backends on CPU 1; BENCH_ARGS=-pin=false
+# turns it off), interleaved rounds, L4/HTTP x keep-alive/close plus a UDP
+# cell with 1,000 flows, then the idle daemon's CPU. Figures are reported
+# as ratios against the anchors measured in the run.
 bench: deps-go
 	$(GO) test -run '^$$' -bench . -benchmem ./ha/wire ./proxy/sched ./proxy/persist
 	$(GO) test -run '^$$' -bench 'Prober1000' -benchtime 1x ./proxy/check
 	$(GO) test -run '^$$' -bench 'Sync|HeartbeatJitter' -benchtime 1x ./node
-	bash test/bench/run.sh
+	bash test/bench/run.sh $(BENCH_ARGS)
 
 # demo: a two-node lab in network namespaces, a crash and a planned
 # switchover, with measured timings; under a minute, cleans up after itself.
