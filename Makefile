@@ -16,9 +16,10 @@ deps-go:
 	$(GO) mod download
 
 # deps-sys installs the Debian packages the e2e lab (chromium for the status
-# page test, bird2 for the BGP router and the bgp resource), the demo and
-# the bench use, only when a command is missing,
-# and only when apt-get exists.
+# page test, bird2 for the BGP router and the bgp resource, conntrackd), the
+# demo and the bench use, only when a command is missing, through
+# test/apt-install.sh, which keeps the packages' own services from starting
+# in the host's namespace.
 deps-sys:
 	@missing=""; \
 	command -v nft  >/dev/null 2>&1 || missing="$$missing nftables"; \
@@ -26,14 +27,7 @@ deps-sys:
 	command -v conntrackd >/dev/null 2>&1 || [ -x /usr/sbin/conntrackd ] || missing="$$missing conntrackd"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v bird >/dev/null 2>&1 || [ -x /usr/sbin/bird ] || missing="$$missing bird2"; \
-	if [ -n "$$missing" ]; then \
-	  if command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing:$$missing"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
-	  else \
-	    echo "missing:$$missing (no apt-get; install them by hand)"; \
-	  fi; \
-	fi
+	if [ -n "$$missing" ]; then bash test/apt-install.sh $$missing; fi
 
 build: deps-go
 	$(GO) build -o bin/had ./cmd/had
@@ -78,14 +72,7 @@ CHAOS_FUZZTIME ?= 10m
 
 # deps-chaos installs Debian's keepalived (the anchor) when missing.
 deps-chaos: deps-sys
-	@if ! command -v keepalived >/dev/null 2>&1; then \
-	  if command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing: keepalived"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq keepalived; \
-	  else \
-	    echo "missing: keepalived (no apt-get; install it by hand)"; exit 1; \
-	  fi; \
-	fi
+	@command -v keepalived >/dev/null 2>&1 || bash test/apt-install.sh keepalived
 
 chaos-short: deps-go deps-chaos build
 	@mkdir -p $(CHAOS_OUT)

@@ -14,15 +14,7 @@ command -v haproxy >/dev/null 2>&1 || missing="$missing haproxy"
 command -v nginx   >/dev/null 2>&1 || missing="$missing nginx"
 command -v taskset >/dev/null 2>&1 || missing="$missing util-linux"
 [ -e /usr/lib/nginx/modules/ngx_stream_module.so ] || missing="$missing libnginx-mod-stream"
-if [ -n "$missing" ]; then
-  if command -v apt-get >/dev/null 2>&1; then
-    echo "installing:$missing"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing
-  else
-    echo "missing:$missing (no apt-get; install them by hand)" >&2
-    exit 1
-  fi
-fi
+if [ -n "$missing" ]; then bash test/apt-install.sh $missing; fi
 bin=$(mktemp -d /tmp/hapair-bench-bin.XXXXXX)
 trap 'rm -rf "$bin"' EXIT
 go build -o "$bin/bench" ./test/bench
