@@ -134,11 +134,7 @@ func TestREADMEDefaults(t *testing.T) {
 	data, ix := readExample(t)
 	lines := strings.Split(string(data), "\n")
 	rows := 0
-	for _, line := range strings.Split(string(readme), "\n") {
-		m := readmeRow.FindStringSubmatch(line)
-		if m == nil {
-			continue
-		}
+	for _, m := range matchingLines(readme, readmeRow) {
 		rows++
 		key, kind, want := m[1], m[2], m[3]
 		got, pos, ok := exampleValue(t, ix, lines, "README default", key, kind)
@@ -151,11 +147,7 @@ func TestREADMEDefaults(t *testing.T) {
 	}
 	// The per-service limits table says its defaults again, unquoted.
 	limits := 0
-	for _, line := range strings.Split(string(readme), "\n") {
-		m := limitRow.FindStringSubmatch(line)
-		if m == nil {
-			continue
-		}
+	for _, m := range matchingLines(readme, limitRow) {
 		limits++
 		got, pos, ok := exampleValue(t, ix, lines, "README limit", "service."+m[1], "")
 		if got = strings.Trim(got, `"`); ok && got != m[2] {
@@ -180,6 +172,18 @@ func exampleValue(t *testing.T, ix *index, lines []string, what, key, kind strin
 	}
 	_, val, _ := strings.Cut(lines[pos.Line-1][pos.Col-1:], "=")
 	return valueText(strings.TrimSpace(val)), pos, true
+}
+
+// matchingLines returns the submatches of re on each line of text that
+// it matches.
+func matchingLines(text []byte, re *regexp.Regexp) [][]string {
+	var out [][]string
+	for _, line := range strings.Split(string(text), "\n") {
+		if m := re.FindStringSubmatch(line); m != nil {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // limitRow is a row of README's per-service limits table with a plain
