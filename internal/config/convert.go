@@ -72,6 +72,24 @@ func (c *conv) str(path, v, def string) string {
 	return v
 }
 
+// maxIfname is IFNAMSIZ (16) less the terminating NUL: the longest
+// interface name Linux accepts (dev_valid_name in net/core/dev.c).
+const maxIfname = 15
+
+// ifname reads an interface name at path as str does and reports one that
+// no Linux interface can have (too long, or with "/", ":" or white space,
+// which dev_valid_name refuses); whether it exists is the host's business.
+func (c *conv) ifname(path, v string) string {
+	v = c.str(path, v, "")
+	switch {
+	case len(v) > maxIfname:
+		c.errorf(path, "%q is longer than %d bytes, the most a Linux interface name has", v, maxIfname)
+	case v == "." || v == ".." || strings.ContainsAny(v, "/: \t\n\x00"):
+		c.errorf(path, "%q is not a valid Linux interface name", v)
+	}
+	return v
+}
+
 // duration parses a Go duration; zeroOK allows "0" (meaning off).
 func (c *conv) duration(path, v string, def time.Duration, zeroOK bool) time.Duration {
 	if !c.ix.has(path) {
@@ -315,7 +333,7 @@ func (c *conv) links(rs []rawLink, cl *Cluster) []Link {
 	names := map[string]string{}
 	for i := range rs {
 		r, path := &rs[i], idx("link", i)
-		l := Link{Interface: r.Interface}
+		l := Link{Interface: c.ifname(path+".interface", r.Interface)}
 		if c.required(path + ".kind") {
 			l.Kind = r.Kind
 			c.kindKeys(path, "link", r.Kind, linkKeys)

@@ -38,6 +38,18 @@ func TestParseErrors(t *testing.T) {
 			},
 		},
 		{
+			// Linux refuses these names (IFNAMSIZ, dev_valid_name), so had
+			// would fail at takeover; the check must say so first.
+			desc: "interface names no Linux interface can have",
+			in: strings.Replace(strings.Replace(base, `interface = "eth0"
+group`, `interface = "eth0:1"
+group`, 1), `interface = "eth0" }`, `interface = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" }`, 1),
+			want: []string{
+				`t.toml:8:13: link[0].interface: "eth0:1" is not a valid Linux interface name`,
+				`t.toml:15:60: group[0].resources[0].interface: "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" is longer than 15 bytes, the most a Linux interface name has`,
+			},
+		},
+		{
 			desc: "syntax error",
 			in:   "[cluster\nname = 1\n",
 			want: []string{"t.toml:1:9: syntax error: "},

@@ -173,7 +173,7 @@ func (c *conv) resource(path string, r *rawResource, cfg *Config) Resource {
 func (c *conv) conntrackSync(path string, r *rawResource, cfg *Config) *ConntrackSync {
 	cs := &ConntrackSync{Port: uint16(c.integer(path+".port", r.Port, conntracksync.DefaultPort, 1, 65535)), Addresses: map[string]netip.Addr{}}
 	if c.required(path + ".interface") {
-		cs.Interface = c.str(path+".interface", r.Interface, "")
+		cs.Interface = c.ifname(path+".interface", r.Interface)
 	}
 	if !c.required(path + ".addresses") {
 		return cs
@@ -196,7 +196,7 @@ func (c *conv) conntrackSync(path string, r *rawResource, cfg *Config) *Conntrac
 
 func (c *conv) vip(path string, r *rawResource, cfg *Config) *VIP {
 	v := &VIP{
-		Interface: c.str(path+".interface", r.Interface, ""),
+		Interface: c.ifname(path+".interface", r.Interface),
 		GARP:      c.garp(path+".garp", &r.GARP, cfg.GARP),
 	}
 	if c.ix.has(path + ".label") {

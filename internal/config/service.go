@@ -128,7 +128,7 @@ func (c *conv) kernelService(path string, r *rawService, s *Service) {
 		// the VIP on a loopback, arp_ignore=1 and arp_announce=2, the same
 		// port, and the same L2 segment as the balancer.
 		if c.required(path + ".interface") {
-			s.Interface = c.str(path+".interface", r.Interface, "")
+			s.Interface = c.ifname(path+".interface", r.Interface)
 		}
 		for i, rr := range s.Reals {
 			if rr.Address.Port() != s.Listen.Port() {
