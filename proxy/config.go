@@ -278,6 +278,11 @@ func (c *ServiceConfig) validateRealCheck(path string, r RealConfig, bad func(pa
 			bad(path+"."+o.key, "the service has no check (type off), so no %s is sent", o.key)
 		case err == nil && !t.Uses(o.key):
 			bad(path+"."+o.key, "key %q is not used by the service's check type %q", o.key, c.Check.Type)
+		case o.key == "request":
+			// check.New refuses it at runtime, leaving the real unchecked.
+			if p := check.RequestProblem(check.NormalizeRequest(r.Request)); p != "" {
+				bad(path+".request", "%s", p)
+			}
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -516,6 +517,11 @@ func TestConfigErrors(t *testing.T) {
 		{"wildcard overlap", []ServiceConfig{{Name: "x", Listen: l}, {Name: "y", Listen: netip.MustParseAddrPort("0.0.0.0:1")}}, `services[1].listen: tcp 0.0.0.0:1 collides with tcp 127.0.0.1:1 of service "x"`},
 		{"udp connect", []ServiceConfig{{Name: "x", Listen: l, Protocol: "udp", Check: check.Spec{Type: "connect"}}}, `services[0].check.type: "connect" cannot probe a udp service; use sip or external`},
 		{"same listen", []ServiceConfig{{Name: "x", Listen: l}, {Name: "y", Listen: l}}, `services[1].listen: tcp 127.0.0.1:1 collides with tcp 127.0.0.1:1 of service "x"`},
+		// A real's own request goes through the same path rules as the
+		// service's; check.New would refuse it at runtime, leaving the real
+		// unchecked.
+		{"real's own request with a space", []ServiceConfig{{Name: "x", Listen: l, Check: check.Spec{Type: "negotiate", Receive: regexp.MustCompile("ok")},
+			Reals: []RealConfig{{Address: r[0].Address, Request: "a b"}}}}, `services[0].reals[0].request: "/a b": an HTTP path holds no spaces or control characters`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -95,6 +95,7 @@ func TestSpecValidate(t *testing.T) {
 		{"external no program", Spec{Type: "external"}, `program: required for check type "external"`},
 		{"bad status", Spec{Type: "http", Status: 1000}, "status: 1000 is not an HTTP status"},
 		{"bad path", Spec{Type: "http", Request: "http://x/status"}, `request: "http://x/status": want an HTTP path starting with /`},
+		{"path with space and CRLF", Spec{Type: "negotiate", Request: "/st atus\r\nX: y"}, `request: "/st atus\r\nX: y": an HTTP path holds no spaces or control characters (percent-encode them, e.g. %20)`},
 		{"negative rise", Spec{Type: "connect", Rise: -1}, "rise: -1 is out of range 1..100"},
 		{"connect request", Spec{Type: "connect", Request: "/x", Status: 200}, `request: key "request" is not used by check type "connect" (only by negotiate, http, N)`},
 		{"relative program", Spec{Type: "external", Program: "check.sh"}, `program: "check.sh": want an absolute path`},

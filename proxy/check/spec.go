@@ -81,6 +81,20 @@ func NormalizeRequest(r string) string {
 	return r
 }
 
+// RequestProblem says what is wrong with r as the path an HTTP check
+// requests, or returns "" when r is one: it must start with "/" and, as an
+// RFC 9112 section 3.2 request-target, hold no white space or controls
+// (net/http refuses to send those, so every probe would fail).
+func RequestProblem(r string) string {
+	switch {
+	case !strings.HasPrefix(r, "/"):
+		return fmt.Sprintf("%q: want an HTTP path starting with /", r)
+	case strings.ContainsFunc(r, func(c rune) bool { return c <= ' ' || c == 0x7f }):
+		return fmt.Sprintf("%q: an HTTP path holds no spaces or control characters (percent-encode them, e.g. %%20)", r)
+	}
+	return ""
+}
+
 // WithDefaults returns s with every unset field its type uses at its
 // default, and a request path without a leading "/" given one
 // (NormalizeRequest); fields the type does not use stay as they are, so
@@ -139,8 +153,8 @@ func (s Spec) Validate() error {
 	if t.uses("status") && (s.Status < 100 || s.Status > 599) {
 		bad("status", "%d is not an HTTP status (100..599)", s.Status)
 	}
-	if t.uses("request") && !strings.HasPrefix(s.Request, "/") {
-		bad("request", "%q: want an HTTP path starting with /", s.Request)
+	if p := RequestProblem(s.Request); t.uses("request") && p != "" {
+		bad("request", "%s", p)
 	}
 	if t.validate != nil {
 		errs = append(errs, t.validate(s))
