@@ -1,6 +1,7 @@
 package importer
 
 import (
+	"fmt"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -114,8 +115,7 @@ func (im *importer) ldHTTP(s *service, v *ldVirtual, get func(string) (ldValue, 
 		if c.request == "" {
 			c.request = "/"
 		}
-		// ldirectord puts the request after "http://HOST:PORT/".
-		c.request = pcheck.NormalizeRequest(c.request)
+		c.request = ldRequest(c.request)
 	}
 	if h, ok := get("virtualhost"); ok {
 		c.host = unquote(h.val)
@@ -210,6 +210,22 @@ func isDigits(s string) bool {
 	return err == nil
 }
 
+// ldRequest is the path ldirectord's request=VALUE asks for: it puts the
+// request after "http://HOST:PORT/" and LWP's URI module percent-encodes
+// the bytes a URI cannot hold, so a space is sent as %20; hapair's check
+// sends its path as written and refuses spaces and controls.
+func ldRequest(r string) string {
+	var b strings.Builder
+	for _, c := range []byte(pcheck.NormalizeRequest(r)) {
+		if c <= ' ' || c == 0x7f {
+			fmt.Fprintf(&b, "%%%02X", c)
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
 // ldRealChecks keeps a real's own request and receive where the service's
 // check sends a request (negotiate, N; http takes a request only) and
 // warns where it does not.
@@ -219,7 +235,7 @@ func (im *importer) ldRealChecks(s *service) {
 	for _, r := range s.reals {
 		if r.request != "" {
 			if negotiates || c.typ == "http" {
-				r.request = pcheck.NormalizeRequest(r.request)
+				r.request = ldRequest(r.request)
 			} else {
 				im.warnf(r.at, "real %s: its request %q is not carried over: the service's check (%s) sends none", r.address, r.request, firstNonEmpty(c.typ, "off"))
 				r.request = ""

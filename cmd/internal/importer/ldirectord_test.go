@@ -30,6 +30,8 @@ func TestLdirectord(t *testing.T) {
 			want: want{complete: true, toml: []string{`interval = "3s"`, "quiescent = false", `fallback = "198.18.2.1:80"`}}},
 		{name: "request without a slash, virtualhost, httpmethod", cf: "virtual=198.18.0.20:80\n\treal=198.18.1.1:80 gate\n\tservice=http\n\trequest=\"index.html\"\n\treceive=\"Test Page\"\n\tvirtualhost=www.example.com\n\thttpmethod=HEAD\n",
 			want: want{complete: true, toml: []string{`request = "/index.html", receive = "Test Page", host = "www.example.com"`}, warns: []string{"ldirectord.cf:7: httpmethod=HEAD: not carried over"}}},
+		{name: "request with spaces is percent-encoded, as ldirectord's LWP sends it", cf: "virtual=198.18.0.20:80\n\treal=198.18.1.1:80 gate 1 \"x y\", \"ok\"\n\tservice=http\n\trequest=\"/a b\"\n\treceive=\"ok\"\n",
+			want: want{complete: true, toml: []string{`request = "/a%20b", receive = "ok"`, `request = "/x%20y"`}}},
 		{name: "negotiate without receive is an HTTP status check", cf: "virtual=198.18.0.20:80\n\treal=198.18.1.1:80 gate\n\trequest=\"/health\"\n",
 			want: want{complete: true, toml: []string{`check = { type = "http", request = "/health"`}}},
 		{name: "receive that is not RE2", cf: "virtual=198.18.0.20:80\n\treal=198.18.1.1:80 gate\n\tservice=http\n\treceive=\"(?<=a)b\"\n",
