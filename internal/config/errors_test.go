@@ -57,7 +57,14 @@ group`, 1), `interface = "eth0" }`, `interface = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
 		{
 			desc: "wrong TOML type stops the decode",
 			in:   strings.Replace(minimal, "id = 7", `id = "7"`, 1),
-			want: []string{"t.toml:3:6: cluster.id: "},
+			want: []string{"t.toml:3:6: cluster.id: want an integer, not a TOML string"},
+		},
+		{
+			// The message names TOML types, not Go ones, and the path
+			// numbers the array elements.
+			desc: "wrong TOML type in an array element",
+			in:   strings.Replace(base, `{ address = "198.18.1.11:80" }`, `{ address = "198.18.1.11:80", weight = true }`, 1),
+			want: []string{"t.toml:22:50: service[0].reals[0].weight: want an integer, not a TOML boolean"},
 		},
 		{
 			desc: "misspelled key and short deadtime, both reported",

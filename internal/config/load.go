@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"regexp"
 	"strings"
 
 	"github.com/pelletier/go-toml/v2"
@@ -78,8 +79,7 @@ func parse(data []byte, filename string, r Resolver, h *Host) (*Config, error) {
 				errs = append(errs, unknownKey(ix, filename, &strict.Errors[i]))
 			}
 		case errors.As(err, &de):
-			line, col := de.Position()
-			return nil, Errors{{Pos: Pos{File: filename, Line: line, Col: col}, Path: strings.Join(de.Key(), "."), Msg: strings.TrimPrefix(de.Error(), "toml: ")}}
+			return nil, Errors{decodeError(ix, filename, de)}
 		default:
 			return nil, Errors{{Pos: Pos{File: filename, Line: 1, Col: 1}, Msg: err.Error()}}
 		}
@@ -96,6 +96,42 @@ func parse(data []byte, filename string, r Resolver, h *Host) (*Config, error) {
 		return nil, errs
 	}
 	return cfg, nil
+}
+
+// typeMismatch is go-toml's message for a value of the wrong TOML type,
+// which names Go types the user never wrote.
+var typeMismatch = regexp.MustCompile(`^cannot decode TOML (\w+) into struct field \S+ of type (\S+)$`)
+
+// decodeError turns the error that stopped the decode into an Error with
+// the full key path (array elements numbered, from the value's position)
+// and, for a wrong type, the TOML types wanted and found.
+func decodeError(ix *index, file string, de *toml.DecodeError) *Error {
+	line, col := de.Position()
+	path := strings.Join(de.Key(), ".")
+	for p, pos := range ix.val {
+		if pos.Line == line && pos.Col == col {
+			path = p
+			break
+		}
+	}
+	msg := strings.TrimPrefix(de.Error(), "toml: ")
+	if m := typeMismatch.FindStringSubmatch(msg); m != nil {
+		want := "a table"
+		switch t := m[2]; {
+		case t == "string":
+			want = "a string"
+		case strings.HasPrefix(t, "[]"):
+			want = "an array"
+		case t == "bool":
+			want = "a boolean"
+		case strings.HasPrefix(t, "int") || strings.HasPrefix(t, "uint"):
+			want = "an integer"
+		case strings.HasPrefix(t, "float"):
+			want = "a number"
+		}
+		msg = fmt.Sprintf("want %s, not a TOML %s", want, m[1])
+	}
+	return &Error{Pos: Pos{File: file, Line: line, Col: col}, Path: path, Msg: msg}
 }
 
 // unknownKey turns one StrictMissingError entry into an Error with the full
