@@ -60,6 +60,11 @@ group`, 1), `interface = "eth0" }`, `interface = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
 			want: []string{"t.toml:3:6: cluster.id: want an integer, not a TOML string"},
 		},
 		{
+			desc: "key defined twice in an array element",
+			in:   strings.Replace(base, `listen = "198.18.0.100:80"`, "listen = \"198.18.0.100:80\"\nlisten = \"198.18.0.100:81\"", 1),
+			want: []string{"t.toml:22:1: service[0].listen: key listen is already defined"},
+		},
+		{
 			// The message names TOML types, not Go ones, and the path
 			// numbers the array elements.
 			desc: "wrong TOML type in an array element",

@@ -103,11 +103,15 @@ func parse(data []byte, filename string, r Resolver, h *Host) (*Config, error) {
 var typeMismatch = regexp.MustCompile(`^cannot decode TOML (\w+) into struct field \S+ of type (\S+)$`)
 
 // decodeError turns the error that stopped the decode into an Error with
-// the full key path (array elements numbered, from the value's position)
+// the full key path (array elements numbered, from the key's or the
+// value's position)
 // and, for a wrong type, the TOML types wanted and found.
 func decodeError(ix *index, file string, de *toml.DecodeError) *Error {
 	line, col := de.Position()
 	path := strings.Join(de.Key(), ".")
+	if p, ok := ix.byPos[[2]int{line, col}]; ok { // a key defined twice
+		path = p
+	}
 	for p, pos := range ix.val {
 		if pos.Line == line && pos.Col == col {
 			path = p
