@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -299,5 +300,29 @@ reals = [ { address = "[2001:db8::1]:80" } ]
 func TestValidBase(t *testing.T) {
 	if _, err := Parse([]byte(minimal+svc), "t.toml"); err != nil {
 		t.Fatalf("Parse(minimal+svc) error:\n%v", err)
+	}
+}
+
+// TestKeyLimit: a file with more keys than maxKeys is refused at the first
+// key past the limit, before the strict decode (whose cost grows with the
+// square of the unknown keys) runs; one at the limit is indexed as usual.
+func TestKeyLimit(t *testing.T) {
+	file := func(n int) []byte {
+		var b strings.Builder
+		b.WriteString("[cluster]\n") // one table header
+		for i := range n - 1 {
+			fmt.Fprintf(&b, "k%d = 1\n", i)
+		}
+		return []byte(b.String())
+	}
+	_, err := Parse(file(maxKeys+1), "big.toml")
+	want := fmt.Sprintf("big.toml:%d:1: more than %d keys in one file", maxKeys+1, maxKeys)
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("Parse(%d keys) = %.200v, want it to start %q", maxKeys+1, err, want)
+	}
+	// At the limit the index is built (the strict decode of 10,000 unknown
+	// keys would cost seconds here for nothing).
+	if _, ierr := buildIndex(file(maxKeys), "big.toml"); ierr != nil {
+		t.Errorf("buildIndex(%d keys) = %v, want ok", maxKeys, ierr)
 	}
 }
