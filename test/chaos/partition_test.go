@@ -60,7 +60,12 @@ func TestPartitions(t *testing.T) {
 					pointClient(t, p, "lb2")
 				}
 				p.lab.Heal()
-				took, err := lab.WaitFor(10*time.Second, func() error { _, err := p.owner(); return err })
+				var owner string
+				took, err := lab.WaitFor(10*time.Second, func() error {
+					var err error
+					owner, err = p.owner()
+					return err
+				})
 				if err != nil {
 					t.Fatalf("cycle %d: no single owner after the heal: %v", i, err)
 				}
@@ -71,7 +76,11 @@ func TestPartitions(t *testing.T) {
 					slow++
 					t.Errorf("cycle %d: one owner only %v after the heal, want within %v", i, took, limit)
 				}
-				owner, _ := p.owner()
+				// The owner must stay the one found: a second look that sees
+				// another holder set is a flap after the heal.
+				if now, err := p.owner(); err != nil || now != owner {
+					t.Errorf("cycle %d: %s owned the VIP after the heal, then %q (%v)", i, owner, now, err)
+				}
 				mac := p.lab.Host(owner).MAC("eth0").String()
 				if _, err := lab.WaitFor(3*time.Second, func() error {
 					got, err := p.lab.NeighMAC("client", vip)
