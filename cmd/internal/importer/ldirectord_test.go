@@ -60,10 +60,11 @@ func TestLdirectord(t *testing.T) {
 			want: want{complete: true, toml: []string{`check = { type = "off" }`}, warns: []string{"ldirectord.cf:4: service=dns over udp: hapair checks udp reals with sip or external only; check type off used"}}},
 		{name: "schedulers hapair lacks", cf: "virtual=198.18.0.20:80\n\treal=198.18.1.1:80 gate\n\tchecktype=connect\n\tscheduler=lblc\nvirtual=198.18.0.20:81\n\treal=198.18.1.1:81 gate\n\tchecktype=connect\n\tscheduler=bogus\n",
 			want: want{complete: true, toml: []string{`scheduler = "wlc"`}, warns: []string{"ldirectord.cf:4: scheduler=lblc: hapair has no lblc scheduler", "ldirectord.cf:8: scheduler=bogus: unknown scheduler"}}},
-		{name: "forwarding methods gate, masq, ipip, mixed", cf: "virtual=198.18.0.20:80\n\treal=198.18.1.1:80 gate\n\treal=198.18.1.2:80 masq\n\tchecktype=connect\n" +
+		{name: "forwarding methods gate, masq, ipip, mixed: each real not carried over is warned", cf: "virtual=198.18.0.20:80\n\treal=198.18.1.1:80 gate\n\treal=198.18.1.2:80 masq\n\treal=198.18.1.3:80 ipip\n\tchecktype=connect\n" +
 			"virtual=198.18.0.21:80\n\treal=198.18.1.1:80 ipip\n\tchecktype=connect\n",
 			want: want{complete: true, toml: []string{"ldirectord forwarded with gate (LVS-DR)", "ldirectord forwarded with ipip (LVS-TUN); hapair has no tunnel method"},
-				warns: []string{"ldirectord.cf:3: real forwarded with masq while the first real of this service used gate", "ldirectord.cf:6: ipip: hapair has no ipip"}}},
+				warns: []string{"ldirectord.cf:3: real forwarded with masq while the first real of this service used gate", "ldirectord.cf:4: real forwarded with ipip while the first real of this service used gate",
+					"ldirectord.cf:7: ipip: hapair has no ipip"}}},
 		{name: "kernel nat where the service fits, userspace balancer where it does not", cf: "virtual=198.18.0.20:80\n\treal=198.18.1.1:80 masq\n\tchecktype=connect\n\tscheduler=rr\n" +
 			"virtual=198.18.0.20:81\n\treal=198.18.1.1:81 masq\n\tchecktype=connect\n\tscheduler=wlc\n" +
 			"virtual=198.18.0.20:82\n\treal=198.18.1.1:82 masq\n\tchecktype=connect\n\tscheduler=rr\n\tfallback=127.0.0.1:80\n" +

@@ -21,8 +21,8 @@ var lvsMethod = map[string]string{"gate": "dr", "masq": "nat", "ipip": "tun"}
 var lvsMethodLong = map[string]string{"gate": "gate (LVS-DR)", "masq": "masq (LVS-NAT)", "ipip": "ipip (LVS-TUN)"}
 
 // forwarding records the service's method from its reals'. hapair
-// forwards per service, LVS per real: a mix is warned about and the first
-// real's wins. finishMethods decides, once the groups are known, whether
+// forwards per service, LVS per real: the first real's wins, and every
+// real whose own method is not carried over is warned about at its line. finishMethods decides, once the groups are known, whether
 // hapair's kernel method can take it.
 func (im *importer) forwarding(s *service, methods []methodAt, tool string) {
 	if len(methods) == 0 {
@@ -32,7 +32,6 @@ func (im *importer) forwarding(s *service, methods []methodAt, tool string) {
 	for _, m := range methods[1:] {
 		if m.method != first.method {
 			im.warnf(m.at, "real forwarded with %s while the first real of this service used %s: hapair forwards per service, %s used for all", m.method, first.method, first.method)
-			break
 		}
 	}
 	s.method, s.methodAt, s.methodTool, s.methodSrc = lvsMethod[first.method], first.at, tool, first.method
