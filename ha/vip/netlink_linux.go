@@ -99,6 +99,9 @@ func (n *Netlink) Watch(ctx context.Context, onLink func(Link), onAddrGone func(
 	done := make(chan struct{})
 	var once sync.Once
 	errs := func(err error) { // the library closes the channel after this; the loop below ends then
+		if ctx.Err() != nil {
+			return // closing the sockets at stop fails the library's pending receive: not an error
+		}
 		once.Do(func() { onErr(fmt.Errorf("vip: watching links and addresses: %w", err)) })
 	}
 	if err := netlink.LinkSubscribeWithOptions(links, done, netlink.LinkSubscribeOptions{Namespace: ns, ErrorCallback: errs}); err != nil {

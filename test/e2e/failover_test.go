@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -76,6 +77,13 @@ func TestCleanStopHandover(t *testing.T) {
 	took := p.waitOwner("lb2", 5*time.Second)
 	if err := p.had["lb1"].Wait(10 * time.Second); err != nil {
 		t.Errorf("had on lb1 after SIGTERM: %v, want a clean exit", err)
+	}
+	// A clean stop is not an error: nothing at level ERROR (closing the
+	// netlink watch at stop once logged one).
+	for _, line := range strings.Split(p.had["lb1"].Output(), "\n") {
+		if strings.Contains(line, "level=ERROR") {
+			t.Errorf("had on lb1 logged an error on a clean stop: %s", line)
+		}
 	}
 	res, _ := pr.Result(30 * time.Second)
 	if res == nil {
