@@ -28,6 +28,7 @@ func (im *importer) finish() {
 	im.finishCluster()
 	im.finishGroups()
 	im.finishMethods()
+	im.pruneGroups() // connection sync may have left a group empty
 }
 
 func (im *importer) finishServices() {
@@ -195,7 +196,6 @@ func (im *importer) finishGroups() {
 		kept[s] = true
 	}
 	vips := map[netip.Addr]src{}
-	var keep []*group
 	for _, g := range m.groups {
 		var res []*resource
 		for _, r := range g.resources {
@@ -246,23 +246,7 @@ func (im *importer) finishGroups() {
 			}
 		}
 	}
-	for _, g := range m.groups {
-		if len(g.resources) == 0 {
-			im.refusef(g.at, "group %s has no resource left; not imported", g.name)
-			continue
-		}
-		keep = append(keep, g)
-	}
-	m.groups = keep
-	if len(m.groups) == 0 {
-		// had refuses a cluster with nothing to hold; a marked stand-in
-		// keeps the output loadable while the import is incomplete.
-		file := m.cluster.at.file
-		im.refusef(src{file, 0}, "no resource group could be imported: a placeholder group with a 192.0.2.x VIP stands in")
-		m.groups = []*group{{name: "placeholder", preferred: m.cluster.nodes[0],
-			notes:     []string{"PLACEHOLDER group: nothing could be imported; write the group's resources"},
-			resources: []*resource{{kind: "vip", address: im.placeholder() + "/32", note: "PLACEHOLDER: 192.0.2.0/24 is a documentation range"}}}}
-	}
+	im.pruneGroups()
 	// Services no balancer activates would never run: a template group
 	// activates them, or they are reported.
 	active := map[string]bool{}
@@ -277,5 +261,29 @@ func (im *importer) finishGroups() {
 		if !active[s.name] {
 			im.warnf(s.at, "service %s is activated by no group's balancer", s.name)
 		}
+	}
+}
+
+// pruneGroups drops the groups left with no resource (refused), and puts a
+// marked stand-in in place when none is left: had refuses a cluster with
+// nothing to hold, and the output must load while the import is
+// incomplete. finish runs it after every step that removes resources.
+func (im *importer) pruneGroups() {
+	m := &im.m
+	var keep []*group
+	for _, g := range m.groups {
+		if len(g.resources) == 0 {
+			im.refusef(g.at, "group %s has no resource left; not imported", g.name)
+			continue
+		}
+		keep = append(keep, g)
+	}
+	m.groups = keep
+	if len(m.groups) == 0 {
+		file := m.cluster.at.file
+		im.refusef(src{file, 0}, "no resource group could be imported: a placeholder group with a 192.0.2.x VIP stands in")
+		m.groups = []*group{{name: "placeholder", preferred: m.cluster.nodes[0],
+			notes:     []string{"PLACEHOLDER group: nothing could be imported; write the group's resources"},
+			resources: []*resource{{kind: "vip", address: im.placeholder() + "/32", note: "PLACEHOLDER: 192.0.2.0/24 is a documentation range"}}}}
 	}
 }

@@ -102,24 +102,40 @@ func (im *importer) finishMethods() {
 	}
 }
 
-// connSync adds conntrack-sync to a group whose source synced connections
-// (LVSSyncDaemonSwap, ipvsadm --start-daemon) and whose balancer forwards
-// in the kernel: hapair's nat and dr run on nftables, so conntrackd, not
-// IPVS's sync daemon, carries their connections across a failover. It
-// needs each node's address on one link, which only a complete ucast link
-// gives; otherwise a warning says what to add.
+// connSync maps a group's LVS connection sync (LVSSyncDaemonSwap, ipvsadm
+// --start-daemon) onto hapair. The IPVS sync daemon carried the director's
+// IPVS connection table to the standby; hapair's balancer replaces IPVS, so
+// the imported setup has no IPVS table to sync, and an ipvs-sync resource
+// would only fail on kernels without IPVS. What carries connections in
+// hapair: for nat and dr services, conntrack, which the conntrack-sync
+// resource (conntrackd) syncs; userspace services cannot move an
+// established connection (it ends with its node), and had syncs their
+// persistence table itself. So the ipvs-sync resource is replaced by
+// conntrack-sync where the services run in the kernel and a complete ucast
+// link gives each node's address, and otherwise left out with a warning
+// saying what to add, if anything.
 func (im *importer) connSync(g *group) {
-	var sync *resource
+	i := slices.IndexFunc(g.resources, func(r *resource) bool { return r.kind == "ipvs-sync" })
+	if i < 0 {
+		return
+	}
+	sync := g.resources[i]
+	g.resources = slices.Delete(g.resources, i, i+1)
+	for _, r := range g.resources { // a second sync line says nothing more
+		if r.kind == "ipvs-sync" {
+			im.warnf(r.at, "a second connection-sync resource in group %s: left out", g.name)
+		}
+	}
+	g.resources = slices.DeleteFunc(g.resources, func(r *resource) bool { return r.kind == "ipvs-sync" })
+	what, _, _ := strings.Cut(sync.note, ": ")
 	kernel := false
 	for _, r := range g.resources {
-		if r.kind == "ipvs-sync" && sync == nil {
-			sync = r
-		}
 		for _, s := range r.svcs {
 			kernel = kernel || s.kernel
 		}
 	}
-	if sync == nil || !kernel {
+	if !kernel {
+		im.warnf(sync.at, "%s: not carried over: the group's services are forwarded by hapair's userspace balancer, whose connections cannot move between nodes (each ends with its node); had syncs their persistence table to the peer itself", what)
 		return
 	}
 	nodes := im.m.cluster.nodes
@@ -128,16 +144,14 @@ func (im *importer) connSync(g *group) {
 			continue
 		}
 		cs := &resource{at: sync.at, kind: "conntrack-sync", iface: l.iface,
-			note: "conntrack-sync: carries the nat/dr connections across a failover (conntrackd), over the ucast link on " + l.iface}
+			note: what + ": the group's nat/dr services keep their connections in conntrack, which conntrack-sync (conntrackd) carries across a failover, over the ucast link on " + l.iface}
 		for _, n := range nodes {
 			cs.addrs = append(cs.addrs, l.peers[n])
 		}
-		i := slices.Index(g.resources, sync)
-		g.resources = slices.Insert(g.resources, i+1, cs)
+		g.resources = slices.Insert(g.resources, min(i, len(g.resources)), cs)
 		return
 	}
-	im.warnf(sync.at, "connection sync: the group's nat/dr services run on nftables, whose connections hapair's conntrack-sync resource carries across a failover (the ipvs-sync resource syncs IPVS only); add { kind = \"conntrack-sync\", interface = IF, addresses = [one IPv4 address per node] } to group %s", g.name)
-	sync.note += "; for the nat/dr services add a conntrack-sync resource (interface, each node's address)"
+	im.warnf(sync.at, "%s: not carried over: the group's nat/dr services keep their connections in conntrack, which hapair's conntrack-sync resource carries across a failover; add { kind = \"conntrack-sync\", interface = IF, addresses = [one IPv4 address per node] } to group %s", what, g.name)
 }
 
 func isLoopback(hostport string) bool {

@@ -18,7 +18,7 @@ var seedImports = []struct {
 	warns    []string
 }{
 	{"ultramonkey", "Ultra Monkey (Heartbeat + ldirectord + LVSSyncDaemonSwap)", func(dir string) (*Result, error) { return Heartbeat(dir) }, true,
-		[]string{"authkeys:3: key 1 uses sha1", "virtual address 10.0.0.150 of service http-9072", "haresources:1: connection sync: the group's nat/dr services run on nftables"}},
+		[]string{"authkeys:3: key 1 uses sha1", "virtual address 10.0.0.150 of service http-9072", "haresources:1: LVSSyncDaemonSwap::master: not carried over: the group's nat/dr services keep their connections in conntrack"}},
 	// lb1's ha.cf names only lb2's address (line 15, the one line that
 	// differs between the nodes), so lb1's own address is a placeholder.
 	{"haproxy-heartbeat2", "HAProxy + Heartbeat 2", func(dir string) (*Result, error) { return Heartbeat(dir) }, false,
