@@ -3,6 +3,8 @@ package node
 import (
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"strings"
 
@@ -29,6 +31,7 @@ var host = config.Host{
 	Conntrackd: func() error { return conntracksync.Check("") },
 	BIRD:       func() error { return bgp.Check("") },
 	Kernel:     kernelPresent,
+	Net:        hostNet,
 }
 
 // kernelPresent is nft.Check over a fresh netlink connection. Without
@@ -46,11 +49,51 @@ func kernelPresent(dr bool) error {
 	return err
 }
 
+// hostNet reads this host's interfaces and their addresses (an rtnetlink
+// dump, read-only) and net.ipv4.ip_nonlocal_bind.
+func hostNet() (config.Net, error) {
+	ifis, err := net.Interfaces()
+	if err != nil {
+		return config.Net{}, err
+	}
+	n := config.Net{Interfaces: map[string][]netip.Prefix{}}
+	for _, ifi := range ifis {
+		addrs, err := ifi.Addrs()
+		if err != nil {
+			return config.Net{}, fmt.Errorf("addresses of %s: %w", ifi.Name, err)
+		}
+		n.Interfaces[ifi.Name] = nil
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok {
+				if p, err := netip.ParsePrefix(ipn.String()); err == nil {
+					n.Interfaces[ifi.Name] = append(n.Interfaces[ifi.Name], netip.PrefixFrom(p.Addr().Unmap(), p.Bits()))
+				}
+			}
+		}
+	}
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_nonlocal_bind")
+	n.NonlocalBind = err == nil && strings.TrimSpace(string(b)) == "1"
+	return n, nil
+}
+
+// CheckOptions says what Check compares the config with.
+type CheckOptions struct {
+	// Node is this host's node name ("": the host name, as had finds it).
+	Node string
+	// NoHost leaves the host facts out: the interfaces and addresses the
+	// config names, the kernel's IPVS and nftables, conntrackd and BIRD,
+	// for a config meant for another machine (hactl check-config
+	// --no-host). The files the config names (authkeys, programs) are
+	// still read where it names them.
+	NoHost bool
+}
+
 // Report is what Check found in a config that had would start with.
 type Report struct {
 	Path    string
 	Config  *config.Config
-	Nodes   []string          // the nodes built dry
+	Nodes   []string          // the nodes built dry: every node of cluster.nodes
+	Host    string            // the node this host was checked as; "" with NoHost
 	Keyring *authkeys.Keyring // from cluster.authkeys
 	// Warnings are from authkeys (legacy methods, short secrets) and, per
 	// nat or dr service, what its reals and the balancer must have set up
@@ -59,32 +102,37 @@ type Report struct {
 }
 
 // Check does everything had does before it touches the system, and
-// nothing more: it loads the config at path and asks this host, read-only,
-// for what its resources need (config.LoadOnHost with host), loads the
-// authkeys file it names exactly as had does (authkeys.Load: a regular
-// file, owned by root or the caller, mode 0600, Heartbeat's format), and
-// builds the node dry (Build with DryRun) for each of nodes, or for every
-// node of cluster.nodes when nodes is empty. `had --check` passes its own
-// name, `hactl check-config` none, since the file is identical on every
-// node. A config error is a config.Errors; the first other failure is
-// returned as is, naming the node it was built for.
-func Check(path string, nodes ...string) (Report, error) {
+// nothing more: it loads the config at path; unless o.NoHost, it compares
+// it, read-only, with this host as node o.Node (config.LoadOnHost with
+// host: the kernel pieces and programs each resource kind needs, every
+// interface the config names, this node's own addresses); it loads the
+// authkeys file the config names exactly as had does (authkeys.Load: a
+// regular file, owned by root or the caller, mode 0600, Heartbeat's
+// format), and builds the node dry (Build with DryRun) for every node of
+// cluster.nodes, since the file is identical on every node. A config or
+// host-fact error is a config.Errors; the first other failure is returned
+// as is, naming the node it was built for.
+func Check(path string, o CheckOptions) (Report, error) {
 	r := Report{Path: path}
-	cfg, err := config.LoadOnHost(path, host)
+	var cfg *config.Config
+	var err error
+	if o.NoHost {
+		cfg, err = config.Load(path)
+	} else {
+		h := host
+		h.Node = o.Node
+		cfg, err = config.LoadOnHost(path, h)
+	}
 	if err != nil {
 		return r, err
 	}
 	r.Config = cfg
-	if len(nodes) == 0 {
-		nodes = cfg.Cluster.Nodes
-	}
-	for _, name := range nodes {
-		self, err := cfg.Self(name) // "" is the host name
-		if err != nil {
+	if !o.NoHost {
+		if r.Host, err = cfg.Self(o.Node); err != nil {
 			return r, err
 		}
-		r.Nodes = append(r.Nodes, self)
 	}
+	r.Nodes = cfg.Cluster.Nodes
 	kr, warns, err := authkeys.Load(cfg.Cluster.Authkeys)
 	r.Warnings = warns
 	if err != nil {
@@ -121,16 +169,22 @@ func kernelNeeds(cfg *config.Config) []string {
 
 // Summary is the line a passed check prints, e.g.
 //
-//	config ok: node lb1 in cluster "web" id 7, 1 group, 2 services; authkeys /etc/hapair/authkeys ok (2 keys, signing with 2)
+//	config ok: nodes lb1 and lb2 in cluster "web" id 7, 1 group, 2 services; authkeys /etc/hapair/authkeys ok (2 keys, signing with 2); this host checked as lb1
+//
+// ending "; host facts not checked" with NoHost.
 func (r Report) Summary() string {
 	c := r.Config
 	who := "nodes " + strings.Join(r.Nodes, " and ")
 	if len(r.Nodes) == 1 {
 		who = "node " + r.Nodes[0]
 	}
-	return fmt.Sprintf("config ok: %s in cluster %q id %d, %s, %s; authkeys %s ok (%s, signing with %d)",
+	hostFacts := "this host checked as " + r.Host
+	if r.Host == "" {
+		hostFacts = "host facts not checked"
+	}
+	return fmt.Sprintf("config ok: %s in cluster %q id %d, %s, %s; authkeys %s ok (%s, signing with %d); %s",
 		who, c.Cluster.Name, c.Cluster.ID, plural(len(c.Groups), "group"), plural(len(c.Services), "service"),
-		c.Cluster.Authkeys, plural(len(r.Keyring.KeyIDs()), "key"), r.Keyring.SignKeyID())
+		c.Cluster.Authkeys, plural(len(r.Keyring.KeyIDs()), "key"), r.Keyring.SignKeyID(), hostFacts)
 }
 
 func plural(n int, word string) string {

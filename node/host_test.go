@@ -2,6 +2,7 @@ package node
 
 import (
 	"errors"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -45,7 +46,11 @@ neighbors = [ { address = "198.18.1.1", asn = 64513 } ]
 // writeHostConfig writes hostConfig with an authkeys file, as is: not
 // through nodetest.Sandbox, which leaves ipvs-sync out where IPVS is
 // missing.
-func writeHostConfig(t *testing.T) string {
+func writeHostConfig(t *testing.T) string { return writeConfig(t, hostConfig) }
+
+// writeConfig writes text with an authkeys line after cluster.nodes and
+// the authkeys file it names.
+func writeConfig(t *testing.T, text string) string {
 	t.Helper()
 	dir := t.TempDir()
 	keys := filepath.Join(dir, "authkeys")
@@ -53,7 +58,7 @@ func writeHostConfig(t *testing.T) string {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "had.toml")
-	text := strings.Replace(hostConfig, "nodes = [\"lb1\", \"lb2\"]\n", "nodes = [\"lb1\", \"lb2\"]\nauthkeys = \""+keys+"\"\n", 1)
+	text = strings.Replace(text, "nodes = [\"lb1\", \"lb2\"]\n", "nodes = [\"lb1\", \"lb2\"]\nauthkeys = \""+keys+"\"\n", 1)
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +95,7 @@ func TestCheckHost(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			useHost(t, tt.h)
-			_, err := Check(path)
+			_, err := Check(path, CheckOptions{Node: "lb1"})
 			if tt.want == "" {
 				// The dry build still looks for conntrackd and BIRD itself.
 				if e := errors.Join(conntracksync.Check(""), bgp.Check("")); e != nil {
@@ -117,9 +122,102 @@ func TestCheckRealIPVS(t *testing.T) {
 	}
 	useHost(t, config.Host{IPVS: host.IPVS})
 	path := writeHostConfig(t)
-	_, err := Check(path)
+	_, err := Check(path, CheckOptions{Node: "lb1"})
 	want := path + `:16:12: group[0].resources[0].kind: "ipvs-sync" cannot run on this host: ipvs-sync: the kernel has no IPVS: no /proc/net/ip_vs, and no ip_vs module in /lib/modules/`
 	if err == nil || !strings.HasPrefix(err.Error(), want) {
 		t.Errorf("Check = %v,\nwant it to start %s", err, want)
+	}
+}
+
+// netConfig names an interface for each kind that takes one and this
+// node's own addresses; line numbers are those after writeNetConfig adds
+// the authkeys line.
+const netConfig = `[cluster]
+name = "web"
+id = 7
+nodes = ["lb1", "lb2"]
+
+[[link]]
+kind = "ucast"
+interface = "eth1"
+peers = { lb1 = "198.18.1.11", lb2 = "198.18.1.12" }
+
+[[group]]
+name = "web"
+preferred = "lb1"
+resources = [
+  { kind = "vip", address = "198.18.0.100/24", interface = "eth0" },
+  { kind = "vip", address = "198.18.2.100/24" },
+  { kind = "conntrack-sync", interface = "eth1", addresses = ["198.18.1.11", "198.18.1.12"] },
+  { kind = "balancer", services = ["http"] },
+]
+
+[[service]]
+name = "http"
+method = "dr"
+interface = "eth0"
+listen = "198.18.0.100:80"
+reals = [ { address = "198.18.1.21:80" } ]
+`
+
+// TestCheckHostNet: on the node itself the check compares the config with
+// the host's interfaces and addresses (what had binds at start and takes
+// at a takeover), each at its key; NoHost leaves them out.
+func TestCheckHostNet(t *testing.T) {
+	path := writeConfig(t, netConfig)
+	ok := func() error { return nil }
+	have := func(n config.Net) func() (config.Net, error) {
+		return func() (config.Net, error) { return n, nil }
+	}
+	full := config.Net{Interfaces: map[string][]netip.Prefix{
+		"lo":   {netip.MustParsePrefix("127.0.0.1/8")},
+		"eth0": {netip.MustParsePrefix("198.18.0.11/24"), netip.MustParsePrefix("198.18.2.11/24")},
+		"eth1": {netip.MustParsePrefix("198.18.1.11/24")},
+	}}
+	bare := config.Net{Interfaces: map[string][]netip.Prefix{"lo": {netip.MustParsePrefix("127.0.0.1/8")}, "eth0": nil}}
+	tests := []struct {
+		name string
+		n    config.Net
+		node string
+		want []string // "" = ok; "L:C: path: msg" after the file name
+	}{
+		{"everything here", full, "lb1", nil},
+		{"nothing here", bare, "lb1", []string{
+			`:9:13: link[0].interface: interface "eth1" is not on this host (it has eth0, lo): had fails to open link ucast0 at start`,
+			`:10:17: link[0].peers.lb1: 198.18.1.11 is this node's (lb1) address on link ucast0, and no interface of this host holds it: had binds it at start and would fail`,
+			`:17:29: group[0].resources[1].address: no interface of this host has a subnet containing 198.18.2.100: taking group "web" over would fail; set interface`,
+			`:18:42: group[0].resources[2].interface: interface "eth1" is not on this host (it has eth0, lo): taking group "web" over would fail`,
+			`:18:63: group[0].resources[2].addresses[0]: 198.18.1.11 is this node's (lb1) address for conntrackd, and no interface of this host holds it: conntrackd binds it, so taking group "web" over would fail`,
+		}},
+		{"nonlocal bind", config.Net{Interfaces: full.Interfaces, NonlocalBind: true}, "lb1", nil},
+		{"another node's addresses", full, "lb2", []string{
+			`:10:38: link[0].peers.lb2: 198.18.1.12 is this node's (lb2) address on link ucast0, and no interface of this host holds it: had binds it at start and would fail`,
+			`:18:78: group[0].resources[2].addresses[1]: 198.18.1.12 is this node's (lb2) address for conntrackd, and no interface of this host holds it: conntrackd binds it, so taking group "web" over would fail`,
+		}},
+		{"not a node", full, "lb3", []string{
+			`:4:1: cluster.nodes: --node "lb3" is not one of them: host facts are checked for this host's node; name it with --node NAME, or leave them out for a config meant for another machine (hactl check-config --no-host)`,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			useHost(t, config.Host{Conntrackd: ok, Kernel: func(bool) error { return nil }, Net: have(tt.n)})
+			_, err := Check(path, CheckOptions{Node: tt.node})
+			var got []string
+			var errs config.Errors
+			if errors.As(err, &errs) {
+				for _, e := range errs {
+					got = append(got, strings.TrimPrefix(e.Error(), path))
+				}
+			} else if err != nil && !strings.Contains(err.Error(), "conntrackd") {
+				t.Fatalf("Check = %v, want config errors or ok", err)
+			}
+			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
+				t.Errorf("Check errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
+	}
+	useHost(t, config.Host{Net: have(bare)})
+	if _, err := Check(path, CheckOptions{NoHost: true}); err != nil && !strings.Contains(err.Error(), "conntrackd") {
+		t.Errorf("Check(NoHost) = %v, want no host fact asked", err)
 	}
 }

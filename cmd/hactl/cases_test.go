@@ -144,7 +144,7 @@ func TestCheckConfigIssueCases(t *testing.T) {
 		t.Run(tt.desc, func(t *testing.T) {
 			path := writeCase(t, tt.body(t))
 			var stdout, stderr bytes.Buffer
-			code := run([]string{"check-config", path}, &stdout, &stderr)
+			code := run([]string{"check-config", "--no-host", path}, &stdout, &stderr) // a config for lb1 and lb2
 			want := strings.ReplaceAll(strings.Join(tt.want, "\n"), "FILE", path) + "\n" + path + ": " + plural(len(tt.want), "error") + "\n"
 			if code != exitFail || stderr.String() != want {
 				t.Errorf("hactl check-config = %d, stderr:\n%s\nwant %d, stderr:\n%s", code, stderr.String(), exitFail, want)
@@ -153,7 +153,7 @@ func TestCheckConfigIssueCases(t *testing.T) {
 	}
 	// The base itself is valid, so each case fails only for its edit.
 	var stdout, stderr bytes.Buffer
-	if code := run([]string{"check-config", writeCase(t, caseBase)}, &stdout, &stderr); code != exitOK {
+	if code := run([]string{"check-config", "--no-host", writeCase(t, caseBase)}, &stdout, &stderr); code != exitOK {
 		t.Errorf("hactl check-config (base) = %d, stderr %q; want %d", code, stderr.String(), exitOK)
 	}
 }

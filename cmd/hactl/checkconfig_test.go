@@ -60,17 +60,21 @@ func TestCheckConfig(t *testing.T) {
 		wantStdout []string
 		wantStderr []string
 	}{
-		{"valid example", []string{"check-config", web}, 0,
-			[]string{web + `: config ok: nodes lb1 and lb2 in cluster "web" id 7, 1 group, 2 services; authkeys ` + webKeys + " ok (2 keys, signing with 2)\n"}, nil},
-		{"second example", []string{"check-config", sip}, 0,
+		// The examples are for lb1 and lb2, not this host: --no-host.
+		{"valid example", []string{"check-config", "--no-host", web}, 0,
+			[]string{web + `: config ok: nodes lb1 and lb2 in cluster "web" id 7, 1 group, 2 services; authkeys ` + webKeys + " ok (2 keys, signing with 2); host facts not checked\n"}, nil},
+		{"flag after the file", []string{"check-config", web, "--no-host"}, 0,
+			[]string{"; host facts not checked\n"}, nil},
+		{"second example", []string{"check-config", "--no-host", sip}, 0,
 			[]string{`config ok: nodes sip-lb-a and sip-lb-b in cluster "sip" id 12, 2 groups, 3 services; authkeys `}, nil},
 		{"version", []string{"--version"}, 0, []string{"hactl "}, nil},
 		{"misspelled key and short deadtime", []string{"check-config", bad}, 1,
 			nil, []string{bad + badWant[0], bad + badWant[1], bad + ": 2 errors"}},
 		{"missing file", []string{"check-config", bad + ".nope"}, 1,
 			nil, []string{"hactl: check-config: config: open " + bad + ".nope: no such file"}},
-		{"too many args", []string{"check-config", "a", "b"}, 2, nil, []string{"usage: hactl check-config [FILE]"}},
-		{"unknown verb", []string{"frobnicate"}, 2, nil, []string{`hactl: unknown command "frobnicate"`, "check-config [FILE]"}},
+		{"too many args", []string{"check-config", "a", "b"}, 2, nil, []string{"usage: hactl check-config [--node NAME | --no-host] [FILE]"}},
+		{"node and no-host", []string{"check-config", "--node", "lb1", "--no-host", web}, 2, nil, []string{"usage: hactl check-config [--node NAME | --no-host] [FILE]"}},
+		{"unknown verb", []string{"frobnicate"}, 2, nil, []string{`hactl: unknown command "frobnicate"`, "check-config [--node NAME | --no-host] [FILE]"}},
 		{"no verb", nil, 2, nil, []string{"usage: hactl COMMAND"}},
 	}
 	for _, tt := range tests {
@@ -130,7 +134,7 @@ func TestCheckConfigAuthkeys(t *testing.T) {
 		t.Run(c.desc, func(t *testing.T) {
 			c.setup()
 			var stdout, stderr bytes.Buffer
-			if code := run([]string{"check-config", cfg}, &stdout, &stderr); code != exitFail {
+			if code := run([]string{"check-config", "--no-host", cfg}, &stdout, &stderr); code != exitFail {
 				t.Errorf("check-config = %d, want %d", code, exitFail)
 			}
 			if stderr.String() != c.want || stdout.Len() != 0 {

@@ -34,7 +34,7 @@ var verbs = []verb{
 	{"services", "[-o json]", "the balancer table, like ipvsadm -Ln", cmdServices},
 	{"real", "disable|enable SERVICE REAL", "drain a real server or put it back", cmdReal},
 	{"peer", "reset PEER", "forget PEER's replay state (after its state directory was lost)", cmdPeer},
-	{"check-config", "[FILE]", "validate a config file (default " + defaultConfig + ")", runCheckConfig},
+	{"check-config", "[--node NAME | --no-host] [FILE]", "validate a config file (default " + defaultConfig + ") and this host for it", runCheckConfig},
 	{"import", "FORMAT SOURCE [-o FILE]", "convert heartbeat DIR, ldirectord FILE, ipvsadm FILE|-, zeus FILE to had.toml", runImport},
 }
 

@@ -43,7 +43,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	level := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
 	format := fs.String("log-format", "text", "log `format`: text (logfmt key=value) or json (one object a line)")
 	showVersion := fs.Bool("version", false, "print the build (module version and VCS revision) and exit")
-	checkOnly := fs.Bool("check", false, "check config and authkeys as a start would, touching nothing, report, and exit")
+	checkOnly := fs.Bool("check", false, "check config, authkeys and this host as a start would, touching nothing, report, and exit")
+	noHost := fs.Bool("no-host", false, "with --check: leave the host facts out (interfaces, addresses, kernel, conntrackd, BIRD), for a config meant for another machine")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -68,7 +69,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 
 	if *checkOnly {
-		rep, err := node.Check(*path, *nodeName)
+		rep, err := node.Check(*path, node.CheckOptions{Node: *nodeName, NoHost: *noHost})
 		for _, w := range rep.Warnings {
 			log.Warn(w)
 		}

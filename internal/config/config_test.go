@@ -92,7 +92,7 @@ func TestParseFiles(t *testing.T) {
 			}
 		}},
 		{"../../deploy/web-pair.toml", func(t *testing.T, c *Config) {
-			s := c.Groups[0].Resources[3].Script
+			s := c.Groups[0].Resources[2].Script
 			if s == nil || s.Path != "mailq" || len(s.Args) != 1 || s.Args[0] != "flush" {
 				t.Errorf("script resource = %+v, want mailq [flush] (looked up in script.DefaultDirs when built)", s)
 			}

@@ -15,12 +15,20 @@ type Host struct {
 	// methods: a nat chain (method nat) and, when dr is set, a netdev
 	// ingress chain (method dr).
 	Kernel func(dr bool) error
+	// Net reads this host's interfaces and addresses, which are compared
+	// with the config for this host's node (probeNet); nil: not asked.
+	Net func() (Net, error)
+	// Node is this host's node name, as had --node gives it ("": the host
+	// name, Config.Self's rule).
+	Node string
 }
 
 // LoadOnHost is Load, then asks h about every resource kind the config
 // uses, once per kind, and reports a missing piece at the first resource
 // of that kind ("FILE:LINE:COL: group[0].resources[2].kind: ..."), the
-// way had would refuse it at start or at its first takeover.
+// way had would refuse it at start or at its first takeover; with h.Net,
+// it also reports every interface and own address the config names that
+// this host lacks, at its key.
 func LoadOnHost(path string, h Host) (*Config, error) {
 	return loadWith(path, nil, &h)
 }
