@@ -6,6 +6,7 @@ import (
 	"math"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -246,35 +247,62 @@ func TestNATQuiescentDrainFallback(t *testing.T) {
 }
 
 // A health change under load: reals flap between up, quiescent and down
-// while a bounded loop opens connections; none fails (every real stays
-// alive, so no connection may be lost to the change itself).
+// while two bounded loops open connections; none fails (every real stays
+// alive, so no connection may be lost to the change itself). Each change
+// must be crossed by at least perChange new connections, so a window in a
+// batch (a chain or map briefly empty) would be hit: a SYN no DNAT rule
+// takes reaches lb1's own stack, which holds the VIP and answers with a
+// reset. Beyond the client's errors, lb1's own reset counter must stay 0.
+// (Checked: with the batch split in two at the chain and map updates, this
+// fails with thousands of refused connections.)
 func TestNATHealthChangeUnderLoad(t *testing.T) {
+	const (
+		changes   = 100
+		perChange = 150
+		loops     = 2
+		maxConns  = 40000 // per loop; with perChange*changes well below the client's port range
+	)
 	s := newNAT(t)
+	// 40,000 connections leave as many client sockets in TIME-WAIT: widen
+	// the client's ephemeral range so no dial fails for want of a port.
+	sh(t, s.l.Client(), "sysctl -qw net.ipv4.ip_local_port_range='1024 65000'")
 	svc := s.svc("wrr")
 	s.b.apply(svc)
+	rstsBefore := tcpOutRsts(t, s.l.Host("lb1"))
 	var ok, failed atomic.Int64
-	var firstErr atomic.Value
+	var mu sync.Mutex
+	var errs []string // the first few, for the failure message
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	wg.Go(func() {
-		deadline := time.Now().Add(60 * time.Second)
-		for i := 0; i < 20000 && time.Now().Before(deadline); i++ { // bounded; stopped after the last change
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			_, _, c, err := s.client.hello(vip + ":80")
-			if err != nil {
-				failed.Add(1)
-				firstErr.CompareAndSwap(nil, err)
-				continue
-			}
-			c.Close()
-			ok.Add(1)
+	for l := range loops {
+		d := s.client
+		if l > 0 {
+			d = newDialer(t, s.l.Client())
 		}
-	})
-	for i := range 30 {
+		wg.Go(func() {
+			deadline := time.Now().Add(120 * time.Second)
+			for i := 0; i < maxConns && time.Now().Before(deadline); i++ { // bounded; stopped after the last change
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				_, _, c, err := d.hello(vip + ":80")
+				if err != nil {
+					failed.Add(1)
+					mu.Lock()
+					if len(errs) < 5 {
+						errs = append(errs, err.Error())
+					}
+					mu.Unlock()
+					continue
+				}
+				c.Close()
+				ok.Add(1)
+			}
+		})
+	}
+	for i := range changes {
 		for j := range svc.Reals {
 			svc.Reals[j].Down, svc.Reals[j].Weight = false, 1+(i+j)%3
 		}
@@ -284,10 +312,11 @@ func TestNATHealthChangeUnderLoad(t *testing.T) {
 		if i%3 == 0 {
 			svc.Reals[(i+1)%3].Weight = 0 // quiescent; one real always stays up
 		}
+		at := ok.Load()
 		s.b.apply(svc)
 		lab.Eventually(t, 10*time.Second, "load progress", func() error {
-			if ok.Load() < int64(20*(i+1)) {
-				return fmt.Errorf("%d connections so far", ok.Load())
+			if n := ok.Load() - at; n < perChange {
+				return fmt.Errorf("%d connections since change %d", n, i)
 			}
 			return nil
 		})
@@ -295,7 +324,11 @@ func TestNATHealthChangeUnderLoad(t *testing.T) {
 	close(stop)
 	wg.Wait()
 	if failed.Load() != 0 {
-		t.Errorf("%d of %d new connections failed during health changes; first: %v", failed.Load(), ok.Load()+failed.Load(), firstErr.Load())
+		t.Errorf("%d of %d new connections failed during health changes; first: %s", failed.Load(), ok.Load()+failed.Load(), strings.Join(errs, "; "))
 	}
-	t.Logf("%d connections across 30 atomic health changes, %d failed", ok.Load(), failed.Load())
+	if d := tcpOutRsts(t, s.l.Host("lb1")) - rstsBefore; d != 0 {
+		t.Errorf("lb1 sent %d TCP resets of its own during the health changes", d)
+	}
+	t.Logf("%d connections across %d atomic health changes (at least %d per change, %d loops), %d failed",
+		ok.Load(), changes, perChange, loops, failed.Load())
 }

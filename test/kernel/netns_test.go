@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -246,4 +248,39 @@ func (b *balancer) apply(svcs ...nft.Service) {
 	if err != nil {
 		b.t.Fatalf("applying services: %v", err)
 	}
+}
+
+// tcpOutRsts reads the TCP OutRsts counter of h's namespace (RFC 1213
+// tcpOutRsts, /proc/net/snmp): the resets h's own stack sent.
+func tcpOutRsts(t *testing.T, h *lab.Host) int64 {
+	t.Helper()
+	var n int64 = -1
+	err := inNetns(h.Netns, func() error {
+		b, err := os.ReadFile("/proc/thread-self/net/snmp") // this thread's namespace; /proc/net is the process's
+		if err != nil {
+			return err
+		}
+		var head []string
+		for _, l := range strings.Split(string(b), "\n") {
+			f := strings.Fields(l)
+			if len(f) == 0 || f[0] != "Tcp:" {
+				continue
+			}
+			if head == nil {
+				head = f
+				continue
+			}
+			for i, k := range head {
+				if k == "OutRsts" && i < len(f) {
+					n, err = strconv.ParseInt(f[i], 10, 64)
+					return err
+				}
+			}
+		}
+		return fmt.Errorf("no Tcp OutRsts in /proc/net/snmp")
+	})
+	if err != nil {
+		t.Fatalf("%s: reading TCP OutRsts: %v", h.Name, err)
+	}
+	return n
 }
