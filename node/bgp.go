@@ -44,7 +44,7 @@ func newBGP(group string, r config.Resource, e *env) (resource.Resource, error) 
 		Group: group, Addresses: r.BGP.Addresses, Loopback: bgp.Lo{},
 		Healthy:      func() bool { return servicesHealthy(e.snapshot(), services) },
 		GateInterval: gateInterval(e.checkIntervals, services),
-		Logger:       e.log.With("group", group),
+		Logger:       e.log, // the resource names the group in each line
 	})
 }
 

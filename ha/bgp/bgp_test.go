@@ -39,6 +39,16 @@ func TestBirdConf(t *testing.T) {
 			t.Errorf("birdConf() lacks\n%s\n--- got:\n%s", want, got)
 		}
 	}
+	// No IPv6 neighbour: the IPv4 session carries the IPv6 routes too.
+	v4only := testOpts
+	v4only.Neighbors = testOpts.Neighbors[:1]
+	got = birdConf(v4only, testGroups)
+	if want := "  ipv4 { import none; export where proto ~ \"hapair_*\"; };\n  ipv6 { import none; export where proto ~ \"hapair_*\"; };\n}"; !strings.Contains(got, want) {
+		t.Errorf("birdConf(IPv4 neighbour only) lacks\n%s\n--- got:\n%s", want, got)
+	}
+	if got := birdConf(v4only, map[string][]netip.Prefix{"db.two": testGroups["db.two"]}); strings.Contains(got, "ipv6 {") {
+		t.Errorf("birdConf(IPv4 routes only) has an ipv6 channel:\n%s", got)
+	}
 	if protocolName("a.b") == protocolName("a_b") {
 		t.Errorf("protocolName(a.b) = protocolName(a_b) = %q", protocolName("a_b"))
 	}
@@ -50,12 +60,16 @@ func TestBirdParses(t *testing.T) {
 	if err := Check(""); err != nil {
 		t.Skipf("skipping: %v", err)
 	}
-	conf := filepath.Join(t.TempDir(), "bird.conf")
-	if err := os.WriteFile(conf, []byte(birdConf(testOpts, testGroups)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command(DefaultBinary, "-p", "-c", conf).CombinedOutput(); err != nil {
-		t.Fatalf("bird -p: %v: %s", err, out)
+	v4only := testOpts
+	v4only.Neighbors = testOpts.Neighbors[:1]
+	for i, o := range []Options{testOpts, v4only} {
+		conf := filepath.Join(t.TempDir(), "bird.conf")
+		if err := os.WriteFile(conf, []byte(birdConf(o, testGroups)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command(DefaultBinary, "-p", "-c", conf).CombinedOutput(); err != nil {
+			t.Fatalf("bird -p (options %d): %v: %s", i, err, out)
+		}
 	}
 }
 

@@ -132,19 +132,41 @@ func birdConf(o Options, groups map[string][]netip.Prefix) string {
 			fmt.Fprintf(&b, "protocol static %s%s {\n  disabled;\n  %s;\n%s}\n", protocolName(g), suffix(fam), fam, strings.Join(routes, ""))
 		}
 	}
+	v6over4 := hasIPv6(groups) && !slices.ContainsFunc(o.Neighbors, func(n Neighbor) bool { return n.Address.Is6() })
 	for i, n := range o.Neighbors {
-		fam := "ipv4"
-		if n.Address.Is6() {
-			fam = "ipv6"
-		}
 		fmt.Fprintf(&b, "protocol bgp hapair_peer%d {\n  local as %d;\n  neighbor %s as %d;\n  hold time %d;\n  keepalive time %d;\n  connect retry time 1;\n  error wait time 1, 10;\n",
 			i, o.ASN, n.Address, n.ASN, int(o.HoldTime.Seconds()), max(1, int(o.HoldTime.Seconds())/3))
 		if o.BFD {
 			b.WriteString("  bfd on;\n")
 		}
-		fmt.Fprintf(&b, "  %s { import none; export where proto ~ \"hapair_*\"; };\n}\n", fam)
+		fams := []string{"ipv4"}
+		switch {
+		case n.Address.Is6():
+			fams = []string{"ipv6"}
+		case v6over4:
+			fams = append(fams, "ipv6")
+		}
+		for _, fam := range fams {
+			fmt.Fprintf(&b, "  %s { import none; export where proto ~ \"hapair_*\"; };\n", fam)
+		}
+		b.WriteString("}\n")
 	}
 	return b.String()
+}
+
+// hasIPv6 reports whether a group announces an IPv6 address. With no
+// IPv6 neighbour, those routes ride the IPv4 sessions in an ipv6 channel
+// (multiprotocol BGP, RFC 4760, as MetalLB's dual-stack and kube-vip's
+// MP-BGP sessions do); BIRD sends the interface's IPv6 addresses as the
+// next hop (global and link-local, RFC 2545 section 3), so the node needs
+// an IPv6 address on the neighbour's network.
+func hasIPv6(groups map[string][]netip.Prefix) bool {
+	for _, ps := range groups {
+		if slices.ContainsFunc(ps, func(p netip.Prefix) bool { return p.Addr().Is6() }) {
+			return true
+		}
+	}
+	return false
 }
 
 // suffix tells a group's IPv6 protocol from its IPv4 one.

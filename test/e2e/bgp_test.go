@@ -43,7 +43,7 @@ func TestBGPActiveActive(t *testing.T) {
 	}
 	waitHops := func(timeout time.Duration, want ...string) time.Duration {
 		t.Helper()
-		return waitNextHops(t, router, timeout, want...)
+		return waitNextHops(t, router, anycast, timeout, want...)
 	}
 	waitHops(15*time.Second, "198.18.0.11", "198.18.0.12", "198.18.0.13")
 	for _, n := range []string{"lb1", "lb2", "lb3"} {
@@ -144,7 +144,7 @@ func TestBGPActiveActive(t *testing.T) {
 	withdrawn := false
 	lab.Eventually(t, 10*time.Second, "lb2's had exits", func() error {
 		if !withdrawn {
-			hops, err := nextHops(router)
+			hops, err := nextHops(router, anycast)
 			withdrawn = err == nil && !slices.Contains(hops, "198.18.0.12")
 		}
 		if !p.had["lb2"].Exited() {
@@ -164,10 +164,10 @@ func TestBGPActiveActive(t *testing.T) {
 	}
 }
 
-// nextHops returns the gateways of the router's route to the VIP, sorted
-// as ip prints them.
-func nextHops(router *lab.Host) ([]string, error) {
-	out, err := router.RunFor(5*time.Second, "ip", "-j", "route", "show", anycast)
+// nextHops returns the gateways of the router's route to dst, sorted as
+// ip prints them.
+func nextHops(router *lab.Host, dst string) ([]string, error) {
+	out, err := router.RunFor(5*time.Second, "ip", "-j", "-4", "route", "show", dst)
 	if err != nil {
 		return nil, fmt.Errorf("ip route: %v: %s", err, out)
 	}
@@ -222,20 +222,30 @@ func startRouter(t *testing.T, p *pair) *lab.Host {
 	}
 	var conf strings.Builder
 	conf.WriteString(routerConf)
-	for i := 1; i <= 3; i++ {
+	for i := 1; i <= p.opts.Nodes; i++ {
 		fmt.Fprintf(&conf, "protocol bgp lb%d { local as 65000; neighbor 198.18.0.%d as 65001; hold time 3; connect retry time 1; error wait time 1, 5; bfd on; ipv4 { import all; export none; }; }\n", i, 10+i)
 	}
 	cf := router.WriteFile("bird.conf", conf.String(), 0o600)
 	router.Start([]string{"/usr/sbin/bird", "-f", "-c", cf, "-s", router.Dir + "/bird.ctl", "-P", router.Dir + "/bird.pid"})
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		// What the router's BIRD heard, for the failure's story.
+		for _, cmd := range []string{"show protocols all", "show route all"} {
+			out, err := router.RunFor(5*time.Second, "/usr/sbin/birdc", "-s", router.Dir+"/bird.ctl", cmd)
+			t.Logf("router: birdc %s: %v\n%s", cmd, err, out)
+		}
+	})
 	return router
 }
 
-// waitNextHops waits until the router's route to the VIP has exactly the
+// waitNextHops waits until the router's route to dst has exactly the
 // next hops want (in ip's order).
-func waitNextHops(t *testing.T, router *lab.Host, timeout time.Duration, want ...string) time.Duration {
+func waitNextHops(t *testing.T, router *lab.Host, dst string, timeout time.Duration, want ...string) time.Duration {
 	t.Helper()
-	return lab.Eventually(t, timeout, fmt.Sprintf("the router's route to %s has next hops %v", anycast, want), func() error {
-		got, err := nextHops(router)
+	return lab.Eventually(t, timeout, fmt.Sprintf("the router's route to %s has next hops %v", dst, want), func() error {
+		got, err := nextHops(router, dst)
 		if err != nil {
 			return err
 		}
@@ -256,18 +266,18 @@ func TestBGPActivePassive(t *testing.T) {
 	for _, n := range []string{"lb1", "lb2", "lb3"} {
 		p.start(n)
 	}
-	waitNextHops(t, router, 15*time.Second, "198.18.0.11")
+	waitNextHops(t, router, anycast, 15*time.Second, "198.18.0.11")
 	for _, c := range []struct{ crash, next string }{{"lb1", "198.18.0.12"}, {"lb2", "198.18.0.13"}} {
 		p.lab.Unplug(c.crash)
 		if err := p.had[c.crash].Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("%s crashed: the route moved to %s after %v", c.crash, c.next, waitNextHops(t, router, 5*time.Second, c.next).Round(time.Millisecond))
+		t.Logf("%s crashed: the route moved to %s after %v", c.crash, c.next, waitNextHops(t, router, anycast, 5*time.Second, c.next).Round(time.Millisecond))
 	}
 	for _, c := range []struct{ back, hop string }{{"lb2", "198.18.0.12"}, {"lb1", "198.18.0.11"}} {
 		p.lab.Plug(c.back)
 		p.start(c.back)
-		t.Logf("%s back: the route returned to it after %v", c.back, waitNextHops(t, router, 10*time.Second, c.hop).Round(time.Millisecond))
+		t.Logf("%s back: the route returned to it after %v", c.back, waitNextHops(t, router, anycast, 10*time.Second, c.hop).Round(time.Millisecond))
 	}
 	if _, err := p.lab.Probe(p.bins, "client", anycast+":9000", probeOpts(10, 10*time.Millisecond)); err != nil {
 		t.Errorf("client through lb1 after the failbacks: %v", err)
