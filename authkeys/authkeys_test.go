@@ -55,7 +55,7 @@ func TestParse(t *testing.T) {
 			signID:    1,
 			ids:       []uint8{1},
 			methods:   map[uint8]string{1: "sha1"},
-			wantWarns: []string{"x:24: key 1 uses sha1, a legacy method", "x:24: key 1: secret is only 3 bytes"},
+			wantWarns: []string{"x:24:3: key 1 uses sha1, a legacy method", "x:24:8: key 1: secret is only 3 bytes"},
 		},
 		{
 			desc:    "sha256 one key",
@@ -70,7 +70,7 @@ func TestParse(t *testing.T) {
 			signID:    2,
 			ids:       []uint8{1, 2},
 			methods:   map[uint8]string{1: "md5", 2: "sha256"},
-			wantWarns: []string{"x:3: key 1 uses md5"},
+			wantWarns: []string{"x:3:5: key 1 uses md5"},
 		},
 		{
 			desc:    "key ids 1 and 255",
@@ -116,25 +116,25 @@ func TestParseErrors(t *testing.T) {
 		want []string // substrings of the joined error
 		not  []string // must not appear (secrets)
 	}{
-		{"empty file", "", []string{`authkeys: f: no "auth N" line`}, nil},
-		{"only comments", "# auth 1\n\n", []string{`authkeys: f: no "auth N" line`}, nil},
-		{"unknown method", "auth 1\n\n1 foo bar\n", []string{`authkeys: f:3: unknown method "foo" for key 1 (want sha256, sha1 or md5)`}, []string{"bar"}},
-		{"crc refused", "auth 1\n1 crc\n", []string{"authkeys: f:2: key 1: method crc refused: crc is a checksum, not a MAC"}, []string{"no key 1"}},
-		{"missing secret", "auth 1\n1 sha256\n", []string{`authkeys: f:2: key 1: sha256 needs a secret ("1 sha256 SECRET")`}, nil},
-		{"auth names missing key", "auth 3\n1 sha256 0123456789abcdef0123456789abcdef\n", []string{"authkeys: f:1: auth 3: no key 3 in the file"}, nil},
-		{"auth without id", "auth\n1 sha256 s\n", []string{`authkeys: f:1: want "auth N" with one key id, found 1 fields`}, nil},
-		{"auth id zero", "auth 0\n", []string{`authkeys: f:1: auth "0": want a key id 1..255`}, nil},
-		{"auth id 256", "auth 256\n", []string{`authkeys: f:1: auth "256": want a key id 1..255`}, nil},
-		{"two auth lines", "auth 1\nauth 1\n1 sha256 s\n", []string{`authkeys: f:2: second "auth" line (first on line 1)`}, nil},
-		{"duplicate key", "auth 1\n1 sha256 aaaa\n1 md5 bbbb\n", []string{"authkeys: f:3: key 1 defined again (first on line 2)"}, []string{"aaaa", "bbbb"}},
-		{"bad key id", "auth 1\nx sha256 topsecret\n", []string{`authkeys: f:2: key id "x": want a number 1..255`}, []string{"topsecret"}},
+		{"empty file", "", []string{`f: no "auth N" line`}, nil},
+		{"only comments", "# auth 1\n\n", []string{`f: no "auth N" line`}, nil},
+		{"unknown method", "auth 1\n\n1 foo bar\n", []string{`f:3:3: unknown method "foo" for key 1 (want sha256, sha1 or md5)`}, []string{"bar"}},
+		{"crc refused", "auth 1\n1 crc\n", []string{"f:2:3: key 1: method crc refused: crc is a checksum, not a MAC"}, []string{"no key 1"}},
+		{"missing secret", "auth 1\n1 sha256\n", []string{`f:2:9: key 1: sha256 needs a secret ("1 sha256 SECRET")`}, nil},
+		{"auth names missing key", "auth 3\n1 sha256 0123456789abcdef0123456789abcdef\n", []string{"f:1:6: auth 3: no key 3 in the file"}, nil},
+		{"auth without id", "auth\n1 sha256 s\n", []string{`f:1:1: want "auth N" with one key id, found 1 fields`}, nil},
+		{"auth id zero", "auth 0\n", []string{`f:1:6: auth "0": want a key id 1..255`}, nil},
+		{"auth id 256", "auth 256\n", []string{`f:1:6: auth "256": want a key id 1..255`}, nil},
+		{"two auth lines", "auth 1\nauth 1\n1 sha256 s\n", []string{`f:2:1: second "auth" line (first on line 1)`}, nil},
+		{"duplicate key", "auth 1\n1 sha256 aaaa\n1 md5 bbbb\n", []string{"f:3:1: key 1 defined again (first on line 2)"}, []string{"aaaa", "bbbb"}},
+		{"bad key id", "auth 1\nx sha256 topsecret\n", []string{`f:2:1: key id "x": want a number 1..255`}, []string{"topsecret"}},
 		{"negative key id", "auth 1\n-1 sha256 topsecret\n", []string{`key id "-1": want a number 1..255`}, nil},
-		{"bare word is not echoed", "auth 1\nhunter2hunter2\n", []string{`authkeys: f:2: want "auth N" or "N method secret", found a line with one field`}, []string{"hunter2"}},
-		{"line too long", "auth 1\n1 sha256 " + strings.Repeat("a", maxLine) + "\n", []string{"authkeys: f:2: line longer than 4096 bytes"}, []string{"no key 1"}},
+		{"bare word is not echoed", "auth 1\nhunter2hunter2\n", []string{`f:2:1: want "auth N" or "N method secret", found a line with one field`}, []string{"hunter2"}},
+		{"line too long", "auth 1\n1 sha256 " + strings.Repeat("a", maxLine) + "\n", []string{"f:2:1: line longer than 4096 bytes"}, []string{"no key 1"}},
 		{
 			desc: "every error reported",
 			in:   "auth 9\n1 crc\n2 foo x\n3 sha256\n",
-			want: []string{"f:1: auth 9: no key 9", "f:2: key 1: method crc refused", `f:3: unknown method "foo"`, "f:4: key 3: sha256 needs a secret"},
+			want: []string{"f:1:6: auth 9: no key 9", "f:2:3: key 1: method crc refused", `f:3:3: unknown method "foo"`, "f:4:9: key 3: sha256 needs a secret"},
 		},
 	}
 	for _, tt := range tests {

@@ -2,6 +2,8 @@ package authkeys
 
 import (
 	"bytes"
+	"errors"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -21,14 +23,15 @@ func FuzzParse(f *testing.F) {
 			if kr != nil {
 				t.Fatalf("Parse() = %v, %v; want nil keyring with error", kr, err)
 			}
-			if !strings.HasPrefix(err.Error(), "authkeys: ") {
-				t.Fatalf("Parse() error = %q, want prefix %q", err, "authkeys: ")
+			var errs Errors
+			if !errors.As(err, &errs) || !strings.HasPrefix(err.Error(), "fuzz:") {
+				t.Fatalf("Parse() error = %q, want an Errors, each line at fuzz:LINE:COL", err)
 			}
 			return
 		}
 		for _, w := range warns {
-			if !strings.HasPrefix(w, "authkeys: fuzz:") {
-				t.Fatalf("warning %q, want prefix %q", w, "authkeys: fuzz:")
+			if !regexp.MustCompile(`^fuzz:\d+:\d+: `).MatchString(w) {
+				t.Fatalf("warning %q, want it at fuzz:LINE:COL", w)
 			}
 		}
 		id, mac := kr.Sign(data)

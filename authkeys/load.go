@@ -32,17 +32,20 @@ func Load(path string) (*Keyring, []string, error) {
 
 // checkFile applies the file policy to fi; uid is the running user.
 func checkFile(path string, fi fs.FileInfo, uid int) error {
+	whole := func(format string, args ...any) error {
+		return Errors{{File: path, Msg: fmt.Sprintf(format, args...)}}
+	}
 	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("authkeys: %s: %w", path, regfile.NotRegular(fi.Mode()))
+		return whole("%v", regfile.NotRegular(fi.Mode()))
 	}
 	if fi.Size() > maxFileSize {
-		return fmt.Errorf("authkeys: %s: %d bytes, larger than the %d-byte limit", path, fi.Size(), maxFileSize)
+		return whole("%d bytes, larger than the %d-byte limit", fi.Size(), maxFileSize)
 	}
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return fmt.Errorf("authkeys: %s: mode %04o gives group or others access to the keys, want 0600 (fix: chmod 600 %s)", path, perm, path)
+		return whole("mode %04o gives group or others access to the keys, want 0600 (fix: chmod 600 %s)", perm, path)
 	}
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Uid != 0 && int(st.Uid) != uid {
-		return fmt.Errorf("authkeys: %s: owned by uid %d, want root or the running user (uid %d) (fix: chown root %s)", path, st.Uid, uid, path)
+		return whole("owned by uid %d, want root or the running user (uid %d) (fix: chown root %s)", st.Uid, uid, path)
 	}
 	return nil
 }

@@ -27,7 +27,7 @@ func TestLoad(t *testing.T) {
 		{"0644 refused", 0o644, goodFile, []string{"mode 0644", "want 0600", "chmod 600 "}},
 		{"0640 refused", 0o640, goodFile, []string{"mode 0640", "chmod 600"}},
 		{"0602 refused", 0o602, goodFile, []string{"mode 0602", "chmod 600"}},
-		{"parse errors carry the path", 0o600, "auth 1\n1 crc\n", []string{":2: key 1: method crc refused"}},
+		{"parse errors carry the path", 0o600, "auth 1\n1 crc\n", []string{":2:3: key 1: method crc refused"}},
 	}
 	for i, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
@@ -48,7 +48,7 @@ func TestLoad(t *testing.T) {
 			if err == nil {
 				t.Fatalf("Load(%s) error = nil, want %q", path, tt.want)
 			}
-			for _, w := range append(tt.want, "authkeys: "+path) {
+			for _, w := range append(tt.want, path+":") {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("Load(%s) error = %q, want it to contain %q", path, err, w)
 				}
@@ -89,8 +89,8 @@ func TestCheckFileOwner(t *testing.T) {
 		{"root file, root daemon", fakeInfo{0o600, 0}, 0, ""},
 		{"root file, user daemon", fakeInfo{0o600, 0}, 1000, ""},
 		{"own file, user daemon", fakeInfo{0o600, 1000}, 1000, ""},
-		{"other user's file", fakeInfo{0o600, 1001}, 0, "authkeys: /k: owned by uid 1001, want root or the running user (uid 0) (fix: chown root /k)"},
-		{"directory", fakeInfo{fs.ModeDir | 0o700, 0}, 0, "authkeys: /k: is a directory, want a regular file"},
+		{"other user's file", fakeInfo{0o600, 1001}, 0, "/k: owned by uid 1001, want root or the running user (uid 0) (fix: chown root /k)"},
+		{"directory", fakeInfo{fs.ModeDir | 0o700, 0}, 0, "/k: is a directory, want a regular file"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {

@@ -34,7 +34,7 @@ func TestCheckExamples(t *testing.T) {
 func TestCheckAuthkeys(t *testing.T) {
 	cfg, keys := nodetest.Example(t, "web-pair.toml", 0o644)
 	_, err := node.Check(cfg, node.CheckOptions{NoHost: true})
-	want := "authkeys: " + keys + ": mode 0644 gives group or others access to the keys, want 0600 (fix: chmod 600 " + keys + ") (cluster.authkeys in " + cfg + ")"
+	want := keys + ": mode 0644 gives group or others access to the keys, want 0600 (fix: chmod 600 " + keys + ") (cluster.authkeys in " + cfg + ")"
 	if err == nil || err.Error() != want {
 		t.Errorf("Check(authkeys 0644) = %v,\nwant %s", err, want)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/hapair/hapair/authkeys"
 	"github.com/hapair/hapair/internal/config"
 	"github.com/hapair/hapair/node"
 )
@@ -57,12 +58,20 @@ func runCheckConfig(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "hactl: check-config: warning: %s\n", w)
 	}
 	var errs config.Errors
+	var keyErrs authkeys.Errors
 	switch {
 	case errors.As(err, &errs):
 		for _, e := range errs {
 			fmt.Fprintln(stderr, e)
 		}
 		fmt.Fprintf(stderr, "%s: %s\n", path, plural(len(errs), "error"))
+		return exitFail
+	case errors.As(err, &keyErrs):
+		// The same FILE:LINE:COL form as the config's errors.
+		for _, e := range keyErrs {
+			fmt.Fprintln(stderr, e)
+		}
+		fmt.Fprintf(stderr, "%s: %s (cluster.authkeys in %s)\n", rep.Config.Cluster.Authkeys, plural(len(keyErrs), "error"), path)
 		return exitFail
 	case err != nil:
 		fmt.Fprintf(stderr, "hactl: check-config: %v\n", err)

@@ -127,7 +127,10 @@ func TestCheckConfigAuthkeys(t *testing.T) {
 		setup func()
 		want  string
 	}{
-		{"mode 0644", func() {}, "hactl: check-config: authkeys: " + keys + ": mode 0644 gives group or others access to the keys, want 0600 (fix: chmod 600 " + keys + ") (cluster.authkeys in " + cfg + ")\n"},
+		{"mode 0644", func() {}, keys + ": mode 0644 gives group or others access to the keys, want 0600 (fix: chmod 600 " + keys + ")\n" + keys + ": 1 error (cluster.authkeys in " + cfg + ")\n"},
+		{"bad lines", func() { os.WriteFile(keys, []byte("auth 2\n1 sha256\n2 crc x\n"), 0o600); os.Chmod(keys, 0o600) }, keys + ":2:9: key 1: sha256 needs a secret (\"1 sha256 SECRET\")\n" +
+			keys + ":3:3: key 2: method crc refused: crc is a checksum, not a MAC: anyone on the link could forge heartbeats; use sha256\n" +
+			keys + ": 2 errors (cluster.authkeys in " + cfg + ")\n"},
 		{"missing", func() { os.Remove(keys) }, "hactl: check-config: authkeys: open " + keys + ": no such file or directory (cluster.authkeys in " + cfg + ")\n"},
 	}
 	for _, c := range cases {

@@ -55,7 +55,7 @@ func TestLoadErrors(t *testing.T) {
 		desc, path, node string
 		want             []string
 	}{
-		{"authkeys 0644", cfgPath, "lb1", []string{"authkeys: " + keyPath + ": mode 0644", "want 0600", "chmod 600 " + keyPath}},
+		{"authkeys 0644", cfgPath, "lb1", []string{keyPath + ": mode 0644", "want 0600", "chmod 600 " + keyPath}},
 		{"unknown node", cfgPath, "lb9", []string{`node "lb9" (from --node) is not in cluster.nodes`}},
 		{"config errors", bad, "lb1", []string{bad + `:2:1: cluster.nmae: unknown key "nmae" (did you mean "name"?)`, bad + ":1:2: cluster.id: required"}},
 	}

@@ -134,9 +134,10 @@ func (im *importer) authkeys(display, abs string, read readFunc, stat func(strin
 		im.warnf(src{display, line}, "%s", msg)
 	}
 	if perr != nil {
-		for _, e := range strings.Split(perr.Error(), "\n") {
-			line, msg := authkeysPos(e, display)
-			im.refusef(src{display, line}, "%s", msg)
+		var errs authkeys.Errors
+		errors.As(perr, &errs)
+		for _, e := range errs {
+			im.refusef(src{display, e.Line}, "%s", e.Msg)
 		}
 		c.authkeys = "authkeys"
 		c.notes = append(c.notes, "PLACEHOLDER: "+display+" was refused (see the warnings): write authkeys next to this file with a sha256 key, mode 0600")
@@ -149,20 +150,22 @@ func (im *importer) authkeys(display, abs string, read readFunc, stat func(strin
 	c.notes = append(c.notes, "authkeys: Heartbeat's file, read unchanged; move it to /etc/hapair/authkeys (mode 0600) and change this path")
 }
 
-// authkeysPos splits "authkeys: FILE:LINE: msg" (package authkeys' message
-// form) into the line and the message.
+// authkeysPos splits a warning of authkeys.Parse, "FILE:LINE:COL: msg",
+// into its line and message (line 0 when it concerns the whole file).
 func authkeysPos(s, file string) (int, string) {
-	s = strings.TrimPrefix(s, "authkeys: ")
 	rest, ok := strings.CutPrefix(s, file+":")
 	if !ok {
 		return 0, s
 	}
-	num, msg, ok := strings.Cut(rest, ": ")
+	num, after, ok := strings.Cut(rest, ":")
 	n, err := strconv.Atoi(num)
 	if !ok || err != nil {
 		return 0, strings.TrimPrefix(rest, " ")
 	}
-	return n, msg
+	if _, msg, ok := strings.Cut(after, ": "); ok {
+		return n, msg
+	}
+	return n, after
 }
 
 type ldReader func(name string) (path string, data []byte, err error)
