@@ -52,12 +52,9 @@ func apiStatus(h *lab.Host) (*adminStatus, error) {
 // the forged and replayed packets injected, the JSON API equal to hactl's,
 // and no key material anywhere.
 func TestAdminMetricsAcrossFailover(t *testing.T) {
-	p := newPair(t, pairOptions{Admin: true})
-	inject := lab.Build(t, "./test/cmd/labinject")[0]
-	p.start("lb1")
-	p.start("lb2")
-	p.waitOwner("lb1", 10*time.Second)
+	p := runningPair(t, pairOptions{Admin: true})
 	p.waitServed(10 * time.Second)
+	inject := lab.Build(t, "./test/cmd/labinject")[0]
 	lb1, lb2 := p.lab.Host("lb1"), p.lab.Host("lb2")
 
 	// Before: each node's view of the group, its peer and its links.

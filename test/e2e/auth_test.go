@@ -11,11 +11,8 @@ import (
 // from the client on the heartbeat multicast group, are dropped, counted
 // per reason in status, and move nothing.
 func TestForgedAndReplayedPacketsDropped(t *testing.T) {
-	p := newPair(t, pairOptions{})
+	p := runningPair(t, pairOptions{})
 	inject := lab.Build(t, "./test/cmd/labinject")[0]
-	p.start("lb1")
-	p.start("lb2")
-	p.waitOwner("lb1", 10*time.Second)
 
 	before, err := p.status("lb1")
 	if err != nil {

@@ -81,6 +81,28 @@ func (p *pair) services(node string) (map[string]serviceState, error) {
 	return m, nil
 }
 
+// waitRealsUp waits until service on node lists reals reals and every one
+// has passed its health check.
+func (p *pair) waitRealsUp(node, service string, reals int, timeout time.Duration) {
+	p.t.Helper()
+	lab.Eventually(p.t, timeout, fmt.Sprintf("%s's service %s has its %d reals up", node, service, reals), func() error {
+		svcs, err := p.services(node)
+		if err != nil {
+			return err
+		}
+		s, ok := svcs[service]
+		if !ok || len(s.Reals) != reals {
+			return fmt.Errorf("service %s: %+v", service, s)
+		}
+		for _, r := range s.Reals {
+			if !r.Healthy {
+				return fmt.Errorf("service %s real %s: %s", service, r.Address, r.Reason)
+			}
+		}
+		return nil
+	})
+}
+
 // waitPool waits until service on lb1 sends new connections to pool.
 func (p *pair) waitPool(service, pool string) time.Duration {
 	p.t.Helper()

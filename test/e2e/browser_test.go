@@ -118,10 +118,7 @@ func readPage(ctx context.Context, url string) (pageView, error) {
 // namespace. A phone-sized screenshot is saved as an artifact.
 func TestAdminStatusPageInBrowser(t *testing.T) {
 	exe := chromium(t)
-	p := newPair(t, pairOptions{Admin: true})
-	p.start("lb1")
-	p.start("lb2")
-	p.waitOwner("lb1", 10*time.Second)
+	p := runningPair(t, pairOptions{Admin: true})
 	p.waitServed(10 * time.Second)
 	relay, dropConns := forward(t, p.lab.Client().Netns, fmt.Sprintf("%s:%d", vip, scenario.AdminPort))
 	url := "http://" + relay + "/"

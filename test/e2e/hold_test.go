@@ -23,10 +23,7 @@ const vipBound = 5 * time.Second
 // before it touches anything (the node lock is taken first), and the VIP
 // stays where it is.
 func TestSecondHadRefusesAndVIPStays(t *testing.T) {
-	p := newPair(t, pairOptions{})
-	p.start("lb1")
-	p.start("lb2")
-	p.waitOwner("lb1", 10*time.Second)
+	p := runningPair(t, pairOptions{})
 
 	h := p.lab.Host("lb1")
 	cfg := pairConfig(h, p.opts)
@@ -97,10 +94,7 @@ func TestHostAddressNeverRemoved(t *testing.T) {
 // plugged in): lb2 takes over, and the VIP leaves lb1 by itself within the
 // documented bound, so the two do not answer ARP for it side by side.
 func TestKilledOwnersVIPExpires(t *testing.T) {
-	p := newPair(t, pairOptions{})
-	p.start("lb1")
-	p.start("lb2")
-	p.waitOwner("lb1", 10*time.Second)
+	p := runningPair(t, pairOptions{})
 	killed := time.Now()
 	if err := p.had["lb1"].Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -131,10 +125,7 @@ func TestKilledOwnersVIPExpires(t *testing.T) {
 // group up, lb2 owns it within deadtime + 1s, and lb1's status names the
 // reason.
 func TestInterfaceDownHandsOver(t *testing.T) {
-	p := newPair(t, pairOptions{})
-	p.start("lb1")
-	p.start("lb2")
-	p.waitOwner("lb1", 10*time.Second)
+	p := runningPair(t, pairOptions{})
 	down := time.Now()
 	if out, err := p.lab.Host("lb1").RunFor(10*time.Second, "ip", "link", "set", "eth0", "down"); err != nil {
 		t.Fatalf("ip link set eth0 down on lb1: %v: %s", err, out)
@@ -155,10 +146,7 @@ func TestInterfaceDownHandsOver(t *testing.T) {
 // The owner repairs what it can: a held VIP deleted by hand comes back at
 // once (address event, not the next refresh), logged and in the timeline.
 func TestRemovedVIPIsRepaired(t *testing.T) {
-	p := newPair(t, pairOptions{})
-	p.start("lb1")
-	p.start("lb2")
-	p.waitOwner("lb1", 10*time.Second)
+	p := runningPair(t, pairOptions{})
 	if out, err := p.lab.Host("lb1").RunFor(10*time.Second, "ip", "addr", "del", "198.18.0.100/24", "dev", "eth0"); err != nil {
 		t.Fatalf("ip addr del on lb1: %v: %s", err, out)
 	}
@@ -184,10 +172,7 @@ func TestRemovedVIPIsRepaired(t *testing.T) {
 // returns once the group is held here; a standby no peer can take, or a
 // takeover in maintenance, exits non-zero with the daemon's reason.
 func TestVerbsReportOutcome(t *testing.T) {
-	p := newPair(t, pairOptions{})
-	p.start("lb1")
-	p.start("lb2")
-	p.waitOwner("lb1", 10*time.Second)
+	p := runningPair(t, pairOptions{})
 	lb2 := p.lab.Host("lb2")
 
 	out, err := lb2.Hactl(p.bins, "takeover", "web")
@@ -324,10 +309,7 @@ func TestDescriptorShortage(t *testing.T) {
 // had's exit after SIGTERM (it took up to 30 s): had exits within a second
 // of handing its groups over.
 func TestIdleControlClientDoesNotDelayExit(t *testing.T) {
-	p := newPair(t, pairOptions{})
-	p.start("lb1")
-	p.start("lb2")
-	p.waitOwner("lb1", 10*time.Second)
+	p := runningPair(t, pairOptions{})
 	idle, err := net.Dial("unix", p.lab.Host("lb1").HadSocket())
 	if err != nil {
 		t.Fatal(err)

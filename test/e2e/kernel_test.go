@@ -47,24 +47,8 @@ ip route add %s/32 via %s rto_min %s`, vip, p.lab.Client().Addr, vip, thinRTOMin
 	// Every real checked up before the first client packet: a UDP flow
 	// that arrived before its service was programmed would keep its
 	// un-NATed conntrack entry.
-	lab.Eventually(t, 10*time.Second, "lb1's kernel services have every real up", func() error {
-		svcs, err := p.services("lb1")
-		if err != nil {
-			return err
-		}
-		for _, name := range []string{"nat", "sip"} {
-			s, ok := svcs[name]
-			if !ok || len(s.Reals) != 2 {
-				return fmt.Errorf("service %s: %+v", name, s)
-			}
-			for _, r := range s.Reals {
-				if !r.Healthy {
-					return fmt.Errorf("service %s real %s: %s", name, r.Address, r.Reason)
-				}
-			}
-		}
-		return nil
-	})
+	p.waitRealsUp("lb1", "nat", 2, 10*time.Second)
+	p.waitRealsUp("lb1", "sip", 2, 10*time.Second)
 	return p
 }
 
@@ -330,21 +314,7 @@ ip route add %s/32 dev eth0 rto_min %s`, vip, p.lab.Client().Addr, thinRTOMin)
 	p.start("lb1")
 	p.start("lb2")
 	p.waitOwner("lb1", 10*time.Second)
-	lab.Eventually(t, 10*time.Second, "lb1's dr service has every real up", func() error {
-		svcs, err := p.services("lb1")
-		if err != nil {
-			return err
-		}
-		for _, r := range svcs["gate"].Reals {
-			if !r.Healthy {
-				return fmt.Errorf("real %s: %s", r.Address, r.Reason)
-			}
-		}
-		if len(svcs["gate"].Reals) != 2 {
-			return fmt.Errorf("gate: %+v", svcs["gate"])
-		}
-		return nil
-	})
+	p.waitRealsUp("lb1", "gate", 2, 10*time.Second)
 	s := dialStream(t, p)
 	if err := s.run(50); err != nil {
 		t.Fatalf("before the crash: %v", err)

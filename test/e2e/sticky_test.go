@@ -91,18 +91,7 @@ func TestStickyClientAcrossFailover(t *testing.T) {
 	p.waitSynced("lb1", "lb2") // a restarted node gets the whole table
 	// An operator moves the group once the returning node's reals pass
 	// their checks: a sticky real not yet up here is not used.
-	lab.Eventually(t, 5*time.Second, "lb1's reals healthy", func() error {
-		svcs, err := p.services("lb1")
-		if err != nil {
-			return err
-		}
-		for _, r := range svcs["http"].Reals {
-			if !r.Healthy {
-				return fmt.Errorf("real %s not healthy: %s", r.Address, r.Reason)
-			}
-		}
-		return nil
-	})
+	p.waitRealsUp("lb1", "http", 2, 5*time.Second)
 	if out, err := p.lab.Host("lb1").Hactl(p.bins, "takeover", "web"); err != nil {
 		t.Fatalf("hactl takeover web on lb1: %v: %s", err, out)
 	}
