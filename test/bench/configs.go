@@ -5,7 +5,8 @@ import (
 	"path/filepath"
 )
 
-// The three configs below give each proxy the same cores (as many threads
+// The two nginx configs below and HAProxy's (package benchconf, shared
+// with the kernel bench) give each proxy the same cores (as many threads
 // or worker processes as it may use, proxyCPUs: 1 when pinned; Go's
 // GOMAXPROCS follows the CPU affinity), round robin over the same
 // two backends, keep-alive to the backends in HTTP mode, X-Forwarded-For,
@@ -63,39 +64,4 @@ http {
   }
 }
 `, filepath.Join(dir, "nginx-proxy.pid"), filepath.Join(dir, "nginx-proxy.err"), l4, web, b1, b2, filepath.Join(dir, "proxy-tmp"), proxyCPUs(), u1, u2, udp)
-}
-
-func haproxyConf(l4, web, b1, b2 string) string {
-	return fmt.Sprintf(`global
-  nbthread %[5]d
-  maxconn 4000
-defaults
-  timeout connect 5s
-  timeout client 60s
-  timeout server 60s
-  maxconn 4000
-frontend l4
-  mode tcp
-  bind %[1]s
-  default_backend l4b
-backend l4b
-  mode tcp
-  balance roundrobin
-  server b1 %[3]s
-  server b2 %[4]s
-frontend web
-  mode http
-  bind %[2]s
-  option forwardfor
-  default_backend webb
-backend webb
-  mode http
-  balance roundrobin
-  # Share idle server connections between clients, as nginx's upstream
-  # keepalive pool and hapair's per-real pool do; HAProxy's default
-  # ("safe") opens a new server connection for each client's first request.
-  http-reuse always
-  server b1 %[3]s
-  server b2 %[4]s
-`, l4, web, b1, b2, proxyCPUs())
 }

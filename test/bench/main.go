@@ -38,6 +38,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/hapair/hapair/test/bench/benchconf"
 )
 
 var (
@@ -354,7 +356,7 @@ func run(ctx context.Context) error {
 		return err
 	}
 	haCfg := filepath.Join(dir, "haproxy.cfg")
-	if err := os.WriteFile(haCfg, []byte(haproxyConf(ports["haproxy-l4"], ports["haproxy-http"], ports["b1"], ports["b2"])), 0o644); err != nil {
+	if err := os.WriteFile(haCfg, []byte(benchconf.HAProxy(proxyCPUs(), ports["haproxy-l4"], ports["haproxy-http"], ports["b1"], ports["b2"])), 0o644); err != nil {
 		return err
 	}
 	if _, err := launch("haproxy", nil, ports["haproxy-http"], "haproxy", "-f", haCfg, "-db"); err != nil {

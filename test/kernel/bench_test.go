@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hapair/hapair/proxy/nft"
+	"github.com/hapair/hapair/test/bench/benchconf"
 	"github.com/hapair/hapair/test/lab"
 )
 
@@ -56,24 +57,8 @@ http {
 		h.Start([]string{"nginx", "-c", conf, "-p", dir, "-g", "daemon off;"})
 	}
 	b1, b2 := s.l.Backends()[0].Addr, s.l.Backends()[1].Addr
-	hacfg := lb1Write(t, dir, "haproxy.cfg", fmt.Sprintf(`global
-  nbthread 2
-  maxconn 4000
-defaults
-  timeout connect 5s
-  timeout client 60s
-  timeout server 60s
-  maxconn 4000
-frontend l4
-  mode tcp
-  bind %[1]s:8001
-  default_backend l4b
-backend l4b
-  mode tcp
-  balance roundrobin
-  server b1 %[2]s:8081
-  server b2 %[3]s:8081
-`, lb1.Addr, b1, b2))
+	hacfg := lb1Write(t, dir, "haproxy.cfg", benchconf.HAProxy(2, fmt.Sprintf("%s:8001", lb1.Addr), "",
+		fmt.Sprintf("%s:8081", b1), fmt.Sprintf("%s:8081", b2)))
 	lb1.Start([]string{"haproxy", "-f", hacfg, "-db"})
 	ngcfg := lb1Write(t, dir, "nginx-stream.conf", fmt.Sprintf(`load_module /usr/lib/nginx/modules/ngx_stream_module.so;
 worker_processes 2;
