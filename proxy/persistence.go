@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"fmt"
+	"iter"
 	"slices"
 	"strings"
 	"time"
@@ -27,30 +28,36 @@ func (b *Balancer) janitor() {
 	}
 }
 
+// tables yields each persistent service's name and affinity table, with
+// b.mu held for the whole walk.
+func (b *Balancer) tables() iter.Seq2[string, *persist.Table] {
+	return func(yield func(string, *persist.Table) bool) {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		for name, s := range b.services {
+			if t := s.picker.pools.Load().sticky; t != nil && !yield(name, t) {
+				return
+			}
+		}
+	}
+}
+
 // ExportPersistence returns every persistent service's affinity entries,
 // by service name, for syncing to the peer.
 func (b *Balancer) ExportPersistence() map[string][]persist.Entry {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	out := make(map[string][]persist.Entry)
-	for name, s := range b.services {
-		if t := s.picker.pools.Load().sticky; t != nil {
-			out[name] = t.Export()
-		}
-	}
-	return out
+	return b.export((*persist.Table).Export)
 }
 
 // ExportPersistenceShard is ExportPersistence of part i (0 <= i <
 // persist.Shards) of every table, for a full resync a part at a time.
 func (b *Balancer) ExportPersistenceShard(i int) map[string][]persist.Entry {
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	return b.export(func(t *persist.Table) []persist.Entry { return t.ExportShard(i) })
+}
+
+func (b *Balancer) export(entries func(*persist.Table) []persist.Entry) map[string][]persist.Entry {
 	out := make(map[string][]persist.Entry)
-	for name, s := range b.services {
-		if t := s.picker.pools.Load().sticky; t != nil {
-			out[name] = t.ExportShard(i)
-		}
+	for name, t := range b.tables() {
+		out[name] = entries(t)
 	}
 	return out
 }
@@ -80,13 +87,9 @@ func (b *Balancer) ImportPersistence(es map[string][]persist.Entry) error {
 // ExpirePersistence drops expired affinity entries of every service and
 // returns how many. The balancer runs it every 10s by itself.
 func (b *Balancer) ExpirePersistence() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
 	n := 0
-	for _, s := range b.services {
-		if t := s.picker.pools.Load().sticky; t != nil {
-			n += t.Expire()
-		}
+	for _, t := range b.tables() {
+		n += t.Expire()
 	}
 	return n
 }
@@ -95,18 +98,14 @@ func (b *Balancer) ExpirePersistence() int {
 // in all that are new or refreshed since the last call (persist.Table
 // Changes), for the persistence sync to send to the peer.
 func (b *Balancer) PersistenceChanges(max int) map[string][]persist.Entry {
-	b.mu.Lock()
-	defer b.mu.Unlock()
 	out := make(map[string][]persist.Entry)
-	for name, s := range b.services {
+	for name, t := range b.tables() {
 		if max <= 0 {
 			break
 		}
-		if t := s.picker.pools.Load().sticky; t != nil {
-			if es := t.Changes(max); len(es) > 0 {
-				out[name] = es
-				max -= len(es)
-			}
+		if es := t.Changes(max); len(es) > 0 {
+			out[name] = es
+			max -= len(es)
 		}
 	}
 	return out
@@ -115,13 +114,9 @@ func (b *Balancer) PersistenceChanges(max int) map[string][]persist.Entry {
 // PersistenceEntries returns how many affinity entries every persistent
 // service holds together (expired ones not yet swept included).
 func (b *Balancer) PersistenceEntries() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
 	n := 0
-	for _, s := range b.services {
-		if t := s.picker.pools.Load().sticky; t != nil {
-			n += t.Stats().Entries
-		}
+	for _, t := range b.tables() {
+		n += t.Stats().Entries
 	}
 	return n
 }
