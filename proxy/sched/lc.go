@@ -17,12 +17,6 @@ type LeastConn struct {
 	rotation
 }
 
-func newLeastConn(off uint64) *LeastConn {
-	s := &LeastConn{}
-	s.start.Store(off)
-	return s
-}
-
 // Validate reports a weight outside 0..MaxWeight.
 func (s *LeastConn) Validate(cands []Candidate) error { return validateWeights("lc", cands) }
 
@@ -40,12 +34,6 @@ func (s *LeastConn) Pick(cands []Candidate, _ netip.Addr) int {
 // in 128 bits so no count can overflow. Ties rotate as in LeastConn.
 type WeightedLeastConn struct {
 	rotation
-}
-
-func newWeightedLeastConn(off uint64) *WeightedLeastConn {
-	s := &WeightedLeastConn{}
-	s.start.Store(off)
-	return s
 }
 
 // Validate reports a weight outside 0..MaxWeight.

@@ -15,12 +15,6 @@ type RoundRobin struct {
 	last atomic.Uint64 // index picked last (mod len(cands)), plus the start offset
 }
 
-func newRoundRobin(off uint64) *RoundRobin {
-	s := &RoundRobin{}
-	s.last.Store(off)
-	return s
-}
-
 // Validate reports a weight outside 0..MaxWeight.
 func (s *RoundRobin) Validate(cands []Candidate) error { return validateWeights("rr", cands) }
 

@@ -34,11 +34,46 @@ type Validator interface {
 	Validate(cands []Candidate) error
 }
 
-// names lists the schedulers New accepts, in the order DESIGN.md gives them.
-var names = []string{"rr", "wrr", "lc", "wlc", "sh"}
+// policy is what every scheduler in this package implements.
+type policy interface {
+	Scheduler
+	Validator
+}
+
+// schedulers is every scheduler New accepts, in the order DESIGN.md gives
+// them, with its constructor; off is the start offset of rr's and lc/wlc's
+// rotation.
+var schedulers = []struct {
+	name string
+	new  func(off uint64) policy
+}{
+	{"rr", func(off uint64) policy {
+		s := &RoundRobin{}
+		s.last.Store(off)
+		return s
+	}},
+	{"wrr", func(uint64) policy { return &WeightedRoundRobin{} }},
+	{"lc", func(off uint64) policy {
+		s := &LeastConn{}
+		s.start.Store(off)
+		return s
+	}},
+	{"wlc", func(off uint64) policy {
+		s := &WeightedLeastConn{}
+		s.start.Store(off)
+		return s
+	}},
+	{"sh", func(uint64) policy { return &SourceHash{} }},
+}
 
 // Names returns the scheduler names New accepts: rr wrr lc wlc sh.
-func Names() []string { return append([]string(nil), names...) }
+func Names() []string {
+	out := make([]string, len(schedulers))
+	for i, s := range schedulers {
+		out[i] = s.name
+	}
+	return out
+}
 
 // New returns the scheduler called name. rng seeds the schedulers that use
 // chance (rr and lc/wlc start their rotation at a random offset so that
@@ -50,19 +85,12 @@ func New(name string, rng *rand.Rand) (Scheduler, error) {
 	if rng != nil {
 		off = rng.Uint64() >> 1 // keep the offset positive in int64 arithmetic
 	}
-	switch name {
-	case "rr":
-		return newRoundRobin(off), nil
-	case "wrr":
-		return &WeightedRoundRobin{}, nil
-	case "lc":
-		return newLeastConn(off), nil
-	case "wlc":
-		return newWeightedLeastConn(off), nil
-	case "sh":
-		return &SourceHash{}, nil
+	for _, s := range schedulers {
+		if s.name == name {
+			return s.new(off), nil
+		}
 	}
-	return nil, fmt.Errorf("sched: unknown scheduler %q, want one of %s", name, strings.Join(names, " "))
+	return nil, fmt.Errorf("sched: unknown scheduler %q, want one of %s", name, strings.Join(Names(), " "))
 }
 
 // Validate checks cands for the scheduler called name, as New would build it.
@@ -83,18 +111,3 @@ func validateWeights(name string, cands []Candidate) error {
 	}
 	return nil
 }
-
-// Interface guards.
-var (
-	_ Scheduler = (*RoundRobin)(nil)
-	_ Scheduler = (*WeightedRoundRobin)(nil)
-	_ Scheduler = (*LeastConn)(nil)
-	_ Scheduler = (*WeightedLeastConn)(nil)
-	_ Scheduler = (*SourceHash)(nil)
-
-	_ Validator = (*RoundRobin)(nil)
-	_ Validator = (*WeightedRoundRobin)(nil)
-	_ Validator = (*LeastConn)(nil)
-	_ Validator = (*WeightedLeastConn)(nil)
-	_ Validator = (*SourceHash)(nil)
-)
