@@ -252,17 +252,27 @@ func attempt(o Options, seq int) Attempt {
 	return a
 }
 
+// dial connects to target over network, with ctx's deadline also set on
+// the connection so that its reads and writes end with the attempt.
+func dial(ctx context.Context, network string, target netip.AddrPort) (net.Conn, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, network, target.String())
+	if err != nil {
+		return nil, err
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		c.SetDeadline(dl)
+	}
+	return c, nil
+}
+
 // probeTCP connects and reads the first line, the backend's name.
 func probeTCP(ctx context.Context, target netip.AddrPort) (string, error) {
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "tcp", target.String())
+	c, err := dial(ctx, "tcp", target)
 	if err != nil {
 		return "", err
 	}
 	defer c.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		c.SetDeadline(dl)
-	}
 	line, err := bufio.NewReaderSize(io.LimitReader(c, maxReply), 256).ReadString('\n')
 	if err != nil {
 		return "", fmt.Errorf("reading banner: %w", err)
@@ -303,15 +313,11 @@ func probeHTTP(ctx context.Context, target netip.AddrPort) (string, error) {
 
 // probeUDP sends "probe N" and expects labsrv's echo "NAME: probe N".
 func probeUDP(ctx context.Context, target netip.AddrPort, seq int) (string, error) {
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "udp", target.String())
+	c, err := dial(ctx, "udp", target)
 	if err != nil {
 		return "", err
 	}
 	defer c.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		c.SetDeadline(dl)
-	}
 	msg := fmt.Sprintf("probe %d", seq)
 	if _, err := c.Write([]byte(msg)); err != nil {
 		return "", err
