@@ -55,11 +55,13 @@ func (c *SIPChecker) Check(ctx context.Context, target netip.AddrPort) error {
 		return reason(what, err, c.Timeout)
 	}
 	defer conn.Close()
-	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
-	defer stop()
 	if err := conn.SetDeadline(deadline); err != nil {
 		return reason(what, err, c.Timeout)
 	}
+	// After the deadline above: a cancel that came first runs this at
+	// once, in its own goroutine, and must not be overwritten by it.
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
+	defer stop()
 	local := conn.LocalAddr().(*net.UDPAddr).AddrPort()
 	branch, tag, callID := c.ids()
 	req := "OPTIONS sip:" + sipHost(target) + " SIP/2.0\r\n" +
