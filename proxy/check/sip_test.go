@@ -9,38 +9,27 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hapair/hapair/proxy/proxytest"
 )
 
 // sipResponder answers each datagram on loopback with reply(request); an
 // empty reply stays silent. It returns the address and a channel of requests.
 func sipResponder(t *testing.T, reply func(req string) []string) (netip.AddrPort, <-chan string) {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	reqs := make(chan string, 16)
-	done := make(chan struct{})
-	t.Cleanup(func() { pc.Close(); <-done })
-	go func() {
-		defer close(done)
-		buf := make([]byte, 8192)
-		for {
-			n, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			req := string(buf[:n])
-			select {
-			case reqs <- req:
-			default:
-			}
-			for _, r := range reply(req) {
-				pc.WriteTo([]byte(r), from)
-			}
+	b := proxytest.UDPFunc(t, "sip", func(req []byte) [][]byte {
+		select {
+		case reqs <- string(req):
+		default:
 		}
-	}()
-	return addrOf(t, pc.LocalAddr()), reqs
+		var out [][]byte
+		for _, r := range reply(string(req)) {
+			out = append(out, []byte(r))
+		}
+		return out
+	})
+	return b.Addr, reqs
 }
 
 // header returns a header's value from a SIP message.

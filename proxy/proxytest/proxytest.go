@@ -119,6 +119,17 @@ func HTTP(tb testing.TB, name string) *Backend {
 // datagram.
 func UDP(tb testing.TB, name string) *Backend {
 	tb.Helper()
+	return UDPFunc(tb, name, func(req []byte) [][]byte {
+		return [][]byte{fmt.Appendf(nil, "%s:%s", name, req)}
+	})
+}
+
+// UDPFunc starts a UDP backend answering each datagram with the datagrams
+// reply returns for it, in order; none leaves the request unanswered.
+// reply runs on the backend's one receiving goroutine. Served counts the
+// answers sent.
+func UDPFunc(tb testing.TB, name string, reply func(req []byte) [][]byte) *Backend {
+	tb.Helper()
 	pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		tb.Fatalf("proxytest: listening for %q: %v", name, err)
@@ -133,9 +144,10 @@ func UDP(tb testing.TB, name string) *Backend {
 			if err != nil {
 				return
 			}
-			out := fmt.Appendf(nil, "%s:%s", name, buf[:n])
-			if _, err := pc.WriteToUDPAddrPort(out, from); err == nil {
-				b.served.Add(1)
+			for _, out := range reply(buf[:n]) {
+				if _, err := pc.WriteToUDPAddrPort(out, from); err == nil {
+					b.served.Add(1)
+				}
 			}
 		}
 	}()
