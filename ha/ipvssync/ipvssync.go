@@ -107,17 +107,12 @@ func (r *Resource) Name() string { return r.name }
 func (r *Resource) Start(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	ds, err := r.daemons()
+	ds, err := r.daemons(ctx)
 	if err != nil {
 		return err
 	}
-	if _, ok := find(ds, r.standby.State); ok {
-		if err := r.stop(r.standby.State); err != nil {
-			return err
-		}
+	if _, err := r.stopRunning(ds, r.standby.State); err != nil {
+		return err
 	}
 	return r.ensure(ds, r.owner)
 }
@@ -131,20 +126,15 @@ func (r *Resource) Start(ctx context.Context) error {
 func (r *Resource) Stop(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	ds, err := r.daemons()
+	ds, err := r.daemons(ctx)
 	if errors.Is(err, ErrNoIPVS) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	if _, ok := find(ds, r.owner.State); ok {
-		if err := r.stop(r.owner.State); err != nil {
-			return err
-		}
+	if _, err := r.stopRunning(ds, r.owner.State); err != nil {
+		return err
 	}
 	if err := r.ensure(ds, r.standby); err != nil {
 		r.log.Warn("sync daemon not started after release", "iface", r.standby.Interface,
@@ -161,22 +151,16 @@ func (r *Resource) Stop(ctx context.Context) error {
 func (r *Resource) RemoveStale(ctx context.Context) (bool, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if err := ctx.Err(); err != nil {
-		return false, err
-	}
-	ds, err := r.daemons()
+	ds, err := r.daemons(ctx)
 	if errors.Is(err, ErrNoIPVS) {
 		return false, nil
 	}
 	if err != nil {
 		return false, err
 	}
-	removed := false
-	if _, ok := find(ds, r.owner.State); ok {
-		if err := r.stop(r.owner.State); err != nil {
-			return false, err
-		}
-		removed = true
+	removed, err := r.stopRunning(ds, r.owner.State)
+	if err != nil {
+		return false, err
 	}
 	return removed, r.ensure(ds, r.standby)
 }
@@ -184,10 +168,7 @@ func (r *Resource) RemoveStale(ctx context.Context) (bool, error) {
 // Status reports nil when the owner daemon runs with this resource's
 // interface and sync id.
 func (r *Resource) Status(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	ds, err := r.daemons()
+	ds, err := r.daemons(ctx)
 	if err != nil {
 		return err
 	}
@@ -202,7 +183,11 @@ func (r *Resource) Status(ctx context.Context) error {
 	return nil
 }
 
-func (r *Resource) daemons() ([]Daemon, error) {
+// daemons lists the sync daemons running, unless ctx is done already.
+func (r *Resource) daemons(ctx context.Context) ([]Daemon, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	ds, err := r.k.Daemons()
 	if err != nil && !errors.Is(err, ErrNoIPVS) {
 		return nil, fmt.Errorf("ipvs-sync: listing sync daemons: %w", err)
@@ -226,6 +211,18 @@ func (r *Resource) ensure(ds []Daemon, want Daemon) error {
 	// EEXIST: started by someone else since the listing; Status tells
 	// whether its settings match.
 	return daemonErrf(r.k.StartDaemon(want), syscall.EEXIST, "starting %s sync daemon on %q syncid %d", want.State, want.Interface, want.SyncID)
+}
+
+// stopRunning stops the daemon of state s when ds lists it, and reports
+// whether it did.
+func (r *Resource) stopRunning(ds []Daemon, s State) (bool, error) {
+	if _, ok := find(ds, s); !ok {
+		return false, nil
+	}
+	if err := r.stop(s); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // stop stops the daemon of state s; one already gone (ESRCH) is fine.
