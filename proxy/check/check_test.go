@@ -1,6 +1,7 @@
 package check
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -203,23 +204,28 @@ func TestExternal(t *testing.T) {
 	dir := t.TempDir()
 	argsFile := filepath.Join(dir, "args")
 	target := netip.MustParseAddrPort("127.0.0.1:8080")
+	// Only the timeout cases get a short timeout: a script that must
+	// finish may take longer than 300ms to start on a loaded machine.
+	const short = 300 * time.Millisecond
 	tests := []struct {
-		name string
-		body string
-		want string
+		name    string
+		body    string
+		timeout time.Duration // 0: 2s, the default interval
+		want    string
 	}{
-		{"exit 0", "exit 0", ""},
-		{"OK output", "echo OK", ""},
-		{"exit 1", "echo backend down; exit 1", "exit status 1: backend down"},
-		{"FAIL with exit 0", "echo FAIL disk full", "FAIL disk full"},
-		{"timeout", "sleep 30", "timeout after 300ms"},
-		{"timeout with child", "sleep 30 & wait", "timeout after 300ms"},
-		{"args and env", `echo "$@ $HAPAIR_RIP:$HAPAIR_RPORT" > ` + argsFile, ""},
+		{"exit 0", "exit 0", 0, ""},
+		{"OK output", "echo OK", 0, ""},
+		{"exit 1", "echo backend down; exit 1", 0, "exit status 1: backend down"},
+		{"FAIL with exit 0", "echo FAIL disk full", 0, "FAIL disk full"},
+		{"timeout", "sleep 30", short, "timeout after 300ms"},
+		{"timeout with child", "sleep 30 & wait", short, "timeout after 300ms"},
+		{"args and env", `echo "$@ $HAPAIR_RIP:$HAPAIR_RPORT" > ` + argsFile, 0, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			prog := testkit.WriteScript(t, dir, strings.ReplaceAll(tt.name, " ", "_"), tt.body)
-			c := mustNewChecker(t, Spec{Type: "external", Program: prog, Args: []string{"-x"}, Virtual: netip.MustParseAddrPort("198.18.0.100:80"), Timeout: 300 * time.Millisecond})
+			timeout := cmp.Or(tt.timeout, 2*time.Second)
+			c := mustNewChecker(t, Spec{Type: "external", Program: prog, Args: []string{"-x"}, Virtual: netip.MustParseAddrPort("198.18.0.100:80"), Timeout: timeout})
 			start := time.Now()
 			err := c.Check(context.Background(), target)
 			wantErr(t, "Check("+tt.name+")", err, tt.want)
