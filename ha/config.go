@@ -181,11 +181,22 @@ func (c Config) Validate() error {
 			bad(field.Index("checks", i), "check name %q is empty or listed twice", ch.Name)
 		}
 		cseen[ch.Name] = true
-		if ch.Weight > PriorityMax {
-			bad(field.Index("checks", i)+".weight", "%d is out of range 0..%d", ch.Weight, PriorityMax)
+		if err := CheckWeight(int(ch.Weight)); err != nil {
+			bad(field.Index("checks", i)+".weight", "%v", err)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// CheckWeight reports a ping node's or track check's weight outside
+// 0..PriorityMax: subtracted from a priority of at most PriorityMax, a
+// larger one could not mean more. It owns the rule and its wording for the
+// config and Validate.
+func CheckWeight(w int) error {
+	if w < 0 || w > int(PriorityMax) {
+		return fmt.Errorf("%d is out of range 0..%d", w, PriorityMax)
+	}
+	return nil
 }
 
 // validateTiming checks the timers after defaults.

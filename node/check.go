@@ -81,10 +81,11 @@ type CheckOptions struct {
 	// Node is this host's node name ("": the host name, as had finds it).
 	Node string
 	// NoHost leaves the host facts out: the interfaces and addresses the
-	// config names, the kernel's IPVS and nftables, conntrackd and BIRD,
-	// for a config meant for another machine (hactl check-config
-	// --no-host). The files the config names (authkeys, programs) are
-	// still read where it names them.
+	// config names and the kernel's IPVS and nftables, for a config meant
+	// for another machine (hactl check-config --no-host). The files the
+	// config names are still read where it names them: the authkeys file,
+	// and the programs (scripts, conntrackd, BIRD), which the dry build
+	// looks up with had's own constructors.
 	NoHost bool
 }
 

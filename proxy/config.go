@@ -244,8 +244,8 @@ func (c *ServiceConfig) validatePools(errs *[]error, bad func(path, format strin
 			default:
 				seen[r.Address] = path
 			}
-			if r.Weight < 0 || r.Weight > sched.MaxWeight {
-				bad(path+".weight", "%d is out of range 0..%d", r.Weight, sched.MaxWeight)
+			if err := sched.CheckWeight(r.Weight); err != nil {
+				bad(path+".weight", "%v", err)
 			}
 			c.validateRealCheck(path, r, bad)
 		}

@@ -395,7 +395,7 @@ func known(table map[string][]string, key string) bool {
 func (c *conv) ping(path string, r *rawPing) Ping {
 	p := Ping{
 		Interval: c.duration(path+".interval", r.Interval, ping.DefaultInterval, false),
-		Weight:   int(c.integer(path+".weight", r.Weight, int64(ha.DefaultCheckWeight), 0, int64(ha.PriorityMax))),
+		Weight:   c.checkWeight(path+".weight", r.Weight),
 	}
 	p.Timeout = c.duration(path+".timeout", r.Timeout, ping.TimeoutFor(p.Interval), false)
 	if c.required(path + ".address") {
@@ -408,12 +408,24 @@ func (c *conv) ping(path string, r *rawPing) Ping {
 	return p
 }
 
+// checkWeight reads a ping node's or track check's weight with ha's
+// default and rule (ha.CheckWeight); ha.Config carries it as a byte, so
+// the rule is applied here, before the conversion would wrap it.
+func (c *conv) checkWeight(path string, v int64) int {
+	w := int(c.integer(path, v, int64(ha.DefaultCheckWeight), math.MinInt32, math.MaxInt32))
+	if err := ha.CheckWeight(w); err != nil {
+		c.errorf(path, "%v", err)
+		return int(ha.DefaultCheckWeight)
+	}
+	return w
+}
+
 func (c *conv) track(path string, r *rawTrack) Track {
 	t := Track{
 		Name:     c.name(path+".name", r.Name, 64),
 		Args:     r.Args,
 		Interval: c.duration(path+".interval", r.Interval, ping.DefaultInterval, false),
-		Weight:   int(c.integer(path+".weight", r.Weight, int64(ha.DefaultCheckWeight), 0, int64(ha.PriorityMax))),
+		Weight:   c.checkWeight(path+".weight", r.Weight),
 	}
 	t.Timeout = c.duration(path+".timeout", r.Timeout, ping.TimeoutFor(t.Interval), false)
 	if c.required(path + ".script") {

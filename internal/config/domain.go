@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"net/netip"
@@ -67,11 +68,46 @@ func (c *conv) machine(cfg *Config) {
 		hc.Checks = append(hc.Checks, ha.CheckConfig{Name: "track " + t.Name, Weight: uint8(t.Weight)})
 	}
 	if c.ix.has("cluster.nodes") {
-		c.domain(hc.Validate(), func(p string) string { return haKey(p, len(cfg.Pings)) })
+		c.domain(c.derivedTimers(hc.Validate()), func(p string) string { return haKey(p, len(cfg.Pings)) })
 	}
 	hc = hc.WithDefaults()
 	cl.Keepalive, cl.Warntime, cl.Deadtime = hc.Keepalive, hc.Warntime, hc.Deadtime
 	cl.Initdead, cl.FailbackHold = hc.Initdead, hc.FailbackHold
+}
+
+// derivedFrom names, for each timer ha.Config.WithDefaults derives when
+// it is not written, the timers it is derived from and how.
+var derivedFrom = map[string]struct {
+	from []string
+	how  string
+}{
+	"warntime":      {[]string{"deadtime", "keepalive"}, "halfway between keepalive and deadtime"},
+	"deadtime":      {[]string{"keepalive"}, fmt.Sprintf("%d×keepalive", ha.DefaultDeadtimeBeats)},
+	"initdead":      {[]string{"deadtime", "keepalive"}, fmt.Sprintf("2×deadtime, at least %v", ha.MinInitdead)},
+	"failback_hold": {[]string{"deadtime", "keepalive"}, "2×deadtime"},
+}
+
+// derivedTimers moves an error about a timer the file does not set to
+// the written timer it is derived from (a warntime derived from a short
+// deadtime is the deadtime's fault, and [cluster] is no place to look),
+// saying which value was derived and how.
+func (c *conv) derivedTimers(err error) error {
+	var out []error
+	for _, fe := range field.All(err) {
+		d, ok := derivedFrom[fe.Path]
+		if !ok || c.ix.has("cluster."+fe.Path) {
+			out = append(out, fe)
+			continue
+		}
+		for _, src := range d.from {
+			if c.ix.has("cluster." + src) {
+				fe = &field.Error{Path: src, Msg: fmt.Sprintf("%s (unset: %s) %s", fe.Path, d.how, fe.Msg)}
+				break
+			}
+		}
+		out = append(out, fe)
+	}
+	return errors.Join(out...)
 }
 
 // haKey maps an ha.Config field path to its key: "nodes[1]" is
@@ -94,8 +130,9 @@ func haKey(p string, pings int) string {
 
 // addrUse is where an address is used, for messages.
 type addrUse struct {
-	path string // key path
-	what string // "VIP", "node lb2's heartbeat address on link ucast0"
+	path  string // key path
+	what  string // "VIP", "node lb2's heartbeat address on link ucast0"
+	group string // the group holding it, for VIPs
 }
 
 // crossChecks compares sections with each other: VIPs with VIPs and with
@@ -106,7 +143,7 @@ func (c *conv) crossChecks(cfg *Config) {
 	nodeAddrs := map[netip.Addr]addrUse{}
 	for i, l := range cfg.Links {
 		for _, n := range slices.Sorted(maps.Keys(l.Peers)) {
-			nodeAddrs[l.Peers[n]] = addrUse{idx("link", i) + ".peers." + n, fmt.Sprintf("node %s's heartbeat address on link %s", n, l.Name)}
+			nodeAddrs[l.Peers[n]] = addrUse{path: idx("link", i) + ".peers." + n, what: fmt.Sprintf("node %s's heartbeat address on link %s", n, l.Name)}
 		}
 	}
 	c.linkBinds(cfg.Links)
@@ -124,7 +161,7 @@ func (c *conv) crossChecks(cfg *Config) {
 				c.errorf(path, "VIP %s is already a resource at %s: two owners would fight over it", a, c.ix.at(u.path))
 				continue
 			}
-			vips[a] = addrUse{path, fmt.Sprintf("a VIP of group %q", g.Name)}
+			vips[a] = addrUse{path, fmt.Sprintf("a VIP of group %q", g.Name), g.Name}
 		}
 	}
 	// Addresses a bgp resource binds on lo are VIPs too (bgpChecks
@@ -136,7 +173,7 @@ func (c *conv) crossChecks(cfg *Config) {
 			}
 			for k, a := range r.BGP.Addresses {
 				if _, ok := vips[a]; !ok {
-					vips[a] = addrUse{idx(idx(idx("group", i)+".resources", j)+".addresses", k), fmt.Sprintf("a VIP of group %q (bgp)", g.Name)}
+					vips[a] = addrUse{idx(idx(idx("group", i)+".resources", j)+".addresses", k), fmt.Sprintf("a VIP of group %q (bgp)", g.Name), g.Name}
 				}
 			}
 		}
@@ -148,14 +185,24 @@ func (c *conv) crossChecks(cfg *Config) {
 			}
 		}
 	}
+	activators := activators(cfg)
 	for i, s := range cfg.Services {
 		path := idx("service", i)
 		a := s.Listen.Addr()
 		if !a.IsValid() {
 			continue
 		}
-		if _, ok := vips[a]; !ok && !a.IsUnspecified() && !a.IsLoopback() {
+		act, activated := activators[s.Name]
+		if !activated && s.Name != "" {
+			c.errorf(path+".name", "service %q is in no balancer resource, so no node would ever activate it: add it to the services of the balancer of the group whose VIP it listens on", s.Name)
+		}
+		u, isVIP := vips[a]
+		if !isVIP && !a.IsUnspecified() && !a.IsLoopback() {
 			c.errorf(path+".listen", "%s is not a VIP of any group; listen on a group's vip address, a loopback or 0.0.0.0/[::]", a)
+		}
+		if isVIP && activated && act.group != u.group {
+			c.errorf(path+".listen", "%s is %s (%s), but group %q activates the service (%s): whenever the two groups are on different nodes, the balancer would take traffic on the node that does not hold the address; listen on a VIP of group %q, or activate the service in group %q's balancer",
+				a, u.what, c.ix.at(u.path), act.group, c.ix.at(act.path), act.group, u.group)
 		}
 		if a.IsUnspecified() {
 			c.wildcardSelf(path, s, vips, nodeAddrs)
@@ -164,6 +211,25 @@ func (c *conv) crossChecks(cfg *Config) {
 			c.heartbeatPorts(path, s, cfg.Links)
 		}
 	}
+}
+
+// activators maps each service name to the balancer naming it (the
+// group and the key path of the name in its services).
+func activators(cfg *Config) map[string]addrUse {
+	out := map[string]addrUse{}
+	for i, g := range cfg.Groups {
+		for j, r := range g.Resources {
+			if r.Balancer == nil {
+				continue
+			}
+			for k, s := range r.Balancer.Services {
+				if _, dup := out[s]; !dup {
+					out[s] = addrUse{path: idx(idx(idx("group", i)+".resources", j)+".services", k), group: g.Name}
+				}
+			}
+		}
+	}
+	return out
 }
 
 // wildcardSelf reports reals, backups and a fallback that reach a service

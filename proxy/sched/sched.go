@@ -21,6 +21,16 @@ type Candidate struct {
 // ("-w weight ... an integer in the range 0 to 65535").
 const MaxWeight = 65535
 
+// CheckWeight reports a real's weight outside 0..MaxWeight. It owns the
+// rule and its wording, "70000 is out of range 0..65535", for every place
+// that takes a weight: the config, Validate and the importer.
+func CheckWeight(w int) error {
+	if w < 0 || w > MaxWeight {
+		return fmt.Errorf("%d is out of range 0..%d", w, MaxWeight)
+	}
+	return nil
+}
+
 // Scheduler picks a candidate for a new connection.
 type Scheduler interface {
 	// Pick returns the index of the chosen candidate, or -1 when none has
@@ -105,8 +115,8 @@ func Validate(name string, cands []Candidate) error {
 // validateWeights is the check every scheduler shares.
 func validateWeights(name string, cands []Candidate) error {
 	for i, c := range cands {
-		if c.Weight < 0 || c.Weight > MaxWeight {
-			return fmt.Errorf("sched: %s: weight %d of candidate %d out of range 0..%d", name, c.Weight, i, MaxWeight)
+		if err := CheckWeight(c.Weight); err != nil {
+			return fmt.Errorf("sched: %s: weight of candidate %d: %w", name, i, err)
 		}
 	}
 	return nil

@@ -46,8 +46,8 @@ func TestValidate(t *testing.T) {
 		{"ok", "wrr", []Candidate{{Weight: 1}, {Weight: MaxWeight}, {Weight: 0}}, ""},
 		{"all zero is valid (fallback serves)", "rr", []Candidate{{Weight: 0}}, ""},
 		{"empty", "lc", nil, ""},
-		{"negative", "wlc", []Candidate{{Weight: 1}, {Weight: -1}}, "sched: wlc: weight -1 of candidate 1 out of range 0..65535"},
-		{"too large", "sh", []Candidate{{Weight: MaxWeight + 1}}, "sched: sh: weight 65536 of candidate 0 out of range 0..65535"},
+		{"negative", "wlc", []Candidate{{Weight: 1}, {Weight: -1}}, "sched: wlc: weight of candidate 1: -1 is out of range 0..65535"},
+		{"too large", "sh", []Candidate{{Weight: MaxWeight + 1}}, "sched: sh: weight of candidate 0: 65536 is out of range 0..65535"},
 		{"sh too many", "sh", make1(shTableSize + 1), "sched: sh: 4094 candidates with a positive weight, at most 4093"},
 		{"unknown", "fifo", nil, `unknown scheduler "fifo"`},
 	}

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hapair/hapair/proxy/sched"
 )
 
 // IPVSAdmFile imports ipvsadm rules from a file: `ipvsadm-save` /
@@ -517,8 +519,11 @@ func (st *ipvsState) addReal(at src, line string, c *ipvsCmd) {
 	}
 	if v, ok := c.opts["-w"]; ok {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 || n > 65535 {
-			st.im.warnf(at, "%s: -w %s is not a weight 0..65535; 1 used", line, v)
+		if err == nil {
+			err = sched.CheckWeight(n)
+		}
+		if err != nil {
+			st.im.warnf(at, "%s: -w %s: not a weight (%v); 1 used", line, v, err)
 		} else {
 			r.weight = n
 		}

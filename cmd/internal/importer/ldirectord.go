@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hapair/hapair/proxy/sched"
 )
 
 // Ldirectord imports an ldirectord.cf (ldirectord(8)). ldirectord run on its
@@ -326,8 +328,8 @@ func (im *importer) ldReals(s *service, v *ldVirtual, port int) []methodAt {
 		}
 		if len(rest) > 0 {
 			if n, err := strconv.Atoi(rest[0]); err == nil {
-				if n < 0 || n > 65535 {
-					im.warnf(r.at, "real weight %d is out of range 0..65535; 1 used", n)
+				if err := sched.CheckWeight(n); err != nil {
+					im.warnf(r.at, "real weight: %v; 1 used", err)
 				} else {
 					weight, wset = n, true
 				}

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+// apiGroup is a second group, preferred on lb2, with its own VIP.
+const apiGroup = `
+[[group]]
+name = "api"
+preferred = "lb2"
+resources = [ { kind = "vip", address = "198.18.0.101/24", interface = "eth0" } ]
+`
+
+// TestCheckConfigSiblings runs the kin of issue 8's cases that a tester
+// found still passing the check, or reading badly: each must fail with
+// exit status 1 and exactly these lines (FILE stands for the file's path).
+// The configs are for lb1 and lb2, so host facts are off (--no-host);
+// TestCheckConfigHostFacts covers them.
+func TestCheckConfigSiblings(t *testing.T) {
+	tests := []struct {
+		desc string
+		body func(t *testing.T) string
+		want []string
+	}{
+		{"service on another group's VIP", func(t *testing.T) string {
+			return replace(t, caseBase, `listen = "198.18.0.100:80"`, `listen = "198.18.0.101:80"`) + apiGroup
+		}, []string{
+			`FILE:21:10: service[0].listen: 198.18.0.101 is a VIP of group "api" (FILE:28:41), but group "web" activates the service (FILE:16:36): whenever the two groups are on different nodes, the balancer would take traffic on the node that does not hold the address; listen on a VIP of group "web", or activate the service in group "api"'s balancer`,
+		}},
+		{"service no balancer activates", func(t *testing.T) string {
+			return caseBase + "\n[[service]]\nname = \"spare\"\nlisten = \"198.18.0.100:81\"\nreals = [ { address = \"198.18.1.22:81\" } ]\n"
+		}, []string{
+			`FILE:26:8: service[1].name: service "spare" is in no balancer resource, so no node would ever activate it: add it to the services of the balancer of the group whose VIP it listens on`,
+		}},
+		{"derived warntime", func(t *testing.T) string {
+			return replace(t, caseBase, "id = 7\n", "id = 7\nkeepalive = \"200ms\"\ndeadtime = \"200ms\"\n")
+		}, []string{
+			`FILE:5:12: cluster.deadtime: warntime (unset: halfway between keepalive and deadtime) 200ms must be longer than keepalive 200ms`,
+			`FILE:5:12: cluster.deadtime: 200ms must be longer than warntime 200ms`,
+			`FILE:5:12: cluster.deadtime: 200ms is shorter than 2×keepalive (400ms): a single lost heartbeat would declare the peer dead`,
+		}},
+		{"derived deadtime", func(t *testing.T) string {
+			return replace(t, caseBase, "id = 7\n", "id = 7\nkeepalive = \"200ms\"\nwarntime = \"2s\"\n")
+		}, []string{
+			`FILE:4:13: cluster.keepalive: deadtime (unset: 4×keepalive) 800ms must be longer than warntime 2s`,
+		}},
+		{"weights out of range, one wording", func(t *testing.T) string {
+			s := replace(t, caseBase, `{ address = "198.18.1.21:80" }`, `{ address = "198.18.1.21:80", weight = 70000 }`)
+			return s + "\n[[ping]]\naddress = \"198.18.0.1\"\nweight = 300\n\n[[track]]\nname = \"db\"\nscript = \"/bin/true\"\nweight = -1\n"
+		}, []string{
+			`FILE:23:50: service[0].reals[0].weight: 70000 is out of range 0..65535`,
+			`FILE:27:10: ping[0].weight: 300 is out of range 0..254`,
+			`FILE:32:10: track[0].weight: -1 is out of range 0..254`,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			path := writeCase(t, tt.body(t))
+			var stdout, stderr bytes.Buffer
+			code := run([]string{"check-config", "--no-host", path}, &stdout, &stderr)
+			want := strings.ReplaceAll(strings.Join(tt.want, "\n"), "FILE", path) + "\n" + path + ": " + plural(len(tt.want), "error") + "\n"
+			if code != exitFail || stderr.String() != want {
+				t.Errorf("hactl check-config = %d, stderr:\n%s\nwant %d, stderr:\n%s", code, stderr.String(), exitFail, want)
+			}
+		})
+	}
+}
