@@ -39,7 +39,8 @@
 //	.    1       flags: bit 0 alive (the sender counts it alive); other
 //	             bits are carried unchanged and ignored
 //	.    2     P: payload length, 0..1024
-//	.    P     payload (opaque; persistence-table sync)
+//	.    P     payload: empty, or on heartbeats the readiness payload
+//	           (below); on persistence-sync packets a psync message
 //	           footer:
 //	.    M     MAC of the body, M in 16..64 (32 for HMAC-SHA256)
 //	.    1     key id (the authkeys "auth N" key that made the MAC)
@@ -47,6 +48,29 @@
 //
 // The body must end exactly where the footer starts: trailing bytes are
 // malformed, so every packet has exactly one encoding.
+//
+// # Readiness payload
+//
+// A heartbeat's payload, when not empty, says what the sender's balancer
+// can serve for each group, so a returning preferred node can hold its
+// auto_failback until its reals are as healthy as the owner's (DESIGN.md,
+// "Failback can be gated on conditions"):
+//
+//	off  size  field
+//	0    1     payload type, 1 (PayloadReadiness)
+//	1    1     R: entry count, equal to the packet's group count G
+//	           R times, in the order of the groups:
+//	.    1       flags: bit 0 healthy count known, bit 1 not ready for
+//	             failback; other bits are carried unchanged and ignored
+//	.    2       healthy reals on the sender
+//
+// It travels in the payload rather than in a new layout version because
+// every version already carries and authenticates the payload and ignores
+// it: a node that predates it reads the packet as before, and a node that
+// gets no readiness from a peer treats it as saying nothing (see package
+// ha, "Failback readiness"). No version bump, so no fallback is needed in
+// either direction. Persistence sync packets travel on their own sockets
+// (ha/link on the heartbeat port + 1) and put a psync message there instead.
 //
 // # Why a heard list
 //

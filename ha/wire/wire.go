@@ -100,7 +100,7 @@ type Packet struct {
 	Flags      Flags
 	Groups     []Group // at most MaxGroups
 	Heard      []Heard // at most MaxHeard; version 2 only
-	Payload    []byte  // opaque; at most MaxPayload bytes
+	Payload    []byte  // at most MaxPayload bytes: readiness (ParseReadiness) or a psync message
 
 	// Version1 encodes the packet in the version-1 layout (no heard list),
 	// for a peer that speaks only version 1; UnmarshalBinary sets it for a
