@@ -337,6 +337,8 @@ func (m *Machine) waiting(g *group) string {
 	switch {
 	case g.state == StateStandby && dec.winner != m.cfg.Self:
 		return "standby: " + dec.String()
+	case g.state == StateMaster && dec.kind == decNotReady:
+		return "holding: " + dec.String()
 	case g.state == StateMaster && dec.winner != m.cfg.Self && dec.winner != "":
 		return fmt.Sprintf("holding until %s takes it: %s", dec.winner, dec)
 	}

@@ -21,6 +21,10 @@ const (
 	PriorityMax       uint8 = 254 // highest configurable base priority
 )
 
+// MaxHealthy is the largest healthy-real count a heartbeat carries (a
+// 16-bit field of wire.Readiness); larger counts are sent as MaxHealthy.
+const MaxHealthy = 1<<16 - 1
+
 // MaxNodes is the largest cluster: a heartbeat says what its sender hears
 // of every other node, and the wire layout holds 32 such entries
 // (wire.MaxHeard).
@@ -53,6 +57,15 @@ type GroupConfig struct {
 	Preferred    string           // node with the higher base priority ("" = none)
 	Priorities   map[string]uint8 // optional explicit base priority per node (1..254)
 	AutoFailback *bool            // overrides Config.AutoFailback for this group (nil = cluster default)
+	// FailbackGate: the caller feeds EventReadiness for this group (it
+	// has a balancer), and auto_failback takes it back from a healthy
+	// owner only once this node is ready (package doc, "Failback
+	// readiness"). Every node advertises its healthy count for the group,
+	// so the returning node knows the owner's.
+	FailbackGate bool
+	// FailbackMinHealthy is how many reals must pass their checks here
+	// before a gated failback; 0 means as many as pass on the owner.
+	FailbackMinHealthy int
 }
 
 // CheckConfig is a ping node or track check. While it fails, every group's
@@ -165,6 +178,9 @@ func (c Config) Validate() error {
 		gseen[g.Name] = i
 		if g.Preferred != "" && !seen[g.Preferred] {
 			bad(path+".preferred", "%q is not a node in nodes %q", g.Preferred, c.Nodes)
+		}
+		if g.FailbackMinHealthy < 0 || g.FailbackMinHealthy > MaxHealthy {
+			bad(path+".failback_min_healthy", "%d is out of range 0..%d", g.FailbackMinHealthy, MaxHealthy)
 		}
 		for _, n := range slices.Sorted(maps.Keys(g.Priorities)) {
 			switch p := g.Priorities[n]; {

@@ -110,6 +110,9 @@ type decision struct {
 	base   uint8     // owner's base priority
 	list   []candidate
 	hold   time.Duration
+	self   string
+	gated  bool // decFailback and decNotReady of a group with FailbackGate
+	gate   gate // decNotReady of this node, decFailback to it: its readiness
 }
 
 type decisionKind uint8
@@ -123,6 +126,7 @@ const (
 	decStillFirst
 	decDegraded
 	decNotStable
+	decNotReady
 	decBothHold
 	decFailback
 )
@@ -146,10 +150,22 @@ func (d decision) String() string {
 		return fmt.Sprintf("owner %s priority %d below its base %d, %s ranks first (%s)", d.owner.name, d.owner.prio, d.base, d.winner, list)
 	case decNotStable:
 		return fmt.Sprintf("%s holds it, %s not stable for %v yet (%s)", d.winner, d.top.name, d.hold, list)
+	case decNotReady:
+		if d.top.name == d.self {
+			return fmt.Sprintf("failback waiting: %s; %s holds it (%s)", d.gate, d.winner, list)
+		}
+		return fmt.Sprintf("%s holds it, %s stable but not ready to take it back (its status says why; %s)", d.winner, d.top.name, list)
 	case decBothHold:
 		return fmt.Sprintf("%s and %s both hold it, %s ranks first (%s)", d.winner, d.owner.name, d.winner, list)
 	default:
-		return fmt.Sprintf("auto_failback: %s stable for %v outranks owner %s (%s)", d.winner, d.hold, d.owner.name, list)
+		s := fmt.Sprintf("auto_failback: %s stable for %v outranks owner %s (%s)", d.winner, d.hold, d.owner.name, list)
+		switch {
+		case d.gated && d.winner == d.self:
+			s += fmt.Sprintf("; ready: %s", d.gate)
+		case d.gated:
+			s += fmt.Sprintf("; %s ready", d.winner)
+		}
+		return s
 	}
 }
 
@@ -157,7 +173,7 @@ func (d decision) String() string {
 // candidates: every node that sees the same heartbeats picks the same node.
 func (m *Machine) desired(g *group) decision {
 	cs := m.candidates(g)
-	d := decision{list: cs, hold: m.cfg.FailbackHold}
+	d := decision{list: cs, hold: m.cfg.FailbackHold, self: m.cfg.Self}
 	if len(cs) == 0 {
 		return d
 	}
@@ -198,11 +214,17 @@ func (m *Machine) desired(g *group) decision {
 	var e candidate
 	found := false
 	for _, c := range cs {
-		if (c.state.Owns() || c.stable) && (!found || c.outranks(e)) {
+		if (c.state.Owns() || c.stable && m.readyToTake(g, c, o)) && (!found || c.outranks(e)) {
 			e, found = c, true
 		}
 	}
+	d.gated = g.cfg.FailbackGate && o.prio >= basePriority(&g.cfg, o.name)
+	if d.gated && (e.name == m.cfg.Self || d.top.name == m.cfg.Self) && !g.state.Owns() {
+		d.gate = m.gateHere(g, o.name)
+	}
 	switch {
+	case e.name == o.name && d.top.name != o.name && d.top.stable:
+		return win(decNotReady, o)
 	case e.name == o.name && d.top.name != o.name:
 		return win(decNotStable, o)
 	case e.name == o.name:
@@ -276,6 +298,7 @@ func (m *Machine) evaluate(g *group) {
 	}
 	dec := m.desired(g)
 	d := dec.winner
+	m.noteGateWait(g, dec)
 	switch g.state {
 	case StateStandby:
 		if d == m.cfg.Self {
@@ -341,5 +364,22 @@ func (m *Machine) watchRivals(g *group) {
 			why = fmt.Sprintf("split brain with %s, we keep %s: re-announcing", n, g.cfg.Name)
 		}
 		m.out = append(m.out, Action{Kind: ActionAnnounce, Group: g.cfg.Name, Reason: why})
+	}
+}
+
+// noteGateWait logs once when this node's failback of g starts waiting for
+// readiness, and once when the wait ends without a takeover (the takeover
+// itself says why it happened).
+func (m *Machine) noteGateWait(g *group, dec decision) {
+	waits := dec.kind == decNotReady && dec.top.name == m.cfg.Self
+	if waits == g.gateWait {
+		return
+	}
+	g.gateWait = waits
+	switch {
+	case waits:
+		m.log(LevelInfo, "", fmt.Sprintf("auto_failback of %s waits for readiness: %s", g.cfg.Name, dec.gate))
+	case dec.winner != m.cfg.Self:
+		m.log(LevelInfo, "", fmt.Sprintf("auto_failback of %s no longer waits for readiness: %s", g.cfg.Name, dec))
 	}
 }

@@ -17,7 +17,9 @@
 //  1. builds it with New(Config) and feeds Event{Kind: EventStart, Now: now};
 //  2. feeds every received heartbeat as EventMessage, command as
 //     EventTakeover/EventStandby/EventMaintenance/EventLeave, check result as
-//     EventCheck, and resource completion as EventStarted/EventStopped;
+//     EventCheck, resource completion as EventStarted/EventStopped, and, for
+//     groups with GroupConfig.FailbackGate, the balancer's readiness as
+//     EventReadiness whenever it changes;
 //  3. executes the returned actions in order: ActionSend broadcasts a Message,
 //     ActionStart/ActionStop run a group (off the goroutine) and report back,
 //     ActionAnnounce re-sends gratuitous ARP, ActionArmTimer asks for an
@@ -50,4 +52,23 @@
 // ranked one, which re-announces. An owner releases only once its successor
 // claims the group (state Starting or Master), so a planned move costs one
 // message, not deadtime.
+//
+// # Failback readiness
+//
+// DESIGN.md gates failback on conditions, not only a timer: for a group
+// with GroupConfig.FailbackGate (it has a balancer), auto_failback takes
+// the group back from an owner at or above its base priority only once the
+// returning node is ready, not merely stable for FailbackHold. Ready means
+// its caller reported (EventReadiness) at least FailbackMinHealthy healthy
+// reals, or by default at least as many as the owner advertises (1 when
+// the owner advertises none: a peer predating the readiness payload), and
+// the persistence table caught up with the owner's. Every gated node
+// advertises its healthy count and whether it waits (GroupState.Healthy,
+// NotReady, carried in the heartbeat's readiness payload, ha/wire), so
+// every node reaches the same decision and status on each says who waits
+// for what. Readiness never delays a takeover of a group nobody holds, an
+// operator's takeover, or a move away from an owner whose checks failed:
+// it only keeps a healthy owner from handing over to a node that would
+// serve worse. The handover itself is the usual one: the returning node
+// starts, and the owner releases once it sees it claim the group.
 package ha

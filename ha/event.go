@@ -27,9 +27,15 @@ const (
 	// generation, so its next heartbeat is taken whatever its generation
 	// (after its state directory was lost).
 	EventResetPeer
+	// EventReadiness: what this node's balancer can serve for Group:
+	// Healthy reals pass their checks here, and its persistence table
+	// has caught up with the owner's (OK; Reason says what it lacks
+	// otherwise). Only groups with GroupConfig.FailbackGate take it; see
+	// the package doc, "Failback readiness".
+	EventReadiness
 )
 
-var eventNames = [...]string{"", "start", "tick", "message", "takeover", "standby", "maintenance", "leave", "check", "started", "stopped", "failed", "reset-peer"}
+var eventNames = [...]string{"", "start", "tick", "message", "takeover", "standby", "maintenance", "leave", "check", "started", "stopped", "failed", "reset-peer", "readiness"}
 
 func (k EventKind) String() string {
 	if int(k) < len(eventNames) && k != 0 {
@@ -41,15 +47,16 @@ func (k EventKind) String() string {
 // Event is one input to Machine.Step. Now is the caller's clock; it must not
 // go backwards between events.
 type Event struct {
-	Kind   EventKind
-	Now    time.Time
-	Msg    *Message // EventMessage
-	Group  string   // commands ("" = every group), EventStarted, EventStopped, EventFailed
-	Check  string   // EventCheck
-	On     bool     // EventMaintenance
-	OK     bool     // EventCheck, EventStarted, EventStopped
-	Reason string   // why a check or resource failed
-	Peer   string   // EventResetPeer
+	Kind    EventKind
+	Now     time.Time
+	Msg     *Message // EventMessage
+	Group   string   // commands ("" = every group), EventStarted, EventStopped, EventFailed
+	Check   string   // EventCheck
+	On      bool     // EventMaintenance
+	OK      bool     // EventCheck, EventStarted, EventStopped; EventReadiness: persistence table caught up
+	Reason  string   // why a check or resource failed, or what the persistence table lacks
+	Peer    string   // EventResetPeer
+	Healthy int      // EventReadiness: reals of Group passing their checks here (>= 0)
 }
 
 // Message is one heartbeat, as package ha sees it. ha/agent maps it to and
@@ -81,6 +88,15 @@ type GroupState struct {
 	Name     string
 	Priority uint8
 	State    State
+	// Healthy is how many of the group's reals pass their checks on the
+	// sender, when HealthyKnown (a group without a failback gate, a
+	// sender whose balancer has not reported, or one that predates the
+	// readiness payload says nothing).
+	Healthy      int
+	HealthyKnown bool
+	// NotReady says the sender's auto_failback waits for its reals or its
+	// persistence table before it takes the group back.
+	NotReady bool
 }
 
 // ActionKind says what the caller must do.
@@ -158,6 +174,12 @@ func (m *Message) String() string {
 	}
 	for _, g := range m.Groups {
 		s += fmt.Sprintf(" %s=%s/%d", g.Name, g.State, g.Priority)
+		if g.HealthyKnown {
+			s += fmt.Sprintf("/healthy=%d", g.Healthy)
+		}
+		if g.NotReady {
+			s += "/not-ready"
+		}
 	}
 	return s
 }

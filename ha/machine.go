@@ -64,9 +64,12 @@ type peer struct {
 }
 
 type peerGroup struct {
-	prio      uint8
-	state     State
-	prioSince time.Time
+	prio         uint8
+	state        State
+	prioSince    time.Time
+	healthy      int  // its healthy reals, when healthyKnown
+	healthyKnown bool // it advertised a healthy count
+	notReady     bool // its auto_failback waits for readiness
 }
 
 type group struct {
@@ -85,6 +88,11 @@ type group struct {
 	rivals      map[string]State // peers seen master or stopping while we are master
 	splits      map[string]bool  // rivals seen master with us: a split brain not resolved yet
 	waiting     string           // last reason for not acting, said once
+	ready       readiness        // what the caller last said of the balancer here (FailbackGate)
+	advHealthy  int              // what the last heartbeat said of it, to send changes at once
+	advKnown    bool
+	advNotReady bool
+	gateWait    bool // a failback here waits for readiness: said once
 }
 
 // New validates cfg, fills its defaults and returns a Machine that does
@@ -169,6 +177,8 @@ func (m *Machine) Step(ev Event) []Action {
 		m.onFailed(ev.Group, ev.Reason)
 	case EventResetPeer:
 		m.onResetPeer(ev.Peer)
+	case EventReadiness:
+		m.onReadiness(ev.Group, ev.Healthy, ev.OK, ev.Reason)
 	default:
 		m.log(LevelWarn, "", fmt.Sprintf("ignoring unknown event kind %d", ev.Kind))
 	}
@@ -178,6 +188,7 @@ func (m *Machine) Step(ev Event) []Action {
 	for _, g := range m.groups {
 		m.trackPriority(g)
 		m.evaluate(g)
+		m.trackReadiness(g)
 	}
 	m.maybeSend()
 	m.arm()
@@ -228,7 +239,8 @@ func (m *Machine) onMessage(msg *Message) {
 			g.takeoverPin, m.dirty = false, true
 			m.log(LevelInfo, p.name, fmt.Sprintf("takeover of %s requested on %s supersedes ours", gs.Name, p.name))
 		}
-		pg := peerGroup{prio: gs.Priority, state: gs.State, prioSince: m.now}
+		pg := peerGroup{prio: gs.Priority, state: gs.State, prioSince: m.now,
+			healthy: max(gs.Healthy, 0), healthyKnown: gs.HealthyKnown, notReady: gs.NotReady}
 		if old, ok := p.groups[gs.Name]; ok && old.prio == gs.Priority {
 			pg.prioSince = old.prioSince
 		}
@@ -303,7 +315,11 @@ func (m *Machine) message() *Message {
 	msg := &Message{From: m.cfg.Self, Generation: m.cfg.Generation, Keepalive: m.cfg.Keepalive,
 		Leaving: m.leaving, Maintenance: m.maint, Groups: make([]GroupState, 0, len(m.groups)), Hears: m.hearing()}
 	for _, g := range m.groups {
-		msg.Groups = append(msg.Groups, GroupState{Name: g.cfg.Name, Priority: m.selfPrio(g), State: g.state})
+		gs := GroupState{Name: g.cfg.Name, Priority: m.selfPrio(g), State: g.state}
+		if g.cfg.FailbackGate {
+			gs.Healthy, gs.HealthyKnown, gs.NotReady = g.advHealthy, g.advKnown, g.advNotReady
+		}
+		msg.Groups = append(msg.Groups, gs)
 	}
 	return msg
 }

@@ -190,6 +190,13 @@ func (r *runner) exec(cmd string) string {
 		r.c.Inject(args[0], ha.Event{Kind: ha.EventCheck, Check: args[1], OK: args[2] == "ok", Reason: reason})
 	case "fail":
 		r.c.Inject(args[0], ha.Event{Kind: ha.EventFailed, Group: args[1], Reason: strings.Join(args[2:], " ")})
+	case "ready":
+		// ready NODE GROUP HEALTHY synced | ready NODE GROUP HEALTHY behind WHY...
+		n, err := strconv.Atoi(args[2])
+		if err != nil || len(args) < 4 {
+			r.fatalf("%s: want ready NODE GROUP HEALTHY synced|behind WHY", cmd)
+		}
+		r.c.Inject(args[0], ha.Event{Kind: ha.EventReadiness, Group: args[1], Healthy: n, OK: args[3] == "synced", Reason: strings.Join(args[4:], " ")})
 	case "fail-start":
 		r.c.FailNextStart(args[0], args[1], strings.Join(args[2:], " "))
 	case "status":
@@ -230,6 +237,7 @@ func (r *runner) command(args []string) {
 // prio=lb1:150,lb2:150 keepalive= warntime= deadtime= initdead= failback=true hold= backoff=
 // group-failback=web:false (per-group override) checks=track1:50 (track checks)
 // pings=gw:50 (ping nodes) delay=1ms resdelay=10ms
+// gate=web,db (FailbackGate) min=web:2 (FailbackMinHealthy)
 func (r *runner) cluster(args []string) {
 	cfg := ha.Config{Keepalive: 100 * time.Millisecond, Warntime: 250 * time.Millisecond,
 		Deadtime: 400 * time.Millisecond, Initdead: time.Second}
@@ -239,6 +247,8 @@ func (r *runner) cluster(args []string) {
 	preferred := map[string]string{}
 	prios := map[string]uint8{}
 	failback := map[string]bool{}
+	gated := map[string]bool{}
+	minHealthy := map[string]int{}
 	durations := map[string]*time.Duration{"keepalive": &cfg.Keepalive, "warntime": &cfg.Warntime, "deadtime": &cfg.Deadtime,
 		"initdead": &cfg.Initdead, "hold": &cfg.FailbackHold, "backoff": &cfg.FailBackoff}
 	for _, a := range args {
@@ -287,6 +297,19 @@ func (r *runner) cluster(args []string) {
 				g, b, _ := strings.Cut(p, ":")
 				failback[g] = b == "true"
 			}
+		case "gate":
+			for _, g := range strings.Split(v, ",") {
+				gated[g] = true
+			}
+		case "min":
+			for _, p := range strings.Split(v, ",") {
+				g, num, _ := strings.Cut(p, ":")
+				x, err := strconv.Atoi(num)
+				if err != nil {
+					r.fatalf("bad min %q", p)
+				}
+				minHealthy[g] = x
+			}
 		case "keepalive", "warntime", "deadtime", "initdead", "hold", "backoff":
 			*durations[k] = r.duration(v)
 		case "failback":
@@ -300,7 +323,7 @@ func (r *runner) cluster(args []string) {
 		}
 	}
 	for _, g := range groups {
-		gc := ha.GroupConfig{Name: g, Preferred: preferred[""]}
+		gc := ha.GroupConfig{Name: g, Preferred: preferred[""], FailbackGate: gated[g], FailbackMinHealthy: minHealthy[g]}
 		if p, ok := preferred[g]; ok {
 			gc.Preferred = p
 		}
