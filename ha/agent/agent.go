@@ -94,6 +94,8 @@ type Agent struct {
 	sendFailed  bool
 	idleWaiters []chan struct{}
 	v1Peers     map[string]bool // peers last heard speaking wire version 1
+	// badReadiness: peers whose last readiness payload did not decode
+	badReadiness map[string]bool
 
 	mu     sync.Mutex
 	status ha.Status
@@ -122,7 +124,7 @@ func New(cfg Config) (*Agent, error) {
 	a := &Agent{cfg: cfg, m: m, log: cfg.Logger,
 		events: make(chan ha.Event, 256), tick: make(chan struct{}, 1), calls: make(chan func()),
 		done: make(chan struct{}), lateLogged: map[string]time.Time{}, lateHidden: map[string]int{},
-		v1Peers: map[string]bool{}}
+		v1Peers: map[string]bool{}, badReadiness: map[string]bool{}}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	a.status = m.Status()
 	return a, nil
@@ -147,7 +149,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		case <-a.tick:
 			a.step(ha.Event{Kind: ha.EventTick})
 		case p := <-in:
-			a.step(messageEvent(p))
+			a.received(p)
 		case ev := <-a.events:
 			a.step(ev)
 		case f := <-a.calls:
@@ -166,7 +168,7 @@ func (a *Agent) drain() {
 		case <-a.tick:
 			a.step(ha.Event{Kind: ha.EventTick})
 		case p := <-in:
-			a.step(messageEvent(p))
+			a.received(p)
 		case ev := <-a.events:
 			a.step(ev)
 		default:
@@ -280,6 +282,14 @@ func (a *Agent) command(ctx context.Context, ev ha.Event) error {
 // CheckResult reports a ping node or track check; it fits ha/ping's callback.
 func (a *Agent) CheckResult(name string, ok bool, reason string) {
 	a.inject(a.ctx, ha.Event{Kind: ha.EventCheck, Check: name, OK: ok, Reason: reason})
+}
+
+// Readiness reports what the balancer can serve for group here
+// (ha.EventReadiness): healthy reals passing their checks, and whether the
+// persistence table caught up with the owner's (behind says what it
+// lacks). It waits only for room in the event queue.
+func (a *Agent) Readiness(group string, healthy int, synced bool, behind string) {
+	a.inject(a.ctx, ha.Event{Kind: ha.EventReadiness, Group: group, Healthy: healthy, OK: synced, Reason: behind})
 }
 
 // ResourceFailed reports that a resource of a held group failed at run

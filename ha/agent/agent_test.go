@@ -389,3 +389,22 @@ func TestWireVersions(t *testing.T) {
 		t.Errorf("peer lb2 deaf = %q, want it to say lb2 has not heard us", ps.Deaf)
 	}
 }
+
+// TestBadReadinessLoggedOnce: a peer whose readiness payload does not
+// decode is still heard (its heartbeat counts), and the drop is logged once
+// until a valid heartbeat comes.
+func TestBadReadinessLoggedOnce(t *testing.T) {
+	h := newHarness(t)
+	lb1 := h.start("lb1", 1, nil)
+	for range 3 {
+		h.net.inbox["lb1"] <- &wire.Packet{ClusterID: 7, Sender: "lb2", Generation: 3, Keepalive: 100 * time.Millisecond,
+			Groups: []wire.Group{{Name: "web", Priority: 100, State: uint8(ha.StateStandby)}}, Payload: []byte{wire.PayloadReadiness, 2}}
+		h.advance(100 * time.Millisecond)
+	}
+	if n := strings.Count(lb1.logs.String(), "readiness dropped"); n != 1 {
+		t.Errorf("readiness drop logged %d times, want once:\n%s", n, lb1.logs.String())
+	}
+	if ps := lb1.a.Status().Peers[0]; !ps.Alive {
+		t.Errorf("peer lb2 with a bad readiness payload: alive = false (%s), want its heartbeats counted", ps.Reason)
+	}
+}

@@ -171,6 +171,7 @@ func (a *Agent) send(msg *ha.Message) {
 			p.Heard[i] = wh
 		}
 	}
+	p.Payload = readinessPayload(msg.Groups)
 	err := a.cfg.Transport.Send(p)
 	switch {
 	case err != nil && !a.sendFailed:
