@@ -165,6 +165,11 @@ type Group struct {
 	Priorities map[string]uint8
 	// AutoFailback overrides cluster.auto_failback for this group.
 	AutoFailback bool
+	// FailbackMinHealthy is how many of the balancer's reals must pass
+	// their checks on a returning node before auto_failback hands it the
+	// group back (0..65535; default 0: as many as pass on the owner). Only
+	// a group with a balancer resource may set it (ha: Failback readiness).
+	FailbackMinHealthy int
 	// Notify overrides cluster.notify for this group (optional).
 	Notify string
 	// ActiveActive (mode = "active-active"): every healthy node holds

@@ -45,6 +45,7 @@ func (c *conv) groups(rs []rawGroup, cfg *Config) []Group {
 		if c.ix.has(path + ".auto_failback") {
 			g.AutoFailback = r.AutoFailback
 		}
+		g.FailbackMinHealthy = int(c.integer(path+".failback_min_healthy", r.FailbackMinHealthy, 0, 0, ha.MaxHealthy))
 		if c.required(path + ".preferred") {
 			g.Preference = c.preference(path+".preferred", r.Preferred, cfg.Cluster.Nodes)
 		}
@@ -65,6 +66,9 @@ func (c *conv) groups(rs []rawGroup, cfg *Config) []Group {
 				}
 			}
 			g.Resources = append(g.Resources, res)
+		}
+		if c.ix.has(path+".failback_min_healthy") && !slices.ContainsFunc(g.Resources, func(r Resource) bool { return r.Balancer != nil }) {
+			c.errorf(path+".failback_min_healthy", "the group has no balancer resource: the minimum counts the healthy reals of its services")
 		}
 		groups = append(groups, g)
 	}

@@ -90,9 +90,11 @@ type rawGroup struct {
 	Preferred    any              `toml:"preferred"` // a node name or an ordered list of them
 	Priorities   map[string]int64 `toml:"priorities"`
 	AutoFailback bool             `toml:"auto_failback"`
-	Notify       string           `toml:"notify"`
-	Mode         string           `toml:"mode"`
-	Resources    []rawResource    `toml:"resources"`
+	// FailbackMinHealthy: see Group.FailbackMinHealthy.
+	FailbackMinHealthy int64         `toml:"failback_min_healthy"`
+	Notify             string        `toml:"notify"`
+	Mode               string        `toml:"mode"`
+	Resources          []rawResource `toml:"resources"`
 }
 
 // rawResource holds the keys of every resource kind; convert.go rejects the

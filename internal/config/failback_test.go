@@ -1,0 +1,33 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestFailbackMinHealthy: the key defaults to 0 (as many as healthy on the
+// owner), takes 0..65535, and needs a balancer in its group.
+func TestFailbackMinHealthy(t *testing.T) {
+	withKey := func(v string) string {
+		return strings.Replace(minimal+svc, `preferred = "lb1"`, "preferred = \"lb1\"\nfailback_min_healthy = "+v, 1)
+	}
+	cfg, err := Parse([]byte(minimal+svc), "t.toml")
+	if err != nil || cfg.Groups[0].FailbackMinHealthy != 0 {
+		t.Fatalf("default: %v, %v; want 0", cfg, err)
+	}
+	cfg, err = Parse([]byte(withKey("2")), "t.toml")
+	if err != nil || cfg.Groups[0].FailbackMinHealthy != 2 {
+		t.Fatalf("failback_min_healthy = 2: %v; want 2", err)
+	}
+	for _, tc := range []struct{ in, want string }{
+		{withKey("-1"), "t.toml:14:24: group[0].failback_min_healthy: -1 is out of range 0..65535"},
+		{withKey("65536"), "group[0].failback_min_healthy: 65536 is out of range 0..65535"},
+		{strings.Replace(withKey("1"), `  { kind = "balancer", services = ["http"] },`, "", 1),
+			"group[0].failback_min_healthy: the group has no balancer resource: the minimum counts the healthy reals of its services"},
+	} {
+		_, err := Parse([]byte(tc.in), "t.toml")
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Parse() error = %v, want one containing %q", err, tc.want)
+		}
+	}
+}
