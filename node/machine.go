@@ -28,7 +28,9 @@ func machineConfig(cfg *config.Config, self string, generation uint64) ha.Config
 	}
 	for _, g := range cfg.Groups {
 		failback := g.AutoFailback
-		mc.Groups = append(mc.Groups, ha.GroupConfig{Name: g.Name, Preferred: g.Preferred(), Priorities: g.Priorities, AutoFailback: &failback})
+		mg := ha.GroupConfig{Name: g.Name, Preferred: g.Preferred(), Priorities: g.Priorities, AutoFailback: &failback}
+		gateConfig(g, &mg)
+		mc.Groups = append(mc.Groups, mg)
 	}
 	for _, p := range cfg.Pings {
 		mc.Checks = append(mc.Checks, ha.CheckConfig{Name: pingName(p.Address), Weight: clampWeight(p.Weight), Ping: true})

@@ -285,6 +285,11 @@ func (n *Node) Start() error {
 		scancel()
 	}
 	n.startLocal(ctx)
+	n.checkWG.Add(1)
+	go func() {
+		defer n.checkWG.Done()
+		n.feedReadiness(ctx)
+	}()
 	if n.sync != nil {
 		n.checkWG.Add(1)
 		go func() {

@@ -1,0 +1,126 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/hapair/hapair/ha"
+	"github.com/hapair/hapair/internal/config"
+	"github.com/hapair/hapair/proxy"
+)
+
+// readinessEvery is how often the balancer's health and the persistence
+// sync are read for auto_failback's readiness gate: a few times per check
+// interval of the e2e and deploy configs, and well under a failback hold.
+const readinessEvery = 100 * time.Millisecond
+
+// readinessReport is what the machine was last told of one group.
+type readinessReport struct {
+	healthy int
+	synced  bool
+	behind  string
+}
+
+// failbackGated reports whether g's failback waits for readiness: it is
+// active-passive and has a balancer, whose reals can be counted.
+func failbackGated(g config.Group) bool {
+	return !g.ActiveActive && slices.ContainsFunc(g.Resources, func(r config.Resource) bool { return r.Balancer != nil })
+}
+
+// feedReadiness tells the machine, whenever it changes, what each gated
+// group's balancer can serve here: its healthy reals and whether the
+// persistence table caught up with the owner's (ha: Failback readiness).
+// It runs until ctx ends.
+func (n *Node) feedReadiness(ctx context.Context) {
+	last := map[string]readinessReport{}
+	t := time.NewTicker(readinessEvery)
+	defer t.Stop()
+	for {
+		cfg := n.config()
+		owners := map[string]string{}
+		for _, g := range n.agent.Status().Groups {
+			owners[g.Name] = g.Owner
+		}
+		snap := n.snapshot()
+		for _, g := range cfg.Groups {
+			if !failbackGated(g) {
+				continue
+			}
+			r := n.readiness(cfg, g, snap, owners[g.Name])
+			if old, ok := last[g.Name]; !ok || old != r {
+				last[g.Name] = r
+				n.agent.Readiness(g.Name, r.healthy, r.synced, r.behind)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// readiness is g's readiness here, owner holding it as the machine sees it.
+func (n *Node) readiness(cfg *config.Config, g config.Group, snap *proxy.Snapshot, owner string) readinessReport {
+	services := groupServices(g)
+	r := readinessReport{healthy: healthyReals(snap, services), synced: true}
+	if n.sync == nil || owner == "" || owner == n.self || !persistentAmong(cfg, services) {
+		return r
+	}
+	if !n.sync.syncedFrom(owner) {
+		r.synced, r.behind = false, fmt.Sprintf("no complete full resync from %s since it was last heard", owner)
+	}
+	return r
+}
+
+// groupServices lists the services g's balancer resources activate.
+func groupServices(g config.Group) []string {
+	var out []string
+	for _, r := range g.Resources {
+		if r.Balancer != nil {
+			out = append(out, r.Balancer.Services...)
+		}
+	}
+	return out
+}
+
+// healthyReals counts the reals of the named services that take new
+// connections here: passing their checks and not drained, in the primary
+// or backup pool (not the fallback, the sorry server). Every node counts
+// the same way, so the returning node's count compares with the owner's.
+func healthyReals(snap *proxy.Snapshot, services []string) int {
+	if snap == nil {
+		return 0
+	}
+	n := 0
+	for _, s := range snap.Services {
+		if !slices.Contains(services, s.Name) {
+			continue
+		}
+		for _, r := range s.Reals {
+			if r.Pool != "fallback" && r.Healthy && !r.Draining {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// persistentAmong reports whether any of the named services keeps a
+// persistence table that the syncer carries (proxied, persistent).
+func persistentAmong(cfg *config.Config, services []string) bool {
+	for _, s := range cfg.Services {
+		if slices.Contains(services, s.Name) && s.Persistent > 0 && !isKernel(s) {
+			return true
+		}
+	}
+	return false
+}
+
+// gateConfig sets the machine's failback gate of one group.
+func gateConfig(g config.Group, mg *ha.GroupConfig) {
+	mg.FailbackGate = failbackGated(g)
+	mg.FailbackMinHealthy = g.FailbackMinHealthy
+}

@@ -1,0 +1,61 @@
+package node
+
+import (
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hapair/hapair/ha/wire"
+	"github.com/hapair/hapair/internal/config"
+	"github.com/hapair/hapair/internal/psync"
+	"github.com/hapair/hapair/proxy"
+)
+
+// TestReadiness: a gated group's readiness counts the healthy, undrained
+// reals of its services (not the fallback, not other groups' services), and
+// waits for the persistence table only from a peer that owns the group and
+// only when a service of the group is persistent.
+func TestReadiness(t *testing.T) {
+	snap := &proxy.Snapshot{Services: []proxy.ServiceStatus{
+		{Name: "http", Reals: []proxy.RealStatus{
+			{Pool: "primary", Healthy: true}, {Pool: "primary", Healthy: false},
+			{Pool: "primary", Healthy: true, Draining: true}, {Pool: "backup", Healthy: true},
+			{Pool: "fallback", Healthy: true}}},
+		{Name: "sip", Reals: []proxy.RealStatus{{Pool: "primary", Healthy: true}}},
+		{Name: "other", Reals: []proxy.RealStatus{{Pool: "primary", Healthy: true}}},
+	}}
+	web := config.Group{Name: "web", Resources: []config.Resource{
+		{Kind: config.KindVIP, VIP: &config.VIP{}},
+		{Kind: config.KindBalancer, Balancer: &config.Balancer{Services: []string{"http", "sip"}}}}}
+	cfg := &config.Config{Groups: []config.Group{web}, Services: []config.Service{
+		{Name: "http", Persistent: time.Minute}, {Name: "sip"}, {Name: "other"}}}
+	if !failbackGated(web) || failbackGated(config.Group{Resources: web.Resources[:1]}) ||
+		failbackGated(config.Group{ActiveActive: true, Resources: web.Resources}) {
+		t.Error("failbackGated: want only an active-passive group with a balancer gated")
+	}
+
+	s := newSyncer("lb1", 1, 100*time.Millisecond, nil, newTables("http"), nil, slog.New(slog.DiscardHandler))
+	n := &Node{self: "lb1", sync: s}
+	if r := n.readiness(cfg, web, snap, ""); r.healthy != 3 || !r.synced {
+		t.Errorf("readiness without owner = %+v, want 3 healthy (primary, backup and sip's), synced", r)
+	}
+	r := n.readiness(cfg, web, snap, "lb2")
+	if r.synced || !strings.Contains(r.behind, "no complete full resync from lb2") {
+		t.Errorf("readiness before lb2's resync = %+v, want not synced, naming lb2", r)
+	}
+	for i, m := range []psync.Message{{Type: psync.Begin, N: 1, Epoch: 1}, {Type: psync.End, N: 2, Epoch: 1}} {
+		b, err := m.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.handle(&wire.Packet{Sender: "lb2", Generation: 5, Seq: uint64(i + 1), Payload: b})
+	}
+	if r := n.readiness(cfg, web, snap, "lb2"); !r.synced || r.behind != "" {
+		t.Errorf("readiness after lb2's full resync = %+v, want synced", r)
+	}
+	cfg.Services[0].Persistent = 0
+	if r := (&Node{self: "lb1", sync: newSyncer("lb1", 1, time.Second, nil, newTables(), nil, slog.New(slog.DiscardHandler))}).readiness(cfg, web, snap, "lb2"); !r.synced {
+		t.Errorf("readiness of a group without persistence = %+v, want synced (nothing to wait for)", r)
+	}
+}

@@ -1,0 +1,86 @@
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hapair/hapair/test/e2e/scenario"
+	"github.com/hapair/hapair/test/lab"
+	"github.com/hapair/hapair/test/lab/probe"
+)
+
+// groupReason is node's status reason for group web (what it waits for).
+func (p *pair) groupReason(node string) (string, error) {
+	st, err := p.status(node)
+	if err != nil {
+		return "", err
+	}
+	for _, g := range st.Groups {
+		if g.Name == "web" {
+			return g.Reason, nil
+		}
+	}
+	return "", fmt.Errorf("%s status has no group web", node)
+}
+
+// Issue 11: auto_failback gated on readiness. The preferred node lb1
+// returns while one of its two reals fails its checks there (lb1 is cut
+// from backend2; lb2, the owner, reaches both): past the hold time it
+// still waits, and status on both nodes says why; once its reals pass it
+// takes the group back in a planned handover, the client's longest outage
+// under 20 ms (a probe every 10 ms).
+func TestFailbackWaitsForReadiness(t *testing.T) {
+	hold := scenario.FailbackHold
+	p := runningPair(t, pairOptions{AutoFailback: true, FailbackHold: hold, Initdead: deadtime})
+	p.crashOwner("lb1")
+	p.waitHolds("lb2", 5*time.Second)
+
+	p.lab.Partition("lb1", "backend2") // lb1's checks of backend2 fail; heartbeats and backend1 flow
+	p.lab.Plug("lb1")
+	back := time.Now()
+	p.start("lb1")
+	const want = "failback waiting: 1 of 2 reals healthy here (owner lb2 has 2)"
+	lab.Eventually(t, 10*time.Second, "lb1 says what its failback waits for", func() error {
+		r, err := p.groupReason("lb1")
+		if err != nil || !strings.Contains(r, want) {
+			return fmt.Errorf("lb1 reason %q (%v), want it to contain %q", r, err, want)
+		}
+		return nil
+	})
+	// Past the hold time, with margin, the group stays on lb2.
+	for time.Since(back) < hold+time.Second {
+		if hs := p.holders(); len(hs) != 1 || hs[0] != "lb2" {
+			t.Fatalf("VIP holders %v %v after lb1 returned with a failing real, want lb2 only", hs, time.Since(back).Round(time.Millisecond))
+		}
+		time.Sleep(50 * time.Millisecond) // polling interval of a negative check
+	}
+	out, err := p.lab.Host("lb1").Hactl(p.bins, "status")
+	if err != nil || !strings.Contains(string(out), want) {
+		t.Errorf("hactl status on lb1 (%v) does not say %q:\n%s", err, want, out)
+	}
+	t.Logf("lb1 waits %v after returning (hold %v): %s", time.Since(back).Round(time.Millisecond), hold, want)
+	if r, err := p.groupReason("lb2"); err != nil || !strings.Contains(r, "lb1 stable but not ready to take it back") {
+		t.Errorf("lb2 reason %q (%v), want it to say lb1 is not ready", r, err)
+	}
+
+	pr := p.lab.StartProbe(p.bins, "client", vipTCP.String(), probe.Options{Proto: "tcp", Interval: 10 * time.Millisecond, Timeout: 200 * time.Millisecond, Count: 400})
+	p.clientNeighIs("lb2", 5*time.Second)
+	healed := time.Now()
+	p.lab.Heal()
+	p.waitOwner("lb1", 10*time.Second)
+	owned := time.Now()
+	t.Logf("lb1 took the group back %v after its reals could pass", owned.Sub(healed).Round(time.Millisecond))
+	res, _ := pr.Result(30 * time.Second)
+	if res == nil {
+		t.Fatal("probe gave no result")
+	}
+	if n := len(res.Attempts); n == 0 || res.Attempts[0].Start.After(healed) || res.Attempts[n-1].Start.Before(owned) {
+		t.Fatalf("the probe did not span the failback (%d attempts; heal at %v, lb1 owner at %v)", n, healed.Format(time.StampMilli), owned.Format(time.StampMilli))
+	}
+	t.Logf("client across the failback: %s", res.Summary())
+	if limit := 20 * time.Millisecond; res.Longest >= limit {
+		t.Errorf("client outage during failback = %v, want < %v (a planned switchover's)", res.Longest, limit)
+	}
+}
