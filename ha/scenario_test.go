@@ -275,23 +275,11 @@ func (r *runner) cluster(args []string) {
 				}
 			}
 		case "prio":
-			for _, p := range strings.Split(v, ",") {
-				n, num, _ := strings.Cut(p, ":")
-				x, err := strconv.Atoi(num)
-				if err != nil {
-					r.fatalf("bad prio %q", p)
-				}
-				prios[n] = uint8(x)
-			}
+			r.namedInts(k, v, func(n string, x int) { prios[n] = uint8(x) })
 		case "checks", "pings":
-			for _, p := range strings.Split(v, ",") {
-				n, w, _ := strings.Cut(p, ":")
-				x, err := strconv.Atoi(w)
-				if err != nil {
-					r.fatalf("bad check %q", p)
-				}
+			r.namedInts(k, v, func(n string, x int) {
 				cfg.Checks = append(cfg.Checks, ha.CheckConfig{Name: n, Weight: uint8(x), Ping: k == "pings"})
-			}
+			})
 		case "group-failback":
 			for _, p := range strings.Split(v, ",") {
 				g, b, _ := strings.Cut(p, ":")
@@ -302,14 +290,7 @@ func (r *runner) cluster(args []string) {
 				gated[g] = true
 			}
 		case "min":
-			for _, p := range strings.Split(v, ",") {
-				g, num, _ := strings.Cut(p, ":")
-				x, err := strconv.Atoi(num)
-				if err != nil {
-					r.fatalf("bad min %q", p)
-				}
-				minHealthy[g] = x
-			}
+			r.namedInts(k, v, func(g string, x int) { minHealthy[g] = x })
 		case "keepalive", "warntime", "deadtime", "initdead", "hold", "backoff":
 			*durations[k] = r.duration(v)
 		case "failback":
@@ -341,6 +322,19 @@ func (r *runner) cluster(args []string) {
 	if _, err := ha.New(ha.Config{Self: cfg.Nodes[0], Nodes: cfg.Nodes, Keepalive: cfg.Keepalive, Warntime: cfg.Warntime,
 		Deadtime: cfg.Deadtime, Initdead: cfg.Initdead, Groups: cfg.Groups, Checks: cfg.Checks}); err != nil {
 		r.fatalf("cluster: %v", err)
+	}
+}
+
+// namedInts parses option key's value "name:N,name:N" and calls set for
+// each pair in order.
+func (r *runner) namedInts(key, v string, set func(name string, n int)) {
+	for _, p := range strings.Split(v, ",") {
+		name, num, _ := strings.Cut(p, ":")
+		x, err := strconv.Atoi(num)
+		if err != nil {
+			r.fatalf("bad %s %q", key, p)
+		}
+		set(name, x)
 	}
 }
 
