@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -13,33 +14,28 @@ import (
 	"github.com/hapair/hapair/proxy"
 )
 
+// The hapair child's services (-serve-hapair): listen addresses and reals,
+// checked by flag.Parse.
+var (
+	l4Listen, httpListen, udpListen netip.AddrPort
+	reals, udpReals                 realList
+)
+
+func init() {
+	flag.TextVar(&l4Listen, "l4", netip.AddrPort{}, "internal: hapair L4 listen `address`")
+	flag.TextVar(&httpListen, "http", netip.AddrPort{}, "internal: hapair HTTP listen `address`")
+	flag.TextVar(&udpListen, "udp", netip.AddrPort{}, "internal: hapair UDP listen `address`")
+	flag.Var(&reals, "reals", "internal: comma-separated real `addresses`")
+	flag.Var(&udpReals, "udp-reals", "internal: comma-separated UDP real `addresses`")
+}
+
 // serveHapair runs a proxy.Balancer with an L4, an HTTP and a UDP service over
 // the given reals until SIGTERM: the same code path had runs, without had.
 func serveHapair() error {
-	reals, err := parseReals(*realsFlag)
-	if err != nil {
-		return err
-	}
-	l4, err := netip.ParseAddrPort(*l4Listen)
-	if err != nil {
-		return err
-	}
-	web, err := netip.ParseAddrPort(*httpListen)
-	if err != nil {
-		return err
-	}
-	ureals, err := parseReals(*udpReals)
-	if err != nil {
-		return err
-	}
-	udp, err := netip.ParseAddrPort(*udpListen)
-	if err != nil {
-		return err
-	}
 	cfg := proxy.Config{Services: []proxy.ServiceConfig{
-		{Name: "l4", Listen: l4, Mode: "l4", Scheduler: "rr", Reals: reals},
-		{Name: "http", Listen: web, Mode: "http", Scheduler: "rr", Reals: reals},
-		{Name: "udp", Listen: udp, Protocol: "udp", Scheduler: "rr", Reals: ureals},
+		{Name: "l4", Listen: l4Listen, Mode: "l4", Scheduler: "rr", Reals: reals},
+		{Name: "http", Listen: httpListen, Mode: "http", Scheduler: "rr", Reals: reals},
+		{Name: "udp", Listen: udpListen, Protocol: "udp", Scheduler: "rr", Reals: udpReals},
 	}}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	b, err := proxy.New(cfg, proxy.Options{Logger: log})
@@ -75,15 +71,26 @@ func serveHapair() error {
 	return nil
 }
 
-// parseReals reads a comma-separated list of addresses, each weight 1.
-func parseReals(list string) ([]proxy.RealConfig, error) {
-	var reals []proxy.RealConfig
+// realList is a flag.Value: a comma-separated list of addresses, each a
+// real of weight 1.
+type realList []proxy.RealConfig
+
+func (l *realList) Set(list string) error {
+	*l = nil
 	for _, a := range strings.Split(list, ",") {
 		ap, err := netip.ParseAddrPort(a)
 		if err != nil {
-			return nil, fmt.Errorf("parsing real %q: %w", a, err)
+			return fmt.Errorf("parsing real %q: %w", a, err)
 		}
-		reals = append(reals, proxy.RealConfig{Address: ap, Weight: 1})
+		*l = append(*l, proxy.RealConfig{Address: ap, Weight: 1})
 	}
-	return reals, nil
+	return nil
+}
+
+func (l *realList) String() string {
+	var as []string
+	for _, r := range *l {
+		as = append(as, r.Address.String())
+	}
+	return strings.Join(as, ",")
 }
