@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -84,13 +85,12 @@ func TestMaintenanceFreezes(t *testing.T) {
 	p.crashOwner("lb1")
 	// Frozen: lb2 must not take the group however long the peer is gone.
 	// Wait for three deadtimes, by which an unfrozen node takes over.
-	deadline := time.Now().Add(3 * deadtime)
-	for time.Now().Before(deadline) {
+	lab.Consistently(t, 3*deadtime, 20*time.Millisecond, "lb2 in maintenance leaves the VIP alone", func() error {
 		if ok, _ := p.lab.HasAddr("lb2", vip); ok {
-			t.Fatal("lb2 took the VIP while in maintenance")
+			return errors.New("lb2 took the VIP")
 		}
-		time.Sleep(20 * time.Millisecond) // polling interval of a negative check
-	}
+		return nil
+	})
 	if out, err := p.lab.Host("lb2").Hactl(p.bins, "maintenance", "off"); err != nil {
 		t.Fatalf("hactl maintenance off: %v: %s", err, out)
 	}

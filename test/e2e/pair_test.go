@@ -108,6 +108,13 @@ func (p *pair) waitOwner(node string, timeout time.Duration) time.Duration {
 	return lab.Eventually(p.t, timeout, node+" alone holds the VIP and is master", func() error { return p.soleMaster(node, "web") })
 }
 
+// keepsVIP fails the test unless node alone holds the VIP for the whole
+// of d, sampled every 50 ms; when says in which situation.
+func (p *pair) keepsVIP(node string, d time.Duration, when string) {
+	p.t.Helper()
+	lab.Consistently(p.t, d, 50*time.Millisecond, when+": "+node+" alone holds the VIP", func() error { return p.lab.HeldBy(vip, node) })
+}
+
 // soleMaster is nil when node alone holds the VIP and says it is master
 // of group.
 func (p *pair) soleMaster(node, group string) error {

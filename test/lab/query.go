@@ -197,3 +197,22 @@ func Eventually(t T, timeout time.Duration, what string, cond func() error) time
 	}
 	return took
 }
+
+// Consistently calls cond every interval for the whole of d and fails t,
+// with what as the subject, at the first error: for a state that must last
+// (an owner that stays put during a partition), where Eventually waits for
+// one to begin. It returns only after d has passed or t failed.
+func Consistently(t T, d, interval time.Duration, what string, cond func() error) {
+	t.Helper()
+	start := time.Now()
+	for {
+		if err := cond(); err != nil {
+			t.Fatalf("%s: after %v: %v", what, time.Since(start).Round(time.Millisecond), err)
+			return
+		}
+		if time.Since(start) >= d {
+			return
+		}
+		time.Sleep(interval)
+	}
+}
