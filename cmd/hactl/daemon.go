@@ -18,9 +18,22 @@ import (
 	"github.com/hapair/hapair/internal/ctl"
 )
 
-// callTimeout bounds one exchange with had; a standby waits for resources
-// to stop, which the daemon bounds by the resource timeouts.
-const callTimeout = 60 * time.Second
+// How long a verb waits for had's answer by default (--timeout changes
+// it). A live had answers a query at once, so a few seconds tell a wedged
+// daemon (its socket accepts, nothing answers) from a busy one. A verb
+// that waits for resources to stop and start (takeover, standby, reload)
+// gets had's own bound on one exchange, ctl.RequestTimeout, and a
+// little more for the answer to arrive.
+const (
+	queryTimeout = 5 * time.Second
+	waitTimeout  = ctl.RequestTimeout + 5*time.Second
+)
+
+// target is the had a verb talks to: its socket, and how long to wait.
+type target struct {
+	socket  string
+	timeout time.Duration
+}
 
 // socketFlags adds the flags every daemon verb takes to find had: -s names
 // the socket, -c a config file whose cluster.socket to use. The returned
@@ -49,42 +62,56 @@ func socketFlags(fs *flag.FlagSet) func() (string, error) {
 type daemonFlags struct {
 	*flag.FlagSet
 	resolve func() (string, error)
+	timeout *time.Duration
 	stderr  io.Writer
 }
 
-func newDaemonFlags(name, usage string, stderr io.Writer) *daemonFlags {
+// newDaemonFlags makes the flag set of verb name, whose --timeout defaults
+// to wait (queryTimeout or waitTimeout).
+func newDaemonFlags(name, usage string, wait time.Duration, stderr io.Writer) *daemonFlags {
 	fs := newFlags(name, stderr, usage)
-	return &daemonFlags{FlagSet: fs, resolve: socketFlags(fs), stderr: stderr}
+	d := &daemonFlags{FlagSet: fs, resolve: socketFlags(fs), stderr: stderr}
+	d.timeout = fs.Duration("timeout", wait, "how long to wait for had's answer")
+	return d
 }
 
 // parse parses args, allowing at most maxArgs positional ones, and
 // resolves the socket, reporting problems on stderr. ok is false when the
 // verb should exit with exitUsage.
-func (d *daemonFlags) parse(args []string, maxArgs int) (socket string, ok bool) {
+func (d *daemonFlags) parse(args []string, maxArgs int) (had target, ok bool) {
 	if err := d.Parse(args); err != nil {
-		return "", false
+		return target{}, false
 	}
 	if d.NArg() > maxArgs {
 		fmt.Fprintf(d.stderr, "hactl: %s: unexpected argument %q\n", d.Name(), d.Arg(maxArgs))
 		d.Usage()
-		return "", false
+		return target{}, false
+	}
+	if *d.timeout <= 0 {
+		fmt.Fprintf(d.stderr, "hactl: %s: --timeout %v: want a positive duration\n", d.Name(), *d.timeout)
+		return target{}, false
 	}
 	socket, err := d.resolve()
 	if err != nil {
 		fmt.Fprintf(d.stderr, "hactl: %s: %v\n", d.Name(), err)
-		return "", false
+		return target{}, false
 	}
-	return socket, true
+	return target{socket: socket, timeout: *d.timeout}, true
 }
 
 // call sends req and reports failures on stderr the way every verb should:
-// one line, exit 2 when had is unreachable, 1 when had refused.
-func call(stderr io.Writer, socket string, req ctl.Request, out any) int {
-	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+// one line, exit 2 when had is unreachable or does not answer in time, 1
+// when had refused.
+func call(stderr io.Writer, had target, req ctl.Request, out any) int {
+	ctx, cancel := context.WithTimeout(context.Background(), had.timeout)
 	defer cancel()
-	err := ctl.Call(ctx, socket, req, out)
+	err := ctl.Call(ctx, had.socket, req, out)
 	if err == nil {
 		return exitOK
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
+		fmt.Fprintf(stderr, "hactl: %s: had at %s did not answer within %v: it may be wedged (see its log: journalctl -u had) or busy; --timeout waits longer\n", req.Verb, had.socket, had.timeout)
+		return exitUsage
 	}
 	fmt.Fprintf(stderr, "hactl: %v\n", err)
 	var ue *ctl.UnreachableError
@@ -95,9 +122,9 @@ func call(stderr io.Writer, socket string, req ctl.Request, out any) int {
 }
 
 // callPrint sends req and prints had's one-line answer.
-func callPrint(stdout, stderr io.Writer, socket string, req ctl.Request) int {
+func callPrint(stdout, stderr io.Writer, had target, req ctl.Request) int {
 	var msg string
-	if code := call(stderr, socket, req, &msg); code != exitOK {
+	if code := call(stderr, had, req, &msg); code != exitOK {
 		return code
 	}
 	fmt.Fprintln(stdout, msg)
@@ -132,14 +159,14 @@ func newFlags(name string, stderr io.Writer, usage string) *flag.FlagSet {
 }
 
 func cmdStatus(args []string, stdout, stderr io.Writer) int {
-	fs := newDaemonFlags("status", "status [-o json] [-s SOCKET | -c CONFIG]", stderr)
+	fs := newDaemonFlags("status", "status [-o json] [-s SOCKET | -c CONFIG]", queryTimeout, stderr)
 	output := fs.String("o", "text", "output `format`: text or json")
-	socket, ok := fs.parse(args, 0)
+	had, ok := fs.parse(args, 0)
 	if !ok {
 		return exitUsage
 	}
 	var st ctl.Status
-	if code := call(stderr, socket, ctl.Request{Verb: ctl.VerbStatus}, &st); code != exitOK {
+	if code := call(stderr, had, ctl.Request{Verb: ctl.VerbStatus}, &st); code != exitOK {
 		return code
 	}
 	return printAs(stdout, stderr, "status", *output, &st, func() { printStatus(stdout, &st, time.Now()) })
@@ -271,14 +298,14 @@ func joinSorted[V any](m map[string]V, empty string, format func(string, V) stri
 // with exit 0 when this node holds the group (every group when none is
 // named), "master stopped" with exit 1 when not, exit 2 when it cannot tell.
 func cmdIsMaster(args []string, stdout, stderr io.Writer) int {
-	fs := newDaemonFlags("is-master", "is-master [-s SOCKET | -c CONFIG] [GROUP]", stderr)
-	socket, ok := fs.parse(args, 1)
+	fs := newDaemonFlags("is-master", "is-master [-s SOCKET | -c CONFIG] [GROUP]", queryTimeout, stderr)
+	had, ok := fs.parse(args, 1)
 	if !ok {
 		return exitUsage
 	}
 	group := fs.Arg(0)
 	var st ctl.Status
-	if code := call(stderr, socket, ctl.Request{Verb: ctl.VerbStatus}, &st); code != exitOK {
+	if code := call(stderr, had, ctl.Request{Verb: ctl.VerbStatus}, &st); code != exitOK {
 		return exitUsage
 	}
 	master, found := st.Master(group)
@@ -301,18 +328,18 @@ func cmdIsMaster(args []string, stdout, stderr io.Writer) int {
 // moveVerb builds takeover and standby: both name an optional group.
 func moveVerb(verb string) func(args []string, stdout, stderr io.Writer) int {
 	return func(args []string, stdout, stderr io.Writer) int {
-		fs := newDaemonFlags(verb, verb+" [-s SOCKET | -c CONFIG] [GROUP]", stderr)
-		socket, ok := fs.parse(args, 1)
+		fs := newDaemonFlags(verb, verb+" [-s SOCKET | -c CONFIG] [GROUP]", waitTimeout, stderr)
+		had, ok := fs.parse(args, 1)
 		if !ok {
 			return exitUsage
 		}
-		return callPrint(stdout, stderr, socket, ctl.Request{Verb: verb, Group: fs.Arg(0)})
+		return callPrint(stdout, stderr, had, ctl.Request{Verb: verb, Group: fs.Arg(0)})
 	}
 }
 
 func cmdMaintenance(args []string, stdout, stderr io.Writer) int {
-	fs := newDaemonFlags("maintenance", "maintenance [-s SOCKET | -c CONFIG] on|off", stderr)
-	socket, ok := fs.parse(args, 1)
+	fs := newDaemonFlags("maintenance", "maintenance [-s SOCKET | -c CONFIG] on|off", queryTimeout, stderr)
+	had, ok := fs.parse(args, 1)
 	if !ok {
 		return exitUsage
 	}
@@ -329,18 +356,18 @@ func cmdMaintenance(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "hactl: maintenance: %q is not on or off\n", fs.Arg(0))
 		return exitUsage
 	}
-	return callPrint(stdout, stderr, socket, ctl.Request{Verb: ctl.VerbMaintenance, On: on})
+	return callPrint(stdout, stderr, had, ctl.Request{Verb: ctl.VerbMaintenance, On: on})
 }
 
 func cmdReload(args []string, stdout, stderr io.Writer) int {
-	fs := newDaemonFlags("reload", "reload [-s SOCKET | -c CONFIG] [--dry-run]", stderr)
+	fs := newDaemonFlags("reload", "reload [-s SOCKET | -c CONFIG] [--dry-run]", waitTimeout, stderr)
 	dry := fs.Bool("dry-run", false, "print what a reload would change, change nothing")
-	socket, ok := fs.parse(args, 0)
+	had, ok := fs.parse(args, 0)
 	if !ok {
 		return exitUsage
 	}
 	var lines []string
-	if code := call(stderr, socket, ctl.Request{Verb: ctl.VerbReload, DryRun: *dry}, &lines); code != exitOK {
+	if code := call(stderr, had, ctl.Request{Verb: ctl.VerbReload, DryRun: *dry}, &lines); code != exitOK {
 		return code
 	}
 	if len(lines) == 0 {
@@ -361,14 +388,14 @@ type servicesResult struct {
 }
 
 func cmdServices(args []string, stdout, stderr io.Writer) int {
-	fs := newDaemonFlags("services", "services [-o json] [-s SOCKET | -c CONFIG]", stderr)
+	fs := newDaemonFlags("services", "services [-o json] [-s SOCKET | -c CONFIG]", queryTimeout, stderr)
 	output := fs.String("o", "text", "output `format`: text or json")
-	socket, ok := fs.parse(args, 0)
+	had, ok := fs.parse(args, 0)
 	if !ok {
 		return exitUsage
 	}
 	var res servicesResult
-	if code := call(stderr, socket, ctl.Request{Verb: ctl.VerbServices}, &res); code != exitOK {
+	if code := call(stderr, had, ctl.Request{Verb: ctl.VerbServices}, &res); code != exitOK {
 		return code
 	}
 	// The JSON is the document /api/v1/services serves too: one schema, versioned.
@@ -378,8 +405,8 @@ func cmdServices(args []string, stdout, stderr io.Writer) int {
 
 // cmdReal drains or restores one real: `hactl real disable http 198.18.0.21:80`.
 func cmdReal(args []string, stdout, stderr io.Writer) int {
-	fs := newDaemonFlags("real", "real [-s SOCKET | -c CONFIG] disable|enable SERVICE REAL", stderr)
-	socket, ok := fs.parse(args, 3)
+	fs := newDaemonFlags("real", "real [-s SOCKET | -c CONFIG] disable|enable SERVICE REAL", queryTimeout, stderr)
+	had, ok := fs.parse(args, 3)
 	if !ok {
 		return exitUsage
 	}
@@ -387,14 +414,14 @@ func cmdReal(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return exitUsage
 	}
-	return callPrint(stdout, stderr, socket, ctl.Request{Verb: ctl.VerbReal, Action: fs.Arg(0), Service: fs.Arg(1), Real: fs.Arg(2)})
+	return callPrint(stdout, stderr, had, ctl.Request{Verb: ctl.VerbReal, Action: fs.Arg(0), Service: fs.Arg(1), Real: fs.Arg(2)})
 }
 
 // cmdPeer is `hactl peer reset PEER`: the operator's decision to accept a
 // peer whose generation went back (its state directory was lost).
 func cmdPeer(args []string, stdout, stderr io.Writer) int {
-	fs := newDaemonFlags("peer", "peer [-s SOCKET | -c CONFIG] reset PEER", stderr)
-	socket, ok := fs.parse(args, 2)
+	fs := newDaemonFlags("peer", "peer [-s SOCKET | -c CONFIG] reset PEER", queryTimeout, stderr)
+	had, ok := fs.parse(args, 2)
 	if !ok {
 		return exitUsage
 	}
@@ -402,7 +429,7 @@ func cmdPeer(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return exitUsage
 	}
-	return callPrint(stdout, stderr, socket, ctl.Request{Verb: ctl.VerbPeer, Action: "reset", Peer: fs.Arg(1)})
+	return callPrint(stdout, stderr, had, ctl.Request{Verb: ctl.VerbPeer, Action: "reset", Peer: fs.Arg(1)})
 }
 
 // preference shows a group's nodes with their base priorities, best

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -190,5 +191,68 @@ func TestStatusShowsSync(t *testing.T) {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("status:\n%s\nwant a line with %q", buf.String(), want)
 		}
+	}
+}
+
+// wedgedDaemon is a socket that accepts connections and never answers,
+// as a had stuck in a deadlock would.
+func wedgedDaemon(t *testing.T) string {
+	t.Helper()
+	socket := filepath.Join(t.TempDir(), "had.sock")
+	ln, err := net.Listen("unix", socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c)
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return socket
+}
+
+// TestWedgedDaemon: against a had whose socket accepts and never answers,
+// hactl gives up after its --timeout (a few seconds by default, longer
+// for verbs that wait for resources) with one line naming the socket, and
+// exits 2 as for an unreachable had.
+func TestWedgedDaemon(t *testing.T) {
+	socket := wedgedDaemon(t)
+	start := time.Now()
+	code, stdout, stderr := runHactl("status", "-s", socket, "--timeout", "300ms")
+	want := "hactl: status: had at " + socket + " did not answer within 300ms: it may be wedged (see its log: journalctl -u had) or busy; --timeout waits longer\n"
+	if code != exitUsage || stdout != "" || stderr != want {
+		t.Errorf("hactl status (wedged) = %d, stdout %q, stderr %q; want %d and %q", code, stdout, stderr, exitUsage, want)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("hactl status (wedged, --timeout 300ms) took %v", d)
+	}
+	for _, tc := range []struct {
+		verb string
+		def  time.Duration
+	}{{"status", queryTimeout}, {"is-master", queryTimeout}, {"services", queryTimeout}, {"takeover", waitTimeout}, {"standby", waitTimeout}, {"reload", waitTimeout}} {
+		_, _, usage := runHactl(tc.verb, "-h")
+		if want := "how long to wait for had's answer (default " + tc.def.String() + ")"; !strings.Contains(usage, want) {
+			t.Errorf("hactl %s -h = %q, want it to contain %q", tc.verb, usage, want)
+		}
+	}
+	if queryTimeout > 10*time.Second || waitTimeout <= ctl.RequestTimeout {
+		t.Errorf("queryTimeout %v, waitTimeout %v: want a few seconds for queries, and more than had's own bound %v for verbs that wait", queryTimeout, waitTimeout, ctl.RequestTimeout)
+	}
+	if code, _, stderr := runHactl("status", "-s", socket, "--timeout", "0s"); code != exitUsage || !strings.Contains(stderr, "--timeout 0s: want a positive duration") {
+		t.Errorf("hactl status --timeout 0s = %d, %q; want %d and the flag named", code, stderr, exitUsage)
 	}
 }

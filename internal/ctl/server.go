@@ -38,9 +38,9 @@ type Server struct {
 	conns map[net.Conn]bool // true once its request is read (in flight)
 }
 
-// requestTimeout bounds one exchange, so a client that connects and never
+// RequestTimeout bounds one exchange, so a client that connects and never
 // writes cannot hold a goroutine forever.
-const requestTimeout = 30 * time.Second
+const RequestTimeout = 30 * time.Second
 
 // CloseGrace is how long Close lets requests in flight finish before it
 // cancels their contexts and closes their connections. A client that has
@@ -186,7 +186,7 @@ func (s *Server) acceptLoop() {
 
 func (s *Server) serveConn(c net.Conn) {
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(requestTimeout))
+	c.SetDeadline(time.Now().Add(RequestTimeout))
 	var req Request
 	dec := json.NewDecoder(io.LimitReader(c, maxMessage))
 	var resp Response
@@ -203,7 +203,7 @@ func (s *Server) serveConn(c net.Conn) {
 	if err != nil {
 		resp.Error = fmt.Sprintf("bad request: %v", err)
 	} else {
-		ctx, cancel := context.WithTimeout(s.ctx, requestTimeout)
+		ctx, cancel := context.WithTimeout(s.ctx, RequestTimeout)
 		result, err := s.handle(ctx, req)
 		cancel()
 		switch {
