@@ -32,6 +32,8 @@ type kernelServices struct {
 	order []string
 	svcs  map[string]*kernelService
 	jobs  map[string]bool // prober job ids
+
+	sticky kernelSticky // persistence sync (kernelsync.go)
 }
 
 type kernelService struct {
@@ -41,6 +43,9 @@ type kernelService struct {
 	healthy map[netip.AddrPort]bool
 	reason  map[netip.AddrPort]string
 	drain   map[netip.AddrPort]bool
+	// seed: activated and not applied yet; the first Apply loads the
+	// peer's persistence entries into its new sets.
+	seed bool
 }
 
 func isKernel(s config.Service) bool { return s.Method == "nat" || s.Method == "dr" }
@@ -77,6 +82,7 @@ func newKernelServices(cfg *config.Config, log *slog.Logger) (*kernelServices, e
 		return nil, err
 	}
 	k.tables = nft.New(conn)
+	k.stickyInit()
 	// Nothing is active before this node takes a group: a table a crashed
 	// run left (marked as hapair's) goes now, not at the first takeover.
 	if err := k.tables.Apply(nil); err != nil {
@@ -170,6 +176,7 @@ func (k *kernelServices) reload(cfg *config.Config) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.svcs, k.order = next, order
+	k.stickyTables()
 	if err := k.syncJobs(); err != nil {
 		return err
 	}
@@ -245,7 +252,7 @@ func (k *kernelServices) setActive(names []string, on bool) error {
 	changed := false
 	for _, n := range names {
 		if s, ok := k.svcs[n]; ok && s.active != on {
-			s.active, changed = on, true
+			s.active, s.seed, changed = on, on, true
 		}
 	}
 	if !changed {
@@ -256,12 +263,16 @@ func (k *kernelServices) setActive(names []string, on bool) error {
 
 func (k *kernelServices) applyLocked() error {
 	var svcs []nft.Service
+	now := time.Now()
 	for _, name := range k.order {
 		s := k.svcs[name]
 		if !s.active {
 			continue
 		}
 		ns := kernelSpec(s.cfg, s)
+		if s.seed {
+			ns.Seed = k.seed(name, now)
+		}
 		if ns.Method == nft.MethodDR {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			err := nft.ResolveDR(ctx, &ns)
@@ -272,7 +283,13 @@ func (k *kernelServices) applyLocked() error {
 		}
 		svcs = append(svcs, ns)
 	}
-	return k.tables.Apply(svcs)
+	if err := k.tables.Apply(svcs); err != nil {
+		return err
+	}
+	for _, s := range k.svcs {
+		s.seed = false
+	}
+	return nil
 }
 
 // has reports whether name is a kernel service.

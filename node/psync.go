@@ -329,11 +329,11 @@ func syncLinkConfig(hb link.Config) link.Config {
 	return c
 }
 
-// hasPersistence reports whether any service the balancer proxies has
+// hasPersistence reports whether any service (userspace or kernel) has
 // client-IP persistence: only then is there a table to sync.
 func hasPersistence(cfg *config.Config) bool {
 	for _, s := range cfg.Services {
-		if s.Persistent > 0 && !isKernel(s) {
+		if s.Persistent > 0 {
 			return true
 		}
 	}
@@ -357,7 +357,7 @@ func (n *Node) openSync(hb link.Config, cfg *config.Config) error {
 		return fmt.Errorf("opening the persistence sync sockets (heartbeat ports + 1): %w", err)
 	}
 	n.syncSet = set
-	n.sync = newSyncer(n.self, n.gen, cfg.Cluster.Keepalive, set, n.balancer, nil, sc.Logger)
+	n.sync = newSyncer(n.self, n.gen, cfg.Cluster.Keepalive, set, persistTables{n.balancer, n.kernel}, nil, sc.Logger)
 	return nil
 }
 
@@ -380,7 +380,7 @@ func (n *Node) syncStatus(cfg *config.Config) *ctl.Sync {
 		}
 	}
 	c, ps := n.sync.status(peers)
-	st := &ctl.Sync{Links: linkStatuses(n.syncSet.Stats()), Entries: n.balancer.PersistenceEntries(),
+	st := &ctl.Sync{Links: linkStatuses(n.syncSet.Stats()), Entries: persistTables{n.balancer, n.kernel}.entries(),
 		Messages: c.Messages, PayloadBytes: c.PayloadBytes, EntriesSent: c.EntriesSent,
 		EntriesReceived: c.EntriesReceived, ResyncsSent: c.ResyncsSent, Malformed: c.Malformed}
 	for _, p := range ps {

@@ -105,6 +105,9 @@ func elemString(s *nftables.Set, e nftables.SetElement) string {
 	if s.KeyType.Name == "integer" || s.KeyType.Name == "mark" {
 		k = fmt.Sprint(binary.NativeEndian.Uint32(e.Key))
 	}
+	if e.Timeout > 0 {
+		k += " timeout " + e.Timeout.String()
+	}
 	if e.VerdictData != nil {
 		return k + " : " + exprString(e.VerdictData)
 	}

@@ -191,7 +191,7 @@ func loadSaddr(reg uint32) *expr.Payload {
 func persistSets(t *tableSpec, s *Service) {
 	for _, r := range s.Reals {
 		t.addSet(&nftables.Set{Name: persistSet(s, r), HasTimeout: true, Dynamic: true,
-			Timeout: s.Persistent, KeyType: nftables.TypeIPAddr, Size: maxEntries}, nil, true)
+			Timeout: s.Persistent, KeyType: nftables.TypeIPAddr, Size: maxEntries}, seedElems(s, r), true)
 	}
 }
 

@@ -57,6 +57,12 @@ type Service struct {
 	// Ingress is the interface clients' packets for the VIP arrive on;
 	// dr hooks its ingress. Required for dr, ignored for nat.
 	Ingress string
+	// Seed are persistence entries (from the peer, at a takeover) loaded
+	// into a real's persistence set when Apply creates it; a set that
+	// exists already keeps the kernel's own entries, which are newer.
+	// Entries for other reals, non-IPv4 clients or with no time left
+	// are skipped.
+	Seed []Persisted
 }
 
 // Real is one real server and its state.

@@ -23,7 +23,15 @@ import (
 
 func kernelPair(t *testing.T) *pair {
 	t.Helper()
-	p := newPair(t, pairOptions{Services: scenario.KernelServices, Resources: scenario.KernelResources})
+	return kernelPairWith(t, pairOptions{Services: scenario.KernelServices, Resources: scenario.KernelResources}, "nat", "sip")
+}
+
+// kernelPairWith starts the pair of o, whose services names are nat
+// services, with the reals routing through the VIP, and waits until lb1
+// owns the group and sees every real of them up.
+func kernelPairWith(t *testing.T, o pairOptions, names ...string) *pair {
+	t.Helper()
+	p := newPair(t, o)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for _, n := range []string{"lb1", "lb2"} {
@@ -47,8 +55,9 @@ ip route add %s/32 via %s rto_min %s`, vip, p.lab.Client().Addr, vip, thinRTOMin
 	// Every real checked up before the first client packet: a UDP flow
 	// that arrived before its service was programmed would keep its
 	// un-NATed conntrack entry.
-	p.waitRealsUp("lb1", "nat", 2, 10*time.Second)
-	p.waitRealsUp("lb1", "sip", 2, 10*time.Second)
+	for _, name := range names {
+		p.waitRealsUp("lb1", name, 2, 10*time.Second)
+	}
 	return p
 }
 

@@ -1,7 +1,11 @@
 package e2e
 
 import (
+	"bufio"
+	"context"
 	"fmt"
+	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -100,4 +104,95 @@ func TestStickyClientAcrossFailover(t *testing.T) {
 	if got := p.stickyBackend("after the planned switchover"); got != first {
 		t.Errorf("after the planned switchover the client went to %s, want its real %s", got, first)
 	}
+}
+
+// TestKernelNATStickyAcrossFailover: ipvsadm -p on an LVS-NAT service.
+// The kernel keeps the templates in nftables sets on the owner; lb2 holds
+// them through the persistence sync and loads them into its own sets when
+// it takes over, so a sticky client keeps its real across a crash
+// failover. The sticky client is made to land on backend2: rr on a fresh
+// node starts at backend1, so without the sync lb2 would move it.
+func TestKernelNATStickyAcrossFailover(t *testing.T) {
+	p := kernelPairWith(t, pairOptions{Services: scenario.KernelStickyService, Resources: scenario.KernelStickyResources}, "nat")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// A second client address takes rr's first turn (backend1).
+	const other = "198.18.0.51"
+	if out, err := p.lab.Client().Run(ctx, "ip", "addr", "add", other+"/24", "dev", "eth0"); err != nil {
+		t.Fatalf("client: second address: %v: %s", err, out)
+	}
+	for _, h := range p.lab.Backends() { // replies to it through the VIP too, as LVS-NAT needs
+		if out, err := h.Run(ctx, "ip", "route", "add", other+"/32", "via", vip.String()); err != nil {
+			t.Fatalf("%s: route to %s: %v: %s", h.Name, other, err, out)
+		}
+	}
+	if got := helloFrom(t, p, other); got != "backend1" {
+		t.Fatalf("the first connection (from %s) went to %s, want rr's first real backend1", other, got)
+	}
+	first := stickyReal(t, p, "before the failover")
+	if first != "backend2" {
+		t.Fatalf("the sticky client went to %s, want backend2 (rr's second turn)", first)
+	}
+	p.waitSynced("lb2", "lb1")
+	p.crashOwner("lb1")
+	p.waitHolds("lb2", 5*time.Second)
+	lab.Eventually(t, 5*time.Second, "the client is served through lb2", func() error {
+		_, err := hello(p, "")
+		return err
+	})
+	if got := stickyReal(t, p, "after the crash failover"); got != first {
+		t.Errorf("after the crash failover the sticky client went to %s, want its real %s", got, first)
+	}
+}
+
+// stickyReal opens 10 connections from the client's own address and
+// returns the one real that answered; more than one fails the test.
+func stickyReal(t *testing.T, p *pair, when string) string {
+	t.Helper()
+	seen := map[string]int{}
+	for range 10 {
+		name, err := hello(p, "")
+		if err != nil {
+			t.Fatalf("%s: %v", when, err)
+		}
+		seen[name]++
+	}
+	if len(seen) != 1 {
+		t.Fatalf("%s: the sticky client went to %v, want one real", when, seen)
+	}
+	for name := range seen {
+		return name
+	}
+	return ""
+}
+
+func helloFrom(t *testing.T, p *pair, local string) string {
+	t.Helper()
+	name, err := hello(p, local)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
+
+// hello connects from the client (from address local when set) to the
+// nat service and returns the real's name from labsrv's greeting.
+func hello(p *pair, local string) (string, error) {
+	var name string
+	err := lab.InNetns(p.lab.Client().Netns, func() error {
+		d := net.Dialer{Timeout: 2 * time.Second}
+		if local != "" {
+			d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(local)}
+		}
+		c, err := d.Dial("tcp4", vipTCP.String())
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		l, err := bufio.NewReader(c).ReadString('\n')
+		name = strings.TrimSpace(l)
+		return err
+	})
+	return name, err
 }

@@ -316,25 +316,26 @@ func Balancer(backends int, services string, names ...string) Options {
 func All() map[string]Options {
 	http := []string{"http"}
 	return map[string]Options{
-		"pair":             {},
-		"three nodes":      ThreeNodes,
-		"ecmp":             ECMP,
-		"bgp three nodes":  BGPThreeNodes,
-		"notify":           {Notify: true},
-		"ping":             {Ping: "198.18.0.21"},
-		"failback off":     {AutoFailback: false, FailbackHold: FailbackHold, Initdead: Deadtime},
-		"failback on":      {AutoFailback: true, FailbackHold: FailbackHold, Initdead: Deadtime},
-		"script":           {ExtraGroup: ScriptResource},
-		"host address vip": {ExtraGroup: HostAddressVIP},
-		"http":             Balancer(2, HTTPService(""), http...),
-		"http 3 backends":  Balancer(3, HTTPService(""), http...),
-		"http fallback":    Balancer(3, HTTPService(`fallback = "198.18.0.23:80"`), http...),
-		"http backup pool": Balancer(3, HTTPService(BackupPool), http...),
-		"http persistent":  Balancer(2, HTTPService(`persistent = "60s"`), http...),
-		"sip":              Balancer(2, SIPService, "sip"),
-		"kernel nat":       {Services: KernelServices, Resources: KernelResources},
-		"admin":            {Admin: true},
-		"kernel dr":        {Services: KernelDRService, Resources: KernelDRResources},
+		"pair":              {},
+		"three nodes":       ThreeNodes,
+		"ecmp":              ECMP,
+		"bgp three nodes":   BGPThreeNodes,
+		"notify":            {Notify: true},
+		"ping":              {Ping: "198.18.0.21"},
+		"failback off":      {AutoFailback: false, FailbackHold: FailbackHold, Initdead: Deadtime},
+		"failback on":       {AutoFailback: true, FailbackHold: FailbackHold, Initdead: Deadtime},
+		"script":            {ExtraGroup: ScriptResource},
+		"host address vip":  {ExtraGroup: HostAddressVIP},
+		"http":              Balancer(2, HTTPService(""), http...),
+		"http 3 backends":   Balancer(3, HTTPService(""), http...),
+		"http fallback":     Balancer(3, HTTPService(`fallback = "198.18.0.23:80"`), http...),
+		"http backup pool":  Balancer(3, HTTPService(BackupPool), http...),
+		"http persistent":   Balancer(2, HTTPService(`persistent = "60s"`), http...),
+		"sip":               Balancer(2, SIPService, "sip"),
+		"kernel nat":        {Services: KernelServices, Resources: KernelResources},
+		"admin":             {Admin: true},
+		"kernel dr":         {Services: KernelDRService, Resources: KernelDRResources},
+		"kernel nat sticky": {Services: KernelStickyService, Resources: KernelStickyResources},
 		// lb1's own eth0 address as a VIP (hold_test: never taken over nor removed).
 		"vip on a host address": {ExtraGroup: `  { kind = "vip", address = "198.18.0.11/24", interface = "eth0" },` + "\n"},
 	}
@@ -387,6 +388,17 @@ const KernelResources = `  { kind = "conntrack-sync", interface = "eth1", addres
 // connection (which the ingress path keeps no shared state for) goes on
 // to its real after a failover.
 var KernelDRService = Service{Name: "gate", Keys: "method = \"dr\"\ninterface = \"eth0\"\n", Port: 9000, Scheduler: "sh", Check: `type = "connect"`}.String()
+
+// KernelStickyService is an LVS-NAT service with ipvsadm -p persistence
+// (60 s) and rr: the peer gets the kernel's persistence entries through
+// the persistence sync, so a sticky client keeps its real after a
+// failover.
+var KernelStickyService = Service{Name: "nat", Keys: "method = \"nat\"\npersistent = \"60s\"\n", Port: 9000, Check: `type = "connect"`}.String()
+
+// KernelStickyResources program the kernel, then move the VIP.
+const KernelStickyResources = `  { kind = "balancer", services = ["nat"] },
+  { kind = "vip", address = "198.18.0.100/24", interface = "eth0" },
+`
 
 // KernelDRResources program the kernel, then move the VIP.
 const KernelDRResources = `  { kind = "balancer", services = ["gate"] },

@@ -1,0 +1,107 @@
+package node
+
+import (
+	"log/slog"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/nftables"
+	"github.com/hapair/hapair/internal/config"
+	"github.com/hapair/hapair/proxy/nft"
+	"github.com/hapair/hapair/proxy/nft/nfttest"
+	"github.com/hapair/hapair/proxy/persist"
+)
+
+func stickyKernel(t *testing.T) (*kernelServices, *nfttest.Fake) {
+	t.Helper()
+	c := config.Service{Name: "web", Method: "nat", Protocol: "tcp", Listen: netip.MustParseAddrPort("198.18.0.100:80"),
+		Scheduler: "rr", Persistent: time.Minute,
+		Reals: []config.Real{{Address: netip.MustParseAddrPort("198.18.0.21:80"), Weight: 1}, {Address: netip.MustParseAddrPort("198.18.0.22:80"), Weight: 1}}}
+	f := &nfttest.Fake{Elems: map[string][]nftables.SetElement{}}
+	k := &kernelServices{log: slog.New(slog.DiscardHandler), tables: nft.New(f), order: []string{"web"},
+		svcs: map[string]*kernelService{"web": {cfg: c, spec: checkSpec(c), healthy: map[netip.AddrPort]bool{},
+			reason: map[netip.AddrPort]string{}, drain: map[netip.AddrPort]bool{}}}}
+	k.stickyInit()
+	now := time.Now()
+	k.sticky.now = func() time.Time { return now } // PersistenceChanges reads the kernel once unless lastPoll is reset
+	return k, f
+}
+
+// persistSets returns the names of the persistence sets a trace adds.
+func persistSets(trace string) []string {
+	var out []string
+	for _, l := range strings.Split(trace, "\n") {
+		if strings.HasPrefix(l, "add set ip hapair persist_") {
+			out = append(out, strings.Fields(l)[4])
+		}
+	}
+	return out
+}
+
+// The peer's entries, held while standby, seed the sets at the takeover
+// and only then; an unknown service's entries are refused.
+func TestKernelStickySeedsAtTakeover(t *testing.T) {
+	k, f := stickyKernel(t)
+	client := netip.MustParseAddr("198.18.0.50")
+	real2 := k.svcs["web"].cfg.Reals[1].Address
+	if !k.importPersistence("web", []persist.Entry{{Client: client, Real: real2, Expires: time.Now().Add(30 * time.Second)}}) {
+		t.Fatal("importPersistence refused the persistent kernel service web")
+	}
+	if k.importPersistence("other", nil) {
+		t.Error("importPersistence took entries for a service it does not have")
+	}
+	if got := k.persistenceEntries(); got != 1 {
+		t.Errorf("persistenceEntries = %d while standby, want 1 (the peer's)", got)
+	}
+	if err := k.setActive([]string{"web"}, true); err != nil {
+		t.Fatal(err)
+	}
+	tr := f.Trace()
+	sets := persistSets(tr)
+	if len(sets) != 2 || !strings.Contains(tr, "add element ip hapair "+sets[1]+" { 0xc6120032 timeout ") {
+		t.Errorf("takeover did not seed %s's set with the client 198.18.0.50 (0xc6120032):\n%s", real2, tr)
+	}
+	if err := k.setDraining("web", real2, true); err != nil {
+		t.Fatal(err)
+	}
+	if tr := f.Trace(); strings.Contains(tr, "add element ip hapair persist_") {
+		t.Errorf("a later batch seeded the sets again (the kernel's entries are newer):\n%s", tr)
+	}
+}
+
+// The owner sends what the kernel took or refreshed by at least a
+// timeout/8, read at most every kernelPollEvery.
+func TestKernelStickyChanges(t *testing.T) {
+	k, f := stickyKernel(t)
+	if err := k.setActive([]string{"web"}, true); err != nil {
+		t.Fatal(err)
+	}
+	set := persistSets(f.Trace())[0]
+	key := []byte{198, 18, 0, 50}
+	poll := func(left time.Duration) map[string][]persist.Entry {
+		f.Elems[set] = []nftables.SetElement{{Key: key, Expires: left}}
+		k.mu.Lock()
+		k.sticky.lastPoll = time.Time{} // kernelPollEvery has passed
+		k.mu.Unlock()
+		return k.PersistenceChanges(100)
+	}
+	got := poll(50 * time.Second)
+	if es := got["web"]; len(es) != 1 || es[0].Client != netip.MustParseAddr("198.18.0.50") || es[0].Real != k.svcs["web"].cfg.Reals[0].Address {
+		t.Fatalf("changes = %v, want 198.18.0.50 on the first real", got)
+	}
+	f.Elems[set] = []nftables.SetElement{{Key: key, Expires: 59 * time.Second}}
+	if got := k.PersistenceChanges(100); len(got) != 0 {
+		t.Errorf("changes read again within kernelPollEvery: %v", got)
+	}
+	if got := poll(51 * time.Second); len(got) != 0 {
+		t.Errorf("a refresh by less than timeout/8 was sent: %v", got)
+	}
+	if got := poll(59 * time.Second); len(got["web"]) != 1 {
+		t.Errorf("a refresh by 9s (timeout/8 = 7.5s) was not sent: %v", got)
+	}
+	if got := k.persistenceEntries(); got != 1 {
+		t.Errorf("persistenceEntries = %d while active, want the kernel's 1", got)
+	}
+}
