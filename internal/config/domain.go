@@ -70,9 +70,19 @@ func (c *conv) machine(cfg *Config) {
 	if c.ix.has("cluster.nodes") {
 		c.domain(c.derivedTimers(hc.Validate()), func(p string) string { return haKey(p, len(cfg.Pings)) })
 	}
-	hc = hc.WithDefaults()
-	cl.Keepalive, cl.Warntime, cl.Deadtime = hc.Keepalive, hc.Warntime, hc.Deadtime
-	cl.Initdead, cl.FailbackHold = hc.Initdead, hc.FailbackHold
+	*cl = cl.WithTimerDefaults()
+}
+
+// WithTimerDefaults is c with every timer it leaves unset (0) filled from
+// ha.Config.WithDefaults, the timers' one owner: keepalive, warntime,
+// deadtime, initdead and failback hold. Load returns them filled; `hactl
+// import` asks what an unset timer becomes.
+func (c Cluster) WithTimerDefaults() Cluster {
+	hc := ha.Config{Keepalive: c.Keepalive, Warntime: c.Warntime, Deadtime: c.Deadtime,
+		Initdead: c.Initdead, FailbackHold: c.FailbackHold}.WithDefaults()
+	c.Keepalive, c.Warntime, c.Deadtime = hc.Keepalive, hc.Warntime, hc.Deadtime
+	c.Initdead, c.FailbackHold = hc.Initdead, hc.FailbackHold
+	return c
 }
 
 // derivedFrom names, for each timer ha.Config.WithDefaults derives when

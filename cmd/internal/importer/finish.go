@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/hapair/hapair/ha"
+	"github.com/hapair/hapair/internal/config"
 	"github.com/hapair/hapair/proxy"
 )
 
@@ -162,7 +162,7 @@ func (im *importer) finishCluster() {
 // fixTiming keeps Heartbeat's timers where hapair accepts them and repairs
 // the orders it refuses (keepalive < warntime < deadtime, deadtime at least
 // 2×keepalive, initdead at least deadtime), with a warning. Unset timers
-// take ha.Config's defaults.
+// take ha.Config's defaults (through config.Cluster.WithTimerDefaults).
 func (im *importer) fixTiming() {
 	c := &im.m.cluster
 	at := func(k string) src {
@@ -171,12 +171,12 @@ func (im *importer) fixTiming() {
 		}
 		return src{c.at.file, 0}
 	}
-	k := ha.Config{Keepalive: c.keepalive}.WithDefaults().Keepalive
+	k := config.Cluster{Keepalive: c.keepalive}.WithTimerDefaults().Keepalive
 	if c.deadtime != 0 && c.deadtime < 2*k {
 		im.warnf(at("deadtime"), "deadtime %s is shorter than 2×keepalive (%s): one lost heartbeat would kill the peer; %s used", c.deadtime, k, 2*k)
 		c.deadtime = 2 * k
 	}
-	d := ha.Config{Keepalive: k, Deadtime: c.deadtime}.WithDefaults().Deadtime
+	d := config.Cluster{Keepalive: k, Deadtime: c.deadtime}.WithTimerDefaults().Deadtime
 	if w := c.warntime; w != 0 && (w <= k || w >= d) {
 		c.warntime = (k + d) / 2
 		im.warnf(at("warntime"), "warntime %s must lie between keepalive %s and deadtime %s; %s used", w, k, d, c.warntime)

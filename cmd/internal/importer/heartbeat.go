@@ -12,7 +12,7 @@ import (
 	"strings"
 
 	"github.com/hapair/hapair/authkeys"
-	"github.com/hapair/hapair/ha"
+	"github.com/hapair/hapair/internal/config"
 )
 
 // Heartbeat imports a Heartbeat directory (usually a copy of /etc/ha.d):
@@ -65,7 +65,7 @@ func heartbeat(dir, abs string, read readFunc, stat func(string) (fs.FileInfo, e
 	}, c.notes...)
 	c.nodes = h.nodes
 	if c.keepalive == 0 && c.deadtime == 0 {
-		d := ha.Config{}.WithDefaults()
+		d := config.Cluster{}.WithTimerDefaults()
 		c.notes = append(c.notes, fmt.Sprintf("ha.cf sets no keepalive or deadtime: hapair's defaults apply (keepalive %v, deadtime %v), far shorter than Heartbeat's", d.Keepalive, d.Deadtime))
 	}
 	im.authkeys(name("authkeys"), filepath.Join(abs, "authkeys"), read, stat)
