@@ -113,6 +113,9 @@ type decision struct {
 	self   string
 	gated  bool // decFailback and decNotReady of a group with FailbackGate
 	gate   gate // decNotReady of this node, decFailback to it: its readiness
+	// decNotReady of a peer: the healthy count it advertises, if any
+	topHealthy int
+	topKnown   bool
 }
 
 type decisionKind uint8
@@ -153,6 +156,9 @@ func (d decision) String() string {
 	case decNotReady:
 		if d.top.name == d.self {
 			return fmt.Sprintf("failback waiting: %s; %s holds it (%s)", d.gate, d.winner, list)
+		}
+		if d.topKnown {
+			return fmt.Sprintf("%s holds it, %s stable but not ready to take it back (%d %s healthy there, its status says why; %s)", d.winner, d.top.name, d.topHealthy, reals(d.topHealthy), list)
 		}
 		return fmt.Sprintf("%s holds it, %s stable but not ready to take it back (its status says why; %s)", d.winner, d.top.name, list)
 	case decBothHold:
@@ -224,6 +230,10 @@ func (m *Machine) desired(g *group) decision {
 	}
 	switch {
 	case e.name == o.name && d.top.name != o.name && d.top.stable:
+		if p := m.peers[d.top.name]; p != nil {
+			pg := p.groups[g.cfg.Name]
+			d.topHealthy, d.topKnown = pg.healthy, pg.healthyKnown
+		}
 		return win(decNotReady, o)
 	case e.name == o.name && d.top.name != o.name:
 		return win(decNotStable, o)
