@@ -32,8 +32,19 @@ func failbackGated(g config.Group) bool {
 // feedReadiness tells the machine, whenever it changes, what each gated
 // group's balancer can serve here: its healthy reals and whether the
 // persistence table caught up with the owner's (ha: Failback readiness).
+// The gated groups are those of the config at start, as the machine's;
+// their services are the config's in force (a reload may change them).
 // It runs until ctx ends.
 func (n *Node) feedReadiness(ctx context.Context) {
+	gated := map[string]bool{}
+	for _, g := range n.config().Groups {
+		if failbackGated(g) {
+			gated[g.Name] = true
+		}
+	}
+	if len(gated) == 0 {
+		return // nothing to read: no balancer in an active-passive group
+	}
 	last := map[string]readinessReport{}
 	t := time.NewTicker(readinessEvery)
 	defer t.Stop()
@@ -45,7 +56,7 @@ func (n *Node) feedReadiness(ctx context.Context) {
 		}
 		snap := n.snapshot()
 		for _, g := range cfg.Groups {
-			if !failbackGated(g) {
+			if !gated[g.Name] {
 				continue
 			}
 			r := n.readiness(cfg, g, snap, owners[g.Name])

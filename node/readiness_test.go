@@ -59,3 +59,15 @@ func TestReadiness(t *testing.T) {
 		t.Errorf("readiness of a group without persistence = %+v, want synced (nothing to wait for)", r)
 	}
 }
+
+// TestFailbackMinHealthyNeedsRestart: the machine's failback rules are
+// fixed at start, so a reload changing failback_min_healthy is refused
+// with the reason, not taken silently without effect.
+func TestFailbackMinHealthyNeedsRestart(t *testing.T) {
+	a := &config.Config{Groups: []config.Group{{Name: "web"}}}
+	b := &config.Config{Groups: []config.Group{{Name: "web", FailbackMinHealthy: 2}}}
+	got := strings.Join(restartReasons(a, b), "; ")
+	if !strings.Contains(got, "group web: failback_min_healthy changed from 0 to 2") {
+		t.Errorf("restartReasons = %q, want the failback_min_healthy change named", got)
+	}
+}

@@ -83,6 +83,7 @@ func restartReasons(a, b *config.Config) []string {
 			{"preferred", og.Preference, ng.Preference, "a group's ownership rules are fixed at start"},
 			{"priorities", og.Priorities, ng.Priorities, "a group's ownership rules are fixed at start"},
 			{"auto_failback", og.AutoFailback, ng.AutoFailback, "a group's ownership rules are fixed at start"},
+			{"failback_min_healthy", og.FailbackMinHealthy, ng.FailbackMinHealthy, "a group's ownership rules are fixed at start"},
 			{"notify", og.Notify, ng.Notify, "notify hooks are set up at start"},
 			{"mode", og.ActiveActive, ng.ActiveActive, "a group's ownership rules are fixed at start"},
 			{"bgp addresses", bgpAddresses(og), bgpAddresses(ng), "BIRD's config, with every group's routes, is written at start"},
