@@ -176,25 +176,11 @@ func rcvbufErrors(t *testing.T, p *pair, node string) int {
 	if err != nil {
 		t.Fatalf("reading /proc/net/snmp on %s: %v", node, err)
 	}
-	var head []string
-	for _, line := range strings.Split(string(out), "\n") {
-		f := strings.Fields(line)
-		if len(f) == 0 || f[0] != "Udp:" {
-			continue
-		}
-		if head == nil {
-			head = f
-			continue
-		}
-		for i, h := range head {
-			if h == "RcvbufErrors" && i < len(f) {
-				n, _ := strconv.Atoi(f[i])
-				return n
-			}
-		}
+	n, err := lab.SNMPCounter(out, "Udp", "RcvbufErrors")
+	if err != nil {
+		t.Fatalf("%s: %v", node, err)
 	}
-	t.Fatalf("no Udp RcvbufErrors in /proc/net/snmp on %s", node)
-	return 0
+	return int(n)
 }
 
 // cpuTime is the user+system CPU time of process pid so far.

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -260,24 +259,8 @@ func tcpOutRsts(t *testing.T, h *lab.Host) int64 {
 		if err != nil {
 			return err
 		}
-		var head []string
-		for _, l := range strings.Split(string(b), "\n") {
-			f := strings.Fields(l)
-			if len(f) == 0 || f[0] != "Tcp:" {
-				continue
-			}
-			if head == nil {
-				head = f
-				continue
-			}
-			for i, k := range head {
-				if k == "OutRsts" && i < len(f) {
-					n, err = strconv.ParseInt(f[i], 10, 64)
-					return err
-				}
-			}
-		}
-		return fmt.Errorf("no Tcp OutRsts in /proc/net/snmp")
+		n, err = lab.SNMPCounter(b, "Tcp", "OutRsts")
+		return err
 	})
 	if err != nil {
 		t.Fatalf("%s: reading TCP OutRsts: %v", h.Name, err)
