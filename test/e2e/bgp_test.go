@@ -35,12 +35,7 @@ protocol kernel { ipv4 { import none; export all; }; merge paths on; }
 // the nodes; a crashed node's next hop leaves within 1 s; a graceful stop
 // withdraws before had exits with no failed request.
 func TestBGPActiveActive(t *testing.T) {
-	lab.RequireProgram(t, "/usr/sbin/bird", "bird2")
-	p := newPair(t, scenario.ECMP)
-	router := startRouter(t, p)
-	for _, n := range []string{"lb1", "lb2", "lb3"} {
-		p.start(n)
-	}
+	p, router := bgpCluster(t, scenario.ECMP)
 	waitHops := func(timeout time.Duration, want ...string) time.Duration {
 		t.Helper()
 		return waitNextHops(t, router, anycast, timeout, want...)
@@ -211,6 +206,19 @@ func scheduled(t *testing.T, p *pair) map[string]int {
 	return out
 }
 
+// bgpCluster starts the router's BIRD and had on every node of o, and
+// returns the cluster and the router.
+func bgpCluster(t *testing.T, o pairOptions) (*pair, *lab.Host) {
+	t.Helper()
+	lab.RequireProgram(t, "/usr/sbin/bird", "bird2")
+	p := newPair(t, o)
+	router := startRouter(t, p)
+	for i := 1; i <= o.Nodes; i++ {
+		p.start(fmt.Sprintf("lb%d", i))
+	}
+	return p, router
+}
+
 // startRouter runs BIRD on the lab's router as the upstream router of
 // lb1..lb3 (sessions with BFD, ECMP into its kernel, an L4 flow hash for
 // the flows it forwards) and returns the router.
@@ -260,12 +268,7 @@ func waitNextHops(t *testing.T, router *lab.Host, dst string, timeout time.Durat
 // VIP; the router's next hop moves down the preference list on each crash
 // and back up with auto_failback.
 func TestBGPActivePassive(t *testing.T) {
-	lab.RequireProgram(t, "/usr/sbin/bird", "bird2")
-	p := newPair(t, scenario.BGPThreeNodes)
-	router := startRouter(t, p)
-	for _, n := range []string{"lb1", "lb2", "lb3"} {
-		p.start(n)
-	}
+	p, router := bgpCluster(t, scenario.BGPThreeNodes)
 	waitNextHops(t, router, anycast, 15*time.Second, "198.18.0.11")
 	for _, c := range []struct{ crash, next string }{{"lb1", "198.18.0.12"}, {"lb2", "198.18.0.13"}} {
 		p.lab.Unplug(c.crash)
