@@ -271,7 +271,7 @@ func (k *kernelServices) applyLocked() error {
 		}
 		ns := kernelSpec(s.cfg, s)
 		if s.seed {
-			ns.Seed = k.seed(name, now)
+			k.seed(&ns, now)
 		}
 		if ns.Method == nft.MethodDR {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)

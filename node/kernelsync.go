@@ -9,27 +9,32 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hapair/hapair/internal/config"
 	"github.com/hapair/hapair/proxy"
 	"github.com/hapair/hapair/proxy/nft"
 	"github.com/hapair/hapair/proxy/persist"
 )
 
-// Persistence sync of the kernel services (ipvsadm -p on nat and dr).
-// The kernel keeps a persistent service's templates in nftables sets on
-// the owner; the peer keeps what it receives in a persist.Table per
-// service and loads it into the sets when it takes the service over
-// (nft.Service.Seed), so a sticky client keeps its real across a
-// failover, as the IPVS sync daemon's persistence templates do. The
-// kernel reports no changes, so the owner reads its sets every
-// kernelPollEvery and sends what is new or was refreshed by at least a
-// timeout/8 (persist.Table's rule for the userspace balancer).
+// Persistence sync of the kernel services: ipvsadm -p templates of nat
+// and dr services, and dr's flow table. The kernel keeps them in nftables
+// sets on the owner; the peer keeps what it receives in a persist.Table
+// per service (and per dr flow table) and loads it into the sets when it
+// takes the service over (nft.Service.Seed, SeedFlows), so a sticky
+// client keeps its real and an established dr connection goes on to its
+// real across a failover, as with the IPVS sync daemon's templates and
+// connection table. (nat connections need no such help: conntrackd
+// carries their DNAT mapping.) The kernel reports no changes, so the
+// owner reads its sets every kernelPollEvery and sends what is new or was
+// refreshed by at least a timeout/8 (persist.Table's rule for the
+// userspace balancer).
 const kernelPollEvery = 500 * time.Millisecond
 
-// kernelSticky is the persistence sync state of the kernel services,
-// guarded by kernelServices.mu.
+// kernelSticky is the sync state of the kernel services, guarded by
+// kernelServices.mu. Tables are named by service, dr flow tables by
+// flowsName.
 type kernelSticky struct {
-	peer     map[string]*persist.Table           // by service: the peer's entries
-	sent     map[string]map[netip.Addr]sentEntry // by service: what the kernel held, as last sent
+	peer     map[string]*persist.Table           // the peer's entries
+	sent     map[string]map[netip.Addr]sentEntry // what the kernel held, as last sent
 	pending  map[string][]persist.Entry          // read, not yet taken by Changes
 	lastPoll time.Time
 	now      func() time.Time // time.Now; tests fix it
@@ -40,83 +45,147 @@ type sentEntry struct {
 	expires time.Time
 }
 
+// flowsName names a dr service's flow table in the sync: a service name
+// cannot hold '/', so it never collides with one.
+func flowsName(svc string) string { return svc + "/flows" }
+
+// flowPrefix is 64:ff9b:1::/48 (RFC 8215, local-use IPv4/IPv6
+// translation): a dr flow's client address and port travel as one IPv6
+// address in it, since the sync's entries key by client address.
+var flowPrefix = [6]byte{0x00, 0x64, 0xff, 0x9b, 0x00, 0x01}
+
+func flowAddr(c netip.AddrPort) netip.Addr {
+	var b [16]byte
+	copy(b[:], flowPrefix[:])
+	b[10], b[11] = byte(c.Port()>>8), byte(c.Port())
+	a := c.Addr().As4()
+	copy(b[12:], a[:])
+	return netip.AddrFrom16(b)
+}
+
+func flowClient(a netip.Addr) (netip.AddrPort, bool) {
+	b := a.As16()
+	if !a.Is6() || [6]byte(b[:6]) != flowPrefix {
+		return netip.AddrPort{}, false
+	}
+	return netip.AddrPortFrom(netip.AddrFrom4([4]byte(b[12:])), uint16(b[10])<<8|uint16(b[11])), true
+}
+
+// syncedTables returns the tables service s syncs, with their timeouts.
+func syncedTables(s config.Service) map[string]time.Duration {
+	out := map[string]time.Duration{}
+	if s.Persistent > 0 {
+		out[s.Name] = s.Persistent
+	}
+	if s.Method == nft.MethodDR {
+		out[flowsName(s.Name)] = nft.FlowTimeoutTCP
+		if s.Protocol == "udp" {
+			out[flowsName(s.Name)] = nft.FlowTimeoutUDP
+		}
+	}
+	return out
+}
+
 func (k *kernelServices) stickyInit() {
 	k.sticky = kernelSticky{peer: map[string]*persist.Table{}, sent: map[string]map[netip.Addr]sentEntry{},
 		pending: map[string][]persist.Entry{}, now: time.Now}
 	k.stickyTables()
 }
 
-// stickyTables gives every persistent kernel service a table for the
-// peer's entries (kept across a reload with the same timeout).
+// stickyTables gives every synced table a table for the peer's entries
+// (kept across a reload with the same timeout).
 func (k *kernelServices) stickyTables() {
 	next := map[string]*persist.Table{}
 	for _, name := range k.order {
-		s := k.svcs[name]
-		if s.cfg.Persistent <= 0 {
-			continue
+		for tn, timeout := range syncedTables(k.svcs[name].cfg) {
+			if t := k.sticky.peer[tn]; t != nil && t.Timeout() == timeout {
+				next[tn] = t
+				continue
+			}
+			next[tn] = persist.New(timeout, time.Now)
 		}
-		if t := k.sticky.peer[name]; t != nil && t.Timeout() == s.cfg.Persistent {
-			next[name] = t
-			continue
-		}
-		next[name] = persist.New(s.cfg.Persistent, time.Now)
 	}
 	k.sticky.peer = next
 }
 
-// seed returns the peer's live entries for name as nft.Persisted.
-func (k *kernelServices) seed(name string, now time.Time) []nft.Persisted {
-	t := k.sticky.peer[name]
-	if t == nil {
-		return nil
-	}
-	var out []nft.Persisted
-	for _, e := range t.Export() {
-		out = append(out, nft.Persisted{Client: e.Client, Real: e.Real, TTL: e.Expires.Sub(now)})
-	}
-	return out
-}
-
-// activePersistent returns the specs of the active persistent services.
-func (k *kernelServices) activePersistent() []nft.Service {
-	var out []nft.Service
-	for _, name := range k.order {
-		if s := k.svcs[name]; s.active && s.cfg.Persistent > 0 {
-			out = append(out, kernelSpec(s.cfg, s))
+// seed sets ns's Seed and SeedFlows from the peer's live entries.
+func (k *kernelServices) seed(ns *nft.Service, now time.Time) {
+	if t := k.sticky.peer[ns.Name]; t != nil {
+		for _, e := range t.Export() {
+			ns.Seed = append(ns.Seed, nft.Persisted{Client: e.Client, Real: e.Real, TTL: e.Expires.Sub(now)})
 		}
 	}
-	return out
+	if t := k.sticky.peer[flowsName(ns.Name)]; t != nil {
+		for _, e := range t.Export() {
+			if c, ok := flowClient(e.Client); ok {
+				ns.SeedFlows = append(ns.SeedFlows, nft.Flow{Client: c, Real: e.Real, TTL: e.Expires.Sub(now)})
+			}
+		}
+	}
 }
 
-// poll reads the active services' persistence sets and queues what is
-// new, moved to another real, or refreshed by at least timeout/8.
+// live reads the kernel's synced tables of the active services, as
+// entries by table name.
+func (k *kernelServices) live(now time.Time) (map[string][]persist.Entry, error) {
+	var svcs []nft.Service
+	for _, name := range k.order {
+		if s := k.svcs[name]; s.active && len(syncedTables(s.cfg)) > 0 {
+			svcs = append(svcs, kernelSpec(s.cfg, s))
+		}
+	}
+	out := map[string][]persist.Entry{}
+	if len(svcs) == 0 {
+		return out, nil
+	}
+	ps, err := k.tables.Persistence(svcs)
+	if err != nil {
+		return nil, err
+	}
+	for name, list := range ps {
+		for _, p := range list {
+			out[name] = append(out[name], persist.Entry{Client: p.Client, Real: p.Real, Expires: now.Add(p.TTL)})
+		}
+	}
+	fs, err := k.tables.Flows(svcs)
+	if err != nil {
+		return nil, err
+	}
+	for name, list := range fs {
+		for _, f := range list {
+			out[flowsName(name)] = append(out[flowsName(name)], persist.Entry{Client: flowAddr(f.Client), Real: f.Real, Expires: now.Add(f.TTL)})
+		}
+	}
+	return out, nil
+}
+
+// poll reads the active services' sets and queues what is new, moved to
+// another real, or refreshed by at least timeout/8.
 func (k *kernelServices) poll(now time.Time) {
 	k.sticky.lastPoll = now
-	svcs := k.activePersistent()
-	if len(svcs) == 0 {
-		k.sticky.sent = map[string]map[netip.Addr]sentEntry{}
-		return
-	}
-	got, err := k.tables.Persistence(svcs)
+	got, err := k.live(now)
 	if err != nil {
-		k.log.Warn("reading the kernel's persistence sets for the peer failed", "err", err)
+		k.log.Warn("reading the kernel's persistence and flow sets for the peer failed", "err", err)
 		return
 	}
 	sent := map[string]map[netip.Addr]sentEntry{}
-	for _, s := range svcs {
-		old := k.sticky.sent[s.Name]
+	for tn, es := range got {
+		t := k.sticky.peer[tn]
+		if t == nil {
+			continue
+		}
+		old := k.sticky.sent[tn]
 		cur := map[netip.Addr]sentEntry{}
-		for _, p := range got[s.Name] {
-			e := sentEntry{real: p.Real, expires: now.Add(p.TTL)}
-			prev, ok := old[p.Client]
-			if ok && prev.real == e.real && e.expires.Sub(prev.expires) < s.Persistent/8 {
-				cur[p.Client] = prev
+		for _, e := range es {
+			se := sentEntry{real: e.Real, expires: e.Expires}
+			prev, ok := old[e.Client]
+			if ok && prev.real == se.real && se.expires.Sub(prev.expires) < t.Timeout()/8 {
+				cur[e.Client] = prev
 				continue
 			}
-			cur[p.Client] = e
-			k.sticky.pending[s.Name] = append(k.sticky.pending[s.Name], persist.Entry{Client: p.Client, Real: p.Real, Expires: e.expires})
+			cur[e.Client] = se
+			k.sticky.pending[tn] = append(k.sticky.pending[tn], e)
 		}
-		sent[s.Name] = cur
+		sent[tn] = cur
 	}
 	k.sticky.sent = sent
 }
@@ -148,37 +217,32 @@ func (k *kernelServices) PersistenceChanges(max int) map[string][]persist.Entry 
 	return out
 }
 
-// ExportPersistenceShard returns part i of every persistent kernel
-// service's entries for a full resync: the kernel's for an active
-// service, the peer's (held for a takeover) for the others.
+// ExportPersistenceShard returns part i of every synced table for a
+// full resync: the kernel's for an active service, the peer's (held for
+// a takeover) for the others.
 func (k *kernelServices) ExportPersistenceShard(i int) map[string][]persist.Entry {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	now := k.sticky.now()
-	out := map[string][]persist.Entry{}
-	var live map[string][]nft.Persisted
-	if svcs := k.activePersistent(); len(svcs) > 0 {
-		var err error
-		if live, err = k.tables.Persistence(svcs); err != nil {
-			k.log.Warn("reading the kernel's persistence sets for the peer failed", "err", err)
-		}
+	live, err := k.live(k.sticky.now())
+	if err != nil {
+		k.log.Warn("reading the kernel's persistence and flow sets for the peer failed", "err", err)
 	}
+	out := map[string][]persist.Entry{}
 	for _, name := range k.order {
 		s := k.svcs[name]
-		if s.cfg.Persistent <= 0 {
-			continue
-		}
-		var es []persist.Entry
-		if s.active {
-			for _, p := range live[name] {
-				if shardOf(p.Client) == i {
-					es = append(es, persist.Entry{Client: p.Client, Real: p.Real, Expires: now.Add(p.TTL)})
+		for tn := range syncedTables(s.cfg) {
+			var es []persist.Entry
+			if s.active {
+				for _, e := range live[tn] {
+					if shardOf(e.Client) == i {
+						es = append(es, e)
+					}
 				}
+			} else if t := k.sticky.peer[tn]; t != nil {
+				es = t.ExportShard(i)
 			}
-		} else if t := k.sticky.peer[name]; t != nil {
-			es = t.ExportShard(i)
+			out[tn] = es
 		}
-		out[name] = es
 	}
 	return out
 }
@@ -209,11 +273,14 @@ func (k *kernelServices) persistenceEntries() int {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	n := 0
-	for name, t := range k.sticky.peer {
-		if s := k.svcs[name]; s != nil && s.active {
-			n += len(k.sticky.sent[name])
-		} else {
-			n += t.Stats().Entries
+	for _, name := range k.order {
+		s := k.svcs[name]
+		for tn := range syncedTables(s.cfg) {
+			if s.active {
+				n += len(k.sticky.sent[tn])
+			} else if t := k.sticky.peer[tn]; t != nil {
+				n += t.Stats().Entries
+			}
 		}
 	}
 	return n

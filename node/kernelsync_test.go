@@ -105,3 +105,17 @@ func TestKernelStickyChanges(t *testing.T) {
 		t.Errorf("persistenceEntries = %d while active, want the kernel's 1", got)
 	}
 }
+
+func TestFlowAddr(t *testing.T) {
+	c := netip.MustParseAddrPort("198.18.0.50:40000")
+	a := flowAddr(c)
+	if got, ok := flowClient(a); !ok || got != c {
+		t.Errorf("flowClient(flowAddr(%v)) = %v, %v (via %v)", c, got, ok, a)
+	}
+	if _, ok := flowClient(netip.MustParseAddr("198.18.0.50")); ok {
+		t.Error("flowClient took a plain IPv4 address")
+	}
+	if _, ok := flowClient(netip.MustParseAddr("2001:db8::1")); ok {
+		t.Error("flowClient took an address outside 64:ff9b:1::/48")
+	}
+}

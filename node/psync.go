@@ -329,11 +329,12 @@ func syncLinkConfig(hb link.Config) link.Config {
 	return c
 }
 
-// hasPersistence reports whether any service (userspace or kernel) has
-// client-IP persistence: only then is there a table to sync.
-func hasPersistence(cfg *config.Config) bool {
+// needsSync reports whether any service has state for the persistence
+// sync: client-IP persistence (userspace or kernel), or a dr service's
+// flow table (kernelsync.go). Only then are the sync sockets opened.
+func needsSync(cfg *config.Config) bool {
 	for _, s := range cfg.Services {
-		if s.Persistent > 0 {
+		if s.Persistent > 0 || s.Method == "dr" {
 			return true
 		}
 	}

@@ -17,6 +17,11 @@
 // connections never pass the scheduling rules again: nat ones are pinned by
 // conntrack's DNAT mapping, dr ones by the flow map.
 //
+// Persistence and Flows read the persistence templates and dr flows back
+// for the peer, and Service.Seed and SeedFlows load the peer's into the
+// sets at a takeover, as the IPVS sync daemon carries its templates and
+// connection table (nat connections travel in conntrack, by conntrackd).
+//
 // It does not bind VIPs, check health, resolve neighbours on its own, or
 // decide when to apply: the caller hands it the wanted state of every
 // kernel service. The kernel is reached only through the Conn interface;

@@ -71,3 +71,34 @@ func TestPersistenceReadsTheSets(t *testing.T) {
 		t.Errorf("Persistence = %v, want web: %v (set %s)", got, want, set0)
 	}
 }
+
+// dr flows: read from the flow sets, seeded into new ones.
+func TestFlowsReadAndSeed(t *testing.T) {
+	s := drService()
+	client := ap("198.18.0.50:40000")
+	s.SeedFlows = []nft.Flow{{Client: client, Real: s.Reals[1].Addr, TTL: 100 * time.Second}}
+	f := &nfttest.Fake{Elems: map[string][]nftables.SetElement{}}
+	tb := nft.New(f)
+	if err := tb.Apply([]nft.Service{s}); err != nil {
+		t.Fatal(err)
+	}
+	var sets []string
+	tr := f.Trace()
+	for _, l := range strings.Split(tr, "\n") {
+		if strings.HasPrefix(l, "add set netdev hapair flows_") {
+			sets = append(sets, strings.Fields(l)[4])
+		}
+	}
+	// 198.18.0.50 . 40000, the port padded to 4 bytes as nft lays it out.
+	if len(sets) != 2 || !strings.Contains(tr, "add element netdev hapair "+sets[1]+" { 0xc61200329c400000 timeout 1m40s }") {
+		t.Fatalf("the flow was not seeded into %s's flow set:\n%s", s.Reals[1].Addr, tr)
+	}
+	f.Elems[sets[1]] = []nftables.SetElement{{Key: []byte{198, 18, 0, 50, 0x9c, 0x40, 0, 0}, Expires: time.Minute}}
+	got, err := tb.Flows([]nft.Service{s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fs := got["sip"]; len(fs) != 1 || fs[0] != (nft.Flow{Client: client, Real: s.Reals[1].Addr, TTL: time.Minute}) {
+		t.Errorf("Flows = %v, want sip: %v on %s for 1m", got, client, s.Reals[1].Addr)
+	}
+}

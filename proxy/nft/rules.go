@@ -316,14 +316,14 @@ func buildDR(t *tableSpec, s *Service) error {
 	if s.Protocol == "udp" {
 		timeout = FlowTimeoutUDP
 	}
-	flowKey := nftables.MustConcatSetType(nftables.TypeIPAddr, nftables.TypeInetService)
+	flowType := nftables.MustConcatSetType(nftables.TypeIPAddr, nftables.TypeInetService)
 	svc := t.addChain(&nftables.Chain{Name: svcChain(s)})
 	for _, r := range all {
 		if err := r.resolved(); err != nil {
 			return fmt.Errorf("nft: service %q: %w", s.Name, err)
 		}
 		t.addSet(&nftables.Set{Name: flowSet(s, r), HasTimeout: true, Dynamic: true, Timeout: timeout,
-			KeyType: flowKey, Concatenation: true, Size: maxEntries}, nil, true)
+			KeyType: flowType, Concatenation: true, Size: maxEntries}, seedFlowElems(s, r), true)
 		svc.add(append(loadFlow(),
 			&expr.Lookup{SourceRegister: reg32a, SetName: flowSet(s, r)},
 			&expr.Dynset{SrcRegKey: reg32a, Operation: unix.NFT_DYNSET_OP_UPDATE, Timeout: timeout, SetName: flowSet(s, r)},

@@ -63,6 +63,9 @@ type Service struct {
 	// Entries for other reals, non-IPv4 clients or with no time left
 	// are skipped.
 	Seed []Persisted
+	// SeedFlows are dr flows (from the peer, at a takeover) loaded into
+	// a real's flow set when Apply creates it, on the same terms as Seed.
+	SeedFlows []Flow
 }
 
 // Real is one real server and its state.

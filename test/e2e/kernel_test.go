@@ -308,22 +308,7 @@ func TestKernelNATSurvivesSwitchover(t *testing.T) {
 // send a client to the same real, so a long-lived connection survives
 // the owner's crash.
 func TestKernelDRCrashFailover(t *testing.T) {
-	p := newPair(t, pairOptions{Services: scenario.KernelDRService, Resources: scenario.KernelDRResources})
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	thinStreams(t, p)
-	for _, h := range p.lab.Backends() {
-		script := fmt.Sprintf(`sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 net.ipv4.conf.eth0.arp_ignore=1 net.ipv4.conf.eth0.arp_announce=2
-ip addr add %s/32 dev lo
-ip route add %s/32 dev eth0 rto_min %s`, vip, p.lab.Client().Addr, thinRTOMin)
-		if out, err := h.Run(ctx, "sh", "-ec", script); err != nil {
-			t.Fatalf("%s: %v: %s", h.Name, err, out)
-		}
-	}
-	p.start("lb1")
-	p.start("lb2")
-	p.waitOwner("lb1", 10*time.Second)
-	p.waitRealsUp("lb1", "gate", 2, 10*time.Second)
+	p := drPair(t, pairOptions{Services: scenario.KernelDRService, Resources: scenario.KernelDRResources})
 	s := dialStream(t, p)
 	if err := s.run(50); err != nil {
 		t.Fatalf("before the crash: %v", err)
@@ -346,6 +331,74 @@ ip route add %s/32 dev eth0 rto_min %s`, vip, p.lab.Client().Addr, thinRTOMin)
 		t.Errorf("hactl services on lb2: %v\n%s", err, out)
 	}
 	t.Logf("hactl services on lb2:\n%s", out)
+}
+
+// drPair starts the pair of o (one dr service "gate") with the reals
+// holding the VIP on their loopback (arp_ignore=1, arp_announce=2), and
+// waits until lb1 owns the group and sees both reals up.
+func drPair(t *testing.T, o pairOptions) *pair {
+	t.Helper()
+	p := newPair(t, o)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	thinStreams(t, p)
+	for _, h := range p.lab.Backends() {
+		script := fmt.Sprintf(`sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 net.ipv4.conf.eth0.arp_ignore=1 net.ipv4.conf.eth0.arp_announce=2
+ip addr add %s/32 dev lo
+ip route add %s/32 dev eth0 rto_min %s`, vip, p.lab.Client().Addr, thinRTOMin)
+		if out, err := h.Run(ctx, "sh", "-ec", script); err != nil {
+			t.Fatalf("%s: %v: %s", h.Name, err, out)
+		}
+	}
+	p.start("lb1")
+	p.start("lb2")
+	p.waitOwner("lb1", 10*time.Second)
+	p.waitRealsUp("lb1", "gate", 2, 10*time.Second)
+	return p
+}
+
+// TestKernelDRFlowsSurviveMoves: dr with rr, whose pick is not a function
+// of the flow: an established connection goes on to its real after a
+// crash failover and a planned switchover because the new owner loaded
+// the old one's flow table (synced as the IPVS sync daemon syncs its
+// connection table). The stream is made to land on backend2 (a first
+// connection takes rr's first turn, backend1), so a new owner that
+// rescheduled it would send it to backend1, which resets it.
+func TestKernelDRFlowsSurviveMoves(t *testing.T) {
+	for _, move := range []string{"crash", "switchover"} {
+		t.Run(move, func(t *testing.T) {
+			p := drPair(t, pairOptions{Services: scenario.KernelDRRRService, Resources: scenario.KernelDRResources})
+			if first := dialStream(t, p); first.real != "backend1" {
+				t.Fatalf("the first connection went to %s, want rr's first real backend1", first.real)
+			}
+			s := dialStream(t, p)
+			if s.real != "backend2" {
+				t.Fatalf("the stream went to %s, want rr's second real backend2", s.real)
+			}
+			if err := s.run(50); err != nil {
+				t.Fatalf("before the %s: %v", move, err)
+			}
+			p.waitSynced("lb2", "lb1")
+			s.maxStall = 0
+			done := make(chan error, 1)
+			start := time.Now()
+			if move == "crash" {
+				p.crashOwner("lb1")
+			}
+			go func() { done <- s.run(200) }()
+			if move == "switchover" {
+				if out, err := p.lab.Host("lb1").Hactl(p.bins, "standby", "web"); err != nil {
+					t.Fatalf("hactl standby: %v: %s", err, out)
+				}
+			}
+			p.waitHolds("lb2", 5*time.Second)
+			took := time.Since(start)
+			if err := <-done; err != nil {
+				t.Fatalf("the dr connection to %s broke across the %s (takeover %v): %v", s.real, move, took.Round(time.Millisecond), err)
+			}
+			checkStall(t, "dr rr "+move, s, took)
+		})
+	}
 }
 
 // A reload rewrites the kernel services in one batch per table: the open

@@ -336,6 +336,7 @@ func All() map[string]Options {
 		"admin":             {Admin: true},
 		"kernel dr":         {Services: KernelDRService, Resources: KernelDRResources},
 		"kernel nat sticky": {Services: KernelStickyService, Resources: KernelStickyResources},
+		"kernel dr rr":      {Services: KernelDRRRService, Resources: KernelDRResources},
 		// lb1's own eth0 address as a VIP (hold_test: never taken over nor removed).
 		"vip on a host address": {ExtraGroup: `  { kind = "vip", address = "198.18.0.11/24", interface = "eth0" },` + "\n"},
 	}
@@ -385,8 +386,8 @@ const KernelResources = `  { kind = "conntrack-sync", interface = "eth1", addres
 
 // KernelDRService is direct routing (method "dr") with the source-hash
 // scheduler: both nodes map a client to the same real, so a dr
-// connection (which the ingress path keeps no shared state for) goes on
-// to its real after a failover.
+// connection goes on to its real after a failover even before the flow
+// table reaches the peer.
 var KernelDRService = Service{Name: "gate", Keys: "method = \"dr\"\ninterface = \"eth0\"\n", Port: 9000, Scheduler: "sh", Check: `type = "connect"`}.String()
 
 // KernelStickyService is an LVS-NAT service with ipvsadm -p persistence
@@ -399,6 +400,11 @@ var KernelStickyService = Service{Name: "nat", Keys: "method = \"nat\"\npersiste
 const KernelStickyResources = `  { kind = "balancer", services = ["nat"] },
   { kind = "vip", address = "198.18.0.100/24", interface = "eth0" },
 `
+
+// KernelDRRRService is KernelDRService with rr, whose pick is not a
+// function of the flow: a dr connection goes on to its real after a
+// failover only through the synced flow table.
+var KernelDRRRService = Service{Name: "gate", Keys: "method = \"dr\"\ninterface = \"eth0\"\n", Port: 9000, Scheduler: "rr", Check: `type = "connect"`}.String()
 
 // KernelDRResources program the kernel, then move the VIP.
 const KernelDRResources = `  { kind = "balancer", services = ["gate"] },
