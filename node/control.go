@@ -37,6 +37,8 @@ func (n *Node) Handle(ctx context.Context, req ctl.Request) (any, error) {
 		return n.real(req)
 	case ctl.VerbPeer:
 		return n.peerReset(ctx, req)
+	case ctl.VerbDrain:
+		return n.drain(req)
 	}
 	return nil, fmt.Errorf("unknown verb %q", req.Verb)
 }

@@ -72,6 +72,7 @@ type Node struct {
 	closeOnce sync.Once
 
 	recent    transitions
+	drains    drainMark // `hactl standby --drain` in progress (drain.go)
 	reloadsMu sync.Mutex
 	reloads   map[string]uint64 // by result: ok, failed
 }

@@ -103,6 +103,9 @@ func (b *Balancer) setActive(names []string, on bool) error {
 			unknown = append(unknown, n)
 			continue
 		}
+		if on && s.web != nil {
+			s.web.SetQuiesce(false) // a new activation ends a drain
+		}
 		if s.setActive(on) {
 			b.log.Info("service "+map[bool]string{true: "activated", false: "deactivated"}[on], "service", n)
 		}

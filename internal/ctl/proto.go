@@ -18,7 +18,25 @@ const (
 	VerbServices    = "services"
 	VerbReal        = "real"
 	VerbPeer        = "peer"
+	// VerbDrain is the daemon side of `hactl standby --drain`: Action
+	// "start" quiesces the group's services, "check" reports a DrainState,
+	// "cancel" ends the drain without moving.
+	VerbDrain = "drain"
 )
+
+// DrainState is had's answer to VerbDrain: how far a drain of Group ("" =
+// every group held here) has come.
+type DrainState struct {
+	Groups   []string `json:"groups"`   // the groups being drained
+	Services []string `json:"services"` // their services on this node's balancer
+	// Open is the client connections still open on Services (TCP and HTTP).
+	Open int64 `json:"open"`
+	// PeersSynced: every live peer holds this node's persistence table up
+	// to the drain's start (true without persistence sync).
+	PeersSynced bool `json:"peers_synced"`
+	// Waiting says what the move still waits for ("" when nothing).
+	Waiting string `json:"waiting,omitempty"`
+}
 
 // Request is what hactl sends. Fields not used by a verb stay empty.
 type Request struct {
@@ -26,7 +44,7 @@ type Request struct {
 	Group   string `json:"group,omitempty"`   // takeover, standby: "" means every group
 	On      bool   `json:"on,omitempty"`      // maintenance
 	DryRun  bool   `json:"dry_run,omitempty"` // reload: report the diff only
-	Action  string `json:"action,omitempty"`  // real: "disable" | "enable"
+	Action  string `json:"action,omitempty"`  // real: "disable" | "enable"; drain: "start" | "check" | "cancel"
 	Service string `json:"service,omitempty"` // real
 	Real    string `json:"real,omitempty"`    // real: "198.18.0.21:80"
 	Peer    string `json:"peer,omitempty"`    // peer: the node whose replay state to reset (Action "reset")

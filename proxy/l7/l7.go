@@ -105,6 +105,9 @@ type Stats struct {
 	// BodyTimeout (answered 408).
 	BodyTimeouts uint64 `json:"body_timeouts"`
 	InFlight     int64  `json:"in_flight"`
+	// Open is the client connections open now, idle keep-alive ones
+	// included (not those handed over by an Upgrade).
+	Open int64 `json:"open"`
 	// BytesIn and BytesOut count request bodies sent to reals and
 	// response bodies read from them (headers not included).
 	BytesIn  uint64 `json:"bytes_in"`
@@ -130,6 +133,7 @@ type Proxy struct {
 	gate                                      *connlimit.Gate // nil: no limit; set before Serve
 	gateDone                                  <-chan struct{}
 	inFlight                                  atomic.Int64
+	open                                      atomic.Int64
 }
 
 // errNoReal ends a request with 503.
@@ -159,9 +163,28 @@ func New(p upstream.Picker, cfg Config, logger *slog.Logger) *Proxy {
 		ReadHeaderTimeout: cfg.RequestTimeout,
 		IdleTimeout:       cfg.IdleTimeout,
 		ErrorLog:          log.New(io.Discard, "", 0),
+		ConnState:         px.connState,
 	}
 	return px
 }
+
+// connState counts the client connections open (Stats.Open): what a drain
+// waits to reach zero.
+func (p *Proxy) connState(_ net.Conn, st http.ConnState) {
+	switch st {
+	case http.StateNew:
+		p.open.Add(1)
+	case http.StateClosed, http.StateHijacked:
+		p.open.Add(-1)
+	}
+}
+
+// SetQuiesce turns a drain on or off. While on, new connections are still
+// served (the address may still route here), but keep-alive ends: every
+// response carries "Connection: close" and idle keep-alive connections are
+// closed, so clients reconnect, to the peer once the address has moved.
+// This is HAProxy's soft-stop behaviour for a front end.
+func (p *Proxy) SetQuiesce(on bool) { p.srv.SetKeepAlivesEnabled(!on) }
 
 // SetConfig applies new settings to requests from now on: a fresh pool to
 // the reals replaces the old one, whose idle connections are closed (busy
@@ -185,7 +208,7 @@ func (p *Proxy) Active() bool { return p.active.Load() }
 func (p *Proxy) Stats() Stats {
 	return Stats{
 		Requests: p.requests.Load(), Refused: p.refused.Load(), Retries: p.retries.Load(), StaleRetries: p.staleRetries.Load(),
-		NoReal: p.noReal.Load(), BadGateway: p.badGW.Load(), InFlight: p.inFlight.Load(),
+		NoReal: p.noReal.Load(), BadGateway: p.badGW.Load(), InFlight: p.inFlight.Load(), Open: p.open.Load(),
 		BytesIn: p.bytesIn.Load(), BytesOut: p.bytesOut.Load(),
 		BodyTimeouts: p.bodyTimeouts.Load(),
 	}

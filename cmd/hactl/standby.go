@@ -1,0 +1,94 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/hapair/hapair/internal/ctl"
+)
+
+// drainPoll is how often `standby --drain` asks had how far the drain is.
+const drainPoll = 50 * time.Millisecond
+
+// cmdStandby is `hactl standby [--drain [--timeout D]] [GROUP]`: hb_standby,
+// with an optional drain first (DESIGN.md "Ownership"): the group's
+// services stop keeping clients (HAProxy's drain/soft-stop: HTTP
+// keep-alive ends, new connections still served while the VIP is here),
+// then the move waits until the peer holds this node's persistence table
+// and no client connection is open, or until the timeout, and only then
+// moves the group. Flags may come after GROUP.
+func cmdStandby(args []string, stdout, stderr io.Writer) int {
+	fs := newDaemonFlags("standby", "standby [-s SOCKET | -c CONFIG] [--drain [--timeout D]] [GROUP]", stderr)
+	drain := fs.Bool("drain", false, "quiesce the group's services and wait for its connections and the persistence sync before moving")
+	timeout := fs.Duration("timeout", 30*time.Second, "with --drain: move anyway once this `duration` has passed")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	group := ""
+	if fs.NArg() > 0 {
+		group = fs.Arg(0)
+		rest := fs.Args()[1:]
+		if err := fs.Parse(rest); err != nil {
+			return exitUsage
+		}
+	}
+	socket, ok := fs.parse(fs.Args(), 0)
+	if !ok {
+		return exitUsage
+	}
+	if *timeout <= 0 {
+		fmt.Fprintf(stderr, "hactl: standby: --timeout %v is not positive\n", *timeout)
+		return exitUsage
+	}
+	if *drain {
+		if code := drainGroup(stdout, stderr, socket, group, *timeout); code != exitOK {
+			return code
+		}
+	}
+	code := callPrint(stdout, stderr, socket, ctl.Request{Verb: ctl.VerbStandby, Group: group})
+	if code != exitOK && *drain {
+		// The group stays here: let its clients keep their connections again.
+		var st ctl.DrainState
+		call(io.Discard, socket, ctl.Request{Verb: ctl.VerbDrain, Action: "cancel", Group: group}, &st)
+	}
+	return code
+}
+
+// drainGroup quiesces group and waits, printing progress, until it can
+// move or timeout passes. Only a failure to start or follow the drain is
+// an error: at the timeout the move goes ahead, like HAProxy's
+// hard-stop-after, and says what was still pending.
+func drainGroup(stdout, stderr io.Writer, socket, group string, timeout time.Duration) int {
+	var st ctl.DrainState
+	if code := call(stderr, socket, ctl.Request{Verb: ctl.VerbDrain, Action: "start", Group: group}, &st); code != exitOK {
+		return code
+	}
+	fmt.Fprintf(stdout, "draining %v (services %v): %s\n", st.Groups, st.Services, pendingText(st))
+	start := time.Now()
+	deadline := start.Add(timeout)
+	last, lastPrint := st.Waiting, start
+	for st.Waiting != "" {
+		if time.Now().After(deadline) {
+			fmt.Fprintf(stdout, "drain timeout %v passed with %s: moving anyway\n", timeout, st.Waiting)
+			return exitOK
+		}
+		time.Sleep(drainPoll)
+		if code := call(stderr, socket, ctl.Request{Verb: ctl.VerbDrain, Action: "check", Group: group}, &st); code != exitOK {
+			call(io.Discard, socket, ctl.Request{Verb: ctl.VerbDrain, Action: "cancel", Group: group}, &st)
+			return code
+		}
+		if st.Waiting != last || time.Since(lastPrint) >= time.Second {
+			fmt.Fprintf(stdout, "draining %v after %v: %s\n", st.Groups, time.Since(start).Round(time.Millisecond), pendingText(st))
+			last, lastPrint = st.Waiting, time.Now()
+		}
+	}
+	return exitOK
+}
+
+func pendingText(st ctl.DrainState) string {
+	if st.Waiting == "" {
+		return "no connection open, persistence table held by the peer: ready to move"
+	}
+	return "waiting for " + st.Waiting
+}
