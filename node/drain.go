@@ -143,7 +143,7 @@ func (n *Node) drainState(groups, services []string) (ctl.DrainState, error) {
 		waiting = append(waiting, fmt.Sprintf("persistence table not yet held by %s", strings.Join(lagging, ", ")))
 	}
 	if st.Open > 0 {
-		waiting = append(waiting, fmt.Sprintf("%d connection(s) open", st.Open))
+		waiting = append(waiting, fmt.Sprintf("%d connection(s) or request(s) open", st.Open))
 	}
 	st.Waiting = strings.Join(waiting, "; ")
 	return st, nil

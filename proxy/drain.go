@@ -32,9 +32,11 @@ func (b *Balancer) Quiesce(on bool, names ...string) error {
 	return nil
 }
 
-// OpenConns returns the client connections open now on the named
-// services: TCP connections, HTTP connections (idle keep-alive ones
-// included). UDP flows have no end a client signals and are not counted.
+// OpenConns returns what a drain waits for on the named services: open
+// TCP connections, and HTTP requests in flight (a drained HTTP service
+// closes its idle keep-alive connections itself, so a connection without
+// a request is no client to wait for). UDP flows have no end a client
+// signals and are not counted.
 func (b *Balancer) OpenConns(names ...string) (int64, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -48,7 +50,7 @@ func (b *Balancer) OpenConns(names ...string) (int64, error) {
 		case s.tcp != nil:
 			open += s.tcp.Stats().Open
 		case s.web != nil:
-			open += s.web.Stats().Open
+			open += s.web.Stats().InFlight
 		}
 	}
 	return open, nil

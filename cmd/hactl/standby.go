@@ -88,7 +88,7 @@ func drainGroup(stdout, stderr io.Writer, socket, group string, timeout time.Dur
 
 func pendingText(st ctl.DrainState) string {
 	if st.Waiting == "" {
-		return "no connection open, persistence table held by the peer: ready to move"
+		return "no connection or request open, persistence table held by the peer: ready to move"
 	}
 	return "waiting for " + st.Waiting
 }

@@ -29,7 +29,7 @@ const (
 type DrainState struct {
 	Groups   []string `json:"groups"`   // the groups being drained
 	Services []string `json:"services"` // their services on this node's balancer
-	// Open is the client connections still open on Services (TCP and HTTP).
+	// Open is the TCP connections and HTTP requests in flight on Services.
 	Open int64 `json:"open"`
 	// PeersSynced: every live peer holds this node's persistence table up
 	// to the drain's start (true without persistence sync).

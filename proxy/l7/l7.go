@@ -163,20 +163,8 @@ func New(p upstream.Picker, cfg Config, logger *slog.Logger) *Proxy {
 		ReadHeaderTimeout: cfg.RequestTimeout,
 		IdleTimeout:       cfg.IdleTimeout,
 		ErrorLog:          log.New(io.Discard, "", 0),
-		ConnState:         px.connState,
 	}
 	return px
-}
-
-// connState counts the client connections open (Stats.Open): what a drain
-// waits to reach zero.
-func (p *Proxy) connState(_ net.Conn, st http.ConnState) {
-	switch st {
-	case http.StateNew:
-		p.open.Add(1)
-	case http.StateClosed, http.StateHijacked:
-		p.open.Add(-1)
-	}
 }
 
 // SetQuiesce turns a drain on or off. While on, new connections are still
@@ -419,10 +407,8 @@ func (g gateListener) Accept() (net.Conn, error) {
 		}
 		g.p.pace.OK()
 		if g.p.active.Load() {
-			if g.p.gate == nil {
-				return c, nil
-			}
-			return &gatedConn{Conn: c, gate: g.p.gate}, nil
+			g.p.open.Add(1)
+			return &gatedConn{Conn: c, gate: g.p.gate, open: &g.p.open}, nil
 		}
 		g.p.gate.Release()
 		g.p.refused.Add(1)
@@ -433,16 +419,22 @@ func (g gateListener) Accept() (net.Conn, error) {
 	}
 }
 
-// gatedConn gives its gate slot back once, when net/http closes it.
+// gatedConn gives its gate slot (if any) back once, when net/http closes
+// it, and counts itself in Stats.Open while open: net/http closes every
+// connection it served, also the idle ones a drain ends.
 type gatedConn struct {
 	net.Conn
 	gate *connlimit.Gate
+	open *atomic.Int64
 	once sync.Once
 }
 
 func (c *gatedConn) Close() error {
 	err := c.Conn.Close()
-	c.once.Do(c.gate.Release)
+	c.once.Do(func() {
+		c.open.Add(-1)
+		c.gate.Release() // nil-safe
+	})
 	return err
 }
 
