@@ -62,7 +62,7 @@ func (n *Node) drain(req ctl.Request) (any, error) {
 		return ctl.DrainState{Groups: groups, Services: services}, nil
 	case "check":
 	default:
-		return nil, fmt.Errorf("drain: action %q is not start, check or cancel", req.Action)
+		return nil, fmt.Errorf("action %q is not start, check or cancel", req.Action)
 	}
 	return n.drainState(groups, services)
 }
@@ -84,7 +84,7 @@ func (n *Node) drainTargets(group string) (groups, services []string, err error)
 		}
 		if !held[g.Name] {
 			if group != "" {
-				return nil, nil, fmt.Errorf("drain: group %q is not held here: nothing to drain", group)
+				return nil, nil, fmt.Errorf("group %q is not held here: nothing to drain", group)
 			}
 			continue
 		}
@@ -104,10 +104,10 @@ func (n *Node) drainTargets(group string) (groups, services []string, err error)
 		if _, err := n.groups.get(group); err != nil {
 			return nil, nil, err
 		}
-		return nil, nil, fmt.Errorf("drain: group %q is active-active: there is nothing to move", group)
+		return nil, nil, fmt.Errorf("group %q is active-active: there is nothing to move", group)
 	}
 	if len(groups) == 0 {
-		return nil, nil, fmt.Errorf("drain: no group is held here")
+		return nil, nil, fmt.Errorf("no group is held here: nothing to drain")
 	}
 	return groups, services, nil
 }
