@@ -1,10 +1,12 @@
 package e2e
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hapair/hapair/test/lab"
 	"github.com/hapair/hapair/test/lab/probe"
 )
 
@@ -14,6 +16,21 @@ import (
 // no failed request, and the VIP is on lb2 afterwards.
 func TestStandbyDrain(t *testing.T) {
 	p := balancerPair(t, 2, httpService(""), []string{"http"}, vipHTTP, "http")
+	// The operator drains toward a peer whose reals pass their checks: a
+	// peer still checking would answer 503 (gating on the peer's readiness
+	// is the failback side of issue 11, not the drain's).
+	lab.Eventually(t, 5*time.Second, "lb2's reals healthy", func() error {
+		svcs, err := p.services("lb2")
+		if err != nil {
+			return err
+		}
+		for _, r := range svcs["http"].Reals {
+			if !r.Healthy {
+				return fmt.Errorf("real %s not healthy: %s", r.Address, r.Reason)
+			}
+		}
+		return nil
+	})
 
 	pr := p.lab.StartProbe(p.bins, "client", vipHTTP.String(), probe.Options{Proto: "http", Interval: 10 * time.Millisecond, Timeout: 500 * time.Millisecond, Count: 300})
 	start := time.Now()
