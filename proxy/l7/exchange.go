@@ -132,6 +132,11 @@ func (p *Proxy) exchange(req *http.Request, bc *backendConn, pool *connPool, up 
 			}
 		}
 	}
+	if resp.StatusCode < 100 {
+		// RFC 9110 section 15: a status code is 100 to 599. net/http's
+		// WriteHeader panics below 100; HAProxy answers 502 as here.
+		return fail(fmt.Errorf("reading response from real %s: status %03d is not an HTTP status code", bc.addr, resp.StatusCode), false)
+	}
 	bc.lr.left = math.MaxInt64
 	rb := &respBody{body: resp.Body, bc: bc, pool: pool, stop: stop, up: up, inFlight: &p.inFlight, bytesOut: &p.bytesOut,
 		keep: !resp.Close && !req.Close && resp.ProtoAtLeast(1, 1)}

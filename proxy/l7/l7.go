@@ -105,8 +105,8 @@ type Stats struct {
 	// BodyTimeout (answered 408).
 	BodyTimeouts uint64 `json:"body_timeouts"`
 	InFlight     int64  `json:"in_flight"`
-	// Open is the client connections open now, idle keep-alive ones
-	// included (not those handed over by an Upgrade).
+	// Open is the client connections open now, idle keep-alive ones and
+	// upgraded ones (WebSocket) included.
 	Open int64 `json:"open"`
 	// BytesIn and BytesOut count request bodies sent to reals and
 	// response bodies read from them (headers not included).
@@ -238,17 +238,47 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 // ServeHTTP proxies one request.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.requests.Add(1)
+	st := &reqState{}
+	r = r.WithContext(context.WithValue(r.Context(), reqStateKey{}, st))
+	// A request ends when its handler returns, however it returns: the
+	// response body counts it in flight and active on its real, and
+	// ReverseProxy leaves it unclosed when it refuses a 101 (a protocol the
+	// client did not ask for) or when a panic unwinds it. Closing it here
+	// is a no-op after a clean end (finish runs once).
+	defer st.release()
 	if r.Body != nil && r.Body != http.NoBody {
 		// The head is in; the body gets BodyTimeout as a whole. The server
 		// sets the next request's deadlines itself.
 		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(p.cfg.Load().BodyTimeout))
-		tb := &timedBody{ReadCloser: r.Body}
-		r.Body = tb
-		// A read error cancels the request's context, so errorHandler
-		// cannot tell a timeout from a client that left but by this.
-		r = r.WithContext(context.WithValue(r.Context(), timedBodyKey{}, tb))
+		st.body = &timedBody{ReadCloser: r.Body}
+		r.Body = st.body
 	}
 	p.rp.ServeHTTP(w, r)
+}
+
+// reqState is what ServeHTTP shares with RoundTrip and errorHandler about
+// one request, through its context (ReverseProxy passes on a clone).
+type reqState struct {
+	// body is the client's request body; nil without one. A read error
+	// cancels the request's context, so errorHandler cannot tell a timeout
+	// from a client that left but by it.
+	body *timedBody
+	// resp is the body of the real's response RoundTrip returned, set and
+	// released on the handler's goroutine.
+	resp io.Closer
+}
+
+type reqStateKey struct{}
+
+func stateOf(ctx context.Context) *reqState {
+	st, _ := ctx.Value(reqStateKey{}).(*reqState)
+	return st
+}
+
+func (st *reqState) release() {
+	if st.resp != nil {
+		_ = st.resp.Close()
+	}
 }
 
 // timedBody notes that reading the client's body hit the read deadline.
@@ -256,8 +286,6 @@ type timedBody struct {
 	io.ReadCloser
 	timedOut atomic.Bool
 }
-
-type timedBodyKey struct{}
 
 func (b *timedBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
@@ -285,7 +313,7 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 		http.Error(w, fmt.Sprintf("hapair: service %q: no real server available", p.cfg.Load().Service), http.StatusServiceUnavailable)
 		return
 	}
-	if tb, ok := r.Context().Value(timedBodyKey{}).(*timedBody); ok && tb.timedOut.Load() {
+	if st := stateOf(r.Context()); st != nil && st.body != nil && st.body.timedOut.Load() {
 		p.bodyTimeouts.Add(1)
 		p.log.Info("request body timeout", "service", p.cfg.Load().Service, "client", r.RemoteAddr, "err", err)
 		w.Header().Set("Connection", "close")
@@ -340,7 +368,12 @@ func (rt roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		resp, err := p.send(req, up, pool)
 		if err == nil {
-			return resp, nil // the body uncounts the request when it ends
+			// The body uncounts the request when it ends, at the latest
+			// when the handler returns.
+			if st := stateOf(req.Context()); st != nil {
+				st.resp = resp.Body
+			}
+			return resp, nil
 		}
 		up.AddConns(-1, 0)
 		p.inFlight.Add(-1)
@@ -427,6 +460,16 @@ type gatedConn struct {
 	gate *connlimit.Gate
 	open *atomic.Int64
 	once sync.Once
+}
+
+// CloseWrite half-closes the TCP connection: net/http does it before
+// closing a connection whose request body it did not read (a 408, a 413),
+// so the response is not lost to the reset the unread bytes cause.
+func (c *gatedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
 }
 
 func (c *gatedConn) Close() error {

@@ -53,10 +53,12 @@ func TestSlowBodyGets408(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
+	// Before the write: the proxy may read the head and start the body's
+	// clock before Write returns here.
+	begin := time.Now()
 	if _, err := io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nx"); err != nil {
 		t.Fatal(err)
 	}
-	begin := time.Now()
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 	if err != nil {
