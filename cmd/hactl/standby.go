@@ -74,10 +74,15 @@ func drainGroup(stdout, stderr io.Writer, socket, group string, timeout time.Dur
 			return exitOK
 		}
 		time.Sleep(drainPoll)
-		if code := call(stderr, socket, ctl.Request{Verb: ctl.VerbDrain, Action: "check", Group: group}, &st); code != exitOK {
-			call(io.Discard, socket, ctl.Request{Verb: ctl.VerbDrain, Action: "cancel", Group: group}, &st)
+		// A fresh value each time: had leaves Waiting out once nothing is
+		// pending, and decoding into the last answer would keep its text,
+		// so the drain would wait for requests long gone until the timeout.
+		var next ctl.DrainState
+		if code := call(stderr, socket, ctl.Request{Verb: ctl.VerbDrain, Action: "check", Group: group}, &next); code != exitOK {
+			call(io.Discard, socket, ctl.Request{Verb: ctl.VerbDrain, Action: "cancel", Group: group}, &next)
 			return code
 		}
+		st = next
 		if st.Waiting != last || time.Since(lastPrint) >= time.Second {
 			fmt.Fprintf(stdout, "draining %v after %v: %s\n", st.Groups, time.Since(start).Round(time.Millisecond), pendingText(st))
 			last, lastPrint = st.Waiting, time.Now()

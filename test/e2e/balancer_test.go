@@ -59,6 +59,7 @@ type serviceState struct {
 		Reason    string `json:"reason"`
 		Weight    int    `json:"weight"`
 		Scheduled uint64 `json:"scheduled"`
+		Active    int64  `json:"active_conns"`
 	} `json:"reals"`
 }
 

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hapair/hapair/internal/ctl"
+)
+
+// drainDaemon answers the drain verbs with the given "check" answers in
+// turn (the last one repeating) and a standby with moveErr or success, and
+// records the requests it saw.
+type drainDaemon struct {
+	mu      sync.Mutex
+	checks  []ctl.DrainState
+	moveErr error
+	seen    []string // verb/action
+}
+
+func (d *drainDaemon) start(t *testing.T) string {
+	t.Helper()
+	socket := filepath.Join(t.TempDir(), "had.sock")
+	ln, err := ctl.Listen(socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := ctl.Serve(ln, func(_ context.Context, req ctl.Request) (any, error) {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		d.seen = append(d.seen, strings.TrimSuffix(req.Verb+"/"+req.Action, "/"))
+		switch {
+		case req.Verb == ctl.VerbDrain && req.Action == "start":
+			return d.checks[0], nil
+		case req.Verb == ctl.VerbDrain && req.Action == "check":
+			st := d.checks[0]
+			if len(d.checks) > 1 {
+				d.checks = d.checks[1:]
+			}
+			return st, nil
+		case req.Verb == ctl.VerbDrain && req.Action == "cancel":
+			return ctl.DrainState{Groups: []string{"web"}}, nil
+		case req.Verb == ctl.VerbStandby:
+			if d.moveErr != nil {
+				return nil, d.moveErr
+			}
+			return "standby: group web released to the peer", nil
+		}
+		return nil, errors.New("unexpected verb " + req.Verb)
+	}, nil)
+	t.Cleanup(func() { srv.Close() })
+	return socket
+}
+
+func (d *drainDaemon) requests() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return strings.Join(d.seen, " ")
+}
+
+func TestStandbyDrain(t *testing.T) {
+	web := func(waiting string, open int64) ctl.DrainState {
+		return ctl.DrainState{Groups: []string{"web"}, Services: []string{"http"}, Open: open, PeersSynced: true, Waiting: waiting}
+	}
+	open1 := web("1 connection(s) or request(s) open", 1)
+	ready := web("", 0)
+	tests := []struct {
+		name     string
+		checks   []ctl.DrainState
+		moveErr  error
+		timeout  string
+		code     int
+		want     []string
+		notWant  []string
+		requests string
+		slowest  time.Duration
+	}{
+		// had leaves "waiting" out of the answer once nothing is pending:
+		// hactl must see that, not keep the last text until the timeout.
+		{"waits, then ready", []ctl.DrainState{open1, open1, ready}, nil, "20s", exitOK,
+			[]string{"draining [web] (services [http]): waiting for 1 connection(s)", "ready to move", "released to the peer"},
+			[]string{"moving anyway"}, "drain/start drain/check drain/check drain/check standby", 5 * time.Second},
+		{"ready at once", []ctl.DrainState{ready}, nil, "20s", exitOK,
+			[]string{"ready to move", "released to the peer"}, []string{"waiting"}, "drain/start standby", 5 * time.Second},
+		{"timeout moves anyway", []ctl.DrainState{open1}, nil, "200ms", exitOK,
+			[]string{"drain timeout 200ms passed with 1 connection(s) or request(s) open: moving anyway", "released to the peer"},
+			nil, "", 5 * time.Second},
+		{"refused move lifts the drain", []ctl.DrainState{ready}, errors.New("standby of web refused: no live peer can hold it"), "20s", exitFail,
+			[]string{"ready to move"}, nil, "drain/start standby drain/cancel", 5 * time.Second},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := &drainDaemon{checks: tc.checks, moveErr: tc.moveErr}
+			socket := d.start(t)
+			begin := time.Now()
+			code, out, errOut := runHactl("standby", "-s", socket, "--drain", "web", "--timeout", tc.timeout)
+			took := time.Since(begin)
+			if code != tc.code {
+				t.Errorf("exit %d, want %d; stdout:\n%s\nstderr:\n%s", code, tc.code, out, errOut)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("stdout lacks %q:\n%s", w, out)
+				}
+			}
+			for _, w := range tc.notWant {
+				if strings.Contains(out, w) {
+					t.Errorf("stdout has %q:\n%s", w, out)
+				}
+			}
+			if tc.requests != "" {
+				if got := d.requests(); got != tc.requests {
+					t.Errorf("requests to had: %s, want %s", got, tc.requests)
+				}
+			}
+			if took > tc.slowest {
+				t.Errorf("took %v", took)
+			}
+		})
+	}
+}
