@@ -23,18 +23,7 @@ func TestStandbyDrain(t *testing.T) {
 	// The operator drains toward a peer whose reals pass their checks: a
 	// peer still checking would answer 503 (gating on the peer's readiness
 	// is the failback side of issue 11, not the drain's).
-	lab.Eventually(t, 5*time.Second, "lb2's reals healthy", func() error {
-		svcs, err := p.services("lb2")
-		if err != nil {
-			return err
-		}
-		for _, r := range svcs["http"].Reals {
-			if !r.Healthy {
-				return fmt.Errorf("real %s not healthy: %s", r.Address, r.Reason)
-			}
-		}
-		return nil
-	})
+	p.waitRealsUp("lb2", "http", 2, 5*time.Second)
 
 	on1, on2 := p.scheduled("lb1"), p.scheduled("lb2")
 	pr := p.lab.StartProbe(p.bins, "client", vipHTTP.String(), probe.Options{Proto: "http", Interval: 10 * time.Millisecond, Timeout: 3 * time.Second, Count: 500})
