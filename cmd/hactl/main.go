@@ -28,7 +28,7 @@ var verbs = []verb{
 	{"status", "[-o json]", "node, peers, links, groups and their owners", cmdStatus},
 	{"is-master", "[GROUP]", "exit 0 and print 'master running' if this node holds GROUP (all groups)", cmdIsMaster},
 	{"takeover", "[GROUP]", "move GROUP (all groups) to this node now", moveVerb("takeover")},
-	{"standby", "[--drain [--timeout D]] [GROUP]", "move GROUP (all groups) to the peer now, or once drained", cmdStandby},
+	{"standby", "[--drain] [--timeout D] [GROUP]", "move GROUP (all groups) to the peer now, or once drained", cmdStandby},
 	{"maintenance", "on|off", "freeze: stop reacting to peers and checks, keep resources", cmdMaintenance},
 	{"reload", "[--dry-run]", "re-read the config without moving unchanged groups", cmdReload},
 	{"services", "[-o json]", "the balancer table, like ipvsadm -Ln", cmdServices},

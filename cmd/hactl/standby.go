@@ -11,46 +11,48 @@ import (
 // drainPoll is how often `standby --drain` asks had how far the drain is.
 const drainPoll = 50 * time.Millisecond
 
-// cmdStandby is `hactl standby [--drain [--timeout D]] [GROUP]`: hb_standby,
-// with an optional drain first (DESIGN.md "Ownership"): the group's
-// services stop keeping clients (HAProxy's drain/soft-stop: HTTP
+// cmdStandby is `hactl standby [--drain] [--timeout D] [GROUP]`:
+// hb_standby, with an optional drain first (DESIGN.md "Ownership"): the
+// group's services stop keeping clients (HAProxy's drain/soft-stop: HTTP
 // keep-alive ends, new connections still served while the VIP is here),
 // then the move waits until the peer holds this node's persistence table
 // and no client connection is open, or until the timeout, and only then
 // moves the group. Flags may come after GROUP.
+//
+// --timeout is every daemon verb's wait for had's answer; with --drain it
+// bounds the drain instead, and had's answers get their own defaults
+// (queryTimeout for the drain's polls, waitTimeout for the move), so the
+// command as a whole takes at most D + queryTimeout + waitTimeout.
 func cmdStandby(args []string, stdout, stderr io.Writer) int {
-	fs := newDaemonFlags("standby", "standby [-s SOCKET | -c CONFIG] [--drain [--timeout D]] [GROUP]", stderr)
+	fs := newDaemonFlags("standby", "standby [-s SOCKET | -c CONFIG] [--drain] [--timeout D] [GROUP]", waitTimeout, stderr)
 	drain := fs.Bool("drain", false, "quiesce the group's services and wait for its connections and the persistence sync before moving")
-	timeout := fs.Duration("timeout", 30*time.Second, "with --drain: move anyway once this `duration` has passed")
+	fs.Lookup("timeout").Usage = "with --drain: how long to drain before moving anyway; without: how long to wait for had's answer"
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
 	group := ""
 	if fs.NArg() > 0 {
 		group = fs.Arg(0)
-		rest := fs.Args()[1:]
-		if err := fs.Parse(rest); err != nil {
+		if err := fs.Parse(fs.Args()[1:]); err != nil {
 			return exitUsage
 		}
 	}
-	socket, ok := fs.parse(fs.Args(), 0)
+	had, ok := fs.parse(fs.Args(), 0)
 	if !ok {
 		return exitUsage
 	}
-	if *timeout <= 0 {
-		fmt.Fprintf(stderr, "hactl: standby: --timeout %v is not positive\n", *timeout)
-		return exitUsage
+	if !*drain {
+		return callPrint(stdout, stderr, had, ctl.Request{Verb: ctl.VerbStandby, Group: group})
 	}
-	if *drain {
-		if code := drainGroup(stdout, stderr, socket, group, *timeout); code != exitOK {
-			return code
-		}
+	polls := target{socket: had.socket, timeout: queryTimeout}
+	if code := drainGroup(stdout, stderr, polls, group, had.timeout); code != exitOK {
+		return code
 	}
-	code := callPrint(stdout, stderr, socket, ctl.Request{Verb: ctl.VerbStandby, Group: group})
-	if code != exitOK && *drain {
+	code := callPrint(stdout, stderr, target{socket: had.socket, timeout: waitTimeout}, ctl.Request{Verb: ctl.VerbStandby, Group: group})
+	if code != exitOK {
 		// The group stays here: let its clients keep their connections again.
 		var st ctl.DrainState
-		call(io.Discard, socket, ctl.Request{Verb: ctl.VerbDrain, Action: "cancel", Group: group}, &st)
+		call(io.Discard, polls, ctl.Request{Verb: ctl.VerbDrain, Action: "cancel", Group: group}, &st)
 	}
 	return code
 }
@@ -59,9 +61,9 @@ func cmdStandby(args []string, stdout, stderr io.Writer) int {
 // move or timeout passes. Only a failure to start or follow the drain is
 // an error: at the timeout the move goes ahead, like HAProxy's
 // hard-stop-after, and says what was still pending.
-func drainGroup(stdout, stderr io.Writer, socket, group string, timeout time.Duration) int {
+func drainGroup(stdout, stderr io.Writer, had target, group string, timeout time.Duration) int {
 	var st ctl.DrainState
-	if code := call(stderr, socket, ctl.Request{Verb: ctl.VerbDrain, Action: "start", Group: group}, &st); code != exitOK {
+	if code := call(stderr, had, ctl.Request{Verb: ctl.VerbDrain, Action: "start", Group: group}, &st); code != exitOK {
 		return code
 	}
 	fmt.Fprintf(stdout, "draining %v (services %v): %s\n", st.Groups, st.Services, pendingText(st))
@@ -78,8 +80,8 @@ func drainGroup(stdout, stderr io.Writer, socket, group string, timeout time.Dur
 		// pending, and decoding into the last answer would keep its text,
 		// so the drain would wait for requests long gone until the timeout.
 		var next ctl.DrainState
-		if code := call(stderr, socket, ctl.Request{Verb: ctl.VerbDrain, Action: "check", Group: group}, &next); code != exitOK {
-			call(io.Discard, socket, ctl.Request{Verb: ctl.VerbDrain, Action: "cancel", Group: group}, &next)
+		if code := call(stderr, had, ctl.Request{Verb: ctl.VerbDrain, Action: "check", Group: group}, &next); code != exitOK {
+			call(io.Discard, had, ctl.Request{Verb: ctl.VerbDrain, Action: "cancel", Group: group}, &next)
 			return code
 		}
 		st = next

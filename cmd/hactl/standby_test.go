@@ -19,7 +19,9 @@ type drainDaemon struct {
 	mu      sync.Mutex
 	checks  []ctl.DrainState
 	moveErr error
-	seen    []string // verb/action
+	// moveTook is how long the standby takes (had waits for resources).
+	moveTook time.Duration
+	seen     []string // verb/action
 }
 
 func (d *drainDaemon) start(t *testing.T) string {
@@ -45,6 +47,7 @@ func (d *drainDaemon) start(t *testing.T) string {
 		case req.Verb == ctl.VerbDrain && req.Action == "cancel":
 			return ctl.DrainState{Groups: []string{"web"}}, nil
 		case req.Verb == ctl.VerbStandby:
+			time.Sleep(d.moveTook) // the daemon's own work: part of the scenario
 			if d.moveErr != nil {
 				return nil, d.moveErr
 			}
@@ -72,6 +75,7 @@ func TestStandbyDrain(t *testing.T) {
 		name     string
 		checks   []ctl.DrainState
 		moveErr  error
+		moveTook time.Duration
 		timeout  string
 		code     int
 		want     []string
@@ -81,20 +85,25 @@ func TestStandbyDrain(t *testing.T) {
 	}{
 		// had leaves "waiting" out of the answer once nothing is pending:
 		// hactl must see that, not keep the last text until the timeout.
-		{"waits, then ready", []ctl.DrainState{open1, open1, ready}, nil, "20s", exitOK,
+		{"waits, then ready", []ctl.DrainState{open1, open1, ready}, nil, 0, "20s", exitOK,
 			[]string{"draining [web] (services [http]): waiting for 1 connection(s)", "ready to move", "released to the peer"},
 			[]string{"moving anyway"}, "drain/start drain/check drain/check drain/check standby", 5 * time.Second},
-		{"ready at once", []ctl.DrainState{ready}, nil, "20s", exitOK,
+		{"ready at once", []ctl.DrainState{ready}, nil, 0, "20s", exitOK,
 			[]string{"ready to move", "released to the peer"}, []string{"waiting"}, "drain/start standby", 5 * time.Second},
-		{"timeout moves anyway", []ctl.DrainState{open1}, nil, "200ms", exitOK,
+		{"timeout moves anyway", []ctl.DrainState{open1}, nil, 0, "200ms", exitOK,
 			[]string{"drain timeout 200ms passed with 1 connection(s) or request(s) open: moving anyway", "released to the peer"},
 			nil, "", 5 * time.Second},
-		{"refused move lifts the drain", []ctl.DrainState{ready}, errors.New("standby of web refused: no live peer can hold it"), "20s", exitFail,
+		{"refused move lifts the drain", []ctl.DrainState{ready}, errors.New("standby of web refused: no live peer can hold it"), 0, "20s", exitFail,
 			[]string{"ready to move"}, nil, "drain/start standby drain/cancel", 5 * time.Second},
+		// --timeout bounds the drain, not had's answers: a move that takes
+		// longer than the drain's bound (had stopping resources) is waited
+		// for with the move's own default.
+		{"move slower than the drain timeout", []ctl.DrainState{open1}, nil, 500 * time.Millisecond, "100ms", exitOK,
+			[]string{"moving anyway", "released to the peer"}, nil, "", 5 * time.Second},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			d := &drainDaemon{checks: tc.checks, moveErr: tc.moveErr}
+			d := &drainDaemon{checks: tc.checks, moveErr: tc.moveErr, moveTook: tc.moveTook}
 			socket := d.start(t)
 			begin := time.Now()
 			code, out, errOut := runHactl("standby", "-s", socket, "--drain", "web", "--timeout", tc.timeout)
