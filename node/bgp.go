@@ -36,6 +36,9 @@ func (e *env) openSpeaker(cfg *config.Config) error {
 }
 
 func newBGP(group string, r config.Resource, e *env) (resource.Resource, error) {
+	if e.noHost {
+		return dryResource{"bgp"}, nil // BIRD is on the other machine
+	}
 	if e.dry {
 		return dryResource{"bgp"}, bgp.Check("")
 	}

@@ -12,7 +12,9 @@ import (
 	"github.com/hapair/hapair/ha/bgp"
 	"github.com/hapair/hapair/ha/conntracksync"
 	"github.com/hapair/hapair/ha/ipvssync"
+	"github.com/hapair/hapair/ha/script"
 	"github.com/hapair/hapair/internal/config"
+	"github.com/hapair/hapair/internal/runner"
 	"github.com/hapair/hapair/proxy/nft"
 )
 
@@ -32,6 +34,15 @@ var host = config.Host{
 	BIRD:       func() error { return bgp.Check("") },
 	Kernel:     kernelPresent,
 	Net:        hostNet,
+	Program:    runner.Executable,
+	Script:     resolveScript,
+}
+
+// resolveScript finds a script resource as the dry build and a takeover
+// do: an absolute path, or a bare name in script.DefaultDirs.
+func resolveScript(name string) error {
+	_, err := script.Resolve(name, script.DefaultDirs)
+	return err
 }
 
 // kernelPresent is nft.Check over a fresh netlink connection. Without
@@ -80,12 +91,12 @@ func hostNet() (config.Net, error) {
 type CheckOptions struct {
 	// Node is this host's node name ("": the host name, as had finds it).
 	Node string
-	// NoHost leaves the host facts out: the interfaces and addresses the
-	// config names and the kernel's IPVS and nftables, for a config meant
-	// for another machine (hactl check-config --no-host). The files the
-	// config names are still read where it names them: the authkeys file,
-	// and the programs (scripts, conntrackd, BIRD), which the dry build
-	// looks up with had's own constructors.
+	// NoHost leaves the host facts out, for a config meant for another
+	// machine (hactl check-config --no-host): the interfaces and addresses
+	// the config names, the kernel's IPVS and nftables, the programs it
+	// runs (notify hooks, track and resource scripts, external checks,
+	// monitors, conntrackd, BIRD). The authkeys file is still read where
+	// the config names it: it is the check's own input.
 	NoHost bool
 }
 
@@ -142,7 +153,7 @@ func Check(path string, o CheckOptions) (Report, error) {
 	r.Keyring = kr
 	r.Warnings = append(r.Warnings, kernelNeeds(cfg)...)
 	for _, name := range r.Nodes {
-		n, err := Build(cfg, Options{Path: path, Node: name, Keyring: kr, DryRun: true})
+		n, err := Build(cfg, Options{Path: path, Node: name, Keyring: kr, DryRun: true, NoHost: o.NoHost})
 		if err != nil {
 			return r, fmt.Errorf("building node %s: %w", name, err)
 		}

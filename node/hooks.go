@@ -27,7 +27,12 @@ func groupNotify(cfg *config.Config) map[string]string {
 
 // buildNotifiers makes one notifier per hook program, shared by the groups
 // that name it. NewNotifier only checks the program; nothing runs yet.
-func buildNotifiers(cfg *config.Config, self string, log *slog.Logger) (map[string]*script.Notifier, error) {
+// With noHost (a dry run for another machine) it makes none: the program
+// is on that machine, and config checked its path.
+func buildNotifiers(cfg *config.Config, self string, log *slog.Logger, noHost bool) (map[string]*script.Notifier, error) {
+	if noHost {
+		return map[string]*script.Notifier{}, nil
+	}
 	byProg := map[string]*script.Notifier{}
 	out := map[string]*script.Notifier{}
 	for group, prog := range groupNotify(cfg) {

@@ -42,6 +42,7 @@ type env struct {
 	self        string
 	stateDir    string
 	dry         bool
+	noHost      bool // dry, for another machine: look nothing up on this host (Options.NoHost)
 	closers     []func() error // run by Node.Close (child processes resources own)
 	speaker     *bgp.Speaker   // nil unless a group has a bgp resource, or dry
 	// groupServices names the services each group's balancer activates
@@ -95,8 +96,11 @@ func newVIP(group string, r config.Resource, e *env) (resource.Resource, error) 
 	return vip.New(vc)
 }
 
-func newScript(_ string, r config.Resource, _ *env) (resource.Resource, error) {
+func newScript(_ string, r config.Resource, e *env) (resource.Resource, error) {
 	c := r.Script
+	if e.noHost {
+		return dryResource{"script " + c.Path}, nil // config checked the name; the file is on the other machine
+	}
 	return script.New(script.Spec{
 		Resource:      c.Path,
 		Args:          c.Args,
@@ -108,6 +112,9 @@ func newScript(_ string, r config.Resource, _ *env) (resource.Resource, error) {
 
 func newConntrackSync(group string, r config.Resource, e *env) (resource.Resource, error) {
 	c := r.ConntrackSync
+	if e.noHost {
+		return dryResource{"conntrack-sync " + c.Interface}, nil // conntracksync.New looks for conntrackd here
+	}
 	local := c.Addresses[e.self]
 	var peer netip.Addr
 	for n, a := range c.Addresses {

@@ -36,6 +36,11 @@ type Options struct {
 	// touches nothing on the system: no state directory, generation file,
 	// addresses, sockets, processes or netlink. The Node cannot Start.
 	DryRun bool
+	// NoHost, with DryRun, also leaves out what the constructors look up
+	// on this host (the notify hooks' and script resources' files,
+	// conntrackd and BIRD), for a config meant for another machine
+	// (CheckOptions.NoHost); their config is still checked.
+	NoHost bool
 }
 
 // Node is one running had: the agent and everything it drives. Its methods
@@ -127,7 +132,7 @@ func Build(cfg *config.Config, opts Options) (_ *Node, err error) {
 			n.groups.setLocal(g.Name)
 		}
 	}
-	if n.notify, err = buildNotifiers(cfg, self, log); err != nil {
+	if n.notify, err = buildNotifiers(cfg, self, log, n.opts.DryRun && n.opts.NoHost); err != nil {
 		return nil, err
 	}
 	if n.checks, err = buildChecks(cfg); err != nil {
@@ -177,7 +182,7 @@ func Build(cfg *config.Config, opts Options) (_ *Node, err error) {
 // with, or in a dry run validates the balancer config and uses inert ones.
 func (n *Node) openEnv(cfg *config.Config) (*env, error) {
 	e := &env{log: n.log, services: map[string]bool{}, kernelNames: map[string]bool{},
-		self: n.self, stateDir: cfg.Cluster.StateDir, dry: n.opts.DryRun,
+		self: n.self, stateDir: cfg.Cluster.StateDir, dry: n.opts.DryRun, noHost: n.opts.DryRun && n.opts.NoHost,
 		groupServices: map[string][]string{}, checkIntervals: map[string]time.Duration{}, snapshot: n.snapshot}
 	for _, s := range cfg.Services {
 		e.checkIntervals[s.Name] = s.Check.Interval

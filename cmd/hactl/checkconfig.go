@@ -29,7 +29,7 @@ func runCheckConfig(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var o node.CheckOptions
 	fs.StringVar(&o.Node, "node", "", "check this host as node `NAME` of cluster.nodes (default: the host name, as had)")
-	fs.BoolVar(&o.NoHost, "no-host", false, "leave the host facts out (interfaces, addresses, the kernel's IPVS and nftables): the config is for another machine; files it names (authkeys, programs) are still read")
+	fs.BoolVar(&o.NoHost, "no-host", false, "leave the host facts out (interfaces, addresses, kernel, programs): the config is for another machine; the authkeys file is still read")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: hactl check-config [--node NAME | --no-host] [FILE]")
 		fs.PrintDefaults()

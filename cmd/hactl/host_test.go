@@ -80,3 +80,44 @@ func withoutNonlocal(sysctl string, lines []string) []string {
 	}
 	return append(lines, "FILE: "+plural(len(lines), "error"))
 }
+
+// TestCheckConfigPrograms: on the node itself every program the config
+// names must be there and executable, each reported at its key: had runs
+// none of them before it needs them (a transition, a takeover, a probe),
+// so a missing one passed the start and then failed every time. --no-host
+// leaves them out: they are on the other machine.
+func TestCheckConfigPrograms(t *testing.T) {
+	dir := t.TempDir()
+	prog := dir + "/notexec.sh"
+	if err := os.WriteFile(prog, []byte("#!/bin/sh\nexit 0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	body := replace(t, caseBase, `peers = {`, `interface = "lo"
+peers = {`)
+	body = replace(t, body, `lb1 = "198.18.1.11"`, `lb1 = "127.0.0.1"`)
+	body = replace(t, body, `interface = "eth0"`, `interface = "lo"`)
+	body = replace(t, body, "id = 7\n", "id = 7\nnotify = \""+prog+"\"\n")
+	body = replace(t, body, `  { kind = "balancer"`, `  { kind = "script", path = "hapair-no-such-script" },
+  { kind = "balancer"`)
+	body = replace(t, body, `check = { type = "connect" }`, `check = { type = "external", program = "`+dir+`/missing" }`)
+	body += "monitors = [ { script = \"" + prog + "\" } ]\n\n[[track]]\nname = \"db\"\nscript = \"" + prog + "\"\n"
+	path := writeCase(t, body)
+	want := strings.ReplaceAll(strings.Join([]string{
+		`FILE:4:10: cluster.notify: PROG is not executable (mode 0644): had runs it at every transition`,
+		`FILE:18:29: group[0].resources[1].path: script: resource "hapair-no-such-script": no executable file of that name in /etc/hapair/resource.d, /etc/ha.d/resource.d, /etc/init.d: taking group "web" over would fail`,
+		`FILE:25:40: service[0].check.program: stat DIR/missing: no such file or directory: had runs it to probe every real: each would count as down`,
+		`FILE:27:25: service[0].monitors[0].script: PROG is not executable (mode 0644): had runs it every interval: the service would switch to its backups`,
+		`FILE:31:10: track[0].script: PROG is not executable (mode 0644): had runs it every interval, and a run that cannot start fails: every group's priority would drop by its weight`,
+		`FILE: 5 errors`,
+	}, "\n")+"\n", "PROG", prog)
+	want = strings.ReplaceAll(strings.ReplaceAll(want, "FILE", path), "DIR", dir)
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"check-config", "--node", "lb1", path}, &stdout, &stderr); code != exitFail || stderr.String() != want {
+		t.Errorf("hactl check-config --node lb1 = %d, stderr:\n%s\nwant %d:\n%s", code, stderr.String(), exitFail, want)
+	}
+	stdout.Reset()
+	stderr.Reset()
+	if code := run([]string{"check-config", "--no-host", path}, &stdout, &stderr); code != exitOK || !strings.HasSuffix(stdout.String(), "; host facts not checked\n") {
+		t.Errorf("hactl check-config --no-host = %d, stdout %q stderr %q; want %d, host facts not checked", code, stdout.String(), stderr.String(), exitOK)
+	}
+}

@@ -47,6 +47,11 @@ func TestCheckConfigSiblings(t *testing.T) {
 		}, []string{
 			`FILE:4:13: cluster.keepalive: deadtime (unset: 4×keepalive) 800ms must be longer than warntime 2s`,
 		}},
+		{"ping node on loopback", func(t *testing.T) string {
+			return caseBase + "\n[[ping]]\naddress = \"127.0.0.1\"\n"
+		}, []string{
+			`FILE:26:11: ping[0].address: 127.0.0.1 is a loopback address: this host always answers it, so it breaks no tie; want an address beyond this host (e.g. the gateway)`,
+		}},
 		{"weights out of range, one wording", func(t *testing.T) string {
 			s := replace(t, caseBase, `{ address = "198.18.1.21:80" }`, `{ address = "198.18.1.21:80", weight = 70000 }`)
 			return s + "\n[[ping]]\naddress = \"198.18.0.1\"\nweight = 300\n\n[[track]]\nname = \"db\"\nscript = \"/bin/true\"\nweight = -1\n"

@@ -44,7 +44,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	format := fs.String("log-format", "text", "log `format`: text (logfmt key=value) or json (one object a line)")
 	showVersion := fs.Bool("version", false, "print the build (module version and VCS revision) and exit")
 	checkOnly := fs.Bool("check", false, "check config, authkeys and this host as a start would, touching nothing, report, and exit")
-	noHost := fs.Bool("no-host", false, "with --check: leave the host facts out (interfaces, addresses, the kernel's IPVS and nftables), for a config meant for another machine")
+	noHost := fs.Bool("no-host", false, "with --check: leave the host facts out (interfaces, addresses, kernel, programs), for a config meant for another machine")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -110,19 +109,7 @@ func Resolve(name string, dirs []string) (string, error) {
 	return "", fmt.Errorf("script: resource %q: no executable file of that name in %s", name, strings.Join(dirs, ", "))
 }
 
-func executable(p string) error {
-	fi, err := os.Stat(p)
-	if err != nil {
-		return err
-	}
-	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("%s is not a regular file", p)
-	}
-	if fi.Mode().Perm()&0o111 == 0 {
-		return fmt.Errorf("%s is not executable (mode %#o)", p, fi.Mode().Perm())
-	}
-	return nil
-}
+func executable(p string) error { return runner.Executable(p) }
 
 // Script is the script resource. It is safe for concurrent use; each call
 // runs the program once.

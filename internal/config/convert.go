@@ -400,8 +400,11 @@ func (c *conv) ping(path string, r *rawPing) Ping {
 	p.Timeout = c.duration(path+".timeout", r.Timeout, ping.TimeoutFor(p.Interval), false)
 	if c.required(path + ".address") {
 		p.Address = c.addr(path+".address", r.Address)
-		if a := p.Address; a.IsValid() && (a.IsUnspecified() || a.IsMulticast()) {
+		switch a := p.Address; {
+		case a.IsValid() && (a.IsUnspecified() || a.IsMulticast()):
 			c.errorf(path+".address", "%s cannot answer an ICMP echo: want a unicast address (e.g. the gateway)", a)
+		case a.IsLoopback():
+			c.errorf(path+".address", "%s is a loopback address: this host always answers it, so it breaks no tie; want an address beyond this host (e.g. the gateway)", a)
 		}
 	}
 	c.timeoutWithin(path, p.Timeout, p.Interval)

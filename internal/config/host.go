@@ -18,6 +18,12 @@ type Host struct {
 	// Net reads this host's interfaces and addresses, which are compared
 	// with the config for this host's node (probeNet); nil: not asked.
 	Net func() (Net, error)
+	// Program reports why an absolute program path cannot be run
+	// (runner.Executable); Script why a script resource, a bare name or an
+	// absolute path, cannot be found and run (script.Resolve). nil: not
+	// asked.
+	Program func(path string) error
+	Script  func(name string) error
 	// Node is this host's node name, as had --node gives it ("": the host
 	// name, Config.Self's rule).
 	Node string

@@ -89,6 +89,7 @@ func parse(data []byte, filename string, r Resolver, h *Host) (*Config, error) {
 	if h != nil && len(errs) == 0 && len(c.errs) == 0 {
 		c.probeHost(cfg, h)
 		c.probeKernel(cfg, h)
+		c.probePrograms(cfg, h)
 		if h.Net != nil {
 			c.probeNet(cfg, h)
 		}
