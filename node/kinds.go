@@ -42,7 +42,7 @@ type env struct {
 	self        string
 	stateDir    string
 	dry         bool
-	noHost      bool // dry, for another machine: look nothing up on this host (Options.NoHost)
+	noHost      bool           // dry, for another machine: look nothing up on this host (Options.NoHost)
 	closers     []func() error // run by Node.Close (child processes resources own)
 	speaker     *bgp.Speaker   // nil unless a group has a bgp resource, or dry
 	// groupServices names the services each group's balancer activates

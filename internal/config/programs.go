@@ -40,4 +40,3 @@ func (c *conv) probePrograms(cfg *Config, h *Host) {
 		}
 	}
 }
-
