@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -431,5 +432,92 @@ func TestKernelNATReload(t *testing.T) {
 			t.Fatalf("new connection %d went to %s after backend1 became quiescent", i, n.real)
 		}
 		n.c.Close()
+	}
+}
+
+// `hactl real disable|enable` on a nat service (ldirectord's drain): the
+// open connection to the drained real goes on, new ones avoid it, and
+// after enable they reach it again.
+func TestKernelNATRealDrain(t *testing.T) {
+	p := kernelPair(t)
+	s := dialStream(t, p)
+	drained := "198.18.0.21:9000"
+	if s.real != "backend1" {
+		drained = "198.18.0.22:9000"
+	}
+	lb1 := p.lab.Host("lb1")
+	if out, err := lb1.Hactl(p.bins, "real", "disable", "nat", drained); err != nil {
+		t.Fatalf("hactl real disable nat %s: %v: %s", drained, err, out)
+	}
+	if err := s.run(20); err != nil {
+		t.Fatalf("the open connection to drained %s (%s): %v", s.real, drained, err)
+	}
+	for i := range 6 {
+		n := dialStream(t, p)
+		n.c.Close()
+		if n.real == s.real {
+			t.Fatalf("new connection %d went to drained %s", i, s.real)
+		}
+	}
+	if out, err := lb1.Hactl(p.bins, "real", "enable", "nat", drained); err != nil {
+		t.Fatalf("hactl real enable nat %s: %v: %s", drained, err, out)
+	}
+	seen := map[string]int{}
+	for range 4 { // rr over two reals
+		n := dialStream(t, p)
+		n.c.Close()
+		seen[n.real]++
+	}
+	if seen[s.real] == 0 {
+		t.Errorf("after enable, new connections went to %v, never to %s", seen, s.real)
+	}
+	if err := s.run(10); err != nil {
+		t.Fatalf("the open connection after enable: %v", err)
+	}
+}
+
+// hasTable reports whether node holds hapair's nftables table of family
+// (ip or netdev).
+func hasTable(p *pair, node, family string) (bool, error) {
+	out, err := p.lab.Host(node).RunFor(5*time.Second, "nft", "list", "tables", family)
+	if err != nil {
+		return false, fmt.Errorf("nft list tables on %s: %v: %s", node, err, out)
+	}
+	return strings.Contains(string(out), "table "+family+" hapair"), nil
+}
+
+// The kernel services' table is there while the group is held and gone
+// when it is released (planned switchover) and when had exits (SIGTERM).
+func TestKernelTablesFollowTheGroup(t *testing.T) {
+	p := kernelPair(t)
+	wantTable := func(node string, want bool, when string) {
+		t.Helper()
+		lab.Eventually(t, 5*time.Second, fmt.Sprintf("%s: table ip hapair on %s: %v", when, node, want), func() error {
+			got, err := hasTable(p, node, "ip")
+			if err != nil {
+				return err
+			}
+			if got != want {
+				return fmt.Errorf("table ip hapair present: %v", got)
+			}
+			return nil
+		})
+	}
+	wantTable("lb1", true, "owner")
+	wantTable("lb2", false, "standby")
+	if out, err := p.lab.Host("lb1").Hactl(p.bins, "standby", "web"); err != nil {
+		t.Fatalf("hactl standby: %v: %s", err, out)
+	}
+	p.waitHolds("lb2", 5*time.Second)
+	wantTable("lb2", true, "after the switchover")
+	wantTable("lb1", false, "after the switchover")
+	if err := p.had["lb2"].Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.had["lb2"].Wait(10 * time.Second); err != nil {
+		t.Errorf("had on lb2 after SIGTERM: %v, want a clean exit", err)
+	}
+	if got, err := hasTable(p, "lb2", "ip"); err != nil || got {
+		t.Errorf("after had on lb2 exited: table ip hapair present %v (%v), want gone", got, err)
 	}
 }
