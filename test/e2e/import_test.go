@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -64,19 +63,7 @@ func TestImportedUltraMonkeyFailsOver(t *testing.T) {
 	// As the article says: the directors forward, and "the application
 	// nodes need to have their default gateway stated as ... the virtual
 	// IP" (LVS-NAT reals answer through the director).
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	for _, n := range []string{"lb1", "lb2"} {
-		if out, err := p.lab.Host(n).Run(ctx, "sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv4.conf.all.send_redirects=0", "net.ipv4.conf.eth0.send_redirects=0"); err != nil {
-			t.Fatalf("%s: %v: %s", n, err, out)
-		}
-	}
-	for _, h := range p.lab.Backends() {
-		script := fmt.Sprintf("sysctl -qw net.ipv4.conf.all.accept_redirects=0 net.ipv4.conf.eth0.accept_redirects=0\nip route replace default via %s\nip route add %s/32 via %s", vip, p.lab.Client().Addr, vip)
-		if out, err := h.Run(ctx, "sh", "-ec", script); err != nil {
-			t.Fatalf("%s: %v: %s", h.Name, err, out)
-		}
-	}
+	p.natGateway("")
 	dir := t.TempDir()
 	for name, body := range ultraMonkey {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {

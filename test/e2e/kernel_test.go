@@ -33,23 +33,8 @@ func kernelPair(t *testing.T) *pair {
 func kernelPairWith(t *testing.T, o pairOptions, names ...string) *pair {
 	t.Helper()
 	p := newPair(t, o)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	for _, n := range []string{"lb1", "lb2"} {
-		script := "sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.send_redirects=0 net.ipv4.conf.default.send_redirects=0 net.ipv4.conf.eth0.send_redirects=0"
-		if out, err := p.lab.Host(n).Run(ctx, "sh", "-ec", script); err != nil {
-			t.Fatalf("%s: %v: %s", n, err, out)
-		}
-	}
 	thinStreams(t, p)
-	for _, h := range p.lab.Backends() {
-		script := fmt.Sprintf(`sysctl -qw net.ipv4.conf.all.accept_redirects=0 net.ipv4.conf.eth0.accept_redirects=0
-ip route replace default via %s
-ip route add %s/32 via %s rto_min %s`, vip, p.lab.Client().Addr, vip, thinRTOMin)
-		if out, err := h.Run(ctx, "sh", "-ec", script); err != nil {
-			t.Fatalf("%s: %v: %s", h.Name, err, out)
-		}
-	}
+	p.natGateway("rto_min " + thinRTOMin)
 	p.start("lb1")
 	p.start("lb2")
 	p.waitOwner("lb1", 10*time.Second)
@@ -340,16 +325,11 @@ func TestKernelDRCrashFailover(t *testing.T) {
 func drPair(t *testing.T, o pairOptions) *pair {
 	t.Helper()
 	p := newPair(t, o)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	thinStreams(t, p)
 	for _, h := range p.lab.Backends() {
-		script := fmt.Sprintf(`sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 net.ipv4.conf.eth0.arp_ignore=1 net.ipv4.conf.eth0.arp_announce=2
+		h.Sh(t, fmt.Sprintf(`sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 net.ipv4.conf.eth0.arp_ignore=1 net.ipv4.conf.eth0.arp_announce=2
 ip addr add %s/32 dev lo
-ip route add %s/32 dev eth0 rto_min %s`, vip, p.lab.Client().Addr, thinRTOMin)
-		if out, err := h.Run(ctx, "sh", "-ec", script); err != nil {
-			t.Fatalf("%s: %v: %s", h.Name, err, out)
-		}
+ip route add %s/32 dev eth0 rto_min %s`, vip, p.lab.Client().Addr, thinRTOMin))
 	}
 	p.start("lb1")
 	p.start("lb2")

@@ -91,6 +91,22 @@ func (p *pair) holders() []string {
 	return p.lab.MustHolders(p.t, vip)
 }
 
+// natGateway makes lb1 and lb2 LVS-NAT directors for the reals: both
+// forward and send no ICMP redirects, and every backend routes its default
+// and the client (with routeOpts, ip-route(8) options, added) through the
+// VIP, as LVS-NAT reals use the director as their gateway.
+func (p *pair) natGateway(routeOpts string) {
+	p.t.Helper()
+	for _, n := range []string{"lb1", "lb2"} {
+		p.lab.Host(n).Sh(p.t, "sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.send_redirects=0 net.ipv4.conf.default.send_redirects=0 net.ipv4.conf.eth0.send_redirects=0")
+	}
+	for _, h := range p.lab.Backends() {
+		h.Sh(p.t, fmt.Sprintf(`sysctl -qw net.ipv4.conf.all.accept_redirects=0 net.ipv4.conf.eth0.accept_redirects=0
+ip route replace default via %s
+ip route add %s/32 via %s %s`, vip, p.lab.Client().Addr, vip, routeOpts))
+	}
+}
+
 // runningPair is newPair with had started on lb1 and lb2 and lb1, the
 // preferred node, holding the VIP: where most tests begin.
 func runningPair(t *testing.T, o pairOptions) *pair {

@@ -16,11 +16,11 @@ import (
 // ARP for it), servers bound to the VIP so replies leave from it.
 func newDR(t *testing.T) *setup {
 	l := lab.New(t, lab.Options{Nodes: 1, Backends: 3})
-	sh(t, l.Host("lb1"), `ip addr add `+vip+`/24 dev eth0`)
+	l.Host("lb1").Sh(t, `ip addr add `+vip+`/24 dev eth0`)
 	s := &setup{l: l, b: newBalancer(t, l.Host("lb1")), client: newDialer(t, l.Client()), clientA: l.Client().Addr,
 		names: map[netip.AddrPort]string{}}
 	for _, h := range l.Backends() {
-		sh(t, h, `sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 net.ipv4.conf.eth0.arp_ignore=1 net.ipv4.conf.eth0.arp_announce=2
+		h.Sh(t, `sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 net.ipv4.conf.eth0.arp_ignore=1 net.ipv4.conf.eth0.arp_announce=2
 ip addr add `+vip+`/32 dev lo`)
 		startServer(t, h, vip+":80")
 		a := netip.AddrPortFrom(h.Addr, 80)

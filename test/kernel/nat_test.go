@@ -32,12 +32,12 @@ type setup struct {
 // reals whose default route and route to the client go through the VIP.
 func newNAT(t *testing.T) *setup {
 	l := lab.New(t, lab.Options{Nodes: 1, Backends: 3})
-	sh(t, l.Host("lb1"), `sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.send_redirects=0 net.ipv4.conf.default.send_redirects=0 net.ipv4.conf.eth0.send_redirects=0
+	l.Host("lb1").Sh(t, `sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.send_redirects=0 net.ipv4.conf.default.send_redirects=0 net.ipv4.conf.eth0.send_redirects=0
 ip addr add `+vip+`/24 dev eth0`)
 	s := &setup{l: l, b: newBalancer(t, l.Host("lb1")), client: newDialer(t, l.Client()), clientA: l.Client().Addr,
 		names: map[netip.AddrPort]string{}}
 	for _, h := range l.Backends() {
-		sh(t, h, fmt.Sprintf(`sysctl -qw net.ipv4.conf.all.accept_redirects=0 net.ipv4.conf.eth0.accept_redirects=0
+		h.Sh(t, fmt.Sprintf(`sysctl -qw net.ipv4.conf.all.accept_redirects=0 net.ipv4.conf.eth0.accept_redirects=0
 ip route replace default via %s
 ip route add %s/32 via %s`, vip, l.Client().Addr, vip))
 		startServer(t, h, "0.0.0.0:8080")
@@ -265,7 +265,7 @@ func TestNATHealthChangeUnderLoad(t *testing.T) {
 	s := newNAT(t)
 	// 40,000 connections leave as many client sockets in TIME-WAIT: widen
 	// the client's ephemeral range so no dial fails for want of a port.
-	sh(t, s.l.Client(), "sysctl -qw net.ipv4.ip_local_port_range='1024 65000'")
+	s.l.Client().Sh(t, "sysctl -qw net.ipv4.ip_local_port_range='1024 65000'")
 	svc := s.svc("wrr")
 	s.b.apply(svc)
 	rstsBefore := tcpOutRsts(t, s.l.Host("lb1"))

@@ -19,16 +19,6 @@ import (
 
 func inNetns(name string, fn func() error) error { return lab.InNetns(name, fn) }
 
-// sh runs a shell script in host's namespace, failing t on error.
-func sh(t *testing.T, h *lab.Host, script string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if out, err := h.Run(ctx, "sh", "-ec", script); err != nil {
-		t.Fatalf("%s: %s: %v\n%s", h.Name, script, err, out)
-	}
-}
-
 // server listens on addr in host's namespace and answers each TCP
 // connection with "NAME CLIENT-IP\n", then echoes lines; each UDP
 // datagram with "NAME CLIENT-IP DATA".

@@ -41,7 +41,7 @@ func TestStaleAndForeignTables(t *testing.T) {
 	if err := inNetns(lb1.Netns, restarted.tb.Remove); err != nil {
 		t.Fatal(err)
 	}
-	sh(t, lb1, `nft add table ip hapair; nft add chain ip hapair theirs`)
+	lb1.Sh(t, `nft add table ip hapair; nft add chain ip hapair theirs`)
 	err = inNetns(lb1.Netns, func() error {
 		c, err := nft.OpenNetlink()
 		if err != nil {
@@ -56,5 +56,5 @@ func TestStaleAndForeignTables(t *testing.T) {
 	if !strings.Contains(string(out), "chain theirs") || strings.Contains(string(out), "svc_") {
 		t.Errorf("the foreign table was touched:\n%s", out)
 	}
-	sh(t, lb1, `nft delete table ip hapair`)
+	lb1.Sh(t, `nft delete table ip hapair`)
 }

@@ -207,6 +207,15 @@ func stopAll(procs []*Proc, timeout time.Duration) error {
 	return errors.Join(errs...)
 }
 
+// Sh runs script with `sh -ec` in the host's namespace, bounded at 10s,
+// and fails t when it fails, naming the host, the script and its output.
+func (h *Host) Sh(t T, script string) {
+	t.Helper()
+	if out, err := h.RunFor(10*time.Second, "sh", "-ec", script); err != nil {
+		t.Fatalf("%s: %s: %v\n%s", h.Name, script, err, out)
+	}
+}
+
 // RunFor is Run with a timeout instead of a context.
 func (h *Host) RunFor(timeout time.Duration, argv ...string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
