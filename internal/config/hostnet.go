@@ -55,9 +55,10 @@ func (n Net) names() string {
 // interface the config names exists (ha/link binds its links to theirs at
 // start, ha/vip, conntrackd and the dr service take theirs at a
 // takeover), self's own ucast link addresses and conntrack-sync address
-// are held here (bound at start and at a takeover), and a VIP written
+// are held here (bound at start and at a takeover), a VIP written
 // without an interface has a subnet here to go on (ha/vip's rule at a
-// takeover). keepalived checks its interfaces at load the same way.
+// takeover), and the admin listener's and this node's BGP addresses are
+// here. keepalived checks its interfaces at load the same way.
 func (c *conv) probeNet(cfg *Config, h *Host) {
 	self, err := cfg.Self(h.Node)
 	if err != nil {
@@ -110,5 +111,13 @@ func (c *conv) probeNet(cfg *Config, h *Host) {
 	}
 	for i, s := range cfg.Services {
 		iface(idx("service", i)+".interface", s.Interface, fmt.Sprintf("activating service %q would fail", s.Name))
+	}
+	if a := cfg.Admin.Listen.Addr(); a.IsValid() && !a.IsLoopback() && !a.IsUnspecified() && !n.NonlocalBind && !n.holds(a) {
+		c.errorf("admin.listen", "no interface of this host holds %s: had binds the admin listener at start and would fail", a)
+	}
+	if b := cfg.BGP; b != nil {
+		if p, ok := b.Nodes[self]; ok && !n.holds(p.Addr()) {
+			c.errorf("bgp.nodes."+self, "%s is this node's (%s) address on the neighbours' network, and no interface of this host holds it: its BGP sessions and BFD would never come up", p.Addr(), self)
+		}
 	}
 }
