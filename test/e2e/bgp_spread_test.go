@@ -105,14 +105,24 @@ func (s spread) String() string {
 func measureSpread(t *testing.T, p *pair) (spread, *probe.Result) {
 	t.Helper()
 	before := scheduled(t, p)
-	res, err := p.lab.Probe(p.bins, "client", anycast+":9000", probe.Options{Proto: "tcp", Interval: 5 * time.Millisecond, Timeout: 500 * time.Millisecond, Count: spreadFlows})
+	// Duration: room for all of them on a loaded machine (the default,
+	// Count*Interval+Timeout, cut rounds short at load 30).
+	res, err := p.lab.Probe(p.bins, "client", anycast+":9000", probe.Options{Proto: "tcp", Interval: 5 * time.Millisecond, Timeout: 500 * time.Millisecond, Count: spreadFlows, Duration: 30 * time.Second})
 	if err != nil {
 		t.Fatalf("%d connections to %s: %v", spreadFlows, anycast, err)
 	}
+	if res.Sent != spreadFlows {
+		t.Fatalf("the probe made %d connections in 30s, want %d (%s)", res.Sent, spreadFlows, res.Summary())
+	}
 	after := scheduled(t, p)
 	var counts []int
+	total := 0
 	for _, n := range []string{"lb1", "lb2", "lb3"} {
 		counts = append(counts, after[n]-before[n])
+		total += after[n] - before[n]
+	}
+	if total != spreadFlows {
+		t.Errorf("the nodes scheduled %v = %d connections, the client made %d", counts, total, spreadFlows)
 	}
 	return newSpread(counts), res
 }
