@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -90,4 +91,84 @@ func upLinks(links map[string]bool) int {
 		}
 	}
 	return n
+}
+
+// TestThreeNodesGroups: three groups, each preferring another node first
+// (web lb1>lb2>lb3, api lb2>lb3>lb1, db lb3>lb1>lb2): each starts on its
+// first node; a crash moves only the crashed node's group, to the next
+// live node of its list; a partition of the node holding two groups gives
+// both sides every group they cannot see held (no quorum, as Heartbeat
+// without a quorum plugin), and the heal leaves one holder per group, the
+// best live one; the crashed node's return takes its group back
+// (auto_failback) and leaves the others where they are.
+func TestThreeNodesGroups(t *testing.T) {
+	p := newPair(t, scenario.ThreeGroups)
+	for _, n := range []string{"lb1", "lb2", "lb3"} {
+		p.start(n)
+	}
+	want := func(what string, timeout time.Duration, holders map[string]string) time.Duration {
+		t.Helper()
+		return lab.Eventually(t, timeout, what, func() error { return p.groupsHeld(holders) })
+	}
+	want("each group on its first node", 10*time.Second, map[string]string{"web": "lb1", "api": "lb2", "db": "lb3"})
+	text, err := p.lab.Host("lb3").Hactl(p.bins, "status")
+	for _, pref := range []string{"lb1=200>lb2=199>lb3=198", "lb2=200>lb3=199>lb1=198", "lb3=200>lb1=199>lb2=198"} {
+		if err != nil || !strings.Contains(string(text), pref) {
+			t.Errorf("hactl status on lb3 = %v\n%s\nwant the preference %s", err, text, pref)
+		}
+	}
+
+	p.crashOwner("lb2")
+	t.Logf("lb2 crashed: api on lb3 after %v, web and db stayed", want("api moves to lb3, the others stay", 5*time.Second,
+		map[string]string{"web": "lb1", "api": "lb3", "db": "lb3"}).Round(time.Millisecond))
+
+	// lb3, holding api and db, is cut off: each side holds what it
+	// cannot see held; once healed, one holder each again.
+	p.lab.Isolate("lb3")
+	lab.Eventually(t, 5*time.Second, "both sides hold every group", func() error {
+		for _, g := range []struct{ node, group string }{{"lb1", "api"}, {"lb1", "db"}, {"lb3", "web"}} {
+			if err := p.holds(g.node, g.group); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	p.lab.Heal()
+	t.Logf("lb3 partitioned then healed: one holder per group after %v", want("web on lb1, api and db on lb3 after the heal", 10*time.Second,
+		map[string]string{"web": "lb1", "api": "lb3", "db": "lb3"}).Round(time.Millisecond))
+
+	p.lab.Plug("lb2")
+	p.start("lb2")
+	t.Logf("lb2 back: api on lb2 after %v", want("api back on lb2, the others stay", 10*time.Second,
+		map[string]string{"web": "lb1", "api": "lb2", "db": "lb3"}).Round(time.Millisecond))
+}
+
+// groupVIPs are the VIPs of scenario.ThreeGroups' groups.
+var groupVIPs = map[string]netip.Addr{"web": vip, "api": netip.MustParseAddr("198.18.0.101"), "db": netip.MustParseAddr("198.18.0.102")}
+
+// holds is nil when node has group's VIP and says it is its master.
+func (p *pair) holds(node, group string) error {
+	if ok, err := p.lab.HasAddr(node, groupVIPs[group]); err != nil || !ok {
+		return fmt.Errorf("%s's VIP %v on %s: %v %v", group, groupVIPs[group], node, ok, err)
+	}
+	return p.master(node, group)
+}
+
+// groupsHeld is nil when each group of holders is held by its node alone
+// among the running nodes (a crashed, unplugged node keeps stale copies).
+func (p *pair) groupsHeld(holders map[string]string) error {
+	for group, node := range holders {
+		if err := p.holds(node, group); err != nil {
+			return err
+		}
+		for _, other := range []string{"lb1", "lb2", "lb3"} {
+			if other == node || p.had[other].Exited() {
+				continue
+			}
+			if ok, err := p.lab.HasAddr(other, groupVIPs[group]); err != nil || ok {
+				return fmt.Errorf("%s's VIP %v also on %s (%v)", group, groupVIPs[group], other, err)
+			}
+		}
+	}
+	return nil
 }

@@ -171,6 +171,25 @@ func nodeNames(n int) (nodes, peers string) {
 // lb1, then lb2, then lb3, and fails back up the list.
 var ThreeNodes = Options{Nodes: 3, Preferred: `["lb1", "lb2", "lb3"]`, AutoFailback: true, FailbackHold: FailbackHold, Initdead: Deadtime}
 
+// ThreeGroups is ThreeNodes with two more groups, each preferring another
+// node first: Heartbeat's active/active, every node primary for one group
+// (web on lb1, api on lb2, db on lb3) and next in line for another.
+var ThreeGroups = func() Options {
+	o := ThreeNodes
+	o.Tables = `
+[[group]]
+name = "api"
+preferred = ["lb2", "lb3", "lb1"]
+resources = [ { kind = "vip", address = "198.18.0.101/24", interface = "eth0" } ]
+
+[[group]]
+name = "db"
+preferred = ["lb3", "lb1", "lb2"]
+resources = [ { kind = "vip", address = "198.18.0.102/24", interface = "eth0" } ]
+`
+	return o
+}()
+
 // ECMP is the active/active scenario of the BGP tests: three nodes
 // announce 198.18.2.100 to the router (BIRD, AS 65000, the client behind it) and
 // balance it with the source-hash scheduler, so every node picks the same
@@ -318,6 +337,7 @@ func All() map[string]Options {
 	return map[string]Options{
 		"pair":              {},
 		"three nodes":       ThreeNodes,
+		"three groups":      ThreeGroups,
 		"ecmp":              ECMP,
 		"bgp three nodes":   BGPThreeNodes,
 		"notify":            {Notify: true},
