@@ -7,60 +7,15 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netns"
-
 	"github.com/hapair/hapair/test/e2e/scenario"
 	"github.com/hapair/hapair/test/lab"
 )
-
-// dialIn opens a TCP connection from inside network namespace ns (an
-// `ip netns` name of the lab): the socket is made on a locked thread moved
-// into ns and back. The thread must live on: the lab starts its processes
-// with a parent-death signal, which the kernel sends when the thread that
-// forked them exits, so a thread is let die only if it cannot get back.
-func dialIn(ns, addr string, timeout time.Duration) (net.Conn, error) {
-	type result struct {
-		c   net.Conn
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			ch <- result{nil, fmt.Errorf("reading this thread's netns: %w", err)}
-			return
-		}
-		defer orig.Close()
-		h, err := netns.GetFromName(ns)
-		if err != nil {
-			runtime.UnlockOSThread()
-			ch <- result{nil, fmt.Errorf("netns %s: %w", ns, err)}
-			return
-		}
-		defer h.Close()
-		if err := netns.Set(h); err != nil {
-			runtime.UnlockOSThread()
-			ch <- result{nil, fmt.Errorf("entering netns %s: %w", ns, err)}
-			return
-		}
-		c, err := net.DialTimeout("tcp", addr, timeout)
-		if netns.Set(orig) == nil {
-			runtime.UnlockOSThread() // back home: the thread may serve others
-		}
-		ch <- result{c, err}
-	}()
-	r := <-ch
-	return r.c, r.err
-}
 
 // adminGet fetches path from the admin listener of host, from inside the
 // host's namespace (127.0.0.1:AdminPort there).
@@ -68,7 +23,7 @@ func adminGet(h *lab.Host, path string) ([]byte, error) {
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
 		DisableKeepAlives: true,
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			return dialIn(h.Netns, addr, 2*time.Second)
+			return lab.DialIn(h.Netns, "tcp", addr, 2*time.Second)
 		},
 	}}
 	resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d%s", scenario.AdminPort, path))
@@ -184,7 +139,7 @@ func forward(t *testing.T, ns, target string) (addr string, drop func()) {
 			go func() {
 				defer wg.Done()
 				defer c.Close()
-				up, err := dialIn(ns, target, 2*time.Second)
+				up, err := lab.DialIn(ns, "tcp", target, 2*time.Second)
 				if err != nil {
 					return
 				}

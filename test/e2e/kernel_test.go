@@ -119,12 +119,7 @@ type stream struct {
 
 func dialStream(t *testing.T, p *pair) *stream {
 	t.Helper()
-	var c net.Conn
-	err := lab.InNetns(p.lab.Client().Netns, func() error {
-		var err error
-		c, err = net.DialTimeout("tcp4", vipTCP.String(), 2*time.Second)
-		return err
-	})
+	c, err := lab.DialIn(p.lab.Client().Netns, "tcp4", vipTCP.String(), 2*time.Second)
 	if err != nil {
 		t.Fatalf("client dialing %s: %v", vipTCP, err)
 	}
@@ -182,12 +177,7 @@ type sipFlow struct {
 
 func dialSIP(t *testing.T, p *pair) *sipFlow {
 	t.Helper()
-	var c net.Conn
-	err := lab.InNetns(p.lab.Client().Netns, func() error {
-		var err error
-		c, err = net.Dial("udp4", fmt.Sprintf("%s:5060", vip))
-		return err
-	})
+	c, err := lab.DialIn(p.lab.Client().Netns, "udp4", fmt.Sprintf("%s:5060", vip), 2*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
