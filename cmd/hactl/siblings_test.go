@@ -52,6 +52,12 @@ func TestCheckConfigSiblings(t *testing.T) {
 		}, []string{
 			`FILE:26:11: ping[0].address: 127.0.0.1 is a loopback address: this host always answers it, so it breaks no tie; want an address beyond this host (e.g. the gateway)`,
 		}},
+		{"admin listener on a service's port", func(t *testing.T) string {
+			s := replace(t, caseBase, `listen = "198.18.0.100:80"`, `listen = "0.0.0.0:80"`)
+			return s + "\n[admin]\nlisten = \"127.0.0.1:80\"\n"
+		}, []string{
+			`FILE:26:10: admin.listen: 127.0.0.1:80 is also where service "http" listens (FILE:21:10): had binds both at start; pick another port for one of them`,
+		}},
 		{"weights out of range, one wording", func(t *testing.T) string {
 			s := replace(t, caseBase, `{ address = "198.18.1.21:80" }`, `{ address = "198.18.1.21:80", weight = 70000 }`)
 			return s + "\n[[ping]]\naddress = \"198.18.0.1\"\nweight = 300\n\n[[track]]\nname = \"db\"\nscript = \"/bin/true\"\nweight = -1\n"

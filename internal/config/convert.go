@@ -230,6 +230,7 @@ func (c *conv) config(r *rawFile, file string) *Config {
 	c.machine(cfg)
 	c.crossChecks(cfg)
 	cfg.Admin = c.admin(&r.Admin)
+	c.adminPort(cfg)
 	return cfg
 }
 

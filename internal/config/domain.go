@@ -270,6 +270,23 @@ func (c *conv) wildcardSelf(path string, s Service, own ...map[netip.Addr]addrUs
 	}
 }
 
+// adminPort reports a tcp service of the userspace balancer whose
+// listener would take the admin listener's address and port: had binds
+// both at start (the balancer's on every node, warm), so the second fails.
+// nat and dr services bind nothing.
+func (c *conv) adminPort(cfg *Config) {
+	a := cfg.Admin.Listen
+	if !a.IsValid() {
+		return
+	}
+	for i, s := range cfg.Services {
+		if s.Method == "proxy" && s.Protocol == "tcp" && s.Listen.IsValid() && proxy.Overlap(s.Listen, a) {
+			c.errorf("admin.listen", "%s is also where service %q listens (%s): had binds both at start; pick another port for one of them", a, s.Name, c.ix.at(idx("service", i)+".listen"))
+			return
+		}
+	}
+}
+
 // heartbeatPorts reports a udp service that would bind a heartbeat link's
 // address and port: an mcast link binds its group address, a ucast one
 // each node's own address (ha/link's Open); a wildcard listen takes them
