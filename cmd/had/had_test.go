@@ -129,3 +129,20 @@ func TestLogFormat(t *testing.T) {
 		t.Errorf("had --log-format xml = exit %d, %q; want 2 and an error naming the flag", code, stderr.String())
 	}
 }
+
+// TestCheckFailsOneLineEach: had --check prints authkeys errors as config
+// errors, FILE:LINE:COL (or FILE) one a line, then a count naming the
+// config that names the file.
+func TestCheckFailsOneLineEach(t *testing.T) {
+	cfgPath, keyPath := setup(t, 0o600)
+	if err := os.WriteFile(keyPath, []byte("auth 1\n1 sha256\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"-check", "-no-host", "-c", cfgPath}, &stdout, &stderr)
+	want := keyPath + `:2:9: key 1: sha256 needs a secret ("1 sha256 SECRET")` + "\n" +
+		"had: " + keyPath + ": 1 error (cluster.authkeys in " + cfgPath + "), not starting\n"
+	if code != 1 || stderr.String() != want {
+		t.Errorf("had --check = %d, stderr:\n%s\nwant 1:\n%s", code, stderr.String(), want)
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/hapair/hapair/cmd/internal/admin"
+	"github.com/hapair/hapair/authkeys"
 	"github.com/hapair/hapair/internal/config"
 	"github.com/hapair/hapair/internal/ctl"
 	"github.com/hapair/hapair/internal/version"
@@ -102,15 +103,29 @@ func run(args []string, stdout, stderr io.Writer) int {
 // check-config prints them.
 func failed(stderr io.Writer, path string, err error) int {
 	var errs config.Errors
-	if !errors.As(err, &errs) {
+	var keyErrs authkeys.Errors
+	switch {
+	case errors.As(err, &errs):
+		for _, e := range errs {
+			fmt.Fprintln(stderr, e)
+		}
+		fmt.Fprintf(stderr, "had: %s: %s, not starting\n", path, errorCount(len(errs)))
+	case errors.As(err, &keyErrs):
+		for _, e := range keyErrs {
+			fmt.Fprintln(stderr, e)
+		}
+		fmt.Fprintf(stderr, "had: %s: %s (cluster.authkeys in %s), not starting\n", keyErrs[0].File, errorCount(len(keyErrs)), path)
+	default:
 		fmt.Fprintf(stderr, "had: %v\n", err)
-		return 1
 	}
-	for _, e := range errs {
-		fmt.Fprintln(stderr, e)
-	}
-	fmt.Fprintf(stderr, "had: %s: %d errors, not starting\n", path, len(errs))
 	return 1
+}
+
+func errorCount(n int) string {
+	if n == 1 {
+		return "1 error"
+	}
+	return fmt.Sprintf("%d errors", n)
 }
 
 // newLogger builds had's logger: slog's text handler (logfmt, what
