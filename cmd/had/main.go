@@ -20,8 +20,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/hapair/hapair/cmd/internal/admin"
 	"github.com/hapair/hapair/authkeys"
+	"github.com/hapair/hapair/cmd/internal/admin"
 	"github.com/hapair/hapair/internal/config"
 	"github.com/hapair/hapair/internal/ctl"
 	"github.com/hapair/hapair/internal/version"
