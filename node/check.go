@@ -13,6 +13,7 @@ import (
 	"github.com/hapair/hapair/ha/conntracksync"
 	"github.com/hapair/hapair/ha/ipvssync"
 	"github.com/hapair/hapair/ha/script"
+	"github.com/hapair/hapair/ha/vip"
 	"github.com/hapair/hapair/internal/config"
 	"github.com/hapair/hapair/internal/runner"
 	"github.com/hapair/hapair/proxy/nft"
@@ -60,26 +61,37 @@ func kernelPresent(dr bool) error {
 	return err
 }
 
-// hostNet reads this host's interfaces and their addresses (an rtnetlink
-// dump, read-only) and net.ipv4.ip_nonlocal_bind.
+// hostNet reads this host's interfaces and their addresses, with who
+// added each (one rtnetlink dump, read-only, as ha/vip reads them), and
+// net.ipv4.ip_nonlocal_bind.
 func hostNet() (config.Net, error) {
 	ifis, err := net.Interfaces()
 	if err != nil {
 		return config.Net{}, err
 	}
-	n := config.Net{Interfaces: map[string][]netip.Prefix{}}
+	nl, err := vip.OpenNetlink("")
+	if err != nil {
+		return config.Net{}, err
+	}
+	defer nl.Close()
+	addrs, err := nl.Addrs()
+	if err != nil {
+		return config.Net{}, err
+	}
+	n := config.Net{Interfaces: map[string][]netip.Prefix{}, Foreign: map[netip.Addr]string{}}
+	names := map[int]string{}
 	for _, ifi := range ifis {
-		addrs, err := ifi.Addrs()
-		if err != nil {
-			return config.Net{}, fmt.Errorf("addresses of %s: %w", ifi.Name, err)
+		n.Interfaces[ifi.Name], names[ifi.Index] = nil, ifi.Name
+	}
+	for _, a := range addrs {
+		name, ok := names[a.LinkIndex]
+		if !ok {
+			continue // a link that came after the list: the next check sees it
 		}
-		n.Interfaces[ifi.Name] = nil
-		for _, a := range addrs {
-			if ipn, ok := a.(*net.IPNet); ok {
-				if p, err := netip.ParsePrefix(ipn.String()); err == nil {
-					n.Interfaces[ifi.Name] = append(n.Interfaces[ifi.Name], netip.PrefixFrom(p.Addr().Unmap(), p.Bits()))
-				}
-			}
+		p := netip.PrefixFrom(a.Prefix.Addr().Unmap(), a.Prefix.Bits())
+		n.Interfaces[name] = append(n.Interfaces[name], p)
+		if a.Proto != vip.Proto {
+			n.Foreign[p.Addr()] = name
 		}
 	}
 	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_nonlocal_bind")

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"net"
+	"net/netip"
 	"os"
 	"slices"
 	"strings"
@@ -53,6 +54,25 @@ peers`)
 		{"missing here, for another machine", missing, []string{"--no-host"}, exitOK, []string{
 			`FILE: config ok: nodes lb1 and lb2 in cluster "web" id 7, 1 group, 1 service; authkeys AUTHKEYS ok (1 key, signing with 1); host facts not checked`,
 		}},
+	}
+	// A VIP that is this host's own address (any non-loopback IPv4 one it
+	// has) is never taken over: ha/vip refuses an address it did not add.
+	if dev, own, ok := ownAddress(ifis); ok {
+		body := replace(t, onLo, `{ kind = "vip", address = "198.18.0.100/24", interface = "lo" }`,
+			`{ kind = "vip", address = "`+own.String()+`", interface = "`+dev+`" }`)
+		body = replace(t, body, `listen = "198.18.0.100:80"`, `listen = "`+own.Addr().String()+`:80"`)
+		tests = append(tests, struct {
+			desc string
+			body string
+			args []string
+			code int
+			want []string
+		}{"VIP is this host's own address", body, []string{"--node", "lb1"}, exitFail, []string{
+			`FILE:16:29: group[0].resources[0].address: ` + own.Addr().String() + ` is already on ` + dev + ` of this host, and hapair did not add it (the host's own address, or another tool's): hapair never takes such an address over, so taking group "web" over would fail`,
+			`FILE: 1 error`,
+		}})
+	} else {
+		t.Log("no non-loopback IPv4 address on this host: the own-address case is not run")
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
@@ -120,4 +140,21 @@ peers = {`)
 	if code := run([]string{"check-config", "--no-host", path}, &stdout, &stderr); code != exitOK || !strings.HasSuffix(stdout.String(), "; host facts not checked\n") {
 		t.Errorf("hactl check-config --no-host = %d, stdout %q stderr %q; want %d, host facts not checked", code, stdout.String(), stderr.String(), exitOK)
 	}
+}
+
+// ownAddress is a non-loopback IPv4 address of this host, with its prefix
+// and interface.
+func ownAddress(ifis []net.Interface) (string, netip.Prefix, bool) {
+	for _, ifi := range ifis {
+		addrs, _ := ifi.Addrs()
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok {
+				p, err := netip.ParsePrefix(ipn.String())
+				if err == nil && p.Addr().Is4() && !p.Addr().IsLoopback() && !p.Addr().IsLinkLocalUnicast() {
+					return ifi.Name, p, true
+				}
+			}
+		}
+	}
+	return "", netip.Prefix{}, false
 }

@@ -19,6 +19,10 @@ type Net struct {
 	// address no interface holds, so a ucast link's own address need not
 	// be here yet.
 	NonlocalBind bool
+	// Foreign maps each address held here that hapair did not add (no
+	// ha/vip protocol mark: the host's own, or another tool's) to its
+	// interface: ha/vip never takes such an address over.
+	Foreign map[netip.Addr]string
 }
 
 // holds reports whether some interface holds a.
@@ -94,7 +98,10 @@ func (c *conv) probeNet(cfg *Config, h *Host) {
 			switch {
 			case r.VIP != nil:
 				iface(path+".interface", r.VIP.Interface, takeover)
-				if a := r.VIP.Prefix.Addr(); r.VIP.Interface == "" && a.IsValid() && !n.subnetOf(a) {
+				a := r.VIP.Prefix.Addr()
+				if dev, ok := n.Foreign[a]; ok {
+					c.errorf(path+".address", "%s is already on %s of this host, and hapair did not add it (the host's own address, or another tool's): hapair never takes such an address over, so %s", a, dev, takeover)
+				} else if r.VIP.Interface == "" && a.IsValid() && !n.subnetOf(a) {
 					c.errorf(path+".address", "no interface of this host has a subnet containing %s: %s; set interface", a, takeover)
 				}
 			case r.ConntrackSync != nil:
