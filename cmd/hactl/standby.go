@@ -1,8 +1,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/hapair/hapair/internal/ctl"
@@ -45,7 +49,11 @@ func cmdStandby(args []string, stdout, stderr io.Writer) int {
 		return callPrint(stdout, stderr, had, ctl.Request{Verb: ctl.VerbStandby, Group: group})
 	}
 	polls := target{socket: had.socket, timeout: queryTimeout}
-	if code := drainGroup(stdout, stderr, polls, group, had.timeout); code != exitOK {
+	// An operator who interrupts the wait keeps the group here: the drain
+	// is lifted rather than left ending keep-alive with no move to come.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if code := drainGroup(ctx, stdout, stderr, polls, group, had.timeout); code != exitOK {
 		return code
 	}
 	code := callPrint(stdout, stderr, target{socket: had.socket, timeout: waitTimeout}, ctl.Request{Verb: ctl.VerbStandby, Group: group})
@@ -58,10 +66,11 @@ func cmdStandby(args []string, stdout, stderr io.Writer) int {
 }
 
 // drainGroup quiesces group and waits, printing progress, until it can
-// move or timeout passes. Only a failure to start or follow the drain is
-// an error: at the timeout the move goes ahead, like HAProxy's
-// hard-stop-after, and says what was still pending.
-func drainGroup(stdout, stderr io.Writer, had target, group string, timeout time.Duration) int {
+// move or timeout passes. At the timeout the move goes ahead, like
+// HAProxy's hard-stop-after, and says what was still pending. A failure to
+// start or follow the drain is an error, and so is ctx ending (hactl
+// interrupted): then the drain is lifted and there is no move (exitFail).
+func drainGroup(ctx context.Context, stdout, stderr io.Writer, had target, group string, timeout time.Duration) int {
 	var st ctl.DrainState
 	if code := call(stderr, had, ctl.Request{Verb: ctl.VerbDrain, Action: "start", Group: group}, &st); code != exitOK {
 		return code
@@ -75,7 +84,16 @@ func drainGroup(stdout, stderr io.Writer, had target, group string, timeout time
 			fmt.Fprintf(stdout, "drain timeout %v passed with %s: moving anyway\n", timeout, st.Waiting)
 			return exitOK
 		}
-		time.Sleep(drainPoll)
+		select {
+		case <-ctx.Done():
+			var lifted ctl.DrainState
+			if code := call(stderr, had, ctl.Request{Verb: ctl.VerbDrain, Action: "cancel", Group: group}, &lifted); code != exitOK {
+				return code
+			}
+			fmt.Fprintf(stdout, "drain of %v interrupted with %s: drain lifted, nothing moved\n", st.Groups, st.Waiting)
+			return exitFail
+		case <-time.After(drainPoll):
+		}
 		// A fresh value each time: had leaves Waiting out once nothing is
 		// pending, and decoding into the last answer would keep its text,
 		// so the drain would wait for requests long gone until the timeout.

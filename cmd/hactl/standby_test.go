@@ -132,3 +132,22 @@ func TestStandbyDrain(t *testing.T) {
 		})
 	}
 }
+
+// An interrupted drain (Ctrl-C, SIGTERM) is lifted and nothing moves.
+func TestStandbyDrainInterrupted(t *testing.T) {
+	d := &drainDaemon{checks: []ctl.DrainState{{Groups: []string{"web"}, Services: []string{"http"}, Open: 1, Waiting: "1 connection(s) or request(s) open"}}}
+	had := target{socket: d.start(t), timeout: queryTimeout}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var out, errOut strings.Builder
+	code := drainGroup(ctx, &out, &errOut, had, "web", time.Minute)
+	if code != exitFail {
+		t.Errorf("exit %d, want %d; stdout:\n%s\nstderr:\n%s", code, exitFail, out.String(), errOut.String())
+	}
+	if want := "drain of [web] interrupted with 1 connection(s) or request(s) open: drain lifted, nothing moved"; !strings.Contains(out.String(), want) {
+		t.Errorf("stdout lacks %q:\n%s", want, out.String())
+	}
+	if got, want := d.requests(), "drain/start drain/cancel"; got != want {
+		t.Errorf("requests to had: %s, want %s", got, want)
+	}
+}
