@@ -195,9 +195,7 @@ func TestBalancerBackupPool(t *testing.T) {
 		state = append(state, n)
 		h.WriteFile("monitor.state", "OK\n", 0o644)
 	}
-	p.start("lb1")
-	p.start("lb2")
-	p.waitOwner("lb1", 10*time.Second)
+	p.up()
 	p.waitPool("http", "primary")
 
 	setMonitor := func(word string) {

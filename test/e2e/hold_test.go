@@ -212,9 +212,7 @@ func TestPeerResetAfterLostStateDir(t *testing.T) {
 		t.Fatalf("making lb2's state directory: %v: %s", err, out)
 	}
 	lb2.WriteFile("state/generation", "99999999999\n", 0o600)
-	p.start("lb1")
-	p.start("lb2")
-	p.waitOwner("lb1", 10*time.Second)
+	p.up()
 	if err := p.had["lb2"].Stop(10 * time.Second); err != nil {
 		t.Fatal(err)
 	}

@@ -35,9 +35,7 @@ func kernelPairWith(t *testing.T, o pairOptions, names ...string) *pair {
 	p := newPair(t, o)
 	thinStreams(t, p)
 	p.natGateway("rto_min " + thinRTOMin)
-	p.start("lb1")
-	p.start("lb2")
-	p.waitOwner("lb1", 10*time.Second)
+	p.up()
 	// Every real checked up before the first client packet: a UDP flow
 	// that arrived before its service was programmed would keep its
 	// un-NATed conntrack entry.
@@ -321,9 +319,7 @@ func drPair(t *testing.T, o pairOptions) *pair {
 ip addr add %s/32 dev lo
 ip route add %s/32 dev eth0 rto_min %s`, vip, p.lab.Client().Addr, thinRTOMin))
 	}
-	p.start("lb1")
-	p.start("lb2")
-	p.waitOwner("lb1", 10*time.Second)
+	p.up()
 	p.waitRealsUp("lb1", "gate", 2, 10*time.Second)
 	return p
 }

@@ -112,10 +112,17 @@ ip route add %s/32 via %s %s`, vip, p.lab.Client().Addr, vip, routeOpts))
 func runningPair(t *testing.T, o pairOptions) *pair {
 	t.Helper()
 	p := newPair(t, o)
+	p.up()
+	return p
+}
+
+// up starts had on lb1 and lb2 and waits until lb1, the preferred node,
+// holds the VIP: runningPair for a test with setup of its own before.
+func (p *pair) up() {
+	p.t.Helper()
 	p.start("lb1")
 	p.start("lb2")
 	p.waitOwner("lb1", 10*time.Second)
-	return p
 }
 
 // waitOwner waits until exactly node holds the VIP and says it is master.
