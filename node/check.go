@@ -15,6 +15,7 @@ import (
 	"github.com/hapair/hapair/ha/script"
 	"github.com/hapair/hapair/ha/vip"
 	"github.com/hapair/hapair/internal/config"
+	"github.com/hapair/hapair/internal/ctl"
 	"github.com/hapair/hapair/internal/runner"
 	"github.com/hapair/hapair/proxy/nft"
 )
@@ -37,6 +38,7 @@ var host = config.Host{
 	Net:        hostNet,
 	Program:    runner.Executable,
 	Script:     resolveScript,
+	Socket:     func(path string) error { return ctl.CheckSocketPath(path, os.Geteuid()) },
 }
 
 // resolveScript finds a script resource as the dry build and a takeover

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -35,6 +36,13 @@ peers`, `interface = "hapair-none0"
 peers`)
 	missing = replace(t, missing, `lb1 = "127.0.0.1"`, `lb1 = "198.18.1.11"`)
 	missing = replace(t, missing, `interface = "lo" }`, `interface = "hapair-none1" }`)
+	// A socket in a directory others can write (/tmp without a private
+	// directory) is refused by had at start.
+	shared := t.TempDir()
+	if err := os.Chmod(shared, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	openSocket := replace(t, onLo, "id = 7\n", "id = 7\nsocket = \""+shared+"/had.sock\"\n")
 	nonlocal, _ := os.ReadFile("/proc/sys/net/ipv4/ip_nonlocal_bind")
 	tests := []struct {
 		desc string
@@ -51,6 +59,10 @@ peers`)
 			`FILE:10:17: link[0].peers.lb1: 198.18.1.11 is this node's (lb1) address on link ucast0, and no interface of this host holds it: had binds it at start and would fail`,
 			`FILE:16:60: group[0].resources[0].interface: interface "hapair-none1" is not on this host (it has ` + has + `): taking group "web" over would fail`,
 		})},
+		{"socket directory others can write", openSocket, []string{"--node", "lb1"}, exitFail, []string{
+			`FILE:4:10: cluster.socket: ctl: socket directory ` + shared + `: ` + shared + ` has mode 0777 (owner uid ` + strconv.Itoa(os.Geteuid()) + `): group or others can write it and replace the control socket; fix: chmod go-w ` + shared + `, or use a private directory such as /run/hapair: had refuses to start`,
+			`FILE: 1 error`,
+		}},
 		{"missing here, for another machine", missing, []string{"--no-host"}, exitOK, []string{
 			`FILE: config ok: nodes lb1 and lb2 in cluster "web" id 7, 1 group, 1 service; authkeys AUTHKEYS ok (1 key, signing with 1); host facts not checked`,
 		}},

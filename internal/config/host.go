@@ -24,6 +24,10 @@ type Host struct {
 	// asked.
 	Program func(path string) error
 	Script  func(name string) error
+	// Socket reports why had could not listen on the control socket path
+	// (ctl.CheckSocketPath: its directory's owner and mode); nil: not
+	// asked.
+	Socket func(path string) error
 	// Node is this host's node name, as had --node gives it ("": the host
 	// name, Config.Self's rule).
 	Node string

@@ -2,11 +2,17 @@ package config
 
 import "fmt"
 
-// probePrograms asks h about every program the config names, each at its
-// key: had starts none of them before it needs them (a transition, a
-// takeover, a probe), so a program that cannot run would pass a start and
-// fail later, every time.
+// probePrograms asks h about the control socket's directory (had listens
+// there at start) and every program the config names, each at its key:
+// had starts none of them before it needs them (a transition, a takeover,
+// a probe), so a program that cannot run would pass a start and fail
+// later, every time.
 func (c *conv) probePrograms(cfg *Config, h *Host) {
+	if h.Socket != nil {
+		if err := h.Socket(cfg.Cluster.Socket); err != nil {
+			c.errorf("cluster.socket", "%v: had refuses to start", err)
+		}
+	}
 	program := func(path, prog, what string) {
 		if prog == "" || h.Program == nil {
 			return

@@ -94,12 +94,36 @@ func Listen(path string) (net.Listener, error) {
 // directory above it are owned by root or uid, dir is not writable by
 // group or others, and its ancestors are not either unless sticky. hactl
 // runs it too before trusting a socket.
-func CheckDir(dir string, uid int) error {
-	real, err := filepath.EvalSymlinks(dir)
+func CheckDir(dir string, uid int) error { return checkDir(dir, dir, uid, true) }
+
+// CheckSocketPath reports why Listen would refuse the socket path, without
+// creating anything: the directory's rules of CheckDir, or, when it does
+// not exist yet (Listen creates it private), its existing ancestors'; and
+// a path that exists and is not a socket. A live socket is no error here:
+// the config check runs while had does.
+func CheckSocketPath(path string, uid int) error {
+	if fi, err := os.Lstat(path); err == nil && fi.Mode()&os.ModeSocket == 0 {
+		return fmt.Errorf("ctl: %s exists and is not a socket (mode %v)", path, fi.Mode())
+	}
+	dir := filepath.Dir(path)
+	d := dir
+	for {
+		if _, err := os.Lstat(d); err == nil || d == filepath.Dir(d) {
+			break
+		}
+		d = filepath.Dir(d)
+	}
+	return checkDir(dir, d, uid, d == dir)
+}
+
+// checkDir is CheckDir for the socket directory dir, from its existing
+// part from on up; self says from is dir itself.
+func checkDir(dir, from string, uid int, self bool) error {
+	real, err := filepath.EvalSymlinks(from)
 	if err != nil {
 		return fmt.Errorf("ctl: checking socket directory %s: %w", dir, err)
 	}
-	for d, self := real, true; ; d, self = filepath.Dir(d), false {
+	for d := real; ; d, self = filepath.Dir(d), false {
 		fi, err := os.Lstat(d)
 		if err != nil {
 			return fmt.Errorf("ctl: checking socket directory %s: %w", dir, err)
