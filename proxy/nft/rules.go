@@ -128,6 +128,10 @@ func build(svcs []Service) (ip, netdev *tableSpec, err error) {
 				// does at LOCAL_OUT.
 				ip.addChain(&nftables.Chain{Name: "output", Type: nftables.ChainTypeNAT,
 					Hooknum: nftables.ChainHookOutput, Priority: nftables.ChainPriorityRef(prioDstNAT)})
+			}
+			// The refresh chain sees every packet to the VIPs: hooked only
+			// while some nat service is persistent.
+			if s.Persistent > 0 && chainNamed(ip, "refresh") == nil {
 				ip.addChain(&nftables.Chain{Name: "refresh", Type: nftables.ChainTypeFilter,
 					Hooknum: nftables.ChainHookPrerouting, Priority: nftables.ChainPriorityRef(prioMangle)})
 			}
