@@ -73,7 +73,11 @@ func TestKernelReloadRefusals(t *testing.T) {
 		haveKernel bool
 		refused    bool
 	}{
-		{"kernel services change", cfg(proxy, kern), cfg(proxy, kern, config.Service{Name: "k2", Method: "dr"}), true, false},
+		{"kernel services change", cfg(proxy, kern), cfg(proxy, kern, config.Service{Name: "k2", Method: "nat"}), true, false},
+		{"a dr service appears without the sync", cfg(proxy, kern), cfg(proxy, kern, config.Service{Name: "k2", Method: "dr"}), true, true},
+		{"a persistent nat service appears without the sync", cfg(proxy, kern), cfg(proxy, config.Service{Name: "k", Method: "nat", Persistent: time.Minute}), true, true},
+		{"a second dr service, the sync open", cfg(proxy, config.Service{Name: "d", Method: "dr"}),
+			cfg(proxy, config.Service{Name: "d", Method: "dr"}, config.Service{Name: "k2", Method: "dr"}), true, false},
 		{"kernel services appear in a had without them", cfg(proxy), cfg(proxy, kern), false, true},
 		{"last proxy service goes", cfg(proxy, kern), cfg(kern), true, true},
 	}

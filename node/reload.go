@@ -78,7 +78,8 @@ func (n *Node) reload(ctx context.Context, dry bool) ([]string, error) {
 
 // kernelReload names the first change Reload cannot apply: kernel
 // services (nat, dr) appearing in a had that runs none (the kernel side
-// is built at start), or the balancer gaining or losing all its proxy
+// is built at start), kernel state to sync in a had that started without
+// the persistence sync, or the balancer gaining or losing all its proxy
 // services. "" if none.
 func kernelReload(a, b *config.Config, haveKernel bool) string {
 	count := func(c *config.Config) (kernel, proxied int) {
@@ -93,9 +94,15 @@ func kernelReload(a, b *config.Config, haveKernel bool) string {
 	}
 	_, pa := count(a)
 	kb, pb := count(b)
+	kernelSync := false // a kernel service with state for the persistence sync
+	for _, s := range b.Services {
+		kernelSync = kernelSync || isKernel(s) && (s.Persistent > 0 || s.Method == "dr")
+	}
 	switch {
 	case kb > 0 && !haveKernel:
 		return "nat or dr services appear"
+	case kernelSync && !needsSync(a):
+		return "a persistent nat/dr or a dr service appears, whose state the persistence sync carries (its sockets open at start)"
 	case (pa == 0) != (pb == 0):
 		return "the balancer gains or loses all its proxy services"
 	}

@@ -370,8 +370,11 @@ func loadFlow() []expr.Any {
 
 // xmit rewrites the frame's MAC addresses (source: the out link's, so
 // the switch never learns the client's MAC on this port) and sends it out
-// of the real's link. google/nftables v0.3.0 has no fwd expression, so it
-// is `dup to <link>` then drop: one skb clone per packet.
+// of the real's link. google/nftables v0.3.0 (the newest release) has no
+// fwd expression, and none can be added from outside it (expr.Any's
+// marshal method is unexported), so it is `dup to <link>` then drop: one
+// skb clone per packet, where netdev `fwd to <link>` would send the
+// frame itself.
 func xmit(r Real) []expr.Any {
 	return []expr.Any{
 		imm(reg1, r.MAC),

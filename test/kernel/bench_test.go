@@ -56,7 +56,7 @@ http {
   fastcgi_temp_path %[1]s/b%[2]d-tmp;
   uwsgi_temp_path %[1]s/b%[2]d-tmp;
   scgi_temp_path %[1]s/b%[2]d-tmp;
-  server { listen 0.0.0.0:8081; location / { return 200 "hello from %[3]s\n"; } }
+  server { listen 0.0.0.0:8081; listen 0.0.0.0:8082; location / { return 200 "hello from %[3]s\n"; } }
 }
 `, dir, i+1, h.Name))
 		h.Start([]string{"nginx", "-c", conf, "-p", dir, "-g", "daemon off;"})
@@ -81,7 +81,10 @@ stream {
 	s.b.apply(svc)
 
 	targets := []struct{ name, url string }{
-		{"direct", fmt.Sprintf("http://%s:8081/", b1)},
+		// Port 8082: nat keeps the client's address and port, so on 8081
+		// a direct connection would meet the TIME-WAIT a nat one left on
+		// the backend (same four-tuple) and stall for a SYN retry.
+		{"direct", fmt.Sprintf("http://%s:8082/", b1)},
 		{"HAProxy tcp", fmt.Sprintf("http://%s:8001/", lb1.Addr)},
 		{"nginx stream", fmt.Sprintf("http://%s:8002/", lb1.Addr)},
 		{"hapair nat", "http://" + vip + ":80/"},
