@@ -50,6 +50,12 @@ import (
 //     it and steps aside). A cut on some links only leaves the cluster
 //     connected ("clean"), so 1-5 apply to it unchanged. (Both a and b up
 //     at the cut; not checked while every up node may be isolated.)
+//  8. Failback readiness (groups with FailbackGate): in a network clean
+//     for D+2K, with no command, a node does not start a group under auto_failback
+//     while a master whose check is fine has reported more healthy reals
+//     (known to it for 2K) than the node has; and a preferred node that
+//     reports every real healthy, with its check fine, owns its group
+//     within hold+K, as in 3.
 type checker struct {
 	c     *Cluster
 	cfg   ha.Config
@@ -66,6 +72,9 @@ type checker struct {
 	announced  map[string][]stamp // group -> who announced or started it, when
 	oneWay     string             // "a->b" while a one-way cut made in a settled cluster lasts
 	oneWayAt   time.Time
+	gatedRun   bool                 // TestRandomGated: readiness steps instead of one-way cuts
+	healthy    map[string]int       // node/group -> healthy reals it reports (default fullHealthy)
+	healthyAt  map[string]time.Time // node/group -> when it last reported a change (or booted)
 	pending    []expectation
 	stats      *stats
 	owners     []string // scratch
@@ -77,8 +86,9 @@ type stats struct {
 	settled  atomic.Int64 // settled (1) checks
 	isolated atomic.Int64 // (6) checks of a node that may be isolated
 	oneWay   atomic.Int64 // (7) checks during a one-way cut
-	expected [8]atomic.Int64
-	met      [8]atomic.Int64
+	expected [9]atomic.Int64
+	met      [9]atomic.Int64
+	gated    atomic.Int64 // (8) gated start decisions examined against a master
 	starts   atomic.Int64 // (3) start decisions examined against a master
 }
 
@@ -96,7 +106,8 @@ type expectation struct {
 
 func newChecker(c *Cluster, cfg ha.Config, st *stats) *checker {
 	k := &checker{c: c, cfg: cfg, stats: st, cleanSince: c.Now, commanded: map[string]bool{}, failedChk: map[string]bool{},
-		failedAt: map[string]time.Time{}, chkChanged: map[string]time.Time{}, dualSince: map[string]time.Time{}, announced: map[string][]stamp{}}
+		failedAt: map[string]time.Time{}, chkChanged: map[string]time.Time{}, dualSince: map[string]time.Time{}, announced: map[string][]stamp{},
+		healthy: map[string]int{}, healthyAt: map[string]time.Time{}}
 	c.Observe = k.observe
 	c.AfterEvent = k.afterEvent
 	return k
@@ -249,11 +260,12 @@ func (k *checker) boot(n string) {
 		k.fail("boot %s: %v", n, err)
 		return
 	}
+	k.reportReadiness(n)
 	if !k.clean() {
 		return
 	}
 	for _, g := range k.cfg.Groups {
-		if g.Preferred == n && !k.commanded[g.Name] && k.failback(g.Name) {
+		if g.Preferred == n && !k.commanded[g.Name] && k.failback(g.Name) && (!g.FailbackGate || k.healthyOf(n, g.Name) == fullHealthy) {
 			name := g.Name
 			k.expect(3, fmt.Sprintf("(3) auto_failback: preferred %s owns %s after the hold", n, name), hold+keepalive,
 				func() bool { return k.c.Node(n).Up && k.c.Node(n).M.State(name).Owns() })
@@ -327,6 +339,9 @@ func (k *checker) observe(at time.Time, node string, a ha.Action) {
 		}
 		x := k.c.Node(node)
 		k.stats.starts.Add(1)
+		if cleanFor >= deadtime+2*keepalive {
+			k.checkGated(node, y, a) // views have converged: a start now is a failback, not a stale "no owner"
+		}
 		if !k.failback(a.Group) && cleanFor >= deadtime+2*keepalive && !k.failedChk[y] {
 			k.fail("(3) auto_failback off: %s starts %s while %s is master (not degraded, no command): %s", node, a.Group, y, a.Reason)
 		}
@@ -338,6 +353,66 @@ func (k *checker) observe(at time.Time, node string, a ha.Action) {
 				k.fail("(3) auto_failback: %s preempts %s for %s %v after its priority changed (hold %v): %s", node, y, a.Group, ch, hold, a.Reason)
 			}
 		}
+	}
+}
+
+// fullHealthy is every real of a group healthy, in the simulation.
+const fullHealthy = 2
+
+func (k *checker) gated(group string) bool {
+	for _, g := range k.cfg.Groups {
+		if g.Name == group {
+			return g.FailbackGate
+		}
+	}
+	return false
+}
+
+func (k *checker) healthyOf(n, group string) int {
+	if h, ok := k.healthy[n+"/"+group]; ok {
+		return h
+	}
+	return fullHealthy
+}
+
+// reportReadiness tells a node just booted what its gated groups' balancers
+// can serve (a node's caller reports at start).
+func (k *checker) reportReadiness(n string) {
+	for _, g := range k.cfg.Groups {
+		if g.FailbackGate {
+			k.healthyAt[n+"/"+g.Name] = k.c.Now
+			k.c.Inject(n, ha.Event{Kind: ha.EventReadiness, Group: g.Name, Healthy: k.healthyOf(n, g.Name), OK: true})
+		}
+	}
+}
+
+// setHealthy changes what n reports of group's healthy reals, and expects
+// (8) the preferred node, once it reports them all, to take its group back.
+func (k *checker) setHealthy(n, group string, h int) {
+	k.disturb(fmt.Sprintf("readiness %s %s healthy=%d", n, group, h))
+	k.healthy[n+"/"+group], k.healthyAt[n+"/"+group] = h, k.c.Now
+	k.c.Inject(n, ha.Event{Kind: ha.EventReadiness, Group: group, Healthy: h, OK: true})
+	for _, g := range k.cfg.Groups {
+		if g.Name == group && g.Preferred == n && h == fullHealthy && k.c.Node(n).Up && k.clean() &&
+			!k.commanded[group] && k.failback(group) && !k.failedChk[n] {
+			k.expect(8, fmt.Sprintf("(8) preferred %s owns %s once its reals are healthy", n, group), hold+keepalive,
+				func() bool { return k.c.Node(n).Up && k.c.Node(n).M.State(group).Owns() })
+		}
+	}
+}
+
+// checkGated is invariant 8 for node starting a group y is master of.
+func (k *checker) checkGated(node, y string, a ha.Action) {
+	g := a.Group
+	if !k.failback(g) || !k.gated(g) || k.failedChk[y] {
+		return
+	}
+	if known := k.healthyAt[y+"/"+g]; !known.IsZero() && k.c.Now.Sub(known) < 2*keepalive {
+		return // the node may not have heard y's count yet
+	}
+	k.stats.gated.Add(1)
+	if h, hy := k.healthyOf(node, g), k.healthyOf(y, g); h < hy {
+		k.fail("(8) failback readiness: %s starts %s with %d healthy reals while master %s has %d: %s", node, g, h, y, hy, a.Reason)
 	}
 }
 
