@@ -110,7 +110,7 @@ func TestStickyClientAcrossFailover(t *testing.T) {
 // The kernel keeps the templates in nftables sets on the owner; lb2 holds
 // them through the persistence sync and loads them into its own sets when
 // it takes over, so a sticky client keeps its real across a crash
-// failover. The sticky client is made to land on backend2: rr on a fresh
+// failover, and across a planned switchover back to the restarted lb1. The sticky client is made to land on backend2: rr on a fresh
 // node starts at backend1, so without the sync lb2 would move it.
 func TestKernelNATStickyAcrossFailover(t *testing.T) {
 	p := kernelPairWith(t, pairOptions{Services: scenario.KernelStickyService, Resources: scenario.KernelStickyResources}, "nat")
@@ -142,6 +142,24 @@ func TestKernelNATStickyAcrossFailover(t *testing.T) {
 	})
 	if got := stickyReal(t, p, "after the crash failover"); got != first {
 		t.Errorf("after the crash failover the sticky client went to %s, want its real %s", got, first)
+	}
+
+	// lb1 returns with empty sets and gets lb2's templates, read from
+	// lb2's kernel, in a full resync; a planned move back keeps the real.
+	p.lab.Plug("lb1")
+	p.start("lb1")
+	p.waitSynced("lb1", "lb2")
+	p.waitRealsUp("lb1", "nat", 2, 10*time.Second)
+	if out, err := p.lab.Host("lb1").Hactl(p.bins, "takeover", "web"); err != nil {
+		t.Fatalf("hactl takeover web on lb1: %v: %s", err, out)
+	}
+	p.waitHolds("lb1", 5*time.Second)
+	lab.Eventually(t, 5*time.Second, "the client is served through lb1", func() error {
+		_, err := hello(p, "")
+		return err
+	})
+	if got := stickyReal(t, p, "after the planned switchover back"); got != first {
+		t.Errorf("after the planned switchover back to lb1 the sticky client went to %s, want its real %s", got, first)
 	}
 }
 
