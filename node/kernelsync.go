@@ -37,7 +37,8 @@ type kernelSticky struct {
 	sent     map[string]map[netip.Addr]sentEntry // what the kernel held, as last sent
 	pending  map[string][]persist.Entry          // read, not yet taken by Changes
 	lastPoll time.Time
-	now      func() time.Time // time.Now; tests fix it
+	export   map[string][]persist.Entry // the kernel as read for the running resync
+	now      func() time.Time           // time.Now; tests fix it
 }
 
 type sentEntry struct {
@@ -223,9 +224,17 @@ func (k *kernelServices) PersistenceChanges(max int) map[string][]persist.Entry 
 func (k *kernelServices) ExportPersistenceShard(i int) map[string][]persist.Entry {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	live, err := k.live(k.sticky.now())
-	if err != nil {
-		k.log.Warn("reading the kernel's persistence and flow sets for the peer failed", "err", err)
+	// A resync asks for parts 0 to Shards-1 in turn: the kernel is read
+	// once, at part 0, not once per part.
+	if i == 0 || k.sticky.export == nil {
+		var err error
+		if k.sticky.export, err = k.live(k.sticky.now()); err != nil {
+			k.log.Warn("reading the kernel's persistence and flow sets for the peer failed", "err", err)
+		}
+	}
+	live := k.sticky.export
+	if i == persist.Shards-1 {
+		k.sticky.export = nil
 	}
 	out := map[string][]persist.Entry{}
 	for _, name := range k.order {
