@@ -58,6 +58,13 @@ func TestCheckConfigSiblings(t *testing.T) {
 		}, []string{
 			`FILE:26:10: admin.listen: 127.0.0.1:80 is also where service "http" listens (FILE:21:10): had binds both at start; pick another port for one of them`,
 		}},
+		{"conntrack-sync on a heartbeat address and port", func(t *testing.T) string {
+			return replace(t, caseBase, `  { kind = "balancer"`, `  { kind = "conntrack-sync", interface = "eth1", addresses = ["198.18.1.11", "198.18.1.12"], port = 694 },
+  { kind = "balancer"`)
+		}, []string{
+			`FILE:16:63: group[0].resources[1].addresses[0]: 198.18.1.11:694 is also node lb1's heartbeat address and port on link ucast0 (FILE:9:17): conntrackd could not bind it at a takeover; give conntrack-sync another port`,
+			`FILE:16:78: group[0].resources[1].addresses[1]: 198.18.1.12:694 is also node lb2's heartbeat address and port on link ucast0 (FILE:9:38): conntrackd could not bind it at a takeover; give conntrack-sync another port`,
+		}},
 		{"weights out of range, one wording", func(t *testing.T) string {
 			s := replace(t, caseBase, `{ address = "198.18.1.21:80" }`, `{ address = "198.18.1.21:80", weight = 70000 }`)
 			return s + "\n[[ping]]\naddress = \"198.18.0.1\"\nweight = 300\n\n[[track]]\nname = \"db\"\nscript = \"/bin/true\"\nweight = -1\n"

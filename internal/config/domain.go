@@ -157,6 +157,7 @@ func (c *conv) crossChecks(cfg *Config) {
 		}
 	}
 	c.linkBinds(cfg.Links)
+	c.syncBinds(cfg)
 	vips := map[netip.Addr]addrUse{}
 	for i, g := range cfg.Groups {
 		for j, r := range g.Resources {
@@ -303,6 +304,48 @@ func (c *conv) heartbeatPorts(path string, s Service, links []Link) {
 		if clash {
 			c.errorf(path+".listen", "udp %s takes port %d of heartbeat link %s (%s): pick another port for one of them", s.Listen, l.Port, l.Name, c.ix.at(idx("link", i)))
 			return
+		}
+	}
+}
+
+// syncBinds reports a conntrack-sync resource whose address and port on
+// some node is also a ucast heartbeat link's there, or where a udp
+// service listens: had holds those sockets from start, so conntrackd
+// could not bind it at a takeover.
+func (c *conv) syncBinds(cfg *Config) {
+	taken := map[netip.AddrPort]string{} // -> what, with its position
+	for i, l := range cfg.Links {
+		if l.Kind != link.KindUcast {
+			continue
+		}
+		for _, n := range slices.Sorted(maps.Keys(l.Peers)) {
+			ap := netip.AddrPortFrom(l.Peers[n], l.Port)
+			taken[ap] = fmt.Sprintf("node %s's heartbeat address and port on link %s (%s)", n, l.Name, c.ix.at(idx("link", i)+".peers."+n))
+		}
+	}
+	for i, g := range cfg.Groups {
+		for j, r := range g.Resources {
+			cs := r.ConntrackSync
+			if cs == nil {
+				continue
+			}
+			path := idx(idx("group", i)+".resources", j)
+			for k, n := range cfg.Cluster.Nodes {
+				a, ok := cs.Addresses[n]
+				if !ok {
+					continue
+				}
+				ap := netip.AddrPortFrom(a, cs.Port)
+				what, clash := taken[ap]
+				for si, s := range cfg.Services {
+					if !clash && s.Protocol == "udp" && s.Method == "proxy" && s.Listen.IsValid() && proxy.Overlap(s.Listen, ap) {
+						what, clash = fmt.Sprintf("where udp service %q listens (%s)", s.Name, c.ix.at(idx("service", si)+".listen")), true
+					}
+				}
+				if clash {
+					c.errorf(idx(path+".addresses", k), "%s is also %s: conntrackd could not bind it at a takeover; give conntrack-sync another port", ap, what)
+				}
+			}
 		}
 	}
 }
