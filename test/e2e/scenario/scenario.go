@@ -226,6 +226,15 @@ var BGPThreeNodes = func() Options {
 	return o
 }()
 
+// ECMPDR is ECMP with the anycast service forwarded by direct routing
+// (method "dr", sh): the nodes keep no per-flow state, so a flow that a
+// route change moves to another node goes on to the same real.
+var ECMPDR = func() Options {
+	o := ECMP
+	o.Services = strings.Replace(ECMP.Services, `scheduler = "sh"`, "method = \"dr\"\ninterface = \"eth0\"\nscheduler = \"sh\"", 1)
+	return o
+}()
+
 // ECMPCheckInterval is the anycast service's check interval: a failed
 // health gate must withdraw within two of them.
 const ECMPCheckInterval = 500 * time.Millisecond
@@ -340,6 +349,7 @@ func All() map[string]Options {
 		"three groups":      ThreeGroups,
 		"ecmp":              ECMP,
 		"bgp three nodes":   BGPThreeNodes,
+		"ecmp dr":           ECMPDR,
 		"notify":            {Notify: true},
 		"ping":              {Ping: "198.18.0.21"},
 		"failback off":      {AutoFailback: false, FailbackHold: FailbackHold, Initdead: Deadtime},
