@@ -81,7 +81,7 @@ func (n *Node) readiness(cfg *config.Config, g config.Group, snap *proxy.Snapsho
 		return r
 	}
 	if !n.sync.syncedFrom(owner) {
-		r.synced, r.behind = false, fmt.Sprintf("no complete full resync from %s since it was last heard", owner)
+		r.synced, r.behind = false, fmt.Sprintf("no complete full resync from %s yet", owner)
 	}
 	return r
 }

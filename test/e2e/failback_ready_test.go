@@ -84,3 +84,55 @@ func TestFailbackWaitsForReadiness(t *testing.T) {
 		t.Errorf("client outage during failback = %v, want < %v (a planned switchover's)", res.Longest, limit)
 	}
 }
+
+// Issue 11: the failback also waits for the persistence table. lb1 returns
+// while the persistence sync port (heartbeat port + 1) is blocked to and
+// from it: past the hold it waits, saying so; once sync flows it receives
+// lb2's whole table, takes the group back, and the sticky client keeps
+// its real across the crash failover and the failback.
+func TestFailbackWaitsForPersistence(t *testing.T) {
+	hold := scenario.FailbackHold
+	p := runningPair(t, scenario.PersistentFailback)
+	lab.Eventually(t, 10*time.Second, "the client is served on "+vipHTTP.String(), func() error {
+		_, err := p.probe(vipHTTP, "http", 5)
+		return err
+	})
+	first := p.stickyBackend("before any move")
+	p.waitSynced("lb2", "lb1")
+	p.crashOwner("lb1")
+	p.waitHolds("lb2", 5*time.Second)
+	p.waitHTTPServed("lb2")
+	if got := p.stickyBackend("after the crash failover"); got != first {
+		t.Fatalf("after the crash failover the client went to %s, want its real %s", got, first)
+	}
+
+	p.lab.LossMatching("lb1", 100, fmt.Sprintf("udp dport %d", lab.HeartbeatPort+1))
+	p.lab.Plug("lb1")
+	back := time.Now()
+	p.start("lb1")
+	const want = "persistence table not caught up: no complete full resync from lb2"
+	lab.Eventually(t, 10*time.Second, "lb1 says its failback waits for the table", func() error {
+		r, err := p.groupReason("lb1")
+		if err != nil || !strings.Contains(r, "failback waiting") || !strings.Contains(r, want) {
+			return fmt.Errorf("lb1 reason %q (%v), want failback waiting with %q", r, err, want)
+		}
+		return nil
+	})
+	for time.Since(back) < hold+time.Second {
+		if hs := p.holders(); len(hs) != 1 || hs[0] != "lb2" {
+			t.Fatalf("VIP holders %v %v after lb1 returned without lb2's table, want lb2 only", hs, time.Since(back).Round(time.Millisecond))
+		}
+		time.Sleep(50 * time.Millisecond) // polling interval of a negative check
+	}
+	r, _ := p.groupReason("lb1")
+	t.Logf("lb1 waits %v after returning (hold %v): %s", time.Since(back).Round(time.Millisecond), hold, r)
+
+	p.lab.Heal()
+	healed := time.Now()
+	p.waitOwner("lb1", 10*time.Second)
+	t.Logf("lb1 took the group back %v after sync could flow", time.Since(healed).Round(time.Millisecond))
+	p.waitHTTPServed("lb1")
+	if got := p.stickyBackend("after the failback"); got != first {
+		t.Errorf("after the failback the client went to %s, want its real %s", got, first)
+	}
+}

@@ -307,6 +307,15 @@ const ScriptResource = "  { kind = \"script\", path = \"HOSTDIR/app.sh\" },\n"
 // FailbackHold is the hold of the failback tests.
 const FailbackHold = 1500 * time.Millisecond
 
+// PersistentFailback is the sticky HTTP service with auto_failback on: the
+// returning node takes the group back only once it holds the owner's
+// persistence table.
+var PersistentFailback = func() Options {
+	o := Balancer(2, HTTPService(`persistent = "60s"`), "http")
+	o.AutoFailback, o.FailbackHold, o.Initdead = true, FailbackHold, Deadtime
+	return o
+}()
+
 // Reweighted is the reload-under-load edit: reals re-weighted and added.
 func Reweighted(config string) string {
 	return strings.Replace(config,
@@ -361,6 +370,7 @@ func All() map[string]Options {
 		"http fallback":     Balancer(3, HTTPService(`fallback = "198.18.0.23:80"`), http...),
 		"http backup pool":  Balancer(3, HTTPService(BackupPool), http...),
 		"http persistent":   Balancer(2, HTTPService(`persistent = "60s"`), http...),
+		"sticky failback":   PersistentFailback,
 		"sip":               Balancer(2, SIPService, "sip"),
 		"kernel nat":        {Services: KernelServices, Resources: KernelResources},
 		"admin":             {Admin: true},
