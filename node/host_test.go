@@ -160,6 +160,9 @@ interface = "eth0"
 listen = "198.18.0.100:80"
 reals = [ { address = "198.18.1.21:80" } ]
 
+[[ping]]
+address = "198.18.0.1"
+
 [admin]
 listen = "198.18.0.11:9694"
 allow_remote = true
@@ -198,14 +201,21 @@ func TestCheckHostNet(t *testing.T) {
 			`:17:29: group[0].resources[1].address: no interface of this host has a subnet containing 198.18.2.100: taking group "web" over would fail; set interface`,
 			`:18:42: group[0].resources[2].interface: interface "eth1" is not on this host (it has eth0, lo): taking group "web" over would fail`,
 			`:18:63: group[0].resources[2].addresses[0]: 198.18.1.11 is this node's (lb1) address for conntrackd, and no interface of this host holds it: conntrackd binds it, so taking group "web" over would fail`,
-			`:31:10: admin.listen: no interface of this host holds 198.18.0.11: had binds the admin listener at start and would fail`,
-			`:36:17: bgp.nodes.lb1: 198.18.1.11 is this node's (lb1) address on the neighbours' network, and no interface of this host holds it: its BGP sessions and BFD would never come up`,
+			`:34:10: admin.listen: no interface of this host holds 198.18.0.11: had binds the admin listener at start and would fail`,
+			`:39:17: bgp.nodes.lb1: 198.18.1.11 is this node's (lb1) address on the neighbours' network, and no interface of this host holds it: its BGP sessions and BFD would never come up`,
 		}},
 		{"nonlocal bind", config.Net{Interfaces: full.Interfaces, NonlocalBind: true}, "lb1", nil},
+		{"ping node on this host", config.Net{Interfaces: map[string][]netip.Prefix{
+			"lo":   full.Interfaces["lo"],
+			"eth0": append([]netip.Prefix{netip.MustParsePrefix("198.18.0.1/24")}, full.Interfaces["eth0"]...),
+			"eth1": full.Interfaces["eth1"],
+		}}, "lb1", []string{
+			`:31:11: ping[0].address: 198.18.0.1 is an address of this host: it always answers, so it breaks no tie; want an address beyond this host (e.g. the gateway)`,
+		}},
 		{"another node's addresses", full, "lb2", []string{
 			`:10:38: link[0].peers.lb2: 198.18.1.12 is this node's (lb2) address on link ucast0, and no interface of this host holds it: had binds it at start and would fail`,
 			`:18:78: group[0].resources[2].addresses[1]: 198.18.1.12 is this node's (lb2) address for conntrackd, and no interface of this host holds it: conntrackd binds it, so taking group "web" over would fail`,
-			`:36:41: bgp.nodes.lb2: 198.18.1.12 is this node's (lb2) address on the neighbours' network, and no interface of this host holds it: its BGP sessions and BFD would never come up`,
+			`:39:41: bgp.nodes.lb2: 198.18.1.12 is this node's (lb2) address on the neighbours' network, and no interface of this host holds it: its BGP sessions and BFD would never come up`,
 		}},
 		{"not a node", full, "lb3", []string{
 			`:4:1: cluster.nodes: --node "lb3" is not one of them: host facts are checked for this host's node; name it with --node NAME, or leave them out for a config meant for another machine (hactl check-config --no-host)`,

@@ -119,6 +119,11 @@ func (c *conv) probeNet(cfg *Config, h *Host) {
 	for i, s := range cfg.Services {
 		iface(idx("service", i)+".interface", s.Interface, fmt.Sprintf("activating service %q would fail", s.Name))
 	}
+	for i, p := range cfg.Pings {
+		if n.holds(p.Address) {
+			c.errorf(idx("ping", i)+".address", "%s is an address of this host: it always answers, so it breaks no tie; want an address beyond this host (e.g. the gateway)", p.Address)
+		}
+	}
 	if a := cfg.Admin.Listen.Addr(); a.IsValid() && !a.IsLoopback() && !a.IsUnspecified() && !n.NonlocalBind && !n.holds(a) {
 		c.errorf("admin.listen", "no interface of this host holds %s: had binds the admin listener at start and would fail", a)
 	}
