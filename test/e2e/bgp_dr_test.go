@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"fmt"
 	"net"
 	"strings"
@@ -10,7 +9,6 @@ import (
 	"time"
 
 	"github.com/hapair/hapair/test/e2e/scenario"
-	"github.com/hapair/hapair/test/lab"
 )
 
 // TestBGPFlowMovesToSameReal: issue 16's active-active promise that "a
@@ -38,18 +36,8 @@ ip addr add %s/32 dev lo`, anycast))
 	}
 	waitNextHops(t, router, anycast, 15*time.Second, "198.18.0.11", "198.18.0.12", "198.18.0.13")
 
-	c, err := lab.DialIn(p.lab.Client().Netns, "tcp4", anycast+":9000", 2*time.Second)
-	if err != nil {
-		t.Fatalf("client dialing %s:9000: %v", anycast, err)
-	}
-	t.Cleanup(func() { c.Close() })
-	s := &stream{c: c, br: bufio.NewReader(c), last: time.Now()}
-	c.SetReadDeadline(time.Now().Add(2 * time.Second))
-	greet, err := s.br.ReadString('\n')
-	if err != nil {
-		t.Fatalf("greeting: %v", err)
-	}
-	s.real = strings.TrimSpace(greet)
+	s := dialStreamTo(t, p, anycast+":9000")
+
 	// The node carrying the flow: the one whose eth0 received the most
 	// packets while the stream ran 50 steps (each step is at least one
 	// packet from the client through that node; heartbeats, BFD and
@@ -73,7 +61,7 @@ ip addr add %s/32 dev lo`, anycast))
 	}
 	// The router hashes the 5-tuple (startRouter): ip route get names the
 	// same node.
-	sport := c.LocalAddr().(*net.TCPAddr).Port
+	sport := s.c.LocalAddr().(*net.TCPAddr).Port
 	out, err := router.RunFor(5*time.Second, "ip", "route", "get", anycast, "from", p.lab.Client().Addr.String(), "iif", "eth1",
 		"ipproto", "tcp", "sport", fmt.Sprint(sport), "dport", "9000")
 	if want := "via " + p.lab.Host(carrier).Addr.String() + " "; err != nil || !strings.Contains(string(out), want) {

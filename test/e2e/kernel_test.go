@@ -117,9 +117,15 @@ type stream struct {
 
 func dialStream(t *testing.T, p *pair) *stream {
 	t.Helper()
-	c, err := lab.DialIn(p.lab.Client().Netns, "tcp4", vipTCP.String(), 2*time.Second)
+	return dialStreamTo(t, p, vipTCP.String())
+}
+
+// dialStreamTo is dialStream to addr ("198.18.2.100:9000").
+func dialStreamTo(t *testing.T, p *pair, addr string) *stream {
+	t.Helper()
+	c, err := lab.DialIn(p.lab.Client().Netns, "tcp4", addr, 2*time.Second)
 	if err != nil {
-		t.Fatalf("client dialing %s: %v", vipTCP, err)
+		t.Fatalf("client dialing %s: %v", addr, err)
 	}
 	t.Cleanup(func() { c.Close() })
 	s := &stream{c: c, br: bufio.NewReader(c), last: time.Now()}
