@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/hapair/hapair/ha/resource"
 	"github.com/hapair/hapair/internal/config"
@@ -56,6 +57,15 @@ func (r *balancerResource) Stop(context.Context) error {
 		return errDryRun
 	}
 	var err error
+	// A drained service (`hactl standby --drain`) keeps serving: the VIP,
+	// stopped after it, still brings clients until it has gone, and
+	// refusing them meanwhile reset every new connection for as long as
+	// the VIP took to leave. The standby that ends the drain deactivates
+	// it once the group is released (Node.endDrains).
+	if len(proxied) > 0 {
+		drained := r.b.Draining(proxied...)
+		proxied = slices.DeleteFunc(proxied, func(s string) bool { return slices.Contains(drained, s) })
+	}
 	if len(proxied) > 0 {
 		err = r.b.Deactivate(proxied...)
 	}

@@ -61,7 +61,11 @@ func (n *Node) move(ctx context.Context, req ctl.Request) (any, error) {
 	if err := move(ctx, req.Group); err != nil {
 		return nil, err
 	}
-	return n.awaitMove(ctx, req.Verb, req.Group)
+	res, err := n.awaitMove(ctx, req.Verb, req.Group)
+	if req.Verb == ctl.VerbStandby {
+		n.endDrains()
+	}
+	return res, err
 }
 
 // moveWait bounds how long a takeover or standby waits for its outcome

@@ -44,6 +44,7 @@ type Balancer struct {
 	services   map[string]*service
 	order      []string // config order, for the table
 	wantActive map[string]bool
+	draining   map[string]bool // Quiesce'd, until Activate or Quiesce(false)
 	closed     bool
 }
 
@@ -63,6 +64,7 @@ func New(cfg Config, opts Options) (*Balancer, error) {
 		log: opts.Logger, clock: opts.Clock, rng: opts.Rand, onFailure: opts.OnFailure,
 		services:   make(map[string]*service),
 		wantActive: make(map[string]bool),
+		draining:   make(map[string]bool),
 		maxConn:    connlimit.New(0),
 	}
 	b.prober = check.NewProber(check.ProberConfig{
@@ -103,8 +105,11 @@ func (b *Balancer) setActive(names []string, on bool) error {
 			unknown = append(unknown, n)
 			continue
 		}
-		if on && s.web != nil {
-			s.web.SetQuiesce(false) // a new activation ends a drain
+		if on {
+			delete(b.draining, n) // a new activation ends a drain
+			if s.web != nil {
+				s.web.SetQuiesce(false)
+			}
 		}
 		if s.setActive(on) {
 			b.log.Info("service "+map[bool]string{true: "activated", false: "deactivated"}[on], "service", n)

@@ -23,13 +23,30 @@ func (b *Balancer) Quiesce(on bool, names ...string) error {
 			s.web.SetQuiesce(on)
 		}
 		if on {
+			b.draining[n] = true
 			b.log.Info("service draining", "service", n)
+		} else {
+			delete(b.draining, n)
 		}
 	}
 	if len(unknown) > 0 {
 		return fmt.Errorf("proxy: unknown service(s) %q", unknown)
 	}
 	return nil
+}
+
+// Draining returns those of names that are in the drain state (Quiesce),
+// in the order given.
+func (b *Balancer) Draining(names ...string) []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var d []string
+	for _, n := range names {
+		if b.draining[n] {
+			d = append(d, n)
+		}
+	}
+	return d
 }
 
 // OpenConns returns what a drain waits for on the named services: open

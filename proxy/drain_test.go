@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"net/http"
 	"testing"
 	"time"
 
@@ -33,3 +34,51 @@ func TestQuiesceOpenConns(t *testing.T) {
 		return err == nil && n == 0
 	})
 }
+
+// The drain state: Quiesce sets it, Quiesce(false) and Activate end it, a
+// reload that replaces the service keeps it (its new HTTP proxy ends
+// keep-alive too).
+func TestDrainingState(t *testing.T) {
+	a := proxytest.HTTP(t, "a")
+	listen := proxytest.ClosedPort(t)
+	svc := ServiceConfig{Name: "web", Listen: listen, Mode: "http", Reals: reals(a)}
+	b := newBalancer(t, Config{Services: []ServiceConfig{svc}})
+	b.Activate("web")
+	draining := func(want bool, when string) {
+		t.Helper()
+		if got := len(b.Draining("web", "other")) == 1; got != want {
+			t.Errorf("%s: Draining(web) = %v, want %v", when, got, want)
+		}
+	}
+	draining(false, "before the drain")
+	if err := b.Quiesce(true, "web"); err != nil {
+		t.Fatal(err)
+	}
+	draining(true, "after Quiesce")
+	if err := b.Quiesce(false, "web"); err != nil {
+		t.Fatal(err)
+	}
+	draining(false, "after Quiesce(false)")
+	b.Quiesce(true, "web")
+	b.Deactivate("web")
+	draining(true, "after Deactivate")
+	b.Activate("web")
+	draining(false, "after Activate")
+
+	b.Quiesce(true, "web")
+	svc.Listen = proxytest.ClosedPort(t) // a new listener: the service is replaced
+	if err := b.Reload(Config{Services: []ServiceConfig{svc}}); err != nil {
+		t.Fatal(err)
+	}
+	draining(true, "after a reload replacing the service")
+	resp, err := keepAliveClient.Get("http://" + svc.Listen.String() + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if !resp.Close {
+		t.Error("the replaced service of a drain kept the connection alive")
+	}
+}
+
+var keepAliveClient = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{}}

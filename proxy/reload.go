@@ -110,6 +110,9 @@ func (b *Balancer) Reload(cfg Config) error {
 		if b.wantActive[p.cfg.Name] {
 			s.setActive(true)
 		}
+		if b.draining[p.cfg.Name] && s.web != nil {
+			s.web.SetQuiesce(true) // a replacement keeps the drain
+		}
 		b.log.Info("service started", "service", p.cfg.Name, "listen", p.cfg.Listen.String(),
 			"protocol", p.cfg.Protocol, "mode", p.cfg.Mode)
 	}

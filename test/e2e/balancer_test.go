@@ -50,9 +50,10 @@ func (p *pair) probe(target netip.AddrPort, proto string, count int) (*probe.Res
 
 // serviceState is the part of `hactl services -o json` the tests read.
 type serviceState struct {
-	Name  string `json:"name"`
-	Pool  string `json:"pool"`
-	Reals []struct {
+	Name    string `json:"name"`
+	Pool    string `json:"pool"`
+	Serving bool   `json:"active"` // accepting traffic on this node
+	Reals   []struct {
 		Address   string `json:"address"`
 		Pool      string `json:"pool"`
 		Healthy   bool   `json:"healthy"`

@@ -20,20 +20,7 @@ import (
 // longer, within the probe's 3 s), and the VIP is on lb2 afterwards.
 func TestStandbyDrain(t *testing.T) {
 	p := balancerPair(t, 2, httpService(""), []string{"http"}, vipHTTP, "http")
-	// The operator drains toward a peer whose reals pass their checks: a
-	// peer still checking would answer 503 (gating on the peer's readiness
-	// is the failback side of issue 11, not the drain's).
-	p.waitRealsUp("lb2", "http", 2, 5*time.Second)
-
-	on1, on2 := p.scheduled("lb1"), p.scheduled("lb2")
-	pr := p.lab.StartProbe(p.bins, "client", vipHTTP.String(), probe.Options{Proto: "http", Interval: 10 * time.Millisecond, Timeout: 3 * time.Second, Count: 500})
-	// The drain starts under load: requests are reaching lb1.
-	lab.Eventually(t, 5*time.Second, "the load reaches lb1", func() error {
-		if n := p.scheduled("lb1") - on1; n < 20 {
-			return fmt.Errorf("%d requests through lb1 so far", n)
-		}
-		return nil
-	})
+	load := p.startDrainLoad()
 	// backend1 stalls (SIGSTOP): the requests lb1 sent it stay in flight,
 	// which the drain must wait for, and end once it resumes.
 	b1 := p.backends[0]
@@ -73,28 +60,80 @@ func TestStandbyDrain(t *testing.T) {
 	if err != nil {
 		t.Fatalf("hactl standby --drain web: %v: %s", err, out)
 	}
-	for _, want := range []string{"draining [web] (services [http])", "request(s) open", "ready to move", "released to the peer"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("standby --drain output lacks %q", want)
-		}
+	drainedThenMoved(t, out, "request(s) open")
+	load.check(t)
+
+	// A drain of a group this node does not hold is refused with the reason.
+	refused, err := lb1.Hactl(p.bins, "standby", "--drain", "web")
+	if err == nil || !strings.Contains(err.Error()+string(refused), `group "web" is not held here`) {
+		t.Errorf("standby --drain of a group lb1 does not hold = %v: %s; want refused, naming why", err, refused)
 	}
-	if strings.Contains(out, "moving anyway") {
-		t.Errorf("the drain timed out instead of finishing")
+}
+
+// With persistence, the drain also waits until lb2 holds lb1's table: the
+// sticky client keeps its one real across the drained move, with no
+// failed request.
+func TestStandbyDrainSticky(t *testing.T) {
+	p := balancerPair(t, 2, httpService(`persistent = "60s"`), []string{"http"}, vipHTTP, "http")
+	load := p.startDrainLoad()
+	start := time.Now()
+	out, err := p.lab.Host("lb1").Hactl(p.bins, "standby", "--drain", "--timeout", "10s", "web")
+	t.Logf("hactl standby --drain web: %v:\n%s", time.Since(start).Round(time.Millisecond), out)
+	if err != nil {
+		t.Fatalf("hactl standby --drain web: %v: %s", err, out)
 	}
-	p.waitOwner("lb2", 5*time.Second)
-	// The same load loop carries on through lb2.
-	lab.Eventually(t, 5*time.Second, "the load reaches lb2", func() error {
-		if n := p.scheduled("lb2") - on2; n < 20 {
-			return fmt.Errorf("%d requests through lb2 so far", n)
+	drainedThenMoved(t, string(out), "persistence table held by the peer")
+	if res := load.check(t); len(res.Backends) != 1 {
+		t.Errorf("the sticky client was answered by %v across the drained move, want one backend", res.Backends)
+	}
+}
+
+// drainLoad is the client's load loop across a drain: a fresh HTTP
+// connection every 10 ms (500 of them, 3 s each at most), started once
+// lb2's reals are up (the operator drains toward a peer that can serve: a
+// peer still checking its reals would answer 503) and running through lb1.
+type drainLoad struct {
+	p        *pair
+	pr       *lab.ProbeProc
+	on1, on2 uint64 // requests lb1 and lb2 had scheduled before
+}
+
+func (p *pair) startDrainLoad() *drainLoad {
+	p.t.Helper()
+	p.waitRealsUp("lb2", "http", 2, 5*time.Second)
+	l := &drainLoad{p: p, on1: p.scheduled("lb1"), on2: p.scheduled("lb2")}
+	l.pr = p.lab.StartProbe(p.bins, "client", vipHTTP.String(), probe.Options{Proto: "http", Interval: 10 * time.Millisecond, Timeout: 3 * time.Second, Count: 500})
+	l.reaches("lb1", l.on1)
+	return l
+}
+
+// reaches waits until node has scheduled 20 requests since before.
+func (l *drainLoad) reaches(node string, before uint64) {
+	l.p.t.Helper()
+	lab.Eventually(l.p.t, 5*time.Second, "the load reaches "+node, func() error {
+		if n := l.p.scheduled(node) - before; n < 20 {
+			return fmt.Errorf("%d requests through %s so far", n, node)
 		}
 		return nil
 	})
+}
 
-	res, err := pr.Result(30 * time.Second)
+// check waits for the move to lb2 and the load to reach it there, then
+// for the probe's result: no request may have failed.
+func (l *drainLoad) check(t *testing.T) *probe.Result {
+	t.Helper()
+	l.p.waitOwner("lb2", 5*time.Second)
+	l.reaches("lb2", l.on2)
+	// The drained service served until the VIP had gone; the move ended
+	// the drain and lb1's service with it.
+	if svcs, err := l.p.services("lb1"); err != nil || svcs["http"].Serving {
+		t.Errorf("after the move lb1's http service is active %v (%v), want deactivated", svcs["http"].Serving, err)
+	}
+	res, err := l.pr.Result(30 * time.Second)
 	if res == nil {
 		t.Fatalf("probe gave no result: %v", err)
 	}
-	t.Logf("client across the drain and move: %s; lb1 served %d, lb2 %d", res.Summary(), p.scheduled("lb1")-on1, p.scheduled("lb2")-on2)
+	t.Logf("client across the drain and move: %s; lb1 served %d, lb2 %d", res.Summary(), l.p.scheduled("lb1")-l.on1, l.p.scheduled("lb2")-l.on2)
 	if res.Failed > 0 {
 		t.Errorf("%d of %d requests failed across standby --drain, want 0 (%v)", res.Failed, res.Sent, err)
 		for _, a := range res.Attempts {
@@ -103,11 +142,20 @@ func TestStandbyDrain(t *testing.T) {
 			}
 		}
 	}
+	return res
+}
 
-	// A drain of a group this node does not hold is refused with the reason.
-	refused, err := lb1.Hactl(p.bins, "standby", "--drain", "web")
-	if err == nil || !strings.Contains(err.Error()+string(refused), `group "web" is not held here`) {
-		t.Errorf("standby --drain of a group lb1 does not hold = %v: %s; want refused, naming why", err, refused)
+// drainedThenMoved checks hactl's drain output: it began, said what it
+// waited for (waited), became ready and moved, without timing out.
+func drainedThenMoved(t *testing.T, out, waited string) {
+	t.Helper()
+	for _, want := range []string{"draining [web] (services [http])", waited, "ready to move", "released to the peer"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("standby --drain output lacks %q", want)
+		}
+	}
+	if strings.Contains(out, "moving anyway") {
+		t.Errorf("the drain timed out instead of finishing")
 	}
 }
 
