@@ -135,3 +135,58 @@ func TestDRUDPFlowKeepsItsReal(t *testing.T) {
 		}
 	}
 }
+
+func TestDRRoundRobin(t *testing.T) {
+	s := newDR(t)
+	svc := s.drSvc("tcp", "rr")
+	svc.Reals[0].Weight = 4 // rr ignores weights above 0, as IPVS's rr does
+	s.applyAndCheckShares(t, svc, map[string]int{"backend1": 1, "backend2": 1, "backend3": 1})
+}
+
+// Quiescent (weight 0) and drained reals keep their open dr connections
+// (the flow table pins them) and take no new ones; with every real down
+// the fallback serves.
+func TestDRQuiescentDrainFallback(t *testing.T) {
+	s := newDR(t)
+	svc := s.drSvc("tcp", "rr")
+	svc.Reals = svc.Reals[:2]
+	svc.Fallback = &s.reals[2]
+	s.b.apply(svc)
+	name, _, c, err := s.client.hello(vip + ":80")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	idx := 0
+	for i, r := range svc.Reals {
+		if s.names[r.Addr] == name {
+			idx = i
+		}
+	}
+	svc.Reals[idx].Weight = 0
+	s.b.apply(svc)
+	if err := echo(c, "after quiescent"); err != nil {
+		t.Fatalf("open dr connection to quiescent %s: %v", name, err)
+	}
+	if got := s.connect(t, vip+":80", 20); got[name] != 0 {
+		t.Errorf("quiescent %s took new connections: %v", name, got)
+	}
+	svc.Reals[idx].Weight, svc.Reals[idx].Down = 1, true
+	s.b.apply(svc)
+	if err := echo(c, "after drain"); err != nil {
+		t.Fatalf("open dr connection to drained %s: %v", name, err)
+	}
+	if got := s.connect(t, vip+":80", 20); got[name] != 0 {
+		t.Errorf("drained %s took new connections: %v", name, got)
+	}
+	for i := range svc.Reals {
+		svc.Reals[i].Down = true
+	}
+	s.b.apply(svc)
+	if got := s.connect(t, vip+":80", 10); got["backend3"] != 10 {
+		t.Errorf("with every real down, dr connections went to %v, want the fallback backend3", got)
+	}
+	if err := echo(c, "after fallback"); err != nil {
+		t.Fatalf("open dr connection after every real went down: %v", err)
+	}
+}
