@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hapair/hapair/internal/ctl"
+	"github.com/hapair/hapair/internal/testkit"
 )
 
 // drainDaemon answers the drain verbs with the given "check" answers in
@@ -111,16 +112,7 @@ func TestStandbyDrain(t *testing.T) {
 			if code != tc.code {
 				t.Errorf("exit %d, want %d; stdout:\n%s\nstderr:\n%s", code, tc.code, out, errOut)
 			}
-			for _, w := range tc.want {
-				if !strings.Contains(out, w) {
-					t.Errorf("stdout lacks %q:\n%s", w, out)
-				}
-			}
-			for _, w := range tc.notWant {
-				if strings.Contains(out, w) {
-					t.Errorf("stdout has %q:\n%s", w, out)
-				}
-			}
+			testkit.Substrings(t, "stdout", out, tc.want, tc.notWant)
 			if tc.requests != "" {
 				if got := d.requests(); got != tc.requests {
 					t.Errorf("requests to had: %s, want %s", got, tc.requests)

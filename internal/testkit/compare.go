@@ -14,3 +14,19 @@ func EqualLines(t testing.TB, what string, got, want []string) {
 		t.Errorf("%s:\n%s\nwant:\n%s", what, strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// Substrings fails t for each string of want that text lacks and each of
+// notWant that it has, naming what and printing text.
+func Substrings(t testing.TB, what, text string, want, notWant []string) {
+	t.Helper()
+	for _, s := range want {
+		if !strings.Contains(text, s) {
+			t.Errorf("%s lacks %q:\n%s", what, s, text)
+		}
+	}
+	for _, s := range notWant {
+		if strings.Contains(text, s) {
+			t.Errorf("%s has %q, want it absent:\n%s", what, s, text)
+		}
+	}
+}

@@ -1,6 +1,8 @@
 package testkit
 
 import (
+	"fmt"
+	"slices"
 	"sync/atomic"
 	"testing"
 )
@@ -21,5 +23,30 @@ func TestPollSeesAnotherGoroutine(t *testing.T) {
 	go done.Store(true)
 	if !Poll(done.Load) {
 		t.Errorf("Poll did not see the store within %v", WaitTimeout)
+	}
+}
+
+// errorsT records Errorf calls instead of failing the test.
+type errorsT struct {
+	testing.TB
+	errs []string
+}
+
+func (e *errorsT) Helper() {}
+
+func (e *errorsT) Errorf(format string, args ...any) {
+	e.errs = append(e.errs, fmt.Sprintf(format, args...))
+}
+
+func TestSubstrings(t *testing.T) {
+	et := &errorsT{TB: t}
+	Substrings(et, "output", "ready to move\nreleased", []string{"ready", "released"}, []string{"anyway"})
+	if len(et.errs) != 0 {
+		t.Errorf("all present, none absent: errors %q, want none", et.errs)
+	}
+	Substrings(et, "output", "moving anyway", []string{"ready"}, []string{"anyway"})
+	want := []string{"output lacks \"ready\":\nmoving anyway", "output has \"anyway\", want it absent:\nmoving anyway"}
+	if !slices.Equal(et.errs, want) {
+		t.Errorf("one lacking, one present: errors %q, want %q", et.errs, want)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/hapair/hapair/internal/config"
+	"github.com/hapair/hapair/internal/testkit"
 	"github.com/hapair/hapair/node"
 )
 
@@ -53,17 +54,7 @@ type want struct {
 
 func (w want) check(t *testing.T, res *Result) {
 	t.Helper()
-	text := string(res.TOML)
-	for _, s := range w.toml {
-		if !strings.Contains(text, s) {
-			t.Errorf("TOML lacks %q\n--- TOML:\n%s", s, text)
-		}
-	}
-	for _, s := range w.notTOML {
-		if strings.Contains(text, s) {
-			t.Errorf("TOML has %q, want it absent\n--- TOML:\n%s", s, text)
-		}
-	}
+	testkit.Substrings(t, "TOML", string(res.TOML), w.toml, w.notTOML)
 	var ws []string
 	for _, x := range res.Warnings {
 		ws = append(ws, x.String())
