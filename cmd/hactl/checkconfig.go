@@ -29,6 +29,7 @@ func runCheckConfig(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var o node.CheckOptions
 	fs.StringVar(&o.Node, "node", "", "check this host as node `NAME` of cluster.nodes (default: the host name, as had)")
+	cfgFlag := fs.String("c", "", "the config `file` (as the file argument; hactl -c FILE check-config)")
 	fs.BoolVar(&o.NoHost, "no-host", false, "leave the host facts out (interfaces, addresses, kernel, programs): the config is for another machine; the authkeys file is still read")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: hactl check-config [--node NAME | --no-host] [FILE]")
@@ -44,6 +45,9 @@ func runCheckConfig(args []string, stdout, stderr io.Writer) int {
 			break
 		}
 		files, args = append(files, fs.Arg(0)), fs.Args()[1:]
+	}
+	if *cfgFlag != "" {
+		files = append(files, *cfgFlag)
 	}
 	if len(files) > 1 || o.NoHost && o.Node != "" {
 		fs.Usage()
