@@ -62,7 +62,11 @@ func (k *Keyring) Verify(keyID uint8, msg, mac []byte) bool {
 	if k == nil || k.keys[keyID] == nil {
 		return false
 	}
-	return hmac.Equal(k.keys[keyID].mac(msg), mac)
+	kk := k.keys[keyID]
+	st := kk.state()
+	ok := hmac.Equal(st.sum(msg), mac)
+	kk.macs.Put(st)
+	return ok
 }
 
 // SignKeyID returns the id named by the `auth N` line (0 for the zero Keyring).
@@ -106,15 +110,30 @@ func (k *Keyring) Method(keyID uint8) string {
 	return k.keys[keyID].m.name
 }
 
-func (kk *key) mac(msg []byte) []byte {
-	h, ok := kk.macs.Get().(hash.Hash)
-	if ok {
-		h.Reset()
-	} else {
-		h = hmac.New(kk.m.hash, kk.secret)
+// macState is an HMAC state keyed with one secret and room for its sum, so
+// verifying a packet (a forged one in a flood, too) allocates nothing.
+type macState struct {
+	h   hash.Hash
+	buf [MaxMACSize]byte
+}
+
+// sum returns the MAC of msg in st's buffer, valid until st is reused.
+func (st *macState) sum(msg []byte) []byte {
+	st.h.Reset()
+	st.h.Write(msg)
+	return st.h.Sum(st.buf[:0])
+}
+
+func (kk *key) state() *macState {
+	if st, ok := kk.macs.Get().(*macState); ok {
+		return st
 	}
-	h.Write(msg)
-	sum := h.Sum(nil)
-	kk.macs.Put(h)
+	return &macState{h: hmac.New(kk.m.hash, kk.secret)}
+}
+
+func (kk *key) mac(msg []byte) []byte {
+	st := kk.state()
+	sum := append([]byte(nil), st.sum(msg)...)
+	kk.macs.Put(st)
 	return sum
 }

@@ -2,6 +2,7 @@ package link
 
 import (
 	"fmt"
+	"net/netip"
 	"sync"
 	"time"
 )
@@ -57,8 +58,9 @@ const logEvery = 10 * time.Second
 const maxLimiterKeys = 256
 
 type limiterKey struct {
-	event string // a DropReason's name, or "send", "read"
-	addr  string
+	event string         // a DropReason's name, or "send", "read"
+	addr  netip.AddrPort // zero for none (read errors)
+	many  bool           // the shared key of sources past maxLimiterKeys
 }
 
 type limiterEntry struct {
@@ -77,12 +79,13 @@ type limiter struct {
 
 // allow reports whether a line for (event, addr) may be logged now, the
 // address to log (addr, or a shared placeholder once too many sources were
-// seen) and how many lines were suppressed since the last one.
-func (lim *limiter) allow(event, addr string) (ok bool, logAddr string, suppressed uint64) {
+// seen) and how many lines were suppressed since the last one. It
+// allocates only for a source it has not seen.
+func (lim *limiter) allow(event string, addr netip.AddrPort) (ok bool, logAddr string, suppressed uint64) {
 	now := lim.now()
 	lim.mu.Lock()
 	defer lim.mu.Unlock()
-	k := limiterKey{event, addr}
+	k := limiterKey{event: event, addr: addr}
 	e := lim.entries[k]
 	if e == nil {
 		if len(lim.entries) >= maxLimiterKeys {
@@ -93,8 +96,7 @@ func (lim *limiter) allow(event, addr string) (ok bool, logAddr string, suppress
 			}
 		}
 		if len(lim.entries) >= maxLimiterKeys {
-			k.addr = "*"
-			addr = "* (too many sources)"
+			k = limiterKey{event: event, many: true}
 		}
 		if e = lim.entries[k]; e == nil {
 			e = &limiterEntry{}
@@ -107,15 +109,26 @@ func (lim *limiter) allow(event, addr string) (ok bool, logAddr string, suppress
 	}
 	suppressed = e.suppressed
 	e.last, e.suppressed = now, 0
-	return true, addr, suppressed
+	switch {
+	case k.many:
+		logAddr = "* (too many sources)"
+	case addr.IsValid():
+		logAddr = addr.String()
+	default:
+		logAddr = "unknown"
+	}
+	return true, logAddr, suppressed
 }
 
 // logLimited logs msg unless (event, addr) logged within logEvery.
-func (s *Set) logLimited(msg, event, linkName, addr string, err error, extra ...any) {
-	ok, addr, suppressed := s.limit.allow(event, addr)
-	if !ok {
-		return
+func (s *Set) logLimited(msg, event, linkName string, addr netip.AddrPort, err error, extra ...any) {
+	if ok, logAddr, suppressed := s.limit.allow(event, addr); ok {
+		s.logLine(msg, linkName, logAddr, suppressed, err, extra...)
 	}
+}
+
+// logLine logs one rate-limited line with the count of those suppressed.
+func (s *Set) logLine(msg, linkName, addr string, suppressed uint64, err error, extra ...any) {
 	attrs := append([]any{"link", linkName, "peer", addr}, extra...)
 	if err != nil {
 		attrs = append(attrs, "err", err)

@@ -76,7 +76,8 @@ func checkNoReceivers(t *testing.T, s *Set) {
 	t.Helper()
 	buf := make([]byte, 1<<20)
 	buf = buf[:runtime.Stack(buf, true)]
-	if strings.Contains(string(buf), fmt.Sprintf("ha/link.(*Set).receive(%p", s)) {
+	if strings.Contains(string(buf), fmt.Sprintf("ha/link.(*Set).receive(%p", s)) ||
+		strings.Contains(string(buf), fmt.Sprintf("ha/link.(*Set).receiveRealtime(%p", s)) {
 		t.Errorf("link goroutine still running after Close:\n%s", buf)
 	}
 }

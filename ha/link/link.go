@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/net/ipv4"
@@ -18,6 +19,7 @@ import (
 	"github.com/hapair/hapair/ha/wire"
 	"github.com/hapair/hapair/internal/clock"
 	"github.com/hapair/hapair/internal/field"
+	"github.com/hapair/hapair/internal/realtime"
 )
 
 // DefaultPort is Heartbeat's IANA port, ha-cluster.
@@ -52,6 +54,12 @@ type Config struct {
 	Links     []Spec
 	Logger    *slog.Logger // nil: discard
 	Clock     clock.Clock  // last-heard times, log rate limits, read-error pauses (default clock.Real{})
+	// Realtime reads every link on one OS thread of its own, set to
+	// SCHED_RR (realtime.Priority) and waiting in ppoll(2) rather than in
+	// Go's network poller, so heartbeats are read on time on a loaded
+	// machine (Heartbeat's `realtime on`). When the kernel refuses the
+	// policy, the thread logs it once and reads at normal priority.
+	Realtime bool
 }
 
 // Validate reports whether c describes a Set that Open could start, naming
@@ -169,6 +177,12 @@ type Set struct {
 	// packets is accepted. Guarded by recvMu.
 	dropping map[string]string
 
+	// wake is called after each delivery on in, from the receive
+	// goroutine (OnReceive).
+	wake atomic.Pointer[func()]
+	// rt wakes the realtime receive thread at Close; nil without Realtime.
+	rt *realtime.Waiter
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -219,6 +233,26 @@ func New(cfg Config, conns []net.PacketConn) (*Set, error) {
 		}
 		s.links = append(s.links, l)
 	}
+	if cfg.Realtime {
+		fds := make([]int, len(s.links))
+		for i, l := range s.links {
+			fds[i] = l.fd
+		}
+		w, err := realtime.NewWaiter(fds...)
+		if err != nil {
+			for _, c := range conns {
+				c.Close()
+			}
+			return nil, fmt.Errorf("link: %w", err)
+		}
+		s.rt = w
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.receiveRealtime()
+		}()
+		return s, nil
+	}
 	for _, l := range s.links {
 		s.wg.Add(1)
 		go func() {
@@ -227,6 +261,17 @@ func New(cfg Config, conns []net.PacketConn) (*Set, error) {
 		}()
 	}
 	return s, nil
+}
+
+// OnReceive sets f to be called after each packet is put on Received, on
+// the receiving goroutine; f must not block. The agent's realtime loop uses
+// it to be woken without Go's scheduler. A nil f removes it.
+func (s *Set) OnReceive(f func()) {
+	if f == nil {
+		s.wake.Store(nil)
+		return
+	}
+	s.wake.Store(&f)
 }
 
 // receiveBacklog is how many accepted packets wait for the reader of
@@ -275,7 +320,7 @@ func (s *Set) Send(p *wire.Packet) error {
 		sent = sent || ok
 		for _, f := range fails {
 			errs = append(errs, f.err)
-			s.logLimited("heartbeat send failed", "send", l.spec.Name, f.dest.String(), f.err)
+			s.logLimited("heartbeat send failed", "send", l.spec.Name, f.dest.(*net.UDPAddr).AddrPort(), f.err)
 		}
 	}
 	if !sent {
@@ -289,6 +334,16 @@ func (s *Set) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.done)
 		var errs []error
+		if s.rt != nil {
+			// The realtime thread polls the sockets' descriptors by
+			// number: it must be gone before they close and the numbers
+			// can be reused.
+			s.rt.Wake()
+			s.wg.Wait()
+			if err := s.rt.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("link: %w", err))
+			}
+		}
 		for _, l := range s.links {
 			if err := l.conn.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("link: closing %q: %w", l.spec.Name, err))
@@ -305,6 +360,8 @@ type link struct {
 	spec  Spec
 	conn  net.PacketConn
 	pc    *ipv4.PacketConn
+	rc    syscall.RawConn // conn's descriptor, read with recvmmsg(2)
+	fd    int             // the descriptor's number, for the realtime thread's ppoll
 	dests []net.Addr
 	// to names the peers each destination reaches: one peer per unicast
 	// address, every other node for the multicast group.
@@ -314,6 +371,18 @@ type link struct {
 
 func newLink(spec Spec, c net.PacketConn, self string, nodes []string) (*link, error) {
 	l := &link{spec: spec, conn: c, pc: ipv4.NewPacketConn(c)}
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return nil, fmt.Errorf("link: %q: %T has no file descriptor to read batches from", spec.Name, c)
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil, fmt.Errorf("link: %q: reaching the socket: %w", spec.Name, err)
+	}
+	l.rc = rc
+	if err := rc.Control(func(fd uintptr) { l.fd = int(fd) }); err != nil {
+		return nil, fmt.Errorf("link: %q: reaching the socket: %w", spec.Name, err)
+	}
 	l.stats.lastHeard = map[string]time.Time{}
 	l.stats.heardN = map[string]uint64{}
 	l.stats.sentTo = map[string]*atomic.Uint64{}

@@ -162,24 +162,26 @@ func TestDropLogRateLimit(t *testing.T) {
 func TestLimiterBoundsSources(t *testing.T) {
 	clock := clocktest.New(time.Time{})
 	lim := &limiter{now: clock.Now, entries: map[limiterKey]*limiterEntry{}}
+	src := func(i int) netip.AddrPort { return netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), 694) }
 	for i := range maxLimiterKeys {
-		if ok, _, _ := lim.allow("bad-mac", "10.0.0."+strings.Repeat("x", i)); !ok {
+		if ok, _, _ := lim.allow("bad-mac", src(i)); !ok {
 			t.Fatalf("allow(source %d) = false, want true", i)
 		}
 	}
-	ok, addr, _ := lim.allow("bad-mac", "another")
+	ok, addr, _ := lim.allow("bad-mac", src(maxLimiterKeys))
 	if !ok || addr != "* (too many sources)" {
 		t.Errorf("allow(source past the bound) = %v, %q, want true, shared placeholder", ok, addr)
 	}
-	if ok, _, _ := lim.allow("bad-mac", "yet another"); ok {
+	if ok, _, _ := lim.allow("bad-mac", src(maxLimiterKeys+1)); ok {
 		t.Errorf("second source past the bound allowed, want it to share the placeholder's limit")
 	}
 	if len(lim.entries) != maxLimiterKeys+1 {
 		t.Errorf("limiter holds %d keys, want %d", len(lim.entries), maxLimiterKeys+1)
 	}
 	clock.Advance(logEvery)
-	if ok, addr, _ := lim.allow("bad-mac", "fresh"); !ok || addr != "fresh" {
-		t.Errorf("after 10s allow(fresh) = %v, %q, want true, fresh (old keys swept)", ok, addr)
+	fresh := src(maxLimiterKeys + 2)
+	if ok, addr, _ := lim.allow("bad-mac", fresh); !ok || addr != fresh.String() {
+		t.Errorf("after 10s allow(%v) = %v, %q, want true, %v (old keys swept)", fresh, ok, addr, fresh)
 	}
 }
 

@@ -4,9 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"time"
 
-	"golang.org/x/net/ipv4"
+	"golang.org/x/sys/unix"
 
 	"github.com/hapair/hapair/ha/replay"
 	"github.com/hapair/hapair/ha/wire"
@@ -16,72 +17,100 @@ import (
 // spinning a core; 10 ms is short against any keepalive.
 const readErrorPause = 10 * time.Millisecond
 
-// receive reads l's socket until Close.
+// receive reads l's socket until Close, waiting in Go's network poller,
+// a batch of datagrams at a time.
 func (s *Set) receive(l *link) {
-	// One byte more than the largest packet, so an oversized datagram is
-	// seen as such instead of silently truncated to a valid length.
-	buf := make([]byte, wire.MaxPacketSize+1)
+	b := newBatch()
+	var n int
+	var rerr error
+	read := func(fd uintptr) bool { // made once: a closure per read would allocate
+		n, rerr = b.read(int(fd))
+		return rerr != unix.EAGAIN
+	}
 	for {
-		n, cm, src, err := l.pc.ReadFrom(buf)
+		err := l.rc.Read(read)
+		if err == nil {
+			err = rerr
+		}
 		if err != nil {
-			select {
-			case <-s.done:
+			if !s.readFailed(l, err) {
 				return
-			default:
-			}
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			l.stats.readErrors.Add(1)
-			s.logLimited("heartbeat read failed", "read", l.spec.Name, "", err)
-			t := s.cfg.Clock.NewTimer(readErrorPause)
-			select {
-			case <-s.done:
-				t.Stop()
-				return
-			case <-t.C():
 			}
 			continue
 		}
-		s.handle(l, buf[:n], cm, addrString(src))
+		s.handleBatch(l, b, n)
 	}
 }
 
-func addrString(a net.Addr) string {
-	if a == nil {
-		return "unknown"
+// readFailed counts and logs a read error and pauses, so a socket that
+// keeps failing does not spin a core. It reports false when the Set is
+// closing and the reader should stop.
+func (s *Set) readFailed(l *link, err error) bool {
+	select {
+	case <-s.done:
+		return false
+	default:
 	}
-	return a.String()
+	if errors.Is(err, net.ErrClosed) {
+		return false
+	}
+	l.stats.readErrors.Add(1)
+	s.logLimited("heartbeat read failed", "read", l.spec.Name, netip.AddrPort{}, err)
+	t := s.cfg.Clock.NewTimer(readErrorPause)
+	select {
+	case <-s.done:
+		t.Stop()
+		return false
+	case <-t.C():
+	}
+	return true
+}
+
+func (s *Set) handleBatch(l *link, b *batch, n int) {
+	for i := range n {
+		data, ttl, src := b.datagram(i)
+		s.handle(l, data, ttl, src)
+	}
 }
 
 // handle runs one datagram through the pipeline: TTL, size and MAC, cluster,
-// sender, replay, deliver.
-func (s *Set) handle(l *link, b []byte, cm *ipv4.ControlMessage, addr string) {
+// sender, replay, deliver. A forged packet is dropped after one MAC, before
+// anything is decoded or allocated; its drop is formatted only when the
+// rate-limited log shows it.
+func (s *Set) handle(l *link, b []byte, ttl int, src netip.AddrPort) {
 	l.stats.received.Add(1)
-	if cm == nil || cm.TTL != gtsmTTL {
-		ttl := -1
-		if cm != nil {
-			ttl = cm.TTL
-		}
-		s.drop(l, DropTTL, addr, fmt.Errorf("received TTL %d, want %d", ttl, gtsmTTL))
+	if ttl != gtsmTTL {
+		s.drop(l, DropTTL, src, func() error { return fmt.Errorf("received TTL %d, want %d", ttl, gtsmTTL) })
 		return
 	}
-	p, err := wire.Open(b, s.cfg.Keyring)
+	body, err := wire.Authenticate(b, s.cfg.Keyring)
 	if err != nil {
-		s.drop(l, openReason(err), addr, err)
+		s.drop(l, openReason(err), src, func() error {
+			_, err := wire.Open(b, s.cfg.Keyring) // the same verdict, with details
+			return err
+		})
+		return
+	}
+	p := new(wire.Packet)
+	if err := p.UnmarshalBinary(body); err != nil {
+		s.drop(l, openReason(err), src, func() error { return err })
 		return
 	}
 	if p.ClusterID != s.cfg.ClusterID {
-		s.drop(l, DropWrongCluster, addr, fmt.Errorf("cluster id %d from %q, want %d", p.ClusterID, p.Sender, s.cfg.ClusterID))
+		s.drop(l, DropWrongCluster, src, func() error {
+			return fmt.Errorf("cluster id %d from %q, want %d", p.ClusterID, p.Sender, s.cfg.ClusterID)
+		})
 		return
 	}
 	if p.Sender == s.cfg.Self {
-		s.drop(l, DropSelf, addr, fmt.Errorf("sender %q is this node: another node uses our name, or our packets loop back", p.Sender))
+		s.drop(l, DropSelf, src, func() error {
+			return fmt.Errorf("sender %q is this node: another node uses our name, or our packets loop back", p.Sender)
+		})
 		return
 	}
 	f := s.filters[p.Sender] // read-only after New
 	if f == nil {
-		s.drop(l, DropUnknownSender, addr, fmt.Errorf("sender %q is not one of nodes %q", p.Sender, s.cfg.Nodes))
+		s.drop(l, DropUnknownSender, src, func() error { return fmt.Errorf("sender %q is not one of nodes %q", p.Sender, s.cfg.Nodes) })
 		return
 	}
 
@@ -116,11 +145,13 @@ func (s *Set) handle(l *link, b []byte, cm *ipv4.ControlMessage, addr string) {
 	}
 	switch {
 	case v == replay.DropDuplicate:
-		s.drop(l, DropDuplicate, addr, nil)
+		s.drop(l, DropDuplicate, src, nil)
 		return
 	case stale:
-		s.drop(l, DropReplay, addr, fmt.Errorf("copy of the last accepted packet from %q (generation %d seq %d) older than the duplicate window (keepalive %v)",
-			p.Sender, p.Generation, p.Seq, p.Keepalive))
+		s.drop(l, DropReplay, src, func() error {
+			return fmt.Errorf("copy of the last accepted packet from %q (generation %d seq %d) older than the duplicate window (keepalive %v)",
+				p.Sender, p.Generation, p.Seq, p.Keepalive)
+		})
 		return
 	case !v.Accepted():
 		if v == replay.DropOldGeneration {
@@ -128,19 +159,24 @@ func (s *Set) handle(l *link, b []byte, cm *ipv4.ControlMessage, addr string) {
 		} else {
 			s.dropping[p.Sender] = fmt.Sprintf("generation %d seq %d <= seq %d", p.Generation, p.Seq, lastSeq)
 		}
-		s.drop(l, DropReplay, addr, fmt.Errorf("%s from %q: generation %d seq %d, last accepted generation %d seq %d",
-			v, p.Sender, p.Generation, p.Seq, lastGen, lastSeq))
+		s.drop(l, DropReplay, src, func() error {
+			return fmt.Errorf("%s from %q: generation %d seq %d, last accepted generation %d seq %d",
+				v, p.Sender, p.Generation, p.Seq, lastGen, lastSeq)
+		})
 		return
 	}
 	// recvMu makes this the only sender on s.in, so room seen here is room
 	// at the send; counting first means a reader that got the packet sees
 	// it counted.
 	if len(s.in) == cap(s.in) {
-		s.drop(l, DropBacklog, addr, fmt.Errorf("%d accepted packets are waiting for the agent", receiveBacklog))
+		s.drop(l, DropBacklog, src, func() error { return fmt.Errorf("%d accepted packets are waiting for the agent", receiveBacklog) })
 		return
 	}
 	l.stats.delivered.Add(1)
 	s.in <- p
+	if w := s.wake.Load(); w != nil {
+		(*w)()
+	}
 }
 
 // openReason maps a wire.Open error to its drop reason.
@@ -158,10 +194,17 @@ func openReason(err error) DropReason {
 }
 
 // drop logs (rate-limited) and then counts, so a counter that moved means
-// the drop is fully handled.
-func (s *Set) drop(l *link, r DropReason, addr string, err error) {
+// the drop is fully handled. why makes the error for the log line; it is
+// called only when the line is shown (nil: no error).
+func (s *Set) drop(l *link, r DropReason, src netip.AddrPort, why func() error) {
 	if r != DropDuplicate { // duplicates are expected with several links
-		s.logLimited("heartbeat dropped", r.String(), l.spec.Name, addr, err, "reason", r.String())
+		if ok, addr, suppressed := s.limit.allow(r.String(), src); ok {
+			var err error
+			if why != nil {
+				err = why()
+			}
+			s.logLine("heartbeat dropped", l.spec.Name, addr, suppressed, err, "reason", r.String())
+		}
 	}
 	l.stats.drops[r].Add(1)
 }
