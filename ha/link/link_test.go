@@ -162,7 +162,9 @@ func TestDropLogRateLimit(t *testing.T) {
 func TestLimiterBoundsSources(t *testing.T) {
 	clock := clocktest.New(time.Time{})
 	lim := &limiter{now: clock.Now, entries: map[limiterKey]*limiterEntry{}}
-	src := func(i int) netip.AddrPort { return netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), 694) }
+	src := func(i int) netip.AddrPort {
+		return netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), 694)
+	}
 	for i := range maxLimiterKeys {
 		if ok, _, _ := lim.allow("bad-mac", src(i)); !ok {
 			t.Fatalf("allow(source %d) = false, want true", i)
