@@ -25,6 +25,7 @@ import (
 	"github.com/hapair/hapair/ha"
 	"github.com/hapair/hapair/ha/wire"
 	"github.com/hapair/hapair/internal/clock"
+	"github.com/hapair/hapair/internal/realtime"
 )
 
 // Transport carries heartbeats on every link; *link.Set satisfies it. It
@@ -72,6 +73,14 @@ type Config struct {
 	// LateLogEvery limits "peer late" (warntime) lines to one per peer per
 	// interval (default 10s); the rest are counted in the next line.
 	LateLogEvery time.Duration
+	// Realtime runs the loop (heartbeat sends, deadtime decisions) on an OS
+	// thread of its own set to SCHED_RR (realtime.Priority), waiting in
+	// ppoll(2) with the machine's next timer as its timeout instead of in
+	// Go's timers and scheduler, like Heartbeat's `realtime on`: a loaded
+	// machine then still sends heartbeats and declares peers dead on time.
+	// When the kernel refuses the policy, Run logs it once and goes on at
+	// normal priority. It needs the real clock.
+	Realtime bool
 }
 
 // Agent runs one ha.Machine. Its methods are safe for concurrent use.
@@ -86,9 +95,12 @@ type Agent struct {
 	wg     sync.WaitGroup
 	ctx    context.Context // for group operations; canceled by Run's end
 	cancel context.CancelFunc
+	waiter *realtime.Waiter // Realtime: what the loop sleeps in; nil otherwise
 
 	// owned by the loop goroutine
 	timer       clock.Timer
+	deadline    time.Time           // Realtime: when to tick next (zero: no timer armed)
+	in          <-chan *wire.Packet // where accepted packets come from
 	lateLogged  map[string]time.Time
 	lateHidden  map[string]int
 	sendFailed  bool
@@ -117,16 +129,25 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.LateLogEvery == 0 {
 		cfg.LateLogEvery = 10 * time.Second
 	}
+	if _, real := cfg.Clock.(clock.Real); cfg.Realtime && !real {
+		return nil, errors.New("agent: the realtime loop sleeps in the kernel and needs the real clock")
+	}
 	m, err := ha.New(cfg.Machine)
 	if err != nil {
 		return nil, fmt.Errorf("agent: %w", err)
 	}
 	a := &Agent{cfg: cfg, m: m, log: cfg.Logger,
-		events: make(chan ha.Event, 256), tick: make(chan struct{}, 1), calls: make(chan func()),
+		events: make(chan ha.Event, 256), tick: make(chan struct{}, 1), calls: make(chan func(), 16),
 		done: make(chan struct{}), lateLogged: map[string]time.Time{}, lateHidden: map[string]int{},
 		v1Peers: map[string]bool{}, badReadiness: map[string]bool{}}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	a.status = m.Status()
+	a.in = cfg.Transport.Received()
+	if cfg.Realtime {
+		if a.waiter, err = realtime.NewWaiter(); err != nil {
+			return nil, fmt.Errorf("agent: %w", err)
+		}
+	}
 	return a, nil
 }
 
@@ -137,7 +158,10 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer close(a.done)
 	defer a.wg.Wait()
 	defer a.cancel()
-	in := a.cfg.Transport.Received()
+	if a.waiter != nil {
+		return a.runRealtime(ctx)
+	}
+	in := a.in
 	a.step(ha.Event{Kind: ha.EventStart})
 	for {
 		select {
@@ -162,7 +186,7 @@ func (a *Agent) Run(ctx context.Context) error {
 // drain handles every queued event and received packet, so a call sees
 // their effect.
 func (a *Agent) drain() {
-	in := a.cfg.Transport.Received()
+	in := a.in
 	for {
 		select {
 		case <-a.tick:
@@ -182,6 +206,7 @@ func (a *Agent) do(ctx context.Context, f func()) error {
 	ran := make(chan struct{})
 	select {
 	case a.calls <- func() { f(); close(ran) }:
+		a.wake()
 	case <-a.done:
 		return ErrClosed
 	case <-ctx.Done():
@@ -203,6 +228,7 @@ func (a *Agent) Ping(ctx context.Context) error { return a.do(ctx, func() {}) }
 func (a *Agent) inject(ctx context.Context, ev ha.Event) error {
 	select {
 	case a.events <- ev:
+		a.wake()
 		return nil
 	case <-a.done:
 		return ErrClosed

@@ -62,6 +62,10 @@ func (a *Agent) execute(act ha.Action) {
 			}()
 		}
 	case ha.ActionArmTimer:
+		if a.waiter != nil {
+			a.deadline = act.At // runRealtime sleeps until then
+			return
+		}
 		if a.timer != nil {
 			a.timer.Stop()
 		}
