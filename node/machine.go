@@ -59,7 +59,7 @@ func clampWeight(w int) uint8 {
 // linkConfig maps the cluster and every [[link]] to the link set. kr is
 // nil in a dry run without authkeys; Validate then needs a stand-in.
 func linkConfig(cfg *config.Config, self string, kr *authkeys.Keyring) link.Config {
-	lc := link.Config{ClusterID: cfg.Cluster.ID, Self: self, Nodes: cfg.Cluster.Nodes, Keyring: kr}
+	lc := link.Config{ClusterID: cfg.Cluster.ID, Self: self, Nodes: cfg.Cluster.Nodes, Keyring: kr, Realtime: cfg.Cluster.Realtime}
 	for _, l := range cfg.Links {
 		lc.Links = append(lc.Links, link.Spec{
 			Name: l.Name, Kind: l.Kind, Interface: l.Interface,

@@ -171,6 +171,7 @@ func Build(cfg *config.Config, opts Options) (_ *Node, err error) {
 		Announcer: n.groups,
 		Notifier:  notifierFunc(n.notifyTransition),
 		Logger:    log,
+		Realtime:  cfg.Cluster.Realtime && !opts.DryRun,
 	})
 	if err != nil {
 		return nil, err

@@ -318,6 +318,9 @@ func (s *syncer) status(peers []string) (syncCounters, []syncPeer) {
 func syncLinkConfig(hb link.Config) link.Config {
 	c := hb
 	c.Links = nil
+	// Bulk persistence sync must not compete with heartbeats at realtime
+	// priority: a full resync would then delay them, not the other way.
+	c.Realtime = false
 	for _, l := range hb.Links {
 		if l.Port == 0 {
 			l.Port = link.DefaultPort

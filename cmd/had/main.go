@@ -89,6 +89,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	self, _ := cfg.Self(*nodeName) // checked by node.Load
 	log = log.With("node", self)
+	if cfg.Cluster.Realtime {
+		lockMemory(log)
+	}
 
 	n, err := node.Build(cfg, node.Options{Path: *path, Node: *nodeName, Keyring: kr, Logger: log})
 	if err != nil {

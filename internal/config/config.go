@@ -97,6 +97,12 @@ type Cluster struct {
 	// Port is the heartbeat UDP port for links that set none (default
 	// link.DefaultPort, 694).
 	Port uint16
+	// Realtime runs the heartbeat path (link reads, sends, deadtime
+	// decisions) on SCHED_RR threads and locks had's memory, as
+	// Heartbeat's `realtime on` (its default) and keepalived's
+	// vrrp_rt_priority and vrrp_no_swap (default true: a busy or swapping
+	// machine must not look dead to its peer; see internal/realtime).
+	Realtime bool
 }
 
 // GARP is the gratuitous ARP (and IPv6 unsolicited NA) schedule for a VIP,

@@ -263,6 +263,10 @@ func (c *conv) cluster(r *rawCluster) Cluster {
 	cl.Notify = c.program("cluster.notify", r.Notify)
 	cl.Port = uint16(c.integer("cluster.port", r.Port, link.DefaultPort, 1, 65535))
 	cl.AutoFailback = r.AutoFailback
+	cl.Realtime = true
+	if c.ix.has("cluster.realtime") {
+		cl.Realtime = r.Realtime
+	}
 	// Timers are read as written (0 = unset); machine fills the defaults
 	// from ha.Config.WithDefaults and checks their order there.
 	cl.Keepalive = c.duration("cluster.keepalive", r.Keepalive, 0, false)

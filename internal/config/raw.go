@@ -50,6 +50,7 @@ type rawCluster struct {
 	Socket       string   `toml:"socket"`
 	Notify       string   `toml:"notify"`
 	Port         int64    `toml:"port"`
+	Realtime     bool     `toml:"realtime"`
 }
 
 type rawGARP struct {

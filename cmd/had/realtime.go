@@ -1,0 +1,42 @@
+package main
+
+import (
+	"log/slog"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hapair/hapair/internal/realtime"
+)
+
+// lockMemory locks had's memory for `realtime = true` (Heartbeat's
+// realtime, keepalived's vrrp_no_swap), only where it cannot later fail an
+// allocation: with MCL_FUTURE, a heap growing past RLIMIT_MEMLOCK makes the
+// kernel refuse Go's mmap and the runtime dies, which would turn a local
+// shortage into an outage. So it locks when CAP_IPC_LOCK lifts the limit
+// or the limit is infinite (systemd's LimitMEMLOCK=infinity), and
+// otherwise logs why not, once, and goes on unlocked.
+func lockMemory(log *slog.Logger) {
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_MEMLOCK, &lim); err != nil {
+		log.Warn("memory not locked: reading RLIMIT_MEMLOCK failed; heartbeats may wait for swap", "err", err)
+		return
+	}
+	if lim.Cur != unix.RLIM_INFINITY && !hasCapability(unix.CAP_IPC_LOCK) {
+		log.Warn("memory not locked: no CAP_IPC_LOCK and RLIMIT_MEMLOCK is finite (a locked heap past it would kill had); heartbeats may wait for swap",
+			"memlock_bytes", lim.Cur)
+		return
+	}
+	if err := realtime.LockMemory(); err != nil {
+		log.Warn("memory not locked; heartbeats may wait for swap", "err", err)
+	}
+}
+
+// hasCapability reports whether capability c is in had's effective set.
+func hasCapability(c int) bool {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return false
+	}
+	return data[c/32].Effective&(1<<(uint(c)%32)) != 0
+}
