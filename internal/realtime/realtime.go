@@ -42,7 +42,7 @@ var ErrNotPermitted = errors.New("realtime scheduling not permitted")
 // returns ErrNotPermitted (wrapped) when the kernel refuses.
 func LockThread(prio int) error {
 	runtime.LockOSThread()
-	attr := unix.SchedAttr{Policy: unix.SCHED_RR | unix.SCHED_RESET_ON_FORK, Priority: uint32(prio)}
+	attr := unix.SchedAttr{Policy: unix.SCHED_RR, Flags: unix.SCHED_FLAG_RESET_ON_FORK, Priority: uint32(prio)}
 	if err := unix.SchedSetAttr(0, &attr, 0); err != nil {
 		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EBUSY) {
 			return fmt.Errorf("realtime: setting thread %d to SCHED_RR priority %d: %w: %w", unix.Gettid(), prio, ErrNotPermitted, err)
@@ -52,15 +52,15 @@ func LockThread(prio int) error {
 	return nil
 }
 
-// Policy returns the calling thread's scheduling policy (unix.SCHED_OTHER,
-// unix.SCHED_RR, ...) without the reset-on-fork flag, and its realtime
-// priority; tests and status use it.
-func Policy() (policy, prio int, err error) {
+// Policy returns the calling thread's scheduling policy (unix.SCHED_NORMAL,
+// unix.SCHED_RR, ...), its realtime priority and whether it resets on
+// fork.
+func Policy() (policy, prio int, resetOnFork bool, err error) {
 	attr, err := unix.SchedGetAttr(0, 0)
 	if err != nil {
-		return 0, 0, fmt.Errorf("realtime: reading thread %d's policy: %w", unix.Gettid(), err)
+		return 0, 0, false, fmt.Errorf("realtime: reading thread %d's policy: %w", unix.Gettid(), err)
 	}
-	return int(attr.Policy &^ unix.SCHED_RESET_ON_FORK), int(attr.Priority), nil
+	return int(attr.Policy), int(attr.Priority), attr.Flags&unix.SCHED_FLAG_RESET_ON_FORK != 0, nil
 }
 
 // LockMemory locks every page the process has and will fault in

@@ -24,11 +24,12 @@ type scale struct {
 	oneWay     time.Duration // how long the one-way loss lasts
 	flood      time.Duration // hostile traffic
 	reloads    int           // churn: reloads and real disable/enable cycles each
+	pressure   time.Duration // CPU pressure, per realtime setting
 }
 
 var scales = map[string]scale{
-	"short": {name: "short", soak: 6 * time.Second, crashes: 4, partitions: 6, oneWay: 4 * time.Second, flood: 5 * time.Second, reloads: 5},
-	"full":  {name: "full", soak: 10 * time.Minute, crashes: 100, partitions: 50, oneWay: time.Minute, flood: time.Minute, reloads: 100},
+	"short": {name: "short", soak: 6 * time.Second, crashes: 4, partitions: 6, oneWay: 4 * time.Second, flood: 5 * time.Second, reloads: 5, pressure: 10 * time.Second},
+	"full":  {name: "full", soak: 10 * time.Minute, crashes: 100, partitions: 50, oneWay: time.Minute, flood: time.Minute, reloads: 100, pressure: 2 * time.Minute},
 }
 
 // setup returns the scale and the report, or skips.

@@ -24,6 +24,7 @@ type pairOpts struct {
 	keepalive time.Duration // deadtime is 4× (DESIGN.md's loss figure)
 	ping      string        // ping node address, "" = none
 	weight    int           // weight of the second real (0 = 1)
+	normal    bool          // realtime = false: heartbeat threads at normal priority
 }
 
 func (o pairOpts) deadtime() time.Duration { return 4 * o.keepalive }
@@ -49,6 +50,7 @@ deadtime = "%s"
 initdead = "1s"
 state_dir = "%s/state"
 socket = "%s"
+realtime = %t
 
 [garp]
 count = 3
@@ -78,7 +80,7 @@ listen = "198.18.0.100:9000"
 scheduler = "rr"
 check = { type = "connect", interval = "200ms", timeout = "100ms", rise = 1, fall = 2 }
 reals = [ { address = "198.18.0.21:9000" }, { address = "198.18.0.22:9000", weight = %d } ]
-`, o.keepalive, o.deadtime(), dir, socket, ping, max(o.weight, 1))
+`, o.keepalive, o.deadtime(), dir, socket, !o.normal, ping, max(o.weight, 1))
 }
 
 // pair is a lab with had on lb1 and lb2.
