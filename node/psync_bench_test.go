@@ -9,6 +9,7 @@ import (
 
 	"github.com/hapair/hapair/ha/link"
 	"github.com/hapair/hapair/ha/wire"
+	"github.com/hapair/hapair/internal/realtime"
 	"github.com/hapair/hapair/internal/testkit"
 )
 
@@ -115,76 +116,144 @@ func BenchmarkSyncSteady10kPerSecond(b *testing.B) {
 
 // BenchmarkHeartbeatJitter sends 300 heartbeats 10 ms apart on their own
 // link set and reports the p99 of |inter-arrival - 10 ms|, idle and while
-// a 1M-entry resync runs on the sync sockets.
+// a 1M-entry resync runs on the sync sockets; then the same with the
+// heartbeat path realtime (cluster.realtime): sent from a SCHED_RR thread
+// sleeping in ppoll, read by the link set's SCHED_RR thread and timed
+// there (OnReceive), as had runs it.
 func BenchmarkHeartbeatJitter(b *testing.B) {
-	for _, withSync := range []bool{false, true} {
-		name := "idle"
-		if withSync {
-			name = "during-resync"
+	for _, rt := range []bool{false, true} {
+		for _, withSync := range []bool{false, true} {
+			name := "idle"
+			if withSync {
+				name = "during-resync"
+			}
+			if rt {
+				name += "-realtime"
+			}
+			b.Run(name, func(b *testing.B) {
+				for range b.N {
+					heartbeatJitter(b, rt, withSync)
+				}
+			})
 		}
-		b.Run(name, func(b *testing.B) {
-			for range b.N {
-				hbPort := testkit.FreeUDPPair(b)
-				hb := func(self string) *link.Set {
-					s, err := link.Open(link.Config{ClusterID: syncCluster, Self: self, Nodes: []string{"lb1", "lb2", "lb3"},
-						Keyring: testkit.Keyring("cluster-secret"),
-						Links:   []link.Spec{{Name: "ucast0", Kind: link.KindUcast, Port: hbPort, Peers: syncAddrs}}})
-					if err != nil {
-						b.Fatal(err)
-					}
-					b.Cleanup(func() { s.Close() })
-					return s
-				}
-				tx, rx := hb("lb1"), hb("lb2")
-				var lb1, lb2 *syncNode
-				if withSync {
-					port := testkit.FreeUDPPair(b)
-					lb1 = startSyncer(b, "lb1", 1, port, fullOwner(), nil)
-					lb2 = startSyncer(b, "lb2", 1, port, newTables("http"), nil)
-				}
-				const n = 300
-				arrivals := make(chan time.Time, n)
-				go func() {
-					for range n {
-						<-rx.Received()
-						arrivals <- time.Now()
-					}
-				}()
-				tick := time.NewTicker(10 * time.Millisecond)
-				for range n {
-					<-tick.C
-					if err := tx.Send(&wire.Packet{Generation: 1, Keepalive: 10 * time.Millisecond}); err != nil {
-						b.Fatal(err)
-					}
-				}
-				tick.Stop()
-				var ts []time.Time
-				timeout := time.After(5 * time.Second)
-			collect:
-				for range n {
-					select {
-					case at := <-arrivals:
-						ts = append(ts, at)
-					case <-timeout:
-						break collect
-					}
-				}
-				var jit []time.Duration
-				for i := 1; i < len(ts); i++ {
-					d := ts[i].Sub(ts[i-1]) - 10*time.Millisecond
-					jit = append(jit, max(d, -d))
-				}
-				slices.Sort(jit)
-				b.ReportMetric(float64(jit[len(jit)*99/100].Microseconds())/1000, "ms-p99-jitter")
-				b.ReportMetric(float64(n-len(ts)), "heartbeats-lost")
-				if withSync {
-					b.ReportMetric(boolMetric(lb2.syncedFrom("lb1")), "resync-done-by-end")
-					lb2.stop()
-					lb1.stop()
-				}
+	}
+}
+
+func heartbeatJitter(b *testing.B, rt, withSync bool) {
+	hbPort := testkit.FreeUDPPair(b)
+	hb := func(self string) *link.Set {
+		s, err := link.Open(link.Config{ClusterID: syncCluster, Self: self, Nodes: []string{"lb1", "lb2", "lb3"},
+			Keyring:  testkit.Keyring("cluster-secret"),
+			Links:    []link.Spec{{Name: "ucast0", Kind: link.KindUcast, Port: hbPort, Peers: syncAddrs}},
+			Realtime: rt})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { s.Close() })
+		return s
+	}
+	tx, rx := hb("lb1"), hb("lb2")
+	var lb1, lb2 *syncNode
+	if withSync {
+		port := testkit.FreeUDPPair(b)
+		lb1 = startSyncer(b, "lb1", 1, port, fullOwner(), nil)
+		lb2 = startSyncer(b, "lb2", 1, port, newTables("http"), nil)
+	}
+	const n = 300
+	arrivals := make(chan time.Time, n)
+	stop := make(chan struct{})
+	defer close(stop)
+	if rt {
+		rx.OnReceive(func() {
+			select {
+			case arrivals <- time.Now():
+			default:
 			}
 		})
 	}
+	go func() {
+		for {
+			select {
+			case <-rx.Received():
+				if !rt {
+					arrivals <- time.Now()
+				}
+			case <-stop:
+				return
+			}
+		}
+	}()
+	if err := sendEvery(tx, n, 10*time.Millisecond, rt); err != nil {
+		b.Fatal(err)
+	}
+	var ts []time.Time
+	timeout := time.After(5 * time.Second)
+collect:
+	for range n {
+		select {
+		case at := <-arrivals:
+			ts = append(ts, at)
+		case <-timeout:
+			break collect
+		}
+	}
+	var jit []time.Duration
+	for i := 1; i < len(ts); i++ {
+		d := ts[i].Sub(ts[i-1]) - 10*time.Millisecond
+		jit = append(jit, max(d, -d))
+	}
+	slices.Sort(jit)
+	b.ReportMetric(float64(jit[len(jit)*99/100].Microseconds())/1000, "ms-p99-jitter")
+	b.ReportMetric(float64(n-len(ts)), "heartbeats-lost")
+	if withSync {
+		b.ReportMetric(boolMetric(lb2.syncedFrom("lb1")), "resync-done-by-end")
+		lb2.stop()
+		lb1.stop()
+	}
+}
+
+// sendEvery sends n heartbeats every interval: from a Go ticker, or (rt)
+// from a SCHED_RR thread sleeping in ppoll until each send, as the agent's
+// realtime loop does.
+func sendEvery(tx *link.Set, n int, interval time.Duration, rt bool) error {
+	send := func() error { return tx.Send(&wire.Packet{Generation: 1, Keepalive: interval}) }
+	if !rt {
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for range n {
+			<-tick.C
+			if err := send(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	errc := make(chan error, 1)
+	go func() { // ends locked: its thread ends with it
+		realtime.LockThread(realtime.Priority) // at normal priority when refused
+		w, err := realtime.NewWaiter()
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer w.Close()
+		next := time.Now()
+		for range n {
+			next = next.Add(interval)
+			for d := time.Until(next); d > 0; d = time.Until(next) {
+				if _, err := w.Wait(d); err != nil {
+					errc <- err
+					return
+				}
+			}
+			if err := send(); err != nil {
+				errc <- err
+				return
+			}
+		}
+		errc <- nil
+	}()
+	return <-errc
 }
 
 func boolMetric(v bool) float64 {

@@ -67,31 +67,29 @@ func TestCPUPressure(t *testing.T) {
 	}
 }
 
-// startHogs starts n busy loops at nice 0, each killed by timeout(1) after
-// d at the latest; the returned func (also run at cleanup) kills them by
-// PID and waits.
+// startHogs starts n busy loops at nice 0, each a bash process that ends
+// by itself after d (bash's SECONDS, no child to outlive it); the returned
+// func (also run at cleanup) kills those still running by their PID and
+// waits for them.
 func startHogs(t *testing.T, n int, d time.Duration) func() {
 	t.Helper()
 	var cmds []*exec.Cmd
+	stop := func() {
+		for _, c := range cmds {
+			c.Process.Kill()
+			c.Wait()
+		}
+		cmds = nil
+	}
+	t.Cleanup(stop)
+	loop := fmt.Sprintf("while (( SECONDS < %d )); do :; done", int(d.Seconds())+1)
 	for range n {
-		c := exec.Command("timeout", "-s", "KILL", strconv.Itoa(int(d.Seconds())+1), "sh", "-c", "while :; do :; done")
+		c := exec.Command("bash", "-c", loop)
 		if err := c.Start(); err != nil {
 			t.Fatalf("starting a busy loop: %v", err)
 		}
 		cmds = append(cmds, c)
 	}
-	done := false
-	stop := func() {
-		if done {
-			return
-		}
-		done = true
-		for _, c := range cmds {
-			c.Process.Kill()
-			c.Wait()
-		}
-	}
-	t.Cleanup(stop)
 	return stop
 }
 
