@@ -306,6 +306,10 @@ func (m *Machine) evaluate(g *group) {
 			return
 		}
 	}
+	if why := m.rejoining(); g.state == StateStandby && why != "" {
+		g.waiting = why
+		return
+	}
 	dec := m.desired(g)
 	d := dec.winner
 	m.noteGateWait(g, dec)

@@ -32,6 +32,34 @@ func (m *Machine) updateIsolation() {
 	}
 	m.isoWhy = ""
 	m.logTopic(LevelInfo, "", "isolated", "no longer isolated: "+m.contact())
+	if m.peerSilent() {
+		m.rejoinUntil = m.now.Add(m.cfg.Deadtime)
+	}
+}
+
+// peerSilent reports whether some peer is not alive.
+func (m *Machine) peerSilent() bool {
+	for _, n := range m.peerNames {
+		if !m.peers[n].alive {
+			return true
+		}
+	}
+	return false
+}
+
+// rejoining says why a node whose isolation a ping node ended may not
+// acquire groups yet, or "". Its peers went silent because it was cut off,
+// not because they died: one may hold the groups and simply not have been
+// heard again yet (a ping node often answers before the first heartbeat
+// after a heal). Taking over at once made a split brain and moved the group
+// back to the better-ranked node with auto_failback off. So, as keepalived
+// waits its master-down interval when it leaves FAULT for BACKUP, the node
+// waits a deadtime for its peers, or until every one is heard.
+func (m *Machine) rejoining() string {
+	if !m.now.Before(m.rejoinUntil) || !m.peerSilent() {
+		return ""
+	}
+	return fmt.Sprintf("isolation over: waiting up to deadtime %v for peers before acquiring anything", m.cfg.Deadtime)
 }
 
 // isolated reports whether this node has ping nodes, every one of them has

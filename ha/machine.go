@@ -20,9 +20,10 @@ type Machine struct {
 	armed    time.Time
 
 	initdeadOver bool
-	anyFailback  bool   // some group has auto_failback on
-	iso          bool   // isolated: no peer alive and every ping node failed
-	isoWhy       string // why, while iso
+	anyFailback  bool      // some group has auto_failback on
+	iso          bool      // isolated: no peer alive and every ping node failed
+	isoWhy       string    // why, while iso
+	rejoinUntil  time.Time // isolation ended with no peer heard: acquire nothing before this (see rejoining)
 	checks       map[string]*check
 	checkList    []*check // the same, in configuration order
 	penalty      int      // sum of the weights of the failed checks
@@ -335,6 +336,7 @@ func (m *Machine) arm() {
 	if !m.initdeadOver {
 		earliest(m.startAt.Add(m.cfg.Initdead))
 	}
+	earliest(m.rejoinUntil)
 	for _, n := range m.peerNames {
 		p := m.peers[n]
 		if !p.alive {
