@@ -91,6 +91,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	log = log.With("node", self)
 	if cfg.Cluster.Realtime {
 		lockMemory(log)
+		before, after := reserveProcs()
+		log.Debug("GOMAXPROCS raised for the realtime heartbeat threads", "from", before, "to", after)
 	}
 
 	n, err := node.Build(cfg, node.Options{Path: *path, Node: *nodeName, Keyring: kr, Logger: log})
