@@ -51,6 +51,29 @@ func TestRealtimeReceive(t *testing.T) {
 	checkNoReceivers(t, s)
 }
 
+// floodTarget opens lb2 with the real keyring on one loopback link and
+// returns it with a packet forged by a node without the key.
+func floodTarget(tb testing.TB) (*Set, []byte) {
+	tb.Helper()
+	keys, _, err := authkeys.Parse(strings.NewReader("auth 1\n1 sha256 cluster secret\n"), "authkeys")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	port := testkit.FreeUDPPair(tb)
+	s, err := Open(Config{ClusterID: testCluster, Self: "lb2", Nodes: []string{"lb1", "lb2"}, Keyring: keys,
+		Links: []Spec{ucastSpec("ucast0", port)}, Clock: clocktest.New(time.Time{})})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	p := wire.Packet{ClusterID: testCluster, Sender: "lb1", Generation: 1, Keepalive: time.Second}
+	forged, err := wire.Seal(&p, forgerKeys())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s, forged
+}
+
 // TestForgedPacketAllocatesNothing: a flood of forged packets costs a MAC
 // each and no garbage (the chaos suite's hostile traffic sends 10,000 a
 // second per link), once the rate-limited log line for its source is out.
@@ -58,18 +81,7 @@ func TestForgedPacketAllocatesNothing(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts mean nothing under the race detector (sync.Pool drops entries)")
 	}
-	keys, _, err := authkeys.Parse(strings.NewReader("auth 1\n1 sha256 cluster secret\n"), "authkeys")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := testkit.FreeUDPPair(t)
-	s, err := Open(Config{ClusterID: testCluster, Self: "lb2", Nodes: []string{"lb1", "lb2"}, Keyring: keys,
-		Links: []Spec{ucastSpec("ucast0", port)}, Clock: clocktest.New(time.Time{})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	forged := sealed(t, wire.Packet{Generation: 1, Keepalive: time.Second}, forgerKeys())
+	s, forged := floodTarget(t)
 	src := netip.AddrPortFrom(addr3, 694)
 	for _, c := range []struct {
 		name string
@@ -83,22 +95,7 @@ func TestForgedPacketAllocatesNothing(t *testing.T) {
 }
 
 func BenchmarkHandleForged(b *testing.B) {
-	keys, _, err := authkeys.Parse(strings.NewReader("auth 1\n1 sha256 cluster secret\n"), "authkeys")
-	if err != nil {
-		b.Fatal(err)
-	}
-	port := testkit.FreeUDPPair(b)
-	s, err := Open(Config{ClusterID: testCluster, Self: "lb2", Nodes: []string{"lb1", "lb2"}, Keyring: keys,
-		Links: []Spec{ucastSpec("ucast0", port)}, Clock: clocktest.New(time.Time{})})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	p := wire.Packet{ClusterID: testCluster, Sender: "lb1", Generation: 1, Keepalive: time.Second}
-	forged, err := wire.Seal(&p, forgerKeys())
-	if err != nil {
-		b.Fatal(err)
-	}
+	s, forged := floodTarget(b)
 	src := netip.AddrPortFrom(addr3, 694)
 	b.ReportAllocs()
 	for b.Loop() {
