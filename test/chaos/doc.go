@@ -1,6 +1,6 @@
 // Package chaos is hapair's chaos and soak suite (issue 15): it runs a pair
-// in the namespace lab of test/lab under loss, one-way loss, partitions and
-// crashes, side by side with keepalived (Debian's, VRRPv3) as the anchor,
+// in the namespace lab of test/lab under loss, one-way loss, partitions,
+// crashes, a heartbeat flood and CPU pressure (realtime off and on), side by side with keepalived (Debian's, VRRPv3) as the anchor,
 // and writes a Markdown table of the figures with the raw logs beside it.
 //
 // It is a test package gated by HAPAIR_CHAOS: unset, every test skips (so
