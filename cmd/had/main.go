@@ -91,6 +91,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	log = log.With("node", self)
 	if cfg.Cluster.Realtime {
 		lockMemory(log)
+		raiseGCFloor()
 		before, after := reserveProcs()
 		log.Debug("GOMAXPROCS raised for the realtime heartbeat threads", "from", before, "to", after)
 	}

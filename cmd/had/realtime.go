@@ -51,6 +51,27 @@ func reserveProcs() (before, after int) {
 	return before, before + realtimeThreads
 }
 
+// gcBallast is the size of a heap allocation had keeps and never touches,
+// so the garbage collector's goal starts at twice it rather than at 4 MiB.
+const gcBallast = 64 << 20
+
+// ballast keeps the allocation alive for the life of the process.
+var ballast []byte
+
+// raiseGCFloor makes Go's garbage collections rare (every ~128 MiB
+// allocated instead of every few MiB with had's small heap). Each one
+// stops the world, and a stop waits for every thread running Go code to
+// reach a safe point: on a loaded machine a normal-priority thread the
+// kernel has descheduled holds that up, and the realtime heartbeat threads
+// stop with everyone (the chaos suite's CPU pressure scenario showed a
+// 371 ms stop, GODEBUG=gctrace=1, that cost a false failover). The pages
+// are never written, so the kernel never backs them: no RSS, and nothing
+// for mlockall's MCL_ONFAULT to lock. A heartbeat process apart from the
+// balancer (keepalived's VRRP child) would remove the stop itself.
+func raiseGCFloor() {
+	ballast = make([]byte, gcBallast)
+}
+
 // hasCapability reports whether capability c is in had's effective set.
 func hasCapability(c int) bool {
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}

@@ -550,7 +550,7 @@ const defaultRunTimeout = 30 * time.Second
 // else, so no proxy or locale setting from the caller reaches them.
 func baseEnv() []string {
 	env := []string{"PATH=" + os.Getenv("PATH"), "LC_ALL=C"}
-	for _, k := range []string{"GOCOVERDIR", "GORACE", "GOTRACEBACK"} {
+	for _, k := range []string{"GOCOVERDIR", "GORACE", "GOTRACEBACK", "GODEBUG"} {
 		if v, ok := os.LookupEnv(k); ok {
 			env = append(env, k+"="+v)
 		}
