@@ -15,6 +15,10 @@ awk '
     if (target != "") printf "| %s | %s | %s | %s | %s |\n", pkg, target, execs, fresh, verdict
   }
   /^fuzz [^:]/ { flush(); pkg = $2; target = $3; execs = "-"; fresh = "-"; verdict = "ok" }
+  # FUZZTIME shorter than replaying the corpus: say how far the baseline got.
+  /gathering baseline coverage: / && execs ~ /^(-|0 )/ {
+    match($0, /coverage: [0-9]+\/[0-9]+/); execs = "0 (time ran out replaying the corpus: " substr($0, RSTART + 10, RLENGTH - 10) ")"
+  }
   /execs: / {
     match($0, /execs: [0-9]+/); execs = substr($0, RSTART + 7, RLENGTH - 7)
     if (match($0, /new interesting: [0-9]+/)) fresh = substr($0, RSTART + 17, RLENGTH - 17)
