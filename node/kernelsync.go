@@ -29,6 +29,11 @@ import (
 // userspace balancer).
 const kernelPollEvery = 500 * time.Millisecond
 
+// kernelSweepEvery is how often the peer's expired entries are dropped
+// (the userspace balancer's persistSweep): Export already skips them, the
+// sweep bounds memory.
+const kernelSweepEvery = 10 * time.Second
+
 // kernelSticky is the sync state of the kernel services, guarded by
 // kernelServices.mu. Tables are named by service, dr flow tables by
 // flowsName.
@@ -37,6 +42,7 @@ type kernelSticky struct {
 	sent     map[string]map[netip.Addr]sentEntry // what the kernel held, as last sent
 	pending  map[string][]persist.Entry          // read, not yet taken by Changes
 	lastPoll time.Time
+	swept    time.Time
 	export   map[string][]persist.Entry // the kernel as read for the running resync
 	now      func() time.Time           // time.Now; tests fix it
 }
@@ -193,13 +199,20 @@ func (k *kernelServices) poll(now time.Time) {
 
 // PersistenceChanges returns up to max entries the kernel took or
 // refreshed since the last call, reading the sets at most every
-// kernelPollEvery.
+// kernelPollEvery. The sync calls it every tick on every node, so it also
+// sweeps the peer's tables.
 func (k *kernelServices) PersistenceChanges(max int) map[string][]persist.Entry {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	now := k.sticky.now()
 	if now.Sub(k.sticky.lastPoll) >= kernelPollEvery {
 		k.poll(now)
+	}
+	if now.Sub(k.sticky.swept) >= kernelSweepEvery {
+		k.sticky.swept = now
+		for _, t := range k.sticky.peer {
+			t.Expire()
+		}
 	}
 	out := map[string][]persist.Entry{}
 	for name, es := range k.sticky.pending {
