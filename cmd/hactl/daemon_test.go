@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hapair/hapair/internal/ctl"
+	"github.com/hapair/hapair/internal/testkit"
 )
 
 // fakeDaemon serves the control protocol with a fixed status and records
@@ -204,24 +205,12 @@ func wedgedDaemon(t *testing.T) string {
 		t.Fatal(err)
 	}
 	var conns []net.Conn
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			conns = append(conns, c)
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		<-done
+	t.Cleanup(func() { // after Accept's cleanup: the loop has ended
 		for _, c := range conns {
 			c.Close()
 		}
 	})
+	testkit.Accept(t, ln, func(c net.Conn) { conns = append(conns, c) })
 	return socket
 }
 

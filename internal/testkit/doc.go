@@ -1,7 +1,8 @@
 // Package testkit holds the helpers hapair's tests share: a bounded
 // wait-for and goroutine-leak check (wait.go), an HMAC-SHA256 test keyring
-// (keys.go), shell-script fixtures (files.go), line and substring checks
-// (compare.go) and a concurrency-safe log buffer (buffer.go). Tests
+// (keys.go), shell-script fixtures (files.go), loopback ports and an
+// accept loop (port.go), line and substring checks (compare.go) and a
+// concurrency-safe log buffer (buffer.go). Tests
 // advance a clocktest.Clock instead of sleeping; WaitFor is for conditions
 // another goroutine makes true. The fake balancer picker is
 // proxy/upstream/upstreamtest, next to the interface it fakes.

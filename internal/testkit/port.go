@@ -28,3 +28,25 @@ func FreeUDPPair(t testing.TB) uint16 {
 	t.Fatal("no free UDP port on 127.0.0.1 and 127.0.0.2")
 	return 0
 }
+
+// Accept runs handle for each connection ln accepts, one after another on
+// one goroutine, until the test ends; then it closes ln and waits for the
+// loop to return. handle owns the connection: it closes it, keeps it, or
+// hands it to a goroutine of its own.
+func Accept(t testing.TB, ln net.Listener, handle func(net.Conn)) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			handle(c)
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+	})
+}

@@ -2,6 +2,7 @@ package testkit
 
 import (
 	"fmt"
+	"net"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -48,5 +49,32 @@ func TestSubstrings(t *testing.T) {
 	want := []string{"output lacks \"ready\":\nmoving anyway", "output has \"anyway\", want it absent:\nmoving anyway"}
 	if !slices.Equal(et.errs, want) {
 		t.Errorf("one lacking, one present: errors %q, want %q", et.errs, want)
+	}
+}
+
+func TestAccept(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var handled atomic.Int32
+	t.Run("serve", func(t *testing.T) {
+		Accept(t, ln, func(c net.Conn) { handled.Add(1); c.Close() })
+		for range 2 {
+			c, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Read(make([]byte, 1)) // returns once the handler closed it
+			c.Close()
+		}
+	})
+	// The subtest's cleanup closed the listener after the loop ended.
+	if n := handled.Load(); n != 2 {
+		t.Errorf("handled %d connections, want 2", n)
+	}
+	if c, err := net.Dial("tcp", ln.Addr().String()); err == nil {
+		c.Close()
+		t.Errorf("dialing after the test ended succeeded, want the listener closed")
 	}
 }

@@ -47,18 +47,7 @@ func rawServer(t *testing.T, handle func(net.Conn)) netip.AddrPort {
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan struct{})
-	t.Cleanup(func() { l.Close(); <-done })
-	go func() {
-		defer close(done)
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() { defer c.Close(); handle(c) }()
-		}
-	}()
+	testkit.Accept(t, l, func(c net.Conn) { go func() { defer c.Close(); handle(c) }() })
 	return addrOf(t, l.Addr())
 }
 

@@ -48,19 +48,10 @@ func TestTCPNothingStaysCounted(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			done := make(chan struct{})
-			go func() {
-				defer close(done)
-				for {
-					c, err := ln.AcceptTCP()
-					if err != nil {
-						return
-					}
-					tc.real(c)
-					c.Close()
-				}
-			}()
-			t.Cleanup(func() { ln.Close(); <-done })
+			testkit.Accept(t, ln, func(c net.Conn) {
+				tc.real(c.(*net.TCPConn))
+				c.Close()
+			})
 			addrs := []netip.AddrPort{ln.Addr().(*net.TCPAddr).AddrPort()}
 			if tc.dead {
 				addrs = append([]netip.AddrPort{proxytest.ClosedPort(t)}, addrs...)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hapair/hapair/internal/testkit"
 )
 
 func TestValidate(t *testing.T) {
@@ -93,16 +95,10 @@ func TestOutages(t *testing.T) {
 // protocol, and a closed port: counts, backends and the outage are right.
 func TestRunLoopback(t *testing.T) {
 	tcpLn := listen(t, "tcp")
-	go func() {
-		for {
-			c, err := tcpLn.Accept()
-			if err != nil {
-				return
-			}
-			fmt.Fprintf(c, "backend1\n")
-			c.Close()
-		}
-	}()
+	testkit.Accept(t, tcpLn, func(c net.Conn) {
+		fmt.Fprintf(c, "backend1\n")
+		c.Close()
+	})
 	httpLn := listen(t, "tcp")
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "backend2") })}
 	go srv.Serve(httpLn)
