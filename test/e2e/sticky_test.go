@@ -91,7 +91,15 @@ func TestStickyClientAcrossFailover(t *testing.T) {
 	}
 
 	p.lab.Plug("lb1")
+	// The crashed had left its table; the new one removes it at start
+	// (it holds nothing until it takes a group).
+	if got, err := hasTable(p, "lb1", "ip"); err != nil || !got {
+		t.Errorf("after SIGKILL: lb1's stale table ip hapair present %v (%v), want left behind", got, err)
+	}
 	p.start("lb1")
+	if got, err := hasTable(p, "lb1", "ip"); err != nil || got {
+		t.Errorf("after the restart as standby: table ip hapair present %v (%v), want the stale one removed", got, err)
+	}
 	p.waitSynced("lb1", "lb2") // a restarted node gets the whole table
 	// An operator moves the group once the returning node's reals pass
 	// their checks: a sticky real not yet up here is not used.
@@ -147,7 +155,15 @@ func TestKernelNATStickyAcrossFailover(t *testing.T) {
 	// lb1 returns with empty sets and gets lb2's templates, read from
 	// lb2's kernel, in a full resync; a planned move back keeps the real.
 	p.lab.Plug("lb1")
+	// The crashed had left its table; the new one removes it at start
+	// (it holds nothing until it takes a group).
+	if got, err := hasTable(p, "lb1", "ip"); err != nil || !got {
+		t.Errorf("after SIGKILL: lb1's stale table ip hapair present %v (%v), want left behind", got, err)
+	}
 	p.start("lb1")
+	if got, err := hasTable(p, "lb1", "ip"); err != nil || got {
+		t.Errorf("after the restart as standby: table ip hapair present %v (%v), want the stale one removed", got, err)
+	}
 	p.waitSynced("lb1", "lb2")
 	p.waitRealsUp("lb1", "nat", 2, 10*time.Second)
 	if out, err := p.lab.Host("lb1").Hactl(p.bins, "takeover", "web"); err != nil {
