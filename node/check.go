@@ -41,6 +41,15 @@ var host = config.Host{
 	Socket:     func(path string) error { return ctl.CheckSocketPath(path, os.Geteuid()) },
 }
 
+// reloadHost is what a reload asks this host about the new config, as
+// node self: its interfaces and addresses, the control socket's directory
+// and the programs it names, as the check does on the node. The kernel
+// pieces and conntrackd and BIRD are had's start's and the reload's own
+// business (kernelReload, the resource constructors).
+func reloadHost(self string) config.Host {
+	return config.Host{Net: host.Net, Program: host.Program, Script: host.Script, Socket: host.Socket, Node: self}
+}
+
 // resolveScript finds a script resource as the dry build and a takeover
 // do: an absolute path, or a bare name in script.DefaultDirs.
 func resolveScript(name string) error {

@@ -26,7 +26,10 @@ func (n *Node) Reload(ctx context.Context, dry bool) ([]string, error) {
 func (n *Node) reload(ctx context.Context, dry bool) ([]string, error) {
 	// Host names are looked up again; one that stopped resolving keeps
 	// its last address (lastKnown).
-	next, err := config.LoadWith(n.opts.Path, lastKnown{prev: n.config(), log: n.log})
+	// The new config is compared with this host as the check does on the
+	// node (reloadHost): a VIP on an interface this host lacks would pass
+	// the reload and fail at the takeover.
+	next, err := config.LoadOnHostWith(n.opts.Path, lastKnown{prev: n.config(), log: n.log}, reloadHost(n.self))
 	if err != nil {
 		return nil, fmt.Errorf("reload: %w", err)
 	}

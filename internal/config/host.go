@@ -43,6 +43,12 @@ func LoadOnHost(path string, h Host) (*Config, error) {
 	return loadWith(path, nil, &h)
 }
 
+// LoadOnHostWith is LoadOnHost resolving host names with r, as LoadWith
+// does: a reload asks the host about the new config too.
+func LoadOnHostWith(path string, r Resolver, h Host) (*Config, error) {
+	return loadWith(path, r, &h)
+}
+
 // probeHost asks h for what cfg's resources need.
 func (c *conv) probeHost(cfg *Config, h *Host) {
 	needs := []struct {

@@ -25,3 +25,26 @@ func TestReloadRefused(t *testing.T) {
 		t.Errorf("had after a refused reload: %v", err)
 	}
 }
+
+// A reload is compared with the host as the check on the node is: a VIP
+// moved to an interface lb1 lacks is refused at its key, nothing changes
+// (it used to pass, and the next takeover failed).
+func TestReloadRefusesWhatTheHostLacks(t *testing.T) {
+	p := newPair(t, pairOptions{})
+	p.start("lb1")
+	lb1 := p.lab.Host("lb1")
+	cfg := pairConfig(lb1, p.opts)
+	edited := strings.Replace(cfg, `address = "198.18.0.100/24", interface = "eth0" }`, `address = "198.18.0.100/24", interface = "hapair-none0" }`, 1)
+	if edited == cfg {
+		t.Fatal("the pair config has no VIP 198.18.0.100/24 on eth0 to edit")
+	}
+	lb1.WriteFile("had.toml", edited, 0o600)
+	_, err := lb1.Hactl(p.bins, "reload")
+	want := `group[0].resources[0].interface: interface "hapair-none0" is not on this host`
+	if code := lab.ExitCode(err); code != 1 || !strings.Contains(err.Error(), want) {
+		t.Fatalf("hactl reload = exit %d (%v); want exit 1 and %q", code, err, want)
+	}
+	if _, err := p.status("lb1"); err != nil {
+		t.Errorf("had after a refused reload: %v", err)
+	}
+}
