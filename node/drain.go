@@ -31,6 +31,12 @@ func (n *Node) drain(req ctl.Request) (any, error) {
 	}
 	switch req.Action {
 	case "start":
+		// Draining toward nobody only costs the clients their keep-alive:
+		// refuse as the standby would (ha decides who can hold a group;
+		// this is the plain part of it, before anything changes here).
+		if !slices.ContainsFunc(n.agent.Status().Peers, func(p ha.PeerStatus) bool { return p.Alive && !p.Leaving && !p.Maintenance }) {
+			return nil, fmt.Errorf("standby of %s refused: no live peer can hold it", strings.Join(groups, ", "))
+		}
 		n.drains.mu.Lock()
 		if n.drains.sentN == nil {
 			n.drains.sentN = map[string]uint64{}

@@ -86,6 +86,36 @@ func TestStandbyDrainSticky(t *testing.T) {
 	if res := load.check(t); len(res.Backends) != 1 {
 		t.Errorf("the sticky client was answered by %v across the drained move, want one backend", res.Backends)
 	}
+
+	// Toward nobody there is nothing to drain for: with lb1 stopped, lb2
+	// refuses at once, and its service keeps serving.
+	if err := p.had["lb1"].Stop(10 * time.Second); err != nil {
+		t.Fatalf("stopping had on lb1: %v", err)
+	}
+	lab.Eventually(t, 5*time.Second, "lb2 sees lb1 gone", func() error {
+		var st struct {
+			Peers []struct {
+				Name  string `json:"name"`
+				Alive bool   `json:"alive"`
+			} `json:"peers"`
+		}
+		if err := p.statusInto("lb2", &st); err != nil {
+			return err
+		}
+		for _, peer := range st.Peers {
+			if peer.Name == "lb1" && peer.Alive {
+				return fmt.Errorf("lb1 alive")
+			}
+		}
+		return nil
+	})
+	out, err = p.lab.Host("lb2").Hactl(p.bins, "standby", "--drain", "web")
+	if err == nil || !strings.Contains(err.Error()+string(out), "standby of web refused: no live peer can hold it") || strings.Contains(string(out), "draining") {
+		t.Errorf("standby --drain with no live peer = %v: %s; want refused before any drain, naming why", err, out)
+	}
+	if svcs, err := p.services("lb2"); err != nil || !svcs["http"].Serving {
+		t.Errorf("after the refused drain lb2's http service is active %v (%v), want active", svcs["http"].Serving, err)
+	}
 }
 
 // drainLoad is the client's load loop across a drain: a fresh HTTP
