@@ -57,6 +57,22 @@ func (p *pair) waitHTTPServed(node string) {
 	})
 }
 
+// stickyAcrossCrash finds the sticky client's real, crashes lb1 once lb2
+// holds its persistence table, and fails the test unless the client keeps
+// that real through lb2. It returns the real.
+func (p *pair) stickyAcrossCrash() string {
+	p.t.Helper()
+	first := p.stickyBackend("before any move")
+	p.waitSynced("lb2", "lb1")
+	p.crashOwner("lb1")
+	p.waitHolds("lb2", 5*time.Second)
+	p.waitHTTPServed("lb2")
+	if got := p.stickyBackend("after the crash failover"); got != first {
+		p.t.Fatalf("after the crash failover the client went to %s, want its real %s", got, first)
+	}
+	return first
+}
+
 // stickyBackend probes the persistent service 20 times and returns the
 // one backend that answered; more than one fails the test.
 func (p *pair) stickyBackend(when string) string {
@@ -80,15 +96,7 @@ func (p *pair) stickyBackend(when string) string {
 // a planned switchover back to it.
 func TestStickyClientAcrossFailover(t *testing.T) {
 	p := balancerPair(t, 2, scenario.HTTPService(`persistent = "60s"`), []string{"http"}, vipHTTP, "http")
-	first := p.stickyBackend("before any move")
-	p.waitSynced("lb2", "lb1")
-
-	p.crashOwner("lb1")
-	p.waitHolds("lb2", 5*time.Second)
-	p.waitHTTPServed("lb2")
-	if got := p.stickyBackend("after the crash failover"); got != first {
-		t.Errorf("after the crash failover the client went to %s, want its real %s", got, first)
-	}
+	first := p.stickyAcrossCrash()
 
 	p.lab.Plug("lb1")
 	// The crashed had left its table; the new one removes it at start
