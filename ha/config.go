@@ -132,6 +132,23 @@ func (c Config) WithDefaults() Config {
 	return c
 }
 
+// Derivation is how WithDefaults fills one unset timer: the timers it is
+// derived from, in the order to blame them, and how, in words.
+type Derivation struct {
+	From []string
+	How  string
+}
+
+// Derived is WithDefaults' rules for the timers it derives, by their
+// Validate names, so that an error about an unset timer can name the
+// written one that caused it (internal/config) in this package's words.
+var Derived = map[string]Derivation{
+	"warntime":      {[]string{"deadtime", "keepalive"}, "halfway between keepalive and deadtime"},
+	"deadtime":      {[]string{"keepalive"}, fmt.Sprintf("%d×keepalive", DefaultDeadtimeBeats)},
+	"initdead":      {[]string{"deadtime", "keepalive"}, fmt.Sprintf("2×deadtime, at least %v", MinInitdead)},
+	"failback_hold": {[]string{"deadtime", "keepalive"}, "2×deadtime"},
+}
+
 // Validate reports every problem in c that holds on all nodes alike (Self
 // and Generation are New's to check), after WithDefaults. Each problem is a
 // *field.Error naming the setting in Heartbeat's terms: "keepalive",

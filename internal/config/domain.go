@@ -85,18 +85,6 @@ func (c Cluster) WithTimerDefaults() Cluster {
 	return c
 }
 
-// derivedFrom names, for each timer ha.Config.WithDefaults derives when
-// it is not written, the timers it is derived from and how.
-var derivedFrom = map[string]struct {
-	from []string
-	how  string
-}{
-	"warntime":      {[]string{"deadtime", "keepalive"}, "halfway between keepalive and deadtime"},
-	"deadtime":      {[]string{"keepalive"}, fmt.Sprintf("%d×keepalive", ha.DefaultDeadtimeBeats)},
-	"initdead":      {[]string{"deadtime", "keepalive"}, fmt.Sprintf("2×deadtime, at least %v", ha.MinInitdead)},
-	"failback_hold": {[]string{"deadtime", "keepalive"}, "2×deadtime"},
-}
-
 // derivedTimers moves an error about a timer the file does not set to
 // the written timer it is derived from (a warntime derived from a short
 // deadtime is the deadtime's fault, and [cluster] is no place to look),
@@ -104,14 +92,14 @@ var derivedFrom = map[string]struct {
 func (c *conv) derivedTimers(err error) error {
 	var out []error
 	for _, fe := range field.All(err) {
-		d, ok := derivedFrom[fe.Path]
+		d, ok := ha.Derived[fe.Path]
 		if !ok || c.ix.has("cluster."+fe.Path) {
 			out = append(out, fe)
 			continue
 		}
-		for _, src := range d.from {
+		for _, src := range d.From {
 			if c.ix.has("cluster." + src) {
-				fe = &field.Error{Path: src, Msg: fmt.Sprintf("%s (unset: %s) %s", fe.Path, d.how, fe.Msg)}
+				fe = &field.Error{Path: src, Msg: fmt.Sprintf("%s (unset: %s) %s", fe.Path, d.How, fe.Msg)}
 				break
 			}
 		}
