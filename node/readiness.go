@@ -77,7 +77,7 @@ func (n *Node) feedReadiness(ctx context.Context) {
 func (n *Node) readiness(cfg *config.Config, g config.Group, snap *proxy.Snapshot, owner string) readinessReport {
 	services := groupServices(g)
 	r := readinessReport{healthy: healthyReals(snap, services), synced: true}
-	if n.sync == nil || owner == "" || owner == n.self || !persistentAmong(cfg, services) {
+	if n.sync == nil || owner == "" || owner == n.self || !syncedAmong(cfg, services) {
 		return r
 	}
 	if !n.sync.syncedFrom(owner) {
@@ -119,11 +119,12 @@ func healthyReals(snap *proxy.Snapshot, services []string) int {
 	return n
 }
 
-// persistentAmong reports whether any of the named services keeps a
-// persistence table that the syncer carries (proxied, persistent).
-func persistentAmong(cfg *config.Config, services []string) bool {
+// syncedAmong reports whether any of the named services has a table the
+// persistence sync carries: client-IP persistence (userspace or kernel)
+// or a dr service's flow table (syncedTables).
+func syncedAmong(cfg *config.Config, services []string) bool {
 	for _, s := range cfg.Services {
-		if slices.Contains(services, s.Name) && s.Persistent > 0 && !isKernel(s) {
+		if slices.Contains(services, s.Name) && len(syncedTables(s)) > 0 {
 			return true
 		}
 	}

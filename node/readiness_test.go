@@ -15,7 +15,8 @@ import (
 // TestReadiness: a gated group's readiness counts the healthy, undrained
 // reals of its services (not the fallback, not other groups' services), and
 // waits for the persistence table only from a peer that owns the group and
-// only when a service of the group is persistent.
+// only when a service of the group has a synced table (persistence, or a
+// dr flow table).
 func TestReadiness(t *testing.T) {
 	snap := &proxy.Snapshot{Services: []proxy.ServiceStatus{
 		{Name: "http", Reals: []proxy.RealStatus{
@@ -54,7 +55,11 @@ func TestReadiness(t *testing.T) {
 	if r := n.readiness(cfg, web, snap, "lb2"); !r.synced || r.behind != "" {
 		t.Errorf("readiness after lb2's full resync = %+v, want synced", r)
 	}
-	cfg.Services[0].Persistent = 0
+	cfg.Services[1].Method = "dr" // a dr service's flow table is synced too
+	if r := (&Node{self: "lb1", sync: newSyncer("lb1", 1, time.Second, nil, newTables(), nil, slog.New(slog.DiscardHandler))}).readiness(cfg, web, snap, "lb2"); r.synced {
+		t.Errorf("readiness of a group with a dr service before the peer's resync = %+v, want not synced", r)
+	}
+	cfg.Services[0].Persistent, cfg.Services[1].Method = 0, ""
 	if r := (&Node{self: "lb1", sync: newSyncer("lb1", 1, time.Second, nil, newTables(), nil, slog.New(slog.DiscardHandler))}).readiness(cfg, web, snap, "lb2"); !r.synced {
 		t.Errorf("readiness of a group without persistence = %+v, want synced (nothing to wait for)", r)
 	}
