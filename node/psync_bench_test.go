@@ -2,6 +2,7 @@ package node
 
 import (
 	"net/netip"
+	"runtime"
 	"slices"
 	"syscall"
 	"testing"
@@ -140,6 +141,10 @@ func BenchmarkHeartbeatJitter(b *testing.B) {
 }
 
 func heartbeatJitter(b *testing.B, rt, withSync bool) {
+	if rt { // as had sets itself up for cluster.realtime
+		before, _ := realtime.ReserveProcs(realtime.Threads)
+		defer runtime.GOMAXPROCS(before)
+	}
 	hbPort := testkit.FreeUDPPair(b)
 	hb := func(self string) *link.Set {
 		s, err := link.Open(link.Config{ClusterID: syncCluster, Self: self, Nodes: []string{"lb1", "lb2", "lb3"},

@@ -24,6 +24,7 @@ import (
 	"github.com/hapair/hapair/cmd/internal/admin"
 	"github.com/hapair/hapair/internal/config"
 	"github.com/hapair/hapair/internal/ctl"
+	"github.com/hapair/hapair/internal/realtime"
 	"github.com/hapair/hapair/internal/version"
 	"github.com/hapair/hapair/node"
 )
@@ -92,7 +93,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if cfg.Cluster.Realtime {
 		lockMemory(log)
 		raiseGCFloor()
-		before, after := reserveProcs()
+		before, after := realtime.ReserveProcs(realtime.Threads)
 		log.Debug("GOMAXPROCS raised for the realtime heartbeat threads", "from", before, "to", after)
 	}
 

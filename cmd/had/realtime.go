@@ -2,7 +2,6 @@ package main
 
 import (
 	"log/slog"
-	"runtime"
 
 	"golang.org/x/sys/unix"
 
@@ -30,25 +29,6 @@ func lockMemory(log *slog.Logger) {
 	if err := realtime.LockMemory(); err != nil {
 		log.Warn("memory not locked; heartbeats may wait for swap", "err", err)
 	}
-}
-
-// realtimeThreads is how many goroutines run locked on SCHED_RR threads:
-// the agent loop and the link reader.
-const realtimeThreads = 2
-
-// reserveProcs gives the Go scheduler one P (GOMAXPROCS) more per realtime
-// thread. A realtime thread that wakes from ppoll needs a P to run Go code;
-// when every P is held by a normal thread the kernel has descheduled
-// under load (the balancer's goroutines, health checks), the runtime queues
-// the woken goroutine until one of those threads runs again, and the
-// heartbeat waits behind the load SCHED_RR was meant to beat (seen in the
-// chaos suite's CPU pressure scenario: a deadtime decision 57 ms late).
-// Spare Ps are idle while the heartbeat threads sleep, so the woken thread
-// takes one at once.
-func reserveProcs() (before, after int) {
-	before = runtime.GOMAXPROCS(0)
-	runtime.GOMAXPROCS(before + realtimeThreads)
-	return before, before + realtimeThreads
 }
 
 // gcBallast is the size of a heap allocation had keeps and never touches,

@@ -63,6 +63,25 @@ func Policy() (policy, prio int, resetOnFork bool, err error) {
 	return int(attr.Policy), int(attr.Priority), attr.Flags&unix.SCHED_FLAG_RESET_ON_FORK != 0, nil
 }
 
+// Threads is how many goroutines had runs locked on SCHED_RR threads: the
+// agent loop and the link reader.
+const Threads = 2
+
+// ReserveProcs raises GOMAXPROCS by n, one P per realtime thread, and
+// returns the values before and after. A realtime thread that wakes from
+// ppoll needs a P to run Go code; when every P is held by a normal thread
+// the kernel has descheduled under load (the balancer's goroutines, a
+// persistence resync), the runtime queues the woken goroutine until one of
+// those threads runs again, and the heartbeat waits behind the very load
+// SCHED_RR was meant to beat. Spare Ps are idle while the heartbeat threads
+// sleep, so a woken thread usually takes one at once; the runtime may still
+// lend them to normal goroutines when it has many runnable.
+func ReserveProcs(n int) (before, after int) {
+	before = runtime.GOMAXPROCS(0)
+	runtime.GOMAXPROCS(before + n)
+	return before, before + n
+}
+
 // LockMemory locks every page the process has and will fault in
 // (mlockall(2) MCL_CURRENT|MCL_FUTURE|MCL_ONFAULT), as Heartbeat's realtime
 // and keepalived's vrrp_no_swap do: a heartbeat never waits for its code or
