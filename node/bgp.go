@@ -11,9 +11,11 @@ import (
 	"github.com/hapair/hapair/proxy"
 )
 
-// bgpOptions is ha/bgp's view of [bgp] for node self.
-func bgpOptions(b *config.BGP, self string) bgp.Options {
-	return bgp.Options{ASN: b.ASN, RouterID: b.Nodes[self].Addr(), Neighbors: b.Neighbors, HoldTime: b.HoldTime, BFD: b.BFD}
+// bgpOptions is ha/bgp's view of [bgp] for node self; BIRD runs at
+// realtime priority when had's heartbeat path does (cluster.realtime).
+func bgpOptions(cfg *config.Config, self string) bgp.Options {
+	b := cfg.BGP
+	return bgp.Options{ASN: b.ASN, RouterID: b.Nodes[self].Addr(), Neighbors: b.Neighbors, HoldTime: b.HoldTime, BFD: b.BFD, Realtime: cfg.Cluster.Realtime}
 }
 
 // openSpeaker makes the node's BGP speaker (BIRD) when a group has a bgp
@@ -22,7 +24,7 @@ func (e *env) openSpeaker(cfg *config.Config) error {
 	if cfg.BGP == nil || !usesKind(cfg, config.KindBGP) {
 		return nil
 	}
-	o := bgpOptions(cfg.BGP, e.self)
+	o := bgpOptions(cfg, e.self)
 	if e.dry {
 		return o.Validate()
 	}

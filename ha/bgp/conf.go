@@ -37,6 +37,12 @@ type Options struct {
 	HoldTime    time.Duration // BGP hold time (default DefaultHoldTime)
 	BFD         bool          // BFD on every session
 	BFDInterval time.Duration // BFD tx/rx interval (default DefaultBFDInterval)
+	// Realtime runs BIRD at SCHED_RR priority realtime.Priority, as had's
+	// heartbeat path (cluster.realtime, Heartbeat's realtime) and as
+	// keepalived's bfd_rt_priority runs its BFD: a BIRD the load
+	// deschedules for BFDMultiplier intervals makes the router drop a
+	// healthy node's routes.
+	Realtime bool
 }
 
 // CheckASN returns why asn is not a usable AS number ("" when it is).

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -14,6 +15,10 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hapair/hapair/internal/realtime"
 )
 
 // TestMain lets the test binary stand in for BIRD: with HAPAIR_FAKE_BIRD
@@ -148,3 +153,53 @@ func TestResource(t *testing.T) {
 		t.Errorf("loopback trace = %q, want %q", got, want)
 	}
 }
+
+// TestSpeakerRealtime: with Options.Realtime BIRD runs at SCHED_RR
+// realtime.Priority where the kernel allows it (root or CAP_SYS_NICE);
+// elsewhere it runs at normal priority and a warning says so.
+func TestSpeakerRealtime(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	t.Setenv("HAPAIR_FAKE_BIRD", filepath.Join(dir, "commands"))
+	var logged strings.Builder
+	var mu sync.Mutex
+	log := slog.New(slog.NewTextHandler(writerFunc(func(b []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return logged.Write(b)
+	}), nil))
+	o := testOpts
+	o.Realtime = true
+	s, err := NewSpeaker(o, filepath.Join(dir, "bird"), exe, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatalf("Start() = %v", err)
+	}
+	defer s.Close()
+	attr, err := unix.SchedGetAttr(s.proc.pid, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	warned := strings.Contains(logged.String(), "BIRD runs at normal priority")
+	mu.Unlock()
+	switch {
+	case attr.Policy == unix.SCHED_RR:
+		if attr.Priority != realtime.Priority || attr.Flags&unix.SCHED_FLAG_RESET_ON_FORK == 0 || warned {
+			t.Errorf("BIRD's scheduling = %+v, warned %v; want SCHED_RR priority %d, reset on fork, no warning", attr, warned, realtime.Priority)
+		}
+	case os.Geteuid() == 0:
+		t.Errorf("BIRD's policy = %d as root, want SCHED_RR", attr.Policy)
+	case !warned:
+		t.Errorf("BIRD's policy = %d and no warning; log:\n%s", attr.Policy, logged.String())
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(b []byte) (int, error) { return f(b) }

@@ -13,6 +13,10 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hapair/hapair/internal/realtime"
 )
 
 // DefaultBinary is where Debian's bird2 package installs BIRD.
@@ -131,6 +135,11 @@ func (s *Speaker) ensure(ctx context.Context) error {
 		return err
 	}
 	s.proc = p
+	if s.opts.Realtime {
+		if err := setRealtime(p.pid); err != nil {
+			s.log.Warn("BIRD runs at normal priority: a loaded host may drop its BFD sessions", "err", err)
+		}
+	}
 	deadline := time.Now().Add(readyTimeout)
 	for {
 		if p.exited() {
@@ -180,6 +189,17 @@ func start(binary string, args []string, out *os.File) (*process, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// setRealtime sets BIRD (one thread: BIRD 2.0 is single-threaded) to
+// SCHED_RR at realtime.Priority; SCHED_RESET_ON_FORK keeps the programs
+// BIRD might run at normal priority. It needs CAP_SYS_NICE.
+func setRealtime(pid int) error {
+	attr := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_RR, Flags: unix.SCHED_FLAG_RESET_ON_FORK, Priority: realtime.Priority}
+	if err := unix.SchedSetAttr(pid, &attr, 0); err != nil {
+		return fmt.Errorf("bgp: setting BIRD (pid %d) to SCHED_RR priority %d: %w", pid, realtime.Priority, err)
+	}
+	return nil
 }
 
 // command runs cmd on the running BIRD.

@@ -50,6 +50,14 @@ func TestBGPActiveActive(t *testing.T) {
 		if err != nil || !strings.Contains(string(out), anycast+"/32") || !strings.Contains(string(out), "lo:hapair") {
 			t.Errorf("%s's lo: %v\n%s\nwant %s/32 labelled lo:hapair", n, err, out, anycast)
 		}
+		// cluster.realtime (on by default) runs the node's BIRD at SCHED_RR.
+		pid, err := os.ReadFile(filepath.Join(p.lab.Host(n).Dir, "state", "bird", "bird.pid"))
+		if err == nil {
+			out, err = p.lab.Host(n).RunFor(5*time.Second, "chrt", "-p", strings.TrimSpace(string(pid)))
+		}
+		if err != nil || !strings.Contains(string(out), "SCHED_RR") || !strings.Contains(string(out), "priority: 10") {
+			t.Errorf("%s's BIRD scheduling: %v\n%s\nwant SCHED_RR priority 10", n, err, out)
+		}
 	}
 
 	if out, err := p.lab.Host("lb1").Hactl(p.bins, "standby", "web"); err == nil || !strings.Contains(err.Error()+string(out), "is active-active") {
@@ -312,7 +320,10 @@ func startRouter(t *testing.T, p *pair) *lab.Host {
 		fmt.Fprintf(&conf, "protocol bgp lb%d { local as 65000; neighbor 198.18.0.%d as 65001; hold time 3; connect retry time 1; error wait time 1, 5; bfd on; debug { states, routes, events }; ipv4 { import all; export none; }; }\n", i, 10+i)
 	}
 	cf := router.WriteFile("bird.conf", conf.String(), 0o600)
-	router.Start([]string{"/usr/sbin/bird", "-f", "-c", cf, "-s", router.Dir + "/bird.ctl", "-P", router.Dir + "/bird.pid"})
+	// At SCHED_RR 10, as had runs the nodes' BIRD (cluster.realtime): the
+	// router stands for one whose BFD does not starve, and a BIRD the
+	// load deschedules for 600ms drops a healthy node's sessions.
+	router.Start([]string{"chrt", "--rr", "10", "/usr/sbin/bird", "-f", "-c", cf, "-s", router.Dir + "/bird.ctl", "-P", router.Dir + "/bird.pid"})
 	t.Cleanup(func() {
 		if !t.Failed() {
 			return
