@@ -25,6 +25,28 @@ func (p *pair) groupReason(node string) (string, error) {
 	return "", fmt.Errorf("%s status has no group web", node)
 }
 
+// returnWaits plugs lb1 back in and restarts it, waits until lb1's group
+// reason says each of want (why its failback waits), and checks that lb2
+// keeps the VIP past the hold time, with a second's margin. It returns
+// when lb1 was started.
+func (p *pair) returnWaits(hold time.Duration, want ...string) time.Time {
+	p.t.Helper()
+	p.lab.Plug("lb1")
+	back := time.Now()
+	p.start("lb1")
+	lab.Eventually(p.t, 10*time.Second, "lb1 says what its failback waits for", func() error {
+		r, err := p.groupReason("lb1")
+		for _, w := range want {
+			if err != nil || !strings.Contains(r, w) {
+				return fmt.Errorf("lb1 reason %q (%v), want it to contain %q", r, err, w)
+			}
+		}
+		return nil
+	})
+	p.keepsVIP("lb2", hold+time.Second-time.Since(back), "after lb1 returned, its failback waiting")
+	return back
+}
+
 // Issue 11: auto_failback gated on readiness. The preferred node lb1
 // returns while one of its two reals fails its checks there (lb1 is cut
 // from backend2; lb2, the owner, reaches both): past the hold time it
@@ -38,19 +60,8 @@ func TestFailbackWaitsForReadiness(t *testing.T) {
 	p.waitHolds("lb2", 5*time.Second)
 
 	p.lab.Partition("lb1", "backend2") // lb1's checks of backend2 fail; heartbeats and backend1 flow
-	p.lab.Plug("lb1")
-	back := time.Now()
-	p.start("lb1")
 	const want = "failback waiting: 1 of 2 reals healthy here (owner lb2 has 2)"
-	lab.Eventually(t, 10*time.Second, "lb1 says what its failback waits for", func() error {
-		r, err := p.groupReason("lb1")
-		if err != nil || !strings.Contains(r, want) {
-			return fmt.Errorf("lb1 reason %q (%v), want it to contain %q", r, err, want)
-		}
-		return nil
-	})
-	// Past the hold time, with margin, the group stays on lb2.
-	p.keepsVIP("lb2", hold+time.Second-time.Since(back), "after lb1 returned with a failing real")
+	back := p.returnWaits(hold, want)
 	out, err := p.lab.Host("lb1").Hactl(p.bins, "status")
 	if err != nil || !strings.Contains(string(out), want) {
 		t.Errorf("hactl status on lb1 (%v) does not say %q:\n%s", err, want, out)
@@ -95,18 +106,7 @@ func TestFailbackWaitsForPersistence(t *testing.T) {
 	first := p.stickyAcrossCrash()
 
 	p.lab.LossMatching("lb1", 100, fmt.Sprintf("udp dport %d", lab.HeartbeatPort+1))
-	p.lab.Plug("lb1")
-	back := time.Now()
-	p.start("lb1")
-	const want = "persistence table not caught up: no complete full resync from lb2"
-	lab.Eventually(t, 10*time.Second, "lb1 says its failback waits for the table", func() error {
-		r, err := p.groupReason("lb1")
-		if err != nil || !strings.Contains(r, "failback waiting") || !strings.Contains(r, want) {
-			return fmt.Errorf("lb1 reason %q (%v), want failback waiting with %q", r, err, want)
-		}
-		return nil
-	})
-	p.keepsVIP("lb2", hold+time.Second-time.Since(back), "after lb1 returned without lb2's table")
+	back := p.returnWaits(hold, "failback waiting", "persistence table not caught up: no complete full resync from lb2")
 	r, _ := p.groupReason("lb1")
 	t.Logf("lb1 waits %v after returning (hold %v): %s", time.Since(back).Round(time.Millisecond), hold, r)
 
