@@ -67,9 +67,7 @@ func (c *conv) groups(rs []rawGroup, cfg *Config) []Group {
 			}
 			g.Resources = append(g.Resources, res)
 		}
-		if c.ix.has(path+".failback_min_healthy") && !slices.ContainsFunc(g.Resources, func(r Resource) bool { return r.Balancer != nil }) {
-			c.errorf(path+".failback_min_healthy", "the group has no balancer resource: the minimum counts the healthy reals of its services")
-		}
+		c.failbackMin(path+".failback_min_healthy", &g, cfg.Services)
 		groups = append(groups, g)
 	}
 	return groups
@@ -244,4 +242,32 @@ func (c *conv) script(path string, r *rawResource) *Script {
 	// Heartbeat's haresources form: name::arg1::arg2.
 	s.Path, s.Args, _ = script.ParseResource(r.Path)
 	return s
+}
+
+// failbackMin checks failback_min_healthy against what it counts: the
+// reals (primaries and backups) of the services the group's balancers
+// activate. A minimum that no count can reach would stop every failback.
+func (c *conv) failbackMin(path string, g *Group, services []Service) {
+	if !c.ix.has(path) {
+		return
+	}
+	var names []string
+	for _, r := range g.Resources {
+		if r.Balancer != nil {
+			names = append(names, r.Balancer.Services...)
+		}
+	}
+	if len(names) == 0 {
+		c.errorf(path, "the group has no balancer resource: the minimum counts the healthy reals of its services")
+		return
+	}
+	reals := 0
+	for _, s := range services {
+		if slices.Contains(names, s.Name) {
+			reals += len(s.Reals) + len(s.Backups)
+		}
+	}
+	if g.FailbackMinHealthy > reals {
+		c.errorf(path, "%d is more than the %d reals (primaries and backups) of the group's services %q: auto_failback would never hand the group back", g.FailbackMinHealthy, reals, names)
+	}
 }
