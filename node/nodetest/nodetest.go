@@ -10,10 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"testing"
-
-	"github.com/hapair/hapair/ha/ipvssync"
 )
 
 // Authkeys is the authkeys file Sandbox writes: two keys, signing with 2.
@@ -27,21 +24,13 @@ var absPath = regexp.MustCompile(`"(/(?:etc|usr|opt|srv|var)/[^":]+)`)
 // every absolute path under /etc, /usr, /opt, /srv or /var moved under
 // that directory, cluster.authkeys pointing at an authkeys file (Authkeys,
 // with mode keyMode) and a stub executable ("exit 0") for every program
-// (the value of a path, notify, script or program key). On a kernel
-// without IPVS (ipvssync.Present) it leaves out every ipvs-sync resource,
-// keeping the line numbers, and says so in the test log: the check
-// refuses them on such a host (node's TestCheckHost covers that), and the
-// rest of the config is still worth checking. It returns the config's and
-// the authkeys file's paths.
+// (the value of a path, notify, script or program key). Everything else
+// is kept as written: a config for lb1 and lb2 is checked with host facts
+// off (node.CheckOptions.NoHost), not edited to suit this host. It returns
+// the config's and the authkeys file's paths.
 func Sandbox(t testing.TB, config string, keyMode os.FileMode) (cfgPath, keyPath string) {
 	t.Helper()
 	dir := t.TempDir()
-	if err := ipvssync.Present(); err != nil {
-		if out := WithoutIPVSSync(config); out != config {
-			t.Logf("nodetest: ipvs-sync resources left out of the sandboxed config: %v", err)
-			config = out
-		}
-	}
 	keyPath = filepath.Join(dir, "authkeys")
 	// A script named without '/' is looked up in /etc/hapair/resource.d
 	// (inline tables, or [[group.resources]] tables with path next).
@@ -65,23 +54,6 @@ func Sandbox(t testing.TB, config string, keyMode os.FileMode) (cfgPath, keyPath
 	cfgPath = filepath.Join(dir, "had.toml")
 	write(t, cfgPath, config, 0o600)
 	return cfgPath, keyPath
-}
-
-// ipvsSyncInline and ipvsSyncTable match an ipvs-sync resource written as
-// an inline table in a resources array, or as a [[group.resources]]
-// table with its keys (one a line, comments allowed).
-var (
-	ipvsSyncInline = regexp.MustCompile(`\{ *kind *= *"ipvs-sync"[^}\n]*\},?`)
-	ipvsSyncTable  = regexp.MustCompile(`\[\[group\.resources\]\][^\n]*\n *kind *= *"ipvs-sync"[^\n]*\n(?: *[a-z_]+ *=[^\n]*\n)*`)
-)
-
-// WithoutIPVSSync is config with every ipvs-sync resource removed and
-// its lines left empty, so positions elsewhere stay as they were.
-func WithoutIPVSSync(config string) string {
-	config = ipvsSyncInline.ReplaceAllString(config, "")
-	return ipvsSyncTable.ReplaceAllStringFunc(config, func(m string) string {
-		return strings.Repeat("\n", strings.Count(m, "\n"))
-	})
 }
 
 // Example is Sandbox on deploy/NAME, found from the calling test's
