@@ -15,5 +15,9 @@
 // Build with Options.DryRun runs the same constructors and validations but
 // touches nothing on the system: no state directory, addresses, sockets,
 // processes or netlink. `had --check` and `hactl check-config` use it, so a
-// config that passes the check is one had builds.
+// config that passes the check is one had builds. On the node itself
+// Check also compares the config with the host (interfaces, own addresses,
+// kernel pieces, programs, the socket directory), reading only, as a
+// reload does; CheckOptions.NoHost (and Options.NoHost for the dry build)
+// leaves the host out for a config meant for another machine.
 package node
