@@ -75,11 +75,7 @@ func manyGroups(n int) string {
 // now fail with exit status 1 and exactly these lines (FILE stands for the
 // file's path). Case 7 (authkeys) belongs to the authkeys check.
 func TestCheckConfigIssueCases(t *testing.T) {
-	tests := []struct {
-		desc string
-		body func(t *testing.T) string
-		want []string
-	}{
+	runCheckCases(t, []checkCase{
 		{"1 receive with type http", func(t *testing.T) string {
 			return replace(t, caseBase, `check = { type = "connect" }`, `check = { type = "http", request = "/status", receive = "ok" }`)
 		}, []string{
@@ -139,21 +135,36 @@ func TestCheckConfigIssueCases(t *testing.T) {
 		}, []string{
 			`FILE:16:29: group[0].resources[1].address: VIP 198.18.1.12 is node lb2's heartbeat address on link ucast0 (FILE:9:38): the group's owner would take it from that node and cut its heartbeat`,
 		}},
+	})
+	// The base itself is valid, so each case fails only for its edit.
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"check-config", "--no-host", writeCase(t, caseBase)}, &stdout, &stderr); code != exitOK {
+		t.Errorf("hactl check-config (base) = %d, stderr %q; want %d", code, stderr.String(), exitOK)
 	}
+}
+
+// checkCase is a config that `hactl check-config --no-host` must refuse
+// with exit status 1 and exactly want (FILE stands for the file's path),
+// then the error count.
+type checkCase struct {
+	desc string
+	body func(t *testing.T) string
+	want []string
+}
+
+// runCheckCases runs each case on a config for lb1 and lb2, so with host
+// facts off.
+func runCheckCases(t *testing.T, tests []checkCase) {
+	t.Helper()
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
 			path := writeCase(t, tt.body(t))
 			var stdout, stderr bytes.Buffer
-			code := run([]string{"check-config", "--no-host", path}, &stdout, &stderr) // a config for lb1 and lb2
+			code := run([]string{"check-config", "--no-host", path}, &stdout, &stderr)
 			want := strings.ReplaceAll(strings.Join(tt.want, "\n"), "FILE", path) + "\n" + path + ": " + plural(len(tt.want), "error") + "\n"
 			if code != exitFail || stderr.String() != want {
 				t.Errorf("hactl check-config = %d, stderr:\n%s\nwant %d, stderr:\n%s", code, stderr.String(), exitFail, want)
 			}
 		})
-	}
-	// The base itself is valid, so each case fails only for its edit.
-	var stdout, stderr bytes.Buffer
-	if code := run([]string{"check-config", "--no-host", writeCase(t, caseBase)}, &stdout, &stderr); code != exitOK {
-		t.Errorf("hactl check-config (base) = %d, stderr %q; want %d", code, stderr.String(), exitOK)
 	}
 }

@@ -1,10 +1,6 @@
 package main
 
-import (
-	"bytes"
-	"strings"
-	"testing"
-)
+import "testing"
 
 // apiGroup is a second group, preferred on lb2, with its own VIP.
 const apiGroup = `
@@ -20,11 +16,7 @@ resources = [ { kind = "vip", address = "198.18.0.101/24", interface = "eth0" } 
 // The configs are for lb1 and lb2, so host facts are off (--no-host);
 // TestCheckConfigHostFacts covers them.
 func TestCheckConfigSiblings(t *testing.T) {
-	tests := []struct {
-		desc string
-		body func(t *testing.T) string
-		want []string
-	}{
+	runCheckCases(t, []checkCase{
 		{"service on another group's VIP", func(t *testing.T) string {
 			return replace(t, caseBase, `listen = "198.18.0.100:80"`, `listen = "198.18.0.101:80"`) + apiGroup
 		}, []string{
@@ -73,16 +65,5 @@ func TestCheckConfigSiblings(t *testing.T) {
 			`FILE:27:10: ping[0].weight: 300 is out of range 0..254`,
 			`FILE:32:10: track[0].weight: -1 is out of range 0..254`,
 		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
-			path := writeCase(t, tt.body(t))
-			var stdout, stderr bytes.Buffer
-			code := run([]string{"check-config", "--no-host", path}, &stdout, &stderr)
-			want := strings.ReplaceAll(strings.Join(tt.want, "\n"), "FILE", path) + "\n" + path + ": " + plural(len(tt.want), "error") + "\n"
-			if code != exitFail || stderr.String() != want {
-				t.Errorf("hactl check-config = %d, stderr:\n%s\nwant %d, stderr:\n%s", code, stderr.String(), exitFail, want)
-			}
-		})
-	}
+	})
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"iter"
 	"maps"
 	"net/netip"
 	"slices"
@@ -147,33 +148,29 @@ func (c *conv) crossChecks(cfg *Config) {
 	c.linkBinds(cfg.Links)
 	c.syncBinds(cfg)
 	vips := map[netip.Addr]addrUse{}
-	for i, g := range cfg.Groups {
-		for j, r := range g.Resources {
-			if r.VIP == nil || !r.VIP.Prefix.IsValid() {
-				continue
-			}
-			a, path := r.VIP.Prefix.Addr(), idx(idx("group", i)+".resources", j)+".address"
-			if u, ok := nodeAddrs[a]; ok {
-				c.errorf(path, "VIP %s is %s (%s): the group's owner would take it from that node and cut its heartbeat", a, u.what, c.ix.at(u.path))
-			}
-			if u, dup := vips[a]; dup {
-				c.errorf(path, "VIP %s is already a resource at %s: two owners would fight over it", a, c.ix.at(u.path))
-				continue
-			}
-			vips[a] = addrUse{path, fmt.Sprintf("a VIP of group %q", g.Name), g.Name}
+	for rpath, r := range cfg.resources() {
+		if r.VIP == nil || !r.VIP.Prefix.IsValid() {
+			continue
 		}
+		a, path := r.VIP.Prefix.Addr(), rpath+".address"
+		if u, ok := nodeAddrs[a]; ok {
+			c.errorf(path, "VIP %s is %s (%s): the group's owner would take it from that node and cut its heartbeat", a, u.what, c.ix.at(u.path))
+		}
+		if u, dup := vips[a]; dup {
+			c.errorf(path, "VIP %s is already a resource at %s: two owners would fight over it", a, c.ix.at(u.path))
+			continue
+		}
+		vips[a] = addrUse{path, fmt.Sprintf("a VIP of group %q", r.group.Name), r.group.Name}
 	}
 	// Addresses a bgp resource binds on lo are VIPs too (bgpChecks
 	// refuses one that is also a vip resource).
-	for i, g := range cfg.Groups {
-		for j, r := range g.Resources {
-			if r.BGP == nil {
-				continue
-			}
-			for k, a := range r.BGP.Addresses {
-				if _, ok := vips[a]; !ok {
-					vips[a] = addrUse{idx(idx(idx("group", i)+".resources", j)+".addresses", k), fmt.Sprintf("a VIP of group %q (bgp)", g.Name), g.Name}
-				}
+	for rpath, r := range cfg.resources() {
+		if r.BGP == nil {
+			continue
+		}
+		for k, a := range r.BGP.Addresses {
+			if _, ok := vips[a]; !ok {
+				vips[a] = addrUse{idx(rpath+".addresses", k), fmt.Sprintf("a VIP of group %q (bgp)", r.group.Name), r.group.Name}
 			}
 		}
 	}
@@ -216,19 +213,38 @@ func (c *conv) crossChecks(cfg *Config) {
 // group and the key path of the name in its services).
 func activators(cfg *Config) map[string]addrUse {
 	out := map[string]addrUse{}
-	for i, g := range cfg.Groups {
-		for j, r := range g.Resources {
-			if r.Balancer == nil {
-				continue
-			}
-			for k, s := range r.Balancer.Services {
-				if _, dup := out[s]; !dup {
-					out[s] = addrUse{path: idx(idx(idx("group", i)+".resources", j)+".services", k), group: g.Name}
-				}
+	for rpath, r := range cfg.resources() {
+		if r.Balancer == nil {
+			continue
+		}
+		for k, s := range r.Balancer.Services {
+			if _, dup := out[s]; !dup {
+				out[s] = addrUse{path: idx(rpath+".services", k), group: r.group.Name}
 			}
 		}
 	}
 	return out
+}
+
+// placed is a resource with the group it belongs to.
+type placed struct {
+	Resource
+	group *Group
+}
+
+// resources yields every resource of every group with its key path,
+// "group[0].resources[2]", in file order.
+func (cfg *Config) resources() iter.Seq2[string, placed] {
+	return func(yield func(string, placed) bool) {
+		for i := range cfg.Groups {
+			g := &cfg.Groups[i]
+			for j, r := range g.Resources {
+				if !yield(idx(idx("group", i)+".resources", j), placed{r, g}) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // wildcardSelf reports reals, backups and a fallback that reach a service
@@ -311,28 +327,25 @@ func (c *conv) syncBinds(cfg *Config) {
 			taken[ap] = fmt.Sprintf("node %s's heartbeat address and port on link %s (%s)", n, l.Name, c.ix.at(idx("link", i)+".peers."+n))
 		}
 	}
-	for i, g := range cfg.Groups {
-		for j, r := range g.Resources {
-			cs := r.ConntrackSync
-			if cs == nil {
+	for path, r := range cfg.resources() {
+		cs := r.ConntrackSync
+		if cs == nil {
+			continue
+		}
+		for k, n := range cfg.Cluster.Nodes {
+			a, ok := cs.Addresses[n]
+			if !ok {
 				continue
 			}
-			path := idx(idx("group", i)+".resources", j)
-			for k, n := range cfg.Cluster.Nodes {
-				a, ok := cs.Addresses[n]
-				if !ok {
-					continue
+			ap := netip.AddrPortFrom(a, cs.Port)
+			what, clash := taken[ap]
+			for si, s := range cfg.Services {
+				if !clash && s.Protocol == "udp" && s.Method == "proxy" && s.Listen.IsValid() && proxy.Overlap(s.Listen, ap) {
+					what, clash = fmt.Sprintf("where udp service %q listens (%s)", s.Name, c.ix.at(idx("service", si)+".listen")), true
 				}
-				ap := netip.AddrPortFrom(a, cs.Port)
-				what, clash := taken[ap]
-				for si, s := range cfg.Services {
-					if !clash && s.Protocol == "udp" && s.Method == "proxy" && s.Listen.IsValid() && proxy.Overlap(s.Listen, ap) {
-						what, clash = fmt.Sprintf("where udp service %q listens (%s)", s.Name, c.ix.at(idx("service", si)+".listen")), true
-					}
-				}
-				if clash {
-					c.errorf(idx(path+".addresses", k), "%s is also %s: conntrackd could not bind it at a takeover; give conntrack-sync another port", ap, what)
-				}
+			}
+			if clash {
+				c.errorf(idx(path+".addresses", k), "%s is also %s: conntrackd could not bind it at a takeover; give conntrack-sync another port", ap, what)
 			}
 		}
 	}

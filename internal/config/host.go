@@ -95,11 +95,9 @@ func (c *conv) probeKernel(cfg *Config, h *Host) {
 
 // firstOfKind is the key path of the kind of the first resource of kind.
 func firstOfKind(cfg *Config, kind string) (string, bool) {
-	for i, g := range cfg.Groups {
-		for j, r := range g.Resources {
-			if r.Kind == kind {
-				return fmt.Sprintf("group[%d].resources[%d].kind", i, j), true
-			}
+	for path, r := range cfg.resources() {
+		if r.Kind == kind {
+			return path + ".kind", true
 		}
 	}
 	return "", false

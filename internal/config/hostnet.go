@@ -91,29 +91,26 @@ func (c *conv) probeNet(cfg *Config, h *Host) {
 			c.errorf(path+".peers."+self, "%s is this node's (%s) address on link %s, and no interface of this host holds it: had binds it at start and would fail", a, self, l.Name)
 		}
 	}
-	for i, g := range cfg.Groups {
-		for j, r := range g.Resources {
-			path := idx(idx("group", i)+".resources", j)
-			takeover := fmt.Sprintf("taking group %q over would fail", g.Name)
-			switch {
-			case r.VIP != nil:
-				iface(path+".interface", r.VIP.Interface, takeover)
-				a := r.VIP.Prefix.Addr()
-				if dev, ok := n.Foreign[a]; ok {
-					c.errorf(path+".address", "%s is already on %s of this host, and hapair did not add it (the host's own address, or another tool's): hapair never takes such an address over, so %s", a, dev, takeover)
-				} else if r.VIP.Interface == "" && a.IsValid() && !n.subnetOf(a) {
-					c.errorf(path+".address", "no interface of this host has a subnet containing %s: %s; set interface", a, takeover)
-				}
-			case r.ConntrackSync != nil:
-				iface(path+".interface", r.ConntrackSync.Interface, takeover)
-				if k := slices.Index(cfg.Cluster.Nodes, self); k >= 0 {
-					if a, ok := r.ConntrackSync.Addresses[self]; ok && !n.holds(a) {
-						c.errorf(idx(path+".addresses", k), "%s is this node's (%s) address for conntrackd, and no interface of this host holds it: conntrackd binds it, so %s", a, self, takeover)
-					}
-				}
-			case r.IPVSSync != nil:
-				iface(path+".interface", r.IPVSSync.Interface, takeover)
+	for path, r := range cfg.resources() {
+		takeover := fmt.Sprintf("taking group %q over would fail", r.group.Name)
+		switch {
+		case r.VIP != nil:
+			iface(path+".interface", r.VIP.Interface, takeover)
+			a := r.VIP.Prefix.Addr()
+			if dev, ok := n.Foreign[a]; ok {
+				c.errorf(path+".address", "%s is already on %s of this host, and hapair did not add it (the host's own address, or another tool's): hapair never takes such an address over, so %s", a, dev, takeover)
+			} else if r.VIP.Interface == "" && a.IsValid() && !n.subnetOf(a) {
+				c.errorf(path+".address", "no interface of this host has a subnet containing %s: %s; set interface", a, takeover)
 			}
+		case r.ConntrackSync != nil:
+			iface(path+".interface", r.ConntrackSync.Interface, takeover)
+			if k := slices.Index(cfg.Cluster.Nodes, self); k >= 0 {
+				if a, ok := r.ConntrackSync.Addresses[self]; ok && !n.holds(a) {
+					c.errorf(idx(path+".addresses", k), "%s is this node's (%s) address for conntrackd, and no interface of this host holds it: conntrackd binds it, so %s", a, self, takeover)
+				}
+			}
+		case r.IPVSSync != nil:
+			iface(path+".interface", r.IPVSSync.Interface, takeover)
 		}
 	}
 	for i, s := range cfg.Services {
