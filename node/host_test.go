@@ -18,11 +18,14 @@ import (
 // hostConfig is a pair whose group has an ipvs-sync resource, a
 // conntrack-sync resource and a bgp resource (lines 16, 17 and 18 once
 // writeHostConfig adds the authkeys line).
-const hostConfig = `[cluster]
+// pairHead is the [cluster] table of both test configs.
+const pairHead = `[cluster]
 name = "web"
 id = 7
 nodes = ["lb1", "lb2"]
+`
 
+const hostConfig = pairHead + `
 [[link]]
 kind = "mcast"
 interface = "eth0"
@@ -132,11 +135,7 @@ func TestCheckRealIPVS(t *testing.T) {
 // netConfig names an interface for each kind that takes one and this
 // node's own addresses; line numbers are those after writeNetConfig adds
 // the authkeys line.
-const netConfig = `[cluster]
-name = "web"
-id = 7
-nodes = ["lb1", "lb2"]
-
+const netConfig = pairHead + `
 [[link]]
 kind = "ucast"
 interface = "eth1"
