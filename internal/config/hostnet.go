@@ -7,6 +7,8 @@ import (
 	"os"
 	"slices"
 	"strings"
+
+	"github.com/hapair/hapair/ha/link"
 )
 
 // Net is this host's network as the config check sees it: the facts had
@@ -87,7 +89,7 @@ func (c *conv) probeNet(cfg *Config, h *Host) {
 	for i, l := range cfg.Links {
 		path := idx("link", i)
 		iface(path+".interface", l.Interface, "had fails to open link "+l.Name+" at start")
-		if a, ok := l.Peers[self]; ok && l.Kind == "ucast" && !n.NonlocalBind && !n.holds(a) {
+		if a, ok := l.Peers[self]; ok && l.Kind == link.KindUcast && !n.NonlocalBind && !n.holds(a) {
 			c.errorf(path+".peers."+self, "%s is this node's (%s) address on link %s, and no interface of this host holds it: had binds it at start and would fail", a, self, l.Name)
 		}
 	}
