@@ -173,6 +173,8 @@ func metaName(k expr.MetaKey) string {
 		return "protocol"
 	case expr.MetaKeyL4PROTO:
 		return "l4proto"
+	case expr.MetaKeyPKTTYPE:
+		return "pkttype"
 	}
 	return fmt.Sprint(uint32(k))
 }

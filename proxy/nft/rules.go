@@ -157,12 +157,19 @@ func chainNamed(t *tableSpec, name string) *chainSpec {
 	return nil
 }
 
-// match returns the expressions matching packets to the virtual service;
-// netdev first checks the frame carries IPv4 (ingress sees every protocol).
+// match returns the expressions matching packets to the virtual service.
+// netdev first checks that the frame is addressed to this host
+// (`meta pkttype host`): ingress also sees frames a switch floods or a
+// bridge delivers to every port, and IPVS-DR only forwards what the
+// host's own stack would receive, so a node that does not hold the VIP's
+// MAC must not forward them too (the real would get every packet twice).
+// Then that it carries IPv4 (ingress sees every protocol).
 func match(s *Service, fam nftables.TableFamily) []expr.Any {
 	var e []expr.Any
 	if fam == nftables.TableFamilyNetdev {
 		e = append(e,
+			&expr.Meta{Key: expr.MetaKeyPKTTYPE, Register: reg1},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: []byte{unix.PACKET_HOST}},
 			&expr.Meta{Key: expr.MetaKeyPROTOCOL, Register: reg1},
 			&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: binaryutil.BigEndian.PutUint16(unix.ETH_P_IP)})
 	}
