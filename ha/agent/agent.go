@@ -96,6 +96,9 @@ type Agent struct {
 	ctx    context.Context // for group operations; canceled by Run's end
 	cancel context.CancelFunc
 	waiter *realtime.Waiter // Realtime: what the loop sleeps in; nil otherwise
+	// closeLog flushes the loop's queued log lines (Realtime), after the
+	// group operations that may log too have ended; set by Run.
+	closeLog func()
 
 	// owned by the loop goroutine
 	timer       clock.Timer
@@ -156,6 +159,11 @@ func New(cfg Config) (*Agent, error) {
 // call Leave first for a clean stop.
 func (a *Agent) Run(ctx context.Context) error {
 	defer close(a.done)
+	defer func() {
+		if a.closeLog != nil {
+			a.closeLog()
+		}
+	}()
 	defer a.wg.Wait()
 	defer a.cancel()
 	if a.waiter != nil {

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"github.com/hapair/hapair/ha"
@@ -22,6 +23,10 @@ type receiveWaker interface {
 // wakes, so nothing queued after a drain waits for the next timer.
 func (a *Agent) runRealtime(ctx context.Context) error {
 	defer a.waiter.Close()
+	// The loop's log lines are queued for a normal goroutine to write (see
+	// realtime.LogHandler); Run closes it once group operations ended.
+	lh := realtime.NewLogHandler(a.log.Handler())
+	a.log, a.closeLog = slog.New(lh), lh.Close
 	// Locked for good: the thread ends with this goroutine, so no other
 	// goroutine ever runs at realtime priority.
 	if err := realtime.LockThread(realtime.Priority); err != nil {

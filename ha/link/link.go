@@ -182,6 +182,8 @@ type Set struct {
 	wake atomic.Pointer[func()]
 	// rt wakes the realtime receive thread at Close; nil without Realtime.
 	rt *realtime.Waiter
+	// closeLog flushes the queued log lines at Close (Realtime).
+	closeLog func()
 
 	closeOnce sync.Once
 	closeErr  error
@@ -234,6 +236,10 @@ func New(cfg Config, conns []net.PacketConn) (*Set, error) {
 		s.links = append(s.links, l)
 	}
 	if cfg.Realtime {
+		// The reader's drop and send-failure lines are queued for a normal
+		// goroutine to write (see realtime.LogHandler); Close flushes them.
+		lh := realtime.NewLogHandler(s.cfg.Logger.Handler())
+		s.cfg.Logger, s.closeLog = slog.New(lh), lh.Close
 		fds := make([]int, len(s.links))
 		for i, l := range s.links {
 			fds[i] = l.fd
@@ -243,6 +249,7 @@ func New(cfg Config, conns []net.PacketConn) (*Set, error) {
 			for _, c := range conns {
 				c.Close()
 			}
+			lh.Close()
 			return nil, fmt.Errorf("link: %w", err)
 		}
 		s.rt = w
@@ -350,6 +357,9 @@ func (s *Set) Close() error {
 			}
 		}
 		s.wg.Wait()
+		if s.closeLog != nil {
+			s.closeLog()
+		}
 		s.closeErr = errors.Join(errs...)
 	})
 	return s.closeErr
