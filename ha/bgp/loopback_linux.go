@@ -1,94 +1,99 @@
 package bgp
 
 import (
-	"errors"
 	"fmt"
-	"net"
 	"net/netip"
-	"syscall"
 
-	"github.com/vishvananda/netlink"
+	"github.com/hapair/hapair/ha/vip"
 )
 
-// Lo binds addresses on the loopback device through netlink, labelled
-// "lo:hapair" so `ip addr` shows who added them.
+// Lo binds addresses on the loopback device through the vip resource's
+// netlink kernel, with the mark the vip resource puts on every address
+// hapair adds (IFA_PROTO vip.Proto): that mark, not a label, says which
+// copies are ours, so a stale IPv6 address a crashed run left is
+// recognised too (the kernel keeps labels on IPv4 addresses only). IPv4
+// copies also carry the label "lo:hapair" so `ip addr` shows who added
+// them; `ip -d address show proto 94` lists both families.
 type Lo struct{}
 
 var _ Loopback = Lo{}
 
 const loLabel = "lo:hapair"
 
-func loAddr(p netip.Prefix) *netlink.Addr {
-	return &netlink.Addr{IPNet: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}, Label: labelFor(p)}
-}
-
-// labelFor: the kernel takes labels on IPv4 addresses only.
-func labelFor(p netip.Prefix) string {
+func loAddr(p netip.Prefix, lo vip.Link) vip.Addr {
+	a := vip.Addr{Prefix: p, LinkIndex: lo.Index, Proto: vip.Proto}
 	if p.Addr().Is4() {
-		return loLabel
+		a.Label = loLabel
 	}
-	return ""
+	return a
 }
 
-// AddrAdd adds p to lo; false when it was there already.
-func (Lo) AddrAdd(p netip.Prefix) (bool, error) {
-	lo, err := netlink.LinkByName("lo")
+// withLo runs f with a netlink handle in this namespace and the lo link.
+func withLo(f func(k *vip.Netlink, lo vip.Link) error) error {
+	k, err := vip.OpenNetlink("")
 	if err != nil {
-		return false, fmt.Errorf("finding lo: %w", err)
+		return err
 	}
-	if err := netlink.AddrAdd(lo, loAddr(p)); err != nil {
-		if errors.Is(err, syscall.EEXIST) {
-			// Ours when it carries our label: left by a run that crashed.
-			return ours(lo, p)
-		}
-		return false, err
+	defer k.Close()
+	lo, err := k.LinkByName("lo")
+	if err != nil {
+		return fmt.Errorf("finding lo: %w", err)
 	}
-	return true, nil
+	return f(k, lo)
 }
 
-// ours reports whether p is on lo with hapair's label (IPv4 only: the
-// kernel keeps no label on IPv6 addresses, so those are never ours once
-// the run that added them is gone).
-func ours(lo netlink.Link, p netip.Prefix) (bool, error) {
-	if !p.Addr().Is4() {
-		return false, nil
-	}
-	addrs, err := netlink.AddrList(lo, netlink.FAMILY_V4)
+// find reports whether lo holds p, and whether that copy carries hapair's
+// mark.
+func find(k *vip.Netlink, lo vip.Link, p netip.Prefix) (present, marked bool, err error) {
+	addrs, err := k.Addrs()
 	if err != nil {
-		return false, fmt.Errorf("listing lo's addresses: %w", err)
+		return false, false, fmt.Errorf("listing lo's addresses: %w", err)
 	}
 	for _, a := range addrs {
-		if ip, ok := netip.AddrFromSlice(a.IP); ok && ip.Unmap() == p.Addr() && a.Label == loLabel {
-			return true, nil
+		if a.LinkIndex == lo.Index && a.Prefix.Addr() == p.Addr() {
+			return true, a.Proto == vip.Proto, nil
 		}
 	}
-	return false, nil
+	return false, false, nil
 }
 
-// RemoveOwned removes p from lo when it carries hapair's label (a stale
-// address of a crashed run); it reports whether it did.
-func (Lo) RemoveOwned(p netip.Prefix) (bool, error) {
-	lo, err := netlink.LinkByName("lo")
-	if err != nil {
-		return false, fmt.Errorf("finding lo: %w", err)
-	}
-	if ok, err := ours(lo, p); err != nil || !ok {
-		return false, err
-	}
-	if err := netlink.AddrDel(lo, loAddr(p)); err != nil && !errors.Is(err, syscall.EADDRNOTAVAIL) {
-		return false, err
-	}
-	return true, nil
+// AddrAdd adds p to lo with hapair's mark and reports true, also when a
+// marked copy is there already (left by a run that crashed); an unmarked
+// copy (someone else's) is left as it is and reported false, so Stop
+// never removes it.
+func (Lo) AddrAdd(p netip.Prefix) (ours bool, err error) {
+	err = withLo(func(k *vip.Netlink, lo vip.Link) error {
+		present, marked, err := find(k, lo, p)
+		if err != nil || present && !marked {
+			return err
+		}
+		ours = true
+		return k.AddrAdd(lo, loAddr(p, lo))
+	})
+	return ours, err
+}
+
+// RemoveOwned removes p from lo when that copy carries hapair's mark (a
+// stale address of a crashed run); it reports whether it did.
+func (Lo) RemoveOwned(p netip.Prefix) (removed bool, err error) {
+	err = withLo(func(k *vip.Netlink, lo vip.Link) error {
+		_, marked, err := find(k, lo, p)
+		if err != nil || !marked {
+			return err
+		}
+		removed = true
+		return k.AddrDel(lo, loAddr(p, lo))
+	})
+	return removed, err
 }
 
 // AddrDel removes p from lo; gone already is not an error.
 func (Lo) AddrDel(p netip.Prefix) error {
-	lo, err := netlink.LinkByName("lo")
-	if err != nil {
-		return fmt.Errorf("finding lo: %w", err)
-	}
-	if err := netlink.AddrDel(lo, loAddr(p)); err != nil && !errors.Is(err, syscall.EADDRNOTAVAIL) {
-		return err
-	}
-	return nil
+	return withLo(func(k *vip.Netlink, lo vip.Link) error {
+		present, _, err := find(k, lo, p)
+		if err != nil || !present {
+			return err
+		}
+		return k.AddrDel(lo, loAddr(p, lo))
+	})
 }
