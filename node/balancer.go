@@ -20,6 +20,9 @@ type balancerResource struct {
 	k        *kernelServices // nil in a dry run, or without nat/dr services
 	kernel   map[string]bool // services with method nat or dr
 	services []string
+	// around: the group's proxiedActivation (de)activates the proxied
+	// services; this resource handles only the kernel's.
+	around bool
 }
 
 var _ resource.Resource = (*balancerResource)(nil)
@@ -57,15 +60,6 @@ func (r *balancerResource) Stop(context.Context) error {
 		return errDryRun
 	}
 	var err error
-	// A drained service (`hactl standby --drain`) keeps serving: the VIP,
-	// stopped after it, still brings clients until it has gone, and
-	// refusing them meanwhile reset every new connection for as long as
-	// the VIP took to leave. The standby that ends the drain deactivates
-	// it once the group is released (Node.endDrains).
-	if len(proxied) > 0 {
-		drained := r.b.Draining(proxied...)
-		proxied = slices.DeleteFunc(proxied, func(s string) bool { return slices.Contains(drained, s) })
-	}
 	if len(proxied) > 0 {
 		err = r.b.Deactivate(proxied...)
 	}
@@ -77,17 +71,76 @@ func (r *balancerResource) Stop(context.Context) error {
 	return err
 }
 
-// split parts the services into the balancer's and the kernel's.
+// split parts the services into the balancer's and the kernel's; proxied
+// is empty when proxiedActivation handles them.
 func (r *balancerResource) split() (proxied, kernel []string) {
 	for _, s := range r.services {
-		if r.kernel[s] {
+		switch {
+		case r.kernel[s]:
 			kernel = append(kernel, s)
-		} else {
+		case !r.around:
 			proxied = append(proxied, s)
 		}
 	}
 	return proxied, kernel
 }
+
+// proxiedActivation is the first resource of a group whose balancer has
+// proxied (userspace) services: it activates them before the group's VIPs
+// are added and, stopped last, deactivates them after the VIPs have gone.
+// They are bound and checked on every node (warm standby) and a node
+// without the VIP gets no traffic for them, so this costs nothing, while
+// activating them after the VIP reset the clients its gratuitous ARP
+// brought first, and deactivating them before the VIP left reset the
+// clients who arrived meanwhile: both failed requests in a planned move
+// (`hactl standby --drain` under load).
+type proxiedActivation struct {
+	b        *proxy.Balancer // nil in a dry run
+	services []string
+}
+
+var _ resource.Resource = (*proxiedActivation)(nil)
+
+// aroundGroup puts the proxied services of rs's balancer resources into a
+// proxiedActivation at the front of the group, if there are any.
+func aroundGroup(rs []resource.Resource, b *proxy.Balancer) []resource.Resource {
+	pa := &proxiedActivation{b: b}
+	for _, r := range rs {
+		br, ok := r.(*balancerResource)
+		if !ok {
+			continue
+		}
+		proxied, _ := br.split()
+		for _, s := range proxied {
+			if !slices.Contains(pa.services, s) {
+				pa.services = append(pa.services, s)
+			}
+		}
+		br.around = true
+	}
+	if len(pa.services) == 0 {
+		return rs
+	}
+	return append([]resource.Resource{pa}, rs...)
+}
+
+func (r *proxiedActivation) Name() string { return fmt.Sprintf("proxied services %v", r.services) }
+
+func (r *proxiedActivation) Start(context.Context) error {
+	if r.b == nil {
+		return errDryRun
+	}
+	return r.b.Activate(r.services...)
+}
+
+func (r *proxiedActivation) Stop(context.Context) error {
+	if r.b == nil {
+		return errDryRun
+	}
+	return r.b.Deactivate(r.services...)
+}
+
+func (r *proxiedActivation) Status(context.Context) error { return nil }
 
 func (r *balancerResource) Status(context.Context) error { return nil }
 

@@ -155,45 +155,21 @@ func (n *Node) drainState(groups, services []string) (ctl.DrainState, error) {
 	return st, nil
 }
 
-// endDrains ends the drains of groups that are no longer held here: it
-// deactivates their drained services, which balancerResource.Stop left
-// serving until the VIP had gone, and forgets the drains' marks. move
-// calls it after every standby, whatever its outcome; a group still held
-// (a refused or failed move) keeps its drain until hactl cancels it.
+// endDrains forgets the drains of groups that are no longer held here
+// (their drained services were deactivated with the group, after its VIPs
+// had gone: proxiedActivation). move calls it after every standby,
+// whatever its outcome; a group still held (a refused or failed move)
+// keeps its drain until hactl cancels it.
 func (n *Node) endDrains() {
-	held := map[string]bool{}
+	released := map[string]bool{}
 	for _, g := range n.agent.Status().Groups {
-		if g.State != ha.StateStandby && g.State != ha.StateFailed {
-			held[g.Name] = true
-		}
+		released[g.Name] = g.State == ha.StateStandby || g.State == ha.StateFailed
 	}
-	var stay, release []string // services of groups held here, and of the others
-	for _, g := range n.config().Groups {
-		for _, r := range g.Resources {
-			if r.Balancer == nil {
-				continue
-			}
-			if held[g.Name] {
-				stay = append(stay, r.Balancer.Services...)
-			} else {
-				release = append(release, r.Balancer.Services...)
-			}
+	n.drains.mu.Lock()
+	defer n.drains.mu.Unlock()
+	for g := range n.drains.sentN {
+		if released[g] {
+			delete(n.drains.sentN, g)
 		}
-		if !held[g.Name] {
-			n.drains.mu.Lock()
-			delete(n.drains.sentN, g.Name)
-			n.drains.mu.Unlock()
-		}
-	}
-	if n.balancer == nil {
-		return
-	}
-	release = slices.DeleteFunc(release, func(s string) bool { return n.kernel.has(s) || slices.Contains(stay, s) })
-	if drained := n.balancer.Draining(release...); len(drained) > 0 {
-		if err := n.balancer.Deactivate(drained...); err != nil {
-			n.log.Error("deactivating drained services after the move", "services", drained, "err", err)
-			return
-		}
-		n.log.Info("drain ended by the move", "services", drained)
 	}
 }

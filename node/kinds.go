@@ -71,7 +71,7 @@ func buildGroup(g config.Group, e *env) (*resource.Group, []*vip.VIP, error) {
 			vips = append(vips, v)
 		}
 	}
-	return resource.NewGroup(g.Name, rs, resource.Timeouts{}), vips, nil
+	return resource.NewGroup(g.Name, aroundGroup(rs, e.balancer), resource.Timeouts{}), vips, nil
 }
 
 // usesKind reports whether any group of cfg has a resource of kind.

@@ -35,20 +35,6 @@ func (b *Balancer) Quiesce(on bool, names ...string) error {
 	return nil
 }
 
-// Draining returns those of names that are in the drain state (Quiesce),
-// in the order given.
-func (b *Balancer) Draining(names ...string) []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var d []string
-	for _, n := range names {
-		if b.draining[n] {
-			d = append(d, n)
-		}
-	}
-	return d
-}
-
 // OpenConns returns what a drain waits for on the named services: open
 // TCP connections, and HTTP requests in flight (a drained HTTP service
 // closes its idle keep-alive connections itself, so a connection without

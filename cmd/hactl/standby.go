@@ -78,7 +78,11 @@ func drainGroup(ctx context.Context, stdout, stderr io.Writer, had target, group
 	fmt.Fprintf(stdout, "draining %v (services %v): %s\n", st.Groups, st.Services, pendingText(st))
 	start := time.Now()
 	deadline := start.Add(timeout)
-	last, lastPrint := st.Waiting, start
+	// A line when what the drain waits for changes (connections, the
+	// persistence table), else one a second: counts under load change at
+	// every poll.
+	kind := func(st ctl.DrainState) [2]bool { return [2]bool{st.Open > 0, st.PeersSynced} }
+	last, lastPrint := kind(st), start
 	for st.Waiting != "" {
 		if time.Now().After(deadline) {
 			fmt.Fprintf(stdout, "drain timeout %v passed with %s: moving anyway\n", timeout, st.Waiting)
@@ -103,9 +107,9 @@ func drainGroup(ctx context.Context, stdout, stderr io.Writer, had target, group
 			return code
 		}
 		st = next
-		if st.Waiting != last || time.Since(lastPrint) >= time.Second {
+		if kind(st) != last || st.Waiting == "" || time.Since(lastPrint) >= time.Second {
 			fmt.Fprintf(stdout, "draining %v after %v: %s\n", st.Groups, time.Since(start).Round(time.Millisecond), pendingText(st))
-			last, lastPrint = st.Waiting, time.Now()
+			last, lastPrint = kind(st), time.Now()
 		}
 	}
 	return exitOK

@@ -71,6 +71,7 @@ func TestStandbyDrain(t *testing.T) {
 		return ctl.DrainState{Groups: []string{"web"}, Services: []string{"http"}, Open: open, PeersSynced: true, Waiting: waiting}
 	}
 	open1 := web("1 connection(s) or request(s) open", 1)
+	open2 := web("2 connection(s) or request(s) open", 2)
 	ready := web("", 0)
 	tests := []struct {
 		name     string
@@ -89,6 +90,10 @@ func TestStandbyDrain(t *testing.T) {
 		{"waits, then ready", []ctl.DrainState{open1, open1, ready}, nil, 0, "20s", exitOK,
 			[]string{"draining [web] (services [http]): waiting for 1 connection(s)", "ready to move", "released to the peer"},
 			[]string{"moving anyway"}, "drain/start drain/check drain/check drain/check standby", 5 * time.Second},
+		// Counts that change at every poll print once a second, not at
+		// every poll.
+		{"quiet progress", []ctl.DrainState{open1, open2, open1, open2, ready}, nil, 0, "20s", exitOK,
+			[]string{"waiting for 1 connection(s)", "ready to move"}, []string{"waiting for 2"}, "", 5 * time.Second},
 		{"ready at once", []ctl.DrainState{ready}, nil, 0, "20s", exitOK,
 			[]string{"ready to move", "released to the peer"}, []string{"waiting"}, "drain/start standby", 5 * time.Second},
 		{"timeout moves anyway", []ctl.DrainState{open1}, nil, 0, "200ms", exitOK,
