@@ -9,8 +9,10 @@
 //
 // It is the only package that imports both ha/... and proxy/... (test/archtest
 // checks it): the balancer reaches the ownership side as a resource of a
-// group (balancer.go). cmd/had keeps only flags, signals, systemd and
-// logging.
+// group (balancer.go), whose proxied services are activated first and
+// deactivated last in the group, around its VIPs (proxiedActivation), and
+// `hactl standby --drain` quiesces them before a planned move (drain.go).
+// cmd/had keeps only flags, signals, systemd and logging.
 //
 // Build with Options.DryRun runs the same constructors and validations but
 // touches nothing on the system: no state directory, addresses, sockets,
