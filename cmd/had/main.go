@@ -91,10 +91,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	self, _ := cfg.Self(*nodeName) // checked by node.Load
 	log = log.With("node", self)
 	if cfg.Cluster.Realtime {
-		lockMemory(log)
-		raiseGCFloor()
-		before, after := realtime.ReserveProcs(realtime.Threads)
-		log.Debug("GOMAXPROCS raised for the realtime heartbeat threads", "from", before, "to", after)
+		realtime.PrepareProcess(log)
 	}
 
 	n, err := node.Build(cfg, node.Options{Path: *path, Node: *nodeName, Keyring: kr, Logger: log})

@@ -1,12 +1,23 @@
-package main
+package realtime
 
 import (
 	"log/slog"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/hapair/hapair/internal/realtime"
 )
+
+// PrepareProcess readies the whole process for realtime heartbeat threads,
+// once at start, before any of them runs: it locks memory where that is
+// safe (lockMemory), raises the garbage collector's floor (raiseGCFloor)
+// and gives each of the Threads realtime threads a spare P
+// (ReserveProcs). Nothing here fails: what the host refuses is logged and
+// had goes on at normal priority.
+func PrepareProcess(log *slog.Logger) {
+	lockMemory(log)
+	raiseGCFloor()
+	before, after := ReserveProcs(Threads)
+	log.Debug("GOMAXPROCS raised for the realtime heartbeat threads", "from", before, "to", after)
+}
 
 // lockMemory locks had's memory for `realtime = true` (Heartbeat's
 // realtime, keepalived's vrrp_no_swap), only where it cannot later fail an
@@ -26,7 +37,7 @@ func lockMemory(log *slog.Logger) {
 			"memlock_bytes", lim.Cur)
 		return
 	}
-	if err := realtime.LockMemory(); err != nil {
+	if err := LockMemory(); err != nil {
 		log.Warn("memory not locked; heartbeats may wait for swap", "err", err)
 	}
 }
