@@ -318,3 +318,30 @@ func TestTestHelpersStayInTests(t *testing.T) {
 		}
 	}
 }
+
+// maxHadLines bounds cmd/had's non-test Go (issue 8): the daemon keeps
+// flags, signals, systemd and logging; building, running and reloading a
+// node belong to package node, which has unit tests.
+const maxHadLines = 300
+
+func TestHadStaysThin(t *testing.T) {
+	dir := filepath.Join(moduleRoot(t), "cmd", "had")
+	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := 0
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines += strings.Count(string(b), "\n")
+	}
+	if lines >= maxHadLines {
+		t.Errorf("cmd/had has %d lines of non-test Go, want under %d: move what is not flags, signals, systemd or logging into package node (or the leaf it serves)", lines, maxHadLines)
+	}
+}
