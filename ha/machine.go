@@ -293,7 +293,12 @@ func (m *Machine) expirePeers() {
 		silence := m.now.Sub(p.lastHeard)
 		switch {
 		case silence >= m.cfg.Deadtime:
-			p.alive = false
+			// Our heartbeats say whom we hear (Message.Hears): tell
+			// peers at once, as VRRP advertises at once on becoming
+			// master, rather than at the next regular heartbeat. A
+			// peer that we no longer hear but that hears us (one-way
+			// loss, oneway.go) then steps aside a keepalive sooner.
+			p.alive, m.dirty = false, true
 			p.reason = fmt.Sprintf("peer %s dead: silent for %v >= deadtime %v", n, silence, m.cfg.Deadtime)
 			m.logTopic(LevelWarn, n, "dead", p.reason)
 		case silence >= m.cfg.Warntime && !p.warned:

@@ -21,6 +21,10 @@ import (
 // When the peer hears us again our priority comes back and the ownership
 // rules apply as usual (with auto_failback off the peer keeps the group).
 //
+// A node sends a heartbeat as soon as it declares a peer dead (expirePeers),
+// so the first report that it does not hear us leaves at once, not at its
+// next regular heartbeat up to a keepalive later.
+//
 // The peer must say so for at least three quarters of its keepalive (two
 // of its regular heartbeats, not one burst): a peer that merely missed us
 // for a moment (a scheduling stall, a burst of loss) declares us dead,
