@@ -32,9 +32,16 @@ import (
 //  3. auto_failback=false (the group's own, else the cluster's): in a
 //     network clean for D+2K, no node starts a group while another node is
 //     master of it, unless a command was given for the group or the
-//     master's check failed. auto_failback=true: a node
-//     that preempts a master has been up, and at its priority, for the hold
-//     time; and the preferred node, once back, owns its group within hold+K.
+//     master's check failed. auto_failback=true: a node that preempts a
+//     master it has heard claim the group has been up, and at its
+//     priority, for the hold time; and the preferred node, once back, owns
+//     its group within hold+K. A node that has heard no claim takes an
+//     ownerless group by rank at once (DESIGN.md: highest priority wins;
+//     the hold gates taking a group back from its owner): during a
+//     handover between two others it may hear the old owner release
+//     before the new one's claim (three nodes, unequal delays), start, and
+//     the two owners then resolve by rank (seed 29940, TestRandomSeeds).
+//     No node can honour a hold against a claim it has not heard.
 //  4. When the sole owner leaves on purpose (clean, settled), a survivor owns
 //     the group within K (same exception as 2).
 //  5. When a partition heals with two owners of a group and a clean network,
@@ -109,6 +116,7 @@ type stats struct {
 	met      [9]atomic.Int64
 	gated    atomic.Int64 // (8) gated start decisions examined against a master
 	starts   atomic.Int64 // (3) start decisions examined against a master
+	unheard  atomic.Int64 // (3) of those, starts against a master the starter had not heard claim
 }
 
 type stamp struct {
@@ -364,7 +372,11 @@ func (k *checker) observe(at time.Time, node string, a ha.Action) {
 		if !k.failback(a.Group) && cleanFor >= deadtime+2*keepalive && !k.failedChk[y] {
 			k.fail("(3) auto_failback off: %s starts %s while %s is master (not degraded, no command): %s", node, a.Group, y, a.Reason)
 		}
-		if k.failback(a.Group) && !k.cleanSince.After(x.UpSince) {
+		heard := heardClaim(x, y, a.Group)
+		if !heard {
+			k.stats.unheard.Add(1)
+		}
+		if k.failback(a.Group) && !k.cleanSince.After(x.UpSince) && heard {
 			if up := at.Sub(x.UpSince); up < hold {
 				k.fail("(3) auto_failback: %s preempts %s for %s after only %v up (hold %v): %s", node, y, a.Group, up, hold, a.Reason)
 			}
@@ -373,6 +385,17 @@ func (k *checker) observe(at time.Time, node string, a ha.Action) {
 			}
 		}
 	}
+}
+
+// heardClaim reports whether x's machine, as far as the heartbeats
+// delivered to it show, knows that y holds group: y is alive to it and y's
+// latest heartbeat says Starting or Master.
+func heardClaim(x *Node, y, group string) bool {
+	msg := x.Latest[y]
+	if msg == nil || !slices.ContainsFunc(x.M.Status().Peers, func(p ha.PeerStatus) bool { return p.Name == y && p.Alive }) {
+		return false
+	}
+	return slices.ContainsFunc(msg.Groups, func(gs ha.GroupState) bool { return gs.Name == group && gs.State.Owns() })
 }
 
 // fullHealthy is every real of a group healthy, in the simulation.

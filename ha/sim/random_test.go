@@ -73,9 +73,9 @@ func testRandom(t *testing.T, n int, gated bool) {
 		}()
 	}
 	wg.Wait()
-	t.Logf("%d schedules: %d settled checks (1); %d start decisions against a master (3), %d of them gated (8); %d isolated-node checks (6); %d one-way checks (7); "+
+	t.Logf("%d schedules: %d settled checks (1); %d start decisions against a master (3), %d of them unheard by the starter, %d gated (8); %d isolated-node checks (6); %d one-way checks (7); "+
 		"expectations met/set: crash (2) %d/%d, failback (3) %d/%d, leave (4) %d/%d, heal (5) %d/%d, ready failback (8) %d/%d",
-		n, st.settled.Load(), st.starts.Load(), st.gated.Load(), st.isolated.Load(), st.oneWay.Load(),
+		n, st.settled.Load(), st.starts.Load(), st.unheard.Load(), st.gated.Load(), st.isolated.Load(), st.oneWay.Load(),
 		st.met[2].Load(), st.expected[2].Load(), st.met[3].Load(), st.expected[3].Load(),
 		st.met[4].Load(), st.expected[4].Load(), st.met[5].Load(), st.expected[5].Load(), st.met[8].Load(), st.expected[8].Load())
 	if len(failed) > 0 {
@@ -98,6 +98,8 @@ func TestRandomSeeds(t *testing.T) {
 	}{
 		{14383, false, "(7) one-way lb3->lb2 with lb1 the successor: lb2 must say at once that lb3 is dead, or the handover ends past the bound",
 			func(st *stats) bool { return st.oneWay.Load() > 0 }},
+		{29940, false, "(3) lb2, up 532ms, hears lb1 release to lb3 before lb3's claim and takes the group by rank: no preemption of a master it heard",
+			func(st *stats) bool { return st.unheard.Load() > 0 }},
 	} {
 		t.Run(fmt.Sprintf("seed%d", r.seed), func(t *testing.T) {
 			var st stats

@@ -62,10 +62,11 @@ type Node struct {
 	Up       bool
 	Gen      uint64
 	UpSince  time.Time
-	Heard    time.Time         // last heartbeat delivered from any peer since boot (zero: none)
-	Running  map[string]bool   // groups whose resources are up on this host
-	failNext map[string]string // group -> reason its next start fails
-	inc      int               // incarnation: events of older ones are dropped
+	Heard    time.Time              // last heartbeat delivered from any peer since boot (zero: none)
+	Latest   map[string]*ha.Message // per peer, the newest-generation heartbeat last delivered since boot
+	Running  map[string]bool        // groups whose resources are up on this host
+	failNext map[string]string      // group -> reason its next start fails
+	inc      int                    // incarnation: events of older ones are dropped
 	timerTok uint64
 	shutdown bool // leaving: goes down once every group is stopped
 }
@@ -143,7 +144,7 @@ func (c *Cluster) Boot(name string) error {
 	if err != nil {
 		return err
 	}
-	n.M, n.Up, n.UpSince, n.Heard, n.shutdown = m, true, c.Now, time.Time{}, false
+	n.M, n.Up, n.UpSince, n.Heard, n.Latest, n.shutdown = m, true, c.Now, time.Time{}, map[string]*ha.Message{}, false
 	n.inc++
 	n.Running = map[string]bool{} // a fresh host: nothing runs
 	c.step(n, ha.Event{Kind: ha.EventStart, Now: c.Now})
@@ -278,6 +279,9 @@ func (c *Cluster) apply(n *Node, ev ha.Event) {
 		delete(n.Running, ev.Group)
 	case ha.EventMessage:
 		n.Heard = c.Now
+		if old := n.Latest[ev.Msg.From]; old == nil || ev.Msg.Generation >= old.Generation {
+			n.Latest[ev.Msg.From] = ev.Msg // as the machine does, an older incarnation's is ignored
+		}
 	}
 	c.step(n, ev)
 	c.maybeDown(n)
