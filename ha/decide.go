@@ -339,12 +339,29 @@ func (m *Machine) evaluate(g *group) {
 // clients that followed the rival's gratuitous ARP come back even if the
 // rival refreshed them meanwhile; the loser is released by evaluate. A peer
 // merely starting is a handover in progress, not a rival.
+//
+// The heartbeat that shows the rival releasing can be lost, or overtaken by
+// the next one (ha/link then drops it as older), and the rival can release
+// before any heartbeat of it as master reaches us after a partition. So the
+// winner also announces when a rival it saw master is next seen not holding
+// the group, and when a peer it had declared dead is heard again (same
+// generation: it was cut off, not restarted) neither holding nor starting
+// the group: cut off from us, it may have taken the group and announced it.
+// (A peer that starts it takes it over from us: announcing then would only
+// pull clients back for a moment.)
 func (m *Machine) watchRivals(g *group) {
 	for _, n := range m.peerNames {
 		p := m.peers[n]
 		st := p.groups[g.cfg.Name].state
 		held := g.state == StateMaster && p.alive && (st == StateMaster || st == StateStopping)
 		prev, seen := g.rivals[n]
+		if !held && g.state == StateMaster && p.alive && !p.notHearingUs() && (p.back && !st.Owns() || seen && prev == StateMaster) {
+			why := fmt.Sprintf("%s released %s to us: re-announcing", n, g.cfg.Name)
+			if !seen {
+				why = fmt.Sprintf("%s heard again after we declared it dead; it may have held %s meanwhile: re-announcing", n, g.cfg.Name)
+			}
+			m.out = append(m.out, Action{Kind: ActionAnnounce, Group: g.cfg.Name, Reason: why})
+		}
 		if !held {
 			if seen {
 				delete(g.rivals, n)

@@ -62,6 +62,7 @@ type peer struct {
 	reportAt   time.Time // when that heartbeat arrived
 	deafSince  time.Time // first of its unbroken run of reports saying it does not hear us (zero: none)
 	deaf       string    // alive but does not hear us: why ("" = it hears us or cannot say)
+	back       bool      // this step: heard again, same generation, after we declared it dead (see watchRivals)
 }
 
 type peerGroup struct {
@@ -191,6 +192,9 @@ func (m *Machine) Step(ev Event) []Action {
 		m.evaluate(g)
 		m.trackReadiness(g)
 	}
+	for _, n := range m.peerNames {
+		m.peers[n].back = false
+	}
 	m.maybeSend()
 	m.arm()
 	return m.out
@@ -216,6 +220,7 @@ func (m *Machine) onMessage(msg *Message) {
 	if p == nil || msg.Generation < p.gen {
 		return // unknown sender (ha/link filters these) or an older incarnation
 	}
+	silent := p.heard && !p.alive && !p.leaving && msg.Generation == p.gen // declared dead, not restarted
 	if p.heard && msg.Generation > p.gen {
 		p.alive, p.leaving, p.maint = false, false, false
 		p.groups = map[string]peerGroup{}
@@ -256,7 +261,7 @@ func (m *Machine) onMessage(msg *Message) {
 		return
 	}
 	if !p.alive {
-		p.alive, p.leaving, p.aliveSince = true, false, m.now
+		p.alive, p.leaving, p.aliveSince, p.back = true, false, m.now, silent
 		m.dirty = true // answer at once so the newcomer learns our state in one round trip
 		p.reason = fmt.Sprintf("peer %s alive (generation %d)", p.name, p.gen)
 		m.logTopic(LevelInfo, p.name, "alive", p.reason)
