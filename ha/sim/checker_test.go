@@ -101,6 +101,11 @@ type checker struct {
 //     (if it is not b, which claimed at L+D already) and a, once it hears
 //     that claim (δ), releases.
 //
+// It relies on a acting only on b's newer heartbeats (ha/link's replay
+// rule, which the simulation applies): an older one saying b hears a,
+// delivered late after the first report, would restart a's 3K/4 wait
+// (seed 32669).
+//
 // Before ha sent a heartbeat on a death, b told a only at its next regular
 // heartbeat, up to K later, and the D+2K this bound used to be was missed by
 // a few ms (seed 14383, TestRandomSeeds).
@@ -117,6 +122,7 @@ type stats struct {
 	gated    atomic.Int64 // (8) gated start decisions examined against a master
 	starts   atomic.Int64 // (3) start decisions examined against a master
 	unheard  atomic.Int64 // (3) of those, starts against a master the starter had not heard claim
+	stale    atomic.Int64 // heartbeats dropped as older than one delivered before (Cluster.Stale)
 }
 
 type stamp struct {

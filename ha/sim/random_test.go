@@ -73,9 +73,9 @@ func testRandom(t *testing.T, n int, gated bool) {
 		}()
 	}
 	wg.Wait()
-	t.Logf("%d schedules: %d settled checks (1); %d start decisions against a master (3), %d of them unheard by the starter, %d gated (8); %d isolated-node checks (6); %d one-way checks (7); "+
+	t.Logf("%d schedules: %d settled checks (1); %d start decisions against a master (3), %d of them unheard by the starter, %d gated (8); %d isolated-node checks (6); %d one-way checks (7); %d stale heartbeats dropped; "+
 		"expectations met/set: crash (2) %d/%d, failback (3) %d/%d, leave (4) %d/%d, heal (5) %d/%d, ready failback (8) %d/%d",
-		n, st.settled.Load(), st.starts.Load(), st.unheard.Load(), st.gated.Load(), st.isolated.Load(), st.oneWay.Load(),
+		n, st.settled.Load(), st.starts.Load(), st.unheard.Load(), st.gated.Load(), st.isolated.Load(), st.oneWay.Load(), st.stale.Load(),
 		st.met[2].Load(), st.expected[2].Load(), st.met[3].Load(), st.expected[3].Load(),
 		st.met[4].Load(), st.expected[4].Load(), st.met[5].Load(), st.expected[5].Load(), st.met[8].Load(), st.expected[8].Load())
 	if len(failed) > 0 {
@@ -100,6 +100,12 @@ func TestRandomSeeds(t *testing.T) {
 			func(st *stats) bool { return st.oneWay.Load() > 0 }},
 		{29940, false, "(3) lb2, up 532ms, hears lb1 release to lb3 before lb3's claim and takes the group by rank: no preemption of a master it heard",
 			func(st *stats) bool { return st.unheard.Load() > 0 }},
+		{32669, false, "(7) one-way lb2->lb3: lb3's heartbeat from before lb2's death reached lb2 after its first report that lb2 is dead; acted on, it restarted lb2's wait and the handover ended past the bound",
+			func(st *stats) bool { return st.oneWay.Load() > 0 && st.stale.Load() > 0 }},
+		{359, false, "(5) after the heal lb2, the loser, released g0 before lb1 heard it as master, and its stopping heartbeat was overtaken by its standby one: lb1 must re-announce on hearing lb2 again",
+			func(st *stats) bool { return st.met[5].Load() > 0 && st.stale.Load() > 0 }},
+		{3163, true, "(5) after the heal lb1 saw lb2 master while lb2 did not hear it yet (no announce then), and lb2's stopping heartbeat was overtaken by its standby one: lb1 must re-announce when lb2 no longer holds g0",
+			func(st *stats) bool { return st.met[5].Load() > 0 && st.stale.Load() > 0 }},
 	} {
 		t.Run(fmt.Sprintf("seed%d", r.seed), func(t *testing.T) {
 			var st stats
@@ -179,6 +185,7 @@ func runSchedule(seed uint64, gated bool, trace *strings.Builder, st *stats) err
 		}
 	}
 	k.run(initdead + hold + time.Second)
+	st.stale.Add(int64(c.Stale))
 	if k.err == nil {
 		for _, g := range groups {
 			if o := c.Owners(g.Name); len(o) != 1 {

@@ -1,8 +1,11 @@
 // Package sim runs several ha.Machines against each other on a simulated
 // clock and an in-memory network with delay, loss, partitions, crashes and
 // restarts, on one or more heartbeat links whose directions can be cut
-// separately (one-way loss). Everything is driven by one event queue and a seeded RNG, so a
-// run is a pure function of its inputs and a failing seed replays exactly.
+// separately (one-way loss). Like ha/link, a node acts only on a heartbeat
+// newer than the last it took from that sender (ha/replay): one that a
+// longer delay brings in after a newer one is dropped. Everything is driven
+// by one event queue and a seeded RNG, so a run is a pure function of its
+// inputs and a failing seed replays exactly.
 //
 // It serves the scenario scripts of package ha (ha/testdata) and the
 // randomized invariant tests in this package. It does no I/O and never reads
@@ -17,6 +20,7 @@ import (
 	"time"
 
 	"github.com/hapair/hapair/ha"
+	"github.com/hapair/hapair/ha/replay"
 )
 
 // Options shape a simulated cluster.
@@ -49,6 +53,10 @@ type Cluster struct {
 	loss  float64 // per message and link
 	rng   *rand.Rand
 
+	// Stale counts heartbeats dropped because a newer one from the same
+	// sender was delivered first (see accept).
+	Stale int
+
 	// Observe, if set, sees every action a machine returns, in order.
 	Observe func(at time.Time, node string, a ha.Action)
 	// AfterEvent, if set, runs after each event is processed.
@@ -63,21 +71,24 @@ type Node struct {
 	Gen      uint64
 	UpSince  time.Time
 	Heard    time.Time              // last heartbeat delivered from any peer since boot (zero: none)
-	Latest   map[string]*ha.Message // per peer, the newest-generation heartbeat last delivered since boot
+	Latest   map[string]*ha.Message // per peer, the last heartbeat delivered since boot
 	Running  map[string]bool        // groups whose resources are up on this host
 	failNext map[string]string      // group -> reason its next start fails
 	inc      int                    // incarnation: events of older ones are dropped
 	timerTok uint64
-	shutdown bool // leaving: goes down once every group is stopped
+	shutdown bool                      // leaving: goes down once every group is stopped
+	sent     uint64                    // heartbeats sent by this incarnation: their sequence numbers
+	accepted map[string]*replay.Filter // per sender: the newest (generation, seq) taken, as ha/link keeps it
 }
 
 type simEvent struct {
-	at   time.Time
-	seq  uint64
-	node string
-	inc  int
-	tok  uint64 // timer token, 0 if not a timer
-	ev   ha.Event
+	at    time.Time
+	seq   uint64
+	node  string
+	inc   int
+	tok   uint64 // timer token, 0 if not a timer
+	hbSeq uint64 // EventMessage: the heartbeat's sequence number within its sender's generation
+	ev    ha.Event
 }
 
 type eventQueue []*simEvent
@@ -145,6 +156,7 @@ func (c *Cluster) Boot(name string) error {
 		return err
 	}
 	n.M, n.Up, n.UpSince, n.Heard, n.Latest, n.shutdown = m, true, c.Now, time.Time{}, map[string]*ha.Message{}, false
+	n.sent, n.accepted = 0, map[string]*replay.Filter{}
 	n.inc++
 	n.Running = map[string]bool{} // a fresh host: nothing runs
 	c.step(n, ha.Event{Kind: ha.EventStart, Now: c.Now})
@@ -255,6 +267,10 @@ func (c *Cluster) Run(d time.Duration) {
 		if !n.Up || e.inc != n.inc || (e.tok != 0 && e.tok != n.timerTok) {
 			continue
 		}
+		if !n.accept(e) {
+			c.Stale++
+			continue
+		}
 		e.ev.Now = c.Now
 		c.apply(n, e.ev)
 		if c.AfterEvent != nil {
@@ -264,9 +280,27 @@ func (c *Cluster) Run(d time.Duration) {
 	c.Now = end
 }
 
-func (c *Cluster) schedule(at time.Time, n *Node, tok uint64, ev ha.Event) {
+// accept applies ha/link's replay rule to a heartbeat: a node acts only on
+// one newer than the last it took from that sender, so a heartbeat that a
+// longer delay delivers after a newer one is dropped, as ha/link drops it
+// (replay.DropOldSeq). Other events are always accepted.
+func (n *Node) accept(e *simEvent) bool {
+	if e.ev.Kind != ha.EventMessage {
+		return true
+	}
+	f := n.accepted[e.ev.Msg.From]
+	if f == nil {
+		f = &replay.Filter{}
+		n.accepted[e.ev.Msg.From] = f
+	}
+	return f.Check(e.ev.Msg.Generation, e.hbSeq).Accepted()
+}
+
+func (c *Cluster) schedule(at time.Time, n *Node, tok uint64, ev ha.Event) *simEvent {
 	c.seq++
-	heap.Push(&c.queue, &simEvent{at: at, seq: c.seq, node: n.Name, inc: n.inc, tok: tok, ev: ev})
+	e := &simEvent{at: at, seq: c.seq, node: n.Name, inc: n.inc, tok: tok, ev: ev}
+	heap.Push(&c.queue, e)
+	return e
 }
 
 func (c *Cluster) apply(n *Node, ev ha.Event) {
@@ -279,9 +313,7 @@ func (c *Cluster) apply(n *Node, ev ha.Event) {
 		delete(n.Running, ev.Group)
 	case ha.EventMessage:
 		n.Heard = c.Now
-		if old := n.Latest[ev.Msg.From]; old == nil || ev.Msg.Generation >= old.Generation {
-			n.Latest[ev.Msg.From] = ev.Msg // as the machine does, an older incarnation's is ignored
-		}
+		n.Latest[ev.Msg.From] = ev.Msg // accept let only a newer one through
 	}
 	c.step(n, ev)
 	c.maybeDown(n)
@@ -327,6 +359,8 @@ func (c *Cluster) step(n *Node, ev ha.Event) {
 // send puts msg on every link to every other node. The receiver gets the
 // first copy to arrive; later copies are duplicates that ha/link drops.
 func (c *Cluster) send(from string, msg *ha.Message) {
+	c.nodes[from].sent++
+	seq := c.nodes[from].sent
 	for _, to := range c.names {
 		if to == from {
 			continue
@@ -345,7 +379,7 @@ func (c *Cluster) send(from string, msg *ha.Message) {
 			}
 		}
 		if first >= 0 {
-			c.schedule(c.Now.Add(first), c.nodes[to], 0, ha.Event{Kind: ha.EventMessage, Msg: msg})
+			c.schedule(c.Now.Add(first), c.nodes[to], 0, ha.Event{Kind: ha.EventMessage, Msg: msg}).hbSeq = seq
 		}
 	}
 }
