@@ -14,6 +14,7 @@ import (
 	"github.com/hapair/hapair/proxy/connlimit"
 	"github.com/hapair/hapair/proxy/l4"
 	"github.com/hapair/hapair/proxy/l7"
+	"github.com/hapair/hapair/proxy/persist"
 	"github.com/hapair/hapair/proxy/sched"
 )
 
@@ -193,6 +194,11 @@ func (c ServiceConfig) Validate() error {
 		if d.v < 0 {
 			bad(d.key, "%v: want a positive duration", d.v)
 		}
+	}
+	if c.Persistent > persist.MaxTTL {
+		// The sync to the peer carries at most MaxTTL: a longer timeout
+		// would expire sooner on the node that takes over.
+		bad("persistent", "%v is longer than %v, the most the persistence sync carries to the peer", c.Persistent, persist.MaxTTL)
 	}
 	if c.MaxConn < 0 {
 		bad("maxconn", "%d: want 0 (the default) or more", c.MaxConn)

@@ -79,13 +79,13 @@ func TestCheckConfigIssueCases(t *testing.T) {
 		{"1 receive with type http", func(t *testing.T) string {
 			return replace(t, caseBase, `check = { type = "connect" }`, `check = { type = "http", request = "/status", receive = "ok" }`)
 		}, []string{
-			`FILE:22:47: service[0].check.receive: key "receive" is not used by check type "http" (only by negotiate, N)`,
+			`FILE:22:47: service[0].check.receive: key "receive" is not used by check type "http" (only by negotiate, a number N)`,
 		}},
 		{"2 request and status with connect", func(t *testing.T) string {
 			return replace(t, caseBase, `check = { type = "connect" }`, `check = { type = "connect", request = "/x", status = 200 }`)
 		}, []string{
-			`FILE:22:29: service[0].check.request: key "request" is not used by check type "connect" (only by negotiate, http, N)`,
-			`FILE:22:45: service[0].check.status: key "status" is not used by check type "connect" (only by negotiate, http, N)`,
+			`FILE:22:29: service[0].check.request: key "request" is not used by check type "connect" (only by negotiate, http, a number N)`,
+			`FILE:22:45: service[0].check.status: key "status" is not used by check type "connect" (only by negotiate, http, a number N)`,
 		}},
 		{"3a keepalive not whole microseconds", func(t *testing.T) string {
 			return replace(t, caseBase, "id = 7\n", "id = 7\nkeepalive = \"100500ns\"\n")

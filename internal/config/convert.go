@@ -259,7 +259,14 @@ func (c *conv) cluster(r *rawCluster) Cluster {
 		cl.Authkeys = filepath.Join(filepath.Dir(c.ix.file), cl.Authkeys)
 	}
 	cl.StateDir = c.str("cluster.state_dir", r.StateDir, DefaultStateDir)
+	if !filepath.IsAbs(cl.StateDir) {
+		// had would keep its generation counter wherever it was started.
+		c.errorf("cluster.state_dir", "%q: want an absolute path", cl.StateDir)
+	}
 	cl.Socket = c.str("cluster.socket", r.Socket, ctl.DefaultSocket)
+	if err := ctl.CheckSocketName(cl.Socket); err != nil {
+		c.errorf("cluster.socket", "%v", err)
+	}
 	cl.Notify = c.program("cluster.notify", r.Notify)
 	cl.Port = uint16(c.integer("cluster.port", r.Port, link.DefaultPort, 1, 65535))
 	cl.AutoFailback = r.AutoFailback

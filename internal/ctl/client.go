@@ -21,7 +21,12 @@ type UnreachableError struct {
 }
 
 func (e *UnreachableError) Error() string {
-	return fmt.Sprintf("cannot reach had at %s: %v (is had running?)", e.Socket, e.Err)
+	// The hint fits only a socket nobody listens on; a refused check
+	// (owner, mode, not a socket) says what to fix itself.
+	if errors.Is(e.Err, fs.ErrNotExist) || errors.Is(e.Err, syscall.ECONNREFUSED) {
+		return fmt.Sprintf("cannot reach had at %s: %v (is had running?)", e.Socket, e.Err)
+	}
+	return fmt.Sprintf("cannot reach had at %s: %v", e.Socket, e.Err)
 }
 
 func (e *UnreachableError) Unwrap() error { return e.Err }
@@ -74,6 +79,9 @@ func checkSocket(socket string, uid int) error {
 	}
 	if err != nil {
 		return err
+	}
+	if fi.Mode()&os.ModeSocket == 0 {
+		return fmt.Errorf("ctl: %s is not a socket (mode %v): wrong -s, -c or cluster.socket?", socket, fi.Mode())
 	}
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Uid != 0 && int(st.Uid) != uid {
 		return fmt.Errorf("ctl: %s is owned by uid %d, want root or uid %d: not talking to it", socket, st.Uid, uid)

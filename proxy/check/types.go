@@ -109,6 +109,9 @@ func UnusedKey(typ, key string) error {
 			users = append(users, u.Name)
 		}
 	}
+	if i := slices.Index(users, "N"); i >= 0 {
+		users[i] = "a number N" // a bare "N" reads as a type called N
+	}
 	if len(users) == 0 {
 		return field.Errorf(key, "key %q is not used by check type %q", key, typ)
 	}
