@@ -158,7 +158,7 @@ func Build(cfg *config.Config, opts Options) (_ *Node, err error) {
 			return nil, err
 		}
 		transport = n.links
-		if (n.balancer != nil || n.kernel != nil) && needsSync(cfg) {
+		if (n.balancer != nil || n.kernel != nil) && cfg.NeedsSync() {
 			if err := n.openSync(lc, cfg); err != nil {
 				return nil, err
 			}

@@ -332,18 +332,6 @@ func syncLinkConfig(hb link.Config) link.Config {
 	return c
 }
 
-// needsSync reports whether any service has state for the persistence
-// sync: client-IP persistence (userspace or kernel), or a dr service's
-// flow table (kernelsync.go). Only then are the sync sockets opened.
-func needsSync(cfg *config.Config) bool {
-	for _, s := range cfg.Services {
-		if s.Persistent > 0 || s.Method == "dr" {
-			return true
-		}
-	}
-	return false
-}
-
 // openSync opens the persistence sync sockets, one per heartbeat link on
 // its port + 1, and the syncer over them.
 func (n *Node) openSync(hb link.Config, cfg *config.Config) error {

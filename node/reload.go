@@ -104,7 +104,7 @@ func kernelReload(a, b *config.Config, haveKernel bool) string {
 	switch {
 	case kb > 0 && !haveKernel:
 		return "nat or dr services appear"
-	case kernelSync && !needsSync(a):
+	case kernelSync && !a.NeedsSync():
 		return "a persistent nat/dr or a dr service appears, whose state the persistence sync carries (its sockets open at start)"
 	case (pa == 0) != (pb == 0):
 		return "the balancer gains or loses all its proxy services"

@@ -147,6 +147,7 @@ func (c *conv) crossChecks(cfg *Config) {
 	}
 	c.linkBinds(cfg.Links)
 	c.syncBinds(cfg)
+	c.syncPorts(cfg)
 	vips := map[netip.Addr]addrUse{}
 	for rpath, r := range cfg.resources() {
 		if r.VIP == nil || !r.VIP.Prefix.IsValid() {
