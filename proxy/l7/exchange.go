@@ -94,7 +94,7 @@ func (p *Proxy) exchange(req *http.Request, bc *backendConn, pool *connPool, up 
 	ctx := req.Context()
 	// A client that goes away cancels ctx; the deadline wakes whatever
 	// this request is blocked on, here or in the body.
-	stop := context.AfterFunc(ctx, func() { _ = bc.tc.SetDeadline(aLongTimeAgo) })
+	stop := context.AfterFunc(ctx, bc.wake)
 	fail := func(err error, stale bool) (*http.Response, error, bool) {
 		stop()
 		bc.close()

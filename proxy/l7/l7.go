@@ -12,7 +12,7 @@ import (
 	"net/http/httputil"
 	"net/netip"
 	"os"
-	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -297,11 +297,24 @@ func (b *timedBody) Read(p []byte) (int, error) {
 
 func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	// Rewrite starts from a copy without X-Forwarded-*; keep the client's
-	// X-Forwarded-For chain and append, as HAProxy and nginx do.
-	if prior, ok := pr.In.Header["X-Forwarded-For"]; ok {
-		pr.Out.Header["X-Forwarded-For"] = slices.Clone(prior)
+	// X-Forwarded-For chain and append, as HAProxy and nginx do. This is
+	// ProxyRequest.SetXForwarded with the three values in one allocation
+	// (its Header.Set calls were a tenth of HTTP mode's allocations).
+	vals := make([]string, 3)
+	if host, _, err := net.SplitHostPort(pr.In.RemoteAddr); err == nil {
+		if prior := pr.In.Header["X-Forwarded-For"]; len(prior) > 0 {
+			host = strings.Join(prior, ", ") + ", " + host
+		}
+		vals[0] = host
+		pr.Out.Header["X-Forwarded-For"] = vals[0:1:1]
 	}
-	pr.SetXForwarded()
+	vals[1] = pr.In.Host
+	pr.Out.Header["X-Forwarded-Host"] = vals[1:2:2]
+	vals[2] = "http"
+	if pr.In.TLS != nil {
+		vals[2] = "https"
+	}
+	pr.Out.Header["X-Forwarded-Proto"] = vals[2:3:3]
 	pr.Out.URL.Scheme = "http"
 	pr.Out.URL.Host = "real.invalid" // never dialled: send connects to the picked real
 	pr.Out.Host = pr.In.Host         // the real sees the Host the client asked for

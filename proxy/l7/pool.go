@@ -35,6 +35,12 @@ type backendConn struct {
 	addr   netip.AddrPort
 	idleAt time.Time // when it was last put back
 	reused bool      // it has carried a request before this one
+
+	// alive's state, kept here so that the check allocates nothing.
+	peek    func(fd uintptr) bool // bc.peekFD
+	peekBuf [1]byte
+	peekOK  bool
+	wake    func() // bc.wakeUp, for context.AfterFunc
 }
 
 // budgetReader reads the connection with a byte budget (the header limit
@@ -62,20 +68,28 @@ func (r *budgetReader) Read(p []byte) (int, error) {
 
 func (bc *backendConn) close() { _ = bc.tc.Close() }
 
+// wakeUp sets a deadline in the past, which wakes whatever read or write
+// is blocked on the connection at once.
+func (bc *backendConn) wakeUp() { _ = bc.tc.SetDeadline(aLongTimeAgo) }
+
 // alive reports whether an idle connection can carry a request: the real
-// has neither closed it nor sent anything unasked. It peeks without
+// has neither closed it nor sent anything unasked. It reads without
 // blocking, one cheap syscall (what net/http's Transport learns from its
 // idle readLoop), so a POST is not written into a connection the real
 // already closed and stray bytes are never taken for the next response.
+// A byte it reads is lost, but a connection that had one is closed anyway.
 func (bc *backendConn) alive() bool {
-	var buf [1]byte
-	ok := false
-	err := bc.rc.Read(func(fd uintptr) bool {
-		n, _, err := unix.Recvfrom(int(fd), buf[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
-		ok = n < 0 && (err == unix.EAGAIN || err == unix.EWOULDBLOCK)
-		return true
-	})
-	return err == nil && ok
+	bc.peekOK = false
+	err := bc.rc.Read(bc.peek)
+	return err == nil && bc.peekOK
+}
+
+// peekFD is alive's raw read, a method value made once per connection
+// (bc.peek) so that the check allocates nothing per request.
+func (bc *backendConn) peekFD(fd uintptr) bool {
+	n, err := unix.Read(int(fd), bc.peekBuf[:])
+	bc.peekOK = n < 0 && (err == unix.EAGAIN || err == unix.EWOULDBLOCK)
+	return true
 }
 
 // connPool keeps idle keep-alive connections per real, newest on top (a
@@ -142,6 +156,7 @@ func (p *connPool) dial(ctx context.Context, addr netip.AddrPort) (*backendConn,
 		return nil, &dialError{err}
 	}
 	bc := &backendConn{tc: tc, rc: rc, addr: addr}
+	bc.peek, bc.wake = bc.peekFD, bc.wakeUp
 	bc.lr.c = tc
 	bc.br = bufio.NewReaderSize(&bc.lr, 4096)
 	bc.bw = bufio.NewWriterSize(tc, 4096)
