@@ -41,9 +41,9 @@ type TableState struct {
 // Conn is the kernel as this package needs it. Netlink is the real one;
 // tests use a fake that records batches as text (Trace).
 type Conn interface {
-	// Table returns the table TableName of family fam, or nil when there
-	// is none.
-	Table(fam nftables.TableFamily) (*TableState, error)
+	// Table returns the table name (TableName or HoldTableName) of
+	// family fam, or nil when there is none.
+	Table(fam nftables.TableFamily, name string) (*TableState, error)
 	// Run sends ops as one batch; the kernel applies all or none.
 	Run(ops []Op) error
 	// Elements lists the elements of set name in table TableName of fam.

@@ -26,14 +26,14 @@ func OpenNetlink(opts ...nftables.ConnOption) (*Netlink, error) {
 }
 
 // Table implements Conn.
-func (n *Netlink) Table(fam nftables.TableFamily) (*TableState, error) {
+func (n *Netlink) Table(fam nftables.TableFamily, name string) (*TableState, error) {
 	ts, err := n.c.ListTablesOfFamily(fam)
 	if err != nil {
 		return nil, err
 	}
 	var tbl *nftables.Table
 	for _, t := range ts {
-		if t.Name == TableName && t.Family == fam {
+		if t.Name == name && t.Family == fam {
 			tbl = t
 		}
 	}
@@ -46,7 +46,7 @@ func (n *Netlink) Table(fam nftables.TableFamily) (*TableState, error) {
 		return nil, err
 	}
 	for _, c := range chains {
-		if c.Table.Name == TableName {
+		if c.Table.Name == name {
 			st.Chains = append(st.Chains, c.Name)
 		}
 	}

@@ -69,6 +69,8 @@ func hookName(fam nftables.TableFamily, h nftables.ChainHook) string {
 		return "postrouting"
 	case *nftables.ChainHookOutput:
 		return "output"
+	case *nftables.ChainHookInput:
+		return "input"
 	}
 	return fmt.Sprintf("hook%d", h)
 }
@@ -127,6 +129,8 @@ func exprString(e expr.Any) string {
 			return fmt.Sprintf("payload write reg %d => %db @ %s header + %d", e.SourceRegister, e.Len, base, e.Offset)
 		}
 		return fmt.Sprintf("payload load %db @ %s header + %d => reg %d", e.Len, base, e.Offset, e.DestRegister)
+	case *expr.Bitwise:
+		return fmt.Sprintf("bitwise reg %d = ( reg %d & %s ) ^ %s", e.DestRegister, e.SourceRegister, bytesString(e.Mask), bytesString(e.Xor))
 	case *expr.Immediate:
 		return fmt.Sprintf("immediate reg %d %s", e.Register, bytesString(e.Data))
 	case *expr.Lookup:
@@ -175,6 +179,8 @@ func metaName(k expr.MetaKey) string {
 		return "l4proto"
 	case expr.MetaKeyPKTTYPE:
 		return "pkttype"
+	case expr.MetaKeyNFPROTO:
+		return "nfproto"
 	}
 	return fmt.Sprint(uint32(k))
 }

@@ -89,7 +89,12 @@ func (t *tableSpec) addSet(s *nftables.Set, elems []nftables.SetElement, keep bo
 func (c *chainSpec) add(exprs ...expr.Any) { c.rules = append(c.rules, exprs) }
 
 func newTableSpec(fam nftables.TableFamily) *tableSpec {
-	t := &tableSpec{table: &nftables.Table{Name: TableName, Family: fam}}
+	return newNamedTableSpec(fam, TableName)
+}
+
+// newNamedTableSpec is an empty table of hapair's: only the marker.
+func newNamedTableSpec(fam nftables.TableFamily, name string) *tableSpec {
+	t := &tableSpec{table: &nftables.Table{Name: name, Family: fam}}
 	t.addSet(&nftables.Set{Name: markerSet, KeyType: nftables.TypeMark},
 		[]nftables.SetElement{{Key: u32(markerKey), Comment: Marker}}, true)
 	return t

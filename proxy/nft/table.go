@@ -30,8 +30,11 @@ func New(conn Conn) *Tables {
 var families = []nftables.TableFamily{nftables.TableFamilyIPv4, nftables.TableFamilyNetdev}
 
 func familyName(f nftables.TableFamily) string {
-	if f == nftables.TableFamilyNetdev {
+	switch f {
+	case nftables.TableFamilyNetdev:
 		return "netdev"
+	case nftables.TableFamilyINet:
+		return "inet"
 	}
 	return "ip"
 }
@@ -71,7 +74,7 @@ func (t *Tables) Apply(svcs []Service) error {
 }
 
 func (t *Tables) apply(fam nftables.TableFamily, want *tableSpec) error {
-	have, err := t.conn.Table(fam)
+	have, err := t.conn.Table(fam, TableName)
 	if err != nil {
 		return fmt.Errorf("nft: reading table %s %s: %w", familyName(fam), TableName, err)
 	}

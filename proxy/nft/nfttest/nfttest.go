@@ -36,19 +36,24 @@ type key struct {
 // Seed puts a table in place as if an earlier run (or another program,
 // with marked false) had left it.
 func (f *Fake) Seed(fam nftables.TableFamily, marked bool, chains, sets []string) {
+	f.SeedTable(fam, nft.TableName, marked, chains, sets)
+}
+
+// SeedTable is Seed for a table of any name (nft.HoldTableName).
+func (f *Fake) SeedTable(fam nftables.TableFamily, name string, marked bool, chains, sets []string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.tables == nil {
 		f.tables = map[key]*nft.TableState{}
 	}
-	f.tables[key{fam, nft.TableName}] = &nft.TableState{Marked: marked, Chains: chains, Sets: sets}
+	f.tables[key{fam, name}] = &nft.TableState{Marked: marked, Chains: chains, Sets: sets}
 }
 
 // Table implements nft.Conn.
-func (f *Fake) Table(fam nftables.TableFamily) (*nft.TableState, error) {
+func (f *Fake) Table(fam nftables.TableFamily, name string) (*nft.TableState, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	t := f.tables[key{fam, nft.TableName}]
+	t := f.tables[key{fam, name}]
 	if t == nil {
 		return nil, nil
 	}

@@ -1,0 +1,94 @@
+package nft_test
+
+import (
+	"errors"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/google/nftables"
+	"github.com/hapair/hapair/proxy/nft"
+	"github.com/hapair/hapair/proxy/nft/nfttest"
+)
+
+// The hold's table, chain, sets and rules, IPv4 and IPv6, against the
+// golden trace; installing again replaces it in one batch.
+func TestHoldInstall(t *testing.T) {
+	f := &nfttest.Fake{}
+	h := nft.NewHold(f)
+	if err := h.Install([]netip.AddrPort{ap("198.18.0.100:80"), ap("198.18.0.100:443"), ap("[2001:db8::100]:80")}); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "hold", f.Trace())
+	if !f.Has(nftables.TableFamilyINet) {
+		t.Fatal("no inet table after Install")
+	}
+	if err := h.Install([]netip.AddrPort{ap("198.18.0.101:80")}); err != nil {
+		t.Fatal(err)
+	}
+	if tr := f.Trace(); !strings.HasPrefix(tr, "delete table inet hapair_hold\nadd table inet hapair_hold\n") || strings.Count(tr, "commit") != 1 {
+		t.Errorf("second Install did not replace the hold in one batch:\n%s", tr)
+	}
+}
+
+func TestHoldRelease(t *testing.T) {
+	f := &nfttest.Fake{}
+	h := nft.NewHold(f)
+	if err := h.Release(); err != nil {
+		t.Fatalf("Release without a hold = %v, want nil", err)
+	}
+	if tr := f.Trace(); tr != "" {
+		t.Errorf("Release without a hold sent:\n%s", tr)
+	}
+	if err := h.Install([]netip.AddrPort{ap("198.18.0.100:80")}); err != nil {
+		t.Fatal(err)
+	}
+	f.Trace()
+	if err := h.Release(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := f.Trace(), "delete table inet hapair_hold\ncommit"; got != want {
+		t.Errorf("Release trace:\n%s\nwant:\n%s", got, want)
+	}
+	if f.Has(nftables.TableFamilyINet) {
+		t.Error("hold table left after Release")
+	}
+}
+
+// A stale marked hold (a crashed run) is removed; one without the marker
+// is another program's and is neither replaced nor removed.
+func TestHoldStaleAndForeign(t *testing.T) {
+	f := &nfttest.Fake{}
+	f.SeedTable(nftables.TableFamilyINet, nft.HoldTableName, true, []string{"input"}, []string{"owner", "hold_v4"})
+	if err := nft.NewHold(f).Release(); err != nil {
+		t.Fatal(err)
+	}
+	if f.Has(nftables.TableFamilyINet) {
+		t.Error("stale hold table not removed")
+	}
+	f.Trace()
+	f.SeedTable(nftables.TableFamilyINet, nft.HoldTableName, false, []string{"input"}, nil)
+	h := nft.NewHold(f)
+	if err := h.Release(); !errors.Is(err, nft.ErrNotOurs) {
+		t.Errorf("Release over a foreign table = %v, want ErrNotOurs", err)
+	}
+	if err := h.Install([]netip.AddrPort{ap("198.18.0.100:80")}); !errors.Is(err, nft.ErrNotOurs) {
+		t.Errorf("Install over a foreign table = %v, want ErrNotOurs", err)
+	}
+	if tr := f.Trace(); tr != "" {
+		t.Errorf("foreign table touched:\n%s", tr)
+	}
+}
+
+func TestHoldRefusesNothing(t *testing.T) {
+	f := &nfttest.Fake{}
+	h := nft.NewHold(f)
+	for _, vips := range [][]netip.AddrPort{nil, {netip.AddrPortFrom(netip.MustParseAddr("198.18.0.100"), 0)}, {{}}} {
+		if err := h.Install(vips); err == nil || !strings.Contains(err.Error(), "SYN hold") {
+			t.Errorf("Install(%v) = %v, want an error naming the hold", vips, err)
+		}
+	}
+	if tr := f.Trace(); tr != "" {
+		t.Errorf("refused Install sent:\n%s", tr)
+	}
+}
