@@ -19,7 +19,12 @@ func (n *Node) Handle(ctx context.Context, req ctl.Request) (any, error) {
 	switch req.Verb {
 	case ctl.VerbStatus:
 		return n.Status(), nil
-	case ctl.VerbTakeover, ctl.VerbStandby:
+	case ctl.VerbStandby:
+		if req.Drain {
+			return n.standbyDrained(ctx, req)
+		}
+		return n.move(ctx, req)
+	case ctl.VerbTakeover:
 		return n.move(ctx, req)
 	case ctl.VerbMaintenance:
 		if err := n.agent.Maintenance(ctx, req.On); err != nil {

@@ -66,6 +66,7 @@ type Node struct {
 	groups   *groupSet
 	balancer *proxy.Balancer // nil without proxy services, or dry
 	kernel   *kernelServices // nil without nat or dr services, or dry
+	hold     synHold         // SYN hold of drained moves; nil without proxied services, nftables, or dry
 	notify   map[string]*script.Notifier
 	checks   []*ping.Check
 
@@ -238,6 +239,9 @@ func (n *Node) openEnv(cfg *config.Config) (*env, error) {
 	} else {
 		removeStaleTables(n.log)
 	}
+	if hold := openHold(n.log); proxied > 0 && hold != nil {
+		n.hold = hold
+	}
 	kernel, err := vip.OpenNetlink("")
 	if err != nil {
 		return nil, fmt.Errorf("opening netlink for VIPs: %w", err)
@@ -394,6 +398,13 @@ func (n *Node) close() {
 	}
 	if err := n.kernel.close(); err != nil {
 		n.log.Error("removing hapair's nftables tables failed", "err", err)
+	}
+	if n.hold != nil {
+		// A move interrupted by the stop lifts its own hold; this is the
+		// backstop, so that a stopped had never leaves SYNs dropped.
+		if err := n.hold.Release(); err != nil {
+			n.log.Error("removing the SYN hold failed", "err", err)
+		}
 	}
 	if n.env != nil {
 		for _, c := range n.env.closers {

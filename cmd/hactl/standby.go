@@ -56,7 +56,10 @@ func cmdStandby(args []string, stdout, stderr io.Writer) int {
 	if code := drainGroup(ctx, stdout, stderr, polls, group, had.timeout); code != exitOK {
 		return code
 	}
-	code := callPrint(stdout, stderr, target{socket: had.socket, timeout: waitTimeout}, ctl.Request{Verb: ctl.VerbStandby, Group: group})
+	// Drain: had holds new connections (drops their SYNs, which clients
+	// retransmit to the new owner) while the VIPs move, so none is accepted
+	// here after the drain's last poll and reset as the VIP leaves.
+	code := callPrint(stdout, stderr, target{socket: had.socket, timeout: waitTimeout}, ctl.Request{Verb: ctl.VerbStandby, Group: group, Drain: true})
 	if code != exitOK {
 		// The group stays here: let its clients keep their connections again.
 		var st ctl.DrainState

@@ -48,6 +48,9 @@ type Request struct {
 	Service string `json:"service,omitempty"` // real
 	Real    string `json:"real,omitempty"`    // real: "198.18.0.21:80"
 	Peer    string `json:"peer,omitempty"`    // peer: the node whose replay state to reset (Action "reset")
+	// Drain (standby): the groups were drained (VerbDrain); had holds new
+	// connections to their services during the move (SYN hold).
+	Drain bool `json:"drain,omitempty"`
 }
 
 // Response is what had answers. Error is set when the verb failed; Result
