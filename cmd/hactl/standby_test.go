@@ -35,7 +35,11 @@ func (d *drainDaemon) start(t *testing.T) string {
 	srv := ctl.Serve(ln, func(_ context.Context, req ctl.Request) (any, error) {
 		d.mu.Lock()
 		defer d.mu.Unlock()
-		d.seen = append(d.seen, strings.TrimSuffix(req.Verb+"/"+req.Action, "/"))
+		seen := strings.TrimSuffix(req.Verb+"/"+req.Action, "/")
+		if req.Drain {
+			seen += "(drain)" // the move of a drained group: had holds SYNs
+		}
+		d.seen = append(d.seen, seen)
 		switch {
 		case req.Verb == ctl.VerbDrain && req.Action == "start":
 			return d.checks[0], nil
@@ -89,18 +93,18 @@ func TestStandbyDrain(t *testing.T) {
 		// hactl must see that, not keep the last text until the timeout.
 		{"waits, then ready", []ctl.DrainState{open1, open1, ready}, nil, 0, "20s", exitOK,
 			[]string{"draining [web] (services [http]): waiting for 1 connection(s)", "ready to move", "released to the peer"},
-			[]string{"moving anyway"}, "drain/start drain/check drain/check drain/check standby", 5 * time.Second},
+			[]string{"moving anyway"}, "drain/start drain/check drain/check drain/check standby(drain)", 5 * time.Second},
 		// Counts that change at every poll print once a second, not at
 		// every poll.
 		{"quiet progress", []ctl.DrainState{open1, open2, open1, open2, ready}, nil, 0, "20s", exitOK,
 			[]string{"waiting for 1 connection(s)", "ready to move"}, []string{"waiting for 2"}, "", 5 * time.Second},
 		{"ready at once", []ctl.DrainState{ready}, nil, 0, "20s", exitOK,
-			[]string{"ready to move", "released to the peer"}, []string{"waiting"}, "drain/start standby", 5 * time.Second},
+			[]string{"ready to move", "released to the peer"}, []string{"waiting"}, "drain/start standby(drain)", 5 * time.Second},
 		{"timeout moves anyway", []ctl.DrainState{open1}, nil, 0, "200ms", exitOK,
 			[]string{"drain timeout 200ms passed with 1 connection(s) or request(s) open: moving anyway", "released to the peer"},
 			nil, "", 5 * time.Second},
 		{"refused move lifts the drain", []ctl.DrainState{ready}, errors.New("standby of web refused: no live peer can hold it"), 0, "20s", exitFail,
-			[]string{"ready to move"}, nil, "drain/start standby drain/cancel", 5 * time.Second},
+			[]string{"ready to move"}, nil, "drain/start standby(drain) drain/cancel", 5 * time.Second},
 		// --timeout bounds the drain, not had's answers: a move that takes
 		// longer than the drain's bound (had stopping resources) is waited
 		// for with the move's own default.
