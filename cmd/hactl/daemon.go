@@ -77,9 +77,27 @@ func newDaemonFlags(name, usage string, wait time.Duration, stderr io.Writer) *d
 
 // parse parses args, allowing at most maxArgs positional ones, and
 // resolves the socket, reporting problems on stderr. ok is false when the
-// verb should exit with exitUsage.
+// verb should exit with exitUsage. Flags may come after the positional
+// arguments (`hactl takeover web -s SOCKET`), as every verb allows; "--"
+// ends the flags.
 func (d *daemonFlags) parse(args []string, maxArgs int) (had target, ok bool) {
-	if err := d.Parse(args); err != nil {
+	var pos []string
+	for {
+		if err := d.Parse(args); err != nil {
+			return target{}, false
+		}
+		rest := d.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			pos = append(pos, rest...)
+			break
+		}
+		pos, args = append(pos, rest[0]), rest[1:]
+	}
+	// Leave the positional arguments where Arg and NArg find them.
+	if err := d.Parse(append([]string{"--"}, pos...)); err != nil {
 		return target{}, false
 	}
 	if d.NArg() > maxArgs {

@@ -120,6 +120,30 @@ func TestMoveVerbs(t *testing.T) {
 	}
 }
 
+// TestFlagsAfterGroup: every daemon verb takes its flags after GROUP, as
+// standby always did (`hactl takeover web -s SOCKET`); "--" ends them.
+func TestFlagsAfterGroup(t *testing.T) {
+	socket, seen := fakeDaemon(t, pairStatus("lb1", "lb1"))
+	code, out, errOut := runHactl("takeover", "web", "-s", socket)
+	if code != 0 || out != "takeover of web requested\n" {
+		t.Errorf("takeover web -s SOCKET = %d, %q, %q", code, out, errOut)
+	}
+	if got := (*seen)[0]; got.Verb != ctl.VerbTakeover || got.Group != "web" {
+		t.Errorf("daemon saw %+v, want takeover of web", got)
+	}
+	code, _, errOut = runHactl("takeover", "web", "extra", "-s", socket)
+	if code != 2 || !strings.HasPrefix(errOut, "hactl: takeover: unexpected argument \"extra\"\n") {
+		t.Errorf("takeover web extra = %d, %q; want exit 2 naming the extra argument", code, errOut)
+	}
+	code, _, errOut = runHactl("takeover", "-s", socket, "--", "-web")
+	if code != 0 {
+		t.Errorf("takeover -- -web = %d, %q", code, errOut)
+	}
+	if got := (*seen)[len(*seen)-1]; got.Group != "-web" {
+		t.Errorf("after --, daemon saw group %q, want -web", got.Group)
+	}
+}
+
 func TestUnreachableIsOneLineExit2(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "had.sock")
 	for _, verb := range []string{"status", "takeover", "standby", "reload", "services"} {

@@ -31,20 +31,11 @@ func cmdStandby(args []string, stdout, stderr io.Writer) int {
 	fs := newDaemonFlags("standby", "standby [-s SOCKET | -c CONFIG] [--drain] [--timeout D] [GROUP]", waitTimeout, stderr)
 	drain := fs.Bool("drain", false, "quiesce the group's services and wait for its connections and the persistence sync before moving")
 	fs.Lookup("timeout").Usage = "with --drain: how long to drain before moving anyway; without: how long to wait for had's answer"
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
-	}
-	group := ""
-	if fs.NArg() > 0 {
-		group = fs.Arg(0)
-		if err := fs.Parse(fs.Args()[1:]); err != nil {
-			return exitUsage
-		}
-	}
-	had, ok := fs.parse(fs.Args(), 0)
+	had, ok := fs.parse(args, 1)
 	if !ok {
 		return exitUsage
 	}
+	group := fs.Arg(0)
 	if !*drain {
 		return callPrint(stdout, stderr, had, ctl.Request{Verb: ctl.VerbStandby, Group: group})
 	}
