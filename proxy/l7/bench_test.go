@@ -19,7 +19,7 @@ import (
 
 // rawReal answers every request head on ln with a fixed 13-byte body,
 // keeping the connection open, until ln closes.
-func rawReal(b *testing.B, ln net.Listener) {
+func rawReal(ln net.Listener) {
 	resp := []byte("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nhello, world\n")
 	for {
 		c, err := ln.Accept()
@@ -41,13 +41,14 @@ func rawReal(b *testing.B, ln net.Listener) {
 	}
 }
 
-// skipHead reads one request or response head (no body) and returns its
-// Content-Length, -1 when it has none.
+// skipHead reads one request head (the benchmarks send no bodies).
 func skipHead(br *bufio.Reader) error {
 	_, err := benchHead(br)
 	return err
 }
 
+// benchHead reads one head and returns its Content-Length, -1 when it has
+// none.
 func benchHead(br *bufio.Reader) (int, error) {
 	n := -1
 	for {
@@ -84,7 +85,7 @@ func benchProxy(b *testing.B) string {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { rl.Close() })
-	go rawReal(b, rl)
+	go rawReal(rl)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
