@@ -49,7 +49,13 @@ func runCheckConfig(args []string, stdout, stderr io.Writer) int {
 	if *cfgFlag != "" {
 		files = append(files, *cfgFlag)
 	}
-	if len(files) > 1 || o.NoHost && o.Node != "" {
+	switch {
+	case len(files) > 1:
+		fmt.Fprintf(stderr, "hactl: check-config: one config file at a time, got %q\n", files)
+		fs.Usage()
+		return exitUsage
+	case o.NoHost && o.Node != "":
+		fmt.Fprintf(stderr, "hactl: check-config: --node %s checks this host as that node, --no-host leaves the host out: give one\n", o.Node)
 		fs.Usage()
 		return exitUsage
 	}

@@ -75,8 +75,9 @@ func TestCheckConfig(t *testing.T) {
 			nil, []string{bad + badWant[0], bad + badWant[1], bad + ": 2 errors"}},
 		{"missing file", []string{"check-config", bad + ".nope"}, 1,
 			nil, []string{"hactl: check-config: config: open " + bad + ".nope: no such file"}},
-		{"too many args", []string{"check-config", "a", "b"}, 2, nil, []string{"usage: hactl check-config [--node NAME | --no-host] [FILE]"}},
-		{"node and no-host", []string{"check-config", "--node", "lb1", "--no-host", web}, 2, nil, []string{"usage: hactl check-config [--node NAME | --no-host] [FILE]"}},
+		{"too many args", []string{"check-config", "a", "b"}, 2, nil, []string{"hactl: check-config: one config file at a time, got [\"a\" \"b\"]\nusage: hactl check-config [--node NAME | --no-host] [FILE]"}},
+		{"node and no-host", []string{"check-config", "--node", "lb1", "--no-host", web}, 2, nil,
+			[]string{"hactl: check-config: --node lb1 checks this host as that node, --no-host leaves the host out: give one\nusage: hactl check-config [--node NAME | --no-host] [FILE]"}},
 		{"unknown verb", []string{"frobnicate"}, 2, nil, []string{`hactl: unknown command "frobnicate"`, "check-config [--node NAME | --no-host] [FILE]"}},
 		{"no verb", nil, 2, nil, []string{"usage: hactl COMMAND"}},
 	}

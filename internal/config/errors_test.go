@@ -326,3 +326,24 @@ func TestKeyLimit(t *testing.T) {
 		t.Errorf("buildIndex(%d keys) = %v, want ok", maxKeys, ierr)
 	}
 }
+
+// TestBinaryAndBOM: a binary file is named as such at its first NUL, not
+// by the parser's complaint about its first odd byte; a UTF-8 byte order
+// mark (what Windows editors write) is read past, positions unchanged.
+func TestBinaryAndBOM(t *testing.T) {
+	_, err := Parse([]byte("\x7fELF\x02\x01\x01\x00\x00"), "had.toml")
+	if want := "had.toml:1:8: a NUL byte: this is a binary file, not a TOML text"; err == nil || err.Error() != want {
+		t.Errorf("Parse(ELF header) error = %v, want %q", err, want)
+	}
+	_, err = Parse([]byte("[cluster]\nname = \"a\x00\"\n"), "had.toml")
+	if want := "had.toml:2:10: a NUL byte: this is a binary file, not a TOML text"; err == nil || err.Error() != want {
+		t.Errorf("Parse(NUL in line 2) error = %v, want %q", err, want)
+	}
+	if _, err := Parse([]byte("\ufeff"+minimal+svc), "had.toml"); err != nil {
+		t.Errorf("Parse(BOM + valid config) error = %v, want none", err)
+	}
+	_, err = Parse([]byte("\ufeff[cluster]\nfrob = 1\n"+strings.TrimPrefix(minimal, "[cluster]\n")+svc), "had.toml")
+	if want := `had.toml:2:1: cluster.frob: unknown key "frob"`; err == nil || err.Error() != want {
+		t.Errorf("Parse(BOM + unknown key) error = %v, want %q", err, want)
+	}
+}

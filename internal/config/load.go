@@ -60,6 +60,16 @@ func ParseWith(data []byte, filename string, r Resolver) (*Config, error) {
 // parse is ParseWith asking h (nil: nothing) about the host once the
 // config is otherwise valid, so a probe never runs for a broken file.
 func parse(data []byte, filename string, r Resolver, h *Host) (*Config, error) {
+	// Windows editors start a UTF-8 file with a byte order mark; TOML has
+	// no use for it, and positions count from the text after it.
+	data = bytes.TrimPrefix(data, []byte("\ufeff"))
+	if i := bytes.IndexByte(data, 0); i >= 0 {
+		// A NUL is in no TOML text: this is a binary file, and the
+		// parser's complaint about its first odd byte would not say so.
+		line := 1 + bytes.Count(data[:i], []byte("\n"))
+		col := 1 + i - (bytes.LastIndexByte(data[:i], '\n') + 1)
+		return nil, Errors{{Pos: Pos{File: filename, Line: line, Col: col}, Msg: "a NUL byte: this is a binary file, not a TOML text"}}
+	}
 	ix, serr := buildIndex(data, filename)
 	if serr != nil {
 		return nil, Errors{serr}
