@@ -39,6 +39,7 @@ var host = config.Host{
 	Program:    runner.Executable,
 	Script:     resolveScript,
 	Socket:     func(path string) error { return ctl.CheckSocketPath(path, os.Geteuid()) },
+	StateDir:   checkStateDir,
 }
 
 // reloadHost is what a reload asks this host about the new config, as

@@ -1,31 +1,37 @@
 package node
 
 import (
-	"strings"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
-// TestLockNodeRefusesSecond: a second had for the same cluster in this
-// network namespace fails at the lock, which is released on Close (issue 9
-// case 2); another cluster is not blocked.
-func TestLockNodeRefusesSecond(t *testing.T) {
-	first, err := lockNode("locktest", 99)
-	if err != nil {
+// TestCheckStateDir: a state_dir that is a file, or under one, is what
+// had's start refused ("mkdir ...: not a directory") after the check had
+// passed it; one that does not exist yet is fine (had creates it).
+func TestCheckStateDir(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "authkeys")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err = lockNode("locktest", 99)
-	if err == nil || !strings.Contains(err.Error(), `another had for cluster "locktest" (id 99) runs on this node`) {
-		t.Fatalf("second lockNode = %v, want refused naming the cluster", err)
+	tests := []struct{ path, want string }{
+		{dir, ""},
+		{filepath.Join(dir, "a", "b"), ""},
+		{file, "state directory " + file + ": " + file + " is not a directory (mode -rw-------)"},
+		{filepath.Join(file, "state"), "state directory " + file + "/state: " + file + " is not a directory (mode -rw-------)"},
 	}
-	other, err := lockNode("locktest", 100)
-	if err != nil {
-		t.Fatalf("lockNode for another cluster id = %v, want nil", err)
+	for _, tt := range tests {
+		err := checkStateDir(tt.path)
+		if got := errString(err); got != tt.want {
+			t.Errorf("checkStateDir(%s) = %q, want %q", tt.path, got, tt.want)
+		}
 	}
-	other.Close()
-	first.Close()
-	again, err := lockNode("locktest", 99)
-	if err != nil {
-		t.Fatalf("lockNode after Close = %v, want the lock free", err)
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
 	}
-	again.Close()
+	return err.Error()
 }

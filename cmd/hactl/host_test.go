@@ -63,6 +63,10 @@ peers`)
 			`FILE:4:10: cluster.socket: ctl: socket directory ` + shared + `: ` + shared + ` has mode 0777 (owner uid ` + strconv.Itoa(os.Geteuid()) + `): group or others can write it and replace the control socket; fix: chmod go-w ` + shared + `, or use a private directory such as /run/hapair: had refuses to start`,
 			`FILE: 1 error`,
 		}},
+		{"state directory is a file", replace(t, onLo, "id = 7\n", "id = 7\nstate_dir = \"/proc/version\"\n"), []string{"--node", "lb1"}, exitFail, []string{
+			`FILE:4:13: cluster.state_dir: state directory /proc/version: /proc/version is not a directory (mode -r--r--r--): had refuses to start`,
+			`FILE: 1 error`,
+		}},
 		{"missing here, for another machine", missing, []string{"--no-host"}, exitOK, []string{
 			`FILE: config ok: nodes lb1 and lb2 in cluster "web" id 7, 1 group, 1 service; authkeys AUTHKEYS ok (1 key, signing with 1); host facts not checked`,
 		}},

@@ -28,6 +28,9 @@ type Host struct {
 	// (ctl.CheckSocketPath: its directory's owner and mode); nil: not
 	// asked.
 	Socket func(path string) error
+	// StateDir reports why had could not create or lock its state
+	// directory (cluster.state_dir); nil: not asked.
+	StateDir func(path string) error
 	// Node is this host's node name, as had --node gives it ("": the host
 	// name, Config.Self's rule).
 	Node string

@@ -13,6 +13,11 @@ func (c *conv) probePrograms(cfg *Config, h *Host) {
 			c.errorf("cluster.socket", "%v: had refuses to start", err)
 		}
 	}
+	if h.StateDir != nil {
+		if err := h.StateDir(cfg.Cluster.StateDir); err != nil {
+			c.errorf("cluster.state_dir", "%v: had refuses to start", err)
+		}
+	}
 	program := func(path, prog, what string) {
 		if prog == "" || h.Program == nil {
 			return
