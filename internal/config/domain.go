@@ -205,7 +205,7 @@ func (c *conv) crossChecks(cfg *Config) {
 			c.wildcardSelf(path, s, vips, nodeAddrs)
 		}
 		if s.Protocol == "udp" {
-			c.heartbeatPorts(path, s, cfg.Links)
+			c.heartbeatPorts(path, s, cfg)
 		}
 	}
 }
@@ -294,20 +294,27 @@ func (c *conv) adminPort(cfg *Config) {
 }
 
 // heartbeatPorts reports a udp service that would bind a heartbeat link's
-// address and port: an mcast link binds its group address, a ucast one
-// each node's own address (ha/link's Open); a wildcard listen takes them
-// all.
-func (c *conv) heartbeatPorts(path string, s Service, links []Link) {
-	for i, l := range links {
-		if l.Port != s.Listen.Port() {
+// address and port, or its persistence sync's (port + 1, opened when
+// cfg.NeedsSync): an mcast link binds its group address, a ucast one each
+// node's own address (ha/link's Open); a wildcard listen takes them all.
+func (c *conv) heartbeatPorts(path string, s Service, cfg *Config) {
+	sync := cfg.NeedsSync()
+	for i, l := range cfg.Links {
+		var what string
+		switch port, at := s.Listen.Port(), c.ix.at(idx("link", i)); {
+		case port == l.Port:
+			what = fmt.Sprintf("port %d of heartbeat link %s (%s)", port, l.Name, at)
+		case sync && l.Port < 65535 && port == l.Port+1:
+			what = fmt.Sprintf("port %d of link %s's persistence sync (its heartbeat port + 1; %s)", port, l.Name, at)
+		default:
 			continue
 		}
-		clash := l.Kind == link.KindMcast && proxy.Overlap(s.Listen, netip.AddrPortFrom(l.Group, l.Port))
+		clash := l.Kind == link.KindMcast && proxy.Overlap(s.Listen, netip.AddrPortFrom(l.Group, s.Listen.Port()))
 		for _, a := range l.Peers {
-			clash = clash || proxy.Overlap(s.Listen, netip.AddrPortFrom(a, l.Port))
+			clash = clash || proxy.Overlap(s.Listen, netip.AddrPortFrom(a, s.Listen.Port()))
 		}
 		if clash {
-			c.errorf(path+".listen", "udp %s takes port %d of heartbeat link %s (%s): pick another port for one of them", s.Listen, l.Port, l.Name, c.ix.at(idx("link", i)))
+			c.errorf(path+".listen", "udp %s takes %s: pick another port for one of them", s.Listen, what)
 			return
 		}
 	}
