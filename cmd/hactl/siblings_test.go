@@ -57,6 +57,14 @@ func TestCheckConfigSiblings(t *testing.T) {
 			`FILE:16:63: group[0].resources[1].addresses[0]: 198.18.1.11:694 is also node lb1's heartbeat address and port on link ucast0 (FILE:9:17): conntrackd could not bind it at a takeover; give conntrack-sync another port`,
 			`FILE:16:78: group[0].resources[1].addresses[1]: 198.18.1.12:694 is also node lb2's heartbeat address and port on link ucast0 (FILE:9:38): conntrackd could not bind it at a takeover; give conntrack-sync another port`,
 		}},
+		{"conntrack-sync on the persistence sync port", func(t *testing.T) string {
+			s := replace(t, caseBase, `  { kind = "balancer"`, `  { kind = "conntrack-sync", interface = "eth1", addresses = ["198.18.1.11", "198.18.1.12"], port = 695 },
+  { kind = "balancer"`)
+			return replace(t, s, `check = { type = "connect" }`, `check = { type = "connect" }`+"\npersistent = \"300s\"")
+		}, []string{
+			`FILE:16:63: group[0].resources[1].addresses[0]: 198.18.1.11:695 is also node lb1's persistence sync address and port on link ucast0 (its heartbeat port + 1; FILE:9:17): conntrackd could not bind it at a takeover; give conntrack-sync another port`,
+			`FILE:16:78: group[0].resources[1].addresses[1]: 198.18.1.12:695 is also node lb2's persistence sync address and port on link ucast0 (its heartbeat port + 1; FILE:9:38): conntrackd could not bind it at a takeover; give conntrack-sync another port`,
+		}},
 		{"weights out of range, one wording", func(t *testing.T) string {
 			s := replace(t, caseBase, `{ address = "198.18.1.21:80" }`, `{ address = "198.18.1.21:80", weight = 70000 }`)
 			return s + "\n[[ping]]\naddress = \"198.18.0.1\"\nweight = 300\n\n[[track]]\nname = \"db\"\nscript = \"/bin/true\"\nweight = -1\n"

@@ -321,7 +321,8 @@ func (c *conv) heartbeatPorts(path string, s Service, cfg *Config) {
 }
 
 // syncBinds reports a conntrack-sync resource whose address and port on
-// some node is also a ucast heartbeat link's there, or where a udp
+// some node is also a ucast heartbeat link's there (or its persistence
+// sync's, port + 1, when cfg.NeedsSync), or where a udp
 // service listens: had holds those sockets from start, so conntrackd
 // could not bind it at a takeover.
 func (c *conv) syncBinds(cfg *Config) {
@@ -332,7 +333,12 @@ func (c *conv) syncBinds(cfg *Config) {
 		}
 		for _, n := range slices.Sorted(maps.Keys(l.Peers)) {
 			ap := netip.AddrPortFrom(l.Peers[n], l.Port)
-			taken[ap] = fmt.Sprintf("node %s's heartbeat address and port on link %s (%s)", n, l.Name, c.ix.at(idx("link", i)+".peers."+n))
+			at := c.ix.at(idx("link", i) + ".peers." + n)
+			taken[ap] = fmt.Sprintf("node %s's heartbeat address and port on link %s (%s)", n, l.Name, at)
+			if cfg.NeedsSync() && l.Port < 65535 {
+				ap = netip.AddrPortFrom(l.Peers[n], l.Port+1)
+				taken[ap] = fmt.Sprintf("node %s's persistence sync address and port on link %s (its heartbeat port + 1; %s)", n, l.Name, at)
+			}
 		}
 	}
 	for path, r := range cfg.resources() {
