@@ -2,12 +2,14 @@ package e2e
 
 import (
 	"fmt"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/hapair/hapair/proxy/nft"
 	"github.com/hapair/hapair/test/lab"
 	"github.com/hapair/hapair/test/lab/probe"
 )
@@ -118,6 +120,24 @@ func TestStandbyDrainSticky(t *testing.T) {
 	if svcs, err := p.services("lb2"); err != nil || !svcs["http"].Serving {
 		t.Errorf("after the refused drain lb2's http service is active %v (%v), want active", svcs["http"].Serving, err)
 	}
+
+	// A hold a crashed had left behind (SIGKILL in the middle of a move)
+	// is removed when had starts again.
+	lb1 := p.lab.Host("lb1")
+	err = lab.InNetns(lb1.Netns, func() error {
+		c, err := nft.OpenNetlink()
+		if err != nil {
+			return err
+		}
+		return nft.NewHold(c).Install([]netip.AddrPort{vipHTTP})
+	})
+	if err != nil {
+		t.Fatalf("leaving a stale hold on lb1: %v", err)
+	}
+	p.start("lb1")
+	if out, err := lb1.RunFor(5*time.Second, "nft", "list", "tables"); err != nil || strings.Contains(string(out), nft.HoldTableName) {
+		t.Errorf("after had restarted on lb1, its nftables tables (%v):\n%s\nwant the stale %s removed", err, out, nft.HoldTableName)
+	}
 }
 
 // drainLoad is the client's load loop across a drain: a fresh HTTP
@@ -165,7 +185,21 @@ func (l *drainLoad) check(t *testing.T) *probe.Result {
 	if res == nil {
 		t.Fatalf("probe gave no result: %v", err)
 	}
-	t.Logf("client across the drain and move: %s; lb1 served %d, lb2 %d", res.Summary(), l.p.scheduled("lb1")-l.on1, l.p.scheduled("lb2")-l.on2)
+	// A request whose SYN met the hold waits one retransmission (~1 s).
+	var slowest time.Duration
+	retransmitted := 0
+	for _, a := range res.Attempts {
+		slowest = max(slowest, a.Took)
+		if a.OK && a.Took > 900*time.Millisecond {
+			retransmitted++
+		}
+	}
+	t.Logf("client across the drain and move: %s; lb1 served %d, lb2 %d; slowest request %v, %d over 900 ms (SYN held, retransmitted)",
+		res.Summary(), l.p.scheduled("lb1")-l.on1, l.p.scheduled("lb2")-l.on2, slowest.Round(time.Millisecond), retransmitted)
+	// The move lifted its SYN hold on lb1.
+	if out, err := l.p.lab.Host("lb1").RunFor(5*time.Second, "nft", "list", "tables"); err != nil || strings.Contains(string(out), nft.HoldTableName) {
+		t.Errorf("after the move lb1's nftables tables (%v):\n%s\nwant no %s", err, out, nft.HoldTableName)
+	}
 	if res.Failed > 0 {
 		t.Errorf("%d of %d requests failed across standby --drain, want 0 (%v)", res.Failed, res.Sent, err)
 		for _, a := range res.Attempts {
@@ -178,10 +212,11 @@ func (l *drainLoad) check(t *testing.T) *probe.Result {
 }
 
 // drainedThenMoved checks hactl's drain output: it began, said what it
-// waited for (waited), became ready and moved, without timing out.
+// waited for (waited), became ready and moved under the SYN hold, without
+// timing out.
 func drainedThenMoved(t *testing.T, out, waited string) {
 	t.Helper()
-	for _, want := range []string{"draining [web] (services [http])", waited, "ready to move", "released to the peer"} {
+	for _, want := range []string{"draining [web] (services [http])", waited, "ready to move", "released to the peer", "new connections held"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("standby --drain output lacks %q", want)
 		}
