@@ -59,16 +59,22 @@ func openHold(log *slog.Logger) synHold {
 // waits up to holdQuiet for the connections accepted before the hold to
 // end, moves the groups, and lifts the hold once their VIPs are gone, or
 // at once when the move is refused or fails. Without nftables, or without
-// a TCP service, it is the plain standby.
+// a TCP service, it is the plain standby. Held moves run one at a time.
 func (n *Node) standbyDrained(ctx context.Context, req ctl.Request) (any, error) {
 	groups, services, err := n.drainTargets(req.Group)
 	if err != nil {
-		return nil, err
+		// Nothing held here to hold for (lost meanwhile, or active-active):
+		// the plain standby answers as it does for those.
+		return n.move(ctx, req)
 	}
 	vips := heldVIPs(n.config(), groups, services)
 	if n.hold == nil || len(vips) == 0 {
 		return n.move(ctx, req)
 	}
+	// One held move at a time: the hold is one table, and a second move's
+	// Install or Release would change the first one's.
+	n.holdMu.Lock()
+	defer n.holdMu.Unlock()
 	if err := n.hold.Install(vips); err != nil {
 		n.log.Warn("moving without a SYN hold: new connections during the move may be reset", "groups", groups, "err", err)
 		return n.move(ctx, req)

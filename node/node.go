@@ -67,6 +67,7 @@ type Node struct {
 	balancer *proxy.Balancer // nil without proxy services, or dry
 	kernel   *kernelServices // nil without nat or dr services, or dry
 	hold     synHold         // SYN hold of drained moves; nil without proxied services, nftables, or dry
+	holdMu   sync.Mutex      // one held move at a time (standbyDrained)
 	notify   map[string]*script.Notifier
 	checks   []*ping.Check
 
