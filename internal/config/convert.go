@@ -17,6 +17,7 @@ import (
 	"github.com/hapair/hapair/ha/script"
 	"github.com/hapair/hapair/ha/vip"
 	"github.com/hapair/hapair/internal/ctl"
+	"github.com/hapair/hapair/internal/probe"
 )
 
 // conv turns raw values into Config values, collecting every error with the
@@ -172,12 +173,11 @@ func (c *conv) admin(r *rawAdmin) Admin {
 	return a
 }
 
-// timeoutWithin checks a probe timeout against its interval: runs never
-// overlap (internal/probe), so a probe that outlives its interval would
-// stretch the interval itself.
+// timeoutWithin checks a probe's interval and timeout with internal/probe's
+// rule (CheckTiming), at the key it names.
 func (c *conv) timeoutWithin(path string, timeout, interval time.Duration) {
-	if timeout > interval {
-		c.errorf(path+".timeout", "%s is longer than interval %s: a hung target would be probed once per timeout, so fall × interval would not bound detection", timeout, interval)
+	if key, err := probe.CheckTiming(interval, timeout, "a hung target would be probed once per timeout, so fall × interval would not bound detection"); err != nil {
+		c.errorf(path+"."+key, "%v", err)
 	}
 }
 

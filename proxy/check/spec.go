@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hapair/hapair/internal/field"
+	"github.com/hapair/hapair/internal/probe"
 )
 
 // Spec describes the health check of a service's reals.
@@ -214,8 +215,10 @@ func timing(bad func(path, format string, args ...any), interval, timeout time.D
 		bad("interval", "%v: want a positive duration", interval)
 	case timeout < 0:
 		bad("timeout", "%v: want a positive duration", timeout)
-	case timeout > interval:
-		bad("timeout", "%v is longer than interval %v: %s", timeout, interval, why)
+	default:
+		if key, err := probe.CheckTiming(interval, timeout, why); err != nil {
+			bad(key, "%v", err)
+		}
 	}
 }
 
