@@ -69,7 +69,7 @@ func TestCrashLoop(t *testing.T) {
 		// had refreshes, so it expires by itself (iproute2 then says
 		// "Address not found"; older ones "Cannot assign").
 		if out, err := p.lab.Host(victim).RunFor(5*time.Second, "ip", "addr", "del", "198.18.0.100/24", "dev", "eth0"); err != nil &&
-			!strings.Contains(string(out), "Cannot assign") && !strings.Contains(string(out), "Address not found") {
+			!strings.Contains(err.Error()+string(out), "Cannot assign") && !strings.Contains(err.Error()+string(out), "Address not found") {
 			t.Fatalf("cycle %d: removing the stale VIP on %s: %v: %s", i, victim, err, out)
 		}
 		p.lab.Plug(victim)
