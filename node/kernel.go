@@ -34,7 +34,24 @@ type kernelServices struct {
 	jobs  map[string]bool // prober job ids
 
 	sticky kernelSticky // persistence sync (kernelsync.go)
+
+	// natOn: the last Apply had a nat service. linger: the NAT hooks are
+	// kept after the last nat service went (nft.ApplyKeepNAT) until it
+	// fires; lingerGen tells a timer that fired from a stopped one.
+	natOn     bool
+	linger    *time.Timer
+	lingerGen uint64
+	lingerFor time.Duration // natLinger; shorter in tests
 }
+
+// natLinger is how long a node that released its last nat service keeps
+// the kernel translating the connections it carried: longer than the new
+// owner's first gratuitous ARP burst (5 × 200 ms, vip.DefaultSchedule),
+// after which the client and the reals send those connections' packets to
+// the new owner, and short enough that the table is gone soon after the
+// group stops. LVS users get the same from keepalived, which keeps the
+// IPVS services on the backup too.
+const natLinger = 2 * time.Second
 
 type kernelService struct {
 	cfg     config.Service
@@ -52,7 +69,7 @@ func isKernel(s config.Service) bool { return s.Method == "nat" || s.Method == "
 
 // newKernelServices returns nil when cfg has no nat or dr service.
 func newKernelServices(cfg *config.Config, log *slog.Logger) (*kernelServices, error) {
-	k := &kernelServices{log: log, svcs: map[string]*kernelService{}}
+	k := &kernelServices{log: log, svcs: map[string]*kernelService{}, lingerFor: natLinger}
 	for _, s := range cfg.Services {
 		if !isKernel(s) {
 			continue
@@ -283,13 +300,50 @@ func (k *kernelServices) applyLocked() error {
 		}
 		svcs = append(svcs, ns)
 	}
-	if err := k.tables.Apply(svcs); err != nil {
+	nat := slices.ContainsFunc(svcs, func(s nft.Service) bool { return s.Method == nft.MethodNAT })
+	keep := !nat && (k.natOn || k.linger != nil)
+	apply := k.tables.Apply
+	if keep {
+		apply = k.tables.ApplyKeepNAT
+	}
+	if err := apply(svcs); err != nil {
 		return err
+	}
+	k.natOn = nat
+	switch {
+	case !keep:
+		k.stopLinger()
+	case k.linger == nil:
+		k.lingerGen++
+		gen := k.lingerGen
+		k.linger = time.AfterFunc(k.lingerFor, func() { k.endLinger(gen) })
 	}
 	for _, s := range k.svcs {
 		s.seed = false
 	}
 	return nil
+}
+
+func (k *kernelServices) stopLinger() {
+	if k.linger != nil {
+		k.linger.Stop()
+		k.linger = nil
+	}
+	k.lingerGen++
+}
+
+// endLinger removes the NAT hooks kept after the last nat service went,
+// unless a later change already did (its generation is gone).
+func (k *kernelServices) endLinger(gen uint64) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if gen != k.lingerGen {
+		return
+	}
+	k.linger = nil
+	if err := k.applyLocked(); err != nil {
+		k.log.Error("removing the kept nat hooks after the release failed", "err", err)
+	}
 }
 
 // has reports whether name is a kernel service.
@@ -383,6 +437,7 @@ func (k *kernelServices) close() error {
 	k.prober.Stop()
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	k.stopLinger()
 	return k.tables.Remove()
 }
 

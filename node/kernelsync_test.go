@@ -142,3 +142,58 @@ func TestKernelStickyExport(t *testing.T) {
 		t.Errorf("the parts of a resync hold %d entries, want 40", n)
 	}
 }
+
+// A release keeps the ip table's nat base chains, without rules, so the
+// kernel keeps translating the connections this node carried until the
+// peers follow the new owner's ARP; the table goes when the linger ends,
+// and a takeover during it cancels the removal.
+func TestKernelReleaseKeepsNATHooks(t *testing.T) {
+	k, f := stickyKernel(t)
+	k.lingerFor = time.Hour // ended by hand below, or by the short timer at the end
+	if err := k.setActive([]string{"web"}, true); err != nil {
+		t.Fatal(err)
+	}
+	f.Trace()
+	if err := k.setActive([]string{"web"}, false); err != nil {
+		t.Fatal(err)
+	}
+	tr := f.Trace()
+	if !f.Has(nftables.TableFamilyIPv4) || strings.Contains(tr, "delete table") || strings.Contains(tr, "add rule") {
+		t.Fatalf("release: want the ip table kept with no rule, got (table present %v):\n%s", f.Has(nftables.TableFamilyIPv4), tr)
+	}
+	k.mu.Lock()
+	gen := k.lingerGen
+	k.mu.Unlock()
+	// A takeover during the linger cancels it: a late timer changes nothing.
+	if err := k.setActive([]string{"web"}, true); err != nil {
+		t.Fatal(err)
+	}
+	f.Trace()
+	k.endLinger(gen)
+	if tr := f.Trace(); tr != "" || !f.Has(nftables.TableFamilyIPv4) {
+		t.Fatalf("a cancelled linger's timer changed the tables:\n%s", tr)
+	}
+	if err := k.setActive([]string{"web"}, false); err != nil {
+		t.Fatal(err)
+	}
+	k.mu.Lock()
+	gen = k.lingerGen
+	k.mu.Unlock()
+	k.endLinger(gen)
+	if tr := f.Trace(); f.Has(nftables.TableFamilyIPv4) || !strings.Contains(tr, "delete table ip hapair") {
+		t.Fatalf("end of the linger: want the ip table deleted, got:\n%s", tr)
+	}
+	// The timer itself ends it.
+	k.lingerFor = 10 * time.Millisecond
+	if err := k.setActive([]string{"web"}, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.setActive([]string{"web"}, false); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); f.Has(nftables.TableFamilyIPv4); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the ip table is still there 5s after a 10ms linger")
+		}
+	}
+}

@@ -125,14 +125,7 @@ func build(svcs []Service) (ip, netdev *tableSpec, err error) {
 		switch s.Method {
 		case MethodNAT:
 			if ip == nil {
-				ip = newTableSpec(nftables.TableFamilyIPv4)
-				ip.addChain(&nftables.Chain{Name: "prerouting", Type: nftables.ChainTypeNAT,
-					Hooknum: nftables.ChainHookPrerouting, Priority: nftables.ChainPriorityRef(prioDstNAT)})
-				// Connections the balancer host opens itself to the VIP
-				// (monitoring, local clients) are scheduled too, as IPVS
-				// does at LOCAL_OUT.
-				ip.addChain(&nftables.Chain{Name: "output", Type: nftables.ChainTypeNAT,
-					Hooknum: nftables.ChainHookOutput, Priority: nftables.ChainPriorityRef(prioDstNAT)})
+				ip = natBase()
 			}
 			// The refresh chain sees every packet to the VIPs: hooked only
 			// while some nat service is persistent.
@@ -151,6 +144,18 @@ func build(svcs []Service) (ip, netdev *tableSpec, err error) {
 		}
 	}
 	return ip, netdev, nil
+}
+
+// natBase is the ip table with its two nat base chains and no rule.
+func natBase() *tableSpec {
+	ip := newTableSpec(nftables.TableFamilyIPv4)
+	ip.addChain(&nftables.Chain{Name: "prerouting", Type: nftables.ChainTypeNAT,
+		Hooknum: nftables.ChainHookPrerouting, Priority: nftables.ChainPriorityRef(prioDstNAT)})
+	// Connections the balancer host opens itself to the VIP (monitoring,
+	// local clients) are scheduled too, as IPVS does at LOCAL_OUT.
+	ip.addChain(&nftables.Chain{Name: "output", Type: nftables.ChainTypeNAT,
+		Hooknum: nftables.ChainHookOutput, Priority: nftables.ChainPriorityRef(prioDstNAT)})
+	return ip
 }
 
 func chainNamed(t *tableSpec, name string) *chainSpec {

@@ -44,7 +44,21 @@ func familyName(f nftables.TableFamily) string {
 // earlier run (a crash); later ones keep the persistence and flow maps
 // of services that stay. A family no service uses has its table removed.
 // svcs are validated first; nothing is changed when one is invalid.
-func (t *Tables) Apply(svcs []Service) error {
+func (t *Tables) Apply(svcs []Service) error { return t.applyAll(svcs, false) }
+
+// ApplyKeepNAT is Apply, except that when no nat service is left the ip
+// table stays, with its two nat base chains and no rule, instead of going.
+// The kernel registers its NAT hooks with the first nat chain of a network
+// namespace and unregisters them with the last (nf_nat_register_fn), and
+// without them it stops translating even the connections conntrack has
+// already mapped: a node that releases its last nat service while peers
+// still send it the connections' packets (their ARP caches not yet moved
+// to the new owner) would forward a real's reply with the real's own source
+// address, and the client answers that with a reset. Without rules no new
+// connection is scheduled; a later Apply removes the table.
+func (t *Tables) ApplyKeepNAT(svcs []Service) error { return t.applyAll(svcs, true) }
+
+func (t *Tables) applyAll(svcs []Service, keepNAT bool) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	names := map[string]bool{}
@@ -60,6 +74,9 @@ func (t *Tables) Apply(svcs []Service) error {
 	ip, netdev, err := build(svcs)
 	if err != nil {
 		return err
+	}
+	if ip == nil && keepNAT {
+		ip = natBase()
 	}
 	for _, f := range families {
 		want := ip
