@@ -210,6 +210,37 @@ func TestRemove(t *testing.T) {
 	}
 }
 
+// ApplyKeepNAT without a nat service leaves the ip table with its two nat
+// base chains and nothing else (the kernel's NAT hooks stay registered);
+// the dr table goes as with Apply.
+func TestApplyKeepNAT(t *testing.T) {
+	f := &nfttest.Fake{}
+	tb := nft.New(f)
+	if err := tb.Apply([]nft.Service{natService(), drService()}); err != nil {
+		t.Fatal(err)
+	}
+	f.Trace()
+	if err := tb.ApplyKeepNAT(nil); err != nil {
+		t.Fatal(err)
+	}
+	tr := f.Trace()
+	if st, err := f.Table(nftables.TableFamilyIPv4, nft.TableName); err != nil || st == nil || strings.Join(st.Chains, " ") != "prerouting output" {
+		t.Errorf("after ApplyKeepNAT(nil): ip table %+v (%v), want only the chains prerouting and output", st, err)
+	}
+	if strings.Contains(tr, "add rule") || strings.Contains(tr, "delete table ip hapair") || !strings.Contains(tr, "delete table netdev hapair") {
+		t.Errorf("ApplyKeepNAT(nil) trace, want the ip table kept without rules and the netdev one deleted:\n%s", tr)
+	}
+	if !f.Has(nftables.TableFamilyIPv4) || f.Has(nftables.TableFamilyNetdev) {
+		t.Errorf("after ApplyKeepNAT(nil): ip table %v, netdev table %v; want true, false", f.Has(nftables.TableFamilyIPv4), f.Has(nftables.TableFamilyNetdev))
+	}
+	if err := tb.Apply(nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := f.Trace(), "delete table ip hapair\ncommit"; got != want {
+		t.Errorf("Apply(nil) after ApplyKeepNAT trace:\n%s\nwant:\n%s", got, want)
+	}
+}
+
 func TestRunFailureReported(t *testing.T) {
 	f := &nfttest.Fake{Fail: errors.New("EPERM")}
 	err := nft.New(f).Apply([]nft.Service{natService()})
