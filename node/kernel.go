@@ -38,10 +38,11 @@ type kernelServices struct {
 	// natOn: the last Apply had a nat service. linger: the NAT hooks are
 	// kept after the last nat service went (nft.ApplyKeepNAT) until it
 	// fires; lingerGen tells a timer that fired from a stopped one.
-	natOn     bool
-	linger    *time.Timer
-	lingerGen uint64
-	lingerFor time.Duration // natLinger; shorter in tests
+	natOn       bool
+	linger      *time.Timer
+	lingerGen   uint64
+	lingerFor   time.Duration // natLinger; shorter in tests
+	lingerUntil time.Time     // when linger fires
 }
 
 // natLinger is how long a node that released its last nat service keeps
@@ -316,6 +317,7 @@ func (k *kernelServices) applyLocked() error {
 	case k.linger == nil:
 		k.lingerGen++
 		gen := k.lingerGen
+		k.lingerUntil = time.Now().Add(k.lingerFor)
 		k.linger = time.AfterFunc(k.lingerFor, func() { k.endLinger(gen) })
 	}
 	for _, s := range k.svcs {
@@ -429,12 +431,30 @@ func (k *kernelServices) snapshot() []proxy.ServiceStatus {
 	return out
 }
 
-// close removes hapair's tables and stops the checks, at had's exit.
+// close removes hapair's tables and stops the checks, at had's exit. A
+// node that stops on purpose (SIGTERM) has just released its groups to a
+// peer: while the NAT hooks are kept for that release (natLinger), close
+// waits for the rest of it first, so the connections it carried are still
+// translated until the peers follow the new owner's ARP; had's exit takes
+// at most natLinger longer.
 func (k *kernelServices) close() error {
 	if k == nil {
 		return nil
 	}
-	k.prober.Stop()
+	if k.prober != nil { // nil in tests that drive the tables only
+		k.prober.Stop()
+	}
+	k.mu.Lock()
+	var wait time.Duration
+	if k.linger != nil {
+		wait = min(time.Until(k.lingerUntil), k.lingerFor)
+	}
+	k.mu.Unlock()
+	if wait > 0 {
+		k.log.Info("keeping the nat hooks for the connections just handed over before removing the tables", "for", wait.Round(time.Millisecond))
+		t := time.NewTimer(wait)
+		<-t.C
+	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.stopLinger()

@@ -197,3 +197,26 @@ func TestKernelReleaseKeepsNATHooks(t *testing.T) {
 		}
 	}
 }
+
+// A node that exits during the linger (SIGTERM right after releasing)
+// keeps the NAT hooks for the rest of it before removing its tables.
+func TestKernelCloseWaitsOutTheLinger(t *testing.T) {
+	k, f := stickyKernel(t)
+	k.lingerFor = 300 * time.Millisecond
+	if err := k.setActive([]string{"web"}, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.setActive([]string{"web"}, false); err != nil {
+		t.Fatal(err)
+	}
+	released := time.Now()
+	if err := k.close(); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(released); took < 250*time.Millisecond {
+		t.Errorf("close returned %v after the release, want it to wait out the 300ms linger", took)
+	}
+	if f.Has(nftables.TableFamilyIPv4) {
+		t.Errorf("the ip table is still there after close")
+	}
+}
