@@ -309,6 +309,18 @@ func TestProbeAcrossOutage(t *testing.T) {
 	target := fmt.Sprintf("%s:%d", l.Host("backend1").Addr, LabsrvTCPPort)
 	pr := l.StartProbe(bins, "client", target, probe.Options{Count: 100, Interval: 10 * time.Millisecond, Timeout: 200 * time.Millisecond})
 
+	// The probe is a process of its own, which may take longer to start on
+	// a loaded host than the whole schedule below: wait for its first
+	// connection (a socket to the target in the client's namespace).
+	if _, err := WaitFor(5*time.Second, func() error {
+		out, err := l.Host("client").RunFor(2*time.Second, "ss", "-Htan", "dst", target)
+		if err != nil || len(strings.TrimSpace(string(out))) == 0 {
+			return fmt.Errorf("no connection from the probe yet (%v)", err)
+		}
+		return nil
+	}); err != nil {
+		t.Fatalf("the probe did not start: %v", err)
+	}
 	// The cut's length is what is measured, so here sleeping is the point.
 	time.Sleep(300 * time.Millisecond)
 	l.Partition("client", "backend1")
