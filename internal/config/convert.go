@@ -196,6 +196,12 @@ func validName(s string, max int) bool {
 	return true
 }
 
+// ValidName reports whether s is a name had.toml takes for a key of at most
+// max bytes (cluster 64, link 32, group and service 64): 1..max bytes of
+// A-Z a-z 0-9 . _ -. It is the rule Load applies; importers that derive
+// names from other tools' configs call it rather than copy it.
+func ValidName(s string, max int) bool { return validName(s, max) }
+
 func (c *conv) name(path, v string, max int) string {
 	if !c.required(path) {
 		return ""

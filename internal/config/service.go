@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"math"
 	"regexp"
 	"slices"
@@ -49,7 +50,7 @@ func (c *conv) services(rs []rawService) []Service {
 // service reads one [[service]]: unset keys stay zero for proxy's defaults.
 func (c *conv) service(path string, r *rawService) proxy.ServiceConfig {
 	s := proxy.ServiceConfig{
-		Name:           c.name(path+".name", r.Name, 64),
+		Name:           c.name(path+".name", r.Name, maxServiceName),
 		Protocol:       c.str(path+".protocol", r.Protocol, ""),
 		Mode:           c.str(path+".mode", r.Mode, ""),
 		Scheduler:      c.str(path+".scheduler", r.Scheduler, ""),
@@ -138,6 +139,23 @@ func (c *conv) kernelService(path string, r *rawService, s *Service) {
 	} else if c.ix.has(path + ".interface") {
 		c.errorf(path+".interface", "only dr services take an interface")
 	}
+}
+
+// maxServiceName bounds a service name in bytes.
+const maxServiceName = 64
+
+// ServiceNameError reports why name cannot be the name of a [[service]]
+// forwarded with method ("proxy" or "", "nat", "dr"), nil when it can: the
+// rule Load applies, the kernel methods' (proxy/nft.ValidName: nftables
+// chains and maps carry the name, so no '.') on top of ValidName's.
+func ServiceNameError(name, method string) error {
+	if !validName(name, maxServiceName) {
+		return fmt.Errorf("config: service name %q: want 1..%d characters of A-Z a-z 0-9 . _ -", name, maxServiceName)
+	}
+	if method == nft.MethodNAT || method == nft.MethodDR {
+		return nft.ValidName(name)
+	}
+	return nil
 }
 
 // kernelLimits positions what proxy/nft's Validate refuses in a nat or

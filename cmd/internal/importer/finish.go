@@ -1,6 +1,7 @@
 package importer
 
 import (
+	"fmt"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -52,14 +53,32 @@ func (im *importer) finishServices() {
 			continue
 		}
 		listens[key] = s.at
-		base := s.name
-		for i := 2; names[s.name]; i++ {
-			s.name = base + "-" + strconv.Itoa(i)
-		}
-		names[s.name] = true
+		im.serviceName(s, names)
 		keep = append(keep, s)
 	}
 	m.services = keep
+}
+
+// serviceName makes s.name one had.toml takes for s's method and no other
+// service has (config.ServiceNameError is the rule; a kernel method's
+// nftables objects carry the name), with a NOTE when it had to change the
+// name the source gave.
+func (im *importer) serviceName(s *service, names map[string]bool) {
+	// The method is settled later (finishMethods); "nat" and "dr" may end
+	// up in the kernel, so their names keep to the kernel's alphabet.
+	from := s.name
+	base := s.name
+	if config.ServiceNameError(base, s.method) != nil {
+		base = sanitizeName(base, s.method, 60) // room for a "-N" suffix
+	}
+	s.name = base
+	for i := 2; names[s.name]; i++ {
+		s.name = base + "-" + strconv.Itoa(i)
+	}
+	names[s.name] = true
+	if s.name != from {
+		s.notes = append(s.notes, fmt.Sprintf("NOTE: named %s: the name %q the source gives is not a valid or not a unique hapair service name", s.name, from))
+	}
 }
 
 func (im *importer) uniqueReals(rs []*real, what, listen string, seen map[string]src) []*real {

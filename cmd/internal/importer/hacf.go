@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hapair/hapair/internal/config"
 )
 
 // bcastGroup is the multicast group a Heartbeat bcast line becomes: hapair
@@ -161,7 +163,7 @@ func (h *hacf) node(at src, args []string) {
 	}
 	for _, n := range args {
 		switch {
-		case !validName(n, 64):
+		case !config.ValidName(n, 64):
 			h.im.refusef(at, "node %q: hapair node names are 1..64 characters of A-Z a-z 0-9 . _ -", n)
 		case slices.Contains(h.nodes, n):
 			h.im.warnf(at, "node %s listed again (first at line %d)", n, h.nodeAt[n].line)

@@ -177,7 +177,7 @@ func (im *importer) parseHaresources(file string, data []byte, h *hacf, readLD l
 	names := map[string]bool{}
 	for at, f := range fieldLines(file, data, true) {
 		node := f[0]
-		if !validName(node, 64) {
+		if !config.ValidName(node, 64) {
 			im.refusef(at, "node %q: hapair node names are 1..64 characters of A-Z a-z 0-9 . _ -; group not imported", node)
 			continue
 		}
@@ -221,7 +221,7 @@ func groupName(g *group, first string, used map[string]bool) string {
 			break
 		}
 	}
-	base = sanitizeName(strings.ReplaceAll(base, "::", "-"), 28)
+	base = sanitizeName(strings.ReplaceAll(base, "::", "-"), "", 28)
 	name := base
 	for i := 2; used[name]; i++ {
 		name = base + "-" + strconv.Itoa(i)

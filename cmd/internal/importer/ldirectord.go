@@ -221,7 +221,7 @@ func (im *importer) ldService(v *ldVirtual, globals map[string]ldValue) *service
 	} else {
 		svcType = ldServiceByPort[ap.port]
 	}
-	s.name = sanitizeName(firstNonEmpty(svcType, proto)+"-"+strconv.Itoa(ap.port), 60)
+	s.name = firstNonEmpty(svcType, proto) + "-" + strconv.Itoa(ap.port) // finishServices makes it a valid, unique name
 	if sc, ok := get("scheduler"); ok {
 		s.scheduler = im.scheduler(sc.at, "scheduler="+sc.val, unquote(sc.val))
 	} else {

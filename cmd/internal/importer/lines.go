@@ -6,6 +6,8 @@ import (
 	"iter"
 	"os"
 	"strings"
+
+	"github.com/hapair/hapair/internal/config"
 )
 
 // maxFile bounds what an import reads from one file: the sources are a few
@@ -147,12 +149,15 @@ func shellWords(s string) (words []string, ok bool) {
 	return words, true
 }
 
-// sanitizeName maps s onto hapair's name alphabet (A-Z a-z 0-9 . _ -),
-// replacing other bytes with '-' and cutting it to max bytes.
-func sanitizeName(s string, max int) string {
+// sanitizeName maps s onto the names config.ServiceNameError accepts for
+// method ("" for any name hapair takes, A-Z a-z 0-9 . _ -; "nat" and "dr"
+// drop the '.'): each byte the rule refuses becomes '-', and s is cut to
+// max bytes. The rule is config's, asked byte by byte, so the two cannot
+// drift apart.
+func sanitizeName(s, method string, max int) string {
 	b := []byte(s)
-	for i, c := range b {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+	for i := range b {
+		if config.ServiceNameError(string(b[i:i+1]), method) != nil {
 			b[i] = '-'
 		}
 	}
@@ -163,9 +168,4 @@ func sanitizeName(s string, max int) string {
 		return "x"
 	}
 	return string(b)
-}
-
-// validName reports whether s is a valid hapair name of at most max bytes.
-func validName(s string, max int) bool {
-	return s != "" && sanitizeName(s, max) == s
 }
