@@ -210,10 +210,19 @@ func (im *importer) finishGroups() {
 	m := &im.m
 	svc := map[string]*service{}
 	kept := map[*service]bool{}
+	hb := im.heartbeatAddrs()
+	var keep []*service
 	for _, s := range m.services {
+		ap, err := netip.ParseAddrPort(s.listen)
+		if u, ok := hb[ap.Addr()]; err == nil && ok {
+			im.refusef(s.at, "virtual service %s listens on %s, which is %s (%s): hapair would make it a VIP and the group's owner would take it from that node; fix the source; service not imported", s.listen, ap.Addr(), u.what, u.at)
+			continue
+		}
 		svc[s.name] = s
 		kept[s] = true
+		keep = append(keep, s)
 	}
+	m.services = keep
 	vips := map[netip.Addr]src{}
 	for _, g := range m.groups {
 		var res []*resource
@@ -232,6 +241,12 @@ func (im *importer) finishGroups() {
 				r.services = names
 			case "vip":
 				a := netip.MustParsePrefix(r.address).Addr()
+				if u, ok := hb[a]; ok {
+					// Heartbeat would let the group's owner take the address
+					// another node's heartbeat runs on (config refuses it).
+					im.refusef(r.at, "VIP %s is %s (%s): the group's owner would take it from that node and cut its heartbeat; fix the source; VIP not imported", a, u.what, u.at)
+					continue
+				}
 				if first, dup := vips[a]; dup {
 					im.warnf(r.at, "VIP %s is already a resource at %s; not added twice", a, first)
 					continue
@@ -305,4 +320,31 @@ func (im *importer) pruneGroups() {
 			notes:     []string{"PLACEHOLDER group: nothing could be imported; write the group's resources"},
 			resources: []*resource{{kind: "vip", address: im.placeholder() + "/32", note: "PLACEHOLDER: 192.0.2.0/24 is a documentation range"}}}}
 	}
+}
+
+// hbAddr is a node's heartbeat address and the line that gave it.
+type hbAddr struct {
+	what string
+	at   src
+}
+
+// heartbeatAddrs maps each node's ucast heartbeat address to where the
+// source gave it, for the cross-check config.Load makes: a VIP or a
+// service's listen address must not be one of them.
+func (im *importer) heartbeatAddrs() map[netip.Addr]hbAddr {
+	out := map[netip.Addr]hbAddr{}
+	for _, l := range im.m.links {
+		for n, s := range l.peers {
+			a, err := netip.ParseAddr(s)
+			if err != nil {
+				continue
+			}
+			at, ok := l.where[s]
+			if !ok {
+				at = l.at
+			}
+			out[a] = hbAddr{fmt.Sprintf("node %s's ucast heartbeat address on %s", n, l.iface), at}
+		}
+	}
+	return out
 }

@@ -324,11 +324,12 @@ func (h *hacf) ucastLine(at src, args []string) {
 func (h *hacf) finishUcast() {
 	for _, ifc := range h.ucastOrder {
 		addrs := h.ucast[ifc]
-		l := &link{at: addrs[0].at, kind: "ucast", iface: ifc, peers: map[string]string{}}
+		l := &link{at: addrs[0].at, kind: "ucast", iface: ifc, peers: map[string]string{}, where: map[string]src{}}
 		var pairs []string
 		for i, n := range h.nodes {
 			if i < len(addrs) {
 				l.peers[n] = addrs[i].addr.String()
+				l.where[l.peers[n]] = addrs[i].at
 				pairs = append(pairs, n+"="+addrs[i].addr.String())
 			}
 		}

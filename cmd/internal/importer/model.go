@@ -99,6 +99,7 @@ type link struct {
 	group string
 	port  int
 	peers map[string]string // ucast: node -> address
+	where map[string]src    // ucast: address -> the line that gave it
 	stand bool              // ucast: some address is a placeholder
 }
 
