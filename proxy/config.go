@@ -219,9 +219,7 @@ func (c ServiceConfig) Validate() error {
 		errs = append(errs, field.In(path, m.Validate()))
 		// The same program with the same arguments gives the same verdict:
 		// a second copy only doubles the runs (Zeus lists a monitor once).
-		if j := slices.IndexFunc(c.Monitors[:i], func(o check.Monitor) bool {
-			return o.Program == m.Program && slices.Equal(o.Args, m.Args)
-		}); j >= 0 && m.Program != "" {
+		if j := slices.IndexFunc(c.Monitors[:i], m.Same); j >= 0 && m.Program != "" {
 			errs = append(errs, field.Repeated(path+".script", field.Index("monitors", j)+".script", "%q with the same args is listed again", m.Program))
 		}
 	}

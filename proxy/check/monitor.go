@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -46,6 +47,13 @@ type Monitor struct {
 	Interval time.Duration
 	// Timeout bounds one run (default Interval); the process group is killed.
 	Timeout time.Duration
+}
+
+// Same reports whether m and o run the same program with the same
+// arguments: they give the same verdict, so a service lists such a monitor
+// once (proxy.ServiceConfig.Validate refuses a second copy).
+func (m Monitor) Same(o Monitor) bool {
+	return m.Program == o.Program && slices.Equal(m.Args, o.Args)
 }
 
 func (m Monitor) withDefaults() Monitor {

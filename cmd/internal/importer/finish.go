@@ -3,11 +3,13 @@ package importer
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/hapair/hapair/internal/config"
 	"github.com/hapair/hapair/proxy"
+	proxycheck "github.com/hapair/hapair/proxy/check" // check is the model's type
 )
 
 // Template values for what a source without a cluster (ldirectord.cf,
@@ -53,6 +55,7 @@ func (im *importer) finishServices() {
 			continue
 		}
 		listens[key] = s.at
+		s.monitors = im.uniqueMonitors(s)
 		im.serviceName(s, names)
 		keep = append(keep, s)
 	}
@@ -99,6 +102,23 @@ func (im *importer) uniqueReals(rs []*real, what, listen string, seen map[string
 		}
 		seen[r.address] = r.at
 		out = append(out, r)
+	}
+	return out
+}
+
+// uniqueMonitors merges the monitors of s that run the same program with
+// the same arguments (check.Monitor.Same, the rule had.toml is loaded
+// with): they give the same verdict, and Zeus lists a SCRIPT once.
+func (im *importer) uniqueMonitors(s *service) []*monitor {
+	var out []*monitor
+	for _, mo := range s.monitors {
+		cm := proxycheck.Monitor{Program: mo.script, Args: mo.args}
+		if j := slices.IndexFunc(out, func(o *monitor) bool { return cm.Same(proxycheck.Monitor{Program: o.script, Args: o.args}) }); j >= 0 {
+			im.warnf(mo.at, "monitor %s listed again with the same arguments (first at %s); merged", mo.script, out[j].at)
+			s.notes = append(s.notes, fmt.Sprintf("NOTE: monitor %s at %s is the one at %s again: merged", mo.script, mo.at, out[j].at))
+			continue
+		}
+		out = append(out, mo)
 	}
 	return out
 }
