@@ -82,13 +82,24 @@ const maxIfname = 15
 // which dev_valid_name refuses); whether it exists is the host's business.
 func (c *conv) ifname(path, v string) string {
 	v = c.str(path, v, "")
-	switch {
-	case len(v) > maxIfname:
-		c.errorf(path, "%q is longer than %d bytes, the most a Linux interface name has", v, maxIfname)
-	case v == "." || v == ".." || strings.ContainsAny(v, "/: \t\n\x00"):
-		c.errorf(path, "%q is not a valid Linux interface name", v)
+	if err := IfnameError(v); err != nil {
+		c.errorf(path, "%v", err)
 	}
 	return v
+}
+
+// IfnameError reports why name cannot be a Linux interface name (too
+// long, or with "/", ":" or white space, which dev_valid_name in
+// net/core/dev.c refuses), nil when it can or when name is empty (not
+// given). It is the rule Load applies to every interface key.
+func IfnameError(name string) error {
+	switch {
+	case len(name) > maxIfname:
+		return fmt.Errorf("%q is longer than %d bytes, the most a Linux interface name has", name, maxIfname)
+	case name == "." || name == ".." || strings.ContainsAny(name, "/: \t\n\x00"):
+		return fmt.Errorf("%q is not a valid Linux interface name", name)
+	}
+	return nil
 }
 
 // duration parses a Go duration; zeroOK allows "0" (meaning off).

@@ -265,9 +265,7 @@ func (w *tomlWriter) element(val string, at src, note string) {
 // commentText makes s safe inside a TOML comment: TOML forbids control
 // characters other than tab there, and a newline would end the comment.
 func commentText(s string) string {
-	if !utf8.ValidString(s) {
-		s = strings.ToValidUTF8(s, "\uFFFD")
-	}
+	s = asWritten(s)
 	return strings.Map(func(r rune) rune {
 		if r < 0x20 && r != '\t' || r == 0x7f {
 			return '?'
@@ -276,11 +274,18 @@ func commentText(s string) string {
 	}, s)
 }
 
-// q quotes s as a TOML basic string.
-func q(s string) string {
+// asWritten is s as q and commentText write it: TOML is UTF-8, so each
+// invalid sequence becomes U+FFFD (3 bytes: a length check must see this).
+func asWritten(s string) string {
 	if !utf8.ValidString(s) {
 		s = strings.ToValidUTF8(s, "\uFFFD")
 	}
+	return s
+}
+
+// q quotes s as a TOML basic string.
+func q(s string) string {
+	s = asWritten(s)
 	var b strings.Builder
 	b.WriteByte('"')
 	for _, r := range s {

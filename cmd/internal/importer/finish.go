@@ -24,6 +24,7 @@ var (
 // (with a placeholder and a warning) and drops what cannot stand (with a
 // refusal), so that the output always loads.
 func (im *importer) finish() {
+	im.finishInterfaces()
 	im.finishServices()
 	if im.m.template {
 		im.template()
@@ -300,6 +301,7 @@ func (im *importer) finishGroups() {
 			}
 		}
 	}
+	im.finishPings(vips, hb)
 	im.pruneGroups()
 	// Services no balancer activates would never run: a template group
 	// activates them, or they are reported.
@@ -340,31 +342,4 @@ func (im *importer) pruneGroups() {
 			notes:     []string{"PLACEHOLDER group: nothing could be imported; write the group's resources"},
 			resources: []*resource{{kind: "vip", address: im.placeholder() + "/32", note: "PLACEHOLDER: 192.0.2.0/24 is a documentation range"}}}}
 	}
-}
-
-// hbAddr is a node's heartbeat address and the line that gave it.
-type hbAddr struct {
-	what string
-	at   src
-}
-
-// heartbeatAddrs maps each node's ucast heartbeat address to where the
-// source gave it, for the cross-check config.Load makes: a VIP or a
-// service's listen address must not be one of them.
-func (im *importer) heartbeatAddrs() map[netip.Addr]hbAddr {
-	out := map[netip.Addr]hbAddr{}
-	for _, l := range im.m.links {
-		for n, s := range l.peers {
-			a, err := netip.ParseAddr(s)
-			if err != nil {
-				continue
-			}
-			at, ok := l.where[s]
-			if !ok {
-				at = l.at
-			}
-			out[a] = hbAddr{fmt.Sprintf("node %s's ucast heartbeat address on %s", n, l.iface), at}
-		}
-	}
-	return out
 }

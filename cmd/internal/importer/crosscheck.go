@@ -1,0 +1,99 @@
+package importer
+
+import (
+	"fmt"
+	"net/netip"
+
+	"github.com/hapair/hapair/internal/config"
+)
+
+// The checks here are the cross-checks config.Load makes on what an
+// import copies from the source (interface names, a node's heartbeat
+// address reused as a VIP or ping node): the source is broken there, so
+// the piece is refused or dropped with the lines involved, and the output
+// still loads. The rules are config's own.
+
+// finishInterfaces refuses a heartbeat link or a resource whose interface
+// no Linux interface can have (config.IfnameError), and drops a VIP's
+// interface and label with a warning: the VIP then goes on the interface
+// whose subnet holds it.
+func (im *importer) finishInterfaces() {
+	m := &im.m
+	var links []*link
+	for _, l := range m.links {
+		if err := config.IfnameError(asWritten(l.iface)); err != nil {
+			im.refusef(l.at, "%s heartbeat link: interface %v; link not imported", l.kind, err)
+			continue
+		}
+		links = append(links, l)
+	}
+	m.links = links
+	if m.sync != nil {
+		if err := config.IfnameError(asWritten(m.sync.iface)); err != nil {
+			im.refusef(m.sync.at, "connection sync: interface %v; not imported", err)
+			m.sync = nil
+		}
+	}
+	for _, g := range m.groups {
+		var res []*resource
+		for _, r := range g.resources {
+			if err := config.IfnameError(asWritten(r.iface)); err != nil {
+				if r.kind != "vip" {
+					im.refusef(r.at, "%s resource: interface %v; not imported", r.kind, err)
+					continue
+				}
+				im.warnf(r.at, "VIP %s: interface %v; left out (had puts the VIP on the interface whose subnet holds it)", r.address, err)
+				r.iface, r.label = "", ""
+			}
+			res = append(res, r)
+		}
+		g.resources = res
+	}
+}
+
+// finishPings drops a ping node that is one of the cluster's own
+// addresses (a VIP or a node's heartbeat address): it answers for the
+// cluster itself, so it breaks no tie (config.Load refuses it).
+func (im *importer) finishPings(vips map[netip.Addr]src, hb map[netip.Addr]hbAddr) {
+	var keep []*ping
+	for _, p := range im.m.pings {
+		a, err := netip.ParseAddr(p.addr)
+		if at, ok := vips[a]; err == nil && ok {
+			im.warnf(p.at, "ping node %s is a VIP (%s): it answers for the cluster itself, so it breaks no tie; ignored", a, at)
+			continue
+		}
+		if u, ok := hb[a]; err == nil && ok {
+			im.warnf(p.at, "ping node %s is %s (%s): it answers for the cluster itself, so it breaks no tie; ignored", a, u.what, u.at)
+			continue
+		}
+		keep = append(keep, p)
+	}
+	im.m.pings = keep
+}
+
+// hbAddr is a node's heartbeat address and the line that gave it.
+type hbAddr struct {
+	what string
+	at   src
+}
+
+// heartbeatAddrs maps each node's ucast heartbeat address to where the
+// source gave it, for the cross-check config.Load makes: a VIP or a
+// service's listen address must not be one of them.
+func (im *importer) heartbeatAddrs() map[netip.Addr]hbAddr {
+	out := map[netip.Addr]hbAddr{}
+	for _, l := range im.m.links {
+		for n, s := range l.peers {
+			a, err := netip.ParseAddr(s)
+			if err != nil {
+				continue
+			}
+			at, ok := l.where[s]
+			if !ok {
+				at = l.at
+			}
+			out[a] = hbAddr{fmt.Sprintf("node %s's ucast heartbeat address on %s", n, l.iface), at}
+		}
+	}
+	return out
+}
