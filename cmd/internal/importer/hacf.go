@@ -60,6 +60,7 @@ type hacf struct {
 	portSet    bool
 	ucast      map[string][]ucastAddr // interface -> addresses, in file order
 	ucastOrder []string
+	ucastSeen  map[netip.Addr]src // each ucast address and its first line
 	pingSeen   map[string]bool
 	ipfail     *src
 	crm        bool
@@ -72,7 +73,7 @@ type ucastAddr struct {
 
 // parseHACF reads ha.cf(5) into the cluster, links and pings.
 func (im *importer) parseHACF(file string, data []byte) *hacf {
-	h := &hacf{im: im, file: file, nodeAt: map[string]src{}, ucast: map[string][]ucastAddr{}, pingSeen: map[string]bool{}}
+	h := &hacf{im: im, file: file, nodeAt: map[string]src{}, ucast: map[string][]ucastAddr{}, ucastSeen: map[netip.Addr]src{}, pingSeen: map[string]bool{}}
 	c := &im.m.cluster
 	c.at = src{file, 0}
 	set := map[string]src{}
@@ -309,6 +310,14 @@ func (h *hacf) ucastLine(at src, args []string) {
 			h.im.refusef(at, "ucast %s %s: hapair's heartbeat links are IPv4 only", args[0], s)
 			continue
 		}
+		// One address is one node's: every link binds it on the same
+		// port, so hapair refuses it twice (config: two ucast links
+		// cannot share an address and port).
+		if first, dup := h.ucastSeen[a.Unmap()]; dup {
+			h.im.warnf(at, "ucast %s %s: address already given at %s; ignored", args[0], s, first)
+			continue
+		}
+		h.ucastSeen[a.Unmap()] = at
 		if _, ok := h.ucast[args[0]]; !ok {
 			h.ucastOrder = append(h.ucastOrder, args[0])
 		}

@@ -191,6 +191,9 @@ func TestHaresources(t *testing.T) {
 		{name: "ping nodes that are the cluster's own addresses", files: map[string]string{"ha.cf": "node lb1 lb2\nucast eth1 198.18.1.1 198.18.1.2\nping 198.18.0.10\nping 198.18.1.2\nping 198.18.2.1\n"},
 			want: want{complete: true, toml: []string{`address = "198.18.2.1"`}, notTOML: []string{`address = "198.18.0.10"` + "\n"},
 				warns: []string{"ha.cf:3: ping node 198.18.0.10 is a VIP (", "ha.cf:4: ping node 198.18.1.2 is node lb2's ucast heartbeat address on eth1 ("}}},
+		{name: "a ucast address given twice is one node's", files: map[string]string{"ha.cf": "node lb1 lb2\nucast eth1 198.18.1.1 198.18.1.1 198.18.1.2\nucast eth2 198.18.1.2\n"},
+			want: want{complete: true, toml: []string{`peers = { "lb1" = "198.18.1.1", "lb2" = "198.18.1.2" }`}, notTOML: []string{`"eth2"`},
+				warns: []string{"ha.cf:2: ucast eth1 198.18.1.1: address already given at ", "ha.cf:3: ucast eth2 198.18.1.2: address already given at "}}},
 		{name: "haresources missing", files: map[string]string{"haresources": ""},
 			want: want{warns: []string{"haresources: not converted: cannot read haresources", "not converted: no resource group could be imported"}}},
 	}
