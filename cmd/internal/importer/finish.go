@@ -72,16 +72,18 @@ func (im *importer) serviceName(s *service, names map[string]bool) {
 	// up in the kernel, so their names keep to the kernel's alphabet.
 	from := s.name
 	base := s.name
-	if config.ServiceNameError(base, s.method) != nil {
+	why := "is already another service's name"
+	if err := config.ServiceNameError(base, s.method); err != nil {
 		base = sanitizeName(base, s.method, 60) // room for a "-N" suffix
+		why = "is not a valid service name (want A-Z a-z 0-9 . _ -, no '.' with method nat or dr: nftables objects carry the name)"
 	}
 	s.name = base
 	for i := 2; names[s.name]; i++ {
-		s.name = base + "-" + strconv.Itoa(i)
+		s.name = base[:min(len(base), 60)] + "-" + strconv.Itoa(i)
 	}
 	names[s.name] = true
 	if s.name != from {
-		s.notes = append(s.notes, fmt.Sprintf("NOTE: named %s: the name %q the source gives is not a valid or not a unique hapair service name", s.name, from))
+		s.notes = append(s.notes, fmt.Sprintf("NOTE: named %s: the name %q derived from the source %s", s.name, from, why))
 	}
 }
 

@@ -16,9 +16,10 @@ func TestLdirectord(t *testing.T) {
 	}{
 		{name: "service names keep to the nat method's alphabet and stay unique", cf: "virtual=198.18.0.20:80\n\treal=198.18.1.1:80 masq\n\tservice=\"web.v2\"\n\tchecktype=connect\n" +
 			"virtual=198.18.0.21:80\n\treal=198.18.1.1:80 masq\n\tservice=web_v2\n\tchecktype=connect\n" +
-			"virtual=198.18.0.22:80\n\treal=198.18.1.1:80 ipip\n\tservice=\"web.v2\"\n\tchecktype=connect\n",
-			want: want{complete: true, toml: []string{`name = "web-v2-80"`, `method = "nat"`, `# NOTE: named web-v2-80: the name "web.v2-80" the source gives`, `name = "web_v2-80"`,
-				`name = "web.v2-80"`}}},
+			"virtual=198.18.0.22:80\n\treal=198.18.1.1:80 ipip\n\tservice=\"web.v2\"\n\tchecktype=connect\n" +
+			"virtual=198.18.0.23:80\n\treal=198.18.1.1:80 ipip\n\tservice=web_v2\n\tchecktype=connect\n",
+			want: want{complete: true, toml: []string{`name = "web-v2-80"`, `method = "nat"`, `# NOTE: named web-v2-80: the name "web.v2-80" derived from the source is not a valid service name`, `name = "web_v2-80"`,
+				`name = "web.v2-80"`, `# NOTE: named web_v2-80-2: the name "web_v2-80" derived from the source is already another service's name`}}},
 		{name: "global directives", cf: "checktimeout=3\nnegotiatetimeout=4\nconnecttimeout=2\ncheckinterval=6\ncheckcount=2\nfailurecount=3\nautoreload=yes\n" +
 			"callback=\"/usr/local/bin/sync-cf\"\nlogfile=\"local0\"\nemailalert=\"ops@example.com\"\nemailalertfreq=3600\nemailalertstatus=all\nquiescent=no\nfallback=127.0.0.1:8080\n" + web,
 			want: want{complete: true, toml: []string{`interval = "6s", timeout = "4s", rise = 1, fall = 6`, "quiescent = false", `fallback = "127.0.0.1:8080"`, "template"},
