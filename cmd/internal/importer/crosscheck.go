@@ -3,6 +3,7 @@ package importer
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 
 	"github.com/hapair/hapair/internal/config"
 )
@@ -96,4 +97,60 @@ func (im *importer) heartbeatAddrs() map[netip.Addr]hbAddr {
 		}
 	}
 	return out
+}
+
+// wildcardSelf drops the reals, backups and fallback of a service on the
+// wildcard address that are one of the cluster's own addresses (a VIP or
+// a node's heartbeat address) on the service's port: the service would
+// forward to itself (config.Load refuses it). A service left with nothing
+// to forward to is refused and leaves its balancer.
+func (im *importer) wildcardSelf(vips map[netip.Addr]src, hb map[netip.Addr]hbAddr) {
+	own := func(what, addr string, listen netip.AddrPort, at src) bool {
+		ap, err := netip.ParseAddrPort(addr)
+		if err != nil || ap.Port() != listen.Port() {
+			return false
+		}
+		if first, ok := vips[ap.Addr()]; ok {
+			im.refusef(at, "%s %s is the service itself: it listens on %s, and %s is a VIP (%s); not imported", what, addr, listen, ap.Addr(), first)
+			return true
+		}
+		if u, ok := hb[ap.Addr()]; ok {
+			im.refusef(at, "%s %s is the service itself: it listens on %s, and %s is %s (%s); not imported", what, addr, listen, ap.Addr(), u.what, u.at)
+			return true
+		}
+		return false
+	}
+	gone := map[string]bool{}
+	var keep []*service
+	for _, s := range im.m.services {
+		listen, err := netip.ParseAddrPort(s.listen)
+		if err != nil || !listen.Addr().IsUnspecified() {
+			keep = append(keep, s)
+			continue
+		}
+		s.reals = slices.DeleteFunc(s.reals, func(r *real) bool { return own("real", r.address, listen, r.at) })
+		s.backups = slices.DeleteFunc(s.backups, func(r *real) bool { return own("backup", r.address, listen, r.at) })
+		if s.fallback != "" && own("fallback", s.fallback, listen, s.at) {
+			s.fallback = ""
+		}
+		if len(s.reals) == 0 && s.fallback == "" {
+			im.refusef(s.at, "virtual service %s has no real server left (and no fallback); service not imported", s.listen)
+			gone[s.name] = true
+			continue
+		}
+		keep = append(keep, s)
+	}
+	im.m.services = keep
+	if len(gone) == 0 {
+		return
+	}
+	for _, g := range im.m.groups {
+		g.resources = slices.DeleteFunc(g.resources, func(r *resource) bool {
+			if r.kind != "balancer" {
+				return false
+			}
+			r.services = slices.DeleteFunc(r.services, func(n string) bool { return gone[n] })
+			return len(r.services) == 0
+		})
+	}
 }

@@ -303,6 +303,7 @@ func (im *importer) finishGroups() {
 			}
 		}
 	}
+	im.wildcardSelf(vips, hb)
 	im.finishPings(vips, hb)
 	im.pruneGroups()
 	// Services no balancer activates would never run: a template group
