@@ -187,6 +187,12 @@ func (s *Server) acceptLoop() {
 			continue
 		}
 		s.pace.OK()
+		// The deadline is set here, before the connection is listed, not
+		// in serveConn: Close may set an immediate read deadline on a
+		// listed idle client at any moment, and serveConn's goroutine
+		// setting its own later would undo it (Close then waited its
+		// whole CloseGrace for a client that had sent nothing).
+		c.SetDeadline(time.Now().Add(RequestTimeout))
 		s.mu.Lock()
 		select {
 		case <-s.closing:
@@ -210,7 +216,6 @@ func (s *Server) acceptLoop() {
 
 func (s *Server) serveConn(c net.Conn) {
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(RequestTimeout))
 	var req Request
 	dec := json.NewDecoder(io.LimitReader(c, maxMessage))
 	var resp Response
