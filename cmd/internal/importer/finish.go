@@ -10,6 +10,7 @@ import (
 	"github.com/hapair/hapair/internal/config"
 	"github.com/hapair/hapair/proxy"
 	proxycheck "github.com/hapair/hapair/proxy/check" // check is the model's type
+	"github.com/hapair/hapair/proxy/persist"
 )
 
 // Template values for what a source without a cluster (ldirectord.cf,
@@ -58,9 +59,21 @@ func (im *importer) finishServices() {
 		listens[key] = s.at
 		s.monitors = im.uniqueMonitors(s)
 		im.serviceName(s, names)
+		capPersistence(s)
 		keep = append(keep, s)
 	}
 	m.services = keep
+}
+
+// capPersistence keeps a persistence timeout within persist.MaxTTL, the
+// longest the persistence sync carries to the peer (proxy's rule for
+// `persistent`), with a NOTE: ipvsadm -p and ldirectord's persistent take
+// any number of seconds.
+func capPersistence(s *service) {
+	if s.persistent > persist.MaxTTL {
+		s.notes = append(s.notes, fmt.Sprintf("NOTE: persistent %v from the source capped at %v, the longest hapair's persistence sync carries to the peer", s.persistent, persist.MaxTTL))
+		s.persistent = persist.MaxTTL
+	}
 }
 
 // serviceName makes s.name one had.toml takes for s's method and no other
