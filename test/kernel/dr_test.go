@@ -163,30 +163,5 @@ func TestDRQuiescentDrainFallback(t *testing.T) {
 			idx = i
 		}
 	}
-	svc.Reals[idx].Weight = 0
-	s.b.apply(svc)
-	if err := echo(c, "after quiescent"); err != nil {
-		t.Fatalf("open dr connection to quiescent %s: %v", name, err)
-	}
-	if got := s.connect(t, vip+":80", 20); got[name] != 0 {
-		t.Errorf("quiescent %s took new connections: %v", name, got)
-	}
-	svc.Reals[idx].Weight, svc.Reals[idx].Down = 1, true
-	s.b.apply(svc)
-	if err := echo(c, "after drain"); err != nil {
-		t.Fatalf("open dr connection to drained %s: %v", name, err)
-	}
-	if got := s.connect(t, vip+":80", 20); got[name] != 0 {
-		t.Errorf("drained %s took new connections: %v", name, got)
-	}
-	for i := range svc.Reals {
-		svc.Reals[i].Down = true
-	}
-	s.b.apply(svc)
-	if got := s.connect(t, vip+":80", 10); got["backend3"] != 10 {
-		t.Errorf("with every real down, dr connections went to %v, want the fallback backend3", got)
-	}
-	if err := echo(c, "after fallback"); err != nil {
-		t.Fatalf("open dr connection after every real went down: %v", err)
-	}
+	s.quiescentDrainFallback(t, svc, idx, name, c)
 }

@@ -218,32 +218,7 @@ func TestNATQuiescentDrainFallback(t *testing.T) {
 	if c := s.b.connections(svc)["web"][svc.Reals[idx].Addr]; c.Active != 1 {
 		t.Errorf("counts of %s with one open connection: %+v, want 1 active", name, c)
 	}
-	// Quiescent (weight 0): no new connections, the open one continues.
-	svc.Reals[idx].Weight = 0
-	s.b.apply(svc)
-	if err := echo(c, "after quiescent"); err != nil {
-		t.Fatalf("open connection to quiescent %s: %v", name, err)
-	}
-	if got := s.connect(t, vip+":80", 20); got[name] != 0 {
-		t.Errorf("quiescent %s took new connections: %v", name, got)
-	}
-	// Drained (down): the same.
-	svc.Reals[idx].Weight, svc.Reals[idx].Down = 1, true
-	s.b.apply(svc)
-	if err := echo(c, "after drain"); err != nil {
-		t.Fatalf("open connection to drained %s: %v", name, err)
-	}
-	// Every real down: the fallback serves; the open connection continues.
-	for i := range svc.Reals {
-		svc.Reals[i].Down = true
-	}
-	s.b.apply(svc)
-	if got := s.connect(t, vip+":80", 10); got["backend3"] != 10 {
-		t.Errorf("with every real down, connections went to %v, want the fallback backend3", got)
-	}
-	if err := echo(c, "after fallback"); err != nil {
-		t.Fatalf("open connection after all reals went down: %v", err)
-	}
+	s.quiescentDrainFallback(t, svc, idx, name, c)
 }
 
 // A health change under load: reals flap between up, quiescent and down
@@ -331,4 +306,40 @@ func TestNATHealthChangeUnderLoad(t *testing.T) {
 	}
 	t.Logf("%d connections across %d atomic health changes (at least %d per change, %d loops), %d failed",
 		ok.Load(), changes, perChange, loops, failed.Load())
+}
+
+// quiescentDrainFallback takes real idx (name, which holds the open
+// connection c) of svc quiescent (weight 0), then drained (down), then
+// every real down; it fails the test unless c keeps echoing throughout,
+// name takes no new connection while quiescent or drained, and the
+// fallback (backend3) serves once every real is down. nat and dr share
+// these rules (ipvsadm weight 0, ldirectord quiescent, fallback=).
+func (s *setup) quiescentDrainFallback(t *testing.T, svc nft.Service, idx int, name string, c net.Conn) {
+	t.Helper()
+	svc.Reals[idx].Weight = 0
+	s.b.apply(svc)
+	if err := echo(c, "after quiescent"); err != nil {
+		t.Fatalf("open connection to quiescent %s: %v", name, err)
+	}
+	if got := s.connect(t, vip+":80", 20); got[name] != 0 {
+		t.Errorf("quiescent %s took new connections: %v", name, got)
+	}
+	svc.Reals[idx].Weight, svc.Reals[idx].Down = 1, true
+	s.b.apply(svc)
+	if err := echo(c, "after drain"); err != nil {
+		t.Fatalf("open connection to drained %s: %v", name, err)
+	}
+	if got := s.connect(t, vip+":80", 20); got[name] != 0 {
+		t.Errorf("drained %s took new connections: %v", name, got)
+	}
+	for i := range svc.Reals {
+		svc.Reals[i].Down = true
+	}
+	s.b.apply(svc)
+	if got := s.connect(t, vip+":80", 10); got["backend3"] != 10 {
+		t.Errorf("with every real down, connections went to %v, want the fallback backend3", got)
+	}
+	if err := echo(c, "after fallback"); err != nil {
+		t.Fatalf("open connection after every real went down: %v", err)
+	}
 }
