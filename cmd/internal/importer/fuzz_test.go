@@ -6,19 +6,24 @@ import (
 	"errors"
 	"io/fs"
 	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/hapair/hapair/internal/config"
 )
 
 // Every fuzz target checks the package's promises on any input: no panic,
-// the same output twice, and TOML that loads through internal/config.
+// the same output twice (the TOML byte for byte and the warnings, which
+// `hactl import` prints too), and TOML that loads through internal/config.
 
 func fuzzCheck(t *testing.T, imp func() *Result) {
 	a := imp()
 	b := imp()
 	if !bytes.Equal(a.TOML, b.TOML) {
 		t.Fatalf("two imports of the same input differ:\n%s\n---\n%s", a.TOML, b.TOML)
+	}
+	if !slices.Equal(a.Warnings, b.Warnings) {
+		t.Fatalf("two imports of the same input warn differently:\n%v\n---\n%v", a.Warnings, b.Warnings)
 	}
 	if _, err := config.ParseWith(a.TOML, "had.toml", &anyHost{toml: a.TOML}); err != nil {
 		t.Fatalf("import does not load: %v\n--- TOML:\n%s", err, a.TOML)

@@ -240,7 +240,11 @@ type ipvsCmd struct {
 	cmd  string
 	opts map[string]string
 	set  []string // --set's three values
+	fwd  []string // the forwarding options (-g, -i, -m), in command-line order
 }
+
+// ipvsForward maps ipvsadm's forwarding options onto LVS's method names.
+var ipvsForward = map[string]string{"-g": "gate", "-m": "masq", "-i": "ipip"}
 
 func (st *ipvsState) command(at src, args []string) {
 	c := ipvsCmd{opts: map[string]string{}}
@@ -326,6 +330,9 @@ func (c *ipvsCmd) persistent(args []string, i int) int {
 func (c *ipvsCmd) put(k, v string) {
 	if ipvsCommands[k] && c.cmd == "" {
 		c.cmd = k
+	}
+	if _, ok := ipvsForward[k]; ok {
+		c.fwd = append(c.fwd, k)
 	}
 	c.opts[k] = v
 }
@@ -483,6 +490,13 @@ func (st *ipvsState) addService(at src, line string, c *ipvsCmd) {
 }
 
 func (st *ipvsState) addReal(at src, line string, c *ipvsCmd) {
+	if len(c.fwd) > 1 {
+		// ipvsadm(8) takes one forwarding method: a second -g, -i or -m
+		// makes it fail ("multiple 'forwarding-method' options specified")
+		// before it changes anything, so the source never had this real.
+		st.im.warnf(at, "%s: more than one forwarding method (%s): ipvsadm refuses the command, and so did it when the rules ran; command skipped", line, strings.Join(c.fwd, " "))
+		return
+	}
 	s := st.find(at, line, c)
 	if s == nil {
 		return
@@ -512,10 +526,8 @@ func (st *ipvsState) addReal(at src, line string, c *ipvsCmd) {
 	} else if c.cmd == "-a" {
 		st.im.warnf(at, "%s: real %s already added at line %d; settings updated", line, addr, r.at.line)
 	}
-	for opt, m := range map[string]string{"-g": "gate", "-m": "masq", "-i": "ipip"} {
-		if _, ok := c.opts[opt]; ok {
-			r.method = m
-		}
+	if len(c.fwd) == 1 {
+		r.method = ipvsForward[c.fwd[0]]
 	}
 	if v, ok := c.opts["-w"]; ok {
 		n, err := strconv.Atoi(v)

@@ -1,6 +1,8 @@
 package importer
 
 import (
+	"bytes"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -61,6 +63,30 @@ func TestIPVSAdm(t *testing.T) {
 				t.Fatal(err)
 			}
 			tc.want.check(t, res)
+		})
+	}
+}
+
+// ipvsadm(8) takes one forwarding method per command: with two (or one
+// twice) it fails, so the real never existed. The import skips the
+// command, the same way on every run (it once took whichever of -g, -i,
+// -m a map range met last: FuzzIPVSAdm 4a848fd61bb9b1cc).
+func TestIPVSAdmForwardingMethods(t *testing.T) {
+	for _, opts := range []string{"-g -m", "-m -i", "-i -g -m", "-m -m", "--gatewaying --ipip", "-mi"} {
+		t.Run(opts, func(t *testing.T) {
+			rules := "-A -t 198.18.0.20:80\n-a -t 198.18.0.20:80 -r 198.18.1.1 -g\n-a -t 198.18.0.20:80 -r 198.18.1.2 " + opts + "\n"
+			first, err := IPVSAdm("ipvsadm.cf", strings.NewReader(rules))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want{complete: true, toml: []string{`"198.18.1.1:80"`, "gate (LVS-DR)"}, notTOML: []string{"198.18.1.2"},
+				warns: []string{"ipvsadm.cf:3: ipvsadm -a -t 198.18.0.20:80 -r 198.18.1.2 " + opts + ": more than one forwarding method"}}.check(t, first)
+			for range 50 {
+				res, _ := IPVSAdm("ipvsadm.cf", strings.NewReader(rules))
+				if !bytes.Equal(res.TOML, first.TOML) || !slices.Equal(res.Warnings, first.Warnings) {
+					t.Fatalf("imports differ:\n%s%v\n---\n%s%v", first.TOML, first.Warnings, res.TOML, res.Warnings)
+				}
+			}
 		})
 	}
 }
