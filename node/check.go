@@ -223,6 +223,30 @@ func (r Report) Summary() string {
 		c.Cluster.Authkeys, plural(len(r.Keyring.KeyIDs()), "key"), r.Keyring.SignKeyID(), hostFacts)
 }
 
+// ErrorLines is how hactl check-config and had print err, from Check or
+// Load of the config at path, when it is the config's or its authkeys
+// file's own errors: one FILE:LINE:COL line per error, then the count,
+// "PATH: N errors" or "AUTHKEYS: N errors (cluster.authkeys in PATH)".
+// For any other error it returns nil.
+func ErrorLines(path string, err error) []string {
+	var errs config.Errors
+	var keyErrs authkeys.Errors
+	var lines []string
+	switch {
+	case errors.As(err, &errs):
+		for _, e := range errs {
+			lines = append(lines, e.Error())
+		}
+		return append(lines, fmt.Sprintf("%s: %s", path, plural(len(errs), "error")))
+	case errors.As(err, &keyErrs):
+		for _, e := range keyErrs {
+			lines = append(lines, e.Error())
+		}
+		return append(lines, fmt.Sprintf("%s: %s (cluster.authkeys in %s)", keyErrs[0].File, plural(len(keyErrs), "error"), path))
+	}
+	return nil
+}
+
 func plural(n int, word string) string {
 	if n == 1 {
 		return "1 " + word

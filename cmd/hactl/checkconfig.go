@@ -1,12 +1,11 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 
-	"github.com/hapair/hapair/authkeys"
 	"github.com/hapair/hapair/internal/config"
 	"github.com/hapair/hapair/node"
 )
@@ -67,33 +66,16 @@ func runCheckConfig(args []string, stdout, stderr io.Writer) int {
 	for _, w := range rep.Warnings {
 		fmt.Fprintf(stderr, "hactl: check-config: warning: %s\n", w)
 	}
-	var errs config.Errors
-	var keyErrs authkeys.Errors
-	switch {
-	case errors.As(err, &errs):
-		for _, e := range errs {
-			fmt.Fprintln(stderr, e)
-		}
-		fmt.Fprintf(stderr, "%s: %s\n", path, plural(len(errs), "error"))
+	if lines := node.ErrorLines(path, err); lines != nil {
+		// The authkeys file's errors take the same FILE:LINE:COL form as
+		// the config's.
+		fmt.Fprintln(stderr, strings.Join(lines, "\n"))
 		return exitFail
-	case errors.As(err, &keyErrs):
-		// The same FILE:LINE:COL form as the config's errors.
-		for _, e := range keyErrs {
-			fmt.Fprintln(stderr, e)
-		}
-		fmt.Fprintf(stderr, "%s: %s (cluster.authkeys in %s)\n", rep.Config.Cluster.Authkeys, plural(len(keyErrs), "error"), path)
-		return exitFail
-	case err != nil:
+	}
+	if err != nil {
 		fmt.Fprintf(stderr, "hactl: check-config: %v\n", err)
 		return exitFail
 	}
 	fmt.Fprintf(stdout, "%s: %s\n", path, rep.Summary())
 	return exitOK
-}
-
-func plural(n int, word string) string {
-	if n == 1 {
-		return fmt.Sprintf("1 %s", word)
-	}
-	return fmt.Sprintf("%d %ss", n, word)
 }

@@ -463,3 +463,10 @@ func preference(g *ctl.GroupStatus) string {
 	}
 	return strings.Join(parts, ">")
 }
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return fmt.Sprintf("1 %s", word)
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}

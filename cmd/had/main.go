@@ -10,17 +10,16 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
-	"github.com/hapair/hapair/authkeys"
 	"github.com/hapair/hapair/cmd/internal/admin"
 	"github.com/hapair/hapair/internal/config"
 	"github.com/hapair/hapair/internal/ctl"
@@ -106,30 +105,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 // exit status: config errors one FILE:LINE:COL line each, as hactl
 // check-config prints them.
 func failed(stderr io.Writer, path string, err error) int {
-	var errs config.Errors
-	var keyErrs authkeys.Errors
-	switch {
-	case errors.As(err, &errs):
-		for _, e := range errs {
-			fmt.Fprintln(stderr, e)
-		}
-		fmt.Fprintf(stderr, "had: %s: %s, not starting\n", path, errorCount(len(errs)))
-	case errors.As(err, &keyErrs):
-		for _, e := range keyErrs {
-			fmt.Fprintln(stderr, e)
-		}
-		fmt.Fprintf(stderr, "had: %s: %s (cluster.authkeys in %s), not starting\n", keyErrs[0].File, errorCount(len(keyErrs)), path)
-	default:
-		fmt.Fprintf(stderr, "had: %v\n", err)
+	if lines := node.ErrorLines(path, err); lines != nil {
+		last := len(lines) - 1
+		lines[last] = "had: " + lines[last] + ", not starting"
+		fmt.Fprintln(stderr, strings.Join(lines, "\n"))
+		return 1
 	}
+	fmt.Fprintf(stderr, "had: %v\n", err)
 	return 1
-}
-
-func errorCount(n int) string {
-	if n == 1 {
-		return "1 error"
-	}
-	return fmt.Sprintf("%d errors", n)
 }
 
 // newLogger builds had's logger: slog's text handler (logfmt, what
