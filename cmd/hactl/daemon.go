@@ -176,18 +176,26 @@ func newFlags(name string, stderr io.Writer, usage string) *flag.FlagSet {
 	return fs
 }
 
-func cmdStatus(args []string, stdout, stderr io.Writer) int {
-	fs := newDaemonFlags("status", "status [-o json] [-s SOCKET | -c CONFIG]", queryTimeout, stderr)
+// query runs a read-only verb that takes -o and no arguments (status,
+// services): it parses args, asks had for verb into out and returns the
+// output format asked for, or the exit code when the verb is over.
+func query(verb string, args []string, stderr io.Writer, out any) (format string, code int) {
+	fs := newDaemonFlags(verb, verb+" [-o json] [-s SOCKET | -c CONFIG]", queryTimeout, stderr)
 	output := fs.String("o", "text", "output `format`: text or json")
 	had, ok := fs.parse(args, 0)
 	if !ok {
-		return exitUsage
+		return "", exitUsage
 	}
+	return *output, call(stderr, had, ctl.Request{Verb: verb}, out)
+}
+
+func cmdStatus(args []string, stdout, stderr io.Writer) int {
 	var st ctl.Status
-	if code := call(stderr, had, ctl.Request{Verb: ctl.VerbStatus}, &st); code != exitOK {
+	format, code := query(ctl.VerbStatus, args, stderr, &st)
+	if code != exitOK {
 		return code
 	}
-	return printAs(stdout, stderr, "status", *output, &st, func() { printStatus(stdout, &st, time.Now()) })
+	return printAs(stdout, stderr, "status", format, &st, func() { printStatus(stdout, &st, time.Now()) })
 }
 
 func printStatus(w io.Writer, st *ctl.Status, now time.Time) {
@@ -406,19 +414,14 @@ type servicesResult struct {
 }
 
 func cmdServices(args []string, stdout, stderr io.Writer) int {
-	fs := newDaemonFlags("services", "services [-o json] [-s SOCKET | -c CONFIG]", queryTimeout, stderr)
-	output := fs.String("o", "text", "output `format`: text or json")
-	had, ok := fs.parse(args, 0)
-	if !ok {
-		return exitUsage
-	}
 	var res servicesResult
-	if code := call(stderr, had, ctl.Request{Verb: ctl.VerbServices}, &res); code != exitOK {
+	format, code := query(ctl.VerbServices, args, stderr, &res)
+	if code != exitOK {
 		return code
 	}
 	// The JSON is the document /api/v1/services serves too: one schema, versioned.
 	doc := ctl.Services{Version: res.Version, Services: res.Services}
-	return printAs(stdout, stderr, "services", *output, doc, func() { io.WriteString(stdout, res.Text) })
+	return printAs(stdout, stderr, "services", format, doc, func() { io.WriteString(stdout, res.Text) })
 }
 
 // cmdReal drains or restores one real: `hactl real disable http 198.18.0.21:80`.
