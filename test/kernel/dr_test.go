@@ -148,20 +148,6 @@ func TestDRRoundRobin(t *testing.T) {
 // the fallback serves.
 func TestDRQuiescentDrainFallback(t *testing.T) {
 	s := newDR(t)
-	svc := s.drSvc("tcp", "rr")
-	svc.Reals = svc.Reals[:2]
-	svc.Fallback = &s.reals[2]
-	s.b.apply(svc)
-	name, _, c, err := s.client.hello(vip + ":80")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	idx := 0
-	for i, r := range svc.Reals {
-		if s.names[r.Addr] == name {
-			idx = i
-		}
-	}
+	svc, idx, name, c := s.openOne(t, s.drSvc("tcp", "rr"))
 	s.quiescentDrainFallback(t, svc, idx, name, c)
 }

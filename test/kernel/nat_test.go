@@ -200,21 +200,7 @@ func echo(c net.Conn, line string) error {
 
 func TestNATQuiescentDrainFallback(t *testing.T) {
 	s := newNAT(t)
-	svc := s.svc("rr")
-	svc.Reals = svc.Reals[:2]
-	svc.Fallback = &s.reals[2]
-	s.b.apply(svc)
-	name, _, c, err := s.client.hello(vip + ":80")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	var idx int
-	for i, r := range svc.Reals {
-		if s.names[r.Addr] == name {
-			idx = i
-		}
-	}
+	svc, idx, name, c := s.openOne(t, s.svc("rr"))
 	if c := s.b.connections(svc)["web"][svc.Reals[idx].Addr]; c.Active != 1 {
 		t.Errorf("counts of %s with one open connection: %+v, want 1 active", name, c)
 	}
@@ -306,6 +292,30 @@ func TestNATHealthChangeUnderLoad(t *testing.T) {
 	}
 	t.Logf("%d connections across %d atomic health changes (at least %d per change, %d loops), %d failed",
 		ok.Load(), changes, perChange, loops, failed.Load())
+}
+
+// openOne applies svc with its first two reals and the third
+// (backend3) as its fallback, opens one connection to the VIP, closed
+// when the test ends, and returns the service as applied, the index and
+// name of the real that took the connection, and the connection with its
+// greeting read: quiescentDrainFallback's start.
+func (s *setup) openOne(t *testing.T, svc nft.Service) (nft.Service, int, string, net.Conn) {
+	t.Helper()
+	svc.Reals = svc.Reals[:2]
+	svc.Fallback = &s.reals[2]
+	s.b.apply(svc)
+	name, _, c, err := s.client.hello(vip + ":80")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	idx := 0
+	for i, r := range svc.Reals {
+		if s.names[r.Addr] == name {
+			idx = i
+		}
+	}
+	return svc, idx, name, c
 }
 
 // quiescentDrainFallback takes real idx (name, which holds the open
