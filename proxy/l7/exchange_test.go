@@ -73,6 +73,28 @@ func rawServer(t *testing.T, fn func(c net.Conn, br *bufio.Reader, connIndex int
 	return ln.Addr().(*net.TCPAddr).AddrPort()
 }
 
+// cannedServer answers every request on a connection with resp, written
+// as is, until the proxy closes the connection.
+func cannedServer(t *testing.T, resp string) netip.AddrPort {
+	return rawServer(t, func(c net.Conn, br *bufio.Reader, _ int) {
+		for {
+			if _, err := http.ReadRequest(br); err != nil {
+				return
+			}
+			io.WriteString(c, resp)
+		}
+	})
+}
+
+// wantIdle fails t unless px's pool holds want idle connections; after
+// says when, for the message.
+func wantIdle(t *testing.T, px *Proxy, want int, after string) {
+	t.Helper()
+	if n := px.pool.Load().idleCount(); n != want {
+		t.Errorf("idleCount() = %d%s, want %d", n, after, want)
+	}
+}
+
 func newTestProxy(t *testing.T, cfg Config, addrs ...netip.AddrPort) *Proxy {
 	t.Helper()
 	if cfg.ConnectTimeout == 0 {
@@ -156,25 +178,16 @@ func TestPoolReusesConnections(t *testing.T) {
 			if n := srv.conns.Load(); n != tc.wantConns {
 				t.Errorf("real saw %d connections for 5 requests, want %d", n, tc.wantConns)
 			}
-			if n := px.pool.Load().idleCount(); n != tc.wantIdle {
-				t.Errorf("idleCount() = %d, want %d", n, tc.wantIdle)
-			}
+			wantIdle(t, px, tc.wantIdle, "")
 		})
 	}
 }
 
 func TestPoolHTTP10RealNotReused(t *testing.T) {
-	addr := rawServer(t, func(c net.Conn, br *bufio.Reader, _ int) {
-		if _, err := http.ReadRequest(br); err != nil {
-			return
-		}
-		io.WriteString(c, "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok")
-	})
-	px := newTestProxy(t, Config{}, addr)
+	// The real keeps the connection open: closing it is the proxy's part.
+	px := newTestProxy(t, Config{}, cannedServer(t, "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok"))
 	getOK(t, px, 3, "")
-	if n := px.pool.Load().idleCount(); n != 0 {
-		t.Errorf("idleCount() = %d after HTTP/1.0 responses, want 0", n)
-	}
+	wantIdle(t, px, 0, " after HTTP/1.0 responses")
 }
 
 func TestPoolDropsUnreadBody(t *testing.T) {
@@ -196,9 +209,7 @@ func TestPoolDropsUnreadBody(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Body.Close() did not return within 5s: it drains instead of closing")
 	}
-	if n := px.pool.Load().idleCount(); n != 0 {
-		t.Errorf("idleCount() = %d after closing a half-read body, want 0", n)
-	}
+	wantIdle(t, px, 0, " after closing a half-read body")
 	if code, body, err := roundTrip(t, px, "GET", ""); err != nil || code != 200 || len(body) != len(big) {
 		t.Fatalf("next request = %d, %d bytes, %v; want 200, %d bytes", code, len(body), err, len(big))
 	}
@@ -293,19 +304,10 @@ func TestPoolSkipsConnectionClosedWhileIdle(t *testing.T) {
 }
 
 func TestPoolInformationalResponses(t *testing.T) {
-	addr := rawServer(t, func(c net.Conn, br *bufio.Reader, _ int) {
-		for {
-			if _, err := http.ReadRequest(br); err != nil {
-				return
-			}
-			io.WriteString(c, "HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-		}
-	})
+	addr := cannedServer(t, "HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 	px := newTestProxy(t, Config{}, addr)
 	getOK(t, px, 2, " after a 103")
-	if n := px.pool.Load().idleCount(); n != 1 {
-		t.Errorf("idleCount() = %d, want 1", n)
-	}
+	wantIdle(t, px, 1, " after two answers with a 103")
 
 	// Through ReverseProxy the 103 reaches the client.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -328,15 +330,7 @@ func TestPoolInformationalResponses(t *testing.T) {
 }
 
 func TestPoolTooManyInformational(t *testing.T) {
-	addr := rawServer(t, func(c net.Conn, br *bufio.Reader, _ int) {
-		if _, err := http.ReadRequest(br); err != nil {
-			return
-		}
-		for range 10 {
-			io.WriteString(c, "HTTP/1.1 102 Processing\r\n\r\n")
-		}
-		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
-	})
+	addr := cannedServer(t, strings.Repeat("HTTP/1.1 102 Processing\r\n\r\n", 10)+"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
 	px := newTestProxy(t, Config{}, addr)
 	_, _, err := roundTrip(t, px, "GET", "")
 	if err == nil || !strings.Contains(err.Error(), "more than 5 1xx responses") {
@@ -410,9 +404,7 @@ func TestPoolIdleBound(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got := px.pool.Load().idleCount(); got != 2 {
-		t.Errorf("idleCount() = %d after %d parallel requests, want the bound 2", got, n)
-	}
+	wantIdle(t, px, 2, fmt.Sprintf(" after %d parallel requests (the bound)", n))
 }
 
 func TestPoolClientCancel(t *testing.T) {
@@ -437,9 +429,7 @@ func TestPoolClientCancel(t *testing.T) {
 	if d := time.Since(start); d > 3*time.Second {
 		t.Errorf("RoundTrip returned after %v, want promptly after the cancel", d)
 	}
-	if n := px.pool.Load().idleCount(); n != 0 {
-		t.Errorf("idleCount() = %d after a cancelled request, want 0", n)
-	}
+	wantIdle(t, px, 0, " after a cancelled request")
 }
 
 func TestPoolConcurrent(t *testing.T) {
@@ -575,7 +565,5 @@ func TestSetConfigRetiresOldPool(t *testing.T) {
 	if _, _, err := roundTrip(t, px, "GET", ""); err != nil {
 		t.Fatal(err)
 	}
-	if n := px.pool.Load().idleCount(); n != 1 {
-		t.Errorf("new pool idleCount() = %d, want 1", n)
-	}
+	wantIdle(t, px, 1, " in the new pool")
 }
