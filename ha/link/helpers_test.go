@@ -121,6 +121,25 @@ func (r *rawSender) send(b []byte) {
 	}
 }
 
+// openWithSender opens lb2 on one ucast link and returns it with a
+// sender of TTL 255 to its port: lb1's packets, from another address.
+func openWithSender(t *testing.T) (*node, *rawSender) {
+	t.Helper()
+	port := testkit.FreeUDPPair(t)
+	lb2 := openNode(t, "lb2", ucastSpec("ucast0", port))
+	return lb2, newRawSender(t, 255, netip.AddrPortFrom(addr2, port))
+}
+
+// deliver sends b and fails the test unless n delivers it: a packet the
+// case needs accepted before the one it is about.
+func (r *rawSender) deliver(n *node, b []byte) {
+	r.t.Helper()
+	r.send(b)
+	if d := <-n.got; d == nil {
+		r.t.Fatal("setup packet not delivered")
+	}
+}
+
 // sealed returns p sealed with keys, with test defaults filled in.
 func sealed(t *testing.T, p wire.Packet, keys wire.Signer) []byte {
 	t.Helper()

@@ -96,18 +96,12 @@ func TestDrops(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			port := testkit.FreeUDPPair(t)
-			lb2 := openNode(t, "lb2", ucastSpec("ucast0", port))
-			to := netip.AddrPortFrom(addr2, port)
+			lb2, good := openWithSender(t)
 			pkts := tt.packets(t)
-			good := newRawSender(t, 255, to)
 			for _, b := range pkts[:len(pkts)-1] {
-				good.send(b)
-				if d := <-lb2.got; d == nil {
-					t.Fatal("setup packet not delivered")
-				}
+				good.deliver(lb2, b)
 			}
-			newRawSender(t, tt.ttl, to).send(pkts[len(pkts)-1])
+			newRawSender(t, tt.ttl, good.to.AddrPort()).send(pkts[len(pkts)-1])
 			testkit.WaitFor(t, tt.want.String()+" drop", func() bool { return lb2.drops(0, tt.want) == 1 })
 
 			st := lb2.Stats().Links[0]
@@ -139,9 +133,7 @@ func TestDrops(t *testing.T) {
 }
 
 func TestDropLogRateLimit(t *testing.T) {
-	port := testkit.FreeUDPPair(t)
-	lb2 := openNode(t, "lb2", ucastSpec("ucast0", port))
-	forger := newRawSender(t, 255, netip.AddrPortFrom(addr2, port))
+	lb2, forger := openWithSender(t)
 	forged := sealed(t, wire.Packet{Seq: 1}, forgerKeys())
 	for i := 1; i <= 5; i++ {
 		forger.send(forged)
@@ -352,17 +344,11 @@ func TestLinkStatsUp(t *testing.T) {
 // A copy of an accepted packet that arrives after a newer one (it took a
 // slower link) is a duplicate within a keepalive, and a replay after that.
 func TestLateCopyIsDuplicateThenReplay(t *testing.T) {
-	port := testkit.FreeUDPPair(t)
-	lb2 := openNode(t, "lb2", ucastSpec("ucast0", port))
-	snd := newRawSender(t, 255, netip.AddrPortFrom(addr2, port))
+	lb2, snd := openWithSender(t)
 	keepalive := 100 * time.Millisecond
 	seq9 := sealed(t, wire.Packet{Generation: 5, Seq: 9, Keepalive: keepalive}, clusterKeys())
-	for _, b := range [][]byte{seq9, sealed(t, wire.Packet{Generation: 5, Seq: 10, Keepalive: keepalive}, clusterKeys())} {
-		snd.send(b)
-		if d := <-lb2.got; d == nil {
-			t.Fatal("setup packet not delivered")
-		}
-	}
+	snd.deliver(lb2, seq9)
+	snd.deliver(lb2, sealed(t, wire.Packet{Generation: 5, Seq: 10, Keepalive: keepalive}, clusterKeys()))
 	snd.send(seq9)
 	testkit.WaitFor(t, "late copy counted as duplicate", func() bool { return lb2.drops(0, DropDuplicate) == 1 })
 	if n := lb2.drops(0, DropReplay); n != 0 {
@@ -378,15 +364,10 @@ func TestLateCopyIsDuplicateThenReplay(t *testing.T) {
 // duplicate window (the sender's keepalive); later it is a replay and does
 // not make the link look alive (issue 9 case 14).
 func TestStaleCopyOfLastIsReplay(t *testing.T) {
-	port := testkit.FreeUDPPair(t)
-	lb2 := openNode(t, "lb2", ucastSpec("ucast0", port))
-	snd := newRawSender(t, 255, netip.AddrPortFrom(addr2, port))
+	lb2, snd := openWithSender(t)
 	keepalive := 100 * time.Millisecond
 	last := sealed(t, wire.Packet{Generation: 5, Seq: 9, Keepalive: keepalive}, clusterKeys())
-	snd.send(last)
-	if d := <-lb2.got; d == nil {
-		t.Fatal("setup packet not delivered")
-	}
+	snd.deliver(lb2, last)
 	heard := lb2.Stats().Links[0].LastHeard["lb1"]
 	snd.send(last)
 	testkit.WaitFor(t, "copy within the window counted as duplicate", func() bool { return lb2.drops(0, DropDuplicate) == 1 })
@@ -403,13 +384,8 @@ func TestStaleCopyOfLastIsReplay(t *testing.T) {
 // dropped as a replay with the cause in Stats.Dropping, until the operator
 // resets its replay state (issue 9 case 4).
 func TestDroppingCauseAndResetPeer(t *testing.T) {
-	port := testkit.FreeUDPPair(t)
-	lb2 := openNode(t, "lb2", ucastSpec("ucast0", port))
-	snd := newRawSender(t, 255, netip.AddrPortFrom(addr2, port))
-	snd.send(sealed(t, wire.Packet{Generation: 3, Seq: 7, Keepalive: time.Second}, clusterKeys()))
-	if d := <-lb2.got; d == nil {
-		t.Fatal("setup packet not delivered")
-	}
+	lb2, snd := openWithSender(t)
+	snd.deliver(lb2, sealed(t, wire.Packet{Generation: 3, Seq: 7, Keepalive: time.Second}, clusterKeys()))
 	wiped := sealed(t, wire.Packet{Generation: 1, Seq: 1, Keepalive: time.Second}, clusterKeys())
 	snd.send(wiped)
 	testkit.WaitFor(t, "replay drop", func() bool { return lb2.drops(0, DropReplay) == 1 })
