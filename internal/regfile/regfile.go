@@ -39,24 +39,30 @@ func NotRegular(m fs.FileMode) error {
 	return fmt.Errorf("is %s, want a regular file", Kind(m))
 }
 
+// kinds are the file types Kind names, as ls and stat(1) name them, in
+// the order it tests them: a character device also has fs.ModeDevice.
+var kinds = []struct {
+	bit  fs.FileMode
+	name string
+}{
+	{fs.ModeDir, "a directory"},
+	{fs.ModeNamedPipe, "a named pipe (FIFO)"},
+	{fs.ModeSocket, "a socket"},
+	{fs.ModeCharDevice, "a character device"},
+	{fs.ModeDevice, "a block device"},
+	{fs.ModeSymlink, "a symbolic link"},
+}
+
 // Kind names the type of file of mode m, as ls and stat(1) name them.
 func Kind(m fs.FileMode) string {
-	switch t := m.Type(); {
-	case t == 0:
+	t := m.Type()
+	if t == 0 {
 		return "a regular file"
-	case t&fs.ModeDir != 0:
-		return "a directory"
-	case t&fs.ModeNamedPipe != 0:
-		return "a named pipe (FIFO)"
-	case t&fs.ModeSocket != 0:
-		return "a socket"
-	case t&fs.ModeCharDevice != 0:
-		return "a character device"
-	case t&fs.ModeDevice != 0:
-		return "a block device"
-	case t&fs.ModeSymlink != 0:
-		return "a symbolic link"
-	default:
-		return fmt.Sprintf("a special file (mode %s)", m)
 	}
+	for _, k := range kinds {
+		if t&k.bit != 0 {
+			return k.name
+		}
+	}
+	return fmt.Sprintf("a special file (mode %s)", m)
 }

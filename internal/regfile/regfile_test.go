@@ -1,6 +1,7 @@
 package regfile
 
 import (
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -54,5 +55,22 @@ func TestOpenRefusesWithoutBlocking(t *testing.T) {
 	// A socket cannot be opened at all (ENXIO); the error names the path.
 	if _, _, err := Open(sock); err == nil || !strings.Contains(err.Error(), sock) {
 		t.Errorf("Open(socket) = %v, want an error naming %s", err, sock)
+	}
+}
+
+// TestKind: a character device is named as one, not as the block device
+// its fs.ModeDevice bit alone would say.
+func TestKind(t *testing.T) {
+	for m, want := range map[fs.FileMode]string{
+		0o644:                             "a regular file",
+		fs.ModeDir | 0o755:                "a directory",
+		fs.ModeDevice | fs.ModeCharDevice: "a character device",
+		fs.ModeDevice:                     "a block device",
+		fs.ModeSymlink | 0o777:            "a symbolic link",
+		fs.ModeIrregular | 0o644:          "a special file (mode ?rw-r--r--)",
+	} {
+		if got := Kind(m); got != want {
+			t.Errorf("Kind(%v) = %q, want %q", m, got, want)
+		}
 	}
 }
