@@ -143,14 +143,7 @@ func TestKernelNATStickyAcrossFailover(t *testing.T) {
 	}
 	p.waitSynced("lb2", "lb1")
 	p.crashOwner("lb1")
-	p.waitHolds("lb2", 5*time.Second)
-	lab.Eventually(t, 5*time.Second, "the client is served through lb2", func() error {
-		_, err := hello(p, "")
-		return err
-	})
-	if got := stickyReal(t, p, "after the crash failover"); got != first {
-		t.Errorf("after the crash failover the sticky client went to %s, want its real %s", got, first)
-	}
+	stickyThrough(t, p, "lb2", first, "after the crash failover")
 
 	// lb1 returns with empty sets and gets lb2's templates, read from
 	// lb2's kernel, in a full resync; a planned move back keeps the real.
@@ -169,13 +162,21 @@ func TestKernelNATStickyAcrossFailover(t *testing.T) {
 	if out, err := p.lab.Host("lb1").Hactl(p.bins, "takeover", "web"); err != nil {
 		t.Fatalf("hactl takeover web on lb1: %v: %s", err, out)
 	}
-	p.waitHolds("lb1", 5*time.Second)
-	lab.Eventually(t, 5*time.Second, "the client is served through lb1", func() error {
+	stickyThrough(t, p, "lb1", first, "after the planned switchover back")
+}
+
+// stickyThrough waits (5s each) for node to hold the group and serve the
+// client, then fails t unless the sticky client still reaches its real
+// first; when says after what, for the messages.
+func stickyThrough(t *testing.T, p *pair, node, first, when string) {
+	t.Helper()
+	p.waitHolds(node, 5*time.Second)
+	lab.Eventually(t, 5*time.Second, "the client is served through "+node, func() error {
 		_, err := hello(p, "")
 		return err
 	})
-	if got := stickyReal(t, p, "after the planned switchover back"); got != first {
-		t.Errorf("after the planned switchover back to lb1 the sticky client went to %s, want its real %s", got, first)
+	if got := stickyReal(t, p, when); got != first {
+		t.Errorf("%s to %s the sticky client went to %s, want its real %s", when, node, got, first)
 	}
 }
 
