@@ -190,26 +190,34 @@ func (im *importer) finishCluster() {
 		c.notes = append(c.notes, "PLACEHOLDER node "+n+": name the second node")
 		c.nodes = append(c.nodes, n)
 	}
-	if len(im.m.links) == 0 {
-		im.refusef(src{c.at.file, 0}, "no heartbeat link (bcast, mcast or ucast line): a template mcast link on %s stands in", templateIface)
-		im.m.links = []*link{{kind: "mcast", iface: templateIface, group: bcastGroup, notes: []string{"PLACEHOLDER heartbeat link: the source named none"}}}
-	}
+	var keep []*link
 	for _, l := range im.m.links {
-		if l.kind != "ucast" {
-			continue
-		}
 		var missing []string
 		for _, n := range c.nodes {
-			if _, ok := l.peers[n]; !ok {
-				l.peers[n] = im.placeholder()
+			if _, ok := l.peers[n]; !ok && l.kind == "ucast" {
 				missing = append(missing, n)
 			}
 		}
 		if len(missing) > 0 {
+			// One more than the link needs: pruneGroups may want a VIP.
+			addrs, ok := im.placeholders(len(missing) + 1)
+			if !ok {
+				im.refusef(l.at, "ucast %s: no address for node %s, and too few 192.0.2.x placeholders are left for them; link not imported", l.iface, strings.Join(missing, ", "))
+				continue
+			}
+			for i, n := range missing {
+				l.peers[n] = addrs[i]
+			}
 			l.stand = true
 			l.notes = append(l.notes, "PLACEHOLDER: no ucast address for "+strings.Join(missing, ", ")+" (192.0.2.0/24 is a documentation range): write the node's address on "+l.iface)
 			im.refusef(l.at, "ucast %s: no address for node %s (each node's ha.cf names only its peer); a 192.0.2.x placeholder stands in: write the real address in the [[link]] peers", l.iface, strings.Join(missing, ", "))
 		}
+		keep = append(keep, l)
+	}
+	im.m.links = keep
+	if len(im.m.links) == 0 {
+		im.refusef(src{c.at.file, 0}, "no heartbeat link (bcast, mcast or ucast line): a template mcast link on %s stands in", templateIface)
+		im.m.links = []*link{{kind: "mcast", iface: templateIface, group: bcastGroup, notes: []string{"PLACEHOLDER heartbeat link: the source named none"}}}
 	}
 	im.fixTiming()
 }
@@ -353,9 +361,14 @@ func (im *importer) pruneGroups() {
 	m.groups = keep
 	if len(m.groups) == 0 {
 		file := m.cluster.at.file
+		vip, ok := im.placeholders(1) // finishCluster kept one, unless the source used them all
+		if !ok {
+			vip = []string{"192.0.2.1"}
+			im.refusef(src{file, 0}, "the source uses every address of 192.0.2.0/24: the placeholder VIP below is one of them; change it")
+		}
 		im.refusef(src{file, 0}, "no resource group could be imported: a placeholder group with a 192.0.2.x VIP stands in")
 		m.groups = []*group{{name: "placeholder", preferred: m.cluster.nodes[0],
 			notes:     []string{"PLACEHOLDER group: nothing could be imported; write the group's resources"},
-			resources: []*resource{{kind: "vip", address: im.placeholder() + "/32", note: "PLACEHOLDER: 192.0.2.0/24 is a documentation range"}}}}
+			resources: []*resource{{kind: "vip", address: vip[0] + "/32", note: "PLACEHOLDER: 192.0.2.0/24 is a documentation range"}}}}
 	}
 }

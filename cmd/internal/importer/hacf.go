@@ -158,6 +158,12 @@ func (im *importer) parseHACF(file string, data []byte) *hacf {
 	return h
 }
 
+// maxNodes is ha.MaxNodes, the largest cluster had loads (a heartbeat
+// lists what its sender hears of every other node). The importer sits on
+// the balancer's side of the import graph (test/archtest: only node imports
+// both ha/ and proxy/), so TestMaxNodes keeps the two equal.
+const maxNodes = 33
+
 func (h *hacf) node(at src, args []string) {
 	if len(args) == 0 {
 		h.im.warnf(at, "node with no name; ignored")
@@ -168,6 +174,8 @@ func (h *hacf) node(at src, args []string) {
 			h.im.refusef(at, "node %q: hapair node names are 1..64 characters of A-Z a-z 0-9 . _ -", n)
 		case slices.Contains(h.nodes, n):
 			h.im.warnf(at, "node %s listed again (first at line %d)", n, h.nodeAt[n].line)
+		case len(h.nodes) == maxNodes:
+			h.im.refusef(at, "node %s: hapair clusters have at most %d nodes (a heartbeat lists what its sender hears of every other node); not imported", n, maxNodes)
 		default:
 			h.nodes = append(h.nodes, n)
 			h.nodeAt[n] = at

@@ -182,6 +182,10 @@ func (im *importer) parseHaresources(file string, data []byte, h *hacf, readLD l
 			continue
 		}
 		if !containsStr(im.m.cluster.nodes, node) {
+			if len(im.m.cluster.nodes) == maxNodes {
+				im.refusef(at, "node %s is not a node line in ha.cf, and the cluster has hapair's %d nodes already; group not imported", node, maxNodes)
+				continue
+			}
 			im.warnf(at, "node %s is not a node line in ha.cf; added to cluster.nodes", node)
 			im.m.cluster.nodes = append(im.m.cluster.nodes, node)
 		}

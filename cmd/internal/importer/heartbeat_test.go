@@ -1,9 +1,15 @@
 package importer
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
+
+	"github.com/hapair/hapair/ha"
 )
 
 const (
@@ -30,11 +36,19 @@ func heartbeatCase(t *testing.T, files map[string]string, w want) {
 	for k, v := range all {
 		named["ha.d/"+k] = v
 	}
-	res, err := Heartbeat(filepath.Join(writeDir(t, named), "ha.d"))
+	dir := filepath.Join(writeDir(t, named), "ha.d")
+	res, err := Heartbeat(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	w.check(t, res)
+	again, err := Heartbeat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(again.TOML, res.TOML) || !slices.Equal(again.Warnings, res.Warnings) {
+		t.Errorf("two imports of the same directory differ:\n%s%v\n---\n%s%v", res.TOML, res.Warnings, again.TOML, again.Warnings)
+	}
 }
 
 func TestHACF(t *testing.T) {
@@ -75,6 +89,15 @@ func TestHACF(t *testing.T) {
 		{name: "ucast naming only the peer (one node's ha.cf)", hacf: "node lb1 lb2\nucast eth1 198.18.1.2\n",
 			want: want{toml: []string{`peers = { "lb1" = "198.18.1.2", "lb2" = "192.0.2.1" }`, "PLACEHOLDER: no ucast address for lb2"},
 				warns: []string{"ha.cf:2: not converted: ucast eth1: no address for node lb2"}}},
+		{name: "ucast on TEST-NET-1: placeholders skip the source's addresses", hacf: "node lb1 lb2\nucast eth1 192.0.2.1\n", files: map[string]string{"haresources": "lb1 192.0.2.2/24/eth0\n"},
+			want: want{toml: []string{`peers = { "lb1" = "192.0.2.1", "lb2" = "192.0.2.3" }`, `address = "192.0.2.2/24"`}, warns: []string{"ha.cf:2: not converted: ucast eth1: no address for node lb2"}}},
+		{name: "more nodes than hapair's MaxNodes", hacf: "node lb1 " + nodeNames(2, 35) + "\nbcast eth0\n", files: map[string]string{"haresources": "lb1 198.18.0.10/24/eth0\nn99 198.18.0.11/24/eth0\n"},
+			want: want{toml: []string{`"n33"]`, `address = "198.18.0.10/24"`}, notTOML: []string{`"n34"`, "198.18.0.11"},
+				warns: []string{"ha.cf:1: not converted: node n34: hapair clusters have at most 33 nodes", "ha.cf:1: not converted: node n35: hapair clusters", "haresources:2: not converted: node n99 is not a node line in ha.cf, and the cluster has hapair's 33 nodes already"}}},
+		{name: "ucast links beyond 192.0.2.0/24's placeholders", hacf: "node lb1 " + nodeNames(2, 33) + "\nucast eth1 198.18.1.1\nucast eth2 198.18.2.1\nucast eth3 198.18.3.1\nucast eth4 198.18.4.1\n" +
+			"ucast eth5 198.18.5.1\nucast eth6 198.18.6.1\nucast eth7 198.18.7.1\nucast eth8 198.18.8.1\nucast eth9 198.18.9.1\n",
+			want: want{toml: []string{`interface = "eth7"`, `"n33" = "192.0.2.224"`}, notTOML: []string{`interface = "eth8"`, `interface = "eth9"`},
+				warns: []string{"ha.cf:9: not converted: ucast eth8: no address for node n2,", "too few 192.0.2.x placeholders are left for them; link not imported", "ha.cf:10: not converted: ucast eth9"}}},
 		{name: "ucast over IPv6", hacf: "node lb1 lb2\nucast eth1 2001:db8::1\nucast eth1 2001:db8::2\nbcast eth0\n",
 			want: want{warns: []string{"ha.cf:2: not converted: ucast eth1 2001:db8::1: hapair's heartbeat links are IPv4 only"}}},
 		{name: "ucast with a host name", hacf: "node lb1 lb2\nucast eth1 lb2.example\nbcast eth0\n",
@@ -251,5 +274,20 @@ func TestAuthkeysMode(t *testing.T) {
 func TestHeartbeatNoHACF(t *testing.T) {
 	if _, err := Heartbeat(t.TempDir()); err == nil {
 		t.Fatal("Heartbeat(empty dir) = nil error, want one naming ha.cf")
+	}
+}
+
+// nodeNames returns "nFROM ... nTO", space-separated.
+func nodeNames(from, to int) string {
+	var ns []string
+	for i := from; i <= to; i++ {
+		ns = append(ns, "n"+strconv.Itoa(i))
+	}
+	return strings.Join(ns, " ")
+}
+
+func TestMaxNodes(t *testing.T) {
+	if maxNodes != ha.MaxNodes {
+		t.Fatalf("maxNodes = %d, want ha.MaxNodes = %d", maxNodes, ha.MaxNodes)
 	}
 }

@@ -3,6 +3,7 @@ package importer
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 )
 
@@ -186,9 +187,8 @@ type monitor struct {
 
 // importer collects the model and the warnings of one import.
 type importer struct {
-	m      model
-	warns  []Warning
-	nPlace int // placeholder addresses handed out
+	m     model
+	warns []Warning
 	// findScript finds a Heartbeat resource script's program (Heartbeat
 	// imports only).
 	findScript func(name string) (string, bool)
@@ -208,12 +208,62 @@ func newImporter(tool, file string) *importer {
 	return im
 }
 
-// placeholder returns the next stand-in address for one a source does not
-// give: 192.0.2.0/24 is TEST-NET-1 (RFC 5737), reserved for documentation,
-// so it can never be a real peer.
-func (im *importer) placeholder() string {
-	im.nPlace++
-	return netip.AddrFrom4([4]byte{192, 0, 2, byte(im.nPlace % 250)}).String()
+// placeholders returns n stand-in addresses for ones a source does not
+// give, from 192.0.2.0/24 (TEST-NET-1, RFC 5737, reserved for
+// documentation, so never a real peer) and none an address the model
+// already holds: a source may use TEST-NET-1 itself, and a placeholder
+// equal to its VIP or to another node's address would not load. ok is
+// false when fewer than n are left.
+func (im *importer) placeholders(n int) (addrs []string, ok bool) {
+	used := im.m.addrs()
+	for h := 1; h < 255 && len(addrs) < n; h++ {
+		if a := netip.AddrFrom4([4]byte{192, 0, 2, byte(h)}); !used[a] {
+			addrs = append(addrs, a.String())
+		}
+	}
+	return addrs, len(addrs) == n
+}
+
+// addrs is every IP address the model holds (unmapped), wherever it
+// stands: link peers, ping nodes, resources, services' listen, reals,
+// backups and fallback.
+func (m *model) addrs() map[netip.Addr]bool {
+	out := map[netip.Addr]bool{}
+	add := func(s string) {
+		var a netip.Addr
+		if ap, err := netip.ParseAddrPort(s); err == nil {
+			a = ap.Addr()
+		} else if p, err := netip.ParsePrefix(s); err == nil {
+			a = p.Addr()
+		} else if a, err = netip.ParseAddr(s); err != nil {
+			return // a host name
+		}
+		out[a.Unmap()] = true
+	}
+	for _, l := range m.links {
+		for _, a := range l.peers {
+			add(a)
+		}
+	}
+	for _, p := range m.pings {
+		add(p.addr)
+	}
+	for _, g := range m.groups {
+		for _, r := range g.resources {
+			add(r.address)
+			for _, a := range r.addrs {
+				add(a)
+			}
+		}
+	}
+	for _, s := range m.services {
+		add(s.listen)
+		add(s.fallback)
+		for _, r := range append(slices.Clip(s.reals), s.backups...) {
+			add(r.address)
+		}
+	}
+	return out
 }
 
 func (im *importer) warnf(at src, format string, args ...any) {
