@@ -243,6 +243,7 @@ func (c *Config) validateTiming(bad func(path, format string, args ...any)) {
 			bad(t.name, "%v: want a positive duration", t.d)
 		}
 	}
+	keepaliveOK := true
 	switch k := c.Keepalive; {
 	case k <= 0:
 		return
@@ -250,14 +251,18 @@ func (c *Config) validateTiming(bad func(path, format string, args ...any)) {
 		bad("keepalive", "%v is not a whole number of microseconds, the unit a heartbeat packet carries (ha/wire)", k)
 	case k > wire.MaxKeepalive:
 		bad("keepalive", "%v is longer than %v, the most a heartbeat packet carries (ha/wire)", k, wire.MaxKeepalive)
+		keepaliveOK = false
 	}
-	if c.Warntime <= c.Keepalive {
+	// A keepalive out of range is the root error: the timers compared
+	// with it (and, unset, derived from it) are not wrong in their own
+	// right, so their relations to it are not reported on top.
+	if keepaliveOK && c.Warntime <= c.Keepalive {
 		bad("warntime", "%v must be longer than keepalive %v", c.Warntime, c.Keepalive)
 	}
 	if c.Deadtime <= c.Warntime {
 		bad("deadtime", "%v must be longer than warntime %v", c.Deadtime, c.Warntime)
 	}
-	if c.Deadtime < 2*c.Keepalive {
+	if keepaliveOK && c.Deadtime < 2*c.Keepalive {
 		bad("deadtime", "%v is shorter than 2×keepalive (%v): a single lost heartbeat would declare the peer dead", c.Deadtime, 2*c.Keepalive)
 	}
 	if c.Initdead < c.Deadtime {

@@ -40,6 +40,11 @@ func (c *conv) domain(err error, keyPath func(string) string) {
 	}
 }
 
+// reported reports whether some error was already reported at path.
+func (c *conv) reported(path string) bool {
+	return slices.ContainsFunc(c.errs, func(e *Error) bool { return e.Path == path })
+}
+
 // has reports whether the same problem was already reported at path (a
 // [garp] default found wrong there and again in each vip inheriting it).
 func (c *conv) has(path, msg string) bool {

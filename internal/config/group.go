@@ -1,6 +1,8 @@
 package config
 
 import (
+	"errors"
+	"fmt"
 	"maps"
 	"net/netip"
 	"slices"
@@ -11,6 +13,7 @@ import (
 	"github.com/hapair/hapair/ha/ipvssync"
 	"github.com/hapair/hapair/ha/script"
 	"github.com/hapair/hapair/ha/vip"
+	"github.com/hapair/hapair/internal/field"
 )
 
 // resourceKeys are the keys each resource kind takes; any other key written
@@ -213,14 +216,33 @@ func (c *conv) vip(path string, r *rawResource, cfg *Config) *VIP {
 		v.Prefix = p
 	}
 	vc := v.Spec()
-	c.domain(vc.Validate(), func(p string) string {
-		// A garp key not written here came from [garp], reported there.
-		if k, ok := strings.CutPrefix(p, "garp."); ok && !c.ix.has(path+".garp."+k) && c.ix.has("garp."+k) {
-			return "garp." + k
-		}
-		return path + "." + p
-	})
+	c.domain(c.inheritedGARP(path, vc.Validate()), func(p string) string { return path + "." + p })
 	return v
+}
+
+// inheritedGARP rewords the errors of a vip's merged schedule about a
+// garp key the vip does not write: one [garp] already reported is not
+// reported again; one that fails only with this vip's own garp keys (its
+// count or interval against an inherited second_burst) stays with the
+// vip and says where the inherited value comes from.
+func (c *conv) inheritedGARP(path string, err error) error {
+	var out []error
+	for _, fe := range field.All(err) {
+		k, ok := strings.CutPrefix(fe.Path, "garp.")
+		if !ok || c.ix.has(path+".garp."+k) {
+			out = append(out, fe)
+			continue
+		}
+		if c.reported("garp." + k) {
+			continue
+		}
+		from := "the default"
+		if c.ix.has("garp." + k) {
+			from = "[garp] at " + c.ix.at("garp."+k).String()
+		}
+		out = append(out, &field.Error{Path: fe.Path, Msg: fmt.Sprintf("%s; %s is not set in this vip's garp: it is %s", fe.Msg, k, from)})
+	}
+	return errors.Join(out...)
 }
 
 // Spec is v as ha/vip takes it, without the handles (Kernel, Logger) the
