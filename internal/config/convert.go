@@ -244,6 +244,7 @@ func (c *conv) config(r *rawFile, file string) *Config {
 	cfg.BGP = c.bgp(&r.BGP, cfg.Cluster.Nodes)
 	cfg.Groups = c.groups(r.Group, cfg)
 	c.bgpChecks(cfg)
+	c.mootKeys(cfg)
 	c.machine(cfg)
 	c.crossChecks(cfg)
 	cfg.Admin = c.admin(&r.Admin)

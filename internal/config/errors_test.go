@@ -33,8 +33,8 @@ func TestParseErrors(t *testing.T) {
 			desc: "limits and timeouts on the wrong kind of service",
 			in:   strings.Replace(base, `listen = "198.18.0.100:80"`, "listen = \"198.18.0.100:80\"\nbody_timeout = \"5s\"\nmax_flows = 10\nmaxconn = 0", 1),
 			want: []string{
-				`service[0].body_timeout: only for mode "http"`,
-				`service[0].max_flows: only for protocol "udp"`,
+				`t.toml:22:1: service[0].body_timeout: key "body_timeout" is not used by mode "l4": it bounds an HTTP request's body`,
+				`t.toml:23:1: service[0].max_flows: key "max_flows" is not used by protocol "tcp": it bounds a udp service's flow table`,
 				`service[0].maxconn: 0 is out of range 1..16777216`,
 			},
 		},

@@ -70,7 +70,9 @@ func (c *conv) groups(rs []rawGroup, cfg *Config) []Group {
 			}
 			g.Resources = append(g.Resources, res)
 		}
-		c.failbackMin(path+".failback_min_healthy", &g, cfg.Services)
+		if !c.mootGroupKeys(path, &g) {
+			c.failbackMin(path+".failback_min_healthy", &g, cfg.Services)
+		}
 		groups = append(groups, g)
 	}
 	return groups

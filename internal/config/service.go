@@ -32,6 +32,7 @@ func (c *conv) services(rs []rawService) []Service {
 			s.Backups[j].Host = c.hosts[idx(path+".backups", j)+".address"]
 		}
 		s.Method = c.oneOf(path+".method", rs[i].Method, "proxy", "proxy", nft.MethodNAT, nft.MethodDR)
+		c.mootServiceKeys(path, &s)
 		c.kernelService(path, &rs[i], &s)
 		svcs = append(svcs, s)
 		if len(sc.Reals) == 0 && !sc.Fallback.IsValid() && c.ix.has(path+".listen") {
@@ -63,18 +64,6 @@ func (c *conv) service(path string, r *rawService) proxy.ServiceConfig {
 		MaxConn:        int(c.integer(path+".maxconn", r.MaxConn, 0, 1, 1<<24)),
 		MaxFlows:       int(c.integer(path+".max_flows", r.MaxFlows, 0, 1, 1<<24)),
 	}
-	eff := s.WithDefaults()
-	for _, k := range []string{"request_timeout", "body_timeout"} {
-		if c.ix.has(path+"."+k) && eff.Mode != "http" {
-			c.errorf(path+"."+k, `only for mode "http"`)
-		}
-	}
-	if c.ix.has(path+".maxconn") && eff.Protocol != "tcp" {
-		c.errorf(path+".maxconn", `only for protocol "tcp"; udp services are bounded by max_flows`)
-	}
-	if c.ix.has(path+".max_flows") && eff.Protocol != "udp" {
-		c.errorf(path+".max_flows", `only for protocol "udp"`)
-	}
 	if c.required(path + ".listen") {
 		s.Listen = c.addrPort(path+".listen", r.Listen, 0)
 	}
@@ -103,9 +92,6 @@ func (c *conv) service(path string, r *rawService) proxy.ServiceConfig {
 // the reason, and what dr needs.
 func (c *conv) kernelService(path string, r *rawService, s *Service) {
 	if s.Method == "proxy" {
-		if c.ix.has(path + ".interface") {
-			c.errorf(path+".interface", "only dr services take an interface")
-		}
 		return
 	}
 	if s.Mode == "http" {
@@ -136,8 +122,6 @@ func (c *conv) kernelService(path string, r *rawService, s *Service) {
 				c.errorf(idx(path+".reals", i), "%s: dr forwards frames unchanged, so each real serves the virtual port %d itself, holds the VIP on a loopback with arp_ignore=1 and arp_announce=2, and sits on the balancer's segment", rr.Address, s.Listen.Port())
 			}
 		}
-	} else if c.ix.has(path + ".interface") {
-		c.errorf(path+".interface", "only dr services take an interface")
 	}
 }
 

@@ -74,6 +74,25 @@ func Config(dir, socket string, o Options) string {
 	if preferred == "" {
 		preferred = `"lb1"`
 	}
+	services, names := o.Services, o.BalancerServices
+	if services == "" {
+		services, names = DefaultService, []string{"tcp"}
+	}
+	resources := fmt.Sprintf(`  { kind = "vip", address = "198.18.0.100/24", interface = "eth0" },
+  { kind = "balancer", services = %q },
+%s`, names, o.ExtraGroup)
+	if o.Resources != "" {
+		resources = o.Resources
+	}
+	// had refuses keys that nothing reads: failback_hold without an
+	// auto_failback, [garp] without a vip resource.
+	holdLine, garp := "", ""
+	if o.AutoFailback || strings.Contains(resources+o.Tables, "auto_failback = true") {
+		holdLine = fmt.Sprintf("failback_hold = %q\n", hold.String())
+	}
+	if strings.Contains(resources+o.Tables, `kind = "vip"`) {
+		garp = GARP
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, `[cluster]
 name = "e2e"
@@ -85,12 +104,11 @@ warntime = "%s"
 deadtime = "%s"
 initdead = "%s"
 auto_failback = %v
-failback_hold = "%s"
-state_dir = "%s/state"
+%sstate_dir = "%s/state"
 socket = "%s"
 %s
 %s
-`, nodes, Keepalive, (Keepalive+Deadtime)/2, Deadtime, initdead, o.AutoFailback, hold, dir, socket, notifyLine(o), GARP)
+`, nodes, Keepalive, (Keepalive+Deadtime)/2, Deadtime, initdead, o.AutoFailback, holdLine, dir, socket, notifyLine(o), garp)
 	if o.Links != "" {
 		b.WriteString(o.Links)
 	} else {
@@ -100,16 +118,6 @@ socket = "%s"
 		// Weight 1: losing the ping node barely lowers the priority, so
 		// what the tests see is the isolation rule, not a priority change.
 		fmt.Fprintf(&b, "[[ping]]\naddress = %q\ninterval = \"100ms\"\ntimeout = \"100ms\"\nweight = 1\n\n", o.Ping)
-	}
-	services, names := o.Services, o.BalancerServices
-	if services == "" {
-		services, names = DefaultService, []string{"tcp"}
-	}
-	resources := fmt.Sprintf(`  { kind = "vip", address = "198.18.0.100/24", interface = "eth0" },
-  { kind = "balancer", services = %q },
-%s`, names, o.ExtraGroup)
-	if o.Resources != "" {
-		resources = o.Resources
 	}
 	mode := ""
 	if o.Mode != "" {

@@ -1,0 +1,192 @@
+package config
+
+import (
+	"fmt"
+	"slices"
+)
+
+// A key written in the file that the rest of the config makes moot is an
+// error, as a key the element's kind does not take is: a user who sets
+// failback_hold expects failbacks to wait for it, and had would silently
+// never read it. Each rule below names the key and the setting that makes
+// it moot. A key overridden everywhere it could apply ([cluster]'s port
+// when every link sets its own) is not one of them: it documents the
+// default the overrides depart from.
+
+// moot reports a key at path that has no effect, unless it was already
+// found wrong.
+func (c *conv) moot(path, format string, args ...any) {
+	if !c.read[path] {
+		c.keyErrorf(path, format, args...)
+	}
+}
+
+// mootGroupKeys reports, in group path g, the failback keys that nothing
+// reads: in an active-active group (not in the ownership machine, so it
+// never fails back) and with auto_failback off for the group. It returns
+// whether it reported failback_min_healthy.
+func (c *conv) mootGroupKeys(path string, g *Group) bool {
+	minPath := path + ".failback_min_healthy"
+	if g.ActiveActive {
+		for _, k := range []string{"auto_failback", "failback_min_healthy"} {
+			if c.ix.has(path + "." + k) {
+				c.moot(path+"."+k, "key %q is not used by mode %q: every healthy node holds the group, so it never fails back", k, "active-active")
+			}
+		}
+		return c.ix.has(minPath)
+	}
+	if c.ix.has(minPath) && !g.AutoFailback {
+		c.moot(minPath, "key %q has no effect: auto_failback is off for group %q (%s); it counts the healthy reals only before a failback", "failback_min_healthy", g.Name, c.autoFailbackFrom(path))
+		return true
+	}
+	return false
+}
+
+// autoFailbackFrom says where a group's auto_failback comes from.
+func (c *conv) autoFailbackFrom(gpath string) string {
+	switch {
+	case c.ix.has(gpath + ".auto_failback"):
+		return "auto_failback = false at " + c.ix.at(gpath+".auto_failback").String()
+	case c.ix.has("cluster.auto_failback"):
+		return "cluster.auto_failback = false at " + c.ix.at("cluster.auto_failback").String()
+	}
+	return "cluster.auto_failback defaults to false, Heartbeat's auto_failback off"
+}
+
+// mootKeys reports the keys of cfg that the rest of it makes moot (the
+// groups' own are mootGroupKeys').
+func (c *conv) mootKeys(cfg *Config) {
+	if c.ix.has("cluster.failback_hold") && len(cfg.Groups) > 0 {
+		used := false
+		for _, g := range cfg.Groups {
+			used = used || g.AutoFailback && !g.ActiveActive
+		}
+		if !used {
+			c.moot("cluster.failback_hold", "key %q has no effect: auto_failback is off in every group (set auto_failback = true in [cluster] or in a group)", "failback_hold")
+		}
+	}
+	if c.ix.has("admin.allow_remote") && !c.ix.has("admin.listen") {
+		c.moot("admin.allow_remote", "key %q has no effect: the admin listener is off (admin.listen is not set)", "allow_remote")
+	}
+	if c.ix.has("bgp") && !hasKind(cfg, KindBGP) {
+		c.errorf("bgp", "no group has a bgp resource, so had runs no BIRD and [bgp] has no effect: add a bgp resource to a group, or remove [bgp]")
+	}
+	c.mootGARP(cfg)
+}
+
+func hasKind(cfg *Config, kind string) bool {
+	_, ok := firstOfKind(cfg, kind)
+	return ok
+}
+
+// garpMoot is why key of a vip's merged GARP schedule has no effect for
+// that vip, "" when it has one.
+func garpMoot(key string, v *VIP) string {
+	switch {
+	case key == "interval" && v.GARP.Count == 1:
+		return "count = 1 sends one packet per burst, so there is no gap between packets"
+	case key == "form" && v.Prefix.Addr().Is6():
+		return "an IPv6 VIP is announced by unsolicited neighbour advertisements, which have no ARP request or reply form"
+	}
+	return ""
+}
+
+// mootGARP reports [garp] keys when no vip uses the table, and the garp
+// keys of a vip (its own, or [garp]'s for every vip that inherits them)
+// that its schedule or address makes moot.
+func (c *conv) mootGARP(cfg *Config) {
+	keys := c.ix.childKeys("garp")
+	if !hasKind(cfg, KindVIP) {
+		for _, k := range keys {
+			c.moot("garp."+k, "key %q has no effect: no group has a vip resource ([garp] is the gratuitous ARP schedule of vip resources)", k)
+		}
+		return
+	}
+	inherited := map[string][]string{} // [garp] key -> why it is moot for each vip inheriting it
+	for path, r := range cfg.resources() {
+		if r.VIP == nil {
+			continue
+		}
+		for _, k := range []string{"interval", "form"} {
+			why := garpMoot(k, r.VIP)
+			switch {
+			case c.ix.has(path + ".garp." + k):
+				if why != "" {
+					c.moot(path+".garp."+k, "key %q has no effect: %s", k, why)
+				}
+			case c.ix.has("garp." + k):
+				inherited[k] = append(inherited[k], why)
+			}
+		}
+	}
+	for _, k := range keys {
+		if whys := inherited[k]; len(whys) > 0 && !slices.Contains(whys, "") {
+			c.moot("garp."+k, "key %q has no effect: in every vip that takes it from [garp], %s", k, whys[0])
+		}
+	}
+}
+
+// serviceKeyUse is, for each [[service]] key that not every service
+// uses, why s does not (""  when it does). Unlike check keys and resource
+// keys, what decides is the method, protocol or mode.
+var serviceKeyUse = []struct {
+	key    string
+	unused func(s *Service) string
+}{
+	{"interface", func(s *Service) string {
+		return notUnless(s.Method == "dr", "method", s.Method, "only dr takes the interface its VIP's packets arrive on")
+	}},
+	{"mode", func(s *Service) string {
+		// mode = "http" with a kernel method has its own error.
+		return notUnless(s.Method == "proxy" || s.Mode == "http", "method", s.Method, "the kernel forwards packets and has no l4 or http mode")
+	}},
+	{"connect_timeout", func(s *Service) string {
+		if s.Method != "proxy" {
+			return notUnless(false, "method", s.Method, "the kernel forwards packets and opens no connection to the reals")
+		}
+		return notUnless(s.Protocol == "tcp", "protocol", s.Protocol, "datagrams are forwarded without a connection")
+	}},
+	{"idle_timeout", func(s *Service) string {
+		return notUnless(s.Method == "proxy", "method", s.Method, "the kernel's conntrack timeouts end its flows")
+	}},
+	{"maxconn", func(s *Service) string {
+		if s.Method != "proxy" {
+			return notUnless(false, "method", s.Method, "the kernel forwards packets with no per-service bound")
+		}
+		return notUnless(s.Protocol == "tcp", "protocol", s.Protocol, "udp services are bounded by max_flows")
+	}},
+	{"max_flows", func(s *Service) string {
+		if s.Method != "proxy" {
+			return notUnless(false, "method", s.Method, "the kernel keeps its flows in conntrack")
+		}
+		return notUnless(s.Protocol == "udp", "protocol", s.Protocol, "it bounds a udp service's flow table")
+	}},
+	{"request_timeout", func(s *Service) string {
+		return notUnless(s.Mode == "http", "mode", s.Mode, "it bounds an HTTP request's head")
+	}},
+	{"body_timeout", func(s *Service) string {
+		return notUnless(s.Mode == "http", "mode", s.Mode, "it bounds an HTTP request's body")
+	}},
+}
+
+// notUnless is the reason a key is not used by setting = value, "" when
+// ok.
+func notUnless(ok bool, setting, value, why string) string {
+	if ok {
+		return ""
+	}
+	return fmt.Sprintf("is not used by %s %q: %s", setting, value, why)
+}
+
+// mootServiceKeys reports the keys of the service at path that its
+// method, protocol or mode does not use.
+func (c *conv) mootServiceKeys(path string, s *Service) {
+	for _, u := range serviceKeyUse {
+		if !c.ix.has(path + "." + u.key) {
+			continue
+		}
+		if why := u.unused(s); why != "" {
+			c.moot(path+"."+u.key, "key %q %s", u.key, why)
+		}
+	}
+}
