@@ -86,6 +86,21 @@ func cannedServer(t *testing.T, resp string) netip.AddrPort {
 	})
 }
 
+// waitIdleDead waits until px's idle connection to addr, if it has one,
+// looks dead (alive false) once what has reached it.
+func waitIdleDead(t *testing.T, px *Proxy, addr netip.AddrPort, what string) {
+	t.Helper()
+	testkit.WaitFor(t, what+" to reach the idle connection", func() bool {
+		bc := px.pool.Load().get(addr)
+		if bc == nil {
+			return true
+		}
+		alive := bc.alive()
+		px.pool.Load().put(bc)
+		return !alive
+	})
+}
+
 // wantIdle fails t unless px's pool holds want idle connections; after
 // says when, for the message.
 func wantIdle(t *testing.T, px *Proxy, want int, after string) {
@@ -284,15 +299,7 @@ func TestPoolSkipsConnectionClosedWhileIdle(t *testing.T) {
 	px := newTestProxy(t, Config{}, addr)
 	for i := range 3 {
 		if i > 0 {
-			testkit.WaitFor(t, "the real's FIN to reach the idle connection", func() bool {
-				bc := px.pool.Load().get(addr)
-				if bc == nil {
-					return true
-				}
-				alive := bc.alive()
-				px.pool.Load().put(bc)
-				return !alive
-			})
+			waitIdleDead(t, px, addr, "the real's FIN")
 		}
 		if code, body, err := roundTrip(t, px, "POST", "data"); err != nil || code != 200 || body != "ok" {
 			t.Fatalf("POST %d = %d %q, %v; want 200 %q", i, code, body, err, "ok")
@@ -517,15 +524,7 @@ func TestPoolDropsConnectionWithUnsolicitedBytes(t *testing.T) {
 		if err != nil || body == "stray" {
 			t.Fatalf("GET %d = %q, %v; want a fresh answer, never the stray response", i, body, err)
 		}
-		testkit.WaitFor(t, "the stray response to reach the idle connection", func() bool {
-			bc := px.pool.Load().get(addr)
-			if bc == nil {
-				return true
-			}
-			alive := bc.alive()
-			px.pool.Load().put(bc)
-			return !alive
-		})
+		waitIdleDead(t, px, addr, "the stray response")
 	}
 }
 
