@@ -78,3 +78,32 @@ func TestAccept(t *testing.T) {
 		t.Errorf("dialing after the test ended succeeded, want the listener closed")
 	}
 }
+
+// TestServeConns: each connection gets its index; Close ends handlers
+// blocked on open connections and closes the listener.
+func TestServeConns(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := ServeConns(t, ln, func(c net.Conn, i int) {
+		fmt.Fprintf(c, "%d\n", i)
+		c.Read(make([]byte, 1)) // blocks until the client or Close closes c
+	})
+	for want := range 2 {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		var got int
+		if _, err := fmt.Fscan(c, &got); err != nil || got != want {
+			t.Fatalf("connection %d read index %d, %v", want, got, err)
+		}
+	}
+	Returns(t, "Close with two handlers blocked", func() error { s.Close(); return nil })
+	if c, err := net.Dial("tcp", ln.Addr().String()); err == nil {
+		c.Close()
+		t.Errorf("dialing after Close succeeded, want the listener closed")
+	}
+}

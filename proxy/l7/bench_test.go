@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hapair/hapair/internal/testkit"
 	"github.com/hapair/hapair/proxy/proxytest"
 	"github.com/hapair/hapair/proxy/upstream/upstreamtest"
 )
@@ -18,27 +19,20 @@ import (
 // -cpuprofile ...). Each b.N is a bounded number of requests.
 
 // rawReal answers every request head on ln with a fixed 13-byte body,
-// keeping the connection open, until ln closes.
-func rawReal(ln net.Listener) {
+// keeping the connection open, until the benchmark ends.
+func rawReal(b *testing.B, ln net.Listener) {
 	resp := []byte("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nhello, world\n")
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		go func() {
-			defer c.Close()
-			br := bufio.NewReader(c)
-			for {
-				if err := skipHead(br); err != nil {
-					return
-				}
-				if _, err := c.Write(resp); err != nil {
-					return
-				}
+	testkit.ServeConns(b, ln, func(c net.Conn, _ int) {
+		br := bufio.NewReader(c)
+		for {
+			if err := skipHead(br); err != nil {
+				return
 			}
-		}()
-	}
+			if _, err := c.Write(resp); err != nil {
+				return
+			}
+		}
+	})
 }
 
 // skipHead reads one request head (the benchmarks send no bodies).
@@ -84,8 +78,7 @@ func benchProxy(b *testing.B) string {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { rl.Close() })
-	go rawReal(rl)
+	rawReal(b, rl)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)

@@ -50,26 +50,7 @@ func rawServer(t *testing.T, fn func(c net.Conn, br *bufio.Reader, connIndex int
 	if err != nil {
 		t.Fatal(err)
 	}
-	var wg sync.WaitGroup
-	var conns sync.Map
-	wg.Go(func() {
-		for i := 0; ; i++ {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			conns.Store(c, true)
-			wg.Go(func() {
-				defer c.Close()
-				fn(c, bufio.NewReader(c), i)
-			})
-		}
-	})
-	t.Cleanup(func() {
-		ln.Close()
-		conns.Range(func(k, _ any) bool { k.(net.Conn).Close(); return true })
-		wg.Wait()
-	})
+	testkit.ServeConns(t, ln, func(c net.Conn, i int) { fn(c, bufio.NewReader(c), i) })
 	return ln.Addr().(*net.TCPAddr).AddrPort()
 }
 

@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/hapair/hapair/internal/testkit"
 )
 
 // Backend is one fake real server.
@@ -52,32 +54,14 @@ func (b *Backend) Close() { b.once.Do(b.closer) }
 func TCP(tb testing.TB, name string) *Backend {
 	tb.Helper()
 	ln, b := listen(tb, name)
-	var conns sync.Map
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			conns.Store(c, true)
-			wg.Go(func() {
-				defer conns.Delete(c)
-				defer c.Close()
-				if _, err := io.Copy(c, c); err != nil {
-					return
-				}
-				if _, err := io.WriteString(c, "|"+name); err == nil {
-					b.served.Add(1)
-				}
-			})
+	b.closer = testkit.ServeConns(tb, ln, func(c net.Conn, _ int) {
+		if _, err := io.Copy(c, c); err != nil {
+			return
 		}
-	})
-	b.closer = func() {
-		_ = ln.Close()
-		conns.Range(func(k, _ any) bool { _ = k.(net.Conn).Close(); return true })
-		wg.Wait()
-	}
+		if _, err := io.WriteString(c, "|"+name); err == nil {
+			b.served.Add(1)
+		}
+	}).Close
 	tb.Cleanup(b.Close)
 	return b
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hapair/hapair/internal/testkit"
 	"github.com/hapair/hapair/proxy/nft"
 	"github.com/hapair/hapair/test/lab"
 	"github.com/ti-mo/conntrack"
@@ -24,7 +25,6 @@ func inNetns(name string, fn func() error) error { return lab.InNetns(name, fn) 
 // datagram with "NAME CLIENT-IP DATA".
 type server struct {
 	name string
-	ln   net.Listener
 	pc   net.PacketConn
 	wg   sync.WaitGroup
 }
@@ -32,9 +32,10 @@ type server struct {
 func startServer(t *testing.T, h *lab.Host, addr string) *server {
 	t.Helper()
 	s := &server{name: h.Name}
+	var ln net.Listener
 	err := inNetns(h.Netns, func() error {
 		var err error
-		if s.ln, err = net.Listen("tcp4", addr); err != nil {
+		if ln, err = net.Listen("tcp4", addr); err != nil {
 			return err
 		}
 		s.pc, err = net.ListenPacket("udp4", addr)
@@ -43,38 +44,28 @@ func startServer(t *testing.T, h *lab.Host, addr string) *server {
 	if err != nil {
 		t.Fatalf("%s: listening on %s: %v", h.Name, addr, err)
 	}
-	s.wg.Add(2)
-	go s.serveTCP()
+	testkit.ServeConns(t, ln, s.echo)
+	s.wg.Add(1)
 	go s.serveUDP()
-	t.Cleanup(func() { s.ln.Close(); s.pc.Close(); s.wg.Wait() })
+	t.Cleanup(func() { s.pc.Close(); s.wg.Wait() })
 	return s
 }
 
-func (s *server) serveTCP() {
-	defer s.wg.Done()
+// echo greets c with the server's name and the client's address, then
+// echoes its lines.
+func (s *server) echo(c net.Conn, _ int) {
+	ra := c.RemoteAddr().(*net.TCPAddr)
+	fmt.Fprintf(c, "%s %s\n", s.name, ra.IP)
+	br := bufio.NewReader(c)
 	for {
-		c, err := s.ln.Accept()
+		c.SetDeadline(time.Now().Add(30 * time.Second))
+		l, err := br.ReadString('\n')
 		if err != nil {
 			return
 		}
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			defer c.Close()
-			ra := c.RemoteAddr().(*net.TCPAddr)
-			fmt.Fprintf(c, "%s %s\n", s.name, ra.IP)
-			br := bufio.NewReader(c)
-			for {
-				c.SetDeadline(time.Now().Add(30 * time.Second))
-				l, err := br.ReadString('\n')
-				if err != nil {
-					return
-				}
-				if _, err := c.Write([]byte(l)); err != nil {
-					return
-				}
-			}
-		}()
+		if _, err := c.Write([]byte(l)); err != nil {
+			return
+		}
 	}
 }
 
