@@ -38,7 +38,7 @@ func (im *importer) finish() {
 
 func (im *importer) finishServices() {
 	m := &im.m
-	names := map[string]bool{}
+	names := newUniqueNames()
 	listens := map[string]src{}
 	var keep []*service
 	for _, s := range m.services {
@@ -80,7 +80,7 @@ func capPersistence(s *service) {
 // service has (config.ServiceNameError is the rule; a kernel method's
 // nftables objects carry the name), with a NOTE when it had to change the
 // name the source gave.
-func (im *importer) serviceName(s *service, names map[string]bool) {
+func (im *importer) serviceName(s *service, names *uniqueNames) {
 	// The method is settled later (finishMethods); "nat" and "dr" may end
 	// up in the kernel, so their names keep to the kernel's alphabet.
 	from := s.name
@@ -90,11 +90,7 @@ func (im *importer) serviceName(s *service, names map[string]bool) {
 		base = sanitizeName(base, s.method, 60) // room for a "-N" suffix
 		why = "is not a valid service name (want A-Z a-z 0-9 . _ -, no '.' with method nat or dr: nftables objects carry the name)"
 	}
-	s.name = base
-	for i := 2; names[s.name]; i++ {
-		s.name = base[:min(len(base), 60)] + "-" + strconv.Itoa(i)
-	}
-	names[s.name] = true
+	s.name = names.take(base, base[:min(len(base), 60)])
 	if s.name != from {
 		s.notes = append(s.notes, fmt.Sprintf("NOTE: named %s: the name %q derived from the source %s", s.name, from, why))
 	}

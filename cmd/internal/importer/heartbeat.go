@@ -174,7 +174,7 @@ type ldReader func(name string) (path string, data []byte, err error)
 // group whose resources start in order.
 func (im *importer) parseHaresources(file string, data []byte, h *hacf, readLD ldReader) {
 	usedLD := map[string]src{}
-	names := map[string]bool{}
+	names := newUniqueNames()
 	for at, f := range fieldLines(file, data, true) {
 		node := f[0]
 		if !config.ValidName(node, 64) {
@@ -217,7 +217,7 @@ func containsStr(ss []string, s string) bool {
 
 // groupName names a group as Heartbeat did (by its first resource), made a
 // valid, unique hapair name: the first VIP's address if it has one.
-func groupName(g *group, first string, used map[string]bool) string {
+func groupName(g *group, first string, used *uniqueNames) string {
 	base := first
 	for _, r := range g.resources {
 		if r.kind == "vip" {
@@ -226,12 +226,7 @@ func groupName(g *group, first string, used map[string]bool) string {
 		}
 	}
 	base = sanitizeName(strings.ReplaceAll(base, "::", "-"), "", 28)
-	name := base
-	for i := 2; used[name]; i++ {
-		name = base + "-" + strconv.Itoa(i)
-	}
-	used[name] = true
-	return name
+	return used.take(base, base)
 }
 
 func (im *importer) haresource(at src, g *group, tok string, usedLD map[string]src, readLD ldReader) {

@@ -44,7 +44,9 @@ type ipvsSvc struct {
 	sched      string
 	schedAt    src
 	persistent time.Duration
-	reals      []*ipvsReal
+	reals      []*ipvsReal // in the order added; a deleted one is gone
+	byAddr     map[hostPort]*ipvsReal
+	gone       bool // deleted by -D (or -C): left out at the end
 }
 
 type ipvsReal struct {
@@ -52,13 +54,15 @@ type ipvsReal struct {
 	addr   hostPort
 	method string
 	weight int
+	gone   bool // deleted by -d
 }
 
 type ipvsState struct {
 	im       *importer
 	file     string
 	vars     map[string]string
-	svcs     []*ipvsSvc
+	svcs     []*ipvsSvc // in the order added; a deleted one is gone
+	byKey    map[string]*ipvsSvc
 	skipped  int
 	skipAt   src
 	syncRole string
@@ -71,7 +75,7 @@ var assignRE = regexp.MustCompile(`^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$
 
 func ipvsadm(file string, data []byte) *Result {
 	im := newImporter("ipvsadm", file)
-	st := &ipvsState{im: im, file: file, vars: map[string]string{}}
+	st := &ipvsState{im: im, file: file, vars: map[string]string{}, byKey: map[string]*ipvsSvc{}}
 	for _, l := range splitLines(data, true) {
 		st.line(src{file, l.n}, l.text)
 	}
@@ -79,7 +83,9 @@ func ipvsadm(file string, data []byte) *Result {
 		im.warnf(st.skipAt, "%d shell line(s) that run no ipvsadm command were skipped (the first is here)", st.skipped)
 	}
 	for _, s := range st.svcs {
-		st.service(s)
+		if !s.gone {
+			st.service(s)
+		}
 	}
 	if st.syncRole != "" {
 		im.m.sync = &resource{at: st.syncAt, kind: "ipvs-sync", role: st.syncRole, iface: st.syncIf, syncID: st.syncID,
@@ -343,10 +349,11 @@ func (st *ipvsState) run(at src, line string, c *ipvsCmd) {
 		st.addService(at, line, c)
 	case "-D":
 		if s := st.find(at, line, c); s != nil {
-			st.svcs = removeSvc(st.svcs, s)
+			s.gone = true
+			delete(st.byKey, s.key)
 		}
 	case "-C":
-		st.svcs = nil
+		st.svcs, st.byKey = nil, map[string]*ipvsSvc{}
 		st.im.warnf(at, "%s: clears every service defined above (as it did in the script)", line)
 	case "-a", "-e":
 		st.addReal(at, line, c)
@@ -360,11 +367,10 @@ func (st *ipvsState) run(at src, line string, c *ipvsCmd) {
 			st.im.warnf(at, "%s: -r %v; command skipped", line, err)
 			return
 		}
-		for i, x := range s.reals {
-			if x.addr == r {
-				s.reals = append(s.reals[:i], s.reals[i+1:]...)
-				return
-			}
+		if x, ok := s.byAddr[r]; ok {
+			x.gone = true
+			delete(s.byAddr, r)
+			return
 		}
 		st.im.warnf(at, "%s: no such real server; nothing to delete", line)
 	case "--start-daemon":
@@ -387,16 +393,6 @@ func (st *ipvsState) run(at src, line string, c *ipvsCmd) {
 	default:
 		st.im.warnf(at, "%s: not an ipvsadm command that defines services; ignored", line)
 	}
-}
-
-func removeSvc(ss []*ipvsSvc, s *ipvsSvc) []*ipvsSvc {
-	var out []*ipvsSvc
-	for _, x := range ss {
-		if x != s {
-			out = append(out, x)
-		}
-	}
-	return out
 }
 
 // virtual reads the -t/-u/-f/--sctp-service option: the protocol and
@@ -434,10 +430,8 @@ func (st *ipvsState) find(at src, line string, c *ipvsCmd) *ipvsSvc {
 		return nil
 	}
 	key := proto + " " + vip.String()
-	for _, s := range st.svcs {
-		if s.key == key {
-			return s
-		}
+	if s, ok := st.byKey[key]; ok {
+		return s
 	}
 	st.im.warnf(at, "%s: no service %s defined above; command skipped", line, key)
 	return nil
@@ -449,19 +443,15 @@ func (st *ipvsState) addService(at src, line string, c *ipvsCmd) {
 		return
 	}
 	key := proto + " " + vip.String()
-	var s *ipvsSvc
-	for _, x := range st.svcs {
-		if x.key == key {
-			s = x
-		}
-	}
+	s := st.byKey[key]
 	switch {
 	case s == nil && c.cmd == "-E":
 		st.im.warnf(at, "%s: no service %s defined above; taken as -A", line, key)
 		fallthrough
 	case s == nil:
-		s = &ipvsSvc{at: at, key: key, proto: proto, vip: vip, sched: "wlc"}
+		s = &ipvsSvc{at: at, key: key, proto: proto, vip: vip, sched: "wlc", byAddr: map[hostPort]*ipvsReal{}}
 		st.svcs = append(st.svcs, s)
+		st.byKey[key] = s
 	case c.cmd == "-A":
 		st.im.warnf(at, "%s: service %s already added at line %d; settings updated", line, key, s.at.line)
 	}
@@ -511,18 +501,14 @@ func (st *ipvsState) addReal(at src, line string, c *ipvsCmd) {
 		st.im.refusef(at, "%s: -r %v; real not imported", line, err)
 		return
 	}
-	var r *ipvsReal
-	for _, x := range s.reals {
-		if x.addr == addr {
-			r = x
-		}
-	}
+	r := s.byAddr[addr]
 	if r == nil {
 		if c.cmd == "-e" {
 			st.im.warnf(at, "%s: no real %s in %s above; taken as -a", line, addr, s.key)
 		}
 		r = &ipvsReal{at: at, addr: addr, method: "gate", weight: 1}
 		s.reals = append(s.reals, r)
+		s.byAddr[addr] = r
 	} else if c.cmd == "-a" {
 		st.im.warnf(at, "%s: real %s already added at line %d; settings updated", line, addr, r.at.line)
 	}
@@ -562,6 +548,9 @@ func (st *ipvsState) service(v *ipvsSvc) {
 	s.scheduler = im.scheduler(at, "-s "+v.sched, v.sched)
 	var methods []methodAt
 	for _, r := range v.reals {
+		if r.gone {
+			continue
+		}
 		s.reals = append(s.reals, &real{at: r.at, address: r.addr.String(), weight: r.weight, wset: true})
 		methods = append(methods, methodAt{r.at, r.method})
 	}
