@@ -172,7 +172,7 @@ func Check(path string, o CheckOptions) (Report, error) {
 	kr, warns, err := authkeys.Load(cfg.Cluster.Authkeys)
 	r.Warnings = warns
 	if err != nil {
-		return r, fmt.Errorf("%w (cluster.authkeys in %s)", err, path)
+		return r, cfg.AuthkeysError(err)
 	}
 	r.Keyring = kr
 	r.Warnings = append(r.Warnings, kernelNeeds(cfg)...)
@@ -224,27 +224,20 @@ func (r Report) Summary() string {
 }
 
 // ErrorLines is how hactl check-config and had print err, from Check or
-// Load of the config at path, when it is the config's or its authkeys
-// file's own errors: one FILE:LINE:COL line per error, then the count,
-// "PATH: N errors" or "AUTHKEYS: N errors (cluster.authkeys in PATH)".
-// For any other error it returns nil.
+// Load of the config at path, when it is the config's own errors (the
+// authkeys file's among them, placed at cluster.authkeys by
+// config.AuthkeysError): one FILE:LINE:COL line per error, then the
+// count, "PATH: N errors". For any other error it returns nil.
 func ErrorLines(path string, err error) []string {
 	var errs config.Errors
-	var keyErrs authkeys.Errors
-	var lines []string
-	switch {
-	case errors.As(err, &errs):
-		for _, e := range errs {
-			lines = append(lines, e.Error())
-		}
-		return append(lines, fmt.Sprintf("%s: %s", path, plural(len(errs), "error")))
-	case errors.As(err, &keyErrs):
-		for _, e := range keyErrs {
-			lines = append(lines, e.Error())
-		}
-		return append(lines, fmt.Sprintf("%s: %s (cluster.authkeys in %s)", keyErrs[0].File, plural(len(keyErrs), "error"), path))
+	if !errors.As(err, &errs) {
+		return nil
 	}
-	return nil
+	var lines []string
+	for _, e := range errs {
+		lines = append(lines, e.Error())
+	}
+	return append(lines, fmt.Sprintf("%s: %s", path, plural(len(errs), "error")))
 }
 
 func plural(n int, word string) string {

@@ -1,8 +1,6 @@
 package node
 
 import (
-	"fmt"
-
 	"github.com/hapair/hapair/authkeys"
 	"github.com/hapair/hapair/internal/config"
 )
@@ -11,9 +9,10 @@ import (
 // host name), and reads the authkeys file the config names, as had does at
 // start: authkeys.Load checks the mode (0600), the owner, that it is a
 // regular file, and its format. The warnings come from authkeys (legacy
-// methods, short secrets). A config error is a config.Errors; an authkeys
-// error names the file, and for a bad mode the mode and the chmod that
-// fixes it.
+// methods, short secrets). A config error is a config.Errors, and so is
+// an authkeys error, placed at cluster.authkeys (config.AuthkeysError):
+// it names the file, and for a bad mode the mode and the chmod that fixes
+// it.
 func Load(path, node string) (*config.Config, *authkeys.Keyring, []string, error) {
 	cfg, err := config.Load(path)
 	if err != nil {
@@ -24,7 +23,7 @@ func Load(path, node string) (*config.Config, *authkeys.Keyring, []string, error
 	}
 	kr, warns, err := authkeys.Load(cfg.Cluster.Authkeys)
 	if err != nil {
-		return nil, nil, warns, fmt.Errorf("%w (cluster.authkeys in %s)", err, path)
+		return nil, nil, warns, cfg.AuthkeysError(err)
 	}
 	return cfg, kr, warns, nil
 }

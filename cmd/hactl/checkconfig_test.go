@@ -126,16 +126,18 @@ func TestCheckConfigBinary(t *testing.T) {
 // refused to start. It now checks the file as had does.
 func TestCheckConfigAuthkeys(t *testing.T) {
 	cfg, keys := nodetest.Example(t, "web-pair.toml", 0o644)
+	// Each error names both places: the key in the config, the file's own.
+	at := cfg + ":17:12: cluster.authkeys: "
 	cases := []struct {
 		desc  string
 		setup func()
 		want  string
 	}{
-		{"mode 0644", func() {}, keys + ": mode 0644 gives group or others access to the keys, want 0600 (fix: chmod 600 " + keys + ")\n" + keys + ": 1 error (cluster.authkeys in " + cfg + ")\n"},
-		{"bad lines", func() { os.WriteFile(keys, []byte("auth 2\n1 sha256\n2 crc x\n"), 0o600); os.Chmod(keys, 0o600) }, keys + ":2:9: key 1: sha256 needs a secret (\"1 sha256 SECRET\")\n" +
-			keys + ":3:3: key 2: method crc refused: crc is a checksum, not a MAC: anyone on the link could forge heartbeats; use sha256\n" +
-			keys + ": 2 errors (cluster.authkeys in " + cfg + ")\n"},
-		{"missing", func() { os.Remove(keys) }, "hactl: check-config: authkeys: open " + keys + ": no such file or directory (cluster.authkeys in " + cfg + ")\n"},
+		{"mode 0644", func() {}, at + keys + ": mode 0644 gives group or others access to the keys, want 0600 (fix: chmod 600 " + keys + ")\n" + cfg + ": 1 error\n"},
+		{"bad lines", func() { os.WriteFile(keys, []byte("auth 2\n1 sha256\n2 crc x\n"), 0o600); os.Chmod(keys, 0o600) }, at + keys + ":2:9: key 1: sha256 needs a secret (\"1 sha256 SECRET\")\n" +
+			at + keys + ":3:3: key 2: method crc refused: crc is a checksum, not a MAC: anyone on the link could forge heartbeats; use sha256\n" +
+			cfg + ": 2 errors\n"},
+		{"missing", func() { os.Remove(keys) }, at + "open " + keys + ": no such file or directory\n" + cfg + ": 1 error\n"},
 	}
 	for _, c := range cases {
 		t.Run(c.desc, func(t *testing.T) {

@@ -131,8 +131,9 @@ func TestLogFormat(t *testing.T) {
 }
 
 // TestCheckFailsOneLineEach: had --check prints authkeys errors as config
-// errors, FILE:LINE:COL (or FILE) one a line, then a count naming the
-// config that names the file.
+// errors, one a line at the cluster.authkeys key that names the file
+// (CONFIG:LINE:COL: cluster.authkeys: AUTHKEYS:LINE:COL: ...), then the
+// count.
 func TestCheckFailsOneLineEach(t *testing.T) {
 	cfgPath, keyPath := setup(t, 0o600)
 	if err := os.WriteFile(keyPath, []byte("auth 1\n1 sha256\n"), 0o600); err != nil {
@@ -140,8 +141,8 @@ func TestCheckFailsOneLineEach(t *testing.T) {
 	}
 	var stdout, stderr bytes.Buffer
 	code := run([]string{"-check", "-no-host", "-c", cfgPath}, &stdout, &stderr)
-	want := keyPath + `:2:9: key 1: sha256 needs a secret ("1 sha256 SECRET")` + "\n" +
-		"had: " + keyPath + ": 1 error (cluster.authkeys in " + cfgPath + "), not starting\n"
+	want := cfgPath + ":17:12: cluster.authkeys: " + keyPath + `:2:9: key 1: sha256 needs a secret ("1 sha256 SECRET")` + "\n" +
+		"had: " + cfgPath + ": 1 error, not starting\n"
 	if code != 1 || stderr.String() != want {
 		t.Errorf("had --check = %d, stderr:\n%s\nwant 1:\n%s", code, stderr.String(), want)
 	}

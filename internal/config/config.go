@@ -31,6 +31,10 @@ type Config struct {
 	Services []Service // [[service]]
 	Admin    Admin     // [admin]
 	BGP      *BGP      // [bgp]; nil when absent
+
+	// authkeysAt is where cluster.authkeys is written (zero when it is
+	// not), for AuthkeysError.
+	authkeysAt Pos
 }
 
 // BGP is the [bgp] table: this cluster's BGP speaker settings (ha/bgp,

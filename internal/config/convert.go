@@ -228,6 +228,9 @@ func idx(path string, i int) string { return path + "[" + strconv.Itoa(i) + "]" 
 func (c *conv) config(r *rawFile, file string) *Config {
 	cfg := &Config{File: file}
 	cfg.Cluster = c.cluster(&r.Cluster)
+	if c.ix.has("cluster.authkeys") {
+		cfg.authkeysAt = c.ix.at("cluster.authkeys")
+	}
 	cfg.GARP = c.garp("garp", &r.GARP, GARP{})
 	cfg.Links = c.links(r.Link, &cfg.Cluster)
 	for i := range r.Ping {
