@@ -67,6 +67,10 @@ peers`)
 			`FILE:4:13: cluster.state_dir: state directory /proc/version: /proc/version is not a directory (mode -r--r--r--): had refuses to start`,
 			`FILE: 1 error`,
 		}},
+		{"state directory under /proc", replace(t, onLo, "id = 7\n", "id = 7\nstate_dir = \"/proc/hapair\"\n"), []string{"--node", "lb1"}, exitFail, []string{
+			`FILE:4:13: cluster.state_dir: state directory /proc/hapair: /proc is on proc, a kernel pseudo file system that stores no files: had refuses to start`,
+			`FILE: 1 error`,
+		}},
 		{"missing here, for another machine", missing, []string{"--no-host"}, exitOK, []string{
 			`FILE: config ok: nodes lb1 and lb2 in cluster "web" id 7, 1 group, 1 service; authkeys AUTHKEYS ok (1 key, signing with 1); host facts not checked`,
 		}},
