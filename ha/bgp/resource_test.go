@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hapair/hapair/internal/realtime"
+	"github.com/hapair/hapair/internal/testkit"
 )
 
 // TestMain lets the test binary stand in for BIRD: with HAPAIR_FAKE_BIRD
@@ -203,3 +204,23 @@ func TestSpeakerRealtime(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
+
+// TestSpeakerBIRDExitsAtStart: a BIRD that exits before its control
+// socket answers fails Start, naming its exit and its log, and is not
+// kept as the running one.
+func TestSpeakerBIRDExitsAtStart(t *testing.T) {
+	dir := t.TempDir()
+	bin := testkit.WriteScript(t, dir, "bird", `echo "bird: cannot read config"; exit 1`)
+	s, err := NewSpeaker(testOpts, filepath.Join(dir, "bird.d"), bin, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	want := "bgp: BIRD exited at start (exit status 1); its log: " + filepath.Join(dir, "bird.d", "bird.log")
+	if err := s.Start(context.Background()); err == nil || err.Error() != want {
+		t.Errorf("Start() = %v, want %s", err, want)
+	}
+	if err := s.Running(); err == nil || err.Error() != "bgp: BIRD not started" {
+		t.Errorf("Running() after a failed start = %v, want not started", err)
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hapair/hapair/internal/realtime"
+	"github.com/hapair/hapair/internal/runner"
 )
 
 // DefaultBinary is where Debian's bird2 package installs BIRD.
@@ -140,28 +141,22 @@ func (s *Speaker) ensure(ctx context.Context) error {
 			s.log.Warn("BIRD runs at normal priority: a loaded host may drop its BFD sessions", "err", err)
 		}
 	}
-	deadline := time.Now().Add(readyTimeout)
-	for {
-		if p.exited() {
-			s.proc = nil
-			return fmt.Errorf("bgp: BIRD exited at start (%v); its log: %s", p.err, filepath.Join(s.dir, "bird.log"))
-		}
-		if _, err := birdc(ctx, s.socket(), "show status", commandTimeout); err == nil {
-			s.log.Info("BIRD running", "pid", p.pid, "neighbors", len(s.opts.Neighbors))
-			return nil
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			syscall.Kill(p.pid, syscall.SIGKILL)
-			<-p.done
-			s.proc = nil
-			return fmt.Errorf("bgp: BIRD not answering on %s after %v", s.socket(), readyTimeout)
-		}
-		select {
-		case <-ctx.Done():
-		case <-p.done:
-		case <-time.After(20 * time.Millisecond): // polling the new socket
-		}
+	err = runner.WaitReady(ctx, p.done, readyTimeout, 20*time.Millisecond, func() error {
+		_, err := birdc(ctx, s.socket(), "show status", commandTimeout)
+		return err
+	})
+	switch {
+	case errors.Is(err, runner.ErrExited):
+		s.proc = nil
+		return fmt.Errorf("bgp: BIRD exited at start (%v); its log: %s", p.err, filepath.Join(s.dir, "bird.log"))
+	case err != nil:
+		syscall.Kill(p.pid, syscall.SIGKILL)
+		<-p.done
+		s.proc = nil
+		return fmt.Errorf("bgp: BIRD not answering on %s after %v", s.socket(), readyTimeout)
 	}
+	s.log.Info("BIRD running", "pid", p.pid, "neighbors", len(s.opts.Neighbors))
+	return nil
 }
 
 // start runs BIRD on a goroutine locked to its OS thread for BIRD's whole

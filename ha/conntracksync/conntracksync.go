@@ -246,27 +246,18 @@ func (r *Resource) ensure(ctx context.Context) error {
 	}()
 	r.daemon = d
 	// Ready when its control socket answers statistics (-s).
-	deadline := time.Now().Add(r.cfg.ReadyTimeout)
-	for {
-		if d.exited() {
-			return fmt.Errorf("conntrack-sync: conntrackd exited at start: %s", d.reason())
-		}
-		if r.client(ctx, "-s") == nil {
-			r.log.Info("conntrackd running", "iface", r.cfg.Interface, "peer", r.cfg.Peer.String())
-			return nil
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			cancel()
-			<-d.done
-			r.daemon = nil
-			return fmt.Errorf("conntrack-sync: conntrackd not answering on its control socket after %v: %s", r.cfg.ReadyTimeout, d.reason())
-		}
-		select {
-		case <-ctx.Done():
-		case <-d.done:
-		case <-time.After(50 * time.Millisecond):
-		}
+	err := runner.WaitReady(ctx, d.done, r.cfg.ReadyTimeout, 50*time.Millisecond, func() error { return r.client(ctx, "-s") })
+	switch {
+	case errors.Is(err, runner.ErrExited):
+		return fmt.Errorf("conntrack-sync: conntrackd exited at start: %s", d.reason())
+	case err != nil:
+		cancel()
+		<-d.done
+		r.daemon = nil
+		return fmt.Errorf("conntrack-sync: conntrackd not answering on its control socket after %v: %s", r.cfg.ReadyTimeout, d.reason())
 	}
+	r.log.Info("conntrackd running", "iface", r.cfg.Interface, "peer", r.cfg.Peer.String())
+	return nil
 }
 
 // client runs one conntrackd client command against our daemon.

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hapair/hapair/internal/testkit"
 )
@@ -16,15 +17,17 @@ import (
 // it marks itself running until SIGTERM; as a client it records the
 // command in trace and answers -s/-k only while a daemon runs. Files in
 // dir steer failures: fail<op> makes that command fail, die makes the
-// daemon exit 3 saying "boom".
+// daemon exit 3 saying "boom", diestart makes it exit 2 at once saying
+// "cannot bind", silent keeps it from ever answering -s.
 const fakeConntrackd = `#!/bin/sh
 d=$(dirname "$2")/fake
 mkdir -p "$d"
 case "$3" in
 "")
 	echo daemon >> "$d/trace"
+	[ -f "$d/diestart" ] && { echo "cannot bind"; exit 2; }
 	trap 'rm -f "$d/running"; echo term >> "$d/trace"; exit 0' TERM
-	touch "$d/running"
+	[ -f "$d/silent" ] || touch "$d/running"
 	i=0
 	while [ $i -lt 1200 ]; do
 		if [ -f "$d/die" ]; then rm -f "$d/running"; echo boom; exit 3; fi
@@ -138,6 +141,27 @@ func TestDaemonExitIsResourceFailure(t *testing.T) {
 	}
 	if got := trace(t, fake); !strings.Contains(got, "daemon -c") {
 		t.Errorf("trace after restart: %q, want a new daemon then -c", got)
+	}
+}
+
+// A daemon that exits at start fails the start with its exit and output,
+// and one that never answers on its control socket is stopped after
+// ReadyTimeout.
+func TestDaemonStartFailures(t *testing.T) {
+	for _, tc := range []struct{ steer, want string }{
+		{"diestart", `conntrack-sync: conntrackd exited at start: exit status 2: output "cannot bind"`},
+		{"silent", "conntrack-sync: conntrackd not answering on its control socket after 200ms: "},
+	} {
+		t.Run(tc.steer, func(t *testing.T) {
+			r, fake := newFake(t)
+			r.cfg.ReadyTimeout = 200 * time.Millisecond
+			os.MkdirAll(fake, 0o700)
+			os.WriteFile(filepath.Join(fake, tc.steer), nil, 0o600)
+			err := r.Start(context.Background())
+			if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+				t.Errorf("Start = %v, want it to start %q", err, tc.want)
+			}
+		})
 	}
 }
 

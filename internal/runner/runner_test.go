@@ -133,3 +133,38 @@ while :; do sleep 0.05; done`)
 		t.Errorf("Run() took %v, want the TERM handler's exit, not the 30s grace", res.Duration)
 	}
 }
+
+// TestWaitReady: ready after a few probes; an exited daemon is ErrExited
+// without a probe; a daemon that never answers returns the probe's last
+// error once the timeout passed.
+func TestWaitReady(t *testing.T) {
+	ctx := context.Background()
+	running := make(chan struct{})
+	probes := 0
+	err := WaitReady(ctx, running, time.Minute, time.Millisecond, func() error {
+		if probes++; probes < 3 {
+			return errors.New("no socket yet")
+		}
+		return nil
+	})
+	if err != nil || probes != 3 {
+		t.Errorf("WaitReady answering at the third probe = %v after %d probes, want nil after 3", err, probes)
+	}
+
+	exited := make(chan struct{})
+	close(exited)
+	probes = 0
+	if err := WaitReady(ctx, exited, time.Minute, time.Millisecond, func() error { probes++; return nil }); !errors.Is(err, ErrExited) || probes != 0 {
+		t.Errorf("WaitReady on an exited daemon = %v after %d probes, want ErrExited after none", err, probes)
+	}
+
+	refused := errors.New("connection refused")
+	if err := WaitReady(ctx, running, 20*time.Millisecond, time.Millisecond, func() error { return refused }); err != refused {
+		t.Errorf("WaitReady on a silent daemon = %v, want the probe's error %v", err, refused)
+	}
+	canceled, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := WaitReady(canceled, running, time.Minute, time.Minute, func() error { return refused }); err != refused {
+		t.Errorf("WaitReady with its context ended = %v, want the probe's error at once", err)
+	}
+}
