@@ -159,6 +159,7 @@ var Derived = map[string]Derivation{
 // wire.MaxKeepalive, at most wire.MaxGroups groups, names within
 // wire.MaxSender and wire.MaxGroupName bytes.
 func (c Config) Validate() error {
+	set := map[string]bool{"keepalive": c.Keepalive != 0, "warntime": c.Warntime != 0, "deadtime": c.Deadtime != 0, "initdead": c.Initdead != 0}
 	c = c.WithDefaults()
 	var errs []error
 	bad := func(path, format string, args ...any) { errs = append(errs, field.Errorf(path, format, args...)) }
@@ -177,7 +178,7 @@ func (c Config) Validate() error {
 		}
 		seen[n] = true
 	}
-	c.validateTiming(bad)
+	c.validateTiming(set, bad)
 	if len(c.Groups) == 0 {
 		bad("groups", "want at least one group: a node with none has nothing to hold")
 	}
@@ -232,8 +233,9 @@ func CheckWeight(w int) error {
 	return nil
 }
 
-// validateTiming checks the timers after defaults.
-func (c *Config) validateTiming(bad func(path, format string, args ...any)) {
+// validateTiming checks the timers after defaults; set says which ones
+// were given rather than derived (WithDefaults).
+func (c *Config) validateTiming(set map[string]bool, bad func(path, format string, args ...any)) {
 	for _, t := range []struct {
 		name string
 		d    time.Duration
@@ -256,17 +258,33 @@ func (c *Config) validateTiming(bad func(path, format string, args ...any)) {
 	// A keepalive out of range is the root error: the timers compared
 	// with it (and, unset, derived from it) are not wrong in their own
 	// right, so their relations to it are not reported on top.
-	if keepaliveOK && c.Warntime <= c.Keepalive {
-		bad("warntime", "%v must be longer than keepalive %v", c.Warntime, c.Keepalive)
+	relations := []struct {
+		a, b string // the timers compared
+		ok   bool
+		msg  string
+	}{
+		{"warntime", "keepalive", !keepaliveOK || c.Warntime > c.Keepalive,
+			fmt.Sprintf("%v must be longer than keepalive %v", c.Warntime, c.Keepalive)},
+		{"deadtime", "warntime", c.Deadtime > c.Warntime,
+			fmt.Sprintf("%v must be longer than warntime %v", c.Deadtime, c.Warntime)},
+		{"deadtime", "keepalive", !keepaliveOK || c.Deadtime >= 2*c.Keepalive,
+			fmt.Sprintf("%v is shorter than 2×keepalive (%v): a single lost heartbeat would declare the peer dead", c.Deadtime, 2*c.Keepalive)},
+		{"initdead", "deadtime", c.Initdead >= c.Deadtime,
+			fmt.Sprintf("%v is shorter than deadtime %v: a starting node would take groups before it could hear its peers", c.Initdead, c.Deadtime)},
 	}
-	if c.Deadtime <= c.Warntime {
-		bad("deadtime", "%v must be longer than warntime %v", c.Deadtime, c.Warntime)
+	// A relation between timers both set that fails is the root error;
+	// a timer left unset is derived from the set ones (WithDefaults), so
+	// its own failures then follow from that root and are not reported.
+	// Without one, they are the set timers' fault, and say so
+	// (internal/config names the set timer an unset one came from).
+	rootFailed := false
+	for _, r := range relations {
+		rootFailed = rootFailed || !r.ok && set[r.a] && set[r.b]
 	}
-	if keepaliveOK && c.Deadtime < 2*c.Keepalive {
-		bad("deadtime", "%v is shorter than 2×keepalive (%v): a single lost heartbeat would declare the peer dead", c.Deadtime, 2*c.Keepalive)
-	}
-	if c.Initdead < c.Deadtime {
-		bad("initdead", "%v is shorter than deadtime %v: a starting node would take groups before it could hear its peers", c.Initdead, c.Deadtime)
+	for _, r := range relations {
+		if !r.ok && (!rootFailed || set[r.a] && set[r.b]) {
+			bad(r.a, "%s", r.msg)
+		}
 	}
 }
 

@@ -250,3 +250,43 @@ func (ix *index) childKeys(path string) []string {
 	slices.Sort(keys)
 	return keys
 }
+
+// onLine returns a key path indexed on line, its column, and how many
+// are.
+func (ix *index) onLine(line int) (path string, col, n int) {
+	for pos, p := range ix.byPos {
+		if pos[0] == line {
+			path, col, n = p, pos[1], n+1
+		}
+	}
+	return path, col, n
+}
+
+// indexed returns the key path written on line that is plain (a path
+// without element numbers, as go-toml names keys) once its numbers are
+// dropped: "service.reals" on line 33 is "service[0].reals".
+func (ix *index) indexed(plain string, line int) (string, bool) {
+	for p, pos := range ix.key {
+		if pos.Line == line && unnumbered(p) == plain {
+			return p, true
+		}
+	}
+	return "", false
+}
+
+// unnumbered drops the element numbers of path: "a[1].b[0]" is "a.b".
+func unnumbered(path string) string {
+	var b strings.Builder
+	depth := 0
+	for _, r := range path {
+		switch {
+		case r == '[':
+			depth++
+		case r == ']':
+			depth--
+		case depth == 0:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}

@@ -114,7 +114,7 @@ func parse(data []byte, filename string, r Resolver, h *Host) (*Config, error) {
 
 // typeMismatch is go-toml's message for a value of the wrong TOML type,
 // which names Go types the user never wrote.
-var typeMismatch = regexp.MustCompile(`^cannot decode TOML (\w+) into struct field \S+ of type (\S+)$`)
+var typeMismatch = regexp.MustCompile(`^cannot decode TOML (\w+(?: \w+)?) into struct field \S+ of type (\S+)$`)
 
 // decodeError turns the error that stopped the decode into an Error with
 // the full key path (array elements numbered, from the key's or the
@@ -123,6 +123,9 @@ var typeMismatch = regexp.MustCompile(`^cannot decode TOML (\w+) into struct fie
 func decodeError(ix *index, file string, de *toml.DecodeError) *Error {
 	line, col := de.Position()
 	path := strings.Join(de.Key(), ".")
+	if p, ok := ix.indexed(path, line); ok { // go-toml's key has no element numbers
+		path = p
+	}
 	if p, ok := ix.byPos[[2]int{line, col}]; ok { // a key defined twice
 		path = p
 	}
@@ -133,6 +136,13 @@ func decodeError(ix *index, file string, de *toml.DecodeError) *Error {
 		}
 	}
 	msg := strings.TrimPrefix(de.Error(), "toml: ")
+	// go-toml's words for a table written as the other kind of table.
+	switch {
+	case strings.HasPrefix(msg, "cannot store an array table in a struct"):
+		msg = fmt.Sprintf("want [%s] (one table), not [[%[1]s]] (an array of tables)", lastPart(de.Key()))
+	case strings.HasSuffix(msg, "already exists as a table, but should be an array table"):
+		msg = fmt.Sprintf("written [%s] before (one table) and [[%[1]s]] here (an array of tables): write [[%[1]s]] every time", lastPart(de.Key()))
+	}
 	if m := typeMismatch.FindStringSubmatch(msg); m != nil {
 		want := "a table"
 		switch t := m[2]; {
@@ -152,20 +162,39 @@ func decodeError(ix *index, file string, de *toml.DecodeError) *Error {
 	return &Error{Pos: Pos{File: file, Line: line, Col: col}, Path: path, Msg: msg}
 }
 
+// lastPart is the last part of a key, "" for none.
+func lastPart(key []string) string {
+	if len(key) == 0 {
+		return ""
+	}
+	return key[len(key)-1]
+}
+
 // unknownKey turns one StrictMissingError entry into an Error with the full
 // key path (array elements numbered) and a spelling suggestion.
 func unknownKey(ix *index, file string, de *toml.DecodeError) *Error {
 	line, col := de.Position()
 	path, ok := ix.byPos[[2]int{line, col}]
 	if !ok {
+		// A dotted table header ([[service.real]]) is reported at its
+		// first part and indexed at its last: the line's only key.
 		path = strings.Join(de.Key(), ".")
+		if p, col1, n := ix.onLine(line); n == 1 {
+			path, col = p, col1
+		}
 	}
-	key := path
+	// An unknown array of tables ([[services]]) is indexed like a known
+	// one: the key is its name.
+	table := path
+	for strings.HasSuffix(table, "]") {
+		table = parent(table)
+	}
+	key := table
 	if i := strings.LastIndexByte(key, '.'); i >= 0 {
 		key = key[i+1:]
 	}
 	msg := fmt.Sprintf("unknown key %q", key)
-	if s := suggest(key, keysAt(parent(path))); s != "" {
+	if s := suggest(key, keysAt(parent(table))); s != "" {
 		msg += fmt.Sprintf(" (did you mean %q?)", s)
 	}
 	return &Error{Pos: Pos{File: file, Line: line, Col: col}, Path: path, Msg: msg}

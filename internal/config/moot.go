@@ -140,6 +140,12 @@ var serviceKeyUse = []struct {
 		// mode = "http" with a kernel method has its own error.
 		return notUnless(s.Method == "proxy" || s.Mode == "http", "method", s.Method, "the kernel forwards packets and has no l4 or http mode")
 	}},
+	{"backups", func(s *Service) string {
+		return notUnless(s.Method == "proxy", "method", s.Method, "the kernel has one pool of reals; backups and monitors need method \"proxy\"")
+	}},
+	{"monitors", func(s *Service) string {
+		return notUnless(s.Method == "proxy", "method", s.Method, "the kernel has one pool of reals; backups and monitors need method \"proxy\"")
+	}},
 	{"connect_timeout", func(s *Service) string {
 		if s.Method != "proxy" {
 			return notUnless(false, "method", s.Method, "the kernel forwards packets and opens no connection to the reals")

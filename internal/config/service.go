@@ -100,9 +100,6 @@ func (c *conv) kernelService(path string, r *rawService, s *Service) {
 	if s.Scheduler == "lc" || s.Scheduler == "wlc" {
 		c.errorf(path+".scheduler", "%q with method %q: the kernel rule path cannot count a real's connections (that takes a conntrack walk per new connection); use rr, wrr or sh, or method \"proxy\"", s.Scheduler, s.Method)
 	}
-	if len(r.Backups) > 0 || len(r.Monitors) > 0 {
-		c.errorf(path+".method", "backups and monitors need method \"proxy\"")
-	}
 	if s.Listen.IsValid() && !s.Listen.Addr().Is4() {
 		c.errorf(path+".listen", "method %q is IPv4 only", s.Method)
 	}
