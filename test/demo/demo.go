@@ -249,10 +249,7 @@ func (d *demo) startHad(node string) {
 // waitAlone waits until node alone holds the VIP and says it is master.
 func (d *demo) waitAlone(node string, timeout time.Duration) {
 	_, err := lab.WaitFor(timeout, func() error {
-		if err := d.lab.HeldBy(vip, node); err != nil {
-			return err
-		}
-		st, err := d.status(node)
+		st, err := d.heldStatus(node, node)
 		if err != nil {
 			return err
 		}
@@ -298,10 +295,7 @@ func (d *demo) waitServed() []string {
 // switchover).
 func (d *demo) waitStandby(node, owner string) {
 	_, err := lab.WaitFor(startBound, func() error {
-		if err := d.lab.HeldBy(vip, owner); err != nil {
-			return err
-		}
-		st, err := d.status(node)
+		st, err := d.heldStatus(owner, node)
 		if err != nil {
 			return err
 		}
@@ -316,6 +310,15 @@ func (d *demo) waitStandby(node, owner string) {
 	if err != nil {
 		d.t.Fatalf("%s back as standby for %s: %v", node, owner, err)
 	}
+}
+
+// heldStatus returns node's status once owner alone holds the VIP: the
+// first look of waitAlone and waitStandby.
+func (d *demo) heldStatus(owner, node string) (*status, error) {
+	if err := d.lab.HeldBy(vip, owner); err != nil {
+		return nil, err
+	}
+	return d.status(node)
 }
 
 func (d *demo) host(name string) *lab.Host { return d.lab.Host(name) }
