@@ -27,6 +27,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -39,6 +40,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hapair/hapair/internal/runner"
 	"github.com/hapair/hapair/test/bench/benchconf"
 )
 
@@ -185,52 +187,50 @@ func freePort(network string) (string, error) {
 
 // waitHTTP polls addr until it answers an HTTP request (bounded: 10s).
 func waitHTTP(addr string, p *proc) error {
-	return waitReady(p, "tcp "+addr, func() bool {
+	return waitReady(p, "tcp "+addr, func() error {
 		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
 		if err != nil {
-			return false
+			return err
 		}
 		defer c.Close()
 		c.SetDeadline(time.Now().Add(time.Second))
 		fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
 		line, err := bufio.NewReader(c).ReadString('\n')
-		return err == nil && strings.HasPrefix(line, "HTTP/1.1 200")
+		if err == nil && !strings.HasPrefix(line, "HTTP/1.1 200") {
+			err = fmt.Errorf("answered %q", strings.TrimSpace(line))
+		}
+		return err
 	})
 }
 
 // waitUDP polls addr until it echoes a datagram (bounded: 10s).
 func waitUDP(addr string, p *proc) error {
-	return waitReady(p, "udp "+addr, func() bool {
+	return waitReady(p, "udp "+addr, func() error {
 		c, err := net.Dial("udp", addr)
 		if err != nil {
-			return false
+			return err
 		}
 		defer c.Close()
 		c.SetDeadline(time.Now().Add(200 * time.Millisecond))
 		if _, err := c.Write([]byte("ping")); err != nil {
-			return false
+			return err
 		}
 		_, err = c.Read(make([]byte, 64))
-		return err == nil
+		return err
 	})
 }
 
-// waitReady polls ready every 50ms for up to 10s, failing early when p
-// exits.
-func waitReady(p *proc, what string, ready func() bool) error {
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-p.done:
-			return fmt.Errorf("%s exited before answering: %v", p.name, p.err)
-		default:
-		}
-		if ready() {
-			return nil
-		}
-		time.Sleep(50 * time.Millisecond)
+// waitReady polls ready every 50ms for up to 10s (runner.WaitReady, had's
+// own wait for the daemons it starts), failing early when p exits.
+func waitReady(p *proc, what string, ready func() error) error {
+	err := runner.WaitReady(context.Background(), p.done, 10*time.Second, 50*time.Millisecond, ready)
+	switch {
+	case errors.Is(err, runner.ErrExited):
+		return fmt.Errorf("%s exited before answering: %v", p.name, p.err)
+	case err != nil:
+		return fmt.Errorf("%s: %s did not answer within 10s: %w", p.name, what, err)
 	}
-	return fmt.Errorf("%s: %s did not answer within 10s", p.name, what)
+	return nil
 }
 
 // target is one thing put under load in one cell.
