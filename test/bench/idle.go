@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/hapair/hapair/internal/runner"
 )
 
 // idleConf is DESIGN.md's idle setting: one group, two reals checked every
@@ -74,23 +77,23 @@ func idleDaemon(ctx context.Context, dir, b1, b2 string) error {
 		return err
 	}
 	defer p.stop()
-	logPath := filepath.Join(dir, "had-idle.log")
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		b, _ := os.ReadFile(logPath)
-		if strings.Contains(string(b), "group master") {
-			break
+	hadLog := func() string {
+		b, _ := os.ReadFile(filepath.Join(dir, "had-idle.log"))
+		return string(b)
+	}
+	err = runner.WaitReady(ctx, p.done, 15*time.Second, 100*time.Millisecond, func() error {
+		if !strings.Contains(hadLog(), "group master") {
+			return errors.New("not master yet")
 		}
-		select {
-		case <-p.done:
-			return fmt.Errorf("had exited: %v\n%s", p.err, b)
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("had did not become master within 15s:\n%s", b)
-		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, runner.ErrExited):
+		return fmt.Errorf("had exited: %v\n%s", p.err, hadLog())
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case err != nil:
+		return fmt.Errorf("had did not become master within 15s:\n%s", hadLog())
 	}
 	// Let the first checks and the start-up allocations settle: one check
 	// interval.
