@@ -86,3 +86,30 @@ func startTimes(log string) []time.Time {
 	}
 	return ts
 }
+
+// stallStep is the shortest gap the soak's canary records: half the probe
+// timeout, so every stall that could fail a probe on its own is seen.
+const stallStep = 50 * time.Millisecond
+
+// longer returns the gaps of at least d.
+func longer(gaps [][2]time.Time, d time.Duration) [][2]time.Time {
+	var out [][2]time.Time
+	for _, g := range gaps {
+		if g[1].Sub(g[0]) >= d {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// overlaps reports whether [from, to] overlaps a gap widened by slack on
+// both sides (the test process and the one that stalled are not scheduled
+// at exactly the same moments).
+func overlaps(gaps [][2]time.Time, from, to time.Time, slack time.Duration) bool {
+	for _, g := range gaps {
+		if !to.Before(g[0].Add(-slack)) && !from.After(g[1].Add(slack)) {
+			return true
+		}
+	}
+	return false
+}

@@ -40,8 +40,18 @@ func setup(t *testing.T) (scale, *report) {
 	if !ok {
 		t.Skipf("chaos suite: set HAPAIR_CHAOS=short or full to run it (got %q); `make chaos-short`, `make chaos`", mode)
 	}
+	if v := os.Getenv("HAPAIR_CHAOS_SOAK"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 || d > maxSoak {
+			t.Fatalf("chaos: HAPAIR_CHAOS_SOAK=%q: want a duration in (0, %v]", v, maxSoak)
+		}
+		sc.soak = d
+	}
 	return sc, theReport(t, sc)
 }
+
+// maxSoak bounds HAPAIR_CHAOS_SOAK (the probe's own bound, probe.MaxDuration).
+const maxSoak = 10 * time.Minute
 
 // report collects one table row per figure and writes chaos.md.
 type report struct {

@@ -209,8 +209,11 @@ func (p *pair) owner() (string, error) { return p.lab.SoleHolder(vip) }
 func (p *pair) probe(d time.Duration) *lab.ProbeProc {
 	n := int(d/(10*time.Millisecond)) + 1
 	return p.lab.StartProbe(p.bins, "client", vipTCP.String(),
-		probe.Options{Proto: "tcp", Interval: 10 * time.Millisecond, Timeout: 100 * time.Millisecond, Count: n, Duration: d})
+		probe.Options{Proto: "tcp", Interval: 10 * time.Millisecond, Timeout: probeTimeout, Count: n, Duration: d})
 }
+
+// probeTimeout is how long each of the client's attempts waits.
+const probeTimeout = 100 * time.Millisecond
 
 func (p *pair) kill(node string) {
 	p.t.Helper()

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hapair/hapair/test/lab"
+	"github.com/hapair/hapair/test/lab/probe"
 )
 
 // TestLossSoak: 5% random heartbeat loss (nftables numgen random) on each
@@ -23,12 +24,12 @@ func TestLossSoak(t *testing.T) {
 		t.Run(fmt.Sprintf("keepalive=%v", k), func(t *testing.T) {
 			p := newPair(t, pairOpts{keepalive: k})
 			setting := fmt.Sprintf("keepalive %v, deadtime %v", k, 4*k)
-			soakPhase(t, r, p, sc, setting+", 5% loss on each of 2 links", true, func() {
-				p.lab.LossHeartbeats("lb1", 5)
+			soakPhase(t, r, p, sc, setting+", 5% loss on each of 2 links", 2, func() {
+				p.lab.LossHeartbeats("lb1", soakLoss)
 			})
-			soakPhase(t, r, p, sc, setting+", link 2 down, 5% loss on link 1", false, func() {
+			soakPhase(t, r, p, sc, setting+", link 2 down, 5% loss on link 1", 1, func() {
 				p.lab.PartitionLink("lb1", "lb2", "eth1")
-				p.lab.LossHeartbeats("lb1", 5)
+				p.lab.LossHeartbeats("lb1", soakLoss)
 			})
 			r.log(t, fmt.Sprintf("soak-k%v-lb1.log", k), p.output("lb1"))
 			r.log(t, fmt.Sprintf("soak-k%v-lb2.log", k), p.output("lb2"))
@@ -39,14 +40,16 @@ func TestLossSoak(t *testing.T) {
 
 // soakPhase applies fault, probes for sc.soak, heals and reports false
 // failovers (takeovers on either node), probe failures and late-heartbeat
-// warnings. strict: a false failover fails the test (DESIGN.md's promise).
-func soakPhase(t *testing.T, r *report, p *pair, sc scale, setting string, strict bool, fault func()) {
+// warnings, each beside what the loss alone explains (lossModel). links is
+// how many heartbeat links carry the loss (the others are down); with 2,
+// DESIGN.md promises no false failover, and a false failover or a client
+// outage of deadtime or more that no stall explains fails the test.
+func soakPhase(t *testing.T, r *report, p *pair, sc scale, setting string, links int, fault func()) {
 	t.Helper()
+	strict := links == 2
 	off1, off2 := len(p.output("lb1")), len(p.output("lb2"))
 	fault()
-	// A gap of half the deadtime in the canary's 5 ms wake-ups means the
-	// host did not run the test either: had may have been starved as long.
-	can := startCanary(p.o.deadtime() / 2)
+	can := startCanary(stallStep)
 	pr := p.probe(sc.soak)
 	res, err := pr.Result(sc.soak + 30*time.Second)
 	gaps := can.finish()
@@ -55,30 +58,49 @@ func soakPhase(t *testing.T, r *report, p *pair, sc scale, setting string, stric
 		t.Fatalf("probe: %v", err)
 	}
 	log1, log2 := p.output("lb1")[off1:], p.output("lb2")[off2:]
+	model := lossModel{keepalive: p.o.keepalive, deadtime: p.o.deadtime(), loss: soakLoss, links: links, d: sc.soak}
 	// Every takeover in the phase is a false one (lb1 owned it before):
 	// lb2 taking the group, and lb1 taking it back. Those that follow a
-	// host-wide stall (the deadtime before the start overlaps a canary gap)
-	// are counted apart: no heartbeat protocol survives a host that does
-	// not run it for longer than its deadtime.
+	// host-wide stall (the deadtime before the start overlaps a canary gap
+	// of deadtime/2 or more) are counted apart: no heartbeat protocol
+	// survives a host that does not run it for longer than its deadtime.
+	long := longer(gaps, p.o.deadtime()/2)
 	starts := append(startTimes(log1), startTimes(log2)...)
 	false1, stalled := len(starts), 0
 	for _, st := range starts {
-		if during(gaps, st.Add(-p.o.deadtime()/2), p.o.deadtime()/2+50*time.Millisecond) {
+		if during(long, st.Add(-p.o.deadtime()/2), p.o.deadtime()/2+50*time.Millisecond) {
 			stalled++
 		}
 	}
 	unexplained := false1 - stalled
+	// Without a stated bound for one link, the figure is a defect only when
+	// the loss cannot explain it (lossModel.excess).
+	ffVerdict := "-"
+	if strict {
+		ffVerdict = verdict(unexplained == 0)
+	} else if model.excess(unexplained) {
+		ffVerdict = "FAIL"
+	}
+	r.row("loss soak", "hapair", setting+fmt.Sprintf(", %v", sc.soak), "false failovers (of which after a host stall ≥ deadtime/2; expected from the loss alone)",
+		fmt.Sprintf("%d (%d; %d stalls seen; expected %.2g)", false1, stalled, len(long), model.deaths()), ffVerdict)
+	// The client path carries no loss: with no failover it should see no
+	// outage at all. A failure decided by the prober's own stall is none
+	// (probe.Attempt.Stalled); an outage of the service during a host stall
+	// (had's balancer and labsrv run at normal priority) is the machine's
+	// load, shown apart. No bound is stated for the rest; an outage as long
+	// as deadtime that nothing explains is a defect.
+	so := classifyOutages(res, gaps)
+	r.row("loss soak", "hapair", setting, "probe failures (longest outage as measured; of the service; of the service outside host stalls)",
+		fmt.Sprintf("%d of %d, %d while the prober stalled (%v; %v; %v)", res.Failed, res.Sent, res.Stalled,
+			res.Longest.Round(time.Millisecond), so.longest.Round(time.Millisecond), so.unexplained.Round(time.Millisecond)),
+		map[bool]string{true: "FAIL", false: "-"}[strict && so.unexplained >= p.o.deadtime()])
 	late := lateWarnings(log1) + lateWarnings(log2)
-	r.row("loss soak", "hapair", setting+fmt.Sprintf(", %v", sc.soak), "false failovers (of which after a host stall ≥ deadtime/2)",
-		fmt.Sprintf("%d (%d; %d stalls seen)", false1, stalled, len(gaps)), verdict(!strict || unexplained == 0))
-	// A stray probe timeout on a loaded machine is not an outage; a
-	// failover is (the VIP moves: longer than deadtime).
-	outage := res.Longest >= p.o.deadtime()
-	r.row("loss soak", "hapair", setting, "probe failures (longest outage)", fmt.Sprintf("%d of %d (%v)", res.Failed, res.Sent, res.Longest.Round(time.Millisecond)), verdict(!strict || !outage))
-	r.row("loss soak", "hapair", setting, "late-heartbeat warnings", strconv.Itoa(late), "-")
-	t.Logf("%s: false failovers %d (%d after a host stall; %d stalls), probe %s, late warnings %d", setting, false1, stalled, len(gaps), res.Summary(), late)
-	if strict && (unexplained > 0 || (outage && stalled == 0)) {
-		t.Errorf("%s: %d false failovers not explained by a host stall, longest client outage %v; want 0 and under deadtime", setting, unexplained, res.Longest)
+	r.row("loss soak", "hapair", setting, "late-heartbeat warnings (expected from the loss alone)", fmt.Sprintf("%d (%.2g)", late, model.lates()), "-")
+	t.Logf("%s: false failovers %d (%d after a host stall; %d stalls ≥ deadtime/2; expected %.2g), probe %s, service outage %v (%v outside host stalls), late warnings %d (expected %.2g)",
+		setting, false1, stalled, len(long), model.deaths(), res.Summary(), so.longest, so.unexplained, late, model.lates())
+	r.log(t, fmt.Sprintf("soak-k%v-%dlinks-probe.txt", p.o.keepalive, links), so.trace(res, gaps))
+	if strict && (unexplained > 0 || so.unexplained >= p.o.deadtime()) {
+		t.Errorf("%s: %d false failovers not explained by a host stall, longest client outage of the service outside host stalls %v; want 0 and under deadtime", setting, unexplained, so.unexplained)
 	}
 	if _, err := lab.WaitFor(10*time.Second, func() error { _, err := p.owner(); return err }); err != nil {
 		t.Fatalf("after the soak phase: %v", err)
@@ -151,8 +173,8 @@ func keepalivedSoak(t *testing.T, r *report, sc scale) {
 		}
 		return nil
 	})
-	off := len(k2.Output())
-	l.LossMatching("lb1", 5, "ip protocol vrrp")
+	off1, off2 := len(k1.Output()), len(k2.Output())
+	l.LossMatching("lb1", soakLoss, "ip protocol vrrp")
 	// Sample the holders while the loss lasts (bounded by sc.soak).
 	end := time.Now().Add(sc.soak)
 	dual := 0
@@ -163,12 +185,74 @@ func keepalivedSoak(t *testing.T, r *report, sc scale) {
 		time.Sleep(200 * time.Millisecond) // sampling period, not a wait for a condition
 	}
 	l.Heal()
-	log2 := k2.Output()[off:]
-	ff := count(log2, "Entering MASTER STATE")
+	// Counted like hapair's "group starting" on either node: lb1 would
+	// count too if it ever left MASTER and came back.
+	ff := count(k1.Output()[off1:], "Entering MASTER STATE") + count(k2.Output()[off2:], "Entering MASTER STATE")
+	// The same loss as hapair's: 5% of the adverts lb1 sends (its output
+	// chain; the backup sends none), one link.
+	model := lossModel{keepalive: 100 * time.Millisecond, deadtime: masterDown(100*time.Millisecond, 100), loss: soakLoss, links: 1, d: sc.soak}
 	setting := fmt.Sprintf("VRRPv3 advert 0.1s, 1 link, 5%% loss, %v", sc.soak)
-	r.row("loss soak", "keepalived", setting, "false failovers", strconv.Itoa(ff), "anchor")
+	r.row("loss soak", "keepalived", setting, fmt.Sprintf("false failovers (expected from the loss alone: master_down_interval %v, 3 lost adverts)", masterDown(100*time.Millisecond, 100)),
+		fmt.Sprintf("%d (%.2g)", ff, model.deaths()), "anchor")
 	r.row("loss soak", "keepalived", setting, "samples (every 200ms) with 0 or 2 VIP holders", strconv.Itoa(dual), "anchor")
-	t.Logf("keepalived: %d false failovers, %d bad samples", ff, dual)
+	t.Logf("keepalived: %d false failovers (expected %.2g), %d bad samples", ff, model.deaths(), dual)
 	r.log(t, "soak-keepalived-lb1.log", k1.Output())
 	r.log(t, "soak-keepalived-lb2.log", k2.Output())
 }
+
+// soakOutages sorts a soak probe's outages of the service (the prober's own
+// stalls left out, probe.ServiceOutages) by whether a host stall the
+// canary saw explains them.
+type soakOutages struct {
+	outs        []probe.Outage
+	explained   []bool
+	longest     time.Duration // of the service
+	unexplained time.Duration // of the service, outside every host stall
+}
+
+func classifyOutages(res *probe.Result, gaps [][2]time.Time) soakOutages {
+	so := soakOutages{outs: probe.ServiceOutages(res.Attempts)}
+	for _, o := range so.outs {
+		ex := overlaps(gaps, o.Start, o.End, probeTimeout)
+		so.explained = append(so.explained, ex)
+		so.longest = max(so.longest, o.Length)
+		if !ex {
+			so.unexplained = max(so.unexplained, o.Length)
+		}
+	}
+	return so
+}
+
+// maxTraceLines bounds the probe trace of a 10-minute soak.
+const maxTraceLines = 2000
+
+// trace is the probe file written beside the table: the summary, every
+// outage of the service and whether a host stall explains it, the failed
+// attempts the prober's stall decided, and the canary's gaps.
+func (so soakOutages) trace(res *probe.Result, gaps [][2]time.Time) string {
+	var b strings.Builder
+	lines := 0
+	line := func(format string, args ...any) {
+		if lines++; lines <= maxTraceLines {
+			fmt.Fprintf(&b, format+"\n", args...)
+		}
+	}
+	line("%s", res.Summary())
+	for i, o := range so.outs {
+		line("service outage %s +%v (%d failed) host stall: %v", o.Start.UTC().Format(stamp), o.Length.Round(time.Millisecond), o.Failed, so.explained[i])
+	}
+	for _, a := range res.Attempts {
+		if a.Stalled {
+			line("prober stalled: attempt %d at %s took %v: %s", a.Seq, a.Start.UTC().Format(stamp), a.Took.Round(time.Millisecond), a.Err)
+		}
+	}
+	for _, g := range gaps {
+		line("host stall (test process not run) %s +%v", g[0].UTC().Format(stamp), g[1].Sub(g[0]).Round(time.Millisecond))
+	}
+	if lines > maxTraceLines {
+		fmt.Fprintf(&b, "(%d more lines left out)\n", lines-maxTraceLines)
+	}
+	return b.String()
+}
+
+const stamp = "15:04:05.000"

@@ -92,7 +92,18 @@ type Attempt struct {
 	OK      bool          `json:"ok"`
 	Backend string        `json:"backend,omitempty"` // who answered (labsrv's name)
 	Err     string        `json:"err,omitempty"`
+	// Stalled: the attempt failed and ended more than StallSlack after its
+	// timeout was due. The prober itself was not running when the timeout
+	// fired (a loaded host did not schedule it): an answer may have been
+	// waiting in its socket, so the failure says nothing about the target.
+	Stalled bool `json:"stalled,omitempty"`
 }
+
+// StallSlack is how late past its timeout a failed attempt may end before
+// it is Stalled: far more than a timer's and a wake-up's usual lateness
+// (well under 10ms on an idle host), far less than a scheduling stall that
+// makes a 10ms-interval probe lose several attempts.
+const StallSlack = 50 * time.Millisecond
 
 // Outage is a run of consecutive failed attempts. It lasts from the start of
 // its first failed attempt to the start of the next successful one (the
@@ -117,6 +128,7 @@ type Result struct {
 	Backends map[string]int `json:"backends"` // answers per backend name
 	Outages  []Outage       `json:"outages"`
 	Longest  time.Duration  `json:"longest_outage_ns"`
+	Stalled  int            `json:"stalled"` // failed attempts the prober's own stall decided (Attempt.Stalled), counted in Failed too
 	Attempts []Attempt      `json:"attempts"`
 }
 
@@ -125,6 +137,9 @@ type Result struct {
 func (r *Result) Summary() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s: %d probes, %d failed, longest outage %v", r.Proto, r.Target, r.Sent, r.Failed, r.Longest.Round(time.Millisecond))
+	if r.Stalled > 0 {
+		fmt.Fprintf(&b, " (%d failed while the prober stalled)", r.Stalled)
+	}
 	names := make([]string, 0, len(r.Backends))
 	for n := range r.Backends {
 		names = append(names, n)
@@ -197,6 +212,9 @@ func summarize(o Options, attempts []Attempt) *Result {
 		} else {
 			r.Failed++
 		}
+		if a.Stalled {
+			r.Stalled++
+		}
 	}
 	r.Outages = Outages(attempts)
 	for _, out := range r.Outages {
@@ -205,27 +223,45 @@ func summarize(o Options, attempts []Attempt) *Result {
 	return r
 }
 
+// ServiceOutages is Outages for what the target did, as far as the prober
+// could see: a Stalled attempt is no failure of the target, and it ends
+// the outage before it at the end of that outage's last failure seen on
+// time (the prober cannot tell how long it lasted past that). A stall of
+// the prober alone is then no outage; a target still failing after the
+// stall shows as a new one.
+func ServiceOutages(attempts []Attempt) []Outage { return outages(attempts, true) }
+
 // Outages returns the runs of consecutive failures in attempts (sorted by Seq).
-func Outages(attempts []Attempt) []Outage {
+func Outages(attempts []Attempt) []Outage { return outages(attempts, false) }
+
+// outages is Outages, or ServiceOutages when skipStalled.
+func outages(attempts []Attempt, skipStalled bool) []Outage {
 	var outs []Outage
 	var cur *Outage
+	closeAt := func(end time.Time) {
+		cur.End, cur.Length = end, end.Sub(cur.Start)
+		outs = append(outs, *cur)
+		cur = nil
+	}
 	for _, a := range attempts {
 		switch {
+		case skipStalled && a.Stalled:
+			if cur != nil {
+				cur.Open = false
+				closeAt(cur.End)
+			}
 		case !a.OK && cur == nil:
 			cur = &Outage{Start: a.Start, End: a.Start.Add(a.Took), Failed: 1, Open: true}
 		case !a.OK:
 			cur.Failed++
 			cur.End = a.Start.Add(a.Took)
 		case cur != nil:
-			cur.End, cur.Open = a.Start, false
-			cur.Length = cur.End.Sub(cur.Start)
-			outs = append(outs, *cur)
-			cur = nil
+			cur.Open = false
+			closeAt(a.Start)
 		}
 	}
 	if cur != nil {
-		cur.Length = cur.End.Sub(cur.Start)
-		outs = append(outs, *cur)
+		closeAt(cur.End)
 	}
 	return outs
 }
@@ -246,11 +282,16 @@ func attempt(o Options, seq int) Attempt {
 	a.Took = time.Since(a.Start)
 	if err != nil {
 		a.Err = err.Error()
+		a.Stalled = stalled(o, a.Took)
 	} else {
 		a.OK = true
 	}
 	return a
 }
+
+// stalled says whether a failed attempt that took took ended too late
+// past its timeout to have been decided by the target (Attempt.Stalled).
+func stalled(o Options, took time.Duration) bool { return took > o.Timeout+StallSlack }
 
 // dial connects to target over network, with ctx's deadline also set on
 // the connection so that its reads and writes end with the attempt.

@@ -91,6 +91,49 @@ func TestOutages(t *testing.T) {
 	}
 }
 
+// TestServiceOutages: failures the prober's own stall decided are counted apart
+// and left out of the target's outages; a timeout on time is not one.
+func TestServiceOutages(t *testing.T) {
+	o := Options{Timeout: 100 * time.Millisecond}
+	for _, tc := range []struct {
+		took time.Duration
+		want bool
+	}{
+		{100 * time.Millisecond, false},
+		{100*time.Millisecond + StallSlack, false},
+		{100*time.Millisecond + StallSlack + time.Millisecond, true},
+		{838 * time.Millisecond, true},
+	} {
+		if got := stalled(o, tc.took); got != tc.want {
+			t.Errorf("stalled(timeout 100ms, took %v) = %v, want %v", tc.took, got, tc.want)
+		}
+	}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	ms := time.Millisecond
+	// ok, failed on time, stalled (840ms), ok, failed on time, failed on time, ok
+	as := []Attempt{
+		{Seq: 0, Start: t0, Took: ms, OK: true},
+		{Seq: 1, Start: t0.Add(10 * ms), Took: 100 * ms},
+		{Seq: 2, Start: t0.Add(20 * ms), Took: 840 * ms, Stalled: true},
+		{Seq: 3, Start: t0.Add(860 * ms), Took: ms, OK: true},
+		{Seq: 4, Start: t0.Add(870 * ms), Took: 100 * ms},
+		{Seq: 5, Start: t0.Add(880 * ms), Took: 100 * ms},
+		{Seq: 6, Start: t0.Add(890 * ms), Took: ms, OK: true},
+	}
+	r := summarize(o, as)
+	if r.Failed != 4 || r.Stalled != 1 || r.Longest != 850*ms {
+		t.Errorf("summarize = failed %d, stalled %d, longest %v; want 4, 1, 850ms (every failure)", r.Failed, r.Stalled, r.Longest)
+	}
+	var got []string
+	for _, out := range ServiceOutages(as) {
+		got = append(got, fmt.Sprintf("%d+%d/%d", out.Start.Sub(t0)/ms, out.Length/ms, out.Failed))
+	}
+	// The failure seen on time lasted its 100ms; the stall after it is no outage.
+	if g, want := strings.Join(got, " "), "10+100/1 870+20/2"; g != want {
+		t.Errorf("ServiceOutages = %q, want %q", g, want)
+	}
+}
+
 // TestRunLoopback probes fake labsrv-like servers on loopback with each
 // protocol, and a closed port: counts, backends and the outage are right.
 func TestRunLoopback(t *testing.T) {
