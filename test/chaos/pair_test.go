@@ -206,9 +206,12 @@ func (p *pair) sole(node string) error {
 func (p *pair) owner() (string, error) { return p.lab.SoleHolder(vip) }
 
 // probe starts the client probing the VIP every 10 ms for at most d.
-func (p *pair) probe(d time.Duration) *lab.ProbeProc {
+func (p *pair) probe(d time.Duration) *lab.ProbeProc { return p.probeTarget(vipTCP.String(), d) }
+
+// probeTarget starts the client probing target ("address:port") like probe.
+func (p *pair) probeTarget(target string, d time.Duration) *lab.ProbeProc {
 	n := int(d/(10*time.Millisecond)) + 1
-	return p.lab.StartProbe(p.bins, "client", vipTCP.String(),
+	return p.lab.StartProbe(p.bins, "client", target,
 		probe.Options{Proto: "tcp", Interval: 10 * time.Millisecond, Timeout: probeTimeout, Count: n, Duration: d})
 }
 

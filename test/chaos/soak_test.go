@@ -51,11 +51,15 @@ func soakPhase(t *testing.T, r *report, p *pair, sc scale, setting string, links
 	fault()
 	can := startCanary(stallStep)
 	pr := p.probe(sc.soak)
+	// The control: the same client probing backend1 directly, past had.
+	// When it fails too, the backend or the host did, not hapair.
+	ctl := p.probeTarget(p.lab.Backends()[0].Addr.String()+":9000", sc.soak)
 	res, err := pr.Result(sc.soak + 30*time.Second)
+	cres, cerr := ctl.Result(sc.soak + 30*time.Second)
 	gaps := can.finish()
 	p.lab.Heal()
-	if res == nil {
-		t.Fatalf("probe: %v", err)
+	if res == nil || cres == nil {
+		t.Fatalf("probe: %v; control probe: %v", err, cerr)
 	}
 	log1, log2 := p.output("lb1")[off1:], p.output("lb2")[off2:]
 	model := lossModel{keepalive: p.o.keepalive, deadtime: p.o.deadtime(), loss: soakLoss, links: links, d: sc.soak}
@@ -89,18 +93,20 @@ func soakPhase(t *testing.T, r *report, p *pair, sc scale, setting string, links
 	// (had's balancer and labsrv run at normal priority) is the machine's
 	// load, shown apart. No bound is stated for the rest; an outage as long
 	// as deadtime that nothing explains is a defect.
-	so := classifyOutages(res, gaps)
-	r.row("loss soak", "hapair", setting, "probe failures (longest outage as measured; of the service; of the service outside host stalls)",
+	so := classifyOutages(res, cres, gaps)
+	r.row("loss soak", "hapair", setting, "probe failures (longest outage as measured; of the service; of the service with backend1 and the host fine)",
 		fmt.Sprintf("%d of %d, %d while the prober stalled (%v; %v; %v)", res.Failed, res.Sent, res.Stalled,
 			res.Longest.Round(time.Millisecond), so.longest.Round(time.Millisecond), so.unexplained.Round(time.Millisecond)),
 		map[bool]string{true: "FAIL", false: "-"}[strict && so.unexplained >= p.o.deadtime()])
+	r.row("loss soak", "control", setting, "probe failures straight to backend1, past had (longest outage of the backend)",
+		fmt.Sprintf("%d of %d, %d while the prober stalled (%v)", cres.Failed, cres.Sent, cres.Stalled, so.control.Round(time.Millisecond)), "-")
 	late := lateWarnings(log1) + lateWarnings(log2)
 	r.row("loss soak", "hapair", setting, "late-heartbeat warnings (expected from the loss alone)", fmt.Sprintf("%d (%.2g)", late, model.lates()), "-")
-	t.Logf("%s: false failovers %d (%d after a host stall; %d stalls ≥ deadtime/2; expected %.2g), probe %s, service outage %v (%v outside host stalls), late warnings %d (expected %.2g)",
-		setting, false1, stalled, len(long), model.deaths(), res.Summary(), so.longest, so.unexplained, late, model.lates())
-	r.log(t, fmt.Sprintf("soak-k%v-%dlinks-probe.txt", p.o.keepalive, links), so.trace(res, gaps))
+	t.Logf("%s: false failovers %d (%d after a host stall; %d stalls ≥ deadtime/2; expected %.2g), probe %s, service outage %v (%v with backend1 and the host fine), control %s, late warnings %d (expected %.2g)",
+		setting, false1, stalled, len(long), model.deaths(), res.Summary(), so.longest, so.unexplained, cres.Summary(), late, model.lates())
+	r.log(t, fmt.Sprintf("soak-k%v-%dlinks-probe.txt", p.o.keepalive, links), so.trace(res, cres, gaps))
 	if strict && (unexplained > 0 || so.unexplained >= p.o.deadtime()) {
-		t.Errorf("%s: %d false failovers not explained by a host stall, longest client outage of the service outside host stalls %v; want 0 and under deadtime", setting, unexplained, so.unexplained)
+		t.Errorf("%s: %d false failovers not explained by a host stall, longest client outage of the service with backend1 and the host fine %v; want 0 and under deadtime", setting, unexplained, so.unexplained)
 	}
 	if _, err := lab.WaitFor(10*time.Second, func() error { _, err := p.owner(); return err }); err != nil {
 		t.Fatalf("after the soak phase: %v", err)
@@ -201,22 +207,36 @@ func keepalivedSoak(t *testing.T, r *report, sc scale) {
 }
 
 // soakOutages sorts a soak probe's outages of the service (the prober's own
-// stalls left out, probe.ServiceOutages) by whether a host stall the
-// canary saw explains them.
+// stalls left out, probe.ServiceOutages) by what explains them: a host
+// stall the canary saw, or the control probe (backend1 straight, past had)
+// failing at the same time. The rest are hapair's.
 type soakOutages struct {
 	outs        []probe.Outage
-	explained   []bool
+	why         []string      // per outage: "host stall", "backend1 too" or ""
 	longest     time.Duration // of the service
-	unexplained time.Duration // of the service, outside every host stall
+	unexplained time.Duration // of the service, with backend1 and the host fine
+	control     time.Duration // longest outage of backend1 (control)
+	ctlOuts     []probe.Outage
 }
 
-func classifyOutages(res *probe.Result, gaps [][2]time.Time) soakOutages {
-	so := soakOutages{outs: probe.ServiceOutages(res.Attempts)}
+func classifyOutages(res, control *probe.Result, gaps [][2]time.Time) soakOutages {
+	so := soakOutages{outs: probe.ServiceOutages(res.Attempts), ctlOuts: probe.ServiceOutages(control.Attempts)}
+	var ctl [][2]time.Time
+	for _, o := range so.ctlOuts {
+		ctl = append(ctl, [2]time.Time{o.Start, o.End})
+		so.control = max(so.control, o.Length)
+	}
 	for _, o := range so.outs {
-		ex := overlaps(gaps, o.Start, o.End, probeTimeout)
-		so.explained = append(so.explained, ex)
+		why := ""
+		switch {
+		case overlaps(gaps, o.Start, o.End, probeTimeout):
+			why = "host stall"
+		case overlaps(ctl, o.Start, o.End, 0):
+			why = "backend1 too"
+		}
+		so.why = append(so.why, why)
 		so.longest = max(so.longest, o.Length)
-		if !ex {
+		if why == "" {
 			so.unexplained = max(so.unexplained, o.Length)
 		}
 	}
@@ -226,10 +246,11 @@ func classifyOutages(res *probe.Result, gaps [][2]time.Time) soakOutages {
 // maxTraceLines bounds the probe trace of a 10-minute soak.
 const maxTraceLines = 2000
 
-// trace is the probe file written beside the table: the summary, every
-// outage of the service and whether a host stall explains it, the failed
-// attempts the prober's stall decided, and the canary's gaps.
-func (so soakOutages) trace(res *probe.Result, gaps [][2]time.Time) string {
+// trace is the probe file written beside the table: the summaries, every
+// outage of the service (its first error, what explains it), the control's
+// outages, the failed attempts the prober's stall decided, and the
+// canary's gaps.
+func (so soakOutages) trace(res, control *probe.Result, gaps [][2]time.Time) string {
 	var b strings.Builder
 	lines := 0
 	line := func(format string, args ...any) {
@@ -237,13 +258,19 @@ func (so soakOutages) trace(res *probe.Result, gaps [][2]time.Time) string {
 			fmt.Fprintf(&b, format+"\n", args...)
 		}
 	}
-	line("%s", res.Summary())
+	line("VIP: %s", res.Summary())
+	line("control (backend1 straight): %s", control.Summary())
 	for i, o := range so.outs {
-		line("service outage %s +%v (%d failed) host stall: %v", o.Start.UTC().Format(stamp), o.Length.Round(time.Millisecond), o.Failed, so.explained[i])
+		line("service outage %s +%v (%d failed; first: %s) explained by: %q", o.Start.UTC().Format(stamp), o.Length.Round(time.Millisecond), o.Failed, firstErr(res, o), so.why[i])
 	}
-	for _, a := range res.Attempts {
-		if a.Stalled {
-			line("prober stalled: attempt %d at %s took %v: %s", a.Seq, a.Start.UTC().Format(stamp), a.Took.Round(time.Millisecond), a.Err)
+	for _, o := range so.ctlOuts {
+		line("control outage %s +%v (%d failed; first: %s)", o.Start.UTC().Format(stamp), o.Length.Round(time.Millisecond), o.Failed, firstErr(control, o))
+	}
+	for _, r := range []*probe.Result{res, control} {
+		for _, a := range r.Attempts {
+			if a.Stalled {
+				line("prober stalled (%s): attempt %d at %s took %v: %s", r.Target, a.Seq, a.Start.UTC().Format(stamp), a.Took.Round(time.Millisecond), a.Err)
+			}
 		}
 	}
 	for _, g := range gaps {
@@ -253,6 +280,16 @@ func (so soakOutages) trace(res *probe.Result, gaps [][2]time.Time) string {
 		fmt.Fprintf(&b, "(%d more lines left out)\n", lines-maxTraceLines)
 	}
 	return b.String()
+}
+
+// firstErr is the error and duration of o's first failed attempt.
+func firstErr(r *probe.Result, o probe.Outage) string {
+	for _, a := range r.Attempts {
+		if !a.OK && !a.Stalled && a.Start.Equal(o.Start) {
+			return fmt.Sprintf("took %v: %s", a.Took.Round(time.Millisecond), a.Err)
+		}
+	}
+	return "?"
 }
 
 const stamp = "15:04:05.000"
