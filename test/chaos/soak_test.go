@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"fmt"
+	"net/netip"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -51,15 +52,26 @@ func soakPhase(t *testing.T, r *report, p *pair, sc scale, setting string, links
 	fault()
 	can := startCanary(stallStep)
 	pr := p.probe(sc.soak)
-	// The control: the same client probing backend1 directly, past had.
-	// When it fails too, the backend or the host did, not hapair.
-	ctl := p.probeTarget(p.lab.Backends()[0].Addr.String()+":9000", sc.soak)
+	// The controls: the same client probing each backend directly, past
+	// had. When they fail too, the backends did (labsrv, at normal
+	// priority on the loaded host), not hapair.
+	var ctls []*lab.ProbeProc
+	for _, b := range p.lab.Backends() {
+		ctls = append(ctls, p.probeTarget(netip.AddrPortFrom(b.Addr, lab.LabsrvTCPPort).String(), sc.soak))
+	}
 	res, err := pr.Result(sc.soak + 30*time.Second)
-	cres, cerr := ctl.Result(sc.soak + 30*time.Second)
+	var cres []*probe.Result
+	for _, c := range ctls {
+		cr, cerr := c.Result(sc.soak + 30*time.Second)
+		if cr == nil {
+			t.Fatalf("control probe: %v", cerr)
+		}
+		cres = append(cres, cr)
+	}
 	gaps := can.finish()
 	p.lab.Heal()
-	if res == nil || cres == nil {
-		t.Fatalf("probe: %v; control probe: %v", err, cerr)
+	if res == nil {
+		t.Fatalf("probe: %v", err)
 	}
 	log1, log2 := p.output("lb1")[off1:], p.output("lb2")[off2:]
 	model := lossModel{keepalive: p.o.keepalive, deadtime: p.o.deadtime(), loss: soakLoss, links: links, d: sc.soak}
@@ -94,19 +106,21 @@ func soakPhase(t *testing.T, r *report, p *pair, sc scale, setting string, links
 	// load, shown apart. No bound is stated for the rest; an outage as long
 	// as deadtime that nothing explains is a defect.
 	so := classifyOutages(res, cres, gaps)
-	r.row("loss soak", "hapair", setting, "probe failures (longest outage as measured; of the service; of the service with backend1 and the host fine)",
+	r.row("loss soak", "hapair", setting, "probe failures (longest outage as measured; of the service; of the service with the backends and the host fine)",
 		fmt.Sprintf("%d of %d, %d while the prober stalled (%v; %v; %v)", res.Failed, res.Sent, res.Stalled,
 			res.Longest.Round(time.Millisecond), so.longest.Round(time.Millisecond), so.unexplained.Round(time.Millisecond)),
 		map[bool]string{true: "FAIL", false: "-"}[strict && so.unexplained >= p.o.deadtime()])
-	r.row("loss soak", "control", setting, "probe failures straight to backend1, past had (longest outage of the backend)",
-		fmt.Sprintf("%d of %d, %d while the prober stalled (%v)", cres.Failed, cres.Sent, cres.Stalled, so.control.Round(time.Millisecond)), "-")
+	for i, cr := range cres {
+		r.row("loss soak", "control", setting, fmt.Sprintf("probe failures straight to backend%d, past had (longest outage of the backend)", i+1),
+			fmt.Sprintf("%d of %d, %d while the prober stalled (%v)", cr.Failed, cr.Sent, cr.Stalled, so.control[i].Round(time.Millisecond)), "-")
+	}
 	late := lateWarnings(log1) + lateWarnings(log2)
 	r.row("loss soak", "hapair", setting, "late-heartbeat warnings (expected from the loss alone)", fmt.Sprintf("%d (%.2g)", late, model.lates()), "-")
-	t.Logf("%s: false failovers %d (%d after a host stall; %d stalls ≥ deadtime/2; expected %.2g), probe %s, service outage %v (%v with backend1 and the host fine), control %s, late warnings %d (expected %.2g)",
-		setting, false1, stalled, len(long), model.deaths(), res.Summary(), so.longest, so.unexplained, cres.Summary(), late, model.lates())
+	t.Logf("%s: false failovers %d (%d after a host stall; %d stalls ≥ deadtime/2; expected %.2g), probe %s, service outage %v (%v with the backends and the host fine), late warnings %d (expected %.2g)",
+		setting, false1, stalled, len(long), model.deaths(), res.Summary(), so.longest, so.unexplained, late, model.lates())
 	r.log(t, fmt.Sprintf("soak-k%v-%dlinks-probe.txt", p.o.keepalive, links), so.trace(res, cres, gaps))
 	if strict && (unexplained > 0 || so.unexplained >= p.o.deadtime()) {
-		t.Errorf("%s: %d false failovers not explained by a host stall, longest client outage of the service with backend1 and the host fine %v; want 0 and under deadtime", setting, unexplained, so.unexplained)
+		t.Errorf("%s: %d false failovers not explained by a host stall, longest client outage of the service with the backends and the host fine %v; want 0 and under deadtime", setting, unexplained, so.unexplained)
 	}
 	if _, err := lab.WaitFor(10*time.Second, func() error { _, err := p.owner(); return err }); err != nil {
 		t.Fatalf("after the soak phase: %v", err)
@@ -208,31 +222,44 @@ func keepalivedSoak(t *testing.T, r *report, sc scale) {
 
 // soakOutages sorts a soak probe's outages of the service (the prober's own
 // stalls left out, probe.ServiceOutages) by what explains them: a host
-// stall the canary saw, or the control probe (backend1 straight, past had)
-// failing at the same time. The rest are hapair's.
+// stall the canary saw, or the control probes (each backend straight, past
+// had) failing at the same time. The rest are hapair's.
 type soakOutages struct {
 	outs        []probe.Outage
-	why         []string      // per outage: "host stall", "backend1 too" or ""
+	why         []string      // per outage: "host stall", "backends too" or ""
 	longest     time.Duration // of the service
-	unexplained time.Duration // of the service, with backend1 and the host fine
-	control     time.Duration // longest outage of backend1 (control)
-	ctlOuts     []probe.Outage
+	unexplained time.Duration // of the service, with the backends and the host fine
+	control     []time.Duration
+	ctlOuts     [][]probe.Outage
 }
 
-func classifyOutages(res, control *probe.Result, gaps [][2]time.Time) soakOutages {
-	so := soakOutages{outs: probe.ServiceOutages(res.Attempts), ctlOuts: probe.ServiceOutages(control.Attempts)}
-	var ctl [][2]time.Time
-	for _, o := range so.ctlOuts {
-		ctl = append(ctl, [2]time.Time{o.Start, o.End})
-		so.control = max(so.control, o.Length)
+func classifyOutages(res *probe.Result, controls []*probe.Result, gaps [][2]time.Time) soakOutages {
+	so := soakOutages{outs: probe.ServiceOutages(res.Attempts)}
+	ctl := make([][][2]time.Time, len(controls))
+	for i, c := range controls {
+		outs := probe.ServiceOutages(c.Attempts)
+		so.ctlOuts, so.control = append(so.ctlOuts, outs), append(so.control, 0)
+		for _, o := range outs {
+			ctl[i] = append(ctl[i], [2]time.Time{o.Start, o.End})
+			so.control[i] = max(so.control[i], o.Length)
+		}
 	}
 	for _, o := range so.outs {
+		// The balancer spreads consecutive attempts over the backends
+		// (rr): one failure is explained by the backend it went to
+		// failing, a longer run only by every backend failing.
+		down := 0
+		for i := range ctl {
+			if overlaps(ctl[i], o.Start, o.End, 0) {
+				down++
+			}
+		}
 		why := ""
 		switch {
 		case overlaps(gaps, o.Start, o.End, probeTimeout):
 			why = "host stall"
-		case overlaps(ctl, o.Start, o.End, 0):
-			why = "backend1 too"
+		case down == len(ctl) || (down > 0 && o.Failed == 1):
+			why = "backends too"
 		}
 		so.why = append(so.why, why)
 		so.longest = max(so.longest, o.Length)
@@ -250,7 +277,7 @@ const maxTraceLines = 2000
 // outage of the service (its first error, what explains it), the control's
 // outages, the failed attempts the prober's stall decided, and the
 // canary's gaps.
-func (so soakOutages) trace(res, control *probe.Result, gaps [][2]time.Time) string {
+func (so soakOutages) trace(res *probe.Result, controls []*probe.Result, gaps [][2]time.Time) string {
 	var b strings.Builder
 	lines := 0
 	line := func(format string, args ...any) {
@@ -259,14 +286,18 @@ func (so soakOutages) trace(res, control *probe.Result, gaps [][2]time.Time) str
 		}
 	}
 	line("VIP: %s", res.Summary())
-	line("control (backend1 straight): %s", control.Summary())
+	for _, c := range controls {
+		line("control: %s", c.Summary())
+	}
 	for i, o := range so.outs {
 		line("service outage %s +%v (%d failed; first: %s) explained by: %q", o.Start.UTC().Format(stamp), o.Length.Round(time.Millisecond), o.Failed, firstErr(res, o), so.why[i])
 	}
-	for _, o := range so.ctlOuts {
-		line("control outage %s +%v (%d failed; first: %s)", o.Start.UTC().Format(stamp), o.Length.Round(time.Millisecond), o.Failed, firstErr(control, o))
+	for i, c := range controls {
+		for _, o := range so.ctlOuts[i] {
+			line("control outage %s %s +%v (%d failed; first: %s)", c.Target, o.Start.UTC().Format(stamp), o.Length.Round(time.Millisecond), o.Failed, firstErr(c, o))
+		}
 	}
-	for _, r := range []*probe.Result{res, control} {
+	for _, r := range append([]*probe.Result{res}, controls...) {
 		for _, a := range r.Attempts {
 			if a.Stalled {
 				line("prober stalled (%s): attempt %d at %s took %v: %s", r.Target, a.Seq, a.Start.UTC().Format(stamp), a.Took.Round(time.Millisecond), a.Err)
