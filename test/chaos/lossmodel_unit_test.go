@@ -1,9 +1,13 @@
 package chaos
 
 import (
+	"fmt"
 	"math"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/hapair/hapair/test/lab/probe"
 )
 
 // TestLossModel checks the expected figures the loss soak prints beside
@@ -52,5 +56,50 @@ func TestLossModel(t *testing.T) {
 	k100 := lossModel{keepalive: 100 * ms, deadtime: 400 * ms, loss: 5, links: 1, d: 10 * time.Minute}
 	if k100.excess(4) || !k100.excess(6) {
 		t.Errorf("excess at 0.71 expected: 4 → %v, 6 → %v; want false, true", k100.excess(4), k100.excess(6))
+	}
+}
+
+// TestClassifyOutages: an outage of the VIP is the host's when the canary
+// saw a stall, the backends' when every backend probed straight failed too
+// (or the one it went to, for a single failure), and hapair's otherwise; a
+// failure the prober's own stall decided is no outage.
+func TestClassifyOutages(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	ms := time.Millisecond
+	// pattern: one char per attempt every 10ms: '.' ok, 'x' failed after
+	// the 100ms timeout, 's' failed 840ms late (the prober stalled).
+	result := func(pattern string) *probe.Result {
+		r := &probe.Result{}
+		for i, c := range pattern {
+			a := probe.Attempt{Seq: i, Start: t0.Add(time.Duration(i) * 10 * ms), Took: ms, OK: c == '.'}
+			switch c {
+			case 'x':
+				a.Took, a.Err = probeTimeout, "i/o timeout"
+			case 's':
+				a.Took, a.Err, a.Stalled = 840*ms, "i/o timeout", true
+			}
+			r.Attempts = append(r.Attempts, a)
+		}
+		return r
+	}
+	//                      0    5    10   15   20   25   30   35   40   45   50   55
+	vip := result( /*     */ "..xxxxx.......x.......xxxxxxxx....s.........xxxxx.........")
+	b1 := result( /*      */ "..xxxxx.......x.......xxxxx...............................")
+	b2 := result( /*      */ "..xxxxx...................................................")
+	gaps := [][2]time.Time{{t0.Add(450 * ms), t0.Add(480 * ms)}}
+	so := classifyOutages(vip, []*probe.Result{b1, b2}, gaps)
+	var got []string
+	for i, o := range so.outs {
+		got = append(got, fmt.Sprintf("%d/%d:%s", o.Start.Sub(t0)/ms, o.Failed, so.why[i]))
+	}
+	// 20: both backends down; 140: one failure, its backend down; 220: a
+	// run with backend2 fine (hapair's); 440: during the host stall. The
+	// stalled attempt at 340 is no outage.
+	want := "20/5:backends too 140/1:backends too 220/8: 440/5:host stall"
+	if g := strings.Join(got, " "); g != want {
+		t.Errorf("classifyOutages = %q, want %q", g, want)
+	}
+	if so.unexplained != 80*ms || so.longest != 80*ms {
+		t.Errorf("unexplained %v, longest %v; want 80ms (220..300), 80ms", so.unexplained, so.longest)
 	}
 }

@@ -122,6 +122,9 @@ func soakPhase(t *testing.T, r *report, p *pair, sc scale, setting string, links
 	if strict && (unexplained > 0 || so.unexplained >= p.o.deadtime()) {
 		t.Errorf("%s: %d false failovers not explained by a host stall, longest client outage of the service with the backends and the host fine %v; want 0 and under deadtime", setting, unexplained, so.unexplained)
 	}
+	if ffVerdict == "FAIL" && !strict {
+		t.Errorf("%s: %d false failovers not explained by a host stall, where the loss alone explains %.2g (P < 0.1%%)", setting, unexplained, model.deaths())
+	}
 	if _, err := lab.WaitFor(10*time.Second, func() error { _, err := p.owner(); return err }); err != nil {
 		t.Fatalf("after the soak phase: %v", err)
 	}
