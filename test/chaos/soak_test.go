@@ -19,6 +19,14 @@ import (
 // client probing the VIP every 10 ms; then one link down and 5% on the
 // other. DESIGN.md: no false failover with two links. keepalived (VRRPv3,
 // advert 0.1 s, its one link, the same loss) runs as the anchor.
+//
+// The loss is lb1's rules only (input and output): each heartbeat crosses
+// them once, so each direction loses 5% per link, as keepalived's adverts
+// from lb1 do. Verdicts: "ok" only against a stated bound (DESIGN.md: no
+// false failover with two links); FAIL where the figure shows a defect
+// (a client outage of deadtime or more that no stall of the prober, the
+// backends or the host explains; more false failovers than the loss
+// explains); "-" for figures without a stated bound.
 func TestLossSoak(t *testing.T) {
 	sc, r := setup(t)
 	for _, k := range []time.Duration{50 * time.Millisecond, 100 * time.Millisecond} {
