@@ -198,15 +198,15 @@ func (im *importer) finishCluster() {
 			// One more than the link needs: pruneGroups may want a VIP.
 			addrs, ok := im.placeholders(len(missing) + 1)
 			if !ok {
-				im.refusef(l.at, "ucast %s: no address for node %s, and too few 192.0.2.x placeholders are left for them; link not imported", l.iface, strings.Join(missing, ", "))
+				im.refusef(l.at, "ucast %s: no address for node %s, and too few documentation-range (RFC 5737) placeholders are left for them; link not imported", l.iface, strings.Join(missing, ", "))
 				continue
 			}
 			for i, n := range missing {
 				l.peers[n] = addrs[i]
 			}
 			l.stand = true
-			l.notes = append(l.notes, "PLACEHOLDER: no ucast address for "+strings.Join(missing, ", ")+" (192.0.2.0/24 is a documentation range): write the node's address on "+l.iface)
-			im.refusef(l.at, "ucast %s: no address for node %s (each node's ha.cf names only its peer); a 192.0.2.x placeholder stands in: write the real address in the [[link]] peers", l.iface, strings.Join(missing, ", "))
+			l.notes = append(l.notes, "PLACEHOLDER: no ucast address for "+strings.Join(missing, ", ")+" (a documentation range, RFC 5737): write the node's address on "+l.iface)
+			im.refusef(l.at, "ucast %s: no address for node %s (each node's ha.cf names only its peer); a documentation-range (RFC 5737) placeholder stands in: write the real address in the [[link]] peers", l.iface, strings.Join(missing, ", "))
 		}
 		keep = append(keep, l)
 	}
@@ -359,12 +359,14 @@ func (im *importer) pruneGroups() {
 		file := m.cluster.at.file
 		vip, ok := im.placeholders(1) // finishCluster kept one, unless the source used them all
 		if !ok {
+			// Only a source naming all 762 documentation-range addresses
+			// gets here; its import may then not load, and says why.
 			vip = []string{"192.0.2.1"}
-			im.refusef(src{file, 0}, "the source uses every address of 192.0.2.0/24: the placeholder VIP below is one of them; change it")
+			im.refusef(src{file, 0}, "the source uses every documentation-range address (RFC 5737): the placeholder VIP below is one of them; change it")
 		}
-		im.refusef(src{file, 0}, "no resource group could be imported: a placeholder group with a 192.0.2.x VIP stands in")
+		im.refusef(src{file, 0}, "no resource group could be imported: a placeholder group with a documentation-range (RFC 5737) VIP stands in")
 		m.groups = []*group{{name: "placeholder", preferred: m.cluster.nodes[0],
 			notes:     []string{"PLACEHOLDER group: nothing could be imported; write the group's resources"},
-			resources: []*resource{{kind: "vip", address: vip[0] + "/32", note: "PLACEHOLDER: 192.0.2.0/24 is a documentation range"}}}}
+			resources: []*resource{{kind: "vip", address: vip[0] + "/32", note: "PLACEHOLDER: a documentation range (RFC 5737)"}}}}
 	}
 }

@@ -2,6 +2,7 @@ package importer
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -94,10 +95,11 @@ func TestHACF(t *testing.T) {
 		{name: "more nodes than hapair's MaxNodes", hacf: "node lb1 " + nodeNames(2, 35) + "\nbcast eth0\n", files: map[string]string{"haresources": "lb1 198.18.0.10/24/eth0\nn99 198.18.0.11/24/eth0\n"},
 			want: want{toml: []string{`"n33"]`, `address = "198.18.0.10/24"`}, notTOML: []string{`"n34"`, "198.18.0.11"},
 				warns: []string{"ha.cf:1: not converted: node n34: hapair clusters have at most 33 nodes", "ha.cf:1: not converted: node n35: hapair clusters", "haresources:2: not converted: node n99 is not a node line in ha.cf, and the cluster has hapair's 33 nodes already"}}},
-		{name: "ucast links beyond 192.0.2.0/24's placeholders", hacf: "node lb1 " + nodeNames(2, 33) + "\nucast eth1 198.18.1.1\nucast eth2 198.18.2.1\nucast eth3 198.18.3.1\nucast eth4 198.18.4.1\n" +
-			"ucast eth5 198.18.5.1\nucast eth6 198.18.6.1\nucast eth7 198.18.7.1\nucast eth8 198.18.8.1\nucast eth9 198.18.9.1\n",
-			want: want{toml: []string{`interface = "eth7"`, `"n33" = "192.0.2.224"`}, notTOML: []string{`interface = "eth8"`, `interface = "eth9"`},
-				warns: []string{"ha.cf:9: not converted: ucast eth8: no address for node n2,", "too few 192.0.2.x placeholders are left for them; link not imported", "ha.cf:10: not converted: ucast eth9"}}},
+		{name: "ucast links beyond the documentation ranges' placeholders", hacf: "node lb1 " + nodeNames(2, 33) + "\n" + ucastLines(25),
+			want: want{toml: []string{`interface = "eth23"`, `"n33" = "203.0.113.228"`}, notTOML: []string{`interface = "eth24"`, `interface = "eth25"`},
+				warns: []string{"ha.cf:25: not converted: ucast eth24: no address for node n2,", "too few documentation-range (RFC 5737) placeholders are left for them; link not imported", "ha.cf:26: not converted: ucast eth25"}}},
+		{name: "ping nodes on every TEST-NET-1 address, no group: the placeholder VIP is from TEST-NET-2", hacf: baseHACF + "ping " + testNet1() + "\n", files: map[string]string{"haresources": "lb1 bogus::x\n"},
+			want: want{toml: []string{`address = "192.0.2.254"`, `address = "198.51.100.1/32"`}, warns: []string{"not converted: no resource group could be imported"}}},
 		{name: "ucast over IPv6", hacf: "node lb1 lb2\nucast eth1 2001:db8::1\nucast eth1 2001:db8::2\nbcast eth0\n",
 			want: want{warns: []string{"ha.cf:2: not converted: ucast eth1 2001:db8::1: hapair's heartbeat links are IPv4 only"}}},
 		{name: "ucast with a host name", hacf: "node lb1 lb2\nucast eth1 lb2.example\nbcast eth0\n",
@@ -290,4 +292,22 @@ func TestMaxNodes(t *testing.T) {
 	if maxNodes != ha.MaxNodes {
 		t.Fatalf("maxNodes = %d, want ha.MaxNodes = %d", maxNodes, ha.MaxNodes)
 	}
+}
+
+// ucastLines returns n ucast lines, ucast ethI 198.18.I.1 for I = 1..n.
+func ucastLines(n int) string {
+	var b strings.Builder
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(&b, "ucast eth%d 198.18.%d.1\n", i, i)
+	}
+	return b.String()
+}
+
+// testNet1 returns every host address of 192.0.2.0/24, space-separated.
+func testNet1() string {
+	var as []string
+	for i := 1; i < 255; i++ {
+		as = append(as, "192.0.2."+strconv.Itoa(i))
+	}
+	return strings.Join(as, " ")
 }

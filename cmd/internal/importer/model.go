@@ -208,17 +208,22 @@ func newImporter(tool, file string) *importer {
 	return im
 }
 
+// testNets are the documentation ranges of RFC 5737 (TEST-NET-1, -2 and
+// -3): a placeholder from them can never be a real peer or VIP.
+var testNets = [][3]byte{{192, 0, 2}, {198, 51, 100}, {203, 0, 113}}
+
 // placeholders returns n stand-in addresses for ones a source does not
-// give, from 192.0.2.0/24 (TEST-NET-1, RFC 5737, reserved for
-// documentation, so never a real peer) and none an address the model
-// already holds: a source may use TEST-NET-1 itself, and a placeholder
-// equal to its VIP or to another node's address would not load. ok is
-// false when fewer than n are left.
+// give, from testNets in order (192.0.2.1 first), none an address the
+// model already holds: a source may use those ranges itself, and a
+// placeholder equal to its VIP, its ping node or another node's address
+// would not load. ok is false when fewer than n are left.
 func (im *importer) placeholders(n int) (addrs []string, ok bool) {
 	used := im.m.addrs()
-	for h := 1; h < 255 && len(addrs) < n; h++ {
-		if a := netip.AddrFrom4([4]byte{192, 0, 2, byte(h)}); !used[a] {
-			addrs = append(addrs, a.String())
+	for _, net := range testNets {
+		for h := 1; h < 255 && len(addrs) < n; h++ {
+			if a := netip.AddrFrom4([4]byte{net[0], net[1], net[2], byte(h)}); !used[a] {
+				addrs = append(addrs, a.String())
+			}
 		}
 	}
 	return addrs, len(addrs) == n
