@@ -28,6 +28,10 @@ type conv struct {
 	read     map[string]bool   // keys found wrong while reading them
 	resolver Resolver          // for host names (nil: DefaultResolver)
 	hosts    map[string]string // key path of an address -> the host name written there
+	// unsure is set when a resource's kind or a vip's address could not
+	// be read: which services a balancer activates and which addresses
+	// are VIPs is then unknown, and is not reported on top.
+	unsure struct{ kinds, vips bool }
 }
 
 func (c *conv) errorf(path, format string, args ...any) {

@@ -195,11 +195,11 @@ func (c *conv) crossChecks(cfg *Config) {
 			continue
 		}
 		act, activated := activators[s.Name]
-		if !activated && s.Name != "" {
+		if !activated && s.Name != "" && !c.unsure.kinds {
 			c.errorf(path+".name", "service %q is in no balancer resource, so no node would ever activate it: add it to the services of the balancer of the group whose VIP it listens on", s.Name)
 		}
 		u, isVIP := vips[a]
-		if !isVIP && !a.IsUnspecified() && !a.IsLoopback() {
+		if !isVIP && !a.IsUnspecified() && !a.IsLoopback() && !c.unsure.kinds && !c.unsure.vips {
 			c.errorf(path+".listen", "%s is not a VIP of any group; listen on a group's vip address, a loopback or 0.0.0.0/[::]", a)
 		}
 		if isVIP && activated && act.group != u.group {

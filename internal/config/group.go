@@ -142,6 +142,7 @@ func (c *conv) priorities(path string, r *rawGroup, preference, nodes []string) 
 
 func (c *conv) resource(path string, r *rawResource, cfg *Config) Resource {
 	if !c.required(path+".kind") || !c.kindKeys(path, "resource", r.Kind, resourceKeys) {
+		c.unsure.kinds = true
 		return Resource{}
 	}
 	res := Resource{Kind: r.Kind}
@@ -213,6 +214,7 @@ func (c *conv) vip(path string, r *rawResource, cfg *Config) *VIP {
 		p, err := netip.ParsePrefix(r.Address)
 		if err != nil {
 			c.errorf(path+".address", "%q is not an address with prefix length (want e.g. \"198.18.0.100/24\")", r.Address)
+			c.unsure.vips = true
 			return v
 		}
 		v.Prefix = p
