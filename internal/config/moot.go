@@ -1,9 +1,6 @@
 package config
 
-import (
-	"fmt"
-	"slices"
-)
+import "slices"
 
 // A key written in the file that the rest of the config makes moot is an
 // error, as a key the element's kind does not take is: a user who sets
@@ -126,73 +123,37 @@ func (c *conv) mootGARP(cfg *Config) {
 	}
 }
 
-// serviceKeyUse is, for each [[service]] key that not every service
-// uses, why s does not (""  when it does). Unlike check keys and resource
-// keys, what decides is the method, protocol or mode.
-var serviceKeyUse = []struct {
-	key    string
-	unused func(s *Service) string
-}{
-	{"interface", func(s *Service) string {
-		return notUnless(s.Method == "dr", "method", s.Method, "only dr takes the interface its VIP's packets arrive on")
-	}},
-	{"mode", func(s *Service) string {
-		// mode = "http" with a kernel method has its own error.
-		return notUnless(s.Method == "proxy" || s.Mode == "http", "method", s.Method, "the kernel forwards packets and has no l4 or http mode")
-	}},
-	{"backups", func(s *Service) string {
-		return notUnless(s.Method == "proxy", "method", s.Method, "the kernel has one pool of reals; backups and monitors need method \"proxy\"")
-	}},
-	{"monitors", func(s *Service) string {
-		return notUnless(s.Method == "proxy", "method", s.Method, "the kernel has one pool of reals; backups and monitors need method \"proxy\"")
-	}},
-	{"connect_timeout", func(s *Service) string {
-		if s.Method != "proxy" {
-			return notUnless(false, "method", s.Method, "the kernel forwards packets and opens no connection to the reals")
-		}
-		return notUnless(s.Protocol == "tcp", "protocol", s.Protocol, "datagrams are forwarded without a connection")
-	}},
-	{"idle_timeout", func(s *Service) string {
-		return notUnless(s.Method == "proxy", "method", s.Method, "the kernel's conntrack timeouts end its flows")
-	}},
-	{"maxconn", func(s *Service) string {
-		if s.Method != "proxy" {
-			return notUnless(false, "method", s.Method, "the kernel forwards packets with no per-service bound")
-		}
-		return notUnless(s.Protocol == "tcp", "protocol", s.Protocol, "udp services are bounded by max_flows")
-	}},
-	{"max_flows", func(s *Service) string {
-		if s.Method != "proxy" {
-			return notUnless(false, "method", s.Method, "the kernel keeps its flows in conntrack")
-		}
-		return notUnless(s.Protocol == "udp", "protocol", s.Protocol, "it bounds a udp service's flow table")
-	}},
-	{"request_timeout", func(s *Service) string {
-		return notUnless(s.Mode == "http", "mode", s.Mode, "it bounds an HTTP request's head")
-	}},
-	{"body_timeout", func(s *Service) string {
-		return notUnless(s.Mode == "http", "mode", s.Mode, "it bounds an HTTP request's body")
-	}},
-}
-
-// notUnless is the reason a key is not used by setting = value, "" when
-// ok.
-func notUnless(ok bool, setting, value, why string) string {
-	if ok {
-		return ""
-	}
-	return fmt.Sprintf("is not used by %s %q: %s", setting, value, why)
+// serviceKeyUse says which [[service]] keys only some services use: a
+// key is used where setting (method, protocol or mode) has value; a key
+// with two rows needs both, and the first row it fails gives the reason.
+var serviceKeyUse = []struct{ key, setting, value, why string }{
+	{"interface", "method", "dr", "only dr takes the interface its VIP's packets arrive on"},
+	{"mode", "method", "proxy", "the kernel forwards packets and has no l4 or http mode"},
+	{"backups", "method", "proxy", "the kernel has one pool of reals; backups and monitors need method \"proxy\""},
+	{"monitors", "method", "proxy", "the kernel has one pool of reals; backups and monitors need method \"proxy\""},
+	{"connect_timeout", "method", "proxy", "the kernel forwards packets and opens no connection to the reals"},
+	{"connect_timeout", "protocol", "tcp", "datagrams are forwarded without a connection"},
+	{"idle_timeout", "method", "proxy", "the kernel's conntrack timeouts end its flows"},
+	{"maxconn", "method", "proxy", "the kernel forwards packets with no per-service bound"},
+	{"maxconn", "protocol", "tcp", "udp services are bounded by max_flows"},
+	{"max_flows", "method", "proxy", "the kernel keeps its flows in conntrack"},
+	{"max_flows", "protocol", "udp", "it bounds a udp service's flow table"},
+	{"request_timeout", "mode", "http", "it bounds an HTTP request's head"},
+	{"body_timeout", "mode", "http", "it bounds an HTTP request's body"},
 }
 
 // mootServiceKeys reports the keys of the service at path that its
 // method, protocol or mode does not use.
 func (c *conv) mootServiceKeys(path string, s *Service) {
+	settings := map[string]string{"method": s.Method, "protocol": s.Protocol, "mode": s.Mode}
 	for _, u := range serviceKeyUse {
-		if !c.ix.has(path + "." + u.key) {
+		kpath := path + "." + u.key
+		// mode = "http" with a kernel method has its own error.
+		if !c.ix.has(kpath) || c.read[kpath] || u.key == "mode" && s.Mode == "http" {
 			continue
 		}
-		if why := u.unused(s); why != "" {
-			c.moot(path+"."+u.key, "key %q %s", u.key, why)
+		if v := settings[u.setting]; v != u.value {
+			c.keyErrorf(kpath, "key %q is not used by %s %q: %s", u.key, u.setting, v, u.why)
 		}
 	}
 }
