@@ -195,8 +195,8 @@ func (im *importer) finishCluster() {
 			}
 		}
 		if len(missing) > 0 {
-			// One more than the link needs: pruneGroups may want a VIP.
-			addrs, ok := im.placeholders(len(missing) + 1)
+			// One spare: pruneGroups may want a VIP.
+			addrs, ok := im.placeholders(len(missing), 1)
 			if !ok {
 				im.refusef(l.at, "ucast %s: no address for node %s, and too few documentation-range (RFC 5737) placeholders are left for them; link not imported", l.iface, strings.Join(missing, ", "))
 				continue
@@ -357,7 +357,7 @@ func (im *importer) pruneGroups() {
 	m.groups = keep
 	if len(m.groups) == 0 {
 		file := m.cluster.at.file
-		vip, ok := im.placeholders(1) // finishCluster kept one, unless the source used them all
+		vip, ok := im.placeholders(1, 0) // finishCluster kept one, unless the source used them all
 		if !ok {
 			// Only a source naming all 762 documentation-range addresses
 			// gets here; its import may then not load, and says why.

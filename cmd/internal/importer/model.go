@@ -189,6 +189,7 @@ type monitor struct {
 type importer struct {
 	m     model
 	warns []Warning
+	used  map[netip.Addr]bool // placeholders: the model's addresses and those handed out
 	// findScript finds a Heartbeat resource script's program (Heartbeat
 	// imports only).
 	findScript func(name string) (string, bool)
@@ -214,19 +215,31 @@ var testNets = [][3]byte{{192, 0, 2}, {198, 51, 100}, {203, 0, 113}}
 
 // placeholders returns n stand-in addresses for ones a source does not
 // give, from testNets in order (192.0.2.1 first), none an address the
-// model already holds: a source may use those ranges itself, and a
-// placeholder equal to its VIP, its ping node or another node's address
-// would not load. ok is false when fewer than n are left.
-func (im *importer) placeholders(n int) (addrs []string, ok bool) {
-	used := im.m.addrs()
+// model holds: a source may use those ranges itself, and a placeholder
+// equal to its VIP, its ping node or another node's address would not
+// load. ok is false, and nothing is handed out, unless n+spare are left.
+// The model's addresses are gathered once (the finish steps only remove
+// from it) and each address handed out is added to them.
+func (im *importer) placeholders(n, spare int) (addrs []string, ok bool) {
+	if im.used == nil {
+		im.used = im.m.addrs()
+	}
+	var free []netip.Addr
 	for _, net := range testNets {
-		for h := 1; h < 255 && len(addrs) < n; h++ {
-			if a := netip.AddrFrom4([4]byte{net[0], net[1], net[2], byte(h)}); !used[a] {
-				addrs = append(addrs, a.String())
+		for h := 1; h < 255 && len(free) < n+spare; h++ {
+			if a := netip.AddrFrom4([4]byte{net[0], net[1], net[2], byte(h)}); !im.used[a] {
+				free = append(free, a)
 			}
 		}
 	}
-	return addrs, len(addrs) == n
+	if len(free) < n+spare {
+		return nil, false
+	}
+	for _, a := range free[:n] {
+		im.used[a] = true
+		addrs = append(addrs, a.String())
+	}
+	return addrs, true
 }
 
 // addrs is every IP address the model holds (unmapped), wherever it
