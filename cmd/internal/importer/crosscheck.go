@@ -2,6 +2,7 @@ package importer
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 
@@ -84,7 +85,8 @@ type hbAddr struct {
 func (im *importer) heartbeatAddrs() map[netip.Addr]hbAddr {
 	out := map[netip.Addr]hbAddr{}
 	for _, l := range im.m.links {
-		for n, s := range l.peers {
+		for _, n := range slices.Sorted(maps.Keys(l.peers)) {
+			s := l.peers[n]
 			a, err := netip.ParseAddr(s)
 			if err != nil {
 				continue

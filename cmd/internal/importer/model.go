@@ -259,6 +259,7 @@ func (m *model) addrs() map[netip.Addr]bool {
 		out[a.Unmap()] = true
 	}
 	for _, l := range m.links {
+		// any order: a set is built
 		for _, a := range l.peers {
 			add(a)
 		}
