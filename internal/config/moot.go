@@ -54,11 +54,15 @@ func (c *conv) autoFailbackFrom(gpath string) string {
 // groups' own are mootGroupKeys').
 func (c *conv) mootKeys(cfg *Config) {
 	if c.ix.has("cluster.failback_hold") && len(cfg.Groups) > 0 {
-		used := false
+		used, passive := false, false
 		for _, g := range cfg.Groups {
 			used = used || g.AutoFailback && !g.ActiveActive
+			passive = passive || !g.ActiveActive
 		}
-		if !used {
+		switch {
+		case !passive:
+			c.moot("cluster.failback_hold", "key %q has no effect: every group is active-active, held by every healthy node, so none fails back", "failback_hold")
+		case !used:
 			c.moot("cluster.failback_hold", "key %q has no effect: auto_failback is off in every group (set auto_failback = true in [cluster] or in a group)", "failback_hold")
 		}
 	}

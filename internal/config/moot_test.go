@@ -45,6 +45,9 @@ func TestMootKeys(t *testing.T) {
 			`t.toml:14:24: group[0].failback_min_healthy: -1 is out of range 0..65535`},
 		{"auto_failback in an active-active group", bgpBase + "auto_failback = true\n",
 			`t.toml:34:1: group[1].auto_failback: key "auto_failback" is not used by mode "active-active": every healthy node holds the group, so it never fails back`},
+		{"failback_hold with every group active-active",
+			edit(minimal, "id = 7", "id = 7\nauto_failback = true\nfailback_hold = \"2s\"") + bgpBase[len(minimal+svc):],
+			`t.toml:5:1: cluster.failback_hold: key "failback_hold" has no effect: every group is active-active, held by every healthy node, so none fails back`},
 		{"failback_min_healthy in an active-active group", bgpBase + "failback_min_healthy = 1\n",
 			`t.toml:34:1: group[1].failback_min_healthy: key "failback_min_healthy" is not used by mode "active-active": every healthy node holds the group, so it never fails back`},
 		// garp, bgp, admin
