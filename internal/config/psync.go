@@ -1,5 +1,7 @@
 package config
 
+import "strings"
+
 // NeedsSync reports whether any service has state for the persistence
 // sync: client-IP persistence (userspace or kernel), or a dr service's
 // flow table. Only then does had open the sync sockets, one per heartbeat
@@ -29,7 +31,23 @@ func (c *conv) syncPorts(cfg *Config) {
 	for i, l := range cfg.Links {
 		switch j, clash := hb[l.Port+1]; {
 		case l.Port == 65535:
-			c.errorf(c.linkPortPath(i), "heartbeat port 65535 of link %s leaves no port + 1 for its persistence sync (a service has persistent or method dr)", l.Name)
+			// Links that take the port from cluster.port share one
+			// root: one error there, naming them all.
+			path := c.linkPortPath(i)
+			if c.read[path] {
+				continue
+			}
+			var names []string
+			for j, o := range cfg.Links {
+				if o.Port == 65535 && c.linkPortPath(j) == path {
+					names = append(names, o.Name)
+				}
+			}
+			what := "link " + names[0]
+			if len(names) > 1 {
+				what = "links " + strings.Join(names, ", ")
+			}
+			c.errorf(path, "heartbeat port 65535 of %s leaves no port + 1 for its persistence sync (a service has persistent or method dr)", what)
 		case clash:
 			c.errorf(c.linkPortPath(i), "the persistence sync of link %s uses port %d (its heartbeat port + 1, as a service has persistent or method dr), which link %s (%s) uses for heartbeats: give the links ports at least 2 apart",
 				l.Name, l.Port+1, cfg.Links[j].Name, c.ix.at(c.linkPortPath(j)))
