@@ -94,11 +94,17 @@ func thinStreams(t *testing.T, p *pair) {
 // takeover is above the bound: the takeover time (from the crash
 // or the command to the new owner holding the VIP as master) + 200 ms,
 // one retransmission timeout of a thin stream (see thinStreams).
-func checkStall(t *testing.T, what string, s *stream, took time.Duration) {
+//
+// start is the crash or the command; the log says where the longest
+// stall lay relative to it (its last echo before, its first after), so a
+// failure says which side of the takeover waited.
+func checkStall(t *testing.T, what string, s *stream, start time.Time, took time.Duration) {
 	t.Helper()
 	limit := took + 200*time.Millisecond
-	t.Logf("%s: takeover %v, longest stall %v, bound takeover + 200ms = %v",
-		what, took.Round(time.Millisecond), s.maxStall.Round(time.Millisecond), limit.Round(time.Millisecond))
+	t.Logf("%s at %s: takeover %v, longest stall %v (echoes at %+v and %+v from the start), bound takeover + 200ms = %v",
+		what, start.UTC().Format("15:04:05.000000"), took.Round(time.Millisecond), s.maxStall.Round(time.Millisecond),
+		s.stallFrom.Sub(start).Round(time.Millisecond), s.stallFrom.Add(s.maxStall).Sub(start).Round(time.Millisecond),
+		limit.Round(time.Millisecond))
 	if s.maxStall > limit {
 		t.Errorf("%s: longest stall %v > takeover %v + 200ms", what, s.maxStall.Round(time.Millisecond), took.Round(time.Millisecond))
 	}
@@ -113,6 +119,8 @@ type stream struct {
 	n        int
 	last     time.Time
 	maxStall time.Duration
+	// stallFrom is when the longest stall began: the echo before it.
+	stallFrom time.Time
 }
 
 func dialStream(t *testing.T, p *pair) *stream {
@@ -156,7 +164,7 @@ func (s *stream) step() error {
 	}
 	now := time.Now()
 	if d := now.Sub(s.last); d > s.maxStall {
-		s.maxStall = d
+		s.maxStall, s.stallFrom = d, s.last
 	}
 	s.last = now
 	return nil
@@ -171,6 +179,44 @@ func (s *stream) run(n int) error {
 		time.Sleep(10 * time.Millisecond) // the sender's pace, not a wait for a condition
 	}
 	return nil
+}
+
+// maxLiveSteps bounds a live stream whose test never stopped it (a
+// t.Fatal between live and stop): 3000 steps, at least 30 s.
+const maxLiveSteps = 3000
+
+// live sets the stream stepping every 10 ms in the background, from its
+// last echo on, and returns stop, which lets it take after more steps and
+// returns its first error. A failover test goes live before it waits for
+// the sync and crashes the owner, so the stream never pauses: its longest
+// stall (counted from live on) is a gap between echoes of a stream that
+// kept sending, as the client does, and never the time the test
+// itself spent between two runs (the stall of a run started after a wait
+// counted the wait: seen, 519 ms of a 972 ms "stall" before the crash).
+func (s *stream) live() (stop func(after int) error) {
+	s.maxStall = 0
+	more := make(chan int, 1)
+	done := make(chan error, 1)
+	go func() {
+		for range maxLiveSteps {
+			select {
+			case n := <-more:
+				done <- s.run(n)
+				return
+			default:
+			}
+			if err := s.step(); err != nil {
+				done <- err
+				return
+			}
+			time.Sleep(10 * time.Millisecond) // the sender's pace, not a wait for a condition
+		}
+		done <- fmt.Errorf("stream still live after %d steps: the test never stopped it", maxLiveSteps)
+	}()
+	return func(after int) error {
+		more <- after
+		return <-done
+	}
 }
 
 // sipFlow sends datagrams from one client port to the UDP service and
@@ -232,20 +278,18 @@ func TestKernelNATSurvivesCrashFailover(t *testing.T) {
 	if err := s.run(100); err != nil {
 		t.Fatalf("before the crash: %v", err)
 	}
+	stop := s.live()
 	waitSynced(t, p)
-	s.maxStall = 0
 	crashed := time.Now()
 	p.crashOwner("lb1")
-	done := make(chan error, 1)
-	go func() { done <- s.run(300) }()
 	p.waitHolds("lb2", 5*time.Second)
 	took := time.Since(crashed) // the takeover time: crash to the peer holding the VIP as master
-	if err := <-done; err != nil {
+	if err := stop(100); err != nil {
 		t.Fatalf("the connection broke across the crash failover (lb2 took over %v after the crash): %v", took.Round(time.Millisecond), err)
 	}
 	t.Logf("crash failover: lb2 holds the VIP %v after SIGKILL of had on lb1 (then unplugged); the connection to %s kept every byte in order, longest stall %v",
 		took.Round(time.Millisecond), s.real, s.maxStall.Round(time.Millisecond))
-	checkStall(t, "nat crash failover", s, took)
+	checkStall(t, "nat crash failover", s, crashed, took)
 	got, err := sip.ask(1)
 	if err != nil {
 		t.Fatalf("UDP flow after the failover: %v", err)
@@ -261,20 +305,18 @@ func TestKernelNATSurvivesSwitchover(t *testing.T) {
 	if err := s.run(100); err != nil {
 		t.Fatalf("before the switchover: %v", err)
 	}
+	stop := s.live()
 	waitSynced(t, p)
-	s.maxStall = 0
-	done := make(chan error, 1)
-	go func() { done <- s.run(200) }()
 	start := time.Now()
 	if out, err := p.lab.Host("lb1").Hactl(p.bins, "standby", "web"); err != nil {
 		t.Fatalf("hactl standby: %v: %s", err, out)
 	}
 	p.waitHolds("lb2", 5*time.Second)
 	took := time.Since(start)
-	if err := <-done; err != nil {
+	if err := stop(100); err != nil {
 		t.Fatalf("the connection broke across the planned switchover: %v", err)
 	}
-	checkStall(t, "nat planned switchover", s, took)
+	checkStall(t, "nat planned switchover", s, start, took)
 	out, err := p.lab.Host("lb2").Hactl(p.bins, "services")
 	if err != nil || !strings.Contains(string(out), "198.18.0.100:9000") || !strings.Contains(string(out), "mode nat") {
 		t.Errorf("hactl services on lb2: %v\n%s", err, out)
@@ -293,19 +335,17 @@ func TestKernelDRCrashFailover(t *testing.T) {
 	if err := s.run(50); err != nil {
 		t.Fatalf("before the crash: %v", err)
 	}
-	s.maxStall = 0
+	stop := s.live()
 	crashed := time.Now()
 	p.crashOwner("lb1")
-	done := make(chan error, 1)
-	go func() { done <- s.run(200) }()
 	p.waitHolds("lb2", 5*time.Second)
 	took := time.Since(crashed)
-	if err := <-done; err != nil {
+	if err := stop(100); err != nil {
 		t.Fatalf("the dr connection broke across the crash failover (takeover %v): %v", took.Round(time.Millisecond), err)
 	}
 	t.Logf("dr crash failover: lb2 holds the VIP %v after the crash; the connection to %s kept every byte in order, longest stall %v",
 		took.Round(time.Millisecond), s.real, s.maxStall.Round(time.Millisecond))
-	checkStall(t, "dr crash failover", s, took)
+	checkStall(t, "dr crash failover", s, crashed, took)
 	out, err := p.lab.Host("lb2").Hactl(p.bins, "services")
 	if err != nil || !strings.Contains(string(out), "mode dr") {
 		t.Errorf("hactl services on lb2: %v\n%s", err, out)
@@ -351,14 +391,12 @@ func TestKernelDRFlowsSurviveMoves(t *testing.T) {
 			if err := s.run(50); err != nil {
 				t.Fatalf("before the %s: %v", move, err)
 			}
+			stop := s.live()
 			p.waitSynced("lb2", "lb1")
-			s.maxStall = 0
-			done := make(chan error, 1)
 			start := time.Now()
 			if move == "crash" {
 				p.crashOwner("lb1")
 			}
-			go func() { done <- s.run(200) }()
 			if move == "switchover" {
 				if out, err := p.lab.Host("lb1").Hactl(p.bins, "standby", "web"); err != nil {
 					t.Fatalf("hactl standby: %v: %s", err, out)
@@ -366,10 +404,10 @@ func TestKernelDRFlowsSurviveMoves(t *testing.T) {
 			}
 			p.waitHolds("lb2", 5*time.Second)
 			took := time.Since(start)
-			if err := <-done; err != nil {
+			if err := stop(100); err != nil {
 				t.Fatalf("the dr connection to %s broke across the %s (takeover %v): %v", s.real, move, took.Round(time.Millisecond), err)
 			}
-			checkStall(t, "dr rr "+move, s, took)
+			checkStall(t, "dr rr "+move, s, start, took)
 		})
 	}
 }
