@@ -62,6 +62,15 @@ type Resource struct {
 
 	mu     sync.Mutex
 	daemon *daemon // nil until started
+	// after: the takeover's steps after the commit, still running (nil
+	// when none); Stop, Close and the next Start end them first.
+	after *afterCommit
+}
+
+// afterCommit is a run of the takeover's steps after the commit.
+type afterCommit struct {
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the steps have ended
 }
 
 type daemon struct {
@@ -126,22 +135,52 @@ func (r *Resource) Name() string { return r.name }
 // Start takes the primary role (primary-backup.sh primary): commit the
 // external cache, flush the caches, resync with the kernel table, bulk
 // send. The daemon not running or the commit failing fails Start (the
-// peer's connections would not survive); the later steps are logged.
+// peer's connections would not survive). Start returns once the commit
+// is done, so the group's next resources (the kernel services, the VIP)
+// follow at once: the peer's connections are in the kernel table then,
+// and the flush, resync and bulk send serve only the new backup. They
+// run in the background, in order, each bounded by CommandTimeout, and
+// failures are logged; as with keepalived, whose notify_master runs
+// primary-backup.sh beside the VIP's move. Measured on a loaded host
+// (load 30 on 2 cores), each conntrackd command took up to 2.3 s, and
+// the three after the commit held a nat group's takeover up to 3 s.
 func (r *Resource) Start(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.endAfterCommit()
 	if err := r.ensure(ctx); err != nil {
 		return err
 	}
 	if err := r.client(ctx, "-c"); err != nil {
 		return fmt.Errorf("conntrack-sync: committing the external cache: %w", err)
 	}
-	for _, op := range []string{"-f", "-R", "-B"} {
-		if err := r.client(ctx, op); err != nil {
-			r.log.Warn("conntrackd step failed after takeover", "op", op, "iface", r.cfg.Interface, "err", err)
+	actx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	a := &afterCommit{cancel: cancel, done: make(chan struct{})}
+	r.after = a
+	go func() {
+		defer close(a.done)
+		defer cancel()
+		for _, op := range []string{"-f", "-R", "-B"} {
+			if actx.Err() != nil {
+				return
+			}
+			if err := r.client(actx, op); err != nil && actx.Err() == nil {
+				r.log.Warn("conntrackd step failed after takeover", "op", op, "iface", r.cfg.Interface, "err", err)
+			}
 		}
-	}
+	}()
 	return nil
+}
+
+// endAfterCommit stops the takeover's steps after the commit, if they
+// still run, and waits for them (at most the command running, which
+// its cancellation kills). r.mu is held.
+func (r *Resource) endAfterCommit() {
+	if a := r.after; a != nil {
+		a.cancel()
+		<-a.done
+		r.after = nil
+	}
 }
 
 // Stop takes the backup role (primary-backup.sh backup): the daemon keeps
@@ -150,6 +189,7 @@ func (r *Resource) Start(ctx context.Context) error {
 func (r *Resource) Stop(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.endAfterCommit()
 	if err := r.ensure(ctx); err != nil {
 		r.log.Warn("conntrackd not running after release", "iface", r.cfg.Interface,
 			"reason", "this node will not receive the new owner's connections", "err", err)
@@ -169,6 +209,7 @@ func (r *Resource) Stop(ctx context.Context) error {
 func (r *Resource) RemoveStale(ctx context.Context) (bool, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.endAfterCommit()
 	if err := r.ensure(ctx); err != nil {
 		return false, err
 	}
@@ -196,6 +237,7 @@ func (r *Resource) Status(ctx context.Context) error {
 func (r *Resource) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.endAfterCommit()
 	if d := r.daemon; d != nil {
 		d.cancel()
 		<-d.done

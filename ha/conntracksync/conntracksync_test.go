@@ -16,9 +16,10 @@ import (
 // fakeConntrackd stands in for conntrackd: run as a daemon (-C conf only)
 // it marks itself running until SIGTERM; as a client it records the
 // command in trace and answers -s/-k only while a daemon runs. Files in
-// dir steer failures: fail<op> makes that command fail, die makes the
-// daemon exit 3 saying "boom", diestart makes it exit 2 at once saying
-// "cannot bind", silent keeps it from ever answering -s.
+// dir steer failures: fail<op> makes that command fail, hold<op> makes it
+// wait (up to 10 s) until the file goes, die makes the daemon exit 3
+// saying "boom", diestart makes it exit 2 at once saying "cannot bind",
+// silent keeps it from ever answering -s.
 const fakeConntrackd = `#!/bin/sh
 d=$(dirname "$2")/fake
 mkdir -p "$d"
@@ -38,6 +39,8 @@ case "$3" in
 -k) [ -f "$d/running" ] || exit 1; printf "%s\n" "$3" >> "$d/trace";;
 *)
 	printf "%s\n" "$3" >> "$d/trace"
+	i=0
+	while [ -f "$d/hold$3" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
 	[ -f "$d/fail$3" ] && { echo "failed $3"; exit 1; }
 	;;
 esac
@@ -86,6 +89,7 @@ func TestRoleSwitches(t *testing.T) {
 	if err := r.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
+	waitAfterCommit(r)
 	if got, want := trace(t, fake), "-c -f -R -B"; got != want {
 		t.Errorf("takeover: %q, want %q (primary-backup.sh primary)", got, want)
 	}
@@ -106,6 +110,57 @@ func TestRoleSwitches(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(filepath.Dir(fake), "conntrackd.conf")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("generated config left after Close: %v", err)
+	}
+}
+
+// waitAfterCommit waits until the steps after the last Start's commit
+// have ended.
+func waitAfterCommit(r *Resource) {
+	r.mu.Lock()
+	a := r.after
+	r.mu.Unlock()
+	if a != nil {
+		<-a.done
+	}
+}
+
+// TestStartReturnsAfterTheCommit: the flush, resync and bulk send do not
+// hold the takeover (the VIP follows the commit), and a release at once
+// ends them before it takes the backup role.
+func TestStartReturnsAfterTheCommit(t *testing.T) {
+	r, fake := newFake(t)
+	ctx := context.Background()
+	os.MkdirAll(fake, 0o700)
+	os.WriteFile(filepath.Join(fake, "hold-f"), nil, 0o600)
+	if err := r.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// -f is running (a child process) and held.
+	testkit.Poll(func() bool {
+		b, _ := os.ReadFile(filepath.Join(fake, "trace"))
+		return strings.Contains(string(b), "-f")
+	})
+	r.mu.Lock()
+	a := r.after
+	r.mu.Unlock()
+	select {
+	case <-a.done:
+		t.Fatal("the steps after the commit ended while -f is held")
+	default:
+	}
+	if err := r.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := trace(t, fake), "daemon -c -f -t -n"; got != want {
+		t.Errorf("takeover then release during -f: %q, want %q (the release ends the takeover's steps)", got, want)
+	}
+	os.Remove(filepath.Join(fake, "hold-f"))
+	if err := r.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitAfterCommit(r)
+	if got, want := trace(t, fake), "-c -f -R -B"; got != want {
+		t.Errorf("second takeover: %q, want %q", got, want)
 	}
 }
 

@@ -7,7 +7,11 @@
 //
 //   - taking the group (Start): commit the external cache to the kernel
 //     (-c), flush the caches (-f), resync the internal cache with the
-//     kernel table (-R), send a bulk update to the backup (-B);
+//     kernel table (-R), send a bulk update to the backup (-B). Start
+//     returns after the commit, which is all the group's next resources
+//     (kernel services, VIP) need; -f, -R and -B follow in the background
+//     (a release or Close ends them first), as keepalived's notify_master
+//     runs the script beside the VIP's move;
 //   - releasing it (Stop): shorten the kernel's conntrack timers so the
 //     entries the new owner now drives expire (-t), and request a resync
 //     from the new owner (-n);
