@@ -96,12 +96,12 @@ func thinStreams(t *testing.T, p *pair) {
 // one retransmission timeout of a thin stream (see thinStreams).
 //
 // start is the crash or the command; the log says where the longest
-// stall lay relative to it (its last echo before, its first after), so a
-// failure says which side of the takeover waited.
+// stall lay relative to it (the line's write and its echo), so a failure
+// says which side of the takeover waited.
 func checkStall(t *testing.T, what string, s *stream, start time.Time, took time.Duration) {
 	t.Helper()
 	limit := took + 200*time.Millisecond
-	t.Logf("%s at %s: takeover %v, longest stall %v (echoes at %+v and %+v from the start), bound takeover + 200ms = %v",
+	t.Logf("%s at %s: takeover %v, longest stall %v (a line written at %+v, echoed at %+v from the start), bound takeover + 200ms = %v",
 		what, start.UTC().Format("15:04:05.000000"), took.Round(time.Millisecond), s.maxStall.Round(time.Millisecond),
 		s.stallFrom.Sub(start).Round(time.Millisecond), s.stallFrom.Add(s.maxStall).Sub(start).Round(time.Millisecond),
 		limit.Round(time.Millisecond))
@@ -113,13 +113,18 @@ func checkStall(t *testing.T, what string, s *stream, start time.Time, took time
 // stream is a long-lived TCP connection from the client through the VIP:
 // a counter line every 10 ms, each echo checked in order.
 type stream struct {
-	c        net.Conn
-	br       *bufio.Reader
-	real     string
-	n        int
-	last     time.Time
-	maxStall time.Duration
-	// stallFrom is when the longest stall began: the echo before it.
+	c    net.Conn
+	br   *bufio.Reader
+	real string
+	n    int
+	// maxStall is the longest a counter line waited for its echo, from
+	// its write to the echo's read: the time the connection held the
+	// client up. The gap between two echoes would also count the client's
+	// own pauses between lines (its 10 ms pace, and on a loaded host its
+	// process not running: seen, 2.2 s with no packet in flight and
+	// nothing lost), which are not the connection's. stallFrom is when
+	// that line was written.
+	maxStall  time.Duration
 	stallFrom time.Time
 }
 
@@ -136,7 +141,7 @@ func dialStreamTo(t *testing.T, p *pair, addr string) *stream {
 		t.Fatalf("client dialing %s: %v", addr, err)
 	}
 	t.Cleanup(func() { c.Close() })
-	s := &stream{c: c, br: bufio.NewReader(c), last: time.Now()}
+	s := &stream{c: c, br: bufio.NewReader(c)}
 	c.SetReadDeadline(time.Now().Add(2 * time.Second))
 	greet, err := s.br.ReadString('\n')
 	if err != nil {
@@ -151,7 +156,8 @@ func dialStreamTo(t *testing.T, p *pair, addr string) *stream {
 func (s *stream) step() error {
 	s.n++
 	want := strconv.Itoa(s.n)
-	s.c.SetDeadline(time.Now().Add(5 * time.Second))
+	sent := time.Now()
+	s.c.SetDeadline(sent.Add(5 * time.Second))
 	if _, err := fmt.Fprintf(s.c, "%s\n", want); err != nil {
 		return fmt.Errorf("sending %s: %w", want, err)
 	}
@@ -162,11 +168,9 @@ func (s *stream) step() error {
 	if strings.TrimSpace(got) != want {
 		return fmt.Errorf("echo %q, want %s: a byte lost, duplicated or reordered", got, want)
 	}
-	now := time.Now()
-	if d := now.Sub(s.last); d > s.maxStall {
-		s.maxStall, s.stallFrom = d, s.last
+	if d := time.Since(sent); d > s.maxStall {
+		s.maxStall, s.stallFrom = d, sent
 	}
-	s.last = now
 	return nil
 }
 
@@ -185,14 +189,14 @@ func (s *stream) run(n int) error {
 // t.Fatal between live and stop): 3000 steps, at least 30 s.
 const maxLiveSteps = 3000
 
-// live sets the stream stepping every 10 ms in the background, from its
-// last echo on, and returns stop, which lets it take after more steps and
-// returns its first error. A failover test goes live before it waits for
-// the sync and crashes the owner, so the stream never pauses: its longest
-// stall (counted from live on) is a gap between echoes of a stream that
-// kept sending, as the client does, and never the time the test
-// itself spent between two runs (the stall of a run started after a wait
-// counted the wait: seen, 519 ms of a 972 ms "stall" before the crash).
+// live sets the stream stepping every 10 ms in the background and
+// returns stop, which lets it take after more steps and returns its first
+// error; the longest stall counts from live on. A failover test goes live
+// before it waits for the sync and crashes the owner, so the stream keeps
+// sending across the move, as the client does. (Stalls were once
+// gaps between echoes with the stream stopped during the wait for the
+// sync: the wait counted, seen as 519 ms of a 972 ms "stall" before the
+// crash.)
 func (s *stream) live() (stop func(after int) error) {
 	s.maxStall = 0
 	more := make(chan int, 1)
