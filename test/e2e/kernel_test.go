@@ -115,11 +115,12 @@ func checkStall(t *testing.T, what string, s *stream, start time.Time, took time
 type stream struct {
 	c    net.Conn
 	br   *bufio.Reader
+	rx   *rxStamps // the kernel's receive time of each echo
 	real string
 	n    int
 	// maxStall is the longest a counter line waited for its echo, from
-	// its write to the echo's read: the time the connection held the
-	// client up. The gap between two echoes would also count the client's
+	// its write to the echo's arrival in the client's kernel (rxStamps):
+	// the time the connection held the client up. The gap between two echoes would also count the client's
 	// own pauses between lines (its 10 ms pace, and on a loaded host its
 	// process not running: seen, 2.2 s with no packet in flight and
 	// nothing lost), which are not the connection's. stallFrom is when
@@ -141,7 +142,11 @@ func dialStreamTo(t *testing.T, p *pair, addr string) *stream {
 		t.Fatalf("client dialing %s: %v", addr, err)
 	}
 	t.Cleanup(func() { c.Close() })
-	s := &stream{c: c, br: bufio.NewReader(c)}
+	rx, err := newRxStamps(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &stream{c: c, br: bufio.NewReader(rx), rx: rx}
 	c.SetReadDeadline(time.Now().Add(2 * time.Second))
 	greet, err := s.br.ReadString('\n')
 	if err != nil {
@@ -168,7 +173,11 @@ func (s *stream) step() error {
 	if strings.TrimSpace(got) != want {
 		return fmt.Errorf("echo %q, want %s: a byte lost, duplicated or reordered", got, want)
 	}
-	if d := time.Since(sent); d > s.maxStall {
+	echoed := s.rx.last
+	if echoed.IsZero() {
+		echoed = time.Now()
+	}
+	if d := echoed.Sub(sent); d > s.maxStall {
 		s.maxStall, s.stallFrom = d, sent
 	}
 	return nil
