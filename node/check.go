@@ -15,7 +15,6 @@ import (
 	"github.com/hapair/hapair/ha/script"
 	"github.com/hapair/hapair/ha/vip"
 	"github.com/hapair/hapair/internal/config"
-	"github.com/hapair/hapair/internal/ctl"
 	"github.com/hapair/hapair/internal/runner"
 	"github.com/hapair/hapair/proxy/nft"
 )
@@ -38,7 +37,7 @@ var host = config.Host{
 	Net:        hostNet,
 	Program:    runner.Executable,
 	Script:     resolveScript,
-	Socket:     func(path string) error { return ctl.CheckSocketPath(path, os.Geteuid()) },
+	Socket:     checkSocket,
 	StateDir:   checkStateDir,
 }
 

@@ -68,7 +68,11 @@ peers`)
 			`FILE: 1 error`,
 		}},
 		{"state directory under /proc", replace(t, onLo, "id = 7\n", "id = 7\nstate_dir = \"/proc/hapair\"\n"), []string{"--node", "lb1"}, exitFail, []string{
-			`FILE:4:13: cluster.state_dir: state directory /proc/hapair: /proc is on proc, a kernel pseudo file system that stores no files: had refuses to start`,
+			`FILE:4:13: cluster.state_dir: state directory /proc/hapair: /proc is on proc, a kernel pseudo file system, not storage: had refuses to start`,
+			`FILE: 1 error`,
+		}},
+		{"socket under /sys", replace(t, onLo, "id = 7\n", "id = 7\nsocket = \"/sys/hapair/had.sock\"\n"), []string{"--node", "lb1"}, exitFail, []string{
+			`FILE:4:10: cluster.socket: socket directory /sys/hapair: /sys is on sysfs, a kernel pseudo file system, not storage: had refuses to start`,
 			`FILE: 1 error`,
 		}},
 		{"missing here, for another machine", missing, []string{"--no-host"}, exitOK, []string{

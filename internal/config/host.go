@@ -25,11 +25,12 @@ type Host struct {
 	Program func(path string) error
 	Script  func(name string) error
 	// Socket reports why had could not listen on the control socket path
-	// (ctl.CheckSocketPath: its directory's owner and mode); nil: not
-	// asked.
+	// (ctl.CheckSocketPath: its directory's owner and mode; and not on a
+	// pseudo file system); nil: not asked.
 	Socket func(path string) error
 	// StateDir reports why had could not create or lock its state
-	// directory (cluster.state_dir); nil: not asked.
+	// directory (cluster.state_dir), or why it is no place for one (a
+	// pseudo file system); nil: not asked.
 	StateDir func(path string) error
 	// Node is this host's node name, as had --node gives it ("": the host
 	// name, Config.Self's rule).
