@@ -31,6 +31,7 @@ func TestBirdConf(t *testing.T) {
 		"protocol static " + protocolName("web") + "_6 {\n  disabled;\n  ipv6;\n  route 2001:db8:2::100/128 blackhole;\n}",
 		"protocol static " + protocolName("db.two") + " {",
 		"  neighbor 198.18.0.1 as 65000;\n  hold time 3;",
+		"  connect delay time 1;\n",
 		"  bfd on;\n  ipv4 { import none; export where proto ~ \"hapair_*\"; };",
 		"  neighbor 2001:db8::1 as 65000;",
 		"  bfd on;\n  ipv6 { import none;",

@@ -139,8 +139,12 @@ func birdConf(o Options, groups map[string][]netip.Prefix) string {
 		}
 	}
 	v6over4 := hasIPv6(groups) && !slices.ContainsFunc(o.Neighbors, func(n Neighbor) bool { return n.Address.Is6() })
+	// connect delay time 1: BIRD waits 5 s by default before its first
+	// connection attempt, so a node that had restarts (or that comes back
+	// and takes a group back by auto_failback) announced nothing for up
+	// to 5 s; GoBGP (kube-vip) and FRR (MetalLB) connect at once.
 	for i, n := range o.Neighbors {
-		fmt.Fprintf(&b, "protocol bgp hapair_peer%d {\n  local as %d;\n  neighbor %s as %d;\n  hold time %d;\n  keepalive time %d;\n  connect retry time 1;\n  error wait time 1, 10;\n",
+		fmt.Fprintf(&b, "protocol bgp hapair_peer%d {\n  local as %d;\n  neighbor %s as %d;\n  hold time %d;\n  keepalive time %d;\n  connect delay time 1;\n  connect retry time 1;\n  error wait time 1, 10;\n",
 			i, o.ASN, n.Address, n.ASN, int(o.HoldTime.Seconds()), max(1, int(o.HoldTime.Seconds())/3))
 		if o.BFD {
 			b.WriteString("  bfd on;\n")

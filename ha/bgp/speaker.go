@@ -130,16 +130,14 @@ func (s *Speaker) ensure(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("bgp: %w", err)
 	}
-	p, err := start(s.binary, []string{"-f", "-c", conf, "-s", s.socket(), "-P", filepath.Join(s.dir, "bird.pid")}, logf)
+	p, rtErr, err := start(s.binary, []string{"-f", "-c", conf, "-s", s.socket(), "-P", filepath.Join(s.dir, "bird.pid")}, logf, s.opts.Realtime)
 	logf.Close()
 	if err != nil {
 		return err
 	}
 	s.proc = p
-	if s.opts.Realtime {
-		if err := setRealtime(p.pid); err != nil {
-			s.log.Warn("BIRD runs at normal priority: a loaded host may drop its BFD sessions", "err", err)
-		}
+	if rtErr != nil {
+		s.log.Warn("BIRD runs at normal priority: a loaded host may drop its BFD sessions", "err", rtErr)
 	}
 	err = runner.WaitReady(ctx, p.done, readyTimeout, 20*time.Millisecond, func() error {
 		_, err := birdc(ctx, s.socket(), "show status", commandTimeout)
@@ -162,37 +160,53 @@ func (s *Speaker) ensure(ctx context.Context) error {
 // start runs BIRD on a goroutine locked to its OS thread for BIRD's whole
 // life: the parent-death signal fires when the thread that forked exits,
 // and a locked thread that stays blocked in Wait exits only with had.
-func start(binary string, args []string, out *os.File) (*process, error) {
-	p := &process{done: make(chan struct{})}
-	started := make(chan error, 1)
+//
+// With realtime, that thread is set to SCHED_RR before the fork, so BIRD
+// starts at SCHED_RR (as under chrt(1)) and so does every thread it
+// creates: BIRD 2 runs BFD on a thread of its own, which a policy set on
+// BIRD's pid after the start does not reach (it left BFD at normal
+// priority, and at load 25 the router dropped healthy nodes' sessions).
+// rtErr says why BIRD runs at normal priority when the kernel refused.
+func start(binary string, args []string, out *os.File, realtime bool) (p *process, rtErr, err error) {
+	p = &process{done: make(chan struct{})}
+	type result struct{ rtErr, err error }
+	started := make(chan result, 1)
 	go func() {
 		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+		var rtErr error
+		if realtime {
+			rtErr = setRealtime()
+		}
 		cmd := exec.Command(binary, args...)
 		cmd.Stdout, cmd.Stderr = out, out
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 		if err := cmd.Start(); err != nil {
-			started <- fmt.Errorf("bgp: starting %s: %w", binary, err)
+			started <- result{rtErr, fmt.Errorf("bgp: starting %s: %w", binary, err)}
 			close(p.done)
 			return
 		}
 		p.pid = cmd.Process.Pid
-		started <- nil
+		started <- result{rtErr, nil}
 		p.err = cmd.Wait()
 		close(p.done)
 	}()
-	if err := <-started; err != nil {
-		return nil, err
+	r := <-started
+	if r.err != nil {
+		return nil, r.rtErr, r.err
 	}
-	return p, nil
+	return p, r.rtErr, nil
 }
 
-// setRealtime sets BIRD (one thread: BIRD 2.0 is single-threaded) to
-// SCHED_RR at realtime.Priority; SCHED_RESET_ON_FORK keeps the programs
-// BIRD might run at normal priority. It needs CAP_SYS_NICE.
-func setRealtime(pid int) error {
-	attr := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_RR, Flags: unix.SCHED_FLAG_RESET_ON_FORK, Priority: realtime.Priority}
-	if err := unix.SchedSetAttr(pid, &attr, 0); err != nil {
-		return fmt.Errorf("bgp: setting BIRD (pid %d) to SCHED_RR priority %d: %w", pid, realtime.Priority, err)
+// setRealtime sets the calling (locked) thread to SCHED_RR at
+// realtime.Priority, without SCHED_RESET_ON_FORK: BIRD inherits it through
+// the fork, and its threads through pthread_create (a reset-on-fork policy
+// would leave them at normal priority). BIRD 2 runs no other program
+// unless configured to (had's config has no pipe protocol). It needs
+// CAP_SYS_NICE.
+func setRealtime() error {
+	attr := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_RR, Priority: realtime.Priority}
+	if err := unix.SchedSetAttr(0, &attr, 0); err != nil {
+		return fmt.Errorf("bgp: setting BIRD's launching thread to SCHED_RR priority %d: %w", realtime.Priority, err)
 	}
 	return nil
 }
