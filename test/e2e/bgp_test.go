@@ -286,6 +286,37 @@ func routeLeft(t *testing.T, mon *lab.Proc, gw string, since time.Time) time.Dur
 	return at.Sub(since)
 }
 
+// withoutRoute returns how long the route to dst was absent after since
+// in `ip -ts monitor route` output (firstWithout): from each message
+// deleting it to the next one adding it, or to the last message.
+func withoutRoute(out, dst string, since time.Time) time.Duration {
+	var total time.Duration
+	var gone, last time.Time
+	for _, line := range strings.Split(out, "\n") {
+		end := strings.IndexByte(line, ']')
+		if !strings.HasPrefix(line, "[") || end < 0 {
+			continue
+		}
+		at, err := time.ParseInLocation("2006-01-02T15:04:05.000000", line[1:end], time.Local)
+		body := strings.Fields(line[end+1:])
+		if err != nil || at.Before(since) || len(body) == 0 {
+			continue
+		}
+		last = at
+		switch {
+		case body[0] == "Deleted" && len(body) > 1 && body[1] == dst && gone.IsZero():
+			gone = at
+		case body[0] == dst && !gone.IsZero():
+			total += at.Sub(gone)
+			gone = time.Time{}
+		}
+	}
+	if !gone.IsZero() {
+		total += last.Sub(gone)
+	}
+	return total
+}
+
 // nextHops returns the gateways of the router's route to dst, sorted as
 // ip prints them.
 func nextHops(router *lab.Host, dst string) ([]string, error) {
@@ -423,10 +454,14 @@ func TestBGPActivePassive(t *testing.T) {
 		}
 		t.Logf("%s crashed: the route moved to %s after %v", c.crash, c.next, waitNextHops(t, router, anycast, 5*time.Second, c.next).Round(time.Millisecond))
 	}
+	mon := monitorRoutes(t, router)
 	for _, c := range []struct{ back, hop string }{{"lb2", "198.18.0.12"}, {"lb1", "198.18.0.11"}} {
 		p.lab.Plug(c.back)
+		since := time.Now()
 		p.start(c.back)
-		t.Logf("%s back: the route returned to it after %v", c.back, waitNextHops(t, router, anycast, 10*time.Second, c.hop).Round(time.Millisecond))
+		took := waitNextHops(t, router, anycast, 10*time.Second, c.hop)
+		t.Logf("%s back: the route returned to it after %v; the router had no route for %v meanwhile",
+			c.back, took.Round(time.Millisecond), withoutRoute(mon.Output(), anycast, since).Round(time.Millisecond))
 	}
 	if _, err := p.lab.Probe(p.bins, "client", anycast+":9000", probeOpts(10, 10*time.Millisecond)); err != nil {
 		t.Errorf("client through lb1 after the failbacks: %v", err)
@@ -459,6 +494,9 @@ func TestRouterLogParsers(t *testing.T) {
 	at, ok := firstWithout(mon, anycast, "198.18.0.12", since)
 	if want := time.Date(2026, 11, 30, 17, 1, 11, 979500000, time.Local); !ok || !at.Equal(want) {
 		t.Errorf("firstWithout = %v %v, want %v", at, ok, want)
+	}
+	if got := withoutRoute(mon+"[2026-11-30T17:01:12.250000]198.18.2.100 via 198.18.0.12 dev eth0 proto bird metric 32 \n", anycast, since); got != 250*time.Millisecond {
+		t.Errorf("withoutRoute = %v, want 250ms (deleted at 12.000, back at 12.250)", got)
 	}
 	if got, ok := firstWithout(mon, anycast, "198.18.0.11", since); !ok || got.Second() != 12 {
 		t.Errorf("firstWithout(the route deleted) = %v %v, want 17:01:12", got, ok)
