@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -57,6 +58,13 @@ func (c *canary) finish() [][2]time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.gaps
+}
+
+// seen returns the gaps the canary saw so far; it keeps running.
+func (c *canary) seen() [][2]time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.gaps)
 }
 
 // during reports whether t falls within slack of a gap.

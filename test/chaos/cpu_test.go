@@ -52,7 +52,8 @@ func TestCPUPressure(t *testing.T) {
 			setting := fmt.Sprintf("realtime %v, keepalive 50ms, deadtime 200ms, %d busy loops on %d cores, %v", rt, runtime.NumCPU()*hogsPerCPU, runtime.NumCPU(), sc.pressure)
 			r.row("cpu pressure", "hapair", setting, "false failovers", strconv.Itoa(ff), "-")
 			r.row("cpu pressure", "hapair", setting, "late-heartbeat warnings (silent ≥ warntime 125ms)", strconv.Itoa(late), "-")
-			r.row("cpu pressure", "hapair", setting, "client probe failures (longest outage)", fmt.Sprintf("%d of %d (%v)", res.Failed, res.Sent, res.Longest.Round(time.Millisecond)), "-")
+			so := classifyOutages(res, nil, gaps)
+			r.row("cpu pressure", "hapair", setting, probeFigureName+" (host stalls ≥ 100ms seen)", so.probeFigure(res), "-")
 			r.row("cpu pressure", "hapair", setting, "stalls of the test process ≥ 100ms (normal priority)", strconv.Itoa(len(gaps)), "-")
 			r.row("cpu pressure", "hapair", setting, "had threads at SCHED_RR on lb1", strconv.Itoa(rr), verdict(rt == (rr >= 2)))
 			t.Logf("%s: false failovers %d, late warnings %d, probe %s, test stalls %d, SCHED_RR threads %d", setting, ff, late, res.Summary(), len(gaps), rr)
@@ -62,6 +63,7 @@ func TestCPUPressure(t *testing.T) {
 			tag := map[bool]string{false: "off", true: "on"}[rt]
 			r.log(t, "cpu-realtime-"+tag+"-lb1.log", log1)
 			r.log(t, "cpu-realtime-"+tag+"-lb2.log", log2)
+			r.log(t, "cpu-realtime-"+tag+"-probe.txt", so.trace(res, nil, gaps))
 		})
 	}
 }

@@ -38,7 +38,7 @@ func TestHostileTraffic(t *testing.T) {
 		before[n], kbefore[n], cpuBefore[n] = st, rcvbufErrors(t, p, n), cpuTime(t, p.had[n].PID)
 	}
 	off1, off2 := len(p.output("lb1")), len(p.output("lb2"))
-	can := startCanary(o.deadtime() / 2)
+	can := startCanary(stallStep)
 	pr := p.probe(d + time.Second)
 	type job struct{ host, mode, target string }
 	jobs := []job{
@@ -135,19 +135,27 @@ func TestHostileTraffic(t *testing.T) {
 	}
 	// A takeover after a host-wide stall (see canary) is counted apart:
 	// the flood did not get through, the host did not run had.
+	// The canary records the shorter stalls that explain a client outage
+	// too; a takeover is explained by one of deadtime/2 or more only.
+	long := longer(gaps, o.deadtime()/2)
 	starts := append(startTimes(p.output("lb1")[off1:]), startTimes(p.output("lb2")[off2:])...)
 	ff, stalled := len(starts), 0
 	for _, st := range starts {
-		if during(gaps, st.Add(-o.deadtime()/2), o.deadtime()/2+50*time.Millisecond) {
+		if during(long, st.Add(-o.deadtime()/2), o.deadtime()/2+50*time.Millisecond) {
 			stalled++
 		}
 	}
 	hs := p.holders()
 	noFailover := ff == stalled && len(hs) == 1
 	r.row("hostile traffic", "hapair", setting, "false failovers (of which after a host stall ≥ deadtime/2)",
-		fmt.Sprintf("%d (%d; %d stalls seen)", ff, stalled, len(gaps)), verdict(noFailover))
+		fmt.Sprintf("%d (%d; %d stalls seen)", ff, stalled, len(long)), verdict(noFailover))
+	// No bound is stated for the client during the flood (the is
+	// no false failover, above): the figure is shown, not judged, with the
+	// prober's own stalls left out of the service's outages.
 	if res != nil {
-		r.row("hostile traffic", "hapair", setting, "client probe failures (longest outage)", fmt.Sprintf("%d of %d (%v)", res.Failed, res.Sent, res.Longest.Round(time.Millisecond)), verdict(res.Longest < o.deadtime() || stalled > 0))
+		so := classifyOutages(res, nil, gaps)
+		r.row("hostile traffic", "hapair", setting, probeFigureName, so.probeFigure(res), "-")
+		r.log(t, "hostile-probe.txt", so.trace(res, nil, gaps))
 	}
 	fmt.Fprintf(&trace, "sent %v in %v\n", sent, took)
 	r.log(t, "hostile.txt", trace.String())

@@ -102,4 +102,13 @@ func TestClassifyOutages(t *testing.T) {
 	if so.unexplained != 80*ms || so.longest != 80*ms {
 		t.Errorf("unexplained %v, longest %v; want 80ms (220..300), 80ms", so.unexplained, so.longest)
 	}
+	if so.failed != 19 || so.failedHere != 8 {
+		t.Errorf("failed %d, of them unexplained %d; want 19 (5+1+8+5), 8", so.failed, so.failedHere)
+	}
+	// Without controls no outage is the backends': the crash loop's,
+	// churn's and the flood's probes have none.
+	bare := classifyOutages(vip, nil, gaps)
+	if bare.unexplained != 80*ms || bare.failedHere != 14 || bare.why[0] != "" || bare.why[3] != "host stall" {
+		t.Errorf("without controls: unexplained %v, failed %d, why %q; want 80ms (220..300), 14, hapair's but the host stall", bare.unexplained, bare.failedHere, bare.why)
+	}
 }

@@ -128,7 +128,21 @@ func quantiles(ds []time.Duration) string {
 	}
 	s := slices.Clone(ds)
 	slices.Sort(s)
-	q := func(p float64) time.Duration { return s[min(len(s)-1, int(p*float64(len(s))))] }
 	r := func(d time.Duration) string { return d.Round(time.Millisecond).String() }
-	return fmt.Sprintf("min %s / median %s / p99 %s / max %s (n=%d)", r(s[0]), r(q(0.5)), r(q(0.99)), r(s[len(s)-1]), len(s))
+	return fmt.Sprintf("min %s / median %s / p99 %s / max %s (n=%d)", r(s[0]), r(quantile(s, 0.5)), r(quantile(s, 0.99)), r(s[len(s)-1]), len(s))
+}
+
+// quantile is the p-quantile (0..1) of sorted, which is not empty.
+func quantile(sorted []time.Duration, p float64) time.Duration {
+	return sorted[min(len(sorted)-1, int(p*float64(len(sorted))))]
+}
+
+// median is the median of ds as quantiles prints it (0 for none).
+func median(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return quantile(s, 0.5)
 }
