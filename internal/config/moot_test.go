@@ -68,6 +68,8 @@ func TestMootKeys(t *testing.T) {
 		// services
 		{"interface on a proxy service", service(`interface = "eth0"`),
 			`t.toml:22:1: service[0].interface: key "interface" is not used by method "proxy": only dr takes the interface its VIP's packets arrive on`},
+		{"a dr service without its interface", service(`method = "dr"`),
+			`t.toml:19:3: service[0].interface: required for method "dr": the interface the VIP's packets arrive on, where dr rewrites their MAC address at ingress`},
 		{"interface on a nat service", nat(`interface = "eth0"`),
 			`t.toml:23:1: service[0].interface: key "interface" is not used by method "nat": only dr takes the interface its VIP's packets arrive on`},
 		{"mode l4 on a nat service", nat(`mode = "l4"`),

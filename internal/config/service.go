@@ -111,8 +111,10 @@ func (c *conv) kernelService(path string, r *rawService, s *Service) {
 		// What each real must have is in the error text and Config docs:
 		// the VIP on a loopback, arp_ignore=1 and arp_announce=2, the same
 		// port, and the same L2 segment as the balancer.
-		if c.required(path + ".interface") {
+		if c.ix.has(path + ".interface") {
 			s.Interface = c.ifname(path+".interface", r.Interface)
+		} else {
+			c.errorf(path+".interface", `required for method "dr": the interface the VIP's packets arrive on, where dr rewrites their MAC address at ingress`)
 		}
 		for i, rr := range s.Reals {
 			if rr.Address.Port() != s.Listen.Port() {
