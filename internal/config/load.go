@@ -7,6 +7,7 @@ import (
 	"io"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/pelletier/go-toml/v2"
@@ -196,8 +197,42 @@ func unknownKey(ix *index, file string, de *toml.DecodeError) *Error {
 	msg := fmt.Sprintf("unknown key %q", key)
 	if s := suggest(key, keysAt(parent(table))); s != "" {
 		msg += fmt.Sprintf(" (did you mean %q?)", s)
+	} else if where := tablesWith(key); len(where) > 0 {
+		// A key in the wrong table, or above the first [table] header.
+		msg += fmt.Sprintf(" here (it belongs in %s)", strings.Join(where, ", "))
 	}
 	return &Error{Pos: Pos{File: file, Line: line, Col: col}, Path: path, Msg: msg}
+}
+
+// tablesWith lists the tables of the schema that take key, written as
+// their headers are: "[cluster]", "[[link]]", "[[group.resources]]".
+func tablesWith(key string) []string {
+	var out []string
+	var walk func(dotted, header string, t reflect.Type)
+	walk = func(dotted, header string, t reflect.Type) {
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			tag, ft := f.Tag.Get("toml"), f.Type
+			if tag == key && header != "" && !slices.Contains(out, header) {
+				out = append(out, header)
+			}
+			array := ft.Kind() == reflect.Slice
+			for ft.Kind() == reflect.Slice {
+				ft = ft.Elem()
+			}
+			if ft.Kind() != reflect.Struct {
+				continue
+			}
+			sub := join(dotted, tag)
+			if array {
+				walk(sub, "[["+sub+"]]", ft)
+			} else {
+				walk(sub, "["+sub+"]", ft)
+			}
+		}
+	}
+	walk("", "", reflect.TypeOf(rawFile{}))
+	return out
 }
 
 // keysAt lists the keys the schema allows in the table at path, from the
