@@ -69,7 +69,7 @@ func (c *conv) mootKeys(cfg *Config) {
 	if c.ix.has("admin.allow_remote") && !c.ix.has("admin.listen") {
 		c.moot("admin.allow_remote", "key %q has no effect: the admin listener is off (admin.listen is not set)", "allow_remote")
 	}
-	if c.ix.has("bgp") && !hasKind(cfg, KindBGP) {
+	if c.ix.has("bgp") && !hasKind(cfg, KindBGP) && !c.unsure.kinds {
 		c.errorf("bgp", "no group has a bgp resource, so had runs no BIRD and [bgp] has no effect: add a bgp resource to a group, or remove [bgp]")
 	}
 	c.mootGARP(cfg)
@@ -97,6 +97,9 @@ func garpMoot(key string, v *VIP) string {
 // that its schedule or address makes moot.
 func (c *conv) mootGARP(cfg *Config) {
 	keys := c.ix.childKeys("garp")
+	if c.unsure.kinds {
+		return // which resources are vips is unknown
+	}
 	if !hasKind(cfg, KindVIP) {
 		for _, k := range keys {
 			c.moot("garp."+k, "key %q has no effect: no group has a vip resource ([garp] is the gratuitous ARP schedule of vip resources)", k)

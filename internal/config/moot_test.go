@@ -54,6 +54,8 @@ func TestMootKeys(t *testing.T) {
 		{"[garp] without a vip", edit(edit(base, `{ kind = "vip", address = "198.18.0.100/24", interface = "eth0" },`, ""), `listen = "198.18.0.100:80"`, `listen = "127.0.0.1:80"`) + "\n[garp]\ncount = 3\nrefresh = \"1m\"\n",
 			"t.toml:25:1: garp.count: key \"count\" has no effect: no group has a vip resource ([garp] is the gratuitous ARP schedule of vip resources)\n" +
 				`t.toml:26:1: garp.refresh: key "refresh" has no effect: no group has a vip resource ([garp] is the gratuitous ARP schedule of vip resources)`},
+		{"[garp] with the vip's kind misspelt: the kind alone", edit(base, `kind = "vip"`, `kind = "vpi"`) + "\n[garp]\ncount = 3\n",
+			`t.toml:15:12: group[0].resources[0].kind: "vpi" is not one of balancer, bgp, conntrack-sync, ipvs-sync, script, vip`},
 		{"a vip's garp interval with count 1", vip(`count = 1, interval = "1s"`),
 			`t.toml:15:88: group[0].resources[0].garp.interval: key "interval" has no effect: count = 1 sends one packet per burst, so there is no gap between packets`},
 		{"[garp] interval inherited by a vip with count 1", base + "\n[garp]\ncount = 1\ninterval = \"1s\"\n",
