@@ -18,7 +18,7 @@ func (c *conv) moot(path, format string, args ...any) {
 	}
 }
 
-// mootGroupKeys reports, in group path g, the failback keys that nothing
+// mootGroupKeys reports the failback keys of group g, at path, that nothing
 // reads: in an active-active group (not in the ownership machine, so it
 // never fails back) and with auto_failback off for the group. It returns
 // whether it reported failback_min_healthy.
