@@ -15,7 +15,8 @@
 //     decode: each StrictMissingError entry becomes one "unknown key" error;
 //  3. conversion and validation of every value and cross-field rule (timing
 //     order, node names, VIPs, service references), positioned through the
-//     index.
+//     index, including every key the element's kind does not take and
+//     every key the rest of the file makes moot (moot.go).
 //
 // Values are converted after decoding rather than in UnmarshalText methods
 // because go-toml stops at the first failing UnmarshalText and would hide
