@@ -39,12 +39,20 @@ func (im *importer) finish() {
 func (im *importer) finishServices() {
 	m := &im.m
 	names := newUniqueNames()
-	listens := map[string]src{}
+	listens := map[string]src{} // as written: a listen that is no address
+	bound := listenSet{}
 	var keep []*service
 	for _, s := range m.services {
-		key := firstNonEmpty(s.protocol, "tcp") + " " + s.listen
+		proto := firstNonEmpty(s.protocol, "tcp")
+		key := proto + " " + s.listen
+		ap, aperr := netip.ParseAddrPort(s.listen)
 		if first, dup := listens[key]; dup {
-			im.refusef(s.at, "%s %s is already the virtual service at %s; this one is not imported", firstNonEmpty(s.protocol, "tcp"), s.listen, first)
+			im.refusef(s.at, "%s %s is already the virtual service at %s; this one is not imported", proto, s.listen, first)
+			s.name = ""
+			continue
+		}
+		if x, clash := bound.clash(proto, ap); aperr == nil && clash {
+			im.refusef(s.at, "%s %s cannot listen beside the virtual service %s at %s (a wildcard address and another on one port cannot both be bound); this one is not imported", proto, s.listen, x.listen, x.at)
 			s.name = ""
 			continue
 		}
@@ -57,6 +65,9 @@ func (im *importer) finishServices() {
 			continue
 		}
 		listens[key] = s.at
+		if aperr == nil {
+			bound.add(proto, ap, listenAt{s.listen, s.at})
+		}
 		s.monitors = im.uniqueMonitors(s)
 		im.serviceName(s, names)
 		capPersistence(s)

@@ -104,6 +104,9 @@ func TestLdirectord(t *testing.T) {
 			want: want{complete: true, toml: []string{`fallback = "127.0.0.1:80"`}, warns: []string{"fallback gate: the forwarding method is not carried over"}}},
 		{name: "the same virtual twice", cf: web + web,
 			want: want{warns: []string{"ldirectord.cf:6: not converted: tcp 198.18.0.20:80 is already the virtual service"}}},
+		{name: "a wildcard virtual and an address on its port (FuzzLdirectord 5cc18beef31b12cc)", cf: "virtual=0.0.0.0:80\n\treal=198.18.1.1:80\nvirtual=198.18.0.20:80\n\treal=198.18.1.2:80\n",
+			want: want{toml: []string{`listen = "0.0.0.0:80"`}, notTOML: []string{"198.18.0.20", "198.18.1.2"},
+				warns: []string{"ldirectord.cf:3: not converted: tcp 198.18.0.20:80 cannot listen beside the virtual service 0.0.0.0:80 at ldirectord.cf:1"}}},
 		{name: "comments, odd spacing, unindented lines, unknown directives", cf: "# global\n  checkinterval = 4   # seconds\nfrobnicate=1\nnot a directive\n" +
 			"virtual = 198.18.0.20:80\nreal = 198.18.1.1:80 gate\n\tchecktype = connect\n\twibble=2\n\tchecktype=connect\nreal=198.18.1.2:80 gate\nquiescent=no\n\treal=198.18.1.9:80 gate\nrequest=\"/x\"\n",
 			want: want{complete: true, toml: []string{`interval = "4s"`, `"198.18.1.2:80"`}, notTOML: []string{"198.18.1.9"},
