@@ -1,9 +1,7 @@
 package chaos
 
 import (
-	"regexp"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 )
@@ -75,24 +73,6 @@ func during(gaps [][2]time.Time, t time.Time, slack time.Duration) bool {
 		}
 	}
 	return false
-}
-
-var logTime = regexp.MustCompile(`time=(\S+)`)
-
-// startTimes returns the times of had's "group starting" lines in log.
-func startTimes(log string) []time.Time {
-	var ts []time.Time
-	for _, line := range strings.Split(log, "\n") {
-		if !strings.Contains(line, "group starting") {
-			continue
-		}
-		if m := logTime.FindStringSubmatch(line); m != nil {
-			if t, err := time.Parse(time.RFC3339Nano, m[1]); err == nil {
-				ts = append(ts, t)
-			}
-		}
-	}
-	return ts
 }
 
 // stallStep is the shortest gap the soak's canary records: half the probe
