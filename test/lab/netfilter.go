@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Faults are nftables rules inside the hosts' namespaces, in tables named
@@ -96,8 +97,12 @@ func (l *Lab) MuteHeartbeats(host string) {
 // Heal removes every cut, loss and mute. It also flushes the unresolved (INCOMPLETE,
 // FAILED) neighbour entries that ARP attempts during the cut left on those
 // hosts: otherwise the first packet after Heal waits up to retrans_time (1s)
-// for the kernel's next ARP retry. Resolved entries are kept.
-func (l *Lab) Heal() {
+// for the kernel's next ARP retry. Resolved entries are kept. It returns
+// when the last host's rules began to go: every other host's were removed
+// before, the last during the nft command started then, so a time taken
+// from it to an event after the heal is an upper bound that leaves out
+// removing the other hosts' rules and the flush.
+func (l *Lab) Heal() time.Time {
 	l.t.Helper()
 	l.mu.Lock()
 	l.cuts, l.loss, l.mute = nil, map[string]loss{}, map[string]bool{}
@@ -107,7 +112,7 @@ func (l *Lab) Heal() {
 	}
 	l.mu.Unlock()
 	slices.Sort(hosts)
-	l.apply(hosts...)
+	last := l.apply(hosts...)
 	ctx, cancel := context.WithTimeout(context.Background(), defaultRunTimeout)
 	defer cancel()
 	for _, name := range hosts {
@@ -115,6 +120,7 @@ func (l *Lab) Heal() {
 			l.t.Fatal(err)
 		}
 	}
+	return last
 }
 
 func (l *Lab) addCut(c cut) {
@@ -150,21 +156,25 @@ func (l *Lab) setLoss(host string, ls loss) {
 	l.apply(host)
 }
 
-// apply rewrites the named hosts' tables from the current cuts and losses.
-func (l *Lab) apply(hosts ...string) {
+// apply rewrites the named hosts' tables from the current cuts and losses;
+// it returns when the last host's nft command started.
+func (l *Lab) apply(hosts ...string) time.Time {
 	l.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), defaultRunTimeout)
 	defer cancel()
+	var last time.Time
 	for _, name := range hosts {
 		h := l.Host(name)
 		l.mu.Lock()
 		script := l.rulesFor(h)
 		l.touched[name] = true
 		l.mu.Unlock()
+		last = time.Now()
 		if err := h.nft(ctx, script); err != nil {
 			l.t.Fatal(err)
 		}
 	}
+	return last
 }
 
 // deleteTables removes both lab tables whether they exist or not: declaring a
