@@ -169,7 +169,7 @@ func Check(path string, o CheckOptions) (Report, error) {
 	}
 	r.Nodes = cfg.Cluster.Nodes
 	kr, warns, err := authkeys.Load(cfg.Cluster.Authkeys)
-	r.Warnings = warns
+	r.Warnings = append(cfg.Warnings(), warns...)
 	if err != nil {
 		return r, cfg.AuthkeysError(err)
 	}

@@ -22,6 +22,7 @@ func Load(path, node string) (*config.Config, *authkeys.Keyring, []string, error
 		return nil, nil, nil, err
 	}
 	kr, warns, err := authkeys.Load(cfg.Cluster.Authkeys)
+	warns = append(cfg.Warnings(), warns...)
 	if err != nil {
 		return nil, nil, warns, cfg.AuthkeysError(err)
 	}

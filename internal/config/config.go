@@ -35,7 +35,16 @@ type Config struct {
 	// authkeysAt is where cluster.authkeys is written (zero when it is
 	// not), for AuthkeysError.
 	authkeysAt Pos
+	// warnings are Warnings'.
+	warnings []string
 }
+
+// Warnings are the settings of a valid file that make no difference but
+// are the habits of the tools hapair replaces (ldirectord's quiescent=yes
+// without persistence, ipvsadm weights under rr), one
+// "FILE:LINE:COL: key.path: message" each; had logs them at start and
+// the check prints them.
+func (c *Config) Warnings() []string { return c.warnings }
 
 // BGP is the [bgp] table: this cluster's BGP speaker settings (ha/bgp,
 // run by a local BIRD 2), used by the groups' bgp resources.

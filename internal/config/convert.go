@@ -32,6 +32,13 @@ type conv struct {
 	// be read: which services a balancer activates and which addresses
 	// are VIPs is then unknown, and is not reported on top.
 	unsure struct{ kinds, vips bool }
+	warns  []string // Config.Warnings
+}
+
+// warnf records a warning about the key at path.
+func (c *conv) warnf(path, format string, args ...any) {
+	e := &Error{Pos: c.ix.at(path), Path: path, Msg: fmt.Sprintf(format, args...)}
+	c.warns = append(c.warns, e.Error())
 }
 
 func (c *conv) errorf(path, format string, args ...any) {
@@ -252,6 +259,8 @@ func (c *conv) config(r *rawFile, file string) *Config {
 	cfg.Groups = c.groups(r.Group, cfg)
 	c.bgpChecks(cfg)
 	c.mootKeys(cfg)
+	c.habits(cfg)
+	cfg.warnings = c.warns
 	c.machine(cfg)
 	c.crossChecks(cfg)
 	cfg.Admin = c.admin(&r.Admin)

@@ -164,3 +164,34 @@ func (c *conv) mootServiceKeys(path string, s *Service) {
 		}
 	}
 }
+
+// habits warns about two settings that make no difference where they are
+// written, but that ldirectord's and ipvsadm's users write by habit (and
+// hactl import carries over, as deploy/sip-pair.toml has them): refusing
+// them would refuse every such import, so they are warnings, not errors.
+func (c *conv) habits(cfg *Config) {
+	ignores := map[string]string{
+		"rr": "takes every real with a weight above 0 in turn, as IPVS rr does; wrr weighs reals",
+		"lc": "picks the real with the fewest connections whatever its weight above 0, as IPVS lc does; wlc weighs reals",
+	}
+	for i, s := range cfg.Services {
+		path := idx("service", i)
+		if s.Quiescent && s.Persistent == 0 {
+			c.warnf(path+".quiescent", "quiescent = true makes no difference without persistent: a failed real takes no new connections either way and its established ones finish; it keeps persistent clients on their real until it is back")
+		}
+		why, ok := ignores[s.Scheduler]
+		if !ok {
+			continue
+		}
+		for _, pool := range []struct {
+			key   string
+			reals []Real
+		}{{"reals", s.Reals}, {"backups", s.Backups}} {
+			for j, r := range pool.reals {
+				if r.Weight > 1 {
+					c.warnf(idx(path+"."+pool.key, j)+".weight", "weight %d makes no difference under scheduler %q, which %s", r.Weight, s.Scheduler, why)
+				}
+			}
+		}
+	}
+}

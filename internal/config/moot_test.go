@@ -1,6 +1,7 @@
 package config
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -106,6 +107,36 @@ func TestMootKeys(t *testing.T) {
 				t.Errorf("Parse() error:\n%v\nwant none", err)
 			case tt.want != "" && (err == nil || err.Error() != tt.want):
 				t.Errorf("Parse() error:\n%v\nwant exactly:\n%s", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestHabits: quiescent without persistent and weights under rr or lc
+// load, with a positioned warning saying why they make no difference.
+func TestHabits(t *testing.T) {
+	base := minimal + svc
+	tests := []struct {
+		desc, old, new string
+		want           []string
+	}{
+		{"quiescent without persistent", `listen = "198.18.0.100:80"`, "listen = \"198.18.0.100:80\"\nquiescent = true",
+			[]string{`t.toml:22:13: service[0].quiescent: quiescent = true makes no difference without persistent: a failed real takes no new connections either way and its established ones finish; it keeps persistent clients on their real until it is back`}},
+		{"quiescent with persistent", `listen = "198.18.0.100:80"`, "listen = \"198.18.0.100:80\"\nquiescent = true\npersistent = \"5m\"", nil},
+		{"weights under rr", `reals = [ { address = "198.18.1.11:80" } ]`, "scheduler = \"rr\"\nreals = [ { address = \"198.18.1.11:80\", weight = 3 }, { address = \"198.18.1.12:80\", weight = 0 } ]",
+			[]string{`t.toml:23:50: service[0].reals[0].weight: weight 3 makes no difference under scheduler "rr", which takes every real with a weight above 0 in turn, as IPVS rr does; wrr weighs reals`}},
+		{"backup weight under lc", `reals = [ { address = "198.18.1.11:80" } ]`, "scheduler = \"lc\"\nreals = [ { address = \"198.18.1.11:80\" } ]\nbackups = [ { address = \"198.18.1.12:80\", weight = 2 } ]",
+			[]string{`t.toml:24:52: service[0].backups[0].weight: weight 2 makes no difference under scheduler "lc", which picks the real with the fewest connections whatever its weight above 0, as IPVS lc does; wlc weighs reals`}},
+		{"weights under wrr", `reals = [ { address = "198.18.1.11:80" } ]`, "reals = [ { address = \"198.18.1.11:80\", weight = 3 } ]", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			cfg, err := Parse([]byte(strings.Replace(base, tt.old, tt.new, 1)), "t.toml")
+			if err != nil {
+				t.Fatalf("Parse() error:\n%v", err)
+			}
+			if got := cfg.Warnings(); !slices.Equal(got, tt.want) {
+				t.Errorf("Warnings() = %q,\nwant %q", got, tt.want)
 			}
 		})
 	}
