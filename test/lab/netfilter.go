@@ -55,14 +55,26 @@ func (l *Lab) PartitionHeartbeats(a, b string) {
 }
 
 // Isolate cuts host from every other host (as if its cables were cut,
-// but its links stay up).
+// but its links stay up). The others drop host's frames first and host
+// stops hearing them last, in one ruleset: host cannot lose a peer while
+// it still reaches the rest (cut pair by pair, a slow nft let an isolated
+// node take over and announce its VIP to the client before the client's
+// cut was in).
 func (l *Lab) Isolate(host string) {
 	l.t.Helper()
+	l.Host(host)
+	var others []string
+	l.mu.Lock()
 	for _, o := range l.hosts {
+		if c := (cut{a: host, b: o.Name}); o.Name != host && !slices.Contains(l.cuts, c) {
+			l.cuts = append(l.cuts, c)
+		}
 		if o.Name != host {
-			l.addCut(cut{a: host, b: o.Name})
+			others = append(others, o.Name)
 		}
 	}
+	l.mu.Unlock()
+	l.apply(append(others, host)...)
 }
 
 // Loss drops percent (0..100) of the IP packets host sends or receives,
