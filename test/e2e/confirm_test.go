@@ -14,13 +14,33 @@ import (
 // confirmStatus is the takeover timeline part of `hactl status -o json`.
 type confirmStatus struct {
 	Groups []struct {
-		Name         string `json:"name"`
-		LastTakeover *struct {
-			Started     time.Time `json:"started"`
-			FirstARP    time.Time `json:"first_arp"`
-			FirstPacket time.Time `json:"first_packet"`
-		} `json:"last_takeover"`
+		Name         string         `json:"name"`
+		LastTakeover *takeoverTimes `json:"last_takeover"`
 	} `json:"groups"`
+}
+
+// takeoverTimes is a takeover timeline's times.
+type takeoverTimes struct {
+	Started     time.Time `json:"started"`
+	FirstARP    time.Time `json:"first_arp"`
+	FirstPacket time.Time `json:"first_packet"`
+}
+
+// waitFirstPacket waits up to 5 s until node's takeover timeline (its
+// first group's) records the first packet for the VIP, and returns it.
+func waitFirstPacket(t *testing.T, p *pair, node string) *takeoverTimes {
+	t.Helper()
+	var tl confirmStatus
+	lab.Eventually(t, 5*time.Second, node+"'s timeline records the first packet for the VIP", func() error {
+		if err := p.statusInto(node, &tl); err != nil {
+			return err
+		}
+		if len(tl.Groups) == 0 || tl.Groups[0].LastTakeover == nil || tl.Groups[0].LastTakeover.FirstPacket.IsZero() {
+			return fmt.Errorf("no first packet yet: %+v", tl.Groups)
+		}
+		return nil
+	})
+	return tl.Groups[0].LastTakeover
 }
 
 // A client whose nftables rules drop the new owner's first gratuitous ARP
@@ -55,17 +75,7 @@ func TestTrafficConfirmationAfterLostGARP(t *testing.T) {
 	p.crashOwner("lb1")
 	p.waitHolds("lb2", 5*time.Second)
 
-	var tl confirmStatus
-	lab.Eventually(t, 5*time.Second, "lb2's timeline records the first packet for the VIP", func() error {
-		if err := p.statusInto("lb2", &tl); err != nil {
-			return err
-		}
-		if len(tl.Groups) == 0 || tl.Groups[0].LastTakeover == nil || tl.Groups[0].LastTakeover.FirstPacket.IsZero() {
-			return fmt.Errorf("no first packet yet: %+v", tl.Groups)
-		}
-		return nil
-	})
-	take := tl.Groups[0].LastTakeover
+	take := waitFirstPacket(t, p, "lb2")
 	after := take.FirstPacket.Sub(take.Started)
 	t.Logf("takeover: first gratuitous ARP after %v, first packet for the VIP after %v",
 		take.FirstARP.Sub(take.Started).Round(time.Millisecond), after.Round(time.Millisecond))

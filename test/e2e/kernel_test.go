@@ -363,16 +363,7 @@ func TestKernelDRCrashFailover(t *testing.T) {
 	// there, before the IP stack: the new owner's traffic confirmation
 	// must still see the stream's packets (ha/vip ListenTraffic), or it
 	// warns that the VIP gets no traffic and re-announces for nothing.
-	var tl confirmStatus
-	lab.Eventually(t, 5*time.Second, "lb2's timeline records the first packet for the dr VIP", func() error {
-		if err := p.statusInto("lb2", &tl); err != nil {
-			return err
-		}
-		if len(tl.Groups) == 0 || tl.Groups[0].LastTakeover == nil || tl.Groups[0].LastTakeover.FirstPacket.IsZero() {
-			return fmt.Errorf("no first packet yet: %+v", tl.Groups)
-		}
-		return nil
-	})
+	waitFirstPacket(t, p, "lb2")
 	out, err := p.lab.Host("lb2").Hactl(p.bins, "services")
 	if err != nil || !strings.Contains(string(out), "mode dr") {
 		t.Errorf("hactl services on lb2: %v\n%s", err, out)
