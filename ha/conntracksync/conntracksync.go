@@ -184,8 +184,12 @@ func (r *Resource) endAfterCommit() {
 }
 
 // Stop takes the backup role (primary-backup.sh backup): the daemon keeps
-// running, the kernel's timers are shortened (-t) and a resync from the new
-// owner is requested (-n). Failures are logged: the release goes on.
+// running, a flush of the kernel's conntrack table is scheduled for
+// PurgeTimeout (5 s) later (-t, conntrackd.conf(5): it purges the entries
+// this node no longer forwards for) and a resync from the new owner is
+// requested (-n). Failures are logged: the release goes on. A release
+// therefore keeps translating its connections for at most PurgeTimeout,
+// longer than node's natLinger, which must stay below it.
 func (r *Resource) Stop(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
