@@ -152,14 +152,14 @@ var Derived = map[string]Derivation{
 // Validate reports every problem in c that holds on all nodes alike (Self
 // and Generation are New's to check), after WithDefaults. Each problem is a
 // *field.Error naming the setting in Heartbeat's terms: "keepalive",
-// "deadtime", "nodes[1]", "groups[0].priorities.lb2", "checks[2]". The rules
-// are Heartbeat's ha.cf ones, strict: keepalive < warntime < deadtime,
-// deadtime >= 2 × keepalive, initdead >= deadtime; and what a heartbeat
-// packet carries (ha/wire): keepalive in whole microseconds up to
-// wire.MaxKeepalive, at most wire.MaxGroups groups, names within
-// wire.MaxSender and wire.MaxGroupName bytes.
+// "deadtime", "nodes[1]", "groups[0].priorities.lb2", "checks[2]". The
+// timers' rules are Heartbeat's ha.cf orders, strict (timerRules: keepalive <
+// warntime < deadtime, deadtime > 2 × keepalive, initdead >= deadtime);
+// the rest is what a heartbeat packet carries (ha/wire): keepalive in
+// whole microseconds up to wire.MaxKeepalive, at most wire.MaxGroups
+// groups, names within wire.MaxSender and wire.MaxGroupName bytes.
 func (c Config) Validate() error {
-	set := map[string]bool{"keepalive": c.Keepalive != 0, "warntime": c.Warntime != 0, "deadtime": c.Deadtime != 0, "initdead": c.Initdead != 0}
+	set := c.setTimers()
 	c = c.WithDefaults()
 	var errs []error
 	bad := func(path, format string, args ...any) { errs = append(errs, field.Errorf(path, format, args...)) }
@@ -231,61 +231,6 @@ func CheckWeight(w int) error {
 		return fmt.Errorf("%d is out of range 0..%d", w, PriorityMax)
 	}
 	return nil
-}
-
-// validateTiming checks the timers after defaults; set says which ones
-// were given rather than derived (WithDefaults).
-func (c *Config) validateTiming(set map[string]bool, bad func(path, format string, args ...any)) {
-	for _, t := range []struct {
-		name string
-		d    time.Duration
-	}{{"keepalive", c.Keepalive}, {"warntime", c.Warntime}, {"deadtime", c.Deadtime},
-		{"initdead", c.Initdead}, {"failback_hold", c.FailbackHold}, {"fail_backoff", c.FailBackoff}} {
-		if t.d < 0 {
-			bad(t.name, "%v: want a positive duration", t.d)
-		}
-	}
-	keepaliveOK := true
-	switch k := c.Keepalive; {
-	case k <= 0:
-		return
-	case k%time.Microsecond != 0:
-		bad("keepalive", "%v is not a whole number of microseconds, the unit a heartbeat packet carries (ha/wire)", k)
-	case k > wire.MaxKeepalive:
-		bad("keepalive", "%v is longer than %v, the most a heartbeat packet carries (ha/wire)", k, wire.MaxKeepalive)
-		keepaliveOK = false
-	}
-	// A keepalive out of range is the root error: the timers compared
-	// with it (and, unset, derived from it) are not wrong in their own
-	// right, so their relations to it are not reported on top.
-	relations := []struct {
-		a, b string // the timers compared
-		ok   bool
-		msg  string
-	}{
-		{"warntime", "keepalive", !keepaliveOK || c.Warntime > c.Keepalive,
-			fmt.Sprintf("%v must be longer than keepalive %v", c.Warntime, c.Keepalive)},
-		{"deadtime", "warntime", c.Deadtime > c.Warntime,
-			fmt.Sprintf("%v must be longer than warntime %v", c.Deadtime, c.Warntime)},
-		{"deadtime", "keepalive", !keepaliveOK || c.Deadtime >= 2*c.Keepalive,
-			fmt.Sprintf("%v is shorter than 2×keepalive (%v): a single lost heartbeat would declare the peer dead", c.Deadtime, 2*c.Keepalive)},
-		{"initdead", "deadtime", c.Initdead >= c.Deadtime,
-			fmt.Sprintf("%v is shorter than deadtime %v: a starting node would take groups before it could hear its peers", c.Initdead, c.Deadtime)},
-	}
-	// A relation between timers both set that fails is the root error;
-	// a timer left unset is derived from the set ones (WithDefaults), so
-	// its own failures then follow from that root and are not reported.
-	// Without one, they are the set timers' fault, and say so
-	// (internal/config names the set timer an unset one came from).
-	rootFailed := false
-	for _, r := range relations {
-		rootFailed = rootFailed || !r.ok && set[r.a] && set[r.b]
-	}
-	for _, r := range relations {
-		if !r.ok && (!rootFailed || set[r.a] && set[r.b]) {
-			bad(r.a, "%s", r.msg)
-		}
-	}
 }
 
 // checkName returns why name is not a valid node or group name ("" when it

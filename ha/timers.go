@@ -1,0 +1,158 @@
+package ha
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/hapair/hapair/ha/wire"
+)
+
+// RepairDeadtimeBeats is the deadtime, in keepalives, that RepairTimers
+// puts in place of one Validate refuses for being 2 × keepalive or less:
+// the fewest whole keepalives that ride out one lost heartbeat (n × keepalive
+// rides out n − 2, README's cluster.deadtime), as keepalived's
+// master_down_interval (3 × advert_int + skew) rides out two lost adverts
+// less the skew.
+const RepairDeadtimeBeats = 3
+
+// timerRule is one order Validate demands between two timers after
+// WithDefaults, and how RepairTimers restores it.
+type timerRule struct {
+	a, b string // the timers compared; Validate reports the rule on a
+	ok   func(c *Config) bool
+	msg  func(c *Config) string         // why a is refused, after a's name
+	fix  string                         // the timer RepairTimers changes, by name
+	at   func(c *Config) *time.Duration // that timer in c
+	to   func(c *Config) time.Duration  // its new value
+	how  string                         // how RepairTimers chose the new value, in words
+}
+
+func halfway(c *Config) time.Duration   { return (c.Keepalive + c.Deadtime) / 2 }
+func warntime(c *Config) *time.Duration { return &c.Warntime }
+
+// timerRules are Heartbeat's ha.cf orders between the timers, strict, in
+// the order RepairTimers applies them: deadtime first, since the others
+// are measured against it.
+var timerRules = []timerRule{
+	{a: "deadtime", b: "keepalive",
+		// Heartbeats come every keepalive plus the sender's wake-up
+		// delay, so the one due at the deadline arrives just after it:
+		// at deadtime = 2 × keepalive, the one after a lost one is late
+		// (the loss soaks saw peers declared dead at 400.03–400.08ms of
+		// silence for deadtime 400ms).
+		ok: func(c *Config) bool { return c.Deadtime > 2*c.Keepalive },
+		msg: func(c *Config) string {
+			return fmt.Sprintf("%v must be longer than 2×keepalive (%v): at 2×keepalive or less a single lost heartbeat declares the peer dead", c.Deadtime, 2*c.Keepalive)
+		},
+		fix: "deadtime", at: func(c *Config) *time.Duration { return &c.Deadtime }, to: func(c *Config) time.Duration { return RepairDeadtimeBeats * c.Keepalive },
+		how: fmt.Sprintf("%d×keepalive, the shortest that rides out one lost heartbeat", RepairDeadtimeBeats)},
+	{a: "warntime", b: "keepalive",
+		ok: func(c *Config) bool { return c.Warntime > c.Keepalive },
+		msg: func(c *Config) string {
+			return fmt.Sprintf("%v must be longer than keepalive %v", c.Warntime, c.Keepalive)
+		},
+		fix: "warntime", at: warntime, to: halfway, how: Derived["warntime"].How},
+	{a: "deadtime", b: "warntime",
+		ok: func(c *Config) bool { return c.Deadtime > c.Warntime },
+		msg: func(c *Config) string {
+			return fmt.Sprintf("%v must be longer than warntime %v", c.Deadtime, c.Warntime)
+		},
+		fix: "warntime", at: warntime, to: halfway, how: Derived["warntime"].How},
+	{a: "initdead", b: "deadtime",
+		ok: func(c *Config) bool { return c.Initdead >= c.Deadtime },
+		msg: func(c *Config) string {
+			return fmt.Sprintf("%v is shorter than deadtime %v: a starting node would take groups before it could hear its peers", c.Initdead, c.Deadtime)
+		},
+		fix: "initdead", at: func(c *Config) *time.Duration { return &c.Initdead }, to: func(c *Config) time.Duration { return c.Deadtime }, how: "deadtime, the least a starting node must wait for its peers"},
+}
+
+// setTimers says which of the ruled timers c sets rather than leaves to
+// WithDefaults.
+func (c *Config) setTimers() map[string]bool {
+	return map[string]bool{"keepalive": c.Keepalive != 0, "warntime": c.Warntime != 0, "deadtime": c.Deadtime != 0, "initdead": c.Initdead != 0}
+}
+
+// keepaliveOK reports whether c's keepalive (after WithDefaults) is one a
+// heartbeat packet carries; bad reports it when not.
+func (c *Config) keepaliveOK(bad func(path, format string, args ...any)) bool {
+	switch k := c.Keepalive; {
+	case k <= 0:
+		return false
+	case k%time.Microsecond != 0:
+		bad("keepalive", "%v is not a whole number of microseconds, the unit a heartbeat packet carries (ha/wire)", k)
+	case k > wire.MaxKeepalive:
+		bad("keepalive", "%v is longer than %v, the most a heartbeat packet carries (ha/wire)", k, wire.MaxKeepalive)
+		return false
+	}
+	return true
+}
+
+// validateTiming checks the timers after defaults; set says which ones
+// were given rather than derived (WithDefaults).
+func (c *Config) validateTiming(set map[string]bool, bad func(path, format string, args ...any)) {
+	for _, t := range []struct {
+		name string
+		d    time.Duration
+	}{{"keepalive", c.Keepalive}, {"warntime", c.Warntime}, {"deadtime", c.Deadtime},
+		{"initdead", c.Initdead}, {"failback_hold", c.FailbackHold}, {"fail_backoff", c.FailBackoff}} {
+		if t.d < 0 {
+			bad(t.name, "%v: want a positive duration", t.d)
+		}
+	}
+	if c.Keepalive <= 0 {
+		return
+	}
+	// A keepalive out of range is the root error: the timers compared
+	// with it (and, unset, derived from it) are not wrong in their own
+	// right, so their relations to it are not reported on top.
+	keepaliveOK := c.keepaliveOK(bad)
+	failed := func(r timerRule) bool { return !r.ok(c) && (keepaliveOK || r.b != "keepalive") }
+	// A relation between timers both set that fails is the root error;
+	// a timer left unset is derived from the set ones (WithDefaults), so
+	// its own failures then follow from that root and are not reported.
+	// Without one, they are the set timers' fault, and say so
+	// (internal/config names the set timer an unset one came from).
+	rootFailed := false
+	for _, r := range timerRules {
+		rootFailed = rootFailed || failed(r) && set[r.a] && set[r.b]
+	}
+	for _, r := range timerRules {
+		if failed(r) && (!rootFailed || set[r.a] && set[r.b]) {
+			bad(r.a, "%s", r.msg(c))
+		}
+	}
+}
+
+// TimerRepair is one timer RepairTimers changed.
+type TimerRepair struct {
+	Timer    string        // Validate's name of the timer changed: "deadtime", "warntime" or "initdead"
+	Was, Now time.Duration // its value before (after WithDefaults) and after
+	// Reason is Validate's refusal, naming its timer ("deadtime 3s must
+	// be longer than 2×keepalive (4s): ..."); How says how Now was chosen
+	// ("3×keepalive, the shortest that rides out one lost heartbeat").
+	Reason, How string
+}
+
+// RepairTimers returns c with the warntime, deadtime and initdead that
+// Validate would refuse for their order replaced by ones it accepts, and
+// what it changed, in timerRules' order (deadtime, warntime, initdead).
+// Timers c leaves unset stay unset unless they need repair: WithDefaults
+// derives them from the repaired ones. A keepalive Validate refuses is
+// left as it is, with the rules measured against it (Validate reports
+// it); so is a negative timer. It is how an importer of Heartbeat's ha.cf
+// keeps the timers it can (`hactl import`).
+func (c Config) RepairTimers() (Config, []TimerRepair) {
+	d := c.WithDefaults()
+	if d.Keepalive <= 0 || !d.keepaliveOK(func(string, string, ...any) {}) {
+		return c, nil
+	}
+	var done []TimerRepair
+	for _, r := range timerRules {
+		if p := r.at(&d); !r.ok(&d) && *p >= 0 {
+			rep := TimerRepair{Timer: r.fix, Was: *p, Now: r.to(&d), Reason: r.a + " " + r.msg(&d), How: r.how}
+			*p, *r.at(&c) = rep.Now, rep.Now
+			done = append(done, rep)
+		}
+	}
+	return c, done
+}
