@@ -36,7 +36,7 @@ resources = [ { kind = "script", path = "mailq" } ]
 `
 
 var badWant = []string{
-	`:7:12: cluster.deadtime: 180ms is shorter than 2×keepalive (200ms)`,
+	`:7:12: cluster.deadtime: 180ms must be longer than 2×keepalive (200ms)`,
 	`:8:1: cluster.deadtme: unknown key "deadtme" (did you mean "deadtime"?)`,
 }
 

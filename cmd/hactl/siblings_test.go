@@ -32,7 +32,7 @@ func TestCheckConfigSiblings(t *testing.T) {
 		{"derived warntime", func(t *testing.T) string {
 			return replace(t, caseBase, "id = 7\n", "id = 7\nkeepalive = \"200ms\"\ndeadtime = \"200ms\"\n")
 		}, []string{
-			`FILE:5:12: cluster.deadtime: 200ms is shorter than 2×keepalive (400ms): a single lost heartbeat would declare the peer dead`,
+			`FILE:5:12: cluster.deadtime: 200ms must be longer than 2×keepalive (400ms): at 2×keepalive or less a single lost heartbeat declares the peer dead`,
 		}},
 		{"derived deadtime", func(t *testing.T) string {
 			return replace(t, caseBase, "id = 7\n", "id = 7\nkeepalive = \"200ms\"\nwarntime = \"2s\"\n")

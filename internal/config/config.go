@@ -85,11 +85,9 @@ type Cluster struct {
 	// Authkeys is the authkeys file path (default /etc/hapair/authkeys); a
 	// relative path is taken from the config file's directory.
 	Authkeys string
-	// The timers and their rules are ha.Config's (see ha.Config.WithDefaults
-	// and Validate): keepalive 100ms, deadtime 4×keepalive, warntime halfway,
-	// initdead max(2×deadtime, 3s), failback hold 2×deadtime;
-	// keepalive < warntime < deadtime, deadtime >= 2×keepalive,
-	// initdead >= deadtime, keepalive in whole microseconds.
+	// The timers' defaults and rules are ha.Config's, their one owner
+	// (ha.Config.WithDefaults and Validate; README's configuration
+	// section lists the defaults).
 	Keepalive time.Duration
 	Warntime  time.Duration
 	Deadtime  time.Duration

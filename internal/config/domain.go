@@ -84,11 +84,30 @@ func (c *conv) machine(cfg *Config) {
 // deadtime, initdead and failback hold. Load returns them filled; `hactl
 // import` asks what an unset timer becomes.
 func (c Cluster) WithTimerDefaults() Cluster {
-	hc := ha.Config{Keepalive: c.Keepalive, Warntime: c.Warntime, Deadtime: c.Deadtime,
-		Initdead: c.Initdead, FailbackHold: c.FailbackHold}.WithDefaults()
+	hc := c.timers().WithDefaults()
 	c.Keepalive, c.Warntime, c.Deadtime = hc.Keepalive, hc.Warntime, hc.Deadtime
 	c.Initdead, c.FailbackHold = hc.Initdead, hc.FailbackHold
 	return c
+}
+
+// TimerRepair is one timer Cluster.RepairTimers changed (ha's type, for
+// the packages that may not import ha).
+type TimerRepair = ha.TimerRepair
+
+// RepairTimers is c with the warntime, deadtime and initdead that the
+// timer rules refuse replaced by ones they accept, and what it changed
+// and why: ha.Config.RepairTimers, the rules' one owner. `hactl import`
+// repairs Heartbeat's timers with it.
+func (c Cluster) RepairTimers() (Cluster, []TimerRepair) {
+	hc, reps := c.timers().RepairTimers()
+	c.Warntime, c.Deadtime, c.Initdead = hc.Warntime, hc.Deadtime, hc.Initdead
+	return c, reps
+}
+
+// timers is c's timers as ha.Config holds them.
+func (c Cluster) timers() ha.Config {
+	return ha.Config{Keepalive: c.Keepalive, Warntime: c.Warntime, Deadtime: c.Deadtime,
+		Initdead: c.Initdead, FailbackHold: c.FailbackHold}
 }
 
 // derivedTimers moves an error about a timer the file does not set to

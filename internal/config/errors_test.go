@@ -76,7 +76,7 @@ group`, 1), `interface = "eth0" }`, `interface = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
 			desc: "misspelled key and short deadtime, both reported",
 			in:   strings.Replace(minimal, "id = 7", "id = 7\nkeepalive = \"100ms\"\nwarntime = \"150ms\"\ndeadtime = \"180ms\"\nnods = 2", 1),
 			want: []string{
-				`t.toml:6:12: cluster.deadtime: 180ms is shorter than 2×keepalive (200ms): a single lost heartbeat would declare the peer dead`,
+				`t.toml:6:12: cluster.deadtime: 180ms must be longer than 2×keepalive (200ms): at 2×keepalive or less a single lost heartbeat declares the peer dead`,
 				`t.toml:7:1: cluster.nods: unknown key "nods" (did you mean "nodes"?)`,
 			},
 		},
@@ -91,7 +91,7 @@ group`, 1), `interface = "eth0" }`, `interface = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
 			want: []string{
 				"t.toml:5:12: cluster.warntime: 1s must be longer than keepalive 1s",
 				"t.toml:6:12: cluster.deadtime: 900ms must be longer than warntime 1s",
-				"t.toml:6:12: cluster.deadtime: 900ms is shorter than 2×keepalive (2s)",
+				"t.toml:6:12: cluster.deadtime: 900ms must be longer than 2×keepalive (2s)",
 				"t.toml:7:12: cluster.initdead: 500ms is shorter than deadtime 900ms",
 			},
 		},

@@ -35,8 +35,8 @@ func FuzzLoad(f *testing.F) {
 		if len(cl.Nodes) < 2 || cl.ID < 1 || cl.ID > 255 || len(cfg.Links) == 0 {
 			t.Fatalf("Parse() accepted nodes %q, id %d, %d links", cl.Nodes, cl.ID, len(cfg.Links))
 		}
-		if !(cl.Keepalive < cl.Warntime && cl.Warntime < cl.Deadtime && cl.Deadtime >= 2*cl.Keepalive) {
-			t.Fatalf("Parse() accepted keepalive %s, warntime %s, deadtime %s", cl.Keepalive, cl.Warntime, cl.Deadtime)
+		if _, reps := cl.RepairTimers(); len(reps) > 0 || cl.Keepalive <= 0 {
+			t.Fatalf("Parse() accepted keepalive %s, warntime %s, deadtime %s, initdead %s, which ha's timer rules refuse: %+v", cl.Keepalive, cl.Warntime, cl.Deadtime, cl.Initdead, reps)
 		}
 		for _, s := range cfg.Services {
 			if !s.Listen.IsValid() || s.Check.Type == "" {

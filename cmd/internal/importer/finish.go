@@ -230,31 +230,20 @@ func (im *importer) finishCluster() {
 }
 
 // fixTiming keeps Heartbeat's timers where hapair accepts them and repairs
-// the orders it refuses (keepalive < warntime < deadtime, deadtime at least
-// 2×keepalive, initdead at least deadtime), with a warning. Unset timers
-// take ha.Config's defaults (through config.Cluster.WithTimerDefaults).
+// the ones its rules refuse, with a warning saying the rule and the value
+// chosen: the rules and the repairs are ha's (config.Cluster.RepairTimers).
+// Unset timers stay unset: had derives them (ha.Config.WithDefaults).
 func (im *importer) fixTiming() {
 	c := &im.m.cluster
-	at := func(k string) src {
-		if a, ok := c.timingAt[k]; ok {
-			return a
+	fixed, reps := config.Cluster{Keepalive: c.keepalive, Warntime: c.warntime, Deadtime: c.deadtime, Initdead: c.initdead}.RepairTimers()
+	for _, r := range reps {
+		at, ok := c.timingAt[r.Timer]
+		if !ok {
+			at = src{c.at.file, 0}
 		}
-		return src{c.at.file, 0}
+		im.warnf(at, "%s; %s %s used: %s", r.Reason, r.Timer, r.Now, r.How)
 	}
-	k := config.Cluster{Keepalive: c.keepalive}.WithTimerDefaults().Keepalive
-	if c.deadtime != 0 && c.deadtime < 2*k {
-		im.warnf(at("deadtime"), "deadtime %s is shorter than 2×keepalive (%s): one lost heartbeat would kill the peer; %s used", c.deadtime, k, 2*k)
-		c.deadtime = 2 * k
-	}
-	d := config.Cluster{Keepalive: k, Deadtime: c.deadtime}.WithTimerDefaults().Deadtime
-	if w := c.warntime; w != 0 && (w <= k || w >= d) {
-		c.warntime = (k + d) / 2
-		im.warnf(at("warntime"), "warntime %s must lie between keepalive %s and deadtime %s; %s used", w, k, d, c.warntime)
-	}
-	if c.initdead != 0 && c.initdead < d {
-		im.warnf(at("initdead"), "initdead %s is shorter than deadtime %s: a starting node would take groups before it could hear its peer; %s used", c.initdead, d, d)
-		c.initdead = d
-	}
+	c.warntime, c.deadtime, c.initdead = fixed.Warntime, fixed.Deadtime, fixed.Initdead
 }
 
 func (im *importer) finishGroups() {
