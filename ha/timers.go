@@ -10,9 +10,7 @@ import (
 // RepairDeadtimeBeats is the deadtime, in keepalives, that RepairTimers
 // puts in place of one Validate refuses for being 2 × keepalive or less:
 // the fewest whole keepalives that ride out one lost heartbeat (n × keepalive
-// rides out n − 2, README's cluster.deadtime), as keepalived's
-// master_down_interval (3 × advert_int + skew) rides out two lost adverts
-// less the skew.
+// rides out n − 2; README's cluster.deadtime).
 const RepairDeadtimeBeats = 3
 
 // timerRule is one order Validate demands between two timers after
