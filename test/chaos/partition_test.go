@@ -27,7 +27,7 @@ func TestPartitions(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			p := newPair(t, o)
-			var heals []time.Duration
+			var heals, healsUpper []time.Duration
 			bad, neighBad, slow := 0, 0, 0
 			var trace strings.Builder
 			for i := range sc.partitions / 2 {
@@ -60,10 +60,15 @@ func TestPartitions(t *testing.T) {
 					pointClient(t, p, "lb2")
 				}
 				// The heal is timed on had's clock (its log lines; the lab's
-				// hosts share the machine's clock with the test) from when
-				// the last cut rule began to go (Heal's return), so the
-				// figure is an upper bound that leaves out polling ip in
-				// namespaces and removing the other rules.
+				// hosts share the machine's clock with the test) from the
+				// last cut rule's removal: its nft command began at
+				// healed.Began and had ended at healed.Done, so the heal's
+				// true instant lies in between. Measured from Done the figure
+				// leaves out the test's own nft command (seen taking 280 ms
+				// on a busy host, during which one direction of a split
+				// brain was healed 400 ms before the other); from Began it
+				// counts it. The bound is judged on the first, both are
+				// shown.
 				began := time.Now()
 				healed := p.lab.Heal()
 				removal := time.Since(began)
@@ -99,21 +104,25 @@ func TestPartitions(t *testing.T) {
 				// One owner: the last state change after the heal leaves
 				// exactly one master, the one the polling found. Two
 				// keepalives: a heartbeat each way, then the release.
-				took, masters := settled(map[string]string{"lb1": p.output("lb1"), "lb2": p.output("lb2")}, healed)
+				logs := map[string]string{"lb1": p.output("lb1"), "lb2": p.output("lb2")}
+				took, masters := settled(logs, healed.Done)
+				upper, _ := settled(logs, healed.Began)
 				heals = append(heals, took)
+				healsUpper = append(healsUpper, upper)
 				if len(masters) != 1 || masters[0] != owner {
 					t.Errorf("cycle %d: had's logs end with masters %v after the heal, the VIP is on %s", i, masters, owner)
 				}
 				if took > 2*o.keepalive {
 					slow++
-					t.Errorf("cycle %d: one owner %v after the heal by had's logs, want within %v", i, took, 2*o.keepalive)
+					t.Errorf("cycle %d: one owner %v after the last cut rule was gone by had's logs (%v after its removal began), want within %v", i, took, upper, 2*o.keepalive)
 				}
-				fmt.Fprintf(&trace, "  healed: one owner %s, last state change %v after the last cut rule began to go by had's logs (Heal took %v in all, the last rule began to go at %v; polling ip saw one holder %v after Heal)\n",
-					owner, took, removal, healed.Sub(began), polled)
+				fmt.Fprintf(&trace, "  healed: one owner %s, last state change %v after the last cut rule was gone, %v after its removal began, by had's logs (Heal took %v in all, the last rule's nft ran from %v to %v; polling ip saw one holder %v after Heal)\n",
+					owner, took, upper, removal, healed.Began.Sub(began), healed.Done.Sub(began), polled)
 			}
 			setting := fmt.Sprintf("%s, %d cycles, keepalive %v, deadtime %v", name, sc.partitions/2, o.keepalive, o.deadtime())
 			r.row("partitions", "hapair", setting, "cycles with holders against the rules", fmt.Sprint(bad), verdict(bad == 0))
-			r.row("partitions", "hapair", setting, "one owner after heal (last state change by had's logs, from when the last cut rule began to go; bound 2×keepalive)", quantiles(heals), verdict(slow == 0))
+			r.row("partitions", "hapair", setting, "one owner after heal (last state change by had's logs, from when the last cut rule was gone; bound 2×keepalive)", quantiles(heals), verdict(slow == 0))
+			r.row("partitions", "hapair", setting, "one owner after heal, counting the test's own removal of the last rule (from when its nft command began)", quantiles(healsUpper), "-")
 			r.row("partitions", "hapair", setting, "client neighbour entry not on the owner", fmt.Sprint(neighBad), verdict(neighBad == 0))
 			tag := map[bool]string{false: "noping", true: "ping"}[ping]
 			r.log(t, "partitions-"+tag+".txt", trace.String())

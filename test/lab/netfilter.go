@@ -110,11 +110,13 @@ func (l *Lab) MuteHeartbeats(host string) {
 // FAILED) neighbour entries that ARP attempts during the cut left on those
 // hosts: otherwise the first packet after Heal waits up to retrans_time (1s)
 // for the kernel's next ARP retry. Resolved entries are kept. It returns
-// when the last host's rules began to go: every other host's were removed
-// before, the last during the nft command started then, so a time taken
-// from it to an event after the heal is an upper bound that leaves out
-// removing the other hosts' rules and the flush.
-func (l *Lab) Heal() time.Time {
+// when the last host's rules went: every other host's were removed before,
+// the last during the nft command that began at Began and had ended at
+// Done, so the heal's true instant lies in [Began, Done]. A time taken
+// from Began to an event after the heal is an upper bound, from Done a
+// lower bound; both leave out removing the other hosts' rules and the
+// flush.
+func (l *Lab) Heal() Window {
 	l.t.Helper()
 	l.mu.Lock()
 	l.cuts, l.loss, l.mute = nil, map[string]loss{}, map[string]bool{}
@@ -168,23 +170,28 @@ func (l *Lab) setLoss(host string, ls loss) {
 	l.apply(host)
 }
 
+// Window is when the last host's nft command of a change ran: it began
+// at Began and had ended at Done, so the change took effect in between.
+type Window struct{ Began, Done time.Time }
+
 // apply rewrites the named hosts' tables from the current cuts and losses;
-// it returns when the last host's nft command started.
-func (l *Lab) apply(hosts ...string) time.Time {
+// it returns when the last host's nft command ran.
+func (l *Lab) apply(hosts ...string) Window {
 	l.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), defaultRunTimeout)
 	defer cancel()
-	var last time.Time
+	var last Window
 	for _, name := range hosts {
 		h := l.Host(name)
 		l.mu.Lock()
 		script := l.rulesFor(h)
 		l.touched[name] = true
 		l.mu.Unlock()
-		last = time.Now()
+		last.Began = time.Now()
 		if err := h.nft(ctx, script); err != nil {
 			l.t.Fatal(err)
 		}
+		last.Done = time.Now()
 	}
 	return last
 }
