@@ -59,6 +59,12 @@ func (im *importer) finishServices() {
 		seen := map[string]src{} // across both pools, as had.toml wants
 		s.reals = im.uniqueReals(s.reals, "real", s.listen, seen)
 		s.backups = im.uniqueReals(s.backups, "backup", s.listen, seen)
+		if first, dup := seen[endpointKey(s.fallback, s.listen)]; s.fallback != "" && dup {
+			// had.toml refuses it: the fallback serves only when every
+			// real and backup is down, so it would be down too.
+			im.warnf(s.at, "fallback %s is already a real or backup (%s): it would be down whenever it is needed; no fallback imported", s.fallback, first)
+			s.fallback = ""
+		}
 		if len(s.reals) == 0 && s.fallback == "" {
 			im.refusef(s.at, "virtual service %s has no real server that could be imported (and no fallback); service not imported", s.listen)
 			s.name = ""
@@ -107,6 +113,21 @@ func (im *importer) serviceName(s *service, names *uniqueNames) {
 	}
 }
 
+// endpointKey is addr ("ADDR:PORT", "ADDR" for the service's own port,
+// or anything else as written) as one endpoint, so "10.0.0.1" and
+// "10.0.0.1:80" on a port-80 service are the same real.
+func endpointKey(addr, listen string) string {
+	if ap, err := netip.ParseAddrPort(addr); err == nil {
+		return ap.String()
+	}
+	if a, err := netip.ParseAddr(addr); err == nil {
+		if vs, err := netip.ParseAddrPort(listen); err == nil {
+			return netip.AddrPortFrom(a, vs.Port()).String()
+		}
+	}
+	return addr
+}
+
 func (im *importer) uniqueReals(rs []*real, what, listen string, seen map[string]src) []*real {
 	var out []*real
 	vs, _ := netip.ParseAddrPort(listen)
@@ -119,11 +140,12 @@ func (im *importer) uniqueReals(rs []*real, what, listen string, seen map[string
 			im.refusef(r.at, "%s %s is the virtual service %s itself: it would forward to itself; not imported", what, r.address, listen)
 			continue
 		}
-		if first, dup := seen[r.address]; dup {
+		key := endpointKey(r.address, listen)
+		if first, dup := seen[key]; dup {
 			im.warnf(r.at, "%s %s listed again (first at %s); ignored", what, r.address, first)
 			continue
 		}
-		seen[r.address] = r.at
+		seen[key] = r.at
 		out = append(out, r)
 	}
 	return out

@@ -325,7 +325,11 @@ func (im *importer) ipaddr(at src, agent, arg string) *resource {
 		ifc, label, hasLabel := strings.Cut(parts[2], ":")
 		r.iface = ifc
 		if hasLabel {
-			if len(parts[2]) > 15 || label == "" {
+			if ifc == "" {
+				// had.toml refuses it: the kernel wants a label to
+				// start with its device's name.
+				im.warnf(at, "%s: label %q names no interface; not carried over", tok, parts[2])
+			} else if len(parts[2]) > 15 || label == "" {
 				im.warnf(at, "%s: label %q does not fit the kernel's 15 bytes; not carried over", tok, parts[2])
 			} else {
 				r.label = parts[2]
