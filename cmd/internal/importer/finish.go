@@ -59,6 +59,10 @@ func (im *importer) finishServices() {
 		seen := map[string]src{} // across both pools, as had.toml wants
 		s.reals = im.uniqueReals(s.reals, "real", s.listen, seen)
 		s.backups = im.uniqueReals(s.backups, "backup", s.listen, seen)
+		if fb, err := netip.ParseAddrPort(s.fallback); err == nil && aperr == nil && proxy.ForwardsToItself(ap, fb) {
+			im.refusef(s.at, "fallback %s is the virtual service %s itself: it would forward to itself; no fallback imported", s.fallback, s.listen)
+			s.fallback = ""
+		}
 		if first, dup := seen[endpointKey(s.fallback, s.listen)]; s.fallback != "" && dup {
 			// had.toml refuses it: the fallback serves only when every
 			// real and backup is down, so it would be down too.
