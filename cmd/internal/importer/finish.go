@@ -59,7 +59,7 @@ func (im *importer) finishServices() {
 		seen := map[string]src{} // across both pools, as had.toml wants
 		s.reals = im.uniqueReals(s.reals, "real", s.listen, seen)
 		s.backups = im.uniqueReals(s.backups, "backup", s.listen, seen)
-		if fb, err := netip.ParseAddrPort(s.fallback); err == nil && aperr == nil && proxy.ForwardsToItself(ap, fb) {
+		if fb, ok := endpoint(s.fallback, s.listen); ok && aperr == nil && proxy.ForwardsToItself(ap, fb) {
 			im.refusef(s.at, "fallback %s is the virtual service %s itself: it would forward to itself; no fallback imported", s.fallback, s.listen)
 			s.fallback = ""
 		}
@@ -117,17 +117,26 @@ func (im *importer) serviceName(s *service, names *uniqueNames) {
 	}
 }
 
-// endpointKey is addr ("ADDR:PORT", "ADDR" for the service's own port,
-// or anything else as written) as one endpoint, so "10.0.0.1" and
-// "10.0.0.1:80" on a port-80 service are the same real.
-func endpointKey(addr, listen string) string {
+// endpoint reads addr ("ADDR:PORT", or "ADDR" for the service's own
+// port) as one endpoint of the service listening on listen; ok is false
+// for anything else (a host name the check reports).
+func endpoint(addr, listen string) (ap netip.AddrPort, ok bool) {
 	if ap, err := netip.ParseAddrPort(addr); err == nil {
-		return ap.String()
+		return ap, true
 	}
-	if a, err := netip.ParseAddr(addr); err == nil {
-		if vs, err := netip.ParseAddrPort(listen); err == nil {
-			return netip.AddrPortFrom(a, vs.Port()).String()
-		}
+	a, err := netip.ParseAddr(addr)
+	vs, verr := netip.ParseAddrPort(listen)
+	if err != nil || verr != nil {
+		return netip.AddrPort{}, false
+	}
+	return netip.AddrPortFrom(a, vs.Port()), true
+}
+
+// endpointKey is addr as one endpoint (see endpoint), or addr as written,
+// so "10.0.0.1" and "10.0.0.1:80" on a port-80 service are the same real.
+func endpointKey(addr, listen string) string {
+	if ap, ok := endpoint(addr, listen); ok {
+		return ap.String()
 	}
 	return addr
 }
@@ -136,11 +145,7 @@ func (im *importer) uniqueReals(rs []*real, what, listen string, seen map[string
 	var out []*real
 	vs, _ := netip.ParseAddrPort(listen)
 	for _, r := range rs {
-		ap, err := netip.ParseAddrPort(r.address)
-		if a, aerr := netip.ParseAddr(r.address); err != nil && aerr == nil {
-			ap, err = netip.AddrPortFrom(a, vs.Port()), nil
-		}
-		if err == nil && vs.IsValid() && proxy.ForwardsToItself(vs, ap) {
+		if ap, ok := endpoint(r.address, listen); ok && vs.IsValid() && proxy.ForwardsToItself(vs, ap) {
 			im.refusef(r.at, "%s %s is the virtual service %s itself: it would forward to itself; not imported", what, r.address, listen)
 			continue
 		}
