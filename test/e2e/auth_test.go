@@ -34,16 +34,21 @@ func TestForgedAndReplayedPacketsDropped(t *testing.T) {
 		if err != nil {
 			return err
 		}
+		// The capture holds whichever of the two nodes' heartbeats came
+		// first, so how the 20 split between lb2's (replay) and lb1's own
+		// (self) is chance (a 9/11 split failed CI once); every one of
+		// them must be counted as one or the other.
 		forged := st.drops("bad-mac") - before.drops("bad-mac")
 		replayed := st.drops("replay") - before.drops("replay")
-		if forged < n || replayed < n/2 {
-			return errorf("drops on lb1: bad-mac +%d, replay +%d; want +%d and at least +%d", forged, replayed, n, n/2)
+		self := st.drops("self") - before.drops("self")
+		if forged < n || replayed+self < n || replayed == 0 {
+			return errorf("drops on lb1: bad-mac +%d, replay +%d, self +%d; want bad-mac +%d, replay+self +%d, replay at least 1",
+				forged, replayed, self, n, n)
 		}
-		t.Logf("lb1 dropped %d forged (bad-mac) and %d replayed packets", forged, replayed)
+		t.Logf("lb1 dropped %d forged (bad-mac), %d replayed of lb2's and %d of its own", forged, replayed, self)
 		return nil
 	})
-	// The capture heard both nodes; replays of lb1's own packets count as
-	// "self" on lb1, lb2's as "replay". Nothing may change hands.
+	// Nothing may change hands.
 	if hs := p.holders(); len(hs) != 1 || hs[0] != "lb1" {
 		t.Errorf("VIP holders after the attack = %v, want [lb1]", hs)
 	}
