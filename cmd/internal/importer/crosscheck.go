@@ -156,3 +156,93 @@ func (im *importer) wildcardSelf(vips map[netip.Addr]src, hb map[netip.Addr]hbAd
 		})
 	}
 }
+
+// serviceVIPs makes each service's virtual address a VIP of the group
+// whose balancer activates it, as config.Load requires (else the balancer
+// would take traffic on a node that does not hold the address):
+//   - an address no group holds is added to the activating group;
+//   - an address another group holds, where both groups prefer the same
+//     node, moves the service to that group's balancer: Heartbeat moved
+//     the resources of one node together (hb_standby, failover and
+//     failback act on "local" or "foreign" resources, ha.cf(5)), so the
+//     source served it on the node holding the address;
+//   - one held by a group preferring another node is refused, naming both
+//     lines: Heartbeat served it on the wrong node whenever both were up.
+//
+// vips and vipGroup map each VIP to its line and group; svc maps names.
+func (im *importer) serviceVIPs(vips map[netip.Addr]src, vipGroup map[netip.Addr]*group, svc map[string]*service) {
+	refused := map[string]bool{}
+	movedTo := map[*group]*group{} // a group that gave a service away, to the group that took it
+	for _, g := range im.m.groups {
+		for _, r := range g.resources {
+			if r.kind != "balancer" {
+				continue
+			}
+			var stay []string
+			for _, n := range r.services {
+				s := svc[n]
+				ap, err := netip.ParseAddrPort(s.listen)
+				if err != nil || ap.Addr().IsUnspecified() || ap.Addr().IsLoopback() {
+					stay = append(stay, n)
+					continue
+				}
+				a := ap.Addr()
+				owner, held := vipGroup[a]
+				switch {
+				case !held:
+					p := netip.PrefixFrom(a, a.BitLen())
+					vips[a], vipGroup[a] = s.at, g
+					g.resources = append(g.resources, &resource{at: s.at, kind: "vip", address: p.String(),
+						note: "virtual address of service " + n + ", not an address resource of this group in the source; added"})
+					im.warnf(s.at, "virtual address %s of service %s is not an address resource of its group; added to group %s as %s (check the prefix and interface)", a, n, g.name, p)
+					stay = append(stay, n)
+				case owner == g:
+					stay = append(stay, n)
+				case owner.preferred == g.preferred:
+					im.warnf(r.at, "service %s (%s) listens on %s, a VIP of group %s (%s), but group %s activates it here; both prefer node %s, so Heartbeat kept them together: the service moves to group %s's balancer",
+						n, s.at, a, owner.name, vips[a], g.name, g.preferred, owner.name)
+					balancerOf(owner, r.at).adopt(s)
+					movedTo[g] = owner
+				default:
+					im.refusef(s.at, "service %s listens on %s, a VIP of group %s (%s, preferred node %s), but group %s activates it (%s, preferred node %s): with both nodes up the balancer would run on the node that does not hold the address; put the address and the balancer in one group; service not imported",
+						n, a, owner.name, vips[a], owner.preferred, g.name, r.at, g.preferred)
+					refused[n] = true
+				}
+			}
+			r.services = stay
+			r.svcs = slices.DeleteFunc(r.svcs, func(s *service) bool { return !slices.Contains(stay, s.name) })
+		}
+		// A balancer left with no service is not written (config refuses
+		// an empty one); pruneGroups drops a group left empty.
+		g.resources = slices.DeleteFunc(g.resources, func(r *resource) bool { return r.kind == "balancer" && len(r.services) == 0 })
+	}
+	im.m.services = slices.DeleteFunc(im.m.services, func(s *service) bool { return refused[s.name] })
+	// A group whose only resource was the balancer of moved services is
+	// merged, not lost: no refusal (pruneGroups would call it one).
+	im.m.groups = slices.DeleteFunc(im.m.groups, func(g *group) bool {
+		to, moved := movedTo[g]
+		if moved && len(g.resources) == 0 {
+			im.warnf(g.at, "group %s: every service it activated moved to group %s, and it holds nothing else; not written", g.name, to.name)
+		}
+		return moved && len(g.resources) == 0
+	})
+}
+
+// balancerOf returns g's balancer resource, adding one (at the line at)
+// after its other resources when it has none.
+func balancerOf(g *group, at src) *resource {
+	for _, r := range g.resources {
+		if r.kind == "balancer" {
+			return r
+		}
+	}
+	r := &resource{at: at, kind: "balancer", note: "services moved here from a group preferring the same node"}
+	g.resources = append(g.resources, r)
+	return r
+}
+
+// adopt makes balancer r activate s too.
+func (r *resource) adopt(s *service) {
+	r.services = append(r.services, s.name)
+	r.svcs = append(r.svcs, s)
+}

@@ -295,6 +295,7 @@ func (im *importer) finishGroups() {
 	}
 	m.services = keep
 	vips := map[netip.Addr]src{}
+	vipGroup := map[netip.Addr]*group{}
 	for _, g := range m.groups {
 		var res []*resource
 		for _, r := range g.resources {
@@ -323,34 +324,13 @@ func (im *importer) finishGroups() {
 					continue
 				}
 				vips[a] = r.at
+				vipGroup[a] = g
 			}
 			res = append(res, r)
 		}
 		g.resources = res
 	}
-	// A service's virtual address must be held by the group whose balancer
-	// activates it.
-	for _, g := range m.groups {
-		for _, r := range g.resources {
-			if r.kind != "balancer" {
-				continue
-			}
-			for _, n := range r.services {
-				ap, err := netip.ParseAddrPort(svc[n].listen)
-				if err != nil || ap.Addr().IsUnspecified() || ap.Addr().IsLoopback() {
-					continue
-				}
-				if _, ok := vips[ap.Addr()]; ok {
-					continue
-				}
-				p := netip.PrefixFrom(ap.Addr(), ap.Addr().BitLen())
-				vips[ap.Addr()] = svc[n].at
-				g.resources = append(g.resources, &resource{at: svc[n].at, kind: "vip", address: p.String(),
-					note: "virtual address of service " + n + ", not an address resource of this group in the source; added"})
-				im.warnf(svc[n].at, "virtual address %s of service %s is not an address resource of its group; added to group %s as %s (check the prefix and interface)", ap.Addr(), n, g.name, p)
-			}
-		}
-	}
+	im.serviceVIPs(vips, vipGroup, svc)
 	im.wildcardSelf(vips, hb)
 	im.finishPings(vips, hb)
 	im.pruneGroups()
