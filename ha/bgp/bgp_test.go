@@ -26,6 +26,7 @@ var testGroups = map[string][]netip.Prefix{
 func TestBirdConf(t *testing.T) {
 	got := birdConf(testOpts, testGroups)
 	for _, want := range []string{
+		"log \"bird.log\" { warning, error, fatal };\n",
 		"protocol bfd { interface \"*\" { min rx interval 100 ms; min tx interval 100 ms; idle tx interval 1000 ms; multiplier 3; }; }",
 		"protocol static " + protocolName("web") + " {\n  disabled;\n  ipv4;\n  route 198.18.2.100/32 blackhole;\n}",
 		"protocol static " + protocolName("web") + "_6 {\n  disabled;\n  ipv6;\n  route 2001:db8:2::100/128 blackhole;\n}",
@@ -64,11 +65,14 @@ func TestBirdParses(t *testing.T) {
 	v4only := testOpts
 	v4only.Neighbors = testOpts.Neighbors[:1]
 	for i, o := range []Options{testOpts, v4only} {
-		conf := filepath.Join(t.TempDir(), "bird.conf")
+		dir := t.TempDir()
+		conf := filepath.Join(dir, "bird.conf")
 		if err := os.WriteFile(conf, []byte(birdConf(o, testGroups)), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if out, err := exec.Command(DefaultBinary, "-p", "-c", conf).CombinedOutput(); err != nil {
+		cmd := exec.Command(DefaultBinary, "-p", "-c", conf)
+		cmd.Dir = dir // BIRD opens its log, bird.log, there
+		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("bird -p (options %d): %v: %s", i, err, out)
 		}
 	}

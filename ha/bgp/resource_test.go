@@ -119,6 +119,10 @@ func TestResource(t *testing.T) {
 	if err := r.Status(ctx); err != nil {
 		t.Errorf("Status() = %v after Start", err)
 	}
+	// BIRD writes its log, named relative in its config, in its own dir.
+	if cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", s.proc.Pid())); err != nil || cwd != filepath.Join(dir, "bird") {
+		t.Errorf("BIRD's working directory = %q, %v; want %s", cwd, err, filepath.Join(dir, "bird"))
+	}
 	proto := protocolName("web")
 	commands := func() string {
 		b, _ := os.ReadFile(logPath)
@@ -185,7 +189,7 @@ func TestSpeakerRealtime(t *testing.T) {
 		t.Fatalf("Start() = %v", err)
 	}
 	defer s.Close()
-	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", s.proc.pid))
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", s.proc.Pid()))
 	if err != nil || len(tasks) < 2 {
 		t.Fatalf("the fake BIRD's threads: %v (%d), want Go's several", err, len(tasks))
 	}
@@ -234,7 +238,7 @@ func TestSpeakerBIRDExitsAtStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	want := "bgp: BIRD exited at start (exit status 1); its log: " + filepath.Join(dir, "bird.d", "bird.log")
+	want := `bgp: BIRD exited at start (exit status 1: output "bird: cannot read config"); its log: ` + filepath.Join(dir, "bird.d", "bird.log")
 	if err := s.Start(context.Background()); err == nil || err.Error() != want {
 		t.Errorf("Start() = %v, want %s", err, want)
 	}

@@ -9,9 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sync"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -56,22 +54,7 @@ type Speaker struct {
 
 	mu     sync.Mutex
 	groups map[string][]netip.Prefix
-	proc   *process // nil until started
-}
-
-type process struct {
-	pid  int
-	done chan struct{} // closed at exit
-	err  error         // Wait's result, after done
-}
-
-func (p *process) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
+	proc   *runner.Daemon // nil until started
 }
 
 // NewSpeaker validates o and returns the node's speaker; dir (absolute)
@@ -95,7 +78,8 @@ func NewSpeaker(o Options, dir, binary string, log *slog.Logger) (*Speaker, erro
 	return &Speaker{opts: o.withDefaults(), dir: dir, binary: binary, log: log, groups: map[string][]netip.Prefix{}}, nil
 }
 
-func (s *Speaker) socket() string { return filepath.Join(s.dir, "bird.ctl") }
+func (s *Speaker) socket() string  { return filepath.Join(s.dir, "bird.ctl") }
+func (s *Speaker) logFile() string { return filepath.Join(s.dir, "bird.log") }
 
 // Start runs BIRD now, before any group is held, so its sessions are
 // established when a group's routes are first announced (a session takes
@@ -108,10 +92,10 @@ func (s *Speaker) ensure(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if p := s.proc; p != nil {
-		if !p.exited() {
+		if !p.Exited() {
 			return nil
 		}
-		s.log.Warn("restarting BIRD", "reason", fmt.Sprintf("exited: %v", p.err))
+		s.log.Warn("restarting BIRD", "reason", "exited: "+p.Reason())
 		s.proc = nil
 	}
 	if err := os.MkdirAll(s.dir, 0o700); err != nil {
@@ -126,75 +110,47 @@ func (s *Speaker) ensure(ctx context.Context) error {
 	if err := os.Remove(s.socket()); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("bgp: removing stale control socket: %w", err)
 	}
-	logf, err := os.OpenFile(filepath.Join(s.dir, "bird.log"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-	if err != nil {
-		return fmt.Errorf("bgp: %w", err)
+	// BIRD writes its own log (birdConf) in its working directory, s.dir;
+	// the file holds this run's.
+	if err := os.Remove(s.logFile()); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("bgp: removing the last run's log: %w", err)
 	}
-	p, rtErr, err := start(s.binary, []string{"-f", "-c", conf, "-s", s.socket(), "-P", filepath.Join(s.dir, "bird.pid")}, logf, s.opts.Realtime)
-	logf.Close()
+	// With realtime, the thread that forks BIRD is set to SCHED_RR first,
+	// so BIRD starts at SCHED_RR (as under chrt(1)) and so does every
+	// thread it creates: BIRD 2 runs BFD on a thread of its own, which a
+	// policy set on BIRD's pid after the start does not reach (it left BFD
+	// at normal priority, and at load 25 the router dropped healthy nodes'
+	// sessions). rtErr says why BIRD runs at normal priority when the
+	// kernel refused.
+	var rtErr error
+	p, err := runner.StartDaemon(runner.Command{Path: s.binary, Dir: s.dir, Args: []string{"-f", "-c", conf, "-s", s.socket(), "-P", filepath.Join(s.dir, "bird.pid")}},
+		func() {
+			if s.opts.Realtime {
+				rtErr = setRealtime()
+			}
+		})
 	if err != nil {
-		return err
+		return fmt.Errorf("bgp: starting %s: %w", s.binary, err)
 	}
 	s.proc = p
 	if rtErr != nil {
 		s.log.Warn("BIRD runs at normal priority: a loaded host may drop its BFD sessions", "err", rtErr)
 	}
-	err = runner.WaitReady(ctx, p.done, readyTimeout, 20*time.Millisecond, func() error {
+	err = runner.WaitReady(ctx, p.Done(), readyTimeout, 20*time.Millisecond, func() error {
 		_, err := birdc(ctx, s.socket(), "show status", commandTimeout)
 		return err
 	})
 	switch {
 	case errors.Is(err, runner.ErrExited):
 		s.proc = nil
-		return fmt.Errorf("bgp: BIRD exited at start (%v); its log: %s", p.err, filepath.Join(s.dir, "bird.log"))
+		return fmt.Errorf("bgp: BIRD exited at start (%s); its log: %s", p.Reason(), s.logFile())
 	case err != nil:
-		syscall.Kill(p.pid, syscall.SIGKILL)
-		<-p.done
+		p.Stop()
 		s.proc = nil
 		return fmt.Errorf("bgp: BIRD not answering on %s after %v", s.socket(), readyTimeout)
 	}
-	s.log.Info("BIRD running", "pid", p.pid, "neighbors", len(s.opts.Neighbors))
+	s.log.Info("BIRD running", "pid", p.Pid(), "neighbors", len(s.opts.Neighbors))
 	return nil
-}
-
-// start runs BIRD on a goroutine locked to its OS thread for BIRD's whole
-// life: the parent-death signal fires when the thread that forked exits,
-// and a locked thread that stays blocked in Wait exits only with had.
-//
-// With realtime, that thread is set to SCHED_RR before the fork, so BIRD
-// starts at SCHED_RR (as under chrt(1)) and so does every thread it
-// creates: BIRD 2 runs BFD on a thread of its own, which a policy set on
-// BIRD's pid after the start does not reach (it left BFD at normal
-// priority, and at load 25 the router dropped healthy nodes' sessions).
-// rtErr says why BIRD runs at normal priority when the kernel refused.
-func start(binary string, args []string, out *os.File, realtime bool) (p *process, rtErr, err error) {
-	p = &process{done: make(chan struct{})}
-	type result struct{ rtErr, err error }
-	started := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
-		var rtErr error
-		if realtime {
-			rtErr = setRealtime()
-		}
-		cmd := exec.Command(binary, args...)
-		cmd.Stdout, cmd.Stderr = out, out
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-		if err := cmd.Start(); err != nil {
-			started <- result{rtErr, fmt.Errorf("bgp: starting %s: %w", binary, err)}
-			close(p.done)
-			return
-		}
-		p.pid = cmd.Process.Pid
-		started <- result{rtErr, nil}
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
-	r := <-started
-	if r.err != nil {
-		return nil, r.rtErr, r.err
-	}
-	return p, r.rtErr, nil
 }
 
 // setRealtime sets the calling (locked) thread to SCHED_RR at
@@ -224,20 +180,21 @@ func (s *Speaker) Running() error {
 	switch p := s.proc; {
 	case p == nil:
 		return errors.New("bgp: BIRD not started")
-	case p.exited():
-		return fmt.Errorf("bgp: BIRD exited: %v", p.err)
+	case p.Exited():
+		return fmt.Errorf("bgp: BIRD exited: %s", p.Reason())
 	}
 	return nil
 }
 
 // Close withdraws every route and stops BIRD: `down` ends each session
-// with a Cease NOTIFICATION, so routers drop the routes at once; SIGKILL
-// after stopTimeout.
+// with a Cease NOTIFICATION, so routers drop the routes at once. A BIRD
+// still running stopTimeout later is stopped by the runner's kill policy
+// (SIGTERM to its process group, SIGKILL after runner.DefaultKillGrace).
 func (s *Speaker) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p := s.proc
-	if p == nil || p.exited() {
+	if p == nil || p.Exited() {
 		s.proc = nil
 		return nil
 	}
@@ -245,12 +202,11 @@ func (s *Speaker) Close() error {
 	defer cancel()
 	err := s.command(ctx, "down")
 	select {
-	case <-p.done:
+	case <-p.Done():
 		err = nil // BIRD may close the socket before its reply: the exit is the answer
 	case <-ctx.Done():
-		syscall.Kill(p.pid, syscall.SIGKILL)
-		<-p.done
-		err = errors.Join(err, fmt.Errorf("bgp: BIRD did not exit within %v of down; killed", stopTimeout))
+		p.Stop()
+		err = errors.Join(err, fmt.Errorf("bgp: BIRD did not exit within %v of down; stopped: %s", stopTimeout, p.Reason()))
 	}
 	s.proc = nil
 	return err

@@ -1,6 +1,7 @@
 // Package runner runs the programs hapair starts (Heartbeat-style resource
 // scripts and notify hooks in ha/script, track scripts in ha/ping, external
-// checks and Zeus monitors in proxy/check) with one kill policy and one
+// checks and Zeus monitors in proxy/check, and with StartDaemon the
+// daemons it supervises, BIRD in ha/bgp) with one kill policy and one
 // output policy:
 //
 //   - Each program runs in its own process group with stdin from /dev/null.
@@ -48,6 +49,7 @@ type Command struct {
 	Path      string
 	Args      []string
 	Env       []string      // "KEY=value" added to the daemon's environment
+	Dir       string        // working directory ("" = the daemon's)
 	Timeout   time.Duration // 0: only ctx bounds the run
 	KillGrace time.Duration // SIGTERM to SIGKILL (default DefaultKillGrace)
 	// DieWithParent has the kernel SIGKILL the program when the OS thread
@@ -77,6 +79,12 @@ func (r Result) FirstLine() string {
 // deadline) or context.Canceled. A non-zero exit is not an error here but
 // Result.ExitCode, for the caller to interpret.
 func Run(ctx context.Context, c Command) (Result, error) {
+	return run(ctx, c, func(int, error) {})
+}
+
+// run is Run calling started once the program has started (with its pid)
+// or failed to (with the error Run returns), before it waits.
+func run(ctx context.Context, c Command, started func(pid int, err error)) (Result, error) {
 	if c.KillGrace <= 0 {
 		c.KillGrace = DefaultKillGrace
 	}
@@ -88,6 +96,7 @@ func Run(ctx context.Context, c Command) (Result, error) {
 	out := &capture{}
 	cmd := exec.Command(c.Path, c.Args...)
 	cmd.Env = append(os.Environ(), c.Env...)
+	cmd.Dir = c.Dir
 	cmd.Stdout, cmd.Stderr = out, out // one pipe: keeps the interleaving
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if c.DieWithParent {
@@ -96,9 +105,11 @@ func Run(ctx context.Context, c Command) (Result, error) {
 	cmd.WaitDelay = waitDelay
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
+		started(0, err)
 		return Result{ExitCode: -1}, err
 	}
 	pgid := cmd.Process.Pid // Setpgid: the leader's pid is the group id
+	started(pgid, nil)
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 

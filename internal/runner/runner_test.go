@@ -168,3 +168,12 @@ func TestWaitReady(t *testing.T) {
 		t.Errorf("WaitReady with its context ended = %v, want the probe's error at once", err)
 	}
 }
+
+func TestRunDir(t *testing.T) {
+	dir := t.TempDir()
+	p := testkit.WriteScript(t, t.TempDir(), "where", "pwd")
+	res, err := Run(context.Background(), Command{Path: p, Dir: dir})
+	if err != nil || strings.TrimSpace(res.Output) != dir {
+		t.Errorf("Run(pwd in %s) = %q, %v; want the directory", dir, res.Output, err)
+	}
+}

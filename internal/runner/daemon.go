@@ -1,0 +1,82 @@
+package runner
+
+import (
+	"context"
+	"runtime"
+)
+
+// Daemon is a program hapair supervises for as long as it runs (BIRD,
+// conntrackd), started by StartDaemon under Run's kill and output
+// policies.
+type Daemon struct {
+	pid    int
+	cancel context.CancelFunc
+	done   chan struct{} // closed when Run has returned
+	res    Result        // Run's, after done
+	err    error
+}
+
+// StartDaemon starts c in the background and returns once it has started,
+// or exec's error when it could not. Run runs it on an OS thread of its
+// own, locked for the daemon's whole life and never handed back to Go,
+// with DieWithParent set: the kernel kills the daemon when that thread
+// ends, so only when had does. onThread, when not nil, runs first on that thread,
+// before the fork: what it sets on the thread (a realtime scheduling
+// policy without reset-on-fork, as chrt(1) does) the daemon inherits, and
+// a thread so changed must not run other goroutines afterwards.
+func StartDaemon(c Command, onThread func()) (*Daemon, error) {
+	c.DieWithParent = true
+	ctx, cancel := context.WithCancel(context.Background())
+	d := &Daemon{cancel: cancel, done: make(chan struct{})}
+	started := make(chan error, 1)
+	go func() {
+		defer close(d.done)
+		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+		if onThread != nil {
+			onThread()
+		}
+		d.res, d.err = run(ctx, c, func(pid int, err error) {
+			d.pid = pid
+			started <- err
+		})
+	}()
+	if err := <-started; err != nil {
+		<-d.done
+		cancel()
+		return nil, err
+	}
+	return d, nil
+}
+
+// Pid is the daemon's process id (the leader of its process group).
+func (d *Daemon) Pid() int { return d.pid }
+
+// Done is closed when the daemon has exited and Run has returned.
+func (d *Daemon) Done() <-chan struct{} { return d.done }
+
+// Exited reports whether the daemon has exited.
+func (d *Daemon) Exited() bool {
+	select {
+	case <-d.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Reason says how the daemon ended, once Done is closed: Run's error, or
+// its exit status and output ("exit status 1: output \"...\"").
+func (d *Daemon) Reason() string {
+	if d.err != nil {
+		return d.err.Error()
+	}
+	return d.res.Status + QuoteOutput(d.res.Output)
+}
+
+// Stop ends the daemon as Run ends a program whose context ended
+// (SIGTERM to its process group, SIGKILL after c.KillGrace) and returns
+// once it has exited. It does nothing more on an exited daemon.
+func (d *Daemon) Stop() {
+	d.cancel()
+	<-d.done
+}
