@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hapair/hapair/test/e2e/scenario"
 	"github.com/hapair/hapair/test/lab"
 	"github.com/hapair/hapair/test/lab/probe"
 )
@@ -33,13 +34,16 @@ func (o pairOpts) deadtime() time.Duration { return 4 * o.keepalive }
 func config(h *lab.Host, o pairOpts) string { return configText(h.Dir, h.HadSocket(), o) }
 
 // configText is the config of a node whose directory is dir and control
-// socket is socket: two links (multicast on eth0, unicast on the heartbeat
-// LAN), a VIP and a balanced TCP service on the backends.
+// socket is socket: the e2e scenarios' [garp] table, heartbeat links
+// (multicast on eth0, unicast on the heartbeat LAN) and TCP service on the
+// backends, under a VIP, with the chaos timing.
 func configText(dir, socket string, o pairOpts) string {
 	ping := ""
 	if o.ping != "" {
-		ping = fmt.Sprintf("[[ping]]\naddress = %q\ninterval = \"100ms\"\ntimeout = \"100ms\"\nweight = 1\n\n", o.ping)
+		ping = scenario.Ping(o.ping)
 	}
+	service := scenario.Service{Name: "tcp", Port: 9000, Check: `type = "connect"`,
+		Reals: fmt.Sprintf(`{ address = "198.18.0.21:9000" }, { address = "198.18.0.22:9000", weight = %d }`, max(o.weight, 1))}
 	return fmt.Sprintf(`[cluster]
 name = "chaos"
 id = 15
@@ -52,21 +56,8 @@ state_dir = "%s/state"
 socket = "%s"
 realtime = %t
 
-[garp]
-count = 3
-interval = "50ms"
-second_burst = "1s"
-
-[[link]]
-kind = "mcast"
-interface = "eth0"
-group = "239.255.0.94"
-
-[[link]]
-kind = "ucast"
-peers = { lb1 = "198.18.1.11", lb2 = "198.18.1.12" }
-
-%s[[group]]
+%s
+%s%s[[group]]
 name = "web"
 preferred = "lb1"
 resources = [
@@ -74,13 +65,7 @@ resources = [
   { kind = "balancer", services = ["tcp"] },
 ]
 
-[[service]]
-name = "tcp"
-listen = "198.18.0.100:9000"
-scheduler = "rr"
-check = { type = "connect", interval = "200ms", timeout = "100ms", rise = 1, fall = 2 }
-reals = [ { address = "198.18.0.21:9000" }, { address = "198.18.0.22:9000", weight = %d } ]
-`, o.keepalive, o.deadtime(), dir, socket, !o.normal, ping, max(o.weight, 1))
+%s`, o.keepalive, o.deadtime(), dir, socket, !o.normal, scenario.GARP, scenario.Links(`lb1 = "198.18.1.11", lb2 = "198.18.1.12"`), ping, service)
 }
 
 // pair is a lab with had on lb1 and lb2.

@@ -115,9 +115,7 @@ socket = "%s"
 		b.WriteString(Links(peers))
 	}
 	if o.Ping != "" {
-		// Weight 1: losing the ping node barely lowers the priority, so
-		// what the tests see is the isolation rule, not a priority change.
-		fmt.Fprintf(&b, "[[ping]]\naddress = %q\ninterval = \"100ms\"\ntimeout = \"100ms\"\nweight = 1\n\n", o.Ping)
+		b.WriteString(Ping(o.Ping))
 	}
 	mode := ""
 	if o.Mode != "" {
@@ -159,6 +157,13 @@ kind = "ucast"
 peers = { %s }
 
 `, peers)
+}
+
+// Ping is the [[ping]] table of a ping node at address, probed every
+// 100ms. Weight 1: losing the ping node barely lowers the priority, so
+// what the tests see is the isolation rule, not a priority change.
+func Ping(address string) string {
+	return fmt.Sprintf("[[ping]]\naddress = %q\ninterval = \"100ms\"\ntimeout = \"100ms\"\nweight = 1\n\n", address)
 }
 
 // nodeNames returns the TOML list of lb1..lbN (n 0 = 2) and the ucast
