@@ -211,6 +211,14 @@ func (k *checker) randomStep(rng *rand.Rand) {
 		return ns[rng.IntN(len(ns))]
 	}
 	dur := func(lo, hi time.Duration) time.Duration { return lo + time.Duration(rng.Int64N(int64(hi-lo))) }
+	// onNode does act to a node that is up (or down), if any, then runs
+	// between 100ms and hi.
+	onNode := func(up bool, act func(string), hi time.Duration) {
+		if n := pick(up); n != "" {
+			act(n)
+		}
+		k.run(dur(100*time.Millisecond, hi))
+	}
 	group := k.cfg.Groups[rng.IntN(len(k.cfg.Groups))].Name
 	step := rng.IntN(10)
 	if step == 9 && k.gatedRun {
@@ -220,20 +228,11 @@ func (k *checker) randomStep(rng *rand.Rand) {
 	case 0: // quiet
 		k.run(dur(200*time.Millisecond, 3*time.Second))
 	case 1:
-		if n := pick(true); n != "" {
-			k.crash(n)
-		}
-		k.run(dur(100*time.Millisecond, 2*time.Second))
+		onNode(true, k.crash, 2*time.Second)
 	case 2:
-		if n := pick(false); n != "" {
-			k.boot(n)
-		}
-		k.run(dur(100*time.Millisecond, 3*time.Second))
+		onNode(false, k.boot, 3*time.Second)
 	case 3:
-		if n := pick(true); n != "" {
-			k.leave(n)
-		}
-		k.run(dur(100*time.Millisecond, 2*time.Second))
+		onNode(true, k.leave, 2*time.Second)
 	case 4:
 		names := c.Names()
 		a := names[rng.IntN(len(names))]
