@@ -134,6 +134,20 @@ type Proxy struct {
 	gateDone                                  <-chan struct{}
 	inFlight                                  atomic.Int64
 	open                                      atomic.Int64
+
+	// The fast path's client connections (conn.go) and listeners.
+	clientTimeouts Config // RequestTimeout and IdleTimeout, fixed at New
+	quiesce        atomic.Bool
+	shutting       atomic.Bool
+	connMu         sync.Mutex
+	conns          map[*clientConn]struct{}
+	lns            map[net.Listener]struct{}
+	closed         bool
+	connsGone      chan struct{} // closed when the last connection ends, once Shutdown waits
+	// The slow path: srv serves the connections handed to slowLn.
+	slowLn   *chanListener
+	slowOnce sync.Once
+	handOffs atomic.Uint64
 }
 
 // errNoReal ends a request with 503.
@@ -146,7 +160,8 @@ func New(p upstream.Picker, cfg Config, logger *slog.Logger) *Proxy {
 	}
 	cfg = cfg.withDefaults()
 	clk := clock.Or(cfg.Clock)
-	px := &Proxy{picker: p, log: logger, clock: clk, pace: pacer.New(logger, "accept failed, backing off", clk)}
+	px := &Proxy{picker: p, log: logger, clock: clk, pace: pacer.New(logger, "accept failed, backing off", clk),
+		clientTimeouts: cfg, conns: map[*clientConn]struct{}{}, lns: map[net.Listener]struct{}{}, slowLn: newChanListener()}
 	px.cfg.Store(&cfg)
 	px.pool.Store(newConnPool(cfg, clk))
 	px.rp = &httputil.ReverseProxy{
@@ -172,7 +187,13 @@ func New(p upstream.Picker, cfg Config, logger *slog.Logger) *Proxy {
 // response carries "Connection: close" and idle keep-alive connections are
 // closed, so clients reconnect, to the peer once the address has moved.
 // This is HAProxy's soft-stop behaviour for a front end.
-func (p *Proxy) SetQuiesce(on bool) { p.srv.SetKeepAlivesEnabled(!on) }
+func (p *Proxy) SetQuiesce(on bool) {
+	p.quiesce.Store(on)
+	p.srv.SetKeepAlivesEnabled(!on)
+	if on {
+		p.closeIdle(false)
+	}
+}
 
 // SetConfig applies new settings to requests from now on: a fresh pool to
 // the reals replaces the old one, whose idle connections are closed (busy
@@ -210,27 +231,80 @@ func (p *Proxy) SetGate(g *connlimit.Gate, done <-chan struct{}) {
 	p.gate, p.gateDone = g, done
 }
 
-// Serve answers HTTP on ln until ln is closed, then returns nil.
+// Serve answers HTTP on ln until ln is closed (or Close or Shutdown
+// closes it), then returns nil. Each connection gets its own goroutine on
+// the fast path (conn.go).
 func (p *Proxy) Serve(ln net.Listener) error {
-	err := p.srv.Serve(gateListener{ln, p})
-	if errors.Is(err, net.ErrClosed) || errors.Is(err, http.ErrServerClosed) {
+	p.connMu.Lock()
+	if p.closed {
+		p.connMu.Unlock()
 		return nil
 	}
-	return err
+	p.lns[ln] = struct{}{}
+	p.connMu.Unlock()
+	defer func() {
+		p.connMu.Lock()
+		delete(p.lns, ln)
+		p.connMu.Unlock()
+	}()
+	gl := gateListener{ln, p}
+	for {
+		c, err := gl.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) || p.shutting.Load() {
+				return nil
+			}
+			return err
+		}
+		go p.serveConn(c.(*gatedConn))
+	}
+}
+
+// closeListeners stops Serve, new connections and further hand-offs.
+func (p *Proxy) closeListeners() {
+	p.shutting.Store(true)
+	p.connMu.Lock()
+	p.closed = true
+	for ln := range p.lns {
+		_ = ln.Close()
+	}
+	p.connMu.Unlock()
 }
 
 // Close stops serving, closes every client connection and the idle pool.
 // It is for shutting the node down; a reload never calls it.
 func (p *Proxy) Close() {
+	p.closeListeners()
+	p.closeIdle(true)
+	_ = p.slowLn.Close()
 	_ = p.srv.Close()
 	p.pool.Load().closeIdle(true)
 }
 
 // Shutdown stops accepting, lets requests in flight finish (until ctx
 // ends), and closes idle connections: what a reload does to a replaced
-// service.
+// service. A connection that has not sent its first request yet gets up
+// to RequestTimeout for it.
 func (p *Proxy) Shutdown(ctx context.Context) error {
+	p.closeListeners()
+	p.connMu.Lock()
+	gone := make(chan struct{})
+	if len(p.conns) == 0 {
+		close(gone)
+	} else {
+		p.connsGone = gone
+	}
+	p.connMu.Unlock()
+	p.closeIdle(false)
+	_ = p.slowLn.Close()
 	err := p.srv.Shutdown(ctx)
+	select {
+	case <-gone:
+	case <-ctx.Done():
+		if err == nil {
+			err = ctx.Err()
+		}
+	}
 	p.pool.Load().closeIdle(true)
 	return err
 }

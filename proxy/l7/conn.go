@@ -1,0 +1,244 @@
+package l7
+
+import (
+	"bufio"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// This file is the client side of the fast path: one goroutine per client
+// connection reads request heads from a pooled bufio.Reader and forwards
+// them (forward.go), with no background reader (net/http's server keeps
+// one per connection) and no per-request allocation of a Request or a
+// Header. A head outside the fast subset (head.go) hands the connection to
+// net/http's server for the rest of its life.
+
+// clientBufSize is the client reader's buffer: a head must fit in it to
+// take the fast path (net/http's server, which takes the larger ones,
+// allows 1 MiB; HAProxy's whole default buffer is 16 KiB).
+const clientBufSize = 8 << 10
+
+// States of a client connection, for closing the idle ones (a drain, a
+// shutdown) without racing a request that has begun.
+const (
+	stateNew    int32 = iota // no request yet
+	stateActive              // a request is being read or served
+	stateIdle                // between requests (keep-alive)
+	stateClosed              // closed by the proxy while idle
+)
+
+type clientConn struct {
+	p        *Proxy
+	c        *gatedConn
+	br       *bufio.Reader
+	bw       *bufio.Writer
+	client   netip.Addr
+	clientIP []byte // client's address as X-Forwarded-For text
+	state    atomic.Int32
+	h        reqHead
+	resp     respHead
+	out      []byte // the request head sent to the real, kept for a resend
+	w        watcher
+}
+
+var clientConns = sync.Pool{New: func() any {
+	cc := &clientConn{
+		br: bufio.NewReaderSize(nil, clientBufSize),
+		bw: bufio.NewWriterSize(nil, 4<<10),
+	}
+	cc.w.init(cc)
+	return cc
+}}
+
+func (p *Proxy) newClientConn(c *gatedConn) *clientConn {
+	cc := clientConns.Get().(*clientConn)
+	cc.p, cc.c = p, c
+	if cc.br == nil { // handed off last time, with its reader
+		cc.br = bufio.NewReaderSize(nil, clientBufSize)
+	}
+	cc.br.Reset(c)
+	cc.bw.Reset(c)
+	cc.state.Store(stateNew)
+	var ap netip.AddrPort
+	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		ap = ta.AddrPort()
+	} else {
+		ap, _ = netip.ParseAddrPort(c.RemoteAddr().String())
+	}
+	cc.client = ap.Addr().Unmap()
+	cc.clientIP = cc.client.AppendTo(cc.clientIP[:0])
+	return cc
+}
+
+func (cc *clientConn) release() {
+	cc.p, cc.c = nil, nil
+	if cc.br != nil {
+		cc.br.Reset(nil)
+	}
+	cc.bw.Reset(nil)
+	clear(cc.h.fields[:cap(cc.h.fields)])
+	clear(cc.h.xff[:cap(cc.h.xff)])
+	clear(cc.resp.fields[:cap(cc.resp.fields)])
+	clear(cc.resp.opts[:cap(cc.resp.opts)])
+	cc.h, cc.resp = reqHead{fields: cc.h.fields[:0], xff: cc.h.xff[:0]}, respHead{fields: cc.resp.fields[:0], opts: cc.resp.opts[:0]}
+	clientConns.Put(cc)
+}
+
+// serveConn serves one client connection until it closes, or hands it to
+// net/http's server.
+func (p *Proxy) serveConn(c *gatedConn) {
+	cc := p.newClientConn(c)
+	if !p.track(cc) {
+		_ = c.Close()
+		cc.release()
+		return
+	}
+	handedOff := false
+	defer func() {
+		p.untrack(cc)
+		if !handedOff {
+			_ = c.Close()
+		}
+		cc.release()
+	}()
+	for first := true; ; first = false {
+		if !cc.awaitRequest(first) {
+			return
+		}
+		head, err := peekHead(cc.br)
+		if err != nil {
+			return // a timeout, a reset, or EOF mid-head: closed, as net/http does
+		}
+		if head == nil || !parseRequest(head, &cc.h) {
+			handedOff = true
+			p.handOff(cc)
+			return
+		}
+		if !p.serveRequest(cc, len(head)) {
+			return
+		}
+	}
+}
+
+// awaitRequest waits for the first byte of the next request (up to the
+// idle timeout after a first one), then gives the head the request
+// timeout (HAProxy's "timeout http-keep-alive" and "timeout
+// http-request"). It reports false when the connection is done.
+func (cc *clientConn) awaitRequest(first bool) bool {
+	p := cc.p
+	if !first && cc.br.Buffered() == 0 {
+		cc.state.Store(stateIdle)
+		// A drain or shutdown that began while this request was served
+		// may have missed this connection (not idle yet): check after
+		// saying so, as closeIdle says so before it looks.
+		if p.quiesce.Load() || p.shutting.Load() {
+			return false
+		}
+		_ = cc.c.SetReadDeadline(time.Now().Add(p.clientTimeouts.IdleTimeout))
+		if _, err := cc.br.Peek(1); err != nil {
+			return false
+		}
+		if !cc.state.CompareAndSwap(stateIdle, stateActive) {
+			return false // closed as idle just as the request came
+		}
+	}
+	_ = cc.c.SetReadDeadline(time.Now().Add(p.clientTimeouts.RequestTimeout))
+	if first {
+		if _, err := cc.br.Peek(1); err != nil {
+			return false
+		}
+		cc.state.CompareAndSwap(stateNew, stateActive)
+	}
+	return true
+}
+
+// track registers a client connection; false when the proxy is closed.
+func (p *Proxy) track(cc *clientConn) bool {
+	p.connMu.Lock()
+	defer p.connMu.Unlock()
+	if p.closed {
+		return false
+	}
+	p.conns[cc] = struct{}{}
+	return true
+}
+
+func (p *Proxy) untrack(cc *clientConn) {
+	p.connMu.Lock()
+	delete(p.conns, cc)
+	if len(p.conns) == 0 && p.connsGone != nil {
+		close(p.connsGone)
+		p.connsGone = nil
+	}
+	p.connMu.Unlock()
+}
+
+// closeIdle closes the fast path's idle keep-alive connections; with all,
+// every connection (Close).
+func (p *Proxy) closeIdle(all bool) {
+	p.connMu.Lock()
+	defer p.connMu.Unlock()
+	for cc := range p.conns {
+		if all || cc.state.CompareAndSwap(stateIdle, stateClosed) {
+			_ = cc.c.Close()
+		}
+	}
+}
+
+// handOff gives the connection, with what is buffered of it, to net/http's
+// server.
+func (p *Proxy) handOff(cc *clientConn) {
+	bc := &bufferedConn{gatedConn: cc.c, r: cc.br}
+	cc.br = nil // it now belongs to bc
+	p.slowOnce.Do(func() { go func() { _ = p.srv.Serve(p.slowLn) }() })
+	p.handOffs.Add(1)
+	p.slowLn.hand(bc)
+}
+
+// bufferedConn is a client connection whose first bytes sit in r.
+type bufferedConn struct {
+	*gatedConn
+	r *bufio.Reader
+}
+
+func (c *bufferedConn) Read(b []byte) (int, error) { return c.r.Read(b) }
+
+// chanListener is the slow path's listener: it accepts the connections
+// the fast path hands off.
+type chanListener struct {
+	addr   net.Addr
+	conns  chan net.Conn
+	done   chan struct{}
+	closed sync.Once
+}
+
+func newChanListener() *chanListener {
+	return &chanListener{addr: &net.TCPAddr{}, conns: make(chan net.Conn), done: make(chan struct{})}
+}
+
+func (l *chanListener) hand(c net.Conn) {
+	select {
+	case l.conns <- c:
+	case <-l.done:
+		_ = c.Close()
+	}
+}
+
+func (l *chanListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *chanListener) Close() error {
+	l.closed.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *chanListener) Addr() net.Addr { return l.addr }
