@@ -2,6 +2,7 @@ package l7
 
 import (
 	"bufio"
+	"io"
 	"net"
 	"net/netip"
 	"sync"
@@ -153,6 +154,21 @@ func (cc *clientConn) awaitRequest(first bool) bool {
 		cc.state.CompareAndSwap(stateNew, stateActive)
 	}
 	return true
+}
+
+// lingerTime is how long a connection closed with part of its request
+// unread waits for the client to stop sending: net/http's server waits
+// 500 ms for the same reason.
+const lingerTime = 500 * time.Millisecond
+
+// lingerClose half-closes a connection whose request body was not read
+// and discards what the client still sends, for up to lingerTime, so the
+// answer just written is not lost to the reset that closing with unread
+// bytes causes.
+func (cc *clientConn) lingerClose() {
+	_ = cc.c.CloseWrite()
+	_ = cc.c.SetReadDeadline(time.Now().Add(lingerTime))
+	_, _ = io.Copy(io.Discard, cc.br)
 }
 
 // track registers a client connection; false when the proxy is closed.

@@ -349,5 +349,8 @@ func (x *exchange) answerError(code int, msg string) bool {
 	if _, err := x.cc.bw.Write(b); err != nil || x.cc.bw.Flush() != nil {
 		return false
 	}
+	if !keep && x.bodyLeft != 0 {
+		x.cc.lingerClose()
+	}
 	return keep
 }

@@ -22,7 +22,7 @@ type watcher struct {
 	armed    bool
 	done     chan struct{}
 	stopping atomic.Bool
-	gone     atomic.Bool                  // the client closed or reset its connection
+	gone     atomic.Bool                 // the client closed or reset its connection
 	real     atomic.Pointer[backendConn] // woken when the client goes
 }
 
