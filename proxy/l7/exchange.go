@@ -57,21 +57,10 @@ func (p *Proxy) send(req *http.Request, up upstream.Upstream, pool *connPool) (*
 	if req.Host == "" { // an HTTP/1.0 client sent none; name the real, as net/http's Transport would
 		req.Host = addr.String()
 	}
-	bc := pool.get(addr)
 	canReplay := replayable(req)
-	// Check every reused connection, not only for requests that cannot be
-	// replayed: bytes the real sent while the connection sat idle (a
-	// second response to one request: a desync) must never be read as
-	// the answer to the next client's request.
-	if bc != nil && !bc.alive() {
-		bc.close()
-		bc = nil
-	}
-	if bc == nil {
-		var err error
-		if bc, err = pool.dial(req.Context(), addr); err != nil {
-			return nil, err
-		}
+	bc, err := pool.conn(req.Context(), addr)
+	if err != nil {
+		return nil, err
 	}
 	resp, err, stale := p.exchange(req, bc, pool, up)
 	if err == nil || !stale || !canReplay || req.Context().Err() != nil {

@@ -76,42 +76,55 @@ func (p *Proxy) serveRequest(cc *clientConn, headLen int) bool {
 
 func (x *exchange) resp() *respHead { return &x.cc.resp }
 
-// connect picks a real and connects to it (a kept-alive connection or a
-// new one), trying up to Attempts distinct reals when connecting fails:
-// nothing was sent, so another real is safe even for a POST. On success
-// the request counts in flight and active on its real until finish.
-func (x *exchange) connect() error {
-	p := x.p
+// attempt picks reals for client and calls try with each until try does
+// not fail to connect (a *dialError), on at most cfg.Attempts distinct
+// reals: nothing was sent on a failed connect, so another real is safe
+// even for a POST. From the pick the request counts in flight and active
+// on its real; a failed try undoes that. With no real left it returns
+// errNoReal, wrapping the last connect error when there was one; other
+// errors of try end it at once.
+func (p *Proxy) attempt(client netip.Addr, cfg *Config, try func(upstream.Upstream) error) error {
 	var triedBuf [4]netip.AddrPort
 	tried := triedBuf[:0]
-	for range x.cfg.Attempts {
-		up, ok := p.picker.Pick(x.cc.client, tried)
+	var lastErr error
+	for range cfg.Attempts {
+		up, ok := p.picker.Pick(client, tried)
 		if !ok {
 			break
 		}
 		up.AddConns(1, 0)
 		p.inFlight.Add(1)
-		addr := up.Addr()
-		bc := x.pool.get(addr)
-		if bc != nil && !bc.alive() {
-			bc.close()
-			bc = nil
-		}
-		var err error
-		if bc == nil {
-			bc, err = x.pool.dial(context.Background(), addr)
-		}
+		err := try(up)
 		if err == nil {
-			x.up, x.bc = up, bc
 			return nil
 		}
 		up.AddConns(-1, 0)
 		p.inFlight.Add(-1)
+		var de *dialError
+		if !errors.As(err, &de) {
+			return err
+		}
 		p.retries.Add(1)
-		p.log.Warn("connecting to real failed, trying another", "service", x.cfg.Service, "real", addr.String(), "err", err)
-		tried = append(tried, addr)
+		p.log.Warn("connecting to real failed, trying another", "service", cfg.Service, "real", up.Addr().String(), "err", err)
+		tried = append(tried, up.Addr())
+		lastErr = err
+	}
+	if lastErr != nil {
+		return fmt.Errorf("%w: %d real(s) failed to connect, last: %w", errNoReal, len(tried), lastErr)
 	}
 	return errNoReal
+}
+
+// connect picks a real and connects to it (a kept-alive connection or a
+// new one); the request counts on it until end.
+func (x *exchange) connect() error {
+	return x.p.attempt(x.cc.client, x.cfg, func(up upstream.Upstream) error {
+		bc, err := x.pool.conn(context.Background(), up.Addr())
+		if err == nil {
+			x.up, x.bc = up, bc
+		}
+		return err
+	})
 }
 
 // end ends the request once the real's answer has been read (ok) or has

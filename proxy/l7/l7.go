@@ -439,44 +439,25 @@ func (rt roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 		req.Body = noClose{counted}
 		defer body.Close()
 	}
-	var triedBuf [4]netip.AddrPort
-	tried := triedBuf[:0]
-	var lastErr error = errNoReal
 	cfg, pool := p.cfg.Load(), p.pool.Load()
-	for range cfg.Attempts {
-		up, ok := p.picker.Pick(client, tried)
-		if !ok {
-			break
-		}
-		up.AddConns(1, 0)
-		p.inFlight.Add(1)
+	var resp *http.Response
+	err := p.attempt(client, cfg, func(up upstream.Upstream) error {
 		if counted != nil {
 			counted.up, _ = up.(upstream.ByteCounter) // set before the transport reads
 		}
-		resp, err := p.send(req, up, pool)
-		if err == nil {
-			// The body uncounts the request when it ends, at the latest
-			// when the handler returns.
-			if st := stateOf(req.Context()); st != nil {
-				st.resp = resp.Body
-			}
-			return resp, nil
-		}
-		up.AddConns(-1, 0)
-		p.inFlight.Add(-1)
-		var de *dialError
-		if !errors.As(err, &de) {
-			return nil, err
-		}
-		p.retries.Add(1)
-		p.log.Warn("connecting to real failed, trying another", "service", cfg.Service, "real", up.Addr().String(), "err", err)
-		tried = append(tried, up.Addr())
-		lastErr = err
+		var err error
+		resp, err = p.send(req, up, pool)
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
-	if len(tried) > 0 {
-		return nil, fmt.Errorf("%w: %d real(s) failed to connect, last: %w", errNoReal, len(tried), lastErr)
+	// The body uncounts the request when it ends, at the latest when the
+	// handler returns.
+	if st := stateOf(req.Context()); st != nil {
+		st.resp = resp.Body
 	}
-	return nil, errNoReal
+	return resp, nil
 }
 
 // countedBody counts a request body as the transport reads it, for the

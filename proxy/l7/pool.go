@@ -144,6 +144,24 @@ func (p *connPool) get(addr netip.AddrPort) *backendConn {
 	return nil
 }
 
+// conn returns a kept-alive connection to addr that is still good (see
+// alive), or a new one. Its errors are *dialError: nothing was sent.
+func (p *connPool) conn(ctx context.Context, addr netip.AddrPort) (*backendConn, error) {
+	bc := p.get(addr)
+	// Check every reused connection, not only for requests that cannot be
+	// replayed: bytes the real sent while the connection sat idle (a
+	// second response to one request: a desync) must never be read as
+	// the answer to the next client's request.
+	if bc != nil && !bc.alive() {
+		bc.close()
+		bc = nil
+	}
+	if bc != nil {
+		return bc, nil
+	}
+	return p.dial(ctx, addr)
+}
+
 // dial connects to addr. Its errors are *dialError: nothing was sent.
 func (p *connPool) dial(ctx context.Context, addr netip.AddrPort) (*backendConn, error) {
 	tc, err := p.dialer.DialTCP(ctx, "tcp", netip.AddrPort{}, addr)
