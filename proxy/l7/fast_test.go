@@ -366,3 +366,38 @@ func TestUpgradeHandedOff(t *testing.T) {
 		t.Errorf("handOffs = %d, want 1", px.handOffs.Load())
 	}
 }
+
+// A request that waits for its real longer than watchAfter gets its client
+// connection watched; bytes of a next request that come meanwhile are kept
+// for it, not taken for a close.
+func TestWatchKeepsPipelinedBytes(t *testing.T) {
+	release := make(chan struct{})
+	addr := rawServer(t, func(c net.Conn, br *bufio.Reader, _ int) {
+		for i := 0; ; i++ {
+			if _, err := http.ReadRequest(br); err != nil {
+				return
+			}
+			if i == 0 {
+				<-release
+			}
+			fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n%d", i)
+		}
+	})
+	px, url := start(t, upstreamtest.NewPicker(addr))
+	c, br := dialProxy(t, strings.TrimPrefix(url, "http://"))
+	io.WriteString(c, "GET /slow HTTP/1.1\r\nHost: svc\r\n\r\n")
+	// The watch starts once the request has waited watchAfter; the next
+	// request's bytes must then be there to be peeked.
+	time.Sleep(2 * watchAfter) // the scenario's timing: the real is slow, the client pipelines
+	io.WriteString(c, "GET /next HTTP/1.1\r\nHost: svc\r\n\r\n")
+	time.Sleep(watchAfter) // let the watch see the bytes before the real answers
+	close(release)
+	for i, want := range []string{"0", "1"} {
+		if resp, body := ask(t, c, br, "", "GET"); resp.StatusCode != 200 || body != want {
+			t.Errorf("answer %d = %d %q, want 200 %q", i, resp.StatusCode, body, want)
+		}
+	}
+	if st := px.Stats(); st.BadGateway != 0 || st.InFlight != 0 {
+		t.Errorf("Stats() = %+v, want no 502 and nothing in flight", st)
+	}
+}

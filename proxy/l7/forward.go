@@ -325,7 +325,7 @@ const (
 func (x *exchange) bodyMode() int {
 	rh := x.resp()
 	switch {
-	case string(x.h.method) == "HEAD" || rh.code == http.StatusNoContent || rh.code == http.StatusNotModified:
+	case x.h.head || rh.code == http.StatusNoContent || rh.code == http.StatusNotModified:
 		return bodyNone
 	case !rh.chunked && rh.length >= 0:
 		return bodyLength

@@ -18,15 +18,19 @@ import (
 // field is one header field; both slices point into a read buffer.
 type field struct{ name, value []byte }
 
-// reqHead is a request head of the fast subset.
+// reqHead is a request head of the fast subset. Its slices point into the
+// client's reader and are good only until the head is discarded from it;
+// what is needed after that is kept in the booleans.
 type reqHead struct {
 	method, target, host []byte
+	head                 bool // the method is HEAD: no answer has a body
 	http10               bool
 	hasHost              bool
 	length               int64 // Content-Length; 0 when absent
 	close                bool  // Connection: close
 	keepAlive            bool  // Connection: keep-alive (an HTTP/1.0 client's opt-in)
 	idempotencyKey       bool  // Idempotency-Key or X-Idempotency-Key present
+	idempotent           bool  // the method is (RFC 9110 section 9.2.2)
 	xff                  [][]byte
 	fields               []field // to forward, hop-by-hop and X-Forwarded-* left out
 }
@@ -43,14 +47,7 @@ func (h *reqHead) keepOpen() bool {
 // replayable is the slow path's replayable for a fast-path head: no body,
 // and idempotent (RFC 9110 section 9.2.2) or marked as safe to retry.
 func (h *reqHead) replayable() bool {
-	if h.length > 0 {
-		return false
-	}
-	switch string(h.method) {
-	case "GET", "HEAD", "OPTIONS", "TRACE":
-		return true
-	}
-	return h.idempotencyKey
+	return h.length == 0 && (h.idempotent || h.idempotencyKey)
 }
 
 // headScan finds the end of a head as its bytes arrive: next is where the
@@ -164,8 +161,14 @@ func parseRequestLine(line []byte, h *reqHead) bool {
 		return false
 	}
 	h.method, line = line[:sp], line[sp+1:]
-	if string(h.method) == "CONNECT" || string(h.method) == "PRI" {
+	switch string(h.method) {
+	case "CONNECT", "PRI":
 		return false
+	case "HEAD":
+		h.head = true
+		h.idempotent = true
+	case "GET", "OPTIONS", "TRACE":
+		h.idempotent = true
 	}
 	sp = bytes.IndexByte(line, ' ')
 	if sp < 1 || !validTarget(line[:sp]) {
