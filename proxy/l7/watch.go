@@ -7,9 +7,11 @@ import (
 
 // watchAfter is how long a request waits for its real before the proxy
 // also watches the client connection for a close. Most answers come
-// sooner, and watching costs a goroutine; a client that leaves is noticed
-// this much later at most, and the real's connection is let go.
-const watchAfter = 50 * time.Millisecond
+// sooner, and watching costs a goroutine and, when the answer comes, a
+// wait for that goroutine to be scheduled (which a starved CPU makes
+// long); a client that leaves is noticed this much later at most, and
+// the real's connection is let go.
+const watchAfter = 200 * time.Millisecond
 
 // watcher notices a client that closes its connection while its request
 // waits for the real, as net/http's server does with a background read on
