@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 	"time"
@@ -35,6 +36,21 @@ func logLines(log string, re *regexp.Regexp) []logLine {
 		}
 	}
 	return out
+}
+
+var groupMaster = regexp.MustCompile(`msg="group master"`)
+
+// takeoverAfter returns how long after since log's first "group master"
+// line came (ha/agent logs it once the group's resources, the VIP among
+// them, have started), or an error when none came after since. Log times
+// are truncated to the millisecond.
+func takeoverAfter(log string, since time.Time) (time.Duration, error) {
+	for _, l := range logLines(log, groupMaster) {
+		if !l.at.Before(since.Truncate(time.Millisecond)) {
+			return max(0, l.at.Sub(since)), nil
+		}
+	}
+	return 0, fmt.Errorf("no \"group master\" line logged after %s", since.Format("15:04:05.000"))
 }
 
 var groupStarting = regexp.MustCompile(`msg="group starting"`)

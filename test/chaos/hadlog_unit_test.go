@@ -42,3 +42,20 @@ time=2026-11-30T19:25:15.163Z level=INFO msg="group standby" node=lb2 group=web 
 		t.Errorf("split brain left: masters %v, want [lb1 lb2]", masters)
 	}
 }
+
+// TestTakeoverAfter checks the crash loop's takeover figure: the first
+// "group master" line after the kill, not an earlier cycle's.
+func TestTakeoverAfter(t *testing.T) {
+	log := `time=2026-11-30T19:25:10.000Z level=INFO msg="group master" node=lb2 group=web state=master reason="resources started"
+time=2026-11-30T19:25:14.900Z level=INFO msg="group starting" node=lb2 group=web state=starting reason="taking over"
+time=2026-11-30T19:25:15.181Z level=INFO msg="group master" node=lb2 group=web state=master reason="resources started"
+`
+	killed := time.Date(2026, 11, 30, 19, 25, 15, 2_500_000, time.UTC)
+	took, err := takeoverAfter(log, killed)
+	if want := 178500 * time.Microsecond; err != nil || took != want {
+		t.Errorf("takeoverAfter = %v, %v; want %v", took, err, want)
+	}
+	if _, err := takeoverAfter(log, killed.Add(time.Second)); err == nil {
+		t.Error("takeoverAfter with no master line after the kill: no error")
+	}
+}
