@@ -217,14 +217,27 @@ func (im *importer) serviceVIPs(vips map[netip.Addr]src, vipGroup map[netip.Addr
 		g.resources = slices.DeleteFunc(g.resources, func(r *resource) bool { return r.kind == "balancer" && len(r.services) == 0 })
 	}
 	im.m.services = slices.DeleteFunc(im.m.services, func(s *service) bool { return refused[s.name] })
-	// A group whose only resource was the balancer of moved services is
-	// merged, not lost: no refusal (pruneGroups would call it one).
+	// A group whose only resources were the balancer of moved services
+	// and a connection sync (LVSSyncDaemonSwap) is merged, not lost: no
+	// refusal (pruneGroups would call it one). Its sync goes with the
+	// services it synced, before their balancer, as on its own line; left
+	// behind, it would sync no service and be dropped.
 	im.m.groups = slices.DeleteFunc(im.m.groups, func(g *group) bool {
 		to, moved := movedTo[g]
-		if moved && len(g.resources) == 0 {
-			im.warnf(g.at, "group %s: every service it activated moved to group %s, and it holds nothing else; not written", g.name, to.name)
+		if !moved || slices.ContainsFunc(g.resources, func(r *resource) bool { return r.kind != "ipvs-sync" }) {
+			return false
 		}
-		return moved && len(g.resources) == 0
+		with := ""
+		if len(g.resources) > 0 {
+			with = ", with its connection sync"
+			i := slices.IndexFunc(to.resources, func(r *resource) bool { return r.kind == "balancer" })
+			if i < 0 { // cannot happen: to activates the moved services
+				i = len(to.resources)
+			}
+			to.resources = slices.Insert(to.resources, i, g.resources...)
+		}
+		im.warnf(g.at, "group %s: every service it activated moved to group %s%s, and it holds nothing else; not written", g.name, to.name, with)
+		return true
 	})
 }
 

@@ -46,6 +46,13 @@ func (im *importer) finishServices() {
 		proto := firstNonEmpty(s.protocol, "tcp")
 		key := proto + " " + s.listen
 		ap, aperr := netip.ParseAddrPort(s.listen)
+		if aperr == nil && ap.Addr().IsMulticast() {
+			// had.toml refuses it: the address would be a VIP, and a VIP
+			// is a unicast address (ha/vip's rule).
+			im.refusef(s.at, "virtual service %s: %s is a multicast address, which no node can hold as a VIP; service not imported", s.listen, ap.Addr())
+			s.name = ""
+			continue
+		}
 		if first, dup := listens[key]; dup {
 			im.refusef(s.at, "%s %s is already the virtual service at %s; this one is not imported", proto, s.listen, first)
 			s.name = ""

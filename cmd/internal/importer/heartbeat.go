@@ -245,16 +245,18 @@ func (im *importer) haresource(at src, g *group, tok string, usedLD map[string]s
 		if f == "" {
 			f = "ldirectord.cf"
 		}
-		if first, dup := usedLD[f]; dup {
-			im.refusef(at, "ldirectord::%s already imported at %s: a service can be activated by one balancer only", f, first)
-			return
-		}
-		usedLD[f] = at
 		path, data, err := readLD(f)
 		if err != nil {
 			im.refusef(at, "ldirectord::%s: cannot read %s (%v): its services are not imported", f, path, unwrapPath(err))
 			return
 		}
+		// By the file read, not the name written: "ldirectord" and
+		// "ldirectord::/etc/ha.d/ldirectord.cf" are one file.
+		if first, dup := usedLD[filepath.Clean(path)]; dup {
+			im.refusef(at, "ldirectord::%s already imported at %s (%s): a service can be activated by one balancer only", f, first, path)
+			return
+		}
+		usedLD[filepath.Clean(path)] = at
 		svcs := im.parseLdirectord(path, data)
 		if len(svcs) == 0 {
 			im.refusef(at, "ldirectord::%s: no virtual service could be imported", f)

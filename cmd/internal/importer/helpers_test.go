@@ -49,6 +49,7 @@ type want struct {
 	toml     []string // substrings of the TOML, each present
 	notTOML  []string // substrings that must not be present
 	warns    []string // substrings, each matching at least one warning
+	notWarns []string // substrings no warning may contain
 	complete bool
 }
 
@@ -68,6 +69,13 @@ func (w want) check(t *testing.T, res *Result) {
 		}
 		if !found {
 			t.Errorf("no warning contains %q; warnings:\n%s", s, strings.Join(ws, "\n"))
+		}
+	}
+	for _, s := range w.notWarns {
+		for _, x := range ws {
+			if strings.Contains(x, s) {
+				t.Errorf("warning %q contains %q", x, s)
+			}
 		}
 	}
 	if res.Complete() != w.complete {

@@ -29,6 +29,8 @@ func TestIPVSAdm(t *testing.T) {
 			"for i in `cat /cluster/http_nodes`; do\n  /sbin/ipvsadm -a -t $VIP:80 -r $i -g\ndone\necho done\n",
 			want: want{complete: true, toml: []string{`listen = "198.18.0.20:80"`, `scheduler = "wlc"`, `"198.18.1.1:80"`, "rapid.sh:7"},
 				warns: []string{"rapid.sh:6: ipvsadm -C: clears every service", "rapid.sh:11: ipvsadm -a -t 198.18.0.20:80 -r $i -g: shell variable $i is not set", "rapid.sh:10: 3 shell line(s) that run no ipvsadm command"}}},
+		{name: "a service on a multicast address is refused", rules: "-A -t 224.0.0.5:80 -s rr\n-a -t 224.0.0.5:80 -r 198.18.1.1:80 -m\n-A -t 198.18.0.20:80 -s rr\n-a -t 198.18.0.20:80 -r 198.18.1.1:80 -m\n",
+			want: want{toml: []string{`listen = "198.18.0.20:80"`}, notTOML: []string{"224.0.0.5"}, warns: []string{"ipvsadm.cf:1: not converted: virtual service 224.0.0.5:80: 224.0.0.5 is a multicast address"}}},
 		{name: "edit and delete", rules: "-A -t 198.18.0.20:80 -s rr\n-a -t 198.18.0.20:80 -r 198.18.1.1:80 -w 1\n-a -t 198.18.0.20:80 -r 198.18.1.2:80 -w 1\n" +
 			"-E -t 198.18.0.20:80 -s lc\n-e -t 198.18.0.20:80 -r 198.18.1.1:80 -w 7\n-d -t 198.18.0.20:80 -r 198.18.1.2:80\n-A -t 198.18.0.21:80\n-D -t 198.18.0.21:80\n" +
 			"-d -t 198.18.0.20:80 -r 198.18.9.9:80\n-a -t 198.18.0.99:80 -r 198.18.1.1:80\n",

@@ -22,9 +22,13 @@ const DefaultZeusListen = "0.0.0.0:80"
 // the file cannot be read or listen is not an address and port.
 func Zeus(path, listen string) (*Result, error) {
 	if listen != "" {
-		if _, err := netip.ParseAddrPort(listen); err != nil {
-			return nil, fmt.Errorf("importer: zeus listen address %q: want IP:PORT", listen)
+		// As ldirectord's virtual= is read: no host name, no zone, a
+		// port, an IPv4-mapped address as IPv4.
+		hp, err := parseHostPort(listen, 0)
+		if err != nil || hp.host != "" {
+			return nil, fmt.Errorf("importer: zeus listen address %q: want IP:PORT (an address without a zone, a port 1-65535)", listen)
 		}
+		listen = hp.String()
 	}
 	data, err := readDisk(path)
 	if err != nil {

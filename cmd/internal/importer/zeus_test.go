@@ -1,6 +1,11 @@
 package importer
 
-import "testing"
+import (
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
 
 func TestZeus(t *testing.T) {
 	tests := []struct {
@@ -31,4 +36,26 @@ func TestZeus(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.want.check(t, zeus("monitor.cfg", []byte(tc.cfg), tc.listen)) })
 	}
+}
+
+// TestZeusListen holds Zeus to what -listen takes: an address and a port
+// as ldirectord's virtual= takes them (IPv4-mapped addresses unmapped),
+// or an error naming it; a multicast address is refused as a VIP.
+func TestZeusListen(t *testing.T) {
+	path := filepath.Join(writeDir(t, map[string]string{"monitor.cfg": "MASTERS = 198.18.1.1\n"}), "monitor.cfg")
+	for _, bad := range []string{"[fe80::1%eth0]:80", "198.18.0.20:0", "web:80", "198.18.0.20"} {
+		if _, err := Zeus(path, bad); err == nil || !strings.Contains(err.Error(), strconv.Quote(bad)) {
+			t.Errorf("Zeus(-listen %s) error = %v, want one naming it", bad, err)
+		}
+	}
+	res, err := Zeus(path, "[::ffff:198.18.0.20]:80")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want{complete: true, toml: []string{`listen = "198.18.0.20:80"`, `{ kind = "vip", address = "198.18.0.20/32" }`}}.check(t, res)
+	res, err = Zeus(path, "224.0.0.1:80")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want{notTOML: []string{"224.0.0.1"}, warns: []string{"not converted: virtual service 224.0.0.1:80: 224.0.0.1 is a multicast address"}}.check(t, res)
 }
