@@ -244,8 +244,15 @@ func (c *conv) config(r *rawFile, file string) *Config {
 	}
 	cfg.GARP = c.garp("garp", &r.GARP, GARP{})
 	cfg.Links = c.links(r.Link, &cfg.Cluster)
+	pingAt := map[netip.Addr]string{}
 	for i := range r.Ping {
-		cfg.Pings = append(cfg.Pings, c.ping(idx("ping", i), &r.Ping[i]))
+		path := idx("ping", i)
+		p := c.ping(path, &r.Ping[i])
+		if first, dup := pingAt[p.Address]; dup && p.Address.IsValid() {
+			c.errorf(path+".address", "ping node %s is listed again (first at %s)", p.Address, c.ix.at(first))
+		}
+		pingAt[p.Address] = path + ".address"
+		cfg.Pings = append(cfg.Pings, p)
 	}
 	names := map[string]string{}
 	for i := range r.Track {

@@ -74,9 +74,24 @@ func (c *conv) machine(cfg *Config) {
 		hc.Checks = append(hc.Checks, ha.CheckConfig{Name: "track " + t.Name, Weight: uint8(t.Weight)})
 	}
 	if c.ix.has("cluster.nodes") {
-		c.domain(c.derivedTimers(hc.Validate()), func(p string) string { return haKey(p, len(cfg.Pings)) })
+		c.domain(withoutCheckNames(c.derivedTimers(hc.Validate())), func(p string) string { return haKey(p, len(cfg.Pings)) })
 	}
 	*cl = cl.WithTimerDefaults()
+}
+
+// withoutCheckNames drops ha's errors about a check's name ("checks[i]":
+// empty or listed twice): config makes the names up ("ping ADDR", "track
+// NAME") and reports a repeated ping node or track name, or an empty
+// track name, at its key, naming the first.
+func withoutCheckNames(err error) error {
+	var out []error
+	for _, fe := range field.All(err) {
+		if rest, ok := strings.CutPrefix(fe.Path, "checks["); ok && strings.Count(rest, "]") == 1 && strings.HasSuffix(rest, "]") {
+			continue
+		}
+		out = append(out, fe)
+	}
+	return errors.Join(out...)
 }
 
 // WithTimerDefaults is c with every timer it leaves unset (0) filled from

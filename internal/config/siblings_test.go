@@ -65,7 +65,10 @@ func TestSiblings(t *testing.T) {
 			`t.toml:25:11: ping[0].address: 198.18.0.100 is a VIP of group "web" (t.toml:15:29): it answers for the cluster itself, so it breaks no tie`},
 		{"two pings on one address",
 			base + "\n[[ping]]\naddress = \"198.18.0.1\"\n[[ping]]\naddress = \"198.18.0.1\"\n",
-			`t.toml:26:3: ping[1]: check name "ping 198.18.0.1" is empty or listed twice`},
+			"t.toml:27:11: ping[1].address: ping node 198.18.0.1 is listed again (first at t.toml:25:11)"},
+		{"two tracks with one name", // once: ha's check-name rule is not reported again
+			base + "\n[[track]]\nname = \"db\"\nscript = \"/bin/true\"\n[[track]]\nname = \"db\"\nscript = \"/bin/true\"\n",
+			`t.toml:28:8: track[1].name: track name "db" used again (first at t.toml:25:8)`},
 		{"ping timeout over interval",
 			base + "\n[[ping]]\naddress = \"198.18.0.1\"\ninterval = \"500ms\"\ntimeout = \"1s\"\n",
 			`t.toml:27:11: ping[0].timeout: 1s is longer than interval 500ms: a hung target would be probed once per timeout, so fall × interval would not bound detection`},
