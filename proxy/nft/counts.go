@@ -6,7 +6,6 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/ti-mo/conntrack"
-	"golang.org/x/sys/unix"
 )
 
 // Counts is one real's connections as `ipvsadm -Ln` shows them: Active
@@ -71,22 +70,13 @@ func withFallback(s *Service) []Real {
 }
 
 func countNAT(m map[netip.AddrPort]Counts, s *Service, flows []conntrack.Flow) {
-	proto := uint8(unix.IPPROTO_TCP)
-	if s.Protocol == "udp" {
-		proto = unix.IPPROTO_UDP
-	}
-	reals := map[netip.AddrPort]bool{}
-	for _, r := range withFallback(s) {
-		reals[r.Addr] = true
-		m[r.Addr] = Counts{}
+	reals := realSet(s)
+	for r := range reals {
+		m[r] = Counts{}
 	}
 	for _, f := range flows {
-		o, r := f.TupleOrig, f.TupleReply
-		if o.Proto.Protocol != proto || o.IP.DestinationAddress.Unmap() != s.VIP.Addr() || o.Proto.DestinationPort != s.VIP.Port() {
-			continue
-		}
-		real := netip.AddrPortFrom(r.IP.SourceAddress.Unmap(), r.Proto.SourcePort)
-		if !reals[real] {
+		real, ok := natFlow(s, reals, f)
+		if !ok {
 			continue
 		}
 		c := m[real]
