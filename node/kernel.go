@@ -43,6 +43,16 @@ type kernelServices struct {
 	lingerGen   uint64
 	lingerFor   time.Duration // natLinger; shorter in tests
 	lingerUntil time.Time     // when linger fires
+
+	// openCT opens the kernel's conntrack table for releaseLiberal; nil
+	// in tests that drive the tables only.
+	openCT func() (conntrackCloser, error)
+}
+
+// conntrackCloser is nft.Conntrack with the sockets to close.
+type conntrackCloser interface {
+	nft.Conntrack
+	Close() error
 }
 
 // natLinger is how long a node that released its last nat service keeps
@@ -100,6 +110,7 @@ func newKernelServices(cfg *config.Config, log *slog.Logger) (*kernelServices, e
 		return nil, err
 	}
 	k.tables = nft.New(conn)
+	k.openCT = func() (conntrackCloser, error) { return nft.OpenCTNetlink() }
 	k.stickyInit()
 	// Nothing is active before this node takes a group: a table a crashed
 	// run left (marked as hapair's) goes now, not at the first takeover.
@@ -263,20 +274,53 @@ func (k *kernelServices) onHealth(id string, healthy bool, reason string) {
 }
 
 // setActive activates or deactivates the named kernel services; names
-// that are not kernel services are ignored (the balancer has them).
+// that are not kernel services are ignored (the balancer has them). The
+// TCP connections of the nat services it deactivates are then marked
+// liberal (releaseLiberal).
 func (k *kernelServices) setActive(names []string, on bool) error {
 	k.mu.Lock()
-	defer k.mu.Unlock()
-	changed := false
+	var changed []nft.Service
 	for _, n := range names {
 		if s, ok := k.svcs[n]; ok && s.active != on {
-			s.active, s.seed, changed = on, on, true
+			s.active, s.seed = on, on
+			changed = append(changed, kernelSpec(s.cfg, s))
 		}
 	}
-	if !changed {
+	if len(changed) == 0 {
+		k.mu.Unlock()
 		return nil
 	}
-	return k.applyLocked()
+	err := k.applyLocked()
+	k.mu.Unlock()
+	if err == nil && !on {
+		k.releaseLiberal(changed)
+	}
+	return err
+}
+
+// releaseLiberal marks the conntrack entries of the nat services this
+// node has just released liberal (nft.Liberal), so that while the NAT
+// hooks linger the replies of their connections are still translated
+// here after the clients' segments have moved to the new owner; without
+// it conntrack's window tracking found such a reply invalid and it went
+// to the client untranslated, which reset the connection. A failure is
+// logged: the release goes on.
+func (k *kernelServices) releaseLiberal(svcs []nft.Service) {
+	if k.openCT == nil {
+		return
+	}
+	start := time.Now()
+	ct, err := k.openCT()
+	if err != nil {
+		k.log.Warn("marking released connections liberal failed; a reply that still reaches this node after the move may be reset", "err", err)
+		return
+	}
+	defer ct.Close()
+	n, err := nft.Liberal(ct, svcs)
+	if err != nil {
+		k.log.Warn("marking released connections liberal failed for some; a reply of those that still reaches this node after the move may be reset", "marked", n, "err", err)
+	}
+	k.log.Debug("released connections marked liberal", "marked", n, "took", time.Since(start).Round(time.Microsecond))
 }
 
 func (k *kernelServices) applyLocked() error {

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"errors"
 	"log/slog"
 	"net/netip"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/hapair/hapair/proxy/nft"
 	"github.com/hapair/hapair/proxy/nft/nfttest"
 	"github.com/hapair/hapair/proxy/persist"
+	"github.com/ti-mo/conntrack"
 )
 
 func stickyKernel(t *testing.T) (*kernelServices, *nfttest.Fake) {
@@ -218,5 +220,71 @@ func TestKernelCloseWaitsOutTheLinger(t *testing.T) {
 	}
 	if f.Has(nftables.TableFamilyIPv4) {
 		t.Errorf("the ip table is still there after close")
+	}
+}
+
+// liberalCT is a conntrack table for releaseLiberal: it holds one entry
+// of web and records the ones marked.
+type liberalCT struct {
+	flows  []conntrack.Flow
+	marked *[]conntrack.Flow
+	fail   error
+}
+
+func (c liberalCT) Dump(*conntrack.DumpOptions) ([]conntrack.Flow, error) { return c.flows, nil }
+func (c liberalCT) SetLiberal(f conntrack.Flow) error {
+	if c.fail != nil {
+		return c.fail
+	}
+	*c.marked = append(*c.marked, f)
+	return nil
+}
+func (liberalCT) Close() error { return nil }
+
+// A release marks the released nat service's connections liberal, after
+// its rules have gone; a takeover marks nothing; a failure to mark is
+// logged and the release goes on.
+func TestKernelReleaseMarksConnectionsLiberal(t *testing.T) {
+	k, f := stickyKernel(t)
+	k.lingerFor = time.Hour
+	var marked []conntrack.Flow
+	entry := conntrack.Flow{
+		TupleOrig: conntrack.Tuple{IP: conntrack.IPTuple{SourceAddress: netip.MustParseAddr("198.18.0.50"), DestinationAddress: netip.MustParseAddr("198.18.0.100")},
+			Proto: conntrack.ProtoTuple{Protocol: 6, SourcePort: 40000, DestinationPort: 80}},
+		TupleReply: conntrack.Tuple{IP: conntrack.IPTuple{SourceAddress: netip.MustParseAddr("198.18.0.22"), DestinationAddress: netip.MustParseAddr("198.18.0.50")},
+			Proto: conntrack.ProtoTuple{Protocol: 6, SourcePort: 80, DestinationPort: 40000}},
+		ProtoInfo: conntrack.ProtoInfo{TCP: &conntrack.ProtoInfoTCP{State: 3}},
+	}
+	ct := liberalCT{flows: []conntrack.Flow{entry}, marked: &marked}
+	var batchAtMark string
+	k.openCT = func() (conntrackCloser, error) {
+		batchAtMark = f.Trace()
+		return ct, nil
+	}
+	if err := k.setActive([]string{"web"}, true); err != nil {
+		t.Fatal(err)
+	}
+	if len(marked) != 0 {
+		t.Fatalf("a takeover marked %d entries liberal, want none", len(marked))
+	}
+	f.Trace()
+	if err := k.setActive([]string{"web"}, false); err != nil {
+		t.Fatal(err)
+	}
+	if len(marked) != 1 || marked[0].TupleOrig != entry.TupleOrig {
+		t.Fatalf("the release marked %v, want web's one entry", marked)
+	}
+	if !strings.Contains(batchAtMark, "delete chain ip hapair svc_web") {
+		t.Errorf("the entries were marked before the release's batch removed web's rules; batch sent by then:\n%s", batchAtMark)
+	}
+	// A failure does not fail the release.
+	if err := k.setActive([]string{"web"}, true); err != nil {
+		t.Fatal(err)
+	}
+	k.openCT = func() (conntrackCloser, error) {
+		return liberalCT{flows: ct.flows, fail: errors.New("ctnetlink said no")}, nil
+	}
+	if err := k.setActive([]string{"web"}, false); err != nil {
+		t.Fatalf("a release whose marking failed: %v, want it to go on", err)
 	}
 }
