@@ -101,8 +101,7 @@ func liberalTargets(svcs []*Service, flows []conntrack.Flow) []conntrack.Flow {
 			if _, ok := natFlow(s, reals, f); !ok {
 				continue
 			}
-			tcp := f.ProtoInfo.TCP
-			if tcp != nil && tcp.OriginalFlags&beLiberal != 0 && tcp.ReplyFlags&beLiberal != 0 {
+			if tcp := f.ProtoInfo.TCP; tcp != nil && liberalFlag(tcp.OriginalFlags) && liberalFlag(tcp.ReplyFlags) {
 				continue
 			}
 			out = append(out, f)
@@ -110,6 +109,12 @@ func liberalTargets(svcs []*Service, flows []conntrack.Flow) []conntrack.Flow {
 	}
 	return out
 }
+
+// liberalFlag reports whether a direction's flags, as ti-mo/conntrack
+// reads them (struct nf_ct_tcp_flags, the flags byte then the mask byte,
+// as one big-endian uint16; a dump leaves the mask 0), have the liberal
+// flag.
+func liberalFlag(v uint16) bool { return byte(v>>8)&beLiberal != 0 }
 
 // realSet is s's reals and fallback by address.
 func realSet(s *Service) map[netip.AddrPort]bool {

@@ -36,9 +36,9 @@ func clientPorts(fs []conntrack.Flow) []uint16 {
 func TestLiberal(t *testing.T) {
 	const est = 3
 	liberal := flow(6, "198.18.0.50:40007", "198.18.0.100:80", "198.18.0.22:8080", est)
-	liberal.ProtoInfo.TCP.OriginalFlags, liberal.ProtoInfo.TCP.ReplyFlags = 0x0808, 0x0808
+	liberal.ProtoInfo.TCP.OriginalFlags, liberal.ProtoInfo.TCP.ReplyFlags = 0x0c00, 0x0800 // as a dump has them: flags, mask 0
 	half := flow(6, "198.18.0.50:40008", "198.18.0.100:80", "198.18.0.22:8080", est)
-	half.ProtoInfo.TCP.OriginalFlags = 0x0808
+	half.ProtoInfo.TCP.OriginalFlags, half.ProtoInfo.TCP.ReplyFlags = 0x0800, 0x0008 // a mask byte is not the flag
 	ct := &fakeCT{dump: dump{
 		flow(6, "198.18.0.50:40000", "198.18.0.100:80", "198.18.0.21:8080", est),
 		flow(6, "198.18.0.50:40001", "198.18.0.100:80", "198.18.0.21:8080", 7),    // time wait: still the service's

@@ -1,0 +1,213 @@
+package e2e
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hapair/hapair/test/lab"
+)
+
+// The old owner of a nat group after a planned switchover: the tests
+// here make the race of a move wide instead of rare, the window in which
+// the client's segments already reach the new owner while the reals'
+// replies still reach the old one (or the reverse, on a take-back).
+
+// natDiag counts, on a balancer node, the packets of the stream's
+// connections: from the reals in the forward hook by conntrack state
+// (before postrouting translates a reply's source back to the VIP), and
+// leaving toward the client after the translation, with the VIP's
+// address or with a real's own (the packet the client resets). It is the
+// test's own table, `inet hpdiag`, removed at cleanup.
+type natDiag struct {
+	h *lab.Host
+}
+
+const diagTable = "hpdiag"
+
+func installNATDiag(t *testing.T, p *pair, node string) *natDiag {
+	t.Helper()
+	h := p.lab.Host(node)
+	var reals []string
+	for _, b := range p.lab.Backends() {
+		reals = append(reals, b.Addr.String())
+	}
+	rs, client := strings.Join(reals, ", "), p.lab.Client().Addr
+	script := fmt.Sprintf(`table inet %[1]s {
+	chain fwd {
+		type filter hook forward priority 0; policy accept;
+		ip saddr { %[2]s } tcp sport 9000 ct state invalid counter comment "real-invalid"
+		ip saddr { %[2]s } tcp sport 9000 ct state established counter comment "real-established"
+		ip saddr %[3]s tcp dport 9000 ct state invalid counter comment "client-invalid"
+		ip saddr %[3]s tcp dport 9000 ct state established counter comment "client-established"
+	}
+	chain post {
+		type filter hook postrouting priority 200; policy accept;
+		ip daddr %[3]s ip saddr %[4]s tcp sport 9000 counter comment "to-client-as-vip"
+		ip daddr %[3]s ip saddr { %[2]s } tcp sport 9000 counter comment "to-client-as-real"
+	}
+}
+`, diagTable, rs, client, vip)
+	h.Sh(t, "nft -f - <<'EOF'\n"+script+"EOF")
+	t.Cleanup(func() { h.RunFor(5*time.Second, "nft", "delete", "table", "inet", diagTable) })
+	return &natDiag{h: h}
+}
+
+var diagCounter = regexp.MustCompile(`counter packets (\d+) bytes \d+ comment "([a-z-]+)"`)
+
+// read returns the counters by name, and conntrack's invalid count of
+// the node's namespace (conntrack -S, every CPU) as "conntrack-invalid".
+func (d *natDiag) read(t *testing.T) map[string]int64 {
+	t.Helper()
+	out, err := d.h.RunFor(5*time.Second, "nft", "list", "table", "inet", diagTable)
+	if err != nil {
+		t.Fatalf("%s: reading the diagnostic counters: %v: %s", d.h.Name, err, out)
+	}
+	got := map[string]int64{}
+	for _, m := range diagCounter.FindAllStringSubmatch(string(out), -1) {
+		n, _ := strconv.ParseInt(m[1], 10, 64)
+		got[m[2]] = n
+	}
+	if out, err := d.h.RunFor(5*time.Second, "conntrack", "-S"); err == nil {
+		for _, f := range strings.Fields(string(out)) {
+			if v, ok := strings.CutPrefix(f, "invalid="); ok {
+				n, _ := strconv.ParseInt(v, 10, 64)
+				got["conntrack-invalid"] += n
+			}
+		}
+	}
+	return got
+}
+
+// since returns the counters' growth from before.
+func since(before, after map[string]int64) map[string]int64 {
+	d := map[string]int64{}
+	for k, v := range after {
+		d[k] = v - before[k]
+	}
+	return d
+}
+
+// pinGateway makes the reals send to the VIP's address through node's
+// MAC whatever the ARP says (a permanent neighbour entry, which a
+// gratuitous ARP does not override): the reals whose ARP cache is slow to
+// follow the new owner, made as slow as the test wants. unpinGateway
+// deletes the entry; the next packet resolves the VIP again.
+func pinGateway(t *testing.T, p *pair, node string) {
+	t.Helper()
+	mac := p.lab.Host(node).MAC("eth0")
+	for _, b := range p.lab.Backends() {
+		b.Sh(t, fmt.Sprintf("ip neigh replace %s lladdr %s dev eth0 nud permanent", vip, mac))
+	}
+}
+
+func unpinGateway(t *testing.T, p *pair) {
+	t.Helper()
+	for _, b := range p.lab.Backends() {
+		b.Sh(t, fmt.Sprintf("ip neigh del %s dev eth0", vip))
+	}
+}
+
+// waitCounter waits until counter name of d has grown by at least n
+// from before.
+func waitCounter(t *testing.T, d *natDiag, before map[string]int64, name string, n int64, timeout time.Duration) {
+	t.Helper()
+	lab.Eventually(t, timeout, fmt.Sprintf("%s counts %d more %s packets", d.h.Name, n, name), func() error {
+		if got := d.read(t)[name] - before[name]; got < n {
+			return fmt.Errorf("%d so far", got)
+		}
+		return nil
+	})
+}
+
+// TestKernelNATRepliesThroughOldOwner: after a planned switchover the
+// client's segments reach the new owner (its gratuitous ARP) while the
+// reals' replies still reach the old one (their ARP caches pinned to
+// lb1 here, for as long as it takes lb1 to forward 20 of them). lb1 must
+// go on translating those replies during its NAT linger: conntrack's
+// strict window tracking of lb1's own entries found such a reply invalid
+// (it acknowledges data lb1 never saw), lb1 forwarded it with the real's
+// own address and the client reset the connection.
+func TestKernelNATRepliesThroughOldOwner(t *testing.T) {
+	p := kernelPair(t)
+	d1 := installNATDiag(t, p, "lb1")
+	s := dialStream(t, p)
+	if err := s.run(100); err != nil {
+		t.Fatalf("before the switchover: %v", err)
+	}
+	pinGateway(t, p, "lb1")
+	stop := s.live()
+	waitSynced(t, p)
+	start := time.Now()
+	if out, err := p.lab.Host("lb1").Hactl(p.bins, "standby", "web"); err != nil {
+		t.Fatalf("hactl standby: %v: %s", err, out)
+	}
+	released := time.Since(start)
+	p.waitHolds("lb2", 5*time.Second)
+	took := time.Since(start)
+	lab.Eventually(t, 2*time.Second, "the client sends to lb2", func() error {
+		got, err := p.lab.NeighMAC("client", vip)
+		if err != nil || got.String() != p.lab.Host("lb2").MAC("eth0").String() {
+			return fmt.Errorf("client's neighbour entry for the VIP: %v %v", got, err)
+		}
+		return nil
+	})
+	before := d1.read(t)
+	// 20 replies through lb1 while the client sends to lb2: 200 ms of
+	// the stream, well inside lb1's 2 s linger.
+	waitCounter(t, d1, before, "real-established", 20, time.Second)
+	during := since(before, d1.read(t))
+	unpinGateway(t, p)
+	err := stop(100)
+	t.Logf("hactl standby returned after %v (lb1 released), lb2 master after %v; on lb1 while the client sent to lb2 and the reals to lb1: %v",
+		released.Round(time.Millisecond), took.Round(time.Millisecond), during)
+	if err != nil {
+		t.Fatalf("the connection broke while the reals' replies went through the old owner: %v", err)
+	}
+	if during["to-client-as-real"] != 0 {
+		t.Errorf("lb1 sent %d of the reals' replies to the client with the real's own address", during["to-client-as-real"])
+	}
+}
+
+// TestKernelNATTakeBack: the group moves to lb2 and back to lb1 within
+// conntrackd's PurgeTimeout (5 s), so lb1 still holds its own conntrack
+// entries of the stream when it commits lb2's: conntrackd's commit keeps
+// an entry that exists (EEXIST), and lb1's carries the windows it last
+// saw, before lb2 carried the stream. The stream must go on through lb1
+// from where lb2 left it.
+func TestKernelNATTakeBack(t *testing.T) {
+	p := kernelPair(t)
+	d2 := installNATDiag(t, p, "lb2")
+	s := dialStream(t, p)
+	if err := s.run(100); err != nil {
+		t.Fatalf("before the switchover: %v", err)
+	}
+	stop := s.live()
+	waitSynced(t, p)
+	start := time.Now()
+	if out, err := p.lab.Host("lb1").Hactl(p.bins, "standby", "web"); err != nil {
+		t.Fatalf("hactl standby on lb1: %v: %s", err, out)
+	}
+	p.waitHolds("lb2", 5*time.Second)
+	// The stream through lb2 for a while: 50 of the reals' replies.
+	before := d2.read(t)
+	waitCounter(t, d2, before, "real-established", 50, 2*time.Second)
+	back := time.Now()
+	if out, err := p.lab.Host("lb1").Hactl(p.bins, "takeover", "web"); err != nil {
+		t.Fatalf("hactl takeover on lb1: %v: %s", err, out)
+	}
+	p.waitHolds("lb1", 5*time.Second)
+	took := time.Since(back)
+	if d := time.Since(start); d > 5*time.Second {
+		t.Logf("the take-back ended %v after lb1's release: lb1's own entries may already be flushed (PurgeTimeout 5s), so this run did not test what it is for", d.Round(time.Millisecond))
+	}
+	if err := stop(100); err != nil {
+		t.Fatalf("the connection broke when lb1 took the group back (%v after its release, takeover %v): %v",
+			back.Sub(start).Round(time.Millisecond), took.Round(time.Millisecond), err)
+	}
+	t.Logf("take-back: lb1 master %v after hactl takeover on lb1, %v after its own release; longest stall of the stream %v",
+		took.Round(time.Millisecond), time.Since(start).Round(time.Millisecond), s.maxStall.Round(time.Millisecond))
+}
