@@ -123,6 +123,64 @@ func waitCounter(t *testing.T, d *natDiag, before map[string]int64, name string,
 	})
 }
 
+// moveTimes is a planned move as the two nodes' status tells it: when
+// the old owner entered its released state (its NAT linger began just
+// before) and the new owner's takeover timeline.
+type moveTimes struct {
+	Released                       time.Time
+	Started, Running, FirstARP     time.Time
+	LingerLeftAtARP, ReleasedToARP time.Duration
+	oldNode, newNode               string
+}
+
+type timelineStatus struct {
+	Groups []struct {
+		Name         string    `json:"name"`
+		Since        time.Time `json:"since"`
+		LastTakeover *struct {
+			Started  time.Time `json:"started"`
+			Running  time.Time `json:"running"`
+			FirstARP time.Time `json:"first_arp"`
+		} `json:"last_takeover"`
+	} `json:"groups"`
+}
+
+// moveTimeline reads the move of group web from oldNode to newNode; the
+// NAT linger (2 s) counted from the release is what is left of it when
+// the new owner's first gratuitous ARP leaves.
+func moveTimeline(t *testing.T, p *pair, oldNode, newNode string) moveTimes {
+	t.Helper()
+	var o, n timelineStatus
+	if err := p.statusInto(oldNode, &o); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.statusInto(newNode, &n); err != nil {
+		t.Fatal(err)
+	}
+	m := moveTimes{oldNode: oldNode, newNode: newNode}
+	for _, g := range o.Groups {
+		if g.Name == "web" {
+			m.Released = g.Since
+		}
+	}
+	for _, g := range n.Groups {
+		if g.Name == "web" && g.LastTakeover != nil {
+			m.Started, m.Running, m.FirstARP = g.LastTakeover.Started, g.LastTakeover.Running, g.LastTakeover.FirstARP
+		}
+	}
+	if !m.Released.IsZero() && !m.FirstARP.IsZero() {
+		m.ReleasedToARP = m.FirstARP.Sub(m.Released)
+		m.LingerLeftAtARP = 2*time.Second - m.ReleasedToARP
+	}
+	return m
+}
+
+func (m moveTimes) String() string {
+	return fmt.Sprintf("%s released at %s; %s started %+v later, running %+v, first gratuitous ARP %+v (the linger has %v left then)",
+		m.oldNode, m.Released.UTC().Format("15:04:05.000"), m.newNode, m.Started.Sub(m.Released).Round(time.Millisecond),
+		m.Running.Sub(m.Released).Round(time.Millisecond), m.ReleasedToARP.Round(time.Millisecond), m.LingerLeftAtARP.Round(time.Millisecond))
+}
+
 // TestKernelNATRepliesThroughOldOwner: after a planned switchover the
 // client's segments reach the new owner (its gratuitous ARP) while the
 // reals' replies still reach the old one (their ARP caches pinned to
@@ -162,8 +220,8 @@ func TestKernelNATRepliesThroughOldOwner(t *testing.T) {
 	during := since(before, d1.read(t))
 	unpinGateway(t, p)
 	err := stop(100)
-	t.Logf("hactl standby returned after %v (lb1 released), lb2 master after %v; on lb1 while the client sent to lb2 and the reals to lb1: %v",
-		released.Round(time.Millisecond), took.Round(time.Millisecond), during)
+	t.Logf("hactl standby returned after %v (lb1 released), lb2 master after %v; %v; on lb1 while the client sent to lb2 and the reals to lb1: %v",
+		released.Round(time.Millisecond), took.Round(time.Millisecond), moveTimeline(t, p, "lb1", "lb2"), during)
 	if err != nil {
 		t.Fatalf("the connection broke while the reals' replies went through the old owner: %v", err)
 	}

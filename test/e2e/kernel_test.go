@@ -314,19 +314,25 @@ func TestKernelNATSurvivesCrashFailover(t *testing.T) {
 
 func TestKernelNATSurvivesSwitchover(t *testing.T) {
 	p := kernelPair(t)
+	d1 := installNATDiag(t, p, "lb1")
 	s := dialStream(t, p)
 	if err := s.run(100); err != nil {
 		t.Fatalf("before the switchover: %v", err)
 	}
 	stop := s.live()
 	waitSynced(t, p)
+	before := d1.read(t)
 	start := time.Now()
 	if out, err := p.lab.Host("lb1").Hactl(p.bins, "standby", "web"); err != nil {
 		t.Fatalf("hactl standby: %v: %s", err, out)
 	}
 	p.waitHolds("lb2", 5*time.Second)
 	took := time.Since(start)
-	if err := stop(100); err != nil {
+	err := stop(100)
+	// What lb1 forwarded from the move on: a reply leaving with a real's
+	// own address is one the client resets.
+	t.Logf("%v; on lb1 since the move: %v", moveTimeline(t, p, "lb1", "lb2"), since(before, d1.read(t)))
+	if err != nil {
 		t.Fatalf("the connection broke across the planned switchover: %v", err)
 	}
 	checkStall(t, "nat planned switchover", s, start, took)
