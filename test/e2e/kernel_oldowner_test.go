@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"net"
 	"regexp"
 	"strconv"
 	"strings"
@@ -216,7 +217,12 @@ func TestKernelNATRepliesThroughOldOwner(t *testing.T) {
 	before := d1.read(t)
 	// 20 replies through lb1 while the client sends to lb2: 200 ms of
 	// the stream, well inside lb1's 2 s linger.
-	waitCounter(t, d1, before, "real-established", 20, time.Second)
+	_, waitErr := lab.WaitFor(time.Second, func() error {
+		if got := d1.read(t)["real-established"] - before["real-established"]; got < 20 {
+			return fmt.Errorf("%d so far", got)
+		}
+		return nil
+	})
 	during := since(before, d1.read(t))
 	unpinGateway(t, p)
 	err := stop(100)
@@ -224,6 +230,9 @@ func TestKernelNATRepliesThroughOldOwner(t *testing.T) {
 		released.Round(time.Millisecond), took.Round(time.Millisecond), moveTimeline(t, p, "lb1", "lb2"), during)
 	if err != nil {
 		t.Fatalf("the connection broke while the reals' replies went through the old owner: %v", err)
+	}
+	if waitErr != nil {
+		t.Errorf("lb1 did not forward 20 established replies of the reals while they went through it: %v", waitErr)
 	}
 	if during["to-client-as-real"] != 0 {
 		t.Errorf("lb1 sent %d of the reals' replies to the client with the real's own address", during["to-client-as-real"])
@@ -243,6 +252,11 @@ func TestKernelNATTakeBack(t *testing.T) {
 	if err := s.run(100); err != nil {
 		t.Fatalf("before the switchover: %v", err)
 	}
+	// lb1's conntrack events for the stream: its entry must live through
+	// the take-back (conntrackd's commit cancels the flush its release
+	// scheduled, sync-mode.c local_commit).
+	events := p.lab.Host("lb1").Start([]string{"stdbuf", "-oL", "conntrack", "-E", "-o", "timestamp", "-p", "tcp", "--dport", "9000"})
+	port := s.c.LocalAddr().(*net.TCPAddr).Port
 	stop := s.live()
 	waitSynced(t, p)
 	start := time.Now()
@@ -262,9 +276,17 @@ func TestKernelNATTakeBack(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Logf("the take-back ended %v after lb1's release: lb1's own entries may already be flushed (PurgeTimeout 5s), so this run did not test what it is for", d.Round(time.Millisecond))
 	}
-	if err := stop(100); err != nil {
-		t.Fatalf("the connection broke when lb1 took the group back (%v after its release, takeover %v): %v",
-			back.Sub(start).Round(time.Millisecond), took.Round(time.Millisecond), err)
+	// The stream goes on past PurgeTimeout (5 s) after lb1's release,
+	// when a flush not cancelled would have removed lb1's entries.
+	more := max(100, int(time.Until(start.Add(7*time.Second))/(10*time.Millisecond)))
+	if err := stop(more); err != nil {
+		t.Fatalf("the connection broke when lb1 took the group back (%v after its release, takeover %v): %v\nlb1's conntrack events:\n%s",
+			back.Sub(start).Round(time.Millisecond), took.Round(time.Millisecond), err, events.Output())
+	}
+	for _, l := range strings.Split(events.Output(), "\n") {
+		if strings.Contains(l, "DESTROY") && strings.Contains(l, fmt.Sprintf("sport=%d ", port)) {
+			t.Errorf("lb1's conntrack entry of the stream was destroyed: %s", l)
+		}
 	}
 	t.Logf("take-back: lb1 master %v after hactl takeover on lb1, %v after its own release; longest stall of the stream %v",
 		took.Round(time.Millisecond), time.Since(start).Round(time.Millisecond), s.maxStall.Round(time.Millisecond))
