@@ -125,10 +125,11 @@ func waitCounter(t *testing.T, d *natDiag, before map[string]int64, name string,
 }
 
 // moveTimes is a planned move as the two nodes' status tells it: when
-// the old owner entered its released state (its NAT linger began just
-// before) and the new owner's takeover timeline.
+// the command was given (the old owner's NAT linger begins soon after,
+// once its VIP has gone), when the old owner had released the group
+// (after conntrack-sync's steps), and the new owner's takeover timeline.
 type moveTimes struct {
-	Released                       time.Time
+	Command, Released              time.Time
 	Started, Running, FirstARP     time.Time
 	LingerLeftAtARP, ReleasedToARP time.Duration
 	oldNode, newNode               string
@@ -146,10 +147,11 @@ type timelineStatus struct {
 	} `json:"groups"`
 }
 
-// moveTimeline reads the move of group web from oldNode to newNode; the
-// NAT linger (2 s) counted from the release is what is left of it when
-// the new owner's first gratuitous ARP leaves.
-func moveTimeline(t *testing.T, p *pair, oldNode, newNode string) moveTimes {
+// moveTimeline reads the move of group web from oldNode to newNode,
+// commanded at cmd. LingerLeftAtARP is at most what is left of the old
+// owner's NAT linger (2 s, from a moment after cmd) when the new owner's
+// first gratuitous ARP leaves.
+func moveTimeline(t *testing.T, p *pair, oldNode, newNode string, cmd time.Time) moveTimes {
 	t.Helper()
 	var o, n timelineStatus
 	if err := p.statusInto(oldNode, &o); err != nil {
@@ -158,7 +160,7 @@ func moveTimeline(t *testing.T, p *pair, oldNode, newNode string) moveTimes {
 	if err := p.statusInto(newNode, &n); err != nil {
 		t.Fatal(err)
 	}
-	m := moveTimes{oldNode: oldNode, newNode: newNode}
+	m := moveTimes{oldNode: oldNode, newNode: newNode, Command: cmd}
 	for _, g := range o.Groups {
 		if g.Name == "web" {
 			m.Released = g.Since
@@ -171,15 +173,16 @@ func moveTimeline(t *testing.T, p *pair, oldNode, newNode string) moveTimes {
 	}
 	if !m.Released.IsZero() && !m.FirstARP.IsZero() {
 		m.ReleasedToARP = m.FirstARP.Sub(m.Released)
-		m.LingerLeftAtARP = 2*time.Second - m.ReleasedToARP
+		m.LingerLeftAtARP = 2*time.Second - m.FirstARP.Sub(cmd)
 	}
 	return m
 }
 
 func (m moveTimes) String() string {
-	return fmt.Sprintf("%s released at %s; %s started %+v later, running %+v, first gratuitous ARP %+v (the linger has %v left then)",
-		m.oldNode, m.Released.UTC().Format("15:04:05.000"), m.newNode, m.Started.Sub(m.Released).Round(time.Millisecond),
-		m.Running.Sub(m.Released).Round(time.Millisecond), m.ReleasedToARP.Round(time.Millisecond), m.LingerLeftAtARP.Round(time.Millisecond))
+	return fmt.Sprintf("move commanded at %s; %s released %v later; %s started %+v after that, running %+v, first gratuitous ARP %+v (%s's NAT linger has at most %v left then)",
+		m.Command.UTC().Format("15:04:05.000"), m.oldNode, m.Released.Sub(m.Command).Round(time.Millisecond), m.newNode,
+		m.Started.Sub(m.Released).Round(time.Millisecond), m.Running.Sub(m.Released).Round(time.Millisecond),
+		m.ReleasedToARP.Round(time.Millisecond), m.oldNode, m.LingerLeftAtARP.Round(time.Millisecond))
 }
 
 // TestKernelNATRepliesThroughOldOwner: after a planned switchover the
@@ -227,7 +230,7 @@ func TestKernelNATRepliesThroughOldOwner(t *testing.T) {
 	unpinGateway(t, p)
 	err := stop(100)
 	t.Logf("hactl standby returned after %v (lb1 released), lb2 master after %v; %v; on lb1 while the client sent to lb2 and the reals to lb1: %v",
-		released.Round(time.Millisecond), took.Round(time.Millisecond), moveTimeline(t, p, "lb1", "lb2"), during)
+		released.Round(time.Millisecond), took.Round(time.Millisecond), moveTimeline(t, p, "lb1", "lb2", start), during)
 	if err != nil {
 		t.Fatalf("the connection broke while the reals' replies went through the old owner: %v", err)
 	}

@@ -331,7 +331,7 @@ func TestKernelNATSurvivesSwitchover(t *testing.T) {
 	err := stop(100)
 	// What lb1 forwarded from the move on: a reply leaving with a real's
 	// own address is one the client resets.
-	t.Logf("%v; on lb1 since the move: %v", moveTimeline(t, p, "lb1", "lb2"), since(before, d1.read(t)))
+	t.Logf("%v; on lb1 since the move: %v", moveTimeline(t, p, "lb1", "lb2", start), since(before, d1.read(t)))
 	if err != nil {
 		t.Fatalf("the connection broke across the planned switchover: %v", err)
 	}
