@@ -62,13 +62,14 @@ type Resource struct {
 
 	mu     sync.Mutex
 	daemon *daemon // nil until started
-	// after: the takeover's steps after the commit, still running (nil
-	// when none); Stop, Close and the next Start end them first.
-	after *afterCommit
+	// after: the steps of the last role switch still running in the
+	// background (the takeover's after the commit, the release's), nil
+	// when none; the next switch and Close end them first.
+	after *background
 }
 
-// afterCommit is a run of the takeover's steps after the commit.
-type afterCommit struct {
+// background is a run of a role switch's steps that no resource waits for.
+type background struct {
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the steps have ended
 }
@@ -147,35 +148,42 @@ func (r *Resource) Name() string { return r.name }
 func (r *Resource) Start(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.endAfterCommit()
+	r.endBackground()
 	if err := r.ensure(ctx); err != nil {
 		return err
 	}
 	if err := r.client(ctx, "-c"); err != nil {
 		return fmt.Errorf("conntrack-sync: committing the external cache: %w", err)
 	}
+	r.inBackground(ctx, "after takeover", "-f", "-R", "-B")
+	return nil
+}
+
+// inBackground runs the client commands ops in order, each bounded by
+// CommandTimeout, without waiting for them; failures are logged with
+// when. r.mu is held.
+func (r *Resource) inBackground(ctx context.Context, when string, ops ...string) {
 	actx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	a := &afterCommit{cancel: cancel, done: make(chan struct{})}
+	a := &background{cancel: cancel, done: make(chan struct{})}
 	r.after = a
 	go func() {
 		defer close(a.done)
 		defer cancel()
-		for _, op := range []string{"-f", "-R", "-B"} {
+		for _, op := range ops {
 			if actx.Err() != nil {
 				return
 			}
 			if err := r.client(actx, op); err != nil && actx.Err() == nil {
-				r.log.Warn("conntrackd step failed after takeover", "op", op, "iface", r.cfg.Interface, "err", err)
+				r.log.Warn("conntrackd step failed "+when, "op", op, "iface", r.cfg.Interface, "err", err)
 			}
 		}
 	}()
-	return nil
 }
 
-// endAfterCommit stops the takeover's steps after the commit, if they
+// endBackground stops the last role switch's background steps, if they
 // still run, and waits for them (at most the command running, which
 // its cancellation kills). r.mu is held.
-func (r *Resource) endAfterCommit() {
+func (r *Resource) endBackground() {
 	if a := r.after; a != nil {
 		a.cancel()
 		<-a.done
@@ -187,23 +195,27 @@ func (r *Resource) endAfterCommit() {
 // running, a flush of the kernel's conntrack table is scheduled for
 // PurgeTimeout (5 s) later (-t, conntrackd.conf(5): it purges the entries
 // this node no longer forwards for) and a resync from the new owner is
-// requested (-n). Failures are logged: the release goes on. A release
-// therefore keeps translating its connections for at most PurgeTimeout,
-// longer than node's natLinger, which must stay below it.
+// requested (-n). A release therefore keeps translating its connections
+// for at most PurgeTimeout, longer than node's natLinger, which must stay
+// below it. A takeover here cancels the scheduled flush: conntrackd's
+// commit (-c) deletes it first (sync-mode.c, local_commit).
+//
+// Stop returns once the daemon runs; -t and -n follow in the background,
+// each bounded by CommandTimeout, and failures are logged: the peer's
+// takeover needs neither, and it waits for this release, while the old
+// owner's NAT linger (node) runs from it. (Measured on a loaded host, each
+// conntrackd command took up to 2.3 s.) keepalived, too, runs
+// notify_backup's primary-backup.sh without waiting for it.
 func (r *Resource) Stop(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.endAfterCommit()
+	r.endBackground()
 	if err := r.ensure(ctx); err != nil {
 		r.log.Warn("conntrackd not running after release", "iface", r.cfg.Interface,
 			"reason", "this node will not receive the new owner's connections", "err", err)
 		return nil
 	}
-	for _, op := range []string{"-t", "-n"} {
-		if err := r.client(ctx, op); err != nil {
-			r.log.Warn("conntrackd step failed after release", "op", op, "iface", r.cfg.Interface, "err", err)
-		}
-	}
+	r.inBackground(ctx, "after release", "-t", "-n")
 	return nil
 }
 
@@ -213,7 +225,7 @@ func (r *Resource) Stop(ctx context.Context) error {
 func (r *Resource) RemoveStale(ctx context.Context) (bool, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.endAfterCommit()
+	r.endBackground()
 	if err := r.ensure(ctx); err != nil {
 		return false, err
 	}
@@ -241,7 +253,7 @@ func (r *Resource) Status(ctx context.Context) error {
 func (r *Resource) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.endAfterCommit()
+	r.endBackground()
 	if d := r.daemon; d != nil {
 		d.cancel()
 		<-d.done

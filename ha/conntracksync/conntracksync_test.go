@@ -89,7 +89,7 @@ func TestRoleSwitches(t *testing.T) {
 	if err := r.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	waitAfterCommit(r)
+	waitBackground(r)
 	if got, want := trace(t, fake), "-c -f -R -B"; got != want {
 		t.Errorf("takeover: %q, want %q (primary-backup.sh primary)", got, want)
 	}
@@ -99,6 +99,7 @@ func TestRoleSwitches(t *testing.T) {
 	if err := r.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
+	waitBackground(r)
 	if got, want := trace(t, fake), "-t -n"; got != want {
 		t.Errorf("release: %q, want %q (primary-backup.sh backup)", got, want)
 	}
@@ -113,9 +114,9 @@ func TestRoleSwitches(t *testing.T) {
 	}
 }
 
-// waitAfterCommit waits until the steps after the last Start's commit
+// waitBackground waits until the steps after the last Start's commit
 // have ended.
-func waitAfterCommit(r *Resource) {
+func waitBackground(r *Resource) {
 	r.mu.Lock()
 	a := r.after
 	r.mu.Unlock()
@@ -151,6 +152,7 @@ func TestStartReturnsAfterTheCommit(t *testing.T) {
 	if err := r.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
+	waitBackground(r)
 	if got, want := trace(t, fake), "daemon -c -f -t -n"; got != want {
 		t.Errorf("takeover then release during -f: %q, want %q (the release ends the takeover's steps)", got, want)
 	}
@@ -158,10 +160,46 @@ func TestStartReturnsAfterTheCommit(t *testing.T) {
 	if err := r.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	waitAfterCommit(r)
+	waitBackground(r)
 	if got, want := trace(t, fake), "-c -f -R -B"; got != want {
 		t.Errorf("second takeover: %q, want %q", got, want)
 	}
+}
+
+// TestStopReturnsBeforeItsSteps: the release does not wait for -t and
+// -n (the peer's takeover waits for the release), and a takeover here
+// during them ends them before it commits.
+func TestStopReturnsBeforeItsSteps(t *testing.T) {
+	r, fake := newFake(t)
+	ctx := context.Background()
+	if err := r.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitBackground(r)
+	trace(t, fake)
+	os.WriteFile(filepath.Join(fake, "hold-t"), nil, 0o600)
+	stopped := make(chan error, 1)
+	go func() { stopped <- r.Stop(ctx) }()
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Stop waited for the held -t")
+	}
+	testkit.Poll(func() bool {
+		b, _ := os.ReadFile(filepath.Join(fake, "trace"))
+		return strings.Contains(string(b), "-t")
+	})
+	if err := r.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitBackground(r)
+	if got, want := trace(t, fake), "-t -c -f -R -B"; got != want {
+		t.Errorf("release then takeover during -t: %q, want %q (the takeover ends the release's steps: no -n)", got, want)
+	}
+	os.Remove(filepath.Join(fake, "hold-t"))
 }
 
 func TestCommitFailureFailsTakeover(t *testing.T) {

@@ -12,9 +12,11 @@
 //     (kernel services, VIP) need; -f, -R and -B follow in the background
 //     (a release or Close ends them first), as keepalived's notify_master
 //     runs the script beside the VIP's move;
-//   - releasing it (Stop): shorten the kernel's conntrack timers so the
-//     entries the new owner now drives expire (-t), and request a resync
-//     from the new owner (-n);
+//   - releasing it (Stop): schedule a flush of the kernel's conntrack
+//     table PurgeTimeout later, so the entries the new owner now drives go
+//     (-t), and request a resync from the new owner (-n); both in the
+//     background, as the peer's takeover waits for the release and needs
+//     neither (the next takeover here ends them first);
 //   - on a node that starts without the group (RemoveStale): the daemon
 //     runs and requests a resync (-n).
 //
