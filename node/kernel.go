@@ -117,9 +117,6 @@ func newKernelServices(cfg *config.Config, log *slog.Logger) (*kernelServices, e
 	if err := k.tables.Apply(nil); err != nil {
 		return nil, err
 	}
-	// Connections a crashed run carried may still be in conntrack, with
-	// the windows it last saw: released too.
-	k.releaseLiberal(k.allSpecs())
 	k.prober = check.NewProber(check.ProberConfig{OnChange: k.onHealth})
 	k.jobs = map[string]bool{}
 	if err := k.syncJobs(); err != nil {
@@ -301,26 +298,16 @@ func (k *kernelServices) setActive(names []string, on bool) error {
 	return err
 }
 
-// allSpecs returns every kernel service, active or not.
-func (k *kernelServices) allSpecs() []nft.Service {
-	var out []nft.Service
-	for _, name := range k.order {
-		out = append(out, kernelSpec(k.svcs[name].cfg, nil))
-	}
-	return out
-}
-
 // releaseLiberal marks the conntrack entries of the nat services this
 // node has just released liberal (nft.Liberal), so that while the NAT
 // hooks linger the replies of their connections are still translated
 // here after the clients' segments have moved to the new owner; without
 // it conntrack's window tracking found such a reply invalid and it went
-// to the client untranslated, which reset the connection. The marks
-// also serve a take-back: conntrackd's commit keeps an entry that exists,
-// and this node's own, with the windows it last saw before the peer
-// carried the connection, would find the first segments invalid. At
-// start the entries of every kernel service are marked, for those a
-// crashed run left. A failure is logged: the release goes on.
+// to the client untranslated, which reset the connection. (A take-back
+// also finds these entries, with the windows this node last saw: the
+// marks cover it too, beside conntrackd's commit, which updates an entry
+// that exists with the same flag.) A failure is logged: the release goes
+// on.
 func (k *kernelServices) releaseLiberal(svcs []nft.Service) {
 	if k.openCT == nil {
 		return

@@ -244,10 +244,11 @@ func TestKernelNATRepliesThroughOldOwner(t *testing.T) {
 
 // TestKernelNATTakeBack: the group moves to lb2 and back to lb1 within
 // conntrackd's PurgeTimeout (5 s), so lb1 still holds its own conntrack
-// entries of the stream when it commits lb2's: conntrackd's commit keeps
-// an entry that exists (EEXIST), and lb1's carries the windows it last
-// saw, before lb2 carried the stream. The stream must go on through lb1
-// from where lb2 left it.
+// entries of the stream, with the windows it last saw before lb2 carried
+// the stream, when it commits lb2's (conntrackd updates an entry that
+// exists). The stream must go on through lb1 from where lb2 left it, and
+// the flush lb1's release scheduled must not remove lb1's entries after
+// the take-back.
 func TestKernelNATTakeBack(t *testing.T) {
 	p := kernelPair(t)
 	d2 := installNATDiag(t, p, "lb2")
