@@ -38,14 +38,14 @@ func installNATDiag(t *testing.T, p *pair, node string) *natDiag {
 	}
 	rs, client := strings.Join(reals, ", "), p.lab.Client().Addr
 	script := fmt.Sprintf(`table inet %[1]s {
-	chain fwd {
+	chain diagfwd {
 		type filter hook forward priority 0; policy accept;
 		ip saddr { %[2]s } tcp sport 9000 ct state invalid counter comment "real-invalid"
 		ip saddr { %[2]s } tcp sport 9000 ct state established counter comment "real-established"
 		ip saddr %[3]s tcp dport 9000 ct state invalid counter comment "client-invalid"
 		ip saddr %[3]s tcp dport 9000 ct state established counter comment "client-established"
 	}
-	chain post {
+	chain diagpost {
 		type filter hook postrouting priority 200; policy accept;
 		ip daddr %[3]s ip saddr %[4]s tcp sport 9000 counter comment "to-client-as-vip"
 		ip daddr %[3]s ip saddr { %[2]s } tcp sport 9000 counter comment "to-client-as-real"
@@ -203,6 +203,7 @@ func TestKernelNATRepliesThroughOldOwner(t *testing.T) {
 	pinGateway(t, p, "lb1")
 	stop := s.live()
 	waitSynced(t, p)
+	atMove := d1.read(t)
 	start := time.Now()
 	if out, err := p.lab.Host("lb1").Hactl(p.bins, "standby", "web"); err != nil {
 		t.Fatalf("hactl standby: %v: %s", err, out)
@@ -226,10 +227,10 @@ func TestKernelNATRepliesThroughOldOwner(t *testing.T) {
 		}
 		return nil
 	})
-	during := since(before, d1.read(t))
+	during := since(atMove, d1.read(t))
 	unpinGateway(t, p)
 	err := stop(100)
-	t.Logf("hactl standby returned after %v (lb1 released), lb2 master after %v; %v; on lb1 while the client sent to lb2 and the reals to lb1: %v",
+	t.Logf("hactl standby returned after %v (lb1 released), lb2 master after %v; %v; on lb1 from the move on: %v",
 		released.Round(time.Millisecond), took.Round(time.Millisecond), moveTimeline(t, p, "lb1", "lb2", start), during)
 	if err != nil {
 		t.Fatalf("the connection broke while the reals' replies went through the old owner: %v", err)
