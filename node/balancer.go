@@ -118,11 +118,48 @@ func aroundGroup(rs []resource.Resource, b *proxy.Balancer) []resource.Resource 
 		}
 		br.around = true
 	}
+	rs = withHandover(rs)
 	if len(pa.services) == 0 {
 		return rs
 	}
 	return append([]resource.Resource{pa}, rs...)
 }
+
+// natHandover is the last resource of a group whose balancer has kernel
+// services: stopped first, before the group's VIPs leave, it marks the
+// nat services' connections liberal (kernelServices.markLiberal). The
+// peer may start the group while this node is still releasing it, and
+// its gratuitous ARP moves the clients and the reals apart: a real's
+// reply that still reaches this node must find an entry that takes it.
+// The balancer resource marks them again once their rules are gone, for
+// the connections opened meanwhile.
+type natHandover struct {
+	k        *kernelServices
+	services []string
+}
+
+var _ resource.Resource = (*natHandover)(nil)
+
+// withHandover appends a natHandover for the kernel services of rs's
+// balancer resources, if there are any and a kernel to mark.
+func withHandover(rs []resource.Resource) []resource.Resource {
+	h := &natHandover{}
+	for _, r := range rs {
+		if br, ok := r.(*balancerResource); ok && br.k != nil {
+			_, kernel := br.split()
+			h.k, h.services = br.k, append(h.services, kernel...)
+		}
+	}
+	if len(h.services) == 0 {
+		return rs
+	}
+	return append(rs, h)
+}
+
+func (h *natHandover) Name() string                 { return fmt.Sprintf("nat handover %v", h.services) }
+func (h *natHandover) Start(context.Context) error  { return nil }
+func (h *natHandover) Stop(context.Context) error   { h.k.markLiberal(h.services); return nil }
+func (h *natHandover) Status(context.Context) error { return nil }
 
 func (r *proxiedActivation) Name() string { return fmt.Sprintf("proxied services %v", r.services) }
 

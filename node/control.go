@@ -62,6 +62,7 @@ func (n *Node) move(ctx context.Context, req ctl.Request) (any, error) {
 	move := n.agent.Takeover
 	if req.Verb == ctl.VerbStandby {
 		move = n.agent.Standby
+		n.beforeRelease(req.Group)
 	}
 	if err := move(ctx, req.Group); err != nil {
 		return nil, err
@@ -199,4 +200,21 @@ func (n *Node) peerReset(ctx context.Context, req ctl.Request) (any, error) {
 	n.log.Warn(reason, "peer", req.Peer)
 	n.recent.add(ctl.Transition{Time: time.Now(), State: "peer-reset", Reason: reason})
 	return fmt.Sprintf("peer %s: replay state reset; its next heartbeat is accepted whatever its generation", req.Peer), nil
+}
+
+// beforeRelease marks the connections of group's nat services liberal
+// (every group's when group is ""), before the standby is advertised:
+// the peer starts the group as soon as it hears it, and its gratuitous
+// ARP may come before this node's release has begun (natHandover).
+func (n *Node) beforeRelease(group string) {
+	if n.kernel == nil {
+		return
+	}
+	var names []string
+	for _, g := range n.config().Groups {
+		if group == "" || g.Name == group {
+			names = append(names, groupServices(g)...)
+		}
+	}
+	n.kernel.markLiberal(names)
 }

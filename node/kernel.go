@@ -298,6 +298,20 @@ func (k *kernelServices) setActive(names []string, on bool) error {
 	return err
 }
 
+// markLiberal marks the connections of the named kernel services
+// liberal (releaseLiberal), before their release.
+func (k *kernelServices) markLiberal(names []string) {
+	var svcs []nft.Service
+	k.mu.Lock()
+	for _, n := range names {
+		if s, ok := k.svcs[n]; ok {
+			svcs = append(svcs, kernelSpec(s.cfg, s))
+		}
+	}
+	k.mu.Unlock()
+	k.releaseLiberal(svcs)
+}
+
 // releaseLiberal marks the conntrack entries of the nat services this
 // node has just released liberal (nft.Liberal), so that while the NAT
 // hooks linger the replies of their connections are still translated
