@@ -1,14 +1,17 @@
 package node
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/nftables"
+	"github.com/hapair/hapair/ha/resource"
 	"github.com/hapair/hapair/internal/config"
 	"github.com/hapair/hapair/proxy/nft"
 	"github.com/hapair/hapair/proxy/nft/nfttest"
@@ -286,5 +289,39 @@ func TestKernelReleaseMarksConnectionsLiberal(t *testing.T) {
 	}
 	if err := k.setActive([]string{"web"}, false); err != nil {
 		t.Fatalf("a release whose marking failed: %v, want it to go on", err)
+	}
+}
+
+// A group whose balancer has kernel services ends with a natHandover,
+// which marks their connections liberal when the group stops, before the
+// VIPs (stopped after it) leave; a group without any has none.
+func TestNATHandoverIsStoppedFirst(t *testing.T) {
+	k, _ := stickyKernel(t)
+	var marked []conntrack.Flow
+	entry := conntrack.Flow{
+		TupleOrig: conntrack.Tuple{IP: conntrack.IPTuple{SourceAddress: netip.MustParseAddr("198.18.0.50"), DestinationAddress: netip.MustParseAddr("198.18.0.100")},
+			Proto: conntrack.ProtoTuple{Protocol: 6, SourcePort: 40000, DestinationPort: 80}},
+		TupleReply: conntrack.Tuple{IP: conntrack.IPTuple{SourceAddress: netip.MustParseAddr("198.18.0.21"), DestinationAddress: netip.MustParseAddr("198.18.0.50")},
+			Proto: conntrack.ProtoTuple{Protocol: 6, SourcePort: 80, DestinationPort: 40000}},
+		ProtoInfo: conntrack.ProtoInfo{TCP: &conntrack.ProtoInfoTCP{State: 3}},
+	}
+	k.openCT = func() (conntrackCloser, error) {
+		return liberalCT{flows: []conntrack.Flow{entry}, marked: &marked}, nil
+	}
+	br := &balancerResource{k: k, kernel: map[string]bool{"web": true}, services: []string{"web"}}
+	vip := &balancerResource{services: nil} // stands for the VIP after it
+	rs := aroundGroup([]resource.Resource{br, vip}, nil)
+	h, ok := rs[len(rs)-1].(*natHandover)
+	if !ok || len(rs) != 3 || !slices.Equal(h.services, []string{"web"}) {
+		t.Fatalf("group resources %v, want the natHandover for web last", rs)
+	}
+	if err := h.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(marked) != 1 {
+		t.Errorf("natHandover's stop marked %d entries, want web's one", len(marked))
+	}
+	if rs := aroundGroup([]resource.Resource{&balancerResource{services: []string{"api"}}}, nil); len(rs) != 2 {
+		t.Errorf("a group with a proxied service only: %d resources, want its own and the proxied activation", len(rs))
 	}
 }

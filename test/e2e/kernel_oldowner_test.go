@@ -306,5 +306,5 @@ func TestKernelNATTakeBack(t *testing.T) {
 		}
 	}
 	t.Logf("take-back: lb1 master %v after hactl takeover on lb1, %v after its own release; longest stall of the stream %v",
-		took.Round(time.Millisecond), time.Since(start).Round(time.Millisecond), s.maxStall.Round(time.Millisecond))
+		took.Round(time.Millisecond), back.Sub(start).Round(time.Millisecond), s.maxStall.Round(time.Millisecond))
 }
