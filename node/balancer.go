@@ -132,7 +132,8 @@ func aroundGroup(rs []resource.Resource, b *proxy.Balancer) []resource.Resource 
 // its gratuitous ARP moves the clients and the reals apart: a real's
 // reply that still reaches this node must find an entry that takes it.
 // The balancer resource marks them again once their rules are gone, for
-// the connections opened meanwhile.
+// the connections opened meanwhile; a standby marks them first of all,
+// before it is advertised (Node.beforeRelease).
 type natHandover struct {
 	k        *kernelServices
 	services []string

@@ -244,6 +244,18 @@ func (c liberalCT) SetLiberal(f conntrack.Flow) error {
 }
 func (liberalCT) Close() error { return nil }
 
+// webEntry is an established conntrack entry of the stickyKernel's
+// service web (198.18.0.100:80) sent to real.
+func webEntry(real string) conntrack.Flow {
+	return conntrack.Flow{
+		TupleOrig: conntrack.Tuple{IP: conntrack.IPTuple{SourceAddress: netip.MustParseAddr("198.18.0.50"), DestinationAddress: netip.MustParseAddr("198.18.0.100")},
+			Proto: conntrack.ProtoTuple{Protocol: 6, SourcePort: 40000, DestinationPort: 80}},
+		TupleReply: conntrack.Tuple{IP: conntrack.IPTuple{SourceAddress: netip.MustParseAddr(real), DestinationAddress: netip.MustParseAddr("198.18.0.50")},
+			Proto: conntrack.ProtoTuple{Protocol: 6, SourcePort: 80, DestinationPort: 40000}},
+		ProtoInfo: conntrack.ProtoInfo{TCP: &conntrack.ProtoInfoTCP{State: 3}},
+	}
+}
+
 // A release marks the released nat service's connections liberal, after
 // its rules have gone; a takeover marks nothing; a failure to mark is
 // logged and the release goes on.
@@ -251,13 +263,7 @@ func TestKernelReleaseMarksConnectionsLiberal(t *testing.T) {
 	k, f := stickyKernel(t)
 	k.lingerFor = time.Hour
 	var marked []conntrack.Flow
-	entry := conntrack.Flow{
-		TupleOrig: conntrack.Tuple{IP: conntrack.IPTuple{SourceAddress: netip.MustParseAddr("198.18.0.50"), DestinationAddress: netip.MustParseAddr("198.18.0.100")},
-			Proto: conntrack.ProtoTuple{Protocol: 6, SourcePort: 40000, DestinationPort: 80}},
-		TupleReply: conntrack.Tuple{IP: conntrack.IPTuple{SourceAddress: netip.MustParseAddr("198.18.0.22"), DestinationAddress: netip.MustParseAddr("198.18.0.50")},
-			Proto: conntrack.ProtoTuple{Protocol: 6, SourcePort: 80, DestinationPort: 40000}},
-		ProtoInfo: conntrack.ProtoInfo{TCP: &conntrack.ProtoInfoTCP{State: 3}},
-	}
+	entry := webEntry("198.18.0.22")
 	ct := liberalCT{flows: []conntrack.Flow{entry}, marked: &marked}
 	var batchAtMark string
 	k.openCT = func() (conntrackCloser, error) {
@@ -298,13 +304,7 @@ func TestKernelReleaseMarksConnectionsLiberal(t *testing.T) {
 func TestNATHandoverIsStoppedFirst(t *testing.T) {
 	k, _ := stickyKernel(t)
 	var marked []conntrack.Flow
-	entry := conntrack.Flow{
-		TupleOrig: conntrack.Tuple{IP: conntrack.IPTuple{SourceAddress: netip.MustParseAddr("198.18.0.50"), DestinationAddress: netip.MustParseAddr("198.18.0.100")},
-			Proto: conntrack.ProtoTuple{Protocol: 6, SourcePort: 40000, DestinationPort: 80}},
-		TupleReply: conntrack.Tuple{IP: conntrack.IPTuple{SourceAddress: netip.MustParseAddr("198.18.0.21"), DestinationAddress: netip.MustParseAddr("198.18.0.50")},
-			Proto: conntrack.ProtoTuple{Protocol: 6, SourcePort: 80, DestinationPort: 40000}},
-		ProtoInfo: conntrack.ProtoInfo{TCP: &conntrack.ProtoInfoTCP{State: 3}},
-	}
+	entry := webEntry("198.18.0.21")
 	k.openCT = func() (conntrackCloser, error) {
 		return liberalCT{flows: []conntrack.Flow{entry}, marked: &marked}, nil
 	}
