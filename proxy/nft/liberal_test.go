@@ -2,6 +2,7 @@ package nft_test
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -55,21 +56,9 @@ func TestLiberal(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []uint16{40000, 40001, 40003, 40008}
-	if got := clientPorts(ct.marked); n != len(want) || !equalPorts(got, want) {
+	if got := clientPorts(ct.marked); n != len(want) || !slices.Equal(got, want) {
 		t.Errorf("Liberal marked %d: client ports %v, want %v", n, got, want)
 	}
-}
-
-func equalPorts(a, b []uint16) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // A failing entry does not stop the others; every failure is returned.
