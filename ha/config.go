@@ -66,6 +66,15 @@ type GroupConfig struct {
 	// FailbackMinHealthy is how many reals must pass their checks here
 	// before a gated failback; 0 means as many as pass on the owner.
 	FailbackMinHealthy int
+	// MakeBeforeBreak: two nodes may hold the group at once (its addresses
+	// are announced to routers by BGP, not claimed by ARP, and every
+	// holder serves them), so in a move the owner releases only once its
+	// successor holds the group (Master: resources started, routes
+	// announced), not as soon as it starts. The router then has both next
+	// hops for a moment instead of none, as a MetalLB or kube-vip BGP user
+	// expects of a failback. Both holding it after a claim seen while
+	// starting is a handover, not a split brain.
+	MakeBeforeBreak bool
 }
 
 // CheckConfig is a ping node or track check. While it fails, every group's

@@ -254,12 +254,20 @@ func joinCandidates(cs []candidate) string {
 }
 
 // claims reports whether node holds g as this node sees it.
-func (m *Machine) claims(node string, g *group) bool {
+func (m *Machine) claims(node string, g *group) bool { return m.inState(node, g, State.Owns) }
+
+// holds reports whether node has started g's resources (Master) as this
+// node sees it.
+func (m *Machine) holds(node string, g *group) bool {
+	return m.inState(node, g, func(s State) bool { return s == StateMaster })
+}
+
+func (m *Machine) inState(node string, g *group, is func(State) bool) bool {
 	if node == m.cfg.Self {
-		return g.state.Owns()
+		return is(g.state)
 	}
 	p := m.peers[node]
-	return p != nil && p.alive && p.groups[g.cfg.Name].state.Owns()
+	return p != nil && p.alive && is(p.groups[g.cfg.Name].state)
 }
 
 func (m *Machine) allPeersHeard() (bool, string) {
@@ -319,9 +327,18 @@ func (m *Machine) evaluate(g *group) {
 			why := dec.String()
 			m.setState(g, StateStarting, "taking over: "+why)
 			m.out = append(m.out, Action{Kind: ActionStart, Group: g.cfg.Name, Reason: why})
+			for _, n := range m.peerNames {
+				if g.cfg.MakeBeforeBreak && m.holds(n, g) {
+					g.handovers[n] = true // it releases once it sees us hold the group
+				}
+			}
 		}
 	case StateMaster:
 		if d == m.cfg.Self || d == "" || !m.claims(d, g) {
+			return
+		}
+		if g.cfg.MakeBeforeBreak && !m.holds(d, g) {
+			g.waiting = fmt.Sprintf("make-before-break: keeping %s until %s holds it (its resources are starting)", g.cfg.Name, d)
 			return
 		}
 		reason := fmt.Sprintf("releasing to %s: %s", d, dec)
@@ -353,6 +370,7 @@ func (m *Machine) watchRivals(g *group) {
 	for _, n := range m.peerNames {
 		p := m.peers[n]
 		st := p.groups[g.cfg.Name].state
+		m.trackHandover(g, n, p.alive, st)
 		held := g.state == StateMaster && p.alive && (st == StateMaster || st == StateStopping)
 		prev, seen := g.rivals[n]
 		if !held && g.state == StateMaster && p.alive && !p.notHearingUs() && (p.back && !st.Owns() || seen && prev == StateMaster) {
@@ -386,6 +404,10 @@ func (m *Machine) watchRivals(g *group) {
 			continue
 		}
 		why := fmt.Sprintf("%s released %s to us: re-announcing", n, g.cfg.Name)
+		if st == StateMaster && g.handovers[n] {
+			m.log(LevelInfo, n, fmt.Sprintf("%s holds %s too: a make-before-break handover, the lower ranked of us releases it", n, g.cfg.Name))
+			continue
+		}
 		if st == StateMaster {
 			m.logTopic(LevelWarn, n, "split-brain", fmt.Sprintf("split brain: %s also holds %s", n, g.cfg.Name))
 			g.splits[n] = true
@@ -395,6 +417,21 @@ func (m *Machine) watchRivals(g *group) {
 			why = fmt.Sprintf("split brain with %s, we keep %s: re-announcing", n, g.cfg.Name)
 		}
 		m.out = append(m.out, Action{Kind: ActionAnnounce, Group: g.cfg.Name, Reason: why})
+	}
+}
+
+// trackHandover keeps g.handovers for a MakeBeforeBreak group: a peer
+// seen starting g while we hold it is taking it over, and both holding it
+// until we release is that handover, not a split brain. It stays one
+// while the peer starts, holds or releases g and we hold it (evaluate
+// adds the owner we take over from when we start).
+func (m *Machine) trackHandover(g *group, n string, alive bool, st State) {
+	switch {
+	case !g.cfg.MakeBeforeBreak:
+	case alive && g.state == StateMaster && st == StateStarting:
+		g.handovers[n] = true
+	case !alive || !g.state.Owns() || !st.Owns() && st != StateStopping:
+		delete(g.handovers, n)
 	}
 }
 

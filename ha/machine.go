@@ -89,6 +89,7 @@ type group struct {
 	prioSince   time.Time
 	rivals      map[string]State // peers seen master or stopping while we are master
 	splits      map[string]bool  // rivals seen master with us: a split brain not resolved yet
+	handovers   map[string]bool  // MakeBeforeBreak: peers seen starting while we held it, or holding it while we started
 	waiting     string           // last reason for not acting, said once
 	ready       readiness        // what the caller last said of the balancer here (FailbackGate)
 	advHealthy  int              // what the last heartbeat said of it, to send changes at once
@@ -125,7 +126,7 @@ func New(cfg Config) (*Machine, error) {
 	}
 	slices.Sort(m.peerNames)
 	for _, gc := range cfg.Groups {
-		g := &group{cfg: gc, failback: cfg.failback(&gc), state: StateStandby, reason: "not started", rivals: map[string]State{}, splits: map[string]bool{}}
+		g := &group{cfg: gc, failback: cfg.failback(&gc), state: StateStandby, reason: "not started", rivals: map[string]State{}, splits: map[string]bool{}, handovers: map[string]bool{}}
 		m.groups = append(m.groups, g)
 		m.anyFailback = m.anyFailback || g.failback
 		m.byName[gc.Name] = g

@@ -238,6 +238,7 @@ func (r *runner) command(args []string) {
 // group-failback=web:false (per-group override) checks=track1:50 (track checks)
 // pings=gw:50 (ping nodes) delay=1ms resdelay=10ms
 // gate=web,db (FailbackGate) min=web:2 (FailbackMinHealthy)
+// mbb=web,db (MakeBeforeBreak)
 func (r *runner) cluster(args []string) {
 	cfg := ha.Config{Keepalive: 100 * time.Millisecond, Warntime: 250 * time.Millisecond,
 		Deadtime: 400 * time.Millisecond, Initdead: time.Second}
@@ -248,6 +249,7 @@ func (r *runner) cluster(args []string) {
 	prios := map[string]uint8{}
 	failback := map[string]bool{}
 	gated := map[string]bool{}
+	mbb := map[string]bool{}
 	minHealthy := map[string]int{}
 	durations := map[string]*time.Duration{"keepalive": &cfg.Keepalive, "warntime": &cfg.Warntime, "deadtime": &cfg.Deadtime,
 		"initdead": &cfg.Initdead, "hold": &cfg.FailbackHold, "backoff": &cfg.FailBackoff}
@@ -289,6 +291,10 @@ func (r *runner) cluster(args []string) {
 			for _, g := range strings.Split(v, ",") {
 				gated[g] = true
 			}
+		case "mbb":
+			for _, g := range strings.Split(v, ",") {
+				mbb[g] = true
+			}
 		case "min":
 			r.namedInts(k, v, func(g string, x int) { minHealthy[g] = x })
 		case "keepalive", "warntime", "deadtime", "initdead", "hold", "backoff":
@@ -304,7 +310,7 @@ func (r *runner) cluster(args []string) {
 		}
 	}
 	for _, g := range groups {
-		gc := ha.GroupConfig{Name: g, Preferred: preferred[""], FailbackGate: gated[g], FailbackMinHealthy: minHealthy[g]}
+		gc := ha.GroupConfig{Name: g, Preferred: preferred[""], FailbackGate: gated[g], FailbackMinHealthy: minHealthy[g], MakeBeforeBreak: mbb[g]}
 		if p, ok := preferred[g]; ok {
 			gc.Preferred = p
 		}

@@ -102,3 +102,37 @@ func TestRestartReasonsBGP(t *testing.T) {
 		t.Errorf("restartReasons(same) = %q, want none", got)
 	}
 }
+
+// TestMakeBeforeBreak: a group announced only by BGP (bgp and balancer
+// resources) hands over make-before-break; one with an ARP vip or a
+// script does not, nor one without bgp; a reload that changes which it
+// is needs a restart.
+func TestMakeBeforeBreak(t *testing.T) {
+	bgp := config.Resource{Kind: config.KindBGP, BGP: &config.BGPResource{Addresses: []netip.Addr{netip.MustParseAddr("198.18.2.100")}}}
+	bal := config.Resource{Kind: config.KindBalancer, Balancer: &config.Balancer{}}
+	vip := config.Resource{Kind: config.KindVIP, VIP: &config.VIP{}}
+	script := config.Resource{Kind: config.KindScript, Script: &config.Script{}}
+	for _, tt := range []struct {
+		name string
+		res  []config.Resource
+		want bool
+	}{
+		{"bgp", []config.Resource{bgp}, true},
+		{"balancer and bgp", []config.Resource{bal, bgp}, true},
+		{"vip and bgp", []config.Resource{vip, bal, bgp}, false},
+		{"script and bgp", []config.Resource{bal, bgp, script}, false},
+		{"balancer alone", []config.Resource{bal}, false},
+	} {
+		g := config.Group{Name: "edge", Preference: []string{"lb1"}, Resources: tt.res}
+		cfg := &config.Config{Cluster: config.Cluster{Nodes: []string{"lb1", "lb2"}}, Groups: []config.Group{g}}
+		if got := machineConfig(cfg, "lb1", 1).Groups[0].MakeBeforeBreak; got != tt.want {
+			t.Errorf("%s: MakeBeforeBreak = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	a := &config.Config{Groups: []config.Group{{Name: "edge", Resources: []config.Resource{bal, bgp}}}}
+	b := &config.Config{Groups: []config.Group{{Name: "edge", Resources: []config.Resource{vip, bal, bgp}}}}
+	want := "group edge: make-before-break handover (bgp and balancer resources only) changed from true to false, which needs a restart of had"
+	if got := strings.Join(restartReasons(a, b), "; "); !strings.Contains(got, want) {
+		t.Errorf("restartReasons(vip added to a bgp group) = %q, want %q", got, want)
+	}
+}

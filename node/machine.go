@@ -30,6 +30,7 @@ func machineConfig(cfg *config.Config, self string, generation uint64) ha.Config
 		failback := g.AutoFailback
 		mg := ha.GroupConfig{Name: g.Name, Preferred: g.Preferred(), Priorities: g.Priorities, AutoFailback: &failback}
 		gateConfig(g, &mg)
+		mg.MakeBeforeBreak = makeBeforeBreak(g)
 		mc.Groups = append(mc.Groups, mg)
 	}
 	for _, p := range cfg.Pings {
@@ -39,6 +40,25 @@ func machineConfig(cfg *config.Config, self string, generation uint64) ha.Config
 		mc.Checks = append(mc.Checks, ha.CheckConfig{Name: trackName(t.Name), Weight: clampWeight(t.Weight)})
 	}
 	return mc
+}
+
+// makeBeforeBreak reports whether g may be held by two nodes at once
+// during a move (ha.GroupConfig.MakeBeforeBreak): it announces addresses
+// by BGP (bound on lo, never claimed by ARP), and its other resources are
+// balancers, which serve wherever a router sends a flow. A vip (ARP), a
+// script or a sync resource must run on one node at a time.
+func makeBeforeBreak(g config.Group) bool {
+	bgp := false
+	for _, r := range g.Resources {
+		switch r.Kind {
+		case config.KindBGP:
+			bgp = true
+		case config.KindBalancer:
+		default:
+			return false
+		}
+	}
+	return bgp
 }
 
 func pingName(a netip.Addr) string { return "ping " + a.String() }

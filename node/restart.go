@@ -87,6 +87,7 @@ func restartReasons(a, b *config.Config) []string {
 			{"notify", og.Notify, ng.Notify, "notify hooks are set up at start"},
 			{"mode", og.ActiveActive, ng.ActiveActive, "a group's ownership rules are fixed at start"},
 			{"bgp addresses", bgpAddresses(og), bgpAddresses(ng), "BIRD's config, with every group's routes, is written at start"},
+			{"make-before-break handover (bgp and balancer resources only)", makeBeforeBreak(og), makeBeforeBreak(ng), "a group's ownership rules are fixed at start"},
 		} {
 			if !reflect.DeepEqual(f.old, f.new) {
 				need(fmt.Sprintf("group %s: %s changed from %s to %s", name, f.key, show(f.old), show(f.new)), f.why)

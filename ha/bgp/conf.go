@@ -147,8 +147,8 @@ func birdConf(o Options, groups map[string][]netip.Prefix) string {
 	// and takes a group back by auto_failback) announced nothing for up
 	// to 5 s; GoBGP (kube-vip) and FRR (MetalLB) connect at once.
 	for i, n := range o.Neighbors {
-		fmt.Fprintf(&b, "protocol bgp hapair_peer%d {\n  local as %d;\n  neighbor %s as %d;\n  hold time %d;\n  keepalive time %d;\n  connect delay time 1;\n  connect retry time 1;\n  error wait time 1, 10;\n",
-			i, o.ASN, n.Address, n.ASN, int(o.HoldTime.Seconds()), max(1, int(o.HoldTime.Seconds())/3))
+		fmt.Fprintf(&b, "protocol bgp %s {\n  local as %d;\n  neighbor %s as %d;\n  hold time %d;\n  keepalive time %d;\n  connect delay time 1;\n  connect retry time 1;\n  error wait time 1, 10;\n",
+			peerName(i), o.ASN, n.Address, n.ASN, int(o.HoldTime.Seconds()), max(1, int(o.HoldTime.Seconds())/3))
 		if o.BFD {
 			b.WriteString("  bfd on;\n")
 		}
@@ -181,6 +181,10 @@ func hasIPv6(groups map[string][]netip.Prefix) bool {
 	}
 	return false
 }
+
+// peerName is the name of the BGP protocol of neighbour i (0-based, in
+// Options.Neighbors order) in BIRD's config.
+func peerName(i int) string { return fmt.Sprintf("hapair_peer%d", i) }
 
 // suffix tells a group's IPv6 protocol from its IPv4 one.
 func suffix(fam string) string {

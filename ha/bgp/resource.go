@@ -32,8 +32,12 @@ type ResourceConfig struct {
 	// always healthy).
 	Healthy      func() bool
 	GateInterval time.Duration // default 100ms
-	Loopback     Loopback
-	Logger       *slog.Logger
+	// SessionWait bounds how long Start waits, after announcing, for
+	// every neighbour's session to be established (default
+	// DefaultSessionWait); past it, Start logs which are not and returns.
+	SessionWait time.Duration
+	Loopback    Loopback
+	Logger      *slog.Logger
 }
 
 // Resource announces one group's addresses while started.
@@ -61,6 +65,9 @@ func (s *Speaker) Resource(cfg ResourceConfig) (*Resource, error) {
 	}
 	if cfg.GateInterval <= 0 {
 		cfg.GateInterval = 100 * time.Millisecond
+	}
+	if cfg.SessionWait <= 0 {
+		cfg.SessionWait = DefaultSessionWait
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = s.log
@@ -99,7 +106,9 @@ func (r *Resource) Name() string {
 }
 
 // Start binds the addresses on lo, starts BIRD if needed and announces
-// the routes when the health gate passes; then keeps polling the gate.
+// the routes when the health gate passes, waiting (at most SessionWait)
+// until every neighbour's session is established so that they went out;
+// then keeps polling the gate.
 func (r *Resource) Start(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -126,6 +135,13 @@ func (r *Resource) Start(ctx context.Context) error {
 	}
 	if err := r.set(ctx, r.healthy, why); err != nil {
 		return err
+	}
+	// Held means announced: the group's old owner, moving it
+	// make-before-break, withdraws once it sees this node hold it.
+	if r.healthy {
+		if err := r.s.waitEstablished(ctx, r.cfg.SessionWait); err != nil {
+			r.log.Warn("bgp: routes enabled, but not every router has them yet", "group", r.cfg.Group, "err", err)
+		}
 	}
 	gctx, cancel := context.WithCancel(context.Background())
 	r.stop, r.gone = cancel, make(chan struct{})

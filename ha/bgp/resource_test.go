@@ -26,6 +26,8 @@ import (
 // TestMain lets the test binary stand in for BIRD: with HAPAIR_FAKE_BIRD
 // set to a log path it serves the control socket given by -s, answers
 // every command like BIRD, appends each to the log, and exits on "down".
+// Its BGP sessions are Established, or in the state and info written in
+// the file HAPAIR_FAKE_BIRD_SESSIONS names ("start Active").
 func TestMain(m *testing.M) {
 	if logPath := os.Getenv("HAPAIR_FAKE_BIRD"); logPath != "" {
 		os.Exit(fakeBird(logPath, os.Args[1:]))
@@ -65,11 +67,29 @@ func fakeBird(logPath string, args []string) int {
 			c.Write([]byte("0011 " + strings.TrimPrefix(cmd, "enable ") + ": enabled\n"))
 		case strings.HasPrefix(cmd, "disable "):
 			c.Write([]byte("0009 " + strings.TrimPrefix(cmd, "disable ") + ": disabled\n"))
+		case cmd == "show protocols":
+			c.Write([]byte(fakeProtocols(os.Getenv("HAPAIR_FAKE_BIRD_SESSIONS"))))
 		default:
 			c.Write([]byte("0013 Daemon is up and running\n"))
 		}
 		c.Close()
 	}
+}
+
+// fakeProtocols is BIRD 2.0.12's reply to `show protocols` with the
+// sessions in the state the file at path holds (Established without one).
+func fakeProtocols(path string) string {
+	state := "up     20:28:33.001  Established"
+	if b, err := os.ReadFile(path); err == nil {
+		st, info, _ := strings.Cut(strings.TrimSpace(string(b)), " ")
+		state = fmt.Sprintf("%-6s 20:28:33.001  %s", st, info)
+	}
+	return "2002-Name       Proto      Table      State  Since         Info\n" +
+		"1002-device1    Device     ---        up     20:28:31.301  \n" +
+		" hapair_peer0 BGP        ---        " + state + "\n" +
+		" hapair_peer1 BGP        ---        " + state + "\n" +
+		" " + protocolName("web") + " Static     master4    up     20:28:31.301  \n" +
+		"0000 \n"
 }
 
 // fakeLo records loopback changes.
@@ -137,9 +157,9 @@ func TestResource(t *testing.T) {
 		}
 		t.Fatalf("commands = %q, want them to end with %q", commands(), want)
 	}
-	waitFor("enable " + proto)
+	waitFor("enable " + proto + "; show protocols") // Start waits for established sessions
 	healthy.Store(false)
-	waitFor("enable " + proto + "; disable " + proto)
+	waitFor("show protocols; disable " + proto)
 	healthy.Store(true)
 	waitFor("disable " + proto + "; enable " + proto)
 	if err := r.Stop(ctx); err != nil {
@@ -244,5 +264,106 @@ func TestSpeakerBIRDExitsAtStart(t *testing.T) {
 	}
 	if err := s.Running(); err == nil || err.Error() != "bgp: BIRD not started" {
 		t.Errorf("Running() after a failed start = %v, want not started", err)
+	}
+}
+
+// TestResourceWaitsForSessions: Start returns only once every neighbour's
+// session is Established (so a make-before-break move's old owner
+// withdraws after the routers were sent this node's routes), and at most
+// SessionWait later when they are not, with a warning naming them.
+func TestResourceWaitsForSessions(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	logPath, sessions := filepath.Join(dir, "commands"), filepath.Join(dir, "sessions")
+	t.Setenv("HAPAIR_FAKE_BIRD", logPath)
+	t.Setenv("HAPAIR_FAKE_BIRD_SESSIONS", sessions)
+	if err := os.WriteFile(sessions, []byte("start Active"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var logged strings.Builder
+	var mu sync.Mutex
+	log := slog.New(slog.NewTextHandler(writerFunc(func(b []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return logged.Write(b)
+	}), nil))
+	s, err := NewSpeaker(testOpts, filepath.Join(dir, "bird"), exe, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	addrs := []netip.Addr{netip.MustParseAddr("198.18.2.100")}
+	r, err := s.Resource(ResourceConfig{Group: "web", Addresses: addrs, Loopback: &fakeLo{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	done := make(chan error, 1)
+	go func() { done <- r.Start(ctx) }()
+	polls := func() int {
+		b, _ := os.ReadFile(logPath)
+		return strings.Count(string(b), "show protocols\n")
+	}
+	testkit.WaitFor(t, "Start asking BIRD for its sessions 3 times", func() bool { return polls() >= 3 })
+	select {
+	case err := <-done:
+		t.Fatalf("Start() = %v while the sessions were Active, want it to wait", err)
+	default:
+	}
+	if err := os.WriteFile(sessions, []byte("up Established"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Start() = %v", err)
+		}
+	case <-time.After(DefaultSessionWait):
+		t.Fatal("Start() still waits after the sessions were established")
+	}
+	if err := r.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// Never established: Start gives up after SessionWait and says so.
+	if err := os.WriteFile(sessions, []byte("start Connect"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r2, err := s.Resource(ResourceConfig{Group: "web", Addresses: addrs, Loopback: &fakeLo{}, SessionWait: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	if err := r2.Start(ctx); err != nil {
+		t.Fatalf("Start() = %v, want nil: the routes are enabled and go out when a session comes up", err)
+	}
+	if took := time.Since(began); took < 100*time.Millisecond {
+		t.Errorf("Start() returned after %v, want it to wait SessionWait (100ms)", took)
+	}
+	defer r2.Stop(ctx)
+	mu.Lock()
+	defer mu.Unlock()
+	want := "after 100ms: not established: hapair_peer0: start Connect; hapair_peer1: start Connect"
+	if !strings.Contains(logged.String(), want) {
+		b, _ := os.ReadFile(logPath)
+		t.Errorf("log = %s\nwant a warning with %q; BIRD's commands:\n%s", logged.String(), want, b)
+	}
+}
+
+func TestNotEstablished(t *testing.T) {
+	table := "Name       Proto      Table      State  Since         Info\n" +
+		"device1    Device     ---        up     2026-11-29 20:28:31  \n" +
+		"hapair_peer0 BGP        ---        up     2026-11-29 20:28:31  Established\n" +
+		"hapair_peer1 BGP        ---        start  20:28:33.001  Active        Socket: Connection refused\n"
+	got := strings.Join(notEstablished(table, 3), "; ")
+	want := "hapair_peer1: start Active Socket: Connection refused; hapair_peer2: not in BIRD's protocols"
+	if got != want {
+		t.Errorf("notEstablished() = %q, want %q", got, want)
+	}
+	if got := notEstablished(table, 1); len(got) != 0 {
+		t.Errorf("notEstablished(one neighbour) = %q, want none", got)
 	}
 }
