@@ -236,11 +236,18 @@ func monitorRoutes(t *testing.T, router *lab.Host) *lab.Proc {
 	return mon
 }
 
-// firstWithout returns the time of the first change to dst after since in
-// `ip -ts monitor route` output (each message starts with
-// "[2006-01-02T15:04:05.000000]", a multipath route's next hops follow
-// on lines of their own) that deletes the route or leaves gw out of it.
-func firstWithout(out, dst, gw string, since time.Time) (time.Time, bool) {
+// routeMsg is one message of `ip -ts monitor route` output: each starts
+// with "[2006-01-02T15:04:05.000000]", a multipath route's next hops
+// follow on lines of their own.
+type routeMsg struct {
+	at      time.Time
+	deleted bool
+	fields  []string // from the destination on, every line's
+}
+
+// routeMessages splits `ip -ts monitor route` output into its messages
+// (lines it cannot read are left out).
+func routeMessages(out string) []routeMsg {
 	var msgs []string
 	for _, line := range strings.Split(out, "\n") {
 		if strings.HasPrefix(line, "[") || len(msgs) == 0 {
@@ -249,6 +256,7 @@ func firstWithout(out, dst, gw string, since time.Time) (time.Time, bool) {
 			msgs[len(msgs)-1] += "\n" + line
 		}
 	}
+	var rs []routeMsg
 	for _, m := range msgs {
 		end := strings.IndexByte(m, ']')
 		if !strings.HasPrefix(m, "[") || end < 0 {
@@ -256,18 +264,42 @@ func firstWithout(out, dst, gw string, since time.Time) (time.Time, bool) {
 		}
 		at, err := time.ParseInLocation("2006-01-02T15:04:05.000000", m[1:end], time.Local)
 		body := strings.Fields(m[end+1:])
-		if err != nil || at.Before(since) || len(body) == 0 {
+		if err != nil || len(body) == 0 {
 			continue
 		}
-		deleted := body[0] == "Deleted"
-		if deleted {
-			body = body[1:]
+		r := routeMsg{at: at, fields: body}
+		if body[0] == "Deleted" {
+			r.deleted, r.fields = true, body[1:]
 		}
-		if len(body) > 0 && body[0] == dst && (deleted || !slices.Contains(body, gw)) {
-			return at, true
+		if len(r.fields) > 0 {
+			rs = append(rs, r)
+		}
+	}
+	return rs
+}
+
+// firstWithout returns the time of the first change to dst after since in
+// `ip -ts monitor route` output that deletes the route or leaves gw out
+// of it.
+func firstWithout(out, dst, gw string, since time.Time) (time.Time, bool) {
+	for _, m := range routeMessages(out) {
+		if !m.at.Before(since) && m.fields[0] == dst && (m.deleted || !slices.Contains(m.fields, gw)) {
+			return m.at, true
 		}
 	}
 	return time.Time{}, false
+}
+
+// withAll reports whether the route to dst had every one of gws as a next
+// hop at once after since, by `ip -ts monitor route` output.
+func withAll(out, dst string, since time.Time, gws ...string) bool {
+	for _, m := range routeMessages(out) {
+		if !m.at.Before(since) && !m.deleted && m.fields[0] == dst &&
+			!slices.ContainsFunc(gws, func(gw string) bool { return !slices.Contains(m.fields, gw) }) {
+			return true
+		}
+	}
+	return false
 }
 
 // routeLeft returns how long after since the router's kernel changed the
@@ -454,14 +486,25 @@ func TestBGPActivePassive(t *testing.T) {
 		}
 		t.Logf("%s crashed: the route moved to %s after %v", c.crash, c.next, waitNextHops(t, router, anycast, 5*time.Second, c.next).Round(time.Millisecond))
 	}
+	// auto_failback make-before-break (a group announced only by BGP):
+	// the returning node announces, and its predecessor withdraws only
+	// once it holds the group, so the router goes from the old next hop
+	// to both to the new one, never without a route (the router's kernel
+	// timestamps; BIRD replaces an IPv4 route in place).
 	mon := monitorRoutes(t, router)
-	for _, c := range []struct{ back, hop string }{{"lb2", "198.18.0.12"}, {"lb1", "198.18.0.11"}} {
+	for _, c := range []struct{ back, hop, old string }{{"lb2", "198.18.0.12", "198.18.0.13"}, {"lb1", "198.18.0.11", "198.18.0.12"}} {
 		p.lab.Plug(c.back)
 		since := time.Now()
 		p.start(c.back)
 		took := waitNextHops(t, router, anycast, 10*time.Second, c.hop)
-		t.Logf("%s back: the route returned to it after %v; the router had no route for %v meanwhile",
-			c.back, took.Round(time.Millisecond), withoutRoute(mon.Output(), anycast, since).Round(time.Millisecond))
+		left := routeLeft(t, mon, c.old, since)
+		out := mon.Output()
+		gap, both := withoutRoute(out, anycast, since), withAll(out, anycast, since, c.hop, c.old)
+		t.Logf("%s back: the route returned to it after %v (%v by the router's kernel); the router had no route for %v meanwhile; next hops %s and %s at once: %v",
+			c.back, took.Round(time.Millisecond), left.Round(time.Millisecond), gap.Round(time.Microsecond), c.hop, c.old, both)
+		if gap > 0 || !both {
+			t.Errorf("%s's failback: the router had no route for %v, both next hops at once: %v; want make-before-break (no gap, both for a moment):\n%s", c.back, gap, both, out)
+		}
 	}
 	if _, err := p.lab.Probe(p.bins, "client", anycast+":9000", probeOpts(10, 10*time.Millisecond)); err != nil {
 		t.Errorf("client through lb1 after the failbacks: %v", err)
@@ -500,6 +543,9 @@ func TestRouterLogParsers(t *testing.T) {
 	}
 	if got, ok := firstWithout(mon, anycast, "198.18.0.11", since); !ok || got.Second() != 12 {
 		t.Errorf("firstWithout(the route deleted) = %v %v, want 17:01:12", got, ok)
+	}
+	if !withAll(mon, anycast, since, "198.18.0.12", "198.18.0.11") || withAll(mon, anycast, since, "198.18.0.11", "198.18.0.13") || withAll(mon, anycast, at, "198.18.0.11", "198.18.0.12") {
+		t.Error("withAll: want true for lb1 and lb2 (the first message), false for lb3 and after that message")
 	}
 	if _, ok := firstWithout(mon, anycast, "198.18.0.12", at.Add(time.Second)); ok {
 		t.Error("firstWithout found a change before since")
