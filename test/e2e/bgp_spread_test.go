@@ -2,9 +2,13 @@ package e2e
 
 import (
 	"fmt"
+	"maps"
 	"math"
+	"net/netip"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -101,10 +105,15 @@ func (s spread) String() string {
 
 // measureSpread opens spreadFlows connections from the client to the
 // VIP, one after the other, each from the source port the client's kernel
-// picks, and counts what each node's balancer scheduled meanwhile.
-func measureSpread(t *testing.T, p *pair) (spread, *probe.Result) {
+// picks, and counts what each node's balancer scheduled meanwhile. It
+// fails t when a count is not where the router's hash puts that flow
+// (each port asked of the router's kernel, hashedHops) or when the
+// route to the VIP changed during the measurement (mon, the router's
+// `ip -ts monitor route`): either makes the counts no measure of the hash.
+func measureSpread(t *testing.T, p *pair, router *lab.Host, mon *lab.Proc) (spread, *probe.Result) {
 	t.Helper()
 	before := scheduled(t, p)
+	began := time.Now()
 	// Duration: room for all of them on a loaded machine (the default,
 	// Count*Interval+Timeout, cut rounds short at load 30).
 	res, err := p.lab.Probe(p.bins, "client", anycast+":9000", probe.Options{Proto: "tcp", Interval: 5 * time.Millisecond, Timeout: 500 * time.Millisecond, Count: spreadFlows, Duration: 30 * time.Second})
@@ -124,7 +133,100 @@ func measureSpread(t *testing.T, p *pair) (spread, *probe.Result) {
 	if total != spreadFlows {
 		t.Errorf("the nodes scheduled %v = %d connections, the client made %d", counts, total, spreadFlows)
 	}
+	for _, m := range routeMessages(mon.Output()) {
+		if !m.at.Before(began) && m.fields[0] == anycast {
+			t.Errorf("the route to %s changed during the spread measurement (begun %s): %s at %s", anycast, began.Format("15:04:05.000000"), strings.Join(m.fields, " "), m.at.Format("15:04:05.000000"))
+		}
+	}
+	client, ports := sourcePorts(t, res)
+	hashed, err := hashedHops(router, client, ports)
+	switch {
+	case err != nil:
+		t.Errorf("asking the router's kernel for each flow's next hop: %v", err)
+	case !slices.Equal(hashed, counts):
+		t.Errorf("the nodes scheduled %v, the router's hash puts the client's %d flows at %v: flows did not go where the route sends them", counts, len(ports), hashed)
+	}
+	t.Logf("client source ports: %s", portPattern(ports))
 	return newSpread(counts), res
+}
+
+// sourcePorts returns the client's address and the source port of each
+// successful connection of res, in the order they were made.
+func sourcePorts(t *testing.T, res *probe.Result) (netip.Addr, []uint16) {
+	t.Helper()
+	var client netip.Addr
+	var ports []uint16
+	for _, a := range res.Attempts {
+		if !a.OK {
+			continue
+		}
+		ap, err := netip.ParseAddrPort(a.Local)
+		if err != nil {
+			t.Fatalf("attempt %d: client address %q: %v", a.Seq, a.Local, err)
+		}
+		client, ports = ap.Addr(), append(ports, ap.Port())
+	}
+	return client, ports
+}
+
+// hashedHops asks the router's kernel which next hop it picks for a TCP
+// flow from client at each of ports to anycast:9000 (`ip route get`
+// with iif and the ports: the multipath hash of a forwarded packet) and
+// returns the flows per node, lb1..lb3.
+func hashedHops(router *lab.Host, client netip.Addr, ports []uint16) ([]int, error) {
+	var b strings.Builder
+	for _, p := range ports {
+		fmt.Fprintf(&b, "route get %s from %s iif eth1 ipproto tcp sport %d dport 9000\n", anycast, client, p)
+	}
+	out, err := router.RunFor(30*time.Second, "ip", "-4", "-batch", router.WriteFile("route-get.batch", b.String(), 0o600))
+	if err != nil {
+		return nil, fmt.Errorf("ip -batch: %v: %s", err, out)
+	}
+	counts := make([]int, 3)
+	n := 0
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		i := slices.Index(f, "via")
+		if len(f) == 0 || f[0] != anycast || i < 0 || i+1 >= len(f) {
+			continue
+		}
+		n++
+		switch f[i+1] {
+		case "198.18.0.11":
+			counts[0]++
+		case "198.18.0.12":
+			counts[1]++
+		case "198.18.0.13":
+			counts[2]++
+		default:
+			return nil, fmt.Errorf("next hop %s for a flow: %s", f[i+1], line)
+		}
+	}
+	if n != len(ports) {
+		return nil, fmt.Errorf("%d answers for %d ports:\n%s", n, len(ports), out)
+	}
+	return counts, nil
+}
+
+// portPattern describes a sequence of source ports: range, how many are
+// distinct, and the steps between consecutive ones.
+func portPattern(ports []uint16) string {
+	if len(ports) == 0 {
+		return "none"
+	}
+	distinct := map[uint16]bool{}
+	steps := map[int]int{}
+	for i, p := range ports {
+		distinct[p] = true
+		if i > 0 {
+			steps[int(p)-int(ports[i-1])]++
+		}
+	}
+	var st []string
+	for _, d := range slices.Sorted(maps.Keys(steps)) {
+		st = append(st, fmt.Sprintf("%+d×%d", d, steps[d]))
+	}
+	return fmt.Sprintf("%d..%d, %d distinct of %d; steps %s", slices.Min(ports), slices.Max(ports), len(distinct), len(ports), strings.Join(st, " "))
 }
 
 // TestSpreadStats checks the statistic against hand-computed spreads.
@@ -166,9 +268,12 @@ func TestBGPSpread(t *testing.T) {
 		p.start(n)
 	}
 	waitNextHops(t, router, anycast, 15*time.Second, "198.18.0.11", "198.18.0.12", "198.18.0.13")
+	mon := monitorRoutes(t, router)
 	within := 0
+	var client netip.Addr
+	parity := -1
 	for i := range rounds {
-		s, res := measureSpread(t, p)
+		s, res := measureSpread(t, p, router, mon)
 		t.Logf("round %d: %s (%s)", i+1, s, res.Summary())
 		if s.within15() {
 			within++
@@ -176,6 +281,60 @@ func TestBGPSpread(t *testing.T) {
 		if why := s.broken(); why != "" {
 			t.Errorf("round %d: spread %v: %s", i+1, s.counts, why)
 		}
+		var ports []uint16
+		if client, ports = sourcePorts(t, res); len(ports) > 0 {
+			parity = int(ports[0] % 2)
+		}
 	}
 	t.Logf("within ±15%% of even in %d of %d rounds (a uniform hash: 70.9%% of rounds)", within, rounds)
+	if parity >= 0 {
+		hashOverPorts(t, p, router, client, parity)
+	}
+}
+
+// hashOverPorts asks the router's kernel for the next hop of a flow from
+// every client port of the parity the client's kernel used (it tries one
+// parity first for connect, RFC 6056 section 3.3.4 style), and checks the
+// hash itself: each node's share over all of them, and Pearson's χ² of
+// every run of spreadFlows consecutive ports, which a uniform hash keeps
+// at a mean of 2 with 0.1% of runs above spreadChi2Limit.
+func hashOverPorts(t *testing.T, p *pair, router *lab.Host, client netip.Addr, parity int) {
+	t.Helper()
+	out, err := p.lab.Host("client").RunFor(5*time.Second, "sysctl", "-n", "net.ipv4.ip_local_port_range")
+	f := strings.Fields(string(out))
+	if err != nil || len(f) != 2 {
+		t.Fatalf("the client's port range: %v %q", err, out)
+	}
+	lo, err1 := strconv.Atoi(f[0])
+	hi, err2 := strconv.Atoi(f[1])
+	if err1 != nil || err2 != nil {
+		t.Fatalf("the client's port range %q", out)
+	}
+	total := make([]int, 3)
+	var chis []float64
+	above := 0
+	for start := lo + (lo+parity)%2; start+2*spreadFlows <= hi+1; start += 2 * spreadFlows {
+		var ports []uint16
+		for port := start; port < start+2*spreadFlows; port += 2 {
+			ports = append(ports, uint16(port))
+		}
+		counts, err := hashedHops(router, client, ports)
+		if err != nil {
+			t.Fatalf("ports %d..: %v", start, err)
+		}
+		for i, c := range counts {
+			total[i] += c
+		}
+		s := newSpread(counts)
+		chis = append(chis, s.chi2)
+		if s.chi2 > spreadChi2Limit {
+			above++
+		}
+	}
+	mean := 0.0
+	for _, c := range chis {
+		mean += c / float64(len(chis))
+	}
+	t.Logf("the router's hash over every client port of parity %d (%d..%d): per node %v; %d runs of %d consecutive ports: mean χ² %.2f (uniform: 2), %d above %.2f",
+		parity, lo, hi, total, len(chis), spreadFlows, mean, above, spreadChi2Limit)
 }

@@ -64,7 +64,7 @@ func TestBGPActiveActive(t *testing.T) {
 
 	// Spread: 200 new connections, each from its own source port (see
 	// bgp_spread_test.go for the statistics of the ±15% criterion).
-	sp, res := measureSpread(t, p)
+	sp, res := measureSpread(t, p, router, mon)
 	t.Logf("spread of %d connections over lb1, lb2, lb3: %s (%s)", spreadFlows, sp, res.Summary())
 	if why := sp.broken(); why != "" {
 		t.Errorf("spread %v: %s", sp.counts, why)

@@ -91,6 +91,7 @@ type Attempt struct {
 	Took    time.Duration `json:"took_ns"`
 	OK      bool          `json:"ok"`
 	Backend string        `json:"backend,omitempty"` // who answered (labsrv's name)
+	Local   string        `json:"local,omitempty"`   // tcp: the connection's own address:port, once connected
 	Err     string        `json:"err,omitempty"`
 	// Stalled: the attempt failed and ended more than StallSlack after its
 	// timeout was due. The prober itself was not running when the timeout
@@ -273,7 +274,7 @@ func attempt(o Options, seq int) Attempt {
 	var err error
 	switch o.Proto {
 	case "tcp":
-		a.Backend, err = probeTCP(ctx, o.Target)
+		a.Backend, a.Local, err = probeTCP(ctx, o.Target)
 	case "http":
 		a.Backend, err = probeHTTP(ctx, o.Target)
 	case "udp":
@@ -307,18 +308,21 @@ func dial(ctx context.Context, network string, target netip.AddrPort) (net.Conn,
 	return c, nil
 }
 
-// probeTCP connects and reads the first line, the backend's name.
-func probeTCP(ctx context.Context, target netip.AddrPort) (string, error) {
+// probeTCP connects and reads the first line, the backend's name; local
+// is the connection's own address:port (its source port picks its next
+// hop on an ECMP router).
+func probeTCP(ctx context.Context, target netip.AddrPort) (backend, local string, err error) {
 	c, err := dial(ctx, "tcp", target)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	defer c.Close()
+	local = c.LocalAddr().String()
 	line, err := bufio.NewReaderSize(io.LimitReader(c, maxReply), 256).ReadString('\n')
 	if err != nil {
-		return "", fmt.Errorf("reading banner: %w", err)
+		return "", local, fmt.Errorf("reading banner: %w", err)
 	}
-	return strings.TrimSpace(line), nil
+	return strings.TrimSpace(line), local, nil
 }
 
 // httpTransport never uses a proxy and never reuses a connection, so every
