@@ -283,14 +283,8 @@ func TestResourceWaitsForSessions(t *testing.T) {
 	if err := os.WriteFile(sessions, []byte("start Active"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var logged strings.Builder
-	var mu sync.Mutex
-	log := slog.New(slog.NewTextHandler(writerFunc(func(b []byte) (int, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		return logged.Write(b)
-	}), nil))
-	s, err := NewSpeaker(testOpts, filepath.Join(dir, "bird"), exe, log)
+	var logged testkit.Buffer
+	s, err := NewSpeaker(testOpts, filepath.Join(dir, "bird"), exe, slog.New(slog.NewTextHandler(&logged, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -344,8 +338,6 @@ func TestResourceWaitsForSessions(t *testing.T) {
 		t.Errorf("Start() returned after %v, want it to wait SessionWait (100ms)", took)
 	}
 	defer r2.Stop(ctx)
-	mu.Lock()
-	defer mu.Unlock()
 	want := "after 100ms: not established: hapair_peer0: start Connect; hapair_peer1: start Connect"
 	if !strings.Contains(logged.String(), want) {
 		b, _ := os.ReadFile(logPath)
