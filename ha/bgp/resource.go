@@ -32,9 +32,10 @@ type ResourceConfig struct {
 	// always healthy).
 	Healthy      func() bool
 	GateInterval time.Duration // default 100ms
-	// SessionWait bounds how long Start waits, after announcing, for
-	// every neighbour's session to be established (default
-	// DefaultSessionWait); past it, Start logs which are not and returns.
+	// SessionWait bounds how long Start waits for the health gate to pass
+	// and then for every neighbour's session to be established (default
+	// DefaultSessionWait); past it, Start logs what is missing and
+	// returns, and the gate loop announces when the gate passes.
 	SessionWait time.Duration
 	Loopback    Loopback
 	Logger      *slog.Logger
@@ -106,9 +107,9 @@ func (r *Resource) Name() string {
 }
 
 // Start binds the addresses on lo, starts BIRD if needed and announces
-// the routes when the health gate passes, waiting (at most SessionWait)
-// until every neighbour's session is established so that they went out;
-// then keeps polling the gate.
+// the routes once the health gate passes, then waits until every
+// neighbour's session is established so that they went out (both waits
+// at most SessionWait in all); then keeps polling the gate.
 func (r *Resource) Start(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -128,19 +129,23 @@ func (r *Resource) Start(ctx context.Context) error {
 	if err := r.s.ensure(ctx); err != nil {
 		return err
 	}
-	r.healthy = r.gate()
+	// Held means announced: the group's old owner, moving it
+	// make-before-break, withdraws once it sees this node hold it. So
+	// Start waits, at most SessionWait in all, for the health gate (a
+	// node that just started has not checked its reals yet) and then for
+	// every session; past that, the gate loop announces when it can.
+	end := time.Now().Add(r.cfg.SessionWait)
+	r.healthy = r.awaitGate(ctx, end)
 	why := "group held here"
 	if !r.healthy {
-		why = "group held here, but the health gate does not pass yet"
+		why = fmt.Sprintf("group held here, but the health gate does not pass after %v", r.cfg.SessionWait)
 	}
 	if err := r.set(ctx, r.healthy, why); err != nil {
 		return err
 	}
-	// Held means announced: the group's old owner, moving it
-	// make-before-break, withdraws once it sees this node hold it.
 	if r.healthy {
-		if err := r.s.waitEstablished(ctx, r.cfg.SessionWait); err != nil {
-			r.log.Warn("bgp: routes enabled, but not every router has them yet", "group", r.cfg.Group, "err", err)
+		if err := r.s.waitEstablished(ctx, time.Until(end)); err != nil {
+			r.log.Warn("bgp: routes enabled, but not every router has them yet", "group", r.cfg.Group, "waited", r.cfg.SessionWait, "err", err)
 		}
 	}
 	gctx, cancel := context.WithCancel(context.Background())
@@ -150,6 +155,24 @@ func (r *Resource) Start(ctx context.Context) error {
 }
 
 func (r *Resource) gate() bool { return r.cfg.Healthy == nil || r.cfg.Healthy() }
+
+// awaitGate polls the health gate every GateInterval until it passes
+// (true) or end or ctx comes (false).
+func (r *Resource) awaitGate(ctx context.Context, end time.Time) bool {
+	t := time.NewTicker(r.cfg.GateInterval)
+	defer t.Stop()
+	for !r.gate() {
+		if !time.Now().Before(end) {
+			return false
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+		}
+	}
+	return true
+}
 
 // loop polls the health gate and announces or withdraws on a change.
 func (r *Resource) loop(ctx context.Context, gone chan struct{}) {

@@ -338,7 +338,7 @@ func TestResourceWaitsForSessions(t *testing.T) {
 		t.Errorf("Start() returned after %v, want it to wait SessionWait (100ms)", took)
 	}
 	defer r2.Stop(ctx)
-	want := "after 100ms: not established: hapair_peer0: start Connect; hapair_peer1: start Connect"
+	want := "waited=100ms err=\"bgp: BGP sessions not established: hapair_peer0: start Connect; hapair_peer1: start Connect\""
 	if !strings.Contains(logged.String(), want) {
 		b, _ := os.ReadFile(logPath)
 		t.Errorf("log = %s\nwant a warning with %q; BIRD's commands:\n%s", logged.String(), want, b)
@@ -358,4 +358,72 @@ func TestNotEstablished(t *testing.T) {
 	if got := notEstablished(table, 1); len(got) != 0 {
 		t.Errorf("notEstablished(one neighbour) = %q, want none", got)
 	}
+}
+
+// TestResourceWaitsForGate: a Start whose health gate does not pass yet
+// (a node that just started, its reals not checked) announces and returns
+// once it passes, not before; past SessionWait it returns with the routes
+// withdrawn, saying why, and the gate loop announces later.
+func TestResourceWaitsForGate(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "commands")
+	t.Setenv("HAPAIR_FAKE_BIRD", logPath)
+	var logged testkit.Buffer
+	s, err := NewSpeaker(testOpts, filepath.Join(dir, "bird"), exe, slog.New(slog.NewTextHandler(&logged, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var healthy atomic.Bool
+	var asked atomic.Int32
+	gate := func() bool { asked.Add(1); return healthy.Load() }
+	addrs := []netip.Addr{netip.MustParseAddr("198.18.2.100")}
+	r, err := s.Resource(ResourceConfig{Group: "web", Addresses: addrs, Loopback: &fakeLo{}, Healthy: gate, GateInterval: 5 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	done := make(chan error, 1)
+	go func() { done <- r.Start(ctx) }()
+	testkit.WaitFor(t, "Start asking the health gate 3 times", func() bool { return asked.Load() >= 3 })
+	commands := func() string {
+		b, _ := os.ReadFile(logPath)
+		return strings.ReplaceAll(strings.TrimSpace(string(b)), "\n", "; ")
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("Start() = %v while the gate failed, want it to wait", err)
+	default:
+	}
+	if got := commands(); strings.Contains(got, "enable") {
+		t.Errorf("commands = %q before the gate passed, want no enable", got)
+	}
+	healthy.Store(true)
+	if err := <-done; err != nil {
+		t.Fatalf("Start() = %v", err)
+	}
+	if got, want := commands(), "enable "+protocolName("web")+"; show protocols"; !strings.HasSuffix(got, want) {
+		t.Errorf("commands = %q, want them to end with %q", got, want)
+	}
+	if err := r.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	healthy.Store(false)
+	r2, err := s.Resource(ResourceConfig{Group: "web", Addresses: addrs, Loopback: &fakeLo{}, Healthy: gate, GateInterval: 5 * time.Millisecond, SessionWait: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r2.Start(ctx); err != nil {
+		t.Fatalf("Start() = %v with a failing gate, want nil", err)
+	}
+	defer r2.Stop(ctx)
+	if got, want := commands(), "disable "+protocolName("web"); !strings.HasSuffix(got, want) {
+		t.Errorf("commands = %q, want them to end with %q", got, want)
+	}
+	testkit.Substrings(t, "log", logged.String(), []string{"health gate does not pass after 50ms"}, nil)
 }

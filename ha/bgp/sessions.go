@@ -7,8 +7,9 @@ import (
 	"time"
 )
 
-// DefaultSessionWait bounds how long a Resource's Start waits, after
-// announcing, for every neighbour's session to be established: BIRD
+// DefaultSessionWait bounds how long a Resource's Start waits for its
+// health gate and then for every neighbour's session to be established:
+// a node that just started checks its reals within a check interval; BIRD
 // connects 1 s after its start (connect delay time 1) and a router that
 // dropped the session waits out its error wait (BIRD: 1 s after a first
 // error) before it accepts a new one.
@@ -47,7 +48,7 @@ func (s *Speaker) waitEstablished(ctx context.Context, limit time.Duration) erro
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("bgp: BGP sessions after %v: %w", limit, why)
+			return fmt.Errorf("bgp: BGP sessions %w", why)
 		case <-t.C:
 		}
 	}
