@@ -210,7 +210,11 @@ func (r *Resource) set(ctx context.Context, on bool, why string) error {
 	}
 	var errs []error
 	for _, p := range r.protos {
-		errs = append(errs, r.s.command(ctx, verb+" "+p))
+		err := r.s.command(ctx, verb+" "+p)
+		if err == nil {
+			r.s.noteEnabled(p, on, r.routes(p))
+		}
+		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return err
@@ -221,6 +225,18 @@ func (r *Resource) set(ctx context.Context, on bool, why string) error {
 	}
 	r.log.Info("bgp: "+what+" routes", "group", r.cfg.Group, "reason", why)
 	return nil
+}
+
+// routes counts the addresses static protocol proto (an IPv4 one, or
+// its IPv6 twin, suffixed "_6") holds.
+func (r *Resource) routes(proto string) int {
+	n := 0
+	for _, a := range r.cfg.Addresses {
+		if a.Is6() == strings.HasSuffix(proto, "_6") {
+			n++
+		}
+	}
+	return n
 }
 
 // Stop withdraws the routes and removes the addresses it bound.

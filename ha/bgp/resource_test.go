@@ -67,7 +67,7 @@ func fakeBird(logPath string, args []string) int {
 			c.Write([]byte("0011 " + strings.TrimPrefix(cmd, "enable ") + ": enabled\n"))
 		case strings.HasPrefix(cmd, "disable "):
 			c.Write([]byte("0009 " + strings.TrimPrefix(cmd, "disable ") + ": disabled\n"))
-		case cmd == "show protocols":
+		case cmd == "show protocols all":
 			c.Write([]byte(fakeProtocols(os.Getenv("HAPAIR_FAKE_BIRD_SESSIONS"))))
 		default:
 			c.Write([]byte("0013 Daemon is up and running\n"))
@@ -76,20 +76,28 @@ func fakeBird(logPath string, args []string) int {
 	}
 }
 
-// fakeProtocols is BIRD 2.0.12's reply to `show protocols` with the
-// sessions in the state the file at path holds (Established without one).
+// fakeProtocols is BIRD 2.0.12's reply to `show protocols all` (the
+// parts had reads) with the sessions in the state, and with the exported
+// count, the file at path holds ("up Established 1"; Established with 99
+// routes exported without one).
 func fakeProtocols(path string) string {
-	state := "up     20:28:33.001  Established"
+	state, exported := "up     20:28:33.001  Established", "99"
 	if b, err := os.ReadFile(path); err == nil {
-		st, info, _ := strings.Cut(strings.TrimSpace(string(b)), " ")
-		state = fmt.Sprintf("%-6s 20:28:33.001  %s", st, info)
+		f := strings.Fields(string(b))
+		state, exported = fmt.Sprintf("%-6s 20:28:33.001  %s", f[0], f[1]), f[2]
 	}
-	return "2002-Name       Proto      Table      State  Since         Info\n" +
+	out := "2002-Name       Proto      Table      State  Since         Info\n" +
 		"1002-device1    Device     ---        up     20:28:31.301  \n" +
-		" hapair_peer0 BGP        ---        " + state + "\n" +
-		" hapair_peer1 BGP        ---        " + state + "\n" +
-		" " + protocolName("web") + " Static     master4    up     20:28:31.301  \n" +
-		"0000 \n"
+		"1006-\n"
+	for _, peer := range []string{"hapair_peer0", "hapair_peer1"} {
+		out += "1002-" + peer + " BGP        ---        " + state + "\n" +
+			"1006-  BGP state:          " + strings.Fields(state)[2] + "\n" +
+			"     Neighbor address: 198.18.0.1\n" +
+			"   Channel ipv4\n" +
+			"     Routes:         0 imported, " + exported + " exported, 0 preferred\n" +
+			" \n"
+	}
+	return out + "1002-" + protocolName("web") + " Static     master4    up     20:28:31.301  \n0000 \n"
 }
 
 // fakeLo records loopback changes.
@@ -157,9 +165,9 @@ func TestResource(t *testing.T) {
 		}
 		t.Fatalf("commands = %q, want them to end with %q", commands(), want)
 	}
-	waitFor("enable " + proto + "; show protocols") // Start waits for established sessions
+	waitFor("enable " + proto + "; show protocols all") // Start waits for the routes to go out
 	healthy.Store(false)
-	waitFor("show protocols; disable " + proto)
+	waitFor("show protocols all; disable " + proto)
 	healthy.Store(true)
 	waitFor("disable " + proto + "; enable " + proto)
 	if err := r.Stop(ctx); err != nil {
@@ -280,7 +288,7 @@ func TestResourceWaitsForSessions(t *testing.T) {
 	logPath, sessions := filepath.Join(dir, "commands"), filepath.Join(dir, "sessions")
 	t.Setenv("HAPAIR_FAKE_BIRD", logPath)
 	t.Setenv("HAPAIR_FAKE_BIRD_SESSIONS", sessions)
-	if err := os.WriteFile(sessions, []byte("start Active"), 0o600); err != nil {
+	if err := os.WriteFile(sessions, []byte("start Active 0"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	var logged testkit.Buffer
@@ -299,7 +307,7 @@ func TestResourceWaitsForSessions(t *testing.T) {
 	go func() { done <- r.Start(ctx) }()
 	polls := func() int {
 		b, _ := os.ReadFile(logPath)
-		return strings.Count(string(b), "show protocols\n")
+		return strings.Count(string(b), "show protocols all\n")
 	}
 	testkit.WaitFor(t, "Start asking BIRD for its sessions 3 times", func() bool { return polls() >= 3 })
 	select {
@@ -307,7 +315,18 @@ func TestResourceWaitsForSessions(t *testing.T) {
 		t.Fatalf("Start() = %v while the sessions were Active, want it to wait", err)
 	default:
 	}
-	if err := os.WriteFile(sessions, []byte("up Established"), 0o600); err != nil {
+	// Established, but BIRD has not fed it the route yet: still waiting.
+	if err := os.WriteFile(sessions, []byte("up Established 0"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n := polls()
+	testkit.WaitFor(t, "2 more questions", func() bool { return polls() >= n+2 })
+	select {
+	case err := <-done:
+		t.Fatalf("Start() = %v while no route was exported, want it to wait", err)
+	default:
+	}
+	if err := os.WriteFile(sessions, []byte("up Established 1"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -323,7 +342,7 @@ func TestResourceWaitsForSessions(t *testing.T) {
 	}
 
 	// Never established: Start gives up after SessionWait and says so.
-	if err := os.WriteFile(sessions, []byte("start Connect"), 0o600); err != nil {
+	if err := os.WriteFile(sessions, []byte("start Connect 0"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	r2, err := s.Resource(ResourceConfig{Group: "web", Addresses: addrs, Loopback: &fakeLo{}, SessionWait: 100 * time.Millisecond})
@@ -338,25 +357,49 @@ func TestResourceWaitsForSessions(t *testing.T) {
 		t.Errorf("Start() returned after %v, want it to wait SessionWait (100ms)", took)
 	}
 	defer r2.Stop(ctx)
-	want := "waited=100ms err=\"bgp: BGP sessions not established: hapair_peer0: start Connect; hapair_peer1: start Connect\""
+	want := "waited=100ms err=\"bgp: BGP sessions without every route: hapair_peer0: start Connect; hapair_peer1: start Connect\""
 	if !strings.Contains(logged.String(), want) {
 		b, _ := os.ReadFile(logPath)
 		t.Errorf("log = %s\nwant a warning with %q; BIRD's commands:\n%s", logged.String(), want, b)
 	}
 }
 
-func TestNotEstablished(t *testing.T) {
-	table := "Name       Proto      Table      State  Since         Info\n" +
-		"device1    Device     ---        up     2026-11-29 20:28:31  \n" +
-		"hapair_peer0 BGP        ---        up     2026-11-29 20:28:31  Established\n" +
-		"hapair_peer1 BGP        ---        start  20:28:33.001  Active        Socket: Connection refused\n"
-	got := strings.Join(notEstablished(table, 3), "; ")
-	want := "hapair_peer1: start Active Socket: Connection refused; hapair_peer2: not in BIRD's protocols"
+func TestNotExported(t *testing.T) {
+	// BIRD 2.0.12's text, as birdc prints it (a router's sessions renamed).
+	text := `Name       Proto      Table      State  Since         Info
+device1    Device     ---        up     23:49:19.255  
+
+kernel1    Kernel     master4    up     23:49:19.255  
+  Channel ipv4
+    State:          UP
+    Routes:         0 imported, 5 exported, 0 preferred
+
+hapair_peer0 BGP        ---        up     2026-11-29 20:28:31  Established   
+  BGP state:          Established
+    Neighbor address: 198.18.0.1
+  Channel ipv4
+    State:          UP
+    Routes:         0 imported, 1 exported, 0 preferred
+  Channel ipv6
+    Routes:         0 imported, 1 exported, 0 preferred
+
+hapair_peer1 BGP        ---        start  20:28:33.001  Active        Socket: Connection refused
+  BGP state:          Active
+  Channel ipv4
+    Routes:         0 imported, 0 exported, 0 preferred
+
+hapair_peer2 BGP        ---        up     23:49:23.622  Established   
+  BGP state:          Established
+  Channel ipv4
+    Routes:         0 imported, 1 exported, 0 preferred
+`
+	got := strings.Join(notExported(text, 4, 2), "; ")
+	want := "hapair_peer1: start Active Socket: Connection refused; hapair_peer2: 1 of 2 routes exported; hapair_peer3: not in BIRD's protocols"
 	if got != want {
-		t.Errorf("notEstablished() = %q, want %q", got, want)
+		t.Errorf("notExported() = %q, want %q", got, want)
 	}
-	if got := notEstablished(table, 1); len(got) != 0 {
-		t.Errorf("notEstablished(one neighbour) = %q, want none", got)
+	if got := notExported(text, 1, 2); len(got) != 0 {
+		t.Errorf("notExported(one neighbour, 2 routes) = %q, want none (ipv4 and ipv6 count)", got)
 	}
 }
 
@@ -406,7 +449,7 @@ func TestResourceWaitsForGate(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("Start() = %v", err)
 	}
-	if got, want := commands(), "enable "+protocolName("web")+"; show protocols"; !strings.HasSuffix(got, want) {
+	if got, want := commands(), "enable "+protocolName("web")+"; show protocols all"; !strings.HasSuffix(got, want) {
 		t.Errorf("commands = %q, want them to end with %q", got, want)
 	}
 	if err := r.Stop(ctx); err != nil {

@@ -3,6 +3,7 @@ package bgp
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -19,12 +20,15 @@ const DefaultSessionWait = 5 * time.Second
 const sessionPoll = 50 * time.Millisecond
 
 // waitEstablished waits until every neighbour's BGP session is
-// Established, polling BIRD (`show protocols`), for at most limit. An
-// enabled route goes out on an established session at once, so once this
-// returns nil the routers have been sent the announcement: a group moved
-// make-before-break (ha.GroupConfig.MakeBeforeBreak) reports itself held
-// only then, and its old owner withdraws only after. It returns an error
-// naming the sessions not established when limit passes or ctx ends.
+// Established and has exported every enabled route, polling BIRD (`show
+// protocols all`), for at most limit. BIRD sends a route as it exports
+// it, so once this returns nil the routers have been sent the
+// announcement: a group moved make-before-break
+// (ha.GroupConfig.MakeBeforeBreak) reports itself held only then, and its
+// old owner withdraws only after. (Established alone is not enough: BIRD
+// feeds a new session its routes tens of ms later, after the old owner had
+// withdrawn, in the e2e lab.) It returns an error naming the sessions
+// without every route when limit passes or ctx ends.
 func (s *Speaker) waitEstablished(ctx context.Context, limit time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
@@ -33,14 +37,14 @@ func (s *Speaker) waitEstablished(ctx context.Context, limit time.Duration) erro
 	defer t.Stop()
 	var why error // what the last answer (or failed question) said
 	for {
-		out, err := birdc(ctx, s.socket(), "show protocols", commandTimeout)
+		out, err := birdc(ctx, s.socket(), "show protocols all", commandTimeout)
 		switch {
 		case err == nil:
-			down := notEstablished(out, len(s.opts.Neighbors))
+			down := notExported(out, len(s.opts.Neighbors), s.enabledRoutes())
 			if len(down) == 0 {
 				return nil
 			}
-			why = fmt.Errorf("not established: %s", strings.Join(down, "; "))
+			why = fmt.Errorf("without every route: %s", strings.Join(down, "; "))
 		case why == nil || time.Now().Before(end):
 			// A question cut short by the end of the wait keeps the last
 			// answer: it says more than "i/o timeout".
@@ -54,27 +58,69 @@ func (s *Speaker) waitEstablished(ctx context.Context, limit time.Duration) erro
 	}
 }
 
-// notEstablished reads BIRD 2's `show protocols` table (a header line,
-// then "name proto table state since info" per protocol) and returns,
-// for each of the n neighbour sessions (peerName), "name: state
-// info" when it is not Established (missing ones too).
-func notEstablished(table string, n int) []string {
-	states := map[string]string{}
-	for _, line := range strings.Split(table, "\n") {
+// noteEnabled records that static protocol proto, holding routes
+// routes, was enabled (on) or disabled.
+func (s *Speaker) noteEnabled(proto string, on bool, routes int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if on {
+		s.enabled[proto] = routes
+	} else {
+		delete(s.enabled, proto)
+	}
+}
+
+// enabledRoutes is how many routes the enabled static protocols hold.
+func (s *Speaker) enabledRoutes() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, r := range s.enabled {
+		n += r
+	}
+	return n
+}
+
+// notExported reads BIRD 2's `show protocols all` (per protocol a table
+// line "name proto table state since info", then its details, with a
+// "Routes: I imported, E exported, P preferred" line per channel) and
+// returns, for each of the n neighbour sessions (peerName) that is not
+// Established or has exported fewer than want routes over its channels,
+// "name: state info" or "name: E of want routes exported" (a missing
+// session too). BIRD feeds an established session its routes in the
+// moments after it comes up, and sends each as it is exported.
+func notExported(text string, n, want int) []string {
+	type session struct {
+		state    string
+		exported int
+	}
+	sessions := map[string]*session{}
+	var cur *session
+	for _, line := range strings.Split(text, "\n") {
 		f := strings.Fields(line)
-		if len(f) >= 4 && f[1] == "BGP" {
-			states[f[0]] = strings.Join(append([]string{f[3]}, f[min(5, len(f)):]...), " ")
+		switch {
+		case len(f) >= 4 && f[1] == "BGP" && !strings.HasPrefix(line, " "):
+			cur = &session{state: strings.Join(append([]string{f[3]}, f[min(5, len(f)):]...), " ")}
+			sessions[f[0]] = cur
+		case len(f) >= 4 && !strings.HasPrefix(line, " ") && f[0] != "Name":
+			cur = nil // another protocol's block
+		case cur != nil && len(f) >= 5 && f[0] == "Routes:" && f[4] == "exported,":
+			if e, err := strconv.Atoi(f[3]); err == nil {
+				cur.exported += e
+			}
 		}
 	}
 	var down []string
 	for i := range n {
 		name := peerName(i)
-		st, ok := states[name]
+		st, ok := sessions[name]
 		switch {
 		case !ok:
 			down = append(down, name+": not in BIRD's protocols")
-		case !strings.Contains(st, "Established"):
-			down = append(down, name+": "+st)
+		case !strings.Contains(st.state, "Established"):
+			down = append(down, name+": "+st.state)
+		case st.exported < want:
+			down = append(down, fmt.Sprintf("%s: %d of %d routes exported", name, st.exported, want))
 		}
 	}
 	return down

@@ -54,7 +54,10 @@ type Speaker struct {
 
 	mu     sync.Mutex
 	groups map[string][]netip.Prefix
-	proc   *runner.Daemon // nil until started
+	// enabled counts the routes of each enabled static protocol (the
+	// routes every established session must have exported).
+	enabled map[string]int
+	proc    *runner.Daemon // nil until started
 }
 
 // NewSpeaker validates o and returns the node's speaker; dir (absolute)
@@ -75,7 +78,7 @@ func NewSpeaker(o Options, dir, binary string, log *slog.Logger) (*Speaker, erro
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Speaker{opts: o.withDefaults(), dir: dir, binary: binary, log: log, groups: map[string][]netip.Prefix{}}, nil
+	return &Speaker{opts: o.withDefaults(), dir: dir, binary: binary, log: log, groups: map[string][]netip.Prefix{}, enabled: map[string]int{}}, nil
 }
 
 func (s *Speaker) socket() string  { return filepath.Join(s.dir, "bird.ctl") }
