@@ -75,7 +75,18 @@ type GroupConfig struct {
 	// expects of a failback. Both holding it after a claim seen while
 	// starting is a handover, not a split brain.
 	MakeBeforeBreak bool
+	// HandoverOverlap (MakeBeforeBreak): how long the owner keeps the
+	// group after it first sees its successor hold it (default
+	// DefaultHandoverOverlap). The successor's routes were sent when it
+	// reported itself held, but no router says when it installed them; a
+	// BGP session that has just come up delays its first UPDATE by the
+	// router's delayed ACK (Nagle, about 40ms, seen in the e2e lab).
+	HandoverOverlap time.Duration
 }
+
+// DefaultHandoverOverlap is GroupConfig.HandoverOverlap's default: ten
+// times the delayed-ACK wait a new BGP session's first UPDATE can take.
+const DefaultHandoverOverlap = 500 * time.Millisecond
 
 // CheckConfig is a ping node or track check. While it fails, every group's
 // effective priority on this node drops by Weight (never below 1).

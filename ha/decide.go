@@ -1,6 +1,7 @@
 package ha
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"time"
@@ -335,11 +336,24 @@ func (m *Machine) evaluate(g *group) {
 		}
 	case StateMaster:
 		if d == m.cfg.Self || d == "" || !m.claims(d, g) {
+			g.releaseAt = time.Time{}
 			return
 		}
 		if g.cfg.MakeBeforeBreak && !m.holds(d, g) {
+			g.releaseAt = time.Time{}
 			g.waiting = fmt.Sprintf("make-before-break: keeping %s until %s holds it (its resources are starting)", g.cfg.Name, d)
 			return
+		}
+		if g.cfg.MakeBeforeBreak {
+			overlap := cmp.Or(g.cfg.HandoverOverlap, DefaultHandoverOverlap)
+			if g.releaseAt.IsZero() {
+				g.releaseAt = m.now.Add(overlap)
+			}
+			if m.now.Before(g.releaseAt) {
+				g.waiting = fmt.Sprintf("make-before-break: %s holds %s; keeping it for a %v overlap while its routes reach the routers", d, g.cfg.Name, overlap)
+				return
+			}
+			g.releaseAt = time.Time{}
 		}
 		reason := fmt.Sprintf("releasing to %s: %s", d, dec)
 		if why := m.deafFor(g); why != "" {

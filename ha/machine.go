@@ -90,6 +90,7 @@ type group struct {
 	rivals      map[string]State // peers seen master or stopping while we are master
 	splits      map[string]bool  // rivals seen master with us: a split brain not resolved yet
 	handovers   map[string]bool  // MakeBeforeBreak: peers seen starting while we held it, or holding it while we started
+	releaseAt   time.Time        // MakeBeforeBreak: when the overlap with a successor that holds it ends
 	waiting     string           // last reason for not acting, said once
 	ready       readiness        // what the caller last said of the balancer here (FailbackGate)
 	advHealthy  int              // what the last heartbeat said of it, to send changes at once
@@ -370,6 +371,9 @@ func (m *Machine) arm() {
 	for _, g := range m.groups {
 		if g.state == StateFailed {
 			earliest(g.retryAt)
+		}
+		if !g.releaseAt.IsZero() {
+			earliest(g.releaseAt)
 		}
 		if g.failback {
 			earliest(m.startAt.Add(m.cfg.FailbackHold))
