@@ -66,6 +66,10 @@ reals = [ { address = "198.18.0.21:443" } ]
 		{"bad address", `"198.18.1.12"]`, `"lb2"]`, `resources[0].addresses[1]: "lb2" is not an IPv4 address`},
 		// What proxy/nft refuses at start, positioned by the check.
 		{"loopback real", `"198.18.0.21:8080"`, `"127.0.0.1:8080"`, `t.toml:25:23: service[0].reals[0].address: 127.0.0.1:8080: a loopback real cannot take forwarded packets with method "nat"; give a server on the reals' network`},
+		{"IPv6 real", `"198.18.0.21:8080"`, `"[2001:db8::21]:8080"`, `t.toml:25:23: service[0].reals[0].address: [2001:db8::21]:8080: method "nat" is IPv4 only: give the real's IPv4 address, or method "proxy"`},
+		{"IPv6 dr real", `"198.18.0.21:443"`, `"[2001:db8::21]:443"`, `t.toml:32:23: service[1].reals[0].address: [2001:db8::21]:443: method "dr" is IPv4 only: give the real's IPv4 address, or method "proxy"`},
+		{"IPv4-mapped real", `"198.18.0.21:8080"`, `"[::ffff:198.18.0.21]:8080"`, `t.toml:25:23: service[0].reals[0].address: [::ffff:198.18.0.21]:8080: method "nat" is IPv4 only: give the real's IPv4 address, or method "proxy"`},
+		{"IPv6 fallback", `scheduler = "rr"`, `fallback = "[2001:db8::99]:80"`, `t.toml:24:12: service[0].fallback: [2001:db8::99]:80: method "nat" is IPv4 only: give the fallback's IPv4 address, or method "proxy"`},
 		{"fallback equal to a real", `scheduler = "rr"`, `fallback = "198.18.0.21:8080"`, `t.toml:24:12: service[0].fallback: 198.18.0.21:8080 is already listed as a real or backup: the fallback serves only when every one of them is down, so it would be down too (first at t.toml:25:23)`},
 		{"the same real twice", `reals = [ { address = "198.18.0.21:8080" } ]`, `reals = [ { address = "198.18.0.21:8080" }, { address = "198.18.0.21:8080" } ]`, `t.toml:25:57: service[0].reals[1].address: 198.18.0.21:8080 is listed again (first at t.toml:25:23)`},
 		{"sub-second persistence", `scheduler = "rr"`, `persistent = "500ms"`, `t.toml:24:14: service[0].persistent: 500ms: method "nat" takes 0 (off) or at least 1s, as ipvsadm -p counts whole seconds`},

@@ -143,17 +143,24 @@ func ServiceNameError(name, method string) error {
 
 // kernelLimits positions what proxy/nft's Validate refuses in a nat or
 // dr service that the proxy method takes: the names nftables objects can
-// carry, loopback reals, sub-second persistence and the slot table's size.
+// carry, IPv6 and loopback reals, an IPv6 fallback, sub-second persistence
+// and the slot table's size.
 func (c *conv) kernelLimits(path string, s *Service) {
 	if s.Name != "" && nft.ValidName(s.Name) != nil {
 		c.errorf(path+".name", "%q: method %q names its nftables chains and maps after the service: want only A-Z a-z 0-9 _ -", s.Name, s.Method)
 	}
 	var weights []int
 	for i, r := range s.Reals {
-		if r.Address.Addr().IsLoopback() {
+		switch a := r.Address.Addr(); {
+		case a.IsValid() && !a.Is4():
+			c.errorf(idx(path+".reals", i)+".address", "%s: method %q is IPv4 only: give the real's IPv4 address, or method \"proxy\"", r.Address, s.Method)
+		case a.IsLoopback():
 			c.errorf(idx(path+".reals", i)+".address", "%s: a loopback real cannot take forwarded packets with method %q; give a server on the reals' network", r.Address, s.Method)
 		}
 		weights = append(weights, r.Weight)
+	}
+	if a := s.Fallback.Addr(); a.IsValid() && !a.Is4() {
+		c.errorf(path+".fallback", "%s: method %q is IPv4 only: give the fallback's IPv4 address, or method \"proxy\"", s.Fallback, s.Method)
 	}
 	if s.Persistent > 0 && s.Persistent < nft.MinPersistent {
 		c.errorf(path+".persistent", "%v: method %q takes 0 (off) or at least %v, as ipvsadm -p counts whole seconds", s.Persistent, s.Method, nft.MinPersistent)

@@ -25,6 +25,13 @@ func TestLdirectord(t *testing.T) {
 			want: want{complete: true, toml: []string{`interval = "6s", timeout = "4s", rise = 1, fall = 6`, "quiescent = false", `fallback = "127.0.0.1:8080"`, "template"},
 				warns: []string{"ldirectord.cf:7: autoreload: not carried over", "ldirectord.cf:8: callback", "ldirectord.cf:9: logfile", "ldirectord.cf:10: emailalert: not carried over",
 					"ldirectord.cf:11: emailalertfreq", "ldirectord.cf:12: emailalertstatus", "no cluster in this file"}}},
+		{name: "masq and gate with an IPv6 real or fallback behind an IPv4 VIP stay in userspace (the kernel methods are IPv4 only)",
+			cf: "virtual=198.18.0.20:80\n\treal=[2001:db8::1]:80 masq\n\treal=198.18.1.2:80 masq\n\tchecktype=connect\n" +
+				"virtual=198.18.0.20:81\n\treal=198.18.1.1:81 masq\n\tfallback=[2001:db8::9]:81\n\tchecktype=connect\n" +
+				"virtual=198.18.0.20:82\n\treal=198.18.1.1:82 masq\n\tchecktype=connect\n",
+			want: want{complete: true, toml: []string{`{ address = "[2001:db8::1]:80" }`, `fallback = "[2001:db8::9]:81"`, "listen = \"198.18.0.20:82\"\nmethod = \"nat\""},
+				notTOML: []string{"listen = \"198.18.0.20:80\"\nmethod", "listen = \"198.18.0.20:81\"\nmethod"},
+				warns:   []string{`ldirectord.cf:2: masq: not forwarded by hapair's kernel "nat" method: hapair's kernel methods are IPv4 only`, `ldirectord.cf:6: masq: not forwarded by hapair's kernel "nat" method: hapair's kernel methods are IPv4 only`}}},
 		{name: "a fallback that is also a real is not imported (it would be down whenever needed)", cf: "virtual=198.18.0.20:80\n\treal=198.18.1.1 gate\n\tfallback=198.18.1.1:80\n\tchecktype=connect\n",
 			want: want{complete: true, toml: []string{`"198.18.1.1:80"`}, notTOML: []string{"fallback ="}, warns: []string{"ldirectord.cf:1: fallback 198.18.1.1:80 is already a real or backup (ldirectord.cf:2)"}}},
 		{name: "a real written with and without the service's port is one real", cf: "virtual=198.18.0.20:80\n\treal=198.18.1.1 gate\n\treal=198.18.1.1:80 gate\n\tchecktype=connect\n",

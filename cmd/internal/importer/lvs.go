@@ -39,9 +39,9 @@ func (im *importer) forwarding(s *service, methods []methodAt, tool string) {
 
 // finishMethods maps each service's LVS method onto hapair's: nat and dr
 // run in the kernel where had.toml has them and the service fits their
-// rules (internal/config: no lc/wlc, no backups or monitors, IPv4, no
-// loopback fallback; dr needs the VIP's interface and reals on the virtual
-// port); everything else is forwarded by the userspace balancer, with a
+// rules (internal/config: no lc/wlc, no backups or monitors, an IPv4 VIP,
+// reals and fallback, no loopback fallback; dr needs the VIP's interface
+// and reals on the virtual port); everything else is forwarded by the userspace balancer, with a
 // note saying which method the source used.
 func (im *importer) finishMethods() {
 	vipIface := map[string]string{} // VIP address -> interface
@@ -74,7 +74,7 @@ func (im *importer) finishMethods() {
 			why = fmt.Sprintf("scheduler %s needs per-real connection counts, which hapair's kernel methods do not keep", s.scheduler)
 		case len(s.backups) > 0 || len(s.monitors) > 0:
 			why = "backups and monitors need the userspace balancer"
-		case !ap.Addr().Is4():
+		case !ap.Addr().Is4() || !allIPv4(s):
 			why = "hapair's kernel methods are IPv4 only"
 		case s.fallback != "" && isLoopback(s.fallback):
 			why = "a loopback fallback cannot take forwarded packets"
@@ -152,6 +152,22 @@ func (im *importer) connSync(g *group) {
 		return
 	}
 	im.warnf(sync.at, "%s: not carried over: the group's nat/dr services keep their connections in conntrack, which hapair's conntrack-sync resource carries across a failover; add { kind = \"conntrack-sync\", interface = IF, addresses = [one IPv4 address per node] } to group %s", what, g.name)
+}
+
+// allIPv4 reports whether every real of s and its fallback have an IPv4
+// address (a host name counts: had resolves it; internal/config refuses
+// one that resolves to IPv6 with a kernel method).
+func allIPv4(s *service) bool {
+	addrs := []string{s.fallback} // "" is no endpoint
+	for _, r := range s.reals {
+		addrs = append(addrs, r.address)
+	}
+	for _, a := range addrs {
+		if ep, ok := endpoint(a, s.listen); ok && !ep.Addr().Is4() {
+			return false
+		}
+	}
+	return true
 }
 
 func isLoopback(hostport string) bool {
