@@ -31,6 +31,16 @@ func TestIPVSAdm(t *testing.T) {
 				warns: []string{"rapid.sh:6: ipvsadm -C: clears every service", "rapid.sh:11: ipvsadm -a -t 198.18.0.20:80 -r $i -g: shell variable $i is not set", "rapid.sh:10: 3 shell line(s) that run no ipvsadm command"}}},
 		{name: "a service on a multicast address is refused", rules: "-A -t 224.0.0.5:80 -s rr\n-a -t 224.0.0.5:80 -r 198.18.1.1:80 -m\n-A -t 198.18.0.20:80 -s rr\n-a -t 198.18.0.20:80 -r 198.18.1.1:80 -m\n",
 			want: want{toml: []string{`listen = "198.18.0.20:80"`}, notTOML: []string{"224.0.0.5"}, warns: []string{"ipvsadm.cf:1: not converted: virtual service 224.0.0.5:80: 224.0.0.5 is a multicast address"}}},
+		{name: "masq with what the kernel nat method refuses stays in userspace: a loopback real, weights beyond the slot map",
+			rules: "-A -t 198.18.0.20:80 -s rr\n-a -t 198.18.0.20:80 -r 127.0.0.1:80 -m\n" +
+				"-A -t 198.18.0.20:81 -s wrr\n-a -t 198.18.0.20:81 -r 198.18.1.1:81 -m -w 4000\n-a -t 198.18.0.20:81 -r 198.18.1.2:81 -m -w 97\n" +
+				"-A -t 198.18.0.20:82 -s sh\n-a -t 198.18.0.20:82 -r 198.18.1.1:82 -m -w 65535\n-a -t 198.18.0.20:82 -r 198.18.1.2:82 -m\n" +
+				"-A -t 198.18.0.20:83 -s rr\n-a -t 198.18.0.20:83 -r 198.18.1.1:83 -m -w 4000\n-a -t 198.18.0.20:83 -r 198.18.1.2:83 -m -w 97\n",
+			want: want{complete: true, toml: []string{"listen = \"198.18.0.20:83\"\nmethod = \"nat\""},
+				notTOML: []string{"listen = \"198.18.0.20:80\"\nmethod", "listen = \"198.18.0.20:81\"\nmethod", "listen = \"198.18.0.20:82\"\nmethod"},
+				warns: []string{`ipvsadm.cf:2: masq: not forwarded by hapair's kernel "nat" method: a loopback real cannot take forwarded packets`,
+					`ipvsadm.cf:4: masq: not forwarded by hapair's kernel "nat" method: its weights need 4097 slots in the kernel's slot map, more than 4096`,
+					`ipvsadm.cf:7: masq: not forwarded by hapair's kernel "nat" method: its weights need 65536 slots`}}},
 		{name: "edit and delete", rules: "-A -t 198.18.0.20:80 -s rr\n-a -t 198.18.0.20:80 -r 198.18.1.1:80 -w 1\n-a -t 198.18.0.20:80 -r 198.18.1.2:80 -w 1\n" +
 			"-E -t 198.18.0.20:80 -s lc\n-e -t 198.18.0.20:80 -r 198.18.1.1:80 -w 7\n-d -t 198.18.0.20:80 -r 198.18.1.2:80\n-A -t 198.18.0.21:80\n-D -t 198.18.0.21:80\n" +
 			"-d -t 198.18.0.20:80 -r 198.18.9.9:80\n-a -t 198.18.0.99:80 -r 198.18.1.1:80\n",

@@ -5,6 +5,9 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+
+	"github.com/hapair/hapair/proxy"
+	"github.com/hapair/hapair/proxy/nft"
 )
 
 // methodAt is one real's LVS forwarding method, as ldirectord and ipvsadm
@@ -40,7 +43,8 @@ func (im *importer) forwarding(s *service, methods []methodAt, tool string) {
 // finishMethods maps each service's LVS method onto hapair's: nat and dr
 // run in the kernel where had.toml has them and the service fits their
 // rules (internal/config: no lc/wlc, no backups or monitors, an IPv4 VIP,
-// reals and fallback, no loopback fallback; dr needs the VIP's interface
+// reals and fallback, no loopback real or fallback, weights within the
+// slot map (proxy/nft's rule); dr needs the VIP's interface
 // and reals on the virtual port); everything else is forwarded by the userspace balancer, with a
 // note saying which method the source used.
 func (im *importer) finishMethods() {
@@ -76,6 +80,10 @@ func (im *importer) finishMethods() {
 			why = "backups and monitors need the userspace balancer"
 		case !ap.Addr().Is4() || !allIPv4(s):
 			why = "hapair's kernel methods are IPv4 only"
+		case slices.ContainsFunc(s.reals, func(r *real) bool { return isLoopback(endpointKey(r.address, s.listen)) }):
+			why = "a loopback real cannot take forwarded packets"
+		case s.scheduler != "rr" && nft.WRRSlotCount(realWeights(s)) > nft.MaxSlots:
+			why = fmt.Sprintf("its weights need %d slots in the kernel's slot map, more than %d", nft.WRRSlotCount(realWeights(s)), nft.MaxSlots)
 		case s.fallback != "" && isLoopback(s.fallback):
 			why = "a loopback fallback cannot take forwarded packets"
 		case s.method == "dr" && vipIface[ap.Addr().String()] == "":
@@ -168,6 +176,19 @@ func allIPv4(s *service) bool {
 		}
 	}
 	return true
+}
+
+// realWeights is the weight of each real of s, as had.toml will have it.
+func realWeights(s *service) []int {
+	var out []int
+	for _, r := range s.reals {
+		w := proxy.DefaultRealWeight
+		if r.wset {
+			w = r.weight
+		}
+		out = append(out, w)
+	}
+	return out
 }
 
 func isLoopback(hostport string) bool {
