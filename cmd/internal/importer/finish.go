@@ -33,7 +33,8 @@ func (im *importer) finish() {
 	im.finishCluster()
 	im.finishGroups()
 	im.finishMethods()
-	im.pruneGroups() // connection sync may have left a group empty
+	im.fixSyncPorts() // dr is settled by finishMethods
+	im.pruneGroups()  // connection sync may have left a group empty
 }
 
 func (im *importer) finishServices() {
