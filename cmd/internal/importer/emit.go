@@ -177,6 +177,9 @@ func (r *resource) inline() string {
 	case "conntrack-sync":
 		add("interface", r.iface)
 		f = append(f, "addresses = "+strs(r.addrs))
+		if r.port != 0 {
+			f = append(f, "port = "+strconv.Itoa(r.port))
+		}
 	}
 	return "{ " + strings.Join(f, ", ") + " }"
 }

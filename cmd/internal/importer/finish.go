@@ -34,7 +34,10 @@ func (im *importer) finish() {
 	im.finishGroups()
 	im.finishMethods()
 	im.fixSyncPorts() // dr is settled by finishMethods
-	im.pruneGroups()  // connection sync may have left a group empty
+	for _, g := range im.m.groups {
+		im.connSync(g) // its port avoids the links' ports, settled by fixSyncPorts
+	}
+	im.pruneGroups() // connection sync may have left a group empty
 }
 
 func (im *importer) finishServices() {

@@ -105,9 +105,6 @@ func (im *importer) finishMethods() {
 		}
 		s.notes = append(s.notes, fmt.Sprintf("%s forwarded with %s: hapair's kernel %q method", s.methodTool, long, s.method))
 	}
-	for _, g := range im.m.groups {
-		im.connSync(g)
-	}
 }
 
 // connSync maps a group's LVS connection sync (LVSSyncDaemonSwap, ipvsadm
@@ -151,7 +148,7 @@ func (im *importer) connSync(g *group) {
 		if l.kind != "ucast" || l.stand || l.iface == "" || len(nodes) != 2 {
 			continue
 		}
-		cs := &resource{at: sync.at, kind: "conntrack-sync", iface: l.iface,
+		cs := &resource{at: sync.at, kind: "conntrack-sync", iface: l.iface, port: im.conntrackPort(sync.at),
 			note: what + ": the group's nat/dr services keep their connections in conntrack, which conntrack-sync (conntrackd) carries across a failover, over the ucast link on " + l.iface}
 		for _, n := range nodes {
 			cs.addrs = append(cs.addrs, l.peers[n])

@@ -131,6 +131,7 @@ type resource struct {
 	syncID   int        // ipvs-sync; 0 is left out (the default)
 	path     string     // script: "name::arg::arg" or an absolute path
 	addrs    []string   // conntrack-sync: each node's address, in cluster.nodes order
+	port     int        // conntrack-sync; 0 is left out (3780, the default)
 }
 
 type service struct {

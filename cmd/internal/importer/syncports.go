@@ -1,6 +1,11 @@
 package importer
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+)
 
 // fixSyncPorts moves the heartbeat port of a link whose persistence sync
 // would have no port, as config.Load requires when a service has
@@ -15,15 +20,7 @@ func (im *importer) fixSyncPorts() {
 		return
 	}
 	m := &im.m
-	port := func(l *link) int {
-		switch {
-		case l.port != 0:
-			return l.port
-		case m.cluster.port != 0:
-			return m.cluster.port
-		}
-		return 694 // config's default, IANA ha-cluster
-	}
+	port := m.linkPort
 	kept := map[int]src{} // port -> the first link kept on it
 	moved := map[int]int{}
 	for i, l := range m.links {
@@ -80,4 +77,54 @@ func (im *importer) needsSync() bool {
 		}
 	}
 	return false
+}
+
+// linkPort is l's heartbeat port as had.toml will give it: its own, else
+// cluster.port, else config's default (694, IANA ha-cluster).
+func (m *model) linkPort(l *link) int {
+	switch {
+	case l.port != 0:
+		return l.port
+	case m.cluster.port != 0:
+		return m.cluster.port
+	}
+	return 694
+}
+
+// conntrackPort is the port for a conntrack-sync resource: conntrackd's
+// customary 3780 unless it is a ucast link's heartbeat port, or its
+// persistence sync's (port + 1, when needsSync): config.Load refuses that
+// on the nodes' addresses, as had holds those sockets and conntrackd could
+// not bind at a takeover. Then the next port free of every ucast link's,
+// with a warning at the line at; 0 is the default.
+func (im *importer) conntrackPort(at src) int {
+	taken := map[int]bool{}
+	var ports []string
+	for _, l := range im.m.links {
+		if l.kind != "ucast" {
+			continue
+		}
+		p := im.m.linkPort(l)
+		taken[p] = true
+		if im.needsSync() {
+			taken[p+1] = true
+		}
+		if s := strconv.Itoa(p); !slices.Contains(ports, s) {
+			ports = append(ports, s)
+		}
+	}
+	const customary = 3780
+	p := customary
+	for taken[p] {
+		p++
+	}
+	if p == customary {
+		return 0
+	}
+	sync := ""
+	if im.needsSync() {
+		sync = " and their persistence sync on the next port"
+	}
+	im.warnf(at, "conntrack-sync: port %d, conntrackd's customary one, is taken by the heartbeat links (ports %s%s); port %d used", customary, strings.Join(ports, ", "), sync, p)
+	return p
 }
