@@ -33,9 +33,9 @@ func (im *importer) finish() {
 	im.finishCluster()
 	im.finishGroups()
 	im.finishMethods()
-	im.fixSyncPorts() // dr is settled by finishMethods
+	im.fixLinkPorts() // dr is settled by finishMethods
 	for _, g := range im.m.groups {
-		im.connSync(g) // its port avoids the links' ports, settled by fixSyncPorts
+		im.connSync(g) // its port avoids the links' ports, settled by fixLinkPorts
 	}
 	im.pruneGroups() // connection sync may have left a group empty
 }

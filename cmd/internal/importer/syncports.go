@@ -2,24 +2,28 @@ package importer
 
 import (
 	"fmt"
+	"maps"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/hapair/hapair/proxy"
 )
 
-// fixSyncPorts moves the heartbeat port of a link whose persistence sync
-// would have no port, as config.Load requires when a service has
-// persistent or method dr (Config.NeedsSync): had opens each link's sync
-// on its heartbeat port + 1, so 65535 has none, and ports one apart (694
-// and 695, fine for Heartbeat) give one link's sync the other's heartbeat
-// port. Links are taken in order; one that clashes with a link before it
-// gets the lowest port from 694 up that is no link's port and not next to
-// one, with a warning. Links sharing a port keep sharing it.
-func (im *importer) fixSyncPorts() {
-	if !im.needsSync() {
-		return
-	}
+// fixLinkPorts moves the heartbeat port of a link that config.Load would
+// refuse beside the services: a udp service binding the link's address on
+// its port, or on its persistence sync's (port + 1, opened when a service
+// has persistent or method dr, Config.NeedsSync), and with that sync a
+// port of 65535 (no port + 1) or ports one apart (694 and 695, fine for
+// Heartbeat: one link's sync would take the other's heartbeat port).
+// Links are taken in order; one that clashes gets the lowest port from 694
+// up that is no link's or udp service's port and not next to one, with a
+// warning. Links sharing a port keep sharing it. Moving the heartbeat
+// beats dropping a service: both nodes get the port from this file.
+func (im *importer) fixLinkPorts() {
 	m := &im.m
+	sync := im.needsSync()
 	port := m.linkPort
 	kept := map[int]src{} // port -> the first link kept on it
 	moved := map[int]int{}
@@ -27,16 +31,22 @@ func (im *importer) fixSyncPorts() {
 		p := port(l)
 		if q, ok := moved[p]; ok {
 			l.port = q
-			im.warnf(l.at, "heartbeat port %d: moved to %d with the link before it on that port (hapair's persistence sync takes the heartbeat port + 1)", p, q)
+			im.warnf(l.at, "heartbeat port %d: moved to %d with the link before it on that port", p, q)
 			continue
 		}
 		why := ""
-		if p == 65535 {
-			why = "65535 has none"
-		} else if at, clash := kept[p+1]; clash {
-			why = fmt.Sprintf("%d is the heartbeat port of the link at %s", p+1, at)
-		} else if at, clash := kept[p-1]; clash {
-			why = fmt.Sprintf("the link at %s, on port %d, has its sync on %d", at, p-1, p)
+		if sync {
+			const need = "hapair's persistence sync takes the heartbeat port + 1 (a service has persistent or method dr), and "
+			if p == 65535 {
+				why = need + "65535 has none"
+			} else if at, clash := kept[p+1]; clash {
+				why = need + fmt.Sprintf("%d is the heartbeat port of the link at %s", p+1, at)
+			} else if at, clash := kept[p-1]; clash {
+				why = need + fmt.Sprintf("the link at %s, on port %d, has its sync on %d", at, p-1, p)
+			}
+		}
+		if why == "" {
+			why = im.udpOnLink(l, p, sync)
 		}
 		if why == "" {
 			if _, ok := kept[p]; !ok {
@@ -54,17 +64,56 @@ func (im *importer) fixSyncPorts() {
 				taken[port(o)] = true
 			}
 		}
+		for _, s := range m.services {
+			if ap, err := netip.ParseAddrPort(s.listen); err == nil && s.protocol == "udp" {
+				taken[int(ap.Port())] = true
+			}
+		}
 		q := 694
 		for taken[q-1] || taken[q] || taken[q+1] {
 			q++
 		}
 		if q >= 65535 {
-			im.refusef(l.at, "heartbeat port %d: hapair's persistence sync takes the heartbeat port + 1 (a service has persistent or method dr), and %s; no free port pair is left: set the link's port by hand", p, why)
+			im.refusef(l.at, "heartbeat port %d: %s; no free port pair is left: set the link's port by hand", p, why)
 			continue
 		}
 		moved[p], l.port, kept[q] = q, q, l.at
-		im.warnf(l.at, "heartbeat port %d: hapair's persistence sync takes the heartbeat port + 1 (a service has persistent or method dr), and %s; port %d used (the same on both nodes: open %d and %d in the firewall)", p, why, q, q, q+1)
+		im.warnf(l.at, "heartbeat port %d: %s; port %d used (the same on both nodes: open %d and %d in the firewall)", p, why, q, q, q+1)
 	}
+}
+
+// udpOnLink says which udp service binds link l's address on its port p
+// (or on p + 1 with sync), as config.Load finds it: an mcast link binds
+// its group address, a ucast one each node's own address; "" when none.
+func (im *importer) udpOnLink(l *link, p int, sync bool) string {
+	addrs := []string{l.group}
+	for _, n := range slices.Sorted(maps.Keys(l.peers)) {
+		addrs = append(addrs, l.peers[n])
+	}
+	for _, s := range im.m.services {
+		ap, err := netip.ParseAddrPort(s.listen)
+		if err != nil || s.protocol != "udp" {
+			continue
+		}
+		what := ""
+		switch int(ap.Port()) {
+		case p:
+			what = "its heartbeat"
+		case p + 1:
+			if !sync {
+				continue
+			}
+			what = "its persistence sync (a service has persistent or method dr)"
+		default:
+			continue
+		}
+		for _, a := range addrs {
+			if la, err := netip.ParseAddr(a); err == nil && proxy.Overlap(ap, netip.AddrPortFrom(la, ap.Port())) {
+				return fmt.Sprintf("udp service %s (%s) listens on %s, where the link binds %s", s.name, s.at, s.listen, what)
+			}
+		}
+	}
+	return ""
 }
 
 // needsSync reports whether some service has persistence or runs as
