@@ -338,6 +338,7 @@ func (n *Node) Leave(ctx context.Context) error {
 		}
 		n.transition(g, ha.StateStandby, "active-active: node leaving")
 	}
+	n.beforeRelease("") // as a standby does: peers start the groups when they hear it
 	return errors.Join(append(errs, n.agent.Leave(ctx))...)
 }
 
