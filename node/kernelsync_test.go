@@ -235,12 +235,12 @@ type liberalCT struct {
 }
 
 func (c liberalCT) Dump(*conntrack.DumpOptions) ([]conntrack.Flow, error) { return c.flows, nil }
-func (c liberalCT) SetLiberal(f conntrack.Flow) error {
+func (c liberalCT) SetLiberal(fs []conntrack.Flow) (int, error) {
 	if c.fail != nil {
-		return c.fail
+		return 0, c.fail
 	}
-	*c.marked = append(*c.marked, f)
-	return nil
+	*c.marked = append(*c.marked, fs...)
+	return len(fs), nil
 }
 func (liberalCT) Close() error { return nil }
 

@@ -3,7 +3,10 @@ package nft
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
+	"os"
+	"time"
 
 	"github.com/mdlayher/netlink"
 	"github.com/ti-mo/conntrack"
@@ -54,9 +57,11 @@ const (
 type Conntrack interface {
 	Dumper
 	// SetLiberal sets IP_CT_TCP_FLAG_BE_LIBERAL on both directions of the
-	// TCP entry whose original tuple (and zone) is f's, and changes
-	// nothing else. An entry that is gone is not an error.
-	SetLiberal(f conntrack.Flow) error
+	// TCP entries whose original tuples (and zones) are fs's, and changes
+	// nothing else; it returns how many it set. An entry that is gone is
+	// not an error; it goes on past a failed one and returns every
+	// failure joined.
+	SetLiberal(fs []conntrack.Flow) (int, error)
 }
 
 // Liberal sets IP_CT_TCP_FLAG_BE_LIBERAL on both directions of the TCP
@@ -79,16 +84,11 @@ func Liberal(ct Conntrack, svcs []Service) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("nft: reading conntrack: %w", err)
 	}
-	n := 0
-	var errs []error
-	for _, f := range liberalTargets(nat, flows) {
-		if err := ct.SetLiberal(f); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		n++
+	fs := liberalTargets(nat, flows)
+	if len(fs) == 0 {
+		return 0, nil
 	}
-	return n, errors.Join(errs...)
+	return ct.SetLiberal(fs)
 }
 
 // liberalTargets returns the TCP flows of svcs not liberal in both
@@ -190,7 +190,7 @@ func liberalMessage(f conntrack.Flow) (netlink.Message, error) {
 // network namespace of the thread that opens it.
 type CTNetlink struct {
 	dump *conntrack.Conn
-	upd  *netfilter.Conn
+	upd  *netlink.Conn
 }
 
 var _ Conntrack = (*CTNetlink)(nil)
@@ -202,7 +202,7 @@ func OpenCTNetlink() (*CTNetlink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("nft: opening ctnetlink: %w", err)
 	}
-	u, err := netfilter.Dial(nil)
+	u, err := netlink.Dial(unix.NETLINK_NETFILTER, nil)
 	if err != nil {
 		d.Close()
 		return nil, fmt.Errorf("nft: opening ctnetlink: %w", err)
@@ -213,18 +213,68 @@ func OpenCTNetlink() (*CTNetlink, error) {
 // Dump implements Dumper.
 func (c *CTNetlink) Dump(o *conntrack.DumpOptions) ([]conntrack.Flow, error) { return c.dump.Dump(o) }
 
-// SetLiberal implements Conntrack.
-func (c *CTNetlink) SetLiberal(f conntrack.Flow) error {
-	m, err := liberalMessage(f)
-	if err != nil {
-		return err
+// liberalBatch is how many updates go in one sendmsg (about 90 bytes
+// each).
+const liberalBatch = 256
+
+// liberalWait bounds the wait for the kernel's answers after the last
+// batch; the kernel handles a batch within its sendmsg, so they are
+// queued by then.
+const liberalWait = 5 * time.Second
+
+// SetLiberal implements Conntrack. The updates go in batches without
+// acknowledgements (the kernel applies each batch within its sendmsg, in
+// order) and a final NLMSG_NOOP asks for one; the answers before it are
+// the updates that failed, one datagram each. One round trip per entry
+// took 150 µs (5000 entries in 0.7 s).
+func (c *CTNetlink) SetLiberal(fs []conntrack.Flow) (int, error) {
+	var errs []error
+	var msgs []netlink.Message
+	for _, f := range fs {
+		m, err := liberalMessage(f)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		m.Header.Flags = netlink.Request
+		msgs = append(msgs, m)
 	}
-	if _, err := c.upd.Query(m); err != nil && !errors.Is(err, unix.ENOENT) {
-		o := f.TupleOrig
-		return fmt.Errorf("nft: marking conntrack entry %s:%d -> %s:%d liberal: %w", o.IP.SourceAddress.Unmap(), o.Proto.SourcePort,
-			o.IP.DestinationAddress.Unmap(), o.Proto.DestinationPort, err)
+	built := len(msgs)
+	msgs = append(msgs, netlink.Message{Header: netlink.Header{Type: netlink.Noop, Flags: netlink.Request | netlink.Acknowledge}})
+	var last netlink.Message
+	for len(msgs) > 0 {
+		n := min(len(msgs), liberalBatch)
+		sent, err := c.upd.SendMessages(msgs[:n])
+		if err != nil {
+			return 0, errors.Join(append(errs, fmt.Errorf("nft: marking conntrack entries liberal: %w", err))...)
+		}
+		last, msgs = sent[len(sent)-1], msgs[n:]
 	}
-	return nil
+	if err := c.upd.SetReadDeadline(time.Now().Add(liberalWait)); err != nil {
+		return 0, errors.Join(append(errs, err)...)
+	}
+	failed := 0
+	for {
+		ms, err := c.upd.Receive()
+		if err != nil {
+			// An answer's error is a bare errno; the socket's own
+			// (a deadline, a closed socket) is not.
+			var se *os.SyscallError
+			if errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &se) || errors.Is(err, net.ErrClosed) {
+				return 0, errors.Join(append(errs, fmt.Errorf("nft: reading ctnetlink's answers: %w", err))...)
+			}
+			failed++
+			if !errors.Is(err, unix.ENOENT) { // gone meanwhile: nothing to mark
+				errs = append(errs, fmt.Errorf("nft: marking a conntrack entry liberal: %w", err))
+			}
+			continue
+		}
+		for _, m := range ms {
+			if m.Header.Sequence == last.Header.Sequence {
+				return built - failed, errors.Join(errs...)
+			}
+		}
+	}
 }
 
 // Close closes the sockets.

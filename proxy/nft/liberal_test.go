@@ -18,12 +18,16 @@ type fakeCT struct {
 	fail   map[uint16]error // by client port
 }
 
-func (f *fakeCT) SetLiberal(fl conntrack.Flow) error {
-	if err := f.fail[fl.TupleOrig.Proto.SourcePort]; err != nil {
-		return err
+func (f *fakeCT) SetLiberal(fs []conntrack.Flow) (int, error) {
+	var errs []error
+	for _, fl := range fs {
+		if err := f.fail[fl.TupleOrig.Proto.SourcePort]; err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		f.marked = append(f.marked, fl)
 	}
-	f.marked = append(f.marked, fl)
-	return nil
+	return len(fs) - len(errs), errors.Join(errs...)
 }
 
 func clientPorts(fs []conntrack.Flow) []uint16 {
@@ -92,4 +96,4 @@ type failingDump struct{}
 func (failingDump) Dump(*conntrack.DumpOptions) ([]conntrack.Flow, error) {
 	return nil, errors.New("dump failed")
 }
-func (failingDump) SetLiberal(conntrack.Flow) error { return errors.New("not reached") }
+func (failingDump) SetLiberal([]conntrack.Flow) (int, error) { return 0, errors.New("not reached") }

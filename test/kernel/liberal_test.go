@@ -65,6 +65,13 @@ func TestNATLiberal(t *testing.T) {
 			return err
 		}
 		took = time.Since(start)
+		// An entry gone meanwhile (ENOENT) is neither marked nor an
+		// error, and the others of its batch are marked.
+		gone := natEntry(s.clientA, 19999, netip.MustParseAddrPort(vip+":80"), s.reals[0].Addr)
+		again := natEntry(s.clientA, 20000, netip.MustParseAddrPort(vip+":80"), s.reals[0].Addr)
+		if n, err := ct.SetLiberal([]conntrack.Flow{gone, again}); n != 1 || err != nil {
+			return fmt.Errorf("SetLiberal of a gone entry and a present one = %d, %v; want 1, nil", n, err)
+		}
 		flows, err = ct.Dump(nil)
 		return err
 	})
