@@ -275,28 +275,39 @@ func TestSpeakerBIRDExitsAtStart(t *testing.T) {
 	}
 }
 
-// TestResourceWaitsForSessions: Start returns only once every neighbour's
-// session is Established (so a make-before-break move's old owner
-// withdraws after the routers were sent this node's routes), and at most
-// SessionWait later when they are not, with a warning naming them.
-func TestResourceWaitsForSessions(t *testing.T) {
+// fakeSpeaker returns a Speaker whose BIRD is the fake (TestMain), the
+// log of the commands it got, and the speaker's log; it is closed when t
+// ends.
+func fakeSpeaker(t *testing.T) (*Speaker, string, *testkit.Buffer) {
+	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	logPath, sessions := filepath.Join(dir, "commands"), filepath.Join(dir, "sessions")
+	logPath := filepath.Join(dir, "commands")
 	t.Setenv("HAPAIR_FAKE_BIRD", logPath)
+	logged := &testkit.Buffer{}
+	s, err := NewSpeaker(testOpts, filepath.Join(dir, "bird"), exe, slog.New(slog.NewTextHandler(logged, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, logPath, logged
+}
+
+// TestResourceWaitsForSessions: Start returns only once every neighbour's
+// session is Established and has exported the route (so a
+// make-before-break move's old owner withdraws after the routers were
+// sent this node's routes), and at most SessionWait later when they are
+// not, with a warning naming them.
+func TestResourceWaitsForSessions(t *testing.T) {
+	sessions := filepath.Join(t.TempDir(), "sessions")
 	t.Setenv("HAPAIR_FAKE_BIRD_SESSIONS", sessions)
 	if err := os.WriteFile(sessions, []byte("start Active 0"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var logged testkit.Buffer
-	s, err := NewSpeaker(testOpts, filepath.Join(dir, "bird"), exe, slog.New(slog.NewTextHandler(&logged, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, logPath, logged := fakeSpeaker(t)
 	addrs := []netip.Addr{netip.MustParseAddr("198.18.2.100")}
 	r, err := s.Resource(ResourceConfig{Group: "web", Addresses: addrs, Loopback: &fakeLo{}})
 	if err != nil {
@@ -408,19 +419,7 @@ hapair_peer2 BGP        ---        up     23:49:23.622  Established
 // once it passes, not before; past SessionWait it returns with the routes
 // withdrawn, saying why, and the gate loop announces later.
 func TestResourceWaitsForGate(t *testing.T) {
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	logPath := filepath.Join(dir, "commands")
-	t.Setenv("HAPAIR_FAKE_BIRD", logPath)
-	var logged testkit.Buffer
-	s, err := NewSpeaker(testOpts, filepath.Join(dir, "bird"), exe, slog.New(slog.NewTextHandler(&logged, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, logPath, logged := fakeSpeaker(t)
 	var healthy atomic.Bool
 	var asked atomic.Int32
 	gate := func() bool { asked.Add(1); return healthy.Load() }
