@@ -121,17 +121,7 @@ func (l *fakeLo) RemoveOwned(p netip.Prefix) (bool, error) {
 // withdraws, a passing one announces again; Stop withdraws and unbinds;
 // Close stops BIRD with down.
 func TestResource(t *testing.T) {
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	logPath := filepath.Join(dir, "commands")
-	t.Setenv("HAPAIR_FAKE_BIRD", logPath)
-	s, err := NewSpeaker(testOpts, filepath.Join(dir, "bird"), exe, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, logPath, _ := fakeSpeaker(t)
 	var healthy atomic.Bool
 	healthy.Store(true)
 	lo := &fakeLo{}
@@ -148,8 +138,8 @@ func TestResource(t *testing.T) {
 		t.Errorf("Status() = %v after Start", err)
 	}
 	// BIRD writes its log, named relative in its config, in its own dir.
-	if cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", s.proc.Pid())); err != nil || cwd != filepath.Join(dir, "bird") {
-		t.Errorf("BIRD's working directory = %q, %v; want %s", cwd, err, filepath.Join(dir, "bird"))
+	if cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", s.proc.Pid())); err != nil || cwd != s.dir {
+		t.Errorf("BIRD's working directory = %q, %v; want %s", cwd, err, s.dir)
 	}
 	proto := protocolName("web")
 	commands := func() string {
@@ -320,22 +310,19 @@ func TestResourceWaitsForSessions(t *testing.T) {
 		b, _ := os.ReadFile(logPath)
 		return strings.Count(string(b), "show protocols all\n")
 	}
-	testkit.WaitFor(t, "Start asking BIRD for its sessions 3 times", func() bool { return polls() >= 3 })
-	select {
-	case err := <-done:
-		t.Fatalf("Start() = %v while the sessions were Active, want it to wait", err)
-	default:
-	}
-	// Established, but BIRD has not fed it the route yet: still waiting.
-	if err := os.WriteFile(sessions, []byte("up Established 0"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	n := polls()
-	testkit.WaitFor(t, "2 more questions", func() bool { return polls() >= n+2 })
-	select {
-	case err := <-done:
-		t.Fatalf("Start() = %v while no route was exported, want it to wait", err)
-	default:
+	// Active, then Established without the route (BIRD has not fed the
+	// session yet): Start waits through 3 questions in each.
+	for _, state := range []string{"start Active 0", "up Established 0"} {
+		if err := os.WriteFile(sessions, []byte(state), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		n := polls()
+		testkit.WaitFor(t, "Start asking BIRD 3 more times", func() bool { return polls() >= n+3 })
+		select {
+		case err := <-done:
+			t.Fatalf("Start() = %v with sessions %q, want it to wait", err, state)
+		default:
+		}
 	}
 	if err := os.WriteFile(sessions, []byte("up Established 1"), 0o600); err != nil {
 		t.Fatal(err)
