@@ -241,13 +241,20 @@ func TestDaemonExitIsResourceFailure(t *testing.T) {
 // and one that never answers on its control socket is stopped after
 // ReadyTimeout.
 func TestDaemonStartFailures(t *testing.T) {
-	for _, tc := range []struct{ steer, want string }{
-		{"diestart", `conntrack-sync: conntrackd exited at start: exit status 2: output "cannot bind"`},
-		{"silent", "conntrack-sync: conntrackd not answering on its control socket after 200ms: "},
+	// A daemon that exits ends the ready wait at once, so diestart's
+	// timeout only has to outlast a loaded machine's fork and exec of
+	// the fake (200ms did not, at load 19: the wait timed out first).
+	for _, tc := range []struct {
+		steer string
+		ready time.Duration
+		want  string
+	}{
+		{"diestart", 30 * time.Second, `conntrack-sync: conntrackd exited at start: exit status 2: output "cannot bind"`},
+		{"silent", 200 * time.Millisecond, "conntrack-sync: conntrackd not answering on its control socket after 200ms: "},
 	} {
 		t.Run(tc.steer, func(t *testing.T) {
 			r, fake := newFake(t)
-			r.cfg.ReadyTimeout = 200 * time.Millisecond
+			r.cfg.ReadyTimeout = tc.ready
 			os.MkdirAll(fake, 0o700)
 			os.WriteFile(filepath.Join(fake, tc.steer), nil, 0o600)
 			err := r.Start(context.Background())
