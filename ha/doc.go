@@ -51,7 +51,11 @@
 // off before it may try again. Two owners (split brain) resolve to the better
 // ranked one, which re-announces. An owner releases only once its successor
 // claims the group (state Starting or Master), so a planned move costs one
-// message, not deadtime.
+// message, not deadtime. A group two nodes may hold at once (announced by
+// BGP: GroupConfig.MakeBeforeBreak) moves make-before-break instead: the
+// owner releases once its successor holds it (Master) and a further
+// HandoverOverlap has passed, and both holding it meanwhile is a handover,
+// not a split brain.
 //
 // # Failback readiness
 //
