@@ -41,6 +41,8 @@ func TestIPVSAdm(t *testing.T) {
 				warns: []string{`ipvsadm.cf:2: masq: not forwarded by hapair's kernel "nat" method: a loopback real cannot take forwarded packets`,
 					`ipvsadm.cf:4: masq: not forwarded by hapair's kernel "nat" method: its weights need 4097 slots in the kernel's slot map, more than 4096`,
 					`ipvsadm.cf:7: masq: not forwarded by hapair's kernel "nat" method: its weights need 65536 slots`}}},
+		{name: "the template link moves off the port a wildcard udp service binds, the warning naming the file", rules: "-A -u 0.0.0.0:694 -s rr\n-a -u 0.0.0.0:694 -r 198.18.1.1:694 -m\n",
+			want: want{complete: true, toml: []string{"group = \"239.255.0.94\"\nport = 696\n"}, warns: []string{"ipvsadm.cf: heartbeat port 694: udp service udp-694 (ipvsadm.cf:1) listens on 0.0.0.0:694, where the link binds its heartbeat; port 696 used"}}},
 		{name: "edit and delete", rules: "-A -t 198.18.0.20:80 -s rr\n-a -t 198.18.0.20:80 -r 198.18.1.1:80 -w 1\n-a -t 198.18.0.20:80 -r 198.18.1.2:80 -w 1\n" +
 			"-E -t 198.18.0.20:80 -s lc\n-e -t 198.18.0.20:80 -r 198.18.1.1:80 -w 7\n-d -t 198.18.0.20:80 -r 198.18.1.2:80\n-A -t 198.18.0.21:80\n-D -t 198.18.0.21:80\n" +
 			"-d -t 198.18.0.20:80 -r 198.18.9.9:80\n-a -t 198.18.0.99:80 -r 198.18.1.1:80\n",
