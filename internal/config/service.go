@@ -121,6 +121,9 @@ func (c *conv) kernelService(path string, r *rawService, s *Service) {
 				c.errorf(idx(path+".reals", i), "%s: dr forwards frames unchanged, so each real serves the virtual port %d itself, holds the VIP on a loopback with arp_ignore=1 and arp_announce=2, and sits on the balancer's segment", rr.Address, s.Listen.Port())
 			}
 		}
+		if s.Fallback.IsValid() && s.Fallback.Port() != s.Listen.Port() {
+			c.errorf(path+".fallback", "%s: dr forwards frames unchanged, so the fallback serves the virtual port %d itself, as a real does", s.Fallback, s.Listen.Port())
+		}
 	}
 }
 

@@ -88,8 +88,8 @@ func (im *importer) finishMethods() {
 			why = "a loopback fallback cannot take forwarded packets"
 		case s.method == "dr" && vipIface[ap.Addr().String()] == "":
 			why = "dr needs the interface the VIP's packets arrive on, and the source does not say"
-		case s.method == "dr" && !realsOnPort(s.reals, ap.Port()):
-			why = "dr forwards frames unchanged, so every real must serve the virtual port"
+		case s.method == "dr" && !realsOnPort(s.reals, ap.Port()) || s.method == "dr" && !fallbackOnPort(s, ap.Port()):
+			why = "dr forwards frames unchanged, so every real and the fallback must serve the virtual port"
 		}
 		if why != "" {
 			s.notes = append(s.notes, fmt.Sprintf("%s forwarded with %s, which maps to hapair's kernel %q method, but %s: the userspace balancer (proxy) forwards this service", s.methodTool, long, s.method, why))
@@ -191,6 +191,13 @@ func realWeights(s *service) []int {
 func isLoopback(hostport string) bool {
 	ap, err := netip.ParseAddrPort(hostport)
 	return err == nil && ap.Addr().IsLoopback()
+}
+
+// fallbackOnPort reports whether s has no fallback or one on port (an
+// address without a port is on the service's own).
+func fallbackOnPort(s *service, port uint16) bool {
+	fb, ok := endpoint(s.fallback, s.listen)
+	return !ok || fb.Port() == port
 }
 
 func realsOnPort(rs []*real, port uint16) bool {
