@@ -380,11 +380,16 @@ func (c *conv) syncBinds(cfg *Config) {
 			}
 		}
 	}
+	// Each conntrack-sync runs its own conntrackd (under the state
+	// directory, per group), so two on one address and port cannot both
+	// bind it on a node owning both groups.
+	syncs := map[netip.AddrPort]string{}
 	for path, r := range cfg.resources() {
 		cs := r.ConntrackSync
 		if cs == nil {
 			continue
 		}
+		mine := map[netip.AddrPort]string{}
 		for k, n := range cfg.Cluster.Nodes {
 			a, ok := cs.Addresses[n]
 			if !ok {
@@ -399,6 +404,17 @@ func (c *conv) syncBinds(cfg *Config) {
 			}
 			if clash {
 				c.errorf(idx(path+".addresses", k), "%s is also %s: conntrackd could not bind it at a takeover; give conntrack-sync another port", ap, what)
+				continue
+			}
+			key := idx(path+".addresses", k)
+			if first, dup := syncs[ap]; dup {
+				c.errorf(key, "%s is also %s: two conntrackd could not both bind it; give one another port", ap, first)
+			}
+			mine[ap] = fmt.Sprintf("node %s's address and port of the conntrack-sync at %s", n, c.ix.at(key))
+		}
+		for ap, what := range mine { // any order: a map is merged
+			if _, dup := syncs[ap]; !dup {
+				syncs[ap] = what
 			}
 		}
 	}

@@ -66,6 +66,11 @@ func TestSiblings(t *testing.T) {
 		{"two pings on one address",
 			base + "\n[[ping]]\naddress = \"198.18.0.1\"\n[[ping]]\naddress = \"198.18.0.1\"\n",
 			"t.toml:27:11: ping[1].address: ping node 198.18.0.1 is listed again (first at t.toml:25:11)"},
+		{"two conntrack-sync resources on one address and port", // two conntrackd could not both bind it
+			edit(`{ kind = "balancer", services = ["http"] },`, `{ kind = "balancer", services = ["http"] },`+"\n"+
+				`  { kind = "conntrack-sync", interface = "eth1", addresses = ["198.18.1.1", "198.18.1.2"] },`+"\n"+
+				`  { kind = "conntrack-sync", interface = "eth1", addresses = ["198.18.1.1", "198.18.1.3"] },`),
+			`t.toml:18:63: group[0].resources[3].addresses[0]: 198.18.1.1:3780 is also node lb1's address and port of the conntrack-sync at t.toml:17:63: two conntrackd could not both bind it; give one another port`},
 		{"two tracks with one name", // once: ha's check-name rule is not reported again
 			base + "\n[[track]]\nname = \"db\"\nscript = \"/bin/true\"\n[[track]]\nname = \"db\"\nscript = \"/bin/true\"\n",
 			`t.toml:28:8: track[1].name: track name "db" used again (first at t.toml:25:8)`},

@@ -1,12 +1,11 @@
 package importer
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"net/netip"
 	"slices"
-	"strconv"
-	"strings"
 
 	"github.com/hapair/hapair/proxy"
 )
@@ -141,39 +140,39 @@ func (m *model) linkPort(l *link) int {
 }
 
 // conntrackPort is the port for a conntrack-sync resource: conntrackd's
-// customary 3780 unless it is a ucast link's heartbeat port, or its
-// persistence sync's (port + 1, when needsSync): config.Load refuses that
-// on the nodes' addresses, as had holds those sockets and conntrackd could
-// not bind at a takeover. Then the next port free of every ucast link's,
-// with a warning at the line at; 0 is the default.
+// customary 3780 unless it is a ucast link's heartbeat port, its
+// persistence sync's (port + 1, when needsSync), or an earlier
+// conntrack-sync's: config.Load refuses those on the nodes' addresses, as
+// had holds the links' sockets and each conntrack-sync runs its own
+// conntrackd, so one could not bind at a takeover. Then the next port free
+// of them, with a warning at the line at; 0 is the default.
 func (im *importer) conntrackPort(at src) int {
-	taken := map[int]bool{}
-	var ports []string
+	const customary = 3780
+	taken := map[int]string{}
 	for _, l := range im.m.links {
 		if l.kind != "ucast" {
 			continue
 		}
 		p := im.m.linkPort(l)
-		taken[p] = true
+		taken[p] = fmt.Sprintf("the heartbeat link at %s", l.at)
 		if im.needsSync() {
-			taken[p+1] = true
-		}
-		if s := strconv.Itoa(p); !slices.Contains(ports, s) {
-			ports = append(ports, s)
+			taken[p+1] = fmt.Sprintf("the persistence sync of the heartbeat link at %s (its port + 1)", l.at)
 		}
 	}
-	const customary = 3780
+	for _, g := range im.m.groups {
+		for _, r := range g.resources {
+			if r.kind == "conntrack-sync" {
+				taken[cmp.Or(r.port, customary)] = fmt.Sprintf("the conntrack-sync at %s", r.at)
+			}
+		}
+	}
 	p := customary
-	for taken[p] {
+	for taken[p] != "" {
 		p++
 	}
-	if p == customary {
-		return 0
+	if p != customary {
+		im.warnf(at, "conntrack-sync: port %d, conntrackd's customary one, is taken by %s; port %d used", customary, taken[customary], p)
+		return p
 	}
-	sync := ""
-	if im.needsSync() {
-		sync = " and their persistence sync on the next port"
-	}
-	im.warnf(at, "conntrack-sync: port %d, conntrackd's customary one, is taken by the heartbeat links (ports %s%s); port %d used", customary, strings.Join(ports, ", "), sync, p)
-	return p
+	return 0
 }
