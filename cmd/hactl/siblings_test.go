@@ -22,6 +22,11 @@ func TestCheckConfigSiblings(t *testing.T) {
 		}, []string{
 			`FILE:21:10: service[0].listen: 198.18.0.101 is a VIP of group "api" (FILE:28:41), but group "web" activates the service (FILE:16:36): whenever the two groups are on different nodes, the balancer would take traffic on the node that does not hold the address; listen on a VIP of group "web", or activate the service in group "api"'s balancer`,
 		}},
+		{"VIP on its subnet's broadcast address", func(t *testing.T) string {
+			return replace(t, replace(t, caseBase, `address = "198.18.0.100/24"`, `address = "198.18.0.255/24"`), `listen = "198.18.0.100:80"`, `listen = "198.18.0.255:80"`)
+		}, []string{
+			`FILE:15:29: group[0].resources[0].address: 198.18.0.255/24 cannot be a virtual address: it is the broadcast address of 198.18.0.0/24; pick a host address, or write the prefix of the subnet it belongs to`,
+		}},
 		{"service no balancer activates", func(t *testing.T) string {
 			return caseBase + "\n[[service]]\nname = \"spare\"\nlisten = \"198.18.0.100:81\"\nreals = [ { address = \"198.18.1.22:81\" } ]\n"
 		}, []string{

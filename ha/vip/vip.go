@@ -145,11 +145,10 @@ func (c *Config) Validate() error {
 	var errs []error
 	bad := func(path, format string, args ...any) { errs = append(errs, field.Errorf(path, format, args...)) }
 	ip := c.Address.Addr()
-	switch {
-	case !c.Address.IsValid():
+	if !c.Address.IsValid() {
 		bad("address", "required")
-	case ip.Is4In6() || ip.Zone() != "" || ip.IsUnspecified() || ip.IsMulticast() || ip.IsLoopback():
-		bad("address", "%s cannot be a virtual address: want a unicast, non-loopback IPv4 or IPv6 address", c.Address)
+	} else if err := AddressError(c.Address); err != nil {
+		bad("address", "%v", err)
 	}
 	if c.Label != "" {
 		switch {
@@ -165,6 +164,35 @@ func (c *Config) Validate() error {
 		errs = append(errs, field.In("garp", err))
 	}
 	return errors.Join(errs...)
+}
+
+// AddressError reports why p cannot be a virtual address, nil when it
+// can: it must be a unicast, non-loopback IPv4 or IPv6 address with no
+// zone, not IPv4-mapped, and an IPv4 one neither the limited broadcast
+// 255.255.255.255 nor, on a prefix of /30 or shorter, the network or
+// broadcast address of its own subnet (RFC 919 §7, RFC 922 §7; the kernel
+// takes such an address, and then answers for the whole subnet's
+// broadcasts while hosts on the LAN never unicast to it). /31 and /32
+// have no broadcast (RFC 3021).
+func AddressError(p netip.Prefix) error {
+	ip := p.Addr()
+	if ip.Is4In6() || ip.Zone() != "" || ip.IsUnspecified() || ip.IsMulticast() || ip.IsLoopback() || ip == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+		return fmt.Errorf("%s cannot be a virtual address: want a unicast, non-loopback IPv4 or IPv6 address", p)
+	}
+	if ip.Is4() && p.Bits() <= 30 {
+		network := p.Masked().Addr()
+		b := network.As4()
+		host := uint32(1)<<(32-p.Bits()) - 1
+		v := (uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])) | host
+		broadcast := netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+		switch ip {
+		case network:
+			return fmt.Errorf("%s cannot be a virtual address: it is the network address of %s; pick a host address, or write the prefix of the subnet it belongs to", p, p.Masked())
+		case broadcast:
+			return fmt.Errorf("%s cannot be a virtual address: it is the broadcast address of %s; pick a host address, or write the prefix of the subnet it belongs to", p, p.Masked())
+		}
+	}
+	return nil
 }
 
 // Name returns "vip 198.18.0.100/24 dev eth0" (without "dev" when the

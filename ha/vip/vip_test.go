@@ -288,6 +288,42 @@ func TestNewRejects(t *testing.T) {
 	}
 }
 
+// TestAddressError: the addresses no VIP can be, and their neighbours
+// that are fine (a reviewer's config passed 198.18.0.255/24, 198.18.0.0/24
+// and 255.255.255.255/32).
+func TestAddressError(t *testing.T) {
+	for _, tc := range []struct {
+		p    string
+		want string // "" = a valid VIP
+	}{
+		{"198.18.0.255/24", "198.18.0.255/24 cannot be a virtual address: it is the broadcast address of 198.18.0.0/24; "},
+		{"198.18.0.0/24", "198.18.0.0/24 cannot be a virtual address: it is the network address of 198.18.0.0/24; "},
+		{"198.18.0.3/30", "broadcast address of 198.18.0.0/30"},
+		{"198.18.0.4/30", "network address of 198.18.0.4/30"},
+		{"255.255.255.255/32", "cannot be a virtual address: want a unicast"},
+		{"0.0.0.0/0", "cannot be a virtual address: want a unicast"},
+		{"224.0.0.1/32", "cannot be a virtual address: want a unicast"},
+		{"::ffff:198.18.0.1/128", "cannot be a virtual address: want a unicast"},
+		{"198.18.0.254/24", ""},
+		{"198.18.0.1/24", ""},
+		{"198.18.0.255/32", ""},
+		{"198.18.0.0/32", ""},
+		{"198.18.0.0/31", ""},
+		{"198.18.0.1/31", ""},
+		{"198.18.0.0/23", "network address"},
+		{"198.18.0.255/23", ""},
+		{"2001:db8::/64", ""},
+	} {
+		err := AddressError(netip.MustParsePrefix(tc.p))
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("AddressError(%s) = %v, want nil", tc.p, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("AddressError(%s) = %v, want it to contain %q", tc.p, err, tc.want)
+		}
+	}
+}
+
 // TestAnnounceLoop drives the announcement goroutine with a fake clock:
 // bursts at 0, 100ms, 200ms and 1s, 1.1s; nothing after; Announce restarts.
 func TestAnnounceLoop(t *testing.T) {

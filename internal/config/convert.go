@@ -99,6 +99,11 @@ func (c *conv) ifname(path, v string) string {
 	return v
 }
 
+// VIPAddressError reports why p cannot be a virtual address (ha/vip's
+// rule, vip.AddressError), nil when it can. It is the rule Load applies to
+// every vip resource, for the importer, which may not import ha/vip.
+func VIPAddressError(p netip.Prefix) error { return vip.AddressError(p) }
+
 // IfnameError reports why name cannot be a Linux interface name (too
 // long, or with "/", ":" or white space, which dev_valid_name in
 // net/core/dev.c refuses), nil when it can or when name is empty (not

@@ -50,12 +50,14 @@ func (im *importer) finishServices() {
 		proto := firstNonEmpty(s.protocol, "tcp")
 		key := proto + " " + s.listen
 		ap, aperr := netip.ParseAddrPort(s.listen)
-		if aperr == nil && ap.Addr().IsMulticast() {
-			// had.toml refuses it: the address would be a VIP, and a VIP
-			// is a unicast address (ha/vip's rule).
-			im.refusef(s.at, "virtual service %s: %s is a multicast address, which no node can hold as a VIP; service not imported", s.listen, ap.Addr())
-			s.name = ""
-			continue
+		if a := ap.Addr(); aperr == nil && !a.IsUnspecified() && !a.IsLoopback() {
+			// had.toml refuses it: the address would be a VIP, and ha/vip
+			// says which addresses can be one.
+			if err := config.VIPAddressError(netip.PrefixFrom(a, a.BitLen())); err != nil {
+				im.refusef(s.at, "virtual service %s: no node can hold %s as a VIP (%v); service not imported", s.listen, a, err)
+				s.name = ""
+				continue
+			}
 		}
 		if first, dup := listens[key]; dup {
 			im.refusef(s.at, "%s %s is already the virtual service at %s; this one is not imported", proto, s.listen, first)

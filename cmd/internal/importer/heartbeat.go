@@ -304,10 +304,6 @@ func (im *importer) ipaddr(at src, agent, arg string) *resource {
 		return nil
 	}
 	a = a.Unmap()
-	if a.IsUnspecified() || a.IsMulticast() || a.IsLoopback() {
-		im.refusef(at, "%s: %s cannot be a virtual address", tok, a)
-		return nil
-	}
 	r := &resource{at: at, kind: "vip"}
 	bits := -1
 	if len(parts) > 1 && parts[1] != "" {
@@ -321,6 +317,10 @@ func (im *importer) ipaddr(at src, agent, arg string) *resource {
 		bits = a.BitLen()
 		r.note = fmt.Sprintf("no netmask in haresources: Heartbeat took it from the route to the address; /%d stands in: check", bits)
 		im.warnf(at, "%s: no netmask; Heartbeat found it from the route to the address, hapair needs it written: /%d used (check)", tok, bits)
+	}
+	if err := config.VIPAddressError(netip.PrefixFrom(a, bits)); err != nil {
+		im.refusef(at, "%s: %v", tok, err)
+		return nil
 	}
 	r.address = netip.PrefixFrom(a, bits).String()
 	if len(parts) > 2 && parts[2] != "" {

@@ -30,7 +30,7 @@ func TestIPVSAdm(t *testing.T) {
 			want: want{complete: true, toml: []string{`listen = "198.18.0.20:80"`, `scheduler = "wlc"`, `"198.18.1.1:80"`, "rapid.sh:7"},
 				warns: []string{"rapid.sh:6: ipvsadm -C: clears every service", "rapid.sh:11: ipvsadm -a -t 198.18.0.20:80 -r $i -g: shell variable $i is not set", "rapid.sh:10: 3 shell line(s) that run no ipvsadm command"}}},
 		{name: "a service on a multicast address is refused", rules: "-A -t 224.0.0.5:80 -s rr\n-a -t 224.0.0.5:80 -r 198.18.1.1:80 -m\n-A -t 198.18.0.20:80 -s rr\n-a -t 198.18.0.20:80 -r 198.18.1.1:80 -m\n",
-			want: want{toml: []string{`listen = "198.18.0.20:80"`}, notTOML: []string{"224.0.0.5"}, warns: []string{"ipvsadm.cf:1: not converted: virtual service 224.0.0.5:80: 224.0.0.5 is a multicast address"}}},
+			want: want{toml: []string{`listen = "198.18.0.20:80"`}, notTOML: []string{"224.0.0.5"}, warns: []string{"ipvsadm.cf:1: not converted: virtual service 224.0.0.5:80: no node can hold 224.0.0.5 as a VIP ("}}},
 		{name: "masq with what the kernel nat method refuses stays in userspace: a loopback real, weights beyond the slot map",
 			rules: "-A -t 198.18.0.20:80 -s rr\n-a -t 198.18.0.20:80 -r 127.0.0.1:80 -m\n" +
 				"-A -t 198.18.0.20:81 -s wrr\n-a -t 198.18.0.20:81 -r 198.18.1.1:81 -m -w 4000\n-a -t 198.18.0.20:81 -r 198.18.1.2:81 -m -w 97\n" +

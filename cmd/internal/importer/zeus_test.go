@@ -57,5 +57,5 @@ func TestZeusListen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want{notTOML: []string{"224.0.0.1"}, warns: []string{"not converted: virtual service 224.0.0.1:80: 224.0.0.1 is a multicast address"}}.check(t, res)
+	want{notTOML: []string{"224.0.0.1"}, warns: []string{"not converted: virtual service 224.0.0.1:80: no node can hold 224.0.0.1 as a VIP ("}}.check(t, res)
 }
