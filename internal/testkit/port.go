@@ -1,10 +1,48 @@
 package testkit
 
 import (
+	"fmt"
 	"net"
+	"net/netip"
+	"os"
 	"strconv"
 	"testing"
 )
+
+// ClosedPort returns a 127.0.0.1 address and port on which nothing
+// listens for network ("tcp" or "udp"), for tests that want "connection
+// refused". The port lies below the kernel's ephemeral range
+// (net.ipv4.ip_local_port_range), so the connecting socket's own source
+// port can never be it: a port freed from that range could be handed to
+// the test's own socket, which then talks to itself (UDP, or TCP's
+// self-connect by simultaneous open) instead of being refused. A proxy
+// check test saw its own SIP request as the answer that way.
+func ClosedPort(t testing.TB, network string) netip.AddrPort {
+	t.Helper()
+	low := 32768 // Linux's default first ephemeral port
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		var lo, hi int
+		if _, err := fmt.Sscan(string(b), &lo, &hi); err == nil && lo > 2048 {
+			low = lo
+		}
+	}
+	for port := low - 1; port > low-1001; port-- {
+		a := netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(port))
+		var closer interface{ Close() error }
+		var err error
+		if network == "udp" {
+			closer, err = net.ListenPacket("udp4", a.String())
+		} else {
+			closer, err = net.Listen("tcp4", a.String())
+		}
+		if err == nil {
+			closer.Close()
+			return a
+		}
+	}
+	t.Fatalf("no free %s port in the 1000 below the ephemeral range (%d)", network, low)
+	return netip.AddrPort{}
+}
 
 // FreeUDPPair returns a UDP port that was free on both 127.0.0.1 and
 // 127.0.0.2 a moment ago: where tests put two nodes of a pair on one host

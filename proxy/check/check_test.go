@@ -29,16 +29,7 @@ func addrOf(t testing.TB, a net.Addr) netip.AddrPort {
 }
 
 // closedPort returns a loopback TCP address nobody listens on.
-func closedPort(t *testing.T) netip.AddrPort {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := addrOf(t, l.Addr())
-	l.Close()
-	return a
-}
+func closedPort(t *testing.T) netip.AddrPort { return testkit.ClosedPort(t, "tcp") }
 
 // rawServer accepts on loopback and runs handle for each connection.
 func rawServer(t *testing.T, handle func(net.Conn)) netip.AddrPort {

@@ -4,12 +4,12 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hapair/hapair/internal/testkit"
 	"github.com/hapair/hapair/proxy/proxytest"
 )
 
@@ -67,12 +67,7 @@ func TestSIP(t *testing.T) {
 	compact, _ := sipResponder(t, func(req string) []string {
 		return []string{"SIP/2.0 200 OK\r\ni: " + header(req, "Call-ID") + "\r\n\r\n"}
 	})
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	refused := addrOf(t, pc.LocalAddr())
-	pc.Close()
+	refused := testkit.ClosedPort(t, "udp")
 
 	tests := []struct {
 		name   string

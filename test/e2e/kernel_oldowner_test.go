@@ -29,6 +29,19 @@ type natDiag struct {
 
 const diagTable = "hpdiag"
 
+// natStreamPair starts a kernel pair with the nat diagnostics table on
+// node and a counter stream through the VIP that has echoed 100 lines.
+func natStreamPair(t *testing.T, node string) (*pair, *natDiag, *stream) {
+	t.Helper()
+	p := kernelPair(t)
+	d := installNATDiag(t, p, node)
+	s := dialStream(t, p)
+	if err := s.run(100); err != nil {
+		t.Fatalf("before the switchover: %v", err)
+	}
+	return p, d, s
+}
+
 func installNATDiag(t *testing.T, p *pair, node string) *natDiag {
 	t.Helper()
 	h := p.lab.Host(node)
@@ -194,12 +207,7 @@ func (m moveTimes) String() string {
 // (it acknowledges data lb1 never saw), lb1 forwarded it with the real's
 // own address and the client reset the connection.
 func TestKernelNATRepliesThroughOldOwner(t *testing.T) {
-	p := kernelPair(t)
-	d1 := installNATDiag(t, p, "lb1")
-	s := dialStream(t, p)
-	if err := s.run(100); err != nil {
-		t.Fatalf("before the switchover: %v", err)
-	}
+	p, d1, s := natStreamPair(t, "lb1")
 	pinGateway(t, p, "lb1")
 	stop := s.live()
 	waitSynced(t, p)
@@ -251,12 +259,7 @@ func TestKernelNATRepliesThroughOldOwner(t *testing.T) {
 // the flush lb1's release scheduled must not remove lb1's entries after
 // the take-back.
 func TestKernelNATTakeBack(t *testing.T) {
-	p := kernelPair(t)
-	d2 := installNATDiag(t, p, "lb2")
-	s := dialStream(t, p)
-	if err := s.run(100); err != nil {
-		t.Fatalf("before the switchover: %v", err)
-	}
+	p, d2, s := natStreamPair(t, "lb2")
 	// lb1's conntrack events for the stream: its entry must live through
 	// the take-back (conntrackd's commit cancels the flush its release
 	// scheduled, sync-mode.c local_commit).

@@ -313,12 +313,7 @@ func TestKernelNATSurvivesCrashFailover(t *testing.T) {
 }
 
 func TestKernelNATSurvivesSwitchover(t *testing.T) {
-	p := kernelPair(t)
-	d1 := installNATDiag(t, p, "lb1")
-	s := dialStream(t, p)
-	if err := s.run(100); err != nil {
-		t.Fatalf("before the switchover: %v", err)
-	}
+	p, d1, s := natStreamPair(t, "lb1")
 	stop := s.live()
 	waitSynced(t, p)
 	before := d1.read(t)
