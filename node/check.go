@@ -118,8 +118,10 @@ type CheckOptions struct {
 	// machine (hactl check-config --no-host): the interfaces and addresses
 	// the config names, the kernel's IPVS and nftables, the programs it
 	// runs (notify hooks, track and resource scripts, external checks,
-	// monitors, conntrackd, BIRD). The authkeys file is still read where
-	// the config names it: it is the check's own input.
+	// monitors, conntrackd, BIRD), and the host names of reals, backups
+	// and fallbacks, which are not looked up (standInHosts). The authkeys
+	// file is still read where the config names it: it is the check's own
+	// input.
 	NoHost bool
 }
 
@@ -130,6 +132,9 @@ type Report struct {
 	Nodes   []string          // the nodes built dry: every node of cluster.nodes
 	Host    string            // the node this host was checked as; "" with NoHost
 	Keyring *authkeys.Keyring // from cluster.authkeys
+	// Unresolved are the host names (of reals, backups, fallbacks) a
+	// NoHost check did not look up: the target machine resolves them.
+	Unresolved []string
 	// Warnings are from authkeys (legacy methods, short secrets) and, per
 	// nat or dr service, what its reals and the balancer must have set up
 	// outside hapair (the check cannot see the reals).
@@ -151,8 +156,10 @@ func Check(path string, o CheckOptions) (Report, error) {
 	r := Report{Path: path}
 	var cfg *config.Config
 	var err error
+	var names *standInHosts
 	if o.NoHost {
-		cfg, err = config.Load(path)
+		names = newStandInHosts(path)
+		cfg, err = config.LoadWith(path, names)
 	} else {
 		h := host
 		h.Node = o.Node
@@ -162,6 +169,9 @@ func Check(path string, o CheckOptions) (Report, error) {
 		return r, err
 	}
 	r.Config = cfg
+	if names != nil {
+		r.Unresolved = names.Names()
+	}
 	if !o.NoHost {
 		if r.Host, err = cfg.Self(o.Node); err != nil {
 			return r, err
@@ -206,7 +216,8 @@ func kernelNeeds(cfg *config.Config) []string {
 //
 //	config ok: nodes lb1 and lb2 in cluster "web" id 7, 1 group, 2 services; authkeys /etc/hapair/authkeys ok (2 keys, signing with 2); this host checked as lb1
 //
-// ending "; host facts not checked" with NoHost.
+// ending "; host facts not checked" with NoHost, naming the host names
+// it did not resolve, if any.
 func (r Report) Summary() string {
 	c := r.Config
 	who := "nodes " + strings.Join(r.Nodes, " and ")
@@ -216,6 +227,9 @@ func (r Report) Summary() string {
 	hostFacts := "this host checked as " + r.Host
 	if r.Host == "" {
 		hostFacts = "host facts not checked"
+		if len(r.Unresolved) > 0 {
+			hostFacts += " (host names not resolved: " + strings.Join(r.Unresolved, ", ") + ")"
+		}
 	}
 	return fmt.Sprintf("config ok: %s in cluster %q id %d, %s, %s; authkeys %s ok (%s, signing with %d); %s",
 		who, c.Cluster.Name, c.Cluster.ID, plural(len(c.Groups), "group"), plural(len(c.Services), "service"),

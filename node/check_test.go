@@ -1,7 +1,9 @@
 package node_test
 
 import (
+	"context"
 	"errors"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -70,5 +72,54 @@ func TestDryBuildTouchesNothing(t *testing.T) {
 	}
 	if err := n.Start(); err == nil {
 		t.Error("Start() of a dry-run node = nil, want an error")
+	}
+}
+
+// failResolver fails the test on any lookup: a check with NoHost resolves
+// no name (a reviewer's --no-host check sent DNS queries off the machine).
+type failResolver struct{ t *testing.T }
+
+func (r failResolver) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
+	r.t.Errorf("LookupNetIP(%q) called by a check with NoHost", host)
+	return nil, errors.New("no lookups here")
+}
+
+// TestCheckNoHostResolvesNothing: reals written as host names pass a
+// NoHost check, each on a stand-in address of its own (two names are two
+// reals, not a duplicate), none is looked up, and the summary names them.
+func TestCheckNoHostResolvesNothing(t *testing.T) {
+	path, _ := nodetest.Example(t, "web-pair.toml", 0o600)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Replace(string(b), `{ address = "198.18.1.11:80", weight = 1 }`, `{ address = "web1.example:80", weight = 1 }`, 1)
+	text = strings.Replace(text, `{ address = "198.18.1.12:80", weight = 2 }`, `{ address = "web2.example:80", weight = 2 }`, 1)
+	if text == string(b) {
+		t.Fatal("the example's reals changed: update the test")
+	}
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	saved := config.DefaultResolver
+	config.DefaultResolver = failResolver{t}
+	t.Cleanup(func() { config.DefaultResolver = saved })
+	rep, err := node.Check(path, node.CheckOptions{NoHost: true})
+	if err != nil {
+		t.Fatalf("Check = %v", err)
+	}
+	if want := "host facts not checked (host names not resolved: web1.example, web2.example)"; !strings.HasSuffix(rep.Summary(), want) {
+		t.Errorf("Summary() = %q, want it to end %q", rep.Summary(), want)
+	}
+	var got []netip.AddrPort
+	for _, s := range rep.Config.Services {
+		for _, r := range s.Reals {
+			if r.Host != "" {
+				got = append(got, r.Address)
+			}
+		}
+	}
+	if len(got) != 2 || got[0] == got[1] || !netip.MustParsePrefix("192.0.2.0/24").Contains(got[0].Addr()) {
+		t.Errorf("stand-in addresses %v, want two distinct ones in 192.0.2.0/24", got)
 	}
 }

@@ -29,7 +29,7 @@ func runCheckConfig(args []string, stdout, stderr io.Writer) int {
 	var o node.CheckOptions
 	fs.StringVar(&o.Node, "node", "", "check this host as node `NAME` of cluster.nodes (default: the host name, as had)")
 	cfgFlag := fs.String("c", "", "the config `file` (as the file argument; hactl -c FILE check-config)")
-	fs.BoolVar(&o.NoHost, "no-host", false, "leave the host facts out (interfaces, addresses, kernel, programs): the config is for another machine; the authkeys file is still read")
+	fs.BoolVar(&o.NoHost, "no-host", false, "leave the host facts out (interfaces, addresses, kernel, programs; host names are not resolved): the config is for another machine; the authkeys file is still read")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: hactl check-config [--node NAME | --no-host] [FILE]")
 		fs.PrintDefaults()
