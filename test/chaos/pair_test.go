@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -87,8 +88,20 @@ func newPair(t *testing.T, o pairOpts) *pair {
 	p.start("lb1")
 	p.start("lb2")
 	p.waitSole("lb1", 15*time.Second)
-	// Scenarios count failed requests from here on: wait until the reals
-	// passed their first health check and five probes in a row succeed.
+	// Scenarios count failed requests from here on: wait until every real
+	// passed its first health check on both nodes (five good probes can
+	// come from one real: CI's churn then disabled the only real up, and a
+	// connection was reset) and five probes in a row succeed.
+	if _, err := lab.WaitFor(15*time.Second, func() error {
+		for _, n := range []string{"lb1", "lb2"} {
+			if err := p.realsUp(n, len(l.Backends())); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatalf("the reals are not up: %v", err)
+	}
 	if _, err := lab.WaitFor(15*time.Second, func() error {
 		_, err := p.lab.Probe(bins, "client", vipTCP.String(),
 			probe.Options{Proto: "tcp", Interval: 20 * time.Millisecond, Timeout: 200 * time.Millisecond, Count: 5})
@@ -224,4 +237,37 @@ func count(log string, subs ...string) int {
 		}
 	}
 	return n
+}
+
+// realsUp says why node's balancer has not yet got want reals up in
+// service "tcp" (hactl services -o json), nil once it has.
+func (p *pair) realsUp(node string, want int) error {
+	out, err := p.lab.Host(node).Hactl(p.bins, "services", "-o", "json")
+	if err != nil {
+		return fmt.Errorf("hactl services on %s: %v: %s", node, err, out)
+	}
+	var doc struct {
+		Services []struct {
+			Name  string `json:"name"`
+			Reals []struct {
+				Address string `json:"address"`
+				Healthy bool   `json:"healthy"`
+			} `json:"reals"`
+		} `json:"services"`
+	}
+	if err := json.Unmarshal(out, &doc); err != nil {
+		return fmt.Errorf("hactl services -o json on %s: %v: %s", node, err, out)
+	}
+	up := 0
+	for _, s := range doc.Services {
+		for _, r := range s.Reals {
+			if s.Name == "tcp" && r.Healthy {
+				up++
+			}
+		}
+	}
+	if up < want {
+		return fmt.Errorf("%s: %d of %d reals of service tcp up", node, up, want)
+	}
+	return nil
 }
