@@ -209,8 +209,12 @@ func (im *importer) serviceVIPs(vips map[netip.Addr]src, vipGroup map[netip.Addr
 					refused[n] = true
 				}
 			}
+			kept := make(map[string]bool, len(stay))
+			for _, n := range stay {
+				kept[n] = true
+			}
 			r.services = stay
-			r.svcs = slices.DeleteFunc(r.svcs, func(s *service) bool { return !slices.Contains(stay, s.name) })
+			r.svcs = slices.DeleteFunc(r.svcs, func(s *service) bool { return !kept[s.name] })
 		}
 		// A balancer left with no service is not written (config refuses
 		// an empty one); pruneGroups drops a group left empty.
