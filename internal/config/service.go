@@ -100,8 +100,17 @@ func (c *conv) kernelService(path string, r *rawService, s *Service) {
 	if s.Scheduler == "lc" || s.Scheduler == "wlc" {
 		c.errorf(path+".scheduler", "%q with method %q: the kernel rule path cannot count a real's connections (that takes a conntrack walk per new connection); use rr, wrr or sh, or method \"proxy\"", s.Scheduler, s.Method)
 	}
-	if s.Listen.IsValid() && !s.Listen.Addr().Is4() {
+	switch a := s.Listen.Addr(); {
+	case !a.IsValid():
+	case !a.Is4():
 		c.errorf(path+".listen", "method %q is IPv4 only", s.Method)
+	// The kernel rules match the destination address (proxy/nft's match):
+	// a wildcard would match no packet, and no client's packet is
+	// addressed to a loopback address.
+	case a.IsUnspecified():
+		c.errorf(path+".listen", "%s: method %q forwards the packets whose destination is the listen address, and no packet is addressed to %s; listen on a VIP of the group, or use method \"proxy\"", s.Listen, s.Method, a)
+	case a.IsLoopback():
+		c.errorf(path+".listen", "%s: method %q forwards the packets whose destination is the listen address, and no client's packet is addressed to a loopback address; listen on a VIP of the group, or use method \"proxy\"", s.Listen, s.Method)
 	}
 	if s.Fallback.IsValid() && s.Fallback.Addr().IsLoopback() {
 		c.errorf(path+".fallback", "%s: a loopback fallback cannot take forwarded packets with method %q; give a server on the reals' network", s.Fallback, s.Method)

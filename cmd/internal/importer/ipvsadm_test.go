@@ -41,6 +41,10 @@ func TestIPVSAdm(t *testing.T) {
 				warns: []string{`ipvsadm.cf:2: masq: not forwarded by hapair's kernel "nat" method: a loopback real cannot take forwarded packets`,
 					`ipvsadm.cf:4: masq: not forwarded by hapair's kernel "nat" method: its weights need 4097 slots in the kernel's slot map, more than 4096`,
 					`ipvsadm.cf:7: masq: not forwarded by hapair's kernel "nat" method: its weights need 65536 slots`}}},
+		{name: "masq on the wildcard or a loopback address stays in userspace", rules: "-A -t 0.0.0.0:80 -s rr\n-a -t 0.0.0.0:80 -r 198.18.1.1:80 -m\n-A -t 127.0.0.1:81 -s rr\n-a -t 127.0.0.1:81 -r 198.18.1.1:81 -m\n",
+			want: want{complete: true, notTOML: []string{`method = "nat"`},
+				warns: []string{`ipvsadm.cf:2: masq: not forwarded by hapair's kernel "nat" method: the kernel forwards only packets addressed to the virtual address itself, and none is addressed to 0.0.0.0`,
+					`ipvsadm.cf:4: masq: not forwarded by hapair's kernel "nat" method: the kernel forwards only packets addressed to the virtual address itself, and none is addressed to 127.0.0.1`}}},
 		{name: "the template link moves off the port a wildcard udp service binds, the warning naming the file", rules: "-A -u 0.0.0.0:694 -s rr\n-a -u 0.0.0.0:694 -r 198.18.1.1:694 -m\n",
 			want: want{complete: true, toml: []string{"group = \"239.255.0.94\"\nport = 696\n"}, warns: []string{"ipvsadm.cf: heartbeat port 694: udp service udp-694 (ipvsadm.cf:1) listens on 0.0.0.0:694, where the link binds its heartbeat; port 696 used"}}},
 		{name: "edit and delete", rules: "-A -t 198.18.0.20:80 -s rr\n-a -t 198.18.0.20:80 -r 198.18.1.1:80 -w 1\n-a -t 198.18.0.20:80 -r 198.18.1.2:80 -w 1\n" +

@@ -42,7 +42,8 @@ func (im *importer) forwarding(s *service, methods []methodAt, tool string) {
 
 // finishMethods maps each service's LVS method onto hapair's: nat and dr
 // run in the kernel where had.toml has them and the service fits their
-// rules (internal/config: no lc/wlc, no backups or monitors, an IPv4 VIP,
+// rules (internal/config: no lc/wlc, no backups or monitors, an IPv4 VIP
+// that is neither the wildcard nor a loopback address,
 // reals and fallback, no loopback real or fallback, weights within the
 // slot map (proxy/nft's rule); dr needs the VIP's interface
 // and reals on the virtual port); everything else is forwarded by the userspace balancer, with a
@@ -80,6 +81,8 @@ func (im *importer) finishMethods() {
 			why = "backups and monitors need the userspace balancer"
 		case !ap.Addr().Is4() || !allIPv4(s):
 			why = "hapair's kernel methods are IPv4 only"
+		case ap.Addr().IsUnspecified() || ap.Addr().IsLoopback():
+			why = fmt.Sprintf("the kernel forwards only packets addressed to the virtual address itself, and none is addressed to %s", ap.Addr())
 		case slices.ContainsFunc(s.reals, func(r *real) bool { return isLoopback(endpointKey(r.address, s.listen)) }):
 			why = "a loopback real cannot take forwarded packets"
 		case s.scheduler != "rr" && nft.WRRSlotCount(realWeights(s)) > nft.MaxSlots:
