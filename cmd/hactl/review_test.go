@@ -2,6 +2,21 @@ package main
 
 import "testing"
 
+// bgpCase is caseBase with a [bgp] table and an active-active group
+// announcing 198.18.2.100 by BGP.
+const bgpCase = caseBase + `
+[bgp]
+asn = 65001
+nodes = { lb1 = "198.18.0.11/24", lb2 = "198.18.0.12/24" }
+neighbors = [ { address = "198.18.0.1", asn = 65000 } ]
+
+[[group]]
+name = "edge"
+preferred = "lb1"
+mode = "active-active"
+resources = [ { kind = "bgp", addresses = ["198.18.2.100"] } ]
+`
+
 // TestCheckConfigReview runs configs a fresh reviewer found passing the
 // check although had would then not serve them, or would cut the
 // cluster's own traffic: each must fail with exit status 1 and exactly
@@ -21,6 +36,38 @@ func TestCheckConfigReview(t *testing.T) {
 			return replace(t, s, "check = {", "method = \"dr\"\ninterface = \"eth0\"\ncheck = {")
 		}, []string{
 			`FILE:21:10: service[0].listen: 127.0.0.1:80: method "dr" forwards the packets whose destination is the listen address, and no client's packet is addressed to a loopback address; listen on a VIP of the group, or use method "proxy"`,
+		}},
+		// Every node holding a bgp group binds its addresses on lo, so an
+		// address another node or a router uses is taken from it.
+		{"bgp address is a node's heartbeat address", func(t *testing.T) string {
+			return replace(t, bgpCase, `addresses = ["198.18.2.100"]`, `addresses = ["198.18.1.12"]`)
+		}, []string{
+			`FILE:34:44: group[1].resources[0].addresses[0]: 198.18.1.12 is node lb2's heartbeat address on link ucast0 (FILE:9:38): every node holding group "edge" binds it on lo, which would cut that node's heartbeat`,
+		}},
+		{"bgp address is a node's address on the neighbours' network", func(t *testing.T) string {
+			return replace(t, bgpCase, `addresses = ["198.18.2.100"]`, `addresses = ["198.18.0.12"]`)
+		}, []string{
+			`FILE:34:44: group[1].resources[0].addresses[0]: 198.18.0.12 is node lb2's address on the neighbours' network (FILE:27:41): every node holding group "edge" binds it on lo, which would cut that node's BGP sessions`,
+		}},
+		{"bgp address is a neighbour's", func(t *testing.T) string {
+			return replace(t, bgpCase, `addresses = ["198.18.2.100"]`, `addresses = ["198.18.0.1"]`)
+		}, []string{
+			`FILE:34:44: group[1].resources[0].addresses[0]: 198.18.0.1 is the address of BGP neighbour 0 (FILE:28:27): every node holding group "edge" binds it on lo, and would no longer reach that router`,
+		}},
+		{"bgp address in two groups", func(t *testing.T) string {
+			return bgpCase + "\n[[group]]\nname = \"edge2\"\npreferred = \"lb2\"\nresources = [ { kind = \"bgp\", addresses = [\"198.18.2.100\"] } ]\n"
+		}, []string{
+			`FILE:39:44: group[2].resources[0].addresses[0]: 198.18.2.100 is already announced by group "edge" (FILE:34:44): each group adds and removes it on lo by itself, so the two would fight over it`,
+		}},
+		{"bgp neighbour is a node", func(t *testing.T) string {
+			return replace(t, bgpCase, `address = "198.18.0.1"`, `address = "198.18.0.11"`)
+		}, []string{
+			`FILE:28:27: bgp.neighbors[0].address: 198.18.0.11 is node lb1's own address (FILE:27:17): a node cannot be its own BGP neighbour; give the routers' addresses`,
+		}},
+		{"bgp neighbour listed twice", func(t *testing.T) string {
+			return replace(t, bgpCase, `asn = 65000 }`, `asn = 65000 }, { address = "198.18.0.1", asn = 65002 }`)
+		}, []string{
+			`FILE:28:68: bgp.neighbors[1].address: 198.18.0.1 is listed again (first at FILE:28:27): BIRD would open two sessions to one router, which closes one of them (RFC 4271 section 6.8)`,
 		}},
 	})
 }

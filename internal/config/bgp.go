@@ -50,17 +50,13 @@ func (c *conv) bgp(r *rawBGP, nodes []string) *BGP {
 	if c.required("bgp.neighbors") && len(r.Neighbors) == 0 {
 		c.errorf("bgp.neighbors", "want at least one neighbour")
 	}
+	seen := map[netip.Addr]string{} // neighbour address -> its key path
 	for i, rn := range r.Neighbors {
 		path := idx("bgp.neighbors", i)
 		var n bgp.Neighbor
 		if c.required(path + ".address") {
 			n.Address = c.addr(path+".address", rn.Address)
-			for _, node := range slices.Sorted(maps.Keys(b.Nodes)) {
-				if p := b.Nodes[node]; n.Address.IsValid() && !p.Masked().Contains(n.Address) {
-					c.errorf(path+".address", "%s is outside node %s's network %s (bgp.nodes.%s): BGP and BFD here are single hop", n.Address, node, p.Masked(), node)
-					break
-				}
-			}
+			c.neighborAddress(path+".address", n.Address, b.Nodes, seen)
 		}
 		if c.required(path + ".asn") {
 			if msg := bgp.CheckASN(rn.ASN); msg != "" {
@@ -72,6 +68,32 @@ func (c *conv) bgp(r *rawBGP, nodes []string) *BGP {
 		b.Neighbors = append(b.Neighbors, n)
 	}
 	return b
+}
+
+// neighborAddress checks a neighbour's address a at path against the
+// nodes' addresses on the neighbours' network and the neighbours before
+// it (seen, which it extends): one BIRD session per router, to a router
+// on every node's network.
+func (c *conv) neighborAddress(path string, a netip.Addr, nodes map[string]netip.Prefix, seen map[netip.Addr]string) {
+	if !a.IsValid() {
+		return
+	}
+	if first, dup := seen[a]; dup {
+		c.errorf(path, "%s is listed again (first at %s): BIRD would open two sessions to one router, which closes one of them (RFC 4271 section 6.8)", a, c.ix.at(first))
+		return
+	}
+	seen[a] = path
+	for _, node := range slices.Sorted(maps.Keys(nodes)) {
+		p := nodes[node]
+		switch {
+		case p.Addr() == a:
+			c.errorf(path, "%s is node %s's own address (%s): a node cannot be its own BGP neighbour; give the routers' addresses", a, node, c.ix.at("bgp.nodes."+node))
+			return
+		case !p.Masked().Contains(a):
+			c.errorf(path, "%s is outside node %s's network %s (bgp.nodes.%s): BGP and BFD here are single hop", a, node, p.Masked(), node)
+			return
+		}
+	}
 }
 
 // bgpResource reads a bgp resource's addresses.

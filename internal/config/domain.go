@@ -202,18 +202,7 @@ func (c *conv) crossChecks(cfg *Config) {
 		}
 		vips[a] = addrUse{path, fmt.Sprintf("a VIP of group %q", r.group.Name), r.group.Name}
 	}
-	// Addresses a bgp resource binds on lo are VIPs too (bgpChecks
-	// refuses one that is also a vip resource).
-	for rpath, r := range cfg.resources() {
-		if r.BGP == nil {
-			continue
-		}
-		for k, a := range r.BGP.Addresses {
-			if _, ok := vips[a]; !ok {
-				vips[a] = addrUse{idx(rpath+".addresses", k), fmt.Sprintf("a VIP of group %q (bgp)", r.group.Name), r.group.Name}
-			}
-		}
-	}
+	c.bgpAddresses(cfg, nodeAddrs, vips)
 	for i, p := range cfg.Pings {
 		for _, m := range []map[netip.Addr]addrUse{vips, nodeAddrs} {
 			if u, ok := m[p.Address]; ok {
@@ -245,6 +234,49 @@ func (c *conv) crossChecks(cfg *Config) {
 		}
 		if s.Protocol == "udp" {
 			c.heartbeatPorts(path, s, cfg)
+		}
+	}
+}
+
+// bgpAddresses adds the addresses bgp resources bind on lo to vips
+// (bgpChecks refuses one that is also a vip resource), refusing one that
+// the cluster uses otherwise: every node holding the group binds it
+// locally, so a node's heartbeat or BGP address, or a router's, would be
+// cut off, and a second group announcing it would remove it under the
+// first.
+func (c *conv) bgpAddresses(cfg *Config, nodeAddrs, vips map[netip.Addr]addrUse) {
+	others := map[netip.Addr]addrUse{} // the nodes' and the neighbours' BGP addresses
+	if b := cfg.BGP; b != nil {
+		for n, p := range b.Nodes {
+			others[p.Addr()] = addrUse{"bgp.nodes." + n, fmt.Sprintf("node %s's address on the neighbours' network", n), ""}
+		}
+		for i, nb := range b.Neighbors {
+			others[nb.Address] = addrUse{idx("bgp.neighbors", i) + ".address", fmt.Sprintf("the address of BGP neighbour %d", i), ""}
+		}
+	}
+	for rpath, r := range cfg.resources() {
+		if r.BGP == nil {
+			continue
+		}
+		for k, a := range r.BGP.Addresses {
+			path := idx(rpath+".addresses", k)
+			if u, ok := nodeAddrs[a]; ok {
+				c.errorf(path, "%s is %s (%s): every node holding group %q binds it on lo, which would cut that node's heartbeat", a, u.what, c.ix.at(u.path), r.group.Name)
+			}
+			if u, ok := others[a]; ok {
+				cut := "and would no longer reach that router"
+				if strings.HasPrefix(u.path, "bgp.nodes.") {
+					cut = "which would cut that node's BGP sessions"
+				}
+				c.errorf(path, "%s is %s (%s): every node holding group %q binds it on lo, %s", a, u.what, c.ix.at(u.path), r.group.Name, cut)
+			}
+			u, ok := vips[a]
+			switch {
+			case !ok:
+				vips[a] = addrUse{path, fmt.Sprintf("a VIP of group %q (bgp)", r.group.Name), r.group.Name}
+			case strings.HasSuffix(u.what, "(bgp)"):
+				c.errorf(path, "%s is already announced by group %q (%s): each group adds and removes it on lo by itself, so the two would fight over it", a, u.group, c.ix.at(u.path))
+			}
 		}
 	}
 }
