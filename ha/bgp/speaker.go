@@ -135,23 +135,20 @@ func (s *Speaker) ensure(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("bgp: starting %s: %w", s.binary, err)
 	}
-	s.proc = p
 	if rtErr != nil {
 		s.log.Warn("BIRD runs at normal priority: a loaded host may drop its BFD sessions", "err", rtErr)
 	}
-	err = runner.WaitReady(ctx, p.Done(), readyTimeout, 20*time.Millisecond, func() error {
+	err = p.Ready(ctx, readyTimeout, 20*time.Millisecond, func() error {
 		_, err := birdc(ctx, s.socket(), "show status", commandTimeout)
 		return err
 	})
 	switch {
 	case errors.Is(err, runner.ErrExited):
-		s.proc = nil
 		return fmt.Errorf("bgp: BIRD exited at start (%s); its log: %s", p.Reason(), s.logFile())
 	case err != nil:
-		p.Stop()
-		s.proc = nil
-		return fmt.Errorf("bgp: BIRD not answering on %s after %v", s.socket(), readyTimeout)
+		return fmt.Errorf("bgp: BIRD on %s %w", s.socket(), err)
 	}
+	s.proc = p
 	s.log.Info("BIRD running", "pid", p.Pid(), "neighbors", len(s.opts.Neighbors))
 	return nil
 }
@@ -180,13 +177,7 @@ func (s *Speaker) command(ctx context.Context, cmd string) error {
 func (s *Speaker) Running() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	switch p := s.proc; {
-	case p == nil:
-		return errors.New("bgp: BIRD not started")
-	case p.Exited():
-		return fmt.Errorf("bgp: BIRD exited: %s", p.Reason())
-	}
-	return nil
+	return s.proc.Running("bgp: BIRD")
 }
 
 // Close withdraws every route and stops BIRD: `down` ends each session

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"time"
 
@@ -61,7 +60,7 @@ type Resource struct {
 	name string
 
 	mu     sync.Mutex
-	daemon *daemon // nil until started
+	daemon *runner.Daemon // nil until started
 	// after: the steps of the last role switch still running in the
 	// background (the takeover's after the commit, the release's), nil
 	// when none; the next switch and Close end them first.
@@ -72,29 +71,6 @@ type Resource struct {
 type background struct {
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the steps have ended
-}
-
-type daemon struct {
-	cancel context.CancelFunc
-	done   chan struct{} // closed when it has exited
-	res    runner.Result
-	err    error
-}
-
-func (d *daemon) exited() bool {
-	select {
-	case <-d.done:
-		return true
-	default:
-		return false
-	}
-}
-
-func (d *daemon) reason() string {
-	if d.err != nil {
-		return d.err.Error()
-	}
-	return d.res.Status + runner.QuoteOutput(d.res.Output)
 }
 
 // New validates cfg and returns the resource. It starts nothing.
@@ -239,13 +215,7 @@ func (r *Resource) RemoveStale(ctx context.Context) (bool, error) {
 func (r *Resource) Status(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	switch d := r.daemon; {
-	case d == nil:
-		return errors.New("conntrack-sync: conntrackd not started")
-	case d.exited():
-		return fmt.Errorf("conntrack-sync: conntrackd exited: %s", d.reason())
-	}
-	return nil
+	return r.daemon.Running("conntrack-sync: conntrackd")
 }
 
 // Close stops the daemon (SIGTERM to its process group, SIGKILL after
@@ -255,8 +225,7 @@ func (r *Resource) Close() error {
 	defer r.mu.Unlock()
 	r.endBackground()
 	if d := r.daemon; d != nil {
-		d.cancel()
-		<-d.done
+		d.Stop()
 		r.daemon = nil
 	}
 	var errs []error
@@ -271,10 +240,10 @@ func (r *Resource) Close() error {
 // ensure starts the daemon unless the one this Resource started runs.
 func (r *Resource) ensure(ctx context.Context) error {
 	if d := r.daemon; d != nil {
-		if !d.exited() {
+		if !d.Exited() {
 			return nil
 		}
-		r.log.Warn("restarting conntrackd", "iface", r.cfg.Interface, "reason", "exited: "+d.reason())
+		r.log.Warn("restarting conntrackd", "iface", r.cfg.Interface, "reason", "exited: "+d.Reason())
 		r.daemon = nil
 	}
 	if err := os.MkdirAll(r.cfg.Dir, 0o700); err != nil {
@@ -292,28 +261,16 @@ func (r *Resource) ensure(ctx context.Context) error {
 	if err := os.Remove(lock); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("conntrack-sync: removing stale lock: %w", err)
 	}
-	dctx, cancel := context.WithCancel(context.Background())
-	d := &daemon{cancel: cancel, done: make(chan struct{})}
-	go func() {
-		defer close(d.done)
-		// The daemon dies with had (even SIGKILLed): PR_SET_PDEATHSIG
-		// follows the thread that forks it, kept for the daemon's life.
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		d.res, d.err = runner.Run(dctx, runner.Command{Path: r.cfg.Binary, Args: []string{"-C", r.conf}, DieWithParent: true})
-	}()
-	r.daemon = d
-	// Ready when its control socket answers statistics (-s).
-	err := runner.WaitReady(ctx, d.done, r.cfg.ReadyTimeout, 50*time.Millisecond, func() error { return r.client(ctx, "-s") })
-	switch {
-	case errors.Is(err, runner.ErrExited):
-		return fmt.Errorf("conntrack-sync: conntrackd exited at start: %s", d.reason())
-	case err != nil:
-		cancel()
-		<-d.done
-		r.daemon = nil
-		return fmt.Errorf("conntrack-sync: conntrackd not answering on its control socket after %v: %s", r.cfg.ReadyTimeout, d.reason())
+	// The daemon dies with had, even SIGKILLed (StartDaemon).
+	d, err := runner.StartDaemon(runner.Command{Path: r.cfg.Binary, Args: []string{"-C", r.conf}}, nil)
+	if err != nil {
+		return fmt.Errorf("conntrack-sync: starting %s: %w", r.cfg.Binary, err)
 	}
+	// Ready when its control socket answers statistics (-s).
+	if err := d.Ready(ctx, r.cfg.ReadyTimeout, 50*time.Millisecond, func() error { return r.client(ctx, "-s") }); err != nil {
+		return fmt.Errorf("conntrack-sync: conntrackd %w", err)
+	}
+	r.daemon = d
 	r.log.Info("conntrackd running", "iface", r.cfg.Interface, "peer", r.cfg.Peer.String())
 	return nil
 }

@@ -238,8 +238,8 @@ func TestDaemonExitIsResourceFailure(t *testing.T) {
 }
 
 // A daemon that exits at start fails the start with its exit and output,
-// and one that never answers on its control socket is stopped after
-// ReadyTimeout.
+// and one that never answers on its control socket is stopped (SIGTERM,
+// in trace) after ReadyTimeout; neither is kept as the running one.
 func TestDaemonStartFailures(t *testing.T) {
 	// A daemon that exits ends the ready wait at once, so diestart's
 	// timeout only has to outlast a loaded machine's fork and exec of
@@ -248,9 +248,10 @@ func TestDaemonStartFailures(t *testing.T) {
 		steer string
 		ready time.Duration
 		want  string
+		trace string
 	}{
-		{"diestart", 30 * time.Second, `conntrack-sync: conntrackd exited at start: exit status 2: output "cannot bind"`},
-		{"silent", 200 * time.Millisecond, "conntrack-sync: conntrackd not answering on its control socket after 200ms: "},
+		{"diestart", 30 * time.Second, `conntrack-sync: conntrackd exited before it answered: exit status 2: output "cannot bind"`, "daemon"},
+		{"silent", 200 * time.Millisecond, "conntrack-sync: conntrackd not answering after 200ms (stopped): conntrackd -s: exit status 1", "daemon term"},
 	} {
 		t.Run(tc.steer, func(t *testing.T) {
 			r, fake := newFake(t)
@@ -260,6 +261,12 @@ func TestDaemonStartFailures(t *testing.T) {
 			err := r.Start(context.Background())
 			if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
 				t.Errorf("Start = %v, want it to start %q", err, tc.want)
+			}
+			if got := trace(t, fake); got != tc.trace {
+				t.Errorf("trace after the failed start: %q, want %q", got, tc.trace)
+			}
+			if err := r.Status(context.Background()); err == nil || err.Error() != "conntrack-sync: conntrackd not started" {
+				t.Errorf("Status after the failed start = %v, want not started", err)
 			}
 		})
 	}

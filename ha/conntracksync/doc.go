@@ -20,10 +20,10 @@
 //   - on a node that starts without the group (RemoveStale): the daemon
 //     runs and requests a resync (-n).
 //
-// conntrackd is a child of had, in its own process group, stopped with
-// SIGTERM then SIGKILL (internal/runner's kill policy) by Close when had
-// exits, and killed by the kernel (PR_SET_PDEATHSIG) if had dies without
-// closing it. A daemon an earlier run left anyway is told to exit through
+// conntrackd is a child of had started as BIRD is (runner.StartDaemon),
+// in its own process group, stopped with SIGTERM then SIGKILL
+// (internal/runner's kill policy) by Close when had exits, and killed by
+// the kernel (PR_SET_PDEATHSIG) if had dies without closing it. A daemon an earlier run left anyway is told to exit through
 // its own control socket (conntrackd -k), never by name. The daemon
 // exiting is a resource failure whose reason (exit status and last
 // output) Status reports.

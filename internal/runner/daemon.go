@@ -2,7 +2,10 @@ package runner
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"runtime"
+	"time"
 )
 
 // Daemon is a program hapair supervises for as long as it runs (BIRD,
@@ -62,6 +65,37 @@ func (d *Daemon) Exited() bool {
 	default:
 		return false
 	}
+}
+
+// Ready waits for the daemon as WaitReady does: ready, a probe of its
+// control socket, every interval for at most timeout. A daemon that exits
+// first: an error wrapping ErrExited with Reason ("exited before it
+// answered: exit status 2: output \"cannot bind\""). One that still does
+// not answer once timeout has passed or ctx has ended is stopped (Stop),
+// and the error gives the timeout and ready's last error.
+func (d *Daemon) Ready(ctx context.Context, timeout, interval time.Duration, ready func() error) error {
+	err := WaitReady(ctx, d.done, timeout, interval, ready)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrExited):
+		return fmt.Errorf("%w: %s", err, d.Reason())
+	}
+	d.Stop()
+	return fmt.Errorf("not answering after %v (stopped): %w", timeout, err)
+}
+
+// Running reports nil while d runs; otherwise an error naming the daemon
+// by what ("bgp: BIRD"): "bgp: BIRD not started" for a nil d, "bgp: BIRD
+// exited: " and Reason once it has exited. It is a resource's Status.
+func (d *Daemon) Running(what string) error {
+	switch {
+	case d == nil:
+		return fmt.Errorf("%s not started", what)
+	case d.Exited():
+		return fmt.Errorf("%s exited: %s", what, d.Reason())
+	}
+	return nil
 }
 
 // Reason says how the daemon ended, once Done is closed: Run's error, or

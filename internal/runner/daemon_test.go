@@ -1,6 +1,8 @@
 package runner
 
 import (
+	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -72,5 +74,62 @@ func TestDaemonInheritsThread(t *testing.T) {
 	<-d.Done()
 	if got, want := d.Reason(), `exit status 0: output "123457"`; got != want {
 		t.Errorf("the daemon's timer slack: Reason() = %q, want %q", got, want)
+	}
+}
+
+// TestDaemonReady: Ready answers nil once the probe does; a daemon that
+// exits first is ErrExited with its exit and output; one that never
+// answers is stopped at the timeout, with the probe's error.
+func TestDaemonReady(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	p := testkit.WriteScript(t, dir, "daemon", "exec sleep 30")
+	d, err := StartDaemon(Command{Path: p, KillGrace: 100 * time.Millisecond}, nil)
+	if err != nil {
+		t.Fatalf("StartDaemon() = %v", err)
+	}
+	probes := 0
+	if err := d.Ready(ctx, time.Minute, time.Millisecond, func() error {
+		if probes++; probes < 3 {
+			return errors.New("no socket yet")
+		}
+		return nil
+	}); err != nil || probes != 3 || d.Exited() {
+		t.Errorf("Ready answering at the third probe = %v after %d probes (exited %v), want nil after 3, running", err, probes, d.Exited())
+	}
+	refused := errors.New("connection refused")
+	err = d.Ready(ctx, 20*time.Millisecond, time.Millisecond, func() error { return refused })
+	if !errors.Is(err, refused) || !d.Exited() || !strings.HasPrefix(err.Error(), "not answering after 20ms (stopped): connection refused") {
+		t.Errorf("Ready on a silent daemon = %v (exited %v), want the probe's error and the daemon stopped", err, d.Exited())
+	}
+
+	p = testkit.WriteScript(t, dir, "dies", "echo cannot bind; exit 2")
+	d, err = StartDaemon(Command{Path: p}, nil)
+	if err != nil {
+		t.Fatalf("StartDaemon() = %v", err)
+	}
+	err = d.Ready(ctx, time.Minute, time.Millisecond, func() error { return refused })
+	if want := `exited before it answered: exit status 2: output "cannot bind"`; !errors.Is(err, ErrExited) || err.Error() != want {
+		t.Errorf("Ready on a daemon that exits = %v, want %s", err, want)
+	}
+}
+
+// TestDaemonRunning: Running is a resource's Status, naming the daemon.
+func TestDaemonRunning(t *testing.T) {
+	var none *Daemon
+	if err := none.Running("bgp: BIRD"); err == nil || err.Error() != "bgp: BIRD not started" {
+		t.Errorf("Running() of no daemon = %v, want not started", err)
+	}
+	p := testkit.WriteScript(t, t.TempDir(), "daemon", "echo up; exec sleep 30")
+	d, err := StartDaemon(Command{Path: p, KillGrace: 100 * time.Millisecond}, nil)
+	if err != nil {
+		t.Fatalf("StartDaemon() = %v", err)
+	}
+	if err := d.Running("bgp: BIRD"); err != nil {
+		t.Errorf("Running() of a running daemon = %v, want nil", err)
+	}
+	d.Stop()
+	if err := d.Running("bgp: BIRD"); err == nil || !strings.HasPrefix(err.Error(), `bgp: BIRD exited: cancelled, killed: output "up"`) {
+		t.Errorf("Running() after Stop = %v, want exited with the reason", err)
 	}
 }

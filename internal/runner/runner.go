@@ -1,8 +1,8 @@
 // Package runner runs the programs hapair starts (Heartbeat-style resource
 // scripts and notify hooks in ha/script, track scripts in ha/ping, external
 // checks and Zeus monitors in proxy/check, and with StartDaemon the
-// daemons it supervises, BIRD in ha/bgp) with one kill policy and one
-// output policy:
+// daemons it supervises, BIRD in ha/bgp and conntrackd in ha/conntracksync)
+// with one kill policy and one output policy:
 //
 //   - Each program runs in its own process group with stdin from /dev/null.
 //     When its time is up or its context ends, the whole group gets SIGTERM,
