@@ -86,23 +86,11 @@ func TestRoleSwitches(t *testing.T) {
 	if got, want := trace(t, fake), "daemon -n"; got != want {
 		t.Errorf("standby at start: %q, want %q", got, want)
 	}
-	if err := r.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	waitBackground(r)
-	if got, want := trace(t, fake), "-c -f -R -B"; got != want {
-		t.Errorf("takeover: %q, want %q (primary-backup.sh primary)", got, want)
-	}
+	switchRole(t, r, fake, "takeover (primary-backup.sh primary)", r.Start, "-c -f -R -B")
 	if err := r.Status(ctx); err != nil {
 		t.Errorf("Status while running = %v", err)
 	}
-	if err := r.Stop(ctx); err != nil {
-		t.Fatal(err)
-	}
-	waitBackground(r)
-	if got, want := trace(t, fake), "-t -n"; got != want {
-		t.Errorf("release: %q, want %q (primary-backup.sh backup)", got, want)
-	}
+	switchRole(t, r, fake, "release (primary-backup.sh backup)", r.Stop, "-t -n")
 	if err := r.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -112,6 +100,29 @@ func TestRoleSwitches(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(filepath.Dir(fake), "conntrackd.conf")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("generated config left after Close: %v", err)
 	}
+}
+
+// switchRole runs a role switch (r.Start or r.Stop), waits for the steps
+// it left in the background and checks the commands the fake got since
+// the last trace.
+func switchRole(t *testing.T, r *Resource, fake, what string, switchTo func(context.Context) error, want string) {
+	t.Helper()
+	if err := switchTo(context.Background()); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	waitBackground(r)
+	if got := trace(t, fake); got != want {
+		t.Errorf("%s: commands %q, want %q", what, got, want)
+	}
+}
+
+// waitTraced waits until the fake has recorded op, which may still run
+// (held).
+func waitTraced(fake, op string) {
+	testkit.Poll(func() bool {
+		b, _ := os.ReadFile(filepath.Join(fake, "trace"))
+		return strings.Contains(string(b), op)
+	})
 }
 
 // waitBackground waits until the steps after the last Start's commit
@@ -136,11 +147,7 @@ func TestStartReturnsAfterTheCommit(t *testing.T) {
 	if err := r.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	// -f is running (a child process) and held.
-	testkit.Poll(func() bool {
-		b, _ := os.ReadFile(filepath.Join(fake, "trace"))
-		return strings.Contains(string(b), "-f")
-	})
+	waitTraced(fake, "-f") // running (a child process) and held
 	r.mu.Lock()
 	a := r.after
 	r.mu.Unlock()
@@ -149,21 +156,9 @@ func TestStartReturnsAfterTheCommit(t *testing.T) {
 		t.Fatal("the steps after the commit ended while -f is held")
 	default:
 	}
-	if err := r.Stop(ctx); err != nil {
-		t.Fatal(err)
-	}
-	waitBackground(r)
-	if got, want := trace(t, fake), "daemon -c -f -t -n"; got != want {
-		t.Errorf("takeover then release during -f: %q, want %q (the release ends the takeover's steps)", got, want)
-	}
+	switchRole(t, r, fake, "takeover then release during -f (the release ends the takeover's steps)", r.Stop, "daemon -c -f -t -n")
 	os.Remove(filepath.Join(fake, "hold-f"))
-	if err := r.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	waitBackground(r)
-	if got, want := trace(t, fake), "-c -f -R -B"; got != want {
-		t.Errorf("second takeover: %q, want %q", got, want)
-	}
+	switchRole(t, r, fake, "second takeover", r.Start, "-c -f -R -B")
 }
 
 // TestStopReturnsBeforeItsSteps: the release does not wait for -t and
@@ -172,11 +167,7 @@ func TestStartReturnsAfterTheCommit(t *testing.T) {
 func TestStopReturnsBeforeItsSteps(t *testing.T) {
 	r, fake := newFake(t)
 	ctx := context.Background()
-	if err := r.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	waitBackground(r)
-	trace(t, fake)
+	switchRole(t, r, fake, "takeover", r.Start, "daemon -c -f -R -B")
 	os.WriteFile(filepath.Join(fake, "hold-t"), nil, 0o600)
 	stopped := make(chan error, 1)
 	go func() { stopped <- r.Stop(ctx) }()
@@ -188,17 +179,8 @@ func TestStopReturnsBeforeItsSteps(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Stop waited for the held -t")
 	}
-	testkit.Poll(func() bool {
-		b, _ := os.ReadFile(filepath.Join(fake, "trace"))
-		return strings.Contains(string(b), "-t")
-	})
-	if err := r.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	waitBackground(r)
-	if got, want := trace(t, fake), "-t -c -f -R -B"; got != want {
-		t.Errorf("release then takeover during -t: %q, want %q (the takeover ends the release's steps: no -n)", got, want)
-	}
+	waitTraced(fake, "-t")
+	switchRole(t, r, fake, "release then takeover during -t (the takeover ends the release's steps: no -n)", r.Start, "-t -c -f -R -B")
 	os.Remove(filepath.Join(fake, "hold-t"))
 }
 
