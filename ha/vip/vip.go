@@ -180,19 +180,30 @@ func AddressError(p netip.Prefix) error {
 		return fmt.Errorf("%s cannot be a virtual address: want a unicast, non-loopback IPv4 or IPv6 address", p)
 	}
 	if ip.Is4() && p.Bits() <= 30 {
-		network := p.Masked().Addr()
-		b := network.As4()
-		host := uint32(1)<<(32-p.Bits()) - 1
-		v := (uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])) | host
-		broadcast := netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
 		switch ip {
-		case network:
+		case p.Masked().Addr():
 			return fmt.Errorf("%s cannot be a virtual address: it is the network address of %s; pick a host address, or write the prefix of the subnet it belongs to", p, p.Masked())
-		case broadcast:
+		case Broadcast(p):
 			return fmt.Errorf("%s cannot be a virtual address: it is the broadcast address of %s; pick a host address, or write the prefix of the subnet it belongs to", p, p.Masked())
 		}
 	}
 	return nil
+}
+
+// Broadcast returns the broadcast address of an IPv4 prefix's subnet, its
+// host bits all ones (RFC 919 §7): 198.18.0.255 for 198.18.0.100/24, the
+// address the kernel gives an address added with `brd +` (ip-address(8)).
+// On /31 and /32 it is the prefix's last address, which RFC 3021 does not
+// use as a broadcast. It is the zero Addr for an IPv6 prefix (IPv6 has no
+// broadcast).
+func Broadcast(p netip.Prefix) netip.Addr {
+	if !p.Addr().Is4() {
+		return netip.Addr{}
+	}
+	b := p.Masked().Addr().As4()
+	host := uint32(1)<<(32-p.Bits()) - 1
+	v := (uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])) | host
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
 }
 
 // Name returns "vip 198.18.0.100/24 dev eth0" (without "dev" when the

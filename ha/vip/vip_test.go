@@ -324,6 +324,24 @@ func TestAddressError(t *testing.T) {
 	}
 }
 
+// TestBroadcast: the subnet's all-ones host address for IPv4 (the
+// kernel's `brd +`), none for IPv6.
+func TestBroadcast(t *testing.T) {
+	for p, want := range map[string]string{
+		"198.18.0.100/24": "198.18.0.255",
+		"198.18.1.7/23":   "198.18.1.255",
+		"198.18.0.5/30":   "198.18.0.7",
+		"198.18.0.0/31":   "198.18.0.1",
+		"198.18.0.9/32":   "198.18.0.9",
+		"198.18.0.9/0":    "255.255.255.255",
+		"2001:db8::1/64":  "invalid IP",
+	} {
+		if got := Broadcast(netip.MustParsePrefix(p)).String(); got != want {
+			t.Errorf("Broadcast(%s) = %s, want %s", p, got, want)
+		}
+	}
+}
+
 // TestAnnounceLoop drives the announcement goroutine with a fake clock:
 // bursts at 0, 100ms, 200ms and 1s, 1.1s; nothing after; Announce restarts.
 func TestAnnounceLoop(t *testing.T) {

@@ -104,6 +104,10 @@ func (c *conv) ifname(path, v string) string {
 // every vip resource, for the importer, which may not import ha/vip.
 func VIPAddressError(p netip.Prefix) error { return vip.AddressError(p) }
 
+// VIPBroadcast is vip.Broadcast, the broadcast address of an IPv4
+// prefix's subnet, for the importer, which may not import ha/vip.
+func VIPBroadcast(p netip.Prefix) netip.Addr { return vip.Broadcast(p) }
+
 // IfnameError reports why name cannot be a Linux interface name (too
 // long, or with "/", ":" or white space, which dev_valid_name in
 // net/core/dev.c refuses), nil when it can or when name is empty (not

@@ -340,7 +340,7 @@ func (im *importer) ipaddr(at src, agent, arg string) *resource {
 	}
 	if len(parts) > 3 && parts[3] != "" {
 		b, err := netip.ParseAddr(parts[3])
-		if err != nil || b != broadcastOf(netip.PrefixFrom(a, bits)) {
+		if err != nil || b != config.VIPBroadcast(netip.PrefixFrom(a, bits)) {
 			im.warnf(at, "%s: broadcast %s is not carried over: the kernel sets the prefix's broadcast address", tok, parts[3])
 		}
 	}
@@ -373,14 +373,4 @@ func prefixLen(s string, v4 bool) int {
 		return -1 // not contiguous
 	}
 	return n
-}
-
-func broadcastOf(p netip.Prefix) netip.Addr {
-	if !p.Addr().Is4() {
-		return netip.Addr{}
-	}
-	b := p.Masked().Addr().As4()
-	host := uint32(1)<<(32-p.Bits()) - 1
-	v := (uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])) | host
-	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
 }
