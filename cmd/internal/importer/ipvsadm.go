@@ -17,11 +17,7 @@ import (
 // RapidScale's lvs-init does). The error is non-nil only when the file
 // cannot be read.
 func IPVSAdmFile(path string) (*Result, error) {
-	data, err := readDisk(path)
-	if err != nil {
-		return nil, fmt.Errorf("importer: reading ipvsadm rules: %w", err)
-	}
-	return ipvsadm(path, data), nil
+	return importFile("ipvsadm rules", path, ipvsadm)
 }
 
 // IPVSAdm is IPVSAdmFile reading r; name stands for it in messages.

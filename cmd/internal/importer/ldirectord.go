@@ -1,7 +1,6 @@
 package importer
 
 import (
-	"fmt"
 	"maps"
 	"slices"
 	"strconv"
@@ -16,11 +15,7 @@ import (
 // cluster, link and group to edit. The error is non-nil only when the file
 // cannot be read.
 func Ldirectord(path string) (*Result, error) {
-	data, err := readDisk(path)
-	if err != nil {
-		return nil, fmt.Errorf("importer: reading ldirectord config: %w", err)
-	}
-	return ldirectord(path, data), nil
+	return importFile("ldirectord config", path, ldirectord)
 }
 
 func ldirectord(path string, data []byte) *Result {

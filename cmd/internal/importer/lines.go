@@ -32,6 +32,17 @@ func readDisk(name string) ([]byte, error) {
 	return os.ReadFile(name)
 }
 
+// importFile reads the one file of a single-file format (readDisk) and
+// imports it with parse; what names the file in the error ("ipvsadm
+// rules"), which is non-nil only when the file cannot be read.
+func importFile(what, path string, parse func(path string, data []byte) *Result) (*Result, error) {
+	data, err := readDisk(path)
+	if err != nil {
+		return nil, fmt.Errorf("importer: reading %s: %w", what, err)
+	}
+	return parse(path, data), nil
+}
+
 // srcLine is one logical line: its first physical line number and its text.
 type srcLine struct {
 	n    int

@@ -30,11 +30,7 @@ func Zeus(path, listen string) (*Result, error) {
 		}
 		listen = hp.String()
 	}
-	data, err := readDisk(path)
-	if err != nil {
-		return nil, fmt.Errorf("importer: reading Zeus monitor.cfg: %w", err)
-	}
-	return zeus(path, data, listen), nil
+	return importFile("Zeus monitor.cfg", path, func(path string, data []byte) *Result { return zeus(path, data, listen) })
 }
 
 func zeus(file string, data []byte, listen string) *Result {
