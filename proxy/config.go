@@ -211,6 +211,8 @@ func (c ServiceConfig) Validate() error {
 	case c.Check.Type == "": // no check: reals are always up
 	case err == nil && c.Protocol == "udp" && !t.UDP:
 		bad("check.type", "%q cannot probe a udp service; use %s", c.Check.Type, strings.Join(UDPChecks(), " or "))
+	case err == nil && c.Protocol == "tcp" && t.UDPOnly:
+		bad("check.type", "%q sends its probe over UDP and cannot probe a tcp service; use %s", c.Check.Type, strings.Join(tcpChecks(), ", "))
 	default:
 		errs = append(errs, field.In("check", c.Check.Validate()))
 	}
@@ -303,6 +305,25 @@ func ForwardsToItself(listen, a netip.AddrPort) bool {
 	}
 	l := listen.Addr()
 	return a.Port() == listen.Port() && l.IsUnspecified() && (a.Addr().IsLoopback() || a.Addr().IsUnspecified())
+}
+
+// tcpChecks returns the check types that can probe a tcp service, "a
+// number N" standing for N, in a list for a message.
+func tcpChecks() []string {
+	var names []string
+	for _, n := range check.Types() {
+		switch t, err := check.Lookup(n); {
+		case n == "N":
+			names = append(names, "a number N")
+		case err == nil && !t.UDPOnly:
+			names = append(names, n)
+		}
+	}
+	if len(names) > 1 {
+		names[len(names)-2] += " or " + names[len(names)-1]
+		names = names[:len(names)-1]
+	}
+	return names
 }
 
 // UDPChecks returns the check types that can probe a udp service.

@@ -69,5 +69,12 @@ func TestCheckConfigReview(t *testing.T) {
 		}, []string{
 			`FILE:28:68: bgp.neighbors[1].address: 198.18.0.1 is listed again (first at FILE:28:27): BIRD would open two sessions to one router, which closes one of them (RFC 4271 section 6.8)`,
 		}},
+		// The SIP check sends OPTIONS over UDP whatever the service's
+		// protocol: against a SIP-over-TCP real it never passed.
+		{"sip check on a tcp service", func(t *testing.T) string {
+			return replace(t, caseBase, `check = { type = "connect" }`, `check = { type = "sip" }`)
+		}, []string{
+			`FILE:22:18: service[0].check.type: "sip" sends its probe over UDP and cannot probe a tcp service; use connect, negotiate, http, external or a number N`,
+		}},
 	})
 }

@@ -20,6 +20,11 @@ type Type struct {
 	// UDP reports whether the type can probe a UDP service (a UDP connect
 	// probes nothing).
 	UDP bool
+	// UDPOnly reports whether the type probes over UDP whatever the
+	// service's protocol, so it cannot probe a TCP service (hapair's SIP
+	// check sends OPTIONS over UDP; ldirectord's check_sip used the
+	// service's protocol).
+	UDPOnly bool
 
 	validate func(s Spec) error // type-specific rules, after defaults; nil: none
 	build    func(s Spec) Checker
@@ -31,7 +36,7 @@ var types = []*Type{
 	{Name: "negotiate", Keys: []string{"request", "host", "receive", "status"}, validate: needReceive,
 		build: func(s Spec) Checker { return newHTTPChecker(s) }},
 	{Name: "http", Keys: []string{"request", "host", "status"}, build: func(s Spec) Checker { return newHTTPChecker(s) }},
-	{Name: "sip", UDP: true, build: func(s Spec) Checker { return newSIPChecker(s) }},
+	{Name: "sip", UDP: true, UDPOnly: true, build: func(s Spec) Checker { return newSIPChecker(s) }},
 	{Name: "external", Keys: []string{"program", "args"}, UDP: true, validate: needProgram,
 		build: func(s Spec) Checker {
 			return &ExternalChecker{Program: s.Program, Args: s.Args, Virtual: s.Virtual, Timeout: s.Timeout}
