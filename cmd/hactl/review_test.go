@@ -76,5 +76,27 @@ func TestCheckConfigReview(t *testing.T) {
 		}, []string{
 			`FILE:22:18: service[0].check.type: "sip" sends its probe over UDP and cannot probe a tcp service; use connect, negotiate, http, external or a number N`,
 		}},
+		// preferred names who holds the group; priorities that rank
+		// another node higher overruled it without a word.
+		{"priorities overrule preferred", func(t *testing.T) string {
+			return replace(t, caseBase, `preferred = "lb1"`, "preferred = \"lb1\"\npriorities = { lb1 = 100, lb2 = 200 }")
+		}, []string{
+			`FILE:14:33: group[0].priorities.lb2: 200 ranks lb2 above lb1 (100), but preferred ranks lb1 first: the group would go to lb2; give lb2 a lower priority, or list lb2 first in preferred`,
+		}},
+		{"equal priorities give the group to the lower name", func(t *testing.T) string {
+			return replace(t, caseBase, `preferred = "lb1"`, "preferred = \"lb2\"\npriorities = { lb1 = 150, lb2 = 150 }")
+		}, []string{
+			`FILE:14:22: group[0].priorities.lb1: 150 ties lb1 with lb2 (150), and a tie goes to the lower node name, lb1, but preferred ranks lb2 first: the group would go to lb1; give lb1 a lower priority, or list lb1 first in preferred`,
+		}},
+		{"priority of an unlisted node above the list", func(t *testing.T) string {
+			return replace(t, caseBase, `preferred = "lb1"`, "preferred = [\"lb2\"]\npriorities = { lb1 = 250 }")
+		}, []string{
+			`FILE:14:22: group[0].priorities.lb1: 250 ranks lb1 above lb2 (200), but preferred ranks lb2 first: the group would go to lb1; give lb1 a lower priority, or list lb1 first in preferred`,
+		}},
+		{"preferred node's own priority below another's", func(t *testing.T) string {
+			return replace(t, caseBase, `preferred = "lb1"`, "preferred = \"lb1\"\npriorities = { lb1 = 50 }")
+		}, []string{
+			`FILE:14:22: group[0].priorities.lb1: 50 ranks lb1 below lb2 (100), but preferred ranks lb1 first: the group would go to lb2; give lb1 a higher priority than 100, or list lb2 first in preferred`,
+		}},
 	})
 }

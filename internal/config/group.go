@@ -137,7 +137,48 @@ func (c *conv) priorities(path string, r *rawGroup, preference, nodes []string) 
 		}
 		prio[k] = uint8(c.integer(kpath, r.Priorities[k], int64(prio[k]), 1, int64(ha.PriorityMax)))
 	}
+	c.priorityOrder(path, r, preference, nodes, prio)
 	return prio
+}
+
+// priorityOrder reports written priorities that give the group to another
+// node than preferred ranks first: the highest priority wins and a tie
+// goes to the lower node name (DESIGN.md, ownership rules), so such a
+// preferred would be overruled without a word. Each node listed in
+// preferred must win over every node ranked below it.
+func (c *conv) priorityOrder(path string, r *rawGroup, preference, nodes []string, prio map[string]uint8) {
+	below := slices.Clone(preference) // rank order: the list, then the rest
+	for _, n := range nodes {
+		if !slices.Contains(below, n) {
+			below = append(below, n)
+		}
+	}
+	reported := map[string]bool{}
+	for i, a := range preference {
+		for _, b := range below[i+1:] {
+			pa, pb := prio[a], prio[b]
+			if reported[b] || pb < pa || pb == pa && a < b {
+				continue
+			}
+			at := b
+			if _, written := r.Priorities[b]; !written {
+				at = a
+			}
+			if _, written := r.Priorities[at]; !written {
+				continue // the defaults rank the list in order
+			}
+			reported[b] = true
+			x, y, px, py, rel, fix := b, a, pb, pa, "above", fmt.Sprintf("give %s a lower priority", b)
+			if at == a {
+				x, y, px, py, rel, fix = a, b, pa, pb, "below", fmt.Sprintf("give %s a higher priority than %d", a, pb)
+			}
+			how := fmt.Sprintf("%d ranks %s %s %s (%d)", px, x, rel, y, py)
+			if pa == pb {
+				how = fmt.Sprintf("%d ties %s with %s (%d), and a tie goes to the lower node name, %s", px, x, y, py, b)
+			}
+			c.errorf(path+"."+at, "%s, but preferred ranks %s first: the group would go to %s; %s, or list %s first in preferred", how, a, b, fix, b)
+		}
+	}
 }
 
 func (c *conv) resource(path string, r *rawResource, cfg *Config) Resource {

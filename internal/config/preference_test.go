@@ -9,7 +9,8 @@ import (
 
 // TestPreference: `preferred` takes one node or an ordered list; the list
 // gives descending base priorities (ha.PreferencePriority), unlisted nodes
-// keep the default, and written priorities still win.
+// keep the default, and written priorities still win (in the list's order:
+// TestCheckConfigReview has the ones that contradict it).
 func TestPreference(t *testing.T) {
 	three := strings.Replace(minimal+svc, `nodes = ["lb1", "lb2"]`, `nodes = ["lb1", "lb2", "lb3"]`, 1)
 	tests := []struct {
@@ -23,7 +24,7 @@ func TestPreference(t *testing.T) {
 		{"one-element list", `["lb2"]`, "", []string{"lb2"}, map[string]uint8{"lb1": 100, "lb2": 200, "lb3": 100}},
 		{"ordered list", `["lb3", "lb1", "lb2"]`, "", []string{"lb3", "lb1", "lb2"}, map[string]uint8{"lb3": 200, "lb1": 199, "lb2": 198}},
 		{"partial list", `["lb2", "lb3"]`, "", []string{"lb2", "lb3"}, map[string]uint8{"lb2": 200, "lb3": 199, "lb1": 100}},
-		{"written priority wins", `["lb1", "lb2"]`, "\npriorities = { lb2 = 50 }", []string{"lb1", "lb2"}, map[string]uint8{"lb1": 200, "lb2": 50, "lb3": 100}},
+		{"written priority wins", `["lb1", "lb2"]`, "\npriorities = { lb2 = 150, lb3 = 50 }", []string{"lb1", "lb2"}, map[string]uint8{"lb1": 200, "lb2": 150, "lb3": 50}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
