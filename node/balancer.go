@@ -8,6 +8,7 @@ import (
 
 	"github.com/hapair/hapair/ha/resource"
 	"github.com/hapair/hapair/internal/config"
+	"github.com/hapair/hapair/node/serviceconf"
 	"github.com/hapair/hapair/proxy"
 )
 
@@ -192,7 +193,7 @@ func balancerConfig(cfg *config.Config) proxy.Config {
 		if isKernel(s) {
 			continue // the kernel forwards it (kernel.go)
 		}
-		sc := s.Spec()
+		sc := serviceconf.Spec(s)
 		pc.Services = append(pc.Services, sc)
 	}
 	return pc

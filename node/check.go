@@ -143,8 +143,8 @@ type Report struct {
 
 // Check does everything had does before it touches the system, and
 // nothing more: it loads the config at path; unless o.NoHost, it compares
-// it, read-only, with this host as node o.Node (config.LoadOnHost with
-// host: the kernel pieces and programs each resource kind needs, every
+// it, read-only, with this host as node o.Node (config.Load with
+// Options.Host: the kernel pieces and programs each resource kind needs, every
 // interface the config names, this node's own addresses); it loads the
 // authkeys file the config names exactly as had does (authkeys.Load: a
 // regular file, owned by root or the caller, mode 0600, Heartbeat's
@@ -159,11 +159,11 @@ func Check(path string, o CheckOptions) (Report, error) {
 	var names *standInHosts
 	if o.NoHost {
 		names = newStandInHosts(path)
-		cfg, err = config.LoadWith(path, names)
+		cfg, err = config.Load(path, configOptions(names, nil))
 	} else {
 		h := host
 		h.Node = o.Node
-		cfg, err = config.LoadOnHost(path, h)
+		cfg, err = config.Load(path, configOptions(nil, &h))
 	}
 	if err != nil {
 		return r, err

@@ -57,7 +57,7 @@ func TestCheckAuthkeys(t *testing.T) {
 // generation file), and the node refuses to start.
 func TestDryBuildTouchesNothing(t *testing.T) {
 	path, _ := nodetest.Example(t, "web-pair.toml", 0o600)
-	cfg, err := config.Load(path)
+	cfg, err := node.LoadConfig(path)
 	if err != nil {
 		t.Fatal(err)
 	}

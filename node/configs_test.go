@@ -9,14 +9,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hapair/hapair/internal/config"
 	"github.com/hapair/hapair/node"
 	"github.com/hapair/hapair/node/nodetest"
 	"github.com/hapair/hapair/test/e2e/scenario"
 )
 
 // TestConfigsCheckAndBuild runs every config we know of through the
-// config check (config.Load: decode and validate) and the dry build (the
+// config check (LoadConfig: decode and validate) and the dry build (the
 // constructors had uses, for every node), and fails when the check accepts
 // a config the build refuses: such a config passes `hactl check-config`'s
 // first half and stops had at start. It also holds node.Check (what had
@@ -30,7 +29,7 @@ func TestConfigsCheckAndBuild(t *testing.T) {
 	for name, text := range knownConfigs(t) {
 		t.Run(name, func(t *testing.T) {
 			path, _ := nodetest.Sandbox(t, text, 0o600)
-			cfg, checkErr := config.Load(path)
+			cfg, checkErr := node.LoadConfig(path)
 			var buildErr error
 			if checkErr == nil {
 				for _, self := range cfg.Cluster.Nodes {

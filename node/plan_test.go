@@ -24,7 +24,7 @@ func parseExample(t *testing.T, edits ...string) *config.Config {
 		}
 		s = next
 	}
-	cfg, err := config.Parse([]byte(s), "web-pair.toml")
+	cfg, err := config.Parse([]byte(s), "web-pair.toml", configOptions(nil, nil))
 	if err != nil {
 		t.Fatalf("parsing edited example: %v", err)
 	}

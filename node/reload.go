@@ -29,7 +29,8 @@ func (n *Node) reload(ctx context.Context, dry bool) ([]string, error) {
 	// The new config is compared with this host as the check does on the
 	// node (reloadHost): a VIP on an interface this host lacks would pass
 	// the reload and fail at the takeover.
-	next, err := config.LoadOnHostWith(n.opts.Path, lastKnown{prev: n.config(), log: n.log}, reloadHost(n.self))
+	h := reloadHost(n.self)
+	next, err := config.Load(n.opts.Path, configOptions(lastKnown{prev: n.config(), log: n.log}, &h))
 	if err != nil {
 		return nil, fmt.Errorf("reload: %w", err)
 	}

@@ -14,8 +14,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/hapair/hapair/internal/config"
 	"github.com/hapair/hapair/internal/ctl"
+	"github.com/hapair/hapair/node"
 )
 
 // How long a verb waits for had's answer by default (--timeout changes
@@ -49,7 +49,7 @@ func socketFlags(fs *flag.FlagSet) func() (string, error) {
 		if *cfgPath == "" {
 			return *socket, nil
 		}
-		cfg, err := config.Load(*cfgPath)
+		cfg, err := node.LoadConfig(*cfgPath)
 		if err != nil {
 			return "", err
 		}

@@ -23,7 +23,7 @@ func TestAdmin(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
-			cfg, err := Parse([]byte(minimal+"\n"+tt.in+svc), "t.toml")
+			cfg, err := parse([]byte(minimal+"\n"+tt.in+svc), "t.toml")
 			if tt.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
 					t.Fatalf("Parse() error = %v, want one containing %q", err, tt.err)

@@ -13,11 +13,11 @@ import (
 // the file, with the file's own place after it; without the key, at the
 // config file.
 func TestAuthkeysError(t *testing.T) {
-	written, err := Parse([]byte(strings.Replace(minimal+svc, "id = 7", "id = 7\nauthkeys = \"/etc/ha.d/authkeys\"", 1)), "had.toml")
+	written, err := parse([]byte(strings.Replace(minimal+svc, "id = 7", "id = 7\nauthkeys = \"/etc/ha.d/authkeys\"", 1)), "had.toml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	dflt, err := Parse([]byte(minimal+svc), "had.toml")
+	dflt, err := parse([]byte(minimal+svc), "had.toml")
 	if err != nil {
 		t.Fatal(err)
 	}

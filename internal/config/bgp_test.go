@@ -21,7 +21,7 @@ resources = [ { kind = "bgp", addresses = ["198.18.2.100"] } ]
 `
 
 func TestBGP(t *testing.T) {
-	cfg, err := Parse([]byte(bgpBase), "t.toml")
+	cfg, err := parse([]byte(bgpBase), "t.toml")
 	if err != nil {
 		t.Fatalf("Parse(bgpBase) error = %v", err)
 	}
@@ -60,7 +60,7 @@ func TestBGPErrors(t *testing.T) {
 		if in == bgpBase {
 			t.Fatalf("%s: %q not in the base", tt.desc, tt.from)
 		}
-		_, err := Parse([]byte(in), "t.toml")
+		_, err := parse([]byte(in), "t.toml")
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: Parse() error = %v\nwant a line containing %q", tt.desc, err, tt.want)
 		}

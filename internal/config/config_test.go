@@ -8,24 +8,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hapair/hapair/internal/config/configtest"
 	"github.com/hapair/hapair/internal/ctl"
 	"github.com/hapair/hapair/internal/testkit"
 )
 
 // minimal is the smallest valid file; tests append to it or replace lines.
-const minimal = `[cluster]
-name = "web"
-id = 7
-nodes = ["lb1", "lb2"]
-
-[[link]]
-kind = "mcast"
-interface = "eth0"
-group = "239.255.0.94"
-`
+const minimal = configtest.Minimal
 
 func TestDefaults(t *testing.T) {
-	cfg, err := Parse([]byte(minimal+svc), "min.toml")
+	cfg, err := parse([]byte(minimal+svc), "min.toml")
 	if err != nil {
 		t.Fatalf("Parse(minimal) error = %v", err)
 	}
@@ -56,7 +48,7 @@ func TestDefaults(t *testing.T) {
 
 // TestDerivedTiming: setting keepalive alone gives a consistent set.
 func TestDerivedTiming(t *testing.T) {
-	cfg, err := Parse([]byte(strings.Replace(minimal+svc, "id = 7", "id = 7\nkeepalive = \"2s\"", 1)), "t.toml")
+	cfg, err := parse([]byte(strings.Replace(minimal+svc, "id = 7", "id = 7\nkeepalive = \"2s\"", 1)), "t.toml")
 	if err != nil {
 		t.Fatalf("Parse(keepalive 2s) error = %v", err)
 	}
@@ -106,7 +98,7 @@ func TestParseFiles(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			c, err := Load(tt.file)
+			c, err := load(tt.file)
 			if err != nil {
 				t.Fatalf("Load(%s) error:\n%v", tt.file, err)
 			}
@@ -123,7 +115,7 @@ func TestDeployExamples(t *testing.T) {
 	}
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
-			c, err := Load(f)
+			c, err := load(f)
 			if err != nil {
 				t.Fatalf("Load(%s) error:\n%v", f, err)
 			}
@@ -156,7 +148,7 @@ func TestSelf(t *testing.T) {
 
 func TestLoadMissing(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "nope.toml")
-	_, err := Load(path)
+	_, err := load(path)
 	if err == nil || !strings.Contains(err.Error(), "config: open "+path+": no such file") {
 		t.Errorf("Load(%s) error = %v, want it to name the file and 'no such file'", path, err)
 	}
@@ -166,14 +158,14 @@ func TestLoadMissing(t *testing.T) {
 // and what it is, never read (issue 9 case 11: had --check hung on one).
 func TestLoadFIFO(t *testing.T) {
 	path := testkit.Mkfifo(t, t.TempDir(), "had.toml")
-	err := testkit.Returns(t, "Load(fifo)", func() error { _, err := Load(path); return err })
+	err := testkit.Returns(t, "Load(fifo)", func() error { _, err := load(path); return err })
 	if want := "config: " + path + ": is a named pipe (FIFO), want a regular file"; err == nil || err.Error() != want {
 		t.Errorf("Load(fifo) = %v, want %q", err, want)
 	}
 }
 
 func TestErrorsType(t *testing.T) {
-	_, err := Parse([]byte("[cluster]\nname = 3\n"), "t.toml")
+	_, err := parse([]byte("[cluster]\nname = 3\n"), "t.toml")
 	var es Errors
 	if !errors.As(err, &es) || len(es) != 1 || es[0].Pos.Line != 2 || es[0].Path != "cluster.name" {
 		t.Fatalf("Parse(name = 3) error = %#v, want one Errors entry at line 2 for cluster.name", err)
@@ -188,7 +180,7 @@ func TestErrorsType(t *testing.T) {
 func TestServiceLimits(t *testing.T) {
 	in := minimal + strings.Replace(svc, `listen = "198.18.0.100:80"`,
 		"listen = \"198.18.0.100:80\"\nmode = \"http\"\nmaxconn = 500\nrequest_timeout = \"5s\"\nbody_timeout = \"20s\"", 1)
-	c, err := Parse([]byte(in), "t.toml")
+	c, err := parse([]byte(in), "t.toml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,9 +25,9 @@ import (
 type conv struct {
 	ix       *index
 	errs     Errors
-	read     map[string]bool   // keys found wrong while reading them
-	resolver Resolver          // for host names (nil: DefaultResolver)
-	hosts    map[string]string // key path of an address -> the host name written there
+	read     map[string]bool // keys found wrong while reading them
+	resolver Resolver        // for host names (nil: DefaultResolver)
+	rules    ServiceRules    // the [[service]] section's reader
 	// unsure is set when a resource's kind or a vip's address could not
 	// be read: which services a balancer activates and which addresses
 	// are VIPs is then unknown, and is not reported on top.
@@ -270,12 +270,11 @@ func (c *conv) config(r *rawFile, file string) *Config {
 		c.unique(names, path+".name", t.Name, "track")
 		cfg.Tracks = append(cfg.Tracks, t)
 	}
-	cfg.Services = c.services(r.Service)
+	cfg.Services = c.rules.Services(&Keys{c}, r.Service)
 	cfg.BGP = c.bgp(&r.BGP, cfg.Cluster.Nodes)
 	cfg.Groups = c.groups(r.Group, cfg)
 	c.bgpChecks(cfg)
 	c.mootKeys(cfg)
-	c.habits(cfg)
 	cfg.warnings = c.warns
 	c.machine(cfg)
 	c.crossChecks(cfg)

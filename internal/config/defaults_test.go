@@ -21,7 +21,7 @@ var defaultLine = regexp.MustCompile(`^\s*[a-z_]+\s*=.*#\s*default\b`)
 // packages, so this compares the documentation with them.
 func TestExampleDefaults(t *testing.T) {
 	data, _ := readExample(t)
-	full, err := Parse(data, "example.toml")
+	full, err := parse(data, "example.toml")
 	if err != nil {
 		t.Fatalf("Parse(%s):\n%v", examplePath, err)
 	}
@@ -37,7 +37,7 @@ func TestExampleDefaults(t *testing.T) {
 		}
 		kept = append(kept, line)
 	}
-	bare, err := Parse([]byte(strings.Join(kept, "\n")), "example.toml")
+	bare, err := parse([]byte(strings.Join(kept, "\n")), "example.toml")
 	if err != nil {
 		t.Fatalf("Parse(example without its defaults):\n%v", err)
 	}

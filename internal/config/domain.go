@@ -13,7 +13,6 @@ import (
 	"github.com/hapair/hapair/ha"
 	"github.com/hapair/hapair/ha/link"
 	"github.com/hapair/hapair/internal/field"
-	"github.com/hapair/hapair/proxy"
 )
 
 // domain reports the field errors of a domain package's Validate at the
@@ -322,7 +321,7 @@ func (cfg *Config) resources() iter.Seq2[string, placed] {
 // wildcardSelf reports reals, backups and a fallback that reach a service
 // listening on the wildcard address through one of the cluster's own
 // addresses (a VIP or a node's heartbeat address) on the same port:
-// proxy.ServiceConfig.Validate catches loopback ones, only the config
+// the balancer's rules catch loopback ones, only the config
 // knows the rest.
 func (c *conv) wildcardSelf(path string, s Service, own ...map[netip.Addr]addrUse) {
 	self := func(key string, ap netip.AddrPort) {
@@ -357,7 +356,7 @@ func (c *conv) adminPort(cfg *Config) {
 		return
 	}
 	for i, s := range cfg.Services {
-		if s.Method == "proxy" && s.Protocol == "tcp" && s.Listen.IsValid() && proxy.Overlap(s.Listen, a) {
+		if s.Method == "proxy" && s.Protocol == "tcp" && s.Listen.IsValid() && c.rules.Overlap(s.Listen, a) {
 			c.errorf("admin.listen", "%s is also where service %q listens (%s): had binds both at start; pick another port for one of them", a, s.Name, c.ix.at(idx("service", i)+".listen"))
 			return
 		}
@@ -380,9 +379,9 @@ func (c *conv) heartbeatPorts(path string, s Service, cfg *Config) {
 		default:
 			continue
 		}
-		clash := l.Kind == link.KindMcast && proxy.Overlap(s.Listen, netip.AddrPortFrom(l.Group, s.Listen.Port()))
+		clash := l.Kind == link.KindMcast && c.rules.Overlap(s.Listen, netip.AddrPortFrom(l.Group, s.Listen.Port()))
 		for _, a := range l.Peers {
-			clash = clash || proxy.Overlap(s.Listen, netip.AddrPortFrom(a, s.Listen.Port()))
+			clash = clash || c.rules.Overlap(s.Listen, netip.AddrPortFrom(a, s.Listen.Port()))
 		}
 		if clash {
 			c.errorf(path+".listen", "udp %s takes %s: pick another port for one of them", s.Listen, what)
@@ -430,7 +429,7 @@ func (c *conv) syncBinds(cfg *Config) {
 			ap := netip.AddrPortFrom(a, cs.Port)
 			what, clash := taken[ap]
 			for si, s := range cfg.Services {
-				if !clash && s.Protocol == "udp" && s.Method == "proxy" && s.Listen.IsValid() && proxy.Overlap(s.Listen, ap) {
+				if !clash && s.Protocol == "udp" && s.Method == "proxy" && s.Listen.IsValid() && c.rules.Overlap(s.Listen, ap) {
 					what, clash = fmt.Sprintf("where udp service %q listens (%s)", s.Name, c.ix.at(idx("service", si)+".listen")), true
 				}
 			}

@@ -4,23 +4,12 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/hapair/hapair/internal/config/configtest"
 )
 
 // svc is a valid group + service pair to build error cases on.
-const svc = `
-[[group]]
-name = "web"
-preferred = "lb1"
-resources = [
-  { kind = "vip", address = "198.18.0.100/24", interface = "eth0" },
-  { kind = "balancer", services = ["http"] },
-]
-
-[[service]]
-name = "http"
-listen = "198.18.0.100:80"
-reals = [ { address = "198.18.1.11:80" } ]
-`
+const svc = configtest.Service
 
 func TestParseErrors(t *testing.T) {
 	base := minimal + svc
@@ -281,7 +270,7 @@ reals = [ { address = "[2001:db8::1]:80" } ]
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
-			cfg, err := Parse([]byte(tt.in), "t.toml")
+			cfg, err := parse([]byte(tt.in), "t.toml")
 			if err == nil {
 				t.Fatalf("Parse() = %+v, nil; want errors %q", cfg, tt.want)
 			}
@@ -298,7 +287,7 @@ reals = [ { address = "[2001:db8::1]:80" } ]
 // TestValidBase guards the error table: its base must itself be valid, so
 // each case fails only for what it adds.
 func TestValidBase(t *testing.T) {
-	if _, err := Parse([]byte(minimal+svc), "t.toml"); err != nil {
+	if _, err := parse([]byte(minimal+svc), "t.toml"); err != nil {
 		t.Fatalf("Parse(minimal+svc) error:\n%v", err)
 	}
 }
@@ -315,7 +304,7 @@ func TestKeyLimit(t *testing.T) {
 		}
 		return []byte(b.String())
 	}
-	_, err := Parse(file(maxKeys+1), "big.toml")
+	_, err := parse(file(maxKeys+1), "big.toml")
 	want := fmt.Sprintf("big.toml:%d:1: more than %d keys in one file", maxKeys+1, maxKeys)
 	if err == nil || !strings.HasPrefix(err.Error(), want) {
 		t.Errorf("Parse(%d keys) = %.200v, want it to start %q", maxKeys+1, err, want)
@@ -331,18 +320,18 @@ func TestKeyLimit(t *testing.T) {
 // by the parser's complaint about its first odd byte; a UTF-8 byte order
 // mark (what Windows editors write) is read past, positions unchanged.
 func TestBinaryAndBOM(t *testing.T) {
-	_, err := Parse([]byte("\x7fELF\x02\x01\x01\x00\x00"), "had.toml")
+	_, err := parse([]byte("\x7fELF\x02\x01\x01\x00\x00"), "had.toml")
 	if want := "had.toml:1:8: a NUL byte: this is a binary file, not a TOML text"; err == nil || err.Error() != want {
 		t.Errorf("Parse(ELF header) error = %v, want %q", err, want)
 	}
-	_, err = Parse([]byte("[cluster]\nname = \"a\x00\"\n"), "had.toml")
+	_, err = parse([]byte("[cluster]\nname = \"a\x00\"\n"), "had.toml")
 	if want := "had.toml:2:10: a NUL byte: this is a binary file, not a TOML text"; err == nil || err.Error() != want {
 		t.Errorf("Parse(NUL in line 2) error = %v, want %q", err, want)
 	}
-	if _, err := Parse([]byte("\ufeff"+minimal+svc), "had.toml"); err != nil {
+	if _, err := parse([]byte("\ufeff"+minimal+svc), "had.toml"); err != nil {
 		t.Errorf("Parse(BOM + valid config) error = %v, want none", err)
 	}
-	_, err = Parse([]byte("\ufeff[cluster]\nfrob = 1\n"+strings.TrimPrefix(minimal, "[cluster]\n")+svc), "had.toml")
+	_, err = parse([]byte("\ufeff[cluster]\nfrob = 1\n"+strings.TrimPrefix(minimal, "[cluster]\n")+svc), "had.toml")
 	if want := `had.toml:2:1: cluster.frob: unknown key "frob"`; err == nil || err.Error() != want {
 		t.Errorf("Parse(BOM + unknown key) error = %v, want %q", err, want)
 	}

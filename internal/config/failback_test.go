@@ -12,11 +12,11 @@ func TestFailbackMinHealthy(t *testing.T) {
 	withKey := func(v string) string {
 		return strings.Replace(minimal+svc, `preferred = "lb1"`, "preferred = \"lb1\"\nauto_failback = true\nfailback_min_healthy = "+v, 1)
 	}
-	cfg, err := Parse([]byte(minimal+svc), "t.toml")
+	cfg, err := parse([]byte(minimal+svc), "t.toml")
 	if err != nil || cfg.Groups[0].FailbackMinHealthy != 0 {
 		t.Fatalf("default: %v, %v; want 0", cfg, err)
 	}
-	cfg, err = Parse([]byte(withKey("1")), "t.toml")
+	cfg, err = parse([]byte(withKey("1")), "t.toml")
 	if err != nil || cfg.Groups[0].FailbackMinHealthy != 1 {
 		t.Fatalf("failback_min_healthy = 1: %v; want 1", err)
 	}
@@ -27,7 +27,7 @@ func TestFailbackMinHealthy(t *testing.T) {
 		{strings.Replace(withKey("1"), `  { kind = "balancer", services = ["http"] },`, "", 1),
 			"group[0].failback_min_healthy: the group has no balancer resource: the minimum counts the healthy reals of its services"},
 	} {
-		_, err := Parse([]byte(tc.in), "t.toml")
+		_, err := parse([]byte(tc.in), "t.toml")
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Parse() error = %v, want one containing %q", err, tc.want)
 		}

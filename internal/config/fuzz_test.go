@@ -18,7 +18,7 @@ func FuzzLoad(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		cfg, err := Parse(data, "fuzz.toml")
+		cfg, err := parse(data, "fuzz.toml")
 		if err != nil {
 			var es Errors
 			if !errors.As(err, &es) || len(es) == 0 {

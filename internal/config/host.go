@@ -6,7 +6,8 @@ import "fmt"
 // cannot carry itself, for the config check (node.Check: `hactl
 // check-config`, `had --check`). Each func must only read (a netlink
 // query, a PATH lookup), return nil when the piece is there and an error
-// naming it when not; a nil func is not asked. Parse and Load ask nothing.
+// naming it when not; a nil func is not asked. Load and Parse ask it
+// through Options.Host.
 type Host struct {
 	IPVS       func() error // the kernel's IPVS, for ipvs-sync resources
 	Conntrackd func() error // the conntrackd binary, for conntrack-sync resources
@@ -35,22 +36,6 @@ type Host struct {
 	// Node is this host's node name, as had --node gives it ("": the host
 	// name, Config.Self's rule).
 	Node string
-}
-
-// LoadOnHost is Load, then asks h about every resource kind the config
-// uses, once per kind, and reports a missing piece at the first resource
-// of that kind ("FILE:LINE:COL: group[0].resources[2].kind: ..."), the
-// way had would refuse it at start or at its first takeover; with h.Net,
-// it also reports every interface and own address the config names that
-// this host lacks, at its key.
-func LoadOnHost(path string, h Host) (*Config, error) {
-	return loadWith(path, nil, &h)
-}
-
-// LoadOnHostWith is LoadOnHost resolving host names with r, as LoadWith
-// does: a reload asks the host about the new config too.
-func LoadOnHostWith(path string, r Resolver, h Host) (*Config, error) {
-	return loadWith(path, r, &h)
 }
 
 // probeHost asks h for what cfg's resources need.

@@ -33,7 +33,7 @@ interface = "eth0"
 listen = "198.18.0.100:443"
 reals = [ { address = "198.18.0.21:443" } ]
 `
-	cfg, err := Parse([]byte(ok), "t.toml")
+	cfg, err := parse([]byte(ok), "t.toml")
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
 	}
@@ -47,7 +47,7 @@ reals = [ { address = "198.18.0.21:443" } ]
 	if cs == nil || cs.Interface != "eth1" || cs.Port != 3780 || cs.Addresses["lb2"] != netip.MustParseAddr("198.18.1.12") {
 		t.Errorf("conntrack-sync = %+v", cs)
 	}
-	def, err := Parse([]byte(minimal+svc), "t.toml")
+	def, err := parse([]byte(minimal+svc), "t.toml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +84,7 @@ reals = [ { address = "198.18.0.21:443" } ]
 			if in == ok {
 				t.Fatalf("replacement %q not found", tt.from)
 			}
-			_, err := Parse([]byte(in), "t.toml")
+			_, err := parse([]byte(in), "t.toml")
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("Parse = %v\nwant an error containing %q", err, tt.want)
 			}
@@ -138,7 +138,7 @@ resources = [
 				}
 				return nil
 			}}
-			_, err := parse([]byte(cfgText(tt.methods...)), "t.toml", nil, h)
+			_, err := Parse([]byte(cfgText(tt.methods...)), "t.toml", Options{Services: TestServiceRules, Host: h})
 			if fmt.Sprint(calls) != fmt.Sprint(tt.wantDR) {
 				t.Errorf("probe calls (dr) = %v, want %v", calls, tt.wantDR)
 			}

@@ -18,17 +18,34 @@ import (
 // maxFileSize bounds what Load reads; a real had.toml is a few KiB.
 const maxFileSize = 4 << 20
 
+// Options are what Load and Parse read a file with.
+type Options struct {
+	// Services reads the [[service]] section (required): the balancer's
+	// defaults and rules, which node passes in (node/serviceconf).
+	Services ServiceRules
+	// Resolver looks up the host names written for reals, backups and
+	// fallbacks (nil: DefaultResolver); a reload passes one that keeps a
+	// name's last address when it stops resolving.
+	Resolver Resolver
+	// Host, when not nil, is asked about this host once the file is
+	// otherwise valid, so a probe never runs for a broken file: the
+	// pieces each resource kind needs, reported at the first resource of
+	// that kind ("FILE:LINE:COL: group[0].resources[2].kind: ..."), the
+	// way had would refuse it at start or at its first takeover; with
+	// Host.Net, every interface and own address the config names that
+	// this host lacks, at its key.
+	Host *Host
+}
+
+// errNoServiceRules is Options' misuse, not the file's.
+var errNoServiceRules = errors.New("config: Options.Services is nil: the [[service]] section cannot be read without the balancer's rules")
+
 // Load reads and validates the config file at path. When the file is
-// invalid the error is an Errors holding every problem. Host names are
-// resolved with DefaultResolver.
-func Load(path string) (*Config, error) { return LoadWith(path, nil) }
-
-// LoadWith is Load resolving host names with r (nil: DefaultResolver); a
-// reload passes one that keeps a name's last address when it stops
-// resolving.
-func LoadWith(path string, r Resolver) (*Config, error) { return loadWith(path, r, nil) }
-
-func loadWith(path string, r Resolver, h *Host) (*Config, error) {
+// invalid the error is an Errors holding every problem.
+func Load(path string, o Options) (*Config, error) {
+	if o.Services == nil {
+		return nil, errNoServiceRules
+	}
 	// A FIFO or device at the path would block or never end: regular
 	// files only, checked on the opened file.
 	f, fi, err := regfile.Open(path)
@@ -43,24 +60,16 @@ func loadWith(path string, r Resolver, h *Host) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config: %s: %w", path, err)
 	}
-	return parse(data, path, r, h)
+	return Parse(data, path, o)
 }
 
 // Parse validates data, a had.toml read from filename (used in positions).
 // When data is invalid the error is an Errors holding every problem, sorted
-// by position. Host names are resolved with DefaultResolver.
-func Parse(data []byte, filename string) (*Config, error) {
-	return ParseWith(data, filename, nil)
-}
-
-// ParseWith is Parse resolving host names with r (nil: DefaultResolver).
-func ParseWith(data []byte, filename string, r Resolver) (*Config, error) {
-	return parse(data, filename, r, nil)
-}
-
-// parse is ParseWith asking h (nil: nothing) about the host once the
-// config is otherwise valid, so a probe never runs for a broken file.
-func parse(data []byte, filename string, r Resolver, h *Host) (*Config, error) {
+// by position.
+func Parse(data []byte, filename string, o Options) (*Config, error) {
+	if o.Services == nil {
+		return nil, errNoServiceRules
+	}
 	// Windows editors start a UTF-8 file with a byte order mark; TOML has
 	// no use for it, and positions count from the text after it.
 	data = bytes.TrimPrefix(data, []byte("\ufeff"))
@@ -95,9 +104,9 @@ func parse(data []byte, filename string, r Resolver, h *Host) (*Config, error) {
 			return nil, Errors{{Pos: Pos{File: filename, Line: 1, Col: 1}, Msg: err.Error()}}
 		}
 	}
-	c := conv{ix: ix, resolver: r, hosts: map[string]string{}}
+	c := conv{ix: ix, resolver: o.Resolver, rules: o.Services}
 	cfg := c.config(&raw, filename)
-	if h != nil && len(errs) == 0 && len(c.errs) == 0 {
+	if h := o.Host; h != nil && len(errs) == 0 && len(c.errs) == 0 {
 		c.probeHost(cfg, h)
 		c.probeKernel(cfg, h)
 		c.probePrograms(cfg, h)

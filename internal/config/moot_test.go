@@ -101,7 +101,7 @@ func TestMootKeys(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
-			_, err := Parse([]byte(tt.in), "t.toml")
+			_, err := parse([]byte(tt.in), "t.toml")
 			switch {
 			case tt.want == "" && err != nil:
 				t.Errorf("Parse() error:\n%v\nwant none", err)
@@ -131,7 +131,7 @@ func TestHabits(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
-			cfg, err := Parse([]byte(strings.Replace(base, tt.old, tt.new, 1)), "t.toml")
+			cfg, err := parse([]byte(strings.Replace(base, tt.old, tt.new, 1)), "t.toml")
 			if err != nil {
 				t.Fatalf("Parse() error:\n%v", err)
 			}

@@ -29,7 +29,7 @@ func TestPreference(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
 			in := strings.Replace(three, `preferred = "lb1"`, "preferred = "+tt.preferred+tt.extra, 1)
-			cfg, err := Parse([]byte(in), "t.toml")
+			cfg, err := parse([]byte(in), "t.toml")
 			if err != nil {
 				t.Fatalf("Parse() error = %v", err)
 			}
@@ -54,7 +54,7 @@ func TestPreferenceErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		in := strings.Replace(minimal+svc, `preferred = "lb1"`, "preferred = "+tt.preferred, 1)
-		_, err := Parse([]byte(in), "t.toml")
+		_, err := parse([]byte(in), "t.toml")
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("Parse(preferred = %s) error = %v, want a line %q", tt.preferred, err, tt.want)
 		}

@@ -12,7 +12,7 @@ type rawFile struct {
 	Ping    []rawPing    `toml:"ping"`
 	Track   []rawTrack   `toml:"track"`
 	Group   []rawGroup   `toml:"group"`
-	Service []rawService `toml:"service"`
+	Service []RawService `toml:"service"`
 	Admin   rawAdmin     `toml:"admin"`
 	BGP     rawBGP       `toml:"bgp"`
 }
@@ -120,7 +120,10 @@ type rawResource struct {
 	Timeout string `toml:"timeout"`
 }
 
-type rawService struct {
+// RawService is one [[service]] as written, for ServiceRules: leaves
+// are TOML strings, integers and booleans; whether a key was written is
+// asked of Keys.Has, not of zero values.
+type RawService struct {
 	Name           string       `toml:"name"`
 	Listen         string       `toml:"listen"`
 	Protocol       string       `toml:"protocol"`
@@ -135,15 +138,16 @@ type rawService struct {
 	BodyTimeout    string       `toml:"body_timeout"`
 	MaxConn        int64        `toml:"maxconn"`
 	MaxFlows       int64        `toml:"max_flows"`
-	Check          rawCheck     `toml:"check"`
-	Reals          []rawReal    `toml:"reals"`
-	Backups        []rawReal    `toml:"backups"`
-	Monitors       []rawMonitor `toml:"monitors"`
+	Check          RawCheck     `toml:"check"`
+	Reals          []RawReal    `toml:"reals"`
+	Backups        []RawReal    `toml:"backups"`
+	Monitors       []RawMonitor `toml:"monitors"`
 	Method         string       `toml:"method"`
 	Interface      string       `toml:"interface"`
 }
 
-type rawCheck struct {
+// RawCheck is a service's check table as written.
+type RawCheck struct {
 	Type     string   `toml:"type"`
 	Request  string   `toml:"request"`
 	Host     string   `toml:"host"`
@@ -157,14 +161,16 @@ type rawCheck struct {
 	Fall     int64    `toml:"fall"`
 }
 
-type rawReal struct {
+// RawReal is one element of a service's reals or backups as written.
+type RawReal struct {
 	Address string `toml:"address"`
 	Weight  int64  `toml:"weight"`
 	Request string `toml:"request"`
 	Receive string `toml:"receive"`
 }
 
-type rawMonitor struct {
+// RawMonitor is one element of a service's monitors as written.
+type RawMonitor struct {
 	Script   string   `toml:"script"`
 	Args     []string `toml:"args"`
 	Interval string   `toml:"interval"`

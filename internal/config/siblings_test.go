@@ -224,7 +224,7 @@ func TestSiblings(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
-			_, err := Parse([]byte(tt.in), "t.toml")
+			_, err := parse([]byte(tt.in), "t.toml")
 			if tt.want == "" {
 				if err != nil {
 					t.Errorf("Parse() error:\n%v\nwant none", err)

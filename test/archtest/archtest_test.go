@@ -238,15 +238,6 @@ func TestHAAndProxyApart(t *testing.T) {
 	}
 }
 
-// bridgeExceptions may import both ha/... and proxy/... without wiring them
-// together, each with its reason.
-var bridgeExceptions = map[string]string{
-	// Open: to go, the [[service]] section's defaults and rules (proxy,
-	// proxy/check, proxy/nft) must run in node over an API of config's
-	// key index, with the section's tests moving along; issue 8's intent.
-	"internal/config": "reads each section with its owning package's defaults and rules (ha.Config, link.Spec, vip.Config; proxy.ServiceConfig, check.Spec, nft limits) and maps their field errors to key paths; it builds and starts nothing",
-}
-
 // TestOnlyNodeBridges keeps the bridge between the ownership side and the
 // balancer in one package: node is the only one importing both ha/... and
 // proxy/... (STYLE.md §5), so wiring never spreads back into cmd/had.
@@ -265,9 +256,6 @@ func TestOnlyNodeBridges(t *testing.T) {
 			if under(im, "proxy") {
 				proxy = im
 			}
-		}
-		if _, ok := bridgeExceptions[rel]; ok {
-			continue
 		}
 		if ha != "" && proxy != "" && rel != "node" {
 			t.Errorf("%s imports %s and %s: only package node imports both ha/... and proxy/...", rel, ha, proxy)

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/hapair/hapair/internal/config"
+	"github.com/hapair/hapair/node/serviceconf"
 	"github.com/hapair/hapair/proxy"
 	proxycheck "github.com/hapair/hapair/proxy/check" // check is the model's type
 	"github.com/hapair/hapair/proxy/persist"
@@ -111,7 +112,7 @@ func capPersistence(s *service) {
 }
 
 // serviceName makes s.name one had.toml takes for s's method and no other
-// service has (config.ServiceNameError is the rule; a kernel method's
+// service has (serviceconf.ServiceNameError is the rule; a kernel method's
 // nftables objects carry the name), with a NOTE when it had to change the
 // name the source gave.
 func (im *importer) serviceName(s *service, names *uniqueNames) {
@@ -120,7 +121,7 @@ func (im *importer) serviceName(s *service, names *uniqueNames) {
 	from := s.name
 	base := s.name
 	why := "is already another service's name"
-	if err := config.ServiceNameError(base, s.method); err != nil {
+	if err := serviceconf.ServiceNameError(base, s.method); err != nil {
 		base = sanitizeName(base, s.method, 60) // room for a "-N" suffix
 		why = "is not a valid service name (want A-Z a-z 0-9 . _ -, no '.' with method nat or dr: nftables objects carry the name)"
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/hapair/hapair/internal/config"
+	"github.com/hapair/hapair/node/serviceconf"
 )
 
 // Every fuzz target checks the package's promises on any input: no panic,
@@ -25,7 +26,7 @@ func fuzzCheck(t *testing.T, imp func() *Result) {
 	if !slices.Equal(a.Warnings, b.Warnings) {
 		t.Fatalf("two imports of the same input warn differently:\n%v\n---\n%v", a.Warnings, b.Warnings)
 	}
-	if _, err := config.ParseWith(a.TOML, "had.toml", &anyHost{toml: a.TOML}); err != nil {
+	if _, err := config.Parse(a.TOML, "had.toml", config.Options{Services: serviceconf.Rules{}, Resolver: &anyHost{toml: a.TOML}}); err != nil {
 		t.Fatalf("import does not load: %v\n--- TOML:\n%s", err, a.TOML)
 	}
 }

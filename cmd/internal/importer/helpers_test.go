@@ -37,7 +37,7 @@ func checkConfig(t *testing.T, res *Result) *config.Config {
 		}
 		t.Fatalf("check-config: %v\n--- TOML:\n%s", err, res.TOML)
 	}
-	cfg, err := config.Load(path) // the import as written, every resource
+	cfg, err := node.LoadConfig(path) // the import as written, every resource
 	if err != nil {
 		t.Fatal(err)
 	}

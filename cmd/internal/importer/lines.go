@@ -7,7 +7,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/hapair/hapair/internal/config"
+	"github.com/hapair/hapair/node/serviceconf"
 )
 
 // maxFile bounds what an import reads from one file: the sources are a few
@@ -160,7 +160,7 @@ func shellWords(s string) (words []string, ok bool) {
 	return words, true
 }
 
-// sanitizeName maps s onto the names config.ServiceNameError accepts for
+// sanitizeName maps s onto the names serviceconf.ServiceNameError accepts for
 // method ("" for any name hapair takes, A-Z a-z 0-9 . _ -; "nat" and "dr"
 // drop the '.'): each byte the rule refuses becomes '-', and s is cut to
 // max bytes. The rule is config's, asked byte by byte, so the two cannot
@@ -168,7 +168,7 @@ func shellWords(s string) (words []string, ok bool) {
 func sanitizeName(s, method string, max int) string {
 	b := []byte(s)
 	for i := range b {
-		if config.ServiceNameError(string(b[i:i+1]), method) != nil {
+		if serviceconf.ServiceNameError(string(b[i:i+1]), method) != nil {
 			b[i] = '-'
 		}
 	}

@@ -1,9 +1,11 @@
-package config
+package serviceconf
 
 import (
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/hapair/hapair/internal/config"
 )
 
 // The syntax ldirectord and Zeus users write: checktype off, a request
@@ -12,18 +14,18 @@ func TestLegacySyntax(t *testing.T) {
 	tests := []struct {
 		desc    string
 		service string
-		check   func(t *testing.T, s Service)
+		check   func(t *testing.T, s config.Service)
 		wantErr string
 	}{
 		{desc: "check type off on tcp", service: `check = { type = "off" }
-reals = [ { address = "198.18.1.11:80" } ]`, check: func(t *testing.T, s Service) {
+reals = [ { address = "198.18.1.11:80" } ]`, check: func(t *testing.T, s config.Service) {
 			if s.Check.Type != "" {
 				t.Errorf("Check.Type = %q, want \"\" (no check)", s.Check.Type)
 			}
 		}},
 		{desc: "check type off on udp", service: `protocol = "udp"
 check = { type = "off" }
-reals = [ { address = "198.18.1.11:80" } ]`, check: func(t *testing.T, s Service) {
+reals = [ { address = "198.18.1.11:80" } ]`, check: func(t *testing.T, s config.Service) {
 			if s.Check.Type != "" {
 				t.Errorf("Check.Type = %q, want \"\"", s.Check.Type)
 			}
@@ -31,15 +33,15 @@ reals = [ { address = "198.18.1.11:80" } ]`, check: func(t *testing.T, s Service
 		{desc: "check type off with other keys", service: `check = { type = "off", interval = "1s" }
 reals = [ { address = "198.18.1.11:80" } ]`, wantErr: `service[0].check.interval: key "interval" is not used by check type "off" (no checks run)`},
 		{desc: "request without a slash", service: `check = { type = "negotiate", request = "index.html", receive = "Test Page" }
-reals = [ { address = "198.18.1.11:80" } ]`, check: func(t *testing.T, s Service) {
+reals = [ { address = "198.18.1.11:80" } ]`, check: func(t *testing.T, s config.Service) {
 			if s.Check.Request != "/index.html" {
 				t.Errorf("Check.Request = %q, want /index.html", s.Check.Request)
 			}
 		}},
 		{desc: "host names", service: `fallback = "sorry"
 reals = [ { address = "web1" }, { address = "web2:8080", weight = 2 }, { address = "198.18.1.30" } ]
-backups = [ { address = "localhost:9080" } ]`, check: func(t *testing.T, s Service) {
-			want := []Real{{Address: netip.MustParseAddrPort("198.18.1.21:80"), Host: "web1", Weight: 1},
+backups = [ { address = "localhost:9080" } ]`, check: func(t *testing.T, s config.Service) {
+			want := []config.Real{{Address: netip.MustParseAddrPort("198.18.1.21:80"), Host: "web1", Weight: 1},
 				{Address: netip.MustParseAddrPort("198.18.1.22:8080"), Host: "web2", Weight: 2}, {Address: netip.MustParseAddrPort("198.18.1.30:80"), Weight: 1}}
 			for i, r := range want {
 				if i >= len(s.Reals) || s.Reals[i] != r {
@@ -55,7 +57,7 @@ backups = [ { address = "localhost:9080" } ]`, check: func(t *testing.T, s Servi
 			}
 		}},
 		{desc: "per-real request and receive", service: `check = { type = "negotiate", request = "/status", receive = "ok" }
-reals = [ { address = "198.18.1.11:80", request = "health.html", receive = "OKAY" }, { address = "198.18.1.12:80" } ]`, check: func(t *testing.T, s Service) {
+reals = [ { address = "198.18.1.11:80", request = "health.html", receive = "OKAY" }, { address = "198.18.1.12:80" } ]`, check: func(t *testing.T, s config.Service) {
 			r := s.Reals[0]
 			if r.Request != "/health.html" || r.Receive == nil || r.Receive.String() != "OKAY" {
 				t.Errorf("Reals[0] = %+v, want its own request /health.html and receive OKAY", r)
@@ -63,7 +65,7 @@ reals = [ { address = "198.18.1.11:80", request = "health.html", receive = "OKAY
 			if s.Reals[1].Request != "" || s.Reals[1].Receive != nil {
 				t.Errorf("Reals[1] = %+v, want the service's check", s.Reals[1])
 			}
-			spec := s.Spec()
+			spec := Spec(s)
 			if got := spec.RealCheck(spec.Reals[0]); got.Request != "/health.html" || got.Receive.String() != "OKAY" {
 				t.Errorf("RealCheck(reals[0]) = %+v", got)
 			}
@@ -82,7 +84,7 @@ reals = [ { address = "198.18.1.11:80", request = "/x" } ]`,
 		t.Run(tc.desc, func(t *testing.T) {
 			// svc's service with the case's keys for its reals line.
 			text := strings.Replace(minimal+svc, "reals = [ { address = \"198.18.1.11:80\" } ]\n", tc.service+"\n", 1)
-			cfg, err := Parse([]byte(text), "t.toml")
+			cfg, err := parse(text, "t.toml")
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("Parse() error = %v, want one containing %q", err, tc.wantErr)

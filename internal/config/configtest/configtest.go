@@ -1,0 +1,48 @@
+// Package configtest holds the had.toml fixtures that the tests of
+// internal/config and of the [[service]] rules (node/serviceconf) build
+// their cases on, so both read the same files and line numbers.
+package configtest
+
+import (
+	"net/netip"
+
+	"github.com/hapair/hapair/internal/testkit"
+)
+
+// Minimal is the smallest valid [cluster] and [[link]]: two nodes, one
+// mcast link.
+const Minimal = `[cluster]
+name = "web"
+id = 7
+nodes = ["lb1", "lb2"]
+
+[[link]]
+kind = "mcast"
+interface = "eth0"
+group = "239.255.0.94"
+`
+
+// Service is a valid group + service pair to build error cases on,
+// appended to Minimal: its service starts at line 19.
+const Service = `
+[[group]]
+name = "web"
+preferred = "lb1"
+resources = [
+  { kind = "vip", address = "198.18.0.100/24", interface = "eth0" },
+  { kind = "balancer", services = ["http"] },
+]
+
+[[service]]
+name = "http"
+listen = "198.18.0.100:80"
+reals = [ { address = "198.18.1.11:80" } ]
+`
+
+// Hosts answers the host names the tests use.
+var Hosts = testkit.Resolver{
+	"localhost": {netip.MustParseAddr("::1"), netip.MustParseAddr("127.0.0.1")},
+	"web1":      {netip.MustParseAddr("198.18.1.21")},
+	"web2":      {netip.MustParseAddr("2001:db8::22"), netip.MustParseAddr("198.18.1.22")},
+	"sorry":     {netip.MustParseAddr("198.18.1.99")},
+}

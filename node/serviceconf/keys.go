@@ -1,0 +1,72 @@
+package serviceconf
+
+import (
+	"github.com/hapair/hapair/internal/config"
+	"github.com/hapair/hapair/internal/field"
+)
+
+// serviceKeyUse says which [[service]] keys only some services use: a
+// key is used where setting (method, protocol or mode) has value; a key
+// with two rows needs both, and the first row it fails gives the reason.
+var serviceKeyUse = []struct{ key, setting, value, why string }{
+	{"interface", "method", "dr", "only dr takes the interface its VIP's packets arrive on"},
+	{"mode", "method", "proxy", "the kernel forwards packets and has no l4 or http mode"},
+	{"backups", "method", "proxy", "the kernel has one pool of reals; backups and monitors need method \"proxy\""},
+	{"monitors", "method", "proxy", "the kernel has one pool of reals; backups and monitors need method \"proxy\""},
+	{"connect_timeout", "method", "proxy", "the kernel forwards packets and opens no connection to the reals"},
+	{"connect_timeout", "protocol", "tcp", "datagrams are forwarded without a connection"},
+	{"idle_timeout", "method", "proxy", "the kernel's conntrack timeouts end its flows"},
+	{"maxconn", "method", "proxy", "the kernel forwards packets with no per-service bound"},
+	{"maxconn", "protocol", "tcp", "udp services are bounded by max_flows"},
+	{"max_flows", "method", "proxy", "the kernel keeps its flows in conntrack"},
+	{"max_flows", "protocol", "udp", "it bounds a udp service's flow table"},
+	{"request_timeout", "mode", "http", "it bounds an HTTP request's head"},
+	{"body_timeout", "mode", "http", "it bounds an HTTP request's body"},
+}
+
+// mootKeys reports the keys of the service at path that its
+// method, protocol or mode does not use.
+func (c *reader) mootKeys(path string, s *config.Service) {
+	settings := map[string]string{"method": s.Method, "protocol": s.Protocol, "mode": s.Mode}
+	for _, u := range serviceKeyUse {
+		kpath := path + "." + u.key
+		// mode = "http" with a kernel method has its own error.
+		if !c.k.Has(kpath) || c.k.Wrong(kpath) || u.key == "mode" && s.Mode == "http" {
+			continue
+		}
+		if v := settings[u.setting]; v != u.value {
+			c.k.KeyErrorf(kpath, "key %q is not used by %s %q: %s", u.key, u.setting, v, u.why)
+		}
+	}
+}
+
+// habits warns about two settings that make no difference where they are
+// written, but that ldirectord's and ipvsadm's users write by habit (and
+// hactl import carries over, as deploy/sip-pair.toml has them): refusing
+// them would refuse every such import, so they are warnings, not errors.
+func habits(k *config.Keys, svcs []config.Service) {
+	ignores := map[string]string{
+		"rr": "takes every real with a weight above 0 in turn, as IPVS rr does; wrr weighs reals",
+		"lc": "picks the real with the fewest connections whatever its weight above 0, as IPVS lc does; wlc weighs reals",
+	}
+	for i, s := range svcs {
+		path := field.Index("service", i)
+		if s.Quiescent && s.Persistent == 0 {
+			k.Warnf(path+".quiescent", "quiescent = true makes no difference without persistent: a failed real takes no new connections either way and its established ones finish; it keeps persistent clients on their real until it is back")
+		}
+		why, ok := ignores[s.Scheduler]
+		if !ok {
+			continue
+		}
+		for _, pool := range []struct {
+			key   string
+			reals []config.Real
+		}{{"reals", s.Reals}, {"backups", s.Backups}} {
+			for j, r := range pool.reals {
+				if r.Weight > 1 {
+					k.Warnf(field.Index(path+"."+pool.key, j)+".weight", "weight %d makes no difference under scheduler %q, which %s", r.Weight, s.Scheduler, why)
+				}
+			}
+		}
+	}
+}
