@@ -3,6 +3,8 @@ package config
 import (
 	"strings"
 	"testing"
+
+	"github.com/hapair/hapair/internal/config/configtest"
 )
 
 // TestSiblings covers the kin of issue 8's cases: settings had would refuse
@@ -225,15 +227,7 @@ func TestSiblings(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
 			_, err := parse([]byte(tt.in), "t.toml")
-			if tt.want == "" {
-				if err != nil {
-					t.Errorf("Parse() error:\n%v\nwant none", err)
-				}
-				return
-			}
-			if err == nil || err.Error() != tt.want {
-				t.Errorf("Parse() error:\n%v\nwant exactly:\n%s", err, tt.want)
-			}
+			configtest.WantExactly(t, err, tt.want)
 		})
 	}
 }

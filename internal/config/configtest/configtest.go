@@ -5,6 +5,8 @@ package configtest
 
 import (
 	"net/netip"
+	"strings"
+	"testing"
 
 	"github.com/hapair/hapair/internal/testkit"
 )
@@ -45,4 +47,30 @@ var Hosts = testkit.Resolver{
 	"web1":      {netip.MustParseAddr("198.18.1.21")},
 	"web2":      {netip.MustParseAddr("2001:db8::22"), netip.MustParseAddr("198.18.1.22")},
 	"sorry":     {netip.MustParseAddr("198.18.1.99")},
+}
+
+// WantErrors fails t unless err, a config's errors, holds every line of
+// want (at least one error when want is empty).
+func WantErrors(t *testing.T, err error, want []string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("Parse() error = nil; want errors %q", want)
+	}
+	got := err.Error()
+	for _, w := range want {
+		if !strings.Contains(got, w) {
+			t.Errorf("Parse() errors:\n%s\nwant a line containing\n%s", got, w)
+		}
+	}
+}
+
+// WantExactly fails t unless err's text is want, "" meaning no error.
+func WantExactly(t *testing.T, err error, want string) {
+	t.Helper()
+	switch {
+	case want == "" && err != nil:
+		t.Errorf("Parse() error:\n%v\nwant none", err)
+	case want != "" && (err == nil || err.Error() != want):
+		t.Errorf("Parse() error:\n%v\nwant exactly:\n%s", err, want)
+	}
 }
