@@ -47,7 +47,7 @@ func TestCheckConfigReview(t *testing.T) {
 		{"bgp address is a node's address on the neighbours' network", func(t *testing.T) string {
 			return replace(t, bgpCase, `addresses = ["198.18.2.100"]`, `addresses = ["198.18.0.12"]`)
 		}, []string{
-			`FILE:34:44: group[1].resources[0].addresses[0]: 198.18.0.12 is node lb2's address on the neighbours' network (FILE:27:41): every node holding group "edge" binds it on lo, which would cut that node's BGP sessions`,
+			`FILE:34:44: group[1].resources[0].addresses[0]: 198.18.0.12 is node lb2's address on the BGP neighbours' network (FILE:27:41): every node holding group "edge" binds it on lo, which would cut that node's BGP sessions`,
 		}},
 		{"bgp address is a neighbour's", func(t *testing.T) string {
 			return replace(t, bgpCase, `addresses = ["198.18.2.100"]`, `addresses = ["198.18.0.1"]`)
@@ -97,6 +97,21 @@ func TestCheckConfigReview(t *testing.T) {
 			return replace(t, caseBase, `preferred = "lb1"`, "preferred = \"lb1\"\npriorities = { lb1 = 50 }")
 		}, []string{
 			`FILE:14:22: group[0].priorities.lb1: 50 ranks lb1 below lb2 (100), but preferred ranks lb1 first: the group would go to lb2; give lb1 a higher priority than 100, or list lb2 first in preferred`,
+		}},
+		// Siblings of issue 8's case 9: a node's other own addresses.
+		{"VIP equal to a node's conntrack-sync address", func(t *testing.T) string {
+			s := replace(t, caseBase, `address = "198.18.0.100/24"`, `address = "198.18.0.12/24"`)
+			s = replace(t, s, `listen = "198.18.0.100:80"`, `listen = "198.18.0.12:80"`)
+			return replace(t, s, `  { kind = "balancer"`, `  { kind = "conntrack-sync", interface = "eth0", addresses = ["198.18.0.11", "198.18.0.12"] },
+  { kind = "balancer"`)
+		}, []string{
+			`FILE:15:29: group[0].resources[0].address: VIP 198.18.0.12 is node lb2's conntrack-sync address (FILE:16:78): the group's owner would take it from that node and cut its connection sync`,
+		}},
+		{"VIP equal to a node's BGP address", func(t *testing.T) string {
+			s := replace(t, bgpCase, `address = "198.18.0.100/24"`, `address = "198.18.0.12/24"`)
+			return replace(t, s, `listen = "198.18.0.100:80"`, `listen = "198.18.0.12:80"`)
+		}, []string{
+			`FILE:15:29: group[0].resources[0].address: VIP 198.18.0.12 is node lb2's address on the BGP neighbours' network (FILE:27:41): the group's owner would take it from that node and cut its BGP sessions`,
 		}},
 	})
 }

@@ -170,6 +170,40 @@ type addrUse struct {
 	path  string // key path
 	what  string // "VIP", "node lb2's heartbeat address on link ucast0"
 	group string // the group holding it, for VIPs
+	cut   string // for a node's address: what it carries ("heartbeat")
+}
+
+// ownAddrs maps each node's own addresses (heartbeat, conntrack-sync,
+// BGP) to their first use: a group holding one of them would take it
+// from that node.
+func ownAddrs(cfg *Config) map[netip.Addr]addrUse {
+	own := map[netip.Addr]addrUse{}
+	add := func(a netip.Addr, u addrUse) {
+		if _, dup := own[a]; !dup {
+			own[a] = u
+		}
+	}
+	for i, l := range cfg.Links {
+		for _, n := range slices.Sorted(maps.Keys(l.Peers)) {
+			add(l.Peers[n], addrUse{path: idx("link", i) + ".peers." + n, what: fmt.Sprintf("node %s's heartbeat address on link %s", n, l.Name), cut: "heartbeat"})
+		}
+	}
+	for rpath, r := range cfg.resources() {
+		if r.ConntrackSync == nil {
+			continue
+		}
+		for i, n := range cfg.Cluster.Nodes {
+			if a, ok := r.ConntrackSync.Addresses[n]; ok {
+				add(a, addrUse{path: idx(rpath+".addresses", i), what: fmt.Sprintf("node %s's conntrack-sync address", n), cut: "connection sync"})
+			}
+		}
+	}
+	if cfg.BGP != nil {
+		for _, n := range slices.Sorted(maps.Keys(cfg.BGP.Nodes)) {
+			add(cfg.BGP.Nodes[n].Addr(), addrUse{path: "bgp.nodes." + n, what: fmt.Sprintf("node %s's address on the BGP neighbours' network", n), cut: "BGP sessions"})
+		}
+	}
+	return own
 }
 
 // crossChecks compares sections with each other: VIPs with VIPs and with
@@ -177,12 +211,7 @@ type addrUse struct {
 // with the service itself, ping nodes with the cluster's own addresses, and
 // heartbeat ports with udp services.
 func (c *conv) crossChecks(cfg *Config) {
-	nodeAddrs := map[netip.Addr]addrUse{}
-	for i, l := range cfg.Links {
-		for _, n := range slices.Sorted(maps.Keys(l.Peers)) {
-			nodeAddrs[l.Peers[n]] = addrUse{path: idx("link", i) + ".peers." + n, what: fmt.Sprintf("node %s's heartbeat address on link %s", n, l.Name)}
-		}
-	}
+	nodeAddrs := ownAddrs(cfg)
 	c.linkBinds(cfg.Links)
 	c.syncBinds(cfg)
 	c.syncPorts(cfg)
@@ -193,13 +222,13 @@ func (c *conv) crossChecks(cfg *Config) {
 		}
 		a, path := r.VIP.Prefix.Addr(), rpath+".address"
 		if u, ok := nodeAddrs[a]; ok {
-			c.errorf(path, "VIP %s is %s (%s): the group's owner would take it from that node and cut its heartbeat", a, u.what, c.ix.at(u.path))
+			c.errorf(path, "VIP %s is %s (%s): the group's owner would take it from that node and cut its %s", a, u.what, c.ix.at(u.path), u.cut)
 		}
 		if u, dup := vips[a]; dup {
 			c.errorf(path, "VIP %s is already a resource at %s: two owners would fight over it", a, c.ix.at(u.path))
 			continue
 		}
-		vips[a] = addrUse{path, fmt.Sprintf("a VIP of group %q", r.group.Name), r.group.Name}
+		vips[a] = addrUse{path: path, what: fmt.Sprintf("a VIP of group %q", r.group.Name), group: r.group.Name}
 	}
 	c.bgpAddresses(cfg, nodeAddrs, vips)
 	for i, p := range cfg.Pings {
@@ -244,13 +273,10 @@ func (c *conv) crossChecks(cfg *Config) {
 // cut off, and a second group announcing it would remove it under the
 // first.
 func (c *conv) bgpAddresses(cfg *Config, nodeAddrs, vips map[netip.Addr]addrUse) {
-	others := map[netip.Addr]addrUse{} // the nodes' and the neighbours' BGP addresses
+	routers := map[netip.Addr]int{} // neighbour address -> its index
 	if b := cfg.BGP; b != nil {
-		for n, p := range b.Nodes {
-			others[p.Addr()] = addrUse{"bgp.nodes." + n, fmt.Sprintf("node %s's address on the neighbours' network", n), ""}
-		}
 		for i, nb := range b.Neighbors {
-			others[nb.Address] = addrUse{idx("bgp.neighbors", i) + ".address", fmt.Sprintf("the address of BGP neighbour %d", i), ""}
+			routers[nb.Address] = i
 		}
 	}
 	for rpath, r := range cfg.resources() {
@@ -260,19 +286,15 @@ func (c *conv) bgpAddresses(cfg *Config, nodeAddrs, vips map[netip.Addr]addrUse)
 		for k, a := range r.BGP.Addresses {
 			path := idx(rpath+".addresses", k)
 			if u, ok := nodeAddrs[a]; ok {
-				c.errorf(path, "%s is %s (%s): every node holding group %q binds it on lo, which would cut that node's heartbeat", a, u.what, c.ix.at(u.path), r.group.Name)
+				c.errorf(path, "%s is %s (%s): every node holding group %q binds it on lo, which would cut that node's %s", a, u.what, c.ix.at(u.path), r.group.Name, u.cut)
 			}
-			if u, ok := others[a]; ok {
-				cut := "and would no longer reach that router"
-				if strings.HasPrefix(u.path, "bgp.nodes.") {
-					cut = "which would cut that node's BGP sessions"
-				}
-				c.errorf(path, "%s is %s (%s): every node holding group %q binds it on lo, %s", a, u.what, c.ix.at(u.path), r.group.Name, cut)
+			if i, ok := routers[a]; ok {
+				c.errorf(path, "%s is the address of BGP neighbour %d (%s): every node holding group %q binds it on lo, and would no longer reach that router", a, i, c.ix.at(idx("bgp.neighbors", i)+".address"), r.group.Name)
 			}
 			u, ok := vips[a]
 			switch {
 			case !ok:
-				vips[a] = addrUse{path, fmt.Sprintf("a VIP of group %q (bgp)", r.group.Name), r.group.Name}
+				vips[a] = addrUse{path: path, what: fmt.Sprintf("a VIP of group %q (bgp)", r.group.Name), group: r.group.Name}
 			case strings.HasSuffix(u.what, "(bgp)"):
 				c.errorf(path, "%s is already announced by group %q (%s): each group adds and removes it on lo by itself, so the two would fight over it", a, u.group, c.ix.at(u.path))
 			}
