@@ -83,25 +83,28 @@ func (h *proberHarness) await(t *testing.T) change {
 	return testkit.Receive(t, h.clk, time.Millisecond, "a health change", h.changes)
 }
 
-// addHealthy adds j and waits for its first change: healthy after the first
-// pass (StartDown, the default).
-func (h *proberHarness) addHealthy(t *testing.T, j Job) {
+var target1 = netip.MustParseAddrPort("127.0.0.1:9")
+
+// healthyWeb1 returns a prober (4 checks in flight) with one job, "web 1"
+// checking target1 with c every 5ms with the given rise and fall, once
+// its first change came: healthy after the first pass (StartDown, the
+// default). It returns the job too, for a test to Add it again changed.
+func healthyWeb1(t *testing.T, c Checker, rise, fall int) (*proberHarness, Job) {
 	t.Helper()
+	h := newTestProber(t, 4)
+	j := Job{ID: "web 1", Target: target1, Checker: c, Spec: Spec{Interval: 5 * time.Millisecond, Rise: rise, Fall: fall}}
 	if err := h.Add(j); err != nil {
 		t.Fatal(err)
 	}
 	if c := h.await(t); c != (change{j.ID, true, ""}) {
 		t.Fatalf("first change = %+v, want %q healthy after the first pass", c, j.ID)
 	}
+	return h, j
 }
 
-var target1 = netip.MustParseAddrPort("127.0.0.1:9")
-
 func TestProberTransitions(t *testing.T) {
-	p := newTestProber(t, 4)
 	f := &fakeChecker{}
-	spec := Spec{Interval: 5 * time.Millisecond, Rise: 2, Fall: 2}
-	p.addHealthy(t, Job{ID: "web 1", Target: target1, Checker: f, Spec: spec})
+	p, web1 := healthyWeb1(t, f, 2, 2)
 	f.fail.Store(true)
 	want := change{"web 1", false, "connect 127.0.0.1:9: connection refused"}
 	if c := p.await(t); c != want {
@@ -116,8 +119,8 @@ func TestProberTransitions(t *testing.T) {
 		t.Errorf("Status = %+v, want at least 2 failures among more checks", st)
 	}
 	// A reload with the same target keeps the state; a different one resets it.
-	spec.Fall = 5
-	p.Add(Job{ID: "web 1", Target: target1, Checker: f, Spec: spec})
+	web1.Spec.Fall = 5
+	p.Add(web1)
 	if st, _ := p.Status("web 1"); st.Healthy || st.Checks == 0 {
 		t.Errorf("Status after same-target update = %+v, want health and counts kept", st)
 	}
@@ -125,7 +128,8 @@ func TestProberTransitions(t *testing.T) {
 	if c := p.await(t); !c.healthy {
 		t.Fatalf("change after recovery = %+v, want healthy", c)
 	}
-	p.Add(Job{ID: "web 1", Target: netip.MustParseAddrPort("127.0.0.1:10"), Checker: f, Spec: spec})
+	web1.Target = netip.MustParseAddrPort("127.0.0.1:10")
+	p.Add(web1)
 	if st, _ := p.Status("web 1"); st.Healthy || st.Checks != 0 || st.Reason != "not checked yet" {
 		t.Errorf("Status after new target = %+v, want a fresh tracker", st)
 	}
@@ -268,10 +272,8 @@ func (f *localChecker) Check(ctx context.Context, target netip.AddrPort) error {
 // host leave a healthy real healthy and show as a local error (issue 9:
 // a local shortage must not become a global outage).
 func TestProberLocalErrorIsNotEvidence(t *testing.T) {
-	p := newTestProber(t, 4)
 	f := &localChecker{}
-	spec := Spec{Interval: 5 * time.Millisecond, Rise: 1, Fall: 1}
-	p.addHealthy(t, Job{ID: "web 1", Target: target1, Checker: f, Spec: spec})
+	p, _ := healthyWeb1(t, f, 1, 1)
 	f.local.Store(true)
 	before := f.calls.Load()
 	testkit.AdvanceUntil(t, p.clk, time.Millisecond, "5 checks failing locally", func() bool { return f.calls.Load() >= before+5 })
