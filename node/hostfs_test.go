@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hapair/hapair/internal/testkit"
 )
 
 // TestCheckSocket: a control socket whose directory is on a pseudo file
@@ -12,26 +14,44 @@ import (
 // the path says; one in a private directory passes.
 func TestCheckSocket(t *testing.T) {
 	dir := t.TempDir()
-	link := filepath.Join(dir, "proc")
-	if err := os.Symlink("/proc", link); err != nil {
-		t.Fatal(err)
-	}
-	tests := []struct{ path, want string }{
-		{filepath.Join(dir, "run", "had.sock"), ""},
-		{"/proc/hapair/had.sock", "socket directory /proc/hapair: /proc is on proc, a kernel pseudo file system, not storage"},
-		{"/sys/had.sock", "socket directory /sys: /sys is on sysfs, a kernel pseudo file system, not storage"},
-		{filepath.Join(link, "had.sock"), "socket directory " + link + ": " + link + " is on proc, a kernel pseudo file system, not storage"},
-	}
-	if devIsDevtmpfs(t) {
-		tests = append(tests, struct{ path, want string }{"/dev/hapair/had.sock", "socket directory /dev/hapair: /dev is on devtmpfs, a kernel pseudo file system, not storage"})
-	} else {
-		t.Log("/dev is not devtmpfs here: its case is not run")
-	}
+	tests := append([]pathCase{{filepath.Join(dir, "run", "had.sock"), ""}}, pseudoFSCases(t, dir, "socket directory", "had.sock")...)
 	for _, tt := range tests {
 		if got := errString(checkSocket(tt.path)); got != tt.want {
 			t.Errorf("checkSocket(%s) = %q, want %q", tt.path, got, tt.want)
 		}
 	}
+}
+
+// pathCase is a path a check of a host directory is given and its error
+// ("" for none).
+type pathCase struct{ path, want string }
+
+// pseudoFSCases are the cases every check of a host directory (what:
+// "socket directory", "state directory") shares: a directory on a pseudo
+// file system is refused by the file system's name, found by its statfs
+// magic whatever the path says (proc and sysfs also through links in
+// dir), and devtmpfs when /dev is one here. The path checked is the
+// directory joined with leaf ("had.sock" for a socket, "" for the
+// directory itself); the error names the directory and its nearest part
+// that exists.
+func pseudoFSCases(t *testing.T, dir, what, leaf string) []pathCase {
+	procLink := testkit.Symlink(t, "/proc", dir, "proc")
+	sysLink := testkit.Symlink(t, "/sys", dir, "sys")
+	var cases []pathCase
+	add := func(d, on, fs string) {
+		cases = append(cases, pathCase{filepath.Join(d, leaf), what + " " + d + ": " + on + " is on " + fs + ", a kernel pseudo file system, not storage"})
+	}
+	add("/proc/hapair", "/proc", "proc")
+	add("/proc/self/hapair", "/proc/self", "proc")
+	add("/sys", "/sys", "sysfs")
+	add(procLink, procLink, "proc")
+	add(filepath.Join(sysLink, "hapair"), sysLink, "sysfs")
+	if devIsDevtmpfs(t) {
+		add("/dev/hapair", "/dev", "devtmpfs")
+	} else {
+		t.Log("/dev is not devtmpfs here: its case is not run")
+	}
+	return cases
 }
 
 // devIsDevtmpfs reports whether /dev is mounted as devtmpfs here, read

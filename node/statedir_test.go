@@ -1,9 +1,10 @@
 package node
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/hapair/hapair/internal/testkit"
 )
 
 // TestCheckStateDir: a state_dir that is a file, or under one, is what
@@ -11,32 +12,13 @@ import (
 // passed it; one that does not exist yet is fine (had creates it).
 func TestCheckStateDir(t *testing.T) {
 	dir := t.TempDir()
-	file := filepath.Join(dir, "authkeys")
-	if err := os.WriteFile(file, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	tests := []struct{ path, want string }{
+	file := testkit.WriteFile(t, dir, "authkeys", "", 0o600)
+	tests := append([]pathCase{
 		{dir, ""},
 		{filepath.Join(dir, "a", "b"), ""},
 		{file, "state directory " + file + ": " + file + " is not a directory (mode -rw-------)"},
 		{filepath.Join(file, "state"), "state directory " + file + "/state: " + file + " is not a directory (mode -rw-------)"},
-	}
-	// Pseudo file systems by their statfs magic, whatever the path: sysfs
-	// through a path that is not under /sys.
-	link := filepath.Join(dir, "sys")
-	if err := os.Symlink("/sys", link); err != nil {
-		t.Fatal(err)
-	}
-	tests = append(tests, []struct{ path, want string }{
-		{"/proc/hapair", "state directory /proc/hapair: /proc is on proc, a kernel pseudo file system, not storage"},
-		{"/proc/self/hapair/state", "state directory /proc/self/hapair/state: /proc/self is on proc, a kernel pseudo file system, not storage"},
-		{filepath.Join(link, "hapair"), "state directory " + link + "/hapair: " + link + " is on sysfs, a kernel pseudo file system, not storage"},
-	}...)
-	if devIsDevtmpfs(t) {
-		tests = append(tests, struct{ path, want string }{"/dev/hapair", "state directory /dev/hapair: /dev is on devtmpfs, a kernel pseudo file system, not storage"})
-	} else {
-		t.Log("/dev is not devtmpfs here: its case is not run")
-	}
+	}, pseudoFSCases(t, dir, "state directory", "")...)
 	for _, tt := range tests {
 		err := checkStateDir(tt.path)
 		if got := errString(err); got != tt.want {

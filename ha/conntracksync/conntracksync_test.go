@@ -50,10 +50,7 @@ exit 0
 func newFake(t *testing.T) (*Resource, string) {
 	t.Helper()
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "conntrackd")
-	if err := os.WriteFile(bin, []byte(fakeConntrackd), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	bin := testkit.WriteFile(t, dir, "conntrackd", fakeConntrackd, 0o755)
 	r, err := New(Config{Interface: "eth1", Local: netip.MustParseAddr("198.18.1.11"),
 		Peer: netip.MustParseAddr("198.18.1.12"), Dir: filepath.Join(dir, "run"), Binary: bin})
 	if err != nil {

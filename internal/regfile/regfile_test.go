@@ -3,11 +3,11 @@ package regfile
 import (
 	"io/fs"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
+
+	"github.com/hapair/hapair/internal/testkit"
 )
 
 // TestOpenRefusesWithoutBlocking: a FIFO, a directory and a socket are
@@ -15,24 +15,15 @@ import (
 // link to one open.
 func TestOpenRefusesWithoutBlocking(t *testing.T) {
 	dir := t.TempDir()
-	fifo := filepath.Join(dir, "fifo")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	fifo := testkit.Mkfifo(t, dir, "fifo")
 	sock := filepath.Join(dir, "sock")
 	l, err := net.Listen("unix", sock)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	reg := filepath.Join(dir, "reg")
-	if err := os.WriteFile(reg, []byte("1\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	link := filepath.Join(dir, "link")
-	if err := os.Symlink(reg, link); err != nil {
-		t.Fatal(err)
-	}
+	reg := testkit.WriteFile(t, dir, "reg", "1\n", 0o600)
+	link := testkit.Symlink(t, reg, dir, "link")
 	for _, tt := range []struct{ path, want string }{
 		{fifo, fifo + ": is a named pipe (FIFO), want a regular file"},
 		{dir, dir + ": is a directory, want a regular file"},
