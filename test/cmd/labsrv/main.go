@@ -67,37 +67,15 @@ func (s *server) run(ctx context.Context, addr string, httpPort, tcpPort, udpPor
 	usr1 := make(chan os.Signal, 1)
 	signal.Notify(usr1, syscall.SIGUSR1)
 	defer signal.Stop(usr1)
-	var closers []io.Closer
-	defer func() {
-		for _, c := range closers {
-			c.Close()
-		}
-	}()
-	errc := make(chan error, 3)
-	if httpPort > 0 {
-		ln, err := net.Listen("tcp", net.JoinHostPort(addr, fmt.Sprint(httpPort)))
-		if err != nil {
-			return fmt.Errorf("labsrv: listening for http: %w", err)
-		}
-		srv := &http.Server{Handler: s, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: idleTimeout}
-		closers = append(closers, srv)
-		go func() { errc <- srv.Serve(ln) }()
-	}
-	if tcpPort > 0 {
-		ln, err := net.Listen("tcp", net.JoinHostPort(addr, fmt.Sprint(tcpPort)))
-		if err != nil {
-			return fmt.Errorf("labsrv: listening for tcp: %w", err)
-		}
-		closers = append(closers, ln)
-		go func() { errc <- s.serveTCP(ln) }()
-	}
-	if udpPort > 0 {
-		pc, err := net.ListenPacket("udp", net.JoinHostPort(addr, fmt.Sprint(udpPort)))
-		if err != nil {
-			return fmt.Errorf("labsrv: listening for udp: %w", err)
-		}
-		closers = append(closers, pc)
-		go func() { errc <- s.serveUDP(pc) }()
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: idleTimeout}
+	ls := &listeners{addr: addr, closers: []io.Closer{srv}, errc: make(chan error, 3)}
+	defer ls.close()
+	if err := errors.Join(
+		start(ls, "http", httpPort, net.Listen, "tcp", srv.Serve),
+		start(ls, "tcp", tcpPort, net.Listen, "tcp", s.serveTCP),
+		start(ls, "udp", udpPort, net.ListenPacket, "udp", s.serveUDP),
+	); err != nil {
+		return err
 	}
 	s.log.Printf("serving http=%d tcp=%d udp=%d", httpPort, tcpPort, udpPort)
 	for {
@@ -107,13 +85,42 @@ func (s *server) run(ctx context.Context, addr string, httpPort, tcpPort, udpPor
 		case <-usr1:
 			s.log.Printf("down=%v", !s.down.Load())
 			s.down.Store(!s.down.Load())
-		case err := <-errc:
+		case err := <-ls.errc:
 			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) || errors.Is(err, http.ErrServerClosed) {
 				return nil
 			}
 			return err
 		}
 	}
+}
+
+// listeners are the servers run started, closed when it returns.
+type listeners struct {
+	addr    string
+	closers []io.Closer
+	errc    chan error // a server's end
+}
+
+func (ls *listeners) close() {
+	for _, c := range ls.closers {
+		c.Close()
+	}
+}
+
+// start opens what's listener (a stream listener or a packet socket) on
+// port of ls.addr with open and runs serve on it in the background; a
+// port of 0 starts nothing.
+func start[L io.Closer](ls *listeners, what string, port int, open func(network, address string) (L, error), network string, serve func(L) error) error {
+	if port <= 0 {
+		return nil
+	}
+	l, err := open(network, net.JoinHostPort(ls.addr, fmt.Sprint(port)))
+	if err != nil {
+		return fmt.Errorf("labsrv: listening for %s: %w", what, err)
+	}
+	ls.closers = append(ls.closers, l)
+	go func() { ls.errc <- serve(l) }()
+	return nil
 }
 
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
