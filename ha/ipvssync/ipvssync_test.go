@@ -66,6 +66,14 @@ func (f *fixture) do(ctx context.Context, op string) error {
 	return errors.New("ipvssync test: unknown op " + op)
 }
 
+// The trace lines of the fixture's daemons (eth0, syncid 1).
+const (
+	startMaster = "daemon start master mcast_ifn=eth0 syncid=1"
+	startBackup = "daemon start backup mcast_ifn=eth0 syncid=1"
+	stopMaster  = "daemon stop master"
+	stopBackup  = "daemon stop backup"
+)
+
 // The trace tests follow LVSSyncDaemonSwap: the owner stops its backup
 // daemon before starting the master; a node releasing the group stops the
 // master before starting the backup.
@@ -75,51 +83,32 @@ func TestTrace(t *testing.T) {
 		desc    string
 		role    string
 		running []ipvssync.Daemon
-		op      string // start | stop | remove-stale
-		want    string
-		after   []ipvssync.Daemon // kernel state afterwards
+		op      string         // start | stop | remove-stale
+		want    []string       // trace lines
+		after   ipvssync.State // of the one daemon afterwards, on eth0 syncid 1
 	}{
 		{desc: "start with nothing running", role: "master", op: "start",
-			want:  "daemon start master mcast_ifn=eth0 syncid=1",
-			after: []ipvssync.Daemon{master("eth0", 1)}},
-		{desc: "start on a standby stops its backup first", role: "master", op: "start",
-			running: []ipvssync.Daemon{backup("eth0", 1)},
-			want:    "daemon stop backup\ndaemon start master mcast_ifn=eth0 syncid=1",
-			after:   []ipvssync.Daemon{master("eth0", 1)}},
-		{desc: "start with the master already running", role: "master", op: "start",
-			running: []ipvssync.Daemon{master("eth0", 1)},
-			want:    "",
-			after:   []ipvssync.Daemon{master("eth0", 1)}},
-		{desc: "start restarts a master with other settings", role: "master", op: "start",
-			running: []ipvssync.Daemon{master("eth1", 2), backup("eth0", 1)},
-			want:    "daemon stop backup\ndaemon stop master\ndaemon start master mcast_ifn=eth0 syncid=1",
-			after:   []ipvssync.Daemon{master("eth0", 1)}},
-		{desc: "stop swaps to backup", role: "master", op: "stop",
-			running: []ipvssync.Daemon{master("eth0", 1)},
-			want:    "daemon stop master\ndaemon start backup mcast_ifn=eth0 syncid=1",
-			after:   []ipvssync.Daemon{backup("eth0", 1)}},
+			want: []string{startMaster}, after: ipvssync.StateMaster},
+		{desc: "start on a standby stops its backup first", role: "master", op: "start", running: []ipvssync.Daemon{backup("eth0", 1)},
+			want: []string{stopBackup, startMaster}, after: ipvssync.StateMaster},
+		{desc: "start with the master already running", role: "master", op: "start", running: []ipvssync.Daemon{master("eth0", 1)},
+			want: nil, after: ipvssync.StateMaster},
+		{desc: "start restarts a master with other settings", role: "master", op: "start", running: []ipvssync.Daemon{master("eth1", 2), backup("eth0", 1)},
+			want: []string{stopBackup, stopMaster, startMaster}, after: ipvssync.StateMaster},
+		{desc: "stop swaps to backup", role: "master", op: "stop", running: []ipvssync.Daemon{master("eth0", 1)},
+			want: []string{stopMaster, startBackup}, after: ipvssync.StateBackup},
 		{desc: "stop on a node that never started", role: "master", op: "stop",
-			want:  "daemon start backup mcast_ifn=eth0 syncid=1",
-			after: []ipvssync.Daemon{backup("eth0", 1)}},
-		{desc: "stop with the backup already running", role: "master", op: "stop",
-			running: []ipvssync.Daemon{backup("eth0", 1)},
-			want:    "",
-			after:   []ipvssync.Daemon{backup("eth0", 1)}},
-		{desc: "role backup: the owner receives", role: "backup", op: "start",
-			running: []ipvssync.Daemon{master("eth0", 1)},
-			want:    "daemon stop master\ndaemon start backup mcast_ifn=eth0 syncid=1",
-			after:   []ipvssync.Daemon{backup("eth0", 1)}},
-		{desc: "role backup: releasing sends", role: "backup", op: "stop",
-			running: []ipvssync.Daemon{backup("eth0", 1)},
-			want:    "daemon stop backup\ndaemon start master mcast_ifn=eth0 syncid=1",
-			after:   []ipvssync.Daemon{master("eth0", 1)}},
-		{desc: "remove stale master on a standby", role: "master", op: "remove-stale",
-			running: []ipvssync.Daemon{master("eth0", 1)},
-			want:    "daemon stop master\ndaemon start backup mcast_ifn=eth0 syncid=1",
-			after:   []ipvssync.Daemon{backup("eth0", 1)}},
+			want: []string{startBackup}, after: ipvssync.StateBackup},
+		{desc: "stop with the backup already running", role: "master", op: "stop", running: []ipvssync.Daemon{backup("eth0", 1)},
+			want: nil, after: ipvssync.StateBackup},
+		{desc: "role backup: the owner receives", role: "backup", op: "start", running: []ipvssync.Daemon{master("eth0", 1)},
+			want: []string{stopMaster, startBackup}, after: ipvssync.StateBackup},
+		{desc: "role backup: releasing sends", role: "backup", op: "stop", running: []ipvssync.Daemon{backup("eth0", 1)},
+			want: []string{stopBackup, startMaster}, after: ipvssync.StateMaster},
+		{desc: "remove stale master on a standby", role: "master", op: "remove-stale", running: []ipvssync.Daemon{master("eth0", 1)},
+			want: []string{stopMaster, startBackup}, after: ipvssync.StateBackup},
 		{desc: "remove stale starts a missing backup", role: "master", op: "remove-stale",
-			want:  "daemon start backup mcast_ifn=eth0 syncid=1",
-			after: []ipvssync.Daemon{backup("eth0", 1)}},
+			want: []string{startBackup}, after: ipvssync.StateBackup},
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
@@ -127,12 +116,12 @@ func TestTrace(t *testing.T) {
 			if err := f.do(ctx, tt.op); err != nil {
 				t.Fatalf("%s: %v", tt.op, err)
 			}
-			if got := f.tr.String(); got != tt.want {
-				t.Errorf("%s trace:\n%s\nwant:\n%s", tt.op, got, tt.want)
+			if got, want := f.tr.String(), strings.Join(tt.want, "\n"); got != want {
+				t.Errorf("%s trace:\n%s\nwant:\n%s", tt.op, got, want)
 			}
 			ds, _ := f.k.Daemons()
-			if !slices.Equal(ds, tt.after) {
-				t.Errorf("Daemons() after %s = %v, want %v", tt.op, ds, tt.after)
+			if want := []ipvssync.Daemon{{State: tt.after, Interface: "eth0", SyncID: 1}}; !slices.Equal(ds, want) {
+				t.Errorf("Daemons() after %s = %v, want %v", tt.op, ds, want)
 			}
 		})
 	}
@@ -163,14 +152,7 @@ func TestTakeoverAndBack(t *testing.T) {
 			t.Errorf("after %s: Status() = %q, want %q", s.op, got, s.wantStatus)
 		}
 	}
-	want := strings.Join([]string{
-		"daemon stop backup",
-		"daemon start master mcast_ifn=eth0 syncid=1",
-		"daemon stop master",
-		"daemon start backup mcast_ifn=eth0 syncid=1",
-		"daemon stop backup",
-		"daemon start master mcast_ifn=eth0 syncid=1",
-	}, "\n")
+	want := strings.Join([]string{stopBackup, startMaster, stopMaster, startBackup, stopBackup, startMaster}, "\n")
 	if got := f.tr.String(); got != want {
 		t.Errorf("trace:\n%s\nwant:\n%s", got, want)
 	}
@@ -200,7 +182,7 @@ func TestStartExists(t *testing.T) {
 	if err := f.r.Start(context.Background()); err != nil {
 		t.Errorf("Start() with EEXIST = %v, want nil", err)
 	}
-	if got, want := f.tr.String(), "daemon start master mcast_ifn=eth0 syncid=1"; got != want {
+	if got, want := f.tr.String(), startMaster; got != want {
 		t.Errorf("trace = %q, want %q", got, want)
 	}
 }
@@ -210,65 +192,56 @@ func TestErrors(t *testing.T) {
 	tests := []struct {
 		desc    string
 		running []ipvssync.Daemon
-		setup   func(k *ipvssynctest.Kernel)
-		op      string
-		want    string // error text; "" = success
-		wantIs  error
-		trace   string
+		// The fake kernel's answers (ipvssynctest.Kernel's fields).
+		startErr, stopErr map[ipvssync.State]error
+		listErr           error
+		noIPVS            bool
+		cancelled         bool // the operation's context has ended
+		op                string
+		want              string // error text; "" = success
+		wantIs            error
+		trace             string
 	}{
 		{desc: "start fails", op: "start",
-			setup: func(k *ipvssynctest.Kernel) {
-				k.StartErr = map[ipvssync.State]error{ipvssync.StateMaster: syscall.ENODEV}
-			},
-			want:   `ipvs-sync: starting master sync daemon on "eth0" syncid 1: no such device`,
-			wantIs: syscall.ENODEV,
-			trace:  "daemon start master mcast_ifn=eth0 syncid=1"},
+			startErr: map[ipvssync.State]error{ipvssync.StateMaster: syscall.ENODEV},
+			want:     `ipvs-sync: starting master sync daemon on "eth0" syncid 1: no such device`,
+			wantIs:   syscall.ENODEV,
+			trace:    startMaster},
 		{desc: "start cannot stop the backup", op: "start", running: []ipvssync.Daemon{backup("eth0", 1)},
-			setup: func(k *ipvssynctest.Kernel) {
-				k.StopErr = map[ipvssync.State]error{ipvssync.StateBackup: syscall.EPERM}
-			},
-			want:   "ipvs-sync: stopping backup sync daemon: operation not permitted",
-			wantIs: syscall.EPERM,
-			trace:  "daemon stop backup"},
+			stopErr: map[ipvssync.State]error{ipvssync.StateBackup: syscall.EPERM},
+			want:    "ipvs-sync: stopping backup sync daemon: operation not permitted",
+			wantIs:  syscall.EPERM,
+			trace:   stopBackup},
 		{desc: "stop cannot stop the master", op: "stop", running: []ipvssync.Daemon{master("eth0", 1)},
-			setup: func(k *ipvssynctest.Kernel) {
-				k.StopErr = map[ipvssync.State]error{ipvssync.StateMaster: syscall.EPERM}
-			},
-			want:   "ipvs-sync: stopping master sync daemon: operation not permitted",
-			wantIs: syscall.EPERM,
-			trace:  "daemon stop master"},
+			stopErr: map[ipvssync.State]error{ipvssync.StateMaster: syscall.EPERM},
+			want:    "ipvs-sync: stopping master sync daemon: operation not permitted",
+			wantIs:  syscall.EPERM,
+			trace:   stopMaster},
 		{desc: "stop: master already gone", op: "stop", running: []ipvssync.Daemon{master("eth0", 1)},
-			setup: func(k *ipvssynctest.Kernel) {
-				k.StopErr = map[ipvssync.State]error{ipvssync.StateMaster: syscall.ESRCH}
-			},
-			trace: "daemon stop master\ndaemon start backup mcast_ifn=eth0 syncid=1"},
-		{desc: "listing fails", op: "start",
-			setup:  func(k *ipvssynctest.Kernel) { k.ListErr = syscall.EPERM },
+			stopErr: map[ipvssync.State]error{ipvssync.StateMaster: syscall.ESRCH},
+			trace:   stopMaster + "\n" + startBackup},
+		{desc: "listing fails", op: "start", listErr: syscall.EPERM,
 			want:   "ipvs-sync: listing sync daemons: operation not permitted",
 			wantIs: syscall.EPERM},
-		{desc: "no IPVS: start", op: "start",
-			setup:  func(k *ipvssynctest.Kernel) { k.NoIPVS = true },
+		{desc: "no IPVS: start", op: "start", noIPVS: true,
 			want:   `ipvs-sync: the kernel has no IPVS (generic netlink family "IPVS" not found; modprobe ip_vs)`,
 			wantIs: ipvssync.ErrNoIPVS},
-		{desc: "no IPVS: status", op: "status",
-			setup:  func(k *ipvssynctest.Kernel) { k.NoIPVS = true },
+		{desc: "no IPVS: status", op: "status", noIPVS: true,
 			want:   `ipvs-sync: the kernel has no IPVS (generic netlink family "IPVS" not found; modprobe ip_vs)`,
 			wantIs: ipvssync.ErrNoIPVS},
 		// A group whose start failed is stopped in full: with no IPVS
 		// there is nothing to stop, and the rollback must not fail too.
-		{desc: "no IPVS: stop", op: "stop",
-			setup: func(k *ipvssynctest.Kernel) { k.NoIPVS = true }},
-		{desc: "no IPVS: remove stale", op: "remove-stale",
-			setup: func(k *ipvssynctest.Kernel) { k.NoIPVS = true }},
-		{desc: "cancelled", op: "start", setup: func(*ipvssynctest.Kernel) {},
+		{desc: "no IPVS: stop", op: "stop", noIPVS: true},
+		{desc: "no IPVS: remove stale", op: "remove-stale", noIPVS: true},
+		{desc: "cancelled", op: "start", cancelled: true,
 			want: "context canceled", wantIs: context.Canceled},
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
 			f := newFixture(t, "master", tt.running...)
-			tt.setup(f.k)
+			f.k.StartErr, f.k.StopErr, f.k.ListErr, f.k.NoIPVS = tt.startErr, tt.stopErr, tt.listErr, tt.noIPVS
 			ctx := ctx
-			if tt.desc == "cancelled" {
+			if tt.cancelled {
 				c, cancel := context.WithCancel(ctx)
 				cancel()
 				ctx = c
@@ -295,7 +268,7 @@ func TestStopBackupFailsIsLogged(t *testing.T) {
 	if err := f.r.Stop(context.Background()); err != nil {
 		t.Fatalf("Stop() = %v, want nil", err)
 	}
-	want := "daemon stop master\ndaemon start backup mcast_ifn=eth0 syncid=1"
+	want := stopMaster + "\n" + startBackup
 	if got := f.tr.String(); got != want {
 		t.Errorf("trace:\n%s\nwant:\n%s", got, want)
 	}
@@ -345,12 +318,9 @@ func TestGroupRollback(t *testing.T) {
 		t.Fatal("group Start() = nil, want an error")
 	}
 	want := strings.Join([]string{
-		"daemon stop backup",
-		"daemon start master mcast_ifn=eth0 syncid=1",
-		"start vip",
-		"stop vip",
-		"daemon stop master",
-		"daemon start backup mcast_ifn=eth0 syncid=1",
+		stopBackup, startMaster,
+		"start vip", "stop vip",
+		stopMaster, startBackup,
 	}, "\n")
 	if got := tr.String(); got != want {
 		t.Errorf("trace:\n%s\nwant:\n%s", got, want)

@@ -111,20 +111,25 @@ func TestNetlinkDaemons(t *testing.T) {
 	if err := r.Stop(ctx); err != nil {
 		t.Fatalf("Stop: %v", err)
 	}
-	if ds, _ := n.Daemons(); len(ds) != 1 || ds[0].State != StateBackup {
-		t.Errorf("Daemons() after Stop = %v, want one backup", ds)
-	}
+	wantOnly(t, n, "Stop", StateBackup)
 	if err := r.Start(ctx); err != nil {
 		t.Fatalf("Start: %v", err)
 	}
 	if err := r.Status(ctx); err != nil {
 		t.Errorf("Status() after Start = %v, want nil", err)
 	}
-	if ds, _ := n.Daemons(); len(ds) != 1 || ds[0].State != StateMaster {
-		t.Errorf("Daemons() after Start = %v, want one master", ds)
-	}
+	wantOnly(t, n, "Start", StateMaster)
 	if err := n.StopDaemon(StateMaster); err != nil {
 		t.Errorf("StopDaemon(master): %v", err)
+	}
+}
+
+// wantOnly checks that the kernel runs one sync daemon, in state, after
+// the resource's op.
+func wantOnly(t *testing.T, n *Netlink, op string, state State) {
+	t.Helper()
+	if ds, err := n.Daemons(); err != nil || len(ds) != 1 || ds[0].State != state {
+		t.Errorf("Daemons() after %s = %v, %v, want one %s", op, ds, err, state)
 	}
 }
 
