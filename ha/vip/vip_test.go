@@ -26,50 +26,50 @@ func TestStartStopTrace(t *testing.T) {
 		name    string
 		cfg     Config
 		before  func(k *fakeKernel)
-		op      func(ctx context.Context, v *VIP) error // after Start when startFirst
-		start   bool                                    // run Start (traced) before op
+		ops     string // run in order, traced: start, stop, remove-stale
+		removed bool   // RemoveStale's answer
 		want    string
 		wantErr string
 	}{
 		{
-			name:  "start adds with label and announces",
-			cfg:   Config{Address: netip.MustParsePrefix("198.18.0.100/24"), Interface: "eth0", Label: "eth0:web"},
-			start: true,
-			want:  "addr add 198.18.0.100/24 dev eth0 label eth0:web proto 94 lft 4s\ngarp 198.18.0.100 request\ngarp 198.18.0.100 reply",
+			name: "start adds with label and announces",
+			cfg:  Config{Address: netip.MustParsePrefix("198.18.0.100/24"), Interface: "eth0", Label: "eth0:web"},
+			ops:  "start",
+			want: "addr add 198.18.0.100/24 dev eth0 label eth0:web proto 94 lft 4s\ngarp 198.18.0.100 request\ngarp 198.18.0.100 reply",
 		},
 		{
 			name:   "interface found from subnet",
 			cfg:    Config{Address: netip.MustParsePrefix("198.18.1.100/24"), Form: FormRequest},
 			before: func(k *fakeKernel) { k.with("eth0", "198.18.0.1/24").with("eth1", "198.18.1.1/24") },
-			start:  true,
+			ops:    "start",
 			want:   "addr add 198.18.1.100/24 dev eth1 proto 94 lft 4s\ngarp 198.18.1.100 request",
 		},
 		{
 			name:    "no interface for subnet",
 			cfg:     Config{Address: netip.MustParsePrefix("198.18.9.100/24")},
 			before:  func(k *fakeKernel) { k.with("eth0", "198.18.0.1/24") },
-			start:   true,
+			ops:     "start",
 			wantErr: "vip: no interface has a subnet containing 198.18.9.100; set interface",
 		},
 		{
 			name:   "our address already present is refreshed and re-announced",
 			cfg:    Config{Address: netip.MustParsePrefix("198.18.0.100/24"), Interface: "eth0", Label: "eth0:web", Form: FormReply},
 			before: func(k *fakeKernel) { k.withOurs("eth0", "198.18.0.100/24") },
-			start:  true,
+			ops:    "start",
 			want:   "addr replace 198.18.0.100/24 dev eth0 label eth0:web proto 94 lft 4s\ngarp 198.18.0.100 reply",
 		},
 		{
 			name:   "ours with another prefix length is replaced",
 			cfg:    Config{Address: netip.MustParsePrefix("198.18.0.100/24"), Interface: "eth0", Form: FormRequest},
 			before: func(k *fakeKernel) { k.withOurs("eth0", "198.18.0.100/32") },
-			start:  true,
+			ops:    "start",
 			want:   "addr del 198.18.0.100/32 dev eth0\naddr add 198.18.0.100/24 dev eth0 proto 94 lft 4s\ngarp 198.18.0.100 request",
 		},
 		{
 			name:   "ours on another interface is moved",
 			cfg:    Config{Address: netip.MustParsePrefix("198.18.0.100/24"), Interface: "eth0", Label: "eth0:web", Form: FormRequest},
 			before: func(k *fakeKernel) { k.withOurs("eth1", "198.18.0.100/24") },
-			start:  true,
+			ops:    "start",
 			want:   "addr del 198.18.0.100/24 dev eth1\naddr add 198.18.0.100/24 dev eth0 label eth0:web proto 94 lft 4s\ngarp 198.18.0.100 request",
 		},
 		{
@@ -77,67 +77,55 @@ func TestStartStopTrace(t *testing.T) {
 			name:    "the host's own address is neither taken nor removed",
 			cfg:     Config{Address: netip.MustParsePrefix("198.18.0.1/24"), Interface: "eth0"},
 			before:  func(k *fakeKernel) { k.with("eth0", "198.18.0.1/24") },
-			start:   true,
+			ops:     "start",
 			wantErr: `vip: 198.18.0.1/24 is already on "eth0" with protocol 0, not 94: address not added by hapair; it is the host's or another tool's, so hapair neither takes it over nor removes it`,
 		},
 		{
 			name:    "an unmarked copy elsewhere blocks the start too",
 			cfg:     Config{Address: netip.MustParsePrefix("198.18.0.100/24"), Interface: "eth0"},
 			before:  func(k *fakeKernel) { k.with("eth1", "198.18.0.100/32") },
-			start:   true,
+			ops:     "start",
 			wantErr: `vip: 198.18.0.100/32 is already on "eth1" with protocol 0, not 94: address not added by hapair; it is the host's or another tool's, so hapair neither takes it over nor removes it`,
 		},
 		{
 			name:   "remove stale leaves the host's address",
 			cfg:    Config{Address: netip.MustParsePrefix("198.18.0.1/24"), Interface: "eth0"},
 			before: func(k *fakeKernel) { k.with("eth0", "198.18.0.1/24") },
-			op: func(ctx context.Context, v *VIP) error {
-				removed, err := v.RemoveStale(ctx)
-				if err == nil && removed {
-					err = errors.New("RemoveStale() removed = true, want false")
-				}
-				return err
-			},
-			want: "",
+			ops:    "remove-stale",
+			want:   "",
 		},
 		{
 			name:   "stop leaves the host's address",
 			cfg:    Config{Address: netip.MustParsePrefix("198.18.0.1/24"), Interface: "eth0"},
 			before: func(k *fakeKernel) { k.with("eth0", "198.18.0.1/24") },
-			op:     func(ctx context.Context, v *VIP) error { return v.Stop(ctx) },
+			ops:    "stop",
 			want:   "",
 		},
 		{
-			name:  "ipv6 gets no label and a neighbour advertisement",
-			cfg:   Config{Address: netip.MustParsePrefix("2001:2::100/64"), Interface: "eth0"},
-			start: true,
-			want:  "addr add 2001:2::100/64 dev eth0 proto 94 lft 4s\nna 2001:2::100",
+			name: "ipv6 gets no label and a neighbour advertisement",
+			cfg:  Config{Address: netip.MustParsePrefix("2001:2::100/64"), Interface: "eth0"},
+			ops:  "start",
+			want: "addr add 2001:2::100/64 dev eth0 proto 94 lft 4s\nna 2001:2::100",
 		},
 		{
-			name:  "stop removes",
-			cfg:   Config{Address: netip.MustParsePrefix("198.18.0.100/24"), Interface: "eth0", Label: "eth0:web"},
-			start: true,
-			op:    func(ctx context.Context, v *VIP) error { return v.Stop(ctx) },
-			want:  "addr add 198.18.0.100/24 dev eth0 label eth0:web proto 94 lft 4s\ngarp 198.18.0.100 request\ngarp 198.18.0.100 reply\naddr del 198.18.0.100/24 dev eth0",
+			name: "stop removes",
+			cfg:  Config{Address: netip.MustParsePrefix("198.18.0.100/24"), Interface: "eth0", Label: "eth0:web"},
+			ops:  "start stop",
+			want: "addr add 198.18.0.100/24 dev eth0 label eth0:web proto 94 lft 4s\ngarp 198.18.0.100 request\ngarp 198.18.0.100 reply\naddr del 198.18.0.100/24 dev eth0",
 		},
 		{
 			name: "stop when absent does nothing",
 			cfg:  Config{Address: netip.MustParsePrefix("198.18.0.100/24"), Interface: "eth0"},
-			op:   func(ctx context.Context, v *VIP) error { return v.Stop(ctx) },
+			ops:  "stop",
 			want: "",
 		},
 		{
-			name:   "remove stale",
-			cfg:    Config{Address: netip.MustParsePrefix("198.18.0.100/24"), Interface: "eth0"},
-			before: func(k *fakeKernel) { k.withOurs("eth0", "198.18.0.100/24") },
-			op: func(ctx context.Context, v *VIP) error {
-				removed, err := v.RemoveStale(ctx)
-				if err == nil && !removed {
-					err = errors.New("RemoveStale() removed = false, want true")
-				}
-				return err
-			},
-			want: "addr del 198.18.0.100/24 dev eth0",
+			name:    "remove stale",
+			cfg:     Config{Address: netip.MustParsePrefix("198.18.0.100/24"), Interface: "eth0"},
+			before:  func(k *fakeKernel) { k.withOurs("eth0", "198.18.0.100/24") },
+			ops:     "remove-stale",
+			removed: true,
+			want:    "addr del 198.18.0.100/24 dev eth0",
 		},
 	}
 	for _, tt := range tests {
@@ -154,12 +142,22 @@ func TestStartStopTrace(t *testing.T) {
 				t.Fatal(err)
 			}
 			ctx := context.Background()
-			if tt.start {
-				err = v.Start(ctx)
-				t.Cleanup(func() { v.Stop(ctx) })
-			}
-			if err == nil && tt.op != nil {
-				err = tt.op(ctx, v)
+			t.Cleanup(func() { v.Stop(ctx) })
+			for _, op := range strings.Fields(tt.ops) {
+				switch op {
+				case "start":
+					err = v.Start(ctx)
+				case "stop":
+					err = v.Stop(ctx)
+				case "remove-stale":
+					var removed bool
+					if removed, err = v.RemoveStale(ctx); err == nil && removed != tt.removed {
+						t.Errorf("RemoveStale() removed = %v, want %v", removed, tt.removed)
+					}
+				}
+				if err != nil {
+					break
+				}
 			}
 			if tt.wantErr != "" {
 				if err == nil || err.Error() != tt.wantErr {
