@@ -144,14 +144,14 @@ peers = {`)
 	body = replace(t, body, `  { kind = "balancer"`, `  { kind = "script", path = "hapair-no-such-script" },
   { kind = "balancer"`)
 	body = replace(t, body, `check = { type = "connect" }`, `check = { type = "external", program = "`+dir+`/missing" }`)
-	body += "monitors = [ { script = \"" + prog + "\" } ]\n\n[[track]]\nname = \"db\"\nscript = \"" + prog + "\"\n"
+	body += "monitors = [ { script = \"" + prog + "\" } ]\nbackups = [ { address = \"198.18.1.31:80\" } ]\n\n[[track]]\nname = \"db\"\nscript = \"" + prog + "\"\n"
 	path := writeCase(t, body)
 	want := strings.ReplaceAll(strings.Join([]string{
 		`FILE:4:10: cluster.notify: PROG is not executable (mode 0644): had runs it at every transition`,
 		`FILE:18:29: group[0].resources[1].path: script: resource "hapair-no-such-script": no executable file of that name in /etc/hapair/resource.d, /etc/ha.d/resource.d, /etc/init.d: taking group "web" over would fail`,
 		`FILE:25:40: service[0].check.program: stat DIR/missing: no such file or directory: had runs it to probe every real: each would count as down`,
 		`FILE:27:25: service[0].monitors[0].script: PROG is not executable (mode 0644): had runs it every interval: the service would switch to its backups`,
-		`FILE:31:10: track[0].script: PROG is not executable (mode 0644): had runs it every interval, and a run that cannot start fails: every group's priority would drop by its weight`,
+		`FILE:32:10: track[0].script: PROG is not executable (mode 0644): had runs it every interval, and a run that cannot start fails: every group's priority would drop by its weight`,
 		`FILE: 5 errors`,
 	}, "\n")+"\n", "PROG", prog)
 	want = strings.ReplaceAll(strings.ReplaceAll(want, "FILE", path), "DIR", dir)

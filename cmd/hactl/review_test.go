@@ -113,5 +113,12 @@ func TestCheckConfigReview(t *testing.T) {
 		}, []string{
 			`FILE:15:29: group[0].resources[0].address: VIP 198.18.0.12 is node lb2's address on the BGP neighbours' network (FILE:27:41): the group's owner would take it from that node and cut its BGP sessions`,
 		}},
+		// A monitor's FAIL moves new connections to the backups; with none
+		// the balancer stays on the reals, and the monitor changed nothing.
+		{"monitors without backups", func(t *testing.T) string {
+			return replace(t, caseBase, "check = {", "monitors = [ { script = \"/usr/local/bin/check-db\" } ]\ncheck = {")
+		}, []string{
+			`FILE:22:1: service[0].monitors: key "monitors" has no effect: the service has no backups, and a monitor's FAIL only moves new connections to the backups (Zeus's slaves); add backups, or remove the monitors`,
+		}},
 	})
 }

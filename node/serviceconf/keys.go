@@ -38,6 +38,11 @@ func (c *reader) mootKeys(path string, s *config.Service) {
 			c.k.KeyErrorf(kpath, "key %q is not used by %s %q: %s", u.key, u.setting, v, u.why)
 		}
 	}
+	// A monitor's verdict picks between the reals and the backups
+	// (proxy's updatePool): with no backups it never changes anything.
+	if kpath := path + ".monitors"; c.k.Has(kpath) && !c.k.Wrong(kpath) && len(s.Backups) == 0 {
+		c.k.KeyErrorf(kpath, "key %q has no effect: the service has no backups, and a monitor's FAIL only moves new connections to the backups (Zeus's slaves); add backups, or remove the monitors", "monitors")
+	}
 }
 
 // habits warns about two settings that make no difference where they are

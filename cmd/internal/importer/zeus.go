@@ -108,6 +108,15 @@ func zeus(file string, data []byte, listen string) *Result {
 	if len(s.backups) > 0 && len(s.monitors) == 0 {
 		im.warnf(s.at, "SLAVES without any SCRIPT: the backups serve only while every master is down")
 	}
+	if len(s.backups) == 0 {
+		// hapair's monitors only choose between the reals and the
+		// backups: with no backups they would change nothing (the
+		// config check refuses them).
+		for _, mo := range s.monitors {
+			im.warnf(mo.at, "SCRIPT %s: not carried over: there are no SLAVES to move to (Zeus took every master out of service on FAIL, leaving none; hapair's monitors only move new connections to the backups)", mo.script)
+		}
+		s.monitors = nil
+	}
 	s.notes = append(s.notes, "Zeus master/slave pools: reals are MASTERS, backups are SLAVES; traffic moves to the backups while a monitor prints FAIL (or every master is down)")
 	im.m.services = append(im.m.services, s)
 	im.m.template = true

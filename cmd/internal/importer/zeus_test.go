@@ -29,7 +29,10 @@ func TestZeus(t *testing.T) {
 		{name: "bad values and unknown settings", listen: "198.18.0.20:80", cfg: "MASTERS = 198.18.1.1 198.18.1.1\nTIMEPERIOD = soon\nTIMEPERIOD = 9\nLOGFILE = /tmp/x\nSCRIPT = \"unterminated\nMASTERS =\nSCRIPT = check-db\n",
 			want: want{toml: []string{`{ address = "198.18.1.1:80" }`}, warns: []string{"monitor.cfg:1: real 198.18.1.1:80 listed again", `monitor.cfg:2: TIMEPERIOD "soon"`,
 				"monitor.cfg:3: TIMEPERIOD without any SCRIPT", `monitor.cfg:4: unknown monitor.cfg setting "LOGFILE"`, "monitor.cfg:5: not converted: SCRIPT", "monitor.cfg:6: MASTERS set again", "monitor.cfg:6: MASTERS is empty", "monitor.cfg:7: not converted: SCRIPT check-db: want the program's absolute path"}}},
-		{name: "the same SCRIPT twice is merged", listen: "198.18.0.20:80", cfg: "MASTERS = 198.18.1.1\nSCRIPT = /bin/check a\nSCRIPT = /bin/check  a\nSCRIPT = /bin/check b\n",
+		{name: "SCRIPT without SLAVES is not carried over", listen: "198.18.0.20:80", cfg: "MASTERS = 198.18.1.1\nSCRIPT = /usr/local/bin/check-db\nTIMEPERIOD = 5\n",
+			want: want{complete: true, notTOML: []string{"monitors", "check-db"},
+				warns: []string{"monitor.cfg:2: SCRIPT /usr/local/bin/check-db: not carried over: there are no SLAVES to move to (Zeus took every master out of service on FAIL, leaving none; hapair's monitors only move new connections to the backups)"}}},
+		{name: "the same SCRIPT twice is merged", listen: "198.18.0.20:80", cfg: "MASTERS = 198.18.1.1\nSCRIPT = /bin/check a\nSCRIPT = /bin/check  a\nSCRIPT = /bin/check b\nSLAVES = 198.18.2.1\n",
 			want: want{complete: true, toml: []string{"# NOTE: monitor /bin/check at monitor.cfg:3 is the one at monitor.cfg:2 again: merged", `args = ["b"]`},
 				notTOML: []string{"monitor.cfg:3\n"}, warns: []string{"monitor.cfg:3: monitor /bin/check listed again with the same arguments (first at monitor.cfg:2); merged"}}},
 	}
