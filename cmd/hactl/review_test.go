@@ -120,5 +120,12 @@ func TestCheckConfigReview(t *testing.T) {
 		}, []string{
 			`FILE:22:1: service[0].monitors: key "monitors" has no effect: the service has no backups, and a monitor's FAIL only moves new connections to the backups (Zeus's slaves); add backups, or remove the monitors`,
 		}},
+		// keepalived's track_script weight 0 puts the instance in FAULT;
+		// here a failed track check only lowers the priority by its weight.
+		{"track check with weight 0", func(t *testing.T) string {
+			return caseBase + "\n[[track]]\nname = \"db\"\nscript = \"/usr/local/bin/check-db\"\nweight = 0\n"
+		}, []string{
+			`FILE:28:10: track[0].weight: 0 makes the check change nothing: a failed track check lowers every group's priority here by its weight (keepalived's weight 0 puts the instance in FAULT instead); give it a weight, e.g. 150, more than the preferred node's lead`,
+		}},
 	})
 }

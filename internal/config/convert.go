@@ -491,6 +491,11 @@ func (c *conv) track(path string, r *rawTrack) Track {
 		Interval: c.duration(path+".interval", r.Interval, ping.DefaultInterval, false),
 		Weight:   c.checkWeight(path+".weight", r.Weight),
 	}
+	// A ping node counts toward isolation whatever its weight; a track
+	// check acts only through it.
+	if c.ix.has(path+".weight") && r.Weight == 0 {
+		c.errorf(path+".weight", "0 makes the check change nothing: a failed track check lowers every group's priority here by its weight (keepalived's weight 0 puts the instance in FAULT instead); give it a weight, e.g. %d, more than the preferred node's lead", ha.DefaultCheckWeight)
+	}
 	t.Timeout = c.duration(path+".timeout", r.Timeout, ping.TimeoutFor(t.Interval), false)
 	if c.required(path + ".script") {
 		t.Script = c.program(path+".script", r.Script)
