@@ -127,5 +127,17 @@ func TestCheckConfigReview(t *testing.T) {
 		}, []string{
 			`FILE:28:10: track[0].weight: 0 makes the check change nothing: a failed track check lowers every group's priority here by its weight (keepalived's weight 0 puts the instance in FAULT instead); give it a weight, e.g. 150, more than the preferred node's lead`,
 		}},
+		// [service] for [[service]]: the decode kept an empty element, and
+		// the check said the keys written under it were missing.
+		{"[service] written for [[service]]", func(t *testing.T) string {
+			return replace(t, caseBase, "[[service]]", "[service]")
+		}, []string{
+			`FILE:19:2: service: want [[service]] (an array of tables), not [service] (one table)`,
+		}},
+		{"[service.reals] written for [[service.reals]]", func(t *testing.T) string {
+			return replace(t, caseBase, `reals = [ { address = "198.18.1.21:80" } ]`, "\n[service.reals]\naddress = \"198.18.1.21:80\"")
+		}, []string{
+			`FILE:24:10: service[0].reals: want [[service.reals]] (an array of tables), not [service.reals] (one table)`,
+		}},
 	})
 }

@@ -20,8 +20,9 @@ type index struct {
 	byPos  map[[2]int]string
 	counts map[string]int // array-of-tables path -> elements so far
 	file   string
-	n      int  // keys and table headers seen
-	over   *Pos // where the maxKeys+1-th was written, once passed
+	tables []header // the [table] headers, in file order
+	n      int      // keys and table headers seen
+	over   *Pos     // where the maxKeys+1-th was written, once passed
 }
 
 // maxKeys bounds the keys and table headers of one file. go-toml's strict
@@ -52,6 +53,7 @@ func buildIndex(data []byte, file string) (*index, *Error) {
 		case unstable.Table:
 			table = ix.tablePath(e, false)
 			ix.setKey(table, ix.pos(&p, file, lastKey(e)))
+			ix.tables = append(ix.tables, header{path: table, parts: keyParts(e)})
 		case unstable.ArrayTable:
 			table = ix.tablePath(e, true)
 			ix.setKey(table, ix.pos(&p, file, lastKey(e)))

@@ -84,6 +84,9 @@ func Parse(data []byte, filename string, o Options) (*Config, error) {
 	if serr != nil {
 		return nil, Errors{serr}
 	}
+	if errs := ix.tableKinds(); len(errs) > 0 {
+		return nil, errs
+	}
 	var raw rawFile
 	dec := toml.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
