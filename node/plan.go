@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"maps"
 	"reflect"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/hapair/hapair/internal/config"
 )
@@ -78,8 +81,8 @@ func diffServices(a, b []config.Service) []string {
 			lines = append(lines, fmt.Sprintf("service + %s %s/%s", name, ns.Listen, ns.Protocol))
 			continue
 		}
-		if serviceSettings(os) != serviceSettings(ns) {
-			lines = append(lines, fmt.Sprintf("service %s: settings changed", name))
+		for _, c := range settingChanges("", reflect.ValueOf(os), reflect.ValueOf(ns)) {
+			lines = append(lines, fmt.Sprintf("service %s: %s", name, c))
 		}
 		lines = append(lines, diffReals(name, "real", os.Reals, ns.Reals)...)
 		lines = append(lines, diffReals(name, "backup", os.Backups, ns.Backups)...)
@@ -92,35 +95,96 @@ func diffServices(a, b []config.Service) []string {
 	return lines
 }
 
-// serviceSettings renders everything of a service but its reals, so two
-// versions compare by value (regexps compare by pointer otherwise).
-func serviceSettings(s config.Service) string {
-	c := s.Check
-	recv := ""
-	if c.Receive != nil {
-		recv = c.Receive.String()
+// settingChanges names each setting that differs between a and b, two
+// config.Service (or config.Check) values, by its key: "maxconn 0 -> 100",
+// "check.receive "ok" -> "OK"". Every field takes part, so a setting added
+// to config.Service is diffed (and so applied by a reload) without an edit
+// here; only the name and the pools, which diffReals lists, are left out.
+// Regexps compare by their text, not their pointers.
+func settingChanges(prefix string, a, b reflect.Value) []string {
+	var out []string
+	for i := range a.NumField() {
+		f := a.Type().Field(i)
+		switch f.Name {
+		case "Name", "Reals", "Backups", "FallbackHost":
+			continue
+		}
+		key := prefix + tomlKey(f.Name)
+		if f.Type == reflect.TypeOf(config.Check{}) {
+			out = append(out, settingChanges(key+".", a.Field(i), b.Field(i))...)
+			continue
+		}
+		if x, y := settingValue(a.Field(i)), settingValue(b.Field(i)); x != y {
+			out = append(out, fmt.Sprintf("%s %s -> %s", key, x, y))
+		}
 	}
-	c.Receive = nil
-	return fmt.Sprintf("%v|%s|%s|%s|%s|%v|%v|%v|%v|%v|%+v|%q|%+v", s.Listen, s.Protocol, s.Mode, s.Scheduler,
-		s.Persistent, s.Quiescent, s.Fallback, s.ConnectTimeout, s.IdleTimeout, s.Monitors, c, recv, len(s.Backups) > 0)
+	return out
+}
+
+// tomlKey is the had.toml key of a config.Service or config.Check field:
+// ConnectTimeout is connect_timeout; MaxConn is HAProxy's maxconn.
+func tomlKey(field string) string {
+	if field == "MaxConn" {
+		return "maxconn"
+	}
+	var b strings.Builder
+	for i, r := range field {
+		if unicode.IsUpper(r) {
+			if i > 0 {
+				b.WriteByte('_')
+			}
+			r = unicode.ToLower(r)
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// settingValue renders a setting for a diff line: strings and regexps
+// quoted ("" for none), anything with a String method by it.
+func settingValue(v reflect.Value) string {
+	switch x := v.Interface().(type) {
+	case string:
+		return strconv.Quote(x)
+	case *regexp.Regexp:
+		if x == nil {
+			return `""`
+		}
+		return strconv.Quote(x.String())
+	case fmt.Stringer:
+		return x.String()
+	}
+	return fmt.Sprintf("%+v", v.Interface())
 }
 
 func diffReals(service, kind string, a, b []config.Real) []string {
 	var lines []string
-	wa, wb := map[string]int{}, map[string]int{}
+	wa, wb := map[string]config.Real{}, map[string]config.Real{}
 	for _, r := range a {
-		wa[r.Address.String()] = r.Weight
+		wa[r.Address.String()] = r
 	}
 	for _, r := range b {
-		wb[r.Address.String()] = r.Weight
+		wb[r.Address.String()] = r
 	}
 	for _, addr := range slices.Sorted(maps.Keys(wb)) {
-		ow, ok := wa[addr]
-		switch {
-		case !ok:
-			lines = append(lines, fmt.Sprintf("service %s: %s + %s weight %d", service, kind, addr, wb[addr]))
-		case ow != wb[addr]:
-			lines = append(lines, fmt.Sprintf("service %s: %s %s weight %d -> %d", service, kind, addr, ow, wb[addr]))
+		or, ok := wa[addr]
+		nr := wb[addr]
+		if !ok {
+			lines = append(lines, fmt.Sprintf("service %s: %s + %s weight %d", service, kind, addr, nr.Weight))
+			continue
+		}
+		if or.Weight != nr.Weight {
+			lines = append(lines, fmt.Sprintf("service %s: %s %s weight %d -> %d", service, kind, addr, or.Weight, nr.Weight))
+		}
+		// The real's own check strings (ldirectord's per-real request
+		// and receive).
+		for _, c := range [][3]string{
+			{"request", settingValue(reflect.ValueOf(or.Request)), settingValue(reflect.ValueOf(nr.Request))},
+			{"receive", settingValue(reflect.ValueOf(or.Receive)), settingValue(reflect.ValueOf(nr.Receive))},
+		} {
+			if c[1] != c[2] {
+				lines = append(lines, fmt.Sprintf("service %s: %s %s %s %s -> %s", service, kind, addr, c[0], c[1], c[2]))
+			}
 		}
 	}
 	for _, addr := range slices.Sorted(maps.Keys(wa)) {

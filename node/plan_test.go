@@ -59,6 +59,28 @@ func TestPlanReload(t *testing.T) {
 			wantLines: []string{"group web: resources changed (restarted where held)", "  vip + 198.18.0.101/24"},
 			wantGroup: true,
 		},
+		// Every service setting a reload applies is a line: with none,
+		// the reload applied nothing and said "no changes".
+		{
+			name:      "maxconn and request_timeout",
+			edits:     []string{`persistent = "300s"`, "persistent = \"300s\"\nmaxconn = 100\nrequest_timeout = \"5s\""},
+			wantLines: []string{"service http: request_timeout 10s -> 5s", "service http: maxconn 0 -> 100"},
+		},
+		{
+			name:      "max_flows",
+			edits:     []string{`idle_timeout = "60s"`, "idle_timeout = \"60s\"\nmax_flows = 100"},
+			wantLines: []string{"service sip: max_flows 16384 -> 100"},
+		},
+		{
+			name:      "check setting",
+			edits:     []string{`receive = "SpringRing"`, `receive = "Ring"`},
+			wantLines: []string{`service http: check.receive "SpringRing" -> "Ring"`},
+		},
+		{
+			name:      "a real's own request and receive",
+			edits:     []string{`{ address = "198.18.1.11:80", weight = 1 }`, `{ address = "198.18.1.11:80", weight = 1, request = "/health", receive = "OK" }`},
+			wantLines: []string{`service http: real 198.18.1.11:80 request "" -> "/health"`, `service http: real 198.18.1.11:80 receive "" -> "OK"`},
+		},
 		{
 			name:        "timing needs a restart",
 			edits:       []string{`keepalive = "100ms"`, `keepalive = "200ms"`},
