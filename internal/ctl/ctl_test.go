@@ -246,3 +246,16 @@ func TestCallRefusesSocketOthersCouldReplace(t *testing.T) {
 		t.Errorf("Call to a socket in a 0777 directory = %v, want an UnreachableError naming the mode", err)
 	}
 }
+
+// TestRemoteErrorVerbOnce: had's own message may start with the verb
+// (node's "reload: ..."); hactl printed "hactl: reload: reload: ...".
+func TestRemoteErrorVerbOnce(t *testing.T) {
+	for _, tc := range []struct{ msg, want string }{
+		{"reload: had.toml:25:1: service[0].foo: unknown key \"foo\"", "reload: had.toml:25:1: service[0].foo: unknown key \"foo\""},
+		{"reload refused, nothing changed: x", "reload: reload refused, nothing changed: x"},
+	} {
+		if got := (&RemoteError{Verb: "reload", Msg: tc.msg}).Error(); got != tc.want {
+			t.Errorf("RemoteError{reload, %q} = %q, want %q", tc.msg, got, tc.want)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package ctl
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 )
 
 // DefaultSocket is where had listens and hactl dials unless configured.
@@ -71,4 +72,11 @@ type RemoteError struct {
 	Msg  string
 }
 
-func (e *RemoteError) Error() string { return fmt.Sprintf("%s: %s", e.Verb, e.Msg) }
+// Error names the verb once: had's message may already start with it
+// ("reload: had.toml:25:1: ...").
+func (e *RemoteError) Error() string {
+	if strings.HasPrefix(e.Msg, e.Verb+": ") {
+		return e.Msg
+	}
+	return fmt.Sprintf("%s: %s", e.Verb, e.Msg)
+}
