@@ -1,0 +1,70 @@
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hapair/hapair/test/e2e/scenario"
+	"github.com/hapair/hapair/test/lab"
+	"github.com/hapair/hapair/test/lab/probe"
+)
+
+// TestBGPGracefulStop: a graceful stop of an active/active node loses no
+// request, with the client connecting every 2ms (five times
+// TestBGPActiveActive's rate, so a window of a few ms in which lb2 still
+// gets flows but no longer serves them shows as failures), over
+// gracefulStops stops and restarts of lb2. had withdraws lb2's route,
+// keeps serving until the router has moved the flows away, lets the
+// connections it holds finish, and only then stops its balancer.
+func TestBGPGracefulStop(t *testing.T) {
+	const gracefulStops = 3
+	p, router := bgpCluster(t, scenario.ECMP)
+	all := []string{"198.18.0.11", "198.18.0.12", "198.18.0.13"}
+	waitNextHops(t, router, anycast, 15*time.Second, all...)
+	failed, sent := 0, 0
+	for i := range gracefulStops {
+		pr := p.lab.StartProbe(p.bins, "client", anycast+":9000", probe.Options{Proto: "tcp", Interval: 2 * time.Millisecond, Timeout: time.Second, Count: 750})
+		base := scheduled(t, p)
+		lab.Eventually(t, 5*time.Second, "the probe reaches lb2 before its stop", func() error {
+			if n := scheduled(t, p)["lb2"] - base["lb2"]; n < 10 {
+				return fmt.Errorf("lb2 scheduled %d", n)
+			}
+			return nil
+		})
+		stopped := time.Now()
+		if err := p.had["lb2"].Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.had["lb2"].Wait(20 * time.Second); err != nil {
+			t.Fatalf("lb2's had after SIGTERM: %v", err)
+		}
+		exited := time.Since(stopped)
+		res, err := pr.Result(20 * time.Second)
+		if err != nil || res == nil {
+			t.Fatalf("probe across lb2's stop %d: %v", i+1, err)
+		}
+		failed, sent = failed+res.Failed-res.Stalled, sent+res.Sent
+		t.Logf("stop %d of lb2: had exited %v after SIGTERM; client: %s (%d stalled by the prober itself)", i+1, exited.Round(time.Millisecond), res.Summary(), res.Stalled)
+		for _, a := range res.Attempts {
+			if !a.OK && !a.Stalled {
+				t.Logf("  failed at %v after SIGTERM: %s", a.Start.Sub(stopped).Round(time.Millisecond), a.Err)
+			}
+		}
+		for _, line := range strings.Split(p.had["lb2"].Output(), "\n") {
+			if strings.Contains(line, "drain") || strings.Contains(line, "withdr") {
+				t.Logf("  lb2: %s", line)
+			}
+		}
+		if i+1 < gracefulStops {
+			p.start("lb2")
+			waitNextHops(t, router, anycast, 15*time.Second, all...)
+		}
+	}
+	t.Logf("graceful stops of lb2: %d of %d requests failed over %d stops", failed, sent, gracefulStops)
+	if failed > 0 {
+		t.Errorf("%d requests failed across lb2's graceful stops, want none", failed)
+	}
+}
