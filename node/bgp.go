@@ -49,8 +49,34 @@ func newBGP(group string, r config.Resource, e *env) (resource.Resource, error) 
 		Group: group, Addresses: r.BGP.Addresses, Loopback: bgp.Lo{},
 		Healthy:      func() bool { return servicesHealthy(e.snapshot(), services) },
 		GateInterval: gateInterval(e.checkIntervals, services),
+		Arrivals:     arrivals(e.balancer, services),
 		Logger:       e.log, // the resource names the group in each line
 	})
+}
+
+// arrivals returns the bgp resource's Arrivals: what services (the
+// group's) have received on b so far, TCP connections, HTTP requests or
+// UDP datagrams, whether served or refused (nat and dr services are the
+// kernel's, not counted); nil without a balancer.
+func arrivals(b *proxy.Balancer, services []string) func() uint64 {
+	if b == nil {
+		return nil
+	}
+	return func() uint64 {
+		var n uint64
+		for name, st := range b.Stats().Services {
+			switch {
+			case !slices.Contains(services, name):
+			case st.TCP != nil:
+				n += st.TCP.Accepted + st.TCP.Refused
+			case st.HTTP != nil:
+				n += st.HTTP.Requests + st.HTTP.Refused
+			case st.UDP != nil:
+				n += st.UDP.Datagrams + st.UDP.Refused
+			}
+		}
+		return n
+	}
 }
 
 // gateInterval polls the health gate at an eighth of the shortest check

@@ -88,7 +88,7 @@ func (n *Node) standbyDrained(ctx context.Context, req ctl.Request) (any, error)
 		n.log.Info("SYN hold lifted", "groups", groups, "held", time.Since(start).Round(time.Millisecond))
 	}()
 	n.log.Info("SYN hold in place for the move", "groups", groups, "vips", vips)
-	n.awaitQuiet(ctx, services, vips)
+	n.awaitQuiet(ctx, services, vips, holdQuiet, "moving with connections still open under the SYN hold")
 	res, err := n.move(ctx, req)
 	if s, ok := res.(string); ok && err == nil {
 		res = fmt.Sprintf("%s (new connections held %v during the move)", s, time.Since(start).Round(time.Millisecond))
@@ -96,11 +96,13 @@ func (n *Node) standbyDrained(ctx context.Context, req ctl.Request) (any, error)
 	return res, err
 }
 
-// awaitQuiet waits until services have no connection open and the held
-// listeners no connection queued (established or half-open, not yet
-// accepted), at most holdQuiet; it logs why when it gives up.
-func (n *Node) awaitQuiet(ctx context.Context, services []string, vips []netip.AddrPort) {
-	ctx, cancel := context.WithTimeout(ctx, holdQuiet)
+// awaitQuiet waits until services have no connection open and the
+// listeners on vips no connection queued (established or half-open, not
+// yet accepted), at most bound; when it gives up it logs warn with what
+// is still open. It returns how long it waited.
+func (n *Node) awaitQuiet(ctx context.Context, services []string, vips []netip.AddrPort, bound time.Duration, warn string) time.Duration {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, bound)
 	defer cancel()
 	tick := time.NewTicker(holdPoll)
 	defer tick.Stop()
@@ -112,13 +114,12 @@ func (n *Node) awaitQuiet(ctx context.Context, services []string, vips []netip.A
 		}
 		queued, qerr := queuedConns(vips)
 		if err = errors.Join(err, qerr); err == nil && open == 0 && queued == 0 {
-			return
+			return time.Since(start)
 		}
 		select {
 		case <-ctx.Done():
-			n.log.Warn("moving with connections still open under the SYN hold", "open", open, "queued", queued,
-				"bound", holdQuiet, "err", err)
-			return
+			n.log.Warn(warn, "open", open, "queued", queued, "bound", bound, "err", err)
+			return time.Since(start)
 		case <-tick.C:
 		}
 	}

@@ -329,8 +329,12 @@ func (n *Node) Err() error { return n.runErr }
 // Leave tells peers this node stops on purpose and stops every group in
 // reverse resource order, waiting at most until ctx ends.
 // Active-active groups go first: their routes are withdrawn while this
-// node still serves, so routers move new flows away before it stops.
+// node still serves, so routers move new flows away before it stops (the
+// bgp resource waits for that). Then the connections and requests the
+// balancer still serves may finish, leaveDrain at most: Close resets
+// what is left.
 func (n *Node) Leave(ctx context.Context) error {
+	defer n.drainOpen(ctx)
 	var errs []error
 	for _, g := range n.groups.locals() {
 		if err := n.groups.stopLocal(ctx, g); err != nil {
@@ -340,6 +344,33 @@ func (n *Node) Leave(ctx context.Context) error {
 	}
 	n.beforeRelease("") // as a standby does: peers start the groups when they hear it
 	return errors.Join(append(errs, n.agent.Leave(ctx))...)
+}
+
+// leaveDrain bounds how long a stop waits for the connections and
+// requests in flight on the balancer once every group has stopped (like
+// HAProxy's hard-stop-after after a soft stop, which it leaves unbounded
+// by default): a banner, an answer or a download still finishing; a
+// connection whose client now reaches another node (the VIP or the
+// route moved) ends only by a timeout, and this bound keeps the stop
+// short for those.
+const leaveDrain = 2 * time.Second
+
+// drainOpen waits until the balancer's services have no connection or
+// request in flight, leaveDrain at most, and logs what it waited for.
+func (n *Node) drainOpen(ctx context.Context) {
+	if n.balancer == nil {
+		return
+	}
+	var services []string
+	for _, s := range n.balancer.Snapshot().Services {
+		services = append(services, s.Name)
+	}
+	open, err := n.balancer.OpenConns(services...)
+	if err != nil || open == 0 {
+		return
+	}
+	took := n.awaitQuiet(ctx, services, nil, leaveDrain, "stopping with connections still open")
+	n.log.Info("stop: connections in flight drained", "open", open, "waited", took.Round(time.Millisecond))
 }
 
 // startLocal starts the active-active groups (every node holds them; the

@@ -37,9 +37,33 @@ type ResourceConfig struct {
 	// DefaultSessionWait); past it, Start logs what is missing and
 	// returns, and the gate loop announces when the gate passes.
 	SessionWait time.Duration
-	Loopback    Loopback
-	Logger      *slog.Logger
+	// Arrivals counts the connections, requests or datagrams the node
+	// has received so far for what the routes lead to (nil: not known).
+	// After a withdraw, Stop waits for the routers to move the flows
+	// away: until BIRD has sent the withdraw on every session, then
+	// until Arrivals has not moved for WithdrawQuiet (the routers no
+	// longer send new flows here; without Arrivals, WithdrawQuiet
+	// itself), WithdrawSettle at most in all. Only then do the
+	// resources stopped after it (the balancer) stop serving.
+	Arrivals       func() uint64
+	WithdrawQuiet  time.Duration // default DefaultWithdrawQuiet
+	WithdrawSettle time.Duration // default DefaultWithdrawSettle
+	Loopback       Loopback
+	Logger         *slog.Logger
 }
+
+// DefaultWithdrawQuiet is ResourceConfig.WithdrawQuiet's default: a
+// router applies a withdraw to its forwarding table within ms (BIRD into
+// a Linux kernel, in the e2e lab) to tens of ms (a hardware FIB), and a
+// client that connects every few ms to a node still routed to shows in
+// far less.
+const DefaultWithdrawQuiet = 200 * time.Millisecond
+
+// DefaultWithdrawSettle is ResourceConfig.WithdrawSettle's default: how
+// long a stop keeps serving after its withdraw at most, like HAProxy's
+// `grace` before a soft stop; a router still sending flows after it
+// gets them refused.
+const DefaultWithdrawSettle = 2 * time.Second
 
 // Resource announces one group's addresses while started.
 type Resource struct {
@@ -69,6 +93,12 @@ func (s *Speaker) Resource(cfg ResourceConfig) (*Resource, error) {
 	}
 	if cfg.SessionWait <= 0 {
 		cfg.SessionWait = DefaultSessionWait
+	}
+	if cfg.WithdrawQuiet <= 0 {
+		cfg.WithdrawQuiet = DefaultWithdrawQuiet
+	}
+	if cfg.WithdrawSettle <= 0 {
+		cfg.WithdrawSettle = DefaultWithdrawSettle
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = s.log
@@ -239,7 +269,9 @@ func (r *Resource) routes(proto string) int {
 	return n
 }
 
-// Stop withdraws the routes and removes the addresses it bound.
+// Stop withdraws the routes, waits for the routers to move the flows
+// away when the routes were announced (ResourceConfig.Arrivals), and
+// removes the addresses it bound.
 func (r *Resource) Stop(ctx context.Context) error {
 	r.mu.Lock()
 	stop, gone := r.stop, r.gone
@@ -253,8 +285,14 @@ func (r *Resource) Stop(ctx context.Context) error {
 	defer r.mu.Unlock()
 	var errs []error
 	if r.s.Running() == nil {
-		if err := r.set(ctx, false, "group released"); err != nil {
+		announced := stop != nil && r.healthy
+		err := r.set(ctx, false, "group released")
+		if err != nil {
 			errs = append(errs, err)
+		}
+		r.healthy = false
+		if announced && err == nil {
+			r.settle(ctx)
 		}
 	}
 	for _, p := range r.added {
@@ -264,6 +302,44 @@ func (r *Resource) Stop(ctx context.Context) error {
 	}
 	r.added = nil
 	return errors.Join(errs...)
+}
+
+// settle waits after a withdraw until the routers no longer send new
+// flows here (ResourceConfig.Arrivals), WithdrawSettle at most, and logs
+// how long each step took; past the bound it logs what it still waits
+// for and returns.
+func (r *Resource) settle(ctx context.Context) {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.WithdrawSettle)
+	defer cancel()
+	if err := r.s.waitWithdrawn(ctx); err != nil {
+		r.log.Warn("bgp: stopping with the withdraw not sent to every router", "group", r.cfg.Group, "waited", time.Since(start).Round(time.Millisecond), "err", err)
+		return
+	}
+	sent := time.Since(start)
+	arrivals := func() uint64 { return 0 }
+	if r.cfg.Arrivals != nil {
+		arrivals = r.cfg.Arrivals
+	}
+	t := time.NewTicker(max(r.cfg.WithdrawQuiet/20, time.Millisecond))
+	defer t.Stop()
+	first := arrivals()
+	last, quietFrom := first, time.Now()
+	for time.Since(quietFrom) < r.cfg.WithdrawQuiet {
+		select {
+		case <-ctx.Done():
+			r.log.Warn("bgp: stopping while the routers still send flows here", "group", r.cfg.Group,
+				"bound", r.cfg.WithdrawSettle, "arrived after the withdraw", last-first)
+			return
+		case <-t.C:
+		}
+		if a := arrivals(); a != last {
+			last, quietFrom = a, time.Now()
+		}
+	}
+	r.log.Info("bgp: flows moved away after the withdraw", "group", r.cfg.Group,
+		"withdraw sent after", sent.Round(time.Millisecond), "quiet after", quietFrom.Sub(start).Round(time.Millisecond),
+		"arrived after the withdraw", last-first, "quiet for", r.cfg.WithdrawQuiet)
 }
 
 // RemoveStale removes the addresses a crashed run left on lo, on a node

@@ -46,6 +46,7 @@ func fakeBird(logPath string, args []string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	enabled := map[string]bool{} // static protocols: each holds one route here
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -64,11 +65,13 @@ func fakeBird(logPath string, args []string) int {
 			c.Close()
 			return 0
 		case strings.HasPrefix(cmd, "enable "):
+			enabled[strings.TrimPrefix(cmd, "enable ")] = true
 			c.Write([]byte("0011 " + strings.TrimPrefix(cmd, "enable ") + ": enabled\n"))
 		case strings.HasPrefix(cmd, "disable "):
+			delete(enabled, strings.TrimPrefix(cmd, "disable "))
 			c.Write([]byte("0009 " + strings.TrimPrefix(cmd, "disable ") + ": disabled\n"))
 		case cmd == "show protocols all":
-			c.Write([]byte(fakeProtocols(os.Getenv("HAPAIR_FAKE_BIRD_SESSIONS"))))
+			c.Write([]byte(fakeProtocols(os.Getenv("HAPAIR_FAKE_BIRD_SESSIONS"), len(enabled))))
 		default:
 			c.Write([]byte("0013 Daemon is up and running\n"))
 		}
@@ -78,13 +81,20 @@ func fakeBird(logPath string, args []string) int {
 
 // fakeProtocols is BIRD 2.0.12's reply to `show protocols all` (the
 // parts had reads) with the sessions in the state, and with the exported
-// count, the file at path holds ("up Established 1"; Established with 99
-// routes exported without one).
-func fakeProtocols(path string) string {
-	state, exported := "up     20:28:33.001  Established", "99"
+// count, the file at path holds ("up Established 1"; Established without
+// one), but never more routes exported than the enabled protocols hold
+// (unless the count ends in "!").
+func fakeProtocols(path string, enabled int) string {
+	state, exported := "up     20:28:33.001  Established", enabled
 	if b, err := os.ReadFile(path); err == nil {
 		f := strings.Fields(string(b))
-		state, exported = fmt.Sprintf("%-6s 20:28:33.001  %s", f[0], f[1]), f[2]
+		state = fmt.Sprintf("%-6s 20:28:33.001  %s", f[0], f[1])
+		if e, err := strconv.Atoi(strings.TrimSuffix(f[2], "!")); err == nil {
+			exported = min(e, enabled)
+			if strings.HasSuffix(f[2], "!") {
+				exported = e // a withdraw that is not sent
+			}
+		}
 	}
 	out := "2002-Name       Proto      Table      State  Since         Info\n" +
 		"1002-device1    Device     ---        up     20:28:31.301  \n" +
@@ -94,7 +104,7 @@ func fakeProtocols(path string) string {
 			"1006-  BGP state:          " + strings.Fields(state)[2] + "\n" +
 			"     Neighbor address: 198.18.0.1\n" +
 			"   Channel ipv4\n" +
-			"     Routes:         0 imported, " + exported + " exported, 0 preferred\n" +
+			"     Routes:         0 imported, " + strconv.Itoa(exported) + " exported, 0 preferred\n" +
 			" \n"
 	}
 	return out + "1002-" + protocolName("web") + " Static     master4    up     20:28:31.301  \n0000 \n"
@@ -163,11 +173,11 @@ func TestResource(t *testing.T) {
 	if err := r.Stop(ctx); err != nil {
 		t.Fatalf("Stop() = %v", err)
 	}
-	waitFor("enable " + proto + "; disable " + proto)
+	waitFor("enable " + proto + "; disable " + proto + "; show protocols all") // Stop waits for the withdraw to go out
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close() = %v", err)
 	}
-	if got := commands(); !strings.HasPrefix(got, "show status") || !strings.HasSuffix(got, "disable "+proto+"; down") {
+	if got := commands(); !strings.HasPrefix(got, "show status") || !strings.HasSuffix(got, "disable "+proto+"; show protocols all; down") {
 		t.Errorf("commands = %q, want show status ... disable, down", got)
 	}
 	if err := s.Running(); err == nil {
@@ -399,6 +409,13 @@ hapair_peer2 BGP        ---        up     23:49:23.622  Established
 	if got := notExported(text, 1, 2); len(got) != 0 {
 		t.Errorf("notExported(one neighbour, 2 routes) = %q, want none (ipv4 and ipv6 count)", got)
 	}
+	// A session down or missing holds no routes at its router.
+	if got, want := strings.Join(notWithdrawn(text, 4, 1), "; "), "hapair_peer0: 2 routes exported, want 1"; got != want {
+		t.Errorf("notWithdrawn(1 route left) = %q, want %q", got, want)
+	}
+	if got := notWithdrawn(text, 4, 2); len(got) != 0 {
+		t.Errorf("notWithdrawn(2 routes left) = %q, want none", got)
+	}
 }
 
 // TestResourceWaitsForGate: a Start whose health gate does not pass yet
@@ -455,4 +472,78 @@ func TestResourceWaitsForGate(t *testing.T) {
 		t.Errorf("commands = %q, want them to end with %q", got, want)
 	}
 	testkit.Substrings(t, "log", logged.String(), []string{"health gate does not pass after 50ms"}, nil)
+}
+
+// TestResourceStopSettles: Stop withdraws and then keeps the node serving
+// until BIRD has sent the withdraw and no flow has arrived for
+// WithdrawQuiet (the routers moved them away), WithdrawSettle at most,
+// saying why when the bound ends it; a resource whose routes were not
+// announced (a failed gate) stops at once.
+func TestResourceStopSettles(t *testing.T) {
+	sessions := filepath.Join(t.TempDir(), "sessions")
+	t.Setenv("HAPAIR_FAKE_BIRD_SESSIONS", sessions)
+	s, logPath, logged := fakeSpeaker(t)
+	addrs := []netip.Addr{netip.MustParseAddr("198.18.2.100")}
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name     string
+		sessions string
+		flows    int64 // arrivals after the withdraw; -1: they never stop
+		healthy  bool
+		want     string
+		minTook  time.Duration
+	}{
+		{name: "flows stop", sessions: "up Established 1", flows: 10, healthy: true, want: "bgp: flows moved away after the withdraw", minTook: 50 * time.Millisecond},
+		{name: "flows go on", sessions: "up Established 1", flows: -1, healthy: true, want: "bgp: stopping while the routers still send flows here", minTook: 300 * time.Millisecond},
+		{name: "withdraw not sent", sessions: "up Established 1!", healthy: true, want: `err="bgp: withdraw still exported: hapair_peer0: 1 routes exported, want 0; hapair_peer1: 1 routes exported, want 0"`, minTook: 300 * time.Millisecond},
+		{name: "not announced", sessions: "up Established 1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := os.WriteFile(sessions, []byte(tc.sessions), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			var calls atomic.Int64
+			arrivals := func() uint64 {
+				n := calls.Add(1)
+				if tc.flows >= 0 {
+					n = min(n, tc.flows)
+				}
+				return uint64(n)
+			}
+			r, err := s.Resource(ResourceConfig{Group: "web", Addresses: addrs, Loopback: &fakeLo{}, Arrivals: arrivals,
+				Healthy: func() bool { return tc.healthy }, SessionWait: 50 * time.Millisecond,
+				WithdrawQuiet: 50 * time.Millisecond, WithdrawSettle: 300 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := r.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			logBefore := len(logged.String())
+			before, _ := os.ReadFile(logPath)
+			began := time.Now()
+			if err := r.Stop(ctx); err != nil {
+				t.Fatalf("Stop() = %v", err)
+			}
+			took := time.Since(began)
+			after, _ := os.ReadFile(logPath)
+			commands := strings.ReplaceAll(strings.TrimSpace(string(after[len(before):])), "\n", "; ")
+			if tc.want == "" {
+				if commands != "disable "+protocolName("web") || took > 50*time.Millisecond {
+					t.Errorf("Stop of routes not announced: BIRD got %q, took %v; want the disable alone, at once", commands, took)
+				}
+				return
+			}
+			if !strings.HasPrefix(commands, "disable "+protocolName("web")+"; show protocols all") {
+				t.Errorf("Stop: BIRD got %q, want the disable and then the question whether it went out", commands)
+			}
+			if took < tc.minTook || took > 5*time.Second {
+				t.Errorf("Stop took %v, want at least %v", took, tc.minTook)
+			}
+			if tc.flows > 0 && calls.Load() < tc.flows {
+				t.Errorf("Arrivals asked %d times, want Stop to wait while they moved (%d)", calls.Load(), tc.flows)
+			}
+			testkit.Substrings(t, "log", logged.String()[logBefore:], []string{tc.want}, nil)
+		})
+	}
 }

@@ -81,27 +81,27 @@ func (s *Speaker) enabledRoutes() int {
 	return n
 }
 
-// notExported reads BIRD 2's `show protocols all` (per protocol a table
-// line "name proto table state since info", then its details, with a
-// "Routes: I imported, E exported, P preferred" line per channel) and
-// returns, for each of the n neighbour sessions (peerName) that is not
-// Established or has exported fewer than want routes over its channels,
-// "name: state info" or "name: E of want routes exported" (a missing
-// session too). BIRD feeds an established session its routes in the
-// moments after it comes up, and sends each as it is exported.
-func notExported(text string, n, want int) []string {
-	type session struct {
-		state    string
-		exported int
-	}
-	sessions := map[string]*session{}
+// session is one BGP session in BIRD's `show protocols all`.
+type session struct {
+	state    string // "Established", or the state and info
+	exported int    // routes exported over its channels
+}
+
+// sessions reads BIRD 2's `show protocols all` (per protocol a table line
+// "name proto table state since info", then its details, with a
+// "Routes: I imported, E exported, P preferred" line per channel) into
+// its BGP sessions by name. BIRD feeds an established session its routes
+// in the moments after it comes up, sends each as it is exported, and
+// sends a withdraw as the export count drops.
+func sessions(text string) map[string]*session {
+	out := map[string]*session{}
 	var cur *session
 	for _, line := range strings.Split(text, "\n") {
 		f := strings.Fields(line)
 		switch {
 		case len(f) >= 4 && f[1] == "BGP" && !strings.HasPrefix(line, " "):
 			cur = &session{state: strings.Join(append([]string{f[3]}, f[min(5, len(f)):]...), " ")}
-			sessions[f[0]] = cur
+			out[f[0]] = cur
 		case len(f) >= 4 && !strings.HasPrefix(line, " ") && f[0] != "Name":
 			cur = nil // another protocol's block
 		case cur != nil && len(f) >= 5 && f[0] == "Routes:" && f[4] == "exported,":
@@ -110,10 +110,19 @@ func notExported(text string, n, want int) []string {
 			}
 		}
 	}
+	return out
+}
+
+// notExported returns, for each of the n neighbour sessions (peerName)
+// in BIRD's `show protocols all` text that is not Established or has
+// exported fewer than want routes, "name: state info" or "name: E of
+// want routes exported" (a missing session too).
+func notExported(text string, n, want int) []string {
+	ss := sessions(text)
 	var down []string
 	for i := range n {
 		name := peerName(i)
-		st, ok := sessions[name]
+		st, ok := ss[name]
 		switch {
 		case !ok:
 			down = append(down, name+": not in BIRD's protocols")
@@ -125,3 +134,52 @@ func notExported(text string, n, want int) []string {
 	}
 	return down
 }
+
+// notWithdrawn returns, for each of the n neighbour sessions that is
+// Established and still exports more than want routes, "name: E routes
+// exported, want W". A session that is not Established has no routes at
+// its router (a router drops the routes learned over a session when it
+// closes, RFC 4271).
+func notWithdrawn(text string, n, want int) []string {
+	ss := sessions(text)
+	var up []string
+	for i := range n {
+		name := peerName(i)
+		if st, ok := ss[name]; ok && strings.Contains(st.state, "Established") && st.exported > want {
+			up = append(up, fmt.Sprintf("%s: %d routes exported, want %d", name, st.exported, want))
+		}
+	}
+	return up
+}
+
+// waitWithdrawn waits until no Established session exports more routes
+// than the enabled static protocols hold (the withdraw of a disabled
+// one's routes has been sent), polling BIRD, until ctx ends; it returns
+// an error naming the sessions still exporting them, or why BIRD could
+// not be asked.
+func (s *Speaker) waitWithdrawn(ctx context.Context) error {
+	t := time.NewTicker(withdrawPoll)
+	defer t.Stop()
+	var why error
+	for {
+		out, err := birdc(ctx, s.socket(), "show protocols all", commandTimeout)
+		if err == nil {
+			up := notWithdrawn(out, len(s.opts.Neighbors), s.enabledRoutes())
+			if len(up) == 0 {
+				return nil
+			}
+			why = fmt.Errorf("still exported: %s", strings.Join(up, "; "))
+		} else if why == nil {
+			why = fmt.Errorf("not known: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("bgp: withdraw %w", why)
+		case <-t.C:
+		}
+	}
+}
+
+// withdrawPoll is how often waitWithdrawn asks BIRD: a withdraw goes out
+// within ms of the disable.
+const withdrawPoll = 10 * time.Millisecond
