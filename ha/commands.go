@@ -1,6 +1,7 @@
 package ha
 
 import (
+	"cmp"
 	"fmt"
 	"time"
 )
@@ -119,9 +120,59 @@ func (m *Machine) onLeave() {
 	// Send first so peers start while we stop.
 	m.maybeSend()
 	for _, g := range m.groups {
-		if g.state == StateMaster {
+		switch {
+		case g.state != StateMaster:
+		case g.cfg.MakeBeforeBreak && m.someoneElseCanHold(g) != "":
+			// Kept until a successor holds it (leaveHandover), as in a
+			// failback: the routers never lose every next hop.
+			g.leaveBy = m.now.Add(LeaveHandoverWait)
+			m.leaveHandover(g)
+		default:
 			m.stop(g, "node leaving")
 		}
+	}
+}
+
+// leaveHandover releases a MakeBeforeBreak group a leaving node kept
+// (onLeave) once a peer holds it (Master) and HandoverOverlap has passed,
+// at once when no live peer can hold it any more, and at leaveBy at the
+// latest; meanwhile its status says what it waits for.
+func (m *Machine) leaveHandover(g *group) {
+	if g.leaveBy.IsZero() {
+		return
+	}
+	if g.state != StateMaster {
+		g.leaveBy, g.releaseAt = time.Time{}, time.Time{}
+		return
+	}
+	var successor string
+	for _, n := range m.peerNames {
+		if m.holds(n, g) {
+			successor = n
+			break
+		}
+	}
+	overlap := cmp.Or(g.cfg.HandoverOverlap, DefaultHandoverOverlap)
+	switch {
+	case successor != "":
+		if g.releaseAt.IsZero() {
+			g.releaseAt = m.now.Add(overlap)
+		}
+		if m.now.Before(g.releaseAt) {
+			g.waiting = fmt.Sprintf("leaving, make-before-break: %s holds %s; keeping it for a %v overlap while its routes reach the routers", successor, g.cfg.Name, overlap)
+			return
+		}
+		g.leaveBy, g.releaseAt = time.Time{}, time.Time{}
+		m.stop(g, fmt.Sprintf("node leaving: %s holds it (make-before-break)", successor))
+	case m.someoneElseCanHold(g) == "":
+		g.leaveBy, g.releaseAt = time.Time{}, time.Time{}
+		m.stop(g, "node leaving: no live peer can hold it any more")
+	case !m.now.Before(g.leaveBy):
+		g.leaveBy, g.releaseAt = time.Time{}, time.Time{}
+		m.stop(g, fmt.Sprintf("node leaving: no peer held it within %v (make-before-break gave up)", LeaveHandoverWait))
+	default:
+		g.releaseAt = time.Time{}
+		g.waiting = fmt.Sprintf("leaving, make-before-break: keeping %s until a peer holds it (%v at most)", g.cfg.Name, LeaveHandoverWait)
 	}
 }
 

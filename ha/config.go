@@ -88,6 +88,13 @@ type GroupConfig struct {
 // times the delayed-ACK wait a new BGP session's first UPDATE can take.
 const DefaultHandoverOverlap = 500 * time.Millisecond
 
+// LeaveHandoverWait bounds how long a leaving node (EventLeave) keeps a
+// MakeBeforeBreak group for a successor to hold it: a peer's bgp start
+// waits up to 5 s for its health gate and BGP sessions (ha/bgp's
+// DefaultSessionWait), and the caller bounds the whole leave (had: 30 s).
+// Past it the group stops anyway, as a leave without make-before-break.
+const LeaveHandoverWait = 10 * time.Second
+
 // CheckConfig is a ping node or track check. While it fails, every group's
 // effective priority on this node drops by Weight (never below 1).
 //

@@ -289,6 +289,7 @@ func (m *Machine) evaluate(g *group) {
 		return
 	}
 	if m.leaving {
+		m.leaveHandover(g)
 		return
 	}
 	switch g.state {

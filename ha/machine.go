@@ -91,6 +91,7 @@ type group struct {
 	splits      map[string]bool  // rivals seen master with us: a split brain not resolved yet
 	handovers   map[string]bool  // MakeBeforeBreak: peers seen starting while we held it, or holding it while we started
 	releaseAt   time.Time        // MakeBeforeBreak: when the overlap with a successor that holds it ends
+	leaveBy     time.Time        // MakeBeforeBreak, leaving: stop by then even without a successor (zero: not kept)
 	waiting     string           // last reason for not acting, said once
 	ready       readiness        // what the caller last said of the balancer here (FailbackGate)
 	advHealthy  int              // what the last heartbeat said of it, to send changes at once
@@ -374,6 +375,9 @@ func (m *Machine) arm() {
 		}
 		if !g.releaseAt.IsZero() {
 			earliest(g.releaseAt)
+		}
+		if !g.leaveBy.IsZero() {
+			earliest(g.leaveBy)
 		}
 		if g.failback {
 			earliest(m.startAt.Add(m.cfg.FailbackHold))
