@@ -42,6 +42,12 @@
 // only the side that still reaches a ping node holds the groups. Nodes that
 // hear each other are never isolated; a ping node not yet probed counts as
 // reachable.
+//
+// At start a node waits Initdead for its peers unless every peer has been
+// heard fresh: a heartbeat that says its sender last heard an earlier run
+// of this node (an older generation) may have been sent before the start,
+// queued while the node was down, and show a group unheld that the peer
+// holds now; the peer's answer to the new run's first heartbeat is fresh.
 // One-way loss (see oneway.go): heartbeats say what the sender hears of
 // every other node; a node that a live peer reports not hearing, for at
 // least three quarters of that peer's keepalive, advertises priority 0 for
