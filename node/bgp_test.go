@@ -1,6 +1,9 @@
 package node
 
 import (
+	"context"
+	"io"
+	"log/slog"
 	"net/netip"
 	"strings"
 	"testing"
@@ -8,7 +11,9 @@ import (
 
 	"github.com/hapair/hapair/ha"
 	"github.com/hapair/hapair/internal/config"
+	"github.com/hapair/hapair/internal/testkit"
 	"github.com/hapair/hapair/proxy"
+	"github.com/hapair/hapair/proxy/proxytest"
 )
 
 func TestServicesHealthy(t *testing.T) {
@@ -135,4 +140,67 @@ func TestMakeBeforeBreak(t *testing.T) {
 	if got := strings.Join(restartReasons(a, b), "; "); !strings.Contains(got, want) {
 		t.Errorf("restartReasons(vip added to a bgp group) = %q, want %q", got, want)
 	}
+}
+
+// A stop lets the connections in flight finish (drainOpen, after every
+// group has stopped) rather than Close resetting them, and the bgp
+// resource's Arrivals counts each new connection (its quiet wait after a
+// withdraw).
+func TestStopDrainsConnectionsInFlight(t *testing.T) {
+	backend := proxytest.TCP(t, "a")
+	b, err := proxy.New(proxy.Config{Services: []proxy.ServiceConfig{{Name: "echo", Listen: proxytest.ClosedPort(t),
+		Reals: []proxy.RealConfig{{Address: backend.Addr, Weight: 1}}}}}, proxy.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	if err := b.Activate("echo"); err != nil {
+		t.Fatal(err)
+	}
+	count := arrivals(b, []string{"echo"})
+	if arrivals(nil, []string{"echo"}) != nil || count() != 0 {
+		t.Fatalf("arrivals before any connection = %d (nil balancer: a func), want 0 and nil", count())
+	}
+	c := proxytest.Dial(t, b.Snapshot().Services[0].Listen)
+	if _, err := c.Write([]byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4)
+	if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "ping" {
+		t.Fatalf("echo through the balancer = %q, %v", buf, err)
+	}
+	if got := count(); got != 1 {
+		t.Errorf("arrivals after one connection = %d, want 1", got)
+	}
+	var logged testkit.Buffer
+	n := &Node{balancer: b, log: slog.New(slog.NewTextHandler(&logged, nil))}
+	done := make(chan time.Duration, 1)
+	go func() {
+		began := time.Now()
+		n.drainOpen(context.Background())
+		done <- time.Since(began)
+	}()
+	// The connection is still open: the drain waits for it.
+	if _, err := c.Write([]byte("pong")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "pong" {
+		t.Fatalf("echo during the drain = %q, %v; want the connection served", buf, err)
+	}
+	select {
+	case took := <-done:
+		t.Fatalf("drainOpen returned after %v with a connection open", took)
+	default:
+	}
+	if err := c.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	if rest, err := io.ReadAll(c); err != nil || string(rest) != "|a" {
+		t.Fatalf("end of the exchange = %q, %v; want the real's |a", rest, err)
+	}
+	c.Close()
+	if took := <-done; took >= leaveDrain {
+		t.Errorf("drainOpen took %v, want it to end with the connection, before its bound %v", took, leaveDrain)
+	}
+	testkit.Substrings(t, "log", logged.String(), []string{"stop: connections in flight drained", "open=1"}, []string{"still open"})
 }
