@@ -338,7 +338,7 @@ func (r *Resource) settle(ctx context.Context) {
 		}
 	}
 	r.log.Info("bgp: flows moved away after the withdraw", "group", r.cfg.Group,
-		"withdraw sent after", sent.Round(time.Millisecond), "quiet after", quietFrom.Sub(start).Round(time.Millisecond),
+		"withdraw sent after", sent.Round(100*time.Microsecond), "quiet after", quietFrom.Sub(start).Round(100*time.Microsecond),
 		"arrived after the withdraw", last-first, "quiet for", r.cfg.WithdrawQuiet)
 }
 
