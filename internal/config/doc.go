@@ -23,6 +23,13 @@
 // every later error. A value of the wrong TOML type (a string where an
 // integer belongs) still stops the decode and is reported alone.
 //
+// Each section takes its defaults and rules from the package that owns
+// the setting (ha, ha/link, ha/vip, ...), except [[service]]: its owners
+// are the balancer's (proxy, proxy/check, proxy/nft), which this package
+// may not import (only package node joins ha/ and proxy/), so Load and
+// Parse read it through Options.Services (node/serviceconf) over the key
+// index (Keys), into the one list of errors.
+//
 // The keys follow Heartbeat's ha.cf and haresources, ldirectord.cf and
 // keepalived's garp_* settings where those exist; see DESIGN.md.
 package config
