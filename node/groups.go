@@ -21,8 +21,11 @@ type groupSet struct {
 type managedGroup struct {
 	// op serializes start, stop and reload swaps of one group; the agent
 	// never overlaps operations on a group, but a reload may come at any time.
-	op      sync.Mutex
-	res     *resource.Group
+	op  sync.Mutex
+	res *resource.Group
+	// vips, held, started and running are read and written under the
+	// set's mu, not op: status reads them and must not wait for a start
+	// in progress (a script's, up to its timeout).
 	vips    []*vip.VIP
 	held    bool
 	started time.Time // last Start call
@@ -83,12 +86,11 @@ func (s *groupSet) Start(ctx context.Context, name string) error {
 // startLocal starts group name's resources.
 func (s *groupSet) startLocal(ctx context.Context, name string) error {
 	return s.locked(name, func(g *managedGroup) error {
-		g.started = time.Now()
+		s.set(func() { g.started = time.Now() })
 		if err := g.res.Start(ctx); err != nil {
 			return err
 		}
-		g.held = true
-		g.running = time.Now()
+		s.set(func() { g.held, g.running = true, time.Now() })
 		return nil
 	})
 }
@@ -104,7 +106,7 @@ func (s *groupSet) Stop(ctx context.Context, name string) error {
 // stopLocal stops group name's resources.
 func (s *groupSet) stopLocal(ctx context.Context, name string) error {
 	return s.locked(name, func(g *managedGroup) error {
-		g.held = false
+		s.set(func() { g.held = false })
 		return g.res.Stop(ctx)
 	})
 }
@@ -170,15 +172,14 @@ func (s *groupSet) replace(ctx context.Context, name string, res *resource.Group
 	g.op.Lock()
 	defer g.op.Unlock()
 	old := g.res
-	s.mu.Lock() // vips is read under s.mu by the watcher (vipsByGroup)
-	g.res, g.vips = res, vips
-	s.mu.Unlock()
-	if !g.held {
+	held := false
+	s.set(func() { g.res, g.vips, held = res, vips, g.held })
+	if !held {
 		return nil
 	}
 	stopErr := old.Stop(ctx)
 	if err := res.Start(ctx); err != nil {
-		g.held = false
+		s.set(func() { g.held = false })
 		return fmt.Errorf("restarting group %q with its new resources: %w", name, err)
 	}
 	if stopErr != nil {
@@ -201,26 +202,41 @@ func (s *groupSet) vipsByGroup() map[string][]*vip.VIP {
 
 // held reports whether group name's resources run here.
 func (s *groupSet) held(name string) (held bool) {
-	s.locked(name, func(g *managedGroup) error { held = g.held; return nil })
+	s.read(name, func(g *managedGroup) { held = g.held })
 	return held
+}
+
+// set runs f, which writes fields status reads, under s.mu.
+func (s *groupSet) set(f func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f()
+}
+
+// read runs f on group name under s.mu (not its op lock: a status read
+// does not wait for a start or stop in progress).
+func (s *groupSet) read(name string, f func(g *managedGroup)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if g, ok := s.groups[name]; ok {
+		f(g)
+	}
 }
 
 // firstPacket returns when the first packet for any of group name's VIPs
 // arrived after its last takeover (zero until one did).
 func (s *groupSet) firstPacket(name string) (first time.Time) {
-	s.locked(name, func(g *managedGroup) error {
+	s.read(name, func(g *managedGroup) {
 		first = earliest(g.vips, func(st vip.Stats) time.Time { return st.FirstPacket })
-		return nil
 	})
 	return first
 }
 
 // timeline returns the last start times of group name.
 func (s *groupSet) timeline(name string) (started, running, firstARP time.Time) {
-	s.locked(name, func(g *managedGroup) error {
+	s.read(name, func(g *managedGroup) {
 		started, running = g.started, g.running
 		firstARP = earliest(g.vips, func(st vip.Stats) time.Time { return st.FirstAnnounce })
-		return nil
 	})
 	return started, running, firstARP
 }

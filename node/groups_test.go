@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hapair/hapair/ha/resource"
 	"github.com/hapair/hapair/ha/resource/resourcetest"
@@ -85,4 +86,61 @@ func take(tr *resourcetest.Trace) []string {
 		return nil
 	}
 	return strings.Split(tr.String(), "\n")
+}
+
+// blockingStart is a resource whose Start waits until release is closed,
+// as a slow script or a BGP session does.
+type blockingStart struct{ started, release chan struct{} }
+
+func (b *blockingStart) Name() string { return "slow script" }
+func (b *blockingStart) Start(ctx context.Context) error {
+	close(b.started)
+	select {
+	case <-b.release:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+func (b *blockingStart) Stop(context.Context) error   { return nil }
+func (b *blockingStart) Status(context.Context) error { return nil }
+
+// TestGroupStatusDuringStart: what status reads of a group (held, the
+// timeline, the first packet) does not wait for a start in progress;
+// hactl status hung for the whole start (a script's start, up to its 20s
+// timeout; a bgp group's, up to 5s) and reported had as wedged.
+func TestGroupStatusDuringStart(t *testing.T) {
+	b := &blockingStart{started: make(chan struct{}), release: make(chan struct{})}
+	s := newGroupSet()
+	s.add("web", resource.NewGroup("web", []resource.Resource{b}, resource.Timeouts{}), nil)
+	done := make(chan error, 1)
+	go func() { done <- s.Start(context.Background(), "web") }()
+	<-b.started
+	type read struct {
+		held             bool
+		started, running time.Time
+	}
+	got := make(chan read, 1)
+	go func() {
+		var r read
+		r.held = s.held("web")
+		r.started, r.running, _ = s.timeline("web")
+		s.firstPacket("web")
+		got <- r
+	}()
+	select {
+	case r := <-got:
+		if r.held || r.started.IsZero() || !r.running.IsZero() {
+			t.Errorf("during the start: held %v, started %v, running %v; want not held, started set, running zero", r.held, r.started, r.running)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("held, timeline and firstPacket waited for the group's start to finish")
+	}
+	close(b.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !s.held("web") {
+		t.Error("after the start: not held")
+	}
 }
