@@ -216,6 +216,15 @@ func TestCheckHostNet(t *testing.T) {
 			`:18:78: group[0].resources[2].addresses[1]: 198.18.1.12 is this node's (lb2) address for conntrackd, and no interface of this host holds it: conntrackd binds it, so taking group "web" over would fail`,
 			`:39:41: bgp.nodes.lb2: 198.18.1.12 is this node's (lb2) address on the neighbours' network, and no interface of this host holds it: its BGP sessions and BFD would never come up`,
 		}},
+		// BIRD's sessions are single hop: the network the host really has
+		// must hold the neighbour, whatever bgp.nodes says.
+		{"BGP address on a narrower network than written", config.Net{Interfaces: map[string][]netip.Prefix{
+			"lo":   full.Interfaces["lo"],
+			"eth0": full.Interfaces["eth0"],
+			"eth1": {netip.MustParsePrefix("198.18.1.11/30")},
+		}}, "lb1", []string{
+			`:39:17: bgp.nodes.lb1: 198.18.1.11 is held here as 198.18.1.11/30 on eth1, whose network 198.18.1.8/30 does not hold neighbour 198.18.1.1 (bgp.neighbors[0]): BIRD's single-hop session to it would never come up`,
+		}},
 		{"not a node", full, "lb3", []string{
 			`:4:1: cluster.nodes: --node "lb3" is not one of them: host facts are checked for this host's node; name it with --node NAME, or leave them out for a config meant for another machine (hactl check-config --no-host)`,
 		}},
@@ -241,6 +250,29 @@ func TestCheckHostNet(t *testing.T) {
 				t.Errorf("Check errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
 			}
 		})
+	}
+	// An IPv6 address rides the IPv4 sessions with the interface's
+	// global IPv6 address as its next hop (ha/bgp's hasIPv6).
+	v6 := writeConfig(t, strings.Replace(netConfig, `addresses = ["198.18.3.100"]`, `addresses = ["198.18.3.100", "2001:db8::100"]`, 1))
+	for _, tc := range []struct {
+		eth1 []netip.Prefix
+		want string
+	}{
+		{[]netip.Prefix{netip.MustParsePrefix("198.18.1.11/24"), netip.MustParsePrefix("fe80::11/64")},
+			`:20:48: group[0].resources[4].addresses[1]: 2001:db8::100 rides the IPv4 BGP sessions, and eth1 (where this node's 198.18.1.11 is) has no global IPv6 address for BIRD to give as its next hop (RFC 2545 section 3): the route would never be announced; add one`},
+		{[]netip.Prefix{netip.MustParsePrefix("198.18.1.11/24"), netip.MustParsePrefix("2001:db8:1::11/64")}, ""},
+	} {
+		useHost(t, config.Host{Conntrackd: ok, BIRD: ok, Kernel: func(bool) error { return nil }, Net: have(config.Net{Interfaces: map[string][]netip.Prefix{
+			"lo": full.Interfaces["lo"], "eth0": full.Interfaces["eth0"], "eth1": tc.eth1,
+		}})})
+		_, err := Check(v6, CheckOptions{Node: "lb1"})
+		got := ""
+		if err != nil {
+			got = strings.TrimPrefix(err.Error(), v6)
+		}
+		if got != tc.want {
+			t.Errorf("Check (eth1 %v) = %q, want %q", tc.eth1, got, tc.want)
+		}
 	}
 	useHost(t, config.Host{Net: have(bare)})
 	if _, err := Check(path, CheckOptions{NoHost: true}); err != nil {

@@ -129,6 +129,54 @@ func (c *conv) probeNet(cfg *Config, h *Host) {
 	if b := cfg.BGP; b != nil {
 		if p, ok := b.Nodes[self]; ok && !n.holds(p.Addr()) {
 			c.errorf("bgp.nodes."+self, "%s is this node's (%s) address on the neighbours' network, and no interface of this host holds it: its BGP sessions and BFD would never come up", p.Addr(), self)
+		} else if ok {
+			c.neighborsOnLink(cfg, self, n)
+		}
+	}
+}
+
+// neighborsOnLink reports a neighbour outside the network this host really
+// has around self's BGP address: the config check compares neighbours with
+// bgp.nodes as written, but BIRD's single-hop (direct) sessions wait for
+// the neighbour on a connected network of the host.
+func (c *conv) neighborsOnLink(cfg *Config, self string, n Net) {
+	b := cfg.BGP
+	a := b.Nodes[self].Addr()
+	for dev, ps := range n.Interfaces {
+		for _, p := range ps {
+			if p.Addr() != a {
+				continue
+			}
+			for i, nb := range b.Neighbors {
+				if nb.Address.IsValid() && !p.Masked().Contains(nb.Address) {
+					c.errorf("bgp.nodes."+self, "%s is held here as %s on %s, whose network %s does not hold neighbour %s (bgp.neighbors[%d]): BIRD's single-hop session to it would never come up", a, p, dev, p.Masked(), nb.Address, i)
+					return
+				}
+			}
+			c.ipv6NextHop(cfg, a, dev, ps)
+			return
+		}
+	}
+}
+
+// ipv6NextHop reports the first IPv6 address a bgp resource announces
+// when dev, where this node's BGP address a is, has no global IPv6
+// address: the IPv6 routes ride the IPv4 sessions with that address as
+// their next hop (ha/bgp's hasIPv6; RFC 2545 section 3), and without one
+// they are never announced.
+func (c *conv) ipv6NextHop(cfg *Config, a netip.Addr, dev string, ps []netip.Prefix) {
+	if slices.ContainsFunc(ps, func(p netip.Prefix) bool { return p.Addr().Is6() && !p.Addr().IsLinkLocalUnicast() }) {
+		return
+	}
+	for path, r := range cfg.resources() {
+		if r.BGP == nil {
+			continue
+		}
+		for k, v := range r.BGP.Addresses {
+			if v.Is6() {
+				c.errorf(idx(path+".addresses", k), "%s rides the IPv4 BGP sessions, and %s (where this node's %s is) has no global IPv6 address for BIRD to give as its next hop (RFC 2545 section 3): the route would never be announced; add one", v, dev, a)
+				return
+			}
 		}
 	}
 }
