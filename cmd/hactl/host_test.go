@@ -29,12 +29,12 @@ func TestCheckConfigHostFacts(t *testing.T) {
 	// Every host has lo with 127.0.0.1; hapair-none0 is no interface.
 	onLo := replace(t, caseBase, `peers = {`, `interface = "lo"
 peers = {`)
-	onLo = replace(t, onLo, `lb1 = "198.18.1.11"`, `lb1 = "127.0.0.1"`)
+	onLo = replace(t, onLo, `lb1 = "198.18.1.11", lb2 = "198.18.1.12"`, `lb1 = "127.0.0.1", lb2 = "127.0.0.2"`)
 	onLo = replace(t, onLo, `interface = "eth0"`, `interface = "lo"`)
 	missing := replace(t, onLo, `interface = "lo"
 peers`, `interface = "hapair-none0"
 peers`)
-	missing = replace(t, missing, `lb1 = "127.0.0.1"`, `lb1 = "198.18.1.11"`)
+	missing = replace(t, missing, `lb1 = "127.0.0.1", lb2 = "127.0.0.2"`, `lb1 = "198.18.1.11", lb2 = "198.18.1.12"`)
 	missing = replace(t, missing, `interface = "lo" }`, `interface = "hapair-none1" }`)
 	// A socket in a directory others can write (/tmp without a private
 	// directory) is refused by had at start.
@@ -138,7 +138,7 @@ func TestCheckConfigPrograms(t *testing.T) {
 	}
 	body := replace(t, caseBase, `peers = {`, `interface = "lo"
 peers = {`)
-	body = replace(t, body, `lb1 = "198.18.1.11"`, `lb1 = "127.0.0.1"`)
+	body = replace(t, body, `lb1 = "198.18.1.11", lb2 = "198.18.1.12"`, `lb1 = "127.0.0.1", lb2 = "127.0.0.2"`)
 	body = replace(t, body, `interface = "eth0"`, `interface = "lo"`)
 	body = replace(t, body, "id = 7\n", "id = 7\nnotify = \""+prog+"\"\n")
 	body = replace(t, body, `  { kind = "balancer"`, `  { kind = "script", path = "hapair-no-such-script" },

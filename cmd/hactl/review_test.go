@@ -139,5 +139,11 @@ func TestCheckConfigReview(t *testing.T) {
 		}, []string{
 			`FILE:24:10: service[0].reals: want [[service.reals]] (an array of tables), not [service.reals] (one table)`,
 		}},
+		// A loopback address reaches only the sending host.
+		{"ucast link mixing loopback and other addresses", func(t *testing.T) string {
+			return replace(t, caseBase, `lb2 = "198.18.1.12"`, `lb2 = "127.0.0.2"`)
+		}, []string{
+			`FILE:9:38: link[0].peers.lb2: 127.0.0.2 is a loopback address, but node lb1's, 198.18.1.11, is not: heartbeats to a loopback address never leave the sending host; give lb2's address on the link's network (every node on loopback is for a test on one host)`,
+		}},
 	})
 }

@@ -138,10 +138,33 @@ func (s *Spec) Validate(nodes []string) error {
 				bad("peers", "no address for node %q: every node needs one", n)
 			}
 		}
+		s.loopbackMix(nodes, bad)
 	default:
 		bad("kind", "%q is not one of %s, %s", s.Kind, KindMcast, KindUcast)
 	}
 	return errors.Join(errs...)
+}
+
+// loopbackMix reports a node on a loopback address beside one that is
+// not: a datagram to a loopback address never leaves the sending host, so
+// the node elsewhere would never be heard (nodes all on loopback run on
+// one host, in a test).
+func (s *Spec) loopbackMix(nodes []string, bad func(path, format string, args ...any)) {
+	var other string // first node, in nodes order, not on loopback
+	for _, n := range nodes {
+		if a, ok := s.Peers[n]; ok && !a.IsLoopback() {
+			other = n
+			break
+		}
+	}
+	if other == "" {
+		return
+	}
+	for _, n := range nodes {
+		if a, ok := s.Peers[n]; ok && a.IsLoopback() {
+			bad("peers."+n, "%s is a loopback address, but node %s's, %s, is not: heartbeats to a loopback address never leave the sending host; give %s's address on the link's network (every node on loopback is for a test on one host)", a, other, s.Peers[other], n)
+		}
+	}
 }
 
 func (s *Spec) port() uint16 {
