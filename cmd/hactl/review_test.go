@@ -139,6 +139,12 @@ func TestCheckConfigReview(t *testing.T) {
 		}, []string{
 			`FILE:24:10: service[0].reals: want [[service.reals]] (an array of tables), not [service.reals] (one table)`,
 		}},
+		{"conntrack-sync with one address for both nodes", func(t *testing.T) string {
+			return replace(t, caseBase, `  { kind = "balancer"`, `  { kind = "conntrack-sync", interface = "eth1", addresses = ["198.18.1.11", "198.18.1.11"] },
+  { kind = "balancer"`)
+		}, []string{
+			`FILE:16:78: group[0].resources[1].addresses[1]: 198.18.1.11 is also node lb1's address (FILE:16:63): each node's conntrackd binds its own address and sends to the other's; give node lb2's`,
+		}},
 		// A loopback address reaches only the sending host.
 		{"ucast link mixing loopback and other addresses", func(t *testing.T) string {
 			return replace(t, caseBase, `lb2 = "198.18.1.12"`, `lb2 = "127.0.0.2"`)

@@ -238,7 +238,13 @@ func (c *conv) conntrackSync(path string, r *rawResource, cfg *Config) *Conntrac
 			c.errorf(idx(path+".addresses", i), "%q is not an IPv4 address", a)
 			continue
 		}
-		cs.Addresses[cfg.Cluster.Nodes[i]] = ip
+		node := cfg.Cluster.Nodes[i]
+		if j := slices.IndexFunc(cfg.Cluster.Nodes[:i], func(n string) bool { return cs.Addresses[n] == ip }); j >= 0 {
+			c.errorf(idx(path+".addresses", i), "%s is also node %s's address (%s): each node's conntrackd binds its own address and sends to the other's; give node %s's",
+				ip, cfg.Cluster.Nodes[j], c.ix.at(idx(path+".addresses", j)), node)
+			continue
+		}
+		cs.Addresses[node] = ip
 	}
 	return cs
 }
