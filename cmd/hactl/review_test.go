@@ -151,5 +151,11 @@ func TestCheckConfigReview(t *testing.T) {
 		}, []string{
 			`FILE:9:38: link[0].peers.lb2: 127.0.0.2 is a loopback address, but node lb1's, 198.18.1.11, is not: heartbeats to a loopback address never leave the sending host; give lb2's address on the link's network (every node on loopback is for a test on one host)`,
 		}},
+		// One mistake, one error: the peer is written, only not an address.
+		{"ucast peer written as a host name", func(t *testing.T) string {
+			return replace(t, caseBase, `lb2 = "198.18.1.12"`, `lb2 = "lb2.example"`)
+		}, []string{
+			`FILE:9:38: link[0].peers.lb2: "lb2.example" is not an IP address`,
+		}},
 	})
 }

@@ -105,7 +105,9 @@ const (
 // *field.Error values naming "kind", "interface", "group", "port" or
 // "peers.NODE". Links carry IPv4 only: the off-link guard (GTSM, RFC 5082)
 // reads the received TTL from IPv4 control messages, and IPv6 would need
-// its hop-limit twin on a second socket family.
+// its hop-limit twin on a second socket family. A peer given as the zero
+// Addr was written but is not an address: its parser reports that, so it
+// is neither checked nor missing here.
 func (s *Spec) Validate(nodes []string) error {
 	var errs []error
 	bad := func(path, format string, args ...any) { errs = append(errs, field.Errorf(path, format, args...)) }
@@ -127,6 +129,9 @@ func (s *Spec) Validate(nodes []string) error {
 			switch a := s.Peers[name]; {
 			case !slices.Contains(nodes, name):
 				errs = append(errs, field.KeyErrorf("peers."+name, "%q is not a node in %q", name, nodes))
+			case !a.IsValid():
+				// Written, but not an address: the caller that parsed it
+				// reports it (config, at its position).
 			case !a.Is4() || a.Is4In6():
 				bad("peers."+name, "%s is not an IPv4 address; links carry IPv4 only (the TTL-255 guard reads IPv4 control messages)", a)
 			case a.IsUnspecified() || a.IsMulticast():
@@ -152,7 +157,7 @@ func (s *Spec) Validate(nodes []string) error {
 func (s *Spec) loopbackMix(nodes []string, bad func(path, format string, args ...any)) {
 	var other string // first node, in nodes order, not on loopback
 	for _, n := range nodes {
-		if a, ok := s.Peers[n]; ok && !a.IsLoopback() {
+		if a, ok := s.Peers[n]; ok && a.IsValid() && !a.IsLoopback() {
 			other = n
 			break
 		}

@@ -409,16 +409,22 @@ func (c *conv) links(rs []rawLink, cl *Cluster) []Link {
 		if c.ix.has(path + ".group") {
 			l.Group = c.addr(path+".group", r.Group)
 		}
+		// A peer written but not an address is reported once, as that: the
+		// link's rules get it as the zero Addr, which they do not call
+		// missing.
+		var written map[string]netip.Addr
 		if c.ix.has(path + ".peers") {
-			l.Peers = map[string]netip.Addr{}
+			l.Peers, written = map[string]netip.Addr{}, map[string]netip.Addr{}
 			for _, k := range slices.Sorted(maps.Keys(r.Peers)) {
-				if a := c.addr(path+".peers."+k, r.Peers[k]); a.IsValid() {
+				a := c.addr(path+".peers."+k, r.Peers[k])
+				if a.IsValid() {
 					l.Peers[k] = a
 				}
+				written[k] = a
 			}
 		}
 		if _, ok := linkKeys[l.Kind]; ok {
-			spec := link.Spec{Name: l.Name, Kind: l.Kind, Interface: l.Interface, Group: l.Group, Port: l.Port, Peers: l.Peers}
+			spec := link.Spec{Name: l.Name, Kind: l.Kind, Interface: l.Interface, Group: l.Group, Port: l.Port, Peers: written}
 			c.domain(spec.Validate(cl.Nodes), func(p string) string { return path + "." + p })
 		}
 		links = append(links, l)
