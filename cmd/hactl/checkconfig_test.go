@@ -5,7 +5,6 @@ import (
 	"errors"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -13,44 +12,24 @@ import (
 	"github.com/hapair/hapair/node/nodetest"
 )
 
-// badConfig has a misspelled key (deadtme) and a deadtime shorter than
-// 2×keepalive; both must be reported, with positions.
-const badConfig = `[cluster]
-name = "web"
-id = 7
-nodes = ["lb1", "lb2"]
+// badConfig is caseBase with a misspelled key (deadtme) and a deadtime
+// shorter than 2×keepalive; both must be reported, with positions.
+func badConfig(t *testing.T) string {
+	return replace(t, caseBase, "nodes = [\"lb1\", \"lb2\"]\n", `nodes = ["lb1", "lb2"]
 keepalive = "100ms"
 warntime = "150ms"
 deadtime = "180ms"
 deadtme = "400ms"
-
-[[link]]
-kind = "mcast"
-interface = "eth0"
-group = "239.255.0.94"
-
-[[group]]
-name = "mail"
-preferred = "lb1"
-resources = [ { kind = "script", path = "mailq" } ]
-`
+`)
+}
 
 var badWant = []string{
 	`:7:12: cluster.deadtime: 180ms must be longer than 2×keepalive (200ms)`,
 	`:8:1: cluster.deadtme: unknown key "deadtme" (did you mean "deadtime"?)`,
 }
 
-func writeFile(t *testing.T, name, body string) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 func TestCheckConfig(t *testing.T) {
-	bad := writeFile(t, "bad.toml", badConfig)
+	bad := writeCase(t, badConfig(t))
 	web, webKeys := nodetest.Example(t, "web-pair.toml", 0o600)
 	sip, _ := nodetest.Example(t, "sip-pair.toml", 0o600)
 	tests := []struct {
@@ -105,7 +84,7 @@ func TestCheckConfig(t *testing.T) {
 // TestCheckConfigBinary runs the real hactl binary, as an operator would.
 func TestCheckConfigBinary(t *testing.T) {
 	bin := testkit.BuildBinary(t, "hactl")
-	bad := writeFile(t, "had.toml", badConfig)
+	bad := writeCase(t, badConfig(t))
 	cmd := exec.Command(bin, "check-config", bad)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
