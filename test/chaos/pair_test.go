@@ -1,7 +1,6 @@
 package chaos
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -94,7 +93,7 @@ func newPair(t *testing.T, o pairOpts) *pair {
 	// connection was reset) and five probes in a row succeed.
 	if _, err := lab.WaitFor(15*time.Second, func() error {
 		for _, n := range []string{"lb1", "lb2"} {
-			if err := p.realsUp(n, len(l.Backends())); err != nil {
+			if err := l.Host(n).RealsUp(bins, "tcp", len(l.Backends())); err != nil {
 				return err
 			}
 		}
@@ -237,37 +236,4 @@ func count(log string, subs ...string) int {
 		}
 	}
 	return n
-}
-
-// realsUp says why node's balancer has not yet got want reals up in
-// service "tcp" (hactl services -o json), nil once it has.
-func (p *pair) realsUp(node string, want int) error {
-	out, err := p.lab.Host(node).Hactl(p.bins, "services", "-o", "json")
-	if err != nil {
-		return fmt.Errorf("hactl services on %s: %v: %s", node, err, out)
-	}
-	var doc struct {
-		Services []struct {
-			Name  string `json:"name"`
-			Reals []struct {
-				Address string `json:"address"`
-				Healthy bool   `json:"healthy"`
-			} `json:"reals"`
-		} `json:"services"`
-	}
-	if err := json.Unmarshal(out, &doc); err != nil {
-		return fmt.Errorf("hactl services -o json on %s: %v: %s", node, err, out)
-	}
-	up := 0
-	for _, s := range doc.Services {
-		for _, r := range s.Reals {
-			if s.Name == "tcp" && r.Healthy {
-				up++
-			}
-		}
-	}
-	if up < want {
-		return fmt.Errorf("%s: %d of %d reals of service tcp up", node, up, want)
-	}
-	return nil
 }

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"syscall"
@@ -65,16 +64,15 @@ type serviceState struct {
 }
 
 func (p *pair) services(node string) (map[string]serviceState, error) {
-	out, err := p.lab.Host(node).Hactl(p.bins, "services", "-o", "json")
-	if err != nil {
-		return nil, fmt.Errorf("hactl services on %s: %v: %s", node, err, out)
-	}
 	var doc struct {
 		Version  int            `json:"version"`
 		Services []serviceState `json:"services"`
 	}
-	if err := json.Unmarshal(out, &doc); err != nil || doc.Version != 1 {
-		return nil, fmt.Errorf("hactl services -o json: version %d, %v: %s", doc.Version, err, out)
+	if err := p.lab.Host(node).Services(p.bins, &doc); err != nil {
+		return nil, err
+	}
+	if doc.Version != 1 {
+		return nil, fmt.Errorf("hactl services -o json on %s: version %d, want 1", node, doc.Version)
 	}
 	m := map[string]serviceState{}
 	for _, s := range doc.Services {
@@ -88,20 +86,7 @@ func (p *pair) services(node string) (map[string]serviceState, error) {
 func (p *pair) waitRealsUp(node, service string, reals int, timeout time.Duration) {
 	p.t.Helper()
 	lab.Eventually(p.t, timeout, fmt.Sprintf("%s's service %s has its %d reals up", node, service, reals), func() error {
-		svcs, err := p.services(node)
-		if err != nil {
-			return err
-		}
-		s, ok := svcs[service]
-		if !ok || len(s.Reals) != reals {
-			return fmt.Errorf("service %s: %+v", service, s)
-		}
-		for _, r := range s.Reals {
-			if !r.Healthy {
-				return fmt.Errorf("service %s real %s: %s", service, r.Address, r.Reason)
-			}
-		}
-		return nil
+		return p.lab.Host(node).RealsUp(p.bins, service, reals)
 	})
 }
 
