@@ -12,9 +12,7 @@ import (
 // the client connects to the VIP every 10 ms: 0 failed requests, and the
 // group does not move.
 func TestChurn(t *testing.T) {
-	sc, r := setup(t)
-	o := pairOpts{keepalive: 100 * time.Millisecond}
-	p := newPair(t, o)
+	sc, r, p := setupPair(t, pairOpts{keepalive: 100 * time.Millisecond})
 	const window = 3 * time.Second // one probe run; ops fit in its first 2.5 s
 	reloads, drains := 0, 0
 	failed, sent, stalled, service, here := 0, 0, 0, 0, 0
@@ -27,10 +25,10 @@ func TestChurn(t *testing.T) {
 		end := time.Now().Add(window - 500*time.Millisecond)
 		for time.Now().Before(end) && (reloads < sc.reloads || drains < sc.reloads) {
 			if reloads < sc.reloads {
-				o.weight = 1 + (reloads+1)%2
+				p.o.weight = 1 + (reloads+1)%2
 				for _, n := range []string{"lb1", "lb2"} {
 					h := p.lab.Host(n)
-					h.WriteFile("had.toml", config(h, o), 0o600)
+					h.WriteFile("had.toml", config(h, p.o), 0o600)
 					if out, err := h.Hactl(p.bins, "reload"); err != nil {
 						t.Fatalf("reload %d on %s: %v: %s", reloads, n, err, out)
 					}

@@ -23,9 +23,7 @@ func summary(res *probe.Result) string {
 // alternating nodes. Each cycle ends with exactly one owner; reported: the
 // takeover distribution and the client-visible outage.
 func TestCrashLoop(t *testing.T) {
-	sc, r := setup(t)
-	o := pairOpts{keepalive: 50 * time.Millisecond}
-	p := newPair(t, o)
+	sc, r, p := setupPair(t, pairOpts{keepalive: 50 * time.Millisecond})
 	var takeovers, outages, fine []time.Duration
 	bad, stalledCycles := 0, 0
 	var trace strings.Builder
@@ -79,7 +77,7 @@ func TestCrashLoop(t *testing.T) {
 			// bound's figure (a shorter one cannot add much to an
 			// outage that lasts a deadtime anyway, and under load the
 			// 50ms ones are everywhere).
-			so := classifyOutages(res, nil, longer(can.seen(), o.deadtime()/2))
+			so := classifyOutages(res, nil, longer(can.seen(), p.o.deadtime()/2))
 			outages = append(outages, so.longest)
 			if so.longest == so.unexplained {
 				fine = append(fine, so.longest)
@@ -114,7 +112,7 @@ func TestCrashLoop(t *testing.T) {
 		}
 		fmt.Fprintf(&trace, "cycle %d: killed %s, %s held the VIP after %v, client: %s%s\n", i, victim, survivor, took, summary(res), why)
 	}
-	setting := fmt.Sprintf("%d cycles, keepalive %v, deadtime %v", sc.crashes, o.keepalive, o.deadtime())
+	setting := fmt.Sprintf("%d cycles, keepalive %v, deadtime %v", sc.crashes, p.o.keepalive, p.o.deadtime())
 	r.row("crash loop", "hapair", setting, "cycles not ending with exactly one owner", fmt.Sprint(bad), verdict(bad == 0))
 	r.row("crash loop", "hapair", setting, "takeover (SIGKILL to the survivor's \"group master\" log line: VIP bound and announced)", quantiles(takeovers), "-")
 	r.row("crash loop", "hapair", setting, fmt.Sprintf("client-visible outage of the service (probe every 10ms; prober stalls left out, in %d cycles)", stalledCycles), quantiles(outages), "-")

@@ -21,9 +21,7 @@ import (
 // receive-buffer drop counter does), no false failover, and the CPU the
 // flood costs had reported.
 func TestHostileTraffic(t *testing.T) {
-	sc, r := setup(t)
-	o := pairOpts{keepalive: 100 * time.Millisecond}
-	p := newPair(t, o)
+	sc, r, p := setupPair(t, pairOpts{keepalive: 100 * time.Millisecond})
 	inject := lab.Build(t, "./test/cmd/labinject")[0]
 	const rate = 10000 // per link
 	d := sc.flood
@@ -137,11 +135,11 @@ func TestHostileTraffic(t *testing.T) {
 	// the flood did not get through, the host did not run had.
 	// The canary records the shorter stalls that explain a client outage
 	// too; a takeover is explained by one of deadtime/2 or more only.
-	long := longer(gaps, o.deadtime()/2)
+	long := longer(gaps, p.o.deadtime()/2)
 	starts := append(startTimes(p.output("lb1")[off1:]), startTimes(p.output("lb2")[off2:])...)
 	ff, stalled := len(starts), 0
 	for _, st := range starts {
-		if during(long, st.Add(-o.deadtime()/2), o.deadtime()/2+50*time.Millisecond) {
+		if during(long, st.Add(-p.o.deadtime()/2), p.o.deadtime()/2+50*time.Millisecond) {
 			stalled++
 		}
 	}

@@ -50,6 +50,14 @@ func setup(t *testing.T) (scale, *report) {
 	return sc, theReport(t, sc)
 }
 
+// setupPair is setup, then a pair running with o: where the scenarios on
+// one pair begin (the pair keeps o, as p.o).
+func setupPair(t *testing.T, o pairOpts) (scale, *report, *pair) {
+	t.Helper()
+	sc, r := setup(t)
+	return sc, r, newPair(t, o)
+}
+
 // maxSoak bounds HAPAIR_CHAOS_SOAK (the probe's own bound, probe.MaxDuration).
 const maxSoak = 10 * time.Minute
 

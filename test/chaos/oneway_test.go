@@ -15,13 +15,11 @@ import (
 // within deadtime + two keepalives and for as long as the loss lasts, and
 // lb1's status naming the one-way link.
 func TestOneWayLoss(t *testing.T) {
-	sc, r := setup(t)
-	o := pairOpts{keepalive: 100 * time.Millisecond}
-	p := newPair(t, o)
+	sc, r, p := setupPair(t, pairOpts{keepalive: 100 * time.Millisecond})
 	p.lab.MuteHeartbeats("lb1")
 	muted := time.Now()
 	took := p.waitSole("lb2", 10*time.Second)
-	bound := o.deadtime() + 2*o.keepalive
+	bound := p.o.deadtime() + 2*p.o.keepalive
 	// Sample the holders while the loss lasts.
 	bad, samples := 0, 0
 	for end := muted.Add(sc.oneWay); time.Now().Before(end); samples++ {
@@ -48,7 +46,7 @@ func TestOneWayLoss(t *testing.T) {
 		}
 	}
 	p.lab.Heal()
-	setting := fmt.Sprintf("lb1 output heartbeats dropped on both links, keepalive %v, deadtime %v, %v", o.keepalive, o.deadtime(), sc.oneWay)
+	setting := fmt.Sprintf("lb1 output heartbeats dropped on both links, keepalive %v, deadtime %v, %v", p.o.keepalive, p.o.deadtime(), sc.oneWay)
 	// took includes polling ip and hactl in namespaces (tens of ms a round).
 	r.row("one-way loss", "hapair", setting, "one owner after (bound deadtime+2×keepalive)", fmt.Sprintf("%v (bound %v)", took.Round(time.Millisecond), bound), verdict(took <= bound+300*time.Millisecond))
 	r.row("one-way loss", "hapair", setting, "samples (every 50ms) with 0 or 2 VIP holders", fmt.Sprintf("%d of %d", bad, samples), verdict(bad == 0))
@@ -63,7 +61,7 @@ func TestOneWayLoss(t *testing.T) {
 	if _, err := lab.WaitFor(5*time.Second, func() error { return bothAlive(p) }); err != nil {
 		t.Errorf("after the heal: %v", err)
 	}
-	time.Sleep(4 * o.keepalive) // an observation window after the heal, not a wait for a condition
+	time.Sleep(4 * p.o.keepalive) // an observation window after the heal, not a wait for a condition
 	moves := count(p.output("lb1")[off1:], "group starting") + count(p.output("lb2")[off2:], "group starting")
 	owner, err := p.owner()
 	if err != nil || owner != "lb2" || moves > 0 {
