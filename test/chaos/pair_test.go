@@ -34,7 +34,7 @@ func (o pairOpts) deadtime() time.Duration { return 4 * o.keepalive }
 func config(h *lab.Host, o pairOpts) string { return configText(h.Dir, h.HadSocket(), o) }
 
 // configText is the config of a node whose directory is dir and control
-// socket is socket: the e2e scenarios' [garp] table, heartbeat links
+// socket is socket: the e2e scenarios' [cluster] and [garp] tables, heartbeat links
 // (multicast on eth0, unicast on the heartbeat LAN) and TCP service on the
 // backends, under a VIP, with the chaos timing.
 func configText(dir, socket string, o pairOpts) string {
@@ -44,18 +44,9 @@ func configText(dir, socket string, o pairOpts) string {
 	}
 	service := scenario.Service{Name: "tcp", Port: 9000, Check: `type = "connect"`,
 		Reals: fmt.Sprintf(`{ address = "198.18.0.21:9000" }, { address = "198.18.0.22:9000", weight = %d }`, max(o.weight, 1))}
-	return fmt.Sprintf(`[cluster]
-name = "chaos"
-id = 15
-nodes = ["lb1", "lb2"]
-authkeys = "authkeys"
-keepalive = "%s"
-deadtime = "%s"
-initdead = "1s"
-state_dir = "%s/state"
-socket = "%s"
-realtime = %t
-
+	cluster := scenario.Cluster{Name: "chaos", ID: 15, Keepalive: o.keepalive, Deadtime: o.deadtime(), Initdead: time.Second,
+		Keys: fmt.Sprintf("realtime = %t\n", !o.normal), Dir: dir, Socket: socket}
+	return fmt.Sprintf(`%s
 %s
 %s%s[[group]]
 name = "web"
@@ -65,7 +56,7 @@ resources = [
   { kind = "balancer", services = ["tcp"] },
 ]
 
-%s`, o.keepalive, o.deadtime(), dir, socket, !o.normal, scenario.GARP, scenario.Links(`lb1 = "198.18.1.11", lb2 = "198.18.1.12"`), ping, service)
+%s`, cluster, scenario.GARP, scenario.Links(`lb1 = "198.18.1.11", lb2 = "198.18.1.12"`), ping, service)
 }
 
 // pair is a lab with had on lb1 and lb2.

@@ -33,19 +33,9 @@ const authkeys = "auth 1\n1 sha256 hapair-demo-secret-not-for-production\n"
 // heartbeat links: multicast on the LAN and unicast on the heartbeat LAN.
 func config(l *lab.Lab, h *lab.Host) string {
 	lb1, lb2 := l.Host("lb1").HBAddr, l.Host("lb2").HBAddr
-	return fmt.Sprintf(`[cluster]
-name = "demo"
-id = 7
-nodes = ["lb1", "lb2"]
-authkeys = "authkeys"
-keepalive = "%s"
-warntime = "%s"
-deadtime = "%s"
-initdead = "%s"
-auto_failback = false
-state_dir = "%s/state"
-socket = "%s"
-
+	cluster := scenario.Cluster{Name: "demo", ID: 7, Keepalive: keepalive, Warntime: (keepalive + deadtime) / 2, Deadtime: deadtime, Initdead: initdead,
+		Keys: "auto_failback = false\n", Dir: h.Dir, Socket: h.HadSocket()}
+	return fmt.Sprintf(`%s
 %s
 %s[[group]]
 name = "%s"
@@ -55,8 +45,7 @@ resources = [
   { kind = "vip", address = "%s/24", interface = "eth0" },
 ]
 
-%s`, keepalive, (keepalive+deadtime)/2, deadtime, initdead, h.Dir, h.HadSocket(),
-		scenario.GARP, scenario.Links(fmt.Sprintf("lb1 = %q, lb2 = %q", lb1, lb2)), group, vip, httpService)
+%s`, cluster, scenario.GARP, scenario.Links(fmt.Sprintf("lb1 = %q, lb2 = %q", lb1, lb2)), group, vip, httpService)
 }
 
 // httpService is the balancer in HTTP mode on the VIP, forwarding to

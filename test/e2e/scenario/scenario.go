@@ -94,21 +94,10 @@ func Config(dir, socket string, o Options) string {
 		garp = GARP
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, `[cluster]
-name = "e2e"
-id = 42
-nodes = %s
-authkeys = "authkeys"
-keepalive = "%s"
-warntime = "%s"
-deadtime = "%s"
-initdead = "%s"
-auto_failback = %v
-%sstate_dir = "%s/state"
-socket = "%s"
-%s
-%s
-`, nodes, Keepalive, (Keepalive+Deadtime)/2, Deadtime, initdead, o.AutoFailback, holdLine, dir, socket, notifyLine(o), garp)
+	b.WriteString(Cluster{Name: "e2e", ID: 42, Nodes: nodes,
+		Keepalive: Keepalive, Warntime: (Keepalive + Deadtime) / 2, Deadtime: Deadtime, Initdead: initdead,
+		Keys: fmt.Sprintf("auto_failback = %v\n", o.AutoFailback) + holdLine + notifyLine(o), Dir: dir, Socket: socket}.String())
+	fmt.Fprintf(&b, "\n%s\n", garp)
 	if o.Links != "" {
 		b.WriteString(o.Links)
 	} else {
@@ -132,6 +121,43 @@ preferred = %s
 		fmt.Fprintf(&b, "\n[admin]\nlisten = \"0.0.0.0:%d\"\nallow_remote = true\n", AdminPort)
 	}
 	return strings.ReplaceAll(b.String(), "HOSTDIR", dir)
+}
+
+// Cluster is the [cluster] table of a lab node's config: the node's
+// state directory and control socket live in its own directory, the
+// authkeys file next to the config.
+type Cluster struct {
+	Name  string
+	ID    int
+	Nodes string // the TOML list of node names; "" = ["lb1", "lb2"]
+	// The heartbeat timing; Warntime 0 leaves warntime unset (had derives
+	// it from keepalive and deadtime).
+	Keepalive, Warntime, Deadtime, Initdead time.Duration
+	Keys                                    string // more keys, one TOML line each (auto_failback, realtime, notify)
+	Dir, Socket                             string // the node's directory (state_dir is Dir/state) and control socket
+}
+
+// String is the [cluster] table, ending with its last key's line.
+func (c Cluster) String() string {
+	nodes := c.Nodes
+	if nodes == "" {
+		nodes = `["lb1", "lb2"]`
+	}
+	warntime := ""
+	if c.Warntime != 0 {
+		warntime = fmt.Sprintf("warntime = %q\n", c.Warntime.String())
+	}
+	return fmt.Sprintf(`[cluster]
+name = %q
+id = %d
+nodes = %s
+authkeys = "authkeys"
+keepalive = %q
+%sdeadtime = %q
+initdead = %q
+%sstate_dir = "%s/state"
+socket = "%s"
+`, c.Name, c.ID, nodes, c.Keepalive.String(), warntime, c.Deadtime.String(), c.Initdead.String(), c.Keys, c.Dir, c.Socket)
 }
 
 // GARP is the [garp] table of every lab node: three announcements 50ms
