@@ -216,10 +216,7 @@ func TestBalancerReloadUnderLoad(t *testing.T) {
 	lb1 := p.lab.Host("lb1")
 	next := scenario.Reweighted(pairConfig(lb1, p.opts))
 	lb1.WriteFile("had.toml", next, 0o600)
-	out, err := lb1.Hactl(p.bins, "reload")
-	if err != nil {
-		t.Fatalf("hactl reload: %v: %s", err, out)
-	}
+	out := p.hactl("lb1", "reload")
 	t.Logf("hactl reload:\n%s", out)
 	testkit.Substrings(t, "hactl reload output", string(out), []string{"real + 198.18.0.23:80", "198.18.0.21:80 weight 1 -> 2"}, nil)
 	res, err := pr.Result(30 * time.Second)

@@ -37,9 +37,7 @@ func TestTakeoverStandbyAndIsMaster(t *testing.T) {
 	}
 	check("lb1", "lb2")
 
-	if out, err := p.lab.Host("lb2").Hactl(p.bins, "takeover", "web"); err != nil {
-		t.Fatalf("hactl takeover web on lb2: %v: %s", err, out)
-	}
+	p.hactl("lb2", "takeover", "web")
 	took := p.waitOwner("lb2", 5*time.Second)
 	t.Logf("hactl takeover: lb2 alone holds the VIP after %v", took.Round(time.Millisecond))
 	check("lb2", "lb1")
@@ -57,9 +55,7 @@ func TestTakeoverStandbyAndIsMaster(t *testing.T) {
 		return nil
 	})
 
-	if out, err := p.lab.Host("lb2").Hactl(p.bins, "standby"); err != nil {
-		t.Fatalf("hactl standby on lb2: %v: %s", err, out)
-	}
+	p.hactl("lb2", "standby")
 	took = p.waitOwner("lb1", 5*time.Second)
 	t.Logf("hactl standby: lb1 alone holds the VIP after %v", took.Round(time.Millisecond))
 	check("lb1", "lb2")
@@ -75,9 +71,7 @@ func TestTakeoverStandbyAndIsMaster(t *testing.T) {
 func TestMaintenanceFreezes(t *testing.T) {
 	p := runningPair(t, pairOptions{})
 
-	if out, err := p.lab.Host("lb2").Hactl(p.bins, "maintenance", "on"); err != nil {
-		t.Fatalf("hactl maintenance on: %v: %s", err, out)
-	}
+	p.hactl("lb2", "maintenance", "on")
 	st, err := p.status("lb2")
 	if err != nil || !st.Maintenance {
 		t.Fatalf("lb2 status after maintenance on: %+v, %v; want maintenance shown", st, err)
@@ -91,9 +85,7 @@ func TestMaintenanceFreezes(t *testing.T) {
 		}
 		return nil
 	})
-	if out, err := p.lab.Host("lb2").Hactl(p.bins, "maintenance", "off"); err != nil {
-		t.Fatalf("hactl maintenance off: %v: %s", err, out)
-	}
+	p.hactl("lb2", "maintenance", "off")
 	took := p.waitHolds("lb2", 5*time.Second)
 	t.Logf("maintenance off: lb2 took over from the dead lb1 after %v", took.Round(time.Millisecond))
 }

@@ -191,9 +191,7 @@ func TestVerbsReportOutcome(t *testing.T) {
 	if code := lab.ExitCode(err); code != 1 || !strings.Contains(string(out)+fmt.Sprint(err), "no live peer can hold it") {
 		t.Errorf("hactl standby with no live peer = exit %d (%v): %s; want 1 and the reason", code, err, out)
 	}
-	if out, err := lb2.Hactl(p.bins, "maintenance", "on"); err != nil {
-		t.Fatalf("hactl maintenance on: %v: %s", err, out)
-	}
+	p.hactl("lb2", "maintenance", "on")
 	out, err = lb2.Hactl(p.bins, "takeover")
 	if code := lab.ExitCode(err); code != 1 || !strings.Contains(string(out)+fmt.Sprint(err), "maintenance") {
 		t.Errorf("hactl takeover in maintenance = exit %d (%v): %s; want 1 and the reason", code, err, out)
@@ -231,9 +229,7 @@ func TestPeerResetAfterLostStateDir(t *testing.T) {
 		}
 		return nil
 	})
-	if out, err := lb1.Hactl(p.bins, "peer", "reset", "lb2"); err != nil {
-		t.Fatalf("hactl peer reset lb2: %v: %s", err, out)
-	}
+	p.hactl("lb1", "peer", "reset", "lb2")
 	lab.Eventually(t, 5*time.Second, "lb1 hears lb2 again", func() error {
 		out, err := lb1.Hactl(p.bins, "status", "-o", "json")
 		if err != nil {

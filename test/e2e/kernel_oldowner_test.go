@@ -213,9 +213,7 @@ func TestKernelNATRepliesThroughOldOwner(t *testing.T) {
 	waitSynced(t, p)
 	atMove := d1.read(t)
 	start := time.Now()
-	if out, err := p.lab.Host("lb1").Hactl(p.bins, "standby", "web"); err != nil {
-		t.Fatalf("hactl standby: %v: %s", err, out)
-	}
+	p.hactl("lb1", "standby", "web")
 	released := time.Since(start)
 	p.waitHolds("lb2", 5*time.Second)
 	took := time.Since(start)
@@ -268,17 +266,13 @@ func TestKernelNATTakeBack(t *testing.T) {
 	stop := s.live()
 	waitSynced(t, p)
 	start := time.Now()
-	if out, err := p.lab.Host("lb1").Hactl(p.bins, "standby", "web"); err != nil {
-		t.Fatalf("hactl standby on lb1: %v: %s", err, out)
-	}
+	p.hactl("lb1", "standby", "web")
 	p.waitHolds("lb2", 5*time.Second)
 	// The stream through lb2 for a while: 50 of the reals' replies.
 	before := d2.read(t)
 	waitCounter(t, d2, before, "real-established", 50, 2*time.Second)
 	back := time.Now()
-	if out, err := p.lab.Host("lb1").Hactl(p.bins, "takeover", "web"); err != nil {
-		t.Fatalf("hactl takeover on lb1: %v: %s", err, out)
-	}
+	p.hactl("lb1", "takeover", "web")
 	p.waitHolds("lb1", 5*time.Second)
 	took := time.Since(back)
 	if d := time.Since(start); d > 5*time.Second {

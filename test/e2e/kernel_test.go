@@ -318,9 +318,7 @@ func TestKernelNATSurvivesSwitchover(t *testing.T) {
 	waitSynced(t, p)
 	before := d1.read(t)
 	start := time.Now()
-	if out, err := p.lab.Host("lb1").Hactl(p.bins, "standby", "web"); err != nil {
-		t.Fatalf("hactl standby: %v: %s", err, out)
-	}
+	p.hactl("lb1", "standby", "web")
 	p.waitHolds("lb2", 5*time.Second)
 	took := time.Since(start)
 	err := stop(100)
@@ -417,9 +415,7 @@ func TestKernelDRFlowsSurviveMoves(t *testing.T) {
 				p.crashOwner("lb1")
 			}
 			if move == "switchover" {
-				if out, err := p.lab.Host("lb1").Hactl(p.bins, "standby", "web"); err != nil {
-					t.Fatalf("hactl standby: %v: %s", err, out)
-				}
+				p.hactl("lb1", "standby", "web")
 			}
 			p.waitHolds("lb2", 5*time.Second)
 			took := time.Since(start)
@@ -447,10 +443,7 @@ func TestKernelNATReload(t *testing.T) {
 	}
 	lb1 := p.lab.Host("lb1")
 	lb1.WriteFile("had.toml", scenario.KernelReweighted(pairConfig(lb1, p.opts)), 0o600)
-	out, err := lb1.Hactl(p.bins, "reload")
-	if err != nil {
-		t.Fatalf("hactl reload: %v: %s", err, out)
-	}
+	out := p.hactl("lb1", "reload")
 	t.Logf("hactl reload:\n%s", out)
 	if err := s.run(50); err != nil {
 		t.Fatalf("the open connection to the quiescent real after the reload: %v", err)
@@ -474,10 +467,7 @@ func TestKernelNATRealDrain(t *testing.T) {
 	if s.real != "backend1" {
 		drained = "198.18.0.22:9000"
 	}
-	lb1 := p.lab.Host("lb1")
-	if out, err := lb1.Hactl(p.bins, "real", "disable", "nat", drained); err != nil {
-		t.Fatalf("hactl real disable nat %s: %v: %s", drained, err, out)
-	}
+	p.hactl("lb1", "real", "disable", "nat", drained)
 	if err := s.run(20); err != nil {
 		t.Fatalf("the open connection to drained %s (%s): %v", s.real, drained, err)
 	}
@@ -488,9 +478,7 @@ func TestKernelNATRealDrain(t *testing.T) {
 			t.Fatalf("new connection %d went to drained %s", i, s.real)
 		}
 	}
-	if out, err := lb1.Hactl(p.bins, "real", "enable", "nat", drained); err != nil {
-		t.Fatalf("hactl real enable nat %s: %v: %s", drained, err, out)
-	}
+	p.hactl("lb1", "real", "enable", "nat", drained)
 	seen := map[string]int{}
 	for range 4 { // rr over two reals
 		n := dialStream(t, p)
@@ -534,9 +522,7 @@ func TestKernelTablesFollowTheGroup(t *testing.T) {
 	}
 	wantTable("lb1", true, "owner")
 	wantTable("lb2", false, "standby")
-	if out, err := p.lab.Host("lb1").Hactl(p.bins, "standby", "web"); err != nil {
-		t.Fatalf("hactl standby: %v: %s", err, out)
-	}
+	p.hactl("lb1", "standby", "web")
 	p.waitHolds("lb2", 5*time.Second)
 	wantTable("lb2", true, "after the switchover")
 	wantTable("lb1", false, "after the switchover")

@@ -85,6 +85,17 @@ func (p *pair) status(node string) (*status, error) {
 // statusInto decodes node's `hactl status -o json` into v.
 func (p *pair) statusInto(node string, v any) error { return p.lab.Host(node).Status(p.bins, v) }
 
+// hactl runs hactl with args on node and returns its output; it fails
+// the test when hactl fails, naming the command, the node and the output.
+func (p *pair) hactl(node string, args ...string) []byte {
+	p.t.Helper()
+	out, err := p.lab.Host(node).Hactl(p.bins, args...)
+	if err != nil {
+		p.t.Fatalf("hactl %s on %s: %v: %s", strings.Join(args, " "), node, err, out)
+	}
+	return out
+}
+
 // holders returns the nodes holding the VIP.
 func (p *pair) holders() []string {
 	p.t.Helper()

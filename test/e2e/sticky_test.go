@@ -104,9 +104,7 @@ func TestStickyClientAcrossFailover(t *testing.T) {
 	// An operator moves the group once the returning node's reals pass
 	// their checks: a sticky real not yet up here is not used.
 	p.waitRealsUp("lb1", "http", 2, 5*time.Second)
-	if out, err := p.lab.Host("lb1").Hactl(p.bins, "takeover", "web"); err != nil {
-		t.Fatalf("hactl takeover web on lb1: %v: %s", err, out)
-	}
+	p.hactl("lb1", "takeover", "web")
 	p.waitOwner("lb1", 5*time.Second)
 	p.waitHTTPServed("lb1")
 	if got := p.stickyBackend("after the planned switchover"); got != first {
@@ -159,9 +157,7 @@ func TestKernelNATStickyAcrossFailover(t *testing.T) {
 	}
 	p.waitSynced("lb1", "lb2")
 	p.waitRealsUp("lb1", "nat", 2, 10*time.Second)
-	if out, err := p.lab.Host("lb1").Hactl(p.bins, "takeover", "web"); err != nil {
-		t.Fatalf("hactl takeover web on lb1: %v: %s", err, out)
-	}
+	p.hactl("lb1", "takeover", "web")
 	stickyThrough(t, p, "lb1", first, "after the planned switchover back")
 }
 
