@@ -30,3 +30,19 @@ func Substrings(t testing.TB, what, text string, want, notWant []string) {
 		}
 	}
 }
+
+// WantError checks the error of a table case's call: want is the text the
+// error must contain, "" for a call that must succeed. It fails t, naming
+// what, when err is missing, unwanted or lacks want, and reports whether
+// the case is over (an error was wanted or came): the caller returns, and
+// checks the results only of a call that succeeded as wanted.
+func WantError(t testing.TB, what string, err error, want string) (done bool) {
+	t.Helper()
+	switch {
+	case want == "" && err != nil:
+		t.Errorf("%s error = %v, want none", what, err)
+	case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+		t.Errorf("%s error = %v, want one containing %q", what, err, want)
+	}
+	return want != "" || err != nil
+}

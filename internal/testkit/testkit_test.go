@@ -1,6 +1,7 @@
 package testkit
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"slices"
@@ -49,6 +50,26 @@ func TestSubstrings(t *testing.T) {
 	want := []string{"output lacks \"ready\":\nmoving anyway", "output has \"anyway\", want it absent:\nmoving anyway"}
 	if !slices.Equal(et.errs, want) {
 		t.Errorf("one lacking, one present: errors %q, want %q", et.errs, want)
+	}
+}
+
+func TestWantError(t *testing.T) {
+	for _, tc := range []struct {
+		err      error
+		want     string
+		done     bool
+		failures []string
+	}{
+		{nil, "", false, nil},
+		{errors.New("no answer after the event"), "no answer", true, nil},
+		{errors.New("boom"), "", true, []string{"f() error = boom, want none"}},
+		{nil, "no answer", true, []string{`f() error = <nil>, want one containing "no answer"`}},
+		{errors.New("boom"), "no answer", true, []string{`f() error = boom, want one containing "no answer"`}},
+	} {
+		et := &errorsT{TB: t}
+		if done := WantError(et, "f()", tc.err, tc.want); done != tc.done || !slices.Equal(et.errs, tc.failures) {
+			t.Errorf("WantError(%v, %q) = %v, failures %q; want %v, %q", tc.err, tc.want, done, et.errs, tc.done, tc.failures)
+		}
 	}
 }
 

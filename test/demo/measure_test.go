@@ -1,10 +1,10 @@
 package main
 
 import (
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/hapair/hapair/internal/testkit"
 	"github.com/hapair/hapair/test/lab/probe"
 )
 
@@ -93,14 +93,8 @@ func TestMeasure(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m, err := measure(tc.event, tc.bound, tc.res)
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("measure() error = %v, want %q", err, tc.wantErr)
-				}
+			if testkit.WantError(t, "measure()", err, tc.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatalf("measure() error = %v", err)
 			}
 			if m.Took != tc.took || m.Served != tc.served || m.Failed != tc.failed || m.Front != tc.front {
 				t.Errorf("measure() = took %v served %v failed %d front %d, want %v %v %d %d",
