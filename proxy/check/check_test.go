@@ -54,12 +54,7 @@ func mustNewChecker(t *testing.T, s Spec) Checker {
 // wantErr checks err against want: "" means nil, else a substring.
 func wantErr(t *testing.T, what string, err error, want string) {
 	t.Helper()
-	switch {
-	case want == "" && err != nil:
-		t.Errorf("%s = %v, want nil", what, err)
-	case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
-		t.Errorf("%s = %v, want error containing %q", what, err, want)
-	}
+	testkit.WantError(t, what, err, want)
 }
 
 func TestSpecValidate(t *testing.T) {
