@@ -48,37 +48,10 @@ func (p *pair) probe(target netip.AddrPort, proto string, count int) (*probe.Res
 }
 
 // serviceState is the part of `hactl services -o json` the tests read.
-type serviceState struct {
-	Name    string `json:"name"`
-	Pool    string `json:"pool"`
-	Serving bool   `json:"active"` // accepting traffic on this node
-	Reals   []struct {
-		Address   string `json:"address"`
-		Pool      string `json:"pool"`
-		Healthy   bool   `json:"healthy"`
-		Reason    string `json:"reason"`
-		Weight    int    `json:"weight"`
-		Scheduled uint64 `json:"scheduled"`
-		Active    int64  `json:"active_conns"`
-	} `json:"reals"`
-}
+type serviceState = lab.Service
 
 func (p *pair) services(node string) (map[string]serviceState, error) {
-	var doc struct {
-		Version  int            `json:"version"`
-		Services []serviceState `json:"services"`
-	}
-	if err := p.lab.Host(node).Services(p.bins, &doc); err != nil {
-		return nil, err
-	}
-	if doc.Version != 1 {
-		return nil, fmt.Errorf("hactl services -o json on %s: version %d, want 1", node, doc.Version)
-	}
-	m := map[string]serviceState{}
-	for _, s := range doc.Services {
-		m[s.Name] = s
-	}
-	return m, nil
+	return p.lab.Host(node).Services(p.bins)
 }
 
 // waitRealsUp waits until service on node lists reals reals and every one

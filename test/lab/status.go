@@ -10,40 +10,66 @@ import (
 // package decodes the fields it checks).
 func (h *Host) Status(bins Binaries, v any) error { return h.hactlJSON(bins, v, "status") }
 
-// Services decodes `hactl services -o json` run on h into v, as Status.
-func (h *Host) Services(bins Binaries, v any) error { return h.hactlJSON(bins, v, "services") }
+// Service is the part of one service in `hactl services -o json` the
+// tests read.
+type Service struct {
+	Name    string `json:"name"`
+	Pool    string `json:"pool"`
+	Serving bool   `json:"active"` // accepting traffic on this node
+	Reals   []Real `json:"reals"`
+}
+
+// Real is one real server of a Service.
+type Real struct {
+	Address   string `json:"address"`
+	Pool      string `json:"pool"`
+	Healthy   bool   `json:"healthy"`
+	Reason    string `json:"reason"`
+	Weight    int    `json:"weight"`
+	Scheduled uint64 `json:"scheduled"`
+	Active    int64  `json:"active_conns"`
+}
+
+// Services returns the services of `hactl services -o json` run on h, by
+// name; an output of a format version other than 1 is an error.
+func (h *Host) Services(bins Binaries) (map[string]Service, error) {
+	var doc struct {
+		Version  int       `json:"version"`
+		Services []Service `json:"services"`
+	}
+	if err := h.hactlJSON(bins, &doc, "services"); err != nil {
+		return nil, err
+	}
+	if doc.Version != 1 {
+		return nil, fmt.Errorf("hactl services -o json on %s: version %d, want 1", h.Name, doc.Version)
+	}
+	m := map[string]Service{}
+	for _, s := range doc.Services {
+		m[s.Name] = s
+	}
+	return m, nil
+}
 
 // RealsUp is nil once service on h lists reals reals and every one has
 // passed its health check (hactl services -o json), and else says why not.
 func (h *Host) RealsUp(bins Binaries, service string, reals int) error {
-	var doc struct {
-		Services []struct {
-			Name  string `json:"name"`
-			Reals []struct {
-				Address string `json:"address"`
-				Healthy bool   `json:"healthy"`
-				Reason  string `json:"reason"`
-			} `json:"reals"`
-		} `json:"services"`
-	}
-	if err := h.Services(bins, &doc); err != nil {
+	svcs, err := h.Services(bins)
+	if err != nil {
 		return err
 	}
-	for _, s := range doc.Services {
-		if s.Name != service {
-			continue
-		}
-		if len(s.Reals) != reals {
-			return fmt.Errorf("%s: service %s lists %d reals, want %d", h.Name, service, len(s.Reals), reals)
-		}
-		for _, r := range s.Reals {
-			if !r.Healthy {
-				return fmt.Errorf("%s: service %s real %s is not up: %s", h.Name, service, r.Address, r.Reason)
-			}
-		}
-		return nil
+	s, ok := svcs[service]
+	if !ok {
+		return fmt.Errorf("%s: no service %s in hactl services", h.Name, service)
 	}
-	return fmt.Errorf("%s: no service %s in hactl services", h.Name, service)
+	if len(s.Reals) != reals {
+		return fmt.Errorf("%s: service %s lists %d reals, want %d", h.Name, service, len(s.Reals), reals)
+	}
+	for _, r := range s.Reals {
+		if !r.Healthy {
+			return fmt.Errorf("%s: service %s real %s is not up: %s", h.Name, service, r.Address, r.Reason)
+		}
+	}
+	return nil
 }
 
 // hactlJSON runs `hactl VERB -o json` on h and decodes its output into v.
