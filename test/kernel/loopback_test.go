@@ -1,7 +1,6 @@
 package kernel
 
 import (
-	"context"
 	"net/netip"
 	"strings"
 	"testing"
@@ -22,9 +21,7 @@ func TestLoopbackMarksItsAddresses(t *testing.T) {
 	ours, theirs := netip.MustParsePrefix("198.18.250.1/32"), netip.MustParsePrefix("198.18.250.2/32")
 	lb1.Sh(t, "ip addr add "+theirs.String()+" dev lo")
 	showLo := func() string {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		out, err := lb1.Run(ctx, "ip", "-4", "addr", "show", "dev", "lo")
+		out, err := lb1.RunFor(5*time.Second, "ip", "-4", "addr", "show", "dev", "lo")
 		if err != nil {
 			t.Fatalf("ip addr show dev lo: %v: %s", err, out)
 		}

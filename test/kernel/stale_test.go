@@ -1,7 +1,6 @@
 package kernel
 
 import (
-	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -21,9 +20,7 @@ func TestStaleAndForeignTables(t *testing.T) {
 	// A new run (a fresh Tables, as after a crash) with another service.
 	restarted := newBalancer(t, lb1)
 	restarted.apply(s.svc("rr"))
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	out, err := lb1.Run(ctx, "nft", "list", "table", "ip", "hapair")
+	out, err := lb1.RunFor(5*time.Second, "nft", "list", "table", "ip", "hapair")
 	if err != nil {
 		t.Fatalf("nft list: %v: %s", err, out)
 	}
@@ -52,7 +49,7 @@ func TestStaleAndForeignTables(t *testing.T) {
 	if !errors.Is(err, nft.ErrNotOurs) {
 		t.Fatalf("Apply over a foreign table = %v, want ErrNotOurs", err)
 	}
-	out, _ = lb1.Run(ctx, "nft", "list", "table", "ip", "hapair")
+	out, _ = lb1.RunFor(5*time.Second, "nft", "list", "table", "ip", "hapair")
 	if !strings.Contains(string(out), "chain theirs") || strings.Contains(string(out), "svc_") {
 		t.Errorf("the foreign table was touched:\n%s", out)
 	}
