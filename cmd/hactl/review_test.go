@@ -157,5 +157,12 @@ func TestCheckConfigReview(t *testing.T) {
 		}, []string{
 			`FILE:9:38: link[0].peers.lb2: "lb2.example" is not an IP address`,
 		}},
+		// dr hooks the ingress of its interface: the VIP's packets arrive
+		// where the VIP is, and elsewhere dr never saw them.
+		{"dr interface other than the VIP's", func(t *testing.T) string {
+			return replace(t, caseBase, "check = {", "method = \"dr\"\ninterface = \"eth1\"\ncheck = {")
+		}, []string{
+			`FILE:23:13: service[0].interface: "eth1", but the VIP 198.18.0.100 it listens on is added on eth0 (FILE:15:60): clients' packets for it arrive there, and dr forwards only what arrives on its interface; write interface = "eth0"`,
+		}},
 	})
 }

@@ -239,6 +239,13 @@ func (c *conv) crossChecks(cfg *Config) {
 		}
 	}
 	activators := activators(cfg)
+	type vipIface struct{ iface, path string }
+	vipIfaces := map[netip.Addr]vipIface{} // a vip resource's interface, where written
+	for rpath, r := range cfg.resources() {
+		if r.VIP != nil && r.VIP.Interface != "" {
+			vipIfaces[r.VIP.Prefix.Addr()] = vipIface{r.VIP.Interface, rpath + ".interface"}
+		}
+	}
 	for i, s := range cfg.Services {
 		path := idx("service", i)
 		a := s.Listen.Addr()
@@ -259,6 +266,10 @@ func (c *conv) crossChecks(cfg *Config) {
 		}
 		if a.IsUnspecified() {
 			c.wildcardSelf(path, s, vips, nodeAddrs)
+		}
+		if v, ok := vipIfaces[a]; ok && s.Method == "dr" && s.Interface != "" && v.iface != "" && v.iface != s.Interface {
+			c.errorf(path+".interface", "%q, but the VIP %s it listens on is added on %s (%s): clients' packets for it arrive there, and dr forwards only what arrives on its interface; write interface = %q",
+				s.Interface, a, v.iface, c.ix.at(v.path), v.iface)
 		}
 		if s.Protocol == "udp" {
 			c.heartbeatPorts(path, s, cfg)
