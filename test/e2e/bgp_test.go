@@ -498,6 +498,13 @@ func TestBGPActivePassive(t *testing.T) {
 		p.start(c.back)
 		took := waitNextHops(t, router, anycast, 10*time.Second, c.hop)
 		noRouteGap(t, mon, since, c.back+" back", took, c.hop, c.old)
+		// Back, it took the group by auto_failback after the hold, not as
+		// unowned: a heartbeat c.old sent before c.back's restart (queued
+		// while it was unplugged) showed the group not held yet, and
+		// acting on it skipped the hold twice in an earlier stop.
+		if out := p.had[c.back].Output(); strings.Contains(out, `reason="taking over: no owner`) {
+			t.Errorf("%s back took web as unowned while %s held it (a stale heartbeat?):\n%s", c.back, c.old, out)
+		}
 	}
 	if _, err := p.lab.Probe(p.bins, "client", anycast+":9000", probeOpts(10, 10*time.Millisecond)); err != nil {
 		t.Errorf("client through lb1 after the failbacks: %v", err)
