@@ -164,5 +164,12 @@ func TestCheckConfigReview(t *testing.T) {
 		}, []string{
 			`FILE:23:13: service[0].interface: "eth1", but the VIP 198.18.0.100 it listens on is added on eth0 (FILE:15:60): clients' packets for it arrive there, and dr forwards only what arrives on its interface; write interface = "eth0"`,
 		}},
+		// An active-active group starts on every node with had and stops
+		// with it: no priority picks an owner.
+		{"priorities in an active-active group", func(t *testing.T) string {
+			return replace(t, bgpCase, `mode = "active-active"`, "mode = \"active-active\"\npriorities = { lb1 = 200, lb2 = 150 }")
+		}, []string{
+			`FILE:34:1: group[1].priorities: key "priorities" is not used by mode "active-active": every healthy node holds the group, so no priority picks an owner`,
+		}},
 	})
 }

@@ -30,6 +30,11 @@ func (c *conv) mootGroupKeys(path string, g *Group) bool {
 				c.moot(path+"."+k, "key %q is not used by mode %q: every healthy node holds the group, so it never fails back", k, "active-active")
 			}
 		}
+		// Every node starts it with had (node.startLocal): no owner is
+		// picked. (preferred stays required: status shows it.)
+		if k := "priorities"; c.ix.has(path + "." + k) {
+			c.moot(path+"."+k, "key %q is not used by mode %q: every healthy node holds the group, so no priority picks an owner", k, "active-active")
+		}
 		return c.ix.has(minPath)
 	}
 	if c.ix.has(minPath) && !g.AutoFailback {
