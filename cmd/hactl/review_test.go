@@ -171,5 +171,15 @@ func TestCheckConfigReview(t *testing.T) {
 		}, []string{
 			`FILE:34:1: group[1].priorities: key "priorities" is not used by mode "active-active": every healthy node holds the group, so no priority picks an owner`,
 		}},
+		// The kernel runs one master and one backup IPVS sync daemon: a
+		// second resource restarted the first's with its own settings, and
+		// its release stopped the daemon the other group still used.
+		{"two ipvs-sync resources", func(t *testing.T) string {
+			s := replace(t, caseBase, `  { kind = "balancer"`, `  { kind = "ipvs-sync", role = "master", interface = "eth0", sync_id = 1 },
+  { kind = "balancer"`)
+			return s + apiGroup[:len(apiGroup)-len(" } ]\n")] + " },\n  { kind = \"ipvs-sync\", role = \"master\", interface = \"eth1\", sync_id = 2 } ]\n"
+		}, []string{
+			`FILE:30:12: group[1].resources[1].kind: a second ipvs-sync resource (the first at FILE:16:12): a host runs one master and one backup IPVS sync daemon (ipvsadm --start-daemon), which one resource drives; keep one, in the group whose owner must send the connection updates`,
+		}},
 	})
 }

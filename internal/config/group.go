@@ -33,6 +33,7 @@ var resourceKeys = map[string][]string{
 func (c *conv) groups(rs []rawGroup, cfg *Config) []Group {
 	var groups []Group
 	owners := map[string]string{} // service -> path of the balancer naming it
+	firstIPVSSync := ""           // path of the first ipvs-sync resource
 	for i := range rs {
 		r, path := &rs[i], idx("group", i)
 		g := Group{
@@ -59,6 +60,16 @@ func (c *conv) groups(rs []rawGroup, cfg *Config) []Group {
 		for j := range r.Resources {
 			rpath := idx(path+".resources", j)
 			res := c.resource(rpath, &r.Resources[j], cfg)
+			if res.IPVSSync != nil {
+				// ha/ipvssync keeps one daemon per state: a second resource
+				// would restart the first's with its own settings, and its
+				// release would stop a daemon the other group still uses.
+				if firstIPVSSync != "" {
+					c.errorf(rpath+".kind", "a second ipvs-sync resource (the first at %s): a host runs one master and one backup IPVS sync daemon (ipvsadm --start-daemon), which one resource drives; keep one, in the group whose owner must send the connection updates", c.ix.at(firstIPVSSync+".kind"))
+				} else {
+					firstIPVSSync = rpath
+				}
+			}
 			if res.Balancer != nil {
 				for k, s := range res.Balancer.Services {
 					if first, dup := owners[s]; dup {
