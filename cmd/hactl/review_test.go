@@ -181,5 +181,12 @@ func TestCheckConfigReview(t *testing.T) {
 		}, []string{
 			`FILE:30:12: group[1].resources[1].kind: a second ipvs-sync resource (the first at FILE:16:12): a host runs one master and one backup IPVS sync daemon (ipvsadm --start-daemon), which one resource drives; keep one, in the group whose owner must send the connection updates`,
 		}},
+		// The error is at the real's address, as every other real error.
+		{"dr real on another port", func(t *testing.T) string {
+			s := replace(t, caseBase, "check = {", "method = \"dr\"\ninterface = \"eth0\"\ncheck = {")
+			return replace(t, s, `"198.18.1.21:80"`, `"198.18.1.21:8080"`)
+		}, []string{
+			`FILE:25:23: service[0].reals[0].address: 198.18.1.21:8080: dr forwards frames unchanged, so each real serves the virtual port 80 itself, holds the VIP on a loopback with arp_ignore=1 and arp_announce=2, and sits on the balancer's segment`,
+		}},
 	})
 }

@@ -47,7 +47,7 @@ func (c *reader) kernelService(path string, r *config.RawService, s *config.Serv
 		}
 		for i, rr := range s.Reals {
 			if rr.Address.Port() != s.Listen.Port() {
-				c.k.Errorf(field.Index(path+".reals", i), "%s: dr forwards frames unchanged, so each real serves the virtual port %d itself, holds the VIP on a loopback with arp_ignore=1 and arp_announce=2, and sits on the balancer's segment", rr.Address, s.Listen.Port())
+				c.k.Errorf(field.Index(path+".reals", i)+".address", "%s: dr forwards frames unchanged, so each real serves the virtual port %d itself, holds the VIP on a loopback with arp_ignore=1 and arp_announce=2, and sits on the balancer's segment", rr.Address, s.Listen.Port())
 			}
 		}
 		if s.Fallback.IsValid() && s.Fallback.Port() != s.Listen.Port() {
