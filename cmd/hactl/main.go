@@ -73,9 +73,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	for _, v := range verbs {
-		if v.name == args[0] {
-			return v.run(args[1:], stdout, stderr)
+		if v.name != args[0] {
+			continue
 		}
+		if len(args) == 2 && isHelp(args[1]) {
+			// Asked for, not a mistake: the usage on stdout, exit 0, as
+			// `hactl --help`. (The flag package prints it and fails.)
+			v.run(args[1:], stdout, stdout)
+			return exitOK
+		}
+		return v.run(args[1:], stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "hactl: unknown command %q\n", args[0])
 	usage(stderr)
@@ -89,3 +96,5 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-28s %s\n", v.name+" "+v.args, v.short)
 	}
 }
+
+func isHelp(arg string) bool { return arg == "-h" || arg == "-help" || arg == "--help" }

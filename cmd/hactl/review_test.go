@@ -1,6 +1,10 @@
 package main
 
-import "testing"
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
 
 // bgpCase is caseBase with a [bgp] table and an active-active group
 // announcing 198.18.2.100 by BGP.
@@ -189,4 +193,19 @@ func TestCheckConfigReview(t *testing.T) {
 			`FILE:25:23: service[0].reals[0].address: 198.18.1.21:8080: dr forwards frames unchanged, so each real serves the virtual port 80 itself, holds the VIP on a loopback with arp_ignore=1 and arp_announce=2, and sits on the balancer's segment`,
 		}},
 	})
+}
+
+// TestVerbHelp: `hactl VERB --help` asks for the usage, as `hactl --help`
+// does: on stdout, exit 0 (it went to stderr with exit 2, the status of a
+// wrong command line, so `hactl status --help | less` showed nothing).
+func TestVerbHelp(t *testing.T) {
+	for _, v := range verbs {
+		for _, h := range []string{"-h", "--help"} {
+			var stdout, stderr bytes.Buffer
+			code := run([]string{v.name, h}, &stdout, &stderr)
+			if code != exitOK || !strings.HasPrefix(stdout.String(), "usage: hactl "+v.name) || stderr.Len() != 0 {
+				t.Errorf("hactl %s %s = %d, stdout %q, stderr %q; want 0 and the usage on stdout", v.name, h, code, stdout.String(), stderr.String())
+			}
+		}
+	}
 }
