@@ -257,7 +257,7 @@ func TestWedgedDaemon(t *testing.T) {
 		verb string
 		def  time.Duration
 	}{{"status", queryTimeout}, {"is-master", queryTimeout}, {"services", queryTimeout}, {"takeover", waitTimeout}, {"standby", waitTimeout}, {"reload", waitTimeout}} {
-		_, _, usage := runHactl(tc.verb, "-h")
+		_, usage, _ := runHactl(tc.verb, "-h") // the usage asked for goes to stdout
 		if want := "how long to wait for had's answer (default " + tc.def.String() + ")"; !strings.Contains(usage, want) {
 			t.Errorf("hactl %s -h = %q, want it to contain %q", tc.verb, usage, want)
 		}
