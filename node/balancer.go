@@ -190,7 +190,7 @@ var errDryRun = errors.New("node: dry run: nothing on the system is touched")
 func balancerConfig(cfg *config.Config) proxy.Config {
 	var pc proxy.Config
 	for _, s := range cfg.Services {
-		if isKernel(s) {
+		if s.Method.Kernel() {
 			continue // the kernel forwards it (kernel.go)
 		}
 		sc := serviceconf.Spec(s)

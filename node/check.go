@@ -15,6 +15,7 @@ import (
 	"github.com/hapair/hapair/ha/script"
 	"github.com/hapair/hapair/ha/vip"
 	"github.com/hapair/hapair/internal/config"
+	"github.com/hapair/hapair/internal/fwd"
 	"github.com/hapair/hapair/internal/runner"
 	"github.com/hapair/hapair/proxy/nft"
 )
@@ -202,9 +203,9 @@ func kernelNeeds(cfg *config.Config) []string {
 	var out []string
 	for _, s := range cfg.Services {
 		switch s.Method {
-		case "nat":
+		case fwd.NAT:
 			out = append(out, fmt.Sprintf("service %q (nat): each real must route its replies through a VIP of the group (its default gateway), and the balancers need net.ipv4.ip_forward=1 and send_redirects=0", s.Name))
-		case "dr":
+		case fwd.DR:
 			out = append(out, fmt.Sprintf("service %q (dr): each real must serve port %d itself, hold %s on a loopback with net.ipv4.conf.all.arp_ignore=1 and arp_announce=2, and share the segment of %s with the balancers",
 				s.Name, s.Listen.Port(), s.Listen.Addr(), s.Interface))
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hapair/hapair/internal/config"
+	"github.com/hapair/hapair/internal/fwd"
 	"github.com/hapair/hapair/proxy"
 	"github.com/hapair/hapair/proxy/check"
 	"github.com/hapair/hapair/proxy/nft"
@@ -76,13 +77,11 @@ type kernelService struct {
 	seed bool
 }
 
-func isKernel(s config.Service) bool { return s.Method == "nat" || s.Method == "dr" }
-
 // newKernelServices returns nil when cfg has no nat or dr service.
 func newKernelServices(cfg *config.Config, log *slog.Logger) (*kernelServices, error) {
 	k := &kernelServices{log: log, svcs: map[string]*kernelService{}, lingerFor: natLinger}
 	for _, s := range cfg.Services {
-		if !isKernel(s) {
+		if !s.Method.Kernel() {
 			continue
 		}
 		sp := kernelSpec(s, nil)
@@ -102,7 +101,7 @@ func newKernelServices(cfg *config.Config, log *slog.Logger) (*kernelServices, e
 	}
 	dr := false
 	for _, s := range k.svcs {
-		dr = dr || s.cfg.Method == "dr"
+		dr = dr || s.cfg.Method == fwd.DR
 	}
 	// Refuse to start without what the services need, naming the piece,
 	// rather than fail at the first takeover.
@@ -182,7 +181,7 @@ func (k *kernelServices) reload(cfg *config.Config) error {
 	next := map[string]*kernelService{}
 	var order []string
 	for _, s := range cfg.Services {
-		if !isKernel(s) {
+		if !s.Method.Kernel() {
 			continue
 		}
 		sp := kernelSpec(s, nil)
@@ -352,7 +351,7 @@ func (k *kernelServices) applyLocked() error {
 		if s.seed {
 			k.seed(&ns, now)
 		}
-		if ns.Method == nft.MethodDR {
+		if ns.Method == fwd.DR {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			err := nft.ResolveDR(ctx, &ns)
 			cancel()
@@ -362,7 +361,7 @@ func (k *kernelServices) applyLocked() error {
 		}
 		svcs = append(svcs, ns)
 	}
-	nat := slices.ContainsFunc(svcs, func(s nft.Service) bool { return s.Method == nft.MethodNAT })
+	nat := slices.ContainsFunc(svcs, func(s nft.Service) bool { return s.Method == fwd.NAT })
 	keep := !nat && (k.natOn || k.linger != nil)
 	apply := k.tables.Apply
 	if keep {
@@ -459,9 +458,9 @@ func (k *kernelServices) snapshot() []proxy.ServiceStatus {
 	for _, name := range k.order {
 		s := k.svcs[name]
 		spec := kernelSpec(s.cfg, s)
-		st := proxy.ServiceStatus{Name: name, Protocol: s.cfg.Protocol, Listen: s.cfg.Listen.String(), Mode: s.cfg.Method,
+		st := proxy.ServiceStatus{Name: name, Protocol: s.cfg.Protocol, Listen: s.cfg.Listen.String(), Mode: string(s.cfg.Method),
 			Scheduler: s.cfg.Scheduler, Quiescent: s.cfg.Quiescent, Check: s.spec.Type, Active: s.active, Pool: "primary",
-			PoolReason: "kernel (" + s.cfg.Method + ")"}
+			PoolReason: "kernel (" + string(s.cfg.Method) + ")"}
 		if st.Check == "" {
 			st.Check = "none"
 		}

@@ -84,7 +84,7 @@ func syncedTables(s config.Service) map[string]time.Duration {
 	if s.Persistent > 0 {
 		out[s.Name] = s.Persistent
 	}
-	if s.Method == nft.MethodDR {
+	if s.Method.Flows() {
 		out[flowsName(s.Name)] = nft.FlowTimeoutTCP
 		if s.Protocol == "udp" {
 			out[flowsName(s.Name)] = nft.FlowTimeoutUDP

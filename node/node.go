@@ -203,7 +203,7 @@ func (n *Node) openEnv(cfg *config.Config) (*env, error) {
 	proxied := 0
 	for _, s := range cfg.Services {
 		e.services[s.Name] = true
-		if isKernel(s) {
+		if s.Method.Kernel() {
 			e.kernelNames[s.Name] = true
 		} else {
 			proxied++
@@ -216,7 +216,7 @@ func (n *Node) openEnv(cfg *config.Config) (*env, error) {
 			return nil, fmt.Errorf("balancer: %w", err)
 		}
 		for _, s := range cfg.Services {
-			if sp := kernelSpec(s, nil); isKernel(s) {
+			if sp := kernelSpec(s, nil); s.Method.Kernel() {
 				if err := sp.Validate(); err != nil {
 					return nil, err
 				}

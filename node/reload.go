@@ -88,7 +88,7 @@ func (n *Node) reload(ctx context.Context, dry bool) ([]string, error) {
 func kernelReload(a, b *config.Config, haveKernel bool) string {
 	count := func(c *config.Config) (kernel, proxied int) {
 		for _, s := range c.Services {
-			if isKernel(s) {
+			if s.Method.Kernel() {
 				kernel++
 			} else {
 				proxied++
@@ -100,7 +100,7 @@ func kernelReload(a, b *config.Config, haveKernel bool) string {
 	kb, pb := count(b)
 	kernelSync := false // a kernel service with state for the persistence sync
 	for _, s := range b.Services {
-		kernelSync = kernelSync || isKernel(s) && (s.Persistent > 0 || s.Method == "dr")
+		kernelSync = kernelSync || s.Method.Kernel() && (s.Persistent > 0 || s.Method.Flows())
 	}
 	switch {
 	case kb > 0 && !haveKernel:

@@ -2,6 +2,7 @@ package config
 
 import (
 	"github.com/hapair/hapair/ha/bgp"
+	"github.com/hapair/hapair/internal/fwd"
 	"net/netip"
 	"regexp"
 	"time"
@@ -284,7 +285,8 @@ type Service struct {
 	// kernel DNAT; the reals route replies through a gateway VIP of the
 	// group) or dr (direct routing "gate": MAC rewrite at ingress; each
 	// real holds the VIP on a loopback with arp_ignore=1, arp_announce=2).
-	Method string
+	// internal/fwd owns the names.
+	Method fwd.Method
 	// Interface is where the VIP's packets arrive, for dr (required there).
 	Interface string
 	// Listen is the virtual address and port (required). The IP must be a VIP

@@ -13,6 +13,7 @@ import (
 	"github.com/hapair/hapair/ha"
 	"github.com/hapair/hapair/ha/link"
 	"github.com/hapair/hapair/internal/field"
+	"github.com/hapair/hapair/internal/fwd"
 )
 
 // domain reports the field errors of a domain package's Validate at the
@@ -389,7 +390,7 @@ func (c *conv) adminPort(cfg *Config) {
 		return
 	}
 	for i, s := range cfg.Services {
-		if s.Method == "proxy" && s.Protocol == "tcp" && s.Listen.IsValid() && c.rules.Overlap(s.Listen, a) {
+		if s.Method == fwd.Proxy && s.Protocol == "tcp" && s.Listen.IsValid() && c.rules.Overlap(s.Listen, a) {
 			c.errorf("admin.listen", "%s is also where service %q listens (%s): had binds both at start; pick another port for one of them", a, s.Name, c.ix.at(idx("service", i)+".listen"))
 			return
 		}
@@ -462,7 +463,7 @@ func (c *conv) syncBinds(cfg *Config) {
 			ap := netip.AddrPortFrom(a, cs.Port)
 			what, clash := taken[ap]
 			for si, s := range cfg.Services {
-				if !clash && s.Protocol == "udp" && s.Method == "proxy" && s.Listen.IsValid() && c.rules.Overlap(s.Listen, ap) {
+				if !clash && s.Protocol == "udp" && s.Method == fwd.Proxy && s.Listen.IsValid() && c.rules.Overlap(s.Listen, ap) {
 					what, clash = fmt.Sprintf("where udp service %q listens (%s)", s.Name, c.ix.at(idx("service", si)+".listen")), true
 				}
 			}

@@ -1,6 +1,10 @@
 package config
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/hapair/hapair/internal/fwd"
+)
 
 // Host answers whether this host has the pieces a config relies on but
 // cannot carry itself, for the config check (node.Check: `hactl
@@ -66,13 +70,13 @@ func (c *conv) probeKernel(cfg *Config, h *Host) {
 	}
 	first, dr := "", false
 	for i, s := range cfg.Services {
-		if s.Method != "nat" && s.Method != "dr" {
+		if !s.Method.Kernel() {
 			continue
 		}
 		if first == "" {
 			first = fmt.Sprintf("service[%d].method", i)
 		}
-		dr = dr || s.Method == "dr"
+		dr = dr || s.Method == fwd.DR
 	}
 	if first == "" {
 		return

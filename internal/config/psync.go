@@ -8,7 +8,7 @@ import "strings"
 // link on its port + 1 (README "Sticky clients across a failover").
 func (cfg *Config) NeedsSync() bool {
 	for _, s := range cfg.Services {
-		if s.Persistent > 0 || s.Method == "dr" {
+		if s.Persistent > 0 || s.Method.Flows() {
 			return true
 		}
 	}

@@ -2,23 +2,27 @@ package serviceconf
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/hapair/hapair/internal/config"
 	"github.com/hapair/hapair/internal/field"
+	"github.com/hapair/hapair/internal/fwd"
 	"github.com/hapair/hapair/proxy/nft"
+	"github.com/hapair/hapair/proxy/sched"
 )
 
 // kernelService checks what the kernel methods (nat, dr) cannot do, with
 // the reason, and what dr needs.
 func (c *reader) kernelService(path string, r *config.RawService, s *config.Service) {
-	if s.Method == "proxy" {
+	if !s.Method.Kernel() {
 		return
 	}
 	if s.Mode == "http" {
 		c.k.Errorf(path+".mode", "method %q forwards packets in the kernel; http mode needs method \"proxy\"", s.Method)
 	}
-	if s.Scheduler == "lc" || s.Scheduler == "wlc" {
-		c.k.Errorf(path+".scheduler", "%q with method %q: the kernel rule path cannot count a real's connections (that takes a conntrack walk per new connection); use rr, wrr or sh, or method \"proxy\"", s.Scheduler, s.Method)
+	// An unknown scheduler has proxy.Config.Validate's error already.
+	if err := nft.SchedulerError(s.Scheduler); err != nil && slices.Contains(sched.Names(), s.Scheduler) {
+		c.k.Errorf(path+".scheduler", "%q with method %q: %v", s.Scheduler, s.Method, err)
 	}
 	switch a := s.Listen.Addr(); {
 	case !a.IsValid():
@@ -36,7 +40,7 @@ func (c *reader) kernelService(path string, r *config.RawService, s *config.Serv
 		c.k.Errorf(path+".fallback", "%s: a loopback fallback cannot take forwarded packets with method %q; give a server on the reals' network", s.Fallback, s.Method)
 	}
 	c.kernelLimits(path, s)
-	if s.Method == "dr" {
+	if s.Method == fwd.DR {
 		// What each real must have is in the error text and Config docs:
 		// the VIP on a loopback, arp_ignore=1 and arp_announce=2, the same
 		// port, and the same L2 segment as the balancer.
@@ -68,7 +72,7 @@ func ServiceNameError(name, method string) error {
 	if !config.ValidName(name, maxServiceName) {
 		return fmt.Errorf("config: service name %q: want 1..%d characters of A-Z a-z 0-9 . _ -", name, maxServiceName)
 	}
-	if method == nft.MethodNAT || method == nft.MethodDR {
+	if fwd.Method(method).Kernel() {
 		return nft.ValidName(name)
 	}
 	return nil

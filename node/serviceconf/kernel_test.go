@@ -3,6 +3,8 @@ package serviceconf
 import (
 	"strings"
 	"testing"
+
+	"github.com/hapair/hapair/internal/fwd"
 )
 
 // TestKernelMethods: nat and dr services are read with what the kernel
@@ -37,7 +39,7 @@ reals = [ { address = "198.18.0.21:443" } ]
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
 	}
-	if got := []string{cfg.Services[0].Method, cfg.Services[1].Method}; got[0] != "nat" || got[1] != "dr" {
+	if got := []fwd.Method{cfg.Services[0].Method, cfg.Services[1].Method}; got[0] != "nat" || got[1] != "dr" {
 		t.Errorf("methods = %v, want nat dr", got)
 	}
 	if cfg.Services[1].Interface != "eth0" {

@@ -3,22 +3,23 @@ package serviceconf
 import (
 	"github.com/hapair/hapair/internal/config"
 	"github.com/hapair/hapair/internal/field"
+	"github.com/hapair/hapair/internal/fwd"
 )
 
 // serviceKeyUse says which [[service]] keys only some services use: a
 // key is used where setting (method, protocol or mode) has value; a key
 // with two rows needs both, and the first row it fails gives the reason.
 var serviceKeyUse = []struct{ key, setting, value, why string }{
-	{"interface", "method", "dr", "only dr takes the interface its VIP's packets arrive on"},
-	{"mode", "method", "proxy", "the kernel forwards packets and has no l4 or http mode"},
-	{"backups", "method", "proxy", "the kernel has one pool of reals; backups and monitors need method \"proxy\""},
-	{"monitors", "method", "proxy", "the kernel has one pool of reals; backups and monitors need method \"proxy\""},
-	{"connect_timeout", "method", "proxy", "the kernel forwards packets and opens no connection to the reals"},
+	{"interface", "method", string(fwd.DR), "only dr takes the interface its VIP's packets arrive on"},
+	{"mode", "method", string(fwd.Proxy), "the kernel forwards packets and has no l4 or http mode"},
+	{"backups", "method", string(fwd.Proxy), "the kernel has one pool of reals; backups and monitors need method \"proxy\""},
+	{"monitors", "method", string(fwd.Proxy), "the kernel has one pool of reals; backups and monitors need method \"proxy\""},
+	{"connect_timeout", "method", string(fwd.Proxy), "the kernel forwards packets and opens no connection to the reals"},
 	{"connect_timeout", "protocol", "tcp", "datagrams are forwarded without a connection"},
-	{"idle_timeout", "method", "proxy", "the kernel's conntrack timeouts end its flows"},
-	{"maxconn", "method", "proxy", "the kernel forwards packets with no per-service bound"},
+	{"idle_timeout", "method", string(fwd.Proxy), "the kernel's conntrack timeouts end its flows"},
+	{"maxconn", "method", string(fwd.Proxy), "the kernel forwards packets with no per-service bound"},
 	{"maxconn", "protocol", "tcp", "udp services are bounded by max_flows"},
-	{"max_flows", "method", "proxy", "the kernel keeps its flows in conntrack"},
+	{"max_flows", "method", string(fwd.Proxy), "the kernel keeps its flows in conntrack"},
 	{"max_flows", "protocol", "udp", "it bounds a udp service's flow table"},
 	{"request_timeout", "mode", "http", "it bounds an HTTP request's head"},
 	{"body_timeout", "mode", "http", "it bounds an HTTP request's body"},
@@ -27,7 +28,7 @@ var serviceKeyUse = []struct{ key, setting, value, why string }{
 // mootKeys reports the keys of the service at path that its
 // method, protocol or mode does not use.
 func (c *reader) mootKeys(path string, s *config.Service) {
-	settings := map[string]string{"method": s.Method, "protocol": s.Protocol, "mode": s.Mode}
+	settings := map[string]string{"method": string(s.Method), "protocol": s.Protocol, "mode": s.Mode}
 	for _, u := range serviceKeyUse {
 		kpath := path + "." + u.key
 		// mode = "http" with a kernel method has its own error.

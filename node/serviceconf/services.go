@@ -7,9 +7,9 @@ import (
 
 	"github.com/hapair/hapair/internal/config"
 	"github.com/hapair/hapair/internal/field"
+	"github.com/hapair/hapair/internal/fwd"
 	"github.com/hapair/hapair/proxy"
 	"github.com/hapair/hapair/proxy/check"
-	"github.com/hapair/hapair/proxy/nft"
 )
 
 // Rules is the [[service]] section's reader, config.ServiceRules: the
@@ -43,7 +43,7 @@ func (Rules) Services(k *config.Keys, rs []config.RawService) []config.Service {
 		for j := range s.Backups {
 			s.Backups[j].Host = c.hosts[field.Index(path+".backups", j)+".address"]
 		}
-		s.Method = k.OneOf(path+".method", rs[i].Method, "proxy", "proxy", nft.MethodNAT, nft.MethodDR)
+		s.Method = fwd.Method(k.OneOf(path+".method", rs[i].Method, string(fwd.Default), fwd.Names()...))
 		c.mootKeys(path, &s)
 		c.kernelService(path, &rs[i], &s)
 		svcs = append(svcs, s)

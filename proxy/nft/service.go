@@ -8,13 +8,14 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/hapair/hapair/internal/fwd"
 	"github.com/hapair/hapair/proxy/sched"
 )
 
-// Forwarding methods, named as ipvsadm names them (-m masquerading, -g gatewaying).
+// The kernel's forwarding methods; internal/fwd owns their names.
 const (
-	MethodNAT = "nat"
-	MethodDR  = "dr"
+	MethodNAT = fwd.NAT
+	MethodDR  = fwd.DR
 )
 
 // Flow idle timeouts of dr's flow map, IPVS's defaults (ipvsadm --set:
@@ -36,12 +37,25 @@ const MinPersistent = time.Second
 // ErrUnsupportedScheduler is wrapped by Validate for lc and wlc: the rule
 // path cannot count a real's connections (that takes a conntrack walk per
 // new connection, which nftables cannot express).
-var ErrUnsupportedScheduler = errors.New("scheduler needs per-real connection counts, which nftables cannot read in the rule path; use rr, wrr or sh, or method \"proxy\"")
+var ErrUnsupportedScheduler = errors.New("the kernel rule path cannot count a real's connections: nftables cannot read them without a conntrack walk per new connection; use rr, wrr or sh, or method \"proxy\"")
+
+// SchedulerError reports why the kernel methods cannot build scheduler
+// name (ipvsadm -s), nil when they can: rr, wrr and sh are built; lc and
+// wlc wrap ErrUnsupportedScheduler.
+func SchedulerError(name string) error {
+	switch name {
+	case "rr", "wrr", "sh":
+		return nil
+	case "lc", "wlc":
+		return ErrUnsupportedScheduler
+	}
+	return errors.New("want rr, wrr or sh")
+}
 
 // Service is one kernel virtual service (one ipvsadm -A line with its -a lines).
 type Service struct {
 	Name      string         // unique, [A-Za-z0-9_-], at most 64 bytes
-	Method    string         // MethodNAT or MethodDR
+	Method    fwd.Method     // MethodNAT or MethodDR
 	Protocol  string         // "tcp" or "udp"
 	VIP       netip.AddrPort // IPv4 virtual address and port
 	Scheduler string         // "rr", "wrr" or "sh" (ipvsadm -s)
@@ -114,9 +128,7 @@ func (s *Service) Validate() error {
 		return err
 	}
 	where := fmt.Sprintf("nft: service %q", s.Name)
-	switch s.Method {
-	case MethodNAT, MethodDR:
-	default:
+	if !s.Method.Kernel() {
 		return fmt.Errorf("%s: method %q: want %q or %q", where, s.Method, MethodNAT, MethodDR)
 	}
 	if s.Protocol != "tcp" && s.Protocol != "udp" {
@@ -125,12 +137,8 @@ func (s *Service) Validate() error {
 	if !s.VIP.Addr().Is4() || s.VIP.Port() == 0 {
 		return fmt.Errorf("%s: virtual address %s: want IPv4 address and port (IPv6 is not supported by the kernel methods yet)", where, s.VIP)
 	}
-	switch s.Scheduler {
-	case "rr", "wrr", "sh":
-	case "lc", "wlc":
-		return fmt.Errorf("%s: scheduler %q with method %q: %w", where, s.Scheduler, s.Method, ErrUnsupportedScheduler)
-	default:
-		return fmt.Errorf("%s: scheduler %q: want rr, wrr or sh", where, s.Scheduler)
+	if err := SchedulerError(s.Scheduler); err != nil {
+		return fmt.Errorf("%s: scheduler %q with method %q: %w", where, s.Scheduler, s.Method, err)
 	}
 	if s.Persistent < 0 || (s.Persistent > 0 && s.Persistent < MinPersistent) {
 		return fmt.Errorf("%s: persistent %s: want 0 (off) or at least 1s", where, s.Persistent)
