@@ -1,10 +1,12 @@
 package node
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -13,23 +15,38 @@ import (
 
 // checkSocket is what the check asks about the control socket's path:
 // ctl.CheckSocketPath (its directory's owner and mode), and that the
-// directory, or the nearest part of it that exists, is not on a pseudo
+// directory, or the nearest part of it that exists, is a directory
+// (existingDir, as the state directory's check asks) and not on a pseudo
 // file system, where had could not make it or bind (proc, sysfs, a
 // cgroup file system) or that is no place for its files (devtmpfs).
 func checkSocket(path string) error {
-	dir := filepath.Dir(path)
-	for d := dir; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(d); err == nil {
-			if fs := pseudoFS(d); fs != "" {
-				return fmt.Errorf("socket directory %s: %s is on %s, a kernel pseudo file system, not storage", dir, d, fs)
-			}
-			break
-		}
-		if d == filepath.Dir(d) {
-			break
-		}
+	if _, err := existingDir("socket directory", filepath.Dir(path)); err != nil {
+		return err
 	}
 	return ctl.CheckSocketPath(path, os.Geteuid())
+}
+
+// existingDir walks from dir up to its nearest part that exists, where
+// os.MkdirAll would start creating dir, and returns it. That part must be
+// a directory and not on a kernel pseudo file system (pseudoFS); the
+// errors name dir as what ("state directory"). A Stat error other than
+// "does not exist" is returned too (ENOTDIR walks on: a file further up
+// is found on the way).
+func existingDir(what, dir string) (string, error) {
+	for d := dir; ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		switch {
+		case err == nil && !fi.IsDir():
+			return d, fmt.Errorf("%s %s: %s is not a directory (mode %v)", what, dir, d, fi.Mode())
+		case err == nil:
+			if fs := pseudoFS(d); fs != "" {
+				return d, fmt.Errorf("%s %s: %s is on %s, a kernel pseudo file system, not storage", what, dir, d, fs)
+			}
+			return d, nil
+		case !errors.Is(err, os.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR), d == filepath.Dir(d):
+			return d, fmt.Errorf("%s %s: %w", what, dir, err)
+		}
+	}
 }
 
 // pseudoMagic names the pseudo file systems by their statfs(2) f_type

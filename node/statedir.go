@@ -15,27 +15,14 @@ import (
 // its permission answer is left out, since an operator's check need not
 // run as root as had does). The check and had --check ask it.
 func checkStateDir(dir string) error {
-	d := dir
-	for {
-		fi, err := os.Stat(d)
-		switch {
-		case err == nil && !fi.IsDir():
-			return fmt.Errorf("state directory %s: %s is not a directory (mode %v)", dir, d, fi.Mode())
-		case err == nil:
-			if fs := pseudoFS(d); fs != "" {
-				return fmt.Errorf("state directory %s: %s is on %s, a kernel pseudo file system, not storage", dir, d, fs)
-			}
-			if err := syscall.Access(d, 0o2); errors.Is(err, syscall.EROFS) { // W_OK
-				return fmt.Errorf("state directory %s: %s is on a read-only file system", dir, d)
-			}
-			return nil
-		case !errors.Is(err, os.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR): // ENOTDIR: a file further up
-			return fmt.Errorf("state directory %s: %w", dir, err)
-		case d == filepath.Dir(d):
-			return fmt.Errorf("state directory %s: %w", dir, err)
-		}
-		d = filepath.Dir(d)
+	d, err := existingDir("state directory", dir)
+	if err != nil {
+		return err
 	}
+	if err := syscall.Access(d, 0o2); errors.Is(err, syscall.EROFS) { // W_OK
+		return fmt.Errorf("state directory %s: %s is on a read-only file system", dir, d)
+	}
+	return nil
 }
 
 // lockStateDir takes an exclusive flock on dir/lock so two daemons never
