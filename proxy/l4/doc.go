@@ -4,8 +4,9 @@
 //
 // It owns: listeners bound with IP_FREEBIND (so a standby node binds the VIP
 // before it holds it, and a takeover costs only the address move), the TCP
-// byte path (io.Copy between two *net.TCPConn, which the runtime turns into
-// splice(2); nothing here wraps a connection), half-close, connect and idle
+// byte path (read(2) and write(2) through a pooled buffer for small
+// messages, splice(2) once a direction turns out to be a bulk transfer;
+// nothing here wraps a connection), half-close, connect and idle
 // timeouts, and the UDP per-client flow table (SIP is the reference use).
 //
 // It must not decide which real gets a connection, keep health state or log

@@ -3,7 +3,6 @@ package l4
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -54,8 +53,8 @@ func (c TCPConfig) withDefaults() TCPConfig {
 type TCPStats struct {
 	Accepted uint64 `json:"accepted"`
 	// BytesIn (client to real) and BytesOut (real to client) count what
-	// was relayed, each direction added when it ends (the kernel splices
-	// the bytes; nothing counts them on the way).
+	// was relayed, each direction added when it ends (a bulk transfer is
+	// spliced by the kernel: nothing counts its bytes on the way).
 	BytesIn         uint64 `json:"bytes_in"`
 	BytesOut        uint64 `json:"bytes_out"`
 	Refused         uint64 `json:"refused"`          // arrived while inactive
@@ -274,12 +273,12 @@ func (t *TCPProxy) connect(client *net.TCPConn, from netip.Addr, cfg *TCPConfig)
 	return nil, nil
 }
 
-// pipe copies src to dst. io.Copy between two *net.TCPConn reaches
-// (*TCPConn).ReadFrom, which splices in the kernel on Linux: bytes never
-// enter user space. On EOF the write side of dst is shut (half-close) and
-// the other direction carries on; on an error both sides are reset.
+// pipe copies src to dst (relay: a pooled buffer for small messages,
+// splice once the direction turns out to be a bulk transfer). On EOF the
+// write side of dst is shut (half-close) and the other direction carries
+// on; on an error both sides are reset.
 func (t *TCPProxy) pipe(c *tcpConn, dst, src *net.TCPConn) {
-	n, err := io.Copy(dst, src)
+	n, err := relay(dst, src)
 	t.countBytes(c, src == c.client, uint64(n))
 	if err != nil || c.aborted.Load() {
 		c.abort()
