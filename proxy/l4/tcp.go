@@ -6,12 +6,12 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/hapair/hapair/internal/pacer"
 	"github.com/hapair/hapair/proxy/connlimit"
+	"github.com/hapair/hapair/proxy/connset"
 	"github.com/hapair/hapair/proxy/upstream"
 )
 
@@ -79,9 +79,7 @@ type TCPProxy struct {
 	idleClosed                atomic.Uint64
 	open                      atomic.Int64
 
-	mu     sync.Mutex
-	conns  map[*tcpConn]struct{}
-	closed bool
+	conns connset.Set[*tcpConn]
 
 	gate     *connlimit.Gate // nil: no limit; set before Serve
 	gateDone <-chan struct{}
@@ -94,7 +92,7 @@ func NewTCP(p upstream.Picker, cfg TCPConfig, log *slog.Logger) *TCPProxy {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	t := &TCPProxy{picker: p, log: log, conns: make(map[*tcpConn]struct{}), pace: pacer.New(log, "accept failed, backing off", nil)}
+	t := &TCPProxy{picker: p, log: log, pace: pacer.New(log, "accept failed, backing off", nil)}
 	t.SetConfig(cfg)
 	return t
 }
@@ -170,14 +168,7 @@ func (t *TCPProxy) Serve(ln *net.TCPListener) error {
 // Close resets every connection this proxy forwards. Listeners belong to
 // the caller. Reload never calls it: it is for shutting the node down.
 func (t *TCPProxy) Close() {
-	t.mu.Lock()
-	t.closed = true
-	cs := make([]*tcpConn, 0, len(t.conns))
-	for c := range t.conns {
-		cs = append(cs, c)
-	}
-	t.mu.Unlock()
-	for _, c := range cs {
+	for _, c := range t.conns.Close() {
 		c.abort()
 	}
 }
@@ -213,7 +204,7 @@ func (t *TCPProxy) Handle(client *net.TCPConn) {
 		return
 	}
 	c := &tcpConn{client: client, real: real, up: up}
-	if !t.track(c) {
+	if !t.conns.Add(c) {
 		c.abort()
 		return
 	}
@@ -241,7 +232,7 @@ func (t *TCPProxy) Handle(client *net.TCPConn) {
 		up.AddConns(-1, 0)
 	}
 	t.open.Add(-1)
-	t.untrack(c)
+	t.conns.Remove(c)
 }
 
 // connect dials reals until one answers or Attempts reals have failed.
@@ -308,22 +299,6 @@ func (t *TCPProxy) countBytes(c *tcpConn, fromClient bool, n uint64) {
 	if bc != nil {
 		bc.AddBytes(0, n)
 	}
-}
-
-func (t *TCPProxy) track(c *tcpConn) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.closed {
-		return false
-	}
-	t.conns[c] = struct{}{}
-	return true
-}
-
-func (t *TCPProxy) untrack(c *tcpConn) {
-	t.mu.Lock()
-	delete(t.conns, c)
-	t.mu.Unlock()
 }
 
 // watchIdle closes c once neither socket has carried data for timeout. It

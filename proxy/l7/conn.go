@@ -92,14 +92,14 @@ func (cc *clientConn) release() {
 // net/http's server.
 func (p *Proxy) serveConn(c *gatedConn) {
 	cc := p.newClientConn(c)
-	if !p.track(cc) {
+	if !p.conns.Add(cc) {
 		_ = c.Close()
 		cc.release()
 		return
 	}
 	handedOff := false
 	defer func() {
-		p.untrack(cc)
+		p.conns.Remove(cc)
 		if !handedOff {
 			_ = c.Close()
 		}
@@ -171,37 +171,14 @@ func (cc *clientConn) lingerClose() {
 	_, _ = io.Copy(io.Discard, cc.br)
 }
 
-// track registers a client connection; false when the proxy is closed.
-func (p *Proxy) track(cc *clientConn) bool {
-	p.connMu.Lock()
-	defer p.connMu.Unlock()
-	if p.closed {
-		return false
-	}
-	p.conns[cc] = struct{}{}
-	return true
-}
-
-func (p *Proxy) untrack(cc *clientConn) {
-	p.connMu.Lock()
-	delete(p.conns, cc)
-	if len(p.conns) == 0 && p.connsGone != nil {
-		close(p.connsGone)
-		p.connsGone = nil
-	}
-	p.connMu.Unlock()
-}
-
 // closeIdle closes the fast path's idle keep-alive connections; with all,
 // every connection (Close).
 func (p *Proxy) closeIdle(all bool) {
-	p.connMu.Lock()
-	defer p.connMu.Unlock()
-	for cc := range p.conns {
+	p.conns.Each(func(cc *clientConn) {
 		if all || cc.state.CompareAndSwap(stateIdle, stateClosed) {
 			_ = cc.c.Close()
 		}
-	}
+	})
 }
 
 // handOff gives the connection, with what is buffered of it, to net/http's

@@ -20,6 +20,7 @@ import (
 	"github.com/hapair/hapair/internal/clock"
 	"github.com/hapair/hapair/internal/pacer"
 	"github.com/hapair/hapair/proxy/connlimit"
+	"github.com/hapair/hapair/proxy/connset"
 	"github.com/hapair/hapair/proxy/l4"
 	"github.com/hapair/hapair/proxy/upstream"
 )
@@ -139,11 +140,8 @@ type Proxy struct {
 	clientTimeouts Config // RequestTimeout and IdleTimeout, fixed at New
 	quiesce        atomic.Bool
 	shutting       atomic.Bool
-	connMu         sync.Mutex
-	conns          map[*clientConn]struct{}
-	lns            map[net.Listener]struct{}
-	closed         bool
-	connsGone      chan struct{} // closed when the last connection ends, once Shutdown waits
+	conns          connset.Set[*clientConn]
+	lns            connset.Set[net.Listener]
 	// The slow path: srv serves the connections handed to slowLn.
 	slowLn   *chanListener
 	slowOnce sync.Once
@@ -161,7 +159,7 @@ func New(p upstream.Picker, cfg Config, logger *slog.Logger) *Proxy {
 	cfg = cfg.withDefaults()
 	clk := clock.Or(cfg.Clock)
 	px := &Proxy{picker: p, log: logger, clock: clk, pace: pacer.New(logger, "accept failed, backing off", clk),
-		clientTimeouts: cfg, conns: map[*clientConn]struct{}{}, lns: map[net.Listener]struct{}{}, slowLn: newChanListener()}
+		clientTimeouts: cfg, slowLn: newChanListener()}
 	px.cfg.Store(&cfg)
 	px.pool.Store(newConnPool(cfg, clk))
 	px.rp = &httputil.ReverseProxy{
@@ -235,18 +233,10 @@ func (p *Proxy) SetGate(g *connlimit.Gate, done <-chan struct{}) {
 // closes it), then returns nil. Each connection gets its own goroutine on
 // the fast path (conn.go).
 func (p *Proxy) Serve(ln net.Listener) error {
-	p.connMu.Lock()
-	if p.closed {
-		p.connMu.Unlock()
+	if !p.lns.Add(ln) {
 		return nil
 	}
-	p.lns[ln] = struct{}{}
-	p.connMu.Unlock()
-	defer func() {
-		p.connMu.Lock()
-		delete(p.lns, ln)
-		p.connMu.Unlock()
-	}()
+	defer p.lns.Remove(ln)
 	gl := gateListener{ln, p}
 	for {
 		c, err := gl.Accept()
@@ -263,12 +253,10 @@ func (p *Proxy) Serve(ln net.Listener) error {
 // closeListeners stops Serve, new connections and further hand-offs.
 func (p *Proxy) closeListeners() {
 	p.shutting.Store(true)
-	p.connMu.Lock()
-	p.closed = true
-	for ln := range p.lns {
+	for _, ln := range p.lns.Close() {
 		_ = ln.Close()
 	}
-	p.connMu.Unlock()
+	p.conns.Close()
 }
 
 // Close stops serving, closes every client connection and the idle pool.
@@ -287,14 +275,7 @@ func (p *Proxy) Close() {
 // to RequestTimeout for it.
 func (p *Proxy) Shutdown(ctx context.Context) error {
 	p.closeListeners()
-	p.connMu.Lock()
-	gone := make(chan struct{})
-	if len(p.conns) == 0 {
-		close(gone)
-	} else {
-		p.connsGone = gone
-	}
-	p.connMu.Unlock()
+	gone := p.conns.Empty()
 	p.closeIdle(false)
 	_ = p.slowLn.Close()
 	err := p.srv.Shutdown(ctx)
