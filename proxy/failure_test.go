@@ -16,12 +16,8 @@ import (
 func TestListenerFailureReported(t *testing.T) {
 	a := proxytest.TCP(t, "a")
 	failed := make(chan string, 2)
-	b, err := New(Config{Services: []ServiceConfig{{Name: "tcp", Listen: proxytest.ClosedPort(t), Reals: reals(a)}}},
+	b := newBalancer(t, Config{Services: []ServiceConfig{{Name: "tcp", Listen: proxytest.ClosedPort(t), Reals: reals(a)}}},
 		Options{OnFailure: func(service, reason string) { failed <- service + ": " + reason }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
 	b.mu.Lock()
 	s := b.services["tcp"]
 	b.mu.Unlock()

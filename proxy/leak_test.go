@@ -19,15 +19,12 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 	tcpB, webB, udpB := proxytest.TCP(t, "t"), proxytest.HTTP(t, "w"), proxytest.UDP(t, "u")
 	before := runtime.NumGoroutine()
 	lt, lw, lu := proxytest.ClosedPort(t), proxytest.ClosedPort(t), proxytest.ClosedPort(t)
-	b, err := New(Config{Services: []ServiceConfig{
+	b := newBalancer(t, Config{Services: []ServiceConfig{
 		{Name: "tcp", Listen: lt, Reals: reals(tcpB), Check: check.Spec{Type: "connect", Interval: 20 * time.Millisecond}},
 		{Name: "web", Listen: lw, Mode: "http", Reals: reals(webB), Persistent: time.Minute,
 			Monitors: []check.Monitor{{Program: "/bin/true", Interval: 20 * time.Millisecond}}},
 		{Name: "udp", Listen: lu, Protocol: "udp", Reals: reals(udpB)},
-	}}, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	}})
 	b.Activate("tcp", "web", "udp")
 	waitHealthy(t, b, "tcp")
 	if out, err := proxytest.TCPRequest(lt.String(), "x"); err != nil || out != "x|t" {

@@ -20,9 +20,15 @@ import (
 	"github.com/hapair/hapair/proxy/proxytest"
 )
 
-func newBalancer(t *testing.T, cfg Config) *Balancer {
+// newBalancer makes a balancer closed when the test ends, with opts[0]
+// when given (Close may also be called by the test: it is idempotent).
+func newBalancer(t *testing.T, cfg Config, opts ...Options) *Balancer {
 	t.Helper()
-	b, err := New(cfg, Options{})
+	var o Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	b, err := New(cfg, o)
 	if err != nil {
 		t.Fatalf("New() = %v", err)
 	}
