@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -63,4 +64,17 @@ func ListenUDP(ctx context.Context, addr string) (*net.UDPConn, error) {
 		return nil, fmt.Errorf("l4: listening on udp %q: %w", addr, err)
 	}
 	return pc.(*net.UDPConn), nil
+}
+
+// DialTCP connects to addr with d and leaves the choice of the local
+// address and port to connect(2). (net.Dialer.DialTCP with a zero local
+// address binds to 0.0.0.0:0 first: one more system call per connection,
+// and a port taken at bind(2) is kept from every destination, where
+// connect(2) shares a port among connections to different ones.)
+func DialTCP(ctx context.Context, d *net.Dialer, addr netip.AddrPort) (*net.TCPConn, error) {
+	c, err := d.DialContext(ctx, "tcp", addr.String())
+	if err != nil {
+		return nil, err
+	}
+	return c.(*net.TCPConn), nil
 }

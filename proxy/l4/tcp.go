@@ -249,7 +249,7 @@ func (t *TCPProxy) connect(client *net.TCPConn, from netip.Addr, cfg *TCPConfig)
 			return nil, nil
 		}
 		addr := up.Addr()
-		nc, err := d.DialTCP(context.Background(), "tcp", netip.AddrPort{}, addr)
+		nc, err := DialTCP(context.Background(), &d, addr)
 		if err == nil {
 			return nc, up
 		}

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hapair/hapair/internal/clock"
+	"github.com/hapair/hapair/proxy/l4"
 )
 
 // maxResponseHeaderBytes bounds a real's response head (status line and
@@ -164,7 +165,7 @@ func (p *connPool) conn(ctx context.Context, addr netip.AddrPort) (*backendConn,
 
 // dial connects to addr. Its errors are *dialError: nothing was sent.
 func (p *connPool) dial(ctx context.Context, addr netip.AddrPort) (*backendConn, error) {
-	tc, err := p.dialer.DialTCP(ctx, "tcp", netip.AddrPort{}, addr)
+	tc, err := l4.DialTCP(ctx, &p.dialer, addr)
 	if err != nil {
 		return nil, &dialError{err}
 	}
