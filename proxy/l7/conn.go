@@ -41,7 +41,8 @@ type clientConn struct {
 	state    atomic.Int32
 	h        reqHead
 	resp     respHead
-	out      []byte // the request head sent to the real, kept for a resend
+	out      []byte    // the request head sent to the real, kept for a resend
+	deadline time.Time // the read deadline last set by setReadDeadline (zero: unknown)
 	w        watcher
 }
 
@@ -63,6 +64,7 @@ func (p *Proxy) newClientConn(c *gatedConn) *clientConn {
 	cc.br.Reset(c)
 	cc.bw.Reset(c)
 	cc.state.Store(stateNew)
+	cc.deadline = time.Time{}
 	var ap netip.AddrPort
 	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
 		ap = ta.AddrPort()
@@ -138,15 +140,18 @@ func (cc *clientConn) awaitRequest(first bool) bool {
 		if p.quiesce.Load() || p.shutting.Load() {
 			return false
 		}
-		_ = cc.c.SetReadDeadline(time.Now().Add(p.clientTimeouts.IdleTimeout))
+		cc.idleDeadline()
 		if _, err := cc.br.Peek(1); err != nil {
 			return false
 		}
 		if !cc.state.CompareAndSwap(stateIdle, stateActive) {
 			return false // closed as idle just as the request came
 		}
+		if b, _ := cc.br.Peek(cc.br.Buffered()); new(headScan).end(b) > 0 {
+			return true // the whole head came at once: no wait to bound
+		}
 	}
-	_ = cc.c.SetReadDeadline(time.Now().Add(p.clientTimeouts.RequestTimeout))
+	cc.setReadDeadline(time.Now().Add(p.clientTimeouts.RequestTimeout))
 	if first {
 		if _, err := cc.br.Peek(1); err != nil {
 			return false
@@ -155,6 +160,30 @@ func (cc *clientConn) awaitRequest(first bool) bool {
 	}
 	return true
 }
+
+// setReadDeadline sets the client connection's read deadline and
+// remembers it, for idleDeadline. Only the serving goroutine calls it.
+func (cc *clientConn) setReadDeadline(t time.Time) {
+	cc.deadline = t
+	_ = cc.c.SetReadDeadline(t)
+}
+
+// idleDeadline bounds the wait for the next request by the idle timeout.
+// The deadline it sets is idleSlack later than the timeout, and kept while
+// it still falls within [now+timeout, now+timeout+idleSlack]: a busy
+// connection then re-arms the runtime's deadline timer once per idleSlack
+// rather than once per request, and an idle connection is closed no
+// earlier than the timeout and at most a sixteenth of it later.
+func (cc *clientConn) idleDeadline() {
+	idle := cc.p.clientTimeouts.IdleTimeout
+	want := time.Now().Add(idle)
+	if d := cc.deadline.Sub(want); d >= 0 && d <= idleSlack(idle) {
+		return
+	}
+	cc.setReadDeadline(want.Add(idleSlack(idle)))
+}
+
+func idleSlack(idle time.Duration) time.Duration { return idle / 16 }
 
 // lingerTime is how long a connection closed with part of its request
 // unread waits for the client to stop sending: net/http's server waits
@@ -167,7 +196,7 @@ const lingerTime = 500 * time.Millisecond
 // bytes causes.
 func (cc *clientConn) lingerClose() {
 	_ = cc.c.CloseWrite()
-	_ = cc.c.SetReadDeadline(time.Now().Add(lingerTime))
+	cc.setReadDeadline(time.Now().Add(lingerTime))
 	_, _ = io.Copy(io.Discard, cc.br)
 }
 

@@ -241,7 +241,7 @@ func (x *exchange) send() (err error, stale bool) {
 // within BodyTimeout.
 func (x *exchange) sendBody() error {
 	cc, p := x.cc, x.p
-	_ = cc.c.SetReadDeadline(time.Now().Add(x.cfg.BodyTimeout))
+	cc.setReadDeadline(time.Now().Add(x.cfg.BodyTimeout))
 	bcount, _ := x.up.(upstream.ByteCounter)
 	for x.bodyLeft > 0 {
 		if cc.br.Buffered() == 0 {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hapair/hapair/proxy/proxytest"
 	"github.com/hapair/hapair/proxy/upstream/upstreamtest"
 )
 
@@ -116,5 +117,55 @@ func TestTimeoutDefaults(t *testing.T) {
 	c := Config{}.withDefaults()
 	if c.RequestTimeout != 10*time.Second || c.BodyTimeout != 30*time.Second {
 		t.Errorf("defaults = %v, %v, want HAProxy's 10s http-request and 30s client", c.RequestTimeout, c.BodyTimeout)
+	}
+}
+
+// TestIdleKeepAliveClosed: a kept-alive client connection that carries
+// requests more often than IdleTimeout stays open; once silent, it is
+// closed no earlier than IdleTimeout after its last request (HAProxy's
+// timeout http-keep-alive) and at most the deadline's slack later.
+func TestIdleKeepAliveClosed(t *testing.T) {
+	real := proxytest.HTTP(t, "a")
+	const idle = 300 * time.Millisecond
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	px := New(upstreamtest.NewPicker(real.Addr), Config{Service: "web", IdleTimeout: idle}, nil)
+	px.SetActive(true)
+	proxytest.Serve(t, func() error { return px.Serve(ln) }, func() { px.Close() })
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	var last time.Time
+	for i := range 6 { // 6 × 100 ms: twice the idle timeout of traffic
+		// Before the request: the proxy goes idle after its answer, which
+		// may be before this goroutine reads it.
+		last = time.Now()
+		if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("answer %d: %v", i, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		time.Sleep(idle / 3) // the traffic pattern under test, not a wait
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := br.ReadByte(); err != io.EOF {
+		t.Fatalf("read on the idle connection = %q, %v; want EOF (closed by the proxy)", n, err)
+	}
+	took := time.Since(last)
+	if took < idle {
+		t.Errorf("idle connection closed %v after its last request, before IdleTimeout %v", took, idle)
+	}
+	if took > idle+idleSlack(idle)+time.Second {
+		t.Errorf("idle connection closed %v after its last request, want about IdleTimeout %v", took, idle)
 	}
 }

@@ -42,7 +42,6 @@ func (w *watcher) arm(bc *backendConn) {
 	// The store also orders this goroutine's use of the reader before
 	// the watch's (it loads w.real first).
 	w.real.Store(bc)
-	_ = w.cc.c.SetReadDeadline(time.Time{})
 	w.timer.Reset(watchAfter)
 	w.armed = true
 }
@@ -50,6 +49,14 @@ func (w *watcher) arm(bc *backendConn) {
 func (w *watcher) watch() {
 	defer func() { w.done <- struct{}{} }()
 	bc := w.real.Load()
+	// The idle or request deadline would end the peek: no deadline while
+	// the request waits. disarm says stopping before it sets a deadline
+	// in the past, and this checks stopping after clearing: a peek never
+	// starts with no wake-up to come.
+	_ = w.cc.c.SetReadDeadline(time.Time{})
+	if w.stopping.Load() {
+		return
+	}
 	if _, err := w.cc.br.Peek(1); err == nil || w.stopping.Load() {
 		return // bytes of a next request, or disarm woke it
 	}
@@ -71,4 +78,5 @@ func (w *watcher) disarm() {
 	_ = w.cc.c.SetReadDeadline(aLongTimeAgo)
 	<-w.done
 	w.stopping.Store(false)
+	w.cc.deadline = time.Time{} // past or none, whichever came last: unknown
 }
