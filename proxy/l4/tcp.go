@@ -68,10 +68,7 @@ type TCPStats struct {
 // TCPProxy forwards the connections accepted on a listener to reals chosen
 // by a Picker. Its methods are safe for concurrent use.
 type TCPProxy struct {
-	picker upstream.Picker
-	log    *slog.Logger
-	cfg    atomic.Pointer[TCPConfig]
-	active atomic.Bool
+	proxyBase[TCPConfig]
 
 	accepted, refused, noReal atomic.Uint64
 	bytesIn, bytesOut         atomic.Uint64
@@ -89,26 +86,14 @@ type TCPProxy struct {
 // NewTCP returns a proxy that starts inactive: it accepts and immediately
 // resets connections until SetActive(true). A nil logger discards.
 func NewTCP(p upstream.Picker, cfg TCPConfig, log *slog.Logger) *TCPProxy {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	t := &TCPProxy{picker: p, log: log, pace: pacer.New(log, "accept failed, backing off", nil)}
-	t.SetConfig(cfg)
+	t := &TCPProxy{}
+	t.init(p, cfg, log)
+	t.pace = pacer.New(t.log, "accept failed, backing off", nil)
 	return t
 }
 
 // SetConfig replaces the timeouts for connections accepted from now on.
-func (t *TCPProxy) SetConfig(cfg TCPConfig) {
-	cfg = cfg.withDefaults()
-	t.cfg.Store(&cfg)
-}
-
-// SetActive turns accepting traffic on or off. Established connections are
-// not touched either way.
-func (t *TCPProxy) SetActive(on bool) { t.active.Store(on) }
-
-// Active reports whether new connections are forwarded.
-func (t *TCPProxy) Active() bool { return t.active.Load() }
+func (t *TCPProxy) SetConfig(cfg TCPConfig) { t.setConfig(cfg) }
 
 // Stats returns a copy of the counters.
 func (t *TCPProxy) Stats() TCPStats {

@@ -82,12 +82,9 @@ type UDPStats struct {
 // that socket and sent back to that client only, and the kernel drops
 // datagrams from anyone but the real. Safe for concurrent use.
 type UDPProxy struct {
-	picker upstream.Picker
-	log    *slog.Logger
-	cfg    atomic.Pointer[UDPConfig]
-	active atomic.Bool
-	clock  clock.Clock
-	epoch  time.Time // from clock, at NewUDP
+	proxyBase[UDPConfig]
+	clock clock.Clock
+	epoch time.Time // from clock, at NewUDP
 
 	datagrams, replies, refused, noReal  atomic.Uint64
 	bytesIn, bytesOut                    atomic.Uint64
@@ -113,30 +110,17 @@ type flow struct {
 // NewUDP returns a proxy that starts inactive (datagrams are dropped until
 // SetActive(true)). A nil logger discards.
 func NewUDP(p upstream.Picker, cfg UDPConfig, log *slog.Logger) *UDPProxy {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	u := &UDPProxy{picker: p, log: log, flows: make(map[netip.AddrPort]*flow), stop: make(chan struct{}),
-		pace: pacer.New(log, "reading udp datagram failed, backing off", nil)}
+	u := &UDPProxy{flows: make(map[netip.AddrPort]*flow), stop: make(chan struct{})}
 	u.clock = clock.Or(cfg.Clock)
 	u.epoch = u.clock.Now()
-	u.SetConfig(cfg)
+	u.init(p, cfg, log)
+	u.pace = pacer.New(u.log, "reading udp datagram failed, backing off", nil)
 	return u
 }
 
 // SetConfig replaces the settings; the idle timeout applies to every flow
 // at the next sweep.
-func (u *UDPProxy) SetConfig(cfg UDPConfig) {
-	cfg = cfg.withDefaults()
-	u.cfg.Store(&cfg)
-}
-
-// SetActive turns forwarding of new datagrams on or off. Existing flows
-// keep forwarding replies until they expire.
-func (u *UDPProxy) SetActive(on bool) { u.active.Store(on) }
-
-// Active reports whether datagrams are forwarded.
-func (u *UDPProxy) Active() bool { return u.active.Load() }
+func (u *UDPProxy) SetConfig(cfg UDPConfig) { u.setConfig(cfg) }
 
 // Stats returns a copy of the counters.
 func (u *UDPProxy) Stats() UDPStats {
