@@ -146,9 +146,24 @@ func (u *UDPProxy) Serve(pc *net.UDPConn) error {
 		<-sweepDone
 		u.closeAll()
 	}()
-	buf := make([]byte, 65536)
+	rc, err := pc.SyscallConn()
+	if err != nil {
+		return err
+	}
+	b := newRecvBatch(u.cfg.Load().MaxDatagram)
+	var (
+		n    int
+		rerr error
+	)
+	read := func(fd uintptr) bool {
+		n, rerr = b.read(fd)
+		return rerr != unix.EAGAIN
+	}
 	for {
-		n, _, flags, from, err := pc.ReadMsgUDPAddrPort(buf, nil)
+		err := rc.Read(read)
+		if err == nil {
+			err = rerr
+		}
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return nil
@@ -158,32 +173,42 @@ func (u *UDPProxy) Serve(pc *net.UDPConn) error {
 			continue
 		}
 		u.pace.OK()
-		if !u.active.Load() {
-			u.refused.Add(1)
-			continue
-		}
 		cfg := u.cfg.Load()
-		if n > cfg.MaxDatagram || flags&unix.MSG_TRUNC != 0 {
-			u.oversize.Add(1)
-			continue
+		for i := range n {
+			u.forward(b, i, cfg)
 		}
-		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
-		f := u.flowFor(from, cfg)
-		if f == nil {
-			continue
+		if b.size != cfg.MaxDatagram+1 {
+			b = newRecvBatch(cfg.MaxDatagram) // SetConfig changed it
 		}
-		f.last.Store(u.elapsed())
-		if _, err := f.conn.Write(buf[:n]); err != nil {
-			// ECONNREFUSED from an earlier ICMP port unreachable: the real
-			// is gone; drop the flow so the next datagram picks again.
-			u.closeFlow(f, false)
-			continue
-		}
-		u.datagrams.Add(1)
-		u.bytesIn.Add(uint64(n))
-		if bc, ok := f.up.(upstream.ByteCounter); ok {
-			bc.AddBytes(uint64(n), 0)
-		}
+	}
+}
+
+// forward sends the i-th datagram of b to its client's flow.
+func (u *UDPProxy) forward(b *recvBatch, i int, cfg *UDPConfig) {
+	data, trunc, from := b.datagram(i)
+	if !u.active.Load() {
+		u.refused.Add(1)
+		return
+	}
+	if trunc || len(data) > cfg.MaxDatagram {
+		u.oversize.Add(1)
+		return
+	}
+	f := u.flowFor(from, cfg)
+	if f == nil {
+		return
+	}
+	f.last.Store(u.elapsed())
+	if _, err := f.conn.Write(data); err != nil {
+		// ECONNREFUSED from an earlier ICMP port unreachable: the real
+		// is gone; drop the flow so the next datagram picks again.
+		u.closeFlow(f, false)
+		return
+	}
+	u.datagrams.Add(1)
+	u.bytesIn.Add(uint64(len(data)))
+	if bc, ok := f.up.(upstream.ByteCounter); ok {
+		bc.AddBytes(uint64(len(data)), 0)
 	}
 }
 

@@ -128,3 +128,72 @@ func TestUDPInactiveDrops(t *testing.T) {
 		t.Errorf("backend served %d while inactive, want 0", a.Served())
 	}
 }
+
+// TestUDPOversizeDropped: a datagram up to MaxDatagram is forwarded, one
+// byte more is dropped and counted, never forwarded cut.
+func TestUDPOversizeDropped(t *testing.T) {
+	a := proxytest.UDPFunc(t, "a", func(req []byte) [][]byte { return [][]byte{fmt.Appendf(nil, "a:%d", len(req))} })
+	up, addr := startUDP(t, upstreamtest.NewPicker(a.Addr), UDPConfig{MaxDatagram: 100})
+	c := udpClient(t, addr)
+	if got := exchange(t, c, string(make([]byte, 100))); got != "a:100" {
+		t.Fatalf("100-byte datagram: reply %q, want %q", got, "a:100")
+	}
+	if _, err := c.Write(make([]byte, 101)); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, "the 101-byte datagram counted oversize", func() bool { return up.Stats().Oversize == 1 })
+	if got := exchange(t, c, "after"); got != "a:5" {
+		t.Errorf("reply after the oversized datagram = %q, want %q", got, "a:5")
+	}
+	if st := up.Stats(); st.Datagrams != 2 {
+		t.Errorf("Stats().Datagrams = %d, want 2 (the oversized one not forwarded)", st.Datagrams)
+	}
+}
+
+// TestUDPBurstFromManyClients sends a burst from many clients at once, so
+// that reads take several datagrams each (recvmmsg), and checks every
+// client gets its own answer.
+func TestUDPBurstFromManyClients(t *testing.T) {
+	a := proxytest.UDP(t, "a")
+	up, addr := startUDP(t, upstreamtest.NewPicker(a.Addr), UDPConfig{})
+	const clients = 3 * recvBatchSize
+	cs := make([]*net.UDPConn, clients)
+	for i := range cs {
+		cs[i] = udpClient(t, addr)
+	}
+	for round := range 3 {
+		for i, c := range cs {
+			if _, err := fmt.Fprintf(c, "%d-%d", round, i); err != nil {
+				t.Fatal(err)
+			}
+		}
+		buf := make([]byte, 64)
+		for i, c := range cs {
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			n, err := c.Read(buf)
+			if want := fmt.Sprintf("a:%d-%d", round, i); err != nil || string(buf[:n]) != want {
+				t.Fatalf("client %d, round %d: reply %q, %v; want %q", i, round, buf[:n], err, want)
+			}
+		}
+	}
+	if st := up.Stats(); st.Flows != clients || st.Datagrams != 3*clients {
+		t.Errorf("Stats() = %+v, want %d flows and %d datagrams", st, clients, 3*clients)
+	}
+}
+
+// TestUDPIPv6Client: a client on ::1 is answered (the source read by
+// recvmmsg is an IPv6 socket address).
+func TestUDPIPv6Client(t *testing.T) {
+	pc, err := ListenUDP(context.Background(), "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback here: %v", err)
+	}
+	a := proxytest.UDP(t, "a")
+	up := NewUDP(upstreamtest.NewPicker(a.Addr), UDPConfig{}, nil)
+	up.SetActive(true)
+	proxytest.Serve(t, func() error { return up.Serve(pc) }, func() { pc.Close() })
+	c := udpClient(t, pc.LocalAddr().(*net.UDPAddr))
+	if got := exchange(t, c, "six"); got != "a:six" {
+		t.Errorf("reply to an IPv6 client = %q, want %q", got, "a:six")
+	}
+}
