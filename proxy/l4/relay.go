@@ -6,6 +6,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hapair/hapair/proxy/rawio"
 )
 
 // relayBufSize is the buffer one direction of a TCP connection borrows to
@@ -23,9 +25,14 @@ const relayBufSize = 16 << 10
 var relayBufs = sync.Pool{New: func() any { b := make([]byte, relayBufSize); return &b }}
 
 // relay copies src to dst until src ends (EOF: err is nil) or fails, and
-// returns the bytes copied.
+// returns the bytes copied. It reads and writes with recv(2) and send(2)
+// (package rawio).
 func relay(dst, src *net.TCPConn) (int64, error) {
 	rc, err := src.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	w, err := rawio.New(dst)
 	if err != nil {
 		return 0, err
 	}
@@ -38,12 +45,7 @@ func relay(dst, src *net.TCPConn) (int64, error) {
 	// read is the raw read, made once so that each call allocates nothing.
 	read := func(fd uintptr) bool {
 		bp = relayBufs.Get().(*[]byte)
-		for {
-			n, rerr = unix.Read(int(fd), *bp)
-			if rerr != unix.EINTR {
-				break
-			}
-		}
+		n, rerr = rawio.Recv(fd, *bp)
 		if rerr == unix.EAGAIN {
 			relayBufs.Put(bp) // nothing yet: wait without the buffer
 			bp = nil
@@ -65,7 +67,7 @@ func relay(dst, src *net.TCPConn) (int64, error) {
 			}
 			return total, rerr
 		}
-		_, werr := dst.Write((*bp)[:n])
+		_, werr := w.Write((*bp)[:n])
 		relayBufs.Put(bp)
 		bp = nil
 		total += int64(n)

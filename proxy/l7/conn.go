@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/hapair/hapair/proxy/rawio"
 )
 
 // This file is the client side of the fast path: one goroutine per client
@@ -44,6 +46,7 @@ type clientConn struct {
 	out      []byte    // the request head sent to the real, kept for a resend
 	deadline time.Time // the read deadline last set by setReadDeadline (zero: unknown)
 	w        watcher
+	raw      *rawio.Conn // br and bw read and write c's socket through it; handed off with br
 }
 
 var clientConns = sync.Pool{New: func() any {
@@ -61,8 +64,15 @@ func (p *Proxy) newClientConn(c *gatedConn) *clientConn {
 	if cc.br == nil { // handed off last time, with its reader
 		cc.br = bufio.NewReaderSize(nil, clientBufSize)
 	}
-	cc.br.Reset(c)
-	cc.bw.Reset(c)
+	if cc.raw == nil {
+		cc.raw = new(rawio.Conn)
+	}
+	var rw io.ReadWriter = c
+	if tc, ok := c.Conn.(*net.TCPConn); ok && cc.raw.Reset(tc) == nil {
+		rw = cc.raw
+	}
+	cc.br.Reset(rw)
+	cc.bw.Reset(rw)
 	cc.state.Store(stateNew)
 	cc.deadline = time.Time{}
 	var ap netip.AddrPort
@@ -78,6 +88,9 @@ func (p *Proxy) newClientConn(c *gatedConn) *clientConn {
 
 func (cc *clientConn) release() {
 	cc.p, cc.c = nil, nil
+	if cc.raw != nil {
+		_ = cc.raw.Reset(nil)
+	}
 	if cc.br != nil {
 		cc.br.Reset(nil)
 	}
@@ -214,7 +227,7 @@ func (p *Proxy) closeIdle(all bool) {
 // server.
 func (p *Proxy) handOff(cc *clientConn) {
 	bc := &bufferedConn{gatedConn: cc.c, r: cc.br}
-	cc.br = nil // it now belongs to bc
+	cc.br, cc.raw = nil, nil // they now belong to bc
 	p.slowOnce.Do(func() { go func() { _ = p.srv.Serve(p.slowLn) }() })
 	p.handOffs.Add(1)
 	p.slowLn.hand(bc)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/hapair/hapair/internal/clock"
 	"github.com/hapair/hapair/proxy/l4"
+	"github.com/hapair/hapair/proxy/rawio"
 )
 
 // maxResponseHeaderBytes bounds a real's response head (status line and
@@ -49,7 +50,7 @@ type backendConn struct {
 // a failure can tell "the real closed before answering" from "it answered
 // badly".
 type budgetReader struct {
-	c    *net.TCPConn
+	c    *rawio.Conn
 	left int64
 	got  int64
 }
@@ -88,8 +89,8 @@ func (bc *backendConn) alive() bool {
 // peekFD is alive's raw read, a method value made once per connection
 // (bc.peek) so that the check allocates nothing per request.
 func (bc *backendConn) peekFD(fd uintptr) bool {
-	n, err := unix.Read(int(fd), bc.peekBuf[:])
-	bc.peekOK = n < 0 && (err == unix.EAGAIN || err == unix.EWOULDBLOCK)
+	_, err := rawio.Recv(fd, bc.peekBuf[:])
+	bc.peekOK = err == unix.EAGAIN
 	return true
 }
 
@@ -174,11 +175,16 @@ func (p *connPool) dial(ctx context.Context, addr netip.AddrPort) (*backendConn,
 		_ = tc.Close()
 		return nil, &dialError{err}
 	}
+	raw, err := rawio.New(tc)
+	if err != nil {
+		_ = tc.Close()
+		return nil, &dialError{err}
+	}
 	bc := &backendConn{tc: tc, rc: rc, addr: addr}
 	bc.peek, bc.wake = bc.peekFD, bc.wakeUp
-	bc.lr.c = tc
+	bc.lr.c = raw
 	bc.br = bufio.NewReaderSize(&bc.lr, 4096)
-	bc.bw = bufio.NewWriterSize(tc, 4096)
+	bc.bw = bufio.NewWriterSize(raw, 4096)
 	return bc, nil
 }
 
