@@ -41,7 +41,8 @@ func newRecvBatch(maxDatagram int) *recvBatch {
 }
 
 // read reads what is queued on fd without waiting: the number of
-// datagrams, or unix.EAGAIN when there are none.
+// datagrams, or unix.EAGAIN when there are none. (RawSyscall: the socket
+// does not block, see package rawio.)
 func (b *recvBatch) read(fd uintptr) (int, error) {
 	for i := range b.msgs {
 		b.msgs[i].Hdr.Namelen = unix.SizeofSockaddrInet6
@@ -49,7 +50,7 @@ func (b *recvBatch) read(fd uintptr) (int, error) {
 		b.msgs[i].Len = 0
 	}
 	for {
-		n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.msgs[0])),
+		n, _, errno := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.msgs[0])),
 			recvBatchSize, unix.MSG_DONTWAIT, 0, 0)
 		switch errno {
 		case 0:

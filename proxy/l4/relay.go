@@ -45,7 +45,7 @@ func relay(dst, src *net.TCPConn) (int64, error) {
 	// read is the raw read, made once so that each call allocates nothing.
 	read := func(fd uintptr) bool {
 		bp = relayBufs.Get().(*[]byte)
-		n, rerr = rawio.Recv(fd, *bp)
+		n, rerr = rawio.Recv(fd, *bp, 0)
 		if rerr == unix.EAGAIN {
 			relayBufs.Put(bp) // nothing yet: wait without the buffer
 			bp = nil

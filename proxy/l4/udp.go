@@ -9,12 +9,14 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/hapair/hapair/internal/clock"
 	"github.com/hapair/hapair/internal/pacer"
+	"github.com/hapair/hapair/proxy/rawio"
 	"github.com/hapair/hapair/proxy/upstream"
 )
 
@@ -103,6 +105,7 @@ type flow struct {
 	client netip.AddrPort
 	up     upstream.Upstream
 	conn   *net.UDPConn
+	raw    *rawio.Conn  // conn's datagrams to the real, sent by Serve
 	last   atomic.Int64 // coarse clock at the last datagram either way
 	gone   atomic.Bool
 }
@@ -199,7 +202,7 @@ func (u *UDPProxy) forward(b *recvBatch, i int, cfg *UDPConfig) {
 		return
 	}
 	f.last.Store(u.elapsed())
-	if _, err := f.conn.Write(data); err != nil {
+	if err := f.raw.WriteMsg(data); err != nil {
 		// ECONNREFUSED from an earlier ICMP port unreachable: the real
 		// is gone; drop the flow so the next datagram picks again.
 		u.closeFlow(f, false)
@@ -237,7 +240,13 @@ func (u *UDPProxy) flowFor(from netip.AddrPort, cfg *UDPConfig) *flow {
 		u.log.Warn("opening udp flow to real failed", "real", up.Addr().String(), "err", err)
 		return nil
 	}
-	f = &flow{client: from, up: up, conn: conn}
+	raw, err := rawio.New(conn)
+	if err != nil {
+		_ = conn.Close()
+		u.noReal.Add(1)
+		return nil
+	}
+	f = &flow{client: from, up: up, conn: conn, raw: raw}
 	f.last.Store(u.elapsed())
 	u.mu.Lock()
 	u.flows[from] = f
@@ -293,25 +302,35 @@ var replyBufs sync.Pool
 // into a pooled buffer; MSG_TRUNC reports a datagram's real length, so an
 // oversized one is dropped and counted, never forwarded cut.
 func (u *UDPProxy) replyLoop(f *flow, maxLen int) {
-	rc, err := f.conn.SyscallConn()
+	in, err := f.conn.SyscallConn()
 	if err != nil {
 		u.closeFlow(f, false)
 		return
 	}
+	var out syscall.RawConn // the service's socket, once Serve has it
+	// The state of the reply in hand, for read and send (made once, so
+	// that a reply allocates nothing).
+	var (
+		bp         *[]byte
+		n          int
+		rerr, werr error
+	)
+	read := func(fd uintptr) bool {
+		bp = getReplyBuf(maxLen)
+		n, rerr = rawio.Recv(fd, (*bp)[:maxLen], unix.MSG_TRUNC)
+		if rerr == unix.EAGAIN {
+			replyBufs.Put(bp) // nothing to read: wait without a buffer
+			bp = nil
+			return false
+		}
+		return true
+	}
+	send := func(fd uintptr) bool {
+		werr = rawio.SendTo(fd, (*bp)[:n], f.client)
+		return werr != unix.EAGAIN
+	}
 	for {
-		var bp *[]byte
-		var n int
-		var rerr error
-		err := rc.Read(func(fd uintptr) bool {
-			bp = getReplyBuf(maxLen)
-			n, _, rerr = unix.Recvfrom(int(fd), (*bp)[:maxLen], unix.MSG_DONTWAIT|unix.MSG_TRUNC)
-			if rerr == unix.EAGAIN {
-				replyBufs.Put(bp) // nothing to read: wait without a buffer
-				bp = nil
-				return false
-			}
-			return true
-		})
+		err := in.Read(read)
 		if err == nil {
 			err = rerr
 		}
@@ -330,9 +349,17 @@ func (u *UDPProxy) replyLoop(f *flow, maxLen int) {
 			continue
 		}
 		f.last.Store(u.elapsed())
-		_, werr := u.pc.Load().WriteToUDPAddrPort((*bp)[:n], f.client)
+		if out == nil {
+			if pc := u.pc.Load(); pc != nil {
+				out, _ = pc.SyscallConn()
+			}
+		}
+		err = errNoSocket
+		if out != nil {
+			err = out.Write(send)
+		}
 		replyBufs.Put(bp)
-		if werr == nil {
+		if err == nil && werr == nil {
 			u.replies.Add(1)
 			u.bytesOut.Add(uint64(n))
 			if bc, ok := f.up.(upstream.ByteCounter); ok {
@@ -341,6 +368,9 @@ func (u *UDPProxy) replyLoop(f *flow, maxLen int) {
 		}
 	}
 }
+
+// errNoSocket: a reply came before Serve was given the service's socket.
+var errNoSocket = errors.New("l4: udp service socket not served yet")
 
 func getReplyBuf(n int) *[]byte {
 	if v, ok := replyBufs.Get().(*[]byte); ok && cap(*v) >= n {

@@ -89,7 +89,7 @@ func (bc *backendConn) alive() bool {
 // peekFD is alive's raw read, a method value made once per connection
 // (bc.peek) so that the check allocates nothing per request.
 func (bc *backendConn) peekFD(fd uintptr) bool {
-	_, err := rawio.Recv(fd, bc.peekBuf[:])
+	_, err := rawio.Recv(fd, bc.peekBuf[:], 0)
 	bc.peekOK = err == unix.EAGAIN
 	return true
 }

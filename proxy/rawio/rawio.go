@@ -16,9 +16,12 @@
 package rawio
 
 import (
+	"encoding/binary"
+	"fmt"
 	"io"
-	"net"
+	"net/netip"
 	"os"
+	"strconv"
 	"syscall"
 	"unsafe"
 
@@ -27,11 +30,12 @@ import (
 
 // Recv reads what is queued on fd into p without waiting: n > 0 bytes,
 // 0 and nil at the end of the stream, or unix.EAGAIN when nothing is
-// queued. len(p) must not be 0.
-func Recv(fd uintptr, p []byte) (int, error) {
+// queued. flags are added to MSG_DONTWAIT (MSG_TRUNC: a datagram's real
+// length). len(p) must not be 0.
+func Recv(fd uintptr, p []byte, flags int) (int, error) {
 	for {
 		n, _, e := unix.RawSyscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)),
-			unix.MSG_DONTWAIT, 0, 0)
+			uintptr(unix.MSG_DONTWAIT|flags), 0, 0)
 		switch e {
 		case 0:
 			return int(n), nil
@@ -46,9 +50,40 @@ func Recv(fd uintptr, p []byte) (int, error) {
 // unix.EAGAIN when nothing fits. Writing to a socket the peer has closed
 // fails with EPIPE rather than raising SIGPIPE. len(p) must not be 0.
 func Send(fd uintptr, p []byte) (int, error) {
+	return sendto(fd, p, nil, 0)
+}
+
+// SendTo sends p as one datagram to addr (IPv4, or IPv6 with its zone
+// given as a numeric scope) from the unconnected socket fd, without
+// waiting: unix.EAGAIN when the socket's buffer is full.
+func SendTo(fd uintptr, p []byte, addr netip.AddrPort) error {
+	if a := addr.Addr(); a.Is4() {
+		sa := unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: a.As4()}
+		binary.BigEndian.PutUint16((*[2]byte)(unsafe.Pointer(&sa.Port))[:], addr.Port())
+		_, err := sendto(fd, p, unsafe.Pointer(&sa), unix.SizeofSockaddrInet4)
+		return err
+	}
+	sa := unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: addr.Addr().As16()}
+	binary.BigEndian.PutUint16((*[2]byte)(unsafe.Pointer(&sa.Port))[:], addr.Port())
+	if z := addr.Addr().Zone(); z != "" {
+		id, err := strconv.ParseUint(z, 10, 32)
+		if err != nil {
+			return fmt.Errorf("rawio: zone %q of %s is not a numeric scope", z, addr)
+		}
+		sa.Scope_id = uint32(id)
+	}
+	_, err := sendto(fd, p, unsafe.Pointer(&sa), unix.SizeofSockaddrInet6)
+	return err
+}
+
+func sendto(fd uintptr, p []byte, sa unsafe.Pointer, salen uintptr) (int, error) {
+	var base unsafe.Pointer
+	if len(p) > 0 {
+		base = unsafe.Pointer(&p[0])
+	}
 	for {
-		n, _, e := unix.RawSyscall6(unix.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)),
-			unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL, 0, 0)
+		n, _, e := unix.RawSyscall6(unix.SYS_SENDTO, fd, uintptr(base), uintptr(len(p)),
+			unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL, uintptr(sa), salen)
 		switch e {
 		case 0:
 			return int(n), nil
@@ -60,7 +95,8 @@ func Send(fd uintptr, p []byte) (int, error) {
 }
 
 // Conn is an io.Reader and io.Writer over a *net.TCPConn that uses Recv
-// and Send. Deadlines, Close and the other methods stay the TCPConn's
+// and Send (and WriteMsg over a connected *net.UDPConn). Deadlines, Close
+// and the other methods stay the net connection's
 // (a deadline or a Close ends a Read or Write waiting here). A Conn is
 // for one reader and one writer goroutine at a time, like a TCPConn.
 type Conn struct {
@@ -76,10 +112,12 @@ type Conn struct {
 	werr   error
 	readF  func(fd uintptr) bool
 	writeF func(fd uintptr) bool
+	msgF   func(fd uintptr) bool
 }
 
-// New returns a Conn over c.
-func New(c *net.TCPConn) (*Conn, error) {
+// New returns a Conn over c (a *net.TCPConn, or a connected
+// *net.UDPConn for WriteMsg).
+func New(c syscall.Conn) (*Conn, error) {
 	rw := new(Conn)
 	if err := rw.Reset(c); err != nil {
 		return nil, err
@@ -89,9 +127,9 @@ func New(c *net.TCPConn) (*Conn, error) {
 
 // Reset makes c a Conn over tc, so that a pooled Conn serves another
 // connection; nil leaves it over none.
-func (c *Conn) Reset(tc *net.TCPConn) error {
+func (c *Conn) Reset(tc syscall.Conn) error {
 	if c.readF == nil {
-		c.readF, c.writeF = c.read, c.write
+		c.readF, c.writeF, c.msgF = c.read, c.write, c.writeMsg
 	}
 	c.rc = nil
 	if tc == nil {
@@ -128,7 +166,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 }
 
 func (c *Conn) read(fd uintptr) bool {
-	c.rn, c.rerr = Recv(fd, c.rp)
+	c.rn, c.rerr = Recv(fd, c.rp, 0)
 	return c.rerr != unix.EAGAIN
 }
 
@@ -159,5 +197,28 @@ func (c *Conn) write(fd uintptr) bool {
 		}
 		c.wn += n
 	}
+	return true
+}
+
+// WriteMsg sends p with one send(2), waiting for room as needed: one
+// datagram on a UDP socket (p may be empty). The error of a datagram the
+// kernel refused (ECONNREFUSED after an ICMP port unreachable) is an
+// *os.SyscallError.
+func (c *Conn) WriteMsg(p []byte) error {
+	c.wp, c.werr = p, nil
+	err := c.rc.Write(c.msgF)
+	c.wp = nil
+	if err == nil && c.werr != nil {
+		err = os.NewSyscallError("sendto", c.werr)
+	}
+	return err
+}
+
+func (c *Conn) writeMsg(fd uintptr) bool {
+	_, err := Send(fd, c.wp)
+	if err == unix.EAGAIN {
+		return false
+	}
+	c.werr = err
 	return true
 }
