@@ -7,6 +7,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hapair/hapair/proxy/rawio"
 )
 
 // recvBatchSize is how many datagrams one recvmmsg(2) reads from a UDP
@@ -41,25 +43,15 @@ func newRecvBatch(maxDatagram int) *recvBatch {
 }
 
 // read reads what is queued on fd without waiting: the number of
-// datagrams, or unix.EAGAIN when there are none. (RawSyscall: the socket
-// does not block, see package rawio.)
+// datagrams, or unix.EAGAIN when there are none.
 func (b *recvBatch) read(fd uintptr) (int, error) {
 	for i := range b.msgs {
 		b.msgs[i].Hdr.Namelen = unix.SizeofSockaddrInet6
 		b.msgs[i].Hdr.Flags = 0
 		b.msgs[i].Len = 0
 	}
-	for {
-		n, _, errno := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.msgs[0])),
-			recvBatchSize, unix.MSG_DONTWAIT, 0, 0)
-		switch errno {
-		case 0:
-			return int(n), nil
-		case unix.EINTR:
-			continue
-		}
-		return 0, errno
-	}
+	n, err := rawio.Call(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.msgs[0])), recvBatchSize, unix.MSG_DONTWAIT, 0, 0)
+	return int(n), err
 }
 
 // datagram returns the i-th datagram read, whether it was longer than the

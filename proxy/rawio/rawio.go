@@ -33,12 +33,20 @@ import (
 // queued. flags are added to MSG_DONTWAIT (MSG_TRUNC: a datagram's real
 // length). len(p) must not be 0.
 func Recv(fd uintptr, p []byte, flags int) (int, error) {
+	n, err := Call(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)),
+		uintptr(unix.MSG_DONTWAIT|flags), 0, 0)
+	return int(n), err
+}
+
+// Call makes the system call trap by RawSyscall6, again after EINTR: for
+// calls on non-blocking sockets, which never wait in the kernel. Its
+// error is a unix.Errno.
+func Call(trap, a1, a2, a3, a4, a5, a6 uintptr) (uintptr, error) {
 	for {
-		n, _, e := unix.RawSyscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)),
-			uintptr(unix.MSG_DONTWAIT|flags), 0, 0)
+		r, _, e := unix.RawSyscall6(trap, a1, a2, a3, a4, a5, a6)
 		switch e {
 		case 0:
-			return int(n), nil
+			return r, nil
 		case unix.EINTR:
 			continue
 		}
@@ -81,17 +89,8 @@ func sendto(fd uintptr, p []byte, sa unsafe.Pointer, salen uintptr) (int, error)
 	if len(p) > 0 {
 		base = unsafe.Pointer(&p[0])
 	}
-	for {
-		n, _, e := unix.RawSyscall6(unix.SYS_SENDTO, fd, uintptr(base), uintptr(len(p)),
-			unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL, uintptr(sa), salen)
-		switch e {
-		case 0:
-			return int(n), nil
-		case unix.EINTR:
-			continue
-		}
-		return 0, e
-	}
+	n, err := Call(unix.SYS_SENDTO, fd, uintptr(base), uintptr(len(p)), unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL, uintptr(sa), salen)
+	return int(n), err
 }
 
 // Conn is an io.Reader and io.Writer over a *net.TCPConn that uses Recv
