@@ -260,6 +260,12 @@ func (t *TCPProxy) pipe(c *tcpConn, dst, src *net.TCPConn) {
 		c.abort()
 		return
 	}
+	if c.halfClosed.Load() {
+		// The other direction has ended too: Handle closes both sockets
+		// now, and close(2) sends the FIN that shutdown(2) would (nothing
+		// is left unread either way, so it is not a reset).
+		return
+	}
 	if err := dst.CloseWrite(); err != nil {
 		c.abort()
 		return
