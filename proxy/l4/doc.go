@@ -4,10 +4,11 @@
 //
 // It owns: listeners bound with IP_FREEBIND (so a standby node binds the VIP
 // before it holds it, and a takeover costs only the address move), the TCP
-// byte path (read(2) and write(2) through a pooled buffer for small
-// messages, splice(2) once a direction turns out to be a bulk transfer;
-// nothing here wraps a connection), half-close, connect and idle
-// timeouts, and the UDP per-client flow table (SIP is the reference use).
+// byte path (recv(2) and send(2) through a pooled buffer for small
+// messages, package rawio; splice(2) once a direction turns out to be a
+// bulk transfer; nothing here wraps a connection), half-close, connect and idle
+// timeouts, and the UDP per-client flow table (SIP is the reference use; the service
+// socket is read with recvmmsg(2), several datagrams per call).
 //
 // It must not decide which real gets a connection, keep health state or log
 // per packet: a Picker (package proxy) chooses reals, and connection counts
