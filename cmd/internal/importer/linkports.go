@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"slices"
 
+	"github.com/hapair/hapair/internal/fwd"
 	"github.com/hapair/hapair/proxy"
 )
 
@@ -120,7 +121,7 @@ func (im *importer) udpOnLink(l *link, p int, sync bool) string {
 // (config.Config.NeedsSync).
 func (im *importer) needsSync() bool {
 	for _, s := range im.m.services {
-		if s.persistent > 0 || s.kernel && s.method == "dr" {
+		if s.persistent > 0 || s.kernel && fwd.Method(s.method).Flows() {
 			return true
 		}
 	}
