@@ -202,9 +202,9 @@ func linkStatuses(ls link.Stats) []ctl.LinkStatus {
 // apply; master here while its resources run (its bgp resource's health
 // gate says whether it is announced).
 func activeActive(gs *ctl.GroupStatus, in statusInput) {
-	gs.Mode = "active-active"
-	gs.Owner, gs.State, gs.Reason = "", "standby", "active-active: not started here"
+	gs.Mode = config.ModeActiveActive
+	gs.Owner, gs.State, gs.Reason = "", ha.StateStandby.String(), "active-active: not started here"
 	if in.held != nil && in.held(gs.Name) {
-		gs.Owner, gs.State, gs.Reason = in.self, "master", "active-active: held by every healthy node"
+		gs.Owner, gs.State, gs.Reason = in.self, ha.StateMaster.String(), "active-active: held by every healthy node"
 	}
 }

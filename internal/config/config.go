@@ -198,6 +198,12 @@ type Group struct {
 	Resources    []Resource // in start order
 }
 
+// The values of a group's mode; `hactl status` shows ModeActiveActive too.
+const (
+	ModeActivePassive = "active-passive" // one owner at a time (the default)
+	ModeActiveActive  = "active-active"  // every healthy node at once
+)
+
 // Resource kinds.
 const (
 	KindVIP      = "vip"

@@ -45,7 +45,7 @@ func (c *conv) groups(rs []rawGroup, cfg *Config) []Group {
 		if c.ix.has(path + ".notify") {
 			g.Notify = c.program(path+".notify", r.Notify)
 		}
-		g.ActiveActive = c.oneOf(path+".mode", r.Mode, "active-passive", "active-passive", "active-active") == "active-active"
+		g.ActiveActive = c.oneOf(path+".mode", r.Mode, ModeActivePassive, ModeActivePassive, ModeActiveActive) == ModeActiveActive
 		if c.ix.has(path + ".auto_failback") {
 			g.AutoFailback = r.AutoFailback
 		}

@@ -27,13 +27,13 @@ func (c *conv) mootGroupKeys(path string, g *Group) bool {
 	if g.ActiveActive {
 		for _, k := range []string{"auto_failback", "failback_min_healthy"} {
 			if c.ix.has(path + "." + k) {
-				c.moot(path+"."+k, "key %q is not used by mode %q: every healthy node holds the group, so it never fails back", k, "active-active")
+				c.moot(path+"."+k, "key %q is not used by mode %q: every healthy node holds the group, so it never fails back", k, ModeActiveActive)
 			}
 		}
 		// Every node starts it with had (node.startLocal): no owner is
 		// picked. (preferred stays required: status shows it.)
 		if k := "priorities"; c.ix.has(path + "." + k) {
-			c.moot(path+"."+k, "key %q is not used by mode %q: every healthy node holds the group, so no priority picks an owner", k, "active-active")
+			c.moot(path+"."+k, "key %q is not used by mode %q: every healthy node holds the group, so no priority picks an owner", k, ModeActiveActive)
 		}
 		return c.ix.has(minPath)
 	}
