@@ -4,22 +4,13 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/hapair/hapair/internal/config/configtest"
 )
 
 // bgpCase is caseBase with a [bgp] table and an active-active group
 // announcing 198.18.2.100 by BGP.
-const bgpCase = caseBase + `
-[bgp]
-asn = 65001
-nodes = { lb1 = "198.18.0.11/24", lb2 = "198.18.0.12/24" }
-neighbors = [ { address = "198.18.0.1", asn = 65000 } ]
-
-[[group]]
-name = "edge"
-preferred = "lb1"
-mode = "active-active"
-resources = [ { kind = "bgp", addresses = ["198.18.2.100"] } ]
-`
+const bgpCase = caseBase + configtest.BGP
 
 // TestCheckConfigReview runs configs a fresh reviewer found passing the
 // check although had would then not serve them, or would cut the

@@ -3,22 +3,13 @@ package config
 import (
 	"strings"
 	"testing"
+
+	"github.com/hapair/hapair/internal/config/configtest"
 )
 
 // bgpBase is minimal+svc with a [bgp] table and a second group announcing
 // 198.18.2.100 by BGP.
-const bgpBase = minimal + svc + `
-[bgp]
-asn = 65001
-nodes = { lb1 = "198.18.0.11/24", lb2 = "198.18.0.12/24" }
-neighbors = [ { address = "198.18.0.1", asn = 65000 } ]
-
-[[group]]
-name = "edge"
-preferred = "lb1"
-mode = "active-active"
-resources = [ { kind = "bgp", addresses = ["198.18.2.100"] } ]
-`
+const bgpBase = minimal + svc + configtest.BGP
 
 func TestBGP(t *testing.T) {
 	cfg, err := parse([]byte(bgpBase), "t.toml")

@@ -1,6 +1,7 @@
 // Package configtest holds the had.toml fixtures that the tests of
-// internal/config and of the [[service]] rules (node/serviceconf) build
-// their cases on, so both read the same files and line numbers.
+// internal/config, of the [[service]] rules (node/serviceconf) and of
+// hactl check-config build their cases on, so they read the same files
+// and line numbers.
 package configtest
 
 import (
@@ -39,6 +40,22 @@ resources = [
 name = "http"
 listen = "198.18.0.100:80"
 reals = [ { address = "198.18.1.11:80" } ]
+`
+
+// BGP is a [bgp] table and an active-active group announcing
+// 198.18.2.100 by BGP, appended to a valid config whose nodes are lb1
+// and lb2.
+const BGP = `
+[bgp]
+asn = 65001
+nodes = { lb1 = "198.18.0.11/24", lb2 = "198.18.0.12/24" }
+neighbors = [ { address = "198.18.0.1", asn = 65000 } ]
+
+[[group]]
+name = "edge"
+preferred = "lb1"
+mode = "active-active"
+resources = [ { kind = "bgp", addresses = ["198.18.2.100"] } ]
 `
 
 // Hosts answers the host names the tests use.
