@@ -7,11 +7,17 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hapair/hapair/internal/config/configtest"
 )
 
 // caseBase is a valid config the issue's cases edit: a pair on a unicast
-// heartbeat link, one VIP and one service.
-const caseBase = `[cluster]
+// heartbeat link, then configtest's group (one VIP) and service with the
+// check written out and the real on a backend's address, off the
+// heartbeat LAN (configtest's real is lb1's heartbeat address here; a
+// case that listens on 0.0.0.0 would forward to itself). A case whose
+// edit finds no check or real line fails: the base drifted.
+var caseBase = `[cluster]
 name = "web"
 id = 7
 nodes = ["lb1", "lb2"]
@@ -20,21 +26,8 @@ authkeys = "authkeys"
 [[link]]
 kind = "ucast"
 peers = { lb1 = "198.18.1.11", lb2 = "198.18.1.12" }
-
-[[group]]
-name = "web"
-preferred = "lb1"
-resources = [
-  { kind = "vip", address = "198.18.0.100/24", interface = "eth0" },
-  { kind = "balancer", services = ["http"] },
-]
-
-[[service]]
-name = "http"
-listen = "198.18.0.100:80"
-check = { type = "connect" }
-reals = [ { address = "198.18.1.21:80" } ]
-`
+` + strings.Replace(configtest.Service, `reals = [ { address = "198.18.1.11:80" } ]`, `check = { type = "connect" }
+reals = [ { address = "198.18.1.21:80" } ]`, 1)
 
 // writeCase writes body as svc.toml next to a valid authkeys file and
 // returns its path.

@@ -10,7 +10,7 @@ import (
 
 // bgpCase is caseBase with a [bgp] table and an active-active group
 // announcing 198.18.2.100 by BGP.
-const bgpCase = caseBase + configtest.BGP
+var bgpCase = caseBase + configtest.BGP
 
 // TestCheckConfigReview runs configs a fresh reviewer found passing the
 // check although had would then not serve them, or would cut the
