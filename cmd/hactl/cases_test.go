@@ -53,6 +53,12 @@ func replace(t *testing.T, s, old, new string) string {
 	return strings.Replace(s, old, new, 1)
 }
 
+// edit is a case's body: base with the first old replaced by new (the
+// case fails when base has no old).
+func edit(base, old, new string) func(t *testing.T) string {
+	return func(t *testing.T) string { return replace(t, base, old, new) }
+}
+
 // manyGroups returns caseBase with n-1 more groups, each holding a script.
 func manyGroups(n int) string {
 	var b strings.Builder
@@ -69,25 +75,17 @@ func manyGroups(n int) string {
 // file's path). Case 7 (authkeys) belongs to the authkeys check.
 func TestCheckConfigIssueCases(t *testing.T) {
 	runCheckCases(t, []checkCase{
-		{"1 receive with type http", func(t *testing.T) string {
-			return replace(t, caseBase, `check = { type = "connect" }`, `check = { type = "http", request = "/status", receive = "ok" }`)
-		}, []string{
+		{"1 receive with type http", edit(caseBase, `check = { type = "connect" }`, `check = { type = "http", request = "/status", receive = "ok" }`), []string{
 			`FILE:22:47: service[0].check.receive: key "receive" is not used by check type "http" (only by negotiate, a number N)`,
 		}},
-		{"2 request and status with connect", func(t *testing.T) string {
-			return replace(t, caseBase, `check = { type = "connect" }`, `check = { type = "connect", request = "/x", status = 200 }`)
-		}, []string{
+		{"2 request and status with connect", edit(caseBase, `check = { type = "connect" }`, `check = { type = "connect", request = "/x", status = 200 }`), []string{
 			`FILE:22:29: service[0].check.request: key "request" is not used by check type "connect" (only by negotiate, http, a number N)`,
 			`FILE:22:45: service[0].check.status: key "status" is not used by check type "connect" (only by negotiate, http, a number N)`,
 		}},
-		{"3a keepalive not whole microseconds", func(t *testing.T) string {
-			return replace(t, caseBase, "id = 7\n", "id = 7\nkeepalive = \"100500ns\"\n")
-		}, []string{
+		{"3a keepalive not whole microseconds", edit(caseBase, "id = 7\n", "id = 7\nkeepalive = \"100500ns\"\n"), []string{
 			`FILE:4:13: cluster.keepalive: 100.5µs is not a whole number of microseconds, the unit a heartbeat packet carries (ha/wire)`,
 		}},
-		{"3b keepalive too long for the packet", func(t *testing.T) string {
-			return replace(t, caseBase, "id = 7\n", "id = 7\nkeepalive = \"2h\"\n")
-		}, []string{
+		{"3b keepalive too long for the packet", edit(caseBase, "id = 7\n", "id = 7\nkeepalive = \"2h\"\n"), []string{
 			`FILE:4:13: cluster.keepalive: 2h0m0s is longer than 1h11m34.967295s, the most a heartbeat packet carries (ha/wire)`,
 		}},
 		{"4 more groups than a packet carries", func(t *testing.T) string {
@@ -95,24 +93,16 @@ func TestCheckConfigIssueCases(t *testing.T) {
 		}, []string{
 			`FILE:340:3: group[64]: group 65 of 66: a heartbeat packet carries at most 64 groups (ha/wire)`,
 		}},
-		{"5 unicast peer with IPv6", func(t *testing.T) string {
-			return replace(t, caseBase, `lb2 = "198.18.1.12"`, `lb2 = "2001:db8::12"`)
-		}, []string{
+		{"5 unicast peer with IPv6", edit(caseBase, `lb2 = "198.18.1.12"`, `lb2 = "2001:db8::12"`), []string{
 			`FILE:9:38: link[0].peers.lb2: 2001:db8::12 is not an IPv4 address; links carry IPv4 only (the TTL-255 guard reads IPv4 control messages)`,
 		}},
-		{"6 relative notify path", func(t *testing.T) string {
-			return replace(t, caseBase, "id = 7\n", "id = 7\nnotify = \"notify.sh\"\n")
-		}, []string{
+		{"6 relative notify path", edit(caseBase, "id = 7\n", "id = 7\nnotify = \"notify.sh\"\n"), []string{
 			`FILE:4:10: cluster.notify: "notify.sh": want an absolute path`,
 		}},
-		{"8a real equal to listen", func(t *testing.T) string {
-			return replace(t, caseBase, `reals = [ { address = "198.18.1.21:80" } ]`, `reals = [ { address = "198.18.0.100:80" } ]`)
-		}, []string{
+		{"8a real equal to listen", edit(caseBase, `reals = [ { address = "198.18.1.21:80" } ]`, `reals = [ { address = "198.18.0.100:80" } ]`), []string{
 			`FILE:23:23: service[0].reals[0].address: 198.18.0.100:80 is the service's own listen address 198.18.0.100:80: it would forward to itself`,
 		}},
-		{"8b fallback equal to listen", func(t *testing.T) string {
-			return replace(t, caseBase, "check = {", "fallback = \"198.18.0.100\"\ncheck = {")
-		}, []string{
+		{"8b fallback equal to listen", edit(caseBase, "check = {", "fallback = \"198.18.0.100\"\ncheck = {"), []string{
 			`FILE:22:12: service[0].fallback: 198.18.0.100:80 is the service's own listen address 198.18.0.100:80: it would forward to itself`,
 		}},
 		{"8c wildcard listen with a local real on its port", func(t *testing.T) string {

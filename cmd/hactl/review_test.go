@@ -34,19 +34,13 @@ func TestCheckConfigReview(t *testing.T) {
 		}},
 		// Every node holding a bgp group binds its addresses on lo, so an
 		// address another node or a router uses is taken from it.
-		{"bgp address is a node's heartbeat address", func(t *testing.T) string {
-			return replace(t, bgpCase, `addresses = ["198.18.2.100"]`, `addresses = ["198.18.1.12"]`)
-		}, []string{
+		{"bgp address is a node's heartbeat address", edit(bgpCase, `addresses = ["198.18.2.100"]`, `addresses = ["198.18.1.12"]`), []string{
 			`FILE:34:44: group[1].resources[0].addresses[0]: 198.18.1.12 is node lb2's heartbeat address on link ucast0 (FILE:9:38): every node holding group "edge" binds it on lo, which would cut that node's heartbeat`,
 		}},
-		{"bgp address is a node's address on the neighbours' network", func(t *testing.T) string {
-			return replace(t, bgpCase, `addresses = ["198.18.2.100"]`, `addresses = ["198.18.0.12"]`)
-		}, []string{
+		{"bgp address is a node's address on the neighbours' network", edit(bgpCase, `addresses = ["198.18.2.100"]`, `addresses = ["198.18.0.12"]`), []string{
 			`FILE:34:44: group[1].resources[0].addresses[0]: 198.18.0.12 is node lb2's address on the BGP neighbours' network (FILE:27:41): every node holding group "edge" binds it on lo, which would cut that node's BGP sessions`,
 		}},
-		{"bgp address is a neighbour's", func(t *testing.T) string {
-			return replace(t, bgpCase, `addresses = ["198.18.2.100"]`, `addresses = ["198.18.0.1"]`)
-		}, []string{
+		{"bgp address is a neighbour's", edit(bgpCase, `addresses = ["198.18.2.100"]`, `addresses = ["198.18.0.1"]`), []string{
 			`FILE:34:44: group[1].resources[0].addresses[0]: 198.18.0.1 is the address of BGP neighbour 0 (FILE:28:27): every node holding group "edge" binds it on lo, and would no longer reach that router`,
 		}},
 		{"bgp address in two groups", func(t *testing.T) string {
@@ -54,43 +48,29 @@ func TestCheckConfigReview(t *testing.T) {
 		}, []string{
 			`FILE:39:44: group[2].resources[0].addresses[0]: 198.18.2.100 is already announced by group "edge" (FILE:34:44): each group adds and removes it on lo by itself, so the two would fight over it`,
 		}},
-		{"bgp neighbour is a node", func(t *testing.T) string {
-			return replace(t, bgpCase, `address = "198.18.0.1"`, `address = "198.18.0.11"`)
-		}, []string{
+		{"bgp neighbour is a node", edit(bgpCase, `address = "198.18.0.1"`, `address = "198.18.0.11"`), []string{
 			`FILE:28:27: bgp.neighbors[0].address: 198.18.0.11 is node lb1's own address (FILE:27:17): a node cannot be its own BGP neighbour; give the routers' addresses`,
 		}},
-		{"bgp neighbour listed twice", func(t *testing.T) string {
-			return replace(t, bgpCase, `asn = 65000 }`, `asn = 65000 }, { address = "198.18.0.1", asn = 65002 }`)
-		}, []string{
+		{"bgp neighbour listed twice", edit(bgpCase, `asn = 65000 }`, `asn = 65000 }, { address = "198.18.0.1", asn = 65002 }`), []string{
 			`FILE:28:68: bgp.neighbors[1].address: 198.18.0.1 is listed again (first at FILE:28:27): BIRD would open two sessions to one router, which closes one of them (RFC 4271 section 6.8)`,
 		}},
 		// The SIP check sends OPTIONS over UDP whatever the service's
 		// protocol: against a SIP-over-TCP real it never passed.
-		{"sip check on a tcp service", func(t *testing.T) string {
-			return replace(t, caseBase, `check = { type = "connect" }`, `check = { type = "sip" }`)
-		}, []string{
+		{"sip check on a tcp service", edit(caseBase, `check = { type = "connect" }`, `check = { type = "sip" }`), []string{
 			`FILE:22:18: service[0].check.type: "sip" sends its probe over UDP and cannot probe a tcp service; use connect, negotiate, http, external or a number N`,
 		}},
 		// preferred names who holds the group; priorities that rank
 		// another node higher overruled it without a word.
-		{"priorities overrule preferred", func(t *testing.T) string {
-			return replace(t, caseBase, `preferred = "lb1"`, "preferred = \"lb1\"\npriorities = { lb1 = 100, lb2 = 200 }")
-		}, []string{
+		{"priorities overrule preferred", edit(caseBase, `preferred = "lb1"`, "preferred = \"lb1\"\npriorities = { lb1 = 100, lb2 = 200 }"), []string{
 			`FILE:14:33: group[0].priorities.lb2: 200 ranks lb2 above lb1 (100), but preferred ranks lb1 first: the group would go to lb2; give lb2 a lower priority, or list lb2 first in preferred`,
 		}},
-		{"equal priorities give the group to the lower name", func(t *testing.T) string {
-			return replace(t, caseBase, `preferred = "lb1"`, "preferred = \"lb2\"\npriorities = { lb1 = 150, lb2 = 150 }")
-		}, []string{
+		{"equal priorities give the group to the lower name", edit(caseBase, `preferred = "lb1"`, "preferred = \"lb2\"\npriorities = { lb1 = 150, lb2 = 150 }"), []string{
 			`FILE:14:22: group[0].priorities.lb1: 150 ties lb1 with lb2 (150), and a tie goes to the lower node name, lb1, but preferred ranks lb2 first: the group would go to lb1; give lb1 a lower priority, or list lb1 first in preferred`,
 		}},
-		{"priority of an unlisted node above the list", func(t *testing.T) string {
-			return replace(t, caseBase, `preferred = "lb1"`, "preferred = [\"lb2\"]\npriorities = { lb1 = 250 }")
-		}, []string{
+		{"priority of an unlisted node above the list", edit(caseBase, `preferred = "lb1"`, "preferred = [\"lb2\"]\npriorities = { lb1 = 250 }"), []string{
 			`FILE:14:22: group[0].priorities.lb1: 250 ranks lb1 above lb2 (200), but preferred ranks lb2 first: the group would go to lb1; give lb1 a lower priority, or list lb1 first in preferred`,
 		}},
-		{"preferred node's own priority below another's", func(t *testing.T) string {
-			return replace(t, caseBase, `preferred = "lb1"`, "preferred = \"lb1\"\npriorities = { lb1 = 50 }")
-		}, []string{
+		{"preferred node's own priority below another's", edit(caseBase, `preferred = "lb1"`, "preferred = \"lb1\"\npriorities = { lb1 = 50 }"), []string{
 			`FILE:14:22: group[0].priorities.lb1: 50 ranks lb1 below lb2 (100), but preferred ranks lb1 first: the group would go to lb2; give lb1 a higher priority than 100, or list lb2 first in preferred`,
 		}},
 		// Siblings of issue 8's case 9: a node's other own addresses.
@@ -110,9 +90,7 @@ func TestCheckConfigReview(t *testing.T) {
 		}},
 		// A monitor's FAIL moves new connections to the backups; with none
 		// the balancer stays on the reals, and the monitor changed nothing.
-		{"monitors without backups", func(t *testing.T) string {
-			return replace(t, caseBase, "check = {", "monitors = [ { script = \"/usr/local/bin/check-db\" } ]\ncheck = {")
-		}, []string{
+		{"monitors without backups", edit(caseBase, "check = {", "monitors = [ { script = \"/usr/local/bin/check-db\" } ]\ncheck = {"), []string{
 			`FILE:22:1: service[0].monitors: key "monitors" has no effect: the service has no backups, and a monitor's FAIL only moves new connections to the backups (Zeus's slaves); add backups, or remove the monitors`,
 		}},
 		// keepalived's track_script weight 0 puts the instance in FAULT;
@@ -124,14 +102,10 @@ func TestCheckConfigReview(t *testing.T) {
 		}},
 		// [service] for [[service]]: the decode kept an empty element, and
 		// the check said the keys written under it were missing.
-		{"[service] written for [[service]]", func(t *testing.T) string {
-			return replace(t, caseBase, "[[service]]", "[service]")
-		}, []string{
+		{"[service] written for [[service]]", edit(caseBase, "[[service]]", "[service]"), []string{
 			`FILE:19:2: service: want [[service]] (an array of tables), not [service] (one table)`,
 		}},
-		{"[service.reals] written for [[service.reals]]", func(t *testing.T) string {
-			return replace(t, caseBase, `reals = [ { address = "198.18.1.21:80" } ]`, "\n[service.reals]\naddress = \"198.18.1.21:80\"")
-		}, []string{
+		{"[service.reals] written for [[service.reals]]", edit(caseBase, `reals = [ { address = "198.18.1.21:80" } ]`, "\n[service.reals]\naddress = \"198.18.1.21:80\""), []string{
 			`FILE:24:10: service[0].reals: want [[service.reals]] (an array of tables), not [service.reals] (one table)`,
 		}},
 		{"conntrack-sync with one address for both nodes", func(t *testing.T) string {
@@ -141,15 +115,11 @@ func TestCheckConfigReview(t *testing.T) {
 			`FILE:16:78: group[0].resources[1].addresses[1]: 198.18.1.11 is also node lb1's address (FILE:16:63): each node's conntrackd binds its own address and sends to the other's; give node lb2's`,
 		}},
 		// A loopback address reaches only the sending host.
-		{"ucast link mixing loopback and other addresses", func(t *testing.T) string {
-			return replace(t, caseBase, `lb2 = "198.18.1.12"`, `lb2 = "127.0.0.2"`)
-		}, []string{
+		{"ucast link mixing loopback and other addresses", edit(caseBase, `lb2 = "198.18.1.12"`, `lb2 = "127.0.0.2"`), []string{
 			`FILE:9:38: link[0].peers.lb2: 127.0.0.2 is a loopback address, but node lb1's, 198.18.1.11, is not: heartbeats to a loopback address never leave the sending host; give lb2's address on the link's network (every node on loopback is for a test on one host)`,
 		}},
 		// One mistake, one error: the peer is written, only not an address.
-		{"ucast peer written as a host name", func(t *testing.T) string {
-			return replace(t, caseBase, `lb2 = "198.18.1.12"`, `lb2 = "lb2.example"`)
-		}, []string{
+		{"ucast peer written as a host name", edit(caseBase, `lb2 = "198.18.1.12"`, `lb2 = "lb2.example"`), []string{
 			`FILE:9:38: link[0].peers.lb2: "lb2.example" is not an IP address`,
 		}},
 		// dr hooks the ingress of its interface: the VIP's packets arrive

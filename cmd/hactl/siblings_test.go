@@ -34,14 +34,10 @@ func TestCheckConfigSiblings(t *testing.T) {
 		}},
 		// The unset warntime, derived from the two, fails too: only the
 		// root is reported.
-		{"derived warntime", func(t *testing.T) string {
-			return replace(t, caseBase, "id = 7\n", "id = 7\nkeepalive = \"200ms\"\ndeadtime = \"200ms\"\n")
-		}, []string{
+		{"derived warntime", edit(caseBase, "id = 7\n", "id = 7\nkeepalive = \"200ms\"\ndeadtime = \"200ms\"\n"), []string{
 			`FILE:5:12: cluster.deadtime: 200ms must be longer than 2×keepalive (400ms): at 2×keepalive or less a single lost heartbeat declares the peer dead`,
 		}},
-		{"derived deadtime", func(t *testing.T) string {
-			return replace(t, caseBase, "id = 7\n", "id = 7\nkeepalive = \"200ms\"\nwarntime = \"2s\"\n")
-		}, []string{
+		{"derived deadtime", edit(caseBase, "id = 7\n", "id = 7\nkeepalive = \"200ms\"\nwarntime = \"2s\"\n"), []string{
 			`FILE:4:13: cluster.keepalive: deadtime (unset: 4×keepalive) 800ms must be longer than warntime 2s`,
 		}},
 		{"ping node on loopback", func(t *testing.T) string {
