@@ -40,7 +40,7 @@ func (im *importer) finishInterfaces() {
 		var res []*resource
 		for _, r := range g.resources {
 			if err := config.IfnameError(asWritten(r.iface)); err != nil {
-				if r.kind != "vip" {
+				if r.kind != config.KindVIP {
 					im.refusef(r.at, "%s resource: interface %v; not imported", r.kind, err)
 					continue
 				}
@@ -148,7 +148,7 @@ func (im *importer) wildcardSelf(vips map[netip.Addr]src, hb map[netip.Addr]hbAd
 	}
 	for _, g := range im.m.groups {
 		g.resources = slices.DeleteFunc(g.resources, func(r *resource) bool {
-			if r.kind != "balancer" {
+			if r.kind != config.KindBalancer {
 				return false
 			}
 			r.services = slices.DeleteFunc(r.services, func(n string) bool { return gone[n] })
@@ -175,7 +175,7 @@ func (im *importer) serviceVIPs(vips map[netip.Addr]src, vipGroup map[netip.Addr
 	movedTo := map[*group]*group{} // a group that gave a service away, to the group that took it
 	for _, g := range im.m.groups {
 		for _, r := range g.resources {
-			if r.kind != "balancer" {
+			if r.kind != config.KindBalancer {
 				continue
 			}
 			var stay []string
@@ -192,7 +192,7 @@ func (im *importer) serviceVIPs(vips map[netip.Addr]src, vipGroup map[netip.Addr
 				case !held:
 					p := netip.PrefixFrom(a, a.BitLen())
 					vips[a], vipGroup[a] = s.at, g
-					g.resources = append(g.resources, &resource{at: s.at, kind: "vip", address: p.String(),
+					g.resources = append(g.resources, &resource{at: s.at, kind: config.KindVIP, address: p.String(),
 						note: "virtual address of service " + n + ", not an address resource of this group in the source; added"})
 					im.warnf(s.at, "virtual address %s of service %s is not an address resource of its group; added to group %s as %s (check the prefix and interface)", a, n, g.name, p)
 					stay = append(stay, n)
@@ -218,7 +218,7 @@ func (im *importer) serviceVIPs(vips map[netip.Addr]src, vipGroup map[netip.Addr
 		}
 		// A balancer left with no service is not written (config refuses
 		// an empty one); pruneGroups drops a group left empty.
-		g.resources = slices.DeleteFunc(g.resources, func(r *resource) bool { return r.kind == "balancer" && len(r.services) == 0 })
+		g.resources = slices.DeleteFunc(g.resources, func(r *resource) bool { return r.kind == config.KindBalancer && len(r.services) == 0 })
 	}
 	im.m.services = slices.DeleteFunc(im.m.services, func(s *service) bool { return refused[s.name] })
 	// A group whose only resources were the balancer of moved services
@@ -228,13 +228,13 @@ func (im *importer) serviceVIPs(vips map[netip.Addr]src, vipGroup map[netip.Addr
 	// behind, it would sync no service and be dropped.
 	im.m.groups = slices.DeleteFunc(im.m.groups, func(g *group) bool {
 		to, moved := movedTo[g]
-		if !moved || slices.ContainsFunc(g.resources, func(r *resource) bool { return r.kind != "ipvs-sync" }) {
+		if !moved || slices.ContainsFunc(g.resources, func(r *resource) bool { return r.kind != config.KindIPVSSync }) {
 			return false
 		}
 		with := ""
 		if len(g.resources) > 0 {
 			with = ", with its connection sync"
-			i := slices.IndexFunc(to.resources, func(r *resource) bool { return r.kind == "balancer" })
+			i := slices.IndexFunc(to.resources, func(r *resource) bool { return r.kind == config.KindBalancer })
 			if i < 0 { // cannot happen: to activates the moved services
 				i = len(to.resources)
 			}
@@ -249,11 +249,11 @@ func (im *importer) serviceVIPs(vips map[netip.Addr]src, vipGroup map[netip.Addr
 // after its other resources when it has none.
 func balancerOf(g *group, at src) *resource {
 	for _, r := range g.resources {
-		if r.kind == "balancer" {
+		if r.kind == config.KindBalancer {
 			return r
 		}
 	}
-	r := &resource{at: at, kind: "balancer", note: "services moved here from a group preferring the same node"}
+	r := &resource{at: at, kind: config.KindBalancer, note: "services moved here from a group preferring the same node"}
 	g.resources = append(g.resources, r)
 	return r
 }

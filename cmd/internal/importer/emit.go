@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/hapair/hapair/internal/config"
 )
 
 // kernelMethods says whether had.toml has a per-service `method` key (the
@@ -160,21 +162,21 @@ func (r *resource) inline() string {
 		}
 	}
 	switch r.kind {
-	case "vip":
+	case config.KindVIP:
 		add("address", r.address)
 		add("interface", r.iface)
 		add("label", r.label)
-	case "balancer":
+	case config.KindBalancer:
 		f = append(f, "services = "+strs(r.services))
-	case "ipvs-sync":
+	case config.KindIPVSSync:
 		add("role", r.role)
 		add("interface", r.iface)
 		if r.syncID != 0 {
 			f = append(f, "sync_id = "+strconv.Itoa(r.syncID))
 		}
-	case "script":
+	case config.KindScript:
 		add("path", r.path)
-	case "conntrack-sync":
+	case config.KindConntrackSync:
 		add("interface", r.iface)
 		f = append(f, "addresses = "+strs(r.addrs))
 		if r.port != 0 {

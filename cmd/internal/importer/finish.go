@@ -217,14 +217,14 @@ func (im *importer) template() {
 			continue
 		}
 		seen[ap.Addr()] = true
-		g.resources = append(g.resources, &resource{at: s.at, kind: "vip", address: netip.PrefixFrom(ap.Addr(), ap.Addr().BitLen()).String(),
+		g.resources = append(g.resources, &resource{at: s.at, kind: config.KindVIP, address: netip.PrefixFrom(ap.Addr(), ap.Addr().BitLen()).String(),
 			note: "virtual address of " + s.name + "; set its prefix and interface"})
 	}
 	if m.sync != nil {
 		g.resources = append([]*resource{m.sync}, g.resources...)
 	}
 	if len(m.services) > 0 {
-		g.resources = append(g.resources, &resource{kind: "balancer", svcs: m.services})
+		g.resources = append(g.resources, &resource{kind: config.KindBalancer, svcs: m.services})
 	}
 	if len(g.resources) > 0 {
 		m.groups = []*group{g}
@@ -314,7 +314,7 @@ func (im *importer) finishGroups() {
 		var res []*resource
 		for _, r := range g.resources {
 			switch r.kind {
-			case "balancer":
+			case config.KindBalancer:
 				var names []string
 				for _, s := range r.svcs {
 					if kept[s] {
@@ -325,7 +325,7 @@ func (im *importer) finishGroups() {
 					continue
 				}
 				r.services = names
-			case "vip":
+			case config.KindVIP:
 				a := netip.MustParsePrefix(r.address).Addr()
 				if u, ok := hb[a]; ok {
 					// Heartbeat would let the group's owner take the address
@@ -392,6 +392,6 @@ func (im *importer) pruneGroups() {
 		im.refusef(src{file, 0}, "no resource group could be imported: a placeholder group with a documentation-range (RFC 5737) VIP stands in")
 		m.groups = []*group{{name: "placeholder", preferred: m.cluster.nodes[0],
 			notes:     []string{"PLACEHOLDER group: nothing could be imported; write the group's resources"},
-			resources: []*resource{{kind: "vip", address: vip[0] + "/32", note: "PLACEHOLDER: a documentation range (RFC 5737)"}}}}
+			resources: []*resource{{kind: config.KindVIP, address: vip[0] + "/32", note: "PLACEHOLDER: a documentation range (RFC 5737)"}}}}
 	}
 }

@@ -220,7 +220,7 @@ func containsStr(ss []string, s string) bool {
 func groupName(g *group, first string, used *uniqueNames) string {
 	base := first
 	for _, r := range g.resources {
-		if r.kind == "vip" {
+		if r.kind == config.KindVIP {
 			base = "vip-" + strings.SplitN(r.address, "/", 2)[0]
 			break
 		}
@@ -262,7 +262,7 @@ func (im *importer) haresource(at src, g *group, tok string, usedLD map[string]s
 			im.refusef(at, "ldirectord::%s: no virtual service could be imported", f)
 			return
 		}
-		r := &resource{at: at, kind: "balancer", note: "ldirectord::" + f + ": the services imported from " + path}
+		r := &resource{at: at, kind: config.KindBalancer, note: "ldirectord::" + f + ": the services imported from " + path}
 		r.svcs = svcs
 		g.resources = append(g.resources, r)
 	case "LVSSyncDaemonSwap":
@@ -271,7 +271,7 @@ func (im *importer) haresource(at src, g *group, tok string, usedLD map[string]s
 			im.refusef(at, "%s: want LVSSyncDaemonSwap::master or ::backup", tok)
 			return
 		}
-		g.resources = append(g.resources, &resource{at: at, kind: "ipvs-sync", role: role, iface: "eth0",
+		g.resources = append(g.resources, &resource{at: at, kind: config.KindIPVSSync, role: role, iface: "eth0",
 			note: "LVSSyncDaemonSwap::" + role + ": ipvsadm --start-daemon used the kernel's default sync interface eth0 and syncid 0; check"})
 	default:
 		if agent == "" || strings.ContainsAny(agent, "\"'") || strings.Contains(agent, "/") && !filepath.IsAbs(agent) {
@@ -287,7 +287,7 @@ func (im *importer) haresource(at src, g *group, tok string, usedLD map[string]s
 		if argStr != "" {
 			arg = "::" + argStr
 		}
-		g.resources = append(g.resources, &resource{at: at, kind: "script", path: path + arg,
+		g.resources = append(g.resources, &resource{at: at, kind: config.KindScript, path: path + arg,
 			note: agent + ": Heartbeat's script, used where it is; copy it to /etc/hapair/resource.d and write its bare name"})
 		im.warnf(at, "%s: imported as a script resource running %s; copy the script to /etc/hapair/resource.d and write its bare name", tok, path)
 	}
@@ -304,7 +304,7 @@ func (im *importer) ipaddr(at src, agent, arg string) *resource {
 		return nil
 	}
 	a = a.Unmap()
-	r := &resource{at: at, kind: "vip"}
+	r := &resource{at: at, kind: config.KindVIP}
 	bits := -1
 	if len(parts) > 1 && parts[1] != "" {
 		bits = prefixLen(parts[1], a.Is4())

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hapair/hapair/internal/config"
 	"github.com/hapair/hapair/proxy/sched"
 )
 
@@ -84,7 +85,7 @@ func ipvsadm(file string, data []byte) *Result {
 		}
 	}
 	if st.syncRole != "" {
-		im.m.sync = &resource{at: st.syncAt, kind: "ipvs-sync", role: st.syncRole, iface: st.syncIf, syncID: st.syncID,
+		im.m.sync = &resource{at: st.syncAt, kind: config.KindIPVSSync, role: st.syncRole, iface: st.syncIf, syncID: st.syncID,
 			note: "ipvsadm --start-daemon " + st.syncRole + ": the connection-sync daemon, run by the group's owner"}
 	}
 	im.m.template = true

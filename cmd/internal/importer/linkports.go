@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"slices"
 
+	"github.com/hapair/hapair/internal/config"
 	"github.com/hapair/hapair/internal/fwd"
 	"github.com/hapair/hapair/proxy"
 )
@@ -162,7 +163,7 @@ func (im *importer) conntrackPort(at src) int {
 	}
 	for _, g := range im.m.groups {
 		for _, r := range g.resources {
-			if r.kind == "conntrack-sync" {
+			if r.kind == config.KindConntrackSync {
 				taken[cmp.Or(r.port, customary)] = fmt.Sprintf("the conntrack-sync at %s", r.at)
 			}
 		}

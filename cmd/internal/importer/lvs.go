@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/hapair/hapair/internal/config"
 	"github.com/hapair/hapair/proxy"
 	"github.com/hapair/hapair/proxy/nft"
 )
@@ -52,7 +53,7 @@ func (im *importer) finishMethods() {
 	vipIface := map[string]string{} // VIP address -> interface
 	for _, g := range im.m.groups {
 		for _, r := range g.resources {
-			if r.kind == "vip" && r.iface != "" {
+			if r.kind == config.KindVIP && r.iface != "" {
 				vipIface[strings.SplitN(r.address, "/", 2)[0]] = r.iface
 			}
 		}
@@ -123,18 +124,18 @@ func (im *importer) finishMethods() {
 // link gives each node's address, and otherwise left out with a warning
 // saying what to add, if anything.
 func (im *importer) connSync(g *group) {
-	i := slices.IndexFunc(g.resources, func(r *resource) bool { return r.kind == "ipvs-sync" })
+	i := slices.IndexFunc(g.resources, func(r *resource) bool { return r.kind == config.KindIPVSSync })
 	if i < 0 {
 		return
 	}
 	sync := g.resources[i]
 	g.resources = slices.Delete(g.resources, i, i+1)
 	for _, r := range g.resources { // a second sync line says nothing more
-		if r.kind == "ipvs-sync" {
+		if r.kind == config.KindIPVSSync {
 			im.warnf(r.at, "a second connection-sync resource in group %s: left out", g.name)
 		}
 	}
-	g.resources = slices.DeleteFunc(g.resources, func(r *resource) bool { return r.kind == "ipvs-sync" })
+	g.resources = slices.DeleteFunc(g.resources, func(r *resource) bool { return r.kind == config.KindIPVSSync })
 	what, _, _ := strings.Cut(sync.note, ": ")
 	kernel := false
 	for _, r := range g.resources {
@@ -151,7 +152,7 @@ func (im *importer) connSync(g *group) {
 		if l.kind != "ucast" || l.stand || l.iface == "" || len(nodes) != 2 {
 			continue
 		}
-		cs := &resource{at: sync.at, kind: "conntrack-sync", iface: l.iface, port: im.conntrackPort(sync.at),
+		cs := &resource{at: sync.at, kind: config.KindConntrackSync, iface: l.iface, port: im.conntrackPort(sync.at),
 			note: what + ": the group's nat/dr services keep their connections in conntrack, which conntrack-sync (conntrackd) carries across a failover, over the ucast link on " + l.iface}
 		for _, n := range nodes {
 			cs.addrs = append(cs.addrs, l.peers[n])
