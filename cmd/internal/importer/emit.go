@@ -95,7 +95,7 @@ func (s *service) render(w *tomlWriter) {
 		w.kv("protocol", q(s.protocol))
 	}
 	if s.kernel {
-		w.kv("method", q(s.method))
+		w.kv("method", q(string(s.method)))
 		if s.iface != "" {
 			w.kv("interface", q(s.iface))
 		}

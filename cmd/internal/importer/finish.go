@@ -121,8 +121,8 @@ func (im *importer) serviceName(s *service, names *uniqueNames) {
 	from := s.name
 	base := s.name
 	why := "is already another service's name"
-	if err := serviceconf.ServiceNameError(base, s.method); err != nil {
-		base = sanitizeName(base, s.method, 60) // room for a "-N" suffix
+	if err := serviceconf.ServiceNameError(base, string(s.method)); err != nil {
+		base = sanitizeName(base, string(s.method), 60) // room for a "-N" suffix
 		why = "is not a valid service name (want A-Z a-z 0-9 . _ -, no '.' with method nat or dr: nftables objects carry the name)"
 	}
 	s.name = names.take(base, base[:min(len(base), 60)])

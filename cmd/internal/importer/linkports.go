@@ -8,7 +8,6 @@ import (
 	"slices"
 
 	"github.com/hapair/hapair/internal/config"
-	"github.com/hapair/hapair/internal/fwd"
 	"github.com/hapair/hapair/proxy"
 )
 
@@ -122,7 +121,7 @@ func (im *importer) udpOnLink(l *link, p int, sync bool) string {
 // (config.Config.NeedsSync).
 func (im *importer) needsSync() bool {
 	for _, s := range im.m.services {
-		if s.persistent > 0 || s.kernel && fwd.Method(s.method).Flows() {
+		if s.persistent > 0 || s.kernel && s.method.Flows() {
 			return true
 		}
 	}

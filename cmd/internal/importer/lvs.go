@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/hapair/hapair/internal/config"
+	"github.com/hapair/hapair/internal/fwd"
 	"github.com/hapair/hapair/proxy"
 	"github.com/hapair/hapair/proxy/nft"
 )
@@ -20,7 +21,7 @@ type methodAt struct {
 
 // lvsMethod maps LVS forwarding names onto hapair's (DESIGN.md "Embedded
 // balancer"); "tun" has no hapair counterpart.
-var lvsMethod = map[string]string{"gate": "dr", "masq": "nat", "ipip": "tun"}
+var lvsMethod = map[string]fwd.Method{"gate": fwd.DR, "masq": fwd.NAT, "ipip": "tun"}
 
 var lvsMethodLong = map[string]string{"gate": "gate (LVS-DR)", "masq": "masq (LVS-NAT)", "ipip": "ipip (LVS-TUN)"}
 
@@ -90,9 +91,9 @@ func (im *importer) finishMethods() {
 			why = fmt.Sprintf("its weights need %d slots in the kernel's slot map, more than %d", nft.WRRSlotCount(realWeights(s)), nft.MaxSlots)
 		case s.fallback != "" && isLoopback(s.fallback):
 			why = "a loopback fallback cannot take forwarded packets"
-		case s.method == "dr" && vipIface[ap.Addr().String()] == "":
+		case s.method == fwd.DR && vipIface[ap.Addr().String()] == "":
 			why = "dr needs the interface the VIP's packets arrive on, and the source does not say"
-		case s.method == "dr" && !realsOnPort(s.reals, ap.Port()) || s.method == "dr" && !fallbackOnPort(s, ap.Port()):
+		case s.method == fwd.DR && !realsOnPort(s.reals, ap.Port()) || s.method == fwd.DR && !fallbackOnPort(s, ap.Port()):
 			why = "dr forwards frames unchanged, so every real and the fallback must serve the virtual port"
 		}
 		if why != "" {
@@ -101,7 +102,7 @@ func (im *importer) finishMethods() {
 			continue
 		}
 		s.kernel = true
-		if s.method == "dr" {
+		if s.method == fwd.DR {
 			s.iface = vipIface[ap.Addr().String()]
 			s.notes = append(s.notes, "dr: each real must hold the VIP on a loopback with arp_ignore=1 and arp_announce=2, as with LVS-DR")
 		} else {

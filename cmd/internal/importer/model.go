@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"slices"
 	"time"
+
+	"github.com/hapair/hapair/internal/fwd"
 )
 
 // src is where a block or a value came from: a file and a 1-based line (0
@@ -141,12 +143,12 @@ type service struct {
 	listen     string // "ADDR:PORT"
 	protocol   string // "" = tcp
 	scheduler  string
-	method     string // what the source used: "nat", "dr", "tun" or "" (proxy)
-	methodAt   src    // the first real's line
-	methodTool string // "ldirectord", "ipvsadm"
-	methodSrc  string // the source's name: gate, masq, ipip
-	kernel     bool   // method is written: hapair forwards in the kernel
-	iface      string // dr: the interface the VIP's packets arrive on
+	method     fwd.Method // what the source used: nat, dr, "tun" or "" (proxy)
+	methodAt   src        // the first real's line
+	methodTool string     // "ldirectord", "ipvsadm"
+	methodSrc  string     // the source's name: gate, masq, ipip
+	kernel     bool       // method is written: hapair forwards in the kernel
+	iface      string     // dr: the interface the VIP's packets arrive on
 	persistent time.Duration
 	quiescent  *bool
 	fallback   string
