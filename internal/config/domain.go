@@ -268,7 +268,7 @@ func (c *conv) crossChecks(cfg *Config) {
 		if a.IsUnspecified() {
 			c.wildcardSelf(path, s, vips, nodeAddrs)
 		}
-		if v, ok := vipIfaces[a]; ok && s.Method == "dr" && s.Interface != "" && v.iface != "" && v.iface != s.Interface {
+		if v, ok := vipIfaces[a]; ok && s.Method == fwd.DR && s.Interface != "" && v.iface != "" && v.iface != s.Interface {
 			c.errorf(path+".interface", "%q, but the VIP %s it listens on is added on %s (%s): clients' packets for it arrive there, and dr forwards only what arrives on its interface; write interface = %q",
 				s.Interface, a, v.iface, c.ix.at(v.path), v.iface)
 		}
