@@ -137,3 +137,20 @@ func (kk *key) mac(msg []byte) []byte {
 	kk.macs.Put(st)
 	return sum
 }
+
+// Equal reports whether k and o sign with the same key id and hold the
+// same keys: ids, methods and secrets.
+func (k *Keyring) Equal(o *Keyring) bool {
+	if k.signID != o.signID {
+		return false
+	}
+	for id := range k.keys {
+		a, b := k.keys[id], o.keys[id]
+		switch {
+		case a == nil && b == nil:
+		case a == nil || b == nil, a.m.name != b.m.name, !hmac.Equal(a.secret, b.secret):
+			return false
+		}
+	}
+	return true
+}

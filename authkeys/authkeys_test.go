@@ -275,3 +275,33 @@ func TestZeroKeyring(t *testing.T) {
 		}
 	}
 }
+
+// TestEqual: two keyrings are equal when they sign with the same key id
+// and hold the same keys (id, method, secret): a reload swaps the file in
+// only when it changed.
+func TestEqual(t *testing.T) {
+	parse := func(s string) *Keyring {
+		t.Helper()
+		k, _, err := Parse(strings.NewReader(s), "authkeys")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	base := "auth 1\n1 sha256 0123456789abcdef0123456789abcdef\n"
+	for _, tc := range []struct {
+		other string
+		equal bool
+	}{
+		{base, true},
+		{"# a comment\n" + base, true},
+		{"auth 1\n1 sha256 0123456789abcdef0123456789abcdeX\n", false},
+		{"auth 1\n1 sha1 0123456789abcdef0123456789abcdef\n", false},
+		{base + "2 sha256 fedcba9876543210fedcba9876543210\n", false},
+		{"auth 2\n1 sha256 0123456789abcdef0123456789abcdef\n2 sha256 fedcba9876543210fedcba9876543210\n", false},
+	} {
+		if got := parse(base).Equal(parse(tc.other)); got != tc.equal {
+			t.Errorf("Equal(%q) = %v, want %v", tc.other, got, tc.equal)
+		}
+	}
+}

@@ -61,6 +61,7 @@ type Node struct {
 	env      *env
 	agent    *agent.Agent
 	links    *link.Set // nil in a dry run
+	keys     *keys     // the links' keyring, swapped by a reload; nil without one
 	sync     *syncer   // persistence sync; nil without persistent services, or dry
 	syncSet  *link.Set // its sockets (heartbeat ports + 1)
 	groups   *groupSet
@@ -142,6 +143,10 @@ func Build(cfg *config.Config, opts Options) (_ *Node, err error) {
 	}
 
 	lc := linkConfig(cfg, self, opts.Keyring)
+	if opts.Keyring != nil {
+		n.keys = newKeys(opts.Keyring)
+		lc.Keyring = n.keys
+	}
 	var transport agent.Transport = dryTransport{}
 	if opts.DryRun {
 		if opts.Keyring == nil {

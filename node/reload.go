@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/hapair/hapair/authkeys"
 	"github.com/hapair/hapair/internal/config"
 )
 
@@ -44,8 +45,21 @@ func (n *Node) reload(ctx context.Context, dry bool) ([]string, error) {
 	if why := kernelReload(n.config(), next, n.kernel != nil); why != "" {
 		return nil, fmt.Errorf("reload: %s: restart had to apply it", why)
 	}
+	var nextKeys *authkeys.Keyring
+	if n.keys != nil {
+		line, kr, err := n.keys.reload(next)
+		if err != nil {
+			return nil, fmt.Errorf("reload: %w", err)
+		}
+		if kr != nil {
+			p.lines, nextKeys = append(p.lines, line), kr
+		}
+	}
 	if dry || len(p.lines) == 0 {
 		return p.lines, nil
+	}
+	if nextKeys != nil {
+		n.keys.swap(nextKeys)
 	}
 	if n.balancer != nil {
 		if err := n.balancer.Reload(balancerConfig(next)); err != nil {
