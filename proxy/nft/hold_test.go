@@ -1,7 +1,6 @@
 package nft_test
 
 import (
-	"errors"
 	"net/netip"
 	"strings"
 	"testing"
@@ -37,9 +36,7 @@ func TestHoldRelease(t *testing.T) {
 	if err := h.Release(); err != nil {
 		t.Fatalf("Release without a hold = %v, want nil", err)
 	}
-	if tr := f.Trace(); tr != "" {
-		t.Errorf("Release without a hold sent:\n%s", tr)
-	}
+	wantTrace(t, f, "Release without a hold", "")
 	if err := h.Install([]netip.AddrPort{ap("198.18.0.100:80")}); err != nil {
 		t.Fatal(err)
 	}
@@ -47,9 +44,7 @@ func TestHoldRelease(t *testing.T) {
 	if err := h.Release(); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := f.Trace(), "delete table inet hapair_hold\ncommit"; got != want {
-		t.Errorf("Release trace:\n%s\nwant:\n%s", got, want)
-	}
+	wantTrace(t, f, "Release", "delete table inet hapair_hold\ncommit")
 	if f.Has(nftables.TableFamilyINet) {
 		t.Error("hold table left after Release")
 	}
@@ -69,15 +64,8 @@ func TestHoldStaleAndForeign(t *testing.T) {
 	f.Trace()
 	f.SeedTable(nftables.TableFamilyINet, nft.HoldTableName, false, []string{"input"}, nil)
 	h := nft.NewHold(f)
-	if err := h.Release(); !errors.Is(err, nft.ErrNotOurs) {
-		t.Errorf("Release over a foreign table = %v, want ErrNotOurs", err)
-	}
-	if err := h.Install([]netip.AddrPort{ap("198.18.0.100:80")}); !errors.Is(err, nft.ErrNotOurs) {
-		t.Errorf("Install over a foreign table = %v, want ErrNotOurs", err)
-	}
-	if tr := f.Trace(); tr != "" {
-		t.Errorf("foreign table touched:\n%s", tr)
-	}
+	wantNotOurs(t, f, map[string]func() error{"Release": h.Release,
+		"Install": func() error { return h.Install([]netip.AddrPort{ap("198.18.0.100:80")}) }})
 }
 
 func TestHoldRefusesNothing(t *testing.T) {
@@ -88,7 +76,5 @@ func TestHoldRefusesNothing(t *testing.T) {
 			t.Errorf("Install(%v) = %v, want an error naming the hold", vips, err)
 		}
 	}
-	if tr := f.Trace(); tr != "" {
-		t.Errorf("refused Install sent:\n%s", tr)
-	}
+	wantTrace(t, f, "refused Install", "")
 }

@@ -80,32 +80,31 @@ func (n *Netlink) Run(ops []Op) error {
 	if err != nil {
 		return err
 	}
+	// The ops that name one object and cannot fail, by the field they use.
+	onTable := map[OpKind]func(*nftables.Table){OpDelTable: c.DelTable, OpAddTable: func(t *nftables.Table) { c.AddTable(t) }}
+	onChain := map[OpKind]func(*nftables.Chain){OpFlushChain: c.FlushChain, OpDelChain: c.DelChain,
+		OpAddChain: func(ch *nftables.Chain) { c.AddChain(ch) }}
+	onSet := map[OpKind]func(*nftables.Set){OpFlushSet: c.FlushSet, OpDelSet: c.DelSet}
 	for _, o := range ops {
-		switch o.Kind {
-		case OpDelTable:
-			c.DelTable(o.Table)
-		case OpAddTable:
-			c.AddTable(o.Table)
-		case OpFlushChain:
-			c.FlushChain(o.Chain)
-		case OpFlushSet:
-			c.FlushSet(o.Set)
-		case OpDelSet:
-			c.DelSet(o.Set)
-		case OpDelChain:
-			c.DelChain(o.Chain)
-		case OpAddChain:
-			c.AddChain(o.Chain)
-		case OpAddSet:
+		switch {
+		case onTable[o.Kind] != nil:
+			onTable[o.Kind](o.Table)
+		case onChain[o.Kind] != nil:
+			onChain[o.Kind](o.Chain)
+		case onSet[o.Kind] != nil:
+			onSet[o.Kind](o.Set)
+		case o.Kind == OpAddSet:
 			if err := c.AddSet(o.Set, nil); err != nil {
 				return fmt.Errorf("set %s: %w", o.Set.Name, err)
 			}
-		case OpAddElements:
+		case o.Kind == OpAddElements:
 			if err := c.SetAddElements(o.Set, o.Elems); err != nil {
 				return fmt.Errorf("elements of %s: %w", o.Set.Name, err)
 			}
-		case OpAddRule:
+		case o.Kind == OpAddRule:
 			c.AddRule(o.Rule)
+		default:
+			return fmt.Errorf("op %d: unknown kind", o.Kind)
 		}
 	}
 	return c.Flush()

@@ -46,6 +46,40 @@ func drService() nft.Service {
 		Reals: []nft.Real{drReal("198.18.0.21:5060", "02:00:00:00:00:15"), drReal("198.18.0.22:5060", "02:00:00:00:00:16")}}
 }
 
+// appliedNATAndDR returns a fake kernel holding both of hapair's tables,
+// natService's and drService's, with its trace cleared.
+func appliedNATAndDR(t *testing.T) (*nfttest.Fake, *nft.Tables) {
+	t.Helper()
+	f := &nfttest.Fake{}
+	tb := nft.New(f)
+	if err := tb.Apply([]nft.Service{natService(), drService()}); err != nil {
+		t.Fatal(err)
+	}
+	f.Trace()
+	return f, tb
+}
+
+// wantTrace fails t unless the batches sent to f since its last Trace
+// are want ("" for none); what names the step that sent them.
+func wantTrace(t *testing.T, f *nfttest.Fake, what, want string) {
+	t.Helper()
+	if got := f.Trace(); got != want {
+		t.Errorf("%s sent:\n%s\nwant:\n%s", what, got, want)
+	}
+}
+
+// wantNotOurs runs each of ops (by name) over f's foreign table: each must
+// return ErrNotOurs and none may send anything.
+func wantNotOurs(t *testing.T, f *nfttest.Fake, ops map[string]func() error) {
+	t.Helper()
+	for name, op := range ops {
+		if err := op(); !errors.Is(err, nft.ErrNotOurs) {
+			t.Errorf("%s over a foreign table = %v, want ErrNotOurs", name, err)
+		}
+	}
+	wantTrace(t, f, "calls over a foreign table", "")
+}
+
 // golden compares got with testdata/name.txt (rewritten under -update).
 func golden(t *testing.T, name, got string) {
 	t.Helper()
@@ -177,49 +211,26 @@ func TestForeignTableUntouched(t *testing.T) {
 	f := &nfttest.Fake{}
 	f.Seed(nftables.TableFamilyIPv4, false, []string{"prerouting"}, nil)
 	tb := nft.New(f)
-	err := tb.Apply([]nft.Service{natService()})
-	if !errors.Is(err, nft.ErrNotOurs) {
-		t.Fatalf("Apply over a foreign table = %v, want ErrNotOurs", err)
-	}
-	if err := tb.Remove(); !errors.Is(err, nft.ErrNotOurs) {
-		t.Fatalf("Remove over a foreign table = %v, want ErrNotOurs", err)
-	}
-	if tr := f.Trace(); tr != "" {
-		t.Errorf("foreign table touched:\n%s", tr)
-	}
+	wantNotOurs(t, f, map[string]func() error{"Apply": func() error { return tb.Apply([]nft.Service{natService()}) }, "Remove": tb.Remove})
 }
 
 func TestRemove(t *testing.T) {
-	f := &nfttest.Fake{}
-	tb := nft.New(f)
-	if err := tb.Apply([]nft.Service{natService(), drService()}); err != nil {
-		t.Fatal(err)
-	}
-	f.Trace()
+	f, tb := appliedNATAndDR(t)
 	if err := tb.Remove(); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := f.Trace(), "delete table ip hapair\ncommit\ndelete table netdev hapair\ncommit"; got != want {
-		t.Errorf("Remove trace:\n%s\nwant:\n%s", got, want)
-	}
+	wantTrace(t, f, "Remove", "delete table ip hapair\ncommit\ndelete table netdev hapair\ncommit")
 	if err := tb.Remove(); err != nil {
 		t.Errorf("second Remove = %v, want nil", err)
 	}
-	if tr := f.Trace(); tr != "" {
-		t.Errorf("second Remove sent:\n%s", tr)
-	}
+	wantTrace(t, f, "second Remove", "")
 }
 
 // ApplyKeepNAT without a nat service leaves the ip table with its two nat
 // base chains and nothing else (the kernel's NAT hooks stay registered);
 // the dr table goes as with Apply.
 func TestApplyKeepNAT(t *testing.T) {
-	f := &nfttest.Fake{}
-	tb := nft.New(f)
-	if err := tb.Apply([]nft.Service{natService(), drService()}); err != nil {
-		t.Fatal(err)
-	}
-	f.Trace()
+	f, tb := appliedNATAndDR(t)
 	if err := tb.ApplyKeepNAT(nil); err != nil {
 		t.Fatal(err)
 	}
@@ -236,9 +247,7 @@ func TestApplyKeepNAT(t *testing.T) {
 	if err := tb.Apply(nil); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := f.Trace(), "delete table ip hapair\ncommit"; got != want {
-		t.Errorf("Apply(nil) after ApplyKeepNAT trace:\n%s\nwant:\n%s", got, want)
-	}
+	wantTrace(t, f, "Apply(nil) after ApplyKeepNAT", "delete table ip hapair\ncommit")
 }
 
 func TestRunFailureReported(t *testing.T) {
@@ -317,9 +326,7 @@ add table netdev hapair_probe
 add chain netdev hapair_probe probe { type filter hook ingress device lo priority 0 }
 delete table netdev hapair_probe
 commit`
-	if got := f.Trace(); got != want {
-		t.Errorf("Check trace:\n%s\nwant:\n%s", got, want)
-	}
+	wantTrace(t, f, "Check", want)
 	if f.Has(nftables.TableFamilyIPv4) || f.Has(nftables.TableFamilyNetdev) {
 		t.Error("Check left a table")
 	}

@@ -157,30 +157,25 @@ func exprString(e expr.Any) string {
 	case *expr.Dup:
 		return fmt.Sprintf("dup sreg_dev %d", e.RegDev)
 	case *expr.Verdict:
-		switch e.Kind {
-		case expr.VerdictJump:
-			return "immediate reg 0 jump " + e.Chain
-		case expr.VerdictGoto:
-			return "immediate reg 0 goto " + e.Chain
-		case expr.VerdictDrop:
-			return "immediate reg 0 drop"
-		case expr.VerdictAccept:
-			return "immediate reg 0 accept"
+		if v, ok := verdictNames[e.Kind]; ok {
+			return strings.TrimSuffix("immediate reg 0 "+v+" "+e.Chain, " ") // drop and accept name no chain
 		}
 	}
 	return fmt.Sprintf("%T", e)
 }
 
+// verdictNames and metaNames are nft's words for the verdicts and meta
+// keys hapair's rules use.
+var (
+	verdictNames = map[expr.VerdictKind]string{expr.VerdictJump: "jump", expr.VerdictGoto: "goto",
+		expr.VerdictDrop: "drop", expr.VerdictAccept: "accept"}
+	metaNames = map[expr.MetaKey]string{expr.MetaKeyPROTOCOL: "protocol", expr.MetaKeyL4PROTO: "l4proto",
+		expr.MetaKeyPKTTYPE: "pkttype", expr.MetaKeyNFPROTO: "nfproto"}
+)
+
 func metaName(k expr.MetaKey) string {
-	switch k {
-	case expr.MetaKeyPROTOCOL:
-		return "protocol"
-	case expr.MetaKeyL4PROTO:
-		return "l4proto"
-	case expr.MetaKeyPKTTYPE:
-		return "pkttype"
-	case expr.MetaKeyNFPROTO:
-		return "nfproto"
+	if n, ok := metaNames[k]; ok {
+		return n
 	}
 	return fmt.Sprint(uint32(k))
 }

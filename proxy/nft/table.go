@@ -29,15 +29,17 @@ func New(conn Conn) *Tables {
 
 var families = []nftables.TableFamily{nftables.TableFamilyIPv4, nftables.TableFamilyNetdev}
 
+// familyName is nft's name of family f: ip, netdev or inet, the ones
+// hapair's tables use.
 func familyName(f nftables.TableFamily) string {
-	switch f {
-	case nftables.TableFamilyNetdev:
-		return "netdev"
-	case nftables.TableFamilyINet:
-		return "inet"
+	if n, ok := familyNames[f]; ok {
+		return n
 	}
-	return "ip"
+	return fmt.Sprintf("family %d", f)
 }
+
+var familyNames = map[nftables.TableFamily]string{nftables.TableFamilyIPv4: "ip",
+	nftables.TableFamilyNetdev: "netdev", nftables.TableFamilyINet: "inet"}
 
 // Apply makes the kernel's tables match svcs, each family in one atomic
 // batch. The first Apply of a Tables replaces a marked table left by an
