@@ -14,6 +14,7 @@ import (
 	"github.com/hapair/hapair/proxy/nft"
 	"github.com/hapair/hapair/test/bench/benchconf"
 	"github.com/hapair/hapair/test/lab"
+	"github.com/ti-mo/conntrack"
 )
 
 // TestBenchNAT is the kernel nat bench, not a CI test: it runs only with
@@ -67,9 +68,15 @@ func TestBenchNAT(t *testing.T) {
 	// the machine hits each of them alike; each row is the target's
 	// median round: by req/s saturated, by p99 at a fixed load.
 	runs := map[string][]wrkResult{} // by mode + target
-	for range rounds {
+	for round := range rounds {
 		for _, mode := range modes {
 			for _, tg := range targets {
+				// Every run starts with lb1's conntrack table empty: the
+				// kernel tracks HAProxy's and nginx's connections in lb1
+				// as well as nat's, and the TIME-WAIT entries (120 s) of
+				// the runs before would fill it (262,144 entries here)
+				// and drop the next run's SYNs.
+				left := flushConntrack(t, lb1)
 				load := wrkLoad{script: script, urls: tg.urls, conns: 25, d: d, think: mode.think, close: mode.close}
 				cpu0, irq0 := nsCPU(t, lb1.Netns), softirqCPU(t)
 				r, err := load.run(client)
@@ -78,6 +85,8 @@ func TestBenchNAT(t *testing.T) {
 				}
 				r.cpu, r.softirq, r.d = nsCPU(t, lb1.Netns)-cpu0, softirqCPU(t)-irq0, d
 				runs[mode.name+tg.name] = append(runs[mode.name+tg.name], r)
+				t.Logf("round %d, %s, %s: %.0f req/s, p50 %s, p99 %s, %d errors (lb1 conntrack entries flushed before: %d)",
+					round+1, mode.name, tg.name, r.rps, lat(r.p50), lat(r.p99), r.errors, left)
 			}
 		}
 	}
@@ -206,3 +215,29 @@ func lb1Write(t *testing.T, dir, name, text string) string {
 
 // twice is u for each of the two wrk processes.
 func twice(u string) []string { return []string{u, u} }
+
+// flushConntrack empties lb1's conntrack table and returns how many
+// entries it held.
+func flushConntrack(t *testing.T, lb1 *lab.Host) int {
+	t.Helper()
+	n := -1
+	err := inNetns(lb1.Netns, func() error {
+		b, err := os.ReadFile("/proc/sys/net/netfilter/nf_conntrack_count") // this thread's namespace
+		if err != nil {
+			return err
+		}
+		if n, err = strconv.Atoi(strings.TrimSpace(string(b))); err != nil {
+			return err
+		}
+		c, err := conntrack.Dial(nil)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		return c.Flush()
+	})
+	if err != nil {
+		t.Fatalf("flushing lb1's conntrack table: %v", err)
+	}
+	return n
+}
