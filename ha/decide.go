@@ -287,7 +287,13 @@ func (m *Machine) allPeersHeard() (bool, string) {
 		switch {
 		case !p.heard:
 			missing = append(missing, n)
-		case p.report != nil && p.report.Generation != 0 && p.report.Generation != m.cfg.Generation:
+		case p.report != nil && p.report.Generation != m.cfg.Generation:
+			// Generation 0 (it never heard us) is no proof of freshness
+			// either: a peer that restarted while we were down sends 0,
+			// and its heartbeats from before it held the group can sit in
+			// its ARP queue for us until we are back (CI: a restarted
+			// lb1 took a group lb2 held as unowned). Its next heartbeat
+			// hears us; initdead bounds the wait when it never does.
 			missing = append(missing, n+" (a heartbeat sent since our start)")
 		}
 	}
