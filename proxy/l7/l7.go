@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/hapair/hapair/internal/clock"
 	"github.com/hapair/hapair/internal/pacer"
 	"github.com/hapair/hapair/proxy/connlimit"
@@ -237,6 +239,7 @@ func (p *Proxy) Serve(ln net.Listener) error {
 		return nil
 	}
 	defer p.lns.Remove(ln)
+	deferAccept(ln)
 	gl := gateListener{ln, p}
 	for {
 		c, err := gl.Accept()
@@ -247,6 +250,26 @@ func (p *Proxy) Serve(ln net.Listener) error {
 			return err
 		}
 		go p.serveConn(c.(*gatedConn))
+	}
+}
+
+// deferAccept sets TCP_DEFER_ACCEPT (tcp(7)) on a TCP listener: the
+// kernel hands over a connection once its first bytes (the request) are
+// in, so the first read finds them instead of waiting, and no ACK is sent
+// for the handshake's last segment alone. HTTP clients speak first;
+// HAProxy does the same in HTTP mode ("option tcp-smart-accept", on by
+// default there). A client that connects and stays silent is accepted
+// anyway after about a second. Best effort: without it a connection is
+// only accepted sooner.
+func deferAccept(ln net.Listener) {
+	tl, ok := ln.(*net.TCPListener)
+	if !ok {
+		return
+	}
+	if rc, err := tl.SyscallConn(); err == nil {
+		_ = rc.Control(func(fd uintptr) {
+			_ = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_DEFER_ACCEPT, 1)
+		})
 	}
 }
 

@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/hapair/hapair/internal/testkit"
 	"github.com/hapair/hapair/proxy/proxytest"
 	"github.com/hapair/hapair/proxy/upstream/upstreamtest"
 )
@@ -167,5 +170,39 @@ func TestIdleKeepAliveClosed(t *testing.T) {
 	}
 	if took > idle+idleSlack(idle)+time.Second {
 		t.Errorf("idle connection closed %v after its last request, want about IdleTimeout %v", took, idle)
+	}
+}
+
+// TestListenerDefersAccept: Serve sets TCP_DEFER_ACCEPT on its listener,
+// so a connection reaches the proxy with its request already in (HAProxy's
+// tcp-smart-accept), and a request is still served.
+func TestListenerDefersAccept(t *testing.T) {
+	real := proxytest.HTTP(t, "a")
+	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	px := New(upstreamtest.NewPicker(real.Addr), Config{Service: "web"}, nil)
+	px.SetActive(true)
+	proxytest.Serve(t, func() error { return px.Serve(ln) }, func() { px.Close() })
+	rc, err := ln.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, "TCP_DEFER_ACCEPT on the listener", func() bool {
+		var v int
+		rc.Control(func(fd uintptr) { v, _ = unix.GetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_DEFER_ACCEPT) })
+		return v > 0
+	})
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("request through a deferring listener = %v, %v; want 200", resp, err)
 	}
 }
