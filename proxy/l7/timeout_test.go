@@ -137,11 +137,7 @@ func TestIdleKeepAliveClosed(t *testing.T) {
 	px := New(upstreamtest.NewPicker(real.Addr), Config{Service: "web", IdleTimeout: idle}, nil)
 	px.SetActive(true)
 	proxytest.Serve(t, func() error { return px.Serve(ln) }, func() { px.Close() })
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := proxytest.Dial(t, ln.Addr().String())
 	br := bufio.NewReader(c)
 	var last time.Time
 	for i := range 6 { // 6 × 100 ms: twice the idle timeout of traffic
@@ -194,12 +190,7 @@ func TestListenerDefersAccept(t *testing.T) {
 		rc.Control(func(fd uintptr) { v, _ = unix.GetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_DEFER_ACCEPT) })
 		return v > 0
 	})
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
+	c := proxytest.Dial(t, ln.Addr().String())
 	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 	if err != nil || resp.StatusCode != http.StatusOK {
