@@ -1,6 +1,10 @@
 package ha
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/hapair/hapair/internal/groupstate"
+)
 
 // State is a node's state for one group. Its values travel on the wire as
 // wire.Group.State, so they are fixed numbers: never renumber them.
@@ -15,11 +19,10 @@ const (
 	StateFailed   State = 5 // resources failed here; backing off, priority 0
 )
 
-var stateNames = [...]string{"unknown", "standby", "starting", "master", "stopping", "failed"}
-
+// String returns the state's name (internal/groupstate owns the names).
 func (s State) String() string {
-	if int(s) < len(stateNames) {
-		return stateNames[s]
+	if n := groupstate.Name(uint8(s)); n != "" {
+		return n
 	}
 	return fmt.Sprintf("State(%d)", uint8(s))
 }

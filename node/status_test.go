@@ -3,7 +3,6 @@ package node
 import (
 	"net/netip"
 	"reflect"
-	"slices"
 	"testing"
 	"time"
 
@@ -76,19 +75,5 @@ func TestAssembleStatus(t *testing.T) {
 	}
 	if got := assembleStatus(in); !reflect.DeepEqual(got, want) {
 		t.Errorf("assembleStatus() =\n%+v\nwant\n%+v", got, want)
-	}
-}
-
-// TestGroupStates keeps ctl's list of state names (what scripts and the
-// admin metrics enumerate) equal to ha's valid states.
-func TestGroupStates(t *testing.T) {
-	var want []string
-	for s := ha.State(0); s < 16; s++ {
-		if s.Valid() {
-			want = append(want, s.String())
-		}
-	}
-	if !slices.Equal(ctl.GroupStates, want) {
-		t.Errorf("ctl.GroupStates = %q, want ha's valid states %q", ctl.GroupStates, want)
 	}
 }

@@ -6,5 +6,6 @@
 // The package owns the socket, the framing and the request/response schema.
 // It knows nothing of the state machine or the balancer: the server calls
 // the Handler the daemon gives it, and the client returns raw results for
-// the CLI to decode. It imports the standard library only.
+// the CLI to decode. It imports the standard library and two leaves only:
+// internal/groupstate (the state names it reports) and internal/pacer.
 package ctl

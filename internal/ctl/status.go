@@ -3,11 +3,9 @@ package ctl
 import (
 	"encoding/json"
 	"time"
-)
 
-// GroupStates are the values of GroupStatus.State, ha.State's names in
-// order (a node test keeps them equal).
-var GroupStates = []string{"standby", "starting", "master", "stopping", "failed"}
+	"github.com/hapair/hapair/internal/groupstate"
+)
 
 // SchemaVersion is the version of the JSON documents `hactl status -o json`
 // and `hactl services -o json` print and the admin listener serves at
@@ -80,7 +78,7 @@ type PeerStatus struct {
 type GroupStatus struct {
 	Name      string `json:"name"`
 	Owner     string `json:"owner"`     // "" when nobody owns it
-	State     string `json:"state"`     // this node's state: one of GroupStates
+	State     string `json:"state"`     // this node's state: one of groupstate.Names()
 	Preferred string `json:"preferred"` // first node of Preference
 	// Preference is the ordered list of nodes that should own the group.
 	Preference []string `json:"preference,omitempty"`
@@ -182,7 +180,7 @@ func (s *Status) Master(group string) (master, found bool) {
 			continue
 		}
 		found = true
-		if g.Owner != s.Node || g.State != "master" {
+		if g.Owner != s.Node || g.State != groupstate.Master {
 			master = false
 		}
 	}

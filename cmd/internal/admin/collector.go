@@ -5,7 +5,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/hapair/hapair/internal/ctl"
+	"github.com/hapair/hapair/internal/groupstate"
 	"github.com/hapair/hapair/internal/version"
 )
 
@@ -126,8 +126,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			gauge(ch, descPeerLinkUp, bool01(up), p.Name, link)
 		}
 	}
+	states := groupstate.Names()
 	for _, g := range st.Groups {
-		for _, s := range ctl.GroupStates {
+		for _, s := range states {
 			gauge(ch, descGroupState, bool01(g.State == s), g.Name, s)
 		}
 		gauge(ch, descGroupOwner, 1, g.Name, g.Owner)
