@@ -32,7 +32,7 @@ const gtsmTTL = 255
 // Spec describes one link.
 type Spec struct {
 	Name      string                // e.g. "mcast0", "ucast1"; used in stats and logs
-	Kind      string                // "mcast" | "ucast"
+	Kind      string                // KindMcast or KindUcast
 	Interface string                // mcast: interface to join on and send from; ucast: optional bind device
 	Group     netip.Addr            // mcast group (IPv4)
 	Port      uint16                // UDP port (default 694)
@@ -431,13 +431,13 @@ func newLink(spec Spec, c net.PacketConn, self string, nodes []string) (*link, e
 	}
 	port := int(spec.port())
 	switch spec.Kind {
-	case "mcast":
+	case KindMcast:
 		l.dests = []net.Addr{&net.UDPAddr{IP: spec.Group.AsSlice(), Port: port}}
 		l.to = [][]string{slices.Sorted(maps.Keys(l.stats.sentTo))}
 		if err := l.pc.SetMulticastTTL(gtsmTTL); err != nil {
 			return nil, fmt.Errorf("link: %q: setting multicast TTL %d: %w", spec.Name, gtsmTTL, err)
 		}
-	case "ucast":
+	case KindUcast:
 		names := make([]string, 0, len(spec.Peers))
 		for name := range spec.Peers {
 			if name != self {

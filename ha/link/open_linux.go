@@ -46,7 +46,7 @@ func Open(cfg Config) (*Set, error) {
 func listen(spec Spec, self string) (net.PacketConn, error) {
 	ctx := context.Background()
 	switch spec.Kind {
-	case "ucast":
+	case KindUcast:
 		laddr := netip.AddrPortFrom(spec.Peers[self], spec.port())
 		lc := net.ListenConfig{Control: sockopts(spec.Interface, false)}
 		c, err := lc.ListenPacket(ctx, "udp4", laddr.String())
@@ -57,7 +57,7 @@ func listen(spec Spec, self string) (net.PacketConn, error) {
 			return nil, fmt.Errorf("link: %q: listening on %v: %w", spec.Name, laddr, err)
 		}
 		return c, nil
-	case "mcast":
+	case KindMcast:
 		ifi, err := net.InterfaceByName(spec.Interface)
 		if err != nil {
 			return nil, fmt.Errorf("link: %q: finding interface %q: %w", spec.Name, spec.Interface, err)

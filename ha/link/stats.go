@@ -26,7 +26,7 @@ type Stats struct {
 // it is judged).
 type LinkStats struct {
 	Name       string
-	Kind       string // "mcast" | "ucast"
+	Kind       string // KindMcast or KindUcast
 	Sent       uint64 // datagrams written (one per destination)
 	SendErrors uint64
 	Received   uint64 // datagrams read

@@ -2,6 +2,7 @@ package config
 
 import (
 	"github.com/hapair/hapair/ha/bgp"
+	"github.com/hapair/hapair/ha/link"
 	"github.com/hapair/hapair/internal/fwd"
 	"net/netip"
 	"regexp"
@@ -135,7 +136,7 @@ type Link struct {
 	// Name is used in stats and logs (default kind and index among links of
 	// that kind: "mcast0", "ucast1").
 	Name string
-	Kind string // "mcast" or "ucast" (required)
+	Kind string // LinkKindMcast or LinkKindUcast (required)
 	// Interface is where an mcast link joins its group and sends (required
 	// for mcast); for ucast it optionally binds the socket to a device.
 	Interface string
@@ -146,6 +147,13 @@ type Link struct {
 	// link.Spec.Validate.
 	Peers map[string]netip.Addr
 }
+
+// The values of Link.Kind, ha/link's names, for the readers of a config
+// (cmd/internal/importer) that may not import ha/link.
+const (
+	LinkKindMcast = link.KindMcast
+	LinkKindUcast = link.KindUcast
+)
 
 // Ping is one [[ping]] node: a tie-breaker address, like Heartbeat's ping
 // directive with ipfail. A node that cannot reach it loses Weight priority.

@@ -208,7 +208,7 @@ func (im *importer) template() {
 		"link and the VIPs' prefix and interface, and write authkeys next to this file (mode 0600).")
 	im.warnf(src{file, 0}, "no cluster in this file: the [cluster] (nodes %s), [[link]] (mcast on %s) and [[group]] written around its services are a template to edit",
 		strings.Join(templateNodes, ", "), templateIface)
-	m.links = []*link{{at: src{file, 0}, kind: "mcast", iface: templateIface, group: bcastGroup, notes: []string{"TEMPLATE heartbeat link: use the interface(s) the two nodes share"}}}
+	m.links = []*link{{at: src{file, 0}, kind: config.LinkKindMcast, iface: templateIface, group: bcastGroup, notes: []string{"TEMPLATE heartbeat link: use the interface(s) the two nodes share"}}}
 	g := &group{name: c.name, preferred: templateNodes[0], notes: []string{"TEMPLATE group: the VIPs the services listen on, then the balancer"}}
 	seen := map[netip.Addr]bool{}
 	for _, s := range m.services {
@@ -246,7 +246,7 @@ func (im *importer) finishCluster() {
 	for _, l := range im.m.links {
 		var missing []string
 		for _, n := range c.nodes {
-			if _, ok := l.peers[n]; !ok && l.kind == "ucast" {
+			if _, ok := l.peers[n]; !ok && l.kind == config.LinkKindUcast {
 				missing = append(missing, n)
 			}
 		}
@@ -269,7 +269,7 @@ func (im *importer) finishCluster() {
 	im.m.links = keep
 	if len(im.m.links) == 0 {
 		im.refusef(src{c.at.file, 0}, "no heartbeat link (bcast, mcast or ucast line): a template mcast link on %s stands in", templateIface)
-		im.m.links = []*link{{at: src{c.at.file, 0}, kind: "mcast", iface: templateIface, group: bcastGroup, notes: []string{"PLACEHOLDER heartbeat link: the source named none"}}}
+		im.m.links = []*link{{at: src{c.at.file, 0}, kind: config.LinkKindMcast, iface: templateIface, group: bcastGroup, notes: []string{"PLACEHOLDER heartbeat link: the source named none"}}}
 	}
 	im.fixTiming()
 }

@@ -259,7 +259,7 @@ func (h *hacf) bcast(at src, args []string) {
 		return
 	}
 	for _, ifc := range args {
-		h.im.m.links = append(h.im.m.links, &link{at: at, kind: "mcast", iface: ifc, group: bcastGroup,
+		h.im.m.links = append(h.im.m.links, &link{at: at, kind: config.LinkKindMcast, iface: ifc, group: bcastGroup,
 			notes: []string{"Heartbeat broadcast on " + ifc + "; hapair has no broadcast links, so this multicast group on the same interface stands in"}})
 	}
 	h.im.warnf(at, "bcast %s: hapair has no broadcast links; mapped to mcast group %s on the same interface (switches doing IGMP snooping need a querier on that LAN)", strings.Join(args, " "), bcastGroup)
@@ -280,7 +280,7 @@ func (h *hacf) mcast(at src, dir string, args []string) {
 		h.im.refusef(at, "%s group %q is not a multicast IPv%s address", dir, args[1], map[bool]string{true: "6", false: "4"}[dir == "mcast6"])
 		return
 	}
-	l := &link{at: at, kind: "mcast", iface: args[0], group: g.String()}
+	l := &link{at: at, kind: config.LinkKindMcast, iface: args[0], group: g.String()}
 	if len(args) >= 3 {
 		p, err := strconv.Atoi(args[2])
 		if err != nil || p < 1 || p > 65535 {
@@ -341,7 +341,7 @@ func (h *hacf) ucastLine(at src, args []string) {
 func (h *hacf) finishUcast() {
 	for _, ifc := range h.ucastOrder {
 		addrs := h.ucast[ifc]
-		l := &link{at: addrs[0].at, kind: "ucast", iface: ifc, peers: map[string]string{}, where: map[string]src{}}
+		l := &link{at: addrs[0].at, kind: config.LinkKindUcast, iface: ifc, peers: map[string]string{}, where: map[string]src{}}
 		var pairs []string
 		for i, n := range h.nodes {
 			if i < len(addrs) {

@@ -151,7 +151,7 @@ func (im *importer) conntrackPort(at src) int {
 	const customary = 3780
 	taken := map[int]string{}
 	for _, l := range im.m.links {
-		if l.kind != "ucast" {
+		if l.kind != config.LinkKindUcast {
 			continue
 		}
 		p := im.m.linkPort(l)

@@ -150,7 +150,7 @@ func (im *importer) connSync(g *group) {
 	}
 	nodes := im.m.cluster.nodes
 	for _, l := range im.m.links {
-		if l.kind != "ucast" || l.stand || l.iface == "" || len(nodes) != 2 {
+		if l.kind != config.LinkKindUcast || l.stand || l.iface == "" || len(nodes) != 2 {
 			continue
 		}
 		cs := &resource{at: sync.at, kind: config.KindConntrackSync, iface: l.iface, port: im.conntrackPort(sync.at),
