@@ -102,7 +102,7 @@ func (c *reader) kernelLimits(path string, s *config.Service) {
 	if s.Persistent > 0 && s.Persistent < nft.MinPersistent {
 		c.k.Errorf(path+".persistent", "%v: method %q takes 0 (off) or at least %v, as ipvsadm -p counts whole seconds", s.Persistent, s.Method, nft.MinPersistent)
 	}
-	if n := nft.WRRSlotCount(weights); s.Scheduler != "rr" && n > nft.MaxSlots {
+	if n := nft.WRRSlotCount(weights); nft.Weighted(s.Scheduler) && n > nft.MaxSlots {
 		c.k.Errorf(path+".reals", "%s weights need %d slots in the kernel's slot map, more than %d: use smaller weights with a common divisor", s.Scheduler, n, nft.MaxSlots)
 	}
 }

@@ -248,7 +248,7 @@ func persistRecord(s *Service, r Real) []expr.Any {
 // verdict map. nil when no real is schedulable (a modulus of 0 is invalid).
 func schedule(t *tableSpec, s *Service) []expr.Any {
 	slots := rrSlots(s.Reals)
-	if s.Scheduler != "rr" {
+	if Weighted(s.Scheduler) {
 		slots = wrrSlots(s.Reals)
 	}
 	elems := make([]nftables.SetElement, len(slots))

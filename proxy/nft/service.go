@@ -174,7 +174,7 @@ func (s *Service) Validate() error {
 		seen[r.id()] = r.Addr
 	}
 	// sh weights its hash buckets from the same slot table as wrr.
-	if s.Scheduler != "rr" {
+	if Weighted(s.Scheduler) {
 		if n := len(wrrSlots(s.Reals)); n > MaxSlots {
 			return fmt.Errorf("%s: %s weights need %d slots, more than %d: use smaller weights with a common divisor", where, s.Scheduler, n, MaxSlots)
 		}

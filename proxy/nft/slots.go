@@ -44,6 +44,12 @@ func wrrSlots(reals []Real) []int {
 	return out
 }
 
+// Weighted reports whether scheduler's slot map is weighted, and so must
+// fit its weights in MaxSlots (WRRSlotCount): wrr and sh give each real
+// weight/gcd slots (IPVS's sh weights its buckets too); rr gives each
+// schedulable real one slot, as IPVS's rr ignores weights above 0.
+func Weighted(scheduler string) bool { return scheduler != "rr" }
+
 // WRRSlotCount is how many slots wrr needs for reals of these weights
 // with every real up: the positive weights' sum over their greatest
 // common divisor. Any subset of them (reals down) needs no more, so a

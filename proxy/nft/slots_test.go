@@ -56,3 +56,13 @@ func equal(a, b []int) bool {
 	}
 	return true
 }
+
+// TestWeighted: rr alone gives each real one slot, so only wrr and sh are
+// held to MaxSlots (Validate, node/serviceconf and the importer ask here).
+func TestWeighted(t *testing.T) {
+	for name, want := range map[string]bool{"rr": false, "wrr": true, "sh": true} {
+		if got := Weighted(name); got != want {
+			t.Errorf("Weighted(%q) = %v, want %v", name, got, want)
+		}
+	}
+}

@@ -87,7 +87,7 @@ func (im *importer) finishMethods() {
 			why = fmt.Sprintf("the kernel forwards only packets addressed to the virtual address itself, and none is addressed to %s", ap.Addr())
 		case slices.ContainsFunc(s.reals, func(r *real) bool { return isLoopback(endpointKey(r.address, s.listen)) }):
 			why = "a loopback real cannot take forwarded packets"
-		case s.scheduler != "rr" && nft.WRRSlotCount(realWeights(s)) > nft.MaxSlots:
+		case nft.Weighted(s.scheduler) && nft.WRRSlotCount(realWeights(s)) > nft.MaxSlots:
 			why = fmt.Sprintf("its weights need %d slots in the kernel's slot map, more than %d", nft.WRRSlotCount(realWeights(s)), nft.MaxSlots)
 		case s.fallback != "" && isLoopback(s.fallback):
 			why = "a loopback fallback cannot take forwarded packets"
