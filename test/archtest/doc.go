@@ -4,6 +4,7 @@
 // shared leaves internal/field, internal/fwd, internal/groupstate) import
 // nothing that does I/O and never read the clock or the global RNG; every
 // package has a doc comment; ha/... and proxy/... never import each other;
-// fakes and the test kit (*test packages, internal/testkit) stay in tests.
+// fakes and the test kit (*test packages, internal/testkit) stay in tests;
+// the forwarding methods' names are spelt only in internal/fwd.
 // It holds only tests, needs no root and touches no network.
 package archtest
