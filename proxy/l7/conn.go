@@ -5,7 +5,6 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -155,14 +154,6 @@ func (cc *clientConn) awaitRequest(first bool) bool {
 			return false
 		}
 		cc.idleDeadline()
-		// Let the connections with work run first: a kept-alive client
-		// sends its next request as soon as it has read the answer, so
-		// by the time this goroutine's turn comes again the request is
-		// usually in, and the read below finds it instead of finding
-		// nothing and waiting for the poller to wake it (two system calls
-		// and a wake-up less per request under load; with nothing else
-		// to run this returns at once).
-		runtime.Gosched()
 		if _, err := cc.br.Peek(1); err != nil {
 			return false
 		}
