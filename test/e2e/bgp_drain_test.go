@@ -19,12 +19,22 @@ import (
 // gracefulStops stops and restarts of lb2. had withdraws lb2's route,
 // keeps serving until the router has moved the flows away, lets the
 // connections it holds finish, and only then stops its balancer.
+//
+// A connection in flight at the instant the router's kernel drops lb2's
+// next hop can still fail, whatever lb2 does: the router sends its next
+// packets (the handshake's last ACK, the ACK of the banner) to lb1 or
+// lb3, which have no such connection and reset it (ECMP rehashes a
+// removed next hop's flows, RFC 2992; only dr keeps such a flow,
+// TestBGPFlowMovesToSameReal). Those are counted apart, by the router's
+// own timestamp of the change; every other failure is lb2's and fails
+// the test.
 func TestBGPGracefulStop(t *testing.T) {
 	const gracefulStops = 3
 	p, router := bgpCluster(t, scenario.ECMP)
 	all := []string{"198.18.0.11", "198.18.0.12", "198.18.0.13"}
 	waitNextHops(t, router, anycast, 15*time.Second, all...)
-	failed, sent := 0, 0
+	mon := monitorRoutes(t, router)
+	failed, rehashed, sent := 0, 0, 0
 	for i := range gracefulStops {
 		pr := p.lab.StartProbe(p.bins, "client", anycast+":9000", probe.Options{Proto: "tcp", Interval: 2 * time.Millisecond, Timeout: time.Second, Count: 750})
 		base := scheduled(t, p)
@@ -37,15 +47,26 @@ func TestBGPGracefulStop(t *testing.T) {
 		stopped := time.Now()
 		exited := stopHad(t, p, "lb2")
 		res, err := pr.Result(20 * time.Second)
-		if err != nil || res == nil {
+		if res == nil {
 			t.Fatalf("probe across lb2's stop %d: %v", i+1, err)
 		}
-		failed, sent = failed+res.Failed-res.Stalled, sent+res.Sent
-		t.Logf("stop %d of lb2: had exited %v after SIGTERM; client: %s (%d stalled by the prober itself)", i+1, exited.Round(time.Millisecond), res.Summary(), res.Stalled)
+		changed := routeLeft(t, mon, "198.18.0.12", stopped)
+		at := stopped.Add(changed)
+		sent += res.Sent
+		t.Logf("stop %d of lb2: the router dropped its next hop %v after SIGTERM, had exited %v after; client: %s (%d stalled by the prober itself)",
+			i+1, changed.Round(time.Microsecond), exited.Round(time.Millisecond), res.Summary(), res.Stalled)
 		for _, a := range res.Attempts {
-			if !a.OK && !a.Stalled {
-				t.Logf("  failed at %v after SIGTERM: %s", a.Start.Sub(stopped).Round(time.Millisecond), a.Err)
+			if a.OK || a.Stalled {
+				continue
 			}
+			inFlight := !a.Start.After(at) && !a.Start.Add(a.Took).Before(at)
+			if inFlight {
+				rehashed++
+			} else {
+				failed++
+			}
+			t.Logf("  failed, started %v after SIGTERM, took %v (in flight at the route change: %v): %s",
+				a.Start.Sub(stopped).Round(time.Microsecond), a.Took.Round(time.Microsecond), inFlight, a.Err)
 		}
 		for _, line := range strings.Split(p.had["lb2"].Output(), "\n") {
 			if strings.Contains(line, "drain") || strings.Contains(line, "withdr") {
@@ -57,9 +78,9 @@ func TestBGPGracefulStop(t *testing.T) {
 			waitNextHops(t, router, anycast, 15*time.Second, all...)
 		}
 	}
-	t.Logf("graceful stops of lb2: %d of %d requests failed over %d stops", failed, sent, gracefulStops)
+	t.Logf("graceful stops of lb2: %d of %d requests failed over %d stops, and %d more in flight at the router's route change (ECMP rehash)", failed, sent, gracefulStops, rehashed)
 	if failed > 0 {
-		t.Errorf("%d requests failed across lb2's graceful stops, want none", failed)
+		t.Errorf("%d requests failed across lb2's graceful stops, not at the route change; want none", failed)
 	}
 }
 
