@@ -339,7 +339,7 @@ func (n *Node) Err() error { return n.runErr }
 // balancer still serves may finish, leaveDrain at most: Close resets
 // what is left.
 func (n *Node) Leave(ctx context.Context) error {
-	defer n.drainOpen(ctx)
+	defer n.drainOpen(ctx, leaveDrain)
 	var errs []error
 	for _, g := range n.groups.locals() {
 		if err := n.groups.stopLocal(ctx, g); err != nil {
@@ -361,8 +361,8 @@ func (n *Node) Leave(ctx context.Context) error {
 const leaveDrain = 2 * time.Second
 
 // drainOpen waits until the balancer's services have no connection or
-// request in flight, leaveDrain at most, and logs what it waited for.
-func (n *Node) drainOpen(ctx context.Context) {
+// request in flight, bound at most, and logs what it waited for.
+func (n *Node) drainOpen(ctx context.Context, bound time.Duration) {
 	if n.balancer == nil {
 		return
 	}
@@ -374,7 +374,7 @@ func (n *Node) drainOpen(ctx context.Context) {
 	if err != nil || open == 0 {
 		return
 	}
-	took := n.awaitQuiet(ctx, services, nil, leaveDrain, "stopping with connections still open")
+	took := n.awaitQuiet(ctx, services, nil, bound, "stopping with connections still open")
 	n.log.Info("stop: connections in flight drained", "open", open, "waited", took.Round(time.Millisecond))
 }
 
