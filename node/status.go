@@ -89,10 +89,11 @@ func assembleStatus(in statusInput) ctl.Status {
 			Priority: int(g.Priority), Reason: g.Reason, Since: g.Since, VIPs: vips[g.Name],
 		}
 		if cg := groups[g.Name]; cg != nil {
-			gs.Preferred, gs.Preference = cg.Preferred(), cg.Preference
-			gs.Priorities = basePriorities(cg, cfg.Cluster.Nodes)
 			if cg.ActiveActive {
-				activeActive(&gs, in)
+				activeActive(&gs, in) // no preference, no priorities: every healthy node holds it
+			} else {
+				gs.Preferred, gs.Preference = cg.Preferred(), cg.Preference
+				gs.Priorities = basePriorities(cg, cfg.Cluster.Nodes)
 			}
 		}
 		if g.Waiting != "" {

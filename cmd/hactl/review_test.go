@@ -35,18 +35,18 @@ func TestCheckConfigReview(t *testing.T) {
 		// Every node holding a bgp group binds its addresses on lo, so an
 		// address another node or a router uses is taken from it.
 		{"bgp address is a node's heartbeat address", edit(bgpCase, `addresses = ["198.18.2.100"]`, `addresses = ["198.18.1.12"]`), []string{
-			`FILE:34:44: group[1].resources[0].addresses[0]: 198.18.1.12 is node lb2's heartbeat address on link ucast0 (FILE:9:38): every node holding group "edge" binds it on lo, which would cut that node's heartbeat`,
+			`FILE:33:44: group[1].resources[0].addresses[0]: 198.18.1.12 is node lb2's heartbeat address on link ucast0 (FILE:9:38): every node holding group "edge" binds it on lo, which would cut that node's heartbeat`,
 		}},
 		{"bgp address is a node's address on the neighbours' network", edit(bgpCase, `addresses = ["198.18.2.100"]`, `addresses = ["198.18.0.12"]`), []string{
-			`FILE:34:44: group[1].resources[0].addresses[0]: 198.18.0.12 is node lb2's address on the BGP neighbours' network (FILE:27:41): every node holding group "edge" binds it on lo, which would cut that node's BGP sessions`,
+			`FILE:33:44: group[1].resources[0].addresses[0]: 198.18.0.12 is node lb2's address on the BGP neighbours' network (FILE:27:41): every node holding group "edge" binds it on lo, which would cut that node's BGP sessions`,
 		}},
 		{"bgp address is a neighbour's", edit(bgpCase, `addresses = ["198.18.2.100"]`, `addresses = ["198.18.0.1"]`), []string{
-			`FILE:34:44: group[1].resources[0].addresses[0]: 198.18.0.1 is the address of BGP neighbour 0 (FILE:28:27): every node holding group "edge" binds it on lo, and would no longer reach that router`,
+			`FILE:33:44: group[1].resources[0].addresses[0]: 198.18.0.1 is the address of BGP neighbour 0 (FILE:28:27): every node holding group "edge" binds it on lo, and would no longer reach that router`,
 		}},
 		{"bgp address in two groups", func(t *testing.T) string {
 			return bgpCase + "\n[[group]]\nname = \"edge2\"\npreferred = \"lb2\"\nresources = [ { kind = \"bgp\", addresses = [\"198.18.2.100\"] } ]\n"
 		}, []string{
-			`FILE:39:44: group[2].resources[0].addresses[0]: 198.18.2.100 is already announced by group "edge" (FILE:34:44): each group adds and removes it on lo by itself, so the two would fight over it`,
+			`FILE:38:44: group[2].resources[0].addresses[0]: 198.18.2.100 is already announced by group "edge" (FILE:33:44): each group adds and removes it on lo by itself, so the two would fight over it`,
 		}},
 		{"bgp neighbour is a node", edit(bgpCase, `address = "198.18.0.1"`, `address = "198.18.0.11"`), []string{
 			`FILE:28:27: bgp.neighbors[0].address: 198.18.0.11 is node lb1's own address (FILE:27:17): a node cannot be its own BGP neighbour; give the routers' addresses`,
@@ -130,11 +130,17 @@ func TestCheckConfigReview(t *testing.T) {
 			`FILE:23:13: service[0].interface: "eth1", but the VIP 198.18.0.100 it listens on is added on eth0 (FILE:15:60): clients' packets for it arrive there, and dr forwards only what arrives on its interface; write interface = "eth0"`,
 		}},
 		// An active-active group starts on every node with had and stops
-		// with it: no priority picks an owner.
+		// with it: no node is preferred (the key was required and did
+		// nothing) and no priority picks an owner.
+		{"preferred in an active-active group", func(t *testing.T) string {
+			return replace(t, bgpCase, `mode = "active-active"`, "mode = \"active-active\"\npreferred = \"lb1\"")
+		}, []string{
+			`FILE:33:1: group[1].preferred: key "preferred" is not used by mode "active-active": every healthy node holds the group, so no node is preferred`,
+		}},
 		{"priorities in an active-active group", func(t *testing.T) string {
 			return replace(t, bgpCase, `mode = "active-active"`, "mode = \"active-active\"\npriorities = { lb1 = 200, lb2 = 150 }")
 		}, []string{
-			`FILE:34:1: group[1].priorities: key "priorities" is not used by mode "active-active": every healthy node holds the group, so no priority picks an owner`,
+			`FILE:33:1: group[1].priorities: key "priorities" is not used by mode "active-active": every healthy node holds the group, so no priority picks an owner`,
 		}},
 		// The kernel runs one master and one backup IPVS sync daemon: a
 		// second resource restarted the first's with its own settings, and

@@ -50,7 +50,9 @@ func (c *conv) groups(rs []rawGroup, cfg *Config) []Group {
 			g.AutoFailback = r.AutoFailback
 		}
 		g.FailbackMinHealthy = int(c.integer(path+".failback_min_healthy", r.FailbackMinHealthy, 0, 0, ha.MaxHealthy))
-		if c.required(path + ".preferred") {
+		// An active-active group has no owner to prefer (mootGroupKeys
+		// refuses the key there); every other group needs one.
+		if !g.ActiveActive && c.required(path+".preferred") {
 			g.Preference = c.preference(path+".preferred", r.Preferred, cfg.Cluster.Nodes)
 		}
 		g.Priorities = c.priorities(path+".priorities", r, g.Preference, cfg.Cluster.Nodes)

@@ -31,7 +31,10 @@ func (c *conv) mootGroupKeys(path string, g *Group) bool {
 			}
 		}
 		// Every node starts it with had (node.startLocal): no owner is
-		// picked. (preferred stays required: status shows it.)
+		// picked, so neither a preference nor priorities rank the nodes.
+		if k := "preferred"; c.ix.has(path + "." + k) {
+			c.moot(path+"."+k, "key %q is not used by mode %q: every healthy node holds the group, so no node is preferred", k, ModeActiveActive)
+		}
 		if k := "priorities"; c.ix.has(path + "." + k) {
 			c.moot(path+"."+k, "key %q is not used by mode %q: every healthy node holds the group, so no priority picks an owner", k, ModeActiveActive)
 		}

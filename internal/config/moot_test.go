@@ -42,12 +42,14 @@ func TestMootKeys(t *testing.T) {
 		{"failback_min_healthy out of range and moot: the range only", group("failback_min_healthy = -1"),
 			`t.toml:14:24: group[0].failback_min_healthy: -1 is out of range 0..65535`},
 		{"auto_failback in an active-active group", bgpBase + "auto_failback = true\n",
-			`t.toml:34:1: group[1].auto_failback: key "auto_failback" is not used by mode "active-active": every healthy node holds the group, so it never fails back`},
+			`t.toml:33:1: group[1].auto_failback: key "auto_failback" is not used by mode "active-active": every healthy node holds the group, so it never fails back`},
 		{"failback_hold with every group active-active",
 			edit(minimal, "id = 7", "id = 7\nauto_failback = true\nfailback_hold = \"2s\"") + bgpBase[len(minimal+svc):],
 			`t.toml:5:1: cluster.failback_hold: key "failback_hold" has no effect: every group is active-active, held by every healthy node, so none fails back`},
+		{"preferred in an active-active group", bgpBase + "preferred = \"lb1\"\n",
+			`t.toml:33:1: group[1].preferred: key "preferred" is not used by mode "active-active": every healthy node holds the group, so no node is preferred`},
 		{"failback_min_healthy in an active-active group", bgpBase + "failback_min_healthy = 1\n",
-			`t.toml:34:1: group[1].failback_min_healthy: key "failback_min_healthy" is not used by mode "active-active": every healthy node holds the group, so it never fails back`},
+			`t.toml:33:1: group[1].failback_min_healthy: key "failback_min_healthy" is not used by mode "active-active": every healthy node holds the group, so it never fails back`},
 		// garp, bgp, admin
 		{"[garp] without a vip", edit(edit(base, `{ kind = "vip", address = "198.18.0.100/24", interface = "eth0" },`, ""), `listen = "198.18.0.100:80"`, `listen = "127.0.0.1:80"`) + "\n[garp]\ncount = 3\nrefresh = \"1m\"\n",
 			"t.toml:25:1: garp.count: key \"count\" has no effect: no group has a vip resource ([garp] is the gratuitous ARP schedule of vip resources)\n" +

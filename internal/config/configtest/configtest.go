@@ -53,7 +53,6 @@ neighbors = [ { address = "198.18.0.1", asn = 65000 } ]
 
 [[group]]
 name = "edge"
-preferred = "lb1"
 mode = "active-active"
 resources = [ { kind = "bgp", addresses = ["198.18.2.100"] } ]
 `

@@ -106,17 +106,17 @@ func Config(dir, socket string, o Options) string {
 	if o.Ping != "" {
 		b.WriteString(Ping(o.Ping))
 	}
-	mode := ""
+	// An active-active group has no preferred node (had refuses the key).
+	mode := fmt.Sprintf("preferred = %s\n", preferred)
 	if o.Mode != "" {
 		mode = fmt.Sprintf("mode = %q\n", o.Mode)
 	}
 	fmt.Fprintf(&b, `[[group]]
 name = "web"
-preferred = %s
 %sresources = [
 %s]
 
-%s%s`, preferred, mode, resources, services, o.Tables)
+%s%s`, mode, resources, services, o.Tables)
 	if o.Admin {
 		fmt.Fprintf(&b, "\n[admin]\nlisten = \"0.0.0.0:%d\"\nallow_remote = true\n", AdminPort)
 	}
