@@ -74,13 +74,24 @@ func (s *groupSet) locals() []string {
 	return out
 }
 
-// Start starts group name's resources unless the group is active-active
-// (started by startLocal).
+// Start starts group name's resources unless the group is active-active:
+// the machine's start and stop change nothing for such a group, which the
+// node starts and stops itself (startLocal, stopLocal).
 func (s *groupSet) Start(ctx context.Context, name string) error {
-	if s.isLocal(name) {
+	return s.unlessLocal(ctx, name, s.startLocal)
+}
+
+// Stop stops group name's resources unless the group is active-active.
+func (s *groupSet) Stop(ctx context.Context, name string) error {
+	return s.unlessLocal(ctx, name, s.stopLocal)
+}
+
+// unlessLocal runs op on group name unless the group is active-active.
+func (s *groupSet) unlessLocal(ctx context.Context, name string, op func(context.Context, string) error) error {
+	if g, err := s.get(name); err == nil && g.local {
 		return nil
 	}
-	return s.startLocal(ctx, name)
+	return op(ctx, name)
 }
 
 // startLocal starts group name's resources.
@@ -95,25 +106,12 @@ func (s *groupSet) startLocal(ctx context.Context, name string) error {
 	})
 }
 
-// Stop stops group name's resources unless the group is active-active.
-func (s *groupSet) Stop(ctx context.Context, name string) error {
-	if s.isLocal(name) {
-		return nil
-	}
-	return s.stopLocal(ctx, name)
-}
-
 // stopLocal stops group name's resources.
 func (s *groupSet) stopLocal(ctx context.Context, name string) error {
 	return s.locked(name, func(g *managedGroup) error {
 		s.set(func() { g.held = false })
 		return g.res.Stop(ctx)
 	})
-}
-
-func (s *groupSet) isLocal(name string) bool {
-	g, err := s.get(name)
-	return err == nil && g.local
 }
 
 // locked runs f on group name holding the group's op lock, so that it
