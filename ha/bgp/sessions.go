@@ -113,26 +113,39 @@ func sessions(text string) map[string]*session {
 	return out
 }
 
-// notExported returns, for each of the n neighbour sessions (peerName)
-// in BIRD's `show protocols all` text that is not Established or has
-// exported fewer than want routes, "name: state info" or "name: E of
-// want routes exported" (a missing session too).
-func notExported(text string, n, want int) []string {
+// established reports whether the session is in state Established.
+func (st *session) established() bool { return strings.Contains(st.state, "Established") }
+
+// neighbours returns, for each of the n neighbour sessions (peerName) in
+// BIRD's `show protocols all` text, "name: " and what judge says of it
+// (st nil: not in the text), in order; sessions judged "" are left out.
+func neighbours(text string, n int, judge func(st *session) string) []string {
 	ss := sessions(text)
-	var down []string
+	var out []string
 	for i := range n {
 		name := peerName(i)
-		st, ok := ss[name]
-		switch {
-		case !ok:
-			down = append(down, name+": not in BIRD's protocols")
-		case !strings.Contains(st.state, "Established"):
-			down = append(down, name+": "+st.state)
-		case st.exported < want:
-			down = append(down, fmt.Sprintf("%s: %d of %d routes exported", name, st.exported, want))
+		if why := judge(ss[name]); why != "" {
+			out = append(out, name+": "+why)
 		}
 	}
-	return down
+	return out
+}
+
+// notExported returns, for each of the n neighbour sessions that is not
+// Established or has exported fewer than want routes, "name: state info"
+// or "name: E of want routes exported" (a missing session too).
+func notExported(text string, n, want int) []string {
+	return neighbours(text, n, func(st *session) string {
+		switch {
+		case st == nil:
+			return "not in BIRD's protocols"
+		case !st.established():
+			return st.state
+		case st.exported < want:
+			return fmt.Sprintf("%d of %d routes exported", st.exported, want)
+		}
+		return ""
+	})
 }
 
 // notWithdrawn returns, for each of the n neighbour sessions that is
@@ -141,15 +154,12 @@ func notExported(text string, n, want int) []string {
 // its router (a router drops the routes learned over a session when it
 // closes, RFC 4271).
 func notWithdrawn(text string, n, want int) []string {
-	ss := sessions(text)
-	var up []string
-	for i := range n {
-		name := peerName(i)
-		if st, ok := ss[name]; ok && strings.Contains(st.state, "Established") && st.exported > want {
-			up = append(up, fmt.Sprintf("%s: %d routes exported, want %d", name, st.exported, want))
+	return neighbours(text, n, func(st *session) string {
+		if st != nil && st.established() && st.exported > want {
+			return fmt.Sprintf("%d routes exported, want %d", st.exported, want)
 		}
-	}
-	return up
+		return ""
+	})
 }
 
 // waitWithdrawn waits until no Established session exports more routes
