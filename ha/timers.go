@@ -2,6 +2,7 @@ package ha
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/hapair/hapair/ha/wire"
@@ -103,8 +104,23 @@ func (c *Config) validateTiming(set map[string]bool, bad func(path, format strin
 	// A keepalive out of range is the root error: the timers compared
 	// with it (and, unset, derived from it) are not wrong in their own
 	// right, so their relations to it are not reported on top.
+	// So are the timers derived from it, when unset (WithDefaults): a
+	// deadtime of 4×1000h is that keepalive's fault, not its own.
 	keepaliveOK := c.keepaliveOK(bad)
-	failed := func(r timerRule) bool { return !r.ok(c) && (keepaliveOK || r.b != "keepalive") }
+	fromKeepalive := func(name string) bool {
+		switch name {
+		case "keepalive":
+			return true
+		case "deadtime", "warntime":
+			return !set[name]
+		case "initdead":
+			return !set[name] && !set["deadtime"]
+		}
+		return false
+	}
+	failed := func(r timerRule) bool {
+		return !r.ok(c) && (keepaliveOK || !fromKeepalive(r.a) && !fromKeepalive(r.b))
+	}
 	// A relation between timers both set that fails is the root error;
 	// a timer left unset is derived from the set ones (WithDefaults), so
 	// its own failures then follow from that root and are not reported.
@@ -115,10 +131,31 @@ func (c *Config) validateTiming(set map[string]bool, bad func(path, format strin
 		rootFailed = rootFailed || failed(r) && set[r.a] && set[r.b]
 	}
 	for _, r := range timerRules {
-		if failed(r) && (!rootFailed || set[r.a] && set[r.b]) {
-			bad(r.a, "%s", r.msg(c))
+		if !failed(r) || rootFailed && !(set[r.a] && set[r.b]) {
+			continue
 		}
+		// An unset timer that no written one derives from is a plain
+		// default: the written timer it is compared with is the one
+		// to change (warntime = "2s" beside the default deadtime).
+		if !set[r.a] && set[r.b] && !slices.ContainsFunc(Derived[r.a].From, func(s string) bool { return set[s] }) {
+			bad(r.b, "%v must be shorter than %s %v (unset: %s)", c.timer(r.b), r.a, c.timer(r.a), Derived[r.a].How)
+			continue
+		}
+		bad(r.a, "%s", r.msg(c))
 	}
+}
+
+// timer is the timer called name (a timerRules name) in c.
+func (c *Config) timer(name string) time.Duration {
+	switch name {
+	case "keepalive":
+		return c.Keepalive
+	case "warntime":
+		return c.Warntime
+	case "deadtime":
+		return c.Deadtime
+	}
+	return c.Initdead
 }
 
 // TimerRepair is one timer RepairTimers changed.

@@ -34,7 +34,9 @@ func (c *conv) bgp(r *rawBGP, nodes []string) *BGP {
 			p, err := netip.ParsePrefix(r.Nodes[n])
 			switch {
 			case !slices.Contains(nodes, n):
-				c.keyErrorf(path, "%q is not a node in cluster.nodes", n)
+				if !c.unsure.nodes {
+					c.keyErrorf(path, "%q is not a node in cluster.nodes", n)
+				}
 			case err != nil || !p.Addr().Is4():
 				c.errorf(path, "%q is not an IPv4 address with prefix length (want e.g. \"198.18.0.11/24\")", r.Nodes[n])
 			default:
@@ -42,7 +44,7 @@ func (c *conv) bgp(r *rawBGP, nodes []string) *BGP {
 			}
 		}
 		for _, n := range nodes {
-			if _, ok := r.Nodes[n]; !ok {
+			if _, ok := r.Nodes[n]; !ok && !c.unsure.nodes {
 				c.errorf("bgp.nodes", "node %q has no address: want one per node of cluster.nodes", n)
 			}
 		}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -16,7 +17,9 @@ import (
 	"github.com/hapair/hapair/ha/ping"
 	"github.com/hapair/hapair/ha/script"
 	"github.com/hapair/hapair/ha/vip"
+	"github.com/hapair/hapair/ha/wire"
 	"github.com/hapair/hapair/internal/ctl"
+	"github.com/hapair/hapair/internal/field"
 	"github.com/hapair/hapair/internal/probe"
 )
 
@@ -30,8 +33,12 @@ type conv struct {
 	rules    ServiceRules    // the [[service]] section's reader
 	// unsure is set when a resource's kind or a vip's address could not
 	// be read: which services a balancer activates and which addresses
-	// are VIPs is then unknown, and is not reported on top.
-	unsure struct{ kinds, vips bool }
+	// are VIPs is then unknown, and is not reported on top. nodes is set
+	// when cluster.nodes holds a bad or repeated name, services when a
+	// service's name is bad: which node or service a reference meant is
+	// then unknown ("lb2" in peers after nodes = ["lb1", "lb 2"]), and
+	// the references are not reported on top of the name.
+	unsure struct{ kinds, vips, nodes, services bool }
 	warns  []string // Config.Warnings
 }
 
@@ -271,6 +278,9 @@ func (c *conv) config(r *rawFile, file string) *Config {
 		cfg.Tracks = append(cfg.Tracks, t)
 	}
 	cfg.Services = c.rules.Services(&Keys{c}, r.Service)
+	for i := range cfg.Services {
+		c.unsure.services = c.unsure.services || c.reported(idx("service", i)+".name")
+	}
 	cfg.BGP = c.bgp(&r.BGP, cfg.Cluster.Nodes)
 	cfg.Groups = c.groups(r.Group, cfg)
 	c.bgpChecks(cfg)
@@ -281,6 +291,22 @@ func (c *conv) config(r *rawFile, file string) *Config {
 	cfg.Admin = c.admin(&r.Admin)
 	c.adminPort(cfg)
 	return cfg
+}
+
+// nodeRefs drops a link's errors about its peers' node names ("not a
+// node", "no address for node") when cluster.nodes holds a bad name:
+// that name is the one cause, reported at cluster.nodes.
+func (c *conv) nodeRefs(err error) error {
+	if !c.unsure.nodes {
+		return err
+	}
+	var out []error
+	for _, fe := range field.All(err) {
+		if fe.Path != "peers" && !strings.HasPrefix(fe.Path, "peers.") {
+			out = append(out, fe)
+		}
+	}
+	return errors.Join(out...)
 }
 
 // unique records name under path in seen and reports a second use.
@@ -302,6 +328,9 @@ func (c *conv) cluster(r *rawCluster) Cluster {
 	}
 	if c.required("cluster.nodes") {
 		cl.Nodes = r.Nodes // ha validates them (machine)
+		for i, n := range r.Nodes {
+			c.unsure.nodes = c.unsure.nodes || !validName(n, wire.MaxSender) || slices.Index(r.Nodes, n) < i
+		}
 	}
 	cl.Authkeys = c.str("cluster.authkeys", r.Authkeys, DefaultAuthkeys)
 	if !filepath.IsAbs(cl.Authkeys) {
@@ -425,7 +454,7 @@ func (c *conv) links(rs []rawLink, cl *Cluster) []Link {
 		}
 		if _, ok := linkKeys[l.Kind]; ok {
 			spec := link.Spec{Name: l.Name, Kind: l.Kind, Interface: l.Interface, Group: l.Group, Port: l.Port, Peers: written}
-			c.domain(spec.Validate(cl.Nodes), func(p string) string { return path + "." + p })
+			c.domain(c.nodeRefs(spec.Validate(cl.Nodes)), func(p string) string { return path + "." + p })
 		}
 		links = append(links, l)
 	}

@@ -254,7 +254,7 @@ func (c *conv) crossChecks(cfg *Config) {
 			continue
 		}
 		act, activated := activators[s.Name]
-		if !activated && s.Name != "" && !c.unsure.kinds {
+		if !activated && s.Name != "" && !c.unsure.kinds && !c.reported(path+".name") {
 			c.errorf(path+".name", "service %q is in no balancer resource, so no node would ever activate it: add it to the services of the balancer of the group whose VIP it listens on", s.Name)
 		}
 		u, isVIP := vips[a]

@@ -122,7 +122,9 @@ func (c *conv) preference(path string, v any, nodes []string) []string {
 		}
 		switch {
 		case !slices.Contains(nodes, n):
-			c.errorf(p, "%q is not a node in nodes %q", n, nodes)
+			if !c.unsure.nodes {
+				c.errorf(p, "%q is not a node in nodes %q", n, nodes)
+			}
 			return nil
 		case slices.Index(list, n) < i:
 			c.errorf(p, "node %q is listed twice", n)
@@ -145,7 +147,9 @@ func (c *conv) priorities(path string, r *rawGroup, preference, nodes []string) 
 	for _, k := range slices.Sorted(maps.Keys(r.Priorities)) {
 		kpath := path + "." + k
 		if !slices.Contains(nodes, k) {
-			c.keyErrorf(kpath, "%q is not a node in cluster.nodes", k)
+			if !c.unsure.nodes {
+				c.keyErrorf(kpath, "%q is not a node in cluster.nodes", k)
+			}
 			continue
 		}
 		prio[k] = uint8(c.integer(kpath, r.Priorities[k], int64(prio[k]), 1, int64(ha.PriorityMax)))
@@ -213,7 +217,7 @@ func (c *conv) resource(path string, r *rawResource, cfg *Config) Resource {
 			known[s.Name] = true
 		}
 		for k, s := range r.Services {
-			if !known[s] {
+			if !known[s] && !c.unsure.services {
 				c.errorf(idx(path+".services", k), "no [[service]] named %q", s)
 			}
 		}
