@@ -30,3 +30,61 @@ func TestCheckConfigOneErrorPerCause(t *testing.T) {
 		}},
 	})
 }
+
+// TestCheckConfigProtocolText runs configs whose strings would land in a
+// protocol line, a program's command line or a file had generates with
+// a control character or a space where those forbid it: each must fail
+// with exit status 1 naming the key.
+func TestCheckConfigProtocolText(t *testing.T) {
+	conntrack := func(iface string) string {
+		return `  { kind = "conntrack-sync", interface = "` + iface + `", addresses = ["198.18.1.11", "198.18.1.12"], port = 3780 },
+  { kind = "balancer"`
+	}
+	runCheckCases(t, []checkCase{
+		{"check host with CR LF", edit(caseBase, `check = { type = "connect" }`, `check = { type = "http", host = "a b\r\nX: y" }`), []string{
+			`FILE:22:33: service[0].check.host: "a b\r\nX: y": an HTTP Host header holds no spaces or control characters (a host name or address, optionally :port)`,
+		}},
+		{"check host with a path", edit(caseBase, `check = { type = "connect" }`, `check = { type = "negotiate", host = "a/b", receive = "ok" }`), []string{
+			`FILE:22:38: service[0].check.host: "a/b": want a host name or address, optionally :port, as an HTTP Host header (RFC 9110 section 7.2)`,
+		}},
+		{"check program and args", edit(caseBase, `check = { type = "connect" }`, `check = { type = "external", program = "/bin/chk\n", args = ["a", "b\rc"] }`), []string{
+			`FILE:22:40: service[0].check.program: "/bin/chk\n" holds a control character: a program's path and arguments take none`,
+			`FILE:22:67: service[0].check.args[1]: "b\rc" holds a control character: a program's path and arguments take none`,
+		}},
+		{"monitor args", edit(caseBase, `check = { type = "connect" }`, `check = { type = "connect" }
+backups = [ { address = "198.18.1.31:80" } ]
+monitors = [ { script = "/bin/m", args = ["x\n"] } ]`), []string{
+			`FILE:24:43: service[0].monitors[0].args[0]: "x\n" holds a control character: a program's path and arguments take none`,
+		}},
+		{"track args", func(t *testing.T) string {
+			return caseBase + "\n[[track]]\nname = \"db\"\nscript = \"/bin/true\"\nargs = [\"ok\", \"x\\u0000\"]\nweight = 50\n"
+		}, []string{
+			`FILE:28:15: track[0].args[1]: "x\x00" holds a control character: a program's path and arguments take none`,
+		}},
+		{"notify, state_dir and socket", edit(caseBase, "id = 7\n", "id = 7\nstate_dir = \"/var/lib/ha\\npair\"\nsocket = \"/run/x\\ty.sock\"\nnotify = \"/etc/n\\u0000x\"\n"), []string{
+			`FILE:4:13: cluster.state_dir: "/var/lib/ha\npair" holds a control character: a file name here takes none`,
+			`FILE:5:10: cluster.socket: "/run/x\ty.sock" holds a control character: a file name here takes none`,
+			`FILE:6:10: cluster.notify: "/etc/n\x00x" holds a control character: a program's path and arguments take none`,
+		}},
+		{"script resource argument", edit(caseBase, `  { kind = "balancer"`, `  { kind = "script", path = "mailq::a\nb" },
+  { kind = "balancer"`), []string{
+			`FILE:16:29: group[0].resources[1].path: "mailq::a\nb" holds a control character: a program's path and arguments take none`,
+		}},
+		{"interface with CR", edit(caseBase, `interface = "eth0" }`, `interface = "eth\r0" }`), []string{
+			`FILE:15:60: group[0].resources[0].interface: "eth\r0" is not a valid Linux interface name: it holds white space or a control character`,
+		}},
+		{"vip label with a space", edit(caseBase, `interface = "eth0" }`, `interface = "eth0", label = "eth0:a b" }`), []string{
+			`FILE:15:76: group[0].resources[0].label: "eth0:a b" holds white space, a control character or '/': a label is named as an interface is`,
+		}},
+		// conntrackd.conf names the state directory's files and the
+		// interface: what its lexer cannot read is refused at the check,
+		// also without host facts (the dry build skips conntrackd then).
+		{"conntrackd.conf values", func(t *testing.T) string {
+			s := replace(t, caseBase, `  { kind = "balancer"`, conntrack("d0"))
+			return replace(t, s, "id = 7\n", "id = 7\nstate_dir = \"/var/lib/ha pair\"\n")
+		}, []string{
+			`FILE:4:13: cluster.state_dir: "/var/lib/ha pair": conntrackd.conf cannot name a path with a space, '"' or control character: a conntrack-sync resource keeps conntrackd's files there (FILE:17:12)`,
+			`FILE:17:42: group[0].resources[1].interface: "d0": conntrackd.conf reads it as a number or IPv6 part; rename the link`,
+		}},
+	})
+}

@@ -61,27 +61,43 @@ General {
 	return b.String()
 }
 
-// validIface rejects names conntrackd's config lexer cannot read: it takes
-// 1..4 hex digits as part of an IPv6 address ("d0", "be").
-func validIface(s string) error {
+// InterfaceError reports why s cannot be the sync link's interface in
+// conntrackd.conf, nil when it can: its config lexer reads a name as
+// letters, digits, '.', '-' and '_', and takes 1..4 hex digits as part of
+// an IPv6 address ("d0", "be") and a leading digit as a number.
+func InterfaceError(s string) error {
 	switch {
 	case s == "":
-		return fmt.Errorf("conntrack-sync: interface is required (a heartbeat link's)")
+		return fmt.Errorf("is required (a heartbeat link's)")
 	case len(s) > 15:
-		return fmt.Errorf("conntrack-sync: interface %q: longer than 15 bytes", s)
+		return fmt.Errorf("%q is longer than 15 bytes", s)
 	}
 	hex := len(s) <= 4
 	for _, c := range s {
 		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_'
 		if !ok {
-			return fmt.Errorf("conntrack-sync: interface %q: conntrackd.conf cannot name it (letters, digits, '.', '-', '_' only)", s)
+			return fmt.Errorf("%q: conntrackd.conf cannot name it (letters, digits, '.', '-', '_' only)", s)
 		}
 		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
 			hex = false
 		}
 	}
 	if hex || s[0] >= '0' && s[0] <= '9' {
-		return fmt.Errorf("conntrack-sync: interface %q: conntrackd.conf reads it as a number or IPv6 part; rename the link", s)
+		return fmt.Errorf("%q: conntrackd.conf reads it as a number or IPv6 part; rename the link", s)
+	}
+	return nil
+}
+
+// DirError reports why dir cannot hold conntrackd's files (Config.Dir),
+// nil when it can: an absolute path that conntrackd.conf names as one
+// path (LockFile, UNIX Path), so with no space, '"' or control character:
+// its lexer ends a path at a space, a quote or a newline.
+func DirError(dir string) error {
+	switch {
+	case dir == "" || !filepath.IsAbs(dir):
+		return fmt.Errorf("%q: want an absolute path", dir)
+	case strings.ContainsFunc(dir, func(c rune) bool { return c <= ' ' || c == '"' || c == 0x7f }):
+		return fmt.Errorf("%q: conntrackd.conf cannot name a path with a space, '\"' or control character", dir)
 	}
 	return nil
 }

@@ -75,14 +75,14 @@ type background struct {
 
 // New validates cfg and returns the resource. It starts nothing.
 func New(cfg Config) (*Resource, error) {
-	if err := validIface(cfg.Interface); err != nil {
-		return nil, err
+	if err := InterfaceError(cfg.Interface); err != nil {
+		return nil, fmt.Errorf("conntrack-sync: interface %w", err)
 	}
 	if err := validAddrs(cfg.Local, cfg.Peer); err != nil {
 		return nil, err
 	}
-	if cfg.Dir == "" || !filepath.IsAbs(cfg.Dir) {
-		return nil, fmt.Errorf("conntrack-sync: dir %q: want an absolute path", cfg.Dir)
+	if err := DirError(cfg.Dir); err != nil {
+		return nil, fmt.Errorf("conntrack-sync: dir %w", err)
 	}
 	if cfg.Port == 0 {
 		cfg.Port = DefaultPort

@@ -265,6 +265,7 @@ func TestNewValidates(t *testing.T) {
 		{"ipv6", func(c *Config) { c.Peer = netip.MustParseAddr("2001:db8::1") }, "want IPv4"},
 		{"same", func(c *Config) { c.Peer = c.Local }, "both"},
 		{"dir", func(c *Config) { c.Dir = "run" }, "absolute"},
+		{"dir with a space", func(c *Config) { c.Dir = "/run/ha pair" }, `"/run/ha pair": conntrackd.conf cannot name a path with a space`},
 		{"binary", func(c *Config) { c.Binary = "/nonexistent/conntrackd" }, "apt-get install conntrackd"},
 	}
 	for _, tt := range tests {

@@ -70,7 +70,7 @@ func CheckProgram(path string) error {
 	case !filepath.IsAbs(path):
 		return fmt.Errorf("%q: want an absolute path", path)
 	}
-	return nil
+	return runner.TextError(path)
 }
 
 // CheckResource reports why a haresources entry `name::arg1::arg2` cannot
@@ -79,6 +79,9 @@ func CheckProgram(path string) error {
 func CheckResource(s string) error {
 	name, _, err := ParseResource(s)
 	if err != nil {
+		return err
+	}
+	if err := runner.TextError(s); err != nil {
 		return err
 	}
 	if !filepath.IsAbs(name) && (strings.ContainsRune(name, '/') || name == "." || name == "..") {

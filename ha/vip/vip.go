@@ -158,6 +158,10 @@ func (c *Config) Validate() error {
 			bad("label", "%q needs interface: the kernel wants a label to start with the device name", c.Label)
 		case c.Label != c.Interface && !strings.HasPrefix(c.Label, c.Interface+":") || len(c.Label) > MaxLabel:
 			bad("label", "%q must be %q or start with %q, at most %d bytes (e.g. %q)", c.Label, c.Interface, c.Interface+":", MaxLabel, c.Interface+":vip")
+		case strings.ContainsFunc(c.Label, func(r rune) bool { return r <= ' ' || r == 0x7f || r == '/' }):
+			// ifconfig and net-tools show a label as an interface
+			// alias, and scripts split `ip addr` output at spaces.
+			bad("label", "%q holds white space, a control character or '/': a label is named as an interface is", c.Label)
 		}
 	}
 	if err := c.Schedule.Validate(); err != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/hapair/hapair/internal/ctl"
 	"github.com/hapair/hapair/internal/field"
 	"github.com/hapair/hapair/internal/probe"
+	"github.com/hapair/hapair/internal/runner"
 )
 
 // conv turns raw values into Config values, collecting every error with the
@@ -91,6 +92,18 @@ func (c *conv) str(path, v, def string) string {
 	return v
 }
 
+// path reads a file name at path as str does and reports one holding a
+// control character: a file could have it, but it is a mistake (an
+// escape written by hand), and the state directory goes into
+// conntrackd.conf, whose lines it would break.
+func (c *conv) path(path, v, def string) string {
+	v = c.str(path, v, def)
+	if strings.ContainsFunc(v, func(c rune) bool { return c < ' ' || c == 0x7f }) {
+		c.errorf(path, "%q holds a control character: a file name here takes none", v)
+	}
+	return v
+}
+
 // maxIfname is IFNAMSIZ (16) less the terminating NUL: the longest
 // interface name Linux accepts (dev_valid_name in net/core/dev.c).
 const maxIfname = 15
@@ -118,12 +131,16 @@ func VIPBroadcast(p netip.Prefix) netip.Addr { return vip.Broadcast(p) }
 // IfnameError reports why name cannot be a Linux interface name (too
 // long, or with "/", ":" or white space, which dev_valid_name in
 // net/core/dev.c refuses), nil when it can or when name is empty (not
-// given). It is the rule Load applies to every interface key.
+// given). It is the rule Load applies to every interface key. Other
+// control characters, which the kernel takes, are refused too: the name
+// goes into nftables rules and conntrackd.conf, and no tool shows it.
 func IfnameError(name string) error {
 	switch {
 	case len(name) > maxIfname:
 		return fmt.Errorf("%q is longer than %d bytes, the most a Linux interface name has", name, maxIfname)
-	case name == "." || name == ".." || strings.ContainsAny(name, "/: \t\n\x00"):
+	case strings.ContainsFunc(name, func(c rune) bool { return c <= ' ' || c == 0x7f }):
+		return fmt.Errorf("%q is not a valid Linux interface name: it holds white space or a control character", name)
+	case name == "." || name == ".." || strings.ContainsAny(name, "/:"):
 		return fmt.Errorf("%q is not a valid Linux interface name", name)
 	}
 	return nil
@@ -332,17 +349,17 @@ func (c *conv) cluster(r *rawCluster) Cluster {
 			c.unsure.nodes = c.unsure.nodes || !validName(n, wire.MaxSender) || slices.Index(r.Nodes, n) < i
 		}
 	}
-	cl.Authkeys = c.str("cluster.authkeys", r.Authkeys, DefaultAuthkeys)
+	cl.Authkeys = c.path("cluster.authkeys", r.Authkeys, DefaultAuthkeys)
 	if !filepath.IsAbs(cl.Authkeys) {
 		cl.Authkeys = filepath.Join(filepath.Dir(c.ix.file), cl.Authkeys)
 	}
-	cl.StateDir = c.str("cluster.state_dir", r.StateDir, DefaultStateDir)
+	cl.StateDir = c.path("cluster.state_dir", r.StateDir, DefaultStateDir)
 	if !filepath.IsAbs(cl.StateDir) {
 		// had would keep its generation counter wherever it was started.
 		c.errorf("cluster.state_dir", "%q: want an absolute path", cl.StateDir)
 	}
-	cl.Socket = c.str("cluster.socket", r.Socket, ctl.DefaultSocket)
-	if err := ctl.CheckSocketName(cl.Socket); err != nil {
+	cl.Socket = c.path("cluster.socket", r.Socket, ctl.DefaultSocket)
+	if err := ctl.CheckSocketName(cl.Socket); err != nil && !c.read["cluster.socket"] {
 		c.errorf("cluster.socket", "%v", err)
 	}
 	cl.Notify = c.program("cluster.notify", r.Notify)
@@ -536,5 +553,16 @@ func (c *conv) track(path string, r *rawTrack) Track {
 		t.Script = c.program(path+".script", r.Script)
 	}
 	c.timeoutWithin(path, t.Timeout, t.Interval)
+	c.args(path+".args", r.Args)
 	return t
+}
+
+// args reports each argument had would pass to a program that it cannot
+// (runner.TextError), at its key.
+func (c *conv) args(path string, args []string) {
+	for i, a := range args {
+		if err := runner.TextError(a); err != nil {
+			c.errorf(idx(path, i), "%v", err)
+		}
+	}
 }

@@ -240,6 +240,12 @@ func (c *conv) conntrackSync(path string, r *rawResource, cfg *Config) *Conntrac
 	cs := &ConntrackSync{Port: uint16(c.integer(path+".port", r.Port, conntracksync.DefaultPort, 1, 65535)), Addresses: map[string]netip.Addr{}}
 	if c.required(path + ".interface") {
 		cs.Interface = c.ifname(path+".interface", r.Interface)
+		if err := conntracksync.InterfaceError(cs.Interface); err != nil && !c.read[path+".interface"] {
+			c.errorf(path+".interface", "%v", err)
+		}
+	}
+	if err := conntracksync.DirError(cfg.Cluster.StateDir); err != nil && !c.read["cluster.state_dir"] {
+		c.errorf("cluster.state_dir", "%v: a conntrack-sync resource keeps conntrackd's files there (%s)", err, c.ix.at(path+".kind"))
 	}
 	if !c.required(path + ".addresses") {
 		return cs

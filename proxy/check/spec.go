@@ -96,6 +96,24 @@ func RequestProblem(r string) string {
 	return ""
 }
 
+// HostProblem says what is wrong with h as the Host header an HTTP check
+// sends, or returns "" when h is one (or is "", the real's address):
+// RFC 9110 section 7.2's uri-host with an optional ":port" (RFC 3986
+// section 3.2.2: unreserved and sub-delims characters, '%' escapes, ':'
+// and an IP literal's brackets), so no white space or controls, which
+// would end the header line and start another. net/http refuses to send
+// any other ASCII byte, so every probe would fail; it turns a name with
+// non-ASCII letters into punycode itself.
+func HostProblem(h string) string {
+	switch {
+	case strings.ContainsFunc(h, func(c rune) bool { return c <= ' ' || c == 0x7f }):
+		return fmt.Sprintf("%q: an HTTP Host header holds no spaces or control characters (a host name or address, optionally :port)", h)
+	case strings.ContainsAny(h, "\"#/<>?@\\^`{|}"):
+		return fmt.Sprintf("%q: want a host name or address, optionally :port, as an HTTP Host header (RFC 9110 section 7.2)", h)
+	}
+	return ""
+}
+
 // WithDefaults returns s with every unset field its type uses at its
 // default, and a request path without a leading "/" given one
 // (NormalizeRequest); fields the type does not use stay as they are, so
@@ -157,6 +175,9 @@ func (s Spec) Validate() error {
 	if p := RequestProblem(s.Request); t.uses("request") && p != "" {
 		bad("request", "%s", p)
 	}
+	if p := HostProblem(s.Host); t.uses("host") && p != "" {
+		bad("host", "%s", p)
+	}
 	if t.validate != nil {
 		errs = append(errs, t.validate(s))
 	}
@@ -200,6 +221,8 @@ func (m Monitor) Validate() error {
 		bad("script", "required")
 	case !filepath.IsAbs(m.Program):
 		bad("script", "%q: want an absolute path", m.Program)
+	default:
+		errs = append(errs, textErrors("script", m.Program, m.Args))
 	}
 	m = m.withDefaults()
 	timing(bad, m.Interval, m.Timeout, "a hung monitor would run once per timeout, not once per interval")

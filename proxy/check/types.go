@@ -1,12 +1,14 @@
 package check
 
 import (
+	"errors"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/hapair/hapair/internal/field"
+	"github.com/hapair/hapair/internal/runner"
 )
 
 // Type is one check type: the settings it uses, its own validation and its
@@ -147,7 +149,22 @@ func needProgram(s Spec) error {
 	case !filepath.IsAbs(s.Program):
 		return field.Errorf("program", "%q: want an absolute path", s.Program)
 	}
-	return nil
+	return textErrors("program", s.Program, s.Args)
+}
+
+// textErrors reports a program path and arguments had cannot pass to the
+// program (runner.TextError), as *field.Error values for key and "args[i]".
+func textErrors(key, program string, args []string) error {
+	var errs []error
+	if err := runner.TextError(program); err != nil {
+		errs = append(errs, field.Errorf(key, "%v", err))
+	}
+	for i, a := range args {
+		if err := runner.TextError(a); err != nil {
+			errs = append(errs, field.Errorf(field.Index("args", i), "%v", err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func newMixed(s Spec) Checker {
