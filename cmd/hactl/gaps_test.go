@@ -88,3 +88,56 @@ monitors = [ { script = "/bin/m", args = ["x\n"] } ]`), []string{
 		}},
 	})
 }
+
+// TestCheckConfigNotUnicast runs VIPs, BGP addresses and socket addresses
+// that `ip addr add` takes but ARP, NDP, BGP or a socket cannot use:
+// each must fail with exit status 1 naming the key and what the address
+// is.
+func TestCheckConfigNotUnicast(t *testing.T) {
+	vipAt := func(prefix, listen string) func(t *testing.T) string {
+		return func(t *testing.T) string {
+			s := replace(t, caseBase, `address = "198.18.0.100/24"`, `address = "`+prefix+`"`)
+			return replace(t, s, `listen = "198.18.0.100:80"`, `listen = "`+listen+`"`)
+		}
+	}
+	runCheckCases(t, []checkCase{
+		{"IPv6 unspecified", vipAt("::/64", "[::]:80"), []string{
+			`FILE:15:29: group[0].resources[0].address: ::/64 cannot be a virtual address: :: is the unspecified address (any address), which no host is reached at`,
+		}},
+		{"IPv4 unspecified", vipAt("0.0.0.0/24", "0.0.0.0:80"), []string{
+			`FILE:15:29: group[0].resources[0].address: 0.0.0.0/24 cannot be a virtual address: 0.0.0.0 is the unspecified address (any address), which no host is reached at`,
+		}},
+		{"IPv4 this network", vipAt("0.1.2.3/24", "0.0.0.0:80"), []string{
+			`FILE:15:29: group[0].resources[0].address: 0.1.2.3/24 cannot be a virtual address: 0.1.2.3 is in 0.0.0.0/8, "this network" (RFC 1122 section 3.2.1.3), which no host is reached at`,
+		}},
+		{"IPv4 multicast", vipAt("224.0.0.5/24", "224.0.0.5:80"), []string{
+			`FILE:15:29: group[0].resources[0].address: 224.0.0.5/24 cannot be a virtual address: 224.0.0.5 is a multicast group address, which no host holds as its own`,
+		}},
+		{"IPv6 multicast", vipAt("ff02::5/64", "[ff02::5]:80"), []string{
+			`FILE:15:29: group[0].resources[0].address: ff02::5/64 cannot be a virtual address: ff02::5 is a multicast group address, which no host holds as its own`,
+		}},
+		{"loopback", vipAt("127.0.0.5/8", "127.0.0.5:80"), []string{
+			`FILE:15:29: group[0].resources[0].address: 127.0.0.5/8 cannot be a virtual address: 127.0.0.5 is a loopback address, which never leaves its host`,
+		}},
+		{"IPv4-mapped", vipAt("::ffff:198.18.0.100/120", "0.0.0.0:80"), []string{
+			`FILE:15:29: group[0].resources[0].address: ::ffff:198.18.0.100/120 cannot be a virtual address: ::ffff:198.18.0.100 is an IPv4-mapped IPv6 address; write the IPv4 address 198.18.0.100`,
+		}},
+		{"IPv6 Subnet-Router anycast", vipAt("2001:db8::/64", "[2001:db8::]:80"), []string{
+			`FILE:15:29: group[0].resources[0].address: 2001:db8::/64 cannot be a virtual address: it is the Subnet-Router anycast address of 2001:db8::/64 (RFC 4291 section 2.6.1), which the routers on the link answer; pick a host address, or write the prefix of the subnet it belongs to`,
+		}},
+		// A link-local VIP is keepalived's IPv6 VRRP habit and is
+		// announced by NDP; a socket cannot bind or reach one, though.
+		{"listen on an IPv6 link-local VIP", vipAt("fe80::5/64", "[fe80::5]:80"), []string{
+			`FILE:21:10: service[0].listen: fe80::5 is an IPv6 link-local address, which a socket cannot use without naming its interface; use a global or unique local address`,
+		}},
+		{"real on IPv6 link-local", edit(caseBase, `198.18.1.21:80`, `[fe80::21]:80`), []string{
+			`FILE:23:23: service[0].reals[0].address: fe80::21 is an IPv6 link-local address, which a socket cannot use without naming its interface; use a global or unique local address`,
+		}},
+		{"bgp addresses", edit(bgpCase, `addresses = ["198.18.2.100"]`, `addresses = ["198.18.2.100", "::ffff:198.18.2.1", "fe80::1", "0.0.0.7", "ff05::2"]`), []string{
+			`FILE:33:60: group[1].resources[0].addresses[1]: ::ffff:198.18.2.1 cannot be announced: ::ffff:198.18.2.1 is an IPv4-mapped IPv6 address; write the IPv4 address 198.18.2.1`,
+			`FILE:33:81: group[1].resources[0].addresses[2]: fe80::1 cannot be announced by BGP: it is a link-local address, which routers do not forward`,
+			`FILE:33:92: group[1].resources[0].addresses[3]: 0.0.0.7 cannot be announced: 0.0.0.7 is in 0.0.0.0/8, "this network" (RFC 1122 section 3.2.1.3), which no host is reached at`,
+			`FILE:33:103: group[1].resources[0].addresses[4]: ff05::2 cannot be announced: ff05::2 is a multicast group address, which no host holds as its own`,
+		}},
+	})
+}

@@ -268,7 +268,7 @@ func TestNewRejects(t *testing.T) {
 		want string
 	}{
 		{Config{Kernel: k}, "vip: address: required"},
-		{Config{Address: netip.MustParsePrefix("127.0.0.2/8"), Kernel: k}, "vip: 127.0.0.2/8: address: 127.0.0.2/8 cannot be a virtual address: want a unicast, non-loopback IPv4 or IPv6 address"},
+		{Config{Address: netip.MustParsePrefix("127.0.0.2/8"), Kernel: k}, "vip: 127.0.0.2/8: address: 127.0.0.2/8 cannot be a virtual address: 127.0.0.2 is a loopback address, which never leaves its host"},
 		{Config{Address: netip.MustParsePrefix("198.18.0.100/24"), Interface: "eth0", Label: "eth1:web", Kernel: k}, `vip: 198.18.0.100/24: label: "eth1:web" must be "eth0" or start with "eth0:", at most 15 bytes (e.g. "eth0:vip")`},
 		{Config{Address: netip.MustParsePrefix("198.18.0.100/24"), Label: "eth0:web", Kernel: k}, `vip: 198.18.0.100/24: label: "eth0:web" needs interface: the kernel wants a label to start with the device name`},
 		{Config{Address: netip.MustParsePrefix("2001:db8::1/64"), Interface: "eth0", Label: "eth0:web", Kernel: k}, `vip: 2001:db8::1/64: label: "eth0:web": IPv6 addresses carry no label`},
@@ -298,10 +298,14 @@ func TestAddressError(t *testing.T) {
 		{"198.18.0.0/24", "198.18.0.0/24 cannot be a virtual address: it is the network address of 198.18.0.0/24; "},
 		{"198.18.0.3/30", "broadcast address of 198.18.0.0/30"},
 		{"198.18.0.4/30", "network address of 198.18.0.4/30"},
-		{"255.255.255.255/32", "cannot be a virtual address: want a unicast"},
-		{"0.0.0.0/0", "cannot be a virtual address: want a unicast"},
-		{"224.0.0.1/32", "cannot be a virtual address: want a unicast"},
-		{"::ffff:198.18.0.1/128", "cannot be a virtual address: want a unicast"},
+		{"255.255.255.255/32", "255.255.255.255/32 cannot be a virtual address: 255.255.255.255 is the limited broadcast address"},
+		{"0.0.0.0/0", "0.0.0.0/0 cannot be a virtual address: 0.0.0.0 is the unspecified address"},
+		{"::/64", "::/64 cannot be a virtual address: :: is the unspecified address"},
+		{"0.1.2.3/24", "0.1.2.3 is in 0.0.0.0/8"},
+		{"127.0.0.5/8", "127.0.0.5 is a loopback address"},
+		{"224.0.0.1/32", "224.0.0.1/32 cannot be a virtual address: 224.0.0.1 is a multicast group address"},
+		{"ff02::5/64", "ff02::5 is a multicast group address"},
+		{"::ffff:198.18.0.1/128", "::ffff:198.18.0.1 is an IPv4-mapped IPv6 address; write the IPv4 address 198.18.0.1"},
 		{"198.18.0.254/24", ""},
 		{"198.18.0.1/24", ""},
 		{"198.18.0.255/32", ""},
@@ -310,7 +314,10 @@ func TestAddressError(t *testing.T) {
 		{"198.18.0.1/31", ""},
 		{"198.18.0.0/23", "network address"},
 		{"198.18.0.255/23", ""},
-		{"2001:db8::/64", ""},
+		{"2001:db8::/64", "2001:db8::/64 cannot be a virtual address: it is the Subnet-Router anycast address of 2001:db8::/64 (RFC 4291 section 2.6.1)"},
+		{"2001:db8::/127", ""},
+		{"2001:db8::1/64", ""},
+		{"fe80::5/64", ""}, // keepalived's IPv6 VRRP announces link-local VIPs
 	} {
 		err := AddressError(netip.MustParsePrefix(tc.p))
 		switch {

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/hapair/hapair/ha/bgp"
+	"github.com/hapair/hapair/ha/vip"
 )
 
 // bgp reads [bgp] (nil when absent).
@@ -109,8 +110,18 @@ func (c *conv) bgpResource(path string, r *rawResource) *BGPResource {
 	}
 	for i, s := range r.Addresses {
 		a, err := netip.ParseAddr(s)
-		if err != nil || a.IsUnspecified() || a.IsLoopback() || a.IsMulticast() || a.Zone() != "" {
-			c.errorf(idx(path+".addresses", i), "%q is not a unicast address (announced as /32 or /128)", s)
+		if err != nil {
+			c.errorf(idx(path+".addresses", i), "%q is not an IP address (announced as /32 or /128)", s)
+			continue
+		}
+		// vip's rule for a host's own address; a link-local one a
+		// router would not forward (RFC 4291 section 2.5.6).
+		if err := vip.UnicastError(a); err != nil {
+			c.errorf(idx(path+".addresses", i), "%v", err)
+			continue
+		}
+		if a.IsLinkLocalUnicast() {
+			c.errorf(idx(path+".addresses", i), "%s cannot be announced by BGP: it is a link-local address, which routers do not forward", a)
 			continue
 		}
 		b.Addresses = append(b.Addresses, a)

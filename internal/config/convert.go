@@ -201,9 +201,11 @@ func (c *conv) addrPort(path, v string, defPort uint16) netip.AddrPort {
 		if ap.Port() == 0 {
 			c.errorf(path, "%q: port 0 is not a port", v)
 		}
+		c.linkLocal(path, ap.Addr())
 		return ap
 	}
 	if a, err := netip.ParseAddr(v); err == nil && defPort != 0 {
+		c.linkLocal(path, a)
 		return netip.AddrPortFrom(a, defPort)
 	}
 	want := `"IP:PORT", e.g. "198.18.0.10:80" or "[2001:db8::1]:80"`
@@ -212,6 +214,16 @@ func (c *conv) addrPort(path, v string, defPort uint16) netip.AddrPort {
 	}
 	c.errorf(path, "%q is not an address, want %s", v, want)
 	return netip.AddrPort{}
+}
+
+// linkLocal reports an IPv6 link-local address without a zone at path,
+// where a socket binds or connects to it: the kernel refuses one that
+// names no interface (EINVAL), so had would fail to listen or every
+// connection to the real would.
+func (c *conv) linkLocal(path string, a netip.Addr) {
+	if a.Is6() && a.IsLinkLocalUnicast() && a.Zone() == "" {
+		c.errorf(path, "%s is an IPv6 link-local address, which a socket cannot use without naming its interface; use a global or unique local address", a)
+	}
 }
 
 // admin checks the [admin] listener: off unless listen is set, loopback
