@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/hapair/hapair/ha/wire"
@@ -198,10 +199,17 @@ func (c Config) Validate() error {
 	}
 	seen := map[string]bool{}
 	for i, n := range c.Nodes {
-		if msg := checkName(n, wire.MaxSender); msg != "" {
+		// Node names match a host name ignoring case, as Heartbeat's
+		// do (internal/config's Self), so two that differ only in case
+		// would be one host.
+		first := slices.IndexFunc(c.Nodes[:i], func(m string) bool { return strings.EqualFold(m, n) })
+		switch msg := checkName(n, wire.MaxSender); {
+		case msg != "":
 			bad(field.Index("nodes", i), "%s", msg)
-		} else if seen[n] {
+		case seen[n]:
 			errs = append(errs, field.Repeated(field.Index("nodes", i), field.Index("nodes", slices.Index(c.Nodes, n)), "node %q is listed again", n))
+		case first >= 0:
+			errs = append(errs, field.Repeated(field.Index("nodes", i), field.Index("nodes", first), "node %q differs from %q only in case: node names match host names ignoring case, as Heartbeat's do", n, c.Nodes[first]))
 		}
 		seen[n] = true
 	}

@@ -141,3 +141,13 @@ func TestCheckConfigNotUnicast(t *testing.T) {
 		}},
 	})
 }
+
+// TestCheckConfigNodeCase: had finds its node ignoring case, as
+// Heartbeat does, so two nodes differing only in case are one host.
+func TestCheckConfigNodeCase(t *testing.T) {
+	runCheckCases(t, []checkCase{
+		{"nodes differing only in case", edit(caseBase, `nodes = ["lb1", "lb2"]`, `nodes = ["lb1", "LB1"]`), []string{
+			`FILE:4:17: cluster.nodes[1]: node "LB1" differs from "lb1" only in case: node names match host names ignoring case, as Heartbeat's do (first at FILE:4:10)`,
+		}},
+	})
+}

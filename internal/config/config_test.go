@@ -135,8 +135,12 @@ func TestSelf(t *testing.T) {
 		{"", "lb1", "lb1", ""},
 		{"", "lb2.example.net", "lb2", ""},
 		{"lb2", "lb1", "lb2", ""},
-		{"lb3", "lb1", "", `config: node "lb3" (from --node) is not in cluster.nodes ["lb1" "lb2"] of f.toml`},
-		{"", "db1", "", `config: host name "db1" is not in cluster.nodes ["lb1" "lb2"] of f.toml (use --node NAME)`},
+		// Heartbeat's rule: node names match ignoring case.
+		{"", "LB1", "lb1", ""},
+		{"", "LB2.example.net", "lb2", ""},
+		{"Lb2", "lb1", "lb2", ""},
+		{"lb3", "lb1", "", `node "lb3" (from --node) is not in cluster.nodes ["lb1" "lb2"] of f.toml`},
+		{"", "db1", "", `host name "db1" is not in cluster.nodes ["lb1" "lb2"] of f.toml (name the node with --node NAME)`},
 	}
 	for _, tt := range tests {
 		got, err := c.self(tt.override, host(tt.host))

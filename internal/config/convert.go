@@ -358,7 +358,8 @@ func (c *conv) cluster(r *rawCluster) Cluster {
 	if c.required("cluster.nodes") {
 		cl.Nodes = r.Nodes // ha validates them (machine)
 		for i, n := range r.Nodes {
-			c.unsure.nodes = c.unsure.nodes || !validName(n, wire.MaxSender) || slices.Index(r.Nodes, n) < i
+			c.unsure.nodes = c.unsure.nodes || !validName(n, wire.MaxSender) ||
+				slices.IndexFunc(r.Nodes[:i], func(m string) bool { return strings.EqualFold(m, n) }) >= 0
 		}
 	}
 	cl.Authkeys = c.path("cluster.authkeys", r.Authkeys, DefaultAuthkeys)

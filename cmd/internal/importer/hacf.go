@@ -152,6 +152,7 @@ func (im *importer) parseHACF(file string, data []byte) *hacf {
 		}
 	}
 	h.finishUcast()
+	h.mergeLinks()
 	if h.ipfail != nil && len(im.m.pings) == 0 {
 		im.warnf(*h.ipfail, "ipfail without ping nodes decides nothing (in Heartbeat either); add [[ping]] nodes to get hapair's isolation rule")
 	}
@@ -169,6 +170,7 @@ func (h *hacf) node(at src, args []string) {
 		h.im.warnf(at, "node with no name; ignored")
 	}
 	for _, n := range args {
+		n = h.im.nodeName(at, n)
 		switch {
 		case !config.ValidName(n, 64):
 			h.im.refusef(at, "node %q: hapair node names are 1..64 characters of A-Z a-z 0-9 . _ -", n)
@@ -181,6 +183,51 @@ func (h *hacf) node(at src, args []string) {
 			h.nodeAt[n] = at
 		}
 	}
+}
+
+// nodeName is node n of a node line or haresources as Heartbeat reads
+// it: in lower case, since Heartbeat lowercases node names and compares
+// them case-insensitively (uname -n included), so "LB1" and "lb1" are one
+// node. A name written otherwise is said once.
+func (im *importer) nodeName(at src, n string) string {
+	low := strings.ToLower(n)
+	if low != n && !im.lowered[n] {
+		if im.lowered == nil {
+			im.lowered = map[string]bool{}
+		}
+		im.lowered[n] = true
+		im.warnf(at, "node %s written as %s: Heartbeat compares node names in lower case (it lowercases uname -n too), and had matches the host name to it ignoring case", n, low)
+	}
+	return low
+}
+
+// mergeLinks keeps one link of each identical set (same kind, interface,
+// multicast group and port): Heartbeat opens a medium per line, so a
+// repeated `bcast eth1` sends every heartbeat twice on one path, which
+// adds nothing; had refuses two links on one interface, group and port.
+// The others are dropped with a warning naming the one kept.
+func (h *hacf) mergeLinks() {
+	port := func(l *link) int {
+		if l.port != 0 {
+			return l.port
+		}
+		if h.im.m.cluster.port != 0 {
+			return h.im.m.cluster.port
+		}
+		return 694
+	}
+	var kept []*link
+	for _, l := range h.im.m.links {
+		i := slices.IndexFunc(kept, func(k *link) bool {
+			return k.kind == config.LinkKindMcast && l.kind == k.kind && k.iface == l.iface && k.group == l.group && port(k) == port(l)
+		})
+		if i < 0 {
+			kept = append(kept, l)
+			continue
+		}
+		h.im.warnf(l.at, "line %d already gives this heartbeat link (%s, group %s, port %d): one link kept, since a repeated medium only sends each heartbeat twice on one path", kept[i].at.line, l.iface, l.group, port(l))
+	}
+	h.im.m.links = kept
 }
 
 // duration parses Heartbeat's time syntax (cl_get_msec): a decimal number

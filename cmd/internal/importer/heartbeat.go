@@ -176,7 +176,7 @@ func (im *importer) parseHaresources(file string, data []byte, h *hacf, readLD l
 	usedLD := map[string]src{}
 	names := newUniqueNames()
 	for at, f := range fieldLines(file, data, true) {
-		node := f[0]
+		node := im.nodeName(at, f[0])
 		if !config.ValidName(node, 64) {
 			im.refusef(at, "node %q: hapair node names are 1..64 characters of A-Z a-z 0-9 . _ -; group not imported", node)
 			continue

@@ -262,6 +262,20 @@ func TestHaresources(t *testing.T) {
 		{name: "a ucast address given twice is one node's", files: map[string]string{"ha.cf": "node lb1 lb2\nucast eth1 198.18.1.1 198.18.1.1 198.18.1.2\nucast eth2 198.18.1.2\n"},
 			want: want{complete: true, toml: []string{`peers = { "lb1" = "198.18.1.1", "lb2" = "198.18.1.2" }`}, notTOML: []string{`"eth2"`},
 				warns: []string{"ha.cf:2: ucast eth1 198.18.1.1: address already given at ", "ha.cf:3: ucast eth2 198.18.1.2: address already given at "}}},
+		// Heartbeat lowercases node names and compares them ignoring
+		// case (uname -n too): LB1 and lb1 are one node, in haresources
+		// as well.
+		{name: "node names differing only in case are one node", files: map[string]string{"ha.cf": "node LB1 lb2\nnode lb1\nmcast eth0 239.255.0.94 694 1 0\n", "haresources": "LB1 198.18.0.10/24/eth0\n"},
+			want: want{complete: true, toml: []string{`nodes = ["lb1", "lb2"]`, `preferred = "lb1"`}, notTOML: []string{"LB1"},
+				warns: []string{"ha.cf:1: node LB1 written as lb1: Heartbeat compares node names in lower case (it lowercases uname -n too), and had matches the host name to it ignoring case",
+					"ha.cf:2: node lb1 listed again (first at line 1)"},
+				notWarns: []string{"haresources:1: node LB1 written as lb1", "not a node line in ha.cf"}}},
+		// A repeated medium is one link: Heartbeat sent each heartbeat
+		// twice on it, which adds no path.
+		{name: "identical links are one link", files: map[string]string{"ha.cf": "node lb1 lb2\nbcast eth1\nbcast eth1\nmcast eth1 239.255.0.94 694 1 0\nmcast eth0 239.255.0.94 694 1 0\nmcast eth1 239.255.0.95 694 1 0\n"},
+			want: want{complete: true, toml: []string{"ha.d/ha.cf:2\n", "ha.d/ha.cf:5\n", "ha.d/ha.cf:6\n"}, notTOML: []string{"ha.cf:3\n", "ha.cf:4\n"},
+				warns: []string{"ha.cf:3: line 2 already gives this heartbeat link (eth1, group 239.255.0.94, port 694): one link kept, since a repeated medium only sends each heartbeat twice on one path",
+					"ha.cf:4: line 2 already gives this heartbeat link (eth1, group 239.255.0.94, port 694): one link kept, since a repeated medium only sends each heartbeat twice on one path"}}},
 		{name: "a wildcard service's real that is a VIP on its port is refused", files: map[string]string{"haresources": "lb1 198.18.0.20/24 ldirectord\n",
 			"ldirectord.cf": "virtual=0.0.0.0:80\n\treal=198.18.0.20:80 masq\n\treal=198.18.1.1:80 masq\n\tchecktype=connect\n"},
 			want: want{toml: []string{`{ address = "198.18.1.1:80" }`, `services = ["http-80"]`}, notTOML: []string{`{ address = "198.18.0.20:80" }`},

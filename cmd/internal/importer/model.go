@@ -196,6 +196,7 @@ type importer struct {
 	// findScript finds a Heartbeat resource script's program (Heartbeat
 	// imports only).
 	findScript func(name string) (string, bool)
+	lowered    map[string]bool // node names written in upper case, said once (nodeName)
 }
 
 // newImporter starts the import of file by `hactl import tool` of a
