@@ -46,7 +46,7 @@ func TestCheckAuthkeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = node.Check(cfg, node.CheckOptions{NoHost: true})
-	want = at + "open " + keys + ": no such file or directory"
+	want = at + "cannot read " + keys + ": no such file or directory"
 	if err == nil || err.Error() != want {
 		t.Errorf("Check(no authkeys) = %v,\nwant %s", err, want)
 	}

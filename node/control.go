@@ -168,7 +168,7 @@ func (n *Node) real(req ctl.Request) (any, error) {
 	case n.kernel.has(req.Service):
 		err = n.kernel.setDraining(req.Service, real, req.Action == "disable")
 	case n.balancer == nil:
-		err = fmt.Errorf("proxy: unknown service %q", req.Service)
+		err = fmt.Errorf("unknown service %q", req.Service)
 	case req.Action == "disable":
 		err = n.balancer.DisableReal(req.Service, real)
 	default:

@@ -339,7 +339,7 @@ func (n *Node) openSync(hb link.Config, cfg *config.Config) error {
 	for i, l := range sc.Links {
 		for _, h := range hb.Links {
 			if l.Port == portOr(h.Port) {
-				return fmt.Errorf("node: persistence sync of link %q uses port %d (its heartbeat port + 1), which link %q uses for heartbeats: give the links ports at least 2 apart", hb.Links[i].Name, l.Port, h.Name)
+				return fmt.Errorf("persistence sync of link %q uses port %d (its heartbeat port + 1), which link %q uses for heartbeats: give the links ports at least 2 apart", hb.Links[i].Name, l.Port, h.Name)
 			}
 		}
 	}

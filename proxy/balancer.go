@@ -167,13 +167,13 @@ func (b *Balancer) setDraining(name string, addr netip.AddrPort, on bool) error 
 	s, ok := b.services[name]
 	b.mu.Unlock()
 	if !ok {
-		return fmt.Errorf("proxy: unknown service %q", name)
+		return fmt.Errorf("unknown service %q", name)
 	}
 	s.mu.Lock()
 	r, ok := s.reals[addr]
 	s.mu.Unlock()
 	if !ok {
-		return fmt.Errorf("proxy: service %q has no real %s", name, addr)
+		return fmt.Errorf("service %q has no real %s", name, addr)
 	}
 	if r.draining.Swap(on) != on {
 		b.log.Info("real "+map[bool]string{true: "draining", false: "enabled"}[on], "service", name, "real", addr.String())

@@ -105,7 +105,7 @@ func (b *Balancer) buildPools(s *service, sc ServiceConfig, prev *pools) (*pools
 	} else {
 		sch, err := sched.New(sc.Scheduler, b.rng)
 		if err != nil {
-			return nil, fmt.Errorf("proxy: service %q: %w", sc.Name, err)
+			return nil, fmt.Errorf("service %q: %w", sc.Name, err)
 		}
 		ps.sched = sch
 	}

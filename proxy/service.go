@@ -139,7 +139,7 @@ func (s *service) setChecker(sc ServiceConfig) error {
 	}
 	c, err := check.New(sc.Check)
 	if err != nil {
-		return fmt.Errorf("proxy: service %q: %w", sc.Name, err)
+		return fmt.Errorf("service %q: %w", sc.Name, err)
 	}
 	s.checker = c
 	return nil
@@ -154,7 +154,7 @@ func (s *service) bind() error {
 		s.ln, err = l4.ListenTCP(context.Background(), cfg.Listen.String())
 	}
 	if err != nil {
-		return fmt.Errorf("proxy: service %q: %w", s.name, err)
+		return fmt.Errorf("service %q: %w", s.name, err)
 	}
 	return nil
 }

@@ -53,7 +53,7 @@ func TestCheckConfig(t *testing.T) {
 		{"misspelled key and short deadtime", []string{"check-config", bad}, 1,
 			nil, []string{bad + badWant[0], bad + badWant[1], bad + ": 2 errors"}},
 		{"missing file", []string{"check-config", bad + ".nope"}, 1,
-			nil, []string{"hactl: check-config: config: open " + bad + ".nope: no such file"}},
+			nil, []string{"hactl: check-config: cannot read " + bad + ".nope: no such file or directory\n"}},
 		{"too many args", []string{"check-config", "a", "b"}, 2, nil, []string{"hactl: check-config: one config file at a time, got [\"a\" \"b\"]\nusage: hactl check-config [--node NAME | --no-host] [FILE]"}},
 		{"node and no-host", []string{"check-config", "--node", "lb1", "--no-host", web}, 2, nil,
 			[]string{"hactl: check-config: --node lb1 checks this host as that node, --no-host leaves the host out: give one\nusage: hactl check-config [--node NAME | --no-host] [FILE]"}},
@@ -116,7 +116,7 @@ func TestCheckConfigAuthkeys(t *testing.T) {
 		{"bad lines", func() { os.WriteFile(keys, []byte("auth 2\n1 sha256\n2 crc x\n"), 0o600); os.Chmod(keys, 0o600) }, at + keys + ":2:9: key 1: sha256 needs a secret (\"1 sha256 SECRET\")\n" +
 			at + keys + ":3:3: key 2: method crc refused: crc is a checksum, not a MAC: anyone on the link could forge heartbeats; use sha256\n" +
 			cfg + ": 2 errors\n"},
-		{"missing", func() { os.Remove(keys) }, at + "open " + keys + ": no such file or directory\n" + cfg + ": 1 error\n"},
+		{"missing", func() { os.Remove(keys) }, at + "cannot read " + keys + ": no such file or directory\n" + cfg + ": 1 error\n"},
 	}
 	for _, c := range cases {
 		t.Run(c.desc, func(t *testing.T) {

@@ -1,6 +1,11 @@
 package main
 
-import "testing"
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+)
 
 // TestCheckConfigOneErrorPerCause runs configs where one bad value used to
 // bring further errors derived from it (a timer computed from a keepalive
@@ -150,4 +155,33 @@ func TestCheckConfigNodeCase(t *testing.T) {
 			`FILE:4:17: cluster.nodes[1]: node "LB1" differs from "lb1" only in case: node names match host names ignoring case, as Heartbeat's do (first at FILE:4:10)`,
 		}},
 	})
+}
+
+// TestMessagesWithoutPackageNames: what hactl prints when it cannot read
+// a file or reach had reads as a sentence naming the file, without Go
+// package names ("config: ", "ctl: ", "importer: ") or system call names.
+func TestMessagesWithoutPackageNames(t *testing.T) {
+	dir := t.TempDir()
+	notSocket := filepath.Join(dir, "had.sock")
+	if err := os.WriteFile(notSocket, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(dir, "nope")
+	tests := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"check-config", "--no-host", missing}, exitFail, "hactl: check-config: cannot read " + missing + ": no such file or directory\n"},
+		{[]string{"status", "-c", missing}, exitUsage, "hactl: status: cannot read " + missing + ": no such file or directory\n"},
+		{[]string{"status", "-s", notSocket}, exitUsage, "hactl: cannot reach had at " + notSocket + ": " + notSocket + " is not a socket (mode -rw-------): wrong -s, -c or cluster.socket?\n"},
+		{[]string{"import", "heartbeat", missing}, exitUsage, "hactl: import: cannot read " + missing + "/ha.cf: no such file or directory\n"},
+		{[]string{"import", "ipvsadm", missing}, exitUsage, "hactl: import: cannot read " + missing + ": no such file or directory\n"},
+	}
+	for _, tt := range tests {
+		var stdout, stderr bytes.Buffer
+		if code := run(tt.args, &stdout, &stderr); code != tt.code || stderr.String() != tt.want {
+			t.Errorf("hactl %q = %d, stderr %q; want %d, %q", tt.args, code, stderr.String(), tt.code, tt.want)
+		}
+	}
 }

@@ -60,7 +60,7 @@ peers`)
 			`FILE:16:60: group[0].resources[0].interface: interface "hapair-none1" is not on this host (it has ` + has + `): taking group "web" over would fail`,
 		})},
 		{"socket directory others can write", openSocket, []string{"--node", "lb1"}, exitFail, []string{
-			`FILE:4:10: cluster.socket: ctl: socket directory ` + shared + `: ` + shared + ` has mode 0777 (owner uid ` + strconv.Itoa(os.Geteuid()) + `): group or others can write it and replace the control socket; fix: chmod go-w ` + shared + `, or use a private directory such as /run/hapair: had refuses to start`,
+			`FILE:4:10: cluster.socket: socket directory ` + shared + `: ` + shared + ` has mode 0777 (owner uid ` + strconv.Itoa(os.Geteuid()) + `): group or others can write it and replace the control socket; fix: chmod go-w ` + shared + `, or use a private directory such as /run/hapair: had refuses to start`,
 			`FILE: 1 error`,
 		}},
 		{"state directory is a file", replace(t, onLo, "id = 7\n", "id = 7\nstate_dir = \"/proc/version\"\n"), []string{"--node", "lb1"}, exitFail, []string{
@@ -148,8 +148,8 @@ peers = {`)
 	path := writeCase(t, body)
 	want := strings.ReplaceAll(strings.Join([]string{
 		`FILE:4:10: cluster.notify: PROG is not executable (mode 0644): had runs it at every transition`,
-		`FILE:18:29: group[0].resources[1].path: script: resource "hapair-no-such-script": no executable file of that name in /etc/hapair/resource.d, /etc/ha.d/resource.d, /etc/init.d: taking group "web" over would fail`,
-		`FILE:25:40: service[0].check.program: stat DIR/missing: no such file or directory: had runs it to probe every real: each would count as down`,
+		`FILE:18:29: group[0].resources[1].path: resource script "hapair-no-such-script": no executable file of that name in /etc/hapair/resource.d, /etc/ha.d/resource.d, /etc/init.d: taking group "web" over would fail`,
+		`FILE:25:40: service[0].check.program: DIR/missing: no such file or directory: had runs it to probe every real: each would count as down`,
 		`FILE:27:25: service[0].monitors[0].script: PROG is not executable (mode 0644): had runs it every interval: the service would switch to its backups`,
 		`FILE:32:10: track[0].script: PROG is not executable (mode 0644): had runs it every interval, and a run that cannot start fails: every group's priority would drop by its weight`,
 		`FILE: 5 errors`,

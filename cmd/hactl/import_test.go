@@ -58,7 +58,7 @@ func TestImport(t *testing.T) {
 		{"zeus with -listen", []string{"import", "zeus", "-listen", "198.18.0.20:80", seeds + "zeus/monitor.cfg"}, "", 0,
 			[]string{`listen = "198.18.0.20:80"`, `{ address = "webserver3:9080" }`, `{ script = "/usr/local/bin/check-db", args = ["SERVER=database-server"], interval = "5s" }`}, nil, ""},
 		{"zeus with a bad -listen", []string{"import", "zeus", "-listen", "nowhere", seeds + "zeus/monitor.cfg"}, "", 2, nil, []string{`zeus listen address "nowhere"`}, ""},
-		{"missing directory", []string{"import", "heartbeat", um + "/nope"}, "", 2, nil, []string{"hactl: import: importer: reading ha.cf"}, ""},
+		{"missing directory", []string{"import", "heartbeat", um + "/nope"}, "", 2, nil, []string{"hactl: import: cannot read " + um + "/nope/ha.cf: no such file or directory\n"}, ""},
 		{"unknown format", []string{"import", "keepalived", "x"}, "", 2, nil, []string{`unknown format "keepalived"`}, ""},
 		{"no source", []string{"import", "heartbeat"}, "", 2, nil, []string{"usage: hactl import"}, ""},
 	}

@@ -107,7 +107,7 @@ func (s *Set) Stats() Stats {
 func (s *Set) ResetPeer(peer string) error {
 	f := s.filters[peer]
 	if f == nil {
-		return fmt.Errorf("link: resetting replay state of %q: not one of nodes %q", peer, s.cfg.Nodes)
+		return fmt.Errorf("cannot reset the replay state of %q: it is not one of nodes %q", peer, s.cfg.Nodes)
 	}
 	s.recvMu.Lock()
 	defer s.recvMu.Unlock()

@@ -54,7 +54,7 @@ func ParseResource(s string) (name string, args []string, err error) {
 	parts := strings.Split(s, "::")
 	name = parts[0]
 	if name == "" {
-		return "", nil, fmt.Errorf("script: resource %q: empty name", s)
+		return "", nil, fmt.Errorf("resource script %q: empty name", s)
 	}
 	return name, parts[1:], nil
 }
@@ -96,12 +96,12 @@ func CheckResource(s string) error {
 func Resolve(name string, dirs []string) (string, error) {
 	if filepath.IsAbs(name) {
 		if err := executable(name); err != nil {
-			return "", fmt.Errorf("script: resource %q: %w", name, err)
+			return "", fmt.Errorf("resource script %q: %w", name, err)
 		}
 		return filepath.Clean(name), nil
 	}
 	if strings.ContainsRune(name, '/') || name == "." || name == ".." {
-		return "", fmt.Errorf("script: resource %q: give a bare name or an absolute path", name)
+		return "", fmt.Errorf("resource script %q: give a bare name or an absolute path", name)
 	}
 	for _, d := range dirs {
 		p := filepath.Join(d, name)
@@ -109,7 +109,7 @@ func Resolve(name string, dirs []string) (string, error) {
 			return p, nil
 		}
 	}
-	return "", fmt.Errorf("script: resource %q: no executable file of that name in %s", name, strings.Join(dirs, ", "))
+	return "", fmt.Errorf("resource script %q: no executable file of that name in %s", name, strings.Join(dirs, ", "))
 }
 
 func executable(p string) error { return runner.Executable(p) }

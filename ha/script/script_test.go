@@ -81,11 +81,11 @@ func TestResolveErrors(t *testing.T) {
 		res  string
 		want string
 	}{
-		{"", `script: resource "": empty name`},
-		{"::x", `script: resource "::x": empty name`},
-		{"nothere", `script: resource "nothere": no executable file of that name in ` + dir},
-		{"../etc/x", `script: resource "../etc/x": give a bare name or an absolute path`},
-		{"noexec", `script: resource "noexec": no executable file of that name in ` + dir},
+		{"", `resource script "": empty name`},
+		{"::x", `resource script "::x": empty name`},
+		{"nothere", `resource script "nothere": no executable file of that name in ` + dir},
+		{"../etc/x", `resource script "../etc/x": give a bare name or an absolute path`},
+		{"noexec", `resource script "noexec": no executable file of that name in ` + dir},
 		{filepath.Join(dir, "noexec"), "is not executable (mode 0644)"},
 		{dir, "is not a regular file"},
 	}

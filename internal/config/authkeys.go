@@ -2,6 +2,8 @@ package config
 
 import (
 	"errors"
+	"fmt"
+	"io/fs"
 	"strings"
 
 	"github.com/hapair/hapair/authkeys"
@@ -25,8 +27,13 @@ func (c *Config) AuthkeysError(err error) error {
 	var kes authkeys.Errors
 	if !errors.As(err, &kes) {
 		// The file could not be opened: say why, without authkeys'
-		// prefix, which the key path already says.
-		return Errors{{Pos: at, Path: path, Msg: strings.TrimPrefix(err.Error(), "authkeys: ")}}
+		// prefix, which the key path already says, or the system call's
+		// name ("open FILE: ...").
+		msg := strings.TrimPrefix(err.Error(), "authkeys: ")
+		if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
+			msg = fmt.Sprintf("cannot read %s: %v", pe.Path, pe.Err)
+		}
+		return Errors{{Pos: at, Path: path, Msg: msg}}
 	}
 	out := make(Errors, len(kes))
 	for i, e := range kes {

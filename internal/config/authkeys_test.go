@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 	"testing"
 
@@ -30,8 +31,10 @@ func TestAuthkeysError(t *testing.T) {
 	}{
 		{"a line of the file", written, parseErr,
 			`had.toml:4:12: cluster.authkeys: /etc/ha.d/authkeys:2:9: key 1: sha256 needs a secret ("1 sha256 SECRET")`},
-		{"the file missing", written, fmt.Errorf("authkeys: %w", errors.New("open /etc/ha.d/authkeys: no such file or directory")),
-			`had.toml:4:12: cluster.authkeys: open /etc/ha.d/authkeys: no such file or directory`},
+		{"the file missing", written, fmt.Errorf("authkeys: %w", &fs.PathError{Op: "open", Path: "/etc/ha.d/authkeys", Err: fs.ErrNotExist}),
+			`had.toml:4:12: cluster.authkeys: cannot read /etc/ha.d/authkeys: file does not exist`},
+		{"the file not regular", written, fmt.Errorf("authkeys: %w", errors.New("/etc/ha.d/authkeys: is a named pipe (FIFO), want a regular file")),
+			`had.toml:4:12: cluster.authkeys: /etc/ha.d/authkeys: is a named pipe (FIFO), want a regular file`},
 		{"the default file", dflt, authkeys.Errors{{File: DefaultAuthkeys, Msg: "mode 0644 gives group or others access to the keys"}},
 			`had.toml: cluster.authkeys: /etc/hapair/authkeys: mode 0644 gives group or others access to the keys`},
 		{"no error", written, nil, ""},

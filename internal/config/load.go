@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"reflect"
 	"regexp"
 	"slices"
@@ -48,17 +49,22 @@ func Load(path string, o Options) (*Config, error) {
 	}
 	// A FIFO or device at the path would block or never end: regular
 	// files only, checked on the opened file.
+	// The errors are hactl's and had's messages as they are: sentences
+	// naming the file, without this package's name.
 	f, fi, err := regfile.Open(path)
+	if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
+		return nil, fmt.Errorf("cannot read %s: %w", pe.Path, pe.Err)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+		return nil, err
 	}
 	defer f.Close()
 	if fi.Size() > maxFileSize {
-		return nil, fmt.Errorf("config: %s: %d bytes, larger than the %d-byte limit", path, fi.Size(), maxFileSize)
+		return nil, fmt.Errorf("%s is %d bytes, larger than the %d-byte limit", path, fi.Size(), maxFileSize)
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("config: %s: %w", path, err)
+		return nil, fmt.Errorf("cannot read %s: %w", path, err)
 	}
 	return Parse(data, path, o)
 }

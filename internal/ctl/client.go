@@ -63,7 +63,7 @@ func Call(ctx context.Context, socket string, req Request, out any) error {
 	}
 	if out != nil && len(resp.Result) > 0 {
 		if err := json.Unmarshal(resp.Result, out); err != nil {
-			return fmt.Errorf("ctl: decoding %s result: %w", req.Verb, err)
+			return fmt.Errorf("cannot read had's answer to %s: %w", req.Verb, err)
 		}
 	}
 	return nil
@@ -81,10 +81,10 @@ func checkSocket(socket string, uid int) error {
 		return err
 	}
 	if fi.Mode()&os.ModeSocket == 0 {
-		return fmt.Errorf("ctl: %s is not a socket (mode %v): wrong -s, -c or cluster.socket?", socket, fi.Mode())
+		return fmt.Errorf("%s is not a socket (mode %v): wrong -s, -c or cluster.socket?", socket, fi.Mode())
 	}
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Uid != 0 && int(st.Uid) != uid {
-		return fmt.Errorf("ctl: %s is owned by uid %d, want root or uid %d: not talking to it", socket, st.Uid, uid)
+		return fmt.Errorf("%s is owned by uid %d, want root or uid %d: not talking to it", socket, st.Uid, uid)
 	}
 	return CheckDir(filepath.Dir(socket), uid)
 }

@@ -138,7 +138,7 @@ func TestListenRefusesWritableDir(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := Listen(filepath.Join(open, "had.sock"))
-	want := "ctl: socket directory " + open + ": " + open + " has mode 0777 (owner uid " + strconv.Itoa(os.Geteuid()) + "): group or others can write it"
+	want := "socket directory " + open + ": " + open + " has mode 0777 (owner uid " + strconv.Itoa(os.Geteuid()) + "): group or others can write it"
 	if err == nil || !strings.HasPrefix(err.Error(), want) {
 		t.Fatalf("Listen in a 0777 directory = %v, want prefix %q", err, want)
 	}

@@ -103,7 +103,7 @@ func CheckDir(dir string, uid int) error { return checkDir(dir, dir, uid, true) 
 // the config check runs while had does.
 func CheckSocketPath(path string, uid int) error {
 	if fi, err := os.Lstat(path); err == nil && fi.Mode()&os.ModeSocket == 0 {
-		return fmt.Errorf("ctl: %s exists and is not a socket (mode %v)", path, fi.Mode())
+		return fmt.Errorf("%s exists and is not a socket (mode %v)", path, fi.Mode())
 	}
 	dir := filepath.Dir(path)
 	d := dir
@@ -121,12 +121,12 @@ func CheckSocketPath(path string, uid int) error {
 func checkDir(dir, from string, uid int, self bool) error {
 	real, err := filepath.EvalSymlinks(from)
 	if err != nil {
-		return fmt.Errorf("ctl: checking socket directory %s: %w", dir, err)
+		return fmt.Errorf("cannot check socket directory %s: %w", dir, err)
 	}
 	for d := real; ; d, self = filepath.Dir(d), false {
 		fi, err := os.Lstat(d)
 		if err != nil {
-			return fmt.Errorf("ctl: checking socket directory %s: %w", dir, err)
+			return fmt.Errorf("cannot check socket directory %s: %w", dir, err)
 		}
 		owner := -1
 		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
@@ -136,12 +136,12 @@ func checkDir(dir, from string, uid int, self bool) error {
 		sticky := fi.Mode()&os.ModeSticky != 0
 		switch {
 		case !fi.IsDir():
-			return fmt.Errorf("ctl: socket directory %s: %s is not a directory (mode %v)", dir, d, fi.Mode())
+			return fmt.Errorf("socket directory %s: %s is not a directory (mode %v)", dir, d, fi.Mode())
 		case owner != 0 && owner != uid:
-			return fmt.Errorf("ctl: socket directory %s: %s is owned by uid %d, want root or uid %d (mode %04o): its owner could replace the control socket",
+			return fmt.Errorf("socket directory %s: %s is owned by uid %d, want root or uid %d (mode %04o): its owner could replace the control socket",
 				dir, d, owner, uid, perm)
 		case perm&0o022 != 0 && (self || !sticky):
-			return fmt.Errorf("ctl: socket directory %s: %s has mode %04o (owner uid %d): group or others can write it and replace the control socket; "+
+			return fmt.Errorf("socket directory %s: %s has mode %04o (owner uid %d): group or others can write it and replace the control socket; "+
 				"fix: chmod go-w %s, or use a private directory such as /run/hapair", dir, d, perm, owner, d)
 		}
 		if d == filepath.Dir(d) {

@@ -49,7 +49,7 @@ func TestCallNotASocket(t *testing.T) {
 	if !errors.As(err, &ue) {
 		t.Fatalf("Call to a file = %v, want UnreachableError", err)
 	}
-	want := "cannot reach had at " + file + ": ctl: " + file + " is not a socket (mode -rw-------): wrong -s, -c or cluster.socket?"
+	want := "cannot reach had at " + file + ": " + file + " is not a socket (mode -rw-------): wrong -s, -c or cluster.socket?"
 	if err.Error() != want {
 		t.Errorf("Call to a file:\n%v\nwant:\n%s", err, want)
 	}

@@ -1,7 +1,9 @@
 package runner
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 )
 
@@ -11,6 +13,10 @@ import (
 // says what the daemon would find.
 func Executable(path string) error {
 	fi, err := os.Stat(path)
+	if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
+		// "stat X: ..." names a system call; the user wants the file.
+		return fmt.Errorf("%s: %w", pe.Path, pe.Err)
+	}
 	if err != nil {
 		return err
 	}

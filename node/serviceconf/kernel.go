@@ -70,7 +70,7 @@ const maxServiceName = 64
 // config.ValidName's.
 func ServiceNameError(name, method string) error {
 	if !config.ValidName(name, maxServiceName) {
-		return fmt.Errorf("config: service name %q: want 1..%d characters of A-Z a-z 0-9 . _ -", name, maxServiceName)
+		return fmt.Errorf("service name %q: want 1..%d characters of A-Z a-z 0-9 . _ -", name, maxServiceName)
 	}
 	if fwd.Method(method).Kernel() {
 		return nft.ValidName(name)

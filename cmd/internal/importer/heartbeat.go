@@ -22,7 +22,7 @@ import (
 func Heartbeat(dir string) (*Result, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
-		return nil, fmt.Errorf("importer: heartbeat directory %q: %w", dir, err)
+		return nil, fmt.Errorf("cannot read the heartbeat directory %q: %w", dir, err)
 	}
 	return heartbeat(dir, abs, readDisk, os.Stat)
 }
@@ -49,7 +49,7 @@ func heartbeat(dir, abs string, read readFunc, stat func(string) (fs.FileInfo, e
 	name := func(f string) string { return filepath.Join(dir, f) }
 	data, err := read(name("ha.cf"))
 	if err != nil {
-		return nil, fmt.Errorf("importer: reading ha.cf: %w", err)
+		return nil, cannotRead("ha.cf", err)
 	}
 	im.m.header = []string{
 		"had.toml imported by `hactl import heartbeat` from " + dir + " (ha.cf, haresources, authkeys).",

@@ -25,10 +25,10 @@ func IPVSAdmFile(path string) (*Result, error) {
 func IPVSAdm(name string, r io.Reader) (*Result, error) {
 	data, err := io.ReadAll(io.LimitReader(r, maxFile+1))
 	if err != nil {
-		return nil, fmt.Errorf("importer: reading ipvsadm rules from %s: %w", name, err)
+		return nil, fmt.Errorf("cannot read ipvsadm rules from %s: %w", name, err)
 	}
 	if len(data) > maxFile {
-		return nil, fmt.Errorf("importer: %s: more than %d bytes", name, maxFile)
+		return nil, fmt.Errorf("%s is more than %d bytes", name, maxFile)
 	}
 	return ipvsadm(name, data), nil
 }

@@ -2,7 +2,9 @@ package importer
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
 	"iter"
 	"os"
 	"strings"
@@ -38,9 +40,19 @@ func readDisk(name string) ([]byte, error) {
 func importFile(what, path string, parse func(path string, data []byte) *Result) (*Result, error) {
 	data, err := readDisk(path)
 	if err != nil {
-		return nil, fmt.Errorf("importer: reading %s: %w", what, err)
+		return nil, cannotRead(what, err)
 	}
 	return parse(path, data), nil
+}
+
+// cannotRead is the error for a file (what: "ha.cf", "ipvsadm rules")
+// that could not be read, a sentence for hactl: it names the path and
+// the reason the system gave, without the system call's name.
+func cannotRead(what string, err error) error {
+	if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
+		return fmt.Errorf("cannot read %s: %w", pe.Path, pe.Err)
+	}
+	return fmt.Errorf("cannot read %s: %w", what, err)
 }
 
 // srcLine is one logical line: its first physical line number and its text.

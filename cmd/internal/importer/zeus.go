@@ -26,7 +26,7 @@ func Zeus(path, listen string) (*Result, error) {
 		// port, an IPv4-mapped address as IPv4.
 		hp, err := parseHostPort(listen, 0)
 		if err != nil || hp.host != "" {
-			return nil, fmt.Errorf("importer: zeus listen address %q: want IP:PORT (an address without a zone, a port 1-65535)", listen)
+			return nil, fmt.Errorf("zeus listen address %q: want IP:PORT (an address without a zone, a port 1-65535)", listen)
 		}
 		listen = hp.String()
 	}
