@@ -62,6 +62,7 @@ var (
 	profileFor = flag.String("profile", "", "write hapair's CPU profile (whole run) to this file")
 	memProfile = flag.String("memprofile", "", "write hapair's allocation profile (whole run) to this file")
 	gogc       = flag.String("gogc", "", "GOGC for the hapair process (default: hapair's own setting)")
+	baseBin    = flag.String("base", "", "another build of this program (e.g. of the commit before a change) whose hapair child runs beside this one as target hapair-base, in the same interleaved rounds")
 )
 
 func main() {
@@ -276,12 +277,12 @@ func run(ctx context.Context) error {
 		return err
 	}
 	ports := map[string]string{}
-	for _, k := range []string{"b1", "b2", "hapair-l4", "hapair-http", "haproxy-l4", "haproxy-http", "nginx-l4", "nginx-http"} {
+	for _, k := range []string{"b1", "b2", "hapair-l4", "hapair-http", "hapair-base-l4", "hapair-base-http", "haproxy-l4", "haproxy-http", "nginx-l4", "nginx-http"} {
 		if ports[k], err = freePort("tcp"); err != nil {
 			return err
 		}
 	}
-	for _, k := range []string{"u1", "u2", "hapair-udp", "nginx-udp"} {
+	for _, k := range []string{"u1", "u2", "hapair-udp", "hapair-base-udp", "nginx-udp"} {
 		if ports[k], err = freePort("udp"); err != nil {
 			return err
 		}
@@ -331,24 +332,34 @@ func run(ctx context.Context) error {
 		return err
 	}
 
-	hargs := []string{self, "-serve-hapair", "-l4", ports["hapair-l4"], "-http", ports["hapair-http"], "-udp", ports["hapair-udp"],
-		"-reals", ports["b1"] + "," + ports["b2"], "-udp-reals", ports["u1"] + "," + ports["u2"]}
-	if *profileFor != "" {
-		hargs = append(hargs, "-cpuprofile", *profileFor)
-	}
-	if *memProfile != "" {
-		hargs = append(hargs, "-memprofile", *memProfile)
-	}
 	var henv []string
 	if *gogc != "" {
 		henv = append(henv, "GOGC="+*gogc)
 	}
-	hp, err := launch("hapair", henv, ports["hapair-http"], hargs...)
-	if err != nil {
-		return err
+	hapairs := []string{"hapair"}
+	if *baseBin != "" {
+		hapairs = append(hapairs, "hapair-base")
 	}
-	if err := waitUDP(ports["hapair-udp"], hp); err != nil {
-		return err
+	for _, name := range hapairs {
+		bin := self
+		if name == "hapair-base" {
+			bin = *baseBin
+		}
+		hargs := []string{bin, "-serve-hapair", "-l4", ports[name+"-l4"], "-http", ports[name+"-http"], "-udp", ports[name+"-udp"],
+			"-reals", ports["b1"] + "," + ports["b2"], "-udp-reals", ports["u1"] + "," + ports["u2"]}
+		if *profileFor != "" && name == "hapair" {
+			hargs = append(hargs, "-cpuprofile", *profileFor)
+		}
+		if *memProfile != "" && name == "hapair" {
+			hargs = append(hargs, "-memprofile", *memProfile)
+		}
+		hp, err := launch(name, henv, ports[name+"-http"], hargs...)
+		if err != nil {
+			return err
+		}
+		if err := waitUDP(ports[name+"-udp"], hp); err != nil {
+			return err
+		}
 	}
 	haCfg := filepath.Join(dir, "haproxy.cfg")
 	if err := os.WriteFile(haCfg, []byte(benchconf.HAProxy(proxyCPUs(), ports["haproxy-l4"], ports["haproxy-http"], ports["b1"], ports["b2"])), 0o644); err != nil {
@@ -388,7 +399,7 @@ func run(ctx context.Context) error {
 		} else {
 			ts = append(ts, target{"direct", c.mode, ports["u1"], 0})
 		}
-		for _, n := range []string{"hapair", "haproxy", "nginx"} {
+		for _, n := range append(hapairs, "haproxy", "nginx") {
 			if c.mode == "udp" && n == "haproxy" {
 				continue // HAProxy (community) does not proxy UDP
 			}

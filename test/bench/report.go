@@ -89,7 +89,7 @@ func printTable(w io.Writer, cells []cell, res map[cell]map[string][]sample) {
 		*rounds, *duration, *threads, *conns, place, proxyCPUs(), loadAvg())
 	fmt.Fprintln(tw, "cell\ttarget\treq/s median\tmin–max\tp50\tp99\tproxy CPU %\tCPU µs/req\tRSS MiB\terrors\t")
 	for _, c := range cells {
-		for _, name := range []string{"direct", "hapair", "haproxy", "nginx"} {
+		for _, name := range []string{"direct", "hapair", "hapair-base", "haproxy", "nginx"} {
 			ss := res[c][name]
 			if len(ss) == 0 {
 				continue
@@ -113,7 +113,8 @@ func printTable(w io.Writer, cells []cell, res map[cell]map[string][]sample) {
 		h := summarize(hs)
 		var best *summary
 		var bestName string
-		for _, o := range []string{"haproxy", "nginx"} {
+		// hapair-base (-base) is the baseline of a change, not an anchor.
+		for _, o := range []string{"hapair-base", "haproxy", "nginx"} {
 			os, ok := res[c][o]
 			if !ok {
 				continue
@@ -127,6 +128,9 @@ func printTable(w io.Writer, cells []cell, res map[cell]map[string][]sample) {
 			}
 			fmt.Fprintf(tw, "%s\thapair/%s\t%s\t%s\t%s\t%s\t\t\n", c, o, r(h.rate, a.rate), r(float64(h.p99), float64(a.p99)),
 				r(h.cpuPerOp, a.cpuPerOp), r(float64(h.rss), float64(a.rss)))
+			if o == "hapair-base" {
+				continue
+			}
 			if best == nil || a.rate > best.rate {
 				best, bestName = &a, o
 			}
