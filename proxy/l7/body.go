@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"runtime"
 	"net/http/httputil"
 
 	"github.com/hapair/hapair/proxy/upstream"
@@ -33,6 +34,14 @@ func (x *exchange) relay() (bool, error) {
 	}
 	if err == nil {
 		x.end(true)
+		// Let every other connection that can run go first, so that the
+		// answers of a busy moment reach the clients in one burst, as an
+		// event loop (HAProxy, nginx) sends them: a client's process is
+		// then woken once per burst rather than once per answer. Without
+		// it each answer went out between two turns of the real (which a
+		// send to it wakes), and waking the client from idle for each one
+		// cost a quarter of the proxy's CPU per request in the bench.
+		runtime.Gosched()
 	}
 	if err == nil && cc.bw.Flush() != nil {
 		err = errClient
