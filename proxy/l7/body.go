@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"runtime"
 	"net/http/httputil"
+	"runtime"
 
 	"github.com/hapair/hapair/proxy/upstream"
 )
