@@ -186,8 +186,19 @@ var Derived = map[string]Derivation{
 // the rest is what a heartbeat packet carries (ha/wire): keepalive in
 // whole microseconds up to wire.MaxKeepalive, at most wire.MaxGroups
 // groups, names within wire.MaxSender and wire.MaxGroupName bytes.
-func (c Config) Validate() error {
+func (c Config) Validate() error { return c.ValidateWith() }
+
+// ValidateWith is Validate for a config whose timers named in unknown
+// ("keepalive", "deadtime", ...) were written but could not be read, and
+// are 0 here: their own errors are the config reader's, so the rules
+// comparing another timer with them, or with a timer WithDefaults
+// derives from them, are not checked (a deadtime of 150ms is not wrong
+// beside a keepalive written "abc").
+func (c Config) ValidateWith(unknown ...string) error {
 	set := c.setTimers()
+	for _, u := range unknown {
+		set[u] = true // written, though its value is not known
+	}
 	c = c.WithDefaults()
 	var errs []error
 	bad := func(path, format string, args ...any) { errs = append(errs, field.Errorf(path, format, args...)) }
@@ -213,7 +224,7 @@ func (c Config) Validate() error {
 		}
 		seen[n] = true
 	}
-	c.validateTiming(set, bad)
+	c.validateTiming(set, unknown, bad)
 	if len(c.Groups) == 0 {
 		bad("groups", "want at least one group: a node with none has nothing to hold")
 	}

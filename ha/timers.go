@@ -86,9 +86,18 @@ func (c *Config) keepaliveOK(bad func(path, format string, args ...any)) bool {
 	return true
 }
 
+// derivedFrom is what WithDefaults derives each unset timer from.
+var derivedFrom = map[string][]string{
+	"deadtime":      {"keepalive"},
+	"warntime":      {"keepalive", "deadtime"},
+	"initdead":      {"deadtime"},
+	"failback_hold": {"deadtime"},
+}
+
 // validateTiming checks the timers after defaults; set says which ones
-// were given rather than derived (WithDefaults).
-func (c *Config) validateTiming(set map[string]bool, bad func(path, format string, args ...any)) {
+// were given rather than derived (WithDefaults), unknown which of those
+// could not be read (ValidateWith).
+func (c *Config) validateTiming(set map[string]bool, unknown []string, bad func(path, format string, args ...any)) {
 	for _, t := range []struct {
 		name string
 		d    time.Duration
@@ -105,22 +114,20 @@ func (c *Config) validateTiming(set map[string]bool, bad func(path, format strin
 	// with it (and, unset, derived from it) are not wrong in their own
 	// right, so their relations to it are not reported on top.
 	// So are the timers derived from it, when unset (WithDefaults): a
-	// deadtime of 4×1000h is that keepalive's fault, not its own.
-	keepaliveOK := c.keepaliveOK(bad)
-	fromKeepalive := func(name string) bool {
-		switch name {
-		case "keepalive":
-			return true
-		case "deadtime", "warntime":
-			return !set[name]
-		case "initdead":
-			return !set[name] && !set["deadtime"]
-		}
-		return false
+	// deadtime of 4×1000h is that keepalive's fault, not its own. The
+	// same holds for a timer that could not be read at all.
+	wrong := map[string]bool{}
+	for _, u := range unknown {
+		wrong[u] = true
 	}
-	failed := func(r timerRule) bool {
-		return !r.ok(c) && (keepaliveOK || !fromKeepalive(r.a) && !fromKeepalive(r.b))
+	if !c.keepaliveOK(bad) {
+		wrong["keepalive"] = true
 	}
+	var tainted func(name string) bool
+	tainted = func(name string) bool {
+		return wrong[name] || !set[name] && slices.ContainsFunc(derivedFrom[name], tainted)
+	}
+	failed := func(r timerRule) bool { return !r.ok(c) && !tainted(r.a) && !tainted(r.b) }
 	// A relation between timers both set that fails is the root error;
 	// a timer left unset is derived from the set ones (WithDefaults), so
 	// its own failures then follow from that root and are not reported.

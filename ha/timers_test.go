@@ -114,3 +114,35 @@ func TestRepairTimersValidates(t *testing.T) {
 		t.Fatal("RepairTimers repaired nothing over the grid")
 	}
 }
+
+// TestValidateWithUnknownTimers: a timer written but unreadable (0 here)
+// is no default to compare the others with; one out of a packet's range
+// neither, and the unset timers derived from either are not compared.
+func TestValidateWithUnknownTimers(t *testing.T) {
+	tests := []struct {
+		name    string
+		c       ha.Config
+		unknown []string
+		want    []string
+	}{
+		{"deadtime beside an unreadable keepalive", pair(0, 0, 150*ms, 0), []string{"keepalive"}, nil},
+		{"the same against the default keepalive", pair(0, 0, 150*ms, 0), nil,
+			[]string{"deadtime: 150ms must be longer than 2×keepalive (200ms): at 2×keepalive or less a single lost heartbeat declares the peer dead"}},
+		{"initdead beside an unreadable deadtime", pair(0, 0, 0, ms), []string{"deadtime"}, nil},
+		{"two readable timers still compared", pair(0, 2000*ms, 1000*ms, 0), []string{"keepalive"},
+			[]string{"deadtime: 1s must be longer than warntime 2s"}},
+		{"deadtime beside a keepalive too long, warntime derived", pair(1000*time.Hour, 0, 2000*ms, 0), nil,
+			[]string{"keepalive: 1000h0m0s is longer than 1h11m34.967295s, the most a heartbeat packet carries (ha/wire)"}},
+		{"warntime beyond the default deadtime is warntime's", pair(0, 1000*time.Hour, 0, 0), nil,
+			[]string{"warntime: 1000h0m0s must be shorter than deadtime 400ms (unset: 4×keepalive)"}},
+	}
+	for _, tt := range tests {
+		var got []string
+		for _, fe := range field.All(tt.c.ValidateWith(tt.unknown...)) {
+			got = append(got, fe.Path+": "+fe.Msg)
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("%s: ValidateWith(%q) = %q, want %q", tt.name, tt.unknown, got, tt.want)
+		}
+	}
+}

@@ -33,6 +33,38 @@ func TestCheckConfigOneErrorPerCause(t *testing.T) {
 		{"bad service name, the balancer names the old one", edit(caseBase, `name = "http"`, `name = "ht tp"`), []string{
 			`FILE:20:8: service[0].name: "ht tp": want 1..64 characters of A-Z a-z 0-9 . _ -`,
 		}},
+		// A value that does not read is not replaced by its default
+		// in the rules comparing other values with it.
+		{"unreadable keepalive, deadtime compared with the default", edit(caseBase, "id = 7\n", "id = 7\nkeepalive = \"abc\"\ndeadtime = \"150ms\"\n"), []string{
+			`FILE:4:13: cluster.keepalive: "abc" is not a duration (want e.g. "250ms", "2s", "5m")`,
+		}},
+		{"unreadable deadtime, initdead compared with the default", edit(caseBase, "id = 7\n", "id = 7\ndeadtime = \"abc\"\ninitdead = \"1ms\"\n"), []string{
+			`FILE:4:12: cluster.deadtime: "abc" is not a duration (want e.g. "250ms", "2s", "5m")`,
+		}},
+		{"unreadable check interval, timeout compared with the default", edit(caseBase, `check = { type = "connect" }`, `check = { type = "connect", interval = "abc", timeout = "3s" }`), []string{
+			`FILE:22:40: service[0].check.interval: "abc" is not a duration (want e.g. "250ms", "2s", "5m")`,
+		}},
+		{"unreadable monitor interval", edit(caseBase, `check = { type = "connect" }`, `check = { type = "connect" }
+backups = [ { address = "198.18.1.31:80" } ]
+monitors = [ { script = "/bin/m", interval = "abc", timeout = "9s" } ]`), []string{
+			`FILE:24:46: service[0].monitors[0].interval: "abc" is not a duration (want e.g. "250ms", "2s", "5m")`,
+		}},
+		{"unreadable ping interval", func(t *testing.T) string {
+			return caseBase + "\n[[ping]]\naddress = \"198.18.0.1\"\ninterval = \"abc\"\ntimeout = \"1500ms\"\n"
+		}, []string{
+			`FILE:27:12: ping[0].interval: "abc" is not a duration (want e.g. "250ms", "2s", "5m")`,
+		}},
+		// A setting written wrong says nothing about which keys it
+		// would use: the keys are not called moot on top.
+		{"unknown mode, an http key", edit(caseBase, `name = "http"`+"\n", `name = "http"`+"\nmode = \"htttp\"\nrequest_timeout = \"5s\"\n"), []string{
+			`FILE:21:8: service[0].mode: "htttp" is not one of l4, http`,
+		}},
+		{"unknown method, a dr key", edit(caseBase, `name = "http"`+"\n", `name = "http"`+"\nmethod = \"drr\"\ninterface = \"eth0\"\n"), []string{
+			`FILE:21:10: service[0].method: "drr" is not one of proxy, nat, dr`,
+		}},
+		{"unknown protocol, a udp key", edit(caseBase, `name = "http"`+"\n", `name = "http"`+"\nprotocol = \"tcpx\"\nmax_flows = 5\n"), []string{
+			`FILE:21:12: service[0].protocol: "tcpx" is not one of tcp, udp`,
+		}},
 	})
 }
 

@@ -30,6 +30,7 @@ type conv struct {
 	ix       *index
 	errs     Errors
 	read     map[string]bool // keys found wrong while reading them
+	ruled    map[string]bool // keys a domain package's rules found wrong (domain)
 	resolver Resolver        // for host names (nil: DefaultResolver)
 	rules    ServiceRules    // the [[service]] section's reader
 	// unsure is set when a resource's kind or a vip's address could not
@@ -243,6 +244,9 @@ func (c *conv) admin(r *rawAdmin) Admin {
 // timeoutWithin checks a probe's interval and timeout with internal/probe's
 // rule (CheckTiming), at the key it names.
 func (c *conv) timeoutWithin(path string, timeout, interval time.Duration) {
+	if c.read[path+".interval"] || c.read[path+".timeout"] {
+		return // a default stands in for the one written wrong: its own error is the one
+	}
 	if key, err := probe.CheckTiming(interval, timeout, "a hung target would be probed once per timeout, so fall × interval would not bound detection"); err != nil {
 		c.errorf(path+"."+key, "%v", err)
 	}

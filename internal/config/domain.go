@@ -37,6 +37,10 @@ func (c *conv) domain(err error, keyPath func(string) string) {
 		if !c.has(path, msg) {
 			c.errs = append(c.errs, &Error{Pos: pos, Path: path, Msg: msg})
 		}
+		if c.ruled == nil {
+			c.ruled = map[string]bool{}
+		}
+		c.ruled[path] = true
 	}
 }
 
@@ -73,8 +77,16 @@ func (c *conv) machine(cfg *Config) {
 	for _, t := range cfg.Tracks {
 		hc.Checks = append(hc.Checks, ha.CheckConfig{Name: "track " + t.Name, Weight: uint8(t.Weight)})
 	}
+	// A timer written but unreadable has its own error: ha compares no
+	// other timer with the default standing in for it.
+	var unknown []string
+	for _, t := range []string{"keepalive", "warntime", "deadtime", "initdead", "failback_hold"} {
+		if c.read["cluster."+t] {
+			unknown = append(unknown, t)
+		}
+	}
 	if c.ix.has("cluster.nodes") {
-		c.domain(withoutCheckNames(c.derivedTimers(hc.Validate())), func(p string) string { return haKey(p, len(cfg.Pings)) })
+		c.domain(withoutCheckNames(c.derivedTimers(hc.ValidateWith(unknown...))), func(p string) string { return haKey(p, len(cfg.Pings)) })
 	}
 	*cl = cl.WithTimerDefaults()
 }

@@ -223,6 +223,9 @@ func (c *conv) resource(path string, r *rawResource, cfg *Config) Resource {
 		}
 		res.Balancer.Services = r.Services
 	case KindIPVSSync:
+		if c.ix.has(path + ".interface") {
+			c.ifname(path+".interface", r.Interface) // the kernel's rule, at the key; ipvssync's own below
+		}
 		res.IPVSSync = &IPVSSync{SyncID: uint8(c.integer(path+".sync_id", r.SyncID, 0, 0, 255)), Role: r.Role, Interface: r.Interface}
 		ic := ipvssync.Config{Role: r.Role, Interface: r.Interface}
 		c.domain(ic.Validate(), func(p string) string { return path + "." + p })

@@ -44,8 +44,9 @@ func (k *Keys) At(path string) Pos { return k.c.ix.at(path) }
 // sorted.
 func (k *Keys) ChildKeys(path string) []string { return k.c.ix.childKeys(path) }
 
-// Wrong reports whether a reader already found the key at path wrong.
-func (k *Keys) Wrong(path string) bool { return k.c.read[path] }
+// Wrong reports whether a reader, or a domain package's rules (Domain),
+// already found the key at path wrong.
+func (k *Keys) Wrong(path string) bool { return k.c.read[path] || k.c.ruled[path] }
 
 // Errorf reports a problem with the value at path.
 func (k *Keys) Errorf(path, format string, args ...any) { k.c.errorf(path, format, args...) }

@@ -26,6 +26,11 @@ func (c *reader) check(path string, r *config.RawCheck, protocol string) check.S
 		Rise:     int(c.k.Integer(path+".rise", r.Rise, 0, 1, check.MaxRiseFall)),
 		Fall:     int(c.k.Integer(path+".fall", r.Fall, 0, 1, check.MaxRiseFall)),
 	}
+	if c.k.Wrong(path + ".interval") {
+		// The interval's own error is the one: the timeout is not
+		// compared with a default standing in for it.
+		s.Timeout = 0
+	}
 	if c.k.Has(path + ".args") {
 		s.Args = append([]string{}, r.Args...)
 	}

@@ -35,6 +35,12 @@ func (c *reader) mootKeys(path string, s *config.Service) {
 		if !c.k.Has(kpath) || c.k.Wrong(kpath) || u.key == "mode" && s.Mode == "http" {
 			continue
 		}
+		// A setting written wrong has its own error: which keys it
+		// would use is unknown (method = "drr" is no reason to refuse
+		// interface).
+		if c.k.Wrong(path + "." + u.setting) {
+			continue
+		}
 		if v := settings[u.setting]; v != u.value {
 			c.k.KeyErrorf(kpath, "key %q is not used by %s %q: %s", u.key, u.setting, v, u.why)
 		}

@@ -44,7 +44,6 @@ func (Rules) Services(k *config.Keys, rs []config.RawService) []config.Service {
 			s.Backups[j].Host = c.hosts[field.Index(path+".backups", j)+".address"]
 		}
 		s.Method = fwd.Method(k.OneOf(path+".method", rs[i].Method, string(fwd.Default), fwd.Names()...))
-		c.mootKeys(path, &s)
 		c.kernelService(path, &rs[i], &s)
 		svcs = append(svcs, s)
 		if len(sc.Reals) == 0 && !sc.Fallback.IsValid() && k.Has(path+".listen") {
@@ -57,6 +56,11 @@ func (Rules) Services(k *config.Keys, rs []config.RawService) []config.Service {
 		}
 		return p
 	})
+	// After the balancer's rules, so that a protocol or mode they found
+	// wrong is known: the keys it would use are then unknown too.
+	for i := range svcs {
+		c.mootKeys(field.Index("service", i), &svcs[i])
+	}
 	habits(k, svcs)
 	return svcs
 }
@@ -98,6 +102,9 @@ func (c *reader) service(path string, r *config.RawService) proxy.ServiceConfig 
 			Args:     r.Monitors[j].Args,
 			Interval: c.k.Duration(mpath+".interval", r.Monitors[j].Interval, 0, false),
 			Timeout:  c.k.Duration(mpath+".timeout", r.Monitors[j].Timeout, 0, false),
+		}
+		if c.k.Wrong(mpath + ".interval") {
+			m.Timeout = 0 // as a check's: the interval's own error is the one
 		}
 		if c.k.Required(mpath + ".script") {
 			m.Program = r.Monitors[j].Script
