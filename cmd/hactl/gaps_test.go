@@ -217,3 +217,20 @@ func TestMessagesWithoutPackageNames(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckConfigSameLink: a link written twice adds no heartbeat path
+// (Heartbeat users write `bcast eth1` twice by accident; hactl import
+// keeps one): one error at the second copy, not one per address it
+// would fail to bind.
+func TestCheckConfigSameLink(t *testing.T) {
+	ucast := "\n[[link]]\nkind = \"ucast\"\npeers = { lb1 = \"198.18.1.11\", lb2 = \"198.18.1.12\" }\n"
+	mcast := "\n[[link]]\nkind = \"mcast\"\ninterface = \"eth0\"\ngroup = \"239.255.0.94\"\n"
+	runCheckCases(t, []checkCase{
+		{"ucast twice", edit(caseBase, "\n[[group]]", ucast+"\n[[group]]"), []string{
+			`FILE:11:3: link[1]: the same heartbeat link as link[0] (FILE:7:3): ucast to the same peers, port 694; a second copy adds no path, it only sends every heartbeat twice: remove it`,
+		}},
+		{"mcast twice", edit(caseBase, "\n[[group]]", mcast+mcast+"\n[[group]]"), []string{
+			`FILE:16:3: link[2]: the same heartbeat link as link[1] (FILE:11:3): mcast on eth0, group 239.255.0.94, port 694; a second copy adds no path, it only sends every heartbeat twice: remove it`,
+		}},
+	})
+}

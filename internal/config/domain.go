@@ -497,13 +497,38 @@ func (c *conv) syncBinds(cfg *Config) {
 	}
 }
 
+// sameLink reports link i when an earlier link is the same path (kind,
+// interface, group or peers, and port), once at the link, and reports
+// whether it did: a repeated link adds no path and only sends every
+// heartbeat twice (a Heartbeat ha.cf with `bcast eth1` twice has one
+// medium's worth of paths; hactl import keeps one), and for ucast the
+// second could not bind.
+func (c *conv) sameLink(links []Link, i int) bool {
+	l := links[i]
+	j := slices.IndexFunc(links[:i], func(o Link) bool {
+		return o.Kind == l.Kind && o.Interface == l.Interface && o.Group == l.Group && o.Port == l.Port && maps.Equal(o.Peers, l.Peers)
+	})
+	if j < 0 || l.Kind == "" {
+		return false
+	}
+	how := fmt.Sprintf("mcast on %s, group %s, port %d", l.Interface, l.Group, l.Port)
+	if l.Kind == link.KindUcast {
+		how = fmt.Sprintf("ucast to the same peers, port %d", l.Port)
+		if l.Interface != "" {
+			how = fmt.Sprintf("ucast on %s to the same peers, port %d", l.Interface, l.Port)
+		}
+	}
+	c.errorf(idx("link", i), "the same heartbeat link as link[%d] (%s): %s; a second copy adds no path, it only sends every heartbeat twice: remove it", j, c.ix.at(idx("link", j)), how)
+	return true
+}
+
 // linkBinds reports two ucast links that would bind the same node address
 // and port: ha/link binds ucast sockets exclusively, so the second would
 // fail at start.
 func (c *conv) linkBinds(links []Link) {
 	first := map[netip.AddrPort]string{}
 	for i, l := range links {
-		if l.Kind != link.KindUcast {
+		if dup := c.sameLink(links, i); dup || l.Kind != link.KindUcast {
 			continue
 		}
 		for _, n := range slices.Sorted(maps.Keys(l.Peers)) {
