@@ -1,6 +1,7 @@
 package node
 
 import (
+	"log/slog"
 	"net/netip"
 
 	"github.com/hapair/hapair/authkeys"
@@ -76,10 +77,13 @@ func clampWeight(w int) uint8 {
 	return uint8(w)
 }
 
-// linkConfig maps the cluster and every [[link]] to the link set. kr is
-// nil in a dry run without authkeys; Validate then needs a stand-in.
-func linkConfig(cfg *config.Config, self string, kr *authkeys.Keyring) link.Config {
-	lc := link.Config{ClusterID: cfg.Cluster.ID, Self: self, Nodes: cfg.Cluster.Nodes, Keyring: kr, Realtime: cfg.Cluster.Realtime}
+// linkConfig maps the cluster and every [[link]] to the link set, logging
+// to log (had's logger: the link set's dropped-heartbeat lines are how an
+// operator learns of a wrong authkeys secret or cluster id). kr is nil in
+// a dry run without authkeys; Validate then needs a stand-in.
+func linkConfig(cfg *config.Config, self string, kr *authkeys.Keyring, log *slog.Logger) link.Config {
+	lc := link.Config{ClusterID: cfg.Cluster.ID, Self: self, Nodes: cfg.Cluster.Nodes, Keyring: kr, Realtime: cfg.Cluster.Realtime,
+		Logger: log.With("component", "heartbeat")}
 	for _, l := range cfg.Links {
 		lc.Links = append(lc.Links, link.Spec{
 			Name: l.Name, Kind: l.Kind, Interface: l.Interface,

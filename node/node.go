@@ -142,7 +142,7 @@ func Build(cfg *config.Config, opts Options) (_ *Node, err error) {
 		return nil, err
 	}
 
-	lc := linkConfig(cfg, self, opts.Keyring)
+	lc := linkConfig(cfg, self, opts.Keyring, log)
 	if opts.Keyring != nil {
 		n.keys = newKeys(opts.Keyring)
 		lc.Keyring = n.keys
@@ -307,6 +307,13 @@ func (n *Node) Start() error {
 		defer n.checkWG.Done()
 		n.feedReadiness(ctx)
 	}()
+	if n.links != nil {
+		n.checkWG.Add(1)
+		go func() {
+			defer n.checkWG.Done()
+			n.watchRejects(ctx)
+		}()
+	}
 	if n.sync != nil {
 		n.checkWG.Add(1)
 		go func() {

@@ -205,6 +205,12 @@ type Set struct {
 	// packets is accepted. Guarded by recvMu.
 	dropping map[string]string
 
+	// rejectMu guards rejected: the latest rejected packet of each peer
+	// (Stats.Rejected), one entry per peer made at New, so recording a
+	// drop allocates nothing.
+	rejectMu sync.Mutex
+	rejected map[string]*Rejection
+
 	// wake is called after each delivery on in, from the receive
 	// goroutine (OnReceive).
 	wake atomic.Pointer[func()]
@@ -245,12 +251,14 @@ func New(cfg Config, conns []net.PacketConn) (*Set, error) {
 		filters:  map[string]*replay.Filter{},
 		recent:   map[string]*recentAccepted{},
 		dropping: map[string]string{},
+		rejected: map[string]*Rejection{},
 	}
 	for _, n := range cfg.Nodes {
 		s.nodes[n] = true
 		if n != cfg.Self {
 			s.filters[n] = new(replay.Filter)
 			s.recent[n] = new(recentAccepted)
+			s.rejected[n] = new(Rejection)
 		}
 	}
 	for i, c := range conns {

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/net/ipv4"
+
 	"github.com/hapair/hapair/ha/wire"
 	"github.com/hapair/hapair/internal/clock/clocktest"
 	"github.com/hapair/hapair/internal/testkit"
@@ -141,6 +143,13 @@ func TestDropLogRateLimit(t *testing.T) {
 	}
 	if n := strings.Count(lb2.logs.String(), "heartbeat dropped"); n != 1 {
 		t.Fatalf("5 drops within 10s logged %d lines, want 1:\n%s", n, lb2.logs)
+	}
+	// The one line names the source address, the reason and the node the
+	// packet claims to come from.
+	for _, want := range []string{"peer=" + forger.c.LocalAddr().String(), "reason=bad-mac", "node=lb1", "bad MAC"} {
+		if !strings.Contains(lb2.logs.String(), want) {
+			t.Errorf("log %q lacks %q", lb2.logs, want)
+		}
 	}
 	lb2.clock.Advance(logEvery)
 	forger.send(forged)
@@ -442,5 +451,47 @@ func TestBacklog(t *testing.T) {
 	st := lb2.Stats().Links[0]
 	if st.Delivered != receiveBacklog || st.Drops[DropBacklog] != 1 {
 		t.Errorf("delivered %d, backlog drops %d, want %d and 1", st.Delivered, st.Drops[DropBacklog], receiveBacklog)
+	}
+}
+
+// TestRejected attributes dropped packets to the configured peer they come
+// from: by the sender a forged packet names, and on a ucast link by the
+// peer's configured address whatever name the packet carries. Drops that
+// name no peer, duplicates and our own name are not recorded.
+func TestRejected(t *testing.T) {
+	lb2, forger := openWithSender(t)
+	forger.send(sealed(t, wire.Packet{Seq: 1}, forgerKeys()))
+	testkit.WaitFor(t, "bad-mac drop", func() bool { return lb2.drops(0, DropBadMAC) == 1 })
+	got := lb2.Stats().Rejected
+	want := Rejection{Link: "ucast0", Addr: forger.c.LocalAddr().(*net.UDPAddr).AddrPort(), Reason: DropBadMAC, At: lb2.clock.Now(), Count: 1}
+	if !reflect.DeepEqual(got, map[string]Rejection{"lb1": want}) {
+		t.Errorf("Rejected = %+v, want lb1: %+v", got, want)
+	}
+
+	// From lb1's configured address, naming a node we do not know: still lb1.
+	c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(addr1, 0)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := ipv4.NewConn(c).SetTTL(64); err != nil {
+		t.Fatal(err)
+	}
+	lb2.clock.Advance(time.Second)
+	if _, err := c.WriteToUDP(sealed(t, wire.Packet{Sender: "lb9", Seq: 1}, clusterKeys()), forger.to); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, "ttl drop", func() bool { return lb2.drops(0, DropTTL) == 1 })
+	rj := lb2.Stats().Rejected["lb1"]
+	if rj.Reason != DropTTL || rj.Count != 2 || rj.Addr.Addr() != addr1 || !rj.At.Equal(lb2.clock.Now()) {
+		t.Errorf("Rejected[lb1] = %+v, want the TTL drop from %v, count 2", rj, addr1)
+	}
+
+	// Another node's name from the attacker's address, and our own: nobody's.
+	forger.send(sealed(t, wire.Packet{Sender: "lb9", Seq: 1}, forgerKeys()))
+	forger.send(sealed(t, wire.Packet{Sender: "lb2", Seq: 1}, forgerKeys()))
+	testkit.WaitFor(t, "bad-mac drops", func() bool { return lb2.drops(0, DropBadMAC) == 3 })
+	if got := lb2.Stats().Rejected; len(got) != 1 || got["lb1"].Count != 2 {
+		t.Errorf("Rejected = %+v, want lb1 alone with count 2", got)
 	}
 }

@@ -80,12 +80,12 @@ func (s *Set) handleBatch(l *link, b *batch, n int) {
 func (s *Set) handle(l *link, b []byte, ttl int, src netip.AddrPort) {
 	l.stats.received.Add(1)
 	if ttl != gtsmTTL {
-		s.drop(l, DropTTL, src, func() error { return fmt.Errorf("received TTL %d, want %d", ttl, gtsmTTL) })
+		s.drop(l, DropTTL, src, b, func() error { return fmt.Errorf("received TTL %d, want %d", ttl, gtsmTTL) })
 		return
 	}
 	body, err := wire.Authenticate(b, s.cfg.Keyring)
 	if err != nil {
-		s.drop(l, openReason(err), src, func() error {
+		s.drop(l, openReason(err), src, b, func() error {
 			_, err := wire.Open(b, s.cfg.Keyring) // the same verdict, with details
 			return err
 		})
@@ -93,24 +93,24 @@ func (s *Set) handle(l *link, b []byte, ttl int, src netip.AddrPort) {
 	}
 	p := new(wire.Packet)
 	if err := p.UnmarshalBinary(body); err != nil {
-		s.drop(l, openReason(err), src, func() error { return err })
+		s.drop(l, openReason(err), src, b, func() error { return err })
 		return
 	}
 	if p.ClusterID != s.cfg.ClusterID {
-		s.drop(l, DropWrongCluster, src, func() error {
+		s.drop(l, DropWrongCluster, src, b, func() error {
 			return fmt.Errorf("cluster id %d from %q, want %d", p.ClusterID, p.Sender, s.cfg.ClusterID)
 		})
 		return
 	}
 	if p.Sender == s.cfg.Self {
-		s.drop(l, DropSelf, src, func() error {
+		s.drop(l, DropSelf, src, b, func() error {
 			return fmt.Errorf("sender %q is this node: another node uses our name, or our packets loop back", p.Sender)
 		})
 		return
 	}
 	f := s.filters[p.Sender] // read-only after New
 	if f == nil {
-		s.drop(l, DropUnknownSender, src, func() error { return fmt.Errorf("sender %q is not one of nodes %q", p.Sender, s.cfg.Nodes) })
+		s.drop(l, DropUnknownSender, src, b, func() error { return fmt.Errorf("sender %q is not one of nodes %q", p.Sender, s.cfg.Nodes) })
 		return
 	}
 
@@ -145,10 +145,10 @@ func (s *Set) handle(l *link, b []byte, ttl int, src netip.AddrPort) {
 	}
 	switch {
 	case v == replay.DropDuplicate:
-		s.drop(l, DropDuplicate, src, nil)
+		s.drop(l, DropDuplicate, src, b, nil)
 		return
 	case stale:
-		s.drop(l, DropReplay, src, func() error {
+		s.drop(l, DropReplay, src, b, func() error {
 			return fmt.Errorf("copy of the last accepted packet from %q (generation %d seq %d) older than the duplicate window (keepalive %v)",
 				p.Sender, p.Generation, p.Seq, p.Keepalive)
 		})
@@ -159,7 +159,7 @@ func (s *Set) handle(l *link, b []byte, ttl int, src netip.AddrPort) {
 		} else {
 			s.dropping[p.Sender] = fmt.Sprintf("generation %d seq %d <= seq %d", p.Generation, p.Seq, lastSeq)
 		}
-		s.drop(l, DropReplay, src, func() error {
+		s.drop(l, DropReplay, src, b, func() error {
 			return fmt.Errorf("%s from %q: generation %d seq %d, last accepted generation %d seq %d",
 				v, p.Sender, p.Generation, p.Seq, lastGen, lastSeq)
 		})
@@ -169,7 +169,7 @@ func (s *Set) handle(l *link, b []byte, ttl int, src netip.AddrPort) {
 	// at the send; counting first means a reader that got the packet sees
 	// it counted.
 	if len(s.in) == cap(s.in) {
-		s.drop(l, DropBacklog, src, func() error { return fmt.Errorf("%d accepted packets are waiting for the agent", receiveBacklog) })
+		s.drop(l, DropBacklog, src, b, func() error { return fmt.Errorf("%d accepted packets are waiting for the agent", receiveBacklog) })
 		return
 	}
 	l.stats.delivered.Add(1)
@@ -193,17 +193,26 @@ func openReason(err error) DropReason {
 	}
 }
 
-// drop logs (rate-limited) and then counts, so a counter that moved means
-// the drop is fully handled. why makes the error for the log line; it is
-// called only when the line is shown (nil: no error).
-func (s *Set) drop(l *link, r DropReason, src netip.AddrPort, why func() error) {
+// drop records the peer b is attributed to (Stats.Rejected), logs
+// (rate-limited per reason and source address) and then counts, so a
+// counter that moved means the drop is fully handled. why makes the error
+// for the log line; it is called only when the line is shown (nil: no
+// error). The line names the source address, the reason and, when one is
+// found, the configured node the packet comes from (rejectedPeer).
+func (s *Set) drop(l *link, r DropReason, src netip.AddrPort, b []byte, why func() error) {
 	if r != DropDuplicate { // duplicates are expected with several links
+		peer := s.rejectedPeer(l, src, b)
+		s.reject(peer, l, src, r)
 		if ok, addr, suppressed := s.limit.allow(r.String(), src); ok {
 			var err error
 			if why != nil {
 				err = why()
 			}
-			s.logLine("heartbeat dropped", l.spec.Name, addr, suppressed, err, "reason", r.String())
+			extra := []any{"reason", r.String()}
+			if peer != "" {
+				extra = append(extra, "node", peer)
+			}
+			s.logLine("heartbeat dropped", l.spec.Name, addr, suppressed, err, extra...)
 		}
 	}
 	l.stats.drops[r].Add(1)

@@ -19,6 +19,11 @@ type Stats struct {
 	// "dropping lb2: generation 1 < 3"; `hactl peer reset` is the remedy
 	// for a peer whose generation went back.
 	Dropping map[string]string
+	// Rejected holds, per peer node with at least one dropped packet
+	// attributed to it (by its ucast address, or the sender its packet
+	// names), the latest such drop and their count: a peer heard only
+	// through these counts as dead (see Rejection).
+	Rejected map[string]Rejection
 }
 
 // LinkStats are one link's counters. Once the link is idle, Received equals
@@ -96,6 +101,7 @@ func (s *Set) Stats() Stats {
 	s.recvMu.Lock()
 	out.Dropping = maps.Clone(s.dropping)
 	s.recvMu.Unlock()
+	out.Rejected = s.rejections()
 	return out
 }
 

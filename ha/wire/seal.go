@@ -115,3 +115,20 @@ func Authenticate(b []byte, v Verifier) ([]byte, error) {
 	}
 	return b[:end], nil
 }
+
+// ClaimedSender returns the sender name a sealed packet b carries, without
+// authenticating it: a part of b, or nil when b is not long enough to hold
+// a hapair header and the name its length byte announces. Anyone can write
+// any name there, so it is for logs and diagnostics only (naming the node
+// whose packets fail authentication, as Heartbeat's "Bad authentication"
+// lines do), never for a decision. It does not allocate.
+func ClaimedSender(b []byte) []byte {
+	if len(b) < headerSize || [4]byte(b[0:4]) != Magic {
+		return nil
+	}
+	n := int(b[headerSize-1])
+	if n < 1 || n > MaxSender || headerSize+n > len(b) {
+		return nil
+	}
+	return b[headerSize : headerSize+n]
+}

@@ -372,3 +372,31 @@ func TestSealRejectsBadMACSize(t *testing.T) {
 		}
 	}
 }
+
+// TestClaimedSender reads the sender of a packet sealed with a key the
+// receiver does not have, and nothing from bytes that are not a packet.
+func TestClaimedSender(t *testing.T) {
+	forged := &testkit.Keys{Active: 9, Keys: map[uint8][]byte{9: []byte("another secret")}}
+	b, err := Seal(goldenPacket(), forged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(b, goldenKeys()); !errors.Is(err, ErrBadMAC) {
+		t.Fatalf("Open(forged) error = %v, want ErrBadMAC", err)
+	}
+	if got := ClaimedSender(b); string(got) != "lb1" {
+		t.Errorf("ClaimedSender(forged) = %q, want lb1", got)
+	}
+	long := bytes.Clone(b)
+	long[headerSize-1] = MaxSender + 1
+	notMagic := bytes.Clone(b)
+	notMagic[0] = 'X'
+	for name, in := range map[string][]byte{
+		"empty": nil, "header only": b[:headerSize], "not hapair": notMagic,
+		"sender past the end": b[:headerSize+2], "sender length over the limit": long,
+	} {
+		if got := ClaimedSender(in); got != nil {
+			t.Errorf("ClaimedSender(%s) = %q, want nil", name, got)
+		}
+	}
+}
