@@ -118,7 +118,13 @@ func (im *importer) ldHTTP(s *service, v *ldVirtual, get func(string) (ldValue, 
 		c.request = ldRequest(c.request)
 	}
 	if h, ok := get("virtualhost"); ok {
-		c.host = unquote(h.val)
+		// check's rule for the Host header: LWP could not have sent one
+		// it refuses either (it builds http://VIRTUALHOST:PORT/).
+		if p := pcheck.HostProblem(unquote(h.val)); p != "" {
+			im.warnf(h.at, "virtualhost=%s: not carried over: %s; the check sends the real's address", h.val, p)
+		} else {
+			c.host = unquote(h.val)
+		}
 	}
 	if m, ok := get("httpmethod"); ok && !strings.EqualFold(unquote(m.val), "GET") {
 		im.warnf(m.at, "httpmethod=%s: not carried over; hapair's HTTP checks send GET", m.val)
