@@ -170,6 +170,30 @@ func TestCheckConfigNotUnicast(t *testing.T) {
 		{"real on IPv6 link-local", edit(caseBase, `198.18.1.21:80`, `[fe80::21]:80`), []string{
 			`FILE:23:23: service[0].reals[0].address: fe80::21 is an IPv6 link-local address, which a socket cannot use without naming its interface; use a global or unique local address`,
 		}},
+		{"ping nodes", func(t *testing.T) string {
+			return caseBase + "\n[[ping]]\naddress = \"255.255.255.255\"\n\n[[ping]]\naddress = \"0.1.2.3\"\n\n[[ping]]\naddress = \"fe80::1\"\n\n[[ping]]\naddress = \"fe80::2%eth0\"\n"
+		}, []string{
+			`FILE:26:11: ping[0].address: 255.255.255.255 cannot answer an ICMP echo: 255.255.255.255 is the limited broadcast address; want a unicast address (e.g. the gateway)`,
+			`FILE:29:11: ping[1].address: 0.1.2.3 cannot answer an ICMP echo: 0.1.2.3 is in 0.0.0.0/8, "this network" (RFC 1122 section 3.2.1.3), which no host is reached at; want a unicast address (e.g. the gateway)`,
+			`FILE:32:11: ping[2].address: fe80::1 is an IPv6 link-local address: name the interface it is on, as fe80::1%eth0, or no echo can be sent`,
+		}},
+		{"heartbeat peer", edit(caseBase, `lb2 = "198.18.1.12"`, `lb2 = "255.255.255.255"`), []string{
+			`FILE:9:38: link[0].peers.lb2: 255.255.255.255 cannot be a node's heartbeat address: 255.255.255.255 is the limited broadcast address`,
+		}},
+		{"conntrack-sync address", edit(caseBase, `  { kind = "balancer"`, `  { kind = "conntrack-sync", interface = "eth1", addresses = ["198.18.1.31", "224.0.0.9"] },
+  { kind = "balancer"`), []string{
+			`FILE:16:78: group[0].resources[1].addresses[1]: 224.0.0.9 cannot be a node's conntrack-sync address: 224.0.0.9 is a multicast group address, which no host holds as its own`,
+		}},
+		// A node's BGP address that is no unicast address is left out,
+		// so the neighbours are not also called outside its network.
+		{"bgp node addresses and neighbours", func(t *testing.T) string {
+			s := replace(t, bgpCase, `nodes = { lb1 = "198.18.0.11/24", lb2 = "198.18.0.12/24" }`, `nodes = { lb1 = "127.0.0.1/8", lb2 = "198.18.0.12/24" }`)
+			return replace(t, s, `neighbors = [ { address = "198.18.0.1", asn = 65000 } ]`, `neighbors = [ { address = "198.18.0.1", asn = 65000 }, { address = "255.255.255.255", asn = 65000 }, { address = "fe80::1", asn = 65000 } ]`)
+		}, []string{
+			`FILE:27:17: bgp.nodes.lb1: 127.0.0.1 cannot be node lb1's BGP address: 127.0.0.1 is a loopback address, which never leaves its host`,
+			`FILE:28:68: bgp.neighbors[1].address: 255.255.255.255 cannot be a BGP neighbour: 255.255.255.255 is the limited broadcast address`,
+			`FILE:28:114: bgp.neighbors[2].address: fe80::1 is an IPv6 link-local address: BIRD reaches one only through a named interface, which the generated config does not give; use the router's global address`,
+		}},
 		{"bgp addresses", edit(bgpCase, `addresses = ["198.18.2.100"]`, `addresses = ["198.18.2.100", "::ffff:198.18.2.1", "fe80::1", "0.0.0.7", "ff05::2"]`), []string{
 			`FILE:33:60: group[1].resources[0].addresses[1]: ::ffff:198.18.2.1 cannot be announced: ::ffff:198.18.2.1 is an IPv4-mapped IPv6 address; write the IPv4 address 198.18.2.1`,
 			`FILE:33:81: group[1].resources[0].addresses[2]: fe80::1 cannot be announced by BGP: it is a link-local address, which routers do not forward`,

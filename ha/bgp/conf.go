@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/hapair/hapair/internal/unicast"
 )
 
 // MaxASN is the largest 4-octet AS number (RFC 6793); 0 is reserved
@@ -66,8 +68,8 @@ func (o *Options) Validate() error {
 		errs = append(errs, "neighbors: want at least one")
 	}
 	for i, n := range o.Neighbors {
-		if !n.Address.IsValid() || n.Address.IsUnspecified() || n.Address.IsMulticast() {
-			errs = append(errs, fmt.Sprintf("neighbors[%d].address: %v is not a unicast address", i, n.Address))
+		if why := unicast.Problem(n.Address); why != "" {
+			errs = append(errs, fmt.Sprintf("neighbors[%d].address: %s", i, why))
 		}
 		if msg := CheckASN(int64(n.ASN)); msg != "" {
 			errs = append(errs, fmt.Sprintf("neighbors[%d].asn: %s", i, msg))

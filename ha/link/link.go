@@ -20,6 +20,7 @@ import (
 	"github.com/hapair/hapair/internal/clock"
 	"github.com/hapair/hapair/internal/field"
 	"github.com/hapair/hapair/internal/realtime"
+	"github.com/hapair/hapair/internal/unicast"
 )
 
 // DefaultPort is Heartbeat's IANA port, ha-cluster.
@@ -134,8 +135,10 @@ func (s *Spec) Validate(nodes []string) error {
 				// reports it (config, at its position).
 			case !a.Is4() || a.Is4In6():
 				bad("peers."+name, "%s is not an IPv4 address; links carry IPv4 only (the TTL-255 guard reads IPv4 control messages)", a)
-			case a.IsUnspecified() || a.IsMulticast():
-				bad("peers."+name, "%s cannot be a node's unicast address", a)
+			case !a.IsLoopback() && unicast.Problem(a) != "":
+				// Loopback has its own rule below (every node on it, for
+				// a test on one host).
+				bad("peers."+name, "%s cannot be a node's heartbeat address: %s", a, unicast.Problem(a))
 			}
 		}
 		for _, n := range nodes {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hapair/hapair/internal/clock"
 	"github.com/hapair/hapair/internal/field"
+	"github.com/hapair/hapair/internal/unicast"
 )
 
 // Config describes one VIP. Address is required; everything else has a
@@ -183,7 +184,7 @@ func (c *Config) Validate() error {
 // address is one: keepalived's VRRP for IPv6 (RFC 5798) announces one.
 func AddressError(p netip.Prefix) error {
 	ip := p.Addr()
-	if why := notUnicast(ip); why != "" {
+	if why := unicast.Problem(ip); why != "" {
 		return fmt.Errorf("%s cannot be a virtual address: %s", p, why)
 	}
 	if ip.Is4() && p.Bits() <= 30 {
@@ -198,38 +199,6 @@ func AddressError(p netip.Prefix) error {
 		return fmt.Errorf("%s cannot be a virtual address: it is the Subnet-Router anycast address of %s (RFC 4291 section 2.6.1), which the routers on the link answer; pick a host address, or write the prefix of the subnet it belongs to", p, p.Masked())
 	}
 	return nil
-}
-
-// UnicastError reports why a cannot be announced as a host's own address
-// (by ARP or NDP here, as a /32 or /128 route by BGP), nil when it can:
-// AddressError's rule for the address alone.
-func UnicastError(a netip.Addr) error {
-	if why := notUnicast(a); why != "" {
-		return fmt.Errorf("%s cannot be announced: %s", a, why)
-	}
-	return nil
-}
-
-// notUnicast says why ip is no unicast address a host can hold and
-// announce, "" when it is one.
-func notUnicast(ip netip.Addr) string {
-	switch {
-	case ip.Zone() != "":
-		return fmt.Sprintf("%s has a zone; write the address without it and the interface as interface", ip)
-	case ip.Is4In6():
-		return fmt.Sprintf("%s is an IPv4-mapped IPv6 address; write the IPv4 address %s", ip, ip.Unmap())
-	case ip.IsUnspecified():
-		return fmt.Sprintf("%s is the unspecified address (any address), which no host is reached at", ip)
-	case ip.IsMulticast():
-		return fmt.Sprintf("%s is a multicast group address, which no host holds as its own", ip)
-	case ip.IsLoopback():
-		return fmt.Sprintf("%s is a loopback address, which never leaves its host", ip)
-	case ip == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
-		return fmt.Sprintf("%s is the limited broadcast address", ip)
-	case ip.Is4() && ip.As4()[0] == 0:
-		return fmt.Sprintf("%s is in 0.0.0.0/8, \"this network\" (RFC 1122 section 3.2.1.3), which no host is reached at", ip)
-	}
-	return ""
 }
 
 // Broadcast returns the broadcast address of an IPv4 prefix's subnet, its

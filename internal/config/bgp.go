@@ -6,7 +6,7 @@ import (
 	"slices"
 
 	"github.com/hapair/hapair/ha/bgp"
-	"github.com/hapair/hapair/ha/vip"
+	"github.com/hapair/hapair/internal/unicast"
 )
 
 // bgp reads [bgp] (nil when absent).
@@ -40,6 +40,10 @@ func (c *conv) bgp(r *rawBGP, nodes []string) *BGP {
 				}
 			case err != nil || !p.Addr().Is4():
 				c.errorf(path, "%q is not an IPv4 address with prefix length (want e.g. \"198.18.0.11/24\")", r.Nodes[n])
+			case unicast.Problem(p.Addr()) != "":
+				// Left out of Nodes: the neighbours are not compared
+				// with a network it does not have.
+				c.errorf(path, "%s cannot be node %s's BGP address: %s", p.Addr(), n, unicast.Problem(p.Addr()))
 			default:
 				b.Nodes[n] = p
 			}
@@ -81,6 +85,14 @@ func (c *conv) neighborAddress(path string, a netip.Addr, nodes map[string]netip
 	if !a.IsValid() {
 		return
 	}
+	if why := unicast.Problem(a); why != "" {
+		c.errorf(path, "%s cannot be a BGP neighbour: %s", a, why)
+		return
+	}
+	if a.Is6() && a.IsLinkLocalUnicast() {
+		c.errorf(path, "%s is an IPv6 link-local address: BIRD reaches one only through a named interface, which the generated config does not give; use the router's global address", a)
+		return
+	}
 	if first, dup := seen[a]; dup {
 		c.errorf(path, "%s is listed again (first at %s): BIRD would open two sessions to one router, which closes one of them (RFC 4271 section 6.8)", a, c.ix.at(first))
 		return
@@ -116,8 +128,8 @@ func (c *conv) bgpResource(path string, r *rawResource) *BGPResource {
 		}
 		// vip's rule for a host's own address; a link-local one a
 		// router would not forward (RFC 4291 section 2.5.6).
-		if err := vip.UnicastError(a); err != nil {
-			c.errorf(idx(path+".addresses", i), "%v", err)
+		if why := unicast.Problem(a); why != "" {
+			c.errorf(idx(path+".addresses", i), "%s cannot be announced: %s", a, why)
 			continue
 		}
 		if a.IsLinkLocalUnicast() {

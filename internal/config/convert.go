@@ -22,6 +22,7 @@ import (
 	"github.com/hapair/hapair/internal/field"
 	"github.com/hapair/hapair/internal/probe"
 	"github.com/hapair/hapair/internal/runner"
+	"github.com/hapair/hapair/internal/unicast"
 )
 
 // conv turns raw values into Config values, collecting every error with the
@@ -531,10 +532,15 @@ func (c *conv) ping(path string, r *rawPing) Ping {
 	if c.required(path + ".address") {
 		p.Address = c.addr(path+".address", r.Address)
 		switch a := p.Address; {
-		case a.IsValid() && (a.IsUnspecified() || a.IsMulticast()):
-			c.errorf(path+".address", "%s cannot answer an ICMP echo: want a unicast address (e.g. the gateway)", a)
+		case !a.IsValid():
 		case a.IsLoopback():
 			c.errorf(path+".address", "%s is a loopback address: this host always answers it, so it breaks no tie; want an address beyond this host (e.g. the gateway)", a)
+		case unicast.Problem(a.WithZone("")) != "":
+			c.errorf(path+".address", "%s cannot answer an ICMP echo: %s; want a unicast address (e.g. the gateway)", a, unicast.Problem(a.WithZone("")))
+		case a.Is6() && a.IsLinkLocalUnicast() && a.Zone() == "":
+			// A zone is how a link-local gateway is pinged (ha/ping
+			// sends with it); without one no socket can.
+			c.errorf(path+".address", "%s is an IPv6 link-local address: name the interface it is on, as %s%%eth0, or no echo can be sent", a, a)
 		}
 	}
 	c.timeoutWithin(path, p.Timeout, p.Interval)

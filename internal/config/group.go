@@ -14,6 +14,7 @@ import (
 	"github.com/hapair/hapair/ha/script"
 	"github.com/hapair/hapair/ha/vip"
 	"github.com/hapair/hapair/internal/field"
+	"github.com/hapair/hapair/internal/unicast"
 )
 
 // resourceKeys are the keys each resource kind takes; any other key written
@@ -262,6 +263,10 @@ func (c *conv) conntrackSync(path string, r *rawResource, cfg *Config) *Conntrac
 		ip, err := netip.ParseAddr(a)
 		if err != nil || !ip.Is4() {
 			c.errorf(idx(path+".addresses", i), "%q is not an IPv4 address", a)
+			continue
+		}
+		if why := unicast.Problem(ip); why != "" {
+			c.errorf(idx(path+".addresses", i), "%s cannot be a node's conntrack-sync address: %s", ip, why)
 			continue
 		}
 		node := cfg.Cluster.Nodes[i]

@@ -16,7 +16,7 @@ const module = "github.com/hapair/hapair"
 
 // pure are the packages that must stay deterministic and I/O free. Those not
 // written yet are skipped by name.
-var pure = []string{"internal/field", "internal/fwd", "internal/groupstate", "internal/psync", "ha", "ha/wire", "ha/replay", "ha/resource", "authkeys", "proxy/sched", "proxy/persist"}
+var pure = []string{"internal/field", "internal/unicast", "internal/fwd", "internal/groupstate", "internal/psync", "ha", "ha/wire", "ha/replay", "ha/resource", "authkeys", "proxy/sched", "proxy/persist"}
 
 // badDeps maps a forbidden dependency, direct or transitive (or a prefix
 // ending in "/"), to the reason.
