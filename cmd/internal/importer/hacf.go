@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hapair/hapair/internal/config"
+	"github.com/hapair/hapair/internal/unicast"
 )
 
 // bcastGroup is the multicast group a Heartbeat bcast line becomes: hapair
@@ -357,8 +358,14 @@ func (h *hacf) ucastLine(at src, args []string) {
 	}
 	for _, s := range args[1:] {
 		a, err := netip.ParseAddr(s)
-		if err != nil || a.IsMulticast() || a.IsUnspecified() {
+		if err != nil {
 			h.im.refusef(at, "ucast peer %q is not a unicast IP address (a host name would be resolved by Heartbeat at start; write the address)", s)
+			continue
+		}
+		// had.toml's rule for a heartbeat peer (ha/link); loopback has
+		// its own there (every node on it, for a test on one host).
+		if why := unicast.Problem(a.Unmap()); why != "" && !a.IsLoopback() {
+			h.im.refusef(at, "ucast peer %s: %s", s, why)
 			continue
 		}
 		if !a.Unmap().Is4() {
