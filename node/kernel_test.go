@@ -63,27 +63,45 @@ func TestKernelSpec(t *testing.T) {
 	}
 }
 
+// TestKernelReloadRefusals checks the changes a reload cannot apply in
+// place, with the sentence the operator reads: among them a service that
+// needs the persistence sync (persistent, or dr) in a had that runs none,
+// whatever its method (the sync's sockets open at start; a proxied service
+// made persistent was once accepted and never synced).
 func TestKernelReloadRefusals(t *testing.T) {
 	proxy := config.Service{Name: "p", Method: "proxy"}
 	kern := config.Service{Name: "k", Method: "nat"}
+	sticky := config.Service{Name: "p", Method: "proxy", Persistent: 5 * time.Minute}
 	cfg := func(s ...config.Service) *config.Config { return &config.Config{Services: s} }
 	tests := []struct {
-		name       string
-		a, b       *config.Config
-		haveKernel bool
-		refused    bool
+		name                 string
+		a, b                 *config.Config
+		haveKernel, haveSync bool
+		want                 string // "" = applied live
 	}{
-		{"kernel services change", cfg(proxy, kern), cfg(proxy, kern, config.Service{Name: "k2", Method: "nat"}), true, false},
-		{"a dr service appears without the sync", cfg(proxy, kern), cfg(proxy, kern, config.Service{Name: "k2", Method: "dr"}), true, true},
-		{"a persistent nat service appears without the sync", cfg(proxy, kern), cfg(proxy, config.Service{Name: "k", Method: "nat", Persistent: time.Minute}), true, true},
+		{"kernel services change", cfg(proxy, kern), cfg(proxy, kern, config.Service{Name: "k2", Method: "nat"}), true, false, ""},
+		{"a dr service appears without the sync", cfg(proxy, kern), cfg(proxy, kern, config.Service{Name: "k2", Method: "dr"}), true, false,
+			"service k2 appears with method dr, whose flows the persistence sync carries to the peer, and that sync opens its sockets only at start"},
+		{"a persistent nat service appears without the sync", cfg(proxy, kern), cfg(proxy, config.Service{Name: "k", Method: "nat", Persistent: time.Minute}), true, false,
+			"service k becomes persistent (1m0s), whose entries the persistence sync carries to the peer, and that sync opens its sockets only at start"},
 		{"a second dr service, the sync open", cfg(proxy, config.Service{Name: "d", Method: "dr"}),
-			cfg(proxy, config.Service{Name: "d", Method: "dr"}, config.Service{Name: "k2", Method: "dr"}), true, false},
-		{"kernel services appear in a had without them", cfg(proxy), cfg(proxy, kern), false, true},
-		{"last proxy service goes", cfg(proxy, kern), cfg(kern), true, true},
+			cfg(proxy, config.Service{Name: "d", Method: "dr"}, config.Service{Name: "k2", Method: "dr"}), true, true, ""},
+		{"kernel services appear in a had without them", cfg(proxy), cfg(proxy, kern), false, false, "nat or dr services appear"},
+		{"last proxy service goes", cfg(proxy, kern), cfg(kern), true, false, "the balancer gains or loses all its proxy services"},
+		{"a proxied service becomes persistent without the sync", cfg(proxy), cfg(sticky), false, false,
+			"service p becomes persistent (5m0s), whose entries the persistence sync carries to the peer, and that sync opens its sockets only at start"},
+		{"a persistent proxied service appears without the sync", cfg(proxy), cfg(proxy, config.Service{Name: "q", Method: "proxy", Persistent: time.Minute}), false, false,
+			"service q appears with persistent = 1m0s, whose entries the persistence sync carries to the peer, and that sync opens its sockets only at start"},
+		{"a proxied service becomes persistent, the sync open", cfg(proxy, config.Service{Name: "q", Method: "proxy", Persistent: time.Minute}),
+			cfg(sticky, config.Service{Name: "q", Method: "proxy", Persistent: time.Minute}), false, true, ""},
+		// Started persistent, then reloaded without persistence: the sync
+		// stays open, so persistence may come back by reload.
+		{"persistence back, the sync still open", cfg(proxy), cfg(sticky), false, true, ""},
+		{"persistence goes", cfg(sticky), cfg(proxy), false, true, ""},
 	}
 	for _, tt := range tests {
-		if got := kernelReload(tt.a, tt.b, tt.haveKernel); (got != "") != tt.refused {
-			t.Errorf("%s: kernelReload = %q, want refused %v", tt.name, got, tt.refused)
+		if got := kernelReload(tt.a, tt.b, tt.haveKernel, tt.haveSync); got != tt.want {
+			t.Errorf("%s: kernelReload = %q, want %q", tt.name, got, tt.want)
 		}
 	}
 }

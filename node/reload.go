@@ -42,7 +42,7 @@ func (n *Node) reload(ctx context.Context, dry bool) ([]string, error) {
 	if len(p.restart) > 0 {
 		return nil, p.refusal()
 	}
-	if why := kernelReload(n.config(), next, n.kernel != nil); why != "" {
+	if why := kernelReload(n.config(), next, n.kernel != nil, n.sync != nil); why != "" {
 		return nil, fmt.Errorf("reload: %s: restart had to apply it", why)
 	}
 	var nextKeys *authkeys.Keyring
@@ -96,10 +96,13 @@ func (n *Node) reload(ctx context.Context, dry bool) ([]string, error) {
 
 // kernelReload names the first change Reload cannot apply: kernel
 // services (nat, dr) appearing in a had that runs none (the kernel side
-// is built at start), kernel state to sync in a had that started without
-// the persistence sync, or the balancer gaining or losing all its proxy
-// services. "" if none.
-func kernelReload(a, b *config.Config, haveKernel bool) string {
+// is built at start), a service needing the persistence sync (persistent,
+// or dr) in a had that started without it (haveSync false: its sockets
+// open at start, whatever the service's method), or the balancer gaining
+// or losing all its proxy services. "" if none. A sync open at start stays
+// open when a reload removes the last persistent service, so persistence
+// may come back by reload.
+func kernelReload(a, b *config.Config, haveKernel, haveSync bool) string {
 	count := func(c *config.Config) (kernel, proxied int) {
 		for _, s := range c.Services {
 			if s.Method.Kernel() {
@@ -112,17 +115,40 @@ func kernelReload(a, b *config.Config, haveKernel bool) string {
 	}
 	_, pa := count(a)
 	kb, pb := count(b)
-	kernelSync := false // a kernel service with state for the persistence sync
-	for _, s := range b.Services {
-		kernelSync = kernelSync || s.Method.Kernel() && (s.Persistent > 0 || s.Method.Flows())
-	}
 	switch {
 	case kb > 0 && !haveKernel:
 		return "nat or dr services appear"
-	case kernelSync && !a.NeedsSync():
-		return "a persistent nat/dr or a dr service appears, whose state the persistence sync carries (its sockets open at start)"
-	case (pa == 0) != (pb == 0):
+	case !haveSync:
+		if why := syncAppears(a, b); why != "" {
+			return why
+		}
+	}
+	if (pa == 0) != (pb == 0) {
 		return "the balancer gains or loses all its proxy services"
+	}
+	return ""
+}
+
+// syncAppears names the first service of b whose state the persistence
+// sync carries (config.Config.NeedsSync) and says how it came, "" if none.
+func syncAppears(a, b *config.Config) string {
+	const sync = "the persistence sync carries to the peer, and that sync opens its sockets only at start"
+	was := map[string]config.Service{}
+	for _, s := range a.Services {
+		was[s.Name] = s
+	}
+	for _, s := range b.Services {
+		_, existed := was[s.Name]
+		switch {
+		case s.Method.Flows() && existed:
+			return fmt.Sprintf("service %s becomes method %s, whose flows %s", s.Name, s.Method, sync)
+		case s.Method.Flows():
+			return fmt.Sprintf("service %s appears with method %s, whose flows %s", s.Name, s.Method, sync)
+		case s.Persistent > 0 && existed:
+			return fmt.Sprintf("service %s becomes persistent (%v), whose entries %s", s.Name, s.Persistent, sync)
+		case s.Persistent > 0:
+			return fmt.Sprintf("service %s appears with persistent = %v, whose entries %s", s.Name, s.Persistent, sync)
+		}
 	}
 	return ""
 }
