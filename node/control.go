@@ -135,6 +135,7 @@ func (n *Node) servicesReply() (any, error) {
 	if err := snap.WriteTable(&buf); err != nil {
 		return nil, err
 	}
+	buf.WriteString(drainNote(snap, n.self, n.config().Cluster.Nodes))
 	return map[string]any{"version": ctl.SchemaVersion, "text": buf.String(), "services": snap.Services}, nil
 }
 
@@ -153,18 +154,23 @@ func (n *Node) snapshot() *proxy.Snapshot {
 	return &snap
 }
 
-// real is `hactl real disable|enable SERVICE REAL`.
+// real is `hactl real disable|enable SERVICE REAL`: REAL as the config
+// writes it or as it resolved (findReal). The drain is this node's only,
+// as `ipvsadm -e ... -w 0` on one director is: the reply says so and gives
+// the command to run on the peers (realDone).
 func (n *Node) real(req ctl.Request) (any, error) {
 	if n.balancer == nil && n.kernel == nil {
 		return nil, fmt.Errorf("no services configured")
 	}
-	real, err := netip.ParseAddrPort(req.Real)
+	if req.Action != "disable" && req.Action != "enable" {
+		return nil, fmt.Errorf("real: action %q is not disable or enable", req.Action)
+	}
+	cfg := n.config()
+	real, err := findReal(cfg, req.Service, req.Real)
 	if err != nil {
-		return nil, fmt.Errorf("real %q: want ADDRESS:PORT: %v", req.Real, err)
+		return nil, err
 	}
 	switch {
-	case req.Action != "disable" && req.Action != "enable":
-		return nil, fmt.Errorf("real: action %q is not disable or enable", req.Action)
 	case n.kernel.has(req.Service):
 		err = n.kernel.setDraining(req.Service, real, req.Action == "disable")
 	case n.balancer == nil:
@@ -177,7 +183,34 @@ func (n *Node) real(req ctl.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return fmt.Sprintf("real %s of service %s %sd", real, req.Service, req.Action), nil
+	return realDone(n.self, cfg.Cluster.Nodes, req, real), nil
+}
+
+// realDone is the reply to a `hactl real` that was applied: what changed,
+// on which node, and, since neither the drain nor its end reaches the
+// peers (nor survives a restart of had), the command to run there so the
+// real stays drained wherever the service moves.
+func realDone(self string, nodes []string, req ctl.Request, real netip.AddrPort) string {
+	what := real.String()
+	if req.Real != what {
+		what = fmt.Sprintf("%s (%s)", req.Real, real)
+	}
+	var peers []string
+	for _, n := range nodes {
+		if n != self {
+			peers = append(peers, n)
+		}
+	}
+	done := fmt.Sprintf("real %s of service %s %sd", what, req.Service, req.Action)
+	if len(peers) == 0 {
+		return done
+	}
+	cmd := fmt.Sprintf("hactl real %s %s %s", req.Action, req.Service, req.Real)
+	if req.Action == "disable" {
+		return fmt.Sprintf("%s on %s only: the drain stays on this node (and a restart of had ends it); so that it holds after a switchover or failover, run on %s too: %s",
+			done, self, joinAnd(peers), cmd)
+	}
+	return fmt.Sprintf("%s on %s only; if it is disabled on %s too, run there: %s", done, self, joinAnd(peers), cmd)
 }
 
 // peerReset is `hactl peer reset PEER`: forget the peer's replay state in

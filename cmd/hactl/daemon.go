@@ -424,7 +424,10 @@ func cmdServices(args []string, stdout, stderr io.Writer) int {
 	return printAs(stdout, stderr, "services", format, doc, func() { io.WriteString(stdout, res.Text) })
 }
 
-// cmdReal drains or restores one real: `hactl real disable http 198.18.0.21:80`.
+// cmdReal drains or restores one real on this node: `hactl real disable
+// http 198.18.0.21:80` or `... http backend1:80` (as the config writes
+// it). had's reply says the drain is this node's only and gives the
+// command for the peer.
 func cmdReal(args []string, stdout, stderr io.Writer) int {
 	fs := newDaemonFlags("real", "real [-s SOCKET | -c CONFIG] disable|enable SERVICE REAL", queryTimeout, stderr)
 	had, ok := fs.parse(args, 3)

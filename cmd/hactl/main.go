@@ -32,7 +32,7 @@ var verbs = []verb{
 	{"maintenance", "on|off", "freeze: stop reacting to peers and checks, keep resources", cmdMaintenance},
 	{"reload", "[--dry-run]", "re-read the config without moving unchanged groups", cmdReload},
 	{"services", "[-o json]", "the balancer table, like ipvsadm -Ln", cmdServices},
-	{"real", "disable|enable SERVICE REAL", "drain a real server or put it back", cmdReal},
+	{"real", "disable|enable SERVICE REAL", "drain a real server on this node (REAL as the config writes it), or put it back", cmdReal},
 	{"peer", "reset PEER", "forget PEER's replay state (after its state directory was lost)", cmdPeer},
 	{"check-config", "[--node NAME | --no-host] [FILE]", "validate a config file (default " + defaultConfig + ") and this host for it", runCheckConfig},
 	{"import", "FORMAT SOURCE [-o FILE]", "convert heartbeat DIR, ldirectord FILE, ipvsadm FILE|-, zeus FILE to had.toml", runImport},
