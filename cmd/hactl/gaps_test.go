@@ -30,6 +30,9 @@ func TestCheckConfigOneErrorPerCause(t *testing.T) {
 		{"node listed twice, peers name the other", edit(caseBase, `nodes = ["lb1", "lb2"]`, `nodes = ["lb1", "lb1"]`), []string{
 			`FILE:4:17: cluster.nodes[1]: node "lb1" is listed again (first at FILE:4:10)`,
 		}},
+		{"one node, peers name the other", edit(caseBase, `nodes = ["lb1", "lb2"]`, `nodes = ["lb1"]`), []string{
+			`FILE:4:1: cluster.nodes: want at least 2 nodes, found 1`,
+		}},
 		{"bad service name, the balancer names the old one", edit(caseBase, `name = "http"`, `name = "ht tp"`), []string{
 			`FILE:20:8: service[0].name: "ht tp": want 1..64 characters of A-Z a-z 0-9 . _ -`,
 		}},

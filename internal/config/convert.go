@@ -362,6 +362,7 @@ func (c *conv) cluster(r *rawCluster) Cluster {
 	}
 	if c.required("cluster.nodes") {
 		cl.Nodes = r.Nodes // ha validates them (machine)
+		c.unsure.nodes = len(r.Nodes) < 2 // a node left out is named elsewhere still
 		for i, n := range r.Nodes {
 			c.unsure.nodes = c.unsure.nodes || !validName(n, wire.MaxSender) ||
 				slices.IndexFunc(r.Nodes[:i], func(m string) bool { return strings.EqualFold(m, n) }) >= 0
