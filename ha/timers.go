@@ -86,14 +86,6 @@ func (c *Config) keepaliveOK(bad func(path, format string, args ...any)) bool {
 	return true
 }
 
-// derivedFrom is what WithDefaults derives each unset timer from.
-var derivedFrom = map[string][]string{
-	"deadtime":      {"keepalive"},
-	"warntime":      {"keepalive", "deadtime"},
-	"initdead":      {"deadtime"},
-	"failback_hold": {"deadtime"},
-}
-
 // validateTiming checks the timers after defaults; set says which ones
 // were given rather than derived (WithDefaults), unknown which of those
 // could not be read (ValidateWith).
@@ -110,12 +102,11 @@ func (c *Config) validateTiming(set map[string]bool, unknown []string, bad func(
 	if c.Keepalive <= 0 {
 		return
 	}
-	// A keepalive out of range is the root error: the timers compared
-	// with it (and, unset, derived from it) are not wrong in their own
-	// right, so their relations to it are not reported on top.
-	// So are the timers derived from it, when unset (WithDefaults): a
-	// deadtime of 4×1000h is that keepalive's fault, not its own. The
-	// same holds for a timer that could not be read at all.
+	// A keepalive out of range, or a timer that could not be read, is
+	// the root error: the timers compared with it are not wrong in their
+	// own right, nor are those WithDefaults derives from it when unset (a
+	// deadtime of 4×1000h is that keepalive's fault), so their relations
+	// are not reported on top.
 	wrong := map[string]bool{}
 	for _, u := range unknown {
 		wrong[u] = true
@@ -125,7 +116,7 @@ func (c *Config) validateTiming(set map[string]bool, unknown []string, bad func(
 	}
 	var tainted func(name string) bool
 	tainted = func(name string) bool {
-		return wrong[name] || !set[name] && slices.ContainsFunc(derivedFrom[name], tainted)
+		return wrong[name] || !set[name] && slices.ContainsFunc(Derived[name].From, tainted)
 	}
 	failed := func(r timerRule) bool { return !r.ok(c) && !tainted(r.a) && !tainted(r.b) }
 	// A relation between timers both set that fails is the root error;

@@ -37,7 +37,8 @@ type conv struct {
 	// unsure is set when a resource's kind or a vip's address could not
 	// be read: which services a balancer activates and which addresses
 	// are VIPs is then unknown, and is not reported on top. nodes is set
-	// when cluster.nodes holds a bad or repeated name, services when a
+	// when cluster.nodes holds a bad or repeated name or fewer than two
+	// nodes, services when a
 	// service's name is bad: which node or service a reference meant is
 	// then unknown ("lb2" in peers after nodes = ["lb1", "lb 2"]), and
 	// the references are not reported on top of the name.
@@ -328,8 +329,9 @@ func (c *conv) config(r *rawFile, file string) *Config {
 }
 
 // nodeRefs drops a link's errors about its peers' node names ("not a
-// node", "no address for node") when cluster.nodes holds a bad name:
-// that name is the one cause, reported at cluster.nodes.
+// node", "no address for node") when the nodes are unsure (a bad name in
+// cluster.nodes, or a node left out): that is the one cause, reported at
+// cluster.nodes.
 func (c *conv) nodeRefs(err error) error {
 	if !c.unsure.nodes {
 		return err
