@@ -363,7 +363,7 @@ func (c *conv) cluster(r *rawCluster) Cluster {
 		cl.ID = uint32(c.integer("cluster.id", r.ID, 0, 1, 255))
 	}
 	if c.required("cluster.nodes") {
-		cl.Nodes = r.Nodes // ha validates them (machine)
+		cl.Nodes = r.Nodes                // ha validates them (machine)
 		c.unsure.nodes = len(r.Nodes) < 2 // a node left out is named elsewhere still
 		for i, n := range r.Nodes {
 			c.unsure.nodes = c.unsure.nodes || !validName(n, wire.MaxSender) ||
