@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -48,6 +49,11 @@ func TestForgedAndReplayedPacketsDropped(t *testing.T) {
 		t.Logf("lb1 dropped %d forged (bad-mac), %d replayed of lb2's and %d of its own", forged, replayed, self)
 		return nil
 	})
+	// lb2 is alive throughout: forged packets in its name are logged, but
+	// no split brain is.
+	if out := p.had["lb1"].Output(); !strings.Contains(out, "reason=bad-mac") || strings.Contains(out, "split brain likely") {
+		t.Errorf("lb1's log should name the bad-mac drops and no split brain:\n%s", out)
+	}
 	// Nothing may change hands.
 	if hs := p.holders(); len(hs) != 1 || hs[0] != "lb1" {
 		t.Errorf("VIP holders after the attack = %v, want [lb1]", hs)
@@ -61,4 +67,31 @@ func TestForgedAndReplayedPacketsDropped(t *testing.T) {
 			t.Errorf("%s: owner of web after the attack = %q, want lb1", n, got)
 		}
 	}
+}
+
+// Review 12, item 3: lb2 restarts with another authkeys secret. Each node
+// then drops every heartbeat of the other (bad MAC), counts it dead and
+// holds the VIP: a dual master that had once logged nothing about. Both
+// logs must name the drop (peer address, reason, node) and say "split
+// brain likely" with the remedy.
+func TestWrongAuthkeysLogged(t *testing.T) {
+	p := runningPair(t, pairOptions{})
+	if err := p.had["lb2"].Stop(20 * time.Second); err != nil {
+		t.Fatalf("stopping lb2's had: %v", err)
+	}
+	lb2 := p.lab.Host("lb2")
+	p.had["lb2"] = lb2.StartHad(p.bins, pairConfig(lb2, p.opts), "auth 1\n1 sha256 a-different-secret-of-enough-length\n")
+	lab.Eventually(t, 15*time.Second, "both nodes log the split brain", func() error {
+		for _, n := range []struct{ node, peer string }{{"lb1", "lb2"}, {"lb2", "lb1"}} {
+			out := p.had[n.node].Output()
+			for _, want := range []string{"heartbeat dropped", "reason=bad-mac", "node=" + n.peer,
+				"split brain likely: peer " + n.peer, "bad authentication"} {
+				if !strings.Contains(out, want) {
+					return errorf("%s's log has no %q yet", n.node, want)
+				}
+			}
+		}
+		return nil
+	})
+	t.Logf("VIP holders with two secrets: %v", p.holders())
 }
