@@ -162,3 +162,14 @@ func (n *Node) heldFailover() []string {
 	}
 	return held
 }
+
+// rejectedStatus is a peer's ctl.PeerStatus.Rejected: set while it is not
+// alive and packets attributed to it were dropped within rejectWatch's
+// window, for a reason other than replay (Dropping says that one).
+func rejectedStatus(peer string, alive bool, rejected map[string]link.Rejection, now time.Time, deadtime time.Duration) string {
+	rj, ok := rejected[peer]
+	if !ok || alive || rj.Reason == link.DropReplay || now.Sub(rj.At) > deadtime+rejectTick {
+		return ""
+	}
+	return fmt.Sprintf("%s from %s on %s: %s", rj.Reason, rj.Addr, rj.Link, rejectHint(peer, rj.Reason))
+}

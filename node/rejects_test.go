@@ -126,3 +126,26 @@ func TestLinkConfigLogs(t *testing.T) {
 		}
 	}
 }
+
+// TestRejectedStatus: status names a dead peer's recent rejected packets
+// with the remedy, and nothing for a live peer, an old rejection or a
+// replay (status says "dropping" for that).
+func TestRejectedStatus(t *testing.T) {
+	now := time.Date(2026, 12, 1, 4, 0, 0, 0, time.UTC)
+	rj := map[string]link.Rejection{"lb2": {Link: "mcast0", Addr: netip.MustParseAddrPort("198.18.0.12:694"), Reason: link.DropBadMAC, At: now.Add(-time.Second), Count: 9}}
+	want := "bad-mac from 198.18.0.12:694 on mcast0: bad authentication: they verify with no key of our authkeys file; give every node the same authkeys file"
+	if got := rejectedStatus("lb2", false, rj, now, 400*time.Millisecond); got != want {
+		t.Errorf("rejectedStatus = %q, want %q", got, want)
+	}
+	if got := rejectedStatus("lb2", true, rj, now, 400*time.Millisecond); got != "" {
+		t.Errorf("alive: rejectedStatus = %q, want none", got)
+	}
+	if got := rejectedStatus("lb2", false, rj, now.Add(2*time.Second), 400*time.Millisecond); got != "" {
+		t.Errorf("old: rejectedStatus = %q, want none", got)
+	}
+	r := rj["lb2"]
+	r.Reason = link.DropReplay
+	if got := rejectedStatus("lb2", false, map[string]link.Rejection{"lb2": r}, now, 400*time.Millisecond); got != "" {
+		t.Errorf("replay: rejectedStatus = %q, want none", got)
+	}
+}

@@ -77,6 +77,7 @@ func assembleStatus(in statusInput) ctl.Status {
 			Name: p.Name, Alive: p.Alive, LastHeard: p.LastHeard,
 			Generation: p.Generation, Leaving: p.Leaving, Links: map[string]bool{}, OneWay: p.Deaf,
 			Dropping: in.links.Dropping[p.Name],
+			Rejected: rejectedStatus(p.Name, p.Alive, in.links.Rejected, in.now, cfg.Cluster.Deadtime),
 		}
 		for _, l := range in.links.Links {
 			ps.Links[l.Name] = l.Up(p.Name, in.now, cfg.Cluster.Deadtime)

@@ -232,6 +232,9 @@ func printStatus(w io.Writer, st *ctl.Status, now time.Time) {
 		if p.OneWay != "" {
 			fmt.Fprintf(w, "ONE-WAY LOSS: %s (we hear it; holding nothing it can take)\n", p.OneWay)
 		}
+		if p.Rejected != "" {
+			fmt.Fprintf(w, "REJECTED %s: heard only through heartbeats dropped as %s (it counts as dead: both nodes may hold the groups)\n", p.Name, p.Rejected)
+		}
 		if p.Dropping != "" {
 			fmt.Fprintf(w, "dropping %s: %s (replays; if its state directory was lost: hactl peer reset %s)\n", p.Name, p.Dropping, p.Name)
 		}

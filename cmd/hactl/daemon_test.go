@@ -166,6 +166,19 @@ func TestStatusNamesDropCause(t *testing.T) {
 	}
 }
 
+// TestStatusNamesRejectedPeer: a peer heard only through dropped
+// heartbeats (another authkeys secret) is shown with the reason and that
+// both nodes may hold the groups (review 12, item 3).
+func TestStatusNamesRejectedPeer(t *testing.T) {
+	st := pairStatus("lb1", "lb1")
+	st.Peers[0].Rejected = "bad-mac from 198.18.0.12:694 on mcast0: bad authentication: ..."
+	var buf bytes.Buffer
+	printStatus(&buf, &st, time.Now())
+	if want := "REJECTED lb2: heard only through heartbeats dropped as bad-mac from 198.18.0.12:694 on mcast0: bad authentication: ... (it counts as dead: both nodes may hold the groups)"; !strings.Contains(buf.String(), want) {
+		t.Errorf("status:\n%s\nwant a line %q", buf.String(), want)
+	}
+}
+
 // TestPeerResetVerb: `hactl peer reset lb2` sends the request; a refusal
 // exits 1 with the daemon's reason.
 func TestPeerResetVerb(t *testing.T) {

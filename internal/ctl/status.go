@@ -72,6 +72,12 @@ type PeerStatus struct {
 	// a replay, with the cause: "generation 1 < 3" (its state directory
 	// was lost; `hactl peer reset PEER` is the remedy).
 	Dropping string `json:"dropping,omitempty"`
+	// Rejected is set while the peer counts as dead but its recent
+	// packets were dropped for another reason than replay, with the
+	// reason, where they came from and the remedy: "bad-mac from
+	// 198.18.0.12:694 on mcast0: bad authentication: ...". Both nodes may
+	// then hold the same groups.
+	Rejected string `json:"rejected,omitempty"`
 }
 
 // GroupStatus is one resource group.

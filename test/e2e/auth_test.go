@@ -73,7 +73,7 @@ func TestForgedAndReplayedPacketsDropped(t *testing.T) {
 // then drops every heartbeat of the other (bad MAC), counts it dead and
 // holds the VIP: a dual master that had once logged nothing about. Both
 // logs must name the drop (peer address, reason, node) and say "split
-// brain likely" with the remedy.
+// brain likely" with the remedy, and hactl status must say it too.
 func TestWrongAuthkeysLogged(t *testing.T) {
 	p := runningPair(t, pairOptions{})
 	if err := p.had["lb2"].Stop(20 * time.Second); err != nil {
@@ -89,6 +89,10 @@ func TestWrongAuthkeysLogged(t *testing.T) {
 				if !strings.Contains(out, want) {
 					return errorf("%s's log has no %q yet", n.node, want)
 				}
+			}
+			st, err := p.lab.Host(n.node).Hactl(p.bins, "status")
+			if want := "REJECTED " + n.peer + ": heard only through heartbeats dropped as bad-mac"; err != nil || !strings.Contains(string(st), want) {
+				return errorf("%s's hactl status (err %v) has no %q:\n%s", n.node, err, want, st)
 			}
 		}
 		return nil
