@@ -110,6 +110,8 @@ func rejectHint(peer string, r link.DropReason) string {
 		return "they arrive with a TTL below 255, so they crossed a router (GTSM, RFC 5082); heartbeat links must be on one network segment"
 	case link.DropReplay:
 		return fmt.Sprintf("they are older than the last one accepted (its generation went back: was its state directory lost?); if so, run hactl peer reset %s", peer)
+	case link.DropSelf:
+		return fmt.Sprintf("they come from its configured address but name this node as their sender: %s runs with our name (check its host name or had --node)", peer)
 	case link.DropUnknownSender:
 		return "they come from its configured address but name a sender that is not one of cluster.nodes; give every node the same cluster.nodes"
 	}

@@ -144,6 +144,10 @@ func TestRejectedStatus(t *testing.T) {
 		t.Errorf("old: rejectedStatus = %q, want none", got)
 	}
 	r := rj["lb2"]
+	r.Reason = link.DropSelf
+	if got := rejectedStatus("lb2", false, map[string]link.Rejection{"lb2": r}, now, 400*time.Millisecond); !strings.Contains(got, "lb2 runs with our name") {
+		t.Errorf("self: rejectedStatus = %q, want lb2 named as running with our name", got)
+	}
 	r.Reason = link.DropReplay
 	if got := rejectedStatus("lb2", false, map[string]link.Rejection{"lb2": r}, now, 400*time.Millisecond); got != "" {
 		t.Errorf("replay: rejectedStatus = %q, want none", got)
