@@ -363,8 +363,9 @@ func (c *conv) cluster(r *rawCluster) Cluster {
 		cl.ID = uint32(c.integer("cluster.id", r.ID, 0, 1, 255))
 	}
 	if c.required("cluster.nodes") {
-		cl.Nodes = r.Nodes                // ha validates them (machine)
-		c.unsure.nodes = len(r.Nodes) < 2 // a node left out is named elsewhere still
+		cl.Nodes = r.Nodes // ha validates them (machine)
+		// A node left out, or named wrong, is still named elsewhere.
+		c.unsure.nodes = len(r.Nodes) < 2
 		for i, n := range r.Nodes {
 			c.unsure.nodes = c.unsure.nodes || !validName(n, wire.MaxSender) ||
 				slices.IndexFunc(r.Nodes[:i], func(m string) bool { return strings.EqualFold(m, n) }) >= 0
