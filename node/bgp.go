@@ -1,7 +1,6 @@
 package node
 
 import (
-	"path/filepath"
 	"slices"
 	"time"
 
@@ -28,7 +27,7 @@ func (e *env) openSpeaker(cfg *config.Config) error {
 	if e.dry {
 		return o.Validate()
 	}
-	s, err := bgp.NewSpeaker(o, filepath.Join(e.stateDir, "bird"), "", e.log.With("component", "bgp"))
+	s, err := bgp.NewSpeaker(o, bgp.DirIn(e.stateDir), "", e.log.With("component", "bgp"))
 	if err != nil {
 		return err
 	}

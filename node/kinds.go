@@ -5,7 +5,6 @@ import (
 	"github.com/hapair/hapair/ha/bgp"
 	"log/slog"
 	"net/netip"
-	"path/filepath"
 	"time"
 
 	"github.com/hapair/hapair/ha/conntracksync"
@@ -124,7 +123,7 @@ func newConntrackSync(group string, r config.Resource, e *env) (resource.Resourc
 	}
 	res, err := conntracksync.New(conntracksync.Config{
 		Interface: c.Interface, Local: local, Peer: peer, Port: c.Port,
-		Dir:    filepath.Join(e.stateDir, "conntrackd-"+group),
+		Dir:    conntracksync.DirIn(e.stateDir, group),
 		Logger: e.log.With("group", group),
 	})
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -123,8 +124,20 @@ monitors = [ { script = "/bin/m", args = ["x\n"] } ]`), []string{
 			s := replace(t, caseBase, `  { kind = "balancer"`, conntrack("d0"))
 			return replace(t, s, "id = 7\n", "id = 7\nstate_dir = \"/var/lib/ha pair\"\n")
 		}, []string{
-			`FILE:4:13: cluster.state_dir: "/var/lib/ha pair": conntrackd.conf cannot name a path with a space, '"' or control character: a conntrack-sync resource keeps conntrackd's files there (FILE:17:12)`,
+			`FILE:4:13: cluster.state_dir: "/var/lib/ha pair/conntrackd-web": conntrackd.conf cannot name a path with a space, '"' or control character: the conntrack-sync resource keeps its daemon's files there (FILE:17:12)`,
 			`FILE:17:42: group[0].resources[1].interface: "d0": conntrackd.conf reads it as a number or IPv6 part; rename the link`,
+		}},
+		// conntrackd's and BIRD's control sockets are under the state
+		// directory: a path too long for a Unix socket fails them at
+		// start.
+		{"state_dir too long for conntrackd's socket", func(t *testing.T) string {
+			s := replace(t, caseBase, `  { kind = "balancer"`, conntrack("eth1"))
+			return replace(t, s, "id = 7\n", "id = 7\nstate_dir = \"/var/lib/"+strings.Repeat("d", 90)+"\"\n")
+		}, []string{
+			`FILE:4:13: cluster.state_dir: its control socket /var/lib/` + strings.Repeat("d", 90) + `/conntrackd-web/ctl is 118 bytes, longer than the 107 a Unix socket path holds (sun_path, unix(7)): the conntrack-sync resource keeps its daemon's files there (FILE:17:12)`,
+		}},
+		{"state_dir too long for BIRD's socket", edit(bgpCase, "id = 7\n", "id = 7\nstate_dir = \"/var/lib/"+strings.Repeat("d", 90)+"\"\n"), []string{
+			`FILE:4:13: cluster.state_dir: its control socket /var/lib/` + strings.Repeat("d", 90) + `/bird/bird.ctl is 113 bytes, longer than the 107 a Unix socket path holds (sun_path, unix(7)): the bgp resource keeps its daemon's files there (FILE:34:24)`,
 		}},
 	})
 }

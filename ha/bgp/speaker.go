@@ -66,8 +66,8 @@ func NewSpeaker(o Options, dir, binary string, log *slog.Logger) (*Speaker, erro
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	if !filepath.IsAbs(dir) {
-		return nil, fmt.Errorf("bgp: dir %q: want an absolute path", dir)
+	if err := DirError(dir); err != nil {
+		return nil, fmt.Errorf("bgp: dir %w", err)
 	}
 	if binary == "" {
 		binary = DefaultBinary
@@ -81,7 +81,21 @@ func NewSpeaker(o Options, dir, binary string, log *slog.Logger) (*Speaker, erro
 	return &Speaker{opts: o.withDefaults(), dir: dir, binary: binary, log: log, groups: map[string][]netip.Prefix{}, enabled: map[string]int{}}, nil
 }
 
-func (s *Speaker) socket() string  { return filepath.Join(s.dir, "bird.ctl") }
+// DirIn is the speaker's directory under had's state directory.
+func DirIn(stateDir string) string { return filepath.Join(stateDir, "bird") }
+
+// DirError reports why dir cannot hold BIRD's files, nil when it can: an
+// absolute path, short enough for BIRD's control socket
+// (runner.SocketPathError).
+func DirError(dir string) error {
+	if !filepath.IsAbs(dir) {
+		return fmt.Errorf("%q: want an absolute path", dir)
+	}
+	return runner.SocketPathError(socketIn(dir))
+}
+
+func socketIn(dir string) string   { return filepath.Join(dir, "bird.ctl") }
+func (s *Speaker) socket() string  { return socketIn(s.dir) }
 func (s *Speaker) logFile() string { return filepath.Join(s.dir, "bird.log") }
 
 // Start runs BIRD now, before any group is held, so its sessions are

@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"path/filepath"
 	"strings"
+
+	"github.com/hapair/hapair/internal/runner"
 )
 
 // DefaultPort is conntrackd's customary UDP port for FTFW sync
@@ -57,7 +59,7 @@ General {
 		}
 	}
 }
-`, c.Local, c.Peer, c.Port, c.Interface, filepath.Join(c.Dir, "lock"), filepath.Join(c.Dir, "ctl"), c.Local, c.Peer)
+`, c.Local, c.Peer, c.Port, c.Interface, filepath.Join(c.Dir, "lock"), socketIn(c.Dir), c.Local, c.Peer)
 	return b.String()
 }
 
@@ -88,10 +90,18 @@ func InterfaceError(s string) error {
 	return nil
 }
 
+// DirIn is the directory (Config.Dir) of group's conntrack-sync under
+// had's state directory.
+func DirIn(stateDir, group string) string { return filepath.Join(stateDir, "conntrackd-"+group) }
+
+// socketIn is conntrackd's control socket (UNIX Path) in dir.
+func socketIn(dir string) string { return filepath.Join(dir, "ctl") }
+
 // DirError reports why dir cannot hold conntrackd's files (Config.Dir),
 // nil when it can: an absolute path that conntrackd.conf names as one
-// path (LockFile, UNIX Path), so with no space, '"' or control character:
-// its lexer ends a path at a space, a quote or a newline.
+// path (LockFile, UNIX Path), so with no space, '"' or control character
+// (its lexer ends a path at a space, a quote or a newline), and short
+// enough for its control socket (runner.SocketPathError).
 func DirError(dir string) error {
 	switch {
 	case dir == "" || !filepath.IsAbs(dir):
@@ -99,7 +109,7 @@ func DirError(dir string) error {
 	case strings.ContainsFunc(dir, func(c rune) bool { return c <= ' ' || c == '"' || c == 0x7f }):
 		return fmt.Errorf("%q: conntrackd.conf cannot name a path with a space, '\"' or control character", dir)
 	}
-	return nil
+	return runner.SocketPathError(socketIn(dir))
 }
 
 func validAddrs(local, peer netip.Addr) error {

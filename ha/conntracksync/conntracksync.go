@@ -229,7 +229,7 @@ func (r *Resource) Close() error {
 		r.daemon = nil
 	}
 	var errs []error
-	for _, f := range []string{r.conf, filepath.Join(r.cfg.Dir, "lock"), filepath.Join(r.cfg.Dir, "ctl")} {
+	for _, f := range []string{r.conf, filepath.Join(r.cfg.Dir, "lock"), socketIn(r.cfg.Dir)} {
 		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, err)
 		}

@@ -318,6 +318,7 @@ func (c *conv) config(r *rawFile, file string) *Config {
 	}
 	cfg.BGP = c.bgp(&r.BGP, cfg.Cluster.Nodes)
 	cfg.Groups = c.groups(r.Group, cfg)
+	c.daemonDirs(cfg)
 	c.bgpChecks(cfg)
 	c.mootKeys(cfg)
 	cfg.warnings = c.warns

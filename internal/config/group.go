@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/hapair/hapair/ha"
+	"github.com/hapair/hapair/ha/bgp"
 	"github.com/hapair/hapair/ha/conntracksync"
 	"github.com/hapair/hapair/ha/ipvssync"
 	"github.com/hapair/hapair/ha/script"
@@ -240,6 +241,28 @@ func (c *conv) resource(path string, r *rawResource, cfg *Config) Resource {
 	return res
 }
 
+// daemonDirs checks cluster.state_dir for the daemons had keeps their
+// files under it (conntrackd per conntrack-sync group, BIRD for the bgp
+// resources), each by its package's rule (DirError): their configs and
+// control sockets name paths in it. One error, at the key, naming the
+// first resource that needs it.
+func (c *conv) daemonDirs(cfg *Config) {
+	for i, g := range cfg.Groups {
+		for j, r := range g.Resources {
+			var err error
+			switch {
+			case r.ConntrackSync != nil:
+				err = conntracksync.DirError(conntracksync.DirIn(cfg.Cluster.StateDir, g.Name))
+			case r.BGP != nil:
+				err = bgp.DirError(bgp.DirIn(cfg.Cluster.StateDir))
+			}
+			if err != nil && !c.read["cluster.state_dir"] {
+				c.errorf("cluster.state_dir", "%v: the %s resource keeps its daemon's files there (%s)", err, r.Kind, c.ix.at(idx(idx("group", i)+".resources", j)+".kind"))
+			}
+		}
+	}
+}
+
 func (c *conv) conntrackSync(path string, r *rawResource, cfg *Config) *ConntrackSync {
 	cs := &ConntrackSync{Port: uint16(c.integer(path+".port", r.Port, conntracksync.DefaultPort, 1, 65535)), Addresses: map[string]netip.Addr{}}
 	if c.required(path + ".interface") {
@@ -247,9 +270,6 @@ func (c *conv) conntrackSync(path string, r *rawResource, cfg *Config) *Conntrac
 		if err := conntracksync.InterfaceError(cs.Interface); err != nil && !c.read[path+".interface"] {
 			c.errorf(path+".interface", "%v", err)
 		}
-	}
-	if err := conntracksync.DirError(cfg.Cluster.StateDir); err != nil && !c.read["cluster.state_dir"] {
-		c.errorf("cluster.state_dir", "%v: a conntrack-sync resource keeps conntrackd's files there (%s)", err, c.ix.at(path+".kind"))
 	}
 	if !c.required(path + ".addresses") {
 		return cs

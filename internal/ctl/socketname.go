@@ -3,11 +3,14 @@ package ctl
 import (
 	"fmt"
 	"path/filepath"
+
+	"github.com/hapair/hapair/internal/runner"
 )
 
 // MaxSocketPath is the longest control socket path had can listen on:
-// sun_path holds 108 bytes with the terminating NUL (unix(7)).
-const MaxSocketPath = 107
+// runner.MaxSocketPath, sun_path's 108 bytes less the terminating NUL
+// (unix(7)), the limit of every daemon's socket.
+const MaxSocketPath = runner.MaxSocketPath
 
 // CheckSocketName reports why path cannot be had's control socket, from
 // its text alone (no I/O): it must be absolute, since had and hactl run

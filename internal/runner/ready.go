@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -37,4 +38,19 @@ func WaitReady(ctx context.Context, exited <-chan struct{}, timeout, interval ti
 		case <-time.After(interval): // polling the new socket
 		}
 	}
+}
+
+// MaxSocketPath is the longest Unix socket path a daemon can listen on:
+// sun_path holds 108 bytes with the terminating NUL (unix(7)).
+const MaxSocketPath = 107
+
+// SocketPathError reports why path cannot be a supervised daemon's
+// control socket (conntrackd's, BIRD's), nil when it can: it must fit
+// sun_path, or the daemon fails to listen and WaitReady never sees it
+// ready.
+func SocketPathError(path string) error {
+	if len(path) > MaxSocketPath {
+		return fmt.Errorf("its control socket %s is %d bytes, longer than the %d a Unix socket path holds (sun_path, unix(7))", path, len(path), MaxSocketPath)
+	}
+	return nil
 }

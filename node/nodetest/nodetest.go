@@ -30,7 +30,15 @@ var absPath = regexp.MustCompile(`"(/(?:etc|usr|opt|srv|var)/[^":]+)`)
 // the config's and the authkeys file's paths.
 func Sandbox(t testing.TB, config string, keyMode os.FileMode) (cfgPath, keyPath string) {
 	t.Helper()
-	dir := t.TempDir()
+	// A short directory, not t.TempDir (which holds the subtest's name):
+	// the paths moved under it keep their lengths about as written, and
+	// the check refuses a state_dir too long for conntrackd's and BIRD's
+	// control sockets (sun_path), as had's start would.
+	dir, err := os.MkdirTemp("", "hp-sandbox-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
 	keyPath = filepath.Join(dir, "authkeys")
 	// A script named without '/' is looked up in /etc/hapair/resource.d
 	// (inline tables, or [[group.resources]] tables with path next).
