@@ -58,9 +58,12 @@ func (m *Machine) onStandby(name string) {
 		return
 	}
 	for _, g := range m.pick("standby", name) {
-		if taker := m.someoneElseCanHold(g); taker == "" {
-			m.refuse(fmt.Sprintf("standby of %s refused: no live peer can hold it", g.cfg.Name))
+		if why, _ := m.standbyBlock(g); why != "" {
+			m.refuse(fmt.Sprintf("standby of %s refused: %s", g.cfg.Name, why))
 			continue
+		}
+		if g.state.Owns() && !g.standbyPin {
+			g.standbyAt = m.now
 		}
 		g.standbyPin, g.takeoverPin = true, false
 		m.dirty = true

@@ -349,8 +349,8 @@ func (m *Machine) evaluate(g *group) {
 			m.setState(g, StateStarting, "taking over: "+why)
 			m.out = append(m.out, Action{Kind: ActionStart, Group: g.cfg.Name, Reason: why})
 			for _, n := range m.peerNames {
-				if g.cfg.MakeBeforeBreak && m.holds(n, g) {
-					g.handovers[n] = true // it releases once it sees us hold the group
+				if m.holds(n, g) {
+					g.handovers[n] = true // it releases once it sees us claim the group
 				}
 			}
 		}
@@ -434,12 +434,21 @@ func (m *Machine) watchRivals(g *group) {
 			continue
 		}
 		g.rivals[n] = st
+		if st == StateMaster && prev == StateMaster && m.handoverOverdue(g, n) {
+			// It never let go: not a handover after all.
+			delete(g.handovers, n)
+			prev = StateUnknown
+		}
 		if st == prev {
 			continue
 		}
 		why := fmt.Sprintf("%s released %s to us: re-announcing", n, g.cfg.Name)
-		if st == StateMaster && g.handovers[n] {
-			m.log(LevelInfo, n, fmt.Sprintf("%s holds %s too: a make-before-break handover, the lower ranked of us releases it", n, g.cfg.Name))
+		if st == StateMaster && m.handingOver(g, n) {
+			how := "a planned handover"
+			if g.cfg.MakeBeforeBreak {
+				how = "a make-before-break handover"
+			}
+			m.log(LevelInfo, n, fmt.Sprintf("%s holds %s too: %s, the lower ranked of us releases it", n, g.cfg.Name, how))
 			continue
 		}
 		if st == StateMaster {
@@ -454,16 +463,21 @@ func (m *Machine) watchRivals(g *group) {
 	}
 }
 
-// trackHandover keeps g.handovers for a MakeBeforeBreak group: a peer
-// seen starting g while we hold it is taking it over, and both holding it
-// until we release is that handover, not a split brain. It stays one
-// while the peer starts, holds or releases g and we hold it (evaluate
-// adds the owner we take over from when we start).
+// trackHandover keeps g.handovers: both holding g until the lower ranked
+// releases is a handover, not a split brain, when we started it while the
+// peer held it (evaluate marks it: the peer, deciding as we did, releases
+// once it hears us claim it), or, for a MakeBeforeBreak group, when the
+// peer was seen starting it while we held it (we keep it until the peer
+// holds it). It stays one while the peer starts, holds or releases g and
+// we hold it. A real dual master is two nodes that each took g while the
+// other was dead to them, or one taking it from a rival that does not
+// hear it (one-way loss): neither is marked.
 func (m *Machine) trackHandover(g *group, n string, alive bool, st State) {
 	switch {
-	case !g.cfg.MakeBeforeBreak:
 	case alive && g.state == StateMaster && st == StateStarting:
-		g.handovers[n] = true
+		if g.cfg.MakeBeforeBreak {
+			g.handovers[n] = true
+		}
 	case !alive || !g.state.Owns() || !st.Owns() && st != StateStopping:
 		delete(g.handovers, n)
 	}
@@ -484,4 +498,24 @@ func (m *Machine) noteGateWait(g *group, dec decision) {
 	case dec.winner != m.cfg.Self:
 		m.log(LevelInfo, "", fmt.Sprintf("auto_failback of %s no longer waits for readiness: %s", g.cfg.Name, dec))
 	}
+}
+
+// handingOver reports whether peer n holding g while we hold it is a
+// planned handover: one tracked by trackHandover, or the peer taking g
+// after a standby here announced its release (our "starting" may not
+// have reached it, or its heartbeat saying so was lost).
+func (m *Machine) handingOver(g *group, n string) bool {
+	if g.handovers[n] {
+		return true
+	}
+	return g.standbyPin && !g.standbyAt.IsZero() && !g.since.After(g.standbyAt) && m.desired(g).winner == n
+}
+
+// handoverOverdue reports whether a handover between us and peer n, both
+// holding g, has lasted too long to be one: a MakeBeforeBreak group
+// overlaps on purpose (evaluate bounds it), any other old owner releases
+// as soon as it hears its successor claim the group, so one still holding
+// it a deadtime after we took it is a dual master.
+func (m *Machine) handoverOverdue(g *group, n string) bool {
+	return g.handovers[n] && !g.cfg.MakeBeforeBreak && g.state == StateMaster && m.now.Sub(g.since) >= m.cfg.Deadtime
 }

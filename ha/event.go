@@ -94,8 +94,9 @@ type GroupState struct {
 	// readiness payload says nothing).
 	Healthy      int
 	HealthyKnown bool
-	// NotReady says the sender's auto_failback waits for its reals or its
-	// persistence table before it takes the group back.
+	// NotReady says the sender is not ready to take the group from its
+	// owner (its reals or its persistence table): its auto_failback waits,
+	// and so does the owner's standby to it.
 	NotReady bool
 }
 

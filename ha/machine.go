@@ -80,10 +80,11 @@ type group struct {
 	state       State
 	since       time.Time
 	reason      string
-	standbyPin  bool   // operator said standby: advertise PriorityStandby
-	takeoverPin bool   // operator said takeover: advertise PriorityTakeover
-	failures    int    // consecutive resource failures
-	failing     string // a held resource failed (EventFailed): give the group up once stopped
+	standbyPin  bool      // operator said standby: advertise PriorityStandby
+	standbyAt   time.Time // when a standby pinned it while held here (the handover it announced)
+	takeoverPin bool      // operator said takeover: advertise PriorityTakeover
+	failures    int       // consecutive resource failures
+	failing     string    // a held resource failed (EventFailed): give the group up once stopped
 	retryAt     time.Time
 	natural     uint8 // priority without pins, to spot changes
 	prioSince   time.Time

@@ -112,13 +112,15 @@ func (m *Machine) readyToTake(g *group, c, o candidate) bool {
 }
 
 // advertised is what this node says of g's readiness in its heartbeats:
-// its healthy count once reported, and whether it waits to take g back
-// from a peer that holds it.
+// its healthy count once reported, and whether it is not ready to take g
+// from a peer that holds it. One rule for every planned move to it: a
+// failback waits for it here (readyToTake), and the owner's standby waits
+// for it there (standbyBlock), whether or not auto_failback is on.
 func (m *Machine) advertised(g *group) (healthy int, known, notReady bool) {
 	if !g.cfg.FailbackGate || !g.ready.reported {
-		return 0, false, g.cfg.FailbackGate && g.failback && !g.state.Owns()
+		return 0, false, g.cfg.FailbackGate && !g.state.Owns()
 	}
-	if g.failback && !g.state.Owns() {
+	if !g.state.Owns() {
 		if owner := m.Owner(g.cfg.Name); owner != "" && owner != m.cfg.Self {
 			notReady = !m.gateHere(g, owner).ok
 		}

@@ -1,0 +1,104 @@
+package ha
+
+import (
+	"fmt"
+	"strings"
+)
+
+// StandbyBlocked says why `hactl standby` of group name ("" = every group) would
+// not hand it to a peer now, worded as the refusal ("standby of web
+// refused: ..."; one clause per group, joined by "; "), or "" when it
+// would. wait reports that every block can end by itself soon, so a
+// caller may poll and retry within a bound instead of refusing at once:
+// the peer that would take the group is not ready yet (FailbackGate: the
+// readiness a failback waits for, as that peer advertises it) or not
+// stable for the failback hold yet. Otherwise nothing changes until an
+// operator acts (both nodes in standby, no live peer) and waiting only
+// delays the refusal. Heartbeat's hb_standby always moves the resources;
+// a standby that cannot move them is refused rather than left pending.
+func (m *Machine) StandbyBlocked(name string) (why string, wait bool) {
+	gs := m.groups
+	if name != "" {
+		g := m.byName[name]
+		if g == nil {
+			return fmt.Sprintf("standby refused: unknown group %q", name), false
+		}
+		gs = []*group{g}
+	}
+	var whys []string
+	wait = true
+	for _, g := range gs {
+		if w, ok := m.standbyBlock(g); w != "" {
+			whys = append(whys, fmt.Sprintf("standby of %s refused: %s", g.cfg.Name, w))
+			wait = wait && ok
+		}
+	}
+	if len(whys) == 0 {
+		return "", false
+	}
+	return strings.Join(whys, "; "), wait
+}
+
+// standbyBlock is StandbyBlocked for one group. A group not held here is
+// never blocked: the standby pin then only keeps it from coming back.
+func (m *Machine) standbyBlock(g *group) (why string, wait bool) {
+	if !g.state.Owns() {
+		return "", false
+	}
+	if m.someoneElseCanHold(g) == "" {
+		return "no live peer can hold it", false
+	}
+	// Decide as every node will once this node advertises the standby
+	// priority: desired is pure, so the outcome is known before anything
+	// is sent.
+	sp, tp := g.standbyPin, g.takeoverPin
+	g.standbyPin, g.takeoverPin = true, false
+	dec := m.desired(g)
+	g.standbyPin, g.takeoverPin = sp, tp
+	w := dec.winner
+	switch {
+	case w != m.cfg.Self && w != "":
+		if p := m.peers[w]; g.cfg.FailbackGate && p != nil && p.groups[g.cfg.Name].notReady {
+			return m.notReadyWhy(g, w, p.groups[g.cfg.Name]), true
+		}
+		return "", false
+	case dec.kind == decNotStable || dec.kind == decNotReady:
+		return fmt.Sprintf("it would stay here for now: %s", dec), true
+	}
+	if c, ok := m.bestPeer(dec.list); ok && c.prio <= PriorityStandby {
+		state := "in standby itself"
+		if len(m.cfg.Checks) > 0 {
+			state += " or degraded by failed checks"
+		}
+		return fmt.Sprintf("%s is %s (it advertises priority %d, as this node would, and %s wins the tie by name): run \"hactl takeover %s\" on %s to move it there",
+			c.name, state, c.prio, m.cfg.Self, g.cfg.Name, c.name), false
+	}
+	return fmt.Sprintf("it would stay here: %s", dec), false
+}
+
+// bestPeer is the best ranked candidate other than this node.
+func (m *Machine) bestPeer(cs []candidate) (candidate, bool) {
+	var b candidate
+	found := false
+	for _, c := range cs {
+		if c.name != m.cfg.Self && (!found || c.outranks(b)) {
+			b, found = c, true
+		}
+	}
+	return b, found
+}
+
+// notReadyWhy says why peer, which a standby would hand g to, is not
+// ready to take it: it advertises NotReady, by the same rule a failback to
+// it waits for (gateHere, on its side).
+func (m *Machine) notReadyWhy(g *group, peer string, pg peerGroup) string {
+	here := "not reported here yet"
+	if g.ready.reported {
+		here = fmt.Sprintf("%d here", g.ready.healthy)
+	}
+	if !pg.healthyKnown {
+		return fmt.Sprintf("%s is not ready to take it: its balancer has not reported its reals yet (%s)", peer, here)
+	}
+	return fmt.Sprintf("%s is not ready to take it: %d %s healthy there, %s, or its persistence table has not caught up (its status says which)",
+		peer, pg.healthy, reals(pg.healthy), here)
+}

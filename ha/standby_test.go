@@ -1,0 +1,68 @@
+package ha_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/hapair/hapair/ha"
+)
+
+// TestStandbyBlockedWait: StandbyBlocked tells a caller whether to wait
+// (the taker is not ready yet) or refuse at once (nothing will change by
+// itself: both nodes in standby, no live peer), and "" once the standby
+// would move the group; a group not held here is never blocked.
+func TestStandbyBlockedWait(t *testing.T) {
+	m, err := ha.New(ha.Config{Self: "lb1", Nodes: []string{"lb1", "lb2"}, Initdead: time.Second,
+		Groups: []ha.GroupConfig{{Name: "web", Preferred: "lb1", FailbackGate: true}, {Name: "db", Preferred: "lb2"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	step := func(ev ha.Event) {
+		now = now.Add(10 * time.Millisecond)
+		ev.Now = now
+		for _, a := range m.Step(ev) {
+			if a.Kind == ha.ActionStart {
+				m.Step(ha.Event{Kind: ha.EventStarted, Now: now, Group: a.Group, OK: true})
+			}
+		}
+	}
+	peer := func(webPrio uint8, ready ha.GroupState) {
+		ready.Name, ready.Priority, ready.State = "web", webPrio, ha.StateStandby
+		step(ha.Event{Kind: ha.EventMessage, Msg: &ha.Message{From: "lb2", Generation: 1, Keepalive: 100 * time.Millisecond,
+			Groups: []ha.GroupState{ready, {Name: "db", Priority: 200, State: ha.StateMaster}}}})
+	}
+	step(ha.Event{Kind: ha.EventStart})
+	step(ha.Event{Kind: ha.EventReadiness, Group: "web", Healthy: 2, OK: true})
+	now = now.Add(time.Second) // past initdead: web held here, no peer heard
+	step(ha.Event{Kind: ha.EventTick})
+	if why, wait := m.StandbyBlocked("web"); why != "standby of web refused: no live peer can hold it" || wait {
+		t.Errorf("alone: StandbyBlocked = %q, %v; want no live peer, no wait", why, wait)
+	}
+	if m.State("web") != ha.StateMaster {
+		t.Fatalf("web is %s here, want master", m.State("web"))
+	}
+	for _, tc := range []struct {
+		prio  uint8
+		ready ha.GroupState
+		why   string
+		wait  bool
+	}{
+		{100, ha.GroupState{NotReady: true}, "standby of web refused: lb2 is not ready to take it: its balancer has not reported its reals yet (2 here)", true},
+		{100, ha.GroupState{Healthy: 1, HealthyKnown: true, NotReady: true}, "standby of web refused: lb2 is not ready to take it: 1 real healthy there, 2 here, or its persistence table has not caught up (its status says which)", true},
+		{ha.PriorityStandby, ha.GroupState{Healthy: 2, HealthyKnown: true}, `standby of web refused: lb2 is in standby itself (it advertises priority 1, as this node would, and lb1 wins the tie by name): run "hactl takeover web" on lb2 to move it there`, false},
+		{100, ha.GroupState{Healthy: 2, HealthyKnown: true}, "", false},
+	} {
+		peer(tc.prio, tc.ready)
+		why, wait := m.StandbyBlocked("web")
+		if why != tc.why || wait != tc.wait {
+			t.Errorf("peer at %d %+v: StandbyBlocked(web) = %q, %v; want %q, %v", tc.prio, tc.ready, why, wait, tc.why, tc.wait)
+		}
+		if all, _ := m.StandbyBlocked(""); all != tc.why {
+			t.Errorf("peer at %d %+v: StandbyBlocked(\"\") = %q, want web's reason only (db is not held here)", tc.prio, tc.ready, all)
+		}
+	}
+	if why, wait := m.StandbyBlocked("nope"); why != `standby refused: unknown group "nope"` || wait {
+		t.Errorf("unknown group: StandbyBlocked = %q, %v", why, wait)
+	}
+}
