@@ -58,8 +58,8 @@ func (m *Machine) onStandby(name string) {
 		return
 	}
 	for _, g := range m.pick("standby", name) {
-		if why, _ := m.standbyBlock(g); why != "" {
-			m.refuse(fmt.Sprintf("standby of %s refused: %s", g.cfg.Name, why))
+		if why, wait := m.standbyBlock(g); why != "" {
+			m.refuse(StandbyBlock{Group: g.cfg.Name, Why: why, Wait: wait}.Error())
 			continue
 		}
 		if g.state.Owns() && !g.standbyPin {

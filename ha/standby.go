@@ -1,42 +1,47 @@
 package ha
 
-import (
-	"fmt"
-	"strings"
-)
+import "fmt"
 
-// StandbyBlocked says why `hactl standby` of group name ("" = every group) would
-// not hand it to a peer now, worded as the refusal ("standby of web
-// refused: ..."; one clause per group, joined by "; "), or "" when it
-// would. wait reports that every block can end by itself soon, so a
-// caller may poll and retry within a bound instead of refusing at once:
-// the peer that would take the group is not ready yet (FailbackGate: the
-// readiness a failback waits for, as that peer advertises it) or not
-// stable for the failback hold yet. Otherwise nothing changes until an
-// operator acts (both nodes in standby, no live peer) and waiting only
-// delays the refusal. Heartbeat's hb_standby always moves the resources;
-// a standby that cannot move them is refused rather than left pending.
-func (m *Machine) StandbyBlocked(name string) (why string, wait bool) {
+// StandbyBlock is why `hactl standby` of one group would not hand it to a
+// peer now (StandbyBlocked).
+type StandbyBlock struct {
+	Group string
+	Why   string // e.g. "lb2 is not ready to take it: ..."
+	// Wait says the block can end by itself soon, so a caller may poll
+	// and retry within a bound instead of refusing at once: the peer that
+	// would take the group is not ready yet (FailbackGate: the readiness a
+	// failback waits for, as that peer advertises it) or not stable for
+	// the failback hold yet. Otherwise nothing changes until an operator
+	// acts (both nodes in standby, no live peer).
+	Wait bool
+}
+
+// Error is the refusal, as the machine logs it for EventStandby.
+func (b StandbyBlock) Error() string { return fmt.Sprintf("standby of %s refused: %s", b.Group, b.Why) }
+
+// StandbyBlocked lists why `hactl standby` of group name ("" = every
+// group) would not hand it to a peer now, one entry per group blocked;
+// none when it would. Heartbeat's hb_standby always moves the resources:
+// a standby that cannot move them is refused (EventStandby) rather than
+// left pending, and a caller can ask first, to wait for a peer that is
+// getting ready or to refuse before it changes anything (a drain, a SYN
+// hold).
+func (m *Machine) StandbyBlocked(name string) []StandbyBlock {
 	gs := m.groups
 	if name != "" {
 		g := m.byName[name]
 		if g == nil {
-			return fmt.Sprintf("standby refused: unknown group %q", name), false
+			return []StandbyBlock{{Group: name, Why: "no such group"}}
 		}
 		gs = []*group{g}
 	}
-	var whys []string
-	wait = true
+	var out []StandbyBlock
 	for _, g := range gs {
-		if w, ok := m.standbyBlock(g); w != "" {
-			whys = append(whys, fmt.Sprintf("standby of %s refused: %s", g.cfg.Name, w))
-			wait = wait && ok
+		if why, wait := m.standbyBlock(g); why != "" {
+			out = append(out, StandbyBlock{Group: g.cfg.Name, Why: why, Wait: wait})
 		}
 	}
-	if len(whys) == 0 {
-		return "", false
-	}
-	return strings.Join(whys, "; "), wait
+	return out
 }
 
 // standbyBlock is StandbyBlocked for one group. A group not held here is

@@ -36,8 +36,8 @@ func TestStandbyBlockedWait(t *testing.T) {
 	step(ha.Event{Kind: ha.EventReadiness, Group: "web", Healthy: 2, OK: true})
 	now = now.Add(time.Second) // past initdead: web held here, no peer heard
 	step(ha.Event{Kind: ha.EventTick})
-	if why, wait := m.StandbyBlocked("web"); why != "standby of web refused: no live peer can hold it" || wait {
-		t.Errorf("alone: StandbyBlocked = %q, %v; want no live peer, no wait", why, wait)
+	if bs := m.StandbyBlocked("web"); len(bs) != 1 || bs[0].Error() != "standby of web refused: no live peer can hold it" || bs[0].Wait {
+		t.Errorf("alone: StandbyBlocked = %+v; want no live peer, no wait", bs)
 	}
 	if m.State("web") != ha.StateMaster {
 		t.Fatalf("web is %s here, want master", m.State("web"))
@@ -54,15 +54,21 @@ func TestStandbyBlockedWait(t *testing.T) {
 		{100, ha.GroupState{Healthy: 2, HealthyKnown: true}, "", false},
 	} {
 		peer(tc.prio, tc.ready)
-		why, wait := m.StandbyBlocked("web")
-		if why != tc.why || wait != tc.wait {
-			t.Errorf("peer at %d %+v: StandbyBlocked(web) = %q, %v; want %q, %v", tc.prio, tc.ready, why, wait, tc.why, tc.wait)
+		bs := m.StandbyBlocked("web")
+		if tc.why == "" {
+			if len(bs) != 0 {
+				t.Errorf("peer at %d %+v: StandbyBlocked(web) = %+v, want none", tc.prio, tc.ready, bs)
+			}
+			continue
 		}
-		if all, _ := m.StandbyBlocked(""); all != tc.why {
-			t.Errorf("peer at %d %+v: StandbyBlocked(\"\") = %q, want web's reason only (db is not held here)", tc.prio, tc.ready, all)
+		if len(bs) != 1 || bs[0].Error() != tc.why || bs[0].Wait != tc.wait {
+			t.Errorf("peer at %d %+v: StandbyBlocked(web) = %+v; want %q, wait %v", tc.prio, tc.ready, bs, tc.why, tc.wait)
+		}
+		if all := m.StandbyBlocked(""); len(all) != 1 || all[0] != bs[0] {
+			t.Errorf("peer at %d %+v: StandbyBlocked(\"\") = %+v, want web's block only (db is not held here)", tc.prio, tc.ready, all)
 		}
 	}
-	if why, wait := m.StandbyBlocked("nope"); why != `standby refused: unknown group "nope"` || wait {
-		t.Errorf("unknown group: StandbyBlocked = %q, %v", why, wait)
+	if bs := m.StandbyBlocked("nope"); len(bs) != 1 || bs[0].Error() != "standby of nope refused: no such group" || bs[0].Wait {
+		t.Errorf("unknown group: StandbyBlocked = %+v", bs)
 	}
 }

@@ -23,9 +23,9 @@ func (n *Node) Handle(ctx context.Context, req ctl.Request) (any, error) {
 		if req.Drain {
 			return n.standbyDrained(ctx, req)
 		}
-		return n.move(ctx, req)
+		return n.move(ctx, req, standbyReadyWait)
 	case ctl.VerbTakeover:
-		return n.move(ctx, req)
+		return n.move(ctx, req, 0)
 	case ctl.VerbMaintenance:
 		if err := n.agent.Maintenance(ctx, req.On); err != nil {
 			return nil, err
@@ -43,13 +43,16 @@ func (n *Node) Handle(ctx context.Context, req ctl.Request) (any, error) {
 	case ctl.VerbPeer:
 		return n.peerReset(ctx, req)
 	case ctl.VerbDrain:
-		return n.drain(req)
+		return n.drain(ctx, req)
 	}
 	return nil, fmt.Errorf("unknown verb %q", req.Verb)
 }
 
 // move hands group ("" = all) here or to the peer (hb_takeover, hb_standby).
-func (n *Node) move(ctx context.Context, req ctl.Request) (any, error) {
+// A standby first waits up to readyWait for the peer to be ready to take
+// the groups (awaitStandby), and is refused with the reason when it is not
+// or cannot be (the peer in standby itself).
+func (n *Node) move(ctx context.Context, req ctl.Request, readyWait time.Duration) (any, error) {
 	if req.Group != "" {
 		g, err := n.groups.get(req.Group)
 		if err != nil {
@@ -61,6 +64,9 @@ func (n *Node) move(ctx context.Context, req ctl.Request) (any, error) {
 	}
 	move := n.agent.Takeover
 	if req.Verb == ctl.VerbStandby {
+		if err := n.awaitStandby(ctx, req.Group, readyWait); err != nil {
+			return nil, err
+		}
 		move = n.agent.Standby
 		n.beforeRelease(req.Group)
 	}

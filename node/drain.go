@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -24,7 +25,7 @@ type drainMark struct {
 // routes here), "check" reports what the move still waits for, "cancel"
 // ends the drain. hactl polls "check", prints progress and then asks for
 // the planned switchover (VerbStandby), which ends the drain by moving.
-func (n *Node) drain(req ctl.Request) (any, error) {
+func (n *Node) drain(ctx context.Context, req ctl.Request) (any, error) {
 	groups, services, err := n.drainTargets(req.Group)
 	if err != nil {
 		return nil, err
@@ -36,6 +37,18 @@ func (n *Node) drain(req ctl.Request) (any, error) {
 		// this is the plain part of it, before anything changes here).
 		if !slices.ContainsFunc(n.agent.Status().Peers, func(p ha.PeerStatus) bool { return p.Alive && !p.Leaving && !p.Maintenance }) {
 			return nil, fmt.Errorf("standby of %s refused: no live peer can hold it", strings.Join(groups, ", "))
+		}
+		// Nor toward a peer that will not take the groups until an
+		// operator acts (in standby itself): refused before anything
+		// changes. A peer getting ready is waited for by the drain.
+		bs, err := n.agent.StandbyBlocked(ctx, req.Group)
+		if err != nil {
+			return nil, err
+		}
+		if bs = slices.DeleteFunc(bs, func(b ha.StandbyBlock) bool { return b.Wait }); len(bs) > 0 {
+			err := standbyRefusal(bs, false, 0)
+			n.log.Warn(err.Error(), "topic", ha.TopicRefused)
+			return nil, err
 		}
 		n.drains.mu.Lock()
 		if n.drains.sentN == nil {
@@ -70,7 +83,20 @@ func (n *Node) drain(req ctl.Request) (any, error) {
 	default:
 		return nil, fmt.Errorf("action %q is not start, check or cancel", req.Action)
 	}
-	return n.drainState(groups, services)
+	st, err := n.drainState(groups, services)
+	if err != nil {
+		return st, err
+	}
+	// The move also waits for the peer to be ready to take the groups
+	// (the readiness a failback waits for), within the drain's timeout.
+	bs, err := n.agent.StandbyBlocked(ctx, req.Group)
+	if err != nil {
+		return st, err
+	}
+	if len(bs) > 0 {
+		st.Waiting = strings.Join(slices.DeleteFunc([]string{st.Waiting, blocksText(bs)}, func(s string) bool { return s == "" }), "; ")
+	}
+	return st, nil
 }
 
 // drainTargets returns the groups a drain of group ("" = all) names, each

@@ -58,18 +58,25 @@ func openHold(log *slog.Logger) synHold {
 // VIP leaves) nor refused, but retransmits its SYN to the new owner; had
 // waits up to holdQuiet for the connections accepted before the hold to
 // end, moves the groups, and lifts the hold once their VIPs are gone, or
-// at once when the move is refused or fails. Without nftables, or without
+// at once when the move is refused or fails. A move the peer cannot take
+// now (awaitStandby) is refused before the hold goes in place. Without nftables, or without
 // a TCP service, it is the plain standby. Held moves run one at a time.
 func (n *Node) standbyDrained(ctx context.Context, req ctl.Request) (any, error) {
 	groups, services, err := n.drainTargets(req.Group)
 	if err != nil {
 		// Nothing held here to hold for (lost meanwhile, or active-active):
 		// the plain standby answers as it does for those.
-		return n.move(ctx, req)
+		return n.move(ctx, req, 0)
 	}
 	vips := heldVIPs(n.config(), groups, services)
 	if n.hold == nil || len(vips) == 0 {
-		return n.move(ctx, req)
+		return n.move(ctx, req, 0)
+	}
+	// Never hold SYNs for a move that cannot happen: the drain before this
+	// waited for the peer to be ready (drainState), so refuse now if it is
+	// not, before the hold (hactl then lifts the drain).
+	if err := n.awaitStandby(ctx, req.Group, 0); err != nil {
+		return nil, err
 	}
 	// One held move at a time: the hold is one table, and a second move's
 	// Install or Release would change the first one's.
@@ -77,7 +84,7 @@ func (n *Node) standbyDrained(ctx context.Context, req ctl.Request) (any, error)
 	defer n.holdMu.Unlock()
 	if err := n.hold.Install(vips); err != nil {
 		n.log.Warn("moving without a SYN hold: new connections during the move may be reset", "groups", groups, "err", err)
-		return n.move(ctx, req)
+		return n.move(ctx, req, 0)
 	}
 	start := time.Now()
 	defer func() {
@@ -89,7 +96,7 @@ func (n *Node) standbyDrained(ctx context.Context, req ctl.Request) (any, error)
 	}()
 	n.log.Info("SYN hold in place for the move", "groups", groups, "vips", vips)
 	n.awaitQuiet(ctx, services, vips, holdQuiet, "moving with connections still open under the SYN hold")
-	res, err := n.move(ctx, req)
+	res, err := n.move(ctx, req, 0)
 	if s, ok := res.(string); ok && err == nil {
 		res = fmt.Sprintf("%s (new connections held %v during the move)", s, time.Since(start).Round(time.Millisecond))
 	}

@@ -276,6 +276,14 @@ func (a *Agent) Standby(ctx context.Context, group string) error {
 	return a.command(ctx, ha.Event{Kind: ha.EventStandby, Group: group})
 }
 
+// StandbyBlocked lists why a standby of group ("" = all) would not hand
+// it to a peer now (ha.Machine.StandbyBlocked); none when it would.
+func (a *Agent) StandbyBlocked(ctx context.Context, group string) ([]ha.StandbyBlock, error) {
+	var bs []ha.StandbyBlock
+	err := a.do(ctx, func() { bs = a.m.StandbyBlocked(group) })
+	return bs, err
+}
+
 // Maintenance freezes (on) or thaws the node; a *RefusedError says why
 // not (leaving).
 func (a *Agent) Maintenance(ctx context.Context, on bool) error {

@@ -1,0 +1,87 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hapair/hapair/ha"
+)
+
+// standbyReadyWait bounds how long a plain `hactl standby` waits for the
+// peer to be ready to take a group (ha.StandbyBlock.Wait: its balancer has
+// not checked its reals yet, its persistence table is not caught up)
+// before it is refused with the reason. With the first check of every
+// real at start (proxy/check), a peer whose had was just restarted is
+// ready within a readiness report or two (readinessEvery); a peer that is
+// still not ready after this would serve worse than the owner.
+const standbyReadyWait = 5 * time.Second
+
+// standbyPoll is how often that wait asks the machine again.
+const standbyPoll = 20 * time.Millisecond
+
+// awaitStandby waits, at most bound, until a standby of group ("" = all)
+// would hand it to a peer (ha.Machine.StandbyBlocked), before anything
+// changes here: a drain, a SYN hold, the standby priority. It returns the
+// refusal at once when waiting cannot help (both nodes in standby, no live
+// peer), or at bound with what the peer still lacks.
+func (n *Node) awaitStandby(ctx context.Context, group string, bound time.Duration) error {
+	start := time.Now()
+	var said string
+	for {
+		bs, err := n.agent.StandbyBlocked(ctx, group)
+		if err != nil {
+			return err
+		}
+		if len(bs) == 0 {
+			if said != "" {
+				n.log.Info("standby: the peer is ready", "waited", time.Since(start).Round(time.Millisecond))
+			}
+			return nil
+		}
+		waitable := true
+		for _, b := range bs {
+			waitable = waitable && b.Wait
+		}
+		if !waitable || time.Since(start) >= bound {
+			err := standbyRefusal(bs, waitable, time.Since(start))
+			n.log.Warn(err.Error(), "topic", ha.TopicRefused)
+			return err
+		}
+		if why := blocksText(bs); why != said {
+			said = why
+			n.log.Info("standby waits for the peer to be ready", "reason", why, "bound", bound)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("standby: waiting for the peer to be ready: %w", ctx.Err())
+		case <-time.After(standbyPoll):
+		}
+	}
+}
+
+// standbyRefusal is the error of a standby that waited (or could not wait)
+// for bs: each group's refusal, with how long it waited when it did.
+func standbyRefusal(bs []ha.StandbyBlock, waited bool, d time.Duration) error {
+	msgs := make([]string, len(bs))
+	for i, b := range bs {
+		msgs[i] = b.Error()
+	}
+	msg := strings.Join(msgs, "; ")
+	if waited && d > 0 {
+		msg += fmt.Sprintf(" (after waiting %v for it)", d.Round(time.Millisecond))
+	}
+	return errors.New(msg)
+}
+
+// blocksText is what the groups of bs wait for, for logs and a drain's
+// progress: "web: lb2 is not ready to take it: ...".
+func blocksText(bs []ha.StandbyBlock) string {
+	parts := make([]string, len(bs))
+	for i, b := range bs {
+		parts[i] = b.Group + ": " + b.Why
+	}
+	return strings.Join(parts, "; ")
+}
