@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"slices"
 	"strings"
@@ -213,12 +214,42 @@ func (s *service) updatePool() {
 	}
 	s.picker.useBackups.Store(use)
 	if pool != s.pool {
-		if s.pool != "" {
-			s.b.log.Warn("pool switched", "service", s.name, "from", s.pool, "to", pool, "reason", reason)
+		// Leaving the primaries at start (or for reals a reload added)
+		// because none has been checked yet, and returning once they
+		// pass, is no failure: said at info, not as a warning that log
+		// alerting would page on at every restart.
+		first := !primaryOK && s.noneChecked(ps.primaries)
+		level := slog.LevelWarn
+		if first || s.poolFirst {
+			level = slog.LevelInfo
+			if first {
+				reason += " (not checked yet)"
+			}
 		}
-		s.pool = pool
+		if s.pool != "" {
+			s.b.log.Log(context.Background(), level, "pool switched", "service", s.name, "from", s.pool, "to", pool, "reason", reason)
+		}
+		s.pool, s.poolFirst = pool, first
 	}
 	s.poolReason = reason
+}
+
+// noneChecked reports whether rs are unusable only for want of a first
+// check: checked, not drained, weighted, and no check of any of them has
+// completed yet.
+func (s *service) noneChecked(rs []*real) bool {
+	if s.checker == nil || len(rs) == 0 {
+		return false
+	}
+	for _, r := range rs {
+		if r.draining.Load() || r.weight.Load() <= 0 {
+			return false
+		}
+		if st, ok := s.b.prober.Status(jobID(s.name, r)); ok && st.Checks+st.LocalErrors > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func anyUsable(rs []*real) bool {

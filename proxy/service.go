@@ -42,6 +42,7 @@ type service struct {
 	monReason  string // and its reason, with the monitor's output
 	pool       string // "primary", "backup", "fallback", "none"
 	poolReason string
+	poolFirst  bool // pool left the primaries only because none was checked yet
 }
 
 // setActive reports whether the state changed.

@@ -30,10 +30,14 @@ type ProberConfig struct {
 	// MaxInFlight bounds concurrent checks (default 64). When all are busy,
 	// due checks wait: they are delayed, never dropped or overlapped.
 	MaxInFlight int
-	// Rand spreads start times: each job's first check is at a random point
-	// of its first interval, and each later one moves by up to ±1/16 of the
-	// interval, so a thousand reals added together do not fire together.
-	// nil means a fixed seed.
+	// Rand spreads check times: each job's first check runs at once (at
+	// start and for a real a reload adds, as ldirectord and keepalived
+	// check at start, so "not checked yet" lasts milliseconds, not an
+	// interval, and a node just started is ready to take a group), its
+	// second at a random point of the second half of its first interval,
+	// and each later one moves by up to ±1/16 of the interval, so a
+	// thousand reals added together do not keep firing together (their
+	// first checks are bounded by MaxInFlight). nil means a fixed seed.
 	Rand *rand.Rand
 	// Clock paces the checks (default clock.Real{}). Check timeouts are
 	// context deadlines on the real clock: they bound real socket I/O.
@@ -89,7 +93,8 @@ type job struct {
 	local   string        // last local error, "" once a check completes
 	locals  uint64
 	next    time.Time
-	index   int // in due; -1 while running or removed
+	spread  bool // its first check is done: the next is spread over the interval
+	index   int  // in due; -1 while running or removed
 	removed bool
 }
 
@@ -142,7 +147,7 @@ func (p *Prober) Add(j Job) error {
 	}
 	p.removeLocked(j.ID)
 	nj := &job{Job: j, tracker: probe.NewTracker(j.Spec.Rise, j.Spec.Fall, j.Spec.Initial), index: -1}
-	nj.next = p.cfg.Clock.Now().Add(time.Duration(p.rng.Int64N(int64(j.Spec.Interval))))
+	nj.next = p.cfg.Clock.Now()
 	p.jobs[j.ID] = nj
 	heap.Push(&p.due, nj)
 	p.poke()
@@ -282,6 +287,10 @@ func (p *Prober) probe(j *job, c Checker, target netip.AddrPort) {
 	healthy, reason := j.tracker.Healthy(), j.tracker.Reason()
 	iv := j.Spec.Interval
 	jitter := time.Duration(p.rng.Int64N(int64(iv/8)+1)) - iv/16
+	if !j.spread {
+		j.spread = true
+		jitter = time.Duration(p.rng.Int64N(int64(iv/2)+1)) - iv/2
+	}
 	j.next = start.Add(iv + jitter)
 	if now := p.cfg.Clock.Now(); j.next.Before(now) { // the check took longer than the interval
 		j.next = now

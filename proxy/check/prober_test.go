@@ -211,20 +211,29 @@ func TestProberAddErrors(t *testing.T) {
 	}
 }
 
-func TestProberSpreadsFirstChecks(t *testing.T) {
+// TestProberFirstCheckAtOnceThenSpread: every job's first check runs at
+// once, without waiting for the clock (review 12 item 15: a real is "not
+// checked yet" for milliseconds, not an interval), and the second ones are
+// spread over the second half of the first interval, so jobs added
+// together do not keep firing together.
+func TestProberFirstCheckAtOnceThenSpread(t *testing.T) {
 	var mu sync.Mutex
-	var first []time.Time
-	seen := map[netip.AddrPort]bool{}
-	done := make(chan struct{})
+	checks := map[netip.AddrPort][]time.Time{}
+	firsts, seconds := make(chan struct{}), make(chan struct{})
+	nFirst, nSecond := 0, 0
 	var clk *clocktest.Clock // set before the first check
 	c := checkerFunc(func(_ context.Context, tg netip.AddrPort) error {
 		mu.Lock()
 		defer mu.Unlock()
-		if !seen[tg] {
-			seen[tg] = true
-			first = append(first, clk.Now())
-			if len(first) == 50 {
-				close(done)
+		checks[tg] = append(checks[tg], clk.Now())
+		switch len(checks[tg]) {
+		case 1:
+			if nFirst++; nFirst == 50 {
+				close(firsts)
+			}
+		case 2:
+			if nSecond++; nSecond == 50 {
+				close(seconds)
 			}
 		}
 		return nil
@@ -235,18 +244,30 @@ func TestProberSpreadsFirstChecks(t *testing.T) {
 	for i := range 50 {
 		p.Add(Job{ID: fmt.Sprint(i), Target: netip.AddrPortFrom(target1.Addr(), uint16(i+1)), Checker: c, Spec: Spec{Interval: 400 * time.Millisecond}})
 	}
-	testkit.Receive(t, clk, time.Millisecond, "every job's first check", done)
+	select {
+	case <-firsts:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first checks did not all run without the clock moving")
+	}
+	testkit.Receive(t, clk, time.Millisecond, "every job's second check", seconds)
 	mu.Lock()
 	defer mu.Unlock()
 	early := 0
-	for _, f := range first {
-		if f.Sub(start) < 200*time.Millisecond {
+	for tg, at := range checks {
+		if !at[0].Equal(start) {
+			t.Errorf("%v: first check at +%v, want at once", tg, at[0].Sub(start))
+		}
+		d := at[1].Sub(start)
+		if d < 200*time.Millisecond-coalesce || d > 400*time.Millisecond {
+			t.Errorf("%v: second check at +%v, want in the second half of the 400ms interval", tg, d)
+		}
+		if d < 300*time.Millisecond {
 			early++
 		}
 	}
-	// Uniform over the 400ms interval: about half in the first 200ms.
+	// Uniform over 200..400ms: about half before 300ms.
 	if early < 10 || early > 40 {
-		t.Errorf("%d of 50 first checks in the first half interval, want them spread (about 25)", early)
+		t.Errorf("%d of 50 second checks in 200..300ms, want them spread (about 25)", early)
 	}
 }
 

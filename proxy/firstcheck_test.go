@@ -1,0 +1,75 @@
+package proxy
+
+import (
+	"bytes"
+	"log/slog"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hapair/hapair/internal/testkit"
+	"github.com/hapair/hapair/proxy/check"
+	"github.com/hapair/hapair/proxy/proxytest"
+)
+
+// syncBuffer is a log sink safe for the prober's goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestFirstCheckAtStart (review 12 item 15): with a check interval of an
+// hour, the reals are checked at once and in service within the test's
+// wait, not after an interval; the pool's detour through "none" while
+// they are not checked yet is said at info, not as a warning; a real that
+// is taken out later still warns.
+func TestFirstCheckAtStart(t *testing.T) {
+	a, c := proxytest.HTTP(t, "a"), proxytest.HTTP(t, "c")
+	var logs syncBuffer
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	b := newBalancer(t, Config{Services: []ServiceConfig{{
+		Name: "web", Listen: proxytest.ClosedPort(t), Mode: "http",
+		Check: check.Spec{Type: "negotiate", Request: "/status", Receive: regexp.MustCompile("^ok$"),
+			Interval: time.Hour, Timeout: time.Second, Rise: 2, Fall: 1},
+		Reals: reals(a, c),
+	}}}, Options{Logger: log})
+	testkit.WaitFor(t, "both reals checked and up", func() bool {
+		st := svcStatus(t, b, "web")
+		up := 0
+		for _, r := range st.Reals {
+			if r.Healthy && r.Checks == 1 {
+				up++
+			}
+		}
+		return up == 2
+	})
+	out := logs.String()
+	if strings.Contains(out, "level=WARN") {
+		t.Errorf("start logged a warning:\n%s", out)
+	}
+	if !strings.Contains(out, `level=INFO msg="pool switched" service=web from=primary to=none reason="no real usable and no fallback (not checked yet)"`) {
+		t.Errorf("start did not say the pool waits for the first checks:\n%s", out)
+	}
+	for _, r := range []*proxytest.Backend{a, c} {
+		if err := b.DisableReal("web", r.Addr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out := logs.String(); !strings.Contains(out, `level=WARN msg="pool switched" service=web from=primary to=none reason="no real usable and no fallback"`) {
+		t.Errorf("every real disabled: no warning:\n%s", out)
+	}
+}
