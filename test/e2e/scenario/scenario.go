@@ -291,6 +291,8 @@ type Service struct {
 	Scheduler string // default "rr"
 	Check     string // the check's type and its own keys: `type = "connect"`
 	Reals     string // the reals array's elements (default both backends at Port)
+	// Interval is the check interval (default CheckInterval).
+	Interval time.Duration
 }
 
 // String is the service's [[service]] table.
@@ -303,13 +305,17 @@ func (s Service) String() string {
 	if reals == "" {
 		reals = fmt.Sprintf(`{ address = "198.18.0.21:%d" }, { address = "198.18.0.22:%d" }`, s.Port, s.Port)
 	}
+	interval := s.Interval
+	if interval == 0 {
+		interval = CheckInterval
+	}
 	return fmt.Sprintf(`[[service]]
 name = %q
 %slisten = "198.18.0.100:%d"
 scheduler = %q
 check = { %s, interval = "%s", timeout = "%s", rise = 1, fall = %d }
 reals = [ %s ]
-`, s.Name, s.Keys, s.Port, sched, s.Check, CheckInterval, CheckTimeout, CheckFall, reals)
+`, s.Name, s.Keys, s.Port, sched, s.Check, interval, CheckTimeout, CheckFall, reals)
 }
 
 func notifyLine(o Options) string {
@@ -325,6 +331,13 @@ const (
 	CheckTimeout  = 100 * time.Millisecond
 	CheckFall     = 2
 )
+
+// SlowChecks is the sticky HTTP service checked every 2s, had's default
+// check interval (review 12 item 2: a node whose had was just restarted
+// has not checked its reals for up to an interval, unless it checks them
+// at start).
+var SlowChecks = Balancer(2, Service{Name: "http", Keys: "mode = \"http\"\n", Port: 80,
+	Check: `type = "negotiate", request = "/status", receive = "ok"`, Interval: 2 * time.Second}.String()+`persistent = "60s"`+"\n", "http")
 
 // HTTPService is an HTTP-mode service checked like ldirectord's
 // negotiate: GET /status must answer 200 with "ok" in the body. extra is
@@ -392,30 +405,31 @@ func Balancer(backends int, services string, names ...string) Options {
 func All() map[string]Options {
 	http := []string{"http"}
 	return map[string]Options{
-		"pair":              {},
-		"three nodes":       ThreeNodes,
-		"three groups":      ThreeGroups,
-		"ecmp":              ECMP,
-		"bgp three nodes":   BGPThreeNodes,
-		"ecmp dr":           ECMPDR,
-		"notify":            {Notify: true},
-		"ping":              {Ping: "198.18.0.21"},
-		"failback off":      {AutoFailback: false, FailbackHold: FailbackHold, Initdead: Deadtime},
-		"failback on":       {AutoFailback: true, FailbackHold: FailbackHold, Initdead: Deadtime},
-		"script":            {ExtraGroup: ScriptResource},
-		"host address vip":  {ExtraGroup: HostAddressVIP},
-		"http":              Balancer(2, HTTPService(""), http...),
-		"http 3 backends":   Balancer(3, HTTPService(""), http...),
-		"http fallback":     Balancer(3, HTTPService(`fallback = "198.18.0.23:80"`), http...),
-		"http backup pool":  Balancer(3, HTTPService(BackupPool), http...),
-		"http persistent":   Balancer(2, HTTPService(`persistent = "60s"`), http...),
-		"sticky failback":   PersistentFailback,
-		"sip":               Balancer(2, SIPService, "sip"),
-		"kernel nat":        {Services: KernelServices, Resources: KernelResources},
-		"admin":             {Admin: true},
-		"kernel dr":         {Services: KernelDRService, Resources: KernelDRResources},
-		"kernel nat sticky": {Services: KernelStickyService, Resources: KernelStickyResources},
-		"kernel dr rr":      {Services: KernelDRRRService, Resources: KernelDRResources},
+		"pair":               {},
+		"three nodes":        ThreeNodes,
+		"three groups":       ThreeGroups,
+		"ecmp":               ECMP,
+		"bgp three nodes":    BGPThreeNodes,
+		"ecmp dr":            ECMPDR,
+		"notify":             {Notify: true},
+		"ping":               {Ping: "198.18.0.21"},
+		"failback off":       {AutoFailback: false, FailbackHold: FailbackHold, Initdead: Deadtime},
+		"failback on":        {AutoFailback: true, FailbackHold: FailbackHold, Initdead: Deadtime},
+		"script":             {ExtraGroup: ScriptResource},
+		"host address vip":   {ExtraGroup: HostAddressVIP},
+		"http":               Balancer(2, HTTPService(""), http...),
+		"http 3 backends":    Balancer(3, HTTPService(""), http...),
+		"http fallback":      Balancer(3, HTTPService(`fallback = "198.18.0.23:80"`), http...),
+		"http backup pool":   Balancer(3, HTTPService(BackupPool), http...),
+		"http persistent":    Balancer(2, HTTPService(`persistent = "60s"`), http...),
+		"sticky failback":    PersistentFailback,
+		"sticky slow checks": SlowChecks,
+		"sip":                Balancer(2, SIPService, "sip"),
+		"kernel nat":         {Services: KernelServices, Resources: KernelResources},
+		"admin":              {Admin: true},
+		"kernel dr":          {Services: KernelDRService, Resources: KernelDRResources},
+		"kernel nat sticky":  {Services: KernelStickyService, Resources: KernelStickyResources},
+		"kernel dr rr":       {Services: KernelDRRRService, Resources: KernelDRResources},
 		// lb1's own eth0 address as a VIP (hold_test: never taken over nor removed).
 		"vip on a host address": {ExtraGroup: `  { kind = "vip", address = "198.18.0.11/24", interface = "eth0" },` + "\n"},
 	}

@@ -1,0 +1,160 @@
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hapair/hapair/proxy/nft"
+	"github.com/hapair/hapair/test/e2e/scenario"
+	"github.com/hapair/hapair/test/lab"
+	"github.com/hapair/hapair/test/lab/probe"
+)
+
+// Review 12 item 1: lb2 is still in an earlier standby (priority 1) when
+// lb1, which holds the group, is told to stand by: both would advertise
+// priority 1 and lb1 wins the tie, so the group cannot move. hactl
+// standby, with or without --drain, is refused at once with the reason and
+// the remedy, before any drain or SYN hold: a client connecting every 10 ms
+// meanwhile sees no failure. The remedy named works.
+func TestStandbyPeerInStandbyRefused(t *testing.T) {
+	p := runningPair(t, pairOptions{})
+	p.waitServed(10 * time.Second)
+	p.hactl("lb1", "standby")
+	p.waitOwner("lb2", 5*time.Second)
+	p.hactl("lb2", "standby") // lb1, pinned at 1 too, wins the tie
+	p.waitOwner("lb1", 5*time.Second)
+	p.hactl("lb1", "takeover") // lb1 at 255; lb2 stays pinned at 1
+	p.waitOwner("lb1", 5*time.Second)
+
+	lb1 := p.lab.Host("lb1")
+	pr := p.lab.StartProbe(p.bins, "client", vipTCP.String(), probe.Options{Proto: "tcp", Interval: 10 * time.Millisecond, Timeout: 500 * time.Millisecond, Count: 300})
+	const want = `standby of web refused: lb2 is in standby itself (it advertises priority 1, as this node would, and lb1 wins the tie by name): run "hactl takeover web" on lb2 to move it there`
+	for _, args := range [][]string{{"standby", "--drain", "--timeout", "2s", "web"}, {"standby", "web"}, {"standby"}} {
+		begin := time.Now()
+		out, err := lb1.Hactl(p.bins, args...)
+		took := time.Since(begin)
+		all := string(out) + fmt.Sprint(err)
+		t.Logf("hactl %s on lb1: exit %d after %v: %s", strings.Join(args, " "), lab.ExitCode(err), took.Round(time.Millisecond), strings.TrimSpace(all))
+		if code := lab.ExitCode(err); code != 1 || !strings.Contains(all, want) {
+			t.Errorf("hactl %s = exit %d: %s; want 1 and %q", strings.Join(args, " "), code, all, want)
+		}
+		if strings.Contains(all, "draining") {
+			t.Errorf("hactl %s drained before refusing: %s", strings.Join(args, " "), all)
+		}
+		if took > time.Second {
+			t.Errorf("hactl %s took %v, want a refusal at once", strings.Join(args, " "), took)
+		}
+		if tables, err := lb1.RunFor(5*time.Second, "nft", "list", "tables"); err != nil || strings.Contains(string(tables), nft.HoldTableName) {
+			t.Errorf("after hactl %s, lb1's nftables tables (%v):\n%s\nwant no %s", strings.Join(args, " "), err, tables, nft.HoldTableName)
+		}
+	}
+	if log := p.had["lb1"].Output(); strings.Contains(log, "SYN hold in place") || strings.Contains(log, "draining for a planned move") {
+		t.Errorf("lb1 drained or held SYNs for a move that could not happen:\n%s", log)
+	}
+	res, err := pr.Result(30 * time.Second)
+	if res == nil {
+		t.Fatalf("probe gave no result: %v", err)
+	}
+	t.Logf("client during the refused standbys: %s", res.Summary())
+	if res.Failed > 0 {
+		t.Errorf("%d of %d connections failed during the refused standbys, want 0", res.Failed, res.Sent)
+	}
+	if err := p.soleMaster("lb1", "web"); err != nil {
+		t.Errorf("after the refusals: %v; want lb1 still the owner", err)
+	}
+
+	p.hactl("lb2", "takeover", "web")
+	p.waitOwner("lb2", 5*time.Second)
+}
+
+// Review 12 item 2, the rolling upgrade: had on lb2 is restarted, then
+// lb1 is told to stand by at once. The checks run every 2s; lb2 checks its
+// reals at start and lb1's standby waits until lb2 says it is ready (its
+// reals healthy, lb1's persistence table synced), so an HTTP client
+// probing every 10 ms across the restart and the move sees no failure (it
+// got 503s for about 2s before). A restarted lb2 that cannot reach its
+// reals is not ready: the standby is refused after its bounded wait,
+// naming why, and lb1 keeps serving.
+func TestStandbyWaitsForRestartedPeer(t *testing.T) {
+	p := runningPair(t, scenario.SlowChecks)
+	p.waitHTTPServed("lb1")
+	lb1 := p.lab.Host("lb1")
+
+	// Not ready: lb2 restarts cut off from both backends.
+	p.restartLb2(func() { p.lab.Partition("lb2", "backend1"); p.lab.Partition("lb2", "backend2") })
+	begin := time.Now()
+	out, err := lb1.Hactl(p.bins, "standby")
+	took := time.Since(begin)
+	all := string(out) + fmt.Sprint(err)
+	t.Logf("hactl standby toward a lb2 that cannot reach its reals: exit %d after %v: %s", lab.ExitCode(err), took.Round(time.Millisecond), strings.TrimSpace(all))
+	const notReady = "standby of web refused: lb2 is not ready to take it: 0 reals healthy there, 2 here"
+	if code := lab.ExitCode(err); code != 1 || !strings.Contains(all, notReady) {
+		t.Errorf("hactl standby = exit %d: %s; want 1 and %q", code, all, notReady)
+	}
+	if took > 10*time.Second {
+		t.Errorf("the refused standby took %v, want its bounded wait (5s)", took)
+	}
+	if err := p.soleMaster("lb1", "web"); err != nil {
+		t.Errorf("after the refusal: %v; want lb1 still the owner", err)
+	}
+	p.lab.Heal()
+
+	// Ready within moments of its restart: the move waits for it.
+	pr := p.lab.StartProbe(p.bins, "client", vipHTTP.String(), probe.Options{Proto: "http", Interval: 10 * time.Millisecond, Timeout: time.Second, Count: 500})
+	p.restartLb2(nil)
+	begin = time.Now()
+	out = p.hactl("lb1", "standby")
+	t.Logf("hactl standby right after lb2's restart: %v: %s", time.Since(begin).Round(time.Millisecond), strings.TrimSpace(string(out)))
+	p.waitOwner("lb2", 5*time.Second)
+	res, err := pr.Result(30 * time.Second)
+	if res == nil {
+		t.Fatalf("probe gave no result: %v", err)
+	}
+	for _, line := range strings.Split(p.had["lb1"].Output(), "\n") {
+		if strings.Contains(line, "standby waits for the peer") || strings.Contains(line, "the peer is ready") {
+			t.Logf("lb1: %s", line)
+		}
+	}
+	t.Logf("client across lb2's restart and the move: %s", res.Summary())
+	if res.Failed > 0 {
+		t.Errorf("%d of %d requests failed across the planned switchover to a restarted peer, want 0", res.Failed, res.Sent)
+		for _, a := range res.Attempts {
+			if !a.OK {
+				t.Logf("failed attempt: %+v", a)
+				break
+			}
+		}
+	}
+}
+
+// restartLb2 stops had on lb2 (SIGTERM), runs between (if any) while it
+// is down, starts it again and waits until lb1 hears it.
+func (p *pair) restartLb2(between func()) {
+	p.t.Helper()
+	if err := p.had["lb2"].Stop(10 * time.Second); err != nil {
+		p.t.Fatalf("stopping had on lb2: %v", err)
+	}
+	if between != nil {
+		between()
+	}
+	p.start("lb2")
+	lab.Eventually(p.t, 10*time.Second, "lb1 hears the restarted lb2", func() error {
+		var st struct {
+			Peers []struct {
+				Name  string `json:"name"`
+				Alive bool   `json:"alive"`
+			} `json:"peers"`
+		}
+		if err := p.statusInto("lb1", &st); err != nil {
+			return err
+		}
+		for _, peer := range st.Peers {
+			if peer.Name == "lb2" && peer.Alive {
+				return nil
+			}
+		}
+		return fmt.Errorf("peers %+v", st.Peers)
+	})
+}
