@@ -1,11 +1,9 @@
 package proxy
 
 import (
-	"bytes"
 	"log/slog"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,24 +12,6 @@ import (
 	"github.com/hapair/hapair/proxy/proxytest"
 )
 
-// syncBuffer is a log sink safe for the prober's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // TestFirstCheckAtStart (review 12 item 15): with a check interval of an
 // hour, the reals are checked at once and in service within the test's
 // wait, not after an interval; the pool's detour through "none" while
@@ -39,7 +19,7 @@ func (b *syncBuffer) String() string {
 // is taken out later still warns.
 func TestFirstCheckAtStart(t *testing.T) {
 	a, c := proxytest.HTTP(t, "a"), proxytest.HTTP(t, "c")
-	var logs syncBuffer
+	var logs testkit.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	b := newBalancer(t, Config{Services: []ServiceConfig{{
 		Name: "web", Listen: proxytest.ClosedPort(t), Mode: "http",

@@ -97,19 +97,8 @@ func TestStandbyDrainSticky(t *testing.T) {
 		t.Fatalf("stopping had on lb1: %v", err)
 	}
 	lab.Eventually(t, 5*time.Second, "lb2 sees lb1 gone", func() error {
-		var st struct {
-			Peers []struct {
-				Name  string `json:"name"`
-				Alive bool   `json:"alive"`
-			} `json:"peers"`
-		}
-		if err := p.statusInto("lb2", &st); err != nil {
-			return err
-		}
-		for _, peer := range st.Peers {
-			if peer.Name == "lb1" && peer.Alive {
-				return fmt.Errorf("lb1 alive")
-			}
+		if alive, err := p.peerAlive("lb2", "lb1"); err != nil || alive {
+			return fmt.Errorf("lb1 alive %v (%v)", alive, err)
 		}
 		return nil
 	})

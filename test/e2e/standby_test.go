@@ -141,20 +141,28 @@ func (p *pair) restartLb2(between func()) {
 	}
 	p.start("lb2")
 	lab.Eventually(p.t, 10*time.Second, "lb1 hears the restarted lb2", func() error {
-		var st struct {
-			Peers []struct {
-				Name  string `json:"name"`
-				Alive bool   `json:"alive"`
-			} `json:"peers"`
+		if alive, err := p.peerAlive("lb1", "lb2"); err != nil || !alive {
+			return fmt.Errorf("lb2 alive %v (%v)", alive, err)
 		}
-		if err := p.statusInto("lb1", &st); err != nil {
-			return err
-		}
-		for _, peer := range st.Peers {
-			if peer.Name == "lb2" && peer.Alive {
-				return nil
-			}
-		}
-		return fmt.Errorf("peers %+v", st.Peers)
+		return nil
 	})
+}
+
+// peerAlive reports whether node's status says peer is alive.
+func (p *pair) peerAlive(node, peer string) (bool, error) {
+	var st struct {
+		Peers []struct {
+			Name  string `json:"name"`
+			Alive bool   `json:"alive"`
+		} `json:"peers"`
+	}
+	if err := p.statusInto(node, &st); err != nil {
+		return false, err
+	}
+	for _, pr := range st.Peers {
+		if pr.Name == peer {
+			return pr.Alive, nil
+		}
+	}
+	return false, fmt.Errorf("%s's status has no peer %s", node, peer)
 }
