@@ -183,7 +183,7 @@ var Derived = map[string]Derivation{
 // "deadtime", "nodes[1]", "groups[0].priorities.lb2", "checks[2]". The
 // timers' rules are Heartbeat's ha.cf orders, strict (timerRules: keepalive <
 // warntime < deadtime, deadtime > 2 × keepalive, initdead >= deadtime);
-// the rest is what a heartbeat packet carries (ha/wire): keepalive in
+// the rest is what a heartbeat packet carries: keepalive in
 // whole microseconds up to wire.MaxKeepalive, at most wire.MaxGroups
 // groups, names within wire.MaxSender and wire.MaxGroupName bytes.
 func (c Config) Validate() error { return c.ValidateWith() }
@@ -229,7 +229,7 @@ func (c Config) ValidateWith(unknown ...string) error {
 		bad("groups", "want at least one group: a node with none has nothing to hold")
 	}
 	if len(c.Groups) > wire.MaxGroups {
-		bad(field.Index("groups", wire.MaxGroups), "group %d of %d: a heartbeat packet carries at most %d groups (ha/wire)", wire.MaxGroups+1, len(c.Groups), wire.MaxGroups)
+		bad(field.Index("groups", wire.MaxGroups), "group %d of %d: a heartbeat packet carries at most %d groups", wire.MaxGroups+1, len(c.Groups), wire.MaxGroups)
 	}
 	gseen := map[string]int{}
 	for i, g := range c.Groups {

@@ -78,9 +78,9 @@ func (c *Config) keepaliveOK(bad func(path, format string, args ...any)) bool {
 	case k <= 0:
 		return false
 	case k%time.Microsecond != 0:
-		bad("keepalive", "%v is not a whole number of microseconds, the unit a heartbeat packet carries (ha/wire)", k)
+		bad("keepalive", "%v is not a whole number of microseconds, the unit a heartbeat packet carries", k)
 	case k > wire.MaxKeepalive:
-		bad("keepalive", "%v is longer than %v, the most a heartbeat packet carries (ha/wire)", k, wire.MaxKeepalive)
+		bad("keepalive", "%v is longer than %v, the most a heartbeat packet carries", k, wire.MaxKeepalive)
 		return false
 	}
 	return true

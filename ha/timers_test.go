@@ -132,7 +132,7 @@ func TestValidateWithUnknownTimers(t *testing.T) {
 		{"two readable timers still compared", pair(0, 2000*ms, 1000*ms, 0), []string{"keepalive"},
 			[]string{"deadtime: 1s must be longer than warntime 2s"}},
 		{"deadtime beside a keepalive too long, warntime derived", pair(1000*time.Hour, 0, 2000*ms, 0), nil,
-			[]string{"keepalive: 1000h0m0s is longer than 1h11m34.967295s, the most a heartbeat packet carries (ha/wire)"}},
+			[]string{"keepalive: 1000h0m0s is longer than 1h11m34.967295s, the most a heartbeat packet carries"}},
 		{"warntime beyond the default deadtime is warntime's", pair(0, 1000*time.Hour, 0, 0), nil,
 			[]string{"warntime: 1000h0m0s must be shorter than deadtime 400ms (unset: 4×keepalive)"}},
 	}

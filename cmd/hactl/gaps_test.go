@@ -15,10 +15,10 @@ import (
 func TestCheckConfigOneErrorPerCause(t *testing.T) {
 	runCheckCases(t, []checkCase{
 		{"keepalive too long, deadtime set", edit(caseBase, "id = 7\n", "id = 7\nkeepalive = \"1000h\"\ndeadtime = \"2s\"\n"), []string{
-			`FILE:4:13: cluster.keepalive: 1000h0m0s is longer than 1h11m34.967295s, the most a heartbeat packet carries (ha/wire)`,
+			`FILE:4:13: cluster.keepalive: 1000h0m0s is longer than 1h11m34.967295s, the most a heartbeat packet carries`,
 		}},
 		{"keepalive too long, warntime set", edit(caseBase, "id = 7\n", "id = 7\nkeepalive = \"1000h\"\nwarntime = \"2s\"\n"), []string{
-			`FILE:4:13: cluster.keepalive: 1000h0m0s is longer than 1h11m34.967295s, the most a heartbeat packet carries (ha/wire)`,
+			`FILE:4:13: cluster.keepalive: 1000h0m0s is longer than 1h11m34.967295s, the most a heartbeat packet carries`,
 		}},
 		// Only warntime is written: the error is its own, not the
 		// default deadtime's at [cluster].
