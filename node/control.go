@@ -64,8 +64,13 @@ func (n *Node) move(ctx context.Context, req ctl.Request, readyWait time.Duratio
 	}
 	move := n.agent.Takeover
 	if req.Verb == ctl.VerbStandby {
-		if err := n.awaitStandby(ctx, req.Group, readyWait); err != nil {
+		start := time.Now()
+		bs, err := n.awaitStandby(ctx, req.Group, readyWait)
+		if err != nil {
 			return nil, err
+		}
+		if len(bs) > 0 {
+			return nil, n.refuseStandby(bs, start)
 		}
 		move = n.agent.Standby
 		n.beforeRelease(req.Group)

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/hapair/hapair/ha"
 	"github.com/hapair/hapair/internal/ctl"
@@ -46,9 +47,7 @@ func (n *Node) drain(ctx context.Context, req ctl.Request) (any, error) {
 			return nil, err
 		}
 		if bs = slices.DeleteFunc(bs, func(b ha.StandbyBlock) bool { return b.Wait }); len(bs) > 0 {
-			err := standbyRefusal(bs, false, 0)
-			n.log.Warn(err.Error(), "topic", ha.TopicRefused)
-			return nil, err
+			return nil, n.refuseStandby(bs, time.Now())
 		}
 		n.drains.mu.Lock()
 		if n.drains.sentN == nil {

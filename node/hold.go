@@ -75,7 +75,10 @@ func (n *Node) standbyDrained(ctx context.Context, req ctl.Request) (any, error)
 	// Never hold SYNs for a move that cannot happen: the drain before this
 	// waited for the peer to be ready (drainState), so refuse now if it is
 	// not, before the hold (hactl then lifts the drain).
-	if err := n.awaitStandby(ctx, req.Group, 0); err != nil {
+	if bs, err := n.awaitStandby(ctx, req.Group, 0); err != nil || len(bs) > 0 {
+		if err == nil {
+			err = n.refuseStandby(bs, time.Now())
+		}
 		return nil, err
 	}
 	// One held move at a time: the hold is one table, and a second move's

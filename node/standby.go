@@ -25,30 +25,25 @@ const standbyPoll = 20 * time.Millisecond
 // awaitStandby waits, at most bound, until a standby of group ("" = all)
 // would hand it to a peer (ha.Machine.StandbyBlocked), before anything
 // changes here: a drain, a SYN hold, the standby priority. It returns the
-// refusal at once when waiting cannot help (both nodes in standby, no live
-// peer), or at bound with what the peer still lacks.
-func (n *Node) awaitStandby(ctx context.Context, group string, bound time.Duration) error {
+// groups still blocked: none once every one would move; at once those
+// that waiting cannot help (both nodes in standby, no live peer); at bound
+// those whose peer is still getting ready.
+func (n *Node) awaitStandby(ctx context.Context, group string, bound time.Duration) ([]ha.StandbyBlock, error) {
 	start := time.Now()
 	var said string
 	for {
 		bs, err := n.agent.StandbyBlocked(ctx, group)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if len(bs) == 0 {
 			if said != "" {
 				n.log.Info("standby: the peer is ready", "waited", time.Since(start).Round(time.Millisecond))
 			}
-			return nil
+			return nil, nil
 		}
-		waitable := true
-		for _, b := range bs {
-			waitable = waitable && b.Wait
-		}
-		if !waitable || time.Since(start) >= bound {
-			err := standbyRefusal(bs, waitable, time.Since(start))
-			n.log.Warn(err.Error(), "topic", ha.TopicRefused)
-			return err
+		if !waitable(bs) || time.Since(start) >= bound {
+			return bs, nil
 		}
 		if why := blocksText(bs); why != said {
 			said = why
@@ -56,10 +51,28 @@ func (n *Node) awaitStandby(ctx context.Context, group string, bound time.Durati
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("standby: waiting for the peer to be ready: %w", ctx.Err())
+			return nil, fmt.Errorf("standby: waiting for the peer to be ready: %w", ctx.Err())
 		case <-time.After(standbyPoll):
 		}
 	}
+}
+
+// refuseStandby is a standby's answer when awaitStandby, begun at start,
+// left groups blocked: the refusal, logged as the machine logs its own.
+func (n *Node) refuseStandby(bs []ha.StandbyBlock, start time.Time) error {
+	err := standbyRefusal(bs, waitable(bs), time.Since(start))
+	n.log.Warn(err.Error(), "topic", ha.TopicRefused)
+	return err
+}
+
+// waitable reports whether every block of bs may end by itself.
+func waitable(bs []ha.StandbyBlock) bool {
+	for _, b := range bs {
+		if !b.Wait {
+			return false
+		}
+	}
+	return true
 }
 
 // standbyRefusal is the error of a standby that waited (or could not wait)
