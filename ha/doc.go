@@ -81,4 +81,19 @@
 // it only keeps a healthy owner from handing over to a node that would
 // serve worse. The handover itself is the usual one: the returning node
 // starts, and the owner releases once it sees it claim the group.
+//
+// A standby (EventStandby, Heartbeat's hb_standby) of a gated group waits
+// for the same readiness, from the other side: the peer that would take the
+// group advertises NotReady while it is not ready to take it from its owner,
+// with or without auto_failback. The machine refuses a standby that would
+// not move the group now, with the reason (a peer in standby itself that
+// loses the tie, a peer not ready); StandbyBlocked lets the caller wait,
+// within a bound, for a block that can end by itself before it asks.
+//
+// A node that starts a group its live peer holds takes it over as that
+// peer decides too, and the peer releases it once it hears the claim:
+// both holding it meanwhile is a handover, not a split brain, and so is a
+// peer taking a group after this node's standby announced its release.
+// One still holding it a deadtime after the new owner took it is a split
+// brain after all.
 package ha
