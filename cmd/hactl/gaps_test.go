@@ -88,6 +88,9 @@ func TestCheckConfigProtocolText(t *testing.T) {
 		{"check host with a path", edit(caseBase, `check = { type = "connect" }`, `check = { type = "negotiate", host = "a/b", receive = "ok" }`), []string{
 			`FILE:22:38: service[0].check.host: "a/b": want a host name or address, optionally :port, as an HTTP Host header (RFC 9110 section 7.2)`,
 		}},
+		{"check request with a fragment", edit(caseBase, `check = { type = "connect" }`, `check = { type = "http", request = "/status#top" }`), []string{
+			`FILE:22:36: service[0].check.request: "/status#top": an HTTP request holds no fragment (#...): a client keeps it to itself; drop it, or percent-encode a '#' that is part of the path as %23`,
+		}},
 		{"check program and args", edit(caseBase, `check = { type = "connect" }`, `check = { type = "external", program = "/bin/chk\n", args = ["a", "b\rc"] }`), []string{
 			`FILE:22:40: service[0].check.program: "/bin/chk\n" holds a control character: a program's path and arguments take none`,
 			`FILE:22:67: service[0].check.args[1]: "b\rc" holds a control character: a program's path and arguments take none`,

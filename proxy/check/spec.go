@@ -85,13 +85,18 @@ func NormalizeRequest(r string) string {
 // RequestProblem says what is wrong with r as the path an HTTP check
 // requests, or returns "" when r is one: it must start with "/" and, as an
 // RFC 9112 section 3.2 request-target, hold no white space or controls
-// (net/http refuses to send those, so every probe would fail).
+// (net/http refuses to send those, so every probe would fail) and no
+// fragment: a "#" is the client's own (RFC 9110 section 4.2.5; browsers
+// and ldirectord's LWP never send it), and net/http would send it as
+// part of the path.
 func RequestProblem(r string) string {
 	switch {
 	case !strings.HasPrefix(r, "/"):
 		return fmt.Sprintf("%q: want an HTTP path starting with /", r)
 	case strings.ContainsFunc(r, func(c rune) bool { return c <= ' ' || c == 0x7f }):
 		return fmt.Sprintf("%q: an HTTP path holds no spaces or control characters (percent-encode them, e.g. %%20)", r)
+	case strings.Contains(r, "#"):
+		return fmt.Sprintf("%q: an HTTP request holds no fragment (#...): a client keeps it to itself; drop it, or percent-encode a '#' that is part of the path as %%23", r)
 	}
 	return ""
 }

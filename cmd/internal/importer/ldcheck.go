@@ -218,9 +218,11 @@ func isDigits(s string) bool {
 
 // ldRequest is the path ldirectord's request=VALUE asks for: it puts the
 // request after "http://HOST:PORT/" and LWP's URI module percent-encodes
-// the bytes a URI cannot hold, so a space is sent as %20; hapair's check
-// sends its path as written and refuses spaces and controls.
+// the bytes a URI cannot hold, so a space is sent as %20, and keeps a
+// "#fragment" to itself; hapair's check sends its path as written and
+// refuses spaces, controls and fragments.
 func ldRequest(r string) string {
+	r, _, _ = strings.Cut(r, "#")
 	var b strings.Builder
 	for _, c := range []byte(pcheck.NormalizeRequest(r)) {
 		if c <= ' ' || c == 0x7f {

@@ -47,6 +47,8 @@ func TestLdirectord(t *testing.T) {
 			want: want{complete: true, toml: []string{`interval = "3s"`, "quiescent = false", `fallback = "198.18.2.1:80"`}}},
 		{name: "request without a slash, virtualhost, httpmethod", cf: "virtual=198.18.0.20:80\n\treal=198.18.1.1:80 gate\n\tservice=http\n\trequest=\"index.html\"\n\treceive=\"Test Page\"\n\tvirtualhost=www.example.com\n\thttpmethod=HEAD\n",
 			want: want{complete: true, toml: []string{`request = "/index.html", receive = "Test Page", host = "www.example.com"`}, warns: []string{"ldirectord.cf:7: httpmethod=HEAD: not carried over"}}},
+		{name: "a request's fragment is dropped, as ldirectord's LWP keeps it to itself", cf: "virtual=198.18.0.20:80\n\treal=198.18.1.1:80 gate\n\tservice=http\n\trequest=\"/index.html#top\"\n\treceive=\"ok\"\n",
+			want: want{complete: true, toml: []string{`request = "/index.html", receive = "ok"`}, notTOML: []string{"#top"}}},
 		{name: "a virtualhost no Host header can carry is not carried over", cf: "virtual=198.18.0.20:80\n\treal=198.18.1.1:80 gate\n\tservice=http\n\trequest=\"/\"\n\treceive=\"ok\"\n\tvirtualhost=\"www.example.com/x\"\n",
 			want: want{complete: true, toml: []string{`request = "/", receive = "ok", interval`}, notTOML: []string{"host ="},
 				warns: []string{`ldirectord.cf:6: virtualhost="www.example.com/x": not carried over: "www.example.com/x": want a host name or address, optionally :port, as an HTTP Host header (RFC 9110 section 7.2); the check sends the real's address`}}},
