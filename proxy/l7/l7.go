@@ -148,6 +148,11 @@ type Proxy struct {
 	slowLn   *chanListener
 	slowOnce sync.Once
 	handOffs atomic.Uint64
+	// Workers serve client connections one after another (workers.go).
+	handoff     chan *gatedConn
+	stopWorkers chan struct{}
+	stopOnce    sync.Once
+	idleWorkers atomic.Int32
 }
 
 // errNoReal ends a request with 503.
@@ -161,7 +166,7 @@ func New(p upstream.Picker, cfg Config, logger *slog.Logger) *Proxy {
 	cfg = cfg.withDefaults()
 	clk := clock.Or(cfg.Clock)
 	px := &Proxy{picker: p, log: logger, clock: clk, pace: pacer.New(logger, "accept failed, backing off", clk),
-		clientTimeouts: cfg, slowLn: newChanListener()}
+		clientTimeouts: cfg, slowLn: newChanListener(), handoff: make(chan *gatedConn), stopWorkers: make(chan struct{})}
 	px.cfg.Store(&cfg)
 	px.pool.Store(newConnPool(cfg, clk))
 	px.rp = &httputil.ReverseProxy{
@@ -232,8 +237,9 @@ func (p *Proxy) SetGate(g *connlimit.Gate, done <-chan struct{}) {
 }
 
 // Serve answers HTTP on ln until ln is closed (or Close or Shutdown
-// closes it), then returns nil. Each connection gets its own goroutine on
-// the fast path (conn.go).
+// closes it), then returns nil. Each connection gets a goroutine of its
+// own on the fast path (conn.go) while it is open: one that served an
+// earlier connection when one waits (workers.go).
 func (p *Proxy) Serve(ln net.Listener) error {
 	if !p.lns.Add(ln) {
 		return nil
@@ -249,7 +255,7 @@ func (p *Proxy) Serve(ln net.Listener) error {
 			}
 			return err
 		}
-		go p.serveConn(c.(*gatedConn))
+		p.dispatch(c.(*gatedConn))
 	}
 }
 
@@ -276,6 +282,7 @@ func deferAccept(ln net.Listener) {
 // closeListeners stops Serve, new connections and further hand-offs.
 func (p *Proxy) closeListeners() {
 	p.shutting.Store(true)
+	p.stopIdleWorkers()
 	for _, ln := range p.lns.Close() {
 		_ = ln.Close()
 	}
