@@ -352,7 +352,7 @@ type Check struct {
 	// Type is one of check.Types(), N being a positive integer; default
 	// check.DefaultType (connect) for tcp; udp services must name one that
 	// probes UDP (sip or external). "" when the file says type = "off":
-	// no checks, every real up (ldirectord's checktype=off).
+	// no checks, every real up (ldirectord's checktype=on).
 	Type     string
 	Request  string         // HTTP path (default "/"; "index.html" is "/index.html", as ldirectord)
 	Host     string         // HTTP Host header (default the real's address)

@@ -41,7 +41,7 @@ func (c *reader) check(path string, r *config.RawCheck, protocol string) check.S
 		s.Receive = c.k.Regexp(path+".receive", r.Receive)
 	}
 	if s.Type == check.Off {
-		// No check: every real counts as up (ldirectord's checktype=off).
+		// No check: every real counts as up (ldirectord's checktype=on).
 		// Any other key would configure a check that never runs.
 		for _, k := range c.k.ChildKeys(path) {
 			if k != "type" {

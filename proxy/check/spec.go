@@ -20,7 +20,7 @@ type Spec struct {
 	// Type is connect, negotiate, http, sip, external, or a positive integer
 	// N: connect at every interval and negotiate at every Nth (ldirectord).
 	// "" means no check: every real counts as up (had.toml's type = "off",
-	// ldirectord's checktype=off).
+	// ldirectord's checktype=on).
 	Type string
 	// Request is the HTTP path for negotiate, http and N (default "/";
 	// "index.html" means "/index.html", see NormalizeRequest).

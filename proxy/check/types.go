@@ -60,7 +60,7 @@ var keys = []struct {
 }
 
 // Off is the type name for no check at all: every real counts as up, as
-// with ldirectord's checktype=off. It is not a row of the table: a
+// with ldirectord's checktype=on. It is not a row of the table: a
 // service whose check is off has Spec.Type "" (see Spec.Type).
 const Off = "off"
 

@@ -61,6 +61,8 @@ func (im *importer) ldCheck(s *service, v *ldVirtual, get func(string) (ldValue,
 	case "ping":
 		im.warnf(ct.at, "checktype=ping: hapair has no ICMP check for reals; connect used")
 		c.typ = "connect"
+	case "on":
+		im.noCheck(s, ct.at, "checktype=on")
 	case "off":
 		im.ldOff(s, ct)
 	case "external", "external-perl":
@@ -99,9 +101,23 @@ func (im *importer) ldCheck(s *service, v *ldVirtual, get func(string) (ldValue,
 	im.ldTiming(s, get)
 }
 
-// ldOff handles checktype=off and UDP services hapair cannot probe.
+// ldOff maps checktype=off: ldirectord(8) "no checking will take place and
+// no real or fallback servers will be activated". hapair has no switched-off
+// service, so the nearest is a service whose every real has weight 0 (no new
+// connection, as IPVS's weight 0) and no fallback; check type off, so
+// nothing turns a real back on until the weights are edited.
 func (im *importer) ldOff(s *service, ct ldValue) {
-	im.noCheck(s, ct.at, "checktype="+ct.val)
+	s.check = check{typ: "off"}
+	for _, r := range s.reals {
+		r.weight, r.wset = 0, true
+	}
+	dropped := ""
+	if s.fallback != "" {
+		dropped = " and fallback " + s.fallback + " not imported"
+		s.fallback = ""
+	}
+	s.notes = append(s.notes, "checktype=off: ldirectord activated no real and no fallback; every real at weight 0: set the weights and a check to turn this service on")
+	im.warnf(ct.at, "checktype=off: ldirectord activates no real and no fallback; hapair has no switched-off service, so every real is written with weight = 0%s: the service takes no new connection until its weights are set", dropped)
 }
 
 func (im *importer) ldHTTP(s *service, v *ldVirtual, get func(string) (ldValue, bool), ct ldValue, kind string) {

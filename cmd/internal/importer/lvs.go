@@ -246,7 +246,7 @@ func (im *importer) scheduler(at src, what, name string) string {
 
 // noCheck sets the check of a service whose source did not check its reals
 // (why says which directive or format): check type "off", every real up,
-// as ldirectord's checktype=off and bare ipvsadm rules behave.
+// as ldirectord's checktype=on and bare ipvsadm rules behave.
 func (im *importer) noCheck(s *service, at src, why string) {
 	s.check = check{typ: "off"}
 	s.notes = append(s.notes, why+": check type off, every real counts as up; consider a real check")
