@@ -182,12 +182,15 @@ func (im *importer) parseHaresources(file string, data []byte, h *hacf, readLD l
 			continue
 		}
 		if !containsStr(im.m.cluster.nodes, node) {
-			if len(im.m.cluster.nodes) == maxNodes {
-				im.refusef(at, "node %s is not a node line in ha.cf, and the cluster has hapair's %d nodes already; group not imported", node, maxNodes)
-				continue
+			// Heartbeat refuses a haresources line whose node is not a
+			// node of ha.cf: a typo, or a node taken out of the cluster,
+			// is not a new member.
+			known := "it has none"
+			if len(im.m.cluster.nodes) > 0 {
+				known = "nodes " + strings.Join(im.m.cluster.nodes, ", ")
 			}
-			im.warnf(at, "node %s is not a node line in ha.cf; added to cluster.nodes", node)
-			im.m.cluster.nodes = append(im.m.cluster.nodes, node)
+			im.refusef(at, "node %s is not a node line in ha.cf (%s); group not imported", node, known)
+			continue
 		}
 		g := &group{at: at, preferred: node}
 		if len(f) == 1 {
