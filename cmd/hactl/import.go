@@ -1,10 +1,13 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 
 	"github.com/hapair/hapair/cmd/internal/importer"
 )
@@ -69,11 +72,17 @@ func runImport(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "hactl: import: %v\n", err)
 		return exitUsage
 	}
+	if *out != "" {
+		if src, ok := sameFileAs(*out, res.Sources); ok {
+			fmt.Fprintf(stderr, "hactl: import: -o %s is the source %s: writing there would destroy the setup being imported; give another file\n", *out, src)
+			return exitUsage
+		}
+	}
 	for _, w := range res.Warnings {
 		fmt.Fprintln(stderr, w)
 	}
 	if *out != "" {
-		if err := os.WriteFile(*out, res.TOML, 0o600); err != nil {
+		if err := writeAtomic(*out, res.TOML); err != nil {
 			fmt.Fprintf(stderr, "hactl: import: %v\n", err)
 			return exitUsage
 		}
@@ -85,4 +94,62 @@ func runImport(args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	return exitOK
+}
+
+// sameFileAs returns the source that out is (os.SameFile: also through a
+// link or another spelling of the path), if any.
+func sameFileAs(out string, sources []string) (string, bool) {
+	ofi, err := os.Stat(out)
+	if err != nil {
+		return "", false // not there yet: no source
+	}
+	for _, s := range sources {
+		if fi, err := os.Stat(s); err == nil && os.SameFile(ofi, fi) {
+			return s, true
+		}
+	}
+	return "", false
+}
+
+// writeAtomic writes data to path (mode 0600) through a temporary file in
+// the same directory renamed over it, so a failure leaves path as it was
+// and never a half-written TOML.
+func writeAtomic(path string, data []byte) (err error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return cannotWrite(path, err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if _, err = tmp.Write(data); err != nil {
+		return cannotWrite(path, err)
+	}
+	if err = tmp.Sync(); err != nil {
+		return cannotWrite(path, err)
+	}
+	if err = tmp.Close(); err != nil {
+		return cannotWrite(path, err)
+	}
+	if err = os.Rename(tmp.Name(), path); err != nil {
+		return cannotWrite(path, err)
+	}
+	return nil
+}
+
+// cannotWrite names path and the system's reason, not the temporary file
+// or the system call the reason came from.
+func cannotWrite(path string, err error) error {
+	var pe *fs.PathError
+	var le *os.LinkError
+	switch {
+	case errors.As(err, &pe):
+		err = pe.Err
+	case errors.As(err, &le):
+		err = le.Err
+	}
+	return fmt.Errorf("cannot write %s: %w", path, err)
 }

@@ -105,3 +105,71 @@ func TestImport(t *testing.T) {
 		})
 	}
 }
+
+// TestImportRefusesItsSource: -o naming a file the import read (also
+// through a symbolic link, or the ldirectord.cf a haresources line names)
+// is refused before anything is written, and the source is left as it was.
+func TestImportRefusesItsSource(t *testing.T) {
+	um := copyDir(t, seeds+"ultramonkey")
+	link := filepath.Join(t.TempDir(), "had.toml")
+	if err := os.Symlink(filepath.Join(um, "ha.cf"), link); err != nil {
+		t.Fatal(err)
+	}
+	ld := filepath.Join(um, "ldirectord.cf")
+	tests := []struct {
+		desc   string
+		args   []string
+		source string // the file that must not change
+		stderr string
+	}{
+		{"ldirectord -o its own file", []string{"import", "ldirectord", ld, "-o", ld}, ld,
+			"hactl: import: -o " + ld + " is the source " + ld + ": writing there would destroy the setup being imported; give another file\n"},
+		{"heartbeat -o a link to its ha.cf", []string{"import", "heartbeat", um, "-o", link}, filepath.Join(um, "ha.cf"),
+			"hactl: import: -o " + link + " is the source " + um + "/ha.cf: writing there would destroy the setup being imported; give another file\n"},
+		{"heartbeat -o the ldirectord.cf its haresources names", []string{"import", "heartbeat", "-o", um + "/./ldirectord.cf", um}, ld,
+			"hactl: import: -o " + um + "/./ldirectord.cf is the source " + ld + ": writing there would destroy the setup being imported; give another file\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			before, err := os.ReadFile(tc.source)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var stdout, stderr bytes.Buffer
+			if code := run(tc.args, &stdout, &stderr); code != exitUsage {
+				t.Errorf("exit %d, want %d", code, exitUsage)
+			}
+			if stderr.String() != tc.stderr {
+				t.Errorf("stderr:\n%s\nwant:\n%s", stderr.String(), tc.stderr)
+			}
+			if after, _ := os.ReadFile(tc.source); !bytes.Equal(after, before) {
+				t.Errorf("%s changed:\n%s", tc.source, after)
+			}
+		})
+	}
+}
+
+// TestImportWriteFailsWhole: an -o that cannot be written (here a
+// directory: the rename over it fails) is an error naming it, and leaves no
+// temporary or partial file behind.
+func TestImportWriteFailsWhole(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "had.toml")
+	if err := os.Mkdir(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"import", "ldirectord", "-o", out, seeds + "ultramonkey/ldirectord.cf"}, &stdout, &stderr)
+	if code != exitUsage {
+		t.Errorf("exit %d, want %d", code, exitUsage)
+	}
+	if want := "hactl: import: cannot write " + out + ": file exists\n"; !strings.HasSuffix(stderr.String(), want) {
+		t.Errorf("stderr:\n%s\nwant it to end with %q", stderr.String(), want)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".had.toml.tmp*")); len(left) != 0 {
+		t.Errorf("temporary files left: %v", left)
+	}
+	if ents, _ := os.ReadDir(out); len(ents) != 0 {
+		t.Errorf("%s holds %d entries, want none", out, len(ents))
+	}
+}

@@ -30,8 +30,16 @@ func Heartbeat(dir string) (*Result, error) {
 // heartbeat is Heartbeat with its file access injected; dir names the files
 // in messages, abs is the directory the authkeys path in the output points
 // into.
-func heartbeat(dir, abs string, read readFunc, stat func(string) (fs.FileInfo, error)) (*Result, error) {
+func heartbeat(dir, abs string, readFile readFunc, stat func(string) (fs.FileInfo, error)) (*Result, error) {
 	im := &importer{}
+	var sources []string
+	read := func(name string) ([]byte, error) {
+		data, err := readFile(name)
+		if err == nil {
+			sources = append(sources, name)
+		}
+		return data, err
+	}
 	im.findScript = func(name string) (string, bool) {
 		// Heartbeat ran NAME from /etc/ha.d/resource.d or /etc/init.d; the
 		// imported directory stands for /etc/ha.d.
@@ -100,7 +108,9 @@ func heartbeat(dir, abs string, read readFunc, stat func(string) (fs.FileInfo, e
 			return cands[0], nil, first
 		})
 	}
-	return im.result(), nil
+	res := im.result()
+	res.Sources = sources
+	return res, nil
 }
 
 func unwrapPath(err error) error {

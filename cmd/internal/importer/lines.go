@@ -42,7 +42,9 @@ func importFile(what, path string, parse func(path string, data []byte) *Result)
 	if err != nil {
 		return nil, cannotRead(what, err)
 	}
-	return parse(path, data), nil
+	res := parse(path, data)
+	res.Sources = []string{path}
+	return res, nil
 }
 
 // cannotRead is the error for a file (what: "ha.cf", "ipvsadm rules")

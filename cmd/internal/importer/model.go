@@ -47,6 +47,9 @@ func (w Warning) String() string {
 type Result struct {
 	TOML     []byte
 	Warnings []Warning
+	// Sources are the files read, as named in the warnings: an output
+	// written over one of them would destroy the setup it came from.
+	Sources []string
 }
 
 // Complete reports whether everything essential was converted (no warning is
