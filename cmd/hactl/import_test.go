@@ -57,6 +57,8 @@ func TestImport(t *testing.T) {
 		// here, which would look them up.
 		{"zeus with -listen", []string{"import", "zeus", "-listen", "198.18.0.20:80", seeds + "zeus/monitor.cfg"}, "", 0,
 			[]string{`listen = "198.18.0.20:80"`, `{ address = "webserver3:9080" }`, `{ script = "/usr/local/bin/check-db", args = ["SERVER=database-server"], interval = "5s" }`}, nil, ""},
+		{"zeus without -listen: a placeholder, exit 1", []string{"import", "zeus", seeds + "zeus/monitor.cfg"}, "", 1,
+			[]string{`listen = "192.0.2.1:80"`, "# PLACEHOLDER listen"}, []string{seeds + `zeus/monitor.cfg: not converted: monitor.cfg does not say which address and port its pools serve: listen = "192.0.2.1:80", a documentation-range (RFC 5737) placeholder, stands in, and is the group's VIP; give the service's address with -listen ADDR:PORT` + "\n", "hactl: import: incomplete"}, ""},
 		{"zeus with a bad -listen", []string{"import", "zeus", "-listen", "nowhere", seeds + "zeus/monitor.cfg"}, "", 2, nil, []string{`zeus listen address "nowhere"`}, ""},
 		{"missing directory", []string{"import", "heartbeat", um + "/nope"}, "", 2, nil, []string{"hactl: import: cannot read " + um + "/nope/ha.cf: no such file or directory\n"}, ""},
 		{"unknown format", []string{"import", "keepalived", "x"}, "", 2, nil, []string{`unknown format "keepalived"`}, ""},

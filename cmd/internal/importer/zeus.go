@@ -9,16 +9,18 @@ import (
 	"time"
 )
 
-// DefaultZeusListen is the service address a monitor.cfg import uses when
-// none is given: monitor.cfg names pools and monitors, not the service they
-// belong to (that lived in the Zeus Admin Server).
-const DefaultZeusListen = "0.0.0.0:80"
+// zeusPort is the port of the placeholder listen address when -listen is
+// not given: monitor.cfg names pools and monitors, not the service they
+// belong to (that lived in the Zeus Admin Server); reals without a port get
+// it too.
+const zeusPort = 80
 
 // Zeus imports a Zeus Load Balancer monitor.cfg: MASTERS become the
 // service's reals, SLAVES its backups, each SCRIPT a monitor run every
 // TIMEPERIOD seconds; traffic moves to the backups while any monitor prints
-// FAIL, as Zeus's service-monitor did. listen is the service's ADDR:PORT
-// ("" for DefaultZeusListen, with a warning). The error is non-nil only when
+// FAIL, as Zeus's service-monitor did. listen is the service's ADDR:PORT;
+// "" gives a documentation-range (RFC 5737) placeholder on port 80 and a
+// refusal (the import is incomplete). The error is non-nil only when
 // the file cannot be read or listen is not an address and port.
 func Zeus(path, listen string) (*Result, error) {
 	if listen != "" {
@@ -36,13 +38,11 @@ func Zeus(path, listen string) (*Result, error) {
 func zeus(file string, data []byte, listen string) *Result {
 	im := newImporter("zeus", file)
 	s := &service{at: src{file, 0}, name: "zeus", check: check{typ: "connect"}}
-	if listen == "" {
-		listen = DefaultZeusListen
-		im.warnf(src{file, 0}, "monitor.cfg does not say which service its pools serve: listen = %q stands in (give the service's address with -listen)", listen)
-		s.notes = append(s.notes, "PLACEHOLDER listen: the Zeus service's address and port (hactl import zeus -listen ADDR:PORT)")
+	port := zeusPort
+	if listen != "" {
+		s.listen = listen
+		port = int(netip.MustParseAddrPort(listen).Port())
 	}
-	s.listen = netip.MustParseAddrPort(listen).String()
-	port := int(netip.MustParseAddrPort(listen).Port())
 	var period time.Duration
 	var periodAt src
 	seen := map[string]src{}
@@ -119,6 +119,9 @@ func zeus(file string, data []byte, listen string) *Result {
 	}
 	s.notes = append(s.notes, "Zeus master/slave pools: reals are MASTERS, backups are SLAVES; traffic moves to the backups while a monitor prints FAIL (or every master is down)")
 	im.m.services = append(im.m.services, s)
+	if s.listen == "" {
+		im.zeusPlaceholder(s)
+	}
 	im.m.template = true
 	return im.result()
 }
@@ -139,4 +142,19 @@ func (im *importer) zeusNode(at src, key, h string, port int) *real {
 		return nil
 	}
 	return &real{at: at, address: hp.String()}
+}
+
+// zeusPlaceholder gives s, whose address monitor.cfg does not say, a
+// documentation-range (RFC 5737) listen address, which the template group
+// then holds as its VIP: the import loads, and is incomplete (exit 1) until
+// the address is written. s is already in the model, so the placeholder is
+// none of its reals' addresses.
+func (im *importer) zeusPlaceholder(s *service) {
+	addr := "192.0.2.1" // only a source naming every documentation address lacks one
+	if a, ok := im.placeholders(1, 0); ok {
+		addr = a[0]
+	}
+	s.listen = netip.AddrPortFrom(netip.MustParseAddr(addr), zeusPort).String()
+	s.notes = append(s.notes, "PLACEHOLDER listen: a documentation-range (RFC 5737) address for the Zeus service's address and port, which monitor.cfg does not say (hactl import zeus -listen ADDR:PORT)")
+	im.refusef(s.at, "monitor.cfg does not say which address and port its pools serve: listen = %q, a documentation-range (RFC 5737) placeholder, stands in, and is the group's VIP; give the service's address with -listen ADDR:PORT", s.listen)
 }
