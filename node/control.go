@@ -206,12 +206,7 @@ func realDone(self string, nodes []string, req ctl.Request, real netip.AddrPort)
 	if req.Real != what {
 		what = fmt.Sprintf("%s (%s)", req.Real, real)
 	}
-	var peers []string
-	for _, n := range nodes {
-		if n != self {
-			peers = append(peers, n)
-		}
-	}
+	peers := peersOf(self, nodes)
 	done := fmt.Sprintf("real %s of service %s %sd", what, req.Service, req.Action)
 	if len(peers) == 0 {
 		return done
@@ -224,12 +219,45 @@ func realDone(self string, nodes []string, req ctl.Request, real netip.AddrPort)
 	return fmt.Sprintf("%s on %s only; if it is disabled on %s too, run there: %s", done, self, joinAnd(peers), cmd)
 }
 
+// notSelf refuses `hactl peer reset` of this node itself (self, one of
+// nodes): a node keeps no replay state of its own heartbeats, and "not one
+// of nodes" would contradict the node list it prints. The error says where
+// the command does what was meant: on the peer that drops self's heartbeats.
+func notSelf(self string, nodes []string, peer string) error {
+	if peer != self {
+		return nil
+	}
+	cmd := "hactl peer reset " + self
+	switch peers := peersOf(self, nodes); len(peers) {
+	case 0:
+		return fmt.Errorf("%s is this node; peer reset is for a peer, and this cluster has none", self)
+	case 1:
+		return fmt.Errorf("%s is this node; peer reset is for a peer: to have %s accept %s's heartbeats again, run %s on %s", self, peers[0], self, cmd, peers[0])
+	default:
+		return fmt.Errorf("%s is this node; peer reset is for a peer: to have a peer (%s) accept %s's heartbeats again, run %s on it", self, joinAnd(peers), self, cmd)
+	}
+}
+
+// peersOf is nodes without self, in order.
+func peersOf(self string, nodes []string) []string {
+	var peers []string
+	for _, n := range nodes {
+		if n != self {
+			peers = append(peers, n)
+		}
+	}
+	return peers
+}
+
 // peerReset is `hactl peer reset PEER`: forget the peer's replay state in
 // the links (ha/link) and its generation in the machine, logged as an
 // operator decision and put in the status timeline.
 func (n *Node) peerReset(ctx context.Context, req ctl.Request) (any, error) {
 	if req.Action != "reset" {
 		return nil, fmt.Errorf("peer: action %q is not reset", req.Action)
+	}
+	if err := notSelf(n.self, n.config().Cluster.Nodes, req.Peer); err != nil {
+		return nil, err
 	}
 	if n.links == nil {
 		return nil, fmt.Errorf("peer reset %s: no links", req.Peer)

@@ -102,7 +102,7 @@ func joinAnd(s []string) string {
 // the table says so where the operator looks after a switchover. "" when
 // no real is drained, or for a node without peers.
 func drainNote(snap *proxy.Snapshot, self string, nodes []string) string {
-	var drained, peers []string
+	var drained []string
 	for _, s := range snap.Services {
 		for _, r := range s.Reals {
 			if r.Draining {
@@ -110,11 +110,7 @@ func drainNote(snap *proxy.Snapshot, self string, nodes []string) string {
 			}
 		}
 	}
-	for _, n := range nodes {
-		if n != self {
-			peers = append(peers, n)
-		}
-	}
+	peers := peersOf(self, nodes)
 	if len(drained) == 0 || len(peers) == 0 {
 		return ""
 	}

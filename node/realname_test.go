@@ -92,3 +92,23 @@ func TestDrainNote(t *testing.T) {
 		t.Errorf("drainNote with nothing drained = %q, want none", got)
 	}
 }
+
+// TestNotSelf: the refusal of `hactl peer reset SELF` for a cluster of
+// one, two and three nodes; any other name passes to the links' own check.
+func TestNotSelf(t *testing.T) {
+	for _, tc := range []struct {
+		nodes []string
+		want  string
+	}{
+		{[]string{"lb1"}, "lb1 is this node; peer reset is for a peer, and this cluster has none"},
+		{[]string{"lb1", "lb2"}, "lb1 is this node; peer reset is for a peer: to have lb2 accept lb1's heartbeats again, run hactl peer reset lb1 on lb2"},
+		{[]string{"lb0", "lb1", "lb2"}, "lb1 is this node; peer reset is for a peer: to have a peer (lb0 and lb2) accept lb1's heartbeats again, run hactl peer reset lb1 on it"},
+	} {
+		if err := notSelf("lb1", tc.nodes, "lb1"); err == nil || err.Error() != tc.want {
+			t.Errorf("notSelf(lb1, %v) = %v,\nwant %s", tc.nodes, err, tc.want)
+		}
+	}
+	if err := notSelf("lb1", []string{"lb1", "lb2"}, "lb9"); err != nil {
+		t.Errorf("notSelf(lb9) = %v, want nil (the links name an unknown node)", err)
+	}
+}
