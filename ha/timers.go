@@ -68,7 +68,8 @@ var timerRules = []timerRule{
 // setTimers says which of the ruled timers c sets rather than leaves to
 // WithDefaults.
 func (c *Config) setTimers() map[string]bool {
-	return map[string]bool{"keepalive": c.Keepalive != 0, "warntime": c.Warntime != 0, "deadtime": c.Deadtime != 0, "initdead": c.Initdead != 0}
+	return map[string]bool{"keepalive": c.Keepalive != 0, "warntime": c.Warntime != 0, "deadtime": c.Deadtime != 0, "initdead": c.Initdead != 0,
+		"failback_hold": c.FailbackHold != 0, "fail_backoff": c.FailBackoff != 0}
 }
 
 // keepaliveOK reports whether c's keepalive (after WithDefaults) is one a
@@ -95,7 +96,10 @@ func (c *Config) validateTiming(set map[string]bool, unknown []string, bad func(
 		d    time.Duration
 	}{{"keepalive", c.Keepalive}, {"warntime", c.Warntime}, {"deadtime", c.Deadtime},
 		{"initdead", c.Initdead}, {"failback_hold", c.FailbackHold}, {"fail_backoff", c.FailBackoff}} {
-		if t.d < 0 {
+		// An unset timer derived from a keepalive beyond a packet's
+		// range may have wrapped around (4×1000000h): the keepalive's
+		// own error is the one to report.
+		if t.d < 0 && (set[t.name] || c.Keepalive <= wire.MaxKeepalive) {
 			bad(t.name, "%v: want a positive duration", t.d)
 		}
 	}

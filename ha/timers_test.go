@@ -133,6 +133,8 @@ func TestValidateWithUnknownTimers(t *testing.T) {
 			[]string{"deadtime: 1s must be longer than warntime 2s"}},
 		{"deadtime beside a keepalive too long, warntime derived", pair(1000*time.Hour, 0, 2000*ms, 0), nil,
 			[]string{"keepalive: 1000h0m0s is longer than 1h11m34.967295s, the most a heartbeat packet carries"}},
+		{"a keepalive whose derived timers wrap around is one error", pair(1000000*time.Hour, 0, 0, 0), nil,
+			[]string{"keepalive: 1000000h0m0s is longer than 1h11m34.967295s, the most a heartbeat packet carries"}},
 		{"warntime beyond the default deadtime is warntime's", pair(0, 1000*time.Hour, 0, 0), nil,
 			[]string{"warntime: 1000h0m0s must be shorter than deadtime 400ms (unset: 4×keepalive)"}},
 	}

@@ -20,6 +20,11 @@ func TestCheckConfigOneErrorPerCause(t *testing.T) {
 		{"keepalive too long, warntime set", edit(caseBase, "id = 7\n", "id = 7\nkeepalive = \"1000h\"\nwarntime = \"2s\"\n"), []string{
 			`FILE:4:13: cluster.keepalive: 1000h0m0s is longer than 1h11m34.967295s, the most a heartbeat packet carries`,
 		}},
+		// 4×1000000h wraps around: the derived timers (and fail_backoff,
+		// no key of the file) are not negative errors of their own.
+		{"keepalive so long its derived timers wrap around", edit(caseBase, "id = 7\n", "id = 7\nkeepalive = \"1000000h\"\n"), []string{
+			`FILE:4:13: cluster.keepalive: 1000000h0m0s is longer than 1h11m34.967295s, the most a heartbeat packet carries`,
+		}},
 		// Only warntime is written: the error is its own, not the
 		// default deadtime's at [cluster].
 		{"warntime beyond the default deadtime", edit(caseBase, "id = 7\n", "id = 7\nwarntime = \"1000h\"\n"), []string{
