@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/hapair/hapair/authkeys"
@@ -126,6 +127,16 @@ type CheckOptions struct {
 	NoHost bool
 }
 
+// Validate refuses Node with NoHost: Node names the node whose host facts
+// NoHost leaves out. hactl check-config and had --check both refuse the
+// pair with this error, which names their flags (--node, --no-host).
+func (o CheckOptions) Validate() error {
+	if o.NoHost && o.Node != "" {
+		return fmt.Errorf("--node %s checks this host as that node, --no-host leaves the host out: give one", o.Node)
+	}
+	return nil
+}
+
 // Report is what Check found in a config that had would start with.
 type Report struct {
 	Path    string
@@ -155,6 +166,9 @@ type Report struct {
 // as is, naming the node it was built for.
 func Check(path string, o CheckOptions) (Report, error) {
 	r := Report{Path: path}
+	if err := o.Validate(); err != nil {
+		return r, err
+	}
 	var cfg *config.Config
 	var err error
 	var names *standInHosts
@@ -232,9 +246,15 @@ func (r Report) Summary() string {
 			hostFacts += " (host names not resolved: " + strings.Join(r.Unresolved, ", ") + ")"
 		}
 	}
+	// A relative authkeys is the config file's directory's; a config in
+	// the working directory would make it "authkeys authkeys ok".
+	keys := c.Cluster.Authkeys
+	if abs, err := filepath.Abs(keys); err == nil {
+		keys = abs
+	}
 	return fmt.Sprintf("config ok: %s in cluster %q id %d, %s, %s; authkeys %s ok (%s, signing with %d); %s",
 		who, c.Cluster.Name, c.Cluster.ID, plural(len(c.Groups), "group"), plural(len(c.Services), "service"),
-		c.Cluster.Authkeys, plural(len(r.Keyring.KeyIDs()), "key"), r.Keyring.SignKeyID(), hostFacts)
+		keys, plural(len(r.Keyring.KeyIDs()), "key"), r.Keyring.SignKeyID(), hostFacts)
 }
 
 // ErrorLines is how hactl check-config and had print err, from Check or

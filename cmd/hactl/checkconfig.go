@@ -53,8 +53,8 @@ func runCheckConfig(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "hactl: check-config: one config file at a time, got %q\n", files)
 		fs.Usage()
 		return exitUsage
-	case o.NoHost && o.Node != "":
-		fmt.Fprintf(stderr, "hactl: check-config: --node %s checks this host as that node, --no-host leaves the host out: give one\n", o.Node)
+	case o.Validate() != nil:
+		fmt.Fprintf(stderr, "hactl: check-config: %v\n", o.Validate())
 		fs.Usage()
 		return exitUsage
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -129,5 +130,19 @@ func TestCheckConfigAuthkeys(t *testing.T) {
 				t.Errorf("check-config stdout %q stderr %q,\nwant stderr %q", stdout.String(), stderr.String(), c.want)
 			}
 		})
+	}
+}
+
+// TestCheckConfigRelativeAuthkeys: a relative authkeys path is the config
+// file's directory's, and the summary names the file read, not "authkeys
+// authkeys ok" for a config in the working directory.
+func TestCheckConfigRelativeAuthkeys(t *testing.T) {
+	path := writeCase(t, caseBase) // authkeys = "authkeys", beside it
+	dir := filepath.Dir(path)
+	t.Chdir(dir)
+	code, stdout, stderr := runHactl("check-config", "--no-host", "svc.toml")
+	want := `svc.toml: config ok: nodes lb1 and lb2 in cluster "web" id 7, 1 group, 1 service; authkeys ` + filepath.Join(dir, "authkeys") + " ok (1 key, signing with 1); host facts not checked\n"
+	if code != exitOK || stdout != want {
+		t.Errorf("check-config svc.toml in its directory = exit %d, stdout:\n%s\nwant 0 and:\n%s\nstderr: %s", code, stdout, want, stderr)
 	}
 }

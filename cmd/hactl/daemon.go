@@ -150,19 +150,15 @@ func callPrint(stdout, stderr io.Writer, had target, req ctl.Request) int {
 }
 
 // printAs writes doc as indented JSON when format is "json" and calls text
-// when it is "text"; any other format is a usage error of verb.
-func printAs(stdout, stderr io.Writer, verb, format string, doc any, text func()) int {
-	switch format {
-	case "json":
+// otherwise ("text": query refused any other format before asking had).
+func printAs(stdout io.Writer, format string, doc any, text func()) int {
+	if format == "json" {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		enc.Encode(doc)
-	case "text":
-		text()
-	default:
-		fmt.Fprintf(stderr, "hactl: %s: unknown output format %q, want text or json\n", verb, format)
-		return exitUsage
+		return exitOK
 	}
+	text()
 	return exitOK
 }
 
@@ -186,6 +182,12 @@ func query(verb string, args []string, stderr io.Writer, out any) (format string
 	if !ok {
 		return "", exitUsage
 	}
+	// The command line is checked whole before had is asked: a bad -o is
+	// the mistake to report, also when had is down.
+	if *output != "text" && *output != "json" {
+		fmt.Fprintf(stderr, "hactl: %s: unknown output format %q, want text or json\n", verb, *output)
+		return "", exitUsage
+	}
 	return *output, call(stderr, had, ctl.Request{Verb: verb}, out)
 }
 
@@ -195,7 +197,7 @@ func cmdStatus(args []string, stdout, stderr io.Writer) int {
 	if code != exitOK {
 		return code
 	}
-	return printAs(stdout, stderr, "status", format, &st, func() { printStatus(stdout, &st, time.Now()) })
+	return printAs(stdout, format, &st, func() { printStatus(stdout, &st, time.Now()) })
 }
 
 func printStatus(w io.Writer, st *ctl.Status, now time.Time) {
@@ -424,7 +426,7 @@ func cmdServices(args []string, stdout, stderr io.Writer) int {
 	}
 	// The JSON is the document /api/v1/services serves too: one schema, versioned.
 	doc := ctl.Services{Version: res.Version, Services: res.Services}
-	return printAs(stdout, stderr, "services", format, doc, func() { io.WriteString(stdout, res.Text) })
+	return printAs(stdout, format, doc, func() { io.WriteString(stdout, res.Text) })
 }
 
 // cmdReal drains or restores one real on this node: `hactl real disable

@@ -282,3 +282,29 @@ func TestWedgedDaemon(t *testing.T) {
 		t.Errorf("hactl status --timeout 0s = %d, %q; want %d and the flag named", code, stderr, exitUsage)
 	}
 }
+
+// TestFlagsBeforeHad: a verb's command line is checked whole before had
+// is asked, so a mistake in it is what hactl says even with had down (the
+// socket here does not exist), not "cannot reach had".
+func TestFlagsBeforeHad(t *testing.T) {
+	socket := filepath.Join(t.TempDir(), "none.sock")
+	for _, tc := range []struct {
+		args []string
+		want string // stderr's first line
+	}{
+		{[]string{"status", "-o", "yaml"}, `hactl: status: unknown output format "yaml", want text or json`},
+		{[]string{"services", "-o", "yaml"}, `hactl: services: unknown output format "yaml", want text or json`},
+		{[]string{"maintenance", "sideways"}, `hactl: maintenance: "sideways" is not on or off`},
+		{[]string{"takeover", "web", "extra"}, `hactl: takeover: unexpected argument "extra"`},
+		{[]string{"standby", "--timeout", "0s"}, `hactl: standby: --timeout 0s: want a positive duration`},
+		{[]string{"is-master", "a", "b"}, `hactl: is-master: unexpected argument "b"`},
+		{[]string{"real", "drop", "http", "198.18.0.21:80"}, `usage: hactl real [-s SOCKET | -c CONFIG] disable|enable SERVICE REAL`},
+		{[]string{"peer", "forget", "lb2"}, `usage: hactl peer [-s SOCKET | -c CONFIG] reset PEER`},
+	} {
+		code, _, stderr := runHactl(append(tc.args, "-s", socket)...)
+		first, _, _ := strings.Cut(stderr, "\n")
+		if code != exitUsage || first != tc.want {
+			t.Errorf("hactl %q with had down = exit %d, stderr:\n%s\nwant %d and first %q", tc.args, code, stderr, exitUsage, tc.want)
+		}
+	}
+}

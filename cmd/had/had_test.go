@@ -97,7 +97,7 @@ func TestHadBinaryRefusesOpenAuthkeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The example is for lb1's machine, not this one: --no-host.
-	out, err := exec.Command(bin, "-check", "-no-host", "-c", cfgPath, "--node", "lb1").CombinedOutput()
+	out, err := exec.Command(bin, "-check", "-no-host", "-c", cfgPath).CombinedOutput()
 	want := `had: config ok: nodes lb1 and lb2 in cluster "web" id 7, 1 group, 2 services; authkeys ` + keyPath + " ok (2 keys, signing with 2); host facts not checked\n"
 	if err != nil || !strings.HasSuffix(string(out), want) {
 		t.Errorf("had -check -c %s with 0600 authkeys = %v, %q; want exit 0 and %q", cfgPath, err, out, want)
@@ -118,7 +118,7 @@ func TestLogFormat(t *testing.T) {
 		{"text", `time=`},
 	} {
 		var stdout, stderr bytes.Buffer
-		code := run([]string{"-check", "-no-host", "-c", cfgPath, "--node", "lb1", "--log-format", tc.format}, &stdout, &stderr)
+		code := run([]string{"-check", "-no-host", "-c", cfgPath, "--log-format", tc.format}, &stdout, &stderr)
 		line, _, _ := strings.Cut(stderr.String(), "\n")
 		if code != 0 || !strings.HasPrefix(line, tc.want) || !strings.Contains(line, "md5") {
 			t.Errorf("had --log-format %s = exit %d, first log line %q; want exit 0 and a line starting %q about md5", tc.format, code, line, tc.want)
@@ -145,5 +145,27 @@ func TestCheckFailsOneLineEach(t *testing.T) {
 		"had: " + cfgPath + ": 1 error, not starting\n"
 	if code != 1 || stderr.String() != want {
 		t.Errorf("had --check = %d, stderr:\n%s\nwant 1:\n%s", code, stderr.String(), want)
+	}
+}
+
+// TestCheckFlags: had refuses --node with --no-host as hactl check-config
+// does (node.CheckOptions.Validate, one rule), and --no-host without
+// --check (a start runs on this host), before reading anything.
+func TestCheckFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--check", "--node", "lb1", "--no-host", "-c", "/nonexistent/had.toml"},
+			"had: --node lb1 checks this host as that node, --no-host leaves the host out: give one\n"},
+		{[]string{"--no-host", "-c", "/nonexistent/had.toml"},
+			"had: --no-host is for --check: a node that starts runs on this host's interfaces and kernel\n"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(tc.args, &stdout, &stderr)
+		first, _, _ := strings.Cut(stderr.String(), "\n")
+		if code != 2 || first+"\n" != tc.want || !strings.Contains(stderr.String(), "Usage of had") {
+			t.Errorf("had %q = exit %d, stderr:\n%s\nwant 2, %q and the usage", tc.args, code, stderr.String(), tc.want)
+		}
 	}
 }

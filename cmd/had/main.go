@@ -58,6 +58,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
+	checkOpts := node.CheckOptions{Node: *nodeName, NoHost: *noHost}
+	switch {
+	case *noHost && !*checkOnly:
+		fmt.Fprintln(stderr, "had: --no-host is for --check: a node that starts runs on this host's interfaces and kernel")
+		fs.Usage()
+		return 2
+	case checkOpts.Validate() != nil:
+		fmt.Fprintf(stderr, "had: %v\n", checkOpts.Validate())
+		fs.Usage()
+		return 2
+	}
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
 		fmt.Fprintf(stderr, "had: -log-level %q: want debug, info, warn or error\n", *level)
@@ -70,7 +81,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 
 	if *checkOnly {
-		rep, err := node.Check(*path, node.CheckOptions{Node: *nodeName, NoHost: *noHost})
+		rep, err := node.Check(*path, checkOpts)
 		for _, w := range rep.Warnings {
 			log.Warn(w)
 		}

@@ -51,8 +51,8 @@ func TestServiceUnit(t *testing.T) {
 
 	sandboxed, keys := nodetest.Example(t, "web-pair.toml", 0o600)
 	// The example is for lb1's machine, not this one: --no-host.
-	args := append(strings.Fields(pre[0])[1:], "--node", "lb1", "--no-host")
-	args[len(args)-4] = sandboxed // the -c value
+	args := append(strings.Fields(pre[0])[1:], "--no-host")
+	args[len(args)-2] = sandboxed // the -c value
 	var stdout, stderr bytes.Buffer
 	if code := run(args, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "authkeys "+keys+" ok") {
 		t.Errorf("had %q = %d, stdout %q stderr %q; want 0 and the authkeys checked", args, code, stdout.String(), stderr.String())
