@@ -290,15 +290,18 @@ type Status struct {
 
 // GroupStatus is one group as this node sees it.
 type GroupStatus struct {
-	Name     string
-	State    State     // this node's state
-	Owner    string    // who holds it as far as we know ("" = nobody)
-	Priority uint8     // what we advertise
-	Reason   string    // why we are in State
-	Waiting  string    // why we are not moving, if anything
-	Since    time.Time // when we entered State
-	Failures int       // consecutive resource failures here
-	RetryAt  time.Time // Failed: when we may hold it again
+	Name  string
+	State State  // this node's state
+	Owner string // who holds it as far as we know ("" = nobody)
+	// OwnerHolds says Owner has started the group (Master), not only
+	// claimed it (Starting).
+	OwnerHolds bool
+	Priority   uint8     // what we advertise
+	Reason     string    // why we are in State
+	Waiting    string    // why we are not moving, if anything
+	Since      time.Time // when we entered State
+	Failures   int       // consecutive resource failures here
+	RetryAt    time.Time // Failed: when we may hold it again
 }
 
 // PeerStatus is one peer as this node sees it.
@@ -340,6 +343,7 @@ func (m *Machine) Status() Status {
 			gs.RetryAt = g.retryAt
 		}
 		gs.Owner = m.Owner(g.cfg.Name)
+		gs.OwnerHolds = gs.Owner != "" && m.holds(gs.Owner, g)
 		st.Groups = append(st.Groups, gs)
 	}
 	for _, n := range m.peerNames {

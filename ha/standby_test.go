@@ -68,6 +68,18 @@ func TestStandbyBlockedWait(t *testing.T) {
 			t.Errorf("peer at %d %+v: StandbyBlocked(\"\") = %+v, want web's block only (db is not held here)", tc.prio, tc.ready, all)
 		}
 	}
+	// The standby goes ahead; then the peer's start fails (priority 0):
+	// the group, still held here, is blocked for good, so a caller
+	// waiting for the move can stop waiting (node lifts its SYN hold).
+	step(ha.Event{Kind: ha.EventStandby, Group: "web"})
+	if st := m.Status().Groups[0]; st.Priority != ha.PriorityStandby || st.State != ha.StateMaster {
+		t.Fatalf("after the standby: %+v, want master at priority 1 until the peer claims it", st)
+	}
+	step(ha.Event{Kind: ha.EventMessage, Msg: &ha.Message{From: "lb2", Generation: 1, Keepalive: 100 * time.Millisecond,
+		Groups: []ha.GroupState{{Name: "web", State: ha.StateFailed}, {Name: "db", Priority: 200, State: ha.StateMaster}}}})
+	if bs := m.StandbyBlocked("web"); len(bs) != 1 || bs[0].Error() != "standby of web refused: no live peer can hold it" || bs[0].Wait {
+		t.Errorf("peer failed after the standby: StandbyBlocked = %+v; want no live peer, no wait", bs)
+	}
 	if bs := m.StandbyBlocked("nope"); len(bs) != 1 || bs[0].Error() != "standby of nope refused: no such group" || bs[0].Wait {
 		t.Errorf("unknown group: StandbyBlocked = %+v", bs)
 	}

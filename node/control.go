@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -63,7 +64,12 @@ func (n *Node) move(ctx context.Context, req ctl.Request, readyWait time.Duratio
 		}
 	}
 	move := n.agent.Takeover
+	var held map[string]bool // standby: the groups held here, which are to move
 	if req.Verb == ctl.VerbStandby {
+		held = map[string]bool{}
+		for _, g := range n.agent.Status().Groups {
+			held[g.Name] = g.State.Owns()
+		}
 		start := time.Now()
 		bs, err := n.awaitStandby(ctx, req.Group, readyWait)
 		if err != nil {
@@ -78,7 +84,7 @@ func (n *Node) move(ctx context.Context, req ctl.Request, readyWait time.Duratio
 	if err := move(ctx, req.Group); err != nil {
 		return nil, err
 	}
-	res, err := n.awaitMove(ctx, req.Verb, req.Group)
+	res, err := n.awaitMove(ctx, req.Verb, req.Group, held)
 	if req.Verb == ctl.VerbStandby {
 		n.endDrains()
 	}
@@ -90,10 +96,12 @@ func (n *Node) move(ctx context.Context, req ctl.Request, readyWait time.Duratio
 const moveWait = 20 * time.Second
 
 // awaitMove waits until the groups a takeover or standby named reached
-// their outcome: master here (takeover), or no longer held here (standby).
+// their outcome: master here (takeover), or, for those of held (the
+// groups held here when the standby began), no longer held here and
+// started by a peer (a peer that fails to start one gives it back).
 // A group that failed meanwhile, or that is still not there at the
 // deadline, is an error with its reason, so hactl exits non-zero.
-func (n *Node) awaitMove(ctx context.Context, verb, group string) (any, error) {
+func (n *Node) awaitMove(ctx context.Context, verb, group string, held map[string]bool) (any, error) {
 	ctx, cancel := context.WithTimeout(ctx, moveWait)
 	defer cancel()
 	tick := time.NewTicker(20 * time.Millisecond)
@@ -101,20 +109,30 @@ func (n *Node) awaitMove(ctx context.Context, verb, group string) (any, error) {
 	for {
 		var pending []string
 		for _, g := range n.agent.Status().Groups {
-			if group != "" && g.Name != group {
+			if group != "" && g.Name != group || verb == ctl.VerbStandby && !held[g.Name] {
 				continue
 			}
 			switch {
 			case g.State == ha.StateFailed:
 				return nil, fmt.Errorf("%s of %s failed: %s", verb, g.Name, g.Reason)
 			case verb == ctl.VerbTakeover && g.State == ha.StateMaster,
-				verb == ctl.VerbStandby && g.State == ha.StateStandby:
+				verb == ctl.VerbStandby && g.State == ha.StateStandby && g.OwnerHolds:
 			default:
 				why := g.State.String()
 				if g.Waiting != "" {
 					why += ": " + g.Waiting
 				}
 				pending = append(pending, g.Name+" "+why)
+			}
+		}
+		if len(pending) > 0 && verb == ctl.VerbStandby {
+			// The peer that was to take a group can no longer (its start
+			// failed, it left): say so now rather than at moveWait, so a
+			// SYN hold is lifted at once.
+			if bs, err := n.agent.StandbyBlocked(ctx, group); err == nil {
+				if bs = slices.DeleteFunc(bs, func(b ha.StandbyBlock) bool { return b.Wait }); len(bs) > 0 {
+					return nil, fmt.Errorf("standby did not happen: %s", blocksText(bs))
+				}
 			}
 		}
 		if len(pending) == 0 {

@@ -199,3 +199,42 @@ func (p *pair) peerAlive(node, peer string) (bool, error) {
 	}
 	return false, fmt.Errorf("%s's status has no peer %s", node, peer)
 }
+
+// A drained standby whose successor fails to start the group (lb2's
+// script cannot start): lb1, which released the group when lb2 claimed
+// it, takes it back, and hactl says the standby did not happen as soon as
+// no live peer can hold the group, not after had's 20s wait for the move;
+// the SYN hold is lifted then, and a client connecting every 10 ms sees
+// no failure.
+func TestStandbyFailedStartLiftsHold(t *testing.T) {
+	p := newPair(t, pairOptions{})
+	p.lab.Host("lb1").WriteFile("app.sh", "#!/bin/sh\nexit 0\n", 0o755)
+	p.lab.Host("lb2").WriteFile("app.sh", "#!/bin/sh\ncase \"$1\" in start) echo 'cannot mount /srv on lb2' >&2; exit 1;; esac\nexit 0\n", 0o755)
+	p.opts.ExtraGroup = scenario.ScriptResource
+	p.up()
+	p.waitServed(10 * time.Second)
+
+	pr := p.lab.StartProbe(p.bins, "client", vipTCP.String(), probe.Options{Proto: "tcp", Interval: 10 * time.Millisecond, Timeout: 3 * time.Second, Count: 300})
+	lb1 := p.lab.Host("lb1")
+	begin := time.Now()
+	out, err := lb1.Hactl(p.bins, "standby", "--drain", "--timeout", "2s", "web")
+	took := time.Since(begin)
+	all := string(out) + fmt.Sprint(err)
+	t.Logf("hactl standby --drain toward a lb2 whose start fails: exit %d after %v: %s", lab.ExitCode(err), took.Round(time.Millisecond), strings.TrimSpace(all))
+	const want = "standby did not happen: web: no live peer can hold it"
+	if code := lab.ExitCode(err); code != 1 || !strings.Contains(all, want) {
+		t.Errorf("hactl standby --drain = exit %d: %s; want 1 and %q", code, all, want)
+	}
+	if took > 5*time.Second {
+		t.Errorf("the failed standby took %v, want it reported once lb2's start failed", took)
+	}
+	if tables, err := lb1.RunFor(5*time.Second, "nft", "list", "tables"); err != nil || strings.Contains(string(tables), nft.HoldTableName) {
+		t.Errorf("after the failed standby lb1's nftables tables (%v):\n%s\nwant no %s", err, tables, nft.HoldTableName)
+	}
+	p.waitOwner("lb1", 5*time.Second)
+	res, err := pr.Result(30 * time.Second)
+	if res == nil {
+		t.Fatalf("probe gave no result: %v", err)
+	}
+	noFailures(t, "the failed standby", res) // a SYN met the hold: retransmitted to lb1 once lifted
+}
