@@ -394,7 +394,13 @@ func (m *Machine) waiting(g *group) string {
 	dec := m.desired(g)
 	switch {
 	case g.state == StateStandby && dec.winner != m.cfg.Self:
-		return "standby: " + dec.String()
+		s := "standby: " + dec.String()
+		if owner := m.Owner(g.cfg.Name); g.advNotReady && !g.failback && owner != "" {
+			// What the owner's standby to us waits for (auto_failback
+			// says it in dec).
+			s += "; not ready to take it: " + m.gateHere(g, owner).String()
+		}
+		return s
 	case g.state == StateMaster && dec.kind == decNotReady:
 		return "holding: " + dec.String()
 	case g.state == StateMaster && dec.winner != m.cfg.Self && dec.winner != "":

@@ -101,9 +101,10 @@ func (m *Machine) notReadyWhy(g *group, peer string, pg peerGroup) string {
 	if g.ready.reported {
 		here = fmt.Sprintf("%d here", g.ready.healthy)
 	}
+	remedy := fmt.Sprintf("\"hactl takeover %s\" on %s moves it regardless", g.cfg.Name, peer)
 	if !pg.healthyKnown {
-		return fmt.Sprintf("%s is not ready to take it: its balancer has not reported its reals yet (%s)", peer, here)
+		return fmt.Sprintf("%s is not ready to take it: its balancer has not reported its reals yet (%s); %s", peer, here, remedy)
 	}
-	return fmt.Sprintf("%s is not ready to take it: %d %s healthy there, %s, or its persistence table has not caught up (its status says which)",
-		peer, pg.healthy, reals(pg.healthy), here)
+	return fmt.Sprintf("%s is not ready to take it: %d %s healthy there, %s, or its persistence table has not caught up (its status says which); %s",
+		peer, pg.healthy, reals(pg.healthy), here, remedy)
 }

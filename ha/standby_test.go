@@ -48,8 +48,8 @@ func TestStandbyBlockedWait(t *testing.T) {
 		why   string
 		wait  bool
 	}{
-		{100, ha.GroupState{NotReady: true}, "standby of web refused: lb2 is not ready to take it: its balancer has not reported its reals yet (2 here)", true},
-		{100, ha.GroupState{Healthy: 1, HealthyKnown: true, NotReady: true}, "standby of web refused: lb2 is not ready to take it: 1 real healthy there, 2 here, or its persistence table has not caught up (its status says which)", true},
+		{100, ha.GroupState{NotReady: true}, "standby of web refused: lb2 is not ready to take it: its balancer has not reported its reals yet (2 here); \"hactl takeover web\" on lb2 moves it regardless", true},
+		{100, ha.GroupState{Healthy: 1, HealthyKnown: true, NotReady: true}, "standby of web refused: lb2 is not ready to take it: 1 real healthy there, 2 here, or its persistence table has not caught up (its status says which); \"hactl takeover web\" on lb2 moves it regardless", true},
 		{ha.PriorityStandby, ha.GroupState{Healthy: 2, HealthyKnown: true}, `standby of web refused: lb2 is in standby itself (it advertises priority 1, as this node would, and lb1 wins the tie by name): run "hactl takeover web" on lb2 to move it there`, false},
 		{100, ha.GroupState{Healthy: 2, HealthyKnown: true}, "", false},
 	} {
