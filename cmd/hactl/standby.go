@@ -23,6 +23,13 @@ const drainPoll = 50 * time.Millisecond
 // and no client connection is open, or until the timeout, and only then
 // moves the group. Flags may come after GROUP.
 //
+// had moves the group or refuses at once, never leaves it pending (hb_standby
+// semantics): a peer in standby itself is refused with the remedy; a peer
+// not ready yet to serve the group (its reals not checked, the persistence
+// table not synced: the failback gate) is waited for, up to 5s, or within
+// the drain; and the SYN hold of a drained move goes in place only once the
+// move can happen.
+//
 // --timeout is every daemon verb's wait for had's answer; with --drain it
 // bounds the drain instead, and had's answers get their own defaults
 // (queryTimeout for the drain's polls, waitTimeout for the move), so the
