@@ -184,7 +184,12 @@ func TestStopDrainsConnectionsInFlight(t *testing.T) {
 		n.drainOpen(context.Background(), time.Minute) // a bound no run reaches: the test's own steps may stall under load
 		done <- time.Since(began)
 	}()
-	// The connection is still open: the drain waits for it.
+	// The drain has seen the connection open (the goroutine may start
+	// late on a loaded machine: closing before it looks would leave
+	// nothing to drain) and waits for it.
+	testkit.WaitFor(t, "the drain to see the open connection", func() bool {
+		return strings.Contains(logged.String(), "stop: waiting for connections in flight")
+	})
 	if _, err := c.Write([]byte("pong")); err != nil {
 		t.Fatal(err)
 	}

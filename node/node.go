@@ -390,6 +390,9 @@ func (n *Node) drainOpen(ctx context.Context, bound time.Duration) {
 	if err != nil || open == 0 {
 		return
 	}
+	// Said before the wait as well as after it: a stop that seems to hang
+	// is waiting for these (at most bound).
+	n.log.Info("stop: waiting for connections in flight", "open", open, "bound", bound)
 	took := n.awaitQuiet(ctx, services, nil, bound, "stopping with connections still open")
 	n.log.Info("stop: connections in flight drained", "open", open, "waited", took.Round(time.Millisecond))
 }
