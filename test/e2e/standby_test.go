@@ -28,27 +28,13 @@ func TestStandbyPeerInStandbyRefused(t *testing.T) {
 	p.hactl("lb1", "takeover") // lb1 at 255; lb2 stays pinned at 1
 	p.waitOwner("lb1", 5*time.Second)
 
-	lb1 := p.lab.Host("lb1")
 	pr := p.lab.StartProbe(p.bins, "client", vipTCP.String(), probe.Options{Proto: "tcp", Interval: 10 * time.Millisecond, Timeout: 500 * time.Millisecond, Count: 300})
 	const want = `standby of web refused: lb2 is in standby itself (it advertises priority 1, as this node would, and lb1 wins the tie by name): run "hactl takeover web" on lb2 to move it there`
 	for _, args := range [][]string{{"standby", "--drain", "--timeout", "2s", "web"}, {"standby", "web"}, {"standby"}} {
-		begin := time.Now()
-		out, err := lb1.Hactl(p.bins, args...)
-		took := time.Since(begin)
-		all := string(out) + fmt.Sprint(err)
-		t.Logf("hactl %s on lb1: exit %d after %v: %s", strings.Join(args, " "), lab.ExitCode(err), took.Round(time.Millisecond), strings.TrimSpace(all))
-		if code := lab.ExitCode(err); code != 1 || !strings.Contains(all, want) {
-			t.Errorf("hactl %s = exit %d: %s; want 1 and %q", strings.Join(args, " "), code, all, want)
+		if out := p.hactlRefused("lb1", want, time.Second, args...); strings.Contains(out, "draining") {
+			t.Errorf("hactl %s drained before refusing: %s", strings.Join(args, " "), out)
 		}
-		if strings.Contains(all, "draining") {
-			t.Errorf("hactl %s drained before refusing: %s", strings.Join(args, " "), all)
-		}
-		if took > time.Second {
-			t.Errorf("hactl %s took %v, want a refusal at once", strings.Join(args, " "), took)
-		}
-		if tables, err := lb1.RunFor(5*time.Second, "nft", "list", "tables"); err != nil || strings.Contains(string(tables), nft.HoldTableName) {
-			t.Errorf("after hactl %s, lb1's nftables tables (%v):\n%s\nwant no %s", strings.Join(args, " "), err, tables, nft.HoldTableName)
-		}
+		p.noHold("lb1")
 	}
 	if log := p.had["lb1"].Output(); strings.Contains(log, "SYN hold in place") || strings.Contains(log, "draining for a planned move") {
 		t.Errorf("lb1 drained or held SYNs for a move that could not happen:\n%s", log)
@@ -81,22 +67,10 @@ func TestStandbyPeerInStandbyRefused(t *testing.T) {
 func TestStandbyWaitsForRestartedPeer(t *testing.T) {
 	p := runningPair(t, scenario.SlowChecks)
 	p.waitHTTPServed("lb1")
-	lb1 := p.lab.Host("lb1")
 
 	// Not ready: lb2 restarts cut off from both backends.
 	p.restartLb2(func() { p.lab.Partition("lb2", "backend1"); p.lab.Partition("lb2", "backend2") })
-	begin := time.Now()
-	out, err := lb1.Hactl(p.bins, "standby")
-	took := time.Since(begin)
-	all := string(out) + fmt.Sprint(err)
-	t.Logf("hactl standby toward a lb2 that cannot reach its reals: exit %d after %v: %s", lab.ExitCode(err), took.Round(time.Millisecond), strings.TrimSpace(all))
-	const notReady = "standby of web refused: lb2 is not ready to take it: 0 reals healthy there, 2 here"
-	if code := lab.ExitCode(err); code != 1 || !strings.Contains(all, notReady) {
-		t.Errorf("hactl standby = exit %d: %s; want 1 and %q", code, all, notReady)
-	}
-	if took > 10*time.Second {
-		t.Errorf("the refused standby took %v, want its bounded wait (5s)", took)
-	}
+	p.hactlRefused("lb1", "standby of web refused: lb2 is not ready to take it: 0 reals healthy there, 2 here", 10*time.Second, "standby") // 5s wait
 	if err := p.soleMaster("lb1", "web"); err != nil {
 		t.Errorf("after the refusal: %v; want lb1 still the owner", err)
 	}
@@ -105,8 +79,8 @@ func TestStandbyWaitsForRestartedPeer(t *testing.T) {
 	// Ready within moments of its restart: the move waits for it.
 	pr := p.lab.StartProbe(p.bins, "client", vipHTTP.String(), probe.Options{Proto: "http", Interval: 10 * time.Millisecond, Timeout: time.Second, Count: 500})
 	p.restartLb2(nil)
-	begin = time.Now()
-	out = p.hactl("lb1", "standby")
+	begin := time.Now()
+	out := p.hactl("lb1", "standby")
 	t.Logf("hactl standby right after lb2's restart: %v: %s", time.Since(begin).Round(time.Millisecond), strings.TrimSpace(string(out)))
 	p.waitOwner("lb2", 5*time.Second)
 	res, err := pr.Result(30 * time.Second)
@@ -215,26 +189,39 @@ func TestStandbyFailedStartLiftsHold(t *testing.T) {
 	p.waitServed(10 * time.Second)
 
 	pr := p.lab.StartProbe(p.bins, "client", vipTCP.String(), probe.Options{Proto: "tcp", Interval: 10 * time.Millisecond, Timeout: 3 * time.Second, Count: 300})
-	lb1 := p.lab.Host("lb1")
-	begin := time.Now()
-	out, err := lb1.Hactl(p.bins, "standby", "--drain", "--timeout", "2s", "web")
-	took := time.Since(begin)
-	all := string(out) + fmt.Sprint(err)
-	t.Logf("hactl standby --drain toward a lb2 whose start fails: exit %d after %v: %s", lab.ExitCode(err), took.Round(time.Millisecond), strings.TrimSpace(all))
-	const want = "standby did not happen: web: no live peer can hold it"
-	if code := lab.ExitCode(err); code != 1 || !strings.Contains(all, want) {
-		t.Errorf("hactl standby --drain = exit %d: %s; want 1 and %q", code, all, want)
-	}
-	if took > 5*time.Second {
-		t.Errorf("the failed standby took %v, want it reported once lb2's start failed", took)
-	}
-	if tables, err := lb1.RunFor(5*time.Second, "nft", "list", "tables"); err != nil || strings.Contains(string(tables), nft.HoldTableName) {
-		t.Errorf("after the failed standby lb1's nftables tables (%v):\n%s\nwant no %s", err, tables, nft.HoldTableName)
-	}
+	p.hactlRefused("lb1", "standby did not happen: web: no live peer can hold it", 5*time.Second, "standby", "--drain", "--timeout", "2s", "web")
+	p.noHold("lb1")
 	p.waitOwner("lb1", 5*time.Second)
 	res, err := pr.Result(30 * time.Second)
 	if res == nil {
 		t.Fatalf("probe gave no result: %v", err)
 	}
 	noFailures(t, "the failed standby", res) // a SYN met the hold: retransmitted to lb1 once lifted
+}
+
+// hactlRefused runs hactl args on node and fails the test unless it exits
+// 1 within bound with want in its output; it returns the output.
+func (p *pair) hactlRefused(node, want string, bound time.Duration, args ...string) string {
+	p.t.Helper()
+	begin := time.Now()
+	out, err := p.lab.Host(node).Hactl(p.bins, args...)
+	took := time.Since(begin)
+	all := string(out) + fmt.Sprint(err)
+	cmd := strings.Join(args, " ")
+	p.t.Logf("hactl %s on %s: exit %d after %v: %s", cmd, node, lab.ExitCode(err), took.Round(time.Millisecond), strings.TrimSpace(all))
+	if code := lab.ExitCode(err); code != 1 || !strings.Contains(all, want) {
+		p.t.Errorf("hactl %s = exit %d: %s; want 1 and %q", cmd, code, all, want)
+	}
+	if took > bound {
+		p.t.Errorf("hactl %s took %v, want its answer within %v", cmd, took, bound)
+	}
+	return all
+}
+
+// noHold fails the test if node has a SYN hold table in place.
+func (p *pair) noHold(node string) {
+	p.t.Helper()
+	if tables, err := p.lab.Host(node).RunFor(5*time.Second, "nft", "list", "tables"); err != nil || strings.Contains(string(tables), nft.HoldTableName) {
+		p.t.Errorf("%s's nftables tables (%v):\n%s\nwant no %s", node, err, tables, nft.HoldTableName)
+	}
 }
