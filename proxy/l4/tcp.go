@@ -12,6 +12,7 @@ import (
 	"github.com/hapair/hapair/internal/pacer"
 	"github.com/hapair/hapair/proxy/connlimit"
 	"github.com/hapair/hapair/proxy/connset"
+	"github.com/hapair/hapair/proxy/evloop"
 	"github.com/hapair/hapair/proxy/upstream"
 )
 
@@ -143,42 +144,36 @@ func (t *TCPProxy) Serve(ln *net.TCPListener) error {
 			continue
 		}
 		t.accepted.Add(1)
-		go func() {
-			defer t.gate.Release()
-			t.Handle(c)
-		}()
+		go t.handle(c)
 	}
 }
+
+// errReset is what a connection reset by Close reports.
+var errReset = errors.New("l4: proxy closed")
 
 // Close resets every connection this proxy forwards. Listeners belong to
 // the caller. Reload never calls it: it is for shutting the node down.
 func (t *TCPProxy) Close() {
 	for _, c := range t.conns.Close() {
-		c.abort()
+		c.pair.Abort(errReset)
 	}
 }
 
-// tcpConn is one forwarded connection: client side and real side.
+// tcpConn is one forwarded connection, relayed by an event loop (package
+// evloop; side 0 the client, side 1 the real). It is the loop's Handler:
+// halfClosed and counted are the loop goroutine's alone.
 type tcpConn struct {
-	client, real *net.TCPConn
-	up           upstream.Upstream
-	halfClosed   atomic.Bool
-	aborted      atomic.Bool
+	t          *TCPProxy
+	pair       *evloop.Pair
+	up         upstream.Upstream
+	idle       *time.Timer
+	halfClosed bool
+	counted    [2]bool
 }
 
-func (c *tcpConn) abort() {
-	if c.aborted.Swap(true) {
-		return
-	}
-	_ = c.client.SetLinger(0)
-	_ = c.real.SetLinger(0)
-	_ = c.client.Close()
-	_ = c.real.Close()
-}
-
-// Handle forwards one accepted client connection and returns when both
-// directions are done. Serve calls it in its own goroutine.
-func (t *TCPProxy) Handle(client *net.TCPConn) {
+// handle connects an accepted client to a real and hands both sockets to
+// an event loop; the connection's gate slot is given back when it ends.
+func (t *TCPProxy) handle(client *net.TCPConn) {
 	cfg := t.cfg.Load()
 	from := addrPortOf(client.RemoteAddr())
 	real, up := t.connect(client, from.Addr(), cfg)
@@ -186,38 +181,70 @@ func (t *TCPProxy) Handle(client *net.TCPConn) {
 		t.noReal.Add(1)
 		_ = client.SetLinger(0)
 		_ = client.Close()
+		t.gate.Release()
 		return
 	}
-	c := &tcpConn{client: client, real: real, up: up}
-	if !t.conns.Add(c) {
-		c.abort()
+	cfd, err := detach(client)
+	if err != nil {
+		_ = real.SetLinger(0)
+		_ = real.Close()
+		t.gate.Release()
 		return
 	}
+	rfd, err := detach(real)
+	if err != nil {
+		resetFD(cfd)
+		t.gate.Release()
+		return
+	}
+	c := &tcpConn{t: t, up: up}
+	if c.pair, err = evloop.New(cfd, rfd, c); err != nil {
+		t.log.Error("relaying connection failed", "real", up.Addr().String(), "client", from.String(), "err", err)
+		t.gate.Release()
+		return
+	}
+	// Counted before Start: from then on the loop may end it any time.
 	t.open.Add(1)
 	up.AddConns(1, 0)
-	var idle *time.Timer
-	if cfg.IdleTimeout > 0 {
-		idle = t.watchIdle(c, cfg.IdleTimeout)
+	if !t.conns.Add(c) {
+		c.pair.Abort(errReset)
+	} else if cfg.IdleTimeout > 0 {
+		c.idle = t.watchIdle(c, cfg.IdleTimeout)
 	}
-	done := make(chan struct{})
-	go func() {
-		t.pipe(c, real, client) // client -> real
-		close(done)
-	}()
-	t.pipe(c, client, real) // real -> client
-	<-done
-	if idle != nil {
-		idle.Stop()
+	c.pair.Start()
+}
+
+// Ended counts the direction from side that ended first (the client's
+// FIN or the real's) and moves the connection to inactive, as IPVS counts
+// a connection in FIN_WAIT.
+func (c *tcpConn) Ended(side int, n uint64) {
+	c.t.countBytes(c, side == 0, n)
+	c.counted[side] = true
+	if !c.halfClosed {
+		c.halfClosed = true
+		c.up.AddConns(-1, 1)
 	}
-	_ = client.Close()
-	_ = real.Close()
-	if c.halfClosed.Load() {
-		up.AddConns(0, -1)
+}
+
+// Closed counts what Ended did not and gives back the connection's
+// counts and its gate slot.
+func (c *tcpConn) Closed(_ error, n [2]uint64) {
+	if c.idle != nil {
+		c.idle.Stop()
+	}
+	for side, done := range c.counted {
+		if !done {
+			c.t.countBytes(c, side == 0, n[side])
+		}
+	}
+	if c.halfClosed {
+		c.up.AddConns(0, -1)
 	} else {
-		up.AddConns(-1, 0)
+		c.up.AddConns(-1, 0)
 	}
-	t.open.Add(-1)
-	t.conns.Remove(c)
+	c.t.open.Add(-1)
+	c.t.conns.Remove(c)
+	c.t.gate.Release()
 }
 
 // connect dials reals until one answers or Attempts reals have failed.
@@ -249,32 +276,6 @@ func (t *TCPProxy) connect(client *net.TCPConn, from netip.Addr, cfg *TCPConfig)
 	return nil, nil
 }
 
-// pipe copies src to dst (relay: a pooled buffer for small messages,
-// splice once the direction turns out to be a bulk transfer). On EOF the
-// write side of dst is shut (half-close) and the other direction carries
-// on; on an error both sides are reset.
-func (t *TCPProxy) pipe(c *tcpConn, dst, src *net.TCPConn) {
-	n, err := relay(dst, src)
-	t.countBytes(c, src == c.client, uint64(n))
-	if err != nil || c.aborted.Load() {
-		c.abort()
-		return
-	}
-	if c.halfClosed.Load() {
-		// The other direction has ended too: Handle closes both sockets
-		// now, and close(2) sends the FIN that shutdown(2) would (nothing
-		// is left unread either way, so it is not a reset).
-		return
-	}
-	if err := dst.CloseWrite(); err != nil {
-		c.abort()
-		return
-	}
-	if !c.halfClosed.Swap(true) {
-		c.up.AddConns(-1, 1)
-	}
-}
-
 // countBytes adds n bytes relayed in one direction to the proxy's and the
 // real's counters.
 func (t *TCPProxy) countBytes(c *tcpConn, fromClient bool, n uint64) {
@@ -292,29 +293,30 @@ func (t *TCPProxy) countBytes(c *tcpConn, fromClient bool, n uint64) {
 	}
 }
 
-// watchIdle closes c once neither socket has carried data for timeout. It
+// errIdle is what a connection closed by the idle timeout reports.
+var errIdle = errors.New("l4: idle timeout")
+
+// watchIdle resets c once neither socket has carried data for timeout. It
 // reads the kernel's own clocks (TCP_INFO last_data_recv/last_data_sent)
-// instead of counting bytes, because counting would mean wrapping the
-// connections, and a wrapped connection loses splice. The timer fires at
-// most once per timeout per connection.
+// instead of stamping each read, which would cost the loop a clock read
+// per message; the check runs on c's loop, which owns the sockets. The
+// timer fires at most once per timeout per connection.
 func (t *TCPProxy) watchIdle(c *tcpConn, timeout time.Duration) *time.Timer {
 	var tm *time.Timer
-	tm = time.AfterFunc(timeout, func() {
-		if c.aborted.Load() {
-			return
-		}
-		a, errA := idleFor(c.client)
-		b, errB := idleFor(c.real)
+	check := func(fds [2]int) error {
+		a, errA := idleFor(fds[0])
+		b, errB := idleFor(fds[1])
 		if errA != nil || errB != nil {
-			return // closed under us: Handle is finishing
+			return nil // not connected any more: the loop sees the error itself
 		}
 		if idle := min(a, b); idle < timeout {
 			tm.Reset(timeout - idle)
-			return
+			return nil
 		}
 		t.idleClosed.Add(1)
-		c.abort()
-	})
+		return errIdle
+	}
+	tm = time.AfterFunc(timeout, func() { c.pair.Inspect(check) })
 	return tm
 }
 

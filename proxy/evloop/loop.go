@@ -1,0 +1,310 @@
+// Package evloop relays established TCP connections in pairs from event
+// loops of its own, the way HAProxy's epoll poller does: one epoll(7)
+// instance per loop, each socket registered edge-triggered for EPOLLIN,
+// EPOLLOUT and EPOLLRDHUP, and for each event one recv(2) into a buffer
+// and one send(2) straight to the peer.
+//
+// Why not net.Conn: Go's poller always tries the read before it waits
+// (internal/poll clears readiness first), so a relay goroutine per
+// direction pays an empty recv (EAGAIN), a park and a wake-up per message.
+// Here a loop waits first and reads only sockets epoll reported, and one
+// wake-up serves every connection with news.
+//
+// A loop is a goroutine, not a locked thread: its epoll descriptor is
+// itself registered with Go's poller (an epoll descriptor is readable while
+// its ready list is not empty), so an idle loop parks like any goroutine
+// and costs no thread, and a busy one never enters a blocking system call
+// that would make the runtime hand its P to another thread.
+//
+// It owns the sockets of every Pair it is given, and closes them; it must
+// not decide where a connection goes or count anything but bytes: the
+// Handler (package l4) does.
+package evloop
+
+import (
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// bufSize is the read buffer, HAProxy's default tune.bufsize (16 KiB): a
+// request or an answer of a few KiB moves with one recv and one send.
+const bufSize = 16 << 10
+
+// maxEvents is how many events one epoll_wait returns at most.
+const maxEvents = 128
+
+// readBudget bounds the reads one side gets per turn while it keeps
+// filling the buffer (a bulk transfer), so that one fast connection
+// cannot starve the others in its loop: 64 × 16 KiB = 1 MiB.
+const readBudget = 64
+
+// bufs holds buffers a Pair keeps while a send was short (the rest waits
+// for EPOLLOUT); a loop reads into its own spare one.
+var bufs = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }}
+
+// loop is one epoll instance and the goroutine that serves it. Fields
+// below mu are the loop goroutine's alone.
+type loop struct {
+	epfd, efd int      // the epoll instance and the eventfd that wakes it for posts
+	file      *os.File // epfd in Go's poller; held so its finalizer never closes it
+
+	mu       sync.Mutex
+	posts    []post
+	sleeping bool // parked with an empty queue: the next post writes efd
+
+	pairs  []*Pair // by slot (the epoll event's data)
+	free   []int32 // slots to reuse
+	freed  []int32 // slots freed in this batch: reused after it, so that a stale event in the batch finds its closed Pair
+	events [maxEvents]unix.EpollEvent
+	spare  *[]byte // the read buffer, swapped out when a Pair keeps it
+	again  []*Pair // pairs whose sides ran out of readBudget
+	taken  []post  // the posts being run, reused
+}
+
+// post is a request from another goroutine: add p, reset p, or run fn on
+// p's sockets.
+type post struct {
+	p    *Pair
+	kind int
+	err  error
+	fn   func(fds [2]int) error
+}
+
+const (
+	postAdd = iota
+	postAbort
+	postInspect
+)
+
+var (
+	loopsOnce sync.Once
+	loops     []*loop
+	loopsErr  error
+	nextLoop  atomic.Uint32
+)
+
+// pick returns a loop for a new Pair, starting the loops on first use:
+// one per GOMAXPROCS, each Pair to the next in turn.
+func pick() (*loop, error) {
+	loopsOnce.Do(func() {
+		for range runtime.GOMAXPROCS(0) {
+			l, err := newLoop()
+			if err != nil {
+				loopsErr = err
+				return
+			}
+			loops = append(loops, l)
+		}
+	})
+	if loopsErr != nil {
+		return nil, loopsErr
+	}
+	return loops[int(nextLoop.Add(1))%len(loops)], nil
+}
+
+// eventfdSlot marks the eventfd's epoll event (no Pair has this slot).
+const eventfdSlot = -1
+
+func newLoop() (*loop, error) {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, os.NewSyscallError("epoll_create1", err)
+	}
+	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		unix.Close(epfd)
+		return nil, os.NewSyscallError("eventfd", err)
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLET, Fd: eventfdSlot}
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, efd, &ev); err != nil {
+		unix.Close(epfd)
+		unix.Close(efd)
+		return nil, os.NewSyscallError("epoll_ctl", err)
+	}
+	// Go's poller waits on the epoll descriptor for us; it must be
+	// non-blocking for os.NewFile to register it there.
+	if err := unix.SetNonblock(epfd, true); err != nil {
+		unix.Close(epfd)
+		unix.Close(efd)
+		return nil, os.NewSyscallError("fcntl", err)
+	}
+	f := os.NewFile(uintptr(epfd), "evloop")
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		unix.Close(efd)
+		return nil, err
+	}
+	l := &loop{epfd: epfd, efd: efd, file: f, spare: bufs.Get().(*[]byte)}
+	go l.run(rc)
+	return l, nil
+}
+
+// run serves the loop for the life of the process.
+func (l *loop) run(rc syscall.RawConn) {
+	for {
+		if err := rc.Read(l.turn); err != nil {
+			panic("evloop: waiting on epoll: " + err.Error()) // l.file is never closed
+		}
+	}
+}
+
+// post queues a request and wakes the loop if it sleeps.
+func (l *loop) post(q post) {
+	l.mu.Lock()
+	l.posts = append(l.posts, q)
+	wake := l.sleeping
+	l.sleeping = false
+	l.mu.Unlock()
+	if wake {
+		one := uint64(1)
+		// EAGAIN only when the counter is full, which means a wake-up is
+		// pending anyway.
+		unix.Write(l.efd, (*[8]byte)(unsafe.Pointer(&one))[:])
+	}
+}
+
+// turn is one pass of the loop, called by Go's poller: it takes what epoll
+// has (without waiting) and the posted requests, and reports false, to be
+// parked until epoll has news, when there was nothing.
+func (l *loop) turn(uintptr) bool {
+	n, err := epollWait(l.epfd, l.events[:])
+	if err != nil {
+		n = 0 // EINTR is retried by epollWait; nothing else happens on a valid epfd
+	}
+	l.mu.Lock()
+	l.taken, l.posts = l.posts, l.taken[:0]
+	if n == 0 && len(l.taken) == 0 && len(l.again) == 0 {
+		l.sleeping = true
+		l.mu.Unlock()
+		return false
+	}
+	l.sleeping = false
+	l.mu.Unlock()
+	for i := range l.taken {
+		l.run1(&l.taken[i])
+		l.taken[i] = post{}
+	}
+	for i := range n {
+		ev := &l.events[i]
+		if ev.Fd == eventfdSlot {
+			var b [8]byte
+			unix.Read(l.efd, b[:])
+			continue
+		}
+		if p := l.pairs[ev.Fd]; p != nil && !p.closed {
+			p.event(int(ev.Pad), ev.Events)
+		}
+	}
+	if len(l.again) > 0 {
+		again := l.again
+		l.again = nil
+		for _, p := range again {
+			p.queued = false
+			if !p.closed {
+				p.relay()
+			}
+		}
+		clear(again)
+		if l.again == nil {
+			l.again = again[:0]
+		}
+	}
+	for _, slot := range l.freed {
+		l.pairs[slot] = nil
+	}
+	l.free = append(l.free, l.freed...)
+	l.freed = l.freed[:0]
+	return true
+}
+
+// run1 carries out one posted request.
+func (l *loop) run1(q *post) {
+	p := q.p
+	switch q.kind {
+	case postAdd:
+		l.add(p)
+	case postAbort:
+		if !p.added {
+			p.early = q.err // reset once its add arrives
+			return
+		}
+		p.reset(q.err)
+	case postInspect:
+		if !p.added {
+			p.inspects = append(p.inspects, q.fn) // run once it is added
+			return
+		}
+		if !p.closed {
+			if err := q.fn(p.fd); err != nil {
+				p.reset(err)
+			}
+		}
+	}
+}
+
+// add gives p a slot and registers its sockets.
+func (l *loop) add(p *Pair) {
+	p.added = true
+	if p.early != nil {
+		p.reset(p.early)
+		return
+	}
+	if k := len(l.free); k > 0 {
+		p.slot = l.free[k-1]
+		l.free = l.free[:k-1]
+	} else {
+		p.slot = int32(len(l.pairs))
+		l.pairs = append(l.pairs, nil)
+	}
+	l.pairs[p.slot] = p
+	for side, fd := range p.fd {
+		ev := unix.EpollEvent{
+			Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET,
+			Fd:     p.slot, Pad: int32(side),
+		}
+		if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+			p.reset(os.NewSyscallError("epoll_ctl", err))
+			return
+		}
+	}
+	for _, fn := range p.inspects {
+		if p.closed {
+			break
+		}
+		if err := fn(p.fd); err != nil {
+			p.reset(err)
+		}
+	}
+	p.inspects = nil
+}
+
+// release frees p's slot (after this batch).
+func (l *loop) release(p *Pair) {
+	if p.slot >= 0 {
+		l.freed = append(l.freed, p.slot)
+	}
+}
+
+// epollWait returns the events ready now, without waiting (timeout 0, so
+// a raw system call: no hand-off of the P). epoll_pwait with no signal
+// mask is epoll_wait, and exists on every architecture.
+func epollWait(epfd int, evs []unix.EpollEvent) (int, error) {
+	for {
+		n, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(epfd),
+			uintptr(unsafe.Pointer(&evs[0])), uintptr(len(evs)), 0, 0, 0)
+		if e == unix.EINTR {
+			continue
+		}
+		if e != 0 {
+			return 0, e
+		}
+		return int(n), nil
+	}
+}

@@ -1,0 +1,246 @@
+package evloop
+
+import (
+	"errors"
+	"os"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hapair/hapair/proxy/rawio"
+)
+
+// Handler hears how a Pair ends. Its methods run on the loop goroutine,
+// which serves many connections: they must not block (atomic counters, a
+// short lock).
+type Handler interface {
+	// Ended reports that side's peer finished sending (EOF) and everything
+	// it sent was passed on: n bytes in all. The other side got
+	// shutdown(SHUT_WR), a half-close, and its direction carries on. At
+	// most once per side, and not for the side that ends last: Closed
+	// covers that one.
+	Ended(side int, n uint64)
+	// Closed reports that both sockets are closed: err is nil once both
+	// directions ended, else why the pair was reset (each socket closed
+	// with SO_LINGER 0, so the peers get an RST). n is the bytes relayed
+	// from each side, the Ended ones included.
+	Closed(err error, n [2]uint64)
+}
+
+// Pair is two connected TCP sockets relayed to each other by a loop:
+// what side 0 sends goes to side 1 and back. The loop owns both
+// descriptors from New on and closes them; nothing else may use them.
+type Pair struct {
+	l  *loop
+	h  Handler
+	fd [2]int
+
+	// The loop goroutine's alone:
+	slot                  int32
+	added, closed, queued bool
+	early                 error                    // reset asked before the add was run
+	inspects              []func(fds [2]int) error // Inspect asked before the add was run
+	readable, rdhup, eof  [2]bool                  // per side, as epoll reported and reads found
+	wblocked, ended       [2]bool                  // a send to the side was short; the direction from the side is done
+	pb                    [2]*[]byte
+	off, end              [2]int // pb[s][off:end] is read from s, not yet sent on
+	n                     [2]uint64
+}
+
+// ErrClosed is the error Closed reports for a Pair that could not start.
+var ErrClosed = errors.New("evloop: pair reset before it started")
+
+// New hands the connected, non-blocking sockets a and b (sides 0 and 1)
+// to a loop, which relays them once Start is called. From here on the
+// loop owns both; on error they are closed already.
+func New(a, b int, h Handler) (*Pair, error) {
+	l, err := pick()
+	if err != nil {
+		unix.Close(a)
+		unix.Close(b)
+		return nil, err
+	}
+	return &Pair{l: l, h: h, fd: [2]int{a, b}, slot: -1}, nil
+}
+
+// Start registers p's sockets with its loop; relaying begins at once
+// (data already queued is seen: epoll reports the state at registration).
+// Call it once, after the Handler is ready to hear Closed.
+func (p *Pair) Start() { p.l.post(post{p: p, kind: postAdd}) }
+
+// Abort resets both connections (RST) and reports err (non-nil) to
+// Closed, unless p ended already. Safe from any goroutine, before Start
+// too, and more than once.
+func (p *Pair) Abort(err error) { p.l.post(post{p: p, kind: postAbort, err: err}) }
+
+// Inspect runs fn on the loop goroutine with p's two descriptors while
+// they are open (not at all once p ended). A non-nil result resets p with
+// it, as Abort does. fn must not keep or close the descriptors.
+func (p *Pair) Inspect(fn func(fds [2]int) error) {
+	p.l.post(post{p: p, kind: postInspect, fn: fn})
+}
+
+// event takes an epoll event for side s and relays what it allows.
+func (p *Pair) event(s int, ev uint32) {
+	if ev&unix.EPOLLERR != 0 {
+		if e, err := unix.GetsockoptInt(p.fd[s], unix.SOL_SOCKET, unix.SO_ERROR); err != nil || e != 0 {
+			if err == nil {
+				err = unix.Errno(e)
+			}
+			p.reset(os.NewSyscallError("socket", err))
+			return
+		}
+	}
+	if ev&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP) != 0 {
+		p.readable[s] = true
+	}
+	if ev&(unix.EPOLLRDHUP|unix.EPOLLHUP) != 0 {
+		p.rdhup[s] = true
+	}
+	if ev&(unix.EPOLLOUT|unix.EPOLLHUP) != 0 {
+		p.wblocked[s] = false
+	}
+	p.relay()
+}
+
+// relay moves what it can in both directions, and closes p once both
+// are done.
+func (p *Pair) relay() {
+	for s := range 2 {
+		p.move(s)
+		if p.closed {
+			return
+		}
+		if p.eof[s] && p.pb[s] == nil && !p.ended[s] {
+			p.finish(s)
+			if p.closed {
+				return
+			}
+		}
+	}
+}
+
+// move relays side s to the other side: first the rest of a short send,
+// then a read and a send per turn while s has data, as epoll reported.
+// A short read means s is drained (edge-triggered epoll reports the next
+// data as a new event), unless the peer's FIN is known to be queued
+// behind it (EPOLLRDHUP): then read on to see the EOF.
+func (p *Pair) move(s int) {
+	d := 1 - s
+	if p.pb[s] != nil && !p.flush(s) {
+		return
+	}
+	for budget := readBudget; p.readable[s] && !p.eof[s]; budget-- {
+		if budget == 0 {
+			p.requeue() // a bulk transfer: the rest on the next turn
+			return
+		}
+		buf := *p.l.spare
+		n, err := rawio.Recv(uintptr(p.fd[s]), buf, 0)
+		switch {
+		case err == unix.EAGAIN:
+			p.readable[s] = false
+			return
+		case err != nil:
+			p.reset(os.NewSyscallError("recvfrom", err))
+			return
+		case n == 0:
+			p.eof[s], p.readable[s] = true, false
+			return
+		}
+		p.n[s] += uint64(n)
+		w, err := rawio.Send(uintptr(p.fd[d]), buf[:n])
+		if err == unix.EAGAIN {
+			w, err = 0, nil
+		}
+		if err != nil {
+			p.reset(os.NewSyscallError("sendto", err))
+			return
+		}
+		if w < n {
+			// The peer's buffer is full: p keeps this buffer with the
+			// rest and stops reading s until EPOLLOUT on d.
+			p.pb[s], p.off[s], p.end[s] = p.l.spare, w, n
+			p.l.spare = bufs.Get().(*[]byte)
+			p.wblocked[d] = true
+			return
+		}
+		if n < len(buf) && !p.rdhup[s] {
+			p.readable[s] = false
+			return
+		}
+	}
+}
+
+// flush sends the rest kept from side s and reports whether all of it
+// went (false: wait for EPOLLOUT, or p was reset).
+func (p *Pair) flush(s int) bool {
+	d := 1 - s
+	if p.wblocked[d] {
+		return false
+	}
+	w, err := rawio.Send(uintptr(p.fd[d]), (*p.pb[s])[p.off[s]:p.end[s]])
+	if err == unix.EAGAIN {
+		w, err = 0, nil
+	}
+	if err != nil {
+		p.reset(os.NewSyscallError("sendto", err))
+		return false
+	}
+	p.off[s] += w
+	if p.off[s] < p.end[s] {
+		p.wblocked[d] = true
+		return false
+	}
+	bufs.Put(p.pb[s])
+	p.pb[s] = nil
+	return true
+}
+
+// finish ends the direction from side s, whose EOF has been passed on:
+// a half-close of the other side, or, when that side's direction ended
+// first, a close of both (close(2) sends the FIN that shutdown(2) would;
+// nothing is left unread either way, so it is not a reset).
+func (p *Pair) finish(s int) {
+	p.ended[s] = true
+	if p.ended[1-s] {
+		p.close(nil, false)
+		return
+	}
+	if err := unix.Shutdown(p.fd[1-s], unix.SHUT_WR); err != nil {
+		p.reset(os.NewSyscallError("shutdown", err))
+		return
+	}
+	p.h.Ended(s, p.n[s])
+}
+
+// requeue has the loop come back to p after this batch.
+func (p *Pair) requeue() {
+	if !p.queued {
+		p.queued = true
+		p.l.again = append(p.l.again, p)
+	}
+}
+
+// reset closes both sockets with an RST and reports err.
+func (p *Pair) reset(err error) { p.close(err, true) }
+
+// close closes both sockets (they leave the epoll set with their last
+// descriptor), frees what p holds and tells the Handler.
+func (p *Pair) close(err error, rst bool) {
+	if p.closed {
+		return
+	}
+	p.closed = true
+	for s, fd := range p.fd {
+		if rst {
+			unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
+		}
+		unix.Close(fd)
+		if p.pb[s] != nil {
+			bufs.Put(p.pb[s])
+			p.pb[s] = nil
+		}
+	}
+	p.l.release(p)
+	p.h.Closed(err, p.n)
+}
