@@ -54,9 +54,12 @@ type loop struct {
 	epfd, efd int      // the epoll instance and the eventfd that wakes it for posts
 	file      *os.File // epfd in Go's poller; held so its finalizer never closes it
 
+	rc syscall.RawConn // file's, for waiting in Go's poller
+
 	mu       sync.Mutex
 	posts    []post
 	sleeping bool // parked with an empty queue: the next post writes efd
+	running  bool // a goroutine serves the loop (none while it holds no Pair)
 
 	pairs  []*Pair // by slot (the epoll event's data)
 	free   []int32 // slots to reuse
@@ -64,6 +67,7 @@ type loop struct {
 	events [maxEvents]unix.EpollEvent
 	spare  *[]byte // the read buffer, swapped out when a Pair keeps it
 	again  []*Pair // pairs whose sides ran out of readBudget
+	live   int     // pairs added and not closed
 	taken  []post  // the posts being run, reused
 }
 
@@ -141,27 +145,35 @@ func newLoop() (*loop, error) {
 		unix.Close(efd)
 		return nil, err
 	}
-	l := &loop{epfd: epfd, efd: efd, file: f, spare: bufs.Get().(*[]byte)}
-	go l.run(rc)
-	return l, nil
+	return &loop{epfd: epfd, efd: efd, file: f, rc: rc, spare: bufs.Get().(*[]byte)}, nil
 }
 
-// run serves the loop for the life of the process.
-func (l *loop) run(rc syscall.RawConn) {
-	for {
-		if err := rc.Read(l.turn); err != nil {
+// run serves the loop until it holds no Pair and nothing is posted: the
+// epoll instance stays for the life of the process, its goroutine only
+// while there is work (so an idle balancer runs none, and a test that
+// counts goroutines finds none left).
+func (l *loop) run() {
+	stop := false
+	turn := func(uintptr) bool { return l.turn(&stop) }
+	for !stop {
+		if err := l.rc.Read(turn); err != nil {
 			panic("evloop: waiting on epoll: " + err.Error()) // l.file is never closed
 		}
 	}
 }
 
-// post queues a request and wakes the loop if it sleeps.
+// post queues a request and wakes the loop if it sleeps, or starts its
+// goroutine.
 func (l *loop) post(q post) {
 	l.mu.Lock()
 	l.posts = append(l.posts, q)
-	wake := l.sleeping
-	l.sleeping = false
+	wake, start := l.sleeping, !l.running
+	l.sleeping, l.running = false, true
 	l.mu.Unlock()
+	if start {
+		go l.run()
+		return
+	}
 	if wake {
 		one := uint64(1)
 		// EAGAIN only when the counter is full, which means a wake-up is
@@ -172,8 +184,10 @@ func (l *loop) post(q post) {
 
 // turn is one pass of the loop, called by Go's poller: it takes what epoll
 // has (without waiting) and the posted requests, and reports false, to be
-// parked until epoll has news, when there was nothing.
-func (l *loop) turn(uintptr) bool {
+// parked until epoll has news, when there was nothing. With nothing and
+// no Pair it sets *stop: the goroutine ends (and the next post starts
+// another; l.mu orders the two).
+func (l *loop) turn(stop *bool) bool {
 	n, err := epollWait(l.epfd, l.events[:])
 	if err != nil {
 		n = 0 // EINTR is retried by epollWait; nothing else happens on a valid epfd
@@ -181,6 +195,11 @@ func (l *loop) turn(uintptr) bool {
 	l.mu.Lock()
 	l.taken, l.posts = l.posts, l.taken[:0]
 	if n == 0 && len(l.taken) == 0 && len(l.again) == 0 {
+		if l.live == 0 {
+			l.running, *stop = false, true
+			l.mu.Unlock()
+			return true
+		}
 		l.sleeping = true
 		l.mu.Unlock()
 		return false
@@ -252,6 +271,7 @@ func (l *loop) run1(q *post) {
 // add gives p a slot and registers its sockets.
 func (l *loop) add(p *Pair) {
 	p.added = true
+	l.live++
 	if p.early != nil {
 		p.reset(p.early)
 		return
@@ -287,6 +307,7 @@ func (l *loop) add(p *Pair) {
 
 // release frees p's slot (after this batch).
 func (l *loop) release(p *Pair) {
+	l.live--
 	if p.slot >= 0 {
 		l.freed = append(l.freed, p.slot)
 	}
