@@ -41,6 +41,7 @@ type Pair struct {
 	inspects              []func(fds [2]int) error // Inspect asked before the add was run
 	readable, rdhup, eof  [2]bool                  // per side, as epoll reported and reads found
 	wblocked, ended       [2]bool                  // a send to the side was short; the direction from the side is done
+	bulk                  [2]bool                  // a read from the side filled bufSize: it reads into bulkSize now
 	pb                    [2]*[]byte
 	off, end              [2]int // pb[s][off:end] is read from s, not yet sent on
 	n                     [2]uint64
@@ -134,7 +135,8 @@ func (p *Pair) move(s int) {
 			p.requeue() // a bulk transfer: the rest on the next turn
 			return
 		}
-		buf := *p.l.spare
+		bp := p.l.buffer(p.bulk[s])
+		buf := *bp
 		n, err := rawio.Recv(uintptr(p.fd[s]), buf, 0)
 		switch {
 		case err == unix.EAGAIN:
@@ -159,8 +161,8 @@ func (p *Pair) move(s int) {
 		if w < n {
 			// The peer's buffer is full: p keeps this buffer with the
 			// rest and stops reading s until EPOLLOUT on d.
-			p.pb[s], p.off[s], p.end[s] = p.l.spare, w, n
-			p.l.spare = bufs.Get().(*[]byte)
+			p.pb[s], p.off[s], p.end[s] = bp, w, n
+			p.l.kept(bp)
 			p.wblocked[d] = true
 			return
 		}
@@ -168,6 +170,7 @@ func (p *Pair) move(s int) {
 			p.readable[s] = false
 			return
 		}
+		p.bulk[s] = true
 	}
 }
 
@@ -191,7 +194,7 @@ func (p *Pair) flush(s int) bool {
 		p.wblocked[d] = true
 		return false
 	}
-	bufs.Put(p.pb[s])
+	putBuf(p.pb[s])
 	p.pb[s] = nil
 	return true
 }
@@ -237,7 +240,7 @@ func (p *Pair) close(err error, rst bool) {
 		}
 		unix.Close(fd)
 		if p.pb[s] != nil {
-			bufs.Put(p.pb[s])
+			putBuf(p.pb[s])
 			p.pb[s] = nil
 		}
 	}

@@ -3,10 +3,10 @@
 // but in user space.
 //
 // It owns: listeners bound with IP_FREEBIND (so a standby node binds the VIP
-// before it holds it, and a takeover costs only the address move), the TCP
-// byte path (recv(2) and send(2) through a pooled buffer for small
-// messages, package rawio; splice(2) once a direction turns out to be a
-// bulk transfer; nothing here wraps a connection), half-close, connect and idle
+// before it holds it, and a takeover costs only the address move), a TCP
+// connection's setup (accept, connect with retries on another real), after
+// which both sockets go to an event loop (package evloop: recv(2) and
+// send(2) on epoll's events, as HAProxy does), half-close, connect and idle
 // timeouts, and the UDP per-client flow table (SIP is the reference use; the service
 // socket is read with recvmmsg(2), several datagrams per call).
 //

@@ -23,7 +23,7 @@ import (
 )
 
 // startTCP runs a TCPProxy on a loopback listener until the test ends.
-func startTCP(t *testing.T, p upstream.Picker, cfg TCPConfig) (*TCPProxy, string) {
+func startTCP(t testing.TB, p upstream.Picker, cfg TCPConfig) (*TCPProxy, string) {
 	t.Helper()
 	ln, err := ListenTCP(context.Background(), "127.0.0.1:0")
 	if err != nil {
@@ -283,9 +283,9 @@ func TestFreebind(t *testing.T) {
 }
 
 // TestTCPSmallThenBulk sends small messages (each moved through the
-// pooled buffer) and then 1 MiB each way (a bulk transfer, which the
-// relay hands to splice after the first full buffer), and checks every
-// byte arrives in order and the byte counters add up.
+// loop's buffer) and then 1 MiB each way (a bulk transfer, which the event
+// loop moves with a larger buffer once a read fills the first), and checks
+// every byte arrives in order and the byte counters add up.
 func TestTCPSmallThenBulk(t *testing.T) {
 	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {

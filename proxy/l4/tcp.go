@@ -54,8 +54,9 @@ func (c TCPConfig) withDefaults() TCPConfig {
 type TCPStats struct {
 	Accepted uint64 `json:"accepted"`
 	// BytesIn (client to real) and BytesOut (real to client) count what
-	// was relayed, each direction added when it ends (a bulk transfer is
-	// spliced by the kernel: nothing counts its bytes on the way).
+	// was relayed, each direction added when it ends (the event loop
+	// counts per connection and reports at the end, so a message costs no
+	// shared counter).
 	BytesIn         uint64 `json:"bytes_in"`
 	BytesOut        uint64 `json:"bytes_out"`
 	Refused         uint64 `json:"refused"`          // arrived while inactive
