@@ -26,7 +26,13 @@ func (b StandbyBlock) Error() string { return fmt.Sprintf("standby of %s refused
 // left pending, and a caller can ask first, to wait for a peer that is
 // getting ready or to refuse before it changes anything (a drain, a SYN
 // hold).
+//
+// A node in maintenance or leaving lists nothing: EventStandby refuses
+// those at once itself, and a stop in maintenance must not wait.
 func (m *Machine) StandbyBlocked(name string) []StandbyBlock {
+	if m.maint || m.leaving {
+		return nil
+	}
 	gs := m.groups
 	if name != "" {
 		g := m.byName[name]

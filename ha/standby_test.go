@@ -80,6 +80,11 @@ func TestStandbyBlockedWait(t *testing.T) {
 	if bs := m.StandbyBlocked("web"); len(bs) != 1 || bs[0].Error() != "standby of web refused: no live peer can hold it" || bs[0].Wait {
 		t.Errorf("peer failed after the standby: StandbyBlocked = %+v; want no live peer, no wait", bs)
 	}
+	step(ha.Event{Kind: ha.EventMaintenance, On: true})
+	if bs := m.StandbyBlocked("web"); len(bs) != 0 {
+		t.Errorf("in maintenance: StandbyBlocked = %+v, want none (EventStandby refuses it itself)", bs)
+	}
+	step(ha.Event{Kind: ha.EventMaintenance, On: false})
 	if bs := m.StandbyBlocked("nope"); len(bs) != 1 || bs[0].Error() != "standby of nope refused: no such group" || bs[0].Wait {
 		t.Errorf("unknown group: StandbyBlocked = %+v", bs)
 	}
