@@ -118,7 +118,12 @@ func newKernelServices(cfg *config.Config, log *slog.Logger) (*kernelServices, e
 	}
 	k.prober = check.NewProber(check.ProberConfig{OnChange: k.onHealth})
 	k.jobs = map[string]bool{}
-	if err := k.syncJobs(); err != nil {
+	// Under k.mu as in reload: a real's first check runs at once in the
+	// prober's goroutine, and its onHealth writes the maps syncJobs fills.
+	k.mu.Lock()
+	err = k.syncJobs()
+	k.mu.Unlock()
+	if err != nil {
 		k.prober.Stop()
 		return nil, err
 	}
@@ -126,7 +131,7 @@ func newKernelServices(cfg *config.Config, log *slog.Logger) (*kernelServices, e
 }
 
 // syncJobs makes the prober's jobs match the services' reals: a job whose
-// real stays keeps its health (Prober.Add updates in place).
+// real stays keeps its health (Prober.Add updates in place). k.mu held.
 func (k *kernelServices) syncJobs() error {
 	want := map[string]bool{}
 	for _, name := range k.order {
