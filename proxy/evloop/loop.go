@@ -95,17 +95,23 @@ type loop struct {
 // post is a request from another goroutine: add p, reset p, or run fn on
 // p's sockets.
 type post struct {
-	p    *Pair
-	kind int
-	err  error
-	fn   func(fds [2]int) error
+	p       *Pair
+	kind    int
+	err     error
+	fn      func(fds [2]int) error
+	attempt int
 }
 
 const (
 	postAdd = iota
 	postAbort
 	postInspect
+	postExpire
 )
+
+// pairEvents is what a Pair's sockets are registered for (epoll(7)):
+// edge-triggered, so each change is reported once.
+const pairEvents = unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET
 
 var (
 	loopsOnce sync.Once
@@ -276,6 +282,10 @@ func (l *loop) run1(q *post) {
 			return
 		}
 		p.reset(q.err)
+	case postExpire:
+		if p.added && !p.closed && p.connecting && p.attempt == q.attempt {
+			p.redial(ErrConnectTimeout)
+		}
 	case postInspect:
 		if !p.added {
 			p.inspects = append(p.inspects, q.fn) // run once it is added
@@ -306,10 +316,7 @@ func (l *loop) add(p *Pair) {
 	}
 	l.pairs[p.slot] = p
 	for side, fd := range p.fd {
-		ev := unix.EpollEvent{
-			Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET,
-			Fd:     p.slot, Pad: int32(side),
-		}
+		ev := unix.EpollEvent{Events: pairEvents, Fd: p.slot, Pad: int32(side)}
 		if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
 			p.reset(os.NewSyscallError("epoll_ctl", err))
 			return

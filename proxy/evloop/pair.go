@@ -41,6 +41,9 @@ type Pair struct {
 	inspects              []func(fds [2]int) error // Inspect asked before the add was run
 	readable, rdhup, eof  [2]bool                  // per side, as epoll reported and reads found
 	wblocked, ended       [2]bool                  // a send to the side was short; the direction from the side is done
+	conn                  Connector                // NewConnecting's
+	connecting            bool                     // side 1 is not connected yet: nothing is relayed
+	attempt               int                      // side 1's connect attempt, from 1
 	bulk                  [2]bool                  // a read from the side filled bufSize: it reads into bulkSize now
 	pb                    [2]*[]byte
 	off, end              [2]int // pb[s][off:end] is read from s, not yet sent on
@@ -82,7 +85,11 @@ func (p *Pair) Inspect(fn func(fds [2]int) error) {
 
 // event takes an epoll event for side s and relays what it allows.
 func (p *Pair) event(s int, ev uint32) {
-	if ev&unix.EPOLLERR != 0 {
+	if p.connecting && s == 1 {
+		if !p.connectEvent(ev) {
+			return
+		}
+	} else if ev&unix.EPOLLERR != 0 {
 		if e, err := unix.GetsockoptInt(p.fd[s], unix.SOL_SOCKET, unix.SO_ERROR); err != nil || e != 0 {
 			if err == nil {
 				err = unix.Errno(e)
@@ -100,7 +107,9 @@ func (p *Pair) event(s int, ev uint32) {
 	if ev&(unix.EPOLLOUT|unix.EPOLLHUP) != 0 {
 		p.wblocked[s] = false
 	}
-	p.relay()
+	if !p.connecting {
+		p.relay()
+	}
 }
 
 // relay moves what it can in both directions, and closes p once both
@@ -235,6 +244,9 @@ func (p *Pair) close(err error, rst bool) {
 	}
 	p.closed = true
 	for s, fd := range p.fd {
+		if fd < 0 {
+			continue // a failed connect's, closed already
+		}
 		if rst {
 			unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
 		}

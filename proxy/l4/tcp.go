@@ -1,7 +1,6 @@
 package l4
 
 import (
-	"context"
 	"errors"
 	"log/slog"
 	"net"
@@ -12,7 +11,6 @@ import (
 	"github.com/hapair/hapair/internal/pacer"
 	"github.com/hapair/hapair/proxy/connlimit"
 	"github.com/hapair/hapair/proxy/connset"
-	"github.com/hapair/hapair/proxy/evloop"
 	"github.com/hapair/hapair/proxy/upstream"
 )
 
@@ -145,7 +143,7 @@ func (t *TCPProxy) Serve(ln *net.TCPListener) error {
 			continue
 		}
 		t.accepted.Add(1)
-		go t.handle(c)
+		t.start(c)
 	}
 }
 
@@ -158,123 +156,6 @@ func (t *TCPProxy) Close() {
 	for _, c := range t.conns.Close() {
 		c.pair.Abort(errReset)
 	}
-}
-
-// tcpConn is one forwarded connection, relayed by an event loop (package
-// evloop; side 0 the client, side 1 the real). It is the loop's Handler:
-// halfClosed and counted are the loop goroutine's alone.
-type tcpConn struct {
-	t          *TCPProxy
-	pair       *evloop.Pair
-	up         upstream.Upstream
-	idle       *time.Timer
-	halfClosed bool
-	counted    [2]bool
-}
-
-// handle connects an accepted client to a real and hands both sockets to
-// an event loop; the connection's gate slot is given back when it ends.
-func (t *TCPProxy) handle(client *net.TCPConn) {
-	cfg := t.cfg.Load()
-	from := addrPortOf(client.RemoteAddr())
-	real, up := t.connect(client, from.Addr(), cfg)
-	if real == nil {
-		t.noReal.Add(1)
-		_ = client.SetLinger(0)
-		_ = client.Close()
-		t.gate.Release()
-		return
-	}
-	cfd, err := detach(client)
-	if err != nil {
-		_ = real.SetLinger(0)
-		_ = real.Close()
-		t.gate.Release()
-		return
-	}
-	rfd, err := detach(real)
-	if err != nil {
-		resetFD(cfd)
-		t.gate.Release()
-		return
-	}
-	c := &tcpConn{t: t, up: up}
-	if c.pair, err = evloop.New(cfd, rfd, c); err != nil {
-		t.log.Error("relaying connection failed", "real", up.Addr().String(), "client", from.String(), "err", err)
-		t.gate.Release()
-		return
-	}
-	// Counted before Start: from then on the loop may end it any time.
-	t.open.Add(1)
-	up.AddConns(1, 0)
-	if !t.conns.Add(c) {
-		c.pair.Abort(errReset)
-	} else if cfg.IdleTimeout > 0 {
-		c.idle = t.watchIdle(c, cfg.IdleTimeout)
-	}
-	c.pair.Start()
-}
-
-// Ended counts the direction from side that ended first (the client's
-// FIN or the real's) and moves the connection to inactive, as IPVS counts
-// a connection in FIN_WAIT.
-func (c *tcpConn) Ended(side int, n uint64) {
-	c.t.countBytes(c, side == 0, n)
-	c.counted[side] = true
-	if !c.halfClosed {
-		c.halfClosed = true
-		c.up.AddConns(-1, 1)
-	}
-}
-
-// Closed counts what Ended did not and gives back the connection's
-// counts and its gate slot.
-func (c *tcpConn) Closed(_ error, n [2]uint64) {
-	if c.idle != nil {
-		c.idle.Stop()
-	}
-	for side, done := range c.counted {
-		if !done {
-			c.t.countBytes(c, side == 0, n[side])
-		}
-	}
-	if c.halfClosed {
-		c.up.AddConns(0, -1)
-	} else {
-		c.up.AddConns(-1, 0)
-	}
-	c.t.open.Add(-1)
-	c.t.conns.Remove(c)
-	c.t.gate.Release()
-}
-
-// connect dials reals until one answers or Attempts reals have failed.
-func (t *TCPProxy) connect(client *net.TCPConn, from netip.Addr, cfg *TCPConfig) (*net.TCPConn, upstream.Upstream) {
-	var triedBuf [4]netip.AddrPort
-	tried := triedBuf[:0]
-	// No TCP keep-alive probes to the real (HAProxy's default, without
-	// "option srvtcpka"): the idle timeout closes both sides, and Go's
-	// default would cost four setsockopt calls per connection.
-	d := net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: -1}
-	for range cfg.Attempts {
-		up, ok := t.picker.Pick(from, tried)
-		if !ok {
-			return nil, nil
-		}
-		addr := up.Addr()
-		nc, err := DialTCP(context.Background(), &d, addr)
-		if err == nil {
-			return nc, up
-		}
-		t.connFailed.Add(1)
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			t.connTimeouts.Add(1)
-		}
-		t.log.Warn("connecting to real failed", "real", addr.String(), "client", from.String(), "err", err)
-		tried = append(tried, addr)
-	}
-	return nil, nil
 }
 
 // countBytes adds n bytes relayed in one direction to the proxy's and the

@@ -1,0 +1,121 @@
+package evloop
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
+
+// Connector is the Handler of a Pair whose side 1 is still connecting
+// (NewConnecting). Its methods run on the loop goroutine, like Handler's.
+type Connector interface {
+	Handler
+	// Connected reports that side 1's connect(2) completed; relaying
+	// starts now (the client's data waited in its socket until then).
+	Connected()
+	// Redial reports that side 1's connect failed with err (a socket
+	// error, or ErrConnectTimeout after Expire); the loop has closed that
+	// socket. It returns another connecting socket (Connect) to try, or
+	// -1 to give up: the pair is then reset and Closed reports err.
+	Redial(err error) int
+}
+
+// ErrConnectTimeout is the error Redial gets for an attempt that Expire
+// ended.
+var ErrConnectTimeout = errors.New("evloop: connect timed out")
+
+// NewConnecting is New for a side 1 whose non-blocking connect(2) is
+// under way (Connect): the loop waits for it (EPOLLOUT, then SO_ERROR)
+// without a goroutine per connection, as HAProxy waits for its connects.
+func NewConnecting(a, b int, h Connector) (*Pair, error) {
+	p, err := New(a, b, h)
+	if err != nil {
+		return nil, err
+	}
+	p.conn, p.connecting, p.attempt = h, true, 1
+	return p, nil
+}
+
+// Expire ends connect attempt number attempt (1 for the socket given to
+// NewConnecting, then one more per socket Redial returned) if it is still
+// under way: the connect timeout. Safe from any goroutine.
+func (p *Pair) Expire(attempt int) {
+	p.l.post(post{p: p, kind: postExpire, attempt: attempt})
+}
+
+// connectEvent handles an event on side 1 while it connects, and reports
+// whether p now relays.
+func (p *Pair) connectEvent(ev uint32) bool {
+	if ev&(unix.EPOLLOUT|unix.EPOLLERR|unix.EPOLLHUP) == 0 {
+		return false
+	}
+	e, err := unix.GetsockoptInt(p.fd[1], unix.SOL_SOCKET, unix.SO_ERROR)
+	if err == nil && e != 0 {
+		err = unix.Errno(e)
+	}
+	if err == nil && ev&unix.EPOLLOUT == 0 {
+		err = unix.ECONNRESET // hung up without an error: not connected
+	}
+	if err != nil {
+		p.redial(os.NewSyscallError("connect", err))
+		return false
+	}
+	p.connecting = false
+	p.conn.Connected()
+	return true
+}
+
+// redial closes side 1's failed socket and registers the next one, or
+// resets p when the Connector gives up.
+func (p *Pair) redial(err error) {
+	unix.Close(p.fd[1]) // leaves the epoll set with it
+	p.fd[1] = -1
+	fd := p.conn.Redial(err)
+	if fd < 0 {
+		p.reset(err)
+		return
+	}
+	p.fd[1] = fd
+	p.attempt++
+	ev := unix.EpollEvent{Events: pairEvents, Fd: p.slot, Pad: 1}
+	if err := unix.EpollCtl(p.l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		p.reset(os.NewSyscallError("epoll_ctl", err))
+	}
+}
+
+// Connect starts a connect(2) to addr from a new non-blocking TCP socket
+// with TCP_NODELAY (as the net package sets it) and returns the socket,
+// connecting, for NewConnecting or Redial. The local address and port
+// are connect's choice.
+func Connect(addr netip.AddrPort) (int, error) {
+	var sa unix.Sockaddr
+	domain := unix.AF_INET
+	if a := addr.Addr().Unmap(); a.Is4() {
+		sa = &unix.SockaddrInet4{Port: int(addr.Port()), Addr: a.As4()}
+	} else {
+		domain = unix.AF_INET6
+		sa6 := &unix.SockaddrInet6{Port: int(addr.Port()), Addr: a.As16()}
+		if z := a.Zone(); z != "" {
+			if id, err := strconv.ParseUint(z, 10, 32); err == nil {
+				sa6.ZoneId = uint32(id)
+			} else if ifi, err := net.InterfaceByName(z); err == nil {
+				sa6.ZoneId = uint32(ifi.Index)
+			}
+		}
+		sa = sa6
+	}
+	fd, err := unix.Socket(domain, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, os.NewSyscallError("socket", err)
+	}
+	_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	if err := unix.Connect(fd, sa); err != nil && err != unix.EINPROGRESS {
+		unix.Close(fd)
+		return -1, os.NewSyscallError("connect", err)
+	}
+	return fd, nil
+}
