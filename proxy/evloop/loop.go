@@ -283,7 +283,11 @@ func (l *loop) run1(q *post) {
 		}
 		p.reset(q.err)
 	case postExpire:
-		if p.added && !p.closed && p.connecting && p.attempt == q.attempt {
+		if !p.added {
+			p.expired = q.attempt // a timer shorter than the way to the loop
+			return
+		}
+		if !p.closed && p.connecting && p.attempt == q.attempt {
 			p.redial(ErrConnectTimeout)
 		}
 	case postInspect:
@@ -321,6 +325,9 @@ func (l *loop) add(p *Pair) {
 			p.reset(os.NewSyscallError("epoll_ctl", err))
 			return
 		}
+	}
+	if p.connecting && p.expired == p.attempt {
+		p.redial(ErrConnectTimeout)
 	}
 	for _, fn := range p.inspects {
 		if p.closed {

@@ -44,6 +44,7 @@ type Pair struct {
 	conn                  Connector                // NewConnecting's
 	connecting            bool                     // side 1 is not connected yet: nothing is relayed
 	attempt               int                      // side 1's connect attempt, from 1
+	expired               int                      // the attempt an Expire before the add named
 	bulk                  [2]bool                  // a read from the side filled bufSize: it reads into bulkSize now
 	pb                    [2]*[]byte
 	off, end              [2]int // pb[s][off:end] is read from s, not yet sent on
