@@ -2,7 +2,6 @@ package l4
 
 import (
 	"errors"
-	"net"
 	"net/netip"
 	"time"
 
@@ -31,17 +30,12 @@ type tcpConn struct {
 	counted    [2]bool
 }
 
-// start takes an accepted client's socket out of the net package, starts
-// connecting to a real and hands both sockets to an event loop, which
+// start starts connecting an accepted client (its socket cfd, from its
+// address from) to a real and hands both sockets to an event loop, which
 // waits for the connect and relays: no goroutine per connection. The
 // connection's gate slot is given back when it ends.
-func (t *TCPProxy) start(client *net.TCPConn) {
-	c := &tcpConn{t: t, cfg: t.cfg.Load(), from: addrPortOf(client.RemoteAddr())}
-	cfd, err := detach(client)
-	if err != nil {
-		t.gate.Release()
-		return
-	}
+func (t *TCPProxy) start(cfd int, from netip.AddrPort) {
+	c := &tcpConn{t: t, cfg: t.cfg.Load(), from: from}
 	rfd := c.dial()
 	if rfd < 0 {
 		t.noReal.Add(1)
@@ -49,6 +43,7 @@ func (t *TCPProxy) start(client *net.TCPConn) {
 		t.gate.Release()
 		return
 	}
+	var err error
 	if c.pair, err = evloop.NewConnecting(cfd, rfd, c); err != nil {
 		t.log.Error("relaying connection failed", "client", c.from.String(), "err", err)
 		t.gate.Release()

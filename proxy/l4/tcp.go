@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/hapair/hapair/internal/pacer"
 	"github.com/hapair/hapair/proxy/connlimit"
 	"github.com/hapair/hapair/proxy/connset"
@@ -117,11 +119,19 @@ func (t *TCPProxy) SetGate(g *connlimit.Gate, done <-chan struct{}) {
 // Accept errors (EMFILE) back off from 5ms to 1s and are logged at most
 // once per 10s (internal/pacer).
 func (t *TCPProxy) Serve(ln *net.TCPListener) error {
+	rc, err := ln.SyscallConn()
+	if err != nil {
+		return err
+	}
+	acc := newAcceptor(rc)
 	for {
 		if !t.gate.Acquire(t.gateDone) {
 			return nil
 		}
-		c, err := ln.AcceptTCP()
+		fd, from, err := acc.next()
+		if err == unix.EAGAIN {
+			fd, from, err = acc.wait(ln)
+		}
 		if err != nil {
 			t.gate.Release()
 			if errors.Is(err, net.ErrClosed) {
@@ -138,12 +148,11 @@ func (t *TCPProxy) Serve(ln *net.TCPListener) error {
 		if !t.active.Load() {
 			t.gate.Release()
 			t.refused.Add(1)
-			_ = c.SetLinger(0) // RST: the client retries elsewhere at once
-			_ = c.Close()
+			resetFD(fd) // RST: the client retries elsewhere at once
 			continue
 		}
 		t.accepted.Add(1)
-		t.start(c)
+		t.start(fd, from)
 	}
 }
 
