@@ -1,6 +1,6 @@
 // Package upstream is the seam between the balancer's choice of a real and
 // its data paths: package proxy implements Picker (scheduler, persistence,
-// health, drain, fallback), and proxy/l4 (TCP splice, UDP flows) and
+// health, drain, fallback), and proxy/l4 (TCP relay, UDP flows) and
 // proxy/l7 (HTTP mode) consume it. It holds only these two interfaces, so
 // both data paths share one contract; upstreamtest has the fake.
 package upstream
