@@ -23,8 +23,8 @@ type Config struct {
 	Services []ServiceConfig
 	// MaxConn bounds client connections across every TCP service, like
 	// HAProxy's global maxconn (default connlimit.DefaultMax(): the
-	// descriptor limit less a reserve, divided by the up to 6 descriptors
-	// a proxied connection holds).
+	// descriptor limit less a reserve, divided by the 2 descriptors a
+	// proxied connection holds).
 	MaxConn int
 }
 

@@ -1,7 +1,7 @@
 // Package connlimit bounds concurrent client connections the way HAProxy's
 // maxconn does, per service and for the whole balancer, so that clients
 // alone can never use up the process's file descriptors (each proxied TCP
-// connection holds up to FDsPerConn). At the limit the
+// connection holds FDsPerConn). At the limit the
 // accept loop stops accepting and new connections wait in the kernel's
 // listen backlog, as with HAProxy, instead of being accepted and dropped.
 //
@@ -146,11 +146,13 @@ func (g *Gate) Release() {
 // checks, UDP flows): a quarter of the limit, at most 1024.
 func Reserve(nofile int) int { return min(nofile/4, 1024) }
 
-// FDsPerConn is what one proxied TCP connection may hold in descriptors:
-// the client's socket, the real's, and, while data is copied with
-// splice(2) (proxy/l4), a pipe pair per direction. HAProxy counts pipes
-// apart (maxpipes); here they come with the connection.
-const FDsPerConn = 6
+// FDsPerConn is what one proxied TCP connection holds in descriptors: the
+// client's socket and the real's. proxy/l4 relays in its event loops with
+// buffers, not splice(2) pipes; proxy/l7's idle keep-alive connections to
+// reals were each in use by a client connection before, so they never
+// outnumber the client connections the limit counts. HAProxy derives its
+// default maxconn the same way, with pipes counted apart (maxpipes).
+const FDsPerConn = 2
 
 // DefaultMax is the balancer-wide maxconn derived from the process's
 // descriptor limit, as HAProxy derives its default maxconn from ulimit -n:
@@ -158,9 +160,17 @@ const FDsPerConn = 6
 // limit cannot be read or is unlimited.
 func DefaultMax() int {
 	var r syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r); err != nil || r.Cur == ^uint64(0) || r.Cur > 1<<30 {
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r); err != nil {
 		return 0
 	}
-	n := int(r.Cur)
+	return maxFor(r.Cur)
+}
+
+// maxFor is DefaultMax for a descriptor limit of nofile (0: unlimited).
+func maxFor(nofile uint64) int {
+	if nofile == ^uint64(0) || nofile > 1<<30 {
+		return 0
+	}
+	n := int(nofile)
 	return max((n-Reserve(n))/FDsPerConn, 1)
 }

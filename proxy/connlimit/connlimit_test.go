@@ -51,6 +51,20 @@ func TestDefaultMaxBelowDescriptorLimit(t *testing.T) {
 	if got, want := Reserve(300), 75; got != want {
 		t.Errorf("Reserve(300) = %d, want %d", got, want)
 	}
+	for _, tt := range []struct {
+		nofile uint64
+		want   int
+	}{
+		{1024, 384},      // systemd's soft default: 256 kept back, 768 / 2
+		{65536, 32256},   // reserve capped at 1024
+		{524288, 261632}, // systemd's hard default
+		{4, 1},           // never 0: 0 means no limit
+		{^uint64(0), 0},  // RLIM_INFINITY: no limit
+	} {
+		if got := maxFor(tt.nofile); got != tt.want {
+			t.Errorf("maxFor(%d) = %d, want %d", tt.nofile, got, tt.want)
+		}
+	}
 	if m := DefaultMax(); m < 0 {
 		t.Errorf("DefaultMax() = %d, want >= 0", m)
 	}
