@@ -232,7 +232,7 @@ var ipvsLong = map[string]string{
 	"--zero": "-Z", "--tcp-service": "-t", "--udp-service": "-u", "--fwmark-service": "-f", "--scheduler": "-s",
 	"--persistent": "-p", "--netmask": "-M", "--real-server": "-r", "--gatewaying": "-g", "--ipip": "-i",
 	"--masquerading": "-m", "--weight": "-w", "--u-threshold": "-x", "--l-threshold": "-y", "--numeric": "-n",
-	"--ipv6": "-6", "--sched-flags": "-b", "--connection": "-c", "--help": "-h", "--version": "-v",
+	"--ipv6": "-6", "--sched-flags": "-b", "--ops": "-o", "--connection": "-c", "--help": "-h", "--version": "-v",
 }
 
 var ipvsTakesArg = map[string]bool{"-t": true, "-u": true, "-f": true, "-s": true, "-M": true, "-r": true, "-w": true,
@@ -468,6 +468,11 @@ func (st *ipvsState) addService(at src, line string, c *ipvsCmd) {
 	}
 	if v, ok := c.opts["-M"]; ok && v != "255.255.255.255" && v != "32" && v != "128" {
 		st.im.warnf(at, "%s: -M %s: not carried over; hapair's persistence is per client address", line, v)
+	}
+	if _, ok := c.opts["-o"]; ok {
+		// --ops schedules each UDP datagram on its own (ipvsadm(8)); hapair
+		// keeps one client's flow on one real, as IPVS does without it.
+		st.im.warnf(at, "%s: -o (one-packet scheduling): not carried over; hapair sends a client's datagrams as one flow to one real until the flow is idle for idle_timeout", line)
 	}
 	for _, o := range []string{"-b", "--pe"} {
 		if v, ok := c.opts[o]; ok {

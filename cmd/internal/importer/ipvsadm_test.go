@@ -47,6 +47,10 @@ func TestIPVSAdm(t *testing.T) {
 					`ipvsadm.cf:4: masq: not forwarded by hapair's kernel "nat" method: the kernel forwards only packets addressed to the virtual address itself, and none is addressed to 127.0.0.1`}}},
 		{name: "the template link moves off the port a wildcard udp service binds, the warning naming the file", rules: "-A -u 0.0.0.0:694 -s rr\n-a -u 0.0.0.0:694 -r 198.18.1.1:694 -m\n",
 			want: want{complete: true, toml: []string{"group = \"239.255.0.94\"\nport = 696\n"}, warns: []string{"ipvsadm.cf: heartbeat port 694: udp service udp-694 (ipvsadm.cf:1) listens on 0.0.0.0:694, where the link binds its heartbeat; port 696 used"}}},
+		{name: "-o (--ops) is warned about", rules: "-A -u 198.18.0.100:53 -s rr -o\n-a -u 198.18.0.100:53 -r 198.18.1.11:53 -m\n-A -u 198.18.0.100:54 --ops\n-a -u 198.18.0.100:54 -r 198.18.1.11:54 -m\n",
+			want: want{complete: true, toml: []string{`protocol = "udp"`},
+				warns: []string{"ipvsadm.cf:1: ipvsadm -A -u 198.18.0.100:53 -s rr -o: -o (one-packet scheduling): not carried over; hapair sends a client's datagrams as one flow to one real until the flow is idle for idle_timeout",
+					"ipvsadm.cf:3: ipvsadm -A -u 198.18.0.100:54 --ops: -o (one-packet scheduling): not carried over"}}},
 		{name: "edit and delete", rules: "-A -t 198.18.0.20:80 -s rr\n-a -t 198.18.0.20:80 -r 198.18.1.1:80 -w 1\n-a -t 198.18.0.20:80 -r 198.18.1.2:80 -w 1\n" +
 			"-E -t 198.18.0.20:80 -s lc\n-e -t 198.18.0.20:80 -r 198.18.1.1:80 -w 7\n-d -t 198.18.0.20:80 -r 198.18.1.2:80\n-A -t 198.18.0.21:80\n-D -t 198.18.0.21:80\n" +
 			"-d -t 198.18.0.20:80 -r 198.18.9.9:80\n-a -t 198.18.0.99:80 -r 198.18.1.1:80\n",
