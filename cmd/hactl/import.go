@@ -77,6 +77,10 @@ func runImport(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "hactl: import: -o %s is the source %s: writing there would destroy the setup being imported; give another file\n", *out, src)
 			return exitUsage
 		}
+		if fi, err := os.Stat(*out); err == nil && fi.IsDir() {
+			fmt.Fprintf(stderr, "hactl: import: -o %s is a directory: give the file to write, e.g. -o %s\n", *out, filepath.Join(*out, "had.toml"))
+			return exitUsage
+		}
 	}
 	for _, w := range res.Warnings {
 		fmt.Fprintln(stderr, w)

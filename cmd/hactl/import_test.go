@@ -151,9 +151,9 @@ func TestImportRefusesItsSource(t *testing.T) {
 	}
 }
 
-// TestImportWriteFailsWhole: an -o that cannot be written (here a
-// directory: the rename over it fails) is an error naming it, and leaves no
-// temporary or partial file behind.
+// TestImportWriteFailsWhole: an -o that is a directory is refused before
+// anything is written, saying so, and leaves no temporary or partial file
+// behind.
 func TestImportWriteFailsWhole(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "had.toml")
@@ -165,8 +165,8 @@ func TestImportWriteFailsWhole(t *testing.T) {
 	if code != exitUsage {
 		t.Errorf("exit %d, want %d", code, exitUsage)
 	}
-	if want := "hactl: import: cannot write " + out + ": file exists\n"; !strings.HasSuffix(stderr.String(), want) {
-		t.Errorf("stderr:\n%s\nwant it to end with %q", stderr.String(), want)
+	if want := "hactl: import: -o " + out + " is a directory: give the file to write, e.g. -o " + out + "/had.toml\n"; stderr.String() != want {
+		t.Errorf("stderr:\n%s\nwant %q", stderr.String(), want)
 	}
 	if left, _ := filepath.Glob(filepath.Join(dir, ".had.toml.tmp*")); len(left) != 0 {
 		t.Errorf("temporary files left: %v", left)
