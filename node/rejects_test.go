@@ -90,7 +90,9 @@ func TestLinkConfigLogs(t *testing.T) {
 		t.Fatal(err)
 	}
 	logs := &testkit.Buffer{}
-	lc := linkConfig(cfg, "lb2", kr, slog.New(slog.NewTextHandler(logs, nil)))
+	// had's logger carries this node's name (node=lb2); the drop line
+	// names the sender under another key, in text and JSON alike.
+	lc := linkConfig(cfg, "lb2", kr, slog.New(slog.NewJSONHandler(logs, nil)).With("node", "lb2"))
 	if sc := syncLinkConfig(lc); sc.Logger == nil || !sc.Logger.Handler().Enabled(context.Background(), slog.LevelWarn) {
 		t.Errorf("persistence sync links' logger %v discards warnings", sc.Logger)
 	}
@@ -120,10 +122,13 @@ func TestLinkConfigLogs(t *testing.T) {
 		t.Fatal(err)
 	}
 	testkit.WaitFor(t, "the drop logged", func() bool { return strings.Contains(logs.String(), "heartbeat dropped") })
-	for _, want := range []string{"component=heartbeat", "peer=" + c.LocalAddr().String(), "reason=bad-mac", "node=lb1"} {
+	for _, want := range []string{`"component":"heartbeat"`, `"peer":"` + c.LocalAddr().String() + `"`, `"reason":"bad-mac"`, `"sender":"lb1"`} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("log %q lacks %q", logs, want)
 		}
+	}
+	if n := strings.Count(logs.String(), `"node":`); n != 1 {
+		t.Errorf("log %q has %d node keys, want 1 (this node's)", logs, n)
 	}
 }
 

@@ -146,7 +146,7 @@ func TestDropLogRateLimit(t *testing.T) {
 	}
 	// The one line names the source address, the reason and the node the
 	// packet claims to come from.
-	for _, want := range []string{"peer=" + forger.c.LocalAddr().String(), "reason=bad-mac", "node=lb1", "bad MAC"} {
+	for _, want := range []string{"peer=" + forger.c.LocalAddr().String(), "reason=bad-mac", "sender=lb1", "bad MAC"} {
 		if !strings.Contains(lb2.logs.String(), want) {
 			t.Errorf("log %q lacks %q", lb2.logs, want)
 		}

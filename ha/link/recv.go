@@ -198,7 +198,9 @@ func openReason(err error) DropReason {
 // counter that moved means the drop is fully handled. why makes the error
 // for the log line; it is called only when the line is shown (nil: no
 // error). The line names the source address, the reason and, when one is
-// found, the configured node the packet comes from (rejectedPeer).
+// found, the configured node the packet comes from (rejectedPeer) as
+// sender=: had's logger already carries node= for this node, and logfmt and
+// JSON consumers keep only one value per key.
 func (s *Set) drop(l *link, r DropReason, src netip.AddrPort, b []byte, why func() error) {
 	if r != DropDuplicate { // duplicates are expected with several links
 		peer := s.rejectedPeer(l, src, b)
@@ -210,7 +212,7 @@ func (s *Set) drop(l *link, r DropReason, src netip.AddrPort, b []byte, why func
 			}
 			extra := []any{"reason", r.String()}
 			if peer != "" {
-				extra = append(extra, "node", peer)
+				extra = append(extra, "sender", peer)
 			}
 			s.logLine("heartbeat dropped", l.spec.Name, addr, suppressed, err, extra...)
 		}

@@ -84,7 +84,7 @@ func TestWrongAuthkeysLogged(t *testing.T) {
 	lab.Eventually(t, 15*time.Second, "both nodes log the split brain", func() error {
 		for _, n := range []struct{ node, peer string }{{"lb1", "lb2"}, {"lb2", "lb1"}} {
 			out := p.had[n.node].Output()
-			for _, want := range []string{"heartbeat dropped", "reason=bad-mac", "node=" + n.peer,
+			for _, want := range []string{"heartbeat dropped", "reason=bad-mac", "sender=" + n.peer,
 				"split brain likely: peer " + n.peer, "bad authentication"} {
 				if !strings.Contains(out, want) {
 					return errorf("%s's log has no %q yet", n.node, want)
