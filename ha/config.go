@@ -175,6 +175,7 @@ var Derived = map[string]Derivation{
 	"deadtime":      {[]string{"keepalive"}, fmt.Sprintf("%d×keepalive", DefaultDeadtimeBeats)},
 	"initdead":      {[]string{"deadtime", "keepalive"}, fmt.Sprintf("2×deadtime, at least %v", MinInitdead)},
 	"failback_hold": {[]string{"deadtime", "keepalive"}, "2×deadtime"},
+	"fail_backoff":  {[]string{"keepalive"}, "10×keepalive"},
 }
 
 // Validate reports every problem in c that holds on all nodes alike (Self

@@ -19,11 +19,11 @@ const RepairDeadtimeBeats = 3
 type timerRule struct {
 	a, b string // the timers compared; Validate reports the rule on a
 	ok   func(c *Config) bool
-	msg  func(c *Config) string         // why a is refused, after a's name
-	fix  string                         // the timer RepairTimers changes, by name
-	at   func(c *Config) *time.Duration // that timer in c
-	to   func(c *Config) time.Duration  // its new value
-	how  string                         // how RepairTimers chose the new value, in words
+	msg  func(c *Config, b string) string // why a is refused, after a's name; b names b with its value
+	fix  string                           // the timer RepairTimers changes, by name
+	at   func(c *Config) *time.Duration   // that timer in c
+	to   func(c *Config) time.Duration    // its new value
+	how  string                           // how RepairTimers chose the new value, in words
 }
 
 func halfway(c *Config) time.Duration   { return (c.Keepalive + c.Deadtime) / 2 }
@@ -40,27 +40,27 @@ var timerRules = []timerRule{
 		// (the loss soaks saw peers declared dead at 400.03–400.08ms of
 		// silence for deadtime 400ms).
 		ok: func(c *Config) bool { return c.Deadtime > 2*c.Keepalive },
-		msg: func(c *Config) string {
+		msg: func(c *Config, _ string) string {
 			return fmt.Sprintf("%v must be longer than 2×keepalive (%v): at 2×keepalive or less a single lost heartbeat declares the peer dead", c.Deadtime, 2*c.Keepalive)
 		},
 		fix: "deadtime", at: func(c *Config) *time.Duration { return &c.Deadtime }, to: func(c *Config) time.Duration { return RepairDeadtimeBeats * c.Keepalive },
 		how: fmt.Sprintf("%d×keepalive, the shortest that rides out one lost heartbeat", RepairDeadtimeBeats)},
 	{a: "warntime", b: "keepalive",
 		ok: func(c *Config) bool { return c.Warntime > c.Keepalive },
-		msg: func(c *Config) string {
-			return fmt.Sprintf("%v must be longer than keepalive %v", c.Warntime, c.Keepalive)
+		msg: func(c *Config, b string) string {
+			return fmt.Sprintf("%v must be longer than %s", c.Warntime, b)
 		},
 		fix: "warntime", at: warntime, to: halfway, how: Derived["warntime"].How},
 	{a: "deadtime", b: "warntime",
 		ok: func(c *Config) bool { return c.Deadtime > c.Warntime },
-		msg: func(c *Config) string {
-			return fmt.Sprintf("%v must be longer than warntime %v", c.Deadtime, c.Warntime)
+		msg: func(c *Config, b string) string {
+			return fmt.Sprintf("%v must be longer than %s", c.Deadtime, b)
 		},
 		fix: "warntime", at: warntime, to: halfway, how: Derived["warntime"].How},
 	{a: "initdead", b: "deadtime",
 		ok: func(c *Config) bool { return c.Initdead >= c.Deadtime },
-		msg: func(c *Config) string {
-			return fmt.Sprintf("%v is shorter than deadtime %v: a starting node would take groups before it could hear its peers", c.Initdead, c.Deadtime)
+		msg: func(c *Config, b string) string {
+			return fmt.Sprintf("%v is shorter than %s: a starting node would take groups before it could hear its peers", c.Initdead, b)
 		},
 		fix: "initdead", at: func(c *Config) *time.Duration { return &c.Initdead }, to: func(c *Config) time.Duration { return c.Deadtime }, how: "deadtime, the least a starting node must wait for its peers"},
 }
@@ -87,40 +87,47 @@ func (c *Config) keepaliveOK(bad func(path, format string, args ...any)) bool {
 	return true
 }
 
+// MaxDeadtime is the longest deadtime Validate takes: WithDefaults derives
+// initdead and failback_hold as 2×deadtime, which must fit a
+// time.Duration (at most 2562047h).
+const MaxDeadtime = 1000000 * time.Hour
+
 // validateTiming checks the timers after defaults; set says which ones
 // were given rather than derived (WithDefaults), unknown which of those
 // could not be read (ValidateWith).
 func (c *Config) validateTiming(set map[string]bool, unknown []string, bad func(path, format string, args ...any)) {
+	// A keepalive out of range, a deadtime whose doubles wrap around,
+	// or a timer that could not be read, is the root error: the timers
+	// compared with it are not wrong in their own right, nor are those
+	// WithDefaults derives from it when unset (a deadtime of 4×1000h is
+	// that keepalive's fault, a failback_hold of 2×1500000h that
+	// deadtime's), so their relations and signs are not reported on top.
+	wrong := map[string]bool{}
+	for _, u := range unknown {
+		wrong[u] = true
+	}
+	if c.Keepalive > 0 && !c.keepaliveOK(bad) {
+		wrong["keepalive"] = true
+	}
+	if c.Deadtime > MaxDeadtime {
+		bad("deadtime", "%v is longer than %v, the most hapair takes (initdead and failback_hold default to 2×deadtime)", c.Deadtime, MaxDeadtime)
+		wrong["deadtime"] = true
+	}
+	var tainted func(name string) bool
+	tainted = func(name string) bool {
+		return wrong[name] || !set[name] && slices.ContainsFunc(Derived[name].From, tainted)
+	}
 	for _, t := range []struct {
 		name string
 		d    time.Duration
 	}{{"keepalive", c.Keepalive}, {"warntime", c.Warntime}, {"deadtime", c.Deadtime},
 		{"initdead", c.Initdead}, {"failback_hold", c.FailbackHold}, {"fail_backoff", c.FailBackoff}} {
-		// An unset timer derived from a keepalive beyond a packet's
-		// range may have wrapped around (4×1000000h): the keepalive's
-		// own error is the one to report.
-		if t.d < 0 && (set[t.name] || c.Keepalive <= wire.MaxKeepalive) {
+		if t.d < 0 && (set[t.name] || !tainted(t.name)) {
 			bad(t.name, "%v: want a positive duration", t.d)
 		}
 	}
 	if c.Keepalive <= 0 {
 		return
-	}
-	// A keepalive out of range, or a timer that could not be read, is
-	// the root error: the timers compared with it are not wrong in their
-	// own right, nor are those WithDefaults derives from it when unset (a
-	// deadtime of 4×1000h is that keepalive's fault), so their relations
-	// are not reported on top.
-	wrong := map[string]bool{}
-	for _, u := range unknown {
-		wrong[u] = true
-	}
-	if !c.keepaliveOK(bad) {
-		wrong["keepalive"] = true
-	}
-	var tainted func(name string) bool
-	tainted = func(name string) bool {
-		return wrong[name] || !set[name] && slices.ContainsFunc(Derived[name].From, tainted)
 	}
 	failed := func(r timerRule) bool { return !r.ok(c) && !tainted(r.a) && !tainted(r.b) }
 	// A relation between timers both set that fails is the root error;
@@ -136,15 +143,25 @@ func (c *Config) validateTiming(set map[string]bool, unknown []string, bad func(
 		if !failed(r) || rootFailed && !(set[r.a] && set[r.b]) {
 			continue
 		}
-		// An unset timer that no written one derives from is a plain
-		// default: the written timer it is compared with is the one
-		// to change (warntime = "2s" beside the default deadtime).
-		if !set[r.a] && set[r.b] && !slices.ContainsFunc(Derived[r.a].From, func(s string) bool { return set[s] }) {
-			bad(r.b, "%v must be shorter than %s %v (unset: %s)", c.timer(r.b), r.a, c.timer(r.a), Derived[r.a].How)
+		// An unset timer compared with a written one: the written one
+		// is the key the user got wrong (warntime = "5s" beside a
+		// deadtime derived as 4×keepalive), so the error is at it.
+		if !set[r.a] && set[r.b] {
+			bad(r.b, "%v must be shorter than %s", c.timer(r.b), c.named(r.a, set))
 			continue
 		}
-		bad(r.a, "%s", r.msg(c))
+		bad(r.a, "%s", r.msg(c, c.named(r.b, set)))
 	}
+}
+
+// named is the timer called name with its value, and how WithDefaults
+// derived it when set says it was left unset ("deadtime 400ms (unset:
+// 4×keepalive)"), as rule messages name their second timer.
+func (c *Config) named(name string, set map[string]bool) string {
+	if d, ok := Derived[name]; ok && !set[name] {
+		return fmt.Sprintf("%s %v (unset: %s)", name, c.timer(name), d.How)
+	}
+	return fmt.Sprintf("%s %v", name, c.timer(name))
 }
 
 // timer is the timer called name (a timerRules name) in c.
@@ -186,7 +203,7 @@ func (c Config) RepairTimers() (Config, []TimerRepair) {
 	var done []TimerRepair
 	for _, r := range timerRules {
 		if p := r.at(&d); !r.ok(&d) && *p >= 0 {
-			rep := TimerRepair{Timer: r.fix, Was: *p, Now: r.to(&d), Reason: r.a + " " + r.msg(&d), How: r.how}
+			rep := TimerRepair{Timer: r.fix, Was: *p, Now: r.to(&d), Reason: r.a + " " + r.msg(&d, d.named(r.b, d.setTimers())), How: r.how}
 			*p, *r.at(&c) = rep.Now, rep.Now
 			done = append(done, rep)
 		}

@@ -137,6 +137,13 @@ func TestValidateWithUnknownTimers(t *testing.T) {
 			[]string{"keepalive: 1000000h0m0s is longer than 1h11m34.967295s, the most a heartbeat packet carries"}},
 		{"warntime beyond the default deadtime is warntime's", pair(0, 1000*time.Hour, 0, 0), nil,
 			[]string{"warntime: 1000h0m0s must be shorter than deadtime 400ms (unset: 4×keepalive)"}},
+		{"warntime beyond a deadtime derived from a written keepalive is warntime's", pair(100*ms, 5000*ms, 0, 0), nil,
+			[]string{"warntime: 5s must be shorter than deadtime 400ms (unset: 4×keepalive)"}},
+		{"initdead below a derived deadtime says how it was derived", pair(100*ms, 0, 0, 300*ms), nil,
+			[]string{"initdead: 300ms is shorter than deadtime 400ms (unset: 4×keepalive): a starting node would take groups before it could hear its peers"}},
+		{"a deadtime whose derived timers wrap around is one error", pair(0, 0, 1500000*time.Hour, 0), nil,
+			[]string{"deadtime: 1500000h0m0s is longer than 1000000h0m0s, the most hapair takes (initdead and failback_hold default to 2×deadtime)"}},
+		{"the longest deadtime is taken", pair(0, 0, ha.MaxDeadtime, 0), nil, nil},
 	}
 	for _, tt := range tests {
 		var got []string

@@ -38,7 +38,13 @@ func TestCheckConfigSiblings(t *testing.T) {
 			`FILE:5:12: cluster.deadtime: 200ms must be longer than 2×keepalive (400ms): at 2×keepalive or less a single lost heartbeat declares the peer dead`,
 		}},
 		{"derived deadtime", edit(caseBase, "id = 7\n", "id = 7\nkeepalive = \"200ms\"\nwarntime = \"2s\"\n"), []string{
-			`FILE:4:13: cluster.keepalive: deadtime (unset: 4×keepalive) 800ms must be longer than warntime 2s`,
+			`FILE:5:12: cluster.warntime: 2s must be shorter than deadtime 800ms (unset: 4×keepalive)`,
+		}},
+		{"initdead below a derived deadtime", edit(caseBase, "id = 7\n", "id = 7\nkeepalive = \"100ms\"\ninitdead = \"300ms\"\n"), []string{
+			`FILE:5:12: cluster.initdead: 300ms is shorter than deadtime 400ms (unset: 4×keepalive): a starting node would take groups before it could hear its peers`,
+		}},
+		{"deadtime whose failback_hold would wrap", edit(caseBase, "id = 7\n", "id = 7\nauto_failback = true\ndeadtime = \"1500000h\"\n"), []string{
+			`FILE:5:12: cluster.deadtime: 1500000h0m0s is longer than 1000000h0m0s, the most hapair takes (initdead and failback_hold default to 2×deadtime)`,
 		}},
 		{"ping node on loopback", func(t *testing.T) string {
 			return caseBase + "\n[[ping]]\naddress = \"127.0.0.1\"\n"
