@@ -40,6 +40,13 @@ func (m *Machine) onTakeover(name string) {
 		return
 	}
 	for _, g := range m.pick("takeover", name) {
+		// A peer in maintenance keeps what it holds: a pin here would wait
+		// for it and move the group whenever its maintenance ends, long
+		// after the operator was told the takeover failed.
+		if why := m.frozenBlock(g, false); why != "" && !g.state.Owns() {
+			m.refuse(fmt.Sprintf("takeover of %s refused: %s", g.cfg.Name, why))
+			continue
+		}
 		g.takeoverPin, g.standbyPin = true, false
 		if g.state == StateFailed {
 			g.retryAt = m.now // the operator overrides the failure backoff
@@ -131,6 +138,9 @@ func (m *Machine) onLeave() {
 			g.leaveBy = m.now.Add(LeaveHandoverWait)
 			m.leaveHandover(g)
 		default:
+			if m.someoneElseCanHold(g) == "" {
+				m.orphanedLeaving(g)
+			}
 			m.stop(g, "node leaving")
 		}
 	}
@@ -169,6 +179,7 @@ func (m *Machine) leaveHandover(g *group) {
 		m.stop(g, fmt.Sprintf("node leaving: %s holds it (make-before-break)", successor))
 	case m.someoneElseCanHold(g) == "":
 		g.leaveBy, g.releaseAt = time.Time{}, time.Time{}
+		m.orphanedLeaving(g)
 		m.stop(g, "node leaving: no live peer can hold it any more")
 	case !m.now.Before(g.leaveBy):
 		g.leaveBy, g.releaseAt = time.Time{}, time.Time{}

@@ -305,6 +305,9 @@ func (m *Machine) evaluate(g *group) {
 	g.waiting = ""
 	if m.maint {
 		g.waiting = "maintenance: frozen"
+		if !m.heldByAnyone(g) {
+			g.waiting += fmt.Sprintf("; %s has no holder: \"hactl maintenance off\" takes it", g.cfg.Name)
+		}
 		return
 	}
 	if m.leaving {

@@ -128,11 +128,17 @@ type Level uint8
 const (
 	LevelInfo Level = iota
 	LevelWarn
+	// LevelError: a service outage the operator must act on (a group
+	// left with no holder).
+	LevelError
 )
 
 func (l Level) String() string {
-	if l == LevelWarn {
+	switch l {
+	case LevelWarn:
 		return "warn"
+	case LevelError:
+		return "error"
 	}
 	return "info"
 }

@@ -236,6 +236,7 @@ func (m *Machine) onMessage(msg *Message) {
 	}
 	p.lastHeard, p.warned = m.now, false
 	m.onHears(p, msg.Hears)
+	held := ownedBy(p) // before this message: a leaving peer may say it already stopped
 	for name := range p.groups {
 		if !slices.ContainsFunc(msg.Groups, func(gs GroupState) bool { return gs.Name == name }) {
 			delete(p.groups, name)
@@ -261,6 +262,7 @@ func (m *Machine) onMessage(msg *Message) {
 			p.alive, p.leaving = false, true
 			p.reason = fmt.Sprintf("peer %s leaving: it said it stops on purpose", p.name)
 			m.logTopic(LevelInfo, p.name, "leaving", p.reason)
+			m.orphanedHere(p, held, "left")
 		}
 		return
 	}
@@ -310,6 +312,7 @@ func (m *Machine) expirePeers() {
 			p.alive, m.dirty = false, true
 			p.reason = fmt.Sprintf("peer %s dead: silent for %v >= deadtime %v", n, silence, m.cfg.Deadtime)
 			m.logTopic(LevelWarn, n, "dead", p.reason)
+			m.orphanedHere(p, ownedBy(p), "died")
 		case silence >= m.cfg.Warntime && !p.warned:
 			p.warned = true
 			m.logTopic(LevelWarn, n, "late", fmt.Sprintf("peer %s late: silent for %v >= warntime %v", n, silence, m.cfg.Warntime))

@@ -57,7 +57,7 @@ func (m *Machine) standbyBlock(g *group) (why string, wait bool) {
 		return "", false
 	}
 	if m.someoneElseCanHold(g) == "" {
-		return "no live peer can hold it", false
+		return m.noTakerWhy(g), false
 	}
 	// Decide as every node will once this node advertises the standby
 	// priority: desired is pure, so the outcome is known before anything

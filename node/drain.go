@@ -36,11 +36,11 @@ func (n *Node) drain(ctx context.Context, req ctl.Request) (any, error) {
 		// Draining toward nobody only costs the clients their keep-alive:
 		// refuse as the standby would (ha decides who can hold a group;
 		// this is the plain part of it, before anything changes here).
-		if !slices.ContainsFunc(n.agent.Status().Peers, func(p ha.PeerStatus) bool { return p.Alive && !p.Leaving && !p.Maintenance }) {
+		if !slices.ContainsFunc(n.agent.Status().Peers, func(p ha.PeerStatus) bool { return p.Alive && !p.Leaving }) {
 			return nil, fmt.Errorf("standby of %s refused: no live peer can hold it", strings.Join(groups, ", "))
 		}
 		// Nor toward a peer that will not take the groups until an
-		// operator acts (in standby itself): refused before anything
+		// operator acts (in standby itself, in maintenance): refused before anything
 		// changes. A peer getting ready is waited for by the drain.
 		bs, err := n.agent.StandbyBlocked(ctx, req.Group)
 		if err != nil {

@@ -199,7 +199,9 @@ func serve(n *node.Node, cfg *config.Config, log *slog.Logger, stderr io.Writer)
 				}
 				continue
 			}
-			log.Info("stopping: handing groups to peers", "signal", sig.String())
+			// Whether a peer takes each group is the machine's to say (an
+			// error for a group left with no holder): not claimed here.
+			log.Info("stopping", "signal", sig.String())
 			sdNotify(log, "STOPPING=1")
 			ctx, cancel := context.WithTimeout(context.Background(), leaveTimeout)
 			if err := n.Leave(ctx); err != nil {

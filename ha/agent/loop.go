@@ -105,8 +105,11 @@ func (a *Agent) noteVersion(msg *ha.Message) {
 // logRemark logs a machine remark; warntime lines are limited per peer.
 func (a *Agent) logRemark(act ha.Action) {
 	level := slog.LevelInfo
-	if act.Level == ha.LevelWarn {
+	switch act.Level {
+	case ha.LevelWarn:
 		level = slog.LevelWarn
+	case ha.LevelError:
+		level = slog.LevelError
 	}
 	// The reason is the message; the topic keys it for log searches.
 	var args []any
