@@ -97,10 +97,15 @@ func groupServices(g config.Group) []string {
 	return out
 }
 
-// healthyReals counts the reals of the named services that take new
-// connections here: passing their checks and not drained, in the primary
-// or backup pool (not the fallback, the sorry server). Every node counts
-// the same way, so the returning node's count compares with the owner's.
+// healthyReals counts the reals of the named services that pass their
+// checks here, in the primary or backup pool (not the fallback, the sorry
+// server). Every node counts the same way, so the returning node's count
+// compares with the owner's. A drained real (hactl real disable) counts:
+// a drain is an operator's choice, not ill health, and as a weight-0 real
+// of ipvsadm or ldirectord's quiescent real does not hold back a
+// keepalived or Heartbeat switchover, a drain on one node must not make
+// it "not ready" (review 12b, 3: refused standbys, a failback held back
+// while the drain lasts). `hactl services` names a drain on one node only.
 func healthyReals(snap *proxy.Snapshot, services []string) int {
 	if snap == nil {
 		return 0
@@ -111,7 +116,7 @@ func healthyReals(snap *proxy.Snapshot, services []string) int {
 			continue
 		}
 		for _, r := range s.Reals {
-			if r.Pool != "fallback" && r.Healthy && !r.Draining {
+			if r.Pool != "fallback" && r.Healthy {
 				n++
 			}
 		}

@@ -12,8 +12,8 @@ import (
 	"github.com/hapair/hapair/proxy"
 )
 
-// TestReadiness: a gated group's readiness counts the healthy, undrained
-// reals of its services (not the fallback, not other groups' services), and
+// TestReadiness: a gated group's readiness counts the healthy reals of its
+// services, drained or not (a drain is no ill health) (not the fallback, not other groups' services), and
 // waits for the persistence table only from a peer that owns the group and
 // only when a service of the group has a synced table (persistence, or a
 // dr flow table).
@@ -38,8 +38,8 @@ func TestReadiness(t *testing.T) {
 
 	s := newSyncer("lb1", 1, 100*time.Millisecond, nil, newTables("http"), nil, slog.New(slog.DiscardHandler))
 	n := &Node{self: "lb1", sync: s}
-	if r := n.readiness(cfg, web, snap, ""); r.healthy != 3 || !r.synced {
-		t.Errorf("readiness without owner = %+v, want 3 healthy (primary, backup and sip's), synced", r)
+	if r := n.readiness(cfg, web, snap, ""); r.healthy != 4 || !r.synced {
+		t.Errorf("readiness without owner = %+v, want 4 healthy (primary, drained, backup and sip's), synced", r)
 	}
 	r := n.readiness(cfg, web, snap, "lb2")
 	if r.synced || !strings.Contains(r.behind, "no complete full resync from lb2") {
