@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -33,6 +34,10 @@ const (
 type target struct {
 	socket  string
 	timeout time.Duration
+	// verb names the command in errors when it is not the request's verb:
+	// `standby --drain` asks had with VerbDrain, but the user typed
+	// standby.
+	verb string
 }
 
 // socketFlags adds the flags every daemon verb takes to find had: -s names
@@ -127,9 +132,13 @@ func call(stderr io.Writer, had target, req ctl.Request, out any) int {
 	if err == nil {
 		return exitOK
 	}
+	verb := cmp.Or(had.verb, req.Verb)
 	if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
-		fmt.Fprintf(stderr, "hactl: %s: had at %s did not answer within %v: it may be wedged (see its log: journalctl -u had) or busy; --timeout waits longer\n", req.Verb, had.socket, had.timeout)
+		fmt.Fprintf(stderr, "hactl: %s: had at %s did not answer within %v: it may be wedged (see its log: journalctl -u had) or busy; --timeout waits longer\n", verb, had.socket, had.timeout)
 		return exitUsage
+	}
+	if re := (*ctl.RemoteError)(nil); errors.As(err, &re) && re.Verb != verb {
+		err = &ctl.RemoteError{Verb: verb, Msg: re.Msg}
 	}
 	fmt.Fprintf(stderr, "hactl: %v\n", err)
 	var ue *ctl.UnreachableError

@@ -46,7 +46,7 @@ func cmdStandby(args []string, stdout, stderr io.Writer) int {
 	if !*drain {
 		return callPrint(stdout, stderr, had, ctl.Request{Verb: ctl.VerbStandby, Group: group})
 	}
-	polls := target{socket: had.socket, timeout: queryTimeout}
+	polls := target{socket: had.socket, timeout: queryTimeout, verb: "standby"}
 	// An operator who interrupts the wait keeps the group here: the drain
 	// is lifted rather than left ending keep-alive with no move to come.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -20,6 +20,8 @@ type drainDaemon struct {
 	mu      sync.Mutex
 	checks  []ctl.DrainState
 	moveErr error
+	// startErr is had's refusal of the drain's start.
+	startErr error
 	// moveTook is how long the standby takes (had waits for resources).
 	moveTook time.Duration
 	seen     []string // verb/action
@@ -42,6 +44,9 @@ func (d *drainDaemon) start(t *testing.T) string {
 		d.seen = append(d.seen, seen)
 		switch {
 		case req.Verb == ctl.VerbDrain && req.Action == "start":
+			if d.startErr != nil {
+				return nil, d.startErr
+			}
 			return d.checks[0], nil
 		case req.Verb == ctl.VerbDrain && req.Action == "check":
 			st := d.checks[0]
@@ -131,6 +136,18 @@ func TestStandbyDrain(t *testing.T) {
 				t.Errorf("took %v", took)
 			}
 		})
+	}
+}
+
+// A drain refused at its start is reported under the verb the user typed,
+// standby, as a plain standby's refusal is (review 12b, 11), not under
+// the drain verb hactl asks had with.
+func TestStandbyDrainRefusedVerb(t *testing.T) {
+	d := &drainDaemon{startErr: errors.New("standby of web refused: lb2 is in maintenance and will not take it")}
+	code, out, errOut := runHactl("standby", "-s", d.start(t), "--drain", "web")
+	want := "hactl: standby: standby of web refused: lb2 is in maintenance and will not take it\n"
+	if code != exitFail || errOut != want || out != "" {
+		t.Errorf("exit %d, stdout %q, stderr %q; want %d and stderr %q", code, out, errOut, exitFail, want)
 	}
 }
 
