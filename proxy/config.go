@@ -180,11 +180,17 @@ func (c ServiceConfig) Validate() error {
 		if c.Protocol != "tcp" {
 			bad("mode", `http mode needs protocol "tcp"; %s services are l4`, c.Protocol)
 		}
+	case "tcp":
+		bad("mode", "%q is not one of l4, http: HAProxy's mode tcp is mode l4 here", c.Mode)
 	default:
 		bad("mode", "%q is not one of l4, http", c.Mode)
 	}
 	if !slices.Contains(sched.Names(), c.Scheduler) {
-		bad("scheduler", "%q is not one of %s", c.Scheduler, strings.Join(sched.Names(), ", "))
+		hint := ""
+		if name, ok := sched.FromHAProxy(c.Scheduler); ok {
+			hint = fmt.Sprintf(": HAProxy's balance %s is scheduler %q here", c.Scheduler, name)
+		}
+		bad("scheduler", "%q is not one of %s%s", c.Scheduler, strings.Join(sched.Names(), ", "), hint)
 	}
 	for _, d := range []struct {
 		key string

@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -451,6 +453,14 @@ func cmdReal(args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() != 3 || (fs.Arg(0) != "disable" && fs.Arg(0) != "enable") {
 		fs.Usage()
 		return exitUsage
+	}
+	// A port no real can have is bad input, refused here rather than
+	// after asking had (a REAL without a port is an address or host).
+	if _, p, err := net.SplitHostPort(fs.Arg(2)); err == nil {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			fmt.Fprintf(stderr, "hactl: real: %s: port %q is not a port number (1..65535)\n", fs.Arg(2), p)
+			return exitUsage
+		}
 	}
 	return callPrint(stdout, stderr, had, ctl.Request{Verb: ctl.VerbReal, Action: fs.Arg(0), Service: fs.Arg(1), Real: fs.Arg(2)})
 }

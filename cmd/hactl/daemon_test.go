@@ -299,6 +299,8 @@ func TestFlagsBeforeHad(t *testing.T) {
 		{[]string{"standby", "--timeout", "0s"}, `hactl: standby: --timeout 0s: want a positive duration`},
 		{[]string{"is-master", "a", "b"}, `hactl: is-master: unexpected argument "b"`},
 		{[]string{"real", "drop", "http", "198.18.0.21:80"}, `usage: hactl real [-s SOCKET | -c CONFIG] disable|enable SERVICE REAL`},
+		{[]string{"real", "disable", "http", "198.18.0.21:99999"}, `hactl: real: 198.18.0.21:99999: port "99999" is not a port number (1..65535)`},
+		{[]string{"real", "enable", "http", "backend1:http"}, `hactl: real: backend1:http: port "http" is not a port number (1..65535)`},
 		{[]string{"peer", "forget", "lb2"}, `usage: hactl peer [-s SOCKET | -c CONFIG] reset PEER`},
 	} {
 		code, _, stderr := runHactl(append(tc.args, "-s", socket)...)

@@ -68,6 +68,15 @@ monitors = [ { script = "/bin/m", interval = "abc", timeout = "9s" } ]`), []stri
 		{"unknown mode, an http key", edit(caseBase, `name = "http"`+"\n", `name = "http"`+"\nmode = \"htttp\"\nrequest_timeout = \"5s\"\n"), []string{
 			`FILE:21:8: service[0].mode: "htttp" is not one of l4, http`,
 		}},
+		{"HAProxy's mode tcp", edit(caseBase, `name = "http"`+"\n", `name = "http"`+"\nmode = \"tcp\"\n"), []string{
+			`FILE:21:8: service[0].mode: "tcp" is not one of l4, http: HAProxy's mode tcp is mode l4 here`,
+		}},
+		{"HAProxy's balance leastconn", edit(caseBase, `name = "http"`+"\n", `name = "http"`+"\nscheduler = \"leastconn\"\n"), []string{
+			`FILE:21:13: service[0].scheduler: "leastconn" is not one of rr, wrr, lc, wlc, sh: HAProxy's balance leastconn is scheduler "wlc" here`,
+		}},
+		{"HAProxy's balance roundrobin", edit(caseBase, `name = "http"`+"\n", `name = "http"`+"\nscheduler = \"roundrobin\"\n"), []string{
+			`FILE:21:13: service[0].scheduler: "roundrobin" is not one of rr, wrr, lc, wlc, sh: HAProxy's balance roundrobin is scheduler "wrr" here`,
+		}},
 		{"unknown method, a dr key", edit(caseBase, `name = "http"`+"\n", `name = "http"`+"\nmethod = \"drr\"\ninterface = \"eth0\"\n"), []string{
 			`FILE:21:10: service[0].method: "drr" is not one of proxy, nat, dr`,
 		}},

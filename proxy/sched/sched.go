@@ -85,6 +85,20 @@ func Names() []string {
 	return out
 }
 
+// haproxyBalance maps HAProxy's balance algorithms (HAProxy configuration
+// manual, "balance") onto the scheduler names New takes. HAProxy's
+// roundrobin, static-rr and leastconn honour server weights, so they are
+// the weighted IPVS schedulers.
+var haproxyBalance = map[string]string{"roundrobin": "wrr", "static-rr": "wrr", "leastconn": "wlc", "source": "sh"}
+
+// FromHAProxy returns the scheduler name for HAProxy's balance algorithm
+// balance ("leastconn" is "wlc"), and false for any other word: a hint
+// for users who write HAProxy's names.
+func FromHAProxy(balance string) (string, bool) {
+	name, ok := haproxyBalance[balance]
+	return name, ok
+}
+
 // New returns the scheduler called name. rng seeds the schedulers that use
 // chance (rr and lc/wlc start their rotation at a random offset so that
 // balancers restarted together do not all send their first connections to

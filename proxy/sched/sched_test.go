@@ -354,3 +354,19 @@ func BenchmarkPick(b *testing.B) {
 		}
 	}
 }
+
+// TestFromHAProxy: HAProxy's balance algorithms name schedulers New takes.
+func TestFromHAProxy(t *testing.T) {
+	for balance, want := range map[string]string{"roundrobin": "wrr", "static-rr": "wrr", "leastconn": "wlc", "source": "sh"} {
+		got, ok := FromHAProxy(balance)
+		if !ok || got != want {
+			t.Errorf("FromHAProxy(%q) = %q, %v; want %q, true", balance, got, ok, want)
+		}
+		if _, err := New(got, nil); err != nil {
+			t.Errorf("New(%q) for HAProxy's %s: %v", got, balance, err)
+		}
+	}
+	if got, ok := FromHAProxy("uri"); ok {
+		t.Errorf("FromHAProxy(uri) = %q, true; want false (no scheduler hashes URIs)", got)
+	}
+}
