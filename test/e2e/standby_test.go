@@ -225,3 +225,31 @@ func (p *pair) noHold(node string) {
 		p.t.Errorf("%s's nftables tables (%v):\n%s\nwant no %s", node, err, tables, nft.HoldTableName)
 	}
 }
+
+// Review 12b item 3: a real drained on the standby node (hactl real
+// disable, ipvsadm's weight 0) is an operator's choice, not ill health:
+// it does not make that node "not ready", so a standby toward it moves at
+// once (it was refused after 5s: "1 real healthy there, 2 here").
+func TestStandbyTowardDrainedPeer(t *testing.T) {
+	p := runningPair(t, scenario.SlowChecks)
+	p.waitHTTPServed("lb1")
+	real := fmt.Sprintf("%s:80", p.lab.Backends()[0].Addr)
+	p.hactl("lb2", "real", "disable", "http", real)
+	// lb2 reports its readiness every 100ms and advertises it with each
+	// heartbeat: a drain counted as ill health shows in its status within
+	// a few of them ("not ready to take it"), and would refuse the standby.
+	lab.Consistently(t, time.Second, 50*time.Millisecond, "lb2 stays ready to take web with "+real+" drained", func() error {
+		if out, err := p.lab.Host("lb2").Hactl(p.bins, "status"); err != nil || strings.Contains(string(out), "not ready to take it") {
+			return fmt.Errorf("hactl status on lb2 (%v):\n%s", err, out)
+		}
+		return nil
+	})
+	begin := time.Now()
+	out := p.hactl("lb1", "standby")
+	took := time.Since(begin)
+	t.Logf("hactl standby toward lb2 with %s drained there: %v: %s", real, took.Round(time.Millisecond), strings.TrimSpace(string(out)))
+	p.waitOwner("lb2", 5*time.Second)
+	if took > 2*time.Second {
+		t.Errorf("standby toward a peer with a drained real took %v, want a move at once", took)
+	}
+}
