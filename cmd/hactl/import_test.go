@@ -175,3 +175,28 @@ func TestImportWriteFailsWhole(t *testing.T) {
 		t.Errorf("%s holds %d entries, want none", out, len(ents))
 	}
 }
+
+// TestCheckConfigWarnsOfPlaceholders: an import's documentation-range
+// (RFC 5737) placeholder passes check-config, which warns about it at each
+// key that holds it.
+func TestCheckConfigWarnsOfPlaceholders(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "z.toml")
+	if err := os.WriteFile(filepath.Join(filepath.Dir(out), "authkeys"), []byte("auth 1\n1 sha256 0123456789abcdef0123456789abcdef\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"import", "zeus", "-o", out, seeds + "zeus/monitor.cfg"}, &stdout, &stderr); code != exitFail {
+		t.Fatalf("import: exit %d, want %d (the listen is a placeholder)\n%s", code, exitFail, stderr.String())
+	}
+	stdout.Reset()
+	stderr.Reset()
+	if code := run([]string{"check-config", "--no-host", out}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("check-config: exit %d, want %d\n%s", code, exitOK, stderr.String())
+	}
+	const why = ": 192.0.2.1 is in 192.0.2.0/24, reserved for documentation (RFC 5737): if it is a placeholder (hactl import writes one where its source gives no address), put the site's address here"
+	want := "hactl: check-config: warning: " + out + ":33:10: service[0].listen" + why + "\n" +
+		"hactl: check-config: warning: " + out + ":25:29: group[0].resources[0].address" + why + "\n"
+	if stderr.String() != want {
+		t.Errorf("check-config stderr:\n%s\nwant:\n%s", stderr.String(), want)
+	}
+}

@@ -194,7 +194,24 @@ func (c *conv) addr(path, v string) netip.Addr {
 		c.errorf(path, "%q is not an IP address", v)
 		return netip.Addr{}
 	}
+	c.placeholder(path, a)
 	return a
+}
+
+// docRanges are the IPv4 blocks RFC 5737 reserves for documentation.
+var docRanges = []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24"), netip.MustParsePrefix("198.51.100.0/24"), netip.MustParsePrefix("203.0.113.0/24")}
+
+// placeholder warns about an address in a documentation range at path:
+// hactl import writes one where its source gives no address, and a file
+// that still holds it would serve nobody. A warning, not an error: some
+// labs number themselves from these ranges.
+func (c *conv) placeholder(path string, a netip.Addr) {
+	for _, p := range docRanges {
+		if p.Contains(a.Unmap()) {
+			c.warnf(path, "%s is in %s, reserved for documentation (RFC 5737): if it is a placeholder (hactl import writes one where its source gives no address), put the site's address here", a, p)
+			return
+		}
+	}
 }
 
 // addrPort parses "ip:port" ("[v6]:port"); defPort fills a missing port when
@@ -205,10 +222,12 @@ func (c *conv) addrPort(path, v string, defPort uint16) netip.AddrPort {
 			c.errorf(path, "%q: port 0 is not a port", v)
 		}
 		c.linkLocal(path, ap.Addr())
+		c.placeholder(path, ap.Addr())
 		return ap
 	}
 	if a, err := netip.ParseAddr(v); err == nil && defPort != 0 {
 		c.linkLocal(path, a)
+		c.placeholder(path, a)
 		return netip.AddrPortFrom(a, defPort)
 	}
 	want := `"IP:PORT", e.g. "198.18.0.10:80" or "[2001:db8::1]:80"`

@@ -316,6 +316,7 @@ func (c *conv) vip(path string, r *rawResource, cfg *Config) *VIP {
 			return v
 		}
 		v.Prefix = p
+		c.placeholder(path+".address", p.Addr())
 	}
 	vc := v.Spec()
 	c.domain(c.inheritedGARP(path, vc.Validate()), func(p string) string { return path + "." + p })
