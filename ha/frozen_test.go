@@ -77,8 +77,8 @@ func TestStopWithPeerInMaintenance(t *testing.T) {
 	}
 	f.peer(100, ha.StateStandby, true, false)
 	want := `standby of web refused: lb1 is in maintenance and will not take it: run "hactl maintenance off" on lb1 first`
-	if bs := f.m.StandbyBlocked("web"); len(bs) != 1 || bs[0].Error() != want || bs[0].Wait {
-		t.Errorf("StandbyBlocked = %+v; want %q, no wait", bs, want)
+	if bs := f.m.StandbyBlocked("web"); len(bs) != 1 || bs[0].Error() != want || bs[0].Wait || !bs[0].Frozen {
+		t.Errorf("StandbyBlocked = %+v; want %q, no wait, frozen (a stop waits for it)", bs, want)
 	}
 	f.logged(ha.LevelError)
 	f.step(ha.Event{Kind: ha.EventLeave})

@@ -14,6 +14,12 @@ type StandbyBlock struct {
 	// the failback hold yet. Otherwise nothing changes until an operator
 	// acts (both nodes in standby, no live peer).
 	Wait bool
+	// Frozen says no peer will take the group because one that would is
+	// in maintenance: the block ends only by an operator's "hactl
+	// maintenance off" there. A standby is refused at once; a stop waits
+	// a bounded time for it (node.Leave) before leaving the group with no
+	// holder.
+	Frozen bool
 }
 
 // Error is the refusal, as the machine logs it for EventStandby.
@@ -44,7 +50,8 @@ func (m *Machine) StandbyBlocked(name string) []StandbyBlock {
 	var out []StandbyBlock
 	for _, g := range gs {
 		if why, wait := m.standbyBlock(g); why != "" {
-			out = append(out, StandbyBlock{Group: g.cfg.Name, Why: why, Wait: wait})
+			frozen := !wait && m.someoneElseCanHold(g) == "" && m.frozenBlock(g, true) != ""
+			out = append(out, StandbyBlock{Group: g.cfg.Name, Why: why, Wait: wait, Frozen: frozen})
 		}
 	}
 	return out

@@ -341,7 +341,8 @@ func (n *Node) Err() error { return n.runErr }
 // Leave tells peers this node stops on purpose and stops every group in
 // reverse resource order, waiting at most until ctx ends. Before it tells
 // them, it waits up to standbyReadyWait for a peer still getting ready to
-// take the groups (awaitStandby), as a planned standby does.
+// take the groups (awaitStandby), as a planned standby does, or for a peer
+// in maintenance, which takes nothing, to leave it.
 // Active-active groups go first: their routes are withdrawn while this
 // node still serves, so routers move new flows away before it stops (the
 // bgp resource waits for that). Then the connections and requests the
@@ -357,12 +358,10 @@ func (n *Node) Leave(ctx context.Context) error {
 		n.transition(g, ha.StateStandby, "active-active: node leaving")
 	}
 	// A stop hands the groups over as a planned standby does: a peer
-	// still getting ready (its had just restarted) is waited for, up to
-	// standbyReadyWait, and then the stop goes ahead all the same.
-	start := time.Now()
-	if bs, err := n.awaitStandby(ctx, "", standbyReadyWait); err == nil && len(bs) > 0 && waitable(bs) {
-		n.log.Warn("stopping: handing the groups over although the peer is not ready", "reason", blocksText(bs), "waited", time.Since(start).Round(time.Millisecond))
-	}
+	// still getting ready (its had just restarted), or in maintenance, is
+	// waited for, up to standbyReadyWait, and then the stop goes ahead all
+	// the same (awaitLeave).
+	n.awaitLeave(ctx)
 	n.beforeRelease("") // as a standby does: peers start the groups when they hear it
 	return errors.Join(append(errs, n.agent.Leave(ctx))...)
 }

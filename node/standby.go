@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,6 +30,13 @@ const standbyPoll = 20 * time.Millisecond
 // that waiting cannot help (both nodes in standby, no live peer); at bound
 // those whose peer is still getting ready.
 func (n *Node) awaitStandby(ctx context.Context, group string, bound time.Duration) ([]ha.StandbyBlock, error) {
+	return n.awaitBlocks(ctx, group, bound, func(b ha.StandbyBlock) bool { return b.Wait })
+}
+
+// awaitBlocks is awaitStandby waiting for the blocks that waitFor says
+// may end within bound (a stop also waits for a peer's maintenance to
+// end: Leave).
+func (n *Node) awaitBlocks(ctx context.Context, group string, bound time.Duration, waitFor func(ha.StandbyBlock) bool) ([]ha.StandbyBlock, error) {
 	start := time.Now()
 	var said string
 	for {
@@ -42,7 +50,7 @@ func (n *Node) awaitStandby(ctx context.Context, group string, bound time.Durati
 			}
 			return nil, nil
 		}
-		if !waitable(bs) || time.Since(start) >= bound {
+		if slices.ContainsFunc(bs, func(b ha.StandbyBlock) bool { return !waitFor(b) }) || time.Since(start) >= bound {
 			return bs, nil
 		}
 		if why := blocksText(bs); why != said {
@@ -97,4 +105,29 @@ func blocksText(bs []ha.StandbyBlock) string {
 		parts[i] = b.Group + ": " + b.Why
 	}
 	return strings.Join(parts, "; ")
+}
+
+// awaitLeave is a stop's wait before it tells the peers, standbyReadyWait
+// at most: for a peer still getting ready to take the groups, as a
+// planned standby waits, and for a peer in maintenance, which takes
+// nothing (ha.StandbyBlock.Frozen), to leave it. A peer in maintenance is
+// said at once: a script may be running "hactl maintenance off" there
+// right now, but if nobody is, the groups are left with no holder, which
+// the machine then logs as an error per group.
+func (n *Node) awaitLeave(ctx context.Context) {
+	start := time.Now()
+	frozen := func(b ha.StandbyBlock) bool { return b.Frozen }
+	endsSoon := func(b ha.StandbyBlock) bool { return b.Wait || b.Frozen }
+	if bs, err := n.agent.StandbyBlocked(ctx, ""); err == nil && slices.ContainsFunc(bs, frozen) {
+		n.log.Warn("stopping: waiting for a peer's maintenance to end, else groups are left with no holder",
+			"reason", blocksText(slices.DeleteFunc(bs, func(b ha.StandbyBlock) bool { return !b.Frozen })), "bound", standbyReadyWait)
+	}
+	bs, err := n.awaitBlocks(ctx, "", standbyReadyWait, endsSoon)
+	switch {
+	case err != nil || len(bs) == 0:
+	case waitable(bs):
+		n.log.Warn("stopping: handing the groups over although the peer is not ready", "reason", blocksText(bs), "waited", time.Since(start).Round(time.Millisecond))
+	case !slices.ContainsFunc(bs, func(b ha.StandbyBlock) bool { return !endsSoon(b) }):
+		n.log.Warn("stopping: the peer's maintenance did not end", "waited", time.Since(start).Round(time.Millisecond))
+	}
 }

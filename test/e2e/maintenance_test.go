@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -31,7 +32,26 @@ func TestStopWithPeerInMaintenance(t *testing.T) {
 	// Item 6: the standby names the maintenance.
 	p.hactlRefused("lb2", `standby of web refused: lb1 is in maintenance and will not take it: run "hactl maintenance off" on lb1 first`, 2*time.Second, "standby")
 
-	// Item 1: the stop goes ahead (maintenance is a freeze), loudly.
+	// Item 1: a stop waits a bounded time for the maintenance to end (as
+	// for a peer getting ready), and hands the group over if it does.
+	if err := p.had["lb2"].Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	p.waitLog("lb2", "stopping: waiting for a peer's maintenance to end", 5*time.Second)
+	p.hactl("lb1", "maintenance", "off")
+	p.waitOwner("lb1", 5*time.Second)
+	if err := p.had["lb2"].Wait(10 * time.Second); err != nil {
+		t.Errorf("had on lb2 after SIGTERM: %v, want a clean exit", err)
+	}
+	if log := p.had["lb2"].Output(); strings.Contains(log, "level=ERROR") {
+		t.Errorf("lb2 logged an error although lb1's maintenance ended during its stop:\n%s", log)
+	}
+
+	p.start("lb2")
+	p.hactl("lb2", "takeover", "web")
+	p.waitOwner("lb2", 5*time.Second)
+	p.hactl("lb1", "maintenance", "on")
+	// Nobody ends it: the stop goes ahead (maintenance is a freeze), loudly.
 	if err := p.had["lb2"].Stop(10 * time.Second); err != nil {
 		t.Fatalf("stopping had on lb2: %v", err)
 	}
