@@ -219,7 +219,7 @@ func (k *kernelServices) reload(cfg *config.Config) error {
 func checkSpec(s config.Service) check.Spec {
 	return check.Spec{
 		Type: s.Check.Type, Request: s.Check.Request, Host: s.Check.Host,
-		Receive: s.Check.Receive, Status: s.Check.Status,
+		Receive: s.Check.Receive, Status: s.Check.Status, Port: s.Check.Port,
 		Program: s.Check.Program, Args: s.Check.Args, Virtual: s.Listen,
 		Interval: s.Check.Interval, Timeout: s.Check.Timeout,
 		Rise: s.Check.Rise, Fall: s.Check.Fall,

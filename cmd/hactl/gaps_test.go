@@ -68,6 +68,12 @@ monitors = [ { script = "/bin/m", interval = "abc", timeout = "9s" } ]`), []stri
 		{"unknown mode, an http key", edit(caseBase, `name = "http"`+"\n", `name = "http"`+"\nmode = \"htttp\"\nrequest_timeout = \"5s\"\n"), []string{
 			`FILE:21:8: service[0].mode: "htttp" is not one of l4, http`,
 		}},
+		{"check port out of range", edit(caseBase, `check = { type = "connect" }`, `check = { type = "connect", port = 70000 }`), []string{
+			`FILE:22:36: service[0].check.port: 70000 is out of range 1..65535`,
+		}},
+		{"check port with an external check", edit(caseBase, `check = { type = "connect" }`, `check = { type = "external", program = "/bin/true", port = 8080 }`), []string{
+			`FILE:22:53: service[0].check.port: key "port" is not used by check type "external" (only by connect, negotiate, http, sip, a number N)`,
+		}},
 		{"HAProxy's mode tcp", edit(caseBase, `name = "http"`+"\n", `name = "http"`+"\nmode = \"tcp\"\n"), []string{
 			`FILE:21:8: service[0].mode: "tcp" is not one of l4, http: HAProxy's mode tcp is mode l4 here`,
 		}},

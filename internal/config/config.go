@@ -358,6 +358,7 @@ type Check struct {
 	Host     string         // HTTP Host header (default the real's address)
 	Receive  *regexp.Regexp // regexp the response must match
 	Status   int            // expected HTTP status (default 200)
+	Port     int            // port probed on each real's address, 1..65535 (default 0: the real's own; HAProxy's check port)
 	Program  string         // program to run, an absolute path
 	Args     []string       // its arguments
 	Interval time.Duration  // between probes of one real (default 2s)

@@ -153,6 +153,7 @@ type RawCheck struct {
 	Host     string   `toml:"host"`
 	Receive  string   `toml:"receive"`
 	Status   int64    `toml:"status"`
+	Port     int64    `toml:"port"`
 	Program  string   `toml:"program"`
 	Args     []string `toml:"args"`
 	Interval string   `toml:"interval"`

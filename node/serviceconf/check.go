@@ -20,6 +20,7 @@ func (c *reader) check(path string, r *config.RawCheck, protocol string) check.S
 		Request:  c.k.Str(path+".request", r.Request, ""),
 		Host:     c.k.Str(path+".host", r.Host, ""),
 		Status:   int(c.k.Integer(path+".status", r.Status, 0, 100, 599)),
+		Port:     int(c.k.Integer(path+".port", r.Port, 0, 1, 65535)),
 		Program:  r.Program,
 		Interval: c.k.Duration(path+".interval", r.Interval, 0, false),
 		Timeout:  c.k.Duration(path+".timeout", r.Timeout, 0, false),

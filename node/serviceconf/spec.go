@@ -16,7 +16,7 @@ func Spec(s config.Service) proxy.ServiceConfig {
 		ConnectTimeout: s.ConnectTimeout, IdleTimeout: s.IdleTimeout,
 		RequestTimeout: s.RequestTimeout, BodyTimeout: s.BodyTimeout, MaxConn: s.MaxConn, MaxFlows: s.MaxFlows,
 		Check: check.Spec{
-			Type: ck.Type, Request: ck.Request, Host: ck.Host, Receive: ck.Receive, Status: ck.Status,
+			Type: ck.Type, Request: ck.Request, Host: ck.Host, Receive: ck.Receive, Status: ck.Status, Port: ck.Port,
 			Program: ck.Program, Args: ck.Args, Virtual: s.Listen,
 			Interval: ck.Interval, Timeout: ck.Timeout, Rise: ck.Rise, Fall: ck.Fall,
 		},
@@ -47,7 +47,7 @@ func fromProxy(sc proxy.ServiceConfig) config.Service {
 		ConnectTimeout: sc.ConnectTimeout, IdleTimeout: sc.IdleTimeout,
 		RequestTimeout: sc.RequestTimeout, BodyTimeout: sc.BodyTimeout, MaxConn: sc.MaxConn, MaxFlows: sc.MaxFlows,
 		Check: config.Check{
-			Type: ck.Type, Request: ck.Request, Host: ck.Host, Receive: ck.Receive, Status: ck.Status,
+			Type: ck.Type, Request: ck.Request, Host: ck.Host, Receive: ck.Receive, Status: ck.Status, Port: ck.Port,
 			Program: ck.Program, Args: ck.Args, Interval: ck.Interval, Timeout: ck.Timeout, Rise: ck.Rise, Fall: ck.Fall,
 		},
 		Reals:   reals(sc.Reals),

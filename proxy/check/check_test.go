@@ -77,6 +77,8 @@ func TestSpecValidate(t *testing.T) {
 		{"relative program", Spec{Type: "external", Program: "check.sh"}, `program: "check.sh": want an absolute path`},
 		{"timeout over interval", Spec{Type: "connect", Interval: time.Second, Timeout: 2 * time.Second}, "timeout: 2s is longer than interval 1s: a hung real would be probed once per timeout, so fall × interval would not bound detection"},
 		{"negative timeout", Spec{Type: "connect", Timeout: -time.Second}, "timeout: -1s: want a positive duration"},
+		{"port out of range", Spec{Type: "connect", Port: 70000}, "check: port: 70000 is out of range 1..65535"},
+		{"external port", Spec{Type: "external", Program: "/bin/true", Port: 8080}, `check: port: key "port" is not used by check type "external" (only by connect, negotiate, http, sip, a number N)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -104,6 +106,32 @@ func TestConnect(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	wantErr(t, "Check(cancelled)", c.Check(ctx, up), fmt.Sprintf("connect %v: canceled", up))
+}
+
+// TestCheckPort: with Spec.Port the check connects to the real's address
+// at that port, whatever the target's own port; an HTTP check's Host
+// header names that port.
+func TestCheckPort(t *testing.T) {
+	up := rawServer(t, func(net.Conn) {})
+	down := closedPort(t)
+	target := netip.AddrPortFrom(up.Addr(), down.Port()) // the real's own port refuses
+	c := mustNewChecker(t, Spec{Type: "connect", Port: int(up.Port())})
+	wantErr(t, "Check(real's port down, check port up)", c.Check(context.Background(), target), "")
+	c = mustNewChecker(t, Spec{Type: "connect", Port: int(down.Port())})
+	wantErr(t, "Check(check port down)", c.Check(context.Background(), up), fmt.Sprintf("connect %v: connection refused", down))
+
+	var gotHost string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gotHost = r.Host
+		io.WriteString(w, "up")
+	}))
+	t.Cleanup(srv.Close)
+	web := addrOf(t, srv.Listener.Addr())
+	h := mustNewChecker(t, Spec{Type: "negotiate", Request: "/health", Receive: regexp.MustCompile("up"), Port: int(web.Port())})
+	wantErr(t, "negotiate at the check port", h.Check(context.Background(), netip.AddrPortFrom(web.Addr(), 80)), "")
+	if gotHost != web.String() {
+		t.Errorf("Host header %q, want %q (the address probed)", gotHost, web)
+	}
 }
 
 func TestHTTP(t *testing.T) {

@@ -31,6 +31,12 @@ type Spec struct {
 	Receive *regexp.Regexp
 	// Status is the HTTP status wanted (default 200).
 	Status int
+	// Port is the port the check connects to on each real's address,
+	// 1..65535, instead of the real's own (HAProxy's "check port",
+	// keepalived's connect_port, ldirectord's checkport); 0: the real's
+	// own port. The types that connect use it; external checks get the
+	// real's own port as RPORT.
+	Port int
 	// Program and Args are the external check's command; it runs as
 	// `Program Args... VIP VPORT RIP RPORT` (ldirectord's checkcommand order).
 	Program string
@@ -174,6 +180,9 @@ func (s Spec) Validate() error {
 			errs = append(errs, UnusedKey(s.Type, k.name))
 		}
 	}
+	if t.uses("port") && (s.Port < 0 || s.Port > 65535) {
+		bad("port", "%d is out of range 1..65535", s.Port)
+	}
 	if t.uses("status") && (s.Status < 100 || s.Status > 599) {
 		bad("status", "%d is not an HTTP status (100..599)", s.Status)
 	}
@@ -197,7 +206,24 @@ func New(spec Spec) (Checker, error) {
 	}
 	s := spec.WithDefaults()
 	t, _ := Lookup(s.Type)
-	return t.build(s), nil
+	c := t.build(s)
+	if s.Port != 0 {
+		c = &portChecker{c: c, port: uint16(s.Port)}
+	}
+	return c, nil
+}
+
+// portChecker probes each target's address at port (Spec.Port): the
+// checkers connect to the target they are given, so the port is put in
+// once here for every type that connects. An HTTP check's default Host
+// header is then that address and port, as HAProxy sends with check port.
+type portChecker struct {
+	c    Checker
+	port uint16
+}
+
+func (p *portChecker) Check(ctx context.Context, target netip.AddrPort) error {
+	return p.c.Check(ctx, netip.AddrPortFrom(target.Addr(), p.port))
 }
 
 // Interface guards.

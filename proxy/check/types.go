@@ -34,16 +34,16 @@ type Type struct {
 
 // types is the table of check types, in the order DESIGN.md lists them.
 var types = []*Type{
-	{Name: "connect", build: func(s Spec) Checker { return &ConnectChecker{Timeout: s.Timeout} }},
-	{Name: "negotiate", Keys: []string{"request", "host", "receive", "status"}, validate: needReceive,
+	{Name: "connect", Keys: []string{"port"}, build: func(s Spec) Checker { return &ConnectChecker{Timeout: s.Timeout} }},
+	{Name: "negotiate", Keys: []string{"port", "request", "host", "receive", "status"}, validate: needReceive,
 		build: func(s Spec) Checker { return newHTTPChecker(s) }},
-	{Name: "http", Keys: []string{"request", "host", "status"}, build: func(s Spec) Checker { return newHTTPChecker(s) }},
-	{Name: "sip", UDP: true, UDPOnly: true, build: func(s Spec) Checker { return newSIPChecker(s) }},
+	{Name: "http", Keys: []string{"port", "request", "host", "status"}, build: func(s Spec) Checker { return newHTTPChecker(s) }},
+	{Name: "sip", Keys: []string{"port"}, UDP: true, UDPOnly: true, build: func(s Spec) Checker { return newSIPChecker(s) }},
 	{Name: "external", Keys: []string{"program", "args"}, UDP: true, validate: needProgram,
 		build: func(s Spec) Checker {
 			return &ExternalChecker{Program: s.Program, Args: s.Args, Virtual: s.Virtual, Timeout: s.Timeout}
 		}},
-	{Name: "N", Keys: []string{"request", "host", "receive", "status"}, validate: needReceive, build: newMixed},
+	{Name: "N", Keys: []string{"port", "request", "host", "receive", "status"}, validate: needReceive, build: newMixed},
 }
 
 // keys are the type-specific settings of a Spec and whether each is set.
@@ -51,6 +51,7 @@ var keys = []struct {
 	name string
 	set  func(s *Spec) bool
 }{
+	{"port", func(s *Spec) bool { return s.Port != 0 }},
 	{"request", func(s *Spec) bool { return s.Request != "" }},
 	{"host", func(s *Spec) bool { return s.Host != "" }},
 	{"receive", func(s *Spec) bool { return s.Receive != nil }},

@@ -197,6 +197,9 @@ func (c *check) inline() string {
 	add("request", c.request)
 	add("receive", c.receive)
 	add("host", c.host)
+	if c.port != 0 {
+		f = append(f, "port = "+strconv.Itoa(c.port))
+	}
 	add("program", c.program)
 	if len(c.args) > 0 {
 		f = append(f, "args = "+strs(c.args))

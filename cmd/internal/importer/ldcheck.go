@@ -91,6 +91,9 @@ func (im *importer) ldCheck(s *service, v *ldVirtual, get func(string) (ldValue,
 		s.check = check{typ: "off"}
 		s.notes = append(s.notes, "check type off: ldirectord's "+ct.val+" check of this udp service has no hapair counterpart; write an external check")
 	}
+	if x, ok := v.opts["checkport"]; ok {
+		im.ldCheckPort(s, x)
+	}
 	if c.typ != "negotiate" && !isDigits(c.typ) && c.typ != "http" {
 		for _, k := range []string{"request", "receive", "httpmethod", "virtualhost"} {
 			if x, ok := v.opts[k]; ok {
@@ -99,6 +102,26 @@ func (im *importer) ldCheck(s *service, v *ldVirtual, get func(string) (ldValue,
 		}
 	}
 	im.ldTiming(s, get)
+}
+
+// ldCheckPort maps checkport=, the port ldirectord's checks connect to on
+// each real instead of the real's own, onto check.port (HAProxy's check
+// port). A check that does not connect cannot carry it: its service then
+// is not converted, since checking the wrong port fails every real.
+func (im *importer) ldCheckPort(s *service, x ldValue) {
+	c := &s.check
+	n, err := strconv.Atoi(unquote(x.val))
+	switch t, _ := pcheck.Lookup(c.typ); {
+	case c.typ == "off" || c.typ == "":
+		// No check runs: there is no port to probe.
+		im.warnf(x.at, "checkport=%s: not carried over: this service runs no check", x.val)
+	case err != nil || n < 1 || n > 65535:
+		im.refusef(x.at, "checkport=%s: not a port (1..65535): the check would probe each real's own port instead", x.val)
+	case !t.Uses("port"):
+		im.refusef(x.at, "checkport=%s: hapair's %s check is given each real's own port (RPORT); have %s probe port %d itself", x.val, c.typ, c.program, n)
+	default:
+		c.port = n
+	}
 }
 
 // ldOff maps checktype=off: ldirectord(8) "no checking will take place and

@@ -56,7 +56,6 @@ var ldIgnored = map[string]string{
 	"passwd":           "hapair has no login check for this service; connect is used",
 	"database":         "hapair has no database check; connect is used",
 	"secret":           "hapair has no RADIUS check; connect is used",
-	"checkport":        "hapair checks each real on its own port",
 	"sorryserver":      "use fallback=",
 }
 
@@ -250,7 +249,7 @@ func (im *importer) ldService(v *ldVirtual, globals map[string]ldValue) *service
 		}
 		x := v.opts[k]
 		switch {
-		case k == "httpmethod" || k == "virtualhost" || k == "request" || k == "receive" || k == "checkcommand":
+		case k == "httpmethod" || k == "virtualhost" || k == "request" || k == "receive" || k == "checkcommand" || k == "checkport":
 			// read by ldCheck
 		case ldIgnored[k] != "":
 			im.warnf(x.at, "%s: not carried over: %s", k, ldIgnored[k])

@@ -81,9 +81,17 @@ func TestLdirectord(t *testing.T) {
 			want: want{complete: true, toml: []string{`type = "external", program = "/etc/ha.d/check.pl"`}, warns: []string{"checktype=external-perl"}}},
 		{name: "services hapair does not negotiate", cf: "virtual=198.18.0.20:25\n\treal=198.18.1.1 gate\n\tservice=smtp\n\tlogin=\"u\"\n\tpasswd=\"p\"\n\tcheckport=2525\n" +
 			"virtual=198.18.0.20:443\n\treal=198.18.1.1 gate\n\tservice=https\n\trequest=\"/\"\n",
-			want: want{complete: true, toml: []string{`name = "smtp-25"`, `name = "https-443"`},
-				warns: []string{"ldirectord.cf:3: service=smtp: hapair has no smtp negotiate check; connect used", "ldirectord.cf:4: login: not carried over", "ldirectord.cf:6: checkport",
+			want: want{complete: true, toml: []string{`name = "smtp-25"`, `name = "https-443"`, `check = { type = "connect", port = 2525,`},
+				warns: []string{"ldirectord.cf:3: service=smtp: hapair has no smtp negotiate check; connect used", "ldirectord.cf:4: login: not carried over",
 					"ldirectord.cf:9: service=https", "ldirectord.cf:10: request: not carried over"}}},
+		{name: "checkport is the check's port", cf: "virtual=198.18.0.100:80\n\treal=198.18.1.11:80 masq\n\tchecktype=negotiate\n\tservice=http\n\tcheckport=8080\n\trequest=\"/health\"\n\treceive=\"up\"\n",
+			want: want{complete: true, toml: []string{`check = { type = "negotiate", request = "/health", receive = "up", port = 8080, interval`}, notWarns: []string{"checkport"}}},
+		{name: "checkport with an external check or out of range is not converted", cf: "virtual=198.18.0.20:3306\n\treal=198.18.1.1 gate\n\tchecktype=external\n\tcheckcommand=/etc/ha.d/check_mysql\n\tcheckport=3307\n" +
+			"virtual=198.18.0.20:80\n\treal=198.18.1.1 gate\n\tchecktype=connect\n\tcheckport=99999\n" +
+			"virtual=198.18.0.20:81\n\treal=198.18.1.1 gate\n\tchecktype=on\n\tcheckport=8081\n",
+			want: want{warns: []string{"ldirectord.cf:5: not converted: checkport=3307: hapair's external check is given each real's own port (RPORT); have /etc/ha.d/check_mysql probe port 3307 itself",
+				"ldirectord.cf:9: not converted: checkport=99999: not a port (1..65535): the check would probe each real's own port instead",
+				"ldirectord.cf:13: checkport=8081: not carried over: this service runs no check"}}},
 		{name: "udp sip service", cf: "virtual=198.18.0.20:5060\n\treal=198.18.1.1 masq\n\tprotocol=udp\n\tservice=sip\n\tscheduler=sh\n\tpersistent=600\n\tnetmask=255.255.255.0\n",
 			want: want{complete: true, toml: []string{`protocol = "udp"`, `type = "sip"`, `scheduler = "sh"`, `persistent = "600s"`},
 				warns: []string{"ldirectord.cf:7: netmask=255.255.255.0: not carried over"}}},

@@ -166,6 +166,7 @@ type check struct {
 	request  string
 	receive  string
 	host     string
+	port     int // the port probed on each real's address; 0: its own
 	program  string
 	args     []string
 	interval time.Duration
