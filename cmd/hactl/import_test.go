@@ -194,8 +194,8 @@ func TestCheckConfigWarnsOfPlaceholders(t *testing.T) {
 		t.Fatalf("check-config: exit %d, want %d\n%s", code, exitOK, stderr.String())
 	}
 	const why = ": 192.0.2.1 is in 192.0.2.0/24, reserved for documentation (RFC 5737): if it is a placeholder (hactl import writes one where its source gives no address), put the site's address here"
-	want := "hactl: check-config: warning: " + out + ":33:10: service[0].listen" + why + "\n" +
-		"hactl: check-config: warning: " + out + ":25:29: group[0].resources[0].address" + why + "\n"
+	want := "hactl: check-config: warning: " + out + ":25:29: group[0].resources[0].address" + why + "\n" +
+		"hactl: check-config: warning: " + out + ":33:10: service[0].listen" + why + "\n"
 	if stderr.String() != want {
 		t.Errorf("check-config stderr:\n%s\nwant:\n%s", stderr.String(), want)
 	}

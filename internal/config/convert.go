@@ -43,13 +43,12 @@ type conv struct {
 	// then unknown ("lb2" in peers after nodes = ["lb1", "lb 2"]), and
 	// the references are not reported on top of the name.
 	unsure struct{ kinds, vips, nodes, services bool }
-	warns  []string // Config.Warnings
+	warns  Errors // Config.Warnings, kept with their positions to list them in file order
 }
 
 // warnf records a warning about the key at path.
 func (c *conv) warnf(path, format string, args ...any) {
-	e := &Error{Pos: c.ix.at(path), Path: path, Msg: fmt.Sprintf(format, args...)}
-	c.warns = append(c.warns, e.Error())
+	c.warns = append(c.warns, &Error{Pos: c.ix.at(path), Path: path, Msg: fmt.Sprintf(format, args...)})
 }
 
 func (c *conv) errorf(path, format string, args ...any) {
@@ -340,11 +339,14 @@ func (c *conv) config(r *rawFile, file string) *Config {
 	c.daemonDirs(cfg)
 	c.bgpChecks(cfg)
 	c.mootKeys(cfg)
-	cfg.warnings = c.warns
 	c.machine(cfg)
 	c.crossChecks(cfg)
 	cfg.Admin = c.admin(&r.Admin)
 	c.adminPort(cfg)
+	c.warns.sort()
+	for _, w := range c.warns {
+		cfg.warnings = append(cfg.warnings, w.Error())
+	}
 	return cfg
 }
 
