@@ -154,28 +154,27 @@ func TestUnreachableIsOneLineExit2(t *testing.T) {
 	}
 }
 
-// TestStatusNamesDropCause: a peer dropped as a replay is shown with the
-// cause and the remedy (issue 9 case 4).
-func TestStatusNamesDropCause(t *testing.T) {
-	st := pairStatus("lb1", "lb1")
-	st.Peers[0].Dropping = "generation 1 < 3"
-	var buf bytes.Buffer
-	printStatus(&buf, &st, time.Now())
-	if want := "dropping lb2: generation 1 < 3 (replays; if its state directory was lost: hactl peer reset lb2)"; !strings.Contains(buf.String(), want) {
-		t.Errorf("status:\n%s\nwant a line %q", buf.String(), want)
-	}
-}
-
-// TestStatusNamesRejectedPeer: a peer heard only through dropped
-// heartbeats (another authkeys secret) is shown with the reason and that
-// both nodes may hold the groups (review 12, item 3).
-func TestStatusNamesRejectedPeer(t *testing.T) {
-	st := pairStatus("lb1", "lb1")
-	st.Peers[0].Rejected = "bad-mac from 198.18.0.12:694 on mcast0: bad authentication: ..."
-	var buf bytes.Buffer
-	printStatus(&buf, &st, time.Now())
-	if want := "REJECTED lb2: heard only through heartbeats dropped as bad-mac from 198.18.0.12:694 on mcast0: bad authentication: ... (it counts as dead: both nodes may hold the groups)"; !strings.Contains(buf.String(), want) {
-		t.Errorf("status:\n%s\nwant a line %q", buf.String(), want)
+// TestStatusNamesPeerTrouble: a peer dropped as a replay is shown with the
+// cause and the remedy (issue 9 case 4); a peer heard only through dropped
+// heartbeats (another authkeys secret) with the reason and that both nodes
+// may hold the groups (review 12, item 3).
+func TestStatusNamesPeerTrouble(t *testing.T) {
+	for _, tt := range []struct {
+		dropping, rejected string
+		want               string
+	}{
+		{dropping: "generation 1 < 3",
+			want: "dropping lb2: generation 1 < 3 (replays; if its state directory was lost: hactl peer reset lb2)"},
+		{rejected: "bad-mac from 198.18.0.12:694 on mcast0: bad authentication: ...",
+			want: "REJECTED lb2: heard only through heartbeats dropped as bad-mac from 198.18.0.12:694 on mcast0: bad authentication: ... (it counts as dead: both nodes may hold the groups)"},
+	} {
+		st := pairStatus("lb1", "lb1")
+		st.Peers[0].Dropping, st.Peers[0].Rejected = tt.dropping, tt.rejected
+		var buf bytes.Buffer
+		printStatus(&buf, &st, time.Now())
+		if !strings.Contains(buf.String(), tt.want) {
+			t.Errorf("status:\n%s\nwant a line %q", buf.String(), tt.want)
+		}
 	}
 }
 
