@@ -8,6 +8,8 @@ import (
 	"strconv"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hapair/hapair/proxy/rawio"
 )
 
 // Connector is the Handler of a Pair whose side 1 is still connecting
@@ -53,9 +55,9 @@ func (p *Pair) connectEvent(ev uint32) bool {
 	if ev&(unix.EPOLLOUT|unix.EPOLLERR|unix.EPOLLHUP) == 0 {
 		return false
 	}
-	e, err := unix.GetsockoptInt(p.fd[1], unix.SOL_SOCKET, unix.SO_ERROR)
+	e, err := soError(p.fd[1])
 	if err == nil && e != 0 {
-		err = unix.Errno(e)
+		err = e
 	}
 	if err == nil && ev&unix.EPOLLOUT == 0 {
 		err = unix.ECONNRESET // hung up without an error: not connected
@@ -72,7 +74,7 @@ func (p *Pair) connectEvent(ev uint32) bool {
 // redial closes side 1's failed socket and registers the next one, or
 // resets p when the Connector gives up.
 func (p *Pair) redial(err error) {
-	unix.Close(p.fd[1]) // leaves the epoll set with it
+	closeFD(p.fd[1]) // leaves the epoll set with it
 	p.fd[1] = -1
 	fd := p.conn.Redial(err)
 	if fd < 0 {
@@ -92,30 +94,30 @@ func (p *Pair) redial(err error) {
 // connecting, for NewConnecting or Redial. The local address and port
 // are connect's choice.
 func Connect(addr netip.AddrPort) (int, error) {
-	var sa unix.Sockaddr
+	var sa rawSockaddr
 	domain := unix.AF_INET
 	if a := addr.Addr().Unmap(); a.Is4() {
-		sa = &unix.SockaddrInet4{Port: int(addr.Port()), Addr: a.As4()}
+		sa.set4(a.As4(), addr.Port())
 	} else {
 		domain = unix.AF_INET6
-		sa6 := &unix.SockaddrInet6{Port: int(addr.Port()), Addr: a.As16()}
+		var zone uint32
 		if z := a.Zone(); z != "" {
 			if id, err := strconv.ParseUint(z, 10, 32); err == nil {
-				sa6.ZoneId = uint32(id)
+				zone = uint32(id)
 			} else if ifi, err := net.InterfaceByName(z); err == nil {
-				sa6.ZoneId = uint32(ifi.Index)
+				zone = uint32(ifi.Index)
 			}
 		}
-		sa = sa6
+		sa.set6(a.As16(), addr.Port(), zone)
 	}
-	fd, err := unix.Socket(domain, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	fd, err := rawio.Call(unix.SYS_SOCKET, uintptr(domain), unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0, 0, 0, 0)
 	if err != nil {
 		return -1, os.NewSyscallError("socket", err)
 	}
-	_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
-	if err := unix.Connect(fd, sa); err != nil && err != unix.EINPROGRESS {
-		unix.Close(fd)
+	_ = SetNoDelay(int(fd))
+	if err := sa.connect(int(fd)); err != nil && err != unix.EINPROGRESS {
+		closeFD(int(fd))
 		return -1, os.NewSyscallError("connect", err)
 	}
-	return fd, nil
+	return int(fd), nil
 }

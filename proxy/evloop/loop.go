@@ -205,7 +205,7 @@ func (l *loop) post(q post) {
 		one := uint64(1)
 		// EAGAIN only when the counter is full, which means a wake-up is
 		// pending anyway.
-		unix.Write(l.efd, (*[8]byte)(unsafe.Pointer(&one))[:])
+		unix.RawSyscall(unix.SYS_WRITE, uintptr(l.efd), uintptr(unsafe.Pointer(&one)), 8)
 	}
 }
 
@@ -241,7 +241,7 @@ func (l *loop) turn(stop *bool) bool {
 		ev := &l.events[i]
 		if ev.Fd == eventfdSlot {
 			var b [8]byte
-			unix.Read(l.efd, b[:])
+			unix.RawSyscall(unix.SYS_READ, uintptr(l.efd), uintptr(unsafe.Pointer(&b)), 8)
 			continue
 		}
 		if p := l.pairs[ev.Fd]; p != nil && !p.closed {

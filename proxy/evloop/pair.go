@@ -91,9 +91,9 @@ func (p *Pair) event(s int, ev uint32) {
 			return
 		}
 	} else if ev&unix.EPOLLERR != 0 {
-		if e, err := unix.GetsockoptInt(p.fd[s], unix.SOL_SOCKET, unix.SO_ERROR); err != nil || e != 0 {
+		if e, err := soError(p.fd[s]); err != nil || e != 0 {
 			if err == nil {
-				err = unix.Errno(e)
+				err = e
 			}
 			p.reset(os.NewSyscallError("socket", err))
 			return
@@ -219,7 +219,7 @@ func (p *Pair) finish(s int) {
 		p.close(nil, false)
 		return
 	}
-	if err := unix.Shutdown(p.fd[1-s], unix.SHUT_WR); err != nil {
+	if err := shutdownWR(p.fd[1-s]); err != nil {
 		p.reset(os.NewSyscallError("shutdown", err))
 		return
 	}
@@ -249,9 +249,10 @@ func (p *Pair) close(err error, rst bool) {
 			continue // a failed connect's, closed already
 		}
 		if rst {
-			unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
+			CloseReset(fd)
+		} else {
+			closeFD(fd)
 		}
-		unix.Close(fd)
 		if p.pb[s] != nil {
 			putBuf(p.pb[s])
 			p.pb[s] = nil

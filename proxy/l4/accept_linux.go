@@ -1,12 +1,17 @@
 package l4
 
 import (
+	"encoding/binary"
 	"net"
 	"net/netip"
 	"os"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hapair/hapair/proxy/evloop"
+	"github.com/hapair/hapair/proxy/rawio"
 )
 
 // acceptor takes queued connections from a listener with accept4(2) as
@@ -46,27 +51,42 @@ func (a *acceptor) next() (int, netip.AddrPort, error) {
 	default:
 		return -1, netip.AddrPort{}, os.NewSyscallError("accept4", a.err)
 	}
-	_ = unix.SetsockoptInt(a.fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	_ = evloop.SetNoDelay(a.fd)
 	return a.fd, a.from, nil
 }
 
-// accept is the raw call. A connection reset while queued (ECONNABORTED)
-// is skipped, as the net package skips it.
+// accept is the raw call (RawSyscall, as evloop makes a connection's
+// socket calls). A connection reset while queued (ECONNABORTED) is
+// skipped, as the net package skips it.
 func (a *acceptor) accept(lfd uintptr) {
 	for {
-		fd, sa, err := unix.Accept4(int(lfd), unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
-		if err == unix.ECONNABORTED || err == unix.EINTR {
+		var rsa unix.RawSockaddrAny
+		l := uint32(unsafe.Sizeof(rsa))
+		fd, err := rawio.Call(unix.SYS_ACCEPT4, lfd, uintptr(unsafe.Pointer(&rsa)), uintptr(unsafe.Pointer(&l)),
+			unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0, 0)
+		if err == unix.ECONNABORTED {
 			continue
 		}
-		a.fd, a.err, a.from = fd, err, netip.AddrPort{}
-		switch sa := sa.(type) {
-		case *unix.SockaddrInet4:
-			a.from = netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port))
-		case *unix.SockaddrInet6:
-			a.from = netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), uint16(sa.Port))
+		a.fd, a.err, a.from = int(fd), err, netip.AddrPort{}
+		if err != nil {
+			return
+		}
+		switch rsa.Addr.Family {
+		case unix.AF_INET:
+			sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(&rsa))
+			a.from = netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), port(sa.Port))
+		case unix.AF_INET6:
+			sa := (*unix.RawSockaddrInet6)(unsafe.Pointer(&rsa))
+			a.from = netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), port(sa.Port))
 		}
 		return
 	}
+}
+
+// port converts a sockaddr's port (network byte order) to a number.
+func port(p uint16) uint16 {
+	b := (*[2]byte)(unsafe.Pointer(&p))
+	return binary.BigEndian.Uint16(b[:])
 }
 
 // wait blocks in ln's Accept (Go's poller) for the next connection, and

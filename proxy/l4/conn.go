@@ -39,7 +39,7 @@ func (t *TCPProxy) start(cfd int, from netip.AddrPort) {
 	rfd := c.dial()
 	if rfd < 0 {
 		t.noReal.Add(1)
-		resetFD(cfd)
+		evloop.CloseReset(cfd)
 		t.gate.Release()
 		return
 	}

@@ -48,9 +48,3 @@ func detach(c *net.TCPConn) (int, error) {
 	_ = c.Close()
 	return fd, nil
 }
-
-// resetFD closes the TCP socket fd with an RST (SO_LINGER 0).
-func resetFD(fd int) {
-	_ = unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
-	_ = unix.Close(fd)
-}

@@ -13,6 +13,7 @@ import (
 	"github.com/hapair/hapair/internal/pacer"
 	"github.com/hapair/hapair/proxy/connlimit"
 	"github.com/hapair/hapair/proxy/connset"
+	"github.com/hapair/hapair/proxy/evloop"
 	"github.com/hapair/hapair/proxy/upstream"
 )
 
@@ -148,7 +149,7 @@ func (t *TCPProxy) Serve(ln *net.TCPListener) error {
 		if !t.active.Load() {
 			t.gate.Release()
 			t.refused.Add(1)
-			resetFD(fd) // RST: the client retries elsewhere at once
+			evloop.CloseReset(fd) // RST: the client retries elsewhere at once
 			continue
 		}
 		t.accepted.Add(1)
