@@ -55,12 +55,19 @@ func (p *Pair) connectEvent(ev uint32) bool {
 	if ev&(unix.EPOLLOUT|unix.EPOLLERR|unix.EPOLLHUP) == 0 {
 		return false
 	}
-	e, err := soError(p.fd[1])
-	if err == nil && e != 0 {
-		err = e
-	}
-	if err == nil && ev&unix.EPOLLOUT == 0 {
-		err = unix.ECONNRESET // hung up without an error: not connected
+	// EPOLLOUT alone means connected: tcp_poll reports EPOLLOUT only
+	// past SYN_SENT, and a failed connect sets sk_err (EPOLLERR) and
+	// closes (EPOLLHUP). Only those two need SO_ERROR (one system call
+	// less per connection).
+	var err error
+	if ev&(unix.EPOLLERR|unix.EPOLLHUP) != 0 {
+		var e unix.Errno
+		if e, err = soError(p.fd[1]); err == nil && e != 0 {
+			err = e
+		}
+		if err == nil && ev&unix.EPOLLOUT == 0 {
+			err = unix.ECONNRESET // hung up without an error: not connected
+		}
 	}
 	if err != nil {
 		p.redial(os.NewSyscallError("connect", err))
