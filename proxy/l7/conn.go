@@ -61,7 +61,18 @@ var clientConns = sync.Pool{New: func() any {
 
 func (p *Proxy) newClientConn(c *gatedConn) *clientConn {
 	cc := clientConns.Get().(*clientConn)
+	cc.open(p, c)
+	return cc
+}
+
+// open readies a pooled cc for c, forgetting what its last connection
+// left: its watcher's verdict that that client went away, above all,
+// which serveRequest reads before a request's wait is armed (a body
+// timeout or a failed write to the real would then close this client's
+// connection without its 408 or 502).
+func (cc *clientConn) open(p *Proxy, c *gatedConn) {
 	cc.p, cc.c = p, c
+	cc.w.gone.Store(false)
 	if cc.br == nil { // handed off last time, with its reader
 		cc.br = bufio.NewReaderSize(nil, clientBufSize)
 	}
@@ -84,7 +95,6 @@ func (p *Proxy) newClientConn(c *gatedConn) *clientConn {
 	}
 	cc.client = ap.Addr().Unmap()
 	cc.clientIP = cc.client.AppendTo(cc.clientIP[:0])
-	return cc
 }
 
 func (cc *clientConn) release() {
@@ -106,8 +116,11 @@ func (cc *clientConn) release() {
 
 // serveConn serves one client connection until it closes, or hands it to
 // net/http's server.
-func (p *Proxy) serveConn(c *gatedConn) {
-	cc := p.newClientConn(c)
+func (p *Proxy) serveConn(c *gatedConn) { p.serveClient(p.newClientConn(c)) }
+
+// serveClient serves cc, readied for its connection (open).
+func (p *Proxy) serveClient(cc *clientConn) {
+	c := cc.c
 	if !p.conns.Add(cc) {
 		_ = c.Close()
 		cc.release()

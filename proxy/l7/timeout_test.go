@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -195,5 +196,61 @@ func TestListenerDefersAccept(t *testing.T) {
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 	if err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("request through a deferring listener = %v, %v; want 200", resp, err)
+	}
+}
+
+// TestPooledClientConnForgetsGone: a client connection's state comes from
+// a pool, and its watcher may have said that its last client went away
+// (a client that left while its real was slow). The next client's
+// trickled POST still gets its 408: that verdict is the last client's.
+// (CI caught this as a rare TestSlowBodyGets408 failure, "unexpected EOF":
+// the connection was closed without an answer.)
+func TestPooledClientConnForgetsGone(t *testing.T) {
+	realLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+	})}
+	go srv.Serve(realLn)
+	defer srv.Close()
+	px, _ := startWith(t, realLn, Config{Service: "web", BodyTimeout: 200 * time.Millisecond, RequestTimeout: time.Second})
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	server, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := clientConns.New().(*clientConn)
+	stale.w.gone.Store(true) // what the last client's wait ended with
+	stale.open(px, &gatedConn{Conn: server, open: new(atomic.Int64)})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		px.serveClient(stale)
+	}()
+	defer func() { <-done }()
+	defer client.Close()
+
+	if _, err := io.WriteString(client, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nx"); err != nil {
+		t.Fatal(err)
+	}
+	client.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(client), nil)
+	if err != nil {
+		t.Fatalf("reading the answer to a trickled POST on a pooled connection state: %v", err)
+	}
+	if resp.StatusCode != http.StatusRequestTimeout {
+		t.Errorf("trickled POST = %d, want 408", resp.StatusCode)
 	}
 }
