@@ -61,18 +61,8 @@ func TestSlowBodyGets408(t *testing.T) {
 	// Before the write: the proxy may read the head and start the body's
 	// clock before Write returns here.
 	begin := time.Now()
-	if _, err := io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nx"); err != nil {
-		t.Fatal(err)
-	}
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil {
-		t.Fatalf("reading the answer to a trickled POST: %v", err)
-	}
+	trickledPostGets408(t, c)
 	took := time.Since(begin)
-	if resp.StatusCode != http.StatusRequestTimeout {
-		t.Errorf("trickled POST = %d, want 408", resp.StatusCode)
-	}
 	if took < body || took > body+2*time.Second {
 		t.Errorf("408 after %v, want about BodyTimeout = %v", took, body)
 	}
@@ -242,13 +232,20 @@ func TestPooledClientConnForgetsGone(t *testing.T) {
 	defer func() { <-done }()
 	defer client.Close()
 
-	if _, err := io.WriteString(client, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nx"); err != nil {
+	trickledPostGets408(t, client)
+}
+
+// trickledPostGets408 sends c a POST head announcing 100000 bytes of body
+// and one byte of it, and checks that the answer, within 5s, is a 408.
+func trickledPostGets408(t *testing.T, c net.Conn) {
+	t.Helper()
+	if _, err := io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nx"); err != nil {
 		t.Fatal(err)
 	}
-	client.SetReadDeadline(time.Now().Add(5 * time.Second))
-	resp, err := http.ReadResponse(bufio.NewReader(client), nil)
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 	if err != nil {
-		t.Fatalf("reading the answer to a trickled POST on a pooled connection state: %v", err)
+		t.Fatalf("reading the answer to a trickled POST: %v", err)
 	}
 	if resp.StatusCode != http.StatusRequestTimeout {
 		t.Errorf("trickled POST = %d, want 408", resp.StatusCode)
