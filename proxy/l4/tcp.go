@@ -4,13 +4,11 @@ import (
 	"errors"
 	"log/slog"
 	"net"
-	"net/netip"
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/hapair/hapair/internal/pacer"
+	"github.com/hapair/hapair/proxy/accept"
 	"github.com/hapair/hapair/proxy/connlimit"
 	"github.com/hapair/hapair/proxy/connset"
 	"github.com/hapair/hapair/proxy/evloop"
@@ -120,19 +118,15 @@ func (t *TCPProxy) SetGate(g *connlimit.Gate, done <-chan struct{}) {
 // Accept errors (EMFILE) back off from 5ms to 1s and are logged at most
 // once per 10s (internal/pacer).
 func (t *TCPProxy) Serve(ln *net.TCPListener) error {
-	rc, err := ln.SyscallConn()
+	acc, err := accept.New(ln)
 	if err != nil {
 		return err
 	}
-	acc := newAcceptor(rc)
 	for {
 		if !t.gate.Acquire(t.gateDone) {
 			return nil
 		}
-		fd, from, err := acc.next()
-		if err == unix.EAGAIN {
-			fd, from, err = acc.wait(ln)
-		}
+		fd, from, err := acc.Accept()
 		if err != nil {
 			t.gate.Release()
 			if errors.Is(err, net.ErrClosed) {
@@ -152,6 +146,7 @@ func (t *TCPProxy) Serve(ln *net.TCPListener) error {
 			evloop.CloseReset(fd) // RST: the client retries elsewhere at once
 			continue
 		}
+		_ = evloop.SetNoDelay(fd) // as the net package does
 		t.accepted.Add(1)
 		t.start(fd, from)
 	}
@@ -210,16 +205,4 @@ func (t *TCPProxy) watchIdle(c *tcpConn, timeout time.Duration) *time.Timer {
 	}
 	tm = time.AfterFunc(timeout, func() { c.pair.Inspect(check) })
 	return tm
-}
-
-func addrPortOf(a net.Addr) netip.AddrPort {
-	if ta, ok := a.(*net.TCPAddr); ok {
-		ap := ta.AddrPort()
-		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-	}
-	if ua, ok := a.(*net.UDPAddr); ok {
-		ap := ua.AddrPort()
-		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-	}
-	return netip.AddrPort{}
 }
