@@ -80,18 +80,25 @@ func (cc *clientConn) open(p *Proxy, c *gatedConn) {
 		cc.raw = new(rawio.Conn)
 	}
 	var rw io.ReadWriter = c
-	if tc, ok := c.Conn.(*net.TCPConn); ok && cc.raw.Reset(tc) == nil {
-		rw = cc.raw
+	var ap netip.AddrPort
+	switch s := c.Conn.(type) {
+	case *clientSock:
+		rw, ap = s, s.remote
+	case *net.TCPConn:
+		if cc.raw.Reset(s) == nil {
+			rw = cc.raw
+		}
 	}
 	cc.br.Reset(rw)
 	cc.bw.Reset(rw)
 	cc.state.Store(stateNew)
 	cc.deadline = time.Time{}
-	var ap netip.AddrPort
-	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
-		ap = ta.AddrPort()
-	} else {
-		ap, _ = netip.ParseAddrPort(c.RemoteAddr().String())
+	if !ap.IsValid() {
+		if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+			ap = ta.AddrPort()
+		} else {
+			ap, _ = netip.ParseAddrPort(c.RemoteAddr().String())
+		}
 	}
 	cc.client = ap.Addr().Unmap()
 	cc.clientIP = cc.client.AppendTo(cc.clientIP[:0])
@@ -243,22 +250,47 @@ func (p *Proxy) closeIdle(all bool) {
 }
 
 // handOff gives the connection, with what is buffered of it, to net/http's
-// server.
+// server. A clientSock becomes a *net.TCPConn on a duplicate of its socket
+// first (net/http wants a net.Conn that the net package made: for
+// Hijack, for example), which takes over the gate slot and the count in
+// Stats.Open.
 func (p *Proxy) handOff(cc *clientConn) {
-	bc := &bufferedConn{gatedConn: cc.c, r: cc.br}
-	cc.br, cc.raw = nil, nil // they now belong to bc
+	gc := cc.c
+	if s, ok := gc.Conn.(*clientSock); ok {
+		nc, err := s.netConn()
+		if err != nil {
+			_ = gc.Close()
+			return
+		}
+		moved := false
+		gc.once.Do(func() { moved = true }) // gc's slot and count are nc's now
+		_ = s.Close()
+		if !moved { // closed meanwhile (Close): the slot is already back
+			_ = nc.Close()
+			return
+		}
+		gc = &gatedConn{Conn: nc, gate: gc.gate, open: gc.open}
+	}
+	bc := &bufferedConn{gatedConn: gc, r: cc.br}
+	cc.br = nil // it now belongs to bc
 	p.slowOnce.Do(func() { go func() { _ = p.srv.Serve(p.slowLn) }() })
 	p.handOffs.Add(1)
 	p.slowLn.hand(bc)
 }
 
-// bufferedConn is a client connection whose first bytes sit in r.
+// bufferedConn is a client connection whose first bytes sit in r, which
+// is read until empty, then the connection itself.
 type bufferedConn struct {
 	*gatedConn
 	r *bufio.Reader
 }
 
-func (c *bufferedConn) Read(b []byte) (int, error) { return c.r.Read(b) }
+func (c *bufferedConn) Read(b []byte) (int, error) {
+	if c.r.Buffered() > 0 {
+		return c.r.Read(b)
+	}
+	return c.gatedConn.Read(b)
+}
 
 // chanListener is the slow path's listener: it accepts the connections
 // the fast path hands off.

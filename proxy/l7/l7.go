@@ -21,8 +21,10 @@ import (
 
 	"github.com/hapair/hapair/internal/clock"
 	"github.com/hapair/hapair/internal/pacer"
+	"github.com/hapair/hapair/proxy/accept"
 	"github.com/hapair/hapair/proxy/connlimit"
 	"github.com/hapair/hapair/proxy/connset"
+	"github.com/hapair/hapair/proxy/evloop"
 	"github.com/hapair/hapair/proxy/l4"
 	"github.com/hapair/hapair/proxy/upstream"
 )
@@ -246,6 +248,11 @@ func (p *Proxy) Serve(ln net.Listener) error {
 	}
 	defer p.lns.Remove(ln)
 	deferAccept(ln)
+	if tl, ok := ln.(*net.TCPListener); ok {
+		if acc, err := accept.New(tl); err == nil {
+			return p.serveRaw(acc)
+		}
+	}
 	gl := gateListener{ln, p}
 	for {
 		c, err := gl.Accept()
@@ -256,6 +263,35 @@ func (p *Proxy) Serve(ln net.Listener) error {
 			return err
 		}
 		p.dispatch(c.(*gatedConn))
+	}
+}
+
+// serveRaw is Serve for a TCP listener: its connections are taken with
+// accept4(2) and served as clientSocks, outside the net package (sock.go).
+// Admission is gateListener's.
+func (p *Proxy) serveRaw(acc *accept.Acceptor) error {
+	for {
+		if !p.gate.Acquire(p.gateDone) {
+			return nil
+		}
+		fd, from, err := acc.Accept()
+		if err != nil {
+			p.gate.Release()
+			if errors.Is(err, net.ErrClosed) || p.shutting.Load() {
+				return nil
+			}
+			p.pace.Wait(err, nil) // EMFILE and the like: see gateListener
+			continue
+		}
+		p.pace.OK()
+		if !p.active.Load() {
+			p.gate.Release()
+			p.refused.Add(1)
+			evloop.CloseReset(fd)
+			continue
+		}
+		p.open.Add(1)
+		p.dispatch(&gatedConn{Conn: newClientSock(fd, from), gate: p.gate, open: &p.open})
 	}
 }
 
