@@ -14,7 +14,10 @@
 // or Expect requests, upgrades such as WebSocket, heads larger than the
 // buffer, anything odd) hands the connection to the slow path, net/http's
 // server with httputil.ReverseProxy over the same pool (exchange.go), which
-// serves or refuses it exactly as it did before the fast path.
+// serves or refuses it exactly as it did before the fast path. The fast
+// path's connections are accept4(2) descriptors (package accept) read and
+// written without the net package (sock.go); a hand-off gives net/http a
+// net.TCPConn on a duplicate.
 //
 // It must not decide which real gets a request, keep health state, or bind
 // listeners: a Picker (package proxy) chooses, and the caller hands in a

@@ -1,0 +1,99 @@
+package accept
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+func listen(t *testing.T) (*net.TCPListener, *Acceptor) {
+	t.Helper()
+	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	a, err := New(ln)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln, a
+}
+
+// checkAccepted checks that fd is a non-blocking socket connected to c.
+func checkAccepted(t *testing.T, fd int, from netip.AddrPort, c net.Conn) {
+	t.Helper()
+	defer unix.Close(fd)
+	if want := c.LocalAddr().(*net.TCPAddr).AddrPort(); from != want {
+		t.Errorf("from = %v, want %v", from, want)
+	}
+	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+	if err != nil || fl&unix.O_NONBLOCK == 0 {
+		t.Errorf("flags = %#x, %v: want O_NONBLOCK", fl, err)
+	}
+	if n, err := unix.Write(fd, []byte("hi")); n != 2 || err != nil {
+		t.Fatalf("write = %d, %v", n, err)
+	}
+	buf := make([]byte, 2)
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Read(buf); err != nil || string(buf) != "hi" {
+		t.Errorf("client read %q, %v", buf, err)
+	}
+}
+
+// A queued connection is taken with accept4, one that comes while Accept
+// waits through the listener's Accept; both as descriptors.
+func TestAccept(t *testing.T) {
+	ln, a := listen(t)
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fd, from, err := a.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkAccepted(t, fd, from, c)
+
+	type res struct {
+		fd   int
+		from netip.AddrPort
+		err  error
+	}
+	got := make(chan res, 1)
+	go func() { fd, from, err := a.Accept(); got <- res{fd, from, err} }()
+	c2, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	r := <-got
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	checkAccepted(t, r.fd, r.from, c2)
+}
+
+// Closing the listener ends a waiting Accept with net.ErrClosed.
+func TestAcceptClosed(t *testing.T) {
+	ln, a := listen(t)
+	got := make(chan error, 1)
+	go func() { _, _, err := a.Accept(); got <- err }()
+	ln.Close()
+	select {
+	case err := <-got:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Errorf("Accept = %v, want net.ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Accept still waiting after Close")
+	}
+	if _, _, err := a.Accept(); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("Accept after Close = %v, want net.ErrClosed", err)
+	}
+}
