@@ -84,8 +84,9 @@ func (x *exchange) resp() *respHead { return &x.cc.resp }
 // errNoReal, wrapping the last connect error when there was one; other
 // errors of try end it at once.
 func (p *Proxy) attempt(client netip.Addr, cfg *Config, try func(upstream.Upstream) error) error {
-	var triedBuf [4]netip.AddrPort
-	tried := triedBuf[:0]
+	// nil until a connect fails: a buffer on the stack would escape through
+	// the Picker interface and cost an allocation on every request.
+	var tried []netip.AddrPort
 	var lastErr error
 	for range cfg.Attempts {
 		up, ok := p.picker.Pick(client, tried)
