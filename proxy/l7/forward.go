@@ -33,6 +33,7 @@ type exchange struct {
 	// the client connection can carry another request only at zero.
 	bodyLeft int64
 	ended    bool
+	began    time.Duration // when the head was read, on watcher's clockBase
 }
 
 // serveRequest forwards the request whose head (headLen bytes) is parsed
@@ -40,7 +41,8 @@ type exchange struct {
 // whether the client connection may carry another request.
 func (p *Proxy) serveRequest(cc *clientConn, headLen int) bool {
 	p.requests.Add(1)
-	x := exchange{p: p, cc: cc, h: &cc.h, cfg: p.cfg.Load(), pool: p.pool.Load(), bodyLeft: cc.h.length}
+	x := exchange{p: p, cc: cc, h: &cc.h, cfg: p.cfg.Load(), pool: p.pool.Load(), bodyLeft: cc.h.length,
+		began: time.Since(clockBase)}
 	err := x.connect()
 	if err == nil {
 		cc.out = appendRequestHead(cc.out[:0], x.h, cc.clientIP, x.bc.addr)
