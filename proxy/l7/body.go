@@ -56,10 +56,14 @@ func (x *exchange) relay() (bool, error) {
 			runtime.Gosched()
 		}
 	}
+	keep := x.keepClient()
+	if err == nil && !keep {
+		cc.lastWrite()
+	}
 	if err == nil && cc.bw.Flush() != nil {
 		err = errClient
 	}
-	return x.keepClient(), err
+	return keep, err
 }
 
 // copyFramed copies a body that ends at the real's close, chunked for an

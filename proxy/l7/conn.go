@@ -249,6 +249,14 @@ func (p *Proxy) closeIdle(all bool) {
 	})
 }
 
+// lastWrite marks the client writer's next flush as the last answer
+// before the connection closes (clientSock.lastWrite).
+func (cc *clientConn) lastWrite() {
+	if s, ok := cc.c.Conn.(*clientSock); ok {
+		s.lastWrite()
+	}
+}
+
 // handOff gives the connection, with what is buffered of it, to net/http's
 // server. A clientSock becomes a *net.TCPConn on a duplicate of its socket
 // first (net/http wants a net.Conn that the net package made: for

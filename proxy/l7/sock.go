@@ -51,6 +51,10 @@ type clientSock struct {
 	rdl, wdl atomic.Int64
 	sent     atomic.Bool // something was sent: the next send needs TCP_NODELAY
 	nodelay  atomic.Bool
+	// last is set by lastWrite and read by the next Write; corked says
+	// that Write left its tail in the kernel for Close's FIN to carry.
+	// Both are the writer's own.
+	last, corked bool
 
 	mu    sync.Mutex
 	rdlT  time.Time // the deadlines as given, for the poller when the socket enters it
@@ -139,6 +143,7 @@ func (s *clientSock) Read(p []byte) (int, error) {
 }
 
 func (s *clientSock) read(p []byte) (int, error) {
+	s.uncork()
 	rw := s.rw.Load()
 	if rw == nil {
 		if expired(s.rdl.Load()) {
@@ -181,17 +186,23 @@ func (s *clientSock) Write(p []byte) (int, error) {
 }
 
 func (s *clientSock) write(p []byte) (int, error) {
+	s.uncork()
 	n := 0
 	rw := s.rw.Load()
 	if rw == nil {
 		if expired(s.wdl.Load()) {
 			return 0, os.ErrDeadlineExceeded
 		}
+		flags := uintptr(unix.MSG_DONTWAIT | unix.MSG_NOSIGNAL)
+		if s.last {
+			flags |= unix.MSG_MORE
+			s.last, s.corked = false, true
+		}
 		for n < len(p) {
 			if s.sent.Load() {
 				s.setNoDelay()
 			}
-			m, err := rawio.Send(uintptr(s.fd), p[n:])
+			m, err := rawio.Call(unix.SYS_SENDTO, uintptr(s.fd), uintptr(unsafe.Pointer(&p[n])), uintptr(len(p)-n), flags, 0, 0)
 			if err == unix.EAGAIN {
 				break
 			}
@@ -199,7 +210,7 @@ func (s *clientSock) write(p []byte) (int, error) {
 				return n, os.NewSyscallError("sendto", err)
 			}
 			s.sent.Store(true)
-			n += m
+			n += int(m)
 		}
 		if n == len(p) {
 			return n, nil
@@ -214,6 +225,24 @@ func (s *clientSock) write(p []byte) (int, error) {
 		err = net.ErrClosed
 	}
 	return n + m, err
+}
+
+// lastWrite says that the next Write ends the last answer on a
+// connection that is closed next (the owner's call, before that Write):
+// it is sent with MSG_MORE, so its tail waits in the kernel for the FIN,
+// and data and FIN reach the client in one segment rather than two (one
+// loopback or NIC transmit, and one wake-up of the client, less). A Read
+// or Write that comes instead pushes the tail out first (uncork).
+func (s *clientSock) lastWrite() { s.last = true }
+
+// uncork sends what a Write after lastWrite left in the kernel (setting
+// TCP_NODELAY pushes pending segments, tcp(7)).
+func (s *clientSock) uncork() {
+	if s.corked {
+		s.corked = false
+		s.nodelay.Store(false)
+		s.setNoDelay()
+	}
 }
 
 func (s *clientSock) setNoDelay() {

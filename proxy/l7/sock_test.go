@@ -276,3 +276,64 @@ func TestSockNoDescriptorLeak(t *testing.T) {
 		t.Errorf("%d hand-offs, want 101", n)
 	}
 }
+
+// The answer after lastWrite waits in the kernel for the FIN: Close sends
+// both; a Read that comes instead of Close sends the answer first.
+func TestSockLastWrite(t *testing.T) {
+	for _, then := range []string{"close", "read"} {
+		s, c := sockPair(t)
+		if then == "read" {
+			io.WriteString(c, "x") // the Read must not wait: a wait sets TCP_NODELAY, which pushes too
+			waitReadable(t, s.fd)
+		}
+		s.lastWrite()
+		if _, err := s.Write([]byte("answer")); err != nil {
+			t.Fatal(err)
+		}
+		if s.last || !s.corked {
+			t.Fatalf("after the last write: last=%v corked=%v", s.last, s.corked)
+		}
+		if n := unsent(t, s.fd); n != len("answer") {
+			t.Errorf("%d bytes left unsent in the kernel, want the answer's %d (MSG_MORE)", n, len("answer"))
+		}
+		done := make(chan error, 1)
+		if then == "close" {
+			done <- s.Close()
+		} else {
+			_, err := s.Read(make([]byte, 1))
+			done <- err
+			if n := unsent(t, s.fd); n != 0 {
+				t.Errorf("%d bytes left unsent after a Read, want 0", n)
+			}
+		}
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		got := make([]byte, len("answer"))
+		if _, err := io.ReadFull(c, got); err != nil || string(got) != "answer" {
+			t.Fatalf("then %s: client read %q, %v", then, got, err)
+		}
+		if then == "close" {
+			if _, err := c.Read(make([]byte, 1)); err != io.EOF {
+				t.Errorf("client read after the answer = %v, want EOF", err)
+			}
+		} else {
+			c.Close()
+		}
+		if err := <-done; err != nil {
+			t.Errorf("then %s: %v", then, err)
+		}
+		if s.rw.Load() != nil {
+			t.Errorf("then %s: in the poller", then)
+		}
+	}
+}
+
+// unsent returns the bytes in fd's send queue not sent yet (SIOCOUTQNSD,
+// tcp(7)).
+func unsent(t *testing.T, fd int) int {
+	t.Helper()
+	n, err := unix.IoctlGetInt(fd, unix.SIOCOUTQNSD)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
