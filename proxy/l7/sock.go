@@ -51,10 +51,11 @@ type clientSock struct {
 	rdl, wdl atomic.Int64
 	sent     atomic.Bool // something was sent: the next send needs TCP_NODELAY
 	nodelay  atomic.Bool
-	// last is set by lastWrite and read by the next Write; corked says
-	// that Write left its tail in the kernel for Close's FIN to carry.
-	// Both are the writer's own.
-	last, corked bool
+	// last is set by lastWrite and read by the next Write (the writer's
+	// own); corked says that Write left its tail in the kernel for the
+	// FIN to carry.
+	last   bool
+	corked atomic.Bool
 
 	mu    sync.Mutex
 	rdlT  time.Time // the deadlines as given, for the poller when the socket enters it
@@ -89,6 +90,13 @@ func (s *clientSock) acquire() bool {
 func (s *clientSock) release() {
 	if s.ref.Add(-2) != 1 {
 		return
+	}
+	if s.corked.Load() {
+		// The FIN goes with the answer (coalesced) before close(2),
+		// which sends an RST instead when the client sent bytes not
+		// read: the answer must be out before that, as it would be
+		// without MSG_MORE.
+		_, _ = rawio.Call(unix.SYS_SHUTDOWN, uintptr(s.fd), unix.SHUT_WR, 0, 0, 0, 0)
 	}
 	if s.file != nil {
 		_ = s.file.Close() // leaves the poller, then closes
@@ -196,7 +204,8 @@ func (s *clientSock) write(p []byte) (int, error) {
 		flags := uintptr(unix.MSG_DONTWAIT | unix.MSG_NOSIGNAL)
 		if s.last {
 			flags |= unix.MSG_MORE
-			s.last, s.corked = false, true
+			s.last = false
+			s.corked.Store(true)
 		}
 		for n < len(p) {
 			if s.sent.Load() {
@@ -238,8 +247,8 @@ func (s *clientSock) lastWrite() { s.last = true }
 // uncork sends what a Write after lastWrite left in the kernel (setting
 // TCP_NODELAY pushes pending segments, tcp(7)).
 func (s *clientSock) uncork() {
-	if s.corked {
-		s.corked = false
+	if s.corked.Load() {
+		s.corked.Store(false)
 		s.nodelay.Store(false)
 		s.setNoDelay()
 	}

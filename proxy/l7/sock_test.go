@@ -290,8 +290,8 @@ func TestSockLastWrite(t *testing.T) {
 		if _, err := s.Write([]byte("answer")); err != nil {
 			t.Fatal(err)
 		}
-		if s.last || !s.corked {
-			t.Fatalf("after the last write: last=%v corked=%v", s.last, s.corked)
+		if s.last || !s.corked.Load() {
+			t.Fatalf("after the last write: last=%v corked=%v", s.last, s.corked.Load())
 		}
 		if n := unsent(t, s.fd); n != len("answer") {
 			t.Errorf("%d bytes left unsent in the kernel, want the answer's %d (MSG_MORE)", n, len("answer"))
@@ -336,4 +336,23 @@ func unsent(t *testing.T, fd int) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// A client that sent bytes the proxy did not read gets a reset when the
+// connection closes (close(2)); the answer left waiting for the FIN
+// (lastWrite) goes out before it.
+func TestSockLastWriteBeforeReset(t *testing.T) {
+	s, c := sockPair(t)
+	io.WriteString(c, "unread")
+	waitReadable(t, s.fd)
+	s.lastWrite()
+	if _, err := s.Write([]byte("answer")); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got := make([]byte, len("answer"))
+	if n, err := io.ReadFull(c, got); err != nil || string(got) != "answer" {
+		t.Errorf("client read %q, %v; want the answer before the reset", got[:n], err)
+	}
 }
