@@ -51,6 +51,26 @@ func New(ln *net.TCPListener) (*Acceptor, error) {
 // *os.SyscallError (accept4's EMFILE and the like, after which accepting
 // may be tried again).
 func (a *Acceptor) Accept() (int, netip.AddrPort, error) {
+	fd, from, err := a.TryAccept()
+	if err != unix.EAGAIN {
+		return fd, from, err
+	}
+	c, err := a.ln.AcceptTCP()
+	if err != nil {
+		return -1, netip.AddrPort{}, err
+	}
+	from = netip.AddrPort{}
+	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		ap := ta.AddrPort()
+		from = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	}
+	fd, err = Detach(c)
+	return fd, from, err
+}
+
+// TryAccept is Accept without the wait: unix.EAGAIN when no connection
+// is queued.
+func (a *Acceptor) TryAccept() (int, netip.AddrPort, error) {
 	if err := a.rc.Control(a.f); err != nil {
 		return -1, netip.AddrPort{}, err
 	}
@@ -58,20 +78,9 @@ func (a *Acceptor) Accept() (int, netip.AddrPort, error) {
 	case nil:
 		return a.fd, a.from, nil
 	case unix.EAGAIN:
-	default:
-		return -1, netip.AddrPort{}, os.NewSyscallError("accept4", a.err)
+		return -1, netip.AddrPort{}, unix.EAGAIN
 	}
-	c, err := a.ln.AcceptTCP()
-	if err != nil {
-		return -1, netip.AddrPort{}, err
-	}
-	var from netip.AddrPort
-	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
-		ap := ta.AddrPort()
-		from = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-	}
-	fd, err := Detach(c)
-	return fd, from, err
+	return -1, netip.AddrPort{}, os.NewSyscallError("accept4", a.err)
 }
 
 // accept is the raw call (RawSyscall: accept4 on a non-blocking listener

@@ -49,6 +49,9 @@ func checkAccepted(t *testing.T, fd int, from netip.AddrPort, c net.Conn) {
 // waits through the listener's Accept; both as descriptors.
 func TestAccept(t *testing.T) {
 	ln, a := listen(t)
+	if _, _, err := a.TryAccept(); err != unix.EAGAIN {
+		t.Fatalf("TryAccept with nothing queued = %v, want EAGAIN", err)
+	}
 	c, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
