@@ -25,7 +25,6 @@ type tcpConn struct {
 	connTimer  *time.Timer
 	idle       *time.Timer
 	connected  bool
-	gaveUp     bool // no real could be reached
 	halfClosed bool
 	counted    [2]bool
 }
@@ -98,7 +97,10 @@ func (c *tcpConn) Redial(err error) int {
 	c.failed(c.up.Addr(), err)
 	fd := c.dial()
 	if fd < 0 {
-		c.gaveUp = true
+		// Counted now, not in Closed: the loop resets the client right
+		// after this returns, and a client that sees the RST may read
+		// the stats before Closed runs.
+		c.t.noReal.Add(1)
 		return -1
 	}
 	c.armConnect()
@@ -136,8 +138,7 @@ func (c *tcpConn) Closed(_ error, n [2]uint64) {
 	if c.idle != nil {
 		c.idle.Stop()
 	}
-	switch {
-	case c.connected:
+	if c.connected {
 		for side, done := range c.counted {
 			if !done {
 				c.t.countBytes(c, side == 0, n[side])
@@ -149,8 +150,6 @@ func (c *tcpConn) Closed(_ error, n [2]uint64) {
 			c.up.AddConns(-1, 0)
 		}
 		c.t.open.Add(-1)
-	case c.gaveUp:
-		c.t.noReal.Add(1)
 	}
 	c.t.conns.Remove(c)
 	c.t.gate.Release()
