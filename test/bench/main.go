@@ -186,6 +186,24 @@ func freePort(network string) (string, error) {
 	return ln.Addr().String(), nil
 }
 
+// distinctPort returns a free port (as freePort) that is not in taken,
+// and adds it there. freePort closes its probe socket at once, so the
+// kernel may hand the same ephemeral port out again: a real then got the
+// service's own listen address and the hapair child refused to start.
+func distinctPort(network string, taken map[string]bool) (string, error) {
+	for range 50 {
+		a, err := freePort(network)
+		if err != nil {
+			return "", err
+		}
+		if !taken[a] {
+			taken[a] = true
+			return a, nil
+		}
+	}
+	return "", fmt.Errorf("bench: no distinct free %s port on 127.0.0.1 in 50 tries", network)
+}
+
 // waitHTTP polls addr until it answers an HTTP request (bounded: 10s).
 func waitHTTP(addr string, p *proc) error {
 	return waitReady(p, "tcp "+addr, func() error {
@@ -277,13 +295,14 @@ func run(ctx context.Context) error {
 		return err
 	}
 	ports := map[string]string{}
+	taken := map[string]bool{}
 	for _, k := range []string{"b1", "b2", "hapair-l4", "hapair-http", "hapair-base-l4", "hapair-base-http", "haproxy-l4", "haproxy-http", "nginx-l4", "nginx-http"} {
-		if ports[k], err = freePort("tcp"); err != nil {
+		if ports[k], err = distinctPort("tcp", taken); err != nil {
 			return err
 		}
 	}
 	for _, k := range []string{"u1", "u2", "hapair-udp", "hapair-base-udp", "nginx-udp"} {
-		if ports[k], err = freePort("udp"); err != nil {
+		if ports[k], err = distinctPort("udp", taken); err != nil {
 			return err
 		}
 	}
