@@ -83,16 +83,8 @@ func peers(t *testing.T) (a, b *net.TCPConn, p *Pair, r *recorder) {
 // and the descriptor of its server end, taken out of the net package.
 func loopbackConn(t *testing.T) (*net.TCPConn, int) {
 	t.Helper()
-	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	c, err := net.DialTCP("tcp", nil, ln.Addr().(*net.TCPAddr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	ln, c := testkit.DialLoopback(t)
+	defer ln.Close() // now: TestNoFDLeak counts descriptors before the test ends
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	s, err := ln.AcceptTCP()
 	if err != nil {

@@ -18,15 +18,7 @@ import (
 // client's end of its connection.
 func sockPair(t *testing.T) (*clientSock, *net.TCPConn) {
 	t.Helper()
-	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	c, err := net.DialTCP("tcp", nil, ln.Addr().(*net.TCPAddr))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln, c := testkit.DialLoopback(t)
 	acc, err := accept.New(ln)
 	if err != nil {
 		t.Fatal(err)
