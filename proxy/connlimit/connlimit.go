@@ -22,7 +22,10 @@ type Limit struct {
 	max   int // <= 0: none
 	n     int
 	freed chan struct{} // closed (and replaced) when a slot frees or max grows
-	waits atomic.Uint64
+	// waiting is how many acquires wait on freed: a release with none
+	// makes and closes no channel (two of each per connection before).
+	waiting int
+	waits   atomic.Uint64
 }
 
 // New returns a Limit of max connections (<= 0: none).
@@ -47,35 +50,47 @@ func (l *Limit) wakeLocked() {
 // acquire takes a slot, waiting while the limit is reached; it returns
 // false when done closes first.
 func (l *Limit) acquire(done <-chan struct{}) bool {
-	counted := false
+	waited := false
+	l.mu.Lock()
 	for {
-		l.mu.Lock()
 		if l.max <= 0 || l.n < l.max {
 			l.n++
+			if waited {
+				l.waiting--
+			}
 			l.mu.Unlock()
 			return true
+		}
+		if !waited {
+			// Counted before the channel is taken, under the lock: a
+			// release after this point closes the channel taken here.
+			waited = true
+			l.waiting++
+			l.waits.Add(1)
 		}
 		if l.freed == nil {
 			l.freed = make(chan struct{})
 		}
 		ch := l.freed
 		l.mu.Unlock()
-		if !counted {
-			l.waits.Add(1)
-			counted = true
-		}
 		select {
 		case <-ch:
 		case <-done:
+			l.mu.Lock()
+			l.waiting--
+			l.mu.Unlock()
 			return false
 		}
+		l.mu.Lock()
 	}
 }
 
 func (l *Limit) release() {
 	l.mu.Lock()
 	l.n--
-	l.wakeLocked()
+	if l.waiting > 0 {
+		l.wakeLocked()
+	}
 	l.mu.Unlock()
 }
 

@@ -47,6 +47,54 @@ func TestGateWaitsAtLimit(t *testing.T) {
 	}
 }
 
+// TestReleaseWithoutWaiterAllocatesNothing: an accept and a close with
+// nobody waiting at the limit make no wake-up channel (a connection used to
+// cost two, one per limit of its gate).
+func TestReleaseWithoutWaiterAllocatesNothing(t *testing.T) {
+	g := NewGate(New(10), New(100))
+	allocs := testing.AllocsPerRun(100, func() {
+		if !g.Acquire(nil) {
+			t.Fatal("Acquire below the limit = false")
+		}
+		g.Release()
+	})
+	if allocs != 0 {
+		t.Errorf("Acquire and Release with no waiter: %.1f allocations, want 0", allocs)
+	}
+}
+
+// TestWaiterGivenUpStopsWakeups: a waiter that gives up (done) is no longer
+// counted, so later releases make no channel, and one still waiting is
+// woken.
+func TestWaiterGivenUpStopsWakeups(t *testing.T) {
+	l := New(1)
+	g := NewGate(l)
+	if !g.Acquire(nil) {
+		t.Fatal("first Acquire = false")
+	}
+	done := make(chan struct{})
+	gaveUp := make(chan bool, 1)
+	go func() { gaveUp <- g.Acquire(done) }()
+	testkit.WaitFor(t, "a waiter at the limit", func() bool { return l.Stats().Waits == 1 })
+	close(done)
+	if <-gaveUp {
+		t.Fatal("Acquire after done closed = true")
+	}
+	l.mu.Lock()
+	waiting := l.waiting
+	l.mu.Unlock()
+	if waiting != 0 {
+		t.Fatalf("waiting = %d after the waiter gave up, want 0", waiting)
+	}
+	got := make(chan bool, 1)
+	go func() { got <- g.Acquire(nil) }()
+	testkit.WaitFor(t, "a second waiter", func() bool { return l.Stats().Waits == 2 })
+	g.Release()
+	if !<-got {
+		t.Fatal("second waiter not admitted after Release")
+	}
+}
+
 func TestDefaultMaxBelowDescriptorLimit(t *testing.T) {
 	if got, want := Reserve(300), 75; got != want {
 		t.Errorf("Reserve(300) = %d, want %d", got, want)
