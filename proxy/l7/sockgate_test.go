@@ -1,0 +1,98 @@
+package l7
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hapair/hapair/internal/testkit"
+	"github.com/hapair/hapair/proxy/connlimit"
+	"github.com/hapair/hapair/proxy/proxytest"
+	"github.com/hapair/hapair/proxy/upstream/upstreamtest"
+)
+
+// Every way a client connection ends gives its gate slot back and leaves
+// Stats.Open once: answered and closed, idle keep-alive and mid-head ones
+// closed by Close, handed to net/http's server and kept alive there, and
+// refused while inactive (counted in Refused, never in Open).
+func TestSockGateSlotsAndOpenOnce(t *testing.T) {
+	real := rawServer(t, func(c net.Conn, br *bufio.Reader, _ int) {
+		for {
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			_, _ = io.Copy(io.Discard, req.Body)
+			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		}
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	limit := connlimit.New(64)
+	px := New(upstreamtest.NewPicker(real), Config{Service: "web", ConnectTimeout: time.Second}, nil)
+	done := make(chan struct{})
+	px.SetGate(connlimit.NewGate(limit), done)
+	px.SetActive(true)
+	proxytest.Serve(t, func() error { return px.Serve(ln) }, func() { close(done); px.Close() })
+
+	// Refused while inactive: reset, never open.
+	px.SetActive(false)
+	for range 3 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			continue // reset before connect returned
+		}
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		_, _ = io.WriteString(c, "GET / HTTP/1.1\r\nHost: svc\r\n\r\n")
+		if n, err := c.Read(make([]byte, 1)); err == nil {
+			t.Fatalf("inactive proxy answered (%d bytes)", n)
+		}
+		c.Close()
+	}
+	testkit.WaitFor(t, "3 refused", func() bool { return px.Stats().Refused == 3 })
+	px.SetActive(true)
+
+	keep := "GET / HTTP/1.1\r\nHost: svc\r\n\r\n"
+	slow := "POST / HTTP/1.1\r\nHost: svc\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n" // handed off
+	for range 5 {
+		c, br := dialProxy(t, addr)
+		ask(t, c, br, "GET / HTTP/1.1\r\nHost: svc\r\nConnection: close\r\n\r\n", "GET")
+		c.Close()
+	}
+	var held []net.Conn
+	for range 5 {
+		for _, req := range []string{keep, slow} {
+			c, br := dialProxy(t, addr)
+			ask(t, c, br, req, "GET")
+			held = append(held, c)
+		}
+		c, _ := dialProxy(t, addr)
+		_, _ = io.WriteString(c, "GET / HTTP/1.1\r\nHost: sv") // mid-head
+		held = append(held, c)
+	}
+	testkit.WaitFor(t, "15 open", func() bool { return px.Stats().Open == 15 })
+	if n := limit.Stats().InUse; n < 15 {
+		t.Errorf("gate in use %d with 15 open", n)
+	}
+	px.Close()
+	testkit.WaitFor(t, "nothing open", func() bool { return px.Stats().Open == 0 })
+	testkit.WaitFor(t, "every slot back", func() bool { return limit.Stats().InUse == 0 })
+	for _, c := range held {
+		if _, err := io.ReadAll(c); err != nil && !isReset(err) {
+			t.Errorf("held connection after Close: %v", err)
+		}
+	}
+	if st := px.Stats(); st.Refused != 3 || st.Open != 0 {
+		t.Errorf("stats %+v: want Refused 3, Open 0", st)
+	}
+}
+
+func isReset(err error) bool { return errors.Is(err, syscall.ECONNRESET) }
