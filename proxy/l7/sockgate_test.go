@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -96,3 +98,47 @@ func TestSockGateSlotsAndOpenOnce(t *testing.T) {
 }
 
 func isReset(err error) bool { return errors.Is(err, syscall.ECONNRESET) }
+
+// A large answer (more than the socket buffers hold, so writes wait in
+// the poller) that ends the connection reaches the client whole, chunked
+// and length-framed alike, to HTTP/1.1 "Connection: close" and HTTP/1.0
+// clients.
+func TestLargeLastAnswerWhole(t *testing.T) {
+	const size = 8 << 20
+	body := strings.Repeat("0123456789abcdef", size/16)
+	real := rawServer(t, func(c net.Conn, br *bufio.Reader, _ int) {
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return
+		}
+		if req.URL.Path == "/eof" {
+			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\n\r\n"+body)
+			return
+		}
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: "+strconv.Itoa(size)+"\r\n\r\n"+body)
+	})
+	_, url := start(t, upstreamtest.NewPicker(real))
+	addr := strings.TrimPrefix(url, "http://")
+	for _, raw := range []string{
+		"GET /cl HTTP/1.1\r\nHost: svc\r\nConnection: close\r\n\r\n",
+		"GET /cl HTTP/1.0\r\n\r\n",
+		"GET /eof HTTP/1.0\r\n\r\n",
+	} {
+		c, br := dialProxy(t, addr)
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		if _, err := io.WriteString(c, raw); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("%q: %v", raw, err)
+		}
+		got, err := io.ReadAll(resp.Body)
+		if err != nil || len(got) != size || string(got) != body {
+			t.Fatalf("%q: %d of %d bytes, %v", raw, len(got), size, err)
+		}
+		if n, err := br.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+			t.Fatalf("%q: after the answer: %d, %v; want EOF", raw, n, err)
+		}
+	}
+}
