@@ -142,3 +142,24 @@ func TestLargeLastAnswerWhole(t *testing.T) {
 		}
 	}
 }
+
+// A client that waits for "100 Continue" before its body (curl does, for
+// a large upload) gets it through the hand-off to net/http (a duplicate
+// of the raw socket), then its answer.
+func TestExpectContinueWaitingClient(t *testing.T) {
+	_, _, addr := newScriptReal(t)
+	c, br := dialProxy(t, addr)
+	if _, err := io.WriteString(c, "POST /echo HTTP/1.1\r\nHost: svc\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	line, err := br.ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "HTTP/1.1 100 ") {
+		t.Fatalf("first line %q, %v; want 100 Continue before the body", line, err)
+	}
+	if blank, err := br.ReadString('\n'); err != nil || blank != "\r\n" {
+		t.Fatalf("after 100: %q, %v", blank, err)
+	}
+	if resp, body := ask(t, c, br, "hi", "POST"); resp.StatusCode != 200 || body != "hi" {
+		t.Errorf("answer %d %q, want 200 \"hi\"", resp.StatusCode, body)
+	}
+}
