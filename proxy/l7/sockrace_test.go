@@ -28,37 +28,41 @@ func TestSockCloseRacesNoLeakNoDoubleClose(t *testing.T) {
 	before := openFDs(t)
 	var sentinels [][2]int
 	for i := range rounds {
-		s, c := sockPair(t)
-		var wg sync.WaitGroup
-		wg.Add(4)
-		go func() { defer wg.Done(); _, _ = s.Read(make([]byte, 8)) }()
-		go func() {
-			defer wg.Done()
-			for range 20 {
-				_ = s.SetReadDeadline(aLongTimeAgo)
-				_ = s.SetReadDeadline(time.Time{})
-			}
-		}()
-		go func() { defer wg.Done(); _ = s.LocalAddr() }()
-		go func() {
-			defer wg.Done()
-			if i%2 == 0 {
-				if nc, err := s.netConn(); err == nil {
-					_ = nc.Close()
+		// A subtest per round: sockPair's listener closes with it.
+		t.Run("", func(t *testing.T) {
+			s, c := sockPair(t)
+			var wg sync.WaitGroup
+			wg.Add(4)
+			go func() { defer wg.Done(); _, _ = s.Read(make([]byte, 8)) }()
+			go func() {
+				defer wg.Done()
+				for range 20 {
+					_ = s.SetReadDeadline(aLongTimeAgo)
+					_ = s.SetReadDeadline(time.Time{})
 				}
+			}()
+			go func() { defer wg.Done(); _ = s.LocalAddr() }()
+			go func() {
+				defer wg.Done()
+				if i%2 == 0 {
+					if nc, err := s.netConn(); err == nil {
+						_ = nc.Close()
+					}
+				}
+			}()
+			if i%3 == 0 {
+				runtime.Gosched() // lets the Read reach the poller in some rounds
 			}
-		}()
-		if i%3 == 0 {
-			runtime.Gosched() // lets the Read reach the poller in some rounds
-		}
-		_ = s.Close()
-		var p [2]int
-		if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
-			t.Fatal(err)
-		}
-		sentinels = append(sentinels, p)
-		wg.Wait()
-		c.Close()
+			_ = s.Close()
+			var p [2]int
+			if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+				t.Error(err)
+				return
+			}
+			sentinels = append(sentinels, p)
+			wg.Wait()
+			c.Close()
+		})
 	}
 	for _, p := range sentinels {
 		for _, fd := range p {
