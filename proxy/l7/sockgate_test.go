@@ -163,3 +163,41 @@ func TestExpectContinueWaitingClient(t *testing.T) {
 		t.Errorf("answer %d %q, want 200 \"hi\"", resp.StatusCode, body)
 	}
 }
+
+// A request watched while its real is slow (the watch puts the raw socket
+// in the poller from its own goroutine, and disarm wakes it with a past
+// deadline) is answered, and the connection then serves a next request
+// (its idle deadline set anew) or closes after a last answer as asked.
+func TestWatchedRequestThenNext(t *testing.T) {
+	release := make(chan struct{})
+	addr := rawServer(t, func(c net.Conn, br *bufio.Reader, _ int) {
+		for {
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			if req.URL.Path == "/slow" {
+				<-release
+			}
+			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		}
+	})
+	_, url := start(t, upstreamtest.NewPicker(addr))
+	c, br := dialProxy(t, strings.TrimPrefix(url, "http://"))
+	c2, br2 := dialProxy(t, strings.TrimPrefix(url, "http://"))
+	io.WriteString(c, "GET /slow HTTP/1.1\r\nHost: svc\r\n\r\n")
+	io.WriteString(c2, "GET /slow HTTP/1.1\r\nHost: svc\r\nConnection: close\r\n\r\n")
+	time.Sleep(2 * watchAfter) // the scenario's timing: the real is slower than watchAfter
+	close(release)
+	for _, req := range []string{"", "GET /fast HTTP/1.1\r\nHost: svc\r\n\r\n"} {
+		if resp, body := ask(t, c, br, req, "GET"); resp.StatusCode != 200 || body != "ok" {
+			t.Fatalf("keep-alive answer %d %q", resp.StatusCode, body)
+		}
+	}
+	if resp, body := ask(t, c2, br2, "", "GET"); resp.StatusCode != 200 || body != "ok" {
+		t.Fatalf("closing answer %d %q", resp.StatusCode, body)
+	}
+	if n, err := br2.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+		t.Fatalf("after the last answer: %d, %v; want EOF", n, err)
+	}
+}
