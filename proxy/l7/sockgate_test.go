@@ -201,3 +201,48 @@ func TestWatchedRequestThenNext(t *testing.T) {
 		t.Fatalf("after the last answer: %d, %v; want EOF", n, err)
 	}
 }
+
+// A listener that is not a *net.TCPListener (here a Unix socket) is
+// served through the net package's Accept, and closing it ends Serve.
+func TestNonTCPListener(t *testing.T) {
+	real := rawServer(t, func(c net.Conn, br *bufio.Reader, _ int) {
+		for {
+			if _, err := http.ReadRequest(br); err != nil {
+				return
+			}
+			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		}
+	})
+	path := t.TempDir() + "/l7.sock"
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	px := New(upstreamtest.NewPicker(real), Config{Service: "web", ConnectTimeout: time.Second}, nil)
+	px.SetActive(true)
+	served := make(chan error, 1)
+	go func() { served <- px.Serve(ln) }()
+	t.Cleanup(px.Close)
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(c)
+	for range 2 {
+		if resp, body := ask(t, c, br, "GET / HTTP/1.1\r\nHost: svc\r\n\r\n", "GET"); resp.StatusCode != 200 || body != "ok" {
+			t.Fatalf("answer %d %q", resp.StatusCode, body)
+		}
+	}
+	ln.Close()
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Errorf("Serve = %v, want nil after the listener closed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve still running after its listener closed")
+	}
+	testkit.WaitFor(t, "one open", func() bool { return px.Stats().Open == 1 })
+}
