@@ -233,6 +233,16 @@ func (p *pair) noHold(node string) {
 func TestStandbyTowardDrainedPeer(t *testing.T) {
 	p := runningPair(t, scenario.SlowChecks)
 	p.waitHTTPServed("lb1")
+	// lb2 must be ready before the drain for "stays ready" to mean
+	// anything: right after its start it may not have checked both reals
+	// yet, or not reported it (every 100ms). CI once drained here 56ms
+	// after lb2's start and read "1 of 2 reals healthy" from before.
+	lab.Eventually(t, 10*time.Second, "lb2 ready to take web before the drain", func() error {
+		if out, err := p.lab.Host("lb2").Hactl(p.bins, "status"); err != nil || strings.Contains(string(out), "not ready to take it") {
+			return fmt.Errorf("hactl status on lb2 (%v):\n%s", err, out)
+		}
+		return nil
+	})
 	real := fmt.Sprintf("%s:80", p.lab.Backends()[0].Addr)
 	p.hactl("lb2", "real", "disable", "http", real)
 	// lb2 reports its readiness every 100ms and advertises it with each
