@@ -1,6 +1,7 @@
 package testkit
 
 import (
+	"errors"
 	"runtime"
 	"testing"
 	"time"
@@ -93,5 +94,21 @@ func Returns(t testing.TB, what string, f func() error) error {
 	case <-time.After(WaitTimeout):
 		t.Fatalf("%s still blocked after %v", what, WaitTimeout)
 		return nil
+	}
+}
+
+// AwaitError receives the error a call running on another goroutine sends
+// to ch, and fails t, naming what, unless it comes within WaitTimeout and
+// is want (errors.Is): for a blocked call that a Close or a deadline must
+// end with a given error.
+func AwaitError(t testing.TB, what string, ch <-chan error, want error) {
+	t.Helper()
+	select {
+	case err := <-ch:
+		if !errors.Is(err, want) {
+			t.Errorf("%s = %v, want %v", what, err, want)
+		}
+	case <-time.After(WaitTimeout):
+		t.Fatalf("%s still blocked after %v", what, WaitTimeout)
 	}
 }

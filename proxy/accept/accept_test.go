@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hapair/hapair/internal/testkit"
 )
 
 func listen(t *testing.T) (*net.TCPListener, *Acceptor) {
@@ -88,14 +90,7 @@ func TestAcceptClosed(t *testing.T) {
 	got := make(chan error, 1)
 	go func() { _, _, err := a.Accept(); got <- err }()
 	ln.Close()
-	select {
-	case err := <-got:
-		if !errors.Is(err, net.ErrClosed) {
-			t.Errorf("Accept = %v, want net.ErrClosed", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Accept still waiting after Close")
-	}
+	testkit.AwaitError(t, "Accept waiting when its listener closed", got, net.ErrClosed)
 	if _, _, err := a.Accept(); !errors.Is(err, net.ErrClosed) {
 		t.Errorf("Accept after Close = %v, want net.ErrClosed", err)
 	}

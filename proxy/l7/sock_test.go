@@ -165,14 +165,7 @@ func TestSockCloseWhileInUse(t *testing.T) {
 	go func() { _, err := s.Read(make([]byte, 1)); done <- err }()
 	testkit.WaitFor(t, "Read waiting in the poller", func() bool { return s.rw.Load() != nil })
 	s.Close()
-	select {
-	case err := <-done:
-		if !errors.Is(err, net.ErrClosed) {
-			t.Errorf("woken Read = %v, want net.ErrClosed", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Close did not wake the Read")
-	}
+	testkit.AwaitError(t, "the Read that Close woke", done, net.ErrClosed)
 	if _, err := s.Write([]byte("x")); !errors.Is(err, net.ErrClosed) {
 		t.Errorf("Write after Close = %v, want net.ErrClosed", err)
 	}

@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hapair/hapair/internal/testkit"
 )
 
 // pair returns both ends of a loopback TCP connection.
@@ -97,14 +99,7 @@ func TestDeadlineAndClose(t *testing.T) {
 	// net.ErrClosed.
 	time.Sleep(20 * time.Millisecond)
 	b.Close()
-	select {
-	case err := <-done:
-		if !errors.Is(err, net.ErrClosed) {
-			t.Errorf("Read on a closed conn = %v, want net.ErrClosed", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Close did not wake a waiting Read")
-	}
+	testkit.AwaitError(t, "Read on a closed conn", done, net.ErrClosed)
 	// The peer reset: a write gets an error, never SIGPIPE.
 	ra, err := New(a)
 	if err != nil {
