@@ -182,12 +182,22 @@ func TestWatchedRequestThenNext(t *testing.T) {
 			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 		}
 	})
-	_, url := start(t, upstreamtest.NewPicker(addr))
+	px, url := start(t, upstreamtest.NewPicker(addr))
 	c, br := dialProxy(t, strings.TrimPrefix(url, "http://"))
 	c2, br2 := dialProxy(t, strings.TrimPrefix(url, "http://"))
 	io.WriteString(c, "GET /slow HTTP/1.1\r\nHost: svc\r\n\r\n")
 	io.WriteString(c2, "GET /slow HTTP/1.1\r\nHost: svc\r\nConnection: close\r\n\r\n")
-	time.Sleep(2 * watchAfter) // the scenario's timing: the real is slower than watchAfter
+	// The scenario: the real answers only once both requests are watched
+	// (each waited watchAfter, and its watch reads the client socket).
+	testkit.WaitFor(t, "both requests watched", func() bool {
+		on := 0
+		px.conns.Each(func(cc *clientConn) {
+			if cc.w.state.Load()&3 == watchOn {
+				on++
+			}
+		})
+		return on == 2
+	})
 	close(release)
 	for _, req := range []string{"", "GET /fast HTTP/1.1\r\nHost: svc\r\n\r\n"} {
 		if resp, body := ask(t, c, br, req, "GET"); resp.StatusCode != 200 || body != "ok" {
