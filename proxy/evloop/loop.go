@@ -22,6 +22,7 @@
 package evloop
 
 import (
+	"errors"
 	"os"
 	"runtime"
 	"sync"
@@ -68,9 +69,9 @@ func putBuf(b *[]byte) {
 	bufs.Put(b)
 }
 
-// loop is one epoll instance and the goroutine that serves it. Fields
+// Loop is one epoll instance and the goroutine that serves it. Fields
 // below mu are the loop goroutine's alone.
-type loop struct {
+type Loop struct {
 	epfd, efd int      // the epoll instance and the eventfd that wakes it for posts
 	file      *os.File // epfd in Go's poller; held so its finalizer never closes it
 
@@ -88,18 +89,24 @@ type loop struct {
 	spare  *[]byte // the read buffer, swapped out when a Pair keeps it
 	bulk   *[]byte // the same for bulk sides, taken on first use
 	again  []*Pair // pairs whose sides ran out of readBudget
-	live   int     // pairs added and not closed
+	live   int     // pairs added and not closed, sockets registered
 	taken  []post  // the posts being run, reused
+
+	socks               []Socket // by slot (the event's data, Pad sockSide); nil once unregistered
+	sockFree, sockFreed []int32  // as free and freed for pairs
+	timers              []*Timer // a min-heap by when
+	armed               int64    // the read deadline set on file (nanoclock), 0 for none
 }
 
-// post is a request from another goroutine: add p, reset p, or run fn on
-// p's sockets.
+// post is a request from another goroutine: add p, reset p, run fn on
+// p's sockets, or call a function (Post).
 type post struct {
 	p       *Pair
 	kind    int
 	err     error
 	fn      func(fds [2]int) error
 	attempt int
+	call    func() // postCall's
 }
 
 const (
@@ -107,6 +114,7 @@ const (
 	postAbort
 	postInspect
 	postExpire
+	postCall
 )
 
 // pairEvents is what a Pair's sockets are registered for (epoll(7)):
@@ -115,14 +123,14 @@ const pairEvents = unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET
 
 var (
 	loopsOnce sync.Once
-	loops     []*loop
+	loops     []*Loop
 	loopsErr  error
 	nextLoop  atomic.Uint32
 )
 
 // pick returns a loop for a new Pair, starting the loops on first use:
 // one per GOMAXPROCS, each Pair to the next in turn.
-func pick() (*loop, error) {
+func pick() (*Loop, error) {
 	loopsOnce.Do(func() {
 		for range runtime.GOMAXPROCS(0) {
 			l, err := newLoop()
@@ -142,7 +150,7 @@ func pick() (*loop, error) {
 // eventfdSlot marks the eventfd's epoll event (no Pair has this slot).
 const eventfdSlot = -1
 
-func newLoop() (*loop, error) {
+func newLoop() (*Loop, error) {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, os.NewSyscallError("epoll_create1", err)
@@ -172,18 +180,26 @@ func newLoop() (*loop, error) {
 		unix.Close(efd)
 		return nil, err
 	}
-	return &loop{epfd: epfd, efd: efd, file: f, rc: rc, spare: bufs.Get().(*[]byte)}, nil
+	return &Loop{epfd: epfd, efd: efd, file: f, rc: rc, spare: bufs.Get().(*[]byte)}, nil
 }
 
 // run serves the loop until it holds no Pair and nothing is posted: the
 // epoll instance stays for the life of the process, its goroutine only
 // while there is work (so an idle balancer runs none, and a test that
 // counts goroutines finds none left).
-func (l *loop) run() {
+func (l *Loop) run() {
 	stop := false
 	turn := func(uintptr) bool { return l.turn(&stop) }
 	for !stop {
-		if err := l.rc.Read(turn); err != nil {
+		err := l.rc.Read(turn)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			// The next timer is due (or was, before it stopped): the
+			// deadline is cleared, so that the next Read waits again,
+			// and the turn runs what is due.
+			l.disarm()
+			continue
+		}
+		if err != nil {
 			panic("evloop: waiting on epoll: " + err.Error()) // l.file is never closed
 		}
 	}
@@ -191,7 +207,7 @@ func (l *loop) run() {
 
 // post queues a request and wakes the loop if it sleeps, or starts its
 // goroutine.
-func (l *loop) post(q post) {
+func (l *Loop) post(q post) {
 	l.mu.Lock()
 	l.posts = append(l.posts, q)
 	wake, start := l.sleeping, !l.running
@@ -214,21 +230,26 @@ func (l *loop) post(q post) {
 // parked until epoll has news, when there was nothing. With nothing and
 // no Pair it sets *stop: the goroutine ends (and the next post starts
 // another; l.mu orders the two).
-func (l *loop) turn(stop *bool) bool {
+func (l *Loop) turn(stop *bool) bool {
 	n, err := epollWait(l.epfd, l.events[:])
 	if err != nil {
 		n = 0 // EINTR is retried by epollWait; nothing else happens on a valid epfd
 	}
+	due := l.due()
 	l.mu.Lock()
 	l.taken, l.posts = l.posts, l.taken[:0]
-	if n == 0 && len(l.taken) == 0 && len(l.again) == 0 {
-		if l.live == 0 {
+	if n == 0 && len(l.taken) == 0 && len(l.again) == 0 && !due {
+		if l.live == 0 && len(l.timers) == 0 {
+			if l.armed != 0 {
+				l.disarm() // no timer is left: the next run starts with none
+			}
 			l.running, *stop = false, true
 			l.mu.Unlock()
 			return true
 		}
 		l.sleeping = true
 		l.mu.Unlock()
+		l.arm()
 		return false
 	}
 	l.sleeping = false
@@ -242,6 +263,12 @@ func (l *loop) turn(stop *bool) bool {
 		if ev.Fd == eventfdSlot {
 			var b [8]byte
 			unix.RawSyscall(unix.SYS_READ, uintptr(l.efd), uintptr(unsafe.Pointer(&b)), 8)
+			continue
+		}
+		if ev.Pad == sockSide {
+			if s := l.socks[ev.Fd]; s != nil {
+				s.Ready(ev.Events)
+			}
 			continue
 		}
 		if p := l.pairs[ev.Fd]; p != nil && !p.closed {
@@ -262,18 +289,25 @@ func (l *loop) turn(stop *bool) bool {
 			l.again = again[:0]
 		}
 	}
+	if due {
+		l.runTimers()
+	}
 	for _, slot := range l.freed {
 		l.pairs[slot] = nil
 	}
 	l.free = append(l.free, l.freed...)
 	l.freed = l.freed[:0]
+	l.sockFree = append(l.sockFree, l.sockFreed...)
+	l.sockFreed = l.sockFreed[:0]
 	return true
 }
 
 // run1 carries out one posted request.
-func (l *loop) run1(q *post) {
+func (l *Loop) run1(q *post) {
 	p := q.p
 	switch q.kind {
+	case postCall:
+		q.call()
 	case postAdd:
 		l.add(p)
 	case postAbort:
@@ -304,7 +338,7 @@ func (l *loop) run1(q *post) {
 }
 
 // add gives p a slot and registers its sockets.
-func (l *loop) add(p *Pair) {
+func (l *Loop) add(p *Pair) {
 	p.added = true
 	l.live++
 	if p.early != nil {
@@ -342,7 +376,7 @@ func (l *loop) add(p *Pair) {
 
 // buffer returns the loop's spare read buffer, the bulk one for a bulk
 // side.
-func (l *loop) buffer(bulk bool) *[]byte {
+func (l *Loop) buffer(bulk bool) *[]byte {
 	if !bulk {
 		return l.spare
 	}
@@ -353,7 +387,7 @@ func (l *loop) buffer(bulk bool) *[]byte {
 }
 
 // kept replaces the spare buffer b, which a Pair now keeps.
-func (l *loop) kept(b *[]byte) {
+func (l *Loop) kept(b *[]byte) {
 	if b == l.bulk {
 		l.bulk = nil // taken again from the pool on next use
 		return
@@ -362,7 +396,7 @@ func (l *loop) kept(b *[]byte) {
 }
 
 // release frees p's slot (after this batch).
-func (l *loop) release(p *Pair) {
+func (l *Loop) release(p *Pair) {
 	l.live--
 	if p.slot >= 0 {
 		l.freed = append(l.freed, p.slot)

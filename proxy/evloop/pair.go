@@ -30,7 +30,7 @@ type Handler interface {
 // what side 0 sends goes to side 1 and back. The loop owns both
 // descriptors from New on and closes them; nothing else may use them.
 type Pair struct {
-	l  *loop
+	l  *Loop
 	h  Handler
 	fd [2]int
 

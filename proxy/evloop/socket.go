@@ -1,0 +1,108 @@
+package evloop
+
+import (
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// Socket is a descriptor served by a loop beside its Pairs (a listener,
+// an HTTP connection): Ready gets each epoll event for it, on the loop
+// goroutine. Like a Handler's methods, Ready must not block: it serves
+// one socket among the loop's many.
+type Socket interface {
+	// Ready reports the epoll(7) events (unix.EPOLLIN and the like) that
+	// epoll_wait returned for the descriptor.
+	Ready(events uint32)
+}
+
+// Reg is a descriptor's registration with a loop, for Modify and
+// Unregister.
+type Reg struct {
+	fd   int
+	slot int32
+}
+
+// sockSide marks a Socket's epoll event (a Pair's carry side 0 or 1).
+const sockSide = 2
+
+// Pick returns a loop, the next in turn (as New picks for a Pair),
+// creating the loops, one per GOMAXPROCS, on first use. Its error is
+// epoll_create1's or eventfd's.
+func Pick() (*Loop, error) { return pick() }
+
+// Loops returns every loop (creating them on first use, as Pick does),
+// for a caller that serves something on each, such as one listener per
+// loop with SO_REUSEPORT.
+func Loops() ([]*Loop, error) {
+	if _, err := pick(); err != nil {
+		return nil, err
+	}
+	return loops, nil
+}
+
+// Post runs fn on l's goroutine, after what was posted before it, waking
+// the loop or starting its goroutine. Safe from any goroutine. fn must not
+// block, and is where Register, Modify, Unregister, After and Buffer may
+// be called from (besides Ready and timer functions).
+func (l *Loop) Post(fn func()) { l.post(post{kind: postCall, call: fn}) }
+
+// Register adds fd to l's epoll set for events (epoll_ctl(2)
+// EPOLL_CTL_ADD with, say, unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLET) and
+// has s hear them. While registered, fd keeps the loop's goroutine running.
+// fd stays the caller's: call Unregister before closing it. Loop goroutine
+// only. The error is epoll_ctl's.
+func (l *Loop) Register(fd int, s Socket, events uint32) (Reg, error) {
+	var slot int32
+	if k := len(l.sockFree); k > 0 {
+		slot = l.sockFree[k-1]
+		l.sockFree = l.sockFree[:k-1]
+	} else {
+		slot = int32(len(l.socks))
+		l.socks = append(l.socks, nil)
+	}
+	ev := unix.EpollEvent{Events: events, Fd: slot, Pad: sockSide}
+	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		l.sockFree = append(l.sockFree, slot)
+		return Reg{}, os.NewSyscallError("epoll_ctl", err)
+	}
+	l.socks[slot] = s
+	l.live++
+	return Reg{fd: fd, slot: slot}, nil
+}
+
+// Modify changes the events r's descriptor is registered for
+// (EPOLL_CTL_MOD; with EPOLLET, a state already reached is reported
+// again). Loop goroutine only. The error is epoll_ctl's.
+func (l *Loop) Modify(r Reg, events uint32) error {
+	ev := unix.EpollEvent{Events: events, Fd: r.slot, Pad: sockSide}
+	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_MOD, r.fd, &ev); err != nil {
+		return os.NewSyscallError("epoll_ctl", err)
+	}
+	return nil
+}
+
+// Unregister takes r's descriptor out of l's epoll set (EPOLL_CTL_DEL):
+// its Socket hears nothing more, not even events already taken in this
+// turn. Call it once, before the descriptor is closed. Loop goroutine
+// only. The error is epoll_ctl's; the registration ends either way.
+func (l *Loop) Unregister(r Reg) error {
+	if l.socks[r.slot] == nil {
+		return nil
+	}
+	l.socks[r.slot] = nil
+	// The slot is reused after this turn, so that an event of this batch
+	// for it finds nil, not a new Socket.
+	l.sockFreed = append(l.sockFreed, r.slot)
+	l.live--
+	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, r.fd, nil); err != nil {
+		return os.NewSyscallError("epoll_ctl", err)
+	}
+	return nil
+}
+
+// Buffer returns l's spare read buffer (16 KiB, HAProxy's tune.bufsize),
+// for a read whose bytes are used or copied before the caller returns to
+// the loop: it is the buffer the loop's next read goes to. Loop goroutine
+// only; never kept, never handed to another goroutine.
+func (l *Loop) Buffer() []byte { return *l.spare }

@@ -1,0 +1,196 @@
+package evloop
+
+import (
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hapair/hapair/internal/testkit"
+)
+
+// onLoop runs fn on l's goroutine and waits for it.
+func onLoop(t *testing.T, l *Loop, fn func()) {
+	t.Helper()
+	done := make(chan struct{})
+	l.Post(func() { fn(); close(done) })
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("posted function not run within 10s")
+	}
+}
+
+// sockPair returns a connected non-blocking Unix stream socket pair,
+// closed at the end of the test.
+func sockPair(t *testing.T) (a, b int) {
+	t.Helper()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fds[0]); unix.Close(fds[1]) })
+	return fds[0], fds[1]
+}
+
+// sockFunc is a Socket from a function.
+type sockFunc func(events uint32)
+
+func (f sockFunc) Ready(events uint32) { f(events) }
+
+// TestPostOrder: posts from one goroutine run on the loop, in order.
+func TestPostOrder(t *testing.T) {
+	l, err := Pick()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan int, 100)
+	for i := range 100 {
+		l.Post(func() { got <- i })
+	}
+	for i := range 100 {
+		select {
+		case v := <-got:
+			if v != i {
+				t.Fatalf("post %d ran as number %d", v, i)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("post %d not run within 10s", i)
+		}
+	}
+}
+
+// TestRegister: a registered socket hears EPOLLIN and reads through the
+// loop's buffer, hears EPOLLOUT after Modify, and nothing after
+// Unregister.
+func TestRegister(t *testing.T) {
+	l, err := Pick()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := sockPair(t)
+	type ev struct {
+		events uint32
+		data   string
+	}
+	got := make(chan ev, 10)
+	var reg Reg
+	s := sockFunc(func(events uint32) {
+		e := ev{events: events}
+		if events&unix.EPOLLIN != 0 {
+			buf := l.Buffer()
+			if n, err := unix.Read(a, buf); err == nil {
+				e.data = string(buf[:n])
+			}
+		}
+		got <- e
+	})
+	next := func() ev {
+		t.Helper()
+		select {
+		case e := <-got:
+			return e
+		case <-time.After(10 * time.Second):
+			t.Fatal("no event within 10s")
+			return ev{}
+		}
+	}
+	onLoop(t, l, func() {
+		if reg, err = l.Register(a, s, unix.EPOLLIN|unix.EPOLLET); err != nil {
+			t.Error(err)
+		}
+	})
+	if t.Failed() {
+		return
+	}
+	unix.Write(b, []byte("hello"))
+	if e := next(); e.events&unix.EPOLLIN == 0 || e.data != "hello" {
+		t.Errorf("Ready(%#x) read %q, want EPOLLIN and hello", e.events, e.data)
+	}
+	onLoop(t, l, func() {
+		if err := l.Modify(reg, unix.EPOLLOUT|unix.EPOLLET); err != nil {
+			t.Error(err)
+		}
+	})
+	if e := next(); e.events != unix.EPOLLOUT {
+		t.Errorf("Ready(%#x) after Modify, want EPOLLOUT", e.events)
+	}
+	onLoop(t, l, func() {
+		l.Modify(reg, unix.EPOLLIN|unix.EPOLLET)
+		l.Unregister(reg)
+	})
+	unix.Write(b, []byte("more"))
+	onLoop(t, l, func() {}) // a turn after the write's
+	onLoop(t, l, func() {})
+	select {
+	case e := <-got:
+		t.Errorf("Ready(%#x) after Unregister", e.events)
+	default:
+	}
+	if err := l.Modify(reg, unix.EPOLLIN); err == nil {
+		t.Error("Modify after Unregister succeeded; want ENOENT")
+	}
+}
+
+// TestUnregisterInBatch: a socket unregistered by another's Ready in the
+// same batch of events hears none of that batch.
+func TestUnregisterInBatch(t *testing.T) {
+	l, err := Pick()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a1, b1 := sockPair(t)
+	a2, b2 := sockPair(t)
+	// Both readable before they are registered: the first epoll_wait
+	// after the registrations returns both.
+	unix.Write(b1, []byte("x"))
+	unix.Write(b2, []byte("x"))
+	var calls int
+	var r1, r2, ran Reg
+	onLoop(t, l, func() {
+		var err1, err2 error
+		r1, err1 = l.Register(a1, sockFunc(func(uint32) { calls++; ran = r1; l.Unregister(r2) }), unix.EPOLLIN|unix.EPOLLET)
+		r2, err2 = l.Register(a2, sockFunc(func(uint32) { calls++; ran = r2; l.Unregister(r1) }), unix.EPOLLIN|unix.EPOLLET)
+		if err1 != nil || err2 != nil {
+			t.Error(err1, err2)
+		}
+	})
+	var n int
+	onLoop(t, l, func() {}) // runs after the turn that took both events
+	onLoop(t, l, func() { n = calls })
+	if n != 1 {
+		t.Errorf("%d Ready calls, want 1: the other socket was unregistered in the batch", n)
+	}
+	onLoop(t, l, func() {
+		// The one that ran is still registered, in its slot; the other's
+		// slot is free.
+		left := 0
+		for _, s := range l.socks {
+			if s != nil {
+				left++
+			}
+		}
+		if left != 1 {
+			t.Errorf("%d slots hold a socket, want 1", left)
+		}
+		l.Unregister(ran)
+	})
+}
+
+// TestRegisterKeepsLoop: a registered socket keeps the loop's goroutine,
+// and the goroutine ends once it is unregistered.
+func TestRegisterKeepsLoop(t *testing.T) {
+	l, err := Pick()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := sockPair(t)
+	var reg Reg
+	onLoop(t, l, func() { reg, _ = l.Register(a, sockFunc(func(uint32) {}), unix.EPOLLIN|unix.EPOLLET) })
+	running := func() bool { l.mu.Lock(); defer l.mu.Unlock(); return l.running }
+	if !running() {
+		t.Fatal("loop goroutine ended with a socket registered")
+	}
+	onLoop(t, l, func() { l.Unregister(reg) })
+	testkit.WaitFor(t, "the loop goroutine to end", func() bool { return !running() })
+}
