@@ -16,6 +16,10 @@
 // and costs no thread, and a busy one never enters a blocking system call
 // that would make the runtime hand its P to another thread.
 //
+// Other descriptors (listeners, HTTP connections) live on the same loops
+// as Sockets (Register), with timers of the loop's own (After), so that
+// accepting or serving a connection costs no goroutine either.
+//
 // It owns the sockets of every Pair it is given, and closes them; it must
 // not decide where a connection goes or count anything but bytes: the
 // Handler (package l4) does.
@@ -183,7 +187,8 @@ func newLoop() (*Loop, error) {
 	return &Loop{epfd: epfd, efd: efd, file: f, rc: rc, spare: bufs.Get().(*[]byte)}, nil
 }
 
-// run serves the loop until it holds no Pair and nothing is posted: the
+// run serves the loop until it holds no Pair, Socket or Timer and nothing
+// is posted: the
 // epoll instance stays for the life of the process, its goroutine only
 // while there is work (so an idle balancer runs none, and a test that
 // counts goroutines finds none left).

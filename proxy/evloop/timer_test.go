@@ -119,3 +119,26 @@ func TestTimerHeap(t *testing.T) {
 		t.Errorf("%d timers left", len(l.timers))
 	}
 }
+
+// BenchmarkTimer is the cost of a request's timeout: arming and stopping
+// a timer, with 1000 others pending (the loop's heap against
+// time.AfterFunc, which a Post would then have to bring to the loop).
+func BenchmarkTimer(b *testing.B) {
+	b.Run("loop", func(b *testing.B) {
+		l := &Loop{}
+		for i := range 1000 {
+			l.After(time.Hour+time.Duration(i), func() {})
+		}
+		for b.Loop() {
+			l.After(time.Minute, func() {}).Stop()
+		}
+	})
+	b.Run("AfterFunc", func(b *testing.B) {
+		for i := range 1000 {
+			defer time.AfterFunc(time.Hour+time.Duration(i), func() {}).Stop()
+		}
+		for b.Loop() {
+			time.AfterFunc(time.Minute, func() {}).Stop()
+		}
+	})
+}
