@@ -88,6 +88,11 @@ func fakeProtocols(path string, enabled int) string {
 	state, exported := "up     20:28:33.001  Established", enabled
 	if b, err := os.ReadFile(path); err == nil {
 		f := strings.Fields(string(b))
+		if len(f) < 3 {
+			// An answer, not a panic: a dead fake stops every later
+			// question and the test would only see them stop.
+			return fmt.Sprintf("9001 fake bird: sessions file %s holds %q, want \"<state> <BGP state> <exported>\"\n", path, b)
+		}
 		state = fmt.Sprintf("%-6s 20:28:33.001  %s", f[0], f[1])
 		if e, err := strconv.Atoi(strings.TrimSuffix(f[2], "!")); err == nil {
 			exported = min(e, enabled)
@@ -108,6 +113,18 @@ func fakeProtocols(path string, enabled int) string {
 			" \n"
 	}
 	return out + "1002-" + protocolName("web") + " Static     master4    up     20:28:31.301  \n0000 \n"
+}
+
+// writeSessions replaces the fake BIRD's sessions file at path by a
+// rename, so the fake, answering a question meanwhile, never reads it
+// truncated (os.WriteFile truncates first; CI once caught the empty file
+// and the fake died on it).
+func writeSessions(path string, b []byte) error {
+	tmp := path + ".new"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }
 
 // fakeLo records loopback changes.
@@ -304,7 +321,7 @@ func fakeSpeaker(t *testing.T) (*Speaker, string, *testkit.Buffer) {
 func TestResourceWaitsForSessions(t *testing.T) {
 	sessions := filepath.Join(t.TempDir(), "sessions")
 	t.Setenv("HAPAIR_FAKE_BIRD_SESSIONS", sessions)
-	if err := os.WriteFile(sessions, []byte("start Active 0"), 0o600); err != nil {
+	if err := writeSessions(sessions, []byte("start Active 0")); err != nil {
 		t.Fatal(err)
 	}
 	s, logPath, logged := fakeSpeaker(t)
@@ -323,7 +340,7 @@ func TestResourceWaitsForSessions(t *testing.T) {
 	// Active, then Established without the route (BIRD has not fed the
 	// session yet): Start waits through 3 questions in each.
 	for _, state := range []string{"start Active 0", "up Established 0"} {
-		if err := os.WriteFile(sessions, []byte(state), 0o600); err != nil {
+		if err := writeSessions(sessions, []byte(state)); err != nil {
 			t.Fatal(err)
 		}
 		n := polls()
@@ -334,7 +351,7 @@ func TestResourceWaitsForSessions(t *testing.T) {
 		default:
 		}
 	}
-	if err := os.WriteFile(sessions, []byte("up Established 1"), 0o600); err != nil {
+	if err := writeSessions(sessions, []byte("up Established 1")); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -350,7 +367,7 @@ func TestResourceWaitsForSessions(t *testing.T) {
 	}
 
 	// Never established: Start gives up after SessionWait and says so.
-	if err := os.WriteFile(sessions, []byte("start Connect 0"), 0o600); err != nil {
+	if err := writeSessions(sessions, []byte("start Connect 0")); err != nil {
 		t.Fatal(err)
 	}
 	r2, err := s.Resource(ResourceConfig{Group: "web", Addresses: addrs, Loopback: &fakeLo{}, SessionWait: 100 * time.Millisecond})
@@ -499,7 +516,7 @@ func TestResourceStopSettles(t *testing.T) {
 		{name: "not announced", sessions: "up Established 1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if err := os.WriteFile(sessions, []byte(tc.sessions), 0o600); err != nil {
+			if err := writeSessions(sessions, []byte(tc.sessions)); err != nil {
 				t.Fatal(err)
 			}
 			var calls atomic.Int64
