@@ -16,7 +16,8 @@ deps-go:
 	$(GO) mod download
 
 # deps-sys installs the Debian packages the e2e lab (chromium for the status
-# page test, bird2 for the BGP router and the bgp resource, conntrackd), the
+# page test, bird2 for the BGP router and the bgp resource, conntrackd, and
+# conntrack for the kernel tests' event traces), the
 # demo and the bench use, only when a command is missing, through
 # test/apt-install.sh, which keeps the packages' own services from starting
 # in the host's namespace.
@@ -25,6 +26,7 @@ deps-sys:
 	command -v nft  >/dev/null 2>&1 || missing="$$missing nftables"; \
 	command -v ip   >/dev/null 2>&1 || missing="$$missing iproute2"; \
 	command -v conntrackd >/dev/null 2>&1 || [ -x /usr/sbin/conntrackd ] || missing="$$missing conntrackd"; \
+	command -v conntrack >/dev/null 2>&1 || [ -x /usr/sbin/conntrack ] || missing="$$missing conntrack"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v bird >/dev/null 2>&1 || [ -x /usr/sbin/bird ] || missing="$$missing bird2"; \
 	if [ -n "$$missing" ]; then bash test/apt-install.sh $$missing; fi
