@@ -100,6 +100,8 @@ type Loop struct {
 	sockFree, sockFreed []int32  // as free and freed for pairs
 	timers              []*Timer // a min-heap by when
 	armed               int64    // the read deadline set on file (nanoclock), 0 for none
+	sockLevel           []bool   // by slot: the Socket is registered level-triggered
+	level               int      // how many are
 }
 
 // post is a request from another goroutine: add p, reset p, run fn on
@@ -304,7 +306,34 @@ func (l *Loop) turn(stop *bool) bool {
 	l.freed = l.freed[:0]
 	l.sockFree = append(l.sockFree, l.sockFreed...)
 	l.sockFreed = l.sockFreed[:0]
-	return true
+	return l.busy(n)
+}
+
+// busy reports, at the end of a turn that took n events, whether the
+// next turn must run at once (true) or the loop may park in Go's poller
+// (false) without first asking epoll for what came during this turn: an
+// event queued after our epoll_wait makes the epoll descriptor readable
+// to Go's poller again (a new edge, remembered by its pollDesc even
+// while the goroutine runs), so the wake-up is not lost, and an idle
+// loop waits with one epoll_wait (Go's) instead of two (an empty one of
+// ours, then Go's). Not when the batch was full (more may be ready with
+// no new edge), when sides are queued for another turn, when posts
+// arrived (a poster that found the loop awake wrote no eventfd), while a
+// Socket is level-triggered (setLevel), or when the loop holds nothing
+// (the next turn ends its goroutine).
+func (l *Loop) busy(n int) bool {
+	if n == len(l.events) || len(l.again) > 0 || l.level > 0 || (l.live == 0 && len(l.timers) == 0) {
+		return true
+	}
+	l.mu.Lock()
+	if len(l.posts) > 0 {
+		l.mu.Unlock()
+		return true
+	}
+	l.sleeping = true
+	l.mu.Unlock()
+	l.arm()
+	return false
 }
 
 // run1 carries out one posted request.

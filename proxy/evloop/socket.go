@@ -68,6 +68,7 @@ func (l *Loop) Register(fd int, s Socket, events uint32) (Reg, error) {
 	}
 	l.socks[slot] = s
 	l.live++
+	l.setLevel(slot, events)
 	return Reg{fd: fd, slot: slot}, nil
 }
 
@@ -79,7 +80,27 @@ func (l *Loop) Modify(r Reg, events uint32) error {
 	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_MOD, r.fd, &ev); err != nil {
 		return os.NewSyscallError("epoll_ctl", err)
 	}
+	l.setLevel(r.slot, events)
 	return nil
+}
+
+// setLevel records whether the Socket in slot is registered
+// level-triggered (events without EPOLLET, or 0 once unregistered): while
+// any is, a turn never parks without asking epoll again (busy), since
+// epoll keeps such a descriptor ready with no new edge for Go's poller.
+func (l *Loop) setLevel(slot int32, events uint32) {
+	for int(slot) >= len(l.sockLevel) {
+		l.sockLevel = append(l.sockLevel, false)
+	}
+	lv := events != 0 && events&unix.EPOLLET == 0
+	if lv != l.sockLevel[slot] {
+		l.sockLevel[slot] = lv
+		if lv {
+			l.level++
+		} else {
+			l.level--
+		}
+	}
 }
 
 // Unregister takes r's descriptor out of l's epoll set (EPOLL_CTL_DEL):
@@ -91,6 +112,7 @@ func (l *Loop) Unregister(r Reg) error {
 		return nil
 	}
 	l.socks[r.slot] = nil
+	l.setLevel(r.slot, 0)
 	// The slot is reused after this turn, so that an event of this batch
 	// for it finds nil, not a new Socket.
 	l.sockFreed = append(l.sockFreed, r.slot)

@@ -194,3 +194,45 @@ func TestRegisterKeepsLoop(t *testing.T) {
 	onLoop(t, l, func() { l.Unregister(reg) })
 	testkit.WaitFor(t, "the loop goroutine to end", func() bool { return !running() })
 }
+
+// TestEventDuringTurn: an event that arrives while the loop runs a turn
+// (here caused by the turn itself, after its epoll_wait) is heard, though
+// the loop parks in Go's poller after the batch without asking epoll
+// again (busy): the new edge wakes it.
+func TestEventDuringTurn(t *testing.T) {
+	l, err := Pick()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := sockPair(t)
+	c, d := sockPair(t)
+	heard := make(chan struct{})
+	var regA, regC Reg
+	first := sockFunc(func(events uint32) {
+		if events&unix.EPOLLIN != 0 {
+			unix.Write(d, []byte("x")) // c readable now, after this turn's epoll_wait
+		}
+	})
+	second := sockFunc(func(events uint32) {
+		if events&unix.EPOLLIN != 0 {
+			close(heard)
+			l.Unregister(regA)
+			l.Unregister(regC)
+		}
+	})
+	onLoop(t, l, func() {
+		if regA, err = l.Register(a, first, unix.EPOLLIN|unix.EPOLLET); err != nil {
+			return
+		}
+		regC, err = l.Register(c, second, unix.EPOLLIN|unix.EPOLLET)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	unix.Write(b, []byte("go"))
+	select {
+	case <-heard:
+	case <-time.After(10 * time.Second):
+		t.Fatal("EPOLLIN caused during a turn not heard within 10s")
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hapair/hapair/internal/testkit"
+	"github.com/hapair/hapair/proxy/accept"
 	"github.com/hapair/hapair/proxy/proxytest"
 	"github.com/hapair/hapair/proxy/upstream"
 	"github.com/hapair/hapair/proxy/upstream/upstreamtest"
@@ -334,4 +335,35 @@ func TestTCPSmallThenBulk(t *testing.T) {
 		st := tp.Stats()
 		return st.Open == 0 && st.BytesIn == uint64(sent) && st.BytesOut == uint64(sent)
 	})
+}
+
+// TestListenerNoDelayInherited: a socket accepted from a listener with
+// TCP_NODELAY has it too, which Serve counts on to skip a setsockopt per
+// connection.
+func TestListenerNoDelayInherited(t *testing.T) {
+	ln, err := ListenTCP(context.Background(), "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if err := setListenerNoDelay(ln); err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	acc, err := accept.New(ln)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd, _, err := acc.TryAccept() // not Accept: the net package's sets TCP_NODELAY itself
+	if err != nil {
+		t.Fatalf("accept4 of a dialled connection: %v", err)
+	}
+	defer unix.Close(fd)
+	if v, err := unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY); err != nil || v == 0 {
+		t.Errorf("accepted socket's TCP_NODELAY = %d, %v, want set (inherited from the listener)", v, err)
+	}
 }

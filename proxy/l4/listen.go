@@ -78,3 +78,22 @@ func DialTCP(ctx context.Context, d *net.Dialer, addr netip.AddrPort) (*net.TCPC
 	}
 	return c.(*net.TCPConn), nil
 }
+
+// setListenerNoDelay sets TCP_NODELAY on ln's socket, for the connections
+// it accepts from now on to inherit.
+func setListenerNoDelay(ln *net.TCPListener) error {
+	rc, err := ln.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	}); err != nil {
+		return err
+	}
+	if serr != nil {
+		return fmt.Errorf("setting TCP_NODELAY on the listener: %w", serr)
+	}
+	return nil
+}

@@ -122,6 +122,11 @@ func (t *TCPProxy) Serve(ln *net.TCPListener) error {
 	if err != nil {
 		return err
 	}
+	// Accepted sockets inherit TCP_NODELAY from the listener (the kernel
+	// copies the listener's tcp_sock): one setsockopt per listener instead
+	// of one per connection. A connection taken through the net package's
+	// Accept (when none was queued) has it set there anyway.
+	nodelay := setListenerNoDelay(ln) == nil
 	for {
 		if !t.gate.Acquire(t.gateDone) {
 			return nil
@@ -146,7 +151,9 @@ func (t *TCPProxy) Serve(ln *net.TCPListener) error {
 			evloop.CloseReset(fd) // RST: the client retries elsewhere at once
 			continue
 		}
-		_ = evloop.SetNoDelay(fd) // as the net package does
+		if !nodelay {
+			_ = evloop.SetNoDelay(fd) // as the net package does
+		}
 		t.accepted.Add(1)
 		t.start(fd, from)
 	}
