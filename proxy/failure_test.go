@@ -3,7 +3,8 @@ package proxy
 import (
 	"strings"
 	"testing"
-	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/hapair/hapair/internal/testkit"
 	"github.com/hapair/hapair/proxy/proxytest"
@@ -21,10 +22,15 @@ func TestListenerFailureReported(t *testing.T) {
 	b.mu.Lock()
 	s := b.services["tcp"]
 	b.mu.Unlock()
-	// An accept that times out is not a shortage the loop rides out: the
-	// listener is unusable, as after a failure under it.
-	if err := s.ln.SetDeadline(time.Now()); err != nil {
+	// A listener shut down under the service (accept4 fails with EINVAL)
+	// is not a shortage the accept loop rides out: it is unusable.
+	rc, err := s.ln.SyscallConn()
+	if err != nil {
 		t.Fatal(err)
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) { serr = unix.Shutdown(int(fd), unix.SHUT_RD) }); err != nil || serr != nil {
+		t.Fatalf("shutting the listener down: %v, %v", err, serr)
 	}
 	var got string
 	testkit.WaitFor(t, "a failure report", func() bool {

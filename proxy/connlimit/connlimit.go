@@ -85,6 +85,18 @@ func (l *Limit) acquire(done <-chan struct{}) bool {
 	}
 }
 
+// tryAcquire takes a slot if there is room, without waiting (and without
+// counting a wait).
+func (l *Limit) tryAcquire() bool {
+	l.mu.Lock()
+	ok := l.max <= 0 || l.n < l.max
+	if ok {
+		l.n++
+	}
+	l.mu.Unlock()
+	return ok
+}
+
 func (l *Limit) release() {
 	l.mu.Lock()
 	l.n--
@@ -136,6 +148,25 @@ func (g *Gate) Acquire(done <-chan struct{}) bool {
 	}
 	for i, l := range g.limits {
 		if !l.acquire(done) {
+			for _, h := range g.limits[:i] {
+				h.release()
+			}
+			return false
+		}
+	}
+	return true
+}
+
+// TryAcquire takes a slot in every limit if each has room, and reports
+// whether it did; it never waits, and holds nothing when it fails. It is
+// for an accept loop that cannot block (an event loop's listener), which
+// then leaves the wait to Acquire on a goroutine of its own.
+func (g *Gate) TryAcquire() bool {
+	if g == nil {
+		return true
+	}
+	for i, l := range g.limits {
+		if !l.tryAcquire() {
 			for _, h := range g.limits[:i] {
 				h.release()
 			}

@@ -117,3 +117,27 @@ func TestDefaultMaxBelowDescriptorLimit(t *testing.T) {
 		t.Errorf("DefaultMax() = %d, want >= 0", m)
 	}
 }
+
+// TestTryAcquire: TryAcquire takes a slot in each limit while both have
+// room; when the second is full it holds nothing (the first's slot given
+// back) and counts no wait.
+func TestTryAcquire(t *testing.T) {
+	svc, all := New(2), New(1)
+	g := NewGate(svc, all)
+	if !g.TryAcquire() {
+		t.Fatal("TryAcquire with room in both limits failed")
+	}
+	if g.TryAcquire() {
+		t.Fatal("TryAcquire with the second limit full succeeded")
+	}
+	if s, a := svc.Stats(), all.Stats(); s.InUse != 1 || a.InUse != 1 || s.Waits != 0 || a.Waits != 0 {
+		t.Fatalf("after a failed TryAcquire: service %+v, balancer %+v, want 1 in use each and no waits", s, a)
+	}
+	g.Release()
+	if !g.TryAcquire() {
+		t.Fatal("TryAcquire after Release failed")
+	}
+	if (*Gate)(nil).TryAcquire() != true {
+		t.Fatal("a nil Gate refused")
+	}
+}

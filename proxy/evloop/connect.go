@@ -42,6 +42,17 @@ func NewConnecting(a, b int, h Connector) (*Pair, error) {
 	return p, nil
 }
 
+// StartConnecting is NewConnecting and Start at once on l, for a caller
+// on l's goroutine (a listener's Ready that accepted a): both sockets are
+// registered before it returns, with no post and no wake-up. If that
+// fails, the pair is reset and h has heard Closed before it returns; h
+// must be ready for that.
+func (l *Loop) StartConnecting(a, b int, h Connector) *Pair {
+	p := &Pair{l: l, h: h, fd: [2]int{a, b}, slot: -1, conn: h, connecting: true, attempt: 1}
+	l.add(p)
+	return p
+}
+
 // Expire ends connect attempt number attempt (1 for the socket given to
 // NewConnecting, then one more per socket Redial returned) if it is still
 // under way: the connect timeout. Safe from any goroutine.

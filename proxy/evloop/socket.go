@@ -128,3 +128,18 @@ func (l *Loop) Unregister(r Reg) error {
 // the loop: it is the buffer the loop's next read goes to. Loop goroutine
 // only; never kept, never handed to another goroutine.
 func (l *Loop) Buffer() []byte { return *l.spare }
+
+// Forget ends r's registration without epoll_ctl, for a descriptor that
+// was closed while registered (by another owner, such as a net.Listener's
+// Close): its last close took it out of the epoll set, and its number may
+// belong to another socket by now, which EPOLL_CTL_DEL would take out
+// instead. Loop goroutine only.
+func (l *Loop) Forget(r Reg) {
+	if l.socks[r.slot] == nil {
+		return
+	}
+	l.socks[r.slot] = nil
+	l.setLevel(r.slot, 0)
+	l.sockFreed = append(l.sockFreed, r.slot)
+	l.live--
+}

@@ -17,12 +17,13 @@ type tcpConn struct {
 	t    *TCPProxy
 	cfg  *TCPConfig
 	from netip.AddrPort
+	l    *evloop.Loop // the loop that accepted the client and relays
 	pair *evloop.Pair
 
 	up         upstream.Upstream // the real connected to, or being connected to
 	tried      []netip.AddrPort  // reals whose connect failed
 	attempt    int               // the connect under way, from 1 (evloop's count)
-	connTimer  *time.Timer
+	connTimer  *evloop.Timer     // on l
 	idle       *time.Timer
 	connected  bool
 	halfClosed bool
@@ -30,11 +31,12 @@ type tcpConn struct {
 }
 
 // start starts connecting an accepted client (its socket cfd, from its
-// address from) to a real and hands both sockets to an event loop, which
-// waits for the connect and relays: no goroutine per connection. The
-// connection's gate slot is given back when it ends.
-func (t *TCPProxy) start(cfd int, from netip.AddrPort) {
-	c := &tcpConn{t: t, cfg: t.cfg.Load(), from: from}
+// address from) to a real and hands both sockets to the loop l that
+// accepted it, which waits for the connect and relays: no goroutine per
+// connection. Loop goroutine only. The connection's gate slot is given
+// back when it ends.
+func (t *TCPProxy) start(l *evloop.Loop, cfd int, from netip.AddrPort) {
+	c := &tcpConn{t: t, cfg: t.cfg.Load(), from: from, l: l}
 	rfd := c.dial()
 	if rfd < 0 {
 		t.noReal.Add(1)
@@ -42,17 +44,15 @@ func (t *TCPProxy) start(cfd int, from netip.AddrPort) {
 		t.gate.Release()
 		return
 	}
-	var err error
-	if c.pair, err = evloop.NewConnecting(cfd, rfd, c); err != nil {
-		t.log.Error("relaying connection failed", "client", c.from.String(), "err", err)
+	if !t.conns.Add(c) {
+		// The proxy is closed (Close): reset, as Close resets the rest.
+		evloop.CloseReset(cfd)
+		evloop.CloseReset(rfd)
 		t.gate.Release()
 		return
 	}
-	if !t.conns.Add(c) {
-		c.pair.Abort(errReset)
-	}
 	c.armConnect()
-	c.pair.Start()
+	c.pair = l.StartConnecting(cfd, rfd, c)
 }
 
 // dial starts a connect to the next real the picker gives, skipping reals
@@ -85,10 +85,11 @@ func (c *tcpConn) failed(addr netip.AddrPort, err error) {
 	c.tried = append(c.tried, addr)
 }
 
-// armConnect bounds the connect under way by ConnectTimeout.
+// armConnect bounds the connect under way by ConnectTimeout, with a timer
+// of the loop (no runtime timer per connection).
 func (c *tcpConn) armConnect() {
-	attempt, pair := c.attempt, c.pair
-	c.connTimer = time.AfterFunc(c.cfg.ConnectTimeout, func() { pair.Expire(attempt) })
+	attempt := c.attempt
+	c.connTimer = c.l.After(c.cfg.ConnectTimeout, func() { c.pair.Expire(attempt) })
 }
 
 // Redial counts the failed connect and starts the next.

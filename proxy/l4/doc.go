@@ -4,9 +4,10 @@
 //
 // It owns: listeners bound with IP_FREEBIND (so a standby node binds the VIP
 // before it holds it, and a takeover costs only the address move), a TCP
-// connection's setup (accept, connect with retries on another real), after
-// which both sockets go to an event loop (package evloop: recv(2) and
-// send(2) on epoll's events, as HAProxy does), half-close, connect and idle
+// connection's setup (accept, connect with retries on another real), done
+// by the event loops themselves (package evloop: the listener is a Socket
+// of every loop, accept4(2) on its EPOLLIN), which then relay both sockets
+// (recv(2) and send(2) on epoll's events, as HAProxy does), half-close, connect and idle
 // timeouts, and the UDP per-client flow table (SIP is the reference use; the service
 // socket is read with recvmmsg(2), several datagrams per call).
 //

@@ -3,15 +3,12 @@ package l4
 import (
 	"errors"
 	"log/slog"
-	"net"
 	"sync/atomic"
 	"time"
 
 	"github.com/hapair/hapair/internal/pacer"
-	"github.com/hapair/hapair/proxy/accept"
 	"github.com/hapair/hapair/proxy/connlimit"
 	"github.com/hapair/hapair/proxy/connset"
-	"github.com/hapair/hapair/proxy/evloop"
 	"github.com/hapair/hapair/proxy/upstream"
 )
 
@@ -112,51 +109,6 @@ func (t *TCPProxy) Stats() TCPStats {
 // wait (the service is being removed). Call it before Serve.
 func (t *TCPProxy) SetGate(g *connlimit.Gate, done <-chan struct{}) {
 	t.gate, t.gateDone = g, done
-}
-
-// Serve accepts connections on ln until ln is closed; it then returns nil.
-// Accept errors (EMFILE) back off from 5ms to 1s and are logged at most
-// once per 10s (internal/pacer).
-func (t *TCPProxy) Serve(ln *net.TCPListener) error {
-	acc, err := accept.New(ln)
-	if err != nil {
-		return err
-	}
-	// Accepted sockets inherit TCP_NODELAY from the listener (the kernel
-	// copies the listener's tcp_sock): one setsockopt per listener instead
-	// of one per connection. A connection taken through the net package's
-	// Accept (when none was queued) has it set there anyway.
-	nodelay := setListenerNoDelay(ln) == nil
-	for {
-		if !t.gate.Acquire(t.gateDone) {
-			return nil
-		}
-		fd, from, err := acc.Accept()
-		if err != nil {
-			t.gate.Release()
-			if errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				return err
-			}
-			t.pace.Wait(err, nil)
-			continue
-		}
-		t.pace.OK()
-		if !t.active.Load() {
-			t.gate.Release()
-			t.refused.Add(1)
-			evloop.CloseReset(fd) // RST: the client retries elsewhere at once
-			continue
-		}
-		if !nodelay {
-			_ = evloop.SetNoDelay(fd) // as the net package does
-		}
-		t.accepted.Add(1)
-		t.start(fd, from)
-	}
 }
 
 // errReset is what a connection reset by Close reports.
