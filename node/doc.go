@@ -10,8 +10,11 @@
 // It is the only package that imports both ha/... and proxy/... (test/archtest
 // checks it): the balancer reaches the ownership side as a resource of a
 // group (balancer.go), whose proxied services are activated first and
-// deactivated last in the group, around its VIPs (proxiedActivation), and
-// `hactl standby --drain` quiesces them before a planned move (drain.go).
+// deactivated last in the group, around its VIPs (proxiedActivation); a
+// group of VIPs and proxied services keeps both, when released, until its
+// successor holds it and the requests in flight here have ended
+// (releaseLinger, linger.go); and `hactl standby --drain` quiesces them
+// before a planned move (drain.go).
 // cmd/had keeps only flags, signals, systemd and logging.
 //
 // Build with Options.DryRun runs the same constructors and validations but

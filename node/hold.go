@@ -137,7 +137,11 @@ func (n *Node) awaitQuiet(ctx context.Context, services []string, vips []netip.A
 
 // queuedConns counts the connections to vips the kernel holds for a
 // listener that has not accepted them yet, from /proc/net/tcp and tcp6.
-func queuedConns(vips []netip.AddrPort) (int, error) {
+func queuedConns(vips []netip.AddrPort) (int, error) { return procQueues(vips, true) }
+
+// procQueues is queuedConns, counting the handshakes under way only when
+// handshakes is set (the listeners' accept queues alone otherwise).
+func procQueues(vips []netip.AddrPort, handshakes bool) (int, error) {
 	total := 0
 	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
 		b, err := os.ReadFile(f)
@@ -147,7 +151,7 @@ func queuedConns(vips []netip.AddrPort) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		q, err := parseQueued(b, vips)
+		q, err := parseQueues(b, vips, handshakes)
 		if err != nil {
 			return 0, fmt.Errorf("%s: %w", f, err)
 		}

@@ -49,6 +49,10 @@ type env struct {
 	groupServices  map[string][]string
 	checkIntervals map[string]time.Duration // by service name
 	snapshot       func() *proxy.Snapshot
+	// successor and inFlight are what a group's releaseLinger waits on
+	// (Node.successor, Node.inFlight); nil in a dry run.
+	successor func(group string) (holder string, coming bool)
+	inFlight  func(group string, services []string) (int64, error)
 }
 
 // buildGroup makes the resource group of g, in start order, and returns
@@ -70,7 +74,7 @@ func buildGroup(g config.Group, e *env) (*resource.Group, []*vip.VIP, error) {
 			vips = append(vips, v)
 		}
 	}
-	return resource.NewGroup(g.Name, aroundGroup(rs, e.balancer), resource.Timeouts{}), vips, nil
+	return resource.NewGroup(g.Name, e.withLinger(g, aroundGroup(rs, e.balancer)), resource.Timeouts{}), vips, nil
 }
 
 // usesKind reports whether any group of cfg has a resource of kind.

@@ -229,6 +229,7 @@ func (n *Node) openEnv(cfg *config.Config) (*env, error) {
 		}
 		return e, nil
 	}
+	e.successor, e.inFlight = n.successor, n.inFlight
 	if proxied > 0 {
 		b, err := proxy.New(pc, proxy.Options{Logger: n.log.With("component", "balancer"), OnFailure: n.serviceFailed})
 		if err != nil {

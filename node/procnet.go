@@ -21,7 +21,11 @@ const (
 // rx_queue is its accept queue (sk_ack_backlog), and each SYN_RECV line
 // is a handshake under way. A listener on an unspecified address counts
 // for every VIP on its port.
-func parseQueued(b []byte, vips []netip.AddrPort) (int, error) {
+func parseQueued(b []byte, vips []netip.AddrPort) (int, error) { return parseQueues(b, vips, true) }
+
+// parseQueues is parseQueued, counting the handshakes under way only
+// when handshakes is set (the accept queues alone otherwise).
+func parseQueues(b []byte, vips []netip.AddrPort, handshakes bool) (int, error) {
 	lines := bytes.Split(b, []byte("\n"))
 	total := 0
 	for i, l := range lines[1:] { // the first line is the header
@@ -39,7 +43,7 @@ func parseQueued(b []byte, vips []netip.AddrPort) (int, error) {
 		}
 		switch st {
 		case tcpSynRecv:
-			if matchesVIP(local, vips, false) {
+			if handshakes && matchesVIP(local, vips, false) {
 				total++
 			}
 		case tcpListen:
