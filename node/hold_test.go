@@ -49,6 +49,10 @@ func TestParseQueued(t *testing.T) {
 	if got != 4 {
 		t.Errorf("queued = %d, want 4 (2 in the VIP listener's queue, 1 half-open, 1 in the wildcard listener's)", got)
 	}
+	// A release's linger counts the accept queues only (inFlight).
+	if got, err := parseQueues([]byte(table), []netip.AddrPort{vip}, false); err != nil || got != 3 {
+		t.Errorf("accept queues = %d, %v; want 3 (the half-open one left out)", got, err)
+	}
 
 	v6 := netip.MustParseAddrPort("[2001:db8::100]:443")
 	t6 := "  sl  local_address ...\n" + procLine(0, v6, netip.MustParseAddrPort("[::]:0"), "0A", "00000000:00000003") + "\n"
