@@ -72,7 +72,7 @@ func cannedServer(t *testing.T, resp string) netip.AddrPort {
 func waitIdleDead(t *testing.T, px *Proxy, addr netip.AddrPort, what string) {
 	t.Helper()
 	testkit.WaitFor(t, what+" to reach the idle connection", func() bool {
-		bc := px.pool.Load().get(addr)
+		bc, _ := px.pool.Load().get(addr)
 		if bc == nil {
 			return true
 		}

@@ -38,6 +38,15 @@ type backendConn struct {
 	idleAt time.Time // when it was last put back
 	reused bool      // it has carried a request before this one
 
+	// The idle check's state (idlewatch.go), under pool.mu: fd is the
+	// socket as registered in pool's epoll instance (-1: not registered,
+	// peeked when taken), checkSeq the check generation when it was last
+	// put back, idle whether it is in the pool now.
+	pool     *connPool
+	fd       int32
+	checkSeq uint64
+	idle     bool
+
 	// alive's state, kept here so that the check allocates nothing.
 	peek    func(fd uintptr) bool // bc.peekFD
 	peekBuf [1]byte
@@ -68,7 +77,12 @@ func (r *budgetReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (bc *backendConn) close() { _ = bc.tc.Close() }
+func (bc *backendConn) close() {
+	if bc.pool != nil {
+		bc.pool.unwatch(bc)
+	}
+	_ = bc.tc.Close()
+}
 
 // wakeUp sets a deadline in the past, which wakes whatever read or write
 // is blocked on the connection at once.
@@ -107,54 +121,71 @@ type connPool struct {
 	idle   map[netip.AddrPort][]*backendConn
 	sweep  clock.Timer // armed while any connection is idle
 	closed bool
+
+	// The idle check (idlewatch.go): epfd is 0 until the first dial makes
+	// it, -1 when it could not be made or the pool closed.
+	epfd       int
+	watched    map[int32]*backendConn // by socket, every connection registered in epfd
+	checkSeq   uint64                 // check generation, raised by each check
+	checkedAt  time.Duration          // when the last check was made, since clockBase
+	checkValid time.Duration          // checkValid; tests lengthen it
+	events     []unix.EpollEvent
 }
 
 func newConnPool(cfg Config, clk clock.Clock) *connPool {
 	return &connPool{
-		clock:   clk,
-		dialer:  net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second},
-		max:     cfg.MaxIdleConnsPerHost,
-		timeout: cfg.IdleTimeout,
-		idle:    make(map[netip.AddrPort][]*backendConn),
+		clock:      clk,
+		dialer:     net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second},
+		max:        cfg.MaxIdleConnsPerHost,
+		timeout:    cfg.IdleTimeout,
+		idle:       make(map[netip.AddrPort][]*backendConn),
+		checkValid: checkValid,
 	}
 }
 
 // get returns an idle connection to addr, or nil when there is none that
-// is fresh enough.
-func (p *connPool) get(addr netip.AddrPort) *backendConn {
+// is fresh enough; checked says that a recent check found it good (else
+// the caller peeks it: alive).
+func (p *connPool) get(addr netip.AddrPort) (bc *backendConn, checked bool) {
 	now := p.clock.Now()
+	var dead []*backendConn
 	p.mu.Lock()
 	s := p.idle[addr]
 	if len(s) == 0 {
 		p.mu.Unlock()
-		return nil
+		return nil, false
 	}
-	bc := s[len(s)-1]
-	s[len(s)-1] = nil
-	if now.Sub(bc.idleAt) < p.timeout {
-		p.idle[addr] = s[:len(s)-1]
+	if now.Sub(s[len(s)-1].idleAt) < p.timeout {
+		bc, checked = p.takeChecked(addr, &dead)
 		p.mu.Unlock()
-		return bc
+		for _, c := range dead {
+			c.close()
+		}
+		return bc, checked
 	}
 	// The newest is stale, so every one below it is too.
-	stale := append([]*backendConn{bc}, s[:len(s)-1]...)
+	stale := append([]*backendConn(nil), s...)
+	clear(s)
 	delete(p.idle, addr)
+	for _, c := range stale {
+		c.idle = false
+	}
 	p.mu.Unlock()
 	for _, c := range stale {
 		c.close()
 	}
-	return nil
+	return nil, false
 }
 
 // conn returns a kept-alive connection to addr that is still good (see
 // alive), or a new one. Its errors are *dialError: nothing was sent.
 func (p *connPool) conn(ctx context.Context, addr netip.AddrPort) (*backendConn, error) {
-	bc := p.get(addr)
+	bc, checked := p.get(addr)
 	// Check every reused connection, not only for requests that cannot be
 	// replayed: bytes the real sent while the connection sat idle (a
 	// second response to one request: a desync) must never be read as
 	// the answer to the next client's request.
-	if bc != nil && !bc.alive() {
+	if bc != nil && !checked && !bc.alive() {
 		bc.close()
 		bc = nil
 	}
@@ -182,6 +213,9 @@ func (p *connPool) dial(ctx context.Context, addr netip.AddrPort) (*backendConn,
 	}
 	bc := &backendConn{tc: tc, rc: rc, addr: addr}
 	bc.peek, bc.wake = bc.peekFD, bc.wakeUp
+	p.mu.Lock()
+	p.watchIdle(bc)
+	p.mu.Unlock()
 	bc.lr.c = raw
 	bc.br = bufio.NewReaderSize(&bc.lr, 4096)
 	bc.bw = bufio.NewWriterSize(raw, 4096)
@@ -206,6 +240,7 @@ func (p *connPool) put(bc *backendConn) {
 		return
 	}
 	p.idle[bc.addr] = append(s, bc)
+	bc.idle, bc.checkSeq = true, p.checkSeq
 	if p.sweep == nil {
 		p.sweep = p.clock.AfterFunc(p.timeout, p.expire)
 	}
@@ -225,6 +260,9 @@ func (p *connPool) expire() {
 			i++
 		}
 		stale = append(stale, s[:i]...)
+		for _, c := range s[:i] {
+			c.idle = false
+		}
 		if i == len(s) {
 			delete(p.idle, addr)
 			continue
@@ -255,9 +293,16 @@ func (p *connPool) closeIdle(final bool) {
 	for _, s := range p.idle {
 		all = append(all, s...)
 	}
+	for _, c := range all {
+		c.idle = false
+	}
 	clear(p.idle)
 	if final {
 		p.closed = true
+		if p.epfd > 0 {
+			_ = unix.Close(p.epfd)
+		}
+		p.epfd = -1
 		if p.sweep != nil {
 			p.sweep.Stop()
 			p.sweep = nil
