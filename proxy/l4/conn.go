@@ -3,7 +3,6 @@ package l4
 import (
 	"errors"
 	"net/netip"
-	"time"
 
 	"github.com/hapair/hapair/proxy/evloop"
 	"github.com/hapair/hapair/proxy/upstream"
@@ -24,7 +23,7 @@ type tcpConn struct {
 	tried      []netip.AddrPort  // reals whose connect failed
 	attempt    int               // the connect under way, from 1 (evloop's count)
 	connTimer  *evloop.Timer     // on l
-	idle       *time.Timer
+	idle       *evloop.Timer     // on l
 	connected  bool
 	halfClosed bool
 	counted    [2]bool

@@ -9,6 +9,7 @@ import (
 	"github.com/hapair/hapair/internal/pacer"
 	"github.com/hapair/hapair/proxy/connlimit"
 	"github.com/hapair/hapair/proxy/connset"
+	"github.com/hapair/hapair/proxy/evloop"
 	"github.com/hapair/hapair/proxy/upstream"
 )
 
@@ -146,9 +147,11 @@ var errIdle = errors.New("l4: idle timeout")
 // reads the kernel's own clocks (TCP_INFO last_data_recv/last_data_sent)
 // instead of stamping each read, which would cost the loop a clock read
 // per message; the check runs on c's loop, which owns the sockets. The
-// timer fires at most once per timeout per connection.
-func (t *TCPProxy) watchIdle(c *tcpConn, timeout time.Duration) *time.Timer {
-	var tm *time.Timer
+// timer is the loop's (Connected runs there): no runtime timer per
+// connection, which with the default 15 minutes each connection would
+// make and stop. It fires at most once per timeout per connection.
+func (t *TCPProxy) watchIdle(c *tcpConn, timeout time.Duration) *evloop.Timer {
+	var tm *evloop.Timer
 	check := func(fds [2]int) error {
 		a, errA := idleFor(fds[0])
 		b, errB := idleFor(fds[1])
@@ -162,6 +165,6 @@ func (t *TCPProxy) watchIdle(c *tcpConn, timeout time.Duration) *time.Timer {
 		t.idleClosed.Add(1)
 		return errIdle
 	}
-	tm = time.AfterFunc(timeout, func() { c.pair.Inspect(check) })
+	tm = c.l.After(timeout, func() { c.pair.Inspect(check) })
 	return tm
 }
