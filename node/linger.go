@@ -25,6 +25,13 @@ import (
 // a successor holds the group (its VIPs added and announced) and the
 // requests in flight here have been answered: the clients move with the
 // successor's gratuitous ARP, and what this node had accepted finishes.
+//
+// What the linger cannot save: a client that finished its handshake here
+// and sends its request (or anything else) after the successor's
+// gratuitous ARP reached it. That segment goes to the successor, which
+// knows no such connection and resets it ("connection reset by peer").
+// Only the successor can help, by forwarding the segments of flows it saw
+// no SYN of to this node while it lingers (not done yet).
 
 // lingerBound bounds that wait, from the start of the release: a
 // successor starts a vip and a balancer in milliseconds and a request in
