@@ -63,7 +63,15 @@ func TestCrashLoop(t *testing.T) {
 		// and announced). Polling the survivor's addresses measured the
 		// test's exec of ip(8) instead: 2 ms in one cycle (the kill and
 		// unplug commands had taken the rest) and 1.3 s in another.
-		took, err := takeoverAfter(p.output(survivor), killedAt)
+		// The line follows the VIP's address by a few ms (it is logged
+		// after the announcement), so it is awaited: CI once read the log
+		// right after the address appeared and found no line yet.
+		var took time.Duration
+		_, err = lab.WaitFor(5*time.Second, func() error {
+			var err error
+			took, err = takeoverAfter(p.output(survivor), killedAt)
+			return err
+		})
 		if err != nil {
 			t.Fatalf("cycle %d: %s: %v", i, survivor, err)
 		}
