@@ -4,10 +4,11 @@ import (
 	"errors"
 	"net"
 	"os"
-	"os/exec"
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hapair/hapair/internal/testkit"
 )
 
 // Out of descriptors, TryAccept fails with accept4's EMFILE (an
@@ -15,12 +16,7 @@ import (
 // queued: once a descriptor is free it is accepted, not lost. Runs in a
 // child process, whose descriptor limit it lowers.
 func TestTryAcceptEMFILE(t *testing.T) {
-	if os.Getenv("ACCEPT_EMFILE_CHILD") == "" {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestTryAcceptEMFILE$", "-test.count=1")
-		cmd.Env = append(os.Environ(), "ACCEPT_EMFILE_CHILD=1")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("child: %v\n%s", err, out)
-		}
+	if !testkit.InChild(t, "ACCEPT_EMFILE_CHILD") {
 		return
 	}
 	ln, a := listen(t)
@@ -29,39 +25,15 @@ func TestTryAcceptEMFILE(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	var lim unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
-		t.Fatal(err)
-	}
-	lim.Cur = min(256, lim.Max) // the child has far fewer open
-	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
-		t.Fatal(err)
-	}
-	var fill []int
-	for {
-		fd, err := unix.Dup(0)
-		if err != nil {
-			break
-		}
-		fill = append(fill, fd)
-		if len(fill) > 1<<16 {
-			t.Skip("descriptor limit too high to fill")
-		}
-	}
-	if len(fill) == 0 {
-		t.Fatal("no descriptor to free")
-	}
+	fill := testkit.ExhaustDescriptors(t, 256) // the child has far fewer open
 	_, _, err = a.TryAccept()
 	var se *os.SyscallError
 	if !errors.As(err, &se) || !errors.Is(err, unix.EMFILE) {
 		t.Fatalf("TryAccept with no descriptor left = %v, want accept4: EMFILE", err)
 	}
-	unix.Close(fill[len(fill)-1])
-	fill = fill[:len(fill)-1]
+	fill.Free(1)
 	fd, from, err := a.TryAccept()
-	for _, f := range fill {
-		unix.Close(f)
-	}
+	fill.Free(1 << 16)
 	if err != nil {
 		t.Fatalf("TryAccept once a descriptor is free = %v", err)
 	}

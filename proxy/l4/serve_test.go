@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -107,12 +106,7 @@ func errString(err error) string {
 // (edge-triggered epoll reports the queued one once). Runs in a child
 // process, whose descriptor limit it lowers.
 func TestServeEMFILEBacksOff(t *testing.T) {
-	if os.Getenv("L4_EMFILE_CHILD") == "" {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestServeEMFILEBacksOff$", "-test.count=1", "-test.v")
-		cmd.Env = append(os.Environ(), "L4_EMFILE_CHILD=1")
-		if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "--- PASS") {
-			t.Fatalf("child: %v\n%s", err, out)
-		}
+	if !testkit.InChild(t, "L4_EMFILE_CHILD") {
 		return
 	}
 	a := proxytest.TCP(t, "a")
@@ -131,36 +125,10 @@ func TestServeEMFILEBacksOff(t *testing.T) {
 		t.Fatalf("request before the limit = %q, %v", out, err)
 	}
 
-	var lim unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
-		t.Fatal(err)
-	}
-	var fill []int
-	freeAll := func() {
-		for _, f := range fill {
-			unix.Close(f)
-		}
-		fill = nil
-	}
-	defer freeAll()
-	lim.Cur = min(512, lim.Max)
-	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
-		t.Fatal(err)
-	}
-	for {
-		fd, err := unix.Dup(0)
-		if err != nil {
-			break
-		}
-		fill = append(fill, fd)
-		if len(fill) > 1<<16 {
-			t.Skip("descriptor limit too high to fill")
-		}
-	}
+	fill := testkit.ExhaustDescriptors(t, 512)
 	// One descriptor for the client's socket: none is left for the
 	// proxy's accept4.
-	unix.Close(fill[len(fill)-1])
-	fill = fill[:len(fill)-1]
+	fill.Free(1)
 	c, err := net.DialTCP("tcp", nil, ln.Addr().(*net.TCPAddr))
 	if err != nil {
 		t.Fatal(err)
@@ -185,7 +153,7 @@ func TestServeEMFILEBacksOff(t *testing.T) {
 	if st := tp.Stats(); st.Accepted != 1 {
 		t.Errorf("accepted %d connections out of descriptors, want 1 (the warm-up)", st.Accepted)
 	}
-	freeAll()
+	fill.Free(1 << 16)
 	c.SetDeadline(time.Now().Add(testkit.WaitTimeout))
 	if got, err := io.ReadAll(c); err != nil || string(got) != "late|a" {
 		t.Errorf("client queued during EMFILE, once descriptors are free = %q, %v, want %q", got, err, "late|a")
