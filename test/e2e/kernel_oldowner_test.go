@@ -126,15 +126,29 @@ func unpinGateway(t *testing.T, p *pair) {
 }
 
 // waitCounter waits until counter name of d has grown by at least n
-// from before.
-func waitCounter(t *testing.T, d *natDiag, before map[string]int64, name string, n int64, timeout time.Duration) {
+// from before, the packets of live stream s. A stream that broke sends
+// no more packets: that fails the test at once with the stream's error
+// and every counter of d (CI once read "0 so far" for 2 s of a stream
+// reset before the wait began).
+func waitCounter(t *testing.T, d *natDiag, s *stream, before map[string]int64, name string, n int64, timeout time.Duration) {
 	t.Helper()
-	lab.Eventually(t, timeout, fmt.Sprintf("%s counts %d more %s packets", d.h.Name, n, name), func() error {
+	what := fmt.Sprintf("%s counts %d more %s packets", d.h.Name, n, name)
+	var broke error
+	_, err := lab.WaitFor(timeout, func() error {
+		if broke = s.broken(); broke != nil {
+			return nil
+		}
 		if got := d.read(t)[name] - before[name]; got < n {
 			return fmt.Errorf("%d so far", got)
 		}
 		return nil
 	})
+	if broke != nil {
+		t.Fatalf("%s: the stream broke: %v; on %s meanwhile: %v", what, broke, d.h.Name, since(before, d.read(t)))
+	}
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
 }
 
 // moveTimes is a planned move as the two nodes' status tells it: when
@@ -210,7 +224,7 @@ func TestKernelNATRepliesThroughOldOwner(t *testing.T) {
 	p, d1, s := natStreamPair(t, "lb1")
 	pinGateway(t, p, "lb1")
 	stop := s.live()
-	waitSynced(t, p)
+	waitSynced(t, p, s)
 	atMove := d1.read(t)
 	start := time.Now()
 	p.hactl("lb1", "standby", "web")
@@ -264,13 +278,13 @@ func TestKernelNATTakeBack(t *testing.T) {
 	events := p.lab.Host("lb1").Start([]string{"stdbuf", "-oL", "conntrack", "-E", "-o", "timestamp", "-p", "tcp", "--dport", "9000"})
 	port := s.c.LocalAddr().(*net.TCPAddr).Port
 	stop := s.live()
-	waitSynced(t, p)
+	waitSynced(t, p, s)
 	start := time.Now()
 	p.hactl("lb1", "standby", "web")
 	p.waitHolds("lb2", 5*time.Second)
 	// The stream through lb2 for a while: 50 of the reals' replies.
 	before := d2.read(t)
-	waitCounter(t, d2, before, "real-established", 50, 2*time.Second)
+	waitCounter(t, d2, s, before, "real-established", 50, 2*time.Second)
 	back := time.Now()
 	p.hactl("lb1", "takeover", "web")
 	p.waitHolds("lb1", 5*time.Second)

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -127,6 +128,17 @@ type stream struct {
 	// that line was written.
 	maxStall  time.Duration
 	stallFrom time.Time
+	// liveErr is the first error of the live stream (live), for a test
+	// that waits for something else meanwhile (broken).
+	liveErr atomic.Pointer[error]
+}
+
+// broken returns the error that ended the live stream, nil while it runs.
+func (s *stream) broken() error {
+	if e := s.liveErr.Load(); e != nil {
+		return *e
+	}
+	return nil
 }
 
 func dialStream(t *testing.T, p *pair) *stream {
@@ -219,12 +231,15 @@ func (s *stream) live() (stop func(after int) error) {
 			default:
 			}
 			if err := s.step(); err != nil {
+				s.liveErr.Store(&err)
 				done <- err
 				return
 			}
 			time.Sleep(10 * time.Millisecond) // the sender's pace, not a wait for a condition
 		}
-		done <- fmt.Errorf("stream still live after %d steps: the test never stopped it", maxLiveSteps)
+		err := fmt.Errorf("stream still live after %d steps: the test never stopped it", maxLiveSteps)
+		s.liveErr.Store(&err)
+		done <- err
 	}()
 	return func(after int) error {
 		more <- after
@@ -266,14 +281,18 @@ func (f *sipFlow) ask(i int) (string, error) {
 }
 
 // waitSynced waits until the standby's conntrackd holds the owner's
-// connections in its external cache, asked through lb2's conntrackd
-// itself (-e), so a failover test starts from a synced pair.
-func waitSynced(t *testing.T, p *pair) {
+// entry of stream s in its external cache, asked through lb2's conntrackd
+// itself (-e), so a failover test starts from a synced pair. It looks for
+// the stream's own client port: "dport=9000" alone also matched the
+// entries of lb1's health checks (198.18.0.11 to the reals' port 9000),
+// which conntrackd replicates too.
+func waitSynced(t *testing.T, p *pair, s *stream) {
 	t.Helper()
 	conf := p.lab.Host("lb2").Dir + "/state/conntrackd-web/conntrackd.conf"
-	lab.Eventually(t, 5*time.Second, "lb2's conntrackd holds lb1's connections", func() error {
+	want := fmt.Sprintf("sport=%d dport=9000", s.c.LocalAddr().(*net.TCPAddr).Port)
+	lab.Eventually(t, 5*time.Second, "lb2's conntrackd holds lb1's entry of the stream ("+want+")", func() error {
 		out, err := p.lab.Host("lb2").RunFor(2*time.Second, "conntrackd", "-C", conf, "-e")
-		if err != nil || !strings.Contains(string(out), "dport=9000") {
+		if err != nil || !strings.Contains(string(out), want) {
 			return fmt.Errorf("external cache: %v: %.300s", err, out)
 		}
 		return nil
@@ -292,7 +311,7 @@ func TestKernelNATSurvivesCrashFailover(t *testing.T) {
 		t.Fatalf("before the crash: %v", err)
 	}
 	stop := s.live()
-	waitSynced(t, p)
+	waitSynced(t, p, s)
 	crashed := time.Now()
 	p.crashOwner("lb1")
 	p.waitHolds("lb2", 5*time.Second)
@@ -315,7 +334,7 @@ func TestKernelNATSurvivesCrashFailover(t *testing.T) {
 func TestKernelNATSurvivesSwitchover(t *testing.T) {
 	p, d1, s := natStreamPair(t, "lb1")
 	stop := s.live()
-	waitSynced(t, p)
+	waitSynced(t, p, s)
 	before := d1.read(t)
 	start := time.Now()
 	p.hactl("lb1", "standby", "web")
