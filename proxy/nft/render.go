@@ -120,6 +120,10 @@ func exprString(e expr.Any) string {
 	switch e := e.(type) {
 	case *expr.Meta:
 		return fmt.Sprintf("meta load %s => reg %d", metaName(e.Key), e.Register)
+	case *expr.Ct:
+		if e.Key == expr.CtKeySTATE {
+			return fmt.Sprintf("ct load state => reg %d", e.Register)
+		}
 	case *expr.Cmp:
 		return fmt.Sprintf("cmp eq reg %d %s", e.Register, bytesString(e.Data))
 	case *expr.Payload:

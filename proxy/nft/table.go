@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
 )
 
 // ErrNotOurs is returned when a table named TableName exists without
@@ -60,6 +61,27 @@ func (t *Tables) Apply(svcs []Service) error { return t.applyAll(svcs, false) }
 // connection is scheduled; a later Apply removes the table.
 func (t *Tables) ApplyKeepNAT(svcs []Service) error { return t.applyAll(svcs, true) }
 
+// keepConntrack is the one rule of a kept ip table (ApplyKeepNAT): `ct
+// state new`, no verdict. The NAT hooks alone do not keep conntrack on
+// in the namespace: its hooks are held by the expressions that need it
+// (nf_ct_netns_get: dnat, ct), and nat base chains are not among them.
+// With the dnat rules gone and nothing else using conntrack (a balancer
+// with no other ct rule), the kernel stopped tracking, so a real's reply
+// found no entry, left untranslated, with the real's own address, and
+// the client reset the connection (e2e TestKernelNATTakeBack in CI,
+// TestKernelNATRepliesUntracedOldOwner). The rule is added in the same
+// batch that removes the dnat rules, so conntrack never lapses.
+func keepConntrack() []expr.Any {
+	return []expr.Any{
+		&expr.Ct{Register: reg1, Key: expr.CtKeySTATE},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: u32(ctStateNew)},
+	}
+}
+
+// ctStateNew is NF_CT_STATE_BIT(IP_CT_NEW), conntrack's state bit of a
+// connection's first packet (linux nf_conntrack_common.h).
+const ctStateNew = 1 << 3
+
 func (t *Tables) applyAll(svcs []Service, keepNAT bool) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -79,6 +101,7 @@ func (t *Tables) applyAll(svcs []Service, keepNAT bool) error {
 	}
 	if ip == nil && keepNAT {
 		ip = natBase()
+		chainNamed(ip, "prerouting").add(keepConntrack()...)
 	}
 	for _, f := range families {
 		want := ip

@@ -319,3 +319,27 @@ func TestKernelNATTakeBack(t *testing.T) {
 	t.Logf("take-back: lb1 master %v after hactl takeover on lb1, %v after its own release; longest stall of the stream %v",
 		took.Round(time.Millisecond), back.Sub(start).Round(time.Millisecond), s.maxStall.Round(time.Millisecond))
 }
+
+// TestKernelNATRepliesUntracedOldOwner is TestKernelNATRepliesThroughOldOwner
+// with the diagnostics table on lb2, none on lb1: that table's ct rules
+// had kept conntrack on in lb1's namespace, which lb1's kept NAT hooks
+// alone do not (nft.ApplyKeepNAT). Once lb1's dnat rules were gone the
+// kernel stopped tracking there, a real's reply through lb1 left with the
+// real's own address and the client reset the connection (CI:
+// TestKernelNATTakeBack, where lb2's GARP came late).
+func TestKernelNATRepliesUntracedOldOwner(t *testing.T) {
+	p, d2, s := natStreamPair(t, "lb2")
+	pinGateway(t, p, "lb1")
+	stop := s.live()
+	waitSynced(t, p, s)
+	p.hactl("lb1", "standby", "web")
+	p.waitHolds("lb2", 5*time.Second)
+	// 20 of the client's segments through lb2, so 20 replies through lb1
+	// after its release: 200 ms of the stream, inside lb1's 2 s linger.
+	before := d2.read(t)
+	waitCounter(t, d2, s, before, "client-established", 20, 2*time.Second)
+	unpinGateway(t, p)
+	if err := stop(100); err != nil {
+		t.Fatalf("the connection broke while the reals' replies went through the old owner, with no ct rule of the test's there: %v", err)
+	}
+}
