@@ -53,6 +53,12 @@ type env struct {
 	// (Node.successor, Node.inFlight); nil in a dry run.
 	successor func(group string) (holder string, coming bool)
 	inFlight  func(group string, services []string) (int64, error)
+	// forward, peerAlive and config are what a group's handoverForward
+	// uses (Node.forward, Node.peerAlive, Node.config); forward is nil in
+	// a dry run and without nftables.
+	forward   forwarder
+	peerAlive func() bool
+	config    func() *config.Config
 }
 
 // buildGroup makes the resource group of g, in start order, and returns
@@ -74,7 +80,7 @@ func buildGroup(g config.Group, e *env) (*resource.Group, []*vip.VIP, error) {
 			vips = append(vips, v)
 		}
 	}
-	return resource.NewGroup(g.Name, e.withLinger(g, aroundGroup(rs, e.balancer)), resource.Timeouts{}), vips, nil
+	return resource.NewGroup(g.Name, e.withForward(g, e.withLinger(g, aroundGroup(rs, e.balancer))), resource.Timeouts{}), vips, nil
 }
 
 // usesKind reports whether any group of cfg has a resource of kind.

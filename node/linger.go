@@ -26,12 +26,12 @@ import (
 // requests in flight here have been answered: the clients move with the
 // successor's gratuitous ARP, and what this node had accepted finishes.
 //
-// What the linger cannot save: a client that finished its handshake here
+// What the linger alone cannot save: a client that finished its handshake here
 // and sends its request (or anything else) after the successor's
 // gratuitous ARP reached it. That segment goes to the successor, which
 // knows no such connection and resets it ("connection reset by peer").
-// Only the successor can help, by forwarding the segments of flows it saw
-// no SYN of to this node while it lingers (not done yet).
+// Only the successor can help: it forwards the segments of flows it saw
+// no SYN of to this node while it lingers (handoverForward).
 
 // lingerBound bounds that wait, from the start of the release: a
 // successor starts a vip and a balancer in milliseconds and a request in
@@ -171,8 +171,9 @@ func successorIn(st ha.Status, group string) (holder string, coming bool) {
 // inFlight is releaseLinger's count of what is still in flight here for
 // group: the requests and connections of services (Balancer.OpenConns),
 // then the connections in the accept queues of the group's VIPs, which
-// the balancer has not seen yet. Handshakes under way are left out: once
-// the successor holds the group their clients' next segments go there.
+// the balancer has not seen yet, and the handshakes under way on them: a
+// client's next segment that reaches the successor is forwarded here
+// (handoverForward), so those handshakes complete here.
 func (n *Node) inFlight(group string, services []string) (int64, error) {
 	if n.balancer == nil {
 		return 0, nil
@@ -181,6 +182,6 @@ func (n *Node) inFlight(group string, services []string) (int64, error) {
 	if err != nil || open > 0 {
 		return open, err
 	}
-	queued, err := procQueues(heldVIPs(n.config(), []string{group}, services), false)
+	queued, err := procQueues(heldVIPs(n.config(), []string{group}, services), true)
 	return int64(queued), err
 }

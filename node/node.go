@@ -68,6 +68,7 @@ type Node struct {
 	balancer *proxy.Balancer // nil without proxy services, or dry
 	kernel   *kernelServices // nil without nat or dr services, or dry
 	hold     synHold         // SYN hold of drained moves; nil without proxied services, nftables, or dry
+	forward  forwarder       // handover forward of planned moves; nil as hold is
 	holdMu   sync.Mutex      // one held move at a time (standbyDrained)
 	notify   map[string]*script.Notifier
 	checks   []*ping.Check
@@ -248,6 +249,10 @@ func (n *Node) openEnv(cfg *config.Config) (*env, error) {
 	}
 	if hold := openHold(n.log); proxied > 0 && hold != nil {
 		n.hold = hold
+	}
+	if fwd := openForward(n.log); proxied > 0 && fwd != nil {
+		n.forward, e.forward = fwd, fwd
+		e.peerAlive, e.config = n.peerAlive, n.config
 	}
 	kernel, err := vip.OpenNetlink("")
 	if err != nil {
@@ -461,6 +466,12 @@ func (n *Node) close() {
 		// backstop, so that a stopped had never leaves SYNs dropped.
 		if err := n.hold.Release(); err != nil {
 			n.log.Error("removing the SYN hold failed", "err", err)
+		}
+	}
+	if n.forward != nil {
+		// Each group's Stop removed its own; this is the backstop.
+		if err := n.forward.Clear(); err != nil {
+			n.log.Error("removing the handover forward failed", "err", err)
 		}
 	}
 	if n.env != nil {

@@ -7,8 +7,10 @@
 // here; the schedulers rr, wrr and sh and ipvsadm -p persistence are built
 // from numgen, jhash and dynamic maps with timeouts.
 //
-// It owns exactly two tables, both named "hapair": `ip hapair` (nat) and
-// `netdev hapair` (dr, whose base chains hook a device's ingress). Each is
+// It owns two tables named "hapair": `ip hapair` (nat) and `netdev hapair`
+// (dr, whose base chains hook a device's ingress), and two of planned
+// moves: `inet hapair_hold` (Hold, the SYN hold) and `netdev hapair_fwd`
+// (Forward, the successor's forward to a lingering old owner). Each is
 // marked as hapair's by a set named "owner" with a fixed comment; a table of
 // that name without the marker is someone else's and is never touched.
 // Every change (Apply) is one netlink batch, which the kernel applies

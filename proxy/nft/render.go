@@ -139,6 +139,8 @@ func exprString(e expr.Any) string {
 		return fmt.Sprintf("immediate reg %d %s", e.Register, bytesString(e.Data))
 	case *expr.Lookup:
 		switch {
+		case !e.IsDestRegSet && e.Invert:
+			return fmt.Sprintf("lookup reg %d set %s inverted", e.SourceRegister, e.SetName)
 		case !e.IsDestRegSet:
 			return fmt.Sprintf("lookup reg %d set %s", e.SourceRegister, e.SetName)
 		case e.DestRegister == regVerd:
