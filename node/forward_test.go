@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hapair/hapair/ha"
 	"github.com/hapair/hapair/ha/resource"
 	"github.com/hapair/hapair/internal/config"
 	"github.com/hapair/hapair/proxy/nft"
@@ -200,5 +201,27 @@ func TestHandoverForwardOnlyLingering(t *testing.T) {
 	e.forward = nil
 	if rs := e.withForward(fwdConfig.Groups[0], nil); len(rs) != 0 {
 		t.Errorf("a node without nftables got %d resource(s), want no forward", len(rs))
+	}
+}
+
+// A peer that said it is leaving lingers like a live one, for lingerBound
+// after it was last heard.
+func TestPeerMayLinger(t *testing.T) {
+	now := time.Now()
+	cases := []struct {
+		name  string
+		peers []ha.PeerStatus
+		want  bool
+	}{
+		{"alive", []ha.PeerStatus{{Alive: true}}, true},
+		{"leaving just now", []ha.PeerStatus{{Leaving: true, LastHeard: now.Add(-10 * time.Millisecond)}}, true},
+		{"left long ago", []ha.PeerStatus{{Leaving: true, LastHeard: now.Add(-lingerBound)}}, false},
+		{"dead", []ha.PeerStatus{{LastHeard: now}}, false},
+		{"none", nil, false},
+	}
+	for _, c := range cases {
+		if got := peerMayLinger(c.peers, now); got != c.want {
+			t.Errorf("%s: peerMayLinger = %v, want %v", c.name, got, c.want)
+		}
 	}
 }
