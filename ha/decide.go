@@ -325,6 +325,7 @@ func (m *Machine) evaluate(g *group) {
 		m.trackPriority(g)
 	}
 	m.watchRivals(g)
+	m.liftFailedStandby(g)
 	if m.iso {
 		g.waiting = m.isoWhy
 		if g.state == StateMaster {

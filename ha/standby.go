@@ -1,6 +1,9 @@
 package ha
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // StandbyBlock is why `hactl standby` of one group would not hand it to a
 // peer now (StandbyBlocked).
@@ -120,4 +123,28 @@ func (m *Machine) notReadyWhy(g *group, peer string, pg peerGroup) string {
 	}
 	return fmt.Sprintf("%s is not ready to take it: %d %s healthy there, %s, or its persistence table has not caught up (its status says which); %s",
 		peer, pg.healthy, reals(pg.healthy), here, remedy)
+}
+
+// liftFailedStandby lifts g's standby pin when the standby it asked for
+// did not happen: the pin was set while g was held here (standbyAt), the
+// peer it was to move to failed to start it, and no live peer can hold it
+// now, so g stays or comes back here. hb_standby is one move, not a lasting
+// state; a pin kept would hand g to that peer again after each of its
+// failure backoffs (FailBackoff, doubling), moving the group, and cutting
+// its clients, every few seconds for as long as the peer cannot start it
+// (e2e TestStandbyFailedStartLiftsHold: lb2's script fails; node says
+// "standby did not happen"). A pin set while the group was elsewhere only
+// keeps it from coming back, and stays.
+func (m *Machine) liftFailedStandby(g *group) {
+	if !g.standbyPin || g.standbyAt.IsZero() || m.someoneElseCanHold(g) != "" {
+		return
+	}
+	for _, n := range m.peerNames {
+		p := m.peers[n]
+		if pg, ok := p.groups[g.cfg.Name]; ok && p.alive && pg.state == StateFailed {
+			g.standbyPin, g.standbyAt, m.dirty = false, time.Time{}, true
+			m.log(LevelWarn, "", fmt.Sprintf("standby of %s did not happen: %s failed to start it and no live peer can hold it; advertising this node's own priority again", g.cfg.Name, n))
+			return
+		}
+	}
 }

@@ -89,3 +89,73 @@ func TestStandbyBlockedWait(t *testing.T) {
 		t.Errorf("unknown group: StandbyBlocked = %+v", bs)
 	}
 }
+
+// TestStandbyFailedStartNoPingPong: a standby whose taker fails to start
+// the group gives it back here, and the standby pin is lifted then: once
+// the taker's failure backoff is over it must not take the group again
+// (with the pin, lb1 advertised priority 1 below lb2's 100, so every
+// backoff moved the group to lb2 and back, e2e
+// TestStandbyFailedStartLiftsHold).
+func TestStandbyFailedStartNoPingPong(t *testing.T) {
+	m, err := ha.New(ha.Config{Self: "lb1", Nodes: []string{"lb1", "lb2"}, Initdead: time.Second,
+		Keepalive: 100 * time.Millisecond, Groups: []ha.GroupConfig{{Name: "web", Preferred: "lb1"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var starts, stops int
+	step := func(ev ha.Event) {
+		now = now.Add(10 * time.Millisecond)
+		ev.Now = now
+		for _, a := range m.Step(ev) {
+			switch a.Kind {
+			case ha.ActionStart:
+				starts++
+				m.Step(ha.Event{Kind: ha.EventStarted, Now: now, Group: a.Group, OK: true})
+			case ha.ActionStop:
+				stops++
+				m.Step(ha.Event{Kind: ha.EventStopped, Now: now, Group: a.Group, OK: true})
+			}
+		}
+	}
+	peer := func(prio uint8, st ha.State) {
+		step(ha.Event{Kind: ha.EventMessage, Msg: &ha.Message{From: "lb2", Generation: 1, Keepalive: 100 * time.Millisecond,
+			Groups: []ha.GroupState{{Name: "web", Priority: prio, State: st}}}})
+	}
+	step(ha.Event{Kind: ha.EventStart})
+	peer(100, ha.StateStandby)
+	now = now.Add(time.Second)
+	step(ha.Event{Kind: ha.EventTick})
+	if m.State("web") != ha.StateMaster {
+		t.Fatalf("web is %s here, want master", m.State("web"))
+	}
+	peer(100, ha.StateStandby) // alive again after the second without heartbeats
+	step(ha.Event{Kind: ha.EventStandby, Group: "web"})
+	peer(100, ha.StateStarting) // lb2 claims it: released here
+	if m.State("web") != ha.StateStandby || stops != 1 {
+		t.Fatalf("after lb2 claimed web: %s here, %d stops; want standby after 1 stop; %+v", m.State("web"), stops, m.Status())
+	}
+	peer(0, ha.StateFailed) // lb2's start failed: back here
+	if m.State("web") != ha.StateMaster || starts != 2 {
+		t.Fatalf("after lb2's failed start: %s here, %d starts; want master again", m.State("web"), starts)
+	}
+	if st := m.Status().Groups[0]; st.Priority == ha.PriorityStandby {
+		t.Errorf("after the standby did not happen: advertising %d, want this node's own priority again", st.Priority)
+	}
+	// lb2's backoff ends: it advertises 100 again, in standby, for a
+	// while. web stays here.
+	for range 50 {
+		now = now.Add(100 * time.Millisecond)
+		peer(100, ha.StateStandby)
+		step(ha.Event{Kind: ha.EventTick})
+	}
+	if m.State("web") != ha.StateMaster || stops != 1 {
+		t.Errorf("lb2 back in standby after its backoff: web %s here after %d stops, want still master, released once (the standby)", m.State("web"), stops)
+	}
+	// A standby asked again moves it as before.
+	step(ha.Event{Kind: ha.EventStandby, Group: "web"})
+	peer(100, ha.StateStarting)
+	if m.State("web") != ha.StateStandby {
+		t.Errorf("a second standby: web %s here, want standby (released to lb2)", m.State("web"))
+	}
+}
