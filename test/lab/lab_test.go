@@ -307,7 +307,10 @@ func TestProbeAcrossOutage(t *testing.T) {
 	bins := Binaries{Labsrv: p[0], Labprobe: p[1]}
 	l.StartLabsrv(bins)
 	target := fmt.Sprintf("%s:%d", l.Host("backend1").Addr, LabsrvTCPPort)
-	pr := l.StartProbe(bins, "client", target, probe.Options{Count: 100, Interval: 10 * time.Millisecond, Timeout: 200 * time.Millisecond})
+	// 2 s of probes around a 300 ms cut: the partition and heal commands
+	// themselves can take a few hundred ms on a loaded host (CI: the cut
+	// lasted 610 ms and left 1 probe of 100 after it, 39 ok in all).
+	pr := l.StartProbe(bins, "client", target, probe.Options{Count: 200, Interval: 10 * time.Millisecond, Timeout: 200 * time.Millisecond})
 
 	// The probe is a process of its own, which may take longer to start on
 	// a loaded host than the whole schedule below: wait for its first
@@ -351,7 +354,7 @@ func TestProbeAcrossOutage(t *testing.T) {
 	if res.Longest < 200*time.Millisecond || res.Longest > time.Second {
 		t.Errorf("longest outage = %v, want about 300ms (200ms..1s)", res.Longest)
 	}
-	if res.Backends["backend1"] != res.OK || res.OK < 40 {
-		t.Errorf("backends = %v with %d ok, want backend1 only, at least 40", res.Backends, res.OK)
+	if res.Backends["backend1"] != res.OK || res.OK < 80 {
+		t.Errorf("backends = %v with %d ok, want backend1 only, at least 80 (2 s of probes, a cut of 1 s at most)", res.Backends, res.OK)
 	}
 }
