@@ -142,15 +142,17 @@ func TestStandbyFailedStartNoPingPong(t *testing.T) {
 	if st := m.Status().Groups[0]; st.Priority == ha.PriorityStandby {
 		t.Errorf("after the standby did not happen: advertising %d, want this node's own priority again", st.Priority)
 	}
-	// lb2's backoff ends: it advertises 100 again, in standby, for a
-	// while. web stays here.
+	// lb2's backoff ends: it advertises 100 again, in standby. lb2
+	// claims the group only if that beats what lb1 advertises (its
+	// machine's own rule; scenario standby_failed_start runs both): with
+	// the pin kept, lb1's 1 lost and the group moved again.
 	for range 50 {
 		now = now.Add(100 * time.Millisecond)
 		peer(100, ha.StateStandby)
 		step(ha.Event{Kind: ha.EventTick})
 	}
-	if m.State("web") != ha.StateMaster || stops != 1 {
-		t.Errorf("lb2 back in standby after its backoff: web %s here after %d stops, want still master, released once (the standby)", m.State("web"), stops)
+	if st := m.Status().Groups[0]; st.State != ha.StateMaster || st.Priority <= 100 {
+		t.Errorf("lb2 back in standby after its backoff: web %s here advertising %d, want master above lb2's 100", st.State, st.Priority)
 	}
 	// A standby asked again moves it as before.
 	step(ha.Event{Kind: ha.EventStandby, Group: "web"})
