@@ -18,13 +18,16 @@ import (
 // the rest are taken on the next turn.
 const acceptBudget = 64
 
-// closeCheck is how often Serve looks whether its listener was closed.
-// Nothing tells it otherwise: the listener's descriptor is in the loops'
-// epoll sets, not waited on in Go's poller (a goroutine waiting in Accept
-// would be woken for every connection, which is what this saves), and its
-// close takes it out of those sets without an event. The service closes
-// its gate's done channel with the listener, which ends Serve at once;
-// this bounds the wait of a caller that only closes the listener.
+// closeCheck is how often Serve looks whether its listener was closed,
+// when no gate's done channel (SetGate) tells it. Nothing else does: the
+// listener's descriptor is in the loops' epoll sets, not waited on in
+// Go's poller (a goroutine waiting in Accept would be woken for every
+// connection, which is what this saves), and its close takes it out of
+// those sets without an event. A service closes its gate's done channel
+// with the listener, which ends Serve at once, so a service's Serve never
+// polls: 10 wake-ups a second per service were half an idle daemon's CPU
+// (DESIGN.md: under 1% of a core). Only a caller without a gate (tests)
+// gets this bound on its wait.
 const closeCheck = 100 * time.Millisecond
 
 // Serve accepts connections on ln until ln is closed or the gate's done
@@ -67,8 +70,12 @@ func (t *TCPProxy) Serve(ln *net.TCPListener) error {
 		return err
 	}
 	defer s.each((*loopAcceptor).stop)
-	tick := time.NewTicker(closeCheck)
-	defer tick.Stop()
+	var tick <-chan time.Time // nil: never fires
+	if t.gateDone == nil {
+		tk := time.NewTicker(closeCheck)
+		defer tk.Stop()
+		tick = tk.C
+	}
 	for {
 		select {
 		case <-s.closed:
@@ -80,7 +87,7 @@ func (t *TCPProxy) Serve(ln *net.TCPListener) error {
 				return nil
 			}
 			a.l.Post(a.gotSlot)
-		case <-tick.C:
+		case <-tick:
 			if rc.Control(func(uintptr) {}) != nil {
 				return nil
 			}
