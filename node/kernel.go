@@ -48,6 +48,10 @@ type kernelServices struct {
 	// openCT opens the kernel's conntrack table for releaseLiberal; nil
 	// in tests that drive the tables only.
 	openCT func() (conntrackCloser, error)
+
+	// changed is called after a real's health changed (Node.pokeReadiness);
+	// nil in tests. Set before the prober starts, never changed.
+	changed func()
 }
 
 // conntrackCloser is nft.Conntrack with the sockets to close.
@@ -78,8 +82,10 @@ type kernelService struct {
 }
 
 // newKernelServices returns nil when cfg has no nat or dr service.
-func newKernelServices(cfg *config.Config, log *slog.Logger) (*kernelServices, error) {
-	k := &kernelServices{log: log, svcs: map[string]*kernelService{}, lingerFor: natLinger}
+// changed is called after each health change of a real (on a prober
+// goroutine; it must not block); nil for nobody.
+func newKernelServices(cfg *config.Config, log *slog.Logger, changed func()) (*kernelServices, error) {
+	k := &kernelServices{log: log, svcs: map[string]*kernelService{}, lingerFor: natLinger, changed: changed}
 	for _, s := range cfg.Services {
 		if !s.Method.Kernel() {
 			continue
@@ -255,6 +261,9 @@ func kernelSpec(s config.Service, ks *kernelService) nft.Service {
 }
 
 func (k *kernelServices) onHealth(id string, healthy bool, reason string) {
+	if k.changed != nil {
+		defer k.changed() // after the unlock: the reader takes k.mu
+	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	for name, s := range k.svcs {

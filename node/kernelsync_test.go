@@ -325,3 +325,26 @@ func TestNATHandoverIsStoppedFirst(t *testing.T) {
 		t.Errorf("a group with a proxied service only: %d resources, want its own and the proxied activation", len(rs))
 	}
 }
+
+// TestKernelHealthChangeTold: a real's health change reaches the kernel
+// sets and then calls changed (the node reads the readiness on it), after
+// k.mu is free again: the readiness reader takes it.
+func TestKernelHealthChangeTold(t *testing.T) {
+	k, _ := stickyKernel(t)
+	told := 0
+	k.changed = func() {
+		if !k.mu.TryLock() {
+			t.Error("changed called with k.mu held")
+			return
+		}
+		k.mu.Unlock()
+		told++
+	}
+	k.onHealth("web 198.18.0.21:80", true, "")
+	if told != 1 {
+		t.Fatalf("changed called %d times after a health change, want 1", told)
+	}
+	if !k.svcs["web"].healthy[netip.MustParseAddrPort("198.18.0.21:80")] {
+		t.Error("the health change was not stored")
+	}
+}

@@ -72,6 +72,9 @@ type Node struct {
 	holdMu   sync.Mutex      // one held move at a time (standbyDrained)
 	notify   map[string]*script.Notifier
 	checks   []*ping.Check
+	// readinessPoke wakes feedReadiness: a real's health changed, or a
+	// reload changed the services (readiness.go). Buffered (1).
+	readinessPoke chan struct{}
 
 	running   atomic.Bool // set by Start, after Build wrote every field
 	stopRun   context.CancelFunc
@@ -103,7 +106,8 @@ func Build(cfg *config.Config, opts Options) (_ *Node, err error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	log := opts.Logger
-	n := &Node{opts: opts, self: self, cfg: cfg, log: log, started: time.Now(), groups: newGroupSet()}
+	n := &Node{opts: opts, self: self, cfg: cfg, log: log, started: time.Now(), groups: newGroupSet(),
+		readinessPoke: make(chan struct{}, 1)}
 	defer func() {
 		if err != nil {
 			n.Close()
@@ -232,14 +236,14 @@ func (n *Node) openEnv(cfg *config.Config) (*env, error) {
 	}
 	e.successor, e.inFlight = n.successor, n.inFlight
 	if proxied > 0 {
-		b, err := proxy.New(pc, proxy.Options{Logger: n.log.With("component", "balancer"), OnFailure: n.serviceFailed})
+		b, err := proxy.New(pc, proxy.Options{Logger: n.log.With("component", "balancer"), OnFailure: n.serviceFailed, OnHealth: n.pokeReadiness})
 		if err != nil {
 			return nil, fmt.Errorf("starting balancer: %w", err)
 		}
 		n.balancer, e.balancer = b, b
 	}
 	if len(e.kernelNames) > 0 {
-		k, err := newKernelServices(cfg, n.log.With("component", "kernel"))
+		k, err := newKernelServices(cfg, n.log.With("component", "kernel"), n.pokeReadiness)
 		if err != nil {
 			return nil, fmt.Errorf("kernel services: %w", err)
 		}

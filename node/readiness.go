@@ -11,10 +11,19 @@ import (
 	"github.com/hapair/hapair/proxy"
 )
 
-// readinessEvery is how often the balancer's health and the persistence
-// sync are read for auto_failback's readiness gate: a few times per check
-// interval of the e2e and deploy configs, and well under a failback hold.
+// readinessEvery is how often the persistence sync is read for
+// auto_failback's readiness gate, while a gated group's services have a
+// table the sync carries: a few times per check interval of the e2e and
+// deploy configs, and well under a failback hold. The sync's progress
+// tells nobody when it changes; the reals' health does (pokeReadiness).
 const readinessEvery = 100 * time.Millisecond
+
+// readinessBackstop is how often the readiness is read when nothing but
+// health changes and reloads, which poke it, can change it. It only
+// bounds the cost of a poke this file's callers forgot: polling at
+// readinessEvery was 10 wake-ups a second of an idle daemon, over half of
+// its CPU (DESIGN.md: under 1% of a core).
+const readinessBackstop = time.Second
 
 // readinessReport is what the machine was last told of one group.
 type readinessReport struct {
@@ -46,10 +55,17 @@ func (n *Node) feedReadiness(ctx context.Context) {
 		return // nothing to read: no balancer in an active-passive group
 	}
 	last := map[string]readinessReport{}
-	t := time.NewTicker(readinessEvery)
+	every := time.Duration(0)
+	t := time.NewTicker(readinessBackstop)
 	defer t.Stop()
 	for {
 		cfg := n.config()
+		// A reload may add or drop the sync's tables: pace for the config
+		// in force.
+		if d := readinessPace(cfg, gated, n.sync != nil); d != every {
+			every = d
+			t.Reset(d)
+		}
 		owners := map[string]string{}
 		for _, g := range n.agent.Status().Groups {
 			owners[g.Name] = g.Owner
@@ -69,8 +85,36 @@ func (n *Node) feedReadiness(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-n.readinessPoke:
 		}
 	}
+}
+
+// pokeReadiness tells feedReadiness to read the readiness now: a real's
+// health changed (the balancer's and the kernel services' OnHealth) or a
+// reload changed the services. It never blocks; pokes while one is
+// pending are one.
+func (n *Node) pokeReadiness() {
+	select {
+	case n.readinessPoke <- struct{}{}:
+	default:
+	}
+}
+
+// readinessPace is how often feedReadiness reads the readiness of the
+// gated groups under cfg: readinessEvery while one of them has services
+// whose table the sync (haveSync) carries, whose progress nothing
+// announces; readinessBackstop otherwise, the rest being poked.
+func readinessPace(cfg *config.Config, gated map[string]bool, haveSync bool) time.Duration {
+	if !haveSync {
+		return readinessBackstop
+	}
+	for _, g := range cfg.Groups {
+		if gated[g.Name] && syncedAmong(cfg, groupServices(g)) {
+			return readinessEvery
+		}
+	}
+	return readinessBackstop
 }
 
 // readiness is g's readiness here, owner holding it as the machine sees it.

@@ -76,3 +76,47 @@ func TestFailbackMinHealthyNeedsRestart(t *testing.T) {
 		t.Errorf("restartReasons = %q, want the failback_min_healthy change named", got)
 	}
 }
+
+// TestReadinessPace: the readiness is polled at readinessEvery only while
+// a gated group has a table the persistence sync carries (its progress
+// announces nothing); otherwise a health change or a reload pokes it and
+// the poll is a backstop.
+func TestReadinessPace(t *testing.T) {
+	web := config.Group{Name: "web", Resources: []config.Resource{
+		{Kind: config.KindBalancer, Balancer: &config.Balancer{Services: []string{"http"}}}}}
+	plain := &config.Config{Groups: []config.Group{web}, Services: []config.Service{{Name: "http"}}}
+	sticky := &config.Config{Groups: []config.Group{web}, Services: []config.Service{{Name: "http", Persistent: time.Minute}}}
+	gated := map[string]bool{"web": true}
+	for _, c := range []struct {
+		name     string
+		cfg      *config.Config
+		gated    map[string]bool
+		haveSync bool
+		want     time.Duration
+	}{
+		{"no synced table", plain, gated, true, readinessBackstop},
+		{"synced table, no sync open", sticky, gated, false, readinessBackstop},
+		{"synced table of a gated group", sticky, gated, true, readinessEvery},
+		{"synced table of an ungated group", sticky, map[string]bool{}, true, readinessBackstop},
+	} {
+		if got := readinessPace(c.cfg, c.gated, c.haveSync); got != c.want {
+			t.Errorf("%s: readinessPace = %v, want %v", c.name, got, c.want)
+		}
+	}
+	if readinessBackstop <= readinessEvery {
+		t.Errorf("readinessBackstop %v not above readinessEvery %v", readinessBackstop, readinessEvery)
+	}
+}
+
+// TestPokeReadiness: pokes while one is pending are one, and never block,
+// also on a Node built without the channel (tests' &Node{}).
+func TestPokeReadiness(t *testing.T) {
+	n := &Node{readinessPoke: make(chan struct{}, 1)}
+	n.pokeReadiness()
+	n.pokeReadiness()
+	if len(n.readinessPoke) != 1 {
+		t.Fatalf("%d pokes pending, want 1", len(n.readinessPoke))
+	}
+	<-n.readinessPoke
+	(&Node{}).pokeReadiness() // no channel: returns
+}

@@ -90,6 +90,7 @@ func (n *Node) reload(ctx context.Context, dry bool) ([]string, error) {
 	n.mu.Lock()
 	n.cfg = next
 	n.mu.Unlock()
+	n.pokeReadiness() // the services, or their reals, may have changed
 	n.log.Info("config reloaded", "changes", len(p.lines))
 	return p.lines, nil
 }

@@ -22,15 +22,21 @@ type Options struct {
 	// and the reason: the node hands the group that activates it over.
 	// nil: logged only.
 	OnFailure func(service, reason string)
+	// OnHealth is called (on a health-check goroutine) after a real's
+	// health changed and the pools took it in, so a caller that reads
+	// the health from Snapshot learns when to read it again instead of
+	// polling. It must not block. nil: nobody is told.
+	OnHealth func()
 }
 
 // Balancer owns a node's virtual services. Its methods are safe for
 // concurrent use.
 type Balancer struct {
-	log       *slog.Logger
-	clock     clock.Clock
-	prober    *check.Prober
-	onFailure func(service, reason string)
+	log        *slog.Logger
+	clock      clock.Clock
+	prober     *check.Prober
+	onFailure  func(service, reason string)
+	healthHook func()
 
 	jobsMu sync.Mutex
 	jobs   map[string]jobRef // prober job id -> real
@@ -61,7 +67,7 @@ func New(cfg Config, opts Options) (*Balancer, error) {
 		opts.Rand = rand.New(rand.NewPCG(seed, seed>>32|1))
 	}
 	b := &Balancer{
-		log: opts.Logger, clock: opts.Clock, rng: opts.Rand, onFailure: opts.OnFailure,
+		log: opts.Logger, clock: opts.Clock, rng: opts.Rand, onFailure: opts.OnFailure, healthHook: opts.OnHealth,
 		services:   make(map[string]*service),
 		wantActive: make(map[string]bool),
 		draining:   make(map[string]bool),

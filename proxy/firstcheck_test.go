@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,12 +22,13 @@ func TestFirstCheckAtStart(t *testing.T) {
 	a, c := proxytest.HTTP(t, "a"), proxytest.HTTP(t, "c")
 	var logs testkit.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	var told atomic.Int32 // OnHealth calls: the node reads the readiness on them
 	b := newBalancer(t, Config{Services: []ServiceConfig{{
 		Name: "web", Listen: proxytest.ClosedPort(t), Mode: "http",
 		Check: check.Spec{Type: "negotiate", Request: "/status", Receive: regexp.MustCompile("^ok$"),
 			Interval: time.Hour, Timeout: time.Second, Rise: 2, Fall: 1},
 		Reals: reals(a, c),
-	}}}, Options{Logger: log})
+	}}}, Options{Logger: log, OnHealth: func() { told.Add(1) }})
 	testkit.WaitFor(t, "both reals checked and up", func() bool {
 		st := svcStatus(t, b, "web")
 		up := 0
@@ -37,6 +39,10 @@ func TestFirstCheckAtStart(t *testing.T) {
 		}
 		return up == 2
 	})
+	// Each real's first check turned it healthy; OnHealth runs after the
+	// status is stored, so it has run by the time Status says so, or runs
+	// right after.
+	testkit.WaitFor(t, "OnHealth called for both reals", func() bool { return told.Load() == 2 })
 	out := logs.String()
 	if strings.Contains(out, "level=WARN") {
 		t.Errorf("start logged a warning:\n%s", out)

@@ -85,6 +85,9 @@ func (b *Balancer) onHealth(id string, healthy bool, reason string) {
 	}
 	ref.r.healthy.Store(healthy)
 	ref.s.healthChanged(ref.r, healthy, reason)
+	if b.healthHook != nil {
+		b.healthHook()
+	}
 }
 
 // healthReason is the table's health detail for r.
