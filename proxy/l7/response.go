@@ -93,7 +93,11 @@ func parseResponse(head []byte, h *respHead) error {
 			h.chunked = true
 			continue
 		case is(name, "Connection"):
-			for _, opt := range bytes.Split(value, []byte(",")) {
+			// Cut, not bytes.Split: no slice allocated per response (every
+			// answer of nginx says "Connection: keep-alive").
+			for rest, more := value, true; more; {
+				var opt []byte
+				opt, rest, more = bytes.Cut(rest, []byte(","))
 				switch opt = bytes.Trim(opt, " \t"); {
 				case is(opt, "close"):
 					h.close = true
