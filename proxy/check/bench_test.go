@@ -142,6 +142,11 @@ func BenchmarkProber1000Connect(b *testing.B) {
 	cpu, wall := cpuTime()-cpu0, time.Since(wall0)
 	checks1, healthy := count()
 	if healthy != 1000 {
+		for i := range 1000 {
+			if st, _ := p.Status(fmt.Sprint(i)); !st.Healthy {
+				b.Log(i, st.Reason)
+			}
+		}
 		b.Errorf("%d of 1000 jobs healthy, want all", healthy)
 	}
 	b.ReportMetric(100*cpu.Seconds()/wall.Seconds(), "%core")
