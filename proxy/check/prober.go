@@ -296,7 +296,12 @@ func (p *Prober) probe(j *job, c Checker, target netip.AddrPort) {
 		j.next = now
 	}
 	heap.Push(&p.due, j)
-	p.poke()
+	if p.due[0] == j {
+		// The scheduler waits for an earlier job otherwise: its timer
+		// covers this one, and a wake-up per check would cost a thread
+		// hand-off each.
+		p.poke()
+	}
 	p.mu.Unlock()
 	if changed && p.cfg.OnChange != nil {
 		p.cfg.OnChange(j.ID, healthy, reason)
