@@ -33,6 +33,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -82,6 +83,11 @@ func main() {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 		defer cancel()
+		// SIGTERM or ^C ends the run through its context, so the deferred
+		// stops reach every process group (nginx and HAProxy workers:
+		// Pdeathsig only reaches the masters this program started).
+		ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+		defer stop()
 		err = run(ctx)
 	}
 	if err != nil {
@@ -99,7 +105,25 @@ func reexecPinned() error {
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.Env = append(os.Environ(), "HAPAIR_BENCH_PINNED=1")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	return cmd.Run()
+	// Pass SIGTERM and ^C on to the pinned run, which stops its children
+	// then; dying first would SIGKILL it (Pdeathsig) with nginx's workers
+	// left running.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sig)
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	for {
+		select {
+		case err := <-done:
+			return err
+		case s := <-sig:
+			_ = cmd.Process.Signal(s) // by PID: the child started here
+		}
+	}
 }
 
 // pinned reports whether this program was re-run on CPU 0 and so runs the
