@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"sync"
 	"syscall"
 	"unsafe"
 
@@ -14,13 +15,13 @@ import (
 )
 
 // Acceptor accepts a listener's connections as descriptors. It is for one
-// goroutine at a time.
+// goroutine at a time (Close excepted).
 //
 // The listener's descriptor is used inside its RawConn's Control, which
 // holds it open: a Close by the listener's owner cannot hand its number to
 // another socket under us. A listener's RawConn cannot wait (its Read
-// fails with EINVAL), so when the queue is empty Accept waits in the
-// listener's own Accept and takes that connection the slow way (Detach).
+// fails with EINVAL), so when the queue is empty Accept waits on an epoll
+// instance of its own that holds the listener (wait_linux.go).
 type Acceptor struct {
 	ln   *net.TCPListener
 	rc   syscall.RawConn
@@ -28,6 +29,10 @@ type Acceptor struct {
 	from netip.AddrPort
 	err  error
 	f    func(uintptr) // a.accept, made once so that a call allocates nothing
+
+	mu     sync.Mutex
+	w      *waiter // made by the first wait
+	closed bool    // Close was called
 }
 
 // New returns an Acceptor for ln, which stays the caller's (closing it
@@ -42,30 +47,26 @@ func New(ln *net.TCPListener) (*Acceptor, error) {
 	return a, nil
 }
 
-// Accept returns the next connection's socket (non-blocking, close-on-exec)
-// and the client's address, waiting while none is queued. A queued
-// connection has no socket option set; one that was waited for has those
-// the net package sets (TCP_NODELAY, keepalive). Errors are the net
-// package's for the listener (one that wraps net.ErrClosed once it is
-// closed; a net.Error whose Timeout is true after its deadline) or an
+// Accept returns the next connection's socket (non-blocking, close-on-exec,
+// no socket option set) and the client's address, waiting while none is
+// queued. Errors are net.ErrClosed (or one wrapping it) once the listener
+// or a is closed (a listener closed while Accept waits is noticed within
+// closeCheck; a's Close at once), or an
 // *os.SyscallError (accept4's EMFILE and the like, after which accepting
-// may be tried again).
+// may be tried again). The listener's deadline does not apply.
 func (a *Acceptor) Accept() (int, netip.AddrPort, error) {
-	fd, from, err := a.TryAccept()
-	if err != unix.EAGAIN {
-		return fd, from, err
+	if a.isClosed() {
+		return -1, netip.AddrPort{}, net.ErrClosed
 	}
-	c, err := a.ln.AcceptTCP()
-	if err != nil {
-		return -1, netip.AddrPort{}, err
+	for {
+		fd, from, err := a.TryAccept()
+		if err != unix.EAGAIN {
+			return fd, from, err
+		}
+		if err := a.wait(); err != nil {
+			return -1, netip.AddrPort{}, err
+		}
 	}
-	from = netip.AddrPort{}
-	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
-		ap := ta.AddrPort()
-		from = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-	}
-	fd, err = Detach(c)
-	return fd, from, err
 }
 
 // TryAccept is Accept without the wait: unix.EAGAIN when no connection
@@ -109,33 +110,6 @@ func (a *Acceptor) accept(lfd uintptr) {
 		}
 		return
 	}
-}
-
-// Detach takes c's socket out of the net package: it returns a duplicate
-// descriptor (same open socket, still non-blocking) and closes c, which
-// also takes the socket out of Go's poller. The caller owns the result.
-// (File would do the same and more: it registers the copy with the poller
-// again.)
-func Detach(c *net.TCPConn) (int, error) {
-	rc, err := c.SyscallConn()
-	if err != nil {
-		_ = c.Close()
-		return -1, err
-	}
-	fd := -1
-	var derr error
-	if err := rc.Control(func(s uintptr) {
-		fd, derr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0)
-	}); err != nil {
-		derr = err
-	}
-	if derr != nil {
-		_ = c.SetLinger(0)
-		_ = c.Close()
-		return -1, os.NewSyscallError("fcntl", derr)
-	}
-	_ = c.Close()
-	return fd, nil
 }
 
 // port converts a sockaddr's port (network byte order) to a number.

@@ -2,6 +2,7 @@ package accept
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"testing"
@@ -48,7 +49,7 @@ func checkAccepted(t *testing.T, fd int, from netip.AddrPort, c net.Conn) {
 }
 
 // A queued connection is taken with accept4, one that comes while Accept
-// waits through the listener's Accept; both as descriptors.
+// waits (on the Acceptor's epoll instance) too; both as descriptors.
 func TestAccept(t *testing.T) {
 	ln, a := listen(t)
 	if _, _, err := a.TryAccept(); err != unix.EAGAIN {
@@ -93,5 +94,69 @@ func TestAcceptClosed(t *testing.T) {
 	testkit.AwaitError(t, "Accept waiting when its listener closed", got, net.ErrClosed)
 	if _, _, err := a.Accept(); !errors.Is(err, net.ErrClosed) {
 		t.Errorf("Accept after Close = %v, want net.ErrClosed", err)
+	}
+}
+
+// Accept waits again after each connection it took: the edge the
+// listener's next connection makes wakes it every time, also after a wait
+// that found two queued.
+func TestAcceptRearms(t *testing.T) {
+	ln, a := listen(t)
+	got := make(chan error)
+	for i := range 20 {
+		go func() {
+			fd, _, err := a.Accept()
+			if err == nil {
+				unix.Close(fd)
+			}
+			got <- err
+		}()
+		n := 1 + i%2 // every other round two arrive at once
+		for range n {
+			c, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+		}
+		testkit.AwaitError(t, fmt.Sprintf("Accept %d", i), got, nil)
+		if n == 2 {
+			fd, _, err := a.Accept()
+			if err != nil {
+				t.Fatalf("Accept of the second queued connection in round %d: %v", i, err)
+			}
+			unix.Close(fd)
+		}
+	}
+}
+
+// Close ends a waiting Accept at once with net.ErrClosed (the listener
+// stays open), and every Accept after it.
+func TestAcceptorClose(t *testing.T) {
+	// Without Close's wake-up, Accept would wait this long.
+	defer func(d time.Duration) { closeCheck = d }(closeCheck)
+	closeCheck = time.Hour
+	ln, a := listen(t)
+	got := make(chan error, 1)
+	go func() { _, _, err := a.Accept(); got <- err }()
+	testkit.WaitFor(t, "Accept waiting", func() bool {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return a.w != nil
+	})
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	testkit.AwaitError(t, "Accept waiting when its Acceptor closed", got, net.ErrClosed)
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatalf("dialling the listener after the Acceptor closed: %v", err)
+	}
+	defer c.Close()
+	if _, _, err := a.Accept(); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("Accept after Close = %v, want net.ErrClosed", err)
+	}
+	if err := a.Close(); err != nil {
+		t.Errorf("second Close = %v", err)
 	}
 }

@@ -147,6 +147,7 @@ type Proxy struct {
 	shutting       atomic.Bool
 	conns          connset.Set[*clientConn]
 	lns            connset.Set[net.Listener]
+	acceptors      connset.Set[*accept.Acceptor]
 	// The slow path: srv serves the connections handed to slowLn.
 	slowLn   *chanListener
 	slowOnce sync.Once
@@ -271,16 +272,34 @@ func (p *Proxy) Serve(ln net.Listener) error {
 // accept4(2) and served as clientSocks, outside the net package (sock.go).
 // Admission is gateListener's.
 func (p *Proxy) serveRaw(acc *accept.Acceptor) error {
+	// A waiting Accept ends when the listener closes, but notices that
+	// only within a while (package accept): closing the proxy's listeners
+	// or the gate's done channel (the service's end) ends it at once.
+	defer acc.Close()
+	if !p.acceptors.Add(acc) {
+		return nil // closed meanwhile
+	}
+	defer p.acceptors.Remove(acc)
+	if p.gateDone != nil {
+		served := make(chan struct{})
+		defer close(served)
+		go func() {
+			select {
+			case <-p.gateDone:
+				_ = acc.Close()
+			case <-served:
+			}
+		}()
+	}
 	for {
 		if !p.gate.Acquire(p.gateDone) {
 			return nil
 		}
 		fd, from, err := acc.TryAccept()
 		if err == unix.EAGAIN {
-			// Waiting costs a connection the net package's accept and a
-			// Detach (several µs, a quarter of all accepts in the bench):
-			// let the connections being served run first, which often
-			// takes long enough for the next one to come.
+			// Let the connections being served run first, which often
+			// takes long enough for the next one to come, rather than
+			// park and be woken for it.
 			runtime.Gosched()
 			fd, from, err = acc.Accept()
 		}
@@ -330,6 +349,9 @@ func (p *Proxy) closeListeners() {
 	p.stopIdleWorkers()
 	for _, ln := range p.lns.Close() {
 		_ = ln.Close()
+	}
+	for _, acc := range p.acceptors.Close() {
+		_ = acc.Close()
 	}
 	p.conns.Close()
 }
