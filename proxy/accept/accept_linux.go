@@ -30,9 +30,10 @@ type Acceptor struct {
 	err  error
 	f    func(uintptr) // a.accept, made once so that a call allocates nothing
 
-	mu     sync.Mutex
-	w      *waiter // made by the first wait
-	closed bool    // Close was called
+	mu        sync.Mutex
+	w         *waiter // made by the first wait
+	closed    bool    // Close was called
+	closeTold bool    // CloseWithListener: no closeCheck
 }
 
 // New returns an Acceptor for ln, which stays the caller's (closing it
@@ -51,7 +52,7 @@ func New(ln *net.TCPListener) (*Acceptor, error) {
 // no socket option set) and the client's address, waiting while none is
 // queued. Errors are net.ErrClosed (or one wrapping it) once the listener
 // or a is closed (a listener closed while Accept waits is noticed within
-// closeCheck; a's Close at once), or an
+// closeCheck, unless CloseWithListener; a's Close at once), or an
 // *os.SyscallError (accept4's EMFILE and the like, after which accepting
 // may be tried again). The listener's deadline does not apply.
 func (a *Acceptor) Accept() (int, netip.AddrPort, error) {

@@ -160,3 +160,41 @@ func TestAcceptorClose(t *testing.T) {
 		t.Errorf("second Close = %v", err)
 	}
 }
+
+// TestAcceptorCloseWithListener: an Acceptor told that its caller closes
+// it with the listener does not look for the listener's close every
+// closeCheck (a wake-up each, of an idle service): with closeCheck at
+// 1 ms, closing only the listener leaves Accept waiting 50 of those
+// later, and Close ends it at once. Without CloseWithListener the same
+// close ends Accept (the control).
+func TestAcceptorCloseWithListener(t *testing.T) {
+	defer func(d time.Duration) { closeCheck = d }(closeCheck)
+	closeCheck = time.Millisecond
+	waiting := func(a *Acceptor) func() bool {
+		return func() bool {
+			a.mu.Lock()
+			defer a.mu.Unlock()
+			return a.w != nil
+		}
+	}
+
+	ln, a := listen(t)
+	got := make(chan error, 1)
+	go func() { _, _, err := a.Accept(); got <- err }()
+	testkit.WaitFor(t, "Accept waiting", waiting(a))
+	ln.Close()
+	testkit.AwaitError(t, "Accept of a closed listener, without CloseWithListener", got, net.ErrClosed)
+
+	ln, a = listen(t)
+	a.CloseWithListener()
+	go func() { _, _, err := a.Accept(); got <- err }()
+	testkit.WaitFor(t, "Accept waiting", waiting(a))
+	ln.Close()
+	select {
+	case err := <-got:
+		t.Fatalf("Accept returned %v after its listener closed, though told to wait for Close", err)
+	case <-time.After(50 * closeCheck): // a window of 50 closeChecks, not a wait for a condition
+	}
+	a.Close()
+	testkit.AwaitError(t, "Accept when its Acceptor closed", got, net.ErrClosed)
+}

@@ -281,6 +281,7 @@ func (p *Proxy) serveRaw(acc *accept.Acceptor) error {
 	}
 	defer p.acceptors.Remove(acc)
 	if p.gateDone != nil {
+		acc.CloseWithListener() // the service closes its gate's done channel with the listener
 		served := make(chan struct{})
 		defer close(served)
 		go func() {
