@@ -250,10 +250,11 @@ func (p *Proxy) closeIdle(all bool) {
 }
 
 // lastWrite marks the client writer's next flush as the last answer
-// before the connection closes (clientSock.lastWrite).
+// before the connection closes (clientSock.lastWrite), a clean close when
+// the client asked for it, sent no body and nothing more is buffered.
 func (cc *clientConn) lastWrite() {
 	if s, ok := cc.c.Conn.(*clientSock); ok {
-		s.lastWrite()
+		s.lastWrite(!cc.h.keepOpen() && cc.h.length == 0 && cc.br.Buffered() == 0)
 	}
 }
 

@@ -53,8 +53,10 @@ type clientSock struct {
 	nodelay  atomic.Bool
 	// last is set by lastWrite and read by the next Write (the writer's
 	// own); corked says that Write left its tail in the kernel for the
-	// FIN to carry.
+	// FIN to carry; clean, set with last, that close(2) alone may send
+	// that FIN.
 	last   bool
+	clean  bool
 	corked atomic.Bool
 
 	mu    sync.Mutex
@@ -91,11 +93,12 @@ func (s *clientSock) release() {
 	if s.ref.Add(-2) != 1 {
 		return
 	}
-	if s.corked.Load() {
+	if s.corked.Load() && !s.clean {
 		// The FIN goes with the answer (coalesced) before close(2),
 		// which sends an RST instead when the client sent bytes not
 		// read: the answer must be out before that, as it would be
-		// without MSG_MORE.
+		// without MSG_MORE. A clean close needs no shutdown: close(2)
+		// with nothing unread sends the same FIN with the answer.
 		_, _ = rawio.Call(unix.SYS_SHUTDOWN, uintptr(s.fd), unix.SHUT_WR, 0, 0, 0, 0)
 	}
 	if s.file != nil {
@@ -242,7 +245,16 @@ func (s *clientSock) write(p []byte) (int, error) {
 // and data and FIN reach the client in one segment rather than two (one
 // loopback or NIC transmit, and one wake-up of the client, less). A Read
 // or Write that comes instead pushes the tail out first (uncork).
-func (s *clientSock) lastWrite() { s.last = true }
+//
+// clean says the client will send nothing more (it asked for the close,
+// sent no body, and nothing of a next request is buffered): then
+// close(2) alone sends the FIN, without the shutdown(2) that guards an
+// answer from the reset of unread bytes (one system call of about eight
+// per connection; in the bench's HTTP close cell it bought 1.12x req/s
+// and 0.93x CPU per request). This is nginx's choice too: it lingers
+// only when the client may send more. A client that sends more anyway
+// gets a reset, with the answer at risk.
+func (s *clientSock) lastWrite(clean bool) { s.last, s.clean = true, clean }
 
 // uncork sends what a Write after lastWrite left in the kernel (setting
 // TCP_NODELAY pushes pending segments, tcp(7)).

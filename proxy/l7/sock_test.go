@@ -263,15 +263,16 @@ func TestSockNoDescriptorLeak(t *testing.T) {
 }
 
 // The answer after lastWrite waits in the kernel for the FIN: Close sends
-// both; a Read that comes instead of Close sends the answer first.
+// both, with shutdown(2) or, for a clean close, close(2) alone; a Read
+// that comes instead of Close sends the answer first.
 func TestSockLastWrite(t *testing.T) {
-	for _, then := range []string{"close", "read"} {
+	for _, then := range []string{"close", "clean close", "read"} {
 		s, c := sockPair(t)
 		if then == "read" {
 			io.WriteString(c, "x") // the Read must not wait: a wait sets TCP_NODELAY, which pushes too
 			waitReadable(t, s.fd)
 		}
-		s.lastWrite()
+		s.lastWrite(then == "clean close")
 		if _, err := s.Write([]byte("answer")); err != nil {
 			t.Fatal(err)
 		}
@@ -282,7 +283,7 @@ func TestSockLastWrite(t *testing.T) {
 			t.Errorf("%d bytes left unsent in the kernel, want the answer's %d (MSG_MORE)", n, len("answer"))
 		}
 		done := make(chan error, 1)
-		if then == "close" {
+		if then != "read" {
 			done <- s.Close()
 		} else {
 			_, err := s.Read(make([]byte, 1))
@@ -296,9 +297,9 @@ func TestSockLastWrite(t *testing.T) {
 		if _, err := io.ReadFull(c, got); err != nil || string(got) != "answer" {
 			t.Fatalf("then %s: client read %q, %v", then, got, err)
 		}
-		if then == "close" {
+		if then != "read" {
 			if _, err := c.Read(make([]byte, 1)); err != io.EOF {
-				t.Errorf("client read after the answer = %v, want EOF", err)
+				t.Errorf("then %s: client read after the answer = %v, want EOF", then, err)
 			}
 		} else {
 			c.Close()
@@ -330,7 +331,7 @@ func TestSockLastWriteBeforeReset(t *testing.T) {
 	s, c := sockPair(t)
 	io.WriteString(c, "unread")
 	waitReadable(t, s.fd)
-	s.lastWrite()
+	s.lastWrite(false)
 	if _, err := s.Write([]byte("answer")); err != nil {
 		t.Fatal(err)
 	}
