@@ -62,6 +62,7 @@ func New(cfg Config, opts Options) (*Balancer, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	opts.Clock = clock.Or(opts.Clock)
+	tuneProcs()
 	if opts.Rand == nil {
 		seed := uint64(opts.Clock.Now().UnixNano())
 		opts.Rand = rand.New(rand.NewPCG(seed, seed>>32|1))

@@ -135,10 +135,12 @@ var (
 )
 
 // pick returns a loop for a new Pair, starting the loops on first use:
-// one per GOMAXPROCS, each Pair to the next in turn.
+// one per CPU the process may run on (at most GOMAXPROCS), each Pair to
+// the next in turn. Not one per P: the balancer runs with a second P on
+// a single CPU (proxy's minProcs), for Go's poller, not for more loops.
 func pick() (*Loop, error) {
 	loopsOnce.Do(func() {
-		for range runtime.GOMAXPROCS(0) {
+		for range loopCount() {
 			l, err := newLoop()
 			if err != nil {
 				loopsErr = err
@@ -151,6 +153,17 @@ func pick() (*Loop, error) {
 		return nil, loopsErr
 	}
 	return loops[int(nextLoop.Add(1))%len(loops)], nil
+}
+
+// loopCount is the number of CPUs in the process's affinity, at most
+// GOMAXPROCS (GOMAXPROCS when the affinity cannot be read).
+func loopCount() int {
+	n := runtime.GOMAXPROCS(0)
+	var set unix.CPUSet
+	if unix.SchedGetaffinity(0, &set) == nil && set.Count() > 0 {
+		n = min(n, set.Count())
+	}
+	return n
 }
 
 // eventfdSlot marks the eventfd's epoll event (no Pair has this slot).

@@ -27,7 +27,7 @@ type Reg struct {
 const sockSide = 2
 
 // Pick returns a loop, the next in turn (as New picks for a Pair),
-// creating the loops, one per GOMAXPROCS, on first use. Its error is
+// creating the loops, one per CPU (loopCount), on first use. Its error is
 // epoll_create1's or eventfd's.
 func Pick() (*Loop, error) { return pick() }
 

@@ -7,8 +7,9 @@ import (
 
 // The two nginx configs below and HAProxy's (package benchconf, shared
 // with the kernel bench) give each proxy the same cores (as many threads
-// or worker processes as it may use, proxyCPUs: 1 when pinned; Go's
-// GOMAXPROCS follows the CPU affinity), round robin over the same
+// or worker processes as it may use, proxyCPUs: 1 when pinned; hapair's
+// process has that CPU affinity, with GOMAXPROCS at least 2: proxy.New
+// raises it), round robin over the same
 // two backends, keep-alive to the backends in HTTP mode, X-Forwarded-For,
 // and no health checks (hapair's side runs none either).
 

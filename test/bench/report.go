@@ -85,7 +85,7 @@ func printTable(w io.Writer, cells []cell, res map[cell]map[string][]sample) {
 	if pinned() {
 		place = "pinned: load generator on CPU 0, proxies and backends on CPU 1"
 	}
-	fmt.Fprintf(w, "\n%d rounds × %v per target, interleaved; wrk -t%d -c%d; %s; each proxy %d core(s) (HAProxy nbthread, nginx worker_processes, hapair GOMAXPROCS); load average after: %s\n",
+	fmt.Fprintf(w, "\n%d rounds × %v per target, interleaved; wrk -t%d -c%d; %s; each proxy %d core(s) (HAProxy nbthread, nginx worker_processes, hapair its CPU affinity, GOMAXPROCS at least 2: proxy.New raises it); load average after: %s\n",
 		*rounds, *duration, *threads, *conns, place, proxyCPUs(), loadAvg())
 	fmt.Fprintln(tw, "cell\ttarget\treq/s median\tmin–max\tp50\tp99\tproxy CPU %\tCPU µs/req\tRSS MiB\terrors\t")
 	for _, c := range cells {
