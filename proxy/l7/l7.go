@@ -268,6 +268,10 @@ func (p *Proxy) Serve(ln net.Listener) error {
 	}
 }
 
+// acceptRun bounds the connections serveRaw accepts in a row before it
+// lets the others run.
+const acceptRun = 16
+
 // serveRaw is Serve for a TCP listener: its connections are taken with
 // accept4(2) and served as clientSocks, outside the net package (sock.go).
 // Admission is gateListener's.
@@ -292,12 +296,21 @@ func (p *Proxy) serveRaw(acc *accept.Acceptor) error {
 			}
 		}()
 	}
+	run := 0
 	for {
 		if !p.gate.Acquire(p.gateDone) {
 			return nil
 		}
+		if run++; run > acceptRun {
+			// A burst of new clients waits behind the connections being
+			// served, as an event loop bounds its accepts per turn
+			// (HAProxy's tune.maxaccept).
+			run = 0
+			runtime.Gosched()
+		}
 		fd, from, err := acc.TryAccept()
 		if err == unix.EAGAIN {
+			run = 0
 			// Let the connections being served run first, which often
 			// takes long enough for the next one to come, rather than
 			// park and be woken for it.
