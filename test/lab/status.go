@@ -21,13 +21,17 @@ type Service struct {
 
 // Real is one real server of a Service.
 type Real struct {
-	Address   string `json:"address"`
-	Pool      string `json:"pool"`
-	Healthy   bool   `json:"healthy"`
-	Reason    string `json:"reason"`
-	Weight    int    `json:"weight"`
-	Scheduled uint64 `json:"scheduled"`
-	Active    int64  `json:"active_conns"`
+	Address string `json:"address"`
+	Pool    string `json:"pool"`
+	Healthy bool   `json:"healthy"`
+	Reason  string `json:"reason"`
+	// Checks and CheckFailures count its completed health checks and the
+	// failed ones, to tell a real never checked from one still rising.
+	Checks        uint64 `json:"checks"`
+	CheckFailures uint64 `json:"check_failures"`
+	Weight        int    `json:"weight"`
+	Scheduled     uint64 `json:"scheduled"`
+	Active        int64  `json:"active_conns"`
 }
 
 // Services returns the services of `hactl services -o json` run on h, by
@@ -66,7 +70,7 @@ func (h *Host) RealsUp(bins Binaries, service string, reals int) error {
 	}
 	for _, r := range s.Reals {
 		if !r.Healthy {
-			return fmt.Errorf("%s: service %s real %s is not up: %s", h.Name, service, r.Address, r.Reason)
+			return fmt.Errorf("%s: service %s real %s is not up: %s (%d checks, %d failed)", h.Name, service, r.Address, r.Reason, r.Checks, r.CheckFailures)
 		}
 	}
 	return nil
