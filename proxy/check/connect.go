@@ -7,10 +7,11 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"strconv"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hapair/hapair/proxy/rawio"
 )
 
 // ConnectChecker is a check that passes when a TCP connection to the target
@@ -115,15 +116,7 @@ func sockaddr(target netip.AddrPort) (unix.Sockaddr, int) {
 	if a.Is4() {
 		return &unix.SockaddrInet4{Addr: a.As4(), Port: int(target.Port())}, unix.AF_INET
 	}
-	sa := &unix.SockaddrInet6{Addr: a.As16(), Port: int(target.Port())}
-	if z := a.Zone(); z != "" {
-		if ifi, err := net.InterfaceByName(z); err == nil {
-			sa.ZoneId = uint32(ifi.Index)
-		} else if id, err := strconv.ParseUint(z, 10, 32); err == nil {
-			sa.ZoneId = uint32(id)
-		}
-	}
-	return sa, unix.AF_INET6
+	return &unix.SockaddrInet6{Addr: a.As16(), Port: int(target.Port()), ZoneId: rawio.ZoneIndex(a.Zone())}, unix.AF_INET6
 }
 
 // reason turns err into a short operator-facing reason prefixed with what:

@@ -2,10 +2,8 @@ package evloop
 
 import (
 	"errors"
-	"net"
 	"net/netip"
 	"os"
-	"strconv"
 
 	"golang.org/x/sys/unix"
 
@@ -118,15 +116,7 @@ func Connect(addr netip.AddrPort) (int, error) {
 		sa.set4(a.As4(), addr.Port())
 	} else {
 		domain = unix.AF_INET6
-		var zone uint32
-		if z := a.Zone(); z != "" {
-			if id, err := strconv.ParseUint(z, 10, 32); err == nil {
-				zone = uint32(id)
-			} else if ifi, err := net.InterfaceByName(z); err == nil {
-				zone = uint32(ifi.Index)
-			}
-		}
-		sa.set6(a.As16(), addr.Port(), zone)
+		sa.set6(a.As16(), addr.Port(), rawio.ZoneIndex(a.Zone()))
 	}
 	fd, err := rawio.Call(unix.SYS_SOCKET, uintptr(domain), unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0, 0, 0, 0)
 	if err != nil {
