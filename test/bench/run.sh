@@ -14,6 +14,12 @@ command -v haproxy >/dev/null 2>&1 || missing="$missing haproxy"
 command -v nginx   >/dev/null 2>&1 || missing="$missing nginx"
 command -v taskset >/dev/null 2>&1 || missing="$missing util-linux"
 [ -e /usr/lib/nginx/modules/ngx_stream_module.so ] || missing="$missing libnginx-mod-stream"
+# The kernel nat bench below (root only) builds lab namespaces with ip and
+# nft: without them it would only say it skipped.
+if [ "$(id -u)" = 0 ]; then
+  command -v nft >/dev/null 2>&1 || missing="$missing nftables"
+  command -v ip  >/dev/null 2>&1 || missing="$missing iproute2"
+fi
 if [ -n "$missing" ]; then bash test/apt-install.sh $missing; fi
 bin=$(mktemp -d /tmp/hapair-bench-bin.XXXXXX)
 trap 'rm -rf "$bin"' EXIT
