@@ -116,3 +116,101 @@ func TestDeadlineAndClose(t *testing.T) {
 		t.Errorf("Write to a closed peer = %v, want EPIPE or ECONNRESET", werr)
 	}
 }
+
+// TestSendWithRead: the Read after SendWithRead sends the request, then
+// returns the answer, for many exchanges in a row (an answer lost to the
+// poller's reset would hang until the deadline), for a request larger
+// than the socket buffers (the short send is completed before the read),
+// and with a peer that reset the connection (the send's error, not a
+// read's).
+func TestSendWithRead(t *testing.T) {
+	t.Run("exchanges", func(t *testing.T) {
+		a, b := pair(t)
+		ra, err := New(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.SetDeadline(time.Now().Add(10 * time.Second))
+		go func() { // an echo server, one read and one write per request
+			buf := make([]byte, 64)
+			for {
+				n, err := b.Read(buf)
+				if err != nil {
+					return
+				}
+				if _, err := b.Write(buf[:n]); err != nil {
+					return
+				}
+			}
+		}()
+		buf := make([]byte, 64)
+		for i := range 2000 {
+			req := []byte{'q', byte(i), byte(i >> 8)}
+			ra.SendWithRead(req)
+			n, err := io.ReadFull(ra, buf[:len(req)])
+			if err != nil || string(buf[:n]) != string(req) {
+				t.Fatalf("exchange %d: read %q, %v; want %q", i, buf[:n], err, req)
+			}
+		}
+	})
+	t.Run("short send", func(t *testing.T) {
+		a, b := pair(t)
+		ra, err := New(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.SetDeadline(time.Now().Add(10 * time.Second))
+		big := make([]byte, 8<<20)
+		for i := range big {
+			big[i] = byte(i % 251)
+		}
+		got := make(chan error, 1)
+		go func() { // reads all of the request, then answers
+			rest := make([]byte, len(big))
+			if _, err := io.ReadFull(b, rest); err != nil {
+				got <- err
+				return
+			}
+			for i := range rest {
+				if rest[i] != big[i] {
+					got <- errors.New("request corrupted")
+					return
+				}
+			}
+			_, err := b.Write([]byte("ok"))
+			got <- err
+		}()
+		ra.SendWithRead(big)
+		buf := make([]byte, 2)
+		if _, err := io.ReadFull(ra, buf); err != nil || string(buf) != "ok" {
+			t.Fatalf("read %q, %v; want ok", buf, err)
+		}
+		if err := <-got; err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("reset peer", func(t *testing.T) {
+		a, b := pair(t)
+		ra, err := New(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.SetDeadline(time.Now().Add(10 * time.Second))
+		b.SetLinger(0)
+		b.Close() // an RST
+		// The RST has come once a read sees it; then the send fails.
+		testkit.WaitFor(t, "the peer's reset", func() bool {
+			var one [1]byte
+			rc, _ := a.SyscallConn()
+			var rerr error
+			rc.Read(func(fd uintptr) bool { _, rerr = Recv(fd, one[:], syscall.MSG_PEEK); return true })
+			return rerr == syscall.ECONNRESET
+		})
+		ra.SendWithRead([]byte("request"))
+		_, err = ra.Read(make([]byte, 8))
+		var se *os.SyscallError
+		if !errors.As(err, &se) || se.Syscall != "sendto" {
+			t.Fatalf("read after a reset: %v; want the send's *os.SyscallError", err)
+		}
+	})
+}
