@@ -117,19 +117,6 @@ func TestDeadlineAndClose(t *testing.T) {
 	}
 }
 
-// timedPair returns both ends of a loopback TCP connection and a Conn
-// over the first, whose waits end after 10 s.
-func timedPair(t *testing.T) (a, b *net.TCPConn, ra *Conn) {
-	t.Helper()
-	a, b = pair(t)
-	ra, err := New(a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.SetDeadline(time.Now().Add(10 * time.Second))
-	return a, b, ra
-}
-
 // TestSendWithRead: the Read after SendWithRead sends the request, then
 // returns the answer, for many exchanges in a row (an answer lost to the
 // poller's reset would hang until the deadline), for a request larger
@@ -138,7 +125,12 @@ func timedPair(t *testing.T) (a, b *net.TCPConn, ra *Conn) {
 // read's).
 func TestSendWithRead(t *testing.T) {
 	t.Run("exchanges", func(t *testing.T) {
-		_, b, ra := timedPair(t)
+		a, b := pair(t)
+		ra, err := New(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.SetDeadline(time.Now().Add(10 * time.Second))
 		go func() { // an echo server, one read and one write per request
 			buf := make([]byte, 64)
 			for {
@@ -162,7 +154,12 @@ func TestSendWithRead(t *testing.T) {
 		}
 	})
 	t.Run("short send", func(t *testing.T) {
-		_, b, ra := timedPair(t)
+		a, b := pair(t)
+		ra, err := New(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.SetDeadline(time.Now().Add(10 * time.Second))
 		big := make([]byte, 8<<20)
 		for i := range big {
 			big[i] = byte(i % 251)
@@ -193,7 +190,12 @@ func TestSendWithRead(t *testing.T) {
 		}
 	})
 	t.Run("reset peer", func(t *testing.T) {
-		a, b, ra := timedPair(t)
+		a, b := pair(t)
+		ra, err := New(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.SetDeadline(time.Now().Add(10 * time.Second))
 		b.SetLinger(0)
 		b.Close() // an RST
 		// The RST has come once a read sees it; then the send fails.
@@ -205,7 +207,7 @@ func TestSendWithRead(t *testing.T) {
 			return rerr == syscall.ECONNRESET
 		})
 		ra.SendWithRead([]byte("request"))
-		_, err := ra.Read(make([]byte, 8))
+		_, err = ra.Read(make([]byte, 8))
 		var se *os.SyscallError
 		if !errors.As(err, &se) || se.Syscall != "sendto" {
 			t.Fatalf("read after a reset: %v; want the send's *os.SyscallError", err)
