@@ -188,11 +188,7 @@ func (x *exchange) forward() (keep bool, err error) {
 func (x *exchange) send() (err error, stale bool) {
 	bc := x.bc
 	bc.lr.left, bc.lr.got = maxResponseHeaderBytes, 0
-	if x.bodyLeft == 0 && bc.bw.Buffered() == 0 && bc.br.Buffered() == 0 {
-		// A head alone: the read of the answer sends it, then waits,
-		// saving the read that would find nothing yet (rawio).
-		bc.lr.c.SendWithRead(x.cc.out)
-	} else if _, err = bc.bw.Write(x.cc.out); err == nil && x.bodyLeft > 0 {
+	if _, err = bc.bw.Write(x.cc.out); err == nil && x.bodyLeft > 0 {
 		err = x.sendBody()
 	}
 	if err == nil {

@@ -103,18 +103,15 @@ type Conn struct {
 
 	// The read and write in progress, for the functions below (made once
 	// so that a call allocates nothing).
-	rp      []byte
-	rn      int
-	rerr    error
-	wp      []byte
-	wn      int
-	werr    error
-	sendErr bool   // rerr is sendFirst's
-	out     []byte // SendWithRead's bytes, sent by the next Read's first try
-	unsent  []byte // what of out that send left, for Read to write before it reads
-	readF   func(fd uintptr) bool
-	writeF  func(fd uintptr) bool
-	msgF    func(fd uintptr) bool
+	rp     []byte
+	rn     int
+	rerr   error
+	wp     []byte
+	wn     int
+	werr   error
+	readF  func(fd uintptr) bool
+	writeF func(fd uintptr) bool
+	msgF   func(fd uintptr) bool
 }
 
 // New returns a Conn over c (a *net.TCPConn, or a connected
@@ -133,7 +130,7 @@ func (c *Conn) Reset(tc syscall.Conn) error {
 	if c.readF == nil {
 		c.readF, c.writeF, c.msgF = c.read, c.write, c.writeMsg
 	}
-	c.rc, c.out, c.unsent, c.sendErr = nil, nil, nil, false
+	c.rc = nil
 	if tc == nil {
 		return nil
 	}
@@ -154,26 +151,12 @@ func (c *Conn) Read(p []byte) (int, error) {
 	}
 	c.rp = p
 	err := c.rc.Read(c.readF)
-	if err == nil && c.unsent != nil {
-		// SendWithRead's send was short: the rest waits for room, then
-		// the read goes as usual.
-		rest := c.unsent
-		c.unsent = nil
-		if _, err = c.Write(rest); err == nil {
-			err = c.rc.Read(c.readF)
-		}
-	}
 	c.rp = nil
 	if err != nil {
-		c.out, c.unsent = nil, nil
 		return 0, err
 	}
 	if c.rerr != nil {
-		op := "recvfrom"
-		if c.sendErr {
-			op, c.sendErr = "sendto", false
-		}
-		return 0, os.NewSyscallError(op, c.rerr)
+		return 0, os.NewSyscallError("recvfrom", c.rerr)
 	}
 	if c.rn == 0 {
 		return 0, io.EOF
@@ -182,47 +165,8 @@ func (c *Conn) Read(p []byte) (int, error) {
 }
 
 func (c *Conn) read(fd uintptr) bool {
-	if c.out != nil {
-		return c.sendFirst(fd)
-	}
 	c.rn, c.rerr = Recv(fd, c.rp, 0)
 	return c.rerr != unix.EAGAIN
-}
-
-// SendWithRead has the next Read send out first and then wait for the
-// answer, without the recv(2) that would find nothing (EAGAIN) before the
-// wait: for a request whose answer cannot have come yet. out must stay
-// unchanged until that Read returns. An error of the send is that Read's
-// (an *os.SyscallError for sendto); a short send is completed by the Read,
-// waiting for room, before it reads.
-//
-// Why inside the Read: Go's poller forgets the socket's readiness when a
-// read begins (internal/poll's prepareRead) and then tries the read
-// first. Sent within the read, after that reset, the request's answer is
-// always reported to the wait that follows; sent before it, an answer
-// that came in between would be forgotten and the wait would not end.
-func (c *Conn) SendWithRead(out []byte) { c.out = out }
-
-// sendFirst is the first try of a Read after SendWithRead: it sends what
-// it can of c.out and reports true (Read returns, or completes a short
-// send) unless all of it went, when the wait for the answer comes next.
-func (c *Conn) sendFirst(fd uintptr) bool {
-	out := c.out
-	c.out = nil
-	for n := 0; n < len(out); {
-		w, err := Send(fd, out[n:])
-		if err == unix.EAGAIN {
-			c.rn, c.rerr, c.unsent = 0, nil, out[n:]
-			return true
-		}
-		if err != nil {
-			c.rn, c.rerr = 0, err
-			c.sendErr = true
-			return true
-		}
-		n += w
-	}
-	return false
 }
 
 // Write writes all of p, waiting for room as needed.
