@@ -133,8 +133,8 @@ func (p *Pair) relay() {
 // move relays side s to the other side: first the rest of a short send,
 // then a read and a send per turn while s has data, as epoll reported.
 // A short read means s is drained (edge-triggered epoll reports the next
-// data as a new event), and at its EOF when the peer's FIN was known
-// before it (EPOLLRDHUP).
+// data as a new event), unless the peer's FIN is known to be queued
+// behind it (EPOLLRDHUP): then read on to see the EOF.
 func (p *Pair) move(s int) {
 	d := 1 - s
 	if p.pb[s] != nil && !p.flush(s) {
@@ -176,14 +176,8 @@ func (p *Pair) move(s int) {
 			p.wblocked[d] = true
 			return
 		}
-		if n < len(buf) {
-			// A short read took all that was queued. When the peer's FIN
-			// had come (EPOLLRDHUP, seen before this read), everything it
-			// sent was queued ahead of it, so the next read could only
-			// return 0: take the EOF now and save that read, as HAProxy's
-			// raw_sock does (a short read with FD_POLL_HUP is read0).
+		if n < len(buf) && !p.rdhup[s] {
 			p.readable[s] = false
-			p.eof[s] = p.rdhup[s]
 			return
 		}
 		p.bulk[s] = true

@@ -139,43 +139,6 @@ func TestHalfClose(t *testing.T) {
 	}
 }
 
-// TestDataThenFIN: data with the sender's FIN queued behind it before the
-// pair's first event (EPOLLIN and EPOLLRDHUP at once), which move takes
-// as data and EOF in one short read: every byte comes out, then the EOF,
-// for sizes below, at and above one read buffer.
-func TestDataThenFIN(t *testing.T) {
-	for _, size := range []int{1, 3000, bufSize, bufSize + 1, 3*bufSize + 7} {
-		a, fa := loopbackConn(t)
-		b, fb := loopbackConn(t)
-		msg := bytes.Repeat([]byte("0123456789abcdef"), size/16+1)[:size]
-		if _, err := a.Write(msg); err != nil {
-			t.Fatal(err)
-		}
-		a.CloseWrite()
-		// The FIN is queued at fa once poll(2) reports POLLRDHUP there.
-		fds := []unix.PollFd{{Fd: int32(fa), Events: unix.POLLRDHUP}}
-		if n, err := unix.Poll(fds, 10_000); err != nil || n != 1 {
-			t.Fatalf("size %d: poll for the FIN: %d, %v", size, n, err)
-		}
-		r := newRecorder()
-		p, err := New(fa, fb, r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p.Start()
-		got, err := io.ReadAll(b)
-		if err != nil || !bytes.Equal(got, msg) {
-			t.Fatalf("size %d: far end read %d bytes, %v; want %d and EOF", size, len(got), err, size)
-		}
-		b.CloseWrite()
-		if c := r.wait(t); c.err != nil || c.n != [2]uint64{uint64(size), 0} {
-			t.Errorf("size %d: Closed(%v, %v), want Closed(nil, [%d 0])", size, c.err, c.n, size)
-		}
-		a.Close()
-		b.Close()
-	}
-}
-
 // TestSlowReader: against a reader that stops, sends come up short; the
 // pair keeps the rest, stops reading its sender until the reader makes
 // room, and then every byte arrives in order.
