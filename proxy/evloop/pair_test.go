@@ -139,6 +139,24 @@ func TestHalfClose(t *testing.T) {
 	}
 }
 
+// startAfterFIN starts a Pair relaying fa to fb once the FIN sent to fa
+// is queued there (poll(2) reports POLLRDHUP), so that its first event
+// reports the data and the FIN at once, and returns its Handler.
+func startAfterFIN(t *testing.T, fa, fb int) *recorder {
+	t.Helper()
+	fds := []unix.PollFd{{Fd: int32(fa), Events: unix.POLLRDHUP}}
+	if n, err := unix.Poll(fds, 10_000); err != nil || n != 1 {
+		t.Fatalf("poll for the FIN: %d, %v", n, err)
+	}
+	r := newRecorder()
+	p, err := New(fa, fb, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Start()
+	return r
+}
+
 // TestDataThenFIN: data with the sender's FIN queued behind it before the
 // pair's first event (EPOLLIN and EPOLLRDHUP at once): every byte comes
 // out, then the EOF, for sizes below, at and above one read buffer.
@@ -152,16 +170,7 @@ func TestDataThenFIN(t *testing.T) {
 		}
 		a.CloseWrite()
 		// The FIN is queued at fa once poll(2) reports POLLRDHUP there.
-		fds := []unix.PollFd{{Fd: int32(fa), Events: unix.POLLRDHUP}}
-		if n, err := unix.Poll(fds, 10_000); err != nil || n != 1 {
-			t.Fatalf("size %d: poll for the FIN: %d, %v", size, n, err)
-		}
-		r := newRecorder()
-		p, err := New(fa, fb, r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p.Start()
+		r := startAfterFIN(t, fa, fb)
 		got, err := io.ReadAll(b)
 		if err != nil || !bytes.Equal(got, msg) {
 			t.Fatalf("size %d: far end read %d bytes, %v; want %d and EOF", size, len(got), err, size)
@@ -204,16 +213,7 @@ func TestUrgentThenFIN(t *testing.T) {
 		t.Fatal(sendErr)
 	}
 	a.CloseWrite()
-	fds := []unix.PollFd{{Fd: int32(fa), Events: unix.POLLRDHUP}}
-	if n, err := unix.Poll(fds, 10_000); err != nil || n != 1 {
-		t.Fatalf("poll for the FIN: %d, %v", n, err)
-	}
-	r := newRecorder()
-	p, err := New(fa, fb, r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.Start()
+	r := startAfterFIN(t, fa, fb)
 	got, err := io.ReadAll(b)
 	if err != nil || string(got) != "helloworld" {
 		t.Errorf("far end read %q, %v; want helloworld and EOF", got, err)
