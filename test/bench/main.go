@@ -13,7 +13,8 @@
 // way whatever else the machine runs; -pin=false leaves scheduling to the
 // kernel. Each target runs -rounds times, interleaved (round 1 of every
 // target, then round 2, ...), so a change in background load falls on all
-// of them alike; the table gives medians and min–max per cell.
+// of them alike; the table gives medians and min–max per cell, and the
+// ratios against the anchors are taken round by round (pairedRatios).
 //
 // It owns only its temp directory and the processes it starts (stopped by
 // PID); it listens and connects on 127.0.0.1 and 127.0.0.2 only. Run it
@@ -47,7 +48,7 @@ import (
 
 var (
 	duration   = flag.Duration("d", 5*time.Second, "load duration per run")
-	rounds     = flag.Int("rounds", 3, "interleaved rounds per target")
+	rounds     = flag.Int("rounds", 5, "interleaved rounds per target")
 	conns      = flag.Int("c", 64, "wrk connections")
 	threads    = flag.Int("t", 2, "wrk threads")
 	pin        = flag.Bool("pin", true, "pin the load generator to CPU 0 and proxies and backends to CPU 1 (taskset)")
