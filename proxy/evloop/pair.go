@@ -41,6 +41,7 @@ type Pair struct {
 	inspects              []func(fds [2]int) error // Inspect asked before the add was run
 	readable, rdhup, eof  [2]bool                  // per side, as epoll reported and reads found
 	wblocked, ended       [2]bool                  // a send to the side was short; the direction from the side is done
+	corked                [2]bool                  // the last send to the side was SendMore's: its tail waits for the FIN
 	conn                  Connector                // NewConnecting's
 	connecting            bool                     // side 1 is not connected yet: nothing is relayed
 	attempt               int                      // side 1's connect attempt, from 1
@@ -134,7 +135,12 @@ func (p *Pair) relay() {
 // then a read and a send per turn while s has data, as epoll reported.
 // A short read means s is drained (edge-triggered epoll reports the next
 // data as a new event), unless the peer's FIN is known to be queued
-// behind it (EPOLLRDHUP): then read on to see the EOF.
+// behind it (EPOLLRDHUP): then read on to see the EOF, and send what
+// comes with MSG_MORE, so that the half-close passing that EOF on
+// (finish) carries the FIN on the data's last segment: one segment, and
+// one wake-up of the peer, less for each connection that ends with an
+// answer and a close (the common L4 exchange), as HAProxy's raw_sock
+// sends with MSG_MORE when it knows a shutdown follows.
 func (p *Pair) move(s int) {
 	d := 1 - s
 	if p.pb[s] != nil && !p.flush(s) {
@@ -150,7 +156,10 @@ func (p *Pair) move(s int) {
 		n, err := rawio.Recv(uintptr(p.fd[s]), buf, 0)
 		switch {
 		case err == unix.EAGAIN:
+			// Not after a FIN (a read then returns the data or 0), but
+			// a corked tail must never wait on a guess.
 			p.readable[s] = false
+			p.uncork(d)
 			return
 		case err != nil:
 			p.reset(os.NewSyscallError("recvfrom", err))
@@ -160,7 +169,14 @@ func (p *Pair) move(s int) {
 			return
 		}
 		p.n[s] += uint64(n)
-		w, err := rawio.Send(uintptr(p.fd[d]), buf[:n])
+		var w int
+		if p.rdhup[s] {
+			w, err = rawio.SendMore(uintptr(p.fd[d]), buf[:n])
+			p.corked[d] = true
+		} else {
+			w, err = rawio.Send(uintptr(p.fd[d]), buf[:n])
+			p.corked[d] = false
+		}
 		if err == unix.EAGAIN {
 			w, err = 0, nil
 		}
@@ -199,6 +215,7 @@ func (p *Pair) flush(s int) bool {
 		p.reset(os.NewSyscallError("sendto", err))
 		return false
 	}
+	p.corked[d] = false // a send without MSG_MORE pushes the tail out
 	p.off[s] += w
 	if p.off[s] < p.end[s] {
 		p.wblocked[d] = true
@@ -224,6 +241,17 @@ func (p *Pair) finish(s int) {
 		return
 	}
 	p.h.Ended(s, p.n[s])
+}
+
+// uncork pushes out a tail left by SendMore on side d, when no FIN is
+// coming to carry it (TCP_NODELAY pushes what is pending, tcp(7)).
+func (p *Pair) uncork(d int) {
+	if p.corked[d] {
+		p.corked[d] = false
+		if err := SetNoDelay(p.fd[d]); err != nil {
+			p.reset(os.NewSyscallError("setsockopt", err))
+		}
+	}
 }
 
 // requeue has the loop come back to p after this batch.

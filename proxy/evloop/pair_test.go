@@ -224,6 +224,42 @@ func TestUrgentThenFIN(t *testing.T) {
 	}
 }
 
+// TestFINRidesOnData: an answer with its sender's FIN behind it leaves
+// the pair as one segment, the FIN on the data's (MSG_MORE, then the
+// half-close): the far end receives exactly one segment, where a send
+// and then a shutdown made two.
+func TestFINRidesOnData(t *testing.T) {
+	a, fa := loopbackConn(t)
+	b, fb := loopbackConn(t)
+	rc, err := b.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	segsIn := func() uint32 {
+		var info *unix.TCPInfo
+		var ierr error
+		rc.Control(func(fd uintptr) { info, ierr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO) })
+		if ierr != nil {
+			t.Fatal(ierr)
+		}
+		return info.Segs_in
+	}
+	before := segsIn()
+	io.WriteString(a, "answer")
+	a.CloseWrite()
+	r := startAfterFIN(t, fa, fb)
+	if got, err := io.ReadAll(b); err != nil || string(got) != "answer" {
+		t.Fatalf("far end read %q, %v; want answer and EOF", got, err)
+	}
+	if n := segsIn() - before; n != 1 {
+		t.Errorf("far end received %d segments for the answer and the FIN, want 1", n)
+	}
+	b.CloseWrite()
+	if c := r.wait(t); c.err != nil || c.n != [2]uint64{6, 0} {
+		t.Errorf("Closed(%v, %v), want Closed(nil, [6 0])", c.err, c.n)
+	}
+}
+
 // TestSlowReader: against a reader that stops, sends come up short; the
 // pair keeps the rest, stops reading its sender until the reader makes
 // room, and then every byte arrives in order.

@@ -84,6 +84,16 @@ func SendTo(fd uintptr, p []byte, addr netip.AddrPort) error {
 	return err
 }
 
+// SendMore is Send with MSG_MORE (send(2)): what p leaves short of a full
+// segment stays in the kernel, as under TCP_CORK (tcp(7)), until a send
+// without it, shutdown(2), close(2) or TCP_NODELAY pushes it out; the
+// FIN of a shutdown or close then rides on that segment. The caller must
+// make one of those follow.
+func SendMore(fd uintptr, p []byte) (int, error) {
+	n, err := Call(unix.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL|unix.MSG_MORE, 0, 0)
+	return int(n), err
+}
+
 func sendto(fd uintptr, p []byte, sa unsafe.Pointer, salen uintptr) (int, error) {
 	var base unsafe.Pointer
 	if len(p) > 0 {
