@@ -124,8 +124,9 @@ const (
 )
 
 // pairEvents is what a Pair's sockets are registered for (epoll(7)):
-// edge-triggered, so each change is reported once.
-const pairEvents = unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET
+// edge-triggered, so each change is reported once. EPOLLPRI says urgent
+// data (MSG_OOB) is pending, at which a read stops short (Pair.move).
+const pairEvents = unix.EPOLLIN | unix.EPOLLPRI | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET
 
 var (
 	loopsOnce sync.Once

@@ -40,6 +40,7 @@ type Pair struct {
 	early                 error                    // reset asked before the add was run
 	inspects              []func(fds [2]int) error // Inspect asked before the add was run
 	readable, rdhup, eof  [2]bool                  // per side, as epoll reported and reads found
+	urgent                [2]bool                  // epoll reported urgent data (EPOLLPRI) not yet read past
 	wblocked, ended       [2]bool                  // a send to the side was short; the direction from the side is done
 	corked                [2]bool                  // the last send to the side was SendMore's: its tail waits for the FIN
 	conn                  Connector                // NewConnecting's
@@ -100,8 +101,11 @@ func (p *Pair) event(s int, ev uint32) {
 			return
 		}
 	}
-	if ev&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP) != 0 {
+	if ev&(unix.EPOLLIN|unix.EPOLLPRI|unix.EPOLLRDHUP|unix.EPOLLHUP) != 0 {
 		p.readable[s] = true
+	}
+	if ev&unix.EPOLLPRI != 0 {
+		p.urgent[s] = true
 	}
 	if ev&(unix.EPOLLRDHUP|unix.EPOLLHUP) != 0 {
 		p.rdhup[s] = true
@@ -134,7 +138,11 @@ func (p *Pair) relay() {
 // move relays side s to the other side: first the rest of a short send,
 // then a read and a send per turn while s has data, as epoll reported.
 // A short read means s is drained (edge-triggered epoll reports the next
-// data as a new event), unless the peer's FIN is known to be queued
+// data as a new event), unless urgent data is pending (EPOLLPRI): Linux's
+// tcp_recvmsg stops a read at the urgent mark, and what follows it
+// brings no new event, so read on until a read finds nothing. The
+// urgent byte itself is skipped (out of band, as HAProxy leaves it).
+// Nor when the peer's FIN is known to be queued
 // behind it (EPOLLRDHUP): then read on to see the EOF, and send what
 // comes with MSG_MORE, so that the half-close passing that EOF on
 // (finish) carries the FIN on the data's last segment: one segment, and
@@ -158,7 +166,7 @@ func (p *Pair) move(s int) {
 		case err == unix.EAGAIN:
 			// Not after a FIN (a read then returns the data or 0), but
 			// a corked tail must never wait on a guess.
-			p.readable[s] = false
+			p.readable[s], p.urgent[s] = false, false
 			p.uncork(d)
 			return
 		case err != nil:
@@ -192,7 +200,7 @@ func (p *Pair) move(s int) {
 			p.wblocked[d] = true
 			return
 		}
-		if n < len(buf) && !p.rdhup[s] {
+		if n < len(buf) && !p.rdhup[s] && !p.urgent[s] {
 			p.readable[s] = false
 			return
 		}

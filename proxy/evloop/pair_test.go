@@ -224,6 +224,53 @@ func TestUrgentThenFIN(t *testing.T) {
 	}
 }
 
+// TestUrgentNoFIN: "hello", an urgent byte (MSG_OOB) and "world", with
+// the connection left open. The read stops at the urgent mark, and
+// edge-triggered epoll has no new event for "world": taking that short
+// read as the end of what was queued left "world" waiting for the
+// sender's next bytes.
+func TestUrgentNoFIN(t *testing.T) {
+	a, fa := loopbackConn(t)
+	b, fb := loopbackConn(t)
+	rc, err := a.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sendErr error
+	rc.Write(func(fd uintptr) bool {
+		for _, m := range []struct {
+			p     string
+			flags int
+		}{{"hello", 0}, {"X", unix.MSG_OOB}, {"world", 0}} {
+			if err := unix.Send(int(fd), []byte(m.p), m.flags); err != nil {
+				sendErr = err
+			}
+		}
+		return true
+	})
+	if sendErr != nil {
+		t.Fatal(sendErr)
+	}
+	// Start once fa has all of it (the sender's SIOCOUTQ, what is not
+	// yet acknowledged, is 0; fa's own SIOCINQ stops at the mark), so
+	// that the pair's first read meets the mark.
+	testkit.WaitFor(t, "all 11 bytes acknowledged", func() bool {
+		n, qerr := -1, error(nil)
+		rc.Control(func(fd uintptr) { n, qerr = unix.IoctlGetInt(int(fd), unix.SIOCOUTQ) })
+		return qerr == nil && n == 0
+	})
+	p, err := New(fa, fb, newRecorder())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Start()
+	b.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got := make([]byte, 10)
+	if n, err := io.ReadFull(b, got); err != nil || string(got) != "helloworld" {
+		t.Fatalf("far end read %q, %v; want helloworld with the sender still open", got[:n], err)
+	}
+}
+
 // TestFINRidesOnData: an answer with its sender's FIN behind it leaves
 // the pair as one segment, the FIN on the data's (MSG_MORE, then the
 // half-close): the far end receives exactly one segment, where a send
