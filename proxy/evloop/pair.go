@@ -41,6 +41,7 @@ type Pair struct {
 	inspects              []func(fds [2]int) error // Inspect asked before the add was run
 	readable, rdhup, eof  [2]bool                  // per side, as epoll reported and reads found
 	urgent                [2]bool                  // epoll reported urgent data (EPOLLPRI) not yet read past
+	markRetries           [2]int                   // turns in a row a read at the urgent mark was cut short by a signal
 	wblocked, ended       [2]bool                  // a send to the side was short; the direction from the side is done
 	corked                [2]bool                  // the last send to the side was SendMore's: its tail waits for the FIN
 	conn                  Connector                // NewConnecting's
@@ -163,9 +164,20 @@ func (p *Pair) move(s int) {
 		buf := *bp
 		n, err := rawio.Recv(uintptr(p.fd[s]), buf, 0)
 		switch {
+		case err == unix.EAGAIN && p.urgent[s] && p.markRetries[s] < maxMarkRetries && signalAtMark(p.fd[s]):
+			// Data is queued (the urgent byte, and likely more), but a
+			// read at the mark with a signal pending (Go's own SIGURG
+			// preemption, SIGPROF) gives up before copying anything;
+			// no new event will come for it. Come back next turn, once
+			// the signal has been taken.
+			p.markRetries[s]++
+			p.uncork(d)
+			p.requeue()
+			return
 		case err == unix.EAGAIN:
-			// Not after a FIN (a read then returns the data or 0), but
-			// a corked tail must never wait on a guess.
+			// Not after a FIN (a read then returns the data or 0, but
+			// for a signal at the mark, above), and a corked tail must
+			// never wait on a guess.
 			p.readable[s], p.urgent[s] = false, false
 			p.uncork(d)
 			return
@@ -177,6 +189,7 @@ func (p *Pair) move(s int) {
 			return
 		}
 		p.n[s] += uint64(n)
+		p.markRetries[s] = 0
 		var w int
 		if p.rdhup[s] {
 			w, err = rawio.SendMore(uintptr(p.fd[d]), buf[:n])
@@ -249,6 +262,30 @@ func (p *Pair) finish(s int) {
 		return
 	}
 	p.h.Ended(s, p.n[s])
+}
+
+// maxMarkRetries bounds the turns a side comes back for a read cut short
+// at the urgent mark (signalAtMark), so that a mark the kernel never
+// lets a read past cannot keep the loop from parking: after that the
+// side waits for its next event, as any drained side does.
+const maxMarkRetries = 1000
+
+// signalAtMark reports whether an EAGAIN on fd came from a read at the
+// urgent mark cut short by a pending signal rather than from an empty
+// queue: tcp_recvmsg, at the mark with nothing copied yet, returns EAGAIN
+// when the reader has a signal pending (net/ipv4/tcp.c). At the mark
+// (SIOCATMARK, tcp(7)) with the urgent byte itself there (MSG_OOB with
+// MSG_PEEK returns it; EAGAIN while its segment has not come), a read
+// would have copied or skipped it; after a read past the mark,
+// SIOCATMARK is 0.
+func signalAtMark(fd int) bool {
+	at, err := unix.IoctlGetInt(fd, unix.SIOCATMARK)
+	if err != nil || at != 1 {
+		return false
+	}
+	var b [1]byte
+	n, err := rawio.Recv(uintptr(fd), b[:], unix.MSG_OOB|unix.MSG_PEEK)
+	return err == nil && n == 1
 }
 
 // uncork pushes out a tail left by SendMore on side d, when no FIN is
