@@ -40,7 +40,8 @@ func preemptStorm(stop *atomic.Bool, done chan<- struct{}) {
 
 // queueAtMark sends "hello", an urgent byte and "world" (then the FIN if
 // fin) through a new loopback connection, waits until its far end fa has
-// all of it (the sender's SIOCOUTQ is 0), and returns fa with a second
+// all of it (the sender's SIOCOUTQ, what is not yet acknowledged, is 0;
+// fa's own SIOCINQ stops at the mark), and returns fa with a second
 // connection (b, and fb, its far end) for the pair to relay to.
 func queueAtMark(t *testing.T, fin bool) (fa int, b *net.TCPConn, fb int) {
 	t.Helper()
@@ -124,28 +125,7 @@ func TestUrgentMarkSignal(t *testing.T) {
 // EOF, as HAProxy's raw_sock does, lost "world" silently. The urgent byte
 // itself is not relayed (out of band; recv(2) without MSG_OOB skips it).
 func TestUrgentThenFIN(t *testing.T) {
-	a, fa := loopbackConn(t)
-	b, fb := loopbackConn(t)
-	rc, err := a.SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sendErr error
-	rc.Write(func(fd uintptr) bool {
-		for _, m := range []struct {
-			p     string
-			flags int
-		}{{"hello", 0}, {"X", unix.MSG_OOB}, {"world", 0}} {
-			if err := unix.Send(int(fd), []byte(m.p), m.flags); err != nil {
-				sendErr = err
-			}
-		}
-		return true
-	})
-	if sendErr != nil {
-		t.Fatal(sendErr)
-	}
-	a.CloseWrite()
+	fa, b, fb := queueAtMark(t, true)
 	r := startAfterFIN(t, fa, fb)
 	got, err := io.ReadAll(b)
 	if err != nil || string(got) != "helloworld" {
@@ -163,35 +143,7 @@ func TestUrgentThenFIN(t *testing.T) {
 // read as the end of what was queued left "world" waiting for the
 // sender's next bytes.
 func TestUrgentNoFIN(t *testing.T) {
-	a, fa := loopbackConn(t)
-	b, fb := loopbackConn(t)
-	rc, err := a.SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sendErr error
-	rc.Write(func(fd uintptr) bool {
-		for _, m := range []struct {
-			p     string
-			flags int
-		}{{"hello", 0}, {"X", unix.MSG_OOB}, {"world", 0}} {
-			if err := unix.Send(int(fd), []byte(m.p), m.flags); err != nil {
-				sendErr = err
-			}
-		}
-		return true
-	})
-	if sendErr != nil {
-		t.Fatal(sendErr)
-	}
-	// Start once fa has all of it (the sender's SIOCOUTQ, what is not
-	// yet acknowledged, is 0; fa's own SIOCINQ stops at the mark), so
-	// that the pair's first read meets the mark.
-	testkit.WaitFor(t, "all 11 bytes acknowledged", func() bool {
-		n, qerr := -1, error(nil)
-		rc.Control(func(fd uintptr) { n, qerr = unix.IoctlGetInt(int(fd), unix.SIOCOUTQ) })
-		return qerr == nil && n == 0
-	})
+	fa, b, fb := queueAtMark(t, false)
 	p, err := New(fa, fb, newRecorder())
 	if err != nil {
 		t.Fatal(err)
