@@ -139,12 +139,12 @@ func (p *Pair) relay() {
 // move relays side s to the other side: first the rest of a short send,
 // then a read and a send per turn while s has data, as epoll reported.
 // A short read means s is drained (edge-triggered epoll reports the next
-// data as a new event), unless urgent data is pending (EPOLLPRI): Linux's
-// tcp_recvmsg stops a read at the urgent mark, and what follows it
-// brings no new event, so read on until a read finds nothing. The
-// urgent byte itself is skipped (out of band, as HAProxy leaves it).
-// Nor when the peer's FIN is known to be queued
-// behind it (EPOLLRDHUP): then read on to see the EOF, and send what
+// data as a new event), with two exceptions. When urgent data is pending
+// (EPOLLPRI): Linux's tcp_recvmsg stops a read at the urgent mark, and
+// what follows it brings no new event, so read on until a read finds
+// nothing (the urgent byte itself is skipped: out of band, as HAProxy
+// leaves it). When the peer's FIN is known to be queued behind it
+// (EPOLLRDHUP): read on to see the EOF, and send what
 // comes with MSG_MORE, so that the half-close passing that EOF on
 // (finish) carries the FIN on the data's last segment: one segment, and
 // one wake-up of the peer, less for each connection that ends with an
@@ -190,14 +190,12 @@ func (p *Pair) move(s int) {
 		}
 		p.n[s] += uint64(n)
 		p.markRetries[s] = 0
-		var w int
+		send := rawio.Send
 		if p.rdhup[s] {
-			w, err = rawio.SendMore(uintptr(p.fd[d]), buf[:n])
-			p.corked[d] = true
-		} else {
-			w, err = rawio.Send(uintptr(p.fd[d]), buf[:n])
-			p.corked[d] = false
+			send = rawio.SendMore
 		}
+		w, err := send(uintptr(p.fd[d]), buf[:n])
+		p.corked[d] = p.rdhup[s]
 		if err == unix.EAGAIN {
 			w, err = 0, nil
 		}

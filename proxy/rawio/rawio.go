@@ -58,7 +58,7 @@ func Call(trap, a1, a2, a3, a4, a5, a6 uintptr) (uintptr, error) {
 // unix.EAGAIN when nothing fits. Writing to a socket the peer has closed
 // fails with EPIPE rather than raising SIGPIPE. len(p) must not be 0.
 func Send(fd uintptr, p []byte) (int, error) {
-	return sendto(fd, p, nil, 0)
+	return sendto(fd, p, 0, nil, 0)
 }
 
 // SendTo sends p as one datagram to addr (IPv4, or IPv6 with its zone
@@ -68,7 +68,7 @@ func SendTo(fd uintptr, p []byte, addr netip.AddrPort) error {
 	if a := addr.Addr(); a.Is4() {
 		sa := unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: a.As4()}
 		binary.BigEndian.PutUint16((*[2]byte)(unsafe.Pointer(&sa.Port))[:], addr.Port())
-		_, err := sendto(fd, p, unsafe.Pointer(&sa), unix.SizeofSockaddrInet4)
+		_, err := sendto(fd, p, 0, unsafe.Pointer(&sa), unix.SizeofSockaddrInet4)
 		return err
 	}
 	sa := unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: addr.Addr().As16()}
@@ -80,7 +80,7 @@ func SendTo(fd uintptr, p []byte, addr netip.AddrPort) error {
 		}
 		sa.Scope_id = uint32(id)
 	}
-	_, err := sendto(fd, p, unsafe.Pointer(&sa), unix.SizeofSockaddrInet6)
+	_, err := sendto(fd, p, 0, unsafe.Pointer(&sa), unix.SizeofSockaddrInet6)
 	return err
 }
 
@@ -90,16 +90,16 @@ func SendTo(fd uintptr, p []byte, addr netip.AddrPort) error {
 // FIN of a shutdown or close then rides on that segment. The caller must
 // make one of those follow.
 func SendMore(fd uintptr, p []byte) (int, error) {
-	n, err := Call(unix.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL|unix.MSG_MORE, 0, 0)
-	return int(n), err
+	return sendto(fd, p, unix.MSG_MORE, nil, 0)
 }
 
-func sendto(fd uintptr, p []byte, sa unsafe.Pointer, salen uintptr) (int, error) {
+// sendto is sendto(2) without waiting or SIGPIPE, with flags added.
+func sendto(fd uintptr, p []byte, flags int, sa unsafe.Pointer, salen uintptr) (int, error) {
 	var base unsafe.Pointer
 	if len(p) > 0 {
 		base = unsafe.Pointer(&p[0])
 	}
-	n, err := Call(unix.SYS_SENDTO, fd, uintptr(base), uintptr(len(p)), unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL, uintptr(sa), salen)
+	n, err := Call(unix.SYS_SENDTO, fd, uintptr(base), uintptr(len(p)), uintptr(unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL|flags), uintptr(sa), salen)
 	return int(n), err
 }
 
