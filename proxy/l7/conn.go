@@ -131,15 +131,19 @@ func (p *Proxy) serveClient(cc *clientConn) {
 	if !p.conns.Add(cc) {
 		_ = c.Close()
 		cc.release()
+		recycle(c)
 		return
 	}
 	handedOff := false
 	defer func() {
 		p.conns.Remove(cc)
-		if !handedOff {
-			_ = c.Close()
+		if handedOff {
+			cc.release()
+			return
 		}
+		_ = c.Close()
 		cc.release()
+		recycle(c)
 	}()
 	for first := true; ; first = false {
 		if !cc.awaitRequest(first) {

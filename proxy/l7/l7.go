@@ -333,7 +333,7 @@ func (p *Proxy) serveRaw(acc *accept.Acceptor) error {
 			continue
 		}
 		p.open.Add(1)
-		p.dispatch(&gatedConn{Conn: newClientSock(fd, from), gate: p.gate, open: &p.open})
+		p.dispatch(p.newRawClient(fd, from))
 	}
 }
 
@@ -617,9 +617,10 @@ func (g gateListener) Accept() (net.Conn, error) {
 // connection it served, also the idle ones a drain ends.
 type gatedConn struct {
 	net.Conn
-	gate *connlimit.Gate
-	open *atomic.Int64
-	once sync.Once
+	gate  *connlimit.Gate
+	open  *atomic.Int64
+	once  sync.Once
+	reuse *rawClient // the allocation gc is part of, for recycle; nil if none
 }
 
 // CloseWrite half-closes the TCP connection: net/http does it before
