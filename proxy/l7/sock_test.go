@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"testing"
 	"time"
@@ -18,21 +19,30 @@ import (
 // client's end of its connection.
 func sockPair(t *testing.T) (*clientSock, *net.TCPConn) {
 	t.Helper()
+	fd, from, c := acceptLoopback(t)
+	s := newClientSock(fd, from)
+	t.Cleanup(func() { s.Close() })
+	return s, c
+}
+
+// acceptLoopback returns a connection accepted (package accept) from a
+// loopback listener, and the client's end, closed when the test ends.
+func acceptLoopback(t *testing.T) (fd int, from netip.AddrPort, c *net.TCPConn) {
+	t.Helper()
 	ln, c := testkit.DialLoopback(t)
+	t.Cleanup(func() { c.Close() })
 	acc, err := accept.New(ln)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fd, from, err := acc.Accept()
+	fd, from, err = acc.Accept()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if from != c.LocalAddr().(*net.TCPAddr).AddrPort() {
 		t.Errorf("accepted from %v, want %v", from, c.LocalAddr())
 	}
-	s := newClientSock(fd, from)
-	t.Cleanup(func() { s.Close(); c.Close() })
-	return s, c
+	return fd, from, c
 }
 
 // waitReadable waits (bounded) until fd has something to read, without

@@ -5,26 +5,15 @@ import (
 	"testing"
 
 	"github.com/hapair/hapair/internal/testkit"
-	"github.com/hapair/hapair/proxy/accept"
 )
 
 // rawClientPair returns a pooled client connection accepted from a
 // loopback listener, and the client's end.
 func rawClientPair(t *testing.T, p *Proxy) (*gatedConn, *net.TCPConn) {
 	t.Helper()
-	ln, c := testkit.DialLoopback(t)
-	acc, err := accept.New(ln)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fd, from, err := acc.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
+	fd, from, c := acceptLoopback(t)
 	p.open.Add(1)
-	gc := p.newRawClient(fd, from)
-	t.Cleanup(func() { c.Close() })
-	return gc, c
+	return p.newRawClient(fd, from), c
 }
 
 // recycle takes a connection's memory back only when nothing can use it
