@@ -103,10 +103,17 @@ func (s *clientSock) release() {
 	}
 	if s.file != nil {
 		_ = s.file.Close() // leaves the poller, then closes
-		return
+	} else {
+		_, _ = rawio.Call(unix.SYS_CLOSE, uintptr(s.fd), 0, 0, 0, 0, 0)
 	}
-	_, _ = rawio.Call(unix.SYS_CLOSE, uintptr(s.fd), 0, 0, 0, 0, 0)
+	// Closed and done with: recycle may reuse the memory from here on,
+	// not before (the count read 1 while this call still used s).
+	s.ref.Store(refDone)
 }
+
+// refDone is ref once the descriptor was closed and its closing call has
+// returned; odd, so acquire refuses it as it refuses a closed socket.
+const refDone = -1
 
 func (s *clientSock) closed() bool { return s.ref.Load()&1 != 0 }
 

@@ -29,17 +29,19 @@ func (p *Proxy) newRawClient(fd int, remote netip.AddrPort) *gatedConn {
 }
 
 // recycle takes back gc's memory once its connection is done, when
-// nothing can use it any more: gc was closed, its socket closed with no
-// call under way (so none can start: acquire refuses a closed socket),
-// and the socket never entered Go's poller (whose file and timers could
-// still refer to it). The caller is the connection's last holder: the
-// serving goroutine after the connection left p.conns (whose Each, under
-// its lock, is the only other way to it) and its watch was disarmed
-// (which waits for the watch's goroutine). Anything else, a connection
-// handed to net/http above all, is left to the garbage collector.
+// nothing can use it any more: gc was closed, the call that closed its
+// socket has returned (refDone), and the socket never entered Go's poller
+// (whose file and timers could still refer to it). That is not enough by
+// itself (a holder could still call acquire, which refuses only while the
+// memory is not reused), so the caller must also be the connection's last
+// holder: the serving goroutine once the connection left p.conns (whose
+// Each, under its lock, is the only other way to it) and its watch was
+// disarmed (which waits for the watch's goroutine). Anything else, a
+// connection handed to net/http above all, is left to the garbage
+// collector.
 func recycle(gc *gatedConn) {
 	rc := gc.reuse
-	if rc == nil || gc.Conn != &rc.sock || rc.sock.ref.Load() != 1 || rc.sock.file != nil {
+	if rc == nil || gc.Conn != &rc.sock || rc.sock.ref.Load() != refDone || rc.sock.file != nil {
 		return
 	}
 	rc.gc = gatedConn{}

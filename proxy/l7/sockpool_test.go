@@ -42,6 +42,23 @@ func TestRecycleOnlyWhenUnused(t *testing.T) {
 			t.Fatal("recycled while a call used the socket")
 		}
 		s.release() // the last user: closes the descriptor
+		recycle(gc)
+		if gc.Conn != nil {
+			t.Fatal("not recycled once the last call closed the socket")
+		}
+	})
+	t.Run("closing call not returned", func(t *testing.T) {
+		gc, _ := rawClientPair(t, p)
+		s := gc.Conn.(*clientSock)
+		gc.Close()
+		// The count as the last release leaves it before its close(2)
+		// returns: closed, no holder, but that call still reads s.
+		s.ref.Store(1)
+		recycle(gc)
+		if gc.Conn == nil {
+			t.Fatal("recycled while the closing call could still use the socket")
+		}
+		s.ref.Store(refDone)
 	})
 	t.Run("in the poller", func(t *testing.T) {
 		gc, _ := rawClientPair(t, p)
