@@ -77,6 +77,21 @@ func queueAtMark(t *testing.T, fin bool) (fa int, b *net.TCPConn, fb int) {
 	return fa, b, fb
 }
 
+// relayTo starts a Pair relaying fa to fb, whose far end b then reads
+// within 10 s; the pair is aborted when the test ends, if it has not
+// closed by then.
+func relayTo(t *testing.T, fa, fb int, b *net.TCPConn) *Pair {
+	t.Helper()
+	p, err := New(fa, fb, newRecorder())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Start()
+	t.Cleanup(func() { p.Abort(io.EOF) })
+	b.SetReadDeadline(time.Now().Add(10 * time.Second))
+	return p
+}
+
 // TestUrgentMarkSignal: at the urgent mark, tcp_recvmsg returns EAGAIN
 // without copying when the reading thread has a signal pending, and Go
 // signals its threads (SIGURG) to preempt them. Taken as "drained", that
@@ -94,12 +109,7 @@ func TestUrgentMarkSignal(t *testing.T) {
 			t.Cleanup(func() { stop.Store(true); <-done })
 			for round := range 150 {
 				fa, b, fb := queueAtMark(t, fin)
-				p, err := New(fa, fb, newRecorder())
-				if err != nil {
-					t.Fatal(err)
-				}
-				p.Start()
-				b.SetReadDeadline(time.Now().Add(5 * time.Second))
+				p := relayTo(t, fa, fb, b)
 				got := make([]byte, 10)
 				n, err := io.ReadFull(b, got)
 				if err == nil && fin {
@@ -144,12 +154,7 @@ func TestUrgentThenFIN(t *testing.T) {
 // sender's next bytes.
 func TestUrgentNoFIN(t *testing.T) {
 	fa, b, fb := queueAtMark(t, false)
-	p, err := New(fa, fb, newRecorder())
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.Start()
-	b.SetReadDeadline(time.Now().Add(10 * time.Second))
+	relayTo(t, fa, fb, b)
 	got := make([]byte, 10)
 	if n, err := io.ReadFull(b, got); err != nil || string(got) != "helloworld" {
 		t.Fatalf("far end read %q, %v; want helloworld with the sender still open", got[:n], err)
