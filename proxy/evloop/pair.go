@@ -175,9 +175,10 @@ func (p *Pair) move(s int) {
 			p.requeue()
 			return
 		case err == unix.EAGAIN:
-			// Not after a FIN (a read then returns the data or 0, but
-			// for a signal at the mark, above), and a corked tail must
-			// never wait on a guess.
+			// Drained. A tail left corked on d is pushed out now:
+			// with no FIN queued behind the data (after one a read
+			// gives data or 0, not EAGAIN, but for a signal at the
+			// mark, above), none is known to be coming to carry it.
 			p.readable[s], p.urgent[s] = false, false
 			p.uncork(d)
 			return
