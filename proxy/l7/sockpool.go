@@ -41,7 +41,7 @@ func (p *Proxy) newRawClient(fd int, remote netip.AddrPort) *gatedConn {
 // collector.
 func recycle(gc *gatedConn) {
 	rc := gc.reuse
-	if rc == nil || gc.Conn != &rc.sock || rc.sock.ref.Load() != refDone || rc.sock.file != nil {
+	if rc == nil || rc.sock.ref.Load() != refDone || rc.sock.file != nil {
 		return
 	}
 	rc.gc = gatedConn{}
