@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make bench: the balancer side by side with HAProxy and nginx on loopback.
 # Installs haproxy, nginx (+ stream module) and wrk with apt-get when
-# missing, builds the bench program and had, runs them (about 13 minutes
+# missing, builds the bench program and had, runs them (about 14 minutes
 # with the defaults: 9 interleaved rounds of 4 s per target, pinned, and
 # 30 s of the idle daemon) and prints the tables. Extra arguments go to the
 # program (e.g. -d 10s, -rounds 3, -pin=false, -mode http, -conn close,
