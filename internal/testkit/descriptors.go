@@ -74,3 +74,15 @@ func (d *Descriptors) Free(n int) {
 		d.fds = d.fds[:len(d.fds)-1]
 	}
 }
+
+// OpenFDs counts this process's open descriptors (/proc/self/fd), for
+// tests that check that what they opened was closed; it skips t without
+// /proc.
+func OpenFDs(t testing.TB) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("no /proc/self/fd: %v", err)
+	}
+	return len(ents)
+}

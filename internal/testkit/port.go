@@ -7,6 +7,9 @@ import (
 	"os"
 	"strconv"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // ClosedPort returns a 127.0.0.1 address and port on which nothing
@@ -87,4 +90,38 @@ func Accept(t testing.TB, ln net.Listener, handle func(net.Conn)) {
 		ln.Close()
 		<-done
 	})
+}
+
+// Blackhole returns a loopback address whose SYNs are dropped: a listener
+// with backlog 0 whose accept queue is already full (the kernel drops SYNs
+// to a full accept queue), so connecting to it hangs until a timeout (the
+// client's SYN is retransmitted after 1 s, and dropped again).
+func Blackhole(t testing.TB) netip.AddrPort {
+	t.Helper()
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Listen(fd, 0); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ap := netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(sa.(*unix.SockaddrInet4).Port))
+	// Fill the queue; stop once a connect times out.
+	for range 8 {
+		c, err := net.DialTimeout("tcp", ap.String(), 200*time.Millisecond)
+		if err != nil {
+			return ap
+		}
+		t.Cleanup(func() { c.Close() })
+	}
+	t.Fatal("blackhole listener kept accepting connections")
+	return ap
 }

@@ -19,6 +19,9 @@ import (
 //
 // It closes with a reset (SO_LINGER 0), as HAProxy does for its checks, so a
 // thousand checks a second leave no TIME_WAIT sockets behind on the balancer.
+// A Prober makes its checks on the balancer's event loops (loopCheck), with
+// the same results and reasons as Check, which serves other callers and
+// is the Prober's fallback when no loop can be had.
 type ConnectChecker struct {
 	Timeout time.Duration
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hapair/hapair/internal/clock"
 	"github.com/hapair/hapair/internal/probe"
+	"github.com/hapair/hapair/proxy/evloop"
 )
 
 // Job is one target to probe.
@@ -43,8 +44,9 @@ type ProberConfig struct {
 	// context deadlines on the real clock: they bound real socket I/O.
 	Clock clock.Clock
 	// OnChange is called when a job's health changes, with the reason from
-	// probe.Tracker.Reason ("" on recovery). It runs on a probe goroutine, never
-	// twice at once for one job, and must not block for long.
+	// probe.Tracker.Reason ("" on recovery). It runs on a goroutine of the
+	// prober, never twice at once for one job, in the order of the changes,
+	// and must not block for long.
 	OnChange func(id string, healthy bool, reason string)
 }
 
@@ -81,6 +83,9 @@ type Prober struct {
 	rng  *rand.Rand
 	jobs map[string]*job
 	due  jobHeap
+	// onLoop holds the checks in flight on event loops (startOnLoop),
+	// for Stop to cancel.
+	onLoop map[*loopCheck]struct{}
 }
 
 type job struct {
@@ -96,6 +101,11 @@ type job struct {
 	spread  bool // its first check is done: the next is spread over the interval
 	index   int  // in due; -1 while running or removed
 	removed bool
+	// changes are health changes waiting for
+	// notify to pass them to OnChange (in order); notifying is true while
+	// its goroutine runs.
+	changes   []healthChange
+	notifying bool
 }
 
 // NewProber starts a prober with no jobs.
@@ -115,6 +125,8 @@ func NewProber(cfg ProberConfig) *Prober {
 		wake: make(chan struct{}, 1),
 		rng:  rng,
 		jobs: make(map[string]*job),
+
+		onLoop: make(map[*loopCheck]struct{}),
 	}
 	p.wg.Add(1)
 	go p.schedule()
@@ -194,6 +206,7 @@ func (p *Prober) Status(id string) (Status, bool) {
 // OnChange is not called after Stop returns.
 func (p *Prober) Stop() {
 	p.cancel()
+	p.cancelOnLoops()
 	p.wg.Wait()
 }
 
@@ -217,6 +230,9 @@ func (p *Prober) schedule() {
 	defer p.wg.Done()
 	timer := p.cfg.Clock.NewTimer(time.Hour)
 	defer timer.Stop()
+	// batch is the event loop the connect checks of this wake-up go to:
+	// one loop woken per batch, not one per check.
+	var batch *evloop.Loop
 	for {
 		p.mu.Lock()
 		var j *job
@@ -234,6 +250,7 @@ func (p *Prober) schedule() {
 		}
 		p.mu.Unlock()
 		if j == nil {
+			batch = nil
 			timer.Reset(wait)
 			select {
 			case <-p.ctx.Done():
@@ -248,12 +265,18 @@ func (p *Prober) schedule() {
 		case <-p.ctx.Done():
 			return
 		}
+		if cc, ok := c.(*ConnectChecker); ok {
+			if batch = p.startOnLoop(batch, j, cc, target); batch != nil {
+				continue
+			}
+		}
 		p.wg.Add(1)
 		go p.probe(j, c, target)
 	}
 }
 
-// probe runs one check of j, then records it and schedules the next.
+// probe runs one check of j on a goroutine of its own, then records it
+// and schedules the next.
 func (p *Prober) probe(j *job, c Checker, target netip.AddrPort) {
 	defer p.wg.Done()
 	start := p.cfg.Clock.Now()
@@ -264,8 +287,16 @@ func (p *Prober) probe(j *job, c Checker, target netip.AddrPort) {
 		return // stopping: a cancelled check says nothing about the real
 	}
 	p.mu.Lock()
+	p.recordLocked(j, start, took, err)
+	p.mu.Unlock()
+}
+
+// recordLocked records a check of j that started at start, took took and
+// ended with err, queues a change of j's health for OnChange, and
+// schedules j's next check. The result of a removed job is dropped.
+// p.mu held.
+func (p *Prober) recordLocked(j *job, start time.Time, took time.Duration, err error) {
 	if j.removed {
-		p.mu.Unlock()
 		return
 	}
 	changed := false
@@ -284,7 +315,6 @@ func (p *Prober) probe(j *job, c Checker, target netip.AddrPort) {
 		j.local = ""
 		changed = j.tracker.Observe(err)
 	}
-	healthy, reason := j.tracker.Healthy(), j.tracker.Reason()
 	iv := j.Spec.Interval
 	jitter := time.Duration(p.rng.Int64N(int64(iv/8)+1)) - iv/16
 	if !j.spread {
@@ -302,9 +332,40 @@ func (p *Prober) probe(j *job, c Checker, target netip.AddrPort) {
 		// hand-off each.
 		p.poke()
 	}
-	p.mu.Unlock()
 	if changed && p.cfg.OnChange != nil {
-		p.cfg.OnChange(j.ID, healthy, reason)
+		j.changes = append(j.changes, healthChange{j.tracker.Healthy(), j.tracker.Reason()})
+		if !j.notifying {
+			j.notifying = true
+			p.wg.Add(1) // the check's own count is held: Stop's Wait has not returned
+			go p.notify(j)
+		}
+	}
+}
+
+// healthChange is a job's health after a check changed it, for OnChange.
+type healthChange struct {
+	healthy bool
+	reason  string
+}
+
+// notify passes j's queued changes to OnChange, in order, one at a time,
+// then ends; nothing more is passed once Stop began. A goroutine of its
+// own: a check made on an event loop must not wait for OnChange, which
+// takes the balancer's locks, and a goroutine per change is cheap, as
+// changes are rare.
+func (p *Prober) notify(j *job) {
+	defer p.wg.Done()
+	for {
+		p.mu.Lock()
+		if len(j.changes) == 0 || p.ctx.Err() != nil {
+			j.changes, j.notifying = nil, false
+			p.mu.Unlock()
+			return
+		}
+		c := j.changes[0]
+		j.changes = j.changes[1:]
+		p.mu.Unlock()
+		p.cfg.OnChange(j.ID, c.healthy, c.reason)
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -342,7 +341,7 @@ func TestNoFDLeak(t *testing.T) {
 	if _, err := pick(); err != nil { // the loops' own descriptors stay
 		t.Fatal(err)
 	}
-	before := openFDs(t)
+	before := testkit.OpenFDs(t)
 	for i := range 20 {
 		func() {
 			a, b, p, r := peers(t)
@@ -363,14 +362,5 @@ func TestNoFDLeak(t *testing.T) {
 			b.Close()
 		}()
 	}
-	testkit.WaitFor(t, "descriptors back to their count", func() bool { return openFDs(t) == before })
-}
-
-func openFDs(t *testing.T) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(ents)
+	testkit.WaitFor(t, "descriptors back to their count", func() bool { return testkit.OpenFDs(t) == before })
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/netip"
 	"os"
 	"slices"
 	"strconv"
@@ -107,42 +106,9 @@ func TestTCPHalfClose(t *testing.T) {
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
-// blackhole returns a loopback address whose SYNs are dropped: a listener
-// with backlog 0 whose accept queue is already full (the kernel drops SYNs
-// to a full accept queue), so connecting to it hangs until a timeout.
-func blackhole(t *testing.T) netip.AddrPort {
-	t.Helper()
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { unix.Close(fd) })
-	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Listen(fd, 0); err != nil {
-		t.Fatal(err)
-	}
-	sa, err := unix.Getsockname(fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ap := netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(sa.(*unix.SockaddrInet4).Port))
-	// Fill the queue; stop once a connect times out.
-	for range 8 {
-		c, err := net.DialTimeout("tcp", ap.String(), 200*time.Millisecond)
-		if err != nil {
-			return ap
-		}
-		t.Cleanup(func() { c.Close() })
-	}
-	t.Fatal("blackhole listener kept accepting connections")
-	return ap
-}
-
 func TestTCPConnectTimeoutTriesNext(t *testing.T) {
 	good := proxytest.TCP(t, "good")
-	p := upstreamtest.NewPicker(blackhole(t), good.Addr)
+	p := upstreamtest.NewPicker(testkit.Blackhole(t), good.Addr)
 	const timeout = 300 * time.Millisecond
 	tp, addr := startTCP(t, p, TCPConfig{ConnectTimeout: timeout})
 	start := time.Now()
@@ -162,7 +128,7 @@ func TestTCPConnectTimeoutTriesNext(t *testing.T) {
 }
 
 func TestTCPNoRealResets(t *testing.T) {
-	p := upstreamtest.NewPicker(blackhole(t))
+	p := upstreamtest.NewPicker(testkit.Blackhole(t))
 	tp, addr := startTCP(t, p, TCPConfig{ConnectTimeout: 100 * time.Millisecond})
 	if out, err := proxytest.TCPRequest(addr, "ping"); err == nil && out != "" {
 		t.Errorf("request with no reachable real = %q, nil; want an error or nothing", out)

@@ -230,16 +230,6 @@ func TestSockCloseWrite(t *testing.T) {
 	}
 }
 
-// openFDs counts this process's open descriptors.
-func openFDs(t *testing.T) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Skipf("no /proc/self/fd: %v", err)
-	}
-	return len(ents)
-}
-
 // Many connections of every kind the fast path ends (closed after one
 // answer, kept alive then left idle, handed to net/http) leave no
 // descriptor open and nothing counted in Stats.Open.
@@ -261,12 +251,12 @@ func TestSockNoDescriptorLeak(t *testing.T) {
 	}
 	round() // the real's pooled connections and net/http's server start
 	testkit.WaitFor(t, "connections closed", func() bool { return px().Stats().Open == 0 })
-	before := openFDs(t)
+	before := testkit.OpenFDs(t)
 	for range 100 {
 		round()
 	}
 	testkit.WaitFor(t, "connections closed", func() bool { return px().Stats().Open == 0 })
-	testkit.WaitFor(t, "descriptors closed", func() bool { return openFDs(t) <= before })
+	testkit.WaitFor(t, "descriptors closed", func() bool { return testkit.OpenFDs(t) <= before })
 	if n := px().handOffs.Load(); n != 101 {
 		t.Errorf("%d hand-offs, want 101", n)
 	}

@@ -25,7 +25,7 @@ import (
 // take a closed number) is closed by a second close.
 func TestSockCloseRacesNoLeakNoDoubleClose(t *testing.T) {
 	const rounds = 60
-	before := openFDs(t)
+	before := testkit.OpenFDs(t)
 	var sentinels [][2]int
 	for i := range rounds {
 		// A subtest per round: sockPair's listener closes with it.
@@ -75,7 +75,7 @@ func TestSockCloseRacesNoLeakNoDoubleClose(t *testing.T) {
 		unix.Close(p[0])
 		unix.Close(p[1])
 	}
-	testkit.WaitFor(t, "descriptors closed", func() bool { return openFDs(t) <= before })
+	testkit.WaitFor(t, "descriptors closed", func() bool { return testkit.OpenFDs(t) <= before })
 }
 
 // An IPv4 client of a dual-stack listener is seen by its IPv4 address
