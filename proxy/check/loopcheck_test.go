@@ -86,3 +86,30 @@ func TestProberStopCancelsLoopChecks(t *testing.T) {
 	}
 	testkit.WaitFor(t, "descriptors back to their count", func() bool { return testkit.OpenFDs(t) == before })
 }
+
+// TestProberLoopChecksFreeTheirSlot: a check on a loop gives its slot of
+// MaxInFlight back when it ends, so that with one slot two jobs each go on
+// being checked (a slot kept would stop all checks after the first).
+func TestProberLoopChecksFreeTheirSlot(t *testing.T) {
+	up, down := rawServer(t, func(net.Conn) {}), closedPort(t)
+	p := NewProber(ProberConfig{MaxInFlight: 1})
+	t.Cleanup(p.Stop)
+	c := &ConnectChecker{Timeout: time.Second}
+	for _, j := range []Job{{ID: "up", Target: up}, {ID: "down", Target: down}} {
+		j.Checker, j.Spec = c, Spec{Interval: 10 * time.Millisecond, Rise: 1, Fall: 1}
+		if err := p.Add(j); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testkit.WaitFor(t, "3 checks of each job through one slot", func() bool {
+		a, _ := p.Status("up")
+		b, _ := p.Status("down")
+		return a.Checks >= 3 && b.Checks >= 3
+	})
+	p.mu.Lock()
+	onLoop := len(p.onLoop)
+	p.mu.Unlock()
+	if onLoop > 1 {
+		t.Errorf("%d checks on loops at once, want at most MaxInFlight 1", onLoop)
+	}
+}

@@ -167,7 +167,8 @@ func (p *Prober) Add(j Job) error {
 }
 
 // Remove stops probing id; a check in flight finishes and its result is
-// dropped. Removing an unknown id does nothing.
+// dropped, as are health changes not yet passed to OnChange (one being
+// passed finishes). Removing an unknown id does nothing.
 func (p *Prober) Remove(id string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -349,7 +350,9 @@ type healthChange struct {
 }
 
 // notify passes j's queued changes to OnChange, in order, one at a time,
-// then ends; nothing more is passed once Stop began. A goroutine of its
+// then ends; nothing more is passed once Stop began or j was removed (a
+// real removed and added again under its id must not be given the old
+// job's stale health; a change already being passed finishes). A goroutine of its
 // own: a check made on an event loop must not wait for OnChange, which
 // takes the balancer's locks, and a goroutine per change is cheap, as
 // changes are rare.
@@ -357,7 +360,7 @@ func (p *Prober) notify(j *job) {
 	defer p.wg.Done()
 	for {
 		p.mu.Lock()
-		if len(j.changes) == 0 || p.ctx.Err() != nil {
+		if len(j.changes) == 0 || p.ctx.Err() != nil || j.removed {
 			j.changes, j.notifying = nil, false
 			p.mu.Unlock()
 			return

@@ -321,3 +321,47 @@ func TestProberLocalErrorIsNotEvidence(t *testing.T) {
 		t.Errorf("LocalError after a completed check = %q, want cleared", st.LocalError)
 	}
 }
+
+// TestProberRemoveDropsQueuedChanges: health changes of a removed job that
+// were queued behind one being passed to OnChange are dropped, so a real
+// removed and added again under its id never hears the old job's health.
+func TestProberRemoveDropsQueuedChanges(t *testing.T) {
+	clk := clocktest.New(time.Time{})
+	got, release := make(chan change, 8), make(chan struct{})
+	p := NewProber(ProberConfig{Clock: clk, Rand: rand.New(rand.NewPCG(3, 4)), OnChange: func(id string, ok bool, r string) {
+		got <- change{id, ok, r}
+		<-release
+	}})
+	var once sync.Once
+	releaseAll := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(func() { releaseAll(); p.Stop() }) // a failing test must not leave OnChange held
+	f := &fakeChecker{}
+	if err := p.Add(Job{ID: "a", Target: target1, Checker: f, Spec: Spec{Interval: 5 * time.Millisecond, Rise: 1, Fall: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if c := testkit.Receive(t, clk, time.Millisecond, "the first change", got); !c.healthy {
+		t.Fatalf("first change = %+v, want healthy", c)
+	}
+	// OnChange is held in the first change; the next one queues behind it.
+	p.mu.Lock()
+	j := p.jobs["a"]
+	p.mu.Unlock()
+	f.fail.Store(true)
+	testkit.AdvanceUntil(t, clk, time.Millisecond, "a second change queued", func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return len(j.changes) > 0
+	})
+	p.Remove("a")
+	releaseAll()
+	testkit.WaitFor(t, "the notifier to end", func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return !j.notifying
+	})
+	select {
+	case c := <-got:
+		t.Errorf("OnChange(%+v) after Remove, want the queued change dropped", c)
+	default:
+	}
+}
