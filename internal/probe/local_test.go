@@ -13,6 +13,7 @@ func TestIsLocal(t *testing.T) {
 	}{
 		{fmt.Errorf("dial: %w", syscall.EMFILE), true},
 		{fmt.Errorf("sendto: %w", syscall.ENOBUFS), true},
+		{fmt.Errorf("epoll_ctl: %w", syscall.ENOSPC), true},
 		{fmt.Errorf("dial: %w", syscall.ECONNREFUSED), false},
 		{nil, false},
 	} {

@@ -112,13 +112,15 @@ func (pr *ConnectProbe) finish(err error) {
 		pr.timer.Stop()
 	}
 	if pr.fd >= 0 {
-		// The close takes the socket out of the epoll set (no other
-		// descriptor refers to it), so Forget rather than an
-		// EPOLL_CTL_DEL of its own.
-		closeFD(pr.fd)
+		// EPOLL_CTL_DEL before the close rather than Forget after it: a
+		// child forked meanwhile (an external check's fork and exec) holds
+		// the socket until its exec, so the close would leave it in the
+		// epoll set, and its late EPOLLOUT would reach the next probe given
+		// this slot as a false "connected".
 		if pr.registered {
-			pr.l.Forget(pr.reg)
+			pr.l.Unregister(pr.reg) // its error: the close takes the socket out in the end
 		}
+		closeFD(pr.fd)
 		pr.fd = -1
 	}
 	pr.Done(err)

@@ -2,9 +2,11 @@ package evloop
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -137,5 +139,41 @@ func TestProbeNoFDLeak(t *testing.T) {
 			defer l.mu.Unlock()
 			return !l.running
 		})
+	}
+}
+
+// TestProbeLeavesEpollWhenShared: a probe that ends while another
+// descriptor still refers to its socket (a child forked before its exec)
+// takes the socket out of the loop's epoll set itself: the close alone
+// would leave it there, and its late events would reach the next Socket
+// given the slot.
+func TestProbeLeavesEpollWhenShared(t *testing.T) {
+	l, pr, done := startProbe(t, testkit.Blackhole(t), time.Minute)
+	held := make(chan int, 1)
+	l.Post(func() {
+		// On the loop, after StartProbe: the socket is registered.
+		fd, err := syscall.Dup(pr.fd)
+		if err != nil {
+			t.Error(err)
+		}
+		held <- fd
+		pr.Cancel()
+	})
+	dup := <-held
+	defer syscall.Close(dup)
+	if err := result(t, done); !errors.Is(err, ErrProbeCanceled) {
+		t.Fatalf("cancelled probe: %v, want ErrProbeCanceled", err)
+	}
+	info, err := os.ReadFile(fmt.Sprintf("/proc/self/fdinfo/%d", l.epfd))
+	if err != nil {
+		t.Fatalf("reading the epoll set from fdinfo: %v", err)
+	}
+	// An entry reads "tfd: N events: ..." with its socket's inode as "ino:".
+	var st syscall.Stat_t
+	if err := syscall.Fstat(dup, &st); err != nil {
+		t.Fatal(err)
+	}
+	if ino := fmt.Sprintf(" ino:%x", st.Ino); strings.Contains(string(info), ino) {
+		t.Errorf("the probe's socket (inode %x) is still in the loop's epoll set:\n%s", st.Ino, info)
 	}
 }
