@@ -17,7 +17,9 @@ import (
 // hour, the reals are checked at once and in service within the test's
 // wait, not after an interval; the pool's detour through "none" while
 // they are not checked yet is said at info, not as a warning; a real that
-// is taken out later still warns.
+// is taken out later still warns. The check's timeout is 5 s: a first
+// check that timed out under a loaded CI machine's -race run (1 s did
+// once) would leave its real down for the hour.
 func TestFirstCheckAtStart(t *testing.T) {
 	a, c := proxytest.HTTP(t, "a"), proxytest.HTTP(t, "c")
 	var logs testkit.Buffer
@@ -26,7 +28,7 @@ func TestFirstCheckAtStart(t *testing.T) {
 	b := newBalancer(t, Config{Services: []ServiceConfig{{
 		Name: "web", Listen: proxytest.ClosedPort(t), Mode: "http",
 		Check: check.Spec{Type: "negotiate", Request: "/status", Receive: regexp.MustCompile("^ok$"),
-			Interval: time.Hour, Timeout: time.Second, Rise: 2, Fall: 1},
+			Interval: time.Hour, Timeout: 5 * time.Second, Rise: 2, Fall: 1},
 		Reals: reals(a, c),
 	}}}, Options{Logger: log, OnHealth: func() { told.Add(1) }})
 	testkit.WaitFor(t, "both reals checked and up", func() bool {
