@@ -41,6 +41,14 @@ func Recv(fd uintptr, p []byte, flags int) (int, error) {
 // Call makes the system call trap by RawSyscall6, again after EINTR: for
 // calls on non-blocking sockets, which never wait in the kernel. Its
 // error is a unix.Errno.
+//
+// It must not grow the stack (go:nosplit, as syscall.RawSyscall6 is):
+// callers pass pointers to their own stack variables as uintptrs (a
+// sockaddr for accept4, an int for getsockopt), which a stack copy in
+// Call's prologue would leave pointing at the old stack, where the kernel
+// would then write. RawSyscall6 below is nosplit all the way down.
+//
+//go:nosplit
 func Call(trap, a1, a2, a3, a4, a5, a6 uintptr) (uintptr, error) {
 	for {
 		r, _, e := unix.RawSyscall6(trap, a1, a2, a3, a4, a5, a6)
