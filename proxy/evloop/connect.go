@@ -44,11 +44,14 @@ func NewConnecting(a, b int, h Connector) (*Pair, error) {
 // on l's goroutine (a listener's Ready that accepted a): both sockets are
 // registered before it returns, with no post and no wake-up. If that
 // fails, the pair is reset and h has heard Closed before it returns; h
-// must be ready for that.
-func (l *Loop) StartConnecting(a, b int, h Connector) *Pair {
-	p := &Pair{l: l, h: h, fd: [2]int{a, b}, slot: -1, conn: h, connecting: true, attempt: 1}
+// must be ready for that. The Pair comes from l's free list (pairPool)
+// and goes back to it once closed, so it is known only by its Ref.
+func (l *Loop) StartConnecting(a, b int, h Connector) Ref {
+	p := l.pool.get(l)
+	p.h, p.fd, p.conn, p.connecting, p.attempt = h, [2]int{a, b}, h, true, 1
+	r := Ref{l: l, p: p, gen: p.gen} // before add: a failed add makes it stale
 	l.add(p)
-	return p
+	return r
 }
 
 // Expire ends connect attempt number attempt (1 for the socket given to

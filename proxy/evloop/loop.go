@@ -93,8 +93,11 @@ type Loop struct {
 	spare  *[]byte // the read buffer, swapped out when a Pair keeps it
 	bulk   *[]byte // the same for bulk sides, taken on first use
 	again  []*Pair // pairs whose sides ran out of readBudget
-	live   int     // pairs added and not closed, sockets registered
-	taken  []post  // the posts being run, reused
+	pool   pairPool
+	after  []func() // AfterBatch's, run at the end of this batch
+	after2 []func() // the list being run, reused
+	live   int      // pairs added and not closed, sockets registered
+	taken  []post   // the posts being run, reused
 
 	socks               []Socket // by slot (the event's data, Pad sockSide); nil once unregistered
 	sockFree, sockFreed []int32  // as free and freed for pairs
@@ -105,9 +108,13 @@ type Loop struct {
 }
 
 // post is a request from another goroutine: add p, reset p, run fn on
-// p's sockets, or call a function (Post).
+// p's sockets, or call a function (Post). A post made through a Ref
+// (ref) names p's generation: it is dropped if p was closed and handed
+// out again since.
 type post struct {
 	p       *Pair
+	ref     bool
+	gen     uint64
 	kind    int
 	err     error
 	fn      func(fds [2]int) error
@@ -259,7 +266,7 @@ func (l *Loop) turn(stop *bool) bool {
 	due := l.due()
 	l.mu.Lock()
 	l.taken, l.posts = l.posts, l.taken[:0]
-	if n == 0 && len(l.taken) == 0 && len(l.again) == 0 && !due {
+	if n == 0 && len(l.taken) == 0 && len(l.again) == 0 && len(l.after) == 0 && !due {
 		if l.live == 0 && len(l.timers) == 0 {
 			if l.armed != 0 {
 				l.disarm() // no timer is left: the next run starts with none
@@ -320,7 +327,31 @@ func (l *Loop) turn(stop *bool) bool {
 	l.freed = l.freed[:0]
 	l.sockFree = append(l.sockFree, l.sockFreed...)
 	l.sockFreed = l.sockFreed[:0]
+	l.pool.recycle()
+	l.runAfter()
 	return l.busy(n)
+}
+
+// AfterBatch runs fn on l's goroutine at the end of the current turn,
+// once every event, post and timer of its batch was handled: the point
+// where nothing of the batch can still reach an object closed in it, so
+// the caller may reuse that object (package l4 recycles its connections
+// there, as the loop recycles its Pairs). fn runs once; one added while
+// the hooks run waits for the next turn. Loop goroutine only.
+func (l *Loop) AfterBatch(fn func()) { l.after = append(l.after, fn) }
+
+// runAfter runs the AfterBatch hooks of this turn.
+func (l *Loop) runAfter() {
+	if len(l.after) == 0 {
+		return
+	}
+	run := l.after
+	l.after = l.after2[:0]
+	for _, fn := range run {
+		fn()
+	}
+	clear(run)
+	l.after2 = run[:0]
 }
 
 // busy reports, at the end of a turn that took n events, whether the
@@ -332,11 +363,12 @@ func (l *Loop) turn(stop *bool) bool {
 // loop waits with one epoll_wait (Go's) instead of two (an empty one of
 // ours, then Go's). Not when the batch was full (more may be ready with
 // no new edge), when sides are queued for another turn, when posts
-// arrived (a poster that found the loop awake wrote no eventfd), while a
-// Socket is level-triggered (setLevel), or when the loop holds nothing
-// (the next turn ends its goroutine).
+// arrived (a poster that found the loop awake wrote no eventfd), when a
+// hook added an AfterBatch hook, while a Socket is level-triggered
+// (setLevel), or when the loop holds nothing (the next turn ends its
+// goroutine).
 func (l *Loop) busy(n int) bool {
-	if n == len(l.events) || len(l.again) > 0 || l.level > 0 || (l.live == 0 && len(l.timers) == 0) {
+	if n == len(l.events) || len(l.again) > 0 || len(l.after) > 0 || l.level > 0 || (l.live == 0 && len(l.timers) == 0) {
 		return true
 	}
 	l.mu.Lock()
@@ -353,6 +385,9 @@ func (l *Loop) busy(n int) bool {
 // run1 carries out one posted request.
 func (l *Loop) run1(q *post) {
 	p := q.p
+	if q.ref && p.gen != q.gen {
+		return // p ended, and may serve another connection now
+	}
 	switch q.kind {
 	case postCall:
 		q.call()

@@ -35,6 +35,8 @@ type Pair struct {
 	fd [2]int
 
 	// The loop goroutine's alone:
+	gen                   uint64 // bumped by close: a Ref of an older one is stale
+	pooled                bool   // StartConnecting's: recycled once closed (pairPool)
 	slot                  int32
 	added, closed, queued bool
 	early                 error                    // reset asked before the add was run
@@ -77,7 +79,8 @@ func (p *Pair) Start() { p.l.post(post{p: p, kind: postAdd}) }
 
 // Abort resets both connections (RST) and reports err (non-nil) to
 // Closed, unless p ended already. Safe from any goroutine, before Start
-// too, and more than once.
+// too, and more than once. For New's and NewConnecting's Pairs, which
+// are never reused; StartConnecting's go through their Ref.
 func (p *Pair) Abort(err error) { p.l.post(post{p: p, kind: postAbort, err: err}) }
 
 // Inspect runs fn on the loop goroutine with p's two descriptors while
@@ -330,6 +333,10 @@ func (p *Pair) close(err error, rst bool) {
 			p.pb[s] = nil
 		}
 	}
+	p.gen++
 	p.l.release(p)
+	if p.pooled {
+		p.l.pool.closed = append(p.l.pool.closed, p)
+	}
 	p.h.Closed(err, p.n)
 }

@@ -25,10 +25,17 @@ func nanoclock() int64 { return int64(time.Since(epoch)) }
 // bounded by the earliest (a read deadline on its epoll descriptor): no
 // runtime timer and no goroutine per Timer, unlike time.AfterFunc.
 func (l *Loop) After(d time.Duration, fn func()) *Timer {
-	t := &Timer{l: l, fn: fn, i: -1}
+	t := &Timer{}
+	t.Init(l, fn)
 	t.Reset(d)
 	return t
 }
+
+// Init makes t a stopped timer that runs fn on l once Reset, for a Timer
+// kept inside a longer-lived value (a pooled connection's): fn is bound
+// once for the value's life, not once per use as After's closure is.
+// The zero Timer must be Init before use; Init a stopped one only.
+func (t *Timer) Init(l *Loop, fn func()) { t.l, t.fn, t.i = l, fn, -1 }
 
 // Stop keeps t from running and reports whether it was pending.
 func (t *Timer) Stop() bool {

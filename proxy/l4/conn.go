@@ -17,7 +17,7 @@ type tcpConn struct {
 	cfg  *TCPConfig
 	from netip.AddrPort
 	l    *evloop.Loop // the loop that accepted the client and relays
-	pair *evloop.Pair
+	pair evloop.Ref
 
 	up         upstream.Upstream // the real connected to, or being connected to
 	tried      []netip.AddrPort  // reals whose connect failed

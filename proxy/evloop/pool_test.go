@@ -1,0 +1,164 @@
+package evloop
+
+import (
+	"errors"
+	"slices"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// counter is a Connector that counts what it heard; its fields are the
+// loop goroutine's (read them in onLoop).
+type counter struct {
+	closed, redials int
+	err             error
+}
+
+func (c *counter) Ended(int, uint64)             {}
+func (c *counter) Closed(err error, _ [2]uint64) { c.closed++; c.err = err }
+func (c *counter) Connected()                    {}
+func (c *counter) Redial(error) int              { c.redials++; return -1 }
+
+// pairFDs returns the near ends of two Unix socket pairs, for a Pair to
+// own; the far ends are closed at the end of the test.
+func pairFDs(t *testing.T) (a, b int) {
+	t.Helper()
+	var near [2]int
+	for i := range near {
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { unix.Close(fds[1]) })
+		near[i] = fds[0]
+	}
+	return near[0], near[1]
+}
+
+// pooledLoop returns a loop whose free list is emptied, so that the test
+// knows which Pair StartConnecting hands out next.
+func pooledLoop(t *testing.T) *Loop {
+	t.Helper()
+	l, err := Pick()
+	if err != nil {
+		t.Fatal(err)
+	}
+	onLoop(t, l, func() { l.pool.free = nil })
+	return l
+}
+
+var errPoolTest = errors.New("pool test")
+
+// TestStaleRefIgnored: an Abort, Expire or Inspect through the Ref of a
+// closed Pair does nothing to the connection that reuses its object.
+func TestStaleRefIgnored(t *testing.T) {
+	ops := map[string]func(r Ref, ran *bool){
+		"abort":   func(r Ref, _ *bool) { r.Abort(errPoolTest) },
+		"expire":  func(r Ref, _ *bool) { r.Expire(1) }, // the new Pair's attempt is 1 too
+		"inspect": func(r Ref, ran *bool) { r.Inspect(func([2]int) error { *ran = true; return errPoolTest }) },
+	}
+	for name, op := range ops {
+		t.Run(name, func(t *testing.T) {
+			l := pooledLoop(t)
+			a1, b1 := pairFDs(t)
+			a2, b2 := pairFDs(t)
+			var old, cur Ref
+			onLoop(t, l, func() {
+				old = l.StartConnecting(a1, b1, &counter{})
+				old.p.reset(errPoolTest)
+			})
+			h := &counter{}
+			ran := false
+			onLoop(t, l, func() {
+				cur = l.StartConnecting(a2, b2, h)
+				op(old, &ran) // runs on the next turn, before cur's connect event
+			})
+			t.Cleanup(func() { cur.Abort(errPoolTest) })
+			if cur.p != old.p {
+				t.Fatal("the closed Pair was not reused: nothing to test")
+			}
+			var closed, redials int
+			onLoop(t, l, func() { closed, redials = h.closed, h.redials })
+			if closed != 0 || redials != 0 || ran {
+				t.Errorf("after %s through a stale Ref: Closed %d times, Redial %d, Inspect ran %v; want 0, 0, false",
+					name, closed, redials, ran)
+			}
+		})
+	}
+}
+
+// TestPairNotReusedInBatch: a Pair closed in a batch is not handed out
+// again in that batch (its events may still be in it), and is after.
+func TestPairNotReusedInBatch(t *testing.T) {
+	l := pooledLoop(t)
+	var fds [3][2]int
+	for i := range fds {
+		fds[i][0], fds[i][1] = pairFDs(t)
+	}
+	var first, second, third Ref
+	onLoop(t, l, func() {
+		first = l.StartConnecting(fds[0][0], fds[0][1], &counter{})
+		first.p.reset(errPoolTest)
+		second = l.StartConnecting(fds[1][0], fds[1][1], &counter{})
+	})
+	onLoop(t, l, func() { third = l.StartConnecting(fds[2][0], fds[2][1], &counter{}) })
+	t.Cleanup(func() { second.Abort(errPoolTest); third.Abort(errPoolTest) })
+	if second.p == first.p {
+		t.Error("a Pair closed in a batch was handed out again in the same batch")
+	}
+	if third.p != first.p {
+		t.Error("a Pair closed in an earlier batch was not reused")
+	}
+}
+
+// TestQueuedPairWaitsATurn: a closed Pair reaches the free list only at
+// the end of its batch, and one still queued for another turn (l.again,
+// which that turn reads) only at the end of that turn.
+func TestQueuedPairWaitsATurn(t *testing.T) {
+	l := pooledLoop(t)
+	a, b := pairFDs(t)
+	var p *Pair
+	var inBatch, queuedAtEnd bool
+	onLoop(t, l, func() {
+		p = l.StartConnecting(a, b, &counter{}).p
+		p.requeue()
+		p.reset(errPoolTest)
+		inBatch = slices.Contains(l.pool.free, p)
+		l.pool.recycle() // an end of batch with p still in l.again
+		queuedAtEnd = slices.Contains(l.pool.free, p)
+	})
+	var later bool
+	onLoop(t, l, func() {}) // the turn that reads l.again has ended by the next post's
+	onLoop(t, l, func() { later = slices.Contains(l.pool.free, p) })
+	if inBatch {
+		t.Error("a Pair reached the free list in the batch that closed it")
+	}
+	if queuedAtEnd {
+		t.Error("a Pair still in l.again reached the free list")
+	}
+	if !later {
+		t.Error("the queued Pair never reached the free list")
+	}
+}
+
+// TestFreeListBounded: however many Pairs close in a batch, the free
+// list keeps maxFree.
+func TestFreeListBounded(t *testing.T) {
+	l := pooledLoop(t)
+	const n = maxFree + 44
+	var fds [n][2]int
+	for i := range fds {
+		fds[i][0], fds[i][1] = pairFDs(t)
+	}
+	var free int
+	onLoop(t, l, func() {
+		for _, f := range fds {
+			l.StartConnecting(f[0], f[1], &counter{}).p.reset(errPoolTest)
+		}
+	})
+	onLoop(t, l, func() { free = len(l.pool.free) })
+	if free != maxFree {
+		t.Errorf("free list holds %d Pairs after %d closed, want %d", free, n, maxFree)
+	}
+}
