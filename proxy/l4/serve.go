@@ -156,7 +156,8 @@ type loopAcceptor struct {
 	backoff    *evloop.Timer
 	failing    bool // the last accept failed (pacer's run of failures)
 	stopped    bool
-	again      func() // a.more, made once
+	again      func()   // a.more, made once
+	conns      connPool // tcpConns to reuse on this loop
 }
 
 // register adds the listener to a's loop (inside the listener's Control,
@@ -279,7 +280,7 @@ func (a *loopAcceptor) take() {
 			_ = evloop.SetNoDelay(fd) // as the net package does
 		}
 		t.accepted.Add(1)
-		t.start(a.l, fd, from)
+		t.start(a, fd, from)
 	}
 	a.l.Post(a.again)
 }

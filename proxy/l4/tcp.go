@@ -9,7 +9,6 @@ import (
 	"github.com/hapair/hapair/internal/pacer"
 	"github.com/hapair/hapair/proxy/connlimit"
 	"github.com/hapair/hapair/proxy/connset"
-	"github.com/hapair/hapair/proxy/evloop"
 	"github.com/hapair/hapair/proxy/upstream"
 )
 
@@ -75,7 +74,7 @@ type TCPProxy struct {
 	idleClosed                atomic.Uint64
 	open                      atomic.Int64
 
-	conns connset.Set[*tcpConn]
+	conns connset.Set[connKey]
 
 	gate     *connlimit.Gate // nil: no limit; set before Serve
 	gateDone <-chan struct{}
@@ -117,9 +116,12 @@ var errReset = errors.New("l4: proxy closed")
 
 // Close resets every connection this proxy forwards. Listeners belong to
 // the caller. Reload never calls it: it is for shutting the node down.
+// Each is reset through the Ref its key carries, copied under the set's
+// lock, never through its tcpConn (its loop's, and perhaps serving
+// another connection by now).
 func (t *TCPProxy) Close() {
-	for _, c := range t.conns.Close() {
-		c.pair.Abort(errReset)
+	for _, k := range t.conns.Close() {
+		k.reset()
 	}
 }
 
@@ -138,33 +140,4 @@ func (t *TCPProxy) countBytes(c *tcpConn, fromClient bool, n uint64) {
 	if bc != nil {
 		bc.AddBytes(0, n)
 	}
-}
-
-// errIdle is what a connection closed by the idle timeout reports.
-var errIdle = errors.New("l4: idle timeout")
-
-// watchIdle resets c once neither socket has carried data for timeout. It
-// reads the kernel's own clocks (TCP_INFO last_data_recv/last_data_sent)
-// instead of stamping each read, which would cost the loop a clock read
-// per message; the check runs on c's loop, which owns the sockets. The
-// timer is the loop's (Connected runs there): no runtime timer per
-// connection, which with the default 15 minutes each connection would
-// make and stop. It fires at most once per timeout per connection.
-func (t *TCPProxy) watchIdle(c *tcpConn, timeout time.Duration) *evloop.Timer {
-	var tm *evloop.Timer
-	check := func(fds [2]int) error {
-		a, errA := idleFor(fds[0])
-		b, errB := idleFor(fds[1])
-		if errA != nil || errB != nil {
-			return nil // not connected any more: the loop sees the error itself
-		}
-		if idle := min(a, b); idle < timeout {
-			tm.Reset(timeout - idle)
-			return nil
-		}
-		t.idleClosed.Add(1)
-		return errIdle
-	}
-	tm = c.l.After(timeout, func() { c.pair.Inspect(check) })
-	return tm
 }
