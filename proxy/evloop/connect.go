@@ -93,7 +93,7 @@ func (p *Pair) connectEvent(ev uint32) bool {
 // redial closes side 1's failed socket and registers the next one, or
 // resets p when the Connector gives up.
 func (p *Pair) redial(err error) {
-	closeFD(p.fd[1]) // leaves the epoll set with it
+	closeFD(p.fd[1]) // leaves the epoll set with it (or, when a fork holds it, its events are stale: tag)
 	p.fd[1] = -1
 	fd := p.conn.Redial(err)
 	if fd < 0 {
@@ -102,7 +102,8 @@ func (p *Pair) redial(err error) {
 	}
 	p.fd[1] = fd
 	p.attempt++
-	ev := unix.EpollEvent{Events: pairEvents, Fd: p.slot, Pad: 1}
+	p.pad[1] = p.l.tag(1)
+	ev := unix.EpollEvent{Events: pairEvents, Fd: p.slot, Pad: p.pad[1]}
 	if err := unix.EpollCtl(p.l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		p.reset(os.NewSyscallError("epoll_ctl", err))
 	}

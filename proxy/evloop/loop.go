@@ -100,6 +100,8 @@ type Loop struct {
 	taken  []post   // the posts being run, reused
 
 	socks               []Socket // by slot (the event's data, Pad sockSide); nil once unregistered
+	sockPad             []int32  // by slot: the Pad its Socket was registered with (tag)
+	regs                uint32   // registrations made, for tag
 	sockFree, sockFreed []int32  // as free and freed for pairs
 	timers              []*Timer // a min-heap by when
 	armed               int64    // the read deadline set on file (nanoclock), 0 for none
@@ -293,14 +295,17 @@ func (l *Loop) turn(stop *bool) bool {
 			unix.RawSyscall(unix.SYS_READ, uintptr(l.efd), uintptr(unsafe.Pointer(&b)), 8)
 			continue
 		}
-		if ev.Pad == sockSide {
-			if s := l.socks[ev.Fd]; s != nil {
+		// An event whose Pad is not its slot's current one is a stale
+		// registration's (see tag): dropped.
+		side := ev.Pad & sideMask
+		if side == sockSide {
+			if s := l.socks[ev.Fd]; s != nil && l.sockPad[ev.Fd] == ev.Pad {
 				s.Ready(ev.Events)
 			}
 			continue
 		}
-		if p := l.pairs[ev.Fd]; p != nil && !p.closed {
-			p.event(int(ev.Pad), ev.Events)
+		if p := l.pairs[ev.Fd]; p != nil && !p.closed && p.pad[side] == ev.Pad {
+			p.event(int(side), ev.Events)
 		}
 	}
 	if len(l.again) > 0 {
@@ -437,7 +442,8 @@ func (l *Loop) add(p *Pair) {
 	}
 	l.pairs[p.slot] = p
 	for side, fd := range p.fd {
-		ev := unix.EpollEvent{Events: pairEvents, Fd: p.slot, Pad: int32(side)}
+		p.pad[side] = l.tag(int32(side))
+		ev := unix.EpollEvent{Events: pairEvents, Fd: p.slot, Pad: p.pad[side]}
 		if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
 			p.reset(os.NewSyscallError("epoll_ctl", err))
 			return

@@ -38,6 +38,7 @@ type Pair struct {
 	gen                   uint64 // bumped by close: a Ref of an older one is stale
 	pooled                bool   // StartConnecting's: recycled once closed (pairPool)
 	slot                  int32
+	pad                   [2]int32 // each side's epoll event Pad (Loop.tag)
 	added, closed, queued bool
 	early                 error                    // reset asked before the add was run
 	inspects              []func(fds [2]int) error // Inspect asked before the add was run
@@ -313,7 +314,8 @@ func (p *Pair) requeue() {
 func (p *Pair) reset(err error) { p.close(err, true) }
 
 // close closes both sockets (they leave the epoll set with their last
-// descriptor), frees what p holds and tells the Handler.
+// descriptor; the late events of one a forked child still holds are
+// dropped by its tag), frees what p holds and tells the Handler.
 func (p *Pair) close(err error, rst bool) {
 	if p.closed {
 		return

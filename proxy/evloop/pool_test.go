@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/hapair/hapair/internal/testkit"
 	"golang.org/x/sys/unix"
 )
 
@@ -160,5 +161,61 @@ func TestFreeListBounded(t *testing.T) {
 	onLoop(t, l, func() { free = len(l.pool.free) })
 	if free != maxFree {
 		t.Errorf("free list holds %d Pairs after %d closed, want %d", free, n, maxFree)
+	}
+}
+
+// TestStaleEventDropped: a socket closed while a forked child still holds
+// it (a dup here) stays in the epoll set, and its late events carry its
+// old registration's tag: they do not reach the Pair that reuses its
+// slot. Without the tag, the old socket's hang-up (EPOLLHUP with
+// EPOLLOUT, a Unix socket's) reached the new Pair's connecting side as a
+// completed connect.
+func TestStaleEventDropped(t *testing.T) {
+	l := pooledLoop(t)
+	a1, _ := pairFDs(t)
+	old, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	farEnd := old[1]
+	t.Cleanup(func() { unix.Close(farEnd) })
+	held, err := unix.Dup(old[0]) // the child's copy
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(held) })
+	var first Ref
+	var slot int32
+	onLoop(t, l, func() { first = l.StartConnecting(a1, old[0], &counter{}) })
+	onLoop(t, l, func() { // after the add, posted by StartConnecting
+		slot = first.p.slot
+		first.p.reset(errPoolTest) // closes old[0]; held keeps the socket in the set
+	})
+	a2, _ := pairFDs(t)
+	rfd, err := Connect(testkit.Blackhole(t)) // connecting: no event of its own for a second
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &counter{}
+	var cur Ref
+	onLoop(t, l, func() { cur = l.StartConnecting(a2, rfd, h) })
+	t.Cleanup(func() { cur.Abort(errPoolTest) })
+	var curSlot int32
+	onLoop(t, l, func() { curSlot = cur.p.slot })
+	if slot < 0 || curSlot != slot {
+		t.Fatalf("new Pair has slot %d, the closed one had %d: nothing to test", curSlot, slot)
+	}
+	unix.Close(farEnd) // the old socket hangs up: EPOLLHUP for the old registration
+	farEnd = -1
+	// The close queued the hang-up before this post's wake-up, so the
+	// turn that runs the post takes it too, after its posts: the second
+	// post sees what it did.
+	onLoop(t, l, func() {})
+	var closed, redials int
+	connecting := false
+	onLoop(t, l, func() { closed, redials, connecting = h.closed, h.redials, cur.p.connecting })
+	if closed != 0 || redials != 0 || !connecting {
+		t.Errorf("after the old socket's hang-up: Redial %d times, Closed %d, still connecting %v; want 0, 0, true (a stale event reached the new Pair)",
+			redials, closed, connecting)
 	}
 }

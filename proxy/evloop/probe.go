@@ -115,8 +115,8 @@ func (pr *ConnectProbe) finish(err error) {
 		// EPOLL_CTL_DEL before the close rather than Forget after it: a
 		// child forked meanwhile (an external check's fork and exec) holds
 		// the socket until its exec, so the close would leave it in the
-		// epoll set, and its late EPOLLOUT would reach the next probe given
-		// this slot as a false "connected".
+		// epoll set until then (its late events, such as an EPOLLOUT, are
+		// dropped by the slot's tag either way).
 		if pr.registered {
 			pr.l.Unregister(pr.reg) // its error: the close takes the socket out in the end
 		}

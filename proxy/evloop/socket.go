@@ -23,8 +23,29 @@ type Reg struct {
 	slot int32
 }
 
-// sockSide marks a Socket's epoll event (a Pair's carry side 0 or 1).
-const sockSide = 2
+// sockSide marks a Socket's epoll event (a Pair's carry side 0 or 1), in
+// the bits sideMask of its Pad; the rest is the registration's tag.
+const (
+	sockSide = 2
+	sideMask = 3
+)
+
+// tag returns the epoll event Pad for a new registration of side (0 or
+// 1 of a Pair, or sockSide): side in its low bits, a count of l's
+// registrations above them. An event carries the Pad its descriptor was
+// registered with, and the loop drops one whose Pad is not its slot's
+// current one. A close(2) takes a socket out of the epoll set only with
+// its last descriptor, and a child forked before its exec (an external
+// check, a notify script) holds one more: the closed socket's late events
+// would otherwise reach the slot's next owner, a stale EPOLLOUT taken for
+// a connect that completed, a stale EPOLLHUP for one that failed. HAProxy
+// guards the same way by checking a connect again (connect(2) answering
+// EALREADY); a tag costs no system call. The count wraps after 2^29
+// registrations, far beyond any event's life in the set.
+func (l *Loop) tag(side int32) int32 {
+	l.regs++
+	return int32(l.regs&(1<<29-1))<<2 | side
+}
 
 // Pick returns a loop, the next in turn (as New picks for a Pair),
 // creating the loops, one per CPU (loopCount), on first use. Its error is
@@ -61,7 +82,11 @@ func (l *Loop) Register(fd int, s Socket, events uint32) (Reg, error) {
 		slot = int32(len(l.socks))
 		l.socks = append(l.socks, nil)
 	}
-	ev := unix.EpollEvent{Events: events, Fd: slot, Pad: sockSide}
+	for int(slot) >= len(l.sockPad) {
+		l.sockPad = append(l.sockPad, 0)
+	}
+	l.sockPad[slot] = l.tag(sockSide)
+	ev := unix.EpollEvent{Events: events, Fd: slot, Pad: l.sockPad[slot]}
 	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		l.sockFree = append(l.sockFree, slot)
 		return Reg{}, os.NewSyscallError("epoll_ctl", err)
@@ -76,7 +101,7 @@ func (l *Loop) Register(fd int, s Socket, events uint32) (Reg, error) {
 // (EPOLL_CTL_MOD; with EPOLLET, a state already reached is reported
 // again). Loop goroutine only. The error is epoll_ctl's.
 func (l *Loop) Modify(r Reg, events uint32) error {
-	ev := unix.EpollEvent{Events: events, Fd: r.slot, Pad: sockSide}
+	ev := unix.EpollEvent{Events: events, Fd: r.slot, Pad: l.sockPad[r.slot]}
 	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_MOD, r.fd, &ev); err != nil {
 		return os.NewSyscallError("epoll_ctl", err)
 	}

@@ -236,3 +236,52 @@ func TestEventDuringTurn(t *testing.T) {
 		t.Fatal("EPOLLIN caused during a turn not heard within 10s")
 	}
 }
+
+// TestStaleSocketEventDropped: a registered socket closed while a forked
+// child still holds it (a dup here) and forgotten stays in the epoll set;
+// its late events carry its registration's tag and do not reach the
+// Socket registered next in its slot.
+func TestStaleSocketEventDropped(t *testing.T) {
+	l, err := Pick()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, far := fds[0], fds[1] // old is closed below, far at the end
+	t.Cleanup(func() { unix.Close(far) })
+	held, err := unix.Dup(old) // the child's copy
+	if err != nil {
+		unix.Close(old)
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(held) })
+	var reg Reg
+	onLoop(t, l, func() {
+		if reg, err = l.Register(old, sockFunc(func(uint32) {}), unix.EPOLLIN|unix.EPOLLET); err != nil {
+			t.Error(err)
+		}
+	})
+	onLoop(t, l, func() { unix.Close(old); l.Forget(reg) })
+	a, _ := sockPair(t)
+	heard := 0
+	var next Reg
+	onLoop(t, l, func() {
+		if next, err = l.Register(a, sockFunc(func(uint32) { heard++ }), unix.EPOLLIN|unix.EPOLLET); err != nil {
+			t.Error(err)
+		}
+	})
+	t.Cleanup(func() { l.Post(func() { l.Unregister(next) }) })
+	if next.slot != reg.slot {
+		t.Fatalf("the next Socket has slot %d, the forgotten one had %d: nothing to test", next.slot, reg.slot)
+	}
+	unix.Write(far, []byte("x")) // EPOLLIN on the old socket
+	onLoop(t, l, func() {})      // the turn that runs this post takes the event too, after it
+	var n int
+	onLoop(t, l, func() { n = heard })
+	if n != 0 {
+		t.Errorf("the next Socket in the slot heard %d events of the forgotten one, want 0", n)
+	}
+}
