@@ -1,10 +1,40 @@
 package evloop
 
-// maxFree bounds a loop's free Pairs: enough for the connections a busy
-// loop opens between two batches (a batch is at most maxEvents events,
-// each accepting up to l4's acceptBudget), without holding memory for a
-// burst long gone. A Pair closed with the list full is left to the GC.
-const maxFree = 256
+// MaxFree bounds a FreeList: enough for the connections a busy loop
+// opens between two batches (a batch is at most maxEvents events, each
+// accepting up to l4's acceptBudget), without holding memory for a burst
+// long gone.
+const MaxFree = 256
+
+// FreeList is a stack of at most MaxFree objects kept for reuse, such as
+// a loop's closed Pairs or package l4's ended connections. Its owner's
+// goroutine (a loop's) alone; the zero FreeList is empty and ready.
+type FreeList[T any] struct{ items []*T }
+
+// Get takes the object put last, or returns nil when the list is empty.
+func (f *FreeList[T]) Get() *T {
+	k := len(f.items)
+	if k == 0 {
+		return nil
+	}
+	x := f.items[k-1]
+	f.items[k-1] = nil
+	f.items = f.items[:k-1]
+	return x
+}
+
+// Put keeps x for reuse and reports true, or reports false when the list
+// holds MaxFree already (x is then left to the GC).
+func (f *FreeList[T]) Put(x *T) bool {
+	if len(f.items) >= MaxFree {
+		return false
+	}
+	f.items = append(f.items, x)
+	return true
+}
+
+// Len returns how many objects the list holds.
+func (f *FreeList[T]) Len() int { return len(f.items) }
 
 // pairPool is a loop's free list of Pairs for StartConnecting, so that a
 // new connection allocates no Pair: under the L4 new-connection bench
@@ -17,16 +47,13 @@ const maxFree = 256
 // not serving the next connection. One queued for another turn (again)
 // waits for that turn too.
 type pairPool struct {
-	free   []*Pair
+	free   FreeList[Pair]
 	closed []*Pair
 }
 
 // get returns a cleared Pair of l's, reused or new.
 func (pp *pairPool) get(l *Loop) *Pair {
-	if k := len(pp.free); k > 0 {
-		p := pp.free[k-1]
-		pp.free[k-1] = nil
-		pp.free = pp.free[:k-1]
+	if p := pp.free.Get(); p != nil {
 		return p
 	}
 	return &Pair{l: l, slot: -1, pooled: true}
@@ -40,9 +67,9 @@ func (pp *pairPool) recycle() {
 		switch {
 		case p.queued:
 			keep = append(keep, p) // l.again holds it until the next turn
-		case len(pp.free) < maxFree:
-			*p = Pair{l: p.l, slot: -1, pooled: true, gen: p.gen}
-			pp.free = append(pp.free, p)
+		default:
+			*p = Pair{l: p.l, fd: [2]int{-1, -1}, slot: -1, pooled: true, gen: p.gen} // no descriptor: a stray use fails with EBADF, never on descriptor 0
+			pp.free.Put(p)
 		}
 	}
 	clear(pp.closed[len(keep):])

@@ -45,7 +45,7 @@ func pooledLoop(t *testing.T) *Loop {
 	if err != nil {
 		t.Fatal(err)
 	}
-	onLoop(t, l, func() { l.pool.free = nil })
+	onLoop(t, l, func() { l.pool.free = FreeList[Pair]{} })
 	return l
 }
 
@@ -125,13 +125,13 @@ func TestQueuedPairWaitsATurn(t *testing.T) {
 		p = l.StartConnecting(a, b, &counter{}).p
 		p.requeue()
 		p.reset(errPoolTest)
-		inBatch = slices.Contains(l.pool.free, p)
+		inBatch = slices.Contains(l.pool.free.items, p)
 		l.pool.recycle() // an end of batch with p still in l.again
-		queuedAtEnd = slices.Contains(l.pool.free, p)
+		queuedAtEnd = slices.Contains(l.pool.free.items, p)
 	})
 	var later bool
 	onLoop(t, l, func() {}) // the turn that reads l.again has ended by the next post's
-	onLoop(t, l, func() { later = slices.Contains(l.pool.free, p) })
+	onLoop(t, l, func() { later = slices.Contains(l.pool.free.items, p) })
 	if inBatch {
 		t.Error("a Pair reached the free list in the batch that closed it")
 	}
@@ -144,10 +144,10 @@ func TestQueuedPairWaitsATurn(t *testing.T) {
 }
 
 // TestFreeListBounded: however many Pairs close in a batch, the free
-// list keeps maxFree.
+// list keeps MaxFree.
 func TestFreeListBounded(t *testing.T) {
 	l := pooledLoop(t)
-	const n = maxFree + 44
+	const n = MaxFree + 44
 	var fds [n][2]int
 	for i := range fds {
 		fds[i][0], fds[i][1] = pairFDs(t)
@@ -158,9 +158,9 @@ func TestFreeListBounded(t *testing.T) {
 			l.StartConnecting(f[0], f[1], &counter{}).p.reset(errPoolTest)
 		}
 	})
-	onLoop(t, l, func() { free = len(l.pool.free) })
-	if free != maxFree {
-		t.Errorf("free list holds %d Pairs after %d closed, want %d", free, n, maxFree)
+	onLoop(t, l, func() { free = l.pool.free.Len() })
+	if free != MaxFree {
+		t.Errorf("free list holds %d Pairs after %d closed, want %d", free, n, MaxFree)
 	}
 }
 

@@ -1,9 +1,6 @@
 package l4
 
-// maxFreeConns bounds a loop acceptor's free tcpConns, as evloop bounds
-// its free Pairs (evloop's maxFree, for the same reason): one closed with
-// the list full is left to the GC.
-const maxFreeConns = 256
+import "github.com/hapair/hapair/proxy/evloop"
 
 // connPool is a loopAcceptor's free list of tcpConns, so that a new
 // connection allocates no tcpConn, and no timers or closures either (a
@@ -16,17 +13,14 @@ const maxFreeConns = 256
 // it after that, and what could later (a post made through its old Ref)
 // is dropped by the loop as stale.
 type connPool struct {
-	free    []*tcpConn
+	free    evloop.FreeList[tcpConn] // at most evloop.MaxFree, as the loop's Pairs
 	closed  []*tcpConn
 	recycle func() // endBatch, bound once
 }
 
 // get returns a cleared tcpConn of a's, reused or new.
 func (p *connPool) get(a *loopAcceptor) *tcpConn {
-	if k := len(p.free); k > 0 {
-		c := p.free[k-1]
-		p.free[k-1] = nil
-		p.free = p.free[:k-1]
+	if c := p.free.Get(); c != nil {
 		return c
 	}
 	c := &tcpConn{a: a, t: a.s.t}
@@ -50,10 +44,8 @@ func (p *connPool) put(c *tcpConn) {
 // endBatch moves the tcpConns closed in this batch to the free list.
 func (p *connPool) endBatch() {
 	for _, c := range p.closed {
-		if len(p.free) < maxFreeConns {
-			c.clear()
-			p.free = append(p.free, c)
-		}
+		c.clear()
+		p.free.Put(c)
 	}
 	clear(p.closed)
 	p.closed = p.closed[:0]

@@ -77,14 +77,14 @@ func TestStaleConnKeySpared(t *testing.T) {
 
 // TestFreeConnsBounded: a tcpConn that ends in a batch is not handed out
 // again in it, and however many end in a batch, the free list keeps
-// maxFreeConns.
+// evloop.MaxFree.
 func TestFreeConnsBounded(t *testing.T) {
 	l, err := evloop.Pick()
 	if err != nil {
 		t.Fatal(err)
 	}
 	a := &loopAcceptor{s: &tcpServe{t: NewTCP(upstreamtest.NewPicker(), TCPConfig{}, nil)}, l: l}
-	const n = maxFreeConns + 44
+	const n = evloop.MaxFree + 44
 	onLoopDo := func(fn func()) {
 		done := make(chan struct{})
 		l.Post(func() { fn(); close(done) })
@@ -105,11 +105,11 @@ func TestFreeConnsBounded(t *testing.T) {
 			a.conns.put(a.conns.get(a))
 		}
 	})
-	onLoopDo(func() { free = len(a.conns.free) })
+	onLoopDo(func() { free = a.conns.free.Len() })
 	if again == first {
 		t.Error("a tcpConn that ended in a batch was handed out again in the same batch")
 	}
-	if free != maxFreeConns {
-		t.Errorf("free list holds %d tcpConns after %d ended, want %d", free, n, maxFreeConns)
+	if free != evloop.MaxFree {
+		t.Errorf("free list holds %d tcpConns after %d ended, want %d", free, n, evloop.MaxFree)
 	}
 }
