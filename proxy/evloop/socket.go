@@ -17,10 +17,18 @@ type Socket interface {
 }
 
 // Reg is a descriptor's registration with a loop, for Modify and
-// Unregister.
+// Unregister. It carries its registration's tag (Loop.tag), so that a Reg
+// whose registration ended, and whose slot serves another Socket by now,
+// reaches nothing: Modify, Unregister and Forget ignore it.
 type Reg struct {
 	fd   int
 	slot int32
+	pad  int32
+}
+
+// current reports whether r is its slot's registration now.
+func (l *Loop) current(r Reg) bool {
+	return int(r.slot) < len(l.socks) && l.socks[r.slot] != nil && l.sockPad[r.slot] == r.pad
 }
 
 // sockSide marks a Socket's epoll event (a Pair's carry side 0 or 1), in
@@ -94,13 +102,18 @@ func (l *Loop) Register(fd int, s Socket, events uint32) (Reg, error) {
 	l.socks[slot] = s
 	l.live++
 	l.setLevel(slot, events)
-	return Reg{fd: fd, slot: slot}, nil
+	return Reg{fd: fd, slot: slot, pad: l.sockPad[slot]}, nil
 }
 
 // Modify changes the events r's descriptor is registered for
 // (EPOLL_CTL_MOD; with EPOLLET, a state already reached is reported
-// again). Loop goroutine only. The error is epoll_ctl's.
+// again). Loop goroutine only. The error is epoll_ctl's, or ENOENT for a
+// registration that ended (its descriptor may be another's by now, which
+// EPOLL_CTL_MOD would point at this slot).
 func (l *Loop) Modify(r Reg, events uint32) error {
+	if !l.current(r) {
+		return os.NewSyscallError("epoll_ctl", unix.ENOENT)
+	}
 	ev := unix.EpollEvent{Events: events, Fd: r.slot, Pad: l.sockPad[r.slot]}
 	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_MOD, r.fd, &ev); err != nil {
 		return os.NewSyscallError("epoll_ctl", err)
@@ -130,10 +143,11 @@ func (l *Loop) setLevel(slot int32, events uint32) {
 
 // Unregister takes r's descriptor out of l's epoll set (EPOLL_CTL_DEL):
 // its Socket hears nothing more, not even events already taken in this
-// turn. Call it once, before the descriptor is closed. Loop goroutine
-// only. The error is epoll_ctl's; the registration ends either way.
+// turn. Call it before the descriptor is closed; a Reg whose
+// registration ended already is ignored. Loop goroutine only. The error
+// is epoll_ctl's; the registration ends either way.
 func (l *Loop) Unregister(r Reg) error {
-	if l.socks[r.slot] == nil {
+	if !l.current(r) {
 		return nil
 	}
 	l.socks[r.slot] = nil
@@ -160,7 +174,7 @@ func (l *Loop) Buffer() []byte { return *l.spare }
 // belong to another socket by now, which EPOLL_CTL_DEL would take out
 // instead. Loop goroutine only.
 func (l *Loop) Forget(r Reg) {
-	if l.socks[r.slot] == nil {
+	if !l.current(r) {
 		return
 	}
 	l.socks[r.slot] = nil

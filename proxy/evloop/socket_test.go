@@ -285,3 +285,124 @@ func TestStaleSocketEventDropped(t *testing.T) {
 		t.Errorf("the next Socket in the slot heard %d events of the forgotten one, want 0", n)
 	}
 }
+
+// TestStaleRegIgnored: a Reg whose registration ended (Unregister, or
+// Forget) and whose slot serves another Socket by now reaches nothing:
+// Unregister, Forget and Modify through it leave the new Socket
+// registered and hearing its events. Without the Reg's tag, a second
+// Unregister took the new Socket out of the loop (it heard nothing more,
+// and, edge-triggered, would wait for ever), and Modify pointed the old
+// Reg's descriptor at the new Socket's slot.
+func TestStaleRegIgnored(t *testing.T) {
+	ops := map[string]func(l *Loop, old Reg) error{
+		"unregister": func(l *Loop, old Reg) error { return l.Unregister(old) },
+		"forget":     func(l *Loop, old Reg) error { l.Forget(old); return nil },
+		"zero":       func(l *Loop, _ Reg) error { return l.Unregister(Reg{}) },
+	}
+	for name, op := range ops {
+		t.Run(name, func(t *testing.T) {
+			l, err := Pick()
+			if err != nil {
+				t.Fatal(err)
+			}
+			a, _ := sockPair(t)
+			b, far := sockPair(t)
+			var old, cur Reg
+			onLoop(t, l, func() {
+				if old, err = l.Register(a, sockFunc(func(uint32) {}), unix.EPOLLIN|unix.EPOLLET); err != nil {
+					t.Error(err)
+				}
+			})
+			onLoop(t, l, func() { l.Unregister(old) }) // the slot is free after this turn
+			heard := make(chan uint32, 8)
+			onLoop(t, l, func() {
+				if cur, err = l.Register(b, sockFunc(func(ev uint32) { heard <- ev }), unix.EPOLLIN|unix.EPOLLET); err != nil {
+					t.Error(err)
+				}
+			})
+			t.Cleanup(func() { l.Post(func() { l.Unregister(cur) }) })
+			if cur.slot != old.slot {
+				t.Fatalf("the new Socket has slot %d, the old one had %d: nothing to test", cur.slot, old.slot)
+			}
+			var opErr error
+			onLoop(t, l, func() { opErr = op(l, old) })
+			if opErr != nil {
+				t.Errorf("%s through the stale Reg: %v", name, opErr)
+			}
+			unix.Write(far, []byte("x"))
+			select {
+			case <-heard:
+			case <-time.After(3 * time.Second):
+				t.Fatalf("after %s through the stale Reg, the Socket now in its slot heard nothing", name)
+			}
+		})
+	}
+}
+
+// TestStaleRegModify: Modify through a Reg whose registration ended fails
+// and leaves the Socket now in its slot alone, even when that Socket's
+// descriptor has the old one's number (closed and reused). Without the
+// Reg's tag, the Modify changed the new Socket's events (here to
+// EPOLLOUT alone: it heard no EPOLLIN).
+func TestStaleRegModify(t *testing.T) {
+	l, err := Pick()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := fds[0]
+	unix.Close(fds[1])
+	var old, cur Reg
+	onLoop(t, l, func() {
+		if old, err = l.Register(a, sockFunc(func(uint32) {}), unix.EPOLLIN|unix.EPOLLET); err != nil {
+			t.Error(err)
+		}
+	})
+	onLoop(t, l, func() { l.Unregister(old); unix.Close(a) }) // the slot and the number are free
+	heard := make(chan uint32, 8)
+	var b, far int
+	onLoop(t, l, func() {
+		// On the loop goroutine, right after the close: the lowest free
+		// number is a's again unless another goroutine took it meanwhile.
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		b, far = fds[0], fds[1]
+		if cur, err = l.Register(b, sockFunc(func(ev uint32) { heard <- ev }), unix.EPOLLIN|unix.EPOLLET); err != nil {
+			t.Error(err)
+		}
+	})
+	t.Cleanup(func() {
+		onLoop(t, l, func() { l.Unregister(cur) })
+		unix.Close(b)
+		unix.Close(far)
+	})
+	if cur.slot != old.slot || b != a {
+		t.Skipf("the new Socket has slot %d and descriptor %d, the old one had %d and %d: nothing to test", cur.slot, b, old.slot, a)
+	}
+	onLoop(t, l, func() {
+		if l.Modify(old, unix.EPOLLOUT|unix.EPOLLET) == nil {
+			t.Error("Modify through a stale Reg succeeded")
+		}
+	})
+	for len(heard) > 0 {
+		<-heard // EPOLLOUT, if the Modify went through
+	}
+	unix.Write(far, []byte("x"))
+	deadline := time.After(3 * time.Second)
+	for {
+		select {
+		case ev := <-heard:
+			if ev&unix.EPOLLIN != 0 {
+				return
+			}
+		case <-deadline:
+			t.Fatal("after a Modify through the stale Reg, the Socket now in its slot heard no EPOLLIN")
+		}
+	}
+}
