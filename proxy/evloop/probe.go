@@ -48,7 +48,9 @@ var ErrProbeCanceled = errors.New("evloop: probe canceled")
 
 // StartProbe starts pr's connect on l. Done may be called before it
 // returns (an error of socket(2), or a connect that completed at once).
-// Loop goroutine only (from a Post): a caller elsewhere posts it.
+// Loop goroutine only (from a Post): a caller elsewhere posts it. A
+// ConnectProbe is started once: its state (ended, its registration and
+// timer) is not reset, so each check takes a new one.
 func (l *Loop) StartProbe(pr *ConnectProbe) {
 	pr.l, pr.fd = l, -1
 	fd, connected, err := probeConnect(pr.Addr)

@@ -49,7 +49,9 @@ const (
 // a connect that completed, a stale EPOLLHUP for one that failed. HAProxy
 // guards the same way by checking a connect again (connect(2) answering
 // EALREADY); a tag costs no system call. The count wraps after 2^29
-// registrations, far beyond any event's life in the set.
+// registrations: 45 minutes at 100,000 new connections a second on one
+// loop (two registrations each), against the microseconds a forked child
+// holds a socket before its exec.
 func (l *Loop) tag(side int32) int32 {
 	l.regs++
 	return int32(l.regs&(1<<29-1))<<2 | side
