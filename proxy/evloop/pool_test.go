@@ -41,10 +41,7 @@ func pairFDs(t *testing.T) (a, b int) {
 // knows which Pair StartConnecting hands out next.
 func pooledLoop(t *testing.T) *Loop {
 	t.Helper()
-	l, err := Pick()
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := pickLoop(t)
 	onLoop(t, l, func() { l.pool.free = FreeList[Pair]{} })
 	return l
 }

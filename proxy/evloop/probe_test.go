@@ -18,10 +18,7 @@ import (
 // channel its Done reports to, and the probe (for Cancel, on its loop).
 func startProbe(t *testing.T, addr netip.AddrPort, timeout time.Duration) (*Loop, *ConnectProbe, chan error) {
 	t.Helper()
-	l, err := Pick()
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := pickLoop(t)
 	done := make(chan error, 2) // 2: a second Done would be seen, not block the loop
 	pr := &ConnectProbe{Addr: addr, Timeout: timeout, Done: func(err error) { done <- err }}
 	l.Post(func() { l.StartProbe(pr) })

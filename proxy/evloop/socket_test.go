@@ -21,6 +21,16 @@ func onLoop(t *testing.T, l *Loop, fn func()) {
 	}
 }
 
+// pickLoop returns a loop (Pick), failing the test when none can be had.
+func pickLoop(t *testing.T) *Loop {
+	t.Helper()
+	l, err := Pick()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
 // sockPair returns a connected non-blocking Unix stream socket pair,
 // closed at the end of the test.
 func sockPair(t *testing.T) (a, b int) {
@@ -40,10 +50,7 @@ func (f sockFunc) Ready(events uint32) { f(events) }
 
 // TestPostOrder: posts from one goroutine run on the loop, in order.
 func TestPostOrder(t *testing.T) {
-	l, err := Pick()
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := pickLoop(t)
 	got := make(chan int, 100)
 	for i := range 100 {
 		l.Post(func() { got <- i })
@@ -64,10 +71,8 @@ func TestPostOrder(t *testing.T) {
 // loop's buffer, hears EPOLLOUT after Modify, and nothing after
 // Unregister.
 func TestRegister(t *testing.T) {
-	l, err := Pick()
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := pickLoop(t)
+	var err error
 	a, b := sockPair(t)
 	type ev struct {
 		events uint32
@@ -135,10 +140,7 @@ func TestRegister(t *testing.T) {
 // TestUnregisterInBatch: a socket unregistered by another's Ready in the
 // same batch of events hears none of that batch.
 func TestUnregisterInBatch(t *testing.T) {
-	l, err := Pick()
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := pickLoop(t)
 	a1, b1 := sockPair(t)
 	a2, b2 := sockPair(t)
 	// Both readable before they are registered: the first epoll_wait
@@ -180,10 +182,7 @@ func TestUnregisterInBatch(t *testing.T) {
 // TestRegisterKeepsLoop: a registered socket keeps the loop's goroutine,
 // and the goroutine ends once it is unregistered.
 func TestRegisterKeepsLoop(t *testing.T) {
-	l, err := Pick()
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := pickLoop(t)
 	a, _ := sockPair(t)
 	var reg Reg
 	onLoop(t, l, func() { reg, _ = l.Register(a, sockFunc(func(uint32) {}), unix.EPOLLIN|unix.EPOLLET) })
@@ -200,10 +199,8 @@ func TestRegisterKeepsLoop(t *testing.T) {
 // the loop parks in Go's poller after the batch without asking epoll
 // again (busy): the new edge wakes it.
 func TestEventDuringTurn(t *testing.T) {
-	l, err := Pick()
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := pickLoop(t)
+	var err error
 	a, b := sockPair(t)
 	c, d := sockPair(t)
 	heard := make(chan struct{})
@@ -242,10 +239,7 @@ func TestEventDuringTurn(t *testing.T) {
 // its late events carry its registration's tag and do not reach the
 // Socket registered next in its slot.
 func TestStaleSocketEventDropped(t *testing.T) {
-	l, err := Pick()
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := pickLoop(t)
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -345,10 +339,7 @@ func TestStaleRegIgnored(t *testing.T) {
 // Reg's tag, the Modify changed the new Socket's events (here to
 // EPOLLOUT alone: it heard no EPOLLIN).
 func TestStaleRegModify(t *testing.T) {
-	l, err := Pick()
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := pickLoop(t)
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)

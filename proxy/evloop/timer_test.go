@@ -13,10 +13,7 @@ import (
 // none before its time, a stopped one not at all, a reset one at its new
 // time; and they keep an otherwise idle loop running until they are done.
 func TestTimerOrder(t *testing.T) {
-	l, err := Pick()
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := pickLoop(t)
 	type fired struct {
 		name string
 		late time.Duration // after its time; negative: early
@@ -59,10 +56,7 @@ func TestTimerOrder(t *testing.T) {
 // TestTimerAddedWhenDue: a timer function that adds a due timer does not
 // keep its turn from ending; the new one runs in a later turn.
 func TestTimerAddedWhenDue(t *testing.T) {
-	l, err := Pick()
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := pickLoop(t)
 	done := make(chan int, 1)
 	n := 0
 	var again func()
