@@ -64,13 +64,12 @@ func (pp *pairPool) get(l *Loop) *Pair {
 func (pp *pairPool) recycle() {
 	keep := pp.closed[:0]
 	for _, p := range pp.closed {
-		switch {
-		case p.queued:
+		if p.queued {
 			keep = append(keep, p) // l.again holds it until the next turn
-		default:
-			*p = Pair{l: p.l, fd: [2]int{-1, -1}, slot: -1, pooled: true, gen: p.gen} // no descriptor: a stray use fails with EBADF, never on descriptor 0
-			pp.free.Put(p)
+			continue
 		}
+		*p = Pair{l: p.l, fd: [2]int{-1, -1}, slot: -1, pooled: true, gen: p.gen} // no descriptor: a stray use fails with EBADF, never on descriptor 0
+		pp.free.Put(p)
 	}
 	clear(pp.closed[len(keep):])
 	pp.closed = keep

@@ -25,16 +25,9 @@ func (c *counter) Redial(error) int              { c.redials++; return -1 }
 // own; the far ends are closed at the end of the test.
 func pairFDs(t *testing.T) (a, b int) {
 	t.Helper()
-	var near [2]int
-	for i := range near {
-		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { unix.Close(fds[1]) })
-		near[i] = fds[0]
-	}
-	return near[0], near[1]
+	a, _ = rawPair(t)
+	b, _ = rawPair(t)
+	return a, b
 }
 
 // pooledLoop returns a loop whose free list is emptied, so that the test

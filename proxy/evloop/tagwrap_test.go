@@ -56,24 +56,19 @@ func TestTagWrap(t *testing.T) {
 	}
 }
 
+// expectRead waits (poll(2), at most 5 s) for the non-blocking fd to be
+// readable and reads want from it.
 func expectRead(t *testing.T, fd int, want string) {
 	t.Helper()
-	buf := make([]byte, 16)
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		n, err := unix.Read(fd, buf)
-		if n > 0 {
-			if string(buf[:n]) != want {
-				t.Fatalf("read %q, want %q", buf[:n], want)
-			}
-			return
-		}
-		if err != nil && err != unix.EAGAIN {
-			t.Fatal(err)
-		}
-		time.Sleep(5 * time.Millisecond)
+	pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	if n, err := unix.Poll(pfd, 5000); err != nil || n == 0 {
+		t.Fatalf("nothing relayed within 5s, want %q (poll: %v)", want, err)
 	}
-	t.Fatalf("nothing relayed, want %q", want)
+	buf := make([]byte, 16)
+	n, err := unix.Read(fd, buf)
+	if err != nil || string(buf[:max(n, 0)]) != want {
+		t.Fatalf("read %q, %v; want %q", buf[:max(n, 0)], err, want)
+	}
 }
 
 // rawPair returns a Unix stream socket pair: near for a Pair to own, far
