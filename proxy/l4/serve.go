@@ -15,7 +15,11 @@ import (
 
 // acceptBudget bounds the connections one loop accepts per turn, so that
 // a burst of new clients cannot hold up the established ones in its loop;
-// the rest are taken on the next turn.
+// the rest are taken on the next turn. HAProxy 2.6's tune.maxaccept
+// defaults to 4 ("showed best results"); here 4 changed nothing measurable:
+// L4 new-connection A/B of 4 against 64, 10 interleaved rounds (bench
+// -base), req/s 1.02x (0.86-1.24), p99 1.02x (0.80-1.41), CPU per
+// request 0.97x.
 const acceptBudget = 64
 
 // closeCheck is how often Serve looks whether its listener was closed,
