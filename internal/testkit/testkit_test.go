@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sync/atomic"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestKeysSignVerify(t *testing.T) {
@@ -126,5 +128,28 @@ func TestServeConns(t *testing.T) {
 	if c, err := net.Dial("tcp", ln.Addr().String()); err == nil {
 		c.Close()
 		t.Errorf("dialing after Close succeeded, want the listener closed")
+	}
+}
+
+// TestWaitFDWaitsForData: WaitFD returns once bytes sent after it began
+// waiting are readable, and they are then there to read.
+func TestWaitFDWaitsForData(t *testing.T) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fds[0]); unix.Close(fds[1]) })
+	sent := make(chan error, 1)
+	go func() {
+		_, err := unix.Write(fds[1], []byte("x"))
+		sent <- err
+	}()
+	WaitFD(t, fds[0], unix.POLLIN, "the byte")
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+	var b [1]byte
+	if n, err := unix.Read(fds[0], b[:]); n != 1 || b[0] != 'x' {
+		t.Fatalf("read %d %q, %v after WaitFD; want \"x\"", n, b[:max(n, 0)], err)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // WaitTimeout bounds every WaitFor. It is generous because the race detector
@@ -110,5 +112,30 @@ func AwaitError(t testing.TB, what string, ch <-chan error, want error) {
 		}
 	case <-time.After(WaitTimeout):
 		t.Fatalf("%s still blocked after %v", what, WaitTimeout)
+	}
+}
+
+// WaitFD waits with poll(2) until fd reports one of events (unix.POLLIN,
+// unix.POLLRDHUP, ...) and fails t, naming what it awaited, if none comes
+// within WaitTimeout or poll fails. A poll cut short by a signal (EINTR:
+// poll(2) is never restarted, signal(7)) is retried for the time left.
+func WaitFD(t testing.TB, fd int, events int16, what string) {
+	t.Helper()
+	deadline := time.Now().Add(WaitTimeout)
+	pfd := []unix.PollFd{{Fd: int32(fd), Events: events}}
+	for {
+		left := time.Until(deadline)
+		if left <= 0 {
+			t.Fatalf("timed out after %v waiting for %s (poll of descriptor %d)", WaitTimeout, what, fd)
+		}
+		n, err := unix.Poll(pfd, int(left.Milliseconds())+1)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			t.Fatalf("waiting for %s: poll of descriptor %d: %v", what, fd, err)
+		case n > 0:
+			return
+		}
 	}
 }

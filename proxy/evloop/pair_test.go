@@ -143,10 +143,7 @@ func TestHalfClose(t *testing.T) {
 // reports the data and the FIN at once, and returns its Handler.
 func startAfterFIN(t *testing.T, fa, fb int) *recorder {
 	t.Helper()
-	fds := []unix.PollFd{{Fd: int32(fa), Events: unix.POLLRDHUP}}
-	if n, err := unix.Poll(fds, 10_000); err != nil || n != 1 {
-		t.Fatalf("poll for the FIN: %d, %v", n, err)
-	}
+	testkit.WaitFD(t, fa, unix.POLLRDHUP, "the FIN")
 	r := newRecorder()
 	p, err := New(fa, fb, r)
 	if err != nil {

@@ -1,10 +1,13 @@
 package evloop
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hapair/hapair/internal/testkit"
 )
 
 // TestTagWrap: registrations made as the loop's count of registrations
@@ -56,14 +59,11 @@ func TestTagWrap(t *testing.T) {
 	}
 }
 
-// expectRead waits (poll(2), at most 5 s) for the non-blocking fd to be
+// expectRead waits (testkit.WaitFD) for the non-blocking fd to be
 // readable and reads want from it.
 func expectRead(t *testing.T, fd int, want string) {
 	t.Helper()
-	pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-	if n, err := unix.Poll(pfd, 5000); err != nil || n == 0 {
-		t.Fatalf("nothing relayed within 5s, want %q (poll: %v)", want, err)
-	}
+	testkit.WaitFD(t, fd, unix.POLLIN, fmt.Sprintf("%q relayed", want))
 	buf := make([]byte, 16)
 	n, err := unix.Read(fd, buf)
 	if err != nil || string(buf[:max(n, 0)]) != want {

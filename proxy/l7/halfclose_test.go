@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/hapair/hapair/internal/testkit"
 	"github.com/hapair/hapair/proxy/upstream/upstreamtest"
 )
 
@@ -63,10 +64,7 @@ func TestLingeringCloseInCheckWindow(t *testing.T) {
 	// The FIN is queued at the proxy's end once poll(2) reports POLLRDHUP.
 	var fd int
 	bc.rc.Control(func(s uintptr) { fd = int(s) })
-	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLRDHUP}}
-	if n, err := unix.Poll(fds, 10_000); err != nil || n != 1 {
-		t.Fatalf("poll for the real's FIN: %d, %v", n, err)
-	}
+	testkit.WaitFD(t, fd, unix.POLLRDHUP, "the real's FIN")
 	c.SetDeadline(time.Now().Add(5 * time.Second))
 	resp, body := ask(t, c, br, "GET /second HTTP/1.1\r\nHost: x\r\n\r\n", "GET")
 	if resp.StatusCode != 200 || body != "ok" {

@@ -49,10 +49,7 @@ func acceptLoopback(t *testing.T) (fd int, from netip.AddrPort, c *net.TCPConn) 
 // reading it.
 func waitReadable(t *testing.T, fd int) {
 	t.Helper()
-	pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-	if n, err := unix.Poll(pfd, 5000); n != 1 || err != nil {
-		t.Fatalf("poll = %d, %v: nothing to read within 5s", n, err)
-	}
+	testkit.WaitFD(t, fd, unix.POLLIN, "something to read")
 }
 
 func noDelay(t *testing.T, fd int) int {
