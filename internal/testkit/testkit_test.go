@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"slices"
+	"strconv"
 	"sync/atomic"
 	"testing"
 
@@ -151,5 +153,45 @@ func TestWaitFDWaitsForData(t *testing.T) {
 	var b [1]byte
 	if n, err := unix.Read(fds[0], b[:]); n != 1 || b[0] != 'x' {
 		t.Fatalf("read %d %q, %v after WaitFD; want \"x\"", n, b[:max(n, 0)], err)
+	}
+}
+
+// fatalT records a Fatalf and ends the calling goroutine, as testing.T's
+// does, instead of failing the test.
+type fatalT struct {
+	testing.TB
+	fatal string
+}
+
+func (f *fatalT) Helper() {}
+
+func (f *fatalT) Fatalf(format string, args ...any) {
+	f.fatal = fmt.Sprintf(format, args...)
+	runtime.Goexit()
+}
+
+// TestWaitFDClosedDescriptor: a descriptor that is not open fails the
+// wait at once (POLLNVAL), naming what was awaited, instead of passing
+// as ready.
+func TestWaitFDClosedDescriptor(t *testing.T) {
+	// The highest number the process may open: nothing here opens it
+	// (descriptors are handed out lowest first), as F_GETFD confirms.
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	fd := int(min(lim.Cur, 1<<20)) - 1
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != unix.EBADF {
+		t.Fatalf("descriptor %d: F_GETFD error %v, want EBADF (not open)", fd, err)
+	}
+	ft := &fatalT{TB: t}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		WaitFD(ft, fd, unix.POLLIN, "the byte")
+	}()
+	<-done
+	if want := "waiting for the byte: descriptor " + strconv.Itoa(fd) + " is not open (POLLNVAL)"; ft.fatal != want {
+		t.Errorf("WaitFD on a closed descriptor: failure %q, want %q", ft.fatal, want)
 	}
 }

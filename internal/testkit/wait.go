@@ -117,8 +117,10 @@ func AwaitError(t testing.TB, what string, ch <-chan error, want error) {
 
 // WaitFD waits with poll(2) until fd reports one of events (unix.POLLIN,
 // unix.POLLRDHUP, ...) and fails t, naming what it awaited, if none comes
-// within WaitTimeout or poll fails. A poll cut short by a signal (EINTR:
-// poll(2) is never restarted, signal(7)) is retried for the time left.
+// within WaitTimeout, poll fails, or fd is not an open descriptor
+// (POLLNVAL, which poll reports whatever was asked). A poll cut short by
+// a signal (EINTR: poll(2) is never restarted, signal(7)) is retried for
+// the time left.
 func WaitFD(t testing.TB, fd int, events int16, what string) {
 	t.Helper()
 	deadline := time.Now().Add(WaitTimeout)
@@ -134,6 +136,8 @@ func WaitFD(t testing.TB, fd int, events int16, what string) {
 			continue
 		case err != nil:
 			t.Fatalf("waiting for %s: poll of descriptor %d: %v", what, fd, err)
+		case n > 0 && pfd[0].Revents&unix.POLLNVAL != 0:
+			t.Fatalf("waiting for %s: descriptor %d is not open (POLLNVAL)", what, fd)
 		case n > 0:
 			return
 		}
