@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +21,12 @@ import (
 // the test's own socket, which then talks to itself (UDP, or TCP's
 // self-connect by simultaneous open) instead of being refused. A proxy
 // check test saw its own SIP request as the answer that way.
+//
+// No port is handed out twice in a process: a test that asks for three
+// addresses and then binds all three gets three ports, where a port that
+// is only probed free would be free again at the next call. The scan
+// starts at an offset of the process ID, so that test binaries running
+// side by side (go test -p) seldom probe the same ports.
 func ClosedPort(t testing.TB, network string) netip.AddrPort {
 	t.Helper()
 	low := 32768 // Linux's default first ephemeral port
@@ -29,7 +36,14 @@ func ClosedPort(t testing.TB, network string) netip.AddrPort {
 			low = lo
 		}
 	}
-	for port := low - 1; port > low-1001; port-- {
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	start := os.Getpid() * 37 % closedPortSpan
+	for i := range closedPortSpan {
+		port := low - 1 - (start+i)%closedPortSpan
+		if handedOut.ports[port] {
+			continue
+		}
 		a := netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(port))
 		var closer interface{ Close() error }
 		var err error
@@ -40,29 +54,48 @@ func ClosedPort(t testing.TB, network string) netip.AddrPort {
 		}
 		if err == nil {
 			closer.Close()
+			handedOut.ports[port] = true
 			return a
 		}
 	}
-	t.Fatalf("no free %s port in the 1000 below the ephemeral range (%d)", network, low)
+	t.Fatalf("no free %s port in the %d below the ephemeral range (%d) that ClosedPort did not hand out already", network, closedPortSpan, low)
 	return netip.AddrPort{}
 }
+
+// closedPortSpan is how many ports below the ephemeral range ClosedPort
+// may hand out.
+const closedPortSpan = 1000
+
+// handedOut holds the ports ClosedPort and FreeUDPPair returned in this
+// process.
+var handedOut = struct {
+	sync.Mutex
+	ports map[int]bool
+}{ports: map[int]bool{}}
 
 // FreeUDPPair returns a UDP port that was free on both 127.0.0.1 and
 // 127.0.0.2 a moment ago: where tests put two nodes of a pair on one host
 // (each loopback address stands for one node). It tries 20 ports before
-// failing the test.
+// failing the test, and, as ClosedPort, never hands one out twice.
 func FreeUDPPair(t testing.TB) uint16 {
 	t.Helper()
+	handedOut.Lock()
+	defer handedOut.Unlock()
 	for range 20 {
 		c, err := net.ListenPacket("udp4", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
 		port := c.LocalAddr().(*net.UDPAddr).Port
+		if handedOut.ports[port] {
+			c.Close()
+			continue
+		}
 		c2, err := net.ListenPacket("udp4", net.JoinHostPort("127.0.0.2", strconv.Itoa(port)))
 		c.Close()
 		if err == nil {
 			c2.Close()
+			handedOut.ports[port] = true
 			return uint16(port)
 		}
 	}

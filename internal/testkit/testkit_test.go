@@ -3,7 +3,9 @@ package testkit
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/netip"
 	"runtime"
 	"slices"
 	"strconv"
@@ -193,5 +195,48 @@ func TestWaitFDClosedDescriptor(t *testing.T) {
 	<-done
 	if want := "waiting for the byte: descriptor " + strconv.Itoa(fd) + " is not open (POLLNVAL)"; ft.fatal != want {
 		t.Errorf("WaitFD on a closed descriptor: failure %q, want %q", ft.fatal, want)
+	}
+}
+
+// TestClosedPortNeverRepeats: addresses asked for one after another, none
+// bound in between, are distinct and can all be bound together (the
+// balancer test that asked for three listen addresses got one port
+// twice), for TCP and UDP.
+func TestClosedPortNeverRepeats(t *testing.T) {
+	for _, network := range []string{"tcp", "udp"} {
+		seen := map[netip.AddrPort]bool{}
+		for i := range 3 {
+			a := ClosedPort(t, network)
+			if seen[a] {
+				t.Fatalf("%s: call %d returned %v again", network, i+1, a)
+			}
+			seen[a] = true
+		}
+		for a := range seen {
+			var c io.Closer
+			var err error
+			if network == "udp" {
+				c, err = net.ListenPacket("udp4", a.String())
+			} else {
+				c, err = net.Listen("tcp4", a.String())
+			}
+			if err != nil {
+				t.Fatalf("%s: binding %v: %v", network, a, err)
+			}
+			defer c.Close()
+		}
+	}
+}
+
+// TestFreeUDPPairNeverRepeats: two ports asked for one after another,
+// neither bound in between, differ.
+func TestFreeUDPPairNeverRepeats(t *testing.T) {
+	seen := map[uint16]bool{}
+	for i := range 5 {
+		p := FreeUDPPair(t)
+		if seen[p] {
+			t.Fatalf("call %d returned port %d again", i+1, p)
+		}
+		seen[p] = true
 	}
 }

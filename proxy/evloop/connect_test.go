@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hapair/hapair/internal/testkit"
 )
 
 // dialer is a Connector that redials the addresses in next, in order.
@@ -34,15 +36,7 @@ func (d *dialer) Redial(err error) int {
 }
 
 // closedPort returns a loopback address nothing listens on.
-func closedPort(t *testing.T) netip.AddrPort {
-	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ap := ln.Addr().(*net.TCPAddr).AddrPort()
-	ln.Close()
-	return ap
-}
+func closedPort(t *testing.T) netip.AddrPort { return testkit.ClosedPort(t, "tcp") }
 
 // TestConnecting: a refused connect is redialled to the next address,
 // which then relays; an expired connect and a last refusal end the pair

@@ -167,15 +167,12 @@ func listen(tb testing.TB, name string) (net.Listener, *Backend) {
 }
 
 // ClosedPort returns a loopback TCP address nothing listens on (a connect
-// is refused): a dead real, or a free port for a service to bind.
+// is refused): a dead real, or a free port for a service to bind. It is
+// testkit.ClosedPort's: never one handed out before in the process, and
+// never one the kernel could give a test's own socket.
 func ClosedPort(tb testing.TB) netip.AddrPort {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatalf("proxytest: finding a free port: %v", err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).AddrPort()
+	return testkit.ClosedPort(tb, "tcp")
 }
 
 // Dial connects to addr over TCP with a 5s deadline for the whole exchange
