@@ -14,7 +14,9 @@
 // kernel. Each target runs -rounds times, interleaved (round 1 of every
 // target, then round 2, ...), so a change in background load falls on all
 // of them alike; the table gives medians and min–max per cell, and the
-// ratios against the anchors are taken round by round (pairedRatios).
+// ratios against the anchors are taken round by round (pairedRatios), with
+// each median's 95% interval (medianCI). -samples keeps every round in a
+// file and -pool prints the tables of the rounds of many runs together.
 //
 // It owns only its temp directory and the processes it starts (stopped by
 // PID); it listens and connects on 127.0.0.1 and 127.0.0.2 only. Run it
@@ -72,6 +74,8 @@ var (
 	profileFor = flag.String("profile", "", "write hapair's CPU profile (whole run) to this file")
 	memProfile = flag.String("memprofile", "", "write hapair's allocation profile (whole run) to this file")
 	gogc       = flag.String("gogc", "", "GOGC for the hapair process (default: hapair's own setting)")
+	samplesTo  = flag.String("samples", "", "append every round's figures to this tab-separated file, for -pool")
+	poolFrom   = flag.String("pool", "", "print the tables of the rounds in these comma-separated -samples files, pooled (no load is run)")
 	baseBin    = flag.String("base", "", "another build of this program (e.g. of the commit before a change) whose hapair child runs beside this one as target hapair-base, in the same interleaved rounds")
 )
 
@@ -83,6 +87,8 @@ func main() {
 		err = serveHapair()
 	case *serveEcho != "":
 		err = serveUDPEcho(strings.Split(*serveEcho, ","))
+	case *poolFrom != "":
+		err = poolRuns(os.Stdout, strings.Split(*poolFrom, ","))
 	default:
 		if *pin && !pinned() && runtime.NumCPU() >= 2 {
 			// Re-run this program on CPU 0: every Go thread, wrk and the UDP
@@ -463,6 +469,11 @@ func run(ctx context.Context) error {
 		return ts
 	}
 	fmt.Fprintf(os.Stderr, "load before the runs: %s\n", loadAvg())
+	sw, err := openSamples(*samplesTo, time.Now())
+	if err != nil {
+		return err
+	}
+	defer sw.close()
 	res := map[cell]map[string][]sample{}
 	for round := range *rounds {
 		for _, c := range cells {
@@ -482,13 +493,16 @@ func run(ctx context.Context) error {
 					res[c] = map[string][]sample{}
 				}
 				res[c][tg.name] = append(res[c][tg.name], s)
+				if err := sw.write(round+1, c, tg.name, s); err != nil {
+					return err
+				}
 				fmt.Fprintf(os.Stderr, "round %d  %-16s %-7s %9.0f /s  p50 %-9v p99 %-9v proxy cpu %5.1f%% %6.1fµs/req rss %s\n",
 					round+1, c, tg.name, s.rate, s.p50, s.p99, s.cpuPct(), s.cpuPerOp(), mib(s.rss))
 			}
 		}
 	}
 	fmt.Fprintf(os.Stderr, "load after the runs: %s\n", loadAvg())
-	printTable(os.Stdout, cells, res)
+	printTable(os.Stdout, runHeader(), cells, res)
 
 	if *idleFor > 0 && *modeFlag == "" && *only == "" {
 		if err := idleDaemon(ctx, dir, ports["b1"], ports["b2"]); err != nil {

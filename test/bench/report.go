@@ -79,14 +79,26 @@ func summarize(ss []sample) summary {
 	return sum
 }
 
-func printTable(w io.Writer, cells []cell, res map[cell]map[string][]sample) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+// runHeader is the line above a run's tables: how it was measured.
+func runHeader() string {
 	place := "unpinned"
 	if pinned() {
 		place = "pinned: load generator on CPU 0, proxies and backends on CPU 1"
 	}
-	fmt.Fprintf(w, "\n%d rounds × %v per target, interleaved; wrk -t%d -c%d; %s; each proxy %d core(s) (HAProxy nbthread, nginx worker_processes, hapair its CPU affinity, GOMAXPROCS at least 2: proxy.New raises it); load average after: %s\n",
+	return fmt.Sprintf("%d rounds × %v per target, interleaved; wrk -t%d -c%d; %s; each proxy %d core(s) (HAProxy nbthread, nginx worker_processes, hapair its CPU affinity, GOMAXPROCS at least 2: proxy.New raises it); load average after: %s",
 		*rounds, *duration, *threads, *conns, place, proxyCPUs(), loadAvg())
+}
+
+// printTable prints, under header, the table of every target in each
+// cell, then hapair's ratios against each other target, paired round by
+// round, and against the best anchor of the cell (the faster by median
+// req/s of HAProxy and nginx): the goal's verdict (median req/s ratio at
+// least 1 and median p99 ratio at most 1), and beside it what the rounds
+// can tell apart: each median's 95% interval (medianCI) and whether it
+// lies above 1, below 1, or holds 1 (a tie within the noise).
+func printTable(w io.Writer, header string, cells []cell, res map[cell]map[string][]sample) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(w, "\n%s\n", header)
 	fmt.Fprintln(tw, "cell\ttarget\treq/s median\tmin–max\tp50\tp99\tproxy CPU %\tCPU µs/req\tRSS MiB\terrors\t")
 	for _, c := range cells {
 		for _, name := range []string{"direct", "hapair", "hapair-base", "haproxy", "nginx"} {
@@ -104,7 +116,7 @@ func printTable(w io.Writer, cells []cell, res map[cell]map[string][]sample) {
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
-	fmt.Fprintln(tw, "cell\tvs\treq/s ratio\tmin–max\tp99 ratio\tmin–max\tCPU/req ratio\tRSS ratio\tgoal met (req/s ≥ best, p99 ≤ its)\t")
+	fmt.Fprintln(tw, "cell\tvs\treq/s ratio\tmin–max\tp99 ratio\tmin–max\tCPU/req ratio\tRSS ratio\tgoal met (req/s ≥ best, p99 ≤ its)\t95% interval: req/s, p99\t")
 	for _, c := range cells {
 		hs, ok := res[c]["hapair"]
 		if !ok {
@@ -136,14 +148,34 @@ func printTable(w io.Writer, cells []cell, res map[cell]map[string][]sample) {
 			if !(r.rate.mid >= 1) || !(r.p99.mid <= 1) {
 				met = "no"
 			}
-			fmt.Fprintf(tw, "%s\tbest: %s\t\t\t\t\t\t\t%s\t\n", c, bestName, met)
+			// The p99 verdict reads the other way: below 1 is better.
+			p99 := map[string]string{"above": "worse", "below": "better"}[noiseVerdict(r.p99.ciLo, r.p99.ciHi, r.p99.ciOK)]
+			if p99 == "" {
+				p99 = noiseVerdict(r.p99.ciLo, r.p99.ciHi, r.p99.ciOK)
+			}
+			fmt.Fprintf(tw, "%s\tbest: %s\t%s\t%s\t%s\t%s\t\t\t%s\t%s, %s\t\n", c, bestName,
+				fmtRatio(r.rate.mid), r.rate.interval(), fmtRatio(r.p99.mid), r.p99.interval(), met,
+				noiseVerdict(r.rate.ciLo, r.rate.ciHi, r.rate.ciOK), p99)
 		}
 	}
 	tw.Flush()
 }
 
-// spread is the median and range of one ratio over the rounds.
-type spread struct{ mid, lo, hi float64 }
+// spread is the median and range of one ratio over the rounds, and the
+// median's 95% interval (medianCI; ciOK false with too few rounds).
+type spread struct {
+	mid, lo, hi float64
+	ciLo, ciHi  float64
+	ciOK        bool
+}
+
+// interval prints the median's 95% interval, or "-" without one.
+func (s spread) interval() string {
+	if !s.ciOK {
+		return "-"
+	}
+	return fmt.Sprintf("95%%: %.2f–%.2f", s.ciLo, s.ciHi)
+}
 
 func (s spread) span() string {
 	if s.mid == 0 {
@@ -200,5 +232,6 @@ func spreadOf(xs []float64) spread {
 	if len(xs) == 0 {
 		return spread{}
 	}
-	return spread{median(xs), slices.Min(xs), slices.Max(xs)}
+	lo, hi, ok := medianCI(xs)
+	return spread{mid: median(xs), lo: slices.Min(xs), hi: slices.Max(xs), ciLo: lo, ciHi: hi, ciOK: ok}
 }

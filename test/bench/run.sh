@@ -5,7 +5,8 @@
 # with the defaults: 9 interleaved rounds of 4 s per target, pinned, and
 # 30 s of the idle daemon) and prints the tables. Extra arguments go to the
 # program (e.g. -d 10s, -rounds 3, -pin=false, -mode http, -conn close,
-# -only hapair, -profile /tmp/hapair.pprof, -idle 0).
+# -only hapair, -profile /tmp/hapair.pprof, -idle 0, -samples
+# /tmp/rounds.tsv to keep every round for `bench -pool`).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 missing=""
