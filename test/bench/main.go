@@ -15,8 +15,9 @@
 // target, then round 2, ...), so a change in background load falls on all
 // of them alike; the table gives medians and min–max per cell, and the
 // ratios against the anchors are taken round by round (pairedRatios), with
-// each median's 95% interval (medianCI). -samples keeps every round in a
-// file and -pool prints the tables of the rounds of many runs together.
+// each median ratio's 95% interval (medianCI). -samples keeps every round
+// in a file and -pool prints the tables of the rounds of many runs
+// together.
 //
 // It owns only its temp directory and the processes it starts (stopped by
 // PID); it listens and connects on 127.0.0.1 and 127.0.0.2 only. Run it
@@ -469,7 +470,7 @@ func run(ctx context.Context) error {
 		return ts
 	}
 	fmt.Fprintf(os.Stderr, "load before the runs: %s\n", loadAvg())
-	sw, err := openSamples(*samplesTo, time.Now())
+	sw, err := openSamples(*samplesTo, time.Now(), runSettings())
 	if err != nil {
 		return err
 	}

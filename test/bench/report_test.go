@@ -49,7 +49,7 @@ func TestPairedRatiosUneven(t *testing.T) {
 	if r.p99.mid != 0.5 {
 		t.Errorf("p99 = %+v, want 0.5", r.p99)
 	}
-	if z := pairedRatios(h, nil); z.rate.span() != "-" || fmtRatio(z.rss) != "-" {
+	if z := pairedRatios(h, nil); z.rate.span() != "-" || z.rssRatio() != "-" {
 		t.Errorf("no other samples: %+v", z)
 	}
 }

@@ -1,9 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"slices"
 	"strconv"
@@ -15,7 +15,9 @@ import (
 // tab-separated row per target and round, so that runs made apart (two
 // `make bench` of one commit, say) can be judged together by -pool: more
 // rounds narrow the medians' intervals that one run leaves wide. Rows are
-// appended; lines starting with # are comments.
+// appended. Each run starts with a line "#run", its id and its settings
+// (runSettings), which -pool requires to be the same in every run it
+// pools; other lines starting with # are comments.
 var sampleColumns = []string{"run", "round", "mode", "conn", "flows", "target",
 	"req_per_s", "ops", "p50_ns", "p99_ns", "errors", "wall_ns", "proxy_cpu_ns", "backend_cpu_ns", "load_cpu_ns", "rss_bytes"}
 
@@ -29,15 +31,24 @@ type sampleRow struct {
 	s      sample
 }
 
+// runSettings are the settings that make rounds of different runs
+// comparable: load duration, wrk's connections and threads, pinning and
+// the proxies' cores. Rounds and -only may differ between pooled runs.
+func runSettings() string {
+	return fmt.Sprintf("d=%v c=%d t=%d pinned=%t cores=%d", *duration, *conns, *threads, pinned(), proxyCPUs())
+}
+
 // sampleWriter appends rows to a samples file; a nil one writes nothing.
 type sampleWriter struct {
 	f   *os.File
 	run string
 }
 
-// openSamples opens path for appending (creating it with a header line),
-// or returns nil for an empty path.
-func openSamples(path string, start time.Time) (*sampleWriter, error) {
+// openSamples opens path for appending (creating it with a header line)
+// and writes the run's "#run" line, or returns nil for an empty path.
+// The run id is the start time to the nanosecond and the process ID, so
+// two runs never share one.
+func openSamples(path string, start time.Time, settings string) (*sampleWriter, error) {
 	if path == "" {
 		return nil, nil
 	}
@@ -45,19 +56,25 @@ func openSamples(path string, start time.Time) (*sampleWriter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("samples file: %w", err)
 	}
+	w := &sampleWriter{f: f, run: fmt.Sprintf("%s/%d", start.UTC().Format(time.RFC3339Nano), os.Getpid())}
+	head := ""
 	if st, err := f.Stat(); err == nil && st.Size() == 0 {
-		fmt.Fprintf(f, "# %s\n", strings.Join(sampleColumns, "\t"))
+		head = fmt.Sprintf("# %s\n", strings.Join(sampleColumns, "\t"))
 	}
-	return &sampleWriter{f: f, run: start.UTC().Format(time.RFC3339)}, nil
+	if _, err := fmt.Fprintf(f, "%s#run\t%s\t%s\n", head, w.run, settings); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("samples file: %w", err)
+	}
+	return w, nil
 }
 
 func (w *sampleWriter) write(round int, c cell, target string, s sample) error {
 	if w == nil {
 		return nil
 	}
-	_, err := fmt.Fprintf(w.f, "%s\t%d\t%s\t%s\t%d\t%s\t%.1f\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n",
+	_, err := fmt.Fprintf(w.f, "%s\t%d\t%s\t%s\t%d\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n",
 		w.run, round, c.mode, connLabel(c.keepAlive), *flows, target,
-		s.rate, s.ops, s.p50, s.p99, s.errors, s.wall, s.proxyCPU, s.backendCPU, s.loadCPU, s.rss)
+		strconv.FormatFloat(s.rate, 'g', -1, 64), s.ops, s.p50, s.p99, s.errors, s.wall, s.proxyCPU, s.backendCPU, s.loadCPU, s.rss)
 	if err != nil {
 		return fmt.Errorf("samples file: %w", err)
 	}
@@ -71,25 +88,46 @@ func (w *sampleWriter) close() error {
 	return w.f.Close()
 }
 
-// readSamples parses a samples file; an error names the file and line.
-func readSamples(name string, r io.Reader) ([]sampleRow, error) {
-	var rows []sampleRow
-	sc := bufio.NewScanner(r)
-	for line := 1; sc.Scan(); line++ {
-		text := sc.Text()
+// samplesFile is what readSamples found in one file: the rows and each
+// run's settings, by run id.
+type samplesFile struct {
+	rows     []sampleRow
+	settings map[string]string
+}
+
+// readSamples parses a samples file; an error names the file, the line
+// and the column. A file whose last line has no newline is refused: a run
+// cut short while writing it may have left a number cut short too.
+func readSamples(name string, r io.Reader) (samplesFile, error) {
+	out := samplesFile{settings: map[string]string{}}
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return out, fmt.Errorf("%s: %w", name, err)
+	}
+	lines := strings.Split(string(data), "\n")
+	if last := lines[len(lines)-1]; last != "" {
+		return out, fmt.Errorf("%s:%d: the last line has no newline (a run cut short?)", name, len(lines))
+	}
+	for i, text := range lines[:len(lines)-1] {
+		text = strings.TrimSuffix(text, "\r")
+		if rest, ok := strings.CutPrefix(text, "#run\t"); ok {
+			id, settings, _ := strings.Cut(rest, "\t")
+			out.settings[id] = settings
+			continue
+		}
 		if text == "" || strings.HasPrefix(text, "#") {
 			continue
 		}
 		row, err := parseSampleRow(text)
 		if err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", name, line, err)
+			return out, fmt.Errorf("%s:%d: %w", name, i+1, err)
 		}
-		rows = append(rows, row)
+		if _, ok := out.settings[row.run]; !ok {
+			return out, fmt.Errorf("%s:%d: run %q has no #run line before it", name, i+1, row.run)
+		}
+		out.rows = append(out.rows, row)
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	return rows, nil
+	return out, nil
 }
 
 func parseSampleRow(text string) (sampleRow, error) {
@@ -99,16 +137,21 @@ func parseSampleRow(text string) (sampleRow, error) {
 	}
 	var row sampleRow
 	var errs []error
+	// Every number is a count, a rate or a duration: finite and not
+	// negative.
 	num := func(col int) int64 {
 		v, err := strconv.ParseInt(f[col], 10, 64)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %q is not an integer", sampleColumns[col], f[col]))
+		if err != nil || v < 0 {
+			errs = append(errs, fmt.Errorf("%s: %q is not a whole number of at least 0", sampleColumns[col], f[col]))
 		}
 		return v
 	}
 	row.run, row.target = f[0], f[5]
 	row.round = int(num(1))
 	row.c.mode = f[2]
+	if !slices.Contains([]string{"l4", "http", "udp"}, row.c.mode) {
+		errs = append(errs, fmt.Errorf("mode: %q is not l4, http or udp", f[2]))
+	}
 	switch f[3] {
 	case connLabel(true):
 		row.c.keepAlive = true
@@ -116,17 +159,14 @@ func parseSampleRow(text string) (sampleRow, error) {
 	default:
 		errs = append(errs, fmt.Errorf("conn: %q is neither %q nor %q", f[3], connLabel(true), connLabel(false)))
 	}
-	if !slices.Contains([]string{"l4", "http", "udp"}, row.c.mode) {
-		errs = append(errs, fmt.Errorf("mode: %q is not l4, http or udp", f[2]))
-	}
 	row.flows = int(num(4))
 	rate, err := strconv.ParseFloat(f[6], 64)
-	if err != nil {
-		errs = append(errs, fmt.Errorf("req_per_s: %q is not a number", f[6]))
+	if err != nil || math.IsNaN(rate) || math.IsInf(rate, 0) || rate < 0 {
+		errs = append(errs, fmt.Errorf("req_per_s: %q is not a finite number of at least 0", f[6]))
 	}
 	row.s = sample{rate: rate, ops: num(7), p50: time.Duration(num(8)), p99: time.Duration(num(9)),
 		errors: int(num(10)), wall: time.Duration(num(11)), proxyCPU: time.Duration(num(12)),
-		backendCPU: time.Duration(num(13)), loadCPU: time.Duration(num(14)), rss: num(15)}
+		backendCPU: time.Duration(num(13)), loadCPU: time.Duration(num(14)), rss: num(15), run: row.run}
 	if len(errs) > 0 {
 		return sampleRow{}, errs[0]
 	}
@@ -134,28 +174,26 @@ func parseSampleRow(text string) (sampleRow, error) {
 }
 
 // poolRows gathers the rows of many runs into one table's input: for
-// each cell, the rounds (run, round) that every target of the cell ran,
-// in file order, so that sample i of each target comes from the same
-// round and pairedRatios still pairs like with like. left counts the
-// rounds left out for a missing target.
-func poolRows(rows []sampleRow) (cells []cell, res map[cell]map[string][]sample, runs, left int, err error) {
+// each cell, one entry per round (run, round) in file order for every
+// target of the cell, a placeholder (missing) where the target has no row,
+// so that sample i of each target comes from the same round and
+// pairedRatios pairs like with like, each pair over the rounds both had.
+func poolRows(rows []sampleRow) (cells []cell, res map[cell]map[string][]sample, err error) {
 	type key struct {
 		run   string
 		round int
 	}
 	targets := map[cell][]string{}
 	byKey := map[cell]map[key]map[string]sample{}
-	var order = map[cell][]key{}
-	seenRun := map[string]bool{}
+	order := map[cell][]key{}
 	flowsOf := -1
 	for _, r := range rows {
 		if r.c.mode == "udp" {
 			if flowsOf >= 0 && r.flows != flowsOf {
-				return nil, nil, 0, 0, fmt.Errorf("udp rounds of %d and %d flows cannot be pooled", flowsOf, r.flows)
+				return nil, nil, fmt.Errorf("udp rounds of %d and %d flows cannot be pooled", flowsOf, r.flows)
 			}
 			flowsOf = r.flows
 		}
-		seenRun[r.run] = true
 		if byKey[r.c] == nil {
 			byKey[r.c] = map[key]map[string]sample{}
 			cells = append(cells, r.c)
@@ -177,44 +215,65 @@ func poolRows(rows []sampleRow) (cells []cell, res map[cell]map[string][]sample,
 	for _, c := range cells {
 		res[c] = map[string][]sample{}
 		for _, k := range order[c] {
-			if len(byKey[c][k]) < len(targets[c]) {
-				left++
-				continue
-			}
-			for t, s := range byKey[c][k] {
+			for _, t := range targets[c] {
+				s, ok := byKey[c][k][t]
+				if !ok {
+					s = sample{run: k.run, missing: true}
+				}
 				res[c][t] = append(res[c][t], s)
 			}
 		}
 	}
-	return cells, res, len(seenRun), left, nil
+	return cells, res, nil
 }
 
-// poolRuns prints the table of every round in the samples files named.
+// poolRuns prints the tables of every round in the samples files named
+// (empty names, as a trailing comma leaves, are skipped). The runs must
+// share their settings (runSettings).
 func poolRuns(w io.Writer, names []string) error {
 	var rows []sampleRow
+	settings := map[string]string{}
+	var used []string
 	for _, name := range names {
+		if name == "" {
+			continue
+		}
 		f, err := os.Open(name)
 		if err != nil {
 			return err
 		}
-		rs, err := readSamples(name, f)
+		sf, err := readSamples(name, f)
 		f.Close()
 		if err != nil {
 			return err
 		}
-		rows = append(rows, rs...)
+		for id, set := range sf.settings {
+			settings[id] = set
+		}
+		rows = append(rows, sf.rows...)
+		used = append(used, name)
 	}
 	if len(rows) == 0 {
-		return fmt.Errorf("no rounds in %s", strings.Join(names, ", "))
+		return fmt.Errorf("no rounds in %s", strings.Join(used, ", "))
 	}
-	cells, res, runs, left, err := poolRows(rows)
+	runs := map[string]bool{}
+	var set0, id0 string
+	for _, r := range rows {
+		if runs[r.run] {
+			continue
+		}
+		runs[r.run] = true
+		if len(runs) == 1 {
+			set0, id0 = settings[r.run], r.run
+		} else if settings[r.run] != set0 {
+			return fmt.Errorf("runs %s (%s) and %s (%s) were measured differently: not pooled", id0, set0, r.run, settings[r.run])
+		}
+	}
+	cells, res, err := poolRows(rows)
 	if err != nil {
 		return err
 	}
-	header := fmt.Sprintf("pooled: the rounds of %d runs (%s), paired within each round", runs, strings.Join(names, ", "))
-	if left > 0 {
-		header += fmt.Sprintf("; %d rounds left out for a missing target", left)
-	}
+	header := fmt.Sprintf("pooled: the rounds of %d run(s) from %s, paired within each round; each run %s", len(runs), strings.Join(used, ", "), set0)
 	printTable(w, header, cells, res)
 	return nil
 }

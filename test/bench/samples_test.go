@@ -8,15 +8,16 @@ import (
 	"time"
 )
 
-// TestSamplesRoundTrip: what -samples appends, -pool reads back whole,
-// and a second run appended to the same file keeps its own run id.
+// TestSamplesRoundTrip: what -samples appends, -pool reads back whole
+// (the rate to the last bit), and a second run appended to the same file,
+// started in the same second, keeps its own run id and settings.
 func TestSamplesRoundTrip(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "rounds.tsv")
 	ka := cell{"l4", true}
-	in := sample{rate: 43359.5, ops: 173438, p50: 1350 * time.Microsecond, p99: 3070 * time.Microsecond, errors: 2,
+	in := sample{rate: 123456.78901234567, ops: 173438, p50: 1350 * time.Microsecond, p99: 3070 * time.Microsecond, errors: 2,
 		wall: 4 * time.Second, proxyCPU: 2360 * time.Millisecond, backendCPU: time.Second, loadCPU: 3 * time.Second, rss: 22544384}
-	for i, start := range []time.Time{time.Unix(1000, 0), time.Unix(2000, 0)} {
-		w, err := openSamples(path, start)
+	for i, start := range []time.Time{time.Unix(1000, 0), time.Unix(1000, 5)} {
+		w, err := openSamples(path, start, "d=4s run"+string(rune('A'+i)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -32,82 +33,150 @@ func TestSamplesRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	rows, err := readSamples(path, f)
+	sf, err := readSamples(path, f)
 	if err != nil {
 		t.Fatal(err)
 	}
+	rows := sf.rows
 	if len(rows) != 2 {
 		t.Fatalf("%d rows, want 2", len(rows))
 	}
 	if rows[0].run == rows[1].run {
 		t.Errorf("both runs have id %q", rows[0].run)
 	}
+	if sf.settings[rows[0].run] != "d=4s runA" || sf.settings[rows[1].run] != "d=4s runB" {
+		t.Errorf("settings = %v", sf.settings)
+	}
 	got := rows[1]
 	if got.round != 2 || got.c != ka || got.target != "hapair" || got.flows != *flows {
 		t.Errorf("row = %+v", got)
 	}
-	if got.s.rate != in.rate || got.s.ops != in.ops || got.s.p50 != in.p50 || got.s.p99 != in.p99 || got.s.errors != in.errors ||
-		got.s.wall != in.wall || got.s.proxyCPU != in.proxyCPU || got.s.backendCPU != in.backendCPU || got.s.loadCPU != in.loadCPU || got.s.rss != in.rss {
+	in.run = got.run
+	if got.s != in {
 		t.Errorf("sample = %+v, want %+v", got.s, in)
 	}
 }
 
-// TestReadSamplesErrors: a bad row is named by file, line and column.
+// TestReadSamplesErrors: a bad row is named by file, line and column, and
+// nothing that is not a finite count, rate or duration of at least 0 is
+// taken for one.
 func TestReadSamplesErrors(t *testing.T) {
-	good := "r1\t1\tl4\tkeep-alive\t1000\thapair\t100.0\t400\t1\t2\t0\t4\t5\t6\t7\t8"
+	run := "#run\tr1\td=4s\n"
+	good := "r1\t1\tl4\tkeep-alive\t1000\thapair\t100.5\t400\t1\t2\t0\t4\t5\t6\t7\t8"
 	for _, c := range []struct{ text, want string }{
-		{"# header\n" + good + "\nr1\t1\tl4\n", "f.tsv:3: 3 fields, want 16"},
-		{strings.Replace(good, "\t400\t", "\tmany\t", 1), `f.tsv:1: ops: "many" is not an integer`},
-		{strings.Replace(good, "keep-alive", "pipelined", 1), `f.tsv:1: conn: "pipelined" is neither`},
-		{strings.Replace(good, "\tl4\t", "\tsctp\t", 1), `f.tsv:1: mode: "sctp" is not l4, http or udp`},
-		{strings.Replace(good, "100.0", "fast", 1), `f.tsv:1: req_per_s: "fast" is not a number`},
+		{"# header\n" + run + good + "\nr1\t1\tl4\n", "f.tsv:4: 3 fields, want 16"},
+		{run + strings.Replace(good, "\t400\t", "\tmany\t", 1) + "\n", `f.tsv:2: ops: "many" is not a whole number`},
+		{run + strings.Replace(good, "\t400\t", "\t-400\t", 1) + "\n", `f.tsv:2: ops: "-400" is not a whole number of at least 0`},
+		{run + strings.Replace(good, "keep-alive", "pipelined", 1) + "\n", `f.tsv:2: conn: "pipelined" is neither`},
+		{run + strings.Replace(good, "\tl4\t", "\tsctp\t", 1) + "\n", `f.tsv:2: mode: "sctp" is not l4, http or udp`},
+		{run + strings.Replace(good, "100.5", "fast", 1) + "\n", `f.tsv:2: req_per_s: "fast" is not a finite number`},
+		{run + strings.Replace(good, "100.5", "NaN", 1) + "\n", `f.tsv:2: req_per_s: "NaN" is not a finite number`},
+		{run + strings.Replace(good, "100.5", "+Inf", 1) + "\n", `f.tsv:2: req_per_s: "+Inf" is not a finite number`},
+		{run + strings.Replace(good, "100.5", "-3", 1) + "\n", `f.tsv:2: req_per_s: "-3" is not a finite number of at least 0`},
+		{run + good + "\n" + strings.TrimSuffix(good, "8"), "f.tsv:3: the last line has no newline"},
+		{good + "\n", `f.tsv:1: run "r1" has no #run line before it`},
 	} {
 		_, err := readSamples("f.tsv", strings.NewReader(c.text))
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q: error %v, want it to contain %q", c.text, err, c.want)
 		}
 	}
+	sf, err := readSamples("f.tsv", strings.NewReader(strings.ReplaceAll(run+good+"\n", "\n", "\r\n")))
+	if err != nil || len(sf.rows) != 1 {
+		t.Errorf("CRLF file: %v, %d rows", err, len(sf.rows))
+	}
 }
 
 // TestPoolRowsPairsWithinRounds: rounds of two runs pool into one
 // sequence per target in which sample i of each comes from the same
-// round, and a round a target is missing from is left out for all.
+// round; a round one target is missing from leaves out only the pairs
+// with that target.
 func TestPoolRowsPairsWithinRounds(t *testing.T) {
 	ka := cell{"http", true}
 	row := func(run string, round int, target string, rate float64) sampleRow {
-		return sampleRow{run: run, round: round, c: ka, flows: 1000, target: target, s: sample{rate: rate}}
+		return sampleRow{run: run, round: round, c: ka, flows: 1000, target: target, s: sample{rate: rate, run: run}}
 	}
 	rows := []sampleRow{
-		row("a", 1, "hapair", 110), row("a", 1, "haproxy", 100),
-		row("a", 2, "haproxy", 50), row("a", 2, "hapair", 60), // another order
-		row("b", 1, "hapair", 999), // haproxy missing: left out
-		row("b", 2, "hapair", 90), row("b", 2, "haproxy", 100),
+		row("a", 1, "hapair", 110), row("a", 1, "haproxy", 100), row("a", 1, "nginx", 100),
+		row("a", 2, "nginx", 50), row("a", 2, "haproxy", 50), row("a", 2, "hapair", 60), // another order
+		row("b", 1, "hapair", 80), row("b", 1, "nginx", 100), // haproxy missing
+		row("b", 2, "hapair", 90), row("b", 2, "haproxy", 100), row("b", 2, "nginx", 100),
 	}
-	cells, res, runs, left, err := poolRows(rows)
+	cells, res, err := poolRows(rows)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cells) != 1 || runs != 2 || left != 1 {
-		t.Fatalf("cells %v, runs %d, left %d; want 1 cell, 2 runs, 1 left out", cells, runs, left)
+	if len(cells) != 1 {
+		t.Fatalf("cells %v, want 1", cells)
 	}
-	h, o := res[ka]["hapair"], res[ka]["haproxy"]
-	if len(h) != 3 || len(o) != 3 {
-		t.Fatalf("%d and %d samples, want 3 each", len(h), len(o))
-	}
-	for i, want := range []float64{1.1, 1.2, 0.9} {
-		if got := h[i].rate / o[i].rate; got < want-1e-9 || got > want+1e-9 {
-			t.Errorf("round %d: ratio %v, want %v", i, got, want)
+	want := map[string][]float64{"haproxy": {1.1, 1.2, 0.9}, "nginx": {1.1, 1.2, 0.8, 0.9}}
+	for o, ratios := range want {
+		var got []float64
+		h, os := res[ka]["hapair"], res[ka][o]
+		for i := range h {
+			if !h[i].missing && !os[i].missing {
+				got = append(got, h[i].rate/os[i].rate)
+			}
+		}
+		if len(got) != len(ratios) {
+			t.Fatalf("hapair/%s: %v, want %v", o, got, ratios)
+		}
+		for i := range got {
+			if d := got[i] - ratios[i]; d > 1e-9 || d < -1e-9 {
+				t.Errorf("hapair/%s round %d: %v, want %v", o, i, got[i], ratios[i])
+			}
+		}
+		if r := pairedRatios(h, os); r.rate.n != len(ratios) {
+			t.Errorf("hapair/%s: pairedRatios used %d rounds, want %d", o, r.rate.n, len(ratios))
 		}
 	}
+	if s := summarize(res[ka]["haproxy"]); s.n != 3 {
+		t.Errorf("haproxy summarized over %d rounds, want 3 (the placeholder left out)", s.n)
+	}
 	udp := []sampleRow{{run: "a", round: 1, c: cell{"udp", true}, flows: 1000, target: "hapair"}, {run: "b", round: 1, c: cell{"udp", true}, flows: 10, target: "hapair"}}
-	if _, _, _, _, err := poolRows(udp); err == nil || !strings.Contains(err.Error(), "1000 and 10 flows") {
+	if _, _, err := poolRows(udp); err == nil || !strings.Contains(err.Error(), "1000 and 10 flows") {
 		t.Errorf("udp rounds of different flows pooled: %v", err)
 	}
 }
 
-// TestPrintTableInterval: the best-anchor row gives the medians'
-// intervals and what they tell; with 9 rounds all above 1 in req/s and
-// all below in p99, "above, better".
+// TestPoolRunsRefusesMixedSettings: runs with different load settings are
+// not pooled; the same settings are, with a per-run line.
+func TestPoolRunsRefusesMixedSettings(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, settings string, start time.Time, rate float64) string {
+		path := filepath.Join(dir, name)
+		w, err := openSamples(path, start, settings)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for round := 1; round <= 3; round++ {
+			w.write(round, cell{"l4", true}, "hapair", smp(rate, 4*time.Millisecond, 1))
+			w.write(round, cell{"l4", true}, "haproxy", smp(100, 5*time.Millisecond, 1))
+		}
+		w.close()
+		return path
+	}
+	a := write("a.tsv", "d=4s c=64", time.Unix(1, 0), 110)
+	b := write("b.tsv", "d=4s c=64", time.Unix(2, 0), 90)
+	c := write("c.tsv", "d=10s c=64", time.Unix(3, 0), 100)
+	var out strings.Builder
+	if err := poolRuns(&out, []string{a, b, ""}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"2 run(s)", "each run d=4s c=64", "req/s 1.10 0.90 (at least 1 in 1 of 2 runs)", "p99 0.80 0.80 (at most 1 in 2 of 2)"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("pooled table lacks %q:\n%s", want, out.String())
+		}
+	}
+	if err := poolRuns(&out, []string{a, c}); err == nil || !strings.Contains(err.Error(), "measured differently") {
+		t.Errorf("runs of different settings: %v", err)
+	}
+}
+
+// TestPrintTableInterval: each ratio row gives how many rounds were
+// paired, the medians' intervals and what they tell; with 9 rounds all
+// above 1 in req/s and all below in p99, "above, better", under the
+// columns that name them.
 func TestPrintTableInterval(t *testing.T) {
 	c := cell{"l4", true}
 	var h, o []sample
@@ -117,10 +186,65 @@ func TestPrintTableInterval(t *testing.T) {
 	}
 	var b strings.Builder
 	printTable(&b, "header", []cell{c}, map[cell]map[string][]sample{c: {"hapair": h, "haproxy": o}})
-	out := b.String()
-	for _, want := range []string{"header", "best: haproxy", "95%: 1.11–1.17", "95%: 0.80–0.80", "yes", "above, better"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("table lacks %q:\n%s", want, out)
+	cols := func(prefix string) (head, row []string) {
+		for _, l := range strings.Split(b.String(), "\n") {
+			f := strings.Split(strings.TrimSpace(l), "  ")
+			var clean []string
+			for _, x := range f {
+				if x = strings.TrimSpace(x); x != "" {
+					clean = append(clean, x)
+				}
+			}
+			if len(clean) > 0 && clean[0] == "cell" && len(clean) > 1 && clean[1] == "vs" {
+				head = clean
+			}
+			if strings.Contains(l, prefix) {
+				row = clean
+			}
+		}
+		return head, row
+	}
+	head, row := cols("hapair/haproxy")
+	want := map[string]string{"rounds": "9", "req/s ratio": "1.14", "p99 ratio": "0.80", "within the noise: req/s, p99": "above, better"}
+	for i, name := range head {
+		if v, ok := want[name]; ok && (i >= len(row) || row[i] != v) {
+			t.Errorf("column %q: row %v", name, row)
 		}
 	}
+	if !strings.Contains(strings.Join(row, "|"), "1.11–1.17") {
+		t.Errorf("no req/s interval in %v", row)
+	}
+	if _, best := cols("best: haproxy"); len(best) == 0 || best[len(best)-1] != "yes" {
+		t.Errorf("best row %v, want goal yes", best)
+	}
+}
+
+// TestGoalNeedsBothFigures: a cell whose anchor has no p99 (no round
+// measured one) does not meet the goal by default, and a round hapair
+// answered nothing in counts as a ratio of 0, not as no data.
+func TestGoalNeedsBothFigures(t *testing.T) {
+	c := cell{"http", false}
+	var h, o []sample
+	for range 9 {
+		h = append(h, smp(127, 900*time.Millisecond, 1))
+		o = append(o, smp(100, 0, 1))
+	}
+	var b strings.Builder
+	printTable(&b, "", []cell{c}, map[cell]map[string][]sample{c: {"hapair": h, "haproxy": o}})
+	if !strings.Contains(b.String(), "best: haproxy") || !strings.HasSuffix(strings.TrimSpace(lineWith(b.String(), "best: haproxy")), "no") {
+		t.Errorf("goal met without a p99 to compare:\n%s", b.String())
+	}
+	h[0], h[1], h[2], h[3], h[4] = smp(0, 0, 1), smp(0, 0, 1), smp(0, 0, 1), smp(0, 0, 1), smp(0, 0, 1)
+	if r := pairedRatios(h, o); r.rate.n != 9 || r.rate.mid != 0 || r.rate.median() != "0.00" {
+		t.Errorf("rate = %+v (%s), want 9 rounds with median 0.00", r.rate, r.rate.median())
+	}
+}
+
+func lineWith(s, sub string) string {
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			return l
+		}
+	}
+	return ""
 }
