@@ -89,7 +89,16 @@ func main() {
 	case *serveEcho != "":
 		err = serveUDPEcho(strings.Split(*serveEcho, ","))
 	case *poolFrom != "":
-		err = poolRuns(os.Stdout, strings.Split(*poolFrom, ","))
+		// The other flags choose what a run measures: none applies to
+		// rounds measured already.
+		flag.Visit(func(f *flag.Flag) {
+			if f.Name != "pool" && err == nil {
+				err = fmt.Errorf("-pool takes no other flag (-%s given)", f.Name)
+			}
+		})
+		if err == nil {
+			err = poolRuns(os.Stdout, strings.Split(*poolFrom, ","))
+		}
 	default:
 		if *pin && !pinned() && runtime.NumCPU() >= 2 {
 			// Re-run this program on CPU 0: every Go thread, wrk and the UDP

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strings"
+	"strconv"
 	"text/tabwriter"
 	"time"
 )
@@ -64,7 +64,9 @@ func median[T int64 | float64 | time.Duration](xs []T) T {
 }
 
 // summarize takes the medians of ss, placeholders (missing) left out; n
-// is 0 when none is left.
+// is 0 when none is left. A round that answered nothing has a rate of 0,
+// which counts, but no latency and no CPU per request: its p50, p99 and
+// cpuPerOp of 0 are left out of theirs (0 there when no round had one).
 func summarize(ss []sample) summary {
 	var rates, pct, per []float64
 	var p50, p99 []time.Duration
@@ -77,9 +79,13 @@ func summarize(ss []sample) summary {
 		sum.n++
 		rates = append(rates, s.rate)
 		pct = append(pct, s.cpuPct())
-		per = append(per, s.cpuPerOp())
-		p50 = append(p50, s.p50)
-		p99 = append(p99, s.p99)
+		if s.cpuPerOp() > 0 {
+			per = append(per, s.cpuPerOp())
+		}
+		if s.p99 > 0 {
+			p50 = append(p50, s.p50)
+			p99 = append(p99, s.p99)
+		}
 		rss = append(rss, s.rss)
 		sum.errors += s.errors
 	}
@@ -126,9 +132,16 @@ func printTable(w io.Writer, header string, cells []cell, res map[cell]map[strin
 			}
 			cpu, per, rss := "-", "-", "-"
 			if name != "direct" {
-				cpu, per, rss = fmt.Sprintf("%.0f", s.cpuPct), fmt.Sprintf("%.1f", s.cpuPerOp), fmt.Sprintf("%.1f", float64(s.rss)/(1<<20))
+				cpu, rss = fmt.Sprintf("%.0f", s.cpuPct), fmt.Sprintf("%.1f", float64(s.rss)/(1<<20))
+				if s.cpuPerOp > 0 {
+					per = fmt.Sprintf("%.1f", s.cpuPerOp)
+				}
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.0f–%.0f\t%v\t%v\t%s\t%s\t%s\t%d\t\n", c, name, s.rate, s.lo, s.hi, s.p50, s.p99, cpu, per, rss, s.errors)
+			p50, p99 := "-", "-"
+			if s.p99 > 0 {
+				p50, p99 = s.p50.String(), s.p99.String()
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.0f–%.0f\t%s\t%s\t%s\t%s\t%s\t%d\t\n", c, name, s.rate, s.lo, s.hi, p50, p99, cpu, per, rss, s.errors)
 		}
 	}
 	tw.Flush()
@@ -150,20 +163,34 @@ func printTable(w io.Writer, header string, cells []cell, res map[cell]map[strin
 				continue
 			}
 			r := pairedRatios(hs, os)
-			fmt.Fprintf(tw, "%s\thapair/%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s, %s\t\t\n", c, o, r.rate.n,
+			rounds := strconv.Itoa(r.rate.n)
+			if r.p99.n != r.rate.n {
+				rounds += fmt.Sprintf(" (p99 %d)", r.p99.n)
+			}
+			fmt.Fprintf(tw, "%s\thapair/%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s, %s\t\t\n", c, o, rounds,
 				r.rate.median(), r.rate.span(), r.rate.interval(), r.p99.median(), r.p99.span(), r.p99.interval(),
 				r.cpuPerOp.median(), r.rssRatio(), r.rate.verdict("above", "below"), r.p99.verdict("worse", "better"))
 			if o == "hapair-base" {
 				continue
 			}
-			if a := summarize(os); a.n > 0 && (best == nil || a.rate > bestRate) {
+			// The best anchor is the faster over the rounds it shares
+			// with hapair: with -pool, an anchor's rounds of a run
+			// hapair was not in would otherwise choose it.
+			if a := summarize(pairedWith(hs, os)); a.n > 0 && (best == nil || a.rate > bestRate) {
 				best, bestName, bestRate = os, o, a.rate
 			}
 		}
-		if best != nil {
+		if best == nil {
+			if _, ok := res[c]["haproxy"]; ok || res[c]["nginx"] != nil {
+				fmt.Fprintf(tw, "%s\tbest: -\t\t\t\t\t\t\t\t\t\t\tnot measured: no round with an anchor\t\n", c)
+			}
+		} else {
 			r := pairedRatios(hs, best)
 			met := "yes"
-			if r.rate.n == 0 || r.p99.n == 0 || !(r.rate.mid >= 1) || !(r.p99.mid <= 1) {
+			switch {
+			case r.p99.n == 0:
+				met = "no: no p99 to compare"
+			case !(r.rate.mid >= 1) || !(r.p99.mid <= 1):
 				met = "no"
 			}
 			fmt.Fprintf(tw, "%s\tbest: %s\t\t\t\t\t\t\t\t\t\t\t%s\t\n", c, bestName, met)
@@ -183,143 +210,4 @@ func printTable(w io.Writer, header string, cells []cell, res map[cell]map[strin
 			fmt.Fprintln(w, "  "+l)
 		}
 	}
-}
-
-// runMedians gives, when h's rounds come from more than one run (-pool),
-// each run's median req/s and p99 ratio against o, in the order the runs
-// first appear, and how many runs were at least even; "" for one run.
-func runMedians(h, o []sample) string {
-	var runs []string
-	byRun := map[string][2][]sample{}
-	for i := range min(len(h), len(o)) {
-		r := h[i].run
-		if _, ok := byRun[r]; !ok {
-			runs = append(runs, r)
-		}
-		pair := byRun[r]
-		pair[0], pair[1] = append(pair[0], h[i]), append(pair[1], o[i])
-		byRun[r] = pair
-	}
-	if len(runs) < 2 {
-		return ""
-	}
-	var rates, p99s []string
-	var up, down int
-	for _, run := range runs {
-		r := pairedRatios(byRun[run][0], byRun[run][1])
-		rates, p99s = append(rates, r.rate.median()), append(p99s, r.p99.median())
-		if r.rate.n > 0 && r.rate.mid >= 1 {
-			up++
-		}
-		if r.p99.n > 0 && r.p99.mid <= 1 {
-			down++
-		}
-	}
-	return fmt.Sprintf("req/s %s (at least 1 in %d of %d runs); p99 %s (at most 1 in %d of %d)",
-		strings.Join(rates, " "), up, len(runs), strings.Join(p99s, " "), down, len(runs))
-}
-
-// spread is one ratio over the paired rounds: how many, their median and
-// range, and the median's 95% interval (medianCI; ciOK false with too few
-// rounds). n is 0 when no round had both figures.
-type spread struct {
-	n           int
-	mid, lo, hi float64
-	ciLo, ciHi  float64
-	ciOK        bool
-}
-
-// median prints the median ratio, "-" without one.
-func (s spread) median() string {
-	if s.n == 0 {
-		return "-"
-	}
-	return fmt.Sprintf("%.2f", s.mid)
-}
-
-func (s spread) span() string {
-	if s.n == 0 {
-		return "-"
-	}
-	return fmt.Sprintf("%.2f–%.2f", s.lo, s.hi)
-}
-
-// interval prints the median's 95% interval, or "-" without one.
-func (s spread) interval() string {
-	if !s.ciOK {
-		return "-"
-	}
-	return fmt.Sprintf("%.2f–%.2f", s.ciLo, s.ciHi)
-}
-
-// verdict reads the interval (noiseVerdict), naming a side above 1 and
-// one below as the caller's words: for req/s "above"/"below", for p99
-// (lower is better) "worse"/"better".
-func (s spread) verdict(above, below string) string {
-	switch v := noiseVerdict(s.ciLo, s.ciHi, s.ciOK); v {
-	case "above":
-		return above
-	case "below":
-		return below
-	default:
-		return v
-	}
-}
-
-// ratios compares hapair with one other target in one cell.
-type ratios struct {
-	rate, p99, cpuPerOp spread
-	rss                 float64 // peak over peak; 0 when either has none
-}
-
-func (r ratios) rssRatio() string {
-	if r.rss == 0 {
-		return "-"
-	}
-	return fmt.Sprintf("%.2f", r.rss)
-}
-
-// pairedRatios compares h and o round by round: sample i of each ran in
-// the same round (main runs the targets of a round back to back), so the
-// ratio of the two cancels what the machine did in that round (a slow
-// phase of a shared host lasts longer than a run), and the median of the
-// per-round ratios is the figure reported. A ratio of the two medians
-// does not cancel it: an A/B of two builds over 8 rounds, whose
-// per-round req/s ratios were 0.94 to 1.35 with a median of 0.99, read
-// 1.16x that way, decided by one slow round of the base. A round either
-// has no sample of (missing, with -pool) is left out, and so is a ratio
-// with nothing measured on either side: a p99 or a CPU per request of 0
-// is no measurement (no request was answered), while a rate of 0 over
-// the other's is a round hapair answered nothing in, and counts as 0.
-func pairedRatios(h, o []sample) ratios {
-	var rate, p99, per []float64
-	var hr, or int64
-	for i := range min(len(h), len(o)) {
-		if h[i].missing || o[i].missing {
-			continue
-		}
-		if o[i].rate > 0 {
-			rate = append(rate, h[i].rate/o[i].rate)
-		}
-		if o[i].p99 > 0 && h[i].p99 > 0 {
-			p99 = append(p99, float64(h[i].p99)/float64(o[i].p99))
-		}
-		if o[i].cpuPerOp() > 0 && h[i].cpuPerOp() > 0 {
-			per = append(per, h[i].cpuPerOp()/o[i].cpuPerOp())
-		}
-		hr, or = max(hr, h[i].rss), max(or, o[i].rss)
-	}
-	r := ratios{rate: spreadOf(rate), p99: spreadOf(p99), cpuPerOp: spreadOf(per)}
-	if or > 0 && hr > 0 {
-		r.rss = float64(hr) / float64(or)
-	}
-	return r
-}
-
-func spreadOf(xs []float64) spread {
-	if len(xs) == 0 {
-		return spread{}
-	}
-	lo, hi, ok := medianCI(xs)
-	return spread{n: len(xs), mid: median(xs), lo: slices.Min(xs), hi: slices.Max(xs), ciLo: lo, ciHi: hi, ciOK: ok}
 }

@@ -23,13 +23,21 @@ var sampleColumns = []string{"run", "round", "mode", "conn", "flows", "target",
 
 // sampleRow is one line of a samples file.
 type sampleRow struct {
-	run    string // the run's start, RFC 3339: rounds pair only within a run
+	run    string // the run's id (its start and PID): rounds pair only within a run
 	round  int    // from 1
 	c      cell
 	flows  int
 	target string
 	s      sample
+	where  string // file:line, for errors that name two rows
 }
+
+// sampleTargets are the targets a run writes rows for.
+var sampleTargets = []string{"direct", "hapair", "hapair-base", "haproxy", "nginx"}
+
+// maxSampleInt bounds every whole number in a samples file: 2^53, so it
+// is exact as a float64 and a median's sum of two cannot overflow.
+const maxSampleInt = 1 << 53
 
 // runSettings are the settings that make rounds of different runs
 // comparable: load duration, wrk's connections and threads, pinning and
@@ -112,6 +120,12 @@ func readSamples(name string, r io.Reader) (samplesFile, error) {
 		text = strings.TrimSuffix(text, "\r")
 		if rest, ok := strings.CutPrefix(text, "#run\t"); ok {
 			id, settings, _ := strings.Cut(rest, "\t")
+			if id == "" {
+				return out, fmt.Errorf("%s:%d: #run line without a run id", name, i+1)
+			}
+			if _, dup := out.settings[id]; dup {
+				return out, fmt.Errorf("%s:%d: run %q starts a second time", name, i+1, id)
+			}
 			out.settings[id] = settings
 			continue
 		}
@@ -122,6 +136,7 @@ func readSamples(name string, r io.Reader) (samplesFile, error) {
 		if err != nil {
 			return out, fmt.Errorf("%s:%d: %w", name, i+1, err)
 		}
+		row.where = fmt.Sprintf("%s:%d", name, i+1)
 		if _, ok := out.settings[row.run]; !ok {
 			return out, fmt.Errorf("%s:%d: run %q has no #run line before it", name, i+1, row.run)
 		}
@@ -141,13 +156,21 @@ func parseSampleRow(text string) (sampleRow, error) {
 	// negative.
 	num := func(col int) int64 {
 		v, err := strconv.ParseInt(f[col], 10, 64)
-		if err != nil || v < 0 {
-			errs = append(errs, fmt.Errorf("%s: %q is not a whole number of at least 0", sampleColumns[col], f[col]))
+		if err != nil || v < 0 || v > maxSampleInt {
+			errs = append(errs, fmt.Errorf("%s: %q is not a whole number from 0 to 2^53", sampleColumns[col], f[col]))
 		}
 		return v
 	}
 	row.run, row.target = f[0], f[5]
-	row.round = int(num(1))
+	if row.run == "" {
+		errs = append(errs, fmt.Errorf("run: empty"))
+	}
+	if row.round = int(num(1)); row.round < 1 {
+		errs = append(errs, fmt.Errorf("round: %q, rounds count from 1", f[1]))
+	}
+	if !slices.Contains(sampleTargets, row.target) {
+		errs = append(errs, fmt.Errorf("target: %q is not one of %s", row.target, strings.Join(sampleTargets, ", ")))
+	}
 	row.c.mode = f[2]
 	if !slices.Contains([]string{"l4", "http", "udp"}, row.c.mode) {
 		errs = append(errs, fmt.Errorf("mode: %q is not l4, http or udp", f[2]))
@@ -159,10 +182,13 @@ func parseSampleRow(text string) (sampleRow, error) {
 	default:
 		errs = append(errs, fmt.Errorf("conn: %q is neither %q nor %q", f[3], connLabel(true), connLabel(false)))
 	}
+	if row.c.mode == "udp" && !row.c.keepAlive {
+		errs = append(errs, fmt.Errorf("conn: %q, the udp cell is written as %q", f[3], connLabel(true)))
+	}
 	row.flows = int(num(4))
 	rate, err := strconv.ParseFloat(f[6], 64)
-	if err != nil || math.IsNaN(rate) || math.IsInf(rate, 0) || rate < 0 {
-		errs = append(errs, fmt.Errorf("req_per_s: %q is not a finite number of at least 0", f[6]))
+	if err != nil || math.IsNaN(rate) || rate < 0 || rate > maxSampleInt {
+		errs = append(errs, fmt.Errorf("req_per_s: %q is not a number from 0 to 2^53", f[6]))
 	}
 	row.s = sample{rate: rate, ops: num(7), p50: time.Duration(num(8)), p99: time.Duration(num(9)),
 		errors: int(num(10)), wall: time.Duration(num(11)), proxyCPU: time.Duration(num(12)),
@@ -186,6 +212,12 @@ func poolRows(rows []sampleRow) (cells []cell, res map[cell]map[string][]sample,
 	targets := map[cell][]string{}
 	byKey := map[cell]map[key]map[string]sample{}
 	order := map[cell][]key{}
+	type dupKey struct {
+		k      key
+		c      cell
+		target string
+	}
+	firstAt := map[dupKey]string{}
 	flowsOf := -1
 	for _, r := range rows {
 		if r.c.mode == "udp" {
@@ -203,6 +235,11 @@ func poolRows(rows []sampleRow) (cells []cell, res map[cell]map[string][]sample,
 			byKey[r.c][k] = map[string]sample{}
 			order[r.c] = append(order[r.c], k)
 		}
+		if _, dup := byKey[r.c][k][r.target]; dup {
+			return nil, nil, fmt.Errorf("%s: a second row for %s in %s, round %d of run %s (first at %s)",
+				r.where, r.target, r.c, r.round, r.run, firstAt[dupKey{k, r.c, r.target}])
+		}
+		firstAt[dupKey{k, r.c, r.target}] = r.where
 		byKey[r.c][k][r.target] = r.s
 		if !slices.Contains(targets[r.c], r.target) {
 			targets[r.c] = append(targets[r.c], r.target)
@@ -248,10 +285,16 @@ func poolRuns(w io.Writer, names []string) error {
 			return err
 		}
 		for id, set := range sf.settings {
+			if _, dup := settings[id]; dup {
+				return fmt.Errorf("%s: run %q is in an earlier file too (the same file named twice?)", name, id)
+			}
 			settings[id] = set
 		}
 		rows = append(rows, sf.rows...)
 		used = append(used, name)
+	}
+	if len(used) == 0 {
+		return fmt.Errorf("-pool names no samples file")
 	}
 	if len(rows) == 0 {
 		return fmt.Errorf("no rounds in %s", strings.Join(used, ", "))

@@ -65,14 +65,22 @@ func TestReadSamplesErrors(t *testing.T) {
 	good := "r1\t1\tl4\tkeep-alive\t1000\thapair\t100.5\t400\t1\t2\t0\t4\t5\t6\t7\t8"
 	for _, c := range []struct{ text, want string }{
 		{"# header\n" + run + good + "\nr1\t1\tl4\n", "f.tsv:4: 3 fields, want 16"},
-		{run + strings.Replace(good, "\t400\t", "\tmany\t", 1) + "\n", `f.tsv:2: ops: "many" is not a whole number`},
-		{run + strings.Replace(good, "\t400\t", "\t-400\t", 1) + "\n", `f.tsv:2: ops: "-400" is not a whole number of at least 0`},
+		{run + strings.Replace(good, "\t400\t", "\tmany\t", 1) + "\n", `f.tsv:2: ops: "many" is not a whole number from 0 to 2^53`},
+		{run + strings.Replace(good, "\t400\t", "\t-400\t", 1) + "\n", `f.tsv:2: ops: "-400" is not a whole number from 0 to 2^53`},
 		{run + strings.Replace(good, "keep-alive", "pipelined", 1) + "\n", `f.tsv:2: conn: "pipelined" is neither`},
 		{run + strings.Replace(good, "\tl4\t", "\tsctp\t", 1) + "\n", `f.tsv:2: mode: "sctp" is not l4, http or udp`},
-		{run + strings.Replace(good, "100.5", "fast", 1) + "\n", `f.tsv:2: req_per_s: "fast" is not a finite number`},
-		{run + strings.Replace(good, "100.5", "NaN", 1) + "\n", `f.tsv:2: req_per_s: "NaN" is not a finite number`},
-		{run + strings.Replace(good, "100.5", "+Inf", 1) + "\n", `f.tsv:2: req_per_s: "+Inf" is not a finite number`},
-		{run + strings.Replace(good, "100.5", "-3", 1) + "\n", `f.tsv:2: req_per_s: "-3" is not a finite number of at least 0`},
+		{run + strings.Replace(good, "100.5", "fast", 1) + "\n", `f.tsv:2: req_per_s: "fast" is not a number from 0 to 2^53`},
+		{run + strings.Replace(good, "100.5", "NaN", 1) + "\n", `f.tsv:2: req_per_s: "NaN" is not a number from 0 to 2^53`},
+		{run + strings.Replace(good, "100.5", "+Inf", 1) + "\n", `f.tsv:2: req_per_s: "+Inf" is not a number from 0 to 2^53`},
+		{run + strings.Replace(good, "100.5", "-3", 1) + "\n", `f.tsv:2: req_per_s: "-3" is not a number from 0 to 2^53`},
+		{run + strings.Replace(good, "\t400\t", "\t9223372036854775807\t", 1) + "\n", `f.tsv:2: ops: "9223372036854775807" is not a whole number from 0 to 2^53`},
+		{run + strings.Replace(good, "100.5", "1.7e308", 1) + "\n", `f.tsv:2: req_per_s: "1.7e308" is not a number`},
+		{run + strings.Replace(good, "r1\t1\t", "r1\t0\t", 1) + "\n", `f.tsv:2: round: "0", rounds count from 1`},
+		{run + strings.Replace(good, "hapair", "HAProxy", 1) + "\n", `f.tsv:2: target: "HAProxy" is not one of direct, hapair`},
+		{run + strings.Replace(strings.Replace(good, "\tl4\t", "\tudp\t", 1), "keep-alive", "close", 1) + "\n", `f.tsv:2: conn: "close", the udp cell is written as "keep-alive"`},
+		{run + strings.Replace(good, "r1\t", "\t", 1) + "\n", `f.tsv:2: run: empty`},
+		{run + run, `f.tsv:2: run "r1" starts a second time`},
+		{"#run\t\td=4s\n", `f.tsv:1: #run line without a run id`},
 		{run + good + "\n" + strings.TrimSuffix(good, "8"), "f.tsv:3: the last line has no newline"},
 		{good + "\n", `f.tsv:1: run "r1" has no #run line before it`},
 	} {
@@ -163,7 +171,7 @@ func TestPoolRunsRefusesMixedSettings(t *testing.T) {
 	if err := poolRuns(&out, []string{a, b, ""}); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"2 run(s)", "each run d=4s c=64", "req/s 1.10 0.90 (at least 1 in 1 of 2 runs)", "p99 0.80 0.80 (at most 1 in 2 of 2)"} {
+	for _, want := range []string{"2 run(s)", "each run d=4s c=64", "req/s 1.100 0.900 (at least 1 in 1 of 2 runs)", "p99 0.800 0.800 (at most 1 in 2 of 2)"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("pooled table lacks %q:\n%s", want, out.String())
 		}
@@ -205,13 +213,13 @@ func TestPrintTableInterval(t *testing.T) {
 		return head, row
 	}
 	head, row := cols("hapair/haproxy")
-	want := map[string]string{"rounds": "9", "req/s ratio": "1.14", "p99 ratio": "0.80", "within the noise: req/s, p99": "above, better"}
+	want := map[string]string{"rounds": "9", "req/s ratio": "1.140", "p99 ratio": "0.800", "within the noise: req/s, p99": "above, better"}
 	for i, name := range head {
 		if v, ok := want[name]; ok && (i >= len(row) || row[i] != v) {
 			t.Errorf("column %q: row %v", name, row)
 		}
 	}
-	if !strings.Contains(strings.Join(row, "|"), "1.11–1.17") {
+	if !strings.Contains(strings.Join(row, "|"), "1.110–1.170") {
 		t.Errorf("no req/s interval in %v", row)
 	}
 	if _, best := cols("best: haproxy"); len(best) == 0 || best[len(best)-1] != "yes" {
@@ -231,12 +239,12 @@ func TestGoalNeedsBothFigures(t *testing.T) {
 	}
 	var b strings.Builder
 	printTable(&b, "", []cell{c}, map[cell]map[string][]sample{c: {"hapair": h, "haproxy": o}})
-	if !strings.Contains(b.String(), "best: haproxy") || !strings.HasSuffix(strings.TrimSpace(lineWith(b.String(), "best: haproxy")), "no") {
+	if !strings.HasSuffix(strings.TrimSpace(lineWith(b.String(), "best: haproxy")), "no: no p99 to compare") {
 		t.Errorf("goal met without a p99 to compare:\n%s", b.String())
 	}
 	h[0], h[1], h[2], h[3], h[4] = smp(0, 0, 1), smp(0, 0, 1), smp(0, 0, 1), smp(0, 0, 1), smp(0, 0, 1)
-	if r := pairedRatios(h, o); r.rate.n != 9 || r.rate.mid != 0 || r.rate.median() != "0.00" {
-		t.Errorf("rate = %+v (%s), want 9 rounds with median 0.00", r.rate, r.rate.median())
+	if r := pairedRatios(h, o); r.rate.n != 9 || r.rate.mid != 0 || r.rate.median() != "0.000" {
+		t.Errorf("rate = %+v (%s), want 9 rounds with median 0.000", r.rate, r.rate.median())
 	}
 }
 
@@ -247,4 +255,83 @@ func lineWith(s, sub string) string {
 		}
 	}
 	return ""
+}
+
+// TestPoolRefusesDuplicates: a second row for one target in one round, or
+// one run in two files (the same file named twice), is refused naming
+// where, not silently kept or dropped.
+func TestPoolRefusesDuplicates(t *testing.T) {
+	rows := []sampleRow{
+		{run: "a", round: 1, c: cell{"l4", true}, target: "hapair", s: sample{rate: 100}, where: "f.tsv:2"},
+		{run: "a", round: 1, c: cell{"l4", true}, target: "hapair", s: sample{rate: 999999}, where: "f.tsv:3"},
+	}
+	if _, _, err := poolRows(rows); err == nil || !strings.Contains(err.Error(), "f.tsv:3: a second row for hapair in l4, keep-alive, round 1 of run a (first at f.tsv:2)") {
+		t.Errorf("duplicate row: %v", err)
+	}
+	path := filepath.Join(t.TempDir(), "a.tsv")
+	w, err := openSamples(path, time.Unix(1, 0), "d=4s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.write(1, cell{"l4", true}, "hapair", smp(100, time.Millisecond, 1))
+	w.close()
+	var out strings.Builder
+	if err := poolRuns(&out, []string{path, path}); err == nil || !strings.Contains(err.Error(), "is in an earlier file too") {
+		t.Errorf("one file twice: %v", err)
+	}
+	if err := poolRuns(&out, []string{"", ""}); err == nil || !strings.Contains(err.Error(), "names no samples file") {
+		t.Errorf("no file: %v", err)
+	}
+}
+
+// TestBestAnchorFromPairedRounds: with -pool, an anchor's rounds of a run
+// hapair was not in (a run with -only haproxy) neither choose the best
+// anchor nor count in the per-run line; and an anchor with no round
+// beside hapair leaves the goal "not measured".
+func TestBestAnchorFromPairedRounds(t *testing.T) {
+	c := cell{"l4", true}
+	var h, hp, ng []sample
+	for range 6 { // run A: all three; nginx faster than hapair
+		h = append(h, sample{rate: 100, p99: time.Millisecond, run: "A"})
+		hp = append(hp, sample{rate: 95, p99: time.Millisecond, run: "A"})
+		ng = append(ng, sample{rate: 110, p99: time.Millisecond, run: "A"})
+	}
+	for range 7 { // run B: haproxy alone, much faster
+		h = append(h, sample{run: "B", missing: true})
+		hp = append(hp, sample{rate: 200, p99: time.Millisecond, run: "B"})
+		ng = append(ng, sample{run: "B", missing: true})
+	}
+	var b strings.Builder
+	printTable(&b, "", []cell{c}, map[cell]map[string][]sample{c: {"hapair": h, "haproxy": hp, "nginx": ng}})
+	if l := lineWith(b.String(), "best:"); !strings.Contains(l, "best: nginx") || !strings.HasSuffix(strings.TrimSpace(l), "no") {
+		t.Errorf("best row %q, want nginx and no:\n%s", l, b.String())
+	}
+	if strings.Contains(b.String(), "per run") {
+		t.Errorf("a per-run line from one run with hapair:\n%s", b.String())
+	}
+	b.Reset()
+	var only []sample // haproxy only in run B: missing beside each of hapair's rounds
+	for i := range h {
+		s := hp[i]
+		if i < 6 {
+			s = sample{run: "A", missing: true}
+		}
+		only = append(only, s)
+	}
+	printTable(&b, "", []cell{c}, map[cell]map[string][]sample{c: {"hapair": h, "haproxy": only}})
+	if l := lineWith(b.String(), "best:"); !strings.Contains(l, "not measured") {
+		t.Errorf("best row %q, want not measured:\n%s", l, b.String())
+	}
+}
+
+// TestSummarizeLeavesOutUnanswered: a round that answered nothing counts
+// in the rate's median (as 0) but not in the latency's or CPU per
+// request's, which would read as perfect.
+func TestSummarizeLeavesOutUnanswered(t *testing.T) {
+	ss := []sample{smp(0, 0, 1), smp(0, 0, 1), smp(100, 4*time.Millisecond, 1)}
+	ss[0].ops, ss[1].ops = 0, 0
+	s := summarize(ss)
+	if s.rate != 0 || s.p99 != 4*time.Millisecond || s.cpuPerOp != 10 {
+		t.Errorf("summary %+v: want rate 0, p99 4ms, 10 µs/req", s)
+	}
 }
