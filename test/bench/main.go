@@ -96,6 +96,9 @@ func main() {
 				err = fmt.Errorf("-pool takes no other flag (-%s given)", f.Name)
 			}
 		})
+		if err == nil && flag.NArg() > 0 {
+			err = fmt.Errorf("-pool takes its files comma-separated: %q after it is not read", flag.Arg(0))
+		}
 		if err == nil {
 			err = poolRuns(os.Stdout, strings.Split(*poolFrom, ","))
 		}

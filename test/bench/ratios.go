@@ -2,20 +2,11 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"slices"
+	"strconv"
 	"strings"
 )
-
-// pairedWith is o's samples of the rounds h has a sample of too.
-func pairedWith(h, o []sample) []sample {
-	var out []sample
-	for i := range min(len(h), len(o)) {
-		if !h[i].missing && !o[i].missing {
-			out = append(out, o[i])
-		}
-	}
-	return out
-}
 
 // runMedians gives, when h's rounds come from more than one run (-pool),
 // each run's median req/s and p99 ratio against o, in the order the runs
@@ -36,7 +27,7 @@ func runMedians(h, o []sample) string {
 		return ""
 	}
 	var rates, p99s []string
-	var up, down, counted int
+	var up, down, counted, withP99 int
 	for _, run := range runs {
 		r := pairedRatios(byRun[run][0], byRun[run][1])
 		if r.rate.n == 0 {
@@ -44,18 +35,36 @@ func runMedians(h, o []sample) string {
 		}
 		counted++
 		rates, p99s = append(rates, r.rate.median()), append(p99s, r.p99.median())
-		if r.rate.n > 0 && r.rate.mid >= 1 {
+		if r.rate.mid >= 1 {
 			up++
 		}
-		if r.p99.n > 0 && r.p99.mid <= 1 {
-			down++
+		if r.p99.n > 0 {
+			withP99++
+			if r.p99.mid <= 1 {
+				down++
+			}
 		}
 	}
 	if counted < 2 {
 		return ""
 	}
 	return fmt.Sprintf("req/s %s (at least 1 in %d of %d runs); p99 %s (at most 1 in %d of %d)",
-		strings.Join(rates, " "), up, counted, strings.Join(p99s, " "), down, counted)
+		strings.Join(rates, " "), up, counted, strings.Join(p99s, " "), down, withP99)
+}
+
+// ratio3 prints a ratio to three places, rounded away from 1 (down below
+// it, up above it), so that a ratio the goal or an interval puts on one
+// side of 1 never prints as 1.000: 0.9996 is 0.999, 1.0004 is 1.001. The
+// 1e-9 keeps a ratio that is exactly three places (1.1, whose float64 is
+// a hair above) from moving.
+func ratio3(x float64) string {
+	switch {
+	case x < 1:
+		x = math.Floor(x*1000+1e-9) / 1000
+	case x > 1:
+		x = math.Ceil(x*1000-1e-9) / 1000
+	}
+	return strconv.FormatFloat(x, 'f', 3, 64)
 }
 
 // spread is one ratio over the paired rounds: how many, their median and
@@ -68,14 +77,12 @@ type spread struct {
 	ciOK        bool
 }
 
-// median prints the median ratio, "-" without one; to three places, so
-// that a ratio the goal or the interval puts on one side of 1 does not
-// print as 1.00.
+// median prints the median ratio (ratio3), "-" without one.
 func (s spread) median() string {
 	if s.n == 0 {
 		return "-"
 	}
-	return fmt.Sprintf("%.3f", s.mid)
+	return ratio3(s.mid)
 }
 
 func (s spread) span() string {
@@ -90,7 +97,7 @@ func (s spread) interval() string {
 	if !s.ciOK {
 		return "-"
 	}
-	return fmt.Sprintf("%.3f–%.3f", s.ciLo, s.ciHi)
+	return ratio3(s.ciLo) + "–" + ratio3(s.ciHi)
 }
 
 // verdict reads the interval (noiseVerdict), naming a side above 1 and

@@ -41,9 +41,15 @@ const maxSampleInt = 1 << 53
 
 // runSettings are the settings that make rounds of different runs
 // comparable: load duration, wrk's connections and threads, pinning and
-// the proxies' cores. Rounds and -only may differ between pooled runs.
+// the proxies' cores, hapair's GOGC and whether it was profiled. Rounds
+// and -only may differ between pooled runs.
 func runSettings() string {
-	return fmt.Sprintf("d=%v c=%d t=%d pinned=%t cores=%d", *duration, *conns, *threads, pinned(), proxyCPUs())
+	gc := *gogc
+	if gc == "" {
+		gc = "hapair's"
+	}
+	return fmt.Sprintf("d=%v c=%d t=%d pinned=%t cores=%d gogc=%s profiled=%t", *duration, *conns, *threads, pinned(), proxyCPUs(),
+		gc, *profileFor != "" || *memProfile != "")
 }
 
 // sampleWriter appends rows to a samples file; a nil one writes nothing.
@@ -218,13 +224,13 @@ func poolRows(rows []sampleRow) (cells []cell, res map[cell]map[string][]sample,
 		target string
 	}
 	firstAt := map[dupKey]string{}
-	flowsOf := -1
+	flowsOf, flowsAt := -1, ""
 	for _, r := range rows {
 		if r.c.mode == "udp" {
 			if flowsOf >= 0 && r.flows != flowsOf {
-				return nil, nil, fmt.Errorf("udp rounds of %d and %d flows cannot be pooled", flowsOf, r.flows)
+				return nil, nil, fmt.Errorf("%s: udp rounds of %d flows cannot be pooled with those of %d (%s)", r.where, r.flows, flowsOf, flowsAt)
 			}
-			flowsOf = r.flows
+			flowsOf, flowsAt = r.flows, r.where
 		}
 		if byKey[r.c] == nil {
 			byKey[r.c] = map[key]map[string]sample{}
@@ -300,16 +306,16 @@ func poolRuns(w io.Writer, names []string) error {
 		return fmt.Errorf("no rounds in %s", strings.Join(used, ", "))
 	}
 	runs := map[string]bool{}
-	var set0, id0 string
+	var set0, at0 string
 	for _, r := range rows {
 		if runs[r.run] {
 			continue
 		}
 		runs[r.run] = true
 		if len(runs) == 1 {
-			set0, id0 = settings[r.run], r.run
+			set0, at0 = settings[r.run], r.where
 		} else if settings[r.run] != set0 {
-			return fmt.Errorf("runs %s (%s) and %s (%s) were measured differently: not pooled", id0, set0, r.run, settings[r.run])
+			return fmt.Errorf("%s: run %s was measured with %s, %s's with %s: not pooled", r.where, r.run, settings[r.run], at0, set0)
 		}
 	}
 	cells, res, err := poolRows(rows)
