@@ -27,6 +27,10 @@ type sample struct {
 	missing bool   // the target has no row for this round: a placeholder that keeps sample i of every target in round i
 }
 
+// targetNames are the targets of the tables, in their order: the
+// reference, hapair, the baseline of a change (-base) and the anchors.
+var targetNames = []string{"direct", "hapair", "hapair-base", "haproxy", "nginx"}
+
 func (s sample) cpuPct() float64 {
 	if s.wall <= 0 {
 		return 0
@@ -120,7 +124,7 @@ func printTable(w io.Writer, header string, cells []cell, res map[cell]map[strin
 	fmt.Fprintf(w, "\n%s\n", header)
 	fmt.Fprintln(tw, "cell\ttarget\treq/s median\tmin–max\tp50\tp99\tproxy CPU %\tCPU µs/req\tRSS MiB\terrors\t")
 	for _, c := range cells {
-		for _, name := range []string{"direct", "hapair", "hapair-base", "haproxy", "nginx"} {
+		for _, name := range targetNames {
 			ss := res[c][name]
 			if len(ss) == 0 {
 				continue
@@ -195,11 +199,11 @@ func printTable(w io.Writer, header string, cells []cell, res map[cell]map[strin
 // goalVerdict judges issue 14's goal from hapair's paired ratios against
 // each anchor (HAProxy, nginx) of a cell: requests/s at least the best
 // anchor's and p99 no worse than theirs, taken as a median ratio of at
-// least 1 in req/s and at most 1 in p99 against every anchor (against the
-// best alone, the best by which rounds? An anchor faster by its own
-// median can still be slower than the other in the rounds hapair shares
-// with both). An anchor with no round beside hapair is not counted; none
-// at all is "not measured".
+// least 1 in req/s and at most 1 in p99 against every anchor. Judging
+// against the best alone would need a best, and an anchor faster by its
+// own median can still be faster than hapair in the rounds hapair shares
+// with it. A "no" names every miss. An anchor with no round beside
+// hapair is not counted; none at all is "not measured".
 func goalVerdict(anchors map[string]ratios) string {
 	var why []string
 	measured := 0
@@ -209,9 +213,10 @@ func goalVerdict(anchors map[string]ratios) string {
 			continue
 		}
 		measured++
-		switch {
-		case !(r.rate.mid >= 1):
+		if !(r.rate.mid >= 1) {
 			why = append(why, "req/s under "+o+"'s")
+		}
+		switch {
 		case r.p99.n == 0:
 			why = append(why, "no p99 to compare with "+o+"'s")
 		case !(r.p99.mid <= 1):

@@ -32,9 +32,6 @@ type sampleRow struct {
 	where  string // file:line, for errors that name two rows
 }
 
-// sampleTargets are the targets a run writes rows for.
-var sampleTargets = []string{"direct", "hapair", "hapair-base", "haproxy", "nginx"}
-
 // maxSampleInt bounds every whole number in a samples file: 2^53, so it
 // is exact as a float64 and a median's sum of two cannot overflow.
 const maxSampleInt = 1 << 53
@@ -174,8 +171,8 @@ func parseSampleRow(text string) (sampleRow, error) {
 	if row.round = int(num(1)); row.round < 1 {
 		errs = append(errs, fmt.Errorf("round: %q, rounds count from 1", f[1]))
 	}
-	if !slices.Contains(sampleTargets, row.target) {
-		errs = append(errs, fmt.Errorf("target: %q is not one of %s", row.target, strings.Join(sampleTargets, ", ")))
+	if !slices.Contains(targetNames, row.target) {
+		errs = append(errs, fmt.Errorf("target: %q is not one of %s", row.target, strings.Join(targetNames, ", ")))
 	}
 	row.c.mode = f[2]
 	if !slices.Contains([]string{"l4", "http", "udp"}, row.c.mode) {
@@ -216,14 +213,8 @@ func poolRows(rows []sampleRow) (cells []cell, res map[cell]map[string][]sample,
 		round int
 	}
 	targets := map[cell][]string{}
-	byKey := map[cell]map[key]map[string]sample{}
+	byKey := map[cell]map[key]map[string]sampleRow{}
 	order := map[cell][]key{}
-	type dupKey struct {
-		k      key
-		c      cell
-		target string
-	}
-	firstAt := map[dupKey]string{}
 	flowsOf, flowsAt := -1, ""
 	for _, r := range rows {
 		if r.c.mode == "udp" {
@@ -233,20 +224,19 @@ func poolRows(rows []sampleRow) (cells []cell, res map[cell]map[string][]sample,
 			flowsOf, flowsAt = r.flows, r.where
 		}
 		if byKey[r.c] == nil {
-			byKey[r.c] = map[key]map[string]sample{}
+			byKey[r.c] = map[key]map[string]sampleRow{}
 			cells = append(cells, r.c)
 		}
 		k := key{r.run, r.round}
 		if byKey[r.c][k] == nil {
-			byKey[r.c][k] = map[string]sample{}
+			byKey[r.c][k] = map[string]sampleRow{}
 			order[r.c] = append(order[r.c], k)
 		}
-		if _, dup := byKey[r.c][k][r.target]; dup {
+		if first, dup := byKey[r.c][k][r.target]; dup {
 			return nil, nil, fmt.Errorf("%s: a second row for %s in %s, round %d of run %s (first at %s)",
-				r.where, r.target, r.c, r.round, r.run, firstAt[dupKey{k, r.c, r.target}])
+				r.where, r.target, r.c, r.round, r.run, first.where)
 		}
-		firstAt[dupKey{k, r.c, r.target}] = r.where
-		byKey[r.c][k][r.target] = r.s
+		byKey[r.c][k][r.target] = r
 		if !slices.Contains(targets[r.c], r.target) {
 			targets[r.c] = append(targets[r.c], r.target)
 		}
@@ -259,9 +249,9 @@ func poolRows(rows []sampleRow) (cells []cell, res map[cell]map[string][]sample,
 		res[c] = map[string][]sample{}
 		for _, k := range order[c] {
 			for _, t := range targets[c] {
-				s, ok := byKey[c][k][t]
-				if !ok {
-					s = sample{run: k.run, missing: true}
+				s := sample{run: k.run, missing: true}
+				if r, ok := byKey[c][k][t]; ok {
+					s = r.s
 				}
 				res[c][t] = append(res[c][t], s)
 			}

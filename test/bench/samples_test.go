@@ -317,6 +317,17 @@ func TestGoalAgainstEveryAnchor(t *testing.T) {
 	if g := goalOf(map[string][]sample{"hapair": h, "haproxy": hp, "nginx": ng}); g != "no: req/s under nginx's" {
 		t.Errorf("goal %q, want no: req/s under nginx's", g)
 	}
+	// Slower and with a longer tail: both misses named.
+	slow := make([]sample, len(h))
+	for i := range h {
+		slow[i] = h[i]
+		if !h[i].missing {
+			slow[i] = sample{rate: 90, p99: 2 * time.Millisecond, run: h[i].run}
+		}
+	}
+	if g := goalOf(map[string][]sample{"hapair": slow, "haproxy": hp}); g != "no: req/s under haproxy's, p99 over haproxy's" {
+		t.Errorf("goal %q, want both misses against haproxy named", g)
+	}
 	if g := goalOf(map[string][]sample{"hapair": h, "haproxy": only}); g != "not measured: no round with an anchor" {
 		t.Errorf("goal %q, want not measured", g)
 	}
