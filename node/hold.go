@@ -21,6 +21,9 @@ type synHold interface {
 	Release() error
 }
 
+// moveHoldKey is a drained move's key in the hold set.
+const moveHoldKey = "drained move"
+
 // holdQuiet bounds how long a held move waits for the drained services to
 // have no connection open (nor one in a listener's accept queue) before it
 // moves anyway. The drain before it has already waited for them; this
@@ -69,7 +72,7 @@ func (n *Node) standbyDrained(ctx context.Context, req ctl.Request) (any, error)
 		return n.move(ctx, req, 0)
 	}
 	vips := heldVIPs(n.config(), groups, services)
-	if n.hold == nil || len(vips) == 0 {
+	if n.holds == nil || len(vips) == 0 {
 		return n.move(ctx, req, 0)
 	}
 	// Never hold SYNs for a move that cannot happen: the drain before this
@@ -81,17 +84,17 @@ func (n *Node) standbyDrained(ctx context.Context, req ctl.Request) (any, error)
 		}
 		return nil, err
 	}
-	// One held move at a time: the hold is one table, and a second move's
-	// Install or Release would change the first one's.
+	// One held move at a time: a second move would share the first one's
+	// key (group starts hold under their own, holdSet).
 	n.holdMu.Lock()
 	defer n.holdMu.Unlock()
-	if err := n.hold.Install(vips); err != nil {
+	if err := n.holds.Install(moveHoldKey, vips); err != nil {
 		n.log.Warn("moving without a SYN hold: new connections during the move may be reset", "groups", groups, "err", err)
 		return n.move(ctx, req, 0)
 	}
 	start := time.Now()
 	defer func() {
-		if err := n.hold.Release(); err != nil {
+		if err := n.holds.Release(moveHoldKey); err != nil {
 			n.log.Error("lifting the SYN hold failed: new connections to the held services are dropped", "vips", vips, "err", err)
 			return
 		}

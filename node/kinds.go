@@ -59,6 +59,9 @@ type env struct {
 	forward   forwarder
 	peerAlive func() bool
 	config    func() *config.Config
+	// holds is the SYN hold shared by drained moves and group starts
+	// (withStartHold); nil as forward is.
+	holds *holdSet
 }
 
 // buildGroup makes the resource group of g, in start order, and returns
@@ -80,7 +83,7 @@ func buildGroup(g config.Group, e *env) (*resource.Group, []*vip.VIP, error) {
 			vips = append(vips, v)
 		}
 	}
-	return resource.NewGroup(g.Name, e.withForward(g, e.withLinger(g, aroundGroup(rs, e.balancer))), resource.Timeouts{}), vips, nil
+	return resource.NewGroup(g.Name, e.withForward(g, e.withLinger(g, e.withStartHold(g, aroundGroup(rs, e.balancer)))), resource.Timeouts{}), vips, nil
 }
 
 // usesKind reports whether any group of cfg has a resource of kind.

@@ -67,7 +67,7 @@ type Node struct {
 	groups   *groupSet
 	balancer *proxy.Balancer // nil without proxy services, or dry
 	kernel   *kernelServices // nil without nat or dr services, or dry
-	hold     synHold         // SYN hold of drained moves; nil without proxied services, nftables, or dry
+	holds    *holdSet        // SYN hold of drained moves and group starts; nil without proxied services, nftables, or dry
 	forward  forwarder       // handover forward of planned moves; nil as hold is
 	holdMu   sync.Mutex      // one held move at a time (standbyDrained)
 	notify   map[string]*script.Notifier
@@ -234,7 +234,7 @@ func (n *Node) openEnv(cfg *config.Config) (*env, error) {
 		}
 		return e, nil
 	}
-	e.successor, e.inFlight = n.successor, n.inFlight
+	e.successor, e.inFlight, e.config = n.successor, n.inFlight, n.config
 	if proxied > 0 {
 		b, err := proxy.New(pc, proxy.Options{Logger: n.log.With("component", "balancer"), OnFailure: n.serviceFailed, OnHealth: n.pokeReadiness})
 		if err != nil {
@@ -252,11 +252,12 @@ func (n *Node) openEnv(cfg *config.Config) (*env, error) {
 		removeStaleTables(n.log)
 	}
 	if hold := openHold(n.log); proxied > 0 && hold != nil {
-		n.hold = hold
+		n.holds = newHoldSet(hold)
+		e.holds = n.holds
 	}
 	if fwd := openForward(n.log); proxied > 0 && fwd != nil {
 		n.forward, e.forward = fwd, fwd
-		e.peerAlive, e.config = n.peerAlive, n.config
+		e.peerAlive = n.peerAlive
 	}
 	kernel, err := vip.OpenNetlink("")
 	if err != nil {
@@ -465,10 +466,10 @@ func (n *Node) close() {
 	if err := n.kernel.close(); err != nil {
 		n.log.Error("removing hapair's nftables tables failed", "err", err)
 	}
-	if n.hold != nil {
+	if n.holds != nil {
 		// A move interrupted by the stop lifts its own hold; this is the
 		// backstop, so that a stopped had never leaves SYNs dropped.
-		if err := n.hold.Release(); err != nil {
+		if err := n.holds.ReleaseAll(); err != nil {
 			n.log.Error("removing the SYN hold failed", "err", err)
 		}
 	}

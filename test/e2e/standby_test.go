@@ -179,11 +179,15 @@ func (p *pair) peerAlive(node, peer string) (bool, error) {
 // it, takes it back, and hactl says the standby did not happen as soon as
 // no live peer can hold the group, not after had's 20s wait for the move;
 // the SYN hold is lifted then, and a client connecting every 10 ms sees
-// no failure.
+// no failure. lb2's script fails after 300ms: the clients its gratuitous
+// ARP brings meanwhile meet lb2's own SYN hold (withStartHold), not a
+// balancer that accepts them and then loses them with the VIP in the
+// rollback (CI once lost one connection so in a 16ms window), and their
+// retransmits 1s later reach lb1.
 func TestStandbyFailedStartLiftsHold(t *testing.T) {
 	p := newPair(t, pairOptions{})
 	p.lab.Host("lb1").WriteFile("app.sh", "#!/bin/sh\nexit 0\n", 0o755)
-	p.lab.Host("lb2").WriteFile("app.sh", "#!/bin/sh\ncase \"$1\" in start) echo 'cannot mount /srv on lb2' >&2; exit 1;; esac\nexit 0\n", 0o755)
+	p.lab.Host("lb2").WriteFile("app.sh", "#!/bin/sh\ncase \"$1\" in start) sleep 0.3; echo 'cannot mount /srv on lb2' >&2; exit 1;; esac\nexit 0\n", 0o755)
 	p.opts.ExtraGroup = scenario.ScriptResource
 	p.up()
 	p.waitServed(10 * time.Second)
