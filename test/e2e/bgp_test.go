@@ -41,6 +41,18 @@ func TestBGPActiveActive(t *testing.T) {
 		t.Helper()
 		return waitNextHops(t, router, anycast, timeout, want...)
 	}
+	// A node reports the group held once it has seen BIRD export the
+	// routes to every neighbour (polled every 50 ms, a birdc call each
+	// time), which the router may have installed a moment earlier: so
+	// wait for every node to say so, then for the router's next hops.
+	for _, n := range []string{"lb1", "lb2", "lb3"} {
+		lab.Eventually(t, 15*time.Second, n+" holds the active-active group", func() error {
+			if code, out := p.isMaster(n); code != 0 {
+				return fmt.Errorf("hactl is-master web on %s = %d %q, want 0: every healthy node holds an active-active group", n, code, out)
+			}
+			return nil
+		})
+	}
 	waitHops(15*time.Second, "198.18.0.11", "198.18.0.12", "198.18.0.13")
 	// The withdraw figures and bounds are the router kernel's own
 	// timestamps of the route change (`ip -ts monitor route`), not when a
@@ -48,9 +60,6 @@ func TestBGPActiveActive(t *testing.T) {
 	// tens to hundreds of ms at load 30) happened to see it.
 	mon := monitorRoutes(t, router)
 	for _, n := range []string{"lb1", "lb2", "lb3"} {
-		if code, out := p.isMaster(n); code != 0 {
-			t.Errorf("hactl is-master web on %s = %d %q, want 0: every healthy node holds an active-active group", n, code, out)
-		}
 		out, err := p.lab.Host(n).RunFor(5*time.Second, "ip", "-4", "addr", "show", "dev", "lo")
 		if err != nil || !strings.Contains(string(out), anycast+"/32") || !strings.Contains(string(out), "lo:hapair") {
 			t.Errorf("%s's lo: %v\n%s\nwant %s/32 labelled lo:hapair", n, err, out, anycast)
