@@ -11,7 +11,9 @@ import (
 
 // Every slot-map lookup is followed by a catch rule: an unconditional goto
 // to the chain of a real schedulable under the same rules, so a packet
-// whose lookup misses across a commit (see schedule) is still directed.
+// whose lookup misses across a commit (see schedule) is still directed;
+// and every hook chain's jump to the service chain by one for a packet
+// that comes back undirected (see addHookRules).
 // Checked over every health state of three reals, each scheduler and
 // both methods, with and without a fallback.
 func TestSchedulingMissCaught(t *testing.T) {
@@ -101,6 +103,29 @@ func checkCatch(t *testing.T, name string, s Service) {
 	}
 	if lookups != want {
 		t.Errorf("%s: %d slot lookups, want %d (%d schedulable reals)", name, lookups, want, len(schedulable))
+	}
+	// The hook chains catch a packet the service chain returns undirected:
+	// a goto to a schedulable real's chain, or the fallback's without one.
+	catchable := schedulable
+	if len(schedulable) == 0 && s.Fallback != nil {
+		catchable = map[string]bool{realChain(&s, *s.Fallback): true}
+	}
+	hooks := []string{"prerouting", "output"}
+	if s.Method == MethodDR {
+		hooks = []string{ingressChain(s.Ingress)}
+	}
+	for _, h := range hooks {
+		rules := chainNamed(tbl, h).rules
+		if len(rules) == 0 {
+			t.Fatalf("%s: hook chain %s has no rule", name, h)
+		}
+		last, _ := rules[len(rules)-1][len(rules[len(rules)-1])-1].(*expr.Verdict)
+		switch {
+		case len(catchable) == 0 && (len(rules) != 1 || last == nil || last.Kind != expr.VerdictJump):
+			t.Errorf("%s: %s ends in %v, want only the jump to the service chain (no real, no fallback)", name, h, last)
+		case len(catchable) > 0 && (len(rules) != 2 || last == nil || last.Kind != expr.VerdictGoto || !catchable[last.Chain]):
+			t.Errorf("%s: %s has %d rules ending in %v, want the jump then a goto to one of %v", name, h, len(rules), last, catchable)
+		}
 	}
 }
 
