@@ -61,3 +61,26 @@ func TestFirstCheckAtStart(t *testing.T) {
 		t.Errorf("every real disabled: no warning:\n%s", out)
 	}
 }
+
+// A first check counted by the prober but not yet in the real's stored
+// health (its OnChange on the way) is not a result: the pool's switch at
+// start then says "not checked yet" at info, not a warning.
+func TestFirstResultIn(t *testing.T) {
+	for _, c := range []struct {
+		name        string
+		st          check.Status
+		ok, healthy bool
+		want        bool
+	}{
+		{"no job", check.Status{}, false, false, false},
+		{"not checked yet", check.Status{}, true, false, false},
+		{"first check passed, health not stored yet", check.Status{Checks: 1, Healthy: true}, true, false, false},
+		{"first check passed and stored", check.Status{Checks: 1, Healthy: true}, true, true, true},
+		{"first check failed (no change to store)", check.Status{Checks: 1, Failures: 1}, true, false, true},
+		{"local error only", check.Status{LocalErrors: 1}, true, false, true},
+	} {
+		if got := firstResultIn(c.st, c.ok, c.healthy); got != c.want {
+			t.Errorf("%s: firstResultIn = %v, want %v", c.name, got, c.want)
+		}
+	}
+}

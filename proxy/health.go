@@ -195,6 +195,13 @@ func (s *service) updatePool() {
 	if s.monBackup {
 		reason = s.monReason
 	}
+	// Whether the primaries wait for their first check is read before
+	// whether they are usable: a first check that completes between the
+	// two reads then counts as not in yet (its notification, on its way,
+	// re-evaluates the pool), never as a real found down (CI: a warning at
+	// start in TestFirstCheckAtStart, the check done, its health not yet
+	// stored).
+	unchecked := s.noneChecked(ps.primaries)
 	primaryOK := anyUsable(ps.primaries)
 	if reason == "" && !primaryOK {
 		reason = "no primary real usable"
@@ -221,7 +228,7 @@ func (s *service) updatePool() {
 		// because none has been checked yet, and returning once they
 		// pass, is no failure: said at info, not as a warning that log
 		// alerting would page on at every restart.
-		first := !primaryOK && s.noneChecked(ps.primaries)
+		first := !primaryOK && unchecked
 		level := slog.LevelWarn
 		if first || s.poolFirst {
 			level = slog.LevelInfo
@@ -239,7 +246,7 @@ func (s *service) updatePool() {
 
 // noneChecked reports whether rs are unusable only for want of a first
 // check: checked, not drained, weighted, and no check of any of them has
-// completed yet.
+// a result in the reals' health yet (firstResultIn).
 func (s *service) noneChecked(rs []*real) bool {
 	if s.checker == nil || len(rs) == 0 {
 		return false
@@ -248,11 +255,22 @@ func (s *service) noneChecked(rs []*real) bool {
 		if r.draining.Load() || r.weight.Load() <= 0 {
 			return false
 		}
-		if st, ok := s.b.prober.Status(jobID(s.name, r)); ok && st.Checks+st.LocalErrors > 0 {
+		st, ok := s.b.prober.Status(jobID(s.name, r))
+		if firstResultIn(st, ok, r.healthy.Load()) {
 			return false
 		}
 	}
 	return true
+}
+
+// firstResultIn reports whether a real's checks have a result that its
+// stored health (healthy) reflects: a check completed (st, from the
+// prober, ok when the real has a job) and the health it left is the one
+// stored. The prober counts a check before its OnChange runs, on a
+// goroutine of its own, so a first check that changed the health is
+// counted while the stored health still says otherwise: not in yet.
+func firstResultIn(st check.Status, ok, healthy bool) bool {
+	return ok && st.Checks+st.LocalErrors > 0 && st.Healthy == healthy
 }
 
 func anyUsable(rs []*real) bool {
