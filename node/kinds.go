@@ -64,9 +64,10 @@ type env struct {
 	holds *holdSet
 }
 
-// buildGroup makes the resource group of g, in start order, and returns
+// buildGroup makes the resource group of g, one of cfg's groups (at a
+// reload, of the config not yet in place), in start order, and returns
 // its VIPs too (their first gratuitous ARP goes into the takeover timeline).
-func buildGroup(g config.Group, e *env) (*resource.Group, []*vip.VIP, error) {
+func buildGroup(cfg *config.Config, g config.Group, e *env) (*resource.Group, []*vip.VIP, error) {
 	var rs []resource.Resource
 	var vips []*vip.VIP
 	for i, r := range g.Resources {
@@ -83,7 +84,7 @@ func buildGroup(g config.Group, e *env) (*resource.Group, []*vip.VIP, error) {
 			vips = append(vips, v)
 		}
 	}
-	return resource.NewGroup(g.Name, e.withForward(g, e.withLinger(g, e.withStartHold(g, aroundGroup(rs, e.balancer)))), resource.Timeouts{}), vips, nil
+	return resource.NewGroup(g.Name, e.withForward(g, e.withLinger(g, e.withStartHold(cfg, g, aroundGroup(rs, e.balancer)))), resource.Timeouts{}), vips, nil
 }
 
 // usesKind reports whether any group of cfg has a resource of kind.

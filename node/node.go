@@ -131,7 +131,7 @@ func Build(cfg *config.Config, opts Options) (_ *Node, err error) {
 		return nil, err
 	}
 	for _, g := range cfg.Groups {
-		res, vips, err := buildGroup(g, n.env)
+		res, vips, err := buildGroup(cfg, g, n.env)
 		if err != nil {
 			return nil, err
 		}
@@ -234,7 +234,7 @@ func (n *Node) openEnv(cfg *config.Config) (*env, error) {
 		}
 		return e, nil
 	}
-	e.successor, e.inFlight, e.config = n.successor, n.inFlight, n.config
+	e.successor, e.inFlight = n.successor, n.inFlight
 	if proxied > 0 {
 		b, err := proxy.New(pc, proxy.Options{Logger: n.log.With("component", "balancer"), OnFailure: n.serviceFailed, OnHealth: n.pokeReadiness})
 		if err != nil {
@@ -252,12 +252,12 @@ func (n *Node) openEnv(cfg *config.Config) (*env, error) {
 		removeStaleTables(n.log)
 	}
 	if hold := openHold(n.log); proxied > 0 && hold != nil {
-		n.holds = newHoldSet(hold)
+		n.holds = newHoldSet(hold, n.log)
 		e.holds = n.holds
 	}
 	if fwd := openForward(n.log); proxied > 0 && fwd != nil {
 		n.forward, e.forward = fwd, fwd
-		e.peerAlive = n.peerAlive
+		e.peerAlive, e.config = n.peerAlive, n.config
 	}
 	kernel, err := vip.OpenNetlink("")
 	if err != nil {

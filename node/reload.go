@@ -79,7 +79,7 @@ func (n *Node) reload(ctx context.Context, dry bool) ([]string, error) {
 		if !p.changedGroups[g.Name] {
 			continue
 		}
-		res, vips, err := buildGroup(g, n.env)
+		res, vips, err := buildGroup(next, g, n.env)
 		if err != nil {
 			return p.lines, fmt.Errorf("reload: %w", err)
 		}

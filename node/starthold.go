@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/hapair/hapair/ha/resource"
 	"github.com/hapair/hapair/internal/config"
@@ -16,14 +17,25 @@ import (
 // (standbyDrained) and the starts of groups on the new owner
 // (withStartHold). Each holds its VIP:ports under its own key; the table
 // holds their union and goes when the last key is released, so one user's
-// release never lifts another's hold. Safe for concurrent use.
+// release never lifts another's hold. A release the kernel refused is
+// retried every holdRetry until the table matches again: SYNs to a group
+// that has started must not stay dropped for want of a second try. Safe
+// for concurrent use.
 type holdSet struct {
-	h  synHold
-	mu sync.Mutex
-	by map[string][]netip.AddrPort
+	h   synHold
+	log *slog.Logger
+
+	mu    sync.Mutex
+	by    map[string][]netip.AddrPort
+	retry *time.Timer // pending re-sync after a refused release; nil if none
 }
 
-func newHoldSet(h synHold) *holdSet { return &holdSet{h: h, by: map[string][]netip.AddrPort{}} }
+// holdRetry is how often a refused release is tried again.
+const holdRetry = time.Second
+
+func newHoldSet(h synHold, log *slog.Logger) *holdSet {
+	return &holdSet{h: h, log: log, by: map[string][]netip.AddrPort{}}
+}
 
 // Install holds vips under key, replacing what key held, in one batch
 // with the other keys' VIP:ports. On an error key holds what it held
@@ -41,11 +53,13 @@ func (s *holdSet) Install(key string, vips []netip.AddrPort) error {
 		}
 		return err
 	}
+	s.stopRetry()
 	return nil
 }
 
 // Release drops key's VIP:ports: the table keeps the other keys' union,
-// or goes when none is left. A key not held changes nothing.
+// or goes when none is left. A key not held changes nothing. When the
+// kernel refuses, the error is returned and the release is retried.
 func (s *holdSet) Release(key string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -53,18 +67,56 @@ func (s *holdSet) Release(key string) error {
 		return nil
 	}
 	delete(s.by, key)
+	return s.sync()
+}
+
+// sync makes the table hold the union (none: no table); a refusal arms
+// the retry. s.mu is held.
+func (s *holdSet) sync() error {
+	var err error
 	if u := s.union(); len(u) > 0 {
-		return s.h.Install(u)
+		err = s.h.Install(u)
+	} else {
+		err = s.h.Release()
 	}
-	return s.h.Release()
+	if err == nil {
+		s.stopRetry()
+		return nil
+	}
+	if s.retry == nil {
+		s.retry = time.AfterFunc(holdRetry, s.retrySync)
+	}
+	return err
+}
+
+func (s *holdSet) retrySync() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.retry == nil {
+		return // stopped meanwhile
+	}
+	s.retry = nil
+	if err := s.sync(); err != nil {
+		s.log.Error("lifting a SYN hold failed again: new connections to the held services are dropped; retrying", "every", holdRetry, "err", err)
+		return
+	}
+	s.log.Info("SYN hold lifted on retry")
+}
+
+func (s *holdSet) stopRetry() {
+	if s.retry != nil {
+		s.retry.Stop()
+		s.retry = nil
+	}
 }
 
 // ReleaseAll removes the table whatever holds it (at had's stop, the
-// backstop: a stopped had never leaves SYNs dropped).
+// backstop: a stopped had never leaves SYNs dropped) and ends the retry.
 func (s *holdSet) ReleaseAll() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	clear(s.by)
+	s.stopRetry()
 	return s.h.Release()
 }
 
@@ -82,9 +134,10 @@ func (s *holdSet) union() []netip.AddrPort {
 	return out
 }
 
-// withStartHold holds new TCP connections to g's VIPs while the resources
-// after its VIPs start, when one of them is more than a balancer (a
-// script, a sync daemon): such a resource may fail, and a failed start
+// withStartHold holds new TCP connections to g's proxied services on its
+// VIPs while the resources after its first VIP start, when one of them is
+// more than a VIP or a balancer (a script, a sync daemon): such a
+// resource may fail, and a failed start
 // rolls the group back, VIPs and all (Heartbeat's haresources, Pacemaker's
 // groups), breaking every connection the node accepted meanwhile. Held,
 // a client's SYN is dropped, retransmitted (RFC 6298 section 2: initial
@@ -95,36 +148,47 @@ func (s *holdSet) union() []netip.AddrPort {
 // the last resource started; a failed start lifts it once the rollback
 // has removed the VIPs. Without e.holds (no nftables, no
 // proxied service, a dry run) or a TCP service on the VIPs, no hold.
-func (e *env) withStartHold(g config.Group, rs []resource.Resource) []resource.Resource {
-	if e.holds == nil || e.config == nil || !mayFailAfterVIPs(g) {
+func (e *env) withStartHold(cfg *config.Config, g config.Group, rs []resource.Resource) []resource.Resource {
+	if e.holds == nil || !mayFailAfterVIPs(g) {
 		return rs
 	}
+	// The proxied TCP services only: the hook the hold drops SYNs at
+	// (input) never sees a nat or dr service's, translated or sent on
+	// before it.
 	var services []string
 	for _, r := range g.Resources {
-		if r.Balancer != nil {
-			services = append(services, r.Balancer.Services...)
+		if r.Balancer == nil {
+			continue
+		}
+		for _, name := range r.Balancer.Services {
+			if !e.kernelNames[name] {
+				services = append(services, name)
+			}
 		}
 	}
-	// Read at each start: a reload may have changed the services' ports.
-	vips := func() []netip.AddrPort { return heldVIPs(e.config(), []string{g.Name}, services) }
+	// From cfg, the config the group is built from: a reload restarts a
+	// held group before had's own config is replaced.
+	vips := heldVIPs(cfg, []string{g.Name}, services)
+	if len(vips) == 0 {
+		return rs
+	}
 	h := &startHold{group: g.Name, vips: vips, holds: e.holds, log: e.log}
 	return slices.Concat([]resource.Resource{h}, rs, []resource.Resource{startHoldLift{h}})
 }
 
-// mayFailAfterVIPs reports whether g has a resource after its last VIP
-// other than a balancer (whose start activates services bound on every
-// node and cannot fail for want of anything the VIP brings).
+// mayFailAfterVIPs reports whether g has a resource after its first VIP
+// other than a VIP or a balancer: one whose failure rolls back a VIP
+// already announced. (A balancer's proxied services are active before the
+// VIPs on every node; its kernel services' start can fail, but they are
+// not held either, see withStartHold.)
 func mayFailAfterVIPs(g config.Group) bool {
-	last := -1
-	for i, r := range g.Resources {
-		if r.Kind == config.KindVIP {
-			last = i
-		}
-	}
-	if last < 0 {
+	first := slices.IndexFunc(g.Resources, func(r config.Resource) bool { return r.Kind == config.KindVIP })
+	if first < 0 {
 		return false
 	}
-	return slices.ContainsFunc(g.Resources[last+1:], func(r config.Resource) bool { return r.Kind != config.KindBalancer })
+	return slices.ContainsFunc(g.Resources[first+1:], func(r config.Resource) bool {
+		return r.Kind != config.KindBalancer && r.Kind != config.KindVIP
+	})
 }
 
 // startHold puts the hold in place (Start) and lifts it after a rollback
@@ -133,7 +197,7 @@ func mayFailAfterVIPs(g config.Group) bool {
 // the group's, so a drained move's hold of the same VIPs stays.
 type startHold struct {
 	group string
-	vips  func() []netip.AddrPort
+	vips  []netip.AddrPort
 	holds *holdSet
 	log   *slog.Logger
 }
@@ -144,11 +208,7 @@ func (h *startHold) Name() string { return "SYN hold while group " + h.group + "
 // Start never fails the group: without the hold, the start goes on as it
 // would on a host without nftables.
 func (h *startHold) Start(context.Context) error {
-	vips := h.vips()
-	if len(vips) == 0 {
-		return nil
-	}
-	if err := h.holds.Install(h.key(), vips); err != nil {
+	if err := h.holds.Install(h.key(), h.vips); err != nil {
 		h.log.Warn("starting without a SYN hold: a failed start would reset the connections accepted meanwhile", "group", h.group, "err", err)
 	}
 	return nil

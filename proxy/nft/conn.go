@@ -36,6 +36,7 @@ type TableState struct {
 	Marked bool     // holds the owner set with Marker
 	Chains []string // names
 	Sets   []string // names (the marker included)
+	Maps   []string // the names in Sets that are maps (verdict maps)
 }
 
 // Conn is the kernel as this package needs it. Netlink is the real one;

@@ -61,11 +61,12 @@ func (h *Hold) Install(vips []netip.AddrPort) error {
 	if err != nil {
 		return err
 	}
-	var ops []Op
-	if have != nil {
-		ops = append(ops, Op{Kind: OpDelTable, Table: spec.table})
-	}
-	ops = append(ops, update(nil, spec)...)
+	// An existing table is updated in place, not replaced: a new base
+	// chain would be hooked beside the old one until the commit, with no
+	// rules in the old generation, and a SYN crossing the commit could
+	// pass both (the table's sets are plain, so update keeps their
+	// elements visible to a packet under the old rules; see schedule).
+	ops := update(have, spec)
 	if err := h.conn.Run(ops); err != nil {
 		return fmt.Errorf("nft: installing table inet %s: %w", HoldTableName, err)
 	}

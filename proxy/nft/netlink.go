@@ -56,6 +56,9 @@ func (n *Netlink) Table(fam nftables.TableFamily, name string) (*TableState, err
 	}
 	for _, s := range sets {
 		st.Sets = append(st.Sets, s.Name)
+		if s.IsMap {
+			st.Maps = append(st.Maps, s.Name)
+		}
 		if s.Name != markerSet {
 			continue
 		}

@@ -186,6 +186,18 @@ func TestRemovedRealDropsItsSets(t *testing.T) {
 	if strings.Contains(tr, "delete table") {
 		t.Errorf("removing a real deleted the table:\n%s", tr)
 	}
+	// Only maps are flushed before they go: a packet still running the
+	// old rules must find a plain set's elements (see schedule).
+	if strings.Contains(tr, "flush set ip hapair persist_") {
+		t.Errorf("the removed real's persistence set was flushed before its deletion:\n%s", tr)
+	}
+	s.Reals, s.Scheduler = nil, "rr"
+	if err := tb.Apply([]nft.Service{s}); err != nil {
+		t.Fatal(err)
+	}
+	if tr := f.Trace(); !strings.Contains(tr, "flush set ip hapair slots_web") {
+		t.Errorf("the slot map was not flushed (its elements name chains):\n%s", tr)
+	}
 }
 
 func TestStaleTableReplacedAtStart(t *testing.T) {

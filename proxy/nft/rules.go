@@ -243,25 +243,12 @@ func persistRecord(s *Service, r Real) []expr.Any {
 	return append([]expr.Any{loadSaddr(reg1)}, refresh(s, r)...)
 }
 
-// schedule adds the slot map and returns the scheduling rules: numgen inc
+// schedule adds the slot map and returns the scheduling rule: numgen inc
 // (rr, wrr) or jhash of the source address (sh) modulo the slots, then the
-// verdict map; then a catch rule, `goto` the first slot's real chain. nil
-// when no real is schedulable (a modulus of 0 is invalid).
-//
-// The catch rule is for a packet that crosses a commit. nf_tables runs a
-// packet's chains from the rule blobs of the generation it read on entry
-// (nft_do_chain), but a set lookup tests elements against the generation
-// current at the lookup (nft_genmask_cur). A packet that entered under an
-// Apply's old rules, with modulus n_old, and looks the slot map up just
-// after the commit sees the new elements, keys 0..n_new-1: a key at or
-// above n_new misses, the packet leaves the chain undirected and reaches
-// the balancer's own stack, which holds the VIP and answers a SYN with a
-// reset (1 in 16,855 connections of e2e TestNATHealthChangeUnderLoad;
-// with nft alone, 3 misses in 1.8M packets across 800 commits between mod
-// 8 and mod 1). The catch sends such a packet to a real that was
-// schedulable under the rules it ran, as if it had come a moment earlier;
-// no other packet reaches it.
-func schedule(t *tableSpec, s *Service) [][]expr.Any {
+// verdict map. nil when no real is schedulable (a modulus of 0 is invalid).
+// A lookup that misses leaves the service chain (the hook chain's catch,
+// addHookRules, takes the packet); it may only across a commit.
+func schedule(t *tableSpec, s *Service) []expr.Any {
 	slots := rrSlots(s.Reals)
 	if Weighted(s.Scheduler) {
 		slots = wrrSlots(s.Reals)
@@ -284,22 +271,34 @@ func schedule(t *tableSpec, s *Service) [][]expr.Any {
 	} else {
 		pick = []expr.Any{&expr.Numgen{Register: reg1, Modulus: n, Type: unix.NFT_NG_INCREMENTAL}}
 	}
-	lookup := append(pick, &expr.Lookup{SourceRegister: reg1, DestRegister: regVerd, IsDestRegSet: true, SetName: slotMap(s)})
-	return [][]expr.Any{lookup, {goTo(catchChain(s))}}
+	return append(pick, &expr.Lookup{SourceRegister: reg1, DestRegister: regVerd, IsDestRegSet: true, SetName: slotMap(s)})
 }
 
 // addHookRules adds s's rules to a hook chain: the jump to its service
 // chain, then a catch for a packet that comes back from it undirected,
 // `goto` the chain of the first real in the slot order, or of the
 // fallback when no real is schedulable (none when neither is: the packet
-// then reaches the host, as with no real at all). That happens only
-// across a commit (see schedule): a lookup under the old rules can hit
-// the new slot map's element for a real an Apply has just added, whose
-// chain the old rules' generation holds empty (a new chain's rules exist
-// in the next generation only, nf_tables_commit_chain), and an empty
-// chain returns without a verdict (with nft alone, 14 of 1.9M packets
-// fell out so across 800 commits that each moved a map's 8 keys to a new
-// chain).
+// then reaches the host, as with no real at all).
+//
+// Only a packet that crosses a commit comes back. nf_tables runs a
+// packet's chains from the rule blobs of the generation it read on entry
+// (nft_do_chain), but a set lookup tests elements against the generation
+// current at the lookup (nft_genmask_cur). So a packet that entered under
+// an Apply's old rules and looks the slot map up just after the commit
+// sees the new elements:
+//   - with the old modulus n_old, a key at or above the new n_new misses
+//     (with nft alone, 3 misses in 1.8M packets across 800 commits between
+//     mod 8 and mod 1; in e2e TestNATHealthChangeUnderLoad, 1 connection
+//     in 16,855 refused);
+//   - a hit on the element of a real the Apply has just added goes to a
+//     chain the old generation holds empty (a new chain's rules exist in
+//     the next generation only, nf_tables_commit_chain), which returns
+//     without a verdict (with nft alone, 14 of 1.9M packets across 800
+//     commits that moved a map's keys to a new chain).
+//
+// Either way the packet would reach the balancer's own stack, which holds
+// the VIP and answers a SYN with a reset. The catch sends it to a real
+// schedulable under the rules it ran, as if it had come a moment earlier.
 func addHookRules(hook *chainSpec, s *Service, fam nftables.TableFamily) {
 	hook.add(append(match(s, fam), &expr.Verdict{Kind: expr.VerdictJump, Chain: svcChain(s)})...)
 	if c := catchChain(s); c != "" {
@@ -340,8 +339,9 @@ func buildNAT(t *tableSpec, s *Service) {
 			svc.add(r...)
 		}
 	}
-	for _, r := range schedule(t, s) {
-		svc.add(r...)
+	pick := schedule(t, s)
+	if pick != nil {
+		svc.add(pick...)
 	}
 	for _, r := range s.Reals {
 		c := t.addChain(&nftables.Chain{Name: realChain(s, r)})
@@ -353,7 +353,9 @@ func buildNAT(t *tableSpec, s *Service) {
 	if s.Fallback != nil {
 		fb := t.addChain(&nftables.Chain{Name: realChain(s, *s.Fallback)})
 		fb.add(dnat(*s.Fallback)...)
-		svc.add(goTo(fb.chain.Name))
+		if pick == nil { // else the slot lookup always directs (or the hook's catch)
+			svc.add(goTo(fb.chain.Name))
+		}
 	}
 }
 
@@ -407,8 +409,9 @@ func buildDR(t *tableSpec, s *Service) error {
 			svc.add(r...)
 		}
 	}
-	for _, r := range schedule(t, s) {
-		svc.add(r...)
+	pick := schedule(t, s)
+	if pick != nil {
+		svc.add(pick...)
 	}
 	for i, r := range all {
 		c := t.addChain(&nftables.Chain{Name: realChain(s, r)})
@@ -420,7 +423,7 @@ func buildDR(t *tableSpec, s *Service) error {
 		}
 		c.add(goTo(outChain(s, r)))
 		t.addChain(&nftables.Chain{Name: outChain(s, r)}).add(xmit(r)...)
-		if fallback {
+		if fallback && pick == nil {
 			svc.add(goTo(c.chain.Name))
 		}
 	}

@@ -9,11 +9,11 @@ import (
 	"github.com/google/nftables/expr"
 )
 
-// Every slot-map lookup is followed by a catch rule: an unconditional goto
-// to the chain of a real schedulable under the same rules, so a packet
-// whose lookup misses across a commit (see schedule) is still directed;
-// and every hook chain's jump to the service chain by one for a packet
-// that comes back undirected (see addHookRules).
+// A packet the service chain returns undirected (only across a commit,
+// see addHookRules) is caught in the hook chain by an unconditional goto
+// to the chain of a real schedulable under the same rules, or the
+// fallback's with none; a slot-map lookup that misses leaves the service
+// chain for it, so it is the chain's last rule.
 // Checked over every health state of three reals, each scheduler and
 // both methods, with and without a fallback.
 func TestSchedulingMissCaught(t *testing.T) {
@@ -87,14 +87,10 @@ func checkCatch(t *testing.T, name string, s Service) {
 			continue
 		}
 		lookups++
-		if i+1 == len(rules) {
-			t.Errorf("%s: the slot lookup is the chain's last rule: a miss leaves the chain", name)
-			continue
-		}
-		next := rules[i+1]
-		v, ok := next[0].(*expr.Verdict)
-		if len(next) != 1 || !ok || v.Kind != expr.VerdictGoto || !schedulable[v.Chain] {
-			t.Errorf("%s: rule after the slot lookup is %v, want one goto to a schedulable real's chain of %v", name, next, schedulable)
+		// Nothing after it: a miss leaves the chain for the hook's catch
+		// (a rule after it, such as the fallback's goto, would take it).
+		if i+1 != len(rules) {
+			t.Errorf("%s: the slot lookup is followed by %v, want it last", name, rules[i+1:])
 		}
 	}
 	want := 0

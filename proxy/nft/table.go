@@ -145,9 +145,9 @@ func (t *Tables) apply(fam nftables.TableFamily, want *tableSpec) error {
 
 // update returns the batch turning have (nil: no table) into want. Order
 // matters inside the batch: rules go first (flushing the chains drops
-// their references to sets and chains), then static maps are emptied
-// (their elements reference chains), then what is no longer wanted is
-// deleted, and the new state is added.
+// their references to sets and chains), then maps are emptied (their
+// elements reference chains), then what is no longer wanted is deleted,
+// and the new state is added.
 func update(have *TableState, want *tableSpec) []Op {
 	tbl := want.table
 	ops := []Op{{Kind: OpAddTable, Table: tbl}}
@@ -172,8 +172,16 @@ func update(have *TableState, want *tableSpec) []Op {
 				kept[name] = true
 			case ok:
 				ops = append(ops, Op{Kind: OpFlushSet, Table: tbl, Set: s})
-			default:
+			case slices.Contains(have.Maps, name):
 				ops = append(ops, Op{Kind: OpFlushSet, Table: tbl, Set: s}, Op{Kind: OpDelSet, Table: tbl, Set: s})
+			default:
+				// Not flushed: a flush takes the elements out at the
+				// commit, and a packet still running the old rules
+				// (see schedule) would miss them. A deleted set's
+				// elements stay until the set is freed (a map's do not:
+				// nft_delset deactivates them, and the chains its
+				// verdicts name are only free once it is flushed).
+				ops = append(ops, Op{Kind: OpDelSet, Table: tbl, Set: s})
 			}
 		}
 		for _, c := range have.Chains {

@@ -94,8 +94,12 @@ func (f *Fake) Run(ops []nft.Op) error {
 			t.Chains = slices.DeleteFunc(t.Chains, func(s string) bool { return s == o.Chain.Name })
 		case nft.OpAddSet:
 			t.Sets = append(t.Sets, o.Set.Name)
+			if o.Set.IsMap {
+				t.Maps = append(t.Maps, o.Set.Name)
+			}
 		case nft.OpDelSet:
 			t.Sets = slices.DeleteFunc(t.Sets, func(s string) bool { return s == o.Set.Name })
+			t.Maps = slices.DeleteFunc(t.Maps, func(s string) bool { return s == o.Set.Name })
 		case nft.OpAddElements:
 			for _, e := range o.Elems {
 				if o.Set.Name == "owner" && e.Comment == nft.Marker {
