@@ -103,7 +103,7 @@ func handoverVIPs(cfg *config.Config, g config.Group, services []string) []hando
 // fails: without the forward the takeover goes on as it did before.
 type handoverForward struct {
 	group     string
-	vips      func() []handoverVIP // of the config in force
+	vips      func() []handoverVIP // of the config the group was built from
 	fwd       forwarder
 	peerAlive func() bool // a peer that may have held the group and may linger
 	resolve   func(ctx context.Context, dev string, ip netip.Addr) (net.HardwareAddr, error)
@@ -185,13 +185,15 @@ func (r *handoverForward) drop() {
 }
 
 // withForward puts g's handoverForward first (in start order) when g
-// lingers and the node has the forward.
-func (e *env) withForward(g config.Group, rs []resource.Resource) []resource.Resource {
+// lingers and the node has the forward. Its VIPs are cfg's, the config g
+// is built from (at a reload, the one not yet in place: a held group is
+// restarted before had's own config is replaced).
+func (e *env) withForward(cfg *config.Config, g config.Group, rs []resource.Resource) []resource.Resource {
 	services := lingerServices(g, e.kernelNames)
-	if len(services) == 0 || e.forward == nil || e.peerAlive == nil || e.config == nil {
+	if len(services) == 0 || e.forward == nil || e.peerAlive == nil {
 		return rs
 	}
-	vips := func() []handoverVIP { return handoverVIPs(e.config(), g, services) }
+	vips := func() []handoverVIP { return handoverVIPs(cfg, g, services) }
 	f := &handoverForward{group: g.Name, vips: vips, fwd: e.forward, peerAlive: e.peerAlive,
 		resolve: resolveARP, link: vipLink, after: time.AfterFunc,
 		log: func(msg string, args ...any) { e.log.Info(msg, args...) }}

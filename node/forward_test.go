@@ -89,8 +89,8 @@ var fwdConfig = &config.Config{
 func forwardEnv(f *fakeForward, alive bool, resolve func(context.Context, string, netip.Addr) (net.HardwareAddr, error),
 	seen *int, timers *[]func()) []resource.Resource {
 	e := &env{log: slog.New(slog.DiscardHandler), kernelNames: map[string]bool{}, forward: f,
-		peerAlive: func() bool { return alive }, config: func() *config.Config { return fwdConfig }}
-	rs := e.withForward(fwdConfig.Groups[0], []resource.Resource{vipStart{f, seen}})
+		peerAlive: func() bool { return alive }}
+	rs := e.withForward(fwdConfig, fwdConfig.Groups[0], []resource.Resource{vipStart{f, seen}})
 	if hf, ok := rs[0].(*handoverForward); ok {
 		hf.resolve = resolve
 		hf.link = func(dev string, _ netip.Addr) (*net.Interface, error) {
@@ -192,14 +192,14 @@ func TestHandoverForwardWithout(t *testing.T) {
 func TestHandoverForwardOnlyLingering(t *testing.T) {
 	f := &fakeForward{}
 	e := &env{log: slog.New(slog.DiscardHandler), kernelNames: map[string]bool{}, forward: f,
-		peerAlive: func() bool { return true }, config: func() *config.Config { return fwdConfig }}
+		peerAlive: func() bool { return true }}
 	g := config.Group{Name: "web", Resources: append(slices.Clone(fwdConfig.Groups[0].Resources),
 		config.Resource{Kind: config.KindScript, Script: &config.Script{Path: "/bin/true"}})}
-	if rs := e.withForward(g, nil); len(rs) != 0 {
+	if rs := e.withForward(fwdConfig, g, nil); len(rs) != 0 {
 		t.Errorf("a group with a script got %d resource(s), want no forward", len(rs))
 	}
 	e.forward = nil
-	if rs := e.withForward(fwdConfig.Groups[0], nil); len(rs) != 0 {
+	if rs := e.withForward(fwdConfig, fwdConfig.Groups[0], nil); len(rs) != 0 {
 		t.Errorf("a node without nftables got %d resource(s), want no forward", len(rs))
 	}
 }

@@ -53,12 +53,11 @@ type env struct {
 	// (Node.successor, Node.inFlight); nil in a dry run.
 	successor func(group string) (holder string, coming bool)
 	inFlight  func(group string, services []string) (int64, error)
-	// forward, peerAlive and config are what a group's handoverForward
-	// uses (Node.forward, Node.peerAlive, Node.config); forward is nil in
-	// a dry run and without nftables.
+	// forward and peerAlive are what a group's handoverForward uses
+	// (Node.forward, Node.peerAlive); forward is nil in a dry run and
+	// without nftables.
 	forward   forwarder
 	peerAlive func() bool
-	config    func() *config.Config
 	// holds is the SYN hold shared by drained moves and group starts
 	// (withStartHold); nil as forward is.
 	holds *holdSet
@@ -84,7 +83,7 @@ func buildGroup(cfg *config.Config, g config.Group, e *env) (*resource.Group, []
 			vips = append(vips, v)
 		}
 	}
-	return resource.NewGroup(g.Name, e.withForward(g, e.withLinger(g, e.withStartHold(cfg, g, aroundGroup(rs, e.balancer)))), resource.Timeouts{}), vips, nil
+	return resource.NewGroup(g.Name, e.withForward(cfg, g, e.withLinger(g, e.withStartHold(cfg, g, aroundGroup(rs, e.balancer)))), resource.Timeouts{}), vips, nil
 }
 
 // usesKind reports whether any group of cfg has a resource of kind.

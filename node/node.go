@@ -257,7 +257,7 @@ func (n *Node) openEnv(cfg *config.Config) (*env, error) {
 	}
 	if fwd := openForward(n.log); proxied > 0 && fwd != nil {
 		n.forward, e.forward = fwd, fwd
-		e.peerAlive, e.config = n.peerAlive, n.config
+		e.peerAlive = n.peerAlive
 	}
 	kernel, err := vip.OpenNetlink("")
 	if err != nil {
