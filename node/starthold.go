@@ -136,18 +136,20 @@ func (s *holdSet) union() []netip.AddrPort {
 
 // withStartHold holds new TCP connections to g's proxied services on its
 // VIPs while the resources after its first VIP start, when one of them is
-// more than a VIP or a balancer (a script, a sync daemon): such a
-// resource may fail, and a failed start
-// rolls the group back, VIPs and all (Heartbeat's haresources, Pacemaker's
-// groups), breaking every connection the node accepted meanwhile. Held,
-// a client's SYN is dropped, retransmitted (RFC 6298 section 2: initial
-// RTO 1 s) and reaches whichever node holds the group once the start has
-// settled. A group whose VIPs come last is not held: nothing after them
-// can roll it back. The hold goes in place first (before the VIPs come, it
-// holds nothing: no SYN for them reaches this node) and is lifted after
-// the last resource started; a failed start lifts it once the rollback
-// has removed the VIPs. Without e.holds (no nftables, no
-// proxied service, a dry run) or a TCP service on the VIPs, no hold.
+// more than a VIP or a balancer (a script, a sync daemon). Such a
+// resource may fail, and a failed start rolls the group back, VIPs and
+// all (Heartbeat's haresources, Pacemaker's groups), breaking every
+// connection the node accepted meanwhile. Held, a client's SYN is
+// dropped, retransmitted (RFC 6298 section 2: initial RTO 1 s) and
+// reaches whichever node holds the group once the start has settled.
+//
+// The hold goes in place first (before the VIPs come it holds nothing: no
+// SYN for them reaches this node) and is lifted after the last resource
+// started; a failed start lifts it once the rollback has removed the
+// VIPs. A group whose VIPs come after every other resource is not held:
+// nothing after them can roll it back. Without e.holds (no nftables, no
+// proxied service, a dry run) or a proxied TCP service on the VIPs, no
+// hold.
 func (e *env) withStartHold(cfg *config.Config, g config.Group, rs []resource.Resource) []resource.Resource {
 	if e.holds == nil || !mayFailAfterVIPs(g) {
 		return rs
@@ -192,9 +194,9 @@ func mayFailAfterVIPs(g config.Group) bool {
 }
 
 // startHold puts the hold in place (Start) and lifts it after a rollback
-// (Stop, reached after the VIPs' Stop in the reverse order). At a stop of
-// the started group it has nothing to lift. Its key is
-// the group's, so a drained move's hold of the same VIPs stays.
+// (Stop, reached after the VIPs' Stop in the reverse order); at a stop of
+// the started group it has nothing to lift. Its key is the group's, so a
+// drained move's hold of the same VIPs stays.
 type startHold struct {
 	group string
 	vips  []netip.AddrPort
