@@ -68,7 +68,7 @@ type Node struct {
 	balancer *proxy.Balancer // nil without proxy services, or dry
 	kernel   *kernelServices // nil without nat or dr services, or dry
 	holds    *holdSet        // SYN hold of drained moves and group starts; nil without proxied services, nftables, or dry
-	forward  forwarder       // handover forward of planned moves; nil as hold is
+	forward  forwarder       // handover forward of planned moves; nil as holds is
 	holdMu   sync.Mutex      // one held move at a time (standbyDrained)
 	notify   map[string]*script.Notifier
 	checks   []*ping.Check

@@ -65,7 +65,7 @@ func (h *Hold) Install(vips []netip.AddrPort) error {
 	// chain would be hooked beside the old one until the commit, with no
 	// rules in the old generation, and a SYN crossing the commit could
 	// pass both (the table's sets are plain, so update keeps their
-	// elements visible to a packet under the old rules; see schedule).
+	// elements visible to a packet under the old rules; see addHookRules).
 	ops := update(have, spec)
 	if err := h.conn.Run(ops); err != nil {
 		return fmt.Errorf("nft: installing table inet %s: %w", HoldTableName, err)

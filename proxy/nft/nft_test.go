@@ -187,7 +187,7 @@ func TestRemovedRealDropsItsSets(t *testing.T) {
 		t.Errorf("removing a real deleted the table:\n%s", tr)
 	}
 	// Only maps are flushed before they go: a packet still running the
-	// old rules must find a plain set's elements (see schedule).
+	// old rules must find a plain set's elements (see addHookRules).
 	if strings.Contains(tr, "flush set ip hapair persist_") {
 		t.Errorf("the removed real's persistence set was flushed before its deletion:\n%s", tr)
 	}

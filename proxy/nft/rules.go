@@ -249,10 +249,7 @@ func persistRecord(s *Service, r Real) []expr.Any {
 // A lookup that misses leaves the service chain (the hook chain's catch,
 // addHookRules, takes the packet); it may only across a commit.
 func schedule(t *tableSpec, s *Service) []expr.Any {
-	slots := rrSlots(s.Reals)
-	if Weighted(s.Scheduler) {
-		slots = wrrSlots(s.Reals)
-	}
+	slots := serviceSlots(s)
 	elems := make([]nftables.SetElement, len(slots))
 	for i, ri := range slots {
 		elems[i] = nftables.SetElement{Key: u32(uint32(i)), VerdictData: goTo(realChain(s, s.Reals[ri]))}
@@ -272,6 +269,14 @@ func schedule(t *tableSpec, s *Service) []expr.Any {
 		pick = []expr.Any{&expr.Numgen{Register: reg1, Modulus: n, Type: unix.NFT_NG_INCREMENTAL}}
 	}
 	return append(pick, &expr.Lookup{SourceRegister: reg1, DestRegister: regVerd, IsDestRegSet: true, SetName: slotMap(s)})
+}
+
+// serviceSlots is s's slot table under its scheduler (wrrSlots, rrSlots).
+func serviceSlots(s *Service) []int {
+	if Weighted(s.Scheduler) {
+		return wrrSlots(s.Reals)
+	}
+	return rrSlots(s.Reals)
 }
 
 // addHookRules adds s's rules to a hook chain: the jump to its service
@@ -309,11 +314,7 @@ func addHookRules(hook *chainSpec, s *Service, fam nftables.TableFamily) {
 // catchChain is the chain an undirected packet of s is sent to: the first
 // slot's real, else the fallback, else none.
 func catchChain(s *Service) string {
-	slots := rrSlots(s.Reals)
-	if Weighted(s.Scheduler) {
-		slots = wrrSlots(s.Reals)
-	}
-	switch {
+	switch slots := serviceSlots(s); {
 	case len(slots) > 0:
 		return realChain(s, s.Reals[slots[0]])
 	case s.Fallback != nil:

@@ -177,7 +177,7 @@ func update(have *TableState, want *tableSpec) []Op {
 			default:
 				// Not flushed: a flush takes the elements out at the
 				// commit, and a packet still running the old rules
-				// (see schedule) would miss them. A deleted set's
+				// (see addHookRules) would miss them. A deleted set's
 				// elements stay until the set is freed (a map's do not:
 				// nft_delset deactivates them, and the chains its
 				// verdicts name are only free once it is flushed).
